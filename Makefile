@@ -1,0 +1,93 @@
+# Nano Banana platform.  `make` builds the gateway module and every backend,
+# `make <app>` one backend, `make run` the whole stack, `make test` the tests.
+
+APPS      := platform nano-banana seedream qwen grok openai wan-2.5
+B         := build
+NGINX_SRC ?= /usr/share/nginx/src
+
+CFLAGS    ?= -O2 -g
+WARNINGS  := -Wall -Wextra -Wshadow -Wmissing-prototypes
+CPPFLAGS  += -D_GNU_SOURCE -Ingx_nano_auth_module -Ibackends/lib \
+             -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
+LDLIBS    := -lfcgi -ljansson -lpq -ljwt -lcurl -lcrypto -lcrypt -lpthread
+
+# Token and cookie code is shared by the gateway (verifier) and backends.
+TOKEN_SRC := ngx_nano_auth_module/nano_token.c \
+             ngx_nano_auth_module/nano_cookie.c \
+             ngx_nano_auth_module/nano_token_issue.c
+LIB_SRC   := $(TOKEN_SRC) $(wildcard backends/lib/*.c)
+LIB_OBJ   := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC))
+LIBNANO   := $(B)/lib/libnano.a
+
+# The migration runner and linter (linter objects are unit-tested too).
+SQLTOOL_SRC  := $(filter-out sql/tool/nano_migrate.c,$(wildcard sql/tool/*.c))
+SQLTOOL_OBJ  := $(patsubst %.c,$(B)/obj/%.o,$(SQLTOOL_SRC))
+
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+
+MODULE_SO := $(B)/modules/ngx_http_nano_auth_module.so
+MODULE_SRC := $(wildcard ngx_nano_auth_module/*.c ngx_nano_auth_module/*.h) \
+              ngx_nano_auth_module/config
+
+.PHONY: all module apps tools deps run test unit clean $(APPS)
+
+all: module apps tools
+
+apps: $(APPS)
+
+module: $(MODULE_SO)
+
+$(MODULE_SO): $(MODULE_SRC) scripts/build-module.sh
+	scripts/build-module.sh "$(NGINX_SRC)" $(B)/nginx $@
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -MMD -MP -c $< -o $@
+
+$(LIBNANO): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+# One rule per app: backends/<app>/*.c -> build/bin/nano-<app>.
+define APP_RULE
+$(1): $(B)/bin/nano-$(1)
+$(B)/bin/nano-$(1): $(patsubst %.c,$(B)/obj/%.o,$(wildcard backends/$(1)/*.c)) $(LIBNANO)
+	@mkdir -p $$(@D)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach a,$(APPS),$(eval $(call APP_RULE,$(a))))
+
+tools: $(B)/bin/nano-migrate $(B)/bin/nano-token
+
+$(B)/bin/nano-migrate: $(B)/obj/sql/tool/nano_migrate.o $(SQLTOOL_OBJ) $(LIBNANO)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Test helper: signs arbitrary claims with a key file (tests and bench).
+$(B)/bin/nano-token: $(B)/obj/tests/tools/nano_token_cli.o $(LIBNANO)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(SQLTOOL_OBJ) $(LIBNANO)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+
+unit: $(UNIT_BIN)
+	@scripts/unit.sh $(UNIT_BIN)
+
+deps:
+	@scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/run.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@scripts/test.sh
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,46 @@
+/*
+ * PostgreSQL access for backends: one libpq connection per worker thread,
+ * reconnected after failure, parameterised statements only.
+ */
+
+#ifndef NANO_DB_H
+#define NANO_DB_H
+
+#include <libpq-fe.h>
+
+typedef enum {
+    NANO_DB_OK = 0,
+    NANO_DB_UNAVAILABLE,   /* cannot reach the server: answer 503 */
+    NANO_DB_CONFLICT,      /* unique violation (SQLSTATE 23505): 409 */
+    NANO_DB_RETRY,         /* serialization failure / deadlock */
+    NANO_DB_FAILED         /* anything else: 500 */
+} nano_db_status_t;
+
+typedef struct nano_db_s  nano_db_t;
+
+/*
+ * New handle for one worker; database_url is V1's DATABASE_URL as Prisma
+ * wrote it.  Does not connect yet.  NULL with a message in err when the
+ * URL cannot be translated.
+ */
+nano_db_t *nano_db_new(const char *database_url, char *err, size_t errlen);
+
+/* Accepts NULL. */
+void nano_db_free(nano_db_t *db);
+
+/*
+ * Runs one parameterised statement ($1..$n, text params, NULL = SQL NULL)
+ * and returns its result when its status is expect (PGRES_TUPLES_OK or
+ * PGRES_COMMAND_OK); the caller PQclears it.  Otherwise returns NULL and
+ * sets *status.  Reconnects first when the connection is bad.
+ */
+PGresult *nano_db_exec(nano_db_t *db, const char *sql, int nparams,
+    const char *const *params, ExecStatusType expect,
+    nano_db_status_t *status);
+
+/* BEGIN/COMMIT/ROLLBACK helpers; return NANO_DB_OK or the failure. */
+nano_db_status_t nano_db_begin(nano_db_t *db);
+nano_db_status_t nano_db_commit(nano_db_t *db);
+void nano_db_rollback(nano_db_t *db);
+
+#endif /* NANO_DB_H */

@@ -1,0 +1,19 @@
+/*
+ * Translates V1's Prisma DATABASE_URL into a libpq connection URI:
+ * ?schema=X becomes options=-c search_path=X, Prisma-only options
+ * (connection_limit, pool_timeout, pgbouncer, ...) are dropped, libpq's
+ * own options are kept.
+ */
+
+#ifndef NANO_DBURL_H
+#define NANO_DBURL_H
+
+#include <stddef.h>
+
+/*
+ * Returns a new libpq URI the caller frees with free(), or NULL with a
+ * message in err (never echoing the password).
+ */
+char *nano_dburl_to_libpq(const char *url, char *err, size_t errlen);
+
+#endif /* NANO_DBURL_H */

@@ -1,0 +1,43 @@
+/*
+ * Cookie header parsing, including NextAuth's chunked session cookies
+ * ("name.0", "name.1", ...).  Plain C, shared by gateway and backends.
+ */
+
+#ifndef NANO_COOKIE_H
+#define NANO_COOKIE_H
+
+#include <stddef.h>
+
+#include "nano_token.h"
+
+#define NANO_COOKIE_NAME_DEFAULT  "next-auth.session-token"
+#define NANO_COOKIE_SECURE_PREFIX "__Secure-"
+#define NANO_COOKIE_CHUNK_MAX     3933  /* NextAuth: 4096 - 163 */
+#define NANO_COOKIE_CHUNKS_MAX    8
+#define NANO_COOKIE_HEADER_MAX    (64 * 1024)
+
+typedef enum {
+    NANO_COOKIE_ABSENT = 0,
+    NANO_COOKIE_FOUND,
+    NANO_COOKIE_MALFORMED      /* too big, a bad chunk, a gap, too many */
+} nano_cookie_result_t;
+
+/*
+ * Finds the first cookie called name in n Cookie header values.  The
+ * value is borrowed from the headers.
+ */
+nano_cookie_result_t nano_cookie_get(const nano_str_t *headers, size_t n,
+    const char *name, size_t name_len, nano_str_t *value);
+
+/*
+ * Reads a session cookie the way NextAuth writes it: the plain cookie
+ * when present, otherwise chunks name.0, name.1, ... which must be
+ * contiguous from .0, each at most NANO_COOKIE_CHUNK_MAX bytes and at
+ * most NANO_COOKIE_CHUNKS_MAX of them.  The joined value is copied into
+ * out (cap bytes, NUL-terminated) and its length stored in *out_len.
+ */
+nano_cookie_result_t nano_cookie_session(const nano_str_t *headers, size_t n,
+    const char *name, size_t name_len, char *out, size_t cap,
+    size_t *out_len);
+
+#endif /* NANO_COOKIE_H */

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Installs the Debian packages the build, `make run` and `make test` need.
+# Only missing packages are installed; apt-get needs root.
+set -eu
+
+PKGS="gcc make pkg-config nginx nginx-dev libjwt-dev libjansson-dev libpq-dev
+libssl-dev libcurl4-openssl-dev libfcgi-dev libcrypt-dev libcmocka-dev
+postgresql postgresql-client wrk curl nodejs chromium ca-certificates"
+
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' \
+        || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+    echo "deps: missing packages:$missing (run as root, or apt-get install them)" >&2
+    exit 1
+fi
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# The nginx package starts a system nginx on port 80 where it can; we never
+# use that one, and policy-rc.d keeps it from starting during the install.
+printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d.nano
+chmod +x /usr/sbin/policy-rc.d.nano
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    cp /usr/sbin/policy-rc.d.nano /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+rm -f /usr/sbin/policy-rc.d.nano
+apt-get install -y -qq --no-install-recommends $missing
