@@ -1,0 +1,222 @@
+/*
+ * Cookie header parsing and NextAuth's chunked session cookies.
+ */
+
+#include <string.h>
+
+#include "nano_cookie.h"
+
+
+typedef struct {
+    const char  *p;
+    const char  *end;
+} nano_cookie_cursor_t;
+
+
+static int nano_cookie_next(nano_cookie_cursor_t *c, nano_str_t *name,
+    nano_str_t *value);
+static int nano_cookie_chunk_index(const nano_str_t *cookie,
+    const char *name, size_t name_len);
+
+
+nano_cookie_result_t
+nano_cookie_get(const nano_str_t *headers, size_t n, const char *name,
+    size_t name_len, nano_str_t *value)
+{
+    size_t                i;
+    nano_str_t            k, v;
+    nano_cookie_cursor_t  c;
+
+    for (i = 0; i < n; i++) {
+        c.p = headers[i].data;
+        c.end = headers[i].data + headers[i].len;
+
+        while (nano_cookie_next(&c, &k, &v)) {
+            if (k.len == name_len && memcmp(k.data, name, name_len) == 0) {
+                *value = v;
+                return NANO_COOKIE_FOUND;
+            }
+        }
+    }
+
+    value->data = NULL;
+    value->len = 0;
+    return NANO_COOKIE_ABSENT;
+}
+
+
+nano_cookie_result_t
+nano_cookie_session(const nano_str_t *headers, size_t n, const char *name,
+    size_t name_len, char *out, size_t cap, size_t *out_len)
+{
+    int                   idx;
+    size_t                i, count, len;
+    nano_str_t            k, v, chunks[NANO_COOKIE_CHUNKS_MAX];
+    nano_cookie_cursor_t  c;
+
+    *out_len = 0;
+
+    if (cap == 0) {
+        return NANO_COOKIE_MALFORMED;
+    }
+    out[0] = '\0';
+
+    if (nano_cookie_get(headers, n, name, name_len, &v) == NANO_COOKIE_FOUND
+        && v.len > 0)
+    {
+        if (v.len >= cap) {
+            return NANO_COOKIE_MALFORMED;
+        }
+        memcpy(out, v.data, v.len);
+        out[v.len] = '\0';
+        *out_len = v.len;
+        return NANO_COOKIE_FOUND;
+    }
+
+    memset(chunks, 0, sizeof(chunks));
+
+    for (i = 0; i < n; i++) {
+        c.p = headers[i].data;
+        c.end = headers[i].data + headers[i].len;
+
+        while (nano_cookie_next(&c, &k, &v)) {
+            idx = nano_cookie_chunk_index(&k, name, name_len);
+            if (idx == -1) {
+                continue;
+            }
+            if (idx < 0 || v.len > NANO_COOKIE_CHUNK_MAX) {
+                return NANO_COOKIE_MALFORMED;
+            }
+            /* like a browser's most specific path, the first one wins */
+            if (chunks[idx].data == NULL) {
+                chunks[idx] = v;
+            }
+        }
+    }
+
+    for (count = 0; count < NANO_COOKIE_CHUNKS_MAX; count++) {
+        if (chunks[count].data == NULL) {
+            break;
+        }
+    }
+
+    /* chunks must be contiguous from .0 */
+    for (i = count; i < NANO_COOKIE_CHUNKS_MAX; i++) {
+        if (chunks[i].data != NULL) {
+            return NANO_COOKIE_MALFORMED;
+        }
+    }
+
+    if (count == 0) {
+        return NANO_COOKIE_ABSENT;
+    }
+
+    len = 0;
+    for (i = 0; i < count; i++) {
+        if (chunks[i].len == 0 || len + chunks[i].len >= cap) {
+            return NANO_COOKIE_MALFORMED;
+        }
+        memcpy(out + len, chunks[i].data, chunks[i].len);
+        len += chunks[i].len;
+    }
+
+    out[len] = '\0';
+    *out_len = len;
+    return NANO_COOKIE_FOUND;
+}
+
+
+/*
+ * Steps to the next "name=value" pair of a Cookie header.  Pairs are
+ * split on ';', blanks around them are dropped, as are the double quotes
+ * RFC 6265 allows around a value.  A pair without '=' is skipped.
+ */
+static int
+nano_cookie_next(nano_cookie_cursor_t *c, nano_str_t *name, nano_str_t *value)
+{
+    const char  *start, *stop, *eq;
+
+    while (c->p < c->end) {
+        start = c->p;
+        stop = memchr(start, ';', c->end - start);
+        if (stop == NULL) {
+            stop = c->end;
+        }
+        c->p = (stop < c->end) ? stop + 1 : stop;
+
+        while (start < stop && (*start == ' ' || *start == '\t')) {
+            start++;
+        }
+        while (stop > start && (stop[-1] == ' ' || stop[-1] == '\t')) {
+            stop--;
+        }
+
+        eq = memchr(start, '=', stop - start);
+        if (eq == NULL || eq == start) {
+            continue;
+        }
+
+        name->data = start;
+        name->len = eq - start;
+        while (name->len && (start[name->len - 1] == ' '
+                             || start[name->len - 1] == '\t'))
+        {
+            name->len--;
+        }
+
+        start = eq + 1;
+        while (start < stop && (*start == ' ' || *start == '\t')) {
+            start++;
+        }
+        if (stop - start >= 2 && *start == '"' && stop[-1] == '"') {
+            start++;
+            stop--;
+        }
+
+        value->data = start;
+        value->len = stop - start;
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * The chunk index of a cookie called "<name>.<n>": -1 when it is some
+ * other cookie, -2 when it is a chunk we refuse (index too large or not
+ * written the way NextAuth writes it).
+ */
+static int
+nano_cookie_chunk_index(const nano_str_t *cookie, const char *name,
+    size_t name_len)
+{
+    size_t       i;
+    int          idx;
+    const char  *s;
+
+    if (cookie->len < name_len + 2
+        || memcmp(cookie->data, name, name_len) != 0
+        || cookie->data[name_len] != '.')
+    {
+        return -1;
+    }
+
+    s = cookie->data + name_len + 1;
+    idx = 0;
+
+    for (i = 0; i < cookie->len - name_len - 1; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+        if (i > 0 && s[0] == '0') {
+            return -2;
+        }
+        if (i > 3) {
+            return -2;
+        }
+        idx = idx * 10 + (s[i] - '0');
+    }
+
+    return idx < NANO_COOKIE_CHUNKS_MAX ? idx : -2;
+}

@@ -1,0 +1,942 @@
+/*
+ * HS256 session token verification and the key ring behind it.  The hot
+ * path fetches nothing: each key's HMAC context is prepared once when the
+ * key file is loaded and only duplicated per token.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include "nano_token.h"
+
+#define NANO_HS256_LEN       32
+#define NANO_JSON_MAX_DEPTH  16
+#define NANO_KEYFILE_MAX     (64 * 1024)
+
+typedef struct {
+    unsigned char   *key;
+    size_t           len;
+    EVP_MAC_CTX     *mac;      /* keyed, initialised, never updated */
+} nano_key_t;
+
+struct nano_keyring_s {
+    EVP_MAC         *hmac;
+    size_t           nkeys;
+    nano_key_t       keys[NANO_KEYS_MAX];
+};
+
+/* A cursor over JSON text that is decoded in place. */
+typedef struct {
+    char            *p;
+    char            *end;
+} nano_json_t;
+
+
+static int nano_keyring_add(nano_keyring_t *kr, const char *key, size_t len);
+static ssize_t nano_b64url_decode(const char *in, size_t len,
+    unsigned char *out, size_t cap);
+static int nano_hs256_matches(const nano_keyring_t *kr, const char *msg,
+    size_t len, const unsigned char *sig);
+static int nano_header_ok(char *json, size_t len);
+static int nano_claims_parse(char *json, size_t len, nano_claims_t *claims);
+static void nano_json_ws(nano_json_t *j);
+static int nano_hex4(const char *p, unsigned long *out);
+static int nano_json_string(nano_json_t *j, nano_str_t *out);
+static int nano_json_int(nano_json_t *j, long long *out);
+static int nano_json_skip(nano_json_t *j, int depth);
+static int nano_utf8_put(char **w, unsigned long cp);
+
+
+nano_keyring_t *
+nano_keyring_parse(const char *buf, size_t len, char *err, size_t errlen)
+{
+    size_t           lineno, klen;
+    const char      *p, *end, *nl, *k;
+    nano_keyring_t  *kr;
+
+    kr = calloc(1, sizeof(nano_keyring_t));
+    if (kr == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+
+    kr->hmac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+    if (kr->hmac == NULL) {
+        snprintf(err, errlen, "OpenSSL has no HMAC");
+        goto failed;
+    }
+
+    p = buf;
+    end = buf + len;
+
+    for (lineno = 1; p < end; lineno++) {
+        nl = memchr(p, '\n', end - p);
+        k = p;
+        klen = (nl ? nl : end) - p;
+        p = nl ? nl + 1 : end;
+
+        if (klen && k[klen - 1] == '\r') {
+            klen--;
+        }
+
+        /* a line of only blanks counts as blank, not as a short key */
+        if (strspn(k, " \t") >= klen) {
+            continue;
+        }
+
+        if (klen < NANO_KEY_MIN_LEN) {
+            snprintf(err, errlen, "key on line %zu is shorter than %d bytes",
+                     lineno, NANO_KEY_MIN_LEN);
+            goto failed;
+        }
+
+        if (klen > NANO_KEY_MAX_LEN) {
+            snprintf(err, errlen, "key on line %zu is longer than %d bytes",
+                     lineno, NANO_KEY_MAX_LEN);
+            goto failed;
+        }
+
+        if (kr->nkeys == NANO_KEYS_MAX) {
+            snprintf(err, errlen, "more than %d keys", NANO_KEYS_MAX);
+            goto failed;
+        }
+
+        if (nano_keyring_add(kr, k, klen) != 0) {
+            snprintf(err, errlen, "cannot prepare HMAC for key on line %zu",
+                     lineno);
+            goto failed;
+        }
+    }
+
+    if (kr->nkeys == 0) {
+        snprintf(err, errlen, "no keys");
+        goto failed;
+    }
+
+    return kr;
+
+failed:
+
+    nano_keyring_free(kr);
+    return NULL;
+}
+
+
+nano_keyring_t *
+nano_keyring_load(const char *path, char *err, size_t errlen)
+{
+    char            *buf;
+    size_t           n;
+    FILE            *f;
+    char             why[200];
+    nano_keyring_t  *kr;
+
+    kr = NULL;
+    buf = NULL;
+
+    if (path == NULL || *path == '\0') {
+        snprintf(err, errlen, "no key file given");
+        return NULL;
+    }
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot open key file \"%s\": %s", path,
+                 strerror(errno));
+        return NULL;
+    }
+
+    buf = malloc(NANO_KEYFILE_MAX + 1);
+    if (buf == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+
+    n = fread(buf, 1, NANO_KEYFILE_MAX + 1, f);
+    if (ferror(f)) {
+        snprintf(err, errlen, "cannot read key file \"%s\": %s", path,
+                 strerror(errno));
+        goto out;
+    }
+
+    if (n > NANO_KEYFILE_MAX) {
+        snprintf(err, errlen, "key file \"%s\" is larger than %d bytes",
+                 path, NANO_KEYFILE_MAX);
+        goto out;
+    }
+
+    kr = nano_keyring_parse(buf, n, why, sizeof(why));
+    if (kr == NULL) {
+        snprintf(err, errlen, "key file \"%s\": %s", path, why);
+    }
+
+out:
+
+    if (buf) {
+        OPENSSL_cleanse(buf, NANO_KEYFILE_MAX + 1);
+        free(buf);
+    }
+    fclose(f);
+    return kr;
+}
+
+
+void
+nano_keyring_free(nano_keyring_t *kr)
+{
+    size_t  i;
+
+    if (kr == NULL) {
+        return;
+    }
+
+    for (i = 0; i < kr->nkeys; i++) {
+        EVP_MAC_CTX_free(kr->keys[i].mac);
+        OPENSSL_clear_free(kr->keys[i].key, kr->keys[i].len);
+    }
+
+    EVP_MAC_free(kr->hmac);
+    OPENSSL_cleanse(kr, sizeof(nano_keyring_t));
+    free(kr);
+}
+
+
+size_t
+nano_keyring_count(const nano_keyring_t *kr)
+{
+    return kr ? kr->nkeys : 0;
+}
+
+
+const unsigned char *
+nano_keyring_signing_key(const nano_keyring_t *kr, size_t *len)
+{
+    if (kr == NULL || kr->nkeys == 0) {
+        *len = 0;
+        return NULL;
+    }
+
+    *len = kr->keys[0].len;
+    return kr->keys[0].key;
+}
+
+
+const char *
+nano_token_status_name(nano_token_status_t status)
+{
+    switch (status) {
+    case NANO_TOKEN_OK:
+        return "ok";
+    case NANO_TOKEN_MISSING:
+        return "missing";
+    case NANO_TOKEN_EXPIRED:
+        return "expired";
+    default:
+        return "invalid";
+    }
+}
+
+
+nano_token_status_t
+nano_token_verify(const nano_keyring_t *kr, const char *token, size_t len,
+    long long now, long long leeway, char *scratch, size_t scratch_len,
+    nano_claims_t *claims)
+{
+    ssize_t         n;
+    const char     *dot1, *dot2, *payload, *sig;
+    size_t          hlen, plen, slen;
+    unsigned char   mac[NANO_HS256_LEN + 4];
+
+    memset(claims, 0, sizeof(nano_claims_t));
+
+    if (len == 0) {
+        return NANO_TOKEN_MISSING;
+    }
+
+    if (kr == NULL || len > NANO_TOKEN_MAX_LEN || scratch_len < len + 1) {
+        return NANO_TOKEN_INVALID;
+    }
+
+    dot1 = memchr(token, '.', len);
+    if (dot1 == NULL) {
+        return NANO_TOKEN_INVALID;
+    }
+
+    payload = dot1 + 1;
+    dot2 = memchr(payload, '.', token + len - payload);
+    if (dot2 == NULL) {
+        return NANO_TOKEN_INVALID;
+    }
+
+    sig = dot2 + 1;
+    hlen = dot1 - token;
+    plen = dot2 - payload;
+    slen = token + len - sig;
+
+    /* an HS256 signature is 32 bytes: exactly 43 base64url characters */
+    if (hlen == 0 || plen == 0 || slen != 43) {
+        return NANO_TOKEN_INVALID;
+    }
+
+    n = nano_b64url_decode(sig, slen, mac, sizeof(mac));
+    if (n != NANO_HS256_LEN) {
+        return NANO_TOKEN_INVALID;
+    }
+
+    /* authenticate before parsing anything the client sent */
+    if (!nano_hs256_matches(kr, token, dot2 - token, mac)) {
+        return NANO_TOKEN_INVALID;
+    }
+
+    n = nano_b64url_decode(token, hlen, (unsigned char *) scratch,
+                           scratch_len);
+    if (n < 0 || !nano_header_ok(scratch, n)) {
+        return NANO_TOKEN_INVALID;
+    }
+
+    n = nano_b64url_decode(payload, plen, (unsigned char *) scratch,
+                           scratch_len - 1);
+    if (n < 0 || nano_claims_parse(scratch, n, claims) != 0) {
+        memset(claims, 0, sizeof(nano_claims_t));
+        return NANO_TOKEN_INVALID;
+    }
+
+    if (claims->sub.len == 0) {
+        memset(claims, 0, sizeof(nano_claims_t));
+        return NANO_TOKEN_INVALID;
+    }
+
+    if ((claims->has_nbf && claims->nbf > now + leeway)
+        || (claims->has_iat && claims->iat > now + leeway))
+    {
+        memset(claims, 0, sizeof(nano_claims_t));
+        return NANO_TOKEN_INVALID;
+    }
+
+    if (claims->exp <= now - leeway) {
+        memset(claims, 0, sizeof(nano_claims_t));
+        return NANO_TOKEN_EXPIRED;
+    }
+
+    return NANO_TOKEN_OK;
+}
+
+
+static int
+nano_keyring_add(nano_keyring_t *kr, const char *key, size_t len)
+{
+    nano_key_t  *k;
+    OSSL_PARAM   params[2];
+
+    k = &kr->keys[kr->nkeys];
+
+    k->key = malloc(len);
+    if (k->key == NULL) {
+        return -1;
+    }
+
+    memcpy(k->key, key, len);
+    k->len = len;
+
+    k->mac = EVP_MAC_CTX_new(kr->hmac);
+    if (k->mac == NULL) {
+        goto failed;
+    }
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *) "SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    if (!EVP_MAC_init(k->mac, k->key, k->len, params)) {
+        goto failed;
+    }
+
+    kr->nkeys++;
+    return 0;
+
+failed:
+
+    EVP_MAC_CTX_free(k->mac);
+    OPENSSL_clear_free(k->key, len);
+    memset(k, 0, sizeof(nano_key_t));
+    return -1;
+}
+
+
+/* Every key is tried so that timing does not tell which one matched. */
+static int
+nano_hs256_matches(const nano_keyring_t *kr, const char *msg, size_t len,
+    const unsigned char *sig)
+{
+    int             ok;
+    size_t          i, outl;
+    EVP_MAC_CTX    *ctx;
+    unsigned char   out[EVP_MAX_MD_SIZE];
+
+    ok = 0;
+
+    for (i = 0; i < kr->nkeys; i++) {
+        ctx = EVP_MAC_CTX_dup(kr->keys[i].mac);
+        if (ctx == NULL) {
+            continue;
+        }
+
+        if (EVP_MAC_update(ctx, (const unsigned char *) msg, len)
+            && EVP_MAC_final(ctx, out, &outl, sizeof(out))
+            && outl == NANO_HS256_LEN)
+        {
+            /* constant time comparison */
+            ok |= (CRYPTO_memcmp(out, sig, NANO_HS256_LEN) == 0);
+        }
+
+        EVP_MAC_CTX_free(ctx);
+    }
+
+    return ok;
+}
+
+
+/* Strict base64url without padding; returns the decoded length or -1. */
+static ssize_t
+nano_b64url_decode(const char *in, size_t len, unsigned char *out, size_t cap)
+{
+    size_t          i, n;
+    unsigned int    acc, bits;
+    int             v;
+    unsigned char   c;
+
+    if (len % 4 == 1) {
+        return -1;
+    }
+
+    acc = 0;
+    bits = 0;
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) in[i];
+
+        if (c >= 'A' && c <= 'Z') {
+            v = c - 'A';
+        } else if (c >= 'a' && c <= 'z') {
+            v = c - 'a' + 26;
+        } else if (c >= '0' && c <= '9') {
+            v = c - '0' + 52;
+        } else if (c == '-') {
+            v = 62;
+        } else if (c == '_') {
+            v = 63;
+        } else {
+            return -1;
+        }
+
+        acc = (acc << 6) | (unsigned int) v;
+        bits += 6;
+
+        if (bits >= 8) {
+            bits -= 8;
+            if (n == cap) {
+                return -1;
+            }
+            out[n++] = (unsigned char) (acc >> bits);
+        }
+    }
+
+    /* leftover bits must be zero, or the encoding is not canonical */
+    if (acc & ((1u << bits) - 1)) {
+        return -1;
+    }
+
+    return (ssize_t) n;
+}
+
+
+/* The header must be an object whose alg is exactly "HS256", no crit. */
+static int
+nano_header_ok(char *json, size_t len)
+{
+    int          alg_ok;
+    nano_str_t   key, val;
+    nano_json_t  j;
+
+    j.p = json;
+    j.end = json + len;
+    alg_ok = 0;
+
+    nano_json_ws(&j);
+    if (j.p == j.end || *j.p++ != '{') {
+        return 0;
+    }
+
+    for ( ;; ) {
+        nano_json_ws(&j);
+        if (j.p < j.end && *j.p == '}' && !alg_ok) {
+            return 0;
+        }
+        if (j.p < j.end && *j.p == '}') {
+            j.p++;
+            break;
+        }
+
+        if (nano_json_string(&j, &key) != 0) {
+            return 0;
+        }
+
+        nano_json_ws(&j);
+        if (j.p == j.end || *j.p++ != ':') {
+            return 0;
+        }
+        nano_json_ws(&j);
+
+        if (key.len == 3 && memcmp(key.data, "alg", 3) == 0) {
+            if (alg_ok || nano_json_string(&j, &val) != 0
+                || val.len != 5 || memcmp(val.data, "HS256", 5) != 0)
+            {
+                return 0;
+            }
+            alg_ok = 1;
+
+        } else if (key.len == 4 && memcmp(key.data, "crit", 4) == 0) {
+            /* we understand no extensions, so none may be critical */
+            return 0;
+
+        } else if (nano_json_skip(&j, 0) != 0) {
+            return 0;
+        }
+
+        nano_json_ws(&j);
+        if (j.p < j.end && *j.p == ',') {
+            j.p++;
+            continue;
+        }
+        if (j.p == j.end || *j.p != '}') {
+            return 0;
+        }
+    }
+
+    nano_json_ws(&j);
+    return j.p == j.end;
+}
+
+
+/*
+ * Claims are a flat object; strings are unescaped in place and
+ * NUL-terminated.  A repeated claim is refused: two parsers could
+ * otherwise read two different users out of one token.
+ */
+static int
+nano_claims_parse(char *json, size_t len, nano_claims_t *c)
+{
+    unsigned     seen;
+    nano_str_t   key, *str;
+    long long   *num;
+    unsigned     bit;
+    nano_json_t  j;
+
+    j.p = json;
+    j.end = json + len;
+    seen = 0;
+
+    nano_json_ws(&j);
+    if (j.p == j.end || *j.p++ != '{') {
+        return -1;
+    }
+
+    nano_json_ws(&j);
+    if (j.p < j.end && *j.p == '}') {
+        j.p++;
+        goto done;
+    }
+
+    for ( ;; ) {
+        nano_json_ws(&j);
+        if (nano_json_string(&j, &key) != 0) {
+            return -1;
+        }
+
+        nano_json_ws(&j);
+        if (j.p == j.end || *j.p++ != ':') {
+            return -1;
+        }
+        nano_json_ws(&j);
+
+        str = NULL;
+        num = NULL;
+        bit = 0;
+
+        if (key.len == 3 && memcmp(key.data, "sub", 3) == 0) {
+            str = &c->sub; bit = 1;
+        } else if (key.len == 5 && memcmp(key.data, "email", 5) == 0) {
+            str = &c->email; bit = 2;
+        } else if (key.len == 4 && memcmp(key.data, "name", 4) == 0) {
+            str = &c->name; bit = 4;
+        } else if (key.len == 7 && memcmp(key.data, "picture", 7) == 0) {
+            str = &c->picture; bit = 8;
+        } else if (key.len == 3 && memcmp(key.data, "jti", 3) == 0) {
+            str = &c->jti; bit = 16;
+        } else if (key.len == 3 && memcmp(key.data, "exp", 3) == 0) {
+            num = &c->exp; bit = 32;
+        } else if (key.len == 3 && memcmp(key.data, "iat", 3) == 0) {
+            num = &c->iat; bit = 64; c->has_iat = 1;
+        } else if (key.len == 3 && memcmp(key.data, "nbf", 3) == 0) {
+            num = &c->nbf; bit = 128; c->has_nbf = 1;
+        }
+
+        if (bit) {
+            if (seen & bit) {
+                return -1;
+            }
+            seen |= bit;
+        }
+
+        if (str) {
+            if (j.p + 4 <= j.end && memcmp(j.p, "null", 4) == 0
+                && str != &c->sub)
+            {
+                j.p += 4;
+            } else if (nano_json_string(&j, str) != 0) {
+                return -1;
+            }
+
+        } else if (num) {
+            if (nano_json_int(&j, num) != 0) {
+                return -1;
+            }
+
+        } else if (nano_json_skip(&j, 0) != 0) {
+            return -1;
+        }
+
+        nano_json_ws(&j);
+        if (j.p < j.end && *j.p == ',') {
+            j.p++;
+            continue;
+        }
+        if (j.p < j.end && *j.p == '}') {
+            j.p++;
+            break;
+        }
+        return -1;
+    }
+
+done:
+
+    /* sub and exp are required */
+    if ((seen & (1 | 32)) != (1 | 32)) {
+        return -1;
+    }
+
+    nano_json_ws(&j);
+    return j.p == j.end ? 0 : -1;
+}
+
+
+static void
+nano_json_ws(nano_json_t *j)
+{
+    while (j->p < j->end
+           && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n'
+               || *j->p == '\r'))
+    {
+        j->p++;
+    }
+}
+
+
+static int
+nano_hex4(const char *p, unsigned long *out)
+{
+    int            i;
+    unsigned long  v;
+    char           c;
+
+    v = 0;
+    for (i = 0; i < 4; i++) {
+        c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') {
+            v |= c - '0';
+        } else if (c >= 'a' && c <= 'f') {
+            v |= c - 'a' + 10;
+        } else if (c >= 'A' && c <= 'F') {
+            v |= c - 'A' + 10;
+        } else {
+            return -1;
+        }
+    }
+
+    *out = v;
+    return 0;
+}
+
+
+/*
+ * Reads a JSON string at the cursor, unescaping it in place (the result
+ * is never longer than its source) and NUL-terminating it.  NUL and
+ * unpaired surrogates are refused: identities end up in C strings.
+ */
+static int
+nano_json_string(nano_json_t *j, nano_str_t *out)
+{
+    char           *w, *start;
+    unsigned char   c;
+    unsigned long   cp, lo;
+
+    if (j->p == j->end || *j->p != '"') {
+        return -1;
+    }
+
+    j->p++;
+    start = w = j->p;
+
+    while (j->p < j->end) {
+        c = (unsigned char) *j->p++;
+
+        if (c == '"') {
+            *w = '\0';
+            out->data = start;
+            out->len = w - start;
+            return 0;
+        }
+
+        if (c < 0x20) {
+            return -1;
+        }
+
+        if (c != '\\') {
+            *w++ = (char) c;
+            continue;
+        }
+
+        if (j->p == j->end) {
+            return -1;
+        }
+
+        c = (unsigned char) *j->p++;
+
+        switch (c) {
+        case '"': case '\\': case '/':
+            *w++ = (char) c;
+            break;
+        case 'b': *w++ = '\b'; break;
+        case 'f': *w++ = '\f'; break;
+        case 'n': *w++ = '\n'; break;
+        case 'r': *w++ = '\r'; break;
+        case 't': *w++ = '\t'; break;
+
+        case 'u':
+            if (j->end - j->p < 4 || nano_hex4(j->p, &cp) != 0) {
+                return -1;
+            }
+            j->p += 4;
+
+            if (cp >= 0xdc00 && cp <= 0xdfff) {
+                return -1;
+            }
+
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                if (j->end - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u'
+                    || nano_hex4(j->p + 2, &lo) != 0
+                    || lo < 0xdc00 || lo > 0xdfff)
+                {
+                    return -1;
+                }
+                j->p += 6;
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            }
+
+            if (cp == 0 || nano_utf8_put(&w, cp) != 0) {
+                return -1;
+            }
+            break;
+
+        default:
+            return -1;
+        }
+    }
+
+    return -1;
+}
+
+
+static int
+nano_utf8_put(char **w, unsigned long cp)
+{
+    unsigned char  *p;
+
+    p = (unsigned char *) *w;
+
+    if (cp < 0x80) {
+        *p++ = (unsigned char) cp;
+    } else if (cp < 0x800) {
+        *p++ = 0xc0 | (cp >> 6);
+        *p++ = 0x80 | (cp & 0x3f);
+    } else if (cp < 0x10000) {
+        *p++ = 0xe0 | (cp >> 12);
+        *p++ = 0x80 | ((cp >> 6) & 0x3f);
+        *p++ = 0x80 | (cp & 0x3f);
+    } else if (cp < 0x110000) {
+        *p++ = 0xf0 | (cp >> 18);
+        *p++ = 0x80 | ((cp >> 12) & 0x3f);
+        *p++ = 0x80 | ((cp >> 6) & 0x3f);
+        *p++ = 0x80 | (cp & 0x3f);
+    } else {
+        return -1;
+    }
+
+    *w = (char *) p;
+    return 0;
+}
+
+
+/*
+ * Reads a JSON number as whole seconds.  NumericDate may carry a
+ * fraction, which is dropped; exponents and out-of-range values are
+ * refused rather than guessed at.
+ */
+static int
+nano_json_int(nano_json_t *j, long long *out)
+{
+    int        neg, digits;
+    long long  v;
+
+    neg = 0;
+    v = 0;
+    digits = 0;
+
+    if (j->p < j->end && *j->p == '-') {
+        neg = 1;
+        j->p++;
+    }
+
+    while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
+        if (v > (999999999999LL)) {          /* past the year 33658 */
+            return -1;
+        }
+        v = v * 10 + (*j->p++ - '0');
+        digits++;
+    }
+
+    if (digits == 0) {
+        return -1;
+    }
+
+    if (j->p < j->end && *j->p == '.') {
+        j->p++;
+        digits = 0;
+        while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
+            j->p++;
+            digits++;
+        }
+        if (digits == 0) {
+            return -1;
+        }
+    }
+
+    if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+        return -1;
+    }
+
+    *out = neg ? -v : v;
+    return 0;
+}
+
+
+/* Skips any JSON value, bounded in depth. */
+static int
+nano_json_skip(nano_json_t *j, int depth)
+{
+    char        close;
+    nano_str_t  s;
+
+    if (depth > NANO_JSON_MAX_DEPTH || j->p == j->end) {
+        return -1;
+    }
+
+    switch (*j->p) {
+    case '"':
+        return nano_json_string(j, &s);
+
+    case '{':
+    case '[':
+        close = (*j->p == '{') ? '}' : ']';
+        j->p++;
+        nano_json_ws(j);
+        if (j->p < j->end && *j->p == close) {
+            j->p++;
+            return 0;
+        }
+
+        for ( ;; ) {
+            nano_json_ws(j);
+            if (close == '}') {
+                if (nano_json_string(j, &s) != 0) {
+                    return -1;
+                }
+                nano_json_ws(j);
+                if (j->p == j->end || *j->p++ != ':') {
+                    return -1;
+                }
+                nano_json_ws(j);
+            }
+            if (nano_json_skip(j, depth + 1) != 0) {
+                return -1;
+            }
+            nano_json_ws(j);
+            if (j->p == j->end) {
+                return -1;
+            }
+            if (*j->p == ',') {
+                j->p++;
+                continue;
+            }
+            if (*j->p++ == close) {
+                return 0;
+            }
+            return -1;
+        }
+
+    case 't':
+        if (j->end - j->p >= 4 && memcmp(j->p, "true", 4) == 0) {
+            j->p += 4;
+            return 0;
+        }
+        return -1;
+
+    case 'f':
+        if (j->end - j->p >= 5 && memcmp(j->p, "false", 5) == 0) {
+            j->p += 5;
+            return 0;
+        }
+        return -1;
+
+    case 'n':
+        if (j->end - j->p >= 4 && memcmp(j->p, "null", 4) == 0) {
+            j->p += 4;
+            return 0;
+        }
+        return -1;
+
+    default:
+        /* other numbers (exponents included) are fine where unread */
+        if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) {
+            j->p++;
+            while (j->p < j->end
+                   && ((*j->p >= '0' && *j->p <= '9') || *j->p == '.'
+                       || *j->p == 'e' || *j->p == 'E' || *j->p == '+'
+                       || *j->p == '-'))
+            {
+                j->p++;
+            }
+            return 0;
+        }
+        return -1;
+    }
+}
