@@ -1,0 +1,136 @@
+/*
+ * Backend configuration from the environment.
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nano_config.h"
+#include "nano_log.h"
+
+void
+nano_config_init(nano_config_t *cfg)
+{
+    cfg->origin[0] = '\0';
+    cfg->https = 0;
+    cfg->keyring = NULL;
+    cfg->root = NULL;
+}
+
+void
+nano_config_cleanup(nano_config_t *cfg)
+{
+    if (cfg == NULL) {
+        return;
+    }
+    nano_keyring_free(cfg->keyring);
+    free(cfg->root);
+    nano_config_init(cfg);
+}
+
+static int
+nano_config_load_keys(nano_config_t *cfg, int need_keys, char *err,
+    size_t errlen)
+{
+    const char  *file, *secret;
+    char         why[256];
+
+    file = getenv("NANO_SECRET_FILE");
+    if (file != NULL && file[0] != '\0') {
+        cfg->keyring = nano_keyring_load(file, why, sizeof(why));
+        if (cfg->keyring == NULL) {
+            snprintf(err, errlen, "NANO_SECRET_FILE: %s", why);
+            return -1;
+        }
+        return 0;
+    }
+
+    secret = getenv("NEXTAUTH_SECRET");
+    if (secret != NULL && secret[0] != '\0') {
+        /* Checked here too so the message names the variable. */
+        if (strlen(secret) < NANO_KEY_MIN_LEN) {
+            snprintf(err, errlen, "NEXTAUTH_SECRET is shorter than %d bytes",
+                     NANO_KEY_MIN_LEN);
+            return -1;
+        }
+        cfg->keyring = nano_keyring_parse(secret, strlen(secret), why,
+                                          sizeof(why));
+        if (cfg->keyring == NULL) {
+            snprintf(err, errlen, "NEXTAUTH_SECRET: %s", why);
+            return -1;
+        }
+        return 0;
+    }
+
+    if (need_keys) {
+        snprintf(err, errlen, "no secret: set NANO_SECRET_FILE (a key file"
+                 " shared with nginx) or NEXTAUTH_SECRET");
+        return -1;
+    }
+    return 0;
+}
+
+int
+nano_config_load(nano_config_t *cfg, int need_keys, char *err,
+    size_t errlen)
+{
+    const char  *url, *root, *rest;
+    char         cwd[PATH_MAX];
+
+    url = getenv("NEXTAUTH_URL");
+    if (url == NULL || url[0] == '\0') {
+        nano_log_warn("NEXTAUTH_URL is not set; using %s", NANO_DEFAULT_URL);
+        url = NANO_DEFAULT_URL;
+    }
+    if (nano_callback_origin(url, cfg->origin, sizeof(cfg->origin), &rest)
+        != 0)
+    {
+        snprintf(err, errlen, "NEXTAUTH_URL \"%.200s\" is not an absolute"
+                 " http(s) URL", url);
+        goto fail;
+    }
+    cfg->https = strncmp(cfg->origin, "https:", 6) == 0;
+    if (rest[0] != '\0' && strcmp(rest, "/") != 0) {
+        /* NextAuth allows a base path here; ours is fixed at /api/auth. */
+        nano_log_warn("NEXTAUTH_URL path \"%.200s\" ignored; the platform"
+                      " serves /api/auth on %s", rest, cfg->origin);
+    }
+
+    if (nano_config_load_keys(cfg, need_keys, err, errlen) != 0) {
+        goto fail;
+    }
+
+    root = getenv("NANO_ROOT");
+    if (root == NULL || root[0] == '\0') {
+        if (getcwd(cwd, sizeof(cwd)) == NULL) {
+            snprintf(err, errlen, "cannot get the working directory: %s",
+                     strerror(errno));
+            goto fail;
+        }
+        root = cwd;
+    }
+    cfg->root = strdup(root);
+    if (cfg->root == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    return 0;
+
+fail:
+    nano_config_cleanup(cfg);
+    return -1;
+}
+
+const unsigned char *
+nano_config_secret(const nano_config_t *cfg, size_t *len)
+{
+    if (cfg->keyring == NULL) {
+        *len = 0;
+        return NULL;
+    }
+    return nano_keyring_signing_key(cfg->keyring, len);
+}

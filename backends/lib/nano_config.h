@@ -1,0 +1,46 @@
+/*
+ * Process-wide configuration of a backend, read once from the
+ * environment before the workers start and read-only afterwards.
+ */
+
+#ifndef NANO_CONFIG_H
+#define NANO_CONFIG_H
+
+#include <stddef.h>
+
+#include "nano_callback.h"
+#include "nano_token.h"
+
+#define NANO_DEFAULT_URL  "http://localhost:8080"
+
+typedef struct {
+    /* NEXTAUTH_URL's origin, e.g. "http://localhost:8080" (normalised as
+     * nano_callback_origin writes it: no trailing slash). */
+    char             origin[NANO_ORIGIN_MAX];
+    int              https;        /* NEXTAUTH_URL is https */
+    /* Keys from NANO_SECRET_FILE, else NEXTAUTH_SECRET; NULL when neither
+     * is set and the app does not need them. */
+    nano_keyring_t  *keyring;
+    char            *root;         /* NANO_ROOT, else the working dir */
+} nano_config_t;
+
+void nano_config_init(nano_config_t *cfg);
+
+/*
+ * Reads NEXTAUTH_URL (default NANO_DEFAULT_URL, with a warning),
+ * NANO_SECRET_FILE or NEXTAUTH_SECRET (each key at least 32 bytes;
+ * required when need_keys) and NANO_ROOT.  Returns 0, or -1 with a
+ * message in err that never contains a secret.
+ */
+int nano_config_load(nano_config_t *cfg, int need_keys, char *err,
+    size_t errlen);
+
+/* Accepts NULL and may run twice. */
+void nano_config_cleanup(nano_config_t *cfg);
+
+/* The signing key (borrowed), for HMACs such as the CSRF hash; NULL
+ * when no keys are loaded. */
+const unsigned char *nano_config_secret(const nano_config_t *cfg,
+    size_t *len);
+
+#endif /* NANO_CONFIG_H */

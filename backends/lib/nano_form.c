@@ -1,0 +1,154 @@
+/*
+ * Form and query-string parsing.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "nano_form.h"
+
+void
+nano_form_init(nano_form_t *form)
+{
+    form->pairs = NULL;
+    form->n = 0;
+}
+
+void
+nano_form_cleanup(nano_form_t *form)
+{
+    size_t  i;
+
+    if (form == NULL) {
+        return;
+    }
+    for (i = 0; i < form->n; i++) {
+        free(form->pairs[i].key);
+        free(form->pairs[i].value);
+    }
+    free(form->pairs);
+    nano_form_init(form);
+}
+
+static int
+nano_form_hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+long
+nano_form_decode(char *out, const char *in, size_t len, int plus_is_space)
+{
+    size_t  i, n = 0;
+    int     hi, lo;
+
+    for (i = 0; i < len; i++) {
+        if (in[i] == '%' && i + 2 < len
+            && (hi = nano_form_hexval(in[i + 1])) >= 0
+            && (lo = nano_form_hexval(in[i + 2])) >= 0)
+        {
+            out[n] = (char) (hi * 16 + lo);
+            i += 2;
+        } else if (in[i] == '+' && plus_is_space) {
+            out[n] = ' ';
+        } else {
+            out[n] = in[i];
+        }
+        if (out[n] == '\0') {
+            return -1;
+        }
+        n++;
+    }
+    out[n] = '\0';
+    return (long) n;
+}
+
+/* Decodes in[0..len) into a new string in *out. */
+static nano_form_status_t
+nano_form_dup_decoded(char **out, const char *in, size_t len)
+{
+    *out = malloc(len + 1);
+    if (*out == NULL) {
+        return NANO_FORM_NOMEM;
+    }
+    if (nano_form_decode(*out, in, len, 1) < 0) {
+        free(*out);
+        *out = NULL;
+        return NANO_FORM_INVALID;
+    }
+    return NANO_FORM_OK;
+}
+
+nano_form_status_t
+nano_form_parse(nano_form_t *form, const char *s, size_t len)
+{
+    const char          *end = s + len, *amp, *eq;
+    nano_form_pair_t    *pair;
+    nano_form_status_t   rc = NANO_FORM_OK;
+
+    form->pairs = calloc(NANO_FORM_PAIRS_MAX, sizeof(nano_form_pair_t));
+    if (form->pairs == NULL) {
+        return NANO_FORM_NOMEM;
+    }
+
+    while (s < end) {
+        amp = memchr(s, '&', (size_t) (end - s));
+        if (amp == NULL) {
+            amp = end;
+        }
+        if (amp == s) {             /* "a=1&&b=2": skip the empty piece */
+            s++;
+            continue;
+        }
+        if (form->n == NANO_FORM_PAIRS_MAX) {
+            rc = NANO_FORM_INVALID;
+            goto out;
+        }
+        eq = memchr(s, '=', (size_t) (amp - s));
+        if (eq == NULL) {
+            eq = amp;
+        }
+        pair = &form->pairs[form->n];
+        rc = nano_form_dup_decoded(&pair->key, s, (size_t) (eq - s));
+        if (rc != NANO_FORM_OK) {
+            goto out;
+        }
+        rc = nano_form_dup_decoded(&pair->value, eq < amp ? eq + 1 : amp,
+                                   (size_t) (amp - (eq < amp ? eq + 1 : amp)));
+        if (rc != NANO_FORM_OK) {
+            free(pair->key);
+            pair->key = NULL;
+            goto out;
+        }
+        form->n++;
+        s = amp < end ? amp + 1 : end;
+    }
+
+out:
+    if (rc != NANO_FORM_OK) {
+        nano_form_cleanup(form);
+    }
+    return rc;
+}
+
+const char *
+nano_form_get(const nano_form_t *form, const char *key)
+{
+    size_t  i;
+
+    for (i = 0; i < form->n; i++) {
+        if (strcmp(form->pairs[i].key, key) == 0) {
+            return form->pairs[i].value;
+        }
+    }
+    return NULL;
+}

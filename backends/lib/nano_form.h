@@ -1,0 +1,54 @@
+/*
+ * application/x-www-form-urlencoded parsing, for query strings and form
+ * bodies, and percent-decoding.
+ */
+
+#ifndef NANO_FORM_H
+#define NANO_FORM_H
+
+#include <stddef.h>
+
+#define NANO_FORM_PAIRS_MAX  64
+
+typedef struct {
+    char  *key;
+    char  *value;
+} nano_form_pair_t;
+
+typedef struct {
+    nano_form_pair_t  *pairs;
+    size_t             n;
+} nano_form_t;
+
+typedef enum {
+    NANO_FORM_OK = 0,
+    NANO_FORM_INVALID,     /* a %00, or more than NANO_FORM_PAIRS_MAX */
+    NANO_FORM_NOMEM
+} nano_form_status_t;
+
+void nano_form_init(nano_form_t *form);
+
+/* Frees the pairs; accepts NULL and may run twice. */
+void nano_form_cleanup(nano_form_t *form);
+
+/*
+ * Parses len bytes of "a=1&b=x+y%21" into form (which must be freshly
+ * initialised).  '+' is a space; a malformed %-escape is kept as it is,
+ * as browsers do; an encoded NUL makes the whole input invalid, because
+ * C strings could not represent it faithfully.
+ */
+nano_form_status_t nano_form_parse(nano_form_t *form, const char *s,
+    size_t len);
+
+/* The first value for key, borrowed from form, or NULL. */
+const char *nano_form_get(const nano_form_t *form, const char *key);
+
+/*
+ * Percent-decodes len bytes of in into out (at least len + 1 bytes),
+ * '+' becoming a space when plus_is_space.  Returns the decoded length,
+ * or -1 when the result would contain a NUL byte.
+ */
+long nano_form_decode(char *out, const char *in, size_t len,
+    int plus_is_space);
+
+#endif /* NANO_FORM_H */

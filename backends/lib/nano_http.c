@@ -1,0 +1,334 @@
+/*
+ * Requests and responses.
+ */
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "nano_http.h"
+#include "nano_log.h"
+
+/* What a response that ran out of memory becomes. */
+static const char  nano_http_oom_body[] =
+    "{\"error\":\"internal\",\"message\":\"out of memory\"}";
+
+const char *
+nano_req_param(const nano_req_t *req, const char *name)
+{
+    size_t   len = strlen(name);
+    char   **e;
+
+    if (req->envp == NULL) {
+        return NULL;
+    }
+    for (e = req->envp; *e != NULL; e++) {
+        if (strncmp(*e, name, len) == 0 && (*e)[len] == '=') {
+            return *e + len + 1;
+        }
+    }
+    return NULL;
+}
+
+const char *
+nano_req_param_str(const nano_req_t *req, const char *name)
+{
+    const char  *v = nano_req_param(req, name);
+
+    return v != NULL ? v : "";
+}
+
+void
+nano_req_init(nano_req_t *req, char **envp)
+{
+    memset(req, 0, sizeof(*req));
+    req->envp = envp;
+    req->method = nano_req_param_str(req, "REQUEST_METHOD");
+    req->script_name = nano_req_param_str(req, "SCRIPT_NAME");
+    req->path = nano_req_param_str(req, "PATH_INFO");
+    if (req->path[0] == '\0') {
+        req->path = "/";
+    }
+    req->query = nano_req_param_str(req, "QUERY_STRING");
+}
+
+void
+nano_req_cleanup(nano_req_t *req)
+{
+    if (req == NULL) {
+        return;
+    }
+    free(req->body);
+    req->body = NULL;
+    req->body_len = 0;
+}
+
+size_t
+nano_req_cookie_headers(const nano_req_t *req, nano_str_t *headers)
+{
+    const char  *cookie = nano_req_param(req, "HTTP_COOKIE");
+
+    if (cookie == NULL || cookie[0] == '\0') {
+        return 0;
+    }
+    headers->data = cookie;
+    headers->len = strlen(cookie);
+    return 1;
+}
+
+nano_cookie_result_t
+nano_req_cookie(const nano_req_t *req, const char *name, nano_str_t *value)
+{
+    nano_str_t  header;
+    size_t      n;
+
+    n = nano_req_cookie_headers(req, &header);
+    return nano_cookie_get(&header, n, name, strlen(name), value);
+}
+
+int
+nano_req_is_content_type(const nano_req_t *req, const char *type)
+{
+    const char  *ct = nano_req_param_str(req, "CONTENT_TYPE");
+    size_t       len = strlen(type);
+
+    while (*ct == ' ' || *ct == '\t') {
+        ct++;
+    }
+    if (strncasecmp(ct, type, len) != 0) {
+        return 0;
+    }
+    ct += len;
+    while (*ct == ' ' || *ct == '\t') {
+        ct++;
+    }
+    return *ct == '\0' || *ct == ';';
+}
+
+nano_form_status_t
+nano_req_query(const nano_req_t *req, nano_form_t *form)
+{
+    return nano_form_parse(form, req->query, strlen(req->query));
+}
+
+nano_form_status_t
+nano_req_form(const nano_req_t *req, nano_form_t *form)
+{
+    return nano_form_parse(form, req->body ? req->body : "", req->body_len);
+}
+
+json_t *
+nano_req_json(const nano_req_t *req)
+{
+    json_t        *root;
+    json_error_t   err;
+
+    if (req->body == NULL) {
+        return NULL;
+    }
+    root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &err);
+    if (root != NULL && !json_is_object(root)) {
+        json_decref(root);
+        root = NULL;
+    }
+    return root;
+}
+
+void
+nano_res_init(nano_res_t *res)
+{
+    res->status = 200;
+    res->content_type = NULL;
+    nano_buf_init(&res->headers);
+    nano_buf_init(&res->body);
+}
+
+void
+nano_res_cleanup(nano_res_t *res)
+{
+    if (res == NULL) {
+        return;
+    }
+    nano_buf_cleanup(&res->headers);
+    nano_buf_cleanup(&res->body);
+}
+
+/* Header names are tokens; values are visible characters, spaces and
+ * tabs (obs-text allowed), so nothing can start a new header line. */
+static int
+nano_res_header_ok(const char *name, const char *value)
+{
+    const unsigned char  *p;
+
+    if (name[0] == '\0') {
+        return 0;
+    }
+    for (p = (const unsigned char *) name; *p != '\0'; p++) {
+        if (!isalnum(*p) && *p != '-' && *p != '_') {
+            return 0;
+        }
+    }
+    for (p = (const unsigned char *) value; *p != '\0'; p++) {
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int
+nano_res_header(nano_res_t *res, const char *name, const char *value)
+{
+    if (!nano_res_header_ok(name, value)) {
+        nano_log_error("refused to send a malformed %s header", name);
+        return -1;
+    }
+    nano_buf_puts(&res->headers, name);
+    nano_buf_puts(&res->headers, ": ");
+    nano_buf_puts(&res->headers, value);
+    return nano_buf_puts(&res->headers, "\r\n");
+}
+
+int
+nano_res_cookie(nano_res_t *res, const char *name, const char *value,
+    long long expires, int secure)
+{
+    nano_buf_t  line;
+    char        date[64];
+    time_t      t;
+    struct tm   tm;
+    int         rc;
+
+    nano_buf_init(&line);
+    nano_buf_printf(&line, "%s=%s; Path=/", name, expires < 0 ? "" : value);
+    if (expires != 0) {
+        t = expires < 0 ? 0 : (time_t) expires;
+        gmtime_r(&t, &tm);
+        /* Never setlocale()d: the C locale's English names, as HTTP
+         * wants them. */
+        strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        nano_buf_printf(&line, "; Expires=%s", date);
+        if (expires < 0) {
+            nano_buf_puts(&line, "; Max-Age=0");
+        }
+    }
+    nano_buf_puts(&line, "; HttpOnly; SameSite=Lax");
+    if (secure) {
+        nano_buf_puts(&line, "; Secure");
+    }
+    rc = line.failed ? -1 : nano_res_header(res, "Set-Cookie", line.data);
+    nano_buf_cleanup(&line);
+    return rc;
+}
+
+int
+nano_res_json(nano_res_t *res, int status, json_t *body)
+{
+    char  *text = NULL;
+
+    if (body != NULL) {
+        text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+    }
+    nano_buf_cleanup(&res->body);
+    res->content_type = "application/json";
+    if (text == NULL) {
+        nano_buf_puts(&res->body, nano_http_oom_body);
+        res->status = 500;
+        return 500;
+    }
+    nano_buf_puts(&res->body, text);
+    free(text);
+    res->status = status;
+    return status;
+}
+
+int
+nano_res_error(nano_res_t *res, int status, const char *code,
+    const char *message)
+{
+    return nano_res_json(res, status,
+                         json_pack("{s:s, s:s}", "error", code,
+                                   "message", message));
+}
+
+int
+nano_res_redirect(nano_res_t *res, const char *location)
+{
+    if (nano_res_header(res, "Location", location) != 0) {
+        return nano_res_error(res, 500, "internal", "bad redirect target");
+    }
+    nano_buf_cleanup(&res->body);
+    res->content_type = NULL;
+    res->status = 302;
+    return 302;
+}
+
+const char *
+nano_http_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default:  return "Unknown";
+    }
+}
+
+int
+nano_res_serialize(nano_res_t *res, int head_only, nano_buf_t *out)
+{
+    int  failed = res->headers.failed || res->body.failed
+                  || res->status < 100 || res->status > 599;
+
+    if (failed) {
+        nano_log_error("response could not be built (status %d)",
+                       res->status);
+        nano_buf_printf(out, "Status: 500 %s\r\n"
+                        "Content-Type: application/json\r\n"
+                        "Cache-Control: no-store\r\n"
+                        "Content-Length: %zu\r\n\r\n%s",
+                        nano_http_reason(500),
+                        sizeof(nano_http_oom_body) - 1,
+                        head_only ? "" : nano_http_oom_body);
+        return out->failed ? -1 : 0;
+    }
+
+    nano_buf_printf(out, "Status: %d %s\r\n", res->status,
+                    nano_http_reason(res->status));
+    if (res->content_type != NULL) {
+        nano_buf_printf(out, "Content-Type: %s%s\r\n", res->content_type,
+                        strncmp(res->content_type, "text/", 5) == 0
+                        ? "; charset=utf-8" : "");
+    }
+    /* Every answer is per user or per request: never cache it, never
+     * let a browser sniff a JSON body into something else. */
+    nano_buf_puts(out, "Cache-Control: no-store\r\n"
+                       "X-Content-Type-Options: nosniff\r\n");
+    if (res->headers.data != NULL) {
+        nano_buf_append(out, res->headers.data, res->headers.len);
+    }
+    nano_buf_printf(out, "Content-Length: %zu\r\n\r\n", res->body.len);
+    if (!head_only && res->body.len > 0) {
+        nano_buf_append(out, res->body.data, res->body.len);
+    }
+    return out->failed ? -1 : 0;
+}

@@ -1,0 +1,125 @@
+/*
+ * HTTP request and response as a backend handler sees them.  A handler
+ * reads a nano_req_t, fills a nano_res_t and returns the status; the
+ * server writes the reply once (it never touches the FastCGI stream).
+ */
+
+#ifndef NANO_HTTP_H
+#define NANO_HTTP_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "nano_buf.h"
+#include "nano_config.h"
+#include "nano_cookie.h"
+#include "nano_form.h"
+
+#define NANO_BODY_MAX  (64 * 1024)   /* bigger bodies get 413 */
+
+typedef struct nano_app_s     nano_app_t;      /* nano_server.h */
+typedef struct nano_worker_s  nano_worker_t;   /* nano_server.h */
+
+typedef struct {
+    char                 **envp;         /* FastCGI params, borrowed */
+    const char            *method;       /* never NULL */
+    const char            *script_name;  /* "" for the platform */
+    const char            *path;         /* PATH_INFO, "/" when empty */
+    const char            *query;        /* "" when absent */
+    char                  *body;         /* NUL-terminated or NULL */
+    size_t                 body_len;
+    const nano_config_t   *config;
+    const nano_app_t      *app;
+    nano_worker_t         *worker;
+} nano_req_t;
+
+typedef struct {
+    int          status;
+    const char  *content_type;   /* static string */
+    nano_buf_t   headers;        /* "Name: value\r\n" lines */
+    nano_buf_t   body;
+} nano_res_t;
+
+/*
+ * Fills req from FastCGI params (borrowed: envp must outlive req).
+ * The body is left empty; the server reads it.
+ */
+void nano_req_init(nano_req_t *req, char **envp);
+
+/* Frees the body; accepts NULL and may run twice. */
+void nano_req_cleanup(nano_req_t *req);
+
+/* A FastCGI param ("HTTP_ORIGIN", "NANO_USER_ID"...), borrowed, or NULL
+ * when absent. */
+const char *nano_req_param(const nano_req_t *req, const char *name);
+
+/* The same, but "" when absent. */
+const char *nano_req_param_str(const nano_req_t *req, const char *name);
+
+/* The first cookie called name; value is borrowed from the request. */
+nano_cookie_result_t nano_req_cookie(const nano_req_t *req, const char *name,
+    nano_str_t *value);
+
+/* The request's Cookie header as nano_cookie_* functions take it;
+ * returns the count (0 or 1). */
+size_t nano_req_cookie_headers(const nano_req_t *req, nano_str_t *headers);
+
+/* 1 when the Content-Type's media type is type (case-insensitive,
+ * parameters ignored). */
+int nano_req_is_content_type(const nano_req_t *req, const char *type);
+
+/* Parses the query string / the body as a form into a fresh form. */
+nano_form_status_t nano_req_query(const nano_req_t *req, nano_form_t *form);
+nano_form_status_t nano_req_form(const nano_req_t *req, nano_form_t *form);
+
+/* Parses the body as a JSON object.  Returns a new reference, or NULL
+ * when the body is not one. */
+json_t *nano_req_json(const nano_req_t *req);
+
+void nano_res_init(nano_res_t *res);
+
+/* Accepts NULL and may run twice. */
+void nano_res_cleanup(nano_res_t *res);
+
+/*
+ * Adds a header line.  Returns 0, or -1 when out of memory or when name
+ * or value holds a character that could split the header (CR, LF, other
+ * controls).
+ */
+int nano_res_header(nano_res_t *res, const char *name, const char *value);
+
+/*
+ * Sets a JSON body (stealing the reference to body, which may be NULL
+ * after a failed json_pack) and returns status, or 500 with an error
+ * body when body is NULL or cannot be serialised.
+ */
+int nano_res_json(nano_res_t *res, int status, json_t *body);
+
+/* Sets {"error": code, "message": message} as the body; returns status. */
+int nano_res_error(nano_res_t *res, int status, const char *code,
+    const char *message);
+
+/*
+ * Adds a Set-Cookie header with our fixed attributes: Path=/, HttpOnly,
+ * SameSite=Lax, Secure when secure, no Domain.  expires > 0 sets an
+ * Expires date (Unix time), expires < 0 deletes the cookie, 0 makes a
+ * browser-session cookie.  Returns 0 or -1.
+ */
+int nano_res_cookie(nano_res_t *res, const char *name, const char *value,
+    long long expires, int secure);
+
+/* Adds "Location: location" and returns 302. */
+int nano_res_redirect(nano_res_t *res, const char *location);
+
+/*
+ * Serialises the reply as FastCGI's CGI response ("Status: ...",
+ * headers, blank line, body unless head_only) into out.  A failed
+ * response (out of memory while building it) is sent as a 500.
+ */
+int nano_res_serialize(nano_res_t *res, int head_only, nano_buf_t *out);
+
+/* The reason phrase of status ("Not Found"). */
+const char *nano_http_reason(int status);
+
+#endif /* NANO_HTTP_H */

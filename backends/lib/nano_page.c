@@ -1,0 +1,188 @@
+/*
+ * Template rendering and the shared header.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nano_log.h"
+#include "nano_page.h"
+#include "nano_server.h"
+
+static const nano_page_module_t  nano_page_module_list[] = {
+    { "/nano-banana", "Nano Banana", "image" },
+    { "/seedream",    "Seedream",    "image" },
+    { "/qwen",        "Qwen",        "text"  },
+    { "/grok",        "Grok",        "text"  },
+    { "/openai",      "OpenAI",      "text"  },
+    { "/wan-2.5",     "Wan 2.5",     "video" },
+};
+
+const nano_page_module_t *
+nano_page_modules(size_t *n)
+{
+    *n = sizeof(nano_page_module_list) / sizeof(nano_page_module_list[0]);
+    return nano_page_module_list;
+}
+
+int
+nano_page_header(nano_buf_t *out, const char *active, const char *user_name)
+{
+    const nano_page_module_t  *m;
+    size_t                     i, n;
+
+    nano_buf_puts(out,
+        "<header class=\"nb-header\">\n"
+        "  <a class=\"nb-brand\" href=\"/\"><img src=\"/ui/logo.svg\" alt=\"\""
+        " width=\"28\" height=\"28\"><span>Nano Banana</span></a>\n"
+        "  <nav class=\"nb-nav\" aria-label=\"Modules\">\n");
+    m = nano_page_modules(&n);
+    for (i = 0; i < n; i++) {
+        nano_buf_printf(out, "    <a href=\"%s\"%s>%s</a>\n", m[i].path,
+                        active != NULL && strcmp(active, m[i].path) == 0
+                        ? " aria-current=\"page\"" : "", m[i].label);
+    }
+    nano_buf_puts(out, "  </nav>\n  <div class=\"nb-user\">");
+    if (user_name != NULL) {
+        nano_buf_puts(out, "<span class=\"nb-user-name\">");
+        nano_buf_html(out, user_name);
+        nano_buf_puts(out, "</span> <a href=\"/api/auth/signout\">"
+                           "Sign out</a>");
+    } else {
+        nano_buf_puts(out, "<a href=\"/api/auth/signin\">Sign in</a>");
+    }
+    return nano_buf_puts(out, "</div>\n</header>");
+}
+
+/* Reads a whole file into a new NUL-terminated buffer. */
+static char *
+nano_page_load(const char *path, size_t *len)
+{
+    FILE    *f;
+    char    *data = NULL;
+    size_t   n;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        nano_log_error("cannot open template %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    data = malloc(NANO_PAGE_MAX + 1);
+    if (data == NULL) {
+        goto out;
+    }
+    n = fread(data, 1, NANO_PAGE_MAX + 1, f);
+    if (ferror(f) || n > NANO_PAGE_MAX) {
+        nano_log_error("cannot read template %s (or it is over %d bytes)",
+                       path, NANO_PAGE_MAX);
+        free(data);
+        data = NULL;
+        goto out;
+    }
+    data[n] = '\0';
+    *len = n;
+out:
+    fclose(f);
+    return data;
+}
+
+static const nano_page_var_t *
+nano_page_find(const nano_page_var_t *vars, size_t nvars, const char *key,
+    size_t klen)
+{
+    size_t  i;
+
+    for (i = 0; i < nvars; i++) {
+        if (strlen(vars[i].key) == klen
+            && strncmp(vars[i].key, key, klen) == 0)
+        {
+            return &vars[i];
+        }
+    }
+    return NULL;
+}
+
+/* Expands {{key}} placeholders of tpl into out. */
+static void
+nano_page_expand(nano_buf_t *out, const char *tpl, const char *header,
+    const nano_page_var_t *vars, size_t nvars)
+{
+    const nano_page_var_t  *v;
+    const char             *open, *close, *key;
+    size_t                  klen;
+
+    while ((open = strstr(tpl, "{{")) != NULL) {
+        close = strstr(open + 2, "}}");
+        if (close == NULL) {
+            break;
+        }
+        nano_buf_append(out, tpl, (size_t) (open - tpl));
+        key = open + 2;
+        while (*key == ' ') {
+            key++;
+        }
+        klen = (size_t) (close - key);
+        while (klen > 0 && key[klen - 1] == ' ') {
+            klen--;
+        }
+        if (klen == 6 && strncmp(key, "header", 6) == 0) {
+            nano_buf_puts(out, header);
+        } else if ((v = nano_page_find(vars, nvars, key, klen)) != NULL) {
+            if (v->value == NULL) {
+                /* renders empty */
+            } else if (v->raw) {
+                nano_buf_puts(out, v->value);
+            } else {
+                nano_buf_html(out, v->value);
+            }
+        } else {
+            nano_log_warn("template placeholder {{%.*s}} has no value",
+                          (int) klen, key);
+        }
+        tpl = close + 2;
+    }
+    nano_buf_puts(out, tpl);
+}
+
+int
+nano_page_render(const nano_req_t *req, nano_res_t *res, int status,
+    const char *file, const char *user_name, const nano_page_var_t *vars,
+    size_t nvars)
+{
+    nano_buf_t   path, header;
+    char        *tpl = NULL;
+    size_t       len;
+
+    nano_buf_init(&path);
+    nano_buf_init(&header);
+
+    nano_buf_printf(&path, "%s/backends/%s/public/%s", req->config->root,
+                    req->app->name, file);
+    if (path.failed || (tpl = nano_page_load(path.data, &len)) == NULL) {
+        status = nano_res_error(res, 500, "internal",
+                                "page template unavailable");
+        goto out;
+    }
+    nano_page_header(&header, req->script_name[0] ? req->script_name : NULL,
+                     user_name);
+    if (header.failed) {
+        status = nano_res_error(res, 500, "internal", "out of memory");
+        goto out;
+    }
+
+    nano_buf_cleanup(&res->body);
+    nano_page_expand(&res->body, tpl, header.data, vars, nvars);
+    res->content_type = "text/html";
+    res->status = status;
+    /* Our pages are never framed (clickjacking on the sign-in form). */
+    nano_res_header(res, "Content-Security-Policy", "frame-ancestors 'none'");
+    nano_res_header(res, "X-Frame-Options", "DENY");
+
+out:
+    free(tpl);
+    nano_buf_cleanup(&header);
+    nano_buf_cleanup(&path);
+    return status;
+}

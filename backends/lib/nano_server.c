@@ -1,0 +1,800 @@
+/*
+ * FastCGI serving loop: listener, worker threads, routing, replies.
+ */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "nano_log.h"
+#include "nano_server.h"
+
+#define NANO_PATH_MAX          2048     /* longest PATH_INFO we route */
+#define NANO_BODY_DRAIN_MAX    (1024 * 1024)
+#define NANO_LISTEN_BACKLOG    128
+#define NANO_STOP_GRACE_SEC    10       /* for requests in flight */
+
+struct nano_worker_s {
+    int                   id;
+    int                   started;
+    pthread_t             thread;
+    FCGX_Request          fcgx;
+    const nano_app_t     *app;
+    const nano_config_t  *config;
+    nano_db_t            *db;
+    int                   db_failed;    /* logged once; stays NULL */
+    void                 *data;
+};
+
+typedef struct {
+    int    fd;
+    char   unix_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
+    char   name[256];                  /* for logs */
+} nano_listener_t;
+
+static atomic_int  nano_server_stopping;
+static atomic_int  nano_server_failed;     /* a worker could not start */
+
+/* Interrupts a worker's accept(); libfcgi gives up on EINTR once
+ * FCGX_ShutdownPending() was called. */
+static void
+nano_server_wake(int sig)
+{
+    (void) sig;
+}
+
+void
+nano_worker_set_data(nano_worker_t *w, void *data)
+{
+    w->data = data;
+}
+
+void *
+nano_worker_data(const nano_worker_t *w)
+{
+    return w->data;
+}
+
+int
+nano_worker_id(const nano_worker_t *w)
+{
+    return w->id;
+}
+
+nano_db_t *
+nano_server_db(nano_req_t *req)
+{
+    nano_worker_t  *w = req->worker;
+    const char     *url;
+    char            err[256];
+
+    if (w->db != NULL || w->db_failed) {
+        return w->db;
+    }
+    url = getenv("DATABASE_URL");
+    if (url == NULL || url[0] == '\0') {
+        nano_log_error("worker %d: DATABASE_URL is not set", w->id);
+        w->db_failed = 1;
+        return NULL;
+    }
+    w->db = nano_db_new(url, err, sizeof(err));
+    if (w->db == NULL) {
+        nano_log_error("worker %d: DATABASE_URL: %s", w->id, err);
+        w->db_failed = 1;
+    }
+    return w->db;
+}
+
+/* ---- listener ---------------------------------------------------------- */
+
+static void
+nano_server_refuse(const char *what)
+{
+    nano_log_error("refusing to listen on %s: only loopback addresses "
+                   "(127.0.0.0/8, ::1) or unix:/path are allowed, because "
+                   "whoever reaches a FastCGI socket can claim any identity",
+                   what);
+}
+
+static int
+nano_server_is_loopback(const struct sockaddr *sa)
+{
+    const struct sockaddr_in   *in4;
+    const struct sockaddr_in6  *in6;
+
+    switch (sa->sa_family) {
+    case AF_INET:
+        in4 = (const struct sockaddr_in *) sa;
+        return (ntohl(in4->sin_addr.s_addr) >> 24) == 127;
+    case AF_INET6:
+        in6 = (const struct sockaddr_in6 *) sa;
+        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    default:
+        return 0;
+    }
+}
+
+/* Removes a socket file no process listens on any more; refuses to
+ * touch anything else. */
+static int
+nano_server_clear_stale(const struct sockaddr_un *sun)
+{
+    struct stat  st;
+    int          fd, rc = -1;
+
+    if (lstat(sun->sun_path, &st) != 0) {
+        return errno == ENOENT ? 0 : -1;
+    }
+    if (!S_ISSOCK(st.st_mode)) {
+        nano_log_error("%s exists and is not a socket", sun->sun_path);
+        return -1;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    if (connect(fd, (const struct sockaddr *) sun, sizeof(*sun)) == 0) {
+        nano_log_error("%s is in use by another process", sun->sun_path);
+        goto out;
+    }
+    if (unlink(sun->sun_path) != 0 && errno != ENOENT) {
+        nano_log_error("cannot remove stale socket %s: %s", sun->sun_path,
+                       strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    close(fd);
+    return rc;
+}
+
+static int
+nano_server_listen_unix(const char *path, mode_t mode, nano_listener_t *l)
+{
+    struct sockaddr_un  sun;
+    mode_t              old;
+    int                 fd = -1;
+
+    if (path[0] != '/' || strlen(path) >= sizeof(sun.sun_path)) {
+        nano_log_error("unix socket path must be absolute and shorter than"
+                       " %zu bytes", sizeof(sun.sun_path));
+        return NANO_EXIT_USAGE;
+    }
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    strcpy(sun.sun_path, path);
+
+    if (nano_server_clear_stale(&sun) != 0) {
+        return NANO_EXIT_FAILURE;
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        goto fail;
+    }
+    /* Still single-threaded here, so the umask cannot race; it keeps the
+     * socket from ever being wider than mode. */
+    old = umask((mode_t) (~mode & 0777));
+    if (bind(fd, (struct sockaddr *) &sun, sizeof(sun)) != 0) {
+        umask(old);
+        goto fail;
+    }
+    umask(old);
+    if (chmod(path, mode) != 0 || listen(fd, NANO_LISTEN_BACKLOG) != 0) {
+        unlink(path);
+        goto fail;
+    }
+    l->fd = fd;
+    strcpy(l->unix_path, path);
+    snprintf(l->name, sizeof(l->name), "unix:%s", path);
+    return NANO_EXIT_OK;
+
+fail:
+    nano_log_error("cannot listen on unix:%s: %s", path, strerror(errno));
+    if (fd >= 0) {
+        close(fd);
+    }
+    return NANO_EXIT_FAILURE;
+}
+
+/* Parses "127.0.0.1:3000", "localhost:3000" or "[::1]:3000". */
+static int
+nano_server_parse_tcp(const char *spec, struct sockaddr_storage *ss,
+    socklen_t *len)
+{
+    struct sockaddr_in   *in4 = (struct sockaddr_in *) ss;
+    struct sockaddr_in6  *in6 = (struct sockaddr_in6 *) ss;
+    const char           *colon, *p;
+    char                  host[64];
+    size_t                hlen;
+    long                  port = 0;
+
+    colon = strrchr(spec, ':');
+    if (colon == NULL || colon[1] == '\0' || strlen(colon + 1) > 5) {
+        return -1;
+    }
+    for (p = colon + 1; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9') {
+            return -1;
+        }
+        port = port * 10 + (*p - '0');
+    }
+    if (port < 1 || port > 65535) {
+        return -1;
+    }
+    hlen = (size_t) (colon - spec);
+    if (hlen >= sizeof(host)) {
+        return -1;
+    }
+    memcpy(host, spec, hlen);
+    host[hlen] = '\0';
+
+    memset(ss, 0, sizeof(*ss));
+    if (strcmp(host, "localhost") == 0) {
+        strcpy(host, "127.0.0.1");
+        hlen = strlen(host);
+    }
+    if (hlen > 2 && host[0] == '[' && host[hlen - 1] == ']') {
+        host[hlen - 1] = '\0';
+        if (inet_pton(AF_INET6, host + 1, &in6->sin6_addr) != 1) {
+            return -1;
+        }
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((uint16_t) port);
+        *len = sizeof(*in6);
+        return 0;
+    }
+    /* An empty host (":3000") is how libfcgi spells "every interface". */
+    if (inet_pton(AF_INET, host, &in4->sin_addr) != 1) {
+        return -1;
+    }
+    in4->sin_family = AF_INET;
+    in4->sin_port = htons((uint16_t) port);
+    *len = sizeof(*in4);
+    return 0;
+}
+
+static int
+nano_server_listen_tcp(const char *spec, nano_listener_t *l)
+{
+    struct sockaddr_storage  ss;
+    socklen_t                len;
+    int                      fd, on = 1;
+
+    if (nano_server_parse_tcp(spec, &ss, &len) != 0) {
+        nano_log_error("--listen %s: expected 127.0.0.1:PORT, [::1]:PORT or"
+                       " unix:/absolute/path", spec);
+        return NANO_EXIT_USAGE;
+    }
+    if (!nano_server_is_loopback((struct sockaddr *) &ss)) {
+        nano_server_refuse(spec);
+        return NANO_EXIT_USAGE;
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0
+        || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0
+        || bind(fd, (struct sockaddr *) &ss, len) != 0
+        || listen(fd, NANO_LISTEN_BACKLOG) != 0)
+    {
+        nano_log_error("cannot listen on %s: %s", spec, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return NANO_EXIT_FAILURE;
+    }
+    l->fd = fd;
+    snprintf(l->name, sizeof(l->name), "%s", spec);
+    return NANO_EXIT_OK;
+}
+
+/* fd 0 handed over by spawn-fcgi or systemd: must be a listening unix or
+ * loopback socket. */
+static int
+nano_server_listen_inherited(nano_listener_t *l)
+{
+    struct sockaddr_storage  ss;
+    socklen_t                len = sizeof(ss);
+    int                      listening = 0;
+    socklen_t                optlen = sizeof(listening);
+
+    if (getsockname(STDIN_FILENO, (struct sockaddr *) &ss, &len) != 0) {
+        nano_log_error("no --listen given and stdin is not a socket");
+        return NANO_EXIT_USAGE;
+    }
+    if (getsockopt(STDIN_FILENO, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+                   &optlen) != 0 || !listening)
+    {
+        nano_log_error("no --listen given and stdin is not a listening"
+                       " socket");
+        return NANO_EXIT_USAGE;
+    }
+    if (ss.ss_family != AF_UNIX
+        && !nano_server_is_loopback((struct sockaddr *) &ss))
+    {
+        nano_server_refuse("the inherited socket (fd 0)");
+        return NANO_EXIT_USAGE;
+    }
+    l->fd = STDIN_FILENO;
+    snprintf(l->name, sizeof(l->name), "inherited fd 0");
+    return NANO_EXIT_OK;
+}
+
+static int
+nano_server_listen(const char *spec, mode_t mode, nano_listener_t *l)
+{
+    l->fd = -1;
+    l->unix_path[0] = '\0';
+    if (spec == NULL) {
+        return nano_server_listen_inherited(l);
+    }
+    if (strncmp(spec, "unix:", 5) == 0) {
+        return nano_server_listen_unix(spec + 5, mode, l);
+    }
+    return nano_server_listen_tcp(spec, l);
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static int
+nano_server_path_ok(const char *path)
+{
+    const unsigned char  *p = (const unsigned char *) path;
+
+    if (p[0] != '/') {
+        return 0;
+    }
+    for (; *p != '\0'; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            return 0;
+        }
+    }
+    return p - (const unsigned char *) path <= NANO_PATH_MAX;
+}
+
+static int
+nano_server_method_has_body(const char *method)
+{
+    return strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0
+           || strcmp(method, "PATCH") == 0 || strcmp(method, "DELETE") == 0;
+}
+
+/* Reads the request body, at most NANO_BODY_MAX bytes, into req. */
+static int
+nano_server_read_body(nano_worker_t *w, nano_req_t *req, nano_res_t *res)
+{
+    const char  *cl = nano_req_param_str(req, "CONTENT_LENGTH");
+    char        *end, drain[4096];
+    long long    declared = 0;
+    size_t       total = 0;
+    int          n;
+
+    if (cl[0] != '\0') {
+        errno = 0;
+        declared = strtoll(cl, &end, 10);
+        if (errno != 0 || *end != '\0' || declared < 0) {
+            return nano_res_error(res, 400, "bad_request",
+                                  "invalid Content-Length");
+        }
+    }
+    if (declared > NANO_BODY_MAX) {
+        goto too_large;
+    }
+    req->body = malloc(NANO_BODY_MAX + 1);
+    if (req->body == NULL) {
+        return nano_res_error(res, 500, "internal", "out of memory");
+    }
+    /* Reads to end of stream, whatever Content-Length claimed. */
+    while (total <= NANO_BODY_MAX) {
+        n = FCGX_GetStr(req->body + total, (int) (NANO_BODY_MAX + 1 - total),
+                        w->fcgx.in);
+        if (n <= 0) {
+            break;
+        }
+        total += (size_t) n;
+    }
+    if (total > NANO_BODY_MAX) {
+        goto too_large;
+    }
+    req->body[total] = '\0';
+    req->body_len = total;
+    return 0;
+
+too_large:
+    /* Drain a little so the web server sees a clean reply rather than a
+     * reset while it is still sending. */
+    while (total < NANO_BODY_DRAIN_MAX
+           && (n = FCGX_GetStr(drain, sizeof(drain), w->fcgx.in)) > 0)
+    {
+        total += (size_t) n;
+    }
+    return nano_res_error(res, 413, "payload_too_large",
+                          "the request body is larger than 64 KiB");
+}
+
+/* Routes req; returns the status the handler (or the router) chose. */
+static int
+nano_server_dispatch(nano_worker_t *w, nano_req_t *req, nano_res_t *res)
+{
+    const nano_route_t  *r, *match = NULL;
+    nano_buf_t           allow;
+    int                  path_known = 0, is_head, status;
+    size_t               i;
+
+    if (req->method[0] == '\0') {
+        return nano_res_error(res, 400, "bad_request",
+                              "no REQUEST_METHOD");
+    }
+    if (!nano_server_path_ok(req->path)) {
+        return nano_res_error(res, 404, "not_found", "no such path");
+    }
+
+    is_head = strcmp(req->method, "HEAD") == 0;
+    nano_buf_init(&allow);
+    for (i = 0; i < w->app->nroutes; i++) {
+        r = &w->app->routes[i];
+        if (strcmp(r->path, req->path) != 0) {
+            continue;
+        }
+        path_known = 1;
+        nano_buf_printf(&allow, "%s%s", allow.len ? ", " : "", r->method);
+        if (strcmp(r->method, "GET") == 0) {
+            nano_buf_puts(&allow, ", HEAD");
+        }
+        if (match == NULL
+            && (strcmp(r->method, req->method) == 0
+                || (is_head && strcmp(r->method, "GET") == 0)))
+        {
+            match = r;
+        }
+    }
+
+    if (match == NULL) {
+        if (!path_known) {
+            status = nano_res_error(res, 404, "not_found", "no such path");
+        } else {
+            nano_res_header(res, "Allow", allow.data ? allow.data : "");
+            status = nano_res_error(res, 405, "method_not_allowed",
+                                    "method not allowed for this path");
+        }
+        nano_buf_cleanup(&allow);
+        return status;
+    }
+    nano_buf_cleanup(&allow);
+
+    if (nano_server_method_has_body(req->method)) {
+        status = nano_server_read_body(w, req, res);
+        if (status != 0) {
+            return status;
+        }
+    }
+
+    status = match->handler(req, res);
+    if (status < 100 || status > 599) {
+        nano_log_error("%s %s: handler returned status %d", req->method,
+                       req->path, status);
+        return nano_res_error(res, 500, "internal", "internal error");
+    }
+    res->status = status;
+    if (status >= 400 && res->body.len == 0 && res->content_type == NULL) {
+        /* Keep the promise that every error answer is JSON. */
+        return nano_res_error(res, status, "error", nano_http_reason(status));
+    }
+    return status;
+}
+
+static void
+nano_server_handle(nano_worker_t *w)
+{
+    nano_req_t       req;
+    nano_res_t       res;
+    nano_buf_t       out;
+    struct timespec  t0, t1;
+    int              status;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    nano_req_init(&req, w->fcgx.envp);
+    req.config = w->config;
+    req.app = w->app;
+    req.worker = w;
+    nano_res_init(&res);
+    nano_buf_init(&out);
+
+    status = nano_server_dispatch(w, &req, &res);
+    res.status = status;
+
+    nano_res_serialize(&res, strcmp(req.method, "HEAD") == 0, &out);
+    if (out.data != NULL
+        && FCGX_PutStr(out.data, (int) out.len, w->fcgx.out) < 0)
+    {
+        nano_log_warn("%s %s: client went away", req.method, req.path);
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    nano_log_info("%s %s%s %d %.1fms", req.method, req.script_name,
+                  req.path, res.status,
+                  (double) (t1.tv_sec - t0.tv_sec) * 1e3
+                  + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
+
+    nano_buf_cleanup(&out);
+    nano_res_cleanup(&res);
+    nano_req_cleanup(&req);
+}
+
+/* ---- workers ----------------------------------------------------------- */
+
+static void *
+nano_server_worker(void *arg)
+{
+    nano_worker_t  *w = arg;
+    sigset_t        wake;
+
+    sigemptyset(&wake);
+    sigaddset(&wake, SIGUSR1);
+    pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
+
+    if (w->app->worker_init != NULL && w->app->worker_init(w) != 0) {
+        nano_log_error("worker %d: init failed; stopping", w->id);
+        atomic_store(&nano_server_failed, 1);
+        kill(getpid(), SIGTERM);
+        return NULL;
+    }
+
+    while (!atomic_load(&nano_server_stopping)) {
+        if (FCGX_Accept_r(&w->fcgx) < 0) {
+            if (atomic_load(&nano_server_stopping)) {
+                break;
+            }
+            /* EMFILE and the like pass; do not spin on them. */
+            nano_log_warn("worker %d: accept failed: %s", w->id,
+                          strerror(errno));
+            usleep(100 * 1000);
+            continue;
+        }
+        nano_server_handle(w);
+        FCGX_Finish_r(&w->fcgx);
+    }
+
+    if (w->app->worker_cleanup != NULL) {
+        w->app->worker_cleanup(w);
+    }
+    nano_db_free(w->db);
+    w->db = NULL;
+    return NULL;
+}
+
+/* Stops the workers: requests in flight may finish within the grace
+ * period.  Returns 0 when all stopped. */
+static int
+nano_server_stop_workers(nano_worker_t *workers, int n, int listen_fd)
+{
+    struct timespec  deadline, tick;
+    int              i, rc = 0;
+
+    atomic_store(&nano_server_stopping, 1);
+    FCGX_ShutdownPending();
+    /* Wakes accept() on TCP sockets; signals cover the rest. */
+    shutdown(listen_fd, SHUT_RDWR);
+
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += NANO_STOP_GRACE_SEC;
+
+    for (i = 0; i < n; i++) {
+        if (!workers[i].started) {
+            continue;
+        }
+        for (;;) {
+            pthread_kill(workers[i].thread, SIGUSR1);
+            clock_gettime(CLOCK_REALTIME, &tick);
+            tick.tv_nsec += 100 * 1000 * 1000;
+            if (tick.tv_nsec >= 1000000000L) {
+                tick.tv_sec++;
+                tick.tv_nsec -= 1000000000L;
+            }
+            if (pthread_timedjoin_np(workers[i].thread, NULL, &tick) == 0) {
+                workers[i].started = 0;
+                break;
+            }
+            if (tick.tv_sec > deadline.tv_sec) {
+                nano_log_error("worker %d did not stop within %d s", i,
+                               NANO_STOP_GRACE_SEC);
+                rc = -1;
+                break;
+            }
+        }
+    }
+    return rc;
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+static void
+nano_server_usage(FILE *f, const char *prog)
+{
+    fprintf(f,
+            "usage: %s [--listen 127.0.0.1:PORT | [::1]:PORT | unix:/PATH]\n"
+            "          [--workers N] [--socket-mode OCTAL]\n"
+            "Serves FastCGI.  Without --listen, serves on fd 0 when it is a\n"
+            "listening socket.  Only loopback or unix sockets are allowed.\n"
+            "Environment: NEXTAUTH_URL, NANO_SECRET_FILE or NEXTAUTH_SECRET,\n"
+            "DATABASE_URL, NANO_ROOT.\n", prog);
+}
+
+typedef struct {
+    const char  *listen;
+    int          workers;
+    mode_t       socket_mode;
+} nano_server_opts_t;
+
+static int
+nano_server_parse_args(int argc, char **argv, nano_server_opts_t *o)
+{
+    static const struct option  longopts[] = {
+        { "listen",      required_argument, NULL, 'l' },
+        { "workers",     required_argument, NULL, 'w' },
+        { "socket-mode", required_argument, NULL, 'm' },
+        { "help",        no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    char  *end;
+    long   v;
+    int    c;
+
+    o->listen = NULL;
+    o->workers = NANO_WORKERS_DEFAULT;
+    o->socket_mode = 0660;
+
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            o->listen = optarg;
+            break;
+        case 'w':
+            v = strtol(optarg, &end, 10);
+            if (*end != '\0' || v < 1 || v > NANO_WORKERS_MAX) {
+                fprintf(stderr, "--workers must be 1..%d\n",
+                        NANO_WORKERS_MAX);
+                return NANO_EXIT_USAGE;
+            }
+            o->workers = (int) v;
+            break;
+        case 'm':
+            v = strtol(optarg, &end, 8);
+            if (*end != '\0' || v < 0 || v > 0777) {
+                fprintf(stderr, "--socket-mode must be octal, e.g. 0660\n");
+                return NANO_EXIT_USAGE;
+            }
+            o->socket_mode = (mode_t) v;
+            break;
+        case 'h':
+            nano_server_usage(stdout, argv[0]);
+            return -1;
+        default:
+            nano_server_usage(stderr, argv[0]);
+            return NANO_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        nano_server_usage(stderr, argv[0]);
+        return NANO_EXIT_USAGE;
+    }
+    return NANO_EXIT_OK;
+}
+
+int
+nano_server_main(int argc, char **argv, const nano_app_t *app)
+{
+    nano_server_opts_t  opts;
+    nano_config_t       cfg;
+    nano_listener_t     l = { .fd = -1 };
+    nano_worker_t      *workers = NULL;
+    struct sigaction    sa;
+    sigset_t            stop, blocked;
+    char                err[512];
+    int                 rc, i, sig;
+
+    nano_log_init(app->name);
+    nano_config_init(&cfg);
+
+    rc = nano_server_parse_args(argc, argv, &opts);
+    if (rc != NANO_EXIT_OK) {
+        return rc < 0 ? NANO_EXIT_OK : rc;
+    }
+
+    /* Workers inherit this mask: only the main thread takes the stop
+     * signals, through sigwait(). */
+    signal(SIGPIPE, SIG_IGN);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = nano_server_wake;      /* no SA_RESTART: EINTR */
+    sigaction(SIGUSR1, &sa, NULL);
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
+    blocked = stop;
+    sigaddset(&blocked, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &blocked, NULL);
+
+    if (nano_config_load(&cfg, (app->flags & NANO_APP_NEEDS_KEYS) != 0, err,
+                         sizeof(err)) != 0)
+    {
+        nano_log_error("%s", err);
+        rc = NANO_EXIT_FAILURE;
+        goto out;
+    }
+
+    rc = nano_server_listen(opts.listen, opts.socket_mode, &l);
+    if (rc != NANO_EXIT_OK) {
+        goto out;
+    }
+
+    if (FCGX_Init() != 0) {
+        nano_log_error("FCGX_Init failed");
+        rc = NANO_EXIT_FAILURE;
+        goto out;
+    }
+    json_object_seed(0);        /* before threads: jansson's hash seed */
+
+    workers = calloc((size_t) opts.workers, sizeof(*workers));
+    if (workers == NULL) {
+        nano_log_error("out of memory");
+        rc = NANO_EXIT_FAILURE;
+        goto out;
+    }
+    for (i = 0; i < opts.workers; i++) {
+        workers[i].id = i;
+        workers[i].app = app;
+        workers[i].config = &cfg;
+        if (FCGX_InitRequest(&workers[i].fcgx, l.fd, 0) != 0
+            || pthread_create(&workers[i].thread, NULL, nano_server_worker,
+                              &workers[i]) != 0)
+        {
+            nano_log_error("cannot start worker %d", i);
+            rc = NANO_EXIT_FAILURE;
+            goto stop;
+        }
+        workers[i].started = 1;
+    }
+    nano_log_info("serving %s on %s with %d workers (origin %s)", app->name,
+                  l.name, opts.workers, cfg.origin);
+
+    do {
+        if (sigwait(&stop, &sig) != 0) {
+            sig = SIGTERM;
+        }
+    } while (sig != SIGTERM && sig != SIGINT && sig != SIGHUP);
+    nano_log_info("signal %d: shutting down", sig);
+    rc = atomic_load(&nano_server_failed) ? NANO_EXIT_FAILURE : NANO_EXIT_OK;
+
+stop:
+    if (nano_server_stop_workers(workers, opts.workers, l.fd) != 0) {
+        /* A worker is stuck in a handler: leave its memory alone. */
+        if (l.unix_path[0] != '\0') {
+            unlink(l.unix_path);
+        }
+        return NANO_EXIT_FAILURE;
+    }
+
+out:
+    if (l.fd >= 0) {
+        close(l.fd);
+    }
+    if (l.unix_path[0] != '\0') {
+        unlink(l.unix_path);
+    }
+    free(workers);
+    nano_config_cleanup(&cfg);
+    return rc;
+}

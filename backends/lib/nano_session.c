@@ -1,0 +1,212 @@
+/*
+ * Session cookies: read, issue, clear.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nano_log.h"
+#include "nano_rand.h"
+#include "nano_session.h"
+
+#define NANO_SESSION_NAME  NANO_COOKIE_NAME_DEFAULT
+#define NANO_SESSION_SECURE_NAME \
+    NANO_COOKIE_SECURE_PREFIX NANO_COOKIE_NAME_DEFAULT
+
+/* Chunk suffixes we look for when clearing: more than the reader ever
+ * accepts, so leftovers of a bigger cookie go too. */
+#define NANO_SESSION_CLEAR_CHUNKS  (2 * NANO_COOKIE_CHUNKS_MAX)
+
+const char *
+nano_session_cookie_name(int https)
+{
+    return https ? NANO_SESSION_SECURE_NAME : NANO_SESSION_NAME;
+}
+
+void
+nano_session_init(nano_session_t *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->status = NANO_TOKEN_MISSING;
+}
+
+void
+nano_session_cleanup(nano_session_t *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    free(s->buf);
+    nano_session_init(s);
+}
+
+nano_token_status_t
+nano_session_read(const nano_req_t *req, long long now, nano_session_t *s)
+{
+    const size_t          cap = NANO_TOKEN_MAX_LEN + 1;
+    const char           *names[2];
+    nano_str_t            header;
+    nano_cookie_result_t  found = NANO_COOKIE_ABSENT;
+    size_t                n, len = 0, i;
+
+    s->status = NANO_TOKEN_MISSING;
+    n = nano_req_cookie_headers(req, &header);
+    if (n == 0 || req->config->keyring == NULL) {
+        return s->status;
+    }
+
+    /* Cookie value first, then the scratch the claims point into. */
+    s->buf = malloc(2 * cap);
+    if (s->buf == NULL) {
+        s->status = NANO_TOKEN_INVALID;
+        return s->status;
+    }
+
+    names[0] = nano_session_cookie_name(req->config->https);
+    names[1] = nano_session_cookie_name(!req->config->https);
+    for (i = 0; i < 2 && found == NANO_COOKIE_ABSENT; i++) {
+        found = nano_cookie_session(&header, 1, names[i], strlen(names[i]),
+                                    s->buf, cap, &len);
+    }
+    if (found == NANO_COOKIE_ABSENT) {
+        return s->status;
+    }
+    s->present = 1;
+    if (found == NANO_COOKIE_MALFORMED) {
+        s->status = NANO_TOKEN_INVALID;
+        return s->status;
+    }
+    s->status = nano_token_verify(req->config->keyring, s->buf, len, now,
+                                  NANO_SESSION_LEEWAY, s->buf + cap, cap,
+                                  &s->claims);
+    return s->status;
+}
+
+static void
+nano_session_str(nano_str_t *dst, const char *s)
+{
+    dst->data = s;
+    dst->len = s != NULL ? strlen(s) : 0;
+}
+
+/* A __Secure- cookie can only be set, or cleared, with Secure. */
+static int
+nano_session_secure(const char *name, int https)
+{
+    return https || strncmp(name, NANO_COOKIE_SECURE_PREFIX,
+                            sizeof(NANO_COOKIE_SECURE_PREFIX) - 1) == 0;
+}
+
+/* Clears name.<from>, name.<from+1>, ... that the request carried. */
+static int
+nano_session_clear_chunks(const nano_req_t *req, nano_res_t *res,
+    const char *name, int from)
+{
+    const int   secure = nano_session_secure(name, req->config->https);
+    char        chunk[128];
+    nano_str_t  v;
+    int         i, rc = 0;
+
+    for (i = from; i < NANO_SESSION_CLEAR_CHUNKS; i++) {
+        snprintf(chunk, sizeof(chunk), "%s.%d", name, i);
+        if (nano_req_cookie(req, chunk, &v) != NANO_COOKIE_ABSENT) {
+            rc |= nano_res_cookie(res, chunk, "", -1, secure);
+        }
+    }
+    return rc;
+}
+
+int
+nano_session_issue(const nano_req_t *req, nano_res_t *res,
+    const nano_session_user_t *user, const char *jti, long long now,
+    long long *exp)
+{
+    const int       https = req->config->https;
+    const char     *name = nano_session_cookie_name(https);
+    nano_claims_t   claims;
+    nano_str_t      v;
+    char            sid[NANO_RAND_UUID_LEN + 1], chunk_name[128];
+    char           *token = NULL, saved;
+    size_t          len, off, piece;
+    int             rc = -1, nchunks = 0;
+
+    if (req->config->keyring == NULL || user->id == NULL) {
+        return -1;
+    }
+    if (jti == NULL || jti[0] == '\0') {
+        if (nano_rand_uuid(sid) != 0) {
+            return -1;
+        }
+        jti = sid;
+    }
+
+    memset(&claims, 0, sizeof(claims));
+    nano_session_str(&claims.sub, user->id);
+    nano_session_str(&claims.email, user->email);
+    nano_session_str(&claims.name, user->name);
+    nano_session_str(&claims.picture, user->picture);
+    nano_session_str(&claims.jti, jti);
+    claims.iat = now;
+    claims.has_iat = 1;
+    claims.exp = now + NANO_TOKEN_MAX_AGE;
+
+    token = nano_token_sign(req->config->keyring, &claims);
+    if (token == NULL) {
+        nano_log_error("cannot sign a session token");
+        goto out;
+    }
+
+    len = strlen(token);
+    if (len <= NANO_COOKIE_CHUNK_MAX) {
+        rc = nano_res_cookie(res, name, token, claims.exp, https);
+        rc |= nano_session_clear_chunks(req, res, name, 0);
+    } else {
+        /* NextAuth's layout: name.0, name.1, ... of at most 3933 bytes. */
+        rc = 0;
+        for (off = 0; off < len; off += piece) {
+            piece = len - off < NANO_COOKIE_CHUNK_MAX
+                    ? len - off : NANO_COOKIE_CHUNK_MAX;
+            snprintf(chunk_name, sizeof(chunk_name), "%s.%d", name, nchunks++);
+            saved = token[off + piece];
+            token[off + piece] = '\0';
+            rc |= nano_res_cookie(res, chunk_name, token + off, claims.exp,
+                                  https);
+            token[off + piece] = saved;
+        }
+        if (nano_req_cookie(req, name, &v) != NANO_COOKIE_ABSENT) {
+            rc |= nano_res_cookie(res, name, "", -1, https);
+        }
+        rc |= nano_session_clear_chunks(req, res, name, nchunks);
+    }
+    if (rc == 0 && exp != NULL) {
+        *exp = claims.exp;
+    }
+
+out:
+    if (token != NULL) {
+        explicit_bzero(token, strlen(token));
+        free(token);
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+int
+nano_session_clear(const nano_req_t *req, nano_res_t *res)
+{
+    const int    https = req->config->https;
+    const char  *own = nano_session_cookie_name(https);
+    const char  *other = nano_session_cookie_name(!https);
+    nano_str_t   v;
+    int          rc;
+
+    /* The scheme's own name always, the other one when it was sent. */
+    rc = nano_res_cookie(res, own, "", -1, https);
+    rc |= nano_session_clear_chunks(req, res, own, 0);
+    if (nano_req_cookie(req, other, &v) != NANO_COOKIE_ABSENT) {
+        rc |= nano_res_cookie(res, other, "", -1,
+                              nano_session_secure(other, https));
+    }
+    rc |= nano_session_clear_chunks(req, res, other, 0);
+    return rc == 0 ? 0 : -1;
+}
