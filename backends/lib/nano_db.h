@@ -43,4 +43,12 @@ nano_db_status_t nano_db_begin(nano_db_t *db);
 nano_db_status_t nano_db_commit(nano_db_t *db);
 void nano_db_rollback(nano_db_t *db);
 
+/*
+ * The last failure's message (first line of the server's or libpq's text,
+ * never the URL or password) and SQLSTATE ("" when none); borrowed, valid
+ * until the next call on db.
+ */
+const char *nano_db_last_error(const nano_db_t *db);
+const char *nano_db_last_sqlstate(const nano_db_t *db);
+
 #endif /* NANO_DB_H */

@@ -1,0 +1,390 @@
+/*
+ * PostgreSQL access for one backend worker: a lazily opened libpq
+ * connection, reconnected after failure, errors sorted by SQLSTATE.
+ */
+
+#include "nano_db.h"
+#include "nano_dburl.h"
+#include "nano_log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Seconds libpq waits for a server that does not answer at all. */
+#define NANO_DB_CONNECT_TIMEOUT  "3"
+/* After a connect attempt that ran into the timeout, calls fail fast for
+ * this long instead of each waiting the full timeout again. */
+#define NANO_DB_SLOW_FAIL_MS     2000
+#define NANO_DB_SLOW_CONNECT_MS  1000
+
+/*
+ * One per worker thread, never shared: libpq connections are not safe
+ * for concurrent use, and a transaction belongs to one connection.
+ */
+struct nano_db_s {
+    char            *uri;          /* libpq URI; holds the password, never logged */
+    PGconn          *conn;
+    int              in_tx;        /* the caller opened one with nano_db_begin */
+    int              tx_lost;      /* the connection died inside that transaction */
+    int              down;         /* the last connect failed (log recovery once) */
+    long long        fail_until;   /* monotonic ms: fail fast before this */
+    char             sqlstate[6];
+    char             errmsg[256];
+};
+
+static long long
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Keeps the first line of msg for nano_db_last_error(). */
+static void
+set_error(nano_db_t *db, const char *sqlstate, const char *msg)
+{
+    size_t n;
+
+    snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", sqlstate ? sqlstate : "");
+    if (msg == NULL || *msg == '\0') {
+        msg = "unknown database error";
+    }
+    n = strcspn(msg, "\n");
+    if (n >= sizeof(db->errmsg)) {
+        n = sizeof(db->errmsg) - 1;
+    }
+    memcpy(db->errmsg, msg, n);
+    db->errmsg[n] = '\0';
+}
+
+/* libpq prints NOTICEs (e.g. "... already exists, skipping") on stderr by
+ * default; a backend's log is for its own events. */
+static void
+ignore_notice(void *arg, const char *message)
+{
+    (void) arg;
+    (void) message;
+}
+
+nano_db_t *
+nano_db_new(const char *database_url, char *err, size_t errlen)
+{
+    nano_db_t *db;
+
+    db = calloc(1, sizeof(*db));
+    if (db == NULL) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    db->uri = nano_dburl_to_libpq(database_url, err, errlen);
+    if (db->uri == NULL) {
+        free(db);
+        return NULL;
+    }
+    return db;
+}
+
+void
+nano_db_free(nano_db_t *db)
+{
+    if (db == NULL) {
+        return;
+    }
+    if (db->conn != NULL) {
+        PQfinish(db->conn);
+    }
+    if (db->uri != NULL) {
+        /* The URI carries the password: do not leave it in freed memory. */
+        explicit_bzero(db->uri, strlen(db->uri));
+        free(db->uri);
+    }
+    free(db);
+}
+
+const char *
+nano_db_last_error(const nano_db_t *db)
+{
+    return db != NULL ? db->errmsg : "";
+}
+
+const char *
+nano_db_last_sqlstate(const nano_db_t *db)
+{
+    return db != NULL ? db->sqlstate : "";
+}
+
+/* Opens the connection when there is none or it went bad. */
+static nano_db_status_t
+db_connect(nano_db_t *db)
+{
+    /* Keywords before dbname are defaults the URI may override. */
+    const char *const kw[] = { "connect_timeout", "fallback_application_name",
+                               "dbname", NULL };
+    const char *const val[] = { NANO_DB_CONNECT_TIMEOUT, "nano", db->uri,
+                                NULL };
+    long long         start;
+
+    if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK) {
+        return NANO_DB_OK;
+    }
+    start = now_ms();
+    if (db->down && start < db->fail_until) {
+        set_error(db, "08006", "database unavailable (retrying shortly)");
+        return NANO_DB_UNAVAILABLE;
+    }
+    if (db->conn != NULL) {
+        PQfinish(db->conn);
+    }
+    db->conn = PQconnectdbParams(kw, val, 1);
+    if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+        set_error(db, "08001", db->conn ? PQerrorMessage(db->conn)
+                                        : "out of memory");
+        if (db->conn != NULL) {
+            PQfinish(db->conn);
+            db->conn = NULL;
+        }
+        if (!db->down) {
+            nano_log_warn("database unavailable: %s", db->errmsg);
+        }
+        db->down = 1;
+        if (now_ms() - start >= NANO_DB_SLOW_CONNECT_MS) {
+            db->fail_until = now_ms() + NANO_DB_SLOW_FAIL_MS;
+        }
+        return NANO_DB_UNAVAILABLE;
+    }
+    if (db->down) {
+        nano_log_info("database connection restored");
+        db->down = 0;
+    }
+    PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
+    return NANO_DB_OK;
+}
+
+/* Sorts a failed result (or a lost connection) into a status. */
+static nano_db_status_t
+classify(nano_db_t *db, const PGresult *res)
+{
+    const char *state;
+
+    state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    set_error(db, state, res ? PQresultErrorMessage(res)
+                             : PQerrorMessage(db->conn));
+    if (PQstatus(db->conn) == CONNECTION_BAD) {
+        return NANO_DB_UNAVAILABLE;
+    }
+    if (state == NULL) {
+        if (res != NULL && PQresultStatus(res) != PGRES_FATAL_ERROR
+            && PQresultStatus(res) != PGRES_NONFATAL_ERROR)
+        {
+            set_error(db, NULL, "statement returned an unexpected result");
+        }
+        return NANO_DB_FAILED;
+    }
+    if (strcmp(state, "23505") == 0) {
+        return NANO_DB_CONFLICT;
+    }
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
+        return NANO_DB_RETRY;
+    }
+    /* Class 08 (connection exception), and the server shutting down or
+     * starting up (57P01..57P03). */
+    if (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0
+        || strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0)
+    {
+        return NANO_DB_UNAVAILABLE;
+    }
+    return NANO_DB_FAILED;
+}
+
+/* Runs a statement with no parameters and no result (ROLLBACK); errors
+ * are ignored because there is nothing left to undo. */
+static void
+run_quietly(nano_db_t *db, const char *sql)
+{
+    PGresult *res;
+
+    res = PQexecParams(db->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+    PQclear(res);
+}
+
+/*
+ * Executes once, and once more on a fresh connection when a connection
+ * that was open before the call turns out dead (the server restarted)
+ * and no transaction is open, so nothing the caller did is lost.  The
+ * one case this can repeat is a server dying between committing an
+ * autocommit statement and answering it.
+ */
+static PGresult *
+db_run(nano_db_t *db, const char *sql, int nparams,
+    const char *const *params, ExecStatusType expect,
+    nano_db_status_t *status)
+{
+    PGresult         *res = NULL;
+    nano_db_status_t  st;
+    int               attempt, reused;
+
+    for (attempt = 0; ; attempt++) {
+        reused = db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK;
+        st = db_connect(db);
+        if (st != NANO_DB_OK) {
+            goto out;
+        }
+        /* A failed statement outside a caller's transaction must not
+         * leave the connection unusable for the next request. */
+        if (!db->in_tx && PQtransactionStatus(db->conn) == PQTRANS_INERROR) {
+            run_quietly(db, "ROLLBACK");
+        }
+        res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL,
+                           0);
+        if (res != NULL && PQresultStatus(res) == expect) {
+            db->errmsg[0] = '\0';
+            db->sqlstate[0] = '\0';
+            st = NANO_DB_OK;
+            goto out;
+        }
+        st = classify(db, res);
+        PQclear(res);
+        res = NULL;
+        if (st != NANO_DB_UNAVAILABLE
+            || PQstatus(db->conn) != CONNECTION_BAD)
+        {
+            goto out;
+        }
+        if (db->in_tx) {
+            db->tx_lost = 1;
+            goto out;
+        }
+        if (!reused || attempt > 0) {
+            goto out;
+        }
+        nano_log_warn("database connection lost (%s); reconnecting",
+                      db->errmsg);
+    }
+out:
+    *status = st;
+    return res;
+}
+
+PGresult *
+nano_db_exec(nano_db_t *db, const char *sql, int nparams,
+    const char *const *params, ExecStatusType expect,
+    nano_db_status_t *status)
+{
+    nano_db_status_t  st;
+    PGresult         *res = NULL;
+
+    if (db == NULL || sql == NULL || nparams < 0) {
+        st = NANO_DB_FAILED;
+        goto out;
+    }
+    if (db->tx_lost) {
+        /* Running on a new connection would silently leave the caller's
+         * transaction: refuse until it rolls back. */
+        set_error(db, "08006", "connection lost inside a transaction");
+        st = NANO_DB_UNAVAILABLE;
+        goto out;
+    }
+    res = db_run(db, sql, nparams, params, expect, &st);
+out:
+    if (status != NULL) {
+        *status = st;
+    }
+    return res;
+}
+
+nano_db_status_t
+nano_db_begin(nano_db_t *db)
+{
+    nano_db_status_t  st;
+    PGresult         *res;
+
+    if (db == NULL) {
+        return NANO_DB_FAILED;
+    }
+    if (db->in_tx) {
+        set_error(db, "25001", "a transaction is already open");
+        return NANO_DB_FAILED;
+    }
+    res = db_run(db, "BEGIN", 0, NULL, PGRES_COMMAND_OK, &st);
+    PQclear(res);
+    if (st == NANO_DB_OK) {
+        db->in_tx = 1;
+    }
+    return st;
+}
+
+/*
+ * COMMIT on a transaction that already failed answers "ROLLBACK" with a
+ * success status, so the transaction state and the command tag are both
+ * checked.  When the connection is lost during COMMIT the outcome is
+ * unknown; it is reported as NANO_DB_UNAVAILABLE.
+ */
+nano_db_status_t
+nano_db_commit(nano_db_t *db)
+{
+    nano_db_status_t  st;
+    PGresult         *res = NULL;
+
+    if (db == NULL) {
+        return NANO_DB_FAILED;
+    }
+    if (!db->in_tx) {
+        set_error(db, "25P01", "no transaction is open");
+        return NANO_DB_FAILED;
+    }
+    if (db->tx_lost || db->conn == NULL
+        || PQstatus(db->conn) != CONNECTION_OK)
+    {
+        set_error(db, "08006", "connection lost inside a transaction");
+        st = NANO_DB_UNAVAILABLE;
+        goto out;
+    }
+    if (PQtransactionStatus(db->conn) == PQTRANS_INERROR) {
+        run_quietly(db, "ROLLBACK");
+        set_error(db, "25P02", "transaction failed earlier; rolled back");
+        st = NANO_DB_FAILED;
+        goto out;
+    }
+    res = PQexecParams(db->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+    if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK
+        && strcmp(PQcmdStatus(res), "COMMIT") == 0)
+    {
+        st = NANO_DB_OK;
+        goto out;
+    }
+    if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK) {
+        set_error(db, "40000", "transaction was rolled back");
+        st = NANO_DB_FAILED;
+        goto out;
+    }
+    st = classify(db, res);
+    if (PQstatus(db->conn) == CONNECTION_OK
+        && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+    {
+        run_quietly(db, "ROLLBACK");
+    }
+out:
+    PQclear(res);
+    db->in_tx = 0;
+    db->tx_lost = 0;
+    return st;
+}
+
+void
+nano_db_rollback(nano_db_t *db)
+{
+    if (db == NULL) {
+        return;
+    }
+    if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK
+        && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+    {
+        run_quietly(db, "ROLLBACK");
+    }
+    db->in_tx = 0;
+    db->tx_lost = 0;
+}
