@@ -1,0 +1,802 @@
+/*
+ * nano-migrate: shows and applies sql/'s numbered migrations, each linted
+ * first and run in its own transaction, recorded in "_nano_migrations".
+ */
+
+#include "nano_dburl.h"
+#include "sql_lint.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Key of the session advisory lock two runners would race for. */
+#define MIGRATE_LOCK_A  "1852796513"    /* 'nano' */
+#define MIGRATE_LOCK_B  "1835625331"    /* 'migr' */
+
+/* Tables the V1 baseline creates; all present = a V1 database. */
+static const char *const v1_tables[] = {
+    "Account", "Session", "User", "VerificationToken", NULL
+};
+
+typedef enum {
+    MIG_PENDING,        /* to run */
+    MIG_APPLIED,        /* recorded, checksum matches */
+    MIG_PRESENT,        /* the baseline on a V1 database: record only */
+    MIG_CHANGED         /* recorded with another checksum: refuse */
+} mig_state_t;
+
+typedef struct {
+    char          *name;        /* file name, e.g. 001_user_created_at.sql */
+    char          *path;        /* dir/name */
+    unsigned long  number;
+    char          *sql;
+    size_t         len;
+    char           checksum[65];
+    mig_state_t    state;
+} migration_t;
+
+typedef struct {
+    migration_t *m;
+    size_t       n;
+} mig_list_t;
+
+static void die_msg(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+/* Prints "nano-migrate: <message>" on stderr. */
+static void
+die_msg(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("nano-migrate: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void
+usage(FILE *f)
+{
+    fputs("usage: nano-migrate [--apply] [--dir DIR] [--database-url URL]\n"
+          "       nano-migrate lint FILE...\n"
+          "Shows the migration plan for DATABASE_URL (or --database-url);\n"
+          "applies it only with --apply.  DIR defaults to sql.\n", f);
+}
+
+/* First line of a libpq message, without its trailing newline. */
+static const char *
+first_line(const char *msg, char *buf, size_t len)
+{
+    size_t n = strcspn(msg ? msg : "", "\n");
+
+    if (n >= len) {
+        n = len - 1;
+    }
+    memcpy(buf, msg ? msg : "", n);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void
+mig_list_free(mig_list_t *list)
+{
+    size_t i;
+
+    for (i = 0; i < list->n; i++) {
+        free(list->m[i].name);
+        free(list->m[i].path);
+        free(list->m[i].sql);
+    }
+    free(list->m);
+    list->m = NULL;
+    list->n = 0;
+}
+
+/* NNN_name.sql: three or more digits, '_', letters, digits, '_'. */
+static int
+migration_name(const char *name, unsigned long *number)
+{
+    const char *p = name;
+    size_t      digits = 0;
+
+    while (*p >= '0' && *p <= '9') {
+        p++;
+        digits++;
+    }
+    if (digits < 3 || *p++ != '_') {
+        return 0;
+    }
+    if (strcmp(p, ".sql") == 0) {
+        return 0;
+    }
+    for (; *p && *p != '.'; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '_'))
+        {
+            return 0;
+        }
+    }
+    if (strcmp(p, ".sql") != 0) {
+        return 0;
+    }
+    *number = strtoul(name, NULL, 10);
+    return 1;
+}
+
+static int
+read_file(const char *path, char **out, size_t *outlen)
+{
+    FILE   *f;
+    char   *buf = NULL, *p;
+    size_t  len = 0, cap = 0, got;
+    int     rc = -1;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        die_msg("%s: cannot read: %s", path, strerror(errno));
+        return -1;
+    }
+    for (;;) {
+        if (cap - len < 4096) {
+            cap = cap ? cap * 2 : 65536;
+            p = realloc(buf, cap + 1);
+            if (p == NULL) {
+                die_msg("out of memory");
+                goto out;
+            }
+            buf = p;
+        }
+        got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0) {
+            break;
+        }
+    }
+    if (ferror(f)) {
+        die_msg("%s: cannot read: %s", path, strerror(errno));
+        goto out;
+    }
+    buf[len] = '\0';
+    if (memchr(buf, '\0', len) != NULL) {
+        die_msg("%s: contains a NUL byte", path);
+        goto out;
+    }
+    *out = buf;
+    *outlen = len;
+    buf = NULL;
+    rc = 0;
+out:
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+static int
+sha256_hex(const char *data, size_t len, char hex[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int  mdlen = 0, i;
+
+    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL)) {
+        return -1;
+    }
+    for (i = 0; i < mdlen && i < 32; i++) {
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    }
+    return 0;
+}
+
+static int
+cmp_migration(const void *a, const void *b)
+{
+    const migration_t *x = a, *y = b;
+
+    if (x->number != y->number) {
+        return x->number < y->number ? -1 : 1;
+    }
+    return strcmp(x->name, y->name);
+}
+
+/* Reads every NNN_name.sql in dir, sorted by number; refuses two files
+ * with one number (their order would be a coin toss). */
+static int
+load_migrations(const char *dir, mig_list_t *list)
+{
+    DIR           *d;
+    struct dirent *de;
+    migration_t   *m, *grown;
+    unsigned long  number;
+    size_t         cap = 0, i;
+    int            rc = -1;
+
+    d = opendir(dir);
+    if (d == NULL) {
+        die_msg("%s: cannot open directory: %s", dir, strerror(errno));
+        return -1;
+    }
+    while ((de = readdir(d)) != NULL) {
+        size_t nl = strlen(de->d_name);
+
+        if (!migration_name(de->d_name, &number)) {
+            if (nl > 4 && strcmp(de->d_name + nl - 4, ".sql") == 0) {
+                die_msg("%s/%s: ignored: not named NNN_name.sql", dir,
+                        de->d_name);
+            }
+            continue;
+        }
+        if (list->n == cap) {
+            cap = cap ? cap * 2 : 16;
+            grown = realloc(list->m, cap * sizeof(*grown));
+            if (grown == NULL) {
+                die_msg("out of memory");
+                goto out;
+            }
+            list->m = grown;
+        }
+        m = &list->m[list->n];
+        memset(m, 0, sizeof(*m));
+        m->number = number;
+        m->name = strdup(de->d_name);
+        if (m->name == NULL
+            || asprintf(&m->path, "%s/%s", dir, de->d_name) < 0)
+        {
+            m->path = NULL;
+            list->n++;
+            die_msg("out of memory");
+            goto out;
+        }
+        list->n++;
+        if (read_file(m->path, &m->sql, &m->len) != 0) {
+            goto out;
+        }
+        if (sha256_hex(m->sql, m->len, m->checksum) != 0) {
+            die_msg("%s: cannot compute its checksum", m->path);
+            goto out;
+        }
+    }
+    qsort(list->m, list->n, sizeof(*list->m), cmp_migration);
+    for (i = 1; i < list->n; i++) {
+        if (list->m[i].number == list->m[i - 1].number) {
+            die_msg("%s and %s have the same number", list->m[i - 1].path,
+                    list->m[i].path);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    closedir(d);
+    return rc;
+}
+
+static void
+ignore_notice(void *arg, const char *message)
+{
+    (void) arg;
+    (void) message;
+}
+
+/* Runs a statement whose only interest is success (BEGIN, SET, ...). */
+static int
+exec_ok(PGconn *conn, const char *sql, int nparams,
+    const char *const *params, const char *what)
+{
+    PGresult *res;
+    char      line[512];
+    int       rc = 0;
+
+    res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK
+        && PQresultStatus(res) != PGRES_TUPLES_OK)
+    {
+        die_msg("%s failed: %s", what,
+                first_line(PQresultErrorMessage(res), line, sizeof(line)));
+        rc = -1;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/* 1 when the relation named exactly name resolves on the search path,
+ * 0 when not, -1 on error. */
+static int
+relation_exists(PGconn *conn, const char *name)
+{
+    const char *params[1];
+    PGresult   *res;
+    char        quoted[256], line[512];
+    int         rc = -1;
+
+    snprintf(quoted, sizeof(quoted), "\"%s\"", name);
+    params[0] = quoted;
+    res = PQexecParams(conn, "SELECT to_regclass($1) IS NOT NULL", 1, NULL,
+                       params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        die_msg("cannot inspect the database: %s",
+                first_line(PQresultErrorMessage(res), line, sizeof(line)));
+        goto out;
+    }
+    rc = PQgetvalue(res, 0, 0)[0] == 't';
+out:
+    PQclear(res);
+    return rc;
+}
+
+/*
+ * Sorts every file into applied / present / changed / pending from the
+ * record table and, for the baseline, from V1's tables; counts changed
+ * files in *changed and prints why.  Returns 0, or -1 on error.
+ */
+static int
+read_state(PGconn *conn, mig_list_t *list, int *unknown_records,
+    int *changed)
+{
+    PGresult *res = NULL;
+    char      line[512];
+    int       have_table, v1_found = 0, v1_count = 0, rc = -1, r, i;
+    size_t    k;
+
+    for (k = 0; k < list->n; k++) {
+        list->m[k].state = MIG_PENDING;
+    }
+    *unknown_records = 0;
+    *changed = 0;
+    have_table = relation_exists(conn, "_nano_migrations");
+    if (have_table < 0) {
+        goto out;
+    }
+    if (have_table) {
+        res = PQexecParams(conn, "SELECT name, checksum FROM "
+                           "\"_nano_migrations\" ORDER BY name", 0, NULL,
+                           NULL, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            die_msg("cannot read \"_nano_migrations\": %s",
+                    first_line(PQresultErrorMessage(res), line,
+                               sizeof(line)));
+            goto out;
+        }
+        for (i = 0; i < PQntuples(res); i++) {
+            const char *name = PQgetvalue(res, i, 0);
+            const char *sum = PQgetvalue(res, i, 1);
+
+            for (k = 0; k < list->n; k++) {
+                if (strcmp(list->m[k].name, name) == 0) {
+                    break;
+                }
+            }
+            if (k == list->n) {
+                printf("  unknown  %s  (recorded in the database, no such "
+                       "file)\n", name);
+                (*unknown_records)++;
+                continue;
+            }
+            if (strcmp(list->m[k].checksum, sum) != 0) {
+                list->m[k].state = MIG_CHANGED;
+                die_msg("%s was changed after it was applied (recorded "
+                        "checksum %.12s, file now %.12s); add a new "
+                        "migration instead", list->m[k].path, sum,
+                        list->m[k].checksum);
+                (*changed)++;
+            } else {
+                list->m[k].state = MIG_APPLIED;
+            }
+        }
+    }
+    for (i = 0; v1_tables[i] != NULL; i++) {
+        r = relation_exists(conn, v1_tables[i]);
+        if (r < 0) {
+            goto out;
+        }
+        v1_count++;
+        v1_found += r;
+    }
+    if (list->n > 0 && list->m[0].number == 0
+        && list->m[0].state == MIG_PENDING && v1_found > 0)
+    {
+        if (v1_found != v1_count) {
+            die_msg("the database holds only part of the V1 schema (%d of "
+                    "%d tables): refusing to guess; fix it by hand",
+                    v1_found, v1_count);
+            goto out;
+        }
+        list->m[0].state = MIG_PRESENT;
+    }
+    rc = 0;
+out:
+    PQclear(res);
+    return rc;
+}
+
+/* Lints what will run; the baseline found present is not run. */
+static int
+lint_pending(const mig_list_t *list)
+{
+    size_t k;
+    int    n, total = 0;
+
+    for (k = 0; k < list->n; k++) {
+        if (list->m[k].state != MIG_PENDING) {
+            continue;
+        }
+        n = nano_sql_lint_file(list->m[k].path, stderr);
+        if (n != 0) {
+            total += n > 0 ? n : 1;
+        }
+    }
+    if (total) {
+        die_msg("refusing the plan: %d lint finding%s (migrations must be "
+                "additive)", total, total == 1 ? "" : "s");
+        return -1;
+    }
+    return 0;
+}
+
+static void
+print_plan(PGconn *conn, const mig_list_t *list, int *pending, int *present)
+{
+    PGresult *res;
+    size_t    k;
+    int       applied = 0, changed = 0;
+
+    res = PQexecParams(conn, "SELECT current_schema()", 0, NULL, NULL, NULL,
+                       NULL, 0);
+    printf("database \"%s\" on %s port %s, schema \"%s\"\n", PQdb(conn),
+           PQhost(conn), PQport(conn),
+           PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+           ? PQgetvalue(res, 0, 0) : "?");
+    PQclear(res);
+    *pending = *present = 0;
+    for (k = 0; k < list->n; k++) {
+        switch (list->m[k].state) {
+        case MIG_APPLIED:
+            printf("  applied  %s\n", list->m[k].name);
+            applied++;
+            break;
+        case MIG_PRESENT:
+            printf("  present  %s  (V1 schema found: will be recorded, "
+                   "not run)\n", list->m[k].name);
+            (*present)++;
+            break;
+        case MIG_CHANGED:
+            printf("  CHANGED  %s  (checksum differs from the applied "
+                   "file)\n", list->m[k].name);
+            changed++;
+            break;
+        case MIG_PENDING:
+            printf("  pending  %s\n", list->m[k].name);
+            (*pending)++;
+            break;
+        }
+    }
+    if (changed) {
+        return;                     /* the refusal follows */
+    }
+    if (*pending == 0 && *present == 0) {
+        printf("plan: nothing to do (%d applied)\n", applied);
+    } else {
+        printf("plan: %d to apply, %d to record\n", *pending, *present);
+    }
+}
+
+/* Line number in sql of the 1-based character position pos. */
+static unsigned
+line_of(const char *sql, const char *pos)
+{
+    long     chars = pos ? strtol(pos, NULL, 10) : 0;
+    unsigned line = 1;
+
+    for (; chars > 1 && *sql; sql++) {
+        /* position counts characters: skip UTF-8 continuation bytes */
+        if (((unsigned char) *sql & 0xC0) != 0x80) {
+            chars--;
+        }
+        line += *sql == '\n';
+    }
+    return line;
+}
+
+static long long
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Runs a migration's statements one by one, so that a failure names the
+ * line of the statement (and, for syntax errors, of the spot) that broke.
+ * Migration files are the one place that runs SQL text without
+ * parameters: they are scripts, reviewed and linted.
+ */
+static int
+run_script(PGconn *conn, const migration_t *m)
+{
+    nano_sql_stmt_t *st = NULL;
+    PGresult        *res = NULL;
+    char            *text = NULL, line[512];
+    const char      *pos, *msg;
+    int              n, i, rc = -1;
+
+    n = nano_sql_statements(m->sql, m->len, NULL, 0);
+    if (n < 0) {
+        die_msg("%s: cannot be split into statements (unterminated string "
+                "or comment?)", m->path);
+        goto out;
+    }
+    st = calloc((size_t) n + 1, sizeof(*st));
+    if (st == NULL) {
+        die_msg("out of memory");
+        goto out;
+    }
+    nano_sql_statements(m->sql, m->len, st, (size_t) n);
+    for (i = 0; i < n; i++) {
+        free(text);
+        text = strndup(m->sql + st[i].offset, st[i].len);
+        if (text == NULL) {
+            die_msg("out of memory");
+            goto out;
+        }
+        res = PQexec(conn, text);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK
+            && PQresultStatus(res) != PGRES_TUPLES_OK)
+        {
+            pos = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
+            msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+            die_msg("%s:%u: failed: %s; nothing of it was applied and later "
+                    "migrations were not run", m->path,
+                    st[i].line + line_of(text, pos) - 1,
+                    first_line(msg ? msg : PQerrorMessage(conn), line,
+                               sizeof(line)));
+            goto out;
+        }
+        PQclear(res);
+        res = NULL;
+    }
+    rc = 0;
+out:
+    PQclear(res);
+    free(text);
+    free(st);
+    return rc;
+}
+
+/*
+ * Runs one migration (or, for the baseline on a V1 database, only its
+ * record) and records it in the same transaction.  lock_timeout keeps a
+ * migration that waits for a table lock from queueing the live app's
+ * queries behind it for long.
+ */
+static int
+apply_one(PGconn *conn, const migration_t *m)
+{
+    const char *params[2] = { m->name, m->checksum };
+    PGresult   *res = NULL;
+    long long   start = now_ms();
+    int         rc = -1;
+
+    if (exec_ok(conn, "BEGIN", 0, NULL, "BEGIN") != 0
+        || exec_ok(conn, "SET LOCAL lock_timeout = '10s'", 0, NULL,
+                   "SET lock_timeout") != 0)
+    {
+        goto out;
+    }
+    if (m->state == MIG_PENDING && run_script(conn, m) != 0) {
+        goto out;
+    }
+    if (exec_ok(conn, "INSERT INTO \"_nano_migrations\" (name, checksum) "
+                "VALUES ($1, $2)", 2, params, "recording the migration") != 0
+        || exec_ok(conn, "COMMIT", 0, NULL, "COMMIT") != 0)
+    {
+        die_msg("%s: not applied", m->path);
+        goto out;
+    }
+    if (m->state == MIG_PENDING) {
+        printf("applied  %s  (%lld ms)\n", m->name, now_ms() - start);
+    } else {
+        printf("recorded %s  (V1 schema already present)\n", m->name);
+    }
+    rc = 0;
+out:
+    PQclear(res);
+    if (rc != 0 && PQtransactionStatus(conn) != PQTRANS_IDLE) {
+        res = PQexecParams(conn, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
+        PQclear(res);
+    }
+    return rc;
+}
+
+/* A session lock, held until exit: a second runner waits, then finds the
+ * work done. */
+static int
+take_lock(PGconn *conn)
+{
+    PGresult *res;
+    char      line[512];
+    int       got;
+
+    res = PQexecParams(conn, "SELECT pg_try_advisory_lock(" MIGRATE_LOCK_A
+                       ", " MIGRATE_LOCK_B ")", 0, NULL, NULL, NULL, NULL,
+                       0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        die_msg("cannot take the migration lock: %s",
+                first_line(PQresultErrorMessage(res), line, sizeof(line)));
+        PQclear(res);
+        return -1;
+    }
+    got = PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    if (got) {
+        return 0;
+    }
+    die_msg("another nano-migrate is running; waiting for it");
+    return exec_ok(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_A ", "
+                   MIGRATE_LOCK_B ")", 0, NULL, "waiting for the lock");
+}
+
+static int
+migrate(const char *dir, const char *url, int apply)
+{
+    const char *const kw[] = { "connect_timeout", "fallback_application_name",
+                               "dbname", NULL };
+    const char       *val[] = { "10", "nano-migrate", NULL, NULL };
+    mig_list_t        list = { NULL, 0 };
+    PGconn           *conn = NULL;
+    PGresult         *res = NULL;
+    char             *uri = NULL, err[256], line[512];
+    size_t            k;
+    int               rc = 1, pending, present, unknown, changed, done = 0;
+
+    if (url == NULL || *url == '\0') {
+        die_msg("DATABASE_URL is not set (or pass --database-url)");
+        goto out;
+    }
+    uri = nano_dburl_to_libpq(url, err, sizeof(err));
+    if (uri == NULL) {
+        die_msg("%s", err);
+        goto out;
+    }
+    if (load_migrations(dir, &list) != 0) {
+        goto out;
+    }
+    val[2] = uri;
+    conn = PQconnectdbParams(kw, val, 1);
+    if (conn == NULL || PQstatus(conn) != CONNECTION_OK) {
+        die_msg("cannot connect: %s", conn ? first_line(PQerrorMessage(conn),
+                line, sizeof(line)) : "out of memory");
+        goto out;
+    }
+    PQsetNoticeProcessor(conn, ignore_notice, NULL);
+    if (apply && take_lock(conn) != 0) {
+        goto out;
+    }
+    res = PQexecParams(conn, "SELECT current_schema() IS NOT NULL", 0, NULL,
+                       NULL, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1
+        || PQgetvalue(res, 0, 0)[0] != 't')
+    {
+        die_msg("no schema on the search path exists (check ?schema= in "
+                "DATABASE_URL)");
+        goto out;
+    }
+    if (read_state(conn, &list, &unknown, &changed) != 0) {
+        goto out;
+    }
+    print_plan(conn, &list, &pending, &present);
+    if (changed) {
+        die_msg("refusing the plan: %d applied migration%s changed", changed,
+                changed == 1 ? " was" : "s were");
+        goto out;
+    }
+    if (lint_pending(&list) != 0) {
+        goto out;
+    }
+    if (!apply) {
+        if (pending || present) {
+            printf("run with --apply to apply it\n");
+        }
+        rc = 0;
+        goto out;
+    }
+    if (pending || present) {
+        if (exec_ok(conn, "CREATE TABLE IF NOT EXISTS \"_nano_migrations\" ("
+                    "name TEXT PRIMARY KEY, checksum TEXT NOT NULL, "
+                    "applied_at TIMESTAMP(3) NOT NULL "
+                    "DEFAULT CURRENT_TIMESTAMP)", 0, NULL,
+                    "creating \"_nano_migrations\"") != 0)
+        {
+            goto out;
+        }
+    }
+    for (k = 0; k < list.n; k++) {
+        if (list.m[k].state != MIG_PENDING
+            && list.m[k].state != MIG_PRESENT)
+        {
+            continue;
+        }
+        if (apply_one(conn, &list.m[k]) != 0) {
+            goto out;
+        }
+        done++;
+    }
+    if (done) {
+        printf("done: %d applied, %d recorded\n", pending, present);
+    }
+    rc = 0;
+out:
+    PQclear(res);
+    if (conn != NULL) {
+        PQfinish(conn);
+    }
+    if (uri != NULL) {
+        explicit_bzero(uri, strlen(uri));
+        free(uri);
+    }
+    mig_list_free(&list);
+    return rc;
+}
+
+static int
+lint_files(int argc, char **argv)
+{
+    int i, n, total = 0, bad = 0;
+
+    if (argc == 0) {
+        usage(stderr);
+        return 2;
+    }
+    for (i = 0; i < argc; i++) {
+        n = nano_sql_lint_file(argv[i], stdout);
+        if (n < 0) {
+            bad++;
+        } else {
+            total += n;
+        }
+    }
+    if (total || bad) {
+        die_msg("%d finding%s%s", total, total == 1 ? "" : "s",
+                bad ? ", and files that could not be read" : "");
+        return 1;
+    }
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    const char *dir = "sql", *url = getenv("DATABASE_URL");
+    int         i, apply = 0;
+
+    /* The plan (stdout) and refusals (stderr) interleave in order. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (argc > 1 && strcmp(argv[1], "lint") == 0) {
+        return lint_files(argc - 2, argv + 2);
+    }
+    for (i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--apply") == 0) {
+            apply = 1;
+        } else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+            dir = argv[++i];
+        } else if (strcmp(argv[i], "--database-url") == 0 && i + 1 < argc) {
+            url = argv[++i];
+        } else if (strcmp(argv[i], "--help") == 0
+                   || strcmp(argv[i], "-h") == 0)
+        {
+            usage(stdout);
+            return 0;
+        } else {
+            usage(stderr);
+            return 2;
+        }
+    }
+    return migrate(dir, url, apply);
+}
