@@ -1,0 +1,531 @@
+# shellcheck shell=bash
+# The local stack machinery shared by scripts/run.sh, scripts/test.sh and
+# scripts/stackctl.sh: key file, private PostgreSQL cluster, migrations,
+# nginx config and process, the seven backends, and pid bookkeeping.
+#
+# Every process the stack starts is recorded in $STACK_STATE/pids/<name>.pid
+# as "<pid> <start time>", so a later run (or stackctl.sh) can tell its own
+# leftovers from an unrelated process that reused the pid.
+#
+# Callers set, before stack_init:
+#   STACK_MODE   run | test          (log prefix, postgres tuning)
+#   STACK_STATE  absolute state dir  (.state/run or .state/test)
+# and, before stack_start / stack_save_env:
+#   STACK_PORT, STACK_URL (NEXTAUTH_URL), STACK_LISTEN (tcp | unix),
+#   STACK_READ_TIMEOUT, STACK_DB_URL (empty: private cluster),
+#   STACK_SECRET_FILE, STACK_UPSTREAMS (empty: nginx.conf.d/upstreams.conf).
+
+STACK_APPS=(platform nano-banana seedream qwen grok openai wan-2.5)
+STACK_BASE_PORT=3000
+
+stack_log() { printf '%s: %s\n' "${STACK_MODE:-stack}" "$*" >&2; }
+stack_die() { stack_log "$*"; exit 1; }
+
+# stack_init: paths derived from the repo root and the state dir.
+stack_init() {
+    STACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+    : "${STACK_STATE:?STACK_STATE not set}"
+    STACK_BIN=$STACK_ROOT/build/bin
+    STACK_MODULE_SO=$STACK_ROOT/build/modules/ngx_http_nano_auth_module.so
+    STACK_CONF_DIR=$STACK_ROOT/nginx.conf.d
+    STACK_NGINX=${NGINX:-/usr/sbin/nginx}
+    mkdir -p "$STACK_STATE/pids" "$STACK_STATE/logs" "$STACK_STATE/sock"
+}
+
+# --- processes ----------------------------------------------------------
+
+# stack_starttime PID: the kernel's start time of PID (field 22 of stat).
+stack_starttime() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }             # drop "pid (comm) ", comm may hold spaces
+    # shellcheck disable=SC2086
+    set -- $stat                  # now $1 is field 3 (state)
+    [ "$1" != Z ] || return 1     # a zombie is as good as dead
+    printf '%s\n' "${20}"
+}
+
+# stack_pid NAME: prints the pid recorded for NAME when that very process
+# is still alive; fails otherwise.
+stack_pid() {
+    local f=$STACK_STATE/pids/$1.pid pid start now
+    [ -r "$f" ] || return 1
+    read -r pid start <"$f" || true
+    [ -n "$pid" ] || return 1
+    now=$(stack_starttime "$pid") || return 1
+    [ "$now" = "$start" ] || return 1
+    printf '%s\n' "$pid"
+}
+
+stack_record() {
+    local start
+    start=$(stack_starttime "$2") || start=0
+    printf '%s %s\n' "$2" "$start" >"$STACK_STATE/pids/$1.pid"
+}
+
+# stack_spawn NAME LOGFILE CMD...: starts CMD in its own session (so a ^C
+# in the terminal reaches only the supervisor, which stops children in
+# order), stdin from /dev/null, output appended to LOGFILE.
+stack_spawn() {
+    local name=$1 logfile=$2
+    shift 2
+    printf -- '--- %s: %s starting\n' "$(date '+%F %T')" "$name" >>"$logfile"
+    setsid "$@" </dev/null >>"$logfile" 2>&1 &
+    stack_record "$name" "$!"
+}
+
+# stack_kill NAME SIGNAL TIMEOUT: signals NAME's recorded process, waits up
+# to TIMEOUT seconds, then SIGKILLs it.  Forgets the pid file.
+stack_kill() {
+    local name=$1 sig=$2 timeout=$3 pid i
+    if pid=$(stack_pid "$name"); then
+        kill -s "$sig" "$pid" 2>/dev/null || true
+        for ((i = 0; i < timeout * 10; i++)); do
+            stack_starttime "$pid" >/dev/null || break
+            sleep 0.1
+        done
+        if stack_starttime "$pid" >/dev/null; then
+            stack_log "$name (pid $pid) ignored SIG$sig for ${timeout}s; killing it"
+            kill -KILL "$pid" 2>/dev/null || true
+            sleep 0.2
+        fi
+    fi
+    rm -f "$STACK_STATE/pids/$name.pid"
+}
+
+# stack_port_in_use PORT: something listens on PORT (any address, v4/v6).
+stack_port_in_use() {
+    local hex
+    hex=$(printf ':%04X' "$1")
+    awk -v p="$hex" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p { f = 1 }
+                     END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# stack_log_tail FILE: the last lines of a log, indented, for error messages.
+stack_log_tail() {
+    [ -s "$1" ] && tail -n "${2:-15}" "$1" | sed 's/^/    /' >&2
+    return 0
+}
+
+# --- secret and key file ------------------------------------------------
+
+# stack_check_secret VALUE WHAT: at least 32 bytes, one line.
+stack_check_secret() {
+    local LC_ALL=C
+    case $1 in
+        *$'\n'* | *$'\r'*) stack_die "$2 must be a single line" ;;
+    esac
+    [ "${#1}" -ge 32 ] ||
+        stack_die "$2 is ${#1} bytes; it must be at least 32 bytes (e.g. openssl rand -base64 48)"
+}
+
+# stack_write_keys FILE KEY...: the key file nginx and the platform share,
+# mode 0600, one key per line, the first one signs.
+stack_write_keys() {
+    local file=$1 tmp
+    shift
+    tmp=$file.tmp.$$
+    (umask 077 && printf '%s\n' "$@" >"$tmp")
+    mv -f "$tmp" "$file"
+}
+
+# --- PostgreSQL: a private cluster reachable on a unix socket only -------
+
+stack_pg_bindir() {
+    local d best=""
+    for d in /usr/lib/postgresql/*/bin; do
+        [ -x "$d/initdb" ] && [ -x "$d/postgres" ] || continue
+        if [ -z "$best" ] || [ "$(printf '%s\n%s\n' "$best" "$d" | sort -V | tail -n 1)" = "$d" ]; then
+            best=$d
+        fi
+    done
+    [ -n "$best" ] || stack_die "no PostgreSQL server found under /usr/lib/postgresql/*/bin (apt-get install postgresql)"
+    printf '%s\n' "$best"
+}
+
+# stack_as_pg CMD...: runs CMD as the cluster owner: postgres when we are
+# root (initdb and postgres refuse to run as root).  setpriv execs, so a
+# backgrounded "${STACK_AS_PG[@]}" command's $! is the command's own pid.
+stack_as_pg() { "${STACK_AS_PG[@]}" "$@"; }
+if [ "$(id -u)" = 0 ]; then
+    if command -v setpriv >/dev/null 2>&1; then
+        STACK_AS_PG=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+    else
+        STACK_AS_PG=(runuser -u postgres --)
+    fi
+else
+    STACK_AS_PG=(env)
+fi
+
+# stack_pg_locate: sets PG_BASE (the cluster's parent), PG_DATA, PG_SOCK.
+# The cluster lives in $STACK_STATE/pg unless the postgres user cannot
+# reach it there (a parent such as /root is not traversable) or the socket
+# path would be too long; then in /tmp/nano-pg-<hash of the state dir>,
+# remembered in $STACK_STATE/pg.location.
+stack_pg_locate() {
+    local base=$STACK_STATE/pg hash
+    if [ -r "$STACK_STATE/pg.location" ]; then
+        base=$(cat "$STACK_STATE/pg.location")
+    elif ! stack_pg_usable "$base"; then
+        hash=$(printf '%s' "$STACK_STATE" | sha256sum | cut -c1-12)
+        base=/tmp/nano-pg-$hash
+        stack_log "the postgres user cannot use $STACK_STATE/pg (a parent directory is not traversable, or the socket path is too long)"
+        stack_log "the private cluster lives in $base instead (lost when /tmp is cleared)"
+        printf '%s\n' "$base" >"$STACK_STATE/pg.location"
+        stack_pg_usable "$base" || stack_die "cannot prepare $base for the postgres user"
+    fi
+    PG_BASE=$base
+    PG_DATA=$base/data
+    PG_SOCK=$base/sock
+}
+
+# stack_pg_usable DIR: prepares DIR/{data,sock} for the cluster owner and
+# checks the owner can write both.
+stack_pg_usable() {
+    local base=$1 LC_ALL=C
+    [ $((${#base} + 24)) -lt 100 ] || return 1     # sun_path is 108 bytes
+    # In /tmp, never use a directory (or link) somebody else made.
+    if [ -L "$base" ] || { [ -e "$base" ] && [ ! -O "$base" ]; }; then
+        return 1
+    fi
+    mkdir -p "$base" || return 1
+    chmod 0711 "$base"
+    mkdir -p "$base/data" "$base/sock" || return 1
+    if [ "$(id -u)" = 0 ]; then
+        id postgres >/dev/null 2>&1 ||
+            stack_die "user postgres does not exist (apt-get install postgresql)"
+        chown postgres:postgres "$base/data" "$base/sock"
+    fi
+    chmod 0700 "$base/data" "$base/sock"
+    stack_as_pg test -w "$base/data" -a -x "$base/data" -a -w "$base/sock" 2>/dev/null
+}
+
+# stack_pg_init: creates the cluster once.
+stack_pg_init() {
+    [ -f "$PG_DATA/PG_VERSION" ] && return 0
+    stack_log "creating a private PostgreSQL cluster in $PG_DATA"
+    local log=$STACK_STATE/logs/initdb.log
+    if ! stack_as_pg "$PG_BINDIR/initdb" -D "$PG_DATA" -U postgres -E UTF8 \
+            --locale=C --auth-local=trust --auth-host=reject >"$log" 2>&1; then
+        stack_log "initdb failed:"
+        stack_log_tail "$log" 30
+        exit 1
+    fi
+}
+
+# stack_pg_clear_stale: stops a postgres still running on this cluster from
+# an earlier, killed run, and removes stale lock files and sockets.
+stack_pg_clear_stale() {
+    local pid start
+    if stack_pid postgres >/dev/null; then
+        stack_log "stopping postgres left running by an earlier run"
+        stack_kill postgres INT 30
+    fi
+    if [ -r "$PG_DATA/postmaster.pid" ]; then
+        pid=$(head -n 1 "$PG_DATA/postmaster.pid")
+        if [ -n "$pid" ] && start=$(stack_starttime "$pid") &&
+                tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q postgres; then
+            stack_log "stopping postgres (pid $pid) left running on $PG_DATA"
+            printf '%s %s\n' "$pid" "$start" >"$STACK_STATE/pids/postgres.pid"
+            stack_kill postgres INT 30
+        fi
+        rm -f "$PG_DATA/postmaster.pid"
+    fi
+    rm -f "$PG_SOCK"/.s.PGSQL.*
+}
+
+# stack_pg_start: starts the cluster (unix socket in PG_SOCK only) and
+# waits until it accepts connections.
+stack_pg_start() {
+    local log=$STACK_STATE/logs/postgres.log i
+    stack_pg_clear_stale
+    local extra=()
+    if [ "$STACK_MODE" = test ]; then
+        extra=(-c fsync=off -c synchronous_commit=off -c full_page_writes=off)
+    fi
+    stack_spawn postgres "$log" "${STACK_AS_PG[@]}" "$PG_BINDIR/postgres" \
+        -D "$PG_DATA" -c listen_addresses= -c unix_socket_directories="$PG_SOCK" \
+        -c unix_socket_permissions=0700 -c logging_collector=off "${extra[@]}"
+    for ((i = 0; i < 300; i++)); do
+        if "$PG_BINDIR/pg_isready" -q -h "$PG_SOCK" -d postgres -U postgres; then
+            return 0
+        fi
+        if ! stack_pid postgres >/dev/null; then
+            stack_log "postgres did not start:"
+            stack_log_tail "$log"
+            return 1
+        fi
+        sleep 0.1
+    done
+    stack_log "postgres did not accept connections within 30s:"
+    stack_log_tail "$log"
+    return 1
+}
+
+stack_pg_stop() {
+    stack_pid postgres >/dev/null || return 0
+    stack_kill postgres INT 30          # SIGINT: fast shutdown
+}
+
+# stack_pg_bootstrap: role and database "nano" (idempotent); sets
+# STACK_DB_URL to the Prisma-style URL of the private database.
+stack_pg_bootstrap() {
+    local psql=("$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCK" -U postgres -d postgres)
+    if [ -z "$("${psql[@]}" -tAc "SELECT 1 FROM pg_roles WHERE rolname = 'nano'")" ]; then
+        "${psql[@]}" -c 'CREATE ROLE nano LOGIN'
+    fi
+    if [ -z "$("${psql[@]}" -tAc "SELECT 1 FROM pg_database WHERE datname = 'nano'")" ]; then
+        "${psql[@]}" -c 'CREATE DATABASE nano OWNER nano'
+    fi
+    STACK_DB_URL="postgresql://nano@localhost/nano?host=$PG_SOCK"
+}
+
+# stack_migrate apply|plan: runs the sql/ migrations against STACK_DB_URL.
+stack_migrate() {
+    local args=(--dir "$STACK_ROOT/sql")
+    [ "$1" = apply ] && args=(--apply "${args[@]}")
+    [ -x "$STACK_BIN/nano-migrate" ] || stack_die "$STACK_BIN/nano-migrate is missing (make tools)"
+    # The URL goes through the environment, not argv: it may hold a password.
+    DATABASE_URL=$STACK_DB_URL "$STACK_BIN/nano-migrate" "${args[@]}"
+}
+
+# --- backends -----------------------------------------------------------
+
+# stack_listen APP: the backend's --listen address.
+stack_listen() {
+    local i
+    if [ "$STACK_LISTEN" = unix ]; then
+        printf 'unix:%s\n' "$STACK_STATE/sock/$1.sock"
+        return
+    fi
+    for i in "${!STACK_APPS[@]}"; do
+        if [ "${STACK_APPS[$i]}" = "$1" ]; then
+            printf '127.0.0.1:%s\n' $((STACK_BASE_PORT + i))
+            return
+        fi
+    done
+    stack_die "unknown app: $1 (one of: ${STACK_APPS[*]})"
+}
+
+# stack_backend_start APP: starts build/bin/nano-APP and waits until it
+# listens.
+stack_backend_start() {
+    local app=$1 listen bin=$STACK_BIN/nano-$1 log=$STACK_STATE/logs/$1.log i
+    listen=$(stack_listen "$app")
+    [ -x "$bin" ] || stack_die "$bin is missing (make $app)"
+    if stack_pid "$app" >/dev/null; then
+        stack_log "$app is already running"
+        return 0
+    fi
+    [ "${listen#unix:}" != "$listen" ] && rm -f "${listen#unix:}"
+    stack_spawn "$app" "$log" env -u NEXTAUTH_SECRET \
+        NEXTAUTH_URL="$STACK_URL" NANO_SECRET_FILE="$STACK_SECRET_FILE" \
+        DATABASE_URL="$STACK_DB_URL" NANO_ROOT="$STACK_ROOT" \
+        "$bin" --listen "$listen"
+    for ((i = 0; i < 100; i++)); do
+        if [ "${listen#unix:}" != "$listen" ]; then
+            if [ -S "${listen#unix:}" ]; then
+                stack_grant_socket "${listen#unix:}"
+                return 0
+            fi
+        else
+            stack_port_in_use "${listen##*:}" && return 0
+        fi
+        if ! stack_pid "$app" >/dev/null; then
+            stack_log "backend $app did not start:"
+            stack_log_tail "$log"
+            return 1
+        fi
+        sleep 0.1
+    done
+    stack_log "backend $app is not listening on $listen after 10s:"
+    stack_log_tail "$log"
+    return 1
+}
+
+# stack_worker_group: the group nginx's workers run as when the master is
+# root: the template's "user" directive, else nginx's default (nobody,
+# nogroup), which stack_nginx_conf then sets explicitly.  Empty when we
+# are not root (workers keep our identity).
+stack_worker_group() {
+    local u g
+    [ "$(id -u)" = 0 ] || return 0
+    read -r u g < <(sed -n 's/^[[:space:]]*user[[:space:]]\{1,\}\([^[:space:];]*\)[[:space:]]*\([^[:space:];]*\).*/\1 \2/p' \
+        "$STACK_CONF_DIR/nginx.conf.in" | head -n 1) || true
+    if [ -n "$u" ]; then
+        printf '%s\n' "${g:-$u}"
+    elif getent group nogroup >/dev/null; then
+        echo nogroup
+    else
+        echo nobody
+    fi
+}
+
+# stack_grant_socket PATH: lets nginx's workers connect to a backend's unix
+# socket.  Backends make it 0660 (only root and its group may claim an
+# identity); the socket dir is the stack's, so the stack sets the group.
+stack_grant_socket() {
+    local g
+    g=$(stack_worker_group)
+    [ -n "$g" ] && chgrp "$g" "$1"
+    return 0
+}
+
+stack_backend_stop() {
+    stack_kill "$1" TERM 5
+    [ "$STACK_LISTEN" = unix ] && rm -f "$STACK_STATE/sock/$1.sock"
+    return 0
+}
+
+# --- nginx ----------------------------------------------------------------
+
+# stack_sed_escape STR: STR made safe as a sed replacement with '|' delimiter.
+stack_sed_escape() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'; }
+
+# stack_nginx_conf: generates $STACK_STATE/nginx/conf/nginx.conf from the
+# template, next to a link conf/nano -> nginx.conf.d so the snippets'
+# "include nano/..." resolve as on an installed system (/etc/nginx/nano/);
+# sets STACK_NGINX_ARGS (the -p/-c/-e/-g arguments).
+stack_nginx_conf() {
+    local tmpl=$STACK_CONF_DIR/nginx.conf.in out=$STACK_STATE/nginx/conf/nginx.conf
+    local upstreams=${STACK_UPSTREAMS:-$STACK_CONF_DIR/upstreams.conf} left e
+    [ -r "$tmpl" ] || stack_die "$tmpl is missing"
+    [ -r "$upstreams" ] || stack_die "$upstreams is missing"
+    [ -r "$STACK_MODULE_SO" ] || stack_die "$STACK_MODULE_SO is missing (make module)"
+    [ -x "$STACK_NGINX" ] || stack_die "$STACK_NGINX is missing (apt-get install nginx)"
+    mkdir -p "$STACK_STATE/nginx/conf" "$STACK_STATE/nginx/tmp"
+    ln -sfn "$STACK_CONF_DIR" "$STACK_STATE/nginx/conf/nano"
+    sed -e "s|@MODULE_SO@|$(stack_sed_escape "$STACK_MODULE_SO")|g" \
+        -e "s|@STATE@|$(stack_sed_escape "$STACK_STATE")|g" \
+        -e "s|@PORT@|$(stack_sed_escape "$STACK_PORT")|g" \
+        -e "s|@CONF@|$(stack_sed_escape "$STACK_CONF_DIR")|g" \
+        -e "s|@SECRET_FILE@|$(stack_sed_escape "$STACK_SECRET_FILE")|g" \
+        -e "s|@UPSTREAMS@|$(stack_sed_escape "$upstreams")|g" \
+        -e "s|@ROOT@|$(stack_sed_escape "$STACK_ROOT")|g" \
+        -e "s|@READ_TIMEOUT@|$(stack_sed_escape "$STACK_READ_TIMEOUT")|g" \
+        "$tmpl" >"$out.tmp"
+    left=$(grep -o '@[A-Z_][A-Z_]*@' "$out.tmp" | sort -u | tr '\n' ' ') || true
+    [ -z "$left" ] || stack_die "$tmpl has placeholders this stack does not know: $left"
+    mv -f "$out.tmp" "$out"
+    e=$STACK_STATE/logs/nginx-error.log
+    STACK_NGINX_ARGS=(-p "$STACK_STATE/nginx/" -c "$out" -e "$e")
+    grep -Eq '^[[:space:]]*daemon[[:space:]]' "$out" || STACK_NGINX_ARGS+=(-g 'daemon off;')
+    if [ "$(id -u)" = 0 ] && ! grep -Eq '^[[:space:]]*user[[:space:]]' "$out"; then
+        STACK_NGINX_ARGS+=(-g "user nobody $(stack_worker_group);")
+    fi
+}
+
+# stack_test_upstreams FILE: an upstreams file with the names of
+# nginx.conf.d/upstreams.conf, each server replaced by the app's unix socket.
+stack_test_upstreams() {
+    local src=$STACK_CONF_DIR/upstreams.conf i args=()
+    [ -r "$src" ] || stack_die "$src is missing"
+    for i in "${!STACK_APPS[@]}"; do
+        args+=(-e "s|127\.0\.0\.1:$((STACK_BASE_PORT + i))\b|unix:$(stack_sed_escape "$STACK_STATE/sock/${STACK_APPS[$i]}.sock")|g")
+    done
+    sed "${args[@]}" "$src" >"$1"
+    if grep -Eq '127\.0\.0\.1:30[0-9][0-9]|localhost:30' "$1"; then
+        stack_die "cannot map every upstream of $src to a unix socket: $(grep -E '127\.0\.0\.1:30|localhost:30' "$1" | tr -s ' ' | head -3)"
+    fi
+}
+
+stack_nginx_start() {
+    local out log=$STACK_STATE/logs/nginx-error.log i
+    stack_nginx_conf
+    if ! out=$("$STACK_NGINX" -t -q "${STACK_NGINX_ARGS[@]}" 2>&1); then
+        stack_log "nginx rejects the generated config $STACK_STATE/nginx/conf/nginx.conf:"
+        printf '%s\n' "$out" | sed 's/^/    /' >&2
+        return 1
+    fi
+    stack_spawn nginx "$STACK_STATE/logs/nginx-stderr.log" "$STACK_NGINX" "${STACK_NGINX_ARGS[@]}"
+    for ((i = 0; i < 100; i++)); do
+        stack_port_in_use "$STACK_PORT" && return 0
+        if ! stack_pid nginx >/dev/null; then
+            stack_log "nginx did not start:"
+            stack_log_tail "$log"
+            stack_log_tail "$STACK_STATE/logs/nginx-stderr.log"
+            return 1
+        fi
+        sleep 0.1
+    done
+    stack_log "nginx is not listening on port $STACK_PORT after 10s:"
+    stack_log_tail "$log"
+    return 1
+}
+
+stack_nginx_stop() { stack_kill nginx TERM 10; }
+
+# --- whole stack ----------------------------------------------------------
+
+# stack_save_env: what stackctl.sh needs to act on a running stack.
+stack_save_env() {
+    local v
+    (
+        umask 077
+        for v in STACK_MODE STACK_STATE STACK_PORT STACK_URL STACK_LISTEN \
+                 STACK_READ_TIMEOUT STACK_DB_URL STACK_SECRET_FILE \
+                 STACK_UPSTREAMS STACK_OWN_DB PG_BINDIR PG_BASE PG_DATA PG_SOCK; do
+            printf '%s=%q\n' "$v" "${!v-}"
+        done
+    ) >"$STACK_STATE/stack.env"
+}
+
+# stack_stop_leftovers: stops whatever an earlier, killed run of this state
+# dir left running (pid files whose process is still the same one).
+stack_stop_leftovers() {
+    local f name
+    for f in "$STACK_STATE"/pids/*.pid; do
+        [ -e "$f" ] || continue
+        name=$(basename "$f" .pid)
+        if stack_pid "$name" >/dev/null; then
+            stack_log "stopping $name left running by an earlier run"
+            case $name in
+                postgres) stack_kill "$name" INT 30 ;;
+                *) stack_kill "$name" TERM 10 ;;
+            esac
+        fi
+        rm -f "$f"
+    done
+}
+
+# stack_check_ports PORT...: fails with a clear message when one is taken.
+stack_check_ports() {
+    local p busy=()
+    for p in "$@"; do
+        stack_port_in_use "$p" && busy+=("$p")
+    done
+    [ "${#busy[@]}" -eq 0 ] && return 0
+    stack_log "port(s) ${busy[*]} already in use; stop what listens there (ss -ltnp) or choose another PORT"
+    return 1
+}
+
+# stack_start: database, migrations, backends, nginx.  Returns non-zero
+# (with a message) on the first failure; the caller stops what started.
+stack_start() {
+    local app
+    if [ -n "$STACK_OWN_DB" ]; then
+        PG_BINDIR=$(stack_pg_bindir)
+        stack_pg_locate
+        stack_pg_init
+        stack_pg_start || return 1
+        stack_pg_bootstrap || return 1
+        stack_log "applying sql/ migrations to the private cluster"
+        stack_migrate apply || { stack_log "migrations failed"; return 1; }
+    fi
+    stack_save_env
+    for app in "${STACK_APPS[@]}"; do
+        stack_backend_start "$app" || return 1
+    done
+    stack_nginx_start || return 1
+}
+
+# stack_stop: nginx first (no new requests), then backends, then postgres.
+stack_stop() {
+    local app
+    stack_nginx_stop
+    for app in "${STACK_APPS[@]}"; do
+        stack_backend_stop "$app"
+    done
+    stack_pg_stop
+    rm -f "$STACK_STATE"/sock/*.sock
+}

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# `make run`: brings the whole platform up in the foreground and supervises
+# it.  One process (this script) starts a private PostgreSQL cluster (or
+# uses DATABASE_URL), the seven backends on 127.0.0.1:3000-3006 and the
+# system's nginx with our module on PORT; INT, TERM or HUP stops them all.
+#
+# Environment: PORT (8080), NEXTAUTH_URL (http://localhost:$PORT),
+# NEXTAUTH_SECRET (generated once into .state/secret when unset),
+# DATABASE_URL (unset: private cluster in .state/run/pg, migrations applied;
+# set: the migration plan is printed, applied only with NANO_MIGRATE=apply).
+#
+# A backend or postgres that dies is reported and the rest stays up (the
+# gateway answers 502 for that module, 503 where the database is needed);
+# when nginx dies nothing is reachable, so everything is stopped.
+set -euo pipefail
+
+STACK_MODE=run
+STACK_STATE=$(cd "$(dirname "$0")/.." && pwd)/.state/run
+# shellcheck source=lib/stack.sh
+. "$(dirname "$0")/lib/stack.sh"
+stack_init
+cd "$STACK_ROOT"
+
+STACK_PORT=${PORT:-8080}
+case $STACK_PORT in
+    '' | *[!0-9]*) stack_die "PORT must be a number, not '$STACK_PORT'" ;;
+esac
+STACK_URL=${NEXTAUTH_URL:-http://localhost:$STACK_PORT}
+STACK_URL=${STACK_URL%/}
+STACK_LISTEN=tcp
+STACK_READ_TIMEOUT=${NANO_READ_TIMEOUT:-60s}
+STACK_SECRET_FILE=$STACK_STATE/keys
+STACK_UPSTREAMS=
+STACK_DB_URL=${DATABASE_URL:-}
+STACK_OWN_DB=
+[ -n "$STACK_DB_URL" ] || STACK_OWN_DB=1
+
+# --- secret -----------------------------------------------------------------
+if [ -n "${NEXTAUTH_SECRET:-}" ]; then
+    stack_check_secret "$NEXTAUTH_SECRET" NEXTAUTH_SECRET
+    secret=$NEXTAUTH_SECRET
+else
+    secret_file=$STACK_ROOT/.state/secret
+    if [ ! -s "$secret_file" ]; then
+        (umask 077 && head -c 48 /dev/urandom | base64 -w0 >"$secret_file.tmp")
+        mv -f "$secret_file.tmp" "$secret_file"
+        stack_log "generated a session secret into .state/secret (kept for later runs)"
+    fi
+    chmod 0600 "$secret_file"
+    secret=$(cat "$secret_file")
+    stack_check_secret "$secret" "$secret_file"
+fi
+stack_write_keys "$STACK_SECRET_FILE" "$secret"
+unset secret
+
+# --- leftovers and ports --------------------------------------------------------
+stack_stop_leftovers
+ports=("$STACK_PORT")
+for i in "${!STACK_APPS[@]}"; do ports+=($((STACK_BASE_PORT + i))); done
+stack_check_ports "${ports[@]}" || exit 1
+
+# --- start, supervise, stop ----------------------------------------------------
+stopping=
+shutdown() {
+    [ -n "$stopping" ] && return
+    stopping=1
+    trap '' INT TERM HUP          # a second ^C must not cut the shutdown short
+    stack_log "stopping nginx, backends${STACK_OWN_DB:+ and postgres}"
+    stack_stop
+    stack_log "stopped"
+}
+trap shutdown EXIT
+trap 'stack_log "got SIGINT"; exit 0' INT
+trap 'stack_log "got SIGTERM"; exit 0' TERM
+trap 'stack_log "got SIGHUP"; exit 0' HUP
+
+if [ -z "$STACK_OWN_DB" ]; then
+    stack_log "using DATABASE_URL (no private cluster); migration plan:"
+    if [ "${NANO_MIGRATE:-}" = apply ]; then
+        stack_migrate apply || stack_die "migrations failed"
+    else
+        stack_migrate plan || stack_die "cannot read the migration state"
+        stack_log "not applied: run with NANO_MIGRATE=apply to apply this plan"
+    fi
+fi
+stack_start || exit 1
+
+cat >&2 <<EOF
+
+  Nano Banana is up: $STACK_URL/
+  (nginx on port $STACK_PORT, backends on 127.0.0.1:3000-3006, logs in .state/run/logs/)
+  Press Ctrl-C to stop.
+
+EOF
+
+supervised=(nginx "${STACK_APPS[@]}")
+[ -n "$STACK_OWN_DB" ] && supervised+=(postgres)
+while :; do
+    sleep 1 &
+    wait $! || true
+    for name in "${supervised[@]}"; do
+        # A missing pid file means stackctl.sh stopped it on purpose.
+        [ -e "$STACK_STATE/pids/$name.pid" ] || continue
+        stack_pid "$name" >/dev/null && continue
+        rm -f "$STACK_STATE/pids/$name.pid"
+        case $name in
+            nginx)
+                stack_log "nginx exited unexpectedly; see .state/run/logs/nginx-error.log"
+                stack_log_tail "$STACK_STATE/logs/nginx-error.log" 5
+                exit 1 ;;
+            postgres)
+                stack_log "postgres exited unexpectedly; see .state/run/logs/postgres.log"
+                stack_log "requests that need the database answer 503 until it is back (scripts/stackctl.sh --state .state/run start-db)" ;;
+            *)
+                stack_log "backend $name exited unexpectedly; see .state/run/logs/$name.log"
+                stack_log_tail "$STACK_STATE/logs/$name.log" 5
+                [ "$name" = platform ] && path=/ || path=/$name/
+                stack_log "$path answers 502 meanwhile; the rest keeps running (scripts/stackctl.sh --state .state/run start-backend $name)" ;;
+        esac
+    done
+done

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Acts on a running local stack (the one `make test` or `make run` started),
+# for tests and operators:
+#   stackctl.sh [--state DIR] stop-backend APP | start-backend APP |
+#                             restart-backend APP | stop-db | start-db |
+#                             restart-db | status
+# DIR defaults to $NANO_TEST_STATE, else .state/test.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+state=${NANO_TEST_STATE:-$root/.state/test}
+if [ "${1:-}" = --state ]; then
+    state=$2
+    shift 2
+fi
+case $state in /*) ;; *) state=$(pwd)/$state ;; esac
+[ -r "$state/stack.env" ] || { echo "stackctl: no stack in $state (no stack.env)" >&2; exit 1; }
+
+# shellcheck disable=SC1091
+. "$state/stack.env"
+STACK_MODE=stackctl
+# shellcheck source=lib/stack.sh
+. "$(dirname "$0")/lib/stack.sh"
+stack_init
+
+need_app() {
+    local a
+    for a in "${STACK_APPS[@]}"; do [ "$a" = "${1:-}" ] && return 0; done
+    stack_die "unknown app '${1:-}' (one of: ${STACK_APPS[*]})"
+}
+need_db() {
+    [ -n "$STACK_OWN_DB" ] || stack_die "this stack uses an external DATABASE_URL; it does not manage postgres"
+}
+
+cmd=${1:-}
+case $cmd in
+    stop-backend) need_app "${2:-}"; stack_backend_stop "$2" ;;
+    start-backend) need_app "${2:-}"; stack_backend_start "$2" ;;
+    restart-backend) need_app "${2:-}"; stack_backend_stop "$2"; stack_backend_start "$2" ;;
+    stop-db) need_db; stack_pg_stop ;;
+    start-db)
+        need_db
+        if stack_pid postgres >/dev/null; then
+            stack_log "postgres is already running"
+        else
+            stack_pg_start
+        fi ;;
+    restart-db) need_db; stack_pg_stop; stack_pg_start ;;
+    status)
+        for name in nginx "${STACK_APPS[@]}" postgres; do
+            if pid=$(stack_pid "$name"); then
+                printf '%-12s running (pid %s)\n' "$name" "$pid"
+            else
+                printf '%-12s stopped\n' "$name"
+            fi
+        done ;;
+    *)
+        sed -n '2,8s/^# \{0,1\}//p' "$0" >&2
+        exit 2 ;;
+esac

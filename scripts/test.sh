@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# `make test`: unit tests (cmocka binaries build/tests/test_*), then a test
+# stack on its own port and unix sockets (so it runs beside `make run`) and
+# the black-box integration tests in tests/integration/ (node --test).
+# The stack is always stopped.  Ends with one line "N passed, N failed".
+#
+# Environment: TEST_PORT (18080).  The integration tests get NANO_TEST_BASE,
+# NANO_TEST_STATE, NANO_TEST_KEYFILE, NANO_TEST_SECRET (the signing key),
+# NANO_TEST_SECRET2 (the second, verify-only key), NANO_TEST_SOCK_DIR and
+# NANO_TEST_STACKCTL (scripts/stackctl.sh: stop/start a backend or the db).
+set -uo pipefail
+
+STACK_MODE=test
+STACK_STATE=$(cd "$(dirname "$0")/.." && pwd)/.state/test
+# shellcheck source=lib/stack.sh
+. "$(dirname "$0")/lib/stack.sh"
+stack_init
+cd "$STACK_ROOT" || exit 1
+
+passed=0 failed=0
+summary() {
+    echo
+    printf '%s passed, %s failed\n' "$passed" "$failed"
+}
+
+# --- unit tests -----------------------------------------------------------
+echo "== unit tests (cmocka)"
+unit_bins=("$STACK_ROOT"/build/tests/test_*)
+[ -e "${unit_bins[0]}" ] || unit_bins=()
+if [ "${#unit_bins[@]}" -eq 0 ]; then
+    echo "test: no unit test binaries in build/tests/"
+else
+    unit_out=$(scripts/unit.sh "${unit_bins[@]}" | tee /dev/stderr | tail -n 1)
+    read -r _ p _ f _ <<<"$unit_out"
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + ${f:-1}))
+fi
+
+# --- test stack ---------------------------------------------------------------
+echo "== integration tests"
+# An earlier run may have been killed: stop what it left, then start afresh.
+stack_stop_leftovers
+if [ -r "$STACK_STATE/pg.location" ]; then
+    old=$(cat "$STACK_STATE/pg.location")
+    case $old in /tmp/nano-pg-*) [ -O "$old" ] && rm -rf "$old" ;; esac
+fi
+rm -rf "$STACK_STATE"
+stack_init
+
+STACK_PORT=${TEST_PORT:-18080}
+STACK_URL=http://127.0.0.1:$STACK_PORT
+STACK_LISTEN=unix
+STACK_READ_TIMEOUT=3s
+STACK_SECRET_FILE=$STACK_STATE/keys
+STACK_UPSTREAMS=$STACK_STATE/upstreams.conf
+STACK_DB_URL=
+STACK_OWN_DB=1
+# Two keys, both >= 32 bytes: the first signs, both verify (rotation).
+TEST_SECRET=nano-test-secret-one-0123456789abcdefghijklmnop
+TEST_SECRET2=nano-test-secret-two-9876543210zyxwvutsrqponmlk
+stack_write_keys "$STACK_SECRET_FILE" "$TEST_SECRET" "$TEST_SECRET2"
+
+stopped=
+stop_stack() {
+    [ -n "$stopped" ] && return
+    stopped=1
+    trap '' INT TERM HUP
+    stack_stop
+    if [ -r "$STACK_STATE/pg.location" ]; then
+        old=$(cat "$STACK_STATE/pg.location")
+        case $old in /tmp/nano-pg-*) [ -O "$old" ] && rm -rf "$old" ;; esac
+        rm -f "$STACK_STATE/pg.location"
+    fi
+}
+trap stop_stack EXIT
+trap 'echo "test: interrupted" >&2; exit 130' INT TERM HUP
+
+started=
+if ! stack_check_ports "$STACK_PORT"; then
+    echo "test: set TEST_PORT to a free port" >&2
+elif stack_test_upstreams "$STACK_UPSTREAMS" && stack_start; then
+    started=1
+fi
+
+if [ -z "$started" ]; then
+    echo "test: the test stack did not start; integration tests not run (logs in .state/test/logs/)" >&2
+    failed=$((failed + 1))
+else
+    export NANO_TEST_BASE=$STACK_URL
+    export NANO_TEST_STATE=$STACK_STATE
+    export NANO_TEST_KEYFILE=$STACK_SECRET_FILE
+    export NANO_TEST_SECRET=$TEST_SECRET
+    export NANO_TEST_SECRET2=$TEST_SECRET2
+    export NANO_TEST_SOCK_DIR=$STACK_STATE/sock
+    export NANO_TEST_STACKCTL=$STACK_ROOT/scripts/stackctl.sh
+    tap=$STACK_STATE/integration.tap
+    # One file at a time: some tests stop a backend or the database.
+    node --test --test-concurrency=1 --test-timeout=120000 \
+        --test-reporter=spec --test-reporter-destination=stdout \
+        --test-reporter=tap --test-reporter-destination="$tap" \
+        tests/integration/
+    rc=$?
+    p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tap" | tail -n 1)
+    f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$tap" | tail -n 1)
+    c=$(sed -n 's/^# cancelled \([0-9]*\)$/\1/p' "$tap" | tail -n 1)
+    f=$(( ${f:-0} + ${c:-0} ))
+    if [ -z "$p" ] || { [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; }; then
+        echo "test: node --test exited with status $rc without a result" >&2
+        f=$((f + 1))
+    fi
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + f))
+fi
+
+stop_stack
+summary
+[ "$failed" -eq 0 ]

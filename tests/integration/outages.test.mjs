@@ -1,0 +1,150 @@
+// A module whose backend is down or hung, and a database restart: the
+// gateway answers 502/504 (JSON under /api/, a small page otherwise), the
+// other modules keep working, and everything recovers without restarts.
+// These tests stop and start parts of the test stack through stackctl.sh.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import {
+    MODULES, SOCK_DIR, Jar, get, newUser, register, signIn, signedInUser, stackctl,
+    stackPid, alive, retry, isJson, isHtml, SESSION_COOKIE,
+} from './lib.mjs';
+
+let jar;
+before(async () => {
+    ({ jar } = await signedInUser('outage'));
+});
+
+// Whatever happens, leave every backend and the database running.
+after(() => {
+    for (const app of ['grok', 'openai']) {
+        try {
+            stackctl('start-backend', app);
+        } catch { /* already running */ }
+    }
+    try {
+        stackctl('start-db');
+    } catch { /* already running */ }
+});
+
+async function othersFine(except) {
+    for (const m of MODULES.filter((x) => x !== except)) {
+        const res = await get(`/${m}/api/me`, { headers: jar.headers() });
+        assert.equal(res.status, 200, `/${m}/api/me while ${except} is out`);
+    }
+}
+
+async function backUp(app) {
+    const res = await retry(async () => {
+        const r = await get(`/${app}/api/me`, { headers: jar.headers() });
+        return r.status === 200 ? r : null;
+    }, 15000);
+    assert.ok(res, `/${app}/api/me answers 200 again`);
+}
+
+test('a backend that is down: 502, others fine, back after a start', async () => {
+    stackctl('stop-backend', 'grok');
+    try {
+        const api = await get('/grok/api/me', { headers: jar.headers() });
+        assert.equal(api.status, 502);
+        assert.ok(isJson(api), api.headers['content-type']);
+        assert.equal(typeof api.json().error, 'string');
+        const page = await get('/grok/', { headers: jar.headers({ Accept: 'text/html' }) });
+        assert.equal(page.status, 502);
+        assert.ok(isHtml(page), page.headers['content-type']);
+        assert.ok(page.text.length < 4096, `a small page (${page.text.length} bytes)`);
+        assert.match(page.text, /<html|<!doctype/i);
+        // Without a session the gateway still refuses first.
+        const anon = await get('/grok/api/me');
+        assert.equal(anon.status, 401);
+        await othersFine('grok');
+        const home = await get('/api/auth/session', { headers: jar.headers() });
+        assert.equal(home.status, 200);
+    } finally {
+        stackctl('start-backend', 'grok');
+    }
+    await backUp('grok');
+});
+
+test('a hung backend: 504 after the read timeout, others fine meanwhile', async () => {
+    const sock = `${SOCK_DIR}/openai.sock`;
+    const st = fs.statSync(sock);
+    stackctl('stop-backend', 'openai');
+    const held = [];
+    const server = net.createServer((c) => { held.push(c); c.on('error', () => {}); });
+    try {
+        await new Promise((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(sock, resolve);
+        });
+        fs.chmodSync(sock, st.mode & 0o777);
+        fs.chownSync(sock, st.uid, st.gid);
+
+        const t0 = Date.now();
+        const [api, page] = await Promise.all([
+            get('/openai/api/me', { headers: jar.headers(), timeout: 30000 }),
+            get('/openai/', { headers: jar.headers({ Accept: 'text/html' }), timeout: 30000 }),
+            othersFine('openai'),
+        ]);
+        const took = Date.now() - t0;
+        assert.ok(held.length >= 1, 'nginx connected to the hung listener');
+        assert.equal(api.status, 504, api.text.slice(0, 200));
+        assert.ok(isJson(api), api.headers['content-type']);
+        assert.equal(typeof api.json().error, 'string');
+        assert.equal(page.status, 504);
+        assert.ok(isHtml(page), page.headers['content-type']);
+        assert.ok(page.text.length < 4096, `a small page (${page.text.length} bytes)`);
+        assert.ok(took >= 2000 && took < 20000, `answered after ${took} ms (read timeout 3 s)`);
+    } finally {
+        for (const c of held) c.destroy();
+        await new Promise((r) => server.close(r));
+        fs.rmSync(sock, { force: true });
+        stackctl('start-backend', 'openai');
+    }
+    await backUp('openai');
+});
+
+test('the database down: 503 JSON; back up: sign-up and sign-in work without restarting backends', async () => {
+    const pids = Object.fromEntries(['platform', ...MODULES].map((a) => [a, stackPid(a)]));
+    stackctl('stop-db');
+    try {
+        const res = await register(newUser('dbdown'));
+        assert.equal(res.status, 503, res.text.slice(0, 200));
+        assert.ok(isJson(res), res.headers['content-type']);
+        assert.equal(typeof res.json().error, 'string');
+        // The gateway needs no database: an existing session still opens modules.
+        await othersFine(null);
+    } finally {
+        stackctl('start-db');
+    }
+    const user = newUser('dbback');
+    const reg = await retry(async () => {
+        const r = await register(user);
+        return r.status === 201 ? r : null;
+    }, 15000);
+    assert.ok(reg, 'sign-up works again after the database is back');
+    const j = new Jar();
+    const login = await signIn(j, user.email, user.password);
+    assert.equal(login.status, 302);
+    assert.ok(j.get(SESSION_COOKIE), 'sign-in works again');
+
+    // A restart without a pause in between.
+    stackctl('restart-db');
+    const user2 = newUser('dbrestart');
+    const reg2 = await retry(async () => {
+        const r = await register(user2);
+        return r.status === 201 ? r : null;
+    }, 15000);
+    assert.ok(reg2, 'sign-up works after a database restart');
+    const j2 = new Jar();
+    const login2 = await retry(async () => {
+        const r = await signIn(j2, user2.email, user2.password);
+        return r.status === 302 && j2.get(SESSION_COOKIE) ? r : null;
+    }, 15000);
+    assert.ok(login2, 'sign-in works after a database restart');
+
+    for (const [app, pid] of Object.entries(pids)) {
+        if (pid) assert.ok(alive(pid) && stackPid(app) === pid, `${app} kept running (no restart)`);
+    }
+});

@@ -1,0 +1,179 @@
+// The platform as NextAuth v4's login authority: refusals of the
+// credentials callback, CSRF, callbackUrl, providers, pages, renewal.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+    ORIGIN, SECRET, SESSION_COOKIE, Jar, get, request, form, newUser, register,
+    csrf, signIn, location, parseSetCookie, isJson, isHtml, jwt, claims, now,
+    decodeJwtPayload,
+} from './lib.mjs';
+
+const FORM = { 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN };
+let user;
+
+before(async () => {
+    user = newUser('signin');
+    const res = await register(user);
+    assert.equal(res.status, 201, res.text);
+});
+
+function noSession(res) {
+    return !res.setCookies.some((l) => {
+        const c = parseSetCookie(l);
+        return c.name.includes(SESSION_COOKIE) && c.value !== '';
+    });
+}
+
+test('a wrong password redirects with error=CredentialsSignin and no session', async () => {
+    const jar = new Jar();
+    const res = await signIn(jar, user.email, 'wrong-password-123', { callbackUrl: '/qwen/' });
+    assert.equal(res.status, 302, res.text);
+    const { url } = location(res);
+    assert.equal(url.origin, ORIGIN);
+    assert.equal(url.searchParams.get('error'), 'CredentialsSignin');
+    assert.ok(noSession(res), 'no session cookie');
+});
+
+test('an unknown email is refused the same way', async () => {
+    const res = await signIn(new Jar(), 'nobody-here@example.com', 'whatever-123');
+    assert.equal(res.status, 302);
+    assert.equal(location(res).url.searchParams.get('error'), 'CredentialsSignin');
+    assert.ok(noSession(res));
+});
+
+test('json=true answers {url} instead of redirecting', async () => {
+    let res = await signIn(new Jar(), user.email, 'wrong-password-123', { json: 'true' });
+    assert.equal(res.status, 401, res.text);
+    assert.ok(isJson(res));
+    assert.match(res.json().url, /error=CredentialsSignin/);
+    assert.ok(noSession(res));
+
+    const jar = new Jar();
+    res = await signIn(jar, user.email, user.password, { json: 'true', callbackUrl: '/seedream/' });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(new URL(res.json().url, ORIGIN).href, `${ORIGIN}/seedream/`);
+    assert.ok(jar.get(SESSION_COOKIE), 'session cookie set');
+});
+
+test('missing or wrong csrf: redirect with csrf=true and no session', async () => {
+    const cases = [];
+    // No token field at all.
+    let jar = new Jar();
+    await csrf(jar);
+    cases.push(['no csrfToken field', jar, { email: user.email, password: user.password }]);
+    // A token that does not match the cookie.
+    jar = new Jar();
+    await csrf(jar);
+    cases.push(['wrong csrfToken', jar, { csrfToken: 'a'.repeat(64), email: user.email, password: user.password }]);
+    // A token without its cookie.
+    jar = new Jar();
+    const token = await csrf(jar);
+    cases.push(['no csrf cookie', new Jar(), { csrfToken: token, email: user.email, password: user.password }]);
+    // A forged cookie: the token with a hash not made with the secret.
+    jar = new Jar();
+    jar.set('next-auth.csrf-token', encodeURIComponent(`${'b'.repeat(64)}|${'c'.repeat(64)}`));
+    cases.push(['forged csrf cookie', jar, { csrfToken: 'b'.repeat(64), email: user.email, password: user.password }]);
+
+    for (const [what, j, fields] of cases) {
+        const res = await request('POST', '/api/auth/callback/credentials', {
+            headers: j.headers(FORM), body: form({ callbackUrl: '/', ...fields }),
+        });
+        assert.equal(res.status, 302, `${what}: ${res.status} ${res.text.slice(0, 200)}`);
+        const { url } = location(res);
+        assert.equal(url.origin, ORIGIN, what);
+        assert.equal(url.searchParams.get('csrf'), 'true', `${what}: ${url}`);
+        assert.ok(noSession(res), `${what}: no session`);
+    }
+});
+
+test('callbackUrl: only relative paths and our origin; anything else falls back to the origin', async () => {
+    const good = {
+        '/grok/': `${ORIGIN}/grok/`,
+        '/openai/?tab=2': `${ORIGIN}/openai/?tab=2`,
+        [`${ORIGIN}/wan-2.5/`]: `${ORIGIN}/wan-2.5/`,
+    };
+    for (const [cb, want] of Object.entries(good)) {
+        const res = await signIn(new Jar(), user.email, user.password, { callbackUrl: cb });
+        assert.equal(res.status, 302, cb);
+        assert.equal(location(res).url.href, want, `callbackUrl ${cb}`);
+    }
+    const evil = [
+        'https://evil.example/', '//evil.example/', '///evil.example/', '/\\evil.example/',
+        '\\\\evil.example/', 'http://evil.example', `${ORIGIN}.evil.example/`,
+        `${ORIGIN}@evil.example/`, 'javascript:alert(1)', 'http:evil.example',
+        '/%2F%2Fevil.example/', '/\t/evil.example/',
+    ];
+    for (const cb of evil) {
+        const res = await signIn(new Jar(), user.email, user.password, { callbackUrl: cb });
+        assert.equal(res.status, 302, cb);
+        const { raw, url } = location(res);
+        assert.ok(!/^[/\\]{2}/.test(raw) && !/^\/\s*[/\\]/.test(raw), `callbackUrl ${cb}: Location ${raw}`);
+        assert.equal(url.origin, ORIGIN, `callbackUrl ${cb}: Location ${raw}`);
+    }
+    // A failed sign-in must not carry an evil callbackUrl along either.
+    const res = await signIn(new Jar(), user.email, 'wrong-password-123', { callbackUrl: 'https://evil.example/' });
+    assert.equal(location(res).url.origin, ORIGIN);
+});
+
+test('GET /api/auth/providers lists credentials', async () => {
+    const res = await get('/api/auth/providers');
+    assert.equal(res.status, 200);
+    assert.ok(isJson(res));
+    const p = res.json();
+    assert.equal(p.credentials.id, 'credentials');
+    assert.equal(p.credentials.type, 'credentials');
+    assert.match(p.credentials.callbackUrl, /\/api\/auth\/callback\/credentials$/);
+    assert.match(p.credentials.signinUrl, /\/api\/auth\/signin\/credentials$/);
+});
+
+test('GET /api/auth/signin is an HTML form posting to the credentials callback', async () => {
+    const res = await get('/api/auth/signin', { headers: { Accept: 'text/html' } });
+    assert.equal(res.status, 200);
+    assert.ok(isHtml(res));
+    assert.match(res.text, /<form[^>]*>/i);
+    assert.match(res.text, /\/api\/auth\/callback\/credentials/);
+    assert.match(res.text, /name="?csrfToken"?/);
+    assert.match(res.text, /type="?password"?/);
+    // A hostile callbackUrl is not reflected into the page unescaped.
+    const x = await get('/api/auth/signin?callbackUrl=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E');
+    assert.equal(x.status, 200);
+    assert.ok(!x.text.includes('"><script>alert(1)</script>'), 'callbackUrl reflected unescaped');
+});
+
+test('GET /api/auth/signout and /api/auth/error are HTML pages', async () => {
+    let res = await get('/api/auth/signout', { headers: { Accept: 'text/html' } });
+    assert.equal(res.status, 200);
+    assert.ok(isHtml(res));
+    assert.match(res.text, /<form[^>]*>/i);
+    res = await get('/api/auth/error', { headers: { Accept: 'text/html' } });
+    assert.equal(res.status, 200);
+    assert.ok(isHtml(res));
+});
+
+test('GET on the credentials callback or register does not sign in', async () => {
+    const q = form({ email: user.email, password: user.password });
+    const res = await get(`/api/auth/callback/credentials?${q}`);
+    assert.ok(noSession(res), 'no session from a GET');
+    const reg = await get('/api/register');
+    assert.equal(reg.status, 405, reg.text);
+});
+
+test('/api/auth/session renews a session older than 24 h', async () => {
+    const jar = new Jar();
+    await signIn(jar, user.email, user.password);
+    const me = (await get('/qwen/api/me', { headers: jar.headers() })).json();
+    const t = now();
+    const old = jwt(claims({ sub: me.id, email: me.email, name: me.name, iat: t - 2 * 86400, exp: t + 28 * 86400 }), { key: SECRET });
+    const res = await get('/api/auth/session', { headers: { Cookie: `${SESSION_COOKIE}=${old}` } });
+    assert.equal(res.status, 200);
+    assert.equal(res.json().user.email, user.email);
+    const c = res.setCookies.map(parseSetCookie).find((x) => x.name === SESSION_COOKIE);
+    assert.ok(c && c.value, 'a renewed session cookie');
+    const p = decodeJwtPayload(c.value);
+    assert.ok(p.iat >= t - 5, `renewed iat ${p.iat}`);
+    assert.ok(p.exp >= t + 30 * 86400 - 5, `renewed exp ${p.exp}`);
+    assert.equal(p.sub, me.id);
+    // The renewed token opens the modules.
+    const again = await get('/qwen/api/me', { headers: { Cookie: `${SESSION_COOKIE}=${c.value}` } });
+    assert.equal(again.status, 200);
+});
