@@ -64,7 +64,7 @@ static int nano_utf8_put(char **w, unsigned long cp);
 nano_keyring_t *
 nano_keyring_parse(const char *buf, size_t len, char *err, size_t errlen)
 {
-    size_t           lineno, klen;
+    size_t           lineno, klen, i;
     const char      *p, *end, *nl, *k;
     nano_keyring_t  *kr;
 
@@ -87,8 +87,12 @@ nano_keyring_parse(const char *buf, size_t len, char *err, size_t errlen)
             klen--;
         }
 
-        /* a line of only blanks counts as blank, not as a short key */
-        if (strspn(k, " \t") >= klen) {
+        /* a line of only blanks counts as blank, not as a short key;
+           bounded by klen, as buf need not be NUL-terminated */
+        for (i = 0; i < klen && (k[i] == ' ' || k[i] == '\t'); i++) {
+            /* void */
+        }
+        if (i == klen) {
             continue;
         }
 
