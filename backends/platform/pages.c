@@ -1,0 +1,82 @@
+/*
+ * The platform's public pages: home and sign-up.
+ */
+
+#include <stdlib.h>
+#include <time.h>
+
+#include "nano_page.h"
+#include "platform.h"
+
+/* The module cards of the home page (trusted markup). */
+static void
+platform_module_cards(nano_buf_t *out)
+{
+    const nano_page_module_t  *m;
+    size_t                     i, n;
+
+    m = nano_page_modules(&n);
+    nano_buf_puts(out, "<ul class=\"nb-cards\">\n");
+    for (i = 0; i < n; i++) {
+        nano_buf_printf(out, "  <li><a class=\"nb-card\" href=\"%s\">"
+                        "<strong>%s</strong><span>%s</span></a></li>\n",
+                        m[i].path, m[i].label, m[i].kind);
+    }
+    nano_buf_puts(out, "</ul>");
+}
+
+int
+platform_home(nano_req_t *req, nano_res_t *res)
+{
+    nano_session_t   s;
+    nano_buf_t       cards;
+    const char      *name;
+    int              status;
+
+    nano_session_init(&s);
+    nano_buf_init(&cards);
+    nano_session_read(req, (long long) time(NULL), &s);
+    name = platform_session_name(&s);
+    platform_module_cards(&cards);
+
+    const nano_page_var_t  vars[] = {
+        { "user_name", name,  0 },
+        { "modules",   cards.data, 1 },
+        /* Shown to signed-out visitors only (CSS hides the other). */
+        { "signed",    name != NULL ? "in" : "out", 0 },
+    };
+    status = cards.failed
+             ? nano_res_error(res, 500, "internal", "out of memory")
+             : nano_page_render(req, res, 200, "home.html", name, vars,
+                                sizeof(vars) / sizeof(vars[0]));
+    nano_buf_cleanup(&cards);
+    nano_session_cleanup(&s);
+    return status;
+}
+
+int
+platform_signup_page(nano_req_t *req, nano_res_t *res)
+{
+    nano_session_t   s;
+    char            *callback;
+    int              status;
+
+    nano_session_init(&s);
+    nano_session_read(req, (long long) time(NULL), &s);
+    callback = platform_query_callback(req);
+    if (callback == NULL) {
+        status = nano_res_error(res, 500, "internal", "out of memory");
+        goto out;
+    }
+
+    const nano_page_var_t  vars[] = {
+        { "callback_url", callback, 0 },
+    };
+    status = nano_page_render(req, res, 200, "signup.html",
+                              platform_session_name(&s), vars,
+                              sizeof(vars) / sizeof(vars[0]));
+out:
+    free(callback);
+    nano_session_cleanup(&s);
+    return status;
+}

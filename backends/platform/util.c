@@ -1,0 +1,119 @@
+/*
+ * Small helpers shared by the platform's handlers.
+ */
+
+#include <string.h>
+
+#include "nano_csrf.h"
+#include "nano_log.h"
+#include "platform.h"
+
+char *
+platform_url(const nano_req_t *req, const char *path)
+{
+    nano_buf_t  b;
+
+    nano_buf_init(&b);
+    nano_buf_puts(&b, req->config->origin);
+    nano_buf_puts(&b, path);
+    return nano_buf_steal(&b);
+}
+
+int
+platform_redirect(nano_res_t *res, const char *url, int json,
+    int json_status)
+{
+    if (url == NULL) {
+        return nano_res_error(res, 500, "internal", "out of memory");
+    }
+    if (json) {
+        return nano_res_json(res, json_status, json_pack("{s:s}", "url", url));
+    }
+    return nano_res_redirect(res, url);
+}
+
+/* The request's csrf cookie value, or an empty one. */
+static nano_str_t
+platform_csrf_cookie(const nano_req_t *req)
+{
+    nano_str_t  v = { NULL, 0 };
+
+    if (nano_req_cookie(req, nano_csrf_cookie_name(req->config->https), &v)
+        != NANO_COOKIE_FOUND)
+    {
+        v.data = NULL;
+        v.len = 0;
+    }
+    return v;
+}
+
+int
+platform_csrf_token(const nano_req_t *req, nano_res_t *res, char *token)
+{
+    const unsigned char  *secret;
+    nano_str_t            v = platform_csrf_cookie(req);
+    size_t                slen;
+    char                  cookie[NANO_CSRF_COOKIE_SIZE];
+
+    secret = nano_config_secret(req->config, &slen);
+    if (nano_csrf_read_cookie(v.data, v.len, secret, slen, token)
+        == NANO_CSRF_OK)
+    {
+        return 0;
+    }
+    if (nano_csrf_new(secret, slen, token, cookie) != 0) {
+        nano_log_error("cannot make a CSRF token");
+        return -1;
+    }
+    /* A browser-session cookie, as NextAuth sets it. */
+    return nano_res_cookie(res, nano_csrf_cookie_name(req->config->https),
+                           cookie, 0, req->config->https);
+}
+
+int
+platform_csrf_ok(const nano_req_t *req, const char *submitted)
+{
+    const unsigned char  *secret;
+    nano_str_t            v = platform_csrf_cookie(req);
+    nano_csrf_status_t    st;
+    size_t                slen;
+
+    secret = nano_config_secret(req->config, &slen);
+    st = nano_csrf_verify(v.data, v.len, submitted, secret, slen);
+    if (st != NANO_CSRF_OK) {
+        nano_log_warn("%s %s: CSRF check failed (%s)", req->method, req->path,
+                      nano_csrf_status_name(st));
+        return 0;
+    }
+    return 1;
+}
+
+const char *
+platform_session_name(const nano_session_t *s)
+{
+    if (s->status != NANO_TOKEN_OK) {
+        return NULL;
+    }
+    if (s->claims.name.len > 0) {
+        return s->claims.name.data;
+    }
+    if (s->claims.email.len > 0) {
+        return s->claims.email.data;
+    }
+    return s->claims.sub.data;
+}
+
+char *
+platform_query_callback(const nano_req_t *req)
+{
+    nano_form_t  q;
+    char        *url;
+
+    nano_form_init(&q);
+    /* A malformed query just means no callbackUrl. */
+    nano_req_query(req, &q);
+    url = nano_callback_resolve(nano_form_get(&q, "callbackUrl"),
+                                req->config->origin);
+    nano_form_cleanup(&q);
+    return url;
+}
