@@ -99,8 +99,9 @@ hexval(int c)
 
 /*
  * Decodes s[0..n) into a new NUL-terminated string; plus_is_space follows
- * form encoding (how Prisma reads query values).  Returns NULL on bad
- * encoding or no memory (*nomem tells which).
+ * form encoding (how Prisma reads query values).  A decoded NUL becomes
+ * 0x01, so that it stays visible to the control character check.
+ * Returns NULL on bad encoding or no memory (*nomem tells which).
  */
 static char *
 pct_decode(const char *s, size_t n, int plus_is_space, int *nomem)
@@ -127,7 +128,7 @@ pct_decode(const char *s, size_t n, int plus_is_space, int *nomem)
                 free(out);
                 return NULL;
             }
-            out[o++] = (char) (hi * 16 + lo);
+            out[o++] = (char) (hi * 16 + lo ? hi * 16 + lo : 1);
             i += 2;
         } else if (s[i] == '+' && plus_is_space) {
             out[o++] = ' ';
@@ -332,6 +333,11 @@ nano_dburl_to_libpq(const char *url, char *err, size_t errlen)
                          : strdup("");
             if (useropt == NULL) {
                 goto nomem_or_bad;
+            }
+            if (has_control(useropt, strlen(useropt))) {
+                set_err(err, errlen,
+                    "options in DATABASE_URL contains a control character");
+                goto out;
             }
             continue;
         }
