@@ -1,0 +1,430 @@
+/*
+ * Unit tests for the migration linter (nano_sql_lint) and statement
+ * splitter: every refusal with its exact text and line, and the SQL that
+ * must not trigger it (comments, strings, quoted names, function bodies).
+ */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../sql/tool/sql_lint.h"
+
+typedef struct {
+    const char *name;
+    const char *sql;
+    const char *findings[4];   /* exact texts, in order; NULL-terminated */
+} lint_case_t;
+
+#define F "sql/002_x.sql"
+
+static const lint_case_t cases[] = {
+    /* ---- refusals ---- */
+    { "drop table", "DROP TABLE \"User\";",
+      { F ":1: DROP TABLE is not additive" } },
+    { "drop lowercase", "drop index if exists foo;",
+      { F ":1: DROP INDEX is not additive" } },
+    { "drop materialized view", "DROP MATERIALIZED VIEW v;",
+      { F ":1: DROP MATERIALIZED VIEW is not additive" } },
+    { "drop type after a comment line", "-- cleanup\nDrop Type mood;",
+      { F ":2: DROP TYPE is not additive" } },
+    { "drop column", "ALTER TABLE \"User\" DROP COLUMN \"image\";",
+      { F ":1: DROP COLUMN is not additive" } },
+    { "drop column without COLUMN", "ALTER TABLE \"User\" DROP \"image\";",
+      { F ":1: DROP COLUMN is not additive" } },
+    { "drop constraint on its own line",
+      "ALTER TABLE \"Account\"\n    DROP CONSTRAINT \"Account_userId_fkey\";",
+      { F ":2: DROP CONSTRAINT is not additive" } },
+    { "rename column", "ALTER TABLE \"User\" RENAME COLUMN \"name\" TO \"n\";",
+      { F ":1: RENAME is not additive" } },
+    { "rename table", "alter table \"User\" rename to \"Users\";",
+      { F ":1: RENAME is not additive" } },
+    { "rename index", "ALTER INDEX \"User_email_key\"\nRENAME TO k;",
+      { F ":2: RENAME is not additive" } },
+    { "alter type drop attribute", "ALTER TYPE t DROP ATTRIBUTE a;",
+      { F ":1: ALTER ... DROP is not additive" } },
+    { "alter view set schema", "ALTER VIEW v SET SCHEMA other;",
+      { F ":1: SET SCHEMA is not additive" } },
+    { "column type", "ALTER TABLE \"User\" ALTER COLUMN \"email\" TYPE "
+      "VARCHAR(100);",
+      { F ":1: ALTER COLUMN \"User\".\"email\" TYPE changes a V1 column's "
+        "type" } },
+    { "column set data type", "ALTER TABLE \"User\" ALTER \"email\" SET DATA "
+      "TYPE citext;",
+      { F ":1: ALTER COLUMN \"User\".\"email\" TYPE changes a V1 column's "
+        "type" } },
+    { "set not null", "ALTER TABLE \"User\"\n  ALTER COLUMN \"email\" SET NOT "
+      "NULL;",
+      { F ":2: SET NOT NULL on \"User\".\"email\" is not additive" } },
+    { "drop not null", "ALTER TABLE \"Session\" ALTER COLUMN \"expires\" DROP "
+      "NOT NULL;",
+      { F ":1: DROP NOT NULL on \"Session\".\"expires\" is not additive" } },
+    { "drop default", "ALTER TABLE \"User\" ALTER COLUMN \"createdAt\" DROP "
+      "DEFAULT;",
+      { F ":1: DROP DEFAULT on \"User\".\"createdAt\" is not additive" } },
+    { "drop identity", "ALTER TABLE t ALTER COLUMN id DROP IDENTITY;",
+      { F ":1: ALTER COLUMN \"t\".\"id\" DROP is not additive" } },
+    { "add generated", "ALTER TABLE t ALTER COLUMN id ADD GENERATED ALWAYS "
+      "AS IDENTITY;",
+      { F ":1: ALTER COLUMN \"t\".\"id\" ADD is not additive" } },
+    { "add not null without default", "ALTER TABLE \"User\" ADD COLUMN "
+      "\"credits\" INTEGER NOT NULL;",
+      { F ":1: ADD COLUMN \"User\".\"credits\" NOT NULL without DEFAULT "
+        "fails on an existing table with rows" } },
+    { "add not null without COLUMN keyword", "alter table \"User\" add "
+      "credits int not null;",
+      { F ":1: ADD COLUMN \"User\".\"credits\" NOT NULL without DEFAULT "
+        "fails on an existing table with rows" } },
+    { "add primary key column", "ALTER TABLE \"VerificationToken\" ADD "
+      "COLUMN \"id\" TEXT PRIMARY KEY;",
+      { F ":1: ADD COLUMN \"VerificationToken\".\"id\" PRIMARY KEY on an "
+        "existing table is not additive" } },
+    { "add unique constraint", "ALTER TABLE \"User\" ADD CONSTRAINT "
+      "\"User_name_key\" UNIQUE (\"name\");",
+      { F ":1: ADD CONSTRAINT UNIQUE on existing table \"User\" can fail on "
+        "its rows or refuse V1's writes" } },
+    { "add primary key", "ALTER TABLE \"VerificationToken\" ADD PRIMARY KEY "
+      "(\"token\");",
+      { F ":1: ADD CONSTRAINT PRIMARY KEY on existing table "
+        "\"VerificationToken\" can fail on its rows or refuse V1's writes" } },
+    { "add check", "ALTER TABLE \"User\" ADD CONSTRAINT c CHECK (length("
+      "\"name\") > 0);",
+      { F ":1: ADD CONSTRAINT CHECK on existing table \"User\" can fail on "
+        "its rows or refuse V1's writes" } },
+    { "add foreign key", "ALTER TABLE \"User\" ADD FOREIGN KEY (\"image\") "
+      "REFERENCES \"Image\"(\"id\");",
+      { F ":1: ADD CONSTRAINT FOREIGN KEY on existing table \"User\" can "
+        "fail on its rows or refuse V1's writes" } },
+    { "set schema on a table", "ALTER TABLE \"User\" SET SCHEMA old;",
+      { F ":1: SET SCHEMA on existing table \"User\" is not additive" } },
+    { "set unlogged", "ALTER TABLE \"Session\" SET UNLOGGED;",
+      { F ":1: SET UNLOGGED on existing table \"Session\" is not "
+        "additive" } },
+    { "detach partition", "ALTER TABLE t DETACH PARTITION p;",
+      { F ":1: ALTER TABLE ... DETACH on existing table \"t\" is not "
+        "additive" } },
+    { "unique index on existing table", "CREATE UNIQUE INDEX \"User_name_key\""
+      " ON \"User\"(\"name\");",
+      { F ":1: CREATE UNIQUE INDEX on existing table \"User\" can fail on "
+        "its rows" } },
+    { "unique index mixing old and new columns",
+      "ALTER TABLE \"User\" ADD COLUMN \"handle\" TEXT;\n"
+      "CREATE UNIQUE INDEX k ON \"User\" (\"handle\", \"name\");",
+      { F ":2: CREATE UNIQUE INDEX on existing table \"User\" can fail on "
+        "its rows" } },
+    { "unique index on an expression", "ALTER TABLE \"User\" ADD COLUMN h "
+      "TEXT;\nCREATE UNIQUE INDEX k ON \"User\" (lower(h));",
+      { F ":2: CREATE UNIQUE INDEX on existing table \"User\" can fail on "
+        "its rows" } },
+    { "index concurrently", "CREATE INDEX CONCURRENTLY k ON \"User\" "
+      "(\"name\");",
+      { F ":1: CREATE INDEX CONCURRENTLY cannot run inside the migration's "
+        "transaction" } },
+    { "truncate", "TRUNCATE \"Session\";",
+      { F ":1: TRUNCATE deletes data" } },
+    { "delete", "DELETE FROM \"Session\" WHERE \"expires\" < now();",
+      { F ":1: DELETE deletes data" } },
+    { "delete in a WITH", "WITH gone AS (\n  DELETE FROM \"Session\" "
+      "RETURNING *)\nSELECT count(*) FROM gone;",
+      { F ":2: DELETE deletes data" } },
+    { "update of a V1 column", "UPDATE \"User\" SET \"name\" = "
+      "lower(\"name\");",
+      { F ":1: UPDATE of existing column \"User\".\"name\" changes data V1 "
+        "owns" } },
+    { "update of a new and an old column",
+      "ALTER TABLE \"User\" ADD COLUMN \"credits\" INT;\n"
+      "UPDATE \"User\" u SET \"credits\" = 0, \"email\" = NULL;",
+      { F ":2: UPDATE of existing column \"User\".\"email\" changes data V1 "
+        "owns" } },
+    { "update of a column list", "ALTER TABLE \"User\" ADD COLUMN a INT;\n"
+      "UPDATE \"User\" SET (a, \"image\") = (1, NULL);",
+      { F ":2: UPDATE of existing column \"User\".\"image\" changes data V1 "
+        "owns" } },
+    { "upsert", "INSERT INTO \"User\" (\"id\") VALUES ('x') ON CONFLICT "
+      "(\"id\") DO UPDATE SET \"name\" = 'y';",
+      { F ":1: INSERT ... ON CONFLICT DO UPDATE changes existing rows" } },
+    { "transaction control", "BEGIN;\nCREATE TABLE t (id INT);\nCOMMIT;",
+      { F ":1: BEGIN: the runner runs each migration in its own transaction",
+        F ":3: COMMIT: the runner runs each migration in its own "
+          "transaction" } },
+    { "start transaction", "start transaction;",
+      { F ":1: START: the runner runs each migration in its own "
+        "transaction" } },
+    { "vacuum", "VACUUM \"User\";",
+      { F ":1: VACUUM cannot run inside the migration's transaction" } },
+    { "do block", "DO $$ BEGIN EXECUTE 'DROP TABLE x'; END $$;",
+      { F ":1: DO blocks cannot be checked for additivity" } },
+    { "revoke", "REVOKE ALL ON \"User\" FROM app;",
+      { F ":1: REVOKE takes away privileges V1 uses" } },
+    { "several findings, lines counted through strings and comments",
+      "/* a\n   block\n   comment */\n"
+      "INSERT INTO t VALUES ('multi\nline');\n"
+      "DROP TABLE a; DROP TABLE b;\n"
+      "-- tail\n"
+      "CREATE FUNCTION f() RETURNS int AS $body$\nSELECT 1;\n$body$ "
+      "LANGUAGE sql;\n"
+      "TRUNCATE c;",
+      { F ":6: DROP TABLE is not additive", F ":6: DROP TABLE is not additive",
+        F ":11: TRUNCATE deletes data" } },
+    { "qualified table name", "ALTER TABLE public.\"User\" DROP COLUMN x;",
+      { F ":1: DROP COLUMN is not additive" } },
+    { "quoted name differs from unquoted", "CREATE TABLE \"Foo\" (x INT);\n"
+      "ALTER TABLE foo ADD CONSTRAINT c UNIQUE (x);",
+      { F ":2: ADD CONSTRAINT UNIQUE on existing table \"foo\" can fail on "
+        "its rows or refuse V1's writes" } },
+    { "statement after BEGIN ATOMIC body",
+      "CREATE FUNCTION f() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n"
+      "  SELECT CASE WHEN true THEN 1 END;\n  SELECT 2;\nEND;\n"
+      "DROP TABLE x;",
+      { F ":6: DROP TABLE is not additive" } },
+
+    /* ---- unterminated input ---- */
+    { "unterminated string", "INSERT INTO t VALUES (1);\nSELECT 'abc;\n",
+      { F ":2: unterminated string literal" } },
+    { "unterminated comment", "/* outer /* inner */ still open\nDROP TABLE x;",
+      { F ":1: unterminated /* comment" } },
+    { "unterminated quoted identifier", "CREATE TABLE \"T (x INT);",
+      { F ":1: unterminated quoted identifier" } },
+    { "unterminated dollar quote", "\n\nCREATE FUNCTION f() AS $fn$ SELECT 1 "
+      "$other$;",
+      { F ":3: unterminated dollar-quoted string" } },
+
+    /* ---- additive: no findings ---- */
+    { "line comment", "-- DROP TABLE \"User\";\nCREATE TABLE t (id INT);",
+      { NULL } },
+    { "block comment", "/* DROP TABLE x; TRUNCATE y; */ SELECT 1;", { NULL } },
+    { "nested block comment", "/* a /* DROP TABLE x; */ DELETE FROM y; */\n"
+      "SELECT 1;", { NULL } },
+    { "string literal", "INSERT INTO t (v) VALUES ('DROP TABLE x; it''s "
+      "fine');", { NULL } },
+    { "escape string", "INSERT INTO t (v) VALUES (E'it\\'s; DROP TABLE x');",
+      { NULL } },
+    { "quoted identifiers named like keywords",
+      "CREATE TABLE \"Log\" (\"Drop\" TEXT, \"delete\" TEXT, \"rename\" "
+      "TEXT);\nALTER TABLE \"User\" ADD COLUMN \"Drop\" TEXT;", { NULL } },
+    { "words that contain keywords", "ALTER TABLE \"User\" ADD COLUMN "
+      "dropped_at TIMESTAMP(3), ADD COLUMN renamed BOOLEAN DEFAULT false;",
+      { NULL } },
+    { "dollar-quoted function body", "CREATE OR REPLACE FUNCTION f() "
+      "RETURNS trigger AS $fn$\nBEGIN\n  DELETE FROM x;\n  DROP TABLE y;\n"
+      "  RETURN NEW;\nEND\n$fn$ LANGUAGE plpgsql;", { NULL } },
+    { "empty dollar tag", "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; "
+      "DROP TABLE t; $$ LANGUAGE sql;", { NULL } },
+    { "positional parameter is not a dollar quote", "PREPARE p AS SELECT "
+      "$1; SELECT 1;", { NULL } },
+    { "new table with NOT NULL columns and constraints",
+      "CREATE TABLE \"Credit\" (\n  \"id\" TEXT NOT NULL,\n  \"userId\" TEXT "
+      "NOT NULL,\n  \"amount\" INTEGER NOT NULL,\n  CONSTRAINT "
+      "\"Credit_pkey\" PRIMARY KEY (\"id\")\n);\n"
+      "CREATE UNIQUE INDEX \"Credit_userId_key\" ON \"Credit\"(\"userId\");\n"
+      "ALTER TABLE \"Credit\" ADD CONSTRAINT \"Credit_userId_fkey\" FOREIGN "
+      "KEY (\"userId\") REFERENCES \"User\"(\"id\") ON DELETE CASCADE ON "
+      "UPDATE CASCADE;\n"
+      "ALTER TABLE \"Credit\" ALTER COLUMN \"amount\" SET NOT NULL, ADD "
+      "COLUMN n INT NOT NULL;", { NULL } },
+    { "nullable and defaulted columns", "ALTER TABLE \"User\" ADD COLUMN IF "
+      "NOT EXISTS \"createdAt\" TIMESTAMP(3) DEFAULT CURRENT_TIMESTAMP;\n"
+      "ALTER TABLE \"User\" ADD COLUMN \"credits\" INTEGER NOT NULL DEFAULT "
+      "0;\nALTER TABLE \"User\" ADD \"bio\" TEXT;\n"
+      "ALTER TABLE \"User\" ADD COLUMN n BIGSERIAL NOT NULL;\n"
+      "ALTER TABLE \"User\" ADD COLUMN g INT NOT NULL GENERATED ALWAYS AS "
+      "IDENTITY;", { NULL } },
+    { "new column with inline references", "ALTER TABLE \"User\" ADD COLUMN "
+      "\"planId\" TEXT REFERENCES \"Plan\"(\"id\") ON DELETE SET NULL;",
+      { NULL } },
+    { "set default and statistics", "ALTER TABLE \"User\" ALTER COLUMN "
+      "\"name\" SET DEFAULT '', ALTER COLUMN \"email\" SET STATISTICS 100;",
+      { NULL } },
+    { "changes to a column added in the same file",
+      "ALTER TABLE \"User\" ADD COLUMN x TEXT;\n"
+      "ALTER TABLE \"User\" ALTER COLUMN x SET NOT NULL;\n"
+      "ALTER TABLE \"User\" ALTER COLUMN x TYPE VARCHAR(9);", { NULL } },
+    { "unique index over a new column", "ALTER TABLE \"User\" ADD COLUMN "
+      "\"handle\" TEXT;\nCREATE UNIQUE INDEX \"User_handle_key\" ON \"User\" "
+      "USING btree (\"handle\" ASC);", { NULL } },
+    { "plain index on an existing table", "CREATE INDEX IF NOT EXISTS "
+      "\"Session_userId_idx\" ON \"Session\"(\"userId\");", { NULL } },
+    { "backfill of a new column", "ALTER TABLE \"User\" ADD COLUMN c INT;\n"
+      "UPDATE \"User\" SET c = 0 WHERE \"email\" IS NOT NULL;", { NULL } },
+    { "update of a table created here", "CREATE TABLE t (a INT);\nUPDATE t "
+      "SET a = a + 1;", { NULL } },
+    { "insert and do nothing", "INSERT INTO t VALUES (1) ON CONFLICT DO "
+      "NOTHING;", { NULL } },
+    { "unquoted names fold", "create table Foo (x int);\nALTER TABLE FOO ADD "
+      "CONSTRAINT c UNIQUE (x);", { NULL } },
+    { "grants, comments, views, enums", "GRANT SELECT ON \"User\" TO ro;\n"
+      "COMMENT ON TABLE \"User\" IS 'users; DROP';\nCREATE VIEW v AS SELECT "
+      "1;\nALTER TYPE mood ADD VALUE 'meh';\nCREATE TYPE t AS ENUM ('a');",
+      { NULL } },
+    { "BEGIN ATOMIC body", "CREATE FUNCTION f() RETURNS int LANGUAGE sql\n"
+      "BEGIN ATOMIC\n  SELECT 1;\n  SELECT CASE WHEN true THEN 2 END;\nEND;",
+      { NULL } },
+    { "empty file", "", { NULL } },
+    { "only comments and semicolons", "-- nothing\n;;\n/* here */", { NULL } },
+};
+
+static void
+test_case(void **state)
+{
+    const lint_case_t  *c = *state;
+    nano_sql_finding_t  found[8];
+    int                 n, want = 0, i;
+
+    while (want < 4 && c->findings[want] != NULL) {
+        want++;
+    }
+    memset(found, 0, sizeof(found));
+    n = nano_sql_lint(F, c->sql, strlen(c->sql), found, 8);
+    for (i = 0; n != want && i < n && i < 8; i++) {
+        print_message("finding: %s\n", found[i].text);
+    }
+    assert_int_equal(n, want);
+    for (i = 0; i < want; i++) {
+        assert_string_equal(found[i].text, c->findings[i]);
+    }
+}
+
+static void
+test_reason_and_line_fields(void **state)
+{
+    nano_sql_finding_t f[1];
+    const char        *sql = "\n\nALTER TABLE \"User\" DROP COLUMN x;";
+
+    (void) state;
+    assert_int_equal(nano_sql_lint("a.sql", sql, strlen(sql), f, 1), 1);
+    assert_int_equal(f[0].line, 3);
+    assert_string_equal(f[0].reason, "DROP COLUMN is not additive");
+    assert_string_equal(f[0].text, "a.sql:3: DROP COLUMN is not additive");
+}
+
+static void
+test_count_beyond_max(void **state)
+{
+    nano_sql_finding_t f[1];
+    const char        *sql = "DROP TABLE a; TRUNCATE b;\nDELETE FROM c;";
+
+    (void) state;
+    memset(f, 0, sizeof(f));
+    assert_int_equal(nano_sql_lint("a.sql", sql, strlen(sql), f, 1), 3);
+    assert_string_equal(f[0].text, "a.sql:1: DROP TABLE is not additive");
+    assert_int_equal(nano_sql_lint("a.sql", sql, strlen(sql), NULL, 0), 3);
+}
+
+static void
+test_length_not_nul(void **state)
+{
+    nano_sql_finding_t f[1];
+    const char        *sql = "SELECT 1; DROP TABLE x;";
+
+    (void) state;
+    /* Only "SELECT 1; " is inside the given length. */
+    assert_int_equal(nano_sql_lint("a.sql", sql, 10, f, 1), 0);
+}
+
+/* The migrations in sql/ lint clean, the V1 baseline included. */
+static void
+test_repository_migrations(void **state)
+{
+    static const char *const files[] = {
+        "sql/000_v1_baseline.sql", "sql/001_user_created_at.sql", NULL
+    };
+    char  path[1024];
+    FILE *devnull;
+    int   i;
+
+    (void) state;
+    devnull = fopen("/dev/null", "w");
+    assert_non_null(devnull);
+    for (i = 0; files[i] != NULL; i++) {
+        /* From the repository root (make test), or next to this file. */
+        snprintf(path, sizeof(path), "%s", files[i]);
+        if (access(path, R_OK) != 0) {
+            snprintf(path, sizeof(path), "%.*s../../%s",
+                     (int) (strrchr(__FILE__, '/') - __FILE__ + 1), __FILE__,
+                     files[i]);
+        }
+        assert_int_equal(nano_sql_lint_file(path, devnull), 0);
+    }
+    fclose(devnull);
+}
+
+static void
+test_lint_file_errors(void **state)
+{
+    char  buf[512] = "";
+    FILE *mem;
+
+    (void) state;
+    mem = fmemopen(buf, sizeof(buf), "w");
+    assert_non_null(mem);
+    assert_int_equal(nano_sql_lint_file("/nonexistent/x.sql", mem), -1);
+    fclose(mem);
+    assert_string_equal(buf, "/nonexistent/x.sql: cannot read: No such file "
+                        "or directory\n");
+}
+
+static void
+test_statements(void **state)
+{
+    nano_sql_stmt_t st[4];
+    const char     *sql = "-- head\nCREATE TABLE t (\n  a TEXT DEFAULT ';'\n);"
+                          "\n/* c; */ INSERT INTO t VALUES ($$x;y$$);\n\n"
+                          "SELECT 1";
+
+    (void) state;
+    assert_int_equal(nano_sql_statements(sql, strlen(sql), NULL, 0), 3);
+    assert_int_equal(nano_sql_statements(sql, strlen(sql), st, 4), 3);
+    assert_int_equal(st[0].line, 2);
+    assert_memory_equal(sql + st[0].offset,
+                        "CREATE TABLE t (\n  a TEXT DEFAULT ';'\n)",
+                        st[0].len);
+    assert_int_equal(st[0].len, strlen("CREATE TABLE t (\n  a TEXT DEFAULT "
+                                       "';'\n)"));
+    assert_int_equal(st[1].line, 5);
+    assert_int_equal(st[1].len, strlen("INSERT INTO t VALUES ($$x;y$$)"));
+    assert_memory_equal(sql + st[1].offset, "INSERT INTO t VALUES ($$x;y$$)",
+                        st[1].len);
+    assert_int_equal(st[2].line, 7);
+    assert_int_equal(st[2].len, 8);
+    assert_int_equal(nano_sql_statements("SELECT 'x", 9, st, 4), -1);
+}
+
+int
+main(void)
+{
+    size_t             n = sizeof(cases) / sizeof(cases[0]), i;
+    struct CMUnitTest *tests;
+    int                rc;
+
+    tests = calloc(n + 7, sizeof(*tests));
+    if (tests == NULL) {
+        return 1;
+    }
+    for (i = 0; i < n; i++) {
+        tests[i].name = cases[i].name;
+        tests[i].test_func = test_case;
+        tests[i].initial_state = (void *) &cases[i];
+    }
+    tests[n].name = "reason and line fields";
+    tests[n].test_func = test_reason_and_line_fields;
+    tests[n + 1].name = "count beyond max";
+    tests[n + 1].test_func = test_count_beyond_max;
+    tests[n + 2].name = "length, not NUL, ends the input";
+    tests[n + 2].test_func = test_length_not_nul;
+    tests[n + 3].name = "sql/ migrations lint clean";
+    tests[n + 3].test_func = test_repository_migrations;
+    tests[n + 4].name = "lint_file read error";
+    tests[n + 4].test_func = test_lint_file_errors;
+    tests[n + 5].name = "statement splitting";
+    tests[n + 5].test_func = test_statements;
+    rc = _cmocka_run_group_tests("sql_lint", tests, n + 6, NULL, NULL);
+    free(tests);
+    return rc;
+}
