@@ -225,6 +225,35 @@ is_libpq_param(const char *name)
 }
 
 /*
+ * The decoded value of a query parameter (eq points at its '=' or is NULL,
+ * amp at its end), refused when it holds a control character: it becomes
+ * part of a server command line.  New string, or NULL with err set.
+ */
+static char *
+query_value(const char *eq, const char *amp, int plus_is_space,
+    const char *what, char *err, size_t errlen)
+{
+    char *v;
+    int   nomem = 0;
+
+    v = eq ? pct_decode(eq + 1, (size_t) (amp - eq - 1), plus_is_space,
+                        &nomem)
+           : strdup("");
+    if (v == NULL) {
+        set_err(err, errlen, (eq == NULL || nomem) ? "out of memory"
+                             : "DATABASE_URL has a bad percent-encoding");
+        return NULL;
+    }
+    if (has_control(v, strlen(v))) {
+        set_err(err, errlen, "%s in DATABASE_URL contains a control "
+                "character", what);
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+/*
  * Appends the backend option word that sets search_path to exactly one
  * schema, as Prisma uses it: a double-quoted identifier (case kept, ""
  * doubled), then backslash-escaped for the server's splitting of the
@@ -312,15 +341,8 @@ nano_dburl_to_libpq(const char *url, char *err, size_t errlen)
         }
         if (strcmp(name, "schema") == 0) {
             free(schema);
-            schema = eq ? pct_decode(eq + 1, (size_t) (amp - eq - 1), 1,
-                                     &nomem)
-                        : strdup("");
+            schema = query_value(eq, amp, 1, "schema", err, errlen);
             if (schema == NULL) {
-                goto nomem_or_bad;
-            }
-            if (has_control(schema, strlen(schema))) {
-                set_err(err, errlen,
-                    "schema in DATABASE_URL contains a control character");
                 goto out;
             }
             continue;
@@ -328,15 +350,8 @@ nano_dburl_to_libpq(const char *url, char *err, size_t errlen)
         if (strcmp(name, "options") == 0) {
             /* Merged with the search path below into one options value. */
             free(useropt);
-            useropt = eq ? pct_decode(eq + 1, (size_t) (amp - eq - 1), 0,
-                                      &nomem)
-                         : strdup("");
+            useropt = query_value(eq, amp, 0, "options", err, errlen);
             if (useropt == NULL) {
-                goto nomem_or_bad;
-            }
-            if (has_control(useropt, strlen(useropt))) {
-                set_err(err, errlen,
-                    "options in DATABASE_URL contains a control character");
                 goto out;
             }
             continue;

@@ -133,54 +133,6 @@ migration_name(const char *name, unsigned long *number)
 }
 
 static int
-read_file(const char *path, char **out, size_t *outlen)
-{
-    FILE   *f;
-    char   *buf = NULL, *p;
-    size_t  len = 0, cap = 0, got;
-    int     rc = -1;
-
-    f = fopen(path, "rb");
-    if (f == NULL) {
-        die_msg("%s: cannot read: %s", path, strerror(errno));
-        return -1;
-    }
-    for (;;) {
-        if (cap - len < 4096) {
-            cap = cap ? cap * 2 : 65536;
-            p = realloc(buf, cap + 1);
-            if (p == NULL) {
-                die_msg("out of memory");
-                goto out;
-            }
-            buf = p;
-        }
-        got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            break;
-        }
-    }
-    if (ferror(f)) {
-        die_msg("%s: cannot read: %s", path, strerror(errno));
-        goto out;
-    }
-    buf[len] = '\0';
-    if (memchr(buf, '\0', len) != NULL) {
-        die_msg("%s: contains a NUL byte", path);
-        goto out;
-    }
-    *out = buf;
-    *outlen = len;
-    buf = NULL;
-    rc = 0;
-out:
-    free(buf);
-    fclose(f);
-    return rc;
-}
-
-static int
 sha256_hex(const char *data, size_t len, char hex[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -255,7 +207,12 @@ load_migrations(const char *dir, mig_list_t *list)
             goto out;
         }
         list->n++;
-        if (read_file(m->path, &m->sql, &m->len) != 0) {
+        m->sql = nano_sql_read_file(m->path, &m->len, stderr);
+        if (m->sql == NULL) {
+            goto out;
+        }
+        if (memchr(m->sql, '\0', m->len) != NULL) {
+            die_msg("%s: contains a NUL byte", m->path);
             goto out;
         }
         if (sha256_hex(m->sql, m->len, m->checksum) != 0) {

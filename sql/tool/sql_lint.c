@@ -927,38 +927,61 @@ nano_sql_statements(const char *sql, size_t len, nano_sql_stmt_t *out,
     return rc != 0 || l.count ? -1 : (int) sp.count;
 }
 
-int
-nano_sql_lint_file(const char *path, FILE *report)
+char *
+nano_sql_read_file(const char *path, size_t *len, FILE *report)
 {
-    nano_sql_finding_t  found[32];
-    FILE               *f = NULL;
-    char               *buf = NULL, *p;
-    size_t              len = 0, cap = 0, k, got;
-    int                 n = -1;
+    FILE   *f;
+    char   *buf = NULL, *p;
+    size_t  n = 0, cap = 0, got;
+    int     ok = 0;
 
     f = fopen(path, "rb");
     if (f == NULL) {
         fprintf(report, "%s: cannot read: %s\n", path, strerror(errno));
-        goto out;
+        return NULL;
     }
     for (;;) {
-        if (cap - len < 65536) {
+        if (cap - n < 4096) {
             cap = cap ? cap * 2 : 65536;
-            p = realloc(buf, cap);
+            p = realloc(buf, cap + 1);
             if (p == NULL) {
                 fprintf(report, "%s: out of memory\n", path);
                 goto out;
             }
             buf = p;
         }
-        got = fread(buf + len, 1, cap - len, f);
-        len += got;
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
         if (got == 0) {
             break;
         }
     }
     if (ferror(f)) {
         fprintf(report, "%s: cannot read: %s\n", path, strerror(errno));
+        goto out;
+    }
+    buf[n] = '\0';
+    *len = n;
+    ok = 1;
+out:
+    fclose(f);
+    if (!ok) {
+        free(buf);
+        buf = NULL;
+    }
+    return buf;
+}
+
+int
+nano_sql_lint_file(const char *path, FILE *report)
+{
+    nano_sql_finding_t  found[32];
+    char               *buf;
+    size_t              len = 0, k;
+    int                 n = -1;
+
+    buf = nano_sql_read_file(path, &len, report);
+    if (buf == NULL) {
         goto out;
     }
     n = nano_sql_lint(path, buf, len, found, sizeof(found) / sizeof(found[0]));
@@ -973,9 +996,6 @@ nano_sql_lint_file(const char *path, FILE *report)
         fprintf(report, "%s: %d more findings\n", path, n - (int) k);
     }
 out:
-    if (f != NULL) {
-        fclose(f);
-    }
     free(buf);
     return n;
 }

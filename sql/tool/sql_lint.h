@@ -25,6 +25,12 @@ int nano_sql_lint(const char *filename, const char *sql, size_t len,
     nano_sql_finding_t *out, size_t max);
 
 /*
+ * Reads the whole file at path into a new NUL-terminated buffer the
+ * caller frees, its length in *len; NULL after printing why to report.
+ */
+char *nano_sql_read_file(const char *path, size_t *len, FILE *report);
+
+/*
  * Reads and lints the file at path, printing each finding's text on its
  * own line to report (or a read error naming the file).  Returns the
  * number of findings, or -1 when the file cannot be read or linted.

@@ -198,38 +198,32 @@ libpq_value(const char *uri, const char *keyword)
 static void
 test_libpq_reads_output(void **state)
 {
-    char  err[128];
-    char *out, *v;
+    static const char *const want[][2] = {
+        { "password", "p@ss:w/rd%" }, { "user", "app" },
+        { "host", "db.example" }, { "port", "6432" }, { "dbname", "v1" },
+        { "sslmode", "require" }, { "sslrootcert", "ca.pem" },
+        { "options", "-c search_path=\"My\\ \"\"Schema\"\"\"" },
+        { "pool_timeout", NULL }
+    };
+    char   err[128];
+    char  *out, *v;
+    size_t i;
 
     (void) state;
     out = nano_dburl_to_libpq("postgres://app:p%40ss%3Aw%2Frd%25@db.example"
         ":6432/v1?schema=My%20%22Schema%22&connection_limit=5&pgbouncer=true"
-        "&sslmode=require&sslcert=ca.pem", err, sizeof(err));
+        "&sslmode=require&sslcert=ca.pem&pool_timeout=3", err, sizeof(err));
     assert_non_null(out);
-    v = libpq_value(out, "password");
-    assert_string_equal(v, "p@ss:w/rd%");
-    free(v);
-    v = libpq_value(out, "user");
-    assert_string_equal(v, "app");
-    free(v);
-    v = libpq_value(out, "host");
-    assert_string_equal(v, "db.example");
-    free(v);
-    v = libpq_value(out, "port");
-    assert_string_equal(v, "6432");
-    free(v);
-    v = libpq_value(out, "dbname");
-    assert_string_equal(v, "v1");
-    free(v);
-    v = libpq_value(out, "sslmode");
-    assert_string_equal(v, "require");
-    free(v);
-    v = libpq_value(out, "sslrootcert");
-    assert_string_equal(v, "ca.pem");
-    free(v);
-    v = libpq_value(out, "options");
-    assert_string_equal(v, "-c search_path=\"My\\ \"\"Schema\"\"\"");
-    free(v);
+    for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        v = libpq_value(out, want[i][0]);
+        if (want[i][1] == NULL) {
+            assert_null(v);
+        } else {
+            assert_non_null(v);
+            assert_string_equal(v, want[i][1]);
+        }
+        free(v);
+    }
     free(out);
 }
 
