@@ -55,9 +55,11 @@ unset secret
 
 # --- leftovers and ports --------------------------------------------------------
 stack_stop_leftovers
-ports=("$STACK_PORT")
+ports=()
 for i in "${!STACK_APPS[@]}"; do ports+=($((STACK_BASE_PORT + i))); done
-stack_check_ports "${ports[@]}" || exit 1
+stack_check_ports "set PORT to a free port for nginx" "$STACK_PORT" || exit 1
+stack_check_ports "the backends need 127.0.0.1:3000-3006; stop what listens there (is another make run up?)" \
+    "${ports[@]}" || exit 1
 
 # --- start, supervise, stop ----------------------------------------------------
 stopping=

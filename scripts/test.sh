@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make test`: unit tests (cmocka binaries build/tests/test_*), then a test
+# `make test`: unit tests (cmocka binaries build/tests/test_*), the sql/
+# migration linter (one test), then a test
 # stack on its own port and unix sockets (so it runs beside `make run`) and
 # the black-box integration tests in tests/integration/ (node --test).
 # The stack is always stopped.  Ends with one line "N passed, N failed".
@@ -30,10 +31,19 @@ unit_bins=("$STACK_ROOT"/build/tests/test_*)
 if [ "${#unit_bins[@]}" -eq 0 ]; then
     echo "test: no unit test binaries in build/tests/"
 else
-    unit_out=$(scripts/unit.sh "${unit_bins[@]}" | tee /dev/stderr | tail -n 1)
-    read -r _ p _ f _ <<<"$unit_out"
+    scripts/unit.sh "${unit_bins[@]}" | tee "$STACK_ROOT/build/tests/unit.log"
+    read -r _ p _ f _ < <(tail -n 1 "$STACK_ROOT/build/tests/unit.log")
     passed=$((passed + ${p:-0}))
     failed=$((failed + ${f:-1}))
+fi
+
+# --- migration linter ------------------------------------------------------
+echo "== migration linter (sql/*.sql)"
+if build/bin/nano-migrate lint sql/*.sql; then
+    echo "lint: sql/ is additive only"
+    passed=$((passed + 1))
+else
+    failed=$((failed + 1))
 fi
 
 # --- test stack ---------------------------------------------------------------
@@ -76,8 +86,8 @@ trap stop_stack EXIT
 trap 'echo "test: interrupted" >&2; exit 130' INT TERM HUP
 
 started=
-if ! stack_check_ports "$STACK_PORT"; then
-    echo "test: set TEST_PORT to a free port" >&2
+if ! stack_check_ports "set TEST_PORT to a free port" "$STACK_PORT"; then
+    :
 elif stack_test_upstreams "$STACK_UPSTREAMS" && stack_start; then
     started=1
 fi

@@ -461,13 +461,14 @@ stack_nginx_stop() { stack_kill nginx TERM 10; }
 stack_save_env() {
     local v
     (
-        umask 077
+        umask 077              # DATABASE_URL may hold a password
         for v in STACK_MODE STACK_STATE STACK_PORT STACK_URL STACK_LISTEN \
                  STACK_READ_TIMEOUT STACK_DB_URL STACK_SECRET_FILE \
                  STACK_UPSTREAMS STACK_OWN_DB PG_BINDIR PG_BASE PG_DATA PG_SOCK; do
             printf '%s=%q\n' "$v" "${!v-}"
-        done
-    ) >"$STACK_STATE/stack.env"
+        done >"$STACK_STATE/stack.env.tmp"
+    )
+    mv -f "$STACK_STATE/stack.env.tmp" "$STACK_STATE/stack.env"
 }
 
 # stack_stop_leftovers: stops whatever an earlier, killed run of this state
@@ -488,14 +489,16 @@ stack_stop_leftovers() {
     done
 }
 
-# stack_check_ports PORT...: fails with a clear message when one is taken.
+# stack_check_ports HINT PORT...: fails with a clear message when one is
+# taken.
 stack_check_ports() {
-    local p busy=()
+    local hint=$1 p busy=()
+    shift
     for p in "$@"; do
         stack_port_in_use "$p" && busy+=("$p")
     done
     [ "${#busy[@]}" -eq 0 ] && return 0
-    stack_log "port(s) ${busy[*]} already in use; stop what listens there (ss -ltnp) or choose another PORT"
+    stack_log "port ${busy[*]} already in use (see: ss -ltnp); $hint"
     return 1
 }
 
