@@ -57,6 +57,9 @@ char *platform_email_normalise(char *email);
 
 /* util.c */
 
+/* Strips leading and trailing spaces and tabs in place; returns s. */
+char *platform_trim(char *s);
+
 /* origin + path, a new string (caller frees), or NULL. */
 char *platform_url(const nano_req_t *req, const char *path);
 

@@ -154,18 +154,8 @@ platform_password_problem(const char *password)
 static const char *
 platform_name_problem(char *name)
 {
-    char    *start = name;
-    size_t   len;
-
-    while (*start == ' ' || *start == '\t') {
-        start++;
-    }
-    len = strlen(start);
-    while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t')) {
-        len--;
-    }
-    memmove(name, start, len);
-    name[len] = '\0';
+    const char  *p;
+    size_t       len = strlen(platform_trim(name));
 
     if (len > PLATFORM_NAME_MAX) {
         return "the name must be at most 100 bytes long";
@@ -173,8 +163,8 @@ platform_name_problem(char *name)
     if (platform_utf8_chars(name) < 0) {
         return "the name is not valid UTF-8";
     }
-    for (start = name; *start != '\0'; start++) {
-        if ((unsigned char) *start < 0x20 || *start == 0x7f) {
+    for (p = name; *p != '\0'; p++) {
+        if ((unsigned char) *p < 0x20 || *p == 0x7f) {
             return "the name contains a control character";
         }
     }

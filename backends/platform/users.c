@@ -35,19 +35,9 @@ platform_user_cleanup(platform_user_t *u)
 char *
 platform_email_normalise(char *email)
 {
-    char    *start = email, *p;
-    size_t   len;
+    char  *p;
 
-    while (*start == ' ' || *start == '\t') {
-        start++;
-    }
-    len = strlen(start);
-    while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t')) {
-        len--;
-    }
-    memmove(email, start, len);
-    email[len] = '\0';
-    for (p = email; *p != '\0'; p++) {
+    for (p = platform_trim(email); *p != '\0'; p++) {
         *p = (char) tolower((unsigned char) *p);
     }
     return email;

@@ -9,6 +9,24 @@
 #include "platform.h"
 
 char *
+platform_trim(char *s)
+{
+    char    *start = s;
+    size_t   len;
+
+    while (*start == ' ' || *start == '\t') {
+        start++;
+    }
+    len = strlen(start);
+    while (len > 0 && (start[len - 1] == ' ' || start[len - 1] == '\t')) {
+        len--;
+    }
+    memmove(s, start, len);
+    s[len] = '\0';
+    return s;
+}
+
+char *
 platform_url(const nano_req_t *req, const char *path)
 {
     nano_buf_t  b;
