@@ -24,7 +24,7 @@
 #include "nano_server.h"
 
 #define NANO_PATH_MAX          2048     /* longest PATH_INFO we route */
-#define NANO_BODY_DRAIN_MAX    (1024 * 1024)
+#define NANO_BODY_DRAIN_MAX    (16 * 1024 * 1024)
 #define NANO_LISTEN_BACKLOG    128
 #define NANO_STOP_GRACE_SEC    10       /* for requests in flight */
 
