@@ -923,6 +923,29 @@ test_refuse_payload_trailing_bits(void **state)
     assert_int_equal(verify(tok, &c), NANO_TOKEN_INVALID);
 }
 
+/* 4n + 1 characters cannot be base64url, even when the extra one
+ * carries only zero bits. */
+static void
+test_refuse_base64_length_one_mod_four(void **state)
+{
+    static const char  payload[] = "{\"sub\":\"u1\",\"exp\":1700003600 }";
+    char               tok[TOKCAP];
+    size_t             n;
+    nano_claims_t      c;
+
+    (void) state;
+    assert_int_equal(strlen(payload), 30);
+    mk_payload(tok, payload);
+    assert_int_equal(verify(tok, &c), NANO_TOKEN_OK);
+
+    n = b64url(HDR, strlen(HDR), tok);
+    tok[n++] = '.';
+    n += b64url(payload, strlen(payload), tok + n);
+    strcpy(tok + n, "A");
+    sign_text(tok, EVP_sha256(), KEY1);
+    assert_int_equal(verify(tok, &c), NANO_TOKEN_INVALID);
+}
+
 static void
 test_refuse_base64_padding(void **state)
 {
@@ -1082,7 +1105,7 @@ static void
 test_refuse_token_too_long(void **state)
 {
 #define PREFIX  "{\"sub\":\"u1\",\"exp\":1700003600,\"pad\":\""
-    char           *tok, *payload;
+    char           *tok, *payload, *big;
     size_t          plen;
     nano_claims_t   c;
 
@@ -1103,12 +1126,17 @@ test_refuse_token_too_long(void **state)
     assert_int_equal(strlen(tok), NANO_TOKEN_MAX_LEN);
     assert_int_equal(verify(tok, &c), NANO_TOKEN_OK);
 
-    /* three bytes more */
+    /* three bytes more, refused even with scratch to spare */
     snprintf(payload, NANO_TOKEN_MAX_LEN, "%s%0*d\"}", PREFIX,
              (int) (plen + 3 - strlen(PREFIX) - 2), 0);
     mk_payload(tok, payload);
     assert_int_equal(strlen(tok), NANO_TOKEN_MAX_LEN + 4);
-    assert_int_equal(verify(tok, &c), NANO_TOKEN_INVALID);
+    big = malloc(TOKCAP);
+    assert_non_null(big);
+    assert_int_equal(nano_token_verify(ring, tok, strlen(tok), NOW, LEEWAY,
+                                       big, TOKCAP, &c),
+                     NANO_TOKEN_INVALID);
+    free(big);
 
     free(payload);
     free(tok);
@@ -1605,6 +1633,7 @@ main(void)
         cmocka_unit_test(test_refuse_signature_wrong_length),
         cmocka_unit_test(test_refuse_signature_trailing_bits),
         cmocka_unit_test(test_refuse_payload_trailing_bits),
+        cmocka_unit_test(test_refuse_base64_length_one_mod_four),
         cmocka_unit_test(test_refuse_base64_padding),
         cmocka_unit_test(test_refuse_plus_and_slash),
         cmocka_unit_test(test_refuse_signature_standard_alphabet),
