@@ -543,6 +543,11 @@ test_session_prefix_name_chunks_ignored(void **state)
                               &len),
                      NANO_COOKIE_FOUND);
     assert_out(len, "A");
+    /* only a '.' separates name and index */
+    assert_int_equal(session1(NAME "_0=X; " NAME "-1=Y; " NAME ".0=A; "
+                              NAME "x1=Z", &len),
+                     NANO_COOKIE_FOUND);
+    assert_out(len, "A");
     assert_int_equal(session1(NAME "-x.0=X; " NAME "-x=Z", &len),
                      NANO_COOKIE_ABSENT);
 }
