@@ -20,6 +20,7 @@ STACK_STATE=$(cd "$(dirname "$0")/.." && pwd)/.state/run
 . "$(dirname "$0")/lib/stack.sh"
 stack_init
 cd "$STACK_ROOT"
+stack_lock nowait || exit 1     # one make run per checkout
 
 STACK_PORT=${PORT:-8080}
 case $STACK_PORT in
@@ -53,7 +54,7 @@ fi
 stack_write_keys "$STACK_SECRET_FILE" "$secret"
 unset secret
 
-# --- leftovers and ports --------------------------------------------------------
+# --- lock, leftovers and ports --------------------------------------------------------
 stack_stop_leftovers
 ports=()
 for i in "${!STACK_APPS[@]}"; do ports+=($((STACK_BASE_PORT + i))); done

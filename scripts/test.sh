@@ -48,7 +48,9 @@ fi
 
 # --- test stack ---------------------------------------------------------------
 echo "== integration tests"
-# An earlier run may have been killed: stop what it left, then start afresh.
+# One test stack per checkout at a time; then, as an earlier run may have
+# been killed, stop what it left and start afresh.
+stack_lock wait || exit 1
 stack_stop_leftovers
 if [ -r "$STACK_STATE/pg.location" ]; then
     old=$(cat "$STACK_STATE/pg.location")

@@ -32,6 +32,24 @@ stack_init() {
     mkdir -p "$STACK_STATE/pids" "$STACK_STATE/logs" "$STACK_STATE/sock"
 }
 
+# stack_lock WAIT: takes $STACK_STATE.lock on fd 9 for this process's
+# lifetime, so two stacks never share one state dir.  WAIT=wait waits for
+# the holder (a second make test), WAIT=nowait fails (a second make run).
+stack_lock() {
+    local lock=$STACK_STATE.lock holder
+    mkdir -p "$(dirname "$lock")"
+    exec 9>>"$lock"
+    flock -n 9 && { echo $$ >"$lock.pid"; return 0; }
+    holder=$(cat "$lock.pid" 2>/dev/null) || holder=?
+    if [ "$1" = nowait ]; then
+        stack_log "another stack is running on $STACK_STATE (pid $holder); stop it first"
+        return 1
+    fi
+    stack_log "another stack is running on $STACK_STATE (pid $holder); waiting for it"
+    flock -w 1800 9 || { stack_log "gave up waiting for $lock"; return 1; }
+    echo $$ >"$lock.pid"
+}
+
 # --- processes ----------------------------------------------------------
 
 # stack_starttime PID: the kernel's start time of PID (field 22 of stat).
@@ -70,7 +88,8 @@ stack_spawn() {
     local name=$1 logfile=$2
     shift 2
     printf -- '--- %s: %s starting\n' "$(date '+%F %T')" "$name" >>"$logfile"
-    setsid "$@" </dev/null >>"$logfile" 2>&1 &
+    # fd 9 is the caller's stack lock (stack_lock): children must not keep it.
+    setsid "$@" </dev/null >>"$logfile" 2>&1 9>&- &
     stack_record "$name" "$!"
 }
 
@@ -209,7 +228,7 @@ stack_pg_init() {
             --locale=C --auth-local=trust --auth-host=reject >"$log" 2>&1; then
         stack_log "initdb failed:"
         stack_log_tail "$log" 30
-        exit 1
+        return 1
     fi
 }
 
@@ -509,7 +528,7 @@ stack_start() {
     if [ -n "$STACK_OWN_DB" ]; then
         PG_BINDIR=$(stack_pg_bindir)
         stack_pg_locate
-        stack_pg_init
+        stack_pg_init || return 1
         stack_pg_start || return 1
         stack_pg_bootstrap || return 1
         stack_log "applying sql/ migrations to the private cluster"
