@@ -362,21 +362,30 @@ stack_backend_start() {
     return 1
 }
 
-# stack_worker_group: the group nginx's workers run as when the master is
-# root: the template's "user" directive, else nginx's default (nobody,
-# nogroup), which stack_nginx_conf then sets explicitly.  Empty when we
-# are not root (workers keep our identity).
-stack_worker_group() {
+# stack_worker_identity: sets STACK_WORKER_USER and STACK_WORKER_GROUP, the
+# user nginx's workers run as when the master is root: the template's
+# "user" directive, else nobody:nogroup (nginx's default), or root when
+# nobody cannot reach the checkout or the state dir (a parent such as /root
+# is not traversable; the stack says so).  Both empty when we are not root:
+# the workers keep our identity.
+stack_worker_identity() {
     local u g
+    [ -n "${STACK_WORKER_USER+set}" ] && return 0
+    STACK_WORKER_USER= STACK_WORKER_GROUP=
     [ "$(id -u)" = 0 ] || return 0
     read -r u g < <(sed -n 's/^[[:space:]]*user[[:space:]]\{1,\}\([^[:space:];]*\)[[:space:]]*\([^[:space:];]*\).*/\1 \2/p' \
         "$STACK_CONF_DIR/nginx.conf.in" | head -n 1) || true
     if [ -n "$u" ]; then
-        printf '%s\n' "${g:-$u}"
-    elif getent group nogroup >/dev/null; then
-        echo nogroup
-    else
-        echo nobody
+        STACK_WORKER_USER=$u STACK_WORKER_GROUP=${g:-$u}
+        return 0
+    fi
+    STACK_WORKER_USER=nobody
+    STACK_WORKER_GROUP=nogroup
+    getent group nogroup >/dev/null || STACK_WORKER_GROUP=nobody
+    if ! setpriv --reuid="$STACK_WORKER_USER" --regid="$STACK_WORKER_GROUP" --clear-groups -- \
+            test -x "$STACK_ROOT/backends" -a -x "$STACK_STATE/sock" 2>/dev/null; then
+        stack_log "user nobody cannot reach $STACK_ROOT or $STACK_STATE (a parent directory is not traversable): nginx workers run as root for this local stack"
+        STACK_WORKER_USER=root STACK_WORKER_GROUP=root
     fi
 }
 
@@ -384,9 +393,8 @@ stack_worker_group() {
 # socket.  Backends make it 0660 (only root and its group may claim an
 # identity); the socket dir is the stack's, so the stack sets the group.
 stack_grant_socket() {
-    local g
-    g=$(stack_worker_group)
-    [ -n "$g" ] && chgrp "$g" "$1"
+    stack_worker_identity
+    [ -n "$STACK_WORKER_GROUP" ] && chgrp "$STACK_WORKER_GROUP" "$1"
     return 0
 }
 
@@ -429,8 +437,9 @@ stack_nginx_conf() {
     e=$STACK_STATE/logs/nginx-error.log
     STACK_NGINX_ARGS=(-p "$STACK_STATE/nginx/" -c "$out" -e "$e")
     grep -Eq '^[[:space:]]*daemon[[:space:]]' "$out" || STACK_NGINX_ARGS+=(-g 'daemon off;')
-    if [ "$(id -u)" = 0 ] && ! grep -Eq '^[[:space:]]*user[[:space:]]' "$out"; then
-        STACK_NGINX_ARGS+=(-g "user nobody $(stack_worker_group);")
+    stack_worker_identity
+    if [ -n "$STACK_WORKER_USER" ] && ! grep -Eq '^[[:space:]]*user[[:space:]]' "$out"; then
+        STACK_NGINX_ARGS+=(-g "user $STACK_WORKER_USER $STACK_WORKER_GROUP;")
     fi
 }
 
