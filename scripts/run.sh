@@ -16,7 +16,7 @@ set -euo pipefail
 
 STACK_MODE=run
 STACK_STATE=$(cd "$(dirname "$0")/.." && pwd)/.state/run
-# shellcheck source=lib/stack.sh
+# shellcheck source=scripts/lib/stack.sh
 . "$(dirname "$0")/lib/stack.sh"
 stack_init
 cd "$STACK_ROOT"

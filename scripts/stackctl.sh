@@ -19,7 +19,7 @@ case $state in /*) ;; *) state=$(pwd)/$state ;; esac
 # shellcheck disable=SC1091
 . "$state/stack.env"
 STACK_MODE=stackctl
-# shellcheck source=lib/stack.sh
+# shellcheck source=scripts/lib/stack.sh
 . "$(dirname "$0")/lib/stack.sh"
 stack_init
 

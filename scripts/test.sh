@@ -11,15 +11,16 @@
 # NANO_TEST_STACKCTL (scripts/stackctl.sh: stop/start a backend or the db).
 set -uo pipefail
 
-STACK_MODE=test
+STACK_MODE="test"
 STACK_STATE=$(cd "$(dirname "$0")/.." && pwd)/.state/test
-# shellcheck source=lib/stack.sh
+# shellcheck source=scripts/lib/stack.sh
 . "$(dirname "$0")/lib/stack.sh"
 stack_init
 cd "$STACK_ROOT" || exit 1
 
-passed=0 failed=0
+passed=0 failed=0 summarised=
 summary() {
+    summarised=1
     echo
     printf '%s passed, %s failed\n' "$passed" "$failed"
 }
@@ -50,12 +51,9 @@ fi
 echo "== integration tests"
 # One test stack per checkout at a time; then, as an earlier run may have
 # been killed, stop what it left and start afresh.
-stack_lock wait || exit 1
+stack_lock wait || { failed=$((failed + 1)); summary; exit 1; }
 stack_stop_leftovers
-if [ -r "$STACK_STATE/pg.location" ]; then
-    old=$(cat "$STACK_STATE/pg.location")
-    case $old in /tmp/nano-pg-*) [ -O "$old" ] && rm -rf "$old" ;; esac
-fi
+stack_pg_forget
 rm -rf "$STACK_STATE"
 stack_init
 
@@ -78,13 +76,17 @@ stop_stack() {
     stopped=1
     trap '' INT TERM HUP
     stack_stop
-    if [ -r "$STACK_STATE/pg.location" ]; then
-        old=$(cat "$STACK_STATE/pg.location")
-        case $old in /tmp/nano-pg-*) [ -O "$old" ] && rm -rf "$old" ;; esac
-        rm -f "$STACK_STATE/pg.location"
+    stack_pg_forget
+}
+# A stack_die on the way out still stops the stack and counts as a failure.
+finish() {
+    stop_stack
+    if [ -z "$summarised" ]; then
+        failed=$((failed + 1))
+        summary
     fi
 }
-trap stop_stack EXIT
+trap finish EXIT
 trap 'echo "test: interrupted" >&2; exit 130' INT TERM HUP
 
 started=

@@ -40,7 +40,7 @@ stack_lock() {
     mkdir -p "$(dirname "$lock")"
     exec 9>>"$lock"
     flock -n 9 && { echo $$ >"$lock.pid"; return 0; }
-    holder=$(cat "$lock.pid" 2>/dev/null) || holder=?
+    holder=$(cat "$lock.pid" 2>/dev/null) || holder='?'
     if [ "$1" = nowait ]; then
         stack_log "another stack is running on $STACK_STATE (pid $holder); stop it first"
         return 1
@@ -153,7 +153,7 @@ stack_write_keys() {
 stack_pg_bindir() {
     local d best=""
     for d in /usr/lib/postgresql/*/bin; do
-        [ -x "$d/initdb" ] && [ -x "$d/postgres" ] || continue
+        { [ -x "$d/initdb" ] && [ -x "$d/postgres" ]; } || continue
         if [ -z "$best" ] || [ "$(printf '%s\n%s\n' "$best" "$d" | sort -V | tail -n 1)" = "$d" ]; then
             best=$d
         fi
@@ -196,6 +196,18 @@ stack_pg_locate() {
     PG_BASE=$base
     PG_DATA=$base/data
     PG_SOCK=$base/sock
+}
+
+# stack_pg_forget: removes a cluster that lives outside the state dir
+# (the /tmp fallback), for stacks that start afresh every time.
+stack_pg_forget() {
+    local loc=$STACK_STATE/pg.location base
+    [ -r "$loc" ] || return 0
+    base=$(cat "$loc")
+    case $base in
+        /tmp/nano-pg-*) [ -O "$base" ] && [ ! -L "$base" ] && rm -rf "$base" ;;
+    esac
+    rm -f "$loc"
 }
 
 # stack_pg_usable DIR: prepares DIR/{data,sock} for the cluster owner and
@@ -371,7 +383,7 @@ stack_backend_start() {
 stack_worker_identity() {
     local u g
     [ -n "${STACK_WORKER_USER+set}" ] && return 0
-    STACK_WORKER_USER= STACK_WORKER_GROUP=
+    STACK_WORKER_USER='' STACK_WORKER_GROUP=''
     [ "$(id -u)" = 0 ] || return 0
     read -r u g < <(sed -n 's/^[[:space:]]*user[[:space:]]\{1,\}\([^[:space:];]*\)[[:space:]]*\([^[:space:];]*\).*/\1 \2/p' \
         "$STACK_CONF_DIR/nginx.conf.in" | head -n 1) || true
