@@ -81,7 +81,7 @@ deps:
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@scripts/run.sh
+	@env --default-signal=INT,TERM,HUP scripts/run.sh
 
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
