@@ -14,6 +14,7 @@
 #define OPENSSL_API_COMPAT  10101
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 
 #define NANO_HS256_LEN       32
 #define NANO_JSON_MAX_DEPTH  16
+#define NANO_JSON_INT_MAX    999999999999LL     /* seconds: year 33658 */
 #define NANO_KEYFILE_MAX     (64 * 1024)
 
 typedef struct {
@@ -45,20 +47,62 @@ typedef struct {
     char            *end;
 } nano_json_t;
 
+typedef int (*nano_json_field_pt)(nano_json_t *j, const nano_str_t *key,
+    void *data);
+
+typedef struct {
+    nano_claims_t   *claims;
+    unsigned         seen;     /* bit i: nano_claim_fields[i] was read */
+} nano_claims_ctx_t;
+
+enum {
+    NANO_CLAIM_SUB = 0, NANO_CLAIM_EMAIL, NANO_CLAIM_NAME, NANO_CLAIM_PICTURE,
+    NANO_CLAIM_JTI, NANO_CLAIM_EXP, NANO_CLAIM_IAT, NANO_CLAIM_NBF,
+    NANO_CLAIMS_KNOWN
+};
+
+/* The claims we read, in the order of the enum above. */
+#define NANO_CLAIM_FIELD(name, field, numeric)                                \
+    { { name, sizeof(name) - 1 }, offsetof(nano_claims_t, field), numeric }
+
+static const struct {
+    nano_str_t       name;
+    size_t           offset;
+    unsigned         numeric;
+} nano_claim_fields[NANO_CLAIMS_KNOWN] = {
+    NANO_CLAIM_FIELD("sub", sub, 0),
+    NANO_CLAIM_FIELD("email", email, 0),
+    NANO_CLAIM_FIELD("name", name, 0),
+    NANO_CLAIM_FIELD("picture", picture, 0),
+    NANO_CLAIM_FIELD("jti", jti, 0),
+    NANO_CLAIM_FIELD("exp", exp, 1),
+    NANO_CLAIM_FIELD("iat", iat, 1),
+    NANO_CLAIM_FIELD("nbf", nbf, 1),
+};
+
 
 static int nano_keyring_add(nano_keyring_t *kr, const char *key, size_t len);
 static ssize_t nano_b64url_decode(const char *in, size_t len,
     unsigned char *out, size_t cap);
 static int nano_hs256_matches(const nano_keyring_t *kr, const char *msg,
     size_t len, const unsigned char *sig);
-static int nano_header_ok(char *json, size_t len);
+static int nano_json_object(char *json, size_t len, nano_json_field_pt field,
+    void *data);
+static int nano_header_field(nano_json_t *j, const nano_str_t *key,
+    void *data);
+static int nano_claim_field(nano_json_t *j, const nano_str_t *key,
+    void *data);
 static int nano_claims_parse(char *json, size_t len, nano_claims_t *claims);
+static int nano_str_is(const nano_str_t *s, const char *literal);
 static void nano_json_ws(nano_json_t *j);
 static int nano_hex4(const char *p, unsigned long *out);
 static int nano_json_string(nano_json_t *j, nano_str_t *out);
-static int nano_json_int(nano_json_t *j, long long *out);
-static int nano_json_skip(nano_json_t *j, int depth);
+static int nano_utf8_copy(nano_json_t *j, unsigned char c, char **w);
 static int nano_utf8_put(char **w, unsigned long cp);
+static int nano_json_number(nano_json_t *j, long long *out);
+static int nano_isdigit(char c);
+static int nano_json_skip(nano_json_t *j, int depth);
+static int nano_json_literal(nano_json_t *j, const char *literal);
 
 
 nano_keyring_t *
@@ -251,6 +295,7 @@ nano_token_verify(const nano_keyring_t *kr, const char *token, size_t len,
     long long now, long long leeway, char *scratch, size_t scratch_len,
     nano_claims_t *claims)
 {
+    int             alg_seen;
     ssize_t         n;
     const char     *dot1, *dot2, *payload, *sig;
     size_t          hlen, plen, slen;
@@ -297,9 +342,13 @@ nano_token_verify(const nano_keyring_t *kr, const char *token, size_t len,
         return NANO_TOKEN_INVALID;
     }
 
+    alg_seen = 0;
     n = nano_b64url_decode(token, hlen, (unsigned char *) scratch,
                            scratch_len);
-    if (n < 0 || !nano_header_ok(scratch, n)) {
+    if (n < 0
+        || nano_json_object(scratch, n, nano_header_field, &alg_seen) != 0
+        || !alg_seen)
+    {
         return NANO_TOKEN_INVALID;
     }
 
@@ -465,91 +514,18 @@ nano_b64url_decode(const char *in, size_t len, unsigned char *out, size_t cap)
 }
 
 
-/* The header must be an object whose alg is exactly "HS256", no crit. */
-static int
-nano_header_ok(char *json, size_t len)
-{
-    int          alg_ok;
-    nano_str_t   key, val;
-    nano_json_t  j;
-
-    j.p = json;
-    j.end = json + len;
-    alg_ok = 0;
-
-    nano_json_ws(&j);
-    if (j.p == j.end || *j.p++ != '{') {
-        return 0;
-    }
-
-    for ( ;; ) {
-        nano_json_ws(&j);
-        if (j.p < j.end && *j.p == '}' && !alg_ok) {
-            return 0;
-        }
-        if (j.p < j.end && *j.p == '}') {
-            j.p++;
-            break;
-        }
-
-        if (nano_json_string(&j, &key) != 0) {
-            return 0;
-        }
-
-        nano_json_ws(&j);
-        if (j.p == j.end || *j.p++ != ':') {
-            return 0;
-        }
-        nano_json_ws(&j);
-
-        if (key.len == 3 && memcmp(key.data, "alg", 3) == 0) {
-            if (alg_ok || nano_json_string(&j, &val) != 0
-                || val.len != 5 || memcmp(val.data, "HS256", 5) != 0)
-            {
-                return 0;
-            }
-            alg_ok = 1;
-
-        } else if (key.len == 4 && memcmp(key.data, "crit", 4) == 0) {
-            /* we understand no extensions, so none may be critical */
-            return 0;
-
-        } else if (nano_json_skip(&j, 0) != 0) {
-            return 0;
-        }
-
-        nano_json_ws(&j);
-        if (j.p < j.end && *j.p == ',') {
-            j.p++;
-            continue;
-        }
-        if (j.p == j.end || *j.p != '}') {
-            return 0;
-        }
-    }
-
-    nano_json_ws(&j);
-    return j.p == j.end;
-}
-
-
 /*
- * Claims are a flat object; strings are unescaped in place and
- * NUL-terminated.  A repeated claim is refused: two parsers could
- * otherwise read two different users out of one token.
+ * Walks one JSON object that must span the whole text, calling field
+ * for every member with the cursor on its value, which field consumes.
  */
 static int
-nano_claims_parse(char *json, size_t len, nano_claims_t *c)
+nano_json_object(char *json, size_t len, nano_json_field_pt field, void *data)
 {
-    unsigned     seen;
-    nano_str_t   key, *str;
-    long long   *num;
-    unsigned     bit;
+    nano_str_t   key;
     nano_json_t  j;
 
     j.p = json;
     j.end = json + len;
-    seen = 0;
 
     nano_json_ws(&j);
     if (j.p == j.end || *j.p++ != '{') {
@@ -572,62 +548,21 @@ nano_claims_parse(char *json, size_t len, nano_claims_t *c)
         if (j.p == j.end || *j.p++ != ':') {
             return -1;
         }
+
         nano_json_ws(&j);
-
-        str = NULL;
-        num = NULL;
-        bit = 0;
-
-        if (key.len == 3 && memcmp(key.data, "sub", 3) == 0) {
-            str = &c->sub; bit = 1;
-        } else if (key.len == 5 && memcmp(key.data, "email", 5) == 0) {
-            str = &c->email; bit = 2;
-        } else if (key.len == 4 && memcmp(key.data, "name", 4) == 0) {
-            str = &c->name; bit = 4;
-        } else if (key.len == 7 && memcmp(key.data, "picture", 7) == 0) {
-            str = &c->picture; bit = 8;
-        } else if (key.len == 3 && memcmp(key.data, "jti", 3) == 0) {
-            str = &c->jti; bit = 16;
-        } else if (key.len == 3 && memcmp(key.data, "exp", 3) == 0) {
-            num = &c->exp; bit = 32;
-        } else if (key.len == 3 && memcmp(key.data, "iat", 3) == 0) {
-            num = &c->iat; bit = 64; c->has_iat = 1;
-        } else if (key.len == 3 && memcmp(key.data, "nbf", 3) == 0) {
-            num = &c->nbf; bit = 128; c->has_nbf = 1;
-        }
-
-        if (bit) {
-            if (seen & bit) {
-                return -1;
-            }
-            seen |= bit;
-        }
-
-        if (str) {
-            if (j.p + 4 <= j.end && memcmp(j.p, "null", 4) == 0
-                && str != &c->sub)
-            {
-                j.p += 4;
-            } else if (nano_json_string(&j, str) != 0) {
-                return -1;
-            }
-
-        } else if (num) {
-            if (nano_json_int(&j, num) != 0) {
-                return -1;
-            }
-
-        } else if (nano_json_skip(&j, 0) != 0) {
+        if (field(&j, &key, data) != 0) {
             return -1;
         }
 
         nano_json_ws(&j);
-        if (j.p < j.end && *j.p == ',') {
+        if (j.p == j.end) {
+            return -1;
+        }
+        if (*j.p == ',') {
             j.p++;
             continue;
         }
-        if (j.p < j.end && *j.p == '}') {
-            j.p++;
+        if (*j.p++ == '}') {
             break;
         }
         return -1;
@@ -635,13 +570,117 @@ nano_claims_parse(char *json, size_t len, nano_claims_t *c)
 
 done:
 
-    /* sub and exp are required */
-    if ((seen & (1 | 32)) != (1 | 32)) {
+    nano_json_ws(&j);
+    return j.p == j.end ? 0 : -1;
+}
+
+
+/* Header members: alg exactly "HS256", once; no crit. */
+static int
+nano_header_field(nano_json_t *j, const nano_str_t *key, void *data)
+{
+    int         *alg_seen = data;
+    nano_str_t   val;
+
+    if (nano_str_is(key, "alg")) {
+        if (*alg_seen || nano_json_string(j, &val) != 0
+            || !nano_str_is(&val, "HS256"))
+        {
+            return -1;
+        }
+        *alg_seen = 1;
+        return 0;
+    }
+
+    /* we understand no extensions, so none may be critical */
+    if (nano_str_is(key, "crit")) {
         return -1;
     }
 
-    nano_json_ws(&j);
-    return j.p == j.end ? 0 : -1;
+    return nano_json_skip(j, 0);
+}
+
+
+/*
+ * Claims members.  A repeated claim is refused: two parsers could
+ * otherwise read two different users out of one token.
+ */
+static int
+nano_claim_field(nano_json_t *j, const nano_str_t *key, void *data)
+{
+    size_t               i;
+    nano_str_t          *str;
+    nano_claims_ctx_t   *ctx = data;
+
+    for (i = 0; i < NANO_CLAIMS_KNOWN; i++) {
+        if (key->len == nano_claim_fields[i].name.len
+            && memcmp(key->data, nano_claim_fields[i].name.data, key->len)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    if (i == NANO_CLAIMS_KNOWN) {
+        return nano_json_skip(j, 0);
+    }
+
+    if (ctx->seen & (1u << i)) {
+        return -1;
+    }
+    ctx->seen |= 1u << i;
+
+    if (nano_claim_fields[i].numeric) {
+        return nano_json_number(j, (long long *) ((char *) ctx->claims
+                                          + nano_claim_fields[i].offset));
+    }
+
+    str = (nano_str_t *) ((char *) ctx->claims + nano_claim_fields[i].offset);
+
+    /* optional strings may be null; sub may not */
+    if (i != NANO_CLAIM_SUB && j->end - j->p >= 4
+        && memcmp(j->p, "null", 4) == 0)
+    {
+        j->p += 4;
+        return 0;
+    }
+
+    return nano_json_string(j, str);
+}
+
+
+static int
+nano_claims_parse(char *json, size_t len, nano_claims_t *claims)
+{
+    nano_claims_ctx_t  ctx;
+
+    ctx.claims = claims;
+    ctx.seen = 0;
+
+    if (nano_json_object(json, len, nano_claim_field, &ctx) != 0) {
+        return -1;
+    }
+
+    if (!(ctx.seen & (1u << NANO_CLAIM_SUB))
+        || !(ctx.seen & (1u << NANO_CLAIM_EXP)))
+    {
+        return -1;
+    }
+
+    claims->has_iat = (ctx.seen & (1u << NANO_CLAIM_IAT)) != 0;
+    claims->has_nbf = (ctx.seen & (1u << NANO_CLAIM_NBF)) != 0;
+
+    return 0;
+}
+
+
+static int
+nano_str_is(const nano_str_t *s, const char *literal)
+{
+    size_t  n;
+
+    n = strlen(literal);
+    return s->len == n && memcmp(s->data, literal, n) == 0;
 }
 
 
@@ -715,6 +754,13 @@ nano_json_string(nano_json_t *j, nano_str_t *out)
 
         if (c < 0x20) {
             return -1;
+        }
+
+        if (c >= 0x80) {
+            if (nano_utf8_copy(j, c, &w) != 0) {
+                return -1;
+            }
+            continue;
         }
 
         if (c != '\\') {
@@ -804,55 +850,141 @@ nano_utf8_put(char **w, unsigned long cp)
 
 
 /*
- * Reads a JSON number as whole seconds.  NumericDate may carry a
- * fraction, which is dropped; exponents and out-of-range values are
- * refused rather than guessed at.
+ * Copies one raw UTF-8 sequence whose lead byte c was just read; refuses
+ * anything not well formed (RFC 3629: no overlongs, no surrogates), since
+ * identities go on to backends whose JSON encoder would refuse them.
  */
 static int
-nano_json_int(nano_json_t *j, long long *out)
+nano_utf8_copy(nano_json_t *j, unsigned char c, char **w)
 {
-    int        neg, digits;
+    int            n, i;
+    unsigned char  lo, hi, b;
+
+    lo = 0x80;
+    hi = 0xbf;
+
+    if (c >= 0xc2 && c <= 0xdf) {
+        n = 1;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        n = 2;
+        if (c == 0xe0) {
+            lo = 0xa0;
+        } else if (c == 0xed) {
+            hi = 0x9f;
+        }
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 3;
+        if (c == 0xf0) {
+            lo = 0x90;
+        } else if (c == 0xf4) {
+            hi = 0x8f;
+        }
+    } else {
+        return -1;
+    }
+
+    if (j->end - j->p < n) {
+        return -1;
+    }
+
+    *(*w)++ = (char) c;
+
+    for (i = 0; i < n; i++) {
+        b = (unsigned char) *j->p++;
+        if (b < lo || b > hi) {
+            return -1;
+        }
+        *(*w)++ = (char) b;
+        lo = 0x80;
+        hi = 0xbf;
+    }
+
+    return 0;
+}
+
+
+/*
+ * Reads a JSON number (RFC 8259 grammar).  With out set it must be a
+ * NumericDate: its whole seconds are stored and a fraction is dropped,
+ * while an exponent or a value past NANO_JSON_INT_MAX is refused rather
+ * than guessed at.
+ */
+static int
+nano_json_number(nano_json_t *j, long long *out)
+{
+    int        neg;
     long long  v;
 
     neg = 0;
     v = 0;
-    digits = 0;
 
     if (j->p < j->end && *j->p == '-') {
         neg = 1;
         j->p++;
     }
 
-    while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
-        if (v > (999999999999LL)) {          /* past the year 33658 */
-            return -1;
-        }
-        v = v * 10 + (*j->p++ - '0');
-        digits++;
+    if (j->p == j->end || !nano_isdigit(*j->p)) {
+        return -1;
     }
 
-    if (digits == 0) {
-        return -1;
+    if (*j->p == '0') {
+        j->p++;
+
+    } else {
+        while (j->p < j->end && nano_isdigit(*j->p)) {
+            if (v <= NANO_JSON_INT_MAX) {
+                v = v * 10 + (*j->p - '0');
+            }
+            j->p++;
+        }
     }
 
     if (j->p < j->end && *j->p == '.') {
         j->p++;
-        digits = 0;
-        while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
-            j->p++;
-            digits++;
-        }
-        if (digits == 0) {
+        if (j->p == j->end || !nano_isdigit(*j->p)) {
             return -1;
+        }
+        while (j->p < j->end && nano_isdigit(*j->p)) {
+            j->p++;
         }
     }
 
     if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
+        if (out) {
+            return -1;
+        }
+        j->p++;
+        if (j->p < j->end && (*j->p == '+' || *j->p == '-')) {
+            j->p++;
+        }
+        if (j->p == j->end || !nano_isdigit(*j->p)) {
+            return -1;
+        }
+        while (j->p < j->end && nano_isdigit(*j->p)) {
+            j->p++;
+        }
+    }
+
+    /* a digit straight after "0" (a leading zero) ends up here too */
+    if (j->p < j->end && nano_isdigit(*j->p)) {
         return -1;
     }
 
-    *out = neg ? -v : v;
+    if (out) {
+        if (v > NANO_JSON_INT_MAX) {
+            return -1;
+        }
+        *out = neg ? -v : v;
+    }
+
     return 0;
+}
+
+
+static int
+nano_isdigit(char c)
+{
+    return c >= '0' && c <= '9';
 }
 
 
@@ -911,39 +1043,30 @@ nano_json_skip(nano_json_t *j, int depth)
         }
 
     case 't':
-        if (j->end - j->p >= 4 && memcmp(j->p, "true", 4) == 0) {
-            j->p += 4;
-            return 0;
-        }
-        return -1;
+        return nano_json_literal(j, "true");
 
     case 'f':
-        if (j->end - j->p >= 5 && memcmp(j->p, "false", 5) == 0) {
-            j->p += 5;
-            return 0;
-        }
-        return -1;
+        return nano_json_literal(j, "false");
 
     case 'n':
-        if (j->end - j->p >= 4 && memcmp(j->p, "null", 4) == 0) {
-            j->p += 4;
-            return 0;
-        }
-        return -1;
+        return nano_json_literal(j, "null");
 
     default:
-        /* other numbers (exponents included) are fine where unread */
-        if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) {
-            j->p++;
-            while (j->p < j->end
-                   && ((*j->p >= '0' && *j->p <= '9') || *j->p == '.'
-                       || *j->p == 'e' || *j->p == 'E' || *j->p == '+'
-                       || *j->p == '-'))
-            {
-                j->p++;
-            }
-            return 0;
-        }
+        return nano_json_number(j, NULL);
+    }
+}
+
+
+static int
+nano_json_literal(nano_json_t *j, const char *literal)
+{
+    size_t  n;
+
+    n = strlen(literal);
+    if ((size_t) (j->end - j->p) < n || memcmp(j->p, literal, n) != 0) {
         return -1;
     }
+
+    j->p += n;
+    return 0;
 }

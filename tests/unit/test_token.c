@@ -1356,6 +1356,81 @@ test_refuse_exp_exponent(void **state)
                      NANO_TOKEN_INVALID);
 }
 
+/* JSON is read strictly: what a lenient parser would let through is
+ * refused, even behind a valid signature. */
+static void
+test_refuse_trailing_commas(void **state)
+{
+    (void) state;
+    assert_int_equal(verify_header("{\"alg\":\"HS256\",}"),
+                     NANO_TOKEN_INVALID);
+    assert_int_equal(verify_payload("{\"sub\":\"u1\",\"exp\":1700003600,}"),
+                     NANO_TOKEN_INVALID);
+    assert_int_equal(verify_payload("{\"sub\":\"u1\",\"exp\":1700003600,"
+                                    "\"x\":[1,]}"),
+                     NANO_TOKEN_INVALID);
+}
+
+static void
+test_refuse_leading_zeros(void **state)
+{
+    (void) state;
+    assert_int_equal(verify_payload("{\"sub\":\"u1\",\"exp\":01700003600}"),
+                     NANO_TOKEN_INVALID);
+    assert_int_equal(verify_payload("{\"sub\":\"u1\",\"exp\":1700003600,"
+                                    "\"x\":007}"),
+                     NANO_TOKEN_INVALID);
+    assert_int_equal(verify_payload("{\"sub\":\"u1\",\"exp\":1700003600,"
+                                    "\"x\":0.5}"),
+                     NANO_TOKEN_OK);
+}
+
+static void
+test_refuse_junk_numbers_in_unknown_claims(void **state)
+{
+    (void) state;
+    assert_int_equal(verify_payload("{\"sub\":\"u1\",\"exp\":1700003600,"
+                                    "\"x\":1-e+.-}"),
+                     NANO_TOKEN_INVALID);
+    assert_int_equal(verify_payload("{\"sub\":\"u1\",\"exp\":1700003600,"
+                                    "\"x\":-}"),
+                     NANO_TOKEN_INVALID);
+    assert_int_equal(verify_payload("{\"sub\":\"u1\",\"exp\":1700003600,"
+                                    "\"x\":1.}"),
+                     NANO_TOKEN_INVALID);
+    assert_int_equal(verify_payload("{\"sub\":\"u1\",\"exp\":1700003600,"
+                                    "\"x\":-1.5e+10}"),
+                     NANO_TOKEN_OK);
+}
+
+static void
+test_refuse_invalid_utf8(void **state)
+{
+    nano_claims_t  c;
+    char           tok[TOKCAP];
+
+    (void) state;
+    /* a lone continuation byte, a truncated sequence, an overlong "/",
+     * an encoded surrogate, a code point past U+10FFFF */
+    assert_int_equal(verify_payload("{\"sub\":\"u\x80\",\"exp\":1700003600}"),
+                     NANO_TOKEN_INVALID);
+    assert_int_equal(verify_payload("{\"sub\":\"u1\",\"exp\":1700003600,"
+                                    "\"name\":\"\xc3\"}"),
+                     NANO_TOKEN_INVALID);
+    assert_int_equal(verify_payload("{\"sub\":\"\xc0\xaf\",\"exp\":1700003600}"),
+                     NANO_TOKEN_INVALID);
+    assert_int_equal(verify_payload("{\"sub\":\"\xed\xa0\x80\",\"exp\":1700003600}"),
+                     NANO_TOKEN_INVALID);
+    assert_int_equal(verify_payload("{\"sub\":\"\xf4\x90\x80\x80\",\"exp\":1700003600}"),
+                     NANO_TOKEN_INVALID);
+
+    /* well-formed raw UTF-8 passes through unchanged */
+    mk_payload(tok, "{\"sub\":\"u1\",\"exp\":1700003600,"
+               "\"name\":\"Jos\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8d\x8c\"}");
+    assert_int_equal(verify(tok, &c), NANO_TOKEN_OK);
+    assert_str(&c.name, "Jos\xc3\xa9 \xe2\x82\xac \xf0\x9f\x8d\x8c");
+}
+
 static void
 test_refuse_duplicate_claims(void **state)
 {
@@ -1657,6 +1732,10 @@ main(void)
         cmocka_unit_test(test_iat_future_beyond_leeway_invalid),
         cmocka_unit_test(test_exp_float_truncated),
         cmocka_unit_test(test_refuse_exp_exponent),
+        cmocka_unit_test(test_refuse_trailing_commas),
+        cmocka_unit_test(test_refuse_leading_zeros),
+        cmocka_unit_test(test_refuse_junk_numbers_in_unknown_claims),
+        cmocka_unit_test(test_refuse_invalid_utf8),
         cmocka_unit_test(test_refuse_duplicate_claims),
         cmocka_unit_test(test_unknown_nested_claims_skipped),
         cmocka_unit_test(test_refuse_nesting_too_deep),
