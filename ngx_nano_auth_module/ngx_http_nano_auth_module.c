@@ -55,6 +55,8 @@ static ngx_int_t ngx_http_nano_auth_redirect(ngx_http_request_t *r,
 static ngx_int_t ngx_http_nano_auth_send(ngx_http_request_t *r,
     ngx_uint_t status, ngx_str_t *location, ngx_str_t *type,
     ngx_str_t *body);
+static ngx_int_t ngx_http_nano_auth_add_header(ngx_http_request_t *r,
+    const char *key, void *value, size_t len);
 static ngx_int_t ngx_http_nano_auth_user_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_nano_auth_status_variable(ngx_http_request_t *r,
@@ -505,10 +507,9 @@ static ngx_int_t
 ngx_http_nano_auth_send(ngx_http_request_t *r, ngx_uint_t status,
     ngx_str_t *location, ngx_str_t *type, ngx_str_t *body)
 {
-    ngx_int_t         rc;
-    ngx_buf_t        *b;
-    ngx_chain_t       out;
-    ngx_table_elt_t  *h;
+    ngx_int_t     rc;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
 
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -519,30 +520,18 @@ ngx_http_nano_auth_send(ngx_http_request_t *r, ngx_uint_t status,
     r->headers_out.content_type_len = type->len;
     r->headers_out.content_length_n = body->len;
 
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
+    if (ngx_http_nano_auth_add_header(r, "Cache-Control", "no-store", 8)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    h->hash = 1;
-#if (nginx_version >= 1023000)
-    h->next = NULL;
-#endif
-    ngx_str_set(&h->key, "Cache-Control");
-    ngx_str_set(&h->value, "no-store");
-
-    if (location) {
-        h = ngx_list_push(&r->headers_out.headers);
-        if (h == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        h->hash = 1;
-#if (nginx_version >= 1023000)
-        h->next = NULL;
-#endif
-        ngx_str_set(&h->key, "Location");
-        h->value = *location;
+    if (location
+        && ngx_http_nano_auth_add_header(r, "Location", location->data,
+                                         location->len)
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     rc = ngx_http_send_header(r);
@@ -566,6 +555,31 @@ ngx_http_nano_auth_send(ngx_http_request_t *r, ngx_uint_t status,
     out.next = NULL;
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+/* The key is a literal; the value must live as long as the request. */
+static ngx_int_t
+ngx_http_nano_auth_add_header(ngx_http_request_t *r, const char *key,
+    void *value, size_t len)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = value;
+    h->value.len = len;
+
+    return NGX_OK;
 }
 
 
