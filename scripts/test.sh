@@ -2,7 +2,10 @@
 # `make test`: unit tests (cmocka binaries build/tests/test_*), the sql/
 # migration linter (one test), then a test
 # stack on its own port and unix sockets (so it runs beside `make run`) and
-# the black-box integration tests in tests/integration/ (node --test).
+# the black-box integration tests in tests/integration/ (node --test), then
+# the browser tests in tests/browser/ against the same stack (headless
+# /usr/bin/chromium driven by playwright-core, which `npm ci` installs into
+# tests/browser/node_modules when missing; no browser is ever downloaded).
 # The stack is always stopped.  Ends with one line "N passed, N failed".
 #
 # Environment: TEST_PORT (18080).  The integration tests get NANO_TEST_BASE,
@@ -23,6 +26,23 @@ summary() {
     summarised=1
     echo
     printf '%s passed, %s failed\n' "$passed" "$failed"
+}
+
+# count_tap TAP RC: adds the pass and fail (+ cancelled) counts of a
+# node --test TAP file; a run without a result, or one that failed with no
+# failing test, counts as one failure.
+count_tap() {
+    local tap=$1 rc=$2 p f c
+    p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tap" 2>/dev/null | tail -n 1)
+    f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$tap" 2>/dev/null | tail -n 1)
+    c=$(sed -n 's/^# cancelled \([0-9]*\)$/\1/p' "$tap" 2>/dev/null | tail -n 1)
+    f=$(( ${f:-0} + ${c:-0} ))
+    if [ -z "$p" ] || { [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; }; then
+        echo "test: node --test exited with status $rc without a result ($tap)" >&2
+        f=$((f + 1))
+    fi
+    passed=$((passed + ${p:-0}))
+    failed=$((failed + f))
 }
 
 # --- unit tests -----------------------------------------------------------
@@ -113,17 +133,27 @@ else
         --test-reporter=spec --test-reporter-destination=stdout \
         --test-reporter=tap --test-reporter-destination="$tap" \
         tests/integration/
-    rc=$?
-    p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tap" | tail -n 1)
-    f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$tap" | tail -n 1)
-    c=$(sed -n 's/^# cancelled \([0-9]*\)$/\1/p' "$tap" | tail -n 1)
-    f=$(( ${f:-0} + ${c:-0} ))
-    if [ -z "$p" ] || { [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; }; then
-        echo "test: node --test exited with status $rc without a result" >&2
-        f=$((f + 1))
+    count_tap "$tap" $?
+
+    # --- browser tests: headless Debian chromium, playwright-core ---------
+    echo "== browser tests (headless chromium)"
+    if [ ! -x /usr/bin/chromium ]; then
+        echo "test: /usr/bin/chromium is missing (scripts/deps.sh installs Debian's chromium); browser tests not run" >&2
+        failed=$((failed + 1))
+    elif { [ ! -d tests/browser/node_modules ] ||
+           [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; } &&
+        ! PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund; then
+        echo "test: npm ci --prefix tests/browser failed; browser tests not run" >&2
+        failed=$((failed + 1))
+    else
+        tap=$STACK_STATE/browser.tap
+        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
+        node --test --test-concurrency=1 --test-timeout=120000 \
+            --test-reporter=spec --test-reporter-destination=stdout \
+            --test-reporter=tap --test-reporter-destination="$tap" \
+            tests/browser/
+        count_tap "$tap" $?
     fi
-    passed=$((passed + ${p:-0}))
-    failed=$((failed + f))
 fi
 
 stop_stack
