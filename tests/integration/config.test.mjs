@@ -1,0 +1,404 @@
+// Refusals at start-up, with the real binaries and no running stack:
+//  - nginx with our module refuses a configuration whose key file is
+//    missing, unreadable, short or empty, `nano_auth on` without a key file,
+//    and a login URL that could leave the origin (`nginx -t`, a private
+//    prefix in a temp dir; nothing listens);
+//  - a backend refuses a non-loopback --listen address, or an inherited
+//    non-loopback socket on fd 0, with exit code 2, a clear message and no
+//    socket made; loopback TCP, unix sockets and an inherited loopback
+//    socket are served.
+// Only loopback addresses ever carry traffic here.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const NGINX = process.env.NGINX || '/usr/sbin/nginx';
+const MODULE_SO = path.join(ROOT, 'build/modules/ngx_http_nano_auth_module.so');
+const BIN = path.join(ROOT, 'build/bin');
+const APPS = ['platform', 'nano-banana', 'seedream', 'qwen', 'grok', 'openai', 'wan-2.5'];
+const KEY = 'nano-config-test-key-0123456789abcdefghij';   // 41 bytes
+const TIMEOUT = 5000;   // a refusal or a start must come well within this
+
+const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-config-test-'));
+after(() => fs.rmSync(tmpRoot, { recursive: true, force: true }));
+let tmpSeq = 0;
+const tmpDir = () => {
+    const d = path.join(tmpRoot, String(++tmpSeq));
+    fs.mkdirSync(d);
+    return d;
+};
+
+const which = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).stdout.trim();
+const isRoot = process.getuid?.() === 0;
+
+// --- nginx ----------------------------------------------------------------
+
+// nginxTest(httpLines, files): writes the files into a fresh prefix, a
+// minimal nginx.conf loading our module with httpLines in http {}, and runs
+// `nginx -t` there.  -> {code, stderr, dir}
+function nginxTest(httpLines, { files = {}, wrap = [] } = {}) {
+    const dir = tmpDir();
+    for (const [name, content] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), content);
+    const lines = typeof httpLines === 'function' ? httpLines(dir) : httpLines;
+    const conf = [
+        `load_module ${MODULE_SO};`,
+        `pid ${dir}/nginx.pid;`,
+        `error_log ${dir}/err.log;`,
+        'events {}',
+        'http {',
+        '    access_log off;',
+        ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi']
+            .map((p) => `    ${p}_temp_path ${dir}/${p}_temp;`),
+        ...lines.map((l) => `    ${l}`),
+        // A unix socket: `nginx -t` binds nothing, and no TCP port is named.
+        `    server { listen unix:${dir}/nginx.sock; location / { return 204; } }`,
+        '}',
+        '',
+    ].join('\n');
+    fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
+    const args = ['-t', '-p', `${dir}/`, '-c', `${dir}/nginx.conf`, '-e', `${dir}/err.log`];
+    const cmd = wrap.length ? wrap[0] : NGINX;
+    const r = spawnSync(cmd, wrap.length ? [...wrap.slice(1), NGINX, ...args] : args,
+        { encoding: 'utf8', timeout: 10000, killSignal: 'SIGKILL' });
+    assert.equal(r.error, undefined, `${cmd}: ${r.error}`);
+    assert.equal(r.signal, null, `nginx -t was killed (${r.signal}): it hung`);
+    return { code: r.status, stderr: r.stderr, dir };
+}
+
+function assertEmerg(r, ...needles) {
+    assert.notEqual(r.code, 0, `nginx -t must fail; stderr:\n${r.stderr}`);
+    assert.match(r.stderr, /\[emerg\]/, r.stderr);
+    assert.match(r.stderr, /test failed/, r.stderr);
+    for (const n of needles) {
+        assert.ok(r.stderr.includes(n), `stderr names ${JSON.stringify(n)}:\n${r.stderr}`);
+    }
+}
+
+function assertOk(r) {
+    assert.equal(r.code, 0, `nginx -t must succeed; stderr:\n${r.stderr}`);
+    assert.match(r.stderr, /test is successful/, r.stderr);
+    assert.doesNotMatch(r.stderr, /\[(emerg|alert|crit|error)\]/, r.stderr);
+}
+
+const withKeys = (dir) => [`nano_auth_secret_file ${dir}/keys;`, 'nano_auth on;'];
+
+test('nginx: prerequisites (system nginx, our module built)', () => {
+    assert.ok(fs.existsSync(NGINX), `${NGINX} is missing`);
+    assert.ok(fs.existsSync(MODULE_SO), `${MODULE_SO} is missing: run make`);
+});
+
+test('nginx -t: a valid key file (blank lines, CRLF, a 32-byte key) is accepted', () => {
+    const keys = `\r\n${KEY}\r\n\r\n   \r\n${'k'.repeat(32)}\r\n\n\t\n`;
+    assertOk(nginxTest(withKeys, { files: { keys } }));
+    // The last line without a newline, LF only.
+    assertOk(nginxTest(withKeys, { files: { keys: `${KEY}\n${'z'.repeat(32)}` } }));
+});
+
+test('nginx -t: a missing key file stops nginx with an emerg naming the directive and the path', () => {
+    const r = nginxTest(withKeys);
+    assertEmerg(r, 'nano_auth_secret_file', `${r.dir}/keys`, 'No such file or directory');
+    // A relative path is resolved against the prefix and named in full.
+    const rel = nginxTest(['nano_auth_secret_file no-such-keys;']);
+    assertEmerg(rel, 'nano_auth_secret_file', `${rel.dir}/no-such-keys`);
+});
+
+test('nginx -t: an unreadable key file stops nginx', (t) => {
+    // Mode 000.  root reads anything (CAP_DAC_OVERRIDE), so as root nginx
+    // runs without the DAC capabilities (setpriv), as an unprivileged
+    // operator's nginx would.
+    let wrap = [];
+    if (isRoot) {
+        const setpriv = which('setpriv');
+        if (!setpriv) {
+            t.skip('root without setpriv: a mode-000 file stays readable');
+            return;
+        }
+        wrap = [setpriv, '--bounding-set=-dac_override,-dac_read_search'];
+    }
+    const r = nginxTest((dir) => {
+        fs.writeFileSync(`${dir}/keys`, `${KEY}\n`, { mode: 0o000 });
+        fs.chmodSync(`${dir}/keys`, 0o000);
+        return withKeys(dir);
+    }, { wrap });
+    assertEmerg(r, 'nano_auth_secret_file', `${r.dir}/keys`, 'Permission denied');
+});
+
+test('nginx -t: a directory as key file stops nginx (cannot read)', () => {
+    const r = nginxTest((dir) => {
+        fs.mkdirSync(`${dir}/keys`);
+        return withKeys(dir);
+    });
+    assertEmerg(r, 'nano_auth_secret_file', `${r.dir}/keys`, 'cannot read');
+});
+
+test('nginx -t: a key of 31 bytes stops nginx ("shorter than 32 bytes"), CR not counted', () => {
+    let r = nginxTest(withKeys, { files: { keys: `${'s'.repeat(31)}\n` } });
+    assertEmerg(r, 'nano_auth_secret_file', 'key on line 1 is shorter than 32 bytes');
+    // 31 bytes + CR: the CR is the line ending, not a key byte.
+    r = nginxTest(withKeys, { files: { keys: `${'s'.repeat(31)}\r\n` } });
+    assertEmerg(r, 'shorter than 32 bytes');
+    // A good first key does not excuse a short second one (line 3 here).
+    r = nginxTest(withKeys, { files: { keys: `${KEY}\n\n${'s'.repeat(31)}\n` } });
+    assertEmerg(r, 'key on line 3 is shorter than 32 bytes');
+});
+
+test('nginx -t: an empty key file, or one of blank lines only, stops nginx ("no keys")', () => {
+    for (const keys of ['', '\n\n', '\r\n  \r\n\t\n']) {
+        const r = nginxTest(withKeys, { files: { keys } });
+        assertEmerg(r, 'nano_auth_secret_file', 'no keys');
+    }
+});
+
+test('nginx -t: `nano_auth on` without a key file stops nginx', () => {
+    // At http level, and in a location with no key file anywhere.
+    assertEmerg(nginxTest(['nano_auth on;']), 'nano_auth_secret_file', '"nano_auth on"');
+    assertEmerg(nginxTest(['server { listen unix:/nonexistent/x.sock; location /m/ { nano_auth on; } }']),
+        'nano_auth_secret_file');
+});
+
+test('nginx -t: a login URL that could leave the origin stops nginx', () => {
+    for (const url of ['//evil.com', '/\\\\evil.com', 'evil.com/login', 'javascript:alert(1)', 'ftp://x/']) {
+        const r = nginxTest((dir) => [...withKeys(dir), `nano_auth_login_url "${url}";`],
+            { files: { keys: `${KEY}\n` } });
+        assertEmerg(r, 'nano_auth_login_url');
+    }
+    // A path and an absolute http(s) URL are fine.
+    for (const url of ['/api/auth/signin', 'https://login.example.com/api/auth/signin']) {
+        assertOk(nginxTest((dir) => [...withKeys(dir), `nano_auth_login_url "${url}";`],
+            { files: { keys: `${KEY}\n` } }));
+    }
+});
+
+// --- backends ---------------------------------------------------------------
+
+const backendEnv = (extra = {}) => ({
+    PATH: process.env.PATH,
+    NEXTAUTH_URL: 'http://127.0.0.1:8080',
+    NANO_ROOT: ROOT,
+    NANO_SECRET_FILE: KEYFILE,
+    ...extra,
+});
+const KEYFILE = path.join(tmpRoot, 'backend-keys');
+fs.writeFileSync(KEYFILE, `${KEY}\n`, { mode: 0o600 });
+
+// start(app, args, stdin): a backend process with stderr collected.
+// wait(ms) resolves {code, signal, stderr, hung}: a process still running
+// after ms is SIGKILLed and reported as hung.
+function start(app, args, { stdin = 'ignore' } = {}) {
+    const child = spawn(path.join(BIN, `nano-${app}`), args, {
+        stdio: [stdin, 'ignore', 'pipe'], env: backendEnv(),
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (d) => { stderr += d; });
+    const exited = new Promise((resolve) => {
+        child.on('close', (code, signal) => resolve({ code, signal }));
+    });
+    return {
+        child,
+        get stderr() { return stderr; },
+        async wait(ms = TIMEOUT) {
+            let hung = false;
+            const timer = setTimeout(() => { hung = true; child.kill('SIGKILL'); }, ms);
+            const r = await exited;
+            clearTimeout(timer);
+            return { ...r, stderr, hung };
+        },
+        async stop() {
+            if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+            return this.wait();
+        },
+    };
+}
+
+// A loopback port nothing listens on (bound and released by us).
+function freePort() {
+    return new Promise((resolve, reject) => {
+        const s = net.createServer();
+        s.on('error', reject);
+        s.listen(0, '127.0.0.1', () => {
+            const { port } = s.address();
+            s.close(() => resolve(port));
+        });
+    });
+}
+
+// Ports in LISTEN state, any address, IPv4 and IPv6 (what `ss -ltn` shows).
+function listeningPorts() {
+    const ports = new Set();
+    for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+        let text = '';
+        try {
+            text = fs.readFileSync(f, 'utf8');
+        } catch {
+            continue;
+        }
+        for (const line of text.split('\n').slice(1)) {
+            const cols = line.trim().split(/\s+/);
+            if (cols[3] === '0A') ports.add(parseInt(cols[1].split(':').pop(), 16));
+        }
+    }
+    return ports;
+}
+
+// Connects until it works or ms pass.
+async function connects(target, ms = TIMEOUT) {
+    const end = Date.now() + ms;
+    for (;;) {
+        const ok = await new Promise((resolve) => {
+            const s = net.connect(target);
+            s.once('connect', () => { s.destroy(); resolve(true); });
+            s.once('error', () => resolve(false));
+        });
+        if (ok) return true;
+        if (Date.now() > end) return false;
+        await new Promise((r) => setTimeout(r, 50));
+    }
+}
+
+const REFUSAL = /refusing to listen on .*only loopback addresses/;
+
+test('backends: every app refuses --listen 0.0.0.0:PORT with exit 2, before binding anything', async () => {
+    const port = await freePort();
+    for (const app of APPS) {
+        const t0 = Date.now();
+        const r = await start(app, ['--listen', `0.0.0.0:${port}`]).wait();
+        assert.equal(r.hung, false, `nano-${app} hung instead of refusing`);
+        assert.equal(r.code, 2, `nano-${app} exit code; stderr: ${r.stderr}`);
+        assert.match(r.stderr, REFUSAL, `nano-${app} stderr`);
+        assert.ok(r.stderr.includes(`0.0.0.0:${port}`), `nano-${app} names the address: ${r.stderr}`);
+        assert.ok(Date.now() - t0 < TIMEOUT, 'promptly');
+        assert.ok(!listeningPorts().has(port), `nothing listens on ${port} after nano-${app}`);
+    }
+});
+
+test('backends: non-loopback and wildcard addresses are refused with exit 2 and a clear message', async () => {
+    const port = await freePort();
+    for (const addr of [`10.1.2.3:${port}`, `192.168.0.1:${port}`, `[::]:${port}`, `[2001:db8::1]:${port}`]) {
+        const r = await start('qwen', ['--listen', addr]).wait();
+        assert.equal(r.hung, false, `--listen ${addr}: hung`);
+        assert.equal(r.code, 2, `--listen ${addr}: stderr ${r.stderr}`);
+        assert.match(r.stderr, REFUSAL, `--listen ${addr}`);
+        assert.ok(r.stderr.includes(addr), `names ${addr}: ${r.stderr}`);
+        assert.ok(!listeningPorts().has(port), `nothing listens on ${port} after --listen ${addr}`);
+    }
+    // libfcgi's ":PORT" (every interface) and other malformed specs: usage, 2.
+    for (const addr of [`:${port}`, 'example.com:80', '127.0.0.1', '127.0.0.1:0', '127.0.0.1:65536', 'unix:relative.sock']) {
+        const r = await start('qwen', ['--listen', addr]).wait();
+        assert.equal(r.hung, false, `--listen ${addr}: hung`);
+        assert.equal(r.code, 2, `--listen ${addr}: stderr ${r.stderr}`);
+        assert.match(r.stderr, /--listen|unix socket path must be absolute/, `--listen ${addr}: ${r.stderr}`);
+    }
+    assert.ok(!listeningPorts().has(port), `nothing listens on ${port}`);
+});
+
+test('backends: a refused address makes no socket at all (strace)', async (t) => {
+    const strace = which('strace');
+    if (!strace) {
+        t.skip('strace is not installed');
+        return;
+    }
+    const port = await freePort();
+    const out = path.join(tmpDir(), 'strace.txt');
+    const r = spawnSync(strace, ['-f', '-qq', '-e', 'trace=socket,bind,listen', '-o', out,
+        path.join(BIN, 'nano-qwen'), '--listen', `0.0.0.0:${port}`],
+    { encoding: 'utf8', env: backendEnv(), timeout: TIMEOUT, killSignal: 'SIGKILL' });
+    if (r.status !== 2 && /ptrace|Operation not permitted/.test(r.stderr)) {
+        t.skip(`strace cannot trace here: ${r.stderr.trim()}`);
+        return;
+    }
+    assert.equal(r.signal, null, 'hung');
+    assert.equal(r.status, 2, r.stderr);
+    const calls = fs.readFileSync(out, 'utf8');
+    assert.doesNotMatch(calls, /\b(bind|listen)\(/, `no bind or listen:\n${calls}`);
+    assert.doesNotMatch(calls, /\bsocket\(AF_INET6?\b/, `no TCP socket:\n${calls}`);
+});
+
+test('backends: --listen 127.0.0.1:PORT serves (accepts a connection) and stops on TERM', async () => {
+    const port = await freePort();
+    const p = start('qwen', ['--listen', `127.0.0.1:${port}`]);
+    try {
+        assert.ok(await connects({ host: '127.0.0.1', port }), `nothing accepted on 127.0.0.1:${port}: ${p.stderr}`);
+        assert.equal(p.child.exitCode, null, 'still running');
+        // Bound to loopback only, not to every interface.
+        const tcp = fs.readFileSync('/proc/net/tcp', 'utf8');
+        const hex = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+        assert.ok(tcp.includes(` ${hex} `), `127.0.0.1:${port} in /proc/net/tcp`);
+    } finally {
+        const r = await p.stop();
+        assert.equal(r.hung, false, 'stops on TERM');
+        assert.equal(r.code, 0, r.stderr);
+    }
+    assert.match(p.stderr, new RegExp(`serving qwen on 127\\.0\\.0\\.1:${port}`));
+    assert.ok(!listeningPorts().has(port), 'the port is free again');
+});
+
+test('backends: --listen unix:PATH serves on a 0660 socket and removes it on TERM', async () => {
+    const sock = path.join(tmpDir(), 'x.sock');
+    const p = start('qwen', ['--listen', `unix:${sock}`]);
+    try {
+        assert.ok(await connects({ path: sock }), `nothing accepted on ${sock}: ${p.stderr}`);
+        const st = fs.statSync(sock);
+        assert.ok(st.isSocket(), 'a socket');
+        assert.equal(st.mode & 0o777, 0o660, `mode ${(st.mode & 0o777).toString(8)}`);
+    } finally {
+        const r = await p.stop();
+        assert.equal(r.hung, false, 'stops on TERM');
+        assert.equal(r.code, 0, r.stderr);
+    }
+    assert.ok(!fs.existsSync(sock), 'the socket file is removed');
+});
+
+// A listening socket of ours handed to the backend as fd 0, the way
+// spawn-fcgi and systemd do (node passes a server's fd as a stdio entry).
+async function inherited(host) {
+    const server = net.createServer();
+    await new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(0, host, resolve);
+    });
+    const { port } = server.address();
+    const fd = server._handle?.fd;
+    assert.ok(Number.isInteger(fd) && fd >= 0, 'the listening socket\'s fd');
+    const p = start('qwen', [], { stdin: fd });
+    // Our copy closes: from now on only the backend holds the socket.
+    await new Promise((resolve) => server.close(resolve));
+    return { p, port };
+}
+
+test('backends: an inherited listening socket on 0.0.0.0 (fd 0) is refused with exit 2', async () => {
+    const { p, port } = await inherited('0.0.0.0');
+    const r = await p.wait();
+    assert.equal(r.hung, false, 'hung instead of refusing');
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, REFUSAL);
+    assert.match(r.stderr, /inherited socket \(fd 0\)/);
+    assert.ok(!listeningPorts().has(port), `nothing listens on ${port} any more`);
+});
+
+test('backends: an inherited loopback listening socket (fd 0) is served', async () => {
+    const { p, port } = await inherited('127.0.0.1');
+    try {
+        assert.ok(await connects({ host: '127.0.0.1', port }), `nothing accepted: ${p.stderr}`);
+        await new Promise((r) => setTimeout(r, 100));
+        assert.equal(p.child.exitCode, null, `still running: ${p.stderr}`);
+    } finally {
+        const r = await p.stop();
+        assert.equal(r.hung, false, 'stops on TERM');
+        assert.equal(r.code, 0, r.stderr);
+    }
+    assert.match(p.stderr, /serving qwen on inherited fd 0/);
+});
+
+test('backends: no --listen and no socket on fd 0: exit 2 with a usage message', async () => {
+    const r = await start('qwen', []).wait();
+    assert.equal(r.hung, false);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /no --listen given and stdin is not a socket/);
+});
