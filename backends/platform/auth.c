@@ -150,7 +150,7 @@ platform_auth_signin_page(nano_req_t *req, nano_res_t *res)
     nano_buf_init(&signup);
     nano_req_query(req, &q);
 
-    callback = platform_query_callback(req);
+    callback = platform_query_callback(req, res);
     if (callback == NULL || platform_csrf_token(req, res, token) != 0) {
         status = nano_res_error(res, 500, "internal", "out of memory");
         goto out;
@@ -188,7 +188,7 @@ platform_auth_signout_page(nano_req_t *req, nano_res_t *res)
     nano_req_query(req, &q);
     nano_session_read(req, (long long) time(NULL), &s);
 
-    callback = platform_query_callback(req);
+    callback = platform_query_callback(req, res);
     if (callback == NULL || platform_csrf_token(req, res, token) != 0) {
         status = nano_res_error(res, 500, "internal", "out of memory");
         goto out;
@@ -304,7 +304,7 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
     nano_db_status_t     st;
     nano_db_t           *db;
     const char          *password;
-    char                *email = NULL, *url = NULL;
+    char                *email = NULL, *url = NULL, *callback = NULL;
     int                  status, json = 0, found = 0, ok;
 
     platform_user_init(&user);
@@ -312,6 +312,12 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
 
     status = platform_post_form(req, res, &form, &json);
     if (status != 0) {
+        goto out;
+    }
+    callback = platform_callback(req, res,
+                                 nano_form_get(&form, "callbackUrl"));
+    if (callback == NULL) {
+        status = nano_res_error(res, 500, "internal", "out of memory");
         goto out;
     }
     if (!platform_csrf_ok(req, nano_form_get(&form, "csrfToken"))) {
@@ -364,11 +370,10 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
         goto out;
     }
     nano_log_info("user %s signed in", user.id);
-    url = nano_callback_resolve(nano_form_get(&form, "callbackUrl"),
-                                req->config->origin);
-    status = platform_redirect(res, url, json, 200);
+    status = platform_redirect(res, callback, json, 200);
 
 out:
+    free(callback);
     free(url);
     free(email);
     nano_form_cleanup(&form);

@@ -11,6 +11,8 @@
 #include "nano_http.h"
 #include "nano_session.h"
 
+#define PLATFORM_CALLBACK_MAX  2048   /* bytes of a remembered callbackUrl */
+
 /* A row of "User"; every field is owned (NULL for SQL NULL). */
 typedef struct {
     char  *id;
@@ -82,8 +84,16 @@ int platform_csrf_ok(const nano_req_t *req, const char *submitted);
  * from s; NULL when s is not a valid session. */
 const char *platform_session_name(const nano_session_t *s);
 
-/* A query parameter's callbackUrl, resolved against NEXTAUTH_URL's
- * origin (a new string; the origin when absent or refused), or NULL. */
-char *platform_query_callback(const nano_req_t *req);
+/*
+ * Where to go after signing in or out: the callbackUrl given, else the
+ * one remembered in NextAuth's callback-url cookie, checked to be
+ * relative or same-origin (the origin otherwise).  Remembers a given one
+ * in that cookie.  A new string (caller frees), or NULL.
+ */
+char *platform_callback(const nano_req_t *req, nano_res_t *res,
+    const char *given);
+
+/* platform_callback() with the request's ?callbackUrl=. */
+char *platform_query_callback(const nano_req_t *req, nano_res_t *res);
 
 #endif /* PLATFORM_H */

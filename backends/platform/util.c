@@ -2,6 +2,7 @@
  * Small helpers shared by the platform's handlers.
  */
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "nano_csrf.h"
@@ -121,8 +122,66 @@ platform_session_name(const nano_session_t *s)
     return s->claims.sub.data;
 }
 
+static const char *
+platform_callback_cookie_name(int https)
+{
+    return https ? "__Secure-next-auth.callback-url" : "next-auth.callback-url";
+}
+
+/* The callback-url cookie's decoded value (caller frees), or NULL. */
+static char *
+platform_callback_cookie(const nano_req_t *req)
+{
+    nano_str_t   v;
+    char        *url;
+
+    if (nano_req_cookie(req, platform_callback_cookie_name(req->config->https),
+                        &v) != NANO_COOKIE_FOUND
+        || v.len == 0 || v.len > PLATFORM_CALLBACK_MAX)
+    {
+        return NULL;
+    }
+
+    url = malloc(v.len + 1);
+    if (url != NULL && nano_form_decode(url, v.data, v.len, 0) < 0) {
+        free(url);
+        url = NULL;
+    }
+    return url;
+}
+
 char *
-platform_query_callback(const nano_req_t *req)
+platform_callback(const nano_req_t *req, nano_res_t *res, const char *given)
+{
+    nano_buf_t   b;
+    char        *stored = NULL, *url;
+
+    if (given == NULL || given[0] == '\0') {
+        stored = platform_callback_cookie(req);
+        given = stored;
+    }
+
+    url = nano_callback_resolve(given, req->config->origin);
+
+    /* Kept like NextAuth's cookie, so a failed attempt, or the error
+     * page in between, does not lose where the person was going. */
+    if (url != NULL && given != NULL && strlen(url) <= PLATFORM_CALLBACK_MAX) {
+        nano_buf_init(&b);
+        nano_buf_urlencode(&b, url);
+        if (!b.failed) {
+            nano_res_cookie(res,
+                            platform_callback_cookie_name(req->config->https),
+                            b.data, 0, req->config->https);
+        }
+        nano_buf_cleanup(&b);
+    }
+
+    free(stored);
+    return url;
+}
+
+char *
+platform_query_callback(const nano_req_t *req, nano_res_t *res)
 {
     nano_form_t  q;
     char        *url;
@@ -130,8 +189,7 @@ platform_query_callback(const nano_req_t *req)
     nano_form_init(&q);
     /* A malformed query just means no callbackUrl. */
     nano_req_query(req, &q);
-    url = nano_callback_resolve(nano_form_get(&q, "callbackUrl"),
-                                req->config->origin);
+    url = platform_callback(req, res, nano_form_get(&q, "callbackUrl"));
     nano_form_cleanup(&q);
     return url;
 }

@@ -34,6 +34,30 @@ test('a wrong password redirects with error=CredentialsSignin and no session', a
     assert.ok(noSession(res), 'no session cookie');
 });
 
+test('after a failed attempt the callbackUrl is remembered, as NextAuth does', async () => {
+    const jar = new Jar();
+    let res = await signIn(jar, user.email, 'wrong-password-123', { callbackUrl: '/qwen/?tab=1' });
+    assert.equal(res.status, 302, res.text);
+    // the sign-in page shown after the error posts the same callbackUrl
+    res = jar.apply(await get('/api/auth/signin?error=CredentialsSignin', { headers: jar.headers() }));
+    assert.equal(res.status, 200);
+    assert.ok(res.text.includes('/qwen/?tab=1'), 'the form carries the callbackUrl');
+    // and a second attempt that does not send one goes there too
+    res = await signIn(jar, user.email, user.password, { callbackUrl: '' });
+    assert.equal(res.status, 302, res.text);
+    assert.equal(location(res).url.href, `${ORIGIN}/qwen/?tab=1`);
+});
+
+test('a remembered callbackUrl is checked again: a forged cookie sends nobody off-site', async () => {
+    for (const forged of ['https://evil.example/', '//evil.example/', '/\\evil.example/']) {
+        const jar = new Jar();
+        jar.set('next-auth.callback-url', encodeURIComponent(forged));
+        const res = await signIn(jar, user.email, user.password, { callbackUrl: '' });
+        assert.equal(res.status, 302, res.text);
+        assert.equal(location(res).url.href, `${ORIGIN}/`, `forged ${forged}`);
+    }
+});
+
 test('an unknown email is refused the same way', async () => {
     const res = await signIn(new Jar(), 'nobody-here@example.com', 'whatever-123');
     assert.equal(res.status, 302);
