@@ -49,9 +49,9 @@ nano_cookie_result_t
 nano_cookie_session(const nano_str_t *headers, size_t n, const char *name,
     size_t name_len, char *out, size_t cap, size_t *out_len)
 {
-    int                   idx;
+    int                   idx, plain_seen, malformed;
     size_t                i, count, len;
-    nano_str_t            k, v, chunks[NANO_COOKIE_CHUNKS_MAX];
+    nano_str_t            k, v, plain, chunks[NANO_COOKIE_CHUNKS_MAX];
     nano_cookie_cursor_t  c;
 
     *out_len = 0;
@@ -61,37 +61,54 @@ nano_cookie_session(const nano_str_t *headers, size_t n, const char *name,
     }
     out[0] = '\0';
 
-    if (nano_cookie_get(headers, n, name, name_len, &v) == NANO_COOKIE_FOUND
-        && v.len > 0)
-    {
-        if (v.len >= cap) {
-            return NANO_COOKIE_MALFORMED;
-        }
-        memcpy(out, v.data, v.len);
-        out[v.len] = '\0';
-        *out_len = v.len;
-        return NANO_COOKIE_FOUND;
-    }
-
     memset(chunks, 0, sizeof(chunks));
+    plain.data = NULL;
+    plain.len = 0;
+    plain_seen = 0;
+    malformed = 0;
 
+    /* one pass: this runs on every request the gateway sees */
     for (i = 0; i < n; i++) {
         c.p = headers[i].data;
         c.end = headers[i].data + headers[i].len;
 
         while (nano_cookie_next(&c, &k, &v)) {
+            if (k.len == name_len && memcmp(k.data, name, name_len) == 0) {
+                if (!plain_seen) {
+                    plain = v;
+                    plain_seen = 1;
+                }
+                continue;
+            }
+
             idx = nano_cookie_chunk_index(&k, name, name_len);
             if (idx == -1) {
                 continue;
             }
             if (idx < 0 || v.len > NANO_COOKIE_CHUNK_MAX) {
-                return NANO_COOKIE_MALFORMED;
+                malformed = 1;
+                continue;
             }
             /* like a browser's most specific path, the first one wins */
             if (chunks[idx].data == NULL) {
                 chunks[idx] = v;
             }
         }
+    }
+
+    /* the plain cookie wins over chunks, as it did in a single scan */
+    if (plain.len > 0) {
+        if (plain.len >= cap) {
+            return NANO_COOKIE_MALFORMED;
+        }
+        memcpy(out, plain.data, plain.len);
+        out[plain.len] = '\0';
+        *out_len = plain.len;
+        return NANO_COOKIE_FOUND;
+    }
+
+    if (malformed) {
+        return NANO_COOKIE_MALFORMED;
     }
 
     for (count = 0; count < NANO_COOKIE_CHUNKS_MAX; count++) {

@@ -459,16 +459,36 @@ nano_hs256_matches(const nano_keyring_t *kr, const char *msg, size_t len,
 }
 
 
+/* base64url digit values; 64 marks a byte that is not one */
+static const unsigned char  nano_b64url_values[256] = {
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 62, 64, 64,
+    52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 64, 64, 64, 64, 64, 64,
+    64,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
+    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 64, 64, 64, 64, 63,
+    64, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+    41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64,
+    64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64, 64
+};
+
+
 /* Strict base64url without padding; returns the decoded length or -1. */
 static ssize_t
 nano_b64url_decode(const char *in, size_t len, unsigned char *out, size_t cap)
 {
     size_t          i, n;
-    unsigned int    acc, bits;
-    int             v;
-    unsigned char   c;
+    unsigned int    acc, bits, v;
 
-    if (len % 4 == 1) {
+    /* a lone leftover character cannot carry a whole byte */
+    if (len % 4 == 1 || len / 4 * 3 + (len % 4 ? len % 4 - 1 : 0) > cap) {
         return -1;
     }
 
@@ -477,30 +497,16 @@ nano_b64url_decode(const char *in, size_t len, unsigned char *out, size_t cap)
     n = 0;
 
     for (i = 0; i < len; i++) {
-        c = (unsigned char) in[i];
-
-        if (c >= 'A' && c <= 'Z') {
-            v = c - 'A';
-        } else if (c >= 'a' && c <= 'z') {
-            v = c - 'a' + 26;
-        } else if (c >= '0' && c <= '9') {
-            v = c - '0' + 52;
-        } else if (c == '-') {
-            v = 62;
-        } else if (c == '_') {
-            v = 63;
-        } else {
+        v = nano_b64url_values[(unsigned char) in[i]];
+        if (v == 64) {
             return -1;
         }
 
-        acc = (acc << 6) | (unsigned int) v;
+        acc = (acc << 6) | v;
         bits += 6;
 
         if (bits >= 8) {
             bits -= 8;
-            if (n == cap) {
-                return -1;
-            }
             out[n++] = (unsigned char) (acc >> bits);
         }
     }

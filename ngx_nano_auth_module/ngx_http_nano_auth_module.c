@@ -341,7 +341,7 @@ ngx_http_nano_auth_find_token(ngx_http_request_t *r,
     }
 
     for (i = 0; i < 2; i++) {
-        name = (i == 0) ? &alcf->secure_cookie : &alcf->cookie;
+        name = (i == 0) ? &alcf->cookie : &alcf->secure_cookie;
 
         res = nano_cookie_session(headers, n, (char *) name->data, name->len,
                                   (char *) buf, len, &token->len);

@@ -5,7 +5,7 @@ set -eu
 
 PKGS="gcc make pkg-config nginx nginx-dev libjwt-dev libjansson-dev libpq-dev
 libssl-dev libcurl4-openssl-dev libfcgi-dev libcrypt-dev libcmocka-dev
-postgresql postgresql-client wrk curl nodejs chromium ca-certificates"
+postgresql postgresql-client wrk curl strace nodejs chromium ca-certificates"
 
 missing=""
 for p in $PKGS; do
