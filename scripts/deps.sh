@@ -5,7 +5,13 @@ set -eu
 
 PKGS="gcc make pkg-config nginx nginx-dev libjwt-dev libjansson-dev libpq-dev
 libssl-dev libcurl4-openssl-dev libfcgi-dev libcrypt-dev libcmocka-dev
-postgresql postgresql-client wrk curl strace nodejs chromium ca-certificates"
+postgresql postgresql-client wrk curl strace chromium ca-certificates"
+
+# Node.js (black-box and browser tests) usually comes with the machine,
+# not always from Debian's package; only when there is none at all is
+# Debian's installed.
+command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
+command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 
 missing=""
 for p in $PKGS; do
