@@ -1,0 +1,265 @@
+/*
+ * Session cookies as the platform writes them: names and attributes over
+ * http and https, reading them back, renewal keeping the session id, and
+ * clearing every chunk on sign-out.
+ */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "nano_http.h"
+#include "nano_session.h"
+
+#define KEY   "test-session-key-0123456789abcdefghijklmnopqrstuv"
+#define NOW   1700000000LL
+
+static nano_config_t   config;
+
+
+static void
+setup_config(int https)
+{
+    char  err[256];
+
+    nano_config_init(&config);
+    config.https = https;
+    snprintf(config.origin, sizeof(config.origin), "%s",
+             https ? "https://app.example.com" : "http://localhost:8080");
+    config.keyring = nano_keyring_parse(KEY "\n", strlen(KEY) + 1, err,
+                                        sizeof(err));
+    assert_non_null(config.keyring);
+}
+
+static void
+teardown_config(void)
+{
+    nano_keyring_free(config.keyring);
+    config.keyring = NULL;
+}
+
+/* A request carrying cookie (NULL for none). */
+static void
+make_req(nano_req_t *req, char **envp, char *cookie_param)
+{
+    envp[0] = "REQUEST_METHOD=GET";
+    envp[1] = "PATH_INFO=/api/auth/session";
+    envp[2] = cookie_param;
+    envp[3] = NULL;
+    nano_req_init(req, envp);
+    req->config = &config;
+}
+
+static const nano_session_user_t  user = {
+    "cuser0000000000000000001", "ann@example.com", "Ann \"Q\" Lee", NULL
+};
+
+/* The value of the first Set-Cookie for name in res, copied to out. */
+static int
+set_cookie_value(const nano_res_t *res, const char *name, char *out,
+    size_t cap)
+{
+    char        prefix[256];
+    const char *p, *end;
+
+    snprintf(prefix, sizeof(prefix), "Set-Cookie: %s=", name);
+    p = strstr(res->headers.data ? res->headers.data : "", prefix);
+    if (p == NULL) {
+        return -1;
+    }
+    p += strlen(prefix);
+    end = strchr(p, ';');
+    if (end == NULL || (size_t) (end - p) >= cap) {
+        return -1;
+    }
+    memcpy(out, p, end - p);
+    out[end - p] = '\0';
+    return 0;
+}
+
+static void
+test_http_cookie_name_and_attributes(void **state)
+{
+    nano_req_t   req;
+    nano_res_t   res;
+    char        *envp[4];
+    long long    exp = 0;
+
+    (void) state;
+    setup_config(0);
+    make_req(&req, envp, NULL);
+    nano_res_init(&res);
+
+    assert_int_equal(nano_session_issue(&req, &res, &user, NULL, NOW, &exp),
+                     0);
+    assert_int_equal(exp, NOW + 30 * 24 * 3600);
+    assert_non_null(strstr(res.headers.data,
+                           "Set-Cookie: next-auth.session-token="));
+    assert_non_null(strstr(res.headers.data, "; Path=/"));
+    assert_non_null(strstr(res.headers.data, "; HttpOnly; SameSite=Lax"));
+    assert_non_null(strstr(res.headers.data,
+                           "; Expires=Thu, 14 Dec 2023 22:13:20 GMT"));
+    assert_null(strstr(res.headers.data, "Secure"));
+    assert_null(strstr(res.headers.data, "Domain"));
+
+    nano_res_cleanup(&res);
+    teardown_config();
+}
+
+static void
+test_https_cookie_is_secure_and_prefixed(void **state)
+{
+    nano_req_t   req;
+    nano_res_t   res;
+    char        *envp[4];
+
+    (void) state;
+    setup_config(1);
+    make_req(&req, envp, NULL);
+    nano_res_init(&res);
+
+    assert_int_equal(nano_session_issue(&req, &res, &user, NULL, NOW, NULL),
+                     0);
+    assert_non_null(strstr(res.headers.data,
+                           "Set-Cookie: __Secure-next-auth.session-token="));
+    assert_non_null(strstr(res.headers.data,
+                           "; HttpOnly; SameSite=Lax; Secure"));
+    assert_null(strstr(res.headers.data, "Domain"));
+
+    nano_res_cleanup(&res);
+    teardown_config();
+}
+
+/* What one request issues, the next reads back; a renewal keeps jti. */
+static void
+test_issue_then_read_back_and_renew(void **state)
+{
+    nano_req_t       req, req2;
+    nano_res_t       res, res2;
+    nano_session_t   s;
+    char            *envp[4], *envp2[4], param[8192], value[4096];
+    char             jti[128];
+
+    (void) state;
+    setup_config(0);
+    make_req(&req, envp, NULL);
+    nano_res_init(&res);
+    assert_int_equal(nano_session_issue(&req, &res, &user, NULL, NOW, NULL),
+                     0);
+    assert_int_equal(set_cookie_value(&res, "next-auth.session-token", value,
+                                      sizeof(value)), 0);
+
+    snprintf(param, sizeof(param),
+             "HTTP_COOKIE=other=1; next-auth.session-token=%s", value);
+    make_req(&req2, envp2, param);
+    nano_session_init(&s);
+    assert_int_equal(nano_session_read(&req2, NOW + 10, &s), NANO_TOKEN_OK);
+    assert_string_equal(s.claims.sub.data, user.id);
+    assert_string_equal(s.claims.email.data, user.email);
+    assert_string_equal(s.claims.name.data, user.name);
+    assert_int_equal(s.claims.iat, NOW);
+    assert_int_equal(s.claims.jti.len, 36);          /* a UUID */
+    snprintf(jti, sizeof(jti), "%s", s.claims.jti.data);
+
+    /* 30 days later it has expired */
+    nano_session_cleanup(&s);
+    nano_session_init(&s);
+    assert_int_equal(nano_session_read(&req2, NOW + 30 * 24 * 3600 + 61, &s),
+                     NANO_TOKEN_EXPIRED);
+
+    /* renewed a day later: same session id, new iat */
+    nano_res_init(&res2);
+    assert_int_equal(nano_session_issue(&req2, &res2, &user, jti,
+                                        NOW + 86400, NULL), 0);
+    assert_int_equal(set_cookie_value(&res2, "next-auth.session-token", value,
+                                      sizeof(value)), 0);
+    snprintf(param, sizeof(param), "HTTP_COOKIE=next-auth.session-token=%s",
+             value);
+    make_req(&req2, envp2, param);
+    nano_session_cleanup(&s);
+    nano_session_init(&s);
+    assert_int_equal(nano_session_read(&req2, NOW + 86400, &s),
+                     NANO_TOKEN_OK);
+    assert_string_equal(s.claims.jti.data, jti);
+    assert_int_equal(s.claims.iat, NOW + 86400);
+
+    nano_session_cleanup(&s);
+    nano_res_cleanup(&res);
+    nano_res_cleanup(&res2);
+    teardown_config();
+}
+
+static void
+test_read_refuses_forged_and_reports_presence(void **state)
+{
+    nano_req_t       req;
+    nano_session_t   s;
+    char            *envp[4];
+
+    (void) state;
+    setup_config(0);
+    make_req(&req, envp, "HTTP_COOKIE=next-auth.session-token=eyJhbGciOiJub25lIn0.e30.");
+    nano_session_init(&s);
+    assert_int_equal(nano_session_read(&req, NOW, &s), NANO_TOKEN_INVALID);
+    assert_true(s.present);
+    nano_session_cleanup(&s);
+
+    make_req(&req, envp, NULL);
+    nano_session_init(&s);
+    assert_int_equal(nano_session_read(&req, NOW, &s), NANO_TOKEN_MISSING);
+    assert_false(s.present);
+    nano_session_cleanup(&s);
+    nano_session_cleanup(&s);                  /* may run twice */
+    teardown_config();
+}
+
+/* Sign-out clears both names and every chunk the browser sent. */
+static void
+test_clear_removes_plain_and_chunks(void **state)
+{
+    nano_req_t   req;
+    nano_res_t   res;
+    char        *envp[4];
+
+    (void) state;
+    setup_config(0);
+    make_req(&req, envp, "HTTP_COOKIE=next-auth.session-token.0=aaa; "
+             "next-auth.session-token.1=bbb; "
+             "__Secure-next-auth.session-token=ccc; keep=1");
+    nano_res_init(&res);
+
+    assert_int_equal(nano_session_clear(&req, &res), 0);
+    assert_non_null(strstr(res.headers.data,
+                           "Set-Cookie: next-auth.session-token=; Path=/; "
+                           "Expires=Thu, 01 Jan 1970 00:00:00 GMT; "
+                           "Max-Age=0"));
+    assert_non_null(strstr(res.headers.data,
+                           "Set-Cookie: next-auth.session-token.0=;"));
+    assert_non_null(strstr(res.headers.data,
+                           "Set-Cookie: next-auth.session-token.1=;"));
+    assert_non_null(strstr(res.headers.data,
+                           "Set-Cookie: __Secure-next-auth.session-token=;"));
+    assert_null(strstr(res.headers.data, "keep="));
+    assert_null(strstr(res.headers.data, "session-token.2"));
+
+    nano_res_cleanup(&res);
+    teardown_config();
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_http_cookie_name_and_attributes),
+        cmocka_unit_test(test_https_cookie_is_secure_and_prefixed),
+        cmocka_unit_test(test_issue_then_read_back_and_renew),
+        cmocka_unit_test(test_read_refuses_forged_and_reports_presence),
+        cmocka_unit_test(test_clear_removes_plain_and_chunks),
+    };
+
+    return cmocka_run_group_tests_name("session", tests, NULL, NULL);
+}
