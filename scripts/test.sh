@@ -11,7 +11,9 @@
 # Environment: TEST_PORT (18080).  The integration tests get NANO_TEST_BASE,
 # NANO_TEST_STATE, NANO_TEST_KEYFILE, NANO_TEST_SECRET (the signing key),
 # NANO_TEST_SECRET2 (the second, verify-only key), NANO_TEST_SOCK_DIR and
-# NANO_TEST_STACKCTL (scripts/stackctl.sh: stop/start a backend or the db).
+# NANO_TEST_STACKCTL (scripts/stackctl.sh: stop/start a backend or the db),
+# NANO_TEST_PG_SOCK and NANO_TEST_PG_BINDIR (the private cluster, for the
+# migration runner's tests, which make databases of their own).
 set -uo pipefail
 
 STACK_MODE="test"
@@ -127,6 +129,7 @@ else
     export NANO_TEST_SECRET2=$TEST_SECRET2
     export NANO_TEST_SOCK_DIR=$STACK_STATE/sock
     export NANO_TEST_STACKCTL=$STACK_ROOT/scripts/stackctl.sh
+    export NANO_TEST_PG_SOCK=$PG_SOCK NANO_TEST_PG_BINDIR=$PG_BINDIR
     tap=$STACK_STATE/integration.tap
     # One file at a time: some tests stop a backend or the database.
     node --test --test-concurrency=1 --test-timeout=120000 \

@@ -1,0 +1,158 @@
+// The migration runner against the test stack's real PostgreSQL: a plan
+// changes nothing, --apply applies in order and records, a rerun has
+// nothing to do, a V1 database keeps its rows and is not re-created, a
+// Prisma URL with ?schema= works, and non-additive or edited migrations
+// are refused.  Each test makes a database of its own.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const MIGRATE = path.join(ROOT, 'build/bin/nano-migrate');
+const SQL = path.join(ROOT, 'sql');
+const SOCK = process.env.NANO_TEST_PG_SOCK || '';
+const PSQL = path.join(process.env.NANO_TEST_PG_BINDIR || '/usr/lib/postgresql/15/bin', 'psql');
+const MIGRATIONS = fs.readdirSync(SQL).filter((f) => /^\d{3}_.*\.sql$/.test(f)).sort();
+
+function psql(db, sql) {
+    const r = spawnSync(PSQL, ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', SOCK, '-U', 'postgres',
+        '-d', db, '-c', sql], { encoding: 'utf8' });
+    assert.equal(r.status, 0, `psql ${sql}: ${r.stderr}`);
+    return r.stdout.trim();
+}
+
+function psqlFile(db, file, schema) {
+    const text = (schema ? `SET search_path TO "${schema}";\n` : '') + fs.readFileSync(file, 'utf8');
+    const r = spawnSync(PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', SOCK, '-U', 'postgres', '-d', db],
+        { input: text, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+}
+
+function newDb() {
+    const name = `mig_${crypto.randomBytes(4).toString('hex')}`;
+    psql('postgres', `CREATE DATABASE ${name}`);
+    return name;
+}
+
+function migrate(db, args = [], { dir = SQL, query = '' } = {}) {
+    const url = `postgresql://postgres@localhost/${db}?host=${encodeURIComponent(SOCK)}${query}`;
+    const r = spawnSync(MIGRATE, [...args, '--dir', dir], {
+        encoding: 'utf8', env: { ...process.env, DATABASE_URL: url }, timeout: 60000,
+    });
+    return { status: r.status, out: r.stdout, err: r.stderr };
+}
+
+function tables(db, schema = 'public') {
+    return psql(db, `SELECT string_agg(table_name, ',' ORDER BY table_name) FROM information_schema.tables
+                     WHERE table_schema = '${schema}'`);
+}
+
+// A copy of sql/ we may add to or edit.
+function sqlCopy() {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-sql-'));
+    for (const f of MIGRATIONS) fs.copyFileSync(path.join(SQL, f), path.join(dir, f));
+    return dir;
+}
+
+test('the runner needs the test stack cluster', () => {
+    assert.ok(SOCK, 'NANO_TEST_PG_SOCK is set by scripts/test.sh');
+    assert.ok(fs.existsSync(MIGRATE), 'build/bin/nano-migrate is built');
+    assert.ok(MIGRATIONS.length >= 2 && MIGRATIONS[0] === '000_v1_baseline.sql', MIGRATIONS.join(' '));
+});
+
+test('without --apply the plan is printed and nothing changes', () => {
+    const db = newDb();
+    const r = migrate(db);
+    assert.equal(r.status, 0, r.err);
+    for (const f of MIGRATIONS) assert.match(r.out, new RegExp(`pending\\s+${f.replace('.', '\\.')}`));
+    assert.match(r.out, new RegExp(`plan: ${MIGRATIONS.length} to apply`));
+    assert.match(r.out, /--apply/);
+    assert.equal(tables(db), '', 'no table, not even the record table');
+});
+
+test('--apply applies in order and records; a rerun has nothing to do', () => {
+    const db = newDb();
+    let r = migrate(db, ['--apply']);
+    assert.equal(r.status, 0, r.err);
+    assert.equal(tables(db), 'Account,Session,User,VerificationToken,_nano_migrations');
+    assert.equal(psql(db, 'SELECT string_agg(name, \',\' ORDER BY name) FROM "_nano_migrations"'),
+        MIGRATIONS.join(','));
+    assert.equal(psql(db, `SELECT count(*) FROM information_schema.columns
+                           WHERE table_name = 'User' AND column_name = 'createdAt'`), '1');
+
+    r = migrate(db, ['--apply']);
+    assert.equal(r.status, 0, r.err);
+    assert.match(r.out, new RegExp(`plan: nothing to do \\(${MIGRATIONS.length} applied\\)`));
+});
+
+test('a V1 database: the baseline is recognised, not re-run, and its rows stay', () => {
+    const db = newDb();
+    psqlFile(db, path.join(SQL, '000_v1_baseline.sql'));
+    psql(db, `INSERT INTO "User" (id, email, password) VALUES ('v1user', 'old@example.com', '$2a$10$x')`);
+
+    let r = migrate(db);
+    assert.equal(r.status, 0, r.err);
+    assert.match(r.out, /present\s+000_v1_baseline\.sql/);
+    assert.match(r.out, /pending\s+001_/);
+    assert.equal(tables(db), 'Account,Session,User,VerificationToken', 'the plan changed nothing');
+
+    r = migrate(db, ['--apply']);
+    assert.equal(r.status, 0, r.err);
+    assert.equal(psql(db, `SELECT email || ' ' || password FROM "User" WHERE id = 'v1user'`),
+        'old@example.com $2a$10$x');
+    assert.equal(psql(db, 'SELECT count(*) FROM "_nano_migrations"'), String(MIGRATIONS.length));
+});
+
+test("a Prisma DATABASE_URL works as it stands: ?schema= and Prisma-only options", () => {
+    const db = newDb();
+    psql(db, 'CREATE SCHEMA "v1 app"');
+    psqlFile(db, path.join(SQL, '000_v1_baseline.sql'), 'v1 app');
+    const r = migrate(db, ['--apply'], { query: '&schema=v1%20app&connection_limit=5&pool_timeout=10&pgbouncer=true' });
+    assert.equal(r.status, 0, r.err + r.out);
+    assert.match(r.out, /present\s+000_v1_baseline\.sql/);
+    assert.equal(psql(db, `SELECT count(*) FROM information_schema.columns
+                           WHERE table_schema = 'v1 app' AND table_name = 'User' AND column_name = 'createdAt'`), '1');
+    assert.equal(tables(db), '', 'nothing went to public');
+});
+
+test('a non-additive migration is refused with its file and line; nothing of it is applied', () => {
+    const db = newDb();
+    const dir = sqlCopy();
+    let r = migrate(db, ['--apply'], { dir });
+    assert.equal(r.status, 0, r.err);
+    fs.writeFileSync(path.join(dir, '900_bad.sql'),
+        '-- tidy up\nALTER TABLE "User"\n  DROP COLUMN "image";\n');
+    r = migrate(db, ['--apply'], { dir });
+    assert.notEqual(r.status, 0);
+    assert.match(r.err + r.out, /900_bad\.sql:3: DROP COLUMN is not additive/);
+    assert.equal(psql(db, `SELECT count(*) FROM information_schema.columns
+                           WHERE table_name = 'User' AND column_name = 'image'`), '1');
+    const recorded = psql(db, `SELECT count(*) FROM information_schema.tables WHERE table_name = '_nano_migrations'`) === '1'
+        ? psql(db, `SELECT count(*) FROM "_nano_migrations" WHERE name = '900_bad.sql'`) : '0';
+    assert.equal(recorded, '0', '900_bad.sql is not recorded');
+});
+
+test('an applied migration that was edited afterwards is refused', () => {
+    const db = newDb();
+    const dir = sqlCopy();
+    let r = migrate(db, ['--apply'], { dir });
+    assert.equal(r.status, 0, r.err);
+    fs.appendFileSync(path.join(dir, MIGRATIONS[1]), '\n-- edited after it ran\n');
+    r = migrate(db, ['--apply'], { dir });
+    assert.notEqual(r.status, 0);
+    assert.match(r.out + r.err, new RegExp(`CHANGED\\s+${MIGRATIONS[1].replace('.', '\\.')}`));
+});
+
+test('a bad DATABASE_URL is refused without echoing the password', () => {
+    const r = spawnSync(MIGRATE, ['--dir', SQL], {
+        encoding: 'utf8', env: { ...process.env, DATABASE_URL: 'mysql://u:s3cret-pw@host/db' },
+    });
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /postgresql:\/\//);
+    assert.ok(!(r.stdout + r.stderr).includes('s3cret-pw'));
+});
