@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "unit_table.h"
+
 #include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,26 +232,13 @@ test_libpq_reads_output(void **state)
 int
 main(void)
 {
-    size_t           n = sizeof(cases) / sizeof(cases[0]), i;
-    struct CMUnitTest *tests;
-    int              rc;
+    static const struct CMUnitTest  extra[] = {
+        UNIT_TEST("NULL url", test_null_url),
+        UNIT_TEST("small error buffer", test_small_error_buffer),
+        UNIT_TEST("libpq reads the output", test_libpq_reads_output),
+    };
 
-    tests = calloc(n + 3, sizeof(*tests));
-    if (tests == NULL) {
-        return 1;
-    }
-    for (i = 0; i < n; i++) {
-        tests[i].name = cases[i].name;
-        tests[i].test_func = test_case;
-        tests[i].initial_state = (void *) &cases[i];
-    }
-    tests[n].name = "NULL url";
-    tests[n].test_func = test_null_url;
-    tests[n + 1].name = "small error buffer";
-    tests[n + 1].test_func = test_small_error_buffer;
-    tests[n + 2].name = "libpq reads the output";
-    tests[n + 2].test_func = test_libpq_reads_output;
-    rc = _cmocka_run_group_tests("dburl", tests, n + 3, NULL, NULL);
-    free(tests);
-    return rc;
+    return unit_run_table("dburl", cases, sizeof(cases) / sizeof(cases[0]),
+                          sizeof(cases[0]), test_case, extra,
+                          sizeof(extra) / sizeof(extra[0]));
 }

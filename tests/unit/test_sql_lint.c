@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "unit_table.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -399,32 +401,16 @@ test_statements(void **state)
 int
 main(void)
 {
-    size_t             n = sizeof(cases) / sizeof(cases[0]), i;
-    struct CMUnitTest *tests;
-    int                rc;
+    static const struct CMUnitTest  extra[] = {
+        UNIT_TEST("reason and line fields", test_reason_and_line_fields),
+        UNIT_TEST("count beyond max", test_count_beyond_max),
+        UNIT_TEST("length, not NUL, ends the input", test_length_not_nul),
+        UNIT_TEST("sql/ migrations lint clean", test_repository_migrations),
+        UNIT_TEST("lint_file read error", test_lint_file_errors),
+        UNIT_TEST("statement splitting", test_statements),
+    };
 
-    tests = calloc(n + 7, sizeof(*tests));
-    if (tests == NULL) {
-        return 1;
-    }
-    for (i = 0; i < n; i++) {
-        tests[i].name = cases[i].name;
-        tests[i].test_func = test_case;
-        tests[i].initial_state = (void *) &cases[i];
-    }
-    tests[n].name = "reason and line fields";
-    tests[n].test_func = test_reason_and_line_fields;
-    tests[n + 1].name = "count beyond max";
-    tests[n + 1].test_func = test_count_beyond_max;
-    tests[n + 2].name = "length, not NUL, ends the input";
-    tests[n + 2].test_func = test_length_not_nul;
-    tests[n + 3].name = "sql/ migrations lint clean";
-    tests[n + 3].test_func = test_repository_migrations;
-    tests[n + 4].name = "lint_file read error";
-    tests[n + 4].test_func = test_lint_file_errors;
-    tests[n + 5].name = "statement splitting";
-    tests[n + 5].test_func = test_statements;
-    rc = _cmocka_run_group_tests("sql_lint", tests, n + 6, NULL, NULL);
-    free(tests);
-    return rc;
+    return unit_run_table("sql_lint", cases, sizeof(cases) / sizeof(cases[0]),
+                          sizeof(cases[0]), test_case, extra,
+                          sizeof(extra) / sizeof(extra[0]));
 }
