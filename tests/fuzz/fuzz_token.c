@@ -22,6 +22,7 @@
 #include <openssl/hmac.h>
 
 #include "nano_token.h"
+#include "../tools/test_b64url.h"
 
 #define FUZZ_NOW     1700000000LL
 #define FUZZ_LEEWAY  60LL
@@ -52,36 +53,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         abort();
     }
     return 0;
-}
-
-
-static size_t
-b64url(const unsigned char *s, size_t len, char *out)
-{
-    static const char  abc[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    size_t             i, n;
-    unsigned long      v;
-
-    n = 0;
-    for (i = 0; i + 2 < len; i += 3) {
-        v = ((unsigned long) s[i] << 16) | (s[i + 1] << 8) | s[i + 2];
-        out[n++] = abc[(v >> 18) & 63];
-        out[n++] = abc[(v >> 12) & 63];
-        out[n++] = abc[(v >> 6) & 63];
-        out[n++] = abc[v & 63];
-    }
-    if (len - i == 1) {
-        v = (unsigned long) s[i] << 16;
-        out[n++] = abc[(v >> 18) & 63];
-        out[n++] = abc[(v >> 12) & 63];
-    } else if (len - i == 2) {
-        v = ((unsigned long) s[i] << 16) | (s[i + 1] << 8);
-        out[n++] = abc[(v >> 18) & 63];
-        out[n++] = abc[(v >> 12) & 63];
-        out[n++] = abc[(v >> 6) & 63];
-    }
-    return n;
 }
 
 
@@ -197,9 +168,9 @@ sign_json(const uint8_t *hdr, size_t hlen, const uint8_t *pl, size_t plen,
         abort();
     }
 
-    n = b64url(hdr, hlen, tok);
+    n = test_b64url(hdr, hlen, tok);
     tok[n++] = '.';
-    n += b64url(pl, plen, tok + n);
+    n += test_b64url(pl, plen, tok + n);
 
     if (HMAC(EVP_sha256(), FUZZ_KEY1, sizeof(FUZZ_KEY1) - 1,
              (unsigned char *) tok, n, mac, &maclen) == NULL)
@@ -208,7 +179,7 @@ sign_json(const uint8_t *hdr, size_t hlen, const uint8_t *pl, size_t plen,
     }
 
     tok[n++] = '.';
-    n += b64url(mac, maclen, tok + n);
+    n += test_b64url(mac, maclen, tok + n);
     *len = n;
     return tok;
 }

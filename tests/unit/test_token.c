@@ -19,6 +19,7 @@
 #include <openssl/hmac.h>
 
 #include "nano_token.h"
+#include "../tools/test_b64url.h"
 
 #define NOW      1700000000LL
 #define LEEWAY   60LL
@@ -38,37 +39,6 @@ static char             scratch[NANO_TOKEN_MAX_LEN + 1];
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static size_t
-b64url(const void *in, size_t len, char *out)
-{
-    static const char     abc[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    const unsigned char  *s = in;
-    size_t                i, n;
-    unsigned long         v;
-
-    n = 0;
-    for (i = 0; i + 2 < len; i += 3) {
-        v = ((unsigned long) s[i] << 16) | (s[i + 1] << 8) | s[i + 2];
-        out[n++] = abc[(v >> 18) & 63];
-        out[n++] = abc[(v >> 12) & 63];
-        out[n++] = abc[(v >> 6) & 63];
-        out[n++] = abc[v & 63];
-    }
-    if (len - i == 1) {
-        v = (unsigned long) s[i] << 16;
-        out[n++] = abc[(v >> 18) & 63];
-        out[n++] = abc[(v >> 12) & 63];
-    } else if (len - i == 2) {
-        v = ((unsigned long) s[i] << 16) | (s[i + 1] << 8);
-        out[n++] = abc[(v >> 18) & 63];
-        out[n++] = abc[(v >> 12) & 63];
-        out[n++] = abc[(v >> 6) & 63];
-    }
-    out[n] = '\0';
-    return n;
-}
-
 /* Appends "." and the base64url MAC of the text already in out. */
 static void
 sign_text(char *out, const EVP_MD *md, const char *key)
@@ -81,7 +51,7 @@ sign_text(char *out, const EVP_MD *md, const char *key)
     assert_non_null(HMAC(md, key, (int) strlen(key),
                          (const unsigned char *) out, n, mac, &maclen));
     out[n++] = '.';
-    b64url(mac, maclen, out + n);
+    test_b64url(mac, maclen, out + n);
 }
 
 /* A token made by hand: base64url(header).base64url(payload).MAC */
@@ -91,9 +61,9 @@ mk_full(char *out, const EVP_MD *md, const char *key, const char *hdr,
 {
     size_t  n;
 
-    n = b64url(hdr, strlen(hdr), out);
+    n = test_b64url(hdr, strlen(hdr), out);
     out[n++] = '.';
-    b64url(payload, strlen(payload), out + n);
+    test_b64url(payload, strlen(payload), out + n);
     sign_text(out, md, key);
 }
 
@@ -703,9 +673,9 @@ test_refuse_alg_none_empty_signature(void **state)
     size_t         n;
 
     (void) state;
-    n = b64url("{\"alg\":\"none\"}", 14, tok);
+    n = test_b64url("{\"alg\":\"none\"}", 14, tok);
     tok[n++] = '.';
-    n += b64url(PAYLOAD, strlen(PAYLOAD), tok + n);
+    n += test_b64url(PAYLOAD, strlen(PAYLOAD), tok + n);
     strcpy(tok + n, ".");
     assert_int_equal(verify(tok, &c), NANO_TOKEN_INVALID);
 }
@@ -915,9 +885,9 @@ test_refuse_payload_trailing_bits(void **state)
     (void) state;
     /* 29 bytes encode to 39 characters, the last with 2 spare bits */
     assert_int_equal(strlen(PAYLOAD), 29);
-    n = b64url(HDR, strlen(HDR), tok);
+    n = test_b64url(HDR, strlen(HDR), tok);
     tok[n++] = '.';
-    n += b64url(PAYLOAD, strlen(PAYLOAD), tok + n);
+    n += test_b64url(PAYLOAD, strlen(PAYLOAD), tok + n);
     tok[n - 1] = abc[(strchr(abc, tok[n - 1]) - abc) | 1];
     sign_text(tok, EVP_sha256(), KEY1);
     assert_int_equal(verify(tok, &c), NANO_TOKEN_INVALID);
@@ -938,9 +908,9 @@ test_refuse_base64_length_one_mod_four(void **state)
     mk_payload(tok, payload);
     assert_int_equal(verify(tok, &c), NANO_TOKEN_OK);
 
-    n = b64url(HDR, strlen(HDR), tok);
+    n = test_b64url(HDR, strlen(HDR), tok);
     tok[n++] = '.';
-    n += b64url(payload, strlen(payload), tok + n);
+    n += test_b64url(payload, strlen(payload), tok + n);
     strcpy(tok + n, "A");
     sign_text(tok, EVP_sha256(), KEY1);
     assert_int_equal(verify(tok, &c), NANO_TOKEN_INVALID);
@@ -954,9 +924,9 @@ test_refuse_base64_padding(void **state)
     nano_claims_t  c;
 
     (void) state;
-    n = b64url(HDR, strlen(HDR), tok);
+    n = test_b64url(HDR, strlen(HDR), tok);
     tok[n++] = '.';
-    n += b64url(PAYLOAD, strlen(PAYLOAD), tok + n);
+    n += test_b64url(PAYLOAD, strlen(PAYLOAD), tok + n);
     strcpy(tok + n, "=");
     sign_text(tok, EVP_sha256(), KEY1);
     assert_int_equal(verify(tok, &c), NANO_TOKEN_INVALID);
@@ -972,13 +942,13 @@ test_refuse_plus_and_slash(void **state)
 
     (void) state;
     /* "e30" is "{}"; a fourth character from the standard alphabet */
-    n = b64url(HDR, strlen(HDR), tok);
+    n = test_b64url(HDR, strlen(HDR), tok);
     tok[n++] = '.';
     strcpy(tok + n, "e30+");
     sign_text(tok, EVP_sha256(), KEY1);
     assert_int_equal(verify(tok, &c), NANO_TOKEN_INVALID);
 
-    n = b64url(HDR, strlen(HDR), tok);
+    n = test_b64url(HDR, strlen(HDR), tok);
     tok[n++] = '.';
     strcpy(tok + n, "e30/");
     sign_text(tok, EVP_sha256(), KEY1);
@@ -988,7 +958,7 @@ test_refuse_plus_and_slash(void **state)
        and '_' in base64url; converted to '+' and '/' */
     memcpy(hdr, "{\"alg\":\"HS256\",\"x\":\"\xfb\xff\"}", 24);
     hdr[24] = '\0';
-    n = b64url(hdr, 24, tok);
+    n = test_b64url(hdr, 24, tok);
     assert_non_null(strpbrk(tok, "-_"));
     for (size_t i = 0; i < n; i++) {
         if (tok[i] == '-') {
@@ -998,7 +968,7 @@ test_refuse_plus_and_slash(void **state)
         }
     }
     tok[n++] = '.';
-    b64url(PAYLOAD, strlen(PAYLOAD), tok + n);
+    test_b64url(PAYLOAD, strlen(PAYLOAD), tok + n);
     sign_text(tok, EVP_sha256(), KEY1);
     assert_int_equal(verify(tok, &c), NANO_TOKEN_INVALID);
 }
@@ -1061,9 +1031,9 @@ test_refuse_segment_count(void **state)
     assert_int_equal(verify(tok, &c), NANO_TOKEN_INVALID);
 
     /* four segments signed as such: the MAC covers "h.p.x" */
-    n = b64url(HDR, strlen(HDR), tok);
+    n = test_b64url(HDR, strlen(HDR), tok);
     tok[n++] = '.';
-    n += b64url(PAYLOAD, strlen(PAYLOAD), tok + n);
+    n += test_b64url(PAYLOAD, strlen(PAYLOAD), tok + n);
     strcpy(tok + n, ".e30");
     sign_text(tok, EVP_sha256(), KEY1);
     assert_int_equal(verify(tok, &c), NANO_TOKEN_INVALID);
