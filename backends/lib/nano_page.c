@@ -104,7 +104,15 @@ nano_page_find(const nano_page_var_t *vars, size_t nvars, const char *key,
     return NULL;
 }
 
-/* Expands {{key}} placeholders of tpl into out. */
+/* What every page's <head> holds, so the shared look is set in one place. */
+static const char  nano_page_head[] =
+    "<meta charset=\"utf-8\">\n"
+    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+    "<link rel=\"stylesheet\" href=\"/ui/ui.css\">\n"
+    "<link rel=\"icon\" href=\"/ui/logo.svg\">";
+
+/* Expands {{key}} placeholders of tpl into out ({{head}} and {{header}}
+ * are the shared ones). */
 static void
 nano_page_expand(nano_buf_t *out, const char *tpl, const char *header,
     const nano_page_var_t *vars, size_t nvars)
@@ -129,6 +137,8 @@ nano_page_expand(nano_buf_t *out, const char *tpl, const char *header,
         }
         if (klen == 6 && strncmp(key, "header", 6) == 0) {
             nano_buf_puts(out, header);
+        } else if (klen == 4 && strncmp(key, "head", 4) == 0) {
+            nano_buf_puts(out, nano_page_head);
         } else if ((v = nano_page_find(vars, nvars, key, klen)) != NULL) {
             if (v->value == NULL) {
                 /* renders empty */

@@ -40,6 +40,7 @@ int nano_page_header(nano_buf_t *out, const char *active,
 /*
  * Renders <NANO_ROOT>/backends/<app>/public/<file> into res as text/html
  * with status.  {{key}} becomes the HTML-escaped value of vars' key;
+ * {{head}} the shared <head> lines (stylesheet, icon, viewport);
  * {{header}} the shared header for user_name (NULL: signed out), marked
  * for req's SCRIPT_NAME.  Unknown keys render empty.  Returns status, or
  * 500 (JSON) when the template cannot be read.
