@@ -141,34 +141,32 @@ int
 platform_auth_signin_page(nano_req_t *req, nano_res_t *res)
 {
     nano_form_t   q;
-    nano_buf_t    signup;
     char          token[NANO_CSRF_TOKEN_LEN + 1];
-    char         *callback = NULL;
+    char         *callback = NULL, *signup = NULL;
     int           status;
 
     nano_form_init(&q);
-    nano_buf_init(&signup);
     nano_req_query(req, &q);
 
     callback = platform_query_callback(req, res);
-    if (callback == NULL || platform_csrf_token(req, res, token) != 0) {
+    if (callback == NULL || platform_csrf_token(req, res, token) != 0
+        || (signup = platform_link_with_callback("/signup", callback)) == NULL)
+    {
         status = nano_res_error(res, 500, "internal", "out of memory");
         goto out;
     }
-    nano_buf_puts(&signup, "/signup?callbackUrl=");
-    nano_buf_urlencode(&signup, callback);
 
     const nano_page_var_t  vars[] = {
         { "csrf_token",   token,                     0 },
         { "callback_url", callback,                  0 },
         { "error",        platform_signin_message(&q), 0 },
-        { "signup_url",   signup.data,               0 },
+        { "signup_url",   signup,                    0 },
     };
     status = nano_page_render(req, res, 200, "signin.html", NULL, vars,
                               sizeof(vars) / sizeof(vars[0]));
 out:
+    free(signup);
     free(callback);
-    nano_buf_cleanup(&signup);
     nano_form_cleanup(&q);
     return status;
 }

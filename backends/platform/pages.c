@@ -58,35 +58,30 @@ int
 platform_signup_page(nano_req_t *req, nano_res_t *res)
 {
     nano_session_t   s;
-    nano_buf_t       signin;
-    char            *callback;
+    char            *callback, *signin = NULL;
     int              status;
 
     nano_session_init(&s);
-    nano_buf_init(&signin);
     nano_session_read(req, (long long) time(NULL), &s);
     callback = platform_query_callback(req, res);
-    if (callback == NULL) {
-        status = nano_res_error(res, 500, "internal", "out of memory");
-        goto out;
-    }
-    nano_buf_puts(&signin, "/api/auth/signin?callbackUrl=");
-    nano_buf_urlencode(&signin, callback);
-    if (signin.failed) {
+    if (callback == NULL
+        || (signin = platform_link_with_callback("/api/auth/signin",
+                                                 callback)) == NULL)
+    {
         status = nano_res_error(res, 500, "internal", "out of memory");
         goto out;
     }
 
     const nano_page_var_t  vars[] = {
-        { "callback_url", callback,    0 },
-        { "signin_url",   signin.data, 0 },
+        { "callback_url", callback, 0 },
+        { "signin_url",   signin,   0 },
     };
     status = nano_page_render(req, res, 200, "signup.html",
                               platform_session_name(&s), vars,
                               sizeof(vars) / sizeof(vars[0]));
 out:
+    free(signin);
     free(callback);
-    nano_buf_cleanup(&signin);
     nano_session_cleanup(&s);
     return status;
 }

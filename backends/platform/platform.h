@@ -93,6 +93,10 @@ const char *platform_session_name(const nano_session_t *s);
 char *platform_callback(const nano_req_t *req, nano_res_t *res,
     const char *given);
 
+/* path?callbackUrl=<encoded callback>, a new string (caller frees), or
+ * NULL: the sign-in and sign-up pages link to each other this way. */
+char *platform_link_with_callback(const char *path, const char *callback);
+
 /* platform_callback() with the request's ?callbackUrl=. */
 char *platform_query_callback(const nano_req_t *req, nano_res_t *res);
 

@@ -181,6 +181,18 @@ platform_callback(const nano_req_t *req, nano_res_t *res, const char *given)
 }
 
 char *
+platform_link_with_callback(const char *path, const char *callback)
+{
+    nano_buf_t  b;
+
+    nano_buf_init(&b);
+    nano_buf_puts(&b, path);
+    nano_buf_puts(&b, "?callbackUrl=");
+    nano_buf_urlencode(&b, callback);
+    return nano_buf_steal(&b);
+}
+
+char *
 platform_query_callback(const nano_req_t *req, nano_res_t *res)
 {
     nano_form_t  q;
