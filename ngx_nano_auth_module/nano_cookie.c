@@ -17,6 +17,7 @@ static int nano_cookie_next(nano_cookie_cursor_t *c, nano_str_t *name,
     nano_str_t *value);
 static int nano_cookie_chunk_index(const nano_str_t *cookie,
     const char *name, size_t name_len);
+static int nano_cookie_same(const nano_str_t *a, const nano_str_t *b);
 
 
 nano_cookie_result_t
@@ -49,7 +50,7 @@ nano_cookie_result_t
 nano_cookie_session(const nano_str_t *headers, size_t n, const char *name,
     size_t name_len, char *out, size_t cap, size_t *out_len)
 {
-    int                   idx, plain_seen, malformed;
+    int                   idx, plain_seen, malformed, conflict;
     size_t                i, count, len;
     nano_str_t            k, v, plain, chunks[NANO_COOKIE_CHUNKS_MAX];
     nano_cookie_cursor_t  c;
@@ -66,6 +67,7 @@ nano_cookie_session(const nano_str_t *headers, size_t n, const char *name,
     plain.len = 0;
     plain_seen = 0;
     malformed = 0;
+    conflict = 0;
 
     /* one pass: this runs on every request the gateway sees */
     for (i = 0; i < n; i++) {
@@ -77,6 +79,9 @@ nano_cookie_session(const nano_str_t *headers, size_t n, const char *name,
                 if (!plain_seen) {
                     plain = v;
                     plain_seen = 1;
+
+                } else if (!nano_cookie_same(&plain, &v)) {
+                    conflict = 1;
                 }
                 continue;
             }
@@ -89,11 +94,17 @@ nano_cookie_session(const nano_str_t *headers, size_t n, const char *name,
                 malformed = 1;
                 continue;
             }
-            /* like a browser's most specific path, the first one wins */
             if (chunks[idx].data == NULL) {
                 chunks[idx] = v;
+
+            } else if (!nano_cookie_same(&chunks[idx], &v)) {
+                conflict = 1;
             }
         }
+    }
+
+    if (conflict) {
+        return NANO_COOKIE_CONFLICT;
     }
 
     /* the plain cookie wins over chunks, as it did in a single scan */
@@ -140,6 +151,32 @@ nano_cookie_session(const nano_str_t *headers, size_t n, const char *name,
     out[len] = '\0';
     *out_len = len;
     return NANO_COOKIE_FOUND;
+}
+
+
+nano_cookie_result_t
+nano_cookie_session_token(const nano_str_t *headers, size_t n,
+    const char *base, size_t base_len, int secure, char *out, size_t cap,
+    size_t *out_len)
+{
+    size_t  len;
+    char    name[sizeof(NANO_COOKIE_SECURE_PREFIX) + NANO_COOKIE_BASE_MAX];
+
+    *out_len = 0;
+
+    if (base_len == 0 || base_len > NANO_COOKIE_BASE_MAX) {
+        return NANO_COOKIE_MALFORMED;
+    }
+
+    len = 0;
+    if (secure) {
+        len = sizeof(NANO_COOKIE_SECURE_PREFIX) - 1;
+        memcpy(name, NANO_COOKIE_SECURE_PREFIX, len);
+    }
+    memcpy(name + len, base, base_len);
+    len += base_len;
+
+    return nano_cookie_session(headers, n, name, len, out, cap, out_len);
 }
 
 
@@ -236,4 +273,11 @@ nano_cookie_chunk_index(const nano_str_t *cookie, const char *name,
     }
 
     return idx < NANO_COOKIE_CHUNKS_MAX ? idx : -2;
+}
+
+
+static int
+nano_cookie_same(const nano_str_t *a, const nano_str_t *b)
+{
+    return a->len == b->len && memcmp(a->data, b->data, a->len) == 0;
 }

@@ -23,6 +23,7 @@
 #include <openssl/sha.h>
 
 #include "nano_token.h"
+#include "nano_utf8.h"
 
 #define NANO_HS256_LEN       32
 #define NANO_JSON_MAX_DEPTH  16
@@ -97,7 +98,7 @@ static int nano_str_is(const nano_str_t *s, const char *literal);
 static void nano_json_ws(nano_json_t *j);
 static int nano_hex4(const char *p, unsigned long *out);
 static int nano_json_string(nano_json_t *j, nano_str_t *out);
-static int nano_utf8_copy(nano_json_t *j, unsigned char c, char **w);
+static int nano_utf8_copy(nano_json_t *j, char **w);
 static int nano_utf8_put(char **w, unsigned long cp);
 static int nano_json_number(nano_json_t *j, long long *out);
 static int nano_isdigit(char c);
@@ -763,7 +764,8 @@ nano_json_string(nano_json_t *j, nano_str_t *out)
         }
 
         if (c >= 0x80) {
-            if (nano_utf8_copy(j, c, &w) != 0) {
+            j->p--;
+            if (nano_utf8_copy(j, &w) != 0) {
                 return -1;
             }
             continue;
@@ -856,54 +858,23 @@ nano_utf8_put(char **w, unsigned long cp)
 
 
 /*
- * Copies one raw UTF-8 sequence whose lead byte c was just read; refuses
- * anything not well formed (RFC 3629: no overlongs, no surrogates), since
- * identities go on to backends whose JSON encoder would refuse them.
+ * Copies the raw UTF-8 sequence at the cursor; refuses anything not well
+ * formed, since identities go on to backends whose JSON encoder would
+ * refuse them.
  */
 static int
-nano_utf8_copy(nano_json_t *j, unsigned char c, char **w)
+nano_utf8_copy(nano_json_t *j, char **w)
 {
-    int            n, i;
-    unsigned char  lo, hi, b;
+    size_t  n;
 
-    lo = 0x80;
-    hi = 0xbf;
-
-    if (c >= 0xc2 && c <= 0xdf) {
-        n = 1;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        n = 2;
-        if (c == 0xe0) {
-            lo = 0xa0;
-        } else if (c == 0xed) {
-            hi = 0x9f;
-        }
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 3;
-        if (c == 0xf0) {
-            lo = 0x90;
-        } else if (c == 0xf4) {
-            hi = 0x8f;
-        }
-    } else {
+    n = nano_utf8_seq((const unsigned char *) j->p, j->end - j->p);
+    if (n == 0) {
         return -1;
     }
 
-    if (j->end - j->p < n) {
-        return -1;
-    }
-
-    *(*w)++ = (char) c;
-
-    for (i = 0; i < n; i++) {
-        b = (unsigned char) *j->p++;
-        if (b < lo || b > hi) {
-            return -1;
-        }
-        *(*w)++ = (char) b;
-        lo = 0x80;
-        hi = 0xbf;
-    }
+    memmove(*w, j->p, n);
+    *w += n;
+    j->p += n;
 
     return 0;
 }

@@ -30,7 +30,7 @@ status=0
 for name in "$@"; do
     case "$name" in
     token)
-        src=(ngx_nano_auth_module/nano_token.c
+        src=(ngx_nano_auth_module/nano_token.c ngx_nano_auth_module/nano_utf8.c
              ngx_nano_auth_module/nano_token_issue.c)
         libs=(-ljwt -lcrypto) ;;
     cookie)

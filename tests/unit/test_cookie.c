@@ -1,6 +1,7 @@
 /*
  * Unit tests for Cookie header parsing and NextAuth's chunked session
- * cookies (nano_cookie_get, nano_cookie_session).
+ * cookies (nano_cookie_get, nano_cookie_session) and the one rule for
+ * which session cookie a request carries (nano_cookie_session_token).
  */
 
 #include <setjmp.h>
@@ -553,18 +554,38 @@ test_session_prefix_name_chunks_ignored(void **state)
 }
 
 static void
-test_session_duplicate_chunk_first_wins(void **state)
+test_session_duplicate_chunk_conflict(void **state)
 {
     size_t       len;
     const char  *list[] = { NAME ".0=A; " NAME ".1=C", NAME ".0=B", NULL };
+    const char  *same[] = { NAME ".0=A; " NAME ".1=C", NAME ".0=A", NULL };
 
     (void) state;
-    assert_int_equal(session(list, NAME, &len), NANO_COOKIE_FOUND);
-    assert_out(len, "AC");
+    assert_int_equal(session(list, NAME, &len), NANO_COOKIE_CONFLICT);
+    assert_int_equal(len, 0);
     assert_int_equal(session1(NAME ".0=A; " NAME ".0=B", &len),
-                     NANO_COOKIE_FOUND);
-    assert_out(len, "A");
+                     NANO_COOKIE_CONFLICT);
+    /* the same value twice is one cookie, not two sessions */
+    assert_int_equal(session(same, NAME, &len), NANO_COOKIE_FOUND);
+    assert_out(len, "AC");
 }
+
+static void
+test_session_duplicate_plain_conflict(void **state)
+{
+    size_t  len;
+
+    (void) state;
+    /* a host cookie beside a Domain (or narrower Path) cookie */
+    assert_int_equal(session1(NAME "=victim; " NAME "=attacker", &len),
+                     NANO_COOKIE_CONFLICT);
+    assert_int_equal(session1(NAME "=same; a=1; " NAME "=same", &len),
+                     NANO_COOKIE_FOUND);
+    assert_out(len, "same");
+    assert_int_equal(session1(NAME "=; " NAME "=x", &len),
+                     NANO_COOKIE_CONFLICT);
+}
+
 
 static void
 test_session_empty_chunk_malformed(void **state)
@@ -586,6 +607,112 @@ test_session_quoted_chunks(void **state)
     assert_int_equal(session1(NAME ".0=\"AA\"; " NAME ".1=BB", &len),
                      NANO_COOKIE_FOUND);
     assert_out(len, "AABB");
+}
+
+/* ---- nano_cookie_session_token: the one cookie rule ------------------- */
+
+static nano_cookie_result_t
+rule(const char **list, int secure, size_t *len)
+{
+    size_t      n;
+    nano_str_t  h[HDRS_MAX];
+
+    n = to_headers(list, h);
+    memset(out, 'X', sizeof(out));
+    return nano_cookie_session_token(h, n, NAME, strlen(NAME), secure, out,
+                                     sizeof(out), len);
+}
+
+static void
+test_rule_secure_reads_only_prefixed(void **state)
+{
+    size_t       len;
+    const char  *both[] = { SNAME "=victim; " NAME "=attacker", NULL };
+    const char  *rev[] = { NAME "=attacker; " SNAME "=victim", NULL };
+    const char  *plain[] = { NAME "=attacker", NULL };
+
+    (void) state;
+    assert_int_equal(rule(both, 1, &len), NANO_COOKIE_FOUND);
+    assert_out(len, "victim");
+    assert_int_equal(rule(rev, 1, &len), NANO_COOKIE_FOUND);
+    assert_out(len, "victim");
+    assert_int_equal(rule(plain, 1, &len), NANO_COOKIE_ABSENT);
+}
+
+static void
+test_rule_plain_reads_only_plain(void **state)
+{
+    size_t       len;
+    const char  *both[] = { SNAME "=other; " NAME "=mine", NULL };
+    const char  *secure_only[] = { SNAME "=other", NULL };
+
+    (void) state;
+    assert_int_equal(rule(both, 0, &len), NANO_COOKIE_FOUND);
+    assert_out(len, "mine");
+    assert_int_equal(rule(secure_only, 0, &len), NANO_COOKIE_ABSENT);
+}
+
+static void
+test_rule_stray_chunks_of_other_name_ignored(void **state)
+{
+    size_t       len;
+    const char  *s1[] = { SNAME "=tok; " NAME ".9=junk", NULL };
+    const char  *s2[] = { NAME ".0=a; " NAME ".2=gap; " SNAME "=tok", NULL };
+    const char  *p1[] = { NAME "=tok; " SNAME ".9=junk; " SNAME ".0=x",
+                          NULL };
+
+    (void) state;
+    assert_int_equal(rule(s1, 1, &len), NANO_COOKIE_FOUND);
+    assert_out(len, "tok");
+    assert_int_equal(rule(s2, 1, &len), NANO_COOKIE_FOUND);
+    assert_out(len, "tok");
+    assert_int_equal(rule(p1, 0, &len), NANO_COOKIE_FOUND);
+    assert_out(len, "tok");
+}
+
+static void
+test_rule_secure_chunks(void **state)
+{
+    size_t       len;
+    const char  *list[] = { SNAME ".1=BB; " NAME "=plain", SNAME ".0=AA",
+                            NULL };
+
+    (void) state;
+    assert_int_equal(rule(list, 1, &len), NANO_COOKIE_FOUND);
+    assert_out(len, "AABB");
+}
+
+static void
+test_rule_several_headers_are_one(void **state)
+{
+    size_t       len;
+    const char  *split[] = { "a=1", NAME "=tok", NULL };
+    const char  *twice[] = { NAME "=one", NAME "=two", NULL };
+
+    (void) state;
+    /* two Cookie lines read as "a=1; NAME=tok" */
+    assert_int_equal(rule(split, 0, &len), NANO_COOKIE_FOUND);
+    assert_out(len, "tok");
+    /* and a name in each of them is the same name twice */
+    assert_int_equal(rule(twice, 0, &len), NANO_COOKIE_CONFLICT);
+}
+
+static void
+test_rule_bad_base(void **state)
+{
+    size_t      len;
+    char        big[NANO_COOKIE_BASE_MAX + 2];
+    nano_str_t  h = { NAME "=x", sizeof(NAME "=x") - 1 };
+
+    (void) state;
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(nano_cookie_session_token(&h, 1, big, strlen(big), 0,
+                                               out, sizeof(out), &len),
+                     NANO_COOKIE_MALFORMED);
+    assert_int_equal(nano_cookie_session_token(&h, 1, "", 0, 0, out,
+                                               sizeof(out), &len),
+                     NANO_COOKIE_MALFORMED);
 }
 
 
@@ -621,9 +748,17 @@ main(void)
         cmocka_unit_test(test_session_plain_over_cap),
         cmocka_unit_test(test_session_non_numeric_suffix_ignored),
         cmocka_unit_test(test_session_prefix_name_chunks_ignored),
-        cmocka_unit_test(test_session_duplicate_chunk_first_wins),
+        cmocka_unit_test(test_session_duplicate_chunk_conflict),
+        cmocka_unit_test(test_session_duplicate_plain_conflict),
         cmocka_unit_test(test_session_empty_chunk_malformed),
         cmocka_unit_test(test_session_quoted_chunks),
+
+        cmocka_unit_test(test_rule_secure_reads_only_prefixed),
+        cmocka_unit_test(test_rule_plain_reads_only_plain),
+        cmocka_unit_test(test_rule_stray_chunks_of_other_name_ignored),
+        cmocka_unit_test(test_rule_secure_chunks),
+        cmocka_unit_test(test_rule_several_headers_are_one),
+        cmocka_unit_test(test_rule_bad_base),
     };
 
     return cmocka_run_group_tests_name("cookie", tests, NULL, NULL);
