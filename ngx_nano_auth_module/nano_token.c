@@ -285,6 +285,8 @@ nano_token_status_name(nano_token_status_t status)
         return "missing";
     case NANO_TOKEN_EXPIRED:
         return "expired";
+    case NANO_TOKEN_REVOKED:
+        return "revoked";
     default:
         return "invalid";
     }

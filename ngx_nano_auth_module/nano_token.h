@@ -20,7 +20,8 @@ typedef enum {
     NANO_TOKEN_OK = 0,
     NANO_TOKEN_MISSING,
     NANO_TOKEN_EXPIRED,
-    NANO_TOKEN_INVALID
+    NANO_TOKEN_INVALID,
+    NANO_TOKEN_REVOKED       /* valid, but signed out (nano_revoke.h) */
 } nano_token_status_t;
 
 /* A borrowed, length-delimited string; data is NUL-terminated when set. */
