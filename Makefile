@@ -9,7 +9,8 @@ CFLAGS    ?= -O2 -g
 WARNINGS  := -Wall -Wextra -Wshadow -Wmissing-prototypes
 CPPFLAGS  += -D_GNU_SOURCE -Ingx_nano_auth_module -Ibackends/lib \
              -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
-LDLIBS    := -lfcgi -ljansson -lpq -ljwt -lcurl -lcrypto -lcrypt -lpthread
+LDLIBS    := -lfcgi -ljansson -lpq -ljwt -lcurl -lcrypto -lcrypt -lunistring \
+             -lpthread
 
 # Token and cookie code is shared by the gateway (verifier) and backends.
 TOKEN_SRC := ngx_nano_auth_module/nano_token.c \

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "nano_form.h"
+#include "nano_utf8.h"
 
 void
 nano_form_init(nano_form_t *form)
@@ -22,8 +23,10 @@ nano_form_cleanup(nano_form_t *form)
     if (form == NULL) {
         return;
     }
+    /* values may be passwords: leave none in freed memory */
     for (i = 0; i < form->n; i++) {
         free(form->pairs[i].key);
+        explicit_bzero(form->pairs[i].value, strlen(form->pairs[i].value));
         free(form->pairs[i].value);
     }
     free(form->pairs);
@@ -94,6 +97,7 @@ nano_form_parse(nano_form_t *form, const char *s, size_t len)
     const char          *end = s + len, *amp, *eq;
     nano_form_pair_t    *pair;
     nano_form_status_t   rc = NANO_FORM_OK;
+    int                  bad_utf8 = 0;
 
     form->pairs = calloc(NANO_FORM_PAIRS_MAX, sizeof(nano_form_pair_t));
     if (form->pairs == NULL) {
@@ -129,15 +133,50 @@ nano_form_parse(nano_form_t *form, const char *s, size_t len)
             pair->key = NULL;
             goto out;
         }
-        form->n++;
         s = amp < end ? amp + 1 : end;
+        if (!nano_utf8_valid(pair->key) || !nano_utf8_valid(pair->value)) {
+            free(pair->key);
+            free(pair->value);
+            pair->key = pair->value = NULL;
+            bad_utf8 = 1;
+            continue;
+        }
+        form->n++;
     }
 
 out:
     if (rc != NANO_FORM_OK) {
         nano_form_cleanup(form);
+        return rc;
     }
-    return rc;
+    return bad_utf8 ? NANO_FORM_BAD_UTF8 : NANO_FORM_OK;
+}
+
+nano_form_status_t
+nano_form_add(nano_form_t *form, const char *key, const char *value)
+{
+    nano_form_pair_t  *pair;
+
+    if (form->pairs == NULL) {
+        form->pairs = calloc(NANO_FORM_PAIRS_MAX, sizeof(nano_form_pair_t));
+        if (form->pairs == NULL) {
+            return NANO_FORM_NOMEM;
+        }
+    }
+    if (form->n == NANO_FORM_PAIRS_MAX) {
+        return NANO_FORM_INVALID;
+    }
+    pair = &form->pairs[form->n];
+    pair->key = strdup(key);
+    pair->value = strdup(value);
+    if (pair->key == NULL || pair->value == NULL) {
+        free(pair->key);
+        free(pair->value);
+        pair->key = pair->value = NULL;
+        return NANO_FORM_NOMEM;
+    }
+    form->n++;
+    return NANO_FORM_OK;
 }
 
 const char *

@@ -23,7 +23,8 @@ typedef struct {
 typedef enum {
     NANO_FORM_OK = 0,
     NANO_FORM_INVALID,     /* a %00, or more than NANO_FORM_PAIRS_MAX */
-    NANO_FORM_NOMEM
+    NANO_FORM_NOMEM,
+    NANO_FORM_BAD_UTF8     /* parsed, but pairs that were not UTF-8 left out */
 } nano_form_status_t;
 
 void nano_form_init(nano_form_t *form);
@@ -35,10 +36,18 @@ void nano_form_cleanup(nano_form_t *form);
  * Parses len bytes of "a=1&b=x+y%21" into form (which must be freshly
  * initialised).  '+' is a space; a malformed %-escape is kept as it is,
  * as browsers do; an encoded NUL makes the whole input invalid, because
- * C strings could not represent it faithfully.
+ * C strings could not represent it faithfully.  A pair whose decoded key
+ * or value is not strict UTF-8 is left out and the result is
+ * NANO_FORM_BAD_UTF8 with the other pairs kept, so a caller can still
+ * read, say, a csrfToken and refuse the rest in its own words.
  */
 nano_form_status_t nano_form_parse(nano_form_t *form, const char *s,
     size_t len);
+
+/* Appends a copy of key=value (a form built from another source, such
+ * as a JSON body).  NANO_FORM_INVALID past NANO_FORM_PAIRS_MAX. */
+nano_form_status_t nano_form_add(nano_form_t *form, const char *key,
+    const char *value);
 
 /* The first value for key, borrowed from form, or NULL. */
 const char *nano_form_get(const nano_form_t *form, const char *key);

@@ -1,0 +1,125 @@
+/*
+ * Email normalisation and the checks for a new address.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <unictype.h>
+#include <uninorm.h>
+#include <unistr.h>
+
+#include "nano_email.h"
+#include "nano_utf8.h"
+
+char *
+nano_email_normalise(const char *raw)
+{
+    const char  *start, *stop;
+    uint8_t     *nfc;
+    char        *out;
+    size_t       len, i;
+
+    if (!nano_utf8_valid(raw)) {
+        return NULL;
+    }
+    start = raw;
+    while (*start == ' ' || *start == '\t') {
+        start++;
+    }
+    stop = start + strlen(start);
+    while (stop > start && (stop[-1] == ' ' || stop[-1] == '\t')) {
+        stop--;
+    }
+
+    len = 0;
+    nfc = u8_normalize(UNINORM_NFC, (const uint8_t *) start,
+                       (size_t) (stop - start), NULL, &len);
+    if (nfc == NULL && stop > start) {
+        return NULL;
+    }
+    out = malloc(len + 1);
+    if (out != NULL) {
+        for (i = 0; i < len; i++) {
+            out[i] = (nfc[i] >= 'A' && nfc[i] <= 'Z')
+                     ? (char) (nfc[i] - 'A' + 'a') : (char) nfc[i];
+        }
+        out[len] = '\0';
+    }
+    free(nfc);
+    return out;
+}
+
+/* 1 when s holds a character nobody can see or type reliably. */
+static int
+nano_email_has_hidden(const char *s)
+{
+    const uint8_t  *p = (const uint8_t *) s;
+    const uint8_t  *end = p + strlen(s);
+    ucs4_t          uc;
+    int             n;
+
+    /* s is strict UTF-8 already, so every step decodes one character */
+    while (p < end) {
+        n = u8_mbtouc(&uc, p, (size_t) (end - p));
+        if (n <= 0) {
+            return 1;
+        }
+        if (uc_is_general_category(uc, UC_CATEGORY_Cc)
+            || uc_is_general_category(uc, UC_CATEGORY_Cf)
+            || uc_is_general_category(uc, UC_CATEGORY_Co)
+            || uc_is_general_category(uc, UC_CATEGORY_Cn)
+            || uc_is_general_category(uc, UC_CATEGORY_Z))
+        {
+            return 1;
+        }
+        p += n;
+    }
+    return 0;
+}
+
+const char *
+nano_email_problem(const char *email)
+{
+    const char  *at, *domain, *p;
+    size_t       len = strlen(email);
+
+    if (len == 0) {
+        return "an email address is required";
+    }
+    if (len > NANO_EMAIL_MAX) {
+        return "the email address is too long";
+    }
+    if (!nano_utf8_valid(email)) {
+        return "the email address is not valid UTF-8";
+    }
+    for (p = email; *p != '\0'; p++) {
+        if ((unsigned char) *p <= 0x20 || *p == 0x7f
+            || strchr("<>()[]\\,;:\"", *p) != NULL)
+        {
+            return "the email address contains a character that is not"
+                   " allowed";
+        }
+    }
+    if (nano_email_has_hidden(email)) {
+        return "the email address contains an invisible, unassigned or"
+               " private-use character";
+    }
+    at = strchr(email, '@');
+    if (at == NULL || at != strrchr(email, '@') || at == email
+        || at[1] == '\0')
+    {
+        return "the email address needs one @ with text on both sides";
+    }
+    if ((size_t) (at - email) > NANO_EMAIL_LOCAL_MAX) {
+        return "the part before the @ is too long";
+    }
+    domain = at + 1;
+    if (strchr(domain, '.') == NULL || domain[0] == '.' || domain[0] == '-'
+        || email[len - 1] == '.' || email[len - 1] == '-'
+        || strstr(domain, "..") != NULL)
+    {
+        return "the email address needs a domain such as example.com";
+    }
+    return NULL;
+}
