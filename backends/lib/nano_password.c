@@ -1,14 +1,49 @@
 /*
- * bcrypt/yescrypt password hashes via libxcrypt's reentrant API.
+ * bcrypt/yescrypt password hashes via libxcrypt's reentrant API, and
+ * the bounded pool they run on.
  */
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <crypt.h>
 #include <openssl/crypto.h>
 
+#include "nano_log.h"
 #include "nano_password.h"
+#include "nano_utf8.h"
+
+#define NANO_PASSWORD_THREADS_MAX  64
+#define NANO_PASSWORD_QUEUE_MAX    1024
+
+/* One check or hash, on the stack of the request worker that waits. */
+typedef struct {
+    const char              *password;
+    const char              *hash;       /* NULL: make a new hash */
+    char                    *made;
+    nano_password_result_t   result;
+    int                      done;
+    pthread_cond_t           cond;
+} nano_password_job_t;
+
+/* The pool: a ring of waiting jobs and the threads that run them. */
+static struct {
+    pthread_once_t           once;
+    pthread_mutex_t          lock;
+    pthread_cond_t           work;
+    pthread_t                threads[NANO_PASSWORD_THREADS_MAX];
+    int                      nthreads;
+    nano_password_job_t    **ring;
+    int                      cap, head, len;
+    int                      stopping;
+    int                      failed;      /* could not start: run inline */
+} nano_password_pool = {
+    .once = PTHREAD_ONCE_INIT,
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .work = PTHREAD_COND_INITIALIZER,
+};
 
 /* A cost-12 bcrypt hash of a random string nobody knows; verifying
  * against it takes as long as verifying a real account. */
@@ -77,4 +112,216 @@ out:
     explicit_bzero(cd, sizeof(*cd));
     free(cd);
     return ok;
+}
+
+const char *
+nano_password_problem(const char *password)
+{
+    long  chars;
+
+    if (strlen(password) > NANO_PASSWORD_MAX_BYTES) {
+        return "the password must be at most 72 bytes long (bcrypt ignores"
+               " anything after that)";
+    }
+    chars = nano_utf8_count(password, strlen(password));
+    if (chars < 0) {
+        return "the password is not valid UTF-8";
+    }
+    if (chars < NANO_PASSWORD_MIN_CHARS) {
+        return "the password must be at least 8 characters long";
+    }
+    return NULL;
+}
+
+/* A whole number from the environment within [lo, hi], else fallback. */
+static int
+nano_password_env(const char *name, int lo, int hi, int fallback)
+{
+    const char  *v = getenv(name);
+    char        *end;
+    long         n;
+
+    if (v == NULL || v[0] == '\0') {
+        return fallback;
+    }
+    n = strtol(v, &end, 10);
+    if (*end != '\0' || n < lo || n > hi) {
+        nano_log_warn("%s=%s is not a number in %d..%d; using %d", name, v,
+                      lo, hi, fallback);
+        return fallback;
+    }
+    return (int) n;
+}
+
+static void
+nano_password_run(nano_password_job_t *job)
+{
+    if (job->hash == NULL) {
+        job->made = nano_password_hash(job->password);
+        job->result = job->made != NULL ? NANO_PASSWORD_OK
+                                        : NANO_PASSWORD_ERROR;
+    } else {
+        job->result = nano_password_verify(job->password, job->hash)
+                      ? NANO_PASSWORD_OK : NANO_PASSWORD_MISMATCH;
+    }
+}
+
+static void *
+nano_password_thread(void *arg)
+{
+    nano_password_job_t  *job;
+
+    (void) arg;
+    pthread_mutex_lock(&nano_password_pool.lock);
+    for ( ;; ) {
+        while (nano_password_pool.len == 0 && !nano_password_pool.stopping) {
+            pthread_cond_wait(&nano_password_pool.work,
+                              &nano_password_pool.lock);
+        }
+        if (nano_password_pool.len == 0) {
+            break;
+        }
+        job = nano_password_pool.ring[nano_password_pool.head];
+        nano_password_pool.head = (nano_password_pool.head + 1)
+                                  % nano_password_pool.cap;
+        nano_password_pool.len--;
+
+        pthread_mutex_unlock(&nano_password_pool.lock);
+        nano_password_run(job);
+        pthread_mutex_lock(&nano_password_pool.lock);
+
+        job->done = 1;
+        pthread_cond_signal(&job->cond);
+    }
+    pthread_mutex_unlock(&nano_password_pool.lock);
+    return NULL;
+}
+
+static void
+nano_password_pool_start(void)
+{
+    long  cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int   threads, queue, i;
+
+    threads = nano_password_env("NANO_BCRYPT_THREADS", 1,
+                                NANO_PASSWORD_THREADS_MAX,
+                                cores > 2 ? (int) (cores - 1) : 1);
+    queue = nano_password_env("NANO_BCRYPT_QUEUE", 1, NANO_PASSWORD_QUEUE_MAX,
+                              4 * threads);
+
+    nano_password_pool.ring = calloc((size_t) queue,
+                                     sizeof(nano_password_job_t *));
+    if (nano_password_pool.ring == NULL) {
+        goto failed;
+    }
+    nano_password_pool.cap = queue;
+    for (i = 0; i < threads; i++) {
+        if (pthread_create(&nano_password_pool.threads[i], NULL,
+                           nano_password_thread, NULL) != 0)
+        {
+            break;
+        }
+        nano_password_pool.nthreads++;
+    }
+    if (nano_password_pool.nthreads == 0) {
+        goto failed;
+    }
+    nano_log_info("password pool: %d thread(s), queue of %d",
+                  nano_password_pool.nthreads, queue);
+    return;
+
+failed:
+    nano_log_error("cannot start the password pool; hashing inline");
+    nano_password_pool.failed = 1;
+}
+
+/* Queues job and waits for it; NANO_PASSWORD_BUSY when the queue is full. */
+static nano_password_result_t
+nano_password_submit(nano_password_job_t *job)
+{
+    nano_password_result_t  rc;
+
+    pthread_once(&nano_password_pool.once, nano_password_pool_start);
+    if (nano_password_pool.failed) {
+        nano_password_run(job);
+        return job->result;
+    }
+
+    job->done = 0;
+    job->made = NULL;
+    if (pthread_cond_init(&job->cond, NULL) != 0) {
+        return NANO_PASSWORD_ERROR;
+    }
+
+    pthread_mutex_lock(&nano_password_pool.lock);
+    if (nano_password_pool.stopping) {
+        rc = NANO_PASSWORD_ERROR;
+        goto out;
+    }
+    if (nano_password_pool.len == nano_password_pool.cap) {
+        rc = NANO_PASSWORD_BUSY;
+        goto out;
+    }
+    nano_password_pool.ring[(nano_password_pool.head + nano_password_pool.len)
+                            % nano_password_pool.cap] = job;
+    nano_password_pool.len++;
+    pthread_cond_signal(&nano_password_pool.work);
+
+    while (!job->done) {
+        pthread_cond_wait(&job->cond, &nano_password_pool.lock);
+    }
+    rc = job->result;
+out:
+    pthread_mutex_unlock(&nano_password_pool.lock);
+    pthread_cond_destroy(&job->cond);
+    return rc;
+}
+
+nano_password_result_t
+nano_password_check(const char *password, const char *hash)
+{
+    nano_password_job_t  job;
+
+    memset(&job, 0, sizeof(job));
+    job.password = password != NULL ? password : "";
+    /* a NULL hash still costs one run: see nano_password_verify */
+    job.hash = hash != NULL ? hash : "";
+    return nano_password_submit(&job);
+}
+
+nano_password_result_t
+nano_password_make(const char *password, char **hash)
+{
+    nano_password_job_t     job;
+    nano_password_result_t  rc;
+
+    memset(&job, 0, sizeof(job));
+    job.password = password;
+    rc = nano_password_submit(&job);
+    *hash = rc == NANO_PASSWORD_OK ? job.made : NULL;
+    if (rc != NANO_PASSWORD_OK) {
+        free(job.made);
+    }
+    return rc;
+}
+
+void
+nano_password_pool_cleanup(void)
+{
+    int  i, n;
+
+    pthread_mutex_lock(&nano_password_pool.lock);
+    nano_password_pool.stopping = 1;
+    n = nano_password_pool.nthreads;
+    nano_password_pool.nthreads = 0;
+    pthread_cond_broadcast(&nano_password_pool.work);
+    pthread_mutex_unlock(&nano_password_pool.lock);
+
+    /* threads finish what is queued, then see stopping and leave */
+    for (i = 0; i < n; i++) {
+        pthread_join(nano_password_pool.threads[i], NULL);
+    }
+    /* stopping stays set, so nothing touches the ring again */
+    free(nano_password_pool.ring);
+    nano_password_pool.ring = NULL;
 }

@@ -1,7 +1,8 @@
 /*
  * Unit tests for password hashing (nano_password): new hashes are
  * bcrypt $2b$ cost 12; V1's $2a$/$2b$ and yescrypt $y$ hashes verify;
- * everything else is refused.
+ * everything else is refused; the rules for a new password; the bounded
+ * pool answers BUSY at once when its queue is full.
  */
 
 #include <setjmp.h>
@@ -10,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +72,78 @@ test_refusals(void **state)
     assert_int_equal(nano_password_verify("password123", "$y$"), 0);
 }
 
+static void
+test_new_password_rules(void **state)
+{
+    char  p72[73], p73[74];
+
+    (void) state;
+    memset(p72, 'a', 72);
+    p72[72] = '\0';
+    memset(p73, 'a', 73);
+    p73[73] = '\0';
+    assert_null(nano_password_problem("eight888"));
+    assert_null(nano_password_problem(p72));
+    assert_non_null(strstr(nano_password_problem(p73), "72 bytes"));
+    assert_non_null(strstr(nano_password_problem("seven77"), "8 characters"));
+    /* characters, not bytes, for the minimum: 8 two-byte letters */
+    assert_null(nano_password_problem("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+                                      "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"));
+    assert_non_null(strstr(nano_password_problem("abcdefg\xff"), "UTF-8"));
+    assert_non_null(nano_password_problem("\xc0\xaf" "abcdefgh"));
+}
+
+static void
+test_pool_checks_and_makes(void **state)
+{
+    char  *h = NULL;
+
+    (void) state;
+    assert_int_equal(nano_password_make("pool password", &h),
+                     NANO_PASSWORD_OK);
+    assert_non_null(h);
+    assert_int_equal(strncmp(h, "$2b$12$", 7), 0);
+    assert_int_equal(nano_password_check("pool password", h),
+                     NANO_PASSWORD_OK);
+    assert_int_equal(nano_password_check("pool passwore", h),
+                     NANO_PASSWORD_MISMATCH);
+    assert_int_equal(nano_password_check("pool password", NULL),
+                     NANO_PASSWORD_MISMATCH);
+    free(h);
+}
+
+/* Many checks at once against a pool of one thread and a queue of two:
+ * some must be refused at once, none may fail otherwise. */
+#define FLOOD  8
+
+static void *
+flood_one(void *arg)
+{
+    *(nano_password_result_t *) arg = nano_password_check("x", HASH_2A);
+    return NULL;
+}
+
+static void
+test_pool_busy_when_full(void **state)
+{
+    pthread_t               t[FLOOD];
+    nano_password_result_t  r[FLOOD];
+    int                     i, busy = 0, mismatch = 0;
+
+    (void) state;
+    for (i = 0; i < FLOOD; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, flood_one, &r[i]), 0);
+    }
+    for (i = 0; i < FLOOD; i++) {
+        pthread_join(t[i], NULL);
+        busy += r[i] == NANO_PASSWORD_BUSY;
+        mismatch += r[i] == NANO_PASSWORD_MISMATCH;
+    }
+    assert_int_equal(busy + mismatch, FLOOD);
+    assert_true(busy >= 1);
+    assert_true(mismatch >= 3);        /* one running, two queued */
+}
+
 int
 main(void)
 {
@@ -77,7 +151,17 @@ main(void)
         cmocka_unit_test(test_hash_and_verify),
         cmocka_unit_test(test_v1_schemes),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_new_password_rules),
+        cmocka_unit_test(test_pool_checks_and_makes),
+        cmocka_unit_test(test_pool_busy_when_full),
     };
+    int  rc;
 
-    return cmocka_run_group_tests_name("password", tests, NULL, NULL);
+    /* the pool reads these once, on first use */
+    setenv("NANO_BCRYPT_THREADS", "1", 1);
+    setenv("NANO_BCRYPT_QUEUE", "2", 1);
+
+    rc = cmocka_run_group_tests_name("password", tests, NULL, NULL);
+    nano_password_pool_cleanup();
+    return rc;
 }
