@@ -7,10 +7,14 @@
 #include "nano_dburl.h"
 #include "nano_log.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "nano_utf8.h"
 
 /* Seconds libpq waits for a server that does not answer at all. */
 #define NANO_DB_CONNECT_TIMEOUT  "3"
@@ -283,9 +287,20 @@ nano_db_exec(nano_db_t *db, const char *sql, int nparams,
     nano_db_status_t  st;
     PGresult         *res = NULL;
 
+    int               i;
+
     if (db == NULL || sql == NULL || nparams < 0) {
         st = NANO_DB_FAILED;
         goto out;
+    }
+    /* PostgreSQL would refuse it (22021) as a server error; it is the
+     * client's, and never worth a round trip */
+    for (i = 0; i < nparams; i++) {
+        if (params[i] != NULL && !nano_utf8_valid(params[i])) {
+            set_error(db, "22021", "a parameter is not valid UTF-8");
+            st = NANO_DB_INVALID;
+            goto out;
+        }
     }
     if (db->tx_lost) {
         /* Running on a new connection would silently leave the caller's
@@ -394,4 +409,101 @@ nano_db_rollback(nano_db_t *db)
     }
     db->in_tx = 0;
     db->tx_lost = 0;
+}
+
+nano_db_status_t
+nano_db_finish(nano_db_t *db, nano_db_status_t st)
+{
+    if (st == NANO_DB_OK) {
+        return nano_db_commit(db);
+    }
+    nano_db_rollback(db);
+    return st;
+}
+
+nano_db_status_t
+nano_db_listen(nano_db_t *db, const char *channel)
+{
+    nano_db_status_t  st;
+    PGresult         *res;
+    char             *ident, *sql;
+    size_t            len;
+
+    if (db == NULL || db->in_tx) {
+        return NANO_DB_FAILED;
+    }
+    st = db_connect(db);
+    if (st != NANO_DB_OK) {
+        return st;
+    }
+    ident = PQescapeIdentifier(db->conn, channel, strlen(channel));
+    if (ident == NULL) {
+        set_error(db, NULL, PQerrorMessage(db->conn));
+        return NANO_DB_FAILED;
+    }
+    len = strlen(ident) + sizeof("LISTEN ");
+    sql = malloc(len);
+    if (sql == NULL) {
+        PQfreemem(ident);
+        set_error(db, NULL, "out of memory");
+        return NANO_DB_FAILED;
+    }
+    snprintf(sql, len, "LISTEN %s", ident);
+    PQfreemem(ident);
+    res = db_run(db, sql, 0, NULL, PGRES_COMMAND_OK, &st);
+    PQclear(res);
+    free(sql);
+    return st;
+}
+
+int
+nano_db_wait(nano_db_t *db, int timeout_ms)
+{
+    struct pollfd   pfd;
+    PGnotify       *n;
+    int             got = 0, rc;
+
+    if (db == NULL || db->conn == NULL
+        || PQstatus(db->conn) != CONNECTION_OK)
+    {
+        return -1;
+    }
+    pfd.fd = PQsocket(db->conn);
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    if (pfd.fd < 0) {
+        return -1;
+    }
+    /* notifications may already sit in libpq's buffer */
+    if (!PQconsumeInput(db->conn)) {
+        goto lost;
+    }
+    while ((n = PQnotifies(db->conn)) != NULL) {
+        PQfreemem(n);
+        got = 1;
+    }
+    if (got) {
+        return 1;
+    }
+    rc = poll(&pfd, 1, timeout_ms);
+    if (rc < 0) {
+        return errno == EINTR ? 0 : -1;
+    }
+    if (rc == 0) {
+        return 0;
+    }
+    if (!PQconsumeInput(db->conn)) {
+        goto lost;
+    }
+    while ((n = PQnotifies(db->conn)) != NULL) {
+        PQfreemem(n);
+        got = 1;
+    }
+    return got;
+
+lost:
+    set_error(db, "08006", PQerrorMessage(db->conn));
+    PQfinish(db->conn);
+    db->conn = NULL;
+    return -1;
 }

@@ -13,7 +13,8 @@ typedef enum {
     NANO_DB_UNAVAILABLE,   /* cannot reach the server: answer 503 */
     NANO_DB_CONFLICT,      /* unique violation (SQLSTATE 23505): 409 */
     NANO_DB_RETRY,         /* serialization failure / deadlock */
-    NANO_DB_FAILED         /* anything else: 500 */
+    NANO_DB_FAILED,        /* anything else: 500 */
+    NANO_DB_INVALID        /* a parameter was not UTF-8: the client's 400 */
 } nano_db_status_t;
 
 typedef struct nano_db_s  nano_db_t;
@@ -32,7 +33,8 @@ void nano_db_free(nano_db_t *db);
  * Runs one parameterised statement ($1..$n, text params, NULL = SQL NULL)
  * and returns its result when its status is expect (PGRES_TUPLES_OK or
  * PGRES_COMMAND_OK); the caller PQclears it.  Otherwise returns NULL and
- * sets *status.  Reconnects first when the connection is bad.
+ * sets *status.  Reconnects first when the connection is bad.  A
+ * parameter that is not strict UTF-8 is never sent: NANO_DB_INVALID.
  */
 PGresult *nano_db_exec(nano_db_t *db, const char *sql, int nparams,
     const char *const *params, ExecStatusType expect,
@@ -42,6 +44,23 @@ PGresult *nano_db_exec(nano_db_t *db, const char *sql, int nparams,
 nano_db_status_t nano_db_begin(nano_db_t *db);
 nano_db_status_t nano_db_commit(nano_db_t *db);
 void nano_db_rollback(nano_db_t *db);
+
+/* Ends the open transaction: commits when st is NANO_DB_OK, else rolls
+ * back.  Returns the final status (a failed commit's, or st). */
+nano_db_status_t nano_db_finish(nano_db_t *db, nano_db_status_t st);
+
+/*
+ * LISTENs on channel (an identifier, quoted here), connecting first when
+ * needed.  Call it again after nano_db_wait reports a lost connection.
+ */
+nano_db_status_t nano_db_listen(nano_db_t *db, const char *channel);
+
+/*
+ * Waits up to timeout_ms for notifications on the connection that
+ * nano_db_listen opened, and consumes all that arrived.  Returns 1 when
+ * at least one arrived, 0 on timeout, -1 when the connection is lost.
+ */
+int nano_db_wait(nano_db_t *db, int timeout_ms);
 
 /*
  * The last failure's message (first line of the server's or libpq's text,
