@@ -66,26 +66,65 @@ nano_req_cleanup(nano_req_t *req)
 }
 
 size_t
-nano_req_cookie_headers(const nano_req_t *req, nano_str_t *headers)
+nano_req_cookie_headers(const nano_req_t *req, nano_str_t *headers,
+    size_t max)
 {
-    const char  *cookie = nano_req_param(req, "HTTP_COOKIE");
+    static const char   name[] = "HTTP_COOKIE=";
+    char              **e;
+    size_t              n = 0;
 
-    if (cookie == NULL || cookie[0] == '\0') {
+    if (req->envp == NULL) {
         return 0;
     }
-    headers->data = cookie;
-    headers->len = strlen(cookie);
-    return 1;
+    for (e = req->envp; *e != NULL; e++) {
+        if (strncmp(*e, name, sizeof(name) - 1) != 0) {
+            continue;
+        }
+        if (n == max) {
+            return max + 1;
+        }
+        headers[n].data = *e + sizeof(name) - 1;
+        headers[n].len = strlen(headers[n].data);
+        n++;
+    }
+    return n;
 }
 
 nano_cookie_result_t
 nano_req_cookie(const nano_req_t *req, const char *name, nano_str_t *value)
 {
-    nano_str_t  header;
+    nano_str_t  headers[NANO_COOKIE_HEADERS_MAX];
     size_t      n;
 
-    n = nano_req_cookie_headers(req, &header);
-    return nano_cookie_get(&header, n, name, strlen(name), value);
+    n = nano_req_cookie_headers(req, headers, NANO_COOKIE_HEADERS_MAX);
+    if (n > NANO_COOKIE_HEADERS_MAX) {
+        value->data = NULL;
+        value->len = 0;
+        return NANO_COOKIE_MALFORMED;
+    }
+    return nano_cookie_get(headers, n, name, strlen(name), value);
+}
+
+int
+nano_req_cross_site(const nano_req_t *req)
+{
+    const char  *origin = nano_req_param(req, "HTTP_ORIGIN");
+    const char  *site = nano_req_param(req, "HTTP_SEC_FETCH_SITE");
+    const char  *rest;
+    char         o[NANO_ORIGIN_MAX];
+
+    if (site != NULL && strcmp(site, "same-origin") != 0
+        && strcmp(site, "none") != 0)
+    {
+        return 1;
+    }
+    if (origin != NULL
+        && (nano_callback_origin(origin, o, sizeof(o), &rest) != 0
+            || rest[0] != '\0' || strcmp(o, req->config->origin) != 0))
+    {
+        return 1;
+    }
+    return 0;
 }
 
 int
@@ -134,6 +173,85 @@ nano_req_json(const nano_req_t *req)
         root = NULL;
     }
     return root;
+}
+
+/* The JSON object's members as fields; 0, or an HTTP status. */
+static int
+nano_req_json_fields(const nano_req_t *req, nano_form_t *form)
+{
+    json_t      *root, *v;
+    const char  *key, *text;
+    int          status = 0;
+
+    root = nano_req_json(req);
+    if (root == NULL) {
+        return 400;
+    }
+    json_object_foreach(root, key, v) {
+        if (json_is_string(v)) {
+            text = json_string_value(v);
+            /* jansson keeps "\u0000"; C strings cannot */
+            if (strlen(text) != json_string_length(v)) {
+                status = 400;
+                break;
+            }
+        } else if (json_is_boolean(v)) {
+            text = json_is_true(v) ? "true" : "false";
+        } else {
+            continue;
+        }
+        switch (nano_form_add(form, key, text)) {
+        case NANO_FORM_OK:
+            break;
+        case NANO_FORM_NOMEM:
+            status = 500;
+            goto out;
+        default:
+            status = 400;
+            goto out;
+        }
+    }
+out:
+    json_decref(root);
+    return status;
+}
+
+int
+nano_req_fields(const nano_req_t *req, nano_res_t *res, nano_form_t *form,
+    unsigned *flags)
+{
+    int  status;
+
+    *flags = 0;
+    if (nano_req_is_content_type(req, "application/json")) {
+        *flags |= NANO_FIELDS_JSON;
+        status = nano_req_json_fields(req, form);
+        if (status == 0) {
+            return 0;
+        }
+        nano_form_cleanup(form);
+        return status == 500
+               ? nano_res_error(res, 500, "internal", "out of memory")
+               : nano_res_error(res, 400, "invalid_json",
+                                "the body must be a JSON object of strings"
+                                " (UTF-8, no NUL characters)");
+    }
+    if (!nano_req_is_content_type(req, "application/x-www-form-urlencoded")) {
+        return nano_res_error(res, 415, "unsupported_media_type",
+                              "send application/json or"
+                              " application/x-www-form-urlencoded");
+    }
+    switch (nano_req_form(req, form)) {
+    case NANO_FORM_OK:
+        return 0;
+    case NANO_FORM_BAD_UTF8:
+        *flags |= NANO_FIELDS_BAD_UTF8;
+        return 0;
+    case NANO_FORM_NOMEM:
+        return nano_res_error(res, 500, "internal", "out of memory");
+    default:
+        return nano_res_error(res, 400, "bad_request", "malformed form body");
+    }
 }
 
 void

@@ -61,9 +61,23 @@ const char *nano_req_param_str(const nano_req_t *req, const char *name);
 nano_cookie_result_t nano_req_cookie(const nano_req_t *req, const char *name,
     nano_str_t *value);
 
-/* The request's Cookie header as nano_cookie_* functions take it;
- * returns the count (0 or 1). */
-size_t nano_req_cookie_headers(const nano_req_t *req, nano_str_t *headers);
+/*
+ * Every HTTP_COOKIE param of the request, in order, as nano_cookie_*
+ * functions take them (nginx before 1.23 passes each Cookie line as a
+ * param of its own; read together they are one header, as the gateway
+ * reads them).  Stores at most max and returns the count, or max + 1
+ * when there are more (callers treat that as a malformed request).
+ */
+size_t nano_req_cookie_headers(const nano_req_t *req, nano_str_t *headers,
+    size_t max);
+
+/*
+ * 1 when a browser sent this request from another site: Sec-Fetch-Site
+ * is neither same-origin nor none, or Origin is present and is not the
+ * deployment's origin ("null" included).  Clients that send neither
+ * header (curl) are not browsers and pass.
+ */
+int nano_req_cross_site(const nano_req_t *req);
 
 /* 1 when the Content-Type's media type is type (case-insensitive,
  * parameters ignored). */
@@ -76,6 +90,22 @@ nano_form_status_t nano_req_form(const nano_req_t *req, nano_form_t *form);
 /* Parses the body as a JSON object.  Returns a new reference, or NULL
  * when the body is not one. */
 json_t *nano_req_json(const nano_req_t *req);
+
+/* nano_req_fields() flags */
+#define NANO_FIELDS_JSON      0x1    /* the body was JSON */
+#define NANO_FIELDS_BAD_UTF8  0x2    /* fields left out: not UTF-8 */
+
+/*
+ * Reads the fields of a POST the way NextAuth's endpoints take them:
+ * from an application/x-www-form-urlencoded body, or from a JSON object
+ * whose string members are taken as they are and true/false as the
+ * words (numbers, null, arrays and objects are left out).  form must be
+ * freshly initialised; *flags receives NANO_FIELDS_*.  Answers 415 (any
+ * other type), 400 (malformed, a NUL in a string) or 500 itself and
+ * returns that status; returns 0 when form is filled.
+ */
+int nano_req_fields(const nano_req_t *req, nano_res_t *res,
+    nano_form_t *form, unsigned *flags);
 
 void nano_res_init(nano_res_t *res);
 

@@ -21,6 +21,7 @@
 #include <fcgiapp.h>
 
 #include "nano_log.h"
+#include "nano_password.h"
 #include "nano_server.h"
 
 #define NANO_PATH_MAX          2048     /* longest PATH_INFO we route */
@@ -42,6 +43,7 @@ struct nano_worker_s {
 
 typedef struct {
     int    fd;
+    int    inherited;                  /* fd 0 from spawn-fcgi or systemd */
     char   unix_path[sizeof(((struct sockaddr_un *) 0)->sun_path)];
     char   name[256];                  /* for logs */
 } nano_listener_t;
@@ -328,6 +330,7 @@ nano_server_listen_inherited(nano_listener_t *l)
         return NANO_EXIT_USAGE;
     }
     l->fd = STDIN_FILENO;
+    l->inherited = 1;
     snprintf(l->name, sizeof(l->name), "inherited fd 0");
     return NANO_EXIT_OK;
 }
@@ -336,6 +339,7 @@ static int
 nano_server_listen(const char *spec, mode_t mode, nano_listener_t *l)
 {
     l->fd = -1;
+    l->inherited = 0;
     l->unix_path[0] = '\0';
     if (spec == NULL) {
         return nano_server_listen_inherited(l);
@@ -410,6 +414,14 @@ nano_server_read_body(nano_worker_t *w, nano_req_t *req, nano_res_t *res)
     }
     req->body[total] = '\0';
     req->body_len = total;
+    /* nginx never forwards such a body; anything else talking FastCGI
+     * to us might, and a cut body must not pass for a whole one */
+    if ((long long) total != declared) {
+        return nano_res_error(res, 400, "bad_request",
+                              (long long) total < declared
+                              ? "the body is shorter than its Content-Length"
+                              : "the body is longer than its Content-Length");
+    }
     return 0;
 
 too_large:
@@ -422,6 +434,30 @@ too_large:
     }
     return nano_res_error(res, 413, "payload_too_large",
                           "the request body is larger than 64 KiB");
+}
+
+/*
+ * 1 when the gateway's nano_auth_origin (the NANO_AUTH_ORIGIN param) is
+ * NEXTAUTH_URL's origin.  Otherwise the two would read different session
+ * cookies; the mismatch is logged once, it is the operator's to fix.
+ */
+static int
+nano_server_origin_agrees(const nano_req_t *req)
+{
+    static atomic_int   logged;
+    const char         *gw = nano_req_param(req, "NANO_AUTH_ORIGIN");
+
+    if (gw != NULL && strcmp(gw, req->config->origin) == 0) {
+        return 1;
+    }
+    if (atomic_exchange(&logged, 1) == 0) {
+        nano_log_error("the gateway's nano_auth_origin is \"%.200s\" but"
+                       " NEXTAUTH_URL's origin is \"%s\"; refusing requests"
+                       " until they agree (fastcgi_param NANO_AUTH_ORIGIN"
+                       " $nano_auth_origin)", gw != NULL ? gw : "(not sent)",
+                       req->config->origin);
+    }
+    return 0;
 }
 
 /* Routes req; returns the status the handler (or the router) chose. */
@@ -439,6 +475,13 @@ nano_server_dispatch(nano_worker_t *w, nano_req_t *req, nano_res_t *res)
     }
     if (!nano_server_path_ok(req->path)) {
         return nano_res_error(res, 404, "not_found", "no such path");
+    }
+    if ((w->app->flags & NANO_APP_CHECKS_ORIGIN)
+        && !nano_server_origin_agrees(req))
+    {
+        return nano_res_error(res, 500, "misconfigured",
+                              "the gateway and this service disagree on the"
+                              " deployment's origin; see the service's log");
     }
 
     is_head = strcmp(req->method, "HEAD") == 0;
@@ -578,15 +621,20 @@ nano_server_worker(void *arg)
 /* Stops the workers: requests in flight may finish within the grace
  * period.  Returns 0 when all stopped. */
 static int
-nano_server_stop_workers(nano_worker_t *workers, int n, int listen_fd)
+nano_server_stop_workers(nano_worker_t *workers, int n,
+    const nano_listener_t *l)
 {
     struct timespec  deadline, tick;
     int              i, rc = 0;
 
     atomic_store(&nano_server_stopping, 1);
     FCGX_ShutdownPending();
-    /* Wakes accept() on TCP sockets; signals cover the rest. */
-    shutdown(listen_fd, SHUT_RDWR);
+    /* Wakes accept() on sockets we made; signals cover the rest.  An
+     * inherited socket is shared with systemd or spawn-fcgi, and
+     * shutdown() would stop it for them too: leave it alone. */
+    if (!l->inherited && l->fd >= 0) {
+        shutdown(l->fd, SHUT_RDWR);
+    }
 
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += NANO_STOP_GRACE_SEC;
@@ -639,7 +687,8 @@ typedef struct {
 } nano_server_opts_t;
 
 static int
-nano_server_parse_args(int argc, char **argv, nano_server_opts_t *o)
+nano_server_parse_args(int argc, char **argv, int workers,
+    nano_server_opts_t *o)
 {
     static const struct option  longopts[] = {
         { "listen",      required_argument, NULL, 'l' },
@@ -653,7 +702,7 @@ nano_server_parse_args(int argc, char **argv, nano_server_opts_t *o)
     int    c;
 
     o->listen = NULL;
-    o->workers = NANO_WORKERS_DEFAULT;
+    o->workers = workers > 0 ? workers : NANO_WORKERS_DEFAULT;
     o->socket_mode = 0660;
 
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -703,12 +752,12 @@ nano_server_main(int argc, char **argv, const nano_app_t *app)
     struct sigaction    sa;
     sigset_t            stop, blocked;
     char                err[512];
-    int                 rc, i, sig;
+    int                 rc, i, sig, started = 0;
 
     nano_log_init(app->name);
     nano_config_init(&cfg);
 
-    rc = nano_server_parse_args(argc, argv, &opts);
+    rc = nano_server_parse_args(argc, argv, app->workers, &opts);
     if (rc != NANO_EXIT_OK) {
         return rc < 0 ? NANO_EXIT_OK : rc;
     }
@@ -747,6 +796,13 @@ nano_server_main(int argc, char **argv, const nano_app_t *app)
     }
     json_object_seed(0);        /* before threads: jansson's hash seed */
 
+    if (app->start != NULL && app->start(&cfg) != 0) {
+        nano_log_error("%s: start failed", app->name);
+        rc = NANO_EXIT_FAILURE;
+        goto out;
+    }
+    started = 1;
+
     workers = calloc((size_t) opts.workers, sizeof(*workers));
     if (workers == NULL) {
         nano_log_error("out of memory");
@@ -779,7 +835,7 @@ nano_server_main(int argc, char **argv, const nano_app_t *app)
     rc = atomic_load(&nano_server_failed) ? NANO_EXIT_FAILURE : NANO_EXIT_OK;
 
 stop:
-    if (nano_server_stop_workers(workers, opts.workers, l.fd) != 0) {
+    if (nano_server_stop_workers(workers, opts.workers, &l) != 0) {
         /* A worker is stuck in a handler: leave its memory alone. */
         if (l.unix_path[0] != '\0') {
             unlink(l.unix_path);
@@ -788,6 +844,10 @@ stop:
     }
 
 out:
+    if (started && app->stop != NULL) {
+        app->stop();
+    }
+    nano_password_pool_cleanup();
     if (l.fd >= 0) {
         close(l.fd);
     }

@@ -34,7 +34,11 @@ typedef struct {
 } nano_route_t;
 
 /* nano_app_t.flags */
-#define NANO_APP_NEEDS_KEYS  0x1   /* refuse to start without a secret */
+#define NANO_APP_NEEDS_KEYS      0x1   /* refuse to start without a secret */
+/* Reads session cookies itself: refuse requests unless the gateway's
+ * NANO_AUTH_ORIGIN param is NEXTAUTH_URL's origin, so both read the same
+ * cookie (docs/SESSIONS.md). */
+#define NANO_APP_CHECKS_ORIGIN   0x2
 
 struct nano_app_s {
     const char          *name;       /* "platform", "qwen": logs, public/ */
@@ -42,6 +46,12 @@ struct nano_app_s {
     const nano_route_t  *routes;
     size_t               nroutes;
     unsigned             flags;
+    int                  workers;    /* default --workers; 0: 4 */
+    /* Optional, run once before the workers start (returns 0, or -1 to
+     * stop the server) and once after they stopped: the app's own
+     * threads, such as the platform's revocation publisher. */
+    int                (*start)(const nano_config_t *config);
+    void               (*stop)(void);
     /* Optional, run in each worker thread before it accepts requests and
      * after it stops; init returns 0, or -1 to stop the server. */
     int                (*worker_init)(nano_worker_t *w);

@@ -45,14 +45,18 @@ nano_token_status_t
 nano_session_read(const nano_req_t *req, long long now, nano_session_t *s)
 {
     const size_t          cap = NANO_TOKEN_MAX_LEN + 1;
-    const char           *names[2];
-    nano_str_t            header;
-    nano_cookie_result_t  found = NANO_COOKIE_ABSENT;
-    size_t                n, len = 0, i;
+    nano_str_t            headers[NANO_COOKIE_HEADERS_MAX];
+    nano_cookie_result_t  found;
+    size_t                n, len = 0;
 
     s->status = NANO_TOKEN_MISSING;
-    n = nano_req_cookie_headers(req, &header);
+    n = nano_req_cookie_headers(req, headers, NANO_COOKIE_HEADERS_MAX);
     if (n == 0 || req->config->keyring == NULL) {
+        return s->status;
+    }
+    if (n > NANO_COOKIE_HEADERS_MAX) {
+        s->present = 1;
+        s->status = NANO_TOKEN_INVALID;
         return s->status;
     }
 
@@ -63,17 +67,15 @@ nano_session_read(const nano_req_t *req, long long now, nano_session_t *s)
         return s->status;
     }
 
-    names[0] = nano_session_cookie_name(req->config->https);
-    names[1] = nano_session_cookie_name(!req->config->https);
-    for (i = 0; i < 2 && found == NANO_COOKIE_ABSENT; i++) {
-        found = nano_cookie_session(&header, 1, names[i], strlen(names[i]),
-                                    s->buf, cap, &len);
-    }
+    /* the gateway's rule, so the two always read the same session */
+    found = nano_cookie_session_token(headers, n, NANO_SESSION_NAME,
+                                      sizeof(NANO_SESSION_NAME) - 1,
+                                      req->config->https, s->buf, cap, &len);
     if (found == NANO_COOKIE_ABSENT) {
         return s->status;
     }
     s->present = 1;
-    if (found == NANO_COOKIE_MALFORMED) {
+    if (found != NANO_COOKIE_FOUND) {
         s->status = NANO_TOKEN_INVALID;
         return s->status;
     }
@@ -119,7 +121,7 @@ nano_session_clear_chunks(const nano_req_t *req, nano_res_t *res,
 
 int
 nano_session_issue(const nano_req_t *req, nano_res_t *res,
-    const nano_session_user_t *user, const char *jti, long long now,
+    const nano_session_user_t *user, const char *jti, long long iat,
     long long *exp)
 {
     const int       https = req->config->https;
@@ -147,9 +149,9 @@ nano_session_issue(const nano_req_t *req, nano_res_t *res,
     nano_session_str(&claims.name, user->name);
     nano_session_str(&claims.picture, user->picture);
     nano_session_str(&claims.jti, jti);
-    claims.iat = now;
+    claims.iat = iat;
     claims.has_iat = 1;
-    claims.exp = now + NANO_TOKEN_MAX_AGE;
+    claims.exp = iat + NANO_TOKEN_MAX_AGE;
 
     token = nano_token_sign(req->config->keyring, &claims);
     if (token == NULL) {

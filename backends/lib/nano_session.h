@@ -36,16 +36,20 @@ void nano_session_init(nano_session_t *s);
 void nano_session_cleanup(nano_session_t *s);
 
 /*
- * Reads the session cookie (the scheme's name first, then the other one;
- * plain or chunked) and verifies it with the configured keyring at now.
- * Returns s->status.
+ * Reads the session cookie by the one rule the gateway follows too
+ * (nano_cookie_session_token: the scheme's name only, plain or chunked,
+ * every Cookie param read as one) and verifies it with the configured
+ * keyring at now.  A conflict or a malformed cookie is present but
+ * NANO_TOKEN_INVALID.  Revocation is the caller's to check (platform's
+ * database).  Returns s->status.
  */
 nano_token_status_t nano_session_read(const nano_req_t *req, long long now,
     nano_session_t *s);
 
 /*
- * Signs a session for user: iat = now, exp = now + 30 days, jti = jti
- * when given (a renewal keeps the session id) or a new random id.  Adds
+ * Signs a session for user: iat as given (now, or a user's cut-off when
+ * that is later), exp = iat + 30 days, jti = jti when given (a renewal
+ * keeps the session id) or a new random id.  Adds
  * the Set-Cookie header(s), chunked when the token is longer than a
  * cookie may be, and clears stale chunks the request carried.  Stores
  * exp in *exp when not NULL.  Returns 0 or -1.
