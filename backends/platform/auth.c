@@ -10,19 +10,19 @@
 #include <time.h>
 
 #include "nano_csrf.h"
+#include "nano_email.h"
 #include "nano_log.h"
 #include "nano_page.h"
 #include "nano_password.h"
 #include "nano_server.h"
 #include "platform.h"
 
-#define PLATFORM_PASSWORD_MAX  200     /* bytes; longer never matches */
-
-/* Sign-in errors NextAuth shows on the sign-in page, not the error page. */
+/* Sign-in errors shown on the sign-in page, not the error page:
+ * NextAuth's, and ours for a throttled sign-in. */
 static const char *const  platform_signin_errors[] = {
     "Signin", "OAuthSignin", "OAuthCallback", "OAuthCreateAccount",
     "EmailCreateAccount", "Callback", "OAuthAccountNotLinked", "EmailSignin",
-    "CredentialsSignin", "SessionRequired",
+    "CredentialsSignin", "SessionRequired", "RateLimited",
 };
 
 int
@@ -55,47 +55,73 @@ platform_auth_providers(nano_req_t *req, nano_res_t *res)
                                    "callbackUrl", callback));
 }
 
-/* A claim as a JSON string, or null when absent. */
+/* A user's field as a JSON string, or null. */
 static json_t *
-platform_claim(const nano_str_t *s)
+platform_json_str(const char *v)
 {
-    return s->len > 0 ? json_stringn(s->data, s->len) : json_null();
+    return v != NULL ? json_string(v) : json_null();
 }
 
-int
-platform_auth_session(nano_req_t *req, nano_res_t *res)
+/*
+ * The session endpoint: the session if the database still knows it as
+ * live, re-issued when renew (an update) or when it is a day old; {}
+ * and the cookie cleared otherwise.
+ */
+static int
+platform_session_answer(nano_req_t *req, nano_res_t *res, int renew)
 {
-    nano_session_t        s;
-    nano_session_user_t   user;
-    long long             now = (long long) time(NULL), exp;
-    char                  iso[32];
-    time_t                t;
-    struct tm             tm;
-    int                   status;
+    platform_session_t         ps;
+    platform_session_state_t   state;
+    nano_db_status_t           st;
+    nano_db_t                 *db;
+    long long                  now = (long long) time(NULL), exp;
+    char                       iso[32];
+    time_t                     t;
+    struct tm                  tm;
+    int                        status, issued;
 
-    nano_session_init(&s);
-    if (nano_session_read(req, now, &s) != NANO_TOKEN_OK) {
+    platform_session_init(&ps);
+    db = nano_server_db(req);
+    state = platform_session_check(req, db, &ps, &st);
+    if (state == PLATFORM_SESSION_ERROR) {
+        status = platform_db_error(res, db, st);
+        goto out;
+    }
+    if (state != PLATFORM_SESSION_LIVE) {
         /* NextAuth drops a cookie it cannot use. */
-        if (s.present) {
+        if (ps.token.present) {
             nano_session_clear(req, res);
+        }
+        if (state == PLATFORM_SESSION_DEAD) {
+            nano_log_info("session of user %s refused: revoked or gone",
+                          ps.token.claims.sub.data);
         }
         status = nano_res_json(res, 200, json_object());
         goto out;
     }
 
-    exp = s.claims.exp;
-    if (!s.claims.has_iat || now - s.claims.iat >= NANO_TOKEN_UPDATE_AGE) {
-        /* Renew: same user, same session id, a fresh 30 days. */
-        user.id = s.claims.sub.data;
-        user.email = s.claims.email.data;
-        user.name = s.claims.name.data;
-        user.picture = s.claims.picture.data;
-        if (nano_session_issue(req, res, &user, s.claims.jti.data, now, &exp)
-            != 0)
-        {
+    exp = ps.token.claims.exp;
+    if (renew || !ps.token.claims.has_iat
+        || now - ps.token.claims.iat >= NANO_TOKEN_UPDATE_AGE)
+    {
+        /* same session id, a fresh 30 days, the user as stored now */
+        st = platform_session_start(req, res, db, &ps.user,
+                                    ps.token.claims.jti.len > 0
+                                    ? ps.token.claims.jti.data : NULL,
+                                    &issued);
+        if (!issued) {
             nano_log_error("cannot renew a session; keeping the old cookie");
-            exp = s.claims.exp;
+        } else {
+            exp = (ps.user.not_before > now ? ps.user.not_before : now)
+                  + NANO_TOKEN_MAX_AGE;
         }
+    } else {
+        st = platform_session_touch(req, db, &ps);
+    }
+    if (st != NANO_DB_OK) {
+        /* bookkeeping only: the session itself was checked */
+        nano_log_warn("cannot record a session's use: %s",
+                      nano_db_last_error(db));
     }
 
     t = (time_t) exp;
@@ -104,26 +130,49 @@ platform_auth_session(nano_req_t *req, nano_res_t *res)
     status = nano_res_json(res, 200,
                            json_pack("{s:{s:o, s:o, s:o}, s:s}",
                                      "user",
-                                     "name", platform_claim(&s.claims.name),
-                                     "email", platform_claim(&s.claims.email),
+                                     "name", platform_json_str(ps.user.name),
+                                     "email",
+                                     platform_json_str(ps.user.email),
                                      "image",
-                                     platform_claim(&s.claims.picture),
+                                     platform_json_str(ps.user.image),
                                      "expires", iso));
 out:
-    nano_session_cleanup(&s);
+    platform_session_cleanup(&ps);
     return status;
 }
 
-/* The sign-in page's message for ?error= / ?csrf=true, or NULL. */
-static const char *
-platform_signin_message(const nano_form_t *q)
+int
+platform_auth_session(nano_req_t *req, nano_res_t *res)
 {
-    const char  *error = nano_form_get(q, "error");
-    const char  *csrf = nano_form_get(q, "csrf");
+    return platform_session_answer(req, res, 0);
+}
 
-    if (csrf != NULL && strcmp(csrf, "true") == 0) {
-        return "Your sign-in form expired. Please try again.";
+/* useSession().update(): a POST with the CSRF token in its body. */
+int
+platform_auth_session_update(nano_req_t *req, nano_res_t *res)
+{
+    nano_form_t  f;
+    unsigned     flags;
+    int          status;
+
+    nano_form_init(&f);
+    if (nano_req_fields(req, res, &f, &flags) != 0
+        || !platform_csrf_ok(req, nano_form_get(&f, "csrfToken")))
+    {
+        /* NextAuth answers an unverified update with 400 {} */
+        status = nano_res_json(res, 400, json_object());
+        goto out;
     }
+    status = platform_session_answer(req, res, 1);
+out:
+    nano_form_cleanup(&f);
+    return status;
+}
+
+/* The sign-in page's message for a NextAuth error code, or NULL. */
+static const char *
+platform_signin_message(const char *error)
+{
     if (error == NULL || error[0] == '\0') {
         return NULL;
     }
@@ -134,19 +183,19 @@ platform_signin_message(const nano_form_t *q)
     if (strcmp(error, "SessionRequired") == 0) {
         return "Please sign in to open this page.";
     }
+    if (strcmp(error, "RateLimited") == 0) {
+        return "Too many sign-in attempts. Wait a minute, then try again.";
+    }
     return "Unable to sign in.";
 }
 
-int
-platform_auth_signin_page(nano_req_t *req, nano_res_t *res)
+/* Renders the sign-in page with status and message. */
+static int
+platform_signin_render(nano_req_t *req, nano_res_t *res, int status,
+    const char *message)
 {
-    nano_form_t   q;
-    char          token[NANO_CSRF_TOKEN_LEN + 1];
-    char         *callback = NULL, *signup = NULL;
-    int           status;
-
-    nano_form_init(&q);
-    nano_req_query(req, &q);
+    char   token[NANO_CSRF_TOKEN_LEN + 1];
+    char  *callback = NULL, *signup = NULL;
 
     callback = platform_query_callback(req, res);
     if (callback == NULL || platform_csrf_token(req, res, token) != 0
@@ -157,16 +206,41 @@ platform_auth_signin_page(nano_req_t *req, nano_res_t *res)
     }
 
     const nano_page_var_t  vars[] = {
-        { "csrf_token",   token,                     0 },
-        { "callback_url", callback,                  0 },
-        { "error",        platform_signin_message(&q), 0 },
-        { "signup_url",   signup,                    0 },
+        { "csrf_token",   token,    0 },
+        { "callback_url", callback, 0 },
+        { "error",        message,  0 },
+        { "signup_url",   signup,   0 },
     };
-    status = nano_page_render(req, res, 200, "signin.html", NULL, vars,
+    status = nano_page_render(req, res, status, "signin.html", NULL, vars,
                               sizeof(vars) / sizeof(vars[0]));
 out:
     free(signup);
     free(callback);
+    return status;
+}
+
+int
+platform_signin_form(nano_req_t *req, nano_res_t *res, int status,
+    const char *error)
+{
+    return platform_signin_render(req, res, status,
+                                  platform_signin_message(error));
+}
+
+int
+platform_auth_signin_page(nano_req_t *req, nano_res_t *res)
+{
+    nano_form_t   q;
+    const char   *csrf, *message;
+    int           status;
+
+    nano_form_init(&q);
+    nano_req_query(req, &q);
+    csrf = nano_form_get(&q, "csrf");
+    message = csrf != NULL && strcmp(csrf, "true") == 0
+              ? "Your sign-in form expired. Please try again."
+              : platform_signin_message(nano_form_get(&q, "error"));
+    status = platform_signin_render(req, res, 200, message);
     nano_form_cleanup(&q);
     return status;
 }
@@ -174,17 +248,14 @@ out:
 int
 platform_auth_signout_page(nano_req_t *req, nano_res_t *res)
 {
-    nano_session_t   s;
     nano_form_t      q;
     const char      *csrf;
     char             token[NANO_CSRF_TOKEN_LEN + 1];
     char            *callback = NULL;
     int              status;
 
-    nano_session_init(&s);
     nano_form_init(&q);
     nano_req_query(req, &q);
-    nano_session_read(req, (long long) time(NULL), &s);
 
     callback = platform_query_callback(req, res);
     if (callback == NULL || platform_csrf_token(req, res, token) != 0) {
@@ -201,12 +272,11 @@ platform_auth_signout_page(nano_req_t *req, nano_res_t *res)
           0 },
     };
     status = nano_page_render(req, res, 200, "signout.html",
-                              platform_session_name(&s), vars,
+                              platform_page_user(req), vars,
                               sizeof(vars) / sizeof(vars[0]));
 out:
     free(callback);
     nano_form_cleanup(&q);
-    nano_session_cleanup(&s);
     return status;
 }
 
@@ -268,101 +338,125 @@ out:
     return status;
 }
 
-/* Parses a POSTed form; answers 415/400 itself (returns the status) or
- * returns 0. */
+/* Reads a POST's fields (form or JSON) and NextAuth's json flag; a
+ * JSON body asks for JSON answers too.  Answers 4xx itself (returns the
+ * status) or returns 0. */
 static int
-platform_post_form(nano_req_t *req, nano_res_t *res, nano_form_t *form,
+platform_post_fields(nano_req_t *req, nano_res_t *res, nano_form_t *f,
     int *json)
 {
     const char  *j;
+    unsigned     flags;
+    int          status;
 
-    if (!nano_req_is_content_type(req, "application/x-www-form-urlencoded")) {
-        return nano_res_error(res, 415, "unsupported_media_type",
-                              "send application/x-www-form-urlencoded");
+    status = nano_req_fields(req, res, f, &flags);
+    if (status != 0) {
+        return status;
     }
-    switch (nano_req_form(req, form)) {
-    case NANO_FORM_OK:
-        break;
-    case NANO_FORM_NOMEM:
-        return nano_res_error(res, 500, "internal", "out of memory");
-    default:
-        return nano_res_error(res, 400, "bad_request", "malformed form body");
-    }
-    j = nano_form_get(form, "json");
-    *json = j != NULL && strcmp(j, "true") == 0;
+    j = nano_form_get(f, "json");
+    *json = (flags & NANO_FIELDS_JSON) || (j != NULL && strcmp(j, "true") == 0);
     return 0;
+}
+
+/* A refused sign-in, as NextAuth answers it. */
+static int
+platform_signin_refused(nano_req_t *req, nano_res_t *res, int json)
+{
+    char  *url;
+    int    status;
+
+    url = platform_url(req, "/api/auth/error?error=CredentialsSignin"
+                            "&provider=credentials");
+    status = platform_redirect(res, url, json, 401);
+    free(url);
+    return status;
 }
 
 int
 platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
 {
-    platform_user_t      user;
-    nano_session_user_t  su;
-    nano_form_t          form;
-    nano_db_status_t     st;
-    nano_db_t           *db;
-    const char          *password;
-    char                *email = NULL, *url = NULL, *callback = NULL;
-    int                  status, json = 0, found = 0, ok;
+    platform_user_t          user;
+    nano_form_t              f;
+    nano_db_status_t         st;
+    nano_db_t               *db = NULL;
+    nano_password_result_t   pr;
+    const char              *password;
+    char                    *email = NULL, *url = NULL, *callback = NULL;
+    long long                wait;
+    int                      status, json = 0, found = 0, issued;
 
     platform_user_init(&user);
-    nano_form_init(&form);
+    nano_form_init(&f);
 
-    status = platform_post_form(req, res, &form, &json);
+    if (nano_req_cross_site(req)) {
+        nano_log_warn("cross-site sign-in refused");
+        status = nano_res_error(res, 403, "cross_site",
+                                "sign-in is only accepted from this site");
+        goto out;
+    }
+    status = platform_post_fields(req, res, &f, &json);
     if (status != 0) {
         goto out;
     }
-    callback = platform_callback(req, res,
-                                 nano_form_get(&form, "callbackUrl"));
+    callback = platform_callback(req, res, nano_form_get(&f, "callbackUrl"));
     if (callback == NULL) {
         status = nano_res_error(res, 500, "internal", "out of memory");
         goto out;
     }
-    if (!platform_csrf_ok(req, nano_form_get(&form, "csrfToken"))) {
+    if (!platform_csrf_ok(req, nano_form_get(&f, "csrfToken"))) {
         url = platform_url(req, "/api/auth/signin?csrf=true");
         status = platform_redirect(res, url, json, 200);
         goto out;
     }
 
-    email = strdup(nano_form_get(&form, "email") ? nano_form_get(&form, "email")
-                                                 : "");
-    password = nano_form_get(&form, "password");
-    if (email == NULL) {
-        status = nano_res_error(res, 500, "internal", "out of memory");
-        goto out;
-    }
-    platform_email_normalise(email);
-
-    if (email[0] != '\0' && password != NULL && password[0] != '\0'
-        && strlen(password) <= PLATFORM_PASSWORD_MAX)
+    /* a field that was not UTF-8 is absent: the sign-in just fails */
+    email = nano_email_normalise(nano_form_get(&f, "email")
+                                 ? nano_form_get(&f, "email") : "");
+    password = nano_form_get(&f, "password");
+    if (email != NULL && email[0] != '\0' && password != NULL
+        && password[0] != '\0'
+        && strlen(password) <= NANO_PASSWORD_SIGNIN_MAX)
     {
         db = nano_server_db(req);
-        st = db != NULL ? platform_user_find(db, email, &user, &found)
+        st = db != NULL ? platform_throttle_attempt(db, email,
+                                                    (long long) time(NULL),
+                                                    &wait)
                         : NANO_DB_UNAVAILABLE;
+        if (st == NANO_DB_OK && wait > 0) {
+            nano_log_warn("sign-in throttled for an account");
+            status = platform_rate_limited(req, res, json, wait);
+            goto out;
+        }
+        if (st == NANO_DB_OK) {
+            st = platform_user_find(db, email, &user, &found);
+        }
         if (st != NANO_DB_OK) {
             status = platform_db_error(res, db, st);
             goto out;
         }
     }
-    /* Always one bcrypt run, found or not (see nano_password_verify). */
-    ok = nano_password_verify(password, found ? user.password : NULL)
-         && found;
 
-    if (!ok) {
+    /* Always one bcrypt run, found or not (see nano_password_verify). */
+    pr = nano_password_check(password, found ? user.password : NULL);
+    if (pr == NANO_PASSWORD_BUSY) {
+        status = platform_busy(req, res, json);
+        goto out;
+    }
+    if (pr != NANO_PASSWORD_OK || !found) {
         nano_log_info("sign-in refused for an unknown user or wrong password");
-        url = platform_url(req, "/api/auth/error?error=CredentialsSignin"
-                                "&provider=credentials");
-        status = platform_redirect(res, url, json, 401);
+        status = platform_signin_refused(req, res, json);
         goto out;
     }
 
-    su.id = user.id;
-    su.email = user.email;
-    su.name = user.name;
-    su.picture = user.image;
-    if (nano_session_issue(req, res, &su, NULL, (long long) time(NULL), NULL)
-        != 0)
-    {
+    st = platform_throttle_clear(db, email);
+    if (st == NANO_DB_OK) {
+        st = platform_session_start(req, res, db, &user, NULL, &issued);
+    }
+    if (st != NANO_DB_OK) {
+        status = platform_db_error(res, db, st);
+        goto out;
+    }
+    if (!issued) {
         status = nano_res_error(res, 500, "internal",
                                 "cannot issue a session");
         goto out;
@@ -374,38 +468,94 @@ out:
     free(callback);
     free(url);
     free(email);
-    nano_form_cleanup(&form);
+    nano_form_cleanup(&f);
     platform_user_cleanup(&user);
+    return status;
+}
+
+/* POST /api/auth/signin/<provider>: for credentials NextAuth only sends
+ * the browser to the sign-in page (after the CSRF check). */
+int
+platform_auth_signin_provider(nano_req_t *req, nano_res_t *res)
+{
+    nano_form_t   f;
+    char         *url;
+    int           status, json = 0;
+
+    nano_form_init(&f);
+    status = platform_post_fields(req, res, &f, &json);
+    if (status != 0) {
+        goto out;
+    }
+    url = platform_url(req, platform_csrf_ok(req, nano_form_get(&f,
+                                                               "csrfToken"))
+                            ? "/api/auth/signin" : "/api/auth/signin?csrf=true");
+    status = platform_redirect(res, url, json, 200);
+    free(url);
+out:
+    nano_form_cleanup(&f);
     return status;
 }
 
 int
 platform_auth_signout(nano_req_t *req, nano_res_t *res)
 {
-    nano_form_t   form;
-    char         *url = NULL;
-    int           status, json = 0;
+    platform_session_t   ps;
+    nano_form_t          f;
+    nano_db_status_t     st;
+    nano_db_t           *db;
+    const nano_claims_t *c;
+    char                *url = NULL;
+    int                  status, json = 0;
 
-    nano_form_init(&form);
-    status = platform_post_form(req, res, &form, &json);
+    nano_form_init(&f);
+    platform_session_init(&ps);
+    status = platform_post_fields(req, res, &f, &json);
     if (status != 0) {
         goto out;
     }
-    if (!platform_csrf_ok(req, nano_form_get(&form, "csrfToken"))) {
+    if (!platform_csrf_ok(req, nano_form_get(&f, "csrfToken"))) {
         url = platform_url(req, "/api/auth/signout?csrf=true");
         status = platform_redirect(res, url, json, 200);
         goto out;
+    }
+
+    /* a copied cookie must die with this one: revoke its session id */
+    c = &ps.token.claims;
+    if (nano_session_read(req, (long long) time(NULL), &ps.token)
+        == NANO_TOKEN_OK && c->jti.len > 0)
+    {
+        db = nano_server_db(req);
+        st = db != NULL ? platform_session_revoke(db, c->jti.data,
+                                                  c->sub.data, c->exp)
+                        : NANO_DB_UNAVAILABLE;
+        if (st != NANO_DB_OK) {
+            /* keep the cookie: signed out here but alive elsewhere
+             * would be worse than a retry */
+            status = platform_db_error(res, db, st);
+            goto out;
+        }
+        nano_log_info("user %s signed out", c->sub.data);
     }
     if (nano_session_clear(req, res) != 0) {
         status = nano_res_error(res, 500, "internal",
                                 "cannot clear the session");
         goto out;
     }
-    url = nano_callback_resolve(nano_form_get(&form, "callbackUrl"),
-                                req->config->origin);
+    /* the callbackUrl posted, else NextAuth's callback-url cookie */
+    url = platform_callback(req, res, nano_form_get(&f, "callbackUrl"));
     status = platform_redirect(res, url, json, 200);
 out:
     free(url);
-    nano_form_cleanup(&form);
+    platform_session_cleanup(&ps);
+    nano_form_cleanup(&f);
     return status;
+}
+
+/* next-auth/react reports client errors here; NextAuth answers {}. */
+int
+platform_auth_log(nano_req_t *req, nano_res_t *res)
+{
+    (void) req;
+    return nano_res_json(res, 200, json_object());
 }

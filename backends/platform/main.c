@@ -7,25 +7,37 @@
 #include "platform.h"
 
 static const nano_route_t  routes[] = {
-    { "GET",  "/",                              platform_home },
-    { "GET",  "/signup",                        platform_signup_page },
-    { "POST", "/api/register",                  platform_register },
-    { "GET",  "/api/auth/csrf",                 platform_auth_csrf },
-    { "GET",  "/api/auth/providers",            platform_auth_providers },
-    { "GET",  "/api/auth/session",              platform_auth_session },
-    { "GET",  "/api/auth/signin",               platform_auth_signin_page },
-    { "GET",  "/api/auth/signout",              platform_auth_signout_page },
-    { "POST", "/api/auth/signout",              platform_auth_signout },
-    { "GET",  "/api/auth/error",                platform_auth_error_page },
-    { "POST", "/api/auth/callback/credentials", platform_auth_callback_credentials },
+    { "GET",    "/",                              platform_home },
+    { "GET",    "/signup",                        platform_signup_page },
+    { "POST",   "/api/register",                  platform_register },
+    { "GET",    "/api/auth/csrf",                 platform_auth_csrf },
+    { "GET",    "/api/auth/providers",            platform_auth_providers },
+    { "GET",    "/api/auth/session",              platform_auth_session },
+    { "POST",   "/api/auth/session",              platform_auth_session_update },
+    { "GET",    "/api/auth/signin",               platform_auth_signin_page },
+    { "GET",    "/api/auth/signin/credentials",   platform_auth_signin_page },
+    { "POST",   "/api/auth/signin/credentials",   platform_auth_signin_provider },
+    { "GET",    "/api/auth/signout",              platform_auth_signout_page },
+    { "POST",   "/api/auth/signout",              platform_auth_signout },
+    { "GET",    "/api/auth/error",                platform_auth_error_page },
+    { "POST",   "/api/auth/callback/credentials", platform_auth_callback_credentials },
+    { "POST",   "/api/auth/_log",                 platform_auth_log },
+    { "POST",   "/api/account/signout-all",       platform_account_signout_all },
+    { "POST",   "/api/account/password",          platform_account_password },
+    { "DELETE", "/api/account",                   platform_account_delete },
 };
 
+/* 32 request workers: a sign-in flood holds at most the bcrypt pool's
+ * threads and queue (nano_password.h); the rest keep answering. */
 static const nano_app_t  app = {
     .name = "platform",
     .title = "Nano Banana",
     .routes = routes,
     .nroutes = sizeof(routes) / sizeof(routes[0]),
-    .flags = NANO_APP_NEEDS_KEYS,
+    .flags = NANO_APP_NEEDS_KEYS | NANO_APP_CHECKS_ORIGIN,
+    .workers = 32,
+    .start = platform_revocations_start,
+    .stop = platform_revocations_stop,
 };
 
 int

@@ -3,7 +3,6 @@
  */
 
 #include <stdlib.h>
-#include <time.h>
 
 #include "nano_page.h"
 #include "platform.h"
@@ -28,15 +27,12 @@ platform_module_cards(nano_buf_t *out)
 int
 platform_home(nano_req_t *req, nano_res_t *res)
 {
-    nano_session_t   s;
     nano_buf_t       cards;
     const char      *name;
     int              status;
 
-    nano_session_init(&s);
     nano_buf_init(&cards);
-    nano_session_read(req, (long long) time(NULL), &s);
-    name = platform_session_name(&s);
+    name = platform_page_user(req);
     platform_module_cards(&cards);
 
     const nano_page_var_t  vars[] = {
@@ -50,19 +46,15 @@ platform_home(nano_req_t *req, nano_res_t *res)
              : nano_page_render(req, res, 200, "home.html", name, vars,
                                 sizeof(vars) / sizeof(vars[0]));
     nano_buf_cleanup(&cards);
-    nano_session_cleanup(&s);
     return status;
 }
 
 int
 platform_signup_page(nano_req_t *req, nano_res_t *res)
 {
-    nano_session_t   s;
     char            *callback, *signin = NULL;
     int              status;
 
-    nano_session_init(&s);
-    nano_session_read(req, (long long) time(NULL), &s);
     callback = platform_query_callback(req, res);
     if (callback == NULL
         || (signin = platform_link_with_callback("/api/auth/signin",
@@ -77,11 +69,10 @@ platform_signup_page(nano_req_t *req, nano_res_t *res)
         { "signin_url",   signin,   0 },
     };
     status = nano_page_render(req, res, 200, "signup.html",
-                              platform_session_name(&s), vars,
+                              platform_page_user(req), vars,
                               sizeof(vars) / sizeof(vars[0]));
 out:
     free(signin);
     free(callback);
-    nano_session_cleanup(&s);
     return status;
 }

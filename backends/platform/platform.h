@@ -15,12 +15,28 @@
 
 /* A row of "User"; every field is owned (NULL for SQL NULL). */
 typedef struct {
-    char  *id;
-    char  *email;
-    char  *name;
-    char  *image;
-    char  *password;
+    char       *id;
+    char       *email;
+    char       *name;
+    char       *image;
+    char       *password;
+    long long   not_before;     /* "SessionCutoff", 0 when none */
 } platform_user_t;
+
+/* What platform_session_check found. */
+typedef enum {
+    PLATFORM_SESSION_LIVE = 0,  /* signed, unexpired, not revoked, user exists */
+    PLATFORM_SESSION_NONE,      /* no cookie, or one that does not verify */
+    PLATFORM_SESSION_DEAD,      /* revoked, cut off, or the user is gone */
+    PLATFORM_SESSION_ERROR      /* the database failed: *st says how */
+} platform_session_state_t;
+
+/* A request's session and its user, as the database sees them now. */
+typedef struct {
+    nano_session_t            token;   /* the verified cookie */
+    platform_user_t           user;    /* fresh from "User" when LIVE */
+    platform_session_state_t  state;
+} platform_session_t;
 
 /* auth.c: /api/auth/... */
 int platform_auth_csrf(nano_req_t *req, nano_res_t *res);
@@ -31,6 +47,71 @@ int platform_auth_signout_page(nano_req_t *req, nano_res_t *res);
 int platform_auth_error_page(nano_req_t *req, nano_res_t *res);
 int platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res);
 int platform_auth_signout(nano_req_t *req, nano_res_t *res);
+int platform_auth_session_update(nano_req_t *req, nano_res_t *res);
+int platform_auth_signin_provider(nano_req_t *req, nano_res_t *res);
+int platform_auth_log(nano_req_t *req, nano_res_t *res);
+
+/* account.c: /api/account/... */
+int platform_account_signout_all(nano_req_t *req, nano_res_t *res);
+int platform_account_password(nano_req_t *req, nano_res_t *res);
+int platform_account_delete(nano_req_t *req, nano_res_t *res);
+
+/* sessions.c: sessions as the database knows them. */
+void platform_session_init(platform_session_t *ps);
+void platform_session_cleanup(platform_session_t *ps);
+
+/*
+ * Reads and verifies the session cookie, then asks the database whether
+ * it is still live: the user exists, its jti is not revoked, and its iat
+ * is not before the user's cut-off.  Returns ps->state; on ERROR *st is
+ * the database's status.
+ */
+platform_session_state_t platform_session_check(nano_req_t *req,
+    nano_db_t *db, platform_session_t *ps, nano_db_status_t *st);
+
+/*
+ * Issues the session cookie for user (iat = max(now, its cut-off), so a
+ * cut-off made in the same second spares it) under jti, or a new jti
+ * when NULL, and records a new "AuthSession" row for a new one.
+ */
+nano_db_status_t platform_session_start(nano_req_t *req, nano_res_t *res,
+    nano_db_t *db, const platform_user_t *user, const char *jti,
+    int *issued);
+
+/* Records that the session was seen (at most once a minute), making its
+ * "AuthSession" row when a token from before sessions were kept has
+ * none. */
+nano_db_status_t platform_session_touch(nano_req_t *req, nano_db_t *db,
+    const platform_session_t *ps);
+
+/* Revokes one session: its jti until the token's exp; drops its row. */
+nano_db_status_t platform_session_revoke(nano_db_t *db, const char *jti,
+    const char *user_id, long long expires);
+
+/*
+ * Ends every session of user_id issued before now + 1 (the cut-off)
+ * and drops their rows except keep_jti's (NULL: all).  Returns the
+ * cut-off in *not_before.
+ */
+nano_db_status_t platform_session_cut_off(nano_db_t *db, const char *user_id,
+    const char *keep_jti, long long *not_before);
+
+/* throttle.c: per-account sign-in attempts (docs/SESSIONS.md). */
+
+/*
+ * Counts an attempt for the normalised email.  *retry_after is 0 when
+ * it may go ahead, else the seconds the account stays locked (answer
+ * 429 without checking the password).
+ */
+nano_db_status_t platform_throttle_attempt(nano_db_t *db, const char *email,
+    long long now, long long *retry_after);
+
+/* Forgets the attempts of an email that just signed in. */
+nano_db_status_t platform_throttle_clear(nano_db_t *db, const char *email);
+
+/* revocations.c: the snapshot publisher (app start/stop hooks). */
+int platform_revocations_start(const nano_config_t *config);
+void platform_revocations_stop(void);
 
 /* register.c: POST /api/register */
 int platform_register(nano_req_t *req, nano_res_t *res);
@@ -43,19 +124,30 @@ int platform_signup_page(nano_req_t *req, nano_res_t *res);
 void platform_user_init(platform_user_t *u);
 void platform_user_cleanup(platform_user_t *u);
 
-/* Finds a user by normalised email; *found says whether one exists. */
+/* Finds a user by normalised email, with its cut-off; *found says
+ * whether one exists. */
 nano_db_status_t platform_user_find(nano_db_t *db, const char *email,
     platform_user_t *u, int *found);
+
+/* The same by id. */
+nano_db_status_t platform_user_get(nano_db_t *db, const char *id,
+    platform_user_t *u, int *found);
+
+/* Sets a user's password hash. */
+nano_db_status_t platform_user_set_password(nano_db_t *db, const char *id,
+    const char *hash);
+
+/* Deletes a user (V1's cascades take "Account" and "Session") and the
+ * rows V2 keeps for it; the caller holds the transaction. */
+nano_db_status_t platform_user_delete(nano_db_t *db, const char *id);
 
 /* Inserts a user; *created is 0 when the email (in any case) is taken. */
 nano_db_status_t platform_user_create(nano_db_t *db, const char *id,
     const char *email, const char *name, const char *hash, int *created);
 
-/* Answers a database failure: 503 when unreachable, else 500. */
+/* Answers a database failure: 503 when unreachable, 400 for input it
+ * refused, else 500. */
 int platform_db_error(nano_res_t *res, nano_db_t *db, nano_db_status_t st);
-
-/* Trims and lower-cases an email in place; returns it. */
-char *platform_email_normalise(char *email);
 
 /* util.c */
 
@@ -80,9 +172,26 @@ int platform_csrf_token(const nano_req_t *req, nano_res_t *res, char *token);
 /* 1 when the POST's csrfToken matches the genuine csrf cookie. */
 int platform_csrf_ok(const nano_req_t *req, const char *submitted);
 
-/* The name to show for a verified session (name, else email), borrowed
- * from s; NULL when s is not a valid session. */
-const char *platform_session_name(const nano_session_t *s);
+/* The name to show for the gateway's verified identity (name, else
+ * email, else id), borrowed from the params; NULL when signed out. */
+const char *platform_page_user(const nano_req_t *req);
+
+/*
+ * Answers a sign-in or account call that must wait: 429 with
+ * Retry-After.  JSON (NextAuth's {"url": .../error?error=RateLimited},
+ * which next-auth/react's signIn() reads) when json, else the sign-in
+ * page with the message.
+ */
+int platform_rate_limited(nano_req_t *req, nano_res_t *res, int json,
+    long long retry_after);
+
+/* The bcrypt queue is full: platform_rate_limited for a few seconds. */
+int platform_busy(nano_req_t *req, nano_res_t *res, int json);
+
+/* auth.c: the sign-in page with status and the message for error (a
+ * NextAuth error code, or NULL). */
+int platform_signin_form(nano_req_t *req, nano_res_t *res, int status,
+    const char *error);
 
 /*
  * Where to go after signing in or out: the callbackUrl given, else the

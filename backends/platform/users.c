@@ -2,7 +2,6 @@
  * The V1 "User" table, as NextAuth's Prisma adapter and V1 made it.
  */
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,17 +31,6 @@ platform_user_cleanup(platform_user_t *u)
     platform_user_init(u);
 }
 
-char *
-platform_email_normalise(char *email)
-{
-    char  *p;
-
-    for (p = platform_trim(email); *p != '\0'; p++) {
-        *p = (char) tolower((unsigned char) *p);
-    }
-    return email;
-}
-
 /* A column of row 0 as a new string; *out stays NULL for SQL NULL.
  * Returns -1 when out of memory or the column is missing. */
 static int
@@ -61,19 +49,21 @@ platform_user_column(PGresult *r, const char *name, char **out)
     return *out != NULL ? 0 : -1;
 }
 
-nano_db_status_t
-platform_user_find(nano_db_t *db, const char *email, platform_user_t *u,
-    int *found)
+/* The columns platform_user_read takes, for every lookup. */
+#define PLATFORM_USER_COLUMNS                                                 \
+    "SELECT u.\"id\", u.\"email\", u.\"name\", u.\"image\","             \
+    " u.\"password\", (SELECT c.\"notBefore\" FROM \"SessionCutoff\" c"   \
+    " WHERE c.\"userId\" = u.\"id\") AS \"notBefore\" FROM \"User\" u"
+
+/* Runs a lookup of at most one user and reads its row into u. */
+static nano_db_status_t
+platform_user_read(nano_db_t *db, const char *sql, const char *param,
+    platform_user_t *u, int *found)
 {
-    /* V1 may hold mixed-case emails (its unique index is case-sensitive);
-     * an exact match wins over a case-insensitive one. */
-    static const char   sql[] =
-        "SELECT \"id\", \"email\", \"name\", \"image\", \"password\""
-        " FROM \"User\" WHERE lower(\"email\") = $1"
-        " ORDER BY (\"email\" = $1) DESC, \"id\" LIMIT 1";
-    const char         *params[1] = { email };
+    const char         *params[1] = { param };
     nano_db_status_t    st = NANO_DB_OK;
     PGresult           *r;
+    char               *nb = NULL;
 
     *found = 0;
     r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, &st);
@@ -86,16 +76,75 @@ platform_user_find(nano_db_t *db, const char *email, platform_user_t *u,
             || platform_user_column(r, "name", &u->name) != 0
             || platform_user_column(r, "image", &u->image) != 0
             || platform_user_column(r, "password", &u->password) != 0
+            || platform_user_column(r, "notBefore", &nb) != 0
             || u->id == NULL)
         {
             platform_user_cleanup(u);
             st = NANO_DB_FAILED;
             goto out;
         }
+        u->not_before = nb != NULL ? strtoll(nb, NULL, 10) : 0;
         *found = 1;
     }
 out:
+    free(nb);
     PQclear(r);
+    return st;
+}
+
+nano_db_status_t
+platform_user_find(nano_db_t *db, const char *email, platform_user_t *u,
+    int *found)
+{
+    /* V1 may hold mixed-case emails (its unique index is case-sensitive);
+     * lower() on both sides matches them with the server's own idea of
+     * case, and an exact match wins over a case-insensitive one. */
+    static const char  sql[] = PLATFORM_USER_COLUMNS
+        " WHERE lower(u.\"email\") = lower($1)"
+        " ORDER BY (u.\"email\" = $1) DESC, u.\"id\" LIMIT 1";
+
+    return platform_user_read(db, sql, email, u, found);
+}
+
+nano_db_status_t
+platform_user_get(nano_db_t *db, const char *id, platform_user_t *u,
+    int *found)
+{
+    static const char  sql[] = PLATFORM_USER_COLUMNS
+        " WHERE u.\"id\" = $1";
+
+    return platform_user_read(db, sql, id, u, found);
+}
+
+nano_db_status_t
+platform_user_set_password(nano_db_t *db, const char *id, const char *hash)
+{
+    static const char   sql[] =
+        "UPDATE \"User\" SET \"password\" = $2 WHERE \"id\" = $1";
+    const char         *params[2] = { id, hash };
+    nano_db_status_t    st;
+
+    PQclear(nano_db_exec(db, sql, 2, params, PGRES_COMMAND_OK, &st));
+    return st;
+}
+
+nano_db_status_t
+platform_user_delete(nano_db_t *db, const char *id)
+{
+    /* "Account" and "Session" go by V1's ON DELETE CASCADE; V2's own
+     * session rows carry no foreign key and go here.  The cut-off stays:
+     * it is what kills the deleted user's tokens. */
+    static const char *const  sql[] = {
+        "DELETE FROM \"AuthSession\" WHERE \"userId\" = $1",
+        "DELETE FROM \"User\" WHERE \"id\" = $1",
+    };
+    const char               *params[1] = { id };
+    nano_db_status_t          st = NANO_DB_OK;
+    size_t                    i;
+
+    for (i = 0; i < sizeof(sql) / sizeof(sql[0]) && st == NANO_DB_OK; i++) {
+        PQclear(nano_db_exec(db, sql[i], 1, params, PGRES_COMMAND_OK, &st));
+    }
     return st;
 }
 
@@ -109,7 +158,7 @@ platform_user_create(nano_db_t *db, const char *id, const char *email,
     static const char   sql[] =
         "INSERT INTO \"User\" (\"id\", \"email\", \"name\", \"password\")"
         " SELECT $1, $2, $3, $4 WHERE NOT EXISTS"
-        " (SELECT 1 FROM \"User\" WHERE lower(\"email\") = $2)"
+        " (SELECT 1 FROM \"User\" WHERE lower(\"email\") = lower($2))"
         " RETURNING \"id\"";
     const char         *params[4] = { id, email, name, hash };
     nano_db_status_t    st = NANO_DB_OK;
@@ -132,6 +181,10 @@ platform_db_error(nano_res_t *res, nano_db_t *db, nano_db_status_t st)
         /* nano_db logs the outage itself, once. */
         return nano_res_error(res, 503, "database_unavailable",
                               "the database is unavailable; try again soon");
+    }
+    if (st == NANO_DB_INVALID) {
+        return nano_res_error(res, 400, "invalid_field",
+                              "a field is not valid UTF-8");
     }
     nano_log_error("database error %s: %s", nano_db_last_sqlstate(db),
                    nano_db_last_error(db));

@@ -2,6 +2,7 @@
  * Small helpers shared by the platform's handlers.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,18 +109,59 @@ platform_csrf_ok(const nano_req_t *req, const char *submitted)
 }
 
 const char *
-platform_session_name(const nano_session_t *s)
+platform_page_user(const nano_req_t *req)
 {
-    if (s->status != NANO_TOKEN_OK) {
+    const char  *v;
+
+    /* the gateway's verdict, revocations included */
+    if (nano_req_param_str(req, "NANO_USER_ID")[0] == '\0') {
         return NULL;
     }
-    if (s->claims.name.len > 0) {
-        return s->claims.name.data;
+    v = nano_req_param_str(req, "NANO_USER_NAME");
+    if (v[0] == '\0') {
+        v = nano_req_param_str(req, "NANO_USER_EMAIL");
     }
-    if (s->claims.email.len > 0) {
-        return s->claims.email.data;
+    return v[0] != '\0' ? v : nano_req_param_str(req, "NANO_USER_ID");
+}
+
+int
+platform_rate_limited(nano_req_t *req, nano_res_t *res, int json,
+    long long retry_after)
+{
+    char   secs[24];
+    char  *url;
+    int    status;
+
+    if (retry_after < 1) {
+        retry_after = 1;
     }
-    return s->claims.sub.data;
+    snprintf(secs, sizeof(secs), "%lld", retry_after);
+    if (nano_res_header(res, "Retry-After", secs) != 0) {
+        return nano_res_error(res, 500, "internal", "out of memory");
+    }
+    if (!json) {
+        return platform_signin_form(req, res, 429, "RateLimited");
+    }
+    url = platform_url(req, "/api/auth/error?error=RateLimited");
+    if (url == NULL) {
+        return nano_res_error(res, 500, "internal", "out of memory");
+    }
+    status = nano_res_json(res, 429,
+                           json_pack("{s:s, s:s, s:s}",
+                                     "error", "rate_limited",
+                                     "message", "too many attempts; try"
+                                     " again after Retry-After seconds",
+                                     "url", url));
+    free(url);
+    return status;
+}
+
+int
+platform_busy(nano_req_t *req, nano_res_t *res, int json)
+{
+    nano_log_warn("%s %s: password checks are saturated; answering 429",
+                  req->method, req->path);
+    return platform_rate_limited(req, res, json, 5);
 }
 
 static const char *

@@ -1,0 +1,291 @@
+/*
+ * The revocation publisher: keeps the snapshot file every gateway worker
+ * reads (nano_revoke.h, docs/SESSIONS.md) in step with the database.  A
+ * thread of its own with its own connection LISTENs on nano_revocations
+ * and also polls once a second; it rewrites the file, atomically, when
+ * the live entries changed, and every 30 s regardless so that its mtime
+ * tells an operator the publisher is alive.  Once a minute it deletes
+ * rows whose tokens have expired anyway.
+ */
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/sha.h>
+
+#include "nano_buf.h"
+#include "nano_log.h"
+#include "nano_revoke.h"
+#include "platform.h"
+
+#define PLATFORM_REVOKE_CHANNEL    "nano_revocations"
+#define PLATFORM_REVOKE_POLL_MS    1000
+#define PLATFORM_REVOKE_REFRESH    30      /* seconds: rewrite unchanged */
+#define PLATFORM_REVOKE_CLEAN      60      /* seconds between clean-ups */
+#define PLATFORM_REVOKE_LOG_EVERY  30      /* seconds between repeated errors */
+
+static struct {
+    pthread_t      thread;
+    int            running;
+    atomic_int     stopping;
+    char          *path;
+    char          *url;
+} platform_revoke;
+
+/* The live entries, sorted so that equal content hashes equally. */
+static const char  platform_revoke_sql[] =
+    "SELECT 's', \"id\", \"expires\" FROM \"RevokedSession\""
+    " WHERE \"expires\" > $1"
+    " UNION ALL"
+    " SELECT 'u', \"userId\", \"notBefore\" FROM \"SessionCutoff\""
+    " WHERE \"notBefore\" + $2 > $1"
+    " ORDER BY 1, 2";
+
+/*
+ * Appends every live entry to body and hashes them into md.  Returns
+ * NANO_DB_OK or the failure.
+ */
+static nano_db_status_t
+platform_revoke_entries(nano_db_t *db, long long now, nano_buf_t *body,
+    unsigned char *md)
+{
+    const char         *params[2];
+    char                at[24], age[24], line[NANO_REVOKE_LINE_MAX + 1];
+    nano_db_status_t    st;
+    PGresult           *r;
+    long long           when;
+    int                 i, n, len;
+
+    snprintf(at, sizeof(at), "%lld", now);
+    snprintf(age, sizeof(age), "%d", NANO_TOKEN_MAX_AGE);
+    params[0] = at;
+    params[1] = age;
+    r = nano_db_exec(db, platform_revoke_sql, 2, params, PGRES_TUPLES_OK,
+                     &st);
+    if (r == NULL) {
+        return st;
+    }
+    n = PQntuples(r);
+    for (i = 0; i < n; i++) {
+        when = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+        len = PQgetvalue(r, i, 0)[0] == 's'
+              ? nano_revoke_format_session(line, sizeof(line),
+                                           PQgetvalue(r, i, 1), when)
+              : nano_revoke_format_user(line, sizeof(line),
+                                        PQgetvalue(r, i, 1), when);
+        if (len < 0) {
+            /* the database still refuses it; only the gateway cannot */
+            nano_log_warn("revocations: an id longer than %d bytes cannot"
+                          " be published", NANO_REVOKE_ID_MAX);
+            continue;
+        }
+        nano_buf_append(body, line, (size_t) len);
+    }
+    PQclear(r);
+    SHA256((const unsigned char *) (body->data ? body->data : ""), body->len,
+           md);
+    return body->failed ? NANO_DB_FAILED : NANO_DB_OK;
+}
+
+/* Writes header + body to path through a temporary file and rename(2),
+ * so a reader sees the old file or the new one, never half of one. */
+static int
+platform_revoke_write(const char *path, long long now, const nano_buf_t *body)
+{
+    char     tmp[4096], header[64];
+    FILE    *f;
+    int      len, ok;
+
+    len = nano_revoke_format_header(header, sizeof(header), now);
+    if (len < 0
+        || snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long) getpid())
+           >= (int) sizeof(tmp))
+    {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    f = fopen(tmp, "w");
+    if (f == NULL) {
+        return -1;
+    }
+    ok = fwrite(header, 1, (size_t) len, f) == (size_t) len
+         && (body->len == 0
+             || fwrite(body->data, 1, body->len, f) == body->len)
+         && fchmod(fileno(f), 0644) == 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Deletes rows whose tokens have expired anyway: the tables, and with
+ * them the file, stay bounded. */
+static void
+platform_revoke_clean(nano_db_t *db, long long now)
+{
+    static const char *const  sql[] = {
+        "DELETE FROM \"RevokedSession\" WHERE \"expires\" < $1",
+        "DELETE FROM \"SessionCutoff\" WHERE \"notBefore\" + $2 < $1",
+        "DELETE FROM \"AuthSession\" WHERE \"expires\" < $1",
+        "DELETE FROM \"SignInThrottle\" WHERE \"lockedUntil\" + 86400 < $1"
+        " AND \"windowStart\" + 900 < $1",
+    };
+    const char               *params[2];
+    char                      at[24], age[24];
+    nano_db_status_t          st;
+    size_t                    i;
+
+    /* a minute of slack for the gateways' leeway on exp */
+    snprintf(at, sizeof(at), "%lld", now - 60);
+    snprintf(age, sizeof(age), "%d", NANO_TOKEN_MAX_AGE);
+    params[0] = at;
+    params[1] = age;
+    for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
+        PQclear(nano_db_exec(db, sql[i], i == 1 ? 2 : 1, params,
+                             PGRES_COMMAND_OK, &st));
+        if (st != NANO_DB_OK) {
+            nano_log_warn("revocations: clean-up failed: %s",
+                          nano_db_last_error(db));
+            return;
+        }
+    }
+}
+
+static void *
+platform_revoke_thread(void *arg)
+{
+    nano_db_t         *db;
+    nano_buf_t         body;
+    nano_db_status_t   st;
+    unsigned char      md[SHA256_DIGEST_LENGTH], last[SHA256_DIGEST_LENGTH];
+    long long          now, written = 0, cleaned = 0, complained = 0;
+    int                listening = 0, have_last = 0, woke;
+    char               err[256];
+
+    (void) arg;
+    db = nano_db_new(platform_revoke.url, err, sizeof(err));
+    if (db == NULL) {
+        nano_log_error("revocations: DATABASE_URL: %s", err);
+        return NULL;
+    }
+
+    while (!atomic_load(&platform_revoke.stopping)) {
+        now = (long long) time(NULL);
+        if (!listening) {
+            listening = nano_db_listen(db, PLATFORM_REVOKE_CHANNEL)
+                        == NANO_DB_OK;
+        }
+
+        nano_buf_init(&body);
+        st = platform_revoke_entries(db, now, &body, md);
+        if (st == NANO_DB_OK
+            && (!have_last || memcmp(md, last, sizeof(md)) != 0
+                || now - written >= PLATFORM_REVOKE_REFRESH))
+        {
+            if (platform_revoke_write(platform_revoke.path, now, &body)
+                == 0)
+            {
+                memcpy(last, md, sizeof(md));
+                have_last = 1;
+                written = now;
+            } else if (now - complained >= PLATFORM_REVOKE_LOG_EVERY) {
+                nano_log_error("revocations: cannot write %s: %s",
+                               platform_revoke.path, strerror(errno));
+                complained = now;
+            }
+        } else if (st != NANO_DB_OK
+                   && now - complained >= PLATFORM_REVOKE_LOG_EVERY)
+        {
+            nano_log_warn("revocations: cannot read the database (%s); the"
+                          " gateways keep the last snapshot",
+                          nano_db_last_error(db));
+            complained = now;
+        }
+        nano_buf_cleanup(&body);
+
+        if (st == NANO_DB_OK && now - cleaned >= PLATFORM_REVOKE_CLEAN) {
+            platform_revoke_clean(db, now);
+            cleaned = now;
+        }
+
+        /* a notification, or a second: whichever comes first */
+        woke = listening ? nano_db_wait(db, PLATFORM_REVOKE_POLL_MS) : -1;
+        if (woke < 0) {
+            listening = 0;
+            if (!atomic_load(&platform_revoke.stopping)) {
+                usleep(PLATFORM_REVOKE_POLL_MS * 1000);
+            }
+        }
+    }
+
+    nano_db_free(db);
+    return NULL;
+}
+
+int
+platform_revocations_start(const nano_config_t *config)
+{
+    const char  *path = getenv("NANO_REVOCATION_FILE");
+    const char  *url = getenv("DATABASE_URL");
+
+    (void) config;
+    if (path == NULL || path[0] == '\0') {
+        nano_log_warn("NANO_REVOCATION_FILE is not set: gateways will not"
+                      " learn of sign-outs until the tokens expire");
+        return 0;
+    }
+    if (path[0] != '/') {
+        nano_log_error("NANO_REVOCATION_FILE must be an absolute path");
+        return -1;
+    }
+    if (url == NULL || url[0] == '\0') {
+        nano_log_error("NANO_REVOCATION_FILE needs DATABASE_URL");
+        return -1;
+    }
+    platform_revoke.path = strdup(path);
+    platform_revoke.url = strdup(url);
+    if (platform_revoke.path == NULL || platform_revoke.url == NULL) {
+        goto failed;
+    }
+    atomic_store(&platform_revoke.stopping, 0);
+    if (pthread_create(&platform_revoke.thread, NULL, platform_revoke_thread,
+                       NULL) != 0)
+    {
+        goto failed;
+    }
+    platform_revoke.running = 1;
+    nano_log_info("revocations: publishing to %s", path);
+    return 0;
+
+failed:
+    nano_log_error("revocations: cannot start the publisher");
+    platform_revocations_stop();
+    return -1;
+}
+
+void
+platform_revocations_stop(void)
+{
+    if (platform_revoke.running) {
+        atomic_store(&platform_revoke.stopping, 1);
+        pthread_join(platform_revoke.thread, NULL);
+        platform_revoke.running = 0;
+    }
+    free(platform_revoke.path);
+    if (platform_revoke.url != NULL) {
+        /* DATABASE_URL may hold a password */
+        explicit_bzero(platform_revoke.url, strlen(platform_revoke.url));
+        free(platform_revoke.url);
+    }
+    platform_revoke.path = NULL;
+    platform_revoke.url = NULL;
+}

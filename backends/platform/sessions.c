@@ -1,0 +1,275 @@
+/*
+ * Sessions as the database knows them: whether a cookie's session is
+ * still live, the "AuthSession" rows, revocations and cut-offs
+ * (docs/SESSIONS.md).
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nano_log.h"
+#include "nano_rand.h"
+#include "platform.h"
+
+#define PLATFORM_UA_MAX        512     /* bytes of a User-Agent we keep */
+#define PLATFORM_SEEN_EVERY    "60"    /* seconds between lastSeenAt writes */
+
+void
+platform_session_init(platform_session_t *ps)
+{
+    nano_session_init(&ps->token);
+    platform_user_init(&ps->user);
+    ps->state = PLATFORM_SESSION_NONE;
+}
+
+void
+platform_session_cleanup(platform_session_t *ps)
+{
+    if (ps == NULL) {
+        return;
+    }
+    nano_session_cleanup(&ps->token);
+    platform_user_cleanup(&ps->user);
+    ps->state = PLATFORM_SESSION_NONE;
+}
+
+/* 1 when the jti is in "RevokedSession". */
+static nano_db_status_t
+platform_session_is_revoked(nano_db_t *db, const nano_str_t *jti,
+    int *revoked)
+{
+    static const char   sql[] =
+        "SELECT 1 FROM \"RevokedSession\" WHERE \"id\" = $1";
+    const char         *params[1] = { jti->data };
+    nano_db_status_t    st;
+    PGresult           *r;
+
+    *revoked = 0;
+    if (jti->len == 0) {
+        return NANO_DB_OK;
+    }
+    r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, &st);
+    if (r != NULL) {
+        *revoked = PQntuples(r) > 0;
+        PQclear(r);
+    }
+    return st;
+}
+
+platform_session_state_t
+platform_session_check(nano_req_t *req, nano_db_t *db, platform_session_t *ps,
+    nano_db_status_t *st)
+{
+    const nano_claims_t  *c = &ps->token.claims;
+    int                   found, revoked;
+
+    *st = NANO_DB_OK;
+    ps->state = PLATFORM_SESSION_NONE;
+    if (nano_session_read(req, (long long) time(NULL), &ps->token)
+        != NANO_TOKEN_OK)
+    {
+        return ps->state;
+    }
+    if (db == NULL) {
+        *st = NANO_DB_UNAVAILABLE;
+        ps->state = PLATFORM_SESSION_ERROR;
+        return ps->state;
+    }
+
+    *st = platform_user_get(db, c->sub.data, &ps->user, &found);
+    if (*st == NANO_DB_OK) {
+        *st = platform_session_is_revoked(db, &c->jti, &revoked);
+    }
+    if (*st != NANO_DB_OK) {
+        ps->state = PLATFORM_SESSION_ERROR;
+        return ps->state;
+    }
+
+    /* a token without iat counts as issued before any cut-off */
+    if (!found || revoked
+        || (ps->user.not_before > 0
+            && (!c->has_iat || c->iat < ps->user.not_before)))
+    {
+        ps->state = PLATFORM_SESSION_DEAD;
+        return ps->state;
+    }
+    ps->state = PLATFORM_SESSION_LIVE;
+    return ps->state;
+}
+
+/* The request's User-Agent, cut to PLATFORM_UA_MAX bytes on a character
+ * boundary; a new string (caller frees) or NULL when there is none. */
+static char *
+platform_session_agent(const nano_req_t *req)
+{
+    const char  *ua = nano_req_param(req, "HTTP_USER_AGENT");
+    size_t       len;
+    char        *out;
+
+    if (ua == NULL || ua[0] == '\0') {
+        return NULL;
+    }
+    len = strlen(ua);
+    if (len > PLATFORM_UA_MAX) {
+        len = PLATFORM_UA_MAX;
+        while (len > 0 && ((unsigned char) ua[len] & 0xc0) == 0x80) {
+            len--;
+        }
+    }
+    out = strndup(ua, len);
+    return out;
+}
+
+/* Inserts the "AuthSession" row of a session, or moves its expiry on
+ * (a renewal). */
+static nano_db_status_t
+platform_session_record(nano_req_t *req, nano_db_t *db, const char *jti,
+    const char *user_id, long long expires)
+{
+    static const char   sql[] =
+        "INSERT INTO \"AuthSession\" (\"id\", \"userId\", \"ipAddress\","
+        " \"userAgent\", \"expires\") VALUES ($1, $2, $3, $4, $5)"
+        " ON CONFLICT (\"id\") DO UPDATE SET \"expires\" ="
+        " GREATEST(\"AuthSession\".\"expires\", EXCLUDED.\"expires\")";
+    const char         *params[5];
+    const char         *ip = nano_req_param(req, "REMOTE_ADDR");
+    char               *ua, exp[24];
+    nano_db_status_t    st;
+
+    ua = platform_session_agent(req);
+    snprintf(exp, sizeof(exp), "%lld", expires);
+    params[0] = jti;
+    params[1] = user_id;
+    params[2] = ip != NULL && ip[0] != '\0' ? ip : NULL;
+    params[3] = ua;
+    params[4] = exp;
+    PQclear(nano_db_exec(db, sql, 5, params, PGRES_COMMAND_OK, &st));
+    /* a User-Agent that is not UTF-8 is the browser's oddity, not a
+     * reason to refuse the sign-in */
+    if (st == NANO_DB_INVALID && ua != NULL) {
+        params[3] = NULL;
+        PQclear(nano_db_exec(db, sql, 5, params, PGRES_COMMAND_OK, &st));
+    }
+    free(ua);
+    return st;
+}
+
+nano_db_status_t
+platform_session_start(nano_req_t *req, nano_res_t *res, nano_db_t *db,
+    const platform_user_t *user, const char *jti, int *issued)
+{
+    nano_session_user_t  su;
+    long long            now = (long long) time(NULL), iat, exp;
+    char                 sid[NANO_RAND_UUID_LEN + 1];
+
+    *issued = 0;
+    if (jti == NULL) {
+        if (nano_rand_uuid(sid) != 0) {
+            return NANO_DB_FAILED;
+        }
+        jti = sid;
+    }
+    iat = user->not_before > now ? user->not_before : now;
+
+    su.id = user->id;
+    su.email = user->email;
+    su.name = user->name;
+    su.picture = user->image;
+    if (nano_session_issue(req, res, &su, jti, iat, &exp) != 0) {
+        return NANO_DB_OK;
+    }
+    *issued = 1;
+    return platform_session_record(req, db, jti, user->id, exp);
+}
+
+nano_db_status_t
+platform_session_touch(nano_req_t *req, nano_db_t *db,
+    const platform_session_t *ps)
+{
+    static const char   sql[] =
+        "UPDATE \"AuthSession\" SET \"lastSeenAt\" ="
+        " (now() AT TIME ZONE 'utc') WHERE \"id\" = $1"
+        " AND \"lastSeenAt\" < (now() AT TIME ZONE 'utc')"
+        " - interval '" PLATFORM_SEEN_EVERY " seconds'";
+    const nano_claims_t  *c = &ps->token.claims;
+    const char           *params[1] = { c->jti.data };
+    nano_db_status_t      st;
+    PGresult             *r;
+    int                   updated;
+
+    if (c->jti.len == 0) {
+        return NANO_DB_OK;
+    }
+    r = nano_db_exec(db, sql, 1, params, PGRES_COMMAND_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    updated = strcmp(PQcmdTuples(r), "0") != 0;
+    PQclear(r);
+    /* no row to touch: either seen within the minute, or a session from
+     * before rows were kept, which gets its row now */
+    return updated ? NANO_DB_OK
+                   : platform_session_record(req, db, c->jti.data,
+                                             c->sub.data, c->exp);
+}
+
+nano_db_status_t
+platform_session_revoke(nano_db_t *db, const char *jti, const char *user_id,
+    long long expires)
+{
+    static const char *const  sql[] = {
+        "INSERT INTO \"RevokedSession\" (\"id\", \"userId\", \"expires\")"
+        " VALUES ($1, $2, $3) ON CONFLICT (\"id\") DO NOTHING",
+        "DELETE FROM \"AuthSession\" WHERE \"id\" = $1",
+    };
+    const char               *params[3];
+    char                      exp[24];
+    nano_db_status_t          st = NANO_DB_OK;
+
+    snprintf(exp, sizeof(exp), "%lld", expires);
+    params[0] = jti;
+    params[1] = user_id;
+    params[2] = exp;
+    PQclear(nano_db_exec(db, sql[0], 3, params, PGRES_COMMAND_OK, &st));
+    if (st == NANO_DB_OK) {
+        PQclear(nano_db_exec(db, sql[1], 1, params, PGRES_COMMAND_OK, &st));
+    }
+    return st;
+}
+
+nano_db_status_t
+platform_session_cut_off(nano_db_t *db, const char *user_id,
+    const char *keep_jti, long long *not_before)
+{
+    /* GREATEST: a clock that stepped back never revives sessions */
+    static const char   cut[] =
+        "INSERT INTO \"SessionCutoff\" (\"userId\", \"notBefore\")"
+        " VALUES ($1, $2) ON CONFLICT (\"userId\") DO UPDATE SET"
+        " \"notBefore\" = GREATEST(\"SessionCutoff\".\"notBefore\","
+        " EXCLUDED.\"notBefore\"), \"updatedAt\" = (now() AT TIME ZONE 'utc')"
+        " RETURNING \"notBefore\"";
+    static const char   drop[] =
+        "DELETE FROM \"AuthSession\" WHERE \"userId\" = $1"
+        " AND \"id\" IS DISTINCT FROM $2";
+    const char         *params[2];
+    char                nb[24];
+    nano_db_status_t    st;
+    PGresult           *r;
+
+    snprintf(nb, sizeof(nb), "%lld", (long long) time(NULL) + 1);
+    params[0] = user_id;
+    params[1] = nb;
+    r = nano_db_exec(db, cut, 2, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    *not_before = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
+                                    : (long long) time(NULL) + 1;
+    PQclear(r);
+
+    params[1] = keep_jti;
+    PQclear(nano_db_exec(db, drop, 2, params, PGRES_COMMAND_OK, &st));
+    return st;
+}
