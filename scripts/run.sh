@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # `make run`: brings the whole platform up in the foreground and supervises
 # it.  One process (this script) starts a private PostgreSQL cluster (or
-# uses DATABASE_URL), the seven backends on 127.0.0.1:3000-3006 and the
-# system's nginx with our module on PORT; INT, TERM or HUP stops them all.
+# uses DATABASE_URL), the seven backends on unix sockets in
+# .state/run/sock/ (mode 0660, nginx's group: whoever reaches a FastCGI
+# socket can claim any identity, and a loopback port is open to every
+# local user) and the system's nginx with our module on PORT; INT, TERM
+# or HUP stops them all.
 #
-# Environment: PORT (8080), NEXTAUTH_URL (http://localhost:$PORT),
+# Environment: PORT (8080), NANO_LISTEN (unix, or tcp for the ports
+# 127.0.0.1:3000-3006), NEXTAUTH_URL (http://localhost:$PORT),
 # NEXTAUTH_SECRET (generated once into .state/secret when unset),
 # DATABASE_URL (unset: private cluster in .state/run/pg, migrations applied;
 # set: the migration plan is printed, applied only with NANO_MIGRATE=apply).
@@ -28,10 +32,15 @@ case $STACK_PORT in
 esac
 STACK_URL=${NEXTAUTH_URL:-http://localhost:$STACK_PORT}
 STACK_URL=${STACK_URL%/}
-STACK_LISTEN=tcp
+STACK_LISTEN=${NANO_LISTEN:-unix}
+case $STACK_LISTEN in
+    unix | tcp) ;;
+    *) stack_die "NANO_LISTEN must be unix or tcp, not '$STACK_LISTEN'" ;;
+esac
 STACK_READ_TIMEOUT=${NANO_READ_TIMEOUT:-60s}
 STACK_SECRET_FILE=$STACK_STATE/keys
 STACK_UPSTREAMS=
+[ "$STACK_LISTEN" = unix ] && STACK_UPSTREAMS=$STACK_STATE/upstreams.conf
 STACK_DB_URL=${DATABASE_URL:-}
 STACK_OWN_DB=
 [ -n "$STACK_DB_URL" ] || STACK_OWN_DB=1
@@ -56,11 +65,15 @@ unset secret
 
 # --- lock, leftovers and ports --------------------------------------------------------
 stack_stop_leftovers
-ports=()
-for i in "${!STACK_APPS[@]}"; do ports+=($((STACK_BASE_PORT + i))); done
 stack_check_ports "set PORT to a free port for nginx" "$STACK_PORT" || exit 1
-stack_check_ports "the backends need 127.0.0.1:3000-3006; stop what listens there (is another make run up?)" \
-    "${ports[@]}" || exit 1
+if [ "$STACK_LISTEN" = tcp ]; then
+    ports=()
+    for i in "${!STACK_APPS[@]}"; do ports+=($((STACK_BASE_PORT + i))); done
+    stack_check_ports "the backends need 127.0.0.1:3000-3006; stop what listens there (is another make run up?)" \
+        "${ports[@]}" || exit 1
+else
+    stack_unix_upstreams "$STACK_UPSTREAMS"
+fi
 
 # --- start, supervise, stop ----------------------------------------------------
 stopping=
@@ -91,7 +104,7 @@ stack_start || exit 1
 cat >&2 <<EOF
 
   Nano Banana is up: $STACK_URL/
-  (nginx on port $STACK_PORT, backends on 127.0.0.1:3000-3006, logs in .state/run/logs/)
+  (nginx on port $STACK_PORT, backends on $(if [ "$STACK_LISTEN" = unix ]; then echo "unix sockets in .state/run/sock/"; else echo "127.0.0.1:3000-3006"; fi), logs in .state/run/logs/)
   Press Ctrl-C to stop.
 
 EOF

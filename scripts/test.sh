@@ -85,6 +85,7 @@ STACK_LISTEN=unix
 STACK_READ_TIMEOUT=3s
 STACK_SECRET_FILE=$STACK_STATE/keys
 STACK_UPSTREAMS=$STACK_STATE/upstreams.conf
+STACK_RATELIMIT=$STACK_ROOT/tests/ratelimit-test.conf
 STACK_DB_URL=
 STACK_OWN_DB=1
 # Two keys, both >= 32 bytes: the first signs, both verify (rotation).
@@ -114,7 +115,7 @@ trap 'echo "test: interrupted" >&2; exit 130' INT TERM HUP
 started=
 if ! stack_check_ports "set TEST_PORT to a free port" "$STACK_PORT"; then
     :
-elif stack_test_upstreams "$STACK_UPSTREAMS" && stack_start; then
+elif stack_unix_upstreams "$STACK_UPSTREAMS" && stack_start; then
     started=1
 fi
 

@@ -13,7 +13,8 @@
 # and, before stack_start / stack_save_env:
 #   STACK_PORT, STACK_URL (NEXTAUTH_URL), STACK_LISTEN (tcp | unix),
 #   STACK_READ_TIMEOUT, STACK_DB_URL (empty: private cluster),
-#   STACK_SECRET_FILE, STACK_UPSTREAMS (empty: nginx.conf.d/upstreams.conf).
+#   STACK_SECRET_FILE, STACK_UPSTREAMS (empty: nginx.conf.d/upstreams.conf),
+#   STACK_RATELIMIT (the rate-limit include: nano/ratelimit.conf).
 
 STACK_APPS=(platform nano-banana seedream qwen grok openai wan-2.5)
 STACK_BASE_PORT=3000
@@ -352,6 +353,7 @@ stack_backend_start() {
     stack_spawn "$app" "$log" env -u NEXTAUTH_SECRET \
         NEXTAUTH_URL="$STACK_URL" NANO_SECRET_FILE="$STACK_SECRET_FILE" \
         DATABASE_URL="$STACK_DB_URL" NANO_ROOT="$STACK_ROOT" \
+        NANO_REVOCATION_FILE="$STACK_STATE/revocations" \
         "$bin" --listen "$listen"
     for ((i = 0; i < 100; i++)); do
         if [ "${listen#unix:}" != "$listen" ]; then
@@ -442,6 +444,7 @@ stack_nginx_conf() {
         -e "s|@UPSTREAMS@|$(stack_sed_escape "$upstreams")|g" \
         -e "s|@ROOT@|$(stack_sed_escape "$STACK_ROOT")|g" \
         -e "s|@READ_TIMEOUT@|$(stack_sed_escape "$STACK_READ_TIMEOUT")|g" \
+        -e "s|@RATELIMIT@|$(stack_sed_escape "${STACK_RATELIMIT:-nano/ratelimit.conf}")|g" \
         "$tmpl" >"$out.tmp"
     left=$(grep -o '@[A-Z_][A-Z_]*@' "$out.tmp" | sort -u | tr '\n' ' ') || true
     [ -z "$left" ] || stack_die "$tmpl has placeholders this stack does not know: $left"
@@ -455,9 +458,9 @@ stack_nginx_conf() {
     fi
 }
 
-# stack_test_upstreams FILE: an upstreams file with the names of
+# stack_unix_upstreams FILE: an upstreams file with the names of
 # nginx.conf.d/upstreams.conf, each server replaced by the app's unix socket.
-stack_test_upstreams() {
+stack_unix_upstreams() {
     local src=$STACK_CONF_DIR/upstreams.conf i args=()
     [ -r "$src" ] || stack_die "$src is missing"
     for i in "${!STACK_APPS[@]}"; do
@@ -504,7 +507,8 @@ stack_save_env() {
         umask 077              # DATABASE_URL may hold a password
         for v in STACK_MODE STACK_STATE STACK_PORT STACK_URL STACK_LISTEN \
                  STACK_READ_TIMEOUT STACK_DB_URL STACK_SECRET_FILE \
-                 STACK_UPSTREAMS STACK_OWN_DB PG_BINDIR PG_BASE PG_DATA PG_SOCK; do
+                 STACK_UPSTREAMS STACK_RATELIMIT STACK_OWN_DB PG_BINDIR \
+                 PG_BASE PG_DATA PG_SOCK; do
             printf '%s=%q\n' "$v" "${!v-}"
         done >"$STACK_STATE/stack.env.tmp"
     )
