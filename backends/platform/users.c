@@ -53,7 +53,7 @@ platform_user_column(PGresult *r, const char *name, char **out)
 #define PLATFORM_USER_COLUMNS                                                 \
     "SELECT u.\"id\", u.\"email\", u.\"name\", u.\"image\","             \
     " u.\"password\", (SELECT c.\"notBefore\" FROM \"SessionCutoff\" c"   \
-    " WHERE c.\"userId\" = u.\"id\") AS \"notBefore\" FROM \"User\" u"
+    " WHERE c.\"userId\" = u.\"id\") AS not_before FROM \"User\" u"
 
 /* Runs a lookup of at most one user and reads its row into u. */
 static nano_db_status_t
@@ -76,7 +76,7 @@ platform_user_read(nano_db_t *db, const char *sql, const char *param,
             || platform_user_column(r, "name", &u->name) != 0
             || platform_user_column(r, "image", &u->image) != 0
             || platform_user_column(r, "password", &u->password) != 0
-            || platform_user_column(r, "notBefore", &nb) != 0
+            || platform_user_column(r, "not_before", &nb) != 0
             || u->id == NULL)
         {
             platform_user_cleanup(u);

@@ -79,7 +79,11 @@ test('--apply applies in order and records; a rerun has nothing to do', () => {
     const db = newDb();
     let r = migrate(db, ['--apply']);
     assert.equal(r.status, 0, r.err);
-    assert.equal(tables(db), 'Account,Session,User,VerificationToken,_nano_migrations');
+    // V1's tables and the record table, next to whatever V2 adds
+    const have = tables(db).split(',');
+    for (const t of ['Account', 'Session', 'User', 'VerificationToken', '_nano_migrations']) {
+        assert.ok(have.includes(t), `${t} in ${have}`);
+    }
     assert.equal(psql(db, 'SELECT string_agg(name, \',\' ORDER BY name) FROM "_nano_migrations"'),
         MIGRATIONS.join(','));
     assert.equal(psql(db, `SELECT count(*) FROM information_schema.columns
