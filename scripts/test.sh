@@ -74,24 +74,7 @@ echo "== integration tests"
 # One test stack per checkout at a time; then, as an earlier run may have
 # been killed, stop what it left and start afresh.
 stack_lock wait || { failed=$((failed + 1)); summary; exit 1; }
-stack_stop_leftovers
-stack_pg_forget
-rm -rf "$STACK_STATE"
-stack_init
-
-STACK_PORT=${TEST_PORT:-18080}
-STACK_URL=http://127.0.0.1:$STACK_PORT
-STACK_LISTEN=unix
-STACK_READ_TIMEOUT=3s
-STACK_SECRET_FILE=$STACK_STATE/keys
-STACK_UPSTREAMS=$STACK_STATE/upstreams.conf
-STACK_RATELIMIT=$STACK_ROOT/tests/ratelimit-test.conf
-STACK_DB_URL=
-STACK_OWN_DB=1
-# Two keys, both >= 32 bytes: the first signs, both verify (rotation).
-TEST_SECRET=nano-test-secret-one-0123456789abcdefghijklmnop
-TEST_SECRET2=nano-test-secret-two-9876543210zyxwvutsrqponmlk
-stack_write_keys "$STACK_SECRET_FILE" "$TEST_SECRET" "$TEST_SECRET2"
+stack_throwaway "${TEST_PORT:-18080}"
 
 stopped=
 stop_stack() {

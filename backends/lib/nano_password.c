@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <crypt.h>
@@ -17,6 +18,7 @@
 
 #define NANO_PASSWORD_THREADS_MAX  64
 #define NANO_PASSWORD_QUEUE_MAX    1024
+#define NANO_PASSWORD_NICE         10
 
 /* One check or hash, on the stack of the request worker that waits. */
 typedef struct {
@@ -172,6 +174,11 @@ nano_password_thread(void *arg)
     nano_password_job_t  *job;
 
     (void) arg;
+    /* bcrypt is the one thing here that eats whole cores: it yields to
+     * every other request (Linux nices threads one by one) */
+    if (setpriority(PRIO_PROCESS, (id_t) gettid(), NANO_PASSWORD_NICE) != 0) {
+        nano_log_warn("password pool: cannot lower its priority");
+    }
     pthread_mutex_lock(&nano_password_pool.lock);
     for ( ;; ) {
         while (nano_password_pool.len == 0 && !nano_password_pool.stopping) {
@@ -275,6 +282,19 @@ out:
     pthread_mutex_unlock(&nano_password_pool.lock);
     pthread_cond_destroy(&job->cond);
     return rc;
+}
+
+int
+nano_password_saturated(void)
+{
+    int  full;
+
+    pthread_once(&nano_password_pool.once, nano_password_pool_start);
+    pthread_mutex_lock(&nano_password_pool.lock);
+    full = !nano_password_pool.failed
+           && nano_password_pool.len == nano_password_pool.cap;
+    pthread_mutex_unlock(&nano_password_pool.lock);
+    return full;
 }
 
 nano_password_result_t

@@ -56,6 +56,10 @@ nano_password_result_t nano_password_check(const char *password,
 nano_password_result_t nano_password_make(const char *password,
     char **hash);
 
+/* 1 when the queue is full right now, so a caller can answer 429
+ * before doing any other work for a request that would be refused. */
+int nano_password_saturated(void);
+
 /* Stops the pool's threads (jobs still queued fail); accepts being
  * called when the pool never started, and twice. */
 void nano_password_pool_cleanup(void);

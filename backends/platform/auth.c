@@ -409,6 +409,13 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
         goto out;
     }
 
+    /* a flood must cost nothing but this answer: no database work for
+     * an attempt that could not be checked anyway */
+    if (nano_password_saturated()) {
+        status = platform_busy(req, res, json);
+        goto out;
+    }
+
     /* a field that was not UTF-8 is absent: the sign-in just fails */
     email = nano_email_normalise(nano_form_get(&f, "email")
                                  ? nano_form_get(&f, "email") : "");

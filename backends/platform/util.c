@@ -2,9 +2,11 @@
  * Small helpers shared by the platform's handlers.
  */
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nano_csrf.h"
 #include "nano_log.h"
@@ -159,8 +161,17 @@ platform_rate_limited(nano_req_t *req, nano_res_t *res, int json,
 int
 platform_busy(nano_req_t *req, nano_res_t *res, int json)
 {
-    nano_log_warn("%s %s: password checks are saturated; answering 429",
-                  req->method, req->path);
+    static atomic_llong  logged;
+    long long            now = (long long) time(NULL), last;
+
+    /* once per 10 s: a flood must not also flood the log */
+    last = atomic_load(&logged);
+    if (now - last >= 10 && atomic_compare_exchange_strong(&logged, &last,
+                                                           now))
+    {
+        nano_log_warn("%s %s: password checks are saturated; answering 429",
+                      req->method, req->path);
+    }
     return platform_rate_limited(req, res, json, 5);
 }
 

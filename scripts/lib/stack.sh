@@ -566,6 +566,31 @@ stack_start() {
     stack_nginx_start || return 1
 }
 
+# stack_throwaway PORT: a fresh stack for tests and benchmarks: the state
+# dir wiped, nginx on 127.0.0.1:PORT, backends on unix sockets, its own
+# PostgreSQL cluster, the test rate limits (keyed on X-Nano-Test-Client,
+# so unlimited unless a request asks), and two fixed keys: the first
+# signs, both verify (rotation).  Call after stack_lock; sets what
+# stack_start needs and TEST_SECRET, TEST_SECRET2.
+stack_throwaway() {
+    stack_stop_leftovers
+    stack_pg_forget
+    rm -rf "$STACK_STATE"
+    stack_init
+    STACK_PORT=$1
+    STACK_URL=http://127.0.0.1:$STACK_PORT
+    STACK_LISTEN=unix
+    STACK_READ_TIMEOUT=3s
+    STACK_SECRET_FILE=$STACK_STATE/keys
+    STACK_UPSTREAMS=$STACK_STATE/upstreams.conf
+    STACK_RATELIMIT=$STACK_ROOT/tests/ratelimit-test.conf
+    STACK_DB_URL=
+    STACK_OWN_DB=1
+    TEST_SECRET=nano-test-secret-one-0123456789abcdefghijklmnop
+    TEST_SECRET2=nano-test-secret-two-9876543210zyxwvutsrqponmlk
+    stack_write_keys "$STACK_SECRET_FILE" "$TEST_SECRET" "$TEST_SECRET2"
+}
+
 # stack_stop: nginx first (no new requests), then backends, then postgres.
 stack_stop() {
     local app
