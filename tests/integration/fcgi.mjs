@@ -195,7 +195,7 @@ export function nginxParams({
     if (origin !== undefined) params.push(['HTTP_ORIGIN', origin]);
     if (contentType) params.push(['HTTP_CONTENT_TYPE', contentType]);
     if (contentLength !== '') params.push(['HTTP_CONTENT_LENGTH', String(contentLength)]);
-    params.push(['HTTP_HOST', '127.0.0.1']);
+    params.push(['HTTP_HOST', `127.0.0.1:${port}`]);
     for (const [k, v] of Object.entries(over)) {
         const i = params.findIndex(([n]) => n === k);
         if (i >= 0) params.splice(i, 1);

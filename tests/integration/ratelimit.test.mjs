@@ -21,11 +21,17 @@ import { FORM, psql, lit, throttleKey } from './accounts.mjs';
 const RATE_LIMITED = '/api/auth/error?error=RateLimited';
 const newClient = () => `rl-${crypto.randomBytes(6).toString('hex')}`;
 
-// Sends until a 429 comes, at most max requests; -> {res, n}.
+// Sends until a 429 comes, at most max requests; -> {res, n}.  Requests
+// within the burst pass at once (limit_req ... nodelay): one held back
+// for seconds means nginx queues instead of refusing.
 async function hammer(send, max = 25) {
     let last;
     for (let n = 1; n <= max; n++) {
+        const t0 = Date.now();
         last = await send();
+        const ms = Date.now() - t0;
+        assert.ok(ms < 3000, `request ${n} took ${ms} ms: nginx delayed it instead of answering`
+            + ' (limit_req without nodelay?); past the burst the answer must be a 429 at once');
         if (last.status === 429) return { res: last, n };
     }
     return { res: null, n: max, last };
