@@ -5,7 +5,9 @@
 # the black-box integration tests in tests/integration/ (node --test), then
 # the browser tests in tests/browser/ against the same stack (headless
 # /usr/bin/chromium driven by playwright-core, which `npm ci` installs into
-# tests/browser/node_modules when missing; no browser is ever downloaded).
+# tests/browser/node_modules when missing; no browser is ever downloaded),
+# then NextAuth's own client (next-auth/react, `npm ci` into
+# tests/nextauth/node_modules) in tests/nextauth/ against the same stack.
 # The stack is always stopped.  Ends with one line "N passed, N failed".
 #
 # Environment: TEST_PORT (18080).  The integration tests get NANO_TEST_BASE,
@@ -139,6 +141,22 @@ else
             --test-reporter=spec --test-reporter-destination=stdout \
             --test-reporter=tap --test-reporter-destination="$tap" \
             tests/browser/
+        count_tap "$tap" $?
+    fi
+
+    # --- next-auth client tests: next-auth/react against the platform -----
+    echo "== next-auth client tests (next-auth/react)"
+    if { [ ! -d tests/nextauth/node_modules ] ||
+         [ tests/nextauth/package-lock.json -nt tests/nextauth/node_modules/.package-lock.json ]; } &&
+        ! npm ci --prefix tests/nextauth --no-audit --no-fund; then
+        echo "test: npm ci --prefix tests/nextauth failed; next-auth client tests not run" >&2
+        failed=$((failed + 1))
+    else
+        tap=$STACK_STATE/nextauth.tap
+        node --test --test-concurrency=1 --test-timeout=120000 \
+            --test-reporter=spec --test-reporter-destination=stdout \
+            --test-reporter=tap --test-reporter-destination="$tap" \
+            tests/nextauth/
         count_tap "$tap" $?
     fi
 fi

@@ -1,9 +1,14 @@
 /*
  * nano-token: signs or verifies a session token with a key file, through
- * the same code the platform and the gateway use.  For tests and bench.
+ * the same code the platform and the gateway use; hashes a password the
+ * way the platform stores it.  For tests and bench.
  *
  *   nano-token sign KEYFILE SUB [EMAIL [NAME [TTL]]]
  *   nano-token verify KEYFILE TOKEN
+ *   nano-token hash PASSWORD      (bcrypt $2b$, cost 12, as V1 and the
+ *                                  platform store it; any length, so a
+ *                                  test can make a V1 user whose password
+ *                                  is longer than 72 bytes)
  */
 
 #include <stdio.h>
@@ -11,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nano_password.h"
 #include "nano_token.h"
 
 
@@ -34,9 +40,21 @@ main(int argc, char **argv)
     nano_claims_t    c;
     nano_keyring_t  *kr;
 
+    if (argc == 3 && strcmp(argv[1], "hash") == 0) {
+        token = nano_password_hash(argv[2]);
+        if (token == NULL) {
+            fprintf(stderr, "nano-token: cannot hash the password\n");
+            return 1;
+        }
+        printf("%s\n", token);
+        free(token);
+        return 0;
+    }
+
     if (argc < 4 || (strcmp(argv[1], "sign") && strcmp(argv[1], "verify"))) {
         fprintf(stderr, "usage: nano-token sign KEYFILE SUB [EMAIL [NAME [TTL]]]\n"
-                        "       nano-token verify KEYFILE TOKEN\n");
+                        "       nano-token verify KEYFILE TOKEN\n"
+                        "       nano-token hash PASSWORD\n");
         return 2;
     }
 

@@ -1,0 +1,205 @@
+// A small FastCGI 1.0 client (the Responder role), to talk to a backend's
+// socket directly, as nginx does, but with params and bodies nginx would
+// never send: a CONTENT_LENGTH that does not match the body, the same
+// param twice, a missing NANO_AUTH_ORIGIN.  No npm packages.
+//
+//   const res = await fcgiRequest(`${SOCK_DIR}/platform.sock`, {
+//       params: [['REQUEST_METHOD', 'GET'], ...],   // sent in this order,
+//       body: Buffer | string,                      // names may repeat
+//   });
+//   res.status, res.headers (lower-cased; Set-Cookie in res.setCookies),
+//   res.text, res.json(), res.stderr, res.appStatus
+import net from 'node:net';
+
+const VERSION = 1;
+const BEGIN_REQUEST = 1;
+const END_REQUEST = 3;
+const PARAMS = 4;
+const STDIN = 5;
+const STDOUT = 6;
+const STDERR = 7;
+const RESPONDER = 1;
+const MAX_CONTENT = 65535;
+const REQUEST_ID = 1;
+
+// One record: an 8-byte header, the content, padding to a multiple of 8.
+function record(type, content = Buffer.alloc(0), id = REQUEST_ID) {
+    if (content.length > MAX_CONTENT) throw new Error(`record content of ${content.length} bytes`);
+    const padding = (8 - (content.length % 8)) % 8;
+    const h = Buffer.alloc(8);
+    h.writeUInt8(VERSION, 0);
+    h.writeUInt8(type, 1);
+    h.writeUInt16BE(id, 2);
+    h.writeUInt16BE(content.length, 4);
+    h.writeUInt8(padding, 6);
+    return Buffer.concat([h, content, Buffer.alloc(padding)]);
+}
+
+// A stream (PARAMS, STDIN) as records of at most 65535 bytes, then the
+// empty record that ends it.
+function stream(type, data) {
+    const out = [];
+    for (let off = 0; off < data.length; off += MAX_CONTENT) {
+        out.push(record(type, data.subarray(off, off + MAX_CONTENT)));
+    }
+    out.push(record(type));
+    return out;
+}
+
+// A length as FastCGI encodes it: one byte below 128, else four bytes
+// with the high bit set.
+function length(n) {
+    if (n < 128) return Buffer.from([n]);
+    const b = Buffer.alloc(4);
+    b.writeUInt32BE((n | 0x80000000) >>> 0);
+    return b;
+}
+
+export function encodeParams(params) {
+    const parts = [];
+    for (const [name, value] of params) {
+        const n = Buffer.from(String(name));
+        const v = Buffer.isBuffer(value) ? value : Buffer.from(String(value));
+        parts.push(length(n.length), length(v.length), n, v);
+    }
+    return Buffer.concat(parts);
+}
+
+// Splits the CGI response on STDOUT into status, headers and body.
+function parseStdout(buf) {
+    let sep = buf.indexOf('\r\n\r\n');
+    let sepLen = 4;
+    const lf = buf.indexOf('\n\n');
+    if (sep < 0 || (lf >= 0 && lf < sep)) {
+        sep = lf;
+        sepLen = 2;
+    }
+    if (sep < 0) throw new Error(`no end of the CGI headers in ${JSON.stringify(buf.toString('utf8').slice(0, 300))}`);
+    const headers = {};
+    const setCookies = [];
+    let status = 200;
+    for (const line of buf.subarray(0, sep).toString('latin1').split(/\r?\n/)) {
+        const i = line.indexOf(':');
+        if (i <= 0) continue;
+        const k = line.slice(0, i).trim().toLowerCase();
+        const v = line.slice(i + 1).trim();
+        if (k === 'status') status = Number.parseInt(v, 10);
+        if (k === 'set-cookie') setCookies.push(v);
+        headers[k] = headers[k] === undefined ? v : `${headers[k]}, ${v}`;
+    }
+    return { status, headers, setCookies, body: buf.subarray(sep + sepLen) };
+}
+
+// fcgiRequest(path, {params, body, timeout}): one request on a new
+// connection (keep-conn off, as nginx's config here does).
+export function fcgiRequest(path, { params = [], body, timeout = 10000 } = {}) {
+    const stdin = body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(body) ? body : Buffer.from(body);
+    const begin = Buffer.alloc(8);
+    begin.writeUInt16BE(RESPONDER, 0);   // flags 0: the server closes the connection
+    const out = Buffer.concat([
+        record(BEGIN_REQUEST, begin),
+        ...stream(PARAMS, encodeParams(params)),
+        ...stream(STDIN, stdin),
+    ]);
+    return new Promise((resolve, reject) => {
+        const sock = net.connect(path);
+        let input = Buffer.alloc(0);
+        const stdout = [];
+        const stderr = [];
+        let ended = null;
+        const timer = setTimeout(() => {
+            sock.destroy();
+            reject(new Error(`FastCGI request to ${path} timed out after ${timeout} ms`));
+        }, timeout);
+        sock.on('connect', () => sock.write(out));
+        sock.on('data', (d) => {
+            input = Buffer.concat([input, d]);
+            while (input.length >= 8) {
+                const len = input.readUInt16BE(4);
+                const pad = input.readUInt8(6);
+                if (input.length < 8 + len + pad) break;
+                const type = input.readUInt8(1);
+                const content = input.subarray(8, 8 + len);
+                if (type === STDOUT) stdout.push(content);
+                else if (type === STDERR) stderr.push(content);
+                else if (type === END_REQUEST) {
+                    ended = { appStatus: content.readUInt32BE(0), protocolStatus: content.readUInt8(4) };
+                }
+                input = input.subarray(8 + len + pad);
+            }
+        });
+        sock.on('error', (e) => {
+            clearTimeout(timer);
+            reject(e);
+        });
+        sock.on('close', () => {
+            clearTimeout(timer);
+            if (!ended) {
+                reject(new Error(`FastCGI connection to ${path} closed without END_REQUEST`
+                    + ` (stdout ${JSON.stringify(Buffer.concat(stdout).toString('utf8').slice(0, 200))})`));
+                return;
+            }
+            try {
+                const r = parseStdout(Buffer.concat(stdout));
+                const text = r.body.toString('utf8');
+                resolve({
+                    status: r.status,
+                    headers: r.headers,
+                    setCookies: r.setCookies,
+                    text,
+                    stderr: Buffer.concat(stderr).toString('utf8'),
+                    appStatus: ended.appStatus,
+                    protocolStatus: ended.protocolStatus,
+                    json() {
+                        try {
+                            return JSON.parse(text);
+                        } catch {
+                            throw new Error(`not JSON (status ${r.status}, ${r.headers['content-type']}): ${text.slice(0, 300)}`);
+                        }
+                    },
+                });
+            } catch (e) {
+                reject(e);
+            }
+        });
+    });
+}
+
+// The params nginx sends for a request to a location (nginx.conf.d/
+// fastcgi.conf plus SCRIPT_NAME and PATH_INFO), as [name, value] pairs.
+// over: {name: value} replaces a param (undefined drops it); extra:
+// [name, value] pairs appended (HTTP_COOKIE twice, for example).
+export function nginxParams({
+    method = 'GET', scriptName = '', path = '/', query = '', contentType = '',
+    contentLength = '', origin, authOrigin, port = 80, user = {}, over = {}, extra = [],
+} = {}) {
+    const params = [
+        ['QUERY_STRING', query],
+        ['REQUEST_METHOD', method],
+        ['CONTENT_TYPE', contentType],
+        ['CONTENT_LENGTH', String(contentLength)],
+        ['REQUEST_URI', `${scriptName}${path}${query ? `?${query}` : ''}`],
+        ['SERVER_PROTOCOL', 'HTTP/1.1'],
+        ['REQUEST_SCHEME', 'http'],
+        ['GATEWAY_INTERFACE', 'CGI/1.1'],
+        ['REMOTE_ADDR', '127.0.0.1'],
+        ['SERVER_PORT', String(port)],
+        ['NANO_USER_ID', user.id || ''],
+        ['NANO_USER_EMAIL', user.email || ''],
+        ['NANO_USER_NAME', user.name || ''],
+        ['NANO_SESSION_ID', user.sid || ''],
+        ['SCRIPT_NAME', scriptName],
+        ['PATH_INFO', path],
+    ];
+    if (authOrigin !== undefined) params.push(['NANO_AUTH_ORIGIN', authOrigin]);
+    if (origin !== undefined) params.push(['HTTP_ORIGIN', origin]);
+    if (contentType) params.push(['HTTP_CONTENT_TYPE', contentType]);
+    if (contentLength !== '') params.push(['HTTP_CONTENT_LENGTH', String(contentLength)]);
+    params.push(['HTTP_HOST', `127.0.0.1:${port}`]);
+    for (const [k, v] of Object.entries(over)) {
+        const i = params.findIndex(([n]) => n === k);
+        if (i >= 0) params.splice(i, 1);
+        if (v !== undefined) params.push([k, v]);
+    }
+    return [...params, ...extra];
+}

@@ -1,0 +1,420 @@
+// Strict input (issue 5, docs/SESSIONS.md "Strict input"): invalid UTF-8
+// is a 400 (or CredentialsSignin at sign-in), never a 500; emails are
+// trimmed, NFC-normalised and refused at registration when they hold
+// invisible or unassigned characters; new passwords have at most 72
+// bytes while V1's longer ones still sign in; a body that does not match
+// CONTENT_LENGTH is a 400 (sent to the platform's socket directly, as
+// nginx never forwards one); several HTTP_COOKIE params are one header
+// and a name twice with different values is no session; the platform
+// refuses to serve without the gateway's NANO_AUTH_ORIGIN; a backend
+// stopped on an inherited socket leaves it listening.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import {
+    BASE, ORIGIN, SOCK_DIR, SESSION_COOKIE, Jar, get, request, form, newUser,
+    register, csrf, signIn, signedInUser, location, isJson, retry,
+} from './lib.mjs';
+import { FORM, psql, lit, clearsSession } from './accounts.mjs';
+import { fcgiRequest, nginxParams } from './fcgi.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const NANO_TOKEN = path.join(ROOT, 'build/bin/nano-token');
+const QWEN = path.join(ROOT, 'build/bin/nano-qwen');
+const PLATFORM_SOCK = `${SOCK_DIR}/platform.sock`;
+const PORT = new URL(BASE).port || '80';
+const id = () => crypto.randomBytes(5).toString('hex');
+// Non-ASCII as \uXXXX, so that an assertion shows NFC and NFD apart.
+const esc = (s) => String(s).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+// --- invalid UTF-8 ------------------------------------------------------------
+
+// Percent-encoded bytes a strict validator refuses, in an email.
+// (A fresh prefix per run, so that repeated runs against one stack never
+// add up in the per-account throttle.)
+const RUN = id();
+const BAD_EMAILS = [
+    ['an invalid byte (0xff)', `${RUN}a%ff%40x.com`],
+    ['an overlong "/" (c0 af)', `${RUN}a%c0%af%40x.com`],
+    ['a surrogate (ed a0 80)', `${RUN}a%ed%a0%80%40x.com`],
+];
+
+test('invalid UTF-8 in a form email: /api/register answers 400, never 500', async () => {
+    for (const [what, enc] of BAD_EMAILS) {
+        const res = await request('POST', '/api/register', {
+            headers: FORM, body: `email=${enc}&name=X&password=pw-long-enough-123`,
+        });
+        assert.equal(res.status, 400, `${what}: ${res.status} ${res.text.slice(0, 200)}`);
+        assert.ok(isJson(res), what);
+        assert.equal(typeof res.json().error, 'string', what);
+    }
+});
+
+test('invalid UTF-8 in a form email or password: sign-in answers CredentialsSignin, never 500', async () => {
+    const cases = [...BAD_EMAILS.map(([what, enc]) => [`email with ${what}`, `email=${enc}&password=whatever-123`]),
+        ['a password with an invalid byte', `email=someone-${RUN}%40example.com&password=pw%ff-long-enough`]];
+    for (const [what, fields] of cases) {
+        const jar = new Jar();
+        const csrfToken = await csrf(jar);
+        let res = await request('POST', '/api/auth/callback/credentials', {
+            headers: jar.headers(FORM), body: `${form({ csrfToken, callbackUrl: '/' })}&${fields}`,
+        });
+        assert.equal(res.status, 302, `${what}: ${res.status} ${res.text.slice(0, 200)}`);
+        const { url } = location(res);
+        assert.equal(url.origin, ORIGIN, what);
+        assert.equal(url.pathname, '/api/auth/error', `${what}: ${url}`);
+        assert.equal(url.searchParams.get('error'), 'CredentialsSignin', `${what}: ${url}`);
+
+        res = await request('POST', '/api/auth/callback/credentials', {
+            headers: jar.headers(FORM), body: `${form({ csrfToken, callbackUrl: '/', json: 'true' })}&${fields}`,
+        });
+        assert.equal(res.status, 401, `${what} (json=true): ${res.status} ${res.text.slice(0, 200)}`);
+        assert.match(res.json().url, /\/api\/auth\/error\?error=CredentialsSignin/, what);
+        assert.equal(jar.get(SESSION_COOKIE), undefined, `${what}: no session`);
+    }
+});
+
+test('a JSON body with raw invalid UTF-8 (or a lone surrogate escape) is a 400', async () => {
+    const raw = (bytes) => Buffer.concat([
+        Buffer.from('{"email":"a'), Buffer.from(bytes),
+        Buffer.from(`b-${id()}@example.com","name":"X","password":"pw-long-enough"}`),
+    ]);
+    const bodies = [
+        ['a raw 0xff byte', raw([0xff])],
+        ['a raw overlong "/"', raw([0xc0, 0xaf])],
+        ['a raw surrogate', raw([0xed, 0xa0, 0x80])],
+        ['an escaped lone surrogate', Buffer.from(`{"email":"a\\ud800b-${id()}@example.com","name":"X","password":"pw-long-enough"}`)],
+    ];
+    for (const [what, body] of bodies) {
+        const res = await request('POST', '/api/register', {
+            headers: { 'Content-Type': 'application/json', Origin: ORIGIN }, body,
+        });
+        assert.equal(res.status, 400, `${what}: ${res.status} ${res.text.slice(0, 200)}`);
+        assert.ok(isJson(res), what);
+    }
+});
+
+// --- emails -------------------------------------------------------------------
+
+test('registration refuses emails with invisible, private-use or unassigned characters (invalid_email)', async () => {
+    const chars = [
+        ['U+200B zero width space (Cf)', '\u200b'],
+        ['U+00A0 no-break space (Zs)', '\u00a0'],
+        ['U+00AD soft hyphen (Cf)', '\u00ad'],
+        ['U+E000 private use (Co)', '\ue000'],
+        ['U+0378 unassigned (Cn)', '\u0378'],
+        ['U+2028 line separator (Zl)', '\u2028'],
+        ['U+0085 next line (Cc)', '\u0085'],
+    ];
+    for (const [what, ch] of chars) {
+        for (const email of [`a${ch}b-${id()}@example.com`, `ab-${id()}@exa${ch}mple.com`]) {
+            const res = await register({ ...newUser('uni'), email });
+            assert.equal(res.status, 400, `${what} in ${JSON.stringify(email)}: ${res.status} ${res.text.slice(0, 200)}`);
+            assert.equal(res.json().error, 'invalid_email', what);
+        }
+    }
+    // Letters beyond ASCII are fine.
+    const ok = await register({ ...newUser('uni'), email: `zoë-brontë-${id()}@example.com` });
+    assert.equal(ok.status, 201, `a Latin-1 letter is allowed: ${ok.text.slice(0, 200)}`);
+});
+
+test('emails are NFC-normalised: registered decomposed, signed in composed (and the other way round)', async () => {
+    for (const [regForm, signForm] of [['NFD', 'NFC'], ['NFC', 'NFD']]) {
+        const tag = id();
+        const composed = `\u00e9x-${tag}@example.com`;          // é as one code point
+        const decomposed = `e\u0301x-${tag}@example.com`;       // e + combining acute
+        const forms = { NFC: composed, NFD: decomposed };
+        const user = { ...newUser('nfc'), email: forms[regForm] };
+        const res = await register(user);
+        assert.equal(res.status, 201, `register ${regForm}: ${res.text.slice(0, 200)}`);
+        assert.equal(esc(res.json().email), esc(composed), `the stored email is NFC (registered ${regForm})`);
+
+        const jar = new Jar();
+        const login = await signIn(jar, forms[signForm], user.password);
+        assert.equal(login.status, 302, login.text);
+        assert.ok(jar.get(SESSION_COOKIE), `registered ${regForm}, signed in ${signForm}: ${login.headers.location}`);
+        const me = await get('/qwen/api/me', { headers: jar.headers() });
+        assert.equal(me.json().email, composed);
+
+        // The same address again in the other form is taken.
+        const dup = await register({ ...newUser('nfc'), email: forms[signForm] });
+        assert.equal(dup.status, 409, `the ${signForm} form of a registered ${regForm} email: ${dup.text.slice(0, 200)}`);
+    }
+});
+
+test('emails stay case-insensitive and trimmed at sign-in', async () => {
+    const tag = id();
+    const user = { ...newUser('case'), email: `\u00e9x-case-${tag}@example.com` };
+    assert.equal((await register(user)).status, 201);
+    for (const written of [`\u00e9X-CASE-${tag}@Example.COM`, `  ${user.email}  `, `e\u0301X-Case-${tag}@EXAMPLE.com`]) {
+        const jar = new Jar();
+        const res = await signIn(jar, written, user.password);
+        assert.ok(jar.get(SESSION_COOKIE), `sign in as ${JSON.stringify(written)}: ${res.status} ${res.headers.location}`);
+    }
+});
+
+// --- passwords ----------------------------------------------------------------
+
+async function registersAndSignsIn(password, what) {
+    const user = { ...newUser('pw'), password };
+    const res = await register(user);
+    assert.equal(res.status, 201, `${what}: ${res.status} ${res.text.slice(0, 200)}`);
+    const jar = new Jar();
+    await signIn(jar, user.email, password);
+    assert.ok(jar.get(SESSION_COOKIE), `${what}: signs in`);
+}
+
+async function refused(password, what) {
+    const res = await register({ ...newUser('pw'), password });
+    assert.equal(res.status, 400, `${what}: ${res.status} ${res.text.slice(0, 200)}`);
+    assert.equal(res.json().error, 'invalid_password', what);
+    assert.match(res.json().message, /72/, `${what}: the message names the 72-byte limit: ${res.json().message}`);
+}
+
+test('new passwords: 72 bytes accepted, 73 refused with a message that says 72; bytes, not characters', async () => {
+    await registersAndSignsIn('p'.repeat(72), '72 ASCII bytes');
+    await refused('p'.repeat(73), '73 ASCII bytes');
+    await registersAndSignsIn('\u00e9'.repeat(36), '36 × é = 72 bytes');
+    await registersAndSignsIn('🍌'.repeat(18), '18 bananas = 72 bytes');
+    await refused(`${'\u00e9'.repeat(36)}a`, '37 characters, 73 bytes');
+    await refused('p'.repeat(200), '200 bytes (V1 allowed that)');
+});
+
+test('a V1 user whose stored hash is of a 100-byte password still signs in with it', async () => {
+    const tag = id();
+    const password = `v1-${tag}-`.padEnd(100, 'long-password-');
+    assert.equal(Buffer.byteLength(password), 100);
+    const hash = execFileSync(NANO_TOKEN, ['hash', password], { encoding: 'utf8' }).trim();
+    assert.match(hash, /^\$2b\$12\$/, `nano-token hash: ${hash}`);
+    const email = `v1-${tag}@example.com`;
+    psql(`INSERT INTO "User" ("id", "email", "name", "password")
+          VALUES (${lit(`cv1${tag}`)}, ${lit(email)}, ${lit(`V1 ${tag}`)}, ${lit(hash)})`);
+    const jar = new Jar();
+    const res = await signIn(jar, email, password);
+    assert.equal(res.status, 302, res.text);
+    assert.ok(jar.get(SESSION_COOKIE), `the 100-byte V1 password signs in: ${res.headers.location}`);
+    const me = await get('/qwen/api/me', { headers: jar.headers() });
+    assert.equal(me.json().id, `cv1${tag}`);
+    // And a wrong one (differing in the first 72 bytes) does not.
+    const bad = new Jar();
+    await signIn(bad, email, `x${password.slice(1)}`);
+    assert.equal(bad.get(SESSION_COOKIE), undefined, 'a different password is refused');
+});
+
+// --- the platform's socket, directly ------------------------------------------
+
+// A request to the platform as nginx would send it, with overrides.
+function platform({ method = 'GET', path: p, body, contentLength, contentType = '', cookies = [],
+    authOrigin = ORIGIN, origin } = {}) {
+    const b = body === undefined ? undefined : Buffer.from(body);
+    return fcgiRequest(PLATFORM_SOCK, {
+        params: nginxParams({
+            method, path: p, contentType, port: PORT, origin,
+            contentLength: contentLength ?? (b ? b.length : ''),
+            authOrigin: authOrigin === null ? undefined : authOrigin,
+            extra: cookies.map((c) => ['HTTP_COOKIE', c]),
+        }),
+        body: b,
+    });
+}
+
+// A valid sign-up as JSON padded with spaces to exactly n bytes.
+function signupBody(n) {
+    const json = JSON.stringify({ email: `fcgi-${id()}@example.com`, password: 'pw-long-enough' });
+    assert.ok(json.length <= n);
+    return json + ' '.repeat(n - json.length);
+}
+
+test('FastCGI: a body shorter or longer than CONTENT_LENGTH is a 400; the exact length is served', async () => {
+    const post = (body, contentLength) => platform({
+        method: 'POST', path: '/api/register', contentType: 'application/json', origin: ORIGIN, body, contentLength,
+    });
+    let res = await post(signupBody(100), 200);
+    assert.equal(res.status, 400, `CONTENT_LENGTH 200 with 100 bytes: ${res.status} ${res.text.slice(0, 200)}`);
+    res = await post(signupBody(100), 20);
+    assert.equal(res.status, 400, `CONTENT_LENGTH 20 with 100 bytes: ${res.status} ${res.text.slice(0, 200)}`);
+    res = await post(signupBody(100), 101);
+    assert.equal(res.status, 400, `CONTENT_LENGTH 101 with 100 bytes: ${res.status} ${res.text.slice(0, 200)}`);
+    // No body at all for a CONTENT_LENGTH of 50 (sign-out would otherwise
+    // answer its csrf=true redirect).
+    res = await platform({
+        method: 'POST', path: '/api/auth/signout', contentType: 'application/x-www-form-urlencoded',
+        origin: ORIGIN, body: '', contentLength: 50,
+    });
+    assert.equal(res.status, 400, `CONTENT_LENGTH 50 with no body: ${res.status} ${res.text.slice(0, 200)}`);
+    // The same body with its true length: a valid sign-up, created.
+    res = await post(signupBody(100), 100);
+    assert.equal(res.status, 201, `CONTENT_LENGTH 100 with 100 bytes: ${res.status} ${res.text.slice(0, 200)}`);
+});
+
+test('FastCGI: two HTTP_COOKIE params are one header; the same name twice with different values is no session', async () => {
+    const a = await signedInUser('fcgi-cookie-a');
+    const b = await signedInUser('fcgi-cookie-b');
+    const ta = a.jar.get(SESSION_COOKIE);
+    const tb = b.jar.get(SESSION_COOKIE);
+
+    let res = await platform({ path: '/api/auth/session', cookies: ['theme=dark', `${SESSION_COOKIE}=${ta}`] });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json().user?.email, a.user.email, `the session cookie in the second HTTP_COOKIE: ${res.text}`);
+
+    res = await platform({ path: '/api/auth/session', cookies: [`${SESSION_COOKIE}=${ta}`, `x=1; ${SESSION_COOKIE}=${ta}`] });
+    assert.equal(res.json().user?.email, a.user.email, `the same name twice with the same value is fine: ${res.text}`);
+
+    for (const cookies of [
+        [`${SESSION_COOKIE}=${ta}`, `${SESSION_COOKIE}=${tb}`],
+        [`${SESSION_COOKIE}=${tb}`, `${SESSION_COOKIE}=${ta}`],
+        [`${SESSION_COOKIE}=${ta}; ${SESSION_COOKIE}=${tb}`],
+    ]) {
+        res = await platform({ path: '/api/auth/session', cookies });
+        assert.equal(res.status, 200);
+        assert.deepEqual(res.json(), {}, `two different session cookies (${cookies.length} params) are a conflict: ${res.text.slice(0, 200)}`);
+        assert.ok(clearsSession(res), `a conflict clears the cookie: ${res.setCookies.join(' | ')}`);
+    }
+});
+
+test('FastCGI: without NANO_AUTH_ORIGIN, or with another origin, the platform answers 500 misconfigured', async () => {
+    const ok = await platform({ path: '/api/auth/csrf' });
+    assert.equal(ok.status, 200, `control, with the stack's origin: ${ok.status} ${ok.text.slice(0, 200)}`);
+    const others = [
+        ['missing', null],
+        ['another origin', 'https://app.example.com'],
+        ['https instead of http', ORIGIN.replace(/^http:/, 'https:')],
+        ['empty', ''],
+    ];
+    for (const [what, authOrigin] of others) {
+        for (const p of ['/api/auth/csrf', '/api/auth/session']) {
+            const res = await platform({ path: p, authOrigin });
+            assert.equal(res.status, 500, `${p}, NANO_AUTH_ORIGIN ${what}: ${res.status} ${res.text.slice(0, 200)}`);
+            assert.equal(res.json().error, 'misconfigured', `${p}, NANO_AUTH_ORIGIN ${what}`);
+        }
+    }
+});
+
+// --- through nginx: two Cookie lines ------------------------------------------
+
+// A raw HTTP/1.0 request (header lines exactly as given); -> {status, headers, body}.
+function rawHttp(lines) {
+    const u = new URL(BASE);
+    return new Promise((resolve, reject) => {
+        const s = net.connect(Number(u.port || 80), u.hostname);
+        const chunks = [];
+        s.setTimeout(10000, () => s.destroy(new Error('raw request timed out')));
+        s.on('connect', () => s.write(`${lines.join('\r\n')}\r\n\r\n`));
+        s.on('data', (d) => chunks.push(d));
+        s.on('error', reject);
+        s.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            const i = text.indexOf('\r\n\r\n');
+            const head = text.slice(0, i).split('\r\n');
+            const headers = {};
+            for (const h of head.slice(1)) {
+                const c = h.indexOf(':');
+                headers[h.slice(0, c).trim().toLowerCase()] = h.slice(c + 1).trim();
+            }
+            resolve({ status: Number(head[0].split(' ')[1]), headers, body: text.slice(i + 4) });
+        });
+    });
+}
+
+test('two Cookie: lines through nginx: the platform and the gateway both see the session in the second', async () => {
+    const { user, jar, me } = await signedInUser('two-lines');
+    const token = jar.get(SESSION_COOKIE);
+    const host = `Host: ${new URL(BASE).host}`;
+    const lines = (p) => [`GET ${p} HTTP/1.0`, host, 'Cookie: theme=dark', `Cookie: ${SESSION_COOKIE}=${token}`];
+
+    const mod = await rawHttp(lines('/qwen/api/me'));
+    assert.equal(mod.status, 200, `the gateway: ${mod.status} ${mod.body.slice(0, 200)}`);
+    assert.equal(JSON.parse(mod.body).id, me.id);
+
+    const s = await rawHttp(lines('/api/auth/session'));
+    assert.equal(s.status, 200, s.body);
+    assert.equal(JSON.parse(s.body).user?.email, user.email, `the platform: ${s.body.slice(0, 200)}`);
+});
+
+// --- a backend on an inherited socket ---------------------------------------------
+
+test('a backend stopped with SIGTERM leaves its inherited listening socket (fd 0) listening', async (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-fd0-'));
+    const bound = path.join(dir, 'bound.sock');
+    const sock = path.join(dir, 'qwen.sock');
+    const flag = path.join(dir, 'start-second');
+    const keys = path.join(dir, 'keys');
+    fs.writeFileSync(keys, `nano-fd0-test-key-0123456789abcdefghijklmn\n`, { mode: 0o600 });
+    const env = { PATH: process.env.PATH, NEXTAUTH_URL: ORIGIN, NANO_ROOT: ROOT, NANO_SECRET_FILE: keys };
+    const kids = [];
+    const run = (cmd, args, fd) => {
+        const c = spawn(cmd, args, { stdio: [fd, 'ignore', 'pipe'], env });
+        c.log = '';
+        c.stderr.setEncoding('utf8');
+        c.stderr.on('data', (d) => { c.log += d; });
+        c.exited = new Promise((r) => c.on('close', (code, signal) => r({ code, signal })));
+        kids.push(c);
+        return c;
+    };
+    const ask = () => fcgiRequest(sock, {
+        params: nginxParams({
+            scriptName: '/qwen', path: '/api/me', authOrigin: ORIGIN,
+            user: { id: 'fd0-user', email: 'fd0@example.com', name: 'Fd Zero' },
+        }),
+        timeout: 3000,
+    });
+    const connects = () => new Promise((resolve) => {
+        const s = net.connect(sock);
+        s.once('connect', () => { s.destroy(); resolve(true); });
+        s.once('error', (e) => resolve(e.code));
+    });
+
+    // The listening socket, made here as spawn-fcgi or systemd would.
+    const server = net.createServer();
+    await new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(bound, resolve);
+    });
+    const fd = server._handle?.fd;
+    assert.ok(Number.isInteger(fd) && fd >= 0, 'the listening socket\'s fd');
+    try {
+        // A holder keeps a copy of the socket without accepting on it, and
+        // execs a second nano-qwen on it when the flag file appears.
+        run('/bin/sh', ['-c', 'while [ ! -e "$1" ]; do sleep 0.05; done; exec "$2"', 'holder', flag, QWEN], fd);
+        const first = run(QWEN, [], fd);
+        // node unlinks the path it bound when it closes: keep the socket
+        // under another name, then drop our copy.
+        fs.renameSync(bound, sock);
+        await new Promise((r) => server.close(r));
+
+        const res = await retry(async () => (await ask()).status === 200, 5000, 50);
+        assert.ok(res, `the first nano-qwen serves on the inherited socket: ${first.log}`);
+
+        first.kill('SIGTERM');
+        let timer;
+        const end = await Promise.race([first.exited, new Promise((r) => { timer = setTimeout(() => r(null), 5000); })]);
+        clearTimeout(timer);
+        assert.ok(end, 'the first nano-qwen stops on SIGTERM');
+        assert.equal(end.code, 0, first.log);
+
+        const c = await connects();
+        assert.equal(c, true, `the shared socket still accepts connections after the backend stopped (got ${c})`);
+
+        fs.writeFileSync(flag, '');
+        const second = await retry(async () => {
+            const r = await ask();
+            return r.status === 200 ? r : null;
+        }, 5000, 50);
+        assert.ok(second, `a second nano-qwen on the same socket answers: ${kids[0].log}`);
+        assert.deepEqual(second.json(), { id: 'fd0-user', email: 'fd0@example.com', name: 'Fd Zero', module: 'qwen' });
+    } finally {
+        for (const k of kids) {
+            if (k.exitCode === null && k.signalCode === null) k.kill('SIGKILL');
+        }
+        await Promise.all(kids.map((k) => k.exited));
+        if (server.listening) server.close();
+        fs.rmSync(dir, { recursive: true, force: true });
+        t.diagnostic('the backends of this test are stopped');
+    }
+});

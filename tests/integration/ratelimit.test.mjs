@@ -1,0 +1,231 @@
+// Rate limits (issue 5, docs/SESSIONS.md "Rate limits"):
+//  - per client address, nginx's limit_req on sign-in, registration and
+//    /api/account/*: 429 with Retry-After, JSON with the url next-auth's
+//    signIn() reads, or a small page for Accept: text/html.  The test
+//    stack keys the zones on the X-Nano-Test-Client header (requests
+//    without it are never limited), so each test limits a client of its
+//    own with a fresh header value;
+//  - per account, in the database ("SignInThrottle"): more than 10
+//    attempts for one email lock it, and a locked attempt answers 429 at
+//    once, without bcrypt; unknown emails alike; a correct password after
+//    the lock signs in; the sign-in page explains.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import {
+    ORIGIN, SESSION_COOKIE, Jar, get, request, form, newUser, register, csrf,
+    signedInUser, isJson, isHtml, location, now,
+} from './lib.mjs';
+import { FORM, psql, lit, throttleKey } from './accounts.mjs';
+
+const RATE_LIMITED = '/api/auth/error?error=RateLimited';
+const newClient = () => `rl-${crypto.randomBytes(6).toString('hex')}`;
+
+// Sends until a 429 comes, at most max requests; -> {res, n}.  Requests
+// within the burst pass at once (limit_req ... nodelay): one held back
+// for seconds means nginx queues instead of refusing.
+async function hammer(send, max = 25) {
+    let last;
+    for (let n = 1; n <= max; n++) {
+        const t0 = Date.now();
+        last = await send();
+        const ms = Date.now() - t0;
+        assert.ok(ms < 3000, `request ${n} took ${ms} ms: nginx delayed it instead of answering`
+            + ' (limit_req without nodelay?); past the burst the answer must be a 429 at once');
+        if (last.status === 429) return { res: last, n };
+    }
+    return { res: null, n: max, last };
+}
+
+function assertRetryAfter(res, what) {
+    const ra = res.headers['retry-after'];
+    assert.ok(ra !== undefined, `${what}: a Retry-After header`);
+    assert.match(ra, /^\d+$/, `${what}: Retry-After in seconds, got ${ra}`);
+    assert.ok(Number(ra) > 0, `${what}: Retry-After > 0`);
+}
+
+function assertJson429(res, what) {
+    assert.equal(res.status, 429, `${what}: ${res.status} ${res.text.slice(0, 200)}`);
+    assertRetryAfter(res, what);
+    assert.ok(isJson(res), `${what}: JSON for Accept */*, got ${res.headers['content-type']}: ${res.text.slice(0, 200)}`);
+    const body = res.json();
+    assert.equal(typeof body.url, 'string', `${what}: a url for next-auth's signIn(): ${res.text}`);
+    assert.ok(body.url.endsWith(RATE_LIMITED), `${what}: url ${body.url} ends with ${RATE_LIMITED}`);
+    assert.equal(new URL(body.url, ORIGIN).origin, ORIGIN, `${what}: url on our origin`);
+    return body;
+}
+
+function assertHtml429(res, what) {
+    assert.equal(res.status, 429, `${what}: ${res.status} ${res.text.slice(0, 200)}`);
+    assertRetryAfter(res, what);
+    assert.ok(isHtml(res), `${what}: a page for Accept: text/html, got ${res.headers['content-type']}`);
+    assert.match(res.text, /<html|<!doctype/i, what);
+}
+
+// The nginx 429 of a zone, both ways: hammer(Accept */*) until 429, then
+// the same client with Accept: text/html.  A client without the header
+// and another client are not limited meanwhile.
+async function assertZone(what, max, send) {
+    const client = newClient();
+    const { res, n, last } = await hammer(() => send(client, '*/*'), max);
+    assert.ok(res, `${what}: no 429 after ${n} requests of one client (last ${last?.status}: ${last?.text.slice(0, 150)})`);
+    const body = assertJson429(res, `${what} (request ${n})`);
+    assert.equal(body.error, 'too_many_requests', `${what}: nginx's error code`);
+
+    // Still within the same second or so: the client is still limited.
+    let page;
+    for (let i = 0; i < 3; i++) {
+        page = await send(client, 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8');
+        if (page.status === 429) break;
+    }
+    assertHtml429(page, `${what} with Accept: text/html`);
+
+    const other = await send(newClient(), '*/*');
+    assert.notEqual(other.status, 429, `${what}: another client is not limited`);
+    const none = await send(undefined, '*/*');
+    assert.notEqual(none.status, 429, `${what}: a request without X-Nano-Test-Client is not limited`);
+    return { client, n };
+}
+
+const withClient = (client, accept, h) => ({
+    ...h, Accept: accept, ...(client ? { 'X-Nano-Test-Client': client } : {}),
+});
+
+test('nginx limits sign-in per client: 429, Retry-After, JSON url for next-auth, a page for browsers', async () => {
+    // No csrfToken: the platform answers at once (csrf=true), no bcrypt.
+    const send = (client, accept) => request('POST', '/api/auth/callback/credentials', {
+        headers: withClient(client, accept, FORM),
+        body: form({ email: 'nobody@example.com', password: 'whatever-123', json: 'true', callbackUrl: '/' }),
+    });
+    const { client, n } = await assertZone('POST /api/auth/callback/credentials', 25, send);
+    assert.ok(n >= 11, `10 r/min with a burst of 10: the first 11 pass, the 429 came at request ${n}`);
+    // Pages and the session endpoint are not limited for that client.
+    for (const p of ['/api/auth/csrf', '/api/auth/signin', '/api/auth/session', '/api/auth/providers']) {
+        const r = await get(p, { headers: { 'X-Nano-Test-Client': client } });
+        assert.notEqual(r.status, 429, `GET ${p} is not limited`);
+    }
+});
+
+test('nginx limits POST /api/auth/signin/credentials in the sign-in zone', async () => {
+    const send = (client, accept) => request('POST', '/api/auth/signin/credentials', {
+        headers: withClient(client, accept, FORM),
+        body: form({ json: 'true', callbackUrl: '/' }),
+    });
+    await assertZone('POST /api/auth/signin/credentials', 25, send);
+});
+
+test('nginx limits registration per client (5 r/min, burst 5)', async () => {
+    // An invalid email: the platform answers 400 at once, no bcrypt.
+    const send = (client, accept) => request('POST', '/api/register', {
+        headers: withClient(client, accept, { 'Content-Type': 'application/json', Origin: ORIGIN }),
+        body: JSON.stringify({ email: 'not-an-email', name: 'X', password: 'pw-long-enough' }),
+    });
+    const { n } = await assertZone('POST /api/register', 15, send);
+    assert.ok(n >= 6, `5 r/min with a burst of 5: the first 6 pass, the 429 came at request ${n}`);
+});
+
+test('nginx limits /api/account/* per client (10 r/min, burst 10)', async () => {
+    const { jar } = await signedInUser('rl-account');
+    // A form body: the platform answers 415 at once, no bcrypt.
+    const send = (client, accept) => request('POST', '/api/account/password', {
+        headers: withClient(client, accept, jar.headers(FORM)),
+        body: form({ currentPassword: 'x', newPassword: 'y' }),
+    });
+    const { n } = await assertZone('POST /api/account/password', 25, send);
+    assert.ok(n >= 11, `10 r/min with a burst of 10: the first 11 pass, the 429 came at request ${n}`);
+});
+
+// --- per account ------------------------------------------------------------
+
+// One credentials sign-in POST (the csrf token fetched before), timed.
+async function attempt(jar, csrfToken, email, password, { json = true, accept = '*/*' } = {}) {
+    const t0 = process.hrtime.bigint();
+    const res = await request('POST', '/api/auth/callback/credentials', {
+        headers: jar.headers({ ...FORM, Accept: accept }),
+        body: form({ csrfToken, email, password, callbackUrl: '/', ...(json ? { json: 'true' } : {}) }),
+    });
+    return { res, ms: Number(process.hrtime.bigint() - t0) / 1e6 };
+}
+
+// n wrong attempts, each refused as CredentialsSignin; -> their times.
+async function wrongAttempts(jar, token, emails, n) {
+    const times = [];
+    for (let i = 0; i < n; i++) {
+        const email = emails[i % emails.length];
+        const { res, ms } = await attempt(jar, token, email, `wrong-password-${i}`);
+        assert.equal(res.status, 401, `attempt ${i + 1} for ${JSON.stringify(email)}: not yet throttled: ${res.status} ${res.text.slice(0, 200)}`);
+        assert.match(res.json().url, /error=CredentialsSignin/, `attempt ${i + 1}`);
+        times.push(ms);
+    }
+    return times;
+}
+
+// After 10 wrong attempts: locked, fast, both answers; -> the locked time.
+async function assertLocked(jar, token, email, password, what) {
+    const { res, ms } = await attempt(jar, token, email, password);
+    assertJson429(res, `${what}: the attempt after 10 failures (json=true)`);
+    assert.ok(!res.setCookies.some((l) => l.startsWith(`${SESSION_COOKIE}=`) && !l.startsWith(`${SESSION_COOKIE}=;`)),
+        `${what}: no session while locked`);
+
+    // A plain form post (a browser without JavaScript): the sign-in page, 429.
+    const page = (await attempt(jar, token, email, password, { json: false, accept: 'text/html' })).res;
+    assert.equal(page.status, 429, `${what}: a form post while locked: ${page.status} ${page.text.slice(0, 200)}`);
+    assertRetryAfter(page, `${what}: form post`);
+    assert.ok(isHtml(page), `${what}: the sign-in page, got ${page.headers['content-type']}`);
+    assert.match(page.text, /Too many/, `${what}: the page says why`);
+    assert.match(page.text, /\/api\/auth\/callback\/credentials/, `${what}: it is the sign-in page (its form)`);
+    return ms;
+}
+
+test('per account: 10 wrong passwords lock the email; the next attempt is a fast 429 without bcrypt', async () => {
+    const user = newUser('throttle');
+    assert.equal((await register(user)).status, 201);
+    const jar = new Jar();
+    const token = await csrf(jar);
+
+    const wrong = await wrongAttempts(jar, token, [user.email], 10);
+    // Locked: even the right password is refused, at once.
+    const locked = await assertLocked(jar, token, user.email, user.password, 'a known email');
+    const minWrong = Math.min(...wrong);
+    console.log(`per-account throttle: wrong-password attempt ${minWrong.toFixed(1)} ms (min of 10, bcrypt), locked attempt ${locked.toFixed(1)} ms`);
+    assert.ok(locked < minWrong / 2,
+        `a locked attempt runs no bcrypt: ${locked.toFixed(1)} ms vs ${minWrong.toFixed(1)} ms for a wrong password`);
+
+    // The lock expires (moved into the past here): the right password signs in.
+    const key = throttleKey(user.email);
+    const n = psql(`WITH u AS (UPDATE "SignInThrottle" SET "lockedUntil" = ${now() - 1}
+                   WHERE "key" = ${lit(key)} RETURNING 1) SELECT count(*) FROM u`);
+    assert.equal(n, '1', `one "SignInThrottle" row for sha256(${user.email})`);
+    const { res } = await attempt(jar, token, user.email, user.password);
+    assert.equal(res.status, 200, `the right password after the lock: ${res.status} ${res.text.slice(0, 200)}`);
+    jar.apply(res);
+    assert.ok(jar.get(SESSION_COOKIE), 'signed in after the lock');
+});
+
+test('per account: an unknown email is throttled the same way (however it is written)', async () => {
+    const id = crypto.randomBytes(5).toString('hex');
+    const email = `nobody-${id}@example.com`;
+    // Trimmed and lower-cased before counting: one key for all of these.
+    const spellings = [email, `  ${email}  `, `Nobody-${id}@Example.COM`, email.toUpperCase()];
+    const jar = new Jar();
+    const token = await csrf(jar);
+    const wrong = await wrongAttempts(jar, token, spellings, 10);
+    const locked = await assertLocked(jar, token, email, 'another-wrong-one', 'an unknown email');
+    console.log(`per-account throttle (unknown email): wrong ${Math.min(...wrong).toFixed(1)} ms, locked ${locked.toFixed(1)} ms`);
+    assert.ok(locked < Math.min(...wrong) / 2, `no bcrypt while locked: ${locked.toFixed(1)} ms`);
+    assert.equal(psql(`SELECT count(*) FROM "SignInThrottle" WHERE "key" = ${lit(throttleKey(email))}`), '1',
+        'one row keyed on sha256 of the normalised email');
+});
+
+test('GET /api/auth/error?error=RateLimited sends to the sign-in page, which explains', async () => {
+    const res = await get('/api/auth/error?error=RateLimited', { headers: { Accept: 'text/html' } });
+    assert.equal(res.status, 302, `${res.status} ${res.text.slice(0, 200)}`);
+    const { url } = location(res);
+    assert.equal(url.origin, ORIGIN);
+    assert.equal(url.pathname, '/api/auth/signin');
+    assert.equal(url.searchParams.get('error'), 'RateLimited');
+    const page = await get(url.pathname + url.search, { headers: { Accept: 'text/html' } });
+    assert.equal(page.status, 200);
+    assert.ok(isHtml(page));
+    assert.match(page.text, /Too many/, 'the sign-in page shows the rate-limit message');
+});

@@ -1,0 +1,334 @@
+// Sessions you can trust and revoke (issue 5, docs/SESSIONS.md), through
+// the real stack: sign-out kills a copied cookie at every module within
+// 2 s; "sign out everywhere"; a password change keeps this session and
+// kills the others; account deletion; the /api/account/* refusals;
+// renewal in /api/auth/session refused for a revoked session or a deleted
+// user; revocation surviving `nginx -s reload` and a platform restart.
+// The delays measured are printed for the closing note.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+    ORIGIN, SECRET, SESSION_COOKIE, Jar, get, request, newUser, register,
+    signIn, signedInUser, jwt, claims, now, decodeJwtPayload, isJson, stackctl,
+    stackPid, alive, retry,
+} from './lib.mjs';
+import {
+    copyJar, signOut, account, sessionSetCookie, clearsSession,
+    assertRefusedWithin, psql, lit, childrenOf,
+} from './accounts.mjs';
+
+// Whatever happens, leave the platform running.
+after(() => {
+    try {
+        stackctl('start-backend', 'platform');
+    } catch { /* already running */ }
+});
+
+const me = (jar) => get('/qwen/api/me', { headers: jar.headers() });
+
+async function assertWorks(jar, user, what) {
+    const res = await me(jar);
+    assert.equal(res.status, 200, `${what}: /qwen/api/me ${res.status} ${res.text.slice(0, 200)}`);
+    assert.equal(res.json().email, user.email, what);
+}
+
+// A second sign-in of the same user: another session, another jar.
+async function anotherSession(user) {
+    const jar = new Jar();
+    const res = await signIn(jar, user.email, user.password);
+    assert.equal(res.status, 302, res.text);
+    assert.ok(jar.get(SESSION_COOKIE), 'a second session cookie');
+    return jar;
+}
+
+test('sign-out: the old cookie, copied before, is refused at a module within 2 s', async () => {
+    const { user, jar } = await signedInUser('signout');
+    const old = copyJar(jar);
+    await assertWorks(old, user, 'the copy before sign-out');
+
+    const res = await signOut(jar);
+    const t0 = Date.now();
+    assert.equal(res.status, 302, res.text);
+    assert.equal(jar.get(SESSION_COOKIE), undefined, 'sign-out clears the cookie in this jar');
+
+    const delay = await assertRefusedWithin(assert, [old], 'a copied cookie after sign-out', { t0 });
+    console.log(`revocation delay (sign-out -> 401 at /qwen/api/me): ${delay} ms`);
+    // Refused on every module, and as a page.
+    for (const m of ['nano-banana', 'seedream', 'grok', 'openai', 'wan-2.5']) {
+        const r = await get(`/${m}/api/me`, { headers: old.headers() });
+        assert.equal(r.status, 401, `/${m}/api/me with the signed-out cookie`);
+    }
+    const page = await get('/grok/', { headers: old.headers({ Accept: 'text/html' }) });
+    assert.equal(page.status, 302, 'a module page with the signed-out cookie redirects to sign in');
+});
+
+test('sign-out of one session leaves the user\'s other sessions working', async () => {
+    const { user, jar } = await signedInUser('signout-one');
+    const other = await anotherSession(user);
+    const old = copyJar(jar);
+    const res = await signOut(jar);
+    const t0 = Date.now();
+    assert.equal(res.status, 302, res.text);
+    await assertRefusedWithin(assert, [old], 'the signed-out session', { t0 });
+    await assertWorks(other, user, 'the other session of the same user');
+});
+
+test('POST /api/account/signout-all: 200 {"ok":true}, clears the cookie, every session refused within 2 s', async () => {
+    const { user, jar: a } = await signedInUser('signout-all');
+    const b = await anotherSession(user);
+    const aCopy = copyJar(a);
+
+    const res = await account('POST', '/api/account/signout-all', a, {});
+    const t0 = Date.now();
+    assert.equal(res.status, 200, res.text.slice(0, 200));
+    assert.ok(isJson(res), res.headers['content-type']);
+    assert.deepEqual(res.json(), { ok: true });
+    assert.ok(clearsSession(res), `the answer clears ${SESSION_COOKIE}: ${res.setCookies.join(' | ')}`);
+
+    const delay = await assertRefusedWithin(assert, [aCopy, b], 'sign out everywhere', { t0 });
+    console.log(`revocation delay (signout-all -> 401 for both sessions): ${delay} ms`);
+    // And the platform agrees: no session for either.
+    for (const j of [aCopy, b]) {
+        const s = await get('/api/auth/session', { headers: j.headers() });
+        assert.deepEqual(s.json(), {}, '/api/auth/session after sign out everywhere');
+    }
+    // Signing in again afterwards works (a new session is not caught by the old cut-off).
+    const fresh = await anotherSession(user);
+    await assertWorks(fresh, user, 'a sign-in after sign out everywhere');
+});
+
+test('POST /api/account/password: wrong current 403, bad new 400, success keeps this session and kills the others', async () => {
+    const { user, jar: a, me: who } = await signedInUser('password');
+    const b = await anotherSession(user);
+    const newPassword = `${user.password}-new`;
+
+    let res = await account('POST', '/api/account/password', a,
+        { currentPassword: `${user.password}-wrong`, newPassword });
+    assert.equal(res.status, 403, `wrong current password: ${res.text.slice(0, 200)}`);
+    assert.equal(res.json().error, 'wrong_password');
+
+    res = await account('POST', '/api/account/password', a,
+        { currentPassword: user.password, newPassword: '1234567' });
+    assert.equal(res.status, 400, `a 7-character new password: ${res.text.slice(0, 200)}`);
+    assert.equal(res.json().error, 'invalid_password');
+
+    res = await account('POST', '/api/account/password', a,
+        { currentPassword: user.password, newPassword: 'p'.repeat(73) });
+    assert.equal(res.status, 400, `a 73-byte new password: ${res.text.slice(0, 200)}`);
+    assert.equal(res.json().error, 'invalid_password');
+    assert.match(res.json().message, /72/, 'the message names the 72-byte limit');
+
+    // Nothing changed so far: both sessions work, the old password signs in.
+    await assertWorks(b, user, 'the other session after refused changes');
+
+    const before = decodeJwtPayload(a.get(SESSION_COOKIE));
+    res = await account('POST', '/api/account/password', a, { currentPassword: user.password, newPassword });
+    const t0 = Date.now();
+    assert.equal(res.status, 200, `password change: ${res.text.slice(0, 200)}`);
+    assert.deepEqual(res.json(), { ok: true });
+    const c = sessionSetCookie(res);
+    assert.ok(c && c.value, `the answer re-issues ${SESSION_COOKIE}: ${res.setCookies.join(' | ')}`);
+    const after = decodeJwtPayload(c.value);
+    assert.equal(after.sub, who.id, 'the same user');
+    assert.equal(after.jti, before.jti, 'the same session id (jti)');
+    assert.ok(after.iat >= before.iat, `iat ${after.iat} not before the old ${before.iat}`);
+    a.apply(res);
+
+    // The other session dies...
+    const delay = await assertRefusedWithin(assert, [b], 'the other session after a password change', { t0 });
+    console.log(`revocation delay (password change -> 401 for the other session): ${delay} ms`);
+    // ...while this one, with its re-issued cookie, keeps working after the cut-off.
+    await assertWorks(a, user, 'this session after the password change');
+    const s = await get('/api/auth/session', { headers: a.headers() });
+    assert.equal(s.status, 200);
+    assert.equal(s.json().user?.email, user.email, `/api/auth/session keeps this session: ${s.text}`);
+
+    // The stored hash: bcrypt $2b$, cost 12.
+    const hash = psql(`SELECT "password" FROM "User" WHERE "id" = ${lit(who.id)}`);
+    assert.match(hash, /^\$2b\$12\$/, 'a new $2b$ cost-12 hash');
+
+    // The new password signs in, the old one no longer does.
+    const jNew = new Jar();
+    res = await signIn(jNew, user.email, newPassword);
+    assert.equal(res.status, 302, res.text);
+    assert.ok(jNew.get(SESSION_COOKIE), 'the new password signs in');
+    const jOld = new Jar();
+    res = await signIn(jOld, user.email, user.password);
+    assert.equal(res.status, 302);
+    assert.equal(new URL(res.headers.location, ORIGIN).searchParams.get('error'), 'CredentialsSignin',
+        `the old password is refused: ${res.headers.location}`);
+    assert.equal(jOld.get(SESSION_COOKIE), undefined, 'no session with the old password');
+});
+
+test('DELETE /api/account: wrong password 403; success deletes the user, kills every session, frees the email', async () => {
+    const { user, jar: a, me: who } = await signedInUser('delete');
+    const b = await anotherSession(user);
+    const aCopy = copyJar(a);
+
+    let res = await account('DELETE', '/api/account', a, { password: `${user.password}-wrong` });
+    assert.equal(res.status, 403, `wrong password: ${res.text.slice(0, 200)}`);
+    assert.equal(res.json().error, 'wrong_password');
+    await assertWorks(a, user, 'after a refused deletion');
+
+    res = await account('DELETE', '/api/account', a, { password: user.password });
+    const t0 = Date.now();
+    assert.equal(res.status, 200, `deletion: ${res.text.slice(0, 200)}`);
+    assert.deepEqual(res.json(), { ok: true });
+    assert.ok(clearsSession(res), `the answer clears ${SESSION_COOKIE}: ${res.setCookies.join(' | ')}`);
+
+    const delay = await assertRefusedWithin(assert, [aCopy, b], 'every session of a deleted user', { t0 });
+    console.log(`revocation delay (account deletion -> 401 for both sessions): ${delay} ms`);
+
+    assert.equal(psql(`SELECT count(*) FROM "User" WHERE "id" = ${lit(who.id)}`), '0', 'the "User" row is gone');
+
+    // The platform: no session, and the cookie is cleared.
+    const s = await get('/api/auth/session', { headers: aCopy.headers() });
+    assert.equal(s.status, 200);
+    assert.deepEqual(s.json(), {}, '/api/auth/session with a deleted user\'s cookie');
+    assert.ok(clearsSession(s), `/api/auth/session clears the cookie: ${s.setCookies.join(' | ')}`);
+
+    // The email is free again, and the new account is a new user.
+    res = await register(user);
+    assert.equal(res.status, 201, `register the same email again: ${res.text.slice(0, 200)}`);
+    const j = new Jar();
+    res = await signIn(j, user.email, user.password);
+    assert.equal(res.status, 302);
+    const again = await me(j);
+    assert.equal(again.status, 200, 'the new account signs in');
+    assert.notEqual(again.json().id, who.id, 'a new user id');
+});
+
+test('/api/account/*: 401 without a session, 415 without JSON, 403 cross-site', async () => {
+    const { user, jar } = await signedInUser('account-refusals');
+    const calls = [
+        ['POST', '/api/account/signout-all', {}],
+        ['POST', '/api/account/password', { currentPassword: user.password, newPassword: `${user.password}-x` }],
+        ['DELETE', '/api/account', { password: user.password }],
+    ];
+    for (const [method, p, body] of calls) {
+        const what = `${method} ${p}`;
+        let res = await account(method, p, null, body);
+        assert.equal(res.status, 401, `${what} without a session: ${res.status} ${res.text.slice(0, 200)}`);
+        assert.ok(isJson(res), `${what} 401 as JSON: ${res.headers['content-type']}`);
+        assert.equal(res.json().error, 'unauthorized', what);
+
+        res = await request(method, p, {
+            headers: jar.headers({ 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN }),
+            body: new URLSearchParams(body).toString(),
+        });
+        assert.equal(res.status, 415, `${what} with a form body: ${res.status} ${res.text.slice(0, 200)}`);
+
+        res = await account(method, p, jar, body, { Origin: 'https://evil.example' });
+        assert.equal(res.status, 403, `${what} with a foreign Origin: ${res.status} ${res.text.slice(0, 200)}`);
+        assert.equal(res.json().error, 'cross_site', what);
+
+        res = await account(method, p, jar, body, { 'Sec-Fetch-Site': 'cross-site' });
+        assert.equal(res.status, 403, `${what} with Sec-Fetch-Site: cross-site: ${res.status} ${res.text.slice(0, 200)}`);
+        assert.equal(res.json().error, 'cross_site', what);
+    }
+    // None of them did anything: the session and the password still work.
+    await assertWorks(jar, user, 'after the refused calls');
+    const j = new Jar();
+    const res = await signIn(j, user.email, user.password);
+    assert.ok(j.get(SESSION_COOKIE), `the password is unchanged: ${res.status}`);
+});
+
+// /api/auth/session with a token made here for a real user.
+async function sessionWith(token) {
+    return get('/api/auth/session', { headers: { Cookie: `${SESSION_COOKIE}=${token}` } });
+}
+
+function assertRenewalRefused(res, what) {
+    assert.equal(res.status, 200, what);
+    assert.deepEqual(res.json(), {}, `${what}: /api/auth/session must answer {}: ${res.text.slice(0, 200)}`);
+    assert.ok(clearsSession(res), `${what}: the cookie is cleared: ${res.setCookies.join(' | ')}`);
+}
+
+test('renewal refused: a token whose jti was revoked by sign-out', async () => {
+    const { user, jar, me: who } = await signedInUser('renew-revoked');
+    const { jti } = decodeJwtPayload(jar.get(SESSION_COOKIE));
+    assert.ok(jti, 'the platform\'s token carries a jti');
+    const res = await signOut(jar);
+    assert.equal(res.status, 302, res.text);
+
+    const t = now();
+    const base = { sub: who.id, email: user.email, name: user.name, jti };
+    // Control: the same claims with another jti are a live session.
+    const live = await sessionWith(jwt(claims({ ...base, jti: `${jti}-other` })));
+    assert.equal(live.json().user?.email, user.email, `a token of the same user with another jti works: ${live.text}`);
+
+    assertRenewalRefused(await sessionWith(jwt(claims(base))), 'revoked jti, fresh iat');
+    assertRenewalRefused(await sessionWith(jwt(claims({ ...base, iat: t - 2 * 86400, exp: t + 28 * 86400 }))),
+        'revoked jti, iat older than 24 h (the renewal case)');
+});
+
+test('renewal refused: a token of a user that no longer exists', async () => {
+    const { user, jar, me: who } = await signedInUser('renew-deleted');
+    const t = now();
+    const base = { sub: who.id, email: user.email, name: user.name };
+    const fresh = jwt(claims(base));
+    const old = jwt(claims({ ...base, iat: t - 2 * 86400, exp: t + 28 * 86400 }));
+    // While the user exists both work (the old one is renewed).
+    assert.equal((await sessionWith(fresh)).json().user?.email, user.email, 'control: fresh token');
+    assert.equal((await sessionWith(old)).json().user?.email, user.email, 'control: token older than 24 h');
+
+    // The user is deleted behind the platform's back (as V1 or an operator would).
+    assert.equal(psql(`WITH d AS (DELETE FROM "User" WHERE "id" = ${lit(who.id)} RETURNING 1) SELECT count(*) FROM d`), '1');
+
+    assertRenewalRefused(await sessionWith(fresh), 'deleted user, fresh iat');
+    assertRenewalRefused(await sessionWith(old), 'deleted user, iat older than 24 h (the renewal case)');
+    const s = await get('/api/auth/session', { headers: jar.headers() });
+    assertRenewalRefused(s, 'deleted user, the cookie the platform issued');
+});
+
+// Waits until every worker nginx had before a SIGHUP has been replaced.
+async function reloadNginx() {
+    const master = stackPid('nginx');
+    assert.ok(master && alive(master), 'the nginx master (pids/nginx.pid)');
+    const old = childrenOf(master);
+    assert.ok(old.length > 0, 'nginx has workers');
+    process.kill(master, 'SIGHUP');
+    const done = await retry(() => {
+        const cur = childrenOf(master);
+        return cur.length > 0 && !cur.some((p) => old.includes(p));
+    }, 20000, 50);
+    assert.ok(done, `nginx replaced its workers after SIGHUP (old ${old}, now ${childrenOf(master)})`);
+}
+
+test('revocation survives nginx -s reload and a platform restart', async () => {
+    const { user, jar: live } = await signedInUser('survive');
+    const dead = await anotherSession(user);
+    const deadCopy = copyJar(dead);
+    const res = await signOut(dead);
+    const t0 = Date.now();
+    assert.equal(res.status, 302, res.text);
+    await assertRefusedWithin(assert, [deadCopy], 'the signed-out session', { t0 });
+
+    // Several requests, so that every worker answers some.
+    const check = async (when) => {
+        for (let i = 0; i < 6; i++) {
+            const d = await me(deadCopy);
+            assert.equal(d.status, 401, `${when}: the revoked cookie must stay refused (request ${i + 1}): ${d.status}`);
+            await assertWorks(live, user, `${when}: the live session`);
+        }
+    };
+
+    await reloadNginx();
+    await check('right after nginx -s reload');
+
+    stackctl('restart-backend', 'platform');
+    await check('after a platform restart');
+    const s = await get('/api/auth/session', { headers: deadCopy.headers() });
+    assert.deepEqual(s.json(), {}, 'the restarted platform refuses the revoked session too');
+    const l = await get('/api/auth/session', { headers: live.headers() });
+    assert.equal(l.json().user?.email, user.email, 'the restarted platform keeps the live session');
+
+    // A revocation made after the restart still reaches the gateway.
+    const later = await anotherSession(user);
+    const laterCopy = copyJar(later);
+    const r2 = await signOut(later);
+    const t1 = Date.now();
+    assert.equal(r2.status, 302, r2.text);
+    await assertRefusedWithin(assert, [laterCopy], 'a sign-out after the platform restart', { t0: t1 });
+    await assertWorks(live, user, 'the live session at the end');
+});
