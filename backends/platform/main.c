@@ -27,15 +27,18 @@ static const nano_route_t  routes[] = {
     { "DELETE", "/api/account",                   platform_account_delete },
 };
 
-/* 32 request workers: a sign-in flood holds at most the bcrypt pool's
- * threads and queue (nano_password.h); the rest keep answering. */
+/* 12 request workers: a sign-in flood holds at most the bcrypt pool's
+ * threads and queue (nano_password.h: 1 + 4 on two cores) and the rest
+ * keep answering.  More would not serve more: under a flood every extra
+ * runnable thread only lengthens the queue for the CPU (measured with
+ * tests/bench/signin-flood: 32 workers gave a p99 twice that of 12). */
 static const nano_app_t  app = {
     .name = "platform",
     .title = "Nano Banana",
     .routes = routes,
     .nroutes = sizeof(routes) / sizeof(routes[0]),
     .flags = NANO_APP_NEEDS_KEYS | NANO_APP_CHECKS_ORIGIN,
-    .workers = 32,
+    .workers = 12,
     .start = platform_revocations_start,
     .stop = platform_revocations_stop,
 };

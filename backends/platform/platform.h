@@ -133,6 +133,10 @@ nano_db_status_t platform_user_find(nano_db_t *db, const char *email,
 nano_db_status_t platform_user_get(nano_db_t *db, const char *id,
     platform_user_t *u, int *found);
 
+/* The same, and whether the session jti (may be "") is revoked. */
+nano_db_status_t platform_user_get_session(nano_db_t *db, const char *id,
+    const char *jti, platform_user_t *u, int *found, int *revoked);
+
 /* Sets a user's password hash. */
 nano_db_status_t platform_user_set_password(nano_db_t *db, const char *id,
     const char *hash);

@@ -35,29 +35,6 @@ platform_session_cleanup(platform_session_t *ps)
     ps->state = PLATFORM_SESSION_NONE;
 }
 
-/* 1 when the jti is in "RevokedSession". */
-static nano_db_status_t
-platform_session_is_revoked(nano_db_t *db, const nano_str_t *jti,
-    int *revoked)
-{
-    static const char   sql[] =
-        "SELECT 1 FROM \"RevokedSession\" WHERE \"id\" = $1";
-    const char         *params[1] = { jti->data };
-    nano_db_status_t    st;
-    PGresult           *r;
-
-    *revoked = 0;
-    if (jti->len == 0) {
-        return NANO_DB_OK;
-    }
-    r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, &st);
-    if (r != NULL) {
-        *revoked = PQntuples(r) > 0;
-        PQclear(r);
-    }
-    return st;
-}
-
 platform_session_state_t
 platform_session_check(nano_req_t *req, nano_db_t *db, platform_session_t *ps,
     nano_db_status_t *st)
@@ -78,10 +55,9 @@ platform_session_check(nano_req_t *req, nano_db_t *db, platform_session_t *ps,
         return ps->state;
     }
 
-    *st = platform_user_get(db, c->sub.data, &ps->user, &found);
-    if (*st == NANO_DB_OK) {
-        *st = platform_session_is_revoked(db, &c->jti, &revoked);
-    }
+    *st = platform_user_get_session(db, c->sub.data,
+                                    c->jti.len > 0 ? c->jti.data : "",
+                                    &ps->user, &found, &revoked);
     if (*st != NANO_DB_OK) {
         ps->state = PLATFORM_SESSION_ERROR;
         return ps->state;
@@ -122,8 +98,8 @@ platform_session_agent(const nano_req_t *req)
     return out;
 }
 
-/* Inserts the "AuthSession" row of a session, or moves its expiry on
- * (a renewal). */
+/* Inserts the "AuthSession" row of a session, or moves its expiry on (a
+ * renewal) and its lastSeenAt (when a minute old); one statement. */
 static nano_db_status_t
 platform_session_record(nano_req_t *req, nano_db_t *db, const char *jti,
     const char *user_id, long long expires)
@@ -132,7 +108,11 @@ platform_session_record(nano_req_t *req, nano_db_t *db, const char *jti,
         "INSERT INTO \"AuthSession\" (\"id\", \"userId\", \"ipAddress\","
         " \"userAgent\", \"expires\") VALUES ($1, $2, $3, $4, $5)"
         " ON CONFLICT (\"id\") DO UPDATE SET \"expires\" ="
-        " GREATEST(\"AuthSession\".\"expires\", EXCLUDED.\"expires\")";
+        " GREATEST(\"AuthSession\".\"expires\", EXCLUDED.\"expires\"),"
+        " \"lastSeenAt\" = EXCLUDED.\"lastSeenAt\""
+        " WHERE \"AuthSession\".\"expires\" < EXCLUDED.\"expires\""
+        " OR \"AuthSession\".\"lastSeenAt\" < EXCLUDED.\"lastSeenAt\""
+        " - interval '" PLATFORM_SEEN_EVERY " seconds'";
     const char         *params[5];
     const char         *ip = nano_req_param(req, "REMOTE_ADDR");
     char               *ua, exp[24];
@@ -188,31 +168,14 @@ nano_db_status_t
 platform_session_touch(nano_req_t *req, nano_db_t *db,
     const platform_session_t *ps)
 {
-    static const char   sql[] =
-        "UPDATE \"AuthSession\" SET \"lastSeenAt\" ="
-        " (now() AT TIME ZONE 'utc') WHERE \"id\" = $1"
-        " AND \"lastSeenAt\" < (now() AT TIME ZONE 'utc')"
-        " - interval '" PLATFORM_SEEN_EVERY " seconds'";
     const nano_claims_t  *c = &ps->token.claims;
-    const char           *params[1] = { c->jti.data };
-    nano_db_status_t      st;
-    PGresult             *r;
-    int                   updated;
 
     if (c->jti.len == 0) {
         return NANO_DB_OK;
     }
-    r = nano_db_exec(db, sql, 1, params, PGRES_COMMAND_OK, &st);
-    if (r == NULL) {
-        return st;
-    }
-    updated = strcmp(PQcmdTuples(r), "0") != 0;
-    PQclear(r);
-    /* no row to touch: either seen within the minute, or a session from
-     * before rows were kept, which gets its row now */
-    return updated ? NANO_DB_OK
-                   : platform_session_record(req, db, c->jti.data,
-                                             c->sub.data, c->exp);
+    /* the row's lastSeenAt moves at most once a minute; a session from
+     * before rows were kept gets its row here */
+    return platform_session_record(req, db, c->jti.data, c->sub.data, c->exp);
 }
 
 nano_db_status_t

@@ -55,18 +55,19 @@ platform_user_column(PGresult *r, const char *name, char **out)
     " u.\"password\", (SELECT c.\"notBefore\" FROM \"SessionCutoff\" c"   \
     " WHERE c.\"userId\" = u.\"id\") AS not_before FROM \"User\" u"
 
-/* Runs a lookup of at most one user and reads its row into u. */
+/* Runs a lookup of at most one user and reads its row into u, and the
+ * "revoked" column into *revoked when asked for. */
 static nano_db_status_t
-platform_user_read(nano_db_t *db, const char *sql, const char *param,
-    platform_user_t *u, int *found)
+platform_user_read(nano_db_t *db, const char *sql, int nparams,
+    const char *const *params, platform_user_t *u, int *found, int *revoked)
 {
-    const char         *params[1] = { param };
     nano_db_status_t    st = NANO_DB_OK;
     PGresult           *r;
     char               *nb = NULL;
+    int                 col;
 
     *found = 0;
-    r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, &st);
+    r = nano_db_exec(db, sql, nparams, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         return st;
     }
@@ -84,6 +85,10 @@ platform_user_read(nano_db_t *db, const char *sql, const char *param,
             goto out;
         }
         u->not_before = nb != NULL ? strtoll(nb, NULL, 10) : 0;
+        if (revoked != NULL) {
+            col = PQfnumber(r, "revoked");
+            *revoked = col >= 0 && PQgetvalue(r, 0, col)[0] == 't';
+        }
         *found = 1;
     }
 out:
@@ -103,7 +108,9 @@ platform_user_find(nano_db_t *db, const char *email, platform_user_t *u,
         " WHERE lower(u.\"email\") = lower($1)"
         " ORDER BY (u.\"email\" = $1) DESC, u.\"id\" LIMIT 1";
 
-    return platform_user_read(db, sql, email, u, found);
+    const char         *params[1] = { email };
+
+    return platform_user_read(db, sql, 1, params, u, found, NULL);
 }
 
 nano_db_status_t
@@ -112,8 +119,26 @@ platform_user_get(nano_db_t *db, const char *id, platform_user_t *u,
 {
     static const char  sql[] = PLATFORM_USER_COLUMNS
         " WHERE u.\"id\" = $1";
+    const char         *params[1] = { id };
 
-    return platform_user_read(db, sql, id, u, found);
+    return platform_user_read(db, sql, 1, params, u, found, NULL);
+}
+
+nano_db_status_t
+platform_user_get_session(nano_db_t *db, const char *id, const char *jti,
+    platform_user_t *u, int *found, int *revoked)
+{
+    /* one round trip: /api/auth/session asks on every call */
+    static const char  sql[] =
+        "SELECT u.\"id\", u.\"email\", u.\"name\", u.\"image\","
+        " u.\"password\", (SELECT c.\"notBefore\" FROM \"SessionCutoff\" c"
+        " WHERE c.\"userId\" = u.\"id\") AS not_before,"
+        " EXISTS (SELECT 1 FROM \"RevokedSession\" r WHERE r.\"id\" = $2)"
+        " AS revoked FROM \"User\" u WHERE u.\"id\" = $1";
+    const char         *params[2] = { id, jti };
+
+    *revoked = 0;
+    return platform_user_read(db, sql, 2, params, u, found, revoked);
 }
 
 nano_db_status_t

@@ -13,19 +13,27 @@ function pct(sorted, p) {
     return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
 }
 
+function stats(lat) {
+    lat.sort((a, b) => a - b);
+    return { n: lat.length, p50: pct(lat, 0.5), p99: pct(lat, 0.99), max: lat[lat.length - 1] };
+}
+
+// -> {all, csrf, session, failed}: latencies in ms
 async function probe(jar, ms) {
-    const lat = [];
+    const by = { '/api/auth/csrf': [], '/api/auth/session': [] };
     const end = Date.now() + ms;
     let failed = 0;
     for (let i = 0; Date.now() < end; i++) {
         const path = i % 2 ? '/api/auth/session' : '/api/auth/csrf';
         const t = process.hrtime.bigint();
         const r = await L.get(path, { headers: jar.headers() });
-        lat.push(Number(process.hrtime.bigint() - t) / 1e6);
+        by[path].push(Number(process.hrtime.bigint() - t) / 1e6);
         if (r.status !== 200) failed++;
     }
-    lat.sort((a, b) => a - b);
-    return { n: lat.length, p50: pct(lat, 0.5), p99: pct(lat, 0.99), max: lat[lat.length - 1], failed };
+    return {
+        ...stats([...by['/api/auth/csrf'], ...by['/api/auth/session']]),
+        csrf: stats(by['/api/auth/csrf']), session: stats(by['/api/auth/session']), failed,
+    };
 }
 
 // wrk with FLOOD connections for ms; resolves with its summary line.
@@ -52,7 +60,11 @@ const busy = await probe(jar, secs * 1000);
 const summary = await flooding;
 
 const f = (x) => x.toFixed(1).padStart(7);
-console.log(`idle : ${String(idle.n).padStart(5)} probes  p50 ${f(idle.p50)} ms  p99 ${f(idle.p99)} ms  max ${f(idle.max)} ms  non-200 ${idle.failed}`);
-console.log(`flood: ${String(busy.n).padStart(5)} probes  p50 ${f(busy.p50)} ms  p99 ${f(busy.p99)} ms  max ${f(busy.max)} ms  non-200 ${busy.failed}`);
+const line = (name, s) => `${name.padEnd(14)} ${String(s.n).padStart(5)} probes  p50 ${f(s.p50)} ms  p99 ${f(s.p99)} ms  max ${f(s.max)} ms`;
+for (const [phase, s] of [['idle', idle], ['flood', busy]]) {
+    console.log(line(`${phase}`, s) + `  non-200 ${s.failed}`);
+    console.log(line(`  csrf`, s.csrf));
+    console.log(line(`  session`, s.session));
+}
 console.log(summary);
 console.log(`csrf+session p99 under a flood of ${FLOOD} wrong sign-ins: ${busy.p99.toFixed(1)} ms (idle ${idle.p99.toFixed(1)} ms, ratio ${(busy.p99 / idle.p99).toFixed(2)}; goal < 100 ms)`);
