@@ -110,6 +110,8 @@ static ngx_int_t ngx_http_nano_auth_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_nano_auth_origin_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_nano_auth_found(ngx_http_variable_value_t *v,
+    u_char *data, size_t len);
 static ngx_int_t ngx_http_nano_auth_add_variables(ngx_conf_t *cf);
 static void *ngx_http_nano_auth_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf,
@@ -923,13 +925,8 @@ ngx_http_nano_auth_user_variable(ngx_http_request_t *r,
         break;
     }
 
-    v->data = (u_char *) (s->data ? s->data : "");
-    v->len = s->len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_http_nano_auth_found(v, (u_char *) (s->data ? s->data : ""),
+                                    s->len);
 }
 
 
@@ -947,13 +944,7 @@ ngx_http_nano_auth_status_variable(ngx_http_request_t *r,
 
     name = nano_token_status_name(ctx->status);
 
-    v->data = (u_char *) name;
-    v->len = ngx_strlen(name);
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_http_nano_auth_found(v, (u_char *) name, ngx_strlen(name));
 }
 
 
@@ -974,8 +965,17 @@ ngx_http_nano_auth_origin_variable(ngx_http_request_t *r,
 
     origin = alcf->origins->elts;
 
-    v->data = origin[0].data;
-    v->len = origin[0].len;
+    return ngx_http_nano_auth_found(v, origin[0].data, origin[0].len);
+}
+
+
+/* A found value; data must live as long as the request. */
+static ngx_int_t
+ngx_http_nano_auth_found(ngx_http_variable_value_t *v, u_char *data,
+    size_t len)
+{
+    v->data = data;
+    v->len = len;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
