@@ -164,7 +164,8 @@ test_round_trip(void **state)
     size_t          i, n;
     nano_revoke_t  *rv;
     static const char *ids[] = {
-        "plain", "with space", "100%", "new\nline", "caf\xc3\xa9 \xf0\x9f\x8d\x8c",
+        "plain", "with space", "100%", "new\nline",
+        "caf\xc3\xa9 \xf0\x9f\x8d\x8c",
         "%41", "\x01\x7f\xfe", "tab\there", "\"quoted\";=,", "u",
     };
 
