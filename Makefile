@@ -16,7 +16,8 @@ LDLIBS    := -lfcgi -ljansson -lpq -ljwt -lcurl -lcrypto -lcrypt -lunistring \
 TOKEN_SRC := ngx_nano_auth_module/nano_token.c \
              ngx_nano_auth_module/nano_cookie.c \
              ngx_nano_auth_module/nano_token_issue.c \
-             ngx_nano_auth_module/nano_utf8.c
+             ngx_nano_auth_module/nano_utf8.c \
+             ngx_nano_auth_module/nano_revoke.c
 LIB_SRC   := $(TOKEN_SRC) $(wildcard backends/lib/*.c)
 LIB_OBJ   := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC))
 LIBNANO   := $(B)/lib/libnano.a

@@ -18,6 +18,14 @@
  * every byte outside 0x21..0x7e, and '%', becomes %XX (upper-case hex),
  * so ids of any bytes stay one field.  Numbers are decimal, no sign.
  * The writer replaces the file atomically (write, then rename).
+ *
+ * The reader is strict: every line, the last included, ends with "\n"
+ * (a file cut short is refused), a CR before it is refused, fields are
+ * separated by exactly one space, numbers have no leading zeros, "%XX"
+ * takes hex digits of either case but never encodes NUL, a decoded id
+ * has 1 to NANO_REVOKE_ID_MAX bytes.  A file holding only the two header
+ * lines is a valid, empty snapshot.  The same id twice is not an error:
+ * the entry that revokes more (later expiry, later cut-off) is kept.
  */
 
 #ifndef NANO_REVOKE_H

@@ -93,6 +93,7 @@ static int nano_header_field(nano_json_t *j, const nano_str_t *key,
     void *data);
 static int nano_claim_field(nano_json_t *j, const nano_str_t *key,
     void *data);
+static int nano_has_control(const nano_str_t *s);
 static int nano_claims_parse(char *json, size_t len, nano_claims_t *claims);
 static int nano_str_is(const nano_str_t *s, const char *literal);
 static void nano_json_ws(nano_json_t *j);
@@ -654,7 +655,39 @@ nano_claim_field(nano_json_t *j, const nano_str_t *key, void *data)
         return 0;
     }
 
-    return nano_json_string(j, str);
+    if (nano_json_string(j, str) != 0) {
+        return -1;
+    }
+
+    /* identities end up in headers, logs and pages: no control characters */
+    return nano_has_control(str) ? -1 : 0;
+}
+
+
+/*
+ * 1 when the decoded, well-formed UTF-8 string holds a control character:
+ * C0 (0x00-0x1f), DEL (0x7f) or C1 (U+0080-U+009F, encoded 0xc2 0x80-0x9f).
+ */
+static int
+nano_has_control(const nano_str_t *s)
+{
+    size_t                i;
+    const unsigned char  *p;
+
+    p = (const unsigned char *) s->data;
+
+    for (i = 0; i < s->len; i++) {
+        if (p[i] < 0x20 || p[i] == 0x7f) {
+            return 1;
+        }
+        if (p[i] == 0xc2 && i + 1 < s->len && p[i + 1] >= 0x80
+            && p[i + 1] <= 0x9f)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

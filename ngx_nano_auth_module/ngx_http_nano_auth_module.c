@@ -1,9 +1,12 @@
 
 /*
  * ngx_http_nano_auth_module: the gateway's session check.  Verifies the
- * platform's HS256 session cookie on every request, sends browsers
- * without a session to sign in, answers APIs with 401, and exposes the
- * verified identity as variables for fastcgi_param.
+ * platform's HS256 session cookie and its revocation on every request,
+ * refuses a request without a valid session in nginx's access phase with
+ * 401 (so satisfy, auth_delay and error_page apply), turns nginx's plain
+ * 401 for such a refusal into the gateway's answer (JSON 401 for APIs, a
+ * 302 to sign in for pages), and exposes the verified identity as
+ * variables for fastcgi_param.
  */
 
 
@@ -13,25 +16,63 @@
 
 #include "nano_token.h"
 #include "nano_cookie.h"
+#include "nano_revoke.h"
 
 
-#define NGX_HTTP_NANO_AUTH_MAX_COOKIE_HEADERS  16
+#define NGX_HTTP_NANO_AUTH_REVOKE_CHECK  1000   /* ms between two stat()s */
+#define NGX_HTTP_NANO_AUTH_REVOKE_LOG    10     /* s between two errors */
+#define NGX_HTTP_NANO_AUTH_REVOKE_STALE  60     /* s: an old snapshot */
+
+
+/*
+ * The revocation file's state, made by the directive and shared by every
+ * location that inherits it.  Each worker mutates its own copy (forked
+ * after the configuration was read), so it needs no lock.
+ */
+typedef struct {
+    ngx_str_t                  path;          /* NUL-terminated */
+    nano_revoke_t             *snapshot;      /* NULL: none read yet */
+    ngx_msec_t                 checked;       /* the last stat() */
+    time_t                     logged;        /* the last error logged */
+    time_t                     grace;         /* the largest leeway */
+    dev_t                      dev;           /* the snapshot's file */
+    ino_t                      ino;
+    off_t                      size;
+    struct timespec            mtime;
+    unsigned                   checked_once:1;
+    unsigned                   have_file:1;   /* dev ... mtime are set */
+} ngx_http_nano_auth_revocation_t;
 
 
 typedef struct {
     ngx_flag_t                 enable;
     ngx_str_t                  secret_file;
     nano_keyring_t            *keyring;
+    ngx_array_t               *origins;       /* of ngx_str_t */
+    ngx_uint_t                 secure;        /* the origins are https */
+    ngx_http_nano_auth_revocation_t  *revocation;
     ngx_str_t                  cookie;
-    ngx_str_t                  secure_cookie;
     ngx_str_t                  login_url;
+    ngx_str_t                  login_page;    /* the 302's body */
     time_t                     leeway;
 } ngx_http_nano_auth_loc_conf_t;
+
+
+/* The answer the access handler wants for its refusal. */
+typedef enum {
+    NGX_HTTP_NANO_AUTH_ADMIT = 0,
+    NGX_HTTP_NANO_AUTH_JSON,
+    NGX_HTTP_NANO_AUTH_REDIRECT
+} ngx_http_nano_auth_answer_e;
 
 
 typedef struct {
     nano_token_status_t        status;
     nano_claims_t              claims;
+    ngx_str_t                 *body;          /* set: our answer replaces
+                                                 nginx's 401 */
+    unsigned                   answer:2;
+    unsigned                   body_sent:1;
 } ngx_http_nano_auth_ctx_t;
 
 
@@ -44,30 +85,49 @@ typedef enum {
 
 
 static ngx_int_t ngx_http_nano_auth_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_nano_auth_admitted(ngx_http_request_t *r);
 static ngx_http_nano_auth_ctx_t *ngx_http_nano_auth_evaluate(
     ngx_http_request_t *r);
 static ngx_int_t ngx_http_nano_auth_find_token(ngx_http_request_t *r,
     ngx_http_nano_auth_loc_conf_t *alcf, ngx_str_t *token);
+static void ngx_http_nano_auth_revocation_refresh(ngx_http_request_t *r,
+    ngx_http_nano_auth_revocation_t *rv);
+static void ngx_http_nano_auth_revocation_read(ngx_http_request_t *r,
+    ngx_http_nano_auth_revocation_t *rv);
+static void ngx_http_nano_auth_revocation_failed(ngx_http_request_t *r,
+    ngx_http_nano_auth_revocation_t *rv, ngx_err_t err, const char *what);
 static ngx_uint_t ngx_http_nano_auth_wants_401(ngx_http_request_t *r);
-static ngx_int_t ngx_http_nano_auth_unauthorized(ngx_http_request_t *r);
-static ngx_int_t ngx_http_nano_auth_redirect(ngx_http_request_t *r,
-    ngx_http_nano_auth_loc_conf_t *alcf);
-static ngx_int_t ngx_http_nano_auth_send(ngx_http_request_t *r,
-    ngx_uint_t status, ngx_str_t *location, ngx_str_t *type,
-    ngx_str_t *body);
+static ngx_int_t ngx_http_nano_auth_header_filter(ngx_http_request_t *r);
+static ngx_int_t ngx_http_nano_auth_body_filter(ngx_http_request_t *r,
+    ngx_chain_t *in);
+static ngx_int_t ngx_http_nano_auth_location(ngx_http_request_t *r,
+    ngx_http_nano_auth_loc_conf_t *alcf, ngx_str_t *location);
 static ngx_int_t ngx_http_nano_auth_add_header(ngx_http_request_t *r,
     const char *key, void *value, size_t len);
 static ngx_int_t ngx_http_nano_auth_user_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_nano_auth_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_nano_auth_origin_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_nano_auth_found(ngx_http_variable_value_t *v,
+    u_char *data, size_t len);
 static ngx_int_t ngx_http_nano_auth_add_variables(ngx_conf_t *cf);
 static void *ngx_http_nano_auth_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
+static char *ngx_http_nano_auth_login_page(ngx_conf_t *cf,
+    ngx_http_nano_auth_loc_conf_t *conf);
 static char *ngx_http_nano_auth_secret_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static void ngx_http_nano_auth_keyring_cleanup(void *data);
+static char *ngx_http_nano_auth_origin(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static const char *ngx_http_nano_auth_parse_origin(ngx_pool_t *pool,
+    ngx_str_t *in, ngx_str_t *out);
+static char *ngx_http_nano_auth_revocation_file(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static void ngx_http_nano_auth_revocation_cleanup(void *data);
 static ngx_int_t ngx_http_nano_auth_init(ngx_conf_t *cf);
 
 
@@ -85,6 +145,20 @@ static ngx_command_t  ngx_http_nano_auth_commands[] = {
       ngx_http_nano_auth_secret_file,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_nano_auth_loc_conf_t, secret_file),
+      NULL },
+
+    { ngx_string("nano_auth_origin"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
+      ngx_http_nano_auth_origin,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("nano_auth_revocation_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_nano_auth_revocation_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("nano_auth_cookie"),
@@ -164,8 +238,15 @@ static ngx_http_variable_t  ngx_http_nano_auth_vars[] = {
     { ngx_string("nano_auth_status"), NULL,
       ngx_http_nano_auth_status_variable, 0, 0, 0 },
 
+    { ngx_string("nano_auth_origin"), NULL,
+      ngx_http_nano_auth_origin_variable, 0, 0, 0 },
+
       ngx_http_null_variable
 };
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
 static ngx_str_t  ngx_http_nano_auth_json_type =
@@ -174,15 +255,15 @@ static ngx_str_t  ngx_http_nano_auth_html_type =
     ngx_string("text/html");
 static ngx_str_t  ngx_http_nano_auth_401_body =
     ngx_string("{\"error\":\"unauthorized\"}\n");
-static ngx_str_t  ngx_http_nano_auth_302_body =
-    ngx_string("<!doctype html><title>Sign in</title>"
-               "<p>Please <a href=\"/api/auth/signin\">sign in</a>.</p>\n");
 
 
+/*
+ * Refuses with 401 as nginx's own access modules do; which answer the
+ * client gets is kept in the ctx for the header filter.
+ */
 static ngx_int_t
 ngx_http_nano_auth_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                       rc;
     ngx_http_nano_auth_ctx_t       *ctx;
     ngx_http_nano_auth_loc_conf_t  *alcf;
 
@@ -194,7 +275,7 @@ ngx_http_nano_auth_handler(ngx_http_request_t *r)
 
     ctx = ngx_http_nano_auth_evaluate(r);
     if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     if (ctx->status == NANO_TOKEN_OK) {
@@ -205,15 +286,28 @@ ngx_http_nano_auth_handler(ngx_http_request_t *r)
                    "nano auth: session %s",
                    nano_token_status_name(ctx->status));
 
-    if (ngx_http_nano_auth_wants_401(r)) {
-        rc = ngx_http_nano_auth_unauthorized(r);
+    ctx->answer = ngx_http_nano_auth_wants_401(r) ? NGX_HTTP_NANO_AUTH_JSON
+                                                  : NGX_HTTP_NANO_AUTH_REDIRECT;
 
-    } else {
-        rc = ngx_http_nano_auth_redirect(r, alcf);
+    return NGX_HTTP_UNAUTHORIZED;
+}
+
+
+/*
+ * Precontent phase: a request that got this far was admitted (another
+ * access module under "satisfy any"), so a later 401 is not our refusal.
+ */
+static ngx_int_t
+ngx_http_nano_auth_admitted(ngx_http_request_t *r)
+{
+    ngx_http_nano_auth_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_nano_auth_module);
+    if (ctx) {
+        ctx->answer = NGX_HTTP_NANO_AUTH_ADMIT;
     }
 
-    ngx_http_finalize_request(r, rc);
-    return NGX_DONE;
+    return NGX_DECLINED;
 }
 
 
@@ -270,27 +364,37 @@ ngx_http_nano_auth_evaluate(ngx_http_request_t *r)
                                     (long long) alcf->leeway,
                                     (char *) scratch, token.len + 1,
                                     &ctx->claims);
+
+    if (ctx->status == NANO_TOKEN_OK && alcf->revocation) {
+        ngx_http_nano_auth_revocation_refresh(r, alcf->revocation);
+
+        if (nano_revoke_check(alcf->revocation->snapshot, &ctx->claims)) {
+            ctx->status = NANO_TOKEN_REVOKED;
+        }
+    }
+
     return ctx;
 }
 
 
 /*
- * Finds the session cookie under either name, chunked or not.  NGX_OK
- * with the token, NGX_DECLINED with an empty token when there is none,
- * or with token.len 1 when what is there cannot be a token.
+ * Finds the session cookie by the one rule (nano_cookie_session_token):
+ * NGX_OK with the token, NGX_DECLINED with an empty token when there is
+ * none, or with token.len 1 when what is there cannot be a token (too
+ * big, a bad chunk, one name twice with different values).
  */
 static ngx_int_t
 ngx_http_nano_auth_find_token(ngx_http_request_t *r,
     ngx_http_nano_auth_loc_conf_t *alcf, ngx_str_t *token)
 {
-    size_t                 n, i, total, len;
+    size_t                 n, total, len;
     u_char                *buf;
-    nano_str_t             headers[NGX_HTTP_NANO_AUTH_MAX_COOKIE_HEADERS];
-    ngx_str_t             *name;
+    nano_str_t             headers[NANO_COOKIE_HEADERS_MAX];
     nano_cookie_result_t   res;
 #if (nginx_version >= 1023000)
     ngx_table_elt_t       *h;
 #else
+    ngx_uint_t             i;
     ngx_table_elt_t      **h;
 #endif
 
@@ -300,7 +404,7 @@ ngx_http_nano_auth_find_token(ngx_http_request_t *r,
 
 #if (nginx_version >= 1023000)
     for (h = r->headers_in.cookie; h; h = h->next) {
-        if (n == NGX_HTTP_NANO_AUTH_MAX_COOKIE_HEADERS) {
+        if (n == NANO_COOKIE_HEADERS_MAX) {
             token->len = 1;
             return NGX_DECLINED;
         }
@@ -312,7 +416,7 @@ ngx_http_nano_auth_find_token(ngx_http_request_t *r,
 #else
     h = r->headers_in.cookies.elts;
     for (i = 0; i < r->headers_in.cookies.nelts; i++) {
-        if (n == NGX_HTTP_NANO_AUTH_MAX_COOKIE_HEADERS) {
+        if (n == NANO_COOKIE_HEADERS_MAX) {
             token->len = 1;
             return NGX_DECLINED;
         }
@@ -340,25 +444,202 @@ ngx_http_nano_auth_find_token(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    for (i = 0; i < 2; i++) {
-        name = (i == 0) ? &alcf->cookie : &alcf->secure_cookie;
+    res = nano_cookie_session_token(headers, n, (char *) alcf->cookie.data,
+                                    alcf->cookie.len, (int) alcf->secure,
+                                    (char *) buf, len, &token->len);
 
-        res = nano_cookie_session(headers, n, (char *) name->data, name->len,
-                                  (char *) buf, len, &token->len);
+    switch (res) {
 
-        if (res == NANO_COOKIE_FOUND) {
-            token->data = buf;
-            return NGX_OK;
+    case NANO_COOKIE_FOUND:
+        token->data = buf;
+        return NGX_OK;
+
+    case NANO_COOKIE_ABSENT:
+        token->len = 0;
+        return NGX_DECLINED;
+
+    default: /* NANO_COOKIE_MALFORMED, NANO_COOKIE_CONFLICT */
+        token->len = 1;
+        return NGX_DECLINED;
+    }
+}
+
+
+/*
+ * Re-reads the revocation file when it changed, looking at most once a
+ * second: a stat() compares device, inode, size and mtime (ns) with the
+ * file the snapshot came from.  A file that cannot be read, or is
+ * malformed, leaves the last good snapshot in force.
+ */
+static void
+ngx_http_nano_auth_revocation_refresh(ngx_http_request_t *r,
+    ngx_http_nano_auth_revocation_t *rv)
+{
+    ngx_file_info_t  fi;
+
+    if (rv->checked_once
+        && ngx_current_msec - rv->checked < NGX_HTTP_NANO_AUTH_REVOKE_CHECK)
+    {
+        return;
+    }
+
+    rv->checked = ngx_current_msec;
+    rv->checked_once = 1;
+
+    if (ngx_file_info(rv->path.data, &fi) == NGX_FILE_ERROR) {
+        rv->have_file = 0;
+        ngx_http_nano_auth_revocation_failed(r, rv, ngx_errno,
+                                             ngx_file_info_n);
+        return;
+    }
+
+    if (rv->have_file
+        && fi.st_dev == rv->dev && fi.st_ino == rv->ino
+        && fi.st_size == rv->size
+        && fi.st_mtim.tv_sec == rv->mtime.tv_sec
+        && fi.st_mtim.tv_nsec == rv->mtime.tv_nsec)
+    {
+        return;
+    }
+
+    ngx_http_nano_auth_revocation_read(r, rv);
+}
+
+
+/*
+ * Reads and parses the file.  The stat of the open descriptor is what
+ * the next check compares with, so a file renamed over it meanwhile is
+ * read again.  A short read (not the writer's atomic rename) is retried
+ * at the next check; a malformed file only once it changes.
+ */
+static void
+ngx_http_nano_auth_revocation_read(ngx_http_request_t *r,
+    ngx_http_nano_auth_revocation_t *rv)
+{
+    char              err[NGX_MAX_ERROR_STR];
+    u_char           *buf;
+    size_t            size, n;
+    ssize_t           got;
+    ngx_fd_t          fd;
+    ngx_err_t         e;
+    nano_revoke_t    *snapshot;
+    ngx_file_info_t   fi;
+
+    fd = ngx_open_file(rv->path.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_http_nano_auth_revocation_failed(r, rv, ngx_errno,
+                                             ngx_open_file_n);
+        return;
+    }
+
+    buf = NULL;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_http_nano_auth_revocation_failed(r, rv, ngx_errno, ngx_fd_info_n);
+        goto done;
+    }
+
+    if (!ngx_is_file(&fi) || ngx_file_size(&fi) > NANO_REVOKE_FILE_MAX) {
+        ngx_http_nano_auth_revocation_failed(r, rv, 0,
+            "not a regular file of at most 64 MiB:");
+        goto done;
+    }
+
+    size = (size_t) ngx_file_size(&fi);
+
+    buf = ngx_alloc(size + 1, r->connection->log);
+    if (buf == NULL) {
+        goto done;
+    }
+
+    for (n = 0; n < size; n += got) {
+        got = ngx_read_fd(fd, buf + n, size - n);
+
+        if (got == -1) {
+            e = ngx_errno;
+            if (e == NGX_EINTR) {
+                got = 0;
+                continue;
+            }
+            ngx_http_nano_auth_revocation_failed(r, rv, e, ngx_read_fd_n);
+            goto done;
         }
 
-        if (res == NANO_COOKIE_MALFORMED) {
-            token->len = 1;
-            return NGX_DECLINED;
+        if (got == 0) {
+            ngx_http_nano_auth_revocation_failed(r, rv, 0,
+                "shorter than its size (not replaced by rename?):");
+            goto done;
         }
     }
 
-    token->len = 0;
-    return NGX_DECLINED;
+    rv->have_file = 1;
+    rv->dev = fi.st_dev;
+    rv->ino = fi.st_ino;
+    rv->size = fi.st_size;
+    rv->mtime = fi.st_mtim;
+
+    /* kept a leeway longer: exp is accepted that much late too */
+    snapshot = nano_revoke_parse((char *) buf, size,
+                                 (long long) (ngx_time() - rv->grace),
+                                 err, sizeof(err));
+    if (snapshot == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "nano_auth_revocation_file \"%V\" refused: %s; %s",
+                      &rv->path, err,
+                      rv->snapshot ? "the last good snapshot stays in force"
+                                   : "no revocations known");
+        goto done;
+    }
+
+    nano_revoke_free(rv->snapshot);
+    rv->snapshot = snapshot;
+    rv->logged = 0;
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "nano_auth_revocation_file \"%V\" read, entries kept: %uz",
+                  &rv->path, nano_revoke_count(snapshot));
+
+    if (ngx_time() - (time_t) nano_revoke_generated(snapshot)
+        > NGX_HTTP_NANO_AUTH_REVOKE_STALE)
+    {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "nano_auth_revocation_file \"%V\" was generated %T s "
+                      "ago; it is enforced, but is the platform's publisher "
+                      "running?", &rv->path,
+                      ngx_time() - (time_t) nano_revoke_generated(snapshot));
+    }
+
+done:
+
+    if (buf) {
+        ngx_free(buf);
+    }
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_errno,
+                      ngx_close_file_n " \"%V\" failed", &rv->path);
+    }
+}
+
+
+/* Logs why the file was not read, at most every 10 seconds. */
+static void
+ngx_http_nano_auth_revocation_failed(ngx_http_request_t *r,
+    ngx_http_nano_auth_revocation_t *rv, ngx_err_t err, const char *what)
+{
+    if (rv->logged
+        && ngx_time() - rv->logged < NGX_HTTP_NANO_AUTH_REVOKE_LOG)
+    {
+        return;
+    }
+
+    rv->logged = ngx_time();
+
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, err,
+                  "nano_auth_revocation_file: %s \"%V\"; %s", what,
+                  &rv->path,
+                  rv->snapshot ? "the last snapshot read stays in force"
+                               : "no revocations known");
 }
 
 
@@ -432,27 +713,118 @@ ngx_http_nano_auth_wants_401(ngx_http_request_t *r)
 }
 
 
+/*
+ * Turns nginx's special 401 response for our refusal into our answer.
+ * Only that one: a backend's 401 has no err_status, an "error_page 401"
+ * redirect starts with a fresh ctx (the operator's page wins), and a 401
+ * challenge another access module set (WWW-Authenticate) stays as it is.
+ */
 static ngx_int_t
-ngx_http_nano_auth_unauthorized(ngx_http_request_t *r)
+ngx_http_nano_auth_header_filter(ngx_http_request_t *r)
 {
-    return ngx_http_nano_auth_send(r, NGX_HTTP_UNAUTHORIZED, NULL,
-                                   &ngx_http_nano_auth_json_type,
-                                   &ngx_http_nano_auth_401_body);
+    ngx_str_t                       location;
+    ngx_http_nano_auth_ctx_t       *ctx;
+    ngx_http_nano_auth_loc_conf_t  *alcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_nano_auth_module);
+
+    if (ctx == NULL
+        || ctx->answer == NGX_HTTP_NANO_AUTH_ADMIT
+        || r->err_status != NGX_HTTP_UNAUTHORIZED
+        || r->headers_out.www_authenticate)
+    {
+        return ngx_http_next_header_filter(r);
+    }
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_nano_auth_module);
+
+    if (ctx->answer == NGX_HTTP_NANO_AUTH_JSON) {
+        ctx->body = &ngx_http_nano_auth_401_body;
+        r->headers_out.content_type = ngx_http_nano_auth_json_type;
+
+    } else {
+        /* not headers_out.location: nginx would make it absolute */
+        if (ngx_http_nano_auth_location(r, alcf, &location) != NGX_OK
+            || ngx_http_nano_auth_add_header(r, "Location", location.data,
+                                             location.len)
+               != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ctx->body = &alcf->login_page;
+        r->err_status = NGX_HTTP_MOVED_TEMPORARILY;
+        r->headers_out.status = NGX_HTTP_MOVED_TEMPORARILY;
+        r->headers_out.content_type = ngx_http_nano_auth_html_type;
+    }
+
+    if (ngx_http_nano_auth_add_header(r, "Cache-Control", "no-store", 8)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.content_length_n = ctx->body->len;
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+/* Sends our body in place of nginx's special response page. */
+static ngx_int_t
+ngx_http_nano_auth_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    ngx_buf_t                 *b;
+    ngx_chain_t               *cl, out;
+    ngx_http_nano_auth_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_nano_auth_module);
+
+    if (ctx == NULL || ctx->body == NULL || in == NULL) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+        cl->buf->pos = cl->buf->last;
+    }
+
+    if (ctx->body_sent) {
+        return ngx_http_next_body_filter(r, NULL);
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->pos = ctx->body->data;
+    b->last = ctx->body->data + ctx->body->len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    ctx->body_sent = 1;
+
+    return ngx_http_next_body_filter(r, &out);
 }
 
 
 /*
- * A relative redirect to the login URL carrying the raw path and query
+ * The relative redirect to the login URL carrying the raw path and query
  * as callbackUrl.  It is never built from the Host header, and leading
  * slashes and backslashes collapse to one, so "//evil" cannot come back
  * as a protocol-relative callback.
  */
 static ngx_int_t
-ngx_http_nano_auth_redirect(ngx_http_request_t *r,
-    ngx_http_nano_auth_loc_conf_t *alcf)
+ngx_http_nano_auth_location(ngx_http_request_t *r,
+    ngx_http_nano_auth_loc_conf_t *alcf, ngx_str_t *location)
 {
     u_char      *p, *src, *last;
-    ngx_str_t    location;
     static char  hex[] = "0123456789ABCDEF";
 
     src = r->unparsed_uri.data;
@@ -462,14 +834,14 @@ ngx_http_nano_auth_redirect(ngx_http_request_t *r,
         src++;
     }
 
-    location.len = alcf->login_url.len + sizeof("?callbackUrl=%2F") - 1
-                   + 3 * (last - src);
-    location.data = ngx_pnalloc(r->pool, location.len);
-    if (location.data == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    location->len = alcf->login_url.len + sizeof("?callbackUrl=%2F") - 1
+                    + 3 * (last - src);
+    location->data = ngx_pnalloc(r->pool, location->len);
+    if (location->data == NULL) {
+        return NGX_ERROR;
     }
 
-    p = ngx_cpymem(location.data, alcf->login_url.data, alcf->login_url.len);
+    p = ngx_cpymem(location->data, alcf->login_url.data, alcf->login_url.len);
     *p++ = ngx_strlchr(alcf->login_url.data,
                        alcf->login_url.data + alcf->login_url.len, '?')
            ? '&' : '?';
@@ -490,71 +862,9 @@ ngx_http_nano_auth_redirect(ngx_http_request_t *r,
         }
     }
 
-    location.len = p - location.data;
+    location->len = p - location->data;
 
-    return ngx_http_nano_auth_send(r, NGX_HTTP_MOVED_TEMPORARILY, &location,
-                                   &ngx_http_nano_auth_html_type,
-                                   &ngx_http_nano_auth_302_body);
-}
-
-
-/*
- * Sends a complete small response.  Location goes into the header list
- * directly, not into headers_out.location, so that nginx does not make
- * it absolute from the Host header.
- */
-static ngx_int_t
-ngx_http_nano_auth_send(ngx_http_request_t *r, ngx_uint_t status,
-    ngx_str_t *location, ngx_str_t *type, ngx_str_t *body)
-{
-    ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->headers_out.status = status;
-    r->headers_out.content_type = *type;
-    r->headers_out.content_type_len = type->len;
-    r->headers_out.content_length_n = body->len;
-
-    if (ngx_http_nano_auth_add_header(r, "Cache-Control", "no-store", 8)
-        != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (location
-        && ngx_http_nano_auth_add_header(r, "Location", location->data,
-                                         location->len)
-           != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    b = ngx_calloc_buf(r->pool);
-    if (b == NULL) {
-        return NGX_ERROR;
-    }
-
-    b->pos = body->data;
-    b->last = body->data + body->len;
-    b->memory = 1;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    return ngx_http_output_filter(r, &out);
+    return NGX_OK;
 }
 
 
@@ -615,13 +925,8 @@ ngx_http_nano_auth_user_variable(ngx_http_request_t *r,
         break;
     }
 
-    v->data = (u_char *) (s->data ? s->data : "");
-    v->len = s->len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
+    return ngx_http_nano_auth_found(v, (u_char *) (s->data ? s->data : ""),
+                                    s->len);
 }
 
 
@@ -639,8 +944,38 @@ ngx_http_nano_auth_status_variable(ngx_http_request_t *r,
 
     name = nano_token_status_name(ctx->status);
 
-    v->data = (u_char *) name;
-    v->len = ngx_strlen(name);
+    return ngx_http_nano_auth_found(v, (u_char *) name, ngx_strlen(name));
+}
+
+
+/* The first nano_auth_origin; needs no session. */
+static ngx_int_t
+ngx_http_nano_auth_origin_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                      *origin;
+    ngx_http_nano_auth_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_nano_auth_module);
+
+    if (alcf->origins == NULL || alcf->origins == NGX_CONF_UNSET_PTR) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    origin = alcf->origins->elts;
+
+    return ngx_http_nano_auth_found(v, origin[0].data, origin[0].len);
+}
+
+
+/* A found value; data must live as long as the request. */
+static ngx_int_t
+ngx_http_nano_auth_found(ngx_http_variable_value_t *v, u_char *data,
+    size_t len)
+{
+    v->data = data;
+    v->len = len;
     v->valid = 1;
     v->no_cacheable = 0;
     v->not_found = 0;
@@ -683,12 +1018,15 @@ ngx_http_nano_auth_create_loc_conf(ngx_conf_t *cf)
      *
      *     conf->secret_file = { 0, NULL };
      *     conf->keyring = NULL;
+     *     conf->secure = 0;
+     *     conf->revocation = NULL;
      *     conf->cookie = { 0, NULL };
-     *     conf->secure_cookie = { 0, NULL };
      *     conf->login_url = { 0, NULL };
+     *     conf->login_page = { 0, NULL };
      */
 
     conf->enable = NGX_CONF_UNSET;
+    conf->origins = NGX_CONF_UNSET_PTR;
     conf->leeway = NGX_CONF_UNSET;
 
     return conf;
@@ -701,10 +1039,11 @@ ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_nano_auth_loc_conf_t *prev = parent;
     ngx_http_nano_auth_loc_conf_t *conf = child;
 
-    u_char  *p;
+    ngx_str_t  *origin;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_str_value(conf->secret_file, prev->secret_file, "");
+    ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
     ngx_conf_merge_str_value(conf->cookie, prev->cookie,
                              NANO_COOKIE_NAME_DEFAULT);
     ngx_conf_merge_str_value(conf->login_url, prev->login_url,
@@ -715,10 +1054,33 @@ ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->keyring = prev->keyring;
     }
 
+    if (conf->revocation == NULL) {
+        conf->revocation = prev->revocation;
+    }
+
     if (conf->enable && conf->keyring == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"nano_auth on\" needs \"nano_auth_secret_file\"");
         return NGX_CONF_ERROR;
+    }
+
+    /* the origins' scheme decides which cookie name is read */
+    if (conf->keyring && conf->origins == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"nano_auth_secret_file\" needs "
+                           "\"nano_auth_origin\" (e.g. "
+                           "\"nano_auth_origin https://app.example.com;\")");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->origins) {
+        origin = conf->origins->elts;
+        conf->secure = (origin[0].data[4] == 's');
+    }
+
+    /* an exp accepted within the leeway must still find its revocation */
+    if (conf->revocation && conf->leeway > conf->revocation->grace) {
+        conf->revocation->grace = conf->leeway;
     }
 
     if (conf->login_url.len == 0
@@ -736,7 +1098,7 @@ ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (conf->cookie.len == 0 || conf->cookie.len > 200
+    if (conf->cookie.len == 0 || conf->cookie.len > NANO_COOKIE_BASE_MAX
         || ngx_strlchr(conf->cookie.data,
                        conf->cookie.data + conf->cookie.len, '=')
         || ngx_strlchr(conf->cookie.data,
@@ -748,26 +1110,46 @@ ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    if (conf->secure_cookie.data == NULL) {
-        if (prev->secure_cookie.data && prev->cookie.data == conf->cookie.data)
+    if (conf->login_page.data == NULL) {
+        if (prev->login_page.data
+            && prev->login_url.data == conf->login_url.data)
         {
-            conf->secure_cookie = prev->secure_cookie;
+            conf->login_page = prev->login_page;
 
-        } else {
-            conf->secure_cookie.len = sizeof(NANO_COOKIE_SECURE_PREFIX) - 1
-                                      + conf->cookie.len;
-            conf->secure_cookie.data = ngx_pnalloc(cf->pool,
-                                                   conf->secure_cookie.len);
-            if (conf->secure_cookie.data == NULL) {
-                return NGX_CONF_ERROR;
-            }
-
-            p = ngx_cpymem(conf->secure_cookie.data,
-                           NANO_COOKIE_SECURE_PREFIX,
-                           sizeof(NANO_COOKIE_SECURE_PREFIX) - 1);
-            ngx_memcpy(p, conf->cookie.data, conf->cookie.len);
+        } else if (ngx_http_nano_auth_login_page(cf, conf) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
         }
     }
+
+    return NGX_CONF_OK;
+}
+
+
+/* The 302's small body: it names the login URL, HTML-escaped. */
+static char *
+ngx_http_nano_auth_login_page(ngx_conf_t *cf,
+    ngx_http_nano_auth_loc_conf_t *conf)
+{
+    u_char     *p;
+    uintptr_t   escape;
+
+    static u_char  head[] = "<!doctype html><title>Sign in</title>"
+                            "<p>Please <a href=\"";
+    static u_char  tail[] = "\">sign in</a>.</p>\n";
+
+    escape = ngx_escape_html(NULL, conf->login_url.data, conf->login_url.len);
+
+    conf->login_page.len = sizeof(head) - 1 + conf->login_url.len + escape
+                           + sizeof(tail) - 1;
+    conf->login_page.data = ngx_pnalloc(cf->pool, conf->login_page.len);
+    if (conf->login_page.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_cpymem(conf->login_page.data, head, sizeof(head) - 1);
+    p = (u_char *) ngx_escape_html(p, conf->login_url.data,
+                                   conf->login_url.len);
+    ngx_memcpy(p, tail, sizeof(tail) - 1);
 
     return NGX_CONF_OK;
 }
@@ -827,6 +1209,249 @@ ngx_http_nano_auth_keyring_cleanup(void *data)
 }
 
 
+/*
+ * nano_auth_origin <origin> ...: absolute http(s) origins, normalised
+ * (lower-case scheme and host, no default port), all of one scheme.
+ */
+static char *
+ngx_http_nano_auth_origin(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_nano_auth_loc_conf_t *alcf = conf;
+
+    ngx_str_t   *value, *origin;
+    ngx_uint_t   i, j;
+    const char  *why;
+
+    if (alcf->origins != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    alcf->origins = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                     sizeof(ngx_str_t));
+    if (alcf->origins == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        origin = ngx_array_push(alcf->origins);
+        if (origin == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        why = ngx_http_nano_auth_parse_origin(cf->pool, &value[i], origin);
+        if (why) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid origin \"%V\" in \"%V\": %s",
+                               &value[i], &cmd->name, why);
+            return NGX_CONF_ERROR;
+        }
+
+        origin = alcf->origins->elts;
+
+        /* "https:" and "http://" differ at their fifth byte */
+        if (origin[i - 1].data[4] != origin[0].data[4]) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"%V\" mixes http and https origins: all "
+                               "origins of a deployment share one scheme",
+                               &cmd->name);
+            return NGX_CONF_ERROR;
+        }
+
+        for (j = 0; j < i - 1; j++) {
+            if (origin[j].len == origin[i - 1].len
+                && ngx_strncmp(origin[j].data, origin[i - 1].data,
+                               origin[j].len) == 0)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "duplicate origin \"%V\" in \"%V\"",
+                                   &origin[j], &cmd->name);
+                return NGX_CONF_ERROR;
+            }
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Parses "scheme://host[:port]" into its normalised form in out.
+ * Returns NULL, or why it is not an origin.
+ */
+static const char *
+ngx_http_nano_auth_parse_origin(ngx_pool_t *pool, ngx_str_t *in,
+    ngx_str_t *out)
+{
+    u_char      *p, *q, *last, *host, *host_end;
+    ngx_uint_t   https, port;
+
+    p = in->data;
+    last = in->data + in->len;
+
+    if (in->len > 8 && ngx_strncasecmp(p, (u_char *) "https://", 8) == 0) {
+        https = 1;
+        p += 8;
+
+    } else if (in->len > 7
+               && ngx_strncasecmp(p, (u_char *) "http://", 7) == 0)
+    {
+        https = 0;
+        p += 7;
+
+    } else {
+        return "not an http:// or https:// origin";
+    }
+
+    for (q = p; q < last; q++) {
+        if (*q == '/' || *q == '?' || *q == '#') {
+            return "an origin has no path, query or fragment";
+        }
+        if (*q == '@') {
+            return "an origin has no user name or password";
+        }
+    }
+
+    host = p;
+
+    if (*p == '[') {
+        for (p++; p < last && *p != ']'; p++) {
+            if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')
+                  || (*p >= 'A' && *p <= 'F') || *p == ':' || *p == '.'))
+            {
+                return "an invalid IPv6 address";
+            }
+        }
+        if (p == last || p == host + 1) {
+            return "an invalid IPv6 address";
+        }
+        p++;
+
+    } else {
+        for ( /* void */ ; p < last && *p != ':'; p++) {
+            if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z')
+                  || (*p >= 'A' && *p <= 'Z') || *p == '-' || *p == '.'
+                  || *p == '_'))
+            {
+                return "an invalid host name";
+            }
+        }
+        if (p == host) {
+            return "no host";
+        }
+    }
+
+    host_end = p;
+    port = 0;
+
+    if (p < last) {
+        if (*p++ != ':' || p == last) {
+            return "an invalid port";
+        }
+
+        for ( /* void */ ; p < last; p++) {
+            if (*p < '0' || *p > '9') {
+                return "an invalid port";
+            }
+            port = port * 10 + (*p - '0');
+            if (port > 65535) {
+                return "an invalid port";
+            }
+        }
+
+        if (port == 0) {
+            return "an invalid port";
+        }
+
+        if (port == (https ? 443 : 80)) {
+            port = 0;
+        }
+    }
+
+    out->data = ngx_pnalloc(pool, sizeof("https://:65535") - 1
+                                  + (host_end - host));
+    if (out->data == NULL) {
+        return "out of memory";
+    }
+
+    p = ngx_cpymem(out->data, https ? "https://" : "http://", https ? 8 : 7);
+
+    while (host < host_end) {
+        *p++ = ngx_tolower(*host);
+        host++;
+    }
+
+    if (port) {
+        p = ngx_sprintf(p, ":%ui", port);
+    }
+
+    out->len = p - out->data;
+
+    return NULL;
+}
+
+
+/*
+ * nano_auth_revocation_file <path>: nothing is read here; every worker
+ * reads the file on its first request and whenever it changes.
+ */
+static char *
+ngx_http_nano_auth_revocation_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_nano_auth_loc_conf_t *alcf = conf;
+
+    ngx_str_t                        *value;
+    ngx_pool_cleanup_t               *cln;
+    ngx_http_nano_auth_revocation_t  *rv;
+
+    if (alcf->revocation) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0) {
+        return "needs a path";
+    }
+
+    rv = ngx_pcalloc(cf->pool, sizeof(ngx_http_nano_auth_revocation_t));
+    if (rv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    rv->path = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &rv->path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_http_nano_auth_revocation_cleanup;
+    cln->data = rv;
+
+    alcf->revocation = rv;
+
+    return NGX_CONF_OK;
+}
+
+
+/* Frees the last snapshot this process read (workers each their own). */
+static void
+ngx_http_nano_auth_revocation_cleanup(void *data)
+{
+    ngx_http_nano_auth_revocation_t  *rv = data;
+
+    nano_revoke_free(rv->snapshot);
+    rv->snapshot = NULL;
+}
+
+
 static ngx_int_t
 ngx_http_nano_auth_init(ngx_conf_t *cf)
 {
@@ -841,6 +1466,19 @@ ngx_http_nano_auth_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_nano_auth_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_nano_auth_admitted;
+
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_nano_auth_header_filter;
+
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_nano_auth_body_filter;
 
     return NGX_OK;
 }

@@ -441,6 +441,8 @@ stack_nginx_conf() {
         -e "s|@PORT@|$(stack_sed_escape "$STACK_PORT")|g" \
         -e "s|@CONF@|$(stack_sed_escape "$STACK_CONF_DIR")|g" \
         -e "s|@SECRET_FILE@|$(stack_sed_escape "$STACK_SECRET_FILE")|g" \
+        -e "s|@ORIGIN@|$(stack_sed_escape "$(printf '%s' "$STACK_URL" | sed -E 's|^([^:/?#]+://[^/?#]*).*|\1|')")|g" \
+        -e "s|@REVOCATION_FILE@|$(stack_sed_escape "$STACK_STATE/revocations")|g" \
         -e "s|@UPSTREAMS@|$(stack_sed_escape "$upstreams")|g" \
         -e "s|@ROOT@|$(stack_sed_escape "$STACK_ROOT")|g" \
         -e "s|@READ_TIMEOUT@|$(stack_sed_escape "$STACK_READ_TIMEOUT")|g" \

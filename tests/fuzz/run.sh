@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses with ASan and UBSan and runs each for a
-# bounded time.  Usage: tests/fuzz/run.sh [token|cookie ...]
+# bounded time.  Usage: tests/fuzz/run.sh [token|cookie|revoke ...]
 # Environment: FUZZ_SECONDS (per harness, default 30), FUZZ_JOBS (parallel
 # workers per harness, default 1), CC (default clang), FUZZ_OUT (build and
 # corpus folder, default build/fuzz).  Exit status 1 when a harness found
@@ -14,7 +14,7 @@ seconds=${FUZZ_SECONDS:-30}
 jobs=${FUZZ_JOBS:-1}
 cc=${CC:-clang}
 out=${FUZZ_OUT:-build/fuzz}
-[ "$#" -gt 0 ] || set -- token cookie
+[ "$#" -gt 0 ] || set -- token cookie revoke
 
 if ! command -v "$cc" >/dev/null 2>&1; then
     echo "fuzz: $cc not found; install Debian's clang (apt-get install clang)" >&2
@@ -36,8 +36,11 @@ for name in "$@"; do
     cookie)
         src=(ngx_nano_auth_module/nano_cookie.c)
         libs=() ;;
+    revoke)
+        src=(ngx_nano_auth_module/nano_revoke.c)
+        libs=() ;;
     *)
-        echo "fuzz: unknown harness '$name' (token, cookie)" >&2
+        echo "fuzz: unknown harness '$name' (token, cookie, revoke)" >&2
         exit 2 ;;
     esac
 

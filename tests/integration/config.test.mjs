@@ -1,8 +1,9 @@
 // Refusals at start-up, with the real binaries and no running stack:
 //  - nginx with our module refuses a configuration whose key file is
 //    missing, unreadable, short or empty, `nano_auth on` without a key file,
-//    and a login URL that could leave the origin (`nginx -t`, a private
-//    prefix in a temp dir; nothing listens);
+//    a key file without `nano_auth_origin`, origins that are not bare
+//    http(s) origins or mix schemes, and a login URL that could leave the
+//    origin (`nginx -t`, a private prefix in a temp dir; nothing listens);
 //  - a backend refuses a non-loopback --listen address, or an inherited
 //    non-loopback socket on fd 0, with exit code 2, a clear message and no
 //    socket made; loopback TCP, unix sockets and an inherited loopback
@@ -86,7 +87,9 @@ function assertOk(r) {
     assert.doesNotMatch(r.stderr, /\[(emerg|alert|crit|error)\]/, r.stderr);
 }
 
-const withKeys = (dir) => [`nano_auth_secret_file ${dir}/keys;`, 'nano_auth on;'];
+const ORIGIN_LINE = 'nano_auth_origin http://127.0.0.1:8080;';
+const withKeys = (dir) => [`nano_auth_secret_file ${dir}/keys;`, ORIGIN_LINE, 'nano_auth on;'];
+const keyFile = { files: { keys: `${KEY}\n` } };
 
 test('nginx: prerequisites (system nginx, our module built)', () => {
     assert.ok(fs.existsSync(NGINX), `${NGINX} is missing`);
@@ -173,6 +176,87 @@ test('nginx -t: a login URL that could leave the origin stops nginx', () => {
         assertOk(nginxTest((dir) => [...withKeys(dir), `nano_auth_login_url "${url}";`],
             { files: { keys: `${KEY}\n` } }));
     }
+});
+
+test('nginx -t: a key file without nano_auth_origin stops nginx', () => {
+    // At http level, and a server that inherits the key file but names no
+    // origin while another one does.
+    const need = '"nano_auth_secret_file" needs "nano_auth_origin"';
+    assertEmerg(nginxTest((dir) => [`nano_auth_secret_file ${dir}/keys;`], keyFile), need);
+    assertEmerg(nginxTest((dir) => [`nano_auth_secret_file ${dir}/keys;`,
+        `server { listen unix:${dir}/a.sock; ${ORIGIN_LINE} }`,
+        `server { listen unix:${dir}/b.sock; location / { nano_auth on; } }`], keyFile), need);
+    // The origin at server level, the key file at http level: fine.
+    assertOk(nginxTest((dir) => [`nano_auth_secret_file ${dir}/keys;`, ORIGIN_LINE,
+        `server { listen unix:${dir}/a.sock; nano_auth_origin https://a.example.com; }`], keyFile));
+    // No key file, no origin needed.
+    assertOk(nginxTest(['nano_auth off;']));
+});
+
+test('nginx -t: origins of mixed schemes stop nginx', () => {
+    for (const list of ['https://a.example.com http://b.example.com',
+        'http://a.example.com HTTPS://b.example.com']) {
+        const r = nginxTest((dir) => [`nano_auth_secret_file ${dir}/keys;`, `nano_auth_origin ${list};`], keyFile);
+        assertEmerg(r, 'nano_auth_origin', 'mixes http and https origins');
+    }
+});
+
+test('nginx -t: an origin with a path, query, fragment or user stops nginx', () => {
+    for (const o of ['https://app.example.com/', 'https://app.example.com/app', 'http://a.example.com:8080/x',
+        'https://app.example.com?x=1', 'https://app.example.com#top']) {
+        const r = nginxTest((dir) => [`nano_auth_secret_file ${dir}/keys;`, `nano_auth_origin "${o}";`], keyFile);
+        assertEmerg(r, `invalid origin "${o}"`, 'no path, query or fragment');
+    }
+    const r = nginxTest((dir) => [`nano_auth_secret_file ${dir}/keys;`, 'nano_auth_origin https://user:pw@app.example.com;'], keyFile);
+    assertEmerg(r, 'invalid origin', 'no user name or password');
+});
+
+test('nginx -t: a bad origin URL stops nginx', () => {
+    const bad = {
+        'app.example.com': 'not an http:// or https:// origin',
+        'ftp://app.example.com': 'not an http:// or https:// origin',
+        '//app.example.com': 'not an http:// or https:// origin',
+        'https://': 'not an http:// or https:// origin',
+        'https://:443': 'no host',
+        'https://app.exa mple.com': 'an invalid host name',
+        'https://app.example.com:': 'an invalid port',
+        'https://app.example.com:0': 'an invalid port',
+        'https://app.example.com:65536': 'an invalid port',
+        'https://app.example.com:44x': 'an invalid port',
+        'https://[::1': 'an invalid IPv6 address',
+        'https://[]': 'an invalid IPv6 address',
+        'https://[::1]x': 'an invalid port',
+    };
+    for (const [o, why] of Object.entries(bad)) {
+        const r = nginxTest((dir) => [`nano_auth_secret_file ${dir}/keys;`, `nano_auth_origin "${o}";`], keyFile);
+        assertEmerg(r, `invalid origin "${o}"`, why);
+    }
+});
+
+test('nginx -t: nano_auth_origin twice, or one origin twice, stops nginx', () => {
+    let r = nginxTest((dir) => [`nano_auth_secret_file ${dir}/keys;`, ORIGIN_LINE, ORIGIN_LINE], keyFile);
+    assertEmerg(r, '"nano_auth_origin" directive is duplicate');
+    // The same origin once normalised (case, default port) is a duplicate too.
+    r = nginxTest((dir) => [`nano_auth_secret_file ${dir}/keys;`,
+        'nano_auth_origin https://a.example.com HTTPS://A.Example.com:443;'], keyFile);
+    assertEmerg(r, 'duplicate origin "https://a.example.com"');
+});
+
+test('nginx -t: good origins are accepted (several, IPv6, any case, default and other ports)', () => {
+    for (const list of ['https://app.example.com', 'HTTPS://App.Example.COM:443 https://b.example.com:8443',
+        'http://[::1]:8080 http://127.0.0.1', 'http://localhost:18080 http://nano_dev.local']) {
+        assertOk(nginxTest((dir) => [`nano_auth_secret_file ${dir}/keys;`, `nano_auth_origin ${list};`, 'nano_auth on;'], keyFile));
+    }
+});
+
+test('nginx -t: nano_auth_revocation_file is read by the workers, not at start; twice is refused', () => {
+    // A file that does not exist yet does not stop nginx: the workers log
+    // it and enforce no revocations until the platform writes it.
+    assertOk(nginxTest((dir) => [...withKeys(dir), `nano_auth_revocation_file ${dir}/no-such-file;`], keyFile));
+    assertEmerg(nginxTest((dir) => [...withKeys(dir), `nano_auth_revocation_file ${dir}/a;`,
+        `nano_auth_revocation_file ${dir}/b;`], keyFile), '"nano_auth_revocation_file" directive is duplicate');
+    assertEmerg(nginxTest((dir) => [...withKeys(dir), 'nano_auth_revocation_file "";'], keyFile),
+        '"nano_auth_revocation_file" directive needs a path');
 });
 
 // --- backends ---------------------------------------------------------------

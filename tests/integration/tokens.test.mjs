@@ -63,9 +63,13 @@ test('the second key of the key file verifies too (rotation)', async () => {
     await assertAccepted(`${SESSION_COOKIE}=${jwt(c, { key: SECRET2 })}`, c, 'second key');
 });
 
-test('__Secure-next-auth.session-token is read as well', async () => {
+test('over http only the plain name is read: __Secure-next-auth.session-token is ignored', async () => {
+    // The test stack's origin is http (docs/SESSIONS.md, one cookie rule).
     const c = claims();
-    await assertAccepted(`__Secure-${SESSION_COOKIE}=${jwt(c)}`, c, '__Secure- name');
+    await assertRefused(`__Secure-${SESSION_COOKIE}=${jwt(c)}`, '__Secure- name over http');
+    const other = claims();
+    await assertAccepted(`__Secure-${SESSION_COOKIE}=${jwt(other)}; ${SESSION_COOKIE}=${jwt(c)}`, c,
+        'the plain name beside a __Secure- one');
 });
 
 test('the cookie is found among others', async () => {
