@@ -36,6 +36,10 @@
 #include "nano_token.h"
 
 #define NANO_REVOKE_MAGIC        "nano-revocations 1"
+/* How long past its end the writer keeps an entry: a gateway accepts a
+ * token up to nano_auth_leeway after its exp, so any leeway up to this
+ * still finds the revocation. */
+#define NANO_REVOKE_GRACE        300
 #define NANO_REVOKE_FILE_MAX     (64 * 1024 * 1024)
 #define NANO_REVOKE_ENTRIES_MAX  1000000
 #define NANO_REVOKE_ID_MAX       255       /* bytes of a decoded id */

@@ -39,7 +39,9 @@ static struct {
     char          *url;
 } platform_revoke;
 
-/* The live entries, sorted so that equal content hashes equally. */
+/* The live entries, sorted so that equal content hashes equally; $1 is
+ * now - NANO_REVOKE_GRACE, so a token a gateway still takes within its
+ * leeway still finds its entry. */
 static const char  platform_revoke_sql[] =
     "SELECT 's', \"id\", \"expires\" FROM \"RevokedSession\""
     " WHERE \"expires\" > $1"
@@ -63,7 +65,7 @@ platform_revoke_entries(nano_db_t *db, long long now, nano_buf_t *body,
     long long           when;
     int                 i, n, len;
 
-    snprintf(at, sizeof(at), "%lld", now);
+    snprintf(at, sizeof(at), "%lld", now - NANO_REVOKE_GRACE);
     snprintf(age, sizeof(age), "%d", NANO_TOKEN_MAX_AGE);
     params[0] = at;
     params[1] = age;
@@ -144,8 +146,8 @@ platform_revoke_clean(nano_db_t *db, long long now)
     nano_db_status_t          st;
     size_t                    i;
 
-    /* a minute of slack for the gateways' leeway on exp */
-    snprintf(at, sizeof(at), "%lld", now - 60);
+    /* the rows outlive their entries' grace, never the other way */
+    snprintf(at, sizeof(at), "%lld", now - 2 * NANO_REVOKE_GRACE);
     snprintf(age, sizeof(age), "%d", NANO_TOKEN_MAX_AGE);
     params[0] = at;
     params[1] = age;
