@@ -31,12 +31,23 @@ typedef enum {
     PLATFORM_SESSION_ERROR      /* the database failed: *st says how */
 } platform_session_state_t;
 
+/* What the database says of a session's id. */
+typedef struct {
+    int                       revoked;   /* in "RevokedSession" */
+    int                       seen;      /* its row was touched within
+                                            PLATFORM_SEEN_EVERY seconds */
+} platform_session_row_t;
+
 /* A request's session and its user, as the database sees them now. */
 typedef struct {
     nano_session_t            token;   /* the verified cookie */
     platform_user_t           user;    /* fresh from "User" when LIVE */
+    platform_session_row_t    row;
     platform_session_state_t  state;
 } platform_session_t;
+
+/* Seconds between two writes of a session's "lastSeenAt". */
+#define PLATFORM_SEEN_EVERY  "60"
 
 /* auth.c: /api/auth/... */
 int platform_auth_csrf(nano_req_t *req, nano_res_t *res);
@@ -133,9 +144,10 @@ nano_db_status_t platform_user_find(nano_db_t *db, const char *email,
 nano_db_status_t platform_user_get(nano_db_t *db, const char *id,
     platform_user_t *u, int *found);
 
-/* The same, and whether the session jti (may be "") is revoked. */
+/* The same, and what the database says of the session jti (may be ""). */
 nano_db_status_t platform_user_get_session(nano_db_t *db, const char *id,
-    const char *jti, platform_user_t *u, int *found, int *revoked);
+    const char *jti, platform_user_t *u, int *found,
+    platform_session_row_t *sess);
 
 /* Sets a user's password hash. */
 nano_db_status_t platform_user_set_password(nano_db_t *db, const char *id,

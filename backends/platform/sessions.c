@@ -14,7 +14,6 @@
 #include "platform.h"
 
 #define PLATFORM_UA_MAX        512     /* bytes of a User-Agent we keep */
-#define PLATFORM_SEEN_EVERY    "60"    /* seconds between lastSeenAt writes */
 
 void
 platform_session_init(platform_session_t *ps)
@@ -40,7 +39,7 @@ platform_session_check(nano_req_t *req, nano_db_t *db, platform_session_t *ps,
     nano_db_status_t *st)
 {
     const nano_claims_t  *c = &ps->token.claims;
-    int                   found, revoked;
+    int                   found;
 
     *st = NANO_DB_OK;
     ps->state = PLATFORM_SESSION_NONE;
@@ -57,14 +56,14 @@ platform_session_check(nano_req_t *req, nano_db_t *db, platform_session_t *ps,
 
     *st = platform_user_get_session(db, c->sub.data,
                                     c->jti.len > 0 ? c->jti.data : "",
-                                    &ps->user, &found, &revoked);
+                                    &ps->user, &found, &ps->row);
     if (*st != NANO_DB_OK) {
         ps->state = PLATFORM_SESSION_ERROR;
         return ps->state;
     }
 
     /* a token without iat counts as issued before any cut-off */
-    if (!found || revoked
+    if (!found || ps->row.revoked
         || (ps->user.not_before > 0
             && (!c->has_iat || c->iat < ps->user.not_before)))
     {
@@ -170,7 +169,7 @@ platform_session_touch(nano_req_t *req, nano_db_t *db,
 {
     const nano_claims_t  *c = &ps->token.claims;
 
-    if (c->jti.len == 0) {
+    if (c->jti.len == 0 || ps->row.seen) {
         return NANO_DB_OK;
     }
     /* the row's lastSeenAt moves at most once a minute; a session from

@@ -56,10 +56,11 @@ platform_user_column(PGresult *r, const char *name, char **out)
     " WHERE c.\"userId\" = u.\"id\") AS not_before FROM \"User\" u"
 
 /* Runs a lookup of at most one user and reads its row into u, and the
- * "revoked" column into *revoked when asked for. */
+ * session columns into *sess when asked for. */
 static nano_db_status_t
 platform_user_read(nano_db_t *db, const char *sql, int nparams,
-    const char *const *params, platform_user_t *u, int *found, int *revoked)
+    const char *const *params, platform_user_t *u, int *found,
+    platform_session_row_t *sess)
 {
     nano_db_status_t    st = NANO_DB_OK;
     PGresult           *r;
@@ -85,9 +86,11 @@ platform_user_read(nano_db_t *db, const char *sql, int nparams,
             goto out;
         }
         u->not_before = nb != NULL ? strtoll(nb, NULL, 10) : 0;
-        if (revoked != NULL) {
+        if (sess != NULL) {
             col = PQfnumber(r, "revoked");
-            *revoked = col >= 0 && PQgetvalue(r, 0, col)[0] == 't';
+            sess->revoked = col >= 0 && PQgetvalue(r, 0, col)[0] == 't';
+            col = PQfnumber(r, "seen");
+            sess->seen = col >= 0 && PQgetvalue(r, 0, col)[0] == 't';
         }
         *found = 1;
     }
@@ -126,7 +129,7 @@ platform_user_get(nano_db_t *db, const char *id, platform_user_t *u,
 
 nano_db_status_t
 platform_user_get_session(nano_db_t *db, const char *id, const char *jti,
-    platform_user_t *u, int *found, int *revoked)
+    platform_user_t *u, int *found, platform_session_row_t *sess)
 {
     /* one round trip: /api/auth/session asks on every call */
     static const char  sql[] =
@@ -134,11 +137,15 @@ platform_user_get_session(nano_db_t *db, const char *id, const char *jti,
         " u.\"password\", (SELECT c.\"notBefore\" FROM \"SessionCutoff\" c"
         " WHERE c.\"userId\" = u.\"id\") AS not_before,"
         " EXISTS (SELECT 1 FROM \"RevokedSession\" r WHERE r.\"id\" = $2)"
-        " AS revoked FROM \"User\" u WHERE u.\"id\" = $1";
+        " AS revoked,"
+        " EXISTS (SELECT 1 FROM \"AuthSession\" s WHERE s.\"id\" = $2"
+        " AND s.\"lastSeenAt\" >= (now() AT TIME ZONE 'utc')"
+        " - interval '" PLATFORM_SEEN_EVERY " seconds') AS seen"
+        " FROM \"User\" u WHERE u.\"id\" = $1";
     const char         *params[2] = { id, jti };
 
-    *revoked = 0;
-    return platform_user_read(db, sql, 2, params, u, found, revoked);
+    memset(sess, 0, sizeof(*sess));
+    return platform_user_read(db, sql, 2, params, u, found, sess);
 }
 
 nano_db_status_t
