@@ -98,6 +98,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
+    /* the one rule the gateway and the platform share, both schemes */
+    for (i = 0; i < 2; i++) {
+        rc = nano_cookie_session_token(h, n, name, name_len, (int) i, out, cap,
+                                       &out_len);
+        if (rc == NANO_COOKIE_FOUND) {
+            if (out_len == 0 || out_len >= cap || out[out_len] != '\0') {
+                abort();
+            }
+        } else if (out_len != 0) {
+            abort();
+        }
+    }
+
     free(out);
     for (i = 0; i < n; i++) {
         free((char *) h[i].data);
