@@ -86,6 +86,18 @@ platform_account_ok(nano_res_t *res)
     return nano_res_json(res, 200, json_pack("{s:b}", "ok", 1));
 }
 
+/* The answer once every session of the user is dead: this browser's
+ * cookie goes too. */
+static int
+platform_account_signed_out(nano_req_t *req, nano_res_t *res)
+{
+    if (nano_session_clear(req, res) != 0) {
+        return nano_res_error(res, 500, "internal",
+                              "cannot clear the session");
+    }
+    return platform_account_ok(res);
+}
+
 int
 platform_account_signout_all(nano_req_t *req, nano_res_t *res)
 {
@@ -108,10 +120,7 @@ platform_account_signout_all(nano_req_t *req, nano_res_t *res)
         goto out;
     }
     nano_log_info("user %s signed out everywhere", ps.user.id);
-    status = nano_session_clear(req, res) == 0
-             ? platform_account_ok(res)
-             : nano_res_error(res, 500, "internal",
-                              "cannot clear the session");
+    status = platform_account_signed_out(req, res);
 out:
     nano_form_cleanup(&f);
     platform_session_cleanup(&ps);
@@ -239,10 +248,7 @@ platform_account_delete(nano_req_t *req, nano_res_t *res)
         goto out;
     }
     nano_log_info("user %s deleted the account", ps.user.id);
-    status = nano_session_clear(req, res) == 0
-             ? platform_account_ok(res)
-             : nano_res_error(res, 500, "internal",
-                              "cannot clear the session");
+    status = platform_account_signed_out(req, res);
 out:
     nano_form_cleanup(&f);
     platform_session_cleanup(&ps);
