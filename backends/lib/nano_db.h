@@ -45,6 +45,19 @@ nano_db_status_t nano_db_begin(nano_db_t *db);
 nano_db_status_t nano_db_commit(nano_db_t *db);
 void nano_db_rollback(nano_db_t *db);
 
+/*
+ * Runs fn(db, arg) inside a transaction and commits, retrying the whole
+ * of it (up to 3 tries, with a jittered backoff) when PostgreSQL reports
+ * a serialization failure or a deadlock.  fn returns NANO_DB_OK to
+ * commit; anything else rolls back and is returned.  fn must be safe to
+ * run again (nothing outside the database).
+ */
+typedef nano_db_status_t (*nano_db_tx_fn)(nano_db_t *db, void *arg);
+nano_db_status_t nano_db_tx(nano_db_t *db, nano_db_tx_fn fn, void *arg);
+
+/* 1 when a transaction is open on db (the pool rolls such back). */
+int nano_db_in_tx(const nano_db_t *db);
+
 /* Ends the open transaction: commits when st is NANO_DB_OK, else rolls
  * back.  Returns the final status (a failed commit's, or st). */
 nano_db_status_t nano_db_finish(nano_db_t *db, nano_db_status_t st);

@@ -50,6 +50,31 @@ void nano_req_init(nano_req_t *req, char **envp);
 /* Frees the body; accepts NULL and may run twice. */
 void nano_req_cleanup(nano_req_t *req);
 
+/* A {name} segment of the route that matched ("id" of
+ * "/api/generations/{id}"), borrowed, or NULL. */
+const char *nano_req_path_param(const nano_req_t *req, const char *name);
+
+/* A file of a multipart body (routes with NANO_ROUTE_UPLOAD). */
+typedef struct {
+    const char  *field;      /* the form field's name */
+    const char  *path;       /* a temporary file, removed when the request
+                                ends unless kept */
+    size_t       size;
+    const char  *mime;       /* sniffed (nano_image_sniff), NULL when the
+                                bytes are not PNG, JPEG or WebP */
+    int          width;
+    int          height;
+} nano_upload_t;
+
+/* The upload of field, borrowed, or NULL. */
+const nano_upload_t *nano_req_upload(const nano_req_t *req,
+    const char *field);
+
+/* Moves an upload's file to dest (same file system: rename); the request
+ * no longer removes it.  0 or -1. */
+int nano_req_upload_keep(nano_req_t *req, const char *field,
+    const char *dest);
+
 /* A FastCGI param ("HTTP_ORIGIN", "NANO_USER_ID"...), borrowed, or NULL
  * when absent. */
 const char *nano_req_param(const nano_req_t *req, const char *name);
@@ -97,9 +122,10 @@ json_t *nano_req_json(const nano_req_t *req);
 
 /*
  * Reads the fields of a POST the way NextAuth's endpoints take them:
- * from an application/x-www-form-urlencoded body, or from a JSON object
- * whose string members are taken as they are and true/false as the
- * words (numbers, null, arrays and objects are left out).  form must be
+ * from an application/x-www-form-urlencoded body, the text fields of a
+ * multipart/form-data body (its files: nano_req_upload), or a JSON
+ * object whose string members are taken as they are and true/false as
+ * the words (numbers, null, arrays and objects are left out).  form must be
  * freshly initialised; *flags receives NANO_FIELDS_*.  Answers 415 (any
  * other type), 400 (malformed, a NUL in a string) or 500 itself and
  * returns that status; returns 0 when form is filled.

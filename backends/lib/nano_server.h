@@ -12,7 +12,7 @@
 #include "nano_db.h"
 #include "nano_http.h"
 
-#define NANO_WORKERS_DEFAULT  4
+#define NANO_WORKERS_DEFAULT  8     /* NANO_WORKERS or --workers override */
 #define NANO_WORKERS_MAX      256
 
 /* Exit codes of nano_server_main(). */
@@ -27,10 +27,19 @@
  */
 typedef int (*nano_handler_t)(nano_req_t *req, nano_res_t *res);
 
+/* nano_route_t.flags */
+#define NANO_ROUTE_UPLOAD  0x1   /* multipart/form-data bodies go to files
+                                    (nano_req_upload), up to body_max */
+
 typedef struct {
     const char      *method;     /* "GET" also answers HEAD */
-    const char      *path;       /* exact PATH_INFO, e.g. "/api/me" */
+    /* PATH_INFO: exact ("/api/me"), or with parameter segments
+     * ("/api/generations/{id}/cancel"), each matching one non-empty
+     * segment, read with nano_req_path_param() */
+    const char      *path;
     nano_handler_t   handler;
+    size_t           body_max;   /* 0: NANO_BODY_MAX */
+    unsigned         flags;
 } nano_route_t;
 
 /* nano_app_t.flags */
@@ -68,11 +77,22 @@ struct nano_app_s {
 int nano_server_main(int argc, char **argv, const nano_app_t *app);
 
 /*
- * The calling worker's database handle, made on first use from
- * DATABASE_URL and kept for the worker's life (borrowed).  NULL when it
- * cannot be made (no or untranslatable DATABASE_URL): answer 503.
+ * A database connection for the rest of the request, taken from the
+ * process's pool (NANO_DB_POOL connections, default 8, separate from the
+ * HTTP workers) on first use and given back when the request ends,
+ * rolled back first when the handler left a transaction open.  Borrowed;
+ * NULL when none is free within 5 s or DATABASE_URL is unusable:
+ * answer 503.
  */
 nano_db_t *nano_server_db(nano_req_t *req);
+
+/*
+ * A pool connection for an app's own thread (a job runner, a
+ * publisher): waits up to wait_ms for one.  Give it back with
+ * nano_server_db_put.  NULL on timeout or without DATABASE_URL.
+ */
+nano_db_t *nano_server_db_get(int wait_ms);
+void nano_server_db_put(nano_db_t *db);
 
 /* Per-worker app state, owned by the app (free it in worker_cleanup). */
 void nano_worker_set_data(nano_worker_t *w, void *data);

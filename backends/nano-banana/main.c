@@ -7,8 +7,8 @@
 #include "nano_server.h"
 
 static const nano_route_t  routes[] = {
-    { "GET", "/",       nano_module_page },
-    { "GET", "/api/me", nano_module_me },
+    { "GET", "/",       nano_module_page, 0, 0 },
+    { "GET", "/api/me", nano_module_me, 0, 0 },
 };
 
 static const nano_app_t  app = {

@@ -1,0 +1,62 @@
+/*
+ * Streaming replies: a handler that answers as it goes (Server-Sent
+ * Events for text generation) writes through this API instead of filling
+ * a nano_res_t.  Headers go out at once, every write is flushed, and a
+ * write that fails means the client left: the handler stops its work.
+ * Only the request's own worker thread ever writes to its stream.
+ */
+
+#ifndef NANO_STREAM_H
+#define NANO_STREAM_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "nano_http.h"
+
+/* What a handler returns once it streamed its answer (the server then
+ * writes nothing more). */
+#define NANO_STREAMED  1000
+
+/*
+ * Takes one of the process's stream slots (NANO_MAX_STREAMS, default
+ * the worker count - 4, at least 1) for the rest of the request.
+ * Returns 0, or -1 when all are taken: answer 429 too_many_streams.
+ * Call it before any work that costs (credits), so a refusal costs
+ * nothing.
+ */
+int nano_stream_acquire(nano_req_t *req);
+
+/*
+ * Sends the status line and headers now: content_type, Cache-Control
+ * no-store, X-Accel-Buffering: no (nginx passes each write on at once),
+ * plus the header lines already added to res (may be NULL).  Returns 0,
+ * or -1 when the client is gone.
+ */
+int nano_stream_begin(nano_req_t *req, int status, const char *content_type,
+    const nano_res_t *res);
+
+/* Writes len bytes and flushes.  0, or -1 when the client is gone (also
+ * on every later call). */
+int nano_stream_write(nano_req_t *req, const char *data, size_t len);
+
+/*
+ * Writes one SSE event "event: <event>\ndata: <compact JSON>\n\n" and
+ * flushes; data is stolen (may be NULL after a failed json_pack: -1).
+ * event may be NULL for a data-only event.  0 or -1 as above.
+ */
+int nano_sse_event(nano_req_t *req, const char *event, json_t *data);
+
+/*
+ * Writes an SSE comment ": ping\n\n" and flushes: libfcgi notices a
+ * client that left only at a flush, so a handler waiting on a slow
+ * provider calls this every NANO_SSE_HEARTBEAT_MS (5000).  0 or -1.
+ */
+#define NANO_SSE_HEARTBEAT_MS  5000
+int nano_sse_heartbeat(nano_req_t *req);
+
+/* 1 once a write failed (the client is gone). */
+int nano_stream_gone(const nano_req_t *req);
+
+#endif /* NANO_STREAM_H */
