@@ -1,7 +1,8 @@
 # Nano Banana platform.  `make` builds the gateway module and every backend,
 # `make <app>` one backend, `make run` the whole stack, `make test` the tests.
 
-APPS      := platform nano-banana seedream qwen grok openai wan-2.5
+# The platform and every module of the registry (modules.conf).
+APPS      := platform $(shell sed -e 's/\#.*//' modules.conf | awk 'NF { print $$1 }')
 B         := build
 NGINX_SRC ?= /usr/share/nginx/src
 

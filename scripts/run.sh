@@ -7,8 +7,8 @@
 # local user) and the system's nginx with our module on PORT; INT, TERM
 # or HUP stops them all.
 #
-# Environment: PORT (8080), NANO_LISTEN (unix, or tcp for the ports
-# 127.0.0.1:3000-3006), NEXTAUTH_URL (http://localhost:$PORT),
+# Environment: PORT (8080), NANO_LISTEN (unix, or tcp for the ports the
+# registry derives from the names), NEXTAUTH_URL (http://localhost:$PORT),
 # NEXTAUTH_SECRET (generated once into .state/secret when unset),
 # DATABASE_URL (unset: private cluster in .state/run/pg, migrations applied;
 # set: the migration plan is printed, applied only with NANO_MIGRATE=apply).
@@ -39,8 +39,7 @@ case $STACK_LISTEN in
 esac
 STACK_READ_TIMEOUT=${NANO_READ_TIMEOUT:-60s}
 STACK_SECRET_FILE=$STACK_STATE/keys
-STACK_UPSTREAMS=
-[ "$STACK_LISTEN" = unix ] && STACK_UPSTREAMS=$STACK_STATE/upstreams.conf
+STACK_UPSTREAMS=$STACK_STATE/upstreams.conf
 STACK_DB_URL=${DATABASE_URL:-}
 STACK_OWN_DB=
 [ -n "$STACK_DB_URL" ] || STACK_OWN_DB=1
@@ -68,12 +67,11 @@ stack_stop_leftovers
 stack_check_ports "set PORT to a free port for nginx" "$STACK_PORT" || exit 1
 if [ "$STACK_LISTEN" = tcp ]; then
     ports=()
-    for i in "${!STACK_APPS[@]}"; do ports+=($((STACK_BASE_PORT + i))); done
-    stack_check_ports "the backends need 127.0.0.1:3000-3006; stop what listens there (is another make run up?)" \
+    for app in "${STACK_APPS[@]}"; do ports+=("$(registry_port "$app")"); done
+    stack_check_ports "the backends need 127.0.0.1:${ports[*]}; stop what listens there (is another make run up?)" \
         "${ports[@]}" || exit 1
-else
-    stack_unix_upstreams "$STACK_UPSTREAMS"
 fi
+stack_upstreams "$STACK_UPSTREAMS" || exit 1
 
 # --- start, supervise, stop ----------------------------------------------------
 stopping=
@@ -104,7 +102,7 @@ stack_start || exit 1
 cat >&2 <<EOF
 
   Nano Banana is up: $STACK_URL/
-  (nginx on port $STACK_PORT, backends on $(if [ "$STACK_LISTEN" = unix ]; then echo "unix sockets in .state/run/sock/"; else echo "127.0.0.1:3000-3006"; fi), logs in .state/run/logs/)
+  (nginx on port $STACK_PORT, backends on $(if [ "$STACK_LISTEN" = unix ]; then echo "unix sockets in .state/run/sock/"; else echo "127.0.0.1 ports (.state/run/upstreams.conf)"; fi), logs in .state/run/logs/)
   Press Ctrl-C to stop.
 
 EOF

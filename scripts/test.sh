@@ -100,7 +100,7 @@ trap 'echo "test: interrupted" >&2; exit 130' INT TERM HUP
 started=
 if ! stack_check_ports "set TEST_PORT to a free port" "$STACK_PORT"; then
     :
-elif stack_unix_upstreams "$STACK_UPSTREAMS" && stack_start; then
+elif stack_upstreams "$STACK_UPSTREAMS" && stack_start; then
     started=1
 fi
 

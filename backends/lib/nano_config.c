@@ -11,6 +11,7 @@
 
 #include "nano_config.h"
 #include "nano_log.h"
+#include "nano_registry.h"
 
 void
 nano_config_init(nano_config_t *cfg)
@@ -29,6 +30,7 @@ nano_config_cleanup(nano_config_t *cfg)
     }
     nano_keyring_free(cfg->keyring);
     free(cfg->root);
+    nano_registry_cleanup();
     nano_config_init(cfg);
 }
 
@@ -116,6 +118,9 @@ nano_config_load(nano_config_t *cfg, int need_keys, char *err,
     cfg->root = strdup(root);
     if (cfg->root == NULL) {
         snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (nano_registry_load(cfg->root, err, errlen) != 0) {
         goto fail;
     }
     return 0;

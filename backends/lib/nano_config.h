@@ -29,7 +29,8 @@ void nano_config_init(nano_config_t *cfg);
 /*
  * Reads NEXTAUTH_URL (default NANO_DEFAULT_URL, with a warning),
  * NANO_SECRET_FILE or NEXTAUTH_SECRET (each key at least 32 bytes;
- * required when need_keys) and NANO_ROOT.  Returns 0, or -1 with a
+ * required when need_keys), NANO_ROOT, and the module registry
+ * (nano_registry.h).  Returns 0, or -1 with a
  * message in err that never contains a secret.
  */
 int nano_config_load(nano_config_t *cfg, int need_keys, char *err,

@@ -9,40 +9,27 @@
 
 #include "nano_log.h"
 #include "nano_page.h"
+#include "nano_registry.h"
 #include "nano_server.h"
-
-static const nano_page_module_t  nano_page_module_list[] = {
-    { "/nano-banana", "Nano Banana", "image" },
-    { "/seedream",    "Seedream",    "image" },
-    { "/qwen",        "Qwen",        "text"  },
-    { "/grok",        "Grok",        "text"  },
-    { "/openai",      "OpenAI",      "text"  },
-    { "/wan-2.5",     "Wan 2.5",     "video" },
-};
-
-const nano_page_module_t *
-nano_page_modules(size_t *n)
-{
-    *n = sizeof(nano_page_module_list) / sizeof(nano_page_module_list[0]);
-    return nano_page_module_list;
-}
 
 int
 nano_page_header(nano_buf_t *out, const char *active, const char *user_name)
 {
-    const nano_page_module_t  *m;
-    size_t                     i, n;
+    const nano_registry_module_t  *m;
+    size_t                         i, n;
 
     nano_buf_puts(out,
         "<header class=\"nb-header\">\n"
         "  <a class=\"nb-brand\" href=\"/\"><img src=\"/ui/logo.svg\" alt=\"\""
         " width=\"28\" height=\"28\"><span>Nano Banana</span></a>\n"
         "  <nav class=\"nb-nav\" aria-label=\"Modules\">\n");
-    m = nano_page_modules(&n);
+    m = nano_registry_modules(&n);
     for (i = 0; i < n; i++) {
-        nano_buf_printf(out, "    <a href=\"%s\"%s>%s</a>\n", m[i].path,
+        nano_buf_printf(out, "    <a href=\"%s\"%s>", m[i].path,
                         active != NULL && strcmp(active, m[i].path) == 0
-                        ? " aria-current=\"page\"" : "", m[i].label);
+                        ? " aria-current=\"page\"" : "");
+        nano_buf_html(out, m[i].title);
+        nano_buf_puts(out, "</a>\n");
     }
     nano_buf_puts(out, "  </nav>\n  <div class=\"nb-user\">");
     if (user_name != NULL) {

@@ -19,18 +19,10 @@ typedef struct {
     int          raw;          /* 1: trusted markup, inserted as it is */
 } nano_page_var_t;
 
-typedef struct {
-    const char  *path;         /* root path: "/nano-banana" */
-    const char  *label;        /* "Nano Banana" */
-    const char  *kind;         /* "image", "text", "video" */
-} nano_page_module_t;
-
-/* The six modules, in header order; *n receives the count. */
-const nano_page_module_t *nano_page_modules(size_t *n);
-
 /*
- * Appends the shared header: brand link to /, links to every module by
- * root path (the one matching active, e.g. "/qwen", marked current), and
+ * Appends the shared header: brand link to /, links to every module of
+ * the registry by root path (the one matching active, e.g. "/qwen",
+ * marked current), and
  * either user_name with a sign-out link or, when user_name is NULL, a
  * sign-in link.
  */

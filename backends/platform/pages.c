@@ -5,21 +5,24 @@
 #include <stdlib.h>
 
 #include "nano_page.h"
+#include "nano_registry.h"
 #include "platform.h"
 
 /* The module cards of the home page (trusted markup). */
 static void
 platform_module_cards(nano_buf_t *out)
 {
-    const nano_page_module_t  *m;
-    size_t                     i, n;
+    const nano_registry_module_t  *m;
+    size_t                         i, n;
 
-    m = nano_page_modules(&n);
+    m = nano_registry_modules(&n);
     nano_buf_puts(out, "<ul class=\"nb-cards\">\n");
     for (i = 0; i < n; i++) {
         nano_buf_printf(out, "  <li><a class=\"nb-card\" href=\"%s\">"
-                        "<strong>%s</strong><span>%s</span></a></li>\n",
-                        m[i].path, m[i].label, m[i].kind);
+                        "<strong>", m[i].path);
+        nano_buf_html(out, m[i].title);
+        nano_buf_printf(out, "</strong><span>%s</span></a></li>\n",
+                        m[i].kind);
     }
     nano_buf_puts(out, "</ul>");
 }

@@ -13,11 +13,13 @@
 # and, before stack_start / stack_save_env:
 #   STACK_PORT, STACK_URL (NEXTAUTH_URL), STACK_LISTEN (tcp | unix),
 #   STACK_READ_TIMEOUT, STACK_DB_URL (empty: private cluster),
-#   STACK_SECRET_FILE, STACK_UPSTREAMS (empty: nginx.conf.d/upstreams.conf),
+#   STACK_SECRET_FILE, STACK_UPSTREAMS (where stack_upstreams writes them),
 #   STACK_RATELIMIT (the rate-limit include: nano/ratelimit.conf).
 
-STACK_APPS=(platform nano-banana seedream qwen grok openai wan-2.5)
-STACK_BASE_PORT=3000
+# shellcheck source=scripts/lib/registry.sh
+. "$(dirname "${BASH_SOURCE[0]}")/registry.sh"
+# The platform and every module of the registry (modules.conf).
+mapfile -t STACK_APPS < <(echo platform; registry_modules)
 
 stack_log() { printf '%s: %s\n' "${STACK_MODE:-stack}" "$*" >&2; }
 stack_die() { stack_log "$*"; exit 1; }
@@ -323,20 +325,14 @@ stack_migrate() {
 
 # --- backends -----------------------------------------------------------
 
-# stack_listen APP: the backend's --listen address.
+# stack_listen APP: the backend's --listen address: a unix socket in the
+# state dir, or the port the registry derives from the name.
 stack_listen() {
-    local i
     if [ "$STACK_LISTEN" = unix ]; then
         printf 'unix:%s\n' "$STACK_STATE/sock/$1.sock"
-        return
+    else
+        printf '127.0.0.1:%s\n' "$(registry_port "$1")"
     fi
-    for i in "${!STACK_APPS[@]}"; do
-        if [ "${STACK_APPS[$i]}" = "$1" ]; then
-            printf '127.0.0.1:%s\n' $((STACK_BASE_PORT + i))
-            return
-        fi
-    done
-    stack_die "unknown app: $1 (one of: ${STACK_APPS[*]})"
 }
 
 # stack_backend_start APP: starts build/bin/nano-APP and waits until it
@@ -429,7 +425,7 @@ stack_sed_escape() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'; }
 # sets STACK_NGINX_ARGS (the -p/-c/-e/-g arguments).
 stack_nginx_conf() {
     local tmpl=$STACK_CONF_DIR/nginx.conf.in out=$STACK_STATE/nginx/conf/nginx.conf
-    local upstreams=${STACK_UPSTREAMS:-$STACK_CONF_DIR/upstreams.conf} left e
+    local upstreams=$STACK_UPSTREAMS left e
     [ -r "$tmpl" ] || stack_die "$tmpl is missing"
     [ -r "$upstreams" ] || stack_die "$upstreams is missing"
     [ -r "$STACK_MODULE_SO" ] || stack_die "$STACK_MODULE_SO is missing (make module)"
@@ -460,17 +456,14 @@ stack_nginx_conf() {
     fi
 }
 
-# stack_unix_upstreams FILE: an upstreams file with the names of
-# nginx.conf.d/upstreams.conf, each server replaced by the app's unix socket.
-stack_unix_upstreams() {
-    local src=$STACK_CONF_DIR/upstreams.conf i args=()
-    [ -r "$src" ] || stack_die "$src is missing"
-    for i in "${!STACK_APPS[@]}"; do
-        args+=(-e "s|127\.0\.0\.1:$((STACK_BASE_PORT + i))\b|unix:$(stack_sed_escape "$STACK_STATE/sock/${STACK_APPS[$i]}.sock")|g")
-    done
-    sed "${args[@]}" "$src" >"$1"
-    if grep -Eq '127\.0\.0\.1:30[0-9][0-9]|localhost:30' "$1"; then
-        stack_die "cannot map every upstream of $src to a unix socket: $(grep -E '127\.0\.0\.1:30|localhost:30' "$1" | tr -s ' ' | head -3)"
+# stack_upstreams FILE: nginx's upstreams for this stack, generated from
+# the registry: every app on its unix socket, or on its port.
+stack_upstreams() {
+    if [ "$STACK_LISTEN" = unix ]; then
+        registry_upstreams unix "$STACK_STATE/sock" >"$1"
+    else
+        registry_check_ports || return 1
+        registry_upstreams tcp >"$1"
     fi
 }
 

@@ -16,16 +16,19 @@ export const SOCK_DIR = process.env.NANO_TEST_SOCK_DIR || `${STATE}/sock`;
 export const STACKCTL = process.env.NANO_TEST_STACKCTL || '';
 export const SESSION_COOKIE = 'next-auth.session-token';
 
-// The six module apps and a key string of each one's title.
-export const MODULES = ['nano-banana', 'seedream', 'qwen', 'grok', 'openai', 'wan-2.5'];
-export const TITLES = {
-    'nano-banana': /nano[ -]?banana/i,
-    seedream: /seedream/i,
-    qwen: /qwen/i,
-    grok: /grok/i,
-    openai: /openai/i,
-    'wan-2.5': /wan[ -]?2\.5/i,
-};
+// The module registry (modules.conf, or NANO_MODULES_FILE): every
+// module's name, kind, provider and title, in file order.
+const REGISTRY_FILE = process.env.NANO_MODULES_FILE
+    || new URL('../../modules.conf', import.meta.url).pathname;
+export const REGISTRY = fs.readFileSync(REGISTRY_FILE, 'utf8').split('\n')
+    .map((l) => l.replace(/#.*/, '').trim()).filter(Boolean)
+    .map((l) => {
+        const [name, kind, provider, ...title] = l.split(/\s+/);
+        return { name, kind, provider, title: title.join(' ') };
+    });
+export const MODULES = REGISTRY.map((m) => m.name);
+const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+export const TITLES = Object.fromEntries(REGISTRY.map((m) => [m.name, new RegExp(escapeRe(m.title), 'i')]));
 
 const base = new URL(BASE);
 

@@ -1,0 +1,348 @@
+/*
+ * libcurl transfers to the providers: one easy handle per thread for
+ * blocking calls, the same setup for the runner's multi handle.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "nano_client.h"
+#include "nano_log.h"
+
+static __thread CURL  *nano_client_easy;
+
+static long long
+nano_client_now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+nano_client_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void
+nano_client_call_init(nano_client_call_t *call, const char *method)
+{
+    memset(call, 0, sizeof(*call));
+    call->method = method;
+}
+
+int
+nano_client_call_url(nano_client_call_t *call, const char *base,
+    const char *path)
+{
+    int  n;
+
+    n = snprintf(call->url, sizeof(call->url), "%s%s", base, path);
+    return n > 0 && (size_t) n < sizeof(call->url) ? 0 : -1;
+}
+
+int
+nano_client_call_header(nano_client_call_t *call, const char *line)
+{
+    size_t  i;
+
+    for (i = 0; i < NANO_CLIENT_HEADERS_MAX; i++) {
+        if (call->headers[i] == NULL) {
+            call->headers[i] = line;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int
+nano_client_call_auth(nano_client_call_t *call, const char *name,
+    const char *prefix, const char *key)
+{
+    size_t  len = strlen(name) + strlen(prefix) + strlen(key) + 3;
+
+    nano_client_call_cleanup(call);
+    call->auth = malloc(len);
+    if (call->auth == NULL) {
+        return -1;
+    }
+    snprintf(call->auth, len, "%s: %s%s", name, prefix, key);
+    return 0;
+}
+
+void
+nano_client_call_cleanup(nano_client_call_t *call)
+{
+    if (call == NULL || call->auth == NULL) {
+        return;
+    }
+    explicit_bzero(call->auth, strlen(call->auth));
+    free(call->auth);
+    call->auth = NULL;
+}
+
+void
+nano_client_res_init(nano_client_res_t *res)
+{
+    memset(res, 0, sizeof(*res));
+    nano_buf_init(&res->body);
+    res->retry_after_ms = -1;
+}
+
+void
+nano_client_res_cleanup(nano_client_res_t *res)
+{
+    if (res == NULL) {
+        return;
+    }
+    nano_buf_cleanup(&res->body);
+    nano_client_res_init(res);
+}
+
+static size_t
+nano_client_write(char *data, size_t size, size_t nmemb, void *arg)
+{
+    nano_client_res_t         *res = arg;
+    const nano_client_call_t  *call = res->call;
+    size_t                     len = size * nmemb;
+    size_t                     max = call->body_max ? call->body_max
+                                                    : NANO_CLIENT_BODY_MAX;
+
+    if (len == 0) {
+        return 0;
+    }
+    res->received = 1;
+    res->idle_at = nano_client_now_ms();
+    if (call->on_data != NULL) {
+        if (call->on_data(data, len, call->arg) != 0) {
+            res->stopped = 1;
+            return 0;
+        }
+        return len;
+    }
+    if (res->body.len + len > max) {
+        res->too_large = 1;
+        return 0;
+    }
+    return nano_buf_append(&res->body, data, len) == 0 ? len : 0;
+}
+
+/* Only Retry-After matters, in seconds (the providers send seconds). */
+static size_t
+nano_client_header(char *data, size_t size, size_t nmemb, void *arg)
+{
+    nano_client_res_t  *res = arg;
+    size_t              len = size * nmemb;
+    static const char   name[] = "retry-after:";
+    long                secs;
+    char                num[16];
+    size_t              n;
+
+    if (len > sizeof(name) - 1
+        && strncasecmp(data, name, sizeof(name) - 1) == 0)
+    {
+        n = len - (sizeof(name) - 1);
+        if (n >= sizeof(num)) {
+            n = sizeof(num) - 1;
+        }
+        memcpy(num, data + sizeof(name) - 1, n);
+        num[n] = '\0';
+        secs = strtol(num, NULL, 10);
+        if (secs > 0 && secs < 3600) {
+            res->retry_after_ms = secs * 1000;
+        }
+    }
+    return len;
+}
+
+/* Heartbeats of a blocking call: on_idle every idle_ms without data. */
+static int
+nano_client_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+    nano_client_res_t         *res = arg;
+    const nano_client_call_t  *call = res->call;
+    long long                  now;
+
+    (void) dltotal;
+    (void) dlnow;
+    (void) ultotal;
+    (void) ulnow;
+    if (call->on_idle == NULL) {
+        return 0;
+    }
+    now = nano_client_now_ms();
+    if (now - res->idle_at < call->idle_ms) {
+        return 0;
+    }
+    res->idle_at = now;
+    if (call->on_idle(call->arg) != 0) {
+        res->stopped = 1;
+        return 1;
+    }
+    return 0;
+}
+
+int
+nano_client_setup(CURL *easy, const nano_client_call_t *call,
+    nano_client_res_t *res, struct curl_slist **slist)
+{
+    struct curl_slist  *l = NULL, *t;
+    size_t              i;
+
+    *slist = NULL;
+    res->call = call;
+    res->idle_at = nano_client_now_ms();
+    res->error[0] = '\0';
+
+    for (i = 0; call->headers[i] != NULL; i++) {
+        if ((t = curl_slist_append(l, call->headers[i])) == NULL) {
+            goto failed;
+        }
+        l = t;
+    }
+    if (call->auth != NULL) {
+        if ((t = curl_slist_append(l, call->auth)) == NULL) {
+            goto failed;
+        }
+        l = t;
+    }
+    /* a POST waits for no 100-continue round trip */
+    if (call->body != NULL) {
+        if ((t = curl_slist_append(l, "Expect:")) == NULL) {
+            goto failed;
+        }
+        l = t;
+    }
+
+    curl_easy_setopt(easy, CURLOPT_URL, call->url);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     call->connect_ms ? call->connect_ms
+                                      : (long) NANO_CLIENT_CONNECT_MS);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS,
+                     call->timeout_ms ? call->timeout_ms
+                                      : (long) NANO_CLIENT_TIMEOUT_MS);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, res->error);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, l);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, nano_client_write);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, res);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, nano_client_header);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, res);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+    if (call->on_idle != NULL) {
+        curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION,
+                         nano_client_progress);
+        curl_easy_setopt(easy, CURLOPT_XFERINFODATA, res);
+        curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+    }
+    if (call->body != NULL) {
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, call->body);
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t) call->body_len);
+    } else if (strcmp(call->method, "GET") == 0) {
+        curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, call->method);
+    }
+    *slist = l;
+    return 0;
+
+failed:
+    nano_client_slist_free(l);
+    return -1;
+}
+
+void
+nano_client_finish(CURL *easy, CURLcode code, nano_client_res_t *res)
+{
+    curl_off_t  up = 0;
+    long        req = 0;
+
+    res->code = code;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &res->status);
+    curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &req);
+    curl_easy_getinfo(easy, CURLINFO_SIZE_UPLOAD_T, &up);
+    /* sent: the provider may have acted on it, so a POST is not retried */
+    res->sent = req > 0 && (res->call->body == NULL
+                            || (size_t) up >= res->call->body_len);
+    res->timed_out = code == CURLE_OPERATION_TIMEDOUT;
+    if (code == CURLE_OK || res->error[0] != '\0') {
+        return;
+    }
+    snprintf(res->error, sizeof(res->error), "%s", curl_easy_strerror(code));
+}
+
+void
+nano_client_slist_free(struct curl_slist *slist)
+{
+    struct curl_slist  *t;
+
+    /* one of the lines held a key: leave it nowhere in freed memory */
+    for (t = slist; t != NULL; t = t->next) {
+        explicit_bzero(t->data, strlen(t->data));
+    }
+    curl_slist_free_all(slist);
+}
+
+int
+nano_client_do(const nano_client_call_t *call, nano_client_res_t *res)
+{
+    struct curl_slist  *slist = NULL;
+    CURLcode            code;
+
+    if (nano_client_easy == NULL) {
+        nano_client_easy = curl_easy_init();
+        if (nano_client_easy == NULL) {
+            snprintf(res->error, sizeof(res->error), "out of memory");
+            return -1;
+        }
+    } else {
+        /* keeps the connection cache: the next call reuses it */
+        curl_easy_reset(nano_client_easy);
+    }
+    if (nano_client_setup(nano_client_easy, call, res, &slist) != 0) {
+        snprintf(res->error, sizeof(res->error), "out of memory");
+        return -1;
+    }
+    code = curl_easy_perform(nano_client_easy);
+    nano_client_finish(nano_client_easy, code, res);
+    /* the header list held the key */
+    curl_easy_setopt(nano_client_easy, CURLOPT_HTTPHEADER, NULL);
+    nano_client_slist_free(slist);
+    return res->status > 0 ? 0 : -1;
+}
+
+const char *
+nano_client_why(const nano_client_res_t *res)
+{
+    if (res->timed_out) {
+        return "the provider did not answer in time";
+    }
+    if (res->too_large) {
+        return "the provider's answer was too large";
+    }
+    switch (res->code) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+        return "the provider's host name could not be resolved";
+    case CURLE_COULDNT_CONNECT:
+        return "the provider refused the connection";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+        return "the TLS connection to the provider failed";
+    case CURLE_GOT_NOTHING:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_PARTIAL_FILE:
+        return "the connection to the provider broke";
+    default:
+        return "the provider could not be reached";
+    }
+}

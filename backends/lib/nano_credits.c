@@ -1,0 +1,242 @@
+/*
+ * Credit accounts and their ledger; every change is one statement that
+ * writes both, so no caller can change one without the other.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nano_credits.h"
+#include "nano_log.h"
+#include "nano_rand.h"
+
+/* An ISO 8601 UTC rendering of a TIMESTAMP(3) column, as JSON shows it. */
+#define NANO_CREDITS_ISO(col)                                                 \
+    "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+static long long
+nano_credits_signup(void)
+{
+    const char  *v = getenv("NANO_SIGNUP_CREDITS");
+    char        *end;
+    long long    n;
+
+    if (v == NULL || v[0] == '\0') {
+        return NANO_SIGNUP_CREDITS_DEFAULT;
+    }
+    n = strtoll(v, &end, 10);
+    if (*end != '\0' || n < 0 || n > 1000000000LL) {
+        nano_log_warn("NANO_SIGNUP_CREDITS=%s is not a count; using %d", v,
+                      NANO_SIGNUP_CREDITS_DEFAULT);
+        return NANO_SIGNUP_CREDITS_DEFAULT;
+    }
+    return n;
+}
+
+nano_db_status_t
+nano_credits_ensure(nano_db_t *db, const char *user_id)
+{
+    /* one statement: the account and its grant, or neither */
+    static const char   sql[] =
+        "WITH acc AS (INSERT INTO \"CreditAccount\" (\"userId\", \"balance\")"
+        " VALUES ($1, $2) ON CONFLICT (\"userId\") DO NOTHING"
+        " RETURNING \"userId\")"
+        " INSERT INTO \"CreditLedger\" (\"userId\", \"delta\", \"reason\")"
+        " SELECT \"userId\", $2, 'signup' FROM acc";
+    const char         *params[2];
+    char                grant[24];
+    nano_db_status_t    st;
+
+    snprintf(grant, sizeof(grant), "%lld", nano_credits_signup());
+    params[0] = user_id;
+    params[1] = grant;
+    PQclear(nano_db_exec(db, sql, 2, params, PGRES_COMMAND_OK, &st));
+    return st;
+}
+
+nano_db_status_t
+nano_credits_balance(nano_db_t *db, const char *user_id, long long *balance)
+{
+    static const char   sql[] =
+        "SELECT \"balance\" FROM \"CreditAccount\" WHERE \"userId\" = $1";
+    const char         *params[1] = { user_id };
+    nano_db_status_t    st;
+    PGresult           *r;
+
+    *balance = 0;
+    st = nano_credits_ensure(db, user_id);
+    if (st != NANO_DB_OK) {
+        return st;
+    }
+    r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    if (PQntuples(r) == 1) {
+        *balance = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    }
+    PQclear(r);
+    return NANO_DB_OK;
+}
+
+nano_db_status_t
+nano_credits_debit(nano_db_t *db, const char *user_id, const char *module,
+    const char *gen_id, long long cost, int *covered)
+{
+    /* the conditional update is what keeps a balance from going below
+     * zero, however many debits race */
+    static const char   sql[] =
+        "WITH d AS (UPDATE \"CreditAccount\" SET \"balance\" = \"balance\""
+        " - $2, \"updatedAt\" = (now() AT TIME ZONE 'utc')"
+        " WHERE \"userId\" = $1 AND \"balance\" >= $2 RETURNING \"userId\")"
+        " INSERT INTO \"CreditLedger\" (\"userId\", \"delta\", \"reason\","
+        " \"module\", \"generationId\")"
+        " SELECT \"userId\", -$2::bigint, 'debit', $3, $4 FROM d RETURNING 1";
+    const char         *params[4];
+    char                amount[24];
+    nano_db_status_t    st;
+    PGresult           *r;
+
+    *covered = 0;
+    snprintf(amount, sizeof(amount), "%lld", cost);
+    params[0] = user_id;
+    params[1] = amount;
+    params[2] = module;
+    params[3] = gen_id;
+    r = nano_db_exec(db, sql, 4, params, PGRES_TUPLES_OK, &st);
+    if (r != NULL) {
+        *covered = PQntuples(r) == 1;
+        PQclear(r);
+    }
+    return st;
+}
+
+nano_db_status_t
+nano_credits_refund(nano_db_t *db, const char *gen_id, int *refunded)
+{
+    /* the unique index on refunds makes a second refund insert nothing,
+     * and then nothing is credited either */
+    static const char   sql[] =
+        "WITH r AS (INSERT INTO \"CreditLedger\" (\"userId\", \"delta\","
+        " \"reason\", \"module\", \"generationId\")"
+        " SELECT \"userId\", -\"delta\", 'refund', \"module\","
+        " \"generationId\" FROM \"CreditLedger\""
+        " WHERE \"generationId\" = $1 AND \"reason\" = 'debit'"
+        " ON CONFLICT (\"generationId\") WHERE \"reason\" = 'refund'"
+        " DO NOTHING RETURNING \"userId\", \"delta\")"
+        " UPDATE \"CreditAccount\" a SET \"balance\" = a.\"balance\""
+        " + r.\"delta\", \"updatedAt\" = (now() AT TIME ZONE 'utc')"
+        " FROM r WHERE a.\"userId\" = r.\"userId\" RETURNING 1";
+    const char         *params[1] = { gen_id };
+    nano_db_status_t    st;
+    PGresult           *r;
+
+    *refunded = 0;
+    r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, &st);
+    if (r != NULL) {
+        *refunded = PQntuples(r) == 1;
+        PQclear(r);
+    }
+    return st;
+}
+
+/* 1 when s is a ledger cursor: the decimal id of the last row shown. */
+static int
+nano_credits_cursor_ok(const char *s)
+{
+    size_t  n;
+
+    for (n = 0; s[n] != '\0'; n++) {
+        if (s[n] < '0' || s[n] > '9' || n == 18) {
+            return 0;
+        }
+    }
+    return n > 0;
+}
+
+nano_db_status_t
+nano_credits_ledger(nano_db_t *db, const char *user_id, int limit,
+    const char *cursor, json_t **items, char **next)
+{
+    static const char   sql[] =
+        "SELECT \"id\", \"delta\", \"reason\", \"module\", \"generationId\", "
+        NANO_CREDITS_ISO("\"createdAt\"") " AS at"
+        " FROM \"CreditLedger\" WHERE \"userId\" = $1"
+        " AND ($2::bigint IS NULL OR \"id\" < $2::bigint)"
+        " ORDER BY \"id\" DESC LIMIT $3";
+    const char         *params[3];
+    char                lim[16];
+    nano_db_status_t    st;
+    PGresult           *r;
+    json_t             *row;
+    int                 i, n, shown;
+
+    *items = NULL;
+    *next = NULL;
+    if (cursor != NULL && !nano_credits_cursor_ok(cursor)) {
+        return NANO_DB_INVALID;
+    }
+    /* one row more than shown says whether there is a next page */
+    snprintf(lim, sizeof(lim), "%d", limit + 1);
+    params[0] = user_id;
+    params[1] = cursor;
+    params[2] = lim;
+    r = nano_db_exec(db, sql, 3, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    *items = json_array();
+    n = PQntuples(r);
+    shown = n > limit ? limit : n;
+    for (i = 0; i < shown && *items != NULL; i++) {
+        row = json_pack("{s:I, s:s, s:s?, s:s?, s:s}",
+                        "delta",
+                        (json_int_t) strtoll(PQgetvalue(r, i, 1), NULL, 10),
+                        "reason", PQgetvalue(r, i, 2),
+                        "module", PQgetisnull(r, i, 3) ? NULL
+                                                       : PQgetvalue(r, i, 3),
+                        "generationId", PQgetisnull(r, i, 4)
+                                        ? NULL : PQgetvalue(r, i, 4),
+                        "createdAt", PQgetvalue(r, i, 5));
+        if (row == NULL || json_array_append_new(*items, row) != 0) {
+            json_decref(*items);
+            *items = NULL;
+        }
+    }
+    if (*items != NULL && n > limit) {
+        *next = strdup(PQgetvalue(r, shown - 1, 0));
+        if (*next == NULL) {
+            json_decref(*items);
+            *items = NULL;
+        }
+    }
+    PQclear(r);
+    return *items != NULL ? NANO_DB_OK : NANO_DB_FAILED;
+}
+
+nano_db_status_t
+nano_credits_forget_user(nano_db_t *db, const char *user_id)
+{
+    static const char *const  sql[] = {
+        "UPDATE \"CreditLedger\" SET \"userId\" = $2 WHERE \"userId\" = $1",
+        "DELETE FROM \"CreditAccount\" WHERE \"userId\" = $1",
+    };
+    const char               *params[2];
+    char                      tomb[8 + 32 + 1];
+    nano_db_status_t          st = NANO_DB_OK;
+    size_t                    i;
+
+    /* the amounts stay for accounting; whose they were does not */
+    memcpy(tomb, "deleted-", 8);
+    if (nano_rand_hex(tomb + 8, 16) != 0) {
+        return NANO_DB_FAILED;
+    }
+    params[0] = user_id;
+    params[1] = tomb;
+    for (i = 0; i < sizeof(sql) / sizeof(sql[0]) && st == NANO_DB_OK; i++) {
+        PQclear(nano_db_exec(db, sql[i], i == 0 ? 2 : 1, params,
+                             PGRES_COMMAND_OK, &st));
+    }
+    return st;
+}

@@ -1,0 +1,61 @@
+/*
+ * Credits: every user's balance ("CreditAccount") and the ledger of its
+ * changes ("CreditLedger"), changed together in one transaction, so the
+ * ledger always sums to the balance (docs/MODULES.md).
+ */
+
+#ifndef NANO_CREDITS_H
+#define NANO_CREDITS_H
+
+#include <jansson.h>
+
+#include "nano_db.h"
+
+#define NANO_SIGNUP_CREDITS_DEFAULT  100
+
+/*
+ * Makes sure user_id has an account: a new one is opened with
+ * NANO_SIGNUP_CREDITS (default 100) and its "signup" ledger row, once,
+ * whoever asks first (V1 users included).  Runs in the caller's
+ * transaction when one is open.
+ */
+nano_db_status_t nano_credits_ensure(nano_db_t *db, const char *user_id);
+
+/* The balance, opening the account first when there is none. */
+nano_db_status_t nano_credits_balance(nano_db_t *db, const char *user_id,
+    long long *balance);
+
+/*
+ * Takes cost from user_id for generation gen_id of module, with its
+ * "debit" ledger row, never taking the balance below zero: *covered is 0
+ * (and nothing changes) when the balance is short.  Must run inside the
+ * caller's transaction; it locks the user's account row until commit,
+ * which is what serialises a user's concurrent debits.
+ */
+nano_db_status_t nano_credits_debit(nano_db_t *db, const char *user_id,
+    const char *module, const char *gen_id, long long cost, int *covered);
+
+/*
+ * Gives a generation's debit back, exactly once: *refunded is 1 when this
+ * call did it, 0 when it was refunded before or never debited.  Runs in
+ * the caller's transaction when one is open.
+ */
+nano_db_status_t nano_credits_refund(nano_db_t *db, const char *gen_id,
+    int *refunded);
+
+/*
+ * A page of user_id's ledger, newest first: a new JSON array of
+ * {"delta","reason","module","generationId","createdAt"} in *items and
+ * the cursor of the next page (a new string, NULL on the last) in
+ * *next.  cursor is NULL or a value from *next; limit is 1..100.
+ * NANO_DB_INVALID for a cursor that is not one.
+ */
+nano_db_status_t nano_credits_ledger(nano_db_t *db, const char *user_id,
+    int limit, const char *cursor, json_t **items, char **next);
+
+/* Re-assigns a deleted user's ledger rows to an anonymous id, keeping
+ * their amounts, and drops the account (in the caller's transaction). */
+nano_db_status_t nano_credits_forget_user(nano_db_t *db,
+    const char *user_id);
+
+#endif /* NANO_CREDITS_H */

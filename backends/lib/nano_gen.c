@@ -1,0 +1,788 @@
+/*
+ * The "Generation" table: rows, their life cycle, their refunds.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nano_credits.h"
+#include "nano_gen.h"
+#include "nano_log.h"
+
+#define NANO_GEN_ISO(col)                                                     \
+    "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* Every column a nano_gen_t holds, as nano_gen_read() takes them. */
+#define NANO_GEN_COLUMNS(t)                                                   \
+    t "\"id\", " t "\"userId\" AS user_id, " t "\"module\", " t "\"model\", " \
+    t "\"kind\", " t "\"status\", " t "\"prompt\", " t "\"text\", "           \
+    t "\"conversationId\" AS conversation_id, "                               \
+    t "\"providerTaskId\" AS provider_task_id, " t "\"phase\", "              \
+    NANO_GEN_ISO(t "\"createdAt\"") " AS created_at, "                        \
+    NANO_GEN_ISO(t "\"startedAt\"") " AS started_at, "                        \
+    NANO_GEN_ISO(t "\"finishedAt\"") " AS finished_at, "                      \
+    t "\"params\", " t "\"outputs\", " t "\"error\", " t "\"cost\", "         \
+    t "\"offline\", " t "\"createdAt\" AS created_raw"
+
+#define NANO_GEN_NOW  "(now() AT TIME ZONE 'utc')"
+
+void
+nano_gen_init(nano_gen_t *g)
+{
+    memset(g, 0, sizeof(*g));
+}
+
+void
+nano_gen_cleanup(nano_gen_t *g)
+{
+    char  **s[] = { &g->id, &g->user_id, &g->module, &g->model, &g->kind,
+                    &g->status, &g->prompt, &g->text, &g->conversation_id,
+                    &g->provider_task_id, &g->phase, &g->created_at,
+                    &g->started_at, &g->finished_at };
+    size_t  i;
+
+    if (g == NULL) {
+        return;
+    }
+    for (i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+        free(*s[i]);
+    }
+    json_decref(g->params);
+    json_decref(g->outputs);
+    json_decref(g->error);
+    nano_gen_init(g);
+}
+
+/* Column name of row i as a new string in *out (NULL for SQL NULL);
+ * -1 when out of memory or the column is missing. */
+static int
+nano_gen_str(const PGresult *r, int i, const char *name, char **out)
+{
+    int  col = PQfnumber(r, name);
+
+    *out = NULL;
+    if (col < 0) {
+        return -1;
+    }
+    if (PQgetisnull(r, i, col)) {
+        return 0;
+    }
+    *out = strdup(PQgetvalue(r, i, col));
+    return *out != NULL ? 0 : -1;
+}
+
+/* A JSONB column as a new reference, or NULL for SQL NULL. */
+static int
+nano_gen_jsonb(const PGresult *r, int i, const char *name, json_t **out)
+{
+    int  col = PQfnumber(r, name);
+
+    *out = NULL;
+    if (col < 0) {
+        return -1;
+    }
+    if (PQgetisnull(r, i, col)) {
+        return 0;
+    }
+    *out = json_loads(PQgetvalue(r, i, col), JSON_DECODE_ANY, NULL);
+    return *out != NULL ? 0 : -1;
+}
+
+/* Reads row i of r (NANO_GEN_COLUMNS) into g. */
+static int
+nano_gen_read(const PGresult *r, int i, nano_gen_t *g)
+{
+    struct { const char *name; char **out; } cols[] = {
+        { "id", &g->id }, { "user_id", &g->user_id },
+        { "module", &g->module }, { "model", &g->model },
+        { "kind", &g->kind }, { "status", &g->status },
+        { "prompt", &g->prompt }, { "text", &g->text },
+        { "conversation_id", &g->conversation_id },
+        { "provider_task_id", &g->provider_task_id },
+        { "phase", &g->phase }, { "created_at", &g->created_at },
+        { "started_at", &g->started_at },
+        { "finished_at", &g->finished_at },
+    };
+    size_t  k;
+    int     col;
+
+    for (k = 0; k < sizeof(cols) / sizeof(cols[0]); k++) {
+        if (nano_gen_str(r, i, cols[k].name, cols[k].out) != 0) {
+            goto failed;
+        }
+    }
+    if (nano_gen_jsonb(r, i, "params", &g->params) != 0
+        || nano_gen_jsonb(r, i, "outputs", &g->outputs) != 0
+        || nano_gen_jsonb(r, i, "error", &g->error) != 0)
+    {
+        goto failed;
+    }
+    col = PQfnumber(r, "cost");
+    g->cost = col >= 0 ? strtoll(PQgetvalue(r, i, col), NULL, 10) : 0;
+    col = PQfnumber(r, "offline");
+    g->offline = col >= 0 && PQgetvalue(r, i, col)[0] == 't';
+    if (g->id == NULL || g->params == NULL || g->outputs == NULL) {
+        goto failed;
+    }
+    return 0;
+
+failed:
+    nano_gen_cleanup(g);
+    return -1;
+}
+
+/* ---- creating ----------------------------------------------------------- */
+
+typedef struct {
+    const nano_gen_new_t  *in;
+    const char            *id;
+    nano_gen_admit_t       admit;
+} nano_gen_create_ctx_t;
+
+static nano_db_status_t
+nano_gen_create_tx(nano_db_t *db, void *arg)
+{
+    static const char   inflight[] =
+        "SELECT count(*) FROM \"Generation\" WHERE \"userId\" = $1"
+        " AND \"module\" = $2 AND \"status\" IN ('queued', 'running')";
+    static const char   insert[] =
+        "INSERT INTO \"Generation\" (\"id\", \"userId\", \"module\", \"model\","
+        " \"kind\", \"status\", \"prompt\", \"params\", \"cost\", \"offline\","
+        " \"conversationId\", \"leaseOwner\", \"leaseUntil\", \"startedAt\")"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12,"
+        " $13, CASE WHEN $6 = 'running' THEN " NANO_GEN_NOW " END)";
+    nano_gen_create_ctx_t  *c = arg;
+    const nano_gen_new_t   *in = c->in;
+    const char             *params[13];
+    char                    cost[24], lease[24], *pjson = NULL;
+    const char             *max_env = getenv("NANO_MAX_INFLIGHT_PER_USER");
+    long long               max = NANO_GEN_INFLIGHT_MAX;
+    nano_db_status_t        st;
+    PGresult               *r;
+    int                     covered;
+
+    c->admit = NANO_GEN_ADMITTED;
+    if (max_env != NULL && atoll(max_env) > 0) {
+        max = atoll(max_env);
+    }
+
+    st = nano_credits_ensure(db, in->user_id);
+    if (st != NANO_DB_OK) {
+        return st;
+    }
+    st = nano_credits_debit(db, in->user_id, in->module, c->id, in->cost,
+                            &covered);
+    if (st != NANO_DB_OK) {
+        return st;
+    }
+    if (!covered) {
+        c->admit = NANO_GEN_NO_CREDITS;
+        return NANO_DB_FAILED;            /* roll back: nothing happened */
+    }
+
+    /* after the debit: it locked the user's account row, so two
+     * requests of one user cannot both pass this count */
+    params[0] = in->user_id;
+    params[1] = in->module;
+    r = nano_db_exec(db, inflight, 2, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    if (strtoll(PQgetvalue(r, 0, 0), NULL, 10) >= max) {
+        PQclear(r);
+        c->admit = NANO_GEN_TOO_MANY;
+        return NANO_DB_FAILED;
+    }
+    PQclear(r);
+
+    pjson = json_dumps(in->params != NULL ? in->params : json_object(),
+                       JSON_COMPACT);
+    if (pjson == NULL) {
+        return NANO_DB_FAILED;
+    }
+    snprintf(cost, sizeof(cost), "%lld", in->cost);
+    snprintf(lease, sizeof(lease), "%lld",
+             (long long) time(NULL) + in->lease_secs);
+    params[0] = c->id;
+    params[1] = in->user_id;
+    params[2] = in->module;
+    params[3] = in->model;
+    params[4] = in->kind;
+    params[5] = in->status;
+    params[6] = in->prompt;
+    params[7] = pjson;
+    params[8] = cost;
+    params[9] = in->offline ? "true" : "false";
+    params[10] = in->conversation_id;
+    params[11] = in->owner;
+    params[12] = in->owner != NULL ? lease : NULL;
+    PQclear(nano_db_exec(db, insert, 13, params, PGRES_COMMAND_OK, &st));
+    free(pjson);
+    return st;
+}
+
+nano_db_status_t
+nano_gen_create(nano_db_t *db, const nano_gen_new_t *in, char *id,
+    nano_gen_admit_t *admit)
+{
+    nano_gen_create_ctx_t  c;
+    nano_db_status_t       st;
+
+    if (nano_rand_uuid(id) != 0) {
+        return NANO_DB_FAILED;
+    }
+    c.in = in;
+    c.id = id;
+    c.admit = NANO_GEN_ADMITTED;
+    st = nano_db_tx(db, nano_gen_create_tx, &c);
+    *admit = c.admit;
+    return c.admit != NANO_GEN_ADMITTED ? NANO_DB_OK : st;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+nano_db_status_t
+nano_gen_get(nano_db_t *db, const char *id, const char *user_id,
+    nano_gen_t *g, int *found)
+{
+    static const char   sql[] =
+        "SELECT " NANO_GEN_COLUMNS("") " FROM \"Generation\""
+        " WHERE \"id\" = $1 AND ($2::text IS NULL OR \"userId\" = $2)";
+    const char         *params[2] = { id, user_id };
+    nano_db_status_t    st;
+    PGresult           *r;
+
+    *found = 0;
+    r = nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    if (PQntuples(r) == 1) {
+        if (nano_gen_read(r, 0, g) != 0) {
+            st = NANO_DB_FAILED;
+        } else {
+            *found = 1;
+        }
+    }
+    PQclear(r);
+    return st;
+}
+
+/* The URL an output is served at: base/media/<id>/<name of its file>. */
+static json_t *
+nano_gen_output_json(const nano_gen_t *g, json_t *o, const char *base)
+{
+    const char  *file = json_string_value(json_object_get(o, "file"));
+    const char  *name;
+    char        *url;
+    size_t       len;
+    json_t      *out;
+
+    if (file == NULL) {
+        return NULL;
+    }
+    name = strrchr(file, '/');
+    name = name != NULL ? name + 1 : file;
+    len = strlen(base) + strlen(g->id) + strlen(name) + sizeof("/media//");
+    url = malloc(len);
+    if (url == NULL) {
+        return NULL;
+    }
+    snprintf(url, len, "%s/media/%s/%s", base, g->id, name);
+    out = json_pack("{s:s, s:O?, s:O?, s:O?}", "url", url,
+                    "mime", json_object_get(o, "mime"),
+                    "width", json_object_get(o, "width"),
+                    "height", json_object_get(o, "height"));
+    free(url);
+    return out;
+}
+
+json_t *
+nano_gen_json(const nano_gen_t *g, const char *base)
+{
+    json_t  *outputs, *o, *v;
+    size_t   i;
+    int      partial;
+
+    outputs = json_array();
+    if (outputs == NULL) {
+        return NULL;
+    }
+    json_array_foreach(g->outputs, i, v) {
+        o = nano_gen_output_json(g, v, base);
+        if (o == NULL || json_array_append_new(outputs, o) != 0) {
+            json_decref(outputs);
+            return NULL;
+        }
+    }
+    /* a stream its reader left: charged, and shown as partial */
+    partial = g->status != NULL && strcmp(g->status, "succeeded") == 0
+              && g->error != NULL;
+    return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:b, s:o, s:s?, s:O?,"
+                     " s:b, s:s?, s:s?, s:s?, s:s?}",
+                     "id", g->id, "module", g->module, "model", g->model,
+                     "status", g->status, "prompt", g->prompt,
+                     "cost", (json_int_t) g->cost, "offline", g->offline,
+                     "outputs", outputs, "text", g->text,
+                     "error", g->error, "partial", partial,
+                     "conversationId", g->conversation_id,
+                     "createdAt", g->created_at, "startedAt", g->started_at,
+                     "finishedAt", g->finished_at);
+}
+
+/* A history cursor is "<createdAt raw>|<id>", base64url-free: both are
+ * plain ASCII the database gave us, checked before use. */
+static int
+nano_gen_cursor_split(const char *cursor, char *at, size_t atcap, char *id,
+    size_t idcap)
+{
+    const char  *bar = strchr(cursor, '|');
+    const char  *p;
+    size_t       n;
+
+    if (bar == NULL || (size_t) (bar - cursor) >= atcap
+        || strlen(bar + 1) >= idcap || bar == cursor || bar[1] == '\0')
+    {
+        return -1;
+    }
+    for (p = cursor; p < bar; p++) {
+        if (strchr("0123456789-: .", *p) == NULL) {
+            return -1;
+        }
+    }
+    for (p = bar + 1; *p != '\0'; p++) {
+        if (strchr("0123456789abcdef-", *p) == NULL) {
+            return -1;
+        }
+    }
+    n = (size_t) (bar - cursor);
+    memcpy(at, cursor, n);
+    at[n] = '\0';
+    strcpy(id, bar + 1);
+    return 0;
+}
+
+nano_db_status_t
+nano_gen_history(nano_db_t *db, const char *user_id, const char *module,
+    int limit, const char *cursor, const char *base, json_t **items,
+    char **next)
+{
+    static const char   sql[] =
+        "SELECT " NANO_GEN_COLUMNS("") " FROM \"Generation\""
+        " WHERE \"userId\" = $1 AND \"module\" = $2"
+        " AND ($3::timestamp IS NULL"
+        " OR (\"createdAt\", \"id\") < ($3::timestamp, $4))"
+        " ORDER BY \"createdAt\" DESC, \"id\" DESC LIMIT $5";
+    const char         *params[5];
+    char                at[40], id[NANO_GEN_ID_LEN + 1], lim[16];
+    nano_db_status_t    st;
+    nano_gen_t          g;
+    PGresult           *r;
+    json_t             *j;
+    size_t              len;
+    int                 i, n, shown, col;
+
+    *items = NULL;
+    *next = NULL;
+    params[2] = NULL;
+    params[3] = NULL;
+    if (cursor != NULL) {
+        if (nano_gen_cursor_split(cursor, at, sizeof(at), id, sizeof(id))
+            != 0)
+        {
+            return NANO_DB_INVALID;
+        }
+        params[2] = at;
+        params[3] = id;
+    }
+    snprintf(lim, sizeof(lim), "%d", limit + 1);
+    params[0] = user_id;
+    params[1] = module;
+    params[4] = lim;
+    r = nano_db_exec(db, sql, 5, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        /* a cursor PostgreSQL cannot read as a timestamp is the client's */
+        return st == NANO_DB_FAILED && cursor != NULL ? NANO_DB_INVALID : st;
+    }
+    n = PQntuples(r);
+    shown = n > limit ? limit : n;
+    *items = json_array();
+    for (i = 0; i < shown && *items != NULL; i++) {
+        nano_gen_init(&g);
+        j = nano_gen_read(r, i, &g) == 0 ? nano_gen_json(&g, base) : NULL;
+        if (j == NULL || json_array_append_new(*items, j) != 0) {
+            json_decref(*items);
+            *items = NULL;
+        }
+        nano_gen_cleanup(&g);
+    }
+    if (*items != NULL && n > limit) {
+        col = PQfnumber(r, "created_raw");
+        len = strlen(PQgetvalue(r, shown - 1, col))
+              + strlen(PQgetvalue(r, shown - 1, 0)) + 2;
+        *next = malloc(len);
+        if (*next == NULL) {
+            json_decref(*items);
+            *items = NULL;
+        } else {
+            snprintf(*next, len, "%s|%s", PQgetvalue(r, shown - 1, col),
+                     PQgetvalue(r, shown - 1, 0));
+        }
+    }
+    PQclear(r);
+    return *items != NULL ? NANO_DB_OK : NANO_DB_FAILED;
+}
+
+/* ---- changes by the owner ----------------------------------------------- */
+
+typedef struct {
+    const char         *id;
+    const char         *user_id;
+    int                 delete;     /* delete (1) or cancel (0) */
+    nano_gen_change_t   out;
+    json_t             *outputs;
+} nano_gen_change_ctx_t;
+
+/* The owner's status of id, locked for the transaction; NULL when none. */
+static nano_db_status_t
+nano_gen_lock(nano_db_t *db, const char *id, const char *user_id,
+    char **status, json_t **outputs)
+{
+    static const char   sql[] =
+        "SELECT \"status\", \"outputs\" FROM \"Generation\""
+        " WHERE \"id\" = $1 AND \"userId\" = $2 FOR UPDATE";
+    const char         *params[2] = { id, user_id };
+    nano_db_status_t    st;
+    PGresult           *r;
+
+    *status = NULL;
+    *outputs = NULL;
+    r = nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    if (PQntuples(r) == 1
+        && (nano_gen_str(r, 0, "status", status) != 0
+            || nano_gen_jsonb(r, 0, "outputs", outputs) != 0))
+    {
+        st = NANO_DB_FAILED;
+    }
+    PQclear(r);
+    return st;
+}
+
+static nano_db_status_t
+nano_gen_change_tx(nano_db_t *db, void *arg)
+{
+    static const char   cancel[] =
+        "UPDATE \"Generation\" SET \"status\" = 'canceled', \"finishedAt\" = "
+        NANO_GEN_NOW ", \"error\" = '{\"code\":\"canceled\",\"message\":"
+        "\"canceled before it started\"}' WHERE \"id\" = $1";
+    static const char   drop[] =
+        "DELETE FROM \"Generation\" WHERE \"id\" = $1";
+    nano_gen_change_ctx_t  *c = arg;
+    const char             *params[1] = { c->id };
+    nano_db_status_t        st;
+    char                   *status = NULL;
+    int                     queued, refunded;
+
+    json_decref(c->outputs);
+    c->outputs = NULL;
+    c->out = NANO_GEN_CHANGED;
+    st = nano_gen_lock(db, c->id, c->user_id, &status, &c->outputs);
+    if (st != NANO_DB_OK) {
+        goto out;
+    }
+    if (status == NULL) {
+        c->out = NANO_GEN_NOT_FOUND;
+        goto out;
+    }
+    queued = strcmp(status, "queued") == 0;
+    /* a running job belongs to its runner until it ends; a finished one
+     * cannot be canceled */
+    if (strcmp(status, "running") == 0 || (!c->delete && !queued)) {
+        c->out = NANO_GEN_CONFLICT;
+        goto out;
+    }
+    if (queued) {
+        st = nano_credits_refund(db, c->id, &refunded);
+        if (st != NANO_DB_OK) {
+            goto out;
+        }
+    }
+    PQclear(nano_db_exec(db, c->delete ? drop : cancel, 1, params,
+                         PGRES_COMMAND_OK, &st));
+out:
+    free(status);
+    return st;
+}
+
+static nano_db_status_t
+nano_gen_change(nano_db_t *db, nano_gen_change_ctx_t *c)
+{
+    nano_db_status_t  st;
+
+    c->outputs = NULL;
+    st = nano_db_tx(db, nano_gen_change_tx, c);
+    if (st != NANO_DB_OK && c->out == NANO_GEN_CHANGED) {
+        json_decref(c->outputs);
+        c->outputs = NULL;
+    }
+    return st;
+}
+
+nano_db_status_t
+nano_gen_cancel(nano_db_t *db, const char *id, const char *user_id,
+    nano_gen_change_t *out)
+{
+    nano_gen_change_ctx_t  c = { id, user_id, 0, NANO_GEN_CHANGED, NULL };
+    nano_db_status_t       st;
+
+    st = nano_gen_change(db, &c);
+    json_decref(c.outputs);
+    *out = c.out;
+    return st;
+}
+
+nano_db_status_t
+nano_gen_delete(nano_db_t *db, const char *id, const char *user_id,
+    nano_gen_change_t *out, json_t **outputs)
+{
+    nano_gen_change_ctx_t  c = { id, user_id, 1, NANO_GEN_CHANGED, NULL };
+    nano_db_status_t       st;
+
+    st = nano_gen_change(db, &c);
+    *out = c.out;
+    *outputs = NULL;
+    if (st == NANO_DB_OK && c.out == NANO_GEN_CHANGED) {
+        *outputs = c.outputs;
+    } else {
+        json_decref(c.outputs);
+    }
+    return st;
+}
+
+/* ---- the runner's side -------------------------------------------------- */
+
+typedef struct {
+    const char  *id;
+    const char  *owner;
+    const char  *status;
+    json_t      *outputs;
+    const char  *text;
+    json_t      *error;
+    int          refund;
+    int          done;
+} nano_gen_finish_ctx_t;
+
+static nano_db_status_t
+nano_gen_finish_tx(nano_db_t *db, void *arg)
+{
+    static const char       sql[] =
+        "UPDATE \"Generation\" SET \"status\" = $3, \"finishedAt\" = "
+        NANO_GEN_NOW ", \"outputs\" = COALESCE($4::jsonb, \"outputs\"),"
+        " \"text\" = COALESCE($5, \"text\"), \"error\" = $6::jsonb,"
+        " \"leaseOwner\" = NULL, \"leaseUntil\" = NULL"
+        " WHERE \"id\" = $1 AND \"status\" = 'running'"
+        " AND \"leaseOwner\" = $2 RETURNING 1";
+    nano_gen_finish_ctx_t  *c = arg;
+    const char             *params[6];
+    char                   *outputs = NULL, *error = NULL;
+    nano_db_status_t        st = NANO_DB_FAILED;
+    PGresult               *r;
+    int                     refunded;
+
+    c->done = 0;
+    if (c->outputs != NULL
+        && (outputs = json_dumps(c->outputs, JSON_COMPACT)) == NULL)
+    {
+        goto out;
+    }
+    if (c->error != NULL
+        && (error = json_dumps(c->error, JSON_COMPACT)) == NULL)
+    {
+        goto out;
+    }
+    params[0] = c->id;
+    params[1] = c->owner;
+    params[2] = c->status;
+    params[3] = outputs;
+    params[4] = c->text;
+    params[5] = error;
+    r = nano_db_exec(db, sql, 6, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        goto out;
+    }
+    c->done = PQntuples(r) == 1;
+    PQclear(r);
+    if (c->done && c->refund) {
+        st = nano_credits_refund(db, c->id, &refunded);
+    }
+out:
+    free(outputs);
+    free(error);
+    return st;
+}
+
+nano_db_status_t
+nano_gen_finish(nano_db_t *db, const char *id, const char *owner,
+    const char *status, json_t *outputs, const char *text, json_t *error,
+    int refund, int *done)
+{
+    nano_gen_finish_ctx_t  c = { id, owner, status, outputs, text, error,
+                                 refund, 0 };
+    nano_db_status_t       st;
+
+    st = nano_db_tx(db, nano_gen_finish_tx, &c);
+    *done = st == NANO_DB_OK && c.done;
+    return st;
+}
+
+nano_db_status_t
+nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
+    int lease_secs, int max, nano_gen_t **jobs, size_t *n)
+{
+    static const char   sql[] =
+        "WITH c AS (SELECT \"id\" FROM \"Generation\""
+        " WHERE \"module\" = $1 AND (\"status\" = 'queued'"
+        " OR (\"status\" = 'running' AND \"leaseUntil\" < $3))"
+        " ORDER BY \"createdAt\" LIMIT $5 FOR UPDATE SKIP LOCKED)"
+        " UPDATE \"Generation\" g SET \"status\" = 'running',"
+        " \"leaseOwner\" = $2, \"leaseUntil\" = $4,"
+        " \"startedAt\" = COALESCE(g.\"startedAt\", " NANO_GEN_NOW ")"
+        " FROM c WHERE g.\"id\" = c.\"id\""
+        " RETURNING " NANO_GEN_COLUMNS("g.");
+    const char         *params[5];
+    char                now[24], until[24], lim[16];
+    long long           t = (long long) time(NULL);
+    nano_db_status_t    st;
+    PGresult           *r;
+    int                 i, rows;
+
+    *jobs = NULL;
+    *n = 0;
+    snprintf(now, sizeof(now), "%lld", t);
+    snprintf(until, sizeof(until), "%lld", t + lease_secs);
+    snprintf(lim, sizeof(lim), "%d", max);
+    params[0] = module;
+    params[1] = owner;
+    params[2] = now;
+    params[3] = until;
+    params[4] = lim;
+    r = nano_db_exec(db, sql, 5, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    rows = PQntuples(r);
+    if (rows > 0) {
+        *jobs = calloc((size_t) rows, sizeof(nano_gen_t));
+        if (*jobs == NULL) {
+            PQclear(r);
+            return NANO_DB_FAILED;
+        }
+    }
+    for (i = 0; i < rows; i++) {
+        if (nano_gen_read(r, i, &(*jobs)[*n]) != 0) {
+            /* claimed but unreadable: its lease runs out and the next
+             * claim tries again */
+            nano_log_error("cannot read generation %s; left to its lease",
+                           PQgetvalue(r, i, 0));
+            continue;
+        }
+        (*n)++;
+    }
+    PQclear(r);
+    return NANO_DB_OK;
+}
+
+nano_db_status_t
+nano_gen_renew(nano_db_t *db, const char *owner, int lease_secs)
+{
+    static const char   sql[] =
+        "UPDATE \"Generation\" SET \"leaseUntil\" = $2"
+        " WHERE \"leaseOwner\" = $1 AND \"status\" = 'running'";
+    const char         *params[2];
+    char                until[24];
+    nano_db_status_t    st;
+
+    snprintf(until, sizeof(until), "%lld",
+             (long long) time(NULL) + lease_secs);
+    params[0] = owner;
+    params[1] = until;
+    PQclear(nano_db_exec(db, sql, 2, params, PGRES_COMMAND_OK, &st));
+    return st;
+}
+
+nano_db_status_t
+nano_gen_set_phase(nano_db_t *db, const char *id, const char *owner,
+    const char *phase, const char *task_id, int *done)
+{
+    static const char   sql[] =
+        "UPDATE \"Generation\" SET \"phase\" = $3,"
+        " \"providerTaskId\" = COALESCE($4, \"providerTaskId\")"
+        " WHERE \"id\" = $1 AND \"leaseOwner\" = $2"
+        " AND \"status\" = 'running' RETURNING 1";
+    const char         *params[4] = { id, owner, phase, task_id };
+    nano_db_status_t    st;
+    PGresult           *r;
+
+    *done = 0;
+    r = nano_db_exec(db, sql, 4, params, PGRES_TUPLES_OK, &st);
+    if (r != NULL) {
+        *done = PQntuples(r) == 1;
+        PQclear(r);
+    }
+    return st;
+}
+
+nano_db_status_t
+nano_gen_conversation(nano_db_t *db, const char *conversation_id,
+    const char *user_id, int max_turns, json_t **messages)
+{
+    static const char   sql[] =
+        "SELECT \"prompt\", \"text\" FROM (SELECT \"prompt\", \"text\","
+        " \"createdAt\" FROM \"Generation\" WHERE \"conversationId\" = $1"
+        " AND \"userId\" = $2 AND \"status\" = 'succeeded'"
+        " ORDER BY \"createdAt\" DESC LIMIT $3) t ORDER BY \"createdAt\"";
+    const char         *params[3];
+    char                lim[16];
+    nano_db_status_t    st;
+    PGresult           *r;
+    json_t             *m;
+    int                 i, n, ok = 1;
+
+    *messages = json_array();
+    if (*messages == NULL) {
+        return NANO_DB_FAILED;
+    }
+    snprintf(lim, sizeof(lim), "%d", max_turns);
+    params[0] = conversation_id;
+    params[1] = user_id;
+    params[2] = lim;
+    r = nano_db_exec(db, sql, 3, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        json_decref(*messages);
+        *messages = NULL;
+        return st;
+    }
+    n = PQntuples(r);
+    for (i = 0; i < n && ok; i++) {
+        m = json_pack("{s:s, s:s}", "role", "user",
+                      "content", PQgetvalue(r, i, 0));
+        ok = m != NULL && json_array_append_new(*messages, m) == 0;
+        if (ok && !PQgetisnull(r, i, 1)) {
+            m = json_pack("{s:s, s:s}", "role", "assistant",
+                          "content", PQgetvalue(r, i, 1));
+            ok = m != NULL && json_array_append_new(*messages, m) == 0;
+        }
+    }
+    PQclear(r);
+    if (!ok) {
+        json_decref(*messages);
+        *messages = NULL;
+        return NANO_DB_FAILED;
+    }
+    return NANO_DB_OK;
+}

@@ -1,0 +1,171 @@
+/*
+ * Generations: every module's rows in "Generation" (docs/MODULES.md),
+ * created together with their debit, read for their owner only, and
+ * moved through queued -> running -> succeeded | failed | canceled, with
+ * the refund of anything that ends without a complete result.
+ */
+
+#ifndef NANO_GEN_H
+#define NANO_GEN_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "nano_db.h"
+#include "nano_rand.h"
+
+#define NANO_GEN_ID_LEN          NANO_RAND_UUID_LEN
+#define NANO_GEN_INFLIGHT_MAX    16      /* NANO_MAX_INFLIGHT_PER_USER */
+#define NANO_GEN_HISTORY_LIMIT   20
+#define NANO_GEN_HISTORY_MAX     100
+
+/* A row; every field is owned (NULL for SQL NULL). */
+typedef struct {
+    char        *id;
+    char        *user_id;
+    char        *module;
+    char        *model;
+    char        *kind;
+    char        *status;
+    char        *prompt;
+    char        *text;
+    char        *conversation_id;
+    char        *provider_task_id;
+    char        *phase;
+    char        *created_at;      /* ISO 8601 UTC */
+    char        *started_at;
+    char        *finished_at;
+    json_t      *params;          /* object */
+    json_t      *outputs;         /* [{"file","mime","width","height","bytes"}] */
+    json_t      *error;           /* {"code","message"} or NULL */
+    long long    cost;
+    int          offline;
+} nano_gen_t;
+
+void nano_gen_init(nano_gen_t *g);
+
+/* Frees the fields; accepts NULL and may run twice. */
+void nano_gen_cleanup(nano_gen_t *g);
+
+/* What nano_gen_create decided. */
+typedef enum {
+    NANO_GEN_ADMITTED = 0,
+    NANO_GEN_NO_CREDITS,          /* 402 insufficient_credits */
+    NANO_GEN_TOO_MANY             /* 429 too_many_in_flight */
+} nano_gen_admit_t;
+
+/* A generation to create; all borrowed. */
+typedef struct {
+    const char  *user_id;
+    const char  *module;
+    const char  *model;
+    const char  *kind;
+    const char  *prompt;
+    const char  *conversation_id;  /* may be NULL */
+    json_t      *params;           /* object, may be NULL */
+    const char  *status;           /* "queued" (a job), or "running" (the
+                                      request runs it: text) */
+    const char  *owner;            /* lease owner of a "running" one */
+    int          lease_secs;       /* its lease */
+    long long    cost;
+    int          offline;
+} nano_gen_new_t;
+
+/*
+ * In one transaction (retried on serialization failures): opens the
+ * user's account when new, debits the cost, checks that the user has
+ * fewer than NANO_MAX_INFLIGHT_PER_USER (default 16) queued or running
+ * generations in this module, and inserts the row.  *admit says what
+ * happened; on NANO_GEN_ADMITTED id (NANO_GEN_ID_LEN + 1 bytes) holds
+ * the new id.  A refused one changes nothing.
+ */
+nano_db_status_t nano_gen_create(nano_db_t *db, const nano_gen_new_t *in,
+    char *id, nano_gen_admit_t *admit);
+
+/* Reads generation id into g when user_id owns it (user_id NULL: anyone,
+ * for the runner); *found says whether it did. */
+nano_db_status_t nano_gen_get(nano_db_t *db, const char *id,
+    const char *user_id, nano_gen_t *g, int *found);
+
+/*
+ * The API's view of g: outputs as URLs under base ("/qwen" gives
+ * "/qwen/media/<id>/<n>.<ext>").  A new reference, or NULL when out of
+ * memory.
+ */
+json_t *nano_gen_json(const nano_gen_t *g, const char *base);
+
+/*
+ * A page of user_id's generations in module, newest first, as a new
+ * JSON array of nano_gen_json objects in *items, and the next page's
+ * cursor (a new string, NULL on the last) in *next.  cursor is NULL or a
+ * value from *next: NANO_DB_INVALID when it is not one.
+ */
+nano_db_status_t nano_gen_history(nano_db_t *db, const char *user_id,
+    const char *module, int limit, const char *cursor, const char *base,
+    json_t **items, char **next);
+
+/* What a change by its owner did. */
+typedef enum {
+    NANO_GEN_CHANGED = 0,
+    NANO_GEN_NOT_FOUND,           /* no such generation of this user */
+    NANO_GEN_CONFLICT             /* not in a state that allows it */
+} nano_gen_change_t;
+
+/* Cancels a queued generation of user_id and refunds it (409 when it is
+ * not queued any more). */
+nano_db_status_t nano_gen_cancel(nano_db_t *db, const char *id,
+    const char *user_id, nano_gen_change_t *out);
+
+/*
+ * Deletes a generation of user_id that is not running (a queued one is
+ * refunded first); its outputs (a new reference) go to *outputs so the
+ * caller removes the files.  The ledger keeps its rows.
+ */
+nano_db_status_t nano_gen_delete(nano_db_t *db, const char *id,
+    const char *user_id, nano_gen_change_t *out, json_t **outputs);
+
+/*
+ * Ends a running generation that owner holds: status "succeeded",
+ * "failed" or "canceled", with outputs / text / error (each may be NULL;
+ * borrowed), and the refund when refund is set, in one transaction.
+ * *done is 0 when owner no longer held it (another process took it
+ * over): nothing changed.
+ */
+nano_db_status_t nano_gen_finish(nano_db_t *db, const char *id,
+    const char *owner, const char *status, json_t *outputs, const char *text,
+    json_t *error, int refund, int *done);
+
+/*
+ * The runner's claim: up to max generations of module that are queued,
+ * or running with a lease that ran out (their process died), become
+ * running under owner with a lease of lease_secs; FOR UPDATE SKIP
+ * LOCKED, so two runners never take one job.  *jobs is a new array of
+ * *n rows (free each with nano_gen_cleanup, then free()).
+ */
+nano_db_status_t nano_gen_claim(nano_db_t *db, const char *module,
+    const char *owner, int lease_secs, int max, nano_gen_t **jobs,
+    size_t *n);
+
+/* Moves the lease of every generation owner runs on by lease_secs. */
+nano_db_status_t nano_gen_renew(nano_db_t *db, const char *owner,
+    int lease_secs);
+
+/*
+ * Records where a job stands with its provider ("submitting" before a
+ * POST, "submitted" with task_id once accepted); *done is 0 when owner
+ * lost it.  task_id may be NULL.
+ */
+nano_db_status_t nano_gen_set_phase(nano_db_t *db, const char *id,
+    const char *owner, const char *phase, const char *task_id, int *done);
+
+/*
+ * The turns of a conversation of user_id before this one, oldest first,
+ * as a new JSON array of {"role","content"} (user prompts and the
+ * answers), at most max_turns of the latest.
+ */
+nano_db_status_t nano_gen_conversation(nano_db_t *db,
+    const char *conversation_id, const char *user_id, int max_turns,
+    json_t **messages);
+
+#endif /* NANO_GEN_H */

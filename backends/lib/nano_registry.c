@@ -1,0 +1,267 @@
+/*
+ * The module registry: "name kind provider title..." per line.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nano_registry.h"
+
+#define NANO_REGISTRY_FILE_MAX  (64 * 1024)
+#define NANO_REGISTRY_TITLE_MAX 80
+
+static nano_registry_module_t  nano_registry[NANO_REGISTRY_MAX];
+static size_t                  nano_registry_n;
+static char                   *nano_registry_text;   /* owns the strings */
+
+static int
+nano_registry_name_ok(const char *s)
+{
+    const char  *p;
+
+    if ((*s < 'a' || *s > 'z') && (*s < '0' || *s > '9')) {
+        return 0;
+    }
+    for (p = s; *p != '\0'; p++) {
+        if ((*p < 'a' || *p > 'z') && (*p < '0' || *p > '9') && *p != '-'
+            && *p != '.')
+        {
+            return 0;
+        }
+    }
+    return p - s <= NANO_REGISTRY_NAME_MAX;
+}
+
+static int
+nano_registry_one_of(const char *s, const char *const *list)
+{
+    for ( ; *list != NULL; list++) {
+        if (strcmp(s, *list) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Splits off the next blank-separated word of *p (NUL-terminating it). */
+static char *
+nano_registry_word(char **p)
+{
+    char  *w;
+
+    while (**p == ' ' || **p == '\t') {
+        (*p)++;
+    }
+    if (**p == '\0') {
+        return NULL;
+    }
+    w = *p;
+    while (**p != '\0' && **p != ' ' && **p != '\t') {
+        (*p)++;
+    }
+    if (**p != '\0') {
+        *(*p)++ = '\0';
+    }
+    return w;
+}
+
+int
+nano_registry_parse(const char *text, size_t len, const char *what,
+    char *err, size_t errlen)
+{
+    static const char *const  kinds[] = { "image", "text", "video", NULL };
+    static const char *const  providers[] = {
+        "gemini", "ark", "dashscope", "xai", "openai", "wan", "offline", NULL
+    };
+    nano_registry_module_t    mods[NANO_REGISTRY_MAX];
+    size_t                    n = 0, i, lineno = 0, tlen;
+    char                     *buf, *line, *next, *p, *hash, *end;
+
+    buf = malloc(len + 1);
+    if (buf == NULL) {
+        snprintf(err, errlen, "%s: out of memory", what);
+        return -1;
+    }
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+
+    for (line = buf; line != NULL; line = next) {
+        lineno++;
+        next = strchr(line, '\n');
+        if (next != NULL) {
+            *next++ = '\0';
+        }
+        if ((hash = strchr(line, '#')) != NULL) {
+            *hash = '\0';
+        }
+        p = line;
+        mods[n].name = nano_registry_word(&p);
+        if (mods[n].name == NULL) {
+            continue;                       /* blank or comment */
+        }
+        mods[n].kind = nano_registry_word(&p);
+        mods[n].provider = nano_registry_word(&p);
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+        end = p + strlen(p);
+        while (end > p && (end[-1] == ' ' || end[-1] == '\t'
+                           || end[-1] == '\r'))
+        {
+            *--end = '\0';
+        }
+        mods[n].title = p;
+        tlen = strlen(p);
+
+        if (mods[n].provider == NULL || tlen == 0) {
+            snprintf(err, errlen, "%s:%zu: expected \"name kind provider"
+                     " title\"", what, lineno);
+            goto failed;
+        }
+        if (!nano_registry_name_ok(mods[n].name)) {
+            snprintf(err, errlen, "%s:%zu: \"%.60s\" is not a module name"
+                     " (a-z, 0-9, '-', '.'; starting with a letter or digit;"
+                     " at most %d bytes)", what, lineno, mods[n].name,
+                     NANO_REGISTRY_NAME_MAX);
+            goto failed;
+        }
+        if (strcmp(mods[n].name, "platform") == 0
+            || strcmp(mods[n].name, "api") == 0
+            || strcmp(mods[n].name, "ui") == 0)
+        {
+            snprintf(err, errlen, "%s:%zu: \"%s\" is reserved", what, lineno,
+                     mods[n].name);
+            goto failed;
+        }
+        if (!nano_registry_one_of(mods[n].kind, kinds)) {
+            snprintf(err, errlen, "%s:%zu: kind \"%.20s\" is not image, text"
+                     " or video", what, lineno, mods[n].kind);
+            goto failed;
+        }
+        if (!nano_registry_one_of(mods[n].provider, providers)) {
+            snprintf(err, errlen, "%s:%zu: unknown provider \"%.20s\"", what,
+                     lineno, mods[n].provider);
+            goto failed;
+        }
+        if (tlen > NANO_REGISTRY_TITLE_MAX) {
+            snprintf(err, errlen, "%s:%zu: the title is longer than %d bytes",
+                     what, lineno, NANO_REGISTRY_TITLE_MAX);
+            goto failed;
+        }
+        for (i = 0; i < n; i++) {
+            if (strcmp(mods[i].name, mods[n].name) == 0) {
+                snprintf(err, errlen, "%s:%zu: \"%s\" is listed twice", what,
+                         lineno, mods[n].name);
+                goto failed;
+            }
+        }
+        if (++n == NANO_REGISTRY_MAX) {
+            snprintf(err, errlen, "%s: more than %d modules", what,
+                     NANO_REGISTRY_MAX - 1);
+            goto failed;
+        }
+    }
+
+    nano_registry_cleanup();
+    for (i = 0; i < n; i++) {
+        p = malloc(strlen(mods[i].name) + 2);
+        if (p == NULL) {
+            snprintf(err, errlen, "%s: out of memory", what);
+            nano_registry_n = i;
+            nano_registry_text = buf;
+            nano_registry_cleanup();
+            return -1;
+        }
+        p[0] = '/';
+        strcpy(p + 1, mods[i].name);
+        mods[i].path = p;
+        nano_registry[i] = mods[i];
+    }
+    nano_registry_n = n;
+    nano_registry_text = buf;
+    return 0;
+
+failed:
+    free(buf);
+    return -1;
+}
+
+int
+nano_registry_load(const char *root, char *err, size_t errlen)
+{
+    const char  *path = getenv("NANO_MODULES_FILE");
+    char         guess[4096], *text;
+    FILE        *f;
+    size_t       n;
+    int          rc = -1;
+
+    if (path == NULL || path[0] == '\0') {
+        snprintf(guess, sizeof(guess), "%s/modules.conf",
+                 root != NULL ? root : ".");
+        path = guess;
+        f = fopen(path, "r");
+        if (f == NULL && errno == ENOENT) {
+            path = "/etc/nano/modules.conf";
+            f = fopen(path, "r");
+        }
+    } else {
+        f = fopen(path, "r");
+    }
+    if (f == NULL) {
+        snprintf(err, errlen, "cannot open the module registry %s: %s "
+                 "(set NANO_MODULES_FILE)", path, strerror(errno));
+        return -1;
+    }
+    text = malloc(NANO_REGISTRY_FILE_MAX + 1);
+    if (text == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    n = fread(text, 1, NANO_REGISTRY_FILE_MAX + 1, f);
+    if (ferror(f) || n > NANO_REGISTRY_FILE_MAX) {
+        snprintf(err, errlen, "cannot read %s (or it is over %d bytes)", path,
+                 NANO_REGISTRY_FILE_MAX);
+        goto out;
+    }
+    rc = nano_registry_parse(text, n, path, err, errlen);
+out:
+    free(text);
+    fclose(f);
+    return rc;
+}
+
+const nano_registry_module_t *
+nano_registry_modules(size_t *n)
+{
+    *n = nano_registry_n;
+    return nano_registry;
+}
+
+const nano_registry_module_t *
+nano_registry_find(const char *name)
+{
+    size_t  i;
+
+    for (i = 0; i < nano_registry_n; i++) {
+        if (strcmp(nano_registry[i].name, name) == 0) {
+            return &nano_registry[i];
+        }
+    }
+    return NULL;
+}
+
+void
+nano_registry_cleanup(void)
+{
+    size_t  i;
+
+    for (i = 0; i < nano_registry_n; i++) {
+        free((char *) nano_registry[i].path);
+    }
+    memset(nano_registry, 0, sizeof(nano_registry));
+    nano_registry_n = 0;
+    free(nano_registry_text);
+    nano_registry_text = NULL;
+}

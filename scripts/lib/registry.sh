@@ -1,0 +1,64 @@
+# shellcheck shell=bash
+# The module registry (modules.conf) for shell scripts: which modules
+# exist, where each backend listens, and the nginx upstreams that point
+# there.  Sourced by scripts/lib/stack.sh and scripts/upstreams.sh.
+#
+# REGISTRY_FILE: NANO_MODULES_FILE, else modules.conf at the repo root.
+
+REGISTRY_FILE=${NANO_MODULES_FILE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/modules.conf}
+
+# registry_modules: the module names, in file order.
+registry_modules() {
+    [ -r "$REGISTRY_FILE" ] || { echo "registry: cannot read $REGISTRY_FILE" >&2; return 1; }
+    sed -e 's/#.*//' "$REGISTRY_FILE" | awk 'NF { print $1 }'
+}
+
+# registry_port APP: the TCP port of APP, derived from its name alone
+# (platform 3000; a module 3001 + cksum(name) mod 998), never from its
+# place in the list.
+registry_port() {
+    local sum
+    if [ "$1" = platform ]; then
+        echo 3000
+        return
+    fi
+    read -r sum _ < <(printf '%s' "$1" | cksum)
+    echo $((3001 + sum % 998))
+}
+
+# registry_check_ports: fails naming the two modules whose ports collide.
+registry_check_ports() {
+    local app port
+    declare -A owner=()
+    for app in platform $(registry_modules); do
+        port=$(registry_port "$app")
+        if [ -n "${owner[$port]:-}" ]; then
+            echo "registry: $app and ${owner[$port]} both map to port $port; rename one, or use unix sockets (the default)" >&2
+            return 1
+        fi
+        owner[$port]=$app
+    done
+}
+
+# registry_upstream_name APP: nano_<app> with - and . as _.
+registry_upstream_name() {
+    local n=${1//-/_}
+    printf 'nano_%s\n' "${n//./_}"
+}
+
+# registry_upstreams unix DIR | tcp: nginx upstream blocks for the
+# platform and every module, on DIR/<app>.sock or on their ports.
+registry_upstreams() {
+    local mode=$1 dir=${2:-} app
+    printf '# Generated from %s by scripts/lib/registry.sh: where each\n' "$REGISTRY_FILE"
+    printf '# backend listens.  Regenerate it when the registry changes.\n'
+    for app in platform $(registry_modules); do
+        if [ "$mode" = unix ]; then
+            printf 'upstream %s { server unix:%s/%s.sock; }\n' \
+                "$(registry_upstream_name "$app")" "$dir" "$app"
+        else
+            printf 'upstream %s { server 127.0.0.1:%s; }\n' \
+                "$(registry_upstream_name "$app")" "$(registry_port "$app")"
+        fi
+    done
+}
