@@ -13,9 +13,11 @@
 # DATABASE_URL (unset: private cluster in .state/run/pg, migrations applied;
 # set: the migration plan is printed, applied only with NANO_MIGRATE=apply).
 #
-# A backend or postgres that dies is reported and the rest stays up (the
-# gateway answers 502 for that module, 503 where the database is needed);
-# when nginx dies nothing is reachable, so everything is stopped.
+# A backend that dies is reported and started again after a backoff (1 s,
+# doubling up to 30 s while it keeps dying); the rest stays up (the
+# gateway answers 502 for that module meanwhile).  postgres that dies is
+# reported (503 where the database is needed); when nginx dies nothing is
+# reachable, so everything is stopped.
 set -euo pipefail
 
 STACK_MODE=run
@@ -109,9 +111,26 @@ EOF
 
 supervised=(nginx "${STACK_APPS[@]}")
 [ -n "$STACK_OWN_DB" ] && supervised+=(postgres)
+# A backend that dies is started again after a backoff: 1 s, doubling
+# while it keeps dying within a minute of its start, at most 30 s.
+declare -A restart_at=() backoff=() up_since=()
+for name in "${STACK_APPS[@]}"; do up_since[$name]=$SECONDS; done
 while :; do
     sleep 1 &
     wait $! || true
+    for name in "${!restart_at[@]}"; do
+        [ "$SECONDS" -ge "${restart_at[$name]}" ] || continue
+        unset "restart_at[$name]"
+        if stack_backend_start "$name"; then
+            stack_log "backend $name restarted (after ${backoff[$name]} s)"
+            up_since[$name]=$SECONDS
+        else
+            rm -f "$STACK_STATE/pids/$name.pid"
+            backoff[$name]=$(( backoff[$name] * 2 > 30 ? 30 : backoff[$name] * 2 ))
+            restart_at[$name]=$(( SECONDS + backoff[$name] ))
+            stack_log "backend $name did not start; trying again in ${backoff[$name]} s"
+        fi
+    done
     for name in "${supervised[@]}"; do
         # A missing pid file means stackctl.sh stopped it on purpose.
         [ -e "$STACK_STATE/pids/$name.pid" ] || continue
@@ -128,8 +147,14 @@ while :; do
             *)
                 stack_log "backend $name exited unexpectedly; see .state/run/logs/$name.log"
                 stack_log_tail "$STACK_STATE/logs/$name.log" 5
+                if [ $(( SECONDS - ${up_since[$name]:-0} )) -lt 60 ] && [ -n "${backoff[$name]:-}" ]; then
+                    backoff[$name]=$(( backoff[$name] * 2 > 30 ? 30 : backoff[$name] * 2 ))
+                else
+                    backoff[$name]=1
+                fi
+                restart_at[$name]=$(( SECONDS + backoff[$name] ))
                 [ "$name" = platform ] && path=/ || path=/$name/
-                stack_log "$path answers 502 meanwhile; the rest keeps running (scripts/stackctl.sh --state .state/run start-backend $name)" ;;
+                stack_log "$path answers 502 meanwhile; restarting it in ${backoff[$name]} s" ;;
         esac
     done
 done

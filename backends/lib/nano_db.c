@@ -507,3 +507,9 @@ lost:
     db->conn = NULL;
     return -1;
 }
+
+int
+nano_db_socket(const nano_db_t *db)
+{
+    return db != NULL && db->conn != NULL ? PQsocket(db->conn) : -1;
+}

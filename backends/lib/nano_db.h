@@ -75,6 +75,9 @@ nano_db_status_t nano_db_listen(nano_db_t *db, const char *channel);
  */
 int nano_db_wait(nano_db_t *db, int timeout_ms);
 
+/* The connection's socket, for poll(), or -1 when not connected. */
+int nano_db_socket(const nano_db_t *db);
+
 /*
  * The last failure's message (first line of the server's or libpq's text,
  * never the URL or password) and SQLSTATE ("" when none); borrowed, valid

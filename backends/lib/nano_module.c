@@ -1,39 +1,201 @@
 /*
- * Shared handlers of the module apps.
+ * The module app: routes, page, models, generations, history, media.
+ * Generation itself is in nano_module_generate.c.
  */
 
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nano_gen.h"
+#include "nano_log.h"
 #include "nano_module.h"
 #include "nano_page.h"
+#include "nano_registry.h"
 #include "nano_server.h"
 
-/* The gateway always passes NANO_USER_ID for a signed-in user; without
- * it the location lacks `nano_auth on` and we fail closed. */
-static int
-nano_module_unauthorized(nano_res_t *res)
+#define NANO_MODULE_UPLOAD_MAX  (11 * 1024 * 1024)
+
+static const nano_module_def_t  *nano_module_current;
+static char                      nano_module_kind_name[16] = "text";
+static int                       nano_module_is_offline = 1;
+
+static const nano_route_t  nano_module_routes[] = {
+    { "GET",    "/",                              nano_module_page, 0, 0 },
+    { "GET",    "/api/me",                        nano_module_me, 0, 0 },
+    { "GET",    "/api/models",                    nano_module_models, 0, 0 },
+    { "POST",   "/api/generate",                  nano_module_generate,
+      NANO_MODULE_UPLOAD_MAX, NANO_ROUTE_UPLOAD },
+    { "GET",    "/api/generations/{id}",          nano_module_generation,
+      0, 0 },
+    { "DELETE", "/api/generations/{id}",          nano_module_delete, 0, 0 },
+    { "POST",   "/api/generations/{id}/cancel",   nano_module_cancel, 0, 0 },
+    { "GET",    "/api/history",                   nano_module_history, 0, 0 },
+    { "GET",    "/media/{id}/{file}",             nano_module_media, 0, 0 },
+};
+
+const char *
+nano_module_kind(void)
 {
-    return nano_res_error(res, 401, "unauthorized",
-                          "no identity from the gateway");
+    return nano_module_kind_name;
+}
+
+int
+nano_module_offline(void)
+{
+    return nano_module_is_offline;
+}
+
+const nano_module_def_t *
+nano_module_def(void)
+{
+    return nano_module_current;
+}
+
+/* Fails every job it is given: see nano_module.h. */
+static nano_job_next_t
+nano_module_interrupted_start(nano_job_t *job)
+{
+    return nano_job_fail(job, "interrupted",
+                         "the generation was cut short when its server"
+                         " stopped; your credits were refunded");
+}
+
+static nano_job_next_t
+nano_module_interrupted_step(nano_job_t *job, const nano_client_res_t *res)
+{
+    (void) res;
+    return nano_module_interrupted_start(job);
+}
+
+const nano_job_provider_t  nano_module_interrupted = {
+    .name = "interrupted",
+    .offline = 1,
+    .start = nano_module_interrupted_start,
+    .step = nano_module_interrupted_step,
+};
+
+/* The app's start hook: picks the provider, starts the runner. */
+static int
+nano_module_start(const nano_config_t *config)
+{
+    const nano_module_def_t  *def = nano_module_current;
+    const char               *key;
+    int                       real;
+
+    (void) config;
+    if (nano_client_global_init() != 0) {
+        nano_log_error("cannot initialise libcurl");
+        return -1;
+    }
+    key = def->key_env != NULL ? getenv(def->key_env) : NULL;
+    real = key != NULL && key[0] != '\0';
+    if (strcmp(nano_module_kind_name, "text") == 0) {
+        nano_module_is_offline = !real || def->text == NULL;
+        nano_log_info("%s: text from %s%s", def->name,
+                      nano_module_is_offline ? def->text_offline->name
+                                             : def->text->name,
+                      nano_module_is_offline && def->key_env != NULL
+                      ? " (no key in the environment)" : "");
+        return nano_jobs_start(def->name, &nano_module_interrupted);
+    }
+    nano_module_is_offline = !real || def->jobs == NULL;
+    return nano_jobs_start(def->name, nano_module_is_offline
+                                      ? def->jobs_offline : def->jobs);
+}
+
+static void
+nano_module_stop(void)
+{
+    nano_jobs_stop();
+}
+
+int
+nano_module_main(int argc, char **argv, const nano_module_def_t *def)
+{
+    const nano_registry_module_t  *reg;
+    const char                    *root = getenv("NANO_ROOT");
+    char                           err[512];
+    nano_app_t                     app;
+
+    /* the registry says the kind, and the kind the default worker count,
+     * which the server needs before it reads the rest of the config */
+    if (nano_registry_load(root != NULL && root[0] != '\0' ? root : ".", err,
+                           sizeof(err)) != 0)
+    {
+        fprintf(stderr, "%s: %s\n", def->name, err);
+        return 1;
+    }
+    reg = nano_registry_find(def->name);
+    if (reg == NULL) {
+        fprintf(stderr, "%s: not in the module registry (modules.conf)\n",
+                def->name);
+        return 1;
+    }
+    snprintf(nano_module_kind_name, sizeof(nano_module_kind_name), "%s",
+             reg->kind);
+    nano_module_current = def;
+
+    memset(&app, 0, sizeof(app));
+    app.name = def->name;
+    app.title = def->name;
+    app.routes = nano_module_routes;
+    app.nroutes = sizeof(nano_module_routes) / sizeof(nano_module_routes[0]);
+    /* a text call holds its worker for its whole length */
+    app.workers = strcmp(reg->kind, "text") == 0 ? 64 : 8;
+    app.start = nano_module_start;
+    app.stop = nano_module_stop;
+    return nano_server_main(argc, argv, &app);
+}
+
+const char *
+nano_module_user(nano_req_t *req, nano_res_t *res)
+{
+    const char  *id = nano_req_param_str(req, "NANO_USER_ID");
+
+    /* the gateway always passes it for a signed-in user; without it the
+     * location lacks `nano_auth on`, and we fail closed */
+    if (id[0] == '\0') {
+        nano_res_error(res, 401, "unauthorized", "no identity from the"
+                       " gateway");
+        return NULL;
+    }
+    return id;
+}
+
+/* The registry's title of this module. */
+static const char *
+nano_module_title(const nano_req_t *req)
+{
+    const nano_registry_module_t  *reg = nano_registry_find(req->app->name);
+
+    return reg != NULL ? reg->title : req->app->name;
 }
 
 int
 nano_module_page(nano_req_t *req, nano_res_t *res)
 {
-    const char  *id = nano_req_param_str(req, "NANO_USER_ID");
-    const char  *email = nano_req_param_str(req, "NANO_USER_EMAIL");
-    const char  *name = nano_req_param_str(req, "NANO_USER_NAME");
+    const char  *id, *email, *name;
 
-    if (id[0] == '\0') {
-        return nano_module_unauthorized(res);
+    if ((id = nano_module_user(req, res)) == NULL) {
+        return 401;
     }
+    email = nano_req_param_str(req, "NANO_USER_EMAIL");
+    name = nano_req_param_str(req, "NANO_USER_NAME");
     if (name[0] == '\0') {
         name = email[0] != '\0' ? email : id;
     }
 
     const nano_page_var_t  vars[] = {
-        { "title",      req->app->title,  0 },
-        { "user_name",  name,             0 },
-        { "user_email", email,            0 },
-        { "base",       req->script_name, 0 },
+        { "title",      nano_module_title(req),                0 },
+        { "user_name",  name,                                  0 },
+        { "user_email", email,                                 0 },
+        { "base",       req->script_name,                      0 },
+        { "module",     req->app->name,                        0 },
+        { "kind",       nano_module_kind_name,                 0 },
+        { "offline",    nano_module_is_offline ? "true" : "false", 0 },
     };
     return nano_page_render(req, res, 200, "index.html", name, vars,
                             sizeof(vars) / sizeof(vars[0]));
@@ -42,10 +204,10 @@ nano_module_page(nano_req_t *req, nano_res_t *res)
 int
 nano_module_me(nano_req_t *req, nano_res_t *res)
 {
-    const char  *id = nano_req_param_str(req, "NANO_USER_ID");
+    const char  *id;
 
-    if (id[0] == '\0') {
-        return nano_module_unauthorized(res);
+    if ((id = nano_module_user(req, res)) == NULL) {
+        return 401;
     }
     return nano_res_json(res, 200,
                          json_pack("{s:s, s:s, s:s, s:s}",
@@ -55,4 +217,327 @@ nano_module_me(nano_req_t *req, nano_res_t *res)
                                    "name",
                                    nano_req_param_str(req, "NANO_USER_NAME"),
                                    "module", req->app->name));
+}
+
+/* A database failure as an answer: 503 when unreachable, else 500. */
+static int
+nano_module_db_error(nano_res_t *res, nano_db_t *db, nano_db_status_t st)
+{
+    if (db == NULL || st == NANO_DB_UNAVAILABLE) {
+        return nano_res_error(res, 503, "database_unavailable",
+                              "the database is unavailable; try again soon");
+    }
+    nano_log_error("database error %s: %s", nano_db_last_sqlstate(db),
+                   nano_db_last_error(db));
+    return nano_res_error(res, 500, "internal", "database error");
+}
+
+int
+nano_module_models(nano_req_t *req, nano_res_t *res)
+{
+    static const char   sql[] =
+        "SELECT \"model\", \"label\", \"credits\" FROM \"ModelPrice\""
+        " WHERE \"module\" = $1 ORDER BY \"sort\", \"model\"";
+    const nano_registry_module_t  *reg = nano_registry_find(req->app->name);
+    const char         *params[1] = { req->app->name };
+    nano_db_status_t    st;
+    nano_db_t          *db;
+    PGresult           *r;
+    json_t             *models, *m;
+    int                 i, n;
+
+    if (nano_module_user(req, res) == NULL) {
+        return 401;
+    }
+    db = nano_server_db(req);
+    r = db != NULL ? nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, &st)
+                   : NULL;
+    if (r == NULL) {
+        return nano_module_db_error(res, db, db != NULL ? st
+                                                        : NANO_DB_UNAVAILABLE);
+    }
+    models = json_array();
+    n = PQntuples(r);
+    for (i = 0; i < n && models != NULL; i++) {
+        m = json_pack("{s:s, s:s, s:I}", "id", PQgetvalue(r, i, 0),
+                      "label", PQgetvalue(r, i, 1),
+                      "cost", (json_int_t) strtoll(PQgetvalue(r, i, 2), NULL,
+                                                   10));
+        if (m == NULL || json_array_append_new(models, m) != 0) {
+            json_decref(models);
+            models = NULL;
+        }
+    }
+    PQclear(r);
+    return nano_res_json(res, 200,
+                         json_pack("{s:s, s:s, s:s, s:s, s:b, s:o*}",
+                                   "module", req->app->name,
+                                   "title", nano_module_title(req),
+                                   "kind", nano_module_kind_name,
+                                   "provider", reg != NULL ? reg->provider
+                                                           : "offline",
+                                   "offline", nano_module_is_offline,
+                                   "models", models));
+}
+
+int
+nano_module_price(nano_req_t *req, const char *model, long long *cost,
+    int *found, nano_res_t *res)
+{
+    static const char   sql[] =
+        "SELECT \"credits\" FROM \"ModelPrice\" WHERE \"module\" = $1"
+        " AND \"model\" = $2";
+    const char         *params[2] = { req->app->name, model };
+    nano_db_status_t    st;
+    nano_db_t          *db;
+    PGresult           *r;
+
+    *found = 0;
+    db = nano_server_db(req);
+    r = db != NULL ? nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK, &st)
+                   : NULL;
+    if (r == NULL) {
+        return nano_module_db_error(res, db, db != NULL ? st
+                                                        : NANO_DB_UNAVAILABLE);
+    }
+    if (PQntuples(r) == 1) {
+        *cost = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        *found = 1;
+    }
+    PQclear(r);
+    return 0;
+}
+
+int
+nano_module_generation(nano_req_t *req, nano_res_t *res)
+{
+    const char        *user;
+    nano_gen_t         g;
+    nano_db_status_t   st;
+    nano_db_t         *db;
+    int                found, status;
+
+    if ((user = nano_module_user(req, res)) == NULL) {
+        return 401;
+    }
+    nano_gen_init(&g);
+    db = nano_server_db(req);
+    st = db != NULL ? nano_gen_get(db, nano_req_path_param(req, "id"), user,
+                                   &g, &found)
+                    : NANO_DB_UNAVAILABLE;
+    if (st != NANO_DB_OK) {
+        status = nano_module_db_error(res, db, st);
+    } else if (!found || strcmp(g.module, req->app->name) != 0) {
+        status = nano_res_error(res, 404, "not_found",
+                                "no such generation");
+    } else {
+        status = nano_res_json(res, 200, nano_gen_json(&g, req->script_name));
+    }
+    nano_gen_cleanup(&g);
+    return status;
+}
+
+int
+nano_module_history(nano_req_t *req, nano_res_t *res)
+{
+    const char        *user, *lim, *cursor;
+    nano_form_t        q;
+    nano_db_status_t   st;
+    nano_db_t         *db;
+    json_t            *items = NULL;
+    char              *next = NULL, *end;
+    long               limit = NANO_GEN_HISTORY_LIMIT;
+    int                status;
+
+    if ((user = nano_module_user(req, res)) == NULL) {
+        return 401;
+    }
+    nano_form_init(&q);
+    nano_req_query(req, &q);
+    lim = nano_form_get(&q, "limit");
+    cursor = nano_form_get(&q, "cursor");
+    if (lim != NULL && lim[0] != '\0') {
+        limit = strtol(lim, &end, 10);
+        if (*end != '\0' || limit < 1 || limit > NANO_GEN_HISTORY_MAX) {
+            status = nano_res_json(res, 400,
+                                   json_pack("{s:s, s:s, s:s}",
+                                             "error", "invalid_field",
+                                             "field", "limit",
+                                             "message", "limit must be a"
+                                             " number from 1 to 100"));
+            goto out;
+        }
+    }
+    if (cursor != NULL && cursor[0] == '\0') {
+        cursor = NULL;
+    }
+    db = nano_server_db(req);
+    st = db != NULL ? nano_gen_history(db, user, req->app->name, (int) limit,
+                                       cursor, req->script_name, &items,
+                                       &next)
+                    : NANO_DB_UNAVAILABLE;
+    if (st == NANO_DB_INVALID) {
+        status = nano_res_json(res, 400,
+                               json_pack("{s:s, s:s, s:s}",
+                                         "error", "invalid_field",
+                                         "field", "cursor",
+                                         "message", "that is not a cursor"
+                                         " this API gave"));
+    } else if (st != NANO_DB_OK) {
+        status = nano_module_db_error(res, db, st);
+    } else {
+        status = nano_res_json(res, 200,
+                               json_pack("{s:o, s:s?}", "items", items,
+                                         "nextCursor", next));
+        items = NULL;
+    }
+out:
+    json_decref(items);
+    free(next);
+    nano_form_cleanup(&q);
+    return status;
+}
+
+/* Removes the files of outputs and the folder that held them. */
+static void
+nano_module_remove_files(json_t *outputs)
+{
+    const char  *root = nano_job_media_root(), *file;
+    char         path[PATH_MAX], *slash;
+    json_t      *o;
+    size_t       i;
+
+    json_array_foreach(outputs, i, o) {
+        file = json_string_value(json_object_get(o, "file"));
+        if (file == NULL || strstr(file, "..") != NULL
+            || snprintf(path, sizeof(path), "%s/%s", root, file)
+               >= (int) sizeof(path))
+        {
+            continue;
+        }
+        unlink(path);
+        if ((slash = strrchr(path, '/')) != NULL) {
+            *slash = '\0';
+            rmdir(path);
+        }
+    }
+}
+
+/* A change by the owner (cancel, delete) as an answer. */
+static int
+nano_module_change(nano_req_t *req, nano_res_t *res, int delete)
+{
+    const char         *user, *id = nano_req_path_param(req, "id");
+    nano_gen_change_t   out;
+    nano_db_status_t    st;
+    nano_db_t          *db;
+    json_t             *outputs = NULL;
+    int                 status;
+
+    if ((user = nano_module_user(req, res)) == NULL) {
+        return 401;
+    }
+    if (nano_req_cross_site(req)) {
+        return nano_res_error(res, 403, "csrf",
+                              "this request came from another site");
+    }
+    db = nano_server_db(req);
+    if (db == NULL) {
+        return nano_module_db_error(res, NULL, NANO_DB_UNAVAILABLE);
+    }
+    st = delete ? nano_gen_delete(db, id, user, &out, &outputs)
+                : nano_gen_cancel(db, id, user, &out);
+    if (st != NANO_DB_OK) {
+        status = nano_module_db_error(res, db, st);
+    } else if (out == NANO_GEN_NOT_FOUND) {
+        status = nano_res_error(res, 404, "not_found", "no such generation");
+    } else if (out == NANO_GEN_CONFLICT) {
+        status = delete
+                 ? nano_res_error(res, 409, "running",
+                                  "it is still running; wait for it to"
+                                  " finish")
+                 : nano_res_error(res, 409, "not_queued",
+                                  "only a generation that has not started"
+                                  " can be canceled");
+    } else if (delete) {
+        nano_module_remove_files(outputs);
+        status = nano_res_json(res, 200, json_pack("{s:b}", "ok", 1));
+    } else {
+        nano_log_info("generation %s canceled by its owner", id);
+        status = nano_res_json(res, 200, json_pack("{s:s, s:s}", "id", id,
+                                                   "status", "canceled"));
+    }
+    json_decref(outputs);
+    return status;
+}
+
+int
+nano_module_delete(nano_req_t *req, nano_res_t *res)
+{
+    return nano_module_change(req, res, 1);
+}
+
+int
+nano_module_cancel(nano_req_t *req, nano_res_t *res)
+{
+    return nano_module_change(req, res, 0);
+}
+
+int
+nano_module_media(nano_req_t *req, nano_res_t *res)
+{
+    const char        *user, *want = nano_req_path_param(req, "file");
+    const char        *file, *name;
+    nano_gen_t         g;
+    nano_db_status_t   st;
+    nano_db_t         *db;
+    json_t            *o;
+    char               uri[PATH_MAX];
+    size_t             i;
+    int                found, status;
+
+    if ((user = nano_module_user(req, res)) == NULL) {
+        return 401;
+    }
+    nano_gen_init(&g);
+    db = nano_server_db(req);
+    st = db != NULL ? nano_gen_get(db, nano_req_path_param(req, "id"), user,
+                                   &g, &found)
+                    : NANO_DB_UNAVAILABLE;
+    if (st != NANO_DB_OK) {
+        status = nano_module_db_error(res, db, st);
+        goto out;
+    }
+    /* only the owner's own outputs, by the name the row gave them */
+    status = nano_res_error(res, 404, "not_found", "no such file");
+    if (!found || strcmp(g.module, req->app->name) != 0) {
+        goto out;
+    }
+    json_array_foreach(g.outputs, i, o) {
+        file = json_string_value(json_object_get(o, "file"));
+        if (file == NULL || strstr(file, "..") != NULL) {
+            continue;
+        }
+        name = strrchr(file, '/');
+        name = name != NULL ? name + 1 : file;
+        if (strcmp(name, want) != 0) {
+            continue;
+        }
+        /* nginx sends the file itself, with ranges: /_nano_media/ is an
+         * internal location over NANO_MEDIA_DIR */
+        if (snprintf(uri, sizeof(uri), "/_nano_media/%s", file)
+            >= (int) sizeof(uri)
+            || nano_res_header(res, "X-Accel-Redirect", uri) != 0)
+        {
+            status = nano_res_error(res, 500, "internal", "bad file name");
+            goto out;
+        }
+        nano_buf_cleanup(&res->body);
+        res->content_type = NULL;
+        status = 200;
+        goto out;
+    }
+out:
+    nano_gen_cleanup(&g);
+    return status;
 }

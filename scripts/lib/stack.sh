@@ -346,11 +346,17 @@ stack_backend_start() {
         return 0
     fi
     [ "${listen#unix:}" != "$listen" ] && rm -f "${listen#unix:}"
+    local extra=()
+    # per-app environment (provider keys and base URLs): env.d/<app>
+    if [ -r "$STACK_STATE/env.d/$app" ]; then
+        mapfile -t extra < <(grep -E '^[A-Z_][A-Z0-9_]*=' "$STACK_STATE/env.d/$app")
+    fi
     stack_spawn "$app" "$log" env -u NEXTAUTH_SECRET \
         NEXTAUTH_URL="$STACK_URL" NANO_SECRET_FILE="$STACK_SECRET_FILE" \
         DATABASE_URL="$STACK_DB_URL" NANO_ROOT="$STACK_ROOT" \
         NANO_REVOCATION_FILE="$STACK_STATE/revocations" \
-        "$bin" --listen "$listen"
+        NANO_MEDIA_DIR="$STACK_STATE/media" \
+        "${extra[@]}" "$bin" --listen "$listen"
     for ((i = 0; i < 100; i++)); do
         if [ "${listen#unix:}" != "$listen" ]; then
             if [ -S "${listen#unix:}" ]; then
@@ -399,6 +405,19 @@ stack_worker_identity() {
     fi
 }
 
+# stack_media_dir: the media folder the backends write and nginx serves
+# (X-Accel-Redirect): group nginx's workers, setgid so every folder the
+# backends make below inherits it, no access for others.
+stack_media_dir() {
+    local dir=$STACK_STATE/media
+    mkdir -p "$dir/tmp" || return 1
+    stack_worker_identity
+    if [ -n "$STACK_WORKER_GROUP" ]; then
+        chgrp -R "$STACK_WORKER_GROUP" "$dir" || return 1
+    fi
+    chmod 2750 "$dir" "$dir/tmp"
+}
+
 # stack_grant_socket PATH: lets nginx's workers connect to a backend's unix
 # socket.  Backends make it 0660 (only root and its group may claim an
 # identity); the socket dir is the stack's, so the stack sets the group.
@@ -443,6 +462,7 @@ stack_nginx_conf() {
         -e "s|@ROOT@|$(stack_sed_escape "$STACK_ROOT")|g" \
         -e "s|@READ_TIMEOUT@|$(stack_sed_escape "$STACK_READ_TIMEOUT")|g" \
         -e "s|@RATELIMIT@|$(stack_sed_escape "${STACK_RATELIMIT:-nano/ratelimit.conf}")|g" \
+        -e "s|@MEDIA_DIR@|$(stack_sed_escape "$STACK_STATE/media")|g" \
         "$tmpl" >"$out.tmp"
     left=$(grep -o '@[A-Z_][A-Z_]*@' "$out.tmp" | sort -u | tr '\n' ' ') || true
     [ -z "$left" ] || stack_die "$tmpl has placeholders this stack does not know: $left"
@@ -555,6 +575,7 @@ stack_start() {
         stack_migrate apply || { stack_log "migrations failed"; return 1; }
     fi
     stack_save_env
+    stack_media_dir || return 1
     for app in "${STACK_APPS[@]}"; do
         stack_backend_start "$app" || return 1
     done

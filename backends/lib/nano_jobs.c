@@ -1,0 +1,815 @@
+/*
+ * The job runner: claims, leases, one curl multi handle for every
+ * provider call, an offline thread for work that is not a call.
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nano_jobs.h"
+#include "nano_log.h"
+#include "nano_server.h"
+
+#define NANO_JOBS_CHANNEL     "nano_jobs"
+#define NANO_JOBS_CLAIM_MS    1000     /* claim at least this often */
+#define NANO_JOBS_TICK_MS     1000     /* longest sleep */
+
+static struct {
+    char                        module[64];
+    const nano_job_provider_t  *provider;
+    char                        owner[128];
+    char                        media[PATH_MAX];
+    int                         max;
+    pthread_t                   thread;
+    int                         running;
+    atomic_int                  stopping;
+    nano_job_t                 *jobs;       /* every job this runner holds */
+    int                         active;
+    /* the offline thread: a queue in, a list out, an eventfd between */
+    pthread_t                   worker;
+    int                         worker_running;
+    pthread_mutex_t             lock;
+    pthread_cond_t              work;
+    nano_job_t                 *todo;
+    nano_job_t                 *done;
+    int                         efd;
+} nano_jobs = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .work = PTHREAD_COND_INITIALIZER,
+    .efd = -1,
+};
+
+/* Where a job is in the runner. */
+enum {
+    NANO_JOB_WAIT_CALL = 1,
+    NANO_JOB_IN_CALL,
+    NANO_JOB_WAIT_WORK,
+    NANO_JOB_IN_WORK
+};
+
+static long long
+nano_jobs_now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *
+nano_jobs_owner(void)
+{
+    return nano_jobs.owner;
+}
+
+const char *
+nano_job_media_root(void)
+{
+    return nano_jobs.media;
+}
+
+int
+nano_job_mkdirs(const char *path)
+{
+    char   buf[PATH_MAX];
+    char  *p;
+
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int) sizeof(buf)) {
+        return -1;
+    }
+    for (p = buf + 1; *p != '\0'; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0750) != 0 && errno != EEXIST) {
+                return -1;
+            }
+            *p = '/';
+        }
+    }
+    return mkdir(buf, 0750) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* The job's folder: <media>/<module>/<user>/<generation>. */
+static int
+nano_job_dir(const nano_job_t *job, char *dir, size_t cap)
+{
+    int  n;
+
+    n = snprintf(dir, cap, "%s/%s/%s/%s", nano_jobs.media, job->gen.module,
+                 job->gen.user_id, job->gen.id);
+    return n > 0 && (size_t) n < cap ? 0 : -1;
+}
+
+int
+nano_job_next_path(nano_job_t *job, const char *ext, char *path, size_t cap)
+{
+    char    dir[PATH_MAX];
+    size_t  n;
+    int     len;
+
+    if (job->outputs == NULL && (job->outputs = json_array()) == NULL) {
+        return -1;
+    }
+    n = json_array_size(job->outputs);
+    if (nano_job_dir(job, dir, sizeof(dir)) != 0
+        || nano_job_mkdirs(dir) != 0)
+    {
+        nano_log_error("job %s: cannot make %s: %s", job->gen.id, dir,
+                       strerror(errno));
+        return -1;
+    }
+    len = snprintf(path, cap, "%s/%zu.%s", dir, n, ext);
+    return len > 0 && (size_t) len < cap ? 0 : -1;
+}
+
+int
+nano_job_stored(nano_job_t *job, const char *path, const char *mime,
+    int width, int height)
+{
+    struct stat   st;
+    const char   *rel;
+    json_t       *o;
+
+    if (stat(path, &st) != 0) {
+        return -1;
+    }
+    /* the row keeps the path below the media root, so the root may move */
+    rel = path + strlen(nano_jobs.media) + 1;
+    o = json_pack("{s:s, s:s, s:i, s:i, s:I}", "file", rel, "mime", mime,
+                  "width", width, "height", height,
+                  "bytes", (json_int_t) st.st_size);
+    if (o == NULL || json_array_append_new(job->outputs, o) != 0) {
+        return -1;
+    }
+    return 0;
+}
+
+int
+nano_job_store(nano_job_t *job, const void *data, size_t len,
+    const char *mime, const char *ext, int width, int height)
+{
+    char   path[PATH_MAX];
+    FILE  *f;
+    int    ok;
+
+    if (nano_job_next_path(job, ext, path, sizeof(path)) != 0) {
+        return -1;
+    }
+    f = fopen(path, "wb");
+    if (f == NULL) {
+        nano_log_error("job %s: cannot write %s: %s", job->gen.id, path,
+                       strerror(errno));
+        return -1;
+    }
+    ok = fwrite(data, 1, len, f) == len;
+    ok = fclose(f) == 0 && ok;
+    if (!ok) {
+        unlink(path);
+        return -1;
+    }
+    return nano_job_stored(job, path, mime, width, height);
+}
+
+nano_job_next_t
+nano_job_fail(nano_job_t *job, const char *code, const char *message)
+{
+    json_decref(job->error);
+    job->error = json_pack("{s:s, s:s}", "code", code, "message", message);
+    return NANO_JOB_FAILED;
+}
+
+/* Removes the files a failed job stored, and its folder. */
+static void
+nano_jobs_remove_outputs(nano_job_t *job)
+{
+    char     dir[PATH_MAX], path[PATH_MAX];
+    json_t  *o;
+    size_t   i;
+
+    json_array_foreach(job->outputs, i, o) {
+        if (snprintf(path, sizeof(path), "%s/%s", nano_jobs.media,
+                     json_string_value(json_object_get(o, "file")))
+            < (int) sizeof(path))
+        {
+            unlink(path);
+        }
+    }
+    if (nano_job_dir(job, dir, sizeof(dir)) == 0) {
+        rmdir(dir);
+    }
+}
+
+static void
+nano_jobs_free(nano_job_t *job)
+{
+    if (job->easy != NULL) {
+        curl_easy_cleanup(job->easy);
+    }
+    nano_client_slist_free(job->slist);
+    nano_client_call_cleanup(&job->call);
+    nano_client_res_cleanup(&job->res);
+    free(job->body);
+    free(job->state);
+    json_decref(job->outputs);
+    json_decref(job->error);
+    nano_gen_cleanup(&job->gen);
+    free(job);
+}
+
+/* Unlinks job from the runner's list and frees it. */
+static void
+nano_jobs_drop(nano_job_t *job)
+{
+    nano_job_t  **p;
+
+    for (p = &nano_jobs.jobs; *p != NULL; p = &(*p)->next) {
+        if (*p == job) {
+            *p = job->next;
+            break;
+        }
+    }
+    nano_jobs.active--;
+    nano_jobs_free(job);
+}
+
+/* Ends a job in the database; the job is freed. */
+static void
+nano_jobs_end(nano_db_t *db, nano_job_t *job, nano_job_next_t how)
+{
+    nano_db_status_t  st;
+    int               done = 0, ok = how == NANO_JOB_DONE;
+
+    if (!ok) {
+        if (job->error == NULL) {
+            nano_job_fail(job, "provider_error", "the generation failed");
+        }
+        nano_jobs_remove_outputs(job);
+        json_decref(job->outputs);
+        job->outputs = NULL;
+    }
+    st = nano_gen_finish(db, job->gen.id, nano_jobs.owner,
+                         ok ? "succeeded" : "failed",
+                         ok ? job->outputs : NULL, NULL,
+                         ok ? NULL : job->error, !ok, &done);
+    if (st != NANO_DB_OK) {
+        /* its lease runs out and a runner ends it then */
+        nano_log_error("job %s: cannot record its end: %s", job->gen.id,
+                       nano_db_last_error(db));
+    } else if (!done) {
+        nano_log_warn("job %s: taken over by another runner meanwhile",
+                      job->gen.id);
+    } else {
+        nano_log_info("job %s %s (%s)", job->gen.id,
+                      ok ? "succeeded" : "failed",
+                      ok ? job->provider->name
+                         : json_string_value(json_object_get(job->error,
+                                                             "code")));
+    }
+    nano_jobs_drop(job);
+}
+
+/* Records a provider's new task id as phase "submitted". */
+static int
+nano_jobs_save_task(nano_db_t *db, nano_job_t *job)
+{
+    int  done = 0;
+
+    if (job->task_id[0] == '\0' || job->task_saved) {
+        return 0;
+    }
+    if (nano_gen_set_phase(db, job->gen.id, nano_jobs.owner, "submitted",
+                           job->task_id, &done) != NANO_DB_OK || !done)
+    {
+        return -1;
+    }
+    job->task_saved = 1;
+    return 0;
+}
+
+/*
+ * Carries out what the provider asked for.  A call that may charge is
+ * recorded as "submitting" first, so a crash during it can never lead to
+ * a second one.
+ */
+static void
+nano_jobs_apply(nano_db_t *db, nano_job_t *job, nano_job_next_t next)
+{
+    int  done = 0;
+
+    if (nano_jobs_save_task(db, job) != 0) {
+        nano_log_warn("job %s: lost before its task id was recorded",
+                      job->gen.id);
+        nano_jobs_drop(job);
+        return;
+    }
+    switch (next) {
+    case NANO_JOB_CALL:
+        if (job->posting && !job->phase_sent) {
+            if (nano_gen_set_phase(db, job->gen.id, nano_jobs.owner,
+                                   "submitting", NULL, &done) != NANO_DB_OK
+                || !done)
+            {
+                nano_log_warn("job %s: lost before its call", job->gen.id);
+                nano_jobs_drop(job);
+                return;
+            }
+            job->phase_sent = 1;
+        }
+        /* fall through */
+    case NANO_JOB_WORK:
+        job->wake_at = nano_jobs_now_ms() + (job->delay_ms > 0
+                                             ? job->delay_ms : 0);
+        job->delay_ms = 0;
+        job->where = next == NANO_JOB_CALL ? NANO_JOB_WAIT_CALL
+                                           : NANO_JOB_WAIT_WORK;
+        break;
+    default:
+        nano_jobs_end(db, job, next);
+        break;
+    }
+}
+
+/* A claimed job: a takeover in "submitting" fails, anything else goes to
+ * its provider (which resumes from a recorded task id). */
+static void
+nano_jobs_begin(nano_db_t *db, nano_job_t *job)
+{
+    nano_job_next_t  next;
+
+    job->provider = nano_jobs.provider;
+    job->next = nano_jobs.jobs;
+    nano_jobs.jobs = job;
+    nano_jobs.active++;
+    nano_client_res_init(&job->res);
+
+    if (job->gen.phase != NULL && strcmp(job->gen.phase, "submitting") == 0) {
+        /* the process that sent it died: the provider may have taken it
+         * and charged, so it is never sent again */
+        nano_log_warn("job %s: its runner stopped during a provider call;"
+                      " failing and refunding", job->gen.id);
+        nano_jobs_apply(db, job,
+                        nano_job_fail(job, "interrupted",
+                                      "the generation was interrupted; your"
+                                      " credits were refunded"));
+        return;
+    }
+    if (job->gen.provider_task_id != NULL) {
+        snprintf(job->task_id, sizeof(job->task_id), "%s",
+                 job->gen.provider_task_id);
+        job->task_saved = 1;
+    }
+    next = job->provider->start(job);
+    nano_jobs_apply(db, job, next);
+}
+
+/* 1 when the call may be made again: the provider refused it without
+ * acting on it, or it never arrived, or it only reads. */
+static int
+nano_jobs_retryable(const nano_job_t *job, const nano_client_res_t *res)
+{
+    if (job->attempts >= NANO_JOBS_RETRIES) {
+        return 0;
+    }
+    if (res->status == 408 || res->status == 429 || res->status >= 500) {
+        return 1;
+    }
+    if (res->status == 0 && !res->stopped && !res->too_large) {
+        return !res->sent || strcmp(job->call.method, "GET") == 0;
+    }
+    return 0;
+}
+
+/* Backoff before a retry: Retry-After when given, else 0.5 s doubling,
+ * with jitter, at most 8 s. */
+static long
+nano_jobs_backoff(const nano_job_t *job, const nano_client_res_t *res)
+{
+    long  ms = 500L << job->attempts;
+
+    if (res->retry_after_ms > 0) {
+        return res->retry_after_ms;
+    }
+    if (ms > 8000) {
+        ms = 8000;
+    }
+    return ms / 2 + rand() % (ms / 2 + 1);
+}
+
+/* A transfer finished: retry, fail, or let the provider go on. */
+static void
+nano_jobs_called(nano_db_t *db, nano_job_t *job, CURLMsg *msg)
+{
+    nano_job_next_t  next;
+
+    nano_client_finish(job->easy, msg->data.result, &job->res);
+    curl_easy_cleanup(job->easy);
+    job->easy = NULL;
+    nano_client_slist_free(job->slist);
+    job->slist = NULL;
+
+    if (nano_jobs_retryable(job, &job->res)) {
+        job->delay_ms = nano_jobs_backoff(job, &job->res);
+        job->attempts++;
+        nano_log_warn("job %s: provider answered %ld (%s); retry %d in %ld"
+                      " ms", job->gen.id, job->res.status,
+                      job->res.status ? "refused" : nano_client_why(&job->res),
+                      job->attempts, job->delay_ms);
+        nano_client_res_cleanup(&job->res);
+        nano_jobs_apply(db, job, NANO_JOB_CALL);
+        return;
+    }
+    if (job->res.status == 0) {
+        next = nano_job_fail(job, job->res.timed_out ? "timeout"
+                                                     : "provider_error",
+                             nano_client_why(&job->res));
+    } else {
+        /* the provider builds the next call afresh */
+        free(job->body);
+        job->body = NULL;
+        job->attempts = 0;
+        next = job->provider->step(job, &job->res);
+    }
+    nano_client_res_cleanup(&job->res);
+    nano_jobs_apply(db, job, next);
+}
+
+/* Starts the call of a job whose wait is over. */
+static void
+nano_jobs_send(CURLM *multi, nano_db_t *db, nano_job_t *job)
+{
+    nano_client_res_init(&job->res);
+    job->easy = curl_easy_init();
+    if (job->easy == NULL
+        || nano_client_setup(job->easy, &job->call, &job->res, &job->slist)
+           != 0)
+    {
+        nano_jobs_apply(db, job, nano_job_fail(job, "provider_error",
+                                               "out of memory"));
+        return;
+    }
+    curl_easy_setopt(job->easy, CURLOPT_PRIVATE, job);
+    if (curl_multi_add_handle(multi, job->easy) != CURLM_OK) {
+        nano_jobs_apply(db, job, nano_job_fail(job, "provider_error",
+                                               "cannot start the call"));
+        return;
+    }
+    job->where = NANO_JOB_IN_CALL;
+}
+
+/* ---- the offline thread ------------------------------------------------- */
+
+static void *
+nano_jobs_worker(void *arg)
+{
+    nano_job_t  *job;
+    uint64_t     one = 1;
+
+    (void) arg;
+    pthread_mutex_lock(&nano_jobs.lock);
+    for ( ;; ) {
+        while (nano_jobs.todo == NULL && !atomic_load(&nano_jobs.stopping)) {
+            pthread_cond_wait(&nano_jobs.work, &nano_jobs.lock);
+        }
+        if (nano_jobs.todo == NULL) {
+            break;
+        }
+        job = nano_jobs.todo;
+        nano_jobs.todo = job->next;
+        pthread_mutex_unlock(&nano_jobs.lock);
+
+        job->worked = job->provider->work(job);
+
+        pthread_mutex_lock(&nano_jobs.lock);
+        /* hand it back through the done list; the runner wakes on efd */
+        job->next = nano_jobs.done;
+        nano_jobs.done = job;
+        if (write(nano_jobs.efd, &one, sizeof(one)) < 0) {
+            nano_log_warn("jobs: cannot wake the runner");
+        }
+    }
+    pthread_mutex_unlock(&nano_jobs.lock);
+    return NULL;
+}
+
+/* Hands job to the offline thread (it leaves the runner's list until it
+ * comes back). */
+static void
+nano_jobs_queue_work(nano_job_t *job)
+{
+    nano_job_t  **p, *t;
+
+    for (p = &nano_jobs.jobs; *p != NULL; p = &(*p)->next) {
+        if (*p == job) {
+            *p = job->next;
+            break;
+        }
+    }
+    job->where = NANO_JOB_IN_WORK;
+    pthread_mutex_lock(&nano_jobs.lock);
+    job->next = NULL;
+    if (nano_jobs.todo == NULL) {
+        nano_jobs.todo = job;
+    } else {
+        for (t = nano_jobs.todo; t->next != NULL; t = t->next) {
+            /* void */
+        }
+        t->next = job;
+    }
+    pthread_cond_signal(&nano_jobs.work);
+    pthread_mutex_unlock(&nano_jobs.lock);
+}
+
+/* Takes back what the offline thread finished. */
+static void
+nano_jobs_worked(nano_db_t *db)
+{
+    nano_job_t  *list, *job;
+    uint64_t     n;
+
+    if (read(nano_jobs.efd, &n, sizeof(n)) < 0 && errno != EAGAIN) {
+        nano_log_warn("jobs: cannot read the wake-up counter");
+    }
+    pthread_mutex_lock(&nano_jobs.lock);
+    list = nano_jobs.done;
+    nano_jobs.done = NULL;
+    pthread_mutex_unlock(&nano_jobs.lock);
+
+    while ((job = list) != NULL) {
+        list = job->next;
+        job->next = nano_jobs.jobs;
+        nano_jobs.jobs = job;
+        nano_jobs_apply(db, job, job->worked);
+    }
+}
+
+/* ---- the runner --------------------------------------------------------- */
+
+/* Starts every job whose wait is over; returns ms to the next wake-up. */
+static long
+nano_jobs_due(CURLM *multi, nano_db_t *db)
+{
+    nano_job_t  *job, *next;
+    long long    now = nano_jobs_now_ms();
+    long         wait = NANO_JOBS_TICK_MS;
+
+    for (job = nano_jobs.jobs; job != NULL; job = next) {
+        next = job->next;
+        if (job->where != NANO_JOB_WAIT_CALL
+            && job->where != NANO_JOB_WAIT_WORK)
+        {
+            continue;
+        }
+        if (job->wake_at > now) {
+            if (job->wake_at - now < wait) {
+                wait = (long) (job->wake_at - now);
+            }
+            continue;
+        }
+        if (job->where == NANO_JOB_WAIT_CALL) {
+            nano_jobs_send(multi, db, job);
+        } else {
+            nano_jobs_queue_work(job);
+        }
+    }
+    return wait;
+}
+
+static void
+nano_jobs_claim(nano_db_t *db)
+{
+    nano_gen_t  *rows = NULL;
+    nano_job_t  *job;
+    size_t       n = 0, i;
+
+    if (nano_jobs.active >= nano_jobs.max) {
+        return;
+    }
+    if (nano_gen_claim(db, nano_jobs.module, nano_jobs.owner,
+                       NANO_JOBS_LEASE_SECS, nano_jobs.max - nano_jobs.active,
+                       &rows, &n) != NANO_DB_OK)
+    {
+        nano_log_warn("jobs: cannot claim: %s", nano_db_last_error(db));
+        return;
+    }
+    for (i = 0; i < n; i++) {
+        job = calloc(1, sizeof(nano_job_t));
+        if (job == NULL) {
+            /* left to its lease */
+            nano_gen_cleanup(&rows[i]);
+            continue;
+        }
+        job->gen = rows[i];
+        nano_jobs_begin(db, job);
+    }
+    free(rows);
+}
+
+/* Reads the notifications that arrived; 1 when any did, -1 when the
+ * connection is gone. */
+static int
+nano_jobs_notified(nano_db_t *db)
+{
+    return nano_db_wait(db, 0);
+}
+
+static void *
+nano_jobs_thread(void *arg)
+{
+    CURLM              *multi;
+    CURLMsg            *msg;
+    nano_db_t          *db = NULL;
+    nano_job_t         *job;
+    struct curl_waitfd  fds[2];
+    long long           now, claimed = 0, renewed;
+    long                wait;
+    int                 running, left, listening = 0, woke = 1, nfds;
+
+    (void) arg;
+    multi = curl_multi_init();
+    if (multi == NULL) {
+        nano_log_error("jobs: cannot make a curl multi handle");
+        return NULL;
+    }
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long) nano_jobs.max);
+    renewed = nano_jobs_now_ms();
+
+    while (!atomic_load(&nano_jobs.stopping)) {
+        if (db == NULL) {
+            db = nano_server_db_get(1000);
+            if (db == NULL) {
+                continue;
+            }
+            listening = 0;
+        }
+        if (!listening) {
+            listening = nano_db_listen(db, NANO_JOBS_CHANNEL) == NANO_DB_OK;
+        }
+
+        now = nano_jobs_now_ms();
+        if (woke || now - claimed >= NANO_JOBS_CLAIM_MS) {
+            nano_jobs_claim(db);
+            claimed = now;
+            woke = 0;
+        }
+        if (now - renewed >= NANO_JOBS_RENEW_SECS * 1000) {
+            /* also the text generations this process's workers run */
+            if (nano_gen_renew(db, nano_jobs.owner, NANO_JOBS_LEASE_SECS)
+                != NANO_DB_OK)
+            {
+                nano_log_warn("jobs: cannot renew leases: %s",
+                              nano_db_last_error(db));
+            }
+            renewed = now;
+        }
+
+        wait = nano_jobs_due(multi, db);
+        curl_multi_perform(multi, &running);
+        while ((msg = curl_multi_info_read(multi, &left)) != NULL) {
+            if (msg->msg != CURLMSG_DONE) {
+                continue;
+            }
+            curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &job);
+            curl_multi_remove_handle(multi, msg->easy_handle);
+            nano_jobs_called(db, job, msg);
+        }
+
+        nfds = 0;
+        fds[nfds].fd = nano_jobs.efd;
+        fds[nfds].events = CURL_WAIT_POLLIN;
+        fds[nfds++].revents = 0;
+        if (listening) {
+            fds[nfds].fd = nano_db_socket(db);
+            fds[nfds].events = CURL_WAIT_POLLIN;
+            fds[nfds++].revents = 0;
+        }
+        curl_multi_poll(multi, fds, (unsigned) nfds,
+                        wait < NANO_JOBS_TICK_MS ? (int) wait
+                                                 : NANO_JOBS_TICK_MS, NULL);
+        if (fds[0].revents) {
+            nano_jobs_worked(db);
+        }
+        if (listening) {
+            switch (nano_jobs_notified(db)) {
+            case 1:
+                woke = 1;
+                break;
+            case -1:
+                listening = 0;
+                break;
+            default:
+                break;
+            }
+        }
+    }
+
+    while ((job = nano_jobs.jobs) != NULL) {
+        if (job->easy != NULL) {
+            curl_multi_remove_handle(multi, job->easy);
+        }
+        nano_jobs_drop(job);
+    }
+    curl_multi_cleanup(multi);
+    nano_server_db_put(db);
+    return NULL;
+}
+
+int
+nano_jobs_start(const char *module, const nano_job_provider_t *provider)
+{
+    const char  *media = getenv("NANO_MEDIA_DIR");
+    const char  *root = getenv("NANO_ROOT");
+    const char  *max = getenv("NANO_JOBS_MAX");
+    char         host[64], rnd[17];
+
+    snprintf(nano_jobs.module, sizeof(nano_jobs.module), "%s", module);
+    nano_jobs.provider = provider;
+    if (gethostname(host, sizeof(host)) != 0) {
+        snprintf(host, sizeof(host), "host");
+    }
+    host[sizeof(host) - 1] = '\0';
+    if (nano_rand_hex(rnd, 8) != 0) {
+        return -1;
+    }
+    snprintf(nano_jobs.owner, sizeof(nano_jobs.owner), "%s:%ld:%s", host,
+             (long) getpid(), rnd);
+    if (media != NULL && media[0] != '\0') {
+        snprintf(nano_jobs.media, sizeof(nano_jobs.media), "%s", media);
+    } else {
+        snprintf(nano_jobs.media, sizeof(nano_jobs.media), "%s/.state/media",
+                 root != NULL && root[0] != '\0' ? root : ".");
+    }
+    nano_jobs.max = max != NULL && atoi(max) > 0 ? atoi(max)
+                                                 : NANO_JOBS_MAX_DEFAULT;
+    if (nano_job_mkdirs(nano_jobs.media) != 0) {
+        nano_log_error("jobs: cannot make the media folder %s: %s",
+                       nano_jobs.media, strerror(errno));
+        return -1;
+    }
+
+    nano_jobs.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (nano_jobs.efd < 0) {
+        return -1;
+    }
+    atomic_store(&nano_jobs.stopping, 0);
+    if (provider->work != NULL) {
+        if (pthread_create(&nano_jobs.worker, NULL, nano_jobs_worker, NULL)
+            != 0)
+        {
+            return -1;
+        }
+        nano_jobs.worker_running = 1;
+    }
+    if (pthread_create(&nano_jobs.thread, NULL, nano_jobs_thread, NULL)
+        != 0)
+    {
+        nano_jobs_stop();
+        return -1;
+    }
+    nano_jobs.running = 1;
+    nano_log_info("jobs: runner for %s with %s (%s), up to %d in flight,"
+                  " media in %s", module, provider->name,
+                  provider->offline ? "offline" : "real", nano_jobs.max,
+                  nano_jobs.media);
+    return 0;
+}
+
+void
+nano_jobs_stop(void)
+{
+    nano_job_t  *job;
+
+    atomic_store(&nano_jobs.stopping, 1);
+    pthread_mutex_lock(&nano_jobs.lock);
+    pthread_cond_broadcast(&nano_jobs.work);
+    pthread_mutex_unlock(&nano_jobs.lock);
+    if (nano_jobs.running) {
+        pthread_join(nano_jobs.thread, NULL);
+        nano_jobs.running = 0;
+    }
+    if (nano_jobs.worker_running) {
+        pthread_join(nano_jobs.worker, NULL);
+        nano_jobs.worker_running = 0;
+    }
+    /* what the offline thread still held: left to its lease */
+    while ((job = nano_jobs.todo) != NULL) {
+        nano_jobs.todo = job->next;
+        nano_jobs_free(job);
+    }
+    while ((job = nano_jobs.done) != NULL) {
+        nano_jobs.done = job->next;
+        nano_jobs_free(job);
+    }
+    if (nano_jobs.efd >= 0) {
+        close(nano_jobs.efd);
+        nano_jobs.efd = -1;
+    }
+}

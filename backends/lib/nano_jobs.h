@@ -1,0 +1,120 @@
+/*
+ * The job runner of a module process (docs/MODULES.md "Jobs"): one
+ * thread that claims its module's jobs from "Generation", drives every
+ * provider call on one curl multi handle, keeps the leases, records the
+ * phase of provider POSTs, stores the outputs and ends each job, with
+ * its refund when it failed.  Providers are state machines
+ * (nano_job_provider_t) that never touch a socket or a client's stream.
+ */
+
+#ifndef NANO_JOBS_H
+#define NANO_JOBS_H
+
+#include <limits.h>
+
+#include <jansson.h>
+
+#include "nano_client.h"
+#include "nano_gen.h"
+
+#define NANO_JOBS_MAX_DEFAULT   256    /* in flight per process, NANO_JOBS_MAX */
+#define NANO_JOBS_LEASE_SECS    30
+#define NANO_JOBS_RENEW_SECS    10
+#define NANO_JOBS_RETRIES       2      /* of a call the provider refused */
+
+typedef struct nano_job_s  nano_job_t;
+
+/* What a provider wants next. */
+typedef enum {
+    NANO_JOB_CALL = 0,     /* run job->call, after job->delay_ms */
+    NANO_JOB_WORK,         /* run provider->work on the offline thread,
+                              after job->delay_ms */
+    NANO_JOB_DONE,         /* succeeded: the stored outputs are the result */
+    NANO_JOB_FAILED        /* job->error says why; the runner refunds */
+} nano_job_next_t;
+
+typedef struct {
+    const char  *name;     /* "gemini", "offline-image", ... */
+    int          offline;
+    /*
+     * Begins a claimed job (job->gen): sets up the first call, or asks
+     * for offline work.  A job taken over after a crash comes here too,
+     * with job->gen.phase and job->gen.provider_task_id as they were
+     * left, except "submitting", which the runner fails itself.
+     */
+    nano_job_next_t  (*start)(nano_job_t *job);
+    /* The call finished with a response (any status): what next. */
+    nano_job_next_t  (*step)(nano_job_t *job, const nano_client_res_t *res);
+    /* Offline work (may block for seconds; on the offline thread). */
+    nano_job_next_t  (*work)(nano_job_t *job);
+} nano_job_provider_t;
+
+struct nano_job_s {
+    nano_gen_t                  gen;        /* the claimed row */
+    const nano_job_provider_t  *provider;
+    nano_client_call_t          call;       /* the call to make */
+    char                       *body;       /* owned body of that call */
+    int                         posting;    /* the call may charge: the
+                                               phase "submitting" is
+                                               recorded before it goes */
+    long                        delay_ms;
+    int                         polls;      /* the provider's counter */
+    char                        task_id[128];  /* set by the provider once
+                                               an async submit is taken */
+    json_t                     *outputs;    /* what nano_job_store wrote */
+    json_t                     *error;      /* {"code","message"} */
+    void                       *state;      /* the provider's own; freed
+                                               with free() at the end */
+    /* the runner's */
+    nano_client_res_t           res;
+    int                         where;      /* waiting, in a call, ... */
+    nano_job_next_t             worked;     /* what provider->work said */
+    int                         attempts;
+    int                         phase_sent; /* "submitting" recorded */
+    int                         task_saved;
+    long long                   wake_at;
+    CURL                       *easy;
+    struct curl_slist          *slist;
+    nano_job_t                 *next;
+};
+
+/*
+ * Writes len bytes of an output file into the job's media folder
+ * (NANO_MEDIA_DIR/<module>/<user>/<generation>/<n>.<ext>) and records it
+ * in job->outputs.  Returns 0, or -1 (logged) when it cannot.
+ */
+int nano_job_store(nano_job_t *job, const void *data, size_t len,
+    const char *mime, const char *ext, int width, int height);
+
+/* The path the next output would get (for writers that make the file
+ * themselves, such as the offline video), then nano_job_stored(). */
+int nano_job_next_path(nano_job_t *job, const char *ext, char *path,
+    size_t cap);
+int nano_job_stored(nano_job_t *job, const char *path, const char *mime,
+    int width, int height);
+
+/* Sets job->error; returns NANO_JOB_FAILED. */
+nano_job_next_t nano_job_fail(nano_job_t *job, const char *code,
+    const char *message);
+
+/* The media root (NANO_MEDIA_DIR, default <NANO_ROOT>/.state/media). */
+const char *nano_job_media_root(void);
+
+/* mkdir -p with mode 0750; 0 or -1 (errno set). */
+int nano_job_mkdirs(const char *path);
+
+/*
+ * Starts the runner thread of module with provider; owner (the lease
+ * owner, also used by the request workers that run text generations)
+ * is made here and readable with nano_jobs_owner().  Returns 0 or -1.
+ */
+int nano_jobs_start(const char *module, const nano_job_provider_t *provider);
+
+/* Stops it: transfers in flight are abandoned (their leases run out and
+ * another runner takes them over). */
+void nano_jobs_stop(void);
+
+/* This process's lease owner ("host:pid:random"). */
+const char *nano_jobs_owner(void);
+
+#endif /* NANO_JOBS_H */

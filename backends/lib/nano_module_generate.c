@@ -1,0 +1,703 @@
+/*
+ * POST /<m>/api/generate: a text answer on this request (streamed or
+ * whole), or an image or video job for the runner.  Either way the
+ * debit is taken in the transaction that creates the generation.
+ */
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nano_gen.h"
+#include "nano_image.h"
+#include "nano_log.h"
+#include "nano_module.h"
+#include "nano_server.h"
+#include "nano_stream.h"
+#include "nano_utf8.h"
+
+#define NANO_GEN_PROMPT_MAX     8000    /* bytes */
+#define NANO_GEN_MESSAGES_MAX   50
+#define NANO_GEN_TURNS_MAX      20      /* earlier turns sent again */
+#define NANO_GEN_SEED_MAX       2147483647LL
+
+/* 400 naming the field. */
+static int
+nano_gen_bad(nano_res_t *res, const char *field, const char *message)
+{
+    return nano_res_json(res, 400,
+                         json_pack("{s:s, s:s, s:s}", "error", "invalid_field",
+                                   "field", field, "message", message));
+}
+
+/* A database failure as an answer. */
+static int
+nano_gen_db_error(nano_res_t *res, nano_db_t *db, nano_db_status_t st)
+{
+    if (db == NULL || st == NANO_DB_UNAVAILABLE) {
+        return nano_res_error(res, 503, "database_unavailable",
+                              "the database is unavailable; try again soon");
+    }
+    nano_log_error("database error %s: %s", nano_db_last_sqlstate(db),
+                   nano_db_last_error(db));
+    return nano_res_error(res, 500, "internal", "database error");
+}
+
+/* The answer to a refused admission. */
+static int
+nano_gen_refused(nano_res_t *res, nano_gen_admit_t admit)
+{
+    if (admit == NANO_GEN_NO_CREDITS) {
+        return nano_res_error(res, 402, "insufficient_credits",
+                              "you do not have enough credits for this");
+    }
+    return nano_res_error(res, 429, "too_many_in_flight",
+                          "you already have too many generations running in"
+                          " this module; wait for one to finish");
+}
+
+/* 1 when s is a prompt we take: UTF-8, 1..NANO_GEN_PROMPT_MAX bytes, not
+ * only blanks. */
+static int
+nano_gen_prompt_ok(const char *s)
+{
+    const char  *p;
+
+    if (s == NULL || strlen(s) > NANO_GEN_PROMPT_MAX || !nano_utf8_valid(s)) {
+        return 0;
+    }
+    for (p = s; *p != '\0'; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The model asked for, or the module's first, with its price: 0 with
+ * *model (borrowed from the row's copy in buf) and *cost, or the status
+ * answered. */
+static int
+nano_gen_model(nano_req_t *req, nano_res_t *res, const char *asked,
+    char *model, size_t cap, long long *cost)
+{
+    static const char   first[] =
+        "SELECT \"model\", \"credits\" FROM \"ModelPrice\""
+        " WHERE \"module\" = $1 ORDER BY \"sort\", \"model\" LIMIT 1";
+    const char         *params[1] = { req->app->name };
+    nano_db_status_t    st;
+    nano_db_t          *db;
+    PGresult           *r;
+    int                 found, status;
+
+    if (asked != NULL) {
+        if (strlen(asked) >= cap) {
+            return nano_gen_bad(res, "model", "no such model here");
+        }
+        status = nano_module_price(req, asked, cost, &found, res);
+        if (status != 0) {
+            return status;
+        }
+        if (!found) {
+            return nano_gen_bad(res, "model", "no such model here");
+        }
+        snprintf(model, cap, "%s", asked);
+        return 0;
+    }
+    db = nano_server_db(req);
+    r = db != NULL ? nano_db_exec(db, first, 1, params, PGRES_TUPLES_OK, &st)
+                   : NULL;
+    if (r == NULL) {
+        return nano_gen_db_error(res, db, db != NULL ? st
+                                                     : NANO_DB_UNAVAILABLE);
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        nano_log_error("no price for module %s (ModelPrice)", req->app->name);
+        return nano_res_error(res, 500, "internal", "this module has no"
+                              " price list");
+    }
+    snprintf(model, cap, "%s", PQgetvalue(r, 0, 0));
+    *cost = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    PQclear(r);
+    return 0;
+}
+
+/* ---- text ----------------------------------------------------------------- */
+
+typedef struct {
+    nano_req_t  *req;
+    int          stream;
+} nano_gen_sink_t;
+
+static int
+nano_gen_on_delta(const char *text, size_t len, void *arg)
+{
+    nano_gen_sink_t  *sink = arg;
+
+    if (!sink->stream) {
+        return 0;
+    }
+    return nano_sse_event(sink->req, "delta",
+                          json_pack("{s:s%}", "text", text, len));
+}
+
+static int
+nano_gen_on_idle(void *arg)
+{
+    nano_gen_sink_t  *sink = arg;
+
+    return sink->stream ? nano_sse_heartbeat(sink->req) : 0;
+}
+
+/* The HTTP status of a provider error for a whole (not streamed) answer. */
+static int
+nano_gen_error_status(const char *code)
+{
+    if (strcmp(code, "blocked") == 0) {
+        return 422;
+    }
+    if (strcmp(code, "bad_request") == 0) {
+        return 400;
+    }
+    if (strcmp(code, "timeout") == 0) {
+        return 504;
+    }
+    if (strcmp(code, "provider_quota") == 0) {
+        return 503;
+    }
+    return 502;
+}
+
+/* Builds the messages for the provider: earlier turns of the
+ * conversation, then the new ones.  A new reference, or NULL after
+ * answering. */
+static json_t *
+nano_gen_messages(nano_req_t *req, nano_res_t *res, json_t *body,
+    const char *user, const char *conversation, const char **prompt)
+{
+    json_t       *given = json_object_get(body, "messages");
+    json_t       *messages = NULL, *m, *role, *content;
+    nano_db_t    *db;
+    size_t        i;
+    const char   *r;
+
+    *prompt = json_string_value(json_object_get(body, "prompt"));
+    if (given != NULL) {
+        if (!json_is_array(given) || json_array_size(given) == 0
+            || json_array_size(given) > NANO_GEN_MESSAGES_MAX)
+        {
+            nano_gen_bad(res, "messages", "messages must be a list of 1 to"
+                         " 50 {\"role\",\"content\"}");
+            return NULL;
+        }
+        json_array_foreach(given, i, m) {
+            role = json_object_get(m, "role");
+            content = json_object_get(m, "content");
+            r = json_string_value(role);
+            if (r == NULL || (strcmp(r, "user") != 0
+                              && strcmp(r, "assistant") != 0
+                              && strcmp(r, "system") != 0)
+                || !nano_gen_prompt_ok(json_string_value(content)))
+            {
+                nano_gen_bad(res, "messages", "each message needs a role"
+                             " (user, assistant or system) and text");
+                return NULL;
+            }
+            if (strcmp(r, "user") == 0) {
+                *prompt = json_string_value(content);
+            }
+        }
+    } else if (!nano_gen_prompt_ok(*prompt)) {
+        nano_gen_bad(res, "prompt", "a prompt of 1 to 8000 bytes of text is"
+                     " required");
+        return NULL;
+    }
+    if (*prompt == NULL) {
+        nano_gen_bad(res, "messages", "the messages need a user message");
+        return NULL;
+    }
+
+    db = nano_server_db(req);
+    if (db == NULL) {
+        nano_gen_db_error(res, NULL, NANO_DB_UNAVAILABLE);
+        return NULL;
+    }
+    if (nano_gen_conversation(db, conversation, user, NANO_GEN_TURNS_MAX,
+                              &messages) != NANO_DB_OK)
+    {
+        nano_gen_db_error(res, db, NANO_DB_FAILED);
+        return NULL;
+    }
+    if (given != NULL) {
+        json_array_extend(messages, given);
+    } else {
+        m = json_pack("{s:s, s:s}", "role", "user", "content", *prompt);
+        if (m == NULL || json_array_append_new(messages, m) != 0) {
+            json_decref(messages);
+            nano_res_error(res, 500, "internal", "out of memory");
+            return NULL;
+        }
+    }
+    return messages;
+}
+
+/* 1 when s is a conversation id we made (a UUID). */
+static int
+nano_gen_uuid_ok(const char *s)
+{
+    size_t  i;
+
+    if (s == NULL || strlen(s) != NANO_RAND_UUID_LEN) {
+        return 0;
+    }
+    for (i = 0; i < NANO_RAND_UUID_LEN; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-') {
+                return 0;
+            }
+        } else if (strchr("0123456789abcdef", s[i]) == NULL) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int
+nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
+{
+    const nano_module_def_t        *def = nano_module_def();
+    const nano_textgen_provider_t  *provider;
+    nano_textgen_req_t              tq;
+    nano_textgen_res_t              tr;
+    nano_gen_new_t                  in;
+    nano_gen_admit_t                admit;
+    nano_gen_sink_t                 sink;
+    nano_db_status_t                st;
+    nano_db_t                      *db;
+    json_t                         *body, *messages = NULL, *error = NULL;
+    json_t                         *usage = NULL, *seedj;
+    const char                     *prompt, *conv;
+    char                            id[NANO_GEN_ID_LEN + 1];
+    char                            conversation[NANO_RAND_UUID_LEN + 1];
+    char                            model[128];
+    long long                       cost, seed = 0;
+    int                             status, stream, done, ok;
+
+    provider = nano_module_offline() ? def->text_offline : def->text;
+    nano_textgen_res_init(&tr);
+    body = nano_req_json(req);
+    if (body == NULL) {
+        return nano_res_error(res, 400, "invalid_json",
+                              "send a JSON object: {\"prompt\"} or"
+                              " {\"messages\"}");
+    }
+    stream = json_is_true(json_object_get(body, "stream"));
+    conv = json_string_value(json_object_get(body, "conversationId"));
+    if (json_object_get(body, "conversationId") != NULL
+        && !nano_gen_uuid_ok(conv))
+    {
+        status = nano_gen_bad(res, "conversationId", "that is not a"
+                              " conversation id this API gave");
+        goto out;
+    }
+    seedj = json_object_get(body, "seed");
+    if (seedj != NULL) {
+        if (!json_is_integer(seedj) || json_integer_value(seedj) < 0
+            || json_integer_value(seedj) > NANO_GEN_SEED_MAX)
+        {
+            status = nano_gen_bad(res, "seed", "seed must be a whole number"
+                                  " from 0 to 2147483647");
+            goto out;
+        }
+        seed = json_integer_value(seedj);
+    }
+    if (conv != NULL) {
+        snprintf(conversation, sizeof(conversation), "%s", conv);
+    } else if (nano_rand_uuid(conversation) != 0) {
+        status = nano_res_error(res, 500, "internal", "no randomness");
+        goto out;
+    }
+    messages = nano_gen_messages(req, res, body, user, conversation, &prompt);
+    if (messages == NULL) {
+        status = res->status;
+        goto out;
+    }
+    status = nano_gen_model(req, res,
+                            json_string_value(json_object_get(body, "model")),
+                            model, sizeof(model), &cost);
+    if (status != 0) {
+        goto out;
+    }
+    /* before any debit: a refusal here costs nothing */
+    if (stream && nano_stream_acquire(req) != 0) {
+        status = nano_res_error(res, 429, "too_many_streams",
+                                "too many answers are streaming right now;"
+                                " try again in a moment");
+        goto out;
+    }
+
+    memset(&in, 0, sizeof(in));
+    in.user_id = user;
+    in.module = req->app->name;
+    in.model = model;
+    in.kind = "text";
+    in.prompt = prompt;
+    in.conversation_id = conversation;
+    in.status = "running";
+    in.owner = nano_jobs_owner();
+    in.lease_secs = NANO_JOBS_LEASE_SECS;
+    in.cost = cost;
+    in.offline = provider->offline;
+    db = nano_server_db(req);
+    st = db != NULL ? nano_gen_create(db, &in, id, &admit)
+                    : NANO_DB_UNAVAILABLE;
+    if (st != NANO_DB_OK) {
+        status = nano_gen_db_error(res, db, st);
+        goto out;
+    }
+    if (admit != NANO_GEN_ADMITTED) {
+        status = nano_gen_refused(res, admit);
+        goto out;
+    }
+
+    sink.req = req;
+    sink.stream = stream;
+    if (stream && nano_stream_begin(req, 200, "text/event-stream", NULL) != 0)
+    {
+        tr.client_gone = 1;
+    }
+
+    memset(&tq, 0, sizeof(tq));
+    tq.model = model;
+    tq.messages = messages;
+    tq.seed = seed;
+    tq.stream = stream;
+    tq.on_delta = nano_gen_on_delta;
+    tq.on_idle = nano_gen_on_idle;
+    tq.arg = &sink;
+    ok = !tr.client_gone && provider->generate(&tq, &tr) == 0;
+
+    if (tr.client_gone) {
+        /* the provider charged for what it made, so the user is too */
+        error = json_pack("{s:s, s:s}", "code", "client_gone",
+                          "message", "the answer was cut short when its"
+                          " reader left");
+    } else if (!ok) {
+        error = json_pack("{s:s, s:s}", "code", tr.error_code[0]
+                          ? tr.error_code : "provider_error",
+                          "message", tr.error_message[0]
+                          ? tr.error_message : "the provider failed");
+    }
+    st = nano_gen_finish(db, id, nano_jobs_owner(),
+                         ok || tr.client_gone ? "succeeded" : "failed", NULL,
+                         tr.text.data != NULL ? tr.text.data : "", error,
+                         !ok && !tr.client_gone, &done);
+    if (st != NANO_DB_OK || !done) {
+        nano_log_error("generation %s: cannot record its end", id);
+    }
+    usage = json_pack("{s:I, s:I}",
+                      "promptTokens", (json_int_t) tr.prompt_tokens,
+                      "completionTokens", (json_int_t) tr.completion_tokens);
+
+    if (stream) {
+        if (!tr.client_gone) {
+            if (ok) {
+                nano_sse_event(req, "done",
+                               json_pack("{s:s, s:s, s:O, s:I}", "id", id,
+                                         "conversationId", conversation,
+                                         "usage", usage,
+                                         "cost", (json_int_t) cost));
+            } else {
+                nano_sse_event(req, "error",
+                               json_pack("{s:O, s:O, s:s}",
+                                         "error", json_object_get(error,
+                                                                  "code"),
+                                         "message", json_object_get(error,
+                                                                    "message"),
+                                         "id", id));
+            }
+        }
+        status = NANO_STREAMED;
+        goto out;
+    }
+    if (!ok) {
+        status = nano_res_json(res, nano_gen_error_status(tr.error_code),
+                               json_pack("{s:O, s:O, s:s}",
+                                         "error", json_object_get(error,
+                                                                  "code"),
+                                         "message", json_object_get(error,
+                                                                    "message"),
+                                         "id", id));
+        goto out;
+    }
+    status = nano_res_json(res, 200,
+                           json_pack("{s:s, s:s, s:s, s:O, s:I}", "id", id,
+                                     "conversationId", conversation,
+                                     "text", tr.text.data ? tr.text.data : "",
+                                     "usage", usage,
+                                     "cost", (json_int_t) cost));
+out:
+    json_decref(usage);
+    json_decref(error);
+    json_decref(messages);
+    json_decref(body);
+    nano_textgen_res_cleanup(&tr);
+    return status;
+}
+
+/* ---- image and video jobs ---------------------------------------------- */
+
+static const char *const  nano_gen_ratios[] = {
+    "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9",
+    NULL
+};
+
+static const char *const  nano_gen_video_sizes[] = {
+    "1280*720", "720*1280", "832*480", "480*832", "1920*1080", "1080*1920",
+    NULL
+};
+
+static int
+nano_gen_in(const char *s, const char *const *list)
+{
+    for ( ; *list != NULL; list++) {
+        if (strcmp(s, *list) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* "WxH" with each side 256..4096, or "1K", "2K", "4K". */
+static int
+nano_gen_size_ok(const char *s)
+{
+    int   w, h;
+    char  x, tail;
+
+    if (strcmp(s, "1K") == 0 || strcmp(s, "2K") == 0 || strcmp(s, "4K") == 0)
+    {
+        return 1;
+    }
+    return sscanf(s, "%d%c%d%c", &w, &x, &h, &tail) == 3 && x == 'x'
+           && w >= 256 && w <= 4096 && h >= 256 && h <= 4096;
+}
+
+/* Stores the input image (an upload, or base64 in a JSON field) under
+ * media/<module>/<user>/inputs and records it in params.  0, or the
+ * status answered. */
+static int
+nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
+    const char *b64, json_t *params)
+{
+    const nano_upload_t  *up = nano_req_upload(req, "image");
+    nano_image_info_t     info;
+    char                  dir[PATH_MAX], path[PATH_MAX];
+    char                  name[NANO_RAND_UUID_LEN + 1];
+    const char           *root = nano_job_media_root(), *mime, *ext;
+    int                   rc;
+
+    if (up == NULL && b64 == NULL) {
+        return 0;
+    }
+    if (nano_rand_uuid(name) != 0
+        || snprintf(dir, sizeof(dir), "%s/%s/%s/inputs", root,
+                    req->app->name, user) >= (int) sizeof(dir))
+    {
+        return nano_res_error(res, 500, "internal", "no room for the file");
+    }
+    if (nano_job_mkdirs(dir) != 0) {
+        nano_log_error("cannot make %s", dir);
+        return nano_res_error(res, 500, "internal", "cannot store the"
+                              " image");
+    }
+    if (up != NULL) {
+        if (up->mime == NULL) {
+            return nano_gen_bad(res, "image", "the image must be a PNG, JPEG"
+                                " or WebP file");
+        }
+        mime = up->mime;
+        ext = strcmp(mime, "image/png") == 0 ? "png"
+              : strcmp(mime, "image/jpeg") == 0 ? "jpg" : "webp";
+        if (snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext)
+            >= (int) sizeof(path)
+            || nano_req_upload_keep(req, "image", path) != 0)
+        {
+            return nano_res_error(res, 500, "internal", "cannot store the"
+                                  " image");
+        }
+    } else {
+        if (snprintf(path, sizeof(path), "%s/%s.img", dir, name)
+            >= (int) sizeof(path))
+        {
+            return nano_res_error(res, 500, "internal", "no room for the"
+                                  " file");
+        }
+        rc = nano_image_from_base64(b64, strlen(b64), NANO_IMAGE_B64_MAX,
+                                    path, &info);
+        if (rc == -2) {
+            return nano_res_error(res, 413, "payload_too_large",
+                                  "a base64 image may be at most 4 MiB");
+        }
+        if (rc != 0) {
+            return nano_gen_bad(res, "image", "the image must be a base64"
+                                " PNG, JPEG or WebP");
+        }
+        mime = info.mime;
+    }
+    return json_object_set_new(params, "inputImage",
+                               json_pack("{s:s, s:s}", "file",
+                                         path + strlen(root) + 1,
+                                         "mime", mime)) == 0
+           ? 0 : nano_res_error(res, 500, "internal", "out of memory");
+}
+
+static int
+nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
+{
+    const char         *kind = nano_module_kind();
+    const char         *prompt, *size, *ratio, *seed, *duration, *b64;
+    nano_form_t         f;
+    nano_gen_new_t      in;
+    nano_gen_admit_t    admit;
+    nano_db_status_t    st;
+    nano_db_t          *db;
+    json_t             *params = NULL;
+    char                id[NANO_GEN_ID_LEN + 1], model[128], *end;
+    long long           cost, n;
+    unsigned            flags;
+    int                 status, video = strcmp(kind, "video") == 0;
+
+    nano_form_init(&f);
+    status = nano_req_fields(req, res, &f, &flags);
+    if (status != 0) {
+        goto out;
+    }
+    if (flags & NANO_FIELDS_BAD_UTF8) {
+        status = nano_gen_bad(res, "prompt", "a field is not valid UTF-8");
+        goto out;
+    }
+    prompt = nano_form_get(&f, "prompt");
+    if (!nano_gen_prompt_ok(prompt)) {
+        status = nano_gen_bad(res, "prompt", "a prompt of 1 to 8000 bytes of"
+                              " text is required");
+        goto out;
+    }
+    params = json_object();
+    size = nano_form_get(&f, "size");
+    ratio = nano_form_get(&f, "aspectRatio");
+    seed = nano_form_get(&f, "seed");
+    duration = nano_form_get(&f, "duration");
+    b64 = nano_form_get(&f, "image");
+    if (size != NULL && !(video ? nano_gen_in(size, nano_gen_video_sizes)
+                                : nano_gen_size_ok(size)))
+    {
+        status = nano_gen_bad(res, "size", video
+                              ? "size must be one of 1280*720, 720*1280,"
+                                " 832*480, 480*832, 1920*1080, 1080*1920"
+                              : "size must be WIDTHxHEIGHT (256 to 4096) or"
+                                " 1K, 2K, 4K");
+        goto out;
+    }
+    if (ratio != NULL && (video || !nano_gen_in(ratio, nano_gen_ratios))) {
+        status = nano_gen_bad(res, "aspectRatio", "aspectRatio must be one of"
+                              " 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9,"
+                              " 21:9");
+        goto out;
+    }
+    if (seed != NULL) {
+        n = strtoll(seed, &end, 10);
+        if (seed[0] == '\0' || *end != '\0' || n < 0
+            || n > NANO_GEN_SEED_MAX)
+        {
+            status = nano_gen_bad(res, "seed", "seed must be a whole number"
+                                  " from 0 to 2147483647");
+            goto out;
+        }
+        json_object_set_new(params, "seed", json_integer(n));
+    }
+    if (duration != NULL && (!video || strcmp(duration, "5") != 0)) {
+        status = nano_gen_bad(res, "duration", "videos here are 5 seconds");
+        goto out;
+    }
+    if ((b64 != NULL || nano_req_upload(req, "image") != NULL)
+        && !nano_module_def()->image_input)
+    {
+        status = nano_gen_bad(res, "image", "this module does not take an"
+                              " input image");
+        goto out;
+    }
+    if (size != NULL) {
+        json_object_set_new(params, "size", json_string(size));
+    }
+    if (ratio != NULL) {
+        json_object_set_new(params, "aspectRatio", json_string(ratio));
+    }
+    if (video) {
+        json_object_set_new(params, "duration", json_integer(5));
+    }
+
+    status = nano_gen_model(req, res, nano_form_get(&f, "model"), model,
+                            sizeof(model), &cost);
+    if (status != 0) {
+        goto out;
+    }
+    status = nano_gen_input_image(req, res, user, b64, params);
+    if (status != 0) {
+        goto out;
+    }
+
+    memset(&in, 0, sizeof(in));
+    in.user_id = user;
+    in.module = req->app->name;
+    in.model = model;
+    in.kind = kind;
+    in.prompt = prompt;
+    in.params = params;
+    in.status = "queued";
+    in.cost = cost;
+    in.offline = nano_module_offline();
+    db = nano_server_db(req);
+    st = db != NULL ? nano_gen_create(db, &in, id, &admit)
+                    : NANO_DB_UNAVAILABLE;
+    if (st != NANO_DB_OK) {
+        status = nano_gen_db_error(res, db, st);
+        goto out;
+    }
+    if (admit != NANO_GEN_ADMITTED) {
+        status = nano_gen_refused(res, admit);
+        goto out;
+    }
+    status = nano_res_json(res, 202,
+                           json_pack("{s:s, s:s, s:I}", "id", id,
+                                     "status", "queued",
+                                     "cost", (json_int_t) cost));
+out:
+    json_decref(params);
+    nano_form_cleanup(&f);
+    return status;
+}
+
+int
+nano_module_generate(nano_req_t *req, nano_res_t *res)
+{
+    const char  *user;
+
+    if ((user = nano_module_user(req, res)) == NULL) {
+        return 401;
+    }
+    /* it spends credits: a browser on another site may not */
+    if (nano_req_cross_site(req)) {
+        nano_log_warn("cross-site generation refused");
+        return nano_res_error(res, 403, "csrf",
+                              "this request came from another site");
+    }
+    if (strcmp(nano_module_kind(), "text") == 0) {
+        return nano_gen_text(req, res, user);
+    }
+    return nano_gen_job(req, res, user);
+}
