@@ -4,11 +4,16 @@
  * the cookie), a same-site request and a JSON body (docs/SESSIONS.md).
  */
 
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nano_log.h"
 #include "nano_password.h"
+#include "nano_registry.h"
 #include "nano_server.h"
 #include "platform.h"
 
@@ -52,6 +57,59 @@ platform_account_begin(nano_req_t *req, nano_res_t *res, nano_db_t **db,
     default:
         return nano_res_error(res, 401, "unauthorized",
                               "sign in to change your account");
+    }
+}
+
+/* Removes path and everything below it (the media tree is shallow). */
+static void
+platform_account_remove_tree(const char *path, int depth)
+{
+    DIR            *d;
+    struct dirent  *e;
+    char            sub[PATH_MAX];
+
+    if (depth > 4 || (d = opendir(path)) == NULL) {
+        unlink(path);
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0
+            || snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name)
+               >= (int) sizeof(sub))
+        {
+            continue;
+        }
+        if (e->d_type == DT_DIR) {
+            platform_account_remove_tree(sub, depth + 1);
+        } else {
+            unlink(sub);
+        }
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+/* A deleted user's files: <media>/<module>/<user> of every module. */
+static void
+platform_account_remove_media(const char *user_id)
+{
+    const nano_registry_module_t  *m;
+    const char                    *media = getenv("NANO_MEDIA_DIR");
+    char                           dir[PATH_MAX];
+    size_t                         i, n;
+
+    if (media == NULL || media[0] == '\0' || strchr(user_id, '/') != NULL
+        || strcmp(user_id, "..") == 0 || strcmp(user_id, ".") == 0)
+    {
+        return;
+    }
+    m = nano_registry_modules(&n);
+    for (i = 0; i < n; i++) {
+        if (snprintf(dir, sizeof(dir), "%s/%s/%s", media, m[i].name,
+                     user_id) < (int) sizeof(dir))
+        {
+            platform_account_remove_tree(dir, 0);
+        }
     }
 }
 
@@ -247,6 +305,7 @@ platform_account_delete(nano_req_t *req, nano_res_t *res)
         status = platform_db_error(res, db, st);
         goto out;
     }
+    platform_account_remove_media(ps.user.id);
     nano_log_info("user %s deleted the account", ps.user.id);
     status = platform_account_signed_out(req, res);
 out:

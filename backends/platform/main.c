@@ -25,6 +25,7 @@ static const nano_route_t  routes[] = {
     { "POST",   "/api/account/signout-all",       platform_account_signout_all, 0, 0 },
     { "POST",   "/api/account/password",          platform_account_password, 0, 0 },
     { "DELETE", "/api/account",                   platform_account_delete, 0, 0 },
+    { "GET",    "/api/credits",                   platform_credits, 0, 0 },
 };
 
 /* 12 request workers: a sign-in flood holds at most the bcrypt pool's

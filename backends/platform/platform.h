@@ -124,6 +124,9 @@ nano_db_status_t platform_throttle_clear(nano_db_t *db, const char *email);
 int platform_revocations_start(const nano_config_t *config);
 void platform_revocations_stop(void);
 
+/* credits.c: GET /api/credits */
+int platform_credits(nano_req_t *req, nano_res_t *res);
+
 /* register.c: POST /api/register */
 int platform_register(nano_req_t *req, nano_res_t *res);
 

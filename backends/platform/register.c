@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nano_credits.h"
 #include "nano_email.h"
 #include "nano_log.h"
 #include "nano_password.h"
@@ -117,6 +118,12 @@ platform_register(nano_req_t *req, nano_res_t *res)
         status = nano_res_error(res, 409, "email_taken",
                                 "an account with this email already exists");
         goto out;
+    }
+    /* the sign-up grant now, so the header shows it at once; a failure
+     * here only delays it to the first use */
+    if (nano_credits_ensure(db, id) != NANO_DB_OK) {
+        nano_log_warn("user %s: sign-up credits deferred: %s", id,
+                      nano_db_last_error(db));
     }
     nano_log_info("user %s registered", id);
     status = nano_res_json(res, 201,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nano_credits.h"
 #include "nano_log.h"
 #include "platform.h"
 
@@ -164,10 +165,12 @@ nano_db_status_t
 platform_user_delete(nano_db_t *db, const char *id)
 {
     /* "Account" and "Session" go by V1's ON DELETE CASCADE; V2's own
-     * session rows carry no foreign key and go here.  The cut-off stays:
-     * it is what kills the deleted user's tokens. */
+     * rows carry no foreign key and go here.  The cut-off stays: it is
+     * what kills the deleted user's tokens; the ledger stays too, its
+     * amounts kept for accounting under an anonymous id. */
     static const char *const  sql[] = {
         "DELETE FROM \"AuthSession\" WHERE \"userId\" = $1",
+        "DELETE FROM \"Generation\" WHERE \"userId\" = $1",
         "DELETE FROM \"User\" WHERE \"id\" = $1",
     };
     const char               *params[1] = { id };
@@ -177,7 +180,7 @@ platform_user_delete(nano_db_t *db, const char *id)
     for (i = 0; i < sizeof(sql) / sizeof(sql[0]) && st == NANO_DB_OK; i++) {
         PQclear(nano_db_exec(db, sql[i], 1, params, PGRES_COMMAND_OK, &st));
     }
-    return st;
+    return st == NANO_DB_OK ? nano_credits_forget_user(db, id) : st;
 }
 
 nano_db_status_t
