@@ -169,8 +169,7 @@ nano_ark_map(long status, const char *code, const char *message,
             strncmp(code, "Output", 6) == 0 ? "image" : "request", code);
     }
     if (code != NULL && strcmp(code, "AuthenticationError") == 0) {
-        return nano_provider_error_set(err, NANO_PERR_AUTH, 0,
-            "Ark refused the API key (HTTP %ld); check ARK_API_KEY", status);
+        return nano_provider_error_auth(err, NANO_PROVIDER_ARK, status);
     }
     if (code != NULL && strcmp(code, "QuotaExceeded") == 0) {
         return nano_provider_error_set(err, NANO_PERR_QUOTA, 0,

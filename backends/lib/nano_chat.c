@@ -86,7 +86,7 @@ nano_chat_request_body(const nano_chat_request_t *r)
     {
         goto out;
     }
-    body = json_dumps(root, JSON_COMPACT);
+    body = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(6));
 
 out:
     json_decref(msgs);
@@ -230,8 +230,7 @@ nano_chat_map_error(nano_provider_t p, long status, const char *code,
         || (status == 400 && (nano_chat_has(message, "api key")
                               || nano_chat_has(message, "api_key"))))
     {
-        return nano_provider_error_from_status(err, p,
-            status == 400 || in_stream ? 401 : status, NULL);
+        return nano_provider_error_auth(err, p, status);
     }
     if (nano_chat_has(code, "insufficient_quota")) {
         return nano_provider_error_set(err, NANO_PERR_QUOTA, 0,

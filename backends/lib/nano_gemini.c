@@ -361,9 +361,7 @@ nano_gemini_parse_error(long status, const char *body, size_t len,
             && strcasestr(message, "api key") != NULL))
     {
         /* Gemini answers a bad key with 400 INVALID_ARGUMENT */
-        nano_provider_error_set(err, NANO_PERR_AUTH, 0,
-            "Gemini refused the API key (HTTP %ld); check GEMINI_API_KEY",
-            status);
+        nano_provider_error_auth(err, NANO_PROVIDER_GEMINI, status);
     } else if (gstatus != NULL && strcmp(gstatus, "DEADLINE_EXCEEDED") == 0) {
         nano_provider_error_set(err, NANO_PERR_TIMEOUT, 1,
             "Gemini timed out (HTTP %ld)%s%s", status,

@@ -248,6 +248,25 @@ nano_provider_error_scrub(nano_provider_error_t *err, const char *key)
 }
 
 int
+nano_provider_error_auth(nano_provider_error_t *err, nano_provider_t p,
+    long status)
+{
+    const nano_provider_info_t  *info = nano_provider_info(p);
+
+    if (info == NULL) {
+        return nano_provider_error_set(err, NANO_PERR_AUTH, 0,
+            "The provider refused the API key");
+    }
+    if (status > 0) {
+        return nano_provider_error_set(err, NANO_PERR_AUTH, 0,
+            "%s refused the API key (HTTP %ld); check %s", info->label,
+            status, info->key_env);
+    }
+    return nano_provider_error_set(err, NANO_PERR_AUTH, 0,
+        "%s refused the API key; check %s", info->label, info->key_env);
+}
+
+int
 nano_provider_error_from_status(nano_provider_error_t *err,
     nano_provider_t p, long status, const char *detail)
 {
@@ -259,10 +278,7 @@ nano_provider_error_from_status(nano_provider_error_t *err,
         detail = "";
     }
     if (status == 401 || status == 403) {
-        /* never the provider's words: they may quote part of the key */
-        return nano_provider_error_set(err, NANO_PERR_AUTH, 0,
-            "%s refused the API key (HTTP %ld); check %s", who, status,
-            info ? info->key_env : "the key");
+        return nano_provider_error_auth(err, p, status);
     }
     if (status == 408) {
         return nano_provider_error_set(err, NANO_PERR_TIMEOUT, 1,

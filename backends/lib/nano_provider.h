@@ -113,6 +113,12 @@ void nano_provider_clean_message(const char *msg, char *out, size_t size);
  * err->message with "[key]": a last guard for the transport. */
 void nano_provider_error_scrub(nano_provider_error_t *err, const char *key);
 
+/* Sets err to provider_auth for p: "<Label> refused the API key (HTTP
+ * <status>); check <KEY_ENV>" (status 0: without the HTTP part).  Never
+ * the provider's own words: they may quote part of the key.  -1. */
+int nano_provider_error_auth(nano_provider_error_t *err, nano_provider_t p,
+    long status);
+
 /*
  * Fills err for an HTTP status that is not a success, from what is
  * common to all providers: 401/403 provider_auth, 408 timeout

@@ -6,6 +6,9 @@
 
 #include "nano_sse.h"
 
+/* A line may hold the field name besides max_event bytes of data. */
+#define NANO_SSE_FIELD_ROOM  64
+
 void
 nano_sse_init(nano_sse_t *s, size_t max_event)
 {
@@ -119,7 +122,7 @@ nano_sse_feed(nano_sse_t *s, const char *p, size_t n, nano_sse_cb cb,
             start = i + 1;
             continue;
         }
-        if (s->line.len + (i - start) > s->max_event) {
+        if (s->line.len + (i - start) > s->max_event + NANO_SSE_FIELD_ROOM) {
             rc = NANO_SSE_TOO_LARGE;
             goto stop;
         }
@@ -139,7 +142,7 @@ nano_sse_feed(nano_sse_t *s, const char *p, size_t n, nano_sse_cb cb,
         }
     }
     if (start < n) {
-        if (s->line.len + (n - start) > s->max_event) {
+        if (s->line.len + (n - start) > s->max_event + NANO_SSE_FIELD_ROOM) {
             rc = NANO_SSE_TOO_LARGE;
             goto stop;
         }

@@ -168,9 +168,7 @@ nano_wan_map(long status, const char *code, const char *message,
     if (strcmp(code, "InvalidApiKey") == 0 || status == 401
         || status == 403)
     {
-        return nano_provider_error_set(err, NANO_PERR_AUTH, 0,
-            "DashScope refused the API key (%s); check DASHSCOPE_API_KEY",
-            code[0] ? code : "HTTP 401");
+        return nano_provider_error_auth(err, NANO_PROVIDER_WAN, status);
     }
     if (strcmp(code, "Arrearage") == 0) {
         return nano_provider_error_set(err, NANO_PERR_QUOTA, 0,
