@@ -62,7 +62,8 @@ $(B)/bin/nano-$(1): $(patsubst %.c,$(B)/obj/%.o,$(wildcard backends/$(1)/*.c)) $
 endef
 $(foreach a,$(APPS),$(eval $(call APP_RULE,$(a))))
 
-tools: $(B)/bin/nano-migrate $(B)/bin/nano-token $(B)/bin/nano-offline
+tools: $(B)/bin/nano-migrate $(B)/bin/nano-token $(B)/bin/nano-offline \
+       $(B)/bin/nano-provider
 
 $(B)/bin/nano-migrate: $(B)/obj/sql/tool/nano_migrate.o $(SQLTOOL_OBJ) $(LIBNANO)
 	@mkdir -p $(@D)
@@ -75,6 +76,11 @@ $(B)/bin/nano-token: $(B)/obj/tests/tools/nano_token_cli.o $(LIBNANO)
 
 # The offline providers from the command line (tests, and a look by hand).
 $(B)/bin/nano-offline: $(B)/obj/tests/tools/nano_offline_cli.o $(LIBNANO)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The wire formats from the command line (tests against the fake providers).
+$(B)/bin/nano-provider: $(B)/obj/tests/tools/nano_provider_cli.o $(LIBNANO)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
