@@ -258,7 +258,7 @@ nano_ark_parse_error(long status, const char *body, size_t len,
 {
     json_t  *root, *e;
 
-    root = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+    root = nano_provider_json_load(body, len);
     e = json_object_get(root, "error");
     if (json_is_object(e)) {
         nano_ark_map(status, nano_provider_json_str(e, "code"),

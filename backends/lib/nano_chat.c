@@ -94,13 +94,20 @@ out:
     return body;
 }
 
+/* Usage not reported (yet): every count -1. */
+static void
+nano_chat_usage_none(nano_chat_usage_t *u)
+{
+    u->prompt_tokens = -1;
+    u->completion_tokens = -1;
+    u->total_tokens = -1;
+}
+
 void
 nano_chat_result_init(nano_chat_result_t *r)
 {
     memset(r, 0, sizeof(*r));
-    r->usage.prompt_tokens = -1;
-    r->usage.completion_tokens = -1;
-    r->usage.total_tokens = -1;
+    nano_chat_usage_none(&r->usage);
 }
 
 void
@@ -309,7 +316,7 @@ nano_chat_parse_error(nano_provider_t p, long status, const char *body,
     if (nano_provider_info(p) == NULL) {
         p = NANO_PROVIDER_OPENAI;
     }
-    root = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+    root = nano_provider_json_load(body, len);
     if (root == NULL || !nano_chat_error_json(p, status, root, err)) {
         nano_provider_error_from_status(err, p, status, NULL);
     }
@@ -321,9 +328,7 @@ void
 nano_chat_chunk_init(nano_chat_chunk_t *c)
 {
     memset(c, 0, sizeof(*c));
-    c->usage.prompt_tokens = -1;
-    c->usage.completion_tokens = -1;
-    c->usage.total_tokens = -1;
+    nano_chat_usage_none(&c->usage);
 }
 
 void

@@ -32,7 +32,7 @@ typedef struct {
     const char                 *model;
     const nano_chat_message_t  *messages;
     size_t                      nmessages;
-    int                         stream;       /* also asks for the usage chunk */
+    int                         stream;       /* with the usage chunk */
     long                        max_tokens;   /* 0: not sent */
     int                         max_completion_tokens; /* send the limit under
                                                   that name (newer OpenAI

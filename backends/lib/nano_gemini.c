@@ -347,7 +347,7 @@ nano_gemini_parse_error(long status, const char *body, size_t len,
     long         retry_ms = 0;
     char         clean[200];
 
-    root = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+    root = nano_provider_json_load(body, len);
     e = json_object_get(root, "error");
     if (json_is_object(e)) {
         message = nano_provider_json_str(e, "message");

@@ -383,6 +383,12 @@ nano_provider_json_parse(nano_provider_t p, const char *body, size_t len,
     return root;
 }
 
+json_t *
+nano_provider_json_load(const char *body, size_t len)
+{
+    return body != NULL && len > 0 ? json_loadb(body, len, 0, NULL) : NULL;
+}
+
 const char *
 nano_provider_json_str(const json_t *obj, const char *key)
 {

@@ -159,6 +159,11 @@ int nano_provider_error_timeout(nano_provider_error_t *err, nano_provider_t p,
 json_t *nano_provider_json_parse(nano_provider_t p, const char *body,
     size_t len, nano_provider_error_t *err);
 
+/* An error body read quietly: the JSON value of body (new reference,
+ * any type), or NULL when it is empty or not JSON (the caller then maps
+ * the status alone). */
+json_t *nano_provider_json_load(const char *body, size_t len);
+
 /* The string member key of obj (borrowed from obj), or NULL when obj is
  * not an object or the member is absent or not a string. */
 const char *nano_provider_json_str(const json_t *obj, const char *key);

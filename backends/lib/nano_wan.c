@@ -335,7 +335,7 @@ nano_wan_parse_error(long status, const char *body, size_t len,
 {
     json_t  *root;
 
-    root = body && len ? json_loadb(body, len, 0, NULL) : NULL;
+    root = nano_provider_json_load(body, len);
     if (nano_provider_json_str(root, "code") != NULL
         || nano_provider_json_str(root, "message") != NULL)
     {

@@ -27,8 +27,9 @@ typedef struct {
     const char  *model;
     const char  *out;
     const char  *input;
-    const char  *size;
     long long    seed;
+    int          width;        /* from --size; 0: the default */
+    int          height;
     int          seconds;
     int          no_delay;
 } nano_cli_opts_t;
@@ -70,7 +71,11 @@ nano_cli_parse(int argc, char **argv, nano_cli_opts_t *o)
         } else if (strcmp(argv[i], "--input") == 0) {
             o->input = argv[++i];
         } else if (strcmp(argv[i], "--size") == 0) {
-            o->size = argv[++i];
+            if (nano_offline_image_size(argv[++i], &o->width, &o->height)
+                != 0)
+            {
+                return -1;
+            }
         } else if (strcmp(argv[i], "--seconds") == 0) {
             o->seconds = atoi(argv[++i]);
         } else {
@@ -90,11 +95,9 @@ nano_cli_image(const nano_cli_opts_t *o)
     r.model = o->model;
     r.seed = o->seed;
     r.input_path = o->input;
-    r.width = r.height = 512;
-    if (o->out == NULL
-        || (o->size && nano_offline_image_size(o->size, &r.width,
-                                               &r.height) != 0))
-    {
+    r.width = o->width ? o->width : 512;
+    r.height = o->height ? o->height : 512;
+    if (o->out == NULL) {
         return nano_cli_usage();
     }
     if (nano_offline_image_png(&r, o->out, &info) != 0) {
@@ -117,10 +120,9 @@ nano_cli_video(const nano_cli_opts_t *o)
     r.model = o->model;
     r.seed = o->seed;
     r.seconds = o->seconds;
-    if (o->out == NULL
-        || (o->size && nano_offline_image_size(o->size, &r.width,
-                                               &r.height) != 0))
-    {
+    r.width = o->width;
+    r.height = o->height;
+    if (o->out == NULL) {
         return nano_cli_usage();
     }
     if (nano_offline_video_webm(&r, o->out, &info) != 0) {

@@ -5,7 +5,7 @@
  * whole stream split at every byte position.
  */
 
-#include "unit_table.h"
+#include "provider_rows.h"
 
 #include <stdio.h>
 
@@ -190,19 +190,7 @@ test_answer_bad(void **state)
 
 /* ---- errors (one row each) ---------------------------------------- */
 
-typedef struct {
-    const char       *name;
-    nano_provider_t   p;
-    long              status;
-    const char       *retry_after;
-    const char       *body;
-    const char       *code;
-    const char       *message;
-    int               retryable;
-    long              retry_ms;
-} error_row_t;
-
-static const error_row_t  error_rows[] = {
+static const provider_error_row_t  error_rows[] = {
     { "openai 401 invalid_api_key", NANO_PROVIDER_OPENAI, 401, NULL,
       "{\"error\":{\"message\":\"Incorrect API key provided: sk-abc***xyz. "
       "You can find your API key at https://platform.openai.com.\","
@@ -309,25 +297,6 @@ static const error_row_t  error_rows[] = {
       "DashScope refused the request (HTTP 400): Model not exist", 0, 0 },
 };
 
-static void
-test_error_row(void **state)
-{
-    const error_row_t      *row = *state;
-    nano_provider_error_t   err;
-
-    assert_int_equal(nano_provider_error_from_http(row->p, row->status,
-                         row->retry_after, row->body, strlen(row->body),
-                         &err), -1);
-    assert_string_equal(err.code, row->code);
-    assert_string_equal(err.message, row->message);
-    assert_int_equal(err.retryable, row->retryable);
-    assert_int_equal(err.retry_after_ms, row->retry_ms);
-    /* the direct parser says the same */
-    nano_chat_parse_error(row->p, row->status, row->body, strlen(row->body),
-                          &err);
-    assert_string_equal(err.code, row->code);
-}
-
 /* ---- chunks ------------------------------------------------------- */
 
 static void
@@ -395,7 +364,8 @@ test_chunks(void **state)
                         "OpenAI failed during the answer: The server had an "
                         "error");
     assert_int_equal(err.retryable, 0);
-    s = "{\"error\":{\"message\":\"Rate limit\",\"type\":\"rate_limit_error\"}}";
+    s = "{\"error\":{\"message\":\"Rate limit\","
+        "\"type\":\"rate_limit_error\"}}";
     assert_int_equal(nano_chat_parse_chunk(NANO_PROVIDER_OPENAI, s,
                                            strlen(s), &c, &err), -1);
     assert_string_equal(err.code, "provider_quota");
@@ -616,8 +586,6 @@ main(void)
         cmocka_unit_test(test_stream_client_stops),
     };
 
-    return unit_run_table("chat", error_rows,
-                          sizeof(error_rows) / sizeof(error_rows[0]),
-                          sizeof(error_rows[0]), test_error_row, extra,
-                          sizeof(extra) / sizeof(extra[0]));
+    return PROVIDER_ROWS_RUN("chat", error_rows, extra,
+                             sizeof(extra) / sizeof(extra[0]));
 }

@@ -4,7 +4,7 @@
  * an image, safety blocks, no image, and the error shapes with RetryInfo.
  */
 
-#include "unit_table.h"
+#include "provider_rows.h"
 
 #include <stdio.h>
 
@@ -45,7 +45,8 @@ test_request(void **state)
     r.prompt = "a banana";
     body = nano_gemini_request_body(&r);
     assert_string_equal(body,
-        "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"a banana\"}]}],"
+        "{\"contents\":[{\"role\":\"user\",\"parts\":"
+        "[{\"text\":\"a banana\"}]}],"
         "\"generationConfig\":{\"responseModalities\":[\"TEXT\",\"IMAGE\"]}}");
     free(body);
     r.image = png;
@@ -55,7 +56,8 @@ test_request(void **state)
     body = nano_gemini_request_body(&r);
     assert_string_equal(body,
         "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"a banana\"},"
-        "{\"inline_data\":{\"mime_type\":\"image/png\",\"data\":\"iVBORw==\"}}]}],"
+        "{\"inline_data\":{\"mime_type\":\"image/png\","
+        "\"data\":\"iVBORw==\"}}]}],"
         "\"generationConfig\":{\"responseModalities\":[\"TEXT\",\"IMAGE\"],"
         "\"imageConfig\":{\"aspectRatio\":\"16:9\"}}}");
     free(body);
@@ -186,18 +188,8 @@ test_answer_row(void **state)
     nano_gemini_result_cleanup(&r);
 }
 
-typedef struct {
-    const char  *name;
-    long         status;
-    const char  *body;
-    const char  *code;
-    const char  *message;
-    int          retryable;
-    long         retry_ms;
-} error_row_t;
-
-static const error_row_t  error_rows[] = {
-    { "error 429 RetryInfo", 429,
+static const provider_error_row_t  error_rows[] = {
+    { "error 429 RetryInfo", NANO_PROVIDER_GEMINI, 429, NULL,
       "{\"error\":{\"code\":429,\"message\":\"You exceeded your current "
       "quota, please check your plan and billing details.\","
       "\"status\":\"RESOURCE_EXHAUSTED\",\"details\":["
@@ -209,58 +201,46 @@ static const error_row_t  error_rows[] = {
       "Gemini's rate limit or quota was reached (HTTP 429): You exceeded "
       "your current quota, please check your plan and billing details",
       1, 22000 },
-    { "error 400 API_KEY_INVALID", 400,
+    { "error 400 API_KEY_INVALID", NANO_PROVIDER_GEMINI, 400, NULL,
       "{\"error\":{\"code\":400,\"message\":\"API key not valid. Please pass "
       "a valid API key.\",\"status\":\"INVALID_ARGUMENT\",\"details\":["
       "{\"@type\":\"type.googleapis.com/google.rpc.ErrorInfo\","
       "\"reason\":\"API_KEY_INVALID\",\"domain\":\"googleapis.com\"}]}}",
       "provider_auth",
       "Gemini refused the API key (HTTP 400); check GEMINI_API_KEY", 0, 0 },
-    { "error 403 PERMISSION_DENIED", 403,
+    { "error 403 PERMISSION_DENIED", NANO_PROVIDER_GEMINI, 403, NULL,
       "{\"error\":{\"code\":403,\"message\":\"Method doesn't allow "
       "unregistered callers.\",\"status\":\"PERMISSION_DENIED\"}}",
       "provider_auth",
       "Gemini refused the API key (HTTP 403); check GEMINI_API_KEY", 0, 0 },
-    { "error 400 INVALID_ARGUMENT", 400,
+    { "error 400 INVALID_ARGUMENT", NANO_PROVIDER_GEMINI, 400, NULL,
       "{\"error\":{\"code\":400,\"message\":\"* GenerateContentRequest."
       "generation_config.image_config.aspect_ratio: unsupported\","
       "\"status\":\"INVALID_ARGUMENT\"}}",
       "bad_request",
       "Gemini refused the request (HTTP 400): * GenerateContentRequest."
       "generation_config.image_config.aspect_ratio: unsupported", 0, 0 },
-    { "error 500 INTERNAL", 500,
+    { "error 500 INTERNAL", NANO_PROVIDER_GEMINI, 500, NULL,
       "{\"error\":{\"code\":500,\"message\":\"An internal error has "
       "occurred.\",\"status\":\"INTERNAL\"}}",
       "provider_error",
       "Gemini failed (HTTP 500): An internal error has occurred", 1, 0 },
-    { "error 503 UNAVAILABLE with fractional delay", 503,
+    { "error 503 UNAVAILABLE with fractional delay", NANO_PROVIDER_GEMINI,
+      503, NULL,
       "{\"error\":{\"code\":503,\"message\":\"The model is overloaded.\","
       "\"status\":\"UNAVAILABLE\",\"details\":[{\"@type\":"
       "\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":"
       "\"1.5s\"}]}}",
       "provider_error",
       "Gemini failed (HTTP 503): The model is overloaded", 1, 1500 },
-    { "error 504 DEADLINE_EXCEEDED", 504,
+    { "error 504 DEADLINE_EXCEEDED", NANO_PROVIDER_GEMINI, 504, NULL,
       "{\"error\":{\"code\":504,\"message\":\"Deadline expired.\","
       "\"status\":\"DEADLINE_EXCEEDED\"}}",
       "timeout", "Gemini timed out (HTTP 504): Deadline expired", 1, 0 },
-    { "error 502 not JSON", 502, "<html>Bad Gateway</html>",
+    { "error 502 not JSON", NANO_PROVIDER_GEMINI, 502, NULL,
+      "<html>Bad Gateway</html>",
       "provider_error", "Gemini failed (HTTP 502)", 1, 0 },
 };
-
-static void
-test_error_row(void **state)
-{
-    const error_row_t      *row = *state;
-    nano_provider_error_t   e;
-
-    nano_provider_error_from_http(NANO_PROVIDER_GEMINI, row->status, NULL,
-                                  row->body, strlen(row->body), &e);
-    assert_string_equal(e.code, row->code);
-    assert_string_equal(e.message, row->message);
-    assert_int_equal(e.retryable, row->retryable);
-    assert_int_equal(e.retry_after_ms, row->retry_ms);
-}
 
 static void
 test_duration(void **state)
@@ -290,8 +270,6 @@ main(void)
                         sizeof(answer_rows) / sizeof(answer_rows[0]),
                         sizeof(answer_rows[0]), test_answer_row, extra,
                         sizeof(extra) / sizeof(extra[0]));
-    rc |= unit_run_table("gemini errors", error_rows,
-                         sizeof(error_rows) / sizeof(error_rows[0]),
-                         sizeof(error_rows[0]), test_error_row, NULL, 0);
+    rc |= PROVIDER_ROWS_RUN("gemini errors", error_rows, NULL, 0);
     return rc;
 }

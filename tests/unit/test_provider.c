@@ -123,16 +123,18 @@ test_status_mapping(void **state)
     nano_provider_error_from_status(&e, NANO_PROVIDER_ARK, 401, "ignored");
     assert_string_equal(e.code, "provider_auth");
     assert_string_equal(e.message,
-                        "Ark refused the API key (HTTP 401); check ARK_API_KEY");
+        "Ark refused the API key (HTTP 401); check ARK_API_KEY");
     nano_provider_error_from_status(&e, NANO_PROVIDER_ARK, 418, "teapot");
     assert_string_equal(e.code, "bad_request");
-    assert_string_equal(e.message, "Ark refused the request (HTTP 418): teapot");
+    assert_string_equal(e.message,
+                        "Ark refused the request (HTTP 418): teapot");
     nano_provider_error_from_status(&e, NANO_PROVIDER_ARK, 302, NULL);
     assert_string_equal(e.code, "bad_response");
     assert_string_equal(e.message,
                         "Ark answered with an unexpected HTTP status 302");
     nano_provider_error_auth(&e, NANO_PROVIDER_XAI, 0);
-    assert_string_equal(e.message, "xAI refused the API key; check XAI_API_KEY");
+    assert_string_equal(e.message,
+                        "xAI refused the API key; check XAI_API_KEY");
     nano_provider_error_timeout(&e, NANO_PROVIDER_GEMINI, 0);
     assert_string_equal(e.code, "timeout");
     assert_string_equal(e.message, "Gemini did not answer in time");

@@ -4,7 +4,7 @@
  * (DataInspectionFailed blocked), the error shape and the poll backoff.
  */
 
-#include "unit_table.h"
+#include "provider_rows.h"
 
 #include <stdio.h>
 
@@ -202,66 +202,45 @@ test_poll_row(void **state)
     nano_wan_task_cleanup(&t);
 }
 
-typedef struct {
-    const char  *name;
-    long         status;
-    const char  *body;
-    const char  *code;
-    const char  *message;
-    int          retryable;
-} error_row_t;
-
-static const error_row_t  error_rows[] = {
-    { "error 401 InvalidApiKey", 401,
+static const provider_error_row_t  error_rows[] = {
+    { "error 401 InvalidApiKey", NANO_PROVIDER_WAN, 401, NULL,
       "{\"request_id\":\"r\",\"code\":\"InvalidApiKey\",\"message\":"
       "\"Invalid API-key provided.\"}",
       "provider_auth",
-      "DashScope refused the API key (HTTP 401); check DASHSCOPE_API_KEY", 0 },
-    { "error 429 Throttling", 429,
+      "DashScope refused the API key (HTTP 401); check DASHSCOPE_API_KEY",
+      0, 0 },
+    { "error 429 Throttling", NANO_PROVIDER_WAN, 429, NULL,
       "{\"request_id\":\"r\",\"code\":\"Throttling.RateQuota\",\"message\":"
       "\"Requests rate limit exceeded, please try again later.\"}",
       "provider_quota",
       "DashScope's rate limit or quota was reached (Throttling.RateQuota): "
-      "Requests rate limit exceeded, please try again later", 1 },
-    { "error 400 Arrearage", 400,
+      "Requests rate limit exceeded, please try again later", 1, 0 },
+    { "error 400 Arrearage", NANO_PROVIDER_WAN, 400, NULL,
       "{\"request_id\":\"r\",\"code\":\"Arrearage\",\"message\":\"Access "
       "denied, please make sure your account is in good standing.\"}",
       "provider_quota",
       "DashScope's account is in arrears: Access denied, please make sure "
-      "your account is in good standing", 0 },
-    { "error 400 DataInspectionFailed", 400,
+      "your account is in good standing", 0, 0 },
+    { "error 400 DataInspectionFailed", NANO_PROVIDER_WAN, 400, NULL,
       "{\"request_id\":\"r\",\"code\":\"DataInspectionFailed\",\"message\":"
       "\"Input data may contain inappropriate content.\"}",
       "blocked",
       "DashScope's content check refused the video (DataInspectionFailed)",
-      0 },
-    { "error 400 InvalidParameter", 400,
+      0, 0 },
+    { "error 400 InvalidParameter", NANO_PROVIDER_WAN, 400, NULL,
       "{\"request_id\":\"r\",\"code\":\"InvalidParameter\",\"message\":"
       "\"The size is not match the allowed size.\"}",
       "bad_request",
       "DashScope refused the request (HTTP 400): The size is not match the "
-      "allowed size", 0 },
-    { "error 500 InternalError", 500,
+      "allowed size", 0, 0 },
+    { "error 500 InternalError", NANO_PROVIDER_WAN, 500, NULL,
       "{\"request_id\":\"r\",\"code\":\"InternalError\",\"message\":"
       "\"An internal error has occured.\"}",
       "provider_error",
-      "DashScope failed (HTTP 500): An internal error has occured", 1 },
-    { "error 502 no body", 502, "", "provider_error",
-      "DashScope failed (HTTP 502)", 1 },
+      "DashScope failed (HTTP 500): An internal error has occured", 1, 0 },
+    { "error 502 no body", NANO_PROVIDER_WAN, 502, NULL, "", "provider_error",
+      "DashScope failed (HTTP 502)", 1, 0 },
 };
-
-static void
-test_error_row(void **state)
-{
-    const error_row_t      *row = *state;
-    nano_provider_error_t   e;
-
-    nano_provider_error_from_http(NANO_PROVIDER_WAN, row->status, NULL,
-                                  row->body, strlen(row->body), &e);
-    assert_string_equal(e.code, row->code);
-    assert_string_equal(e.message, row->message);
-    assert_int_equal(e.retryable, row->retryable);
-}
 
 static void
 test_backoff(void **state)
@@ -297,8 +276,6 @@ main(void)
                         sizeof(poll_rows) / sizeof(poll_rows[0]),
                         sizeof(poll_rows[0]), test_poll_row, extra,
                         sizeof(extra) / sizeof(extra[0]));
-    rc |= unit_run_table("wan errors", error_rows,
-                         sizeof(error_rows) / sizeof(error_rows[0]),
-                         sizeof(error_rows[0]), test_error_row, NULL, 0);
+    rc |= PROVIDER_ROWS_RUN("wan errors", error_rows, NULL, 0);
     return rc;
 }
