@@ -11,6 +11,7 @@ WARNINGS  := -Wall -Wextra -Wshadow -Wmissing-prototypes
 CPPFLAGS  += -D_GNU_SOURCE -Ingx_nano_auth_module -Ibackends/lib \
              -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 LDLIBS    := -lfcgi -ljansson -lpq -ljwt -lcurl -lcrypto -lcrypt -lunistring \
+             -lpng -lvpx -lm \
              -lpthread
 
 # Token and cookie code is shared by the gateway (verifier) and backends.
@@ -62,7 +63,8 @@ $(B)/bin/nano-$(1): $(patsubst %.c,$(B)/obj/%.o,$(wildcard backends/$(1)/*.c)) $
 endef
 $(foreach a,$(APPS),$(eval $(call APP_RULE,$(a))))
 
-tools: $(B)/bin/nano-migrate $(B)/bin/nano-token
+tools: $(B)/bin/nano-migrate $(B)/bin/nano-token $(B)/bin/nano-offline \
+       $(B)/bin/nano-provider
 
 $(B)/bin/nano-migrate: $(B)/obj/sql/tool/nano_migrate.o $(SQLTOOL_OBJ) $(LIBNANO)
 	@mkdir -p $(@D)
@@ -70,6 +72,16 @@ $(B)/bin/nano-migrate: $(B)/obj/sql/tool/nano_migrate.o $(SQLTOOL_OBJ) $(LIBNANO
 
 # Test helper: signs arbitrary claims with a key file (tests and bench).
 $(B)/bin/nano-token: $(B)/obj/tests/tools/nano_token_cli.o $(LIBNANO)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The offline providers from the command line (tests, and a look by hand).
+$(B)/bin/nano-offline: $(B)/obj/tests/tools/nano_offline_cli.o $(LIBNANO)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The wire formats from the command line (tests against the fake providers).
+$(B)/bin/nano-provider: $(B)/obj/tests/tools/nano_provider_cli.o $(LIBNANO)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

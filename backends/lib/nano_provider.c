@@ -1,0 +1,480 @@
+/*
+ * The provider table, the shared provider error and retry arithmetic.
+ */
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nano_ark.h"
+#include "nano_chat.h"
+#include "nano_gemini.h"
+#include "nano_provider.h"
+#include "nano_wan.h"
+
+#define NANO_PROVIDER_MSG_MAX     160
+#define NANO_PROVIDER_RUN_ELIDE   24
+
+static const nano_provider_info_t  nano_provider_table[NANO_PROVIDER_COUNT] = {
+    [NANO_PROVIDER_GEMINI] = { "gemini", "Gemini", "GEMINI_API_KEY",
+        "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com",
+        NANO_PROVIDER_AUTH_GOOG },
+    [NANO_PROVIDER_ARK] = { "ark", "Ark", "ARK_API_KEY", "ARK_BASE_URL",
+        "https://ark.ap-southeast.bytepluses.com",
+        NANO_PROVIDER_AUTH_BEARER },
+    [NANO_PROVIDER_DASHSCOPE] = { "dashscope", "DashScope",
+        "DASHSCOPE_API_KEY", "DASHSCOPE_BASE_URL",
+        "https://dashscope-intl.aliyuncs.com", NANO_PROVIDER_AUTH_BEARER },
+    [NANO_PROVIDER_XAI] = { "xai", "xAI", "XAI_API_KEY", "XAI_BASE_URL",
+        "https://api.x.ai/v1", NANO_PROVIDER_AUTH_BEARER },
+    [NANO_PROVIDER_OPENAI] = { "openai", "OpenAI", "OPENAI_API_KEY",
+        "OPENAI_BASE_URL", "https://api.openai.com/v1",
+        NANO_PROVIDER_AUTH_BEARER },
+    [NANO_PROVIDER_WAN] = { "wan", "DashScope", "DASHSCOPE_API_KEY",
+        "DASHSCOPE_BASE_URL", "https://dashscope-intl.aliyuncs.com",
+        NANO_PROVIDER_AUTH_BEARER },
+};
+
+const nano_provider_info_t *
+nano_provider_info(nano_provider_t p)
+{
+    if ((int) p < 0 || p >= NANO_PROVIDER_COUNT) {
+        return NULL;
+    }
+    return &nano_provider_table[p];
+}
+
+int
+nano_provider_by_name(const char *name)
+{
+    int  i;
+
+    if (name == NULL) {
+        return -1;
+    }
+    for (i = 0; i < NANO_PROVIDER_COUNT; i++) {
+        if (strcmp(nano_provider_table[i].name, name) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+int
+nano_provider_auth_header(nano_provider_t p, const char *key, char *buf,
+    size_t size)
+{
+    const nano_provider_info_t  *info = nano_provider_info(p);
+    const char                  *s;
+    int                          n;
+
+    if (info == NULL || key == NULL || key[0] == '\0' || buf == NULL
+        || size == 0)
+    {
+        return -1;
+    }
+    for (s = key; *s; s++) {
+        if ((unsigned char) *s < 0x20 || *s == 0x7f) {
+            return -1;
+        }
+    }
+    if (info->auth == NANO_PROVIDER_AUTH_GOOG) {
+        n = snprintf(buf, size, "x-goog-api-key: %s", key);
+    } else {
+        n = snprintf(buf, size, "Authorization: Bearer %s", key);
+    }
+    if (n < 0 || (size_t) n >= size) {
+        buf[0] = '\0';
+        return -1;
+    }
+    return 0;
+}
+
+char *
+nano_provider_url(const char *base, const char *path)
+{
+    size_t   blen, plen;
+    char    *url;
+
+    if (base == NULL || path == NULL) {
+        return NULL;
+    }
+    blen = strlen(base);
+    while (blen > 0 && base[blen - 1] == '/') {
+        blen--;
+    }
+    if (blen == 0) {
+        return NULL;
+    }
+    plen = strlen(path);
+    url = malloc(blen + plen + 1);
+    if (url == NULL) {
+        return NULL;
+    }
+    memcpy(url, base, blen);
+    memcpy(url + blen, path, plen + 1);
+    return url;
+}
+
+void
+nano_provider_error_init(nano_provider_error_t *err)
+{
+    if (err == NULL) {
+        return;
+    }
+    memset(err, 0, sizeof(*err));
+}
+
+int
+nano_provider_error_set(nano_provider_error_t *err, const char *code,
+    int retryable, const char *fmt, ...)
+{
+    va_list  ap;
+
+    if (err == NULL) {
+        return -1;
+    }
+    snprintf(err->code, sizeof(err->code), "%s", code);
+    err->retryable = retryable;
+    err->retry_after_ms = 0;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int
+nano_provider_keylike(unsigned char c)
+{
+    return isalnum(c) || c == '_' || c == '-';
+}
+
+void
+nano_provider_clean_message(const char *msg, char *out, size_t size)
+{
+    size_t          i, o, run, limit;
+    unsigned char   c;
+
+    if (out == NULL || size == 0) {
+        return;
+    }
+    out[0] = '\0';
+    if (msg == NULL) {
+        return;
+    }
+    limit = size - 1;
+    if (limit > NANO_PROVIDER_MSG_MAX) {
+        limit = NANO_PROVIDER_MSG_MAX;
+    }
+    o = 0;
+    for (i = 0; msg[i] != '\0' && o < limit; ) {
+        c = (unsigned char) msg[i];
+        if (nano_provider_keylike(c)) {
+            for (run = 0; nano_provider_keylike((unsigned char) msg[i + run]);
+                 run++)
+            {
+                /* measure */
+            }
+            if (run >= NANO_PROVIDER_RUN_ELIDE) {
+                if (o + 3 > limit) {
+                    break;
+                }
+                memcpy(out + o, "\xe2\x80\xa6", 3);    /* … */
+                o += 3;
+            } else {
+                if (o + run > limit) {
+                    break;
+                }
+                memcpy(out + o, msg + i, run);
+                o += run;
+            }
+            i += run;
+            continue;
+        }
+        if (c < 0x20 || c == 0x7f || c == ' ') {
+            if (o > 0 && out[o - 1] != ' ') {
+                out[o++] = ' ';
+            }
+            i++;
+            continue;
+        }
+        out[o++] = (char) c;
+        i++;
+    }
+    /* never end inside a UTF-8 sequence */
+    if (msg[i] != '\0') {
+        while (o > 0 && ((unsigned char) out[o - 1] & 0xc0) == 0x80) {
+            o--;
+        }
+        if (o > 0 && ((unsigned char) out[o - 1] & 0xc0) == 0xc0) {
+            o--;
+        }
+    }
+    while (o > 0 && (out[o - 1] == ' ' || out[o - 1] == '.')) {
+        o--;
+    }
+    out[o] = '\0';
+}
+
+void
+nano_provider_error_scrub(nano_provider_error_t *err, const char *key)
+{
+    char    out[sizeof(err->message)];
+    size_t  klen, i, o;
+
+    if (err == NULL || key == NULL) {
+        return;
+    }
+    klen = strlen(key);
+    if (klen < 8 || strstr(err->message, key) == NULL) {
+        return;
+    }
+    for (i = 0, o = 0; err->message[i] != '\0' && o + 1 < sizeof(out); ) {
+        if (strncmp(err->message + i, key, klen) == 0) {
+            if (o + 5 >= sizeof(out)) {
+                break;
+            }
+            memcpy(out + o, "[key]", 5);
+            o += 5;
+            i += klen;
+        } else {
+            out[o++] = err->message[i++];
+        }
+    }
+    out[o] = '\0';
+    memcpy(err->message, out, o + 1);
+}
+
+int
+nano_provider_error_auth(nano_provider_error_t *err, nano_provider_t p,
+    long status)
+{
+    const nano_provider_info_t  *info = nano_provider_info(p);
+
+    if (info == NULL) {
+        return nano_provider_error_set(err, NANO_PERR_AUTH, 0,
+            "The provider refused the API key");
+    }
+    if (status > 0) {
+        return nano_provider_error_set(err, NANO_PERR_AUTH, 0,
+            "%s refused the API key (HTTP %ld); check %s", info->label,
+            status, info->key_env);
+    }
+    return nano_provider_error_set(err, NANO_PERR_AUTH, 0,
+        "%s refused the API key; check %s", info->label, info->key_env);
+}
+
+int
+nano_provider_error_from_status(nano_provider_error_t *err,
+    nano_provider_t p, long status, const char *detail)
+{
+    const nano_provider_info_t  *info = nano_provider_info(p);
+    const char                  *who = info ? info->label : "The provider";
+    const char                  *sep = (detail && *detail) ? ": " : "";
+
+    if (detail == NULL) {
+        detail = "";
+    }
+    if (status == 401 || status == 403) {
+        return nano_provider_error_auth(err, p, status);
+    }
+    if (status == 408) {
+        return nano_provider_error_set(err, NANO_PERR_TIMEOUT, 1,
+            "%s timed out (HTTP 408)%s%s", who, sep, detail);
+    }
+    if (status == 429) {
+        return nano_provider_error_set(err, NANO_PERR_QUOTA, 1,
+            "%s's rate limit or quota was reached (HTTP 429)%s%s", who, sep,
+            detail);
+    }
+    if (status >= 500 && status <= 599) {
+        return nano_provider_error_set(err, NANO_PERR_PROVIDER, 1,
+            "%s failed (HTTP %ld)%s%s", who, status, sep, detail);
+    }
+    if (status >= 400 && status <= 499) {
+        return nano_provider_error_set(err, NANO_PERR_BAD_REQUEST, 0,
+            "%s refused the request (HTTP %ld)%s%s", who, status, sep,
+            detail);
+    }
+    return nano_provider_error_set(err, NANO_PERR_BAD_RESPONSE, 0,
+        "%s answered with an unexpected HTTP status %ld", who, status);
+}
+
+int
+nano_provider_error_from_http(nano_provider_t p, long status,
+    const char *retry_after, const char *body, size_t len,
+    nano_provider_error_t *err)
+{
+    nano_provider_error_t  local;
+
+    if (err == NULL) {
+        err = &local;
+    }
+    nano_provider_error_init(err);
+    switch (p) {
+    case NANO_PROVIDER_GEMINI:
+        nano_gemini_parse_error(status, body, len, err);
+        break;
+    case NANO_PROVIDER_ARK:
+        nano_ark_parse_error(status, body, len, err);
+        break;
+    case NANO_PROVIDER_WAN:
+        nano_wan_parse_error(status, body, len, err);
+        break;
+    case NANO_PROVIDER_DASHSCOPE:
+    case NANO_PROVIDER_XAI:
+    case NANO_PROVIDER_OPENAI:
+    default:
+        nano_chat_parse_error(p, status, body, len, err);
+        break;
+    }
+    if (err->code[0] == '\0') {
+        nano_provider_error_from_status(err, p, status, NULL);
+    }
+    if (err->retry_after_ms == 0 && retry_after != NULL) {
+        err->retry_after_ms = nano_provider_retry_after_ms(retry_after);
+    }
+    return -1;
+}
+
+int
+nano_provider_error_timeout(nano_provider_error_t *err, nano_provider_t p,
+    int output_received)
+{
+    const nano_provider_info_t  *info = nano_provider_info(p);
+    const char                  *who = info ? info->label : "The provider";
+
+    if (output_received) {
+        return nano_provider_error_set(err, NANO_PERR_TIMEOUT, 0,
+            "%s stopped answering in the middle of its answer", who);
+    }
+    return nano_provider_error_set(err, NANO_PERR_TIMEOUT, 1,
+        "%s did not answer in time", who);
+}
+
+json_t *
+nano_provider_json_parse(nano_provider_t p, const char *body, size_t len,
+    nano_provider_error_t *err)
+{
+    const nano_provider_info_t  *info = nano_provider_info(p);
+    const char                  *who = info ? info->label : "The provider";
+    json_t                      *root;
+    json_error_t                 jerr;
+
+    if (body == NULL || len == 0) {
+        nano_provider_error_set(err, NANO_PERR_BAD_RESPONSE, 0,
+            "%s's answer was empty", who);
+        return NULL;
+    }
+    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        nano_provider_error_set(err, NANO_PERR_BAD_RESPONSE, 0,
+            "%s's answer is not JSON", who);
+        return NULL;
+    }
+    if (!json_is_object(root)) {
+        json_decref(root);
+        nano_provider_error_set(err, NANO_PERR_BAD_RESPONSE, 0,
+            "%s's answer is not a JSON object", who);
+        return NULL;
+    }
+    return root;
+}
+
+json_t *
+nano_provider_json_load(const char *body, size_t len)
+{
+    return body != NULL && len > 0 ? json_loadb(body, len, 0, NULL) : NULL;
+}
+
+const char *
+nano_provider_json_str(const json_t *obj, const char *key)
+{
+    json_t  *v;
+
+    if (!json_is_object(obj)) {
+        return NULL;
+    }
+    v = json_object_get(obj, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+long
+nano_provider_json_long(const json_t *obj, const char *key, long dflt)
+{
+    json_t  *v;
+    double   d;
+
+    if (!json_is_object(obj)) {
+        return dflt;
+    }
+    v = json_object_get(obj, key);
+    if (json_is_integer(v)) {
+        return (long) json_integer_value(v);
+    }
+    if (json_is_real(v)) {
+        d = json_real_value(v);
+        if (d == (double) (long) d) {
+            return (long) d;
+        }
+    }
+    return dflt;
+}
+
+long
+nano_provider_retry_after_ms(const char *value)
+{
+    char    *end;
+    double   s;
+
+    if (value == NULL) {
+        return 0;
+    }
+    while (*value == ' ' || *value == '\t') {
+        value++;
+    }
+    if (!isdigit((unsigned char) *value)) {
+        return 0;
+    }
+    s = strtod(value, &end);
+    while (*end == ' ' || *end == '\t') {
+        end++;
+    }
+    if (*end != '\0' || s < 0) {
+        return 0;
+    }
+    if (s > 3600) {
+        s = 3600;
+    }
+    return (long) (s * 1000 + 0.5);
+}
+
+long
+nano_provider_backoff_ms(unsigned attempt, long base_ms, long cap_ms,
+    uint32_t rnd, long retry_after_ms)
+{
+    long  d = base_ms;
+
+    while (attempt-- > 0 && d < cap_ms) {
+        d *= 2;
+    }
+    if (d > cap_ms) {
+        d = cap_ms;
+    }
+    /* [75 %, 100 %] of d */
+    d = d - (long) ((double) d / 4 * ((double) rnd / 4294967295.0));
+    if (retry_after_ms > 60000) {
+        retry_after_ms = 60000;
+    }
+    return retry_after_ms > d ? retry_after_ms : d;
+}
+
+int
+nano_provider_should_retry(const nano_provider_error_t *err,
+    unsigned attempt, int output_received)
+{
+    return err != NULL && err->retryable && !output_received
+           && attempt < NANO_PROVIDER_RETRIES;
+}

@@ -1,0 +1,252 @@
+/*
+ * Unit tests for what the providers share (nano_provider) and for
+ * nano_base64: the table, auth headers, URLs, message cleaning and
+ * scrubbing, status mapping, Retry-After, backoff and the retry rule.
+ */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "nano_base64.h"
+#include "nano_provider.h"
+
+static void
+test_table(void **state)
+{
+    const nano_provider_info_t  *i;
+
+    (void) state;
+    i = nano_provider_info(NANO_PROVIDER_GEMINI);
+    assert_string_equal(i->key_env, "GEMINI_API_KEY");
+    assert_string_equal(i->base_env, "GEMINI_BASE_URL");
+    assert_string_equal(i->default_base,
+                        "https://generativelanguage.googleapis.com");
+    assert_int_equal(i->auth, NANO_PROVIDER_AUTH_GOOG);
+    i = nano_provider_info(NANO_PROVIDER_XAI);
+    assert_string_equal(i->default_base, "https://api.x.ai/v1");
+    i = nano_provider_info(NANO_PROVIDER_WAN);
+    assert_string_equal(i->key_env, "DASHSCOPE_API_KEY");
+    assert_null(nano_provider_info(NANO_PROVIDER_COUNT));
+    assert_null(nano_provider_info((nano_provider_t) -1));
+    assert_int_equal(nano_provider_by_name("ark"), NANO_PROVIDER_ARK);
+    assert_int_equal(nano_provider_by_name("wan"), NANO_PROVIDER_WAN);
+    assert_int_equal(nano_provider_by_name("offline"), -1);
+    assert_int_equal(nano_provider_by_name(NULL), -1);
+}
+
+static void
+test_auth_header_and_url(void **state)
+{
+    char   buf[64];
+    char  *u;
+
+    (void) state;
+    assert_int_equal(nano_provider_auth_header(NANO_PROVIDER_GEMINI, "k1",
+                                               buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "x-goog-api-key: k1");
+    assert_int_equal(nano_provider_auth_header(NANO_PROVIDER_OPENAI, "sk-1",
+                                               buf, sizeof(buf)), 0);
+    assert_string_equal(buf, "Authorization: Bearer sk-1");
+    assert_int_equal(nano_provider_auth_header(NANO_PROVIDER_OPENAI,
+                                               "a\r\nX: y", buf, sizeof(buf)),
+                     -1);
+    assert_int_equal(nano_provider_auth_header(NANO_PROVIDER_OPENAI, "", buf,
+                                               sizeof(buf)), -1);
+    assert_int_equal(nano_provider_auth_header(NANO_PROVIDER_OPENAI,
+        "0123456789012345678901234567890123456789012345678901234567890",
+        buf, sizeof(buf)), -1);
+    assert_string_equal(buf, "");
+    u = nano_provider_url("http://127.0.0.1:9/v1//", "/chat/completions");
+    assert_string_equal(u, "http://127.0.0.1:9/v1/chat/completions");
+    free(u);
+    assert_null(nano_provider_url("///", "/x"));
+    assert_null(nano_provider_url(NULL, "/x"));
+}
+
+static void
+test_clean_message(void **state)
+{
+    char  out[200], small[8];
+    char  long_msg[400];
+
+    (void) state;
+    nano_provider_clean_message("  Line one.\r\n\tLine\x01two.  ", out,
+                                sizeof(out));
+    assert_string_equal(out, "Line one. Line two");
+    nano_provider_clean_message("key sk-ABCDEFGHIJKLMNOPQRSTUVWXYZ01 x", out,
+                                sizeof(out));
+    assert_string_equal(out, "key \xe2\x80\xa6 x");
+    nano_provider_clean_message(NULL, out, sizeof(out));
+    assert_string_equal(out, "");
+    /* at most 160 bytes, never half a UTF-8 character */
+    memset(long_msg, 0, sizeof(long_msg));
+    for (size_t i = 0; i < 100; i++) {
+        memcpy(long_msg + 2 * i, "\xc3\xa9", 2);   /* é */
+    }
+    nano_provider_clean_message(long_msg, out, sizeof(out));
+    assert_true(strlen(out) <= 160);
+    assert_int_equal(strlen(out) % 2, 0);
+    nano_provider_clean_message("abcdefghijkl", small, sizeof(small));
+    assert_string_equal(small, "");      /* a word that does not fit */
+    nano_provider_clean_message("ab cdefghijkl", small, sizeof(small));
+    assert_string_equal(small, "ab");
+}
+
+static void
+test_scrub(void **state)
+{
+    nano_provider_error_t  e;
+
+    (void) state;
+    nano_provider_error_set(&e, NANO_PERR_BAD_REQUEST, 0,
+                            "bad key supersecretkey and supersecretkey!");
+    nano_provider_error_scrub(&e, "supersecretkey");
+    assert_string_equal(e.message, "bad key [key] and [key]!");
+    nano_provider_error_scrub(&e, "short");     /* < 8: left alone */
+    nano_provider_error_scrub(NULL, "x");
+    nano_provider_error_init(&e);
+    assert_string_equal(e.code, "");
+}
+
+static void
+test_status_mapping(void **state)
+{
+    nano_provider_error_t  e;
+
+    (void) state;
+    nano_provider_error_from_status(&e, NANO_PROVIDER_ARK, 401, "ignored");
+    assert_string_equal(e.code, "provider_auth");
+    assert_string_equal(e.message,
+        "Ark refused the API key (HTTP 401); check ARK_API_KEY");
+    nano_provider_error_from_status(&e, NANO_PROVIDER_ARK, 418, "teapot");
+    assert_string_equal(e.code, "bad_request");
+    assert_string_equal(e.message,
+                        "Ark refused the request (HTTP 418): teapot");
+    nano_provider_error_from_status(&e, NANO_PROVIDER_ARK, 302, NULL);
+    assert_string_equal(e.code, "bad_response");
+    assert_string_equal(e.message,
+                        "Ark answered with an unexpected HTTP status 302");
+    nano_provider_error_auth(&e, NANO_PROVIDER_XAI, 0);
+    assert_string_equal(e.message,
+                        "xAI refused the API key; check XAI_API_KEY");
+    nano_provider_error_timeout(&e, NANO_PROVIDER_GEMINI, 0);
+    assert_string_equal(e.code, "timeout");
+    assert_string_equal(e.message, "Gemini did not answer in time");
+    assert_int_equal(e.retryable, 1);
+    nano_provider_error_timeout(&e, NANO_PROVIDER_OPENAI, 1);
+    assert_string_equal(e.message,
+                        "OpenAI stopped answering in the middle of its answer");
+    assert_int_equal(e.retryable, 0);
+    /* the Retry-After header fills in when the body says nothing */
+    nano_provider_error_from_http(NANO_PROVIDER_OPENAI, 429, "7", "", 0, &e);
+    assert_int_equal(e.retry_after_ms, 7000);
+    assert_string_equal(e.message,
+                        "OpenAI's rate limit or quota was reached (HTTP 429)");
+}
+
+static void
+test_retry_after(void **state)
+{
+    (void) state;
+    assert_int_equal(nano_provider_retry_after_ms("22"), 22000);
+    assert_int_equal(nano_provider_retry_after_ms(" 1.5 "), 1500);
+    assert_int_equal(nano_provider_retry_after_ms("0"), 0);
+    assert_int_equal(nano_provider_retry_after_ms("Wed, 21 Oct 2015 07:28:00 "
+                                                  "GMT"), 0);
+    assert_int_equal(nano_provider_retry_after_ms("-3"), 0);
+    assert_int_equal(nano_provider_retry_after_ms("3s"), 0);
+    assert_int_equal(nano_provider_retry_after_ms(NULL), 0);
+    assert_int_equal(nano_provider_retry_after_ms("100000"), 3600000);
+}
+
+static void
+test_backoff_and_retry(void **state)
+{
+    nano_provider_error_t  e;
+
+    (void) state;
+    assert_int_equal(nano_provider_backoff_ms(0, 500, 8000, 0, 0), 500);
+    assert_int_equal(nano_provider_backoff_ms(1, 500, 8000, 0, 0), 1000);
+    assert_int_equal(nano_provider_backoff_ms(5, 500, 8000, 0, 0), 8000);
+    assert_int_equal(nano_provider_backoff_ms(0, 500, 8000, 0xffffffffu, 0),
+                     375);
+    /* Retry-After wins when longer, capped at 60 s */
+    assert_int_equal(nano_provider_backoff_ms(0, 500, 8000, 0, 22000), 22000);
+    assert_int_equal(nano_provider_backoff_ms(0, 500, 8000, 0, 900000),
+                     60000);
+    assert_int_equal(nano_provider_backoff_ms(3, 500, 8000, 0, 100), 4000);
+    nano_provider_error_set(&e, NANO_PERR_QUOTA, 1, "x");
+    assert_true(nano_provider_should_retry(&e, 0, 0));
+    assert_true(nano_provider_should_retry(&e, 1, 0));
+    assert_false(nano_provider_should_retry(&e, 2, 0));
+    assert_false(nano_provider_should_retry(&e, 0, 1));   /* output came */
+    e.retryable = 0;
+    assert_false(nano_provider_should_retry(&e, 0, 0));
+    assert_false(nano_provider_should_retry(NULL, 0, 0));
+}
+
+static void
+test_base64(void **state)
+{
+    unsigned char  all[256], *d;
+    char          *s;
+    size_t         n, i;
+
+    (void) state;
+    for (i = 0; i < sizeof(all); i++) {
+        all[i] = (unsigned char) i;
+    }
+    s = nano_base64_encode((const unsigned char *) "hello", 5);
+    assert_string_equal(s, "aGVsbG8=");
+    free(s);
+    s = nano_base64_encode((const unsigned char *) "", 0);
+    assert_string_equal(s, "");
+    free(s);
+    for (n = 0; n <= sizeof(all); n += 1) {
+        s = nano_base64_encode(all, n);
+        assert_int_equal(strlen(s), nano_base64_encoded_len(n));
+        d = nano_base64_decode(s, strlen(s), 0, &i);
+        assert_non_null(d);
+        assert_int_equal(i, n);
+        assert_memory_equal(d, all, n);
+        free(d);
+        free(s);
+    }
+    d = nano_base64_decode("aGVs\nbG8", 8, 0, &n);      /* no padding, LF */
+    assert_int_equal(n, 5);
+    assert_memory_equal(d, "hello", 5);
+    free(d);
+    assert_null(nano_base64_decode("aGVsbG8=x", 9, 0, &n));  /* after pad */
+    assert_int_equal(n, 0);
+    assert_null(nano_base64_decode("aGVsb", 5, 0, &n));      /* 4n + 1 */
+    assert_null(nano_base64_decode("aG-s", 4, 0, &n));       /* base64url */
+    assert_null(nano_base64_decode("aGVsbG8===", 10, 0, &n));
+    assert_null(nano_base64_decode("aGVsbG8=", 8, 4, &n));   /* over max */
+    assert_int_equal(n, 1);
+    d = nano_base64_decode("aGVsbG8=", 8, 5, &n);
+    assert_int_equal(n, 5);
+    free(d);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_table),
+        cmocka_unit_test(test_auth_header_and_url),
+        cmocka_unit_test(test_clean_message),
+        cmocka_unit_test(test_scrub),
+        cmocka_unit_test(test_status_mapping),
+        cmocka_unit_test(test_retry_after),
+        cmocka_unit_test(test_backoff_and_retry),
+        cmocka_unit_test(test_base64),
+    };
+
+    return cmocka_run_group_tests_name("provider", tests, NULL, NULL);
+}
