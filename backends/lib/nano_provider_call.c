@@ -1,0 +1,86 @@
+/*
+ * Provider calls: base URL, key, errors.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nano_provider_call.h"
+
+#define NANO_PROVIDER_AUTH_MAX  1024
+
+int
+nano_provider_call(nano_client_call_t *call, nano_provider_t p,
+    const char *path, nano_provider_error_t *err)
+{
+    const nano_provider_info_t  *info = nano_provider_info(p);
+    const char                  *key, *base;
+    char                         line[NANO_PROVIDER_AUTH_MAX];
+    char                        *url = NULL;
+    int                          rc = -1;
+
+    key = getenv(info->key_env);
+    base = getenv(info->base_env);
+    if (base == NULL || base[0] == '\0') {
+        base = info->default_base;
+    }
+    if (key == NULL || key[0] == '\0') {
+        return nano_provider_error_set(err, NANO_PERR_AUTH, 0,
+                                       "%s is not configured on this server",
+                                       info->label);
+    }
+    url = nano_provider_url(base, path);
+    if (url == NULL || nano_client_call_url(call, url, "") != 0) {
+        nano_provider_error_set(err, NANO_PERR_PROVIDER, 0,
+                                "the %s base URL is not usable", info->label);
+        goto out;
+    }
+    if (nano_provider_auth_header(p, key, line, sizeof(line)) != 0) {
+        nano_provider_error_set(err, NANO_PERR_AUTH, 0,
+                                "the %s key is not usable", info->label);
+        goto out;
+    }
+    nano_client_call_cleanup(call);
+    call->auth = strdup(line);
+    if (call->auth == NULL) {
+        nano_provider_error_set(err, NANO_PERR_PROVIDER, 0, "out of memory");
+        goto out;
+    }
+    rc = 0;
+out:
+    explicit_bzero(line, sizeof(line));
+    free(url);
+    return rc;
+}
+
+int
+nano_provider_call_error(nano_provider_t p, const nano_client_res_t *res,
+    nano_provider_error_t *err)
+{
+    const nano_provider_info_t  *info = nano_provider_info(p);
+    char                         ra[24];
+    const char                  *key = getenv(info->key_env);
+
+    if (res->status == 0) {
+        if (res->timed_out) {
+            nano_provider_error_timeout(err, p, res->received);
+        } else {
+            nano_provider_error_set(err, NANO_PERR_PROVIDER, !res->sent,
+                                    "%s could not be reached: %s",
+                                    info->label, nano_client_why(res));
+        }
+    } else {
+        ra[0] = '\0';
+        if (res->retry_after_ms > 0) {
+            snprintf(ra, sizeof(ra), "%ld", res->retry_after_ms / 1000);
+        }
+        nano_provider_error_from_http(p, res->status, ra[0] ? ra : NULL,
+                                      res->body.data ? res->body.data : "",
+                                      res->body.len, err);
+    }
+    if (key != NULL) {
+        nano_provider_error_scrub(err, key);
+    }
+    return -1;
+}
