@@ -61,7 +61,7 @@ $(B)/bin/nano-$(1): $(patsubst %.c,$(B)/obj/%.o,$(wildcard backends/$(1)/*.c)) $
 endef
 $(foreach a,$(APPS),$(eval $(call APP_RULE,$(a))))
 
-tools: $(B)/bin/nano-migrate $(B)/bin/nano-token
+tools: $(B)/bin/nano-migrate $(B)/bin/nano-token $(B)/bin/nano-testapp
 
 $(B)/bin/nano-migrate: $(B)/obj/sql/tool/nano_migrate.o $(SQLTOOL_OBJ) $(LIBNANO)
 	@mkdir -p $(@D)
@@ -69,6 +69,12 @@ $(B)/bin/nano-migrate: $(B)/obj/sql/tool/nano_migrate.o $(SQLTOOL_OBJ) $(LIBNANO
 
 # Test helper: signs arbitrary claims with a key file (tests and bench).
 $(B)/bin/nano-token: $(B)/obj/tests/tools/nano_token_cli.o $(LIBNANO)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Test app: a libnano app with routes for tests/integration/runtime.test.mjs
+# (never deployed).
+$(B)/bin/nano-testapp: $(B)/obj/tests/tools/nano_testapp.o $(LIBNANO)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
