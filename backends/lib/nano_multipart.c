@@ -7,6 +7,9 @@
 
 #include "nano_multipart.h"
 
+static const char  nano_multipart_after_text[] =
+    "a multipart boundary is followed by other text";
+
 enum {
     NANO_MP_PREAMBLE = 0,   /* before the first delimiter: ignored */
     NANO_MP_AFTER,          /* after a delimiter: "--", or padding CRLF */
@@ -364,14 +367,12 @@ nano_multipart_step(nano_multipart_t *mp, char c)
         } else if (c == '\r') {
             mp->state = NANO_MP_CR;
         } else if (c != ' ' && c != '\t') {
-            return nano_multipart_fail(mp, "a multipart boundary is followed"
-                                       " by other text");
+            return nano_multipart_fail(mp, nano_multipart_after_text);
         }
         return NANO_MULTIPART_OK;
     case NANO_MP_DASH:
         if (c != '-') {
-            return nano_multipart_fail(mp, "a multipart boundary is followed"
-                                       " by other text");
+            return nano_multipart_fail(mp, nano_multipart_after_text);
         }
         mp->state = NANO_MP_EPILOGUE;
         return NANO_MULTIPART_OK;

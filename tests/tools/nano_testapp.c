@@ -244,13 +244,25 @@ db_state(nano_db_t *db, nano_res_t *res, const char *sql)
     return status;
 }
 
-static int
-db_ping(nano_req_t *req, nano_res_t *res)
+/* The request's pool connection, or NULL with a 503 set in res. */
+static nano_db_t *
+need_db(nano_req_t *req, nano_res_t *res)
 {
     nano_db_t  *db = nano_server_db(req);
 
     if (db == NULL) {
-        return nano_res_error(res, 503, "db_busy", "no database connection");
+        nano_res_error(res, 503, "db_busy", "no database connection");
+    }
+    return db;
+}
+
+static int
+db_ping(nano_req_t *req, nano_res_t *res)
+{
+    nano_db_t  *db = need_db(req, res);
+
+    if (db == NULL) {
+        return 503;
     }
     return db_state(db, res, "SELECT pg_backend_pid()::text,"
                              " txid_current_if_assigned()::text");
@@ -259,10 +271,10 @@ db_ping(nano_req_t *req, nano_res_t *res)
 static int
 db_tx_open(nano_req_t *req, nano_res_t *res)
 {
-    nano_db_t  *db = nano_server_db(req);
+    nano_db_t  *db = need_db(req, res);
 
     if (db == NULL) {
-        return nano_res_error(res, 503, "db_busy", "no database connection");
+        return 503;
     }
     if (nano_db_begin(db) != NANO_DB_OK) {
         return nano_res_error(res, 500, "db", nano_db_last_error(db));
@@ -274,10 +286,10 @@ db_tx_open(nano_req_t *req, nano_res_t *res)
 static int
 db_hold(nano_req_t *req, nano_res_t *res)
 {
-    nano_db_t  *db = nano_server_db(req);
+    nano_db_t  *db = need_db(req, res);
 
     if (db == NULL) {
-        return nano_res_error(res, 503, "db_busy", "no database connection");
+        return 503;
     }
     sleep_ms(query_long(req, "ms", 1000));
     return nano_res_json(res, 200, json_pack("{s:b}", "held", 1));
@@ -320,12 +332,12 @@ db_tx(nano_req_t *req, nano_res_t *res)
     static const char *const  names[] = {
         "ok", "unavailable", "conflict", "retry", "failed", "invalid"
     };
-    nano_db_t         *db = nano_server_db(req);
+    nano_db_t         *db = need_db(req, res);
     nano_db_status_t   st;
     tx_arg_t           a = { 0, 0, 0, 0 };
 
     if (db == NULL) {
-        return nano_res_error(res, 503, "db_busy", "no database connection");
+        return 503;
     }
     a.fail = query_long(req, "retry", 0);
     a.other = query_long(req, "other", 0) != 0;
