@@ -32,9 +32,10 @@ int
 nano_dbpool_init(nano_dbpool_t *pool, const char *database_url, int size,
     int wait_ms)
 {
-    nano_db_t  *db;
-    char        err[256];
-    int         rc = -1;
+    pthread_condattr_t   attr;
+    nano_db_t           *db;
+    char                 err[256];
+    int                  rc = -1;
 
     memset(pool, 0, sizeof(*pool));
     pool->size = size > 0 ? size : 1;
@@ -62,10 +63,20 @@ nano_dbpool_init(nano_dbpool_t *pool, const char *database_url, int size,
     if (pthread_mutex_init(&pool->lock, NULL) != 0) {
         goto out;
     }
-    if (pthread_cond_init(&pool->freed, NULL) != 0) {
+    /* waits are timed on the monotonic clock: a clock step never makes
+     * one last an hour or end at once */
+    if (pthread_condattr_init(&attr) != 0) {
         pthread_mutex_destroy(&pool->lock);
         goto out;
     }
+    if (pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0
+        || pthread_cond_init(&pool->freed, &attr) != 0)
+    {
+        pthread_condattr_destroy(&attr);
+        pthread_mutex_destroy(&pool->lock);
+        goto out;
+    }
+    pthread_condattr_destroy(&attr);
     pool->ready = 1;
     rc = 0;
 out:
@@ -118,7 +129,7 @@ nano_dbpool_get(nano_dbpool_t *pool, int wait_ms)
         }
         return NULL;
     }
-    clock_gettime(CLOCK_REALTIME, &deadline);
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
     deadline.tv_sec += wait_ms / 1000;
     deadline.tv_nsec += (long) (wait_ms % 1000) * 1000000L;
     if (deadline.tv_nsec >= 1000000000L) {

@@ -47,6 +47,7 @@ void
 nano_req_init(nano_req_t *req, char **envp)
 {
     memset(req, 0, sizeof(*req));
+    req->stream.fd = -1;
     req->envp = envp;
     req->method = nano_req_param_str(req, "REQUEST_METHOD");
     req->script_name = nano_req_param_str(req, "SCRIPT_NAME");
