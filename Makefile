@@ -64,7 +64,7 @@ endef
 $(foreach a,$(APPS),$(eval $(call APP_RULE,$(a))))
 
 tools: $(B)/bin/nano-migrate $(B)/bin/nano-token $(B)/bin/nano-offline \
-       $(B)/bin/nano-provider
+       $(B)/bin/nano-provider $(B)/bin/nano-testapp
 
 $(B)/bin/nano-migrate: $(B)/obj/sql/tool/nano_migrate.o $(SQLTOOL_OBJ) $(LIBNANO)
 	@mkdir -p $(@D)
@@ -82,6 +82,12 @@ $(B)/bin/nano-offline: $(B)/obj/tests/tools/nano_offline_cli.o $(LIBNANO)
 
 # The wire formats from the command line (tests against the fake providers).
 $(B)/bin/nano-provider: $(B)/obj/tests/tools/nano_provider_cli.o $(LIBNANO)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Test app: a libnano app with routes for tests/integration/runtime.test.mjs
+# (never deployed).
+$(B)/bin/nano-testapp: $(B)/obj/tests/tools/nano_testapp.o $(LIBNANO)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

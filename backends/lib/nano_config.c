@@ -20,6 +20,7 @@ nano_config_init(nano_config_t *cfg)
     cfg->https = 0;
     cfg->keyring = NULL;
     cfg->root = NULL;
+    cfg->media_dir = NULL;
 }
 
 void
@@ -30,6 +31,7 @@ nano_config_cleanup(nano_config_t *cfg)
     }
     nano_keyring_free(cfg->keyring);
     free(cfg->root);
+    free(cfg->media_dir);
     nano_registry_cleanup();
     nano_config_init(cfg);
 }
@@ -80,7 +82,7 @@ int
 nano_config_load(nano_config_t *cfg, int need_keys, char *err,
     size_t errlen)
 {
-    const char  *url, *root, *rest;
+    const char  *url, *root, *rest, *media;
     char         cwd[PATH_MAX];
 
     url = getenv("NEXTAUTH_URL");
@@ -120,6 +122,16 @@ nano_config_load(nano_config_t *cfg, int need_keys, char *err,
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    media = getenv("NANO_MEDIA_DIR");
+    if (media != NULL && media[0] != '\0') {
+        cfg->media_dir = strdup(media);
+    } else if (asprintf(&cfg->media_dir, "%s/.state/media", cfg->root) < 0) {
+        cfg->media_dir = NULL;
+    }
+    if (cfg->media_dir == NULL) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     if (nano_registry_load(cfg->root, err, errlen) != 0) {
         goto fail;
     }
@@ -138,4 +150,30 @@ nano_config_secret(const nano_config_t *cfg, size_t *len)
         return NULL;
     }
     return nano_keyring_signing_key(cfg->keyring, len);
+}
+
+int
+nano_config_env_int(const char *name, int def, int min, int max, int *out,
+    char *err, size_t errlen)
+{
+    const char  *v = getenv(name);
+    char        *end;
+    long         n;
+    int          rc = 0;
+
+    *out = def;
+    if (v == NULL || v[0] == '\0') {
+        goto out;
+    }
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n < min || n > max) {
+        snprintf(err, errlen, "%s must be a number from %d to %d (not"
+                 " \"%.40s\")", name, min, max, v);
+        rc = -1;
+        goto out;
+    }
+    *out = (int) n;
+out:
+    return rc;
 }

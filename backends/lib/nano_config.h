@@ -22,6 +22,9 @@ typedef struct {
      * is set and the app does not need them. */
     nano_keyring_t  *keyring;
     char            *root;         /* NANO_ROOT, else the working dir */
+    /* NANO_MEDIA_DIR, else $root/.state/media: media files, and
+     * uploads in progress under tmp/ */
+    char            *media_dir;
 } nano_config_t;
 
 void nano_config_init(nano_config_t *cfg);
@@ -29,8 +32,8 @@ void nano_config_init(nano_config_t *cfg);
 /*
  * Reads NEXTAUTH_URL (default NANO_DEFAULT_URL, with a warning),
  * NANO_SECRET_FILE or NEXTAUTH_SECRET (each key at least 32 bytes;
- * required when need_keys), NANO_ROOT, and the module registry
- * (nano_registry.h).  Returns 0, or -1 with a
+ * required when need_keys), NANO_ROOT, NANO_MEDIA_DIR and the module
+ * registry (nano_registry.h).  Returns 0, or -1 with a
  * message in err that never contains a secret.
  */
 int nano_config_load(nano_config_t *cfg, int need_keys, char *err,
@@ -38,6 +41,14 @@ int nano_config_load(nano_config_t *cfg, int need_keys, char *err,
 
 /* Accepts NULL and may run twice. */
 void nano_config_cleanup(nano_config_t *cfg);
+
+/*
+ * Reads the environment variable name as an integer within [min, max]
+ * into *out (def when unset or empty).  Returns 0, or -1 with a message
+ * naming the variable and its range in err.
+ */
+int nano_config_env_int(const char *name, int def, int min, int max,
+    int *out, char *err, size_t errlen);
 
 /* The signing key (borrowed), for HMACs such as the CSRF hash; NULL
  * when no keys are loaded. */

@@ -1,11 +1,13 @@
 /*
- * PostgreSQL access for one backend worker: a lazily opened libpq
- * connection, reconnected after failure, errors sorted by SQLSTATE.
+ * PostgreSQL access through one handle at a time per thread: a lazily
+ * opened libpq connection, reconnected after failure, errors sorted by
+ * SQLSTATE; transactions, retried on serialization failures.
  */
 
 #include "nano_db.h"
 #include "nano_dburl.h"
 #include "nano_log.h"
+#include "nano_rand.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -22,10 +24,12 @@
  * this long instead of each waiting the full timeout again. */
 #define NANO_DB_SLOW_FAIL_MS     2000
 #define NANO_DB_SLOW_CONNECT_MS  1000
+#define NANO_DB_TX_TRIES         3      /* nano_db_tx */
 
 /*
- * One per worker thread, never shared: libpq connections are not safe
- * for concurrent use, and a transaction belongs to one connection.
+ * Used by one thread at a time (the pool hands each out to one request
+ * or thread): libpq connections are not safe for concurrent use, and a
+ * transaction belongs to one connection.
  */
 struct nano_db_s {
     char            *uri;          /* libpq URI; holds the password, never logged */
@@ -409,6 +413,67 @@ nano_db_rollback(nano_db_t *db)
     }
     db->in_tx = 0;
     db->tx_lost = 0;
+}
+
+int
+nano_db_in_tx(const nano_db_t *db)
+{
+    PGTransactionStatusType  ts;
+
+    if (db == NULL) {
+        return 0;
+    }
+    if (db->in_tx) {
+        return 1;
+    }
+    /* also a BEGIN sent through nano_db_exec */
+    if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+        return 0;
+    }
+    ts = PQtransactionStatus(db->conn);
+    return ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR
+           || ts == PQTRANS_ACTIVE;
+}
+
+/* Sleeps before try number next (2, 3...): a random 10..50 ms, doubled
+ * for each try after the second, so that the transactions that
+ * collided do not collide again in step. */
+static void
+tx_backoff(int next)
+{
+    struct timespec  ts;
+    unsigned char    r = 0;
+    long             ms;
+
+    nano_rand_bytes(&r, 1);
+    ms = (10 + (long) r * 40 / 255) << (next - 2);
+    ts.tv_sec = 0;
+    ts.tv_nsec = ms * 1000000L;
+    nanosleep(&ts, NULL);
+}
+
+nano_db_status_t
+nano_db_tx(nano_db_t *db, nano_db_tx_fn fn, void *arg)
+{
+    nano_db_status_t  st;
+    int               try;
+
+    for (try = 1; ; try++) {
+        st = nano_db_begin(db);
+        if (st == NANO_DB_OK) {
+            st = fn(db, arg);
+            if (st == NANO_DB_OK) {
+                st = nano_db_commit(db);
+            } else {
+                nano_db_rollback(db);
+            }
+        }
+        if (st != NANO_DB_RETRY || try == NANO_DB_TX_TRIES) {
+            break;
+        }
+        tx_backoff(try + 1);
+    }
+    return st;
 }
 
 nano_db_status_t

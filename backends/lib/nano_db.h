@@ -1,6 +1,7 @@
 /*
- * PostgreSQL access for backends: one libpq connection per worker thread,
- * reconnected after failure, parameterised statements only.
+ * PostgreSQL access for backends: a handle is one libpq connection, used
+ * by one thread at a time (nano_dbpool hands them out), reconnected
+ * after failure, parameterised statements only.
  */
 
 #ifndef NANO_DB_H
@@ -20,7 +21,7 @@ typedef enum {
 typedef struct nano_db_s  nano_db_t;
 
 /*
- * New handle for one worker; database_url is V1's DATABASE_URL as Prisma
+ * New handle; database_url is V1's DATABASE_URL as Prisma
  * wrote it.  Does not connect yet.  NULL with a message in err when the
  * URL cannot be translated.
  */

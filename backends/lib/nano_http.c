@@ -3,6 +3,7 @@
  */
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -10,6 +11,8 @@
 
 #include "nano_http.h"
 #include "nano_log.h"
+#include "nano_route.h"
+#include "nano_upload.h"
 
 /* What a response that ran out of memory becomes. */
 static const char  nano_http_oom_body[] =
@@ -44,6 +47,7 @@ void
 nano_req_init(nano_req_t *req, char **envp)
 {
     memset(req, 0, sizeof(*req));
+    req->stream.fd = -1;
     req->envp = envp;
     req->method = nano_req_param_str(req, "REQUEST_METHOD");
     req->script_name = nano_req_param_str(req, "SCRIPT_NAME");
@@ -63,6 +67,28 @@ nano_req_cleanup(nano_req_t *req)
     free(req->body);
     req->body = NULL;
     req->body_len = 0;
+    nano_upload_cleanup(req->uploads);
+    free(req->uploads);
+    req->uploads = NULL;
+    req->path_params = NULL;
+}
+
+const char *
+nano_req_path_param(const nano_req_t *req, const char *name)
+{
+    return nano_route_param(req->path_params, name);
+}
+
+const nano_upload_t *
+nano_req_upload(const nano_req_t *req, const char *field)
+{
+    return nano_upload_get(req->uploads, field);
+}
+
+int
+nano_req_upload_keep(nano_req_t *req, const char *field, const char *dest)
+{
+    return nano_upload_keep(req->uploads, field, dest);
 }
 
 size_t
@@ -220,7 +246,8 @@ int
 nano_req_fields(const nano_req_t *req, nano_res_t *res, nano_form_t *form,
     unsigned *flags)
 {
-    int  status;
+    nano_form_status_t  st;
+    int                 status;
 
     *flags = 0;
     if (nano_req_is_content_type(req, "application/json")) {
@@ -236,12 +263,22 @@ nano_req_fields(const nano_req_t *req, nano_res_t *res, nano_form_t *form,
                                 "the body must be a JSON object of strings"
                                 " (UTF-8, no NUL characters)");
     }
-    if (!nano_req_is_content_type(req, "application/x-www-form-urlencoded")) {
+    if (req->uploads != NULL) {
+        st = nano_upload_fields(req->uploads, form);
+    } else if (nano_req_is_content_type(req,
+                                        "application/x-www-form-urlencoded"))
+    {
+        st = nano_req_form(req, form);
+    } else {
         return nano_res_error(res, 415, "unsupported_media_type",
-                              "send application/json or"
-                              " application/x-www-form-urlencoded");
+                              nano_req_is_content_type(req,
+                                                       "multipart/form-data")
+                              ? "multipart/form-data is taken only where"
+                                " files are uploaded"
+                              : "send application/json or"
+                                " application/x-www-form-urlencoded");
     }
-    switch (nano_req_form(req, form)) {
+    switch (st) {
     case NANO_FORM_OK:
         return 0;
     case NANO_FORM_BAD_UTF8:
@@ -412,6 +449,41 @@ nano_http_reason(int status)
 }
 
 int
+nano_res_head(int status, const char *content_type, const nano_res_t *res,
+    nano_buf_t *out)
+{
+    nano_buf_printf(out, "Status: %d %s\r\n", status,
+                    nano_http_reason(status));
+    if (content_type != NULL) {
+        nano_buf_printf(out, "Content-Type: %s%s\r\n", content_type,
+                        strncmp(content_type, "text/", 5) == 0
+                        && strstr(content_type, "charset") == NULL
+                        ? "; charset=utf-8" : "");
+    }
+    /* Every answer is per user or per request: never cache it, never
+     * let a browser sniff a JSON body into something else. */
+    nano_buf_puts(out, "Cache-Control: no-store\r\n"
+                       "X-Content-Type-Options: nosniff\r\n");
+    if (res != NULL && res->headers.data != NULL) {
+        nano_buf_append(out, res->headers.data, res->headers.len);
+    }
+    return out->failed ? -1 : 0;
+}
+
+const char *
+nano_http_size(size_t bytes, char *buf, size_t len)
+{
+    if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) == 0) {
+        snprintf(buf, len, "%zu MiB", bytes / (1024 * 1024));
+    } else if (bytes >= 1024 && bytes % 1024 == 0) {
+        snprintf(buf, len, "%zu KiB", bytes / 1024);
+    } else {
+        snprintf(buf, len, "%zu bytes", bytes);
+    }
+    return buf;
+}
+
+int
 nano_res_serialize(nano_res_t *res, int head_only, nano_buf_t *out)
 {
     int  failed = res->headers.failed || res->body.failed
@@ -430,20 +502,7 @@ nano_res_serialize(nano_res_t *res, int head_only, nano_buf_t *out)
         return out->failed ? -1 : 0;
     }
 
-    nano_buf_printf(out, "Status: %d %s\r\n", res->status,
-                    nano_http_reason(res->status));
-    if (res->content_type != NULL) {
-        nano_buf_printf(out, "Content-Type: %s%s\r\n", res->content_type,
-                        strncmp(res->content_type, "text/", 5) == 0
-                        ? "; charset=utf-8" : "");
-    }
-    /* Every answer is per user or per request: never cache it, never
-     * let a browser sniff a JSON body into something else. */
-    nano_buf_puts(out, "Cache-Control: no-store\r\n"
-                       "X-Content-Type-Options: nosniff\r\n");
-    if (res->headers.data != NULL) {
-        nano_buf_append(out, res->headers.data, res->headers.len);
-    }
+    nano_res_head(res->status, res->content_type, res, out);
     nano_buf_printf(out, "Content-Length: %zu\r\n\r\n", res->body.len);
     if (!head_only && res->body.len > 0) {
         nano_buf_append(out, res->body.data, res->body.len);

@@ -18,8 +18,22 @@
 
 #define NANO_BODY_MAX  (64 * 1024)   /* bigger bodies get 413 */
 
-typedef struct nano_app_s     nano_app_t;      /* nano_server.h */
-typedef struct nano_worker_s  nano_worker_t;   /* nano_server.h */
+typedef struct nano_app_s            nano_app_t;           /* nano_server.h */
+typedef struct nano_worker_s         nano_worker_t;        /* nano_server.h */
+typedef struct nano_route_params_s   nano_route_params_t;  /* nano_route.h */
+typedef struct nano_upload_set_s     nano_upload_set_t;    /* nano_upload.h */
+struct nano_db_s;                                          /* nano_db.h */
+struct FCGX_Stream;                                        /* fcgiapp.h */
+
+/* A request's streamed reply (nano_stream.h); libnano's own. */
+typedef struct {
+    struct FCGX_Stream  *out;      /* the worker's FastCGI stdout, borrowed */
+    int                  fd;       /* the FastCGI connection, -1: none */
+    int                  slot;     /* holds one of the stream slots */
+    int                  begun;    /* headers sent: the server adds nothing */
+    int                  status;   /* the status begun with (the log's) */
+    int                  gone;     /* a write or flush failed */
+} nano_req_stream_t;
 
 typedef struct {
     char                 **envp;         /* FastCGI params, borrowed */
@@ -32,6 +46,14 @@ typedef struct {
     const nano_config_t   *config;
     const nano_app_t      *app;
     nano_worker_t         *worker;
+    /* Set by the server, libnano's own: read them through
+     * nano_req_path_param, nano_req_upload, nano_stream_*,
+     * nano_server_db. */
+    const char            *route;        /* the matched route's path */
+    const nano_route_params_t  *path_params;
+    nano_upload_set_t     *uploads;      /* a multipart body's parts */
+    nano_req_stream_t      stream;
+    struct nano_db_s      *db;           /* the pool's, for this request */
 } nano_req_t;
 
 typedef struct {
@@ -47,7 +69,8 @@ typedef struct {
  */
 void nano_req_init(nano_req_t *req, char **envp);
 
-/* Frees the body; accepts NULL and may run twice. */
+/* Frees the body and the uploads (removing their files unless kept);
+ * accepts NULL and may run twice. */
 void nano_req_cleanup(nano_req_t *req);
 
 /* A {name} segment of the route that matched ("id" of
@@ -175,7 +198,22 @@ int nano_res_redirect(nano_res_t *res, const char *location);
  */
 int nano_res_serialize(nano_res_t *res, int head_only, nano_buf_t *out);
 
+/*
+ * Writes the head of a reply into out: "Status: ...", Content-Type
+ * (when not NULL; "; charset=utf-8" added to text/ types), the headers
+ * every answer carries (Cache-Control: no-store, X-Content-Type-Options:
+ * nosniff) and res's own header lines (res may be NULL).  No
+ * Content-Length and no blank line: nano_res_serialize and the stream
+ * API add what they need.  0, or -1 when out failed.
+ */
+int nano_res_head(int status, const char *content_type,
+    const nano_res_t *res, nano_buf_t *out);
+
 /* The reason phrase of status ("Not Found"). */
 const char *nano_http_reason(int status);
+
+/* A byte count as a limit is written for people ("64 KiB", "10 MiB",
+ * "1000 bytes") into buf; returns buf. */
+const char *nano_http_size(size_t bytes, char *buf, size_t len);
 
 #endif /* NANO_HTTP_H */

@@ -1,5 +1,6 @@
 /*
- * FastCGI serving loop: listener, worker threads, routing, replies.
+ * FastCGI serving loop: listener, worker threads, routing, bodies and
+ * uploads, replies (buffered or streamed), the database pool.
  */
 
 #include <arpa/inet.h>
@@ -20,12 +21,17 @@
 
 #include <fcgiapp.h>
 
+#include "nano_dbpool.h"
+#include "nano_image.h"
 #include "nano_log.h"
 #include "nano_password.h"
+#include "nano_route.h"
 #include "nano_server.h"
+#include "nano_stream.h"
+#include "nano_upload.h"
 
-#define NANO_PATH_MAX          2048     /* longest PATH_INFO we route */
 #define NANO_BODY_DRAIN_MAX    (16 * 1024 * 1024)
+#define NANO_BODY_CHUNK        (64 * 1024)     /* read at a time */
 #define NANO_LISTEN_BACKLOG    128
 #define NANO_STOP_GRACE_SEC    10       /* for requests in flight */
 
@@ -36,8 +42,6 @@ struct nano_worker_s {
     FCGX_Request          fcgx;
     const nano_app_t     *app;
     const nano_config_t  *config;
-    nano_db_t            *db;
-    int                   db_failed;    /* logged once; stays NULL */
     void                 *data;
 };
 
@@ -48,8 +52,9 @@ typedef struct {
     char   name[256];                  /* for logs */
 } nano_listener_t;
 
-static atomic_int  nano_server_stopping;
-static atomic_int  nano_server_failed;     /* a worker could not start */
+static atomic_int     nano_server_stopping;
+static atomic_int     nano_server_failed;     /* a worker could not start */
+static nano_dbpool_t  nano_server_pool;
 
 /* Interrupts a worker's accept(); libfcgi gives up on EINTR once
  * FCGX_ShutdownPending() was called. */
@@ -80,25 +85,23 @@ nano_worker_id(const nano_worker_t *w)
 nano_db_t *
 nano_server_db(nano_req_t *req)
 {
-    nano_worker_t  *w = req->worker;
-    const char     *url;
-    char            err[256];
+    if (req->db == NULL) {
+        req->db = nano_dbpool_get(&nano_server_pool,
+                                  nano_server_pool.wait_ms);
+    }
+    return req->db;
+}
 
-    if (w->db != NULL || w->db_failed) {
-        return w->db;
-    }
-    url = getenv("DATABASE_URL");
-    if (url == NULL || url[0] == '\0') {
-        nano_log_error("worker %d: DATABASE_URL is not set", w->id);
-        w->db_failed = 1;
-        return NULL;
-    }
-    w->db = nano_db_new(url, err, sizeof(err));
-    if (w->db == NULL) {
-        nano_log_error("worker %d: DATABASE_URL: %s", w->id, err);
-        w->db_failed = 1;
-    }
-    return w->db;
+nano_db_t *
+nano_server_db_get(int wait_ms)
+{
+    return nano_dbpool_get(&nano_server_pool, wait_ms);
+}
+
+void
+nano_server_db_put(nano_db_t *db)
+{
+    nano_dbpool_put(&nano_server_pool, db, "an app thread");
 }
 
 /* ---- listener ---------------------------------------------------------- */
@@ -365,7 +368,7 @@ nano_server_path_ok(const char *path)
             return 0;
         }
     }
-    return p - (const unsigned char *) path <= NANO_PATH_MAX;
+    return p - (const unsigned char *) path <= NANO_ROUTE_PATH_MAX;
 }
 
 static int
@@ -375,15 +378,120 @@ nano_server_method_has_body(const char *method)
            || strcmp(method, "PATCH") == 0 || strcmp(method, "DELETE") == 0;
 }
 
-/* Reads the request body, at most NANO_BODY_MAX bytes, into req. */
+/* Where a body goes as it is read: memory (a plain body) or the
+ * multipart parser (an upload). */
+typedef struct {
+    nano_req_t  *req;
+    size_t       cap;       /* of req->body, plain bodies */
+    int          multipart;
+} nano_server_sink_t;
+
+/* Appends a chunk of a plain body to req->body; 0 or 500. */
 static int
-nano_server_read_body(nano_worker_t *w, nano_req_t *req, nano_res_t *res)
+nano_server_sink_plain(nano_server_sink_t *sink, const char *p, size_t n)
 {
-    const char  *cl = nano_req_param_str(req, "CONTENT_LENGTH");
-    char        *end, drain[4096];
-    long long    declared = 0;
-    size_t       total = 0;
-    int          n;
+    nano_req_t  *req = sink->req;
+    size_t       cap = sink->cap;
+    char        *grown;
+
+    if (req->body_len + n + 1 > cap) {
+        while (req->body_len + n + 1 > cap) {
+            cap *= 2;
+        }
+        grown = realloc(req->body, cap);
+        if (grown == NULL) {
+            return 500;
+        }
+        req->body = grown;
+        sink->cap = cap;
+    }
+    memcpy(req->body + req->body_len, p, n);
+    req->body_len += n;
+    req->body[req->body_len] = '\0';
+    return 0;
+}
+
+/*
+ * Prepares the sink: a multipart body on an upload route goes to the
+ * parser (files under the media folder's tmp/), anything else to memory,
+ * sized for what Content-Length announced.  0 or a status.
+ */
+static int
+nano_server_sink_init(nano_server_sink_t *sink, nano_req_t *req,
+    const nano_route_t *route, size_t declared)
+{
+    char  boundary[NANO_MULTIPART_BOUNDARY_MAX + 1];
+
+    sink->req = req;
+    sink->multipart = (route->flags & NANO_ROUTE_UPLOAD)
+                      && nano_req_is_content_type(req, "multipart/form-data");
+    if (!sink->multipart) {
+        sink->cap = declared < 4096 ? 4096 : declared + 1;
+        req->body = malloc(sink->cap);
+        if (req->body == NULL) {
+            return 500;
+        }
+        req->body[0] = '\0';
+        return 0;
+    }
+    if (nano_multipart_boundary(nano_req_param_str(req, "CONTENT_TYPE"),
+                                boundary, sizeof(boundary)) != 0)
+    {
+        return 400;
+    }
+    req->uploads = malloc(sizeof(*req->uploads));
+    if (req->uploads == NULL) {
+        return 500;
+    }
+    return nano_upload_init(req->uploads, req->config->media_dir, boundary,
+                            NANO_IMAGE_UPLOAD_MAX);
+}
+
+/* The answer for a body refused with status. */
+static int
+nano_server_body_refusal(nano_req_t *req, nano_res_t *res, int status,
+    size_t max)
+{
+    const char  *why = req->uploads != NULL
+                       ? nano_upload_error(req->uploads) : NULL;
+    char         msg[96], size[32];
+
+    switch (status) {
+    case 413:
+        if (why == NULL) {
+            snprintf(msg, sizeof(msg), "the request body is larger than %s",
+                     nano_http_size(max, size, sizeof(size)));
+            why = msg;
+        }
+        return nano_res_error(res, 413, "payload_too_large", why);
+    case 400:
+        return nano_res_error(res, 400, "bad_request",
+                              why != NULL ? why
+                              : "the multipart body has no valid boundary");
+    default:
+        return nano_res_error(res, 500, "internal",
+                              why != NULL ? why : "out of memory");
+    }
+}
+
+/*
+ * Reads the request body: at most the route's body_max bytes (else
+ * 413), into req->body, or for a multipart body on an upload route
+ * through the upload parser as it arrives.  Returns 0 or the status of
+ * the answer it set.
+ */
+static int
+nano_server_read_body(nano_worker_t *w, nano_req_t *req, nano_res_t *res,
+    const nano_route_t *route)
+{
+    nano_server_sink_t   sink = { 0 };
+    const char          *cl = nano_req_param_str(req, "CONTENT_LENGTH");
+    size_t               max = route->body_max ? route->body_max
+                                               : NANO_BODY_MAX;
+    size_t               total = 0;
+    char                *end, *chunk = NULL;
+    long long            declared = 0;
+    int                  n, status = 0;
 
     if (cl[0] != '\0') {
         errno = 0;
@@ -393,47 +501,65 @@ nano_server_read_body(nano_worker_t *w, nano_req_t *req, nano_res_t *res)
                                   "invalid Content-Length");
         }
     }
-    if (declared > NANO_BODY_MAX) {
-        goto too_large;
+    chunk = malloc(NANO_BODY_CHUNK);
+    if (chunk == NULL) {
+        status = 500;
+        goto refuse;
     }
-    req->body = malloc(NANO_BODY_MAX + 1);
-    if (req->body == NULL) {
-        return nano_res_error(res, 500, "internal", "out of memory");
+    if ((unsigned long long) declared > max) {
+        status = 413;
+        goto refuse;
+    }
+    status = nano_server_sink_init(&sink, req, route, (size_t) declared);
+    if (status != 0) {
+        goto refuse;
     }
     /* Reads to end of stream, whatever Content-Length claimed. */
-    while (total <= NANO_BODY_MAX) {
-        n = FCGX_GetStr(req->body + total, (int) (NANO_BODY_MAX + 1 - total),
-                        w->fcgx.in);
-        if (n <= 0) {
-            break;
-        }
+    while ((n = FCGX_GetStr(chunk, NANO_BODY_CHUNK, w->fcgx.in)) > 0) {
         total += (size_t) n;
+        if (total > max) {
+            status = 413;
+            goto refuse;
+        }
+        status = sink.multipart ? nano_upload_feed(req->uploads, chunk,
+                                                   (size_t) n)
+                                : nano_server_sink_plain(&sink, chunk,
+                                                         (size_t) n);
+        if (status != 0) {
+            goto refuse;
+        }
     }
-    if (total > NANO_BODY_MAX) {
-        goto too_large;
-    }
-    req->body[total] = '\0';
-    req->body_len = total;
     /* nginx never forwards such a body; anything else talking FastCGI
      * to us might, and a cut body must not pass for a whole one */
     if ((long long) total != declared) {
-        return nano_res_error(res, 400, "bad_request",
-                              (long long) total < declared
-                              ? "the body is shorter than its Content-Length"
-                              : "the body is longer than its Content-Length");
+        status = nano_res_error(res, 400, "bad_request",
+                                (long long) total < declared
+                                ? "the body is shorter than its"
+                                  " Content-Length"
+                                : "the body is longer than its"
+                                  " Content-Length");
+        goto out;
     }
-    return 0;
+    if (sink.multipart) {
+        status = nano_upload_finish(req->uploads);
+        if (status != 0) {
+            status = nano_server_body_refusal(req, res, status, max);
+        }
+    }
+    goto out;
 
-too_large:
+refuse:
     /* Drain a little so the web server sees a clean reply rather than a
      * reset while it is still sending. */
-    while (total < NANO_BODY_DRAIN_MAX
-           && (n = FCGX_GetStr(drain, sizeof(drain), w->fcgx.in)) > 0)
+    while (chunk != NULL && total < NANO_BODY_DRAIN_MAX
+           && (n = FCGX_GetStr(chunk, NANO_BODY_CHUNK, w->fcgx.in)) > 0)
     {
         total += (size_t) n;
     }
-    return nano_res_error(res, 413, "payload_too_large",
-                          "the request body is larger than 64 KiB");
+    status = nano_server_body_refusal(req, res, status, max);
+out:
+    free(chunk);
+    return status;
 }
 
 /*
@@ -460,14 +586,36 @@ nano_server_origin_agrees(const nano_req_t *req)
     return 0;
 }
 
+/*
+ * After a handler that streamed (or said so): the status for the log.
+ * Nothing more may be written once a stream began; a handler that
+ * returned NANO_STREAMED without beginning one gets a 500 sent for it.
+ */
+static int
+nano_server_streamed(nano_req_t *req, nano_res_t *res, int status)
+{
+    if (!req->stream.begun) {
+        nano_log_error("%s %s%s: the handler returned NANO_STREAMED without"
+                       " beginning a stream", req->method, req->script_name,
+                       req->path);
+        return nano_res_error(res, 500, "internal", "internal error");
+    }
+    if (status != NANO_STREAMED) {
+        nano_log_error("%s %s%s: the handler began a stream but returned %d"
+                       " (not NANO_STREAMED)", req->method, req->script_name,
+                       req->path, status);
+    }
+    return req->stream.status;
+}
+
 /* Routes req; returns the status the handler (or the router) chose. */
 static int
-nano_server_dispatch(nano_worker_t *w, nano_req_t *req, nano_res_t *res)
+nano_server_dispatch(nano_worker_t *w, nano_req_t *req, nano_res_t *res,
+    nano_route_params_t *params)
 {
-    const nano_route_t  *r, *match = NULL;
+    const nano_route_t  *route;
     nano_buf_t           allow;
-    int                  path_known = 0, is_head, status;
-    size_t               i;
+    int                  i, status;
 
     if (req->method[0] == '\0') {
         return nano_res_error(res, 400, "bad_request",
@@ -484,47 +632,35 @@ nano_server_dispatch(nano_worker_t *w, nano_req_t *req, nano_res_t *res)
                               " deployment's origin; see the service's log");
     }
 
-    is_head = strcmp(req->method, "HEAD") == 0;
     nano_buf_init(&allow);
-    for (i = 0; i < w->app->nroutes; i++) {
-        r = &w->app->routes[i];
-        if (strcmp(r->path, req->path) != 0) {
-            continue;
-        }
-        path_known = 1;
-        nano_buf_printf(&allow, "%s%s", allow.len ? ", " : "", r->method);
-        if (strcmp(r->method, "GET") == 0) {
-            nano_buf_puts(&allow, ", HEAD");
-        }
-        if (match == NULL
-            && (strcmp(r->method, req->method) == 0
-                || (is_head && strcmp(r->method, "GET") == 0)))
-        {
-            match = r;
-        }
-    }
-
-    if (match == NULL) {
-        if (!path_known) {
-            status = nano_res_error(res, 404, "not_found", "no such path");
-        } else {
-            nano_res_header(res, "Allow", allow.data ? allow.data : "");
-            status = nano_res_error(res, 405, "method_not_allowed",
-                                    "method not allowed for this path");
-        }
-        nano_buf_cleanup(&allow);
-        return status;
+    i = nano_route_find(w->app->routes, w->app->nroutes, req->method,
+                        req->path, params, &allow);
+    if (i == NANO_ROUTE_NOT_ALLOWED) {
+        nano_res_header(res, "Allow", allow.data ? allow.data : "");
     }
     nano_buf_cleanup(&allow);
+    if (i == NANO_ROUTE_NOT_FOUND) {
+        return nano_res_error(res, 404, "not_found", "no such path");
+    }
+    if (i == NANO_ROUTE_NOT_ALLOWED) {
+        return nano_res_error(res, 405, "method_not_allowed",
+                              "method not allowed for this path");
+    }
+    route = &w->app->routes[i];
+    req->route = route->path;
+    req->path_params = params;
 
     if (nano_server_method_has_body(req->method)) {
-        status = nano_server_read_body(w, req, res);
+        status = nano_server_read_body(w, req, res, route);
         if (status != 0) {
             return status;
         }
     }
 
-    status = match->handler(req, res);
+    status = route->handler(req, res);
+    if (status == NANO_STREAMED || req->stream.begun) {
+        return nano_server_streamed(req, res, status);
+    }
     if (status < 100 || status > 599) {
         nano_log_error("%s %s: handler returned status %d", req->method,
                        req->path, status);
@@ -538,42 +674,69 @@ nano_server_dispatch(nano_worker_t *w, nano_req_t *req, nano_res_t *res)
     return status;
 }
 
+/* Gives back what the request held: its stream slot and its database
+ * connection (rolled back first when the handler left a transaction
+ * open). */
+static void
+nano_server_request_end(nano_req_t *req)
+{
+    char  who[512];
+
+    nano_stream_release(req);
+    if (req->db != NULL) {
+        snprintf(who, sizeof(who), "%s %s%s (route %s)", req->method,
+                 req->script_name, req->path,
+                 req->route != NULL ? req->route : "?");
+        nano_dbpool_put(&nano_server_pool, req->db, who);
+        req->db = NULL;
+    }
+}
+
 static void
 nano_server_handle(nano_worker_t *w)
 {
-    nano_req_t       req;
-    nano_res_t       res;
-    nano_buf_t       out;
-    struct timespec  t0, t1;
-    int              status;
+    nano_route_params_t  params;
+    nano_req_t           req;
+    nano_res_t           res;
+    nano_buf_t           out;
+    struct timespec      t0, t1;
+    int                  status;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
     nano_req_init(&req, w->fcgx.envp);
     req.config = w->config;
     req.app = w->app;
     req.worker = w;
+    req.stream.out = w->fcgx.out;
+    req.stream.fd = w->fcgx.ipcFd;
+    params.n = 0;
     nano_res_init(&res);
     nano_buf_init(&out);
 
-    status = nano_server_dispatch(w, &req, &res);
+    status = nano_server_dispatch(w, &req, &res, &params);
     res.status = status;
 
-    nano_res_serialize(&res, strcmp(req.method, "HEAD") == 0, &out);
-    if (out.data != NULL
-        && FCGX_PutStr(out.data, (int) out.len, w->fcgx.out) < 0)
-    {
-        nano_log_warn("%s %s: client went away", req.method, req.path);
+    if (!req.stream.begun) {
+        nano_res_serialize(&res, strcmp(req.method, "HEAD") == 0, &out);
+        if (out.data != NULL
+            && FCGX_PutStr(out.data, (int) out.len, w->fcgx.out) < 0)
+        {
+            nano_log_warn("%s %s: client went away", req.method, req.path);
+        }
     }
 
     clock_gettime(CLOCK_MONOTONIC, &t1);
     nano_log_info("%s %s%s %d %.1fms", req.method, req.script_name,
-                  req.path, res.status,
+                  req.path, status,
                   (double) (t1.tv_sec - t0.tv_sec) * 1e3
                   + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
 
+    /* before FCGX_Finish_r, which frees the params req points into */
+    nano_server_request_end(&req);
+    nano_req_cleanup(&req);
+    FCGX_Finish_r(&w->fcgx);
     nano_buf_cleanup(&out);
     nano_res_cleanup(&res);
-    nano_req_cleanup(&req);
 }
 
 /* ---- workers ----------------------------------------------------------- */
@@ -607,14 +770,11 @@ nano_server_worker(void *arg)
             continue;
         }
         nano_server_handle(w);
-        FCGX_Finish_r(&w->fcgx);
     }
 
     if (w->app->worker_cleanup != NULL) {
         w->app->worker_cleanup(w);
     }
-    nano_db_free(w->db);
-    w->db = NULL;
     return NULL;
 }
 
@@ -668,6 +828,23 @@ nano_server_stop_workers(nano_worker_t *workers, int n,
 
 /* ---- main -------------------------------------------------------------- */
 
+/* Refuses a route table with a malformed path pattern; 0 or -1 logged. */
+static int
+nano_server_check_routes(const nano_app_t *app)
+{
+    char    err[128];
+    size_t  i;
+
+    for (i = 0; i < app->nroutes; i++) {
+        if (nano_route_check(app->routes[i].path, err, sizeof(err)) != 0) {
+            nano_log_error("route %s %s: %s", app->routes[i].method,
+                           app->routes[i].path, err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static void
 nano_server_usage(FILE *f, const char *prog)
 {
@@ -677,14 +854,56 @@ nano_server_usage(FILE *f, const char *prog)
             "Serves FastCGI.  Without --listen, serves on fd 0 when it is a\n"
             "listening socket.  Only loopback or unix sockets are allowed.\n"
             "Environment: NEXTAUTH_URL, NANO_SECRET_FILE or NEXTAUTH_SECRET,\n"
-            "DATABASE_URL, NANO_ROOT.\n", prog);
+            "DATABASE_URL, NANO_ROOT, NANO_MEDIA_DIR, NANO_WORKERS (the\n"
+            "default of --workers), NANO_MAX_STREAMS, NANO_DB_POOL,\n"
+            "NANO_DB_POOL_WAIT_MS.\n", prog);
 }
 
 typedef struct {
     const char  *listen;
     int          workers;
     mode_t       socket_mode;
+    int          streams;      /* NANO_MAX_STREAMS */
+    int          db_pool;      /* NANO_DB_POOL */
+    int          db_wait_ms;   /* NANO_DB_POOL_WAIT_MS */
 } nano_server_opts_t;
+
+/* nano_config_env_int, the refusal logged. */
+static int
+nano_server_env_int(const char *name, int def, int min, int max, int *out)
+{
+    char  err[160];
+
+    if (nano_config_env_int(name, def, min, max, out, err, sizeof(err)) != 0)
+    {
+        nano_log_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The sizes that come from the environment once the worker count is
+ * known: stream slots (default workers - 4, at least 1) and the
+ * database pool.  0, or -1 logged. */
+static int
+nano_server_env_sizes(nano_server_opts_t *o)
+{
+    char  err[256];
+
+    if (nano_server_env_int("NANO_MAX_STREAMS",
+                            o->workers > 5 ? o->workers - 4 : 1, 1,
+                            NANO_WORKERS_MAX, &o->streams) != 0)
+    {
+        return -1;
+    }
+    if (nano_dbpool_config(&o->db_pool, &o->db_wait_ms, err, sizeof(err))
+        != 0)
+    {
+        nano_log_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
 
 static int
 nano_server_parse_args(int argc, char **argv, int workers,
@@ -702,8 +921,14 @@ nano_server_parse_args(int argc, char **argv, int workers,
     int    c;
 
     o->listen = NULL;
-    o->workers = workers > 0 ? workers : NANO_WORKERS_DEFAULT;
     o->socket_mode = 0660;
+    /* --workers, else NANO_WORKERS, else the app's, else the default */
+    if (nano_server_env_int("NANO_WORKERS",
+                            workers > 0 ? workers : NANO_WORKERS_DEFAULT, 1,
+                            NANO_WORKERS_MAX, &o->workers) != 0)
+    {
+        return NANO_EXIT_USAGE;
+    }
 
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
@@ -761,6 +986,12 @@ nano_server_main(int argc, char **argv, const nano_app_t *app)
     if (rc != NANO_EXIT_OK) {
         return rc < 0 ? NANO_EXIT_OK : rc;
     }
+    if (nano_server_check_routes(app) != 0) {
+        return NANO_EXIT_FAILURE;
+    }
+    if (nano_server_env_sizes(&opts) != 0) {
+        return NANO_EXIT_FAILURE;
+    }
 
     /* Workers inherit this mask: only the main thread takes the stop
      * signals, through sigwait(). */
@@ -795,6 +1026,14 @@ nano_server_main(int argc, char **argv, const nano_app_t *app)
         goto out;
     }
     json_object_seed(0);        /* before threads: jansson's hash seed */
+    nano_stream_slots_init(opts.streams);
+    if (nano_dbpool_init(&nano_server_pool, getenv("DATABASE_URL"),
+                         opts.db_pool, opts.db_wait_ms) != 0)
+    {
+        nano_log_error("out of memory");
+        rc = NANO_EXIT_FAILURE;
+        goto out;
+    }
 
     if (app->start != NULL && app->start(&cfg) != 0) {
         nano_log_error("%s: start failed", app->name);
@@ -823,8 +1062,9 @@ nano_server_main(int argc, char **argv, const nano_app_t *app)
         }
         workers[i].started = 1;
     }
-    nano_log_info("serving %s on %s with %d workers (origin %s)", app->name,
-                  l.name, opts.workers, cfg.origin);
+    nano_log_info("serving %s on %s with %d workers, %d stream slots and"
+                  " %d database connections (origin %s)", app->name, l.name,
+                  opts.workers, opts.streams, opts.db_pool, cfg.origin);
 
     do {
         if (sigwait(&stop, &sig) != 0) {
@@ -847,6 +1087,7 @@ out:
     if (started && app->stop != NULL) {
         app->stop();
     }
+    nano_dbpool_cleanup(&nano_server_pool);
     nano_password_pool_cleanup();
     if (l.fd >= 0) {
         close(l.fd);

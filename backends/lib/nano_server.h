@@ -22,14 +22,18 @@
 
 /*
  * Handles one request: reads req, fills res (nano_res_json, _error,
- * _redirect, or the body buffer directly) and returns the HTTP status.
- * Must not exit or write to the FastCGI stream.
+ * _redirect, or the body buffer directly) and returns the HTTP status;
+ * or streams its answer (nano_stream.h) and returns NANO_STREAMED.
+ * Must not exit or write to the FastCGI stream itself.
  */
 typedef int (*nano_handler_t)(nano_req_t *req, nano_res_t *res);
 
 /* nano_route_t.flags */
 #define NANO_ROUTE_UPLOAD  0x1   /* multipart/form-data bodies go to files
-                                    (nano_req_upload), up to body_max */
+                                    (nano_req_upload), up to body_max in
+                                    all, each file at most
+                                    NANO_IMAGE_UPLOAD_MAX (10 MiB), text
+                                    fields 64 KiB (nano_req_fields) */
 
 typedef struct {
     const char      *method;     /* "GET" also answers HEAD */
@@ -38,7 +42,7 @@ typedef struct {
      * segment, read with nano_req_path_param() */
     const char      *path;
     nano_handler_t   handler;
-    size_t           body_max;   /* 0: NANO_BODY_MAX */
+    size_t           body_max;   /* 0: NANO_BODY_MAX; more: 413 naming it */
     unsigned         flags;
 } nano_route_t;
 
@@ -55,7 +59,9 @@ struct nano_app_s {
     const nano_route_t  *routes;
     size_t               nroutes;
     unsigned             flags;
-    int                  workers;    /* default --workers; 0: 4 */
+    /* default of --workers when NANO_WORKERS is unset; 0:
+     * NANO_WORKERS_DEFAULT */
+    int                  workers;
     /* Optional, run once before the workers start (returns 0, or -1 to
      * stop the server) and once after they stopped: the app's own
      * threads, such as the platform's revocation publisher. */

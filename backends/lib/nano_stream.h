@@ -59,4 +59,12 @@ int nano_sse_heartbeat(nano_req_t *req);
 /* 1 once a write failed (the client is gone). */
 int nano_stream_gone(const nano_req_t *req);
 
+/* For the server.  Sets the number of stream slots (at least 1), once
+ * before the workers start. */
+void nano_stream_slots_init(int slots);
+
+/* For the server, at the end of every request: gives its slot back.
+ * May run twice. */
+void nano_stream_release(nano_req_t *req);
+
 #endif /* NANO_STREAM_H */

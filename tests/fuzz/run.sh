@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses with ASan and UBSan and runs each for a
-# bounded time.  Usage: tests/fuzz/run.sh [token|cookie|revoke ...]
+# bounded time.  Usage: tests/fuzz/run.sh [token|cookie|revoke|multipart ...]
 # Environment: FUZZ_SECONDS (per harness, default 30), FUZZ_JOBS (parallel
 # workers per harness, default 1), CC (default clang), FUZZ_OUT (build and
 # corpus folder, default build/fuzz).  Exit status 1 when a harness found
@@ -14,7 +14,7 @@ seconds=${FUZZ_SECONDS:-30}
 jobs=${FUZZ_JOBS:-1}
 cc=${CC:-clang}
 out=${FUZZ_OUT:-build/fuzz}
-[ "$#" -gt 0 ] || set -- token cookie revoke
+[ "$#" -gt 0 ] || set -- token cookie revoke multipart
 
 if ! command -v "$cc" >/dev/null 2>&1; then
     echo "fuzz: $cc not found; install Debian's clang (apt-get install clang)" >&2
@@ -23,7 +23,7 @@ fi
 
 flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
        -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wmissing-prototypes
-       -Ingx_nano_auth_module)
+       -Ingx_nano_auth_module -Ibackends/lib)
 mkdir -p "$out"
 
 status=0
@@ -39,8 +39,11 @@ for name in "$@"; do
     revoke)
         src=(ngx_nano_auth_module/nano_revoke.c)
         libs=() ;;
+    multipart)
+        src=(backends/lib/nano_multipart.c)
+        libs=() ;;
     *)
-        echo "fuzz: unknown harness '$name' (token, cookie, revoke)" >&2
+        echo "fuzz: unknown harness '$name' (token, cookie, revoke, multipart)" >&2
         exit 2 ;;
     esac
 

@@ -9,6 +9,9 @@
 //   });
 //   res.status, res.headers (lower-cased; Set-Cookie in res.setCookies),
 //   res.text, res.json(), res.stderr, res.appStatus
+//
+// fcgiStream() is the same request with STDOUT handed on as it arrives
+// (streamed replies) and a socket to close mid-reply.
 import net from 'node:net';
 
 const VERSION = 1;
@@ -90,9 +93,13 @@ function parseStdout(buf) {
     return { status, headers, setCookies, body: buf.subarray(sep + sepLen) };
 }
 
-// fcgiRequest(path, {params, body, timeout}): one request on a new
-// connection (keep-conn off, as nginx's config here does).
-export function fcgiRequest(path, { params = [], body, timeout = 10000 } = {}) {
+// fcgiStream(path, {params, body, timeout, onStdout}): one request on a
+// new connection (keep-conn off, as nginx's config here does), its STDOUT
+// handed to onStdout(data, ms) as each record arrives (ms since the
+// request was sent).  Returns {socket, done}: destroy socket to leave in
+// the middle of a reply; done resolves as fcgiRequest's result, with
+// chunks: [{at, data}] (each STDOUT record and when it came).
+export function fcgiStream(path, { params = [], body, timeout = 10000, onStdout } = {}) {
     const stdin = body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(body) ? body : Buffer.from(body);
     const begin = Buffer.alloc(8);
     begin.writeUInt16BE(RESPONDER, 0);   // flags 0: the server closes the connection
@@ -101,17 +108,22 @@ export function fcgiRequest(path, { params = [], body, timeout = 10000 } = {}) {
         ...stream(PARAMS, encodeParams(params)),
         ...stream(STDIN, stdin),
     ]);
-    return new Promise((resolve, reject) => {
-        const sock = net.connect(path);
+    const sock = net.connect(path);
+    const done = new Promise((resolve, reject) => {
         let input = Buffer.alloc(0);
         const stdout = [];
+        const chunks = [];
         const stderr = [];
         let ended = null;
+        let sent = 0;
         const timer = setTimeout(() => {
             sock.destroy();
             reject(new Error(`FastCGI request to ${path} timed out after ${timeout} ms`));
         }, timeout);
-        sock.on('connect', () => sock.write(out));
+        sock.on('connect', () => {
+            sent = performance.now();
+            sock.write(out);
+        });
         sock.on('data', (d) => {
             input = Buffer.concat([input, d]);
             while (input.length >= 8) {
@@ -120,8 +132,12 @@ export function fcgiRequest(path, { params = [], body, timeout = 10000 } = {}) {
                 if (input.length < 8 + len + pad) break;
                 const type = input.readUInt8(1);
                 const content = input.subarray(8, 8 + len);
-                if (type === STDOUT) stdout.push(content);
-                else if (type === STDERR) stderr.push(content);
+                if (type === STDOUT && len > 0) {
+                    const at = performance.now() - sent;
+                    stdout.push(content);
+                    chunks.push({ at, data: content });
+                    if (onStdout) onStdout(content, at);
+                } else if (type === STDERR) stderr.push(content);
                 else if (type === END_REQUEST) {
                     ended = { appStatus: content.readUInt32BE(0), protocolStatus: content.readUInt8(4) };
                 }
@@ -147,6 +163,7 @@ export function fcgiRequest(path, { params = [], body, timeout = 10000 } = {}) {
                     headers: r.headers,
                     setCookies: r.setCookies,
                     text,
+                    chunks,
                     stderr: Buffer.concat(stderr).toString('utf8'),
                     appStatus: ended.appStatus,
                     protocolStatus: ended.protocolStatus,
@@ -163,6 +180,13 @@ export function fcgiRequest(path, { params = [], body, timeout = 10000 } = {}) {
             }
         });
     });
+    return { socket: sock, done };
+}
+
+// fcgiRequest(path, {params, body, timeout}): one request on a new
+// connection, answered as a whole.
+export function fcgiRequest(path, options = {}) {
+    return fcgiStream(path, options).done;
 }
 
 // The params nginx sends for a request to a location (nginx.conf.d/

@@ -1,0 +1,423 @@
+/*
+ * Image sniffing (PNG, JPEG, WebP by their bytes) and base64 images.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "nano_image.h"
+#include "nano_log.h"
+
+#define NANO_IMAGE_SNIFF_MAX  (64 * 1024)   /* bytes read for the size */
+#define NANO_IMAGE_B64_CHUNK  65535         /* decoded bytes per write (3n) */
+#define NANO_IMAGE_B64_STEP   (NANO_IMAGE_B64_CHUNK / 3 * 4)   /* characters */
+
+static const unsigned char  nano_image_png_sig[8] = {
+    0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'
+};
+
+static uint32_t
+nano_image_be32(const unsigned char *p)
+{
+    return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16
+           | (uint32_t) p[2] << 8 | p[3];
+}
+
+static unsigned
+nano_image_be16(const unsigned char *p)
+{
+    return (unsigned) p[0] << 8 | p[1];
+}
+
+static unsigned
+nano_image_le16(const unsigned char *p)
+{
+    return (unsigned) p[1] << 8 | p[0];
+}
+
+static uint32_t
+nano_image_le24(const unsigned char *p)
+{
+    return (uint32_t) p[2] << 16 | (uint32_t) p[1] << 8 | p[0];
+}
+
+static void
+nano_image_set(nano_image_info_t *info, const char *mime, const char *ext,
+    uint32_t width, uint32_t height)
+{
+    info->mime = mime;
+    info->ext = ext;
+    info->width = (int) width;
+    info->height = (int) height;
+}
+
+/* The signature, then IHDR as the first chunk: length 13, width and
+ * height 1..2^31-1 (PNG's own limits). */
+static int
+nano_image_png(const unsigned char *p, size_t len, nano_image_info_t *info)
+{
+    uint32_t  w, h;
+
+    if (len < 24 || memcmp(p, nano_image_png_sig, 8) != 0
+        || nano_image_be32(p + 8) != 13 || memcmp(p + 12, "IHDR", 4) != 0)
+    {
+        return -1;
+    }
+    w = nano_image_be32(p + 16);
+    h = nano_image_be32(p + 20);
+    if (w == 0 || h == 0 || w > INT32_MAX || h > INT32_MAX) {
+        return -1;
+    }
+    nano_image_set(info, "image/png", "png", w, h);
+    return 0;
+}
+
+/* 1 for the start-of-frame markers that carry the image size: SOF0..15
+ * but DHT (C4), JPG (C8) and DAC (CC). */
+static int
+nano_image_jpeg_sof(unsigned m)
+{
+    return m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc;
+}
+
+/*
+ * SOI, then markers up to an SOFn, whose segment holds the size.  The
+ * size may lie beyond the bytes given (large EXIF blocks): then it is 0.
+ * A byte that is not a marker where one must stand means it is no JPEG.
+ */
+static int
+nano_image_jpeg(const unsigned char *p, size_t len, nano_image_info_t *info)
+{
+    size_t    off = 2;
+    unsigned  m, seg;
+    uint32_t  w = 0, h = 0;
+
+    if (len < 4 || p[0] != 0xff || p[1] != 0xd8 || p[2] != 0xff) {
+        return -1;
+    }
+    while (off < len) {
+        if (p[off] != 0xff) {
+            return -1;
+        }
+        while (off < len && p[off] == 0xff) {     /* fill bytes */
+            off++;
+        }
+        if (off >= len) {
+            break;
+        }
+        m = p[off++];
+        if (m != 0x01 && m < 0xc0) {
+            return -1;          /* not a marker (reserved, or stuffing) */
+        }
+        if (m == 0x01 || (m >= 0xd0 && m <= 0xd7)) {   /* no length */
+            continue;
+        }
+        if (m == 0xd8 || m == 0xd9 || m == 0xda) {
+            break;              /* no frame header before the data */
+        }
+        if (off + 2 > len) {
+            break;
+        }
+        seg = nano_image_be16(p + off);
+        if (seg < 2) {
+            return -1;
+        }
+        if (nano_image_jpeg_sof(m)) {
+            if (off + 7 <= len && seg >= 7) {
+                h = nano_image_be16(p + off + 3);
+                w = nano_image_be16(p + off + 5);
+            }
+            break;
+        }
+        off += seg;
+    }
+    nano_image_set(info, "image/jpeg", "jpg", w, h);
+    return 0;
+}
+
+/* RIFF <size> WEBP, then the first chunk: VP8 (lossy key frame), VP8L
+ * (lossless) or VP8X (extended: the canvas size). */
+static int
+nano_image_webp(const unsigned char *p, size_t len, nano_image_info_t *info)
+{
+    uint32_t  w, h, bits;
+
+    if (len < 30 || memcmp(p, "RIFF", 4) != 0 || memcmp(p + 8, "WEBP", 4) != 0)
+    {
+        return -1;
+    }
+    if (memcmp(p + 12, "VP8 ", 4) == 0) {
+        if (p[23] != 0x9d || p[24] != 0x01 || p[25] != 0x2a) {
+            return -1;
+        }
+        w = nano_image_le16(p + 26) & 0x3fff;
+        h = nano_image_le16(p + 28) & 0x3fff;
+    } else if (memcmp(p + 12, "VP8L", 4) == 0) {
+        if (p[20] != 0x2f) {
+            return -1;
+        }
+        bits = (uint32_t) p[21] | (uint32_t) p[22] << 8
+               | (uint32_t) p[23] << 16 | (uint32_t) p[24] << 24;
+        w = (bits & 0x3fff) + 1;
+        h = ((bits >> 14) & 0x3fff) + 1;
+    } else if (memcmp(p + 12, "VP8X", 4) == 0) {
+        w = nano_image_le24(p + 24) + 1;
+        h = nano_image_le24(p + 27) + 1;
+    } else {
+        return -1;
+    }
+    if (w == 0 || h == 0) {
+        return -1;
+    }
+    nano_image_set(info, "image/webp", "webp", w, h);
+    return 0;
+}
+
+int
+nano_image_sniff(const unsigned char *p, size_t len, nano_image_info_t *info)
+{
+    nano_image_info_t  found;
+    int                rc = -1;
+
+    if (p != NULL
+        && (nano_image_png(p, len, &found) == 0
+            || nano_image_jpeg(p, len, &found) == 0
+            || nano_image_webp(p, len, &found) == 0))
+    {
+        *info = found;
+        rc = 0;
+    }
+    return rc;
+}
+
+int
+nano_image_sniff_file(const char *path, nano_image_info_t *info)
+{
+    unsigned char  *buf = NULL;
+    size_t          len = 0;
+    ssize_t         n;
+    int             fd, rc = -1;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        goto out;
+    }
+    buf = malloc(NANO_IMAGE_SNIFF_MAX);
+    if (buf == NULL) {
+        goto out;
+    }
+    while (len < NANO_IMAGE_SNIFF_MAX) {
+        n = read(fd, buf + len, NANO_IMAGE_SNIFF_MAX - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t) n;
+    }
+    rc = nano_image_sniff(buf, len, info);
+out:
+    free(buf);
+    if (fd >= 0) {
+        close(fd);
+    }
+    return rc;
+}
+
+/* ---- base64 ------------------------------------------------------------ */
+
+/* The value of a base64 character in either alphabet, -1 for others;
+ * *url is set to 1 for '-' '_', 0 for '+' '/', left for the rest. */
+static int
+nano_image_b64_value(unsigned char c, int *url)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+    if (c == '+' || c == '-') {
+        *url = c == '-';
+        return 62;
+    }
+    if (c == '/' || c == '_') {
+        *url = c == '_';
+        return 63;
+    }
+    return -1;
+}
+
+/*
+ * Strips a "data:...;base64," prefix, checks the characters (one
+ * alphabet, padding only at the end and only to a multiple of 4, unused
+ * bits zero) and sets the decoded length.  Returns 0 or -1.
+ */
+static int
+nano_image_b64_check(const char **text, size_t *len, size_t *decoded)
+{
+    const unsigned char  *p;
+    const char           *comma;
+    size_t                n = *len, pad = 0, i;
+    int                   url = -1, seen, v = 0;
+
+    if (n >= 5 && strncasecmp(*text, "data:", 5) == 0) {
+        comma = memchr(*text, ',', n);
+        if (comma == NULL || comma - *text < 12
+            || strncasecmp(comma - 7, ";base64", 7) != 0)
+        {
+            return -1;
+        }
+        n -= (size_t) (comma + 1 - *text);
+        *text = comma + 1;
+    }
+    p = (const unsigned char *) *text;
+    while (pad < 2 && pad < n && p[n - 1 - pad] == '=') {
+        pad++;
+    }
+    if (n == 0 || (pad > 0 && n % 4 != 0) || (n - pad) % 4 == 1) {
+        return -1;
+    }
+    for (i = 0; i < n - pad; i++) {
+        seen = url;
+        v = nano_image_b64_value(p[i], &url);
+        if (v < 0 || (seen >= 0 && seen != url)) {
+            return -1;
+        }
+    }
+    /* the last character's bits beyond the data must be zero */
+    if (((n - pad) % 4 == 2 && (v & 0x0f) != 0)
+        || ((n - pad) % 4 == 3 && (v & 0x03) != 0))
+    {
+        return -1;
+    }
+    *len = n - pad;
+    *decoded = (n - pad) / 4 * 3 + ((n - pad) % 4 ? (n - pad) % 4 - 1 : 0);
+    return 0;
+}
+
+/* Decodes checked base64 characters [from, from + n) (n a multiple of
+ * 4, or the tail) into out; returns the bytes written. */
+static size_t
+nano_image_b64_decode(const char *s, size_t n, unsigned char *out)
+{
+    size_t    i, o = 0, k;
+    uint32_t  acc;
+    int       url = 0;
+
+    for (i = 0; i < n; i += 4) {
+        acc = 0;
+        for (k = 0; k < 4; k++) {
+            acc <<= 6;
+            if (i + k < n) {
+                acc |= (uint32_t) nano_image_b64_value(
+                           (unsigned char) s[i + k], &url);
+            }
+        }
+        k = n - i >= 4 ? 3 : n - i - 1;
+        out[o++] = (unsigned char) (acc >> 16);
+        if (k > 1) {
+            out[o++] = (unsigned char) (acc >> 8);
+        }
+        if (k > 2) {
+            out[o++] = (unsigned char) acc;
+        }
+    }
+    return o;
+}
+
+static int
+nano_image_write_all(int fd, const unsigned char *p, size_t len)
+{
+    ssize_t  n;
+
+    while (len > 0) {
+        n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        p += n;
+        len -= (size_t) n;
+    }
+    return 0;
+}
+
+int
+nano_image_from_base64(const char *text, size_t len, size_t max,
+    const char *path, nano_image_info_t *info)
+{
+    unsigned char  *buf = NULL;
+    size_t          decoded, done, step, n;
+    int             fd = -1, made = 0, rc = -1;
+
+    if (text == NULL || nano_image_b64_check(&text, &len, &decoded) != 0) {
+        goto out;
+    }
+    if (decoded > max) {
+        rc = -2;
+        goto out;
+    }
+    buf = malloc(NANO_IMAGE_B64_CHUNK);
+    if (buf == NULL) {
+        rc = -3;
+        goto out;
+    }
+    /* the first chunk decides, before any file exists */
+    step = len < NANO_IMAGE_B64_STEP ? len : NANO_IMAGE_B64_STEP;
+    n = nano_image_b64_decode(text, step, buf);
+    if (nano_image_sniff(buf, n, info) != 0) {
+        goto out;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+              0640);
+    made = fd >= 0;
+    if (fd < 0 || fchmod(fd, 0640) != 0) {
+        nano_log_error("cannot write %s: %s", path, strerror(errno));
+        rc = -3;
+        goto out;
+    }
+    for (done = 0; ; ) {
+        if (nano_image_write_all(fd, buf, n) != 0) {
+            nano_log_error("cannot write %s: %s", path, strerror(errno));
+            rc = -3;
+            goto out;
+        }
+        done += step;
+        if (done == len) {
+            break;
+        }
+        step = len - done < NANO_IMAGE_B64_STEP ? len - done
+                                                : NANO_IMAGE_B64_STEP;
+        n = nano_image_b64_decode(text + done, step, buf);
+    }
+    if (close(fd) != 0) {
+        fd = -1;
+        nano_log_error("cannot write %s: %s", path, strerror(errno));
+        rc = -3;
+        goto out;
+    }
+    fd = -1;
+    rc = 0;
+out:
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (rc != 0 && made) {
+        unlink(path);
+    }
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,525 @@
+// The libnano runtime (issue 6, docs/MODULES.md "libnano runtime"),
+// black-box: build/bin/nano-testapp (tests/tools/nano_testapp.c, never
+// deployed) started here on a unix socket in a temporary folder and asked
+// over FastCGI directly (tests/integration/fcgi.mjs), as nginx would.
+// Route parameters and 404/405, per-route body limits, multipart uploads
+// streamed to disk and sniffed, Server-Sent Events that arrive as they
+// are written, a client that leaves mid-stream, stream slots, the worker
+// and pool settings, and, against the test stack's PostgreSQL
+// (NANO_TEST_PG_SOCK), the database pool and nano_db_tx.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fcgiRequest, fcgiStream, nginxParams } from './fcgi.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const APP = path.join(ROOT, 'build/bin/nano-testapp');
+const ORIGIN = 'http://localhost:8080';
+const PG_SOCK = process.env.NANO_TEST_PG_SOCK || '';
+const DB_URL = PG_SOCK ? `postgresql://nano@localhost/nano?host=${PG_SOCK}` : '';
+const MiB = 1024 * 1024;
+const NO_DB = PG_SOCK ? false : 'NANO_TEST_PG_SOCK is not set (run through make test)';
+
+// A 640 x 480 PNG header (signature and IHDR): the sniffer needs no more.
+const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000280000001e0080600000000000000', 'hex');
+
+// --- the app ------------------------------------------------------------------
+
+// startApp({env, args}): a nano-testapp of its own, in a temporary folder
+// (its socket, NANO_ROOT, NANO_MEDIA_DIR); resolves once it listens.
+// app.log() is what it wrote on stderr; app.stop() ends it.
+async function startApp({ env = {}, args = [] } = {}) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-rt-'));
+    const sock = path.join(dir, 'app.sock');
+    const media = path.join(dir, 'media');
+    const proc = spawn(APP, ['--listen', `unix:${sock}`, ...args], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: {
+            PATH: process.env.PATH, NEXTAUTH_URL: ORIGIN, NANO_ROOT: dir,
+            NANO_MEDIA_DIR: media, DATABASE_URL: DB_URL, ...env,
+        },
+    });
+    let log = '';
+    proc.stderr.setEncoding('utf8');
+    proc.stderr.on('data', (d) => { log += d; });
+    const exited = new Promise((r) => proc.on('close', (code) => r(code)));
+    const app = {
+        dir, sock, media, proc, exited,
+        log: () => log,
+        async stop() {
+            if (proc.exitCode === null) proc.kill('SIGTERM');
+            const code = await exited;
+            fs.rmSync(dir, { recursive: true, force: true });
+            // a sanitizer build (make B=... CFLAGS=-fsanitize=...) reports here
+            assert.doesNotMatch(log, /Sanitizer|runtime error:/, log);
+            assert.equal(code, 0, `nano-testapp exited with ${code}:\n${log}`);
+        },
+        // waits until the log matches re (the handler's own lines come
+        // a moment after the client saw the reply)
+        async waitLog(re, ms = 5000) {
+            for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(20)) {
+                if (re.test(log)) return log.match(re);
+            }
+            assert.fail(`the app's log never matched ${re}:\n${log}`);
+        },
+    };
+    for (let i = 0; i < 250 && !fs.existsSync(sock); i++) {
+        if (proc.exitCode !== null) break;
+        await sleep(20);
+    }
+    if (!fs.existsSync(sock)) {
+        await app.stop();
+        throw new Error(`nano-testapp did not start:\n${log}`);
+    }
+    return app;
+}
+
+// Runs the app with env until it exits (it must refuse to start).
+async function refusedStart(env, args = []) {
+    const proc = spawn(APP, ['--listen', `unix:${os.tmpdir()}/nano-rt-never.sock`, ...args], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { PATH: process.env.PATH, NEXTAUTH_URL: ORIGIN, ...env },
+    });
+    let log = '';
+    proc.stderr.setEncoding('utf8');
+    proc.stderr.on('data', (d) => { log += d; });
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
+    const code = await new Promise((r) => proc.on('close', (c) => r(c)));
+    clearTimeout(timer);
+    return { code, log };
+}
+
+function params(o = {}) {
+    return nginxParams({ authOrigin: ORIGIN, ...o });
+}
+
+// ask(app, method, path, {query, body, contentType, contentLength, timeout})
+function ask(app, method, p, { query = '', body, contentType = '', contentLength, timeout = 20000 } = {}) {
+    const b = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body);
+    return fcgiRequest(app.sock, {
+        params: params({
+            method, path: p, query, contentType,
+            contentLength: contentLength !== undefined ? contentLength : b ? b.length : '',
+        }),
+        body: b,
+        timeout,
+    });
+}
+
+// A multipart/form-data body of parts [{name, filename?, type?, data}].
+function multipart(parts, boundary = '----nanoRuntimeTest7MA4YWxkTrZu0gW') {
+    const chunks = [];
+    for (const p of parts) {
+        let h = `--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"`;
+        if (p.filename !== undefined) h += `; filename="${p.filename}"`;
+        h += '\r\n';
+        if (p.type) h += `Content-Type: ${p.type}\r\n`;
+        chunks.push(Buffer.from(`${h}\r\n`), Buffer.isBuffer(p.data) ? p.data : Buffer.from(p.data), Buffer.from('\r\n'));
+    }
+    chunks.push(Buffer.from(`--${boundary}--\r\n`));
+    return { body: Buffer.concat(chunks), contentType: `multipart/form-data; boundary=${boundary}` };
+}
+
+function upload(app, parts, opts = {}) {
+    const m = multipart(parts);
+    return ask(app, 'POST', '/upload', { body: m.body, contentType: m.contentType, timeout: 60000, ...opts });
+}
+
+// A file of size bytes starting with head.
+function fileOf(size, head = Buffer.alloc(0)) {
+    const b = Buffer.alloc(size, 0x61);
+    head.copy(b);
+    return b;
+}
+
+const tmpFiles = (app) => (fs.existsSync(path.join(app.media, 'tmp')) ? fs.readdirSync(path.join(app.media, 'tmp')) : []);
+
+function vmHWM(pid) {
+    const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmHWM:\s+(\d+) kB/m);
+    return Number(m[1]) * 1024;
+}
+
+// --- routes -------------------------------------------------------------------
+
+test('route parameters: each {name} captures one segment, an exact route beats a parameter, 404 and 405 with Allow', async (t) => {
+    const app = await startApp();
+    t.after(() => app.stop());
+
+    let res = await ask(app, 'GET', '/echo/g-123');
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json(), { route: '/echo/{id}', id: 'g-123', part: null, method: 'GET' });
+
+    res = await ask(app, 'GET', '/echo/a b%2F/parts/0.png');
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json(), { route: '/echo/{id}/parts/{part}', id: 'a b%2F', part: '0.png', method: 'GET' });
+
+    res = await ask(app, 'DELETE', '/echo/x');
+    assert.equal(res.json().method, 'DELETE');
+
+    res = await ask(app, 'HEAD', '/echo/x');
+    assert.equal(res.status, 200);
+    assert.equal(res.text, '');
+
+    res = await ask(app, 'GET', '/echo/special');
+    assert.deepEqual(res.json(), { exact: true, route: '/echo/special' });
+
+    res = await ask(app, 'PUT', '/echo/x');
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.allow, 'GET, HEAD, DELETE');
+    assert.equal(res.json().error, 'method_not_allowed');
+
+    // the exact route owns its path: its methods only
+    res = await ask(app, 'DELETE', '/echo/special');
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.allow, 'GET, HEAD');
+
+    for (const p of ['/echo/', '/echo', '/echo/a/b', '/echo/a/parts/', '/nothing']) {
+        res = await ask(app, 'GET', p);
+        assert.equal(res.status, 404, p);
+        assert.equal(res.json().error, 'not_found', p);
+    }
+});
+
+test('per-route body limits: a body at the limit passes, one byte more is 413 naming the limit; Content-Length must match', async (t) => {
+    const app = await startApp();
+    t.after(() => app.stop());
+
+    let res = await ask(app, 'POST', '/small', { body: 'x'.repeat(16) });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json().bytes, 16);
+
+    res = await ask(app, 'POST', '/small', { body: 'x'.repeat(17) });
+    assert.equal(res.status, 413);
+    assert.deepEqual(res.json(), { error: 'payload_too_large', message: 'the request body is larger than 16 bytes' });
+
+    // announced too large: refused before reading, the body drained
+    res = await ask(app, 'POST', '/small', { body: 'x'.repeat(17), contentLength: 1000 });
+    assert.equal(res.status, 413);
+
+    res = await ask(app, 'POST', '/default', { body: Buffer.alloc(64 * 1024, 0x62) });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json().bytes, 64 * 1024);
+
+    res = await ask(app, 'POST', '/default', { body: Buffer.alloc(64 * 1024 + 1, 0x62) });
+    assert.equal(res.status, 413);
+    assert.equal(res.json().message, 'the request body is larger than 64 KiB');
+
+    res = await ask(app, 'POST', '/small', { body: 'x'.repeat(10), contentLength: 12 });
+    assert.equal(res.status, 400);
+    assert.equal(res.json().message, 'the body is shorter than its Content-Length');
+    res = await ask(app, 'POST', '/small', { body: 'x'.repeat(10), contentLength: 8 });
+    assert.equal(res.status, 400);
+    assert.equal(res.json().message, 'the body is longer than its Content-Length');
+});
+
+// --- uploads ------------------------------------------------------------------
+
+test('upload: a 10 MiB file streams to a temporary file (the process never holds it), sniffed, removed at the end of the request', async (t) => {
+    const app = await startApp();
+    t.after(() => app.stop());
+
+    await ask(app, 'GET', '/echo/warm');
+    const before = vmHWM(app.proc.pid);
+    const res = await upload(app, [
+        { name: 'prompt', data: 'a cat on a mat' },
+        { name: 'image', filename: 'big.png', type: 'image/png', data: fileOf(10 * MiB, PNG) },
+    ]);
+    assert.equal(res.status, 200, res.text);
+    const body = res.json();
+    assert.deepEqual(body.fields, { prompt: 'a cat on a mat' });
+    assert.deepEqual(body.files, [{ field: 'image', size: 10 * MiB, mime: 'image/png', width: 640, height: 480 }]);
+    const grew = vmHWM(app.proc.pid) - before;
+    assert.ok(grew < 4 * MiB, `the peak RSS grew by ${(grew / MiB).toFixed(1)} MiB for a 10 MiB upload`);
+    assert.deepEqual(tmpFiles(app), [], 'temporary files left behind');
+    assert.equal(fs.statSync(path.join(app.media, 'tmp')).mode & 0o777, 0o750);
+});
+
+test('upload: a file of 10 MiB + 1 byte, or a body over the route\'s body_max, is 413 naming the limit', async (t) => {
+    const app = await startApp();
+    t.after(() => app.stop());
+
+    let res = await upload(app, [{ name: 'image', filename: 'big.png', data: fileOf(10 * MiB + 1, PNG) }]);
+    assert.equal(res.status, 413, res.text);
+    assert.deepEqual(res.json(), { error: 'payload_too_large', message: 'a file is larger than 10 MiB' });
+
+    // two files within the per-file cap, over the route's 10 MiB + 64 KiB
+    res = await upload(app, [
+        { name: 'image', filename: 'a.png', data: fileOf(6 * MiB, PNG) },
+        { name: 'file', filename: 'b.png', data: fileOf(6 * MiB, PNG) },
+    ]);
+    assert.equal(res.status, 413, res.text);
+    assert.equal(res.json().message, 'the request body is larger than 10304 KiB');
+    assert.deepEqual(tmpFiles(app), [], 'temporary files left behind');
+
+    // the app still answers on the same workers
+    res = await ask(app, 'GET', '/echo/after');
+    assert.equal(res.status, 200);
+});
+
+test('upload: judged by the bytes, never the name or declared type; text fields; kept files stay', async (t) => {
+    const app = await startApp();
+    t.after(() => app.stop());
+
+    const res = await upload(app, [
+        { name: 'image', filename: 'photo.jpg', type: 'image/jpeg', data: fileOf(5000, PNG) },
+        { name: 'notes', filename: 'notes.png', type: 'image/png', data: 'just some text, not an image\n' },
+        { name: 'caption', data: 'caf\u00e9 \u2615' },
+        { name: 'keep', data: 'image' },
+    ]);
+    assert.equal(res.status, 200, res.text);
+    const body = res.json();
+    assert.deepEqual(body.files, [
+        { field: 'image', size: 5000, mime: 'image/png', width: 640, height: 480 },
+        { field: 'notes', size: 29, mime: null, width: 0, height: 0 },
+    ]);
+    assert.deepEqual(body.fields, { caption: 'caf\u00e9 \u2615', keep: 'image' });
+    assert.deepEqual(tmpFiles(app), [], 'temporary files left behind');
+    const kept = fs.readFileSync(path.join(app.media, 'kept-image'));
+    assert.equal(kept.length, 5000);
+    assert.ok(kept.subarray(0, PNG.length).equals(PNG));
+    assert.equal(fs.statSync(path.join(app.media, 'kept-image')).mode & 0o777, 0o640);
+
+    // a JSON body on an upload route is read as any other body
+    const json = await ask(app, 'POST', '/upload', { body: '{"prompt":"x"}', contentType: 'application/json' });
+    assert.deepEqual(json.json(), { multipart: false, bytes: 14 });
+});
+
+test('upload: malformed multipart bodies answer 400 with a clear message and leave no files', async (t) => {
+    const app = await startApp();
+    t.after(() => app.stop());
+    const B = 'XyZ';
+    const ct = `multipart/form-data; boundary=${B}`;
+    const cd = (x) => `Content-Disposition: form-data; ${x}\r\n`;
+    const cases = [
+        ['no boundary parameter', 'multipart/form-data', `--${B}\r\n${cd('name="a"')}\r\nv\r\n--${B}--`,
+            'the multipart body has no valid boundary'],
+        ['no boundary in the body', ct, 'just text', 'the body holds no multipart boundary'],
+        ['no closing delimiter', ct, `--${B}\r\n${cd('name="image"; filename="a.png"')}\r\n${'x'.repeat(100000)}`,
+            'the multipart body ends without its closing boundary'],
+        ['a part without a name', ct, `--${B}\r\n${cd('filename="a.png"')}\r\nv\r\n--${B}--`, 'a part has no name'],
+        ['17 parts', ct, `${Array.from({ length: 17 }, (_, i) => `--${B}\r\n${cd(`name="p${i}"`)}\r\nv\r\n`).join('')}--${B}--`,
+            'the form has more than 16 parts'],
+        ['a header line over 1 KiB', ct, `--${B}\r\n${cd(`name="a"; x="${'y'.repeat(1100)}"`)}\r\nv\r\n--${B}--`,
+            'a part\'s header line is longer than 1 KiB'],
+        ['a NUL in a text field', ct, `--${B}\r\n${cd('name="a"')}\r\na\0b\r\n--${B}--`, 'a form field holds a NUL character'],
+    ];
+    for (const [what, contentType, body, message] of cases) {
+        const res = await ask(app, 'POST', '/upload', { body, contentType });
+        assert.equal(res.status, 400, `${what}: ${res.text}`);
+        assert.deepEqual(res.json(), { error: 'bad_request', message }, what);
+    }
+    assert.deepEqual(tmpFiles(app), [], 'temporary files left behind');
+});
+
+// --- streams ------------------------------------------------------------------
+
+// The SSE events in a reply's chunks: [{at, event, data}].
+function sseEvents(chunks) {
+    const out = [];
+    let buf = '';
+    for (const c of chunks) {
+        buf += c.data.toString('utf8');
+        let i;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+            const block = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            const ev = block.match(/^event: (.*)$/m);
+            const data = block.match(/^data: (.*)$/m);
+            if (data) out.push({ at: c.at, event: ev ? ev[1] : null, data: JSON.parse(data[1]) });
+        }
+    }
+    return out;
+}
+
+test('SSE: headers at once, then each event as it is written, with heartbeats', async (t) => {
+    const app = await startApp();
+    t.after(() => app.stop());
+
+    const s = fcgiStream(app.sock, { params: params({ path: '/sse', query: 'n=5&gap_ms=300' }) });
+    const res = await s.done;
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-type'], 'text/event-stream; charset=utf-8');
+    assert.equal(res.headers['x-accel-buffering'], 'no');
+    assert.equal(res.headers['cache-control'], 'no-store');
+    assert.equal(res.headers['content-length'], undefined);
+    assert.ok(res.chunks[0].at < 250, `the headers came after ${res.chunks[0].at} ms`);
+
+    const events = sseEvents(res.chunks.slice(1));
+    assert.deepEqual(events.map((e) => [e.event, e.data]), [
+        ['tick', { i: 0 }], ['tick', { i: 1 }], ['tick', { i: 2 }], ['tick', { i: 3 }], ['tick', { i: 4 }],
+        ['done', { n: 5 }],
+    ]);
+    assert.equal((res.text.match(/^: ping$/gm) || []).length, 5);
+    // each tick arrived as it was written, about 300 ms apart
+    for (let i = 1; i < 5; i++) {
+        const gap = events[i].at - events[i - 1].at;
+        assert.ok(gap > 200, `tick ${i} came ${gap.toFixed(0)} ms after tick ${i - 1}`);
+    }
+    assert.ok(events[4].at - events[0].at > 1000,
+        `the first event came at ${events[0].at.toFixed(0)} ms, the last at ${events[4].at.toFixed(0)} ms`);
+    await app.waitLog(/GET \/sse 200 \d/);
+});
+
+test('SSE: a client that leaves mid-stream makes the next heartbeat fail; the handler stops and its slot comes back', async (t) => {
+    const app = await startApp({ env: { NANO_MAX_STREAMS: '1' } });
+    t.after(() => app.stop());
+
+    let first = null;
+    const s = fcgiStream(app.sock, {
+        params: params({ path: '/sse/hold', query: 'ms=20000' }),
+        onStdout: () => { first ??= Date.now(); },
+    });
+    s.done.catch(() => {});
+    for (let i = 0; i < 100 && first === null; i++) await sleep(20);
+    assert.ok(first !== null, 'no headers from /sse/hold');
+    await sleep(250);
+    const left = Date.now();
+    s.socket.destroy();
+
+    const m = await app.waitLog(/sse\/hold: the client left after (\d+) heartbeats/);
+    assert.ok(Number(m[1]) < 20, `the handler wrote ${m[1]} heartbeats`);
+    assert.ok(Date.now() - left < 2000, `the handler noticed after ${Date.now() - left} ms`);
+    assert.match(app.log(), /GET \/sse\/hold: the client went away mid-stream/);
+    await app.waitLog(/GET \/sse\/hold 200 \d/);
+
+    // the only slot is free again
+    const res = await ask(app, 'GET', '/sse', { query: 'n=1&gap_ms=1' });
+    assert.equal(res.status, 200, res.text);
+});
+
+test('stream slots: beyond NANO_MAX_STREAMS a stream is 429 too_many_streams, other requests still answer', async (t) => {
+    const app = await startApp({ env: { NANO_MAX_STREAMS: '2' } });
+    t.after(() => app.stop());
+
+    const open = [];
+    for (let i = 0; i < 2; i++) {
+        let began = false;
+        const s = fcgiStream(app.sock, {
+            params: params({ path: '/sse/hold', query: 'ms=1500' }),
+            onStdout: () => { began = true; },
+        });
+        for (let k = 0; k < 100 && !began; k++) await sleep(20);
+        assert.ok(began, `stream ${i} did not begin`);
+        open.push(s.done);
+    }
+    let res = await ask(app, 'GET', '/sse', { query: 'n=1' });
+    assert.equal(res.status, 429, res.text);
+    assert.equal(res.json().error, 'too_many_streams');
+    res = await ask(app, 'GET', '/echo/still');
+    assert.equal(res.status, 200);
+
+    for (const r of await Promise.all(open)) {
+        assert.equal(r.status, 200);
+        assert.match(r.text, /event: done/);
+    }
+    res = await ask(app, 'GET', '/sse', { query: 'n=1&gap_ms=1' });
+    assert.equal(res.status, 200, res.text);
+});
+
+test('a handler that returns NANO_STREAMED without a stream gets a 500 sent for it, and an error in the log', async (t) => {
+    const app = await startApp();
+    t.after(() => app.stop());
+
+    const res = await ask(app, 'GET', '/sse/unbegun');
+    assert.equal(res.status, 500);
+    assert.equal(res.json().error, 'internal');
+    await app.waitLog(/error: GET \/sse\/unbegun: the handler returned NANO_STREAMED without beginning a stream/);
+});
+
+// --- settings -----------------------------------------------------------------
+
+test('workers: NANO_WORKERS is the default of --workers, stream slots default to workers - 4, all validated', async (t) => {
+    const serving = async (env, args = []) => {
+        const app = await startApp({ env, args });
+        try {
+            return (await app.waitLog(/serving testapp on \S+ with (\d+) workers, (\d+) stream slots and (\d+) database connections/))
+                .slice(1).map(Number);
+        } finally {
+            await app.stop();
+        }
+    };
+    assert.deepEqual(await serving({}), [8, 4, 8]);
+    assert.deepEqual(await serving({ NANO_WORKERS: '12' }), [12, 8, 8]);
+    assert.deepEqual(await serving({ NANO_WORKERS: '12' }, ['--workers', '3']), [3, 1, 8]);
+    assert.deepEqual(await serving({ NANO_WORKERS: '64', NANO_MAX_STREAMS: '10', NANO_DB_POOL: '2' }), [64, 10, 2]);
+
+    for (const [env, code, msg] of [
+        [{ NANO_WORKERS: '0' }, 2, 'NANO_WORKERS must be a number from 1 to 256 (not "0")'],
+        [{ NANO_WORKERS: '257' }, 2, 'NANO_WORKERS must be a number from 1 to 256 (not "257")'],
+        [{ NANO_WORKERS: '8x' }, 2, 'NANO_WORKERS must be a number from 1 to 256 (not "8x")'],
+        [{ NANO_MAX_STREAMS: '0' }, 1, 'NANO_MAX_STREAMS must be a number from 1 to 256 (not "0")'],
+        [{ NANO_DB_POOL: '65' }, 1, 'NANO_DB_POOL must be a number from 1 to 64 (not "65")'],
+        [{ NANO_DB_POOL_WAIT_MS: '-1' }, 1, 'NANO_DB_POOL_WAIT_MS must be a number from 1 to 60000 (not "-1")'],
+    ]) {
+        const r = await refusedStart(env);
+        assert.equal(r.code, code, `${JSON.stringify(env)}: ${r.log}`);
+        assert.ok(r.log.includes(msg), `${JSON.stringify(env)}: ${r.log}`);
+    }
+    t.diagnostic('NANO_WORKERS, NANO_MAX_STREAMS and the pool sizes as expected');
+});
+
+// --- the database pool ----------------------------------------------------------
+
+test('db pool: a transaction a handler left open is rolled back, with a warning naming the route, before the connection serves again', { skip: NO_DB }, async (t) => {
+    const app = await startApp({ env: { NANO_DB_POOL: '1' } });
+    t.after(() => app.stop());
+
+    const open = await ask(app, 'POST', '/db/tx-open');
+    assert.equal(open.status, 200, open.text);
+    const { pid, txid, inTx } = open.json();
+    assert.ok(txid, 'no transaction id');
+    assert.equal(inTx, true);
+
+    // one connection: the next request gets the same one, outside it
+    const next = await ask(app, 'GET', '/db/ping');
+    assert.equal(next.status, 200, next.text);
+    assert.deepEqual(next.json(), { pid, txid: null, inTx: false });
+    await app.waitLog(/warn: POST \/db\/tx-open \(route \/db\/tx-open\) left a transaction open; rolled back/);
+    assert.doesNotMatch(app.log(), /GET \/db\/ping \(route \/db\/ping\) left a transaction open/);
+
+    // a thread's own connection comes from the same pool
+    const thread = await ask(app, 'GET', '/db/thread');
+    assert.equal(thread.status, 200, thread.text);
+    assert.equal(thread.json().pid, pid);
+});
+
+test('db pool: when every connection stays busy past NANO_DB_POOL_WAIT_MS a request answers 503; it serves again once one is back', { skip: NO_DB }, async (t) => {
+    const app = await startApp({ env: { NANO_DB_POOL: '1', NANO_DB_POOL_WAIT_MS: '300' } });
+    t.after(() => app.stop());
+
+    const hold = ask(app, 'GET', '/db/hold', { query: 'ms=1500' });
+    await sleep(200);
+    const t0 = Date.now();
+    const busy = await ask(app, 'GET', '/db/ping');
+    const waited = Date.now() - t0;
+    assert.equal(busy.status, 503, busy.text);
+    assert.equal(busy.json().error, 'db_busy');
+    assert.ok(waited >= 280 && waited < 1200, `answered 503 after ${waited} ms`);
+    await app.waitLog(/db pool: all 1 connections stayed busy for 300 ms/);
+
+    assert.equal((await hold).status, 200);
+    const ok = await ask(app, 'GET', '/db/ping');
+    assert.equal(ok.status, 200, ok.text);
+});
+
+test('nano_db_tx: retries serialization failures and deadlocks up to 3 tries, never other failures, and leaves no transaction open', { skip: NO_DB }, async (t) => {
+    const app = await startApp();
+    t.after(() => app.stop());
+    const tx = async (query) => {
+        const res = await ask(app, 'POST', '/db/tx', { query });
+        assert.equal(res.status, 200, res.text);
+        return res.json();
+    };
+    assert.deepEqual(await tx(''), { tries: 1, status: 'ok', sqlstate: '', inTx: false });
+    assert.deepEqual(await tx('retry=1'), { tries: 2, status: 'ok', sqlstate: '', inTx: false });
+    assert.deepEqual(await tx('retry=2&deadlock=1'), { tries: 3, status: 'ok', sqlstate: '', inTx: false });
+    assert.deepEqual(await tx('retry=3'), { tries: 3, status: 'retry', sqlstate: '40001', inTx: false });
+    assert.deepEqual(await tx('retry=5&deadlock=1'), { tries: 3, status: 'retry', sqlstate: '40P01', inTx: false });
+    assert.deepEqual(await tx('other=1'), { tries: 1, status: 'failed', sqlstate: '22012', inTx: false });
+    assert.doesNotMatch(app.log(), /left a transaction open/);
+});
