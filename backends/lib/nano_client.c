@@ -132,7 +132,8 @@ nano_client_write(char *data, size_t size, size_t nmemb, void *arg)
     return nano_buf_append(&res->body, data, len) == 0 ? len : 0;
 }
 
-/* Only Retry-After matters, in seconds (the providers send seconds). */
+/* The status line (so a streaming reader knows what it reads) and
+ * Retry-After, in seconds (the providers send seconds). */
 static size_t
 nano_client_header(char *data, size_t size, size_t nmemb, void *arg)
 {
@@ -143,6 +144,13 @@ nano_client_header(char *data, size_t size, size_t nmemb, void *arg)
     char                num[16];
     size_t              n;
 
+    if (len > 12 && strncmp(data, "HTTP/", 5) == 0) {
+        n = strcspn(data, " ");
+        if (n < len) {
+            res->status = strtol(data + n + 1, NULL, 10);
+        }
+        return len;
+    }
     if (len > sizeof(name) - 1
         && strncasecmp(data, name, sizeof(name) - 1) == 0)
     {

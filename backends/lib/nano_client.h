@@ -51,7 +51,9 @@ typedef struct {
 
 /* What came back. */
 typedef struct {
-    long         status;         /* HTTP status, 0 when none arrived */
+    long         status;         /* HTTP status, 0 when none arrived;
+                                    set as soon as the headers come, so a
+                                    streaming reader can check it */
     nano_buf_t   body;           /* when the call had no on_data */
     long         retry_after_ms; /* from Retry-After (seconds), else -1 */
     int          sent;           /* the whole request went out: a POST

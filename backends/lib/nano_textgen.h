@@ -51,6 +51,13 @@ typedef struct {
                            nano_textgen_res_t *res);
 } nano_textgen_provider_t;
 
+/* The providers: qwen (DashScope compatible mode), grok (xAI), openai,
+ * each over nano_chat; and the offline one (nano_offline_text). */
+extern const nano_textgen_provider_t  nano_textgen_dashscope;
+extern const nano_textgen_provider_t  nano_textgen_xai;
+extern const nano_textgen_provider_t  nano_textgen_openai;
+extern const nano_textgen_provider_t  nano_textgen_offline;
+
 void nano_textgen_res_init(nano_textgen_res_t *res);
 void nano_textgen_res_cleanup(nano_textgen_res_t *res);
 

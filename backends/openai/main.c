@@ -1,25 +1,21 @@
 /*
- * nano-openai: the OpenAI module app.  Its routes only; serving, pages
- * and identity come from libnano.
+ * nano-openai: text with OpenAI's chat models. Its registry name, key and
+ * providers; the page, the API and the job runner come from libnano
+ * (nano_module).
  */
 
+#include "nano_textgen.h"
 #include "nano_module.h"
-#include "nano_server.h"
 
-static const nano_route_t  routes[] = {
-    { "GET", "/",       nano_module_page, 0, 0 },
-    { "GET", "/api/me", nano_module_me, 0, 0 },
-};
-
-static const nano_app_t  app = {
+static const nano_module_def_t  module = {
     .name = "openai",
-    .title = "OpenAI — text generation",
-    .routes = routes,
-    .nroutes = sizeof(routes) / sizeof(routes[0]),
+    .key_env = "OPENAI_API_KEY",
+    .text = &nano_textgen_openai,
+    .text_offline = &nano_textgen_offline,
 };
 
 int
 main(int argc, char **argv)
 {
-    return nano_server_main(argc, argv, &app);
+    return nano_module_main(argc, argv, &module);
 }

@@ -1,25 +1,21 @@
 /*
- * nano-wan-2.5: the Wan 2.5 module app.  Its routes only; serving, pages
- * and identity come from libnano.
+ * nano-wan-2.5: video with Alibaba's Wan 2.5 (DashScope asynchronous
+ * tasks). Its registry name, key and providers; the page, the API and the
+ * job runner come from libnano (nano_module).
  */
 
+#include "nano_jobgen.h"
 #include "nano_module.h"
-#include "nano_server.h"
 
-static const nano_route_t  routes[] = {
-    { "GET", "/",       nano_module_page, 0, 0 },
-    { "GET", "/api/me", nano_module_me, 0, 0 },
-};
-
-static const nano_app_t  app = {
+static const nano_module_def_t  module = {
     .name = "wan-2.5",
-    .title = "Wan 2.5 — video generation",
-    .routes = routes,
-    .nroutes = sizeof(routes) / sizeof(routes[0]),
+    .key_env = "DASHSCOPE_API_KEY",
+    .jobs = &nano_jobgen_wan,
+    .jobs_offline = &nano_jobgen_offline_video,
 };
 
 int
 main(int argc, char **argv)
 {
-    return nano_server_main(argc, argv, &app);
+    return nano_module_main(argc, argv, &module);
 }

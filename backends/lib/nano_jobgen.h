@@ -1,0 +1,27 @@
+/*
+ * The job providers of the image and video modules: state machines the
+ * runner (nano_jobs) drives.  Real ones build each call with the wire
+ * formats (nano_gemini, nano_ark, nano_wan) and read each answer; the
+ * offline ones draw on the runner's offline thread.
+ */
+
+#ifndef NANO_JOBGEN_H
+#define NANO_JOBGEN_H
+
+#include "nano_jobs.h"
+
+extern const nano_job_provider_t  nano_jobgen_gemini;      /* nano-banana */
+extern const nano_job_provider_t  nano_jobgen_ark;         /* seedream */
+extern const nano_job_provider_t  nano_jobgen_wan;         /* wan-2.5 */
+extern const nano_job_provider_t  nano_jobgen_offline_image;
+extern const nano_job_provider_t  nano_jobgen_offline_video;
+
+/* Shared by the providers: a provider's failed call as the job's error
+ * (NANO_JOB_FAILED); and a string, integer member of the job's params. */
+nano_job_next_t nano_jobgen_failed_call(nano_job_t *job, int provider,
+    const nano_client_res_t *res);
+const char *nano_jobgen_param(const nano_job_t *job, const char *name);
+long long nano_jobgen_param_int(const nano_job_t *job, const char *name,
+    long long dflt);
+
+#endif /* NANO_JOBGEN_H */
