@@ -100,7 +100,7 @@ trap 'echo "test: interrupted" >&2; exit 130' INT TERM HUP
 started=
 if ! stack_check_ports "set TEST_PORT to a free port" "$STACK_PORT"; then
     :
-elif stack_upstreams "$STACK_UPSTREAMS" && stack_start; then
+elif stack_upstreams "$STACK_UPSTREAMS" && stack_fake_providers && stack_start; then
     started=1
 fi
 
@@ -116,6 +116,7 @@ else
     export NANO_TEST_SOCK_DIR=$STACK_STATE/sock
     export NANO_TEST_STACKCTL=$STACK_ROOT/scripts/stackctl.sh
     export NANO_TEST_PG_SOCK=$PG_SOCK NANO_TEST_PG_BINDIR=$PG_BINDIR
+    export NANO_TEST_FAKE_URL=$STACK_FAKE_URL NANO_TEST_MEDIA_DIR=$STACK_STATE/media
     tap=$STACK_STATE/integration.tap
     # One file at a time: some tests stop a backend or the database.
     node --test --test-concurrency=1 --test-timeout=120000 \

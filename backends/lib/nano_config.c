@@ -132,7 +132,15 @@ nano_config_load(nano_config_t *cfg, int need_keys, char *err,
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    if (nano_registry_load(cfg->root, err, errlen) != 0) {
+    /* an app without modules of its own (a tool, a test) may do without
+     * the list; a module app insists on it (nano_module_main) */
+    switch (nano_registry_load(cfg->root, err, errlen)) {
+    case 0:
+        break;
+    case -2:
+        nano_log_warn("%s; the header lists no modules", err);
+        break;
+    default:
         goto fail;
     }
     return 0;

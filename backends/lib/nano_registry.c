@@ -212,7 +212,7 @@ nano_registry_load(const char *root, char *err, size_t errlen)
     if (f == NULL) {
         snprintf(err, errlen, "cannot open the module registry %s: %s "
                  "(set NANO_MODULES_FILE)", path, strerror(errno));
-        return -1;
+        return errno == ENOENT ? -2 : -1;
     }
     text = malloc(NANO_REGISTRY_FILE_MAX + 1);
     if (text == NULL) {

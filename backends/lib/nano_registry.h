@@ -22,8 +22,8 @@ typedef struct {
 /*
  * Loads the registry from path (NANO_MODULES_FILE, else
  * <root>/modules.conf, else /etc/nano/modules.conf), replacing what was
- * loaded.  Call before threads start.  Returns 0, or -1 with a message
- * in err naming the file and line.
+ * loaded.  Call before threads start.  Returns 0; -2 when there is no
+ * such file; -1 with a message in err naming the file and line.
  */
 int nano_registry_load(const char *root, char *err, size_t errlen);
 

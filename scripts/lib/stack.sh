@@ -523,7 +523,7 @@ stack_save_env() {
         for v in STACK_MODE STACK_STATE STACK_PORT STACK_URL STACK_LISTEN \
                  STACK_READ_TIMEOUT STACK_DB_URL STACK_SECRET_FILE \
                  STACK_UPSTREAMS STACK_RATELIMIT STACK_OWN_DB PG_BINDIR \
-                 PG_BASE PG_DATA PG_SOCK; do
+                 PG_BASE PG_DATA PG_SOCK STACK_FAKE_URL; do
             printf '%s=%q\n' "$v" "${!v-}"
         done >"$STACK_STATE/stack.env.tmp"
     )
@@ -607,6 +607,37 @@ stack_throwaway() {
     stack_write_keys "$STACK_SECRET_FILE" "$TEST_SECRET" "$TEST_SECRET2"
 }
 
+# stack_fake_providers: starts tests/fakes/providers.mjs (every provider's
+# wire format, on an ephemeral port) and points some modules at it, so
+# the real provider clients run in tests while the others stay offline:
+# nano-banana (Gemini), qwen (DashScope chat), grok (xAI) and wan-2.5
+# (DashScope video) use the fake; seedream and openai are offline.  Sets
+# STACK_FAKE_URL.  Call before stack_start.
+stack_fake_providers() {
+    local log=$STACK_STATE/logs/fake-providers.log key=fake-provider-key i port=
+    stack_spawn fake-providers "$log" node "$STACK_ROOT/tests/fakes/providers.mjs" \
+        --port 0 --key "$key" --task-ms "${STACK_FAKE_TASK_MS:-1500}"
+    for ((i = 0; i < 100; i++)); do
+        port=$(sed -n 's/.*{"port":\([0-9]*\)}.*/\1/p' "$log" | head -n 1)
+        [ -n "$port" ] && break
+        stack_pid fake-providers >/dev/null || break
+        sleep 0.1
+    done
+    if [ -z "$port" ]; then
+        stack_log "the fake providers did not start:"
+        stack_log_tail "$log"
+        return 1
+    fi
+    STACK_FAKE_URL=http://127.0.0.1:$port
+    mkdir -p "$STACK_STATE/env.d"
+    printf 'GEMINI_API_KEY=%s\nGEMINI_BASE_URL=%s\n' "$key" "$STACK_FAKE_URL" \
+        >"$STACK_STATE/env.d/nano-banana"
+    printf 'DASHSCOPE_API_KEY=%s\nDASHSCOPE_BASE_URL=%s\n' "$key" "$STACK_FAKE_URL" \
+        | tee "$STACK_STATE/env.d/qwen" >"$STACK_STATE/env.d/wan-2.5"
+    printf 'XAI_API_KEY=%s\nXAI_BASE_URL=%s/xai/v1\n' "$key" "$STACK_FAKE_URL" \
+        >"$STACK_STATE/env.d/grok"
+}
+
 # stack_stop: nginx first (no new requests), then backends, then postgres.
 stack_stop() {
     local app
@@ -615,5 +646,6 @@ stack_stop() {
         stack_backend_stop "$app"
     done
     stack_pg_stop
+    stack_kill fake-providers TERM 5
     rm -f "$STACK_STATE"/sock/*.sock
 }
