@@ -590,7 +590,7 @@ nano_jobs_claim(nano_db_t *db)
     nano_job_t  *job;
     size_t       n = 0, i;
 
-    if (nano_jobs.active >= nano_jobs.max) {
+    if (nano_jobs.max == 0 || nano_jobs.active >= nano_jobs.max) {
         return;
     }
     if (nano_gen_claim(db, nano_jobs.module, nano_jobs.owner,
@@ -639,7 +639,8 @@ nano_jobs_thread(void *arg)
         nano_log_error("jobs: cannot make a curl multi handle");
         return NULL;
     }
-    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long) nano_jobs.max);
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS,
+                      (long) (nano_jobs.max > 0 ? nano_jobs.max : 1));
     renewed = nano_jobs_now_ms();
 
     while (!atomic_load(&nano_jobs.stopping)) {
@@ -747,8 +748,10 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider)
         snprintf(nano_jobs.media, sizeof(nano_jobs.media), "%s/.state/media",
                  root != NULL && root[0] != '\0' ? root : ".");
     }
-    nano_jobs.max = max != NULL && atoi(max) > 0 ? atoi(max)
-                                                 : NANO_JOBS_MAX_DEFAULT;
+    /* 0: this process serves requests and keeps its leases, but takes
+     * no jobs (another process runs them) */
+    nano_jobs.max = max != NULL && max[0] != '\0' && atoi(max) >= 0
+                    ? atoi(max) : NANO_JOBS_MAX_DEFAULT;
     if (nano_job_mkdirs(nano_jobs.media) != 0) {
         nano_log_error("jobs: cannot make the media folder %s: %s",
                        nano_jobs.media, strerror(errno));

@@ -17,7 +17,9 @@
 #include "nano_client.h"
 #include "nano_gen.h"
 
-#define NANO_JOBS_MAX_DEFAULT   256    /* in flight per process, NANO_JOBS_MAX */
+/* in flight per process, NANO_JOBS_MAX; 0: the process takes no jobs
+ * (it serves requests; another process runs the queue) */
+#define NANO_JOBS_MAX_DEFAULT   256
 #define NANO_JOBS_LEASE_SECS    30
 #define NANO_JOBS_RENEW_SECS    10
 #define NANO_JOBS_RETRIES       2      /* of a call the provider refused */
