@@ -35,7 +35,7 @@ MODULE_SO := $(B)/modules/ngx_http_nano_auth_module.so
 MODULE_SRC := $(wildcard ngx_nano_auth_module/*.c ngx_nano_auth_module/*.h) \
               ngx_nano_auth_module/config
 
-.PHONY: all module apps tools deps run test unit clean $(APPS)
+.PHONY: all module apps tools deps run test unit clean new-module $(APPS)
 
 all: module apps tools
 
@@ -108,6 +108,10 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
 	@scripts/test.sh
+
+# make new-module NAME=<name> KIND=image|text|video [TITLE="…"]
+new-module:
+	@scripts/new-module.sh
 
 clean:
 	rm -rf $(B)
