@@ -46,11 +46,13 @@ function h(tag, props, ...children) {
         else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
         else el.setAttribute(k, v === true ? '' : String(v));
     }
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
         if (c != null && c !== false) el.append(c instanceof Node ? c : String(c));
     }
     return el;
 }
+
+const bytesText = (n) => (n < MIB ? `${Math.max(1, Math.round(n / 1024))} KB` : `${(n / MIB).toFixed(1)} MB`);
 
 let uid = 0;
 const nextId = (p) => `nbm-${p}-${++uid}`;
@@ -608,15 +610,15 @@ class History {
                 ? h('video', { src: `${url}#t=0.1`, muted: true, preload: 'metadata', playsinline: true, tabindex: '-1', 'aria-hidden': 'true' })
                 : h('img', { src: url, alt: '', loading: 'lazy', width: out.width, height: out.height });
         } else {
-            thumb = h('span', { class: 'nbm-thumb-status' }, statusBadge(item));
+            thumb = h('span', { class: 'nbm-thumb-status' }, statusBadge(item),
+                h('span', { class: 'nbm-thumb-reason', text: shortReason(item) }));
         }
         return h('li', { class: 'nbm-card' },
             h('button', { type: 'button', class: 'nbm-thumb', 'aria-label': label, onclick: () => this.open(item) },
                 thumb, isVideo(out || {}) && url ? h('span', { class: 'nbm-play', 'aria-hidden': 'true' }) : null),
             h('div', { class: 'nbm-card-body' },
                 h('p', { class: 'nbm-card-prompt', text: item.prompt || '' }),
-                h('p', { class: 'nbm-card-meta' }, when(item.createdAt),
-                    item.status === 'succeeded' ? null : [' · ', statusWord(item)])),
+                h('p', { class: 'nbm-card-meta', text: when(item.createdAt) })),
             h('div', { class: 'nbm-card-actions' },
                 url ? this.downloadLink(item, out, 0, 'Download') : null,
                 this.deleteButton(item)));
@@ -722,6 +724,18 @@ class History {
         parts.push(err, actions);
         tool.dialogs.open(tool.kind === 'text' ? 'Answer' : `Your ${NOUN[tool.kind]}`, ...parts);
     }
+}
+
+/* A few words for a card that has no picture. */
+const SHORT_REASON = {
+    blocked: 'Blocked by the safety filter', provider_quota: 'Provider busy or over quota',
+    provider_error: 'Provider error', provider_auth: 'Provider key refused', timeout: 'Timed out',
+    bad_request: 'Request refused', bad_response: 'Unreadable answer', stream_cut: 'Cut off',
+};
+function shortReason(item) {
+    if (item.status === 'failed') return SHORT_REASON[item.error && item.error.code] || 'Did not finish';
+    if (item.status === 'canceled') return 'Canceled, refunded';
+    return '';
 }
 
 function statusWord(item) {
@@ -915,7 +929,7 @@ class MediaTool {
         this.previewUrl = URL.createObjectURL(file);
         this.preview.append(
             h('img', { src: this.previewUrl, alt: 'The image to edit' }),
-            h('span', { class: 'nbm-drop-name', text: `${file.name || 'image'} · ${(file.size / MIB).toFixed(1)} MB` }),
+            h('span', { class: 'nbm-drop-name', text: `${file.name || 'image'} · ${bytesText(file.size)}` }),
             h('button', { type: 'button', class: 'nbm-button-quiet', onclick: () => this.setFile(null) }, 'Remove image'));
         this.preview.hidden = false;
         this.drop.classList.add('nbm-drop-filled');
@@ -970,6 +984,7 @@ class MediaTool {
      * follow the job. */
     async generate() {
         showError(this.error, null);
+        for (const el of this.form.querySelectorAll('[aria-invalid]')) this.clearInvalid(el);
         const { fields, ...problem } = this.collect();
         if (!fields) return this.fail(problem);
         let opts;
@@ -1045,6 +1060,7 @@ class MediaTool {
             head.append(h('span', { class: 'nbm-progress-text' },
                 g.status === 'queued' ? 'Waiting for a free slot' : `Making your ${noun}`, ' · ', clockEl(state.since)));
             body.push(h('div', { class: 'nbm-progress', role: 'progressbar', 'aria-label': `Making your ${noun}` }));
+            body.push(this.skeleton(g));
             if (this.kind === 'video') body.push(h('p', { class: 'nbm-muted', text: 'Videos take a few minutes. You can leave this page: the video waits in your history.' }));
             if (g.status === 'queued') {
                 const err = h('p', { class: 'nbm-error', role: 'alert' });
@@ -1087,6 +1103,15 @@ class MediaTool {
             body.push(h('p', { text: `Canceled. ${creditsText(g.cost)} went back to your balance.` }));
         }
         this.result.replaceChildren(head, ...body);
+    }
+
+    /* A shimmering frame of the shape asked for, where the result will be. */
+    skeleton(g) {
+        const p = g.params || {};
+        const m = /^(\d+)[x*:](\d+)$/.exec(p.size || p.aspectRatio || '');
+        const el = h('div', { class: 'nbm-skeleton', 'aria-hidden': 'true' });
+        if (m) el.style.aspectRatio = `${m[1]} / ${m[2]}`;    /* CSSOM: allowed under a CSP */
+        return el;
     }
 
     /* POST …/cancel; resolves with {id,status}. */
@@ -1322,6 +1347,7 @@ class TextTool {
             this.live.textContent = outcome.info.text;
         }
         if (this.log.querySelector('.nbm-msg')) this.newChat.hidden = false;
+        this.log.scrollTop = this.log.scrollHeight;
         this.balance.refresh();
         this.prompt.focus();
     }
