@@ -8,7 +8,8 @@
 # tests/browser/node_modules when missing; no browser is ever downloaded),
 # then NextAuth's own client (next-auth/react, `npm ci` into
 # tests/nextauth/node_modules) in tests/nextauth/ against the same stack.
-# The stack is always stopped.  Ends with one line "N passed, N failed".
+# The stack is always stopped.  Then, with no stack, the module pages in
+# tests/ui/ against a mock of the module API (the same chromium).  Ends with one line "N passed, N failed".
 #
 # Environment: TEST_PORT (18080).  The integration tests get NANO_TEST_BASE,
 # NANO_TEST_STATE, NANO_TEST_KEYFILE, NANO_TEST_SECRET (the signing key),
@@ -47,6 +48,22 @@ count_tap() {
     fi
     passed=$((passed + ${p:-0}))
     failed=$((failed + f))
+}
+
+# need_playwright WHAT: Debian's chromium and playwright-core (`npm ci` into
+# tests/browser/node_modules when missing or older than the lock; never a
+# browser download); otherwise says why WHAT is not run and fails.
+need_playwright() {
+    if [ ! -x /usr/bin/chromium ]; then
+        echo "test: /usr/bin/chromium is missing (scripts/deps.sh installs Debian's chromium); $1 not run" >&2
+        return 1
+    fi
+    if { [ ! -d tests/browser/node_modules ] ||
+         [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; } &&
+        ! PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund; then
+        echo "test: npm ci --prefix tests/browser failed; $1 not run" >&2
+        return 1
+    fi
 }
 
 # --- unit tests -----------------------------------------------------------
@@ -126,13 +143,7 @@ else
 
     # --- browser tests: headless Debian chromium, playwright-core ---------
     echo "== browser tests (headless chromium)"
-    if [ ! -x /usr/bin/chromium ]; then
-        echo "test: /usr/bin/chromium is missing (scripts/deps.sh installs Debian's chromium); browser tests not run" >&2
-        failed=$((failed + 1))
-    elif { [ ! -d tests/browser/node_modules ] ||
-           [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; } &&
-        ! PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund; then
-        echo "test: npm ci --prefix tests/browser failed; browser tests not run" >&2
+    if ! need_playwright "browser tests"; then
         failed=$((failed + 1))
     else
         tap=$STACK_STATE/browser.tap
@@ -162,5 +173,21 @@ else
 fi
 
 stop_stack
+
+# --- module pages: the six pages against a mock of the module API --------------
+# No stack: tests/ui/server.mjs serves backends/ui/ and the page templates
+# and mocks docs/MODULES.md's API; screenshots build/tests/screenshots/ui-*.
+echo "== module page tests (headless chromium, mock module API)"
+if ! need_playwright "module page tests"; then
+    failed=$((failed + 1))
+else
+    tap=$STACK_STATE/ui.tap
+    node --test --test-concurrency=1 --test-timeout=180000 \
+        --test-reporter=spec --test-reporter-destination=stdout \
+        --test-reporter=tap --test-reporter-destination="$tap" \
+        tests/ui/
+    count_tap "$tap" $?
+fi
+
 summary
 [ "$failed" -eq 0 ]
