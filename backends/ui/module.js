@@ -324,7 +324,8 @@ function tickClocks() {
     }
 }
 function clockEl(since) {
-    const el = h('span', { class: 'nbm-clock', 'data-since': since, text: clock(Date.now() - since) });
+    /* a timer is not read out at each tick, even inside a live region */
+    const el = h('span', { class: 'nbm-clock', role: 'timer', 'aria-live': 'off', 'data-since': since, text: clock(Date.now() - since) });
     if (!ticker) ticker = setInterval(tickClocks, 1000);
     return el;
 }
@@ -1038,6 +1039,7 @@ class MediaTool {
 
     idle() {
         this.current = null;
+        delete this.result.dataset.id;
         this.result.removeAttribute('aria-busy');
         this.result.replaceChildren(h('div', { class: 'nbm-placeholder' },
             h('span', { class: 'nbm-placeholder-mark', 'aria-hidden': 'true' }),
@@ -1050,9 +1052,15 @@ class MediaTool {
             })));
     }
 
+    /* Draws the result panel for the job; only when something changed, so
+     * its live region speaks once per step. */
     showJob(state) {
         const g = state.job;
         const noun = NOUN[this.kind];
+        const shown = `${g.status}|${state.note}`;
+        if (state.shown === shown && this.result.dataset.id === String(g.id)) return;
+        state.shown = shown;
+        this.result.dataset.id = g.id;
         const head = h('div', { class: 'nbm-result-head' }, statusBadge(g));
         const body = [];
         this.result.setAttribute('aria-busy', FINAL.has(g.status) ? 'false' : 'true');
@@ -1380,7 +1388,8 @@ async function start(root) {
         info = await callJSON(`${base}/api/models`);
     } catch (e) {
         const err = h('p', { class: 'nbm-error', role: 'alert' });
-        showError(err, explain(e));
+        showError(err, e.status === 0 || e.status === 401 ? explain(e)
+            : { text: 'This module is not answering right now, so the tool cannot start. Try again shortly.' });
         root.replaceChildren(err, h('button', { type: 'button', class: 'nb-button', onclick: () => start(root) }, 'Try again'));
         return;
     }
