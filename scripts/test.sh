@@ -50,6 +50,18 @@ count_tap() {
     failed=$((failed + f))
 }
 
+# node_tests TAP TIMEOUT_MS DIR...: node's test runner on DIR, one file at a
+# time, spec to stdout and TAP to TAP; counts the result with count_tap.
+node_tests() {
+    local tap=$1 timeout=$2
+    shift 2
+    node --test --test-concurrency=1 --test-timeout="$timeout" \
+        --test-reporter=spec --test-reporter-destination=stdout \
+        --test-reporter=tap --test-reporter-destination="$tap" \
+        "$@"
+    count_tap "$tap" $?
+}
+
 # need_playwright WHAT: Debian's chromium and playwright-core (`npm ci` into
 # tests/browser/node_modules when missing or older than the lock; never a
 # browser download); otherwise says why WHAT is not run and fails.
@@ -133,26 +145,15 @@ else
     export NANO_TEST_SOCK_DIR=$STACK_STATE/sock
     export NANO_TEST_STACKCTL=$STACK_ROOT/scripts/stackctl.sh
     export NANO_TEST_PG_SOCK=$PG_SOCK NANO_TEST_PG_BINDIR=$PG_BINDIR
-    tap=$STACK_STATE/integration.tap
     # One file at a time: some tests stop a backend or the database.
-    node --test --test-concurrency=1 --test-timeout=120000 \
-        --test-reporter=spec --test-reporter-destination=stdout \
-        --test-reporter=tap --test-reporter-destination="$tap" \
-        tests/integration/
-    count_tap "$tap" $?
+    node_tests "$STACK_STATE/integration.tap" 120000 tests/integration/
 
     # --- browser tests: headless Debian chromium, playwright-core ---------
     echo "== browser tests (headless chromium)"
     if ! need_playwright "browser tests"; then
         failed=$((failed + 1))
     else
-        tap=$STACK_STATE/browser.tap
-        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
-        node --test --test-concurrency=1 --test-timeout=120000 \
-            --test-reporter=spec --test-reporter-destination=stdout \
-            --test-reporter=tap --test-reporter-destination="$tap" \
-            tests/browser/
-        count_tap "$tap" $?
+        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 node_tests "$STACK_STATE/browser.tap" 120000 tests/browser/
     fi
 
     # --- next-auth client tests: next-auth/react against the platform -----
@@ -163,12 +164,7 @@ else
         echo "test: npm ci --prefix tests/nextauth failed; next-auth client tests not run" >&2
         failed=$((failed + 1))
     else
-        tap=$STACK_STATE/nextauth.tap
-        node --test --test-concurrency=1 --test-timeout=120000 \
-            --test-reporter=spec --test-reporter-destination=stdout \
-            --test-reporter=tap --test-reporter-destination="$tap" \
-            tests/nextauth/
-        count_tap "$tap" $?
+        node_tests "$STACK_STATE/nextauth.tap" 120000 tests/nextauth/
     fi
 fi
 
@@ -181,12 +177,7 @@ echo "== module page tests (headless chromium, mock module API)"
 if ! need_playwright "module page tests"; then
     failed=$((failed + 1))
 else
-    tap=$STACK_STATE/ui.tap
-    node --test --test-concurrency=1 --test-timeout=180000 \
-        --test-reporter=spec --test-reporter-destination=stdout \
-        --test-reporter=tap --test-reporter-destination="$tap" \
-        tests/ui/
-    count_tap "$tap" $?
+    node_tests "$STACK_STATE/ui.tap" 180000 tests/ui/
 fi
 
 summary

@@ -793,13 +793,21 @@ function selectField(name, label, choices, value) {
     return h('label', { class: 'nbm-field', for: id }, h('span', { class: 'nbm-label', text: label }), select);
 }
 
-class MediaTool {
-    constructor(cfg, info, balance) {
+/* What both tools hold: settings, /api/models' answer, the balance and a
+ * poller of generations (cap: its longest wait between polls, in ms). */
+class Tool {
+    constructor(cfg, info, balance, cap) {
         Object.assign(this, cfg);
         this.info = info;
         this.models = Array.isArray(info.models) ? info.models : [];
         this.balance = balance;
-        this.watcher = new Watcher(this.base, this.kind === 'video' ? 5000 : 3000);
+        this.watcher = new Watcher(this.base, cap);
+    }
+}
+
+class MediaTool extends Tool {
+    constructor(cfg, info, balance) {
+        super(cfg, info, balance, cfg.kind === 'video' ? 5000 : 3000);
         this.file = null;
         this.current = null;            /* {id, job, since} of the result shown */
         this.upload = this.options.includes('upload');
@@ -1153,13 +1161,9 @@ class MediaTool {
 
 /* ---- text --------------------------------------------------------------- */
 
-class TextTool {
+class TextTool extends Tool {
     constructor(cfg, info, balance) {
-        Object.assign(this, cfg);
-        this.info = info;
-        this.models = Array.isArray(info.models) ? info.models : [];
-        this.balance = balance;
-        this.watcher = new Watcher(this.base, 3000);
+        super(cfg, info, balance, 3000);
         this.conversationId = null;
         this.controller = null;
     }

@@ -592,6 +592,10 @@ test('390 px wide and dark: nothing spills sideways; screenshots', async () => {
                 await page.getByRole('button', { name: /^Send/ }).click();
                 await page.locator('.nbm-msg-assistant[aria-busy="false"]').waitFor();
             }
+            // lazy thumbnails load as they come into view
+            await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+            await page.waitForFunction(() => [...document.querySelectorAll('.nbm-grid img')].every((i) => i.complete && i.naturalWidth > 0));
+            await page.evaluate(() => window.scrollTo(0, 0));
             const wide = await page.evaluate(() => document.documentElement.scrollWidth);
             assert.ok(wide <= 390, `${m} ${scheme}: page is ${wide}px wide`);
             await shot(page, `mobile-${m}${scheme === 'dark' ? '-dark' : ''}`);
