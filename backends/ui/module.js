@@ -647,12 +647,12 @@ class History {
     deleteButton(item) {
         return h('button', {
             type: 'button', class: 'nbm-button-quiet nbm-delete',
-            'aria-label': `Delete: ${item.prompt || 'generation'}`, onclick: () => this.remove_(item),
+            'aria-label': `Delete: ${item.prompt || 'generation'}`, onclick: () => this.confirmDelete(item),
         }, 'Delete');
     }
 
     /* DELETE after a confirmation; says so, or why not. */
-    async remove_(item, errorEl) {
+    async confirmDelete(item, errorEl) {
         const noun = NOUN[this.tool.kind];
         const ok = await this.tool.dialogs.ask(
             `Delete this ${noun}? It is removed from your history${this.tool.kind === 'text' ? '' : ' and its file is deleted'} for good.`);
@@ -720,7 +720,7 @@ class History {
             }, 'Cancel'));
         }
         actions.append(h('button', {
-            type: 'button', class: 'nbm-button-danger', onclick: () => this.remove_(item, err),
+            type: 'button', class: 'nbm-button-danger', onclick: () => this.confirmDelete(item, err),
         }, 'Delete'));
         parts.push(err, actions);
         tool.dialogs.open(tool.kind === 'text' ? 'Answer' : `Your ${NOUN[tool.kind]}`, ...parts);
