@@ -8,7 +8,8 @@
 # tests/browser/node_modules when missing; no browser is ever downloaded),
 # then NextAuth's own client (next-auth/react, `npm ci` into
 # tests/nextauth/node_modules) in tests/nextauth/ against the same stack.
-# The stack is always stopped.  Ends with one line "N passed, N failed".
+# The stack is always stopped.  Then, with no stack, the module pages in
+# tests/ui/ against a mock of the module API (the same chromium).  Ends with one line "N passed, N failed".
 #
 # Environment: TEST_PORT (18080).  The integration tests get NANO_TEST_BASE,
 # NANO_TEST_STATE, NANO_TEST_KEYFILE, NANO_TEST_SECRET (the signing key),
@@ -47,6 +48,34 @@ count_tap() {
     fi
     passed=$((passed + ${p:-0}))
     failed=$((failed + f))
+}
+
+# node_tests TAP TIMEOUT_MS DIR...: node's test runner on DIR, one file at a
+# time, spec to stdout and TAP to TAP; counts the result with count_tap.
+node_tests() {
+    local tap=$1 timeout=$2
+    shift 2
+    node --test --test-concurrency=1 --test-timeout="$timeout" \
+        --test-reporter=spec --test-reporter-destination=stdout \
+        --test-reporter=tap --test-reporter-destination="$tap" \
+        "$@"
+    count_tap "$tap" $?
+}
+
+# need_playwright WHAT: Debian's chromium and playwright-core (`npm ci` into
+# tests/browser/node_modules when missing or older than the lock; never a
+# browser download); otherwise says why WHAT is not run and fails.
+need_playwright() {
+    if [ ! -x /usr/bin/chromium ]; then
+        echo "test: /usr/bin/chromium is missing (scripts/deps.sh installs Debian's chromium); $1 not run" >&2
+        return 1
+    fi
+    if { [ ! -d tests/browser/node_modules ] ||
+         [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; } &&
+        ! PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund; then
+        echo "test: npm ci --prefix tests/browser failed; $1 not run" >&2
+        return 1
+    fi
 }
 
 # --- unit tests -----------------------------------------------------------
@@ -117,32 +146,15 @@ else
     export NANO_TEST_STACKCTL=$STACK_ROOT/scripts/stackctl.sh
     export NANO_TEST_PG_SOCK=$PG_SOCK NANO_TEST_PG_BINDIR=$PG_BINDIR
     export NANO_TEST_FAKE_URL=$STACK_FAKE_URL NANO_TEST_MEDIA_DIR=$STACK_STATE/media
-    tap=$STACK_STATE/integration.tap
     # One file at a time: some tests stop a backend or the database.
-    node --test --test-concurrency=1 --test-timeout=120000 \
-        --test-reporter=spec --test-reporter-destination=stdout \
-        --test-reporter=tap --test-reporter-destination="$tap" \
-        tests/integration/
-    count_tap "$tap" $?
+    node_tests "$STACK_STATE/integration.tap" 120000 tests/integration/
 
     # --- browser tests: headless Debian chromium, playwright-core ---------
     echo "== browser tests (headless chromium)"
-    if [ ! -x /usr/bin/chromium ]; then
-        echo "test: /usr/bin/chromium is missing (scripts/deps.sh installs Debian's chromium); browser tests not run" >&2
-        failed=$((failed + 1))
-    elif { [ ! -d tests/browser/node_modules ] ||
-           [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; } &&
-        ! PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix tests/browser --no-audit --no-fund; then
-        echo "test: npm ci --prefix tests/browser failed; browser tests not run" >&2
+    if ! need_playwright "browser tests"; then
         failed=$((failed + 1))
     else
-        tap=$STACK_STATE/browser.tap
-        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 \
-        node --test --test-concurrency=1 --test-timeout=120000 \
-            --test-reporter=spec --test-reporter-destination=stdout \
-            --test-reporter=tap --test-reporter-destination="$tap" \
-            tests/browser/
-        count_tap "$tap" $?
+        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 node_tests "$STACK_STATE/browser.tap" 120000 tests/browser/
     fi
 
     # --- next-auth client tests: next-auth/react against the platform -----
@@ -153,15 +165,21 @@ else
         echo "test: npm ci --prefix tests/nextauth failed; next-auth client tests not run" >&2
         failed=$((failed + 1))
     else
-        tap=$STACK_STATE/nextauth.tap
-        node --test --test-concurrency=1 --test-timeout=120000 \
-            --test-reporter=spec --test-reporter-destination=stdout \
-            --test-reporter=tap --test-reporter-destination="$tap" \
-            tests/nextauth/
-        count_tap "$tap" $?
+        node_tests "$STACK_STATE/nextauth.tap" 120000 tests/nextauth/
     fi
 fi
 
 stop_stack
+
+# --- module pages: the six pages against a mock of the module API --------------
+# No stack: tests/ui/server.mjs serves backends/ui/ and the page templates
+# and mocks docs/MODULES.md's API; screenshots build/tests/screenshots/ui-*.
+echo "== module page tests (headless chromium, mock module API)"
+if ! need_playwright "module page tests"; then
+    failed=$((failed + 1))
+else
+    node_tests "$STACK_STATE/ui.tap" 180000 tests/ui/
+fi
+
 summary
 [ "$failed" -eq 0 ]

@@ -1,0 +1,613 @@
+// The module pages in a real browser, without the stack: tests/ui/server.mjs
+// serves backends/ui/ and each backends/<m>/public/index.html (rendered as
+// libnano does) and mocks the module API of docs/MODULES.md; headless
+// Debian chromium, driven by playwright-core from tests/browser/node_modules
+// (never downloads a browser), generates an image (with an upload), streams
+// text, plays a video, pages and deletes history, and reads every error in
+// words.  Screenshots: build/tests/screenshots/ui-*.png.
+//
+//   npm ci --prefix tests/browser && node --test tests/ui/
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { startServer, USER, MODULES, png } from './server.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const require = createRequire(path.join(ROOT, 'tests/browser/package.json'));
+const { chromium } = require('playwright-core');
+const CHROMIUM = process.env.NANO_TEST_CHROMIUM || '/usr/bin/chromium';
+const SHOTS = path.join(ROOT, 'build/tests/screenshots');
+const TIMEOUT = 15000;
+
+let mock;
+let browser;
+let desktop;
+
+before(async () => {
+    assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (scripts/deps.sh does)`);
+    fs.mkdirSync(SHOTS, { recursive: true });
+    mock = await startServer();
+    browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        args: [
+            '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+            '--disable-background-networking', '--disable-component-update',
+            '--disable-sync',
+        ],
+        timeout: 30000,
+    });
+    desktop = await browser.newContext({ viewport: { width: 1100, height: 800 }, locale: 'en-US' });
+    desktop.setDefaultTimeout(TIMEOUT);
+});
+
+after(async () => {
+    await browser?.close().catch(() => {});
+    await mock?.close();
+});
+
+const shot = (page, name, fullPage = true) => page.screenshot({ path: path.join(SHOTS, `ui-${name}.png`), fullPage });
+
+// A page of module m, its tool built; page.problems collects script errors,
+// console errors (CSP violations among them) and answers of 400 or more.
+async function open(m, context = desktop) {
+    const page = await context.newPage();
+    page.errors = [];
+    page.bad = [];
+    page.on('pageerror', (e) => page.errors.push(`pageerror: ${e.message}`));
+    page.on('console', (msg) => {
+        // the browser's own line for each 4xx fetch; page.bad has those
+        if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) page.errors.push(`console: ${msg.text()}`);
+    });
+    page.on('response', (res) => {
+        if (res.status() >= 400) page.bad.push(`${res.request().method()} ${new URL(res.url()).pathname} ${res.status()}`);
+    });
+    await page.goto(`${mock.url}/${m}/`);
+    await page.locator('[data-nb-tool] .nbm-generate:enabled').waitFor();
+    return page;
+}
+
+function clean(page, { bad = [] } = {}) {
+    assert.deepEqual(page.errors, [], 'no script or console errors');
+    assert.deepEqual(page.bad.filter((b) => !bad.some((re) => re.test(b))), [], 'no unexpected 4xx/5xx');
+}
+
+const lastRequest = (m, re = /\/api\/generate$/) => mock.state.requests.filter((r) => r.module === m && re.test(r.path)).at(-1);
+const requestCount = () => mock.state.requests.length;
+
+// An error region says its piece in words and never shows JSON.
+async function saysInWords(locator, re) {
+    await assert.doesNotReject(locator.filter({ hasText: re }).first().waitFor(), `expected ${re}`);
+    const text = await locator.first().innerText();
+    assert.match(text, re);
+    assert.ok(!/[{}]|"error"|invalid_field|insufficient_credits|too_many/.test(text), `no raw JSON or codes: ${text}`);
+    return text;
+}
+
+test('every module page: title, the escaped name, header, price, offline badge, no unknown placeholder', async () => {
+    for (const m of Object.keys(MODULES)) {
+        const page = await open(m);
+        const mod = MODULES[m];
+        assert.match(await page.locator('main h1').innerText(), new RegExp(mod.title.replace('.', '\\.'), 'i'));
+        assert.match(await page.title(), new RegExp(mod.title.replace('.', '\\.'), 'i'));
+        assert.equal(await page.locator('header .nb-user-name').innerText(), USER.name, 'the name, escaped by the template');
+        assert.ok((await page.locator('main').innerText()).includes(USER.name), 'the name on the page');
+        assert.equal(await page.locator(`header nav a[href="/${m}"]`).getAttribute('aria-current'), 'page');
+        const verb = mod.kind === 'text' ? 'Send' : 'Generate';
+        const cost = mod.models[0].cost;
+        assert.equal(await page.locator('.nbm-generate').innerText(), `${verb} · ${cost} credit${cost === 1 ? '' : 's'}`);
+        await page.locator('header .nbm-balance').filter({ hasText: /\d+ credits?/ }).waitFor();
+        assert.equal(await page.locator('.nbm-badge-offline').count(), mod.offline ? 1 : 0, `${m}: offline badge`);
+        assert.equal(await page.locator('select[name="model"]').count(), mod.models.length > 1 ? 1 : 0, `${m}: model choice`);
+        assert.equal(await page.locator('input[type="file"]').count(), m === 'nano-banana' ? 1 : 0, `${m}: upload`);
+        await page.locator('.nbm-history li').first().or(page.locator('.nbm-empty:visible')).first().waitFor();
+        assert.equal(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), true, 'no sideways scroll');
+        if (m === 'grok') assert.match(await page.locator('.nbm-empty').innerText(), /Nothing here yet/);
+        if (m === 'seedream') await shot(page, 'seedream-offline');
+        clean(page);
+        await page.close();
+    }
+    assert.deepEqual([...mock.state.unknownPlaceholders], [], 'templates use only the placeholders libnano fills');
+});
+
+test('the SSE parser gives the same events however the stream is split', async () => {
+    const page = await open('qwen');
+    const result = await page.evaluate(async () => {
+        const { SSEParser } = await import('/ui/module.js');
+        const stream = ': ping\r\n\r\nevent: delta\r\ndata: {"text":"naïve "}\r\n\r\n'
+            + 'event: delta\ndata: {"text":"two\\nlines"}\n\n: comment\n\n'
+            + 'data: first\ndata: second\n\nevent: done\rdata: {"id":"g1","cost":1}\r\r';
+        const all = (parts) => {
+            const p = new SSEParser();
+            const out = parts.flatMap((x) => p.push(x));
+            return JSON.stringify(out.concat(p.end()));
+        };
+        const whole = all([stream]);
+        let mismatches = 0;
+        let splits = 0;
+        for (let i = 0; i <= stream.length; i++) {
+            for (let j = i; j <= stream.length; j += 3) {
+                splits++;
+                if (all([stream.slice(0, i), stream.slice(i, j), stream.slice(j)]) !== whole) mismatches++;
+            }
+        }
+        return { whole: JSON.parse(whole), mismatches, splits };
+    });
+    assert.deepEqual(result.whole, [
+        { event: 'delta', data: '{"text":"naïve "}' },
+        { event: 'delta', data: '{"text":"two\\nlines"}' },
+        { event: 'message', data: 'first\nsecond' },
+        { event: 'done', data: '{"id":"g1","cost":1}' },
+    ]);
+    assert.equal(result.mismatches, 0, `of ${result.splits} splits`);
+    clean(page);
+    await page.close();
+});
+
+test('nano-banana: an uploaded image (multipart), progress queued → running with the time, then the image', async () => {
+    const page = await open('nano-banana');
+    const before = mock.state.balance;
+    const form = page.locator('form.nbm-form');
+    // drag and drop first, then the file chooser replaces it
+    await page.locator('.nbm-drop').evaluate(async (zone, bytes) => {
+        const dt = new DataTransfer();
+        dt.items.add(new File([new Uint8Array(bytes)], 'dropped.png', { type: 'image/png' }));
+        zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+        zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }, [...png(32, 32, 'drop')]);
+    await page.locator('.nbm-drop-name', { hasText: 'dropped.png' }).waitFor();
+    await page.locator('input[type="file"]').setInputFiles({ name: 'cat.png', mimeType: 'image/png', buffer: png(48, 40, 'cat') });
+    await page.locator('.nbm-drop-name', { hasText: 'cat.png' }).waitFor();
+    assert.ok(await page.locator('.nbm-drop-preview img').evaluate((i) => i.complete && i.naturalWidth === 48), 'the preview shows');
+
+    await form.getByLabel('Prompt').fill('Put a tiny crown on the cat');
+    await form.getByLabel('Aspect ratio').selectOption('16:9');
+    await form.getByLabel('Seed (optional)').fill('42');
+    assert.equal(await page.locator('.nbm-generate').innerText(), 'Generate · 4 credits');
+    await page.locator('.nbm-generate').click();
+
+    const result = page.locator('.nbm-result');
+    await result.locator('.nbm-badge', { hasText: 'Queued' }).waitFor();
+    await result.locator('.nbm-clock').filter({ hasText: /^\d+:\d\d$/ }).waitFor();
+    await result.locator('.nbm-badge', { hasText: 'Generating' }).waitFor();
+    assert.equal(await result.getAttribute('aria-busy'), 'true');
+    await shot(page, 'image-running');
+    const img = result.locator('figure img');
+    await img.waitFor();
+    await page.waitForFunction(() => document.querySelector('.nbm-result figure img')?.naturalWidth > 0);
+    assert.match(await result.innerText(), /Done in \d+:\d\d · 4 credits/);
+    assert.equal(await result.getByRole('link', { name: /^Download/ }).getAttribute('download') !== null, true);
+
+    const sent = lastRequest('nano-banana');
+    assert.equal(sent.contentType, 'multipart/form-data');
+    assert.equal(sent.fields.prompt, 'Put a tiny crown on the cat');
+    assert.equal(sent.fields.aspectRatio, '16:9');
+    assert.equal(sent.fields.seed, '42');
+    assert.equal(sent.fields.image.name, 'cat.png');
+    assert.equal(sent.fields.model, undefined, 'one model: none named');
+
+    await page.locator('header .nbm-balance', { hasText: `${before - 4} credits` }).waitFor();
+    assert.equal(await page.locator('.nbm-grid > li').first().locator('.nbm-card-prompt').innerText(), 'Put a tiny crown on the cat');
+    await shot(page, 'image-result');
+    clean(page);
+    await page.close();
+});
+
+test('seedream: JSON body with size and seed; the keyboard reaches everything; Ctrl+Enter generates', async () => {
+    const page = await open('seedream');
+    // Tab from the top reaches the prompt
+    let tabs = 0;
+    while (!(await page.evaluate(() => document.activeElement?.name === 'prompt')) && tabs++ < 40) await page.keyboard.press('Tab');
+    assert.ok(tabs < 40, 'Tab reaches the prompt');
+    const ring = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    assert.notEqual(ring, 'none', 'the focused field shows a focus ring');
+    await page.keyboard.type('A quiet harbour at dawn');
+    await page.locator('form.nbm-form').getByLabel('Size').selectOption('1024x1024');
+    await page.locator('form.nbm-form').getByLabel('Seed (optional)').fill('7');
+    await page.locator('form.nbm-form').getByLabel('Prompt').focus();
+    await page.keyboard.press('Control+Enter');
+    await page.locator('.nbm-result figure img').waitFor();
+    const sent = lastRequest('seedream');
+    assert.equal(sent.contentType, 'application/json');
+    assert.deepEqual(sent.json, { prompt: 'A quiet harbour at dawn', size: '1024x1024', seed: 7 });
+    assert.match(await page.locator('.nbm-result').innerText(), /offline placeholder/);
+
+    // a history entry opens from the keyboard; Escape closes; focus comes back
+    const thumb = page.locator('.nbm-grid .nbm-thumb').first();
+    await thumb.focus();
+    assert.notEqual(await thumb.evaluate((b) => getComputedStyle(b).outlineStyle), 'none', 'focus ring on a card');
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog', { name: 'Your image' });
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), /A quiet harbour at dawn/);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'hidden' });
+    assert.ok(await thumb.evaluate((b) => b === document.activeElement), 'focus returns to the card');
+    clean(page);
+    await page.close();
+});
+
+test('qwen: text streams in as it is written, then usage and cost; "continue" sends the conversationId', async () => {
+    const page = await open('qwen');
+    await page.locator('select[name="model"]').selectOption('qwen-max');
+    assert.equal(await page.locator('.nbm-generate').innerText(), 'Send · 2 credits');
+    const box = page.getByLabel('Your message');
+    await box.fill('Why are bananas curved?');
+    await box.press('Enter');
+    let screenshotTaken = false;
+    const lengths = [];
+    const t0 = Date.now();
+    for (;;) {
+        const state = await page.evaluate(() => {
+            const msg = [...document.querySelectorAll('.nbm-msg-assistant')].at(-1);
+            return msg ? { len: msg.querySelector('.nbm-msg-text').textContent.length, busy: msg.getAttribute('aria-busy') } : null;
+        });
+        if (state && lengths.at(-1) !== state.len) lengths.push(state.len);
+        if (state && state.len > 60 && !screenshotTaken) {
+            screenshotTaken = true;
+            await shot(page, 'text-streaming', false);
+        }
+        if ((state && state.busy === 'false') || Date.now() - t0 > TIMEOUT) break;
+        await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(lengths.length >= 8, `the text grew in many steps: ${lengths.join(', ')}`);
+    assert.deepEqual([...lengths].sort((a, b) => a - b), lengths, 'only ever grew');
+    const answer = page.locator('.nbm-msg-assistant').last();
+    const text = await answer.locator('.nbm-msg-text').innerText();
+    assert.ok(text.startsWith('You asked: “Why are bananas curved?”.'), text);
+    assert.ok(text.includes('naïve as that sounds — café au lait') && text.endsWith('✓ Done.'), `multi-byte characters intact: ${text}`);
+    assert.match(await answer.locator('.nbm-msg-meta').innerText(), /^\d+ tokens · 2 credits$/);
+    const first = lastRequest('qwen').json;
+    assert.deepEqual(first, { prompt: 'Why are bananas curved?', stream: true, model: 'qwen-max' });
+    await page.locator('.nbm-list > li').first().filter({ hasText: 'Why are bananas curved?' }).waitFor();
+
+    await box.fill('And why yellow?');
+    await page.locator('.nbm-generate').click();
+    await page.locator('.nbm-msg-assistant[aria-busy="false"]').nth(1).waitFor();
+    const second = lastRequest('qwen').json;
+    assert.ok(second.conversationId, 'the second message continues the conversation');
+    assert.equal(mock.state.gens.get([...mock.state.gens.values()].find((g) => g.prompt === 'Why are bananas curved?').id).conversationId,
+        second.conversationId);
+    assert.match(await page.locator('.nbm-msg-assistant').nth(1).innerText(), /Turn 2 of our conversation/);
+    await shot(page, 'text-conversation');
+
+    await page.getByRole('button', { name: 'New conversation' }).click();
+    assert.equal(await page.locator('.nbm-msg').count(), 0);
+    await box.fill('A fresh start');
+    await box.press('Enter');
+    await page.locator('.nbm-msg-assistant[aria-busy="false"]').waitFor();
+    assert.equal(lastRequest('qwen').json.conversationId, undefined, 'a new conversation has no id');
+    clean(page);
+    await page.close();
+});
+
+test('grok: Stop aborts the stream and keeps what was written', async () => {
+    const page = await open('grok');
+    const box = page.getByLabel('Your message');
+    await box.fill('#slow tell me a long story');
+    await box.press('Enter');
+    const answer = page.locator('.nbm-msg-assistant').last();
+    await page.waitForFunction(() => document.querySelector('.nbm-msg-assistant .nbm-msg-text')?.textContent.length > 20);
+    await page.getByRole('button', { name: 'Stop' }).click();
+    await page.locator('.nbm-msg-assistant[aria-busy="false"]').waitFor();
+    const kept = await answer.locator('.nbm-msg-text').innerText();
+    assert.ok(kept.length > 20, 'the partial answer stays');
+    assert.match(await answer.innerText(), /Stopped\. The part written so far is kept, and charged\./);
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(await answer.locator('.nbm-msg-text').innerText(), kept, 'nothing more arrives after Stop');
+    assert.ok(await page.locator('.nbm-generate').isEnabled());
+    assert.ok(await page.getByRole('button', { name: 'Stop' }).isHidden());
+    clean(page);
+    await page.close();
+});
+
+test('wan-2.5: a video job with size and length, progress, then a video that plays', async () => {
+    const page = await open('wan-2.5');
+    const form = page.locator('form.nbm-form');
+    await form.getByLabel('Prompt').fill('A kite over the beach');
+    await form.getByLabel('Size').selectOption('720x1280');
+    await form.getByLabel('Length').selectOption('10');
+    assert.equal(await page.locator('.nbm-generate').innerText(), 'Generate · 20 credits');
+    await page.locator('.nbm-generate').click();
+    await page.locator('.nbm-result .nbm-badge', { hasText: /Queued|Generating/ }).first().waitFor();
+    assert.match(await page.locator('.nbm-result').innerText(), /Videos take a few minutes/);
+    const video = page.locator('.nbm-result video');
+    await video.waitFor();
+    assert.equal(await video.getAttribute('controls'), '');
+    await page.waitForFunction(() => document.querySelector('.nbm-result video')?.readyState >= 2, null, { timeout: TIMEOUT });
+    const played = await video.evaluate(async (v) => {
+        v.muted = true;
+        await v.play();
+        await new Promise((r) => setTimeout(r, 400));
+        return v.currentTime;
+    });
+    assert.ok(played > 0, `the video plays (currentTime ${played})`);
+    assert.deepEqual(lastRequest('wan-2.5').json, { prompt: 'A kite over the beach', size: '720x1280', duration: 10 });
+    await shot(page, 'video');
+    clean(page, { bad: [] });
+    await page.close();
+});
+
+test('seedream: a queued job can be canceled, and the credits come back', async () => {
+    const page = await open('seedream');
+    const saved = { ...mock.state.timing };
+    mock.state.timing.queuedMs = 60000;
+    try {
+        const before = mock.state.balance;
+        await page.locator('form.nbm-form').getByLabel('Prompt').fill('Never mind this one');
+        await page.locator('.nbm-generate').click();
+        await page.locator('.nbm-result .nbm-badge', { hasText: 'Queued' }).waitFor();
+        await page.locator('header .nbm-balance', { hasText: `${before - 3} credits` }).waitFor();
+        await page.locator('.nbm-result').getByRole('button', { name: 'Cancel' }).click();
+        await page.locator('.nbm-result', { hasText: 'Canceled. 3 credits went back to your balance.' }).waitFor();
+        await page.locator('header .nbm-balance', { hasText: `${before} credits` }).waitFor();
+        assert.match(lastRequest('seedream', /\/cancel$/).path, /^\/seedream\/api\/generations\/[^/]+\/cancel$/);
+        await page.locator('.nbm-grid > li').first().filter({ hasText: 'Canceled' }).waitFor();
+    } finally {
+        mock.state.timing = saved;
+    }
+    clean(page);
+    await page.close();
+});
+
+test('history: Load more until the end, open an entry, download it, delete (with a confirmation)', async () => {
+    const page = await open('nano-banana');
+    const cards = page.locator('.nbm-grid > li');
+    await cards.first().waitFor();
+    assert.equal(await cards.count(), 12, 'a first page of 12');
+    const total = [...mock.state.gens.values()].filter((g) => g._module === 'nano-banana').length;
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await page.waitForFunction((n) => document.querySelectorAll('.nbm-grid > li').length === n, total);
+    assert.ok(await page.getByRole('button', { name: 'Load more' }).isHidden(), 'no more pages: no button');
+
+    // open the newest finished entry
+    const card = cards.filter({ has: page.locator('img') }).first();
+    const prompt = await card.locator('.nbm-card-prompt').innerText();
+    await card.locator('.nbm-thumb').click();
+    const dialog = page.getByRole('dialog', { name: 'Your image' });
+    await dialog.waitFor();
+    await page.waitForFunction(() => document.querySelector('dialog[open] figure img')?.naturalWidth > 0);
+    assert.match(await dialog.innerText(), new RegExp(prompt.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    assert.match(await dialog.locator('.nbm-facts').innerText(), /Model\s+Gemini 2\.5 Flash Image/);
+    const link = dialog.getByRole('link', { name: /^Download/ });
+    const href = await link.getAttribute('href');
+    assert.match(href, /^\/nano-banana\/media\/[^/]+\/0\.png$/);
+    assert.match(await link.getAttribute('download'), /^nano-banana-.+-0\.png$/);
+    const file = await page.request.get(`${mock.url}${href}`);
+    assert.equal(file.status(), 200);
+    assert.equal(file.headers()['content-type'], 'image/png');
+    await shot(page, 'history-dialog', false);
+
+    // Delete asks first; Cancel keeps it
+    const id = await card.getAttribute('data-id');
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Delete' });
+    await confirm.waitFor();
+    assert.match(await confirm.innerText(), /Delete this image\?/);
+    await shot(page, 'history-confirm', false);
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await confirm.waitFor({ state: 'hidden' });
+    assert.ok(mock.state.gens.has(id), 'canceling the confirmation deletes nothing');
+    await dialog.getByRole('button', { name: 'Delete' }).click();
+    await confirm.getByRole('button', { name: 'Delete' }).click();
+    await page.locator(`.nbm-grid > li[data-id="${id}"]`).waitFor({ state: 'detached' });
+    await dialog.waitFor({ state: 'hidden' });
+    assert.ok(!mock.state.gens.has(id), 'DELETE reached the API');
+    assert.equal(await page.locator('.nbm-history .nbm-status').innerText(), 'Deleted the image.');
+
+    // and straight from a card
+    const other = cards.filter({ has: page.locator('img') }).first();
+    const id2 = await other.getAttribute('data-id');
+    await other.getByRole('button', { name: /^Delete/ }).click();
+    await confirm.getByRole('button', { name: 'Delete' }).click();
+    await page.locator(`.nbm-grid > li[data-id="${id2}"]`).waitFor({ state: 'detached' });
+    assert.ok(!mock.state.gens.has(id2));
+
+    // a failed entry says why in words
+    await cards.filter({ hasText: 'Failed' }).first().locator('.nbm-thumb').click();
+    await saysInWords(dialog.locator('.nbm-error'), /safety filter blocked this prompt.*refunded/);
+    await page.keyboard.press('Escape');
+    clean(page);
+    await page.close();
+});
+
+test('history of text: a list with Load more; an answer opens in full and downloads as text', async () => {
+    const page = await open('openai');
+    const rows = page.locator('.nbm-list > li');
+    await rows.first().waitFor();
+    await page.getByLabel('Your message').fill('Say hello');
+    await page.getByLabel('Your message').press('Enter');
+    await rows.filter({ hasText: 'Say hello' }).waitFor();
+    await rows.filter({ hasText: 'Say hello' }).locator('.nbm-row-open').click();
+    const dialog = page.getByRole('dialog', { name: 'Answer' });
+    await dialog.waitFor();
+    assert.match(await dialog.innerText(), /You asked\s+Say hello/);
+    const link = dialog.getByRole('link', { name: 'Download text' });
+    assert.match(await link.getAttribute('href'), /^blob:/);
+    assert.match(await link.getAttribute('download'), /^openai-.+\.txt$/);
+    // an entry finished here can carry the conversation on
+    await dialog.getByRole('button', { name: 'Continue this conversation' }).click();
+    assert.equal(await page.locator('.nbm-msg-assistant').count(), 1, 'the answer from history is shown');
+    await page.getByLabel('Your message').fill('Once more');
+    await page.getByLabel('Your message').press('Enter');
+    await page.locator('.nbm-msg-assistant').nth(1).and(page.locator('[aria-busy="false"]')).waitFor();
+    assert.ok(lastRequest('openai').json.conversationId);
+    await page.close();
+
+    const qwen = await open('qwen');
+    const list = qwen.locator('.nbm-list > li');
+    await list.first().waitFor();
+    assert.equal(await list.count(), 20);
+    await qwen.getByRole('button', { name: 'Load more' }).click();
+    const total = [...mock.state.gens.values()].filter((g) => g._module === 'qwen').length;
+    await qwen.waitForFunction((n) => document.querySelectorAll('.nbm-list > li').length === n, total);
+    assert.ok(await qwen.getByRole('button', { name: 'Load more' }).isHidden());
+    clean(qwen);
+    await qwen.close();
+});
+
+test('errors in words: credits, limits, fields, uploads, the provider, the network', async () => {
+    const page = await open('nano-banana');
+    const timing = { ...mock.state.timing };
+    mock.state.timing = { ...timing, queuedMs: 100, runMs: 200 };
+    const form = page.locator('form.nbm-form');
+    const err = form.locator('.nbm-error');
+    const prompt = form.getByLabel('Prompt');
+    const go = () => page.locator('.nbm-generate').click();
+
+    // nothing to send
+    let n = requestCount();
+    await go();
+    await saysInWords(err, /Write a prompt first/);
+    assert.equal(await prompt.getAttribute('aria-invalid'), 'true');
+    assert.ok(await prompt.evaluate((el) => el === document.activeElement), 'the prompt gets the focus');
+    assert.equal(requestCount(), n, 'nothing sent');
+
+    // a seed out of range, caught before sending
+    await prompt.fill('A banana boat');
+    await form.getByLabel('Seed (optional)').fill('99999999999');
+    await go();
+    await saysInWords(err, /seed must be a whole number/);
+    assert.equal(requestCount(), n, 'nothing sent');
+    await form.getByLabel('Seed (optional)').fill('');
+
+    // not enough credits: the hint before, the refusal after, and the way to buy
+    const saved = mock.state.balance;
+    mock.state.balance = 2;
+    await page.reload();
+    await page.locator('.nbm-generate:enabled').waitFor();
+    await page.locator('.nbm-low', { hasText: 'does not cover this' }).waitFor();
+    await form.getByLabel('Prompt').fill('A banana boat');
+    await go();
+    await saysInWords(err, /You do not have enough credits for this\. Buy credits/);
+    assert.equal(await err.getByRole('link', { name: 'Buy credits' }).getAttribute('href'), '/billing');
+    await shot(page, 'error-credits');
+    mock.state.balance = saved;
+
+    const refusal = async (status, body, re) => {
+        mock.refuseNext('nano-banana', status, body);
+        await go();
+        return saysInWords(err, re);
+    };
+    await refusal(429, { error: 'too_many_in_flight', message: 'x' }, /as many generations running here as allowed/);
+    await refusal(403, { error: 'csrf', message: 'x' }, /did not come from this page/);
+    await refusal(413, { error: 'payload_too_large', message: 'x' }, /too large: images can be up to 10 MB/);
+    await refusal(502, { error: 'bad_gateway', message: 'x' }, /not answering right now/);
+    await refusal(400, { error: 'invalid_field', field: 'aspectRatio', message: 'x' }, /This aspect ratio is not accepted/);
+    assert.equal(await form.getByLabel('Aspect ratio').getAttribute('aria-invalid'), 'true');
+    assert.ok(await form.getByLabel('Aspect ratio').evaluate((el) => el === document.activeElement), 'the field named gets the focus');
+
+    // the network
+    await page.route('**/api/generate', (route) => route.abort('failed'));
+    await go();
+    await saysInWords(err, /server could not be reached/);
+    await page.unroute('**/api/generate');
+
+    // uploads: not an image, too large (both before sending)
+    n = requestCount();
+    await page.locator('input[type="file"]').setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('just text, no picture') });
+    await saysInWords(err, /not a PNG, JPEG or WebP image/);
+    assert.equal(await page.locator('.nbm-drop-preview img').count(), 0);
+    const big = Buffer.alloc(10 * 1024 * 1024 + 1);
+    png(4, 4).copy(big);
+    await page.locator('input[type="file"]').setInputFiles({ name: 'huge.png', mimeType: 'image/png', buffer: big });
+    await saysInWords(err, /too large: images can be up to 10 MB/);
+    assert.equal(requestCount(), n, 'nothing sent');
+    await shot(page, 'error-upload');
+
+    // the generation fails at the provider: in words, refunded
+    const result = page.locator('.nbm-result');
+    for (const [marker, re] of [
+        ['#blocked', /safety filter blocked this prompt/],
+        ['#quota', /over its quota or too busy/],
+        ['#down', /had a problem and could not finish/],
+        ['#auth', /refused this module’s key/],
+    ]) {
+        await prompt.fill(`A banana ${marker}`);
+        await go();
+        await result.locator('.nbm-badge', { hasText: 'Failed' }).waitFor();
+        const text = await saysInWords(result.locator('.nbm-result-error'), re);
+        assert.match(text, /Your credits were refunded\./);
+    }
+    await shot(page, 'error-blocked');
+    mock.state.timing = timing;
+    clean(page, { bad: [/POST \/nano-banana\/api\/generate (402|429|403|413|502|400)/] });
+    await page.close();
+
+    // when /api/models does not answer: words and a way to try again
+    const p2 = await desktop.newPage();
+    await p2.route('**/seedream/api/models', (route) => route.fulfill({ status: 502, contentType: 'application/json', body: '{"error":"bad_gateway"}' }));
+    await p2.goto(`${mock.url}/seedream/`);
+    await saysInWords(p2.locator('[data-nb-tool] .nbm-error'), /not answering right now/);
+    await p2.unroute('**/seedream/api/models');
+    await p2.getByRole('button', { name: 'Try again' }).click();
+    await p2.locator('.nbm-generate:enabled').waitFor();
+    await p2.close();
+});
+
+test('errors in words for text: busy streams, a cut stream, a lost connection, the provider', async () => {
+    const page = await open('qwen');
+    const box = page.getByLabel('Your message');
+    const err = page.locator('.nbm-composer .nbm-error');
+
+    mock.refuseNext('qwen', 429, { error: 'too_many_streams', message: 'x' });
+    await box.fill('Hello?');
+    await box.press('Enter');
+    await saysInWords(err, /Too many answers are being written right now/);
+    assert.equal(await box.inputValue(), 'Hello?', 'the message goes back in the box');
+    assert.equal(await page.locator('.nbm-msg').count(), 0, 'no half conversation');
+
+    mock.refuseNext('qwen', 402, { error: 'insufficient_credits', message: 'x' });
+    await box.press('Enter');
+    await saysInWords(err, /enough credits.*Buy credits/);
+
+    for (const [marker, re] of [
+        ['#cut', /cut the answer off before it was finished\. Your credits were refunded\./],
+        ['#drop', /connection was lost before the answer was finished/],
+        ['#quota', /over its quota/],
+    ]) {
+        await box.fill(`Tell me ${marker}`);
+        await box.press('Enter');
+        const answer = page.locator('.nbm-msg-assistant').last();
+        await answer.and(page.locator('[aria-busy="false"]')).waitFor();
+        await saysInWords(answer.locator('.nbm-error'), re);
+    }
+    await shot(page, 'error-text');
+    clean(page, { bad: [/POST \/qwen\/api\/generate (429|402)/] });
+    await page.close();
+});
+
+test('390 px wide and dark: nothing spills sideways; screenshots', async () => {
+    for (const scheme of ['light', 'dark']) {
+        const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: scheme, isMobile: true, hasTouch: true });
+        ctx.setDefaultTimeout(TIMEOUT);
+        for (const m of ['nano-banana', 'qwen', 'wan-2.5']) {
+            const page = await open(m, ctx);
+            await page.locator('.nbm-history li').first().waitFor();
+            if (m === 'qwen') {
+                await page.getByLabel('Your message').fill('Hi from a phone');
+                await page.getByRole('button', { name: /^Send/ }).click();
+                await page.locator('.nbm-msg-assistant[aria-busy="false"]').waitFor();
+            }
+            // lazy thumbnails load as they come into view
+            await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
+            await page.waitForFunction(() => [...document.querySelectorAll('.nbm-grid img')].every((i) => i.complete && i.naturalWidth > 0));
+            await page.evaluate(() => window.scrollTo(0, 0));
+            const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+            assert.ok(wide <= 390, `${m} ${scheme}: page is ${wide}px wide`);
+            await shot(page, `mobile-${m}${scheme === 'dark' ? '-dark' : ''}`);
+            clean(page);
+            await page.close();
+        }
+        await ctx.close();
+    }
+    const dark = await browser.newContext({ viewport: { width: 1100, height: 800 }, colorScheme: 'dark' });
+    const page = await open('nano-banana', dark);
+    await page.locator('.nbm-grid img').first().waitFor();
+    await shot(page, 'dark-nano-banana');
+    clean(page);
+    await dark.close();
+});
