@@ -302,7 +302,7 @@ nano_gen_output_json(const nano_gen_t *g, json_t *o, const char *base)
 json_t *
 nano_gen_json(const nano_gen_t *g, const char *base)
 {
-    json_t  *outputs, *o, *v;
+    json_t  *outputs, *o, *v, *params;
     size_t   i;
     int      partial;
 
@@ -320,8 +320,13 @@ nano_gen_json(const nano_gen_t *g, const char *base)
     /* a stream its reader left: charged, and shown as partial */
     partial = g->status != NULL && strcmp(g->status, "succeeded") == 0
               && g->error != NULL;
+    /* the options as asked, without where the server keeps an input */
+    params = json_deep_copy(g->params);
+    if (params != NULL) {
+        json_object_del(params, "inputImage");
+    }
     return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:b, s:o, s:s?, s:O?,"
-                     " s:b, s:s?, s:s?, s:s?, s:s?}",
+                     " s:b, s:s?, s:s?, s:s?, s:s?, s:o*}",
                      "id", g->id, "module", g->module, "model", g->model,
                      "status", g->status, "prompt", g->prompt,
                      "cost", (json_int_t) g->cost, "offline", g->offline,
@@ -329,7 +334,7 @@ nano_gen_json(const nano_gen_t *g, const char *base)
                      "error", g->error, "partial", partial,
                      "conversationId", g->conversation_id,
                      "createdAt", g->created_at, "startedAt", g->started_at,
-                     "finishedAt", g->finished_at);
+                     "finishedAt", g->finished_at, "params", params);
 }
 
 /* A history cursor is "<createdAt raw>|<id>", base64url-free: both are

@@ -207,6 +207,7 @@ nano_req_json_fields(const nano_req_t *req, nano_form_t *form)
 {
     json_t      *root, *v;
     const char  *key, *text;
+    char         num[32];
     int          status = 0;
 
     root = nano_req_json(req);
@@ -223,6 +224,10 @@ nano_req_json_fields(const nano_req_t *req, nano_form_t *form)
             }
         } else if (json_is_boolean(v)) {
             text = json_is_true(v) ? "true" : "false";
+        } else if (json_is_integer(v)) {
+            snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(v));
+            text = num;
         } else {
             continue;
         }

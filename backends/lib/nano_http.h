@@ -147,8 +147,9 @@ json_t *nano_req_json(const nano_req_t *req);
  * Reads the fields of a POST the way NextAuth's endpoints take them:
  * from an application/x-www-form-urlencoded body, the text fields of a
  * multipart/form-data body (its files: nano_req_upload), or a JSON
- * object whose string members are taken as they are and true/false as
- * the words (numbers, null, arrays and objects are left out).  form must be
+ * object whose string members are taken as they are, true/false as the
+ * words and whole numbers in decimal (other numbers, null, arrays and
+ * objects are left out).  form must be
  * freshly initialised; *flags receives NANO_FIELDS_*.  Answers 415 (any
  * other type), 400 (malformed, a NUL in a string) or 500 itself and
  * returns that status; returns 0 when form is filled.

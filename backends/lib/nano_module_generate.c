@@ -399,9 +399,11 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     if (st != NANO_DB_OK || !done) {
         nano_log_error("generation %s: cannot record its end", id);
     }
-    usage = json_pack("{s:I, s:I}",
+    usage = json_pack("{s:I, s:I, s:I}",
                       "promptTokens", (json_int_t) tr.prompt_tokens,
-                      "completionTokens", (json_int_t) tr.completion_tokens);
+                      "completionTokens", (json_int_t) tr.completion_tokens,
+                      "totalTokens", (json_int_t) (tr.prompt_tokens
+                                                   + tr.completion_tokens));
 
     if (stream) {
         if (!tr.client_gone) {
@@ -568,6 +570,7 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
     nano_db_t          *db;
     json_t             *params = NULL;
     char                id[NANO_GEN_ID_LEN + 1], model[128], *end;
+    char                vsize[32];
     long long           cost, n;
     unsigned            flags;
     int                 status, video = strcmp(kind, "video") == 0;
@@ -593,6 +596,14 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
     seed = nano_form_get(&f, "seed");
     duration = nano_form_get(&f, "duration");
     b64 = nano_form_get(&f, "image");
+    if (size != NULL && video) {
+        /* "1280x720" as people write it, "1280*720" as DashScope does */
+        snprintf(vsize, sizeof(vsize), "%s", size);
+        if ((end = strchr(vsize, 'x')) != NULL) {
+            *end = '*';
+        }
+        size = vsize;
+    }
     if (size != NULL && !(video ? nano_gen_in(size, nano_gen_video_sizes)
                                 : nano_gen_size_ok(size)))
     {

@@ -33,6 +33,9 @@ nano_page_header(nano_buf_t *out, const char *active, const char *user_name)
     }
     nano_buf_puts(out, "  </nav>\n  <div class=\"nb-user\">");
     if (user_name != NULL) {
+        /* the credit balance, filled in by the pages that show it */
+        nano_buf_puts(out, "<span class=\"nbm-balance\" data-nb-balance"
+                           " hidden></span> ");
         nano_buf_puts(out, "<span class=\"nb-user-name\">");
         nano_buf_html(out, user_name);
         nano_buf_puts(out, "</span> <a href=\"/api/auth/signout\">"

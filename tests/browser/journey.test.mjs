@@ -242,12 +242,7 @@ test('browser: sign up from a module, walk every module, sign out', async (t) =>
     });
 
     await t.test('no request of the journey failed or answered an error', () => {
-        // The module pages call the module API of issue 6 (docs/MODULES.md);
-        // until a stack serves it, those calls answer 404.  Only that 404 is
-        // forgiven, and only for those paths: once the API is there this
-        // filter lets nothing through and can go.
-        const pending = /\/(api\/credits\?limit=1|[a-z0-9.-]+\/api\/models): 404$/;
-        assert.deepEqual(problems.filter((p) => !pending.test(p)), []);
+        assert.deepEqual(problems, []);
     });
 
     await page.close();
