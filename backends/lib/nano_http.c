@@ -203,7 +203,7 @@ nano_req_json(const nano_req_t *req)
 
 /* The JSON object's members as fields; 0, or an HTTP status. */
 static int
-nano_req_json_fields(const nano_req_t *req, nano_form_t *form)
+nano_req_json_fields(const nano_req_t *req, nano_form_t *form, int numbers)
 {
     json_t      *root, *v;
     const char  *key, *text;
@@ -224,7 +224,7 @@ nano_req_json_fields(const nano_req_t *req, nano_form_t *form)
             }
         } else if (json_is_boolean(v)) {
             text = json_is_true(v) ? "true" : "false";
-        } else if (json_is_integer(v)) {
+        } else if (numbers && json_is_integer(v)) {
             snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
                      json_integer_value(v));
             text = num;
@@ -252,12 +252,12 @@ nano_req_fields(const nano_req_t *req, nano_res_t *res, nano_form_t *form,
     unsigned *flags)
 {
     nano_form_status_t  st;
-    int                 status;
+    int                 status, numbers = (*flags & NANO_FIELDS_NUMBERS) != 0;
 
     *flags = 0;
     if (nano_req_is_content_type(req, "application/json")) {
         *flags |= NANO_FIELDS_JSON;
-        status = nano_req_json_fields(req, form);
+        status = nano_req_json_fields(req, form, numbers);
         if (status == 0) {
             return 0;
         }

@@ -140,17 +140,19 @@ nano_form_status_t nano_req_form(const nano_req_t *req, nano_form_t *form);
 json_t *nano_req_json(const nano_req_t *req);
 
 /* nano_req_fields() flags */
-#define NANO_FIELDS_JSON      0x1    /* the body was JSON */
-#define NANO_FIELDS_BAD_UTF8  0x2    /* fields left out: not UTF-8 */
+#define NANO_FIELDS_JSON      0x1    /* out: the body was JSON */
+#define NANO_FIELDS_BAD_UTF8  0x2    /* out: fields left out: not UTF-8 */
+#define NANO_FIELDS_NUMBERS   0x4    /* in: JSON whole numbers as text */
 
 /*
  * Reads the fields of a POST the way NextAuth's endpoints take them:
  * from an application/x-www-form-urlencoded body, the text fields of a
  * multipart/form-data body (its files: nano_req_upload), or a JSON
- * object whose string members are taken as they are, true/false as the
- * words and whole numbers in decimal (other numbers, null, arrays and
- * objects are left out).  form must be
- * freshly initialised; *flags receives NANO_FIELDS_*.  Answers 415 (any
+ * object whose string members are taken as they are and true/false as
+ * the words (whole numbers in decimal when *flags holds
+ * NANO_FIELDS_NUMBERS on entry; other numbers, null, arrays and objects
+ * are left out).  form must be freshly initialised; *flags receives
+ * NANO_FIELDS_JSON and NANO_FIELDS_BAD_UTF8.  Answers 415 (any
  * other type), 400 (malformed, a NUL in a string) or 500 itself and
  * returns that status; returns 0 when form is filled.
  */

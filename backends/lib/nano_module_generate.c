@@ -572,7 +572,7 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
     char                id[NANO_GEN_ID_LEN + 1], model[128], *end;
     char                vsize[32];
     long long           cost, n;
-    unsigned            flags;
+    unsigned            flags = NANO_FIELDS_NUMBERS;
     int                 status, video = strcmp(kind, "video") == 0;
 
     nano_form_init(&f);

@@ -27,7 +27,7 @@ platform_account_begin(nano_req_t *req, nano_res_t *res, nano_db_t **db,
     platform_session_t *ps, nano_form_t *f)
 {
     nano_db_status_t  st;
-    unsigned          flags;
+    unsigned          flags = 0;
     int               status;
 
     if (nano_req_cross_site(req)) {

@@ -152,7 +152,7 @@ int
 platform_auth_session_update(nano_req_t *req, nano_res_t *res)
 {
     nano_form_t  f;
-    unsigned     flags;
+    unsigned     flags = 0;
     int          status;
 
     nano_form_init(&f);
@@ -346,7 +346,7 @@ platform_post_fields(nano_req_t *req, nano_res_t *res, nano_form_t *f,
     int *json)
 {
     const char  *j;
-    unsigned     flags;
+    unsigned     flags = 0;
     int          status;
 
     status = nano_req_fields(req, res, f, &flags);

@@ -49,7 +49,7 @@ platform_register(nano_req_t *req, nano_res_t *res)
     const char              *why, *password;
     char                     id[NANO_RAND_CUID_LEN + 1];
     char                    *email = NULL, *name = NULL, *hash = NULL;
-    unsigned                 flags;
+    unsigned                 flags = 0;
     int                      status, created = 0;
 
     nano_form_init(&f);

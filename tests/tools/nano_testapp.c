@@ -108,7 +108,7 @@ upload(nano_req_t *req, nano_res_t *res)
     json_t                   *fields = NULL, *files = NULL;
     const char               *keep;
     char                      dest[4096];
-    unsigned                  flags;
+    unsigned                  flags = 0;
     size_t                    i;
     int                       status;
 

@@ -70,13 +70,16 @@ function header(active) {
     const links = HEADER_MODULES.map(([p, label]) => `    <a href="${p}"${p === active ? ' aria-current="page"' : ''}>${label}</a>\n`).join('');
     return '<header class="nb-header">\n  <a class="nb-brand" href="/"><img src="/ui/logo.svg" alt="" width="28" height="28"><span>Nano Banana</span></a>\n'
         + `  <nav class="nb-nav" aria-label="Modules">\n${links}  </nav>\n  <div class="nb-user">`
+        + '<span class="nbm-balance" data-nb-balance hidden></span> '
         + `<span class="nb-user-name">${esc(USER.name)}</span> <a href="/api/auth/signout">Sign out</a></div>\n</header>`;
 }
 
-// The app title of backends/<m>/main.c, which {{title}} shows.
+// The module's title in the registry (modules.conf), which {{title}} shows.
 function appTitle(m) {
-    const src = fs.readFileSync(path.join(ROOT, 'backends', m, 'main.c'), 'utf8');
-    return (/\.title\s*=\s*"([^"]*)"/.exec(src) || [])[1] || m;
+    const line = fs.readFileSync(path.join(ROOT, 'modules.conf'), 'utf8').split('\n')
+        .map((l) => l.replace(/#.*/, '').trim().split(/\s+/))
+        .find((w) => w[0] === m);
+    return line ? line.slice(3).join(' ') : m;
 }
 
 // ---- PNG of any size, deterministic per prompt ---------------------------------
