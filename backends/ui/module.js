@@ -28,7 +28,8 @@ const VIDEO_SIZES = [
     ['1920x1080', 'Landscape 1080p · 1920 × 1080'], ['1080x1920', 'Portrait 1080p · 1080 × 1920'],
     ['832x480', 'Small 480p · 832 × 480'],
 ];
-const DURATIONS = [['5', '5 seconds'], ['10', '10 seconds']];
+// one price per model: Wan 2.5 here makes 5-second videos
+const DURATIONS = [['5', '5 seconds']];
 const DEFAULT_OPTIONS = { image: 'size seed', video: 'size duration seed', text: '' };
 
 const NOUN = { image: 'image', video: 'video', text: 'answer' };

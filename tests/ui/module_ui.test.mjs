@@ -309,7 +309,7 @@ test('wan-2.5: a video job with size and length, progress, then a video that pla
     const form = page.locator('form.nbm-form');
     await form.getByLabel('Prompt').fill('A kite over the beach');
     await form.getByLabel('Size').selectOption('720x1280');
-    await form.getByLabel('Length').selectOption('10');
+    await form.getByLabel('Length').selectOption('5');
     assert.equal(await page.locator('.nbm-generate').innerText(), 'Generate · 20 credits');
     await page.locator('.nbm-generate').click();
     await page.locator('.nbm-result .nbm-badge', { hasText: /Queued|Generating/ }).first().waitFor();
@@ -325,7 +325,7 @@ test('wan-2.5: a video job with size and length, progress, then a video that pla
         return v.currentTime;
     });
     assert.ok(played > 0, `the video plays (currentTime ${played})`);
-    assert.deepEqual(lastRequest('wan-2.5').json, { prompt: 'A kite over the beach', size: '720x1280', duration: 10 });
+    assert.deepEqual(lastRequest('wan-2.5').json, { prompt: 'A kite over the beach', size: '720x1280', duration: 5 });
     await shot(page, 'video');
     clean(page, { bad: [] });
     await page.close();

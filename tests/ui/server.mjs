@@ -323,7 +323,7 @@ export async function startServer({ port = 0, host = '127.0.0.1' } = {}) {
         if (f.seed !== undefined && !(Number.isInteger(f.seed) && f.seed >= 0 && f.seed <= 2147483647)) return 'seed';
         if (f.aspectRatio !== undefined && !ASPECTS.includes(f.aspectRatio)) return 'aspectRatio';
         if (f.size !== undefined && !/^\d{3,4}x\d{3,4}$/.test(f.size)) return 'size';
-        if (f.duration !== undefined && ![5, 10].includes(f.duration)) return 'duration';
+        if (f.duration !== undefined && ![5].includes(f.duration)) return 'duration';
         if (f.image !== undefined && (m !== 'nano-banana' || !sniff(Buffer.isBuffer(f.image) ? f.image
             : Buffer.from(String(f.image).replace(/^data:[^,]*,/, ''), 'base64')))) return 'image';
         if (f.conversationId !== undefined && ![...state.gens.values()].some((g) => g.conversationId === f.conversationId)) return 'conversationId';

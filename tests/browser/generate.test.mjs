@@ -1,0 +1,161 @@
+// Generating in a real browser against the real stack (issue 6): a person
+// signs up, makes an image with nano-banana (the fake Gemini), watches an
+// answer stream in on qwen (the fake DashScope), starts a video on wan-2.5
+// (the fake DashScope task) and sees it finish and play, finds all three in
+// the history of their modules, and deletes one.  Headless Debian chromium
+// through playwright-core; screenshots to build/tests/screenshots/gen-*.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const BASE = (process.env.NANO_TEST_BASE || 'http://127.0.0.1:18080').replace(/\/$/, '');
+const CHROMIUM = process.env.NANO_TEST_CHROMIUM || '/usr/bin/chromium';
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const SHOTS = path.join(ROOT, 'build/tests/screenshots');
+const TIMEOUT = 30000;
+
+let profile;
+let context;
+const problems = [];
+
+before(async () => {
+    fs.mkdirSync(SHOTS, { recursive: true });
+    profile = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: [
+            '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+            '--disable-background-networking', '--disable-component-update',
+            '--disable-sync', '--autoplay-policy=no-user-gesture-required',
+        ],
+        viewport: { width: 1200, height: 800 },
+        locale: 'en-US',
+        timeout: 30000,
+    });
+    context.setDefaultTimeout(TIMEOUT);
+    const answered = new WeakSet();
+    context.on('response', (res) => {
+        answered.add(res.request());
+        if (res.status() >= 400) problems.push(`${res.request().method()} ${res.url()}: ${res.status()}`);
+    });
+    context.on('requestfailed', (req) => {
+        const why = req.failure()?.errorText;
+        // a media element that drops its request for a range, or a
+        // navigation that drops an unread body, is no failure
+        if (why === 'net::ERR_ABORTED') return;
+        problems.push(`${req.method()} ${req.url()} failed: ${why}`);
+    });
+});
+
+after(async () => {
+    await context?.close().catch(() => {});
+    if (profile) fs.rmSync(profile, { recursive: true, force: true });
+});
+
+const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, `gen-${name}.png`), fullPage: true });
+
+test('sign up, generate an image, stream text, make a video, find them in history, delete one', async (t) => {
+    const page = await context.newPage();
+    const id = crypto.randomBytes(4).toString('hex');
+    const email = `gen-${id}@example.com`;
+
+    await t.test('sign up from a module lands back on it with 100 credits', async () => {
+        await page.goto(`${BASE}/nano-banana/`);
+        await page.waitForURL(/\/api\/auth\/signin/);
+        await page.getByRole('link', { name: /create one/i }).click();
+        await page.getByLabel('Name').fill(`Gen ${id}`);
+        await page.getByLabel('Email').fill(email);
+        await page.getByLabel('Password').fill(`pw-${id}-long-enough`);
+        await page.getByRole('button', { name: /create account|sign up/i }).click();
+        await page.waitForURL(`${BASE}/nano-banana/`);
+        await page.locator('header .nbm-balance', { hasText: '100 credits' }).waitFor();
+    });
+
+    let imageId;
+    await t.test('nano-banana: an image from the (fake) provider, with progress', async () => {
+        const form = page.locator('form.nbm-form');
+        await form.getByLabel('Prompt').fill('A ripe banana surfing a wave');
+        await page.locator('.nbm-generate:enabled').click();
+        const result = page.locator('.nbm-result');
+        await result.locator('.nbm-badge', { hasText: /Queued|Generating/ }).first().waitFor();
+        const img = result.locator('figure img');
+        await img.waitFor();
+        await page.waitForFunction(() => document.querySelector('.nbm-result figure img')?.naturalWidth > 0);
+        await page.locator('header .nbm-balance', { hasText: '96 credits' }).waitFor();
+        imageId = await page.locator('.nbm-grid > li').first().getAttribute('data-id');
+        assert.ok(imageId, 'the image is first in the history');
+        await shot(page, 'image');
+    });
+
+    await t.test('qwen: the answer streams in word by word', async () => {
+        await page.locator('header nav a[href="/qwen"]').click();
+        await page.waitForURL(`${BASE}/qwen`);
+        const box = page.getByLabel('Your message');
+        await box.fill('Tell me about bananas');
+        await box.press('Enter');
+        const lengths = [];
+        const t0 = Date.now();
+        for (;;) {
+            const state = await page.evaluate(() => {
+                const msg = [...document.querySelectorAll('.nbm-msg-assistant')].at(-1);
+                return msg ? { len: msg.querySelector('.nbm-msg-text').textContent.length,
+                               busy: msg.getAttribute('aria-busy') } : null;
+            });
+            if (state && lengths.at(-1) !== state.len) lengths.push(state.len);
+            if (lengths.length === 4) await shot(page, 'text-streaming');
+            if ((state && state.busy === 'false') || Date.now() - t0 > TIMEOUT) break;
+            await new Promise((r) => setTimeout(r, 15));
+        }
+        assert.ok(lengths.length >= 4, `the answer grew in steps: ${lengths.join(', ')}`);
+        const text = await page.locator('.nbm-msg-assistant').last().locator('.nbm-msg-text').innerText();
+        assert.match(text, /Fake reply from qwen/);
+        await page.locator('.nbm-list > li').first().filter({ hasText: 'Tell me about bananas' }).waitFor();
+        await shot(page, 'text');
+    });
+
+    await t.test('wan-2.5: a video job runs, finishes and plays', async () => {
+        await page.locator('header nav a[href="/wan-2.5"]').click();
+        await page.waitForURL(`${BASE}/wan-2.5`);
+        const form = page.locator('form.nbm-form');
+        await form.getByLabel('Prompt').fill('A banana boat at sunset');
+        await page.locator('.nbm-generate:enabled').click();
+        await page.locator('.nbm-result .nbm-badge', { hasText: /Queued|Generating/ }).first().waitFor();
+        await shot(page, 'video-running');
+        const video = page.locator('.nbm-result video');
+        await video.waitFor();
+        await page.waitForFunction(() => document.querySelector('.nbm-result video')?.readyState >= 2, null, { timeout: TIMEOUT });
+        assert.ok(await video.evaluate((v) => v.duration > 0), 'the video has a duration');
+        await shot(page, 'video');
+    });
+
+    await t.test('all three are in their histories; deleting the image removes it', async () => {
+        await page.goto(`${BASE}/qwen/`);
+        await page.locator('.nbm-list > li', { hasText: 'Tell me about bananas' }).waitFor();
+        await page.goto(`${BASE}/wan-2.5/`);
+        await page.locator('.nbm-grid > li').first().waitFor();
+        assert.equal(await page.locator('.nbm-grid > li').count(), 1);
+        await page.goto(`${BASE}/nano-banana/`);
+        const card = page.locator(`.nbm-grid > li[data-id="${imageId}"]`);
+        await card.waitFor();
+        await card.getByRole('button', { name: /^Delete/ }).click();
+        await page.getByRole('dialog', { name: 'Delete' }).getByRole('button', { name: 'Delete' }).click();
+        await card.waitFor({ state: 'detached' });
+        await page.reload();
+        await page.locator('.nbm-empty:visible').waitFor();
+        await shot(page, 'deleted');
+        const gone = await page.request.get(`${BASE}/nano-banana/api/generations/${imageId}`);
+        assert.equal(gone.status(), 404, 'the generation is gone');
+        problems.splice(0, problems.length, ...problems.filter((p) => !p.endsWith(`/api/generations/${imageId}: 404`)));
+    });
+
+    await t.test('no request failed or answered an error', () => {
+        assert.deepEqual(problems, []);
+    });
+    await page.close();
+});
