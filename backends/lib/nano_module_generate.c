@@ -364,6 +364,9 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
         goto out;
     }
 
+    /* the answer may take minutes: the pool's connection goes back for
+     * them, and one is taken again to record the end */
+    nano_server_db_release(req);
     sink.req = req;
     sink.stream = stream;
     if (stream && nano_stream_begin(req, 200, "text/event-stream", NULL) != 0)
@@ -392,7 +395,9 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
                           "message", tr.error_message[0]
                           ? tr.error_message : "the provider failed");
     }
-    st = nano_gen_finish(db, id, nano_jobs_owner(),
+    db = nano_server_db(req);
+    st = db == NULL ? NANO_DB_UNAVAILABLE
+         : nano_gen_finish(db, id, nano_jobs_owner(),
                          ok || tr.client_gone ? "succeeded" : "failed", NULL,
                          tr.text.data != NULL ? tr.text.data : "", error,
                          !ok && !tr.client_gone, &done);

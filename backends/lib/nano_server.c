@@ -92,6 +92,15 @@ nano_server_db(nano_req_t *req)
     return req->db;
 }
 
+void
+nano_server_db_release(nano_req_t *req)
+{
+    if (req->db != NULL) {
+        nano_dbpool_put(&nano_server_pool, req->db, "a long request");
+        req->db = NULL;
+    }
+}
+
 nano_db_t *
 nano_server_db_get(int wait_ms)
 {

@@ -93,6 +93,14 @@ int nano_server_main(int argc, char **argv, const nano_app_t *app);
 nano_db_t *nano_server_db(nano_req_t *req);
 
 /*
+ * Gives the request's connection back before the request ends: a handler
+ * that then waits long (a streamed text answer) does not hold one of the
+ * pool's few connections meanwhile.  A later nano_server_db(req) takes
+ * one again.  Any open transaction is rolled back.
+ */
+void nano_server_db_release(nano_req_t *req);
+
+/*
  * A pool connection for an app's own thread (a job runner, a
  * publisher): waits up to wait_ms for one.  Give it back with
  * nano_server_db_put.  NULL on timeout or without DATABASE_URL.
