@@ -77,6 +77,37 @@ const nano_job_provider_t  nano_module_interrupted = {
     .step = nano_module_interrupted_step,
 };
 
+/* Records what this module runs on ("ModuleStatus"), for the dashboard;
+ * a failure only leaves the last report in place. */
+static void
+nano_module_report(const char *provider)
+{
+    static const char   sql[] =
+        "INSERT INTO \"ModuleStatus\" (\"module\", \"kind\", \"provider\","
+        " \"offline\") VALUES ($1, $2, $3, $4) ON CONFLICT (\"module\") DO"
+        " UPDATE SET \"kind\" = EXCLUDED.\"kind\", \"provider\" ="
+        " EXCLUDED.\"provider\", \"offline\" = EXCLUDED.\"offline\","
+        " \"updatedAt\" = (now() AT TIME ZONE 'utc')";
+    const char         *params[4];
+    nano_db_status_t    st;
+    nano_db_t          *db;
+
+    db = nano_server_db_get(2000);
+    if (db == NULL) {
+        return;
+    }
+    params[0] = nano_module_current->name;
+    params[1] = nano_module_kind_name;
+    params[2] = provider;
+    params[3] = nano_module_is_offline ? "true" : "false";
+    PQclear(nano_db_exec(db, sql, 4, params, PGRES_COMMAND_OK, &st));
+    if (st != NANO_DB_OK) {
+        nano_log_warn("cannot report the module's provider: %s",
+                      nano_db_last_error(db));
+    }
+    nano_server_db_put(db);
+}
+
 /* The app's start hook: picks the provider, starts the runner. */
 static int
 nano_module_start(const nano_config_t *config)
@@ -99,9 +130,13 @@ nano_module_start(const nano_config_t *config)
                                              : def->text->name,
                       nano_module_is_offline && def->key_env != NULL
                       ? " (no key in the environment)" : "");
+        nano_module_report(nano_module_is_offline ? def->text_offline->name
+                                                  : def->text->name);
         return nano_jobs_start(def->name, &nano_module_interrupted);
     }
     nano_module_is_offline = !real || def->jobs == NULL;
+    nano_module_report(nano_module_is_offline ? def->jobs_offline->name
+                                              : def->jobs->name);
     return nano_jobs_start(def->name, nano_module_is_offline
                                       ? def->jobs_offline : def->jobs);
 }
