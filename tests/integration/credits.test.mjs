@@ -1,0 +1,325 @@
+// Credits of issue 6 (docs/MODULES.md "Credits"): the signup grant; the
+// invariant (100 parallel generations from a balance that covers exactly
+// 10: 10 accepted, 90 x 402, balance 0, the ledger sums to it); the
+// in-flight limit (429 too_many_in_flight, checked after credits, costing
+// nothing); refunds exactly once against the fake providers (retried 5xx,
+// safety, a 503 retried once and charged once, a stream cut, an error in a
+// stream) and no refund for a reader who leaves their own stream;
+// GET /api/credits paged by cursor.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { REGISTRY, get } from './lib.mjs';
+import {
+    psql, lit, person, generate, cancel, waitFor, ledgerOf,
+    balanceOf, ledgerSum, setBalance, price, fakeStats, fakeCount, tag,
+    withBackendEnv, stream, credits, waitSql,
+} from './generations.mjs';
+
+const has = (name) => REGISTRY.some((m) => m.name === name);
+const INFLIGHT = 16;     // NANO_MAX_INFLIGHT_PER_USER's default; the stack sets none
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+
+// The user's ledger rows as the API shows them, newest first, from psql.
+function ledgerRows(userId) {
+    return JSON.parse(psql(`SELECT coalesce(json_agg(json_build_object('delta', "delta", 'reason', "reason",
+        'module', "module", 'generationId', "generationId",
+        'createdAt', to_char("createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) ORDER BY "id" DESC), '[]')
+        FROM "CreditLedger" WHERE "userId" = ${lit(userId)}`));
+}
+
+// Waits for a generation's row to end and returns its ledger rows as
+// [reason, delta] pairs.
+async function endedLedger(u, m, id) {
+    const g = await waitFor(u.jar, m, id, { ms: 60000 });
+    return { g, ledger: ledgerOf(id).map((x) => [x.reason, Number(x.delta)]) };
+}
+
+test('a new user has 100 credits and one signup row in the ledger', async () => {
+    const u = await person('credits-new');
+    const res = await credits(u.jar);
+    assert.equal(res.status, 200, res.text);
+    const j = res.json();
+    assert.deepEqual(Object.keys(j).sort(), ['balance', 'ledger', 'nextCursor']);
+    assert.equal(j.balance, 100);
+    assert.equal(j.nextCursor, null);
+    assert.equal(j.ledger.length, 1);
+    const [r] = j.ledger;
+    assert.deepEqual(Object.keys(r).sort(), ['createdAt', 'delta', 'generationId', 'module', 'reason']);
+    assert.equal(r.delta, 100);
+    assert.equal(r.reason, 'signup');
+    assert.equal(r.module, null);
+    assert.equal(r.generationId, null);
+    assert.match(r.createdAt, ISO);
+    assert.equal(psql(`SELECT count(*) FROM "CreditLedger" WHERE "userId" = ${lit(u.id)}`), '1');
+    assert.equal(balanceOf(u.id), 100);
+    // Without a session: 401.
+    const anon = await get('/api/credits');
+    assert.equal(anon.status, 401);
+});
+
+for (const m of ['nano-banana', 'qwen'].filter(has)) {
+    test(`the invariant (${m}): 100 parallel generations on a balance that covers exactly 10 -> 10 accepted, 90 x 402, balance 0`, async () => {
+        const kind = REGISTRY.find((x) => x.name === m).kind;
+        const u = await person(`invariant-${m}`);
+        const cost = price(m);
+        setBalance(u.id, 10 * cost);
+        assert.equal(balanceOf(u.id), 10 * cost);
+        assert.equal(ledgerSum(u.id), 10 * cost, 'the adjustment keeps the ledger summing to the balance');
+
+        const t = tag();
+        const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => generate(u.jar, m, { prompt: `invariant ${t} #${i}` })));
+        const byStatus = {};
+        for (const a of answers) byStatus[a.status] = (byStatus[a.status] || 0) + 1;
+        const okStatus = kind === 'text' ? 200 : 202;
+        assert.deepEqual(byStatus, { [okStatus]: 10, 402: 90 }, `statuses: ${JSON.stringify(byStatus)}`);
+        for (const a of answers.filter((x) => x.status === 402)) {
+            assert.equal(a.json().error, 'insufficient_credits');
+        }
+        const ids = answers.filter((a) => a.status === okStatus).map((a) => a.json().id);
+        for (const id of ids) {
+            const g = await waitFor(u.jar, m, id, { ms: 60000 });
+            assert.equal(g.status, 'succeeded', JSON.stringify(g.error));
+        }
+        const c = (await credits(u.jar, '?limit=100')).json();
+        assert.equal(c.balance, 0, 'GET /api/credits: balance 0');
+        assert.equal(balanceOf(u.id), 0);
+        assert.equal(ledgerSum(u.id), 0, 'the ledger sums to the balance');
+        assert.equal(c.ledger.filter((r) => r.reason === 'debit').length, 10, 'ten debits');
+        assert.equal(c.ledger.filter((r) => r.reason === 'refund').length, 0, 'no refund');
+        assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(u.id)}`), '10', 'ten generations recorded');
+        // and one more is still refused
+        const more = await generate(u.jar, m, { prompt: `one more ${t}` });
+        assert.equal(more.status, 402);
+    });
+}
+
+test(`in flight: with ${INFLIGHT} jobs held queued the next is 429 too_many_in_flight and costs nothing; checked after credits; parallel bursts cannot pass it`, async () => {
+    const m = ['nano-banana', 'seedream'].find(has);
+    const other = REGISTRY.find((x) => x.kind !== 'text' && x.name !== m);
+    const u = await person('inflight');
+    const cost = price(m);
+    await withBackendEnv(m, ['NANO_JOBS_MAX=0'], async () => {
+        const ids = [];
+        for (let i = 0; i < INFLIGHT; i++) {
+            const r = await generate(u.jar, m, { prompt: `held ${i} ${tag()}` });
+            assert.equal(r.status, 202, `#${i + 1}: ${r.text}`);
+            ids.push(r.json().id);
+        }
+        const balance = 100 - INFLIGHT * cost;
+        assert.equal(balanceOf(u.id), balance);
+        const over = await generate(u.jar, m, { prompt: `one too many ${tag()}` });
+        assert.equal(over.status, 429, `#${INFLIGHT + 1}: ${over.text}`);
+        assert.equal(over.json().error, 'too_many_in_flight');
+        assert.equal(balanceOf(u.id), balance, 'the 429 cost nothing');
+        assert.equal(ledgerSum(u.id), balance);
+        assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(u.id)}`), String(INFLIGHT), 'no row for it');
+
+        // another module has its own count
+        if (other) {
+            const r = await generate(u.jar, other.name, { prompt: `elsewhere ${tag()}`, ...(other.kind === 'video' ? {} : { size: '256x256' }) });
+            assert.equal(r.status, 202, `${other.name} while ${m} is full: ${r.text}`);
+            await waitFor(u.jar, other.name, r.json().id, { ms: 60000 });
+        }
+
+        // credits are checked first: without them it is 402, not 429
+        const kept = balanceOf(u.id);
+        setBalance(u.id, 0);
+        const poor = await generate(u.jar, m, { prompt: `no credits ${tag()}` });
+        assert.equal(poor.status, 402, `no credits and ${INFLIGHT} in flight: ${poor.text}`);
+        assert.equal(poor.json().error, 'insufficient_credits');
+        setBalance(u.id, kept);
+
+        // canceling frees the slots and refunds
+        for (const id of ids) assert.equal((await cancel(u.jar, m, id)).status, 200);
+        assert.equal(balanceOf(u.id), kept + INFLIGHT * cost);
+
+        // a burst of 30 parallel requests: exactly 16 get in
+        const t = tag();
+        const burst = await Promise.all(Array.from({ length: 30 }, (_, i) => generate(u.jar, m, { prompt: `burst ${t} ${i}` })));
+        const counts = {};
+        for (const b of burst) counts[b.status] = (counts[b.status] || 0) + 1;
+        assert.deepEqual(counts, { 202: INFLIGHT, 429: 30 - INFLIGHT }, `burst: ${JSON.stringify(counts)}`);
+        assert.equal(balanceOf(u.id), kept + INFLIGHT * cost - INFLIGHT * cost);
+        assert.equal(ledgerSum(u.id), balanceOf(u.id));
+        for (const b of burst.filter((x) => x.status === 202)) assert.equal((await cancel(u.jar, m, b.json().id)).status, 200);
+        assert.equal(balanceOf(u.id), kept + INFLIGHT * cost);
+    });
+    assert.equal(ledgerSum(u.id), balanceOf(u.id));
+});
+
+test('refunds exactly once against the fake: nano-banana [fake:500] retried then failed, [fake:safety] blocked, [fake:503-once] retried once and charged once, and the other failures', async () => {
+    const m = 'nano-banana';
+    assert.ok(has(m));
+    const u = await person('refunds-image');
+    const cost = price(m);
+    // [marker, provider calls, status, error code]
+    const cases = [
+        ['[fake:500]', 3, 'failed', 'provider_error'],
+        ['[fake:safety]', 1, 'failed', 'blocked'],
+        ['[fake:503-once]', 2, 'succeeded', null],
+        ['[fake:429]', 3, 'failed', 'provider_quota'],
+        ['[fake:block-prompt]', 1, 'failed', 'blocked'],
+        ['[fake:no-image]', 1, 'failed', 'bad_response'],
+        ['[fake:malformed]', 1, 'failed', 'bad_response'],
+        ['[fake:bad-request]', 1, 'failed', 'bad_request'],
+        ['[fake:auth]', 1, 'failed', 'provider_auth'],
+    ];
+    for (const [marker, calls, status, code] of cases) {
+        const before = fakeCount(await fakeStats(), 'gemini.generateContent');
+        const bal = balanceOf(u.id);
+        const r = await generate(u.jar, m, { prompt: `refund me ${marker} ${tag()}` });
+        assert.equal(r.status, 202, `${marker}: ${r.text}`);
+        const { g, ledger } = await endedLedger(u, m, r.json().id);
+        const seen = fakeCount(await fakeStats(), 'gemini.generateContent') - before;
+        assert.equal(g.status, status, `${marker}: ${JSON.stringify(g.error)}`);
+        assert.equal(g.error?.code ?? null, code, `${marker}: the error code`);
+        if (code) {
+            assert.equal(typeof g.error.message, 'string');
+            assert.ok(!g.error.message.includes('fake-provider-key'), `${marker}: the key in the message`);
+        }
+        assert.equal(seen, calls, `${marker}: the provider saw ${seen} calls (expected ${calls})`);
+        const expect = status === 'succeeded' ? [['debit', -cost]] : [['debit', -cost], ['refund', cost]];
+        assert.deepEqual(ledger, expect, `${marker}: the ledger of the generation`);
+        assert.equal(balanceOf(u.id), status === 'succeeded' ? bal - cost : bal, `${marker}: the balance`);
+        assert.deepEqual(g.outputs.length > 0, status === 'succeeded', `${marker}: outputs only on success`);
+    }
+    assert.equal(ledgerSum(u.id), balanceOf(u.id));
+});
+
+test('wan-2.5 refunds: a failed task and a refused submit are refunded once', async () => {
+    const m = 'wan-2.5';
+    assert.ok(has(m), 'wan-2.5 is in the registry');
+    const u = await person('refunds-video');
+    const cost = price(m);
+    for (const [marker, code] of [['[fake:fail-task]', 'provider_error'], ['[fake:safety-task]', 'blocked'],
+        ['[fake:safety]', 'blocked'], ['[fake:cancel-task]', 'provider_error']]) {
+        const before = await fakeStats();
+        const r = await generate(u.jar, m, { prompt: `video ${marker} ${tag()}` });
+        assert.equal(r.status, 202, r.text);
+        const { g, ledger } = await endedLedger(u, m, r.json().id);
+        assert.equal(g.status, 'failed', `${marker}: ${JSON.stringify(g)}`);
+        assert.equal(g.error.code, code, marker);
+        assert.deepEqual(ledger, [['debit', -cost], ['refund', cost]], marker);
+        assert.equal(fakeCount(await fakeStats(), 'wan.submit') - fakeCount(before, 'wan.submit'), 1, `${marker}: one submit`);
+    }
+    assert.equal(balanceOf(u.id), 100);
+    assert.equal(ledgerSum(u.id), 100);
+});
+
+test('text refunds (qwen): [fake:cut] streamed ends stream_cut and is refunded; [fake:error-in-stream] too; failures without a stream too', async () => {
+    const m = 'qwen';
+    assert.ok(has(m), 'qwen is in the registry');
+    const u = await person('refunds-text');
+    const cost = price(m);
+    for (const [marker, code] of [['[fake:cut]', 'stream_cut'], ['[fake:error-in-stream]', 'provider_error'],
+        ['[fake:malformed-chunk]', 'bad_response']]) {
+        const before = fakeCount(await fakeStats(), 'chat.dashscope');
+        const s = await stream(u.jar, m, { prompt: `tell me ${marker} ${tag()}`, stream: true });
+        assert.equal(s.status, 200, `${marker}: ${s.text.slice(0, 200)}`);
+        assert.match(s.headers['content-type'], /^text\/event-stream/);
+        const deltas = s.events.filter((e) => e.event === 'delta');
+        const last = s.events.at(-1);
+        assert.ok(deltas.length >= 1, `${marker}: some text came first`);
+        assert.equal(last?.event, 'error', `${marker}: the stream ends with an error event: ${s.text.slice(-300)}`);
+        assert.equal(last.data.error, code, `${marker}: ${JSON.stringify(last.data)}`);
+        assert.equal(typeof last.data.message, 'string');
+        assert.ok(!s.events.some((e) => e.event === 'done'), `${marker}: no done event`);
+        const id = last.data.id;
+        assert.ok(id, `${marker}: the error event names the generation`);
+        const { g, ledger } = await endedLedger(u, m, id);
+        assert.equal(g.status, 'failed');
+        assert.equal(g.error.code, code);
+        assert.deepEqual(ledger, [['debit', -cost], ['refund', cost]], `${marker}: refunded once`);
+        assert.equal(fakeCount(await fakeStats(), 'chat.dashscope') - before, 1, `${marker}: never retried after output`);
+    }
+    for (const [marker, calls, code] of [['[fake:500]', 3, 'provider_error'], ['[fake:safety]', 1, 'blocked']]) {
+        const before = fakeCount(await fakeStats(), 'chat.dashscope');
+        const r = await generate(u.jar, m, { prompt: `tell me ${marker} ${tag()}` });
+        assert.notEqual(r.status, 200, `${marker}: ${r.text.slice(0, 200)}`);
+        assert.equal(r.json().error, code, marker);
+        const id = r.json().id;
+        assert.ok(id, `${marker}: the answer names the generation`);
+        assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost], ['refund', cost]], marker);
+        assert.equal(fakeCount(await fakeStats(), 'chat.dashscope') - before, calls, `${marker}: provider calls`);
+    }
+    assert.equal(balanceOf(u.id), 100);
+    assert.equal(ledgerSum(u.id), 100);
+});
+
+test('a reader who leaves their own stream is charged: succeeded, "partial": true, no refund', async () => {
+    const u = await person('leaver');
+    const rows = [];
+    for (const m of ['qwen', 'openai'].filter(has)) {
+        const cost = price(m);
+        const bal = balanceOf(u.id);
+        const t0 = Date.now();
+        const s = await stream(u.jar, m, { prompt: `a long story please ${tag()}`, stream: true }, { leaveAfter: 2 });
+        assert.ok(s.left, `${m}: left after two deltas`);
+        // the generation is the user's newest in the module
+        const id = await waitSql(`SELECT "id" FROM "Generation" WHERE "userId" = ${lit(u.id)} AND "module" = ${lit(m)}
+            ORDER BY "createdAt" DESC LIMIT 1`);
+        const g = await waitFor(u.jar, m, id, { ms: 30000 });
+        assert.equal(g.status, 'succeeded', `${m}: ${JSON.stringify(g.error)}`);
+        assert.equal(g.partial, true, `${m}: partial (the reader left) after ${Date.now() - t0} ms: ${JSON.stringify(g)}`);
+        assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost]], `${m}: charged, no refund`);
+        assert.equal(balanceOf(u.id), bal - cost);
+        rows.push([m, g, s.events.filter((e) => e.event === 'delta').map((e) => e.data.text).join('')]);
+    }
+    assert.equal(ledgerSum(u.id), balanceOf(u.id));
+    // What was paid for stays readable: the text made before the reader
+    // left, at least what they were sent.
+    for (const [m, g, sent] of rows) {
+        assert.ok(typeof g.text === 'string' && g.text.startsWith(sent) && g.text.length > 0,
+            `${m}: a partial generation keeps the text made so far (the reader got ${JSON.stringify(sent)}; the row has ${JSON.stringify(g.text)})`);
+    }
+});
+
+test('GET /api/credits pages the ledger newest first with nextCursor; bad cursor and limit are 400', async () => {
+    const u = await person('credits-pages');
+    const m = ['openai', 'qwen', 'grok'].find(has);
+    for (let i = 0; i < 12; i++) {
+        const r = await generate(u.jar, m, { prompt: `ledger row ${i} ${tag()}` });
+        assert.equal(r.status, 200, r.text);
+    }
+    setBalance(u.id, 500);
+    const want = ledgerRows(u.id);
+    assert.equal(want.length, 14, 'signup, 12 debits, an adjustment');
+
+    const got = [];
+    const sizes = [];
+    let cursor = null;
+    for (let i = 0; i < 10; i++) {
+        const res = await credits(u.jar, `?limit=5${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        assert.equal(res.status, 200, res.text);
+        const j = res.json();
+        assert.equal(j.balance, 500);
+        sizes.push(j.ledger.length);
+        got.push(...j.ledger);
+        cursor = j.nextCursor;
+        if (cursor === null) break;
+        assert.equal(typeof cursor, 'string');
+    }
+    assert.deepEqual(sizes, [5, 5, 4]);
+    assert.deepEqual(got, want, 'every row once, newest first, as the table has them');
+    assert.equal(got.reduce((s, r) => s + r.delta, 0), 500, 'the ledger sums to the balance');
+    const dflt = (await credits(u.jar)).json();
+    assert.equal(dflt.ledger.length, 14, 'the default page (20) holds them all');
+    assert.equal(dflt.nextCursor, null);
+
+    for (const bad of ['abc', '-1', '1.5', '99999999999999999999', "1 OR 1=1"]) {
+        const res = await credits(u.jar, `?cursor=${encodeURIComponent(bad)}`);
+        assert.equal(res.status, 400, `cursor ${bad}: ${res.text}`);
+        assert.equal(res.json().error, 'invalid_field');
+        assert.equal(res.json().field, 'cursor');
+    }
+    for (const bad of ['0', '101', 'x']) {
+        const res = await credits(u.jar, `?limit=${bad}`);
+        assert.equal(res.status, 400, `limit ${bad}`);
+        assert.equal(res.json().field, 'limit');
+    }
+    // another user's cursor shows only your own rows
+    const other = await person('credits-other');
+    const mine = (await credits(other.jar, `?cursor=${encodeURIComponent(String(Number.MAX_SAFE_INTEGER))}`)).json();
+    assert.equal(mine.ledger.length, 1);
+    assert.equal(mine.ledger[0].reason, 'signup');
+});

@@ -1,0 +1,354 @@
+// Helpers for the tests of issue 6 (docs/MODULES.md: every module
+// generates): users with their ids, the module API as JSON, waiting for a
+// generation to end, the credit ledger through psql, the fake providers'
+// counters, a module backend run with extra environment (NANO_JOBS_MAX=0
+// keeps jobs queued), streamed answers read event by event with their
+// arrival times, raw requests for the 413 checks, multipart bodies and
+// small PNGs made here.
+import fs from 'node:fs';
+import net from 'node:net';
+import http from 'node:http';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import crypto from 'node:crypto';
+import {
+    BASE, ORIGIN, STATE, REGISTRY, request, get, signedInUser, stackctl, sleep,
+} from './lib.mjs';
+import { psql, lit } from './accounts.mjs';
+
+export { psql, lit };
+
+export const FAKE_URL = process.env.NANO_TEST_FAKE_URL || '';
+export const MEDIA_DIR = process.env.NANO_TEST_MEDIA_DIR || `${STATE}/media`;
+export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+export const FAKE_KEY = 'fake-provider-key';     // scripts/lib/stack.sh
+export const FINAL = new Set(['succeeded', 'failed', 'canceled']);
+export const JSON_H = { 'Content-Type': 'application/json', Origin: ORIGIN };
+export const byName = Object.fromEntries(REGISTRY.map((m) => [m.name, m]));
+
+// A registered, signed-in user with its id: {user, jar, id}.
+export async function person(tag) {
+    const u = await signedInUser(tag);
+    return { ...u, id: u.me.id };
+}
+
+// Headers without those set to undefined (to drop a default).
+export const clean = (h) => Object.fromEntries(Object.entries(h).filter(([, v]) => v !== undefined));
+
+// POST /<m>/api/generate with a JSON body (an object is stringified).
+export function generate(jar, m, body, headers = {}) {
+    return request('POST', `/${m}/api/generate`, {
+        headers: jar.headers(clean({ ...JSON_H, ...headers })),
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+        timeout: 60000,
+    });
+}
+
+export const generation = (jar, m, id) => get(`/${m}/api/generations/${id}`, { headers: jar.headers() });
+export const history = (jar, m, query = '') => get(`/${m}/api/history${query}`, { headers: jar.headers() });
+export const credits = (jar, query = '') => get(`/api/credits${query}`, { headers: jar.headers() });
+
+export function del(jar, m, id, headers = {}) {
+    return request('DELETE', `/${m}/api/generations/${id}`, { headers: jar.headers(clean({ Origin: ORIGIN, ...headers })) });
+}
+
+export function cancel(jar, m, id, headers = {}) {
+    return request('POST', `/${m}/api/generations/${id}/cancel`, {
+        headers: jar.headers(clean({ ...JSON_H, ...headers })), body: '{}',
+    });
+}
+
+// Polls GET /<m>/api/generations/{id} until done(row) (default: a final
+// status) or ms pass; returns the last row.  Fails with the last answer.
+export async function waitFor(jar, m, id, { ms = 30000, done = (g) => FINAL.has(g.status) } = {}) {
+    const end = Date.now() + ms;
+    let last;
+    for (;;) {
+        const res = await generation(jar, m, id);
+        if (res.status !== 200) throw new Error(`GET /${m}/api/generations/${id}: ${res.status} ${res.text.slice(0, 200)}`);
+        last = res.json();
+        if (done(last)) return last;
+        if (Date.now() > end) {
+            throw new Error(`generation ${id} (${m}) still ${last.status} after ${ms} ms: ${JSON.stringify(last).slice(0, 300)}`);
+        }
+        await sleep(100);
+    }
+}
+
+// Polls psql until sql answers something other than '' (or pred(out)).
+export async function waitSql(sql, { ms = 15000, pred = (o) => o !== '' } = {}) {
+    const end = Date.now() + ms;
+    for (;;) {
+        const out = psql(sql);
+        if (pred(out)) return out;
+        if (Date.now() > end) throw new Error(`after ${ms} ms, ${sql} still answers ${JSON.stringify(out)}`);
+        await sleep(50);
+    }
+}
+
+// The generation's row as JSON (psql), or null.
+export function row(id) {
+    const out = psql(`SELECT row_to_json(g) FROM "Generation" g WHERE "id" = ${lit(id)}`);
+    return out ? JSON.parse(out) : null;
+}
+
+// Ledger rows of one generation: [{reason, delta}], oldest first.
+export function ledgerOf(genId) {
+    const out = psql(`SELECT coalesce(json_agg(json_build_object('reason', "reason", 'delta', "delta",
+        'userId', "userId", 'module', "module") ORDER BY "id"), '[]') FROM "CreditLedger" WHERE "generationId" = ${lit(genId)}`);
+    return JSON.parse(out);
+}
+
+export function balanceOf(userId) {
+    const out = psql(`SELECT "balance" FROM "CreditAccount" WHERE "userId" = ${lit(userId)}`);
+    return out === '' ? null : Number(out);
+}
+
+export function ledgerSum(userId) {
+    return Number(psql(`SELECT coalesce(sum("delta"), 0) FROM "CreditLedger" WHERE "userId" = ${lit(userId)}`));
+}
+
+// Sets a balance the way an operator would: the account and a matching
+// ledger row in one transaction, so the ledger still sums to the balance.
+export function setBalance(userId, balance) {
+    const u = lit(userId);
+    psql(`BEGIN;
+        INSERT INTO "CreditLedger" ("userId", "delta", "reason")
+            SELECT ${u}, ${Number(balance)} - coalesce(sum("delta"), 0), 'adjustment'
+            FROM "CreditLedger" WHERE "userId" = ${u};
+        UPDATE "CreditAccount" SET "balance" = ${Number(balance)} WHERE "userId" = ${u};
+        COMMIT;`);
+}
+
+// The price of a module's default model (the first of "ModelPrice").
+export function price(m) {
+    return Number(psql(`SELECT "credits" FROM "ModelPrice" WHERE "module" = ${lit(m)} ORDER BY "sort", "model" LIMIT 1`));
+}
+
+// ---- the fake providers ------------------------------------------------
+
+export async function fakeStats() {
+    if (!FAKE_URL) throw new Error('NANO_TEST_FAKE_URL is not set (run through make test)');
+    const res = await fetch(`${FAKE_URL}/_fake/stats`);
+    return res.json();
+}
+
+export const fakeCount = (stats, endpoint) => stats.requests[endpoint] || 0;
+
+// A unique tag for prompts, so that "-once" markers and counts are ours.
+export const tag = () => crypto.randomBytes(4).toString('hex');
+
+// ---- a backend with extra environment ----------------------------------
+
+export const envFile = (app) => `${STATE}/env.d/${app}`;
+
+// Runs fn with `lines` (["NANO_JOBS_MAX=0"]) added to env.d/<app> and the
+// backend restarted; then puts the file back as it was and restarts again.
+export async function withBackendEnv(app, lines, fn) {
+    const file = envFile(app);
+    const before = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, `${before ?? ''}${before && !before.endsWith('\n') ? '\n' : ''}${lines.join('\n')}\n`);
+    try {
+        stackctl('restart-backend', app);
+        return await fn();
+    } finally {
+        if (before === null) fs.rmSync(file, { force: true });
+        else fs.writeFileSync(file, before);
+        stackctl('restart-backend', app);
+    }
+}
+
+// ---- streamed answers ----------------------------------------------------
+
+// Parses SSE text into [{event, data}] (data JSON-parsed when it can be).
+export function parseSse(text) {
+    const events = [];
+    for (const block of text.split(/\r?\n\r?\n/)) {
+        let event = 'message';
+        const data = [];
+        let any = false;
+        for (const line of block.split(/\r?\n/)) {
+            if (line === '' || line.startsWith(':')) continue;
+            const i = line.indexOf(':');
+            const k = i < 0 ? line : line.slice(0, i);
+            const v = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
+            if (k === 'event') { event = v; any = true; }
+            if (k === 'data') { data.push(v); any = true; }
+        }
+        if (!any) continue;
+        const raw = data.join('\n');
+        let parsed = raw;
+        try { parsed = JSON.parse(raw); } catch { /* keep the text */ }
+        events.push({ event, data: parsed });
+    }
+    return events;
+}
+
+// stream(jar, m, body, {leaveAfter}): POST /<m>/api/generate and reads the
+// answer as it arrives: {status, headers, text, chunks: [{at, text}],
+// events: [{event, data, at}]}; at is ms since the request was sent.
+// leaveAfter: n -> the socket is destroyed once n delta events came.
+export function stream(jar, m, body, { leaveAfter, timeout = 60000, headers = {} } = {}) {
+    const url = new URL(BASE);
+    const payload = JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+        const t0 = performance.now();
+        const req = http.request({
+            host: url.hostname, port: url.port, method: 'POST', path: `/${m}/api/generate`, agent: false,
+            headers: jar.headers({ ...JSON_H, 'Content-Length': Buffer.byteLength(payload), ...headers }),
+        }, (res) => {
+            const chunks = [];
+            const events = [];
+            let buf = '';
+            let left = false;
+            const finish = () => resolve({
+                status: res.statusCode, headers: res.headers, text: chunks.map((c) => c.text).join(''),
+                chunks, events, left,
+            });
+            res.setEncoding('utf8');
+            res.on('data', (d) => {
+                const at = performance.now() - t0;
+                chunks.push({ at, text: d });
+                buf += d;
+                let i;
+                while ((i = buf.search(/\r?\n\r?\n/)) >= 0) {
+                    const block = buf.slice(0, i);
+                    buf = buf.slice(buf.slice(i).match(/^\r?\n\r?\n/)[0].length + i);
+                    for (const e of parseSse(`${block}\n\n`)) events.push({ ...e, at });
+                }
+                if (leaveAfter && !left && events.filter((e) => e.event === 'delta').length >= leaveAfter) {
+                    left = true;
+                    req.destroy();
+                    finish();
+                }
+            });
+            res.on('end', () => { if (!left) finish(); });
+            res.on('error', (e) => { if (!left) reject(e); });
+        });
+        req.setTimeout(timeout, () => req.destroy(new Error(`timeout after ${timeout} ms: stream ${m}`)));
+        req.on('error', (e) => { if (e.code !== 'ECONNRESET' || !req.destroyed) reject(e); });
+        req.end(payload);
+    });
+}
+
+// ---- raw requests (bodies nginx refuses before they arrive) -------------
+
+// Sends the request line and headers (with this Content-Length) and at
+// most `send` bytes of body, then reads the answer: {status, headers, text}.
+export function rawRequest(method, p, headers, contentLength, { send = 0, timeout = 20000 } = {}) {
+    const url = new URL(BASE);
+    return new Promise((resolve, reject) => {
+        const sock = net.connect(Number(url.port), url.hostname);
+        let data = Buffer.alloc(0);
+        let done = false;
+        const timer = setTimeout(() => { sock.destroy(); reject(new Error(`raw ${method} ${p}: timeout`)); }, timeout);
+        const tryParse = (final) => {
+            const sep = data.indexOf('\r\n\r\n');
+            if (sep < 0) {
+                if (final) reject(new Error(`raw ${method} ${p}: no answer (${data.length} bytes)`));
+                return;
+            }
+            const head = data.subarray(0, sep).toString('latin1').split('\r\n');
+            const status = Number(head[0].split(' ')[1]);
+            const h = {};
+            for (const l of head.slice(1)) {
+                const i = l.indexOf(':');
+                h[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+            }
+            const body = data.subarray(sep + 4);
+            const len = h['content-length'] !== undefined ? Number(h['content-length']) : null;
+            if (!final && (len === null || body.length < len)) return;
+            done = true;
+            clearTimeout(timer);
+            sock.destroy();
+            const text = body.subarray(0, len ?? body.length).toString('utf8');
+            resolve({ status, headers: h, text, json: () => JSON.parse(text) });
+        };
+        sock.on('connect', () => {
+            const lines = [`${method} ${p} HTTP/1.1`, `Host: ${url.host}`, 'Connection: close',
+                `Content-Length: ${contentLength}`];
+            for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
+            sock.write(`${lines.join('\r\n')}\r\n\r\n`);
+            if (send > 0) sock.write(Buffer.alloc(send, 0x61), () => {});
+        });
+        sock.on('data', (d) => { data = Buffer.concat([data, d]); if (!done) tryParse(false); });
+        sock.on('error', () => { if (!done) tryParse(true); });
+        sock.on('close', () => { if (!done) tryParse(true); });
+    });
+}
+
+// ---- bodies ---------------------------------------------------------------
+
+// multipart({field: value}, [{name, filename, type, data}]) -> {body, type}
+export function multipart(fields = {}, files = []) {
+    const boundary = `----nano${crypto.randomBytes(8).toString('hex')}`;
+    const parts = [];
+    for (const [k, v] of Object.entries(fields)) {
+        parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
+    }
+    for (const f of files) {
+        parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${f.name}"; filename="${f.filename}"\r\n`
+            + `Content-Type: ${f.type}\r\n\r\n`), Buffer.from(f.data), Buffer.from('\r\n'));
+    }
+    parts.push(Buffer.from(`--${boundary}--\r\n`));
+    return { body: Buffer.concat(parts), type: `multipart/form-data; boundary=${boundary}` };
+}
+
+const CRC = (() => {
+    const t = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+        let c = n;
+        for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+        t[n] = c >>> 0;
+    }
+    return t;
+})();
+
+function crc32(buf) {
+    let c = 0xffffffff;
+    for (const b of buf) c = CRC[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+}
+
+function pngChunk(type, data) {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(td));
+    return Buffer.concat([len, td, crc]);
+}
+
+// A real RGB PNG of w x h (a gradient), made here.
+export function png(w = 32, h = 24) {
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(w, 0);
+    ihdr.writeUInt32BE(h, 4);
+    ihdr[8] = 8;    // bit depth
+    ihdr[9] = 2;    // RGB
+    const raw = Buffer.alloc((w * 3 + 1) * h);
+    for (let y = 0; y < h; y++) {
+        const o = y * (w * 3 + 1);
+        for (let x = 0; x < w; x++) {
+            raw[o + 1 + x * 3] = (x * 255) / w;
+            raw[o + 2 + x * 3] = (y * 255) / h;
+            raw[o + 3 + x * 3] = 128;
+        }
+    }
+    return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+        pngChunk('IHDR', ihdr), pngChunk('IDAT', zlib.deflateSync(raw)), pngChunk('IEND', Buffer.alloc(0))]);
+}
+
+export const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+// The "file" of each output of a row, as absolute paths in the media dir.
+export function outputFiles(id) {
+    const r = row(id);
+    return (r?.outputs || []).map((o) => path.join(MEDIA_DIR, o.file));
+}
+
+// Every log line of the backends in $STATE/logs.
+export function logsDir() {
+    return `${STATE}/logs`;
+}

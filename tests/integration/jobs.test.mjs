@@ -1,0 +1,202 @@
+// Jobs of issue 6 (docs/MODULES.md "Jobs"): a wan-2.5 video whose backend
+// is killed with SIGKILL after its task was submitted is taken over once
+// its lease runs out and resumed by polling (one submit, one debit, no
+// refund); a job that died in "submitting" fails as interrupted, refunded
+// once, never sent again; two processes of one module sharing one queue
+// run every job exactly once.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { BASE, STATE, REGISTRY, stackctl, stackPid, alive, retry, sleep } from './lib.mjs';
+import {
+    psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
+    price, fakeStats, fakeCount, tag, withBackendEnv, waitSql, envFile, ROOT,
+    MEDIA_DIR,
+} from './generations.mjs';
+
+const has = (name) => REGISTRY.some((m) => m.name === name);
+const LEASE_SECS = 30;        // NANO_JOBS_LEASE_SECS
+
+// Whatever happens, leave the stack's backends running.
+after(() => {
+    for (const app of ['wan-2.5', 'nano-banana'].filter(has)) {
+        try {
+            stackctl('start-backend', app);
+        } catch { /* running */ }
+    }
+});
+
+test('wan-2.5 survives kill -9 after its submit: taken over when the lease runs out, polled (never resubmitted), charged once', async () => {
+    const m = 'wan-2.5';
+    assert.ok(has(m), 'wan-2.5 is in the registry');
+    const u = await person('kill9');
+    const cost = price(m);
+    const before = await fakeStats();
+    const prompt = `a video that outlives its server ${tag()}`;
+    const r = await generate(u.jar, m, { prompt });
+    assert.equal(r.status, 202, r.text);
+    const { id } = r.json();
+
+    // submitted: the task id is recorded before the first poll
+    const task = await waitSql(`SELECT "providerTaskId" FROM "Generation" WHERE "id" = ${lit(id)}
+        AND "phase" = 'submitted' AND "providerTaskId" IS NOT NULL AND "status" = 'running'`, { ms: 10000, pred: (o) => o !== '' });
+    const pid = stackPid(m);
+    assert.ok(pid && alive(pid), 'the backend runs');
+    const owner = row(id).leaseOwner;
+    assert.ok(owner.includes(`:${pid}:`), `the job is held by the backend (lease owner ${owner}, pid ${pid})`);
+    process.kill(pid, 'SIGKILL');
+    const killedAt = Date.now();
+    assert.ok(await retry(() => !alive(pid), 5000, 20), 'the backend is dead');
+    const held = row(id);
+    assert.equal(held.status, 'running', `killed mid-task: ${held.status}`);
+    assert.equal(held.phase, 'submitted');
+
+    stackctl('start-backend', m);
+    const newPid = stackPid(m);
+    assert.ok(newPid && newPid !== pid && alive(newPid), 'a new backend');
+
+    const g = await waitFor(u.jar, m, id, { ms: (LEASE_SECS + 45) * 1000 });
+    const took = Date.now() - killedAt;
+    console.log(`wan-2.5 job ${id}: resumed and finished ${took} ms after kill -9`);
+    assert.equal(g.status, 'succeeded', `after the takeover: ${JSON.stringify(g.error)}`);
+    assert.equal(g.outputs.length, 1, 'one video');
+    assert.match(g.outputs[0].mime, /^video\//);
+    assert.ok(fs.existsSync(path.join(MEDIA_DIR, row(id).outputs[0].file)), 'the video is stored');
+    const done = row(id);
+    assert.equal(done.providerTaskId, task, 'the same task');
+    assert.ok(done.leaseOwner === null, 'the lease is released');
+
+    const afterStats = await fakeStats();
+    assert.equal(fakeCount(afterStats, 'wan.submit') - fakeCount(before, 'wan.submit'), 1, 'the fake saw exactly one submit');
+    assert.ok(fakeCount(afterStats, 'wan.poll') - fakeCount(before, 'wan.poll') >= 1, 'it was polled');
+    assert.ok(afterStats.last['wan.poll'].url.includes(task), `the new process polled the recorded task (${afterStats.last['wan.poll'].url})`);
+    assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost]], 'one debit, no refund');
+    assert.equal(balanceOf(u.id), 100 - cost);
+    assert.equal(ledgerSum(u.id), balanceOf(u.id));
+    const log = fs.readFileSync(`${STATE}/logs/${m}.log`, 'utf8');
+    assert.equal(log.split('\n').filter((l) => l.includes(`job ${id} succeeded`)).length, 1, 'one process finished it');
+});
+
+for (const m of ['nano-banana', 'wan-2.5'].filter(has)) {
+    test(`${m}: a job whose runner died in "submitting" fails as interrupted, refunded once, never sent again`, async () => {
+        const u = await person(`submitting-${m}`);
+        const cost = price(m);
+        const endpoint = m === 'wan-2.5' ? 'wan.submit' : 'gemini.generateContent';
+        const before = await fakeStats();
+        let id;
+        await withBackendEnv(m, ['NANO_JOBS_MAX=0'], async () => {
+            const r = await generate(u.jar, m, { prompt: `cut short ${tag()}` });
+            assert.equal(r.status, 202, r.text);
+            id = r.json().id;
+            await sleep(300);
+            assert.equal(row(id).status, 'queued');
+            // As a process that died during its provider POST leaves it.
+            psql(`UPDATE "Generation" SET "status" = 'running', "phase" = 'submitting',
+                "leaseOwner" = 'gone-host:1:0000000000000000',
+                "leaseUntil" = extract(epoch FROM now())::bigint - 5,
+                "startedAt" = (now() AT TIME ZONE 'utc') WHERE "id" = ${lit(id)}`);
+        });
+        // the restored backend claims the expired lease
+        const g = await waitFor(u.jar, m, id, { ms: 20000 });
+        assert.equal(g.status, 'failed', JSON.stringify(g));
+        assert.equal(g.error.code, 'interrupted', JSON.stringify(g.error));
+        assert.equal(typeof g.error.message, 'string');
+        assert.deepEqual(g.outputs, []);
+        assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost], ['refund', cost]], 'refunded once');
+        assert.equal(balanceOf(u.id), 100);
+        assert.equal(ledgerSum(u.id), 100);
+        await sleep(1500);
+        const afterStats = await fakeStats();
+        assert.equal(fakeCount(afterStats, endpoint) - fakeCount(before, endpoint), 0, `the fake saw no ${endpoint} for it`);
+        assert.equal(row(id).status, 'failed', 'and it stays failed');
+        assert.equal(ledgerOf(id).length, 2);
+    });
+}
+
+// The environment of the stack's backend for app (scripts/lib/stack.sh
+// stack_backend_start), for a second process of our own.
+function backendEnv(app) {
+    const env = {
+        PATH: process.env.PATH,
+        NEXTAUTH_URL: BASE,
+        NANO_SECRET_FILE: process.env.NANO_TEST_KEYFILE || `${STATE}/keys`,
+        DATABASE_URL: `postgresql://nano@localhost/nano?host=${process.env.NANO_TEST_PG_SOCK}`,
+        NANO_ROOT: ROOT,
+        NANO_REVOCATION_FILE: `${STATE}/revocations`,
+        NANO_MEDIA_DIR: MEDIA_DIR,
+    };
+    if (fs.existsSync(envFile(app))) {
+        for (const line of fs.readFileSync(envFile(app), 'utf8').split('\n')) {
+            const mm = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
+            if (mm) env[mm[1]] = mm[2];
+        }
+    }
+    return env;
+}
+
+test('two processes of nano-banana share one queue: 40 jobs, each run exactly once, by both processes', async () => {
+    const m = 'nano-banana';
+    assert.ok(has(m), 'nano-banana is in the registry');
+    assert.ok(process.env.NANO_TEST_PG_SOCK, 'NANO_TEST_PG_SOCK is set');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-jobs-'));
+    const sock = path.join(dir, 'second.sock');
+    const logFile = path.join(dir, 'second.log');
+    const out = fs.openSync(logFile, 'a');
+    const child = spawn(path.join(ROOT, 'build/bin/nano-nano-banana'), ['--listen', `unix:${sock}`], {
+        env: backendEnv(m), stdio: ['ignore', out, out],
+    });
+    fs.closeSync(out);
+    const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve({ code, sig })));
+    try {
+        const up = await retry(() => fs.existsSync(sock) && /jobs: runner for nano-banana/.test(fs.readFileSync(logFile, 'utf8')), 10000, 50);
+        assert.ok(up, `the second process started: ${fs.readFileSync(logFile, 'utf8').slice(-500)}`);
+        const stackLog = `${STATE}/logs/${m}.log`;
+        const stackLogFrom = fs.statSync(stackLog).size;
+
+        const before = await fakeStats();
+        // 4 users x 10: under the in-flight limit of 16 per user
+        const users = await Promise.all([1, 2, 3, 4].map((i) => person(`queue-${i}`)));
+        const ids = [];
+        const t = tag();
+        for (let i = 0; i < 40; i++) {
+            const u = users[i % 4];
+            const r = await generate(u.jar, m, { prompt: `shared queue ${t} #${i} [fake:slow=800]` });
+            assert.equal(r.status, 202, `#${i}: ${r.text}`);
+            ids.push([u, r.json().id]);
+        }
+        for (const [u, id] of ids) {
+            const g = await waitFor(u.jar, m, id, { ms: 60000 });
+            assert.equal(g.status, 'succeeded', `${id}: ${JSON.stringify(g.error)}`);
+            assert.equal(g.outputs.length, 1, `${id}: one image`);
+        }
+        const afterStats = await fakeStats();
+        assert.equal(fakeCount(afterStats, 'gemini.generateContent') - fakeCount(before, 'gemini.generateContent'), 40,
+            'the fake saw exactly 40 generateContent calls');
+
+        const finished = (text) => new Set([...text.matchAll(/job ([0-9a-f-]{36}) succeeded/g)].map((x) => x[1]));
+        const all = new Set(ids.map(([, id]) => id));
+        const a = new Set([...finished(fs.readFileSync(stackLog, 'utf8').slice(stackLogFrom))].filter((x) => all.has(x)));
+        const b = new Set([...finished(fs.readFileSync(logFile, 'utf8'))].filter((x) => all.has(x)));
+        console.log(`shared queue: the stack's process ran ${a.size} jobs, the second process ${b.size}`);
+        assert.ok(a.size > 0, 'the stack\'s process ran some');
+        assert.ok(b.size > 0, 'the second process ran some');
+        assert.deepEqual([...a].filter((x) => b.has(x)), [], 'no job ran in both');
+        assert.equal(a.size + b.size, 40, 'every job ran in one of them');
+        for (const [u, id] of ids) {
+            assert.deepEqual(ledgerOf(id).map((x) => x.reason), ['debit'], `${id}: charged once, no refund`);
+            assert.equal(ledgerSum(u.id), balanceOf(u.id));
+        }
+        assert.ok(!/taken over by another runner/.test(fs.readFileSync(logFile, 'utf8')), 'no job changed hands');
+    } finally {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        const res = await Promise.race([exited, sleep(10000).then(() => null)]);
+        if (res === null) {
+            child.kill('SIGKILL');
+            await exited;
+        }
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+});

@@ -1,0 +1,708 @@
+// The module API of issue 6 (docs/MODULES.md) for every module of the
+// registry, through nginx: /api/models (shape, offline flag, prices from
+// "ModelPrice"); one generation of each kind to its end, read back by its
+// owner and refused (404) to anyone else, with its media; history newest
+// first, paged by cursor; DELETE (files too; 409 while running); cancel of
+// a queued job (NANO_JOBS_MAX=0 keeps it queued) with its refund; every
+// refusal: 400 naming the field, 415, 403 csrf, 401, 413; image uploads
+// (sniffed, not named); media types, ranges and the internal location.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { BASE, REGISTRY, ORIGIN, request, get, sleep } from './lib.mjs';
+import {
+    psql, lit, person, generate, generation, history, del, cancel, waitFor,
+    row, ledgerOf, balanceOf, ledgerSum, setBalance, price, fakeStats, fakeCount, tag,
+    envFile, withBackendEnv, rawRequest, multipart, png, PNG_MAGIC, outputFiles,
+    MEDIA_DIR, JSON_H, clean,
+} from './generations.mjs';
+
+const MiB = 1024 * 1024;
+
+// GET with the body as bytes: {status, headers, body}.
+function getBytes(p, headers) {
+    const u = new URL(BASE);
+    return new Promise((resolve, reject) => {
+        http.get({ host: u.hostname, port: u.port, path: p, agent: false, headers }, (r) => {
+            const c = [];
+            r.on('data', (d) => c.push(d));
+            r.on('end', () => resolve({ status: r.statusCode, headers: r.headers, body: Buffer.concat(c) }));
+        }).on('error', reject);
+    });
+}
+const EVIL = 'https://evil.example';
+
+// Which modules the test stack points at a provider (an *_API_KEY in
+// env.d/<m>, scripts/lib/stack.sh stack_fake_providers); the rest run
+// their offline provider.
+function hasKey(m) {
+    try {
+        return /^[A-Z_]+_API_KEY=./m.test(fs.readFileSync(envFile(m), 'utf8'));
+    } catch {
+        return false;
+    }
+}
+
+const textModules = REGISTRY.filter((m) => m.kind === 'text');
+const jobModules = REGISTRY.filter((m) => m.kind !== 'text');
+const firstModel = (m) => psql(`SELECT "model" FROM "ModelPrice" WHERE "module" = ${lit(m)} ORDER BY "sort", "model" LIMIT 1`);
+
+// A body each kind accepts.
+function okBody(m, extra = {}) {
+    if (m.kind === 'text') return { prompt: `Say hello ${tag()}`, ...extra };
+    if (m.kind === 'video') return { prompt: `A boat at dawn ${tag()}`, size: '832*480', seed: '5', ...extra };
+    return { prompt: `A lighthouse ${tag()}`, size: '256x256', seed: '7', ...extra };
+}
+
+let owner;       // generates in every module
+let stranger;    // another user: 404 for everything of owner's
+const made = {}; // module -> the generation made by the "generate" test
+
+before(async () => {
+    owner = await person('mod-owner');
+    stranger = await person('mod-stranger');
+});
+
+const GEN_KEYS = ['id', 'module', 'model', 'status', 'prompt', 'cost', 'offline', 'outputs', 'text', 'error',
+    'createdAt', 'startedAt', 'finishedAt'];
+const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
+
+// Checks the documented shape of a generation as GET /api/generations/{id}
+// and history items show it.
+function assertShape(g, m, what) {
+    for (const k of GEN_KEYS) assert.ok(Object.hasOwn(g, k), `${what}: "${k}" is missing from ${JSON.stringify(g).slice(0, 300)}`);
+    assert.equal(typeof g.id, 'string', what);
+    assert.equal(g.module, m.name, `${what}: module`);
+    assert.equal(typeof g.model, 'string', `${what}: model`);
+    assert.ok(['queued', 'running', 'succeeded', 'failed', 'canceled'].includes(g.status), `${what}: status ${g.status}`);
+    assert.equal(typeof g.cost, 'number', `${what}: cost`);
+    assert.equal(typeof g.offline, 'boolean', `${what}: offline`);
+    assert.ok(Array.isArray(g.outputs), `${what}: outputs is a list`);
+    for (const o of g.outputs) {
+        for (const k of ['url', 'mime', 'width', 'height']) assert.ok(Object.hasOwn(o, k), `${what}: output without "${k}": ${JSON.stringify(o)}`);
+        assert.ok(o.url.startsWith(`/${m.name}/media/${g.id}/`), `${what}: output url ${o.url}`);
+        assert.ok(Number.isInteger(o.width) && Number.isInteger(o.height), `${what}: width/height integers ${JSON.stringify(o)}`);
+    }
+    assert.ok(g.error === null || (typeof g.error.code === 'string' && typeof g.error.message === 'string'),
+        `${what}: error is null or {code, message}: ${JSON.stringify(g.error)}`);
+    assert.match(g.createdAt, ISO, `${what}: createdAt`);
+    for (const k of ['startedAt', 'finishedAt']) assert.ok(g[k] === null || ISO.test(g[k]), `${what}: ${k} ${g[k]}`);
+}
+
+test('GET /<m>/api/models for every module: shape, the offline flag, the prices of "ModelPrice"', async () => {
+    assert.ok(REGISTRY.length >= 6, 'the registry lists the six modules');
+    for (const m of REGISTRY) {
+        const res = await get(`/${m.name}/api/models`, { headers: owner.jar.headers() });
+        assert.equal(res.status, 200, `${m.name}: ${res.text.slice(0, 200)}`);
+        assert.match(res.headers['content-type'], /^application\/json/, m.name);
+        const j = res.json();
+        assert.deepEqual(Object.keys(j).sort(), ['kind', 'models', 'module', 'offline', 'provider', 'title'], `${m.name}: keys`);
+        assert.equal(j.module, m.name);
+        assert.equal(j.title, m.title, `${m.name}: title from the registry`);
+        assert.equal(j.kind, m.kind, `${m.name}: kind from the registry`);
+        assert.equal(j.provider, m.provider, `${m.name}: provider from the registry`);
+        assert.equal(j.offline, !hasKey(m.name),
+            `${m.name}: offline must be ${!hasKey(m.name)} (${hasKey(m.name) ? 'a key in env.d: the fake provider' : 'no key: the offline provider'})`);
+        const prices = JSON.parse(psql(`SELECT coalesce(json_agg(json_build_object('id', "model", 'label', "label", 'cost', "credits")
+            ORDER BY "sort", "model"), '[]') FROM "ModelPrice" WHERE "module" = ${lit(m.name)}`));
+        assert.ok(prices.length >= 1, `${m.name}: "ModelPrice" has a price`);
+        assert.deepEqual(j.models, prices, `${m.name}: models and costs are "ModelPrice"'s`);
+    }
+    // As the test stack sets them up (stack_fake_providers).
+    for (const [name, offline] of [['seedream', true], ['openai', true], ['nano-banana', false], ['qwen', false],
+        ['grok', false], ['wan-2.5', false]]) {
+        if (!REGISTRY.some((m) => m.name === name)) continue;
+        const j = (await get(`/${name}/api/models`, { headers: owner.jar.headers() })).json();
+        assert.equal(j.offline, offline, `${name}: offline in the test stack`);
+    }
+});
+
+for (const m of REGISTRY) {
+    test(`${m.name} (${m.kind}): generate, wait for success, read it back; 404 for anyone else; history`, async () => {
+        const cost = price(m.name);
+        const before = balanceOf(owner.id);
+        const body = okBody(m);
+        const res = await generate(owner.jar, m.name, body);
+        let id;
+        if (m.kind === 'text') {
+            assert.equal(res.status, 200, `${m.name}: ${res.text.slice(0, 300)}`);
+            const j = res.json();
+            assert.deepEqual(Object.keys(j).sort(), ['conversationId', 'cost', 'id', 'text', 'usage'], `${m.name}: answer keys`);
+            assert.ok(j.text.length > 0, 'some text');
+            assert.equal(j.cost, cost);
+            assert.equal(typeof j.usage.promptTokens, 'number');
+            assert.equal(typeof j.usage.completionTokens, 'number');
+            id = j.id;
+            made[m.name] = { id, text: j.text };
+        } else {
+            assert.equal(res.status, 202, `${m.name}: ${res.text.slice(0, 300)}`);
+            const j = res.json();
+            assert.deepEqual(Object.keys(j).sort(), ['cost', 'id', 'status'], `${m.name}: 202 keys`);
+            assert.equal(j.status, 'queued');
+            assert.equal(j.cost, cost);
+            id = j.id;
+            made[m.name] = { id };
+        }
+        const g = await waitFor(owner.jar, m.name, id, { ms: 60000 });
+        assertShape(g, m, `${m.name} generation`);
+        assert.equal(g.status, 'succeeded', `${m.name}: ${JSON.stringify(g.error)}`);
+        assert.equal(g.id, id);
+        assert.equal(g.prompt, body.prompt);
+        assert.equal(g.model, firstModel(m.name), 'the default model is the first of "ModelPrice"');
+        assert.equal(g.cost, cost);
+        assert.equal(g.offline, !hasKey(m.name), 'offline as /api/models says');
+        assert.equal(g.error, null);
+        assert.ok(g.startedAt && g.finishedAt, 'started and finished');
+        assert.ok(Date.parse(g.createdAt) <= Date.parse(g.startedAt) && Date.parse(g.startedAt) <= Date.parse(g.finishedAt),
+            `createdAt <= startedAt <= finishedAt: ${g.createdAt} ${g.startedAt} ${g.finishedAt}`);
+        if (m.kind === 'text') {
+            assert.equal(g.text, made[m.name].text, 'the row keeps the answer');
+            assert.deepEqual(g.outputs, []);
+        } else {
+            assert.ok(g.outputs.length >= 1, 'an output');
+            const o = g.outputs[0];
+            assert.match(o.mime, m.kind === 'video' ? /^video\/(webm|mp4)$/ : /^image\/(png|jpeg|webp)$/);
+            if (m.kind === 'image' && g.offline) {
+                assert.deepEqual([o.width, o.height], [256, 256], 'the offline image has the requested size');
+            }
+            made[m.name].output = o;
+        }
+        made[m.name].g = g;
+
+        // owner only
+        const other = await generation(stranger.jar, m.name, id);
+        assert.equal(other.status, 404, `another user: ${other.text.slice(0, 200)}`);
+        assert.equal(other.json().error, 'not_found');
+        assert.ok(!other.text.includes(body.prompt), 'nothing of it leaks');
+        for (const o of g.outputs) {
+            const r = await get(o.url, { headers: stranger.jar.headers() });
+            assert.equal(r.status, 404, `another user's request for ${o.url}`);
+            assert.ok(!r.headers['content-type']?.startsWith('image/') && !r.headers['content-type']?.startsWith('video/'));
+        }
+        // other modules do not show it either
+        const elsewhere = REGISTRY.find((x) => x.name !== m.name);
+        assert.equal((await generation(owner.jar, elsewhere.name, id)).status, 404, `/${elsewhere.name}/api/generations/<${m.name}'s id>`);
+
+        // history: newest first, so it leads; not in the stranger's
+        const h = await history(owner.jar, m.name);
+        assert.equal(h.status, 200, h.text.slice(0, 200));
+        assert.equal(h.json().items[0]?.id, id, 'history starts with the newest');
+        assertShape(h.json().items[0], m, `${m.name} history item`);
+        assert.ok(!(await history(stranger.jar, m.name)).json().items.some((x) => x.id === id), 'not in another user\'s history');
+
+        // charged once
+        const l = ledgerOf(id);
+        assert.deepEqual(l.map((x) => [x.reason, Number(x.delta), x.module]), [['debit', -cost, m.name]], 'one debit, no refund');
+        assert.equal(balanceOf(owner.id), before - cost);
+        assert.equal(ledgerSum(owner.id), balanceOf(owner.id), 'the ledger sums to the balance');
+    });
+}
+
+test('every output says its real width and height (not 0)', () => {
+    const outs = Object.entries(made).filter(([, v]) => v.output);
+    assert.ok(outs.length >= 1, 'the generate tests made outputs');
+    for (const [m, v] of outs) {
+        assert.ok(v.output.width > 0 && v.output.height > 0,
+            `${m}: output ${JSON.stringify(v.output)} must give the file's width and height`);
+        if (v.output.mime === 'image/png') {
+            const f = outputFiles(v.id)[0];
+            const b = fs.readFileSync(f);
+            assert.deepEqual([v.output.width, v.output.height], [b.readUInt32BE(16), b.readUInt32BE(20)], `${m}: the PNG's own size`);
+        }
+    }
+});
+
+test('media: the owner gets the file with its type, ranges give 206, /_nano_media/ is internal', async () => {
+    const outs = Object.entries(made).filter(([, v]) => v.output);
+    assert.ok(outs.length >= 1, 'the generate tests made outputs');
+    for (const [m, v] of outs) {
+        const file = outputFiles(v.id)[0];
+        const bytes = fs.readFileSync(file);
+        const res = await request('GET', v.output.url, { headers: owner.jar.headers() });
+        assert.equal(res.status, 200, `${m}: ${v.output.url}`);
+        assert.equal(res.headers['content-type'], v.output.mime, `${m}: Content-Type`);
+        assert.equal(Number(res.headers['content-length']), bytes.length, `${m}: the whole file`);
+        const whole = await getBytes(v.output.url, owner.jar.headers());
+        assert.deepEqual(whole.body, bytes, `${m}: the bytes of the stored file`);
+
+        const part = await getBytes(v.output.url, owner.jar.headers({ Range: 'bytes=0-7' }));
+        assert.equal(part.status, 206, `${m}: Range bytes=0-7`);
+        assert.equal(part.headers['content-range'], `bytes 0-7/${bytes.length}`, `${m}: Content-Range`);
+        assert.deepEqual(part.body, bytes.subarray(0, 8), `${m}: the first 8 bytes`);
+        if (v.output.mime === 'image/png') assert.deepEqual(part.body, PNG_MAGIC);
+        if (v.output.mime === 'video/webm') assert.deepEqual([...part.body.subarray(0, 4)], [0x1a, 0x45, 0xdf, 0xa3]);
+        const tail = await request('GET', v.output.url, { headers: owner.jar.headers({ Range: `bytes=${bytes.length - 4}-` }) });
+        assert.equal(tail.status, 206, `${m}: a range at the end (seeking)`);
+
+        // The internal location is never reachable from outside, with or
+        // without a session, and the module serves only names it gave.
+        const rel = path.relative(MEDIA_DIR, file);
+        for (const h of [owner.jar.headers(), {}]) {
+            const direct = await get(`/_nano_media/${rel}`, { headers: h });
+            assert.equal(direct.status, 404, `${m}: /_nano_media/${rel} requested directly`);
+        }
+        const wrong = await get(`/${m}/media/${v.id}/9.png`, { headers: owner.jar.headers() });
+        assert.equal(wrong.status, 404, `${m}: a file the row does not list`);
+        const climb = await get(`/${m}/media/${v.id}/..%2f..%2f..%2fkeys`, { headers: owner.jar.headers() });
+        assert.equal(climb.status, 404, `${m}: an encoded climb out of the media folder`);
+    }
+});
+
+test('history: newest first, limit and cursor paging over 25 items; bad cursor and limit are 400', async () => {
+    const m = textModules.find((x) => !hasKey(x.name)) || textModules[0];
+    assert.ok(m, 'a text module');
+    const u = await person('history');
+    const ids = [];
+    for (let i = 0; i < 25; i++) {
+        const res = await generate(u.jar, m.name, { prompt: `item ${i} ${tag()}` });
+        assert.equal(res.status, 200, `${m.name} #${i}: ${res.text.slice(0, 200)}`);
+        ids.push(res.json().id);
+    }
+    const newest = [...ids].reverse();
+
+    const seen = [];
+    let cursor = null;
+    const sizes = [];
+    for (let page = 0; page < 10; page++) {
+        const q = `?limit=10${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+        const res = await history(u.jar, m.name, q);
+        assert.equal(res.status, 200, `${q}: ${res.text.slice(0, 200)}`);
+        const j = res.json();
+        assert.deepEqual(Object.keys(j).sort(), ['items', 'nextCursor']);
+        for (const it of j.items) assertShape(it, m, 'history item');
+        sizes.push(j.items.length);
+        seen.push(...j.items.map((x) => x.id));
+        cursor = j.nextCursor;
+        if (cursor === null) break;
+        assert.equal(typeof cursor, 'string');
+    }
+    assert.deepEqual(sizes, [10, 10, 5], 'pages of 10, 10, 5, then nextCursor null');
+    assert.deepEqual(seen, newest, 'every item once, newest first');
+
+    const all = (await history(u.jar, m.name, '?limit=100')).json();
+    assert.deepEqual(all.items.map((x) => x.id), newest);
+    assert.equal(all.nextCursor, null);
+    const dflt = (await history(u.jar, m.name)).json();
+    assert.equal(dflt.items.length, 20, 'limit defaults to 20');
+    assert.equal(typeof dflt.nextCursor, 'string');
+    for (let i = 1; i < all.items.length; i++) {
+        assert.ok(all.items[i - 1].createdAt >= all.items[i].createdAt, 'createdAt descending');
+    }
+    // only this module's
+    for (const other of REGISTRY.filter((x) => x.name !== m.name)) {
+        assert.deepEqual((await history(u.jar, other.name)).json().items, [], `${other.name} history of a ${m.name}-only user`);
+    }
+
+    for (const bad of ['garbage', '2026-01-01 00:00:00|ZZZ', 'x|y', '|', "2026-01-01 00:00:00|1' OR '1'='1", '9999-99-99 99:99:99|abc']) {
+        const res = await history(u.jar, m.name, `?cursor=${encodeURIComponent(bad)}`);
+        assert.equal(res.status, 400, `cursor ${JSON.stringify(bad)}: ${res.text.slice(0, 200)}`);
+        assert.equal(res.json().error, 'invalid_field');
+        assert.equal(res.json().field, 'cursor');
+    }
+    for (const bad of ['0', '101', 'ten', '-1', '5x']) {
+        const res = await history(u.jar, m.name, `?limit=${bad}`);
+        assert.equal(res.status, 400, `limit=${bad}`);
+        assert.equal(res.json().field, 'limit');
+    }
+});
+
+test('DELETE /api/generations/{id}: 409 while running, then the row and its files go; ledger rows stay', async () => {
+    const m = jobModules.find((x) => x.name === 'nano-banana' && hasKey(x.name));
+    assert.ok(m, 'nano-banana runs against the fake provider (its [fake:slow] holds the job running)');
+    const u = await person('delete');
+    const res = await generate(u.jar, m.name, { prompt: `slow to delete [fake:slow=3000] ${tag()}` });
+    assert.equal(res.status, 202, res.text);
+    const { id } = res.json();
+    await waitFor(u.jar, m.name, id, { done: (g) => g.status !== 'queued', ms: 10000 });
+
+    const busy = await del(u.jar, m.name, id);
+    assert.equal(busy.status, 409, `DELETE while running: ${busy.text}`);
+    assert.equal(busy.json().error, 'running');
+    assert.equal((await del(stranger.jar, m.name, id)).status, 404, 'another user');
+    assert.equal((await del(u.jar, m.name, id, { Origin: EVIL })).status, 403, 'cross-site');
+
+    const g = await waitFor(u.jar, m.name, id, { ms: 20000 });
+    assert.equal(g.status, 'succeeded', JSON.stringify(g.error));
+    const r = row(id);
+    assert.ok(r.outputs.length >= 1);
+    const files = r.outputs.map((o) => path.join(MEDIA_DIR, o.file));
+    for (const f of files) assert.ok(fs.existsSync(f), `${f} exists before the delete`);
+    assert.equal((await del(stranger.jar, m.name, id)).status, 404, 'another user, finished');
+    assert.ok(row(id), 'still there after the stranger\'s DELETE');
+
+    const ok = await del(u.jar, m.name, id);
+    assert.equal(ok.status, 200, ok.text);
+    assert.deepEqual(ok.json(), { ok: true });
+    assert.equal(row(id), null, 'the row is gone');
+    for (const f of files) {
+        assert.ok(!fs.existsSync(f), `${f} is gone`);
+        assert.ok(!fs.existsSync(path.dirname(f)), `${path.dirname(f)} is gone`);
+    }
+    assert.equal((await generation(u.jar, m.name, id)).status, 404);
+    assert.equal((await get(g.outputs[0].url, { headers: u.jar.headers() })).status, 404, 'its media');
+    assert.equal((await del(u.jar, m.name, id)).status, 404, 'DELETE again');
+    assert.deepEqual(ledgerOf(id).map((x) => x.reason), ['debit'], 'the ledger row outlives the generation');
+    assert.ok(!(await history(u.jar, m.name)).json().items.some((x) => x.id === id), 'not in history');
+});
+
+test('cancel a queued job (its module taking no jobs: NANO_JOBS_MAX=0): 200 with the refund, then 409 not_queued', async () => {
+    const m = jobModules.find((x) => x.name === 'seedream') || jobModules[0];
+    const u = await person('cancel');
+    const cost = price(m.name);
+    let id;
+    let id2;
+    await withBackendEnv(m.name, ['NANO_JOBS_MAX=0'], async () => {
+        const res = await generate(u.jar, m.name, okBody(m));
+        assert.equal(res.status, 202, res.text);
+        id = res.json().id;
+        await sleep(1500);
+        assert.equal((await generation(u.jar, m.name, id)).json().status, 'queued', 'no runner took it');
+        assert.equal(balanceOf(u.id), 100 - cost);
+
+        assert.equal((await cancel(stranger.jar, m.name, id)).status, 404, 'another user cannot cancel it');
+        const cs = await cancel(u.jar, m.name, id, { Origin: EVIL });
+        assert.equal(cs.status, 403, 'cross-site cancel');
+        assert.equal(cs.json().error, 'csrf');
+        assert.equal((await generation(u.jar, m.name, id)).json().status, 'queued');
+
+        const c = await cancel(u.jar, m.name, id);
+        assert.equal(c.status, 200, c.text);
+        assert.deepEqual(c.json(), { id, status: 'canceled' });
+        const g = (await generation(u.jar, m.name, id)).json();
+        assert.equal(g.status, 'canceled');
+        assert.ok(g.finishedAt, 'finishedAt set');
+        assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost], ['refund', cost]], 'debit and one refund');
+        assert.equal(balanceOf(u.id), 100);
+        assert.equal(ledgerSum(u.id), 100);
+
+        const again = await cancel(u.jar, m.name, id);
+        assert.equal(again.status, 409, again.text);
+        assert.equal(again.json().error, 'not_queued');
+        assert.equal(ledgerOf(id).length, 2, 'no second refund');
+
+        // a queued job deleted is refunded too (it never ran)
+        const r2 = await generate(u.jar, m.name, okBody(m));
+        assert.equal(r2.status, 202);
+        id2 = r2.json().id;
+        const d = await del(u.jar, m.name, id2);
+        assert.equal(d.status, 200, d.text);
+        assert.deepEqual(ledgerOf(id2).map((x) => x.reason), ['debit', 'refund']);
+        assert.equal(balanceOf(u.id), 100);
+    });
+    // The runner is back: the canceled job stays canceled and is never run.
+    await sleep(2500);
+    const g = (await generation(u.jar, m.name, id)).json();
+    assert.equal(g.status, 'canceled');
+    assert.deepEqual(g.outputs, []);
+    assert.equal(ledgerOf(id).length, 2);
+    // A finished job cannot be canceled either.
+    const done = await generate(u.jar, m.name, okBody(m));
+    const fin = await waitFor(u.jar, m.name, done.json().id, { ms: 30000 });
+    assert.equal(fin.status, 'succeeded');
+    const late = await cancel(u.jar, m.name, fin.id);
+    assert.equal(late.status, 409);
+    assert.equal(late.json().error, 'not_queued');
+});
+
+// ---- refusals -------------------------------------------------------------
+
+// [what, body, field] for a kind.
+function refusals(m) {
+    const long = 'x'.repeat(8001);
+    const common = [
+        ['no prompt', {}, m.kind === 'text' ? 'prompt' : 'prompt'],
+        ['empty prompt', { prompt: '' }, 'prompt'],
+        ['a blank prompt', { prompt: '  \n\t ' }, 'prompt'],
+        ['a prompt of 8001 bytes', { prompt: long }, 'prompt'],
+        ['an unknown model', { prompt: 'hi', model: 'no-such-model' }, 'model'],
+    ];
+    if (m.kind === 'text') {
+        return [...common,
+            ['messages not a list', { messages: 'hello' }, 'messages'],
+            ['messages empty', { messages: [] }, 'messages'],
+            ['a message with a bad role', { messages: [{ role: 'robot', content: 'hi' }] }, 'messages'],
+            ['a message without content', { messages: [{ role: 'user' }] }, 'messages'],
+            ['a message with empty content', { messages: [{ role: 'user', content: '' }] }, 'messages'],
+            ['a message that is not an object', { messages: ['hi'] }, 'messages'],
+            ['messages without a user turn', { messages: [{ role: 'system', content: 'be brief' }] }, 'messages'],
+            ['51 messages', { messages: Array.from({ length: 51 }, () => ({ role: 'user', content: 'hi' })) }, 'messages'],
+            ['a conversationId that is not one', { prompt: 'hi', conversationId: 'not-a-conversation' }, 'conversationId'],
+            ['a numeric conversationId', { prompt: 'hi', conversationId: 42 }, 'conversationId'],
+            ['a conversationId in capitals', { prompt: 'hi', conversationId: '0F8FAD5B-D9CB-469F-A165-70867728950E' }, 'conversationId'],
+        ];
+    }
+    const job = [...common,
+        ['seed below 0', { prompt: 'hi', seed: '-1' }, 'seed'],
+        ['seed not a number', { prompt: 'hi', seed: 'abc' }, 'seed'],
+        ['seed too large', { prompt: 'hi', seed: '2147483648' }, 'seed'],
+    ];
+    if (m.kind === 'video') {
+        return [...job,
+            ['a size wan does not make', { prompt: 'hi', size: '1280x720' }, 'size'],
+            ['size nonsense', { prompt: 'hi', size: 'big' }, 'size'],
+            ['an aspectRatio on video', { prompt: 'hi', aspectRatio: '16:9' }, 'aspectRatio'],
+            ['duration 10', { prompt: 'hi', duration: '10' }, 'duration'],
+            ['duration nonsense', { prompt: 'hi', duration: 'long' }, 'duration'],
+        ];
+    }
+    return [...job,
+        ['a size too small', { prompt: 'hi', size: '16x16' }, 'size'],
+        ['size nonsense', { prompt: 'hi', size: 'big' }, 'size'],
+        ['size 3K', { prompt: 'hi', size: '3K' }, 'size'],
+        ['an aspectRatio not offered', { prompt: 'hi', aspectRatio: '7:5' }, 'aspectRatio'],
+        ['a duration on an image', { prompt: 'hi', duration: '5' }, 'duration'],
+    ];
+}
+
+test('refusals: 400 invalid_field naming the field, for every module, costing nothing', async () => {
+    const u = await person('refuse');
+    for (const m of REGISTRY) {
+        for (const [what, body, field] of refusals(m)) {
+            const res = await generate(u.jar, m.name, body);
+            assert.equal(res.status, 400, `${m.name}, ${what}: ${res.status} ${res.text.slice(0, 200)}`);
+            const j = res.json();
+            assert.equal(j.error, 'invalid_field', `${m.name}, ${what}: ${res.text.slice(0, 200)}`);
+            assert.equal(j.field, field, `${m.name}, ${what}: the field named`);
+            assert.equal(typeof j.message, 'string', `${m.name}, ${what}: a message`);
+        }
+        // not JSON at all
+        const bad = await generate(u.jar, m.name, '{"prompt": ');
+        assert.equal(bad.status, 400, `${m.name}: a body that is not JSON`);
+    }
+    assert.equal(balanceOf(u.id), 100, 'no refusal costs anything');
+    assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(u.id)}`), '0', 'no generation recorded');
+    assert.equal(ledgerSum(u.id), 100);
+});
+
+test('image and video options sent as JSON numbers are read, not ignored (seed, duration)', async () => {
+    const u = await person('numbers');
+    for (const m of jobModules) {
+        const neg = await generate(u.jar, m.name, { prompt: `hi ${tag()}`, seed: -1 });
+        assert.equal(neg.status, 400, `${m.name}: {"seed": -1} (a number) must be refused like "-1": ${neg.status} ${neg.text.slice(0, 200)}`);
+        assert.equal(neg.json().field, 'seed');
+    }
+    const video = jobModules.find((x) => x.kind === 'video');
+    if (video) {
+        const ten = await generate(u.jar, video.name, { prompt: `hi ${tag()}`, duration: 10 });
+        assert.equal(ten.status, 400, `${video.name}: {"duration": 10} (a number) must be refused like "10": ${ten.status} ${ten.text.slice(0, 200)}`);
+        assert.equal(ten.json().field, 'duration');
+    }
+    const image = jobModules.find((x) => x.kind === 'image');
+    const res = await generate(u.jar, image.name, { prompt: `hi ${tag()}`, seed: 42 });
+    assert.equal(res.status, 202, res.text);
+    assert.equal(row(res.json().id).params.seed, 42, `${image.name}: {"seed": 42} is the seed the job uses`);
+});
+
+test('415: a form body on a text module; bodies that are neither JSON nor a form on an image module', async () => {
+    const u = await person('media-type');
+    for (const m of textModules) {
+        const res = await request('POST', `/${m.name}/api/generate`, {
+            headers: u.jar.headers({ 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN }),
+            body: 'prompt=hello',
+        });
+        assert.equal(res.status, 415, `${m.name}: a form body: ${res.status} ${res.text.slice(0, 200)}`);
+    }
+    for (const m of jobModules) {
+        const res = await request('POST', `/${m.name}/api/generate`, {
+            headers: u.jar.headers({ 'Content-Type': 'text/plain', Origin: ORIGIN }), body: 'prompt=hello',
+        });
+        assert.equal(res.status, 415, `${m.name}: text/plain: ${res.text.slice(0, 200)}`);
+    }
+    assert.equal(balanceOf(u.id), 100);
+});
+
+test('403 csrf: cross-site Origin or Sec-Fetch-Site on POST and DELETE, every module; same-origin passes', async () => {
+    const u = await person('csrf');
+    const fakeId = '00000000-0000-4000-8000-000000000000';
+    const cases = [
+        ['Origin of another site', { Origin: EVIL }],
+        ['Origin null', { Origin: 'null' }],
+        ['Origin on another port', { Origin: ORIGIN.replace(/:(\d+)$/, (_, p) => `:${Number(p) + 1}`) }],
+        ['Sec-Fetch-Site: cross-site', { 'Sec-Fetch-Site': 'cross-site' }],
+        ['Sec-Fetch-Site: same-site', { 'Sec-Fetch-Site': 'same-site' }],
+        ['Sec-Fetch-Site: cross-site without Origin', { 'Sec-Fetch-Site': 'cross-site', Origin: undefined }],
+    ];
+    for (const m of REGISTRY) {
+        for (const [what, h] of cases) {
+            const headers = { ...h };
+            const res = await request('POST', `/${m.name}/api/generate`, {
+                headers: u.jar.headers(clean({ ...JSON_H, ...headers })),
+                body: JSON.stringify(okBody(m)),
+            });
+            assert.equal(res.status, 403, `${m.name} generate, ${what}: ${res.status} ${res.text.slice(0, 200)}`);
+            assert.equal(res.json().error, 'csrf', `${m.name} generate, ${what}`);
+            const d = await del(u.jar, m.name, fakeId, headers);
+            assert.equal(d.status, 403, `${m.name} DELETE, ${what}`);
+            assert.equal(d.json().error, 'csrf');
+            const c = await cancel(u.jar, m.name, fakeId, headers);
+            assert.equal(c.status, 403, `${m.name} cancel, ${what}`);
+        }
+    }
+    assert.equal(balanceOf(u.id), 100, 'refused before anything was spent');
+    assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(u.id)}`), '0');
+    // Same origin, by Origin or by Sec-Fetch-Site, is fine (a 404 for a
+    // generation that does not exist, not a 403).
+    const m = REGISTRY[0];
+    assert.equal((await del(u.jar, m.name, fakeId)).status, 404);
+    assert.equal((await del(u.jar, m.name, fakeId, { Origin: undefined, 'Sec-Fetch-Site': 'same-origin' })).status, 404);
+});
+
+test('401 without a session, through nginx, on every module endpoint', async () => {
+    const fakeId = '00000000-0000-4000-8000-000000000000';
+    for (const m of REGISTRY) {
+        for (const [method, p, body] of [
+            ['POST', '/api/generate', JSON.stringify(okBody(m))],
+            ['GET', '/api/models'],
+            ['GET', '/api/history'],
+            ['GET', `/api/generations/${fakeId}`],
+            ['DELETE', `/api/generations/${fakeId}`],
+            ['POST', `/api/generations/${fakeId}/cancel`, '{}'],
+        ]) {
+            const res = await request(method, `/${m.name}${p}`, { headers: { ...JSON_H, Accept: 'application/json' }, body });
+            assert.equal(res.status, 401, `${method} /${m.name}${p}: ${res.status}`);
+            assert.equal(res.json().error, 'unauthorized', `${method} /${m.name}${p}`);
+        }
+    }
+});
+
+test('413: over 11 MiB on /api/generate, over 1 MiB on other routes (nginx), over 64 KiB at the backend; 2 MiB reaches generate', async () => {
+    const u = await person('too-large');
+    const h = { Cookie: u.jar.header(), 'Content-Type': 'application/json', Origin: ORIGIN };
+    const fakeId = '00000000-0000-4000-8000-000000000000';
+    for (const m of REGISTRY) {
+        const big = await rawRequest('POST', `/${m.name}/api/generate`, h, 11 * MiB + 1, { send: 64 * 1024 });
+        assert.equal(big.status, 413, `${m.name}: 11 MiB + 1 to generate`);
+        assert.equal(big.json().error, 'payload_too_large');
+        const other = await rawRequest('POST', `/${m.name}/api/generations/${fakeId}/cancel`, h, MiB + 1, { send: 64 * 1024 });
+        assert.equal(other.status, 413, `${m.name}: 1 MiB + 1 to cancel`);
+        assert.equal(other.json().error, 'payload_too_large');
+        const del1 = await rawRequest('DELETE', `/${m.name}/api/generations/${fakeId}`, h, MiB + 1);
+        assert.equal(del1.status, 413, `${m.name}: 1 MiB + 1 to DELETE`);
+
+        const mid = await request('POST', `/${m.name}/api/generations/${fakeId}/cancel`, {
+            headers: u.jar.headers({ 'Content-Type': 'application/json', Origin: ORIGIN }), body: `{"pad":"${'x'.repeat(100 * 1024)}"}`,
+        });
+        assert.equal(mid.status, 413, `${m.name}: 100 KiB to cancel (the backend's 64 KiB)`);
+        assert.equal(mid.json().error, 'payload_too_large');
+        assert.match(mid.json().message, /64 KiB/, 'the message names the limit');
+
+        // 2 MiB is over the server's 1 MiB but generate takes up to 11 MiB:
+        // it reaches the module, which answers about the prompt.
+        const two = await generate(u.jar, m.name, { prompt: '', pad: 'x'.repeat(2 * MiB) });
+        assert.equal(two.status, 400, `${m.name}: a 2 MiB JSON body reaches the module: ${two.status} ${two.text.slice(0, 200)}`);
+        assert.equal(two.json().field, 'prompt');
+    }
+    assert.equal(balanceOf(u.id), 100);
+});
+
+test('uploads: a file that is not an image is 400 image; a PNG named .jpg is taken as PNG; base64 JSON images; seedream refuses images', async () => {
+    const nb = REGISTRY.find((x) => x.name === 'nano-banana');
+    assert.ok(nb, 'nano-banana is in the registry');
+    const u = await person('upload');
+    const image = png(40, 30);
+    const post = (m, mp) => request('POST', `/${m}/api/generate`, {
+        headers: u.jar.headers({ 'Content-Type': mp.type, Origin: ORIGIN }), body: mp.body, timeout: 60000,
+    });
+
+    // not an image, whatever its name and type say
+    const notImg = multipart({ prompt: 'edit this' }, [{ name: 'image', filename: 'cat.png', type: 'image/png', data: Buffer.from('just some text, not a picture\n') }]);
+    const r1 = await post(nb.name, notImg);
+    assert.equal(r1.status, 400, `a text file as image: ${r1.text.slice(0, 200)}`);
+    assert.equal(r1.json().error, 'invalid_field');
+    assert.equal(r1.json().field, 'image');
+
+    // a PNG named .jpg and declared image/jpeg: sniffed as PNG
+    const before = await fakeStats();
+    const t = tag();
+    const lying = multipart({ prompt: `edit this ${t}`, aspectRatio: '4:3' }, [{ name: 'image', filename: 'photo.jpg', type: 'image/jpeg', data: image }]);
+    const r2 = await post(nb.name, lying);
+    assert.equal(r2.status, 202, `a PNG named .jpg: ${r2.text.slice(0, 200)}`);
+    const id2 = r2.json().id;
+    const g2 = await waitFor(u.jar, nb.name, id2, { ms: 30000 });
+    assert.equal(g2.status, 'succeeded', JSON.stringify(g2.error));
+    const p2 = row(id2).params;
+    assert.equal(p2.inputImage?.mime, 'image/png', `the input is recorded as PNG: ${JSON.stringify(p2)}`);
+    assert.equal(p2.aspectRatio, '4:3', 'a multipart field');
+    const after = await fakeStats();
+    assert.equal(fakeCount(after, 'gemini.generateContent') - fakeCount(before, 'gemini.generateContent'), 1);
+    const parts = after.last['gemini.generateContent'].body.contents[0].parts;
+    const inl = parts.map((p) => p.inline_data ?? p.inlineData).find(Boolean);
+    assert.ok(inl, `the provider got the image: ${JSON.stringify(parts).slice(0, 200)}`);
+    assert.equal(inl.mime_type ?? inl.mimeType, 'image/png');
+    assert.deepEqual(Buffer.from(inl.data, 'base64'), image, 'the very bytes uploaded');
+    assert.ok(parts.some((p) => typeof p.text === 'string' && p.text.includes(t)), 'with the prompt');
+
+    // base64 in JSON, plain and as a data URL
+    for (const [what, b64] of [['plain base64', image.toString('base64')], ['a data URL', `data:image/png;base64,${image.toString('base64')}`]]) {
+        const r = await generate(u.jar, nb.name, { prompt: `edit ${what} ${tag()}`, image: b64 });
+        assert.equal(r.status, 202, `${what}: ${r.text.slice(0, 200)}`);
+        const g = await waitFor(u.jar, nb.name, r.json().id, { ms: 30000 });
+        assert.equal(g.status, 'succeeded', `${what}: ${JSON.stringify(g.error)}`);
+        assert.equal(row(g.id).params.inputImage?.mime, 'image/png', what);
+    }
+    const notB64 = await generate(u.jar, nb.name, { prompt: 'edit', image: 'this is not base64!' });
+    assert.equal(notB64.status, 400);
+    assert.equal(notB64.json().field, 'image');
+    const textB64 = await generate(u.jar, nb.name, { prompt: 'edit', image: Buffer.from('plain text, no image').toString('base64') });
+    assert.equal(textB64.status, 400, 'base64 of something that is not an image');
+    assert.equal(textB64.json().field, 'image');
+
+    // too large: base64 over 4 MiB decoded (413 from the module), a file over 10 MiB
+    const huge = Buffer.concat([image, Buffer.alloc(4 * MiB)]);
+    const r4 = await generate(u.jar, nb.name, { prompt: 'edit', image: huge.toString('base64') });
+    assert.equal(r4.status, 413, `base64 over 4 MiB: ${r4.status} ${r4.text.slice(0, 200)}`);
+    const big = multipart({ prompt: 'edit' }, [{ name: 'image', filename: 'big.png', type: 'image/png', data: Buffer.concat([image, Buffer.alloc(10 * MiB)]) }]);
+    const r5 = await post(nb.name, big);
+    assert.equal(r5.status, 413, `an upload over 10 MiB: ${r5.status} ${r5.text.slice(0, 200)}`);
+
+    // seedream takes no input image, in either form
+    const sd = REGISTRY.find((x) => x.name === 'seedream');
+    if (sd) {
+        const j = await generate(u.jar, sd.name, { prompt: 'edit', image: image.toString('base64') });
+        assert.equal(j.status, 400, `seedream, base64 image: ${j.text.slice(0, 200)}`);
+        assert.equal(j.json().field, 'image');
+        const mp = await post(sd.name, multipart({ prompt: 'edit' }, [{ name: 'image', filename: 'a.png', type: 'image/png', data: image }]));
+        assert.equal(mp.status, 400, `seedream, multipart image: ${mp.text.slice(0, 200)}`);
+        assert.equal(mp.json().field, 'image');
+    }
+    // charged only for what was accepted: three nano-banana jobs
+    assert.equal(balanceOf(u.id), 100 - 3 * price(nb.name));
+    assert.equal(ledgerSum(u.id), balanceOf(u.id));
+});
+
+test('an edit\'s input image is one of its files: DELETE removes it', async () => {
+    const nb = REGISTRY.find((x) => x.name === 'nano-banana');
+    assert.ok(nb, 'nano-banana is in the registry');
+    const u = await person('upload-delete');
+
+    const res = await generate(u.jar, nb.name, { prompt: `edit ${tag()}`, image: png(20, 20).toString('base64') });
+    assert.equal(res.status, 202, res.text);
+    const g = await waitFor(u.jar, nb.name, res.json().id, { ms: 30000 });
+    assert.equal(g.status, 'succeeded', JSON.stringify(g.error));
+    const input = path.join(MEDIA_DIR, row(g.id).params.inputImage.file);
+    assert.ok(fs.existsSync(input), `the input is stored (${input})`);
+    const d = await del(u.jar, nb.name, g.id);
+    assert.equal(d.status, 200, d.text);
+    assert.ok(!fs.existsSync(input), `DELETE leaves the uploaded input image ${path.relative(MEDIA_DIR, input)} on disk`);
+});
+
+test('a generation refused for credits keeps no uploaded image (multipart or base64)', async () => {
+    const nb = REGISTRY.find((x) => x.name === 'nano-banana');
+    assert.ok(nb, 'nano-banana is in the registry');
+    const u = await person('upload-402');
+    const inputs = path.join(MEDIA_DIR, nb.name, u.id, 'inputs');
+    const listInputs = () => (fs.existsSync(inputs) ? fs.readdirSync(inputs) : []);
+    setBalance(u.id, 0);
+    const had = listInputs();
+    const mp = multipart({ prompt: 'edit' }, [{ name: 'image', filename: 'a.png', type: 'image/png', data: png(20, 20) }]);
+    const r402 = await request('POST', `/${nb.name}/api/generate`, {
+        headers: u.jar.headers({ 'Content-Type': mp.type, Origin: ORIGIN }), body: mp.body,
+    });
+    assert.equal(r402.status, 402, r402.text);
+    assert.equal(r402.json().error, 'insufficient_credits');
+    const r402b = await generate(u.jar, nb.name, { prompt: 'edit', image: png(20, 20).toString('base64') });
+    assert.equal(r402b.status, 402, r402b.text);
+    assert.deepEqual(listInputs(), had, 'a refused generation leaves no input file behind');
+});

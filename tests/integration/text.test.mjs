@@ -1,0 +1,237 @@
+// Text generation of issue 6 (docs/MODULES.md, docs/PROVIDERS.md): qwen
+// against the fake DashScope and openai offline: the whole answer, the
+// streamed answer (text/event-stream, deltas arriving over time, a final
+// done event, the row keeping the joined text), a conversation continued
+// by its id (the earlier turns sent to the provider, never another
+// user's), provider errors in both shapes (OpenAI's and xAI's) mapped to
+// an error event or an HTTP status with {"error","message"}, and the key
+// in no answer and no log.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { STATE, REGISTRY } from './lib.mjs';
+import {
+    person, generate, generation, stream, fakeStats, fakeCount, tag, price,
+    ledgerOf, balanceOf, ledgerSum, psql, lit, FAKE_KEY,
+} from './generations.mjs';
+
+const has = (name) => REGISTRY.some((m) => m.name === name);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const answers = [];       // every answer text of this file, for the key check
+
+// [module, is it the fake (the provider's request can be read)]
+const MODULES = [['qwen', true], ['openai', false]].filter(([m]) => has(m));
+
+const firstModel = { qwen: 'qwen-plus', openai: 'gpt-4o-mini', grok: 'grok-3-mini' };
+
+for (const [m, fake] of MODULES) {
+    test(`${m} (${fake ? 'fake DashScope' : 'offline'}): the whole answer without a stream`, async () => {
+        const u = await person(`text-${m}`);
+        const prompt = `What is a lighthouse for ${tag()}?`;
+        const before = await fakeStats();
+        const res = await generate(u.jar, m, { prompt });
+        answers.push(res.text);
+        assert.equal(res.status, 200, res.text.slice(0, 300));
+        assert.match(res.headers['content-type'], /^application\/json/);
+        const j = res.json();
+        assert.deepEqual(Object.keys(j).sort(), ['conversationId', 'cost', 'id', 'text', 'usage']);
+        assert.match(j.id, UUID);
+        assert.match(j.conversationId, UUID);
+        assert.equal(j.cost, price(m));
+        assert.ok(Number.isInteger(j.usage.promptTokens) && j.usage.promptTokens > 0, JSON.stringify(j.usage));
+        assert.ok(Number.isInteger(j.usage.completionTokens) && j.usage.completionTokens > 0, JSON.stringify(j.usage));
+        if (fake) {
+            assert.equal(j.text, `Fake reply from ${firstModel[m]}: you said "${prompt}". This answer comes from the test fake, one word at a time.`);
+            const s = await fakeStats();
+            assert.equal(fakeCount(s, 'chat.dashscope') - fakeCount(before, 'chat.dashscope'), 1);
+            const body = s.last['chat.dashscope'].body;
+            assert.equal(body.model, firstModel[m]);
+            assert.equal(body.stream, false);
+            assert.deepEqual(body.messages, [{ role: 'user', content: prompt }]);
+        } else {
+            assert.match(j.text, /offline/i, 'the offline reply says it is offline');
+            // deterministic for the same prompt, model and seed
+            const again = (await generate(u.jar, m, { prompt, seed: 3 })).json();
+            const third = (await generate(u.jar, m, { prompt, seed: 3 })).json();
+            assert.equal(again.text, third.text, 'the same prompt and seed give the same text');
+        }
+        const g = (await generation(u.jar, m, j.id)).json();
+        assert.equal(g.text, j.text, 'the row keeps the text');
+        assert.equal(g.status, 'succeeded');
+        assert.equal(g.conversationId, j.conversationId);
+        assert.equal(g.offline, !fake);
+
+        // another model of the module, at its price
+        const model = psql(`SELECT "model" FROM "ModelPrice" WHERE "module" = ${lit(m)} ORDER BY "sort" DESC, "model" DESC LIMIT 1`);
+        const cost = Number(psql(`SELECT "credits" FROM "ModelPrice" WHERE "module" = ${lit(m)} AND "model" = ${lit(model)}`));
+        const other = (await generate(u.jar, m, { prompt: `again ${tag()}`, model })).json();
+        assert.equal(other.cost, cost, `${model} costs what "ModelPrice" says`);
+        assert.equal(Number(ledgerOf(other.id)[0].delta), -cost);
+        assert.equal((await generation(u.jar, m, other.id)).json().model, model);
+        if (fake) assert.equal((await fakeStats()).last['chat.dashscope'].body.model, model);
+        assert.equal(ledgerSum(u.id), balanceOf(u.id));
+    });
+
+    test(`${m} (${fake ? 'fake DashScope' : 'offline'}): streamed: text/event-stream, deltas over time, a final done event; the row keeps the joined text`, async () => {
+        const u = await person(`stream-${m}`);
+        const prompt = `Tell me about the sea ${tag()}`;
+        const s = await stream(u.jar, m, { prompt, stream: true });
+        answers.push(s.text);
+        assert.equal(s.status, 200, s.text.slice(0, 300));
+        assert.match(s.headers['content-type'], /^text\/event-stream/);
+        const deltas = s.events.filter((e) => e.event === 'delta');
+        assert.ok(deltas.length >= 5, `several delta events (${deltas.length})`);
+        for (const d of deltas) assert.equal(typeof d.data.text, 'string', JSON.stringify(d.data));
+        assert.equal(s.events.at(-1).event, 'done', `the last event is done: ${s.text.slice(-300)}`);
+        assert.equal(s.events.filter((e) => e.event === 'done').length, 1);
+        assert.ok(!s.events.some((e) => e.event === 'error'));
+        const done = s.events.at(-1).data;
+        assert.deepEqual(Object.keys(done).sort(), ['conversationId', 'cost', 'id', 'usage']);
+        assert.match(done.id, UUID);
+        assert.match(done.conversationId, UUID);
+        assert.equal(done.cost, price(m));
+        assert.ok(done.usage.completionTokens > 0, JSON.stringify(done.usage));
+
+        // live: the deltas came in many pieces, spread over time
+        const chunksWithDeltas = new Set(deltas.map((d) => d.at)).size;
+        assert.ok(chunksWithDeltas >= 3, `the deltas arrived in ${chunksWithDeltas} reads, not all at once`);
+        const spread = deltas.at(-1).at - deltas[0].at;
+        const minSpread = fake ? 100 : 25 * (deltas.length - 1);
+        assert.ok(spread >= minSpread, `first to last delta ${spread.toFixed(0)} ms (at least ${minSpread} ms: streamed as made)`);
+        console.log(`${m} stream: ${deltas.length} deltas in ${chunksWithDeltas} reads, first at ${deltas[0].at.toFixed(0)} ms, spread ${spread.toFixed(0)} ms`);
+
+        const joined = deltas.map((d) => d.data.text).join('');
+        const g = (await generation(u.jar, m, done.id)).json();
+        assert.equal(g.status, 'succeeded');
+        assert.equal(g.text, joined, 'the row\'s text is the joined deltas');
+        assert.equal(g.partial, false);
+        if (fake) {
+            assert.equal(joined, `Fake reply from ${firstModel[m]}: you said "${prompt}". This answer comes from the test fake, one word at a time.`);
+            const body = (await fakeStats()).last['chat.dashscope'].body;
+            assert.equal(body.stream, true);
+            assert.deepEqual(body.stream_options, { include_usage: true });
+        }
+        assert.deepEqual(ledgerOf(done.id).map((x) => x.reason), ['debit']);
+    });
+}
+
+test('qwen: a conversation continues by its id: the earlier turns go to the provider; another user\'s id brings nothing', async () => {
+    assert.ok(has('qwen'), 'qwen is in the registry');
+    const m = 'qwen';
+    const u = await person('conv');
+    const p1 = `My name is Ada ${tag()}`;
+    const r1 = (await generate(u.jar, m, { prompt: p1 })).json();
+    const c = r1.conversationId;
+    const p2 = `What is my name ${tag()}?`;
+    const r2 = await generate(u.jar, m, { prompt: p2, conversationId: c });
+    answers.push(r2.text);
+    assert.equal(r2.status, 200, r2.text);
+    assert.equal(r2.json().conversationId, c, 'the same conversation');
+    let body = (await fakeStats()).last['chat.dashscope'].body;
+    assert.deepEqual(body.messages, [
+        { role: 'user', content: p1 }, { role: 'assistant', content: r1.text }, { role: 'user', content: p2 },
+    ], 'the earlier turn, then the new one');
+
+    // a third turn, streamed, given as messages with a system prompt
+    const p3 = `And again ${tag()}`;
+    const s = await stream(u.jar, m, { messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: p3 }], conversationId: c, stream: true });
+    assert.equal(s.events.at(-1)?.event, 'done', s.text.slice(-200));
+    assert.equal(s.events.at(-1).data.conversationId, c);
+    body = (await fakeStats()).last['chat.dashscope'].body;
+    assert.deepEqual(body.messages, [
+        { role: 'user', content: p1 }, { role: 'assistant', content: r1.text },
+        { role: 'user', content: p2 }, { role: 'assistant', content: r2.json().text },
+        { role: 'system', content: 'Be brief.' }, { role: 'user', content: p3 },
+    ]);
+    const g3 = (await generation(u.jar, m, s.events.at(-1).data.id)).json();
+    assert.equal(g3.conversationId, c);
+
+    // someone else naming this conversation gets none of it
+    const other = await person('conv-other');
+    const p4 = `Whose conversation is this ${tag()}?`;
+    const r4 = await generate(other.jar, m, { prompt: p4, conversationId: c });
+    answers.push(r4.text);
+    assert.equal(r4.status, 200, r4.text);
+    body = (await fakeStats()).last['chat.dashscope'].body;
+    assert.deepEqual(body.messages, [{ role: 'user', content: p4 }], 'no turn of another user reaches the provider');
+    assert.ok(!r4.text.includes('Ada'), 'nothing of it in the answer');
+
+    // a new id without a conversation: a fresh one
+    const fresh = (await generate(u.jar, m, { prompt: `hello ${tag()}` })).json();
+    assert.notEqual(fresh.conversationId, c);
+});
+
+// [marker, error code, HTTP status without a stream]; the statuses are the
+// module's mapping (nano_module_generate.c), not named by MODULES.md.
+const ERRORS = [
+    ['[fake:auth]', 'provider_auth', 502],
+    ['[fake:429]', 'provider_quota', 503],
+    ['[fake:500]', 'provider_error', 502],
+    ['[fake:bad-request]', 'bad_request', 400],
+    ['[fake:safety]', 'blocked', 422],
+    ['[fake:content-filter]', 'blocked', 422],
+    ['[fake:malformed]', 'bad_response', 502],
+];
+
+for (const m of ['grok', 'qwen'].filter(has)) {
+    const shape = m === 'grok' ? 'xAI\'s {"code","error"}' : 'OpenAI\'s {"error":{…}}';
+    test(`${m}: provider errors (${shape}) end as an error event, or as the mapped status with {"error","message"}; refunded; no key`, async () => {
+        const u = await person(`errors-${m}`);
+        const cost = price(m);
+        // Every case is checked; the mismatches are listed together.
+        const problems = [];
+        const check = (ok, what) => { if (!ok) problems.push(what); };
+        for (const [marker, code, status] of ERRORS) {
+            const prompt = `please ${marker} ${tag()}`;
+            const whole = await generate(u.jar, m, { prompt });
+            answers.push(whole.text);
+            let j = {};
+            try { j = whole.json(); } catch { /* reported below */ }
+            check(whole.status === status && j.error === code && typeof j.message === 'string' && j.message.length > 0,
+                `${marker} without a stream: expected ${status} {"error":"${code}","message"}, got ${whole.status} ${whole.text.slice(0, 250)}`);
+            if (j.id) {
+                const l = ledgerOf(j.id).map((x) => x.reason).join(',');
+                check(l === 'debit,refund', `${marker} without a stream: ledger ${l}, expected debit,refund`);
+            }
+
+            const s = await stream(u.jar, m, { prompt: `${prompt} streamed`, stream: true });
+            answers.push(s.text);
+            const last = s.events.at(-1);
+            check(s.status === 200 && last?.event === 'error' && last.data.error === code && typeof last.data.message === 'string'
+                && !s.events.some((e) => e.event === 'done'),
+            `${marker} streamed: expected a final event: error {"error":"${code}","message"}, got ${s.status} ${s.text.slice(-250)}`);
+            if (last?.data?.id) {
+                const g = (await generation(u.jar, m, last.data.id)).json();
+                check(g.status === 'failed' && g.error?.code === code, `${marker} streamed: the row is ${g.status} ${JSON.stringify(g.error)}`);
+                const l = ledgerOf(last.data.id).map((x) => x.reason).join(',');
+                check(l === 'debit,refund', `${marker} streamed: ledger ${l}, expected debit,refund`);
+            } else {
+                problems.push(`${marker} streamed: the error event names no generation id`);
+            }
+            if (code === 'provider_auth') {
+                for (const t of [whole.text, s.text]) {
+                    check(!/Incorrect API key|\*\*\*/.test(t), `${marker}: provider words for an auth failure (they quote the key): ${t.slice(0, 250)}`);
+                }
+            }
+        }
+        assert.ok(problems.length === 0, `${m}: ${problems.length} mismatches:\n${problems.join('\n')}`);
+        assert.equal(balanceOf(u.id), 100, `${m}: every failure refunded (cost ${cost})`);
+        assert.equal(ledgerSum(u.id), 100);
+    });
+}
+
+test('the provider key is in no answer and in no log', () => {
+    assert.ok(answers.length >= 10, `answers collected (${answers.length})`);
+    for (const a of answers) {
+        assert.ok(!a.includes(FAKE_KEY), `an answer holds the key: ${a.slice(0, 300)}`);
+        assert.ok(!a.includes(`${FAKE_KEY.slice(0, 2)}***${FAKE_KEY.slice(-2)}`), `an answer holds the masked key: ${a.slice(0, 300)}`);
+    }
+    const dir = `${STATE}/logs`;
+    const files = fs.readdirSync(dir).filter((f) => fs.statSync(path.join(dir, f)).isFile());
+    assert.ok(files.some((f) => f === 'grok.log') && files.some((f) => f === 'qwen.log'), `the backends' logs are there: ${files}`);
+    for (const f of files) {
+        const text = fs.readFileSync(path.join(dir, f), 'utf8');
+        assert.ok(!text.includes(FAKE_KEY), `${f} holds the provider key`);
+    }
+});
