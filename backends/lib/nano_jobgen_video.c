@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "nano_jobgen.h"
+#include "nano_video.h"
 #include "nano_offline_video.h"
 #include "nano_provider_call.h"
 #include "nano_wan.h"
@@ -114,24 +115,28 @@ static nano_job_next_t
 nano_jobgen_store_video(nano_job_t *job, const nano_client_res_t *res)
 {
     const unsigned char  *p = (const unsigned char *) res->body.data;
-    const char           *mime, *ext;
+    const char           *size;
+    nano_video_info_t     info;
 
     if (res->status != 200 || res->body.len < 12) {
         return nano_job_fail(job, NANO_PERR_PROVIDER,
                              "the video could not be downloaded");
     }
-    if (memcmp(p, "\x1a\x45\xdf\xa3", 4) == 0) {
-        mime = "video/webm";
-        ext = "webm";
-    } else if (memcmp(p + 4, "ftyp", 4) == 0) {
-        mime = "video/mp4";
-        ext = "mp4";
-    } else {
+    if (nano_video_sniff(p, res->body.len, &info) != 0) {
         return nano_job_fail(job, NANO_PERR_BAD_RESPONSE,
                              "the provider's video is neither MP4 nor"
                              " WebM");
     }
-    if (nano_job_store(job, p, res->body.len, mime, ext, 0, 0) != 0) {
+    /* a header without a frame size: the size that was asked for */
+    size = nano_jobgen_param(job, "size");
+    if (info.width == 0 && size != NULL
+        && sscanf(size, "%d*%d", &info.width, &info.height) != 2)
+    {
+        info.width = info.height = 0;
+    }
+    if (nano_job_store(job, p, res->body.len, info.mime, info.ext,
+                       info.width, info.height) != 0)
+    {
         return nano_job_fail(job, NANO_PERR_PROVIDER,
                              "the video could not be stored");
     }

@@ -1,0 +1,191 @@
+/*
+ * Only the few elements on the path to a track's frame size are read:
+ * WebM Segment > Tracks > TrackEntry > Video > PixelWidth/PixelHeight,
+ * MP4 moov > trak > tkhd.  Every length is checked against what is left
+ * of the buffer, since the bytes come from outside.
+ */
+
+#include <stdint.h>
+#include <string.h>
+
+#include "nano_video.h"
+
+#define NANO_EBML_MAGIC        0x1A45DFA3u
+#define NANO_EBML_SEGMENT      0x18538067u
+#define NANO_EBML_TRACKS       0x1654AE6Bu
+#define NANO_EBML_TRACK_ENTRY  0xAEu
+#define NANO_EBML_VIDEO        0xE0u
+#define NANO_EBML_PIXEL_WIDTH  0xB0u
+#define NANO_EBML_PIXEL_HEIGHT 0xBAu
+
+#define NANO_VIDEO_DIM_MAX     65535
+
+/*
+ * An EBML variable-length integer: the count of leading zero bits of the
+ * first byte says how many bytes follow.  keep_marker is set for element
+ * ids, which are compared with their marker bit.  *unknown is set for a
+ * size of all ones (a live stream's "until the end").
+ */
+static int
+nano_ebml_vint(const unsigned char *p, size_t len, size_t *used,
+    uint64_t *value, int keep_marker, int *unknown)
+{
+    unsigned  n, i;
+    uint64_t  v, ones;
+
+    if (len == 0 || p[0] == 0) {
+        return -1;
+    }
+    for (n = 1; (p[0] & (0x80 >> (n - 1))) == 0; n++) {
+        /* n stops at 8: p[0] is not zero */
+    }
+    if (n > 8 || n > len) {
+        return -1;
+    }
+    v = keep_marker ? p[0] : (p[0] & (0xFF >> n));
+    ones = 0xFF >> n;
+    for (i = 1; i < n; i++) {
+        v = (v << 8) | p[i];
+        ones = (ones << 8) | 0xFF;
+    }
+    if (unknown != NULL) {
+        *unknown = !keep_marker && v == ones;
+    }
+    *used = n;
+    *value = v;
+    return 0;
+}
+
+static uint64_t
+nano_be(const unsigned char *p, size_t n)
+{
+    uint64_t  v = 0;
+
+    while (n-- > 0) {
+        v = (v << 8) | *p++;
+    }
+    return v;
+}
+
+/* Walks one level of elements; descends into the masters on the path. */
+static void
+nano_webm_walk(const unsigned char *p, size_t len, nano_video_info_t *info,
+    int depth)
+{
+    uint64_t  id, size;
+    size_t    a, b;
+    int       unknown;
+
+    while (len > 0 && depth < 8) {
+        if (nano_ebml_vint(p, len, &a, &id, 1, NULL) != 0
+            || nano_ebml_vint(p + a, len - a, &b, &size, 0, &unknown) != 0)
+        {
+            return;
+        }
+        p += a + b;
+        len -= a + b;
+        if (unknown || size > len) {
+            size = len;
+        }
+        switch (id) {
+        case NANO_EBML_SEGMENT:
+        case NANO_EBML_TRACKS:
+        case NANO_EBML_TRACK_ENTRY:
+        case NANO_EBML_VIDEO:
+            nano_webm_walk(p, (size_t) size, info, depth + 1);
+            if (info->width > 0 && info->height > 0) {
+                return;
+            }
+            break;
+        case NANO_EBML_PIXEL_WIDTH:
+        case NANO_EBML_PIXEL_HEIGHT:
+            if (size >= 1 && size <= 8
+                && nano_be(p, (size_t) size) <= NANO_VIDEO_DIM_MAX)
+            {
+                if (id == NANO_EBML_PIXEL_WIDTH) {
+                    info->width = (int) nano_be(p, (size_t) size);
+                } else {
+                    info->height = (int) nano_be(p, (size_t) size);
+                }
+            }
+            break;
+        }
+        p += size;
+        len -= (size_t) size;
+    }
+}
+
+/* tkhd: the width and height are 16.16 fixed point, its last 8 bytes. */
+static void
+nano_mp4_tkhd(const unsigned char *p, size_t len, nano_video_info_t *info)
+{
+    size_t    at;
+    uint64_t  w, h;
+
+    if (len < 4) {
+        return;
+    }
+    at = p[0] == 1 ? 4 + 32 + 52 : 4 + 20 + 52;
+    if (len < at + 8) {
+        return;
+    }
+    w = nano_be(p + at, 4) >> 16;
+    h = nano_be(p + at + 4, 4) >> 16;
+    if (w > 0 && h > 0 && w <= NANO_VIDEO_DIM_MAX && h <= NANO_VIDEO_DIM_MAX) {
+        info->width = (int) w;
+        info->height = (int) h;
+    }
+}
+
+static void
+nano_mp4_walk(const unsigned char *p, size_t len, nano_video_info_t *info,
+    int depth)
+{
+    uint64_t  size;
+    size_t    head;
+
+    while (len >= 8 && depth < 8 && info->width == 0) {
+        size = nano_be(p, 4);
+        head = 8;
+        if (size == 1) {
+            if (len < 16) {
+                return;
+            }
+            size = nano_be(p + 8, 8);
+            head = 16;
+        } else if (size == 0) {
+            size = len;
+        }
+        if (size < head || size > len) {
+            return;
+        }
+        if (memcmp(p + 4, "moov", 4) == 0 || memcmp(p + 4, "trak", 4) == 0) {
+            nano_mp4_walk(p + head, (size_t) size - head, info, depth + 1);
+        } else if (memcmp(p + 4, "tkhd", 4) == 0) {
+            nano_mp4_tkhd(p + head, (size_t) size - head, info);
+        }
+        p += size;
+        len -= (size_t) size;
+    }
+}
+
+int
+nano_video_sniff(const unsigned char *p, size_t len, nano_video_info_t *info)
+{
+    memset(info, 0, sizeof(*info));
+    if (len >= 4 && nano_be(p, 4) == NANO_EBML_MAGIC) {
+        info->mime = "video/webm";
+        info->ext = "webm";
+        nano_webm_walk(p, len, info, 0);
+    } else if (len >= 12 && memcmp(p + 4, "ftyp", 4) == 0) {
+        info->mime = "video/mp4";
+        info->ext = "mp4";
+        nano_mp4_walk(p, len, info, 0);
+    } else {
+        return -1;
+    }
+    if (info->width == 0 || info->height == 0) {
+        info->width = info->height = 0;
+    }
+    return 0;
+}
