@@ -447,33 +447,55 @@ typedef struct {
     const char         *user_id;
     int                 delete;     /* delete (1) or cancel (0) */
     nano_gen_change_t   out;
-    json_t             *outputs;
+    json_t             *files;      /* its files, relative to the media root */
 } nano_gen_change_ctx_t;
 
-/* The owner's status of id, locked for the transaction; NULL when none. */
+/*
+ * The owner's status of id, locked for the transaction (NULL when none),
+ * and the files it owns: its outputs and the image it was given.
+ */
 static nano_db_status_t
 nano_gen_lock(nano_db_t *db, const char *id, const char *user_id,
-    char **status, json_t **outputs)
+    char **status, json_t **files)
 {
     static const char   sql[] =
-        "SELECT \"status\", \"outputs\" FROM \"Generation\""
-        " WHERE \"id\" = $1 AND \"userId\" = $2 FOR UPDATE";
+        "SELECT \"status\", \"outputs\","
+        " \"params\" -> 'inputImage' -> 'file' AS \"input\""
+        " FROM \"Generation\" WHERE \"id\" = $1 AND \"userId\" = $2"
+        " FOR UPDATE";
     const char         *params[2] = { id, user_id };
     nano_db_status_t    st;
     PGresult           *r;
+    json_t             *outputs = NULL, *input = NULL, *o, *file;
+    size_t              i;
 
     *status = NULL;
-    *outputs = NULL;
+    *files = NULL;
     r = nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         return st;
     }
-    if (PQntuples(r) == 1
-        && (nano_gen_str(r, 0, "status", status) != 0
-            || nano_gen_jsonb(r, 0, "outputs", outputs) != 0))
-    {
-        st = NANO_DB_FAILED;
+    if (PQntuples(r) == 1) {
+        if (nano_gen_str(r, 0, "status", status) != 0
+            || nano_gen_jsonb(r, 0, "outputs", &outputs) != 0
+            || nano_gen_jsonb(r, 0, "input", &input) != 0
+            || (*files = json_array()) == NULL)
+        {
+            st = NANO_DB_FAILED;
+        } else {
+            json_array_foreach(outputs, i, o) {
+                file = json_object_get(o, "file");
+                if (json_is_string(file)) {
+                    json_array_append(*files, file);
+                }
+            }
+            if (json_is_string(input)) {
+                json_array_append(*files, input);
+            }
+        }
     }
+    json_decref(outputs);
+    json_decref(input);
     PQclear(r);
     return st;
 }
@@ -493,10 +515,10 @@ nano_gen_change_tx(nano_db_t *db, void *arg)
     char                   *status = NULL;
     int                     queued, refunded;
 
-    json_decref(c->outputs);
-    c->outputs = NULL;
+    json_decref(c->files);
+    c->files = NULL;
     c->out = NANO_GEN_CHANGED;
-    st = nano_gen_lock(db, c->id, c->user_id, &status, &c->outputs);
+    st = nano_gen_lock(db, c->id, c->user_id, &status, &c->files);
     if (st != NANO_DB_OK) {
         goto out;
     }
@@ -529,11 +551,11 @@ nano_gen_change(nano_db_t *db, nano_gen_change_ctx_t *c)
 {
     nano_db_status_t  st;
 
-    c->outputs = NULL;
+    c->files = NULL;
     st = nano_db_tx(db, nano_gen_change_tx, c);
     if (st != NANO_DB_OK && c->out == NANO_GEN_CHANGED) {
-        json_decref(c->outputs);
-        c->outputs = NULL;
+        json_decref(c->files);
+        c->files = NULL;
     }
     return st;
 }
@@ -546,25 +568,25 @@ nano_gen_cancel(nano_db_t *db, const char *id, const char *user_id,
     nano_db_status_t       st;
 
     st = nano_gen_change(db, &c);
-    json_decref(c.outputs);
+    json_decref(c.files);
     *out = c.out;
     return st;
 }
 
 nano_db_status_t
 nano_gen_delete(nano_db_t *db, const char *id, const char *user_id,
-    nano_gen_change_t *out, json_t **outputs)
+    nano_gen_change_t *out, json_t **files)
 {
     nano_gen_change_ctx_t  c = { id, user_id, 1, NANO_GEN_CHANGED, NULL };
     nano_db_status_t       st;
 
     st = nano_gen_change(db, &c);
     *out = c.out;
-    *outputs = NULL;
+    *files = NULL;
     if (st == NANO_DB_OK && c.out == NANO_GEN_CHANGED) {
-        *outputs = c.outputs;
+        *files = c.files;
     } else {
-        json_decref(c.outputs);
+        json_decref(c.files);
     }
     return st;
 }

@@ -119,11 +119,12 @@ nano_db_status_t nano_gen_cancel(nano_db_t *db, const char *id,
 
 /*
  * Deletes a generation of user_id that is not running (a queued one is
- * refunded first); its outputs (a new reference) go to *outputs so the
- * caller removes the files.  The ledger keeps its rows.
+ * refunded first); the paths of its files, outputs and input image
+ * (relative to the media root; a new array), go to *files so the caller
+ * removes them.  The ledger keeps its rows.
  */
 nano_db_status_t nano_gen_delete(nano_db_t *db, const char *id,
-    const char *user_id, nano_gen_change_t *out, json_t **outputs);
+    const char *user_id, nano_gen_change_t *out, json_t **files);
 
 /*
  * Ends a running generation that owner holds: status "succeeded",

@@ -228,8 +228,12 @@ nano_req_json_fields(const nano_req_t *req, nano_form_t *form, int numbers)
             snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
                      json_integer_value(v));
             text = num;
-        } else {
+        } else if (json_is_null(v)) {
             continue;
+        } else {
+            /* a value the form cannot hold is refused, never dropped */
+            status = 400;
+            break;
         }
         switch (nano_form_add(form, key, text)) {
         case NANO_FORM_OK:
@@ -265,8 +269,13 @@ nano_req_fields(const nano_req_t *req, nano_res_t *res, nano_form_t *form,
         return status == 500
                ? nano_res_error(res, 500, "internal", "out of memory")
                : nano_res_error(res, 400, "invalid_json",
-                                "the body must be a JSON object of strings"
-                                " (UTF-8, no NUL characters)");
+                                numbers
+                                ? "the body must be a JSON object of"
+                                  " strings, true/false or whole numbers"
+                                  " (UTF-8, no NUL characters)"
+                                : "the body must be a JSON object of"
+                                  " strings or true/false (UTF-8, no NUL"
+                                  " characters)");
     }
     if (req->uploads != NULL) {
         st = nano_upload_fields(req->uploads, form);

@@ -433,17 +433,17 @@ out:
     return status;
 }
 
-/* Removes the files of outputs and the folder that held them. */
+/* Removes a deleted generation's files and the folders left empty. */
 static void
-nano_module_remove_files(json_t *outputs)
+nano_module_remove_files(json_t *files)
 {
     const char  *root = nano_job_media_root(), *file;
     char         path[PATH_MAX], *slash;
-    json_t      *o;
+    json_t      *f;
     size_t       i;
 
-    json_array_foreach(outputs, i, o) {
-        file = json_string_value(json_object_get(o, "file"));
+    json_array_foreach(files, i, f) {
+        file = json_string_value(f);
         if (file == NULL || strstr(file, "..") != NULL
             || snprintf(path, sizeof(path), "%s/%s", root, file)
                >= (int) sizeof(path))
@@ -466,7 +466,7 @@ nano_module_change(nano_req_t *req, nano_res_t *res, int delete)
     nano_gen_change_t   out;
     nano_db_status_t    st;
     nano_db_t          *db;
-    json_t             *outputs = NULL;
+    json_t             *files = NULL;
     int                 status;
 
     if ((user = nano_module_user(req, res)) == NULL) {
@@ -480,7 +480,7 @@ nano_module_change(nano_req_t *req, nano_res_t *res, int delete)
     if (db == NULL) {
         return nano_module_db_error(res, NULL, NANO_DB_UNAVAILABLE);
     }
-    st = delete ? nano_gen_delete(db, id, user, &out, &outputs)
+    st = delete ? nano_gen_delete(db, id, user, &out, &files)
                 : nano_gen_cancel(db, id, user, &out);
     if (st != NANO_DB_OK) {
         status = nano_module_db_error(res, db, st);
@@ -495,14 +495,14 @@ nano_module_change(nano_req_t *req, nano_res_t *res, int delete)
                                   "only a generation that has not started"
                                   " can be canceled");
     } else if (delete) {
-        nano_module_remove_files(outputs);
+        nano_module_remove_files(files);
         status = nano_res_json(res, 200, json_pack("{s:b}", "ok", 1));
     } else {
         nano_log_info("generation %s canceled by its owner", id);
         status = nano_res_json(res, 200, json_pack("{s:s, s:s}", "id", id,
                                                    "status", "canceled"));
     }
-    json_decref(outputs);
+    json_decref(files);
     return status;
 }
 

@@ -289,6 +289,10 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
 
     provider = nano_module_offline() ? def->text_offline : def->text;
     nano_textgen_res_init(&tr);
+    if (!nano_req_is_content_type(req, "application/json")) {
+        return nano_res_error(res, 415, "unsupported_media_type",
+                              "send application/json");
+    }
     body = nano_req_json(req);
     if (body == NULL) {
         return nano_res_error(res, 400, "invalid_json",
@@ -556,11 +560,32 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
         }
         mime = info.mime;
     }
-    return json_object_set_new(params, "inputImage",
-                               json_pack("{s:s, s:s}", "file",
-                                         path + strlen(root) + 1,
-                                         "mime", mime)) == 0
-           ? 0 : nano_res_error(res, 500, "internal", "out of memory");
+    if (json_object_set_new(params, "inputImage",
+                            json_pack("{s:s, s:s}", "file",
+                                      path + strlen(root) + 1,
+                                      "mime", mime)) != 0)
+    {
+        unlink(path);
+        return nano_res_error(res, 500, "internal", "out of memory");
+    }
+    return 0;
+}
+
+/* A request refused after its image was stored leaves no file behind. */
+static void
+nano_gen_input_discard(json_t *params)
+{
+    const char  *file;
+    char         path[PATH_MAX];
+
+    file = json_string_value(json_object_get(
+               json_object_get(params, "inputImage"), "file"));
+    if (file != NULL
+        && snprintf(path, sizeof(path), "%s/%s", nano_job_media_root(), file)
+           < (int) sizeof(path))
+    {
+        unlink(path);
+    }
 }
 
 static int
@@ -579,6 +604,7 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
     long long           cost, n;
     unsigned            flags = NANO_FIELDS_NUMBERS;
     int                 status, video = strcmp(kind, "video") == 0;
+    int                 created = 0;
 
     nano_form_init(&f);
     status = nano_req_fields(req, res, &f, &flags);
@@ -688,11 +714,15 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
         status = nano_gen_refused(res, admit);
         goto out;
     }
+    created = 1;
     status = nano_res_json(res, 202,
                            json_pack("{s:s, s:s, s:I}", "id", id,
                                      "status", "queued",
                                      "cost", (json_int_t) cost));
 out:
+    if (!created) {
+        nano_gen_input_discard(params);
+    }
     json_decref(params);
     nano_form_cleanup(&f);
     return status;
