@@ -226,7 +226,11 @@ nano_chat_map_error(nano_provider_t p, long status, const char *code,
     if (nano_chat_has(code, "content_filter")
         || nano_chat_has(code, "content_policy")
         || nano_chat_has(code, "data_inspection")
-        || nano_chat_has(type, "content_filter"))
+        || nano_chat_has(type, "content_filter")
+        /* xAI names no code: its message says it */
+        || (p == NANO_PROVIDER_XAI
+            && (nano_chat_has(message, "usage guidelines")
+                || nano_chat_has(message, "safety_check"))))
     {
         return nano_provider_error_set(err, NANO_PERR_BLOCKED, 0,
             "%s's content filter refused the request%s%s", who,
@@ -492,6 +496,7 @@ nano_chat_stream_feed(nano_chat_stream_t *s, const char *p, size_t n,
     if (s->stopped) {
         return NANO_CHAT_STREAM_STOPPED;
     }
+    s->bytes += n;
     s->err = err;
     rc = nano_sse_feed(&s->sse, p, n, nano_chat_stream_event, s);
     s->err = NULL;
@@ -516,6 +521,13 @@ nano_chat_stream_finish(nano_chat_stream_t *s, nano_provider_error_t *err)
 {
     if (s->failed) {
         return -1;
+    }
+    if (!s->done && !s->finished && s->sse.events == 0 && s->bytes > 0) {
+        /* a whole body with no event in it was never a stream */
+        s->failed = 1;
+        return nano_provider_error_set(err, NANO_PERR_BAD_RESPONSE, 0,
+            "%s answered without an event stream",
+            nano_provider_info(s->provider)->label);
     }
     if (!s->done && !s->finished) {
         s->failed = 1;

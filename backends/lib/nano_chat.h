@@ -148,6 +148,7 @@ typedef struct {
     int                  failed;
     int                  stopped;
     size_t               deltas;
+    size_t               bytes;      /* fed so far */
 } nano_chat_stream_t;
 
 /* Prepares s; cb may be NULL (the text is only kept).  max_event as in

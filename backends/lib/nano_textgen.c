@@ -61,7 +61,8 @@ nano_textgen_delta(void *arg, const char *text, size_t len)
         ctx->res->client_gone = 1;
         return -1;
     }
-    return 0;
+    /* kept as it is sent, so a reader who leaves has what they were sent */
+    return nano_buf_append(&ctx->res->text, text, len);
 }
 
 static int
@@ -193,8 +194,6 @@ nano_textgen_chat_once(nano_provider_t p, const nano_textgen_req_t *req,
             }
             goto out;
         }
-        nano_buf_puts(&res->text, ctx->stream.result.text
-                                  ? ctx->stream.result.text : "");
         res->prompt_tokens = ctx->stream.result.usage.prompt_tokens;
         res->completion_tokens = ctx->stream.result.usage.completion_tokens;
         rc = 0;

@@ -265,6 +265,13 @@ static const provider_error_row_t  error_rows[] = {
       "bad_request",
       "xAI refused the request (HTTP 400): Model grok-9 does not exist",
       0, 0 },
+    { "xai 400 usage guidelines", NANO_PROVIDER_XAI, 400, NULL,
+      "{\"code\":\"Client specified an invalid argument\",\"error\":"
+      "\"Content violates usage guidelines. Failed check: "
+      "SAFETY_CHECK_TYPE_CSAM\"}",
+      "blocked",
+      "xAI's content filter refused the request: Content violates usage "
+      "guidelines. Failed check: SAFETY_CHECK_TYPE_CSAM", 0, 0 },
     { "xai 429", NANO_PROVIDER_XAI, 429, "3",
       "{\"code\":\"Too many requests\",\"error\":\"Your team has reached "
       "its rate limit.\"}",
@@ -546,6 +553,14 @@ test_stream_failures(void **state)
                                 &rc), -1);
     assert_string_equal(err.code, "stream_cut");
     assert_int_equal(nano_chat_stream_has_output(&cs), 0);
+    nano_chat_stream_cleanup(&cs);
+    nano_buf_cleanup(&sk.deltas);
+
+    /* a JSON body where events were asked for: not a stream at all */
+    assert_int_equal(run_stream(NANO_PROVIDER_XAI, "{\"this is\": not json\n",
+                                0, &sk, &cs, &err, &rc), -1);
+    assert_string_equal(err.code, "bad_response");
+    assert_string_equal(err.message, "xAI answered without an event stream");
     nano_chat_stream_cleanup(&cs);
     nano_buf_cleanup(&sk.deltas);
 }
