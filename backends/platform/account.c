@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nano_cutoff.h"
 #include "nano_log.h"
 #include "nano_password.h"
 #include "nano_registry.h"
@@ -172,7 +173,7 @@ platform_account_signout_all(nano_req_t *req, nano_res_t *res)
     if (status != 0) {
         goto out;
     }
-    st = platform_session_cut_off(db, ps.user.id, NULL, &not_before);
+    st = nano_cutoff_user(db, ps.user.id, NULL, &not_before);
     if (st != NANO_DB_OK) {
         status = platform_db_error(res, db, st);
         goto out;
@@ -234,9 +235,8 @@ platform_account_password(nano_req_t *req, nano_res_t *res)
         st = platform_user_set_password(db, ps.user.id, hash);
     }
     if (st == NANO_DB_OK) {
-        st = platform_session_cut_off(db, ps.user.id,
-                                      ps.token.claims.jti.data,
-                                      &ps.user.not_before);
+        st = nano_cutoff_user(db, ps.user.id, ps.token.claims.jti.data,
+                              &ps.user.not_before);
     }
     st = nano_db_finish(db, st);
     if (st != NANO_DB_OK) {
@@ -295,7 +295,7 @@ platform_account_delete(nano_req_t *req, nano_res_t *res)
         st = platform_user_delete(db, ps.user.id);
     }
     if (st == NANO_DB_OK) {
-        st = platform_session_cut_off(db, ps.user.id, NULL, &not_before);
+        st = nano_cutoff_user(db, ps.user.id, NULL, &not_before);
     }
     if (st == NANO_DB_OK && ps.user.email != NULL) {
         st = platform_throttle_clear(db, ps.user.email);
