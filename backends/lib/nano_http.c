@@ -228,12 +228,12 @@ nano_req_json_fields(const nano_req_t *req, nano_form_t *form, int numbers)
             snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
                      json_integer_value(v));
             text = num;
-        } else if (json_is_null(v)) {
-            continue;
-        } else {
-            /* a value the form cannot hold is refused, never dropped */
+        } else if (numbers && !json_is_null(v)) {
+            /* an option the form cannot hold is refused, never dropped */
             status = 400;
             break;
+        } else {
+            continue;    /* NextAuth's update() sends {"data": {…}} */
         }
         switch (nano_form_add(form, key, text)) {
         case NANO_FORM_OK:

@@ -150,7 +150,8 @@ json_t *nano_req_json(const nano_req_t *req);
  * multipart/form-data body (its files: nano_req_upload), or a JSON
  * object whose string members are taken as they are and true/false as
  * the words (whole numbers in decimal when *flags holds
- * NANO_FIELDS_NUMBERS on entry; other numbers, null, arrays and objects
+ * NANO_FIELDS_NUMBERS on entry, and then any other number, array or
+ * object is refused; without it other numbers, null, arrays and objects
  * are left out).  form must be freshly initialised; *flags receives
  * NANO_FIELDS_JSON and NANO_FIELDS_BAD_UTF8.  Answers 415 (any
  * other type), 400 (malformed, a NUL in a string) or 500 itself and
