@@ -44,7 +44,7 @@ test('a new user has 100 credits and one signup row in the ledger', async () => 
     assert.equal(j.nextCursor, null);
     assert.equal(j.ledger.length, 1);
     const [r] = j.ledger;
-    assert.deepEqual(Object.keys(r).sort(), ['createdAt', 'delta', 'generationId', 'module', 'reason']);
+    assert.deepEqual(Object.keys(r).sort(), ['createdAt', 'delta', 'generationId', 'module', 'note', 'reason']);
     assert.equal(r.delta, 100);
     assert.equal(r.reason, 'signup');
     assert.equal(r.module, null);
