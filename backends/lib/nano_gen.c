@@ -144,19 +144,25 @@ typedef struct {
 static nano_db_status_t
 nano_gen_create_tx(nano_db_t *db, void *arg)
 {
-    static const char   inflight[] =
-        "SELECT count(*) FROM \"Generation\" WHERE \"userId\" = $1"
-        " AND \"module\" = $2 AND \"status\" IN ('queued', 'running')";
+    /* the row, unless the user already has max generations in flight in
+     * this module: the count and the insert are one statement, run after
+     * the debit locked the user's account row, so two requests of one
+     * user cannot both pass it (each statement sees what committed before
+     * it started, and the second waits for the first's lock) */
     static const char   insert[] =
         "INSERT INTO \"Generation\" (\"id\", \"userId\", \"module\", \"model\","
         " \"kind\", \"status\", \"prompt\", \"params\", \"cost\", \"offline\","
         " \"conversationId\", \"leaseOwner\", \"leaseUntil\", \"startedAt\")"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12,"
-        " $13, CASE WHEN $6 = 'running' THEN " NANO_GEN_NOW " END)";
+        " SELECT $1, $2, $3, $4, $5, $6::text, $7, $8::jsonb, $9::integer,"
+        " $10::boolean, $11, $12, $13::bigint,"
+        " CASE WHEN $6::text = 'running' THEN " NANO_GEN_NOW " END"
+        " WHERE (SELECT count(*) FROM \"Generation\" WHERE \"userId\" = $2"
+        " AND \"module\" = $3 AND \"status\" IN ('queued', 'running'))"
+        " < $14::bigint RETURNING 1";
     nano_gen_create_ctx_t  *c = arg;
     const nano_gen_new_t   *in = c->in;
-    const char             *params[13];
-    char                    cost[24], lease[24], *pjson = NULL;
+    const char             *params[14];
+    char                    cost[24], lease[24], maxs[24], *pjson = NULL;
     const char             *max_env = getenv("NANO_MAX_INFLIGHT_PER_USER");
     long long               max = NANO_GEN_INFLIGHT_MAX;
     nano_db_status_t        st;
@@ -168,34 +174,28 @@ nano_gen_create_tx(nano_db_t *db, void *arg)
         max = atoll(max_env);
     }
 
-    st = nano_credits_ensure(db, in->user_id);
-    if (st != NANO_DB_OK) {
-        return st;
-    }
     st = nano_credits_debit(db, in->user_id, in->module, c->id, in->cost,
                             &covered);
     if (st != NANO_DB_OK) {
         return st;
     }
     if (!covered) {
+        /* no account yet (its grant comes with the first use), or too
+         * little on it: make it if missing, and try once more */
+        st = nano_credits_ensure(db, in->user_id);
+        if (st != NANO_DB_OK) {
+            return st;
+        }
+        st = nano_credits_debit(db, in->user_id, in->module, c->id, in->cost,
+                                &covered);
+        if (st != NANO_DB_OK) {
+            return st;
+        }
+    }
+    if (!covered) {
         c->admit = NANO_GEN_NO_CREDITS;
         return NANO_DB_FAILED;            /* roll back: nothing happened */
     }
-
-    /* after the debit: it locked the user's account row, so two
-     * requests of one user cannot both pass this count */
-    params[0] = in->user_id;
-    params[1] = in->module;
-    r = nano_db_exec(db, inflight, 2, params, PGRES_TUPLES_OK, &st);
-    if (r == NULL) {
-        return st;
-    }
-    if (strtoll(PQgetvalue(r, 0, 0), NULL, 10) >= max) {
-        PQclear(r);
-        c->admit = NANO_GEN_TOO_MANY;
-        return NANO_DB_FAILED;
-    }
-    PQclear(r);
 
     pjson = json_dumps(in->params != NULL ? in->params : json_object(),
                        JSON_COMPACT);
@@ -205,6 +205,7 @@ nano_gen_create_tx(nano_db_t *db, void *arg)
     snprintf(cost, sizeof(cost), "%lld", in->cost);
     snprintf(lease, sizeof(lease), "%lld",
              (long long) time(NULL) + in->lease_secs);
+    snprintf(maxs, sizeof(maxs), "%lld", max);
     params[0] = c->id;
     params[1] = in->user_id;
     params[2] = in->module;
@@ -218,8 +219,17 @@ nano_gen_create_tx(nano_db_t *db, void *arg)
     params[10] = in->conversation_id;
     params[11] = in->owner;
     params[12] = in->owner != NULL ? lease : NULL;
-    PQclear(nano_db_exec(db, insert, 13, params, PGRES_COMMAND_OK, &st));
+    params[13] = maxs;
+    r = nano_db_exec(db, insert, 14, params, PGRES_TUPLES_OK, &st);
     free(pjson);
+    if (r == NULL) {
+        return st;
+    }
+    if (PQntuples(r) != 1) {
+        c->admit = NANO_GEN_TOO_MANY;
+        st = NANO_DB_FAILED;              /* roll back the debit */
+    }
+    PQclear(r);
     return st;
 }
 
@@ -635,7 +645,10 @@ nano_gen_finish(nano_db_t *db, const char *id, const char *owner,
                                  refund, 0 };
     nano_db_status_t       st;
 
-    st = nano_db_tx(db, nano_gen_finish_tx, &c);
+    /* without a refund it is one UPDATE, atomic on its own: BEGIN and
+     * COMMIT would only add two round trips */
+    st = refund ? nano_db_tx(db, nano_gen_finish_tx, &c)
+                : nano_gen_finish_tx(db, &c);
     *done = st == NANO_DB_OK && c.done;
     return st;
 }
