@@ -49,6 +49,12 @@ const viaDirect = async () => {
 console.log(B.pgSettingsLine());
 console.log(`module request body (${directBody.length} bytes): ${directBody}`);
 
+// BENCH_PG_LOG=1 (a diagnostic): PostgreSQL logs every statement's
+// duration (logs/postgres.log) during the samples
+if (process.env.BENCH_PG_LOG === '1') {
+    B.psql("ALTER SYSTEM SET log_min_duration_statement = 0; SELECT pg_reload_conf();");
+}
+
 for (let i = 0; i < WARMUP; i++) {
     await viaGateway();
     await viaDirect();
