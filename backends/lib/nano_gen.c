@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nano_buf.h"
 #include "nano_credits.h"
 #include "nano_gen.h"
 #include "nano_log.h"
@@ -651,6 +652,114 @@ nano_gen_finish(nano_db_t *db, const char *id, const char *owner,
                 : nano_gen_finish_tx(db, &c);
     *done = st == NANO_DB_OK && c.done;
     return st;
+}
+
+typedef struct {
+    const char      *owner;
+    nano_gen_end_t  *ends;
+    size_t           n;
+} nano_gen_finish_all_ctx_t;
+
+static nano_db_status_t
+nano_gen_finish_all_tx(nano_db_t *db, void *arg)
+{
+    nano_gen_finish_all_ctx_t  *a = arg;
+    nano_gen_finish_ctx_t       c;
+    nano_db_status_t            st = NANO_DB_OK;
+    size_t                      i;
+
+    for (i = 0; i < a->n; i++) {
+        a->ends[i].done = 0;
+    }
+    for (i = 0; i < a->n && st == NANO_DB_OK; i++) {
+        c.id = a->ends[i].id;
+        c.owner = a->owner;
+        c.status = a->ends[i].status;
+        c.outputs = a->ends[i].outputs;
+        c.text = a->ends[i].text;
+        c.error = a->ends[i].error;
+        c.refund = a->ends[i].refund;
+        c.done = 0;
+        st = nano_gen_finish_tx(db, &c);
+        a->ends[i].done = c.done;
+    }
+    return st;
+}
+
+nano_db_status_t
+nano_gen_finish_all(nano_db_t *db, const char *owner, nano_gen_end_t *ends,
+    size_t n)
+{
+    nano_gen_finish_all_ctx_t  a = { owner, ends, n };
+    nano_db_status_t           st;
+    size_t                     i;
+
+    if (n == 1) {
+        return nano_gen_finish(db, ends[0].id, owner, ends[0].status,
+                               ends[0].outputs, ends[0].text, ends[0].error,
+                               ends[0].refund, &ends[0].done);
+    }
+    st = nano_db_tx(db, nano_gen_finish_all_tx, &a);
+    if (st != NANO_DB_OK) {
+        for (i = 0; i < n; i++) {
+            ends[i].done = 0;
+        }
+    }
+    return st;
+}
+
+nano_db_status_t
+nano_gen_set_submitting(nano_db_t *db, const char *owner,
+    const char *const *ids, size_t n, int *held)
+{
+    static const char   sql[] =
+        "UPDATE \"Generation\" SET \"phase\" = 'submitting'"
+        " WHERE \"id\" = ANY($1::text[]) AND \"leaseOwner\" = $2"
+        " AND \"status\" = 'running' RETURNING \"id\"";
+    const char         *params[2];
+    nano_buf_t          arr;
+    nano_db_status_t    st;
+    PGresult           *r;
+    size_t              i;
+    int                 k, rows;
+
+    for (i = 0; i < n; i++) {
+        held[i] = 0;
+    }
+    /* an array literal: the ids are UUIDs, nothing in them needs quoting */
+    nano_buf_init(&arr);
+    k = nano_buf_puts(&arr, "{");
+    for (i = 0; i < n; i++) {
+        if (strspn(ids[i], "0123456789abcdef-") != strlen(ids[i])) {
+            nano_buf_cleanup(&arr);
+            return NANO_DB_INVALID;
+        }
+        k |= i > 0 ? nano_buf_puts(&arr, ",") : 0;
+        k |= nano_buf_puts(&arr, ids[i]);
+    }
+    k |= nano_buf_puts(&arr, "}");
+    if (k != 0) {
+        nano_buf_cleanup(&arr);
+        return NANO_DB_FAILED;
+    }
+    params[0] = arr.data;
+    params[1] = owner;
+    r = nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK, &st);
+    nano_buf_cleanup(&arr);
+    if (r == NULL) {
+        return st;
+    }
+    rows = PQntuples(r);
+    for (k = 0; k < rows; k++) {
+        for (i = 0; i < n; i++) {
+            if (!held[i] && strcmp(PQgetvalue(r, k, 0), ids[i]) == 0) {
+                held[i] = 1;
+                break;
+            }
+        }
+    }
+    PQclear(r);
+    return NANO_DB_OK;
 }
 
 nano_db_status_t
