@@ -60,9 +60,21 @@ for (let i = 0; i < WARMUP; i++) {
     await viaDirect();
 }
 
+// CPU time of each part of the stack: an idle second first (the job
+// runners' claims, the fake's timers), then the samples
+const procs = B.stackProcesses(process.env.NANO_TEST_STATE, ['openai']);
+const idle0 = B.cpuNs(procs);
+const idleT0 = B.nowMs();
+await L.sleep(2000);
+const idle1 = B.cpuNs(procs);
+const idleMs = B.nowMs() - idleT0;
+
 const g = [];
 const d = [];
 const paired = [];
+const cpu0 = B.cpuNs(procs);
+const node0 = process.cpuUsage();
+const runT0 = B.nowMs();
 for (let i = 0; i < SAMPLES; i++) {
     // the order alternates, so neither side always follows the other
     let a;
@@ -80,6 +92,9 @@ for (let i = 0; i < SAMPLES; i++) {
     d.push(td);
     paired.push(tg - td);
 }
+const cpu1 = B.cpuNs(procs);
+const nodeCpu = process.cpuUsage(node0);
+const runMs = B.nowMs() - runT0;
 gw.close();
 direct.close();
 
@@ -106,3 +121,9 @@ const quarters = [0, 1, 2, 3].map((k) => B.median(paired.slice(k * q, (k + 1) * 
 console.log(`paired difference by quarter (p50): ${quarters.map((x) => B.ms(x)).join(' ')} ms`);
 const added = sg.p50 - sd.p50;
 console.log(`added at the median: ${B.ms(added)} ms (median of paired differences ${B.ms(sp.p50)} ms); goal <= 1.000 ms: ${added <= 1 ? 'met' : 'missed'}`);
+
+// CPU per gateway call, less what the same processes spend idle
+const per = (k) => ((cpu1[k] - cpu0[k]) - (idle1[k] - idle0[k]) * (runMs / idleMs)) / SAMPLES / 1000;
+console.log(`CPU per call (us, idle rate subtracted): nginx workers ${per('nginx').toFixed(0)}, openai module ${per('openai').toFixed(0)},`
+    + ` postgres ${per('postgres').toFixed(0)} (gateway side only); the fake ${per('fake').toFixed(0)} per pair (both sides),`
+    + ` this client ${((nodeCpu.user + nodeCpu.system) / SAMPLES).toFixed(0)} per pair`);

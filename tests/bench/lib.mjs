@@ -3,6 +3,7 @@
 // chosen first event, end), percentiles, psql on the bench stack's
 // database, credits for a bench user.  Run through tests/bench/<name>
 // (tests/bench/lib.sh sets the environment).
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -123,4 +124,61 @@ export async function fakeStats() {
 
 export async function fakeReset() {
     await fetch(`${FAKE_URL}/_fake/reset`, { method: 'POST' });
+}
+
+// ---- CPU time of the stack's processes ------------------------------------
+
+function readPid(state, name) {
+    try {
+        return Number(fs.readFileSync(`${state}/pids/${name}.pid`, 'utf8').split(' ')[0]) || null;
+    } catch {
+        return null;
+    }
+}
+
+// pid -> parent pid, for every process
+function parents() {
+    const m = new Map();
+    for (const d of fs.readdirSync('/proc')) {
+        if (!/^\d+$/.test(d)) continue;
+        try {
+            const st = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+            m.set(Number(d), Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]));
+        } catch { /* gone */ }
+    }
+    return m;
+}
+
+// {name: [pids]} of the stack's processes: nginx (its workers), the
+// given backends, postgres (every process of the cluster), the fake
+export function stackProcesses(state, backends) {
+    const par = parents();
+    const children = (pid) => [...par].filter(([, pp]) => pp === pid).map(([p]) => p);
+    const nginx = readPid(state, 'nginx');
+    const pg = readPid(state, 'postgres');
+    const out = { nginx: nginx ? children(nginx) : [], postgres: pg ? [pg, ...children(pg)] : [] };
+    for (const b of backends) out[b] = [readPid(state, b)].filter(Boolean);
+    out.fake = [readPid(state, 'fake-providers')].filter(Boolean);
+    return out;
+}
+
+// ns each group spent on a CPU so far (every thread; /proc/.../schedstat)
+export function cpuNs(groups) {
+    const out = {};
+    for (const [name, pids] of Object.entries(groups)) {
+        let ns = 0;
+        for (const pid of pids) {
+            let tasks = [];
+            try {
+                tasks = fs.readdirSync(`/proc/${pid}/task`);
+            } catch { continue; }
+            for (const t of tasks) {
+                try {
+                    ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+                } catch { /* gone */ }
+            }
+        }
+        out[name] = ns;
+    }
+    return out;
 }
