@@ -622,9 +622,10 @@ nano_jobs_unmarked(const nano_job_t *job, long long now)
 
 /*
  * Records "submitting" for every due POST in one statement (one commit
- * however many are due), before any of them is sent; a job its runner
- * lost meanwhile is dropped, as it was before its call.  A job that
- * cannot be recorded now waits for the next round.
+ * however many are due), before any of them is sent.  A job its runner
+ * lost meanwhile, or whose record failed, is dropped (left to its
+ * lease), as it was before its call; short of memory, they all wait for
+ * the next round, unsent.
  */
 static void
 nano_jobs_mark(nano_db_t *db, long long now)
