@@ -812,6 +812,21 @@ nano_jobs_thread(void *arg)
         }
         nano_jobs_record(db);
 
+        /* a job queued while this loop ran queries: its NOTIFY may wait
+         * in libpq's buffer already, where no poll sees it */
+        if (listening && !woke) {
+            switch (nano_jobs_notified(db)) {
+            case 1:
+                woke = 1;
+                break;
+            case -1:
+                listening = 0;
+                break;
+            default:
+                break;
+            }
+        }
+
         nfds = 0;
         fds[nfds].fd = nano_jobs.efd;
         fds[nfds].events = CURL_WAIT_POLLIN;
@@ -822,8 +837,9 @@ nano_jobs_thread(void *arg)
             fds[nfds++].revents = 0;
         }
         curl_multi_poll(multi, fds, (unsigned) nfds,
-                        wait < NANO_JOBS_TICK_MS ? (int) wait
-                                                 : NANO_JOBS_TICK_MS, NULL);
+                        woke ? 0 : wait < NANO_JOBS_TICK_MS ? (int) wait
+                                                            : NANO_JOBS_TICK_MS,
+                        NULL);
         if (fds[0].revents) {
             nano_jobs_worked(db);
             nano_jobs_record(db);
