@@ -124,6 +124,9 @@ stop_stack() {
     [ -n "$stopped" ] && return
     stopped=1
     trap '' INT TERM HUP
+    # a second host a killed hosts test left running
+    [ -r "$STACK_STATE-peer/stack.env" ] &&
+        "$STACK_ROOT/scripts/peer.sh" --state "$STACK_STATE" stop >/dev/null 2>&1
     stack_stop
     stack_pg_forget
 }

@@ -355,7 +355,7 @@ stack_backend_start() {
         NEXTAUTH_URL="$STACK_URL" NANO_SECRET_FILE="$STACK_SECRET_FILE" \
         DATABASE_URL="$STACK_DB_URL" NANO_ROOT="$STACK_ROOT" \
         NANO_REVOCATION_FILE="$STACK_STATE/revocations" \
-        NANO_MEDIA_DIR="$STACK_STATE/media" \
+        NANO_MEDIA_DIR="$(stack_media_path)" \
         "${extra[@]}" "$bin" --listen "$listen"
     for ((i = 0; i < 100; i++)); do
         if [ "${listen#unix:}" != "$listen" ]; then
@@ -405,11 +405,16 @@ stack_worker_identity() {
     fi
 }
 
+# stack_media_path: the media folder: STACK_MEDIA_DIR when another stack's
+# is shared (scripts/peer.sh), else the state dir's.
+stack_media_path() { printf '%s\n' "${STACK_MEDIA_DIR:-$STACK_STATE/media}"; }
+
 # stack_media_dir: the media folder the backends write and nginx serves
 # (X-Accel-Redirect): group nginx's workers, setgid so every folder the
 # backends make below inherits it, no access for others.
 stack_media_dir() {
-    local dir=$STACK_STATE/media
+    local dir
+    dir=$(stack_media_path)
     mkdir -p "$dir/tmp" || return 1
     stack_worker_identity
     if [ -n "$STACK_WORKER_GROUP" ]; then
@@ -462,7 +467,7 @@ stack_nginx_conf() {
         -e "s|@ROOT@|$(stack_sed_escape "$STACK_ROOT")|g" \
         -e "s|@READ_TIMEOUT@|$(stack_sed_escape "$STACK_READ_TIMEOUT")|g" \
         -e "s|@RATELIMIT@|$(stack_sed_escape "${STACK_RATELIMIT:-nano/ratelimit.conf}")|g" \
-        -e "s|@MEDIA_DIR@|$(stack_sed_escape "$STACK_STATE/media")|g" \
+        -e "s|@MEDIA_DIR@|$(stack_sed_escape "$(stack_media_path)")|g" \
         "$tmpl" >"$out.tmp"
     left=$(grep -o '@[A-Z_][A-Z_]*@' "$out.tmp" | sort -u | tr '\n' ' ') || true
     [ -z "$left" ] || stack_die "$tmpl has placeholders this stack does not know: $left"
@@ -523,7 +528,7 @@ stack_save_env() {
         for v in STACK_MODE STACK_STATE STACK_PORT STACK_URL STACK_LISTEN \
                  STACK_READ_TIMEOUT STACK_DB_URL STACK_SECRET_FILE \
                  STACK_UPSTREAMS STACK_RATELIMIT STACK_OWN_DB PG_BINDIR \
-                 PG_BASE PG_DATA PG_SOCK STACK_FAKE_URL; do
+                 PG_BASE PG_DATA PG_SOCK STACK_FAKE_URL STACK_MEDIA_DIR; do
             printf '%s=%q\n' "$v" "${!v-}"
         done >"$STACK_STATE/stack.env.tmp"
     )
