@@ -496,9 +496,10 @@ platform_oauth_button(nano_buf_t *b, const platform_oauth_provider_t *p,
         nano_buf_puts(b, "    <input type=\"hidden\" name=\"link\""
                       " value=\"1\">\n");
     }
+    /* not "Sign in with …": the credentials form's button is "Sign in" */
     nano_buf_printf(b, "    <button class=\"nb-button nb-button-%s\""
-                    " type=\"submit\">%s with %s</button>\n  </form>\n",
-                    p->id, link ? "Link" : "Sign in", p->name);
+                    " type=\"submit\">%s %s</button>\n  </form>\n",
+                    p->id, link ? "Link" : "Continue with", p->name);
 }
 
 char *
@@ -510,6 +511,9 @@ platform_oauth_signin_buttons(const char *csrf, const char *callback)
     nano_buf_init(&b);
     for (i = 0; i < PLATFORM_OAUTH_NPROVIDERS; i++) {
         if (platform_oauth_all[i]->configured) {
+            if (b.len == 0) {
+                nano_buf_puts(&b, "<p class=\"nb-oauth-or\">or</p>\n  ");
+            }
             platform_oauth_button(&b, platform_oauth_all[i], csrf, callback,
                                   0);
         }
