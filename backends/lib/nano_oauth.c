@@ -22,31 +22,40 @@
  * (session tokens start "eyJ", CSRF hashes are plain SHA-256). */
 #define NANO_OAUTH_LABEL  "nano-oauth-cookie-v1"
 
+/* Writes n bytes (32) as base64url into out (NANO_OAUTH_RANDOM_LEN + 1
+ * bytes); 0 or -1. */
+static int
+nano_oauth_b64url32(const unsigned char *raw, size_t n, char *out)
+{
+    char  *enc = nano_base64url_encode(raw, n);
+    int    rc = -1;
+
+    if (enc != NULL && strlen(enc) == NANO_OAUTH_RANDOM_LEN) {
+        memcpy(out, enc, NANO_OAUTH_RANDOM_LEN + 1);
+        rc = 0;
+    }
+    free(enc);
+    return rc;
+}
+
 int
 nano_oauth_random(char *out)
 {
     unsigned char   raw[32];
-    char           *enc;
+    int             rc;
 
     if (nano_rand_bytes(raw, sizeof(raw)) != 0) {
         return -1;
     }
-    enc = nano_base64url_encode(raw, sizeof(raw));
+    rc = nano_oauth_b64url32(raw, sizeof(raw), out);
     OPENSSL_cleanse(raw, sizeof(raw));
-    if (enc == NULL || strlen(enc) != NANO_OAUTH_RANDOM_LEN) {
-        free(enc);
-        return -1;
-    }
-    memcpy(out, enc, NANO_OAUTH_RANDOM_LEN + 1);
-    free(enc);
-    return 0;
+    return rc;
 }
 
 int
 nano_oauth_challenge(const char *verifier, char *out)
 {
     unsigned char   md[SHA256_DIGEST_LENGTH];
-    char           *enc;
 
     if (verifier == NULL
         || SHA256((const unsigned char *) verifier, strlen(verifier), md)
@@ -54,14 +63,7 @@ nano_oauth_challenge(const char *verifier, char *out)
     {
         return -1;
     }
-    enc = nano_base64url_encode(md, sizeof(md));
-    if (enc == NULL || strlen(enc) != NANO_OAUTH_RANDOM_LEN) {
-        free(enc);
-        return -1;
-    }
-    memcpy(out, enc, NANO_OAUTH_RANDOM_LEN + 1);
-    free(enc);
-    return 0;
+    return nano_oauth_b64url32(md, sizeof(md), out);
 }
 
 /* The mac of "<label>\n<purpose>\n<expires>.<encoded value>", base64url,

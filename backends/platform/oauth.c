@@ -657,8 +657,7 @@ platform_oauth_signin(nano_req_t *req, nano_res_t *res)
     platform_session_state_t          sstate;
     nano_form_t                       f, q;
     nano_db_status_t                  st;
-    unsigned                          flags = 0;
-    const char                       *j, *link_user = NULL;
+    const char                       *link_user = NULL;
     char                              state[NANO_OAUTH_RANDOM_LEN + 1];
     char                              verifier[NANO_OAUTH_RANDOM_LEN + 1];
     char                              challenge[NANO_OAUTH_RANDOM_LEN + 1];
@@ -683,12 +682,10 @@ platform_oauth_signin(nano_req_t *req, nano_res_t *res)
                                 "sign-in is only accepted from this site");
         goto out;
     }
-    status = nano_req_fields(req, res, &f, &flags);
+    status = platform_post_fields(req, res, &f, &json);
     if (status != 0) {
         goto out;
     }
-    j = nano_form_get(&f, "json");
-    json = (flags & NANO_FIELDS_JSON) || (j != NULL && strcmp(j, "true") == 0);
     nano_req_query(req, &q);
 
     callback = platform_callback(req, res, nano_form_get(&f, "callbackUrl"));

@@ -258,6 +258,12 @@ int platform_rate_limited(nano_req_t *req, nano_res_t *res, int json,
 /* The bcrypt queue is full: platform_rate_limited for a few seconds. */
 int platform_busy(nano_req_t *req, nano_res_t *res, int json);
 
+/* auth.c: reads a POST's fields (form or JSON) and NextAuth's json
+ * flag; a JSON body asks for JSON answers too.  Answers 4xx itself
+ * (returns the status) or returns 0. */
+int platform_post_fields(nano_req_t *req, nano_res_t *res, nano_form_t *f,
+    int *json);
+
 /* auth.c: the sign-in page with status and the message for error (a
  * NextAuth error code, or NULL). */
 int platform_signin_form(nano_req_t *req, nano_res_t *res, int status,
