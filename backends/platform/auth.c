@@ -386,6 +386,36 @@ platform_post_fields(nano_req_t *req, nano_res_t *res, nano_form_t *f,
     return 0;
 }
 
+int
+platform_signin_begin(nano_req_t *req, nano_res_t *res, nano_form_t *f,
+    int *json, char **callback)
+{
+    char  *url;
+    int    status;
+
+    *callback = NULL;
+    if (nano_req_cross_site(req)) {
+        nano_log_warn("cross-site sign-in refused");
+        return nano_res_error(res, 403, "cross_site",
+                              "sign-in is only accepted from this site");
+    }
+    status = platform_post_fields(req, res, f, json);
+    if (status != 0) {
+        return status;
+    }
+    *callback = platform_callback(req, res, nano_form_get(f, "callbackUrl"));
+    if (*callback == NULL) {
+        return nano_res_error(res, 500, "internal", "out of memory");
+    }
+    if (!platform_csrf_ok(req, nano_form_get(f, "csrfToken"))) {
+        url = platform_url(req, "/api/auth/signin?csrf=true");
+        status = platform_redirect(res, url, *json, 200);
+        free(url);
+        return status;
+    }
+    return 0;
+}
+
 /* A refused sign-in, as NextAuth answers it. */
 static int
 platform_signin_refused(nano_req_t *req, nano_res_t *res, int json)
@@ -409,31 +439,15 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
     nano_db_t               *db = NULL;
     nano_password_result_t   pr;
     const char              *password;
-    char                    *email = NULL, *url = NULL, *callback = NULL;
+    char                    *email = NULL, *callback = NULL;
     long long                wait;
     int                      status, json = 0, found = 0, issued;
 
     platform_user_init(&user);
     nano_form_init(&f);
 
-    if (nano_req_cross_site(req)) {
-        nano_log_warn("cross-site sign-in refused");
-        status = nano_res_error(res, 403, "cross_site",
-                                "sign-in is only accepted from this site");
-        goto out;
-    }
-    status = platform_post_fields(req, res, &f, &json);
+    status = platform_signin_begin(req, res, &f, &json, &callback);
     if (status != 0) {
-        goto out;
-    }
-    callback = platform_callback(req, res, nano_form_get(&f, "callbackUrl"));
-    if (callback == NULL) {
-        status = nano_res_error(res, 500, "internal", "out of memory");
-        goto out;
-    }
-    if (!platform_csrf_ok(req, nano_form_get(&f, "csrfToken"))) {
-        url = platform_url(req, "/api/auth/signin?csrf=true");
-        status = platform_redirect(res, url, json, 200);
         goto out;
     }
 
@@ -502,7 +516,6 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
 
 out:
     free(callback);
-    free(url);
     free(email);
     nano_form_cleanup(&f);
     platform_user_cleanup(&user);

@@ -676,28 +676,12 @@ platform_oauth_signin(nano_req_t *req, nano_res_t *res)
         status = platform_oauth_not_found(res);
         goto out;
     }
-    if (nano_req_cross_site(req)) {
-        nano_log_warn("cross-site %s sign-in refused", p->id);
-        status = nano_res_error(res, 403, "cross_site",
-                                "sign-in is only accepted from this site");
-        goto out;
-    }
-    status = platform_post_fields(req, res, &f, &json);
+    /* checked exactly as the credentials sign-in */
+    status = platform_signin_begin(req, res, &f, &json, &callback);
     if (status != 0) {
         goto out;
     }
     nano_req_query(req, &q);
-
-    callback = platform_callback(req, res, nano_form_get(&f, "callbackUrl"));
-    if (callback == NULL) {
-        status = nano_res_error(res, 500, "internal", "out of memory");
-        goto out;
-    }
-    if (!platform_csrf_ok(req, nano_form_get(&f, "csrfToken"))) {
-        url = platform_url(req, "/api/auth/signin?csrf=true");
-        status = platform_redirect(res, url, json, 200);
-        goto out;
-    }
 
     /* a link belongs to the user signed in now, sealed into the state */
     if (platform_oauth_wants_link(&f) || platform_oauth_wants_link(&q)) {

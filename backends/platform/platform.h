@@ -264,6 +264,16 @@ int platform_busy(nano_req_t *req, nano_res_t *res, int json);
 int platform_post_fields(nano_req_t *req, nano_res_t *res, nano_form_t *f,
     int *json);
 
+/*
+ * auth.c: the checks a sign-in POST starts with, as the credentials
+ * callback has them: same-site (403), the fields (platform_post_fields),
+ * the callbackUrl remembered (*callback, a new string the caller frees
+ * also on failure), the CSRF token (else NextAuth's redirect to
+ * /api/auth/signin?csrf=true).  Returns 0, or the status answered.
+ */
+int platform_signin_begin(nano_req_t *req, nano_res_t *res, nano_form_t *f,
+    int *json, char **callback);
+
 /* auth.c: the sign-in page with status and the message for error (a
  * NextAuth error code, or NULL). */
 int platform_signin_form(nano_req_t *req, nano_res_t *res, int status,
