@@ -22,11 +22,38 @@ static const nano_route_t  routes[] = {
     { "GET",    "/api/auth/error",                platform_auth_error_page, 0, 0 },
     { "POST",   "/api/auth/callback/credentials", platform_auth_callback_credentials, 0, 0 },
     { "POST",   "/api/auth/_log",                 platform_auth_log, 0, 0 },
+    { "GET",    "/api/auth/signin/{provider}",    platform_oauth_signin_page, 0, 0 },
+    { "POST",   "/api/auth/signin/{provider}",    platform_oauth_signin, 0, 0 },
+    { "GET",    "/api/auth/callback/{provider}",  platform_oauth_callback, 0, 0 },
+    { "GET",    "/api/account/connections",       platform_account_connections, 0, 0 },
+    { "DELETE", "/api/account/connections/{provider}", platform_account_unlink, 0, 0 },
     { "POST",   "/api/account/signout-all",       platform_account_signout_all, 0, 0 },
     { "POST",   "/api/account/password",          platform_account_password, 0, 0 },
     { "DELETE", "/api/account",                   platform_account_delete, 0, 0 },
     { "GET",    "/api/credits",                   platform_credits, 0, 0 },
 };
+
+/* Before the workers: the OAuth providers, then the revocation
+ * publisher. */
+static int
+platform_start(const nano_config_t *config)
+{
+    if (platform_oauth_configure() != 0) {
+        return -1;
+    }
+    if (platform_revocations_start(config) != 0) {
+        platform_oauth_cleanup();
+        return -1;
+    }
+    return 0;
+}
+
+static void
+platform_stop(void)
+{
+    platform_revocations_stop();
+    platform_oauth_cleanup();
+}
 
 /* 12 request workers: a sign-in flood holds at most the bcrypt pool's
  * threads and queue (nano_password.h: 1 + 4 on two cores) and the rest
@@ -40,8 +67,8 @@ static const nano_app_t  app = {
     .nroutes = sizeof(routes) / sizeof(routes[0]),
     .flags = NANO_APP_NEEDS_KEYS | NANO_APP_CHECKS_ORIGIN,
     .workers = 12,
-    .start = platform_revocations_start,
-    .stop = platform_revocations_stop,
+    .start = platform_start,
+    .stop = platform_stop,
 };
 
 int

@@ -614,20 +614,10 @@ stack_throwaway() {
 # (DashScope video) use the fake; seedream and openai are offline.  Sets
 # STACK_FAKE_URL.  Call before stack_start.
 stack_fake_providers() {
-    local log=$STACK_STATE/logs/fake-providers.log key=fake-provider-key i port=
+    local log=$STACK_STATE/logs/fake-providers.log key=fake-provider-key port
     stack_spawn fake-providers "$log" node "$STACK_ROOT/tests/fakes/providers.mjs" \
         --port 0 --key "$key" --task-ms "${STACK_FAKE_TASK_MS:-1500}"
-    for ((i = 0; i < 100; i++)); do
-        port=$(sed -n 's/.*{"port":\([0-9]*\)}.*/\1/p' "$log" | head -n 1)
-        [ -n "$port" ] && break
-        stack_pid fake-providers >/dev/null || break
-        sleep 0.1
-    done
-    if [ -z "$port" ]; then
-        stack_log "the fake providers did not start:"
-        stack_log_tail "$log"
-        return 1
-    fi
+    port=$(stack_fake_wait fake-providers) || return 1
     STACK_FAKE_URL=http://127.0.0.1:$port
     mkdir -p "$STACK_STATE/env.d"
     printf 'GEMINI_API_KEY=%s\nGEMINI_BASE_URL=%s\n' "$key" "$STACK_FAKE_URL" \
@@ -636,6 +626,49 @@ stack_fake_providers() {
         | tee "$STACK_STATE/env.d/qwen" >"$STACK_STATE/env.d/wan-2.5"
     printf 'XAI_API_KEY=%s\nXAI_BASE_URL=%s/xai/v1\n' "$key" "$STACK_FAKE_URL" \
         >"$STACK_STATE/env.d/grok"
+}
+
+# stack_fake_wait NAME: prints the port a fake started as NAME reports
+# ({"port":N} first in its log) once it listens; fails (with the log's
+# tail) when it does not within 10 s.
+stack_fake_wait() {
+    local log=$STACK_STATE/logs/$1.log i port=
+    for ((i = 0; i < 100; i++)); do
+        port=$(sed -n 's/.*{"port":\([0-9]*\)}.*/\1/p' "$log" | head -n 1)
+        [ -n "$port" ] && break
+        stack_pid "$1" >/dev/null || break
+        sleep 0.1
+    done
+    if [ -z "$port" ]; then
+        stack_log "the fake $1 did not start:"
+        stack_log_tail "$log"
+        return 1
+    fi
+    printf '%s\n' "$port"
+}
+
+# stack_fake_oauth: starts tests/fakes/oidc.mjs (Google's OpenID Connect)
+# and tests/fakes/github.mjs (GitHub's OAuth and API) on ephemeral ports
+# and points the platform's sign-in at them: GOOGLE_* and GITHUB_* lines
+# appended to env.d/platform (other fakes write there too).  Sets
+# STACK_OIDC_URL and STACK_GITHUB_URL.  Call before stack_start.
+stack_fake_oauth() {
+    local port env=$STACK_STATE/env.d/platform
+    local gid=fake-google-client.apps.googleusercontent.com gsecret=fake-google-secret
+    local hid=Iv1.fakegithubclient hsecret=fake-github-secret
+    stack_spawn fake-oidc "$STACK_STATE/logs/fake-oidc.log" node \
+        "$STACK_ROOT/tests/fakes/oidc.mjs" --port 0 --client-id "$gid" --client-secret "$gsecret"
+    port=$(stack_fake_wait fake-oidc) || return 1
+    STACK_OIDC_URL=http://127.0.0.1:$port
+    stack_spawn fake-github "$STACK_STATE/logs/fake-github.log" node \
+        "$STACK_ROOT/tests/fakes/github.mjs" --port 0 --client-id "$hid" --client-secret "$hsecret"
+    port=$(stack_fake_wait fake-github) || return 1
+    STACK_GITHUB_URL=http://127.0.0.1:$port
+    mkdir -p "$STACK_STATE/env.d"
+    printf 'GOOGLE_CLIENT_ID=%s\nGOOGLE_CLIENT_SECRET=%s\nGOOGLE_ISSUER=%s\n' \
+        "$gid" "$gsecret" "$STACK_OIDC_URL" >>"$env"
+    printf 'GITHUB_CLIENT_ID=%s\nGITHUB_CLIENT_SECRET=%s\nGITHUB_BASE_URL=%s\nGITHUB_API_URL=%s/api/v3\n' \
+        "$hid" "$hsecret" "$STACK_GITHUB_URL" "$STACK_GITHUB_URL" >>"$env"
 }
 
 # stack_stop: nginx first (no new requests), then backends, then postgres.
@@ -647,5 +680,7 @@ stack_stop() {
     done
     stack_pg_stop
     stack_kill fake-providers TERM 5
+    stack_kill fake-oidc TERM 5
+    stack_kill fake-github TERM 5
     rm -f "$STACK_STATE"/sock/*.sock
 }
