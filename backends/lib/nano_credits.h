@@ -53,8 +53,9 @@ nano_db_status_t nano_credits_refund(nano_db_t *db, const char *gen_id,
 nano_db_status_t nano_credits_ledger(nano_db_t *db, const char *user_id,
     int limit, const char *cursor, json_t **items, char **next);
 
-/* Re-assigns a deleted user's ledger rows to an anonymous id, keeping
- * their amounts, and drops the account (in the caller's transaction). */
+/* Re-assigns a deleted user's ledger rows and purchases to an anonymous
+ * id, keeping their amounts, and drops the account (in the caller's
+ * transaction). */
 nano_db_status_t nano_credits_forget_user(nano_db_t *db,
     const char *user_id);
 

@@ -26,7 +26,33 @@ static const nano_route_t  routes[] = {
     { "POST",   "/api/account/password",          platform_account_password, 0, 0 },
     { "DELETE", "/api/account",                   platform_account_delete, 0, 0 },
     { "GET",    "/api/credits",                   platform_credits, 0, 0 },
+    { "GET",    "/api/credits.csv",               platform_credits_csv, 0, 0 },
+    { "GET",    "/billing",                       platform_billing_page, 0, 0 },
+    { "GET",    "/api/billing/packs",             platform_billing_packs, 0, 0 },
+    { "POST",   "/api/billing/checkout",          platform_billing_checkout, 0, 0 },
+    { "GET",    "/api/billing/checkout/{id}",     platform_billing_checkout_status, 0, 0 },
+    /* Stripe's events: bodies up to 1 MiB, as nginx allows */
+    { "POST",   "/api/billing/webhook",           platform_billing_webhook,
+      1024 * 1024, 0 },
 };
+
+/* The app's own start and stop: billing's settings (a malformed packs
+ * file stops the platform here), then the revocation publisher. */
+static int
+platform_start(const nano_config_t *config)
+{
+    if (platform_billing_start(config) != 0) {
+        return -1;
+    }
+    return platform_revocations_start(config);
+}
+
+static void
+platform_stop(void)
+{
+    platform_revocations_stop();
+    platform_billing_stop();
+}
 
 /* 12 request workers: a sign-in flood holds at most the bcrypt pool's
  * threads and queue (nano_password.h: 1 + 4 on two cores) and the rest
@@ -40,8 +66,8 @@ static const nano_app_t  app = {
     .nroutes = sizeof(routes) / sizeof(routes[0]),
     .flags = NANO_APP_NEEDS_KEYS | NANO_APP_CHECKS_ORIGIN,
     .workers = 12,
-    .start = platform_revocations_start,
-    .stop = platform_revocations_stop,
+    .start = platform_start,
+    .stop = platform_stop,
 };
 
 int
