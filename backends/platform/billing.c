@@ -273,8 +273,9 @@ platform_billing_stripe_error(nano_res_t *res, const char *purchase,
                            cres->body.len, &e);
     if (cres->status == 401 || cres->status == 403) {
         nano_log_error("checkout for purchase %s: Stripe refused the"
-                       " platform's key (%ld %s %s): check STRIPE_SECRET_KEY",
-                       purchase, cres->status, e.type, e.code);
+                       " platform's key (%ld %s%s%s): check"
+                       " STRIPE_SECRET_KEY", purchase, cres->status, e.type,
+                       e.code[0] ? " " : "", e.code);
         return nano_res_error(res, 502, "payment_error",
                               "the payment service refused this site's"
                               " credentials; purchases are unavailable"
