@@ -86,6 +86,20 @@ test('checkout needs a session, a same-site JSON request and a known pack', asyn
     assert.equal(purchasesOf(u.id).length, before, 'no refusal leaves a purchase');
 });
 
+test('checkout is rate limited per client like account changes (429 with Retry-After)', async () => {
+    const u = await person('bill-limit');
+    const client = { 'X-Nano-Test-Client': `billing-${rid('')}` };
+    const statuses = [];
+    for (let i = 0; i < 12; i++) {
+        statuses.push((await checkout(u.jar, { pack: 'no-such-pack' }, client)).status);
+    }
+    assert.deepEqual(statuses, [...Array(11).fill(400), 429]);
+    const limited = await checkout(u.jar, { pack: 'starter' }, client);
+    assert.equal(limited.status, 429);
+    assert.equal(limited.headers['retry-after'], '60');
+    assert.equal(purchasesOf(u.id).length, 0);
+});
+
 test('checkout stores the pending purchase and its Idempotency-Key, then creates the Checkout Session as Stripe expects', async () => {
     const u = await person('bill-checkout');
     const p = pack('starter');
