@@ -164,7 +164,7 @@ platform_account_fresh(nano_res_t *res, nano_db_t *db,
 
     st = platform_session_fresh_oauth(db, ps, &fresh);
     if (st != NANO_DB_OK) {
-        return platform_db_error(res, db, st);
+        return nano_server_db_error(res, db, st);
     }
     if (fresh) {
         return 0;

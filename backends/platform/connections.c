@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "nano_log.h"
+#include "nano_server.h"
 #include "oauth.h"
 
 /* GET /api/account/connections →
@@ -29,7 +30,7 @@ platform_account_connections(nano_req_t *req, nano_res_t *res)
     }
     rows = platform_account_rows(db, ps.user.id, &st);
     if (rows == NULL) {
-        status = platform_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
         goto out;
     }
     status = nano_res_json(res, 200,
@@ -69,7 +70,7 @@ platform_account_unlink(nano_req_t *req, nano_res_t *res)
     }
     st = platform_account_unlink_rows(db, ps.user.id, provider, &result);
     if (st != NANO_DB_OK) {
-        status = platform_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
         goto out;
     }
     switch (result) {

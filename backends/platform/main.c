@@ -31,9 +31,18 @@ static const nano_route_t  routes[] = {
     { "POST",   "/api/account/password",          platform_account_password, 0, 0 },
     { "DELETE", "/api/account",                   platform_account_delete, 0, 0 },
     { "GET",    "/api/credits",                   platform_credits, 0, 0 },
+    { "GET",    "/api/credits.csv",               platform_credits_csv, 0, 0 },
+    { "GET",    "/billing",                       platform_billing_page, 0, 0 },
+    { "GET",    "/api/billing/packs",             platform_billing_packs, 0, 0 },
+    { "POST",   "/api/billing/checkout",          platform_billing_checkout, 0, 0 },
+    { "GET",    "/api/billing/checkout/{id}",     platform_billing_checkout_status, 0, 0 },
+    /* Stripe's events: bodies up to 1 MiB, as nginx allows */
+    { "POST",   "/api/billing/webhook",           platform_billing_webhook,
+      1024 * 1024, 0 },
 };
 
-/* Before the workers: the OAuth providers, then the revocation
+/* Before the workers: the OAuth providers, billing's settings (a
+ * malformed packs file stops the platform here), then the revocation
  * publisher. */
 static int
 platform_start(const nano_config_t *config)
@@ -41,7 +50,10 @@ platform_start(const nano_config_t *config)
     if (platform_oauth_configure() != 0) {
         return -1;
     }
-    if (platform_revocations_start(config) != 0) {
+    if (platform_billing_start(config) != 0
+        || platform_revocations_start(config) != 0)
+    {
+        platform_billing_stop();
         platform_oauth_cleanup();
         return -1;
     }
@@ -53,6 +65,7 @@ platform_stop(void)
 {
     platform_revocations_stop();
     platform_oauth_cleanup();
+    platform_billing_stop();
 }
 
 /* 12 request workers: a sign-in flood holds at most the bcrypt pool's

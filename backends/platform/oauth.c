@@ -687,7 +687,7 @@ platform_oauth_signin(nano_req_t *req, nano_res_t *res)
     if (platform_oauth_wants_link(&f) || platform_oauth_wants_link(&q)) {
         sstate = platform_session_check(req, nano_server_db(req), &ps, &st);
         if (sstate == PLATFORM_SESSION_ERROR) {
-            status = platform_db_error(res, nano_server_db(req), st);
+            status = nano_server_db_error(res, nano_server_db(req), st);
             goto out;
         }
         if (sstate != PLATFORM_SESSION_LIVE) {
@@ -884,7 +884,7 @@ platform_oauth_callback(nano_req_t *req, nano_res_t *res)
                                             link_user, &outcome)
                     : NANO_DB_UNAVAILABLE;
     if (st != NANO_DB_OK) {
-        status = platform_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
         goto out;
     }
     switch (outcome) {

@@ -9,6 +9,7 @@
 
 #include "nano_db.h"
 #include "nano_http.h"
+#include "nano_packs.h"
 #include "nano_session.h"
 
 #define PLATFORM_CALLBACK_MAX  2048   /* bytes of a remembered callbackUrl */
@@ -167,8 +168,92 @@ int platform_account_unlink(nano_req_t *req, nano_res_t *res);
 int platform_revocations_start(const nano_config_t *config);
 void platform_revocations_stop(void);
 
-/* credits.c: GET /api/credits */
+/* credits.c: GET /api/credits, GET /api/credits.csv */
 int platform_credits(nano_req_t *req, nano_res_t *res);
+int platform_credits_csv(nano_req_t *req, nano_res_t *res);
+
+/* billing.c: packs, checkout and the billing page (docs/PLATFORM.md) */
+
+/* Reads the packs file and the Stripe settings (start hook); -1 stops
+ * the platform (a malformed packs file). */
+int platform_billing_start(const nano_config_t *config);
+void platform_billing_stop(void);
+int platform_billing_packs(nano_req_t *req, nano_res_t *res);
+int platform_billing_checkout(nano_req_t *req, nano_res_t *res);
+int platform_billing_checkout_status(nano_req_t *req, nano_res_t *res);
+int platform_billing_page(nano_req_t *req, nano_res_t *res);
+
+/* The webhook secret (STRIPE_WEBHOOK_SECRET, borrowed), or NULL. */
+const char *platform_billing_webhook_secret(void);
+
+/* webhook.c: POST /api/billing/webhook (Stripe's signed events) */
+int platform_billing_webhook(nano_req_t *req, nano_res_t *res);
+
+/* purchases.c: the "Purchase" table and what Stripe's events do to it */
+
+/* Which events billing acts on. */
+typedef enum {
+    PLATFORM_STRIPE_OTHER = 0,     /* recorded and ignored */
+    PLATFORM_STRIPE_SESSION,       /* checkout.session.completed, ... */
+    PLATFORM_STRIPE_REFUND         /* charge.refunded */
+} platform_stripe_kind_t;
+
+/* What a Stripe event says, borrowed from its parsed body. */
+typedef struct {
+    platform_stripe_kind_t   kind;
+    const char              *id;                 /* evt_... */
+    const char              *type;
+    const char              *object_id;          /* data.object.id */
+    const char              *payment_intent;     /* pi_..., or NULL */
+    /* checkout.session.* */
+    const char              *session_id;
+    const char              *payment_status;     /* "paid", "unpaid"... */
+    const char              *purchase_id;        /* metadata.purchaseId */
+    const char              *client_reference_id;
+    /* charge.refunded: the charge's amount and its refunded total */
+    long long                amount;
+    long long                amount_refunded;
+} platform_stripe_event_t;
+
+/* What handling an event did, for the log. */
+typedef struct {
+    int          replay;          /* handled before: nothing done */
+    int          ignored;         /* a type billing does not act on */
+    char         purchase[64];    /* the purchase touched, "" none */
+    char         user[64];
+    long long    granted;         /* credits added */
+    long long    taken;           /* credits taken back */
+    const char  *note;            /* what happened (static text) */
+} platform_stripe_outcome_t;
+
+/* Inserts a pending purchase of pack for user_id with its
+ * Idempotency-Key, before Stripe is asked. */
+nano_db_status_t platform_purchase_create(nano_db_t *db, const char *id,
+    const char *user_id, const nano_pack_t *pack,
+    const char *idempotency_key);
+
+/* Stripe created session_id for purchase id. */
+nano_db_status_t platform_purchase_opened(nano_db_t *db, const char *id,
+    const char *session_id);
+
+/* The user's purchase of a Checkout Session: one row of "status",
+ * "pack", "credits", or none.  The caller PQclears it; NULL with *st on
+ * failure. */
+PGresult *platform_purchase_find(nano_db_t *db, const char *user_id,
+    const char *session_id, nano_db_status_t *st);
+
+/* Stripe refused or did not answer: the purchase never opened. */
+nano_db_status_t platform_purchase_failed(nano_db_t *db, const char *id);
+
+/*
+ * Handles one verified event in one transaction (retried on
+ * serialization failures): records its id (a replay does nothing
+ * more), then grants a paid purchase once, moves its status forward
+ * only, records refunds by payment intent and takes back what they
+ * call for, once.  Events of one payment intent are serialised.
+ */
+nano_db_status_t platform_purchase_event(nano_db_t *db,
+    const platform_stripe_event_t *ev, platform_stripe_outcome_t *out);
 
 /* register.c: POST /api/register */
 int platform_register(nano_req_t *req, nano_res_t *res);

@@ -356,6 +356,7 @@ stack_backend_start() {
         DATABASE_URL="$STACK_DB_URL" NANO_ROOT="$STACK_ROOT" \
         NANO_REVOCATION_FILE="$STACK_STATE/revocations" \
         NANO_MEDIA_DIR="$STACK_STATE/media" \
+        NANO_PACKS_FILE="${NANO_PACKS_FILE:-$STACK_ROOT/packs.conf}" \
         "${extra[@]}" "$bin" --listen "$listen"
     for ((i = 0; i < 100; i++)); do
         if [ "${listen#unix:}" != "$listen" ]; then
@@ -671,6 +672,29 @@ stack_fake_oauth() {
         "$hid" "$hsecret" "$STACK_GITHUB_URL" "$STACK_GITHUB_URL" >>"$env"
 }
 
+# The fake Stripe's keys (tests/integration/billing.mjs knows them too).
+STACK_STRIPE_KEY=sk_test_nano_fake_0123456789abcdefghijkl
+STACK_STRIPE_WEBHOOK_SECRET=whsec_nano_fake_0123456789abcdefghijklmnopq
+
+# stack_fake_stripe: starts tests/fakes/stripe.mjs (Checkout Sessions,
+# the hosted page, signed webhook deliveries to this stack's
+# /api/billing/webhook) on an ephemeral port and appends the platform's
+# STRIPE_* lines to env.d/platform (other fakes write there too).  Sets
+# STACK_STRIPE_URL.  Call after STACK_URL is set, before stack_start.
+stack_fake_stripe() {
+    local port
+    FAKE_STRIPE_KEY=$STACK_STRIPE_KEY FAKE_STRIPE_WEBHOOK_SECRET=$STACK_STRIPE_WEBHOOK_SECRET \
+        stack_spawn fake-stripe "$STACK_STATE/logs/fake-stripe.log" node \
+        "$STACK_ROOT/tests/fakes/stripe.mjs" \
+        --port 0 --webhook-url "$STACK_URL/api/billing/webhook"
+    port=$(stack_fake_wait fake-stripe) || return 1
+    STACK_STRIPE_URL=http://127.0.0.1:$port
+    mkdir -p "$STACK_STATE/env.d"
+    printf 'STRIPE_SECRET_KEY=%s\nSTRIPE_WEBHOOK_SECRET=%s\nSTRIPE_API_BASE=%s\n' \
+        "$STACK_STRIPE_KEY" "$STACK_STRIPE_WEBHOOK_SECRET" "$STACK_STRIPE_URL" \
+        >>"$STACK_STATE/env.d/platform"
+}
+
 # stack_stop: nginx first (no new requests), then backends, then postgres.
 stack_stop() {
     local app
@@ -682,5 +706,6 @@ stack_stop() {
     stack_kill fake-providers TERM 5
     stack_kill fake-oidc TERM 5
     stack_kill fake-github TERM 5
+    stack_kill fake-stripe TERM 5
     rm -f "$STACK_STATE"/sock/*.sock
 }
