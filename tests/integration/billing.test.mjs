@@ -376,7 +376,8 @@ test('Stripe-Signature: a wrong secret, old and future times, none, v0 only and 
         'the secret decoded': signature(body, { secret: WEBHOOK_SECRET.slice(6) }),
         'old (301 s)': signature(body, { t: t - 301 }),
         'old (a day)': signature(body, { t: t - 86400 }),
-        'future (301 s)': signature(body, { t: t + 301 }),
+        // a few seconds past the limit: the clock moves on while the request travels
+        'future (305 s)': signature(body, { t: t + 305 }),
         'future (an hour)': signature(body, { t: t + 3600 }),
         'another time than signed': `t=${t + 1},v1=${v1(WEBHOOK_SECRET, t, body)}`,
         'v0 only': `t=${t},v0=${v1(WEBHOOK_SECRET, t, body)}`,
