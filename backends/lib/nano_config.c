@@ -21,6 +21,7 @@ nano_config_init(nano_config_t *cfg)
     cfg->keyring = NULL;
     cfg->root = NULL;
     cfg->media_dir = NULL;
+    memset(&cfg->site, 0, sizeof(cfg->site));
 }
 
 void
@@ -102,6 +103,12 @@ nano_config_load(nano_config_t *cfg, int need_keys, char *err,
         /* NextAuth allows a base path here; ours is fixed at /api/auth. */
         nano_log_warn("NEXTAUTH_URL path \"%.200s\" ignored; the platform"
                       " serves /api/auth on %s", rest, cfg->origin);
+    }
+
+    if (nano_site_parse(&cfg->site, cfg->origin, getenv("NANO_ORIGINS"),
+                        getenv("NANO_COOKIE_DOMAIN"), err, errlen) != 0)
+    {
+        goto fail;
     }
 
     if (nano_config_load_keys(cfg, need_keys, err, errlen) != 0) {

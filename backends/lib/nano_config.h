@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "nano_callback.h"
+#include "nano_site.h"
 #include "nano_token.h"
 
 #define NANO_DEFAULT_URL  "http://localhost:8080"
@@ -25,6 +26,8 @@ typedef struct {
     /* NANO_MEDIA_DIR, else $root/.state/media: media files, and
      * uploads in progress under tmp/ */
     char            *media_dir;
+    /* NANO_ORIGINS and NANO_COOKIE_DOMAIN: a module on a subdomain */
+    nano_site_t      site;
 } nano_config_t;
 
 void nano_config_init(nano_config_t *cfg);
@@ -32,7 +35,8 @@ void nano_config_init(nano_config_t *cfg);
 /*
  * Reads NEXTAUTH_URL (default NANO_DEFAULT_URL, with a warning),
  * NANO_SECRET_FILE or NEXTAUTH_SECRET (each key at least 32 bytes;
- * required when need_keys), NANO_ROOT, NANO_MEDIA_DIR and the module
+ * required when need_keys), NANO_ORIGINS and NANO_COOKIE_DOMAIN
+ * (nano_site.h), NANO_ROOT, NANO_MEDIA_DIR and the module
  * registry (nano_registry.h).  Returns 0, or -1 with a
  * message in err that never contains a secret.
  */

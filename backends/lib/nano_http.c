@@ -139,14 +139,19 @@ nano_req_cross_site(const nano_req_t *req)
     const char  *rest;
     char         o[NANO_ORIGIN_MAX];
 
-    if (site != NULL && strcmp(site, "same-origin") != 0
-        && strcmp(site, "none") != 0)
+    if (origin != NULL
+        && (nano_callback_origin(origin, o, sizeof(o), &rest) != 0
+            || rest[0] != '\0'
+            || !nano_site_allows(&req->config->site, req->config->origin, o)))
     {
         return 1;
     }
-    if (origin != NULL
-        && (nano_callback_origin(origin, o, sizeof(o), &rest) != 0
-            || rest[0] != '\0' || strcmp(o, req->config->origin) != 0))
+    /* same-site is a sibling subdomain: fine when its Origin is one of
+     * the deployment's (checked above), never without one */
+    if (site != NULL && strcmp(site, "same-origin") != 0
+        && strcmp(site, "none") != 0
+        && (strcmp(site, "same-site") != 0 || origin == NULL
+            || req->config->site.norigins == 0))
     {
         return 1;
     }
@@ -393,6 +398,13 @@ int
 nano_res_cookie(nano_res_t *res, const char *name, const char *value,
     long long expires, int secure)
 {
+    return nano_res_cookie_in(res, name, value, expires, secure, NULL);
+}
+
+int
+nano_res_cookie_in(nano_res_t *res, const char *name, const char *value,
+    long long expires, int secure, const char *domain)
+{
     nano_buf_t  line;
     char        date[64];
     time_t      t;
@@ -401,6 +413,9 @@ nano_res_cookie(nano_res_t *res, const char *name, const char *value,
 
     nano_buf_init(&line);
     nano_buf_printf(&line, "%s=%s; Path=/", name, expires < 0 ? "" : value);
+    if (domain != NULL && domain[0] != '\0') {
+        nano_buf_printf(&line, "; Domain=%s", domain);
+    }
     if (expires != 0) {
         t = expires < 0 ? 0 : (time_t) expires;
         gmtime_r(&t, &tm);

@@ -201,6 +201,11 @@ int nano_res_error(nano_res_t *res, int status, const char *code,
 int nano_res_cookie(nano_res_t *res, const char *name, const char *value,
     long long expires, int secure);
 
+/* The same with Domain=domain unless domain is NULL or empty: the
+ * session cookie under NANO_COOKIE_DOMAIN. */
+int nano_res_cookie_in(nano_res_t *res, const char *name, const char *value,
+    long long expires, int secure, const char *domain);
+
 /* Adds "Location: location" and returns 302. */
 int nano_res_redirect(nano_res_t *res, const char *location);
 

@@ -589,7 +589,7 @@ out:
 
 /*
  * 1 when the gateway's nano_auth_origin (the NANO_AUTH_ORIGIN param) is
- * NEXTAUTH_URL's origin.  Otherwise the two would read different session
+ * NEXTAUTH_URL's origin, or one of NANO_ORIGINS (a module's subdomain).  Otherwise the two would read different session
  * cookies; the mismatch is logged once, it is the operator's to fix.
  */
 static int
@@ -598,7 +598,9 @@ nano_server_origin_agrees(const nano_req_t *req)
     static atomic_int   logged;
     const char         *gw = nano_req_param(req, "NANO_AUTH_ORIGIN");
 
-    if (gw != NULL && strcmp(gw, req->config->origin) == 0) {
+    if (gw != NULL
+        && nano_site_allows(&req->config->site, req->config->origin, gw))
+    {
         return 1;
     }
     if (atomic_exchange(&logged, 1) == 0) {

@@ -100,6 +100,22 @@ nano_session_secure(const char *name, int https)
                             sizeof(NANO_COOKIE_SECURE_PREFIX) - 1) == 0;
 }
 
+/* The session cookie, under NANO_COOKIE_DOMAIN when one is set; a
+ * deletion also removes a host-only one from before the domain was. */
+static int
+nano_session_cookie(const nano_req_t *req, nano_res_t *res, const char *name,
+    const char *value, long long expires, int secure)
+{
+    const char  *domain = req->config->site.cookie_domain;
+    int          rc;
+
+    rc = nano_res_cookie_in(res, name, value, expires, secure, domain);
+    if (expires < 0 && domain[0] != '\0') {
+        rc |= nano_res_cookie(res, name, "", -1, secure);
+    }
+    return rc;
+}
+
 /* Clears name.<from>, name.<from+1>, ... that the request carried. */
 static int
 nano_session_clear_chunks(const nano_req_t *req, nano_res_t *res,
@@ -113,7 +129,7 @@ nano_session_clear_chunks(const nano_req_t *req, nano_res_t *res,
     for (i = from; i < NANO_SESSION_CLEAR_CHUNKS; i++) {
         snprintf(chunk, sizeof(chunk), "%s.%d", name, i);
         if (nano_req_cookie(req, chunk, &v) != NANO_COOKIE_ABSENT) {
-            rc |= nano_res_cookie(res, chunk, "", -1, secure);
+            rc |= nano_session_cookie(req, res, chunk, "", -1, secure);
         }
     }
     return rc;
@@ -161,7 +177,7 @@ nano_session_issue(const nano_req_t *req, nano_res_t *res,
 
     len = strlen(token);
     if (len <= NANO_COOKIE_CHUNK_MAX) {
-        rc = nano_res_cookie(res, name, token, claims.exp, https);
+        rc = nano_session_cookie(req, res, name, token, claims.exp, https);
         rc |= nano_session_clear_chunks(req, res, name, 0);
     } else {
         /* NextAuth's layout: name.0, name.1, ... of at most 3933 bytes. */
@@ -172,12 +188,12 @@ nano_session_issue(const nano_req_t *req, nano_res_t *res,
             snprintf(chunk_name, sizeof(chunk_name), "%s.%d", name, nchunks++);
             saved = token[off + piece];
             token[off + piece] = '\0';
-            rc |= nano_res_cookie(res, chunk_name, token + off, claims.exp,
+            rc |= nano_session_cookie(req, res, chunk_name, token + off, claims.exp,
                                   https);
             token[off + piece] = saved;
         }
         if (nano_req_cookie(req, name, &v) != NANO_COOKIE_ABSENT) {
-            rc |= nano_res_cookie(res, name, "", -1, https);
+            rc |= nano_session_cookie(req, res, name, "", -1, https);
         }
         rc |= nano_session_clear_chunks(req, res, name, nchunks);
     }
@@ -203,10 +219,10 @@ nano_session_clear(const nano_req_t *req, nano_res_t *res)
     int          rc;
 
     /* The scheme's own name always, the other one when it was sent. */
-    rc = nano_res_cookie(res, own, "", -1, https);
+    rc = nano_session_cookie(req, res, own, "", -1, https);
     rc |= nano_session_clear_chunks(req, res, own, 0);
     if (nano_req_cookie(req, other, &v) != NANO_COOKIE_ABSENT) {
-        rc |= nano_res_cookie(res, other, "", -1,
+        rc |= nano_session_cookie(req, res, other, "", -1,
                               nano_session_secure(other, https));
     }
     rc |= nano_session_clear_chunks(req, res, other, 0);

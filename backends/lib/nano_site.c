@@ -1,0 +1,210 @@
+/*
+ * The deployment's other origins and the session cookie's Domain
+ * (nano_site.h).
+ */
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "nano_site.h"
+
+/* The host of a normalised origin ("scheme://host[:port]"), as a span. */
+static void
+nano_site_host(const char *origin, const char **host, size_t *len)
+{
+    const char  *h = strstr(origin, "://");
+    const char  *end;
+
+    h = h != NULL ? h + 3 : origin;
+    if (*h == '[') {
+        end = strchr(h, ']');
+        end = end != NULL ? end + 1 : h + strlen(h);
+    } else {
+        end = h + strcspn(h, ":");
+    }
+    *host = h;
+    *len = (size_t) (end - h);
+}
+
+/* 1 when host is domain or a name under it. */
+static int
+nano_site_host_in(const char *host, size_t len, const char *domain)
+{
+    size_t  dlen = strlen(domain);
+
+    if (len == dlen) {
+        return strncasecmp(host, domain, len) == 0;
+    }
+    return len > dlen && host[len - dlen - 1] == '.'
+           && strncasecmp(host + len - dlen, domain, dlen) == 0;
+}
+
+/* A DNS name of two labels or more, the last not numeric: browsers set
+ * no Domain cookie for an address. */
+static int
+nano_site_domain_ok(const char *d)
+{
+    size_t  label = 0, labels = 1, i;
+    int     digits_only = 1;
+
+    if (d[0] == '\0' || strlen(d) > NANO_SITE_DOMAIN_MAX) {
+        return 0;
+    }
+    for (i = 0; d[i] != '\0'; i++) {
+        if (d[i] == '.') {
+            if (label == 0 || d[i - 1] == '-') {
+                return 0;
+            }
+            labels++;
+            label = 0;
+            digits_only = 1;
+            continue;
+        }
+        if (!isalnum((unsigned char) d[i]) && d[i] != '-') {
+            return 0;
+        }
+        if (label == 0 && d[i] == '-') {
+            return 0;
+        }
+        if (!isdigit((unsigned char) d[i])) {
+            digits_only = 0;
+        }
+        if (++label > 63) {
+            return 0;
+        }
+    }
+    return label > 0 && d[i - 1] != '-' && labels >= 2 && !digits_only;
+}
+
+static int
+nano_site_parse_domain(nano_site_t *site, const char *primary,
+    const char *domain, char *err, size_t errlen)
+{
+    const char  *host;
+    size_t       len, i;
+
+    if (domain[0] == '.') {
+        domain++;                      /* RFC 6265 ignores it too */
+    }
+    if (!nano_site_domain_ok(domain)) {
+        snprintf(err, errlen, "NANO_COOKIE_DOMAIN \"%.100s\" is not a"
+                 " domain name (two labels or more, no address)", domain);
+        return -1;
+    }
+    for (i = 0; domain[i] != '\0'; i++) {
+        site->cookie_domain[i] = (char) tolower((unsigned char) domain[i]);
+    }
+    site->cookie_domain[i] = '\0';
+    nano_site_host(primary, &host, &len);
+    if (!nano_site_host_in(host, len, site->cookie_domain)) {
+        snprintf(err, errlen, "NANO_COOKIE_DOMAIN \"%s\" does not cover"
+                 " NEXTAUTH_URL's host \"%.*s\"", site->cookie_domain,
+                 (int) len, host);
+        return -1;
+    }
+    return 0;
+}
+
+int
+nano_site_parse(nano_site_t *site, const char *primary, const char *origins,
+    const char *domain, char *err, size_t errlen)
+{
+    char         one[NANO_CALLBACK_MAX], norm[NANO_ORIGIN_MAX];
+    const char  *p, *rest, *host;
+    size_t       n, len;
+
+    memset(site, 0, sizeof(*site));
+    if (domain != NULL && domain[0] != '\0'
+        && nano_site_parse_domain(site, primary, domain, err, errlen) != 0)
+    {
+        return -1;
+    }
+    for (p = origins != NULL ? origins : ""; *p != '\0'; p += n) {
+        p += strspn(p, " \t,");
+        n = strcspn(p, " \t,");
+        if (n == 0) {
+            break;
+        }
+        if (n >= sizeof(one)) {
+            snprintf(err, errlen, "NANO_ORIGINS: an origin is longer than"
+                     " %zu bytes", sizeof(one) - 1);
+            return -1;
+        }
+        memcpy(one, p, n);
+        one[n] = '\0';
+        if (nano_callback_origin(one, norm, sizeof(norm), &rest) != 0
+            || (rest[0] != '\0' && strcmp(rest, "/") != 0))
+        {
+            snprintf(err, errlen, "NANO_ORIGINS: \"%.200s\" is not an"
+                     " origin (scheme://host[:port])", one);
+            return -1;
+        }
+        if (strncmp(norm, primary, strcspn(primary, ":")) != 0
+            || norm[strcspn(primary, ":")] != ':')
+        {
+            snprintf(err, errlen, "NANO_ORIGINS: \"%s\" has another scheme"
+                     " than NEXTAUTH_URL (the session cookie's name"
+                     " depends on it)", norm);
+            return -1;
+        }
+        if (nano_site_allows(site, primary, norm)) {
+            continue;                  /* listed twice: harmless */
+        }
+        if (site->norigins == NANO_SITE_ORIGINS_MAX) {
+            snprintf(err, errlen, "NANO_ORIGINS: more than %d origins",
+                     NANO_SITE_ORIGINS_MAX);
+            return -1;
+        }
+        if (site->cookie_domain[0] != '\0') {
+            nano_site_host(norm, &host, &len);
+            if (!nano_site_host_in(host, len, site->cookie_domain)) {
+                snprintf(err, errlen, "NANO_ORIGINS: \"%s\" is outside"
+                         " NANO_COOKIE_DOMAIN \"%s\": the session would"
+                         " not reach it", norm, site->cookie_domain);
+                return -1;
+            }
+        }
+        memcpy(site->origins[site->norigins++], norm, strlen(norm) + 1);
+    }
+    return 0;
+}
+
+int
+nano_site_allows(const nano_site_t *site, const char *primary,
+    const char *origin)
+{
+    size_t  i;
+
+    if (strcmp(origin, primary) == 0) {
+        return 1;
+    }
+    for (i = 0; site != NULL && i < site->norigins; i++) {
+        if (strcmp(origin, site->origins[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *
+nano_site_callback_origin(const nano_site_t *site, const char *primary,
+    const char *url)
+{
+    char         o[NANO_ORIGIN_MAX];
+    const char  *rest;
+    size_t       i;
+
+    if (url == NULL || site == NULL || site->norigins == 0
+        || nano_callback_origin(url, o, sizeof(o), &rest) != 0)
+    {
+        return primary;
+    }
+    for (i = 0; i < site->norigins; i++) {
+        if (strcmp(o, site->origins[i]) == 0) {
+            return site->origins[i];
+        }
+    }
+    return primary;
+}

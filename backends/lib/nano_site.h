@@ -1,0 +1,49 @@
+/*
+ * The deployment's shape beyond NEXTAUTH_URL (phase 2, an own domain):
+ * the other origins it serves (a module on its own subdomain) and the
+ * session cookie's Domain.  Plain C with no libnano types, so unit tests
+ * call it directly.
+ */
+
+#ifndef NANO_SITE_H
+#define NANO_SITE_H
+
+#include <stddef.h>
+
+#include "nano_callback.h"
+
+#define NANO_SITE_ORIGINS_MAX  32       /* origins besides NEXTAUTH_URL's */
+#define NANO_SITE_DOMAIN_MAX   254
+
+typedef struct {
+    /* NANO_ORIGINS: normalised as nano_callback_origin writes them */
+    char    origins[NANO_SITE_ORIGINS_MAX][NANO_ORIGIN_MAX];
+    size_t  norigins;
+    /* NANO_COOKIE_DOMAIN without a leading dot; "" for host-only */
+    char    cookie_domain[NANO_SITE_DOMAIN_MAX + 1];
+} nano_site_t;
+
+/*
+ * Reads origins (NANO_ORIGINS: origins separated by spaces or commas,
+ * each with NEXTAUTH_URL's scheme, since the session cookie's name
+ * depends on it) and domain (NANO_COOKIE_DOMAIN: a DNS name that
+ * NEXTAUTH_URL's host and every origin's host equal or end in) against
+ * primary, NEXTAUTH_URL's origin.  Either may be NULL or empty.
+ * Returns 0, or -1 with the reason in err.
+ */
+int nano_site_parse(nano_site_t *site, const char *primary,
+    const char *origins, const char *domain, char *err, size_t errlen);
+
+/* 1 when origin (normalised) is primary or one of the site's. */
+int nano_site_allows(const nano_site_t *site, const char *primary,
+    const char *origin);
+
+/*
+ * The origin a callbackUrl may be resolved against: url's own origin
+ * when the site allows it, else primary (so nano_callback_resolve sends
+ * a foreign URL to primary).
+ */
+const char *nano_site_callback_origin(const nano_site_t *site,
+    const char *primary, const char *url);
+
+#endif /* NANO_SITE_H */

@@ -1,0 +1,174 @@
+/*
+ * Unit tests for the deployment's other origins and the session cookie's
+ * Domain (nano_site, phase 2): what NANO_ORIGINS and NANO_COOKIE_DOMAIN
+ * accept, every refusal with its reason, and callbackUrls on a subdomain.
+ */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nano_callback.h"
+#include "nano_site.h"
+
+#define APP      "https://example.app"
+#define SEEDREAM "https://seedream.example.app"
+
+static void
+test_empty(void **state)
+{
+    nano_site_t  site;
+    char         err[256] = "";
+
+    (void) state;
+    assert_int_equal(nano_site_parse(&site, APP, NULL, NULL, err,
+                                     sizeof(err)), 0);
+    assert_int_equal(site.norigins, 0);
+    assert_string_equal(site.cookie_domain, "");
+    assert_int_equal(nano_site_parse(&site, APP, " , ", "", err,
+                                     sizeof(err)), 0);
+    assert_int_equal(site.norigins, 0);
+    assert_true(nano_site_allows(&site, APP, APP));
+    assert_false(nano_site_allows(&site, APP, SEEDREAM));
+    assert_string_equal(nano_site_callback_origin(&site, APP, SEEDREAM "/x"),
+                        APP);
+}
+
+static void
+test_origins_and_domain(void **state)
+{
+    nano_site_t  site;
+    char         err[256] = "";
+
+    (void) state;
+    assert_int_equal(nano_site_parse(&site, APP,
+                         "https://Seedream.Example.App/, https://qwen.example.app"
+                         "  https://seedream.example.app https://x.example.app:8443",
+                         ".Example.App", err, sizeof(err)), 0);
+    assert_string_equal(site.cookie_domain, "example.app");
+    assert_int_equal(site.norigins, 3);          /* the repeat counted once */
+    assert_string_equal(site.origins[0], SEEDREAM);
+    assert_string_equal(site.origins[2], "https://x.example.app:8443");
+    assert_true(nano_site_allows(&site, APP, SEEDREAM));
+    assert_true(nano_site_allows(&site, APP, "https://qwen.example.app"));
+    assert_false(nano_site_allows(&site, APP, "https://evil.app"));
+    assert_false(nano_site_allows(&site, APP, "http://seedream.example.app"));
+    assert_false(nano_site_allows(&site, APP, "https://x.example.app"));
+
+    assert_string_equal(nano_site_callback_origin(&site, APP,
+                            SEEDREAM "/seedream/?a=1"), SEEDREAM);
+    assert_string_equal(nano_site_callback_origin(&site, APP,
+                            "HTTPS://SEEDREAM.example.app/"), SEEDREAM);
+    assert_string_equal(nano_site_callback_origin(&site, APP,
+                            "https://evil.app/"), APP);
+    assert_string_equal(nano_site_callback_origin(&site, APP, "/relative"),
+                        APP);
+    assert_string_equal(nano_site_callback_origin(&site, APP, NULL), APP);
+}
+
+/* A callbackUrl on a listed subdomain is kept; elsewhere it is the
+ * primary origin, as nano_callback_resolve makes it. */
+static void
+test_callback_resolve(void **state)
+{
+    nano_site_t   site;
+    char          err[256] = "";
+    char         *url;
+    const char   *given[][2] = {
+        { SEEDREAM "/seedream/", SEEDREAM "/seedream/" },
+        { "/billing", APP "/billing" },
+        { "https://evil.app/seedream/", APP },
+        { "https://seedream.example.app.evil.app/", APP },
+        { "https://seedream.example.app@evil.app/", APP },
+        { "//seedream.example.app/", APP },
+        { "http://seedream.example.app/", APP },
+    };
+    size_t        i;
+
+    (void) state;
+    assert_int_equal(nano_site_parse(&site, APP, SEEDREAM, "example.app",
+                                     err, sizeof(err)), 0);
+    for (i = 0; i < sizeof(given) / sizeof(given[0]); i++) {
+        url = nano_callback_resolve(given[i][0],
+                  nano_site_callback_origin(&site, APP, given[i][0]));
+        assert_non_null(url);
+        assert_string_equal(url, given[i][1]);
+        free(url);
+    }
+}
+
+static void
+test_refusals(void **state)
+{
+    nano_site_t  site;
+    char         err[256];
+    size_t       i;
+    const struct {
+        const char  *origins, *domain, *reason;
+    } bad[] = {
+        { "seedream.example.app", NULL, "is not an origin" },
+        { "https://seedream.example.app/path", NULL, "is not an origin" },
+        { "https://seedream.example.app?x", NULL, "is not an origin" },
+        { "ftp://seedream.example.app", NULL, "is not an origin" },
+        { "http://seedream.example.app", NULL, "another scheme" },
+        { "https://user@seedream.example.app", NULL, "is not an origin" },
+        { NULL, "app", "not a domain name" },
+        { NULL, "127.0.0.1", "not a domain name" },
+        { NULL, "exa mple.app", "not a domain name" },
+        { NULL, "-example.app", "not a domain name" },
+        { NULL, "example-.app", "not a domain name" },
+        { NULL, "example..app", "not a domain name" },
+        { NULL, "example.app.", "not a domain name" },
+        { NULL, "other.app", "does not cover" },
+        { NULL, "ample.app", "does not cover" },
+        { "https://seedream.other.app", "example.app", "outside" },
+    };
+
+    (void) state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(nano_site_parse(&site, APP, bad[i].origins,
+                                         bad[i].domain, err, sizeof(err)),
+                         -1);
+        if (strstr(err, bad[i].reason) == NULL) {
+            fail_msg("case %zu: \"%s\" lacks \"%s\"", i, err, bad[i].reason);
+        }
+    }
+}
+
+static void
+test_too_many(void **state)
+{
+    nano_site_t  site;
+    char         list[64 * 40], err[256] = "";
+    size_t       i, off = 0;
+
+    (void) state;
+    for (i = 0; i <= NANO_SITE_ORIGINS_MAX; i++) {
+        off += (size_t) snprintf(list + off, sizeof(list) - off,
+                                 "https://m%zu.example.app ", i);
+    }
+    assert_int_equal(nano_site_parse(&site, APP, list, NULL, err,
+                                     sizeof(err)), -1);
+    assert_non_null(strstr(err, "more than"));
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_origins_and_domain),
+        cmocka_unit_test(test_callback_resolve),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_too_many),
+    };
+
+    return cmocka_run_group_tests_name("site", tests, NULL, NULL);
+}
