@@ -102,6 +102,8 @@ static ngx_int_t ngx_http_nano_auth_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
 static ngx_int_t ngx_http_nano_auth_location(ngx_http_request_t *r,
     ngx_http_nano_auth_loc_conf_t *alcf, ngx_str_t *location);
+static u_char *ngx_http_nano_auth_uri_component(u_char *p, u_char *src,
+    u_char *last);
 static ngx_int_t ngx_http_nano_auth_add_header(ngx_http_request_t *r,
     const char *key, void *value, size_t len);
 static ngx_int_t ngx_http_nano_auth_user_variable(ngx_http_request_t *r,
@@ -815,17 +817,19 @@ ngx_http_nano_auth_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
 
 /*
- * The relative redirect to the login URL carrying the raw path and query
- * as callbackUrl.  It is never built from the Host header, and leading
+ * The redirect to the login URL carrying the raw path and query as
+ * callbackUrl.  It is never built from the Host header, and leading
  * slashes and backslashes collapse to one, so "//evil" cannot come back
- * as a protocol-relative callback.
+ * as a protocol-relative callback.  An absolute login URL (a module on
+ * its own subdomain, phase 2) gets an absolute callbackUrl on this
+ * server's first nano_auth_origin, so the person comes back here.
  */
 static ngx_int_t
 ngx_http_nano_auth_location(ngx_http_request_t *r,
     ngx_http_nano_auth_loc_conf_t *alcf, ngx_str_t *location)
 {
     u_char      *p, *src, *last;
-    static char  hex[] = "0123456789ABCDEF";
+    ngx_str_t    origin = ngx_null_string, *origins;
 
     src = r->unparsed_uri.data;
     last = src + r->unparsed_uri.len;
@@ -834,8 +838,13 @@ ngx_http_nano_auth_location(ngx_http_request_t *r,
         src++;
     }
 
+    if (alcf->login_url.data[0] != '/' && alcf->origins != NULL) {
+        origins = alcf->origins->elts;
+        origin = origins[0];
+    }
+
     location->len = alcf->login_url.len + sizeof("?callbackUrl=%2F") - 1
-                    + 3 * (last - src);
+                    + 3 * (origin.len + (last - src));
     location->data = ngx_pnalloc(r->pool, location->len);
     if (location->data == NULL) {
         return NGX_ERROR;
@@ -845,9 +854,24 @@ ngx_http_nano_auth_location(ngx_http_request_t *r,
     *p++ = ngx_strlchr(alcf->login_url.data,
                        alcf->login_url.data + alcf->login_url.len, '?')
            ? '&' : '?';
-    p = ngx_cpymem(p, "callbackUrl=%2F", sizeof("callbackUrl=%2F") - 1);
+    p = ngx_cpymem(p, "callbackUrl=", sizeof("callbackUrl=") - 1);
+    p = ngx_http_nano_auth_uri_component(p, origin.data,
+                                         origin.data + origin.len);
+    p = ngx_cpymem(p, "%2F", sizeof("%2F") - 1);
+    p = ngx_http_nano_auth_uri_component(p, src, last);
 
-    /* what encodeURIComponent leaves alone stays, the rest is escaped */
+    location->len = p - location->data;
+
+    return NGX_OK;
+}
+
+
+/* [src, last) escaped as encodeURIComponent does; returns the end. */
+static u_char *
+ngx_http_nano_auth_uri_component(u_char *p, u_char *src, u_char *last)
+{
+    static char  hex[] = "0123456789ABCDEF";
+
     for ( /* void */ ; src < last; src++) {
         if ((*src >= 'a' && *src <= 'z') || (*src >= 'A' && *src <= 'Z')
             || (*src >= '0' && *src <= '9')
@@ -862,9 +886,7 @@ ngx_http_nano_auth_location(ngx_http_request_t *r,
         }
     }
 
-    location->len = p - location->data;
-
-    return NGX_OK;
+    return p;
 }
 
 

@@ -128,9 +128,14 @@ stop_stack() {
     [ -n "$stopped" ] && return
     stopped=1
     trap '' INT TERM HUP
-    # a second host a killed hosts test left running
-    [ -r "$STACK_STATE-peer/stack.env" ] &&
-        "$STACK_ROOT/scripts/peer.sh" --state "$STACK_STATE" stop >/dev/null 2>&1
+    # the other hosts (scripts/peer.sh) a killed test left running
+    local peer
+    for peer in "$STACK_STATE"-*/stack.env; do
+        [ -r "$peer" ] || continue
+        peer=${peer%/stack.env}
+        "$STACK_ROOT/scripts/peer.sh" --state "$STACK_STATE" \
+            --name "${peer##*-}" stop >/dev/null 2>&1
+    done
     stack_stop
     stack_pg_forget
 }

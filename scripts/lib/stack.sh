@@ -444,25 +444,50 @@ stack_backend_stop() {
 # stack_sed_escape STR: STR made safe as a sed replacement with '|' delimiter.
 stack_sed_escape() { printf '%s' "$1" | sed -e 's/[\\&|]/\\&/g'; }
 
+# stack_origin: NEXTAUTH_URL's origin (scheme://host[:port]).
+stack_origin() { printf '%s' "$STACK_URL" | sed -E 's|^([^:/?#]+://[^/?#]*).*|\1|'; }
+
+# stack_subdomain_servers: for each "module origin" line of
+# STACK_SUBDOMAINS, nginx.conf.d/subdomain.conf.in filled in for this
+# stack (phase 2); nothing when it is empty.
+stack_subdomain_servers() {
+    local module origin name
+    while read -r module origin; do
+        [ -n "$module" ] || continue
+        name=${origin#*://}
+        name=${name%%:*}
+        sed -e "s|@LISTEN@|$(stack_sed_escape "$STACK_PORT")|g" \
+            -e "s|@SERVER_NAME@|$(stack_sed_escape "$name")|g" \
+            -e "s|@MODULE@|$(stack_sed_escape "$module")|g" \
+            -e "s|@SUBDOMAIN_ORIGIN@|$(stack_sed_escape "$origin")|g" \
+            -e "s|@PLATFORM_ORIGIN@|$(stack_sed_escape "$(stack_origin)")|g" \
+            -e "s|@ROOT@|$(stack_sed_escape "$STACK_ROOT/backends")|g" \
+            "$STACK_CONF_DIR/subdomain.conf.in" || return 1
+    done <<<"${STACK_SUBDOMAINS:-}"
+}
+
 # stack_nginx_conf: generates $STACK_STATE/nginx/conf/nginx.conf from the
 # template, next to a link conf/nano -> nginx.conf.d so the snippets'
 # "include nano/..." resolve as on an installed system (/etc/nginx/nano/);
 # sets STACK_NGINX_ARGS (the -p/-c/-e/-g arguments).
 stack_nginx_conf() {
     local tmpl=$STACK_CONF_DIR/nginx.conf.in out=$STACK_STATE/nginx/conf/nginx.conf
-    local upstreams=$STACK_UPSTREAMS left e
+    local upstreams=$STACK_UPSTREAMS left e servers=$STACK_STATE/nginx/conf/servers.conf
     [ -r "$tmpl" ] || stack_die "$tmpl is missing"
     [ -r "$upstreams" ] || stack_die "$upstreams is missing"
     [ -r "$STACK_MODULE_SO" ] || stack_die "$STACK_MODULE_SO is missing (make module)"
     [ -x "$STACK_NGINX" ] || stack_die "$STACK_NGINX is missing (apt-get install nginx)"
     mkdir -p "$STACK_STATE/nginx/conf" "$STACK_STATE/nginx/tmp"
     ln -sfn "$STACK_CONF_DIR" "$STACK_STATE/nginx/conf/nano"
+    # a module's subdomain (scripts/peer.sh --site), else nothing
+    stack_subdomain_servers >"$servers" || return 1
     sed -e "s|@MODULE_SO@|$(stack_sed_escape "$STACK_MODULE_SO")|g" \
         -e "s|@STATE@|$(stack_sed_escape "$STACK_STATE")|g" \
         -e "s|@PORT@|$(stack_sed_escape "$STACK_PORT")|g" \
         -e "s|@CONF@|$(stack_sed_escape "$STACK_CONF_DIR")|g" \
         -e "s|@SECRET_FILE@|$(stack_sed_escape "$STACK_SECRET_FILE")|g" \
-        -e "s|@ORIGIN@|$(stack_sed_escape "$(printf '%s' "$STACK_URL" | sed -E 's|^([^:/?#]+://[^/?#]*).*|\1|')")|g" \
+        -e "s|@ORIGIN@|$(stack_sed_escape "$(stack_origin) ${STACK_ORIGINS:-}")|g" \
+        -e "s|@SERVERS@|$(stack_sed_escape "$servers")|g" \
         -e "s|@REVOCATION_FILE@|$(stack_sed_escape "$STACK_STATE/revocations")|g" \
         -e "s|@UPSTREAMS@|$(stack_sed_escape "$upstreams")|g" \
         -e "s|@ROOT@|$(stack_sed_escape "$STACK_ROOT")|g" \
@@ -529,7 +554,8 @@ stack_save_env() {
         for v in STACK_MODE STACK_STATE STACK_PORT STACK_URL STACK_LISTEN \
                  STACK_READ_TIMEOUT STACK_DB_URL STACK_SECRET_FILE \
                  STACK_UPSTREAMS STACK_RATELIMIT STACK_OWN_DB PG_BINDIR \
-                 PG_BASE PG_DATA PG_SOCK STACK_FAKE_URL STACK_MEDIA_DIR; do
+                 PG_BASE PG_DATA PG_SOCK STACK_FAKE_URL STACK_MEDIA_DIR \
+                 STACK_ORIGINS STACK_SUBDOMAINS; do
             printf '%s=%q\n' "$v" "${!v-}"
         done >"$STACK_STATE/stack.env.tmp"
     )
