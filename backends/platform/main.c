@@ -26,6 +26,17 @@ static const nano_route_t  routes[] = {
     { "POST",   "/api/account/password",          platform_account_password, 0, 0 },
     { "DELETE", "/api/account",                   platform_account_delete, 0, 0 },
     { "GET",    "/api/credits",                   platform_credits, 0, 0 },
+    { "GET",    "/api/dashboard",                 platform_dashboard, 0, 0 },
+    { "GET",    "/settings",                      platform_settings_page, 0, 0 },
+    { "POST",   "/api/account/profile",           platform_account_profile, 0, 0 },
+    /* a 5 MiB picture and the multipart around it */
+    { "POST",   "/api/account/avatar",            platform_account_avatar_put,
+      5 * 1024 * 1024 + 64 * 1024, NANO_ROUTE_UPLOAD },
+    { "DELETE", "/api/account/avatar",            platform_account_avatar_delete, 0, 0 },
+    { "GET",    "/api/account/avatar/{id}",       platform_account_avatar_get, 0, 0 },
+    { "GET",    "/api/account/sessions",          platform_account_sessions, 0, 0 },
+    { "DELETE", "/api/account/sessions/{id}",     platform_account_session_delete, 0, 0 },
+    { "GET",    "/api/account/export",            platform_account_export, 0, 0 },
 };
 
 /* 12 request workers: a sign-in flood holds at most the bcrypt pool's
