@@ -63,8 +63,14 @@ $(B)/bin/nano-$(1): $(patsubst %.c,$(B)/obj/%.o,$(wildcard backends/$(1)/*.c)) $
 endef
 $(foreach a,$(APPS),$(eval $(call APP_RULE,$(a))))
 
-tools: $(B)/bin/nano-migrate $(B)/bin/nano-token $(B)/bin/nano-offline \
-       $(B)/bin/nano-provider $(B)/bin/nano-testapp
+tools: $(B)/bin/nano-migrate $(B)/bin/nano-admin $(B)/bin/nano-token \
+       $(B)/bin/nano-offline $(B)/bin/nano-provider $(B)/bin/nano-testapp
+
+# The operator's command line (admin/README.md).
+$(B)/bin/nano-admin: $(patsubst %.c,$(B)/obj/%.o,$(wildcard admin/*.c)) \
+                     $(LIBNANO)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/bin/nano-migrate: $(B)/obj/sql/tool/nano_migrate.o $(SQLTOOL_OBJ) $(LIBNANO)
 	@mkdir -p $(@D)

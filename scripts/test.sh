@@ -11,6 +11,9 @@
 # The stack is always stopped.  Then, with no stack, the module pages in
 # tests/ui/ against a mock of the module API (the same chromium).  Ends with one line "N passed, N failed".
 #
+# TESTS=<regex> runs only the integration files whose names match it
+# (no unit, browser, client or page tests): a quick loop while working.
+#
 # Environment: TEST_PORT (18080).  The integration tests get NANO_TEST_BASE,
 # NANO_TEST_STATE, NANO_TEST_KEYFILE, NANO_TEST_SECRET (the signing key),
 # NANO_TEST_SECRET2 (the second, verify-only key), NANO_TEST_SOCK_DIR and
@@ -78,11 +81,20 @@ need_playwright() {
     fi
 }
 
+only=${TESTS:-}
+integration=(tests/integration/)
+if [ -n "$only" ]; then
+    mapfile -t integration < <(ls tests/integration/*.test.mjs | grep -E -- "$only")
+    [ "${#integration[@]}" -gt 0 ] || { echo "test: no integration file matches TESTS=$only" >&2; exit 1; }
+fi
+
 # --- unit tests -----------------------------------------------------------
 echo "== unit tests (cmocka)"
 unit_bins=("$STACK_ROOT"/build/tests/test_*)
 [ -e "${unit_bins[0]}" ] || unit_bins=()
-if [ "${#unit_bins[@]}" -eq 0 ]; then
+if [ -n "$only" ]; then
+    echo "test: TESTS=$only: unit tests not run"
+elif [ "${#unit_bins[@]}" -eq 0 ]; then
     echo "test: no unit test binaries in build/tests/"
 else
     scripts/unit.sh "${unit_bins[@]}" | tee "$STACK_ROOT/build/tests/unit.log"
@@ -147,7 +159,13 @@ else
     export NANO_TEST_PG_SOCK=$PG_SOCK NANO_TEST_PG_BINDIR=$PG_BINDIR
     export NANO_TEST_FAKE_URL=$STACK_FAKE_URL NANO_TEST_MEDIA_DIR=$STACK_STATE/media
     # One file at a time: some tests stop a backend or the database.
-    node_tests "$STACK_STATE/integration.tap" 120000 tests/integration/
+    node_tests "$STACK_STATE/integration.tap" 120000 "${integration[@]}"
+    if [ -n "$only" ]; then
+        stop_stack
+        summary
+        [ "$failed" -eq 0 ]
+        exit
+    fi
 
     # --- browser tests: headless Debian chromium, playwright-core ---------
     echo "== browser tests (headless chromium)"

@@ -161,7 +161,7 @@ nano_credits_ledger(nano_db_t *db, const char *user_id, int limit,
 {
     static const char   sql[] =
         "SELECT \"id\", \"delta\", \"reason\", \"module\", \"generationId\", "
-        NANO_CREDITS_ISO("\"createdAt\"") " AS at"
+        NANO_CREDITS_ISO("\"createdAt\"") " AS at, \"note\""
         " FROM \"CreditLedger\" WHERE \"userId\" = $1"
         " AND ($2::bigint IS NULL OR \"id\" < $2::bigint)"
         " ORDER BY \"id\" DESC LIMIT $3";
@@ -190,7 +190,7 @@ nano_credits_ledger(nano_db_t *db, const char *user_id, int limit,
     n = PQntuples(r);
     shown = n > limit ? limit : n;
     for (i = 0; i < shown && *items != NULL; i++) {
-        row = json_pack("{s:I, s:s, s:s?, s:s?, s:s}",
+        row = json_pack("{s:I, s:s, s:s?, s:s?, s:s, s:s?}",
                         "delta",
                         (json_int_t) strtoll(PQgetvalue(r, i, 1), NULL, 10),
                         "reason", PQgetvalue(r, i, 2),
@@ -198,7 +198,9 @@ nano_credits_ledger(nano_db_t *db, const char *user_id, int limit,
                                                        : PQgetvalue(r, i, 3),
                         "generationId", PQgetisnull(r, i, 4)
                                         ? NULL : PQgetvalue(r, i, 4),
-                        "createdAt", PQgetvalue(r, i, 5));
+                        "createdAt", PQgetvalue(r, i, 5),
+                        "note", PQgetisnull(r, i, 6) ? NULL
+                                                     : PQgetvalue(r, i, 6));
         if (row == NULL || json_array_append_new(*items, row) != 0) {
             json_decref(*items);
             *items = NULL;
@@ -213,6 +215,60 @@ nano_credits_ledger(nano_db_t *db, const char *user_id, int limit,
     }
     PQclear(r);
     return *items != NULL ? NANO_DB_OK : NANO_DB_FAILED;
+}
+
+typedef struct {
+    const char  *user_id;
+    long long    amount;
+    const char  *note;
+    long long   *balance;
+} nano_credits_grant_ctx_t;
+
+static nano_db_status_t
+nano_credits_grant_tx(nano_db_t *db, void *arg)
+{
+    static const char          sql[] =
+        "WITH g AS (UPDATE \"CreditAccount\" SET \"balance\" = \"balance\""
+        " + $2, \"updatedAt\" = (now() AT TIME ZONE 'utc')"
+        " WHERE \"userId\" = $1 RETURNING \"userId\", \"balance\"),"
+        " l AS (INSERT INTO \"CreditLedger\" (\"userId\", \"delta\","
+        " \"reason\", \"note\") SELECT \"userId\", $2::bigint, 'grant', $3"
+        " FROM g)"
+        " SELECT \"balance\" FROM g";
+    nano_credits_grant_ctx_t  *c = arg;
+    const char                *params[3];
+    char                       amount[24];
+    nano_db_status_t           st;
+    PGresult                  *r;
+
+    st = nano_credits_ensure(db, c->user_id);
+    if (st != NANO_DB_OK) {
+        return st;
+    }
+    snprintf(amount, sizeof(amount), "%lld", c->amount);
+    params[0] = c->user_id;
+    params[1] = amount;
+    params[2] = c->note;
+    r = nano_db_exec(db, sql, 3, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    if (PQntuples(r) != 1) {
+        st = NANO_DB_FAILED;
+    } else {
+        *c->balance = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    }
+    PQclear(r);
+    return st;
+}
+
+nano_db_status_t
+nano_credits_grant(nano_db_t *db, const char *user_id, long long amount,
+    const char *note, long long *balance)
+{
+    nano_credits_grant_ctx_t  c = { user_id, amount, note, balance };
+
+    return nano_db_tx(db, nano_credits_grant_tx, &c);
 }
 
 nano_db_status_t

@@ -45,13 +45,22 @@ nano_db_status_t nano_credits_refund(nano_db_t *db, const char *gen_id,
 
 /*
  * A page of user_id's ledger, newest first: a new JSON array of
- * {"delta","reason","module","generationId","createdAt"} in *items and
+ * {"delta","reason","module","generationId","createdAt","note"} in *items and
  * the cursor of the next page (a new string, NULL on the last) in
  * *next.  cursor is NULL or a value from *next; limit is 1..100.
  * NANO_DB_INVALID for a cursor that is not one.
  */
 nano_db_status_t nano_credits_ledger(nano_db_t *db, const char *user_id,
     int limit, const char *cursor, json_t **items, char **next);
+
+/*
+ * An operator's grant: amount credits (may be negative, a correction)
+ * to user_id with a "grant" ledger row holding note, in its own
+ * transaction, the account opened first when there is none.  The new
+ * balance goes to *balance.
+ */
+nano_db_status_t nano_credits_grant(nano_db_t *db, const char *user_id,
+    long long amount, const char *note, long long *balance);
 
 /* Re-assigns a deleted user's ledger rows to an anonymous id, keeping
  * their amounts, and drops the account (in the caller's transaction). */

@@ -135,6 +135,15 @@ int nano_req_is_content_type(const nano_req_t *req, const char *type);
 nano_form_status_t nano_req_query(const nano_req_t *req, nano_form_t *form);
 nano_form_status_t nano_req_form(const nano_req_t *req, nano_form_t *form);
 
+/*
+ * A page of a list, from the query string: ?limit= (1..max, dflt when
+ * absent or empty) and ?cursor= (NULL when absent or empty; it points
+ * into q, which the caller cleans up).  Returns 0, or the 400
+ * invalid_field it answered.
+ */
+int nano_req_page(const nano_req_t *req, nano_res_t *res, nano_form_t *q,
+    long dflt, long max, long *limit, const char **cursor);
+
 /* Parses the body as a JSON object.  Returns a new reference, or NULL
  * when the body is not one. */
 json_t *nano_req_json(const nano_req_t *req);
@@ -150,7 +159,8 @@ json_t *nano_req_json(const nano_req_t *req);
  * multipart/form-data body (its files: nano_req_upload), or a JSON
  * object whose string members are taken as they are and true/false as
  * the words (whole numbers in decimal when *flags holds
- * NANO_FIELDS_NUMBERS on entry; other numbers, null, arrays and objects
+ * NANO_FIELDS_NUMBERS on entry, and then any other number, array or
+ * object is refused; without it other numbers, null, arrays and objects
  * are left out).  form must be freshly initialised; *flags receives
  * NANO_FIELDS_JSON and NANO_FIELDS_BAD_UTF8.  Answers 415 (any
  * other type), 400 (malformed, a NUL in a string) or 500 itself and

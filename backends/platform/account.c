@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nano_cutoff.h"
 #include "nano_log.h"
 #include "nano_password.h"
 #include "nano_registry.h"
@@ -35,7 +36,7 @@ platform_account_session(nano_req_t *req, nano_res_t *res, int change,
     case PLATFORM_SESSION_LIVE:
         return 0;
     case PLATFORM_SESSION_ERROR:
-        return platform_db_error(res, *db, st);
+        return nano_server_db_error(res, *db, st);
     case PLATFORM_SESSION_DEAD:
         nano_session_clear(req, res);
         /* fall through */
@@ -179,9 +180,9 @@ platform_account_signout_all(nano_req_t *req, nano_res_t *res)
     if (status != 0) {
         goto out;
     }
-    st = platform_session_cut_off(db, ps.user.id, NULL, &not_before);
+    st = nano_cutoff_user(db, ps.user.id, NULL, &not_before);
     if (st != NANO_DB_OK) {
-        status = platform_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
         goto out;
     }
     nano_log_info("user %s signed out everywhere", ps.user.id);
@@ -241,13 +242,12 @@ platform_account_password(nano_req_t *req, nano_res_t *res)
         st = platform_user_set_password(db, ps.user.id, hash);
     }
     if (st == NANO_DB_OK) {
-        st = platform_session_cut_off(db, ps.user.id,
-                                      ps.token.claims.jti.data,
-                                      &ps.user.not_before);
+        st = nano_cutoff_user(db, ps.user.id, ps.token.claims.jti.data,
+                              &ps.user.not_before);
     }
     st = nano_db_finish(db, st);
     if (st != NANO_DB_OK) {
-        status = platform_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
         goto out;
     }
 
@@ -302,14 +302,14 @@ platform_account_delete(nano_req_t *req, nano_res_t *res)
         st = platform_user_delete(db, ps.user.id);
     }
     if (st == NANO_DB_OK) {
-        st = platform_session_cut_off(db, ps.user.id, NULL, &not_before);
+        st = nano_cutoff_user(db, ps.user.id, NULL, &not_before);
     }
     if (st == NANO_DB_OK && ps.user.email != NULL) {
         st = platform_throttle_clear(db, ps.user.email);
     }
     st = nano_db_finish(db, st);
     if (st != NANO_DB_OK) {
-        status = platform_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
         goto out;
     }
     platform_account_remove_media(ps.user.id);
@@ -393,7 +393,7 @@ platform_account_sessions(nano_req_t *req, nano_res_t *res)
                                          ? ps.token.claims.jti.data : NULL,
                                          &st);
     status = list != NULL ? nano_res_json(res, 200, list)
-                          : platform_db_error(res, db, st);
+                          : nano_server_db_error(res, db, st);
 out:
     platform_session_cleanup(&ps);
     return status;
@@ -427,7 +427,7 @@ platform_account_session_delete(nano_req_t *req, nano_res_t *res)
     params[1] = ps.user.id;
     r = nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK, &st);
     if (r == NULL && st != NANO_DB_INVALID) {
-        status = platform_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
         goto out;
     }
     if (r == NULL || PQntuples(r) != 1) {
@@ -438,7 +438,7 @@ platform_account_session_delete(nano_req_t *req, nano_res_t *res)
     expires = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     st = platform_session_revoke(db, id, ps.user.id, expires);
     if (st != NANO_DB_OK) {
-        status = platform_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
         goto out;
     }
     own = ps.token.claims.jti.len > 0

@@ -352,8 +352,8 @@ platform_dashboard(nano_req_t *req, nano_res_t *res)
                                   PGRES_TUPLES_OK, &st)
                    : NULL;
     if (r == NULL) {
-        code = platform_db_error(res, db, db != NULL ? st
-                                                     : NANO_DB_UNAVAILABLE);
+        code = nano_server_db_error(res, db, db != NULL ? st
+                                                      : NANO_DB_UNAVAILABLE);
         goto out;
     }
     col = PQfnumber(r, "balance");
@@ -366,7 +366,7 @@ platform_dashboard(nano_req_t *req, nano_res_t *res)
          * grant, as any first use does */
         st = nano_credits_balance(db, user, &balance);
         if (st != NANO_DB_OK) {
-            code = platform_db_error(res, db, st);
+            code = nano_server_db_error(res, db, st);
             goto out;
         }
     } else {

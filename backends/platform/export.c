@@ -86,8 +86,8 @@ platform_account_export(nano_req_t *req, nano_res_t *res)
         st = nano_gen_all(db, ps.user.id, &gens);
     }
     if (r == NULL || sessions == NULL || gens == NULL || st != NANO_DB_OK) {
-        status = platform_db_error(res, db, st != NANO_DB_OK ? st
-                                                             : NANO_DB_FAILED);
+        status = nano_server_db_error(res, db, st != NANO_DB_OK ? st
+                                                            : NANO_DB_FAILED);
         goto out;
     }
     col = PQfnumber(r, "balance");

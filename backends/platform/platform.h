@@ -139,14 +139,6 @@ nano_db_status_t platform_session_touch(nano_req_t *req, nano_db_t *db,
 nano_db_status_t platform_session_revoke(nano_db_t *db, const char *jti,
     const char *user_id, long long expires);
 
-/*
- * Ends every session of user_id issued before now + 1 (the cut-off)
- * and drops their rows except keep_jti's (NULL: all).  Returns the
- * cut-off in *not_before.
- */
-nano_db_status_t platform_session_cut_off(nano_db_t *db, const char *user_id,
-    const char *keep_jti, long long *not_before);
-
 /* throttle.c: per-account sign-in attempts (docs/SESSIONS.md). */
 
 /*
@@ -210,10 +202,6 @@ nano_db_status_t platform_user_delete(nano_db_t *db, const char *id);
 /* Inserts a user; *created is 0 when the email (in any case) is taken. */
 nano_db_status_t platform_user_create(nano_db_t *db, const char *id,
     const char *email, const char *name, const char *hash, int *created);
-
-/* Answers a database failure: 503 when unreachable, 400 for input it
- * refused, else 500. */
-int platform_db_error(nano_res_t *res, nano_db_t *db, nano_db_status_t st);
 
 /* util.c */
 

@@ -274,7 +274,7 @@ platform_account_profile(nano_req_t *req, nano_res_t *res)
     }
     st = platform_user_set_name(db, ps.user.id, name);
     if (st != NANO_DB_OK) {
-        status = platform_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
         goto out;
     }
     if (platform_profile_set(&ps.user.name, name) != 0) {
@@ -389,7 +389,7 @@ platform_account_avatar_put(nano_req_t *req, nano_res_t *res)
     platform_avatar_url(url, sizeof(url), ps.user.id);
     st = platform_user_set_image(db, ps.user.id, url);
     if (st != NANO_DB_OK) {
-        status = platform_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
         goto out;
     }
     if (platform_profile_set(&ps.user.image, url) != 0) {
@@ -421,7 +421,7 @@ platform_account_avatar_delete(nano_req_t *req, nano_res_t *res)
     }
     st = platform_user_set_image(db, ps.user.id, NULL);
     if (st != NANO_DB_OK) {
-        status = platform_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
         goto out;
     }
     platform_avatar_remove(req->config->media_dir, ps.user.id);

@@ -23,7 +23,7 @@ const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 function ledgerRows(userId) {
     return JSON.parse(psql(`SELECT coalesce(json_agg(json_build_object('delta', "delta", 'reason', "reason",
         'module', "module", 'generationId', "generationId",
-        'createdAt', to_char("createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) ORDER BY "id" DESC), '[]')
+        'createdAt', to_char("createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'note', "note") ORDER BY "id" DESC), '[]')
         FROM "CreditLedger" WHERE "userId" = ${lit(userId)}`));
 }
 
@@ -44,7 +44,7 @@ test('a new user has 100 credits and one signup row in the ledger', async () => 
     assert.equal(j.nextCursor, null);
     assert.equal(j.ledger.length, 1);
     const [r] = j.ledger;
-    assert.deepEqual(Object.keys(r).sort(), ['createdAt', 'delta', 'generationId', 'module', 'reason']);
+    assert.deepEqual(Object.keys(r).sort(), ['createdAt', 'delta', 'generationId', 'module', 'note', 'reason']);
     assert.equal(r.delta, 100);
     assert.equal(r.reason, 'signup');
     assert.equal(r.module, null);

@@ -440,7 +440,8 @@ function refusals(m) {
     ];
     if (m.kind === 'video') {
         return [...job,
-            ['a size wan does not make', { prompt: 'hi', size: '1280x720' }, 'size'],
+            ['a size wan does not make', { prompt: 'hi', size: '1000x1000' }, 'size'],
+            ['a size wan does not make, its way', { prompt: 'hi', size: '1000*1000' }, 'size'],
             ['size nonsense', { prompt: 'hi', size: 'big' }, 'size'],
             ['an aspectRatio on video', { prompt: 'hi', aspectRatio: '16:9' }, 'aspectRatio'],
             ['duration 10', { prompt: 'hi', duration: '10' }, 'duration'],

@@ -1,0 +1,40 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "nano_cutoff.h"
+
+nano_db_status_t
+nano_cutoff_user(nano_db_t *db, const char *user_id, const char *keep_jti,
+    long long *not_before)
+{
+    /* GREATEST: a clock that stepped back never revives sessions */
+    static const char   cut[] =
+        "INSERT INTO \"SessionCutoff\" (\"userId\", \"notBefore\")"
+        " VALUES ($1, $2) ON CONFLICT (\"userId\") DO UPDATE SET"
+        " \"notBefore\" = GREATEST(\"SessionCutoff\".\"notBefore\","
+        " EXCLUDED.\"notBefore\"), \"updatedAt\" = (now() AT TIME ZONE 'utc')"
+        " RETURNING \"notBefore\"";
+    static const char   drop[] =
+        "DELETE FROM \"AuthSession\" WHERE \"userId\" = $1"
+        " AND \"id\" IS DISTINCT FROM $2";
+    const char         *params[2];
+    char                nb[24];
+    nano_db_status_t    st;
+    PGresult           *r;
+
+    snprintf(nb, sizeof(nb), "%lld", (long long) time(NULL) + 1);
+    params[0] = user_id;
+    params[1] = nb;
+    r = nano_db_exec(db, cut, 2, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    *not_before = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
+                                    : (long long) time(NULL) + 1;
+    PQclear(r);
+
+    params[1] = keep_jti;
+    PQclear(nano_db_exec(db, drop, 2, params, PGRES_COMMAND_OK, &st));
+    return st;
+}

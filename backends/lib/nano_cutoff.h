@@ -1,0 +1,21 @@
+/*
+ * A user's session cut-off ("SessionCutoff"): every session token issued
+ * before it is dead, at the platform at once and at the gateways when
+ * the revocation snapshot next changes (docs/SESSIONS.md).  Shared by
+ * the platform (sign out everywhere, password change) and nano-admin.
+ */
+
+#ifndef NANO_CUTOFF_H
+#define NANO_CUTOFF_H
+
+#include "nano_db.h"
+
+/*
+ * Ends every session of user_id issued before now + 1 and drops their
+ * "AuthSession" rows except keep_jti's (NULL: all).  Returns the cut-off
+ * in *not_before.
+ */
+nano_db_status_t nano_cutoff_user(nano_db_t *db, const char *user_id,
+    const char *keep_jti, long long *not_before);
+
+#endif /* NANO_CUTOFF_H */

@@ -1,0 +1,189 @@
+// nano-admin, the operator's command line, against the test stack's
+// database: what each command prints and changes, and every refusal with
+// its exit status (0 done, 1 database error, 2 bad usage, 3 no such user).
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { get } from './lib.mjs';
+import { PG_SOCK, psql, lit, assertRefusedWithin, copyJar } from './accounts.mjs';
+import { person, credits, balanceOf, ledgerSum, ROOT } from './generations.mjs';
+
+const ADMIN = path.join(ROOT, 'build/bin/nano-admin');
+const DB_URL = `postgresql://nano@localhost/nano?host=${encodeURIComponent(PG_SOCK)}`;
+
+function admin(args, env = { DATABASE_URL: DB_URL }) {
+    const clean = { ...process.env };
+    delete clean.DATABASE_URL;
+    const r = spawnSync(ADMIN, args, { encoding: 'utf8', env: { ...clean, ...env }, timeout: 30000 });
+    return { status: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('help and usage: exit 0 for --help, 2 for nothing, an unknown command, a missing or bad DATABASE_URL', () => {
+    let r = admin(['--help']);
+    assert.equal(r.status, 0);
+    for (const cmd of ['users list', 'users show', 'credits grant', 'sessions revoke', 'usage']) {
+        assert.ok(r.out.includes(cmd), `--help names ${cmd}`);
+    }
+    r = admin([]);
+    assert.equal(r.status, 2);
+    assert.match(r.err, /usage: nano-admin/);
+    r = admin(['users', 'fly']);
+    assert.equal(r.status, 2);
+    assert.match(r.err, /unknown command users fly/);
+    r = admin(['users', 'list'], {});
+    assert.equal(r.status, 2);
+    assert.match(r.err, /DATABASE_URL is not set/);
+    r = admin(['users', 'list'], { DATABASE_URL: 'mysql://root:s3cret-pw@db/x' });
+    assert.equal(r.status, 2);
+    assert.ok(!r.err.includes('s3cret-pw'), `the password is never echoed: ${r.err}`);
+    r = admin(['users', 'list'], { DATABASE_URL: 'postgresql://nano@localhost/nano?host=/nonexistent' });
+    assert.equal(r.status, 1);
+    assert.match(r.err, /cannot be reached/);
+});
+
+test('users list: newest first with balance and sign-in methods; --limit; bad limits refused', async () => {
+    const a = await person('adminlist');
+    psql(`INSERT INTO "Account" ("id","userId","type","provider","providerAccountId")
+          VALUES (${lit('acc-' + a.id)}, ${lit(a.id)}, 'oauth', 'github', ${lit('gh-' + a.id)})`);
+    let r = admin(['users', 'list']);
+    assert.equal(r.status, 0, r.err);
+    const lines = r.out.trim().split('\n');
+    assert.match(lines[0], /^id\s+email\s+name\s+created\s+balance\s+sign_in$/);
+    const mine = lines.find((l) => l.includes(a.user.email));
+    assert.ok(mine, 'the new user is listed');
+    assert.match(mine, /\s100\s+password,github$/);
+    r = admin(['users', 'list', '--limit', '1']);
+    assert.equal(r.status, 0);
+    assert.equal(r.out.trim().split('\n').length, 2, 'a header and one row');
+    for (const bad of ['0', '10001', 'abc', '-1', '']) {
+        r = admin(['users', 'list', '--limit', bad]);
+        assert.equal(r.status, 2, `--limit ${JSON.stringify(bad)}`);
+        assert.match(r.err, /--limit takes a number/);
+    }
+    assert.equal(admin(['users', 'list', 'extra']).status, 2);
+});
+
+test('users show: found whatever the case of the email; a name with escape codes cannot reach the terminal; unknown is 3', async () => {
+    const a = await person('adminshow');
+    psql(`UPDATE "User" SET "name" = E'Mallory \\x1b[31mred\\x07' WHERE "id" = ${lit(a.id)}`);
+    let r = admin(['users', 'show', a.user.email.toUpperCase()]);
+    assert.equal(r.status, 0, r.err);
+    assert.ok(r.out.includes(a.id));
+    assert.ok(!/[\x00-\x08\x0b-\x1f\x7f]/.test(r.out), 'no control character is printed');
+    assert.ok(r.out.includes('Mallory ?[31mred?'), r.out);
+    assert.match(r.out, /sessions:\n.*\n.*\n/, 'the session of the sign-in is listed');
+    assert.match(r.out, /latest credit changes:\n.*\n.*signup/);
+
+    r = admin(['users', 'show', 'nobody-at-all@example.com']);
+    assert.equal(r.status, 3);
+    assert.match(r.err, /no user has the email nobody-at-all@example.com/);
+    r = admin(['users', 'show', 'a\xffb@example.com']);
+    assert.notEqual(r.status, 0);
+    assert.equal(admin(['users', 'show']).status, 2);
+});
+
+test('credits grant: a "grant" ledger row with the reason, the balance and the ledger agree; refusals change nothing', async () => {
+    const a = await person('admingrant');
+    let r = admin(['credits', 'grant', a.user.email, '25', '--reason', 'goodwill for ticket #12']);
+    assert.equal(r.status, 0, r.err);
+    assert.match(r.out, /granted 25 credits .* balance now 125/);
+    assert.equal(balanceOf(a.id), 125);
+    assert.equal(ledgerSum(a.id), 125);
+    const page = await credits(a.jar);
+    const first = page.json().ledger[0];
+    assert.equal(first.reason, 'grant');
+    assert.equal(first.delta, 25);
+    assert.equal(first.note, 'goodwill for ticket #12', 'the user sees why');
+
+    r = admin(['credits', 'grant', a.user.email, '-5', '--reason', 'correction']);
+    assert.equal(r.status, 0, r.err);
+    assert.equal(balanceOf(a.id), 120);
+
+    for (const [args, why] of [
+        [[a.user.email, '0', '--reason', 'x'], /not 0/],
+        [[a.user.email, 'ten', '--reason', 'x'], /whole number/],
+        [[a.user.email, '1.5', '--reason', 'x'], /whole number/],
+        [[a.user.email, '+5', '--reason', 'x'], /whole number/],
+        [[a.user.email, '1000000001', '--reason', 'x'], /whole number/],
+        [[a.user.email, '5'], /usage/],
+        [[a.user.email, '5', '--reason', ''], /--reason needs/],
+        [[a.user.email, '5', '--reason', 'x'.repeat(501)], /--reason needs/],
+        [[a.user.email, '5', '--because', 'x'], /usage/],
+    ]) {
+        r = admin(['credits', 'grant', ...args]);
+        assert.equal(r.status, 2, `${args.join(' ').slice(0, 60)}: ${r.err}`);
+        assert.match(r.err, why);
+    }
+    r = admin(['credits', 'grant', 'nobody-at-all@example.com', '5', '--reason', 'x']);
+    assert.equal(r.status, 3);
+    assert.equal(balanceOf(a.id), 120, 'no refusal changed the balance');
+    assert.equal(ledgerSum(a.id), 120);
+});
+
+test('credits grant to a V1 user without an account opens it (signup grant) first', () => {
+    const id = `v1admin${Date.now()}`;
+    const email = `${id}@example.com`;
+    psql(`INSERT INTO "User" ("id", "email", "name") VALUES (${lit(id)}, ${lit(email)}, 'V1 person')`);
+    const r = admin(['credits', 'grant', email, '7', '--reason', 'welcome back']);
+    assert.equal(r.status, 0, r.err);
+    assert.equal(balanceOf(id), 107);
+    assert.equal(psql(`SELECT string_agg("reason", ',' ORDER BY "id") FROM "CreditLedger" WHERE "userId" = ${lit(id)}`),
+        'signup,grant');
+});
+
+test('sessions revoke: every session of the user is refused at a module within 2 s; others keep theirs', async () => {
+    const a = await person('adminrevoke');
+    const b = await person('adminkeep');
+    const second = copyJar(a.jar);
+    assert.equal((await get('/qwen/api/me', { headers: a.jar.headers() })).status, 200);
+    const t0 = Date.now();
+    const r = admin(['sessions', 'revoke', a.user.email]);
+    assert.equal(r.status, 0, r.err);
+    assert.match(r.out, /every session of .* is revoked/);
+    const worst = await assertRefusedWithin(assert, [a.jar, second], 'nano-admin sessions revoke', { t0 });
+    console.log(`# nano-admin sessions revoke: refused at the module after ${worst} ms`);
+    const session = await get('/api/auth/session', { headers: a.jar.headers() });
+    assert.deepEqual(session.json(), {}, 'the platform says no session');
+    assert.equal((await get('/qwen/api/me', { headers: b.jar.headers() })).status, 200, 'another user keeps theirs');
+    assert.equal(psql(`SELECT count(*) FROM "AuthSession" WHERE "userId" = ${lit(a.id)}`), '0');
+    assert.equal(admin(['sessions', 'revoke', 'nobody-at-all@example.com']).status, 3);
+    assert.equal(admin(['sessions', 'revoke']).status, 2);
+});
+
+test('usage: generations and credits per module since a day; bad days refused', async () => {
+    const a = await person('adminusage');
+    const mod = `admin-usage-${Date.now()}`;
+    // two generations today (one refunded), one long ago
+    psql(`INSERT INTO "Generation" ("id","userId","module","model","kind","status","cost","createdAt") VALUES
+          (${lit(mod + '-1')}, ${lit(a.id)}, ${lit(mod)}, 'm', 'text', 'succeeded', 3, now() AT TIME ZONE 'utc'),
+          (${lit(mod + '-2')}, ${lit(a.id)}, ${lit(mod)}, 'm', 'text', 'failed', 3, now() AT TIME ZONE 'utc'),
+          (${lit(mod + '-3')}, ${lit(a.id)}, ${lit(mod)}, 'm', 'text', 'succeeded', 3, '2020-01-02')`);
+    psql(`INSERT INTO "CreditLedger" ("userId","delta","reason","module","generationId","createdAt") VALUES
+          (${lit(a.id)}, -3, 'debit', ${lit(mod)}, ${lit(mod + '-1')}, now() AT TIME ZONE 'utc'),
+          (${lit(a.id)}, -3, 'debit', ${lit(mod)}, ${lit(mod + '-2')}, now() AT TIME ZONE 'utc'),
+          (${lit(a.id)}, 3, 'refund', ${lit(mod)}, ${lit(mod + '-2')}, now() AT TIME ZONE 'utc'),
+          (${lit(a.id)}, -3, 'debit', ${lit(mod)}, ${lit(mod + '-3')}, '2020-01-02')`);
+    const line = (out) => out.split('\n').find((l) => l.startsWith(mod));
+
+    let r = admin(['usage']);
+    assert.equal(r.status, 0, r.err);
+    assert.match(r.out, /^since 30 days ago \(UTC\)\nmodule\s+generations\s+succeeded\s+failed\s+users\s+credits_spent\n/);
+    assert.match(line(r.out), new RegExp(`^${mod}\\s+2\\s+1\\s+1\\s+1\\s+3$`), r.out);
+
+    r = admin(['usage', '--since', '2020-01-01']);
+    assert.equal(r.status, 0, r.err);
+    assert.match(line(r.out), new RegExp(`^${mod}\\s+3\\s+2\\s+1\\s+1\\s+6$`), r.out);
+
+    for (const bad of ['2020-13-45', '2020-02-30']) {
+        r = admin(['usage', '--since', bad]);
+        assert.equal(r.status, 2, `${bad}: ${r.err}`);
+        assert.match(r.err, /is not a date/);
+    }
+    for (const bad of ['yesterday', '2020-1-1', "2020-01-01'; DROP TABLE x; --"]) {
+        r = admin(['usage', '--since', bad]);
+        assert.equal(r.status, 2, bad);
+        assert.match(r.err, /YYYY-MM-DD/);
+    }
+    assert.equal(admin(['usage', 'now']).status, 2);
+});
