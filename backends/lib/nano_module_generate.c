@@ -160,11 +160,12 @@ nano_gen_error_status(const char *code)
 }
 
 /* Builds the messages for the provider: earlier turns of the
- * conversation, then the new ones.  A new reference, or NULL after
- * answering. */
+ * conversation (none when it is new: fresh), then the new ones.  A new
+ * reference, or NULL after answering. */
 static json_t *
 nano_gen_messages(nano_req_t *req, nano_res_t *res, json_t *body,
-    const char *user, const char *conversation, const char **prompt)
+    const char *user, const char *conversation, int fresh,
+    const char **prompt)
 {
     json_t       *given = json_object_get(body, "messages");
     json_t       *messages = NULL, *m, *role, *content;
@@ -208,16 +209,25 @@ nano_gen_messages(nano_req_t *req, nano_res_t *res, json_t *body,
         return NULL;
     }
 
-    db = nano_server_db(req);
-    if (db == NULL) {
-        nano_server_db_error(res, NULL, NANO_DB_UNAVAILABLE);
-        return NULL;
-    }
-    if (nano_gen_conversation(db, conversation, user, NANO_GEN_TURNS_MAX,
-                              &messages) != NANO_DB_OK)
-    {
-        nano_server_db_error(res, db, NANO_DB_FAILED);
-        return NULL;
+    if (fresh) {
+        /* an id made for this request has no earlier turns to read */
+        messages = json_array();
+        if (messages == NULL) {
+            nano_res_error(res, 500, "internal", "out of memory");
+            return NULL;
+        }
+    } else {
+        db = nano_server_db(req);
+        if (db == NULL) {
+            nano_server_db_error(res, NULL, NANO_DB_UNAVAILABLE);
+            return NULL;
+        }
+        if (nano_gen_conversation(db, conversation, user, NANO_GEN_TURNS_MAX,
+                                  &messages) != NANO_DB_OK)
+        {
+            nano_server_db_error(res, db, NANO_DB_FAILED);
+            return NULL;
+        }
     }
     if (given != NULL) {
         json_array_extend(messages, given);
@@ -312,7 +322,8 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
         status = nano_res_error(res, 500, "internal", "no randomness");
         goto out;
     }
-    messages = nano_gen_messages(req, res, body, user, conversation, &prompt);
+    messages = nano_gen_messages(req, res, body, user, conversation,
+                                 conv == NULL, &prompt);
     if (messages == NULL) {
         status = res->status;
         goto out;
