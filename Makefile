@@ -11,7 +11,7 @@ WARNINGS  := -Wall -Wextra -Wshadow -Wmissing-prototypes
 CPPFLAGS  += -D_GNU_SOURCE -Ingx_nano_auth_module -Ibackends/lib \
              -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 LDLIBS    := -lfcgi -ljansson -lpq -ljwt -lcurl -lcrypto -lcrypt -lunistring \
-             -lpng -lvpx -lm \
+             -lpng -lvpx -ljpeg -lwebp -lm \
              -lpthread
 
 # Token and cookie code is shared by the gateway (verifier) and backends.

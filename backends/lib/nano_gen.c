@@ -451,6 +451,42 @@ nano_gen_history(nano_db_t *db, const char *user_id, const char *module,
     return *items != NULL ? NANO_DB_OK : NANO_DB_FAILED;
 }
 
+nano_db_status_t
+nano_gen_all(nano_db_t *db, const char *user_id, json_t **items)
+{
+    static const char   sql[] =
+        "SELECT " NANO_GEN_COLUMNS("") " FROM \"Generation\""
+        " WHERE \"userId\" = $1 ORDER BY \"createdAt\" DESC, \"id\" DESC";
+    const char         *params[1] = { user_id };
+    char                base[NANO_GEN_BASE_MAX];
+    nano_db_status_t    st;
+    nano_gen_t          g;
+    PGresult           *r;
+    json_t             *j;
+    int                 i;
+
+    *items = NULL;
+    r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    *items = json_array();
+    for (i = 0; i < PQntuples(r) && *items != NULL; i++) {
+        nano_gen_init(&g);
+        j = nano_gen_read(r, i, &g) == 0
+            && snprintf(base, sizeof(base), "/%s", g.module)
+               < (int) sizeof(base)
+            ? nano_gen_json(&g, base) : NULL;
+        if (j == NULL || json_array_append_new(*items, j) != 0) {
+            json_decref(*items);
+            *items = NULL;
+        }
+        nano_gen_cleanup(&g);
+    }
+    PQclear(r);
+    return *items != NULL ? NANO_DB_OK : NANO_DB_FAILED;
+}
+
 /* ---- changes by the owner ----------------------------------------------- */
 
 typedef struct {

@@ -19,6 +19,7 @@
 #define NANO_GEN_INFLIGHT_MAX    16      /* NANO_MAX_INFLIGHT_PER_USER */
 #define NANO_GEN_HISTORY_LIMIT   20
 #define NANO_GEN_HISTORY_MAX     100
+#define NANO_GEN_BASE_MAX        64      /* "/<module>" */
 
 /* A row; every field is owned (NULL for SQL NULL). */
 typedef struct {
@@ -104,6 +105,14 @@ json_t *nano_gen_json(const nano_gen_t *g, const char *base);
 nano_db_status_t nano_gen_history(nano_db_t *db, const char *user_id,
     const char *module, int limit, const char *cursor, const char *base,
     json_t **items, char **next);
+
+/*
+ * Every generation of user_id, newest first, as a new JSON array of
+ * nano_gen_json objects, each under its own module's base ("/<module>"):
+ * the data export.
+ */
+nano_db_status_t nano_gen_all(nano_db_t *db, const char *user_id,
+    json_t **items);
 
 /* What a change by its owner did. */
 typedef enum {

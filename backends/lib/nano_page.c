@@ -6,14 +6,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nano_log.h"
 #include "nano_page.h"
 #include "nano_registry.h"
 #include "nano_server.h"
+#include "nano_session.h"
+
+/* The platform's pages every signed-in header links to. */
+/* path, label, class (pages and tests find a link by it) */
+static const char *const  nano_page_account[][3] = {
+    { "/",         "Dashboard", "nb-dashboard" },
+    { "/billing",  "Billing",   "nb-billing" },
+    { "/settings", "Settings",  "nb-settings" },
+};
+
+/* The href's aria-current when it is the page shown. */
+static const char *
+nano_page_current(const char *active, const char *href)
+{
+    return active != NULL && strcmp(active, href) == 0
+           ? " aria-current=\"page\"" : "";
+}
 
 int
-nano_page_header(nano_buf_t *out, const char *active, const char *user_name)
+nano_page_header(nano_buf_t *out, const char *active, const char *user_name,
+    const char *picture)
 {
     const nano_registry_module_t  *m;
     size_t                         i, n;
@@ -26,29 +45,61 @@ nano_page_header(nano_buf_t *out, const char *active, const char *user_name)
     m = nano_registry_modules(&n);
     for (i = 0; i < n; i++) {
         nano_buf_printf(out, "    <a href=\"%s\"%s>", m[i].path,
-                        active != NULL && strcmp(active, m[i].path) == 0
-                        ? " aria-current=\"page\"" : "");
+                        nano_page_current(active, m[i].path));
         nano_buf_html(out, m[i].title);
         nano_buf_puts(out, "</a>\n");
     }
     nano_buf_puts(out, "  </nav>\n  <div class=\"nb-user\">");
-    if (user_name != NULL) {
-        /* the credit balance, filled in by the pages that show it */
-        nano_buf_puts(out, "<span class=\"nbm-balance\" data-nb-balance"
-                           " hidden></span> ");
-        /* billing: buy credits, the ledger */
-        nano_buf_printf(out, "<a class=\"nb-billing\" href=\"/billing\"%s>"
-                        "Billing</a> ",
-                        active != NULL && strcmp(active, "/billing") == 0
-                        ? " aria-current=\"page\"" : "");
-        nano_buf_puts(out, "<span class=\"nb-user-name\">");
-        nano_buf_html(out, user_name);
-        nano_buf_puts(out, "</span> <a href=\"/api/auth/signout\">"
-                           "Sign out</a>");
-    } else {
+    if (user_name == NULL) {
         nano_buf_puts(out, "<a href=\"/api/auth/signin\">Sign in</a>");
+        return nano_buf_puts(out, "</div>\n</header>");
     }
+    /* the credit balance, filled in by the pages that show it */
+    nano_buf_puts(out, "<span class=\"nbm-balance\" data-nb-balance"
+                       " hidden></span>\n    <nav class=\"nb-account\""
+                       " aria-label=\"Account\">");
+    for (i = 0; i < sizeof(nano_page_account) / sizeof(nano_page_account[0]);
+         i++)
+    {
+        nano_buf_printf(out, "<a class=\"%s\" href=\"%s\"%s>%s</a>",
+                        nano_page_account[i][2], nano_page_account[i][0],
+                        nano_page_current(active, nano_page_account[i][0]),
+                        nano_page_account[i][1]);
+    }
+    nano_buf_puts(out, "</nav>\n    <span class=\"nb-who\">");
+    if (picture != NULL) {
+        nano_buf_puts(out, "<img class=\"nb-avatar\" src=\"");
+        nano_buf_html(out, picture);
+        nano_buf_puts(out, "\" alt=\"\" width=\"28\" height=\"28\">");
+    }
+    nano_buf_puts(out, "<span class=\"nb-user-name\">");
+    nano_buf_html(out, user_name);
+    nano_buf_puts(out, "</span></span>\n    <a href=\"/api/auth/signout\">"
+                       "Sign out</a>");
     return nano_buf_puts(out, "</div>\n</header>");
+}
+
+/*
+ * The avatar of the signed-in user for the header: the session token's
+ * picture claim when it is an avatar this deployment serves (never an
+ * outside address: V1 may hold a provider's image URL there), and only
+ * for the token of the user the gateway let in.  Borrowed from s.
+ */
+static const char *
+nano_page_picture(const nano_req_t *req, nano_session_t *s)
+{
+    const char  *user = nano_req_param_str(req, "NANO_USER_ID");
+
+    if (user[0] == '\0' || req->config->keyring == NULL
+        || nano_session_read(req, (long long) time(NULL), s) != NANO_TOKEN_OK
+        || s->claims.picture.len == 0
+        || strcmp(s->claims.sub.data, user) != 0
+        || strncmp(s->claims.picture.data, NANO_PAGE_AVATAR_PATH,
+                   sizeof(NANO_PAGE_AVATAR_PATH) - 1) != 0)
+    {
+        return NULL;
+    }
+    return s->claims.picture.data;
 }
 
 /* Reads a whole file into a new NUL-terminated buffer. */
@@ -156,12 +207,14 @@ nano_page_render(const nano_req_t *req, nano_res_t *res, int status,
     const char *file, const char *user_name, const nano_page_var_t *vars,
     size_t nvars)
 {
-    nano_buf_t   path, header;
-    char        *tpl = NULL;
-    size_t       len;
+    nano_buf_t       path, header;
+    nano_session_t   session;
+    char            *tpl = NULL;
+    size_t           len;
 
     nano_buf_init(&path);
     nano_buf_init(&header);
+    nano_session_init(&session);
 
     nano_buf_printf(&path, "%s/backends/%s/public/%s", req->config->root,
                     req->app->name, file);
@@ -170,9 +223,11 @@ nano_page_render(const nano_req_t *req, nano_res_t *res, int status,
                                 "page template unavailable");
         goto out;
     }
-    /* a module's pages are marked by its path; the platform's by theirs */
+    /* a module marks its own link, the platform the page's */
     nano_page_header(&header, req->script_name[0] ? req->script_name
-                                                  : req->path, user_name);
+                                                  : req->path,
+                     user_name, user_name != NULL
+                                ? nano_page_picture(req, &session) : NULL);
     if (header.failed) {
         status = nano_res_error(res, 500, "internal", "out of memory");
         goto out;
@@ -188,6 +243,7 @@ nano_page_render(const nano_req_t *req, nano_res_t *res, int status,
 
 out:
     free(tpl);
+    nano_session_cleanup(&session);
     nano_buf_cleanup(&header);
     nano_buf_cleanup(&path);
     return status;

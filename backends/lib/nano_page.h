@@ -19,23 +19,27 @@ typedef struct {
     int          raw;          /* 1: trusted markup, inserted as it is */
 } nano_page_var_t;
 
+/* Where the platform serves avatars: GET /api/account/avatar/<user id>. */
+#define NANO_PAGE_AVATAR_PATH  "/api/account/avatar/"
+
 /*
  * Appends the shared header: brand link to /, links to every module of
- * the registry by root path (the one matching active, e.g. "/qwen",
- * marked current), and
- * either user_name with links to billing and to sign out or, when
- * user_name is NULL, a sign-in link.
+ * the registry by root path, and either (user_name given) the balance
+ * slot, the account links Dashboard (/), Billing, Settings, the avatar
+ * (picture, a URL; NULL: none), the name and a sign-out link, or (NULL)
+ * a sign-in link.  The link whose path is active ("/qwen", "/settings")
+ * is marked aria-current.
  */
 int nano_page_header(nano_buf_t *out, const char *active,
-    const char *user_name);
+    const char *user_name, const char *picture);
 
 /*
  * Renders <NANO_ROOT>/backends/<app>/public/<file> into res as text/html
  * with status.  {{key}} becomes the HTML-escaped value of vars' key;
  * {{head}} the shared <head> lines (stylesheet, icon, viewport);
  * {{header}} the shared header for user_name (NULL: signed out), marked
- * for req's SCRIPT_NAME (the platform's pages: PATH_INFO, e.g.
- * "/billing").  Unknown keys render empty.  Returns status, or
+ * for req's SCRIPT_NAME (the platform: its path), with the avatar the
+ * session token's picture claim names.  Unknown keys render empty.  Returns status, or
  * 500 (JSON) when the template cannot be read.
  */
 int nano_page_render(const nano_req_t *req, nano_res_t *res, int status,

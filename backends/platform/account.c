@@ -20,42 +20,19 @@
 #include "nano_server.h"
 #include "platform.h"
 
-/*
- * The checks every account call starts with.  Returns 0 with a live
- * session in ps, the body's fields in f and the connection in *db, or
- * the status it answered.
- */
-static int
-platform_account_begin(nano_req_t *req, nano_res_t *res, nano_db_t **db,
-    platform_session_t *ps, nano_form_t *f)
+int
+platform_account_session(nano_req_t *req, nano_res_t *res, int change,
+    nano_db_t **db, platform_session_t *ps)
 {
-    unsigned          flags = 0;
-    int               status;
+    nano_db_status_t  st;
 
-    if (nano_req_cross_site(req)) {
+    if (change && nano_req_cross_site(req)) {
         nano_log_warn("%s %s: cross-site request refused", req->method,
                       req->path);
         return nano_res_error(res, 403, "cross_site",
                               "account changes are only accepted from this"
                               " site");
     }
-    if (!nano_req_is_content_type(req, "application/json")) {
-        return nano_res_error(res, 415, "unsupported_media_type",
-                              "send application/json");
-    }
-    status = nano_req_fields(req, res, f, &flags);
-    if (status != 0) {
-        return status;
-    }
-    return platform_account_session(req, res, db, ps);
-}
-
-int
-platform_account_session(nano_req_t *req, nano_res_t *res, nano_db_t **db,
-    platform_session_t *ps)
-{
-    nano_db_status_t  st;
-
     *db = nano_server_db(req);
     switch (platform_session_check(req, *db, ps, &st)) {
     case PLATFORM_SESSION_LIVE:
@@ -69,6 +46,27 @@ platform_account_session(nano_req_t *req, nano_res_t *res, nano_db_t **db,
         return nano_res_error(res, 401, "unauthorized",
                               "sign in to change your account");
     }
+}
+
+int
+platform_account_begin(nano_req_t *req, nano_res_t *res, nano_db_t **db,
+    platform_session_t *ps, nano_form_t *f)
+{
+    unsigned  flags = 0;
+    int       status;
+
+    if (nano_req_cross_site(req)) {
+        return platform_account_session(req, res, 1, db, ps);
+    }
+    if (!nano_req_is_content_type(req, "application/json")) {
+        return nano_res_error(res, 415, "unsupported_media_type",
+                              "send application/json");
+    }
+    status = nano_req_fields(req, res, f, &flags);
+    if (status != 0) {
+        return status;
+    }
+    return platform_account_session(req, res, 0, db, ps);
 }
 
 /* Removes path and everything below it (the media tree is shallow). */
@@ -122,6 +120,7 @@ platform_account_remove_media(const char *user_id)
             platform_account_remove_tree(dir, 0);
         }
     }
+    platform_avatar_remove(media, user_id);
 }
 
 /*
@@ -177,7 +176,7 @@ platform_account_fresh(nano_res_t *res, nano_db_t *db,
     return nano_res_error(res, 403, "reauth_required", message);
 }
 
-static int
+int
 platform_account_ok(nano_res_t *res)
 {
     return nano_res_json(res, 200, json_pack("{s:b}", "ok", 1));
@@ -349,6 +348,138 @@ platform_account_delete(nano_req_t *req, nano_res_t *res)
     status = platform_account_signed_out(req, res);
 out:
     nano_form_cleanup(&f);
+    platform_session_cleanup(&ps);
+    return status;
+}
+
+/* An ISO 8601 UTC rendering of a TIMESTAMP(3) column. */
+#define PLATFORM_ISO(col)                                                     \
+    "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+/* A user's live sessions as the database keeps them ("AuthSession"
+ * rows not yet expired; revoked and cut-off ones lose their rows), the
+ * one of this request marked current.  A new array, or NULL. */
+json_t *
+platform_account_session_list(nano_db_t *db, const char *user_id,
+    const char *current, nano_db_status_t *st)
+{
+    static const char   sql[] =
+        "SELECT \"id\", " PLATFORM_ISO("\"createdAt\"") " AS created, "
+        PLATFORM_ISO("\"lastSeenAt\"") " AS seen, \"ipAddress\","
+        " \"userAgent\" FROM \"AuthSession\" WHERE \"userId\" = $1"
+        " AND \"expires\" > extract(epoch FROM now())"
+        " ORDER BY \"lastSeenAt\" DESC, \"id\"";
+    const char         *params[1] = { user_id };
+    PGresult           *r;
+    json_t             *out;
+    const char         *id;
+    int                 i;
+
+    r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, st);
+    if (r == NULL) {
+        return NULL;
+    }
+    out = json_array();
+    for (i = 0; out != NULL && i < PQntuples(r); i++) {
+        id = PQgetvalue(r, i, 0);
+        if (json_array_append_new(out,
+                json_pack("{s:s, s:b, s:s, s:s, s:s?, s:s?}",
+                          "id", id,
+                          "current", current != NULL
+                                     && strcmp(current, id) == 0,
+                          "createdAt", PQgetvalue(r, i, 1),
+                          "lastSeenAt", PQgetvalue(r, i, 2),
+                          "ipAddress", PQgetisnull(r, i, 3)
+                                       ? NULL : PQgetvalue(r, i, 3),
+                          "userAgent", PQgetisnull(r, i, 4)
+                                       ? NULL : PQgetvalue(r, i, 4))) != 0)
+        {
+            json_decref(out);
+            out = NULL;
+        }
+    }
+    PQclear(r);
+    if (out == NULL) {
+        *st = NANO_DB_FAILED;
+    }
+    return out;
+}
+
+int
+platform_account_sessions(nano_req_t *req, nano_res_t *res)
+{
+    platform_session_t   ps;
+    nano_db_status_t     st = NANO_DB_OK;
+    nano_db_t           *db = NULL;
+    json_t              *list;
+    int                  status;
+
+    platform_session_init(&ps);
+    status = platform_account_session(req, res, 0, &db, &ps);
+    if (status != 0) {
+        goto out;
+    }
+    list = platform_account_session_list(db, ps.user.id,
+                                         ps.token.claims.jti.len > 0
+                                         ? ps.token.claims.jti.data : NULL,
+                                         &st);
+    status = list != NULL ? nano_res_json(res, 200, list)
+                          : nano_server_db_error(res, db, st);
+out:
+    platform_session_cleanup(&ps);
+    return status;
+}
+
+/* DELETE /api/account/sessions/{id}: signs that session out, as its own
+ * sign-out would (its id revoked until its token expires); only the
+ * user's own, 404 for any other id.  This browser's own session too,
+ * whose cookie then goes. */
+int
+platform_account_session_delete(nano_req_t *req, nano_res_t *res)
+{
+    static const char    sql[] =
+        "SELECT \"expires\" FROM \"AuthSession\" WHERE \"id\" = $1"
+        " AND \"userId\" = $2";
+    platform_session_t   ps;
+    nano_db_status_t     st;
+    nano_db_t           *db = NULL;
+    const char          *id = nano_req_path_param(req, "id");
+    const char          *params[2];
+    PGresult            *r = NULL;
+    long long            expires;
+    int                  status, own;
+
+    platform_session_init(&ps);
+    status = platform_account_session(req, res, 1, &db, &ps);
+    if (status != 0) {
+        goto out;
+    }
+    params[0] = id;
+    params[1] = ps.user.id;
+    r = nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL && st != NANO_DB_INVALID) {
+        status = nano_server_db_error(res, db, st);
+        goto out;
+    }
+    if (r == NULL || PQntuples(r) != 1) {
+        status = nano_res_error(res, 404, "not_found",
+                                "you have no such session");
+        goto out;
+    }
+    expires = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    st = platform_session_revoke(db, id, ps.user.id, expires);
+    if (st != NANO_DB_OK) {
+        status = nano_server_db_error(res, db, st);
+        goto out;
+    }
+    own = ps.token.claims.jti.len > 0
+          && strcmp(ps.token.claims.jti.data, id) == 0;
+    nano_log_info("user %s signed out session %s%s", ps.user.id, id,
+                  own ? " (this one)" : "");
+    status = own ? platform_account_signed_out(req, res)
+                 : platform_account_ok(res);
+out:
+    PQclear(r);
     platform_session_cleanup(&ps);
     return status;
 }

@@ -24,7 +24,7 @@ platform_account_connections(nano_req_t *req, nano_res_t *res)
     int                  status;
 
     platform_session_init(&ps);
-    status = platform_account_session(req, res, &db, &ps);
+    status = platform_account_session(req, res, 0, &db, &ps);
     if (status != 0) {
         goto out;
     }
@@ -57,14 +57,7 @@ platform_account_unlink(nano_req_t *req, nano_res_t *res)
     int                  status;
 
     platform_session_init(&ps);
-    if (nano_req_cross_site(req)) {
-        nano_log_warn("cross-site unlink refused");
-        status = nano_res_error(res, 403, "cross_site",
-                                "account changes are only accepted from this"
-                                " site");
-        goto out;
-    }
-    status = platform_account_session(req, res, &db, &ps);
+    status = platform_account_session(req, res, 1, &db, &ps);
     if (status != 0) {
         goto out;
     }

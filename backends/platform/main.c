@@ -39,6 +39,17 @@ static const nano_route_t  routes[] = {
     /* Stripe's events: bodies up to 1 MiB, as nginx allows */
     { "POST",   "/api/billing/webhook",           platform_billing_webhook,
       1024 * 1024, 0 },
+    { "GET",    "/api/dashboard",                 platform_dashboard, 0, 0 },
+    { "GET",    "/settings",                      platform_settings_page, 0, 0 },
+    { "POST",   "/api/account/profile",           platform_account_profile, 0, 0 },
+    /* a 5 MiB picture and the multipart around it */
+    { "POST",   "/api/account/avatar",            platform_account_avatar_put,
+      5 * 1024 * 1024 + 64 * 1024, NANO_ROUTE_UPLOAD },
+    { "DELETE", "/api/account/avatar",            platform_account_avatar_delete, 0, 0 },
+    { "GET",    "/api/account/avatar/{id}",       platform_account_avatar_get, 0, 0 },
+    { "GET",    "/api/account/sessions",          platform_account_sessions, 0, 0 },
+    { "DELETE", "/api/account/sessions/{id}",     platform_account_session_delete, 0, 0 },
+    { "GET",    "/api/account/export",            platform_account_export, 0, 0 },
 };
 
 /* Before the workers: the OAuth providers, billing's settings (a

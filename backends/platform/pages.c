@@ -1,5 +1,6 @@
 /*
- * The platform's public pages: home and sign-up.
+ * The platform's pages: home (the dashboard once signed in), sign-up and
+ * settings.
  */
 
 #include <stdlib.h>
@@ -34,15 +35,23 @@ platform_home(nano_req_t *req, nano_res_t *res)
     const char      *name;
     int              status;
 
-    nano_buf_init(&cards);
     name = platform_page_user(req);
+    if (name != NULL) {
+        /* signed in: the dashboard, filled by /ui/dashboard.js from
+         * GET /api/dashboard */
+        const nano_page_var_t  vars[] = { { "user_name", name, 0 } };
+
+        return nano_page_render(req, res, 200, "dashboard.html", name, vars,
+                                1);
+    }
+    nano_buf_init(&cards);
     platform_module_cards(&cards);
 
     const nano_page_var_t  vars[] = {
         { "user_name", name,  0 },
         { "modules",   cards.data, 1 },
         /* Shown to signed-out visitors only (CSS hides the other). */
-        { "signed",    name != NULL ? "in" : "out", 0 },
+        { "signed",    "out", 0 },
     };
     status = cards.failed
              ? nano_res_error(res, 500, "internal", "out of memory")
@@ -50,6 +59,32 @@ platform_home(nano_req_t *req, nano_res_t *res)
                                 sizeof(vars) / sizeof(vars[0]));
     nano_buf_cleanup(&cards);
     return status;
+}
+
+int
+platform_settings_page(nano_req_t *req, nano_res_t *res)
+{
+    const char  *name = platform_page_user(req);
+    char        *signin;
+    int          status;
+
+    if (name == NULL) {
+        /* nginx lets / through without a session: send the browser to
+         * sign in, and back here afterwards */
+        signin = platform_link_with_callback("/api/auth/signin", "/settings");
+        status = signin != NULL ? nano_res_redirect(res, signin)
+                                : nano_res_error(res, 500, "internal",
+                                                 "out of memory");
+        free(signin);
+        return status;
+    }
+
+    const nano_page_var_t  vars[] = {
+        { "user_name",  name, 0 },
+        { "user_email", nano_req_param_str(req, "NANO_USER_EMAIL"), 0 },
+    };
+    return nano_page_render(req, res, 200, "settings.html", name, vars,
+                            sizeof(vars) / sizeof(vars[0]));
 }
 
 int

@@ -65,16 +65,49 @@ int platform_auth_log(nano_req_t *req, nano_res_t *res);
 
 /* account.c: /api/account/... */
 
-/*
- * The session every account call needs: 0 with a live session in ps and
- * the connection in *db, or the status answered (401, 503).
- */
-int platform_account_session(nano_req_t *req, nano_res_t *res,
-    nano_db_t **db, platform_session_t *ps);
-
 int platform_account_signout_all(nano_req_t *req, nano_res_t *res);
 int platform_account_password(nano_req_t *req, nano_res_t *res);
 int platform_account_delete(nano_req_t *req, nano_res_t *res);
+int platform_account_sessions(nano_req_t *req, nano_res_t *res);
+int platform_account_session_delete(nano_req_t *req, nano_res_t *res);
+
+/*
+ * The check every account call makes: a same-site request when change
+ * (403 cross_site otherwise) and a session the database knows as live
+ * (401 otherwise; a dead one's cookie is cleared).  Returns 0 with the
+ * session in ps and the connection in *db, or the status it answered.
+ */
+int platform_account_session(nano_req_t *req, nano_res_t *res, int change,
+    nano_db_t **db, platform_session_t *ps);
+
+/* The same for a change with a JSON body (415 for any other), whose
+ * fields go to f. */
+int platform_account_begin(nano_req_t *req, nano_res_t *res, nano_db_t **db,
+    platform_session_t *ps, nano_form_t *f);
+
+/* 200 {"ok":true}. */
+int platform_account_ok(nano_res_t *res);
+
+/* The user's live sessions, [{"id","current","createdAt","lastSeenAt",
+ * "ipAddress","userAgent"}] (current: the id current), newest use
+ * first; a new array, or NULL with *st set. */
+json_t *platform_account_session_list(nano_db_t *db, const char *user_id,
+    const char *current, nano_db_status_t *st);
+
+/* profile.c: the name and the avatar. */
+int platform_account_profile(nano_req_t *req, nano_res_t *res);
+int platform_account_avatar_put(nano_req_t *req, nano_res_t *res);
+int platform_account_avatar_get(nano_req_t *req, nano_res_t *res);
+int platform_account_avatar_delete(nano_req_t *req, nano_res_t *res);
+
+/* Removes the avatar file of user_id under media (a deleted account). */
+void platform_avatar_remove(const char *media, const char *user_id);
+
+/* export.c: GET /api/account/export */
+int platform_account_export(nano_req_t *req, nano_res_t *res);
+
+/* dashboard.c: GET /api/dashboard */
+int platform_dashboard(nano_req_t *req, nano_res_t *res);
 
 /* sessions.c: sessions as the database knows them. */
 void platform_session_init(platform_session_t *ps);
@@ -258,9 +291,10 @@ nano_db_status_t platform_purchase_event(nano_db_t *db,
 /* register.c: POST /api/register */
 int platform_register(nano_req_t *req, nano_res_t *res);
 
-/* pages.c: GET / and GET /signup */
+/* pages.c: GET / (the dashboard when signed in), /signup, /settings */
 int platform_home(nano_req_t *req, nano_res_t *res);
 int platform_signup_page(nano_req_t *req, nano_res_t *res);
+int platform_settings_page(nano_req_t *req, nano_res_t *res);
 
 /* users.c: the "User" table. */
 void platform_user_init(platform_user_t *u);
@@ -280,6 +314,12 @@ nano_db_status_t platform_user_get_session(nano_db_t *db, const char *id,
     const char *jti, platform_user_t *u, int *found,
     platform_session_row_t *sess);
 
+/* Sets a user's name, or its image (NULL: none). */
+nano_db_status_t platform_user_set_name(nano_db_t *db, const char *id,
+    const char *name);
+nano_db_status_t platform_user_set_image(nano_db_t *db, const char *id,
+    const char *image);
+
 /* Sets a user's password hash. */
 nano_db_status_t platform_user_set_password(nano_db_t *db, const char *id,
     const char *hash);
@@ -296,6 +336,10 @@ nano_db_status_t platform_user_create(nano_db_t *db, const char *id,
 
 /* Strips leading and trailing spaces and tabs in place; returns s. */
 char *platform_trim(char *s);
+
+/* 1 when s holds a control character (C0, DEL or C1: the gateway
+ * refuses them in a token's claims), else 0. */
+int platform_has_control(const char *s);
 
 /* origin + path, a new string (caller frees), or NULL. */
 char *platform_url(const nano_req_t *req, const char *path);

@@ -20,21 +20,14 @@
 static const char *
 platform_name_problem(char *name)
 {
-    const unsigned char  *p;
-
     if (strlen(platform_trim(name)) > PLATFORM_NAME_MAX) {
         return "the name must be at most 100 bytes long";
     }
     if (!nano_utf8_valid(name)) {
         return "the name is not valid UTF-8";
     }
-    /* C0, DEL and C1 controls: the gateway refuses them in tokens */
-    for (p = (const unsigned char *) name; *p != '\0'; p++) {
-        if (*p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80
-                                         && p[1] <= 0x9f))
-        {
-            return "the name contains a control character";
-        }
+    if (platform_has_control(name)) {
+        return "the name contains a control character";
     }
     return NULL;
 }

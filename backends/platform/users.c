@@ -149,16 +149,37 @@ platform_user_get_session(nano_db_t *db, const char *id, const char *jti,
     return platform_user_read(db, sql, 2, params, u, found, sess);
 }
 
-nano_db_status_t
-platform_user_set_password(nano_db_t *db, const char *id, const char *hash)
+/* Sets one of the user's own columns (the statement names it). */
+static nano_db_status_t
+platform_user_set(nano_db_t *db, const char *sql, const char *id,
+    const char *value)
 {
-    static const char   sql[] =
-        "UPDATE \"User\" SET \"password\" = $2 WHERE \"id\" = $1";
-    const char         *params[2] = { id, hash };
+    const char         *params[2] = { id, value };
     nano_db_status_t    st;
 
     PQclear(nano_db_exec(db, sql, 2, params, PGRES_COMMAND_OK, &st));
     return st;
+}
+
+nano_db_status_t
+platform_user_set_name(nano_db_t *db, const char *id, const char *name)
+{
+    return platform_user_set(db, "UPDATE \"User\" SET \"name\" = $2"
+                             " WHERE \"id\" = $1", id, name);
+}
+
+nano_db_status_t
+platform_user_set_image(nano_db_t *db, const char *id, const char *image)
+{
+    return platform_user_set(db, "UPDATE \"User\" SET \"image\" = $2"
+                             " WHERE \"id\" = $1", id, image);
+}
+
+nano_db_status_t
+platform_user_set_password(nano_db_t *db, const char *id, const char *hash)
+{
+    return platform_user_set(db, "UPDATE \"User\" SET \"password\" = $2"
+                             " WHERE \"id\" = $1", id, hash);
 }
 
 nano_db_status_t

@@ -30,6 +30,21 @@ platform_trim(char *s)
     return s;
 }
 
+int
+platform_has_control(const char *s)
+{
+    const unsigned char  *p;
+
+    for (p = (const unsigned char *) s; *p != '\0'; p++) {
+        if (*p < 0x20 || *p == 0x7f
+            || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 char *
 platform_url(const nano_req_t *req, const char *path)
 {

@@ -38,7 +38,7 @@ const NOUN = { image: 'image', video: 'video', text: 'answer' };
 
 /* Builds an element: props become attributes (class, text, on<event> and
  * booleans handled), children are nodes or strings (always as text). */
-function h(tag, props, ...children) {
+export function h(tag, props, ...children) {
     const el = document.createElement(tag);
     for (const [k, v] of Object.entries(props || {})) {
         if (v == null || v === false) continue;
@@ -58,7 +58,7 @@ const bytesText = (n) => (n < MIB ? `${Math.max(1, Math.round(n / 1024))} KB` : 
 let uid = 0;
 const nextId = (p) => `nbm-${p}-${++uid}`;
 const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
-const creditsText = (n) => plural(Number(n) || 0, 'credit', 'credits');
+export const creditsText = (n) => plural(Number(n) || 0, 'credit', 'credits');
 
 function clock(ms) {
     const s = Math.max(0, Math.floor(ms / 1000));
@@ -66,7 +66,7 @@ function clock(ms) {
 }
 
 const dateFmt = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-function when(iso) {
+export function when(iso) {
     const t = Date.parse(iso);
     return Number.isFinite(t) ? dateFmt.format(t) : '';
 }
@@ -78,7 +78,7 @@ function extOf(output) {
 }
 
 /* Same-origin URLs only: outputs come from our own /<m>/media/. */
-function safeUrl(u) {
+export function safeUrl(u) {
     try {
         const url = new URL(u, location.href);
         return url.origin === location.origin ? url.pathname + url.search : null;
@@ -107,7 +107,7 @@ export class ApiError extends Error {
 /* fetch on our own origin.  opts: method, json (sent as application/json),
  * form (FormData), signal, accept.  Resolves with the Response when it is
  * 2xx; rejects with ApiError (status 0: the network) or an AbortError. */
-async function call(path, opts = {}) {
+export async function call(path, opts = {}) {
     const init = {
         method: opts.method || 'GET',
         credentials: 'same-origin',
@@ -137,7 +137,7 @@ async function call(path, opts = {}) {
     throw new ApiError(res.status, body);
 }
 
-async function callJSON(path, opts) {
+export async function callJSON(path, opts) {
     const res = await call(path, opts);
     try {
         return await res.json();
@@ -229,7 +229,7 @@ function generationError(e) {
 }
 
 /* Shows an explanation in a role=alert element (empty clears it). */
-function showError(el, info) {
+export function showError(el, info) {
     el.replaceChildren();
     if (!info) return;
     el.append(info.text);

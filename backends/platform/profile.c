@@ -1,0 +1,463 @@
+/*
+ * The profile: POST /api/account/profile (the name), POST and DELETE
+ * /api/account/avatar, GET /api/account/avatar/{id}.  After a change
+ * the session cookie is re-issued under the same session id, so the
+ * header of every app shows the new name and picture at once.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nano_image_scale.h"
+#include "nano_log.h"
+#include "nano_page.h"
+#include "nano_server.h"
+#include "nano_utf8.h"
+#include "platform.h"
+
+#define PLATFORM_NAME_CHARS    100             /* a name, in characters */
+#define PLATFORM_AVATAR_MAX    (5 * 1024 * 1024)
+#define PLATFORM_AVATAR_SIDE   256
+#define PLATFORM_AVATAR_DIR    "avatars"
+#define PLATFORM_DECODES_MAX   2               /* decodes at once */
+
+/* Decoding may hold up to 100 MB (NANO_IMAGE_PIXELS_MAX of RGBA) for a
+ * fraction of a second: a few at once, the rest wait their turn. */
+static pthread_mutex_t  platform_decode_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t   platform_decode_done = PTHREAD_COND_INITIALIZER;
+static int              platform_decodes;
+
+static void
+platform_decode_enter(void)
+{
+    pthread_mutex_lock(&platform_decode_lock);
+    while (platform_decodes >= PLATFORM_DECODES_MAX) {
+        pthread_cond_wait(&platform_decode_done, &platform_decode_lock);
+    }
+    platform_decodes++;
+    pthread_mutex_unlock(&platform_decode_lock);
+}
+
+static void
+platform_decode_leave(void)
+{
+    pthread_mutex_lock(&platform_decode_lock);
+    platform_decodes--;
+    pthread_cond_signal(&platform_decode_done);
+    pthread_mutex_unlock(&platform_decode_lock);
+}
+
+/* A user id fit for a file name: what our ids and V1's cuids are. */
+static int
+platform_avatar_id_ok(const char *id)
+{
+    size_t  n = strlen(id);
+
+    return n > 0 && n <= 64 && strspn(id, "abcdefghijklmnopqrstuvwxyz"
+                                      "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                      "0123456789_-") == n;
+}
+
+/* <media>/avatars/<id>.png into path.  0, or -1 when it does not fit or
+ * the id is not one. */
+static int
+platform_avatar_path(const char *media, const char *id, char *path,
+    size_t len)
+{
+    return platform_avatar_id_ok(id)
+           && snprintf(path, len, "%s/" PLATFORM_AVATAR_DIR "/%s.png", media,
+                       id) < (int) len ? 0 : -1;
+}
+
+void
+platform_avatar_remove(const char *media, const char *user_id)
+{
+    char  path[PATH_MAX];
+
+    if (media != NULL
+        && platform_avatar_path(media, user_id, path, sizeof(path)) == 0
+        && unlink(path) != 0 && errno != ENOENT)
+    {
+        nano_log_warn("cannot remove the avatar of user %s: %s", user_id,
+                      strerror(errno));
+    }
+}
+
+/* Writes len bytes to path atomically: a temporary file beside it,
+ * synced, then renamed over it (readers see the old or the new).  0 or
+ * -1 (logged). */
+static int
+platform_avatar_write(const char *media, const char *path,
+    const unsigned char *data, size_t len)
+{
+    char     dir[PATH_MAX], tmp[PATH_MAX];
+    size_t   off = 0;
+    ssize_t  n;
+    int      fd = -1, status = -1;
+
+    if (snprintf(dir, sizeof(dir), "%s/" PLATFORM_AVATAR_DIR, media)
+        >= (int) sizeof(dir)
+        || snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int) sizeof(tmp))
+    {
+        return -1;
+    }
+    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+        nano_log_error("cannot make %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        nano_log_error("cannot write in %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    while (off < len) {
+        n = write(fd, data + off, len - off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            goto out;
+        }
+        off += (size_t) n;
+    }
+    /* nginx's workers read it through the media folder's group */
+    if (fchmod(fd, 0640) != 0 || fsync(fd) != 0) {
+        goto out;
+    }
+    status = close(fd);
+    fd = -1;
+    if (status == 0) {
+        status = rename(tmp, path);
+    }
+out:
+    if (status != 0) {
+        nano_log_error("cannot store an avatar in %s: %s", dir,
+                       strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        unlink(tmp);
+    }
+    return status;
+}
+
+/* Reads the uploaded file (at most PLATFORM_AVATAR_MAX bytes) into a new
+ * buffer.  NULL when it cannot be read. */
+static unsigned char *
+platform_avatar_read(const char *path, size_t size)
+{
+    unsigned char  *buf;
+    size_t          off = 0;
+    ssize_t         n;
+    int             fd;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return NULL;
+    }
+    buf = malloc(size > 0 ? size : 1);
+    while (buf != NULL && off < size) {
+        n = read(fd, buf + off, size - off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        off += (size_t) n;
+    }
+    close(fd);
+    return buf;
+}
+
+/* Replaces one owned string of the user (NULL: none).  0 or -1. */
+static int
+platform_profile_set(char **field, const char *value)
+{
+    char  *copy = NULL;
+
+    if (value != NULL && (copy = strdup(value)) == NULL) {
+        return -1;
+    }
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+/*
+ * The answer to a changed profile: the cookie re-issued for the user as
+ * it now is (same session id), and {"name","image"}.
+ */
+static int
+platform_profile_done(nano_req_t *req, nano_res_t *res, nano_db_t *db,
+    platform_session_t *ps)
+{
+    nano_db_status_t  st;
+    int               issued;
+
+    st = platform_session_start(req, res, db, &ps->user,
+                                ps->token.claims.jti.len > 0
+                                ? ps->token.claims.jti.data : NULL, &issued);
+    if (st != NANO_DB_OK || !issued) {
+        /* the change stands; the next renewal carries it */
+        nano_log_error("user %s: profile changed, but the session could not"
+                       " be re-issued", ps->user.id);
+    }
+    return nano_res_json(res, 200,
+                         json_pack("{s:s?, s:s?}", "name", ps->user.name,
+                                   "image", ps->user.image));
+}
+
+/* NULL when name (trimmed in place) is a name we keep, else why. */
+static const char *
+platform_profile_name_problem(char *name)
+{
+    long  chars;
+
+    platform_trim(name);
+    chars = nano_utf8_count(name, strlen(name));
+    if (chars < 0) {
+        return "the name is not valid UTF-8";
+    }
+    if (chars == 0) {
+        return "the name must not be empty";
+    }
+    if (chars > PLATFORM_NAME_CHARS) {
+        return "the name must be at most 100 characters long";
+    }
+    if (platform_has_control(name)) {
+        return "the name contains a control character";
+    }
+    return NULL;
+}
+
+int
+platform_account_profile(nano_req_t *req, nano_res_t *res)
+{
+    platform_session_t   ps;
+    nano_form_t          f;
+    nano_db_status_t     st;
+    nano_db_t           *db = NULL;
+    const char          *why;
+    char                *name = NULL;
+    int                  status;
+
+    platform_session_init(&ps);
+    nano_form_init(&f);
+    status = platform_account_begin(req, res, &db, &ps, &f);
+    if (status != 0) {
+        goto out;
+    }
+    if (nano_form_get(&f, "name") == NULL) {
+        status = nano_res_error(res, 400, "invalid_name",
+                                "name is a required string");
+        goto out;
+    }
+    name = strdup(nano_form_get(&f, "name"));
+    if (name == NULL) {
+        status = nano_res_error(res, 500, "internal", "out of memory");
+        goto out;
+    }
+    if ((why = platform_profile_name_problem(name)) != NULL) {
+        status = nano_res_error(res, 400, "invalid_name", why);
+        goto out;
+    }
+    st = platform_user_set_name(db, ps.user.id, name);
+    if (st != NANO_DB_OK) {
+        status = nano_server_db_error(res, db, st);
+        goto out;
+    }
+    if (platform_profile_set(&ps.user.name, name) != 0) {
+        status = nano_res_error(res, 500, "internal", "out of memory");
+        goto out;
+    }
+    nano_log_info("user %s changed the name", ps.user.id);
+    status = platform_profile_done(req, res, db, &ps);
+out:
+    free(name);
+    nano_form_cleanup(&f);
+    platform_session_cleanup(&ps);
+    return status;
+}
+
+/* The avatar's image field: its URL with the time it changed, so a
+ * browser never shows an old one from its cache. */
+static void
+platform_avatar_url(char *url, size_t len, const char *id)
+{
+    snprintf(url, len, NANO_PAGE_AVATAR_PATH "%s?v=%lld", id,
+             (long long) time(NULL));
+}
+
+int
+platform_account_avatar_put(nano_req_t *req, nano_res_t *res)
+{
+    const nano_upload_t   *up;
+    platform_session_t     ps;
+    nano_scale_status_t    sc;
+    nano_db_status_t       st;
+    nano_db_t             *db = NULL;
+    unsigned char         *data = NULL, *png = NULL;
+    size_t                 png_len = 0;
+    char                   why[256], path[PATH_MAX], url[160];
+    int                    status;
+
+    platform_session_init(&ps);
+    status = platform_account_session(req, res, 1, &db, &ps);
+    if (status != 0) {
+        goto out;
+    }
+    if (!nano_req_is_content_type(req, "multipart/form-data")) {
+        status = nano_res_error(res, 415, "unsupported_media_type",
+                                "send the image as multipart/form-data");
+        goto out;
+    }
+    up = nano_req_upload(req, "image");
+    if (up == NULL) {
+        status = nano_res_json(res, 400,
+                               json_pack("{s:s, s:s, s:s}",
+                                         "error", "invalid_field",
+                                         "field", "image",
+                                         "message", "send the picture as"
+                                         " the file field image"));
+        goto out;
+    }
+    if (up->size > PLATFORM_AVATAR_MAX) {
+        status = nano_res_error(res, 413, "payload_too_large",
+                                "a picture may be at most 5 MiB");
+        goto out;
+    }
+    if (up->mime == NULL) {
+        status = nano_res_error(res, 415, "unsupported_image",
+                                "the file is not a PNG, JPEG or WebP image");
+        goto out;
+    }
+    if (platform_avatar_path(req->config->media_dir, ps.user.id, path,
+                             sizeof(path)) != 0)
+    {
+        status = nano_res_error(res, 500, "internal",
+                                "no place for this user's avatar");
+        goto out;
+    }
+    data = platform_avatar_read(up->path, up->size);
+    if (data == NULL) {
+        status = nano_res_error(res, 500, "internal",
+                                "cannot read the upload");
+        goto out;
+    }
+    platform_decode_enter();
+    sc = nano_image_square_png(data, up->size, PLATFORM_AVATAR_SIDE,
+                               NANO_IMAGE_PIXELS_MAX, &png, &png_len, why,
+                               sizeof(why));
+    platform_decode_leave();
+    switch (sc) {
+    case NANO_SCALE_OK:
+        break;
+    case NANO_SCALE_TOO_LARGE:
+        nano_log_info("user %s: avatar refused: %s", ps.user.id, why);
+        status = nano_res_error(res, 413, "image_too_large", why);
+        goto out;
+    case NANO_SCALE_NOT_IMAGE:
+        status = nano_res_error(res, 415, "unsupported_image", why);
+        goto out;
+    case NANO_SCALE_CORRUPT:
+        nano_log_info("user %s: avatar refused: %s", ps.user.id, why);
+        status = nano_res_error(res, 400, "invalid_image", why);
+        goto out;
+    default:
+        status = nano_res_error(res, 503, "busy",
+                                "not enough memory for this picture now");
+        goto out;
+    }
+    if (platform_avatar_write(req->config->media_dir, path, png, png_len)
+        != 0)
+    {
+        status = nano_res_error(res, 500, "internal",
+                                "cannot store the picture");
+        goto out;
+    }
+    platform_avatar_url(url, sizeof(url), ps.user.id);
+    st = platform_user_set_image(db, ps.user.id, url);
+    if (st != NANO_DB_OK) {
+        status = nano_server_db_error(res, db, st);
+        goto out;
+    }
+    if (platform_profile_set(&ps.user.image, url) != 0) {
+        status = nano_res_error(res, 500, "internal", "out of memory");
+        goto out;
+    }
+    nano_log_info("user %s set an avatar (%zu bytes in, %zu out)",
+                  ps.user.id, up->size, png_len);
+    status = platform_profile_done(req, res, db, &ps);
+out:
+    free(png);
+    free(data);
+    platform_session_cleanup(&ps);
+    return status;
+}
+
+int
+platform_account_avatar_delete(nano_req_t *req, nano_res_t *res)
+{
+    platform_session_t   ps;
+    nano_db_status_t     st;
+    nano_db_t           *db = NULL;
+    int                  status;
+
+    platform_session_init(&ps);
+    status = platform_account_session(req, res, 1, &db, &ps);
+    if (status != 0) {
+        goto out;
+    }
+    st = platform_user_set_image(db, ps.user.id, NULL);
+    if (st != NANO_DB_OK) {
+        status = nano_server_db_error(res, db, st);
+        goto out;
+    }
+    platform_avatar_remove(req->config->media_dir, ps.user.id);
+    platform_profile_set(&ps.user.image, NULL);
+    nano_log_info("user %s removed the avatar", ps.user.id);
+    status = platform_profile_done(req, res, db, &ps);
+out:
+    platform_session_cleanup(&ps);
+    return status;
+}
+
+/* Any signed-in user may see an avatar (it is shown beside a name);
+ * nginx sends the file (X-Accel-Redirect to the internal /_nano_media/
+ * over NANO_MEDIA_DIR). */
+int
+platform_account_avatar_get(nano_req_t *req, nano_res_t *res)
+{
+    const char   *id = nano_req_path_param(req, "id");
+    struct stat   sb;
+    char          path[PATH_MAX], uri[160];
+
+    /* the gateway's verdict: nano_auth is on for /api/account/ */
+    if (nano_req_param_str(req, "NANO_USER_ID")[0] == '\0') {
+        return nano_res_error(res, 401, "unauthorized", "sign in first");
+    }
+    if (platform_avatar_path(req->config->media_dir, id, path, sizeof(path))
+        != 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+    {
+        return nano_res_error(res, 404, "not_found", "no such avatar");
+    }
+    snprintf(uri, sizeof(uri), "/_nano_media/" PLATFORM_AVATAR_DIR "/%s.png",
+             id);
+    if (nano_res_header(res, "X-Accel-Redirect", uri) != 0) {
+        return nano_res_error(res, 500, "internal", "out of memory");
+    }
+    nano_buf_cleanup(&res->body);
+    res->content_type = NULL;
+    return 200;
+}

@@ -1,0 +1,254 @@
+/* The settings page (GET /settings): the profile (name, picture), the
+ * password, the sessions, connected accounts (when the platform offers
+ * them), the data export and account deletion, each over its
+ * /api/account/* call (docs/PLATFORM.md).  Plain ES module, no build
+ * step; user text only ever goes in as text. */
+
+import { h, call, callJSON, when, safeUrl, explain, showError, ApiError } from './module.js';
+
+const MIB = 1024 * 1024;
+const AVATAR_MAX = 5 * MIB;
+
+const $ = (sel, root = document) => root.querySelector(sel);
+
+/* What an account call's refusal means here, in words. */
+function words(e) {
+    if (e instanceof ApiError) {
+        if (e.code === 'invalid_name' || e.code === 'invalid_password' || e.code === 'invalid_image'
+            || e.code === 'image_too_large' || e.code === 'last_sign_in_method') {
+            return { text: e.detail || 'That was not accepted.' };
+        }
+        if (e.code === 'wrong_password') return { text: 'That password is not correct.' };
+        if (e.status === 413) return { text: 'That picture is too large: up to 5 MB.' };
+        if (e.status === 415) return { text: 'That file is not a PNG, JPEG or WebP picture.' };
+        if (e.status === 404) return { text: 'That is already gone. Reload the page.' };
+    }
+    return explain(e);
+}
+
+/* Runs a form's call with its button busy, its status and its error. */
+async function busy(form, fn, done) {
+    const button = $('button[type="submit"]', form) || form;
+    const status = $('[data-nbs-status]', form);
+    const err = $('[data-nbs-error]', form);
+    showError(err, null);
+    if (status) status.textContent = '';
+    button.disabled = true;
+    try {
+        const out = await fn();
+        if (status && done) status.textContent = done;
+        return out;
+    } catch (e) {
+        showError(err, words(e));
+        return undefined;
+    } finally {
+        button.disabled = false;
+    }
+}
+
+/* The header shows the name and picture the re-issued cookie carries;
+ * this page's own header is made before the change, so it follows. */
+function showUser(user) {
+    for (const el of document.querySelectorAll('header .nb-user-name, [data-nbs-who]')) {
+        el.textContent = user.name || '';
+    }
+    const who = document.querySelector('header .nb-who');
+    let img = who && $('img.nb-avatar', who);
+    const src = user.image && user.image.startsWith('/api/account/avatar/') ? safeUrl(user.image) : null;
+    if (who && src && !img) {
+        img = h('img', { class: 'nb-avatar', alt: '', width: 28, height: 28 });
+        who.prepend(img);
+    }
+    if (img && src) img.src = src;
+    if (img && !src) img.remove();
+    const big = $('[data-nbs-avatar-img]');
+    big.src = src || '/ui/logo.svg';
+    $('[data-nbs-avatar-remove]').hidden = !src;
+}
+
+function profile() {
+    const nameForm = $('[data-nbs-name]');
+    nameForm.addEventListener('submit', async (ev) => {
+        ev.preventDefault();
+        const name = nameForm.elements.name.value.trim();
+        if (!name) {
+            showError($('[data-nbs-error]', nameForm), { text: 'Enter a name.' });
+            nameForm.elements.name.focus();
+            return;
+        }
+        const user = await busy(nameForm, () => callJSON('/api/account/profile', { method: 'POST', json: { name } }), 'Saved.');
+        if (user) {
+            nameForm.elements.name.value = user.name;
+            showUser(user);
+        }
+    });
+
+    const avatarForm = $('[data-nbs-avatar]');
+    avatarForm.addEventListener('submit', async (ev) => {
+        ev.preventDefault();
+        const file = avatarForm.elements.image.files[0];
+        const err = $('[data-nbs-error]', avatarForm);
+        if (!file) {
+            showError(err, { text: 'Choose a picture first.' });
+            return;
+        }
+        if (file.size > AVATAR_MAX) {
+            showError(err, { text: 'That picture is too large: up to 5 MB.' });
+            return;
+        }
+        const form = new FormData();
+        form.append('image', file);
+        const user = await busy(avatarForm, () => callJSON('/api/account/avatar', { method: 'POST', form }), 'Picture saved.');
+        if (user) {
+            avatarForm.reset();
+            showUser(user);
+        }
+    });
+    $('[data-nbs-avatar-remove]').addEventListener('click', async () => {
+        const user = await busy(avatarForm, () => callJSON('/api/account/avatar', { method: 'DELETE' }), 'Picture removed.');
+        if (user) showUser(user);
+    });
+}
+
+function password() {
+    const form = $('[data-nbs-password]');
+    form.addEventListener('submit', async (ev) => {
+        ev.preventDefault();
+        const body = { currentPassword: form.elements.currentPassword.value, newPassword: form.elements.newPassword.value };
+        const ok = await busy(form, () => callJSON('/api/account/password', { method: 'POST', json: body }),
+            'Password changed. Your other sessions were signed out.');
+        if (ok) {
+            form.reset();
+            loadSessions();
+        }
+    });
+}
+
+/* A browser's name from its User-Agent, roughly: enough to tell them apart. */
+function agentText(ua) {
+    if (!ua) return 'Unknown browser';
+    const b = /(Edg|OPR|Firefox|Chrome|Chromium|Safari)\/[\d.]+/.exec(ua);
+    const os = /(Windows|Android|iPhone|iPad|Mac OS X|Linux)/.exec(ua);
+    const name = b ? { Edg: 'Edge', OPR: 'Opera' }[b[1]] || b[1] : ua.slice(0, 60);
+    return os ? `${name} on ${os[1] === 'Mac OS X' ? 'macOS' : os[1]}` : name;
+}
+
+async function loadSessions() {
+    const box = $('[data-nbs-sessions]');
+    const err = $('[data-nbs-sessions-error]');
+    let list;
+    try {
+        list = await callJSON('/api/account/sessions');
+    } catch (e) {
+        showError(err, words(e));
+        return;
+    }
+    showError(err, null);
+    box.replaceChildren(h('table', { class: 'nbs-sessions' },
+        h('thead', {}, h('tr', {}, ['Browser', 'Address', 'Signed in', 'Last seen', ''].map((t) => h('th', { scope: 'col', text: t })))),
+        h('tbody', {}, list.map((s) => h('tr', { 'data-session': s.id, class: s.current ? 'nbs-current' : null },
+            h('td', {}, h('span', { text: agentText(s.userAgent), title: s.userAgent || '' }),
+                s.current ? h('span', { class: 'nbm-badge nbm-badge-succeeded', text: 'This browser' }) : null),
+            h('td', { text: s.ipAddress || '—' }),
+            h('td', {}, h('time', { datetime: s.createdAt, text: when(s.createdAt) })),
+            h('td', {}, h('time', { datetime: s.lastSeenAt, text: when(s.lastSeenAt) })),
+            h('td', {}, h('button', {
+                type: 'button',
+                class: 'nbm-button-quiet',
+                text: s.current ? 'Sign out' : 'Sign out this one',
+                onclick: async (ev) => {
+                    const button = ev.currentTarget;
+                    button.disabled = true;
+                    try {
+                        await call(`/api/account/sessions/${encodeURIComponent(s.id)}`, { method: 'DELETE' });
+                        if (s.current) location.assign('/');
+                        else loadSessions();
+                    } catch (e) {
+                        showError(err, words(e));
+                        button.disabled = false;
+                    }
+                },
+            })))))));
+    box.removeAttribute('aria-busy');
+}
+
+function sessions() {
+    $('[data-nbs-signout-all]').addEventListener('click', async (ev) => {
+        const button = ev.currentTarget;
+        button.disabled = true;
+        try {
+            await call('/api/account/signout-all', { method: 'POST', json: {} });
+            location.assign('/api/auth/signin?callbackUrl=%2Fsettings');
+        } catch (e) {
+            showError($('[data-nbs-sessions-error]'), words(e));
+            button.disabled = false;
+        }
+    });
+    loadSessions();
+}
+
+/* Connected accounts come from another part of the platform: when it
+ * does not answer (404), the section stays hidden. */
+async function connections() {
+    const section = $('[data-nbs-connections]');
+    let list;
+    try {
+        list = await callJSON('/api/account/connections');
+    } catch {
+        return;
+    }
+    if (!Array.isArray(list)) return;
+    const err = $('[data-nbs-connections-error]');
+    const render = (items) => $('[data-nbs-connections-list]').replaceChildren(items.length
+        ? h('ul', { class: 'nbs-connections' }, items.map((c) => h('li', {},
+            h('strong', { text: c.provider }), ' ', h('span', { class: 'nbm-muted', text: c.providerAccountId || '' }), ' ',
+            h('button', {
+                type: 'button',
+                class: 'nbm-button-quiet',
+                text: 'Unlink',
+                onclick: async () => {
+                    try {
+                        await call(`/api/account/connections/${encodeURIComponent(c.provider)}`, { method: 'DELETE' });
+                        render(items.filter((x) => x !== c));
+                    } catch (e) {
+                        showError(err, words(e));
+                    }
+                },
+            }))))
+        : h('p', { class: 'nbm-muted', text: 'No other sign-in methods are connected.' }));
+    render(list);
+    section.hidden = false;
+}
+
+function removal() {
+    const form = $('[data-nbs-delete]');
+    form.addEventListener('submit', async (ev) => {
+        ev.preventDefault();
+        const err = $('[data-nbs-error]', form);
+        if (!form.elements.confirm.checked) {
+            showError(err, { text: 'Tick the box to confirm.' });
+            return;
+        }
+        const ok = await busy(form, () => callJSON('/api/account', { method: 'DELETE', json: { password: form.elements.password.value } }));
+        if (ok) location.assign('/');
+    });
+}
+
+async function start() {
+    profile();
+    password();
+    sessions();
+    removal();
+    connections();
+    try {
+        const s = await callJSON('/api/auth/session');
+        if (s && s.user) {
+            $('[data-nbs-name]').elements.name.value = s.user.name || '';
+            showUser(s.user);
+        }
+    } catch {
+        /* the page still works from what the server rendered */
+    }
+}
+
+if (document.querySelector('[data-nb-settings]')) start();
