@@ -628,7 +628,7 @@ stack_throwaway() {
     STACK_PORT=$1
     STACK_URL=http://127.0.0.1:$STACK_PORT
     STACK_LISTEN=unix
-    STACK_READ_TIMEOUT=3s
+    STACK_READ_TIMEOUT=10s
     STACK_SECRET_FILE=$STACK_STATE/keys
     STACK_UPSTREAMS=$STACK_STATE/upstreams.conf
     STACK_RATELIMIT=$STACK_ROOT/tests/ratelimit-test.conf

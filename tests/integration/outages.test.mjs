@@ -95,7 +95,7 @@ test('a hung backend: 504 after the read timeout, others fine meanwhile', async 
         assert.equal(page.status, 504);
         assert.ok(isHtml(page), page.headers['content-type']);
         assert.ok(page.text.length < 4096, `a small page (${page.text.length} bytes)`);
-        assert.ok(took >= 2000 && took < 20000, `answered after ${took} ms (read timeout 3 s)`);
+        assert.ok(took >= 8000 && took < 30000, `answered after ${took} ms (read timeout 10 s)`);
     } finally {
         for (const c of held) c.destroy();
         await new Promise((r) => server.close(r));

@@ -71,7 +71,7 @@ function header(active) {
     return '<header class="nb-header">\n  <a class="nb-brand" href="/"><img src="/ui/logo.svg" alt="" width="28" height="28"><span>Nano Banana</span></a>\n'
         + `  <nav class="nb-nav" aria-label="Modules">\n${links}  </nav>\n  <div class="nb-user">`
         + '<span class="nbm-balance" data-nb-balance hidden></span>\n    <nav class="nb-account" aria-label="Account">'
-        + '<a href="/">Dashboard</a><a href="/billing">Billing</a><a href="/settings">Settings</a></nav>\n    '
+        + '<a class="nb-dashboard" href="/">Dashboard</a><a class="nb-billing" href="/billing">Billing</a><a class="nb-settings" href="/settings">Settings</a></nav>\n    '
         + `<span class="nb-who"><span class="nb-user-name">${esc(USER.name)}</span></span>\n    <a href="/api/auth/signout">Sign out</a></div>\n</header>`;
 }
 
