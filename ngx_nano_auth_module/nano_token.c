@@ -407,7 +407,7 @@ nano_keyring_candidates(const nano_keyring_t *kr, const nano_str_t *kid,
 
     /* which key a token names is no secret: a plain compare will do */
     for (i = 0; i < kr->nkeys; i++) {
-        if (kr->keys[i].kid_len == kid->len
+        if (kr->keys[i].kid_len != 0 && kr->keys[i].kid_len == kid->len
             && memcmp(kr->keys[i].kid, kid->data, kid->len) == 0)
         {
             *first = i;
