@@ -25,6 +25,9 @@ typedef struct {
     /* NANO_MEDIA_DIR, else $root/.state/media: media files, and
      * uploads in progress under tmp/ */
     char            *media_dir;
+    /* NANO_SESSION_FORMAT=jwe: sessions are issued as NextAuth v4's JWE
+     * (nano_jwe.h) instead of HS256 JWS; both are always read */
+    int              session_jwe;
 } nano_config_t;
 
 void nano_config_init(nano_config_t *cfg);
@@ -32,7 +35,7 @@ void nano_config_init(nano_config_t *cfg);
 /*
  * Reads NEXTAUTH_URL (default NANO_DEFAULT_URL, with a warning),
  * NANO_SECRET_FILE or NEXTAUTH_SECRET (each key at least 32 bytes;
- * required when need_keys), NANO_ROOT, NANO_MEDIA_DIR and the module
+ * required when need_keys), NANO_SESSION_FORMAT (jws or jwe), NANO_ROOT, NANO_MEDIA_DIR and the module
  * registry (nano_registry.h).  Returns 0, or -1 with a
  * message in err that never contains a secret.
  */
