@@ -302,7 +302,7 @@ test_every_key_opens_a_token_without_kid(void **state)
 }
 
 
-/* ---- refusals ------------------------------------------------------------- */
+/* ---- refusals ------------------------------------------------------------ */
 
 static void
 test_refuse_tampering_in_each_part(void **state)
@@ -472,7 +472,7 @@ test_clock_tolerance_is_next_auths(void **state)
 }
 
 
-/* ---- kids ----------------------------------------------------------------- */
+/* ---- kids ---------------------------------------------------------------- */
 
 static void
 test_kid_picks_its_key_only(void **state)
