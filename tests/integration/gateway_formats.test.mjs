@@ -419,6 +419,35 @@ test('cache: a token verified on one key file is not accepted by a server with a
     assert.equal((await check(to)).reason, 'bad_signature', 'and the other way round');
 });
 
+// The worker's resident memory, in KiB.
+function workerRss() {
+    const pid = spawnSync('pgrep', ['-P', String(master.pid)], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
+    return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+}
+
+test('cache: bounded: 4,000 distinct tokens leave the worker\'s memory flat, evicted ones verify again', async () => {
+    const first = claims();
+    const tFirst = jwt(first, { key: KEY1 });
+    await assertAccepted(tFirst, first, 'the first token');
+    // fill the 512 slots once, so the table's pages are all touched
+    const make = (i) => (i % 2 ? jwe(naClaims(), { secret: KEY1 }) : jwt(claims(), { key: KEY1 }));
+    const batch = async (n) => {
+        const toks = Array.from({ length: n }, (_, i) => make(i));
+        for (let i = 0; i < toks.length; i += 50) {
+            const rs = await Promise.all(toks.slice(i, i + 50).map((t) => check(t)));
+            for (const r of rs) assert.equal(r.status, 200);
+        }
+    };
+    await batch(2000);
+    const before = workerRss();
+    await batch(4000);
+    const grown = workerRss() - before;
+    console.log(`# worker RSS grew ${grown} KiB over 4,000 more distinct tokens`);
+    assert.ok(grown < 1024, `the worker grew ${grown} KiB`);
+    // the first token was evicted long ago (or not): it is accepted all the same
+    await assertAccepted(tFirst, first, 'the first token, after 6,000 others');
+});
+
 test('cache: nginx -s reload with a new key file empties it', async () => {
     const c = claims();
     const t = jwt(c, { key: KEY2, header: { kid: 'k 2' } });
