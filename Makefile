@@ -16,6 +16,8 @@ LDLIBS    := -lfcgi -ljansson -lpq -ljwt -lcurl -lcrypto -lcrypt -lunistring \
 
 # Token and cookie code is shared by the gateway (verifier) and backends.
 TOKEN_SRC := ngx_nano_auth_module/nano_token.c \
+             ngx_nano_auth_module/nano_jose.c \
+             ngx_nano_auth_module/nano_jwe.c \
              ngx_nano_auth_module/nano_cookie.c \
              ngx_nano_auth_module/nano_token_issue.c \
              ngx_nano_auth_module/nano_utf8.c \

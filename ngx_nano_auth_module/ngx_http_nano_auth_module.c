@@ -1,12 +1,14 @@
 
 /*
  * ngx_http_nano_auth_module: the gateway's session check.  Verifies the
- * platform's HS256 session cookie and its revocation on every request,
- * refuses a request without a valid session in nginx's access phase with
- * 401 (so satisfy, auth_delay and error_page apply), turns nginx's plain
- * 401 for such a refusal into the gateway's answer (JSON 401 for APIs, a
- * 302 to sign in for pages), and exposes the verified identity as
- * variables for fastcgi_param.
+ * platform's session cookie (HS256 JWS, or NextAuth v4's JWE) and its
+ * revocation on every request, through a per-worker cache of verified
+ * tokens; refuses a request without a valid session in nginx's access
+ * phase with 401 (so satisfy, auth_delay and error_page apply), and a
+ * cross-site state change in the preaccess phase with 403; turns nginx's
+ * plain 401 or 403 for such a refusal into the gateway's answer (JSON for
+ * APIs, a 302 to sign in for pages), and exposes the verified identity
+ * and the reason for a refusal as variables.
  */
 
 
@@ -15,6 +17,7 @@
 #include <ngx_http.h>
 
 #include "nano_token.h"
+#include "nano_jwe.h"
 #include "nano_cookie.h"
 #include "nano_revoke.h"
 
@@ -22,6 +25,12 @@
 #define NGX_HTTP_NANO_AUTH_REVOKE_CHECK  1000   /* ms between two stat()s */
 #define NGX_HTTP_NANO_AUTH_REVOKE_LOG    10     /* s between two errors */
 #define NGX_HTTP_NANO_AUTH_REVOKE_STALE  60     /* s: an old snapshot */
+
+/* The verified-token cache of one key file, per worker: 512 slots of
+ * 1.5 KiB (768 KiB), each holding a whole token and its claims; a token
+ * whose claims do not fit is verified every time. */
+#define NGX_HTTP_NANO_AUTH_CACHE_BITS    9
+#define NGX_HTTP_NANO_AUTH_CACHE_DATA    1536
 
 
 /*
@@ -44,10 +53,39 @@ typedef struct {
 } ngx_http_nano_auth_revocation_t;
 
 
+/*
+ * One verified token: the whole token (the key; a MAC or tag alone
+ * would let a forged token borrow another's claims) and the claims read
+ * from it, which point into data.  Only the clock and the revocation
+ * file are looked at again on a hit.
+ */
+typedef struct {
+    size_t                     token_len;     /* 0: empty */
+    nano_token_format_t        format;
+    nano_claims_t              claims;
+    u_char                     data[NGX_HTTP_NANO_AUTH_CACHE_DATA];
+} ngx_http_nano_auth_slot_t;
+
+
+/*
+ * A key file's state, made by nano_auth_secret_file and shared by every
+ * location that inherits it.  The cache and the cipher context are made
+ * by each worker on its first request (after the fork), so they need no
+ * lock; a reload reads the key file into a new state with an empty cache.
+ */
+typedef struct {
+    nano_keyring_t            *keyring;
+    ngx_http_nano_auth_slot_t *cache;         /* NULL: not made yet */
+    nano_jwe_ctx_t            *jwe;           /* NULL: not made yet */
+    unsigned                   cache_failed:1;
+} ngx_http_nano_auth_keys_t;
+
+
 typedef struct {
     ngx_flag_t                 enable;
+    ngx_flag_t                 csrf;
     ngx_str_t                  secret_file;
-    nano_keyring_t            *keyring;
+    ngx_http_nano_auth_keys_t *keys;
     ngx_array_t               *origins;       /* of ngx_str_t */
     ngx_uint_t                 secure;        /* the origins are https */
     ngx_http_nano_auth_revocation_t  *revocation;
@@ -58,20 +96,23 @@ typedef struct {
 } ngx_http_nano_auth_loc_conf_t;
 
 
-/* The answer the access handler wants for its refusal. */
+/* The answer the module wants for its refusal. */
 typedef enum {
     NGX_HTTP_NANO_AUTH_ADMIT = 0,
     NGX_HTTP_NANO_AUTH_JSON,
-    NGX_HTTP_NANO_AUTH_REDIRECT
+    NGX_HTTP_NANO_AUTH_REDIRECT,
+    NGX_HTTP_NANO_AUTH_CSRF                   /* 403 JSON */
 } ngx_http_nano_auth_answer_e;
 
 
 typedef struct {
     nano_token_status_t        status;
+    nano_token_reason_t        reason;
     nano_claims_t              claims;
     ngx_str_t                 *body;          /* set: our answer replaces
-                                                 nginx's 401 */
+                                                 nginx's 401 or 403 */
     unsigned                   answer:2;
+    unsigned                   evaluated:1;
     unsigned                   body_sent:1;
 } ngx_http_nano_auth_ctx_t;
 
@@ -85,11 +126,32 @@ typedef enum {
 
 
 static ngx_int_t ngx_http_nano_auth_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_nano_auth_csrf_handler(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_nano_auth_cross_site(ngx_http_request_t *r,
+    ngx_http_nano_auth_loc_conf_t *alcf);
 static ngx_int_t ngx_http_nano_auth_admitted(ngx_http_request_t *r);
+static ngx_http_nano_auth_ctx_t *ngx_http_nano_auth_get_ctx(
+    ngx_http_request_t *r);
 static ngx_http_nano_auth_ctx_t *ngx_http_nano_auth_evaluate(
     ngx_http_request_t *r);
+static ngx_int_t ngx_http_nano_auth_verify(ngx_http_request_t *r,
+    ngx_http_nano_auth_loc_conf_t *alcf, ngx_str_t *token,
+    ngx_http_nano_auth_ctx_t *ctx);
+static ngx_http_nano_auth_slot_t *ngx_http_nano_auth_cache_slot(
+    ngx_http_nano_auth_keys_t *keys, ngx_str_t *token);
+static ngx_uint_t ngx_http_nano_auth_cache_equal(const u_char *a,
+    const u_char *b, size_t len);
+static void ngx_http_nano_auth_cache_store(ngx_http_nano_auth_slot_t *slot,
+    ngx_str_t *token, nano_token_format_t format,
+    const nano_claims_t *claims);
+static ngx_int_t ngx_http_nano_auth_claims_copy(ngx_pool_t *pool,
+    const nano_claims_t *src, nano_claims_t *dst);
+static size_t ngx_http_nano_auth_claims_size(const nano_claims_t *c);
+static void ngx_http_nano_auth_claims_put(u_char *p,
+    const nano_claims_t *src, nano_claims_t *dst);
 static ngx_int_t ngx_http_nano_auth_find_token(ngx_http_request_t *r,
-    ngx_http_nano_auth_loc_conf_t *alcf, ngx_str_t *token);
+    ngx_http_nano_auth_loc_conf_t *alcf, ngx_str_t *token,
+    nano_token_reason_t *reason);
 static void ngx_http_nano_auth_revocation_refresh(ngx_http_request_t *r,
     ngx_http_nano_auth_revocation_t *rv);
 static void ngx_http_nano_auth_revocation_read(ngx_http_request_t *r,
@@ -110,6 +172,8 @@ static ngx_int_t ngx_http_nano_auth_user_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_nano_auth_status_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_nano_auth_reason_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_nano_auth_origin_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_nano_auth_found(ngx_http_variable_value_t *v,
@@ -122,7 +186,7 @@ static char *ngx_http_nano_auth_login_page(ngx_conf_t *cf,
     ngx_http_nano_auth_loc_conf_t *conf);
 static char *ngx_http_nano_auth_secret_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
-static void ngx_http_nano_auth_keyring_cleanup(void *data);
+static void ngx_http_nano_auth_keys_cleanup(void *data);
 static char *ngx_http_nano_auth_origin(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static const char *ngx_http_nano_auth_parse_origin(ngx_pool_t *pool,
@@ -140,6 +204,13 @@ static ngx_command_t  ngx_http_nano_auth_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_nano_auth_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("nano_auth_csrf"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_nano_auth_loc_conf_t, csrf),
       NULL },
 
     { ngx_string("nano_auth_secret_file"),
@@ -240,6 +311,9 @@ static ngx_http_variable_t  ngx_http_nano_auth_vars[] = {
     { ngx_string("nano_auth_status"), NULL,
       ngx_http_nano_auth_status_variable, 0, 0, 0 },
 
+    { ngx_string("nano_auth_reason"), NULL,
+      ngx_http_nano_auth_reason_variable, 0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
     { ngx_string("nano_auth_origin"), NULL,
       ngx_http_nano_auth_origin_variable, 0, 0, 0 },
 
@@ -257,6 +331,9 @@ static ngx_str_t  ngx_http_nano_auth_html_type =
     ngx_string("text/html");
 static ngx_str_t  ngx_http_nano_auth_401_body =
     ngx_string("{\"error\":\"unauthorized\"}\n");
+static ngx_str_t  ngx_http_nano_auth_403_body =
+    ngx_string("{\"error\":\"csrf\","
+               "\"message\":\"this request came from another site\"}\n");
 
 
 /*
@@ -286,12 +363,122 @@ ngx_http_nano_auth_handler(ngx_http_request_t *r)
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "nano auth: session %s",
-                   nano_token_status_name(ctx->status));
+                   nano_token_reason_name(ctx->reason));
 
     ctx->answer = ngx_http_nano_auth_wants_401(r) ? NGX_HTTP_NANO_AUTH_JSON
                                                   : NGX_HTTP_NANO_AUTH_REDIRECT;
 
     return NGX_HTTP_UNAUTHORIZED;
+}
+
+
+/*
+ * Preaccess phase: under "nano_auth on" and "nano_auth_csrf on", a
+ * request that may change state (any method but GET, HEAD and OPTIONS)
+ * sent from another site is refused with 403 before anything else looks
+ * at it.  Not an access check, so "satisfy any" cannot let it through.
+ */
+static ngx_int_t
+ngx_http_nano_auth_csrf_handler(ngx_http_request_t *r)
+{
+    ngx_http_nano_auth_ctx_t       *ctx;
+    ngx_http_nano_auth_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_nano_auth_module);
+
+    if (!alcf->enable || !alcf->csrf || r != r->main
+        || (r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD|NGX_HTTP_OPTIONS)))
+    {
+        return NGX_DECLINED;
+    }
+
+    if (!ngx_http_nano_auth_cross_site(r, alcf)) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_nano_auth_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "nano auth: cross-site request refused");
+
+    ctx->answer = NGX_HTTP_NANO_AUTH_CSRF;
+
+    return NGX_HTTP_FORBIDDEN;
+}
+
+
+/*
+ * Sec-Fetch-Site is "cross-site", or an Origin is not one of the
+ * deployment's origins (compared normalised, as nano_auth_origin keeps
+ * them; "null" and anything unreadable are foreign).  Same-site requests
+ * pass on Sec-Fetch-Site: the sibling subdomains of phase 2 are listed
+ * origins, and their Origin header is what tells them apart.
+ */
+static ngx_uint_t
+ngx_http_nano_auth_cross_site(ngx_http_request_t *r,
+    ngx_http_nano_auth_loc_conf_t *alcf)
+{
+    ngx_str_t        *origin, norm;
+    ngx_uint_t        i, j;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    origin = alcf->origins->elts;
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Sec-Fetch-Site") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Sec-Fetch-Site",
+                               sizeof("Sec-Fetch-Site") - 1) == 0)
+        {
+            if (h[i].value.len == sizeof("cross-site") - 1
+                && ngx_strncasecmp(h[i].value.data, (u_char *) "cross-site",
+                                   sizeof("cross-site") - 1) == 0)
+            {
+                return 1;
+            }
+            continue;
+        }
+
+        if (h[i].key.len != sizeof("Origin") - 1
+            || ngx_strncasecmp(h[i].key.data, (u_char *) "Origin",
+                               sizeof("Origin") - 1) != 0)
+        {
+            continue;
+        }
+
+        if (ngx_http_nano_auth_parse_origin(r->pool, &h[i].value, &norm)) {
+            return 1;
+        }
+
+        for (j = 0; j < alcf->origins->nelts; j++) {
+            if (norm.len == origin[j].len
+                && ngx_strncmp(norm.data, origin[j].data, norm.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (j == alcf->origins->nelts) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 
@@ -313,18 +500,11 @@ ngx_http_nano_auth_admitted(ngx_http_request_t *r)
 }
 
 
-/*
- * Verifies the session once per request; the handler and every
- * variable share the result.  Returns NULL only when out of memory.
- */
+/* The request's ctx, made empty on first use; NULL when out of memory. */
 static ngx_http_nano_auth_ctx_t *
-ngx_http_nano_auth_evaluate(ngx_http_request_t *r)
+ngx_http_nano_auth_get_ctx(ngx_http_request_t *r)
 {
-    u_char                         *scratch;
-    ngx_int_t                       rc;
-    ngx_str_t                       token;
-    ngx_http_nano_auth_ctx_t       *ctx;
-    ngx_http_nano_auth_loc_conf_t  *alcf;
+    ngx_http_nano_auth_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_nano_auth_module);
     if (ctx) {
@@ -338,56 +518,293 @@ ngx_http_nano_auth_evaluate(ngx_http_request_t *r)
 
     ngx_http_set_ctx(r, ctx, ngx_http_nano_auth_module);
 
+    return ctx;
+}
+
+
+/*
+ * Verifies the session once per request; the handler and every
+ * variable share the result.  Returns NULL only when out of memory.
+ */
+static ngx_http_nano_auth_ctx_t *
+ngx_http_nano_auth_evaluate(ngx_http_request_t *r)
+{
+    ngx_str_t                       token;
+    ngx_http_nano_auth_ctx_t       *ctx;
+    ngx_http_nano_auth_loc_conf_t  *alcf;
+
+    ctx = ngx_http_nano_auth_get_ctx(r);
+    if (ctx == NULL || ctx->evaluated) {
+        return ctx;
+    }
+
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_nano_auth_module);
 
-    if (alcf->keyring == NULL) {
-        ctx->status = NANO_TOKEN_MISSING;
-        return ctx;
-    }
+    ctx->reason = NANO_TOKEN_REASON_MISSING;
 
-    rc = ngx_http_nano_auth_find_token(r, alcf, &token);
-    if (rc == NGX_ERROR) {
+    if (alcf->keys
+        && ngx_http_nano_auth_find_token(r, alcf, &token, &ctx->reason)
+           != NGX_OK)
+    {
         return NULL;
     }
 
-    if (rc == NGX_DECLINED) {
-        ctx->status = (token.len == 0) ? NANO_TOKEN_MISSING
-                                       : NANO_TOKEN_INVALID;
-        return ctx;
-    }
-
-    scratch = ngx_pnalloc(r->pool, token.len + 1);
-    if (scratch == NULL) {
+    if (ctx->reason == NANO_TOKEN_REASON_OK
+        && ngx_http_nano_auth_verify(r, alcf, &token, ctx) != NGX_OK)
+    {
         return NULL;
     }
 
-    ctx->status = nano_token_verify(alcf->keyring, (char *) token.data,
-                                    token.len, (long long) ngx_time(),
-                                    (long long) alcf->leeway,
-                                    (char *) scratch, token.len + 1,
-                                    &ctx->claims);
-
-    if (ctx->status == NANO_TOKEN_OK && alcf->revocation) {
+    if (ctx->reason == NANO_TOKEN_REASON_OK && alcf->revocation) {
         ngx_http_nano_auth_revocation_refresh(r, alcf->revocation);
 
         if (nano_revoke_check(alcf->revocation->snapshot, &ctx->claims)) {
-            ctx->status = NANO_TOKEN_REVOKED;
+            ctx->reason = NANO_TOKEN_REASON_REVOKED;
         }
     }
+
+    if (ctx->reason != NANO_TOKEN_REASON_OK) {
+        ngx_memzero(&ctx->claims, sizeof(nano_claims_t));
+    }
+
+    ctx->status = nano_token_reason_status(ctx->reason);
+    ctx->evaluated = 1;
 
     return ctx;
 }
 
 
 /*
+ * Authenticates the token through the worker's cache: a hit (the whole
+ * token equal to a verified one) costs a compare and a copy of its
+ * claims; a miss verifies it (nano_token_open) and keeps it when valid.
+ * The clock is checked on every request.  Sets ctx->reason and, when
+ * valid, ctx->claims (request pool memory); NGX_ERROR when out of memory.
+ */
+static ngx_int_t
+ngx_http_nano_auth_verify(ngx_http_request_t *r,
+    ngx_http_nano_auth_loc_conf_t *alcf, ngx_str_t *token,
+    ngx_http_nano_auth_ctx_t *ctx)
+{
+    u_char                     *scratch;
+    nano_token_format_t         format;
+    ngx_http_nano_auth_keys_t  *keys;
+    ngx_http_nano_auth_slot_t  *slot;
+
+    keys = alcf->keys;
+    slot = ngx_http_nano_auth_cache_slot(keys, token);
+
+    if (slot && slot->token_len == token->len
+        && ngx_http_nano_auth_cache_equal(slot->data, token->data,
+                                          token->len))
+    {
+        ctx->reason = nano_token_check_time(&slot->claims, slot->format,
+                                            (long long) ngx_time(),
+                                            (long long) alcf->leeway);
+
+        if (ctx->reason == NANO_TOKEN_REASON_EXPIRED) {
+            slot->token_len = 0;
+        }
+
+        if (ctx->reason != NANO_TOKEN_REASON_OK) {
+            return NGX_OK;
+        }
+
+        /* the slot may be taken by another request before this one ends */
+        return ngx_http_nano_auth_claims_copy(r->pool, &slot->claims,
+                                              &ctx->claims);
+    }
+
+    if (keys->jwe == NULL) {
+        /* NULL again when out of memory: each JWE then makes its own */
+        keys->jwe = nano_jwe_ctx_new();
+    }
+
+    scratch = ngx_pnalloc(r->pool, token->len + 1);
+    if (scratch == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->reason = nano_token_open(keys->keyring, keys->jwe,
+                                  (char *) token->data, token->len,
+                                  (char *) scratch, token->len + 1,
+                                  &ctx->claims, &format);
+
+    if (ctx->reason != NANO_TOKEN_REASON_OK) {
+        return NGX_OK;
+    }
+
+    ctx->reason = nano_token_check_time(&ctx->claims, format,
+                                        (long long) ngx_time(),
+                                        (long long) alcf->leeway);
+
+    if (ctx->reason == NANO_TOKEN_REASON_OK && slot) {
+        ngx_http_nano_auth_cache_store(slot, token, format, &ctx->claims);
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The slot a token would live in, the cache made on first use; NULL
+ * when there is no cache (out of memory).  The index comes from the
+ * token's last bytes, its MAC or GCM tag: only verified tokens are
+ * stored, and no one can choose the tag of a token that verifies, so no
+ * one can aim tokens at another's slot.
+ */
+static ngx_http_nano_auth_slot_t *
+ngx_http_nano_auth_cache_slot(ngx_http_nano_auth_keys_t *keys,
+    ngx_str_t *token)
+{
+    uint64_t  h;
+
+    if (keys->cache == NULL) {
+        if (keys->cache_failed) {
+            return NULL;
+        }
+
+        /* calloc: pages no token ever used are never touched */
+        keys->cache = ngx_calloc(sizeof(ngx_http_nano_auth_slot_t)
+                                 << NGX_HTTP_NANO_AUTH_CACHE_BITS,
+                                 ngx_cycle->log);
+        if (keys->cache == NULL) {
+            keys->cache_failed = 1;
+            return NULL;
+        }
+    }
+
+    if (token->len < sizeof(uint64_t)) {
+        return NULL;
+    }
+
+    ngx_memcpy(&h, token->data + token->len - sizeof(uint64_t),
+               sizeof(uint64_t));
+
+    h = (h ^ token->len) * 0x9e3779b97f4a7c15ULL;
+
+    return &keys->cache[h >> (64 - NGX_HTTP_NANO_AUTH_CACHE_BITS)];
+}
+
+
+/*
+ * Constant time comparison of two byte strings of the same length, eight
+ * bytes at a time: how much of a cached token a guess shares must not
+ * show in the time it takes.
+ */
+static ngx_uint_t
+ngx_http_nano_auth_cache_equal(const u_char *a, const u_char *b, size_t len)
+{
+    size_t    i;
+    uint64_t  x, y, d;
+
+    d = 0;
+
+    for (i = 0; i + sizeof(uint64_t) <= len; i += sizeof(uint64_t)) {
+        ngx_memcpy(&x, a + i, sizeof(uint64_t));
+        ngx_memcpy(&y, b + i, sizeof(uint64_t));
+        d |= x ^ y;
+    }
+
+    for ( /* void */ ; i < len; i++) {
+        d |= a[i] ^ b[i];
+    }
+
+    return d == 0;
+}
+
+
+/* Keeps a verified token and its claims in slot, when they fit. */
+static void
+ngx_http_nano_auth_cache_store(ngx_http_nano_auth_slot_t *slot,
+    ngx_str_t *token, nano_token_format_t format, const nano_claims_t *claims)
+{
+    u_char  *p;
+
+    if (token->len + ngx_http_nano_auth_claims_size(claims)
+        > NGX_HTTP_NANO_AUTH_CACHE_DATA)
+    {
+        return;
+    }
+
+    /* the claims' strings follow the token */
+    p = ngx_cpymem(slot->data, token->data, token->len);
+    ngx_http_nano_auth_claims_put(p, claims, &slot->claims);
+
+    slot->token_len = token->len;
+    slot->format = format;
+}
+
+
+/* Copies claims into one allocation from pool; NGX_ERROR when out of
+ * memory. */
+static ngx_int_t
+ngx_http_nano_auth_claims_copy(ngx_pool_t *pool, const nano_claims_t *src,
+    nano_claims_t *dst)
+{
+    u_char  *p;
+
+    p = ngx_pnalloc(pool, ngx_http_nano_auth_claims_size(src));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_nano_auth_claims_put(p, src, dst);
+
+    return NGX_OK;
+}
+
+
+/* The bytes the claims' strings take, each with its NUL. */
+static size_t
+ngx_http_nano_auth_claims_size(const nano_claims_t *c)
+{
+    return c->sub.len + c->email.len + c->name.len + c->picture.len
+           + c->jti.len + 5;
+}
+
+
+/* Copies src into dst with its strings written at p (room for
+ * ngx_http_nano_auth_claims_size bytes). */
+static void
+ngx_http_nano_auth_claims_put(u_char *p, const nano_claims_t *src,
+    nano_claims_t *dst)
+{
+    ngx_uint_t         i;
+    nano_str_t        *d[5];
+    const nano_str_t  *s[5];
+
+    *dst = *src;
+
+    s[0] = &src->sub;     d[0] = &dst->sub;
+    s[1] = &src->email;   d[1] = &dst->email;
+    s[2] = &src->name;    d[2] = &dst->name;
+    s[3] = &src->picture; d[3] = &dst->picture;
+    s[4] = &src->jti;     d[4] = &dst->jti;
+
+    for (i = 0; i < 5; i++) {
+        if (s[i]->data == NULL) {
+            continue;
+        }
+
+        d[i]->data = (char *) p;
+        p = ngx_cpymem(p, s[i]->data, s[i]->len);
+        *p++ = '\0';
+    }
+}
+
+
+/*
  * Finds the session cookie by the one rule (nano_cookie_session_token):
- * NGX_OK with the token, NGX_DECLINED with an empty token when there is
- * none, or with token.len 1 when what is there cannot be a token (too
- * big, a bad chunk, one name twice with different values).
+ * sets *reason to OK with the token, MISSING when there is none,
+ * MALFORMED when what is there cannot be a token (too big, a bad chunk)
+ * or CONFLICT (one name twice with different values).  NGX_ERROR only
+ * when out of memory.
  */
 static ngx_int_t
 ngx_http_nano_auth_find_token(ngx_http_request_t *r,
-    ngx_http_nano_auth_loc_conf_t *alcf, ngx_str_t *token)
+    ngx_http_nano_auth_loc_conf_t *alcf, ngx_str_t *token,
+    nano_token_reason_t *reason)
 {
     size_t                 n, total, len;
     u_char                *buf;
@@ -403,12 +820,12 @@ ngx_http_nano_auth_find_token(ngx_http_request_t *r,
     ngx_str_null(token);
     n = 0;
     total = 0;
+    *reason = NANO_TOKEN_REASON_MALFORMED;
 
 #if (nginx_version >= 1023000)
     for (h = r->headers_in.cookie; h; h = h->next) {
         if (n == NANO_COOKIE_HEADERS_MAX) {
-            token->len = 1;
-            return NGX_DECLINED;
+            return NGX_OK;
         }
         headers[n].data = (char *) h->value.data;
         headers[n].len = h->value.len;
@@ -419,8 +836,7 @@ ngx_http_nano_auth_find_token(ngx_http_request_t *r,
     h = r->headers_in.cookies.elts;
     for (i = 0; i < r->headers_in.cookies.nelts; i++) {
         if (n == NANO_COOKIE_HEADERS_MAX) {
-            token->len = 1;
-            return NGX_DECLINED;
+            return NGX_OK;
         }
         headers[n].data = (char *) h[i]->value.data;
         headers[n].len = h[i]->value.len;
@@ -430,12 +846,12 @@ ngx_http_nano_auth_find_token(ngx_http_request_t *r,
 #endif
 
     if (n == 0) {
-        return NGX_DECLINED;
+        *reason = NANO_TOKEN_REASON_MISSING;
+        return NGX_OK;
     }
 
     if (total > NANO_COOKIE_HEADER_MAX) {
-        token->len = 1;
-        return NGX_DECLINED;
+        return NGX_OK;
     }
 
     /* the joined token is never longer than the headers it came from */
@@ -454,16 +870,22 @@ ngx_http_nano_auth_find_token(ngx_http_request_t *r,
 
     case NANO_COOKIE_FOUND:
         token->data = buf;
-        return NGX_OK;
+        *reason = NANO_TOKEN_REASON_OK;
+        break;
 
     case NANO_COOKIE_ABSENT:
-        token->len = 0;
-        return NGX_DECLINED;
+        *reason = NANO_TOKEN_REASON_MISSING;
+        break;
 
-    default: /* NANO_COOKIE_MALFORMED, NANO_COOKIE_CONFLICT */
-        token->len = 1;
-        return NGX_DECLINED;
+    case NANO_COOKIE_CONFLICT:
+        *reason = NANO_TOKEN_REASON_CONFLICT;
+        break;
+
+    default: /* NANO_COOKIE_MALFORMED */
+        break;
     }
+
+    return NGX_OK;
 }
 
 
@@ -716,10 +1138,11 @@ ngx_http_nano_auth_wants_401(ngx_http_request_t *r)
 
 
 /*
- * Turns nginx's special 401 response for our refusal into our answer.
- * Only that one: a backend's 401 has no err_status, an "error_page 401"
- * redirect starts with a fresh ctx (the operator's page wins), and a 401
- * challenge another access module set (WWW-Authenticate) stays as it is.
+ * Turns nginx's special 401 (or 403) response for our refusal into our
+ * answer.  Only that one: a backend's 401 has no err_status, an
+ * "error_page 401" redirect starts with a fresh ctx (the operator's page
+ * wins), and a 401 challenge another access module set
+ * (WWW-Authenticate) stays as it is.
  */
 static ngx_int_t
 ngx_http_nano_auth_header_filter(ngx_http_request_t *r)
@@ -730,17 +1153,25 @@ ngx_http_nano_auth_header_filter(ngx_http_request_t *r)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_nano_auth_module);
 
-    if (ctx == NULL
-        || ctx->answer == NGX_HTTP_NANO_AUTH_ADMIT
-        || r->err_status != NGX_HTTP_UNAUTHORIZED
-        || r->headers_out.www_authenticate)
+    if (ctx == NULL || ctx->answer == NGX_HTTP_NANO_AUTH_ADMIT) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    if (ctx->answer == NGX_HTTP_NANO_AUTH_CSRF
+        ? r->err_status != NGX_HTTP_FORBIDDEN
+        : (r->err_status != NGX_HTTP_UNAUTHORIZED
+           || r->headers_out.www_authenticate))
     {
         return ngx_http_next_header_filter(r);
     }
 
     alcf = ngx_http_get_module_loc_conf(r, ngx_http_nano_auth_module);
 
-    if (ctx->answer == NGX_HTTP_NANO_AUTH_JSON) {
+    if (ctx->answer == NGX_HTTP_NANO_AUTH_CSRF) {
+        ctx->body = &ngx_http_nano_auth_403_body;
+        r->headers_out.content_type = ngx_http_nano_auth_json_type;
+
+    } else if (ctx->answer == NGX_HTTP_NANO_AUTH_JSON) {
         ctx->body = &ngx_http_nano_auth_401_body;
         r->headers_out.content_type = ngx_http_nano_auth_json_type;
 
@@ -970,6 +1401,33 @@ ngx_http_nano_auth_status_variable(ngx_http_request_t *r,
 }
 
 
+/*
+ * Why this module refused the request: "csrf", or the session's reason
+ * (nano_token_reason_name); not found when it did not refuse it
+ * (nano_auth off, a valid session, or admitted by "satisfy any").  Not
+ * cacheable: a refusal may come after an early look.
+ */
+static ngx_int_t
+ngx_http_nano_auth_reason_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    const char                *name;
+    ngx_http_nano_auth_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_nano_auth_module);
+
+    if (ctx == NULL || ctx->answer == NGX_HTTP_NANO_AUTH_ADMIT) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    name = (ctx->answer == NGX_HTTP_NANO_AUTH_CSRF)
+           ? "csrf" : nano_token_reason_name(ctx->reason);
+
+    return ngx_http_nano_auth_found(v, (u_char *) name, ngx_strlen(name));
+}
+
+
 /* The first nano_auth_origin; needs no session. */
 static ngx_int_t
 ngx_http_nano_auth_origin_variable(ngx_http_request_t *r,
@@ -1039,7 +1497,7 @@ ngx_http_nano_auth_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     conf->secret_file = { 0, NULL };
-     *     conf->keyring = NULL;
+     *     conf->keys = NULL;
      *     conf->secure = 0;
      *     conf->revocation = NULL;
      *     conf->cookie = { 0, NULL };
@@ -1048,6 +1506,7 @@ ngx_http_nano_auth_create_loc_conf(ngx_conf_t *cf)
      */
 
     conf->enable = NGX_CONF_UNSET;
+    conf->csrf = NGX_CONF_UNSET;
     conf->origins = NGX_CONF_UNSET_PTR;
     conf->leeway = NGX_CONF_UNSET;
 
@@ -1064,6 +1523,7 @@ ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_str_t  *origin;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_value(conf->csrf, prev->csrf, 0);
     ngx_conf_merge_str_value(conf->secret_file, prev->secret_file, "");
     ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
     ngx_conf_merge_str_value(conf->cookie, prev->cookie,
@@ -1072,22 +1532,22 @@ ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              "/api/auth/signin");
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 60);
 
-    if (conf->keyring == NULL) {
-        conf->keyring = prev->keyring;
+    if (conf->keys == NULL) {
+        conf->keys = prev->keys;
     }
 
     if (conf->revocation == NULL) {
         conf->revocation = prev->revocation;
     }
 
-    if (conf->enable && conf->keyring == NULL) {
+    if (conf->enable && conf->keys == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"nano_auth on\" needs \"nano_auth_secret_file\"");
         return NGX_CONF_ERROR;
     }
 
     /* the origins' scheme decides which cookie name is read */
-    if (conf->keyring && conf->origins == NULL) {
+    if (conf->keys && conf->origins == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"nano_auth_secret_file\" needs "
                            "\"nano_auth_origin\" (e.g. "
@@ -1185,12 +1645,13 @@ ngx_http_nano_auth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_nano_auth_loc_conf_t *alcf = conf;
 
-    char                 err[NGX_MAX_ERROR_STR];
-    char                *rv;
-    ngx_str_t           *value;
-    ngx_pool_cleanup_t  *cln;
+    char                        err[NGX_MAX_ERROR_STR];
+    char                       *rv;
+    ngx_str_t                  *value;
+    ngx_pool_cleanup_t         *cln;
+    ngx_http_nano_auth_keys_t  *keys;
 
-    if (alcf->keyring) {
+    if (alcf->keys) {
         return "is duplicate";
     }
 
@@ -1205,29 +1666,50 @@ ngx_http_nano_auth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+    keys = ngx_pcalloc(cf->pool, sizeof(ngx_http_nano_auth_keys_t));
+    if (keys == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
     cln = ngx_pool_cleanup_add(cf->pool, 0);
     if (cln == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    alcf->keyring = nano_keyring_load((char *) value->data, err, sizeof(err));
-    if (alcf->keyring == NULL) {
+    keys->keyring = nano_keyring_load((char *) value->data, err,
+                                      sizeof(err));
+    if (keys->keyring == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "nano_auth_secret_file: %s",
                            err);
         return NGX_CONF_ERROR;
     }
 
-    cln->handler = ngx_http_nano_auth_keyring_cleanup;
-    cln->data = alcf->keyring;
+    cln->handler = ngx_http_nano_auth_keys_cleanup;
+    cln->data = keys;
+
+    alcf->keys = keys;
 
     return NGX_CONF_OK;
 }
 
 
+/* Frees the keys, and the cache and cipher context this process made
+ * (each worker its own). */
 static void
-ngx_http_nano_auth_keyring_cleanup(void *data)
+ngx_http_nano_auth_keys_cleanup(void *data)
 {
-    nano_keyring_free(data);
+    ngx_http_nano_auth_keys_t  *keys = data;
+
+    nano_keyring_free(keys->keyring);
+    nano_jwe_ctx_free(keys->jwe);
+
+    if (keys->cache) {
+        ngx_free(keys->cache);
+    }
+
+    keys->keyring = NULL;
+    keys->jwe = NULL;
+    keys->cache = NULL;
 }
 
 
@@ -1481,6 +1963,13 @@ ngx_http_nano_auth_init(ngx_conf_t *cf)
     ngx_http_core_main_conf_t  *cmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_nano_auth_csrf_handler;
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
     if (h == NULL) {

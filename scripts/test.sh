@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make test`: unit tests (cmocka binaries build/tests/test_*), the sql/
-# migration linter (one test), then a test
+# migration linter (one test), a few seconds of each libFuzzer harness
+# (tests/fuzz/run.sh, one test each), then a test
 # stack on its own port and unix sockets (so it runs beside `make run`) and
 # the black-box integration tests in tests/integration/ (node --test), then
 # the browser tests in tests/browser/ against the same stack (headless
@@ -114,6 +115,25 @@ if build/bin/nano-migrate lint sql/*.sql; then
     passed=$((passed + 1))
 else
     failed=$((failed + 1))
+fi
+
+# --- fuzzing: a short run of every libFuzzer harness ------------------------
+# tests/fuzz/run.sh builds each with clang (ASan, UBSan) and runs it for
+# FUZZ_SECONDS (3 here); one test per harness.  A longer run by hand:
+# tests/fuzz/README.md.
+echo "== fuzzing (short runs, tests/fuzz/)"
+if [ -n "$only" ]; then
+    echo "test: TESTS=$only: fuzzing not run"
+else
+    fuzzlog=$STACK_ROOT/build/tests/fuzz.log
+    FUZZ_SECONDS=${FUZZ_SECONDS:-3} tests/fuzz/run.sh 2>&1 | tee "$fuzzlog"
+    rc=${PIPESTATUS[0]}
+    p=$(grep -c '^fuzz: fuzz_[a-z]*: .* ok$' "$fuzzlog")
+    f=$(grep -c '^fuzz: fuzz_[a-z]*: .* failed' "$fuzzlog")
+    # no clang, or a harness that does not build: one failure
+    [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+    passed=$((passed + p))
+    failed=$((failed + f))
 fi
 
 # --- test stack ---------------------------------------------------------------

@@ -17,7 +17,7 @@ char *nano_base64_encode(const unsigned char *p, size_t n);
 
 /* The same in base64url without padding (RFC 4648 section 5), as JWS
  * parts and PKCE challenges are written; NULL when out of memory.  Its
- * strict decoder is nano_b64url_decode (nano_token.h). */
+ * strict decoder is nano_jose_b64url_decode (nano_jose.h). */
 char *nano_base64url_encode(const unsigned char *p, size_t n);
 
 /*

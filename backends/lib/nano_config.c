@@ -22,6 +22,7 @@ nano_config_init(nano_config_t *cfg)
     cfg->root = NULL;
     cfg->media_dir = NULL;
     memset(&cfg->site, 0, sizeof(cfg->site));
+    cfg->session_jwe = 0;
 }
 
 void
@@ -83,7 +84,7 @@ int
 nano_config_load(nano_config_t *cfg, int need_keys, char *err,
     size_t errlen)
 {
-    const char  *url, *root, *rest, *media;
+    const char  *url, *root, *rest, *media, *format;
     char         cwd[PATH_MAX];
 
     url = getenv("NEXTAUTH_URL");
@@ -112,6 +113,17 @@ nano_config_load(nano_config_t *cfg, int need_keys, char *err,
     }
 
     if (nano_config_load_keys(cfg, need_keys, err, errlen) != 0) {
+        goto fail;
+    }
+
+    format = getenv("NANO_SESSION_FORMAT");
+    if (format != NULL && strcmp(format, "jwe") == 0) {
+        cfg->session_jwe = 1;
+    } else if (format != NULL && format[0] != '\0'
+               && strcmp(format, "jws") != 0)
+    {
+        snprintf(err, errlen, "NANO_SESSION_FORMAT must be jws or jwe (not"
+                 " \"%.40s\")", format);
         goto fail;
     }
 

@@ -28,6 +28,9 @@ typedef struct {
     char            *media_dir;
     /* NANO_ORIGINS and NANO_COOKIE_DOMAIN: a module on a subdomain */
     nano_site_t      site;
+    /* NANO_SESSION_FORMAT=jwe: sessions are issued as NextAuth v4's JWE
+     * (nano_jwe.h) instead of HS256 JWS; both are always read */
+    int              session_jwe;
 } nano_config_t;
 
 void nano_config_init(nano_config_t *cfg);
@@ -35,8 +38,9 @@ void nano_config_init(nano_config_t *cfg);
 /*
  * Reads NEXTAUTH_URL (default NANO_DEFAULT_URL, with a warning),
  * NANO_SECRET_FILE or NEXTAUTH_SECRET (each key at least 32 bytes;
- * required when need_keys), NANO_ORIGINS and NANO_COOKIE_DOMAIN
- * (nano_site.h), NANO_ROOT, NANO_MEDIA_DIR and the module
+ * required when need_keys), NANO_SESSION_FORMAT (jws or jwe),
+ * NANO_ORIGINS and NANO_COOKIE_DOMAIN (nano_site.h), NANO_ROOT,
+ * NANO_MEDIA_DIR and the module
  * registry (nano_registry.h).  Returns 0, or -1 with a
  * message in err that never contains a secret.
  */

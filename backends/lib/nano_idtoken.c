@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "nano_jose.h"
 #include "nano_idtoken.h"
 #include "nano_oauth.h"
 #include "nano_token.h"
@@ -42,7 +43,7 @@ nano_idtoken_part(const char *s, size_t len)
     if (buf == NULL) {
         return NULL;
     }
-    n = nano_b64url_decode(s, len, buf, len);
+    n = nano_jose_b64url_decode(s, len, buf, len);
     if (n > 0) {
         obj = json_loadb((const char *) buf, (size_t) n,
                          JSON_REJECT_DUPLICATES, NULL);
@@ -90,7 +91,7 @@ nano_idtoken_string(json_t *claims, const char *name, int *nomem)
     }
     s.data = json_string_value(v);
     s.len = json_string_length(v);
-    if (strlen(s.data) != s.len || nano_has_control(&s)) {
+    if (strlen(s.data) != s.len || nano_jose_has_control(&s)) {
         return NULL;
     }
     out = strdup(s.data);
@@ -221,7 +222,7 @@ nano_idtoken_verify(const char *token, const nano_jwks_t *keys,
     if (header == NULL || payload == NULL || sig == NULL) {
         goto out;
     }
-    n = nano_b64url_decode(dot2 + 1, slen, sig, slen);
+    n = nano_jose_b64url_decode(dot2 + 1, slen, sig, slen);
     if (n <= 0) {
         goto out;
     }

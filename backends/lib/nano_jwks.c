@@ -13,6 +13,7 @@
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
+#include "nano_jose.h"
 #include "nano_jwks.h"
 #include "nano_token.h"
 
@@ -50,7 +51,7 @@ nano_jwks_bytes(json_t *key, const char *name, size_t max, size_t *len)
     if (out == NULL) {
         return NULL;
     }
-    n = nano_b64url_decode(s, slen, out, slen);
+    n = nano_jose_b64url_decode(s, slen, out, slen);
     if (n <= 0) {
         free(out);
         return NULL;

@@ -12,6 +12,7 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
+#include "nano_jose.h"
 #include "nano_base64.h"
 #include "nano_buf.h"
 #include "nano_oauth.h"
@@ -160,7 +161,7 @@ nano_oauth_open(const unsigned char *key, size_t keylen, const char *purpose,
     }
     errno = 0;
     expires = strtoll(num, &stop, 10);
-    n = nano_b64url_decode(dot1 + 1, (size_t) (dot2 - dot1 - 1),
+    n = nano_jose_b64url_decode(dot1 + 1, (size_t) (dot2 - dot1 - 1),
                            (unsigned char *) out, (size_t) (dot2 - dot1 - 1));
     if (errno != 0 || *stop != '\0' || num[0] == '\0' || n < 0) {
         goto out;

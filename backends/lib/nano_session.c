@@ -169,9 +169,11 @@ nano_session_issue(const nano_req_t *req, nano_res_t *res,
     claims.has_iat = 1;
     claims.exp = iat + NANO_TOKEN_MAX_AGE;
 
-    token = nano_token_sign(req->config->keyring, &claims);
+    token = req->config->session_jwe
+            ? nano_token_encrypt(req->config->keyring, &claims)
+            : nano_token_sign(req->config->keyring, &claims);
     if (token == NULL) {
-        nano_log_error("cannot sign a session token");
+        nano_log_error("cannot issue a session token");
         goto out;
     }
 

@@ -47,9 +47,11 @@ nano_token_status_t nano_session_read(const nano_req_t *req, long long now,
     nano_session_t *s);
 
 /*
- * Signs a session for user: iat as given (now, or a user's cut-off when
- * that is later), exp = iat + 30 days, jti = jti when given (a renewal
- * keeps the session id) or a new random id.  Adds
+ * Issues a session for user, an HS256 JWS or, with
+ * NANO_SESSION_FORMAT=jwe, NextAuth v4's JWE (nano_token_encrypt): iat
+ * as given (now, or a user's cut-off when that is later), exp = iat +
+ * 30 days, jti = jti when given (a renewal keeps the session id) or a
+ * new random id.  Adds
  * the Set-Cookie header(s), chunked when the token is longer than a
  * cookie may be, and clears stale chunks the request carried.  Stores
  * exp in *exp when not NULL.  Returns 0 or -1.

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nano_jose.h"
 #include "nano_base64.h"
 #include "nano_client.h"
 #include "nano_csrf.h"
@@ -408,7 +409,7 @@ platform_oauth_text(const char *s, size_t max, int cut)
     }
     str.data = s;
     str.len = strlen(s);
-    if (nano_has_control(&str) || (str.len > max && !cut)) {
+    if (nano_jose_has_control(&str) || (str.len > max && !cut)) {
         return NULL;
     }
     out = strdup(s);

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses with ASan and UBSan and runs each for a
-# bounded time.  Usage: tests/fuzz/run.sh [token|cookie|revoke|multipart ...]
+# bounded time.  Usage: tests/fuzz/run.sh [token|jwe|cookie|revoke|multipart ...]
 # Environment: FUZZ_SECONDS (per harness, default 30), FUZZ_JOBS (parallel
 # workers per harness, default 1), CC (default clang), FUZZ_OUT (build and
 # corpus folder, default build/fuzz).  Exit status 1 when a harness found
 # a crash; the reproducer is left in $FUZZ_OUT as crash-*/leak-*/timeout-*.
+# Each harness ends with one line "fuzz: fuzz_NAME: N execs in S s, ok"
+# (or "failed"), which scripts/test.sh counts.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,7 +16,7 @@ seconds=${FUZZ_SECONDS:-30}
 jobs=${FUZZ_JOBS:-1}
 cc=${CC:-clang}
 out=${FUZZ_OUT:-build/fuzz}
-[ "$#" -gt 0 ] || set -- token cookie revoke multipart stripe
+[ "$#" -gt 0 ] || set -- token jwe cookie revoke multipart stripe
 
 if ! command -v "$cc" >/dev/null 2>&1; then
     echo "fuzz: $cc not found; install Debian's clang (apt-get install clang)" >&2
@@ -29,10 +31,11 @@ mkdir -p "$out"
 status=0
 for name in "$@"; do
     case "$name" in
-    token)
-        src=(ngx_nano_auth_module/nano_token.c ngx_nano_auth_module/nano_utf8.c
+    token|jwe)
+        src=(ngx_nano_auth_module/nano_token.c ngx_nano_auth_module/nano_jose.c
+             ngx_nano_auth_module/nano_jwe.c ngx_nano_auth_module/nano_utf8.c
              ngx_nano_auth_module/nano_token_issue.c)
-        libs=(-ljwt -lcrypto) ;;
+        libs=(-ljwt -ljansson -lcrypto) ;;
     cookie)
         src=(ngx_nano_auth_module/nano_cookie.c)
         libs=() ;;
@@ -46,7 +49,7 @@ for name in "$@"; do
         src=(backends/lib/nano_stripe.c)
         libs=(-lcrypto) ;;
     *)
-        echo "fuzz: unknown harness '$name' (token, cookie, revoke, multipart, stripe)" >&2
+        echo "fuzz: unknown harness '$name' (token, jwe, cookie, revoke, multipart, stripe)" >&2
         exit 2 ;;
     esac
 
@@ -62,6 +65,7 @@ for name in "$@"; do
     echo "fuzz: running fuzz_$name for ${seconds}s"
     fork=()
     [ "$jobs" -gt 1 ] && fork=(-fork="$jobs")
+    log=$out/fuzz_$name.log
     set +e
     (cd "$out" && ASAN_OPTIONS=detect_leaks=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
@@ -69,12 +73,16 @@ for name in "$@"; do
         -rss_limit_mb=2048 -max_len=16384 -print_final_stats=1 \
         -dict="$root/tests/fuzz/$name.dict" \
         "${fork[@]}" \
-        "corpus-$name" "$root/tests/fuzz/corpus/$name")
-    rc=$?
+        "corpus-$name" "$root/tests/fuzz/corpus/$name") 2>&1 | tee "$log" |
+        grep -E '^(==|SUMMARY|[A-Za-z]*Sanitizer|artifact_prefix|Test unit written|stat::)' >&2
+    rc=${PIPESTATUS[0]}
     set -e
+    execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     if [ "$rc" -ne 0 ]; then
-        echo "fuzz: fuzz_$name failed (status $rc); see $out" >&2
+        echo "fuzz: fuzz_$name: ${execs:-?} execs in ${seconds} s, failed (status $rc); see $log" >&2
         status=1
+    else
+        echo "fuzz: fuzz_$name: ${execs:-?} execs in ${seconds} s, ok"
     fi
 done
 exit "$status"

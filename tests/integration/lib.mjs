@@ -185,6 +185,24 @@ export function jwt(payload, { key = SECRET, alg = 'HS256', header = {}, private
     return `${input}.${sig}`;
 }
 
+// jweKey(secret, info): NextAuth v4's content key, HKDF-SHA256 of the
+// secret with an empty salt.  jwe(payload, {secret, header, key}): its
+// encrypted token (dir, A256GCM) made here with node:crypto; the header is
+// the additional data, exactly as encoded.
+export function jweKey(secret = SECRET, info = 'NextAuth.js Generated Encryption Key') {
+    return Buffer.from(crypto.hkdfSync('sha256', secret, '', info, 32));
+}
+
+export function jwe(payload, { secret = SECRET, header = { alg: 'dir', enc: 'A256GCM' }, key } = {}) {
+    const h = b64url(JSON.stringify(header));
+    const iv = crypto.randomBytes(12);
+    const c = crypto.createCipheriv('aes-256-gcm', key || jweKey(secret), iv);
+    c.setAAD(Buffer.from(h));
+    const text = typeof payload === 'string' ? payload : JSON.stringify(payload);
+    const ct = Buffer.concat([c.update(text, 'utf8'), c.final()]);
+    return `${h}..${b64url(iv)}.${b64url(ct)}.${b64url(c.getAuthTag())}`;
+}
+
 export const now = () => Math.floor(Date.now() / 1000);
 
 // claims(over): a valid session's claims (30 days), overridable.

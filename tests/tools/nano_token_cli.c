@@ -4,7 +4,8 @@
  * way the platform stores it.  For tests and bench.
  *
  *   nano-token sign KEYFILE SUB [EMAIL [NAME [TTL]]]
- *   nano-token verify KEYFILE TOKEN
+ *   nano-token seal KEYFILE SUB [EMAIL [NAME [TTL]]]   (NextAuth's JWE)
+ *   nano-token verify KEYFILE TOKEN                    (either format)
  *   nano-token hash PASSWORD      (bcrypt $2b$, cost 12, as V1 and the
  *                                  platform store it; any length, so a
  *                                  test can make a V1 user whose password
@@ -51,8 +52,11 @@ main(int argc, char **argv)
         return 0;
     }
 
-    if (argc < 4 || (strcmp(argv[1], "sign") && strcmp(argv[1], "verify"))) {
+    if (argc < 4 || (strcmp(argv[1], "sign") && strcmp(argv[1], "seal")
+                     && strcmp(argv[1], "verify")))
+    {
         fprintf(stderr, "usage: nano-token sign KEYFILE SUB [EMAIL [NAME [TTL]]]\n"
+                        "       nano-token seal KEYFILE SUB [EMAIL [NAME [TTL]]]\n"
                         "       nano-token verify KEYFILE TOKEN\n"
                         "       nano-token hash PASSWORD\n");
         return 2;
@@ -67,7 +71,7 @@ main(int argc, char **argv)
     now = (long long) time(NULL);
     rc = 1;
 
-    if (strcmp(argv[1], "sign") == 0) {
+    if (strcmp(argv[1], "verify") != 0) {
         memset(&c, 0, sizeof(c));
         c.sub = str(argv[3]);
         c.email = str(argc > 4 ? argv[4] : NULL);
@@ -77,7 +81,8 @@ main(int argc, char **argv)
         c.has_iat = 1;
         c.exp = now + (argc > 6 ? atoll(argv[6]) : NANO_TOKEN_MAX_AGE);
 
-        token = nano_token_sign(kr, &c);
+        token = strcmp(argv[1], "seal") == 0 ? nano_token_encrypt(kr, &c)
+                                              : nano_token_sign(kr, &c);
         if (token) {
             printf("%s\n", token);
             free(token);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "nano_jose.h"
 #include "nano_jwks.h"
 #include "nano_token.h"
 #include "rsa_jwt.h"
@@ -225,7 +226,7 @@ test_verify_rs256(void **state)
     size_t          len = (size_t) (dot - jwt);
 
     (void) state;
-    n = nano_b64url_decode(dot + 1, strlen(dot + 1), sig, sizeof(sig));
+    n = nano_jose_b64url_decode(dot + 1, strlen(dot + 1), sig, sizeof(sig));
     assert_int_equal(n, 256);
     assert_int_equal(nano_jwks_verify_rs256(key_a, jwt, len, sig, 256), 1);
     /* another key, another message, a cut or changed signature */
