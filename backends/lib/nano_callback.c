@@ -191,7 +191,9 @@ nano_callback_check(const char *url, const char *origin)
         return NANO_CALLBACK_REFUSED;
     }
     len = strlen(url);
-    if (len == 0 || len > NANO_CALLBACK_MAX || nano_callback_has_ctl(url, len)) {
+    if (len == 0 || len > NANO_CALLBACK_MAX
+        || nano_callback_has_ctl(url, len))
+    {
         return NANO_CALLBACK_REFUSED;
     }
     if (url[0] == '/') {

@@ -140,7 +140,7 @@ nano_idtoken_claims(json_t *claims, const nano_idtoken_check_t *check,
 {
     json_t                 *iss = json_object_get(claims, "iss");
     json_t                 *nonce = json_object_get(claims, "nonce");
-    json_t                 *verified = json_object_get(claims, "email_verified");
+    json_t                 *verified;
     nano_idtoken_status_t   st;
     long long               exp, iat, nbf;
     int                     nomem = 0;
@@ -188,6 +188,7 @@ nano_idtoken_claims(json_t *claims, const nano_idtoken_check_t *check,
     out->email = nano_idtoken_string(claims, "email", &nomem);
     out->name = nano_idtoken_string(claims, "name", &nomem);
     out->picture = nano_idtoken_string(claims, "picture", &nomem);
+    verified = json_object_get(claims, "email_verified");
     out->email_verified = json_is_true(verified)
                           || (json_is_string(verified)
                               && strcmp(json_string_value(verified), "true")

@@ -113,7 +113,7 @@ nano_gen_model(nano_req_t *req, nano_res_t *res, const char *asked,
     return 0;
 }
 
-/* ---- text ----------------------------------------------------------------- */
+/* ---- text ---------------------------------------------------------------- */
 
 typedef struct {
     nano_req_t  *req;

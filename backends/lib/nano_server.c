@@ -589,8 +589,9 @@ out:
 
 /*
  * 1 when the gateway's nano_auth_origin (the NANO_AUTH_ORIGIN param) is
- * NEXTAUTH_URL's origin, or one of NANO_ORIGINS (a module's subdomain).  Otherwise the two would read different session
- * cookies; the mismatch is logged once, it is the operator's to fix.
+ * NEXTAUTH_URL's origin, or one of NANO_ORIGINS (a module's subdomain).
+ * Otherwise the two would read different session cookies; the mismatch
+ * is logged once, it is the operator's to fix.
  */
 static int
 nano_server_origin_agrees(const nano_req_t *req)

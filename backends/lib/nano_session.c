@@ -190,8 +190,8 @@ nano_session_issue(const nano_req_t *req, nano_res_t *res,
             snprintf(chunk_name, sizeof(chunk_name), "%s.%d", name, nchunks++);
             saved = token[off + piece];
             token[off + piece] = '\0';
-            rc |= nano_session_cookie(req, res, chunk_name, token + off, claims.exp,
-                                  https);
+            rc |= nano_session_cookie(req, res, chunk_name, token + off,
+                                      claims.exp, https);
             token[off + piece] = saved;
         }
         if (nano_req_cookie(req, name, &v) != NANO_COOKIE_ABSENT) {
