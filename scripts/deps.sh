@@ -14,6 +14,11 @@ postgresql postgresql-client wrk curl strace chromium ca-certificates"
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 
+# `deps.sh deb` (make deb, make deb-test): Debian's packaging tools too.
+if [ "${1:-}" = deb ]; then
+    PKGS="$PKGS debhelper dpkg-dev debootstrap"
+fi
+
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' \
