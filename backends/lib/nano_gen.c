@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nano_buf.h"
 #include "nano_credits.h"
 #include "nano_gen.h"
 #include "nano_log.h"
@@ -144,19 +145,25 @@ typedef struct {
 static nano_db_status_t
 nano_gen_create_tx(nano_db_t *db, void *arg)
 {
-    static const char   inflight[] =
-        "SELECT count(*) FROM \"Generation\" WHERE \"userId\" = $1"
-        " AND \"module\" = $2 AND \"status\" IN ('queued', 'running')";
+    /* the row, unless the user already has max generations in flight in
+     * this module: the count and the insert are one statement, run after
+     * the debit locked the user's account row, so two requests of one
+     * user cannot both pass it (each statement sees what committed before
+     * it started, and the second waits for the first's lock) */
     static const char   insert[] =
         "INSERT INTO \"Generation\" (\"id\", \"userId\", \"module\", \"model\","
         " \"kind\", \"status\", \"prompt\", \"params\", \"cost\", \"offline\","
         " \"conversationId\", \"leaseOwner\", \"leaseUntil\", \"startedAt\")"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10, $11, $12,"
-        " $13, CASE WHEN $6 = 'running' THEN " NANO_GEN_NOW " END)";
+        " SELECT $1, $2, $3, $4, $5, $6::text, $7, $8::jsonb, $9::integer,"
+        " $10::boolean, $11, $12, $13::bigint,"
+        " CASE WHEN $6::text = 'running' THEN " NANO_GEN_NOW " END"
+        " WHERE (SELECT count(*) FROM \"Generation\" WHERE \"userId\" = $2"
+        " AND \"module\" = $3 AND \"status\" IN ('queued', 'running'))"
+        " < $14::bigint RETURNING 1";
     nano_gen_create_ctx_t  *c = arg;
     const nano_gen_new_t   *in = c->in;
-    const char             *params[13];
-    char                    cost[24], lease[24], *pjson = NULL;
+    const char             *params[14];
+    char                    cost[24], lease[24], maxs[24], *pjson = NULL;
     const char             *max_env = getenv("NANO_MAX_INFLIGHT_PER_USER");
     long long               max = NANO_GEN_INFLIGHT_MAX;
     nano_db_status_t        st;
@@ -168,34 +175,28 @@ nano_gen_create_tx(nano_db_t *db, void *arg)
         max = atoll(max_env);
     }
 
-    st = nano_credits_ensure(db, in->user_id);
-    if (st != NANO_DB_OK) {
-        return st;
-    }
     st = nano_credits_debit(db, in->user_id, in->module, c->id, in->cost,
                             &covered);
     if (st != NANO_DB_OK) {
         return st;
     }
     if (!covered) {
+        /* no account yet (its grant comes with the first use), or too
+         * little on it: make it if missing, and try once more */
+        st = nano_credits_ensure(db, in->user_id);
+        if (st != NANO_DB_OK) {
+            return st;
+        }
+        st = nano_credits_debit(db, in->user_id, in->module, c->id, in->cost,
+                                &covered);
+        if (st != NANO_DB_OK) {
+            return st;
+        }
+    }
+    if (!covered) {
         c->admit = NANO_GEN_NO_CREDITS;
         return NANO_DB_FAILED;            /* roll back: nothing happened */
     }
-
-    /* after the debit: it locked the user's account row, so two
-     * requests of one user cannot both pass this count */
-    params[0] = in->user_id;
-    params[1] = in->module;
-    r = nano_db_exec(db, inflight, 2, params, PGRES_TUPLES_OK, &st);
-    if (r == NULL) {
-        return st;
-    }
-    if (strtoll(PQgetvalue(r, 0, 0), NULL, 10) >= max) {
-        PQclear(r);
-        c->admit = NANO_GEN_TOO_MANY;
-        return NANO_DB_FAILED;
-    }
-    PQclear(r);
 
     pjson = json_dumps(in->params != NULL ? in->params : json_object(),
                        JSON_COMPACT);
@@ -205,6 +206,7 @@ nano_gen_create_tx(nano_db_t *db, void *arg)
     snprintf(cost, sizeof(cost), "%lld", in->cost);
     snprintf(lease, sizeof(lease), "%lld",
              (long long) time(NULL) + in->lease_secs);
+    snprintf(maxs, sizeof(maxs), "%lld", max);
     params[0] = c->id;
     params[1] = in->user_id;
     params[2] = in->module;
@@ -218,8 +220,17 @@ nano_gen_create_tx(nano_db_t *db, void *arg)
     params[10] = in->conversation_id;
     params[11] = in->owner;
     params[12] = in->owner != NULL ? lease : NULL;
-    PQclear(nano_db_exec(db, insert, 13, params, PGRES_COMMAND_OK, &st));
+    params[13] = maxs;
+    r = nano_db_exec(db, insert, 14, params, PGRES_TUPLES_OK, &st);
     free(pjson);
+    if (r == NULL) {
+        return st;
+    }
+    if (PQntuples(r) != 1) {
+        c->admit = NANO_GEN_TOO_MANY;
+        st = NANO_DB_FAILED;              /* roll back the debit */
+    }
+    PQclear(r);
     return st;
 }
 
@@ -662,9 +673,120 @@ nano_gen_finish(nano_db_t *db, const char *id, const char *owner,
                                  refund, 0 };
     nano_db_status_t       st;
 
-    st = nano_db_tx(db, nano_gen_finish_tx, &c);
+    /* without a refund it is one UPDATE, atomic on its own: BEGIN and
+     * COMMIT would only add two round trips */
+    st = refund ? nano_db_tx(db, nano_gen_finish_tx, &c)
+                : nano_gen_finish_tx(db, &c);
     *done = st == NANO_DB_OK && c.done;
     return st;
+}
+
+typedef struct {
+    const char      *owner;
+    nano_gen_end_t  *ends;
+    size_t           n;
+} nano_gen_finish_all_ctx_t;
+
+static nano_db_status_t
+nano_gen_finish_all_tx(nano_db_t *db, void *arg)
+{
+    nano_gen_finish_all_ctx_t  *a = arg;
+    nano_gen_finish_ctx_t       c;
+    nano_db_status_t            st = NANO_DB_OK;
+    size_t                      i;
+
+    for (i = 0; i < a->n; i++) {
+        a->ends[i].done = 0;
+    }
+    for (i = 0; i < a->n && st == NANO_DB_OK; i++) {
+        c.id = a->ends[i].id;
+        c.owner = a->owner;
+        c.status = a->ends[i].status;
+        c.outputs = a->ends[i].outputs;
+        c.text = a->ends[i].text;
+        c.error = a->ends[i].error;
+        c.refund = a->ends[i].refund;
+        c.done = 0;
+        st = nano_gen_finish_tx(db, &c);
+        a->ends[i].done = c.done;
+    }
+    return st;
+}
+
+nano_db_status_t
+nano_gen_finish_all(nano_db_t *db, const char *owner, nano_gen_end_t *ends,
+    size_t n)
+{
+    nano_gen_finish_all_ctx_t  a = { owner, ends, n };
+    nano_db_status_t           st;
+    size_t                     i;
+
+    if (n == 1) {
+        return nano_gen_finish(db, ends[0].id, owner, ends[0].status,
+                               ends[0].outputs, ends[0].text, ends[0].error,
+                               ends[0].refund, &ends[0].done);
+    }
+    st = nano_db_tx(db, nano_gen_finish_all_tx, &a);
+    if (st != NANO_DB_OK) {
+        for (i = 0; i < n; i++) {
+            ends[i].done = 0;
+        }
+    }
+    return st;
+}
+
+nano_db_status_t
+nano_gen_set_submitting(nano_db_t *db, const char *owner,
+    const char *const *ids, size_t n, int *held)
+{
+    static const char   sql[] =
+        "UPDATE \"Generation\" SET \"phase\" = 'submitting'"
+        " WHERE \"id\" = ANY($1::text[]) AND \"leaseOwner\" = $2"
+        " AND \"status\" = 'running' RETURNING \"id\"";
+    const char         *params[2];
+    nano_buf_t          arr;
+    nano_db_status_t    st;
+    PGresult           *r;
+    size_t              i;
+    int                 k, rows;
+
+    for (i = 0; i < n; i++) {
+        held[i] = 0;
+    }
+    /* an array literal: the ids are UUIDs, nothing in them needs quoting */
+    nano_buf_init(&arr);
+    k = nano_buf_puts(&arr, "{");
+    for (i = 0; i < n; i++) {
+        if (strspn(ids[i], "0123456789abcdef-") != strlen(ids[i])) {
+            nano_buf_cleanup(&arr);
+            return NANO_DB_INVALID;
+        }
+        k |= i > 0 ? nano_buf_puts(&arr, ",") : 0;
+        k |= nano_buf_puts(&arr, ids[i]);
+    }
+    k |= nano_buf_puts(&arr, "}");
+    if (k != 0) {
+        nano_buf_cleanup(&arr);
+        return NANO_DB_FAILED;
+    }
+    params[0] = arr.data;
+    params[1] = owner;
+    r = nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK, &st);
+    nano_buf_cleanup(&arr);
+    if (r == NULL) {
+        return st;
+    }
+    rows = PQntuples(r);
+    for (k = 0; k < rows; k++) {
+        for (i = 0; i < n; i++) {
+            if (!held[i] && strcmp(PQgetvalue(r, k, 0), ids[i]) == 0) {
+                held[i] = 1;
+                break;
+            }
+        }
+    }
+    PQclear(r);
+    return NANO_DB_OK;
 }
 
 nano_db_status_t

@@ -137,6 +137,25 @@ nano_db_status_t nano_gen_finish(nano_db_t *db, const char *id,
     const char *owner, const char *status, json_t *outputs, const char *text,
     json_t *error, int refund, int *done);
 
+/* One generation's end, for nano_gen_finish_all. */
+typedef struct {
+    const char  *id;
+    const char  *status;
+    json_t      *outputs;       /* borrowed; may be NULL */
+    const char  *text;
+    json_t      *error;         /* borrowed; may be NULL */
+    int          refund;
+    int          done;          /* out: as nano_gen_finish's */
+} nano_gen_end_t;
+
+/*
+ * Ends n generations that owner holds, as nano_gen_finish does each, in
+ * one transaction (one commit for all: the runner ends many at once).
+ * On a failure nothing changed and every done is 0.
+ */
+nano_db_status_t nano_gen_finish_all(nano_db_t *db, const char *owner,
+    nano_gen_end_t *ends, size_t n);
+
 /*
  * The runner's claim: up to max generations of module that are queued,
  * or running with a lease that ran out (their process died), become
@@ -159,6 +178,14 @@ nano_db_status_t nano_gen_renew(nano_db_t *db, const char *owner,
  */
 nano_db_status_t nano_gen_set_phase(nano_db_t *db, const char *id,
     const char *owner, const char *phase, const char *task_id, int *done);
+
+/*
+ * Records phase "submitting" for each of the n generations ids (UUIDs)
+ * that owner still runs, in one statement; held[i] is 1 for those it
+ * did, 0 for those owner lost.
+ */
+nano_db_status_t nano_gen_set_submitting(nano_db_t *db, const char *owner,
+    const char *const *ids, size_t n, int *held);
 
 /*
  * The turns of a conversation of user_id before this one, oldest first,

@@ -184,6 +184,35 @@ nano_req_form(const nano_req_t *req, nano_form_t *form)
     return nano_form_parse(form, req->body ? req->body : "", req->body_len);
 }
 
+int
+nano_req_page(const nano_req_t *req, nano_res_t *res, nano_form_t *q,
+    long dflt, long max, long *limit, const char **cursor)
+{
+    const char  *lim;
+    char        *end, msg[64];
+
+    nano_form_init(q);
+    nano_req_query(req, q);
+    lim = nano_form_get(q, "limit");
+    *cursor = nano_form_get(q, "cursor");
+    *limit = dflt;
+    if (lim != NULL && lim[0] != '\0') {
+        *limit = strtol(lim, &end, 10);
+        if (*end != '\0' || *limit < 1 || *limit > max) {
+            snprintf(msg, sizeof(msg), "limit must be a number from 1 to %ld",
+                     max);
+            return nano_res_json(res, 400,
+                                 json_pack("{s:s, s:s, s:s}",
+                                           "error", "invalid_field",
+                                           "field", "limit", "message", msg));
+        }
+    }
+    if (*cursor != NULL && (*cursor)[0] == '\0') {
+        *cursor = NULL;
+    }
+    return 0;
+}
+
 json_t *
 nano_req_json(const nano_req_t *req)
 {

@@ -135,6 +135,15 @@ int nano_req_is_content_type(const nano_req_t *req, const char *type);
 nano_form_status_t nano_req_query(const nano_req_t *req, nano_form_t *form);
 nano_form_status_t nano_req_form(const nano_req_t *req, nano_form_t *form);
 
+/*
+ * A page of a list, from the query string: ?limit= (1..max, dflt when
+ * absent or empty) and ?cursor= (NULL when absent or empty; it points
+ * into q, which the caller cleans up).  Returns 0, or the 400
+ * invalid_field it answered.
+ */
+int nano_req_page(const nano_req_t *req, nano_res_t *res, nano_form_t *q,
+    long dflt, long max, long *limit, const char **cursor);
+
 /* Parses the body as a JSON object.  Returns a new reference, or NULL
  * when the body is not one. */
 json_t *nano_req_json(const nano_req_t *req);

@@ -33,6 +33,7 @@ static struct {
     int                         running;
     atomic_int                  stopping;
     nano_job_t                 *jobs;       /* every job this runner holds */
+    nano_job_t                 *ending;     /* ended, not yet recorded */
     int                         active;
     /* the offline thread: a queue in, a list out, an eventfd between */
     pthread_t                   worker;
@@ -53,7 +54,9 @@ enum {
     NANO_JOB_WAIT_CALL = 1,
     NANO_JOB_IN_CALL,
     NANO_JOB_WAIT_WORK,
-    NANO_JOB_IN_WORK
+    NANO_JOB_IN_WORK,
+    NANO_JOB_ENDING_OK,        /* on the ending list */
+    NANO_JOB_ENDING_FAILED
 };
 
 static long long
@@ -241,12 +244,14 @@ nano_jobs_drop(nano_job_t *job)
     nano_jobs_free(job);
 }
 
-/* Ends a job in the database; the job is freed. */
+/* Ends a job: it leaves the runner's list for the ending list, which
+ * nano_jobs_record writes to the database (and frees) in one transaction
+ * with every other job that ended meanwhile. */
 static void
-nano_jobs_end(nano_db_t *db, nano_job_t *job, nano_job_next_t how)
+nano_jobs_end(nano_job_t *job, nano_job_next_t how)
 {
-    nano_db_status_t  st;
-    int               done = 0, ok = how == NANO_JOB_DONE;
+    nano_job_t  **p;
+    int           ok = how == NANO_JOB_DONE;
 
     if (!ok) {
         if (job->error == NULL) {
@@ -256,10 +261,24 @@ nano_jobs_end(nano_db_t *db, nano_job_t *job, nano_job_next_t how)
         json_decref(job->outputs);
         job->outputs = NULL;
     }
-    st = nano_gen_finish(db, job->gen.id, nano_jobs.owner,
-                         ok ? "succeeded" : "failed",
-                         ok ? job->outputs : NULL, NULL,
-                         ok ? NULL : job->error, !ok, &done);
+    for (p = &nano_jobs.jobs; *p != NULL; p = &(*p)->next) {
+        if (*p == job) {
+            *p = job->next;
+            break;
+        }
+    }
+    job->where = ok ? NANO_JOB_ENDING_OK : NANO_JOB_ENDING_FAILED;
+    job->next = nano_jobs.ending;
+    nano_jobs.ending = job;
+}
+
+/* Logs how recording a job's end went. */
+static void
+nano_jobs_ended(nano_db_t *db, nano_job_t *job, nano_db_status_t st,
+    int done)
+{
+    int  ok = job->where == NANO_JOB_ENDING_OK;
+
     if (st != NANO_DB_OK) {
         /* its lease runs out and a runner ends it then */
         nano_log_error("job %s: cannot record its end: %s", job->gen.id,
@@ -274,7 +293,59 @@ nano_jobs_end(nano_db_t *db, nano_job_t *job, nano_job_next_t how)
                          : json_string_value(json_object_get(job->error,
                                                              "code")));
     }
-    nano_jobs_drop(job);
+}
+
+/*
+ * Records the end of every job on the ending list and frees them: one
+ * transaction for all (one commit, so one WAL flush however many ended
+ * together); if that fails, one by one, so a job whose end cannot be
+ * written holds up no other.
+ */
+static void
+nano_jobs_record(nano_db_t *db)
+{
+    nano_gen_end_t    *ends;
+    nano_job_t        *job, *list = nano_jobs.ending;
+    nano_db_status_t   st;
+    size_t             n = 0, i;
+    int                ok, done, alone;
+
+    if (list == NULL) {
+        return;
+    }
+    nano_jobs.ending = NULL;
+    for (job = list; job != NULL; job = job->next) {
+        n++;
+    }
+    ends = calloc(n, sizeof(*ends));
+    for (i = 0, job = list; job != NULL; i++, job = job->next) {
+        if (ends == NULL) {
+            break;
+        }
+        ok = job->where == NANO_JOB_ENDING_OK;
+        ends[i].id = job->gen.id;
+        ends[i].status = ok ? "succeeded" : "failed";
+        ends[i].outputs = ok ? job->outputs : NULL;
+        ends[i].error = ok ? NULL : job->error;
+        ends[i].refund = !ok;
+    }
+    st = ends != NULL ? nano_gen_finish_all(db, nano_jobs.owner, ends, n)
+                      : NANO_DB_FAILED;
+    alone = st != NANO_DB_OK && (n > 1 || ends == NULL);
+    for (i = 0; (job = list) != NULL; i++) {
+        list = job->next;
+        done = ends != NULL && ends[i].done;
+        if (alone) {
+            ok = job->where == NANO_JOB_ENDING_OK;
+            st = nano_gen_finish(db, job->gen.id, nano_jobs.owner,
+                                 ok ? "succeeded" : "failed",
+                                 ok ? job->outputs : NULL, NULL,
+                                 ok ? NULL : job->error, !ok, &done);
+        }
+        nano_jobs_ended(db, job, st, done);
+        nano_jobs_drop(job);
+    }
+    free(ends);
 }
 
 /* Records a provider's new task id as phase "submitted". */
@@ -303,8 +374,6 @@ nano_jobs_save_task(nano_db_t *db, nano_job_t *job)
 static void
 nano_jobs_apply(nano_db_t *db, nano_job_t *job, nano_job_next_t next)
 {
-    int  done = 0;
-
     if (nano_jobs_save_task(db, job) != 0) {
         nano_log_warn("job %s: lost before its task id was recorded",
                       job->gen.id);
@@ -313,18 +382,8 @@ nano_jobs_apply(nano_db_t *db, nano_job_t *job, nano_job_next_t next)
     }
     switch (next) {
     case NANO_JOB_CALL:
-        if (job->posting && !job->phase_sent) {
-            if (nano_gen_set_phase(db, job->gen.id, nano_jobs.owner,
-                                   "submitting", NULL, &done) != NANO_DB_OK
-                || !done)
-            {
-                nano_log_warn("job %s: lost before its call", job->gen.id);
-                nano_jobs_drop(job);
-                return;
-            }
-            job->phase_sent = 1;
-        }
-        /* fall through */
+        /* a POST gets its "submitting" when it is due, recorded for
+         * every due POST at once (nano_jobs_mark), before any is sent */
     case NANO_JOB_WORK:
         job->wake_at = nano_jobs_now_ms() + (job->delay_ms > 0
                                              ? job->delay_ms : 0);
@@ -333,7 +392,7 @@ nano_jobs_apply(nano_db_t *db, nano_job_t *job, nano_job_next_t next)
                                            : NANO_JOB_WAIT_WORK;
         break;
     default:
-        nano_jobs_end(db, job, next);
+        nano_jobs_end(job, next);
         break;
     }
 }
@@ -553,6 +612,70 @@ nano_jobs_worked(nano_db_t *db)
 
 /* ---- the runner --------------------------------------------------------- */
 
+/* A POST that is due and has no "submitting" recorded yet. */
+static int
+nano_jobs_unmarked(const nano_job_t *job, long long now)
+{
+    return job->where == NANO_JOB_WAIT_CALL && job->wake_at <= now
+           && job->posting && !job->phase_sent;
+}
+
+/*
+ * Records "submitting" for every due POST in one statement (one commit
+ * however many are due), before any of them is sent.  A job its runner
+ * lost meanwhile, or whose record failed, is dropped (left to its
+ * lease), as it was before its call; short of memory, they all wait for
+ * the next round, unsent.
+ */
+static void
+nano_jobs_mark(nano_db_t *db, long long now)
+{
+    nano_job_t        *job, **batch;
+    const char       **ids;
+    nano_db_status_t   st;
+    size_t             n = 0, i;
+    int               *held;
+
+    for (job = nano_jobs.jobs; job != NULL; job = job->next) {
+        n += nano_jobs_unmarked(job, now);
+    }
+    if (n == 0) {
+        return;
+    }
+    batch = calloc(n, sizeof(*batch));
+    ids = calloc(n, sizeof(*ids));
+    held = calloc(n, sizeof(*held));
+    if (batch == NULL || ids == NULL || held == NULL) {
+        goto out;
+    }
+    i = 0;
+    for (job = nano_jobs.jobs; job != NULL && i < n; job = job->next) {
+        if (nano_jobs_unmarked(job, now)) {
+            batch[i] = job;
+            ids[i++] = job->gen.id;
+        }
+    }
+    st = nano_gen_set_submitting(db, nano_jobs.owner, ids, n, held);
+    for (i = 0; i < n; i++) {
+        job = batch[i];
+        if (st == NANO_DB_OK && held[i]) {
+            job->phase_sent = 1;
+            continue;
+        }
+        if (st == NANO_DB_OK) {
+            nano_log_warn("job %s: lost before its call", job->gen.id);
+        } else {
+            nano_log_warn("job %s: cannot record its call: %s", job->gen.id,
+                          nano_db_last_error(db));
+        }
+        nano_jobs_drop(job);
+    }
+out:
+    free(batch);
+    free(ids);
+    free(held);
+}
+
 /* Starts every job whose wait is over; returns ms to the next wake-up. */
 static long
 nano_jobs_due(CURLM *multi, nano_db_t *db)
@@ -560,6 +683,8 @@ nano_jobs_due(CURLM *multi, nano_db_t *db)
     nano_job_t  *job, *next;
     long long    now = nano_jobs_now_ms();
     long         wait = NANO_JOBS_TICK_MS;
+
+    nano_jobs_mark(db, now);
 
     for (job = nano_jobs.jobs; job != NULL; job = next) {
         next = job->next;
@@ -575,6 +700,9 @@ nano_jobs_due(CURLM *multi, nano_db_t *db)
             continue;
         }
         if (job->where == NANO_JOB_WAIT_CALL) {
+            if (job->posting && !job->phase_sent) {
+                continue;               /* not recorded: never sent */
+            }
             nano_jobs_send(multi, db, job);
         } else {
             nano_jobs_queue_work(job);
@@ -682,6 +810,22 @@ nano_jobs_thread(void *arg)
             curl_multi_remove_handle(multi, msg->easy_handle);
             nano_jobs_called(db, job, msg);
         }
+        nano_jobs_record(db);
+
+        /* a job queued while this loop ran queries: its NOTIFY may wait
+         * in libpq's buffer already, where no poll sees it */
+        if (listening && !woke) {
+            switch (nano_jobs_notified(db)) {
+            case 1:
+                woke = 1;
+                break;
+            case -1:
+                listening = 0;
+                break;
+            default:
+                break;
+            }
+        }
 
         nfds = 0;
         fds[nfds].fd = nano_jobs.efd;
@@ -693,10 +837,12 @@ nano_jobs_thread(void *arg)
             fds[nfds++].revents = 0;
         }
         curl_multi_poll(multi, fds, (unsigned) nfds,
-                        wait < NANO_JOBS_TICK_MS ? (int) wait
-                                                 : NANO_JOBS_TICK_MS, NULL);
+                        woke ? 0 : wait < NANO_JOBS_TICK_MS ? (int) wait
+                                                            : NANO_JOBS_TICK_MS,
+                        NULL);
         if (fds[0].revents) {
             nano_jobs_worked(db);
+            nano_jobs_record(db);
         }
         if (listening) {
             switch (nano_jobs_notified(db)) {
@@ -712,6 +858,9 @@ nano_jobs_thread(void *arg)
         }
     }
 
+    if (db != NULL) {
+        nano_jobs_record(db);
+    }
     while ((job = nano_jobs.jobs) != NULL) {
         if (job->easy != NULL) {
             curl_multi_remove_handle(multi, job->easy);

@@ -254,19 +254,6 @@ nano_module_me(nano_req_t *req, nano_res_t *res)
                                    "module", req->app->name));
 }
 
-/* A database failure as an answer: 503 when unreachable, else 500. */
-static int
-nano_module_db_error(nano_res_t *res, nano_db_t *db, nano_db_status_t st)
-{
-    if (db == NULL || st == NANO_DB_UNAVAILABLE) {
-        return nano_res_error(res, 503, "database_unavailable",
-                              "the database is unavailable; try again soon");
-    }
-    nano_log_error("database error %s: %s", nano_db_last_sqlstate(db),
-                   nano_db_last_error(db));
-    return nano_res_error(res, 500, "internal", "database error");
-}
-
 int
 nano_module_models(nano_req_t *req, nano_res_t *res)
 {
@@ -288,7 +275,7 @@ nano_module_models(nano_req_t *req, nano_res_t *res)
     r = db != NULL ? nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, &st)
                    : NULL;
     if (r == NULL) {
-        return nano_module_db_error(res, db, db != NULL ? st
+        return nano_server_db_error(res, db, db != NULL ? st
                                                         : NANO_DB_UNAVAILABLE);
     }
     models = json_array();
@@ -332,7 +319,7 @@ nano_module_price(nano_req_t *req, const char *model, long long *cost,
     r = db != NULL ? nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK, &st)
                    : NULL;
     if (r == NULL) {
-        return nano_module_db_error(res, db, db != NULL ? st
+        return nano_server_db_error(res, db, db != NULL ? st
                                                         : NANO_DB_UNAVAILABLE);
     }
     if (PQntuples(r) == 1) {
@@ -361,7 +348,7 @@ nano_module_generation(nano_req_t *req, nano_res_t *res)
                                    &g, &found)
                     : NANO_DB_UNAVAILABLE;
     if (st != NANO_DB_OK) {
-        status = nano_module_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
     } else if (!found || strcmp(g.module, req->app->name) != 0) {
         status = nano_res_error(res, 404, "not_found",
                                 "no such generation");
@@ -375,36 +362,22 @@ nano_module_generation(nano_req_t *req, nano_res_t *res)
 int
 nano_module_history(nano_req_t *req, nano_res_t *res)
 {
-    const char        *user, *lim, *cursor;
+    const char        *user, *cursor;
     nano_form_t        q;
     nano_db_status_t   st;
     nano_db_t         *db;
     json_t            *items = NULL;
-    char              *next = NULL, *end;
-    long               limit = NANO_GEN_HISTORY_LIMIT;
+    char              *next = NULL;
+    long               limit;
     int                status;
 
     if ((user = nano_module_user(req, res)) == NULL) {
         return 401;
     }
-    nano_form_init(&q);
-    nano_req_query(req, &q);
-    lim = nano_form_get(&q, "limit");
-    cursor = nano_form_get(&q, "cursor");
-    if (lim != NULL && lim[0] != '\0') {
-        limit = strtol(lim, &end, 10);
-        if (*end != '\0' || limit < 1 || limit > NANO_GEN_HISTORY_MAX) {
-            status = nano_res_json(res, 400,
-                                   json_pack("{s:s, s:s, s:s}",
-                                             "error", "invalid_field",
-                                             "field", "limit",
-                                             "message", "limit must be a"
-                                             " number from 1 to 100"));
-            goto out;
-        }
-    }
-    if (cursor != NULL && cursor[0] == '\0') {
-        cursor = NULL;
+    status = nano_req_page(req, res, &q, NANO_GEN_HISTORY_LIMIT,
+                           NANO_GEN_HISTORY_MAX, &limit, &cursor);
+    if (status != 0) {
+        goto out;
     }
     db = nano_server_db(req);
     st = db != NULL ? nano_gen_history(db, user, req->app->name, (int) limit,
@@ -419,7 +392,7 @@ nano_module_history(nano_req_t *req, nano_res_t *res)
                                          "message", "that is not a cursor"
                                          " this API gave"));
     } else if (st != NANO_DB_OK) {
-        status = nano_module_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
     } else {
         status = nano_res_json(res, 200,
                                json_pack("{s:o, s:s?}", "items", items,
@@ -478,12 +451,12 @@ nano_module_change(nano_req_t *req, nano_res_t *res, int delete)
     }
     db = nano_server_db(req);
     if (db == NULL) {
-        return nano_module_db_error(res, NULL, NANO_DB_UNAVAILABLE);
+        return nano_server_db_error(res, NULL, NANO_DB_UNAVAILABLE);
     }
     st = delete ? nano_gen_delete(db, id, user, &out, &files)
                 : nano_gen_cancel(db, id, user, &out);
     if (st != NANO_DB_OK) {
-        status = nano_module_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
     } else if (out == NANO_GEN_NOT_FOUND) {
         status = nano_res_error(res, 404, "not_found", "no such generation");
     } else if (out == NANO_GEN_CONFLICT) {
@@ -540,7 +513,7 @@ nano_module_media(nano_req_t *req, nano_res_t *res)
                                    &g, &found)
                     : NANO_DB_UNAVAILABLE;
     if (st != NANO_DB_OK) {
-        status = nano_module_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
         goto out;
     }
     /* only the owner's own outputs, by the name the row gave them */

@@ -33,19 +33,6 @@ nano_gen_bad(nano_res_t *res, const char *field, const char *message)
                                    "field", field, "message", message));
 }
 
-/* A database failure as an answer. */
-static int
-nano_gen_db_error(nano_res_t *res, nano_db_t *db, nano_db_status_t st)
-{
-    if (db == NULL || st == NANO_DB_UNAVAILABLE) {
-        return nano_res_error(res, 503, "database_unavailable",
-                              "the database is unavailable; try again soon");
-    }
-    nano_log_error("database error %s: %s", nano_db_last_sqlstate(db),
-                   nano_db_last_error(db));
-    return nano_res_error(res, 500, "internal", "database error");
-}
-
 /* The answer to a refused admission. */
 static int
 nano_gen_refused(nano_res_t *res, nano_gen_admit_t admit)
@@ -111,8 +98,8 @@ nano_gen_model(nano_req_t *req, nano_res_t *res, const char *asked,
     r = db != NULL ? nano_db_exec(db, first, 1, params, PGRES_TUPLES_OK, &st)
                    : NULL;
     if (r == NULL) {
-        return nano_gen_db_error(res, db, db != NULL ? st
-                                                     : NANO_DB_UNAVAILABLE);
+        return nano_server_db_error(res, db, db != NULL
+                                             ? st : NANO_DB_UNAVAILABLE);
     }
     if (PQntuples(r) != 1) {
         PQclear(r);
@@ -173,11 +160,12 @@ nano_gen_error_status(const char *code)
 }
 
 /* Builds the messages for the provider: earlier turns of the
- * conversation, then the new ones.  A new reference, or NULL after
- * answering. */
+ * conversation (none when it is new: fresh), then the new ones.  A new
+ * reference, or NULL after answering. */
 static json_t *
 nano_gen_messages(nano_req_t *req, nano_res_t *res, json_t *body,
-    const char *user, const char *conversation, const char **prompt)
+    const char *user, const char *conversation, int fresh,
+    const char **prompt)
 {
     json_t       *given = json_object_get(body, "messages");
     json_t       *messages = NULL, *m, *role, *content;
@@ -221,16 +209,25 @@ nano_gen_messages(nano_req_t *req, nano_res_t *res, json_t *body,
         return NULL;
     }
 
-    db = nano_server_db(req);
-    if (db == NULL) {
-        nano_gen_db_error(res, NULL, NANO_DB_UNAVAILABLE);
-        return NULL;
-    }
-    if (nano_gen_conversation(db, conversation, user, NANO_GEN_TURNS_MAX,
-                              &messages) != NANO_DB_OK)
-    {
-        nano_gen_db_error(res, db, NANO_DB_FAILED);
-        return NULL;
+    if (fresh) {
+        /* an id made for this request has no earlier turns to read */
+        messages = json_array();
+        if (messages == NULL) {
+            nano_res_error(res, 500, "internal", "out of memory");
+            return NULL;
+        }
+    } else {
+        db = nano_server_db(req);
+        if (db == NULL) {
+            nano_server_db_error(res, NULL, NANO_DB_UNAVAILABLE);
+            return NULL;
+        }
+        if (nano_gen_conversation(db, conversation, user, NANO_GEN_TURNS_MAX,
+                                  &messages) != NANO_DB_OK)
+        {
+            nano_server_db_error(res, db, NANO_DB_FAILED);
+            return NULL;
+        }
     }
     if (given != NULL) {
         json_array_extend(messages, given);
@@ -325,7 +322,8 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
         status = nano_res_error(res, 500, "internal", "no randomness");
         goto out;
     }
-    messages = nano_gen_messages(req, res, body, user, conversation, &prompt);
+    messages = nano_gen_messages(req, res, body, user, conversation,
+                                 conv == NULL, &prompt);
     if (messages == NULL) {
         status = res->status;
         goto out;
@@ -360,7 +358,7 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     st = db != NULL ? nano_gen_create(db, &in, id, &admit)
                     : NANO_DB_UNAVAILABLE;
     if (st != NANO_DB_OK) {
-        status = nano_gen_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
         goto out;
     }
     if (admit != NANO_GEN_ADMITTED) {
@@ -707,7 +705,7 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
     st = db != NULL ? nano_gen_create(db, &in, id, &admit)
                     : NANO_DB_UNAVAILABLE;
     if (st != NANO_DB_OK) {
-        status = nano_gen_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
         goto out;
     }
     if (admit != NANO_GEN_ADMITTED) {

@@ -101,6 +101,22 @@ nano_server_db_release(nano_req_t *req)
     }
 }
 
+int
+nano_server_db_error(nano_res_t *res, nano_db_t *db, nano_db_status_t st)
+{
+    if (db == NULL || st == NANO_DB_UNAVAILABLE) {
+        return nano_res_error(res, 503, "database_unavailable",
+                              "the database is unavailable; try again soon");
+    }
+    if (st == NANO_DB_INVALID) {
+        return nano_res_error(res, 400, "invalid_field",
+                              "a field is not valid UTF-8");
+    }
+    nano_log_error("database error %s: %s", nano_db_last_sqlstate(db),
+                   nano_db_last_error(db));
+    return nano_res_error(res, 500, "internal", "database error");
+}
+
 nano_db_t *
 nano_server_db_get(int wait_ms)
 {

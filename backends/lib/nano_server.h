@@ -101,6 +101,15 @@ nano_db_t *nano_server_db(nano_req_t *req);
 void nano_server_db_release(nano_req_t *req);
 
 /*
+ * A database failure as the answer: 503 database_unavailable when there
+ * is no connection or the server cannot be reached (nano_db logs the
+ * outage once), 400 invalid_field for a value that is not UTF-8, else
+ * 500 with the database's message in the log only.  Returns the status.
+ */
+int nano_server_db_error(nano_res_t *res, nano_db_t *db,
+    nano_db_status_t st);
+
+/*
  * A pool connection for an app's own thread (a job runner, a
  * publisher): waits up to wait_ms for one.  Give it back with
  * nano_server_db_put.  NULL on timeout or without DATABASE_URL.

@@ -51,7 +51,7 @@ platform_account_begin(nano_req_t *req, nano_res_t *res, nano_db_t **db,
     case PLATFORM_SESSION_LIVE:
         return 0;
     case PLATFORM_SESSION_ERROR:
-        return platform_db_error(res, *db, st);
+        return nano_server_db_error(res, *db, st);
     case PLATFORM_SESSION_DEAD:
         nano_session_clear(req, res);
         /* fall through */
@@ -175,7 +175,7 @@ platform_account_signout_all(nano_req_t *req, nano_res_t *res)
     }
     st = nano_cutoff_user(db, ps.user.id, NULL, &not_before);
     if (st != NANO_DB_OK) {
-        status = platform_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
         goto out;
     }
     nano_log_info("user %s signed out everywhere", ps.user.id);
@@ -240,7 +240,7 @@ platform_account_password(nano_req_t *req, nano_res_t *res)
     }
     st = nano_db_finish(db, st);
     if (st != NANO_DB_OK) {
-        status = platform_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
         goto out;
     }
 
@@ -302,7 +302,7 @@ platform_account_delete(nano_req_t *req, nano_res_t *res)
     }
     st = nano_db_finish(db, st);
     if (st != NANO_DB_OK) {
-        status = platform_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
         goto out;
     }
     platform_account_remove_media(ps.user.id);

@@ -84,7 +84,7 @@ platform_session_answer(nano_req_t *req, nano_res_t *res, int renew)
     db = nano_server_db(req);
     state = platform_session_check(req, db, &ps, &st);
     if (state == PLATFORM_SESSION_ERROR) {
-        status = platform_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
         goto out;
     }
     if (state != PLATFORM_SESSION_LIVE) {
@@ -438,7 +438,7 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
             st = platform_user_find(db, email, &user, &found);
         }
         if (st != NANO_DB_OK) {
-            status = platform_db_error(res, db, st);
+            status = nano_server_db_error(res, db, st);
             goto out;
         }
     }
@@ -460,7 +460,7 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
         st = platform_session_start(req, res, db, &user, NULL, &issued);
     }
     if (st != NANO_DB_OK) {
-        status = platform_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
         goto out;
     }
     if (!issued) {
@@ -539,7 +539,7 @@ platform_auth_signout(nano_req_t *req, nano_res_t *res)
         if (st != NANO_DB_OK) {
             /* keep the cookie: signed out here but alive elsewhere
              * would be worse than a retry */
-            status = platform_db_error(res, db, st);
+            status = nano_server_db_error(res, db, st);
             goto out;
         }
         nano_log_info("user %s signed out", c->sub.data);

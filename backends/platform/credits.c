@@ -15,12 +15,12 @@ int
 platform_credits(nano_req_t *req, nano_res_t *res)
 {
     const char        *user = nano_req_param_str(req, "NANO_USER_ID");
-    const char        *lim, *cursor;
+    const char        *cursor;
     nano_form_t        q;
     nano_db_status_t   st;
     nano_db_t         *db;
     json_t            *items = NULL;
-    char              *next = NULL, *end;
+    char              *next = NULL;
     long long          balance = 0;
     long               limit = 20;
     int                status;
@@ -29,24 +29,9 @@ platform_credits(nano_req_t *req, nano_res_t *res)
     if (user[0] == '\0') {
         return nano_res_error(res, 401, "unauthorized", "sign in first");
     }
-    nano_form_init(&q);
-    nano_req_query(req, &q);
-    lim = nano_form_get(&q, "limit");
-    cursor = nano_form_get(&q, "cursor");
-    if (lim != NULL && lim[0] != '\0') {
-        limit = strtol(lim, &end, 10);
-        if (*end != '\0' || limit < 1 || limit > 100) {
-            status = nano_res_json(res, 400,
-                                   json_pack("{s:s, s:s, s:s}",
-                                             "error", "invalid_field",
-                                             "field", "limit",
-                                             "message", "limit must be a"
-                                             " number from 1 to 100"));
-            goto out;
-        }
-    }
-    if (cursor != NULL && cursor[0] == '\0') {
-        cursor = NULL;
+    status = nano_req_page(req, res, &q, 20, 100, &limit, &cursor);
+    if (status != 0) {
+        goto out;
     }
     db = nano_server_db(req);
     st = db != NULL ? nano_credits_balance(db, user, &balance)
@@ -63,7 +48,7 @@ platform_credits(nano_req_t *req, nano_res_t *res)
                                          "message", "that is not a cursor"
                                          " this API gave"));
     } else if (st != NANO_DB_OK) {
-        status = platform_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
     } else {
         status = nano_res_json(res, 200,
                                json_pack("{s:I, s:o, s:s?}",

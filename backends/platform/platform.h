@@ -156,10 +156,6 @@ nano_db_status_t platform_user_delete(nano_db_t *db, const char *id);
 nano_db_status_t platform_user_create(nano_db_t *db, const char *id,
     const char *email, const char *name, const char *hash, int *created);
 
-/* Answers a database failure: 503 when unreachable, 400 for input it
- * refused, else 500. */
-int platform_db_error(nano_res_t *res, nano_db_t *db, nano_db_status_t st);
-
 /* util.c */
 
 /* Strips leading and trailing spaces and tabs in place; returns s. */

@@ -94,7 +94,7 @@ platform_register(nano_req_t *req, nano_res_t *res)
     /* Before the slow hash: an outage answers at once. */
     db = nano_server_db(req);
     if (db == NULL) {
-        status = platform_db_error(res, NULL, NANO_DB_UNAVAILABLE);
+        status = nano_server_db_error(res, NULL, NANO_DB_UNAVAILABLE);
         goto out;
     }
     pr = nano_password_make(password, &hash);
@@ -111,7 +111,7 @@ platform_register(nano_req_t *req, nano_res_t *res)
     st = platform_user_create(db, id, email, name[0] != '\0' ? name : NULL,
                               hash, &created);
     if (st != NANO_DB_OK) {
-        status = platform_db_error(res, db, st);
+        status = nano_server_db_error(res, db, st);
         goto out;
     }
     if (!created) {

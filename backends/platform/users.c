@@ -209,19 +209,3 @@ platform_user_create(nano_db_t *db, const char *id, const char *email,
     return NANO_DB_OK;
 }
 
-int
-platform_db_error(nano_res_t *res, nano_db_t *db, nano_db_status_t st)
-{
-    if (db == NULL || st == NANO_DB_UNAVAILABLE) {
-        /* nano_db logs the outage itself, once. */
-        return nano_res_error(res, 503, "database_unavailable",
-                              "the database is unavailable; try again soon");
-    }
-    if (st == NANO_DB_INVALID) {
-        return nano_res_error(res, 400, "invalid_field",
-                              "a field is not valid UTF-8");
-    }
-    nano_log_error("database error %s: %s", nano_db_last_sqlstate(db),
-                   nano_db_last_error(db));
-    return nano_res_error(res, 500, "internal", "database error");
-}

@@ -23,7 +23,7 @@ const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
 function ledgerRows(userId) {
     return JSON.parse(psql(`SELECT coalesce(json_agg(json_build_object('delta', "delta", 'reason', "reason",
         'module', "module", 'generationId', "generationId",
-        'createdAt', to_char("createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')) ORDER BY "id" DESC), '[]')
+        'createdAt', to_char("createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'note', "note") ORDER BY "id" DESC), '[]')
         FROM "CreditLedger" WHERE "userId" = ${lit(userId)}`));
 }
 
