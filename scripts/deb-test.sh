@@ -123,16 +123,18 @@ chmod 0755 "$root/usr/sbin/policy-rc.d"
 
 log "installing the packages with apt (log: build/deb-test/apt.log)"
 mkdir -p "$root/tmp/debs"
+debs=()                                 # their paths in the chroot
 for p in libnginx-mod-http-nano-auth nano-platform; do
-    cp "$root_dir"/build/deb/"$p"_*_"$(dpkg --print-architecture)".deb "$root/tmp/debs/"
+    for f in "$root_dir"/build/deb/"$p"_*_"$(dpkg --print-architecture)".deb; do
+        cp "$f" "$root/tmp/debs/"
+        debs+=("/tmp/debs/${f##*/}")
+    done
 done
 {
     inroot apt-get update &&
     # as an operator would: the packages and what they recommend (nginx,
     # postgresql, systemd), dependencies from the mirror
-    inroot apt-get install -y /tmp/debs/libnginx-mod-http-nano-auth_*.deb \
-        /tmp/debs/nano-platform_*.deb &&
-    inroot apt-get install -y --no-install-recommends perl-base
+    inroot apt-get install -y "${debs[@]}"
 } >"$cache/apt.log" 2>&1
 rc=$?
 echo "deb-test: Debian 12 chroot in build/deb-test/root"
@@ -223,7 +225,12 @@ check "PostgreSQL starts in the chroot, database nano created" pg_setup
 printf 'NEXTAUTH_URL=http://127.0.0.1:%s\n' "$port" >>"$root/etc/nano/common.env"
 printf 'DATABASE_URL=postgresql://nano@localhost/nano?host=/run/postgresql\n' \
     >>"$root/etc/nano/common.env"
-plan_ok() { inroot nano-migrate | tee /dev/stderr | grep -q 'pending  001_'; }
+plan_ok() {
+    local out
+    out=$(inroot nano-migrate) || { printf '%s\n' "$out"; return 1; }
+    printf '%s\n' "$out"
+    printf '%s\n' "$out" | grep -q 'pending  001_'
+}
 check "nano-migrate shows the plan (packaged sql/, DATABASE_URL from common.env)" plan_ok
 check "nano-migrate --apply" inroot nano-migrate --apply
 
@@ -300,8 +307,9 @@ apps_ok() {
     for pid in "${pids[@]}"; do
         kill -0 "$pid" 2>/dev/null || { tail -n 5 "$work"/*.log; return 1; }
     done
-    is 'nano-platform' inroot ps -o user= -p "${pids[0]}" &&
-        is 'nano-nano-banana' inroot ps -o user= -p "${pids[1]}"
+    # (the launcher execs the backend: same pid; the chroot has no ps)
+    is 'nano-platform' inroot stat -c %U "/proc/${pids[0]}" &&
+        is 'nano-nano-banana' inroot stat -c %U "/proc/${pids[1]}"
 }
 start_app platform
 start_app nano-banana
