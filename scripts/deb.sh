@@ -14,10 +14,12 @@ cd "$root"
 version=$(dpkg-parsechangelog -l debian/changelog -S Version)
 src=$out/src/nano-banana-$version
 
-# the tree as packaged: no build output, state, node modules or git
+# the tree as packaged: no build output, state, node modules, git, nor
+# the tests (which the packages do not hold)
 tree() {
     tar -C "$root" --exclude=./build --exclude=./.state --exclude=./.git \
-        --exclude=node_modules --exclude=./debian/.build --sort=name \
+        --exclude=node_modules --exclude=./debian/.build --exclude=./tests \
+        --exclude=./scripts/deb-test.sh --sort=name \
         --mtime=@0 --owner=0 --group=0 -cf - .
 }
 
