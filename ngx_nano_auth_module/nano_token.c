@@ -83,8 +83,6 @@ static const struct {
 
 
 static int nano_keyring_add(nano_keyring_t *kr, const char *key, size_t len);
-static ssize_t nano_b64url_decode(const char *in, size_t len,
-    unsigned char *out, size_t cap);
 static int nano_hs256_matches(const nano_keyring_t *kr, const char *msg,
     size_t len, const unsigned char *sig);
 static int nano_json_object(char *json, size_t len, nano_json_field_pt field,
@@ -93,7 +91,6 @@ static int nano_header_field(nano_json_t *j, const nano_str_t *key,
     void *data);
 static int nano_claim_field(nano_json_t *j, const nano_str_t *key,
     void *data);
-static int nano_has_control(const nano_str_t *s);
 static int nano_claims_parse(char *json, size_t len, nano_claims_t *claims);
 static int nano_str_is(const nano_str_t *s, const char *literal);
 static void nano_json_ws(nano_json_t *j);
@@ -484,8 +481,7 @@ static const unsigned char  nano_b64url_values[256] = {
 };
 
 
-/* Strict base64url without padding; returns the decoded length or -1. */
-static ssize_t
+ssize_t
 nano_b64url_decode(const char *in, size_t len, unsigned char *out, size_t cap)
 {
     size_t          i, n;
@@ -664,11 +660,7 @@ nano_claim_field(nano_json_t *j, const nano_str_t *key, void *data)
 }
 
 
-/*
- * 1 when the decoded, well-formed UTF-8 string holds a control character:
- * C0 (0x00-0x1f), DEL (0x7f) or C1 (U+0080-U+009F, encoded 0xc2 0x80-0x9f).
- */
-static int
+int
 nano_has_control(const nano_str_t *s)
 {
     size_t                i;

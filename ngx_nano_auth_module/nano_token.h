@@ -8,6 +8,7 @@
 #define NANO_TOKEN_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define NANO_KEY_MIN_LEN       32
 #define NANO_KEYS_MAX          8
@@ -87,6 +88,22 @@ nano_token_status_t nano_token_verify(const nano_keyring_t *kr,
  * Lives in nano_token_issue.c so the gateway does not link libjwt.
  */
 char *nano_token_sign(const nano_keyring_t *kr, const nano_claims_t *claims);
+
+/*
+ * Strict base64url without padding (RFC 7515's encoding of JWS parts):
+ * decodes len characters of in into out (cap bytes).  Returns the decoded
+ * length, or -1 for a character outside the alphabet, a lone trailing
+ * character, non-zero leftover bits (not canonical) or a result over cap.
+ */
+ssize_t nano_b64url_decode(const char *in, size_t len, unsigned char *out,
+    size_t cap);
+
+/*
+ * 1 when the well-formed UTF-8 string holds a control character: C0
+ * (0x00-0x1f), DEL (0x7f) or C1 (U+0080-U+009F).  Identities end up in
+ * headers, logs and pages, so no identity claim may hold one.
+ */
+int nano_has_control(const nano_str_t *s);
 
 /* Short lower-case name of a status, as $nano_auth_status shows it. */
 const char *nano_token_status_name(nano_token_status_t status);

@@ -19,7 +19,9 @@
 # NANO_TEST_SECRET2 (the second, verify-only key), NANO_TEST_SOCK_DIR and
 # NANO_TEST_STACKCTL (scripts/stackctl.sh: stop/start a backend or the db),
 # NANO_TEST_PG_SOCK and NANO_TEST_PG_BINDIR (the private cluster, for the
-# migration runner's tests, which make databases of their own).
+# migration runner's tests, which make databases of their own),
+# NANO_TEST_OIDC_URL and NANO_TEST_GITHUB_URL (the fake OAuth providers),
+# NANO_TEST_STRIPE_URL (the fake Stripe, tests/fakes/stripe.mjs).
 set -uo pipefail
 
 STACK_MODE="test"
@@ -124,6 +126,9 @@ stop_stack() {
     [ -n "$stopped" ] && return
     stopped=1
     trap '' INT TERM HUP
+    # a second host a killed hosts test left running
+    [ -r "$STACK_STATE-peer/stack.env" ] &&
+        "$STACK_ROOT/scripts/peer.sh" --state "$STACK_STATE" stop >/dev/null 2>&1
     stack_stop
     stack_pg_forget
 }
@@ -141,7 +146,8 @@ trap 'echo "test: interrupted" >&2; exit 130' INT TERM HUP
 started=
 if ! stack_check_ports "set TEST_PORT to a free port" "$STACK_PORT"; then
     :
-elif stack_upstreams "$STACK_UPSTREAMS" && stack_fake_providers && stack_start; then
+elif stack_upstreams "$STACK_UPSTREAMS" && stack_fake_providers && stack_fake_oauth && stack_fake_stripe &&
+        stack_start; then
     started=1
 fi
 
@@ -158,6 +164,8 @@ else
     export NANO_TEST_STACKCTL=$STACK_ROOT/scripts/stackctl.sh
     export NANO_TEST_PG_SOCK=$PG_SOCK NANO_TEST_PG_BINDIR=$PG_BINDIR
     export NANO_TEST_FAKE_URL=$STACK_FAKE_URL NANO_TEST_MEDIA_DIR=$STACK_STATE/media
+    export NANO_TEST_OIDC_URL=$STACK_OIDC_URL NANO_TEST_GITHUB_URL=$STACK_GITHUB_URL
+    export NANO_TEST_STRIPE_URL=$STACK_STRIPE_URL
     # One file at a time: some tests stop a backend or the database.
     node_tests "$STACK_STATE/integration.tap" 120000 "${integration[@]}"
     if [ -n "$only" ]; then

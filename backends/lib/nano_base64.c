@@ -52,6 +52,25 @@ nano_base64_encode(const unsigned char *p, size_t n)
     return out;
 }
 
+char *
+nano_base64url_encode(const unsigned char *p, size_t n)
+{
+    char  *out = nano_base64_encode(p, n), *c;
+
+    if (out == NULL) {
+        return NULL;
+    }
+    for (c = out; *c != '\0' && *c != '='; c++) {
+        if (*c == '+') {
+            *c = '-';
+        } else if (*c == '/') {
+            *c = '_';
+        }
+    }
+    *c = '\0';
+    return out;
+}
+
 static int
 nano_base64_value(unsigned char c)
 {

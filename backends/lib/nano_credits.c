@@ -275,8 +275,10 @@ nano_db_status_t
 nano_credits_forget_user(nano_db_t *db, const char *user_id)
 {
     static const char *const  sql[] = {
-        "UPDATE \"CreditLedger\" SET \"userId\" = $2 WHERE \"userId\" = $1",
         "DELETE FROM \"CreditAccount\" WHERE \"userId\" = $1",
+        "UPDATE \"CreditLedger\" SET \"userId\" = $2 WHERE \"userId\" = $1",
+        /* payments are accounting too (sql/006_billing.sql) */
+        "UPDATE \"Purchase\" SET \"userId\" = $2 WHERE \"userId\" = $1",
     };
     const char               *params[2];
     char                      tomb[8 + 32 + 1];
@@ -291,7 +293,7 @@ nano_credits_forget_user(nano_db_t *db, const char *user_id)
     params[0] = user_id;
     params[1] = tomb;
     for (i = 0; i < sizeof(sql) / sizeof(sql[0]) && st == NANO_DB_OK; i++) {
-        PQclear(nano_db_exec(db, sql[i], i == 0 ? 2 : 1, params,
+        PQclear(nano_db_exec(db, sql[i], i == 0 ? 1 : 2, params,
                              PGRES_COMMAND_OK, &st));
     }
     return st;

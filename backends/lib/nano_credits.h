@@ -62,8 +62,9 @@ nano_db_status_t nano_credits_ledger(nano_db_t *db, const char *user_id,
 nano_db_status_t nano_credits_grant(nano_db_t *db, const char *user_id,
     long long amount, const char *note, long long *balance);
 
-/* Re-assigns a deleted user's ledger rows to an anonymous id, keeping
- * their amounts, and drops the account (in the caller's transaction). */
+/* Re-assigns a deleted user's ledger rows and purchases to an anonymous
+ * id, keeping their amounts, and drops the account (in the caller's
+ * transaction). */
 nano_db_status_t nano_credits_forget_user(nano_db_t *db,
     const char *user_id);
 

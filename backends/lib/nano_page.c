@@ -36,6 +36,11 @@ nano_page_header(nano_buf_t *out, const char *active, const char *user_name)
         /* the credit balance, filled in by the pages that show it */
         nano_buf_puts(out, "<span class=\"nbm-balance\" data-nb-balance"
                            " hidden></span> ");
+        /* billing: buy credits, the ledger */
+        nano_buf_printf(out, "<a class=\"nb-billing\" href=\"/billing\"%s>"
+                        "Billing</a> ",
+                        active != NULL && strcmp(active, "/billing") == 0
+                        ? " aria-current=\"page\"" : "");
         nano_buf_puts(out, "<span class=\"nb-user-name\">");
         nano_buf_html(out, user_name);
         nano_buf_puts(out, "</span> <a href=\"/api/auth/signout\">"
@@ -165,8 +170,9 @@ nano_page_render(const nano_req_t *req, nano_res_t *res, int status,
                                 "page template unavailable");
         goto out;
     }
-    nano_page_header(&header, req->script_name[0] ? req->script_name : NULL,
-                     user_name);
+    /* a module's pages are marked by its path; the platform's by theirs */
+    nano_page_header(&header, req->script_name[0] ? req->script_name
+                                                  : req->path, user_name);
     if (header.failed) {
         status = nano_res_error(res, 500, "internal", "out of memory");
         goto out;

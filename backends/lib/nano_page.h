@@ -23,8 +23,8 @@ typedef struct {
  * Appends the shared header: brand link to /, links to every module of
  * the registry by root path (the one matching active, e.g. "/qwen",
  * marked current), and
- * either user_name with a sign-out link or, when user_name is NULL, a
- * sign-in link.
+ * either user_name with links to billing and to sign out or, when
+ * user_name is NULL, a sign-in link.
  */
 int nano_page_header(nano_buf_t *out, const char *active,
     const char *user_name);
@@ -34,7 +34,8 @@ int nano_page_header(nano_buf_t *out, const char *active,
  * with status.  {{key}} becomes the HTML-escaped value of vars' key;
  * {{head}} the shared <head> lines (stylesheet, icon, viewport);
  * {{header}} the shared header for user_name (NULL: signed out), marked
- * for req's SCRIPT_NAME.  Unknown keys render empty.  Returns status, or
+ * for req's SCRIPT_NAME (the platform's pages: PATH_INFO, e.g.
+ * "/billing").  Unknown keys render empty.  Returns status, or
  * 500 (JSON) when the template cannot be read.
  */
 int nano_page_render(const nano_req_t *req, nano_res_t *res, int status,

@@ -1,7 +1,9 @@
 /*
- * /api/account/...: sign out everywhere, change the password, delete the
- * account.  Each needs a live session (checked in the database, not only
- * the cookie), a same-site request and a JSON body (docs/SESSIONS.md).
+ * /api/account/...: sign out everywhere, change the password (or set a
+ * first one after a fresh OAuth sign-in), delete the account (with the
+ * password, or after a fresh OAuth sign-in).  Each needs a live session
+ * (checked in the database, not only the cookie), a same-site request
+ * and a JSON body (docs/SESSIONS.md, docs/PLATFORM.md).
  */
 
 #include <dirent.h>
@@ -27,7 +29,6 @@ static int
 platform_account_begin(nano_req_t *req, nano_res_t *res, nano_db_t **db,
     platform_session_t *ps, nano_form_t *f)
 {
-    nano_db_status_t  st;
     unsigned          flags = 0;
     int               status;
 
@@ -46,6 +47,15 @@ platform_account_begin(nano_req_t *req, nano_res_t *res, nano_db_t **db,
     if (status != 0) {
         return status;
     }
+    return platform_account_session(req, res, db, ps);
+}
+
+int
+platform_account_session(nano_req_t *req, nano_res_t *res, nano_db_t **db,
+    platform_session_t *ps)
+{
+    nano_db_status_t  st;
+
     *db = nano_server_db(req);
     switch (platform_session_check(req, *db, ps, &st)) {
     case PLATFORM_SESSION_LIVE:
@@ -139,6 +149,34 @@ platform_account_password_ok(nano_req_t *req, nano_res_t *res,
     }
 }
 
+/*
+ * For a change made without a password: 0 when the session is a fresh
+ * OAuth sign-in (docs/PLATFORM.md), else the status answered (403
+ * reauth_required with what to do, or the database's).
+ */
+static int
+platform_account_fresh(nano_res_t *res, nano_db_t *db,
+    const platform_session_t *ps, const char *what)
+{
+    nano_db_status_t  st;
+    char              message[256];
+    int               fresh = 0;
+
+    st = platform_session_fresh_oauth(db, ps, &fresh);
+    if (st != NANO_DB_OK) {
+        return nano_server_db_error(res, db, st);
+    }
+    if (fresh) {
+        return 0;
+    }
+    nano_log_info("user %s: %s without a password refused: no fresh OAuth"
+                  " sign-in", ps->user.id, what);
+    snprintf(message, sizeof(message), "to %s without a password, sign in"
+             " again with a connected account (Google or GitHub) and do it"
+             " within 10 minutes", what);
+    return nano_res_error(res, 403, "reauth_required", message);
+}
+
 static int
 platform_account_ok(nano_res_t *res)
 {
@@ -206,7 +244,8 @@ platform_account_password(nano_req_t *req, nano_res_t *res)
     }
     current = nano_form_get(&f, "currentPassword");
     fresh = nano_form_get(&f, "newPassword");
-    if (current == NULL || fresh == NULL) {
+    /* a user with no password (OAuth only) sets a first one without */
+    if (fresh == NULL || (current == NULL && ps.user.password != NULL)) {
         status = nano_res_error(res, 400, "invalid_field",
                                 "currentPassword and newPassword are"
                                 " required strings");
@@ -216,7 +255,9 @@ platform_account_password(nano_req_t *req, nano_res_t *res)
         status = nano_res_error(res, 400, "invalid_password", why);
         goto out;
     }
-    status = platform_account_password_ok(req, res, &ps.user, current);
+    status = current != NULL
+             ? platform_account_password_ok(req, res, &ps.user, current)
+             : platform_account_fresh(res, db, &ps, "set a first password");
     if (status != 0) {
         goto out;
     }
@@ -278,13 +319,11 @@ platform_account_delete(nano_req_t *req, nano_res_t *res)
     if (status != 0) {
         goto out;
     }
+    /* the password, or a fresh OAuth sign-in instead of one */
     password = nano_form_get(&f, "password");
-    if (password == NULL) {
-        status = nano_res_error(res, 400, "invalid_field",
-                                "password is a required string");
-        goto out;
-    }
-    status = platform_account_password_ok(req, res, &ps.user, password);
+    status = password != NULL
+             ? platform_account_password_ok(req, res, &ps.user, password)
+             : platform_account_fresh(res, db, &ps, "delete the account");
     if (status != 0) {
         goto out;
     }

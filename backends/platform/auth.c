@@ -1,5 +1,6 @@
 /*
- * /api/auth/...: NextAuth v4's REST API for the credentials provider.
+ * /api/auth/...: NextAuth v4's REST API for the credentials provider
+ * (the OAuth providers' routes are in oauth.c).
  * The behaviour (status codes, redirects, json=true, cookies) follows
  * next-auth/core so that V1 clients and next-auth/react keep working.
  */
@@ -42,17 +43,24 @@ platform_auth_providers(nano_req_t *req, nano_res_t *res)
     const char  *o = req->config->origin;
     char         signin[NANO_ORIGIN_MAX + 64], callback[NANO_ORIGIN_MAX + 64];
 
+    json_t      *all;
+
     snprintf(signin, sizeof(signin), "%s/api/auth/signin/credentials", o);
     snprintf(callback, sizeof(callback), "%s/api/auth/callback/credentials",
              o);
-    return nano_res_json(res, 200,
-                         json_pack("{s:{s:s, s:s, s:s, s:s, s:s}}",
-                                   "credentials",
-                                   "id", "credentials",
-                                   "name", "Credentials",
-                                   "type", "credentials",
-                                   "signinUrl", signin,
-                                   "callbackUrl", callback));
+    all = json_pack("{s:{s:s, s:s, s:s, s:s, s:s}}",
+                    "credentials",
+                    "id", "credentials",
+                    "name", "Credentials",
+                    "type", "credentials",
+                    "signinUrl", signin,
+                    "callbackUrl", callback);
+    /* and the OAuth providers that are configured */
+    if (all != NULL && platform_oauth_providers_json(all, o) != 0) {
+        json_decref(all);
+        all = NULL;
+    }
+    return nano_res_json(res, 200, all);
 }
 
 /* A user's field as a JSON string, or null. */
@@ -186,6 +194,23 @@ platform_signin_message(const char *error)
     if (strcmp(error, "RateLimited") == 0) {
         return "Too many sign-in attempts. Wait a minute, then try again.";
     }
+    if (strcmp(error, "OAuthAccountNotLinked") == 0) {
+        return "An account with this email address already exists. Sign in"
+               " the way you did before, then connect this account in"
+               " Settings.";
+    }
+    if (strcmp(error, "OAuthCreateAccount") == 0) {
+        return "Could not create an account: the provider gave no verified"
+               " email address. Try another way to sign in.";
+    }
+    if (strcmp(error, "OAuthSignin") == 0) {
+        return "Could not reach the sign-in provider. Try again in a"
+               " moment.";
+    }
+    if (strcmp(error, "OAuthCallback") == 0) {
+        return "The sign-in with the provider could not be completed. Try"
+               " again.";
+    }
     return "Unable to sign in.";
 }
 
@@ -195,25 +220,29 @@ platform_signin_render(nano_req_t *req, nano_res_t *res, int status,
     const char *message)
 {
     char   token[NANO_CSRF_TOKEN_LEN + 1];
-    char  *callback = NULL, *signup = NULL;
+    char  *callback = NULL, *signup = NULL, *providers = NULL;
 
     callback = platform_query_callback(req, res);
     if (callback == NULL || platform_csrf_token(req, res, token) != 0
-        || (signup = platform_link_with_callback("/signup", callback)) == NULL)
+        || (signup = platform_link_with_callback("/signup", callback)) == NULL
+        || (providers = platform_oauth_signin_buttons(token, callback))
+           == NULL)
     {
         status = nano_res_error(res, 500, "internal", "out of memory");
         goto out;
     }
 
     const nano_page_var_t  vars[] = {
-        { "csrf_token",   token,    0 },
-        { "callback_url", callback, 0 },
-        { "error",        message,  0 },
-        { "signup_url",   signup,   0 },
+        { "csrf_token",   token,     0 },
+        { "callback_url", callback,  0 },
+        { "error",        message,   0 },
+        { "signup_url",   signup,    0 },
+        { "providers",    providers, 1 },
     };
     status = nano_page_render(req, res, status, "signin.html", NULL, vars,
                               sizeof(vars) / sizeof(vars[0]));
 out:
+    free(providers);
     free(signup);
     free(callback);
     return status;
@@ -314,9 +343,11 @@ platform_auth_error_page(nano_req_t *req, nano_res_t *res)
         heading = "Server error";
         message = "There is a problem with the server configuration.";
     } else if (strcmp(error, "AccessDenied") == 0) {
+        /* the provider's error=access_denied: consent was not given */
         status = 403;
         heading = "Access denied";
-        message = "You do not have permission to sign in.";
+        message = "The sign-in was cancelled, or the provider did not"
+                  " grant access. You can try again.";
     } else if (strcmp(error, "Verification") == 0) {
         status = 403;
         heading = "Unable to sign in";
@@ -338,10 +369,7 @@ out:
     return status;
 }
 
-/* Reads a POST's fields (form or JSON) and NextAuth's json flag; a
- * JSON body asks for JSON answers too.  Answers 4xx itself (returns the
- * status) or returns 0. */
-static int
+int
 platform_post_fields(nano_req_t *req, nano_res_t *res, nano_form_t *f,
     int *json)
 {
@@ -355,6 +383,36 @@ platform_post_fields(nano_req_t *req, nano_res_t *res, nano_form_t *f,
     }
     j = nano_form_get(f, "json");
     *json = (flags & NANO_FIELDS_JSON) || (j != NULL && strcmp(j, "true") == 0);
+    return 0;
+}
+
+int
+platform_signin_begin(nano_req_t *req, nano_res_t *res, nano_form_t *f,
+    int *json, char **callback)
+{
+    char  *url;
+    int    status;
+
+    *callback = NULL;
+    if (nano_req_cross_site(req)) {
+        nano_log_warn("cross-site sign-in refused");
+        return nano_res_error(res, 403, "cross_site",
+                              "sign-in is only accepted from this site");
+    }
+    status = platform_post_fields(req, res, f, json);
+    if (status != 0) {
+        return status;
+    }
+    *callback = platform_callback(req, res, nano_form_get(f, "callbackUrl"));
+    if (*callback == NULL) {
+        return nano_res_error(res, 500, "internal", "out of memory");
+    }
+    if (!platform_csrf_ok(req, nano_form_get(f, "csrfToken"))) {
+        url = platform_url(req, "/api/auth/signin?csrf=true");
+        status = platform_redirect(res, url, *json, 200);
+        free(url);
+        return status;
+    }
     return 0;
 }
 
@@ -381,31 +439,15 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
     nano_db_t               *db = NULL;
     nano_password_result_t   pr;
     const char              *password;
-    char                    *email = NULL, *url = NULL, *callback = NULL;
+    char                    *email = NULL, *callback = NULL;
     long long                wait;
     int                      status, json = 0, found = 0, issued;
 
     platform_user_init(&user);
     nano_form_init(&f);
 
-    if (nano_req_cross_site(req)) {
-        nano_log_warn("cross-site sign-in refused");
-        status = nano_res_error(res, 403, "cross_site",
-                                "sign-in is only accepted from this site");
-        goto out;
-    }
-    status = platform_post_fields(req, res, &f, &json);
+    status = platform_signin_begin(req, res, &f, &json, &callback);
     if (status != 0) {
-        goto out;
-    }
-    callback = platform_callback(req, res, nano_form_get(&f, "callbackUrl"));
-    if (callback == NULL) {
-        status = nano_res_error(res, 500, "internal", "out of memory");
-        goto out;
-    }
-    if (!platform_csrf_ok(req, nano_form_get(&f, "csrfToken"))) {
-        url = platform_url(req, "/api/auth/signin?csrf=true");
-        status = platform_redirect(res, url, json, 200);
         goto out;
     }
 
@@ -457,7 +499,8 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
 
     st = platform_throttle_clear(db, email);
     if (st == NANO_DB_OK) {
-        st = platform_session_start(req, res, db, &user, NULL, &issued);
+        st = platform_session_start_as(req, res, db, &user, NULL,
+                                       "credentials", &issued);
     }
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
@@ -473,7 +516,6 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
 
 out:
     free(callback);
-    free(url);
     free(email);
     nano_form_cleanup(&f);
     platform_user_cleanup(&user);

@@ -1,12 +1,16 @@
 /*
  * GET /api/credits: the signed-in user's balance and a page of the
- * ledger (docs/MODULES.md).
+ * ledger (docs/MODULES.md); GET /api/credits.csv: the whole ledger as a
+ * download (docs/PLATFORM.md "Billing").
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nano_credits.h"
+#include "nano_csv.h"
 #include "nano_log.h"
 #include "nano_server.h"
 #include "platform.h"
@@ -61,5 +65,86 @@ out:
     json_decref(items);
     free(next);
     nano_form_cleanup(&q);
+    return status;
+}
+
+/* The ledger rows CSV reads at a time: a long ledger never sits in one
+ * result. */
+#define PLATFORM_CSV_BATCH  "2000"
+
+int
+platform_credits_csv(nano_req_t *req, nano_res_t *res)
+{
+    static const char   sql[] =
+        "SELECT \"id\", to_char(\"createdAt\","
+        " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \"delta\", \"reason\","
+        " \"module\", \"generationId\" FROM \"CreditLedger\""
+        " WHERE \"userId\" = $1 AND \"id\" > $2::bigint"
+        " ORDER BY \"id\" LIMIT " PLATFORM_CSV_BATCH;
+    const char         *user = nano_req_param_str(req, "NANO_USER_ID");
+    const char         *params[2];
+    nano_db_status_t    st = NANO_DB_OK;
+    nano_db_t          *db;
+    nano_buf_t          csv;
+    PGresult           *r;
+    char                after[24] = "0", disposition[96];
+    struct tm           tm;
+    time_t              now = time(NULL);
+    int                 i, n = 0, status;
+
+    if (user[0] == '\0') {
+        return nano_res_error(res, 401, "unauthorized", "sign in first");
+    }
+    db = nano_server_db(req);
+    nano_buf_init(&csv);
+    nano_buf_puts(&csv, "createdAt,delta,reason,module,generationId\r\n");
+    /* oldest first, as a statement reads */
+    params[0] = user;
+    params[1] = after;
+    do {
+        r = db != NULL ? nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK,
+                                      &st)
+                       : NULL;
+        if (r == NULL) {
+            st = db != NULL ? st : NANO_DB_UNAVAILABLE;
+            break;
+        }
+        n = PQntuples(r);
+        for (i = 0; i < n; i++) {
+            /* the time and the delta are ours: no quoting needed */
+            nano_buf_printf(&csv, "%s,%s,", PQgetvalue(r, i, 1),
+                            PQgetvalue(r, i, 2));
+            nano_csv_cell(&csv, PQgetvalue(r, i, 3));
+            nano_buf_puts(&csv, ",");
+            nano_csv_cell(&csv, PQgetisnull(r, i, 4) ? NULL
+                                                     : PQgetvalue(r, i, 4));
+            nano_buf_puts(&csv, ",");
+            nano_csv_cell(&csv, PQgetisnull(r, i, 5) ? NULL
+                                                     : PQgetvalue(r, i, 5));
+            nano_buf_puts(&csv, "\r\n");
+        }
+        if (n > 0) {
+            snprintf(after, sizeof(after), "%s", PQgetvalue(r, n - 1, 0));
+        }
+        PQclear(r);
+    } while (n == atoi(PLATFORM_CSV_BATCH) && !csv.failed);
+
+    if (st != NANO_DB_OK) {
+        status = nano_server_db_error(res, db, st);
+    } else if (csv.failed) {
+        status = nano_res_error(res, 500, "internal", "out of memory");
+    } else {
+        gmtime_r(&now, &tm);
+        strftime(disposition, sizeof(disposition),
+                 "attachment; filename=\"credits-%Y-%m-%d.csv\"", &tm);
+        nano_res_header(res, "Content-Disposition", disposition);
+        nano_buf_cleanup(&res->body);
+        res->body = csv;
+        nano_buf_init(&csv);
+        res->content_type = "text/csv";
+        res->status = 200;
+        status = 200;
+    }
+    nano_buf_cleanup(&csv);
     return status;
 }

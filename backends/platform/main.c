@@ -22,11 +22,51 @@ static const nano_route_t  routes[] = {
     { "GET",    "/api/auth/error",                platform_auth_error_page, 0, 0 },
     { "POST",   "/api/auth/callback/credentials", platform_auth_callback_credentials, 0, 0 },
     { "POST",   "/api/auth/_log",                 platform_auth_log, 0, 0 },
+    { "GET",    "/api/auth/signin/{provider}",    platform_oauth_signin_page, 0, 0 },
+    { "POST",   "/api/auth/signin/{provider}",    platform_oauth_signin, 0, 0 },
+    { "GET",    "/api/auth/callback/{provider}",  platform_oauth_callback, 0, 0 },
+    { "GET",    "/api/account/connections",       platform_account_connections, 0, 0 },
+    { "DELETE", "/api/account/connections/{provider}", platform_account_unlink, 0, 0 },
     { "POST",   "/api/account/signout-all",       platform_account_signout_all, 0, 0 },
     { "POST",   "/api/account/password",          platform_account_password, 0, 0 },
     { "DELETE", "/api/account",                   platform_account_delete, 0, 0 },
     { "GET",    "/api/credits",                   platform_credits, 0, 0 },
+    { "GET",    "/api/credits.csv",               platform_credits_csv, 0, 0 },
+    { "GET",    "/billing",                       platform_billing_page, 0, 0 },
+    { "GET",    "/api/billing/packs",             platform_billing_packs, 0, 0 },
+    { "POST",   "/api/billing/checkout",          platform_billing_checkout, 0, 0 },
+    { "GET",    "/api/billing/checkout/{id}",     platform_billing_checkout_status, 0, 0 },
+    /* Stripe's events: bodies up to 1 MiB, as nginx allows */
+    { "POST",   "/api/billing/webhook",           platform_billing_webhook,
+      1024 * 1024, 0 },
 };
+
+/* Before the workers: the OAuth providers, billing's settings (a
+ * malformed packs file stops the platform here), then the revocation
+ * publisher. */
+static int
+platform_start(const nano_config_t *config)
+{
+    if (platform_oauth_configure() != 0) {
+        return -1;
+    }
+    if (platform_billing_start(config) != 0
+        || platform_revocations_start(config) != 0)
+    {
+        platform_billing_stop();
+        platform_oauth_cleanup();
+        return -1;
+    }
+    return 0;
+}
+
+static void
+platform_stop(void)
+{
+    platform_revocations_stop();
+    platform_oauth_cleanup();
+    platform_billing_stop();
+}
 
 /* 12 request workers: a sign-in flood holds at most the bcrypt pool's
  * threads and queue (nano_password.h: 1 + 4 on two cores) and the rest
@@ -40,8 +80,8 @@ static const nano_app_t  app = {
     .nroutes = sizeof(routes) / sizeof(routes[0]),
     .flags = NANO_APP_NEEDS_KEYS | NANO_APP_CHECKS_ORIGIN,
     .workers = 12,
-    .start = platform_revocations_start,
-    .stop = platform_revocations_stop,
+    .start = platform_start,
+    .stop = platform_stop,
 };
 
 int

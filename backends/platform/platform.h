@@ -9,6 +9,7 @@
 
 #include "nano_db.h"
 #include "nano_http.h"
+#include "nano_packs.h"
 #include "nano_session.h"
 
 #define PLATFORM_CALLBACK_MAX  2048   /* bytes of a remembered callbackUrl */
@@ -63,6 +64,14 @@ int platform_auth_signin_provider(nano_req_t *req, nano_res_t *res);
 int platform_auth_log(nano_req_t *req, nano_res_t *res);
 
 /* account.c: /api/account/... */
+
+/*
+ * The session every account call needs: 0 with a live session in ps and
+ * the connection in *db, or the status answered (401, 503).
+ */
+int platform_account_session(nano_req_t *req, nano_res_t *res,
+    nano_db_t **db, platform_session_t *ps);
+
 int platform_account_signout_all(nano_req_t *req, nano_res_t *res);
 int platform_account_password(nano_req_t *req, nano_res_t *res);
 int platform_account_delete(nano_req_t *req, nano_res_t *res);
@@ -89,6 +98,24 @@ nano_db_status_t platform_session_start(nano_req_t *req, nano_res_t *res,
     nano_db_t *db, const platform_user_t *user, const char *jti,
     int *issued);
 
+/*
+ * The same, recording how a new session signed in: method is
+ * "credentials" or an OAuth provider's id ("google", "github"); NULL
+ * leaves it unknown (a renewal keeps the row's own).
+ */
+nano_db_status_t platform_session_start_as(nano_req_t *req, nano_res_t *res,
+    nano_db_t *db, const platform_user_t *user, const char *jti,
+    const char *method, int *issued);
+
+/* Seconds a sign-in stays fresh enough to delete the account or set a
+ * first password without a password (docs/PLATFORM.md). */
+#define PLATFORM_FRESH_SECONDS  "600"
+
+/* *fresh = 1 when ps (a live session) signed in with an OAuth provider
+ * within PLATFORM_FRESH_SECONDS, as its "AuthSession" row records. */
+nano_db_status_t platform_session_fresh_oauth(nano_db_t *db,
+    const platform_session_t *ps, int *fresh);
+
 /* Records that the session was seen (at most once a minute), making its
  * "AuthSession" row when a token from before sessions were kept has
  * none. */
@@ -112,12 +139,121 @@ nano_db_status_t platform_throttle_attempt(nano_db_t *db, const char *email,
 /* Forgets the attempts of an email that just signed in. */
 nano_db_status_t platform_throttle_clear(nano_db_t *db, const char *email);
 
+/* oauth.c: sign-in with Google (OpenID Connect) and GitHub (OAuth 2),
+ * NextAuth v4's way (docs/PLATFORM.md); the providers' files share
+ * oauth.h. */
+
+/* Reads GOOGLE_* and GITHUB_* at start; -1 (logged) when a provider is
+ * half configured or a URL is not https. */
+int platform_oauth_configure(void);
+void platform_oauth_cleanup(void);
+
+int platform_oauth_signin_page(nano_req_t *req, nano_res_t *res);
+int platform_oauth_signin(nano_req_t *req, nano_res_t *res);
+int platform_oauth_callback(nano_req_t *req, nano_res_t *res);
+
+/* Adds the configured providers to /api/auth/providers' object, in
+ * NextAuth's shape; 0 or -1. */
+int platform_oauth_providers_json(json_t *obj, const char *origin);
+
+/* The sign-in page's forms, one per configured provider (HTML, a new
+ * string, "" when none). */
+char *platform_oauth_signin_buttons(const char *csrf, const char *callback);
+
+/* connections.c: /api/account/connections */
+int platform_account_connections(nano_req_t *req, nano_res_t *res);
+int platform_account_unlink(nano_req_t *req, nano_res_t *res);
+
 /* revocations.c: the snapshot publisher (app start/stop hooks). */
 int platform_revocations_start(const nano_config_t *config);
 void platform_revocations_stop(void);
 
-/* credits.c: GET /api/credits */
+/* credits.c: GET /api/credits, GET /api/credits.csv */
 int platform_credits(nano_req_t *req, nano_res_t *res);
+int platform_credits_csv(nano_req_t *req, nano_res_t *res);
+
+/* billing.c: packs, checkout and the billing page (docs/PLATFORM.md) */
+
+/* Reads the packs file and the Stripe settings (start hook); -1 stops
+ * the platform (a malformed packs file). */
+int platform_billing_start(const nano_config_t *config);
+void platform_billing_stop(void);
+int platform_billing_packs(nano_req_t *req, nano_res_t *res);
+int platform_billing_checkout(nano_req_t *req, nano_res_t *res);
+int platform_billing_checkout_status(nano_req_t *req, nano_res_t *res);
+int platform_billing_page(nano_req_t *req, nano_res_t *res);
+
+/* The webhook secret (STRIPE_WEBHOOK_SECRET, borrowed), or NULL. */
+const char *platform_billing_webhook_secret(void);
+
+/* webhook.c: POST /api/billing/webhook (Stripe's signed events) */
+int platform_billing_webhook(nano_req_t *req, nano_res_t *res);
+
+/* purchases.c: the "Purchase" table and what Stripe's events do to it */
+
+/* Which events billing acts on. */
+typedef enum {
+    PLATFORM_STRIPE_OTHER = 0,     /* recorded and ignored */
+    PLATFORM_STRIPE_SESSION,       /* checkout.session.completed, ... */
+    PLATFORM_STRIPE_REFUND         /* charge.refunded */
+} platform_stripe_kind_t;
+
+/* What a Stripe event says, borrowed from its parsed body. */
+typedef struct {
+    platform_stripe_kind_t   kind;
+    const char              *id;                 /* evt_... */
+    const char              *type;
+    const char              *object_id;          /* data.object.id */
+    const char              *payment_intent;     /* pi_..., or NULL */
+    /* checkout.session.* */
+    const char              *session_id;
+    const char              *payment_status;     /* "paid", "unpaid"... */
+    const char              *purchase_id;        /* metadata.purchaseId */
+    const char              *client_reference_id;
+    /* charge.refunded: the charge's amount and its refunded total */
+    long long                amount;
+    long long                amount_refunded;
+} platform_stripe_event_t;
+
+/* What handling an event did, for the log. */
+typedef struct {
+    int          replay;          /* handled before: nothing done */
+    int          ignored;         /* a type billing does not act on */
+    char         purchase[64];    /* the purchase touched, "" none */
+    char         user[64];
+    long long    granted;         /* credits added */
+    long long    taken;           /* credits taken back */
+    const char  *note;            /* what happened (static text) */
+} platform_stripe_outcome_t;
+
+/* Inserts a pending purchase of pack for user_id with its
+ * Idempotency-Key, before Stripe is asked. */
+nano_db_status_t platform_purchase_create(nano_db_t *db, const char *id,
+    const char *user_id, const nano_pack_t *pack,
+    const char *idempotency_key);
+
+/* Stripe created session_id for purchase id. */
+nano_db_status_t platform_purchase_opened(nano_db_t *db, const char *id,
+    const char *session_id);
+
+/* The user's purchase of a Checkout Session: one row of "status",
+ * "pack", "credits", or none.  The caller PQclears it; NULL with *st on
+ * failure. */
+PGresult *platform_purchase_find(nano_db_t *db, const char *user_id,
+    const char *session_id, nano_db_status_t *st);
+
+/* Stripe refused or did not answer: the purchase never opened. */
+nano_db_status_t platform_purchase_failed(nano_db_t *db, const char *id);
+
+/*
+ * Handles one verified event in one transaction (retried on
+ * serialization failures): records its id (a replay does nothing
+ * more), then grants a paid purchase once, moves its status forward
+ * only, records refunds by payment intent and takes back what they
+ * call for, once.  Events of one payment intent are serialised.
+ */
+nano_db_status_t platform_purchase_event(nano_db_t *db,
+    const platform_stripe_event_t *ev, platform_stripe_outcome_t *out);
 
 /* register.c: POST /api/register */
 int platform_register(nano_req_t *req, nano_res_t *res);
@@ -194,6 +330,22 @@ int platform_rate_limited(nano_req_t *req, nano_res_t *res, int json,
 
 /* The bcrypt queue is full: platform_rate_limited for a few seconds. */
 int platform_busy(nano_req_t *req, nano_res_t *res, int json);
+
+/* auth.c: reads a POST's fields (form or JSON) and NextAuth's json
+ * flag; a JSON body asks for JSON answers too.  Answers 4xx itself
+ * (returns the status) or returns 0. */
+int platform_post_fields(nano_req_t *req, nano_res_t *res, nano_form_t *f,
+    int *json);
+
+/*
+ * auth.c: the checks a sign-in POST starts with, as the credentials
+ * callback has them: same-site (403), the fields (platform_post_fields),
+ * the callbackUrl remembered (*callback, a new string the caller frees
+ * also on failure), the CSRF token (else NextAuth's redirect to
+ * /api/auth/signin?csrf=true).  Returns 0, or the status answered.
+ */
+int platform_signin_begin(nano_req_t *req, nano_res_t *res, nano_form_t *f,
+    int *json, char **callback);
 
 /* auth.c: the sign-in page with status and the message for error (a
  * NextAuth error code, or NULL). */

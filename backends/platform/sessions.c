@@ -97,22 +97,24 @@ platform_session_agent(const nano_req_t *req)
     return out;
 }
 
-/* Inserts the "AuthSession" row of a session, or moves its expiry on (a
- * renewal) and its lastSeenAt (when a minute old); one statement. */
+/* Inserts the "AuthSession" row of a session with how it signed in
+ * (method, may be NULL), or moves its expiry on (a renewal) and its
+ * lastSeenAt (when a minute old); one statement. */
 static nano_db_status_t
 platform_session_record(nano_req_t *req, nano_db_t *db, const char *jti,
-    const char *user_id, long long expires)
+    const char *user_id, long long expires, const char *method)
 {
     static const char   sql[] =
         "INSERT INTO \"AuthSession\" (\"id\", \"userId\", \"ipAddress\","
-        " \"userAgent\", \"expires\") VALUES ($1, $2, $3, $4, $5)"
+        " \"userAgent\", \"expires\", \"method\")"
+        " VALUES ($1, $2, $3, $4, $5, $6)"
         " ON CONFLICT (\"id\") DO UPDATE SET \"expires\" ="
         " GREATEST(\"AuthSession\".\"expires\", EXCLUDED.\"expires\"),"
         " \"lastSeenAt\" = EXCLUDED.\"lastSeenAt\""
         " WHERE \"AuthSession\".\"expires\" < EXCLUDED.\"expires\""
         " OR \"AuthSession\".\"lastSeenAt\" < EXCLUDED.\"lastSeenAt\""
         " - interval '" PLATFORM_SEEN_EVERY " seconds'";
-    const char         *params[5];
+    const char         *params[6];
     const char         *ip = nano_req_param(req, "REMOTE_ADDR");
     char               *ua, exp[24];
     nano_db_status_t    st;
@@ -124,12 +126,13 @@ platform_session_record(nano_req_t *req, nano_db_t *db, const char *jti,
     params[2] = ip != NULL && ip[0] != '\0' ? ip : NULL;
     params[3] = ua;
     params[4] = exp;
-    PQclear(nano_db_exec(db, sql, 5, params, PGRES_COMMAND_OK, &st));
+    params[5] = method;
+    PQclear(nano_db_exec(db, sql, 6, params, PGRES_COMMAND_OK, &st));
     /* a User-Agent that is not UTF-8 is the browser's oddity, not a
      * reason to refuse the sign-in */
     if (st == NANO_DB_INVALID && ua != NULL) {
         params[3] = NULL;
-        PQclear(nano_db_exec(db, sql, 5, params, PGRES_COMMAND_OK, &st));
+        PQclear(nano_db_exec(db, sql, 6, params, PGRES_COMMAND_OK, &st));
     }
     free(ua);
     return st;
@@ -138,6 +141,14 @@ platform_session_record(nano_req_t *req, nano_db_t *db, const char *jti,
 nano_db_status_t
 platform_session_start(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     const platform_user_t *user, const char *jti, int *issued)
+{
+    return platform_session_start_as(req, res, db, user, jti, NULL, issued);
+}
+
+nano_db_status_t
+platform_session_start_as(nano_req_t *req, nano_res_t *res, nano_db_t *db,
+    const platform_user_t *user, const char *jti, const char *method,
+    int *issued)
 {
     nano_session_user_t  su;
     long long            now = (long long) time(NULL), iat, exp;
@@ -160,7 +171,7 @@ platform_session_start(nano_req_t *req, nano_res_t *res, nano_db_t *db,
         return NANO_DB_OK;
     }
     *issued = 1;
-    return platform_session_record(req, db, jti, user->id, exp);
+    return platform_session_record(req, db, jti, user->id, exp, method);
 }
 
 nano_db_status_t
@@ -174,7 +185,37 @@ platform_session_touch(nano_req_t *req, nano_db_t *db,
     }
     /* the row's lastSeenAt moves at most once a minute; a session from
      * before rows were kept gets its row here */
-    return platform_session_record(req, db, c->jti.data, c->sub.data, c->exp);
+    return platform_session_record(req, db, c->jti.data, c->sub.data, c->exp,
+                                   NULL);
+}
+
+nano_db_status_t
+platform_session_fresh_oauth(nano_db_t *db, const platform_session_t *ps,
+    int *fresh)
+{
+    /* the row's own clock: createdAt is written in UTC by the server */
+    static const char   sql[] =
+        "SELECT 1 FROM \"AuthSession\" WHERE \"id\" = $1 AND \"userId\" = $2"
+        " AND \"method\" IN ('google', 'github')"
+        " AND \"createdAt\" >= (now() AT TIME ZONE 'utc')"
+        " - interval '" PLATFORM_FRESH_SECONDS " seconds'";
+    const char         *params[2];
+    nano_db_status_t    st;
+    PGresult           *r;
+
+    *fresh = 0;
+    if (ps->token.claims.jti.len == 0) {
+        return NANO_DB_OK;
+    }
+    params[0] = ps->token.claims.jti.data;
+    params[1] = ps->user.id;
+    r = nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    *fresh = PQntuples(r) == 1;
+    PQclear(r);
+    return NANO_DB_OK;
 }
 
 nano_db_status_t

@@ -164,11 +164,14 @@ platform_user_set_password(nano_db_t *db, const char *id, const char *hash)
 nano_db_status_t
 platform_user_delete(nano_db_t *db, const char *id)
 {
-    /* "Account" and "Session" go by V1's ON DELETE CASCADE; V2's own
-     * rows carry no foreign key and go here.  The cut-off stays: it is
-     * what kills the deleted user's tokens; the ledger stays too, its
-     * amounts kept for accounting under an anonymous id. */
+    /* "Account" and "Session" go by V1's ON DELETE CASCADE too; the
+     * connected accounts are named here so that they go with the user
+     * on a database whose foreign key is missing.  V2's own rows carry
+     * no foreign key and go here.  The cut-off stays: it is what kills
+     * the deleted user's tokens; the ledger stays too, its amounts kept
+     * for accounting under an anonymous id. */
     static const char *const  sql[] = {
+        "DELETE FROM \"Account\" WHERE \"userId\" = $1",
         "DELETE FROM \"AuthSession\" WHERE \"userId\" = $1",
         "DELETE FROM \"Generation\" WHERE \"userId\" = $1",
         "DELETE FROM \"User\" WHERE \"id\" = $1",

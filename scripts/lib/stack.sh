@@ -355,7 +355,8 @@ stack_backend_start() {
         NEXTAUTH_URL="$STACK_URL" NANO_SECRET_FILE="$STACK_SECRET_FILE" \
         DATABASE_URL="$STACK_DB_URL" NANO_ROOT="$STACK_ROOT" \
         NANO_REVOCATION_FILE="$STACK_STATE/revocations" \
-        NANO_MEDIA_DIR="$STACK_STATE/media" \
+        NANO_MEDIA_DIR="$(stack_media_path)" \
+        NANO_PACKS_FILE="${NANO_PACKS_FILE:-$STACK_ROOT/packs.conf}" \
         "${extra[@]}" "$bin" --listen "$listen"
     for ((i = 0; i < 100; i++)); do
         if [ "${listen#unix:}" != "$listen" ]; then
@@ -405,11 +406,16 @@ stack_worker_identity() {
     fi
 }
 
+# stack_media_path: the media folder: STACK_MEDIA_DIR when another stack's
+# is shared (scripts/peer.sh), else the state dir's.
+stack_media_path() { printf '%s\n' "${STACK_MEDIA_DIR:-$STACK_STATE/media}"; }
+
 # stack_media_dir: the media folder the backends write and nginx serves
 # (X-Accel-Redirect): group nginx's workers, setgid so every folder the
 # backends make below inherits it, no access for others.
 stack_media_dir() {
-    local dir=$STACK_STATE/media
+    local dir
+    dir=$(stack_media_path)
     mkdir -p "$dir/tmp" || return 1
     stack_worker_identity
     if [ -n "$STACK_WORKER_GROUP" ]; then
@@ -462,7 +468,7 @@ stack_nginx_conf() {
         -e "s|@ROOT@|$(stack_sed_escape "$STACK_ROOT")|g" \
         -e "s|@READ_TIMEOUT@|$(stack_sed_escape "$STACK_READ_TIMEOUT")|g" \
         -e "s|@RATELIMIT@|$(stack_sed_escape "${STACK_RATELIMIT:-nano/ratelimit.conf}")|g" \
-        -e "s|@MEDIA_DIR@|$(stack_sed_escape "$STACK_STATE/media")|g" \
+        -e "s|@MEDIA_DIR@|$(stack_sed_escape "$(stack_media_path)")|g" \
         "$tmpl" >"$out.tmp"
     left=$(grep -o '@[A-Z_][A-Z_]*@' "$out.tmp" | sort -u | tr '\n' ' ') || true
     [ -z "$left" ] || stack_die "$tmpl has placeholders this stack does not know: $left"
@@ -523,7 +529,7 @@ stack_save_env() {
         for v in STACK_MODE STACK_STATE STACK_PORT STACK_URL STACK_LISTEN \
                  STACK_READ_TIMEOUT STACK_DB_URL STACK_SECRET_FILE \
                  STACK_UPSTREAMS STACK_RATELIMIT STACK_OWN_DB PG_BINDIR \
-                 PG_BASE PG_DATA PG_SOCK STACK_FAKE_URL; do
+                 PG_BASE PG_DATA PG_SOCK STACK_FAKE_URL STACK_MEDIA_DIR; do
             printf '%s=%q\n' "$v" "${!v-}"
         done >"$STACK_STATE/stack.env.tmp"
     )
@@ -614,20 +620,10 @@ stack_throwaway() {
 # (DashScope video) use the fake; seedream and openai are offline.  Sets
 # STACK_FAKE_URL.  Call before stack_start.
 stack_fake_providers() {
-    local log=$STACK_STATE/logs/fake-providers.log key=fake-provider-key i port=
+    local log=$STACK_STATE/logs/fake-providers.log key=fake-provider-key port
     stack_spawn fake-providers "$log" node "$STACK_ROOT/tests/fakes/providers.mjs" \
         --port 0 --key "$key" --task-ms "${STACK_FAKE_TASK_MS:-1500}"
-    for ((i = 0; i < 100; i++)); do
-        port=$(sed -n 's/.*{"port":\([0-9]*\)}.*/\1/p' "$log" | head -n 1)
-        [ -n "$port" ] && break
-        stack_pid fake-providers >/dev/null || break
-        sleep 0.1
-    done
-    if [ -z "$port" ]; then
-        stack_log "the fake providers did not start:"
-        stack_log_tail "$log"
-        return 1
-    fi
+    port=$(stack_fake_wait fake-providers) || return 1
     STACK_FAKE_URL=http://127.0.0.1:$port
     mkdir -p "$STACK_STATE/env.d"
     printf 'GEMINI_API_KEY=%s\nGEMINI_BASE_URL=%s\n' "$key" "$STACK_FAKE_URL" \
@@ -636,6 +632,72 @@ stack_fake_providers() {
         | tee "$STACK_STATE/env.d/qwen" >"$STACK_STATE/env.d/wan-2.5"
     printf 'XAI_API_KEY=%s\nXAI_BASE_URL=%s/xai/v1\n' "$key" "$STACK_FAKE_URL" \
         >"$STACK_STATE/env.d/grok"
+}
+
+# stack_fake_wait NAME: prints the port a fake started as NAME reports
+# ({"port":N} first in its log) once it listens; fails (with the log's
+# tail) when it does not within 10 s.
+stack_fake_wait() {
+    local log=$STACK_STATE/logs/$1.log i port=
+    for ((i = 0; i < 100; i++)); do
+        port=$(sed -n 's/.*{"port":\([0-9]*\)}.*/\1/p' "$log" | head -n 1)
+        [ -n "$port" ] && break
+        stack_pid "$1" >/dev/null || break
+        sleep 0.1
+    done
+    if [ -z "$port" ]; then
+        stack_log "the fake $1 did not start:"
+        stack_log_tail "$log"
+        return 1
+    fi
+    printf '%s\n' "$port"
+}
+
+# stack_fake_oauth: starts tests/fakes/oidc.mjs (Google's OpenID Connect)
+# and tests/fakes/github.mjs (GitHub's OAuth and API) on ephemeral ports
+# and points the platform's sign-in at them: GOOGLE_* and GITHUB_* lines
+# appended to env.d/platform (other fakes write there too).  Sets
+# STACK_OIDC_URL and STACK_GITHUB_URL.  Call before stack_start.
+stack_fake_oauth() {
+    local port env=$STACK_STATE/env.d/platform
+    local gid=fake-google-client.apps.googleusercontent.com gsecret=fake-google-secret
+    local hid=Iv1.fakegithubclient hsecret=fake-github-secret
+    stack_spawn fake-oidc "$STACK_STATE/logs/fake-oidc.log" node \
+        "$STACK_ROOT/tests/fakes/oidc.mjs" --port 0 --client-id "$gid" --client-secret "$gsecret"
+    port=$(stack_fake_wait fake-oidc) || return 1
+    STACK_OIDC_URL=http://127.0.0.1:$port
+    stack_spawn fake-github "$STACK_STATE/logs/fake-github.log" node \
+        "$STACK_ROOT/tests/fakes/github.mjs" --port 0 --client-id "$hid" --client-secret "$hsecret"
+    port=$(stack_fake_wait fake-github) || return 1
+    STACK_GITHUB_URL=http://127.0.0.1:$port
+    mkdir -p "$STACK_STATE/env.d"
+    printf 'GOOGLE_CLIENT_ID=%s\nGOOGLE_CLIENT_SECRET=%s\nGOOGLE_ISSUER=%s\n' \
+        "$gid" "$gsecret" "$STACK_OIDC_URL" >>"$env"
+    printf 'GITHUB_CLIENT_ID=%s\nGITHUB_CLIENT_SECRET=%s\nGITHUB_BASE_URL=%s\nGITHUB_API_URL=%s/api/v3\n' \
+        "$hid" "$hsecret" "$STACK_GITHUB_URL" "$STACK_GITHUB_URL" >>"$env"
+}
+
+# The fake Stripe's keys (tests/integration/billing.mjs knows them too).
+STACK_STRIPE_KEY=sk_test_nano_fake_0123456789abcdefghijkl
+STACK_STRIPE_WEBHOOK_SECRET=whsec_nano_fake_0123456789abcdefghijklmnopq
+
+# stack_fake_stripe: starts tests/fakes/stripe.mjs (Checkout Sessions,
+# the hosted page, signed webhook deliveries to this stack's
+# /api/billing/webhook) on an ephemeral port and appends the platform's
+# STRIPE_* lines to env.d/platform (other fakes write there too).  Sets
+# STACK_STRIPE_URL.  Call after STACK_URL is set, before stack_start.
+stack_fake_stripe() {
+    local port
+    FAKE_STRIPE_KEY=$STACK_STRIPE_KEY FAKE_STRIPE_WEBHOOK_SECRET=$STACK_STRIPE_WEBHOOK_SECRET \
+        stack_spawn fake-stripe "$STACK_STATE/logs/fake-stripe.log" node \
+        "$STACK_ROOT/tests/fakes/stripe.mjs" \
+        --port 0 --webhook-url "$STACK_URL/api/billing/webhook"
+    port=$(stack_fake_wait fake-stripe) || return 1
+    STACK_STRIPE_URL=http://127.0.0.1:$port
+    mkdir -p "$STACK_STATE/env.d"
+    printf 'STRIPE_SECRET_KEY=%s\nSTRIPE_WEBHOOK_SECRET=%s\nSTRIPE_API_BASE=%s\n' \
+        "$STACK_STRIPE_KEY" "$STACK_STRIPE_WEBHOOK_SECRET" "$STACK_STRIPE_URL" \
+        >>"$STACK_STATE/env.d/platform"
 }
 
 # stack_stop: nginx first (no new requests), then backends, then postgres.
@@ -647,5 +709,8 @@ stack_stop() {
     done
     stack_pg_stop
     stack_kill fake-providers TERM 5
+    stack_kill fake-oidc TERM 5
+    stack_kill fake-github TERM 5
+    stack_kill fake-stripe TERM 5
     rm -f "$STACK_STATE"/sock/*.sock
 }

@@ -14,7 +14,7 @@ seconds=${FUZZ_SECONDS:-30}
 jobs=${FUZZ_JOBS:-1}
 cc=${CC:-clang}
 out=${FUZZ_OUT:-build/fuzz}
-[ "$#" -gt 0 ] || set -- token cookie revoke multipart
+[ "$#" -gt 0 ] || set -- token cookie revoke multipart stripe
 
 if ! command -v "$cc" >/dev/null 2>&1; then
     echo "fuzz: $cc not found; install Debian's clang (apt-get install clang)" >&2
@@ -42,8 +42,11 @@ for name in "$@"; do
     multipart)
         src=(backends/lib/nano_multipart.c)
         libs=() ;;
+    stripe)
+        src=(backends/lib/nano_stripe.c)
+        libs=(-lcrypto) ;;
     *)
-        echo "fuzz: unknown harness '$name' (token, cookie, revoke, multipart)" >&2
+        echo "fuzz: unknown harness '$name' (token, cookie, revoke, multipart, stripe)" >&2
         exit 2 ;;
     esac
 

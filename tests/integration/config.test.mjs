@@ -469,6 +469,11 @@ test('backends: an inherited listening socket on 0.0.0.0 (fd 0) is refused with 
 test('backends: an inherited loopback listening socket (fd 0) is served', async () => {
     const { p, port } = await inherited('127.0.0.1');
     try {
+        // the kernel accepts connections on the inherited socket before
+        // the backend runs; a TERM before its handlers are set would kill it
+        for (let i = 0; i < 200 && !/serving qwen on inherited fd 0/.test(p.stderr); i++) {
+            await new Promise((r) => setTimeout(r, 50));
+        }
         assert.ok(await connects({ host: '127.0.0.1', port }), `nothing accepted: ${p.stderr}`);
         await new Promise((r) => setTimeout(r, 100));
         assert.equal(p.child.exitCode, null, `still running: ${p.stderr}`);

@@ -32,16 +32,17 @@ export const TITLES = Object.fromEntries(REGISTRY.map((m) => [m.name, new RegExp
 
 const base = new URL(BASE);
 
-// request(method, path, {headers, body, timeout}) -> {status, headers,
-// text, setCookies, json()}.  path is sent exactly as given.
-export function request(method, path, { headers = {}, body, timeout = 20000 } = {}) {
+// request(method, path, {headers, body, timeout, port}) -> {status,
+// headers, text, setCookies, json()}.  path is sent exactly as given; port
+// (default BASE's) reaches another nginx on 127.0.0.1, a second host.
+export function request(method, path, { headers = {}, body, timeout = 20000, port } = {}) {
     return new Promise((resolve, reject) => {
         const h = { ...headers };
         if (body !== undefined && !Object.keys(h).some((k) => k.toLowerCase() === 'content-length')) {
             h['Content-Length'] = Buffer.byteLength(body);
         }
         const req = http.request({
-            host: base.hostname, port: base.port || 80, method, path, headers: h,
+            host: base.hostname, port: port || base.port || 80, method, path, headers: h,
             agent: false,
         }, (res) => {
             const chunks = [];

@@ -513,7 +513,8 @@ test('errors in words: credits, limits, fields, uploads, the provider, the netwo
     assert.equal(await page.locator('.nbm-drop-preview img').count(), 0);
     const big = Buffer.alloc(10 * 1024 * 1024 + 1);
     png(4, 4).copy(big);
-    await page.locator('input[type="file"]').setInputFiles({ name: 'huge.png', mimeType: 'image/png', buffer: big });
+    // 10 MiB through the DevTools protocol: slow on a loaded machine
+    await page.locator('input[type="file"]').setInputFiles({ name: 'huge.png', mimeType: 'image/png', buffer: big }, { timeout: 90000 });
     await saysInWords(err, /too large: images can be up to 10 MB/);
     assert.equal(requestCount(), n, 'nothing sent');
     await shot(page, 'error-upload');

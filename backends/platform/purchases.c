@@ -1,0 +1,492 @@
+/*
+ * The "Purchase" table and what Stripe's events do to it: a pending
+ * purchase before Stripe is asked, its Checkout Session, the grant once
+ * it is paid and the credits its refunds take back (docs/PLATFORM.md
+ * "Billing").  Every event is handled in one transaction that starts by
+ * recording its id, so a replay changes nothing.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nano_credits.h"
+#include "nano_log.h"
+#include "platform.h"
+
+#define PLATFORM_NOW  "(now() AT TIME ZONE 'utc')"
+
+/* pg_advisory_xact_lock's first key for billing ("stru"): the second is
+ * a hash of the payment intent, so the events of one payment (its
+ * session events and its refunds) are handled one after the other. */
+#define PLATFORM_BILLING_LOCK  "1937011317"
+
+nano_db_status_t
+platform_purchase_create(nano_db_t *db, const char *id, const char *user_id,
+    const nano_pack_t *pack, const char *idempotency_key)
+{
+    static const char   sql[] =
+        "INSERT INTO \"Purchase\" (\"id\", \"userId\", \"pack\", \"credits\","
+        " \"amount\", \"currency\", \"idempotencyKey\")"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    const char         *params[7];
+    char                credits[24], amount[24];
+    nano_db_status_t    st;
+
+    snprintf(credits, sizeof(credits), "%lld", pack->credits);
+    snprintf(amount, sizeof(amount), "%lld", pack->price);
+    params[0] = id;
+    params[1] = user_id;
+    params[2] = pack->id;
+    params[3] = credits;
+    params[4] = amount;
+    params[5] = pack->currency;
+    params[6] = idempotency_key;
+    PQclear(nano_db_exec(db, sql, 7, params, PGRES_COMMAND_OK, &st));
+    return st;
+}
+
+nano_db_status_t
+platform_purchase_opened(nano_db_t *db, const char *id,
+    const char *session_id)
+{
+    /* a session event may have come first and set both already */
+    static const char   sql[] =
+        "UPDATE \"Purchase\" SET \"stripeSessionId\" ="
+        " coalesce(\"stripeSessionId\", $2), \"status\" = CASE"
+        " WHEN \"status\" = 'pending' THEN 'open' ELSE \"status\" END,"
+        " \"updatedAt\" = " PLATFORM_NOW " WHERE \"id\" = $1";
+    const char         *params[2] = { id, session_id };
+    nano_db_status_t    st;
+
+    PQclear(nano_db_exec(db, sql, 2, params, PGRES_COMMAND_OK, &st));
+    return st;
+}
+
+nano_db_status_t
+platform_purchase_failed(nano_db_t *db, const char *id)
+{
+    static const char   sql[] =
+        "UPDATE \"Purchase\" SET \"status\" = 'error', \"updatedAt\" = "
+        PLATFORM_NOW " WHERE \"id\" = $1 AND \"status\" = 'pending'";
+    const char         *params[1] = { id };
+    nano_db_status_t    st;
+
+    PQclear(nano_db_exec(db, sql, 1, params, PGRES_COMMAND_OK, &st));
+    return st;
+}
+
+PGresult *
+platform_purchase_find(nano_db_t *db, const char *user_id,
+    const char *session_id, nano_db_status_t *st)
+{
+    static const char   sql[] =
+        "SELECT \"status\", \"pack\", \"credits\" FROM \"Purchase\""
+        " WHERE \"stripeSessionId\" = $1 AND \"userId\" = $2";
+    const char         *params[2] = { session_id, user_id };
+
+    return nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK, st);
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+/* A purchase row locked for the event. */
+typedef struct {
+    char        id[64];
+    char        user[64];
+    char        status[16];
+    char        payment_intent[256];
+    long long   credits;
+    long long   taken;          /* "creditsTakenBack" */
+    int         live;           /* its user still exists */
+} platform_purchase_row_t;
+
+/* How far a purchase has come: a status never goes back. */
+static int
+platform_purchase_rank(const char *status)
+{
+    if (strcmp(status, "paid") == 0) {
+        return 3;
+    }
+    if (strcmp(status, "failed") == 0 || strcmp(status, "expired") == 0) {
+        return 2;
+    }
+    return strcmp(status, "unpaid") == 0 ? 1 : 0;
+}
+
+static void
+platform_purchase_copy(char *out, size_t size, PGresult *r, int col)
+{
+    snprintf(out, size, "%s", PQgetisnull(r, 0, col) ? ""
+                                                     : PQgetvalue(r, 0, col));
+}
+
+/* Reads the one row of r (columns as PLATFORM_PURCHASE_COLS) into p. */
+#define PLATFORM_PURCHASE_COLS                                               \
+    "p.\"id\", p.\"userId\", p.\"status\", p.\"paymentIntent\","            \
+    " p.\"credits\", p.\"creditsTakenBack\","                                \
+    " EXISTS (SELECT 1 FROM \"User\" u WHERE u.\"id\" = p.\"userId\")"
+
+static void
+platform_purchase_read(PGresult *r, platform_purchase_row_t *p)
+{
+    platform_purchase_copy(p->id, sizeof(p->id), r, 0);
+    platform_purchase_copy(p->user, sizeof(p->user), r, 1);
+    platform_purchase_copy(p->status, sizeof(p->status), r, 2);
+    platform_purchase_copy(p->payment_intent, sizeof(p->payment_intent), r,
+                           3);
+    p->credits = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
+    p->taken = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
+    p->live = PQgetvalue(r, 0, 6)[0] == 't';
+}
+
+/*
+ * Takes back what the refunds recorded for the purchase's payment intent
+ * call for and was not taken yet: floor(credits * refunded / amount)
+ * minus "creditsTakenBack", as one "chargeback" ledger row that may take
+ * the balance below zero.  p is locked and paid.
+ */
+static nano_db_status_t
+platform_purchase_refunds(nano_db_t *db, platform_purchase_row_t *p,
+    platform_stripe_outcome_t *out)
+{
+    static const char   target_sql[] =
+        "SELECT least(greatest(\"amountRefunded\", 0), \"amount\"),"
+        " floor($2::numeric * least(greatest(\"amountRefunded\", 0),"
+        " \"amount\") / \"amount\")::bigint"
+        " FROM \"StripeRefund\" WHERE \"paymentIntent\" = $1"
+        " AND \"amount\" > 0";
+    static const char   take_sql[] =
+        "WITH c AS (INSERT INTO \"CreditLedger\" (\"userId\", \"delta\","
+        " \"reason\", \"purchaseId\", \"amountRefunded\")"
+        " VALUES ($1, -$2::bigint, 'chargeback', $3, $4)"
+        " ON CONFLICT (\"purchaseId\", \"amountRefunded\")"
+        " WHERE \"reason\" = 'chargeback' DO NOTHING"
+        " RETURNING \"userId\", \"delta\")"
+        " UPDATE \"CreditAccount\" a SET \"balance\" = a.\"balance\""
+        " + c.\"delta\", \"updatedAt\" = " PLATFORM_NOW
+        " FROM c WHERE a.\"userId\" = c.\"userId\" RETURNING 1";
+    static const char   mark_sql[] =
+        "UPDATE \"Purchase\" SET \"amountRefunded\" = $2,"
+        " \"creditsTakenBack\" = $3, \"updatedAt\" = " PLATFORM_NOW
+        " WHERE \"id\" = $1";
+    const char         *params[4];
+    char                credits[24], refunded[24], target_s[24], take_s[24];
+    nano_db_status_t    st;
+    PGresult           *r;
+    long long           target, take;
+    int                 took;
+
+    if (p->payment_intent[0] == '\0') {
+        return NANO_DB_OK;
+    }
+    snprintf(credits, sizeof(credits), "%lld", p->credits);
+    params[0] = p->payment_intent;
+    params[1] = credits;
+    r = nano_db_exec(db, target_sql, 2, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return NANO_DB_OK;                  /* no refund recorded */
+    }
+    snprintf(refunded, sizeof(refunded), "%s", PQgetvalue(r, 0, 0));
+    target = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    PQclear(r);
+
+    take = target - p->taken;
+    if (take > 0 && p->live) {
+        st = nano_credits_ensure(db, p->user);
+        if (st != NANO_DB_OK) {
+            return st;
+        }
+        snprintf(take_s, sizeof(take_s), "%lld", take);
+        params[0] = p->user;
+        params[1] = take_s;
+        params[2] = p->id;
+        params[3] = refunded;
+        r = nano_db_exec(db, take_sql, 4, params, PGRES_TUPLES_OK, &st);
+        if (r == NULL) {
+            return st;
+        }
+        took = PQntuples(r) == 1;
+        PQclear(r);
+        if (!took) {
+            /* the row is locked and says less was taken: the ledger and
+             * the purchase disagree; leave both as they are */
+            nano_log_error("purchase %s: a chargeback for refunded total %s"
+                           " exists already; nothing taken", p->id,
+                           refunded);
+            return NANO_DB_OK;
+        }
+        out->taken += take;
+        p->taken = target;
+    }
+    snprintf(target_s, sizeof(target_s), "%lld",
+             take > 0 && p->live ? target : p->taken);
+    params[0] = p->id;
+    params[1] = refunded;
+    params[2] = target_s;
+    PQclear(nano_db_exec(db, mark_sql, 3, params, PGRES_COMMAND_OK, &st));
+    return st;
+}
+
+/* Grants a locked purchase's credits, once: the unique index on its
+ * "purchase" ledger row makes a second grant insert nothing. */
+static nano_db_status_t
+platform_purchase_grant(nano_db_t *db, platform_purchase_row_t *p,
+    platform_stripe_outcome_t *out)
+{
+    static const char   sql[] =
+        "WITH g AS (INSERT INTO \"CreditLedger\" (\"userId\", \"delta\","
+        " \"reason\", \"purchaseId\") VALUES ($1, $2, 'purchase', $3)"
+        " ON CONFLICT (\"purchaseId\") WHERE \"reason\" = 'purchase'"
+        " DO NOTHING RETURNING \"userId\", \"delta\")"
+        " UPDATE \"CreditAccount\" a SET \"balance\" = a.\"balance\""
+        " + g.\"delta\", \"updatedAt\" = " PLATFORM_NOW
+        " FROM g WHERE a.\"userId\" = g.\"userId\" RETURNING 1";
+    const char         *params[3];
+    char                credits[24];
+    nano_db_status_t    st;
+    PGresult           *r;
+
+    if (!p->live) {
+        out->note = "paid, but its user was deleted: nothing granted";
+        return NANO_DB_OK;
+    }
+    st = nano_credits_ensure(db, p->user);
+    if (st != NANO_DB_OK) {
+        return st;
+    }
+    snprintf(credits, sizeof(credits), "%lld", p->credits);
+    params[0] = p->user;
+    params[1] = credits;
+    params[2] = p->id;
+    r = nano_db_exec(db, sql, 3, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    if (PQntuples(r) == 1) {
+        out->granted = p->credits;
+        out->note = "paid: credits granted";
+    } else {
+        out->note = "paid: granted before";
+    }
+    PQclear(r);
+    return NANO_DB_OK;
+}
+
+/* The status a session event moves its purchase to, or NULL (none). */
+static const char *
+platform_purchase_status_for(const platform_stripe_event_t *ev)
+{
+    if (ev->payment_status != NULL
+        && strcmp(ev->payment_status, "paid") == 0)
+    {
+        return "paid";
+    }
+    if (strcmp(ev->type, "checkout.session.async_payment_failed") == 0) {
+        return "failed";
+    }
+    if (strcmp(ev->type, "checkout.session.expired") == 0) {
+        return "expired";
+    }
+    if (strcmp(ev->type, "checkout.session.completed") == 0) {
+        return "unpaid";
+    }
+    return NULL;
+}
+
+static nano_db_status_t
+platform_purchase_session_event(nano_db_t *db,
+    const platform_stripe_event_t *ev, platform_stripe_outcome_t *out)
+{
+    /* by the session, else (our row never learnt its session id) by the
+     * purchase id we put in the metadata */
+    static const char   find_sql[] =
+        "SELECT " PLATFORM_PURCHASE_COLS " FROM \"Purchase\" p"
+        " WHERE p.\"stripeSessionId\" = $1"
+        " OR (p.\"stripeSessionId\" IS NULL AND p.\"id\" = $2"
+        " AND p.\"userId\" = $3)"
+        " ORDER BY (p.\"stripeSessionId\" IS NULL) LIMIT 1 FOR UPDATE";
+    static const char   update_sql[] =
+        "UPDATE \"Purchase\" SET \"stripeSessionId\" ="
+        " coalesce(\"stripeSessionId\", $2), \"paymentIntent\" ="
+        " coalesce(\"paymentIntent\", $3), \"status\" = $4,"
+        " \"paidAt\" = CASE WHEN $4 = 'paid' THEN coalesce(\"paidAt\", "
+        PLATFORM_NOW ") ELSE \"paidAt\" END,"
+        " \"updatedAt\" = " PLATFORM_NOW " WHERE \"id\" = $1";
+    platform_purchase_row_t   p;
+    const char               *params[4], *status;
+    nano_db_status_t          st;
+    PGresult                 *r;
+    int                       paid_before;
+
+    params[0] = ev->session_id;
+    params[1] = ev->purchase_id;
+    params[2] = ev->client_reference_id != NULL ? ev->client_reference_id
+                                                : "";
+    r = nano_db_exec(db, find_sql, 3, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        out->note = "not a session of ours: ignored";
+        return NANO_DB_OK;
+    }
+    platform_purchase_read(r, &p);
+    PQclear(r);
+    snprintf(out->purchase, sizeof(out->purchase), "%s", p.id);
+    snprintf(out->user, sizeof(out->user), "%s", p.user);
+
+    paid_before = strcmp(p.status, "paid") == 0;
+    status = platform_purchase_status_for(ev);
+    if (status == NULL
+        || platform_purchase_rank(status) <= platform_purchase_rank(p.status))
+    {
+        status = p.status;
+    }
+    if (p.payment_intent[0] == '\0' && ev->payment_intent != NULL) {
+        snprintf(p.payment_intent, sizeof(p.payment_intent), "%s",
+                 ev->payment_intent);
+    }
+    params[0] = p.id;
+    params[1] = ev->session_id;
+    params[2] = p.payment_intent[0] != '\0' ? p.payment_intent : NULL;
+    params[3] = status;
+    PQclear(nano_db_exec(db, update_sql, 4, params, PGRES_COMMAND_OK, &st));
+    if (st != NANO_DB_OK) {
+        return st;
+    }
+    if (strcmp(status, "paid") != 0) {
+        out->note = strcmp(status, "unpaid") == 0
+                    ? "completed, the payment not yet received"
+                    : strcmp(status, p.status) == 0 ? "nothing to change"
+                    : status[0] == 'f' ? "the delayed payment failed"
+                    : "the session expired unpaid";
+        return NANO_DB_OK;
+    }
+    if (!paid_before) {
+        st = platform_purchase_grant(db, &p, out);
+    } else {
+        out->note = "paid: granted before";
+    }
+    /* a refund that came before the grant is applied now */
+    return st == NANO_DB_OK ? platform_purchase_refunds(db, &p, out) : st;
+}
+
+static nano_db_status_t
+platform_purchase_refund_event(nano_db_t *db,
+    const platform_stripe_event_t *ev, platform_stripe_outcome_t *out)
+{
+    static const char   record_sql[] =
+        "INSERT INTO \"StripeRefund\" (\"paymentIntent\", \"amount\","
+        " \"amountRefunded\") VALUES ($1, $2, $3)"
+        " ON CONFLICT (\"paymentIntent\") DO UPDATE SET"
+        " \"amountRefunded\" = greatest(\"StripeRefund\".\"amountRefunded\","
+        " EXCLUDED.\"amountRefunded\"), \"amount\" = EXCLUDED.\"amount\","
+        " \"updatedAt\" = " PLATFORM_NOW;
+    static const char   find_sql[] =
+        "SELECT " PLATFORM_PURCHASE_COLS " FROM \"Purchase\" p"
+        " WHERE p.\"paymentIntent\" = $1 FOR UPDATE";
+    platform_purchase_row_t   p;
+    const char               *params[3];
+    char                      amount[24], refunded[24];
+    nano_db_status_t          st;
+    PGresult                 *r;
+
+    snprintf(amount, sizeof(amount), "%lld", ev->amount);
+    snprintf(refunded, sizeof(refunded), "%lld", ev->amount_refunded);
+    params[0] = ev->payment_intent;
+    params[1] = amount;
+    params[2] = refunded;
+    PQclear(nano_db_exec(db, record_sql, 3, params, PGRES_COMMAND_OK, &st));
+    if (st != NANO_DB_OK) {
+        return st;
+    }
+    r = nano_db_exec(db, find_sql, 1, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        out->note = "refund recorded; no purchase has this payment yet";
+        return NANO_DB_OK;
+    }
+    platform_purchase_read(r, &p);
+    PQclear(r);
+    snprintf(out->purchase, sizeof(out->purchase), "%s", p.id);
+    snprintf(out->user, sizeof(out->user), "%s", p.user);
+    if (strcmp(p.status, "paid") != 0) {
+        out->note = "refund recorded; applied when the purchase is paid";
+        return NANO_DB_OK;
+    }
+    out->note = "refund applied";
+    return platform_purchase_refunds(db, &p, out);
+}
+
+/* What nano_db_tx runs: safe to run again from the start. */
+typedef struct {
+    const platform_stripe_event_t  *ev;
+    platform_stripe_outcome_t      *out;
+} platform_purchase_tx_t;
+
+static nano_db_status_t
+platform_purchase_event_tx(nano_db_t *db, void *arg)
+{
+    static const char         lock_sql[] =
+        "SELECT pg_advisory_xact_lock(" PLATFORM_BILLING_LOCK
+        ", hashtext($1))";
+    static const char         event_sql[] =
+        "INSERT INTO \"StripeEvent\" (\"id\", \"type\", \"objectId\")"
+        " VALUES ($1, $2, $3) ON CONFLICT (\"id\") DO NOTHING RETURNING 1";
+    platform_purchase_tx_t   *tx = arg;
+    const platform_stripe_event_t  *ev = tx->ev;
+    platform_stripe_outcome_t *out = tx->out;
+    const char               *params[3];
+    nano_db_status_t          st;
+    PGresult                 *r;
+
+    memset(out, 0, sizeof(*out));
+    if (ev->payment_intent != NULL) {
+        params[0] = ev->payment_intent;
+        PQclear(nano_db_exec(db, lock_sql, 1, params, PGRES_TUPLES_OK, &st));
+        if (st != NANO_DB_OK) {
+            return st;
+        }
+    }
+    params[0] = ev->id;
+    params[1] = ev->type;
+    params[2] = ev->object_id;
+    r = nano_db_exec(db, event_sql, 3, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    out->replay = PQntuples(r) == 0;
+    PQclear(r);
+    if (out->replay) {
+        out->note = "handled before: nothing to do";
+        return NANO_DB_OK;
+    }
+    switch (ev->kind) {
+    case PLATFORM_STRIPE_SESSION:
+        return platform_purchase_session_event(db, ev, out);
+    case PLATFORM_STRIPE_REFUND:
+        return platform_purchase_refund_event(db, ev, out);
+    default:
+        out->ignored = 1;
+        out->note = "not an event billing acts on: ignored";
+        return NANO_DB_OK;
+    }
+}
+
+nano_db_status_t
+platform_purchase_event(nano_db_t *db, const platform_stripe_event_t *ev,
+    platform_stripe_outcome_t *out)
+{
+    platform_purchase_tx_t  tx = { ev, out };
+
+    return nano_db_tx(db, platform_purchase_event_tx, &tx);
+}

@@ -1,0 +1,273 @@
+/* The billing page (/billing): the balance, the packs for sale with a
+ * Buy button each (Stripe Checkout), the ledger in pages and its CSV.
+ * Plain JavaScript, no build step; nothing inline (CSP), user text only
+ * as text.  The page's <main data-nb-billing data-purchases="on|off">
+ * says whether anything is for sale. */
+
+const LEDGER_PAGE = 20;
+const POLL_MS = 1000;           /* after Stripe sent the buyer back */
+const POLL_FOR_MS = 60000;
+
+const REASONS = {
+    signup: 'Sign-up credits',
+    debit: 'Generation',
+    refund: 'Generation refunded',
+    purchase: 'Credits bought',
+    chargeback: 'Payment refunded',
+    adjustment: 'Adjustment',
+    grant: 'Granted',
+};
+
+const $ = (sel) => document.querySelector(sel);
+
+/* A same-origin JSON call: {status, body} (body null when not JSON);
+ * a network failure throws. */
+async function api(path, { method = 'GET', body } = {}) {
+    const headers = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const res = await fetch(path, {
+        method, headers, credentials: 'same-origin',
+        body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let data = null;
+    try { data = await res.json(); } catch { /* not JSON */ }
+    return { status: res.status, body: data };
+}
+
+function credits(n) {
+    const abs = Math.abs(n).toLocaleString();
+    return `${n < 0 ? '-' : ''}${abs} credit${Math.abs(n) === 1 ? '' : 's'}`;
+}
+
+function signed(n) {
+    return `${n > 0 ? '+' : n < 0 ? '-' : ''}${Math.abs(n).toLocaleString()}`;
+}
+
+/* A price in a currency's minor unit (499 usd) as people read it. */
+function money(minor, currency) {
+    const cur = String(currency).toUpperCase();
+    try {
+        const digits = new Intl.NumberFormat('en', { style: 'currency', currency: cur })
+            .resolvedOptions().maximumFractionDigits;
+        return new Intl.NumberFormat(undefined, { style: 'currency', currency: cur })
+            .format(minor / 10 ** digits);
+    } catch {
+        return `${minor} ${cur}`;
+    }
+}
+
+function el(tag, props = {}, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(props)) {
+        if (k === 'text') e.textContent = v;
+        else if (k === 'class') e.className = v;
+        else e.setAttribute(k, v);
+    }
+    e.append(...children);
+    return e;
+}
+
+/* What a failed call means, in words; body is our {"error","message"}. */
+function explain(res, what) {
+    const b = res.body || {};
+    if (res.status === 401) return 'Your session has ended. Sign in again, then come back here.';
+    if (res.status === 403) return 'The request was refused as coming from another site. Reload this page and try again.';
+    if (res.status === 429) return 'Too many requests just now. Wait a moment and try again.';
+    if (b.error === 'billing_disabled') return 'Purchases are not configured on this site.';
+    if (b.message) return `Could not ${what}: ${b.message}.`;
+    return `Could not ${what} (the server answered ${res.status}). Try again in a moment.`;
+}
+
+/* ---- balance ---------------------------------------------------------------- */
+
+const balance = {
+    value: null,
+    show(n) {
+        this.value = n;
+        const text = credits(n);
+        const amount = $('[data-nbb-balance]');
+        amount.textContent = text;
+        amount.classList.toggle('nbb-below-zero', n < 0);
+        $('[data-nbb-negative]').hidden = n >= 0;
+        const chip = document.querySelector('header [data-nb-balance]');
+        if (chip) {
+            chip.replaceChildren(el('span', { class: 'nbm-visually-hidden', text: 'Balance: ' }), text);
+            chip.title = 'Your credit balance';
+            chip.hidden = false;
+        }
+    },
+};
+
+/* ---- ledger ----------------------------------------------------------------- */
+
+const ledger = {
+    cursor: null,
+    async load(more = false) {
+        const q = new URLSearchParams({ limit: String(LEDGER_PAGE) });
+        if (more && this.cursor) q.set('cursor', this.cursor);
+        const errorEl = $('[data-nbb-ledger-error]');
+        let res;
+        try {
+            res = await api(`/api/credits?${q}`);
+        } catch {
+            errorEl.textContent = 'The ledger could not be loaded: the network seems down.';
+            return null;
+        }
+        if (res.status !== 200 || !res.body) {
+            errorEl.textContent = explain(res, 'load the ledger');
+            return null;
+        }
+        errorEl.textContent = '';
+        balance.show(res.body.balance);
+        const rows = $('[data-nbb-rows]');
+        if (!more) rows.replaceChildren();
+        for (const r of res.body.ledger) rows.append(this.row(r));
+        if (!more && res.body.ledger.length === 0) {
+            rows.append(el('tr', {}, el('td', { colspan: '4', class: 'nbm-muted', text: 'Nothing yet.' })));
+        }
+        this.cursor = res.body.nextCursor || null;
+        $('[data-nbb-more]').hidden = !this.cursor;
+        return res.body;
+    },
+    row(r) {
+        const when = new Date(r.createdAt);
+        const module = r.module
+            ? el('a', { href: `/${r.module}/`, text: r.module })
+            : el('span', { class: 'nbm-muted', text: '—' });
+        const delta = el('td', { class: `nbb-num ${r.delta < 0 ? 'nbb-minus' : 'nbb-plus'}`, text: signed(r.delta) });
+        return el('tr', { 'data-reason': r.reason },
+            el('td', {}, el('time', { datetime: r.createdAt, text: when.toLocaleString() })),
+            el('td', { text: REASONS[r.reason] || r.reason }),
+            el('td', {}, module),
+            delta);
+    },
+};
+
+/* ---- packs ------------------------------------------------------------------ */
+
+async function buy(pack, buttons) {
+    const errorEl = $('[data-nbb-buy-error]');
+    errorEl.textContent = '';
+    for (const b of buttons) b.disabled = true;
+    const button = buttons.find((b) => b.dataset.pack === pack.id);
+    const label = button.textContent;
+    button.textContent = 'Opening checkout…';
+    let res;
+    try {
+        res = await api('/api/billing/checkout', { method: 'POST', body: { pack: pack.id } });
+    } catch {
+        res = null;
+    }
+    if (res && res.status === 200 && res.body && typeof res.body.url === 'string'
+        && /^https?:\/\//.test(res.body.url)) {
+        window.location.assign(res.body.url);
+        return;
+    }
+    errorEl.textContent = res ? explain(res, 'start the checkout')
+        : 'Could not start the checkout: the network seems down.';
+    button.textContent = label;
+    for (const b of buttons) b.disabled = false;
+}
+
+async function loadPacks() {
+    const list = $('[data-nbb-packs]');
+    let res;
+    try {
+        res = await api('/api/billing/packs');
+    } catch {
+        res = { status: 0, body: null };
+    }
+    if (res.status !== 200 || !Array.isArray(res.body)) {
+        $('[data-nbb-buy-error]').textContent = res.status
+            ? explain(res, 'load the packs') : 'The packs could not be loaded: the network seems down.';
+        return;
+    }
+    if (res.body.length === 0) {
+        $('[data-nbb-off]').hidden = false;
+        return;
+    }
+    const buttons = [];
+    for (const p of res.body) {
+        const price = money(p.price, p.currency);
+        const button = el('button', {
+            type: 'button', class: 'nb-button', 'data-pack': p.id,
+            'aria-label': `Buy ${p.label} for ${price}`, text: `Buy · ${price}`,
+        });
+        button.addEventListener('click', () => buy(p, buttons));
+        buttons.push(button);
+        list.append(el('li', { class: 'nbb-pack' },
+            el('strong', { class: 'nbb-pack-label', text: p.label }),
+            el('span', { class: 'nbb-pack-credits', text: credits(p.credits) }),
+            el('span', { class: 'nbb-pack-price', text: price }),
+            button));
+    }
+    $('[data-nbb-fine]').hidden = false;
+}
+
+/* ---- coming back from Stripe ------------------------------------------------ */
+
+function notice(text, kind = 'info') {
+    const n = $('[data-nbb-notice]');
+    n.textContent = text;
+    n.dataset.kind = kind;
+    n.hidden = false;
+}
+
+/* After a checkout: the credits arrive with Stripe's signed webhook,
+ * usually within seconds; watch the purchase (by the session id Stripe
+ * put in the return URL) until it is paid, failed or expired. */
+async function awaitCredits(session) {
+    notice('Payment received. Your credits arrive in a moment…');
+    const end = Date.now() + POLL_FOR_MS;
+    let last = null;
+    while (Date.now() < end) {
+        let res = null;
+        try {
+            res = await api(`/api/billing/checkout/${encodeURIComponent(session)}`);
+        } catch { /* keep polling */ }
+        last = res && res.status === 200 && res.body ? res.body.status : last;
+        if (last === 'paid') {
+            notice(`Payment received: ${credits(res.body.credits)} added to your balance.`, 'done');
+            await ledger.load();
+            return;
+        }
+        if (last === 'failed' || last === 'expired') {
+            notice(last === 'failed' ? 'The payment failed; nothing was added and nothing was charged.'
+                : 'The checkout expired before it was paid; nothing was charged.', 'wait');
+            return;
+        }
+        if (res && res.status === 404) break;
+        await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+    notice(last === 'unpaid'
+        ? 'Your payment is on its way. The credits appear here as soon as Stripe confirms it; there is no need to pay again.'
+        : 'Stripe has not confirmed the payment yet. Your credits will appear here as soon as it does; there is no need to pay again.', 'wait');
+}
+
+async function main() {
+    const root = $('[data-nb-billing]');
+    if (!root) return;
+    const params = new URLSearchParams(window.location.search);
+    const checkout = params.get('checkout');
+    if (checkout) {
+        /* the notice is shown once: a reload shows the plain page */
+        history.replaceState(null, '', '/billing');
+    }
+    await ledger.load();
+    $('[data-nbb-more]').addEventListener('click', () => ledger.load(true));
+    if (root.dataset.purchases === 'on') {
+        await loadPacks();
+    } else {
+        $('[data-nbb-off]').hidden = false;
+    }
+    const session = params.get('session_id');
+    if (checkout === 'success' && session && /^cs_[A-Za-z0-9_]+$/.test(session)) {
+        awaitCredits(session);
+    } else if (checkout === 'success') {
+        notice('Payment received. Your credits appear in the ledger once Stripe confirms it.');
+    } else if (checkout === 'cancel') {
+        notice('Checkout canceled: nothing was charged.');
+    }
+}
+
+main();
