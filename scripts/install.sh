@@ -121,9 +121,7 @@ install_platform() {
         } >"$d$CONFDIR/$name.env"
         chmod 0640 "$d$CONFDIR/$name.env"
     done < <(sed -e 's/#.*//' "$REGISTRY_FILE" | awk 'NF')
-    printf '# Environment of nano@platform.service, read after common.env.\n' \
-        >"$d$CONFDIR/platform.env"
-    chmod 0640 "$d$CONFDIR/platform.env"
+    subst ops/platform.env.in "$d$CONFDIR/platform.env" 0640
 
     # systemd: one socket/service pair for every app, and the platform's
     # own additions
