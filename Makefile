@@ -37,7 +37,8 @@ MODULE_SO := $(B)/modules/ngx_http_nano_auth_module.so
 MODULE_SRC := $(wildcard ngx_nano_auth_module/*.c ngx_nano_auth_module/*.h) \
               ngx_nano_auth_module/config
 
-.PHONY: all module apps tools deps run test unit clean new-module $(APPS)
+.PHONY: all module apps tools deps run test unit clean new-module $(APPS) \
+        install install-platform install-module deb deps-deb deb-test
 
 all: module apps tools
 
@@ -116,6 +117,38 @@ run: deps
 test: deps
 	@$(MAKE) --no-print-directory all $(UNIT_BIN)
 	@scripts/test.sh
+
+# make install DESTDIR=… PREFIX=…: the files of the Debian packages, laid
+# out for any distribution (docs/OPERATIONS.md); then run
+# $(PREFIX)/lib/nano/nano-setup on the target.
+PREFIX        ?= /usr/local
+SYSCONFDIR    ?= /etc
+UNITDIR       ?= $(PREFIX)/lib/systemd/system
+NGINX_CONFDIR ?= /etc/nginx
+NGINX_MODDIR  ?= $(PREFIX)/lib/nginx/modules
+INSTALL_ENV = DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" SYSCONFDIR="$(SYSCONFDIR)" \
+              UNITDIR="$(UNITDIR)" NGINX_CONFDIR="$(NGINX_CONFDIR)" \
+              NGINX_MODDIR="$(NGINX_MODDIR)" B="$(B)"
+
+install: install-module install-platform
+
+install-platform: apps $(B)/bin/nano-migrate $(B)/bin/nano-admin
+	@$(INSTALL_ENV) scripts/install.sh platform
+
+install-module: $(MODULE_SO)
+	@$(INSTALL_ENV) scripts/install.sh module
+
+# make deb: both Debian packages into build/deb/ (dpkg-buildpackage in a
+# copy of the tree).  make deb-test: installs them into a clean Debian 12
+# chroot and serves a protected module (slow: not part of make test).
+deps-deb:
+	@scripts/deps.sh deb
+
+deb: deps-deb
+	@scripts/deb.sh
+
+deb-test: deb
+	@scripts/deb-test.sh
 
 # make new-module NAME=<name> KIND=image|text|video [TITLE="…"]
 new-module:

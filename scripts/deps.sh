@@ -15,6 +15,11 @@ clang libclang-rt-14-dev"
 command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 
+# `deps.sh deb` (make deb, make deb-test): Debian's packaging tools too.
+if [ "${1:-}" = deb ]; then
+    PKGS="$PKGS debhelper dpkg-dev debootstrap"
+fi
+
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' \

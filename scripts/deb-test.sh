@@ -1,0 +1,425 @@
+#!/usr/bin/env bash
+# `make deb-test`: installs build/deb/'s two packages with apt into a
+# clean Debian 12 chroot and proves, in it:
+#   - installing starts nothing, makes the users, group, media folder and
+#     key file, and enables the module the way Debian's module packages do;
+#   - the stock /usr/sbin/nginx loads the module (nginx -t);
+#   - systemd-analyze verify accepts the units;
+#   - with PostgreSQL started and nano-migrate --apply run, the platform and
+#     a module started as their units say (user, groups, environment,
+#     credentials, the listening socket as fd 0; parsed from the installed
+#     unit files) serve through nginx and the packaged site: 302/401
+#     without a session, 200 after a real sign-up and sign-in, a generated
+#     image the module wrote that nginx sends;
+#   - purging removes the module's link and the key file.
+# A chroot cannot run systemd, hence the hand start.  Everything runs in
+# private mount and pid namespaces, so no mount or process outlives it
+# (the trap unmounts and stops as well).  Prints PASS/FAIL per check and
+# ends with "deb-test: N passed, N failed".
+#
+# Cached under build/deb-test/: the debootstrapped base (a tarball, made
+# once, about 4 minutes) and apt's lists and archives; each run unpacks a
+# fresh chroot.  Environment: DEB_TEST_PORT (8089, on 127.0.0.1),
+# DEB_MIRROR (http://deb.debian.org/debian).
+set -uo pipefail
+
+root_dir=$(cd "$(dirname "$0")/.." && pwd)
+cache=$root_dir/build/deb-test
+port=${DEB_TEST_PORT:-8089}
+mirror=${DEB_MIRROR:-http://deb.debian.org/debian}
+base=$cache/bookworm-minbase.tar.gz
+
+log() { printf 'deb-test: %s\n' "$*" >&2; }
+die() { log "$*"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "run as root (debootstrap, chroot, mounts)"
+
+# Once, outside the namespaces: the base system.
+if [ -z "${NANO_DEB_TEST_NS:-}" ]; then
+    ls "$root_dir"/build/deb/nano-platform_*.deb >/dev/null 2>&1 ||
+        die "no packages in build/deb/ (make deb)"
+    mkdir -p "$cache"
+    if [ ! -s "$base" ]; then
+        log "debootstrap bookworm (minbase) from $mirror, once (a few minutes)"
+        rm -rf "$cache/base.tmp"
+        debootstrap --variant=minbase bookworm "$cache/base.tmp" "$mirror" \
+            >"$cache/debootstrap.log" 2>&1 ||
+            { tail -n 20 "$cache/debootstrap.log" >&2; die "debootstrap failed"; }
+        tar -C "$cache/base.tmp" -czf "$base.tmp" . && mv "$base.tmp" "$base"
+        rm -rf "$cache/base.tmp"
+    fi
+    exec unshare --mount --pid --fork --kill-child --propagation private \
+        --mount-proc env NANO_DEB_TEST_NS=1 "$0" "$@"
+fi
+
+# --- inside: pid 1 of a private pid namespace, private mounts ------------
+start=$SECONDS
+root=$cache/root
+work=$cache/work                      # curl's cookies and bodies
+passed=0 failed=0 pgver= pids=()
+
+pass() { passed=$((passed + 1)); printf '  PASS  %s\n' "$*"; }
+fail() { failed=$((failed + 1)); printf '  FAIL  %s\n' "$*"; }
+# check NAME CMD...: PASS when CMD succeeds.
+check() {
+    local name=$1
+    shift
+    if "$@" >"$work/check.out" 2>&1; then
+        pass "$name"
+    else
+        fail "$name"
+        sed 's/^/          /' "$work/check.out" | tail -n 15
+    fi
+}
+
+# inroot CMD...: CMD in the chroot with a clean environment.
+inroot() {
+    chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+        HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
+}
+
+# stop: nginx, the apps (by their pids), PostgreSQL.  Whatever is left
+# dies with this pid namespace.
+stop_all() {
+    local pid
+    [ -s "$root/run/nginx.pid" ] && inroot nginx -s stop >/dev/null 2>&1
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+    pids=()
+    [ -n "$pgver" ] && inroot pg_ctlcluster "$pgver" main stop >/dev/null 2>&1
+    return 0
+}
+cleanup() {
+    trap '' INT TERM
+    stop_all
+    for m in dev/shm dev proc var/cache/apt/archives var/lib/apt/lists; do
+        mountpoint -q "$root/$m" && umount -l "$root/$m"
+    done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- a fresh chroot from the cached base ----------------------------------
+if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    die "127.0.0.1:$port is taken; set DEB_TEST_PORT"
+fi
+rm -rf "$root" "$work"
+mkdir -p "$root" "$work" "$cache/apt-archives/partial" "$cache/apt-lists/partial"
+tar -C "$root" -xzf "$base" || die "cannot unpack $base"
+mount -t proc proc "$root/proc"
+mount --bind /dev "$root/dev"
+mount -t tmpfs -o mode=1777 shm "$root/dev/shm"
+mount --bind "$cache/apt-archives" "$root/var/cache/apt/archives"
+mount --bind "$cache/apt-lists" "$root/var/lib/apt/lists"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+cat >"$root/etc/apt/sources.list" <<EOF
+deb $mirror bookworm main
+deb $mirror bookworm-updates main
+deb http://deb.debian.org/debian-security bookworm-security main
+EOF
+# Packages must not start services in a chroot (nginx would take port 80).
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+chmod 0755 "$root/usr/sbin/policy-rc.d"
+
+log "installing the packages with apt (log: build/deb-test/apt.log)"
+mkdir -p "$root/tmp/debs"
+debs=()                                 # their paths in the chroot
+for p in libnginx-mod-http-nano-auth nano-platform; do
+    for f in "$root_dir"/build/deb/"$p"_*_"$(dpkg --print-architecture)".deb; do
+        cp "$f" "$root/tmp/debs/"
+        debs+=("/tmp/debs/${f##*/}")
+    done
+done
+{
+    inroot apt-get update &&
+    # as an operator would: the packages and what they recommend (nginx,
+    # postgresql, systemd), dependencies from the mirror
+    inroot apt-get install -y "${debs[@]}"
+} >"$cache/apt.log" 2>&1
+rc=$?
+echo "deb-test: Debian 12 chroot in build/deb-test/root"
+if [ "$rc" -ne 0 ]; then
+    fail "apt installs both packages"
+    tail -n 20 "$cache/apt.log"
+    exit 1
+fi
+pass "apt installs both packages and their dependencies from the mirror"
+
+# --- what installing did ---------------------------------------------------
+# owner PATH: "user:group mode" as the chroot names them
+owner() { inroot stat -c '%U:%G %a' "$1"; }
+# is WANT CMD...: CMD prints exactly WANT
+is() {
+    local got
+    got=$("${@:2}")
+    [ "$got" = "$1" ] || { echo "${*:2}: '$got', not '$1'"; return 1; }
+}
+
+modlink=/etc/nginx/modules-enabled/50-mod-http-nano-auth.conf
+check "the module's load_module snippet is enabled (modules-enabled link)" \
+    is /usr/share/nginx/modules-available/mod-http-nano-auth.conf readlink "$root$modlink"
+abi_dep() {
+    local abi
+    abi=$(dpkg-deb -f "$root"/tmp/debs/libnginx-mod-http-nano-auth_*.deb Depends |
+        grep -o 'nginx-abi-[^, ]*') || return 1
+    echo "depends on $abi"
+    inroot dpkg-query -W -f '${Provides}\n' nginx | grep -q "$abi"
+}
+check "the module depends on the exact nginx ABI, which Debian's nginx provides" abi_dep
+check "stock nginx loads the module (nginx -t, stock nginx.conf)" inroot nginx -t
+nothing_started() {
+    ! pgrep -l 'nano-|nginx|postgres' && [ ! -e "$root/run/nano" ]
+}
+check "installing started nothing (no backend, socket, nginx or postgres)" nothing_started
+users_ok() {
+    local a
+    for a in platform $(sed -e 's/#.*//' "$root/etc/nano/modules.conf" | awk 'NF { print $1 }'); do
+        inroot id "nano-$a" | grep -q '(nano-media)' || { inroot id "nano-$a"; return 1; }
+    done
+    inroot id www-data | grep -q '(nano-media)'
+}
+check "one system user per app, each and www-data in nano-media" users_ok
+media_ok() {
+    is 'root:nano-media 2750' owner /var/lib/nano/media &&
+        is 'root:nano-media 3770' owner /var/lib/nano/media/tmp &&
+        is 'nano-qwen:nano-media 2750' owner /var/lib/nano/media/qwen
+}
+check "media folder root:nano-media 2750, tmp/ 3770, one per module (its user)" media_ok
+key_ok() {
+    is 'root:root 600' owner /etc/nano/keys &&
+        [ "$(head -n 1 "$root/etc/nano/keys" | tr -d '\n' | wc -c)" -ge 32 ]
+}
+check "a session key was generated, root's alone (0600)" key_ok
+check "environment files are root's (0640)" is 'root:root 640' owner /etc/nano/common.env
+
+# --- the units ---------------------------------------------------------
+units="nano@platform.socket nano@platform.service nano@qwen.socket nano@qwen.service nano@wan-2.5.service"
+verify() {
+    local out rc
+    # shellcheck disable=SC2086
+    out=$(inroot systemd-analyze verify $units 2>&1)
+    rc=$?
+    printf '%s\n' "$out"
+    [ "$rc" -eq 0 ] && ! printf '%s\n' "$out" | grep -q 'nano@'
+}
+check "systemd-analyze verify $units" verify
+
+# --- PostgreSQL, as an operator sets it up ---------------------------------
+pg_setup() {
+    local etc
+    pgver=$(ls "$root/etc/postgresql" | sort -V | tail -n 1)
+    [ -n "$pgver" ] || { echo "no cluster in /etc/postgresql"; return 1; }
+    etc=$root/etc/postgresql/$pgver/main
+    # unix socket only (the chroot shares the host's network); the apps'
+    # users and root (nano-migrate) map to the role nano
+    echo "listen_addresses = ''" >>"$etc/postgresql.conf"
+    printf 'nano /^nano-.*$ nano\nnano root nano\n' >>"$etc/pg_ident.conf"
+    sed -i '0,/^local/s//local nano nano peer map=nano\nlocal/' "$etc/pg_hba.conf"
+    install -d -o "$(stat -c %u "$root/var/lib/postgresql")" -m 2775 "$root/run/postgresql"
+    inroot pg_ctlcluster "$pgver" main start &&
+        inroot runuser -u postgres -- psql -qc 'CREATE ROLE nano LOGIN' &&
+        inroot runuser -u postgres -- createdb -O nano nano
+}
+check "PostgreSQL starts in the chroot, database nano created" pg_setup
+
+printf 'NEXTAUTH_URL=http://127.0.0.1:%s\n' "$port" >>"$root/etc/nano/common.env"
+printf 'DATABASE_URL=postgresql://nano@localhost/nano?host=/run/postgresql\n' \
+    >>"$root/etc/nano/common.env"
+plan_ok() {
+    local out
+    out=$(inroot nano-migrate) || { printf '%s\n' "$out"; return 1; }
+    printf '%s\n' "$out"
+    printf '%s\n' "$out" | grep -q 'pending  001_'
+}
+check "nano-migrate shows the plan (packaged sql/, DATABASE_URL from common.env)" plan_ok
+check "nano-migrate --apply" inroot nano-migrate --apply
+
+# --- the apps, started as their units say ----------------------------------
+# unit_get APP KEY: the values of KEY= in nano@.service and the instance's
+# drop-ins (nano@APP.service.d/*.conf), or in nano@.socket for a socket's
+# key, with %i and %d expanded: the subset of unit syntax ours use.
+unit_get() {
+    local app=$1 key=$2 dir=$root/lib/systemd/system f files=()
+    case $key in
+        ListenStream | Socket* | DirectoryMode) files=("$dir/nano@.socket") ;;
+        *) files=("$dir/nano@.service")
+           for f in "$dir/nano@$app.service.d"/*.conf; do
+               [ -e "$f" ] && files+=("$f")
+           done ;;
+    esac
+    sed -n "s/^$key=//p" "${files[@]}" |
+        sed -e "s/%i/$app/g" -e "s|%d|/run/credentials/nano@$app.service|g"
+}
+last() { unit_get "$@" | tail -n 1; }
+
+# The listening socket as fd 0, as StandardInput=socket hands it over.
+launcher='use IO::Socket::UNIX; use POSIX ();
+my ($path, $group, $mode, $umask, @cmd) = @ARGV;
+unlink $path;
+my $gid = getgrnam($group) // die "no group $group\n";
+my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Local => $path,
+    Listen => 1024) or die "cannot listen on $path: $!\n";
+chown(0, $gid, $path) && chmod(oct($mode), $path) or die "$path: $!\n";
+defined POSIX::dup2(fileno($s), 0) or die "dup2: $!\n";
+umask oct($umask);
+exec { $cmd[0] } @cmd or die "exec $cmd[0]: $!\n";'
+
+# start_app APP: as systemd would start nano@APP.service (user, groups,
+# umask, environment and its files, credentials, runtime directory, the
+# socket on fd 0), output to $work/APP.log.  No capabilities and no new
+# privileges; the rest of the sandbox needs systemd itself.
+start_app() {
+    local app=$1 user uid f cred env=()
+    user=$(last "$app" User)
+    uid=$(inroot id -u "$user") || return 1
+    env=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
+    mapfile -t -O 1 env < <(unit_get "$app" Environment)
+    for f in $(unit_get "$app" EnvironmentFile); do
+        f=$root${f#-}
+        [ -r "$f" ] && mapfile -t -O "${#env[@]}" env < <(grep -E '^[A-Za-z_][A-Za-z0-9_]*=' "$f")
+    done
+    cred=/run/credentials/nano@$app.service
+    for f in $(unit_get "$app" LoadCredential); do
+        install -d -o "$uid" -m 0500 "$root$cred"
+        install -o "$uid" -m 0400 "$root${f#*:}" "$root$cred/${f%%:*}"
+    done
+    for f in $(unit_get "$app" RuntimeDirectory); do
+        install -d -o "$uid" -m "$(last "$app" RuntimeDirectoryMode)" "$root/run/$f"
+    done
+    f=$(last "$app" ListenStream)
+    install -d -m "$(last "$app" DirectoryMode)" "$root$(dirname "$f")"
+    chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+        perl -e "$launcher" "$f" "$(last "$app" SocketGroup)" \
+        "$(last "$app" SocketMode)" "$(last "$app" UMask)" \
+        setpriv --reuid="$user" --regid="$(last "$app" Group)" \
+        --groups="$(unit_get "$app" SupplementaryGroups | tr ' \n' ',,' | sed 's/,*$//')" \
+        --no-new-privs --inh-caps=-all --bounding-set=-all -- \
+        env -i "${env[@]}" $(last "$app" ExecStart) >"$work/$app.log" 2>&1 &
+    pids+=("$!")
+}
+apps_ok() {
+    local i pid
+    for ((i = 0; i < 50; i++)); do
+        [ -S "$root/run/nano/platform.sock" ] && [ -S "$root/run/nano/nano-banana.sock" ] && break
+        sleep 0.1
+    done
+    sleep 1                 # long enough to fail on the database or a file
+    for pid in "${pids[@]}"; do
+        kill -0 "$pid" 2>/dev/null || { tail -n 5 "$work"/*.log; return 1; }
+    done
+    # (the launcher execs the backend: same pid; the chroot has no ps)
+    is 'nano-platform' inroot stat -c %U "/proc/${pids[0]}" &&
+        is 'nano-nano-banana' inroot stat -c %U "/proc/${pids[1]}"
+}
+start_app platform
+start_app nano-banana
+check "platform and nano-banana run as nano-platform / nano-nano-banana, socket on fd 0" apps_ok
+check "their sockets: root:www-data 0660 in /run/nano" \
+    is 'root:www-data 660' owner /run/nano/nano-banana.sock
+
+# --- nginx with the packaged site ------------------------------------------
+sed -e "s|^nano_auth_origin .*|nano_auth_origin           http://127.0.0.1:$port;|" \
+    -e '/listen .*\[::\]/d' \
+    -e "s|^\( *\)listen .*443 ssl;|\1listen       127.0.0.1:$port;|" \
+    -e 's|server_name .*|server_name  _;|' \
+    "$root/usr/share/nano/nginx-site.conf" >"$root/etc/nginx/sites-available/nano"
+ln -sfn ../sites-available/nano "$root/etc/nginx/sites-enabled/nano"
+rm -f "$root/etc/nginx/sites-enabled/default"
+check "nginx -t with the packaged snippets and site" inroot nginx -t
+nginx_up() {
+    local i
+    inroot nginx || return 1
+    for ((i = 0; i < 50; i++)); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    return 1
+}
+check "nginx starts (the stock binary and nginx.conf, the site enabled)" nginx_up
+
+# --- a protected module, without and with a session ---------------------------
+base_url=http://127.0.0.1:$port
+jar=$work/cookies
+: >"$jar"
+# http METHOD PATH [curl args...]: prints the status; body and headers in $work
+http() {
+    local m=$1 p=$2
+    shift 2
+    curl -s -o "$work/body" -D "$work/headers" -w '%{http_code}' -b "$jar" -c "$jar" \
+        -X "$m" -H "Origin: $base_url" "$@" "$base_url$p"
+}
+# expect STATUS METHOD PATH [curl args...]
+expect() {
+    local want=$1 got
+    shift
+    got=$(http "$@")
+    [ "$got" = "$want" ] || {
+        echo "$1 $2 answered $got, not $want"
+        head -c 300 "$work/body"
+        echo
+        return 1
+    }
+}
+anon_page() {
+    expect 302 GET /nano-banana/ && grep -qi '^location: /api/auth/signin' "$work/headers"
+}
+check "GET /nano-banana/ without a session: 302 to the sign-in" anon_page
+check "GET /nano-banana/api/me without a session: 401" expect 401 GET /nano-banana/api/me
+check "GET /ui/ui.css: 200 from /usr/share/nano/backends" expect 200 GET /ui/ui.css
+
+email=deb-test-$RANDOM$RANDOM@example.com password=deb-test-password-1
+signin() {
+    local token
+    expect 201 POST /api/register -H 'Content-Type: application/json' \
+        --data "{\"email\":\"$email\",\"name\":\"Deb Test\",\"password\":\"$password\"}" ||
+        return 1
+    expect 200 GET /api/auth/csrf || return 1
+    token=$(sed -n 's/.*"csrfToken":"\([^"]*\)".*/\1/p' "$work/body")
+    expect 302 POST /api/auth/callback/credentials \
+        -H 'Content-Type: application/x-www-form-urlencoded' \
+        --data-urlencode "csrfToken=$token" --data-urlencode "email=$email" \
+        --data-urlencode "password=$password" --data-urlencode "callbackUrl=/" ||
+        return 1
+    grep -q 'next-auth.session-token' "$jar"
+}
+check "sign-up and sign-in through the platform: a session cookie" signin
+page() { expect 200 GET /nano-banana/ && grep -qi '<html' "$work/body"; }
+check "GET /nano-banana/ with the session: 200, the module's page" page
+me() { expect 200 GET /nano-banana/api/me && grep -q "$email" "$work/body"; }
+check "GET /nano-banana/api/me with the session: 200, this user" me
+
+generate() {
+    local id url i
+    expect 202 POST /nano-banana/api/generate -H 'Content-Type: application/json' \
+        --data '{"prompt":"a banana in a package"}' || return 1
+    id=$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' "$work/body")
+    for ((i = 0; i < 60; i++)); do
+        expect 200 GET "/nano-banana/api/generations/$id" || return 1
+        grep -q '"status":"succeeded"' "$work/body" && break
+        grep -q '"status":"failed"' "$work/body" && { cat "$work/body"; return 1; }
+        sleep 0.5
+    done
+    url=$(grep -o '"url":"[^"]*"' "$work/body" | head -n 1 | sed 's/"url":"\(.*\)"/\1/')
+    [ -n "$url" ] || { cat "$work/body"; return 1; }
+    expect 200 GET "$url" || return 1
+    is '211PNG' sh -c "head -c 4 '$work/body' | od -An -c | tr -d ' \n'" || return 1
+    # written by the module's user; nginx reads it through nano-media
+    inroot find /var/lib/nano/media/nano-banana -type f -name '*.png' \
+        -user nano-nano-banana -group nano-media | grep .
+}
+check "an image nano-banana generated (its user's file) sent by nginx" generate
+check "the platform's revocation file is readable by www-data" \
+    inroot runuser -u www-data -- test -r /run/nano-platform/revocations
+
+# --- removal ------------------------------------------------------------
+stop_all
+purge_ok() {
+    inroot apt-get purge -y nano-platform libnginx-mod-http-nano-auth \
+        >"$work/purge.log" 2>&1 || { tail "$work/purge.log"; return 1; }
+    [ ! -e "$root$modlink" ] && [ ! -e "$root/etc/nano/keys" ] &&
+        [ ! -e "$root/usr/lib/nano/bin/nano-platform" ]
+}
+check "apt-get purge removes the module's link, the programs and the key" purge_ok
+
+echo "deb-test: $passed passed, $failed failed ($((SECONDS - start)) s)"
+[ "$failed" -eq 0 ]
