@@ -1,6 +1,7 @@
 /*
  * Credit accounts and their ledger; every change is one statement that
- * writes both, so no caller can change one without the other.
+ * writes both, so no caller can change one without the other (the debit
+ * is part of a generation's admission: "nano_gen_admit", nano_gen.c).
  */
 
 #include <stdio.h>
