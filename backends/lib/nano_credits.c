@@ -1,6 +1,7 @@
 /*
  * Credit accounts and their ledger; every change is one statement that
- * writes both, so no caller can change one without the other.
+ * writes both, so no caller can change one without the other (the debit
+ * is part of a generation's admission: "nano_gen_admit", nano_gen.c).
  */
 
 #include <stdio.h>
@@ -78,38 +79,6 @@ nano_credits_balance(nano_db_t *db, const char *user_id, long long *balance)
     }
     PQclear(r);
     return NANO_DB_OK;
-}
-
-nano_db_status_t
-nano_credits_debit(nano_db_t *db, const char *user_id, const char *module,
-    const char *gen_id, long long cost, int *covered)
-{
-    /* the conditional update is what keeps a balance from going below
-     * zero, however many debits race */
-    static const char   sql[] =
-        "WITH d AS (UPDATE \"CreditAccount\" SET \"balance\" = \"balance\""
-        " - $2, \"updatedAt\" = (now() AT TIME ZONE 'utc')"
-        " WHERE \"userId\" = $1 AND \"balance\" >= $2 RETURNING \"userId\")"
-        " INSERT INTO \"CreditLedger\" (\"userId\", \"delta\", \"reason\","
-        " \"module\", \"generationId\")"
-        " SELECT \"userId\", -$2::bigint, 'debit', $3, $4 FROM d RETURNING 1";
-    const char         *params[4];
-    char                amount[24];
-    nano_db_status_t    st;
-    PGresult           *r;
-
-    *covered = 0;
-    snprintf(amount, sizeof(amount), "%lld", cost);
-    params[0] = user_id;
-    params[1] = amount;
-    params[2] = module;
-    params[3] = gen_id;
-    r = nano_db_exec(db, sql, 4, params, PGRES_TUPLES_OK, &st);
-    if (r != NULL) {
-        *covered = PQntuples(r) == 1;
-        PQclear(r);
-    }
-    return st;
 }
 
 nano_db_status_t

@@ -26,16 +26,6 @@ nano_db_status_t nano_credits_balance(nano_db_t *db, const char *user_id,
     long long *balance);
 
 /*
- * Takes cost from user_id for generation gen_id of module, with its
- * "debit" ledger row, never taking the balance below zero: *covered is 0
- * (and nothing changes) when the balance is short.  Must run inside the
- * caller's transaction; it locks the user's account row until commit,
- * which is what serialises a user's concurrent debits.
- */
-nano_db_status_t nano_credits_debit(nano_db_t *db, const char *user_id,
-    const char *module, const char *gen_id, long long cost, int *covered);
-
-/*
  * Gives a generation's debit back, exactly once: *refunded is 1 when this
  * call did it, 0 when it was refunded before or never debited.  Runs in
  * the caller's transaction when one is open.

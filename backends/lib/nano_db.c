@@ -476,6 +476,160 @@ nano_db_tx(nano_db_t *db, nano_db_tx_fn fn, void *arg)
     return st;
 }
 
+PGresult *
+nano_db_exec_retried(nano_db_t *db, const char *sql, int nparams,
+    const char *const *params, ExecStatusType expect,
+    nano_db_status_t *status)
+{
+    nano_db_status_t  st;
+    PGresult         *res;
+    int               try;
+
+    for (try = 1; ; try++) {
+        res = nano_db_exec(db, sql, nparams, params, expect, &st);
+        if (res != NULL || st != NANO_DB_RETRY || try == NANO_DB_TX_TRIES) {
+            break;
+        }
+        tx_backoff(try + 1);
+    }
+    if (status != NULL) {
+        *status = st;
+    }
+    return res;
+}
+
+/* The next result of a pipeline, with the NULL that ends a query's
+ * results read past (none follows a sync).  NULL when there is none:
+ * the connection broke. */
+static PGresult *
+pipe_result(PGconn *conn)
+{
+    PGresult  *res = PQgetResult(conn), *more;
+
+    if (res != NULL && PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+        while ((more = PQgetResult(conn)) != NULL) {
+            PQclear(more);
+        }
+    }
+    return res;
+}
+
+nano_db_status_t
+nano_db_pipeline_tx(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
+{
+    nano_db_status_t  st = NANO_DB_OK;
+    ExecStatusType    expect;
+    PGresult         *res;
+    size_t            i, k;
+    int               j, sent;
+
+    for (i = 0; i < n; i++) {
+        stmts[i].result = NULL;
+    }
+    if (db == NULL || db->in_tx) {
+        if (db != NULL) {
+            set_error(db, "25001", "a transaction is already open");
+        }
+        return NANO_DB_FAILED;
+    }
+    for (i = 0; i < n; i++) {
+        for (j = 0; j < stmts[i].nparams; j++) {
+            if (stmts[i].params[j] != NULL
+                && !nano_utf8_valid(stmts[i].params[j]))
+            {
+                set_error(db, "22021", "a parameter is not valid UTF-8");
+                return NANO_DB_INVALID;
+            }
+        }
+    }
+    st = db_connect(db);
+    if (st != NANO_DB_OK) {
+        return st;
+    }
+    if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+        run_quietly(db, "ROLLBACK");
+    }
+
+    /* an open transaction is a whole round trip of its own (BEGIN, each
+     * statement, COMMIT): here they all go at once and the server
+     * answers them together */
+    sent = PQenterPipelineMode(db->conn)
+           && PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL, NULL,
+                                0);
+    for (i = 0; i < n && sent; i++) {
+        sent = PQsendQueryParams(db->conn, stmts[i].sql, stmts[i].nparams,
+                                 NULL, stmts[i].params, NULL, NULL, 0);
+    }
+    sent = sent && PQsendQueryParams(db->conn, "COMMIT", 0, NULL, NULL, NULL,
+                                     NULL, 0)
+           && PQpipelineSync(db->conn);
+    if (!sent) {
+        set_error(db, NULL, PQerrorMessage(db->conn));
+        goto lost;
+    }
+
+    /* BEGIN, the n statements, COMMIT; after the first failure the rest
+     * come back aborted and are only read */
+    for (k = 0; k < n + 2; k++) {
+        res = pipe_result(db->conn);
+        if (res == NULL) {
+            set_error(db, NULL, PQerrorMessage(db->conn));
+            goto lost;
+        }
+        expect = k == 0 || k == n + 1 ? PGRES_COMMAND_OK
+                                      : stmts[k - 1].expect;
+        if (st == NANO_DB_OK && PQresultStatus(res) != expect) {
+            st = classify(db, res);
+        } else if (st == NANO_DB_OK && k == n + 1
+                   && strcmp(PQcmdStatus(res), "COMMIT") != 0)
+        {
+            set_error(db, "40000", "transaction was rolled back");
+            st = NANO_DB_FAILED;
+        }
+        if (st == NANO_DB_OK && k >= 1 && k <= n) {
+            stmts[k - 1].result = res;
+        } else {
+            PQclear(res);
+        }
+        if (st == NANO_DB_UNAVAILABLE) {
+            goto lost;
+        }
+    }
+    res = pipe_result(db->conn);
+    if (res == NULL || PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+        PQclear(res);
+        set_error(db, NULL, "the pipeline did not end with its sync");
+        goto lost;
+    }
+    PQclear(res);
+    if (!PQexitPipelineMode(db->conn)) {
+        set_error(db, NULL, PQerrorMessage(db->conn));
+        goto lost;
+    }
+    if (st != NANO_DB_OK) {
+        /* a failure inside BEGIN leaves the transaction open, aborted */
+        if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+            run_quietly(db, "ROLLBACK");
+        }
+        goto failed;
+    }
+    db->errmsg[0] = '\0';
+    db->sqlstate[0] = '\0';
+    return NANO_DB_OK;
+
+lost:
+    /* whether the COMMIT went through is unknown */
+    PQfinish(db->conn);
+    db->conn = NULL;
+    st = NANO_DB_UNAVAILABLE;
+failed:
+    for (i = 0; i < n; i++) {
+        PQclear(stmts[i].result);
+        stmts[i].result = NULL;
+    }
+    return st;
+}
+
 nano_db_status_t
 nano_db_finish(nano_db_t *db, nano_db_status_t st)
 {

@@ -56,6 +56,36 @@ void nano_db_rollback(nano_db_t *db);
 typedef nano_db_status_t (*nano_db_tx_fn)(nano_db_t *db, void *arg);
 nano_db_status_t nano_db_tx(nano_db_t *db, nano_db_tx_fn fn, void *arg);
 
+/*
+ * nano_db_exec for one statement that is a whole transaction on its own
+ * (no transaction open): retried as nano_db_tx retries, on
+ * serialization failures and deadlocks.
+ */
+PGresult *nano_db_exec_retried(nano_db_t *db, const char *sql, int nparams,
+    const char *const *params, ExecStatusType expect,
+    nano_db_status_t *status);
+
+/* One statement of nano_db_pipeline_tx; result is filled in. */
+typedef struct {
+    const char          *sql;
+    int                  nparams;
+    const char *const   *params;
+    ExecStatusType       expect;
+    PGresult            *result;    /* out: the caller PQclears it */
+} nano_db_stmt_t;
+
+/*
+ * Runs BEGIN, the n statements and COMMIT in one round trip (libpq's
+ * pipeline mode), outside any open transaction.  NANO_DB_OK when every
+ * statement's status was its expect and the COMMIT committed; then each
+ * result is set.  Otherwise nothing was committed (or, when the
+ * connection was lost during the COMMIT, it is unknown:
+ * NANO_DB_UNAVAILABLE) and every result is NULL.  Not retried: a
+ * statement that can meet a serialization failure belongs in nano_db_tx.
+ */
+nano_db_status_t nano_db_pipeline_tx(nano_db_t *db, nano_db_stmt_t *stmts,
+    size_t n);
+
 /* 1 when a transaction is open on db (the pool rolls such back). */
 int nano_db_in_tx(const nano_db_t *db);
 

@@ -136,78 +136,43 @@ failed:
 
 /* ---- creating ----------------------------------------------------------- */
 
-typedef struct {
-    const nano_gen_new_t  *in;
-    const char            *id;
-    nano_gen_admit_t       admit;
-} nano_gen_create_ctx_t;
+/* The outcomes of "nano_gen_admit" (sql/010_admission.sql). */
+static const struct {
+    const char        *name;
+    nano_gen_admit_t   admit;
+} nano_gen_outcomes[] = {
+    { "admitted", NANO_GEN_ADMITTED },
+    { "no_credits", NANO_GEN_NO_CREDITS },
+    { "too_many", NANO_GEN_TOO_MANY },
+    { "no_model", NANO_GEN_NO_MODEL },
+    { "no_price", NANO_GEN_NO_PRICE },
+};
 
+/* One call of "nano_gen_admit": its outcome in *outcome (a new string),
+ * the model and price in out. */
 static nano_db_status_t
-nano_gen_create_tx(nano_db_t *db, void *arg)
+nano_gen_admit_once(nano_db_t *db, const nano_gen_new_t *in,
+    const char *pjson, nano_gen_admission_t *out, char **outcome)
 {
-    /* the row, unless the user already has max generations in flight in
-     * this module: the count and the insert are one statement, run after
-     * the debit locked the user's account row, so two requests of one
-     * user cannot both pass it (each statement sees what committed before
-     * it started, and the second waits for the first's lock) */
-    static const char   insert[] =
-        "INSERT INTO \"Generation\" (\"id\", \"userId\", \"module\", \"model\","
-        " \"kind\", \"status\", \"prompt\", \"params\", \"cost\", \"offline\","
-        " \"conversationId\", \"leaseOwner\", \"leaseUntil\", \"startedAt\")"
-        " SELECT $1, $2, $3, $4, $5, $6::text, $7, $8::jsonb, $9::integer,"
-        " $10::boolean, $11, $12, $13::bigint,"
-        " CASE WHEN $6::text = 'running' THEN " NANO_GEN_NOW " END"
-        " WHERE (SELECT count(*) FROM \"Generation\" WHERE \"userId\" = $2"
-        " AND \"module\" = $3 AND \"status\" IN ('queued', 'running'))"
-        " < $14::bigint RETURNING 1";
-    nano_gen_create_ctx_t  *c = arg;
-    const nano_gen_new_t   *in = c->in;
-    const char             *params[14];
-    char                    cost[24], lease[24], maxs[24], *pjson = NULL;
-    const char             *max_env = getenv("NANO_MAX_INFLIGHT_PER_USER");
-    long long               max = NANO_GEN_INFLIGHT_MAX;
-    nano_db_status_t        st;
-    PGresult               *r;
-    int                     covered;
+    static const char   sql[] =
+        "SELECT o_outcome, o_model, o_cost FROM \"nano_gen_admit\"($1, $2,"
+        " $3, $4, $5, $6, $7, $8::jsonb, $9::boolean, $10, $11,"
+        " $12::bigint, $13::bigint)";
+    const char         *params[13];
+    char                lease[24], maxs[24];
+    const char         *max_env = getenv("NANO_MAX_INFLIGHT_PER_USER");
+    long long           max = NANO_GEN_INFLIGHT_MAX;
+    nano_db_status_t    st;
+    PGresult           *r;
 
-    c->admit = NANO_GEN_ADMITTED;
+    *outcome = NULL;
     if (max_env != NULL && atoll(max_env) > 0) {
         max = atoll(max_env);
     }
-
-    st = nano_credits_debit(db, in->user_id, in->module, c->id, in->cost,
-                            &covered);
-    if (st != NANO_DB_OK) {
-        return st;
-    }
-    if (!covered) {
-        /* no account yet (its grant comes with the first use), or too
-         * little on it: make it if missing, and try once more */
-        st = nano_credits_ensure(db, in->user_id);
-        if (st != NANO_DB_OK) {
-            return st;
-        }
-        st = nano_credits_debit(db, in->user_id, in->module, c->id, in->cost,
-                                &covered);
-        if (st != NANO_DB_OK) {
-            return st;
-        }
-    }
-    if (!covered) {
-        c->admit = NANO_GEN_NO_CREDITS;
-        return NANO_DB_FAILED;            /* roll back: nothing happened */
-    }
-
-    pjson = json_dumps(in->params != NULL ? in->params : json_object(),
-                       JSON_COMPACT);
-    if (pjson == NULL) {
-        return NANO_DB_FAILED;
-    }
-    snprintf(cost, sizeof(cost), "%lld", in->cost);
     snprintf(lease, sizeof(lease), "%lld",
              (long long) time(NULL) + in->lease_secs);
     snprintf(maxs, sizeof(maxs), "%lld", max);
-    params[0] = c->id;
+    params[0] = out->id;
     params[1] = in->user_id;
     params[2] = in->module;
     params[3] = in->model;
@@ -215,41 +180,75 @@ nano_gen_create_tx(nano_db_t *db, void *arg)
     params[5] = in->status;
     params[6] = in->prompt;
     params[7] = pjson;
-    params[8] = cost;
-    params[9] = in->offline ? "true" : "false";
-    params[10] = in->conversation_id;
-    params[11] = in->owner;
-    params[12] = in->owner != NULL ? lease : NULL;
-    params[13] = maxs;
-    r = nano_db_exec(db, insert, 14, params, PGRES_TUPLES_OK, &st);
-    free(pjson);
+    params[8] = in->offline ? "true" : "false";
+    params[9] = in->conversation_id;
+    params[10] = in->owner;
+    params[11] = in->owner != NULL ? lease : NULL;
+    params[12] = maxs;
+    r = nano_db_exec_retried(db, sql, 13, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         return st;
     }
-    if (PQntuples(r) != 1) {
-        c->admit = NANO_GEN_TOO_MANY;
-        st = NANO_DB_FAILED;              /* roll back the debit */
+    if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
+        PQclear(r);
+        return NANO_DB_FAILED;
     }
+    if (!PQgetisnull(r, 0, 1)) {
+        snprintf(out->model, sizeof(out->model), "%s", PQgetvalue(r, 0, 1));
+        out->cost = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    }
+    *outcome = strdup(PQgetvalue(r, 0, 0));
     PQclear(r);
-    return st;
+    return *outcome != NULL ? NANO_DB_OK : NANO_DB_FAILED;
 }
 
 nano_db_status_t
-nano_gen_create(nano_db_t *db, const nano_gen_new_t *in, char *id,
-    nano_gen_admit_t *admit)
+nano_gen_create(nano_db_t *db, const nano_gen_new_t *in,
+    nano_gen_admission_t *out)
 {
-    nano_gen_create_ctx_t  c;
-    nano_db_status_t       st;
+    nano_db_status_t  st = NANO_DB_FAILED;
+    char             *pjson = NULL, *outcome = NULL;
+    size_t            i;
 
-    if (nano_rand_uuid(id) != 0) {
-        return NANO_DB_FAILED;
+    memset(out, 0, sizeof(*out));
+    out->admit = NANO_GEN_NO_PRICE;
+    if (nano_rand_uuid(out->id) != 0) {
+        goto out;
     }
-    c.in = in;
-    c.id = id;
-    c.admit = NANO_GEN_ADMITTED;
-    st = nano_db_tx(db, nano_gen_create_tx, &c);
-    *admit = c.admit;
-    return c.admit != NANO_GEN_ADMITTED ? NANO_DB_OK : st;
+    pjson = in->params != NULL ? json_dumps(in->params, JSON_COMPACT)
+                               : strdup("{}");
+    if (pjson == NULL) {
+        goto out;
+    }
+    st = nano_gen_admit_once(db, in, pjson, out, &outcome);
+    if (st == NANO_DB_OK && strcmp(outcome, "no_account") == 0) {
+        /* the first use: the account and its grant, then once more */
+        free(outcome);
+        outcome = NULL;
+        st = nano_credits_ensure(db, in->user_id);
+        if (st == NANO_DB_OK) {
+            st = nano_gen_admit_once(db, in, pjson, out, &outcome);
+        }
+    }
+    if (st != NANO_DB_OK) {
+        goto out;
+    }
+    st = NANO_DB_FAILED;
+    for (i = 0; i < sizeof(nano_gen_outcomes) / sizeof(nano_gen_outcomes[0]);
+         i++)
+    {
+        if (strcmp(outcome, nano_gen_outcomes[i].name) == 0) {
+            out->admit = nano_gen_outcomes[i].admit;
+            st = NANO_DB_OK;
+        }
+    }
+    if (st != NANO_DB_OK) {
+        nano_log_error("nano_gen_admit answered %s", outcome);
+    }
+out:
+    free(outcome);
+    free(pjson);
+    return st;
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -651,16 +650,18 @@ typedef struct {
     int          done;
 } nano_gen_finish_ctx_t;
 
+/* A running generation's end, while owner still holds it. */
+static const char  nano_gen_end_sql[] =
+    "UPDATE \"Generation\" SET \"status\" = $3, \"finishedAt\" = "
+    NANO_GEN_NOW ", \"outputs\" = COALESCE($4::jsonb, \"outputs\"),"
+    " \"text\" = COALESCE($5, \"text\"), \"error\" = $6::jsonb,"
+    " \"leaseOwner\" = NULL, \"leaseUntil\" = NULL"
+    " WHERE \"id\" = $1 AND \"status\" = 'running'"
+    " AND \"leaseOwner\" = $2 RETURNING 1";
+
 static nano_db_status_t
 nano_gen_finish_tx(nano_db_t *db, void *arg)
 {
-    static const char       sql[] =
-        "UPDATE \"Generation\" SET \"status\" = $3, \"finishedAt\" = "
-        NANO_GEN_NOW ", \"outputs\" = COALESCE($4::jsonb, \"outputs\"),"
-        " \"text\" = COALESCE($5, \"text\"), \"error\" = $6::jsonb,"
-        " \"leaseOwner\" = NULL, \"leaseUntil\" = NULL"
-        " WHERE \"id\" = $1 AND \"status\" = 'running'"
-        " AND \"leaseOwner\" = $2 RETURNING 1";
     nano_gen_finish_ctx_t  *c = arg;
     const char             *params[6];
     char                   *outputs = NULL, *error = NULL;
@@ -685,7 +686,7 @@ nano_gen_finish_tx(nano_db_t *db, void *arg)
     params[3] = outputs;
     params[4] = c->text;
     params[5] = error;
-    r = nano_db_exec(db, sql, 6, params, PGRES_TUPLES_OK, &st);
+    r = nano_db_exec(db, nano_gen_end_sql, 6, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         goto out;
     }
@@ -714,6 +715,53 @@ nano_gen_finish(nano_db_t *db, const char *id, const char *owner,
     st = refund ? nano_db_tx(db, nano_gen_finish_tx, &c)
                 : nano_gen_finish_tx(db, &c);
     *done = st == NANO_DB_OK && c.done;
+    return st;
+}
+
+nano_db_status_t
+nano_gen_finish_answer(nano_db_t *db, const char *id, const char *owner,
+    const char *status, const char *text, json_t *error, int refund,
+    int *done)
+{
+    /* the WAL flush is not waited for: a crash of PostgreSQL within a
+     * few hundred milliseconds may lose this end; the row then stays
+     * running until its lease runs out (this process no longer renews
+     * it), and the runner fails and refunds it */
+    static const char  async[] = "SET LOCAL synchronous_commit = off";
+    nano_db_stmt_t     stmts[2];
+    const char        *params[6];
+    char              *ejson = NULL;
+    nano_db_status_t   st;
+
+    *done = 0;
+    if (refund) {
+        /* a refund is rare, and worth its flush */
+        return nano_gen_finish(db, id, owner, status, NULL, text, error, 1,
+                               done);
+    }
+    if (error != NULL && (ejson = json_dumps(error, JSON_COMPACT)) == NULL) {
+        return NANO_DB_FAILED;
+    }
+    params[0] = id;
+    params[1] = owner;
+    params[2] = status;
+    params[3] = NULL;
+    params[4] = text;
+    params[5] = ejson;
+    memset(stmts, 0, sizeof(stmts));
+    stmts[0].sql = async;
+    stmts[0].expect = PGRES_COMMAND_OK;
+    stmts[1].sql = nano_gen_end_sql;
+    stmts[1].nparams = 6;
+    stmts[1].params = params;
+    stmts[1].expect = PGRES_TUPLES_OK;
+    st = nano_db_pipeline_tx(db, stmts, 2);
+    if (st == NANO_DB_OK) {
+        *done = PQntuples(stmts[1].result) == 1;
+    }
+    PQclear(stmts[0].result);
+    PQclear(stmts[1].result);
+    free(ejson);
     return st;
 }
 
@@ -883,12 +931,14 @@ nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
 }
 
 nano_db_status_t
-nano_gen_renew(nano_db_t *db, const char *owner, int lease_secs)
+nano_gen_renew(nano_db_t *db, const char *owner, int lease_secs,
+    const char *answers)
 {
     static const char   sql[] =
         "UPDATE \"Generation\" SET \"leaseUntil\" = $2"
-        " WHERE \"leaseOwner\" = $1 AND \"status\" = 'running'";
-    const char         *params[2];
+        " WHERE \"leaseOwner\" = $1 AND \"status\" = 'running'"
+        " AND (\"kind\" <> 'text' OR \"id\" = ANY($3::text[]))";
+    const char         *params[3];
     char                until[24];
     nano_db_status_t    st;
 
@@ -896,7 +946,8 @@ nano_gen_renew(nano_db_t *db, const char *owner, int lease_secs)
              (long long) time(NULL) + lease_secs);
     params[0] = owner;
     params[1] = until;
-    PQclear(nano_db_exec(db, sql, 2, params, PGRES_COMMAND_OK, &st));
+    params[2] = answers;
+    PQclear(nano_db_exec(db, sql, 3, params, PGRES_COMMAND_OK, &st));
     return st;
 }
 

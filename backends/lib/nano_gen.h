@@ -49,18 +49,31 @@ void nano_gen_init(nano_gen_t *g);
 /* Frees the fields; accepts NULL and may run twice. */
 void nano_gen_cleanup(nano_gen_t *g);
 
+#define NANO_GEN_MODEL_MAX       128
+
 /* What nano_gen_create decided. */
 typedef enum {
     NANO_GEN_ADMITTED = 0,
     NANO_GEN_NO_CREDITS,          /* 402 insufficient_credits */
-    NANO_GEN_TOO_MANY             /* 429 too_many_in_flight */
+    NANO_GEN_TOO_MANY,            /* 429 too_many_in_flight */
+    NANO_GEN_NO_MODEL,            /* the model asked for has no price: 400 */
+    NANO_GEN_NO_PRICE             /* the module has no price list: 500 */
 } nano_gen_admit_t;
+
+/* An admission: its decision, and when admitted the new row's id, the
+ * model charged for and its price. */
+typedef struct {
+    nano_gen_admit_t  admit;
+    char              id[NANO_GEN_ID_LEN + 1];
+    char              model[NANO_GEN_MODEL_MAX];
+    long long         cost;
+} nano_gen_admission_t;
 
 /* A generation to create; all borrowed. */
 typedef struct {
     const char  *user_id;
     const char  *module;
-    const char  *model;
+    const char  *model;            /* NULL: the module's first */
     const char  *kind;
     const char  *prompt;
     const char  *conversation_id;  /* may be NULL */
@@ -69,20 +82,21 @@ typedef struct {
                                       request runs it: text) */
     const char  *owner;            /* lease owner of a "running" one */
     int          lease_secs;       /* its lease */
-    long long    cost;
     int          offline;
 } nano_gen_new_t;
 
 /*
- * In one transaction (retried on serialization failures): opens the
- * user's account when new, debits the cost, checks that the user has
- * fewer than NANO_MAX_INFLIGHT_PER_USER (default 16) queued or running
- * generations in this module, and inserts the row.  *admit says what
- * happened; on NANO_GEN_ADMITTED id (NANO_GEN_ID_LEN + 1 bytes) holds
- * the new id.  A refused one changes nothing.
+ * In one statement, its own transaction, committed before it returns
+ * (the SQL function "nano_gen_admit", sql/010_admission.sql; retried on
+ * serialization failures): looks up the model's price, debits it,
+ * checks that the user has fewer than NANO_MAX_INFLIGHT_PER_USER
+ * (default 16) queued or running generations in this module, and
+ * inserts the row.  A user without an account gets one with its grant
+ * first (one more round trip, once).  out says what happened; a refused
+ * one changes nothing.
  */
 nano_db_status_t nano_gen_create(nano_db_t *db, const nano_gen_new_t *in,
-    char *id, nano_gen_admit_t *admit);
+    nano_gen_admission_t *out);
 
 /* Reads generation id into g when user_id owns it (user_id NULL: anyone,
  * for the runner); *found says whether it did. */
@@ -146,6 +160,17 @@ nano_db_status_t nano_gen_finish(nano_db_t *db, const char *id,
     const char *owner, const char *status, json_t *outputs, const char *text,
     json_t *error, int refund, int *done);
 
+/*
+ * nano_gen_finish for an answer made on a request (text): without a
+ * refund its commit does not wait for the WAL flush (one round trip,
+ * no fdatasync); a PostgreSQL crash may lose it, and the row's lease
+ * then ends it as failed and refunded (docs/MODULES.md).  With a refund
+ * it is nano_gen_finish.
+ */
+nano_db_status_t nano_gen_finish_answer(nano_db_t *db, const char *id,
+    const char *owner, const char *status, const char *text, json_t *error,
+    int refund, int *done);
+
 /* One generation's end, for nano_gen_finish_all. */
 typedef struct {
     const char  *id;
@@ -176,9 +201,14 @@ nano_db_status_t nano_gen_claim(nano_db_t *db, const char *module,
     const char *owner, int lease_secs, int max, nano_gen_t **jobs,
     size_t *n);
 
-/* Moves the lease of every generation owner runs on by lease_secs. */
+/*
+ * Moves the lease of every job owner runs on by lease_secs, and of the
+ * text generations among them listed in answers (a PostgreSQL array
+ * literal of ids, "{}" for none): a text row not listed is no longer
+ * being answered.
+ */
 nano_db_status_t nano_gen_renew(nano_db_t *db, const char *owner,
-    int lease_secs);
+    int lease_secs, const char *answers);
 
 /*
  * Records where a job stands with its provider ("submitting" before a

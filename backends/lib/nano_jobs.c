@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nano_buf.h"
 #include "nano_jobs.h"
 #include "nano_log.h"
 #include "nano_server.h"
@@ -48,6 +49,13 @@ static struct {
     .work = PTHREAD_COND_INITIALIZER,
     .efd = -1,
 };
+
+/* The text generations this process's request workers are answering
+ * (nano_jobs_answer_begin): the only text rows whose leases it renews. */
+static struct {
+    pthread_mutex_t  lock;
+    char             ids[NANO_JOBS_ANSWERS_MAX][NANO_GEN_ID_LEN + 1];
+} nano_jobs_answers = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* Where a job is in the runner. */
 enum {
@@ -749,6 +757,63 @@ nano_jobs_notified(nano_db_t *db)
     return nano_db_wait(db, 0);
 }
 
+int
+nano_jobs_answer_begin(const char *id)
+{
+    int  i, rc = -1;
+
+    pthread_mutex_lock(&nano_jobs_answers.lock);
+    for (i = 0; i < NANO_JOBS_ANSWERS_MAX && rc != 0; i++) {
+        if (nano_jobs_answers.ids[i][0] == '\0') {
+            snprintf(nano_jobs_answers.ids[i], NANO_GEN_ID_LEN + 1, "%s",
+                     id);
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&nano_jobs_answers.lock);
+    return rc;
+}
+
+void
+nano_jobs_answer_end(const char *id)
+{
+    int  i;
+
+    pthread_mutex_lock(&nano_jobs_answers.lock);
+    for (i = 0; i < NANO_JOBS_ANSWERS_MAX; i++) {
+        if (strcmp(nano_jobs_answers.ids[i], id) == 0) {
+            nano_jobs_answers.ids[i][0] = '\0';
+            break;
+        }
+    }
+    pthread_mutex_unlock(&nano_jobs_answers.lock);
+}
+
+/* The answers in flight as a PostgreSQL array literal (UUIDs need no
+ * quoting), for nano_gen_renew: a new string, or NULL. */
+static char *
+nano_jobs_answers_array(void)
+{
+    nano_buf_t  b;
+    int         i, n = 0;
+
+    nano_buf_init(&b);
+    nano_buf_append(&b, "{", 1);
+    pthread_mutex_lock(&nano_jobs_answers.lock);
+    for (i = 0; i < NANO_JOBS_ANSWERS_MAX; i++) {
+        if (nano_jobs_answers.ids[i][0] != '\0') {
+            if (n++ > 0) {
+                nano_buf_append(&b, ",", 1);
+            }
+            nano_buf_append(&b, nano_jobs_answers.ids[i],
+                            strlen(nano_jobs_answers.ids[i]));
+        }
+    }
+    pthread_mutex_unlock(&nano_jobs_answers.lock);
+    nano_buf_append(&b, "}", 1);
+    return nano_buf_steal(&b);
+}
+
 static void *
 nano_jobs_thread(void *arg)
 {
@@ -756,6 +821,7 @@ nano_jobs_thread(void *arg)
     CURLMsg            *msg;
     nano_db_t          *db = NULL;
     nano_job_t         *job;
+    char               *answers;
     struct curl_waitfd  fds[2];
     long long           now, claimed = 0, renewed;
     long                wait;
@@ -791,12 +857,15 @@ nano_jobs_thread(void *arg)
         }
         if (now - renewed >= NANO_JOBS_RENEW_SECS * 1000) {
             /* also the text generations this process's workers run */
-            if (nano_gen_renew(db, nano_jobs.owner, NANO_JOBS_LEASE_SECS)
-                != NANO_DB_OK)
+            answers = nano_jobs_answers_array();
+            if (answers == NULL
+                || nano_gen_renew(db, nano_jobs.owner, NANO_JOBS_LEASE_SECS,
+                                  answers) != NANO_DB_OK)
             {
                 nano_log_warn("jobs: cannot renew leases: %s",
                               nano_db_last_error(db));
             }
+            free(answers);
             renewed = now;
         }
 

@@ -119,4 +119,15 @@ void nano_jobs_stop(void);
 /* This process's lease owner ("host:pid:random"). */
 const char *nano_jobs_owner(void);
 
+/*
+ * A request worker runs text generation id (a UUID) under this process's
+ * lease from begin to end: the runner renews its lease in between, and
+ * never after, so a row whose end was lost (its commit did not wait for
+ * the WAL flush) is taken over and refunded when its lease runs out.
+ * begin returns 0, or -1 when NANO_JOBS_ANSWERS_MAX are running already.
+ */
+#define NANO_JOBS_ANSWERS_MAX  256     /* NANO_WORKERS' upper bound */
+int nano_jobs_answer_begin(const char *id);
+void nano_jobs_answer_end(const char *id);
+
 #endif /* NANO_JOBS_H */

@@ -41,6 +41,14 @@ nano_gen_refused(nano_res_t *res, nano_gen_admit_t admit)
         return nano_res_error(res, 402, "insufficient_credits",
                               "you do not have enough credits for this");
     }
+    if (admit == NANO_GEN_NO_MODEL) {
+        return nano_gen_bad(res, "model", "no such model here");
+    }
+    if (admit == NANO_GEN_NO_PRICE) {
+        nano_log_error("no price for this module (ModelPrice)");
+        return nano_res_error(res, 500, "internal", "this module has no"
+                              " price list");
+    }
     return nano_res_error(res, 429, "too_many_in_flight",
                           "you already have too many generations running in"
                           " this module; wait for one to finish");
@@ -271,18 +279,17 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     nano_textgen_req_t              tq;
     nano_textgen_res_t              tr;
     nano_gen_new_t                  in;
-    nano_gen_admit_t                admit;
+    nano_gen_admission_t            adm;
     nano_gen_sink_t                 sink;
     nano_db_status_t                st;
     nano_db_t                      *db;
     json_t                         *body, *messages = NULL, *error = NULL;
     json_t                         *usage = NULL, *seedj;
-    const char                     *prompt, *conv;
-    char                            id[NANO_GEN_ID_LEN + 1];
+    const char                     *prompt, *conv, *asked, *id = NULL;
     char                            conversation[NANO_RAND_UUID_LEN + 1];
-    char                            model[128];
     long long                       cost, seed = 0;
     int                             status, stream, done, ok;
+    int                             answering = 0;
 
     provider = nano_module_offline() ? def->text_offline : def->text;
     nano_textgen_res_init(&tr);
@@ -328,10 +335,9 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
         status = res->status;
         goto out;
     }
-    status = nano_gen_model(req, res,
-                            json_string_value(json_object_get(body, "model")),
-                            model, sizeof(model), &cost);
-    if (status != 0) {
+    asked = json_string_value(json_object_get(body, "model"));
+    if (asked != NULL && strlen(asked) >= NANO_GEN_MODEL_MAX) {
+        status = nano_gen_bad(res, "model", "no such model here");
         goto out;
     }
     /* before any debit: a refusal here costs nothing */
@@ -345,25 +351,30 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     memset(&in, 0, sizeof(in));
     in.user_id = user;
     in.module = req->app->name;
-    in.model = model;
+    in.model = asked;           /* the price comes with the admission */
     in.kind = "text";
     in.prompt = prompt;
     in.conversation_id = conversation;
     in.status = "running";
     in.owner = nano_jobs_owner();
     in.lease_secs = NANO_JOBS_LEASE_SECS;
-    in.cost = cost;
     in.offline = provider->offline;
     db = nano_server_db(req);
-    st = db != NULL ? nano_gen_create(db, &in, id, &admit)
-                    : NANO_DB_UNAVAILABLE;
+    st = db != NULL ? nano_gen_create(db, &in, &adm) : NANO_DB_UNAVAILABLE;
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
         goto out;
     }
-    if (admit != NANO_GEN_ADMITTED) {
-        status = nano_gen_refused(res, admit);
+    if (adm.admit != NANO_GEN_ADMITTED) {
+        status = nano_gen_refused(res, adm.admit);
         goto out;
+    }
+    id = adm.id;
+    cost = adm.cost;
+    /* its lease is renewed while it is answered, and only then */
+    answering = nano_jobs_answer_begin(id) == 0;
+    if (!answering) {
+        nano_log_error("generation %s: no room to renew its lease", id);
     }
 
     /* the answer may take minutes: the pool's connection goes back for
@@ -377,7 +388,7 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     }
 
     memset(&tq, 0, sizeof(tq));
-    tq.model = model;
+    tq.model = adm.model;
     tq.messages = messages;
     tq.seed = seed;
     tq.stream = stream;
@@ -399,12 +410,17 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     }
     db = nano_server_db(req);
     st = db == NULL ? NANO_DB_UNAVAILABLE
-         : nano_gen_finish(db, id, nano_jobs_owner(),
-                         ok || tr.client_gone ? "succeeded" : "failed", NULL,
-                         tr.text.data != NULL ? tr.text.data : "", error,
-                         !ok && !tr.client_gone, &done);
+         : nano_gen_finish_answer(db, id, nano_jobs_owner(),
+                                  ok || tr.client_gone ? "succeeded"
+                                                       : "failed",
+                                  tr.text.data != NULL ? tr.text.data : "",
+                                  error, !ok && !tr.client_gone, &done);
     if (st != NANO_DB_OK || !done) {
         nano_log_error("generation %s: cannot record its end", id);
+    }
+    if (answering) {
+        nano_jobs_answer_end(id);
+        answering = 0;
     }
     usage = json_pack("{s:I, s:I, s:I}",
                       "promptTokens", (json_int_t) tr.prompt_tokens,
@@ -450,6 +466,9 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
                                      "usage", usage,
                                      "cost", (json_int_t) cost));
 out:
+    if (answering) {
+        nano_jobs_answer_end(id);
+    }
     json_decref(usage);
     json_decref(error);
     json_decref(messages);
@@ -593,11 +612,11 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
     const char         *prompt, *size, *ratio, *seed, *duration, *b64;
     nano_form_t         f;
     nano_gen_new_t      in;
-    nano_gen_admit_t    admit;
+    nano_gen_admission_t adm;
     nano_db_status_t    st;
     nano_db_t          *db;
     json_t             *params = NULL;
-    char                id[NANO_GEN_ID_LEN + 1], model[128], *end;
+    char                model[NANO_GEN_MODEL_MAX], *end;
     char                vsize[32];
     long long           cost, n;
     unsigned            flags = NANO_FIELDS_NUMBERS;
@@ -699,24 +718,22 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
     in.prompt = prompt;
     in.params = params;
     in.status = "queued";
-    in.cost = cost;
     in.offline = nano_module_offline();
     db = nano_server_db(req);
-    st = db != NULL ? nano_gen_create(db, &in, id, &admit)
-                    : NANO_DB_UNAVAILABLE;
+    st = db != NULL ? nano_gen_create(db, &in, &adm) : NANO_DB_UNAVAILABLE;
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
         goto out;
     }
-    if (admit != NANO_GEN_ADMITTED) {
-        status = nano_gen_refused(res, admit);
+    if (adm.admit != NANO_GEN_ADMITTED) {
+        status = nano_gen_refused(res, adm.admit);
         goto out;
     }
     created = 1;
     status = nano_res_json(res, 202,
-                           json_pack("{s:s, s:s, s:I}", "id", id,
+                           json_pack("{s:s, s:s, s:I}", "id", adm.id,
                                      "status", "queued",
-                                     "cost", (json_int_t) cost));
+                                     "cost", (json_int_t) adm.cost));
 out:
     if (!created) {
         nano_gen_input_discard(params);

@@ -4,7 +4,8 @@
 // in-flight limit (429 too_many_in_flight, checked after credits, costing
 // nothing); refunds exactly once against the fake providers (retried 5xx,
 // safety, a 503 retried once and charged once, a stream cut, an error in a
-// stream) and no refund for a reader who leaves their own stream;
+// stream) and no refund for a reader who leaves their own stream; an
+// answer whose record was lost refunded when its lease runs out;
 // GET /api/credits paged by cursor.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -272,6 +273,34 @@ test('a reader who leaves their own stream is charged: succeeded, "partial": tru
         assert.ok(typeof g.text === 'string' && g.text.startsWith(sent) && g.text.length > 0,
             `${m}: a partial generation keeps the text made so far (the reader got ${JSON.stringify(sent)}; the row has ${JSON.stringify(g.text)})`);
     }
+});
+
+// The answer's record does not wait for the WAL flush (docs/MODULES.md,
+// Credits): a PostgreSQL crash may lose it, leaving the row running under
+// the lease of a process that lives on.  That process renews the leases
+// of the answers it is still answering only, so the lease runs out and
+// the runner fails and refunds the row: the user keeps text and credit.
+test('an answer whose record was lost is failed and refunded when its lease runs out, though its process lives on', async () => {
+    const m = ['openai', 'qwen', 'grok'].find(has);
+    const u = await person('lost-record');
+    const cost = price(m);
+    const r = await generate(u.jar, m, { prompt: `recorded, then lost ${tag()}` });
+    assert.equal(r.status, 200, r.text);
+    const id = r.json().id;
+    // the process's lease owner, from an answer it is still streaming
+    const s = stream(u.jar, m, { prompt: `a long story please ${tag()}`, stream: true });
+    const owner = await waitSql(`SELECT "leaseOwner" FROM "Generation" WHERE "userId" = ${lit(u.id)}
+        AND "status" = 'running' AND "leaseOwner" IS NOT NULL LIMIT 1`);
+    await s;
+    // as the crash leaves it; the lease outlasts one renewal (every 10 s),
+    // so a renewed lease would never run out
+    psql(`UPDATE "Generation" SET "status" = 'running', "finishedAt" = NULL, "leaseOwner" = ${lit(owner)},
+        "leaseUntil" = extract(epoch FROM now())::bigint + 12 WHERE "id" = ${lit(id)}`);
+    const g = await waitFor(u.jar, m, id, { ms: 45000, done: (x) => x.status !== 'running' });
+    assert.equal(g.status, 'failed', JSON.stringify(g));
+    assert.equal(g.error.code, 'interrupted', JSON.stringify(g.error));
+    assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost], ['refund', cost]], 'refunded once');
+    assert.equal(ledgerSum(u.id), balanceOf(u.id));
 });
 
 test('GET /api/credits pages the ledger newest first with nextCursor; bad cursor and limit are 400', async () => {
