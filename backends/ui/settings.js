@@ -332,7 +332,8 @@ async function start() {
     password();
     sessions();
     removal();
-    connections();
+    /* body[data-nbs-ready]: the connections (and so the forms' mode) are in */
+    connections().finally(() => document.body.setAttribute('data-nbs-ready', ''));
     try {
         const s = await callJSON('/api/auth/session');
         if (s && s.user) {

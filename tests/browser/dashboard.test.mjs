@@ -10,6 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import zlib from 'node:zlib';
+import { withBackendEnv } from '../integration/generations.mjs';
 import { BASE, launch, shooter, steps, newUser, signUp } from './lib.mjs';
 
 const TIMEOUT = 30000;
@@ -171,6 +172,25 @@ test('dashboard and settings: sign up, see the dashboard, generate, rename, pict
         await page.waitForFunction(() => document.querySelector('header img.nb-avatar')?.naturalWidth === 256);
         await page.goto(`${BASE}/`);
         assert.equal(await page.locator('main h1').innerText(), `Welcome back, ${newName}`);
+    });
+
+    await step('connected accounts: none, a Connect link per configured provider; no section without providers', async () => {
+        await page.goto(`${BASE}/settings`);
+        const section = page.locator('section[data-nbs-connections]');
+        await page.locator('body[data-nbs-ready]').waitFor();
+        assert.equal(await section.locator('[data-nbs-connections-list]').innerText(), 'No account is connected.');
+        assert.deepEqual(await section.getByRole('link', { name: /^Connect / }).evaluateAll((as) => as.map((a) => [a.textContent, a.getAttribute('href')])), [
+            ['Connect Google', '/api/auth/signin/google?link=1&callbackUrl=%2Fsettings'],
+            ['Connect GitHub', '/api/auth/signin/github?link=1&callbackUrl=%2Fsettings'],
+        ]);
+        // a user with a password changes it, giving the current one
+        assert.ok(await page.locator('form[data-nbs-password]').getByLabel('Current password').isVisible());
+        await withBackendEnv('platform', ['GOOGLE_CLIENT_ID=', 'GOOGLE_CLIENT_SECRET=', 'GITHUB_CLIENT_ID=', 'GITHUB_CLIENT_SECRET='], async () => {
+            await page.reload();
+            await page.locator('body[data-nbs-ready]').waitFor();
+            assert.deepEqual(await page.evaluate(async () => (await (await fetch('/api/account/connections')).json()).providers), []);
+            assert.equal(await section.isVisible(), false, 'no section when no provider is configured and nothing is connected');
+        });
     });
 
     await step('export the data: a JSON file to download', async () => {
