@@ -349,7 +349,7 @@ test('GET /: the dashboard page for a signed-in user, the public home page other
     assert.ok(page.text.includes('data-nb-dashboard'));
     assert.ok(page.text.includes(u.user.name));
     // the shared header: account links, the current one marked, the name
-    assert.match(page.text, /<nav class="nb-account" aria-label="Account"><a href="\/" aria-current="page">Dashboard<\/a><a href="\/billing">Billing<\/a><a href="\/settings">Settings<\/a><\/nav>/);
+    assert.match(page.text, /<nav class="nb-account" aria-label="Account"><a class="nb-dashboard" href="\/" aria-current="page">Dashboard<\/a><a class="nb-billing" href="\/billing">Billing<\/a><a class="nb-settings" href="\/settings">Settings<\/a><\/nav>/);
     assert.ok(page.text.includes('<a href="/api/auth/signout">Sign out</a>'));
     for (const m of MODULES) assert.ok(page.text.includes(`href="/${m}"`), `the header links /${m}`);
 
@@ -362,7 +362,7 @@ test('GET /: the dashboard page for a signed-in user, the public home page other
     if (has('qwen')) {
         const mod = await get('/qwen/', { headers: u.jar.headers({ Accept: 'text/html' }) });
         assert.equal(mod.status, 200);
-        assert.match(mod.text, /<nav class="nb-account" aria-label="Account"><a href="\/">Dashboard<\/a><a href="\/billing">Billing<\/a><a href="\/settings">Settings<\/a><\/nav>/,
+        assert.match(mod.text, /<nav class="nb-account" aria-label="Account"><a class="nb-dashboard" href="\/">Dashboard<\/a><a class="nb-billing" href="\/billing">Billing<\/a><a class="nb-settings" href="\/settings">Settings<\/a><\/nav>/,
             'a module page has the same header, its own link marked instead');
         assert.ok(mod.text.includes('<a href="/qwen" aria-current="page">'));
     }

@@ -83,7 +83,7 @@ test('GET /settings: the page for a signed-in user; signed out, to sign in and b
     for (const id of ['profile', 'password', 'sessions', 'connections', 'export', 'delete']) {
         assert.ok(page.text.includes(`id="${id}"`), `a ${id} section`);
     }
-    assert.ok(page.text.includes('<a href="/settings" aria-current="page">Settings</a>'));
+    assert.ok(page.text.includes('<a class="nb-settings" href="/settings" aria-current="page">Settings</a>'));
     assert.ok(page.text.includes(u.user.email));
 });
 
