@@ -1,6 +1,7 @@
 /* The settings page (GET /settings): the profile (name, picture), the
- * password, the sessions, connected accounts (when the platform offers
- * them), the data export and account deletion, each over its
+ * password (a first one for a user who signs in only with Google or
+ * GitHub), the sessions, connected accounts, the data export and account
+ * deletion (without a password for such a user), each over its
  * /api/account/* call (docs/PLATFORM.md).  Plain ES module, no build
  * step; user text only ever goes in as text. */
 
@@ -11,19 +12,55 @@ const AVATAR_MAX = 5 * MIB;
 
 const $ = (sel, root = document) => root.querySelector(sel);
 
+/* What GET /api/account/connections said: until it answers, the page is
+ * the one for a user with a password and nothing connected. */
+const account = { hasPassword: true, connections: [], providers: [] };
+
+function providerName(id) {
+    const p = account.providers.find((x) => x.id === id);
+    return p ? p.name : id.charAt(0).toUpperCase() + id.slice(1);
+}
+
+/* A refusal for want of a fresh sign-in: with a way to sign in again
+ * with each connected account (it comes back here). */
+function reauthWords() {
+    const ids = account.connections.map((c) => c.provider)
+        .filter((id, i, all) => all.indexOf(id) === i && account.providers.some((p) => p.id === id));
+    const names = ids.map(providerName);
+    const who = names.length ? names.join(' or ') : 'a connected account';
+    return {
+        text: `For this you need a recent sign-in: sign in again with ${who}, then do it within 10 minutes.`,
+        links: ids.map((id) => ({
+            href: `/api/auth/signin/${encodeURIComponent(id)}?callbackUrl=%2Fsettings`,
+            text: `Sign in again with ${providerName(id)}`,
+        })),
+    };
+}
+
 /* What an account call's refusal means here, in words. */
 function words(e) {
     if (e instanceof ApiError) {
         if (e.code === 'invalid_name' || e.code === 'invalid_password' || e.code === 'invalid_image'
-            || e.code === 'image_too_large' || e.code === 'last_sign_in_method') {
+            || e.code === 'image_too_large') {
             return { text: e.detail || 'That was not accepted.' };
         }
+        if (e.code === 'last_sign_in_method') {
+            return { text: 'This is your only way to sign in, so it cannot be unlinked: set a password or connect another account first.' };
+        }
+        if (e.code === 'not_linked') return { text: 'That account is no longer connected. Reload the page.' };
+        if (e.code === 'reauth_required') return reauthWords();
         if (e.code === 'wrong_password') return { text: 'That password is not correct.' };
         if (e.status === 413) return { text: 'That picture is too large: up to 5 MB.' };
         if (e.status === 415) return { text: 'That file is not a PNG, JPEG or WebP picture.' };
         if (e.status === 404) return { text: 'That is already gone. Reload the page.' };
     }
     return explain(e);
+}
+
+/* showError, with each of info.links after the text. */
+function say(el, info) {
+    showError(el, info && info.links ? { text: info.text } : info);
+    for (const l of (info && info.links) || []) el.append(' ', h('a', { href: l.href, text: l.text }));
 }
 
 /* Runs a form's call with its button busy, its status and its error. */
@@ -39,7 +76,7 @@ async function busy(form, fn, done) {
         if (status && done) status.textContent = done;
         return out;
     } catch (e) {
-        showError(err, words(e));
+        say(err, words(e));
         return undefined;
     } finally {
         button.disabled = false;
@@ -110,16 +147,35 @@ function profile() {
     });
 }
 
+/* The password form: a change, or for a user without one a first
+ * password (no current one asked). */
+function passwordMode() {
+    const form = $('[data-nbs-password]');
+    const first = !account.hasPassword;
+    $('[data-nbs-current]', form).hidden = first;
+    form.elements.currentPassword.disabled = first;
+    $('[data-nbs-first-password]').hidden = !first;
+    $('button[type="submit"]', form).textContent = first ? 'Set password' : 'Change password';
+}
+
 function password() {
     const form = $('[data-nbs-password]');
     form.addEventListener('submit', async (ev) => {
         ev.preventDefault();
-        const body = { currentPassword: form.elements.currentPassword.value, newPassword: form.elements.newPassword.value };
+        const first = !account.hasPassword;
+        const body = first ? { newPassword: form.elements.newPassword.value }
+            : { currentPassword: form.elements.currentPassword.value, newPassword: form.elements.newPassword.value };
         const ok = await busy(form, () => callJSON('/api/account/password', { method: 'POST', json: body }),
-            'Password changed. Your other sessions were signed out.');
+            first ? 'Password set: you can sign in with your email and this password too. Your other sessions were signed out.'
+                : 'Password changed. Your other sessions were signed out.');
         if (ok) {
             form.reset();
             loadSessions();
+            if (first) {
+                account.hasPassword = true;
+                passwordMode();
+                removalMode();
+            }
         }
     });
 }
@@ -140,7 +196,7 @@ async function loadSessions() {
     try {
         list = await callJSON('/api/account/sessions');
     } catch (e) {
-        showError(err, words(e));
+        say(err, words(e));
         return;
     }
     showError(err, null);
@@ -164,7 +220,7 @@ async function loadSessions() {
                         if (s.current) location.assign('/');
                         else loadSessions();
                     } catch (e) {
-                        showError(err, words(e));
+                        say(err, words(e));
                         button.disabled = false;
                     }
                 },
@@ -180,44 +236,80 @@ function sessions() {
             await call('/api/account/signout-all', { method: 'POST', json: {} });
             location.assign('/api/auth/signin?callbackUrl=%2Fsettings');
         } catch (e) {
-            showError($('[data-nbs-sessions-error]'), words(e));
+            say($('[data-nbs-sessions-error]'), words(e));
             button.disabled = false;
         }
     });
     loadSessions();
 }
 
-/* Connected accounts come from another part of the platform: when it
- * does not answer (404), the section stays hidden. */
+/* Connected accounts: each with Unlink, a "Connect <Name>" link for each
+ * configured provider not connected (its sign-in page starts the link and
+ * comes back here).  Hidden when no provider is configured and nothing
+ * is connected, or when the call fails; its answer also says whether
+ * the user has a password, for the password and deletion forms. */
 async function connections() {
     const section = $('[data-nbs-connections]');
-    let list;
+    let data;
     try {
-        list = await callJSON('/api/account/connections');
+        data = await callJSON('/api/account/connections');
     } catch {
         return;
     }
-    if (!Array.isArray(list)) return;
+    if (!data || !Array.isArray(data.connections) || !Array.isArray(data.providers)) return;
+    account.hasPassword = data.hasPassword !== false;
+    account.connections = data.connections;
+    account.providers = data.providers;
+    passwordMode();
+    removalMode();
+
     const err = $('[data-nbs-connections-error]');
-    const render = (items) => $('[data-nbs-connections-list]').replaceChildren(items.length
-        ? h('ul', { class: 'nbs-connections' }, items.map((c) => h('li', {},
-            h('strong', { text: c.provider }), ' ', h('span', { class: 'nbm-muted', text: c.providerAccountId || '' }), ' ',
-            h('button', {
-                type: 'button',
-                class: 'nbm-button-quiet',
-                text: 'Unlink',
-                onclick: async () => {
-                    try {
-                        await call(`/api/account/connections/${encodeURIComponent(c.provider)}`, { method: 'DELETE' });
-                        render(items.filter((x) => x !== c));
-                    } catch (e) {
-                        showError(err, words(e));
-                    }
-                },
-            }))))
-        : h('p', { class: 'nbm-muted', text: 'No other sign-in methods are connected.' }));
-    render(list);
-    section.hidden = false;
+    const status = $('[data-nbs-connections-status]');
+    const list = account.connections;
+    $('[data-nbs-connections-list]').replaceChildren(list.length
+        ? h('ul', { class: 'nbs-connections' }, list.map((c) => {
+            const name = providerName(c.provider);
+            return h('li', { 'data-provider': c.provider },
+                h('strong', { text: name }), ' ', h('span', { class: 'nbm-muted', text: c.providerAccountId || '' }), ' ',
+                h('button', {
+                    type: 'button',
+                    class: 'nbm-button-quiet',
+                    text: 'Unlink',
+                    'aria-label': `Unlink ${name}`,
+                    onclick: async (ev) => {
+                        const button = ev.currentTarget;
+                        button.disabled = true;
+                        showError(err, null);
+                        status.textContent = '';
+                        try {
+                            await call(`/api/account/connections/${encodeURIComponent(c.provider)}`, { method: 'DELETE' });
+                            status.textContent = `${name} unlinked.`;
+                            await connections();
+                        } catch (e) {
+                            say(err, words(e));
+                            button.disabled = false;
+                        }
+                    },
+                }));
+        }))
+        : h('p', { class: 'nbm-muted', text: 'No account is connected.' }));
+    const linked = new Set(list.map((c) => c.provider));
+    $('[data-nbs-connect]').replaceChildren(...account.providers.filter((p) => !linked.has(p.id)).map((p) => h('a', {
+        class: 'nb-button',
+        href: `/api/auth/signin/${encodeURIComponent(p.id)}?link=1&callbackUrl=%2Fsettings`,
+        'data-provider': p.id,
+        text: `Connect ${p.name}`,
+    })));
+    section.hidden = list.length === 0 && account.providers.length === 0;
+}
+
+/* Deletion asks for the password, or for a user without one nothing
+ * (the server wants a fresh sign-in with a connected account then). */
+function removalMode() {
+    const form = $('[data-nbs-delete]');
+    $('[data-nbs-delete-password]', form).hidden = !account.hasPassword;
+    form.elements.password.disabled = !account.hasPassword;
+    $('[data-nbs-delete-oauth]', form).hidden = account.hasPassword;
 }
 
 function removal() {
@@ -229,7 +321,8 @@ function removal() {
             showError(err, { text: 'Tick the box to confirm.' });
             return;
         }
-        const ok = await busy(form, () => callJSON('/api/account', { method: 'DELETE', json: { password: form.elements.password.value } }));
+        const body = account.hasPassword ? { password: form.elements.password.value } : {};
+        const ok = await busy(form, () => callJSON('/api/account', { method: 'DELETE', json: body }));
         if (ok) location.assign('/');
     });
 }
@@ -239,7 +332,8 @@ async function start() {
     password();
     sessions();
     removal();
-    connections();
+    /* body[data-nbs-ready]: the connections (and so the forms' mode) are in */
+    connections().finally(() => document.body.setAttribute('data-nbs-ready', ''));
     try {
         const s = await callJSON('/api/auth/session');
         if (s && s.user) {

@@ -11,49 +11,20 @@
 // NANO_TEST_STRIPE_URL), or alone against a running one.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { withBackendEnv } from '../integration/generations.mjs';
+import { ORIGIN, PACKS, url, launch, shooter, steps, newUser, signUp, payOnFakeStripe } from './lib.mjs';
 
-const BASE = (process.env.NANO_TEST_BASE || 'http://127.0.0.1:18080').replace(/\/$/, '');
-const ORIGIN = new URL(BASE).origin;
 const STRIPE = process.env.NANO_TEST_STRIPE_URL || '';
-const CHROMIUM = process.env.NANO_TEST_CHROMIUM || '/usr/bin/chromium';
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const SHOTS = path.join(ROOT, 'build/tests/screenshots');
-const PACKS = fs.readFileSync(path.join(ROOT, 'packs.conf'), 'utf8').split('\n')
-    .map((l) => l.replace(/#.*/, '').trim()).filter(Boolean)
-    .map((l) => {
-        const [id, credits, price, currency, ...label] = l.split(/\s+/);
-        return { id, credits: Number(credits), price: Number(price), currency, label: label.join(' ') };
-    });
 const TIMEOUT = 15000;
+const shot = shooter('billing');
 
-let profile;
 let context;
 const problems = [];        // console errors, page errors, CSP reports
 
 before(async () => {
-    assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing`);
     assert.ok(STRIPE, 'NANO_TEST_STRIPE_URL is set (the test stack starts the fake Stripe)');
-    fs.mkdirSync(SHOTS, { recursive: true });
-    profile = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-chromium-billing-'));
-    context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-        viewport: { width: 1100, height: 800 },
-        locale: 'en-US',
-        acceptDownloads: true,
-        timeout: 30000,
-    });
-    context.setDefaultTimeout(TIMEOUT);
-    context.setDefaultNavigationTimeout(TIMEOUT);
+    context = await launch({ viewport: { width: 1100, height: 800 }, acceptDownloads: true, timeout: TIMEOUT });
     context.on('page', (page) => {
         page.on('console', (m) => {
             if (m.type() === 'error' && new URL(page.url()).origin === ORIGIN) problems.push(`console: ${m.text()}`);
@@ -63,17 +34,8 @@ before(async () => {
 });
 
 after(async () => {
-    await context?.close().catch(() => {});
-    if (profile) fs.rmSync(profile, { recursive: true, force: true });
+    await context?.close();
 });
-
-const url = (p) => `${BASE}${p}`;
-const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, `billing-${name}.png`), fullPage: true });
-
-function newUser() {
-    const id = crypto.randomBytes(5).toString('hex');
-    return { email: `billing-${id}@example.com`, name: `Bea Billing ${id}`, password: `pw-${id}-long-enough` };
-}
 
 async function balanceText(page) {
     return (await page.locator('[data-nbb-balance]').innerText()).trim();
@@ -81,17 +43,8 @@ async function balanceText(page) {
 
 test('browser: sign up, buy a pack through the fake Stripe checkout, see the balance rise', async (t) => {
     const page = await context.newPage();
-    const user = newUser();
-    let failedStep = null;
-    const step = (name, fn) => t.test(name, async () => {
-        if (failedStep) throw new Error(`not run: the step "${failedStep}" failed`);
-        try {
-            await fn();
-        } catch (e) {
-            failedStep = name;
-            throw e;
-        }
-    });
+    const user = newUser('billing');
+    const step = steps(t);
 
     await step('/billing without a session asks to sign in, and sign-up comes back to /billing', async () => {
         await page.goto(url('/billing'));
@@ -99,18 +52,7 @@ test('browser: sign up, buy a pack through the fake Stripe checkout, see the bal
         assert.equal(new URL(page.url()).searchParams.get('callbackUrl'), '/billing');
         await page.getByRole('link', { name: 'Create one' }).click();
         await page.waitForURL((u) => u.pathname === '/signup');
-        const f = page.locator('form#nb-signup');
-        await f.getByLabel('Name').fill(user.name);
-        await f.getByLabel('Email').fill(user.email);
-        await f.getByLabel('Password').fill(user.password);
-        await f.getByRole('button', { name: 'Create account' }).click();
-        await page.waitForURL((u) => u.origin === ORIGIN && (u.pathname === '/billing' || u.pathname === '/api/auth/signin'));
-        if (new URL(page.url()).pathname !== '/billing') {
-            await page.getByLabel('Email').fill(user.email);
-            await page.getByLabel('Password').fill(user.password);
-            await page.getByRole('button', { name: 'Sign in' }).click();
-            await page.waitForURL((u) => u.pathname === '/billing');
-        }
+        await signUp(page, user, '/billing');
     });
 
     await step('the page shows the balance, the packs with prices, the ledger and the CSV link', async () => {
@@ -149,11 +91,8 @@ test('browser: sign up, buy a pack through the fake Stripe checkout, see the bal
     });
 
     await step('Pay returns to /billing, which waits for the signed webhook and shows the credits', async () => {
-        await page.getByRole('button', { name: 'Pay' }).click();
-        await page.waitForURL((u) => u.origin === ORIGIN && u.pathname === '/billing');
+        await payOnFakeStripe(page);
         const notice = page.locator('[data-nbb-notice]');
-        await notice.waitFor({ state: 'visible' });
-        await page.waitForFunction(() => document.querySelector('[data-nbb-notice]')?.dataset.kind === 'done', null, { timeout: 30000 });
         assert.equal(await notice.innerText(), `Payment received: ${PACKS[0].credits} credits added to your balance.`);
         assert.equal(await balanceText(page), `${100 + PACKS[0].credits} credits`);
         assert.match(await page.locator('header [data-nb-balance]').innerText(), new RegExp(`${100 + PACKS[0].credits} credits`));

@@ -8,46 +8,21 @@
 // playwright-core; screenshots to build/tests/screenshots/dashboard-*.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import zlib from 'node:zlib';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
+import { withBackendEnv } from '../integration/generations.mjs';
+import { BASE, launch, shooter, steps, newUser, signUp } from './lib.mjs';
 
-const BASE = (process.env.NANO_TEST_BASE || 'http://127.0.0.1:18080').replace(/\/$/, '');
-const CHROMIUM = process.env.NANO_TEST_CHROMIUM || '/usr/bin/chromium';
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const SHOTS = path.join(ROOT, 'build/tests/screenshots');
 const TIMEOUT = 30000;
+const shot = shooter('dashboard');
 
-let profile;
 let context;
 const problems = [];
 
 before(async () => {
-    fs.mkdirSync(SHOTS, { recursive: true });
-    profile = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-            '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-            '--disable-background-networking', '--disable-component-update', '--disable-sync',
-        ],
-        viewport: { width: 1200, height: 900 },
-        locale: 'en-US',
-        acceptDownloads: true,
-        timeout: 30000,
-    });
-    context.setDefaultTimeout(TIMEOUT);
+    context = await launch({ viewport: { width: 1200, height: 900 }, acceptDownloads: true, timeout: TIMEOUT });
     context.on('response', (res) => {
-        // connected accounts come from another part of the platform: a 404
-        // there only hides that section
-        if (res.status() >= 400 && !res.url().endsWith('/api/account/connections')) {
-            problems.push(`${res.request().method()} ${res.url()}: ${res.status()}`);
-        }
+        if (res.status() >= 400) problems.push(`${res.request().method()} ${res.url()}: ${res.status()}`);
     });
     context.on('requestfailed', (req) => {
         if (req.failure()?.errorText === 'net::ERR_ABORTED') return;
@@ -56,17 +31,14 @@ before(async () => {
     context.on('page', (page) => {
         page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
         page.on('console', (m) => {
-            if (m.type() === 'error' && !/404/.test(m.text())) problems.push(`console: ${m.text()}`);
+            if (m.type() === 'error') problems.push(`console: ${m.text()}`);
         });
     });
 });
 
 after(async () => {
-    await context?.close().catch(() => {});
-    if (profile) fs.rmSync(profile, { recursive: true, force: true });
+    await context?.close();
 });
-
-const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, `dashboard-${name}.png`), fullPage: true });
 
 // A 120 x 80 RGB PNG made here: a gradient.
 function png(w = 120, h = 80) {
@@ -108,27 +80,13 @@ function png(w = 120, h = 80) {
 
 test('dashboard and settings: sign up, see the dashboard, generate, rename, picture, export, delete', async (t) => {
     const page = await context.newPage();
-    const id = crypto.randomBytes(4).toString('hex');
-    const user = { name: `Dash ${id}`, email: `dash-${id}@example.com`, password: `pw-${id}-long-enough` };
-    let failed = null;
-    const step = (name, fn) => t.test(name, async () => {
-        if (failed) throw new Error(`not run: the step "${failed}" failed`);
-        try {
-            await fn();
-        } catch (e) {
-            failed = name;
-            throw e;
-        }
-    });
+    const user = newUser('dash');
+    const { id } = user;
+    const step = steps(t);
 
     await step('sign up and land on the dashboard: balance, every module, an empty chart', async () => {
         await page.goto(`${BASE}/signup`);
-        const f = page.locator('form#nb-signup');
-        await f.getByLabel('Name').fill(user.name);
-        await f.getByLabel('Email').fill(user.email);
-        await f.getByLabel('Password').fill(user.password);
-        await f.getByRole('button', { name: 'Create account' }).click();
-        await page.waitForURL(`${BASE}/`);
+        await signUp(page, user, '/');
         await page.locator('body[data-nbd-ready]').waitFor();
         assert.equal(await page.locator('main h1').innerText(), `Welcome back, ${user.name}`);
         assert.equal(await page.locator('[data-nbd-balance]').innerText(), '100 credits');
@@ -214,6 +172,25 @@ test('dashboard and settings: sign up, see the dashboard, generate, rename, pict
         await page.waitForFunction(() => document.querySelector('header img.nb-avatar')?.naturalWidth === 256);
         await page.goto(`${BASE}/`);
         assert.equal(await page.locator('main h1').innerText(), `Welcome back, ${newName}`);
+    });
+
+    await step('connected accounts: none, a Connect link per configured provider; no section without providers', async () => {
+        await page.goto(`${BASE}/settings`);
+        const section = page.locator('section[data-nbs-connections]');
+        await page.locator('body[data-nbs-ready]').waitFor();
+        assert.equal(await section.locator('[data-nbs-connections-list]').innerText(), 'No account is connected.');
+        assert.deepEqual(await section.getByRole('link', { name: /^Connect / }).evaluateAll((as) => as.map((a) => [a.textContent, a.getAttribute('href')])), [
+            ['Connect Google', '/api/auth/signin/google?link=1&callbackUrl=%2Fsettings'],
+            ['Connect GitHub', '/api/auth/signin/github?link=1&callbackUrl=%2Fsettings'],
+        ]);
+        // a user with a password changes it, giving the current one
+        assert.ok(await page.locator('form[data-nbs-password]').getByLabel('Current password').isVisible());
+        await withBackendEnv('platform', ['GOOGLE_CLIENT_ID=', 'GOOGLE_CLIENT_SECRET=', 'GITHUB_CLIENT_ID=', 'GITHUB_CLIENT_SECRET='], async () => {
+            await page.reload();
+            await page.locator('body[data-nbs-ready]').waitFor();
+            assert.deepEqual(await page.evaluate(async () => (await (await fetch('/api/account/connections')).json()).providers), []);
+            assert.equal(await section.isVisible(), false, 'no section when no provider is configured and nothing is connected');
+        });
     });
 
     await step('export the data: a JSON file to download', async () => {

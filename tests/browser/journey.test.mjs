@@ -12,17 +12,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-
-const BASE = (process.env.NANO_TEST_BASE || 'http://127.0.0.1:18080').replace(/\/$/, '');
-const ORIGIN = new URL(BASE).origin;
-const CHROMIUM = process.env.NANO_TEST_CHROMIUM || '/usr/bin/chromium';
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const SHOTS = path.join(ROOT, 'build/tests/screenshots');
+import { BASE, ORIGIN, SHOTS, url, launch, steps } from './lib.mjs';
 
 const MODULES = ['nano-banana', 'seedream', 'qwen', 'grok', 'openai', 'wan-2.5'];
 const TITLES = {
@@ -36,31 +27,13 @@ const TITLES = {
 const SIGNIN_PATH = '/api/auth/signin';
 const TIMEOUT = 15000;
 
-let profile;
 let context;
 // Every answer of 400 or more and every failed request the browser saw,
 // except what a test expects (the wrong-password round trip).
 const problems = [];
 
 before(async () => {
-    assert.ok(fs.existsSync(CHROMIUM),
-        `${CHROMIUM} is missing: install Debian's chromium (scripts/deps.sh does)`);
-    fs.mkdirSync(SHOTS, { recursive: true });
-    profile = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: [
-            '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-            '--disable-background-networking', '--disable-component-update',
-            '--disable-sync',
-        ],
-        viewport: { width: 1100, height: 720 },
-        locale: 'en-US',
-        timeout: 30000,
-    });
-    context.setDefaultTimeout(TIMEOUT);
-    context.setDefaultNavigationTimeout(TIMEOUT);
+    context = await launch({ timeout: TIMEOUT });
     // A request that had its answer and whose unread body is dropped by the
     // next navigation (the sign-up page does not read its 201's body)
     // reports ERR_ABORTED: that is no failure.
@@ -77,11 +50,8 @@ before(async () => {
 });
 
 after(async () => {
-    await context?.close().catch(() => {});
-    if (profile) fs.rmSync(profile, { recursive: true, force: true });
+    await context?.close();
 });
-
-const url = (p) => `${BASE}${p}`;
 
 function newUser() {
     const id = crypto.randomBytes(5).toString('hex');
@@ -151,16 +121,7 @@ test('browser: sign up from a module, walk every module, sign out', async (t) =>
     const user = newUser();
     // Each step builds on the one before: after a failure the rest report
     // it at once instead of each waiting for its own timeout.
-    let failedStep = null;
-    const step = (name, fn) => t.test(name, async () => {
-        if (failedStep) throw new Error(`not run: the step "${failedStep}" failed`);
-        try {
-            await fn();
-        } catch (e) {
-            failedStep = name;
-            throw e;
-        }
-    });
+    const step = steps(t);
 
     await step('a module without a session sends the person to sign in', async () => {
         await page.goto(url('/qwen/'));

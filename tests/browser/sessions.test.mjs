@@ -16,6 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { steps } from './lib.mjs';
 
 const BASE = (process.env.NANO_TEST_BASE || 'http://127.0.0.1:18080').replace(/\/$/, '');
 const ORIGIN = new URL(BASE).origin;
@@ -88,16 +89,7 @@ test('browser: a password change in one context signs the other out; update() re
     const ctxB = await newContext();
     const a = await ctxA.newPage();
     const b = await ctxB.newPage();
-    let failedStep = null;
-    const step = (name, fn) => t.test(name, async () => {
-        if (failedStep) throw new Error(`not run: the step "${failedStep}" failed`);
-        try {
-            await fn();
-        } catch (e) {
-            failedStep = name;
-            throw e;
-        }
-    });
+    const step = steps(t);
 
     try {
         await step('both contexts sign in through the sign-in page', async () => {
