@@ -8,7 +8,8 @@
 //     are refused;
 //   - the platform run with NANO_SESSION_FORMAT=jwe (and a key file
 //     naming kids) issues a JWE that next-auth's decode() and getToken()
-//     read, with the kid of its signing key, and the gateway accepts.
+//     read, with the kid of its signing key, and the gateway accepts; a
+//     Next.js app's withAuth middleware lets it through.
 //
 // Run by scripts/test.sh against the test stack, with next-auth installed
 // by `npm ci --prefix tests/nextauth`.
@@ -20,13 +21,16 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import {
-    SECRET, SECRET2, STATE, SESSION_COOKIE, get, isJson, signedInUser, Jar, signIn,
+    BASE, SECRET, SECRET2, STATE, SESSION_COOKIE, get, isJson, signedInUser, Jar, signIn,
 } from '../integration/lib.mjs';
 import { withBackendEnv } from '../integration/generations.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
 const { encode, decode, getToken } = require('next-auth/jwt');
+// next-auth's Next.js middleware, on a request as Next.js builds one
+const { withAuth } = require('next-auth/middleware');
+const { NextRequest } = require('next/server');
 const jose = require('jose');
 // next-auth's cookie chunker is not among its package exports: by path
 const { SessionStore } = require(path.join(HERE, 'node_modules/next-auth/core/lib/cookie.js'));
@@ -181,6 +185,17 @@ test('NANO_SESSION_FORMAT=jwe: the platform issues a JWE next-auth decode()s, wi
         assert.equal(payload.exp - payload.iat, 30 * 24 * 3600, '30 days');
         const t = await tokenOf(`${SESSION_COOKIE}=${token}`);
         assert.equal(t.jti, payload.jti);
+        // a Next.js app's withAuth lets the platform's session through and
+        // sends a request without one, or with a changed one, to sign in
+        const guard = withAuth({ secret: SECRET });
+        const through = (cookie) => guard(new NextRequest(`${BASE}/next-app/`, { headers: { cookie } }),
+            { waitUntil() {} });
+        assert.equal(await through(`${SESSION_COOKIE}=${token}`), undefined, 'withAuth lets it through');
+        for (const cookie of ['', `${SESSION_COOKIE}=${token.slice(0, -2)}AA`]) {
+            const r = await through(cookie);
+            assert.equal(r?.status, 307, `withAuth redirects ${cookie ? 'a changed token' : 'no token'}`);
+            assert.equal(new URL(r.headers.get('location')).pathname, '/api/auth/signin');
+        }
         // the gateway (this is what /qwen/api/me in signedInUser read) and
         // the platform read it back
         assert.equal(p.me.id, payload.sub);
