@@ -141,7 +141,10 @@ test_pool_busy_when_full(void **state)
     }
     assert_int_equal(busy + mismatch, FLOOD);
     assert_true(busy >= 1);
-    assert_true(mismatch >= 3);        /* one running, two queued */
+    /* at least the queue's two are served; a third only when the pool's
+     * thread took the first off the queue before the flood filled it,
+     * which a loaded machine may not grant */
+    assert_true(mismatch >= 2);
 }
 
 int
