@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nano_file.h"
 #include "nano_packs.h"
 #include "nano_utf8.h"
 
@@ -232,13 +233,13 @@ nano_packs_load(const char **path, char *err, size_t errlen)
                  given ? "NANO_PACKS_FILE " : "", file, strerror(errno));
         return -1;
     }
-    text = malloc(NANO_PACKS_FILE_MAX + 1);
-    if (text == NULL) {
+    switch (nano_file_read(f, NANO_PACKS_FILE_MAX, &text, &len)) {
+    case 0:
+        break;
+    case -2:
         snprintf(err, errlen, "%s: out of memory", file);
         goto out;
-    }
-    len = fread(text, 1, NANO_PACKS_FILE_MAX + 1, f);
-    if (ferror(f) || len > NANO_PACKS_FILE_MAX) {
+    default:
         snprintf(err, errlen, "%s: cannot read it, or it is over %d bytes",
                  file, NANO_PACKS_FILE_MAX);
         goto out;

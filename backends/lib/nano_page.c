@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nano_file.h"
 #include "nano_log.h"
 #include "nano_page.h"
 #include "nano_registry.h"
@@ -107,29 +108,17 @@ static char *
 nano_page_load(const char *path, size_t *len)
 {
     FILE    *f;
-    char    *data = NULL;
-    size_t   n;
+    char    *data;
 
     f = fopen(path, "rb");
     if (f == NULL) {
         nano_log_error("cannot open template %s: %s", path, strerror(errno));
         return NULL;
     }
-    data = malloc(NANO_PAGE_MAX + 1);
-    if (data == NULL) {
-        goto out;
-    }
-    n = fread(data, 1, NANO_PAGE_MAX + 1, f);
-    if (ferror(f) || n > NANO_PAGE_MAX) {
+    if (nano_file_read(f, NANO_PAGE_MAX, &data, len) == -1) {
         nano_log_error("cannot read template %s (or it is over %d bytes)",
                        path, NANO_PAGE_MAX);
-        free(data);
-        data = NULL;
-        goto out;
     }
-    data[n] = '\0';
-    *len = n;
-out:
     fclose(f);
     return data;
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nano_file.h"
 #include "nano_registry.h"
 
 #define NANO_REGISTRY_FILE_MAX  (64 * 1024)
@@ -214,13 +215,13 @@ nano_registry_load(const char *root, char *err, size_t errlen)
                  "(set NANO_MODULES_FILE)", path, strerror(errno));
         return errno == ENOENT ? -2 : -1;
     }
-    text = malloc(NANO_REGISTRY_FILE_MAX + 1);
-    if (text == NULL) {
+    switch (nano_file_read(f, NANO_REGISTRY_FILE_MAX, &text, &n)) {
+    case 0:
+        break;
+    case -2:
         snprintf(err, errlen, "out of memory");
         goto out;
-    }
-    n = fread(text, 1, NANO_REGISTRY_FILE_MAX + 1, f);
-    if (ferror(f) || n > NANO_REGISTRY_FILE_MAX) {
+    default:
         snprintf(err, errlen, "cannot read %s (or it is over %d bytes)", path,
                  NANO_REGISTRY_FILE_MAX);
         goto out;

@@ -467,18 +467,11 @@ int
 platform_billing_page(nano_req_t *req, nano_res_t *res)
 {
     const char  *name = platform_page_user(req);
-    char        *signin;
-    int          status;
 
     if (name == NULL) {
         /* the gateway sends signed-out browsers to sign in first; this
          * is for a config without that location */
-        signin = platform_link_with_callback("/api/auth/signin", "/billing");
-        status = signin != NULL ? nano_res_redirect(res, signin)
-                                : nano_res_error(res, 500, "internal",
-                                                 "out of memory");
-        free(signin);
-        return status;
+        return platform_signin_redirect(res, "/billing");
     }
 
     const nano_page_var_t  vars[] = {

@@ -65,18 +65,11 @@ int
 platform_settings_page(nano_req_t *req, nano_res_t *res)
 {
     const char  *name = platform_page_user(req);
-    char        *signin;
-    int          status;
 
     if (name == NULL) {
         /* nginx lets / through without a session: send the browser to
          * sign in, and back here afterwards */
-        signin = platform_link_with_callback("/api/auth/signin", "/settings");
-        status = signin != NULL ? nano_res_redirect(res, signin)
-                                : nano_res_error(res, 500, "internal",
-                                                 "out of memory");
-        free(signin);
-        return status;
+        return platform_signin_redirect(res, "/settings");
     }
 
     const nano_page_var_t  vars[] = {

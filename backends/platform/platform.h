@@ -409,6 +409,10 @@ char *platform_callback(const nano_req_t *req, nano_res_t *res,
  * NULL: the sign-in and sign-up pages link to each other this way. */
 char *platform_link_with_callback(const char *path, const char *callback);
 
+/* A signed-out browser on a page of ours: redirected to sign in, and
+ * back to back afterwards.  Returns the status answered. */
+int platform_signin_redirect(nano_res_t *res, const char *back);
+
 /* platform_callback() with the request's ?callbackUrl=. */
 char *platform_query_callback(const nano_req_t *req, nano_res_t *res);
 

@@ -264,6 +264,19 @@ platform_link_with_callback(const char *path, const char *callback)
     return nano_buf_steal(&b);
 }
 
+int
+platform_signin_redirect(nano_res_t *res, const char *back)
+{
+    char  *signin = platform_link_with_callback("/api/auth/signin", back);
+    int    status;
+
+    status = signin != NULL ? nano_res_redirect(res, signin)
+                            : nano_res_error(res, 500, "internal",
+                                             "out of memory");
+    free(signin);
+    return status;
+}
+
 char *
 platform_query_callback(const nano_req_t *req, nano_res_t *res)
 {
