@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NGINX = process.env.NGINX || '/usr/sbin/nginx';
@@ -299,18 +300,6 @@ function start(app, args, { stdin = 'ignore' } = {}) {
             return this.wait();
         },
     };
-}
-
-// A loopback port nothing listens on (bound and released by us).
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.on('error', reject);
-        s.listen(0, '127.0.0.1', () => {
-            const { port } = s.address();
-            s.close(() => resolve(port));
-        });
-    });
 }
 
 // Ports in LISTEN state, any address, IPv4 and IPv6 (what `ss -ltn` shows).

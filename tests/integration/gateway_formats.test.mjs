@@ -13,12 +13,13 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { jwt, jwe, jweKey, claims, now, sleep, b64url } from './lib.mjs';
+import {
+    jwt, jwe, jweKey, claims, now, sleep, b64url, freePort, listening,
+} from './lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NGINX = process.env.NGINX || '/usr/sbin/nginx';
@@ -55,31 +56,6 @@ const KEYFILE = [
     `bin ${pct(KEY4)}`,
     '',
 ].join('\n');
-
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.on('error', reject);
-        s.listen(0, '127.0.0.1', () => {
-            const p = s.address().port;
-            s.close(() => resolve(p));
-        });
-    });
-}
-
-async function listening(p, ms = 5000) {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-        const ok = await new Promise((resolve) => {
-            const s = net.connect({ host: '127.0.0.1', port: p });
-            s.once('connect', () => { s.destroy(); resolve(true); });
-            s.once('error', () => resolve(false));
-        });
-        if (ok) return;
-        await sleep(50);
-    }
-    throw new Error(`nothing listens on ${p}: ${fs.readFileSync(ERROR_LOG, 'utf8')}`);
-}
 
 function config() {
     const show = 'try_files /nonexistent @show;';
@@ -153,8 +129,8 @@ before(async () => {
     let stderr = '';
     master.stderr.on('data', (d) => { stderr += d; });
     master.on('exit', (code) => { if (code) console.error(`nginx exited with ${code}: ${stderr}`); });
-    await listening(port.main);
-    await listening(port.other);
+    await listening(port.main, { log: ERROR_LOG });
+    await listening(port.other, { log: ERROR_LOG });
 });
 
 after(async () => {

@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { jwt, claims, now, sleep } from './lib.mjs';
+import { jwt, claims, now, sleep, freePort, listening } from './lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NGINX = process.env.NGINX || '/usr/sbin/nginx';
@@ -38,32 +38,6 @@ const CONF = path.join(dir, 'nginx.conf');
 let master;             // the nginx master process
 let backend;            // a node server standing in for a backend
 const port = {};        // secure (https origin), plain (http origin), backend
-
-// A loopback port nothing listens on (bound and released by us).
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const s = net.createServer();
-        s.on('error', reject);
-        s.listen(0, '127.0.0.1', () => {
-            const p = s.address().port;
-            s.close(() => resolve(p));
-        });
-    });
-}
-
-async function listening(p, ms = 5000) {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
-        const ok = await new Promise((resolve) => {
-            const s = net.connect({ host: '127.0.0.1', port: p });
-            s.once('connect', () => { s.destroy(); resolve(true); });
-            s.once('error', () => resolve(false));
-        });
-        if (ok) return;
-        await sleep(50);
-    }
-    throw new Error(`nothing listens on ${p}: ${fs.existsSync(ERROR_LOG) ? fs.readFileSync(ERROR_LOG, 'utf8') : ''}`);
-}
 
 function config() {
     const show = 'try_files /nonexistent @show;';
@@ -137,8 +111,8 @@ before(async () => {
     master.on('exit', (code) => {
         if (code) console.error(`nginx exited with ${code}: ${stderr}`);
     });
-    await listening(port.secure);
-    await listening(port.plain);
+    await listening(port.secure, { log: ERROR_LOG });
+    await listening(port.plain, { log: ERROR_LOG });
 });
 
 after(async () => {

@@ -5,6 +5,7 @@
 import http from 'node:http';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import { execFileSync } from 'node:child_process';
 
 export const BASE = (process.env.NANO_TEST_BASE || 'http://127.0.0.1:18080').replace(/\/$/, '');
@@ -275,4 +276,32 @@ export function isJson(res) {
 
 export function isHtml(res) {
     return /^text\/html\b/.test(res.headers['content-type'] || '');
+}
+
+// A loopback port nothing listens on (bound and released here).
+export function freePort() {
+    return new Promise((resolve, reject) => {
+        const s = net.createServer();
+        s.on('error', reject);
+        s.listen(0, '127.0.0.1', () => {
+            const { port } = s.address();
+            s.close(() => resolve(port));
+        });
+    });
+}
+
+// Waits until something accepts on 127.0.0.1:p, or fails after ms with
+// the tail of log (an nginx error log, say) when it exists.
+export async function listening(p, { ms = 5000, log } = {}) {
+    const end = Date.now() + ms;
+    while (Date.now() < end) {
+        const ok = await new Promise((resolve) => {
+            const s = net.connect({ host: '127.0.0.1', port: p });
+            s.once('connect', () => { s.destroy(); resolve(true); });
+            s.once('error', () => resolve(false));
+        });
+        if (ok) return;
+        await sleep(50);
+    }
+    throw new Error(`nothing listens on ${p}: ${log && fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : ''}`);
 }
