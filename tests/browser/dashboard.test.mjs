@@ -9,8 +9,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import zlib from 'node:zlib';
 import { withBackendEnv } from '../integration/generations.mjs';
+import { encodePng } from '../fakes/png.mjs';
 import { BASE, launch, shooter, steps, newUser, signUp } from './lib.mjs';
 
 const TIMEOUT = 30000;
@@ -42,40 +42,7 @@ after(async () => {
 
 // A 120 x 80 RGB PNG made here: a gradient.
 function png(w = 120, h = 80) {
-    const crcTable = Array.from({ length: 256 }, (_, n) => {
-        let c = n;
-        for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-        return c >>> 0;
-    });
-    const crc = (b) => {
-        let c = 0xffffffff;
-        for (const x of b) c = crcTable[(c ^ x) & 0xff] ^ (c >>> 8);
-        return (c ^ 0xffffffff) >>> 0;
-    };
-    const chunk = (type, data) => {
-        const len = Buffer.alloc(4);
-        len.writeUInt32BE(data.length);
-        const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-        const c = Buffer.alloc(4);
-        c.writeUInt32BE(crc(td));
-        return Buffer.concat([len, td, c]);
-    };
-    const ihdr = Buffer.alloc(13);
-    ihdr.writeUInt32BE(w, 0);
-    ihdr.writeUInt32BE(h, 4);
-    ihdr[8] = 8;
-    ihdr[9] = 2;
-    const raw = Buffer.alloc((w * 3 + 1) * h);
-    for (let y = 0; y < h; y++) {
-        for (let x = 0; x < w; x++) {
-            const o = y * (w * 3 + 1) + 1 + x * 3;
-            raw[o] = (x * 255) / w;
-            raw[o + 1] = 200;
-            raw[o + 2] = (y * 255) / h;
-        }
-    }
-    return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-        chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+    return encodePng(w, h, (x, y) => [(x * 255) / w, 200, (y * 255) / h]);
 }
 
 test('dashboard and settings: sign up, see the dashboard, generate, rename, picture, export, delete', async (t) => {

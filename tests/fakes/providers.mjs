@@ -16,13 +16,13 @@
 //
 // Node 20, no npm packages.  Prints {"port":N} on stdout when listening.
 import http from 'node:http';
-import zlib from 'node:zlib';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { encodePng, pngChunk } from './png.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -64,59 +64,19 @@ function parseOptions(argv, env) {
 
 // ---- media ------------------------------------------------------------------
 
-const CRC_TABLE = (() => {
-    const t = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-        let c = n;
-        for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-        t[n] = c >>> 0;
-    }
-    return t;
-})();
-
-function crc32(buf) {
-    let c = 0xffffffff;
-    for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-}
-
-function pngChunk(type, data) {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(td));
-    return Buffer.concat([len, td, crc]);
-}
-
 // A real PNG (RGB gradient) of w x h; padded with a private ancillary
 // chunk to exactly `bytes` when that is larger.
 export function makePng(w, h, bytes = 0) {
-    const raw = Buffer.alloc((w * 3 + 1) * h);
-    for (let y = 0; y < h; y++) {
-        const row = y * (w * 3 + 1);
-        raw[row] = 0;
-        for (let x = 0; x < w; x++) {
-            raw[row + 1 + x * 3] = Math.round((255 * x) / Math.max(1, w - 1));
-            raw[row + 2 + x * 3] = Math.round((255 * y) / Math.max(1, h - 1));
-            raw[row + 3 + x * 3] = 160;
-        }
-    }
-    const ihdr = Buffer.alloc(13);
-    ihdr.writeUInt32BE(w, 0);
-    ihdr.writeUInt32BE(h, 4);
-    ihdr[8] = 8;   // bit depth
-    ihdr[9] = 2;   // RGB
-    const head = Buffer.concat([
-        Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-        pngChunk('IHDR', ihdr),
-        pngChunk('IDAT', zlib.deflateSync(raw)),
+    const png = encodePng(w, h, (x, y) => [
+        Math.round((255 * x) / Math.max(1, w - 1)),
+        Math.round((255 * y) / Math.max(1, h - 1)),
+        160,
     ]);
-    const end = pngChunk('IEND', Buffer.alloc(0));
-    const pad = bytes - head.length - end.length - 12;
+    const pad = bytes - png.length - 12;
+    // the last 12 bytes are IEND: the padding goes before it
     return pad >= 0
-        ? Buffer.concat([head, pngChunk('nbPd', Buffer.alloc(pad, 0x2e)), end])
-        : Buffer.concat([head, end]);
+        ? Buffer.concat([png.subarray(0, -12), pngChunk('nbPd', Buffer.alloc(pad, 0x2e)), png.subarray(-12)])
+        : png;
 }
 
 function loadVideo(file) {

@@ -9,12 +9,12 @@ import fs from 'node:fs';
 import net from 'node:net';
 import http from 'node:http';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import crypto from 'node:crypto';
 import {
     BASE, ORIGIN, STATE, REGISTRY, request, get, signedInUser, stackctl, sleep,
 } from './lib.mjs';
 import { psql, lit } from './accounts.mjs';
+import { encodePng } from '../fakes/png.mjs';
 
 export { psql, lit };
 
@@ -295,49 +295,9 @@ export function multipart(fields = {}, files = []) {
     return { body: Buffer.concat(parts), type: `multipart/form-data; boundary=${boundary}` };
 }
 
-const CRC = (() => {
-    const t = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-        let c = n;
-        for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-        t[n] = c >>> 0;
-    }
-    return t;
-})();
-
-function crc32(buf) {
-    let c = 0xffffffff;
-    for (const b of buf) c = CRC[(c ^ b) & 0xff] ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-}
-
-function pngChunk(type, data) {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(td));
-    return Buffer.concat([len, td, crc]);
-}
-
 // A real RGB PNG of w x h (a gradient), made here.
 export function png(w = 32, h = 24) {
-    const ihdr = Buffer.alloc(13);
-    ihdr.writeUInt32BE(w, 0);
-    ihdr.writeUInt32BE(h, 4);
-    ihdr[8] = 8;    // bit depth
-    ihdr[9] = 2;    // RGB
-    const raw = Buffer.alloc((w * 3 + 1) * h);
-    for (let y = 0; y < h; y++) {
-        const o = y * (w * 3 + 1);
-        for (let x = 0; x < w; x++) {
-            raw[o + 1 + x * 3] = (x * 255) / w;
-            raw[o + 2 + x * 3] = (y * 255) / h;
-            raw[o + 3 + x * 3] = 128;
-        }
-    }
-    return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-        pngChunk('IHDR', ihdr), pngChunk('IDAT', zlib.deflateSync(raw)), pngChunk('IEND', Buffer.alloc(0))]);
+    return encodePng(w, h, (x, y) => [(x * 255) / w, (y * 255) / h, 128]);
 }
 
 export const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);

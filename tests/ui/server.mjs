@@ -22,9 +22,9 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { encodePng } from '../fakes/png.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -85,47 +85,15 @@ function appTitle(m) {
 
 // ---- PNG of any size, deterministic per prompt ---------------------------------
 
-const CRC = new Int32Array(256).map((_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c;
-});
-function crc32(buf) {
-    let c = -1;
-    for (const b of buf) c = CRC[(c ^ b) & 0xff] ^ (c >>> 8);
-    return (c ^ -1) >>> 0;
-}
-function chunk(type, data) {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const td = Buffer.concat([Buffer.from(type), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(td));
-    return Buffer.concat([len, td, crc]);
-}
 export function png(width, height, seed = 'nano') {
     const h = crypto.createHash('sha256').update(String(seed)).digest();
     const a = [h[0], h[1], h[2]];
     const b = [h[3], h[4], h[5]];
-    const rows = [];
-    for (let y = 0; y < height; y++) {
-        const row = Buffer.alloc(1 + width * 3);
-        for (let x = 0; x < width; x++) {
-            const t = (x + y) / (width + height);
-            const stripe = ((x + 2 * y) >> 4) % 2 ? 1 : 0.9;
-            for (let k = 0; k < 3; k++) row[1 + x * 3 + k] = Math.round((a[k] * (1 - t) + b[k] * t) * stripe);
-        }
-        rows.push(row);
-    }
-    const ihdr = Buffer.alloc(13);
-    ihdr.writeUInt32BE(width, 0);
-    ihdr.writeUInt32BE(height, 4);
-    ihdr[8] = 8;
-    ihdr[9] = 2;
-    return Buffer.concat([
-        Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-        chunk('IHDR', ihdr), chunk('IDAT', zlib.deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0)),
-    ]);
+    return encodePng(width, height, (x, y) => {
+        const t = (x + y) / (width + height);
+        const stripe = ((x + 2 * y) >> 4) % 2 ? 1 : 0.9;
+        return [0, 1, 2].map((k) => Math.round((a[k] * (1 - t) + b[k] * t) * stripe));
+    });
 }
 
 function sniff(buf) {
