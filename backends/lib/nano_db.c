@@ -25,6 +25,10 @@
 #define NANO_DB_SLOW_FAIL_MS     2000
 #define NANO_DB_SLOW_CONNECT_MS  1000
 #define NANO_DB_TX_TRIES         3      /* nano_db_tx */
+/* Statements kept prepared per connection (nano_db_stmt_t.prepare, the
+ * early statements): the few hot ones, so a full cache just means the
+ * next one runs unprepared. */
+#define NANO_DB_PREPARED_MAX     16
 
 /*
  * Used by one thread at a time (the pool hands each out to one request
@@ -38,6 +42,10 @@ struct nano_db_s {
     int              tx_lost;      /* the connection died inside that transaction */
     int              down;         /* the last connect failed (log recovery once) */
     long long        fail_until;   /* monotonic ms: fail fast before this */
+    int              pending;      /* an early statement's commit is unread */
+    char            *prepared[NANO_DB_PREPARED_MAX]; /* "nano_p<i>" on conn */
+    int              nprepared;
+    int              prepared_stale; /* the server lost or refused one */
     char             sqlstate[6];
     char             errmsg[256];
 };
@@ -71,6 +79,19 @@ set_error(nano_db_t *db, const char *sqlstate, const char *msg)
 
 /* libpq prints NOTICEs (e.g. "... already exists, skipping") on stderr by
  * default; a backend's log is for its own events. */
+/* The connection they were prepared on is gone (or never was). */
+static void
+forget_prepared(nano_db_t *db)
+{
+    int  i;
+
+    for (i = 0; i < db->nprepared; i++) {
+        free(db->prepared[i]);
+        db->prepared[i] = NULL;
+    }
+    db->nprepared = 0;
+}
+
 static void
 ignore_notice(void *arg, const char *message)
 {
@@ -105,6 +126,7 @@ nano_db_free(nano_db_t *db)
     if (db->conn != NULL) {
         PQfinish(db->conn);
     }
+    forget_prepared(db);
     if (db->uri != NULL) {
         /* The URI carries the password: do not leave it in freed memory. */
         explicit_bzero(db->uri, strlen(db->uri));
@@ -150,6 +172,8 @@ db_connect(nano_db_t *db)
     if (db->conn != NULL) {
         PQfinish(db->conn);
     }
+    forget_prepared(db);
+    db->pending = 0;
     db->conn = PQconnectdbParams(kw, val, 1);
     if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
         set_error(db, "08001", db->conn ? PQerrorMessage(db->conn)
@@ -240,6 +264,9 @@ db_run(nano_db_t *db, const char *sql, int nparams,
     nano_db_status_t  st;
     int               attempt, reused;
 
+    if (db->pending && (st = nano_db_settle(db)) != NANO_DB_OK) {
+        goto out;
+    }
     for (attempt = 0; ; attempt++) {
         reused = db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK;
         st = db_connect(db);
@@ -498,6 +525,77 @@ nano_db_exec_retried(nano_db_t *db, const char *sql, int nparams,
     return res;
 }
 
+/* ---- prepared statements ------------------------------------------------ */
+
+/*
+ * The name sql is prepared under on this connection ("nano_p<i>"),
+ * preparing it first (one round trip, once per connection).  NULL when
+ * the cache is full or the server refused: the caller then runs it
+ * unprepared and meets any error there.  Not in pipeline mode.
+ */
+static const char *
+db_prepared_name(nano_db_t *db, const char *sql, int nparams, char *name,
+    size_t cap)
+{
+    PGresult  *res;
+    int        i, ok;
+
+    if (db->prepared_stale) {
+        /* a schema change made a plan's result type stale (0A000), or
+         * the names were deallocated (26000): start over */
+        run_quietly(db, "DEALLOCATE ALL");
+        forget_prepared(db);
+        db->prepared_stale = 0;
+    }
+    for (i = 0; i < db->nprepared; i++) {
+        if (strcmp(db->prepared[i], sql) == 0) {
+            snprintf(name, cap, "nano_p%d", i);
+            return name;
+        }
+    }
+    if (db->nprepared == NANO_DB_PREPARED_MAX) {
+        return NULL;
+    }
+    db->prepared[db->nprepared] = strdup(sql);
+    if (db->prepared[db->nprepared] == NULL) {
+        return NULL;
+    }
+    snprintf(name, cap, "nano_p%d", db->nprepared);
+    res = PQprepare(db->conn, name, sql, nparams, NULL);
+    ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok) {
+        free(db->prepared[db->nprepared]);
+        db->prepared[db->nprepared] = NULL;
+        return NULL;
+    }
+    db->nprepared++;
+    return name;
+}
+
+/* After a failure: was it a prepared statement gone stale? */
+static void
+db_check_stale(nano_db_t *db)
+{
+    if (strcmp(db->sqlstate, "0A000") == 0
+        || strcmp(db->sqlstate, "26000") == 0)
+    {
+        db->prepared_stale = 1;
+    }
+}
+
+/* Sends one statement of a pipeline, prepared when asked. */
+static int
+db_send(nano_db_t *db, const char *sql, int nparams,
+    const char *const *params, const char *name)
+{
+    return name != NULL
+           ? PQsendQueryPrepared(db->conn, name, nparams, params, NULL,
+                                 NULL, 0)
+           : PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL,
+                               NULL, 0);
+}
+
 /* The next result of a pipeline, with the NULL that ends a query's
  * results read past (none follows a sync).  NULL when there is none:
  * the connection broke. */
@@ -515,22 +613,26 @@ pipe_result(PGconn *conn)
 }
 
 nano_db_status_t
-nano_db_pipeline_tx(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
+nano_db_pipeline_send(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
 {
     nano_db_status_t  st = NANO_DB_OK;
-    ExecStatusType    expect;
-    PGresult         *res;
-    size_t            i, k;
+    const char       *names[NANO_DB_PIPELINE_MAX];
+    char              namebuf[NANO_DB_PIPELINE_MAX][16];
+    size_t            i;
     int               j, sent;
 
     for (i = 0; i < n; i++) {
         stmts[i].result = NULL;
     }
-    if (db == NULL || db->in_tx) {
+    if (db == NULL || db->in_tx || n > NANO_DB_PIPELINE_MAX) {
         if (db != NULL) {
-            set_error(db, "25001", "a transaction is already open");
+            set_error(db, "25001", db->in_tx ? "a transaction is already open"
+                                             : "too many statements");
         }
         return NANO_DB_FAILED;
+    }
+    if (db->pending && (st = nano_db_settle(db)) != NANO_DB_OK) {
+        return st;
     }
     for (i = 0; i < n; i++) {
         for (j = 0; j < stmts[i].nparams; j++) {
@@ -549,6 +651,12 @@ nano_db_pipeline_tx(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
     if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
         run_quietly(db, "ROLLBACK");
     }
+    for (i = 0; i < n; i++) {
+        names[i] = stmts[i].prepare
+                   ? db_prepared_name(db, stmts[i].sql, stmts[i].nparams,
+                                      namebuf[i], sizeof(namebuf[i]))
+                   : NULL;
+    }
 
     /* an open transaction is a whole round trip of its own (BEGIN, each
      * statement, COMMIT): here they all go at once and the server
@@ -557,17 +665,34 @@ nano_db_pipeline_tx(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
            && PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL, NULL,
                                 0);
     for (i = 0; i < n && sent; i++) {
-        sent = PQsendQueryParams(db->conn, stmts[i].sql, stmts[i].nparams,
-                                 NULL, stmts[i].params, NULL, NULL, 0);
+        sent = db_send(db, stmts[i].sql, stmts[i].nparams, stmts[i].params,
+                       names[i]);
     }
     sent = sent && PQsendQueryParams(db->conn, "COMMIT", 0, NULL, NULL, NULL,
                                      NULL, 0)
            && PQpipelineSync(db->conn);
     if (!sent) {
         set_error(db, NULL, PQerrorMessage(db->conn));
-        goto lost;
+        PQfinish(db->conn);
+        db->conn = NULL;
+        return NANO_DB_UNAVAILABLE;
     }
+    db->pending = 1;
+    return NANO_DB_OK;
+}
 
+nano_db_status_t
+nano_db_pipeline_recv(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
+{
+    nano_db_status_t  st = NANO_DB_OK;
+    ExecStatusType    expect;
+    PGresult         *res;
+    size_t            i, k;
+
+    if (db == NULL || !db->pending || db->conn == NULL) {
+        return NANO_DB_FAILED;
+    }
+    db->pending = 0;
     /* BEGIN, the n statements, COMMIT; after the first failure the rest
      * come back aborted and are only read */
     for (k = 0; k < n + 2; k++) {
@@ -607,6 +732,7 @@ nano_db_pipeline_tx(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
         goto lost;
     }
     if (st != NANO_DB_OK) {
+        db_check_stale(db);
         /* a failure inside BEGIN leaves the transaction open, aborted */
         if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
             run_quietly(db, "ROLLBACK");
@@ -626,6 +752,194 @@ failed:
     for (i = 0; i < n; i++) {
         PQclear(stmts[i].result);
         stmts[i].result = NULL;
+    }
+    return st;
+}
+
+nano_db_status_t
+nano_db_pipeline_tx(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
+{
+    nano_db_status_t  st;
+
+    st = nano_db_pipeline_send(db, stmts, n);
+    return st == NANO_DB_OK ? nano_db_pipeline_recv(db, stmts, n) : st;
+}
+
+/* ---- early statements --------------------------------------------------- */
+
+/* Reads a pipeline's results up to its sync and leaves pipeline mode;
+ * the first failure among them, or NANO_DB_OK. */
+static nano_db_status_t
+db_pipeline_end(nano_db_t *db)
+{
+    nano_db_status_t  st = NANO_DB_OK;
+    ExecStatusType    rs;
+    PGresult         *res;
+
+    for ( ;; ) {
+        res = pipe_result(db->conn);
+        if (res == NULL) {
+            set_error(db, NULL, PQerrorMessage(db->conn));
+            return NANO_DB_UNAVAILABLE;
+        }
+        rs = PQresultStatus(res);
+        if (rs == PGRES_PIPELINE_SYNC) {
+            PQclear(res);
+            break;
+        }
+        if (st == NANO_DB_OK && rs != PGRES_COMMAND_OK
+            && rs != PGRES_TUPLES_OK && rs != PGRES_PIPELINE_ABORTED)
+        {
+            st = classify(db, res);
+        }
+        PQclear(res);
+    }
+    if (!PQexitPipelineMode(db->conn)) {
+        set_error(db, NULL, PQerrorMessage(db->conn));
+        return NANO_DB_UNAVAILABLE;
+    }
+    return st;
+}
+
+static PGresult *
+db_early_once(nano_db_t *db, const char *sql, int nparams,
+    const char *const *params, ExecStatusType expect,
+    nano_db_status_t *status)
+{
+    nano_db_status_t  st;
+    PGresult         *res;
+    const char       *name;
+    char              namebuf[16];
+    int               attempt, reused, sent;
+
+    for (attempt = 0; ; attempt++) {
+        res = NULL;
+        reused = db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK;
+        st = db_connect(db);
+        if (st != NANO_DB_OK) {
+            goto out;
+        }
+        if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+            run_quietly(db, "ROLLBACK");
+        }
+        name = db_prepared_name(db, sql, nparams, namebuf, sizeof(namebuf));
+        /* the flush request has the server send the result now; the
+         * implicit transaction commits at the sync, sent after it */
+        sent = PQenterPipelineMode(db->conn)
+               && db_send(db, sql, nparams, params, name)
+               && PQsendFlushRequest(db->conn)
+               && PQflush(db->conn) == 0;
+        res = sent ? pipe_result(db->conn) : NULL;
+        if (res != NULL && PQresultStatus(res) == expect) {
+            if (PQpipelineSync(db->conn)) {
+                db->pending = 1;
+                db->errmsg[0] = '\0';
+                db->sqlstate[0] = '\0';
+                goto out;
+            }
+            PQclear(res);
+            res = NULL;
+        } else if (res != NULL) {
+            st = classify(db, res);
+            PQclear(res);
+            res = NULL;
+            if (st != NANO_DB_UNAVAILABLE) {
+                /* its sync ends the implicit transaction, rolled back */
+                if (PQpipelineSync(db->conn)
+                    && db_pipeline_end(db) != NANO_DB_UNAVAILABLE)
+                {
+                    db_check_stale(db);
+                    goto out;
+                }
+            }
+        }
+        if (db->errmsg[0] == '\0' || st == NANO_DB_OK) {
+            set_error(db, NULL, PQerrorMessage(db->conn));
+        }
+        /* lost before its sync: nothing was committed */
+        st = NANO_DB_UNAVAILABLE;
+        PQfinish(db->conn);
+        db->conn = NULL;
+        if (!reused || attempt > 0) {
+            goto out;
+        }
+        nano_log_warn("database connection lost (%s); reconnecting",
+                      db->errmsg);
+    }
+out:
+    *status = st;
+    return res;
+}
+
+PGresult *
+nano_db_exec_early(nano_db_t *db, const char *sql, int nparams,
+    const char *const *params, ExecStatusType expect,
+    nano_db_status_t *status)
+{
+    nano_db_status_t  st = NANO_DB_FAILED;
+    PGresult         *res = NULL;
+    int               i, try;
+
+    if (db == NULL || sql == NULL || nparams < 0) {
+        goto out;
+    }
+    if (db->in_tx || db->pending) {
+        set_error(db, "25001", "a transaction is already open");
+        goto out;
+    }
+    for (i = 0; i < nparams; i++) {
+        if (params[i] != NULL && !nano_utf8_valid(params[i])) {
+            set_error(db, "22021", "a parameter is not valid UTF-8");
+            st = NANO_DB_INVALID;
+            goto out;
+        }
+    }
+    for (try = 1; ; try++) {
+        res = db_early_once(db, sql, nparams, params, expect, &st);
+        if (res != NULL || st != NANO_DB_RETRY || try == NANO_DB_TX_TRIES) {
+            break;
+        }
+        tx_backoff(try + 1);
+    }
+out:
+    if (status != NULL) {
+        *status = st;
+    }
+    return res;
+}
+
+int
+nano_db_pending(const nano_db_t *db)
+{
+    return db != NULL && db->pending;
+}
+
+int
+nano_db_settle_ready(nano_db_t *db)
+{
+    if (db == NULL || !db->pending) {
+        return 1;
+    }
+    if (!PQconsumeInput(db->conn)) {
+        return -1;
+    }
+    return PQisBusy(db->conn) ? 0 : 1;
+}
+
+nano_db_status_t
+nano_db_settle(nano_db_t *db)
+{
+    nano_db_status_t  st;
+
+    if (db == NULL || !db->pending) {
+        return NANO_DB_OK;
+    }
+    db->pending = 0;
+    st = db_pipeline_end(db);
+    if (st == NANO_DB_UNAVAILABLE) {
+        /* whether it committed is unknown */
+        PQfinish(db->conn);
+        db->conn = NULL;
     }
     return st;
 }

@@ -71,8 +71,13 @@ typedef struct {
     int                  nparams;
     const char *const   *params;
     ExecStatusType       expect;
+    int                  prepare;   /* a hot one: kept prepared on the
+                                       connection (sql then stays the
+                                       same text for the same statement) */
     PGresult            *result;    /* out: the caller PQclears it */
 } nano_db_stmt_t;
+
+#define NANO_DB_PIPELINE_MAX  8     /* statements of one nano_db_pipeline_tx */
 
 /*
  * Runs BEGIN, the n statements and COMMIT in one round trip (libpq's
@@ -85,6 +90,46 @@ typedef struct {
  */
 nano_db_status_t nano_db_pipeline_tx(nano_db_t *db, nano_db_stmt_t *stmts,
     size_t n);
+
+/*
+ * nano_db_pipeline_tx in two halves, for work that need not wait for its
+ * answer (a record written behind a reply): send returns once all is
+ * sent; recv reads the answers into the same stmts (which must still
+ * hold their expect; the sql and params may be gone).  Between the two
+ * the pipeline is pending as an early statement's commit is: other calls
+ * on db read it first, discarding its results.
+ */
+nano_db_status_t nano_db_pipeline_send(nano_db_t *db, nano_db_stmt_t *stmts,
+    size_t n);
+nano_db_status_t nano_db_pipeline_recv(nano_db_t *db, nano_db_stmt_t *stmts,
+    size_t n);
+
+/*
+ * One statement that is a whole transaction on its own, answered before
+ * its commit is durable: the result comes as soon as the server has it
+ * (a flush request), the commit follows at the sync sent right after.
+ * Until nano_db_settle the commit is pending: nothing else may run on
+ * db (calls that do settle it first), and nothing that depends on the
+ * statement's effects may reach anyone outside.  Prepared once per
+ * connection; retried as nano_db_exec_retried retries.  Used where the
+ * wait for the WAL flush can overlap other work (docs/MODULES.md, "Chat
+ * overhead").
+ */
+PGresult *nano_db_exec_early(nano_db_t *db, const char *sql, int nparams,
+    const char *const *params, ExecStatusType expect,
+    nano_db_status_t *status);
+
+/* 1 when an early statement's commit (or a sent pipeline) has not been
+ * read yet. */
+int nano_db_pending(const nano_db_t *db);
+
+/* Without waiting: 1 when the pending commit's answer is here (or none
+ * is pending), 0 not yet, -1 the connection broke (settle says how). */
+int nano_db_settle_ready(nano_db_t *db);
+
+/* Waits for the pending commit: NANO_DB_OK once it is durable; any other
+ * status means it did not commit (NANO_DB_UNAVAILABLE: unknown). */
+nano_db_status_t nano_db_settle(nano_db_t *db);
 
 /* 1 when a transaction is open on db (the pool rolls such back). */
 int nano_db_in_tx(const nano_db_t *db);

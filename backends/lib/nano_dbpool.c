@@ -174,6 +174,10 @@ nano_dbpool_put(nano_dbpool_t *pool, nano_db_t *db, const char *who)
     if (db == NULL) {
         return;
     }
+    if (nano_db_pending(db)) {
+        nano_log_warn("%s left an early commit unread; waited for it", who);
+        nano_db_settle(db);
+    }
     if (nano_db_in_tx(db)) {
         nano_log_warn("%s left a transaction open; rolled back", who);
         nano_db_rollback(db);
