@@ -12,7 +12,8 @@
 #include "nano_client.h"
 #include "nano_log.h"
 
-static __thread CURL  *nano_client_easy;
+static __thread CURL   *nano_client_easy;
+static __thread CURLM  *nano_client_multi;   /* its connection cache */
 
 static long long
 nano_client_now_ms(void)
@@ -300,12 +301,77 @@ nano_client_slist_free(struct curl_slist *slist)
     curl_slist_free_all(slist);
 }
 
+/* Runs easy on the thread's multi handle until it ends, watching the
+ * call's watch_fd beside it. */
+static CURLcode
+nano_client_run(CURL *easy, const nano_client_call_t *call,
+    nano_client_res_t *res)
+{
+    struct curl_waitfd   wfd;
+    CURLMsg             *msg;
+    CURLMcode            mc;
+    CURLcode             code = CURLE_OK;
+    int                  running = 1, left, watching, n;
+
+    if (curl_multi_add_handle(nano_client_multi, easy) != CURLM_OK) {
+        return CURLE_OUT_OF_MEMORY;
+    }
+    watching = call->on_watch != NULL && call->watch_fd >= 0;
+    for ( ;; ) {
+        mc = curl_multi_perform(nano_client_multi, &running);
+        if (mc != CURLM_OK || running == 0) {
+            break;
+        }
+        n = 0;
+        if (watching) {
+            wfd.fd = call->watch_fd;
+            wfd.events = CURL_WAIT_POLLIN;
+            wfd.revents = 0;
+            n = 1;
+        }
+        mc = curl_multi_poll(nano_client_multi, n ? &wfd : NULL, n, 1000,
+                             NULL);
+        if (mc != CURLM_OK) {
+            break;
+        }
+        if (n && wfd.revents != 0) {
+            switch (call->on_watch(call->arg)) {
+            case 0:
+                break;
+            case 1:
+                watching = 0;
+                break;
+            default:
+                res->stopped = 1;
+                code = CURLE_ABORTED_BY_CALLBACK;
+                goto out;
+            }
+        }
+    }
+    code = mc != CURLM_OK ? CURLE_FAILED_INIT : CURLE_OK;
+    while ((msg = curl_multi_info_read(nano_client_multi, &left)) != NULL) {
+        if (msg->msg == CURLMSG_DONE && msg->easy_handle == easy) {
+            code = msg->data.result;
+        }
+    }
+out:
+    curl_multi_remove_handle(nano_client_multi, easy);
+    return code;
+}
+
 int
 nano_client_do(const nano_client_call_t *call, nano_client_res_t *res)
 {
     struct curl_slist  *slist = NULL;
     CURLcode            code;
 
+    if (nano_client_multi == NULL) {
+        nano_client_multi = curl_multi_init();
+        if (nano_client_multi == NULL) {
+            snprintf(res->error, sizeof(res->error), "out of memory");
+            return -1;
+        }
+    }
     if (nano_client_easy == NULL) {
         nano_client_easy = curl_easy_init();
         if (nano_client_easy == NULL) {
@@ -313,14 +379,13 @@ nano_client_do(const nano_client_call_t *call, nano_client_res_t *res)
             return -1;
         }
     } else {
-        /* keeps the connection cache: the next call reuses it */
         curl_easy_reset(nano_client_easy);
     }
     if (nano_client_setup(nano_client_easy, call, res, &slist) != 0) {
         snprintf(res->error, sizeof(res->error), "out of memory");
         return -1;
     }
-    code = curl_easy_perform(nano_client_easy);
+    code = nano_client_run(nano_client_easy, call, res);
     nano_client_finish(nano_client_easy, code, res);
     /* the header list held the key */
     curl_easy_setopt(nano_client_easy, CURLOPT_HTTPHEADER, NULL);

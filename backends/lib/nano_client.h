@@ -46,6 +46,11 @@ typedef struct {
     nano_client_data_fn    on_data;      /* NULL: collect into res.body */
     nano_client_idle_fn    on_idle;
     long                   idle_ms;
+    /* nano_client_do also watches watch_fd while it waits (a database
+     * commit that overlaps the call): on_watch runs when it is readable
+     * and returns 0 to go on watching, 1 to stop, -1 to stop the call */
+    int                    watch_fd;
+    int                  (*on_watch)(void *arg);
     void                  *arg;
 } nano_client_call_t;
 
