@@ -185,7 +185,10 @@ nano_gen_admit_once(nano_db_t *db, const nano_gen_new_t *in,
     params[10] = in->owner;
     params[11] = in->owner != NULL ? lease : NULL;
     params[12] = maxs;
-    r = nano_db_exec_retried(db, sql, 13, params, PGRES_TUPLES_OK, &st);
+    r = in->early ? nano_db_exec_early(db, sql, 13, params, PGRES_TUPLES_OK,
+                                       &st)
+                  : nano_db_exec_retried(db, sql, 13, params, PGRES_TUPLES_OK,
+                                         &st);
     if (r == NULL) {
         return st;
     }
@@ -221,6 +224,10 @@ nano_gen_create(nano_db_t *db, const nano_gen_new_t *in,
         goto out;
     }
     st = nano_gen_admit_once(db, in, pjson, out, &outcome);
+    if (st == NANO_DB_OK && strcmp(outcome, "admitted") != 0) {
+        /* nothing was written: no need to keep its commit apart */
+        st = nano_db_settle(db);
+    }
     if (st == NANO_DB_OK && strcmp(outcome, "no_account") == 0) {
         /* the first use: the account and its grant, then once more */
         free(outcome);
@@ -246,6 +253,9 @@ nano_gen_create(nano_db_t *db, const nano_gen_new_t *in,
         nano_log_error("nano_gen_admit answered %s", outcome);
     }
 out:
+    if (st != NANO_DB_OK && nano_db_pending(db)) {
+        nano_db_settle(db);
+    }
     free(outcome);
     free(pjson);
     return st;
@@ -719,26 +729,20 @@ nano_gen_finish(nano_db_t *db, const char *id, const char *owner,
 }
 
 nano_db_status_t
-nano_gen_finish_answer(nano_db_t *db, const char *id, const char *owner,
-    const char *status, const char *text, json_t *error, int refund,
-    int *done)
+nano_gen_record_send(nano_db_t *db, const char *id, const char *owner,
+    const char *status, const char *text, json_t *error,
+    nano_gen_record_t *rec)
 {
     /* the WAL flush is not waited for: a crash of PostgreSQL within a
      * few hundred milliseconds may lose this end; the row then stays
      * running until its lease runs out (this process no longer renews
      * it), and the runner fails and refunds it */
     static const char  async[] = "SET LOCAL synchronous_commit = off";
-    nano_db_stmt_t     stmts[2];
     const char        *params[6];
     char              *ejson = NULL;
     nano_db_status_t   st;
 
-    *done = 0;
-    if (refund) {
-        /* a refund is rare, and worth its flush */
-        return nano_gen_finish(db, id, owner, status, NULL, text, error, 1,
-                               done);
-    }
+    memset(rec, 0, sizeof(*rec));
     if (error != NULL && (ejson = json_dumps(error, JSON_COMPACT)) == NULL) {
         return NANO_DB_FAILED;
     }
@@ -748,21 +752,52 @@ nano_gen_finish_answer(nano_db_t *db, const char *id, const char *owner,
     params[3] = NULL;
     params[4] = text;
     params[5] = ejson;
-    memset(stmts, 0, sizeof(stmts));
-    stmts[0].sql = async;
-    stmts[0].expect = PGRES_COMMAND_OK;
-    stmts[1].sql = nano_gen_end_sql;
-    stmts[1].nparams = 6;
-    stmts[1].params = params;
-    stmts[1].expect = PGRES_TUPLES_OK;
-    st = nano_db_pipeline_tx(db, stmts, 2);
-    if (st == NANO_DB_OK) {
-        *done = PQntuples(stmts[1].result) == 1;
-    }
-    PQclear(stmts[0].result);
-    PQclear(stmts[1].result);
+    rec->stmts[0].sql = async;
+    rec->stmts[0].expect = PGRES_COMMAND_OK;
+    rec->stmts[1].sql = nano_gen_end_sql;
+    rec->stmts[1].nparams = 6;
+    rec->stmts[1].params = params;
+    rec->stmts[1].expect = PGRES_TUPLES_OK;
+    rec->stmts[1].prepare = 1;
+    /* libpq copies the parameters into its buffer as it sends them */
+    st = nano_db_pipeline_send(db, rec->stmts, 2);
+    rec->stmts[1].params = NULL;
     free(ejson);
     return st;
+}
+
+nano_db_status_t
+nano_gen_record_recv(nano_db_t *db, nano_gen_record_t *rec, int *done)
+{
+    nano_db_status_t  st;
+
+    *done = 0;
+    st = nano_db_pipeline_recv(db, rec->stmts, 2);
+    if (st == NANO_DB_OK) {
+        *done = PQntuples(rec->stmts[1].result) == 1;
+    }
+    PQclear(rec->stmts[0].result);
+    PQclear(rec->stmts[1].result);
+    memset(rec, 0, sizeof(*rec));
+    return st;
+}
+
+nano_db_status_t
+nano_gen_finish_answer(nano_db_t *db, const char *id, const char *owner,
+    const char *status, const char *text, json_t *error, int refund,
+    int *done)
+{
+    nano_gen_record_t  rec;
+    nano_db_status_t   st;
+
+    *done = 0;
+    if (refund) {
+        /* a refund is rare, and worth its flush */
+        return nano_gen_finish(db, id, owner, status, NULL, text, error, 1,
+                               done);
+    }
+    st = nano_gen_record_send(db, id, owner, status, text, error, &rec);
+    return st == NANO_DB_OK ? nano_gen_record_recv(db, &rec, done) : st;
 }
 
 typedef struct {

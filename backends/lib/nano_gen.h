@@ -83,6 +83,8 @@ typedef struct {
     const char  *owner;            /* lease owner of a "running" one */
     int          lease_secs;       /* its lease */
     int          offline;
+    int          early;            /* answer before the commit is durable:
+                                      see nano_gen_create */
 } nano_gen_new_t;
 
 /*
@@ -93,7 +95,9 @@ typedef struct {
  * (default 16) queued or running generations in this module, and
  * inserts the row.  A user without an account gets one with its grant
  * first (one more round trip, once).  out says what happened; a refused
- * one changes nothing.
+ * one changes nothing.  With in->early an admitted one returns before
+ * its commit is durable (nano_db_exec_early): the caller settles it
+ * with nano_db_settle before anything of it leaves the process.
  */
 nano_db_status_t nano_gen_create(nano_db_t *db, const nano_gen_new_t *in,
     nano_gen_admission_t *out);
@@ -170,6 +174,21 @@ nano_db_status_t nano_gen_finish(nano_db_t *db, const char *id,
 nano_db_status_t nano_gen_finish_answer(nano_db_t *db, const char *id,
     const char *owner, const char *status, const char *text, json_t *error,
     int refund, int *done);
+
+/*
+ * nano_gen_finish_answer without a refund, in two halves: the record is
+ * sent, and its answer read later (after the reply went out: see
+ * nano_req_t's after).  Between the two, db is busy with it.
+ */
+typedef struct {
+    nano_db_stmt_t  stmts[2];
+} nano_gen_record_t;
+
+nano_db_status_t nano_gen_record_send(nano_db_t *db, const char *id,
+    const char *owner, const char *status, const char *text, json_t *error,
+    nano_gen_record_t *rec);
+nano_db_status_t nano_gen_record_recv(nano_db_t *db, nano_gen_record_t *rec,
+    int *done);
 
 /* One generation's end, for nano_gen_finish_all. */
 typedef struct {

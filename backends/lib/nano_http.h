@@ -54,6 +54,12 @@ typedef struct {
     nano_upload_set_t     *uploads;      /* a multipart body's parts */
     nano_req_stream_t      stream;
     struct nano_db_s      *db;           /* the pool's, for this request */
+    /* Work the reply need not wait for (reading a record written behind
+     * it): after(after_arg, db) runs once the reply went out, with the
+     * request's connection, which then goes back to the pool.  The
+     * request itself is gone by then. */
+    void                 (*after)(void *arg, struct nano_db_s *db);
+    void                  *after_arg;
 } nano_req_t;
 
 typedef struct {

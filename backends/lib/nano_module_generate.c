@@ -126,13 +126,54 @@ nano_gen_model(nano_req_t *req, nano_res_t *res, const char *asked,
 typedef struct {
     nano_req_t  *req;
     int          stream;
+    int          pending;    /* the debit's commit is not known durable */
+    int          lost;       /* and it did not commit (or it is unknown) */
 } nano_gen_sink_t;
+
+/*
+ * The debit commits while the provider is asked (nano_db_exec_early);
+ * nothing of the answer reaches the user before it is durable.  Settles
+ * it, without waiting unless wait: 1 settled (the connection then goes
+ * back to the pool for the rest of the answer), 0 not yet, -1 it did not
+ * commit.
+ */
+static int
+nano_gen_settle(nano_gen_sink_t *sink, int wait)
+{
+    nano_db_t         *db = sink->req->db;
+    nano_db_status_t   st;
+
+    if (!sink->pending) {
+        return sink->lost ? -1 : 1;
+    }
+    if (!wait && nano_db_settle_ready(db) == 0) {
+        return 0;
+    }
+    st = nano_db_settle(db);
+    sink->pending = 0;
+    if (st != NANO_DB_OK) {
+        nano_log_error("a generation's debit did not commit: %s",
+                       nano_db_last_error(db));
+        sink->lost = 1;
+    }
+    nano_server_db_release(sink->req);
+    return sink->lost ? -1 : 1;
+}
+
+static int
+nano_gen_on_watch(void *arg)
+{
+    return nano_gen_settle(arg, 0);
+}
 
 static int
 nano_gen_on_delta(const char *text, size_t len, void *arg)
 {
     nano_gen_sink_t  *sink = arg;
 
+    if (nano_gen_settle(sink, 1) < 0) {
+        return -1;
+    }
     if (!sink->stream) {
         return 0;
     }
@@ -271,6 +312,54 @@ nano_gen_uuid_ok(const char *s)
     return 1;
 }
 
+/* A whole answer's record, read after the reply went out. */
+typedef struct {
+    nano_gen_record_t  rec;
+    char               id[NANO_RAND_UUID_LEN + 1];
+} nano_gen_behind_t;
+
+static void
+nano_gen_text_recorded(void *arg, nano_db_t *db)
+{
+    nano_gen_behind_t  *b = arg;
+    int                 done;
+
+    if (nano_gen_record_recv(db, &b->rec, &done) != NANO_DB_OK || !done) {
+        nano_log_error("generation %s: cannot record its end", b->id);
+    }
+    free(b);
+}
+
+/*
+ * A whole (not streamed) answer that succeeded: its record is sent now
+ * and read once the reply went out, so the reply does not wait for it.
+ * Its WAL flush was never waited for (nano_gen_record_send); a refund
+ * is never written behind.
+ */
+static nano_db_status_t
+nano_gen_text_record_behind(nano_req_t *req, nano_db_t *db, const char *id,
+    const nano_textgen_res_t *tr)
+{
+    nano_gen_behind_t  *b;
+    nano_db_status_t    st;
+
+    b = malloc(sizeof(*b));
+    if (b == NULL) {
+        return NANO_DB_FAILED;
+    }
+    snprintf(b->id, sizeof(b->id), "%s", id);
+    st = nano_gen_record_send(db, id, nano_jobs_owner(), "succeeded",
+                              tr->text.data != NULL ? tr->text.data : "",
+                              NULL, &b->rec);
+    if (st != NANO_DB_OK) {
+        free(b);
+        return st;
+    }
+    req->after = nano_gen_text_recorded;
+    req->after_arg = b;
+    return NANO_DB_OK;
+}
+
 static int
 nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
 {
@@ -359,6 +448,7 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     in.owner = nano_jobs_owner();
     in.lease_secs = NANO_JOBS_LEASE_SECS;
     in.offline = provider->offline;
+    in.early = 1;
     db = nano_server_db(req);
     st = db != NULL ? nano_gen_create(db, &in, &adm) : NANO_DB_UNAVAILABLE;
     if (st != NANO_DB_OK) {
@@ -377,11 +467,16 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
         nano_log_error("generation %s: no room to renew its lease", id);
     }
 
-    /* the answer may take minutes: the pool's connection goes back for
-     * them, and one is taken again to record the end */
-    nano_server_db_release(req);
+    /* the debit's commit overlaps the provider's call; once durable, the
+     * pool's connection goes back for the answer's length (it may take
+     * minutes), and one is taken again to record the end */
+    memset(&sink, 0, sizeof(sink));
     sink.req = req;
     sink.stream = stream;
+    sink.pending = nano_db_pending(db);
+    if (!sink.pending) {
+        nano_server_db_release(req);
+    }
     if (stream && nano_stream_begin(req, 200, "text/event-stream", NULL) != 0)
     {
         tr.client_gone = 1;
@@ -394,8 +489,25 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     tq.stream = stream;
     tq.on_delta = nano_gen_on_delta;
     tq.on_idle = nano_gen_on_idle;
+    tq.watch_fd = nano_db_socket(db);
+    tq.on_watch = nano_gen_on_watch;
     tq.arg = &sink;
     ok = !tr.client_gone && provider->generate(&tq, &tr) == 0;
+    if (nano_gen_settle(&sink, 1) < 0) {
+        /* nothing was debited, or it is unknown: then the row, if it is
+         * there, is failed and refunded when its lease runs out */
+        if (!stream) {
+            status = nano_server_db_error(res, NULL, NANO_DB_UNAVAILABLE);
+            goto out;
+        }
+        nano_sse_event(req, "error",
+                       json_pack("{s:s, s:s}", "error",
+                                 "database_unavailable", "message",
+                                 "the database is unavailable; try again"
+                                 " soon"));
+        status = NANO_STREAMED;
+        goto out;
+    }
 
     if (tr.client_gone) {
         /* the provider charged for what it made, so the user is too */
@@ -409,12 +521,18 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
                           ? tr.error_message : "the provider failed");
     }
     db = nano_server_db(req);
-    st = db == NULL ? NANO_DB_UNAVAILABLE
-         : nano_gen_finish_answer(db, id, nano_jobs_owner(),
-                                  ok || tr.client_gone ? "succeeded"
-                                                       : "failed",
-                                  tr.text.data != NULL ? tr.text.data : "",
-                                  error, !ok && !tr.client_gone, &done);
+    if (db != NULL && ok && !stream) {
+        st = nano_gen_text_record_behind(req, db, id, &tr);
+        done = 1;
+    } else {
+        st = db == NULL ? NANO_DB_UNAVAILABLE
+             : nano_gen_finish_answer(db, id, nano_jobs_owner(),
+                                      ok || tr.client_gone ? "succeeded"
+                                                           : "failed",
+                                      tr.text.data != NULL ? tr.text.data
+                                                           : "",
+                                      error, !ok && !tr.client_gone, &done);
+    }
     if (st != NANO_DB_OK || !done) {
         nano_log_error("generation %s: cannot record its end", id);
     }

@@ -728,6 +728,9 @@ nano_server_handle(nano_worker_t *w)
     nano_res_t           res;
     nano_buf_t           out;
     struct timespec      t0, t1;
+    void               (*after)(void *, nano_db_t *);
+    void                *after_arg;
+    nano_db_t           *after_db;
     int                  status;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -760,11 +763,21 @@ nano_server_handle(nano_worker_t *w)
                   + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
 
     /* before FCGX_Finish_r, which frees the params req points into */
+    after = req.after;
+    after_arg = req.after_arg;
+    after_db = after != NULL ? req.db : NULL;
+    if (after != NULL) {
+        req.db = NULL;
+    }
     nano_server_request_end(&req);
     nano_req_cleanup(&req);
     FCGX_Finish_r(&w->fcgx);
     nano_buf_cleanup(&out);
     nano_res_cleanup(&res);
+    if (after != NULL) {
+        after(after_arg, after_db);
+        nano_dbpool_put(&nano_server_pool, after_db, "work after a reply");
+    }
 }
 
 /* ---- workers ----------------------------------------------------------- */

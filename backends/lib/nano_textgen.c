@@ -98,6 +98,14 @@ nano_textgen_idle(void *arg)
     return 0;
 }
 
+static int
+nano_textgen_watch(void *arg)
+{
+    nano_textgen_ctx_t  *ctx = arg;
+
+    return ctx->req->on_watch(ctx->req->arg);
+}
+
 /* The request's messages as the chat client takes them (borrowed). */
 static nano_chat_message_t *
 nano_textgen_messages(json_t *messages, size_t *n)
@@ -157,6 +165,8 @@ nano_textgen_chat_once(nano_provider_t p, const nano_textgen_req_t *req,
     call.timeout_ms = NANO_TEXTGEN_TIMEOUT_MS;
     call.on_idle = nano_textgen_idle;
     call.idle_ms = NANO_TEXTGEN_IDLE_MS;
+    call.watch_fd = req->watch_fd;
+    call.on_watch = req->on_watch != NULL ? nano_textgen_watch : NULL;
     call.arg = ctx;
     if (req->stream) {
         nano_chat_stream_init(&ctx->stream, p, NANO_TEXTGEN_EVENT_MAX,

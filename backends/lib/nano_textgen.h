@@ -29,6 +29,11 @@ typedef struct {
     int                     stream;     /* the caller streams to a client */
     nano_textgen_delta_fn   on_delta;
     nano_textgen_idle_fn    on_idle;
+    /* a provider that waits on a socket also watches watch_fd and calls
+     * on_watch when it is readable (nano_client_call_t's watch; 0 to go
+     * on watching, 1 to stop, -1 to stop the call); others ignore it */
+    int                     watch_fd;
+    int                   (*on_watch)(void *arg);
     void                   *arg;
 } nano_textgen_req_t;
 

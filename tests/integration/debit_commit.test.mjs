@@ -1,0 +1,93 @@
+// The text path's debit commits while the provider is asked, and the
+// whole answer's record is written behind the reply (docs/MODULES.md,
+// "Chat overhead"): a debit whose commit fails gives the user nothing of
+// the answer and costs nothing; a record written behind the reply is
+// there when the client asks at once.
+//
+// The commit is made to fail with a deferred constraint trigger: it runs
+// at COMMIT, after the admission's result already reached the module,
+// which is exactly the window the overlap opens.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { REGISTRY } from './lib.mjs';
+import {
+    person, generate, generation, stream, tag, price, balanceOf, ledgerSum,
+    psql, lit,
+} from './generations.mjs';
+
+const has = (name) => REGISTRY.some((m) => m.name === name);
+// qwen talks to the fake DashScope; openai runs offline in the test stack
+const MODULES = ['qwen', 'openai'].filter(has);
+const MARK = `fail-at-commit-${tag()}`;
+
+psql(`CREATE FUNCTION "nano_test_fail_at_commit"() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW."prompt" LIKE ${lit(`%${MARK}%`)} THEN
+            RAISE EXCEPTION 'refused at commit (test)';
+        END IF;
+        RETURN NULL;
+    END $$;
+    CREATE CONSTRAINT TRIGGER "nano_test_fail_at_commit"
+        AFTER INSERT ON "Generation" DEFERRABLE INITIALLY DEFERRED
+        FOR EACH ROW EXECUTE FUNCTION "nano_test_fail_at_commit"();`);
+
+after(() => {
+    psql(`DROP TRIGGER IF EXISTS "nano_test_fail_at_commit" ON "Generation";
+        DROP FUNCTION IF EXISTS "nano_test_fail_at_commit"();`);
+});
+
+const rowsOf = (userId) => Number(psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(userId)}`));
+
+for (const m of MODULES) {
+    test(`${m}: a debit whose commit fails: 503 and no text, nothing charged, no row`, async () => {
+        const u = await person(`commit-${m}`);
+        // the first call opens the account with its grant
+        const ok = await generate(u.jar, m, { prompt: `warm up ${tag()}` });
+        assert.equal(ok.status, 200, ok.text.slice(0, 300));
+        const balance = balanceOf(u.id);
+        const rows = rowsOf(u.id);
+
+        const res = await generate(u.jar, m, { prompt: `tell me ${MARK}` });
+        assert.equal(res.status, 503, res.text.slice(0, 300));
+        const j = res.json();
+        assert.equal(j.error, 'database_unavailable');
+        assert.equal(j.text, undefined, 'no answer text');
+        assert.ok(!/Fake reply|offline/i.test(res.text), res.text.slice(0, 300));
+        assert.equal(balanceOf(u.id), balance, 'nothing was debited');
+        assert.equal(ledgerSum(u.id), balance, 'the ledger still sums to the balance');
+        assert.equal(rowsOf(u.id), rows, 'no generation row');
+    });
+
+    test(`${m}: streamed, a debit whose commit fails: an error event, no delta, nothing charged`, async () => {
+        const u = await person(`commit-s-${m}`);
+        const ok = await generate(u.jar, m, { prompt: `warm up ${tag()}` });
+        assert.equal(ok.status, 200, ok.text.slice(0, 300));
+        const balance = balanceOf(u.id);
+        const rows = rowsOf(u.id);
+
+        const s = await stream(u.jar, m, { prompt: `stream ${MARK}`, stream: true });
+        assert.equal(s.status, 200, s.text.slice(0, 300));
+        assert.deepEqual(s.events.filter((e) => e.event === 'delta'), [], 'no delta reached the reader');
+        assert.ok(!s.events.some((e) => e.event === 'done'), s.text.slice(0, 300));
+        const err = s.events.find((e) => e.event === 'error');
+        assert.ok(err, `an error event: ${s.text.slice(0, 300)}`);
+        assert.equal(err.data.error, 'database_unavailable');
+        assert.equal(balanceOf(u.id), balance, 'nothing was debited');
+        assert.equal(rowsOf(u.id), rows, 'no generation row');
+    });
+
+    test(`${m}: the record written behind the reply is there when the client asks at once (20 in a row)`, async () => {
+        const u = await person(`behind-${m}`);
+        for (let i = 0; i < 20; i++) {
+            const res = await generate(u.jar, m, { prompt: `number ${i} ${tag()}` });
+            assert.equal(res.status, 200, res.text.slice(0, 300));
+            const j = res.json();
+            const g = (await generation(u.jar, m, j.id)).json();
+            assert.equal(g.status, 'succeeded', `call ${i}: ${JSON.stringify(g).slice(0, 300)}`);
+            assert.equal(g.text, j.text, `call ${i}: the row keeps the text`);
+            assert.equal(g.cost, price(m));
+        }
+        assert.equal(ledgerSum(u.id), balanceOf(u.id), 'the ledger sums to the balance');
+    });
+}
