@@ -36,18 +36,20 @@
  * transaction belongs to one connection.
  */
 struct nano_db_s {
-    char            *uri;          /* libpq URI; holds the password, never logged */
-    PGconn          *conn;
-    int              in_tx;        /* the caller opened one with nano_db_begin */
-    int              tx_lost;      /* the connection died inside that transaction */
-    int              down;         /* the last connect failed (log recovery once) */
-    long long        fail_until;   /* monotonic ms: fail fast before this */
-    int              pending;      /* an early statement's commit is unread */
-    char            *prepared[NANO_DB_PREPARED_MAX]; /* "nano_p<i>" on conn */
-    int              nprepared;
-    int              prepared_stale; /* the server lost or refused one */
-    char             sqlstate[6];
-    char             errmsg[256];
+    char       *uri;            /* libpq URI; holds the password, never
+                                   logged */
+    PGconn     *conn;
+    int         in_tx;          /* the caller opened one (nano_db_begin) */
+    int         tx_lost;        /* the connection died inside it */
+    int         down;           /* the last connect failed (log recovery
+                                   once) */
+    long long   fail_until;     /* monotonic ms: fail fast before this */
+    int         pending;        /* an early commit or a pipeline unread */
+    char       *prepared[NANO_DB_PREPARED_MAX]; /* "nano_p<i>" on conn */
+    int         nprepared;
+    int         prepared_stale; /* the server lost or refused one */
+    char        sqlstate[6];
+    char        errmsg[256];
 };
 
 static long long
@@ -65,7 +67,8 @@ set_error(nano_db_t *db, const char *sqlstate, const char *msg)
 {
     size_t n;
 
-    snprintf(db->sqlstate, sizeof(db->sqlstate), "%s", sqlstate ? sqlstate : "");
+    snprintf(db->sqlstate, sizeof(db->sqlstate), "%s",
+             sqlstate ? sqlstate : "");
     if (msg == NULL || *msg == '\0') {
         msg = "unknown database error";
     }
@@ -762,7 +765,17 @@ nano_db_pipeline_tx(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
     nano_db_status_t  st;
 
     st = nano_db_pipeline_send(db, stmts, n);
-    return st == NANO_DB_OK ? nano_db_pipeline_recv(db, stmts, n) : st;
+    if (st == NANO_DB_OK) {
+        st = nano_db_pipeline_recv(db, stmts, n);
+    }
+    if (st != NANO_DB_OK && db != NULL && db->prepared_stale) {
+        /* nothing was committed: once more, prepared again */
+        st = nano_db_pipeline_send(db, stmts, n);
+        if (st == NANO_DB_OK) {
+            st = nano_db_pipeline_recv(db, stmts, n);
+        }
+    }
+    return st;
 }
 
 /* ---- early statements --------------------------------------------------- */
@@ -896,6 +909,9 @@ nano_db_exec_early(nano_db_t *db, const char *sql, int nparams,
     }
     for (try = 1; ; try++) {
         res = db_early_once(db, sql, nparams, params, expect, &st);
+        if (res == NULL && db->prepared_stale && try == 1) {
+            continue;           /* prepared again on the next try */
+        }
         if (res != NULL || st != NANO_DB_RETRY || try == NANO_DB_TX_TRIES) {
             break;
         }
