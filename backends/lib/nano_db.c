@@ -80,8 +80,6 @@ set_error(nano_db_t *db, const char *sqlstate, const char *msg)
     db->errmsg[n] = '\0';
 }
 
-/* libpq prints NOTICEs (e.g. "... already exists, skipping") on stderr by
- * default; a backend's log is for its own events. */
 /* The connection they were prepared on is gone (or never was). */
 static void
 forget_prepared(nano_db_t *db)
@@ -95,6 +93,48 @@ forget_prepared(nano_db_t *db)
     db->nprepared = 0;
 }
 
+/* PostgreSQL would refuse a parameter that is not UTF-8 (22021) as a
+ * server error; it is the client's, and never worth a round trip. */
+static int
+params_valid(nano_db_t *db, int nparams, const char *const *params)
+{
+    int  i;
+
+    for (i = 0; i < nparams; i++) {
+        if (params[i] != NULL && !nano_utf8_valid(params[i])) {
+            set_error(db, "22021", "a parameter is not valid UTF-8");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * The connection broke during a call: it is dropped, and the call may
+ * run once more on a new one (1) when the dead connection was open
+ * before the call (the server restarted), this was the first attempt
+ * and no caller's transaction was open, so nothing the caller did is
+ * lost.
+ */
+static int
+db_lost(nano_db_t *db, int reused, int attempt)
+{
+    PQfinish(db->conn);
+    db->conn = NULL;
+    if (db->in_tx) {
+        db->tx_lost = 1;
+        return 0;
+    }
+    if (!reused || attempt > 0) {
+        return 0;
+    }
+    nano_log_warn("database connection lost (%s); reconnecting",
+                  db->errmsg);
+    return 1;
+}
+
+/* libpq prints NOTICEs (e.g. "... already exists, skipping") on stderr by
+ * default; a backend's log is for its own events. */
 static void
 ignore_notice(void *arg, const char *message)
 {
@@ -296,17 +336,9 @@ db_run(nano_db_t *db, const char *sql, int nparams,
             goto out;
         }
         /* Lost: the next attempt (or call) starts a new connection. */
-        PQfinish(db->conn);
-        db->conn = NULL;
-        if (db->in_tx) {
-            db->tx_lost = 1;
+        if (!db_lost(db, reused, attempt)) {
             goto out;
         }
-        if (!reused || attempt > 0) {
-            goto out;
-        }
-        nano_log_warn("database connection lost (%s); reconnecting",
-                      db->errmsg);
     }
 out:
     *status = st;
@@ -321,20 +353,13 @@ nano_db_exec(nano_db_t *db, const char *sql, int nparams,
     nano_db_status_t  st;
     PGresult         *res = NULL;
 
-    int               i;
-
     if (db == NULL || sql == NULL || nparams < 0) {
         st = NANO_DB_FAILED;
         goto out;
     }
-    /* PostgreSQL would refuse it (22021) as a server error; it is the
-     * client's, and never worth a round trip */
-    for (i = 0; i < nparams; i++) {
-        if (params[i] != NULL && !nano_utf8_valid(params[i])) {
-            set_error(db, "22021", "a parameter is not valid UTF-8");
-            st = NANO_DB_INVALID;
-            goto out;
-        }
+    if (!params_valid(db, nparams, params)) {
+        st = NANO_DB_INVALID;
+        goto out;
     }
     if (db->tx_lost) {
         /* Running on a new connection would silently leave the caller's
@@ -622,7 +647,7 @@ nano_db_pipeline_send(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
     const char       *names[NANO_DB_PIPELINE_MAX];
     char              namebuf[NANO_DB_PIPELINE_MAX][16];
     size_t            i;
-    int               j, sent;
+    int               sent;
 
     for (i = 0; i < n; i++) {
         stmts[i].result = NULL;
@@ -638,13 +663,8 @@ nano_db_pipeline_send(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
         return st;
     }
     for (i = 0; i < n; i++) {
-        for (j = 0; j < stmts[i].nparams; j++) {
-            if (stmts[i].params[j] != NULL
-                && !nano_utf8_valid(stmts[i].params[j]))
-            {
-                set_error(db, "22021", "a parameter is not valid UTF-8");
-                return NANO_DB_INVALID;
-            }
+        if (!params_valid(db, stmts[i].nparams, stmts[i].params)) {
+            return NANO_DB_INVALID;
         }
     }
     st = db_connect(db);
@@ -763,19 +783,21 @@ nano_db_status_t
 nano_db_pipeline_tx(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
 {
     nano_db_status_t  st;
+    int               try;
 
-    st = nano_db_pipeline_send(db, stmts, n);
-    if (st == NANO_DB_OK) {
-        st = nano_db_pipeline_recv(db, stmts, n);
-    }
-    if (st != NANO_DB_OK && db != NULL && db->prepared_stale) {
-        /* nothing was committed: once more, prepared again */
+    for (try = 1; ; try++) {
         st = nano_db_pipeline_send(db, stmts, n);
         if (st == NANO_DB_OK) {
             st = nano_db_pipeline_recv(db, stmts, n);
         }
+        /* a stale prepared statement: nothing was committed, so once
+         * more, prepared again */
+        if (st == NANO_DB_OK || db == NULL || !db->prepared_stale
+            || try == 2)
+        {
+            return st;
+        }
     }
-    return st;
 }
 
 /* ---- early statements --------------------------------------------------- */
@@ -871,13 +893,9 @@ db_early_once(nano_db_t *db, const char *sql, int nparams,
         }
         /* lost before its sync: nothing was committed */
         st = NANO_DB_UNAVAILABLE;
-        PQfinish(db->conn);
-        db->conn = NULL;
-        if (!reused || attempt > 0) {
+        if (!db_lost(db, reused, attempt)) {
             goto out;
         }
-        nano_log_warn("database connection lost (%s); reconnecting",
-                      db->errmsg);
     }
 out:
     *status = st;
@@ -891,7 +909,7 @@ nano_db_exec_early(nano_db_t *db, const char *sql, int nparams,
 {
     nano_db_status_t  st = NANO_DB_FAILED;
     PGresult         *res = NULL;
-    int               i, try;
+    int               try;
 
     if (db == NULL || sql == NULL || nparams < 0) {
         goto out;
@@ -900,12 +918,9 @@ nano_db_exec_early(nano_db_t *db, const char *sql, int nparams,
         set_error(db, "25001", "a transaction is already open");
         goto out;
     }
-    for (i = 0; i < nparams; i++) {
-        if (params[i] != NULL && !nano_utf8_valid(params[i])) {
-            set_error(db, "22021", "a parameter is not valid UTF-8");
-            st = NANO_DB_INVALID;
-            goto out;
-        }
+    if (!params_valid(db, nparams, params)) {
+        st = NANO_DB_INVALID;
+        goto out;
     }
     for (try = 1; ; try++) {
         res = db_early_once(db, sql, nparams, params, expect, &st);

@@ -175,7 +175,8 @@ nano_dbpool_put(nano_dbpool_t *pool, nano_db_t *db, const char *who)
         return;
     }
     if (nano_db_pending(db)) {
-        nano_log_warn("%s left an early commit unread; waited for it", who);
+        nano_log_warn("%s left an early commit or a pipeline unread;"
+                      " read it", who);
         nano_db_settle(db);
     }
     if (nano_db_in_tx(db)) {

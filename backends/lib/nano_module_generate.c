@@ -489,8 +489,9 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     tq.stream = stream;
     tq.on_delta = nano_gen_on_delta;
     tq.on_idle = nano_gen_on_idle;
-    tq.watch_fd = nano_db_socket(db);
-    tq.on_watch = nano_gen_on_watch;
+    /* a connection already given back is another request's to read */
+    tq.watch_fd = sink.pending ? nano_db_socket(db) : -1;
+    tq.on_watch = sink.pending ? nano_gen_on_watch : NULL;
     tq.arg = &sink;
     ok = !tr.client_gone && provider->generate(&tq, &tr) == 0;
     if (nano_gen_settle(&sink, 1) < 0) {
