@@ -34,7 +34,8 @@ typedef int (*nano_client_idle_fn)(void *arg);
 typedef struct {
     const char            *method;       /* "GET" or "POST" */
     char                   url[2048];
-    const char            *headers[NANO_CLIENT_HEADERS_MAX + 1]; /* NULL-ended */
+    /* NULL-ended */
+    const char            *headers[NANO_CLIENT_HEADERS_MAX + 1];
     char                  *auth;         /* an owned header line holding a
                                             key ("Authorization: Bearer …");
                                             wiped when the call is reset */

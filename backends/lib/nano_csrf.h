@@ -15,7 +15,8 @@
 #define NANO_CSRF_TOKEN_LEN      64        /* hex of 32 random bytes */
 #define NANO_CSRF_HASH_LEN       64        /* hex of a SHA-256 */
 /* "token|hash" plus the NUL */
-#define NANO_CSRF_COOKIE_SIZE    (NANO_CSRF_TOKEN_LEN + 1 + NANO_CSRF_HASH_LEN + 1)
+#define NANO_CSRF_COOKIE_SIZE                                               \
+    (NANO_CSRF_TOKEN_LEN + 1 + NANO_CSRF_HASH_LEN + 1)
 
 typedef enum {
     NANO_CSRF_OK = 0,

@@ -38,7 +38,8 @@ typedef struct {
     char        *started_at;
     char        *finished_at;
     json_t      *params;          /* object */
-    json_t      *outputs;         /* [{"file","mime","width","height","bytes"}] */
+    /* [{"file","mime","width","height","bytes"}] */
+    json_t      *outputs;
     json_t      *error;           /* {"code","message"} or NULL */
     long long    cost;
     int          offline;

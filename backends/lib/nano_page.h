@@ -39,8 +39,8 @@ int nano_page_header(nano_buf_t *out, const char *active,
  * {{head}} the shared <head> lines (stylesheet, icon, viewport);
  * {{header}} the shared header for user_name (NULL: signed out), marked
  * for req's SCRIPT_NAME (the platform: its path), with the avatar the
- * session token's picture claim names.  Unknown keys render empty.  Returns status, or
- * 500 (JSON) when the template cannot be read.
+ * session token's picture claim names.  Unknown keys render empty.
+ * Returns status, or 500 (JSON) when the template cannot be read.
  */
 int nano_page_render(const nano_req_t *req, nano_res_t *res, int status,
     const char *file, const char *user_name, const nano_page_var_t *vars,

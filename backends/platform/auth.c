@@ -536,9 +536,9 @@ platform_auth_signin_provider(nano_req_t *req, nano_res_t *res)
     if (status != 0) {
         goto out;
     }
-    url = platform_url(req, platform_csrf_ok(req, nano_form_get(&f,
-                                                               "csrfToken"))
-                            ? "/api/auth/signin" : "/api/auth/signin?csrf=true");
+    url = platform_url(req,
+                       platform_csrf_ok(req, nano_form_get(&f, "csrfToken"))
+                       ? "/api/auth/signin" : "/api/auth/signin?csrf=true");
     status = platform_redirect(res, url, json, 200);
     free(url);
 out:

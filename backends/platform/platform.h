@@ -26,7 +26,8 @@ typedef struct {
 
 /* What platform_session_check found. */
 typedef enum {
-    PLATFORM_SESSION_LIVE = 0,  /* signed, unexpired, not revoked, user exists */
+    /* signed, unexpired, not revoked, user exists */
+    PLATFORM_SESSION_LIVE = 0,
     PLATFORM_SESSION_NONE,      /* no cookie, or one that does not verify */
     PLATFORM_SESSION_DEAD,      /* revoked, cut off, or the user is gone */
     PLATFORM_SESSION_ERROR      /* the database failed: *st says how */
