@@ -121,6 +121,9 @@ const quarters = [0, 1, 2, 3].map((k) => B.median(paired.slice(k * q, (k + 1) * 
 console.log(`paired difference by quarter (p50): ${quarters.map((x) => B.ms(x)).join(' ')} ms`);
 const added = sg.p50 - sd.p50;
 console.log(`added at the median: ${B.ms(added)} ms (median of paired differences ${B.ms(sp.p50)} ms); goal <= 1.000 ms: ${added <= 1 ? 'met' : 'missed'}`);
+// the machine's speed moves both sides: the same figure against the
+// direct call measured in this run, to compare runs at different moments
+console.log(`added / direct at the median: ${(added / sd.p50).toFixed(2)} (gateway / direct ${(sg.p50 / sd.p50).toFixed(2)})`);
 
 // CPU per gateway call, less what the same processes spend idle
 const per = (k) => ((cpu1[k] - cpu0[k]) - (idle1[k] - idle0[k]) * (runMs / idleMs)) / SAMPLES / 1000;
