@@ -191,6 +191,9 @@ key_ok() {
 }
 check "a session key was generated, root's alone (0600)" key_ok
 check "environment files are root's (0640)" is 'root:root 640' owner /etc/nano/common.env
+check "manual pages for nano-migrate and nano-admin (section 8)" \
+    inroot test -s /usr/share/man/man8/nano-migrate.8.gz -a \
+    -s /usr/share/man/man8/nano-admin.8.gz
 
 # --- the units ---------------------------------------------------------
 units="nano@platform.socket nano@platform.service nano@qwen.socket nano@qwen.service nano@wan-2.5.service"

@@ -17,7 +17,7 @@ command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 
 # `deps.sh deb` (make deb, make deb-test): Debian's packaging tools too.
 if [ "${1:-}" = deb ]; then
-    PKGS="$PKGS debhelper dpkg-dev debootstrap"
+    PKGS="$PKGS debhelper dpkg-dev debootstrap lintian"
 fi
 
 missing=""

@@ -76,6 +76,9 @@ install_platform() {
     install -d "$d$PREFIX/sbin"
     ln -sfn "../lib/nano/nano-tool" "$d$PREFIX/sbin/nano-migrate"
     ln -sfn "../lib/nano/nano-tool" "$d$PREFIX/sbin/nano-admin"
+    install -d "$d$PREFIX/share/man/man8"
+    install -m 0644 ops/man/nano-migrate.8 ops/man/nano-admin.8 \
+        "$d$PREFIX/share/man/man8/"
 
     # NANO_ROOT: each app's pages, the shared look, the migrations
     for app in "${apps[@]}"; do
