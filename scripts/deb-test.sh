@@ -414,6 +414,58 @@ check "an image nano-banana generated (its user's file) sent by nginx" generate
 check "the platform's revocation file is readable by www-data" \
     inroot runuser -u www-data -- test -r /run/nano-platform/revocations
 
+# --- an upgrade -------------------------------------------------------------
+# The same files as the next version (the control files' versions raised,
+# nothing else): what is checked is what apt and the maintainer scripts
+# do on an upgrade, with the apps running, as an operator's would be.
+version=$(dpkg-deb -f "$root${debs[0]}" Version)
+next=$version+upgrade1
+upgrade_debs=()
+for f in "${debs[@]}"; do
+    d=$work/repack
+    rm -rf "$d"
+    dpkg-deb -R "$root$f" "$d" &&
+        sed -i -e "s/^Version: .*/Version: $next/" \
+            -e "s/(= $version)/(= $next)/g" "$d/DEBIAN/control" &&
+        dpkg-deb -b "$d" "$root/tmp/debs/next-${f##*/}" >/dev/null ||
+        die "cannot repack $f as $next"
+    upgrade_debs+=("/tmp/debs/next-${f##*/}")
+done
+conf_sum=$(sha256sum "$root/etc/nano/common.env" "$root/etc/nano/keys")
+versions() {
+    inroot dpkg-query -W -f '${Version}\n' nano-platform \
+        libnginx-mod-http-nano-auth | paste -sd ' '
+}
+upgrade() {
+    inroot apt-get install -y "${upgrade_debs[@]}" >"$work/upgrade.log" 2>&1 ||
+        { tail "$work/upgrade.log"; return 1; }
+    is "$next $next" versions
+}
+check "apt upgrades both packages to $next, the apps running" upgrade
+kept() {
+    is "$conf_sum" sha256sum "$root/etc/nano/common.env" "$root/etc/nano/keys" &&
+        ! ls "$root"/etc/nano/*.dpkg-* 2>/dev/null | grep .
+}
+check "the operator's common.env and the session key are kept as they were" kept
+check "the module stays enabled, nginx -t still loads it" \
+    inroot sh -c "test -L $modlink && nginx -t"
+restart_apps() {
+    local pid
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
+    pids=()
+    start_app platform
+    start_app nano-banana
+    apps_ok && inroot nginx -s reload
+}
+check "the apps start again on the new programs (as try-restart would)" restart_apps
+still_signed_in() {
+    me && expect 200 GET '/nano-banana/api/history' &&
+        grep -q '"status":"succeeded"' "$work/body"
+}
+check "the session from before the upgrade still signs in; the history is there" \
+    still_signed_in
+
 # --- removal ------------------------------------------------------------
 stop_all
 purge_ok() {
