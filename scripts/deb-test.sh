@@ -11,6 +11,9 @@
 #     unit files) serve through nginx and the packaged site: 302/401
 #     without a session, 200 after a real sign-up and sign-in, a generated
 #     image the module wrote that nginx sends;
+#   - an upgrade (the same files as the next version) with the apps
+#     running keeps the operator's configuration, the session key and a
+#     signed-in session;
 #   - purging removes the module's link and the key file.
 # A chroot cannot run systemd, hence the hand start.  Everything runs in
 # private mount and pid namespaces, so no mount or process outlives it
