@@ -115,6 +115,14 @@ test(`in flight: with ${INFLIGHT} jobs held queued the next is 429 too_many_in_f
         assert.equal(ledgerSum(u.id), balance);
         assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(u.id)}`), String(INFLIGHT), 'no row for it');
 
+        // the admission's count reads the in-flight index (sql/011), not
+        // every in-flight row of the module nor the user's whole history
+        // (on this small table a scan of it all would win: not compared)
+        psql('ANALYZE "Generation"');
+        const plan = psql(`SET enable_seqscan = off; EXPLAIN SELECT count(*) FROM "Generation" g WHERE g."userId" = ${lit(u.id)}
+            AND g."module" = ${lit(m)} AND g."status" IN ('queued', 'running')`);
+        assert.match(plan, /Generation_inflight_idx/, plan);
+
         // another module has its own count
         if (other) {
             const r = await generate(u.jar, other.name, { prompt: `elsewhere ${tag()}`, ...(other.kind === 'video' ? {} : { size: '256x256' }) });
