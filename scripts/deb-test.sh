@@ -81,14 +81,17 @@ inroot() {
         HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
 }
 
-# stop: nginx, the apps (by their pids), PostgreSQL.  Whatever is left
-# dies with this pid namespace.
-stop_all() {
+# stop: the apps (by their pids); then also nginx and PostgreSQL.
+# Whatever is left dies with this pid namespace.
+stop_apps() {
     local pid
-    [ -s "$root/run/nginx.pid" ] && inroot nginx -s stop >/dev/null 2>&1
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
     for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
     pids=()
+}
+stop_all() {
+    [ -s "$root/run/nginx.pid" ] && inroot nginx -s stop >/dev/null 2>&1
+    stop_apps
     [ -n "$pgver" ] && inroot pg_ctlcluster "$pgver" main stop >/dev/null 2>&1
     return 0
 }
@@ -453,10 +456,7 @@ check "the operator's common.env and the session key are kept as they were" kept
 check "the module stays enabled, nginx -t still loads it" \
     inroot sh -c "test -L $modlink && nginx -t"
 restart_apps() {
-    local pid
-    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
-    pids=()
+    stop_apps
     start_app platform
     start_app nano-banana
     apps_ok && inroot nginx -s reload
