@@ -430,11 +430,12 @@ upgrade_debs=()
 for f in "${debs[@]}"; do
     d=$work/repack
     rm -rf "$d"
-    dpkg-deb -R "$root$f" "$d" &&
-        sed -i -e "s/^Version: .*/Version: $next/" \
-            -e "s/(= $version)/(= $next)/g" "$d/DEBIAN/control" &&
-        dpkg-deb -b "$d" "$root/tmp/debs/next-${f##*/}" >/dev/null ||
+    if ! { dpkg-deb -R "$root$f" "$d" &&
+           sed -i -e "s/^Version: .*/Version: $next/" \
+               -e "s/(= $version)/(= $next)/g" "$d/DEBIAN/control" &&
+           dpkg-deb -b "$d" "$root/tmp/debs/next-${f##*/}" >/dev/null; }; then
         die "cannot repack $f as $next"
+    fi
     upgrade_debs+=("/tmp/debs/next-${f##*/}")
 done
 conf_sum=$(sha256sum "$root/etc/nano/common.env" "$root/etc/nano/keys")
@@ -449,8 +450,13 @@ upgrade() {
 }
 check "apt upgrades both packages to $next, the apps running" upgrade
 kept() {
-    is "$conf_sum" sha256sum "$root/etc/nano/common.env" "$root/etc/nano/keys" &&
-        ! ls "$root"/etc/nano/*.dpkg-* 2>/dev/null | grep .
+    local f
+    is "$conf_sum" sha256sum "$root/etc/nano/common.env" "$root/etc/nano/keys" ||
+        return 1
+    for f in "$root"/etc/nano/*.dpkg-*; do
+        [ -e "$f" ] && { echo "left by dpkg: ${f#"$root"}"; return 1; }
+    done
+    return 0
 }
 check "the operator's common.env and the session key are kept as they were" kept
 check "the module stays enabled, nginx -t still loads it" \
