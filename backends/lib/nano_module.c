@@ -342,6 +342,7 @@ nano_module_generation(nano_req_t *req, nano_res_t *res)
     if ((user = nano_module_user(req, res)) == NULL) {
         return 401;
     }
+    nano_module_behind_wait(user);
     nano_gen_init(&g);
     db = nano_server_db(req);
     st = db != NULL ? nano_gen_get(db, nano_req_path_param(req, "id"), user,
@@ -379,6 +380,7 @@ nano_module_history(nano_req_t *req, nano_res_t *res)
     if (status != 0) {
         goto out;
     }
+    nano_module_behind_wait(user);
     db = nano_server_db(req);
     st = db != NULL ? nano_gen_history(db, user, req->app->name, (int) limit,
                                        cursor, req->script_name, &items,
@@ -449,6 +451,7 @@ nano_module_change(nano_req_t *req, nano_res_t *res, int delete)
         return nano_res_error(res, 403, "csrf",
                               "this request came from another site");
     }
+    nano_module_behind_wait(user);
     db = nano_server_db(req);
     if (db == NULL) {
         return nano_server_db_error(res, NULL, NANO_DB_UNAVAILABLE);

@@ -57,6 +57,13 @@ int nano_module_delete(nano_req_t *req, nano_res_t *res);
 int nano_module_cancel(nano_req_t *req, nano_res_t *res);
 int nano_module_media(nano_req_t *req, nano_res_t *res);
 
+/*
+ * Waits (5 s at most) until no answer of user's is still being recorded
+ * behind its reply in this process, so that user reads what they were
+ * just answered (docs/MODULES.md "The answer's record").
+ */
+void nano_module_behind_wait(const char *user);
+
 /* The price of model in this module (*found 0 when there is none). */
 int nano_module_price(nano_req_t *req, const char *model, long long *cost,
     int *found, nano_res_t *res);

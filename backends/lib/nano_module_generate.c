@@ -5,6 +5,7 @@
  */
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 #define NANO_GEN_MESSAGES_MAX   50
 #define NANO_GEN_TURNS_MAX      20      /* earlier turns sent again */
 #define NANO_GEN_SEED_MAX       2147483647LL
+#define NANO_GEN_BEHIND_WAIT    5       /* s, at most */
 
 /* 400 naming the field. */
 static int
@@ -266,6 +268,8 @@ nano_gen_messages(nano_req_t *req, nano_res_t *res, json_t *body,
             return NULL;
         }
     } else {
+        /* the last answer may still be on its way to its row */
+        nano_module_behind_wait(user);
         db = nano_server_db(req);
         if (db == NULL) {
             nano_server_db_error(res, NULL, NANO_DB_UNAVAILABLE);
@@ -312,21 +316,76 @@ nano_gen_uuid_ok(const char *s)
     return 1;
 }
 
-/* A whole answer's record, read after the reply went out. */
-typedef struct {
-    nano_gen_record_t  rec;
-    char               id[NANO_RAND_UUID_LEN + 1];
-} nano_gen_behind_t;
+/*
+ * A whole answer's record, read after the reply went out.  Until then it
+ * is on nano_gen_behind_list, so that its owner's next read in this
+ * process waits for it (nano_module_behind_wait).
+ */
+typedef struct nano_gen_behind_s  nano_gen_behind_t;
+
+struct nano_gen_behind_s {
+    nano_gen_record_t   rec;
+    nano_gen_behind_t  *next;
+    char                id[NANO_RAND_UUID_LEN + 1];
+    char                user[];
+};
+
+static pthread_mutex_t     nano_gen_behind_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t      nano_gen_behind_done = PTHREAD_COND_INITIALIZER;
+static nano_gen_behind_t  *nano_gen_behind_list;
+
+/* 1 when a record of user's is still being written (lock held). */
+static int
+nano_gen_behind_pending(const char *user)
+{
+    nano_gen_behind_t  *b;
+
+    for (b = nano_gen_behind_list; b != NULL; b = b->next) {
+        if (strcmp(b->user, user) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void
+nano_module_behind_wait(const char *user)
+{
+    struct timespec  until;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += NANO_GEN_BEHIND_WAIT;
+    pthread_mutex_lock(&nano_gen_behind_lock);
+    while (nano_gen_behind_pending(user)) {
+        if (pthread_cond_timedwait(&nano_gen_behind_done,
+                                   &nano_gen_behind_lock, &until) != 0)
+        {
+            /* the record's own read is stuck on the database; this read
+             * answers what the database has */
+            break;
+        }
+    }
+    pthread_mutex_unlock(&nano_gen_behind_lock);
+}
 
 static void
 nano_gen_text_recorded(void *arg, nano_db_t *db)
 {
-    nano_gen_behind_t  *b = arg;
-    int                 done;
+    nano_gen_behind_t   *b = arg, **p;
+    int                  done;
 
     if (nano_gen_record_recv(db, &b->rec, &done) != NANO_DB_OK || !done) {
         nano_log_error("generation %s: cannot record its end", b->id);
     }
+    pthread_mutex_lock(&nano_gen_behind_lock);
+    for (p = &nano_gen_behind_list; *p != NULL; p = &(*p)->next) {
+        if (*p == b) {
+            *p = b->next;
+            break;
+        }
+    }
+    pthread_cond_broadcast(&nano_gen_behind_done);
+    pthread_mutex_unlock(&nano_gen_behind_lock);
     free(b);
 }
 
@@ -338,16 +397,18 @@ nano_gen_text_recorded(void *arg, nano_db_t *db)
  */
 static nano_db_status_t
 nano_gen_text_record_behind(nano_req_t *req, nano_db_t *db, const char *id,
-    const nano_textgen_res_t *tr)
+    const char *user, const nano_textgen_res_t *tr)
 {
     nano_gen_behind_t  *b;
     nano_db_status_t    st;
+    size_t              len = strlen(user) + 1;
 
-    b = malloc(sizeof(*b));
+    b = malloc(sizeof(*b) + len);
     if (b == NULL) {
         return NANO_DB_FAILED;
     }
     snprintf(b->id, sizeof(b->id), "%s", id);
+    memcpy(b->user, user, len);
     st = nano_gen_record_send(db, id, nano_jobs_owner(), "succeeded",
                               tr->text.data != NULL ? tr->text.data : "",
                               NULL, &b->rec);
@@ -355,6 +416,10 @@ nano_gen_text_record_behind(nano_req_t *req, nano_db_t *db, const char *id,
         free(b);
         return st;
     }
+    pthread_mutex_lock(&nano_gen_behind_lock);
+    b->next = nano_gen_behind_list;
+    nano_gen_behind_list = b;
+    pthread_mutex_unlock(&nano_gen_behind_lock);
     req->after = nano_gen_text_recorded;
     req->after_arg = b;
     return NANO_DB_OK;
@@ -523,7 +588,7 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     }
     db = nano_server_db(req);
     if (db != NULL && ok && !stream) {
-        st = nano_gen_text_record_behind(req, db, id, &tr);
+        st = nano_gen_text_record_behind(req, db, id, user, &tr);
         done = 1;
     } else {
         st = db == NULL ? NANO_DB_UNAVAILABLE

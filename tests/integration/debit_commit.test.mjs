@@ -4,6 +4,11 @@
 // the answer and costs nothing; a record written behind the reply is
 // there when the client asks at once.
 //
+// A record is made slow with a trigger that sleeps in its UPDATE: the
+// owner's next read (the generation, the history, a delete, the next turn
+// of the conversation) waits for it in the module process instead of
+// finding the row still running (nano_module_behind_wait).
+//
 // The commit is made to fail with a deferred constraint trigger: it runs
 // at COMMIT, after the admission's result already reached the module,
 // which is exactly the window the overlap opens.
@@ -12,13 +17,14 @@ import assert from 'node:assert/strict';
 import { REGISTRY } from './lib.mjs';
 import {
     person, generate, generation, stream, tag, price, balanceOf, ledgerSum,
-    psql, lit,
+    psql, lit, history, del, fakeStats,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
 // qwen talks to the fake DashScope; openai runs offline in the test stack
 const MODULES = ['qwen', 'openai'].filter(has);
 const MARK = `fail-at-commit-${tag()}`;
+const SLOW = `slow-record-${tag()}`;
 
 psql(`CREATE FUNCTION "nano_test_fail_at_commit"() RETURNS trigger
     LANGUAGE plpgsql AS $$
@@ -30,11 +36,25 @@ psql(`CREATE FUNCTION "nano_test_fail_at_commit"() RETURNS trigger
     END $$;
     CREATE CONSTRAINT TRIGGER "nano_test_fail_at_commit"
         AFTER INSERT ON "Generation" DEFERRABLE INITIALLY DEFERRED
-        FOR EACH ROW EXECUTE FUNCTION "nano_test_fail_at_commit"();`);
+        FOR EACH ROW EXECUTE FUNCTION "nano_test_fail_at_commit"();
+    CREATE FUNCTION "nano_test_slow_record"() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW."status" = 'succeeded' AND OLD."status" = 'running' THEN
+                PERFORM pg_sleep(0.4);
+            END IF;
+            RETURN NEW;
+        END $$;
+    CREATE TRIGGER "nano_test_slow_record"
+        BEFORE UPDATE ON "Generation" FOR EACH ROW
+        WHEN (NEW."prompt" LIKE ${lit(`%${SLOW}%`)})
+        EXECUTE FUNCTION "nano_test_slow_record"();`);
 
 after(() => {
     psql(`DROP TRIGGER IF EXISTS "nano_test_fail_at_commit" ON "Generation";
-        DROP FUNCTION IF EXISTS "nano_test_fail_at_commit"();`);
+        DROP FUNCTION IF EXISTS "nano_test_fail_at_commit"();
+        DROP TRIGGER IF EXISTS "nano_test_slow_record" ON "Generation";
+        DROP FUNCTION IF EXISTS "nano_test_slow_record"();`);
 });
 
 const rowsOf = (userId) => Number(psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(userId)}`));
@@ -91,3 +111,47 @@ for (const m of MODULES) {
         assert.equal(ledgerSum(u.id), balanceOf(u.id), 'the ledger sums to the balance');
     });
 }
+
+for (const m of MODULES) {
+    test(`${m}: a slow record: the owner's next reads wait for it (generation, history, delete)`, async () => {
+        const u = await person(`slow-${m}`);
+        const check = async (what, read) => {
+            const res = await generate(u.jar, m, { prompt: `${what} ${SLOW} ${tag()}` });
+            assert.equal(res.status, 200, res.text.slice(0, 300));
+            const j = res.json();
+            assert.equal(psql(`SELECT "status" FROM "Generation" WHERE "id" = ${lit(j.id)}`), 'running',
+                'the reply came before its record (the trigger holds it)');
+            await read(j);
+        };
+        await check('generation', async (j) => {
+            const g = (await generation(u.jar, m, j.id)).json();
+            assert.equal(g.status, 'succeeded', JSON.stringify(g).slice(0, 300));
+            assert.equal(g.text, j.text);
+        });
+        await check('history', async (j) => {
+            const h = (await history(u.jar, m, '?limit=1')).json();
+            assert.equal(h.items[0].id, j.id);
+            assert.equal(h.items[0].status, 'succeeded', JSON.stringify(h.items[0]).slice(0, 300));
+        });
+        await check('delete', async (j) => {
+            const d = await del(u.jar, m, j.id);
+            assert.equal(d.status, 200, `not 409 "running": ${d.text.slice(0, 200)}`);
+        });
+        assert.equal(ledgerSum(u.id), balanceOf(u.id), 'the ledger sums to the balance');
+    });
+}
+
+test('qwen: a slow record: the next turn of the conversation carries the answer before it', async () => {
+    if (!has('qwen')) return;
+    const u = await person('slow-conv');
+    const p1 = `first ${SLOW} ${tag()}`;
+    const r1 = (await generate(u.jar, 'qwen', { prompt: p1 })).json();
+    assert.equal(psql(`SELECT "status" FROM "Generation" WHERE "id" = ${lit(r1.id)}`), 'running');
+    const p2 = `second ${tag()}`;
+    const r2 = await generate(u.jar, 'qwen', { prompt: p2, conversationId: r1.conversationId });
+    assert.equal(r2.status, 200, r2.text.slice(0, 300));
+    const body = (await fakeStats()).last['chat.dashscope'].body;
+    assert.deepEqual(body.messages, [
+        { role: 'user', content: p1 }, { role: 'assistant', content: r1.text }, { role: 'user', content: p2 },
+    ]);
+});
