@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { REGISTRY } from './lib.mjs';
 import {
     person, generate, generation, stream, tag, price, balanceOf, ledgerSum,
-    psql, lit, history, del, fakeStats,
+    psql, lit, history, del, fakeStats, row,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -119,7 +119,7 @@ for (const m of MODULES) {
             const res = await generate(u.jar, m, { prompt: `${what} ${SLOW} ${tag()}` });
             assert.equal(res.status, 200, res.text.slice(0, 300));
             const j = res.json();
-            assert.equal(psql(`SELECT "status" FROM "Generation" WHERE "id" = ${lit(j.id)}`), 'running',
+            assert.equal(row(j.id).status, 'running',
                 'the reply came before its record (the trigger holds it)');
             await read(j);
         };
@@ -146,7 +146,7 @@ test('qwen: a slow record: the next turn of the conversation carries the answer 
     const u = await person('slow-conv');
     const p1 = `first ${SLOW} ${tag()}`;
     const r1 = (await generate(u.jar, 'qwen', { prompt: p1 })).json();
-    assert.equal(psql(`SELECT "status" FROM "Generation" WHERE "id" = ${lit(r1.id)}`), 'running');
+    assert.equal(row(r1.id).status, 'running');
     const p2 = `second ${tag()}`;
     const r2 = await generate(u.jar, 'qwen', { prompt: p2, conversationId: r1.conversationId });
     assert.equal(r2.status, 200, r2.text.slice(0, 300));
