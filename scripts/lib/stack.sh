@@ -593,18 +593,24 @@ stack_check_ports() {
     return 1
 }
 
+# stack_db_start: the private cluster created if need be, started, its
+# role and database made, and the sql/ migrations applied.
+stack_db_start() {
+    PG_BINDIR=$(stack_pg_bindir)
+    stack_pg_locate
+    stack_pg_init || return 1
+    stack_pg_start || return 1
+    stack_pg_bootstrap || return 1
+    stack_log "applying sql/ migrations to the private cluster"
+    stack_migrate apply || { stack_log "migrations failed"; return 1; }
+}
+
 # stack_start: database, migrations, backends, nginx.  Returns non-zero
 # (with a message) on the first failure; the caller stops what started.
 stack_start() {
     local app
     if [ -n "$STACK_OWN_DB" ]; then
-        PG_BINDIR=$(stack_pg_bindir)
-        stack_pg_locate
-        stack_pg_init || return 1
-        stack_pg_start || return 1
-        stack_pg_bootstrap || return 1
-        stack_log "applying sql/ migrations to the private cluster"
-        stack_migrate apply || { stack_log "migrations failed"; return 1; }
+        stack_db_start || return 1
     fi
     stack_save_env
     stack_media_dir || return 1
