@@ -1021,7 +1021,7 @@ nano_db_listen(nano_db_t *db, const char *channel)
 }
 
 int
-nano_db_wait(nano_db_t *db, int timeout_ms)
+nano_db_wait(nano_db_t *db, int timeout_ms, const char *payload)
 {
     struct pollfd   pfd;
     PGnotify       *n;
@@ -1043,8 +1043,8 @@ nano_db_wait(nano_db_t *db, int timeout_ms)
         goto lost;
     }
     while ((n = PQnotifies(db->conn)) != NULL) {
+        got |= payload == NULL || strcmp(n->extra, payload) == 0;
         PQfreemem(n);
-        got = 1;
     }
     if (got) {
         return 1;
@@ -1060,8 +1060,8 @@ nano_db_wait(nano_db_t *db, int timeout_ms)
         goto lost;
     }
     while ((n = PQnotifies(db->conn)) != NULL) {
+        got |= payload == NULL || strcmp(n->extra, payload) == 0;
         PQfreemem(n);
-        got = 1;
     }
     return got;
 

@@ -147,9 +147,10 @@ nano_db_status_t nano_db_listen(nano_db_t *db, const char *channel);
 /*
  * Waits up to timeout_ms for notifications on the connection that
  * nano_db_listen opened, and consumes all that arrived.  Returns 1 when
- * at least one arrived, 0 on timeout, -1 when the connection is lost.
+ * at least one arrived whose payload is payload (any, when NULL), 0 on
+ * timeout or when none did, -1 when the connection is lost.
  */
-int nano_db_wait(nano_db_t *db, int timeout_ms);
+int nano_db_wait(nano_db_t *db, int timeout_ms, const char *payload);
 
 /* The connection's socket, for poll(), or -1 when not connected. */
 int nano_db_socket(const nano_db_t *db);

@@ -749,12 +749,14 @@ nano_jobs_claim(nano_db_t *db)
     free(rows);
 }
 
-/* Reads the notifications that arrived; 1 when any did, -1 when the
- * connection is gone. */
+/* Reads the notifications that arrived; 1 when one for this module did,
+ * -1 when the connection is gone.  Every module's runner listens on the
+ * one channel: without the payload's check, each job queued anywhere
+ * would make all of them claim. */
 static int
 nano_jobs_notified(nano_db_t *db)
 {
-    return nano_db_wait(db, 0);
+    return nano_db_wait(db, 0, nano_jobs.module);
 }
 
 int

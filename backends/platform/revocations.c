@@ -220,7 +220,8 @@ platform_revoke_thread(void *arg)
         }
 
         /* a notification, or a second: whichever comes first */
-        woke = listening ? nano_db_wait(db, PLATFORM_REVOKE_POLL_MS) : -1;
+        woke = listening ? nano_db_wait(db, PLATFORM_REVOKE_POLL_MS, NULL)
+                         : -1;
         if (woke < 0) {
             listening = 0;
             if (!atomic_load(&platform_revoke.stopping)) {
