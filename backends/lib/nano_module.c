@@ -303,34 +303,6 @@ nano_module_models(nano_req_t *req, nano_res_t *res)
 }
 
 int
-nano_module_price(nano_req_t *req, const char *model, long long *cost,
-    int *found, nano_res_t *res)
-{
-    static const char   sql[] =
-        "SELECT \"credits\" FROM \"ModelPrice\" WHERE \"module\" = $1"
-        " AND \"model\" = $2";
-    const char         *params[2] = { req->app->name, model };
-    nano_db_status_t    st;
-    nano_db_t          *db;
-    PGresult           *r;
-
-    *found = 0;
-    db = nano_server_db(req);
-    r = db != NULL ? nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK, &st)
-                   : NULL;
-    if (r == NULL) {
-        return nano_server_db_error(res, db, db != NULL ? st
-                                                        : NANO_DB_UNAVAILABLE);
-    }
-    if (PQntuples(r) == 1) {
-        *cost = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-        *found = 1;
-    }
-    PQclear(r);
-    return 0;
-}
-
-int
 nano_module_generation(nano_req_t *req, nano_res_t *res)
 {
     const char        *user;

@@ -64,8 +64,4 @@ int nano_module_media(nano_req_t *req, nano_res_t *res);
  */
 void nano_module_behind_wait(const char *user);
 
-/* The price of model in this module (*found 0 when there is none). */
-int nano_module_price(nano_req_t *req, const char *model, long long *cost,
-    int *found, nano_res_t *res);
-
 #endif /* NANO_MODULE_H */

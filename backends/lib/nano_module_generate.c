@@ -74,55 +74,6 @@ nano_gen_prompt_ok(const char *s)
     return 0;
 }
 
-/* The model asked for, or the module's first, with its price: 0 with
- * *model (borrowed from the row's copy in buf) and *cost, or the status
- * answered. */
-static int
-nano_gen_model(nano_req_t *req, nano_res_t *res, const char *asked,
-    char *model, size_t cap, long long *cost)
-{
-    static const char   first[] =
-        "SELECT \"model\", \"credits\" FROM \"ModelPrice\""
-        " WHERE \"module\" = $1 ORDER BY \"sort\", \"model\" LIMIT 1";
-    const char         *params[1] = { req->app->name };
-    nano_db_status_t    st;
-    nano_db_t          *db;
-    PGresult           *r;
-    int                 found, status;
-
-    if (asked != NULL) {
-        if (strlen(asked) >= cap) {
-            return nano_gen_bad(res, "model", "no such model here");
-        }
-        status = nano_module_price(req, asked, cost, &found, res);
-        if (status != 0) {
-            return status;
-        }
-        if (!found) {
-            return nano_gen_bad(res, "model", "no such model here");
-        }
-        snprintf(model, cap, "%s", asked);
-        return 0;
-    }
-    db = nano_server_db(req);
-    r = db != NULL ? nano_db_exec(db, first, 1, params, PGRES_TUPLES_OK, &st)
-                   : NULL;
-    if (r == NULL) {
-        return nano_server_db_error(res, db, db != NULL
-                                             ? st : NANO_DB_UNAVAILABLE);
-    }
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        nano_log_error("no price for module %s (ModelPrice)", req->app->name);
-        return nano_res_error(res, 500, "internal", "this module has no"
-                              " price list");
-    }
-    snprintf(model, cap, "%s", PQgetvalue(r, 0, 0));
-    *cost = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-    PQclear(r);
-    return 0;
-}
-
 /* ---- text ---------------------------------------------------------------- */
 
 typedef struct {
@@ -794,15 +745,15 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
 {
     const char         *kind = nano_module_kind();
     const char         *prompt, *size, *ratio, *seed, *duration, *b64;
+    const char         *model;
     nano_form_t         f;
     nano_gen_new_t      in;
     nano_gen_admission_t adm;
     nano_db_status_t    st;
     nano_db_t          *db;
     json_t             *params = NULL;
-    char                model[NANO_GEN_MODEL_MAX], *end;
-    char                vsize[32];
-    long long           cost, n;
+    char                vsize[32], *end;
+    long long           n;
     unsigned            flags = NANO_FIELDS_NUMBERS;
     int                 status, video = strcmp(kind, "video") == 0;
     int                 created = 0;
@@ -884,9 +835,9 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
         json_object_set_new(params, "duration", json_integer(5));
     }
 
-    status = nano_gen_model(req, res, nano_form_get(&f, "model"), model,
-                            sizeof(model), &cost);
-    if (status != 0) {
+    model = nano_form_get(&f, "model");
+    if (model != NULL && strlen(model) >= NANO_GEN_MODEL_MAX) {
+        status = nano_gen_bad(res, "model", "no such model here");
         goto out;
     }
     status = nano_gen_input_image(req, res, user, b64, params);
@@ -897,7 +848,7 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
     memset(&in, 0, sizeof(in));
     in.user_id = user;
     in.module = req->app->name;
-    in.model = model;
+    in.model = model;           /* the price comes with the admission */
     in.kind = kind;
     in.prompt = prompt;
     in.params = params;
