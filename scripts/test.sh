@@ -128,8 +128,8 @@ else
     fuzzlog=$STACK_ROOT/build/tests/fuzz.log
     FUZZ_SECONDS=${FUZZ_SECONDS:-3} tests/fuzz/run.sh 2>&1 | tee "$fuzzlog"
     rc=${PIPESTATUS[0]}
-    p=$(grep -c '^fuzz: fuzz_[a-z]*: .* ok$' "$fuzzlog")
-    f=$(grep -c '^fuzz: fuzz_[a-z]*: .* failed' "$fuzzlog")
+    p=$(grep -c '^fuzz: fuzz_[a-z_]*: .* ok$' "$fuzzlog")
+    f=$(grep -c '^fuzz: fuzz_[a-z_]*: .* failed' "$fuzzlog")
     # no clang, or a harness that does not build: one failure
     [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
     passed=$((passed + p))

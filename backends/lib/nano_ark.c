@@ -11,6 +11,9 @@
 #include "nano_ark.h"
 #include "nano_base64.h"
 
+/* an image's base64, read where it lies (nano_json_lift.h) */
+static const char *const  nano_ark_lifted[] = { "b64_json", NULL };
+
 const char *
 nano_ark_path(void)
 {
@@ -183,13 +186,15 @@ int
 nano_ark_parse_response(const char *body, size_t len,
     nano_ark_result_t *out, nano_provider_error_t *err)
 {
-    json_t       *root, *item, *e;
-    const char   *b64, *url, *size;
-    size_t        n;
-    int           rc = -1;
+    json_t            *root, *item, *e;
+    const char        *b64, *url, *size;
+    size_t             n, b64_len;
+    nano_json_lift_t   lift;
+    int                rc = -1;
 
     nano_ark_result_cleanup(out);
-    root = nano_provider_json_parse(NANO_PROVIDER_ARK, body, len, err);
+    root = nano_provider_json_parse_lifted(NANO_PROVIDER_ARK, body, len,
+                                           nano_ark_lifted, &lift, err);
     if (root == NULL) {
         return -1;
     }
@@ -217,10 +222,11 @@ nano_ark_parse_response(const char *body, size_t len,
     if (size != NULL && nano_ark_dims(size, &out->width, &out->height) != 0) {
         out->width = out->height = 0;
     }
-    b64 = nano_provider_json_str(item, "b64_json");
+    b64 = nano_json_lift_str(&lift, json_object_get(item, "b64_json"),
+                             &b64_len);
     url = nano_provider_json_str(item, "url");
     if (b64 != NULL) {
-        out->image = nano_base64_decode(b64, strlen(b64), NANO_ARK_IMAGE_MAX,
+        out->image = nano_base64_decode(b64, b64_len, NANO_ARK_IMAGE_MAX,
                                         &n);
         if (out->image == NULL || n == 0) {
             free(out->image);
@@ -249,6 +255,7 @@ nano_ark_parse_response(const char *body, size_t len,
 
 out:
     json_decref(root);
+    nano_json_lift_free(&lift);
     return rc;
 }
 

@@ -25,6 +25,9 @@ static const char  *nano_gemini_blocked_reasons[] = {
     "IMAGE_RECITATION",
 };
 
+/* an inline image's base64, read where it lies (nano_json_lift.h) */
+static const char *const  nano_gemini_lifted[] = { "data", NULL };
+
 int
 nano_gemini_aspect_ratio_valid(const char *ratio)
 {
@@ -175,17 +178,19 @@ nano_gemini_is_blocked(const char *reason)
 
 /* Reads one inlineData (or inline_data) part into out; 0, -1 on error. */
 static int
-nano_gemini_image_part(const json_t *inline_data, nano_gemini_result_t *out,
+nano_gemini_image_part(const json_t *inline_data,
+    const nano_json_lift_t *lift, nano_gemini_result_t *out,
     nano_provider_error_t *err)
 {
     const char  *mime, *data;
-    size_t       n;
+    size_t       n, len;
 
     mime = nano_provider_json_str(inline_data, "mimeType");
     if (mime == NULL) {
         mime = nano_provider_json_str(inline_data, "mime_type");
     }
-    data = nano_provider_json_str(inline_data, "data");
+    data = nano_json_lift_str(lift, json_object_get(inline_data, "data"),
+                              &len);
     if (mime == NULL || data == NULL) {
         return nano_provider_error_set(err, NANO_PERR_BAD_RESPONSE, 0,
             "Gemini's image part has no mimeType or data");
@@ -193,8 +198,7 @@ nano_gemini_image_part(const json_t *inline_data, nano_gemini_result_t *out,
     if (strncmp(mime, "image/", 6) != 0) {
         return 0;    /* not an image: skip it */
     }
-    out->image = nano_base64_decode(data, strlen(data), NANO_GEMINI_IMAGE_MAX,
-                                    &n);
+    out->image = nano_base64_decode(data, len, NANO_GEMINI_IMAGE_MAX, &n);
     if (out->image == NULL || n == 0) {
         free(out->image);
         out->image = NULL;
@@ -211,16 +215,18 @@ int
 nano_gemini_parse_response(const char *body, size_t len,
     nano_gemini_result_t *out, nano_provider_error_t *err)
 {
-    json_t       *root, *cand, *parts, *part, *inl, *usage;
-    const char   *block, *reason, *text;
-    nano_buf_t    texts;
-    char          clean[200];
-    size_t        i;
-    int           rc = -1;
+    json_t            *root, *cand, *parts, *part, *inl, *usage;
+    const char        *block, *reason, *text;
+    nano_buf_t         texts;
+    nano_json_lift_t   lift;
+    char               clean[200];
+    size_t             i;
+    int                rc = -1;
 
     nano_gemini_result_cleanup(out);
     nano_buf_init(&texts);
-    root = nano_provider_json_parse(NANO_PROVIDER_GEMINI, body, len, err);
+    root = nano_provider_json_parse_lifted(NANO_PROVIDER_GEMINI, body, len,
+                                           nano_gemini_lifted, &lift, err);
     if (root == NULL) {
         return -1;
     }
@@ -262,7 +268,7 @@ nano_gemini_parse_response(const char *body, size_t len,
             inl = json_object_get(part, "inline_data");
         }
         if (json_is_object(inl) && out->image == NULL
-            && nano_gemini_image_part(inl, out, err) != 0)
+            && nano_gemini_image_part(inl, &lift, out, err) != 0)
         {
             goto out;
         }
@@ -293,6 +299,7 @@ nano_gemini_parse_response(const char *body, size_t len,
 out:
     nano_buf_cleanup(&texts);
     json_decref(root);
+    nano_json_lift_free(&lift);
     return rc;
 }
 

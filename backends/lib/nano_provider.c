@@ -358,24 +358,40 @@ json_t *
 nano_provider_json_parse(nano_provider_t p, const char *body, size_t len,
     nano_provider_error_t *err)
 {
+    return nano_provider_json_parse_lifted(p, body, len, NULL, NULL, err);
+}
+
+json_t *
+nano_provider_json_parse_lifted(nano_provider_t p, const char *body,
+    size_t len, const char *const *keys, nano_json_lift_t *lift,
+    nano_provider_error_t *err)
+{
     const nano_provider_info_t  *info = nano_provider_info(p);
     const char                  *who = info ? info->label : "The provider";
     json_t                      *root;
     json_error_t                 jerr;
 
+    if (lift != NULL) {
+        memset(lift, 0, sizeof(*lift));
+    }
     if (body == NULL || len == 0) {
         nano_provider_error_set(err, NANO_PERR_BAD_RESPONSE, 0,
             "%s's answer was empty", who);
         return NULL;
     }
-    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    root = lift != NULL
+           ? nano_json_lift_load(lift, body, len, keys,
+                                 JSON_REJECT_DUPLICATES, &jerr)
+           : json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
+        nano_json_lift_free(lift);
         nano_provider_error_set(err, NANO_PERR_BAD_RESPONSE, 0,
             "%s's answer is not JSON", who);
         return NULL;
     }
     if (!json_is_object(root)) {
         json_decref(root);
+        nano_json_lift_free(lift);
         nano_provider_error_set(err, NANO_PERR_BAD_RESPONSE, 0,
             "%s's answer is not a JSON object", who);
         return NULL;

@@ -13,6 +13,8 @@
 
 #include <jansson.h>
 
+#include "nano_json_lift.h"
+
 typedef enum {
     NANO_PROVIDER_GEMINI = 0,   /* nano-banana: generateContent */
     NANO_PROVIDER_ARK,          /* seedream: images/generations */
@@ -158,6 +160,15 @@ int nano_provider_error_timeout(nano_provider_error_t *err, nano_provider_t p,
  */
 json_t *nano_provider_json_parse(nano_provider_t p, const char *body,
     size_t len, nano_provider_error_t *err);
+
+/*
+ * The same, with the long values of the members named in keys (inline
+ * images) left in body, to be read with nano_json_lift_str
+ * (nano_json_lift.h); the caller frees lift, and keeps body meanwhile.
+ */
+json_t *nano_provider_json_parse_lifted(nano_provider_t p, const char *body,
+    size_t len, const char *const *keys, nano_json_lift_t *lift,
+    nano_provider_error_t *err);
 
 /* An error body read quietly: the JSON value of body (new reference,
  * any type), or NULL when it is empty or not JSON (the caller then maps

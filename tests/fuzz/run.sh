@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses with ASan and UBSan and runs each for a
-# bounded time.  Usage: tests/fuzz/run.sh [token|jwe|cookie|revoke|multipart ...]
+# bounded time.  Usage:
+# tests/fuzz/run.sh [token|jwe|cookie|revoke|multipart|stripe|json_lift ...]
 # Environment: FUZZ_SECONDS (per harness, default 30), FUZZ_JOBS (parallel
 # workers per harness, default 1), CC (default clang), FUZZ_OUT (build and
 # corpus folder, default build/fuzz).  Exit status 1 when a harness found
@@ -16,7 +17,8 @@ seconds=${FUZZ_SECONDS:-30}
 jobs=${FUZZ_JOBS:-1}
 cc=${CC:-clang}
 out=${FUZZ_OUT:-build/fuzz}
-[ "$#" -gt 0 ] || set -- token jwe cookie revoke multipart stripe
+[ "$#" -gt 0 ] || set -- token jwe cookie revoke multipart stripe \
+    json_lift
 
 if ! command -v "$cc" >/dev/null 2>&1; then
     echo "fuzz: $cc not found; install Debian's clang (apt-get install clang)" >&2
@@ -48,8 +50,11 @@ for name in "$@"; do
     stripe)
         src=(backends/lib/nano_stripe.c)
         libs=(-lcrypto) ;;
+    json_lift)
+        src=(backends/lib/nano_json_lift.c backends/lib/nano_buf.c)
+        libs=(-ljansson) ;;
     *)
-        echo "fuzz: unknown harness '$name' (token, jwe, cookie, revoke, multipart, stripe)" >&2
+        echo "fuzz: unknown harness '$name' (token, jwe, cookie, revoke, multipart, stripe, json_lift)" >&2
         exit 2 ;;
     esac
 

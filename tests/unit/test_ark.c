@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "nano_ark.h"
+#include "nano_base64.h"
 
 static void
 test_sizes(void **state)
@@ -105,6 +106,50 @@ test_answers(void **state)
     assert_int_equal(r.generated_images, -1);
     nano_ark_result_cleanup(&r);
     nano_ark_result_cleanup(&r);
+}
+
+/* A large b64_json is read where it lies (nano_json_lift) and decodes
+ * whole; a long url beside it still reads as a string. */
+static void
+test_answer_large_image(void **state)
+{
+    enum { N = 200000 };
+    unsigned char         *img = malloc(N);
+    char                  *b64, *body, *url;
+    nano_ark_result_t      r;
+    nano_provider_error_t  e;
+    size_t                 i;
+
+    (void) state;
+    assert_non_null(img);
+    for (i = 0; i < N; i++) {
+        img[i] = (unsigned char) (i * 31 + (i >> 9));
+    }
+    b64 = nano_base64_encode(img, N);
+    url = malloc(6001);
+    body = malloc(strlen(b64) + 6200);
+    assert_non_null(b64);
+    assert_non_null(url);
+    assert_non_null(body);
+    nano_ark_result_init(&r);
+    sprintf(body, "{\"data\": [ {\"size\": \"1024x1024\", \"b64_json\" :\n"
+                  "\"%s\"} ]}", b64);
+    assert_int_equal(parse(body, &r, &e), 0);
+    assert_int_equal(r.image_len, N);
+    assert_memory_equal(r.image, img, N);
+    assert_int_equal(r.width, 1024);
+    memcpy(url, "https://ark-content.example/", 28);
+    memset(url + 28, 'a', 6000 - 28);
+    url[6000] = '\0';
+    sprintf(body, "{\"data\":[{\"url\":\"%s\"}]}", url);
+    assert_int_equal(parse(body, &r, &e), 0);
+    assert_null(r.image);
+    assert_string_equal(r.url, url);
+    nano_ark_result_cleanup(&r);
+    free(body);
+    free(url);
+    free(b64);
+    free(img);
 }
 
 typedef struct {
@@ -214,6 +259,7 @@ main(void)
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_answers),
+        cmocka_unit_test(test_answer_large_image),
     };
 
     return unit_run_table("ark", rows, sizeof(rows) / sizeof(rows[0]),

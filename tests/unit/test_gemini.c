@@ -121,6 +121,57 @@ test_answer_image(void **state)
     nano_gemini_result_cleanup(&r);
 }
 
+/* A large image's answer, its base64 written plainly or with every '/'
+ * escaped (as JSON allows), decodes to the same bytes either way. */
+static void
+test_answer_large_image(void **state)
+{
+    enum { N = 300000 };
+    unsigned char         *img = malloc(N);
+    char                  *b64, *body, *o;
+    const char            *c;
+    nano_gemini_result_t   r;
+    nano_provider_error_t  e;
+    size_t                 i;
+    int                    escaped;
+
+    (void) state;
+    assert_non_null(img);
+    for (i = 0; i < N; i++) {
+        img[i] = (unsigned char) (i * 7919 >> 3);
+    }
+    b64 = nano_base64_encode(img, N);
+    assert_non_null(b64);
+    assert_non_null(strchr(b64, '/'));
+    body = malloc(2 * strlen(b64) + 256);
+    assert_non_null(body);
+    nano_gemini_result_init(&r);
+    for (escaped = 1; escaped >= 0; escaped--) {
+        o = body + sprintf(body, "{\"candidates\":[{\"content\":{\"parts\":"
+                                 "[{\"inlineData\":{\"mimeType\":"
+                                 "\"image/png\",\"data\":\"");
+        for (c = b64; *c != '\0'; c++) {
+            if (escaped && *c == '/') {
+                *o++ = '\\';
+            }
+            *o++ = *c;
+        }
+        strcpy(o, "\"}}]},\"finishReason\":\"STOP\"}]}");
+        assert_int_equal(parse(body, &r, &e), 0);
+        assert_int_equal(r.image_len, N);
+        assert_memory_equal(r.image, img, N);
+        assert_string_equal(r.mime, "image/png");
+    }
+    /* one wrong byte deep inside the plain one is still refused */
+    body[strlen(body) / 2] = '$';
+    assert_int_equal(parse(body, &r, &e), -1);
+    assert_string_equal(e.message, "Gemini's image is not valid base64");
+    nano_gemini_result_cleanup(&r);
+    free(body);
+    free(b64);
+    free(img);
+}
+
 typedef struct {
     const char  *name;
     const char  *body;
@@ -262,6 +313,7 @@ main(void)
         cmocka_unit_test(test_path_and_ratios),
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_answer_image),
+        cmocka_unit_test(test_answer_large_image),
         cmocka_unit_test(test_duration),
     };
     int  rc;
