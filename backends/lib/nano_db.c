@@ -52,6 +52,16 @@ struct nano_db_s {
     char        errmsg[256];
 };
 
+static PGresult *db_run_as(nano_db_t *db, const char *sql, int nparams,
+    const char *const *params, ExecStatusType expect, int hot,
+    nano_db_status_t *status);
+static PGresult *db_exec_as(nano_db_t *db, const char *sql, int nparams,
+    const char *const *params, ExecStatusType expect, int hot,
+    nano_db_status_t *status);
+static const char *db_prepared_name(nano_db_t *db, const char *sql,
+    int nparams, char *name, size_t cap);
+static void db_check_stale(nano_db_t *db);
+
 static long long
 now_ms(void)
 {
@@ -303,8 +313,19 @@ db_run(nano_db_t *db, const char *sql, int nparams,
     const char *const *params, ExecStatusType expect,
     nano_db_status_t *status)
 {
+    return db_run_as(db, sql, nparams, params, expect, 0, status);
+}
+
+/* db_run, with sql kept prepared on the connection when hot. */
+static PGresult *
+db_run_as(nano_db_t *db, const char *sql, int nparams,
+    const char *const *params, ExecStatusType expect, int hot,
+    nano_db_status_t *status)
+{
     PGresult         *res = NULL;
     nano_db_status_t  st;
+    const char       *name;
+    char              namebuf[16];
     int               attempt, reused;
 
     if (db->pending && (st = nano_db_settle(db)) != NANO_DB_OK) {
@@ -321,8 +342,14 @@ db_run(nano_db_t *db, const char *sql, int nparams,
         if (!db->in_tx && PQtransactionStatus(db->conn) == PQTRANS_INERROR) {
             run_quietly(db, "ROLLBACK");
         }
-        res = PQexecParams(db->conn, sql, nparams, NULL, params, NULL, NULL,
-                           0);
+        name = hot ? db_prepared_name(db, sql, nparams, namebuf,
+                                      sizeof(namebuf))
+                   : NULL;
+        res = name != NULL
+              ? PQexecPrepared(db->conn, name, nparams, params, NULL, NULL,
+                               0)
+              : PQexecParams(db->conn, sql, nparams, NULL, params, NULL,
+                             NULL, 0);
         if (res != NULL && PQresultStatus(res) == expect) {
             db->errmsg[0] = '\0';
             db->sqlstate[0] = '\0';
@@ -330,6 +357,9 @@ db_run(nano_db_t *db, const char *sql, int nparams,
             goto out;
         }
         st = classify(db, res);
+        if (name != NULL) {
+            db_check_stale(db);
+        }
         PQclear(res);
         res = NULL;
         if (st != NANO_DB_UNAVAILABLE) {
@@ -350,6 +380,22 @@ nano_db_exec(nano_db_t *db, const char *sql, int nparams,
     const char *const *params, ExecStatusType expect,
     nano_db_status_t *status)
 {
+    return db_exec_as(db, sql, nparams, params, expect, 0, status);
+}
+
+PGresult *
+nano_db_exec_hot(nano_db_t *db, const char *sql, int nparams,
+    const char *const *params, ExecStatusType expect,
+    nano_db_status_t *status)
+{
+    return db_exec_as(db, sql, nparams, params, expect, 1, status);
+}
+
+static PGresult *
+db_exec_as(nano_db_t *db, const char *sql, int nparams,
+    const char *const *params, ExecStatusType expect, int hot,
+    nano_db_status_t *status)
+{
     nano_db_status_t  st;
     PGresult         *res = NULL;
 
@@ -368,7 +414,7 @@ nano_db_exec(nano_db_t *db, const char *sql, int nparams,
         st = NANO_DB_UNAVAILABLE;
         goto out;
     }
-    res = db_run(db, sql, nparams, params, expect, &st);
+    res = db_run_as(db, sql, nparams, params, expect, hot, &st);
 out:
     if (status != NULL) {
         *status = st;

@@ -41,6 +41,18 @@ PGresult *nano_db_exec(nano_db_t *db, const char *sql, int nparams,
     const char *const *params, ExecStatusType expect,
     nano_db_status_t *status);
 
+/*
+ * nano_db_exec for a hot statement (a job runner's claim, a generation's
+ * end): prepared once per connection, so that it is not parsed and
+ * planned at every call.  sql must be the same text for the same
+ * statement (a string constant), and its best plan must not depend on
+ * the values: after five runs PostgreSQL may keep one generic plan (the
+ * history's optional cursor, for one, is left unprepared).
+ */
+PGresult *nano_db_exec_hot(nano_db_t *db, const char *sql, int nparams,
+    const char *const *params, ExecStatusType expect,
+    nano_db_status_t *status);
+
 /* BEGIN/COMMIT/ROLLBACK helpers; return NANO_DB_OK or the failure. */
 nano_db_status_t nano_db_begin(nano_db_t *db);
 nano_db_status_t nano_db_commit(nano_db_t *db);

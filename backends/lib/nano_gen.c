@@ -275,7 +275,7 @@ nano_gen_get(nano_db_t *db, const char *id, const char *user_id,
     PGresult           *r;
 
     *found = 0;
-    r = nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK, &st);
+    r = nano_db_exec_hot(db, sql, 2, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         return st;
     }
@@ -696,7 +696,8 @@ nano_gen_finish_tx(nano_db_t *db, void *arg)
     params[3] = outputs;
     params[4] = c->text;
     params[5] = error;
-    r = nano_db_exec(db, nano_gen_end_sql, 6, params, PGRES_TUPLES_OK, &st);
+    r = nano_db_exec_hot(db, nano_gen_end_sql, 6, params, PGRES_TUPLES_OK,
+                         &st);
     if (r == NULL) {
         goto out;
     }
@@ -890,7 +891,7 @@ nano_gen_set_submitting(nano_db_t *db, const char *owner,
     }
     params[0] = arr.data;
     params[1] = owner;
-    r = nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK, &st);
+    r = nano_db_exec_hot(db, sql, 2, params, PGRES_TUPLES_OK, &st);
     nano_buf_cleanup(&arr);
     if (r == NULL) {
         return st;
@@ -939,7 +940,7 @@ nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
     params[2] = now;
     params[3] = until;
     params[4] = lim;
-    r = nano_db_exec(db, sql, 5, params, PGRES_TUPLES_OK, &st);
+    r = nano_db_exec_hot(db, sql, 5, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         return st;
     }
@@ -982,7 +983,7 @@ nano_gen_renew(nano_db_t *db, const char *owner, int lease_secs,
     params[0] = owner;
     params[1] = until;
     params[2] = answers;
-    PQclear(nano_db_exec(db, sql, 3, params, PGRES_COMMAND_OK, &st));
+    PQclear(nano_db_exec_hot(db, sql, 3, params, PGRES_COMMAND_OK, &st));
     return st;
 }
 
@@ -1000,7 +1001,7 @@ nano_gen_set_phase(nano_db_t *db, const char *id, const char *owner,
     PGresult           *r;
 
     *done = 0;
-    r = nano_db_exec(db, sql, 4, params, PGRES_TUPLES_OK, &st);
+    r = nano_db_exec_hot(db, sql, 4, params, PGRES_TUPLES_OK, &st);
     if (r != NULL) {
         *done = PQntuples(r) == 1;
         PQclear(r);
