@@ -1,6 +1,7 @@
 // The measuring half of tests/bench/jobs-inflight: JOBS image generations
 // submitted at once by several signed-in users to one nano-banana process,
-// whose runner sends them all to the fake (2 s, 100 KiB image each);
+// whose runner sends them all to the fake (2 s, FAKE_IMAGE_BYTES each:
+// 100 KiB);
 // wall time from the first submit to the last success (the rows'
 // "finishedAt"), the process's RSS and threads sampled from /proc every
 // 10 ms, the fake's maxInFlight.  ROUNDS rounds on the same stack.
@@ -13,6 +14,7 @@ const ROUNDS = Number(process.argv[3] || 3);
 const PER_USER = Number(process.env.NANO_MAX_INFLIGHT_PER_USER || 16);
 const USERS = Math.ceil(JOBS / PER_USER);
 const MODULE = 'nano-banana';
+const BYTES = Number(process.env.FAKE_IMAGE_BYTES || 102400);
 
 const pid = L.stackPid(MODULE);
 if (!pid || !L.alive(pid)) throw new Error(`no ${MODULE} process`);
@@ -58,7 +60,7 @@ const submit = (i) => {
     const id = JSON.parse(r.text).id;
     await L.retry(() => B.psql(`SELECT "status" FROM "Generation" WHERE "id" = '${id}'`) === 'succeeded', 15000, 100);
     const row = B.psql(`SELECT "offline" || ' ' || ("outputs"->0->>'bytes') FROM "Generation" WHERE "id" = '${id}'`);
-    if (row !== 'false 102400') throw new Error(`the first generation is not a 100 KiB image from the fake: ${row}`);
+    if (row !== `false ${BYTES}`) throw new Error(`the first generation is not a ${BYTES}-byte image from the fake: ${row}`);
 }
 const before = status();
 console.log(`${MODULE} (pid ${pid}) before: VmRSS ${before.rss} kB, VmHWM ${before.hwm} kB, ${before.threads} threads, ${fds()} fds; ${USERS} users, ${JOBS} jobs per round`);
@@ -99,9 +101,9 @@ for (let round = 1; round <= ROUNDS; round++) {
     const epoch = (col, agg) => `${agg}(extract(epoch FROM "${col}" AT TIME ZONE 'utc') * 1000)::bigint`;
     const [firstStart, lastStart, firstEnd, lastEnd, sizes] = B.psql(`SELECT ${epoch('startedAt', 'min')} || ' ' || ${epoch('startedAt', 'max')}
         || ' ' || ${epoch('finishedAt', 'min')} || ' ' || ${epoch('finishedAt', 'max')}
-        || ' ' || count(*) FILTER (WHERE ("outputs"->0->>'bytes')::int = 102400 AND NOT "offline")
+        || ' ' || count(*) FILTER (WHERE ("outputs"->0->>'bytes')::int = ${BYTES} AND NOT "offline")
         FROM "Generation" WHERE "id" IN (${list})`).split(' ').map(Number);
-    if (sizes !== JOBS) throw new Error(`round ${round}: only ${sizes} rows hold a 100 KiB image from the fake`);
+    if (sizes !== JOBS) throw new Error(`round ${round}: only ${sizes} rows hold a ${BYTES}-byte image from the fake`);
     const r = {
         round, wall: lastEnd - t0, submitted: tSubmitted, claimedFirst: firstStart - t0, claimedLast: lastStart - t0,
         firstDone: firstEnd - t0, peakRss, hwm: after.hwm, peakThreads, peakFds, cpu,
