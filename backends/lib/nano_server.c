@@ -728,6 +728,7 @@ nano_server_handle(nano_worker_t *w)
     nano_res_t           res;
     nano_buf_t           out;
     struct timespec      t0, t1;
+    char                 line[600];
     void               (*after)(void *, nano_db_t *);
     void                *after_arg;
     nano_db_t           *after_db;
@@ -756,11 +757,14 @@ nano_server_handle(nano_worker_t *w)
         }
     }
 
+    /* formatted now, while req still points into the params; written
+     * after FCGX_Finish_r, so that the log file's write is not between
+     * the handler and the reply leaving (FCGX_PutStr only buffers) */
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    nano_log_info("%s %s%s %d %.1fms", req.method, req.script_name,
-                  req.path, status,
-                  (double) (t1.tv_sec - t0.tv_sec) * 1e3
-                  + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
+    snprintf(line, sizeof(line), "%s %s%s %d %.1fms", req.method,
+             req.script_name, req.path, status,
+             (double) (t1.tv_sec - t0.tv_sec) * 1e3
+             + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
 
     /* before FCGX_Finish_r, which frees the params req points into */
     after = req.after;
@@ -772,6 +776,7 @@ nano_server_handle(nano_worker_t *w)
     nano_server_request_end(&req);
     nano_req_cleanup(&req);
     FCGX_Finish_r(&w->fcgx);
+    nano_log_info("%s", line);
     nano_buf_cleanup(&out);
     nano_res_cleanup(&res);
     if (after != NULL) {
