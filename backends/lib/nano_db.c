@@ -213,6 +213,7 @@ db_connect(nano_db_t *db)
     const char *const val[] = { NANO_DB_CONNECT_TIMEOUT, "nano", "10", "5",
                                 "3", db->uri, NULL };
     long long         start;
+    PGresult         *res;
 
     if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK) {
         return NANO_DB_OK;
@@ -249,6 +250,15 @@ db_connect(nano_db_t *db)
         db->down = 0;
     }
     PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
+    /* this build wakes the job runners itself once an admission has
+     * committed (nano_jobs_queued), so the admission's trigger need not
+     * (sql/012_jobs_wake.sql); without it a job only wakes them twice */
+    res = PQexec(db->conn, "SET nano.jobs_wake = 'caller'");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        nano_log_warn("database: cannot set nano.jobs_wake: %s",
+                      PQresultErrorMessage(res));
+    }
+    PQclear(res);
     return NANO_DB_OK;
 }
 

@@ -35,7 +35,11 @@ static struct {
     atomic_int                  stopping;
     nano_job_t                 *jobs;       /* every job this runner holds */
     nano_job_t                 *ending;     /* ended, not yet recorded */
-    int                         active;
+    atomic_int                  active;     /* read by request workers */
+    /* nano_jobs_queued: jobs queued here since the last claim, and
+     * whether this runner takes them (up and with room at all) */
+    atomic_int                  wanted;
+    atomic_int                  taking;
     /* the offline thread: a queue in, a list out, an eventfd between */
     pthread_t                   worker;
     int                         worker_running;
@@ -749,6 +753,49 @@ nano_jobs_claim(nano_db_t *db)
     free(rows);
 }
 
+/* Wakes this process's runner for a job just queued, when it has room
+ * for it: 1 when woken. */
+static int
+nano_jobs_take_here(void)
+{
+    uint64_t  one = 1;
+
+    if (!atomic_load(&nano_jobs.taking)) {
+        return 0;
+    }
+    if (atomic_fetch_add(&nano_jobs.wanted, 1) + atomic_load(&nano_jobs.active)
+        >= nano_jobs.max)
+    {
+        atomic_fetch_sub(&nano_jobs.wanted, 1);
+        return 0;
+    }
+    return write(nano_jobs.efd, &one, sizeof(one)) == (ssize_t) sizeof(one);
+}
+
+void
+nano_jobs_queued(nano_db_t *db, const char *module)
+{
+    static const char  sql[] =
+        "SELECT pg_notify('" NANO_JOBS_CHANNEL "', $1)";
+    nano_db_status_t   st;
+    PGresult          *r;
+
+    if (nano_jobs_take_here()) {
+        return;
+    }
+    /* its own transaction, which writes nothing: PostgreSQL holds its
+     * notification queue's lock only for this commit, which flushes
+     * nothing */
+    r = nano_db_exec_hot(db, sql, 1, &module, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        /* the runners still claim it within NANO_JOBS_CLAIM_MS */
+        nano_log_warn("jobs: cannot wake the runners: %s",
+                      nano_db_last_error(db));
+        return;
+    }
+    PQclear(r);
+}
+
 /* Reads the notifications that arrived; 1 when one for this module did,
  * -1 when the connection is gone.  Every module's runner listens on the
  * one channel: without the payload's check, each job queued anywhere
@@ -851,6 +898,10 @@ nano_jobs_thread(void *arg)
             listening = nano_db_listen(db, NANO_JOBS_CHANNEL) == NANO_DB_OK;
         }
 
+        /* reset before the claim: a job queued during it wakes us anew */
+        if (atomic_exchange(&nano_jobs.wanted, 0) > 0) {
+            woke = 1;
+        }
         now = nano_jobs_now_ms();
         if (woke || now - claimed >= NANO_JOBS_CLAIM_MS) {
             nano_jobs_claim(db);
@@ -998,6 +1049,7 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider)
         return -1;
     }
     nano_jobs.running = 1;
+    atomic_store(&nano_jobs.taking, nano_jobs.max > 0);
     nano_log_info("jobs: runner for %s with %s (%s), up to %d in flight,"
                   " media in %s", module, provider->name,
                   provider->offline ? "offline" : "real", nano_jobs.max,
@@ -1010,6 +1062,7 @@ nano_jobs_stop(void)
 {
     nano_job_t  *job;
 
+    atomic_store(&nano_jobs.taking, 0);
     atomic_store(&nano_jobs.stopping, 1);
     pthread_mutex_lock(&nano_jobs.lock);
     pthread_cond_broadcast(&nano_jobs.work);

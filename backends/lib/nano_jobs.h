@@ -116,6 +116,17 @@ int nano_jobs_start(const char *module, const nano_job_provider_t *provider);
  * another runner takes them over). */
 void nano_jobs_stop(void);
 
+/*
+ * A job of module was queued: its admission has committed.  This
+ * process's runner takes it when it has room (woken in-process); else a
+ * NOTIFY on db, in a transaction of its own, wakes the module's runners
+ * elsewhere.  Every runner also claims at least once a second.  The
+ * admission itself does not notify (sql/012_jobs_wake.sql): inside it,
+ * PostgreSQL would hold its notification queue's lock through the
+ * commit's WAL flush, one admission after another.
+ */
+void nano_jobs_queued(nano_db_t *db, const char *module);
+
 /* This process's lease owner ("host:pid:random"). */
 const char *nano_jobs_owner(void);
 

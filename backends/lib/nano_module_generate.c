@@ -865,6 +865,7 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
         goto out;
     }
     created = 1;
+    nano_jobs_queued(db, req->app->name);
     status = nano_res_json(res, 202,
                            json_pack("{s:s, s:s, s:I}", "id", adm.id,
                                      "status", "queued",

@@ -3,19 +3,20 @@
 // its lease runs out and resumed by polling (one submit, one debit, no
 // refund); a job that died in "submitting" fails as interrupted, refunded
 // once, never sent again; two processes of one module sharing one queue
-// run every job exactly once.
+// run every job exactly once; who wakes the runners when a job is queued.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { BASE, STATE, REGISTRY, stackctl, stackPid, alive, retry, sleep } from './lib.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
     price, fakeStats, fakeCount, tag, withBackendEnv, waitSql, envFile, ROOT,
     MEDIA_DIR,
 } from './generations.mjs';
+import { PG_SOCK, PSQL } from './accounts.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
 const LEASE_SECS = 30;        // NANO_JOBS_LEASE_SECS
@@ -137,7 +138,39 @@ function backendEnv(app) {
     return env;
 }
 
-test('two processes of nano-banana share one queue: 40 jobs, each run exactly once, by both processes', async () => {
+// One psql session running each of sqls in turn (separate -c: a NOTIFY is
+// delivered when its own statement commits); its output.
+function psqlSession(sqls) {
+    const args = ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano'];
+    for (const sql of sqls) args.push('-c', sql);
+    const r = spawnSync(PSQL, args, { encoding: 'utf8', timeout: 30000 });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+}
+
+test('a queued job\'s row notifies only for a build that does not wake the runners itself (nano.jobs_wake)', async () => {
+    const u = (await person('wake')).id;
+    // a module no runner serves: nobody claims these rows
+    const mod = `wake-${Date.now()}`;
+    const insert = (id, status) => `INSERT INTO "Generation" ("id","userId","module","model","kind","status","cost")
+        VALUES (${lit(id)}, ${lit(u)}, ${lit(mod)}, 'm', 'image', ${lit(status)}, 0)`;
+    try {
+        // an older build: the trigger's NOTIFY, with the module as payload
+        const old = psqlSession([`LISTEN nano_jobs`, insert(`${mod}-1`, 'queued'), 'SELECT 1']);
+        assert.match(old, new RegExp(`notification "nano_jobs" with payload "${mod}"`), old);
+        // this build (what nano_db sets on connecting): silent, since
+        // nano_jobs_queued wakes a runner after the commit
+        const now = psqlSession([`LISTEN nano_jobs`, `SET nano.jobs_wake = 'caller'`, insert(`${mod}-2`, 'queued'), 'SELECT 1']);
+        assert.doesNotMatch(now, /notification "nano_jobs"/, now);
+        // and a row that is not queued never notified
+        const running = psqlSession([`LISTEN nano_jobs`, insert(`${mod}-3`, 'running'), 'SELECT 1']);
+        assert.doesNotMatch(running, /notification "nano_jobs"/, running);
+    } finally {
+        psql(`DELETE FROM "Generation" WHERE "module" = ${lit(mod)}`);
+    }
+});
+
+test('two processes of nano-banana share one queue: 40 jobs, each run exactly once, by both processes (the full one hands over)', async () => {
     const m = 'nano-banana';
     assert.ok(has(m), 'nano-banana is in the registry');
     assert.ok(process.env.NANO_TEST_PG_SOCK, 'NANO_TEST_PG_SOCK is set');
@@ -153,43 +186,49 @@ test('two processes of nano-banana share one queue: 40 jobs, each run exactly on
     try {
         const up = await retry(() => fs.existsSync(sock) && /jobs: runner for nano-banana/.test(fs.readFileSync(logFile, 'utf8')), 10000, 50);
         assert.ok(up, `the second process started: ${fs.readFileSync(logFile, 'utf8').slice(-500)}`);
-        const stackLog = `${STATE}/logs/${m}.log`;
-        const stackLogFrom = fs.statSync(stackLog).size;
+        // A process with room runs the jobs queued through it itself
+        // (woken in-process); the stack's takes at most 4 at a time here,
+        // so the rest are announced with a NOTIFY and the second process
+        // claims them.
+        await withBackendEnv(m, ['NANO_JOBS_MAX=4'], async () => {
+            const stackLog = `${STATE}/logs/${m}.log`;
+            const stackLogFrom = fs.statSync(stackLog).size;
 
-        const before = await fakeStats();
-        // 4 users x 10: under the in-flight limit of 16 per user
-        const users = await Promise.all([1, 2, 3, 4].map((i) => person(`queue-${i}`)));
-        const ids = [];
-        const t = tag();
-        for (let i = 0; i < 40; i++) {
-            const u = users[i % 4];
-            const r = await generate(u.jar, m, { prompt: `shared queue ${t} #${i} [fake:slow=800]` });
-            assert.equal(r.status, 202, `#${i}: ${r.text}`);
-            ids.push([u, r.json().id]);
-        }
-        for (const [u, id] of ids) {
-            const g = await waitFor(u.jar, m, id, { ms: 60000 });
-            assert.equal(g.status, 'succeeded', `${id}: ${JSON.stringify(g.error)}`);
-            assert.equal(g.outputs.length, 1, `${id}: one image`);
-        }
-        const afterStats = await fakeStats();
-        assert.equal(fakeCount(afterStats, 'gemini.generateContent') - fakeCount(before, 'gemini.generateContent'), 40,
-            'the fake saw exactly 40 generateContent calls');
+            const before = await fakeStats();
+            // 4 users x 10: under the in-flight limit of 16 per user
+            const users = await Promise.all([1, 2, 3, 4].map((i) => person(`queue-${i}`)));
+            const ids = [];
+            const t = tag();
+            for (let i = 0; i < 40; i++) {
+                const u = users[i % 4];
+                const r = await generate(u.jar, m, { prompt: `shared queue ${t} #${i} [fake:slow=800]` });
+                assert.equal(r.status, 202, `#${i}: ${r.text}`);
+                ids.push([u, r.json().id]);
+            }
+            for (const [u, id] of ids) {
+                const g = await waitFor(u.jar, m, id, { ms: 60000 });
+                assert.equal(g.status, 'succeeded', `${id}: ${JSON.stringify(g.error)}`);
+                assert.equal(g.outputs.length, 1, `${id}: one image`);
+            }
+            const afterStats = await fakeStats();
+            assert.equal(fakeCount(afterStats, 'gemini.generateContent') - fakeCount(before, 'gemini.generateContent'), 40,
+                'the fake saw exactly 40 generateContent calls');
 
-        const finished = (text) => new Set([...text.matchAll(/job ([0-9a-f-]{36}) succeeded/g)].map((x) => x[1]));
-        const all = new Set(ids.map(([, id]) => id));
-        const a = new Set([...finished(fs.readFileSync(stackLog, 'utf8').slice(stackLogFrom))].filter((x) => all.has(x)));
-        const b = new Set([...finished(fs.readFileSync(logFile, 'utf8'))].filter((x) => all.has(x)));
-        console.log(`shared queue: the stack's process ran ${a.size} jobs, the second process ${b.size}`);
-        assert.ok(a.size > 0, 'the stack\'s process ran some');
-        assert.ok(b.size > 0, 'the second process ran some');
-        assert.deepEqual([...a].filter((x) => b.has(x)), [], 'no job ran in both');
-        assert.equal(a.size + b.size, 40, 'every job ran in one of them');
-        for (const [u, id] of ids) {
-            assert.deepEqual(ledgerOf(id).map((x) => x.reason), ['debit'], `${id}: charged once, no refund`);
-            assert.equal(ledgerSum(u.id), balanceOf(u.id));
-        }
-        assert.ok(!/taken over by another runner/.test(fs.readFileSync(logFile, 'utf8')), 'no job changed hands');
+            const finished = (text) => new Set([...text.matchAll(/job ([0-9a-f-]{36}) succeeded/g)].map((x) => x[1]));
+            const all = new Set(ids.map(([, id]) => id));
+            const a = new Set([...finished(fs.readFileSync(stackLog, 'utf8').slice(stackLogFrom))].filter((x) => all.has(x)));
+            const b = new Set([...finished(fs.readFileSync(logFile, 'utf8'))].filter((x) => all.has(x)));
+            console.log(`shared queue: the stack's process ran ${a.size} jobs, the second process ${b.size}`);
+            assert.ok(a.size > 0, 'the stack\'s process ran some');
+            assert.ok(b.size > 0, 'the second process ran some');
+            assert.deepEqual([...a].filter((x) => b.has(x)), [], 'no job ran in both');
+            assert.equal(a.size + b.size, 40, 'every job ran in one of them');
+            for (const [u, id] of ids) {
+                assert.deepEqual(ledgerOf(id).map((x) => x.reason), ['debit'], `${id}: charged once, no refund`);
+                assert.equal(ledgerSum(u.id), balanceOf(u.id));
+            }
+            assert.ok(!/taken over by another runner/.test(fs.readFileSync(logFile, 'utf8')), 'no job changed hands');
+        });
     } finally {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
         const res = await Promise.race([exited, sleep(10000).then(() => null)]);
