@@ -271,6 +271,68 @@ test_lifts_from_the_minimum(void **state)
     doc_cleanup(&d);
 }
 
+/*
+ * The scan looks at eight bytes to a step: a byte that must stop it, at
+ * every place in a step, and a value's end at every place, give what
+ * json_loadb gives; only a value without such a byte is lifted.
+ */
+static void
+test_scan_stops_at_every_offset(void **state)
+{
+    static const struct {
+        const char  *bytes;
+        int          valid;      /* JSON as it is */
+    } stops[] = {
+        { "\\/", 1 }, { "\\\"", 1 }, { "\x1f", 0 }, { "\x7f", 1 },
+        { "\xc3\xa9", 1 }, { "\xff", 0 },
+    };
+    nano_json_lift_t  l;
+    json_error_t      err;
+    doc_t             d;
+    json_t           *root, *plain;
+    size_t            at, k;
+
+    (void) state;
+    for (at = 0; at < 17; at++) {
+        /* the closing quote after MIN + at bytes */
+        doc_init(&d);
+        doc_put(&d, "{\"data\":\"");
+        doc_span(&d, NANO_JSON_LIFT_MIN + at, (unsigned) at);
+        doc_put(&d, "\",\"x\":1}");
+        root = load(&l, &d, keys, 0);
+        assert_non_null(root);
+        assert_int_equal(l.n, 1);
+        assert_span(&l, json_object_get(root, "data"), &d, 0);
+        json_decref(root);
+        nano_json_lift_free(&l);
+        doc_cleanup(&d);
+
+        for (k = 0; k < sizeof(stops) / sizeof(stops[0]); k++) {
+            doc_init(&d);
+            doc_put(&d, "{\"data\":\"");
+            doc_b64(&d, NANO_JSON_LIFT_MIN + at, (unsigned) k);
+            doc_put(&d, stops[k].bytes);
+            doc_b64(&d, 20, (unsigned) k);
+            doc_put(&d, "\"}");
+            plain = json_loadb(d.text.data, d.text.len, 0, &err);
+            root = load(&l, &d, keys, 0);
+            assert_int_equal(l.n, 0);
+            if (stops[k].valid) {
+                assert_non_null(plain);
+                assert_non_null(root);
+                assert_true(json_lift_equal(&l, root, plain));
+            } else {
+                assert_null(plain);
+                assert_null(root);
+            }
+            json_decref(root);
+            json_decref(plain);
+            nano_json_lift_free(&l);
+            doc_cleanup(&d);
+        }
+    }
+}
+
 static void
 test_lifts_with_space_around_colon(void **state)
 {
@@ -957,6 +1019,7 @@ main(void)
         cmocka_unit_test(test_lifts_named_long_value),
         cmocka_unit_test(test_lifts_several_at_depths),
         cmocka_unit_test(test_lifts_from_the_minimum),
+        cmocka_unit_test(test_scan_stops_at_every_offset),
         cmocka_unit_test(test_lifts_with_space_around_colon),
         cmocka_unit_test(test_lifts_past_escaped_backslash),
         cmocka_unit_test(test_duplicate_keys),
