@@ -91,12 +91,44 @@ static const unsigned char  nano_base64_values[256] = {
     255,255,255,255,255,255,255,255,255,255,255,255,255,255,255,255,
 };
 
+/*
+ * Decodes whole quanta of four digits at s (n bytes) into out, up to the
+ * first quantum that holds anything else (whitespace, padding, a bad
+ * byte), which the caller reads one byte at a time.  Returns how many
+ * quanta; large images arrive as megabytes of base64, so this loop is
+ * kept free of the caller's bookkeeping.
+ */
+static size_t
+nano_base64_decode_run(const unsigned char *s, size_t n,
+    unsigned char *out)
+{
+    const unsigned char  *v = nano_base64_values;
+    size_t                k;
+    unsigned              a, b, c, d, q;
+
+    for (k = 0; n >= 4; k++, n -= 4, s += 4, out += 3) {
+        a = v[s[0]];
+        b = v[s[1]];
+        c = v[s[2]];
+        d = v[s[3]];
+        if ((a | b | c | d) > 63) {
+            break;
+        }
+        q = a << 18 | b << 12 | c << 6 | d;
+        out[0] = (unsigned char) (q >> 16);
+        out[1] = (unsigned char) (q >> 8);
+        out[2] = (unsigned char) q;
+    }
+    return k;
+}
+
 unsigned char *
 nano_base64_decode(const char *s, size_t len, size_t max, size_t *out_len)
 {
     unsigned char  *out = NULL;
     size_t          i, o = 0, cap, pad = 0, ndigits = 0;
-    unsigned        acc = 0, q, v, d[4];
+    size_t          k;
+    unsigned        acc = 0, v;
     unsigned char   c;
 
     *out_len = 0;
@@ -110,22 +142,13 @@ nano_base64_decode(const char *s, size_t len, size_t max, size_t *out_len)
         return NULL;
     }
     for (i = 0; i < len; i++) {
-        /* four digits at a quantum's start, the usual case, at once:
-         * large images arrive as megabytes of base64 */
-        while (ndigits % 4 == 0 && pad == 0 && len - i >= 4) {
-            d[0] = nano_base64_values[(unsigned char) s[i]];
-            d[1] = nano_base64_values[(unsigned char) s[i + 1]];
-            d[2] = nano_base64_values[(unsigned char) s[i + 2]];
-            d[3] = nano_base64_values[(unsigned char) s[i + 3]];
-            if ((d[0] | d[1] | d[2] | d[3]) > 63) {
-                break;
-            }
-            q = d[0] << 18 | d[1] << 12 | d[2] << 6 | d[3];
-            out[o++] = (unsigned char) (q >> 16);
-            out[o++] = (unsigned char) (q >> 8);
-            out[o++] = (unsigned char) q;
-            ndigits += 4;
-            i += 4;
+        /* whole quanta at a quantum's start, the usual case, at once */
+        if (ndigits % 4 == 0 && pad == 0) {
+            k = nano_base64_decode_run((const unsigned char *) s + i,
+                                       len - i, out + o);
+            i += 4 * k;
+            o += 3 * k;
+            ndigits += 4 * k;
             if (max > 0 && o > max) {
                 goto big;
             }
