@@ -61,6 +61,7 @@ static PGresult *db_exec_as(nano_db_t *db, const char *sql, int nparams,
 static const char *db_prepared_name(nano_db_t *db, const char *sql,
     int nparams, char *name, size_t cap);
 static void db_check_stale(nano_db_t *db);
+static int db_take_notifies(nano_db_t *db, const char *payload);
 
 static long long
 now_ms(void)
@@ -1080,8 +1081,7 @@ int
 nano_db_wait(nano_db_t *db, int timeout_ms, const char *payload)
 {
     struct pollfd   pfd;
-    PGnotify       *n;
-    int             got = 0, rc;
+    int             got, rc;
 
     if (db == NULL || db->conn == NULL
         || PQstatus(db->conn) != CONNECTION_OK)
@@ -1095,15 +1095,9 @@ nano_db_wait(nano_db_t *db, int timeout_ms, const char *payload)
         return -1;
     }
     /* notifications may already sit in libpq's buffer */
-    if (!PQconsumeInput(db->conn)) {
-        goto lost;
-    }
-    while ((n = PQnotifies(db->conn)) != NULL) {
-        got |= payload == NULL || strcmp(n->extra, payload) == 0;
-        PQfreemem(n);
-    }
-    if (got) {
-        return 1;
+    got = db_take_notifies(db, payload);
+    if (got != 0) {
+        return got;
     }
     rc = poll(&pfd, 1, timeout_ms);
     if (rc < 0) {
@@ -1112,6 +1106,18 @@ nano_db_wait(nano_db_t *db, int timeout_ms, const char *payload)
     if (rc == 0) {
         return 0;
     }
+    return db_take_notifies(db, payload);
+}
+
+/* Reads what arrived and consumes every notification: 1 when one's
+ * payload is payload (any, when NULL), 0 when none is, -1 when the
+ * connection is lost. */
+static int
+db_take_notifies(nano_db_t *db, const char *payload)
+{
+    PGnotify  *n;
+    int        got = 0;
+
     if (!PQconsumeInput(db->conn)) {
         goto lost;
     }
