@@ -88,11 +88,14 @@ export async function assertRefusedWithin(assert, jars, what, opts = {}) {
 }
 
 // psql(sql): one statement as the application's role on the test stack's
-// database; returns the unaligned, tuples-only output.
+// database; returns the unaligned, tuples-only output.  An array runs each
+// statement in turn in one session (a -c each: a LISTEN then sees the
+// NOTIFYs of the statements after it).
 export function psql(sql) {
     if (!PG_SOCK) throw new Error('NANO_TEST_PG_SOCK is not set (run through make test)');
-    const r = spawnSync(PSQL, ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', PG_SOCK, '-U', 'nano',
-        '-d', 'nano', '-c', sql], { encoding: 'utf8', timeout: 30000 });
+    const args = ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano'];
+    for (const one of [].concat(sql)) args.push('-c', one);
+    const r = spawnSync(PSQL, args, { encoding: 'utf8', timeout: 30000 });
     if (r.status !== 0) throw new Error(`psql ${sql}: ${r.stderr || r.error}`);
     return r.stdout.trim();
 }

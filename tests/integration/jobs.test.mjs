@@ -9,14 +9,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { BASE, STATE, REGISTRY, stackctl, stackPid, alive, retry, sleep } from './lib.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
     price, fakeStats, fakeCount, tag, withBackendEnv, waitSql, envFile, ROOT,
     MEDIA_DIR,
 } from './generations.mjs';
-import { PG_SOCK, PSQL } from './accounts.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
 const LEASE_SECS = 30;        // NANO_JOBS_LEASE_SECS
@@ -138,16 +137,6 @@ function backendEnv(app) {
     return env;
 }
 
-// One psql session running each of sqls in turn (separate -c: a NOTIFY is
-// delivered when its own statement commits); its output.
-function psqlSession(sqls) {
-    const args = ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano'];
-    for (const sql of sqls) args.push('-c', sql);
-    const r = spawnSync(PSQL, args, { encoding: 'utf8', timeout: 30000 });
-    assert.equal(r.status, 0, r.stderr);
-    return r.stdout;
-}
-
 test('a queued job\'s row notifies only for a build that does not wake the runners itself (nano.jobs_wake)', async () => {
     const u = (await person('wake')).id;
     // a module no runner serves: nobody claims these rows
@@ -156,14 +145,14 @@ test('a queued job\'s row notifies only for a build that does not wake the runne
         VALUES (${lit(id)}, ${lit(u)}, ${lit(mod)}, 'm', 'image', ${lit(status)}, 0)`;
     try {
         // an older build: the trigger's NOTIFY, with the module as payload
-        const old = psqlSession([`LISTEN nano_jobs`, insert(`${mod}-1`, 'queued'), 'SELECT 1']);
+        const old = psql([`LISTEN nano_jobs`, insert(`${mod}-1`, 'queued'), 'SELECT 1']);
         assert.match(old, new RegExp(`notification "nano_jobs" with payload "${mod}"`), old);
         // this build (what nano_db sets on connecting): silent, since
         // nano_jobs_queued wakes a runner after the commit
-        const now = psqlSession([`LISTEN nano_jobs`, `SET nano.jobs_wake = 'caller'`, insert(`${mod}-2`, 'queued'), 'SELECT 1']);
+        const now = psql([`LISTEN nano_jobs`, `SET nano.jobs_wake = 'caller'`, insert(`${mod}-2`, 'queued'), 'SELECT 1']);
         assert.doesNotMatch(now, /notification "nano_jobs"/, now);
         // and a row that is not queued never notified
-        const running = psqlSession([`LISTEN nano_jobs`, insert(`${mod}-3`, 'running'), 'SELECT 1']);
+        const running = psql([`LISTEN nano_jobs`, insert(`${mod}-3`, 'running'), 'SELECT 1']);
         assert.doesNotMatch(running, /notification "nano_jobs"/, running);
     } finally {
         psql(`DELETE FROM "Generation" WHERE "module" = ${lit(mod)}`);
