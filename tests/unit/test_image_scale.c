@@ -445,6 +445,7 @@ corrupt_png(void **state)
                      NANO_SCALE_CORRUPT);
     assert_non_null(strstr(why, "the PNG is corrupt"));
     assert_null(got.px);
+    free(png);
     /* cut short */
     make_png(&src, &png, &len);
     assert_int_equal(nano_image_decode(png, len / 2, NANO_IMAGE_PIXELS_MAX, 0,
