@@ -723,22 +723,57 @@ nano_jobs_due(CURLM *multi, nano_db_t *db)
     return wait;
 }
 
+/* Wakes the module's runners in every process: a NOTIFY in a transaction
+ * of its own, which writes nothing, so PostgreSQL holds its notification
+ * queue's lock only for a commit that flushes nothing. */
 static void
-nano_jobs_claim(nano_db_t *db)
+nano_jobs_notify(nano_db_t *db, const char *module)
+{
+    static const char  sql[] =
+        "SELECT pg_notify('" NANO_JOBS_CHANNEL "', $1)";
+    nano_db_status_t   st;
+    PGresult          *r;
+
+    r = nano_db_exec_hot(db, sql, 1, &module, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        /* the runners still claim it within NANO_JOBS_CLAIM_MS */
+        nano_log_warn("jobs: cannot wake the runners: %s",
+                      nano_db_last_error(db));
+        return;
+    }
+    PQclear(r);
+}
+
+/* handover: jobs queued through this process woke it.  Their submitters
+ * judged its room without a lock, and a burst may have filled it since;
+ * when this claim leaves it full, the other processes are told, so that
+ * such a job waits for no periodic claim. */
+static void
+nano_jobs_claim(nano_db_t *db, int handover)
 {
     nano_gen_t  *rows = NULL;
     nano_job_t  *job;
     size_t       n = 0, i;
+    int          room;
 
-    if (nano_jobs.max == 0 || nano_jobs.active >= nano_jobs.max) {
+    if (nano_jobs.max == 0) {
+        return;
+    }
+    room = nano_jobs.max - atomic_load(&nano_jobs.active);
+    if (room <= 0) {
+        if (handover) {
+            nano_jobs_notify(db, nano_jobs.module);
+        }
         return;
     }
     if (nano_gen_claim(db, nano_jobs.module, nano_jobs.owner,
-                       NANO_JOBS_LEASE_SECS, nano_jobs.max - nano_jobs.active,
-                       &rows, &n) != NANO_DB_OK)
+                       NANO_JOBS_LEASE_SECS, room, &rows, &n) != NANO_DB_OK)
     {
         nano_log_warn("jobs: cannot claim: %s", nano_db_last_error(db));
         return;
+    }
+    if (handover && n == (size_t) room) {
+        nano_jobs_notify(db, nano_jobs.module);
     }
     for (i = 0; i < n; i++) {
         job = calloc(1, sizeof(nano_job_t));
@@ -775,25 +810,9 @@ nano_jobs_take_here(void)
 void
 nano_jobs_queued(nano_db_t *db, const char *module)
 {
-    static const char  sql[] =
-        "SELECT pg_notify('" NANO_JOBS_CHANNEL "', $1)";
-    nano_db_status_t   st;
-    PGresult          *r;
-
-    if (nano_jobs_take_here()) {
-        return;
+    if (!nano_jobs_take_here()) {
+        nano_jobs_notify(db, module);
     }
-    /* its own transaction, which writes nothing: PostgreSQL holds its
-     * notification queue's lock only for this commit, which flushes
-     * nothing */
-    r = nano_db_exec_hot(db, sql, 1, &module, PGRES_TUPLES_OK, &st);
-    if (r == NULL) {
-        /* the runners still claim it within NANO_JOBS_CLAIM_MS */
-        nano_log_warn("jobs: cannot wake the runners: %s",
-                      nano_db_last_error(db));
-        return;
-    }
-    PQclear(r);
 }
 
 /* Reads the notifications that arrived; 1 when one for this module did,
@@ -875,6 +894,7 @@ nano_jobs_thread(void *arg)
     long long           now, claimed = 0, renewed;
     long                wait;
     int                 running, left, listening = 0, woke = 1, nfds;
+    int                 handover;
 
     (void) arg;
     multi = curl_multi_init();
@@ -899,12 +919,13 @@ nano_jobs_thread(void *arg)
         }
 
         /* reset before the claim: a job queued during it wakes us anew */
-        if (atomic_exchange(&nano_jobs.wanted, 0) > 0) {
+        handover = atomic_exchange(&nano_jobs.wanted, 0) > 0;
+        if (handover) {
             woke = 1;
         }
         now = nano_jobs_now_ms();
         if (woke || now - claimed >= NANO_JOBS_CLAIM_MS) {
-            nano_jobs_claim(db);
+            nano_jobs_claim(db, handover);
             claimed = now;
             woke = 0;
         }
