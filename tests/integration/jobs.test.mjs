@@ -186,14 +186,15 @@ test('two processes of nano-banana share one queue: 40 jobs, each run exactly on
             const before = await fakeStats();
             // 4 users x 10: under the in-flight limit of 16 per user
             const users = await Promise.all([1, 2, 3, 4].map((i) => person(`queue-${i}`)));
-            const ids = [];
+            // submitted at once: a burst fills the stack's process while
+            // its submitters still judge its room
             const t = tag();
-            for (let i = 0; i < 40; i++) {
+            const ids = await Promise.all(Array.from({ length: 40 }, async (_, i) => {
                 const u = users[i % 4];
                 const r = await generate(u.jar, m, { prompt: `shared queue ${t} #${i} [fake:slow=800]` });
                 assert.equal(r.status, 202, `#${i}: ${r.text}`);
-                ids.push([u, r.json().id]);
-            }
+                return [u, r.json().id];
+            }));
             for (const [u, id] of ids) {
                 const g = await waitFor(u.jar, m, id, { ms: 60000 });
                 assert.equal(g.status, 'succeeded', `${id}: ${JSON.stringify(g.error)}`);
@@ -207,7 +208,9 @@ test('two processes of nano-banana share one queue: 40 jobs, each run exactly on
             const all = new Set(ids.map(([, id]) => id));
             const a = new Set([...finished(fs.readFileSync(stackLog, 'utf8').slice(stackLogFrom))].filter((x) => all.has(x)));
             const b = new Set([...finished(fs.readFileSync(logFile, 'utf8'))].filter((x) => all.has(x)));
-            console.log(`shared queue: the stack's process ran ${a.size} jobs, the second process ${b.size}`);
+            const waited = psql(`SELECT round(max(extract(epoch FROM "startedAt" - "createdAt")) * 1000)
+                                   FROM "Generation" WHERE "id" IN (${ids.map(([, id]) => lit(id)).join(', ')})`);
+            console.log(`shared queue: the stack's process ran ${a.size} jobs, the second process ${b.size}; the longest wait in the queue ${waited} ms`);
             assert.ok(a.size > 0, 'the stack\'s process ran some');
             assert.ok(b.size > 0, 'the second process ran some');
             assert.deepEqual([...a].filter((x) => b.has(x)), [], 'no job ran in both');
