@@ -393,6 +393,19 @@ nano_client_do(const nano_client_call_t *call, nano_client_res_t *res)
     return res->status > 0 ? 0 : -1;
 }
 
+void
+nano_client_thread_cleanup(void)
+{
+    if (nano_client_easy != NULL) {
+        curl_easy_cleanup(nano_client_easy);
+        nano_client_easy = NULL;
+    }
+    if (nano_client_multi != NULL) {
+        curl_multi_cleanup(nano_client_multi);
+        nano_client_multi = NULL;
+    }
+}
+
 const char *
 nano_client_why(const nano_client_res_t *res)
 {

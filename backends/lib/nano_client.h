@@ -105,6 +105,10 @@ void nano_client_res_cleanup(nano_client_res_t *res);
  */
 int nano_client_do(const nano_client_call_t *call, nano_client_res_t *res);
 
+/* Frees the calling thread's easy handle and its connections: a thread
+ * that made calls ends with it. */
+void nano_client_thread_cleanup(void);
+
 /*
  * For the multi runner: prepares easy for call, writing into res.
  * Returns 0, or -1 when out of memory.  The header list it makes is

@@ -21,6 +21,7 @@
 
 #include <fcgiapp.h>
 
+#include "nano_client.h"
 #include "nano_dbpool.h"
 #include "nano_image.h"
 #include "nano_log.h"
@@ -821,6 +822,7 @@ nano_server_worker(void *arg)
     if (w->app->worker_cleanup != NULL) {
         w->app->worker_cleanup(w);
     }
+    nano_client_thread_cleanup();
     return NULL;
 }
 
