@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,9 @@ static PGresult *db_exec_as(nano_db_t *db, const char *sql, int nparams,
     nano_db_status_t *status);
 static const char *db_prepared_name(nano_db_t *db, const char *sql,
     int nparams, char *name, size_t cap);
+/* nano_db_wakes_jobs */
+static atomic_int  db_wakes_jobs;
+
 static void db_check_stale(nano_db_t *db);
 static int db_take_notifies(nano_db_t *db, const char *payload);
 
@@ -251,16 +255,22 @@ db_connect(nano_db_t *db)
         db->down = 0;
     }
     PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
-    /* this build wakes the job runners itself once an admission has
-     * committed (nano_jobs_queued), so the admission's trigger need not
-     * (sql/012_jobs_wake.sql); without it a job only wakes them twice */
-    res = PQexec(db->conn, "SET nano.jobs_wake = 'caller'");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        nano_log_warn("database: cannot set nano.jobs_wake: %s",
-                      PQresultErrorMessage(res));
+    if (atomic_load(&db_wakes_jobs)) {
+        /* without it a job only wakes the runners twice */
+        res = PQexec(db->conn, "SET nano.jobs_wake = 'caller'");
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            nano_log_warn("database: cannot set nano.jobs_wake: %s",
+                          PQresultErrorMessage(res));
+        }
+        PQclear(res);
     }
-    PQclear(res);
     return NANO_DB_OK;
+}
+
+void
+nano_db_wakes_jobs(void)
+{
+    atomic_store(&db_wakes_jobs, 1);
 }
 
 /* Sorts a failed result (or a lost connection) into a status. */
