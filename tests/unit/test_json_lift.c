@@ -117,6 +117,22 @@ assert_span(const nano_json_lift_t *l, const json_t *v, const doc_t *d,
     assert_int_equal(len, d->len[k]);
 }
 
+/* d's "data" is its only lifted value, span 0; d is cleaned up. */
+static void
+assert_lifts_data_alone(doc_t *d)
+{
+    nano_json_lift_t  l;
+    json_t           *root;
+
+    root = load(&l, d, keys, 0);
+    assert_non_null(root);
+    assert_int_equal(l.n, 1);
+    assert_span(&l, json_object_get(root, "data"), d, 0);
+    json_decref(root);
+    nano_json_lift_free(&l);
+    doc_cleanup(d);
+}
+
 /* v reads as the n bytes at s, from jansson's own copy (not lifted). */
 static void
 assert_reads(const nano_json_lift_t *l, const json_t *v, const char *s,
@@ -262,13 +278,7 @@ test_lifts_from_the_minimum(void **state)
     doc_put(&d, "{\"data\":\"");
     doc_span(&d, NANO_JSON_LIFT_MIN, 7);
     doc_put(&d, "\"}");
-    root = load(&l, &d, keys, 0);
-    assert_non_null(root);
-    assert_int_equal(l.n, 1);
-    assert_span(&l, json_object_get(root, "data"), &d, 0);
-    json_decref(root);
-    nano_json_lift_free(&l);
-    doc_cleanup(&d);
+    assert_lifts_data_alone(&d);
 }
 
 /*
@@ -299,13 +309,7 @@ test_scan_stops_at_every_offset(void **state)
         doc_put(&d, "{\"data\":\"");
         doc_span(&d, NANO_JSON_LIFT_MIN + at, (unsigned) at);
         doc_put(&d, "\",\"x\":1}");
-        root = load(&l, &d, keys, 0);
-        assert_non_null(root);
-        assert_int_equal(l.n, 1);
-        assert_span(&l, json_object_get(root, "data"), &d, 0);
-        json_decref(root);
-        nano_json_lift_free(&l);
-        doc_cleanup(&d);
+        assert_lifts_data_alone(&d);
 
         for (k = 0; k < sizeof(stops) / sizeof(stops[0]); k++) {
             doc_init(&d);
@@ -338,9 +342,7 @@ test_lifts_with_space_around_colon(void **state)
 {
     static const char  *const before[] = { " : ", "\n:\t", "\r\n\t:\r\n ",
                                            ":", "\t\t:" };
-    nano_json_lift_t    l;
     doc_t               d;
-    json_t             *root;
     size_t              i;
 
     (void) state;
@@ -351,13 +353,7 @@ test_lifts_with_space_around_colon(void **state)
         doc_put(&d, "\"");
         doc_span(&d, 4100 + i, (unsigned) i);
         doc_put(&d, "\" \n}\n");
-        root = load(&l, &d, keys, 0);
-        assert_non_null(root);
-        assert_int_equal(l.n, 1);
-        assert_span(&l, json_object_get(root, "data"), &d, 0);
-        json_decref(root);
-        nano_json_lift_free(&l);
-        doc_cleanup(&d);
+        assert_lifts_data_alone(&d);
     }
 }
 
