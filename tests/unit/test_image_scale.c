@@ -296,24 +296,35 @@ px_at(const nano_pixels_t *p, int x, int y)
 
 /* ---- decoding --------------------------------------------------------- */
 
+/* data decodes to exactly the pixels of src (lossless formats). */
+static void
+assert_decodes_to(const unsigned char *data, size_t len,
+    const nano_pixels_t *src)
+{
+    nano_pixels_t  got;
+    WHY;
+
+    assert_int_equal(nano_image_decode(data, len, NANO_IMAGE_PIXELS_MAX, 0,
+                                       &got, why, sizeof(why)),
+                     NANO_SCALE_OK);
+    assert_int_equal(got.width, src->width);
+    assert_int_equal(got.height, src->height);
+    assert_memory_equal(got.px, src->px,
+                        (size_t) src->width * (size_t) src->height * 4);
+    nano_pixels_cleanup(&got);
+}
+
 static void
 png_exact(void **state)
 {
-    nano_pixels_t  src, got;
+    nano_pixels_t  src;
     unsigned char *png;
     size_t         len;
-    WHY;
 
     (void) state;
     paint_pixels(&src, 37, 23, paint_gradient);
     make_png(&src, &png, &len);
-    assert_int_equal(nano_image_decode(png, len, NANO_IMAGE_PIXELS_MAX, 0,
-                                       &got, why, sizeof(why)),
-                     NANO_SCALE_OK);
-    assert_int_equal(got.width, 37);
-    assert_int_equal(got.height, 23);
-    assert_memory_equal(got.px, src.px, 37 * 23 * 4);
-    nano_pixels_cleanup(&got);
+    assert_decodes_to(png, len, &src);
     nano_pixels_cleanup(&src);
     free(png);
 }
@@ -355,21 +366,14 @@ jpeg_close(void **state)
 static void
 webp_lossless_exact(void **state)
 {
-    nano_pixels_t  src, got;
+    nano_pixels_t  src;
     unsigned char *w;
     size_t         len;
-    WHY;
 
     (void) state;
     paint_pixels(&src, 50, 30, paint_gradient);
     make_webp(&src, 1, &w, &len);
-    assert_int_equal(nano_image_decode(w, len, NANO_IMAGE_PIXELS_MAX, 0,
-                                       &got, why, sizeof(why)),
-                     NANO_SCALE_OK);
-    assert_int_equal(got.width, 50);
-    assert_int_equal(got.height, 30);
-    assert_memory_equal(got.px, src.px, 50 * 30 * 4);
-    nano_pixels_cleanup(&got);
+    assert_decodes_to(w, len, &src);
     nano_pixels_cleanup(&src);
     WebPFree(w);
 }
