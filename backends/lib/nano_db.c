@@ -53,6 +53,9 @@ struct nano_db_s {
     char        errmsg[256];
 };
 
+/* set by nano_db_wakes_jobs: module processes say so on connecting */
+static atomic_int  db_wakes_jobs;
+
 static PGresult *db_run_as(nano_db_t *db, const char *sql, int nparams,
     const char *const *params, ExecStatusType expect, int hot,
     nano_db_status_t *status);
@@ -61,9 +64,6 @@ static PGresult *db_exec_as(nano_db_t *db, const char *sql, int nparams,
     nano_db_status_t *status);
 static const char *db_prepared_name(nano_db_t *db, const char *sql,
     int nparams, char *name, size_t cap);
-/* nano_db_wakes_jobs */
-static atomic_int  db_wakes_jobs;
-
 static void db_check_stale(nano_db_t *db);
 static int db_take_notifies(nano_db_t *db, const char *payload);
 
