@@ -147,8 +147,9 @@ test('a queued job\'s row notifies only for a build that does not wake the runne
         // an older build: the trigger's NOTIFY, with the module as payload
         const old = psql([`LISTEN nano_jobs`, insert(`${mod}-1`, 'queued'), 'SELECT 1']);
         assert.match(old, new RegExp(`notification "nano_jobs" with payload "${mod}"`), old);
-        // this build (what nano_db sets on connecting): silent, since
-        // nano_jobs_queued wakes a runner after the commit
+        // this build's module processes (what nano_db sets on their
+        // connections): silent, since nano_jobs_queued wakes a runner
+        // after the commit
         const now = psql([`LISTEN nano_jobs`, `SET nano.jobs_wake = 'caller'`, insert(`${mod}-2`, 'queued'), 'SELECT 1']);
         assert.doesNotMatch(now, /notification "nano_jobs"/, now);
         // and a row that is not queued never notified
