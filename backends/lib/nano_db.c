@@ -11,7 +11,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,9 +51,6 @@ struct nano_db_s {
     char        sqlstate[6];
     char        errmsg[256];
 };
-
-/* set by nano_db_wakes_jobs: module processes say so on connecting */
-static atomic_int  db_wakes_jobs;
 
 static PGresult *db_run_as(nano_db_t *db, const char *sql, int nparams,
     const char *const *params, ExecStatusType expect, int hot,
@@ -218,7 +214,6 @@ db_connect(nano_db_t *db)
     const char *const val[] = { NANO_DB_CONNECT_TIMEOUT, "nano", "10", "5",
                                 "3", db->uri, NULL };
     long long         start;
-    PGresult         *res;
 
     if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK) {
         return NANO_DB_OK;
@@ -255,22 +250,7 @@ db_connect(nano_db_t *db)
         db->down = 0;
     }
     PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
-    if (atomic_load(&db_wakes_jobs)) {
-        /* without it a job only wakes the runners twice */
-        res = PQexec(db->conn, "SET nano.jobs_wake = 'caller'");
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            nano_log_warn("database: cannot set nano.jobs_wake: %s",
-                          PQresultErrorMessage(res));
-        }
-        PQclear(res);
-    }
     return NANO_DB_OK;
-}
-
-void
-nano_db_wakes_jobs(void)
-{
-    atomic_store(&db_wakes_jobs, 1);
 }
 
 /* Sorts a failed result (or a lost connection) into a status. */

@@ -151,16 +151,6 @@ int nano_db_in_tx(const nano_db_t *db);
 nano_db_status_t nano_db_finish(nano_db_t *db, nano_db_status_t st);
 
 /*
- * This process wakes the job runners itself once a job's admission has
- * committed (nano_jobs_queued): its connections opened from now on say so
- * (nano.jobs_wake = 'caller'), and the queue's trigger stays silent for
- * them (sql/012_jobs_wake.sql).  Module processes call it before their
- * first query; the platform and the tools do not, so a queued row they
- * write still wakes the runners.
- */
-void nano_db_wakes_jobs(void);
-
-/*
  * LISTENs on channel (an identifier, quoted here), connecting first when
  * needed.  Call it again after nano_db_wait reports a lost connection.
  */

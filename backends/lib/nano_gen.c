@@ -158,6 +158,11 @@ nano_gen_admit_once(nano_db_t *db, const nano_gen_new_t *in,
         "SELECT o_outcome, o_model, o_cost FROM \"nano_gen_admit\"($1, $2,"
         " $3, $4, $5, $6, $7, $8::jsonb, $9::boolean, $10, $11,"
         " $12::bigint, $13::bigint)";
+    static const char   sql_waking[] =
+        "SELECT o_outcome, o_model, o_cost FROM \"nano_gen_admit\"($1, $2,"
+        " $3, $4, $5, $6, $7, $8::jsonb, $9::boolean, $10, $11,"
+        " $12::bigint, $13::bigint, true)";
+    const char         *query = in->caller_wakes ? sql_waking : sql;
     const char         *params[13];
     char                lease[24], maxs[24];
     const char         *max_env = getenv("NANO_MAX_INFLIGHT_PER_USER");
@@ -185,10 +190,10 @@ nano_gen_admit_once(nano_db_t *db, const nano_gen_new_t *in,
     params[10] = in->owner;
     params[11] = in->owner != NULL ? lease : NULL;
     params[12] = maxs;
-    r = in->early ? nano_db_exec_early(db, sql, 13, params, PGRES_TUPLES_OK,
-                                       &st)
-                  : nano_db_exec_retried(db, sql, 13, params, PGRES_TUPLES_OK,
-                                         &st);
+    r = in->early ? nano_db_exec_early(db, query, 13, params,
+                                       PGRES_TUPLES_OK, &st)
+                  : nano_db_exec_retried(db, query, 13, params,
+                                         PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         return st;
     }

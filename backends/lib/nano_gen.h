@@ -86,6 +86,10 @@ typedef struct {
     int          offline;
     int          early;            /* answer before the commit is durable:
                                       see nano_gen_create */
+    int          caller_wakes;     /* a "queued" one: the caller calls
+                                      nano_jobs_queued after the commit,
+                                      so the row's trigger stays silent
+                                      (sql/013_admit_wakes.sql) */
 } nano_gen_new_t;
 
 /*

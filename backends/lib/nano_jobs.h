@@ -121,9 +121,10 @@ void nano_jobs_stop(void);
  * process's runner takes it when it has room (woken in-process); else a
  * NOTIFY on db, in a transaction of its own, wakes the module's runners
  * elsewhere.  Every runner also claims at least once a second.  The
- * admission itself does not notify (sql/012_jobs_wake.sql): inside it,
- * PostgreSQL would hold its notification queue's lock through the
- * commit's WAL flush, one admission after another.
+ * admission itself does not notify (nano_gen_new_t.caller_wakes,
+ * sql/013_admit_wakes.sql): inside it, PostgreSQL would hold its
+ * notification queue's lock through the commit's WAL flush, one
+ * admission after another.
  */
 void nano_jobs_queued(nano_db_t *db, const char *module);
 

@@ -117,8 +117,6 @@ nano_module_start(const nano_config_t *config)
     int                       real;
 
     (void) config;
-    /* before the first query (the provider's report below) */
-    nano_db_wakes_jobs();
     if (nano_client_global_init() != 0) {
         nano_log_error("cannot initialise libcurl");
         return -1;

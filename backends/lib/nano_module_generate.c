@@ -853,6 +853,7 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
     in.prompt = prompt;
     in.params = params;
     in.status = "queued";
+    in.caller_wakes = 1;        /* nano_jobs_queued, below */
     in.offline = nano_module_offline();
     db = nano_server_db(req);
     st = db != NULL ? nano_gen_create(db, &in, &adm) : NANO_DB_UNAVAILABLE;

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { BASE, STATE, REGISTRY, stackctl, stackPid, alive, retry, sleep } from './lib.mjs';
+import { PG_SOCK, PSQL } from './accounts.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
     price, fakeStats, fakeCount, tag, withBackendEnv, waitSql, envFile, ROOT,
@@ -137,25 +138,81 @@ function backendEnv(app) {
     return env;
 }
 
-test('a queued job\'s row notifies only for a build that does not wake the runners itself (nano.jobs_wake)', async () => {
+test('a queued job\'s row notifies only when its writer does not wake the runners itself (nano.jobs_wake)', async () => {
     const u = (await person('wake')).id;
     // a module no runner serves: nobody claims these rows
     const mod = `wake-${Date.now()}`;
     const insert = (id, status) => `INSERT INTO "Generation" ("id","userId","module","model","kind","status","cost")
         VALUES (${lit(id)}, ${lit(u)}, ${lit(mod)}, 'm', 'image', ${lit(status)}, 0)`;
+    // the admission as this build's modules call it (nano_gen.c), the
+    // last argument saying whether the caller wakes the runners
+    const admit = (id, wakes) => `SELECT o_outcome FROM "nano_gen_admit"(${lit(id)}, ${lit(u)}, ${lit(mod)},
+        NULL, 'image', 'queued', 'p', NULL, true, NULL, NULL, NULL, 16, ${wakes})`;
+    const notified = new RegExp(`notification "nano_jobs" with payload "${mod}"`);
     try {
-        // an older build: the trigger's NOTIFY, with the module as payload
+        psql([`INSERT INTO "ModelPrice" ("module","model","label","credits") VALUES (${lit(mod)}, 'm', 'M', 0)`,
+            `INSERT INTO "CreditAccount" ("userId") VALUES (${lit(u)}) ON CONFLICT DO NOTHING`]);
+        // a row written without a word (the tools, older builds): the
+        // trigger's NOTIFY, with the module as payload
         const old = psql([`LISTEN nano_jobs`, insert(`${mod}-1`, 'queued'), 'SELECT 1']);
-        assert.match(old, new RegExp(`notification "nano_jobs" with payload "${mod}"`), old);
-        // this build's module processes (what nano_db sets on their
-        // connections): silent, since nano_jobs_queued wakes a runner
-        // after the commit
-        const now = psql([`LISTEN nano_jobs`, `SET nano.jobs_wake = 'caller'`, insert(`${mod}-2`, 'queued'), 'SELECT 1']);
+        assert.match(old, notified, old);
+        // this build's job admission: silent, since nano_jobs_queued
+        // wakes a runner after the commit; the setting is the
+        // transaction's, so the next row on the same connection, written
+        // without a word, notifies again
+        const now = psql([`LISTEN nano_jobs`, admit(`${mod}-2`, true), 'SELECT 1']);
+        assert.match(now, /^admitted$/m, now);
         assert.doesNotMatch(now, /notification "nano_jobs"/, now);
+        const next = psql([`LISTEN nano_jobs`, admit(`${mod}-3`, true), insert(`${mod}-4`, 'queued'), 'SELECT 1']);
+        assert.match(next, notified, next);
+        // an admission whose caller does not wake: notified
+        const not = psql([`LISTEN nano_jobs`, admit(`${mod}-5`, false), 'SELECT 1']);
+        assert.match(not, /^admitted$/m, not);
+        assert.match(not, notified, not);
+        // an earlier build's module processes set it on the connection
+        const session = psql([`LISTEN nano_jobs`, `SET nano.jobs_wake = 'caller'`, insert(`${mod}-6`, 'queued'), 'SELECT 1']);
+        assert.doesNotMatch(session, /notification "nano_jobs"/, session);
         // and a row that is not queued never notified
-        const running = psql([`LISTEN nano_jobs`, insert(`${mod}-3`, 'running'), 'SELECT 1']);
+        const running = psql([`LISTEN nano_jobs`, insert(`${mod}-7`, 'running'), 'SELECT 1']);
         assert.doesNotMatch(running, /notification "nano_jobs"/, running);
+        assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "module" = ${lit(mod)} AND "status" = 'queued'`), '6');
     } finally {
+        psql([`DELETE FROM "Generation" WHERE "module" = ${lit(mod)}`,
+            `DELETE FROM "CreditLedger" WHERE "module" = ${lit(mod)}`,
+            `DELETE FROM "ModelPrice" WHERE "module" = ${lit(mod)}`]);
+    }
+});
+
+test('a job admitted by nano-banana wakes its runner without a NOTIFY; a row written by psql meanwhile notifies', async () => {
+    const m = 'nano-banana';
+    assert.ok(has(m), 'nano-banana is in the registry');
+    const u = await person('wake-module');
+    const mod = `wake-${Date.now()}`;
+    const app = `nano-listen-${process.pid}`;
+    // a listener that stays for 4 s; psql prints what arrived as it ends
+    const listener = spawn(PSQL, ['-X', '-q', '-tA', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano',
+        '-c', 'LISTEN nano_jobs', '-c', 'SELECT pg_sleep(4)', '-c', 'SELECT 1'],
+    { env: { ...process.env, PGAPPNAME: app }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    listener.stdout.on('data', (d) => { out += d; });
+    listener.stderr.on('data', (d) => { out += d; });
+    const ended = new Promise((resolve) => listener.on('exit', resolve));
+    try {
+        await waitSql(`SELECT 1 FROM pg_stat_activity WHERE application_name = ${lit(app)}
+            AND query LIKE 'SELECT pg_sleep%' AND state = 'active'`);
+        const r = await generate(u.jar, m, { prompt: `silent admission ${tag()}` });
+        assert.equal(r.status, 202, r.text);
+        const id = r.json().id;
+        await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(id)} AND "status" = 'succeeded'`);
+        // the control: a queued row written without a word, while the
+        // listener still listens
+        psql(`INSERT INTO "Generation" ("id","userId","module","model","kind","status","cost")
+            VALUES (${lit(`${mod}-1`)}, ${lit(u.id)}, ${lit(mod)}, 'm', 'image', 'queued', 0)`);
+        assert.equal(await ended, 0, out);
+        assert.match(out, new RegExp(`notification "nano_jobs" with payload "${mod}"`), out);
+        assert.doesNotMatch(out, new RegExp(`notification "nano_jobs" with payload "${m}"`), out);
+    } finally {
+        listener.kill();
         psql(`DELETE FROM "Generation" WHERE "module" = ${lit(mod)}`);
     }
 });
