@@ -163,13 +163,14 @@ static int
 nano_ark_map(long status, const char *code, const char *message,
     nano_provider_error_t *err)
 {
-    char  clean[200];
+    char  clean[200], shown[NANO_PROVIDER_CODE_MAX];
 
     nano_provider_clean_message(message, clean, sizeof(clean));
     if (nano_ark_sensitive(code)) {
+        nano_provider_clean_code(code, shown, sizeof(shown));
         return nano_provider_error_set(err, NANO_PERR_BLOCKED, 0,
             "Ark's content check refused the %s (%s)",
-            strncmp(code, "Output", 6) == 0 ? "image" : "request", code);
+            strncmp(code, "Output", 6) == 0 ? "image" : "request", shown);
     }
     if (code != NULL && strcmp(code, "AuthenticationError") == 0) {
         return nano_provider_error_auth(err, NANO_PROVIDER_ARK, status);

@@ -219,7 +219,7 @@ nano_gemini_parse_response(const char *body, size_t len,
     const char        *block, *reason, *text;
     nano_buf_t         texts;
     nano_json_lift_t   lift;
-    char               clean[200];
+    char               clean[200], shown[NANO_PROVIDER_CODE_MAX];
     size_t             i;
     int                rc = -1;
 
@@ -240,8 +240,9 @@ nano_gemini_parse_response(const char *body, size_t len,
     block = nano_provider_json_str(json_object_get(root, "promptFeedback"),
                                    "blockReason");
     if (block != NULL) {
+        nano_provider_clean_code(block, shown, sizeof(shown));
         nano_provider_error_set(err, NANO_PERR_BLOCKED, 0,
-            "Gemini's safety filter blocked the prompt (%s)", block);
+            "Gemini's safety filter blocked the prompt (%s)", shown);
         goto out;
     }
     cand = json_array_get(json_object_get(root, "candidates"), 0);
@@ -251,8 +252,8 @@ nano_gemini_parse_response(const char *body, size_t len,
         goto out;
     }
     reason = nano_provider_json_str(cand, "finishReason");
-    snprintf(out->finish_reason, sizeof(out->finish_reason), "%s",
-             reason ? reason : "");
+    nano_provider_clean_code(reason, out->finish_reason,
+                             sizeof(out->finish_reason));
     parts = json_object_get(json_object_get(cand, "content"), "parts");
     json_array_foreach(parts, i, part) {
         text = nano_provider_json_str(part, "text");
@@ -283,14 +284,15 @@ nano_gemini_parse_response(const char *body, size_t len,
     }
     if (out->image == NULL && nano_gemini_is_blocked(reason)) {
         nano_provider_error_set(err, NANO_PERR_BLOCKED, 0,
-            "Gemini's safety filter stopped the image (%s)", reason);
+            "Gemini's safety filter stopped the image (%s)",
+            out->finish_reason);
         goto out;
     }
     if (out->image == NULL) {
         nano_provider_clean_message(out->text, clean, sizeof(clean));
         nano_provider_error_set(err, NANO_PERR_BAD_RESPONSE, 0,
             "Gemini answered without an image (%s)%s%s",
-            reason && *reason ? reason : "no finishReason",
+            out->finish_reason[0] ? out->finish_reason : "no finishReason",
             clean[0] ? ": " : "", clean);
         goto out;
     }

@@ -219,6 +219,23 @@ nano_provider_clean_message(const char *msg, char *out, size_t size)
 }
 
 void
+nano_provider_clean_code(const char *code, char *out, size_t size)
+{
+    size_t          i;
+    unsigned char   c;
+
+    if (out == NULL || size == 0) {
+        return;
+    }
+    for (i = 0; code != NULL && code[i] != '\0' && i + 1 < size; i++) {
+        c = (unsigned char) code[i];
+        out[i] = nano_provider_keylike(c) || c == '.' || c == ':' ? (char) c
+                                                                 : '?';
+    }
+    out[i] = '\0';
+}
+
+void
 nano_provider_error_scrub(nano_provider_error_t *err, const char *key)
 {
     char    out[sizeof(err->message)];

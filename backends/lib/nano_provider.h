@@ -111,6 +111,14 @@ int nano_provider_error_set(nano_provider_error_t *err, const char *code,
  */
 void nano_provider_clean_message(const char *msg, char *out, size_t size);
 
+/* A provider's error code or reason (an identifier such as
+ * "OutputImageSensitiveContentDetected"), fit to be shown whole: every
+ * byte outside [A-Za-z0-9_.:-] becomes '?', cut to size - 1 bytes; NULL
+ * gives "".  Codes are shown as they are, so that operators can look
+ * them up; nano_provider_clean_message would elide the long ones. */
+#define NANO_PROVIDER_CODE_MAX  64
+void nano_provider_clean_code(const char *code, char *out, size_t size);
+
 /* Replaces every occurrence of key (when at least 8 bytes) in
  * err->message with "[key]": a last guard for the transport. */
 void nano_provider_error_scrub(nano_provider_error_t *err, const char *key);

@@ -152,18 +152,19 @@ static int
 nano_wan_map(long status, const char *code, const char *message,
     nano_provider_error_t *err)
 {
-    char  clean[200];
+    char  clean[200], shown[NANO_PROVIDER_CODE_MAX];
 
     nano_provider_clean_message(message, clean, sizeof(clean));
     if (code == NULL) {
         code = "";
     }
+    nano_provider_clean_code(code, shown, sizeof(shown));
     if (strcmp(code, "DataInspectionFailed") == 0
         || strstr(code, "DataInspection") != NULL
         || strcmp(code, "IPInfringementSuspect") == 0)
     {
         return nano_provider_error_set(err, NANO_PERR_BLOCKED, 0,
-            "DashScope's content check refused the video (%s)", code);
+            "DashScope's content check refused the video (%s)", shown);
     }
     if (strcmp(code, "InvalidApiKey") == 0 || status == 401
         || status == 403)
@@ -177,13 +178,13 @@ nano_wan_map(long status, const char *code, const char *message,
     }
     if (strncmp(code, "Throttling", 10) == 0) {
         return nano_provider_error_set(err, NANO_PERR_QUOTA, status != 0,
-            "DashScope's rate limit or quota was reached (%s)%s%s", code,
+            "DashScope's rate limit or quota was reached (%s)%s%s", shown,
             clean[0] ? ": " : "", clean);
     }
     if (status == 0) {
         return nano_provider_error_set(err, NANO_PERR_PROVIDER, 0,
             "DashScope's video task failed (%s)%s%s",
-            code[0] ? code : "no code", clean[0] ? ": " : "", clean);
+            shown[0] ? shown : "no code", clean[0] ? ": " : "", clean);
     }
     return nano_provider_error_from_status(err, NANO_PROVIDER_WAN, status,
                                            clean);
@@ -280,7 +281,7 @@ nano_wan_parse_poll(const char *body, size_t len, nano_wan_task_t *t,
         goto out;
     }
     code = nano_provider_json_str(output, "code");
-    snprintf(t->code, sizeof(t->code), "%s", code ? code : "");
+    nano_provider_clean_code(code, t->code, sizeof(t->code));
     usage = json_object_get(root, "usage");
     d = json_object_get(usage, "video_duration");
     if (json_is_number(d)) {

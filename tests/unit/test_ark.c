@@ -189,6 +189,11 @@ static const row_t  rows[] = {
       "blocked",
       "Ark's content check refused the request "
       "(InputTextSensitiveContentDetected)", 0 },
+    { "400 sensitive, a code with control characters (shown, not raw)", 400,
+      "{\"error\":{\"code\":\"InputTextSensitiveContentDetected\\u0007\\t\"}}",
+      "blocked",
+      "Ark's content check refused the request "
+      "(InputTextSensitiveContentDetected?\?)", 0 },
     { "400 risk detection", 400,
       "{\"error\":{\"code\":\"InputTextRiskDetection\",\"message\":\"x\","
       "\"type\":\"BadRequest\"}}",

@@ -185,6 +185,10 @@ static const answer_row_t  answer_rows[] = {
       "\"usageMetadata\":{\"promptTokenCount\":5}}",
       "blocked",
       "Gemini's safety filter blocked the prompt (PROHIBITED_CONTENT)" },
+    { "prompt blocked, a reason with control characters (shown, not raw)",
+      "{\"promptFeedback\":{\"blockReason\":\"OTHER\\r\\nX: y\"}}",
+      "blocked",
+      "Gemini's safety filter blocked the prompt (OTHER??X:?y)" },
     { "finish IMAGE_SAFETY",
       "{\"candidates\":[{\"content\":{\"parts\":[]},"
       "\"finishReason\":\"IMAGE_SAFETY\"}]}",

@@ -99,6 +99,26 @@ test_clean_message(void **state)
 }
 
 static void
+test_clean_code(void **state)
+{
+    char  out[NANO_PROVIDER_CODE_MAX], small[6];
+
+    (void) state;
+    /* a long code stays whole: operators look it up */
+    nano_provider_clean_code("OutputImageSensitiveContentDetected", out,
+                             sizeof(out));
+    assert_string_equal(out, "OutputImageSensitiveContentDetected");
+    nano_provider_clean_code("Throttling.RateQuota", out, sizeof(out));
+    assert_string_equal(out, "Throttling.RateQuota");
+    nano_provider_clean_code("a\r\nb c\x1b\xc3\xa9", out, sizeof(out));
+    assert_string_equal(out, "a??b?c??\?");
+    nano_provider_clean_code("abcdefgh", small, sizeof(small));
+    assert_string_equal(small, "abcde");
+    nano_provider_clean_code(NULL, out, sizeof(out));
+    assert_string_equal(out, "");
+}
+
+static void
 test_scrub(void **state)
 {
     nano_provider_error_t  e;
@@ -241,6 +261,7 @@ main(void)
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_auth_header_and_url),
         cmocka_unit_test(test_clean_message),
+        cmocka_unit_test(test_clean_code),
         cmocka_unit_test(test_scrub),
         cmocka_unit_test(test_status_mapping),
         cmocka_unit_test(test_retry_after),

@@ -160,6 +160,10 @@ static const poll_row_t  poll_rows[] = {
       -1, NANO_WAN_FAILED, "provider_error",
       "DashScope's video task failed (InternalError): An internal error has "
       "occured, please try again later or contact service support" },
+    { "poll FAILED, a code with control characters (shown, not raw)",
+      TASK("\"task_status\":\"FAILED\",\"code\":\"Bad\\u001b[2J\\nCode\""),
+      -1, NANO_WAN_FAILED, "provider_error",
+      "DashScope's video task failed (Bad??2J?Code)" },
     { "poll FAILED without code", TASK("\"task_status\":\"FAILED\""),
       -1, NANO_WAN_FAILED, "provider_error",
       "DashScope's video task failed (no code)" },
