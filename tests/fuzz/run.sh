@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses with ASan and UBSan and runs each for a
 # bounded time.  Usage:
-# tests/fuzz/run.sh [token|jwe|cookie|revoke|multipart|stripe|json_lift ...]
+# tests/fuzz/run.sh [token|jwe|cookie|revoke|multipart|stripe|json_lift|provider ...]
 # Environment: FUZZ_SECONDS (per harness, default 30), FUZZ_JOBS (parallel
 # workers per harness, default 1), CC (default clang), FUZZ_OUT (build and
 # corpus folder, default build/fuzz).  Exit status 1 when a harness found
@@ -18,7 +18,7 @@ jobs=${FUZZ_JOBS:-1}
 cc=${CC:-clang}
 out=${FUZZ_OUT:-build/fuzz}
 [ "$#" -gt 0 ] || set -- token jwe cookie revoke multipart stripe \
-    json_lift
+    json_lift provider
 
 if ! command -v "$cc" >/dev/null 2>&1; then
     echo "fuzz: $cc not found; install Debian's clang (apt-get install clang)" >&2
@@ -53,8 +53,15 @@ for name in "$@"; do
     json_lift)
         src=(backends/lib/nano_json_lift.c backends/lib/nano_buf.c)
         libs=(-ljansson) ;;
+    provider)
+        src=(backends/lib/nano_chat.c backends/lib/nano_sse.c
+             backends/lib/nano_provider.c backends/lib/nano_gemini.c
+             backends/lib/nano_ark.c backends/lib/nano_wan.c
+             backends/lib/nano_base64.c backends/lib/nano_buf.c
+             backends/lib/nano_json_lift.c)
+        libs=(-ljansson) ;;
     *)
-        echo "fuzz: unknown harness '$name' (token, jwe, cookie, revoke, multipart, stripe, json_lift)" >&2
+        echo "fuzz: unknown harness '$name' (token, jwe, cookie, revoke, multipart, stripe, json_lift, provider)" >&2
         exit 2 ;;
     esac
 
