@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses with ASan and UBSan and runs each for a
 # bounded time.  Usage:
-# tests/fuzz/run.sh [token|jwe|cookie|revoke|multipart|stripe|json_lift|provider ...]
+# tests/fuzz/run.sh [token|jwe|cookie|revoke|multipart|stripe|json_lift|provider|input ...]
 # Environment: FUZZ_SECONDS (per harness, default 30), FUZZ_JOBS (parallel
 # workers per harness, default 1), CC (default clang), FUZZ_OUT (build and
 # corpus folder, default build/fuzz).  Exit status 1 when a harness found
@@ -18,7 +18,7 @@ jobs=${FUZZ_JOBS:-1}
 cc=${CC:-clang}
 out=${FUZZ_OUT:-build/fuzz}
 [ "$#" -gt 0 ] || set -- token jwe cookie revoke multipart stripe \
-    json_lift provider
+    json_lift provider input
 
 if ! command -v "$cc" >/dev/null 2>&1; then
     echo "fuzz: $cc not found; install Debian's clang (apt-get install clang)" >&2
@@ -32,6 +32,7 @@ mkdir -p "$out"
 
 status=0
 for name in "$@"; do
+    extra=()
     case "$name" in
     token|jwe)
         src=(ngx_nano_auth_module/nano_token.c ngx_nano_auth_module/nano_jose.c
@@ -60,14 +61,23 @@ for name in "$@"; do
              backends/lib/nano_base64.c backends/lib/nano_buf.c
              backends/lib/nano_json_lift.c)
         libs=(-ljansson) ;;
+    input)
+        src=(backends/lib/nano_form.c backends/lib/nano_image.c
+             backends/lib/nano_image_scale.c backends/lib/nano_route.c
+             backends/lib/nano_log.c backends/lib/nano_base64.c
+             backends/lib/nano_buf.c
+             ngx_nano_auth_module/nano_utf8.c)
+        extra=(-I/usr/include/postgresql)   # nano_route.h's nano_server.h
+        libs=(-lpng -ljpeg -lwebp -lm) ;;
     *)
-        echo "fuzz: unknown harness '$name' (token, jwe, cookie, revoke, multipart, stripe, json_lift, provider)" >&2
+        echo "fuzz: unknown harness '$name' (token, jwe, cookie, revoke, multipart, stripe, json_lift, provider, input)" >&2
         exit 2 ;;
     esac
 
     bin=$out/fuzz_$name
     echo "fuzz: building $bin"
-    "$cc" "${flags[@]}" -o "$bin" "tests/fuzz/fuzz_$name.c" "${src[@]}" \
+    "$cc" "${flags[@]}" "${extra[@]}" -o "$bin" "tests/fuzz/fuzz_$name.c" \
+        "${src[@]}" \
         "${libs[@]}"
 
     # the working corpus grows in $out; the seeds stay in the repository
