@@ -100,6 +100,21 @@ fuzz_check_err(int rc, const nano_provider_error_t *err)
     }
 }
 
+/* An error reader of the gemini, ark and wan shape: always -1 with an
+ * error as promised. */
+static void
+fuzz_error_reader(int (*parse)(long, const char *, size_t,
+    nano_provider_error_t *), long status, const char *body, size_t len)
+{
+    nano_provider_error_t  err;
+
+    nano_provider_error_init(&err);
+    if (parse(status, body, len, &err) != -1) {
+        abort();
+    }
+    fuzz_check_err(-1, &err);
+}
+
 /* ---- streams -------------------------------------------------------- */
 
 static int
@@ -310,11 +325,7 @@ fuzz_gemini(long status, const char *body, size_t len)
     }
     nano_gemini_result_cleanup(&r);
 
-    nano_provider_error_init(&err);
-    if (nano_gemini_parse_error(status, body, len, &err) != -1) {
-        abort();
-    }
-    fuzz_check_err(-1, &err);
+    fuzz_error_reader(nano_gemini_parse_error, status, body, len);
 }
 
 static void
@@ -337,11 +348,7 @@ fuzz_ark(long status, const char *body, size_t len)
     }
     nano_ark_result_cleanup(&r);
 
-    nano_provider_error_init(&err);
-    if (nano_ark_parse_error(status, body, len, &err) != -1) {
-        abort();
-    }
-    fuzz_check_err(-1, &err);
+    fuzz_error_reader(nano_ark_parse_error, status, body, len);
 }
 
 static void
@@ -377,11 +384,7 @@ fuzz_wan(long status, const char *body, size_t len)
     }
     nano_wan_task_cleanup(&t);
 
-    nano_provider_error_init(&err);
-    if (nano_wan_parse_error(status, body, len, &err) != -1) {
-        abort();
-    }
-    fuzz_check_err(-1, &err);
+    fuzz_error_reader(nano_wan_parse_error, status, body, len);
 }
 
 int
