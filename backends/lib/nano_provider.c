@@ -229,8 +229,8 @@ nano_provider_clean_code(const char *code, char *out, size_t size)
     }
     for (i = 0; code != NULL && code[i] != '\0' && i + 1 < size; i++) {
         c = (unsigned char) code[i];
-        out[i] = nano_provider_keylike(c) || c == '.' || c == ':' ? (char) c
-                                                                 : '?';
+        out[i] = (nano_provider_keylike(c) || c == '.' || c == ':')
+                 ? (char) c : '?';
     }
     out[i] = '\0';
 }
