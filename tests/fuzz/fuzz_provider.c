@@ -15,12 +15,18 @@
  *   2  a chat answer and a chat error (the status from bits 3-7);
  *   3  Gemini's answer and error;
  *   4  Ark's answer and error;
- *   5  Wan's submit, poll and error.
+ *   5, 7  Wan's submit, poll and error;
+ *   6  the data as a prompt in the chat, Gemini, Ark and Wan request
+ *      bodies: a body is made exactly when the prompt is strict UTF-8
+ *      (and, but for chat, not empty), and it is JSON that gives the
+ *      prompt back as it was (no prompt can add or change a member).
  */
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "nano_ark.h"
 #include "nano_chat.h"
@@ -28,6 +34,7 @@
 #include "nano_provider.h"
 #include "nano_sse.h"
 #include "nano_wan.h"
+#include "nano_utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -387,6 +394,86 @@ fuzz_wan(long status, const char *body, size_t len)
     fuzz_error_reader(nano_wan_parse_error, status, body, len);
 }
 
+/* ---- request bodies ------------------------------------------------- */
+
+/* The prompt found at path (keys, or "#" for an array's first item) in
+ * body, which must be JSON when it is not NULL.  A chat message may be
+ * empty (empty_ok); an image or video prompt may not. */
+static void
+fuzz_check_body(char *body, const char *prompt, int empty_ok,
+    const char *const *path)
+{
+    json_t      *root, *v;
+    const char  *got;
+    int          valid = (empty_ok || prompt[0] != '\0')
+                         && nano_utf8_valid(prompt);
+
+    if (body == NULL) {
+        if (valid) {
+            abort();
+        }
+        return;
+    }
+    root = json_loads(body, 0, NULL);
+    if (!valid || root == NULL) {
+        abort();
+    }
+    for (v = root; *path != NULL; path++) {
+        v = strcmp(*path, "#") == 0 ? json_array_get(v, 0)
+                                    : json_object_get(v, *path);
+    }
+    got = json_string_value(v);
+    if (got == NULL || json_string_length(v) != strlen(prompt)
+        || strcmp(got, prompt) != 0)
+    {
+        abort();
+    }
+    json_decref(root);
+    free(body);
+}
+
+static void
+fuzz_bodies(const char *prompt)
+{
+    static const char *const  chat_path[] = {
+        "messages", "#", "content", NULL
+    };
+    static const char *const  gemini_path[] = {
+        "contents", "#", "parts", "#", "text", NULL
+    };
+    static const char *const  ark_path[] = { "prompt", NULL };
+    static const char *const  wan_path[] = { "input", "prompt", NULL };
+    nano_chat_message_t       msg = { "user", prompt };
+    nano_chat_request_t       chat;
+    nano_gemini_request_t     gemini;
+    nano_ark_request_t        ark;
+    nano_wan_request_t        wan;
+
+    memset(&chat, 0, sizeof(chat));
+    chat.model = "m";
+    chat.messages = &msg;
+    chat.nmessages = 1;
+    chat.temperature = -1;
+    fuzz_check_body(nano_chat_request_body(&chat), prompt, 1, chat_path);
+
+    memset(&gemini, 0, sizeof(gemini));
+    gemini.prompt = prompt;
+    fuzz_check_body(nano_gemini_request_body(&gemini), prompt, 0,
+                    gemini_path);
+
+    memset(&ark, 0, sizeof(ark));
+    ark.prompt = prompt;
+    ark.seed = -1;
+    fuzz_check_body(nano_ark_request_body(&ark), prompt, 0, ark_path);
+
+    memset(&wan, 0, sizeof(wan));
+    wan.prompt = prompt;
+    wan.seed = -1;
+    wan.prompt_extend = -1;
+    wan.audio = -1;
+    fuzz_check_body(nano_wan_submit_body(&wan), prompt, 0, wan_path);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -400,11 +487,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     mode = data[0];
     status = fuzz_statuses[(mode >> 3) & 15];
     size--;
-    body = malloc(size ? size : 1);
+    /* exactly the data; a prompt gets its NUL */
+    body = malloc((mode & 7) == 6 ? size + 1 : (size ? size : 1));
     if (body == NULL) {
         return 0;
     }
     memcpy(body, data + 1, size);
+    if ((mode & 7) == 6) {
+        body[size] = '\0';
+    }
 
     switch (mode & 7) {
     case 0:
@@ -421,6 +512,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     case 4:
         fuzz_ark(status, body, size);
+        break;
+    case 6:
+        if (strlen(body) == size) {
+            fuzz_bodies(body);
+        }
         break;
     default:
         fuzz_wan(status, body, size);

@@ -59,7 +59,7 @@ for name in "$@"; do
              backends/lib/nano_provider.c backends/lib/nano_gemini.c
              backends/lib/nano_ark.c backends/lib/nano_wan.c
              backends/lib/nano_base64.c backends/lib/nano_buf.c
-             backends/lib/nano_json_lift.c)
+             backends/lib/nano_json_lift.c ngx_nano_auth_module/nano_utf8.c)
         libs=(-ljansson) ;;
     input)
         src=(backends/lib/nano_form.c backends/lib/nano_image.c
