@@ -454,6 +454,14 @@ nano_chat_stream_event(void *ctx, const char *event, const char *data,
         goto out;
     }
     if (c.delta_len > 0) {
+        if (c.delta_len > NANO_CHAT_TEXT_MAX - s->text.len) {
+            nano_provider_error_set(s->err, NANO_PERR_BAD_RESPONSE, 0,
+                "%s's answer ran past %d MiB",
+                nano_provider_info(s->provider)->label,
+                NANO_CHAT_TEXT_MAX / (1024 * 1024));
+            rc = NANO_CHAT_EV_ERROR;
+            goto out;
+        }
         if (nano_buf_append(&s->text, c.delta, c.delta_len) != 0) {
             nano_provider_error_set(s->err, NANO_PERR_BAD_RESPONSE, 0,
                 "Out of memory while reading the answer");

@@ -23,6 +23,10 @@
 /* What the chat endpoint accepts in one call. */
 #define NANO_CHAT_MAX_MESSAGES  256
 
+/* The longest streamed answer kept: eight times the 128k tokens of the
+ * largest outputs, so only a provider that never stops reaches it. */
+#define NANO_CHAT_TEXT_MAX      (4 * 1024 * 1024)
+
 typedef struct {
     const char  *role;       /* "system", "user" or "assistant" */
     const char  *content;    /* UTF-8 */
@@ -163,8 +167,9 @@ void nano_chat_stream_cleanup(nano_chat_stream_t *s);
  * Feeds n bytes of the response body (any split).  Returns
  * NANO_CHAT_STREAM_OK, NANO_CHAT_STREAM_STOPPED, or
  * NANO_CHAT_STREAM_ERROR with err set (an error event, a chunk that is
- * not JSON: bad_response, an event over the size limit: bad_response,
- * finish_reason content_filter: blocked); sticky.
+ * not JSON: bad_response, an event over the size limit or an answer
+ * over NANO_CHAT_TEXT_MAX: bad_response, finish_reason content_filter:
+ * blocked); sticky.
  */
 int nano_chat_stream_feed(nano_chat_stream_t *s, const char *p, size_t n,
     nano_provider_error_t *err);

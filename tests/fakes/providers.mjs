@@ -545,6 +545,17 @@ export function createFakeProviders(opts) {
                 res.end();
                 return;
             }
+            if (marks.has('endless') && i === 2) {
+                // a provider that never stops: 64 KiB deltas as fast as
+                // the reader takes them, up to 16 MiB, then cut
+                const piece = 'a'.repeat(64 * 1024);
+                for (let sent = 0; sent < 16 * 1024 * 1024 && !res.destroyed; sent += piece.length) {
+                    const line = `data: ${JSON.stringify(chunk({ content: piece }))}\n\n`;
+                    if (!res.write(line)) await new Promise((ok) => { res.once('drain', ok); res.once('close', ok); });
+                }
+                res.socket?.destroy();
+                return;
+            }
             write(chunk({ content: words[i] }));
         }
         write(chunk({}, finish));

@@ -226,13 +226,13 @@ test('wan-2.5 refunds: a failed task and a refused submit are refunded once', as
     assert.equal(ledgerSum(u.id), 100);
 });
 
-test('text refunds (qwen): [fake:cut] streamed ends stream_cut and is refunded; [fake:error-in-stream] too; failures without a stream too', async () => {
+test('text refunds (qwen): [fake:cut] streamed ends stream_cut and is refunded; [fake:error-in-stream], a malformed chunk and an answer that never ends too; failures without a stream too', async () => {
     const m = 'qwen';
     assert.ok(has(m), 'qwen is in the registry');
     const u = await person('refunds-text');
     const cost = price(m);
     for (const [marker, code] of [['[fake:cut]', 'stream_cut'], ['[fake:error-in-stream]', 'provider_error'],
-        ['[fake:malformed-chunk]', 'bad_response']]) {
+        ['[fake:malformed-chunk]', 'bad_response'], ['[fake:endless]', 'bad_response']]) {
         const before = fakeCount(await fakeStats(), 'chat.dashscope');
         const s = await stream(u.jar, m, { prompt: `tell me ${marker} ${tag()}`, stream: true });
         assert.equal(s.status, 200, `${marker}: ${s.text.slice(0, 200)}`);
@@ -243,6 +243,7 @@ test('text refunds (qwen): [fake:cut] streamed ends stream_cut and is refunded; 
         assert.equal(last?.event, 'error', `${marker}: the stream ends with an error event: ${s.text.slice(-300)}`);
         assert.equal(last.data.error, code, `${marker}: ${JSON.stringify(last.data)}`);
         assert.equal(typeof last.data.message, 'string');
+        if (marker === '[fake:endless]') assert.match(last.data.message, /answer ran past 4 MiB/);
         assert.ok(!s.events.some((e) => e.event === 'done'), `${marker}: no done event`);
         const id = last.data.id;
         assert.ok(id, `${marker}: the error event names the generation`);

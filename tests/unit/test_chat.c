@@ -565,6 +565,48 @@ test_stream_failures(void **state)
     nano_buf_cleanup(&sk.deltas);
 }
 
+/* A provider that never stops: the answer is kept up to
+ * NANO_CHAT_TEXT_MAX, and the delta that would pass it fails the stream. */
+static void
+test_stream_too_long(void **state)
+{
+    static const char      head[] =
+        "data: {\"choices\":[{\"delta\":{\"content\":\"";
+    static const char      tail[] = "\"},\"finish_reason\":null}]}\n\n";
+    enum { PIECE = 64 * 1024 };
+    nano_chat_stream_t     cs;
+    nano_provider_error_t  err;
+    sink_t                 sk = { 0 };
+    char                  *chunk;
+    size_t                 i, n = sizeof(head) - 1 + PIECE + sizeof(tail) - 1;
+
+    (void) state;
+    chunk = malloc(n);
+    assert_non_null(chunk);
+    memcpy(chunk, head, sizeof(head) - 1);
+    memset(chunk + sizeof(head) - 1, 'a', PIECE);
+    memcpy(chunk + sizeof(head) - 1 + PIECE, tail, sizeof(tail) - 1);
+    nano_buf_init(&sk.deltas);
+    nano_provider_error_init(&err);
+    nano_chat_stream_init(&cs, NANO_PROVIDER_XAI, 0, sink, &sk);
+    for (i = 0; i < NANO_CHAT_TEXT_MAX / PIECE; i++) {
+        assert_int_equal(nano_chat_stream_feed(&cs, chunk, n, &err),
+                         NANO_CHAT_STREAM_OK);
+    }
+    assert_int_equal(cs.text.len, NANO_CHAT_TEXT_MAX);
+    assert_int_equal(nano_chat_stream_feed(&cs, chunk, n, &err),
+                     NANO_CHAT_STREAM_ERROR);
+    assert_string_equal(err.code, "bad_response");
+    assert_string_equal(err.message, "xAI's answer ran past 4 MiB");
+    assert_int_equal(err.retryable, 0);
+    assert_int_equal(cs.text.len, NANO_CHAT_TEXT_MAX);
+    assert_int_equal(sk.deltas.len, NANO_CHAT_TEXT_MAX);
+    assert_int_equal(nano_chat_stream_finish(&cs, &err), -1);
+    nano_chat_stream_cleanup(&cs);
+    nano_buf_cleanup(&sk.deltas);
+    free(chunk);
+}
+
 static void
 test_stream_client_stops(void **state)
 {
@@ -598,6 +640,7 @@ main(void)
         cmocka_unit_test(test_chunks),
         cmocka_unit_test(test_stream_every_split),
         cmocka_unit_test(test_stream_failures),
+        cmocka_unit_test(test_stream_too_long),
         cmocka_unit_test(test_stream_client_stops),
     };
 
