@@ -39,7 +39,10 @@ unit_run_table(const char *group, const void *rows, size_t nrows,
         tests[i].test_func = row_test;
         tests[i].initial_state = (void *) row;
     }
-    memcpy(tests + nrows, extra, nextra * sizeof(*tests));
+    if (nextra > 0) {
+        /* a table without extras passes NULL, which memcpy may not get */
+        memcpy(tests + nrows, extra, nextra * sizeof(*tests));
+    }
 
     rc = _cmocka_run_group_tests(group, tests, nrows + nextra, NULL, NULL);
     free(tests);
