@@ -148,20 +148,21 @@ static const struct {
     { "no_price", NANO_GEN_NO_PRICE },
 };
 
+/* "nano_gen_admit"'s 13 arguments, less the closing parenthesis. */
+#define NANO_GEN_ADMIT_CALL                                                  \
+    "SELECT o_outcome, o_model, o_cost FROM \"nano_gen_admit\"($1, $2,"     \
+    " $3, $4, $5, $6, $7, $8::jsonb, $9::boolean, $10, $11,"                 \
+    " $12::bigint, $13::bigint"
+
 /* One call of "nano_gen_admit": its outcome in *outcome (a new string),
  * the model and price in out. */
 static nano_db_status_t
 nano_gen_admit_once(nano_db_t *db, const nano_gen_new_t *in,
     const char *pjson, nano_gen_admission_t *out, char **outcome)
 {
-    static const char   sql[] =
-        "SELECT o_outcome, o_model, o_cost FROM \"nano_gen_admit\"($1, $2,"
-        " $3, $4, $5, $6, $7, $8::jsonb, $9::boolean, $10, $11,"
-        " $12::bigint, $13::bigint)";
-    static const char   sql_waking[] =
-        "SELECT o_outcome, o_model, o_cost FROM \"nano_gen_admit\"($1, $2,"
-        " $3, $4, $5, $6, $7, $8::jsonb, $9::boolean, $10, $11,"
-        " $12::bigint, $13::bigint, true)";
+    /* the same arguments; the waking one adds sql/013's p_caller_wakes */
+    static const char   sql[] = NANO_GEN_ADMIT_CALL ")";
+    static const char   sql_waking[] = NANO_GEN_ADMIT_CALL ", true)";
     const char         *query = in->caller_wakes ? sql_waking : sql;
     const char         *params[13];
     char                lease[24], maxs[24];
