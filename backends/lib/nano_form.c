@@ -2,6 +2,7 @@
  * Form and query-string parsing.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,4 +191,41 @@ nano_form_get(const nano_form_t *form, const char *key)
         }
     }
     return NULL;
+}
+
+nano_form_status_t
+nano_form_from_json(nano_form_t *form, json_t *root, int numbers)
+{
+    nano_form_status_t   st;
+    json_t              *v;
+    const char          *key, *text;
+    char                 num[32];
+
+    if (!json_is_object(root)) {
+        return NANO_FORM_INVALID;
+    }
+    json_object_foreach(root, key, v) {
+        if (json_is_string(v)) {
+            text = json_string_value(v);
+            /* jansson keeps "\u0000"; C strings cannot */
+            if (strlen(text) != json_string_length(v)) {
+                return NANO_FORM_INVALID;
+            }
+        } else if (json_is_boolean(v)) {
+            text = json_is_true(v) ? "true" : "false";
+        } else if (numbers && json_is_integer(v)) {
+            snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(v));
+            text = num;
+        } else if (numbers && !json_is_null(v)) {
+            return NANO_FORM_INVALID;
+        } else {
+            continue;
+        }
+        st = nano_form_add(form, key, text);
+        if (st != NANO_FORM_OK) {
+            return st;
+        }
+    }
+    return NANO_FORM_OK;
 }

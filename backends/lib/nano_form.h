@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include <jansson.h>
+
 #define NANO_FORM_PAIRS_MAX  64
 
 typedef struct {
@@ -48,6 +50,17 @@ nano_form_status_t nano_form_parse(nano_form_t *form, const char *s,
  * as a JSON body).  NANO_FORM_INVALID past NANO_FORM_PAIRS_MAX. */
 nano_form_status_t nano_form_add(nano_form_t *form, const char *key,
     const char *value);
+
+/*
+ * Appends a JSON object's members as pairs: strings (without NUL), true
+ * and false as "true" and "false", whole numbers as their digits when
+ * numbers is set; null, and with numbers unset any other value, is left
+ * out (NextAuth's update() sends {"data": {...}}).  With numbers set, a
+ * value the form cannot hold (a fraction, an array, an object) is
+ * NANO_FORM_INVALID: an option is refused, never dropped.
+ */
+nano_form_status_t nano_form_from_json(nano_form_t *form, json_t *root,
+    int numbers);
 
 /* The first value for key, borrowed from form, or NULL. */
 const char *nano_form_get(const nano_form_t *form, const char *key);

@@ -239,50 +239,16 @@ nano_req_json(const nano_req_t *req)
 static int
 nano_req_json_fields(const nano_req_t *req, nano_form_t *form, int numbers)
 {
-    json_t      *root, *v;
-    const char  *key, *text;
-    char         num[32];
-    int          status = 0;
+    json_t              *root;
+    nano_form_status_t   st;
 
     root = nano_req_json(req);
     if (root == NULL) {
         return 400;
     }
-    json_object_foreach(root, key, v) {
-        if (json_is_string(v)) {
-            text = json_string_value(v);
-            /* jansson keeps "\u0000"; C strings cannot */
-            if (strlen(text) != json_string_length(v)) {
-                status = 400;
-                break;
-            }
-        } else if (json_is_boolean(v)) {
-            text = json_is_true(v) ? "true" : "false";
-        } else if (numbers && json_is_integer(v)) {
-            snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
-                     json_integer_value(v));
-            text = num;
-        } else if (numbers && !json_is_null(v)) {
-            /* an option the form cannot hold is refused, never dropped */
-            status = 400;
-            break;
-        } else {
-            continue;    /* NextAuth's update() sends {"data": {…}} */
-        }
-        switch (nano_form_add(form, key, text)) {
-        case NANO_FORM_OK:
-            break;
-        case NANO_FORM_NOMEM:
-            status = 500;
-            goto out;
-        default:
-            status = 400;
-            goto out;
-        }
-    }
-out:
+    st = nano_form_from_json(form, root, numbers);
     json_decref(root);
-    return status;
+    return st == NANO_FORM_OK ? 0 : st == NANO_FORM_NOMEM ? 500 : 400;
 }
 
 int
