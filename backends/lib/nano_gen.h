@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "nano_db.h"
+#include "nano_gen_options.h"   /* NANO_GEN_MODEL_MAX */
 #include "nano_rand.h"
 
 #define NANO_GEN_ID_LEN          NANO_RAND_UUID_LEN
@@ -49,8 +50,6 @@ void nano_gen_init(nano_gen_t *g);
 
 /* Frees the fields; accepts NULL and may run twice. */
 void nano_gen_cleanup(nano_gen_t *g);
-
-#define NANO_GEN_MODEL_MAX       128
 
 /* What nano_gen_create decided. */
 typedef enum {

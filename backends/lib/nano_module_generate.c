@@ -18,12 +18,8 @@
 #include "nano_module.h"
 #include "nano_server.h"
 #include "nano_stream.h"
-#include "nano_utf8.h"
 
-#define NANO_GEN_PROMPT_MAX     8000    /* bytes */
-#define NANO_GEN_MESSAGES_MAX   50
 #define NANO_GEN_TURNS_MAX      20      /* earlier turns sent again */
-#define NANO_GEN_SEED_MAX       2147483647LL
 #define NANO_GEN_BEHIND_WAIT    5       /* s, at most */
 
 /* 400 naming the field. */
@@ -54,24 +50,6 @@ nano_gen_refused(nano_res_t *res, nano_gen_admit_t admit)
     return nano_res_error(res, 429, "too_many_in_flight",
                           "you already have too many generations running in"
                           " this module; wait for one to finish");
-}
-
-/* 1 when s is a prompt we take: UTF-8, 1..NANO_GEN_PROMPT_MAX bytes, not
- * only blanks. */
-static int
-nano_gen_prompt_ok(const char *s)
-{
-    const char  *p;
-
-    if (s == NULL || strlen(s) > NANO_GEN_PROMPT_MAX || !nano_utf8_valid(s)) {
-        return 0;
-    }
-    for (p = s; *p != '\0'; p++) {
-        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
-            return 1;
-        }
-    }
-    return 0;
 }
 
 /* ---- text ---------------------------------------------------------------- */
@@ -162,54 +140,16 @@ nano_gen_error_status(const char *code)
 }
 
 /* Builds the messages for the provider: earlier turns of the
- * conversation (none when it is new: fresh), then the new ones.  A new
- * reference, or NULL after answering. */
+ * conversation (none when it is new: fresh), then the new ones (o, as
+ * nano_gen_text_options checked them).  A new reference, or NULL after
+ * answering. */
 static json_t *
-nano_gen_messages(nano_req_t *req, nano_res_t *res, json_t *body,
-    const char *user, const char *conversation, int fresh,
-    const char **prompt)
+nano_gen_messages(nano_req_t *req, nano_res_t *res,
+    const nano_gen_text_opts_t *o, const char *user,
+    const char *conversation, int fresh)
 {
-    json_t       *given = json_object_get(body, "messages");
-    json_t       *messages = NULL, *m, *role, *content;
+    json_t       *messages = NULL, *m;
     nano_db_t    *db;
-    size_t        i;
-    const char   *r;
-
-    *prompt = json_string_value(json_object_get(body, "prompt"));
-    if (given != NULL) {
-        if (!json_is_array(given) || json_array_size(given) == 0
-            || json_array_size(given) > NANO_GEN_MESSAGES_MAX)
-        {
-            nano_gen_bad(res, "messages", "messages must be a list of 1 to"
-                         " 50 {\"role\",\"content\"}");
-            return NULL;
-        }
-        json_array_foreach(given, i, m) {
-            role = json_object_get(m, "role");
-            content = json_object_get(m, "content");
-            r = json_string_value(role);
-            if (r == NULL || (strcmp(r, "user") != 0
-                              && strcmp(r, "assistant") != 0
-                              && strcmp(r, "system") != 0)
-                || !nano_gen_prompt_ok(json_string_value(content)))
-            {
-                nano_gen_bad(res, "messages", "each message needs a role"
-                             " (user, assistant or system) and text");
-                return NULL;
-            }
-            if (strcmp(r, "user") == 0) {
-                *prompt = json_string_value(content);
-            }
-        }
-    } else if (!nano_gen_prompt_ok(*prompt)) {
-        nano_gen_bad(res, "prompt", "a prompt of 1 to 8000 bytes of text is"
-                     " required");
-        return NULL;
-    }
-    if (*prompt == NULL) {
-        nano_gen_bad(res, "messages", "the messages need a user message");
-        return NULL;
-    }
 
     if (fresh) {
         /* an id made for this request has no earlier turns to read */
@@ -233,10 +173,10 @@ nano_gen_messages(nano_req_t *req, nano_res_t *res, json_t *body,
             return NULL;
         }
     }
-    if (given != NULL) {
-        json_array_extend(messages, given);
+    if (o->messages != NULL) {
+        json_array_extend(messages, o->messages);
     } else {
-        m = json_pack("{s:s, s:s}", "role", "user", "content", *prompt);
+        m = json_pack("{s:s, s:s}", "role", "user", "content", o->prompt);
         if (m == NULL || json_array_append_new(messages, m) != 0) {
             json_decref(messages);
             nano_res_error(res, 500, "internal", "out of memory");
@@ -244,27 +184,6 @@ nano_gen_messages(nano_req_t *req, nano_res_t *res, json_t *body,
         }
     }
     return messages;
-}
-
-/* 1 when s is a conversation id we made (a UUID). */
-static int
-nano_gen_uuid_ok(const char *s)
-{
-    size_t  i;
-
-    if (s == NULL || strlen(s) != NANO_RAND_UUID_LEN) {
-        return 0;
-    }
-    for (i = 0; i < NANO_RAND_UUID_LEN; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i] != '-') {
-                return 0;
-            }
-        } else if (strchr("0123456789abcdef", s[i]) == NULL) {
-            return 0;
-        }
-    }
-    return 1;
 }
 
 /*
@@ -389,10 +308,12 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     nano_db_status_t                st;
     nano_db_t                      *db;
     json_t                         *body, *messages = NULL, *error = NULL;
-    json_t                         *usage = NULL, *seedj;
-    const char                     *prompt, *conv, *asked, *id = NULL;
+    json_t                         *usage = NULL;
+    nano_gen_text_opts_t            o;
+    nano_gen_refusal_t              why;
+    const char                     *id = NULL;
     char                            conversation[NANO_RAND_UUID_LEN + 1];
-    long long                       cost, seed = 0;
+    long long                       cost;
     int                             status, stream, done, ok;
     int                             answering = 0;
 
@@ -408,41 +329,21 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
                               "send a JSON object: {\"prompt\"} or"
                               " {\"messages\"}");
     }
-    stream = json_is_true(json_object_get(body, "stream"));
-    conv = json_string_value(json_object_get(body, "conversationId"));
-    if (json_object_get(body, "conversationId") != NULL
-        && !nano_gen_uuid_ok(conv))
-    {
-        status = nano_gen_bad(res, "conversationId", "that is not a"
-                              " conversation id this API gave");
+    if (nano_gen_text_options(body, &o, &why) != 0) {
+        status = nano_gen_bad(res, why.field, why.message);
         goto out;
     }
-    seedj = json_object_get(body, "seed");
-    if (seedj != NULL) {
-        if (!json_is_integer(seedj) || json_integer_value(seedj) < 0
-            || json_integer_value(seedj) > NANO_GEN_SEED_MAX)
-        {
-            status = nano_gen_bad(res, "seed", "seed must be a whole number"
-                                  " from 0 to 2147483647");
-            goto out;
-        }
-        seed = json_integer_value(seedj);
-    }
-    if (conv != NULL) {
-        snprintf(conversation, sizeof(conversation), "%s", conv);
+    stream = o.stream;
+    if (o.conversation != NULL) {
+        snprintf(conversation, sizeof(conversation), "%s", o.conversation);
     } else if (nano_rand_uuid(conversation) != 0) {
         status = nano_res_error(res, 500, "internal", "no randomness");
         goto out;
     }
-    messages = nano_gen_messages(req, res, body, user, conversation,
-                                 conv == NULL, &prompt);
+    messages = nano_gen_messages(req, res, &o, user, conversation,
+                                 o.conversation == NULL);
     if (messages == NULL) {
         status = res->status;
-        goto out;
-    }
-    asked = json_string_value(json_object_get(body, "model"));
-    if (asked != NULL && strlen(asked) >= NANO_GEN_MODEL_MAX) {
-        status = nano_gen_bad(res, "model", "no such model here");
         goto out;
     }
     /* before any debit: a refusal here costs nothing */
@@ -456,9 +357,9 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     memset(&in, 0, sizeof(in));
     in.user_id = user;
     in.module = req->app->name;
-    in.model = asked;           /* the price comes with the admission */
+    in.model = o.model;         /* the price comes with the admission */
     in.kind = "text";
-    in.prompt = prompt;
+    in.prompt = o.prompt;
     in.conversation_id = conversation;
     in.status = "running";
     in.owner = nano_jobs_owner();
@@ -501,7 +402,7 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     memset(&tq, 0, sizeof(tq));
     tq.model = adm.model;
     tq.messages = messages;
-    tq.seed = seed;
+    tq.seed = o.seed;
     tq.stream = stream;
     tq.on_delta = nano_gen_on_delta;
     tq.on_idle = nano_gen_on_idle;
@@ -614,42 +515,6 @@ out:
 
 /* ---- image and video jobs ---------------------------------------------- */
 
-static const char *const  nano_gen_ratios[] = {
-    "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9",
-    NULL
-};
-
-static const char *const  nano_gen_video_sizes[] = {
-    "1280*720", "720*1280", "832*480", "480*832", "1920*1080", "1080*1920",
-    NULL
-};
-
-static int
-nano_gen_in(const char *s, const char *const *list)
-{
-    for ( ; *list != NULL; list++) {
-        if (strcmp(s, *list) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* "WxH" with each side 256..4096, or "1K", "2K", "4K". */
-static int
-nano_gen_size_ok(const char *s)
-{
-    int   w, h;
-    char  x, tail;
-
-    if (strcmp(s, "1K") == 0 || strcmp(s, "2K") == 0 || strcmp(s, "4K") == 0)
-    {
-        return 1;
-    }
-    return sscanf(s, "%d%c%d%c", &w, &x, &h, &tail) == 3 && x == 'x'
-           && w >= 256 && w <= 4096 && h >= 256 && h <= 4096;
-}
-
 /* Stores the input image (an upload, or base64 in a JSON field) under
  * media/<module>/<user>/inputs and records it in params.  0, or the
  * status answered. */
@@ -744,19 +609,17 @@ static int
 nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
 {
     const char         *kind = nano_module_kind();
-    const char         *prompt, *size, *ratio, *seed, *duration, *b64;
-    const char         *model;
     nano_form_t         f;
+    nano_gen_job_kind_t kind_of;
+    nano_gen_job_opts_t o;
+    nano_gen_refusal_t  why;
     nano_gen_new_t      in;
     nano_gen_admission_t adm;
     nano_db_status_t    st;
     nano_db_t          *db;
     json_t             *params = NULL;
-    char                vsize[32], *end;
-    long long           n;
     unsigned            flags = NANO_FIELDS_NUMBERS;
-    int                 status, video = strcmp(kind, "video") == 0;
-    int                 created = 0;
+    int                 status, created = 0;
 
     nano_form_init(&f);
     status = nano_req_fields(req, res, &f, &flags);
@@ -767,80 +630,23 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
         status = nano_gen_bad(res, "prompt", "a field is not valid UTF-8");
         goto out;
     }
-    prompt = nano_form_get(&f, "prompt");
-    if (!nano_gen_prompt_ok(prompt)) {
-        status = nano_gen_bad(res, "prompt", "a prompt of 1 to 8000 bytes of"
-                              " text is required");
-        goto out;
-    }
     params = json_object();
-    size = nano_form_get(&f, "size");
-    ratio = nano_form_get(&f, "aspectRatio");
-    seed = nano_form_get(&f, "seed");
-    duration = nano_form_get(&f, "duration");
-    b64 = nano_form_get(&f, "image");
-    if (size != NULL && video) {
-        /* "1280x720" as people write it, "1280*720" as DashScope does */
-        snprintf(vsize, sizeof(vsize), "%s", size);
-        if ((end = strchr(vsize, 'x')) != NULL) {
-            *end = '*';
-        }
-        size = vsize;
-    }
-    if (size != NULL && !(video ? nano_gen_in(size, nano_gen_video_sizes)
-                                : nano_gen_size_ok(size)))
+    kind_of.video = strcmp(kind, "video") == 0;
+    kind_of.image_input = nano_module_def()->image_input;
+    kind_of.has_upload = nano_req_upload(req, "image") != NULL;
+    switch (params == NULL ? -2
+            : nano_gen_job_options(&f, &kind_of, params, &o, &why))
     {
-        status = nano_gen_bad(res, "size", video
-                              ? "size must be one of 1280*720, 720*1280,"
-                                " 832*480, 480*832, 1920*1080, 1080*1920"
-                              : "size must be WIDTHxHEIGHT (256 to 4096) or"
-                                " 1K, 2K, 4K");
+    case 0:
+        break;
+    case -1:
+        status = nano_gen_bad(res, why.field, why.message);
+        goto out;
+    default:
+        status = nano_res_error(res, 500, "internal", "out of memory");
         goto out;
     }
-    if (ratio != NULL && (video || !nano_gen_in(ratio, nano_gen_ratios))) {
-        status = nano_gen_bad(res, "aspectRatio", "aspectRatio must be one of"
-                              " 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16, 16:9,"
-                              " 21:9");
-        goto out;
-    }
-    if (seed != NULL) {
-        n = strtoll(seed, &end, 10);
-        if (seed[0] == '\0' || *end != '\0' || n < 0
-            || n > NANO_GEN_SEED_MAX)
-        {
-            status = nano_gen_bad(res, "seed", "seed must be a whole number"
-                                  " from 0 to 2147483647");
-            goto out;
-        }
-        json_object_set_new(params, "seed", json_integer(n));
-    }
-    if (duration != NULL && (!video || strcmp(duration, "5") != 0)) {
-        status = nano_gen_bad(res, "duration", "videos here are 5 seconds");
-        goto out;
-    }
-    if ((b64 != NULL || nano_req_upload(req, "image") != NULL)
-        && !nano_module_def()->image_input)
-    {
-        status = nano_gen_bad(res, "image", "this module does not take an"
-                              " input image");
-        goto out;
-    }
-    if (size != NULL) {
-        json_object_set_new(params, "size", json_string(size));
-    }
-    if (ratio != NULL) {
-        json_object_set_new(params, "aspectRatio", json_string(ratio));
-    }
-    if (video) {
-        json_object_set_new(params, "duration", json_integer(5));
-    }
-
-    model = nano_form_get(&f, "model");
-    if (model != NULL && strlen(model) >= NANO_GEN_MODEL_MAX) {
-        status = nano_gen_bad(res, "model", "no such model here");
-        goto out;
-    }
-    status = nano_gen_input_image(req, res, user, b64, params);
+    status = nano_gen_input_image(req, res, user, o.image_b64, params);
     if (status != 0) {
         goto out;
     }
@@ -848,9 +654,9 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
     memset(&in, 0, sizeof(in));
     in.user_id = user;
     in.module = req->app->name;
-    in.model = model;           /* the price comes with the admission */
+    in.model = o.model;         /* the price comes with the admission */
     in.kind = kind;
-    in.prompt = prompt;
+    in.prompt = o.prompt;
     in.params = params;
     in.status = "queued";
     in.caller_wakes = 1;        /* nano_jobs_queued, below */

@@ -437,6 +437,8 @@ function refusals(m) {
         ['seed below 0', { prompt: 'hi', seed: '-1' }, 'seed'],
         ['seed not a number', { prompt: 'hi', seed: 'abc' }, 'seed'],
         ['seed too large', { prompt: 'hi', seed: '2147483648' }, 'seed'],
+        ['seed with a sign', { prompt: 'hi', seed: '+5' }, 'seed'],
+        ['seed with a blank', { prompt: 'hi', seed: ' 5' }, 'seed'],
     ];
     if (m.kind === 'video') {
         return [...job,
@@ -452,6 +454,10 @@ function refusals(m) {
         ['a size too small', { prompt: 'hi', size: '16x16' }, 'size'],
         ['size nonsense', { prompt: 'hi', size: 'big' }, 'size'],
         ['size 3K', { prompt: 'hi', size: '3K' }, 'size'],
+        // what the providers and the offline one would read otherwise
+        ['size with blanks', { prompt: 'hi', size: ' 256x 256' }, 'size'],
+        ['size with signs', { prompt: 'hi', size: '+256x+256' }, 'size'],
+        ['size with a leading zero', { prompt: 'hi', size: '0512x512' }, 'size'],
         ['an aspectRatio not offered', { prompt: 'hi', aspectRatio: '7:5' }, 'aspectRatio'],
         ['a duration on an image', { prompt: 'hi', duration: '5' }, 'duration'],
     ];

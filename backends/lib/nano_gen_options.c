@@ -1,0 +1,310 @@
+/*
+ * The checks of POST /<m>/api/generate's fields (nano_gen_options.h).
+ * Numbers are read digit by digit, not with sscanf or strtol: those
+ * skip blanks and take signs, so " 256x+256" would pass here and mean
+ * something else, or nothing, to the provider.
+ */
+
+#include <string.h>
+
+#include "nano_gen_options.h"
+#include "nano_rand.h"
+#include "nano_utf8.h"
+
+static const char *const  nano_gen_ratios[] = {
+    "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9",
+    NULL
+};
+
+/* DashScope's own spelling; nano_gen_video_size also takes 'x'. */
+static const char *const  nano_gen_video_sizes[] = {
+    "1280*720", "720*1280", "832*480", "480*832", "1920*1080", "1080*1920",
+    NULL
+};
+
+static int
+nano_gen_refuse(nano_gen_refusal_t *why, const char *field,
+    const char *message)
+{
+    why->field = field;
+    why->message = message;
+    return -1;
+}
+
+int
+nano_gen_prompt_ok(const char *s)
+{
+    const char  *p;
+
+    if (s == NULL || strlen(s) > NANO_GEN_PROMPT_MAX || !nano_utf8_valid(s)) {
+        return 0;
+    }
+    for (p = s; *p != '\0'; p++) {
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+nano_gen_uuid_ok(const char *s)
+{
+    size_t  i;
+
+    if (s == NULL || strlen(s) != NANO_RAND_UUID_LEN) {
+        return 0;
+    }
+    for (i = 0; i < NANO_RAND_UUID_LEN; i++) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i] != '-') {
+                return 0;
+            }
+        } else if (strchr("0123456789abcdef", s[i]) == NULL) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Reads plain digits at *p, without a leading zero, into *n (at most
+ * max); advances *p.  0, or -1. */
+static int
+nano_gen_number(const char **p, long long max, long long *n)
+{
+    const char  *s = *p;
+
+    if (*s < '1' || *s > '9') {
+        return -1;
+    }
+    for (*n = 0; *s >= '0' && *s <= '9'; s++) {
+        *n = *n * 10 + (*s - '0');
+        if (*n > max) {
+            return -1;
+        }
+    }
+    *p = s;
+    return 0;
+}
+
+int
+nano_gen_size_ok(const char *s)
+{
+    long long  w, h;
+
+    if (strcmp(s, "1K") == 0 || strcmp(s, "2K") == 0 || strcmp(s, "4K") == 0)
+    {
+        return 1;
+    }
+    if (nano_gen_number(&s, NANO_GEN_SIDE_MAX, &w) != 0 || *s++ != 'x'
+        || nano_gen_number(&s, NANO_GEN_SIDE_MAX, &h) != 0 || *s != '\0')
+    {
+        return 0;
+    }
+    return w >= NANO_GEN_SIDE_MIN && h >= NANO_GEN_SIDE_MIN;
+}
+
+const char *
+nano_gen_video_size(const char *s)
+{
+    const char *const  *e;
+    size_t              i;
+
+    for (e = nano_gen_video_sizes; *e != NULL; e++) {
+        for (i = 0; (*e)[i] != '\0'; i++) {
+            if (s[i] != (*e)[i] && !((*e)[i] == '*' && s[i] == 'x')) {
+                break;
+            }
+        }
+        if ((*e)[i] == '\0' && s[i] == '\0') {
+            return *e;
+        }
+    }
+    return NULL;
+}
+
+static int
+nano_gen_in(const char *s, const char *const *list)
+{
+    for ( ; *list != NULL; list++) {
+        if (strcmp(s, *list) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* A seed as plain digits (leading zeros allowed), 0 to
+ * NANO_GEN_SEED_MAX.  0, or -1. */
+static int
+nano_gen_seed(const char *s, long long *n)
+{
+    if (*s == '\0') {
+        return -1;
+    }
+    for (*n = 0; *s >= '0' && *s <= '9'; s++) {
+        *n = *n * 10 + (*s - '0');
+        if (*n > NANO_GEN_SEED_MAX) {
+            return -1;
+        }
+    }
+    return *s == '\0' ? 0 : -1;
+}
+
+static int
+nano_gen_model_ok(const char *model)
+{
+    return model == NULL || strlen(model) < NANO_GEN_MODEL_MAX;
+}
+
+int
+nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
+    json_t *params, nano_gen_job_opts_t *o, nano_gen_refusal_t *why)
+{
+    const char  *size, *ratio, *seed, *duration;
+    long long    n = 0;
+    int          rc = 0;
+
+    o->prompt = nano_form_get(f, "prompt");
+    o->model = nano_form_get(f, "model");
+    o->image_b64 = nano_form_get(f, "image");
+    size = nano_form_get(f, "size");
+    ratio = nano_form_get(f, "aspectRatio");
+    seed = nano_form_get(f, "seed");
+    duration = nano_form_get(f, "duration");
+
+    if (!nano_gen_prompt_ok(o->prompt)) {
+        return nano_gen_refuse(why, "prompt", "a prompt of 1 to 8000 bytes"
+                               " of text is required");
+    }
+    if (size != NULL && k->video) {
+        size = nano_gen_video_size(size);
+        if (size == NULL) {
+            return nano_gen_refuse(why, "size", "size must be one of"
+                                   " 1280*720, 720*1280, 832*480, 480*832,"
+                                   " 1920*1080, 1080*1920");
+        }
+    } else if (size != NULL && !nano_gen_size_ok(size)) {
+        return nano_gen_refuse(why, "size", "size must be WIDTHxHEIGHT (256"
+                               " to 4096) or 1K, 2K, 4K");
+    }
+    if (ratio != NULL && (k->video || !nano_gen_in(ratio, nano_gen_ratios))) {
+        return nano_gen_refuse(why, "aspectRatio", "aspectRatio must be one"
+                               " of 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16,"
+                               " 16:9, 21:9");
+    }
+    if (seed != NULL && nano_gen_seed(seed, &n) != 0) {
+        return nano_gen_refuse(why, "seed", "seed must be a whole number"
+                               " from 0 to 2147483647");
+    }
+    if (duration != NULL && (!k->video || strcmp(duration, "5") != 0)) {
+        return nano_gen_refuse(why, "duration", "videos here are 5 seconds");
+    }
+    if ((o->image_b64 != NULL || k->has_upload) && !k->image_input) {
+        return nano_gen_refuse(why, "image", "this module does not take an"
+                               " input image");
+    }
+    if (!nano_gen_model_ok(o->model)) {
+        return nano_gen_refuse(why, "model", "no such model here");
+    }
+
+    if (size != NULL) {
+        rc |= json_object_set_new(params, "size", json_string(size));
+    }
+    if (ratio != NULL) {
+        rc |= json_object_set_new(params, "aspectRatio", json_string(ratio));
+    }
+    if (seed != NULL) {
+        rc |= json_object_set_new(params, "seed", json_integer(n));
+    }
+    if (k->video) {
+        rc |= json_object_set_new(params, "duration", json_integer(5));
+    }
+    return rc == 0 ? 0 : -2;
+}
+
+/* The body's messages: 1 to NANO_GEN_MESSAGES_MAX turns with a role we
+ * know and a prompt's text; the last user turn goes to o->prompt. */
+static int
+nano_gen_messages_ok(json_t *given, nano_gen_text_opts_t *o,
+    nano_gen_refusal_t *why)
+{
+    json_t      *m;
+    const char  *r;
+    size_t       i;
+
+    if (!json_is_array(given) || json_array_size(given) == 0
+        || json_array_size(given) > NANO_GEN_MESSAGES_MAX)
+    {
+        return nano_gen_refuse(why, "messages", "messages must be a list of"
+                               " 1 to 50 {\"role\",\"content\"}");
+    }
+    o->prompt = NULL;
+    json_array_foreach(given, i, m) {
+        r = json_string_value(json_object_get(m, "role"));
+        if (r == NULL || (strcmp(r, "user") != 0
+                          && strcmp(r, "assistant") != 0
+                          && strcmp(r, "system") != 0)
+            || !nano_gen_prompt_ok(json_string_value(json_object_get(
+                                       m, "content"))))
+        {
+            return nano_gen_refuse(why, "messages", "each message needs a"
+                                   " role (user, assistant or system) and"
+                                   " text");
+        }
+        if (strcmp(r, "user") == 0) {
+            o->prompt = json_string_value(json_object_get(m, "content"));
+        }
+    }
+    if (o->prompt == NULL) {
+        return nano_gen_refuse(why, "messages", "the messages need a user"
+                               " message");
+    }
+    o->messages = given;
+    return 0;
+}
+
+int
+nano_gen_text_options(json_t *body, nano_gen_text_opts_t *o,
+    nano_gen_refusal_t *why)
+{
+    json_t  *conv, *seed, *given;
+
+    memset(o, 0, sizeof(*o));
+    o->stream = json_is_true(json_object_get(body, "stream"));
+    conv = json_object_get(body, "conversationId");
+    if (conv != NULL) {
+        o->conversation = json_string_value(conv);
+        if (!nano_gen_uuid_ok(o->conversation)) {
+            return nano_gen_refuse(why, "conversationId", "that is not a"
+                                   " conversation id this API gave");
+        }
+    }
+    seed = json_object_get(body, "seed");
+    if (seed != NULL) {
+        if (!json_is_integer(seed) || json_integer_value(seed) < 0
+            || json_integer_value(seed) > NANO_GEN_SEED_MAX)
+        {
+            return nano_gen_refuse(why, "seed", "seed must be a whole number"
+                                   " from 0 to 2147483647");
+        }
+        o->seed = json_integer_value(seed);
+    }
+    given = json_object_get(body, "messages");
+    if (given != NULL) {
+        if (nano_gen_messages_ok(given, o, why) != 0) {
+            return -1;
+        }
+    } else {
+        o->prompt = json_string_value(json_object_get(body, "prompt"));
+        if (!nano_gen_prompt_ok(o->prompt)) {
+            return nano_gen_refuse(why, "prompt", "a prompt of 1 to 8000"
+                                   " bytes of text is required");
+        }
+    }
+    o->model = json_string_value(json_object_get(body, "model"));
+    if (!nano_gen_model_ok(o->model)) {
+        return nano_gen_refuse(why, "model", "no such model here");
+    }
+    return 0;
+}

@@ -1,0 +1,90 @@
+/*
+ * What POST /<m>/api/generate takes before anything is debited: the
+ * prompt or messages, and the options that fit the module's kind.  Plain
+ * checks on a parsed body, without a request or a database, so that the
+ * unit tests and tests/fuzz/fuzz_options.c call them directly.  What is
+ * accepted is canonical: the providers and the offline ones read it back
+ * with the same meaning.
+ */
+
+#ifndef NANO_GEN_OPTIONS_H
+#define NANO_GEN_OPTIONS_H
+
+#include <jansson.h>
+
+#include "nano_form.h"
+
+#define NANO_GEN_PROMPT_MAX     8000    /* bytes */
+#define NANO_GEN_MESSAGES_MAX   50
+#define NANO_GEN_SEED_MAX       2147483647LL
+#define NANO_GEN_MODEL_MAX      128     /* with the NUL */
+#define NANO_GEN_SIDE_MIN       256     /* an image's side, in pixels */
+#define NANO_GEN_SIDE_MAX       4096
+
+/* Why options were refused: the field a 400 names and its message
+ * (both static). */
+typedef struct {
+    const char  *field;
+    const char  *message;
+} nano_gen_refusal_t;
+
+/* An image or video module, as its options depend on it. */
+typedef struct {
+    int  video;            /* else images */
+    int  image_input;      /* it takes an image to edit */
+    int  has_upload;       /* the request came with an image file */
+} nano_gen_job_kind_t;
+
+/* An image or video request's checked fields (borrowed from the form). */
+typedef struct {
+    const char  *prompt;
+    const char  *model;        /* NULL: the module's first */
+    const char  *image_b64;    /* an input image as base64, or NULL */
+} nano_gen_job_opts_t;
+
+/* A text request's checked fields (borrowed from the body). */
+typedef struct {
+    int          stream;
+    const char  *conversation;  /* NULL: a new conversation */
+    long long    seed;          /* 0 when not given */
+    const char  *model;         /* NULL: the module's first */
+    const char  *prompt;        /* the last user turn */
+    json_t      *messages;      /* the body's "messages", or NULL */
+} nano_gen_text_opts_t;
+
+/* 1 when s is a prompt we take: strict UTF-8, 1 to NANO_GEN_PROMPT_MAX
+ * bytes, not only blanks. */
+int nano_gen_prompt_ok(const char *s);
+
+/* 1 when s is a conversation id as this API makes them (a lower-case
+ * UUID). */
+int nano_gen_uuid_ok(const char *s);
+
+/* 1 when s is an image size we take: "WxH" in plain digits, each side
+ * NANO_GEN_SIDE_MIN to NANO_GEN_SIDE_MAX, or "1K", "2K", "4K". */
+int nano_gen_size_ok(const char *s);
+
+/* The video size s names ("1280x720" as people write it, "1280*720" as
+ * DashScope does), in DashScope's form, or NULL when Wan makes no such
+ * size.  Static. */
+const char *nano_gen_video_size(const char *s);
+
+/*
+ * Checks an image or video request's fields, in the order a person reads
+ * the form: prompt, size, aspectRatio, seed, duration, image, model.
+ * Sets params' "size", "aspectRatio", "seed" and "duration" (params
+ * must be an empty object) and o.  0, or -1 with why set; -2 when out
+ * of memory.
+ */
+int nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
+    json_t *params, nano_gen_job_opts_t *o, nano_gen_refusal_t *why);
+
+/*
+ * Checks a text request's JSON object: conversationId, seed, the prompt
+ * or messages (each {"role": user|assistant|system, "content"}, with a
+ * user turn), model.  0, or -1 with why set.
+ */
+int nano_gen_text_options(json_t *body, nano_gen_text_opts_t *o,
+    nano_gen_refusal_t *why);
+
+#endif /* NANO_GEN_OPTIONS_H */

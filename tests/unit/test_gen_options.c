@@ -1,0 +1,398 @@
+/*
+ * Unit tests for the checks of POST /<m>/api/generate's fields
+ * (nano_gen_options) and for JSON bodies read as forms
+ * (nano_form_from_json): what is taken comes out canonical, and every
+ * refusal names its field.
+ */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "unit_table.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nano_form.h"
+#include "nano_gen_options.h"
+
+/* The body as a form, as nano_req_fields reads a JSON body. */
+static void
+form_of(const char *body, nano_form_t *f)
+{
+    json_t  *root = json_loads(body, 0, NULL);
+
+    assert_non_null(root);
+    nano_form_init(f);
+    assert_int_equal(nano_form_from_json(f, root, 1), NANO_FORM_OK);
+    json_decref(root);
+}
+
+/* model names of 127 and 128 bytes (NANO_GEN_MODEL_MAX with the NUL) */
+#define M8    "mmmmmmmm"
+#define M64   M8 M8 M8 M8 M8 M8 M8 M8
+#define M127  M64 M8 M8 M8 M8 M8 M8 M8 "mmmmmmm"
+#define M128  M127 "m"
+
+/* ---- image and video options ------------------------------------------- */
+
+#define IMAGE       0
+#define EDIT        1    /* an image module that takes an input image */
+#define VIDEO       2
+#define UPLOAD      4    /* an image file came with the request */
+
+typedef struct {
+    const char  *name;
+    unsigned     kind;
+    const char  *body;
+    const char  *field;     /* the field refused, or NULL */
+    const char  *params;    /* what is kept, sorted, compact */
+} job_case_t;
+
+static const job_case_t  job_cases[] = {
+    { "a prompt alone", IMAGE, "{\"prompt\":\"a cat\"}", NULL, "{}" },
+    { "no prompt", IMAGE, "{}", "prompt", NULL },
+    { "a blank prompt", IMAGE, "{\"prompt\":\" \\n\\t\"}", "prompt", NULL },
+    { "size WxH", IMAGE, "{\"prompt\":\"p\",\"size\":\"1024x768\"}", NULL,
+      "{\"size\":\"1024x768\"}" },
+    { "size at both ends", IMAGE,
+      "{\"prompt\":\"p\",\"size\":\"256x4096\"}", NULL,
+      "{\"size\":\"256x4096\"}" },
+    { "size 2K", IMAGE, "{\"prompt\":\"p\",\"size\":\"2K\"}", NULL,
+      "{\"size\":\"2K\"}" },
+    { "size 3K", IMAGE, "{\"prompt\":\"p\",\"size\":\"3K\"}", "size", NULL },
+    { "size below 256", IMAGE, "{\"prompt\":\"p\",\"size\":\"255x256\"}",
+      "size", NULL },
+    { "size above 4096", IMAGE, "{\"prompt\":\"p\",\"size\":\"256x4097\"}",
+      "size", NULL },
+    { "size with blanks", IMAGE,
+      "{\"prompt\":\"p\",\"size\":\" 256x 256\"}", "size", NULL },
+    { "size with signs", IMAGE, "{\"prompt\":\"p\",\"size\":\"+256x+256\"}",
+      "size", NULL },
+    { "size with a leading zero", IMAGE,
+      "{\"prompt\":\"p\",\"size\":\"0256x256\"}", "size", NULL },
+    { "size with a trailing blank", IMAGE,
+      "{\"prompt\":\"p\",\"size\":\"256x256 \"}", "size", NULL },
+    { "size with a capital X", IMAGE,
+      "{\"prompt\":\"p\",\"size\":\"256X256\"}", "size", NULL },
+    { "size of 20 digits", IMAGE,
+      "{\"prompt\":\"p\",\"size\":\"99999999999999999999x256\"}", "size",
+      NULL },
+    { "size DashScope's way on an image", IMAGE,
+      "{\"prompt\":\"p\",\"size\":\"1024*1024\"}", "size", NULL },
+    { "aspectRatio", IMAGE, "{\"prompt\":\"p\",\"aspectRatio\":\"16:9\"}",
+      NULL, "{\"aspectRatio\":\"16:9\"}" },
+    { "aspectRatio not offered", IMAGE,
+      "{\"prompt\":\"p\",\"aspectRatio\":\"7:5\"}", "aspectRatio", NULL },
+    { "seed as text", IMAGE, "{\"prompt\":\"p\",\"seed\":\"42\"}", NULL,
+      "{\"seed\":42}" },
+    { "seed as a number", IMAGE, "{\"prompt\":\"p\",\"seed\":2147483647}",
+      NULL, "{\"seed\":2147483647}" },
+    { "seed 0 with leading zeros", IMAGE, "{\"prompt\":\"p\",\"seed\":\"007\"}",
+      NULL, "{\"seed\":7}" },
+    { "seed too large", IMAGE, "{\"prompt\":\"p\",\"seed\":2147483648}",
+      "seed", NULL },
+    { "seed of 30 digits", IMAGE,
+      "{\"prompt\":\"p\",\"seed\":\"999999999999999999999999999999\"}",
+      "seed", NULL },
+    { "seed below 0", IMAGE, "{\"prompt\":\"p\",\"seed\":-1}", "seed", NULL },
+    { "seed -0", IMAGE, "{\"prompt\":\"p\",\"seed\":\"-0\"}", "seed", NULL },
+    { "seed with a plus", IMAGE, "{\"prompt\":\"p\",\"seed\":\"+5\"}", "seed",
+      NULL },
+    { "seed with a blank", IMAGE, "{\"prompt\":\"p\",\"seed\":\" 5\"}", "seed",
+      NULL },
+    { "seed empty", IMAGE, "{\"prompt\":\"p\",\"seed\":\"\"}", "seed", NULL },
+    { "a duration on an image", IMAGE, "{\"prompt\":\"p\",\"duration\":5}",
+      "duration", NULL },
+    { "an image where none is taken", IMAGE,
+      "{\"prompt\":\"p\",\"image\":\"iVBORw0KGgo=\"}", "image", NULL },
+    { "an upload where none is taken", IMAGE | UPLOAD, "{\"prompt\":\"p\"}",
+      "image", NULL },
+    { "an image to edit", EDIT, "{\"prompt\":\"p\",\"image\":\"iVBORw0KGgo=\"}",
+      NULL, "{}" },
+    { "an upload to edit", EDIT | UPLOAD, "{\"prompt\":\"p\"}", NULL, "{}" },
+    { "a model", IMAGE, "{\"prompt\":\"p\",\"model\":\"m-1\"}", NULL, "{}" },
+    { "a model of 128 bytes", IMAGE,
+      "{\"prompt\":\"p\",\"model\":\"" M128 "\"}", "model", NULL },
+    { "the first refusal is named", IMAGE,
+      "{\"prompt\":\"p\",\"size\":\"big\",\"seed\":\"x\"}", "size", NULL },
+    { "a video", VIDEO, "{\"prompt\":\"p\"}", NULL, "{\"duration\":5}" },
+    { "a video size people's way", VIDEO,
+      "{\"prompt\":\"p\",\"size\":\"1280x720\"}", NULL,
+      "{\"duration\":5,\"size\":\"1280*720\"}" },
+    { "a video size DashScope's way", VIDEO,
+      "{\"prompt\":\"p\",\"size\":\"1080*1920\"}", NULL,
+      "{\"duration\":5,\"size\":\"1080*1920\"}" },
+    { "a video size Wan does not make", VIDEO,
+      "{\"prompt\":\"p\",\"size\":\"1000x1000\"}", "size", NULL },
+    { "a video size with more after it", VIDEO,
+      "{\"prompt\":\"p\",\"size\":\"1280x7200\"}", "size", NULL },
+    { "a video size cut short", VIDEO,
+      "{\"prompt\":\"p\",\"size\":\"1280x72\"}", "size", NULL },
+    { "a video size with two x", VIDEO,
+      "{\"prompt\":\"p\",\"size\":\"1280x720x\"}", "size", NULL },
+    { "an aspectRatio on video", VIDEO,
+      "{\"prompt\":\"p\",\"aspectRatio\":\"16:9\"}", "aspectRatio", NULL },
+    { "duration 5 as text", VIDEO, "{\"prompt\":\"p\",\"duration\":\"5\"}",
+      NULL, "{\"duration\":5}" },
+    { "duration 10", VIDEO, "{\"prompt\":\"p\",\"duration\":10}", "duration",
+      NULL },
+    { "duration 05", VIDEO, "{\"prompt\":\"p\",\"duration\":\"05\"}",
+      "duration", NULL },
+};
+
+static void
+job_row(void **state)
+{
+    const job_case_t     *c = *state;
+    nano_gen_job_kind_t   k;
+    nano_gen_job_opts_t   o;
+    nano_gen_refusal_t    why = { NULL, NULL };
+    nano_form_t           f;
+    json_t               *params = json_object();
+    char                 *got;
+    int                   rc;
+
+    k.video = (c->kind & VIDEO) != 0;
+    k.image_input = (c->kind & EDIT) != 0;
+    k.has_upload = (c->kind & UPLOAD) != 0;
+    form_of(c->body, &f);
+    rc = nano_gen_job_options(&f, &k, params, &o, &why);
+    if (c->field != NULL) {
+        assert_int_equal(rc, -1);
+        assert_string_equal(why.field, c->field);
+        assert_non_null(why.message);
+        assert_true(strlen(why.message) > 10);
+    } else {
+        assert_int_equal(rc, 0);
+        got = json_dumps(params, JSON_SORT_KEYS | JSON_COMPACT);
+        assert_string_equal(got, c->params);
+        free(got);
+        assert_string_equal(o.prompt, nano_form_get(&f, "prompt"));
+        assert_ptr_equal(o.image_b64, nano_form_get(&f, "image"));
+        assert_ptr_equal(o.model, nano_form_get(&f, "model"));
+    }
+    json_decref(params);
+    nano_form_cleanup(&f);
+}
+
+/* ---- text options ------------------------------------------------------ */
+
+typedef struct {
+    const char  *name;
+    const char  *body;
+    const char  *field;     /* the field refused, or NULL */
+    const char  *prompt;    /* the last user turn */
+    long long    seed;
+    int          stream;
+    int          messages;  /* the body's messages are used */
+} text_case_t;
+
+#define CONV  "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+static const text_case_t  text_cases[] = {
+    { "a prompt", "{\"prompt\":\"hi\"}", NULL, "hi", 0, 0, 0 },
+    { "a prompt, streamed, with a seed and conversation",
+      "{\"prompt\":\"hi\",\"stream\":true,\"seed\":7,"
+      "\"conversationId\":\"" CONV "\"}", NULL, "hi", 7, 1, 0 },
+    { "stream is only true", "{\"prompt\":\"hi\",\"stream\":\"yes\"}", NULL,
+      "hi", 0, 0, 0 },
+    { "no prompt", "{}", "prompt", NULL, 0, 0, 0 },
+    { "a prompt that is a number", "{\"prompt\":5}", "prompt", NULL, 0, 0,
+      0 },
+    { "a blank prompt", "{\"prompt\":\"\\r\\n \"}", "prompt", NULL, 0, 0, 0 },
+    { "messages, the last user turn is the prompt",
+      "{\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},"
+      "{\"role\":\"user\",\"content\":\"one\"},"
+      "{\"role\":\"assistant\",\"content\":\"1\"},"
+      "{\"role\":\"user\",\"content\":\"two\"}]}", NULL, "two", 0, 0, 1 },
+    { "messages win over a prompt",
+      "{\"prompt\":\"p\",\"messages\":[{\"role\":\"user\","
+      "\"content\":\"m\"}]}", NULL, "m", 0, 0, 1 },
+    { "messages without a user turn, beside a prompt",
+      "{\"prompt\":\"p\",\"messages\":[{\"role\":\"system\","
+      "\"content\":\"s\"}]}", "messages", NULL, 0, 0, 0 },
+    { "messages not a list", "{\"messages\":\"hi\"}", "messages", NULL, 0, 0,
+      0 },
+    { "messages empty", "{\"messages\":[]}", "messages", NULL, 0, 0, 0 },
+    { "a message of another role",
+      "{\"messages\":[{\"role\":\"tool\",\"content\":\"x\"}]}", "messages",
+      NULL, 0, 0, 0 },
+    { "a message without content",
+      "{\"messages\":[{\"role\":\"user\"}]}", "messages", NULL, 0, 0, 0 },
+    { "a message that is text", "{\"messages\":[\"hi\"]}", "messages", NULL,
+      0, 0, 0 },
+    { "a conversationId in capitals",
+      "{\"prompt\":\"hi\",\"conversationId\":"
+      "\"0F8FAD5B-D9CB-469F-A165-70867728950E\"}", "conversationId", NULL, 0,
+      0, 0 },
+    { "a conversationId that is a number",
+      "{\"prompt\":\"hi\",\"conversationId\":42}", "conversationId", NULL, 0,
+      0, 0 },
+    { "a conversationId that is null",
+      "{\"prompt\":\"hi\",\"conversationId\":null}", "conversationId", NULL,
+      0, 0, 0 },
+    { "a seed as text", "{\"prompt\":\"hi\",\"seed\":\"7\"}", "seed", NULL, 0,
+      0, 0 },
+    { "a seed below 0", "{\"prompt\":\"hi\",\"seed\":-1}", "seed", NULL, 0, 0,
+      0 },
+    { "a seed too large", "{\"prompt\":\"hi\",\"seed\":2147483648}", "seed",
+      NULL, 0, 0, 0 },
+    { "a seed with a fraction", "{\"prompt\":\"hi\",\"seed\":1.5}", "seed",
+      NULL, 0, 0, 0 },
+    { "a model of 127 bytes is looked up",
+      "{\"prompt\":\"hi\",\"model\":\"" M127 "\"}", NULL, "hi", 0, 0, 0 },
+    { "a model of 128 bytes is not",
+      "{\"prompt\":\"hi\",\"model\":\"" M128 "\"}", "model", NULL, 0,
+      0, 0 },
+};
+
+static void
+text_row(void **state)
+{
+    const text_case_t     *c = *state;
+    nano_gen_text_opts_t   o;
+    nano_gen_refusal_t     why = { NULL, NULL };
+    json_t                *body = json_loads(c->body, 0, NULL);
+    int                    rc;
+
+    assert_non_null(body);
+    rc = nano_gen_text_options(body, &o, &why);
+    if (c->field != NULL) {
+        assert_int_equal(rc, -1);
+        assert_string_equal(why.field, c->field);
+        assert_true(strlen(why.message) > 10);
+    } else {
+        assert_int_equal(rc, 0);
+        assert_string_equal(o.prompt, c->prompt);
+        assert_int_equal(o.seed, c->seed);
+        assert_int_equal(o.stream, c->stream);
+        assert_int_equal(o.messages != NULL, c->messages);
+        if (c->messages) {
+            assert_ptr_equal(o.messages, json_object_get(body, "messages"));
+        }
+        if (json_object_get(body, "conversationId") != NULL) {
+            assert_string_equal(o.conversation, CONV);
+        } else {
+            assert_null(o.conversation);
+        }
+    }
+    json_decref(body);
+}
+
+/* ---- JSON bodies as forms ------------------------------------------------ */
+
+typedef struct {
+    const char          *name;
+    const char          *body;
+    int                  numbers;
+    nano_form_status_t   status;
+    const char          *pairs;    /* "k=v;..." in order */
+} json_form_case_t;
+
+static const json_form_case_t  json_form_cases[] = {
+    { "strings, booleans and numbers",
+      "{\"a\":\"x\",\"b\":true,\"c\":false,\"d\":-12}", 1, NANO_FORM_OK,
+      "a=x;b=true;c=false;d=-12;" },
+    { "null is left out", "{\"a\":null,\"b\":\"y\"}", 1, NANO_FORM_OK,
+      "b=y;" },
+    { "a fraction is refused", "{\"seed\":1.5}", 1, NANO_FORM_INVALID, "" },
+    { "an array is refused", "{\"size\":[1]}", 1, NANO_FORM_INVALID, "" },
+    { "an object is refused", "{\"size\":{}}", 1, NANO_FORM_INVALID, "" },
+    { "without numbers, they are left out",
+      "{\"n\":5,\"data\":{\"name\":\"x\"},\"a\":\"y\"}", 0, NANO_FORM_OK,
+      "a=y;" },
+    { "a NUL in a string", "{\"a\":\"x\\u0000y\"}", 1, NANO_FORM_INVALID, "" },
+    { "not an object", "[1]", 1, NANO_FORM_INVALID, "" },
+};
+
+static void
+json_form_row(void **state)
+{
+    const json_form_case_t  *c = *state;
+    nano_form_t              f;
+    json_t                  *root = json_loads(c->body, JSON_ALLOW_NUL, NULL);
+    char                     got[256] = "";
+    size_t                   i;
+
+    assert_non_null(root);
+    nano_form_init(&f);
+    assert_int_equal(nano_form_from_json(&f, root, c->numbers), c->status);
+    if (c->status == NANO_FORM_OK) {
+        for (i = 0; i < f.n; i++) {
+            snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s=%s;",
+                     f.pairs[i].key, f.pairs[i].value);
+        }
+        assert_string_equal(got, c->pairs);
+    }
+    nano_form_cleanup(&f);
+    json_decref(root);
+}
+
+/* More than a form holds is refused, not cut. */
+static void
+json_form_too_many(void **state)
+{
+    json_t       *root = json_object();
+    nano_form_t   f;
+    char          key[16];
+    int           i;
+
+    (void) state;
+    for (i = 0; i <= NANO_FORM_PAIRS_MAX; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        json_object_set_new(root, key, json_string("v"));
+    }
+    nano_form_init(&f);
+    assert_int_equal(nano_form_from_json(&f, root, 1), NANO_FORM_INVALID);
+    nano_form_cleanup(&f);
+    json_decref(root);
+}
+
+/* The size checks alone, at their edges. */
+static void
+sizes(void **state)
+{
+    (void) state;
+    assert_true(nano_gen_size_ok("256x256"));
+    assert_true(nano_gen_size_ok("4096x4096"));
+    assert_true(nano_gen_size_ok("1K"));
+    assert_false(nano_gen_size_ok(""));
+    assert_false(nano_gen_size_ok("x"));
+    assert_false(nano_gen_size_ok("256x"));
+    assert_false(nano_gen_size_ok("x256"));
+    assert_false(nano_gen_size_ok("1k"));
+    assert_false(nano_gen_size_ok("40960x256"));
+    assert_string_equal(nano_gen_video_size("1920x1080"), "1920*1080");
+    assert_string_equal(nano_gen_video_size("480*832"), "480*832");
+    assert_null(nano_gen_video_size(""));
+    assert_null(nano_gen_video_size("1280"));
+    assert_null(nano_gen_video_size("1280X720"));
+    assert_null(nano_gen_video_size("1280*720 "));
+}
+
+int
+main(void)
+{
+    static const struct CMUnitTest  extra[] = {
+        cmocka_unit_test(json_form_too_many),
+        cmocka_unit_test(sizes),
+    };
+    int  rc = 0;
+
+    rc |= unit_run_table("gen_job_options", job_cases,
+                         sizeof(job_cases) / sizeof(job_cases[0]),
+                         sizeof(job_cases[0]), job_row, NULL, 0);
+    rc |= unit_run_table("gen_text_options", text_cases,
+                         sizeof(text_cases) / sizeof(text_cases[0]),
+                         sizeof(text_cases[0]), text_row, NULL, 0);
+    rc |= unit_run_table("form_from_json", json_form_cases,
+                         sizeof(json_form_cases) / sizeof(json_form_cases[0]),
+                         sizeof(json_form_cases[0]), json_form_row, extra,
+                         sizeof(extra) / sizeof(extra[0]));
+    return rc;
+}
