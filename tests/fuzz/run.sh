@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses with ASan and UBSan and runs each for a
 # bounded time.  Usage:
-# tests/fuzz/run.sh [token|jwe|cookie|revoke|multipart|stripe|json_lift|provider|input|oidc ...]
+# tests/fuzz/run.sh [token|jwe|cookie|revoke|multipart|stripe|json_lift|provider|input|options|oidc ...]
 # Environment: FUZZ_SECONDS (per harness, default 30), FUZZ_JOBS (parallel
 # workers per harness, default 1), CC (default clang), FUZZ_OUT (build and
 # corpus folder, default build/fuzz).  Exit status 1 when a harness found
@@ -18,7 +18,7 @@ jobs=${FUZZ_JOBS:-1}
 cc=${CC:-clang}
 out=${FUZZ_OUT:-build/fuzz}
 [ "$#" -gt 0 ] || set -- token jwe cookie revoke multipart stripe \
-    json_lift provider input oidc
+    json_lift provider input options oidc
 
 if ! command -v "$cc" >/dev/null 2>&1; then
     echo "fuzz: $cc not found; install Debian's clang (apt-get install clang)" >&2
@@ -68,7 +68,11 @@ for name in "$@"; do
              backends/lib/nano_buf.c
              ngx_nano_auth_module/nano_utf8.c)
         extra=(-I/usr/include/postgresql)   # nano_route.h's nano_server.h
-        libs=(-lpng -ljpeg -lwebp -lm) ;;
+        libs=(-lpng -ljpeg -lwebp -ljansson -lm) ;;
+    options)
+        src=(backends/lib/nano_gen_options.c backends/lib/nano_form.c
+             ngx_nano_auth_module/nano_utf8.c)
+        libs=(-ljansson) ;;
     oidc)
         src=(backends/lib/nano_idtoken.c backends/lib/nano_jwks.c
              backends/lib/nano_oauth.c backends/lib/nano_base64.c
@@ -76,7 +80,7 @@ for name in "$@"; do
              ngx_nano_auth_module/nano_jose.c ngx_nano_auth_module/nano_utf8.c)
         libs=(-ljansson -lcrypto) ;;
     *)
-        echo "fuzz: unknown harness '$name' (token, jwe, cookie, revoke, multipart, stripe, json_lift, provider, input, oidc)" >&2
+        echo "fuzz: unknown harness '$name' (token, jwe, cookie, revoke, multipart, stripe, json_lift, provider, input, options, oidc)" >&2
         exit 2 ;;
     esac
 

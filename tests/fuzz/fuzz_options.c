@@ -1,0 +1,357 @@
+/*
+ * libFuzzer harness for the checks of POST /<m>/api/generate's fields
+ * (nano_gen_options) and for JSON bodies read as forms
+ * (nano_form_from_json).  Input: one byte, then the body (copied to an
+ * allocation of its exact size).  The byte's low 2 bits pick the mode:
+ *   0  a form body (nano_form_parse), then the image and video checks;
+ *   1  a JSON body read as a form with whole numbers, then the same;
+ *   2  a JSON body, then the text checks;
+ *   3  a JSON body read as a form without numbers (the platform's way).
+ * Bits 2-4 say the module makes videos, takes an image to edit, and got
+ * an image file.  What a check takes must be canonical: a size, ratio,
+ * seed or duration that reads back to the same text, so that a provider
+ * or an offline one cannot read it with another meaning.  A refusal
+ * names a field of the body and keeps nothing.
+ */
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nano_form.h"
+#include "nano_gen_options.h"
+#include "nano_utf8.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define FUZZ_VIDEO    0x04
+#define FUZZ_EDIT     0x08
+#define FUZZ_UPLOAD   0x10
+
+static int
+fuzz_one_of(const char *s, const char *const *list)
+{
+    for ( ; *list != NULL; list++) {
+        if (strcmp(s, *list) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* s is "<a><sep><b>" in plain digits that print back the same. */
+static int
+fuzz_pair(const char *s, char sep, int *a, int *b)
+{
+    char  x, back[64];
+
+    if (sscanf(s, "%9d%c%9d", a, &x, b) != 3 || x != sep) {
+        return 0;
+    }
+    snprintf(back, sizeof(back), "%d%c%d", *a, sep, *b);
+    return strcmp(back, s) == 0;
+}
+
+/* given is kept as it is, or with 'x' for DashScope's '*'. */
+static int
+fuzz_same_size(const char *given, const char *kept)
+{
+    size_t  i;
+
+    if (strlen(given) != strlen(kept)) {
+        return 0;
+    }
+    for (i = 0; given[i] != '\0'; i++) {
+        if (given[i] != kept[i] && !(given[i] == 'x' && kept[i] == '*')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void
+fuzz_job_taken(const nano_form_t *f, const nano_gen_job_kind_t *k,
+    json_t *params, const nano_gen_job_opts_t *o)
+{
+    static const char *const  fields[] = {
+        "size", "aspectRatio", "seed", "duration", NULL
+    };
+    const char   *key, *given;
+    json_t       *v;
+    long long     n;
+    int           a, b;
+
+    if (!nano_gen_prompt_ok(o->prompt)
+        || o->prompt != nano_form_get(f, "prompt")
+        || o->model != nano_form_get(f, "model")
+        || o->image_b64 != nano_form_get(f, "image")
+        || (o->model != NULL && strlen(o->model) >= NANO_GEN_MODEL_MAX)
+        || ((o->image_b64 != NULL || k->has_upload) && !k->image_input))
+    {
+        abort();
+    }
+    json_object_foreach(params, key, v) {
+        if (!fuzz_one_of(key, fields)) {
+            abort();
+        }
+    }
+
+    given = nano_form_get(f, "size");
+    v = json_object_get(params, "size");
+    if ((given == NULL) != (v == NULL)) {
+        abort();
+    }
+    if (v != NULL && k->video
+        && (!fuzz_pair(json_string_value(v), '*', &a, &b)
+            || a < 480 || b < 480 || a > 1920 || b > 1920
+            || !fuzz_same_size(given, json_string_value(v))))
+    {
+        abort();
+    }
+    if (v != NULL && !k->video
+        && strcmp(json_string_value(v), given) != 0)
+    {
+        abort();
+    }
+    if (v != NULL && !k->video && strcmp(given, "1K") != 0
+        && strcmp(given, "2K") != 0 && strcmp(given, "4K") != 0
+        && (!fuzz_pair(given, 'x', &a, &b)
+            || a < NANO_GEN_SIDE_MIN || b < NANO_GEN_SIDE_MIN
+            || a > NANO_GEN_SIDE_MAX || b > NANO_GEN_SIDE_MAX))
+    {
+        abort();
+    }
+
+    given = nano_form_get(f, "aspectRatio");
+    v = json_object_get(params, "aspectRatio");
+    if ((given == NULL) != (v == NULL)
+        || (v != NULL && (k->video || strcmp(json_string_value(v), given) != 0
+                          || !fuzz_pair(given, ':', &a, &b))))
+    {
+        abort();
+    }
+
+    given = nano_form_get(f, "seed");
+    v = json_object_get(params, "seed");
+    if ((given == NULL) != (v == NULL)) {
+        abort();
+    }
+    if (v != NULL) {
+        n = json_integer_value(v);
+        if (!json_is_integer(v) || n < 0 || n > NANO_GEN_SEED_MAX
+            || given[strspn(given, "0123456789")] != '\0'
+            || strtoll(given, NULL, 10) != n)
+        {
+            abort();
+        }
+    }
+
+    given = nano_form_get(f, "duration");
+    v = json_object_get(params, "duration");
+    if ((v != NULL) != k->video
+        || (v != NULL && json_integer_value(v) != 5)
+        || (given != NULL && strcmp(given, "5") != 0))
+    {
+        abort();
+    }
+}
+
+static void
+fuzz_job(const nano_form_t *f, unsigned mode)
+{
+    static const char *const  fields[] = {
+        "prompt", "size", "aspectRatio", "seed", "duration", "image",
+        "model", NULL
+    };
+    nano_gen_job_kind_t  k;
+    nano_gen_job_opts_t  o;
+    nano_gen_refusal_t   why = { NULL, NULL };
+    json_t              *params = json_object();
+    int                  rc;
+
+    if (params == NULL) {
+        return;
+    }
+    k.video = (mode & FUZZ_VIDEO) != 0;
+    k.image_input = (mode & FUZZ_EDIT) != 0;
+    k.has_upload = (mode & FUZZ_UPLOAD) != 0;
+    rc = nano_gen_job_options(f, &k, params, &o, &why);
+    if (rc == 0) {
+        fuzz_job_taken(f, &k, params, &o);
+    } else if (rc == -1) {
+        if (why.field == NULL || !fuzz_one_of(why.field, fields)
+            || why.message == NULL || why.message[0] == '\0'
+            || json_object_size(params) != 0)
+        {
+            abort();
+        }
+    } else if (rc != -2) {
+        abort();
+    }
+    json_decref(params);
+}
+
+static void
+fuzz_text(json_t *body)
+{
+    static const char *const  fields[] = {
+        "conversationId", "seed", "messages", "prompt", "model", NULL
+    };
+    static const char *const  roles[] = {
+        "user", "assistant", "system", NULL
+    };
+    nano_gen_text_opts_t  o;
+    nano_gen_refusal_t    why = { NULL, NULL };
+    const char           *last = NULL, *role, *content;
+    json_t               *m;
+    size_t                i;
+
+    if (nano_gen_text_options(body, &o, &why) != 0) {
+        if (why.field == NULL || !fuzz_one_of(why.field, fields)
+            || why.message == NULL || why.message[0] == '\0')
+        {
+            abort();
+        }
+        return;
+    }
+    if (!nano_gen_prompt_ok(o.prompt)
+        || o.stream != json_is_true(json_object_get(body, "stream"))
+        || o.seed < 0 || o.seed > NANO_GEN_SEED_MAX
+        || (o.seed != 0
+            && o.seed != json_integer_value(json_object_get(body, "seed")))
+        || (o.model != NULL && strlen(o.model) >= NANO_GEN_MODEL_MAX)
+        || (o.conversation == NULL)
+           != (json_object_get(body, "conversationId") == NULL)
+        || (o.conversation != NULL && !nano_gen_uuid_ok(o.conversation)))
+    {
+        abort();
+    }
+    if (o.conversation != NULL
+        && strspn(o.conversation, "0123456789abcdef-") != 36)
+    {
+        abort();
+    }
+    if (o.messages == NULL) {
+        if (json_object_get(body, "messages") != NULL
+            || o.prompt != json_string_value(json_object_get(body, "prompt")))
+        {
+            abort();
+        }
+        return;
+    }
+    if (o.messages != json_object_get(body, "messages")
+        || json_array_size(o.messages) < 1
+        || json_array_size(o.messages) > NANO_GEN_MESSAGES_MAX)
+    {
+        abort();
+    }
+    json_array_foreach(o.messages, i, m) {
+        role = json_string_value(json_object_get(m, "role"));
+        content = json_string_value(json_object_get(m, "content"));
+        if (role == NULL || !fuzz_one_of(role, roles)
+            || !nano_gen_prompt_ok(content))
+        {
+            abort();
+        }
+        if (strcmp(role, "user") == 0) {
+            last = content;
+        }
+    }
+    if (o.prompt != last) {
+        abort();
+    }
+}
+
+/* Every pair is a member of the object, as its text. */
+static void
+fuzz_json_form(const nano_form_t *f, nano_form_status_t st, json_t *body,
+    int numbers)
+{
+    json_t      *v;
+    const char  *want;
+    char         num[32];
+    size_t       i;
+
+    if (st != NANO_FORM_OK && st != NANO_FORM_INVALID
+        && st != NANO_FORM_NOMEM)
+    {
+        abort();
+    }
+    if (st != NANO_FORM_OK) {
+        return;
+    }
+    if (f->n > NANO_FORM_PAIRS_MAX || f->n > json_object_size(body)) {
+        abort();
+    }
+    for (i = 0; i < f->n; i++) {
+        v = json_object_get(body, f->pairs[i].key);
+        if (json_is_string(v)) {
+            want = json_string_value(v);
+        } else if (json_is_boolean(v)) {
+            want = json_is_true(v) ? "true" : "false";
+        } else if (numbers && json_is_integer(v)) {
+            snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT,
+                     json_integer_value(v));
+            want = num;
+        } else {
+            abort();
+        }
+        if (strcmp(f->pairs[i].value, want) != 0
+            || !nano_utf8_valid(f->pairs[i].key)
+            || !nano_utf8_valid(f->pairs[i].value))
+        {
+            abort();
+        }
+    }
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    nano_form_t          f;
+    nano_form_status_t   st;
+    json_t              *body = NULL;
+    unsigned             mode;
+    char                *buf;
+
+    if (size < 1) {
+        return 0;
+    }
+    mode = data[0];
+    size--;
+    buf = malloc(size ? size : 1);
+    if (buf == NULL) {
+        return 0;
+    }
+    memcpy(buf, data + 1, size);
+    nano_form_init(&f);
+
+    if ((mode & 3) == 0) {
+        /* a pair left out for its UTF-8 is refused by the handler */
+        if (nano_form_parse(&f, buf, size) == NANO_FORM_OK) {
+            fuzz_job(&f, mode);
+        }
+        goto done;
+    }
+    /* as nano_req_json reads a body */
+    body = json_loadb(buf, size, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(body)) {
+        goto done;
+    }
+    if ((mode & 3) == 2) {
+        fuzz_text(body);
+        goto done;
+    }
+    st = nano_form_from_json(&f, body, (mode & 3) == 1);
+    fuzz_json_form(&f, st, body, (mode & 3) == 1);
+    if (st == NANO_FORM_OK && (mode & 3) == 1) {
+        fuzz_job(&f, mode);
+    }
+
+done:
+    json_decref(body);
+    nano_form_cleanup(&f);
+    free(buf);
+    return 0;
+}
