@@ -29,6 +29,7 @@
  * early statements): the few hot ones, so a full cache just means the
  * next one runs unprepared. */
 #define NANO_DB_PREPARED_MAX     16
+#define NANO_DB_NAME_LEN         22     /* "nano_" + 16 hex + NUL */
 
 /*
  * Used by one thread at a time (the pool hands each out to one request
@@ -45,7 +46,7 @@ struct nano_db_s {
                                    once) */
     long long   fail_until;     /* monotonic ms: fail fast before this */
     int         pending;        /* an early commit or a pipeline unread */
-    char       *prepared[NANO_DB_PREPARED_MAX]; /* "nano_p<i>" on conn */
+    char       *prepared[NANO_DB_PREPARED_MAX]; /* sql kept on conn */
     int         nprepared;
     int         prepared_stale; /* the server lost or refused one */
     char        sqlstate[6];
@@ -326,7 +327,7 @@ db_run_as(nano_db_t *db, const char *sql, int nparams,
     PGresult         *res = NULL;
     nano_db_status_t  st;
     const char       *name;
-    char              namebuf[16];
+    char              namebuf[NANO_DB_NAME_LEN];
     int               attempt, reused;
 
     if (db->pending && (st = nano_db_settle(db)) != NANO_DB_OK) {
@@ -603,17 +604,38 @@ nano_db_exec_retried(nano_db_t *db, const char *sql, int nparams,
 /* ---- prepared statements ------------------------------------------------ */
 
 /*
- * The name sql is prepared under on this connection ("nano_p<i>"),
- * preparing it first (one round trip, once per connection).  NULL when
- * the cache is full or the server refused: the caller then runs it
- * unprepared and meets any error there.  Not in pipeline mode.
+ * A statement's name is a hash of its text, so that one name means one
+ * statement on every server connection.  Behind a pooler that hands a
+ * server connection from client to client (PgBouncer's transaction
+ * mode, which docs/MODULES.md rules out), a name that another process
+ * prepared there is then the same statement, never another one run with
+ * our parameters; the numbered names used before could be.
+ */
+static void
+db_statement_name(const char *sql, char *name, size_t cap)
+{
+    const unsigned char  *p;
+    unsigned long long    h = 14695981039346656037ULL;     /* FNV-1a */
+
+    for (p = (const unsigned char *) sql; *p != '\0'; p++) {
+        h = (h ^ *p) * 1099511628211ULL;
+    }
+    snprintf(name, cap, "nano_%016llx", h);
+}
+
+/*
+ * The name sql is prepared under on this connection, preparing it first
+ * (one round trip, once per connection).  NULL when the cache is full
+ * or the server refused: the caller then runs it unprepared and meets
+ * any error there.  Not in pipeline mode.
  */
 static const char *
 db_prepared_name(nano_db_t *db, const char *sql, int nparams, char *name,
     size_t cap)
 {
-    PGresult  *res;
-    int        i, ok;
+    PGresult    *res;
+    const char  *state;
+    int          i, ok;
 
     if (db->prepared_stale) {
         /* a schema change made a plan's result type stale (0A000), or
@@ -622,9 +644,9 @@ db_prepared_name(nano_db_t *db, const char *sql, int nparams, char *name,
         forget_prepared(db);
         db->prepared_stale = 0;
     }
+    db_statement_name(sql, name, cap);
     for (i = 0; i < db->nprepared; i++) {
         if (strcmp(db->prepared[i], sql) == 0) {
-            snprintf(name, cap, "nano_p%d", i);
             return name;
         }
     }
@@ -635,9 +657,12 @@ db_prepared_name(nano_db_t *db, const char *sql, int nparams, char *name,
     if (db->prepared[db->nprepared] == NULL) {
         return NULL;
     }
-    snprintf(name, cap, "nano_p%d", db->nprepared);
     res = PQprepare(db->conn, name, sql, nparams, NULL);
-    ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
+    state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    /* 42P05: there already, and by its name the same statement */
+    ok = res != NULL
+         && (PQresultStatus(res) == PGRES_COMMAND_OK
+             || (state != NULL && strcmp(state, "42P05") == 0));
     PQclear(res);
     if (!ok) {
         free(db->prepared[db->nprepared]);
@@ -692,7 +717,7 @@ nano_db_pipeline_send(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
 {
     nano_db_status_t  st = NANO_DB_OK;
     const char       *names[NANO_DB_PIPELINE_MAX];
-    char              namebuf[NANO_DB_PIPELINE_MAX][16];
+    char              namebuf[NANO_DB_PIPELINE_MAX][NANO_DB_NAME_LEN];
     size_t            i;
     int               sent;
 
@@ -891,7 +916,7 @@ db_early_once(nano_db_t *db, const char *sql, int nparams,
     nano_db_status_t  st;
     PGresult         *res;
     const char       *name;
-    char              namebuf[16];
+    char              namebuf[NANO_DB_NAME_LEN];
     int               attempt, reused, sent;
 
     for (attempt = 0; ; attempt++) {
