@@ -11,6 +11,7 @@
 
 #include "nano_config.h"
 #include "nano_dbpool.h"
+#include "nano_dburl.h"
 #include "nano_log.h"
 
 int
@@ -58,6 +59,13 @@ nano_dbpool_init(nano_dbpool_t *pool, const char *database_url, int size,
             }
             pool->idle[pool->nidle++] = db;
             pool->made = 1;
+            if (nano_dburl_pgbouncer(database_url)) {
+                nano_log_warn("DATABASE_URL has pgbouncer=true, Prisma's"
+                              " setting for PgBouncer's transaction mode;"
+                              " these processes need a pooler in session"
+                              " mode (prepared statements, LISTEN):"
+                              " docs/MODULES.md, DB pool");
+            }
         }
     }
     if (pthread_mutex_init(&pool->lock, NULL) != 0) {

@@ -402,3 +402,27 @@ out:
     free(useropt);
     return result;
 }
+
+int
+nano_dburl_pgbouncer(const char *url)
+{
+    const char  *q, *end, *p;
+    size_t       n = sizeof("pgbouncer=true") - 1;
+
+    if (url == NULL) {
+        return 0;
+    }
+    end = url + strcspn(url, "#");
+    q = memchr(url, '?', (size_t) (end - url));
+    for (p = q; p != NULL && p < end;
+         p = memchr(p + 1, '&', (size_t) (end - p - 1)))
+    {
+        if ((size_t) (end - p - 1) >= n
+            && strncmp(p + 1, "pgbouncer=true", n) == 0
+            && (p + 1 + n == end || p[1 + n] == '&'))
+        {
+            return 1;
+        }
+    }
+    return 0;
+}

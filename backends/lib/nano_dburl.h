@@ -16,4 +16,12 @@
  */
 char *nano_dburl_to_libpq(const char *url, char *err, size_t errlen);
 
+/*
+ * 1 when url asks for Prisma's PgBouncer handling (pgbouncer=true in its
+ * query), which means a pooler in transaction mode: these processes keep
+ * prepared statements and LISTEN on their connections and need session
+ * mode (docs/MODULES.md, DB pool), so the pool warns at start.
+ */
+int nano_dburl_pgbouncer(const char *url);
+
 #endif /* NANO_DBURL_H */

@@ -229,10 +229,28 @@ test_libpq_reads_output(void **state)
     free(out);
 }
 
+/* Prisma's pgbouncer=true, and only it, is found (the pool warns). */
+static void
+test_pgbouncer_flag(void **state)
+{
+    (void) state;
+    assert_true(nano_dburl_pgbouncer("postgresql://u@h/db?pgbouncer=true"));
+    assert_true(nano_dburl_pgbouncer("postgresql://u@h:6432/db?schema=s"
+                                     "&pgbouncer=true&connection_limit=1"));
+    assert_false(nano_dburl_pgbouncer("postgresql://u@h/db?pgbouncer=false"));
+    assert_false(nano_dburl_pgbouncer("postgresql://u@h/db?pgbouncer=truth"));
+    assert_false(nano_dburl_pgbouncer("postgresql://u@h/db?xpgbouncer=true"));
+    assert_false(nano_dburl_pgbouncer("postgresql://u@h/db#?pgbouncer=true"));
+    assert_false(nano_dburl_pgbouncer("postgresql://pgbouncer=true@h/db"));
+    assert_false(nano_dburl_pgbouncer("postgresql://u@h/db"));
+    assert_false(nano_dburl_pgbouncer(NULL));
+}
+
 int
 main(void)
 {
     static const struct CMUnitTest  extra[] = {
+        UNIT_TEST("pgbouncer=true", test_pgbouncer_flag),
         UNIT_TEST("NULL url", test_null_url),
         UNIT_TEST("small error buffer", test_small_error_buffer),
         UNIT_TEST("libpq reads the output", test_libpq_reads_output),
