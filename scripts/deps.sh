@@ -6,7 +6,7 @@ set -eu
 PKGS="gcc make pkg-config nginx nginx-dev libjwt-dev libjansson-dev libpq-dev
 libssl-dev libcurl4-openssl-dev libfcgi-dev libcrypt-dev libcmocka-dev
 libunistring-dev libpng-dev libvpx-dev libjpeg62-turbo-dev libwebp-dev
-postgresql postgresql-client wrk curl strace chromium ca-certificates
+postgresql postgresql-client pgbouncer wrk curl strace chromium ca-certificates
 clang libclang-rt-14-dev"
 
 # Node.js (black-box and browser tests) usually comes with the machine,

@@ -4,11 +4,13 @@
 # runners), sharing the first stack's PostgreSQL, key file, media folder
 # and per-app settings (env.d).
 #
-#   peer.sh [--state DIR] [--name NAME] start PORT [--site DOMAIN]
+#   peer.sh [--state DIR] [--name NAME] [--db URL] start PORT [--site DOMAIN]
 #   peer.sh [--state DIR] [--name NAME] stop | status
 #
 # DIR is the first stack's state dir ($NANO_TEST_STATE, else .state/test);
-# the peer lives in DIR-NAME (NAME: peer).
+# the peer lives in DIR-NAME (NAME: peer).  --db gives the peer another
+# DATABASE_URL to the same database, such as a pooler in front of it
+# (tests/integration/pooler.test.mjs).
 #
 # Without --site both hosts serve one origin, the first stack's
 # NEXTAUTH_URL, as two hosts behind one load balancer do (several hosts,
@@ -22,10 +24,12 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 first=${NANO_TEST_STATE:-$root/.state/test}
 name=peer
+db=
 while :; do
     case ${1:-} in
         --state) first=$2; shift 2 ;;
         --name) name=$2; shift 2 ;;
+        --db) db=$2; shift 2 ;;
         *) break ;;
     esac
 done
@@ -36,6 +40,7 @@ case $first in /*) ;; *) first=$(pwd)/$first ;; esac
 # shellcheck disable=SC1091
 . "$first/stack.env"
 [ -n "$STACK_DB_URL" ] || { echo "peer: the stack in $first has no DATABASE_URL" >&2; exit 1; }
+[ -z "$db" ] || STACK_DB_URL=$db
 STACK_MODE=$name
 STACK_STATE=$first-$name
 # shellcheck source=scripts/lib/stack.sh
