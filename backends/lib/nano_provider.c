@@ -12,6 +12,7 @@
 #include "nano_chat.h"
 #include "nano_gemini.h"
 #include "nano_provider.h"
+#include "nano_utf8.h"
 #include "nano_wan.h"
 
 #define NANO_PROVIDER_MSG_MAX     160
@@ -127,6 +128,28 @@ nano_provider_error_init(nano_provider_error_t *err)
     memset(err, 0, sizeof(*err));
 }
 
+/*
+ * The last pass over every message: whatever a format put in (a
+ * provider's words, a code, a cut at the buffer's end), what leaves is
+ * one line of strict UTF-8 that a log and a JSON answer take as it is.
+ * Control characters become spaces, bytes that are not UTF-8 '?'.
+ */
+static void
+nano_provider_plain_text(char *s)
+{
+    size_t  len = strlen(s), i, n;
+
+    for (i = 0; i < len; i += n) {
+        n = nano_utf8_seq((const unsigned char *) s + i, len - i);
+        if (n == 0) {
+            s[i] = '?';
+            n = 1;
+        } else if (n == 1 && ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)) {
+            s[i] = ' ';
+        }
+    }
+}
+
 int
 nano_provider_error_set(nano_provider_error_t *err, const char *code,
     int retryable, const char *fmt, ...)
@@ -142,6 +165,7 @@ nano_provider_error_set(nano_provider_error_t *err, const char *code,
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof(err->message), fmt, ap);
     va_end(ap);
+    nano_provider_plain_text(err->message);
     return -1;
 }
 

@@ -69,8 +69,8 @@ fuzz_put(fuzz_rec_t *r, const char *p, size_t n)
 }
 
 /* An error as the parsers promise it: rc -1 with a known code and a
- * NUL-terminated message without control characters, or rc 0 with
- * none. */
+ * NUL-terminated message of strict UTF-8 without control characters
+ * (a JSON answer and a log line take it as it is), or rc 0 with none. */
 static void
 fuzz_check_err(int rc, const nano_provider_error_t *err)
 {
@@ -95,7 +95,9 @@ fuzz_check_err(int rc, const nano_provider_error_t *err)
         known |= strcmp(err->code, fuzz_codes[i]) == 0;
     }
     n = strlen(err->message);
-    if (!known || n == 0 || err->retry_after_ms < 0) {
+    if (!known || n == 0 || err->retry_after_ms < 0
+        || !nano_utf8_valid(err->message))
+    {
         abort();
     }
     for (i = 0; i < n; i++) {

@@ -15,6 +15,7 @@
 
 #include "nano_base64.h"
 #include "nano_provider.h"
+#include "nano_utf8.h"
 
 static void
 test_table(void **state)
@@ -116,6 +117,29 @@ test_clean_code(void **state)
     assert_string_equal(small, "abcde");
     nano_provider_clean_code(NULL, out, sizeof(out));
     assert_string_equal(out, "");
+}
+
+/* Whatever a format puts into a message, it leaves as one line of strict
+ * UTF-8, even when cut at the buffer's end inside a character. */
+static void
+test_error_plain_text(void **state)
+{
+    nano_provider_error_t  e;
+    char                   longer[400];
+
+    (void) state;
+    memset(&e, 0, sizeof(e));
+    assert_int_equal(nano_provider_error_set(&e, NANO_PERR_BAD_RESPONSE, 0,
+                                             "said %s", "\x01" "bad\r\n\xff"
+                                             "\xe2\x82 caf\xc3\xa9"), -1);
+    assert_string_equal(e.message, "said  bad  ??? caf\xc3\xa9");
+    /* 254 ASCII bytes, then a 3-byte character the buffer cuts */
+    memset(longer, 'a', 254);
+    memcpy(longer + 254, "\xe2\x82\xac", 4);
+    nano_provider_error_set(&e, NANO_PERR_BAD_RESPONSE, 0, "%s", longer);
+    assert_int_equal(strlen(e.message), sizeof(e.message) - 1);
+    assert_true(nano_utf8_valid(e.message));
+    assert_int_equal(e.message[254], '?');
 }
 
 static void
@@ -262,6 +286,7 @@ main(void)
         cmocka_unit_test(test_auth_header_and_url),
         cmocka_unit_test(test_clean_message),
         cmocka_unit_test(test_clean_code),
+        cmocka_unit_test(test_error_plain_text),
         cmocka_unit_test(test_scrub),
         cmocka_unit_test(test_status_mapping),
         cmocka_unit_test(test_retry_after),
