@@ -182,9 +182,12 @@ before(async () => {
         `auth_file = ${DIR}/userlist.txt`,
         'admin_users = nano',
         'pool_mode = session',
-        // the peer's pools (docs/MODULES.md: 6 x 8 + 8 + 1) and psql
+        // session mode holds a server connection per client: room for
+        // the peer's whole budget (docs/MODULES.md: 6 x 8 + 8 + 1), which
+        // with the test stack's own stays under max_connections 100
+        // because pools open lazily
         'max_client_conn = 200',
-        'default_pool_size = 80',
+        'default_pool_size = 60',
         'ignore_startup_parameters = extra_float_digits',
         `logfile = ${DIR}/pgbouncer.log`,
         `pidfile = ${DIR}/pgbouncer.pid`,
