@@ -38,9 +38,12 @@ function bouncerStart() {
     assert.equal(r.status, 0, `pgbouncer did not start: ${r.stderr}`);
 }
 
+// Its pid, when its pid file names a running pgbouncer (a file left by a
+// crashed run may name a pid reused since).
 function bouncerPid() {
     try {
-        return Number(fs.readFileSync(`${DIR}/pgbouncer.pid`, 'utf8'));
+        const pid = Number(fs.readFileSync(`${DIR}/pgbouncer.pid`, 'utf8'));
+        return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'pgbouncer' ? pid : 0;
     } catch {
         return 0;
     }
