@@ -14,6 +14,7 @@ nano_form_init(nano_form_t *form)
 {
     form->pairs = NULL;
     form->n = 0;
+    form->left_out = NULL;
 }
 
 void
@@ -31,6 +32,7 @@ nano_form_cleanup(nano_form_t *form)
         free(form->pairs[i].value);
     }
     free(form->pairs);
+    free(form->left_out);
     nano_form_init(form);
 }
 
@@ -136,7 +138,11 @@ nano_form_parse(nano_form_t *form, const char *s, size_t len)
         }
         s = amp < end ? amp + 1 : end;
         if (!nano_utf8_valid(pair->key) || !nano_utf8_valid(pair->value)) {
-            free(pair->key);
+            if (form->left_out == NULL && nano_utf8_valid(pair->key)) {
+                form->left_out = pair->key;
+            } else {
+                free(pair->key);
+            }
             free(pair->value);
             pair->key = pair->value = NULL;
             bad_utf8 = 1;

@@ -20,6 +20,9 @@ typedef struct {
 typedef struct {
     nano_form_pair_t  *pairs;
     size_t             n;
+    /* the key of the first pair left out for not being UTF-8, when the
+     * key itself is (so a refusal can name the field), else NULL */
+    char              *left_out;
 } nano_form_t;
 
 typedef enum {

@@ -627,7 +627,9 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
         goto out;
     }
     if (flags & NANO_FIELDS_BAD_UTF8) {
-        status = nano_gen_bad(res, "prompt", "a field is not valid UTF-8");
+        /* a key that is not UTF-8 either cannot be named back */
+        status = nano_gen_bad(res, f.left_out != NULL ? f.left_out : "form",
+                              "a field is not valid UTF-8");
         goto out;
     }
     params = json_object();

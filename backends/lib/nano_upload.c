@@ -196,6 +196,12 @@ nano_upload_end_text(nano_upload_set_t *set)
     }
     if (!nano_utf8_valid(set->name) || !nano_utf8_valid(v)) {
         set->fields_bad_utf8 = 1;
+        if (set->fields.left_out == NULL && nano_utf8_valid(set->name)) {
+            set->fields.left_out = strdup(set->name);
+            if (set->fields.left_out == NULL) {
+                return nano_upload_refuse(set, 500, "out of memory");
+            }
+        }
         return 0;
     }
     switch (nano_form_add(&set->fields, set->name, v)) {
@@ -430,6 +436,12 @@ nano_upload_fields(const nano_upload_set_t *set, nano_form_t *form)
     }
     if (st == NANO_FORM_OK && set != NULL && set->fields_bad_utf8) {
         st = NANO_FORM_BAD_UTF8;
+        if (set->fields.left_out != NULL && form->left_out == NULL) {
+            form->left_out = strdup(set->fields.left_out);
+            if (form->left_out == NULL) {
+                st = NANO_FORM_NOMEM;
+            }
+        }
     }
     return st;
 }

@@ -6,7 +6,8 @@
  * module API's routes.  Input: one byte, then the data (copied to an
  * allocation of its exact size).  The byte's low 2 bits pick the mode:
  *   0  nano_form_parse: every pair kept is strict UTF-8 without NUL,
- *      at most NANO_FORM_PAIRS_MAX of them, each found by its key;
+ *      at most NANO_FORM_PAIRS_MAX of them, each found by its key; a
+ *      key named as left out is UTF-8, and only when pairs were;
  *   1  nano_image_sniff: an accepted image has one of the three types;
  *   2  nano_image_decode within 512 x 512 pixels (bits 2-3 pick the
  *      scaling floor): a decoded image was sniffed as an image, is
@@ -45,7 +46,10 @@ fuzz_form(const char *s, size_t len)
     {
         abort();
     }
-    if (f.n > NANO_FORM_PAIRS_MAX) {
+    if (f.n > NANO_FORM_PAIRS_MAX
+        || (f.left_out != NULL && (st != NANO_FORM_BAD_UTF8
+                                   || !nano_utf8_valid(f.left_out))))
+    {
         abort();
     }
     for (i = 0; st != NANO_FORM_INVALID && i < f.n; i++) {

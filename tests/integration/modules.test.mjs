@@ -502,6 +502,21 @@ test('image and video options sent as JSON numbers are read, not ignored (seed, 
     assert.equal(row(res.json().id).params.seed, 42, `${image.name}: {"seed": 42} is the seed the job uses`);
 });
 
+test('a form field that is not UTF-8 is refused with that field named, on every job module', async () => {
+    const u = await person('form-utf8');
+    for (const m of jobModules) {
+        for (const [body, field] of [['prompt=hi&size=%FF%FE', 'size'], ['prompt=%C3&seed=1', 'prompt'], ['prompt=hi&%FE=1', 'form']]) {
+            const res = await request('POST', `/${m.name}/api/generate`, {
+                headers: u.jar.headers({ 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN }), body,
+            });
+            assert.equal(res.status, 400, `${m.name}, ${body}: ${res.status} ${res.text.slice(0, 200)}`);
+            assert.equal(res.json().error, 'invalid_field');
+            assert.equal(res.json().field, field, `${m.name}, ${body}: the field named`);
+        }
+    }
+    assert.equal(balanceOf(u.id), 100, 'nothing charged');
+});
+
 test('415: a form body on a text module; bodies that are neither JSON nor a form on an image module', async () => {
     const u = await person('media-type');
     for (const m of textModules) {

@@ -353,6 +353,31 @@ json_form_too_many(void **state)
     json_decref(root);
 }
 
+/* A form pair that is not UTF-8 is left out; the first whose key is
+ * UTF-8 is named, so a refusal can say which field it was. */
+static void
+form_left_out(void **state)
+{
+    nano_form_t  f;
+    const char   body[] = "prompt=hi&size=%FF&seed=%C3&%FE=1";
+
+    (void) state;
+    nano_form_init(&f);
+    assert_int_equal(nano_form_parse(&f, body, sizeof(body) - 1),
+                     NANO_FORM_BAD_UTF8);
+    assert_int_equal(f.n, 1);
+    assert_string_equal(f.left_out, "size");
+    nano_form_cleanup(&f);
+    assert_null(f.left_out);
+
+    /* a key that is not UTF-8 itself cannot be named */
+    nano_form_init(&f);
+    assert_int_equal(nano_form_parse(&f, "%FE=1&a=b", 9),
+                     NANO_FORM_BAD_UTF8);
+    assert_null(f.left_out);
+    nano_form_cleanup(&f);
+}
+
 /* The size checks alone, at their edges. */
 static void
 sizes(void **state)
@@ -380,6 +405,7 @@ main(void)
 {
     static const struct CMUnitTest  extra[] = {
         cmocka_unit_test(json_form_too_many),
+        cmocka_unit_test(form_left_out),
         cmocka_unit_test(sizes),
     };
     int  rc = 0;

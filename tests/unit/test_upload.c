@@ -206,13 +206,15 @@ refusals(void **state)
     }
 }
 
-/* A text field that is not UTF-8 is left out and flagged. */
+/* A text field that is not UTF-8 is left out and flagged, and the
+ * first such field is named. */
 static void
 bad_utf8(void **state)
 {
     static const char  body[] =
         "--b\r\n" CD("name=\"ok\"") "\r\nyes\r\n"
-        "--b\r\n" CD("name=\"bad\"") "\r\n\xff\xfe\r\n--b--";
+        "--b\r\n" CD("name=\"bad\"") "\r\n\xff\xfe\r\n"
+        "--b\r\n" CD("name=\"worse\"") "\r\n\xc3\r\n--b--";
     nano_upload_set_t  set;
     nano_form_t        f;
 
@@ -223,7 +225,9 @@ bad_utf8(void **state)
     assert_int_equal(nano_upload_fields(&set, &f), NANO_FORM_BAD_UTF8);
     assert_int_equal(f.n, 1);
     assert_string_equal(nano_form_get(&f, "ok"), "yes");
+    assert_string_equal(f.left_out, "bad");
     nano_form_cleanup(&f);
+    assert_null(f.left_out);
     nano_upload_cleanup(&set);
 }
 
