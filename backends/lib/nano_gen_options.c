@@ -67,14 +67,14 @@ nano_gen_uuid_ok(const char *s)
     return 1;
 }
 
-/* Reads plain digits at *p, without a leading zero, into *n (at most
- * max); advances *p.  0, or -1. */
+/* Reads one or more plain digits at *p into *n (at most max); advances
+ * *p.  0, or -1. */
 static int
 nano_gen_number(const char **p, long long max, long long *n)
 {
     const char  *s = *p;
 
-    if (*s < '1' || *s > '9') {
+    if (*s < '0' || *s > '9') {
         return -1;
     }
     for (*n = 0; *s >= '0' && *s <= '9'; s++) {
@@ -96,8 +96,11 @@ nano_gen_size_ok(const char *s)
     {
         return 1;
     }
-    if (nano_gen_number(&s, NANO_GEN_SIDE_MAX, &w) != 0 || *s++ != 'x'
-        || nano_gen_number(&s, NANO_GEN_SIDE_MAX, &h) != 0 || *s != '\0')
+    /* no leading zero: "0512" would read as 512 here, not everywhere */
+    if (*s == '0' || nano_gen_number(&s, NANO_GEN_SIDE_MAX, &w) != 0
+        || *s++ != 'x'
+        || *s == '0' || nano_gen_number(&s, NANO_GEN_SIDE_MAX, &h) != 0
+        || *s != '\0')
     {
         return 0;
     }
@@ -139,16 +142,8 @@ nano_gen_in(const char *s, const char *const *list)
 static int
 nano_gen_seed(const char *s, long long *n)
 {
-    if (*s == '\0') {
-        return -1;
-    }
-    for (*n = 0; *s >= '0' && *s <= '9'; s++) {
-        *n = *n * 10 + (*s - '0');
-        if (*n > NANO_GEN_SEED_MAX) {
-            return -1;
-        }
-    }
-    return *s == '\0' ? 0 : -1;
+    return nano_gen_number(&s, NANO_GEN_SEED_MAX, n) == 0 && *s == '\0'
+           ? 0 : -1;
 }
 
 static int
