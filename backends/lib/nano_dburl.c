@@ -193,17 +193,19 @@ has_control(const char *s, size_t n)
     return 0;
 }
 
-/* 1 when the raw query q[0..end) (starting at '?') names param. */
+/* 1 when the raw query q[0..end) (starting at '?') names param, or,
+ * when param is "name=value", has exactly that pair. */
 static int
 has_param(const char *q, const char *end, const char *param)
 {
     size_t      n = strlen(param);
+    int         any_value = strchr(param, '=') == NULL;
     const char *p;
 
     for (p = q + 1; p < end; p++) {
         if ((p == q + 1 || p[-1] == '&') && (size_t) (end - p) >= n
             && strncmp(p, param, n) == 0
-            && (p + n == end || p[n] == '=' || p[n] == '&'))
+            && (p + n == end || p[n] == '&' || (any_value && p[n] == '=')))
         {
             return 1;
         }
@@ -406,23 +408,12 @@ out:
 int
 nano_dburl_pgbouncer(const char *url)
 {
-    const char  *q, *end, *p;
-    size_t       n = sizeof("pgbouncer=true") - 1;
+    const char  *q, *end;
 
     if (url == NULL) {
         return 0;
     }
     end = url + strcspn(url, "#");
     q = memchr(url, '?', (size_t) (end - url));
-    for (p = q; p != NULL && p < end;
-         p = memchr(p + 1, '&', (size_t) (end - p - 1)))
-    {
-        if ((size_t) (end - p - 1) >= n
-            && strncmp(p + 1, "pgbouncer=true", n) == 0
-            && (p + 1 + n == end || p[1 + n] == '&'))
-        {
-            return 1;
-        }
-    }
-    return 0;
+    return q != NULL && has_param(q, end, "pgbouncer=true");
 }

@@ -239,6 +239,7 @@ test_pgbouncer_flag(void **state)
                                      "&pgbouncer=true&connection_limit=1"));
     assert_false(nano_dburl_pgbouncer("postgresql://u@h/db?pgbouncer=false"));
     assert_false(nano_dburl_pgbouncer("postgresql://u@h/db?pgbouncer=truth"));
+    assert_false(nano_dburl_pgbouncer("postgresql://u@h/db?pgbouncer=true=1"));
     assert_false(nano_dburl_pgbouncer("postgresql://u@h/db?xpgbouncer=true"));
     assert_false(nano_dburl_pgbouncer("postgresql://u@h/db#?pgbouncer=true"));
     assert_false(nano_dburl_pgbouncer("postgresql://pgbouncer=true@h/db"));
