@@ -72,6 +72,30 @@ export async function refusalDelays(jars, { t0 = Date.now(), path: p = '/qwen/ap
     return { delays, last };
 }
 
+// Signs person u out on the host at port `from` and polls the host at
+// port `to` (undefined: the test stack's nginx) until u's copied cookie is
+// refused there; returns the delay in ms (Infinity after 4 s).  Several
+// hosts (hosts.test.mjs) and a host behind a pooler (pooler.test.mjs).
+export async function revokeAcross(assert, u, from, to) {
+    const old = copyJar(u.jar);
+    const at = () => get('/qwen/api/me', { port: to, headers: old.headers() });
+    assert.equal((await at()).status, 200, 'works on the other host first');
+    const csrfRes = u.jar.apply(await get('/api/auth/csrf', { port: from, headers: u.jar.headers() }));
+    const t0 = Date.now();
+    const out = await request('POST', '/api/auth/signout', {
+        port: from, headers: u.jar.headers(FORM),
+        body: new URLSearchParams({ csrfToken: csrfRes.json().csrfToken, callbackUrl: '/' }).toString(),
+    });
+    assert.equal(out.status, 302, out.text);
+    for (;;) {
+        const r = await at();
+        if (r.status === 401) return Date.now() - t0;
+        assert.equal(r.status, 200, r.text);
+        if (Date.now() - t0 > 4000) return Infinity;
+        await sleep(50);
+    }
+}
+
 // Asserts that every jar is refused at a module within 2 s of t0; returns
 // the largest delay.
 export async function assertRefusedWithin(assert, jars, what, opts = {}) {

@@ -8,9 +8,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-    BASE, STATE, Jar, SESSION_COOKIE, get, request, sleep,
+    BASE, STATE, Jar, SESSION_COOKIE, get, request,
 } from './lib.mjs';
-import { copyJar, REVOKE_WITHIN, FORM } from './accounts.mjs';
+import { copyJar, REVOKE_WITHIN, FORM, revokeAcross } from './accounts.mjs';
 import {
     ROOT, JSON_H, person, generate, waitFor, fakeStats, fakeCount, ledgerOf,
     tag, row,
@@ -70,31 +70,13 @@ test('a session from one host works on the other, both ways', async () => {
     assert.equal((await get('/qwen/api/me', { port: B })).status, 401);
 });
 
-// Signs out on one host and polls the other until the copied cookie is
-// refused; returns the delay in ms.
-async function revokeAcross(from, to) {
-    const u = await person(`hosts-revoke-${from ? 'b' : 'a'}`);
-    const old = copyJar(u.jar);
-    assert.equal((await at(to, '/qwen/api/me', old)).status, 200, 'works on the other host first');
-    const csrfRes = u.jar.apply(await get('/api/auth/csrf', { port: from, headers: u.jar.headers() }));
-    const t0 = Date.now();
-    const out = await request('POST', '/api/auth/signout', {
-        port: from, headers: u.jar.headers(FORM),
-        body: new URLSearchParams({ csrfToken: csrfRes.json().csrfToken, callbackUrl: '/' }).toString(),
-    });
-    assert.equal(out.status, 302, out.text);
-    for (;;) {
-        const r = await at(to, '/qwen/api/me', old);
-        if (r.status === 401) return Date.now() - t0;
-        assert.equal(r.status, 200, r.text);
-        if (Date.now() - t0 > 4000) return Infinity;
-        await sleep(50);
-    }
-}
+// Signs a new person out on one host; the delay until the other refuses
+// the copied cookie, in ms.
+const revokeFromTo = async (from, to) => revokeAcross(assert, await person(`hosts-revoke-${from ? 'b' : 'a'}`), from, to);
 
 test('a sign-out on one host is honoured on the other within 2 s, both ways', async () => {
-    const ab = await revokeAcross(A, B);
-    const ba = await revokeAcross(B, A);
+    const ab = await revokeFromTo(A, B);
+    const ba = await revokeFromTo(B, A);
     console.log(`revocation across hosts: first -> second ${ab} ms, second -> first ${ba} ms`);
     assert.ok(ab <= REVOKE_WITHIN, `first -> second took ${ab} ms`);
     assert.ok(ba <= REVOKE_WITHIN, `second -> first took ${ba} ms`);

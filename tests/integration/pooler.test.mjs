@@ -13,7 +13,7 @@ import path from 'node:path';
 import {
     BASE, STATE, get, request, sleep,
 } from './lib.mjs';
-import { copyJar, REVOKE_WITHIN, FORM, PG_SOCK, PSQL } from './accounts.mjs';
+import { REVOKE_WITHIN, PG_SOCK, PSQL, revokeAcross } from './accounts.mjs';
 import {
     ROOT, JSON_H, person, waitFor, fakeStats, fakeCount, tag, psql, lit,
 } from './generations.mjs';
@@ -108,27 +108,9 @@ async function textVia(jar, prompt) {
     });
 }
 
-// Signs out on the first host and polls the pooled one until the copied
-// cookie is refused; returns the delay in ms.
-async function revokeOnFirst(who) {
-    const u = await person(who);
-    const old = copyJar(u.jar);
-    assert.equal((await at('/qwen/api/me', old)).status, 200, 'works on the pooled host first');
-    const csrfRes = u.jar.apply(await get('/api/auth/csrf', { headers: u.jar.headers() }));
-    const t0 = Date.now();
-    const out = await request('POST', '/api/auth/signout', {
-        headers: u.jar.headers(FORM),
-        body: new URLSearchParams({ csrfToken: csrfRes.json().csrfToken, callbackUrl: '/' }).toString(),
-    });
-    assert.equal(out.status, 302, out.text);
-    for (;;) {
-        const r = await at('/qwen/api/me', old);
-        if (r.status === 401) return Date.now() - t0;
-        assert.equal(r.status, 200, r.text);
-        if (Date.now() - t0 > 4000) return Infinity;
-        await sleep(50);
-    }
-}
+// Signs a new person out on the first host; the delay until the pooled
+// one refuses the copied cookie, in ms.
+const revokeOnFirst = async (who) => revokeAcross(assert, await person(who), undefined, PORT);
 
 // The pooled host's text answers and jobs, checked in the ledger.
 async function generatesThrough(label) {
