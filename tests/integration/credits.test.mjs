@@ -12,21 +12,13 @@ import assert from 'node:assert/strict';
 import { REGISTRY, get } from './lib.mjs';
 import {
     psql, lit, person, generate, cancel, waitFor, ledgerOf,
-    balanceOf, ledgerSum, setBalance, price, fakeStats, fakeCount, tag,
+    balanceOf, ledgerSum, ledgerRows, setBalance, price, fakeStats, fakeCount, tag,
     withBackendEnv, stream, credits, waitSql,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
 const INFLIGHT = 16;     // NANO_MAX_INFLIGHT_PER_USER's default; the stack sets none
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/;
-
-// The user's ledger rows as the API shows them, newest first, from psql.
-function ledgerRows(userId) {
-    return JSON.parse(psql(`SELECT coalesce(json_agg(json_build_object('delta', "delta", 'reason', "reason",
-        'module', "module", 'generationId', "generationId",
-        'createdAt', to_char("createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'note', "note") ORDER BY "id" DESC), '[]')
-        FROM "CreditLedger" WHERE "userId" = ${lit(userId)}`));
-}
 
 // Waits for a generation's row to end and returns its ledger rows as
 // [reason, delta] pairs.

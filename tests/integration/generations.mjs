@@ -104,6 +104,14 @@ export function balanceOf(userId) {
     return out === '' ? null : Number(out);
 }
 
+// A user's ledger rows as GET /api/credits shows them, newest first.
+export function ledgerRows(userId) {
+    return JSON.parse(psql(`SELECT coalesce(json_agg(json_build_object('delta', "delta", 'reason', "reason",
+        'module', "module", 'generationId', "generationId",
+        'createdAt', to_char("createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'note', "note") ORDER BY "id" DESC), '[]')
+        FROM "CreditLedger" WHERE "userId" = ${lit(userId)}`));
+}
+
 export function ledgerSum(userId) {
     return Number(psql(`SELECT coalesce(sum("delta"), 0) FROM "CreditLedger" WHERE "userId" = ${lit(userId)}`));
 }

@@ -15,7 +15,7 @@ import {
 } from './lib.mjs';
 import { REVOKE_WITHIN, PG_SOCK, PSQL, revokeAcross } from './accounts.mjs';
 import {
-    ROOT, JSON_H, person, waitFor, fakeStats, fakeCount, tag, psql, lit,
+    ROOT, JSON_H, person, waitFor, fakeStats, fakeCount, tag, ledgerRows,
 } from './generations.mjs';
 
 const PGBOUNCER = '/usr/sbin/pgbouncer';
@@ -76,9 +76,6 @@ function bouncerClients() {
     assert.equal(r.status, 0, `SHOW CLIENTS: ${r.stderr}`);
     return r.stdout.split('\n').filter((l) => l.split('|')[2] === 'nano').length;
 }
-
-const ledgerOfUser = (id) => JSON.parse(psql(`SELECT coalesce(json_agg(json_build_object('reason', "reason",
-    'delta', "delta") ORDER BY "id"), '[]') FROM "CreditLedger" WHERE "userId" = ${lit(id)}`));
 
 // The pooled host's backend logs from here on: what they say about the
 // database (a statement or connection the pooler did not keep).
@@ -144,7 +141,7 @@ async function generatesThrough(label) {
     const afterStats = await fakeStats();
     assert.equal(fakeCount(afterStats, 'gemini.generateContent') - fakeCount(before, 'gemini.generateContent'),
         ids.length, 'one provider call per job');
-    const ledger = ledgerOfUser(u.id);
+    const ledger = ledgerRows(u.id);
     assert.equal(ledger.filter((e) => e.reason === 'debit').length, 16, 'one debit per answer and per job');
     assert.equal(ledger.filter((e) => e.reason === 'refund').length, 0, 'nothing refunded');
 }
@@ -233,7 +230,7 @@ test('the pooler restarts, cutting every connection: the pooled host recovers by
         await sleep(200);
     }
     console.log(`pooled host answering again ${Date.now() - t0} ms after the pooler came back`);
-    assert.equal(ledgerOfUser(u.id).filter((e) => e.reason === 'debit').length, 1,
+    assert.equal(ledgerRows(u.id).filter((e) => e.reason === 'debit').length, 1,
         'only the answer that was given is charged');
     await generatesThrough('again');
     const ms = await revokeOnFirst('pooler-revoke-again');
