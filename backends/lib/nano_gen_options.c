@@ -9,6 +9,7 @@
 
 #include "nano_gen_options.h"
 #include "nano_rand.h"
+#include "nano_strlist.h"
 #include "nano_utf8.h"
 
 static const char *const  nano_gen_ratios[] = {
@@ -126,17 +127,6 @@ nano_gen_video_size(const char *s)
     return NULL;
 }
 
-static int
-nano_gen_in(const char *s, const char *const *list)
-{
-    for ( ; *list != NULL; list++) {
-        if (strcmp(s, *list) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* A seed as plain digits (leading zeros allowed), 0 to
  * NANO_GEN_SEED_MAX.  0, or -1. */
 static int
@@ -183,7 +173,7 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
         return nano_gen_refuse(why, "size", "size must be WIDTHxHEIGHT (256"
                                " to 4096) or 1K, 2K, 4K");
     }
-    if (ratio != NULL && (k->video || !nano_gen_in(ratio, nano_gen_ratios))) {
+    if (ratio != NULL && (k->video || !nano_strlist_has(nano_gen_ratios, ratio))) {
         return nano_gen_refuse(why, "aspectRatio", "aspectRatio must be one"
                                " of 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16,"
                                " 16:9, 21:9");

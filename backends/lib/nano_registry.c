@@ -9,6 +9,7 @@
 
 #include "nano_file.h"
 #include "nano_registry.h"
+#include "nano_strlist.h"
 
 #define NANO_REGISTRY_FILE_MAX  (64 * 1024)
 #define NANO_REGISTRY_TITLE_MAX 80
@@ -33,17 +34,6 @@ nano_registry_name_ok(const char *s)
         }
     }
     return p - s <= NANO_REGISTRY_NAME_MAX;
-}
-
-static int
-nano_registry_one_of(const char *s, const char *const *list)
-{
-    for ( ; *list != NULL; list++) {
-        if (strcmp(s, *list) == 0) {
-            return 1;
-        }
-    }
-    return 0;
 }
 
 /* Splits off the next blank-separated word of *p (NUL-terminating it). */
@@ -136,12 +126,12 @@ nano_registry_parse(const char *text, size_t len, const char *what,
                      mods[n].name);
             goto failed;
         }
-        if (!nano_registry_one_of(mods[n].kind, kinds)) {
+        if (!nano_strlist_has(kinds, mods[n].kind)) {
             snprintf(err, errlen, "%s:%zu: kind \"%.20s\" is not image, text"
                      " or video", what, lineno, mods[n].kind);
             goto failed;
         }
-        if (!nano_registry_one_of(mods[n].provider, providers)) {
+        if (!nano_strlist_has(providers, mods[n].provider)) {
             snprintf(err, errlen, "%s:%zu: unknown provider \"%.20s\"", what,
                      lineno, mods[n].provider);
             goto failed;

@@ -21,6 +21,7 @@
 
 #include "nano_form.h"
 #include "nano_gen_options.h"
+#include "nano_strlist.h"
 #include "nano_utf8.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -28,17 +29,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_VIDEO    0x04
 #define FUZZ_EDIT     0x08
 #define FUZZ_UPLOAD   0x10
-
-static int
-fuzz_one_of(const char *s, const char *const *list)
-{
-    for ( ; *list != NULL; list++) {
-        if (strcmp(s, *list) == 0) {
-            return 1;
-        }
-    }
-    return 0;
-}
 
 /* s is "<a><sep><b>" in plain digits that print back the same. */
 static int
@@ -92,7 +82,7 @@ fuzz_job_taken(const nano_form_t *f, const nano_gen_job_kind_t *k,
         abort();
     }
     json_object_foreach(params, key, v) {
-        if (!fuzz_one_of(key, fields)) {
+        if (!nano_strlist_has(fields, key)) {
             abort();
         }
     }
@@ -180,7 +170,7 @@ fuzz_job(const nano_form_t *f, unsigned mode)
     if (rc == 0) {
         fuzz_job_taken(f, &k, params, &o);
     } else if (rc == -1) {
-        if (why.field == NULL || !fuzz_one_of(why.field, fields)
+        if (why.field == NULL || !nano_strlist_has(fields, why.field)
             || why.message == NULL || why.message[0] == '\0'
             || json_object_size(params) != 0)
         {
@@ -208,7 +198,7 @@ fuzz_text(json_t *body)
     size_t                i;
 
     if (nano_gen_text_options(body, &o, &why) != 0) {
-        if (why.field == NULL || !fuzz_one_of(why.field, fields)
+        if (why.field == NULL || !nano_strlist_has(fields, why.field)
             || why.message == NULL || why.message[0] == '\0')
         {
             abort();
@@ -249,7 +239,7 @@ fuzz_text(json_t *body)
     json_array_foreach(o.messages, i, m) {
         role = json_string_value(json_object_get(m, "role"));
         content = json_string_value(json_object_get(m, "content"));
-        if (role == NULL || !fuzz_one_of(role, roles)
+        if (role == NULL || !nano_strlist_has(roles, role)
             || !nano_gen_prompt_ok(content))
         {
             abort();

@@ -71,7 +71,7 @@ for name in "$@"; do
         libs=(-lpng -ljpeg -lwebp -ljansson -lm) ;;
     options)
         src=(backends/lib/nano_gen_options.c backends/lib/nano_form.c
-             ngx_nano_auth_module/nano_utf8.c)
+             backends/lib/nano_strlist.c ngx_nano_auth_module/nano_utf8.c)
         libs=(-ljansson) ;;
     oidc)
         src=(backends/lib/nano_idtoken.c backends/lib/nano_jwks.c

@@ -19,6 +19,7 @@
 
 #include "nano_form.h"
 #include "nano_gen_options.h"
+#include "nano_strlist.h"
 
 /* The body as a form, as nano_req_fields reads a JSON body. */
 static void
@@ -400,6 +401,22 @@ sizes(void **state)
     assert_null(nano_gen_video_size("1280*720 "));
 }
 
+/* Whole words only: no prefix, no case folding, an empty list has none. */
+static void
+strlist(void **state)
+{
+    static const char *const  words[] = { "1:1", "16:9", NULL };
+    static const char *const  none[] = { NULL };
+
+    (void) state;
+    assert_true(nano_strlist_has(words, "1:1"));
+    assert_true(nano_strlist_has(words, "16:9"));
+    assert_false(nano_strlist_has(words, "16"));
+    assert_false(nano_strlist_has(words, "16:9 "));
+    assert_false(nano_strlist_has(words, ""));
+    assert_false(nano_strlist_has(none, ""));
+}
+
 int
 main(void)
 {
@@ -407,6 +424,7 @@ main(void)
         cmocka_unit_test(json_form_too_many),
         cmocka_unit_test(form_left_out),
         cmocka_unit_test(sizes),
+        cmocka_unit_test(strlist),
     };
     int  rc = 0;
 
