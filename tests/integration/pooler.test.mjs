@@ -22,6 +22,9 @@ const PGBOUNCER = '/usr/sbin/pgbouncer';
 const PORT = Number(process.env.NANO_TEST_POOLED_PORT || Number(new URL(BASE).port) + 60);
 const PEER = path.join(ROOT, 'scripts/peer.sh');
 const NAME = 'pooled';
+// The pooled host's connections per process: fewer than the texts sent at
+// once below, so requests also wait for a pooled connection.
+const POOLED_DB_POOL = 3;
 const DIR = `${STATE}-pooler`;          // PgBouncer's config, socket, log
 const BOUNCER_PORT = 6432;              // its socket: DIR/.s.PGSQL.6432
 const URL_VIA_POOLER = `postgresql://nano@localhost/nano?host=${DIR}&port=${BOUNCER_PORT}`;
@@ -114,8 +117,8 @@ async function generatesThrough(label) {
     const u = await person(`pooler-${label}`);
     const t = tag();
     const chats = fakeCount(await fakeStats(), 'chat.dashscope');
-    // two rounds of six at once: the module's pool holds several
-    // connections, each with its statements prepared
+    // two rounds of six at once on the module's POOLED_DB_POOL
+    // connections: some wait for one, each has its statements prepared
     for (let round = 0; round < 2; round++) {
         const answers = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => textVia(u.jar, `pooled ${label} ${t} #${round}.${i}`)));
         for (const r of answers) {
@@ -165,11 +168,11 @@ before(async () => {
         'admin_users = nano',
         'pool_mode = session',
         // session mode holds a server connection per client: room for
-        // the peer's whole budget (docs/MODULES.md: 6 x 8 + 8 + 1), which
-        // with the test stack's own stays under max_connections 100
-        // because pools open lazily
-        'max_client_conn = 200',
-        'default_pool_size = 60',
+        // the pooled host's whole budget (7 processes x POOLED_DB_POOL,
+        // and the publisher's LISTEN), which with the test stack's own
+        // 58 (docs/MODULES.md) stays under max_connections 100
+        'max_client_conn = 100',
+        `default_pool_size = ${7 * POOLED_DB_POOL + 1}`,
         'ignore_startup_parameters = extra_float_digits',
         `logfile = ${DIR}/pgbouncer.log`,
         `pidfile = ${DIR}/pgbouncer.pid`,
@@ -177,7 +180,9 @@ before(async () => {
     ].join('\n'));
     if (process.getuid() === 0) execFileSync('chown', ['-R', 'postgres:postgres', DIR]);
     bouncerStart();
-    execFileSync(PEER, ['--name', NAME, '--db', URL_VIA_POOLER, 'start', String(PORT)], { stdio: 'inherit' });
+    execFileSync(PEER, ['--name', NAME, '--db', URL_VIA_POOLER, 'start', String(PORT)], {
+        stdio: 'inherit', env: { ...process.env, NANO_DB_POOL: String(POOLED_DB_POOL) },
+    });
 });
 
 after(async () => {
