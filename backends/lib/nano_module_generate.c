@@ -314,7 +314,7 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     const char                     *id = NULL;
     char                            conversation[NANO_RAND_UUID_LEN + 1];
     long long                       cost;
-    int                             status, stream, done, ok;
+    int                             status, stream, done, ok, charged;
     int                             answering = 0;
 
     provider = nano_module_offline() ? def->text_offline : def->text;
@@ -427,11 +427,14 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
         goto out;
     }
 
+    /* a reader who left once text came is charged: the provider charged
+     * for what it made; one who left before any came is not */
+    charged = ok || (tr.client_gone && tr.output);
     if (tr.client_gone) {
-        /* the provider charged for what it made, so the user is too */
         error = json_pack("{s:s, s:s}", "code", "client_gone",
-                          "message", "the answer was cut short when its"
-                          " reader left");
+                          "message", tr.output
+                          ? "the answer was cut short when its reader left"
+                          : "the reader left before any answer came");
     } else if (!ok) {
         error = json_pack("{s:s, s:s}", "code", tr.error_code[0]
                           ? tr.error_code : "provider_error",
@@ -445,11 +448,10 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     } else {
         st = db == NULL ? NANO_DB_UNAVAILABLE
              : nano_gen_finish_answer(db, id, nano_jobs_owner(),
-                                      ok || tr.client_gone ? "succeeded"
-                                                           : "failed",
+                                      charged ? "succeeded" : "failed",
                                       tr.text.data != NULL ? tr.text.data
                                                            : "",
-                                      error, !ok && !tr.client_gone, &done);
+                                      error, !charged, &done);
     }
     if (st != NANO_DB_OK || !done) {
         nano_log_error("generation %s: cannot record its end", id);

@@ -4,7 +4,8 @@
 // in-flight limit (429 too_many_in_flight, checked after credits, costing
 // nothing); refunds exactly once against the fake providers (retried 5xx,
 // safety, a 503 retried once and charged once, a stream cut, an error in a
-// stream) and no refund for a reader who leaves their own stream; an
+// stream) and no refund for a reader who leaves their own stream once text
+// came (a refund when they leave before any came); an
 // answer whose record was lost refunded when its lease runs out;
 // GET /api/credits paged by cursor.
 import { test } from 'node:test';
@@ -285,6 +286,32 @@ test('a reader who leaves their own stream is charged: succeeded, "partial": tru
         assert.ok(typeof g.text === 'string' && g.text.startsWith(sent) && g.text.length > 0,
             `${m}: a partial generation keeps the text made so far (the reader got ${JSON.stringify(sent)}; the row has ${JSON.stringify(g.text)})`);
     }
+});
+
+// Left before any text came: the provider made nothing to pay for, so
+// neither does the user.  The fake holds its answer back ([fake:hang]),
+// the reader leaves once the headers came, and the next heartbeat (every
+// 5 s) finds it gone.
+test('a reader who leaves before any text came is not charged: failed client_gone, refunded once', async () => {
+    const u = await person('early-leaver');
+    // the modules the test stack points at the fake (openai runs offline)
+    for (const m of ['qwen', 'grok'].filter(has)) {
+        const cost = price(m);
+        const bal = balanceOf(u.id);
+        const s = await stream(u.jar, m, { prompt: `[fake:hang] never mind ${tag()}`, stream: true }, { leaveAfter: 0 });
+        assert.equal(s.status, 200, `${m}: the stream's headers came first`);
+        assert.ok(s.left, `${m}: left`);
+        const id = await waitSql(`SELECT "id" FROM "Generation" WHERE "userId" = ${lit(u.id)} AND "module" = ${lit(m)}
+            ORDER BY "createdAt" DESC LIMIT 1`);
+        const g = await waitFor(u.jar, m, id, { ms: 30000 });
+        assert.equal(g.status, 'failed', `${m}: ${JSON.stringify(g)}`);
+        assert.equal(g.error.code, 'client_gone', `${m}: ${JSON.stringify(g.error)}`);
+        assert.notEqual(g.partial, true, `${m}: nothing was made`);
+        assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost], ['refund', cost]],
+            `${m}: debited, then refunded once`);
+        assert.equal(balanceOf(u.id), bal);
+    }
+    assert.equal(ledgerSum(u.id), balanceOf(u.id));
 });
 
 // The answer's record does not wait for the WAL flush (docs/MODULES.md,

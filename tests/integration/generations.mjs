@@ -196,7 +196,8 @@ export function parseSse(text) {
 // stream(jar, m, body, {leaveAfter}): POST /<m>/api/generate and reads the
 // answer as it arrives: {status, headers, text, chunks: [{at, text}],
 // events: [{event, data, at}]}; at is ms since the request was sent.
-// leaveAfter: n -> the socket is destroyed once n delta events came.
+// leaveAfter: n -> the socket is destroyed once n delta events came (0: as
+// soon as the response's headers came).
 export function stream(jar, m, body, { leaveAfter, timeout = 60000, headers = {} } = {}) {
     const url = new URL(BASE);
     const payload = JSON.stringify(body);
@@ -215,6 +216,12 @@ export function stream(jar, m, body, { leaveAfter, timeout = 60000, headers = {}
                 chunks, events, left,
             });
             res.setEncoding('utf8');
+            if (leaveAfter === 0) {
+                left = true;
+                req.destroy();
+                finish();
+                return;
+            }
             res.on('data', (d) => {
                 const at = performance.now() - t0;
                 chunks.push({ at, text: d });
