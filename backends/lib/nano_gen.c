@@ -507,25 +507,27 @@ nano_gen_all(nano_db_t *db, const char *user_id, json_t **items)
 typedef struct {
     const char         *id;
     const char         *user_id;
+    const char         *module;     /* another module's is not found */
     int                 delete;     /* delete (1) or cancel (0) */
     nano_gen_change_t   out;
     json_t             *files;      /* its files, relative to the media root */
 } nano_gen_change_ctx_t;
 
 /*
- * The owner's status of id, locked for the transaction (NULL when none),
- * and the files it owns: its outputs and the image it was given.
+ * The owner's status of id in module, locked for the transaction (NULL
+ * when none), and the files it owns: its outputs and the image it was
+ * given.
  */
 static nano_db_status_t
 nano_gen_lock(nano_db_t *db, const char *id, const char *user_id,
-    char **status, json_t **files)
+    const char *module, char **status, json_t **files)
 {
     static const char   sql[] =
         "SELECT \"status\", \"outputs\","
         " \"params\" -> 'inputImage' -> 'file' AS \"input\""
         " FROM \"Generation\" WHERE \"id\" = $1 AND \"userId\" = $2"
-        " FOR UPDATE";
-    const char         *params[2] = { id, user_id };
+        " AND \"module\" = $3 FOR UPDATE";
+    const char         *params[3] = { id, user_id, module };
     nano_db_status_t    st;
     PGresult           *r;
     json_t             *outputs = NULL, *input = NULL, *o, *file;
@@ -533,7 +535,7 @@ nano_gen_lock(nano_db_t *db, const char *id, const char *user_id,
 
     *status = NULL;
     *files = NULL;
-    r = nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK, &st);
+    r = nano_db_exec(db, sql, 3, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         return st;
     }
@@ -580,7 +582,8 @@ nano_gen_change_tx(nano_db_t *db, void *arg)
     json_decref(c->files);
     c->files = NULL;
     c->out = NANO_GEN_CHANGED;
-    st = nano_gen_lock(db, c->id, c->user_id, &status, &c->files);
+    st = nano_gen_lock(db, c->id, c->user_id, c->module, &status,
+                       &c->files);
     if (st != NANO_DB_OK) {
         goto out;
     }
@@ -624,9 +627,10 @@ nano_gen_change(nano_db_t *db, nano_gen_change_ctx_t *c)
 
 nano_db_status_t
 nano_gen_cancel(nano_db_t *db, const char *id, const char *user_id,
-    nano_gen_change_t *out)
+    const char *module, nano_gen_change_t *out)
 {
-    nano_gen_change_ctx_t  c = { id, user_id, 0, NANO_GEN_CHANGED, NULL };
+    nano_gen_change_ctx_t  c = { id, user_id, module, 0, NANO_GEN_CHANGED,
+                                 NULL };
     nano_db_status_t       st;
 
     st = nano_gen_change(db, &c);
@@ -637,9 +641,10 @@ nano_gen_cancel(nano_db_t *db, const char *id, const char *user_id,
 
 nano_db_status_t
 nano_gen_delete(nano_db_t *db, const char *id, const char *user_id,
-    nano_gen_change_t *out, json_t **files)
+    const char *module, nano_gen_change_t *out, json_t **files)
 {
-    nano_gen_change_ctx_t  c = { id, user_id, 1, NANO_GEN_CHANGED, NULL };
+    nano_gen_change_ctx_t  c = { id, user_id, module, 1, NANO_GEN_CHANGED,
+                                 NULL };
     nano_db_status_t       st;
 
     st = nano_gen_change(db, &c);

@@ -143,19 +143,20 @@ typedef enum {
     NANO_GEN_CONFLICT             /* not in a state that allows it */
 } nano_gen_change_t;
 
-/* Cancels a queued generation of user_id and refunds it (409 when it is
- * not queued any more). */
+/* Cancels a queued generation of user_id in module and refunds it (409
+ * when it is not queued any more). */
 nano_db_status_t nano_gen_cancel(nano_db_t *db, const char *id,
-    const char *user_id, nano_gen_change_t *out);
+    const char *user_id, const char *module, nano_gen_change_t *out);
 
 /*
- * Deletes a generation of user_id that is not running (a queued one is
- * refunded first); the paths of its files, outputs and input image
- * (relative to the media root; a new array), go to *files so the caller
- * removes them.  The ledger keeps its rows.
+ * Deletes a generation of user_id in module that is not running (a
+ * queued one is refunded first); the paths of its files, outputs and
+ * input image (relative to the media root; a new array), go to *files so
+ * the caller removes them.  The ledger keeps its rows.
  */
 nano_db_status_t nano_gen_delete(nano_db_t *db, const char *id,
-    const char *user_id, nano_gen_change_t *out, json_t **files);
+    const char *user_id, const char *module, nano_gen_change_t *out,
+    json_t **files);
 
 /*
  * Ends a running generation that owner holds: status "succeeded",

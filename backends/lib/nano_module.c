@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "nano_gen.h"
+#include "nano_gen_options.h"
 #include "nano_log.h"
 #include "nano_module.h"
 #include "nano_page.h"
@@ -302,10 +303,23 @@ nano_module_models(nano_req_t *req, nano_res_t *res)
                                    "models", models));
 }
 
+/*
+ * The path's {id} when it can name a generation (ids are UUIDs), else
+ * NULL: anything else is answered 404, as another user's would be, and
+ * costs no database read.
+ */
+static const char *
+nano_module_gen_id(nano_req_t *req)
+{
+    const char  *id = nano_req_path_param(req, "id");
+
+    return nano_gen_uuid_ok(id) ? id : NULL;
+}
+
 int
 nano_module_generation(nano_req_t *req, nano_res_t *res)
 {
-    const char        *user;
+    const char        *user, *id = nano_module_gen_id(req);
     nano_gen_t         g;
     nano_db_status_t   st;
     nano_db_t         *db;
@@ -314,11 +328,13 @@ nano_module_generation(nano_req_t *req, nano_res_t *res)
     if ((user = nano_module_user(req, res)) == NULL) {
         return 401;
     }
+    if (id == NULL) {
+        return nano_res_error(res, 404, "not_found", "no such generation");
+    }
     nano_module_behind_wait(user);
     nano_gen_init(&g);
     db = nano_server_db(req);
-    st = db != NULL ? nano_gen_get(db, nano_req_path_param(req, "id"), user,
-                                   &g, &found)
+    st = db != NULL ? nano_gen_get(db, id, user, &g, &found)
                     : NANO_DB_UNAVAILABLE;
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
@@ -409,7 +425,7 @@ nano_module_remove_files(json_t *files)
 static int
 nano_module_change(nano_req_t *req, nano_res_t *res, int delete)
 {
-    const char         *user, *id = nano_req_path_param(req, "id");
+    const char         *user, *id = nano_module_gen_id(req);
     nano_gen_change_t   out;
     nano_db_status_t    st;
     nano_db_t          *db;
@@ -423,13 +439,16 @@ nano_module_change(nano_req_t *req, nano_res_t *res, int delete)
         return nano_res_error(res, 403, "csrf",
                               "this request came from another site");
     }
+    if (id == NULL) {
+        return nano_res_error(res, 404, "not_found", "no such generation");
+    }
     nano_module_behind_wait(user);
     db = nano_server_db(req);
     if (db == NULL) {
         return nano_server_db_error(res, NULL, NANO_DB_UNAVAILABLE);
     }
-    st = delete ? nano_gen_delete(db, id, user, &out, &files)
-                : nano_gen_cancel(db, id, user, &out);
+    st = delete ? nano_gen_delete(db, id, user, req->app->name, &out, &files)
+                : nano_gen_cancel(db, id, user, req->app->name, &out);
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
     } else if (out == NANO_GEN_NOT_FOUND) {
@@ -470,7 +489,7 @@ int
 nano_module_media(nano_req_t *req, nano_res_t *res)
 {
     const char        *user, *want = nano_req_path_param(req, "file");
-    const char        *file, *name;
+    const char        *id = nano_module_gen_id(req), *file, *name;
     nano_gen_t         g;
     nano_db_status_t   st;
     nano_db_t         *db;
@@ -482,10 +501,12 @@ nano_module_media(nano_req_t *req, nano_res_t *res)
     if ((user = nano_module_user(req, res)) == NULL) {
         return 401;
     }
+    if (id == NULL) {
+        return nano_res_error(res, 404, "not_found", "no such file");
+    }
     nano_gen_init(&g);
     db = nano_server_db(req);
-    st = db != NULL ? nano_gen_get(db, nano_req_path_param(req, "id"), user,
-                                   &g, &found)
+    st = db != NULL ? nano_gen_get(db, id, user, &g, &found)
                     : NANO_DB_UNAVAILABLE;
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);

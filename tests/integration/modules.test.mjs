@@ -331,6 +331,11 @@ test('DELETE /api/generations/{id}: 409 while running, then the row and its file
     for (const f of files) assert.ok(fs.existsSync(f), `${f} exists before the delete`);
     assert.equal((await del(stranger.jar, m.name, id)).status, 404, 'another user, finished');
     assert.ok(row(id), 'still there after the stranger\'s DELETE');
+    const other = REGISTRY.find((x) => x.name !== m.name).name;
+    const elsewhere = await del(u.jar, other, id);
+    assert.equal(elsewhere.status, 404, `the owner's DELETE through ${other}'s API: ${elsewhere.text}`);
+    assert.ok(row(id), `still there after a DELETE through ${other}`);
+    for (const f of files) assert.ok(fs.existsSync(f), `${f} still there after a DELETE through ${other}`);
 
     const ok = await del(u.jar, m.name, id);
     assert.equal(ok.status, 200, ok.text);
@@ -345,6 +350,27 @@ test('DELETE /api/generations/{id}: 409 while running, then the row and its file
     assert.equal((await del(u.jar, m.name, id)).status, 404, 'DELETE again');
     assert.deepEqual(ledgerOf(id).map((x) => x.reason), ['debit'], 'the ledger row outlives the generation');
     assert.ok(!(await history(u.jar, m.name)).json().items.some((x) => x.id === id), 'not in history');
+});
+
+// Ids are UUIDs: anything else names no generation, so it is 404 like
+// another user's, whatever its bytes (not a 400 about UTF-8).
+test('ids that cannot be a generation\'s (not UTF-8, not a UUID) are 404 on GET, DELETE, cancel and media', async () => {
+    const u = await person('bad-ids');
+    const m = REGISTRY[0].name;
+    const real = '0b9c1a8e-5d2f-4c7e-9a41-3f6b2d8e7c10';
+    for (const id of ['%ff', '%C3%28', 'not-a-uuid', real.toUpperCase(), `${real}0`, real.replace(/-/g, '')]) {
+        for (const [what, r] of [
+            ['GET', await generation(u.jar, m, id)],
+            ['DELETE', await del(u.jar, m, id)],
+            ['cancel', await cancel(u.jar, m, id)],
+            ['media', await get(`/${m}/media/${id}/0.png`, { headers: u.jar.headers() })],
+        ]) {
+            assert.equal(r.status, 404, `${what} ${id}: ${r.status} ${r.text}`);
+            assert.equal(r.json().error, 'not_found', `${what} ${id}: ${r.text}`);
+        }
+    }
+    // a well-formed id that is nobody's: the same 404
+    assert.equal((await generation(u.jar, m, real)).status, 404);
 });
 
 test('cancel a queued job (its module taking no jobs: NANO_JOBS_MAX=0): 200 with the refund, then 409 not_queued', async () => {
@@ -362,6 +388,9 @@ test('cancel a queued job (its module taking no jobs: NANO_JOBS_MAX=0): 200 with
         assert.equal(balanceOf(u.id), 100 - cost);
 
         assert.equal((await cancel(stranger.jar, m.name, id)).status, 404, 'another user cannot cancel it');
+        const other = REGISTRY.find((x) => x.name !== m.name).name;
+        assert.equal((await cancel(u.jar, other, id)).status, 404, `nor the owner through ${other}'s API`);
+        assert.equal(balanceOf(u.id), 100 - cost, `nothing refunded through ${other}`);
         const cs = await cancel(u.jar, m.name, id, { Origin: EVIL });
         assert.equal(cs.status, 403, 'cross-site cancel');
         assert.equal(cs.json().error, 'csrf');
