@@ -189,29 +189,55 @@ nano_req_form(const nano_req_t *req, nano_form_t *form)
     return nano_form_parse(form, req->body ? req->body : "", req->body_len);
 }
 
+/* The 400 invalid_field answer of a page's query. */
+static int
+nano_req_page_refuse(nano_res_t *res, const char *field, const char *msg)
+{
+    return nano_res_json(res, 400,
+                         json_pack("{s:s, s:s, s:s}", "error", "invalid_field",
+                                   "field", field, "message", msg));
+}
+
 int
 nano_req_page(const nano_req_t *req, nano_res_t *res, nano_form_t *q,
     long dflt, long max, long *limit, const char **cursor)
 {
-    const char  *lim;
-    char        *end, msg[64];
+    const char  *lim, *p;
+    char         msg[64];
 
     nano_form_init(q);
-    nano_req_query(req, q);
-    lim = nano_form_get(q, "limit");
-    *cursor = nano_form_get(q, "cursor");
+    *cursor = NULL;
     *limit = dflt;
+    /* a pair left out would turn a bad cursor into the first page, and a
+     * client paging with it would loop there */
+    switch (nano_req_query(req, q)) {
+    case NANO_FORM_OK:
+        break;
+    case NANO_FORM_NOMEM:
+        return nano_res_error(res, 500, "internal", "out of memory");
+    case NANO_FORM_BAD_UTF8:
+        return nano_req_page_refuse(res, q->left_out != NULL ? q->left_out
+                                                             : "query",
+                                    "not valid UTF-8");
+    default:
+        return nano_req_page_refuse(res, "query",
+                                    "the query string cannot be read (a"
+                                    " %00, or too many parameters)");
+    }
+    lim = nano_form_get(q, "limit");
     if (lim != NULL && lim[0] != '\0') {
-        *limit = strtol(lim, &end, 10);
-        if (*end != '\0' || *limit < 1 || *limit > max) {
+        /* plain digits, as everywhere in the API: no blanks, no sign */
+        *limit = 0;
+        for (p = lim; *p >= '0' && *p <= '9' && *limit <= max; p++) {
+            *limit = *limit * 10 + (*p - '0');
+        }
+        if (*p != '\0' || *limit < 1 || *limit > max) {
             snprintf(msg, sizeof(msg), "limit must be a number from 1 to %ld",
                      max);
-            return nano_res_json(res, 400,
-                                 json_pack("{s:s, s:s, s:s}",
-                                           "error", "invalid_field",
-                                           "field", "limit", "message", msg));
+            return nano_req_page_refuse(res, "limit", msg);
         }
     }
+    *cursor = nano_form_get(q, "cursor");
     if (*cursor != NULL && (*cursor)[0] == '\0') {
         *cursor = NULL;
     }

@@ -380,10 +380,15 @@ test('GET /api/credits pages the ledger newest first with nextCursor; bad cursor
         assert.equal(res.json().error, 'invalid_field');
         assert.equal(res.json().field, 'cursor');
     }
-    for (const bad of ['0', '101', 'x']) {
+    for (const bad of ['0', '101', 'x', '+5', '%205']) {
         const res = await credits(u.jar, `?limit=${bad}`);
         assert.equal(res.status, 400, `limit ${bad}`);
         assert.equal(res.json().field, 'limit');
+    }
+    for (const [q, field] of [['?cursor=%ff', 'cursor'], ['?cursor=1%00', 'query']]) {
+        const res = await credits(u.jar, q);
+        assert.equal(res.status, 400, `${q}: ${res.text}`);
+        assert.equal(res.json().field, field, q);
     }
     // another user's cursor shows only your own rows
     const other = await person('credits-other');

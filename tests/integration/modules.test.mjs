@@ -301,10 +301,19 @@ test('history: newest first, limit and cursor paging over 25 items; bad cursor a
         assert.equal(res.json().error, 'invalid_field');
         assert.equal(res.json().field, 'cursor');
     }
-    for (const bad of ['0', '101', 'ten', '-1', '5x']) {
+    for (const bad of ['0', '101', 'ten', '-1', '5x', '+2', '%202', '2%20', '99999999999999999999']) {
         const res = await history(u.jar, m.name, `?limit=${bad}`);
         assert.equal(res.status, 400, `limit=${bad}`);
         assert.equal(res.json().field, 'limit');
+    }
+    // a pair that cannot be read is refused, not left out: left out, it
+    // would give the first page, and a client paging would loop there
+    for (const [q, field] of [['?cursor=%ff', 'cursor'], ['?limit=%ff', 'limit'], ['?limit=0&cursor=x%00', 'query'],
+        ['?limit=abc%00', 'query'], ['?%ff=1', 'query']]) {
+        const res = await history(u.jar, m.name, q);
+        assert.equal(res.status, 400, `${q}: ${res.status} ${res.text}`);
+        assert.equal(res.json().error, 'invalid_field', q);
+        assert.equal(res.json().field, field, q);
     }
 });
 
