@@ -176,6 +176,7 @@ nano_form_add(nano_form_t *form, const char *key, const char *value)
     pair = &form->pairs[form->n];
     pair->key = strdup(key);
     pair->value = strdup(value);
+    pair->not_text = 0;
     if (pair->key == NULL || pair->value == NULL) {
         free(pair->key);
         free(pair->value);
@@ -232,6 +233,20 @@ nano_form_from_json(nano_form_t *form, json_t *root, int numbers)
         if (st != NANO_FORM_OK) {
             return st;
         }
+        form->pairs[form->n - 1].not_text = !json_is_string(v);
     }
     return NANO_FORM_OK;
+}
+
+int
+nano_form_is_text(const nano_form_t *form, const char *key)
+{
+    size_t  i;
+
+    for (i = 0; i < form->n; i++) {
+        if (strcmp(form->pairs[i].key, key) == 0) {
+            return !form->pairs[i].not_text;
+        }
+    }
+    return 1;
 }

@@ -15,6 +15,7 @@
 typedef struct {
     char  *key;
     char  *value;
+    int    not_text;   /* from a JSON true, false or number */
 } nano_form_pair_t;
 
 typedef struct {
@@ -67,6 +68,10 @@ nano_form_status_t nano_form_from_json(nano_form_t *form, json_t *root,
 
 /* The first value for key, borrowed from form, or NULL. */
 const char *nano_form_get(const nano_form_t *form, const char *key);
+
+/* 0 when key's first value came from a JSON true, false or number, so
+ * that a field that must be text can refuse one; else 1. */
+int nano_form_is_text(const nano_form_t *form, const char *key);
 
 /*
  * Percent-decodes len bytes of in into out (at least len + 1 bytes),

@@ -23,6 +23,12 @@ static const char *const  nano_gen_video_sizes[] = {
     NULL
 };
 
+/* The fields whose JSON value must be a string (a seed or a duration
+ * may be a number): {"prompt": 123} is not a prompt. */
+static const char *const  nano_gen_text_fields[] = {
+    "prompt", "model", "size", "aspectRatio", "image", NULL
+};
+
 static int
 nano_gen_refuse(nano_gen_refusal_t *why, const char *field,
     const char *message)
@@ -146,9 +152,10 @@ int
 nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
     json_t *params, nano_gen_job_opts_t *o, nano_gen_refusal_t *why)
 {
-    const char  *size, *ratio, *seed, *duration;
-    long long    n = 0;
-    int          rc = 0;
+    const char          *size, *ratio, *seed, *duration;
+    const char *const   *t;
+    long long            n = 0;
+    int                  rc = 0;
 
     o->prompt = nano_form_get(f, "prompt");
     o->model = nano_form_get(f, "model");
@@ -158,6 +165,11 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
     seed = nano_form_get(f, "seed");
     duration = nano_form_get(f, "duration");
 
+    for (t = nano_gen_text_fields; *t != NULL; t++) {
+        if (!nano_form_is_text(f, *t)) {
+            return nano_gen_refuse(why, *t, "this field must be a string");
+        }
+    }
     if (!nano_gen_prompt_ok(o->prompt)) {
         return nano_gen_refuse(why, "prompt", "a prompt of 1 to 8000 bytes"
                                " of text is required");
@@ -173,7 +185,9 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
         return nano_gen_refuse(why, "size", "size must be WIDTHxHEIGHT (256"
                                " to 4096) or 1K, 2K, 4K");
     }
-    if (ratio != NULL && (k->video || !nano_strlist_has(nano_gen_ratios, ratio))) {
+    if (ratio != NULL
+        && (k->video || !nano_strlist_has(nano_gen_ratios, ratio)))
+    {
         return nano_gen_refuse(why, "aspectRatio", "aspectRatio must be one"
                                " of 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16,"
                                " 16:9, 21:9");
@@ -253,10 +267,15 @@ int
 nano_gen_text_options(json_t *body, nano_gen_text_opts_t *o,
     nano_gen_refusal_t *why)
 {
-    json_t  *conv, *seed, *given;
+    json_t  *conv, *seed, *given, *stream, *model;
 
     memset(o, 0, sizeof(*o));
-    o->stream = json_is_true(json_object_get(body, "stream"));
+    stream = json_object_get(body, "stream");
+    if (stream != NULL && !json_is_boolean(stream) && !json_is_null(stream)) {
+        return nano_gen_refuse(why, "stream", "stream must be true or"
+                               " false");
+    }
+    o->stream = json_is_true(stream);
     conv = json_object_get(body, "conversationId");
     if (conv != NULL) {
         o->conversation = json_string_value(conv);
@@ -287,8 +306,11 @@ nano_gen_text_options(json_t *body, nano_gen_text_opts_t *o,
                                    " bytes of text is required");
         }
     }
-    o->model = json_string_value(json_object_get(body, "model"));
-    if (!nano_gen_model_ok(o->model)) {
+    model = json_object_get(body, "model");
+    o->model = json_string_value(model);
+    if ((model != NULL && !json_is_null(model) && o->model == NULL)
+        || !nano_gen_model_ok(o->model))
+    {
         return nano_gen_refuse(why, "model", "no such model here");
     }
     return 0;

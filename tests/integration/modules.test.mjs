@@ -455,6 +455,9 @@ function refusals(m) {
         ['a blank prompt', { prompt: '  \n\t ' }, 'prompt'],
         ['a prompt of 8001 bytes', { prompt: long }, 'prompt'],
         ['an unknown model', { prompt: 'hi', model: 'no-such-model' }, 'model'],
+        ['a prompt as a number', { prompt: 123 }, 'prompt'],
+        ['a prompt as true', { prompt: true }, 'prompt'],
+        ['a model as a number', { prompt: 'hi', model: 5 }, 'model'],
     ];
     if (m.kind === 'text') {
         return [...common,
@@ -468,6 +471,7 @@ function refusals(m) {
             ['51 messages', { messages: Array.from({ length: 51 }, () => ({ role: 'user', content: 'hi' })) }, 'messages'],
             ['a conversationId that is not one', { prompt: 'hi', conversationId: 'not-a-conversation' }, 'conversationId'],
             ['a numeric conversationId', { prompt: 'hi', conversationId: 42 }, 'conversationId'],
+            ['stream as text', { prompt: 'hi', stream: 'true' }, 'stream'],
             ['a conversationId in capitals', { prompt: 'hi', conversationId: '0F8FAD5B-D9CB-469F-A165-70867728950E' }, 'conversationId'],
         ];
     }
