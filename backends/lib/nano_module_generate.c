@@ -573,6 +573,12 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
             return nano_res_error(res, 413, "payload_too_large",
                                   "a base64 image may be at most 4 MiB");
         }
+        if (rc == -3) {
+            /* ours, not the image's: a full disk is not a bad request */
+            nano_log_error("cannot write an input image under %s", root);
+            return nano_res_error(res, 500, "internal", "cannot store the"
+                                  " image");
+        }
         if (rc != 0) {
             return nano_gen_bad(res, "image", "the image must be a base64"
                                 " PNG, JPEG or WebP");
