@@ -147,6 +147,29 @@ function send(res, status, body, headers = {}) {
     res.end(data);
 }
 
+// Answers status with the whole body's Content-Length, sends only its
+// first quarter, then resets the connection: an answer cut mid-body
+// ("[fake:cut-download]", "[fake:cut-answer]").  The reset waits a little
+// so that what was sent arrives before it.
+function sendCut(res, status, data, headers) {
+    res.writeHead(status, { ...headers, 'Content-Length': data.length });
+    res.write(data.subarray(0, Math.max(1, Math.floor(data.length / 4))), () => {
+        setTimeout(() => {
+            const sock = res.socket;
+            if (sock && typeof sock.resetAndDestroy === 'function') sock.resetAndDestroy();
+            else sock?.destroy();
+        }, 50);
+    });
+}
+
+// How many downloads of a file a prompt's "[fake:cut-download]" cuts:
+// every one, or the first N of "[fake:cut-download=N]".
+function cutsOf(marks) {
+    if (!marks.has('cut-download')) return 0;
+    const n = marks.get('cut-download');
+    return n === true ? Infinity : n;
+}
+
 // ---- the error shapes -------------------------------------------------------
 
 const GEMINI_STATUS = {
@@ -313,13 +336,17 @@ export function createFakeProviders(opts) {
             if (marks.has('no-image')) {
                 return send(res, 200, { candidates: [{ content: { role: 'model', parts: [{ text: 'I can describe it, but here is no picture.' }] }, finishReason: 'STOP', index: 0 }], usageMetadata: usage, modelVersion: model });
             }
-            send(res, 200, {
+            const answer = {
                 candidates: [{
                     content: { role: 'model', parts: [{ text: 'Here is the image you asked for.' }, { inlineData: { mimeType: 'image/png', data: png.toString('base64') } }] },
                     finishReason: 'STOP', index: 0,
                 }],
                 usageMetadata: usage, modelVersion: model, responseId: rid(),
-            });
+            };
+            if (marks.has('cut-answer')) {
+                return sendCut(res, 200, Buffer.from(JSON.stringify(answer)), { 'Content-Type': 'application/json; charset=UTF-8' });
+            }
+            send(res, 200, answer);
         } finally {
             stats.inFlight--;
         }
@@ -391,7 +418,7 @@ export function createFakeProviders(opts) {
             let item;
             if (fmt === 'url') {
                 const name = `${rid()}.png`;
-                files.set(name, { type: 'image/png', data: png });
+                files.set(name, { type: 'image/png', data: png, cuts: cutsOf(marks) });
                 item = { url: `${base()}/_fake/files/${name}`, size };
             } else {
                 item = { b64_json: png.toString('base64'), size };
@@ -641,7 +668,8 @@ export function createFakeProviders(opts) {
             return send(res, 200, { request_id, output: { task_id: id, task_status: 'CANCELED', ...times } });
         }
         const name = `${id}.webm`;
-        files.set(name, { type: 'video/webm', data: video });
+        // polled again after SUCCEEDED: the file and its cuts stay
+        if (!files.has(name)) files.set(name, { type: 'video/webm', data: video, cuts: cutsOf(t.marks) });
         send(res, 200, {
             request_id,
             output: { task_id: id, task_status: 'SUCCEEDED', video_url: `${base()}/_fake/files/${name}`, orig_prompt: t.marks.get('_prompt'), ...times, end_time: times.submit_time },
@@ -667,6 +695,10 @@ export function createFakeProviders(opts) {
             }
             res.writeHead(206, { 'Content-Type': f.type, 'Content-Length': end - start + 1, 'Content-Range': `bytes ${start}-${end}/${total}`, 'Accept-Ranges': 'bytes' });
             return res.end(req.method === 'HEAD' ? undefined : f.data.subarray(start, end + 1));
+        }
+        if (f.cuts > 0 && req.method === 'GET') {
+            f.cuts--;
+            return sendCut(res, 200, f.data, { 'Content-Type': f.type, 'Accept-Ranges': 'bytes' });
         }
         res.writeHead(200, { 'Content-Type': f.type, 'Content-Length': total, 'Accept-Ranges': 'bytes' });
         res.end(req.method === 'HEAD' ? undefined : f.data);
