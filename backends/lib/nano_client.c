@@ -272,13 +272,23 @@ failed:
 void
 nano_client_finish(CURL *easy, CURLcode code, nano_client_res_t *res)
 {
-    curl_off_t  up = 0;
+    curl_off_t  up = 0, announced = -1, got = 0;
     long        req = 0;
 
-    res->code = code;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &res->status);
     curl_easy_getinfo(easy, CURLINFO_REQUEST_SIZE, &req);
     curl_easy_getinfo(easy, CURLINFO_SIZE_UPLOAD_T, &up);
+    curl_easy_getinfo(easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &announced);
+    curl_easy_getinfo(easy, CURLINFO_SIZE_DOWNLOAD_T, &got);
+    /* a body shorter than its Content-Length is no answer, whatever the
+     * transfer said (both count the bytes as sent, before decoding) */
+    if (code == CURLE_OK && announced >= 0 && got < announced) {
+        code = CURLE_PARTIAL_FILE;
+        snprintf(res->error, sizeof(res->error), "the body ended after %"
+                 CURL_FORMAT_CURL_OFF_T " of %" CURL_FORMAT_CURL_OFF_T
+                 " bytes", got, announced);
+    }
+    res->code = code;
     /* sent: the provider may have acted on it, so a POST is not retried */
     res->sent = req > 0 && (res->call->body == NULL
                             || (size_t) up >= res->call->body_len);
