@@ -442,21 +442,43 @@ nano_jobs_begin(nano_db_t *db, nano_job_t *job)
     nano_jobs_apply(db, job, next);
 }
 
-/* 1 when the call may be made again: the provider refused it without
- * acting on it, or it never arrived, or it only reads. */
-static int
-nano_jobs_retryable(const nano_job_t *job, const nano_client_res_t *res)
+int
+nano_job_retryable(const char *method, int attempts,
+    const nano_client_res_t *res)
 {
-    if (job->attempts >= NANO_JOBS_RETRIES) {
+    int  get = strcmp(method, "GET") == 0;
+
+    if (attempts >= NANO_JOBS_RETRIES || res->stopped || res->too_large) {
         return 0;
     }
     if (res->status == 408 || res->status == 429 || res->status >= 500) {
         return 1;
     }
-    if (res->status == 0 && !res->stopped && !res->too_large) {
-        return !res->sent || strcmp(job->call.method, "GET") == 0;
+    if (res->status == 0) {
+        return !res->sent || get;
     }
-    return 0;
+    /* an answer cut short: only a GET may be sent again, a POST may have
+     * been taken (and charged) */
+    return res->code != CURLE_OK && get;
+}
+
+/* A call that brought no whole answer: why, for the person. */
+static nano_job_next_t
+nano_jobs_transfer_failed(nano_job_t *job)
+{
+    const nano_client_res_t  *res = &job->res;
+    char                      msg[128];
+    size_t                    max = job->call.body_max
+                                    ? job->call.body_max
+                                    : NANO_CLIENT_BODY_MAX;
+
+    if (res->too_large) {
+        snprintf(msg, sizeof(msg), "the provider's answer was larger than"
+                 " the %zu MiB this generation may take", max >> 20);
+        return nano_job_fail(job, "bad_response", msg);
+    }
+    return nano_job_fail(job, res->timed_out ? "timeout" : "provider_error",
+                         nano_client_why(res));
 }
 
 /* Backoff before a retry: Retry-After when given, else 0.5 s doubling,
@@ -487,21 +509,23 @@ nano_jobs_called(nano_db_t *db, nano_job_t *job, CURLMsg *msg)
     nano_client_slist_free(job->slist);
     job->slist = NULL;
 
-    if (nano_jobs_retryable(job, &job->res)) {
+    if (nano_job_retryable(job->call.method, job->attempts, &job->res)) {
         job->delay_ms = nano_jobs_backoff(job, &job->res);
         job->attempts++;
         nano_log_warn("job %s: provider answered %ld (%s); retry %d in %ld"
                       " ms", job->gen.id, job->res.status,
-                      job->res.status ? "refused" : nano_client_why(&job->res),
+                      job->res.code == CURLE_OK ? "refused"
+                                                : nano_client_why(&job->res),
                       job->attempts, job->delay_ms);
         nano_client_res_cleanup(&job->res);
         nano_jobs_apply(db, job, NANO_JOB_CALL);
         return;
     }
-    if (job->res.status == 0) {
-        next = nano_job_fail(job, job->res.timed_out ? "timeout"
-                                                     : "provider_error",
-                             nano_client_why(&job->res));
+    if (job->res.status == 0
+        || (job->res.code != CURLE_OK && job->res.status < 400))
+    {
+        /* no answer, or one cut short (an error status still says why) */
+        next = nano_jobs_transfer_failed(job);
     } else {
         /* the provider builds the next call afresh */
         free(job->body);

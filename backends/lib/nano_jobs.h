@@ -45,7 +45,8 @@ typedef struct {
      * left, except "submitting", which the runner fails itself.
      */
     nano_job_next_t  (*start)(nano_job_t *job);
-    /* The call finished with a response (any status): what next. */
+    /* The call finished with a whole response (any status; a body cut
+     * short or too large never comes here): what next. */
     nano_job_next_t  (*step)(nano_job_t *job, const nano_client_res_t *res);
     /* Offline work (may block for seconds; on the offline thread). */
     nano_job_next_t  (*work)(nano_job_t *job);
@@ -94,6 +95,17 @@ int nano_job_next_path(nano_job_t *job, const char *ext, char *path,
     size_t cap);
 int nano_job_stored(nano_job_t *job, const char *path, const char *mime,
     int width, int height);
+
+/*
+ * 1 when a call that finished with res may be made again (attempts made
+ * so far, method "GET" or "POST"), at most NANO_JOBS_RETRIES times: the
+ * provider refused it without acting on it (408, 429, 5xx), or it never
+ * arrived, or it only reads (a GET: a poll, a download, even one whose
+ * answer was cut short).  A POST that was sent is never sent again: it
+ * may have been taken and charged.  A body too large is never retried.
+ */
+int nano_job_retryable(const char *method, int attempts,
+    const nano_client_res_t *res);
 
 /* Sets job->error; returns NANO_JOB_FAILED. */
 nano_job_next_t nano_job_fail(nano_job_t *job, const char *code,
