@@ -4,6 +4,7 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,6 +19,7 @@
 #include "nano_buf.h"
 #include "nano_jobs.h"
 #include "nano_log.h"
+#include "nano_rand.h"
 #include "nano_server.h"
 
 #define NANO_JOBS_CHANNEL     "nano_jobs"
@@ -92,25 +94,59 @@ nano_job_media_root(void)
     return nano_jobs.media;
 }
 
-int
-nano_job_mkdirs(const char *path)
+/*
+ * mkdir -p with mode 0750; *made (may be NULL) gets a bit for each of
+ * the last components this call made itself, bit 0 the last.  A folder
+ * removed during the walk by whoever found it empty (a runner tidying
+ * after a job, an account's deletion) is made again: up to three walks.
+ */
+static int
+nano_job_mkdirs_made(const char *path, unsigned *made)
 {
-    char   buf[PATH_MAX];
-    char  *p;
+    char      buf[PATH_MAX], c, *p;
+    unsigned  bits = 0;
+    int       walk, rc = -1, n = 0, k;
 
     if (snprintf(buf, sizeof(buf), "%s", path) >= (int) sizeof(buf)) {
+        errno = ENAMETOOLONG;
         return -1;
     }
     for (p = buf + 1; *p != '\0'; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            if (mkdir(buf, 0750) != 0 && errno != EEXIST) {
-                return -1;
+        n += *p == '/';
+    }
+    for (walk = 0; walk < 3 && rc != 0; walk++) {
+        rc = 0;
+        for (p = buf + 1, k = n; rc == 0; p++) {
+            if (*p != '/' && *p != '\0') {
+                continue;
             }
-            *p = '/';
+            c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0750) == 0) {
+                bits |= k < 32 ? 1u << k : 0;
+            } else if (errno != EEXIST) {
+                rc = -1;
+            }
+            *p = c;
+            if (c == '\0') {
+                break;
+            }
+            k--;
+        }
+        if (rc != 0 && errno != ENOENT) {
+            break;
         }
     }
-    return mkdir(buf, 0750) != 0 && errno != EEXIST ? -1 : 0;
+    if (made != NULL) {
+        *made |= bits;
+    }
+    return rc;
+}
+
+int
+nano_job_mkdirs(const char *path)
+{
+    return nano_job_mkdirs_made(path, NULL);
 }
 
 /* The job's folder: <media>/<module>/<user>/<generation>. */
@@ -125,9 +161,29 @@ nano_job_dir(const nano_job_t *job, char *dir, size_t cap)
 }
 
 int
+nano_job_final_path(const char *tmp, char *out, size_t cap)
+{
+    const char  *name = strrchr(tmp, '/');
+    size_t       dir, len;
+
+    name = name != NULL ? name + 1 : tmp;
+    dir = (size_t) (name - tmp);
+    len = strlen(name);
+    if (len <= 5 || name[0] != '.' || name[1] == '.'
+        || strcmp(name + len - 4, ".tmp") != 0 || dir + len - 5 >= cap)
+    {
+        return -1;
+    }
+    memcpy(out, tmp, dir);
+    memcpy(out + dir, name + 1, len - 5);
+    out[dir + len - 5] = '\0';
+    return 0;
+}
+
+int
 nano_job_next_path(nano_job_t *job, const char *ext, char *path, size_t cap)
 {
-    char    dir[PATH_MAX];
+    char    dir[PATH_MAX], rnd[2 * NANO_JOB_NAME_RANDOM + 1];
     size_t  n;
     int     len;
 
@@ -136,13 +192,16 @@ nano_job_next_path(nano_job_t *job, const char *ext, char *path, size_t cap)
     }
     n = json_array_size(job->outputs);
     if (nano_job_dir(job, dir, sizeof(dir)) != 0
-        || nano_job_mkdirs(dir) != 0)
+        || nano_job_mkdirs_made(dir, &job->made_dirs) != 0)
     {
         nano_log_error("job %s: cannot make %s: %s", job->gen.id, dir,
                        strerror(errno));
         return -1;
     }
-    len = snprintf(path, cap, "%s/%zu.%s", dir, n, ext);
+    if (nano_rand_hex(rnd, NANO_JOB_NAME_RANDOM) != 0) {
+        return -1;
+    }
+    len = snprintf(path, cap, "%s/.%zu-%s.%s.tmp", dir, n, rnd, ext);
     return len > 0 && (size_t) len < cap ? 0 : -1;
 }
 
@@ -151,21 +210,34 @@ nano_job_stored(nano_job_t *job, const char *path, const char *mime,
     int width, int height)
 {
     struct stat   st;
-    const char   *rel;
-    json_t       *o;
+    char          final[PATH_MAX];
+    json_t       *o = NULL;
 
-    if (stat(path, &st) != 0) {
-        return -1;
+    if (nano_job_final_path(path, final, sizeof(final)) != 0
+        || stat(path, &st) != 0)
+    {
+        goto failed;
     }
     /* the row keeps the path below the media root, so the root may move */
-    rel = path + strlen(nano_jobs.media) + 1;
-    o = json_pack("{s:s, s:s, s:i, s:i, s:I}", "file", rel, "mime", mime,
-                  "width", width, "height", height,
+    o = json_pack("{s:s, s:s, s:i, s:i, s:I}",
+                  "file", final + strlen(nano_jobs.media) + 1,
+                  "mime", mime, "width", width, "height", height,
                   "bytes", (json_int_t) st.st_size);
-    if (o == NULL || json_array_append_new(job->outputs, o) != 0) {
+    if (o == NULL || rename(path, final) != 0) {
+        nano_log_error("job %s: cannot store %s: %s", job->gen.id, final,
+                       strerror(errno));
+        goto failed;
+    }
+    if (json_array_append_new(job->outputs, o) != 0) {
+        unlink(final);
         return -1;
     }
     return 0;
+
+failed:
+    json_decref(o);
+    unlink(path);
+    return -1;
 }
 
 int
@@ -173,21 +245,33 @@ nano_job_store(nano_job_t *job, const void *data, size_t len,
     const char *mime, const char *ext, int width, int height)
 {
     char   path[PATH_MAX];
-    FILE  *f;
-    int    ok;
+    FILE  *f = NULL;
+    int    fd = -1, tries, ok;
 
-    if (nano_job_next_path(job, ext, path, sizeof(path)) != 0) {
-        return -1;
+    /* a folder removed between its making and the open (a runner that
+     * lost this job tidying up) is made again */
+    for (tries = 0; tries < 2 && fd < 0; tries++) {
+        if (nano_job_next_path(job, ext, path, sizeof(path)) != 0) {
+            return -1;
+        }
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+        if (fd < 0 && errno != ENOENT) {
+            break;
+        }
     }
-    f = fopen(path, "wb");
-    if (f == NULL) {
+    if (fd < 0 || (f = fdopen(fd, "wb")) == NULL) {
         nano_log_error("job %s: cannot write %s: %s", job->gen.id, path,
                        strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(path);
+        }
         return -1;
     }
     ok = fwrite(data, 1, len, f) == len;
     ok = fclose(f) == 0 && ok;
     if (!ok) {
+        nano_log_error("job %s: cannot write %s", job->gen.id, path);
         unlink(path);
         return -1;
     }
@@ -202,13 +286,19 @@ nano_job_fail(nano_job_t *job, const char *code, const char *message)
     return NANO_JOB_FAILED;
 }
 
-/* Removes the files a failed job stored, and its folder. */
+/*
+ * Removes what this runner wrote for job: its outputs, its folder when
+ * empty, and the parents it made itself (a deleted account's folder made
+ * again) when empty too.  The names are this runner's own
+ * (nano_job_next_path): another runner's files are never touched.
+ */
 static void
-nano_jobs_remove_outputs(nano_job_t *job)
+nano_jobs_discard(nano_job_t *job)
 {
-    char     dir[PATH_MAX], path[PATH_MAX];
+    char     dir[PATH_MAX], path[PATH_MAX], *slash;
     json_t  *o;
     size_t   i;
+    int      level;
 
     json_array_foreach(job->outputs, i, o) {
         if (snprintf(path, sizeof(path), "%s/%s", nano_jobs.media,
@@ -218,8 +308,19 @@ nano_jobs_remove_outputs(nano_job_t *job)
             unlink(path);
         }
     }
-    if (nano_job_dir(job, dir, sizeof(dir)) == 0) {
-        rmdir(dir);
+    json_decref(job->outputs);
+    job->outputs = NULL;
+    if (nano_job_dir(job, dir, sizeof(dir)) != 0) {
+        return;
+    }
+    /* <generation>, then <user> and <module> if made here */
+    for (level = 0; level < 3; level++) {
+        if ((level > 0 && (job->made_dirs & 1u << level) == 0)
+            || rmdir(dir) != 0 || (slash = strrchr(dir, '/')) == NULL)
+        {
+            break;
+        }
+        *slash = '\0';
     }
 }
 
@@ -269,9 +370,7 @@ nano_jobs_end(nano_job_t *job, nano_job_next_t how)
         if (job->error == NULL) {
             nano_job_fail(job, "provider_error", "the generation failed");
         }
-        nano_jobs_remove_outputs(job);
-        json_decref(job->outputs);
-        job->outputs = NULL;
+        nano_jobs_discard(job);
     }
     for (p = &nano_jobs.jobs; *p != NULL; p = &(*p)->next) {
         if (*p == job) {
@@ -296,8 +395,9 @@ nano_jobs_ended(nano_db_t *db, nano_job_t *job, nano_db_status_t st,
         nano_log_error("job %s: cannot record its end: %s", job->gen.id,
                        nano_db_last_error(db));
     } else if (!done) {
-        nano_log_warn("job %s: taken over by another runner meanwhile",
-                      job->gen.id);
+        nano_log_warn("job %s: its end was not recorded: taken over by"
+                      " another runner meanwhile, or deleted; its files"
+                      " removed", job->gen.id);
     } else {
         nano_log_info("job %s %s (%s)", job->gen.id,
                       ok ? "succeeded" : "failed",
@@ -355,6 +455,12 @@ nano_jobs_record(nano_db_t *db)
                                  ok ? NULL : job->error, !ok, &done);
         }
         nano_jobs_ended(db, job, st, done);
+        if (st == NANO_DB_OK && !done) {
+            /* the row is gone, or another runner holds it: no row names
+             * what this one wrote.  (When the record failed, it may have
+             * committed all the same: the files stay.) */
+            nano_jobs_discard(job);
+        }
         nano_jobs_drop(job);
     }
     free(ends);

@@ -75,6 +75,10 @@ struct nano_job_s {
     int                         attempts;
     int                         phase_sent; /* "submitting" recorded */
     int                         task_saved;
+    unsigned                    made_dirs;  /* the folders of its outputs
+                                               this runner made: bit 0
+                                               its own, 1 <user>, 2
+                                               <module> */
     long long                   wake_at;
     CURL                       *easy;
     struct curl_slist          *slist;
@@ -83,18 +87,34 @@ struct nano_job_s {
 
 /*
  * Writes len bytes of an output file into the job's media folder
- * (NANO_MEDIA_DIR/<module>/<user>/<generation>/<n>.<ext>) and records it
- * in job->outputs.  Returns 0, or -1 (logged) when it cannot.
+ * (NANO_MEDIA_DIR/<module>/<user>/<generation>/) and records it in
+ * job->outputs.  Returns 0, or -1 (logged) when it cannot.
+ *
+ * An output is written under a temporary name of its own,
+ * ".<n>-<random>.<ext>.tmp" (0640), and renamed to "<n>-<random>.<ext>"
+ * once whole, before the job's end is recorded: a success the database
+ * records always has its files, and a runner that lost the job (another
+ * took it over) writes, renames and removes only names it made.  When
+ * the end is not recorded (the row is gone or held by another runner),
+ * the runner removes what it wrote (docs/MODULES.md "Jobs").
  */
+#define NANO_JOB_NAME_RANDOM  8       /* random bytes in an output's name */
 int nano_job_store(nano_job_t *job, const void *data, size_t len,
     const char *mime, const char *ext, int width, int height);
 
-/* The path the next output would get (for writers that make the file
- * themselves, such as the offline video), then nano_job_stored(). */
+/* The temporary path of the next output (for writers that make the file
+ * themselves, 0640, such as the offline video; the folder is made),
+ * then nano_job_stored() with it, which renames it into place (or
+ * removes it when it cannot).  0 or -1. */
 int nano_job_next_path(nano_job_t *job, const char *ext, char *path,
     size_t cap);
 int nano_job_stored(nano_job_t *job, const char *path, const char *mime,
     int width, int height);
+
+/* The name a temporary output path is renamed to: "<dir>/.<name>.tmp"
+ * gives "<dir>/<name>" in out.  -1 for any other path, or when out
+ * (cap bytes) is too small. */
+int nano_job_final_path(const char *tmp, char *out, size_t cap);
 
 /*
  * 1 when a call that finished with res may be made again (attempts made

@@ -1,18 +1,24 @@
 // How jobs store their outputs (docs/MODULES.md "Jobs"): an answer cut
 // mid-body is no result (a download is fetched again, a POST never sent
-// again, a job that cannot get a whole answer fails with its refund).
+// again, a job that cannot get a whole answer fails with its refund);
+// each output is written under a temporary name of its own and renamed
+// into place before the end is recorded; a runner whose end is not
+// recorded (the account was deleted meanwhile, or another runner took
+// the job over) removes what it wrote and never touches another's files.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { REGISTRY } from './lib.mjs';
+import { STATE, REGISTRY, retry } from './lib.mjs';
+import { account } from './accounts.mjs';
 import {
-    person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
-    price, fakeStats, fakeCount, tag, MEDIA_DIR, FAKE_URL,
+    psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
+    price, fakeStats, fakeCount, tag, waitSql, MEDIA_DIR, FAKE_URL,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
 const RETRIES = 2;                // NANO_JOBS_RETRIES
+const OUTPUT = /^0-[0-9a-f]{16}\.(webm|mp4|png)$/;
 
 // Every file below dir (dot files too), relative to it; [] when dir is
 // not there.
@@ -22,6 +28,15 @@ function filesBelow(dir) {
         .filter((e) => !e.isDirectory())
         .map((e) => path.relative(dir, path.join(e.parentPath ?? e.path, e.name)))
         .sort();
+}
+
+const logOf = (m) => `${STATE}/logs/${m}.log`;
+
+// Waits for the runner's line saying id's end was not recorded.
+async function notRecorded(m, id, from) {
+    const seen = await retry(() => fs.readFileSync(logOf(m), 'utf8').slice(from)
+        .includes(`job ${id}: its end was not recorded`), 20000, 100);
+    assert.ok(seen, `${m}'s log says the end of ${id} was not recorded`);
 }
 
 test('wan-2.5: a download cut mid-body is fetched again, and the whole video is stored', async () => {
@@ -49,6 +64,7 @@ test('wan-2.5: a download cut mid-body is fetched again, and the whole video is 
     // only the output, under its final name: no temporary file left
     const dir = path.join(MEDIA_DIR, m, u.id, id);
     assert.deepEqual(filesBelow(dir), [path.basename(out[0].file)]);
+    assert.match(path.basename(out[0].file), OUTPUT);
     assert.ok(g.outputs[0].url.endsWith(`/media/${id}/${path.basename(out[0].file)}`), g.outputs[0].url);
     assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost]], 'charged once, no refund');
     assert.equal(ledgerSum(u.id), balanceOf(u.id));
@@ -95,4 +111,66 @@ test('nano-banana: an answer cut mid-body fails with one refund and is never sen
     assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost], ['refund', cost]], 'refunded once');
     assert.equal(balanceOf(u.id), 100);
     assert.deepEqual(filesBelow(path.join(MEDIA_DIR, m, u.id)), []);
+});
+
+test('nano-banana: an account deleted during its provider call leaves no file of the job behind', async () => {
+    const m = 'nano-banana';
+    assert.ok(has(m), 'nano-banana is in the registry');
+    const u = await person('gone-mid-job');
+    const r = await generate(u.jar, m, { prompt: `an image for nobody [fake:slow=4000] ${tag()}` });
+    assert.equal(r.status, 202, r.text);
+    const { id } = r.json();
+    // the POST is on its way: the fake holds it for 4 s
+    await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(id)} AND "status" = 'running' AND "phase" = 'submitting'`);
+    const from = fs.statSync(logOf(m)).size;
+    const res = await account('DELETE', '/api/account', u.jar, { password: u.user.password });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(row(id), null, 'the generation went with the account');
+
+    await notRecorded(m, id, from);
+    const userDir = path.join(MEDIA_DIR, m, u.id);
+    assert.ok(!fs.existsSync(userDir), `nothing of the deleted user under the media folder: ${filesBelow(userDir)}`);
+});
+
+test('nano-banana: a runner whose job was taken over removes only what it wrote', async () => {
+    const m = 'nano-banana';
+    assert.ok(has(m), 'nano-banana is in the registry');
+    const u = await person('lost-job');
+    const cost = price(m);
+    const r = await generate(u.jar, m, { prompt: `an image another runner finishes [fake:slow=4000] ${tag()}` });
+    assert.equal(r.status, 202, r.text);
+    const { id } = r.json();
+    await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(id)} AND "status" = 'running' AND "phase" = 'submitting'`);
+    const from = fs.statSync(logOf(m)).size;
+    // another runner holds it now, and has written into its folder: a
+    // finished output and one still being written
+    const other = 'other-host:1:0123456789abcdef';
+    psql(`UPDATE "Generation" SET "leaseOwner" = ${lit(other)},
+        "leaseUntil" = extract(epoch FROM now())::bigint + 600 WHERE "id" = ${lit(id)}`);
+    const dir = path.join(MEDIA_DIR, m, u.id, id);
+    const theirs = { '0-ffffffffffffffff.png': 'the winner\'s image', '.0-eeeeeeeeeeeeeeee.png.tmp': 'being written', '0.png': 'an older name' };
+    fs.mkdirSync(dir, { recursive: true });
+    for (const [name, text] of Object.entries(theirs)) fs.writeFileSync(path.join(dir, name), text);
+    try {
+        await notRecorded(m, id, from);
+        assert.deepEqual(filesBelow(dir), Object.keys(theirs).sort(), 'the losing runner\'s file is gone, the others stay');
+        for (const [name, text] of Object.entries(theirs)) {
+            assert.equal(fs.readFileSync(path.join(dir, name), 'utf8'), text, `${name} untouched`);
+        }
+        const held = row(id);
+        assert.equal(held.status, 'running');
+        assert.equal(held.leaseOwner, other, 'still the other runner\'s');
+
+        // that runner dies in "submitting": its lease runs out, the job
+        // fails as interrupted with its refund, and the files in the
+        // folder are still not this runner's to remove
+        psql(`UPDATE "Generation" SET "leaseUntil" = extract(epoch FROM now())::bigint - 5 WHERE "id" = ${lit(id)}`);
+        const g = await waitFor(u.jar, m, id, { ms: 20000 });
+        assert.equal(g.status, 'failed', JSON.stringify(g));
+        assert.equal(g.error.code, 'interrupted', JSON.stringify(g.error));
+        assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost], ['refund', cost]]);
+        assert.deepEqual(filesBelow(dir), Object.keys(theirs).sort());
+    } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
 });

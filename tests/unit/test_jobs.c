@@ -1,10 +1,15 @@
 /*
  * Unit tests for the job runner's pure parts (nano_jobs): which finished
  * calls may be made again (a GET whose answer was cut short may, a POST
- * that was sent never).
+ * that was sent never), and the names outputs are written under and
+ * renamed to.
  */
 
 #include "unit_table.h"
+
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "nano_jobs.h"
 
@@ -74,9 +79,78 @@ retry_row(void **state)
     nano_client_res_cleanup(&res);
 }
 
+static void
+test_final_path(void **state)
+{
+    char  out[64];
+
+    (void) state;
+    assert_int_equal(nano_job_final_path("/m/nb/u/g/.0-0a1b2c3d4e5f6071.png"
+                                         ".tmp", out, sizeof(out)), 0);
+    assert_string_equal(out, "/m/nb/u/g/0-0a1b2c3d4e5f6071.png");
+    assert_int_equal(nano_job_final_path(".x.tmp", out, sizeof(out)), 0);
+    assert_string_equal(out, "x");
+    /* exactly fits: "/d/" + "abc" + NUL */
+    assert_int_equal(nano_job_final_path("/d/.abc.tmp", out, 7), 0);
+    assert_string_equal(out, "/d/abc");
+    assert_int_equal(nano_job_final_path("/d/.abc.tmp", out, 6), -1);
+
+    /* not a temporary name: never renamed onto anything */
+    assert_int_equal(nano_job_final_path("/d/0.png", out, sizeof(out)), -1);
+    assert_int_equal(nano_job_final_path("/d/0.png.tmp", out, sizeof(out)),
+                     -1);
+    assert_int_equal(nano_job_final_path("/d/.0.png", out, sizeof(out)),
+                     -1);
+    assert_int_equal(nano_job_final_path("/d/.tmp", out, sizeof(out)), -1);
+    assert_int_equal(nano_job_final_path("/d/..tmp", out, sizeof(out)), -1);
+    assert_int_equal(nano_job_final_path("/d/...tmp", out, sizeof(out)),
+                     -1);
+    assert_int_equal(nano_job_final_path("/d/..x.tmp", out, sizeof(out)),
+                     -1);
+    assert_int_equal(nano_job_final_path("/d/.x.tmp/", out, sizeof(out)),
+                     -1);
+    assert_int_equal(nano_job_final_path("", out, sizeof(out)), -1);
+}
+
+static void
+test_mkdirs(void **state)
+{
+    char         root[64], path[128], cmd[160];
+    struct stat  st;
+    mode_t       mask = umask(0);
+    FILE        *f;
+
+    (void) state;
+    umask(mask);
+    snprintf(root, sizeof(root), "/tmp/nano-test-jobs-XXXXXX");
+    assert_non_null(mkdtemp(root));
+    snprintf(path, sizeof(path), "%s/nano-banana/user/gen", root);
+    assert_int_equal(nano_job_mkdirs(path), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
+    assert_int_equal(st.st_mode & 0777, 0750 & ~mask);
+    /* again: every folder there already */
+    assert_int_equal(nano_job_mkdirs(path), 0);
+    /* a file in the way */
+    snprintf(path, sizeof(path), "%s/nano-banana/user/gen/f", root);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/nano-banana/user/gen/f/g", root);
+    assert_int_equal(nano_job_mkdirs(path), -1);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
+    const struct CMUnitTest  extra[] = {
+        cmocka_unit_test(test_final_path),
+        cmocka_unit_test(test_mkdirs),
+    };
+
     return unit_run_table("jobs", rows, sizeof(rows) / sizeof(rows[0]),
-                          sizeof(rows[0]), retry_row, NULL, 0);
+                          sizeof(rows[0]), retry_row, extra,
+                          sizeof(extra) / sizeof(extra[0]));
 }
