@@ -39,23 +39,57 @@ async function notRecorded(m, id, from) {
     assert.ok(seen, `${m}'s log says the end of ${id} was not recorded`);
 }
 
-test('wan-2.5: a download cut mid-body is fetched again, and the whole video is stored', async () => {
-    const m = 'wan-2.5';
-    assert.ok(has(m), 'wan-2.5 is in the registry');
-    const u = await person('cut-once');
+// Submits one job of m for a new person and waits for its end:
+// {u, cost, id, g, before, after}, the last two the fake's counters.
+async function oneJob(m, who, prompt, ms = 30000) {
+    assert.ok(has(m), `${m} is in the registry`);
+    const u = await person(who);
     const cost = price(m);
     const before = await fakeStats();
-    const r = await generate(u.jar, m, { prompt: `a video cut once [fake:cut-download=1] ${tag()}` });
+    const r = await generate(u.jar, m, { prompt: `${prompt} ${tag()}` });
     assert.equal(r.status, 202, r.text);
     const { id } = r.json();
-    const g = await waitFor(u.jar, m, id, { ms: 30000 });
+    const g = await waitFor(u.jar, m, id, { ms });
+    return { u, cost, id, g, before, after: await fakeStats() };
+}
+
+const called = (j, endpoint) => fakeCount(j.after, endpoint) - fakeCount(j.before, endpoint);
+
+// The job failed with code, was refunded once, and left no file.
+function failedClean(j, m, code) {
+    assert.equal(j.g.status, 'failed', `no result: ${JSON.stringify(j.g)}`);
+    assert.equal(j.g.error.code, code, JSON.stringify(j.g.error));
+    assert.deepEqual(j.g.outputs, []);
+    assert.deepEqual(ledgerOf(j.id).map((x) => [x.reason, Number(x.delta)]), [['debit', -j.cost], ['refund', j.cost]],
+        'refunded once');
+    assert.equal(balanceOf(j.u.id), 100);
+    assert.equal(ledgerSum(j.u.id), 100);
+    assert.deepEqual(filesBelow(path.join(MEDIA_DIR, m, j.u.id)), [], 'no partial file');
+}
+
+// A new person's nano-banana job, held 4 s by the fake in its provider
+// call: {u, id, from} (from: where the module's log stood then).
+async function inProviderCall(who, prompt) {
+    const m = 'nano-banana';
+    assert.ok(has(m), 'nano-banana is in the registry');
+    const u = await person(who);
+    const r = await generate(u.jar, m, { prompt: `${prompt} [fake:slow=4000] ${tag()}` });
+    assert.equal(r.status, 202, r.text);
+    const { id } = r.json();
+    await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(id)} AND "status" = 'running' AND "phase" = 'submitting'`);
+    return { u, id, from: fs.statSync(logOf(m)).size };
+}
+
+test('wan-2.5: a download cut mid-body is fetched again, and the whole video is stored', async () => {
+    const m = 'wan-2.5';
+    const j = await oneJob(m, 'cut-once', 'a video cut once [fake:cut-download=1]');
+    const { u, id, g } = j;
     assert.equal(g.status, 'succeeded', JSON.stringify(g.error));
-    const stats = await fakeStats();
-    assert.equal(fakeCount(stats, 'files') - fakeCount(before, 'files'), 2, 'one cut download, one whole');
-    assert.equal(fakeCount(stats, 'wan.submit') - fakeCount(before, 'wan.submit'), 1, 'submitted once');
+    assert.equal(called(j, 'files'), 2, 'one cut download, one whole');
+    assert.equal(called(j, 'wan.submit'), 1, 'submitted once');
 
     // the stored file is the provider's, byte for byte
-    const whole = Buffer.from(await (await fetch(`${FAKE_URL}${stats.last.files.url}`)).arrayBuffer());
+    const whole = Buffer.from(await (await fetch(`${FAKE_URL}${j.after.last.files.url}`)).arrayBuffer());
     const out = row(id).outputs;
     assert.equal(out.length, 1);
     const stored = fs.readFileSync(path.join(MEDIA_DIR, out[0].file));
@@ -66,63 +100,27 @@ test('wan-2.5: a download cut mid-body is fetched again, and the whole video is 
     assert.deepEqual(filesBelow(dir), [path.basename(out[0].file)]);
     assert.match(path.basename(out[0].file), OUTPUT);
     assert.ok(g.outputs[0].url.endsWith(`/media/${id}/${path.basename(out[0].file)}`), g.outputs[0].url);
-    assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost]], 'charged once, no refund');
+    assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -j.cost]], 'charged once, no refund');
     assert.equal(ledgerSum(u.id), balanceOf(u.id));
 });
 
 test('wan-2.5: a download cut every time fails the job with one refund and leaves no file', async () => {
-    const m = 'wan-2.5';
-    assert.ok(has(m), 'wan-2.5 is in the registry');
-    const u = await person('cut-always');
-    const cost = price(m);
-    const before = await fakeStats();
-    const r = await generate(u.jar, m, { prompt: `a video always cut [fake:cut-download] ${tag()}` });
-    assert.equal(r.status, 202, r.text);
-    const { id } = r.json();
-    const g = await waitFor(u.jar, m, id, { ms: 30000 });
-    assert.equal(g.status, 'failed', `a truncated video is no result: ${JSON.stringify(g)}`);
-    assert.equal(g.error.code, 'provider_error', JSON.stringify(g.error));
-    assert.match(g.error.message, /connection to the provider broke/, g.error.message);
-    assert.deepEqual(g.outputs, []);
-    const stats = await fakeStats();
-    assert.equal(fakeCount(stats, 'files') - fakeCount(before, 'files'), 1 + RETRIES, 'the download was tried again, twice');
-    assert.equal(fakeCount(stats, 'wan.submit') - fakeCount(before, 'wan.submit'), 1, 'never submitted again');
-    assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost], ['refund', cost]], 'refunded once');
-    assert.equal(balanceOf(u.id), 100);
-    assert.equal(ledgerSum(u.id), 100);
-    assert.deepEqual(filesBelow(path.join(MEDIA_DIR, m, u.id)), [], 'no partial file');
+    const j = await oneJob('wan-2.5', 'cut-always', 'a video always cut [fake:cut-download]');
+    failedClean(j, 'wan-2.5', 'provider_error');
+    assert.match(j.g.error.message, /connection to the provider broke/, j.g.error.message);
+    assert.equal(called(j, 'files'), 1 + RETRIES, 'the download was tried again, twice');
+    assert.equal(called(j, 'wan.submit'), 1, 'never submitted again');
 });
 
 test('nano-banana: an answer cut mid-body fails with one refund and is never sent again', async () => {
-    const m = 'nano-banana';
-    assert.ok(has(m), 'nano-banana is in the registry');
-    const u = await person('cut-answer');
-    const cost = price(m);
-    const before = await fakeStats();
-    const r = await generate(u.jar, m, { prompt: `an image cut short [fake:cut-answer] ${tag()}` });
-    assert.equal(r.status, 202, r.text);
-    const { id } = r.json();
-    const g = await waitFor(u.jar, m, id, { ms: 20000 });
-    assert.equal(g.status, 'failed', JSON.stringify(g));
-    assert.equal(g.error.code, 'provider_error', JSON.stringify(g.error));
-    const stats = await fakeStats();
-    assert.equal(fakeCount(stats, 'gemini.generateContent') - fakeCount(before, 'gemini.generateContent'), 1,
-        'a POST that may have been taken is not sent again');
-    assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost], ['refund', cost]], 'refunded once');
-    assert.equal(balanceOf(u.id), 100);
-    assert.deepEqual(filesBelow(path.join(MEDIA_DIR, m, u.id)), []);
+    const j = await oneJob('nano-banana', 'cut-answer', 'an image cut short [fake:cut-answer]', 20000);
+    failedClean(j, 'nano-banana', 'provider_error');
+    assert.equal(called(j, 'gemini.generateContent'), 1, 'a POST that may have been taken is not sent again');
 });
 
 test('nano-banana: an account deleted during its provider call leaves no file of the job behind', async () => {
     const m = 'nano-banana';
-    assert.ok(has(m), 'nano-banana is in the registry');
-    const u = await person('gone-mid-job');
-    const r = await generate(u.jar, m, { prompt: `an image for nobody [fake:slow=4000] ${tag()}` });
-    assert.equal(r.status, 202, r.text);
-    const { id } = r.json();
-    // the POST is on its way: the fake holds it for 4 s
-    await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(id)} AND "status" = 'running' AND "phase" = 'submitting'`);
-    const from = fs.statSync(logOf(m)).size;
+    const { u, id, from } = await inProviderCall('gone-mid-job', 'an image for nobody');
     const res = await account('DELETE', '/api/account', u.jar, { password: u.user.password });
     assert.equal(res.status, 200, res.text);
     assert.equal(row(id), null, 'the generation went with the account');
@@ -134,14 +132,8 @@ test('nano-banana: an account deleted during its provider call leaves no file of
 
 test('nano-banana: a runner whose job was taken over removes only what it wrote', async () => {
     const m = 'nano-banana';
-    assert.ok(has(m), 'nano-banana is in the registry');
-    const u = await person('lost-job');
+    const { u, id, from } = await inProviderCall('lost-job', 'an image another runner finishes');
     const cost = price(m);
-    const r = await generate(u.jar, m, { prompt: `an image another runner finishes [fake:slow=4000] ${tag()}` });
-    assert.equal(r.status, 202, r.text);
-    const { id } = r.json();
-    await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(id)} AND "status" = 'running' AND "phase" = 'submitting'`);
-    const from = fs.statSync(logOf(m)).size;
     // another runner holds it now, and has written into its folder: a
     // finished output and one still being written
     const other = 'other-host:1:0123456789abcdef';
