@@ -6,12 +6,15 @@
 // arrival times, raw requests for the 413 checks, multipart bodies and
 // small PNGs made here.
 import fs from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import http from 'node:http';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import { spawn } from 'node:child_process';
 import {
     BASE, ORIGIN, STATE, REGISTRY, request, get, signedInUser, stackctl, sleep,
+    retry,
 } from './lib.mjs';
 import { psql, lit } from './accounts.mjs';
 import { encodePng } from '../fakes/png.mjs';
@@ -165,6 +168,60 @@ export async function withBackendEnv(app, lines, fn) {
         else fs.writeFileSync(file, before);
         stackctl('restart-backend', app);
     }
+}
+
+// The environment of the stack's backend for app (scripts/lib/stack.sh
+// stack_backend_start), for a second process of our own.
+export function backendEnv(app) {
+    const env = {
+        PATH: process.env.PATH,
+        NEXTAUTH_URL: BASE,
+        NANO_SECRET_FILE: process.env.NANO_TEST_KEYFILE || `${STATE}/keys`,
+        DATABASE_URL: `postgresql://nano@localhost/nano?host=${process.env.NANO_TEST_PG_SOCK}`,
+        NANO_ROOT: ROOT,
+        NANO_REVOCATION_FILE: `${STATE}/revocations`,
+        NANO_MEDIA_DIR: MEDIA_DIR,
+    };
+    if (fs.existsSync(envFile(app))) {
+        for (const line of fs.readFileSync(envFile(app), 'utf8').split('\n')) {
+            const mm = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
+            if (mm) env[mm[1]] = mm[2];
+        }
+    }
+    return env;
+}
+
+// A second process of app beside the stack's, with the stack's
+// environment and `extra`, on a unix socket in a folder of its own, its
+// log there; resolves once its job runner is up:
+// {child, pid, sock, logFile, log(), stop()}.  stop() ends it (TERM,
+// KILL after 10 s) and removes the folder.
+export async function secondBackend(app, extra = {}) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-jobs-'));
+    const sock = path.join(dir, 'second.sock');
+    const logFile = path.join(dir, 'second.log');
+    const out = fs.openSync(logFile, 'a');
+    const child = spawn(path.join(ROOT, `build/bin/nano-${app}`), ['--listen', `unix:${sock}`], {
+        env: { ...backendEnv(app), ...extra }, stdio: ['ignore', out, out],
+    });
+    fs.closeSync(out);
+    const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve({ code, sig })));
+    const log = () => fs.readFileSync(logFile, 'utf8');
+    const stop = async () => {
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        if (await Promise.race([exited, sleep(10000).then(() => null)]) === null) {
+            child.kill('SIGKILL');
+            await exited;
+        }
+        fs.rmSync(dir, { recursive: true, force: true });
+    };
+    const up = await retry(() => fs.existsSync(sock) && log().includes(`jobs: runner for ${app} `), 10000, 50);
+    if (!up) {
+        const said = log().slice(-500);
+        await stop();
+        throw new Error(`the second ${app} did not start: ${said}`);
+    }
+    return { child, pid: child.pid, sock, logFile, log, stop };
 }
 
 // ---- streamed answers ----------------------------------------------------

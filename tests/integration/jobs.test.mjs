@@ -7,14 +7,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { BASE, STATE, REGISTRY, stackctl, stackPid, alive, retry, sleep } from './lib.mjs';
+import { STATE, REGISTRY, stackctl, stackPid, alive, retry, sleep } from './lib.mjs';
 import { PG_SOCK, PSQL } from './accounts.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
-    price, fakeStats, fakeCount, tag, withBackendEnv, waitSql, envFile, ROOT,
+    price, fakeStats, fakeCount, tag, withBackendEnv, waitSql, secondBackend,
     MEDIA_DIR,
 } from './generations.mjs';
 
@@ -117,27 +116,6 @@ for (const m of ['nano-banana', 'wan-2.5'].filter(has)) {
     });
 }
 
-// The environment of the stack's backend for app (scripts/lib/stack.sh
-// stack_backend_start), for a second process of our own.
-function backendEnv(app) {
-    const env = {
-        PATH: process.env.PATH,
-        NEXTAUTH_URL: BASE,
-        NANO_SECRET_FILE: process.env.NANO_TEST_KEYFILE || `${STATE}/keys`,
-        DATABASE_URL: `postgresql://nano@localhost/nano?host=${process.env.NANO_TEST_PG_SOCK}`,
-        NANO_ROOT: ROOT,
-        NANO_REVOCATION_FILE: `${STATE}/revocations`,
-        NANO_MEDIA_DIR: MEDIA_DIR,
-    };
-    if (fs.existsSync(envFile(app))) {
-        for (const line of fs.readFileSync(envFile(app), 'utf8').split('\n')) {
-            const mm = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line);
-            if (mm) env[mm[1]] = mm[2];
-        }
-    }
-    return env;
-}
-
 test('a queued job\'s row notifies only when its writer does not wake the runners itself (nano.jobs_wake)', async () => {
     const u = (await person('wake')).id;
     // a module no runner serves: nobody claims these rows
@@ -221,18 +199,8 @@ test('two processes of nano-banana share one queue: 40 jobs, each run exactly on
     const m = 'nano-banana';
     assert.ok(has(m), 'nano-banana is in the registry');
     assert.ok(process.env.NANO_TEST_PG_SOCK, 'NANO_TEST_PG_SOCK is set');
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-jobs-'));
-    const sock = path.join(dir, 'second.sock');
-    const logFile = path.join(dir, 'second.log');
-    const out = fs.openSync(logFile, 'a');
-    const child = spawn(path.join(ROOT, 'build/bin/nano-nano-banana'), ['--listen', `unix:${sock}`], {
-        env: backendEnv(m), stdio: ['ignore', out, out],
-    });
-    fs.closeSync(out);
-    const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve({ code, sig })));
+    const second = await secondBackend(m);
     try {
-        const up = await retry(() => fs.existsSync(sock) && /jobs: runner for nano-banana/.test(fs.readFileSync(logFile, 'utf8')), 10000, 50);
-        assert.ok(up, `the second process started: ${fs.readFileSync(logFile, 'utf8').slice(-500)}`);
         // A process with room runs the jobs queued through it itself
         // (woken in-process); the stack's takes at most 4 at a time here,
         // so the rest are announced with a NOTIFY and the second process
@@ -265,7 +233,7 @@ test('two processes of nano-banana share one queue: 40 jobs, each run exactly on
             const finished = (text) => new Set([...text.matchAll(/job ([0-9a-f-]{36}) succeeded/g)].map((x) => x[1]));
             const all = new Set(ids.map(([, id]) => id));
             const a = new Set([...finished(fs.readFileSync(stackLog, 'utf8').slice(stackLogFrom))].filter((x) => all.has(x)));
-            const b = new Set([...finished(fs.readFileSync(logFile, 'utf8'))].filter((x) => all.has(x)));
+            const b = new Set([...finished(second.log())].filter((x) => all.has(x)));
             const waited = psql(`SELECT round(max(extract(epoch FROM "startedAt" - "createdAt")) * 1000)
                                    FROM "Generation" WHERE "id" IN (${ids.map(([, id]) => lit(id)).join(', ')})`);
             console.log(`shared queue: the stack's process ran ${a.size} jobs, the second process ${b.size}; the longest wait in the queue ${waited} ms`);
@@ -277,15 +245,9 @@ test('two processes of nano-banana share one queue: 40 jobs, each run exactly on
                 assert.deepEqual(ledgerOf(id).map((x) => x.reason), ['debit'], `${id}: charged once, no refund`);
                 assert.equal(ledgerSum(u.id), balanceOf(u.id));
             }
-            assert.ok(!/taken over by another runner/.test(fs.readFileSync(logFile, 'utf8')), 'no job changed hands');
+            assert.ok(!/taken over by another runner/.test(second.log()), 'no job changed hands');
         });
     } finally {
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-        const res = await Promise.race([exited, sleep(10000).then(() => null)]);
-        if (res === null) {
-            child.kill('SIGKILL');
-            await exited;
-        }
-        fs.rmSync(dir, { recursive: true, force: true });
+        await second.stop();
     }
 });
