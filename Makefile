@@ -67,7 +67,8 @@ endef
 $(foreach a,$(APPS),$(eval $(call APP_RULE,$(a))))
 
 tools: $(B)/bin/nano-migrate $(B)/bin/nano-admin $(B)/bin/nano-token \
-       $(B)/bin/nano-offline $(B)/bin/nano-provider $(B)/bin/nano-testapp
+       $(B)/bin/nano-offline $(B)/bin/nano-provider $(B)/bin/nano-testapp \
+       $(B)/lib/nano-clockskew.so
 
 # The operator's command line (admin/README.md).
 $(B)/bin/nano-admin: $(patsubst %.c,$(B)/obj/%.o,$(wildcard admin/*.c)) \
@@ -99,6 +100,12 @@ $(B)/bin/nano-provider: $(B)/obj/tests/tools/nano_provider_cli.o $(LIBNANO)
 $(B)/bin/nano-testapp: $(B)/obj/tests/tools/nano_testapp.o $(LIBNANO)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Test helper: a process's wall clock set off (LD_PRELOAD), so that the
+# lease tests can run a host whose clock is wrong (never deployed).
+$(B)/lib/nano-clockskew.so: tests/tools/nano_clockskew.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -fPIC -shared -o $@ $< -ldl
 
 $(B)/tests/test_%: $(B)/obj/tests/unit/test_%.o $(SQLTOOL_OBJ) $(LIBNANO)
 	@mkdir -p $(@D)

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "nano_buf.h"
 #include "nano_credits.h"
@@ -28,6 +27,9 @@
     t "\"offline\", " t "\"createdAt\" AS created_raw"
 
 #define NANO_GEN_NOW  "(now() AT TIME ZONE 'utc')"
+/* Seconds since the epoch by the database's clock: every lease is set
+ * and judged by it, so hosts need not agree on the time. */
+#define NANO_GEN_EPOCH  "extract(epoch FROM clock_timestamp())::bigint"
 
 void
 nano_gen_init(nano_gen_t *g)
@@ -148,11 +150,13 @@ static const struct {
     { "no_price", NANO_GEN_NO_PRICE },
 };
 
-/* "nano_gen_admit"'s 13 arguments, less the closing parenthesis. */
+/* "nano_gen_admit"'s 13 arguments, less the closing parenthesis; $12
+ * is the lease's length: its end (p_lease_until) is reckoned here by
+ * the database's clock, NULL without an owner. */
 #define NANO_GEN_ADMIT_CALL                                                  \
     "SELECT o_outcome, o_model, o_cost FROM \"nano_gen_admit\"($1, $2,"     \
-    " $3, $4, $5, $6, $7, $8::jsonb, $9::boolean, $10, $11,"                 \
-    " $12::bigint, $13::bigint"
+    " $3, $4, $5, $6, $7, $8::jsonb, $9::boolean, $10, $11, "                \
+    NANO_GEN_EPOCH " + $12::bigint, $13::bigint"
 
 /* One call of "nano_gen_admit": its outcome in *outcome (a new string),
  * the model and price in out. */
@@ -175,8 +179,7 @@ nano_gen_admit_once(nano_db_t *db, const nano_gen_new_t *in,
     if (max_env != NULL && atoll(max_env) > 0) {
         max = atoll(max_env);
     }
-    snprintf(lease, sizeof(lease), "%lld",
-             (long long) time(NULL) + in->lease_secs);
+    snprintf(lease, sizeof(lease), "%d", in->lease_secs);
     snprintf(maxs, sizeof(maxs), "%lld", max);
     params[0] = out->id;
     params[1] = in->user_id;
@@ -927,31 +930,30 @@ nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
     static const char   sql[] =
         "WITH c AS (SELECT \"id\" FROM \"Generation\""
         " WHERE \"module\" = $1 AND (\"status\" = 'queued'"
-        " OR (\"status\" = 'running' AND \"leaseUntil\" < $3))"
-        " ORDER BY \"createdAt\" LIMIT $5 FOR UPDATE SKIP LOCKED)"
+        " OR (\"status\" = 'running' AND \"leaseUntil\" < " NANO_GEN_EPOCH
+        "))"
+        " ORDER BY \"createdAt\" LIMIT $4 FOR UPDATE SKIP LOCKED)"
         " UPDATE \"Generation\" g SET \"status\" = 'running',"
-        " \"leaseOwner\" = $2, \"leaseUntil\" = $4,"
+        " \"leaseOwner\" = $2, \"leaseUntil\" = " NANO_GEN_EPOCH
+        " + $3::bigint,"
         " \"startedAt\" = COALESCE(g.\"startedAt\", " NANO_GEN_NOW ")"
         " FROM c WHERE g.\"id\" = c.\"id\""
         " RETURNING " NANO_GEN_COLUMNS("g.");
-    const char         *params[5];
-    char                now[24], until[24], lim[16];
-    long long           t = (long long) time(NULL);
+    const char         *params[4];
+    char                secs[16], lim[16];
     nano_db_status_t    st;
     PGresult           *r;
     int                 i, rows;
 
     *jobs = NULL;
     *n = 0;
-    snprintf(now, sizeof(now), "%lld", t);
-    snprintf(until, sizeof(until), "%lld", t + lease_secs);
+    snprintf(secs, sizeof(secs), "%d", lease_secs);
     snprintf(lim, sizeof(lim), "%d", max);
     params[0] = module;
     params[1] = owner;
-    params[2] = now;
-    params[3] = until;
-    params[4] = lim;
-    r = nano_db_exec_hot(db, sql, 5, params, PGRES_TUPLES_OK, &st);
+    params[2] = secs;
+    params[3] = lim;
+    r = nano_db_exec_hot(db, sql, 4, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         return st;
     }
@@ -982,17 +984,16 @@ nano_gen_renew(nano_db_t *db, const char *owner, int lease_secs,
     const char *answers)
 {
     static const char   sql[] =
-        "UPDATE \"Generation\" SET \"leaseUntil\" = $2"
-        " WHERE \"leaseOwner\" = $1 AND \"status\" = 'running'"
+        "UPDATE \"Generation\" SET \"leaseUntil\" = " NANO_GEN_EPOCH
+        " + $2::bigint WHERE \"leaseOwner\" = $1 AND \"status\" = 'running'"
         " AND (\"kind\" <> 'text' OR \"id\" = ANY($3::text[]))";
     const char         *params[3];
-    char                until[24];
+    char                secs[16];
     nano_db_status_t    st;
 
-    snprintf(until, sizeof(until), "%lld",
-             (long long) time(NULL) + lease_secs);
+    snprintf(secs, sizeof(secs), "%d", lease_secs);
     params[0] = owner;
-    params[1] = until;
+    params[1] = secs;
     params[2] = answers;
     PQclear(nano_db_exec_hot(db, sql, 3, params, PGRES_COMMAND_OK, &st));
     return st;

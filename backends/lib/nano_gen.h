@@ -218,18 +218,19 @@ nano_db_status_t nano_gen_finish_all(nano_db_t *db, const char *owner,
  * The runner's claim: up to max generations of module that are queued,
  * or running with a lease that ran out (their process died), become
  * running under owner with a lease of lease_secs; FOR UPDATE SKIP
- * LOCKED, so two runners never take one job.  *jobs is a new array of
- * *n rows (free each with nano_gen_cleanup, then free()).
+ * LOCKED, so two runners never take one job.  Leases are set and judged
+ * by the database's clock.  *jobs is a new array of *n rows (free each
+ * with nano_gen_cleanup, then free()).
  */
 nano_db_status_t nano_gen_claim(nano_db_t *db, const char *module,
     const char *owner, int lease_secs, int max, nano_gen_t **jobs,
     size_t *n);
 
 /*
- * Moves the lease of every job owner runs on by lease_secs, and of the
- * text generations among them listed in answers (a PostgreSQL array
- * literal of ids, "{}" for none): a text row not listed is no longer
- * being answered.
+ * Moves the lease of every job owner runs on to lease_secs from now by
+ * the database's clock, and of the text generations among them listed
+ * in answers (a PostgreSQL array literal of ids, "{}" for none): a text
+ * row not listed is no longer being answered.
  */
 nano_db_status_t nano_gen_renew(nano_db_t *db, const char *owner,
     int lease_secs, const char *answers);

@@ -1,0 +1,120 @@
+// Job leases (docs/MODULES.md "Jobs"): leases are set and judged by the
+// database's clock, so a host whose clock runs ahead takes no live job
+// from the others (docs/HOSTS.md).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { ORIGIN, REGISTRY, stackctl, sleep } from './lib.mjs';
+import { fcgiRequest, nginxParams } from './fcgi.mjs';
+import {
+    psql, lit, person, generate, waitFor, row, tag, withBackendEnv, waitSql,
+    secondBackend, ROOT,
+} from './generations.mjs';
+
+const has = (name) => REGISTRY.some((m) => m.name === name);
+const LEASE_SECS = 30;        // NANO_JOBS_LEASE_SECS
+const DB_NOW = 'extract(epoch FROM clock_timestamp())::bigint';
+const CLOCKSKEW = path.join(ROOT, 'build/lib/nano-clockskew.so');
+
+// Whatever happens, leave the stack's backends running.
+after(() => {
+    for (const app of ['nano-banana'].filter(has)) {
+        try {
+            stackctl('start-backend', app);
+        } catch { /* running */ }
+    }
+});
+
+test('leases go by the database\'s clock: a process whose clock is 45 s ahead takes no live job, and the leases it sets and renews end 30 s after the database\'s now', async () => {
+    const m = 'nano-banana';
+    assert.ok(has(m), 'nano-banana is in the registry');
+    const SKEW = 45;
+    const u = await person('skew');
+    const model = psql(`SELECT "model" FROM "ModelPrice" WHERE "module" = ${lit(m)} ORDER BY "sort", "model" LIMIT 1`);
+    const second = await secondBackend(m, { LD_PRELOAD: CLOCKSKEW, NANO_CLOCK_SKEW: String(SKEW) });
+    const other = `${tag()}-other-runner`;
+    const id = crypto.randomUUID();
+    try {
+        // its clock runs ahead: the times of its log say so
+        const stamp = /^(\S+Z) /.exec(second.log().split('\n').find((l) => l.includes('jobs: runner for')))[1];
+        const ahead = (Date.parse(stamp) - Date.now()) / 1000;
+        assert.ok(ahead > SKEW - 15 && ahead <= SKEW + 1, `the second process's clock is ${ahead} s ahead`);
+
+        // A job another runner holds, its lease 20 s from the database's
+        // now: lapsed by the second process's clock, yet never taken.
+        psql(`INSERT INTO "Generation" ("id", "userId", "module", "model", "kind", "status", "prompt", "cost",
+                "phase", "leaseOwner", "leaseUntil", "startedAt")
+            VALUES (${lit(id)}, ${lit(u.id)}, ${lit(m)}, ${lit(model)}, 'image', 'running', 'held elsewhere', 0,
+                'submitting', ${lit(other)}, ${DB_NOW} + 20, (now() AT TIME ZONE 'utc'))`);
+        await sleep(4000);
+        assert.equal(row(id).leaseOwner, other, 'four claims later, still the other runner\'s');
+        assert.equal(row(id).status, 'running');
+        // 5 s in the past by the database's clock: taken over (and, as it
+        // was in "submitting", failed as interrupted without a call)
+        psql(`UPDATE "Generation" SET "leaseUntil" = ${DB_NOW} - 5 WHERE "id" = ${lit(id)}`);
+        await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(id)} AND "status" = 'failed'`, { ms: 5000 });
+        assert.equal(row(id).error.code, 'interrupted');
+
+        // A job the second process claims (the stack's takes none) and
+        // renews: its lease ends 30 s after the database's now, not 75.
+        await withBackendEnv(m, ['NANO_JOBS_MAX=0'], async () => {
+            const r = await generate(u.jar, m, { prompt: `claimed by a clock that runs ahead ${tag()} [fake:slow=12000]` });
+            assert.equal(r.status, 202, r.text);
+            const job = r.json().id;
+            const seen = new Map();
+            for (;;) {
+                const out = psql(`SELECT "status", "leaseOwner", "leaseUntil", "leaseUntil" - ${DB_NOW}
+                    FROM "Generation" WHERE "id" = ${lit(job)}`);
+                const [status, owner, until, left] = out.split('|');
+                if (status !== 'running' && status !== 'queued') break;
+                if (status === 'running') {
+                    assert.ok(owner.includes(`:${second.pid}:`), `held by the second process (${owner})`);
+                    seen.set(until, Number(left));
+                }
+                await sleep(250);
+            }
+            const g = await waitFor(u.jar, m, job);
+            assert.equal(g.status, 'succeeded', JSON.stringify(g));
+            const lefts = [...seen.values()];
+            console.log(`leases set by a process ${SKEW} s ahead, seconds left by the database's clock: ${lefts.join(', ')}`);
+            assert.ok(seen.size >= 2, `claimed, then renewed at least once: ${[...seen.keys()].join(', ')}`);
+            assert.ok(lefts.every((x) => x <= LEASE_SECS && x >= LEASE_SECS - 12), `every lease within ${LEASE_SECS} s: ${lefts}`);
+        });
+
+        // A text answer's admission by that process: its lease too.
+        await textAdmission(u, SKEW);
+    } finally {
+        psql(`DELETE FROM "Generation" WHERE "id" = ${lit(id)}`);
+        await second.stop();
+    }
+});
+
+// The lease a text answer's admission sets in a process whose clock runs
+// skew seconds ahead: asked through FastCGI directly, as nginx would.
+async function textAdmission(u, skew) {
+    const m = 'qwen';
+    if (!has(m)) return;
+    const second = await secondBackend(m, { LD_PRELOAD: CLOCKSKEW, NANO_CLOCK_SKEW: String(skew) });
+    try {
+        const prompt = `an answer admitted ahead of time ${tag()} [fake:slow=2000]`;
+        const body = JSON.stringify({ prompt });
+        const asked = fcgiRequest(second.sock, {
+            params: nginxParams({
+                method: 'POST', scriptName: `/${m}`, path: '/api/generate', contentType: 'application/json',
+                contentLength: Buffer.byteLength(body), origin: ORIGIN, authOrigin: ORIGIN,
+                user: { id: u.id, email: u.user.email, name: 'Skew' },
+            }),
+            body,
+            timeout: 20000,
+        });
+        const left = await waitSql(`SELECT "leaseUntil" - ${DB_NOW} FROM "Generation" WHERE "userId" = ${lit(u.id)}
+            AND "module" = ${lit(m)} AND "prompt" = ${lit(prompt)} AND "status" = 'running'`, { ms: 10000 });
+        const res = await asked;
+        assert.equal(res.status, 200, res.text.slice(0, 300));
+        console.log(`a text admission by a process ${skew} s ahead: ${left} s left by the database's clock`);
+        assert.ok(Number(left) <= LEASE_SECS && Number(left) >= LEASE_SECS - 3, `its lease ends ${left} s from now`);
+    } finally {
+        await second.stop();
+    }
+}
