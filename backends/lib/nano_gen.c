@@ -925,13 +925,17 @@ nano_gen_set_submitting(nano_db_t *db, const char *owner,
 
 nano_db_status_t
 nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
-    int lease_secs, int max, nano_gen_t **jobs, size_t *n)
+    int lease_secs, int max, const char *held, nano_gen_t **jobs,
+    size_t *n)
 {
+    /* a lapsed lease of owner's own is taken back too: that job was
+     * dropped (its end could not be recorded, ...), and in a single
+     * process nobody else would end it */
     static const char   sql[] =
         "WITH c AS (SELECT \"id\" FROM \"Generation\""
         " WHERE \"module\" = $1 AND (\"status\" = 'queued'"
         " OR (\"status\" = 'running' AND \"leaseUntil\" < " NANO_GEN_EPOCH
-        "))"
+        ")) AND NOT (\"id\" = ANY($5::text[]))"
         " ORDER BY \"createdAt\" LIMIT $4 FOR UPDATE SKIP LOCKED)"
         " UPDATE \"Generation\" g SET \"status\" = 'running',"
         " \"leaseOwner\" = $2, \"leaseUntil\" = " NANO_GEN_EPOCH
@@ -939,7 +943,7 @@ nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
         " \"startedAt\" = COALESCE(g.\"startedAt\", " NANO_GEN_NOW ")"
         " FROM c WHERE g.\"id\" = c.\"id\""
         " RETURNING " NANO_GEN_COLUMNS("g.");
-    const char         *params[4];
+    const char         *params[5];
     char                secs[16], lim[16];
     nano_db_status_t    st;
     PGresult           *r;
@@ -953,7 +957,8 @@ nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
     params[1] = owner;
     params[2] = secs;
     params[3] = lim;
-    r = nano_db_exec_hot(db, sql, 4, params, PGRES_TUPLES_OK, &st);
+    params[4] = held;
+    r = nano_db_exec_hot(db, sql, 5, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         return st;
     }
@@ -981,12 +986,12 @@ nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
 
 nano_db_status_t
 nano_gen_renew(nano_db_t *db, const char *owner, int lease_secs,
-    const char *answers)
+    const char *held)
 {
     static const char   sql[] =
         "UPDATE \"Generation\" SET \"leaseUntil\" = " NANO_GEN_EPOCH
-        " + $2::bigint WHERE \"leaseOwner\" = $1 AND \"status\" = 'running'"
-        " AND (\"kind\" <> 'text' OR \"id\" = ANY($3::text[]))";
+        " + $2::bigint WHERE \"id\" = ANY($3::text[])"
+        " AND \"leaseOwner\" = $1 AND \"status\" = 'running'";
     const char         *params[3];
     char                secs[16];
     nano_db_status_t    st;
@@ -994,7 +999,7 @@ nano_gen_renew(nano_db_t *db, const char *owner, int lease_secs,
     snprintf(secs, sizeof(secs), "%d", lease_secs);
     params[0] = owner;
     params[1] = secs;
-    params[2] = answers;
+    params[2] = held;
     PQclear(nano_db_exec_hot(db, sql, 3, params, PGRES_COMMAND_OK, &st));
     return st;
 }

@@ -216,24 +216,27 @@ nano_db_status_t nano_gen_finish_all(nano_db_t *db, const char *owner,
 
 /*
  * The runner's claim: up to max generations of module that are queued,
- * or running with a lease that ran out (their process died), become
- * running under owner with a lease of lease_secs; FOR UPDATE SKIP
- * LOCKED, so two runners never take one job.  Leases are set and judged
- * by the database's clock.  *jobs is a new array of *n rows (free each
- * with nano_gen_cleanup, then free()).
+ * or running with a lease that ran out (their process died, or dropped
+ * them), become running under owner with a lease of lease_secs; FOR
+ * UPDATE SKIP LOCKED, so two runners never take one job.  held (a
+ * PostgreSQL array literal of ids, "{}" for none) lists what the
+ * caller's process still runs: never returned, however late their
+ * leases.  Leases are reckoned by the database's clock.  *jobs is a new
+ * array of *n rows (free each with nano_gen_cleanup, then free()).
  */
 nano_db_status_t nano_gen_claim(nano_db_t *db, const char *module,
-    const char *owner, int lease_secs, int max, nano_gen_t **jobs,
-    size_t *n);
+    const char *owner, int lease_secs, int max, const char *held,
+    nano_gen_t **jobs, size_t *n);
 
 /*
- * Moves the lease of every job owner runs on to lease_secs from now by
- * the database's clock, and of the text generations among them listed
- * in answers (a PostgreSQL array literal of ids, "{}" for none): a text
- * row not listed is no longer being answered.
+ * Moves the leases of the running generations listed in held (a
+ * PostgreSQL array literal of ids) that owner still holds to lease_secs
+ * from now, by the database's clock.  One owner has not listed is not
+ * renewed: its process dropped it, and it is taken over when its lease
+ * runs out.
  */
 nano_db_status_t nano_gen_renew(nano_db_t *db, const char *owner,
-    int lease_secs, const char *answers);
+    int lease_secs, const char *held);
 
 /*
  * Records where a job stands with its provider ("submitting" before a

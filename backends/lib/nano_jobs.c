@@ -48,6 +48,7 @@ static struct {
     pthread_mutex_t             lock;
     pthread_cond_t              work;
     nano_job_t                 *todo;
+    nano_job_t                 *working;    /* on neither list meanwhile */
     nano_job_t                 *done;
     int                         efd;
 } nano_jobs = {
@@ -57,7 +58,7 @@ static struct {
 };
 
 /* The text generations this process's request workers are answering
- * (nano_jobs_answer_begin): the only text rows whose leases it renews. */
+ * (nano_jobs_answer_begin): held, as the runner's jobs are. */
 static struct {
     pthread_mutex_t  lock;
     char             ids[NANO_JOBS_ANSWERS_MAX][NANO_GEN_ID_LEN + 1];
@@ -685,12 +686,14 @@ nano_jobs_worker(void *arg)
         }
         job = nano_jobs.todo;
         nano_jobs.todo = job->next;
+        nano_jobs.working = job;
         pthread_mutex_unlock(&nano_jobs.lock);
 
         job->worked = job->provider->work(job);
 
         pthread_mutex_lock(&nano_jobs.lock);
         /* hand it back through the done list; the runner wakes on efd */
+        nano_jobs.working = NULL;
         job->next = nano_jobs.done;
         nano_jobs.done = job;
         if (write(nano_jobs.efd, &one, sizeof(one)) < 0) {
@@ -874,6 +877,96 @@ nano_jobs_notify(nano_db_t *db, const char *module)
     PQclear(r);
 }
 
+/* Appends id to the array literal in b as a quoted element (whatever
+ * a row's id holds), after a comma unless it is the first. */
+static void
+nano_jobs_held_add(nano_buf_t *b, const char *id, size_t *n)
+{
+    size_t  k;
+
+    nano_buf_puts(b, (*n)++ > 0 ? ",\"" : "\"");
+    for (; *id != '\0'; id += k) {
+        k = strcspn(id, "\"\\");
+        nano_buf_append(b, id, k);
+        if (id[k] != '\0') {
+            nano_buf_append(b, "\\", 1);
+            nano_buf_append(b, id + k, 1);
+            k++;
+        }
+    }
+    nano_buf_puts(b, "\"");
+}
+
+/*
+ * What this process holds, as a PostgreSQL array literal of quoted
+ * ids: the runner's jobs wherever they are (waiting, in a call,
+ * with the offline thread, ended but not yet recorded) and the text
+ * answers its workers are answering; *n says how many.  Only these have
+ * their leases renewed, so a job dropped without an end is taken over
+ * once its lease runs out, and a claim never returns one of them (two
+ * jobs of one process would run the same generation).  The runner's
+ * thread only.  A new string, or NULL.
+ */
+static char *
+nano_jobs_held(size_t *n)
+{
+    nano_buf_t   b;
+    nano_job_t  *job;
+    int          i;
+
+    *n = 0;
+    nano_buf_init(&b);
+    nano_buf_puts(&b, "{");
+    for (job = nano_jobs.jobs; job != NULL; job = job->next) {
+        nano_jobs_held_add(&b, job->gen.id, n);
+    }
+    for (job = nano_jobs.ending; job != NULL; job = job->next) {
+        nano_jobs_held_add(&b, job->gen.id, n);
+    }
+    pthread_mutex_lock(&nano_jobs.lock);
+    for (job = nano_jobs.todo; job != NULL; job = job->next) {
+        nano_jobs_held_add(&b, job->gen.id, n);
+    }
+    if (nano_jobs.working != NULL) {
+        nano_jobs_held_add(&b, nano_jobs.working->gen.id, n);
+    }
+    for (job = nano_jobs.done; job != NULL; job = job->next) {
+        nano_jobs_held_add(&b, job->gen.id, n);
+    }
+    pthread_mutex_unlock(&nano_jobs.lock);
+    pthread_mutex_lock(&nano_jobs_answers.lock);
+    for (i = 0; i < NANO_JOBS_ANSWERS_MAX; i++) {
+        if (nano_jobs_answers.ids[i][0] != '\0') {
+            nano_jobs_held_add(&b, nano_jobs_answers.ids[i], n);
+        }
+    }
+    pthread_mutex_unlock(&nano_jobs_answers.lock);
+    nano_buf_puts(&b, "}");
+    return nano_buf_steal(&b);
+}
+
+/* Renews the leases of what this process holds: 0, or -1 (logged). */
+static int
+nano_jobs_renew(nano_db_t *db)
+{
+    char    *held;
+    size_t   n;
+    int      rc = 0;
+
+    held = nano_jobs_held(&n);
+    if (held == NULL
+        || (n > 0 && nano_gen_renew(db, nano_jobs.owner, NANO_JOBS_LEASE_SECS,
+                                    held) != NANO_DB_OK))
+    {
+        nano_log_warn("jobs: cannot renew leases: %s",
+                      held != NULL ? nano_db_last_error(db)
+                                   : "out of memory");
+        rc = -1;
+    }
+    free(held);
+    return rc;
+}
+
 /* handover: jobs queued through this process woke it.  Their submitters
  * judged its room without a lock, and a burst may have filled it since;
  * when this claim leaves it full, the other processes are told, so that
@@ -881,10 +974,12 @@ nano_jobs_notify(nano_db_t *db, const char *module)
 static void
 nano_jobs_claim(nano_db_t *db, int handover)
 {
-    nano_gen_t  *rows = NULL;
-    nano_job_t  *job;
-    size_t       n = 0, i;
-    int          room;
+    nano_gen_t        *rows = NULL;
+    nano_job_t        *job;
+    nano_db_status_t   st;
+    char              *held;
+    size_t             n = 0, i, nheld;
+    int                room;
 
     if (nano_jobs.max == 0) {
         return;
@@ -896,9 +991,15 @@ nano_jobs_claim(nano_db_t *db, int handover)
         }
         return;
     }
-    if (nano_gen_claim(db, nano_jobs.module, nano_jobs.owner,
-                       NANO_JOBS_LEASE_SECS, room, &rows, &n) != NANO_DB_OK)
-    {
+    held = nano_jobs_held(&nheld);
+    if (held == NULL) {
+        nano_log_warn("jobs: cannot claim: out of memory");
+        return;
+    }
+    st = nano_gen_claim(db, nano_jobs.module, nano_jobs.owner,
+                        NANO_JOBS_LEASE_SECS, room, held, &rows, &n);
+    free(held);
+    if (st != NANO_DB_OK) {
         nano_log_warn("jobs: cannot claim: %s", nano_db_last_error(db));
         return;
     }
@@ -987,31 +1088,6 @@ nano_jobs_answer_end(const char *id)
     pthread_mutex_unlock(&nano_jobs_answers.lock);
 }
 
-/* The answers in flight as a PostgreSQL array literal (UUIDs need no
- * quoting), for nano_gen_renew: a new string, or NULL. */
-static char *
-nano_jobs_answers_array(void)
-{
-    nano_buf_t  b;
-    int         i, n = 0;
-
-    nano_buf_init(&b);
-    nano_buf_append(&b, "{", 1);
-    pthread_mutex_lock(&nano_jobs_answers.lock);
-    for (i = 0; i < NANO_JOBS_ANSWERS_MAX; i++) {
-        if (nano_jobs_answers.ids[i][0] != '\0') {
-            if (n++ > 0) {
-                nano_buf_append(&b, ",", 1);
-            }
-            nano_buf_append(&b, nano_jobs_answers.ids[i],
-                            strlen(nano_jobs_answers.ids[i]));
-        }
-    }
-    pthread_mutex_unlock(&nano_jobs_answers.lock);
-    nano_buf_append(&b, "}", 1);
-    return nano_buf_steal(&b);
-}
-
 static void *
 nano_jobs_thread(void *arg)
 {
@@ -1019,9 +1095,8 @@ nano_jobs_thread(void *arg)
     CURLMsg            *msg;
     nano_db_t          *db = NULL;
     nano_job_t         *job;
-    char               *answers;
     struct curl_waitfd  fds[2];
-    long long           now, claimed = 0, renewed;
+    long long           now, claimed = 0, renew_at;
     long                wait;
     int                 running, left, listening = 0, woke = 1, nfds;
     int                 handover;
@@ -1034,7 +1109,7 @@ nano_jobs_thread(void *arg)
     }
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS,
                       (long) (nano_jobs.max > 0 ? nano_jobs.max : 1));
-    renewed = nano_jobs_now_ms();
+    renew_at = nano_jobs_now_ms() + NANO_JOBS_RENEW_SECS * 1000;
 
     while (!atomic_load(&nano_jobs.stopping)) {
         if (db == NULL) {
@@ -1048,29 +1123,24 @@ nano_jobs_thread(void *arg)
             listening = nano_db_listen(db, NANO_JOBS_CHANNEL) == NANO_DB_OK;
         }
 
+        /* before any claim: a failed renewal is tried again within the
+         * second, not 10 s later, while the leases still run */
+        now = nano_jobs_now_ms();
+        if (now >= renew_at) {
+            renew_at = now + (nano_jobs_renew(db) == 0
+                              ? NANO_JOBS_RENEW_SECS * 1000
+                              : NANO_JOBS_CLAIM_MS);
+        }
+
         /* reset before the claim: a job queued during it wakes us anew */
         handover = atomic_exchange(&nano_jobs.wanted, 0) > 0;
         if (handover) {
             woke = 1;
         }
-        now = nano_jobs_now_ms();
         if (woke || now - claimed >= NANO_JOBS_CLAIM_MS) {
             nano_jobs_claim(db, handover);
             claimed = now;
             woke = 0;
-        }
-        if (now - renewed >= NANO_JOBS_RENEW_SECS * 1000) {
-            /* also the text generations this process's workers run */
-            answers = nano_jobs_answers_array();
-            if (answers == NULL
-                || nano_gen_renew(db, nano_jobs.owner, NANO_JOBS_LEASE_SECS,
-                                  answers) != NANO_DB_OK)
-            {
-                nano_log_warn("jobs: cannot renew leases: %s",
-                              nano_db_last_error(db));
-            }
-            free(answers);
-            renewed = now;
         }
 
         wait = nano_jobs_due(multi, db);

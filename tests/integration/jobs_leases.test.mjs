@@ -1,15 +1,20 @@
-// Job leases (docs/MODULES.md "Jobs"): leases are set and judged by the
-// database's clock, so a host whose clock runs ahead takes no live job
-// from the others (docs/HOSTS.md).
+// Job leases (docs/MODULES.md "Jobs"): a process renews the leases of
+// what it holds and nothing else, so a job it dropped without an end is
+// failed and refunded once its lease runs out; its claim never takes
+// back a job it still runs, however late that job's lease; leases are
+// set and judged by the database's clock, so a host whose clock runs
+// ahead takes no live job from the others (docs/HOSTS.md).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { ORIGIN, REGISTRY, stackctl, sleep } from './lib.mjs';
+import { ORIGIN, REGISTRY, stackctl, stackPid, alive, sleep } from './lib.mjs';
 import { fcgiRequest, nginxParams } from './fcgi.mjs';
 import {
-    psql, lit, person, generate, waitFor, row, tag, withBackendEnv, waitSql,
-    secondBackend, ROOT,
+    psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
+    price, fakeStats, fakeCount, tag, withBackendEnv, waitSql, secondBackend,
+    logsDir, ROOT,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -24,6 +29,97 @@ after(() => {
             stackctl('start-backend', app);
         } catch { /* running */ }
     }
+});
+
+// The lines of the stack's log of app that name generation id.
+const logLines = (app, id) => fs.readFileSync(`${logsDir()}/${app}.log`, 'utf8')
+    .split('\n').filter((l) => l.includes(id));
+
+test('nano-banana: a job whose end could not be recorded is renewed no more: failed and refunded once its lease runs out, its process alive', async () => {
+    const m = 'nano-banana';
+    assert.ok(has(m), 'nano-banana is in the registry');
+    const u = await person('end-lost');
+    const cost = price(m);
+    const pid = stackPid(m);
+    const r = await generate(u.jar, m, { prompt: `an end that is lost ${tag()} [fake:slow=1500]` });
+    assert.equal(r.status, 202, r.text);
+    const { id } = r.json();
+    // A trigger that refuses this row's end once: a sequence counts the
+    // tries, as it is not rolled back with the refused statement.
+    const t = `nano_test_end_${id.replace(/-/g, '')}`;
+    psql([`CREATE SEQUENCE ${t}`,
+        `CREATE FUNCTION ${t}() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF nextval('${t}') = 1 THEN
+                 RAISE EXCEPTION 'the test refuses this end once';
+             END IF;
+             RETURN NEW;
+         END $$`,
+        `CREATE TRIGGER ${t} BEFORE UPDATE ON "Generation" FOR EACH ROW
+         WHEN (OLD."id" = ${lit(id)} AND NEW."status" <> 'running') EXECUTE FUNCTION ${t}()`]);
+    try {
+        assert.equal(row(id).status, 'running', 'still in its call when the trigger came');
+        await waitSql(`SELECT 1 FROM ${t} WHERE "last_value" >= 1 AND "is_called"`, { ms: 10000 });
+        const refusedAt = Date.now();
+        const g = await waitFor(u.jar, m, id, { ms: (LEASE_SECS + 15) * 1000 });
+        console.log(`job ${id}: ended ${Date.now() - refusedAt} ms after its end was refused`);
+        assert.equal(g.status, 'failed', JSON.stringify(g));
+        assert.equal(g.error.code, 'interrupted', JSON.stringify(g.error));
+        assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost], ['refund', cost]],
+            'debited, refunded once');
+        assert.equal(balanceOf(u.id), 100);
+        assert.equal(ledgerSum(u.id), 100);
+        assert.equal(stackPid(m), pid, 'the same process');
+        assert.ok(alive(pid), 'and it lives on');
+        // the user's in-flight slot is free again
+        assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(u.id)}
+            AND "status" IN ('queued', 'running')`), '0');
+        const lines = logLines(m, id);
+        assert.equal(lines.filter((l) => l.includes('cannot record its end')).length, 1, lines.join('\n'));
+        assert.equal(lines.filter((l) => l.includes(`job ${id} failed (interrupted)`)).length, 1, lines.join('\n'));
+        await sleep(1500);
+        assert.equal(ledgerOf(id).length, 2, 'and nothing after');
+    } finally {
+        psql([`DROP TRIGGER IF EXISTS ${t} ON "Generation"`, `DROP FUNCTION IF EXISTS ${t}()`,
+            `DROP SEQUENCE IF EXISTS ${t}`]);
+    }
+    // and the process still runs jobs
+    const next = await generate(u.jar, m, { prompt: `after the lost end ${tag()}` });
+    assert.equal(next.status, 202, next.text);
+    assert.equal((await waitFor(u.jar, m, next.json().id)).status, 'succeeded');
+});
+
+test('nano-banana: a job whose lease lapsed while its process still runs it is not taken back by that process: one call, it succeeds, its lease renewed', async () => {
+    const m = 'nano-banana';
+    assert.ok(has(m), 'nano-banana is in the registry');
+    const u = await person('own-lease');
+    const cost = price(m);
+    const before = await fakeStats();
+    const r = await generate(u.jar, m, { prompt: `a lease that lapses mid-call ${tag()} [fake:slow=13000]` });
+    assert.equal(r.status, 202, r.text);
+    const { id } = r.json();
+    await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(id)} AND "status" = 'running'
+        AND "phase" = 'submitting'`, { ms: 10000 });
+    const owner = row(id).leaseOwner;
+    // as renewals that failed for longer than a lease would leave it
+    psql(`UPDATE "Generation" SET "leaseUntil" = ${DB_NOW} - 5 WHERE "id" = ${lit(id)}`);
+    // its next renewal (every 10 s) moves it on, still in the call
+    await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(id)} AND "status" = 'running'
+        AND "leaseUntil" > ${DB_NOW}`, { ms: 12000 });
+    assert.equal(row(id).leaseOwner, owner, 'the same owner');
+
+    const g = await waitFor(u.jar, m, id, { ms: 30000 });
+    assert.equal(g.status, 'succeeded', JSON.stringify(g));
+    assert.equal(g.outputs.length, 1);
+    const afterStats = await fakeStats();
+    assert.equal(fakeCount(afterStats, 'gemini.generateContent') - fakeCount(before, 'gemini.generateContent'), 1,
+        'one provider call');
+    assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost]], 'debited once, no refund');
+    assert.equal(ledgerSum(u.id), balanceOf(u.id));
+    const lines = logLines(m, id);
+    assert.deepEqual(lines.filter((l) => /taken over|stopped during a provider call|failed/.test(l)), [],
+        'never run a second time');
+    assert.equal(lines.filter((l) => l.includes(`job ${id} succeeded`)).length, 1, lines.join('\n'));
 });
 
 test('leases go by the database\'s clock: a process whose clock is 45 s ahead takes no live job, and the leases it sets and renews end 30 s after the database\'s now', async () => {
