@@ -49,6 +49,7 @@ struct nano_db_s {
     char       *prepared[NANO_DB_PREPARED_MAX]; /* sql kept on conn */
     int         nprepared;
     int         prepared_stale; /* the server lost or refused one */
+    unsigned    connects;       /* connections opened: nano_db_connection */
     char        sqlstate[6];
     char        errmsg[256];
 };
@@ -250,6 +251,7 @@ db_connect(nano_db_t *db)
         nano_log_info("database connection restored");
         db->down = 0;
     }
+    db->connects++;
     PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
     return NANO_DB_OK;
 }
@@ -1153,4 +1155,10 @@ int
 nano_db_socket(const nano_db_t *db)
 {
     return db != NULL && db->conn != NULL ? PQsocket(db->conn) : -1;
+}
+
+unsigned
+nano_db_connection(const nano_db_t *db)
+{
+    return db != NULL ? db->connects : 0;
 }

@@ -168,6 +168,14 @@ int nano_db_wait(nano_db_t *db, int timeout_ms, const char *payload);
 int nano_db_socket(const nano_db_t *db);
 
 /*
+ * Which connection db is on: a number that changes whenever nano_db
+ * opens a new one, as any call may after the last one broke (0 before
+ * the first).  What the old one LISTENed to is gone with it: a listener
+ * compares this with the number it had when it called nano_db_listen.
+ */
+unsigned nano_db_connection(const nano_db_t *db);
+
+/*
  * The last failure's message (first line of the server's or libpq's text,
  * never the URL or password) and SQLSTATE ("" when none); borrowed, valid
  * until the next call on db.

@@ -1088,6 +1088,24 @@ nano_jobs_answer_end(const char *id)
     pthread_mutex_unlock(&nano_jobs_answers.lock);
 }
 
+/*
+ * LISTENs on the runners' channel unless the runner does on db's
+ * connection already: the first time, after nano_jobs_notified found
+ * the connection lost, or when nano_db reconnected inside a statement
+ * (the new connection listens to nothing).  1 when it has just begun:
+ * what was notified meanwhile is lost, so the caller claims at once.
+ */
+static int
+nano_jobs_listen(nano_db_t *db, int *listening, unsigned *listened)
+{
+    if (*listening && nano_db_connection(db) == *listened) {
+        return 0;
+    }
+    *listening = nano_db_listen(db, NANO_JOBS_CHANNEL) == NANO_DB_OK;
+    *listened = nano_db_connection(db);
+    return *listening;
+}
+
 static void *
 nano_jobs_thread(void *arg)
 {
@@ -1098,6 +1116,7 @@ nano_jobs_thread(void *arg)
     struct curl_waitfd  fds[2];
     long long           now, claimed = 0, renew_at;
     long                wait;
+    unsigned            listened = 0;
     int                 running, left, listening = 0, woke = 1, nfds;
     int                 handover;
 
@@ -1119,8 +1138,8 @@ nano_jobs_thread(void *arg)
             }
             listening = 0;
         }
-        if (!listening) {
-            listening = nano_db_listen(db, NANO_JOBS_CHANNEL) == NANO_DB_OK;
+        if (nano_jobs_listen(db, &listening, &listened)) {
+            woke = 1;
         }
 
         /* before any claim: a failed renewal is tried again within the
@@ -1155,6 +1174,10 @@ nano_jobs_thread(void *arg)
         }
         nano_jobs_record(db);
 
+        /* any statement above may have reconnected */
+        if (nano_jobs_listen(db, &listening, &listened)) {
+            woke = 1;
+        }
         /* a job queued while this loop ran queries: its NOTIFY may wait
          * in libpq's buffer already, where no poll sees it */
         if (listening && !woke) {

@@ -3,7 +3,8 @@
 // its lease runs out and resumed by polling (one submit, one debit, no
 // refund); a job that died in "submitting" fails as interrupted, refunded
 // once, never sent again; two processes of one module sharing one queue
-// run every job exactly once; who wakes the runners when a job is queued.
+// run every job exactly once; who wakes the runners when a job is queued,
+// also after nano_db reconnected the runner's connection.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -192,6 +193,59 @@ test('a job admitted by nano-banana wakes its runner without a NOTIFY; a row wri
     } finally {
         listener.kill();
         psql(`DELETE FROM "Generation" WHERE "module" = ${lit(mod)}`);
+    }
+});
+
+test('a runner whose connection broke inside a statement LISTENs again once nano_db reconnected: jobs queued elsewhere still wake it at once', async () => {
+    const m = 'nano-banana';
+    assert.ok(has(m), 'nano-banana is in the registry');
+    const u = await person('relisten');
+    const second = await secondBackend(m);
+    let holder;
+    try {
+        // the stack's process takes no jobs: each one queued through it
+        // is announced with a NOTIFY, which the second process hears
+        await withBackendEnv(m, ['NANO_JOBS_MAX=0'], async () => {
+            // a job of the second process's, so that it has a lease to renew
+            const r = await generate(u.jar, m, { prompt: `held through a renewal ${tag()} [fake:slow=20000]` });
+            assert.equal(r.status, 202, r.text);
+            const long = r.json().id;
+            await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(long)}
+                AND "leaseOwner" LIKE ${lit(`%:${second.pid}:%`)}`);
+            // its row locked for 13 s: the next renewal waits there, and
+            // its connection is cut, so nano_db runs it again on a new one
+            holder = spawn(PSQL, ['-X', '-q', '-tA', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano', '-c',
+                `BEGIN; SELECT 1 FROM "Generation" WHERE "id" = ${lit(long)} FOR UPDATE;
+                 SELECT pg_sleep(13); COMMIT;`], { stdio: 'ignore' });
+            const held = new Promise((resolve) => holder.on('exit', resolve));
+            const waiting = await waitSql(`SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+                AND query LIKE 'UPDATE "Generation" SET "leaseUntil"%'`, { ms: 14000 });
+            psql(`SELECT pg_terminate_backend(${Number(waiting)})`);
+            await held;
+            await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(long)} AND "leaseUntil" IS NOT NULL
+                AND "leaseUntil" > extract(epoch FROM clock_timestamp())::bigint + 20`, { ms: 5000 });
+            assert.match(second.log(), /database connection lost .*; reconnecting/, 'the renewal ran again');
+
+            // Jobs queued now are claimed at once, not by the claim that
+            // runs every second (0-1000 ms later).
+            const waits = [];
+            for (let i = 0; i < 8; i++) {
+                const q = await generate(u.jar, m, { prompt: `woken after a reconnect ${tag()} #${i}` });
+                assert.equal(q.status, 202, q.text);
+                const id = q.json().id;
+                assert.equal((await waitFor(u.jar, m, id)).status, 'succeeded');
+                assert.ok(row(id).outputs.length === 1);
+                waits.push(Number(psql(`SELECT round(extract(epoch FROM "startedAt" - "createdAt") * 1000)
+                    FROM "Generation" WHERE "id" = ${lit(id)}`)));
+                await sleep(100 + Math.floor(Math.random() * 600));
+            }
+            console.log(`after the reconnect, queued to claimed (ms): ${waits.join(', ')}`);
+            assert.ok(waits.filter((w) => w > 300).length <= 1, `woken by the NOTIFY: ${waits.join(', ')} ms`);
+            assert.equal((await waitFor(u.jar, m, long, { ms: 30000 })).status, 'succeeded');
+        });
+    } finally {
+        holder?.kill();
+        await second.stop();
     }
 });
 
