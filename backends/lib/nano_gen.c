@@ -816,9 +816,9 @@ nano_gen_finish_answer(nano_db_t *db, const char *id, const char *owner,
 }
 
 typedef struct {
-    const char      *owner;
-    nano_gen_end_t  *ends;
-    size_t           n;
+    const char       *owner;
+    nano_gen_end_t  **ends;     /* by user id */
+    size_t            n;
 } nano_gen_finish_all_ctx_t;
 
 static nano_db_status_t
@@ -827,32 +827,44 @@ nano_gen_finish_all_tx(nano_db_t *db, void *arg)
     nano_gen_finish_all_ctx_t  *a = arg;
     nano_gen_finish_ctx_t       c;
     nano_db_status_t            st = NANO_DB_OK;
+    nano_gen_end_t             *e;
     size_t                      i;
 
     for (i = 0; i < a->n; i++) {
-        a->ends[i].done = 0;
+        a->ends[i]->done = 0;
     }
     for (i = 0; i < a->n && st == NANO_DB_OK; i++) {
-        c.id = a->ends[i].id;
+        e = a->ends[i];
+        c.id = e->id;
         c.owner = a->owner;
-        c.status = a->ends[i].status;
-        c.outputs = a->ends[i].outputs;
-        c.text = a->ends[i].text;
-        c.error = a->ends[i].error;
-        c.refund = a->ends[i].refund;
+        c.status = e->status;
+        c.outputs = e->outputs;
+        c.text = e->text;
+        c.error = e->error;
+        c.refund = e->refund;
         c.done = 0;
         st = nano_gen_finish_tx(db, &c);
-        a->ends[i].done = c.done;
+        e->done = c.done;
     }
     return st;
+}
+
+static int
+nano_gen_end_cmp(const void *x, const void *y)
+{
+    const nano_gen_end_t  *a = *(nano_gen_end_t *const *) x;
+    const nano_gen_end_t  *b = *(nano_gen_end_t *const *) y;
+
+    return strcmp(a->user_id != NULL ? a->user_id : "",
+                  b->user_id != NULL ? b->user_id : "");
 }
 
 nano_db_status_t
 nano_gen_finish_all(nano_db_t *db, const char *owner, nano_gen_end_t *ends,
     size_t n)
 {
-    nano_gen_finish_all_ctx_t  a = { owner, ends, n };
-    nano_db_status_t           st;
+    nano_gen_finish_all_ctx_t  a = { owner, NULL, n };
+    nano_db_status_t           st = NANO_DB_FAILED;
     size_t                     i;
 
     if (n == 1) {
@@ -860,7 +872,15 @@ nano_gen_finish_all(nano_db_t *db, const char *owner, nano_gen_end_t *ends,
                                ends[0].outputs, ends[0].text, ends[0].error,
                                ends[0].refund, &ends[0].done);
     }
-    st = nano_db_tx(db, nano_gen_finish_all_tx, &a);
+    a.ends = calloc(n, sizeof(*a.ends));
+    if (a.ends != NULL) {
+        for (i = 0; i < n; i++) {
+            a.ends[i] = &ends[i];
+        }
+        qsort(a.ends, n, sizeof(*a.ends), nano_gen_end_cmp);
+        st = nano_db_tx(db, nano_gen_finish_all_tx, &a);
+        free(a.ends);
+    }
     if (st != NANO_DB_OK) {
         for (i = 0; i < n; i++) {
             ends[i].done = 0;

@@ -198,6 +198,7 @@ nano_db_status_t nano_gen_record_recv(nano_db_t *db, nano_gen_record_t *rec,
 /* One generation's end, for nano_gen_finish_all. */
 typedef struct {
     const char  *id;
+    const char  *user_id;       /* its owner's: the order of the refunds */
     const char  *status;
     json_t      *outputs;       /* borrowed; may be NULL */
     const char  *text;
@@ -208,8 +209,10 @@ typedef struct {
 
 /*
  * Ends n generations that owner holds, as nano_gen_finish does each, in
- * one transaction (one commit for all: the runner ends many at once).
- * On a failure nothing changed and every done is 0.
+ * one transaction (one commit for all: the runner ends many at once),
+ * in the order of their user_id: a refund locks its user's account, and
+ * two runners locking accounts in one order cannot deadlock.  On a
+ * failure nothing changed and every done is 0.
  */
 nano_db_status_t nano_gen_finish_all(nano_db_t *db, const char *owner,
     nano_gen_end_t *ends, size_t n);

@@ -437,6 +437,7 @@ nano_jobs_record(nano_db_t *db)
         }
         ok = job->where == NANO_JOB_ENDING_OK;
         ends[i].id = job->gen.id;
+        ends[i].user_id = job->gen.user_id;
         ends[i].status = ok ? "succeeded" : "failed";
         ends[i].outputs = ok ? job->outputs : NULL;
         ends[i].error = ok ? NULL : job->error;
