@@ -171,6 +171,7 @@ platform_revoke_thread(void *arg)
     unsigned char      md[SHA256_DIGEST_LENGTH], last[SHA256_DIGEST_LENGTH];
     long long          now, written = 0, cleaned = 0, complained = 0;
     int                listening = 0, have_last = 0, woke;
+    unsigned           listened = 0;
     char               err[256];
 
     (void) arg;
@@ -182,9 +183,12 @@ platform_revoke_thread(void *arg)
 
     while (!atomic_load(&platform_revoke.stopping)) {
         now = (long long) time(NULL);
-        if (!listening) {
+        /* a connection nano_db opened again inside a statement has
+         * forgotten the LISTEN: a sign-out would wait for the poll */
+        if (!listening || nano_db_connection(db) != listened) {
             listening = nano_db_listen(db, PLATFORM_REVOKE_CHANNEL)
                         == NANO_DB_OK;
+            listened = nano_db_connection(db);
         }
 
         nano_buf_init(&body);
