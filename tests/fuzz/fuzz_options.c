@@ -72,6 +72,13 @@ fuzz_job_taken(const nano_form_t *f, const nano_gen_job_kind_t *k,
     long long     n;
     int           a, b;
 
+    /* a JSON number or true/false is never taken as a text field */
+    if (!nano_form_is_text(f, "prompt") || !nano_form_is_text(f, "model")
+        || !nano_form_is_text(f, "image") || !nano_form_is_text(f, "size")
+        || !nano_form_is_text(f, "aspectRatio"))
+    {
+        abort();
+    }
     if (!nano_gen_prompt_ok(o->prompt)
         || o->prompt != nano_form_get(f, "prompt")
         || o->model != nano_form_get(f, "model")
@@ -186,7 +193,8 @@ static void
 fuzz_text(json_t *body)
 {
     static const char *const  fields[] = {
-        "conversationId", "seed", "messages", "prompt", "model", NULL
+        "conversationId", "seed", "messages", "prompt", "model", "stream",
+        NULL
     };
     static const char *const  roles[] = {
         "user", "assistant", "system", NULL
@@ -194,7 +202,7 @@ fuzz_text(json_t *body)
     nano_gen_text_opts_t  o;
     nano_gen_refusal_t    why = { NULL, NULL };
     const char           *last = NULL, *role, *content;
-    json_t               *m;
+    json_t               *m, *stream, *model;
     size_t                i;
 
     if (nano_gen_text_options(body, &o, &why) != 0) {
@@ -205,8 +213,18 @@ fuzz_text(json_t *body)
         }
         return;
     }
+    /* taken: stream is true, false or absent (null counts as absent),
+     * and a model is text */
+    stream = json_object_get(body, "stream");
+    model = json_object_get(body, "model");
+    if ((stream != NULL && !json_is_boolean(stream) && !json_is_null(stream))
+        || (model != NULL && !json_is_null(model) && !json_is_string(model))
+        || (o.model != NULL && o.model != json_string_value(model)))
+    {
+        abort();
+    }
     if (!nano_gen_prompt_ok(o.prompt)
-        || o.stream != json_is_true(json_object_get(body, "stream"))
+        || o.stream != json_is_true(stream)
         || o.seed < 0 || o.seed > NANO_GEN_SEED_MAX
         || (o.seed != 0
             && o.seed != json_integer_value(json_object_get(body, "seed")))
@@ -288,6 +306,7 @@ fuzz_json_form(const nano_form_t *f, nano_form_status_t st, json_t *body,
             abort();
         }
         if (strcmp(f->pairs[i].value, want) != 0
+            || f->pairs[i].not_text != !json_is_string(v)
             || !nano_utf8_valid(f->pairs[i].key)
             || !nano_utf8_valid(f->pairs[i].value))
         {
