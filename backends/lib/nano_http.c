@@ -189,15 +189,6 @@ nano_req_form(const nano_req_t *req, nano_form_t *form)
     return nano_form_parse(form, req->body ? req->body : "", req->body_len);
 }
 
-/* The 400 invalid_field answer of a page's query. */
-static int
-nano_req_page_refuse(nano_res_t *res, const char *field, const char *msg)
-{
-    return nano_res_json(res, 400,
-                         json_pack("{s:s, s:s, s:s}", "error", "invalid_field",
-                                   "field", field, "message", msg));
-}
-
 int
 nano_req_page(const nano_req_t *req, nano_res_t *res, nano_form_t *q,
     long dflt, long max, long *limit, const char **cursor)
@@ -216,11 +207,11 @@ nano_req_page(const nano_req_t *req, nano_res_t *res, nano_form_t *q,
     case NANO_FORM_NOMEM:
         return nano_res_error(res, 500, "internal", "out of memory");
     case NANO_FORM_BAD_UTF8:
-        return nano_req_page_refuse(res, q->left_out != NULL ? q->left_out
+        return nano_res_field_error(res, q->left_out != NULL ? q->left_out
                                                              : "query",
                                     "not valid UTF-8");
     default:
-        return nano_req_page_refuse(res, "query",
+        return nano_res_field_error(res, "query",
                                     "the query string cannot be read (a"
                                     " %00, or too many parameters)");
     }
@@ -234,7 +225,7 @@ nano_req_page(const nano_req_t *req, nano_res_t *res, nano_form_t *q,
         if (*p != '\0' || *limit < 1 || *limit > max) {
             snprintf(msg, sizeof(msg), "limit must be a number from 1 to %ld",
                      max);
-            return nano_req_page_refuse(res, "limit", msg);
+            return nano_res_field_error(res, "limit", msg);
         }
     }
     *cursor = nano_form_get(q, "cursor");
@@ -457,6 +448,14 @@ nano_res_error(nano_res_t *res, int status, const char *code,
     return nano_res_json(res, status,
                          json_pack("{s:s, s:s}", "error", code,
                                    "message", message));
+}
+
+int
+nano_res_field_error(nano_res_t *res, const char *field, const char *message)
+{
+    return nano_res_json(res, 400,
+                         json_pack("{s:s, s:s, s:s}", "error", "invalid_field",
+                                   "field", field, "message", message));
 }
 
 int

@@ -199,6 +199,10 @@ int nano_res_json(nano_res_t *res, int status, json_t *body);
 int nano_res_error(nano_res_t *res, int status, const char *code,
     const char *message);
 
+/* 400 {"error": "invalid_field", "field": field, "message": message}. */
+int nano_res_field_error(nano_res_t *res, const char *field,
+    const char *message);
+
 /*
  * Adds a Set-Cookie header with our fixed attributes: Path=/, HttpOnly,
  * SameSite=Lax, Secure when secure, no Domain.  expires > 0 sets an

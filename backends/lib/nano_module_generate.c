@@ -22,15 +22,6 @@
 #define NANO_GEN_TURNS_MAX      20      /* earlier turns sent again */
 #define NANO_GEN_BEHIND_WAIT    5       /* s, at most */
 
-/* 400 naming the field. */
-static int
-nano_gen_bad(nano_res_t *res, const char *field, const char *message)
-{
-    return nano_res_json(res, 400,
-                         json_pack("{s:s, s:s, s:s}", "error", "invalid_field",
-                                   "field", field, "message", message));
-}
-
 /* The answer to a refused admission. */
 static int
 nano_gen_refused(nano_res_t *res, nano_gen_admit_t admit)
@@ -40,7 +31,7 @@ nano_gen_refused(nano_res_t *res, nano_gen_admit_t admit)
                               "you do not have enough credits for this");
     }
     if (admit == NANO_GEN_NO_MODEL) {
-        return nano_gen_bad(res, "model", "no such model here");
+        return nano_res_field_error(res, "model", "no such model here");
     }
     if (admit == NANO_GEN_NO_PRICE) {
         nano_log_error("no price for this module (ModelPrice)");
@@ -330,7 +321,7 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
                               " {\"messages\"}");
     }
     if (nano_gen_text_options(body, &o, &why) != 0) {
-        status = nano_gen_bad(res, why.field, why.message);
+        status = nano_res_field_error(res, why.field, why.message);
         goto out;
     }
     stream = o.stream;
@@ -547,8 +538,8 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
     }
     if (up != NULL) {
         if (up->mime == NULL) {
-            return nano_gen_bad(res, "image", "the image must be a PNG, JPEG"
-                                " or WebP file");
+            return nano_res_field_error(res, "image", "the image must be a"
+                                        " PNG, JPEG or WebP file");
         }
         mime = up->mime;
         ext = strcmp(mime, "image/png") == 0 ? "png"
@@ -580,8 +571,8 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
                                   " image");
         }
         if (rc != 0) {
-            return nano_gen_bad(res, "image", "the image must be a base64"
-                                " PNG, JPEG or WebP");
+            return nano_res_field_error(res, "image", "the image must be a"
+                                        " base64 PNG, JPEG or WebP");
         }
         mime = info.mime;
     }
@@ -636,8 +627,9 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
     }
     if (flags & NANO_FIELDS_BAD_UTF8) {
         /* a key that is not UTF-8 either cannot be named back */
-        status = nano_gen_bad(res, f.left_out != NULL ? f.left_out : "form",
-                              "a field is not valid UTF-8");
+        status = nano_res_field_error(res, f.left_out != NULL ? f.left_out
+                                                              : "form",
+                                      "a field is not valid UTF-8");
         goto out;
     }
     params = json_object();
@@ -650,7 +642,7 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
     case 0:
         break;
     case -1:
-        status = nano_gen_bad(res, why.field, why.message);
+        status = nano_res_field_error(res, why.field, why.message);
         goto out;
     default:
         status = nano_res_error(res, 500, "internal", "out of memory");

@@ -349,13 +349,10 @@ platform_billing_checkout_begin(nano_req_t *req, nano_res_t *res,
     id = nano_form_get(&f, "pack");
     *pack = id != NULL ? nano_packs_find(id) : NULL;
     if (*pack == NULL) {
-        status = nano_res_json(res, 400,
-                               json_pack("{s:s, s:s, s:s}",
-                                         "error", "invalid_field",
-                                         "field", "pack",
-                                         "message", id == NULL || id[0] == 0
-                                         ? "choose a pack"
-                                         : "there is no such pack"));
+        status = nano_res_field_error(res, "pack",
+                                      id == NULL || id[0] == 0
+                                      ? "choose a pack"
+                                      : "there is no such pack");
         goto out;
     }
     status = 0;

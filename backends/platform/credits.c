@@ -45,12 +45,8 @@ platform_credits(nano_req_t *req, nano_res_t *res)
                                  &next);
     }
     if (st == NANO_DB_INVALID) {
-        status = nano_res_json(res, 400,
-                               json_pack("{s:s, s:s, s:s}",
-                                         "error", "invalid_field",
-                                         "field", "cursor",
-                                         "message", "that is not a cursor"
-                                         " this API gave"));
+        status = nano_res_field_error(res, "cursor", "that is not a cursor"
+                                      " this API gave");
     } else if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
     } else {

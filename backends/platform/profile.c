@@ -324,12 +324,8 @@ platform_account_avatar_put(nano_req_t *req, nano_res_t *res)
     }
     up = nano_req_upload(req, "image");
     if (up == NULL) {
-        status = nano_res_json(res, 400,
-                               json_pack("{s:s, s:s, s:s}",
-                                         "error", "invalid_field",
-                                         "field", "image",
-                                         "message", "send the picture as"
-                                         " the file field image"));
+        status = nano_res_field_error(res, "image", "send the picture as the"
+                                      " file field image");
         goto out;
     }
     if (up->size > PLATFORM_AVATAR_MAX) {
