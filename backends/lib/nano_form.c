@@ -187,17 +187,26 @@ nano_form_add(nano_form_t *form, const char *key, const char *value)
     return NANO_FORM_OK;
 }
 
-const char *
-nano_form_get(const nano_form_t *form, const char *key)
+/* The first pair of key, or NULL. */
+static const nano_form_pair_t *
+nano_form_find(const nano_form_t *form, const char *key)
 {
     size_t  i;
 
     for (i = 0; i < form->n; i++) {
         if (strcmp(form->pairs[i].key, key) == 0) {
-            return form->pairs[i].value;
+            return &form->pairs[i];
         }
     }
     return NULL;
+}
+
+const char *
+nano_form_get(const nano_form_t *form, const char *key)
+{
+    const nano_form_pair_t  *pair = nano_form_find(form, key);
+
+    return pair != NULL ? pair->value : NULL;
 }
 
 nano_form_status_t
@@ -241,12 +250,7 @@ nano_form_from_json(nano_form_t *form, json_t *root, int numbers)
 int
 nano_form_is_text(const nano_form_t *form, const char *key)
 {
-    size_t  i;
+    const nano_form_pair_t  *pair = nano_form_find(form, key);
 
-    for (i = 0; i < form->n; i++) {
-        if (strcmp(form->pairs[i].key, key) == 0) {
-            return !form->pairs[i].not_text;
-        }
-    }
-    return 1;
+    return pair == NULL || !pair->not_text;
 }
