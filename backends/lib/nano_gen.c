@@ -1095,3 +1095,75 @@ nano_gen_conversation(nano_db_t *db, const char *conversation_id,
     }
     return NANO_DB_OK;
 }
+
+/* ---- the media sweep ---------------------------------------------------- */
+
+static int
+nano_gen_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+nano_db_status_t
+nano_gen_media_names(nano_db_t *db, const char *module, const char *user_id,
+    char ***names, size_t *n)
+{
+    /* outputs that are not an array, or items without a file, name
+     * nothing (NULL rows, left out below) */
+    static const char   sql[] =
+        "SELECT o->>'file' FROM \"Generation\" g, jsonb_array_elements("
+        "CASE WHEN jsonb_typeof(g.\"outputs\") = 'array'"
+        " THEN g.\"outputs\" ELSE '[]'::jsonb END) o"
+        " WHERE g.\"userId\" = $1 AND g.\"module\" = $2"
+        " UNION ALL SELECT g.\"params\"->'inputImage'->>'file'"
+        " FROM \"Generation\" g WHERE g.\"userId\" = $1"
+        " AND g.\"module\" = $2"
+        " UNION ALL SELECT $2 || '/' || $1 || '/' || g.\"id\" || '/'"
+        " FROM \"Generation\" g WHERE g.\"userId\" = $1"
+        " AND g.\"module\" = $2 AND g.\"status\" IN ('queued', 'running')";
+    const char         *params[2] = { user_id, module };
+    nano_db_status_t    st;
+    PGresult           *r;
+    char              **out;
+    int                 i, rows;
+
+    *names = NULL;
+    *n = 0;
+    r = nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    rows = PQntuples(r);
+    out = calloc(rows > 0 ? (size_t) rows : 1, sizeof(char *));
+    if (out == NULL) {
+        PQclear(r);
+        return NANO_DB_FAILED;
+    }
+    for (i = 0; i < rows; i++) {
+        if (PQgetisnull(r, i, 0)) {
+            continue;
+        }
+        if ((out[*n] = strdup(PQgetvalue(r, i, 0))) == NULL) {
+            PQclear(r);
+            nano_gen_names_free(out, *n);
+            *n = 0;
+            return NANO_DB_FAILED;
+        }
+        (*n)++;
+    }
+    PQclear(r);
+    qsort(out, *n, sizeof(char *), nano_gen_name_cmp);
+    *names = out;
+    return NANO_DB_OK;
+}
+
+void
+nano_gen_names_free(char **names, size_t n)
+{
+    size_t  i;
+
+    for (i = 0; i < n && names != NULL; i++) {
+        free(names[i]);
+    }
+    free(names);
+}

@@ -266,4 +266,15 @@ nano_db_status_t nano_gen_conversation(nano_db_t *db,
     const char *conversation_id, const char *user_id, int max_turns,
     json_t **messages);
 
+/*
+ * The media names that user_id's generations of module hold (the media
+ * sweep, nano_sweep.h): each output's and input image's file, relative
+ * to the media root, and "<module>/<user>/<id>/" for a generation still
+ * queued or running, whose folder is in use.  A new array of *n new
+ * strings, sorted by strcmp; free it with nano_gen_names_free.
+ */
+nano_db_status_t nano_gen_media_names(nano_db_t *db, const char *module,
+    const char *user_id, char ***names, size_t *n);
+void nano_gen_names_free(char **names, size_t n);
+
 #endif /* NANO_GEN_H */

@@ -16,6 +16,7 @@
 #include "nano_page.h"
 #include "nano_registry.h"
 #include "nano_server.h"
+#include "nano_sweep.h"
 
 #define NANO_MODULE_UPLOAD_MAX  (11 * 1024 * 1024)
 
@@ -115,6 +116,7 @@ nano_module_start(const nano_config_t *config)
 {
     const nano_module_def_t  *def = nano_module_current;
     const char               *key;
+    char                      err[256];
     int                       real;
 
     (void) config;
@@ -138,13 +140,25 @@ nano_module_start(const nano_config_t *config)
     nano_module_is_offline = !real || def->jobs == NULL;
     nano_module_report(nano_module_is_offline ? def->jobs_offline->name
                                               : def->jobs->name);
-    return nano_jobs_start(def->name, nano_module_is_offline
-                                      ? def->jobs_offline : def->jobs);
+    if (nano_jobs_start(def->name, nano_module_is_offline
+                                   ? def->jobs_offline : def->jobs) != 0)
+    {
+        return -1;
+    }
+    if (nano_sweep_start(def->name, nano_job_media_root(), err,
+                         sizeof(err)) != 0)
+    {
+        nano_log_error("%s", err);
+        nano_jobs_stop();
+        return -1;
+    }
+    return 0;
 }
 
 static void
 nano_module_stop(void)
 {
+    nano_sweep_stop();
     nano_jobs_stop();
 }
 

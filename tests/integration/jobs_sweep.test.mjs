@@ -1,0 +1,131 @@
+// The media sweep (docs/MODULES.md "Media"): a module process removes
+// the files under <media>/<module> that no generation names and the
+// uploads under <media>/tmp that no request finished, once older than
+// the grace (NANO_MEDIA_SWEEP_GRACE_SECS, default 3600 s).  Files a row
+// names, a generation still running, young files and what a symbolic
+// link points to all stay.  A second nano-banana process sweeps every
+// second here; files are made "old" by setting their times back.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { REGISTRY, retry } from './lib.mjs';
+import {
+    person, generate, waitFor, row, tag, waitSql, lit, secondBackend,
+    backendEnv, png, MEDIA_DIR, ROOT,
+} from './generations.mjs';
+
+const m = 'nano-banana';
+const has = REGISTRY.some((x) => x.name === m);
+const HOURS_AGO = (h) => new Date(Date.now() - h * 3600 * 1000);
+
+// Writes file (and its folders) with times two hours back unless young.
+function plant(file, { young = false, body = 'x' } = {}) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, body);
+    if (!young) fs.utimesSync(file, HOURS_AGO(2), HOURS_AGO(2));
+}
+
+const age = (p) => fs.utimesSync(p, HOURS_AGO(2), HOURS_AGO(2));
+
+test('the sweep removes only stale files that no generation names', { skip: !has && `${m} is not in the registry` }, async () => {
+    const u = await person('sweep');
+    const userDir = path.join(MEDIA_DIR, m, u.id);
+
+    // a finished job with its output, and an edit whose input stays
+    const r1 = await generate(u.jar, m, { prompt: `sweep kept ${tag()}` });
+    assert.equal(r1.status, 202, r1.text);
+    const g1 = await waitFor(u.jar, m, r1.json().id);
+    assert.equal(g1.status, 'succeeded', JSON.stringify(g1.error));
+    const r2 = await generate(u.jar, m, { prompt: `sweep edit ${tag()}`, image: png().toString('base64') });
+    assert.equal(r2.status, 202, r2.text);
+    const g2 = await waitFor(u.jar, m, r2.json().id);
+    assert.equal(g2.status, 'succeeded', JSON.stringify(g2.error));
+    const kept = [
+        ...row(g1.id).outputs.map((o) => path.join(MEDIA_DIR, o.file)),
+        ...row(g2.id).outputs.map((o) => path.join(MEDIA_DIR, o.file)),
+        path.join(MEDIA_DIR, row(g2.id).params.inputImage.file),
+    ];
+    assert.equal(kept.length, 3);
+    for (const f of kept) {
+        assert.ok(fs.existsSync(f), `${f} is there`);
+        age(f);
+    }
+
+    // a running job: its folder is in use, whatever is in it
+    const r3 = await generate(u.jar, m, { prompt: `sweep running [fake:slow=8000] ${tag()}` });
+    assert.equal(r3.status, 202, r3.text);
+    const running = r3.json().id;
+    await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(running)} AND "status" = 'running'`);
+
+    const dir1 = path.join(userDir, g1.id);
+    const orphanId = crypto.randomUUID();
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-sweep-'));
+    const target = path.join(outside, 'not-ours.png');
+    plant(target);
+    const gone = [
+        path.join(dir1, '.1-00000000000000aa.png.tmp'),      // a crash mid-write
+        path.join(dir1, '1-00000000000000bb.png'),           // an end never recorded
+        path.join(userDir, orphanId, '0-00000000000000cc.png'), // a deleted generation
+        path.join(userDir, 'inputs', `${crypto.randomUUID()}.png`), // a request that died
+        path.join(MEDIA_DIR, 'tmp', `sweep-${tag()}`),       // an upload never ended
+    ];
+    const young = [
+        path.join(dir1, '2-00000000000000dd.png'),
+        path.join(userDir, crypto.randomUUID(), '0-00000000000000ee.png'),
+        path.join(userDir, 'inputs', `${crypto.randomUUID()}.png`),
+        path.join(MEDIA_DIR, 'tmp', `sweep-young-${tag()}`),
+    ];
+    for (const f of gone) plant(f);
+    for (const f of young) plant(f, { young: true });
+    const busy = path.join(userDir, running, '9-00000000000000ff.png');
+    plant(busy);
+    const link = path.join(userDir, orphanId, '1-0000000000000011.png');
+    fs.symlinkSync(target, link);
+    age(path.join(userDir, orphanId));
+
+    const second = await secondBackend(m, { NANO_MEDIA_SWEEP_SECS: '1', NANO_JOBS_MAX: '0' });
+    try {
+        const swept = await retry(() => gone.every((f) => !fs.existsSync(f)), 15000, 200);
+        assert.ok(swept, `the stale files went: ${gone.filter((f) => fs.existsSync(f)).join(', ')}\n${second.log().slice(-1500)}`);
+        assert.match(second.log(), /media sweep of nano-banana: removed \d+ files/);
+        for (const f of kept) assert.ok(fs.existsSync(f), `a file a generation names stays: ${f}`);
+        for (const f of young) assert.ok(fs.existsSync(f), `a young file stays: ${f}`);
+        assert.ok(fs.existsSync(busy), 'a running generation\'s folder is left alone');
+        assert.ok(fs.existsSync(target), 'what a link points to is never touched');
+        assert.ok(fs.lstatSync(link).isSymbolicLink(), 'nor is the link removed');
+        assert.ok(fs.existsSync(path.join(userDir, 'inputs')), 'inputs/ stays');
+
+        // the deleted generation's folder goes once empty (the next pass)
+        fs.unlinkSync(link);
+        age(path.join(userDir, orphanId));
+        const emptied = await retry(() => !fs.existsSync(path.join(userDir, orphanId)), 10000, 200);
+        assert.ok(emptied, 'an old empty folder of no generation goes');
+
+        // and the pages still serve what was kept
+        const g = await waitFor(u.jar, m, g1.id);
+        assert.equal(g.outputs.length, 1);
+    } finally {
+        await second.stop();
+        fs.rmSync(outside, { recursive: true, force: true });
+    }
+    await waitFor(u.jar, m, running, { ms: 30000 });
+});
+
+test('a bad sweep setting stops the module at start, naming it', { skip: !has && `${m} is not in the registry` }, () => {
+    for (const [name, value] of [['NANO_MEDIA_SWEEP_GRACE_SECS', '5'], ['NANO_MEDIA_SWEEP_SECS', 'soon'], ['NANO_MEDIA_SWEEP_SECS', '-1']]) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-sweep-'));
+        try {
+            const r = spawnSync(path.join(ROOT, `build/bin/nano-${m}`), ['--listen', `unix:${dir}/s.sock`], {
+                env: { ...backendEnv(m), [name]: value }, encoding: 'utf8', timeout: 20000,
+            });
+            assert.notEqual(r.status, 0, `${name}=${value} is refused: ${r.stderr.slice(-300)}`);
+            assert.ok(r.stderr.includes(name), `the log names ${name}: ${r.stderr.slice(-300)}`);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
+});
