@@ -218,6 +218,9 @@ export function createFakeProviders(opts) {
     function count(endpoint, req, body) {
         stats.requests[endpoint] = (stats.requests[endpoint] || 0) + 1;
         const headers = { ...req.headers };
+        // which credential came, never its value: a download must carry none
+        const authScheme = req.headers.authorization ? req.headers.authorization.split(' ')[0]
+            : req.headers['x-goog-api-key'] ? 'x-goog-api-key' : null;
         delete headers.authorization;
         delete headers['x-goog-api-key'];
         let json = null;
@@ -226,7 +229,7 @@ export function createFakeProviders(opts) {
         } catch {
             json = null;
         }
-        stats.last[endpoint] = { method: req.method, url: req.url, headers, body: json };
+        stats.last[endpoint] = { method: req.method, url: req.url, headers, authScheme, body: json };
     }
 
     // Common failure markers; returns true when it answered (or hangs).
@@ -416,7 +419,9 @@ export function createFakeProviders(opts) {
                 return send(res, 200, { model: j.model, created: Math.floor(Date.now() / 1000), data: [{ error: { code: 'OutputImageSensitiveContentDetected', message: 'The request failed because the output image may contain sensitive information.' } }], usage: { generated_images: 0, output_tokens: 0, total_tokens: 0 } });
             }
             let item;
-            if (fmt === 'url') {
+            // "[fake:url]": a url whatever was asked, as an Ark-compatible
+            // endpoint that ignores response_format may answer.
+            if (fmt === 'url' || marks.has('url')) {
                 const name = `${rid()}.png`;
                 files.set(name, { type: 'image/png', data: png, cuts: cutsOf(marks) });
                 item = { url: `${base()}/_fake/files/${name}`, size };

@@ -156,6 +156,17 @@ test('ark: b64_json and url answers (the url served), auth, size validation, sen
     assert.equal(file.status, 200);
     assert.equal(file.headers['content-type'], 'image/png');
     assert.deepEqual([...file.body.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+    assert.equal((await fake.stats()).last.files.authScheme, null);
+
+    // [fake:url]: a url although the C request asks for b64_json
+    assert.equal(cRequest('ark', '--prompt', 'x').body.response_format, 'b64_json');
+    a = await send('ark', ['--prompt', 'a fox [fake:url]'], auth());
+    assert.equal((await fake.stats()).last['ark.images'].authScheme, 'Bearer');
+    p = cParse('ark', 'response', a.body);
+    assert.equal(p.ok, true, JSON.stringify(p));
+    assert.match(p.url, /^http:\/\/127\.0\.0\.1:\d+\/_fake\/files\/.+\.png$/);
+    assert.ok(!JSON.parse(a.text).data[0].b64_json, 'no b64_json beside the url');
+    assert.ok((await call('GET', new URL(p.url).pathname)).body.equals(file.body), 'the same PNG');
 
     a = await send('ark', ['--prompt', 'a fox'], auth('nope'));
     assert.equal(a.status, 401);
