@@ -11,6 +11,7 @@ import net from 'node:net';
 import http from 'node:http';
 import path from 'node:path';
 import crypto from 'node:crypto';
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import {
     BASE, ORIGIN, STATE, REGISTRY, request, get, signedInUser, stackctl, sleep,
@@ -148,6 +149,49 @@ export const fakeCount = (stats, endpoint) => stats.requests[endpoint] || 0;
 
 // A unique tag for prompts, so that "-once" markers and counts are ours.
 export const tag = () => crypto.randomBytes(4).toString('hex');
+
+// ---- one job against the fake (jobs_outputs, jobs_ark) ----------------
+
+export const RETRIES = 2;                // NANO_JOBS_RETRIES
+export const OUTPUT = /^0-[0-9a-f]{16}\.(webm|mp4|png)$/;
+
+// Every file below dir (dot files too), relative to it; [] when dir is
+// not there.
+export function filesBelow(dir) {
+    if (!fs.existsSync(dir)) return [];
+    return fs.readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((e) => !e.isDirectory())
+        .map((e) => path.relative(dir, path.join(e.parentPath ?? e.path, e.name)))
+        .sort();
+}
+
+// Submits one job of m for a new person and waits for its end:
+// {u, cost, id, g, before, after}, the last two the fake's counters.
+export async function oneJob(m, who, prompt, ms = 30000) {
+    assert.ok(byName[m], `${m} is in the registry`);
+    const u = await person(who);
+    const cost = price(m);
+    const before = await fakeStats();
+    const r = await generate(u.jar, m, { prompt: `${prompt} ${tag()}` });
+    assert.equal(r.status, 202, r.text);
+    const { id } = r.json();
+    const g = await waitFor(u.jar, m, id, { ms });
+    return { u, cost, id, g, before, after: await fakeStats() };
+}
+
+export const called = (j, endpoint) => fakeCount(j.after, endpoint) - fakeCount(j.before, endpoint);
+
+// The job failed with code, was refunded once, and left no file.
+export function failedClean(j, m, code) {
+    assert.equal(j.g.status, 'failed', `no result: ${JSON.stringify(j.g)}`);
+    assert.equal(j.g.error.code, code, JSON.stringify(j.g.error));
+    assert.deepEqual(j.g.outputs, []);
+    assert.deepEqual(ledgerOf(j.id).map((x) => [x.reason, Number(x.delta)]), [['debit', -j.cost], ['refund', j.cost]],
+        'refunded once');
+    assert.equal(balanceOf(j.u.id), 100);
+    assert.equal(ledgerSum(j.u.id), 100);
+    assert.deepEqual(filesBelow(path.join(MEDIA_DIR, m, j.u.id)), [], 'no partial file');
+}
 
 // ---- a backend with extra environment ----------------------------------
 

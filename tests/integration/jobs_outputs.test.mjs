@@ -13,23 +13,11 @@ import { STATE, REGISTRY, retry } from './lib.mjs';
 import { account } from './accounts.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
-    price, fakeStats, fakeCount, tag, waitSql, MEDIA_DIR, FAKE_URL,
+    price, tag, waitSql, MEDIA_DIR, FAKE_URL, RETRIES, OUTPUT, filesBelow,
+    oneJob, called, failedClean,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
-const RETRIES = 2;                // NANO_JOBS_RETRIES
-const OUTPUT = /^0-[0-9a-f]{16}\.(webm|mp4|png)$/;
-
-// Every file below dir (dot files too), relative to it; [] when dir is
-// not there.
-function filesBelow(dir) {
-    if (!fs.existsSync(dir)) return [];
-    return fs.readdirSync(dir, { recursive: true, withFileTypes: true })
-        .filter((e) => !e.isDirectory())
-        .map((e) => path.relative(dir, path.join(e.parentPath ?? e.path, e.name)))
-        .sort();
-}
-
 const logOf = (m) => `${STATE}/logs/${m}.log`;
 
 // Waits for the runner's line saying id's end was not recorded.
@@ -37,34 +25,6 @@ async function notRecorded(m, id, from) {
     const seen = await retry(() => fs.readFileSync(logOf(m), 'utf8').slice(from)
         .includes(`job ${id}: its end was not recorded`), 20000, 100);
     assert.ok(seen, `${m}'s log says the end of ${id} was not recorded`);
-}
-
-// Submits one job of m for a new person and waits for its end:
-// {u, cost, id, g, before, after}, the last two the fake's counters.
-async function oneJob(m, who, prompt, ms = 30000) {
-    assert.ok(has(m), `${m} is in the registry`);
-    const u = await person(who);
-    const cost = price(m);
-    const before = await fakeStats();
-    const r = await generate(u.jar, m, { prompt: `${prompt} ${tag()}` });
-    assert.equal(r.status, 202, r.text);
-    const { id } = r.json();
-    const g = await waitFor(u.jar, m, id, { ms });
-    return { u, cost, id, g, before, after: await fakeStats() };
-}
-
-const called = (j, endpoint) => fakeCount(j.after, endpoint) - fakeCount(j.before, endpoint);
-
-// The job failed with code, was refunded once, and left no file.
-function failedClean(j, m, code) {
-    assert.equal(j.g.status, 'failed', `no result: ${JSON.stringify(j.g)}`);
-    assert.equal(j.g.error.code, code, JSON.stringify(j.g.error));
-    assert.deepEqual(j.g.outputs, []);
-    assert.deepEqual(ledgerOf(j.id).map((x) => [x.reason, Number(x.delta)]), [['debit', -j.cost], ['refund', j.cost]],
-        'refunded once');
-    assert.equal(balanceOf(j.u.id), 100);
-    assert.equal(ledgerSum(j.u.id), 100);
-    assert.deepEqual(filesBelow(path.join(MEDIA_DIR, m, j.u.id)), [], 'no partial file');
 }
 
 // A new person's nano-banana job, held 4 s by the fake in its provider
