@@ -21,21 +21,23 @@
 static const nano_provider_info_t  nano_provider_table[NANO_PROVIDER_COUNT] = {
     [NANO_PROVIDER_GEMINI] = { "gemini", "Gemini", "GEMINI_API_KEY",
         "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com",
-        NANO_PROVIDER_AUTH_GOOG },
+        NANO_PROVIDER_AUTH_GOOG, { "/v1beta", NULL } },
     [NANO_PROVIDER_ARK] = { "ark", "Ark", "ARK_API_KEY", "ARK_BASE_URL",
         "https://ark.ap-southeast.bytepluses.com",
-        NANO_PROVIDER_AUTH_BEARER },
+        NANO_PROVIDER_AUTH_BEARER, { "/api/v3", NULL } },
     [NANO_PROVIDER_DASHSCOPE] = { "dashscope", "DashScope",
         "DASHSCOPE_API_KEY", "DASHSCOPE_BASE_URL",
-        "https://dashscope-intl.aliyuncs.com", NANO_PROVIDER_AUTH_BEARER },
+        "https://dashscope-intl.aliyuncs.com", NANO_PROVIDER_AUTH_BEARER,
+        { "/compatible-mode/v1", "/api/v1", NULL } },
     [NANO_PROVIDER_XAI] = { "xai", "xAI", "XAI_API_KEY", "XAI_BASE_URL",
-        "https://api.x.ai/v1", NANO_PROVIDER_AUTH_BEARER },
+        "https://api.x.ai/v1", NANO_PROVIDER_AUTH_BEARER, { NULL } },
     [NANO_PROVIDER_OPENAI] = { "openai", "OpenAI", "OPENAI_API_KEY",
         "OPENAI_BASE_URL", "https://api.openai.com/v1",
-        NANO_PROVIDER_AUTH_BEARER },
+        NANO_PROVIDER_AUTH_BEARER, { NULL } },
     [NANO_PROVIDER_WAN] = { "wan", "DashScope", "DASHSCOPE_API_KEY",
         "DASHSCOPE_BASE_URL", "https://dashscope-intl.aliyuncs.com",
-        NANO_PROVIDER_AUTH_BEARER },
+        NANO_PROVIDER_AUTH_BEARER,
+        { "/compatible-mode/v1", "/api/v1", NULL } },
 };
 
 const nano_provider_info_t *
@@ -94,9 +96,10 @@ nano_provider_auth_header(nano_provider_t p, const char *key, char *buf,
 }
 
 char *
-nano_provider_url(const char *base, const char *path)
+nano_provider_url(const char *base, const char *const *roots,
+    const char *path)
 {
-    size_t   blen, plen;
+    size_t   blen, plen, rlen;
     char    *url;
 
     if (base == NULL || path == NULL) {
@@ -105,6 +108,16 @@ nano_provider_url(const char *base, const char *path)
     blen = strlen(base);
     while (blen > 0 && base[blen - 1] == '/') {
         blen--;
+    }
+    for (; roots != NULL && *roots != NULL; roots++) {
+        rlen = strlen(*roots);
+        /* a whole root after the host, leaving no "//" behind */
+        if (blen > rlen && memcmp(base + blen - rlen, *roots, rlen) == 0
+            && base[blen - rlen - 1] != '/')
+        {
+            blen -= rlen;
+            break;
+        }
     }
     if (blen == 0) {
         return NULL;

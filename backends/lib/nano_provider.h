@@ -38,6 +38,9 @@ typedef struct {
     const char            *base_env;      /* "GEMINI_BASE_URL" */
     const char            *default_base;  /* public endpoint */
     nano_provider_auth_t   auth;
+    /* the API roots that the provider's own docs end a base URL with,
+     * which our paths carry themselves (NULL-ended) */
+    const char            *roots[3];
 } nano_provider_info_t;
 
 /* The table row of p (static), or NULL for a value out of range. */
@@ -57,11 +60,14 @@ int nano_provider_auth_header(nano_provider_t p, const char *key, char *buf,
     size_t size);
 
 /*
- * A new string (caller frees) joining base (its trailing slashes
- * dropped) and path (which starts with '/').  NULL when out of memory
- * or base is empty.
+ * A new string (caller frees) joining base and path (which starts with
+ * '/').  base's trailing slashes are dropped, and then one of roots
+ * (NULL-ended, may be NULL) that it ends with: an operator who copies
+ * ".../api/v3" from Ark's docs must not get ".../api/v3/api/v3/...".
+ * NULL when out of memory or base is empty.
  */
-char *nano_provider_url(const char *base, const char *path);
+char *nano_provider_url(const char *base, const char *const *roots,
+    const char *path);
 
 
 /* ---- errors ------------------------------------------------------ */

@@ -30,7 +30,7 @@ nano_provider_call(nano_client_call_t *call, nano_provider_t p,
                                        "%s is not configured on this server",
                                        info->label);
     }
-    url = nano_provider_url(base, path);
+    url = nano_provider_url(base, info->roots, path);
     if (url == NULL || nano_client_call_url(call, url, "") != 0) {
         nano_provider_error_set(err, NANO_PERR_PROVIDER, 0,
                                 "the %s base URL is not usable", info->label);

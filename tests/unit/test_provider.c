@@ -63,11 +63,75 @@ test_auth_header_and_url(void **state)
         "0123456789012345678901234567890123456789012345678901234567890",
         buf, sizeof(buf)), -1);
     assert_string_equal(buf, "");
-    u = nano_provider_url("http://127.0.0.1:9/v1//", "/chat/completions");
+    u = nano_provider_url("http://127.0.0.1:9/v1//", NULL,
+                          "/chat/completions");
     assert_string_equal(u, "http://127.0.0.1:9/v1/chat/completions");
     free(u);
-    assert_null(nano_provider_url("///", "/x"));
-    assert_null(nano_provider_url(NULL, "/x"));
+    assert_null(nano_provider_url("///", NULL, "/x"));
+    assert_null(nano_provider_url(NULL, NULL, "/x"));
+}
+
+/* A base copied from the provider's docs, with the API root our paths
+ * carry, gives the same URL as the bare origin. */
+static void
+test_url_roots(void **state)
+{
+    static const struct {
+        nano_provider_t  p;
+        const char      *base;
+        const char      *path;
+        const char      *url;
+    } cases[] = {
+        { NANO_PROVIDER_ARK, "https://ark.example/api/v3",
+          "/api/v3/images/generations",
+          "https://ark.example/api/v3/images/generations" },
+        { NANO_PROVIDER_ARK, "https://ark.example/api/v3/",
+          "/api/v3/images/generations",
+          "https://ark.example/api/v3/images/generations" },
+        { NANO_PROVIDER_ARK, "https://ark.example",
+          "/api/v3/images/generations",
+          "https://ark.example/api/v3/images/generations" },
+        /* only a whole root at the end */
+        { NANO_PROVIDER_ARK, "https://ark.example/proxy/api/v3x",
+          "/api/v3/images/generations",
+          "https://ark.example/proxy/api/v3x/api/v3/images/generations" },
+        { NANO_PROVIDER_ARK, "https://ark.example/prefix/api/v3",
+          "/api/v3/images/generations",
+          "https://ark.example/prefix/api/v3/images/generations" },
+        { NANO_PROVIDER_GEMINI, "https://g.example/v1beta",
+          "/v1beta/models/m:generateContent",
+          "https://g.example/v1beta/models/m:generateContent" },
+        /* one DashScope base serves chat and video: either root goes */
+        { NANO_PROVIDER_DASHSCOPE, "https://d.example/compatible-mode/v1",
+          "/compatible-mode/v1/chat/completions",
+          "https://d.example/compatible-mode/v1/chat/completions" },
+        { NANO_PROVIDER_WAN, "https://d.example/compatible-mode/v1",
+          "/api/v1/tasks/t1", "https://d.example/api/v1/tasks/t1" },
+        { NANO_PROVIDER_WAN, "https://d.example/api/v1/",
+          "/api/v1/tasks/t1", "https://d.example/api/v1/tasks/t1" },
+        /* OpenAI-style bases keep their /v1: the paths do not carry it */
+        { NANO_PROVIDER_OPENAI, "https://api.openai.com/v1",
+          "/chat/completions", "https://api.openai.com/v1/chat/completions" },
+        { NANO_PROVIDER_XAI, "http://127.0.0.1:9/xai/v1", "/chat/completions",
+          "http://127.0.0.1:9/xai/v1/chat/completions" },
+    };
+    size_t  i;
+    char   *u;
+
+    (void) state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        u = nano_provider_url(cases[i].base,
+                              nano_provider_info(cases[i].p)->roots,
+                              cases[i].path);
+        assert_non_null(u);
+        assert_string_equal(u, cases[i].url);
+        free(u);
+    }
+    /* a base that is only a root is not emptied into a relative URL */
+    u = nano_provider_url("/api/v3", nano_provider_info(NANO_PROVIDER_ARK)
+                                         ->roots, "/x");
+    assert_string_equal(u, "/api/v3/x");
+    free(u);
 }
 
 static void
@@ -284,6 +348,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_auth_header_and_url),
+        cmocka_unit_test(test_url_roots),
         cmocka_unit_test(test_clean_message),
         cmocka_unit_test(test_clean_code),
         cmocka_unit_test(test_error_plain_text),
