@@ -81,8 +81,9 @@ function downloaded(j) {
 
 test('seedream against the fake Ark: answers, downloads, cuts and content checks', { skip: !has }, async (t) => {
     assert.ok(FAKE_URL, 'NANO_TEST_FAKE_URL is set (run through make test)');
-    // ARK_BASE_URL is the origin: the client adds /api/v3/images/generations
-    await withBackendEnv(M, [`ARK_API_KEY=${FAKE_KEY}`, `ARK_BASE_URL=${FAKE_URL}`], async () => {
+    // ARK_BASE_URL as Ark's docs write it, ending in /api/v3: the client
+    // drops that root, its path carries it (/api/v3/images/generations)
+    await withBackendEnv(M, [`ARK_API_KEY=${FAKE_KEY}`, `ARK_BASE_URL=${FAKE_URL}/api/v3/`], async () => {
         const png = await fakePng();
 
         await t.test('GET /seedream/api/models: not offline while the key is set', async () => {
