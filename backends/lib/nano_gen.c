@@ -943,6 +943,38 @@ nano_gen_set_submitting(nano_db_t *db, const char *owner,
     return NANO_DB_OK;
 }
 
+/*
+ * A claimed row that nano_gen_read() refuses (a jsonb value jansson
+ * cannot hold, such as 1e400) would be refused by every later claim
+ * too: left to its lease, it came back every 30 s for ever, holding
+ * its user's in-flight slot and debit.  It ends failed and refunded;
+ * only its id is read.
+ */
+static void
+nano_gen_unreadable(nano_db_t *db, const char *id, const char *owner)
+{
+    nano_db_status_t  st = NANO_DB_FAILED;
+    json_t           *error;
+    int               done = 0;
+
+    error = json_pack("{s:s, s:s}", "code", "unreadable", "message",
+                      "the stored generation cannot be read");
+    if (error != NULL) {
+        st = nano_gen_finish(db, id, owner, "failed", NULL, NULL, error, 1,
+                             &done);
+    }
+    if (st != NANO_DB_OK) {
+        /* not ended: the next claim after its lease tries again */
+        nano_log_error("cannot read generation %s, nor end it: %s", id,
+                       error != NULL ? nano_db_last_error(db)
+                                     : "out of memory");
+    } else if (done) {
+        nano_log_error("cannot read generation %s: failed and refunded",
+                       id);
+    }
+    json_decref(error);
+}
+
 nano_db_status_t
 nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
     int lease_secs, int max, const char *held, nano_gen_t **jobs,
@@ -992,10 +1024,7 @@ nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
     }
     for (i = 0; i < rows; i++) {
         if (nano_gen_read(r, i, &(*jobs)[*n]) != 0) {
-            /* claimed but unreadable: its lease runs out and the next
-             * claim tries again */
-            nano_log_error("cannot read generation %s; left to its lease",
-                           PQgetvalue(r, i, 0));
+            nano_gen_unreadable(db, PQgetvalue(r, i, 0), owner);
             continue;
         }
         (*n)++;

@@ -225,7 +225,9 @@ nano_db_status_t nano_gen_finish_all(nano_db_t *db, const char *owner,
  * PostgreSQL array literal of ids, "{}" for none) lists what the
  * caller's process still runs: never returned, however late their
  * leases.  Leases are reckoned by the database's clock.  *jobs is a new
- * array of *n rows (free each with nano_gen_cleanup, then free()).
+ * array of *n rows (free each with nano_gen_cleanup, then free()); a
+ * claimed row that cannot be read is not among them: it ends failed
+ * (unreadable) and refunded.
  */
 nano_db_status_t nano_gen_claim(nano_db_t *db, const char *module,
     const char *owner, int lease_secs, int max, const char *held,

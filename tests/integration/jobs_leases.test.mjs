@@ -97,6 +97,48 @@ test('nano-banana: a job whose end could not be recorded is renewed no more: fai
     assert.equal((await waitFor(u.jar, m, next.json().id)).status, 'succeeded');
 });
 
+test('nano-banana: a claimed job whose row cannot be read (params jansson refuses) fails unreadable, refunded once, never claimed again, its process alive', async () => {
+    const m = 'nano-banana';
+    assert.ok(has(m), 'nano-banana is in the registry');
+    const u = await person('unreadable');
+    const cost = price(m);
+    let id;
+    await withBackendEnv(m, ['NANO_JOBS_MAX=0'], async () => {
+        const r = await generate(u.jar, m, { prompt: `a row nobody can read ${tag()}` });
+        assert.equal(r.status, 202, r.text);
+        id = r.json().id;
+        await sleep(300);
+        assert.equal(row(id).status, 'queued');
+        // jsonb keeps 1e400 as a numeric; jansson refuses it (an overflow)
+        psql(`UPDATE "Generation" SET "params" = "params" || '{"x": 1e400}'::jsonb WHERE "id" = ${lit(id)}`);
+    });
+    // the restored backend claims it within a second or two
+    const pid = stackPid(m);
+    await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(id)} AND "status" = 'failed'`, { ms: 10000 });
+    const error = JSON.parse(psql(`SELECT "error" FROM "Generation" WHERE "id" = ${lit(id)}`));
+    assert.equal(error.code, 'unreadable', JSON.stringify(error));
+    assert.equal(typeof error.message, 'string');
+    assert.equal(psql(`SELECT "leaseOwner" IS NULL FROM "Generation" WHERE "id" = ${lit(id)}`), 't');
+    assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost], ['refund', cost]],
+        'debited, refunded once');
+    assert.equal(balanceOf(u.id), 100);
+    assert.equal(ledgerSum(u.id), 100);
+    assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(u.id)}
+        AND "status" IN ('queued', 'running')`), '0', 'the in-flight slot is free');
+    // the runner claims at least every second: a few claims later it is
+    // still failed, refunded once, and said once
+    await sleep(3000);
+    assert.equal(psql(`SELECT "status" FROM "Generation" WHERE "id" = ${lit(id)}`), 'failed');
+    assert.equal(ledgerOf(id).length, 2, 'and nothing after');
+    const lines = logLines(m, id);
+    assert.equal(lines.filter((l) => l.includes('cannot read generation')).length, 1, lines.join('\n'));
+    assert.equal(stackPid(m), pid, 'the same process');
+    assert.ok(alive(pid), 'and it lives on');
+    const next = await generate(u.jar, m, { prompt: `after the unreadable row ${tag()}` });
+    assert.equal(next.status, 202, next.text);
+    assert.equal((await waitFor(u.jar, m, next.json().id)).status, 'succeeded');
+});
+
 test('nano-banana: a job whose lease lapsed while its process still runs it is not taken back by that process: one call, it succeeds, its lease renewed', async () => {
     const m = 'nano-banana';
     assert.ok(has(m), 'nano-banana is in the registry');
