@@ -2,6 +2,7 @@
  * Logging for backends: timestamped lines on stderr.
  */
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,8 +32,9 @@ nano_log(nano_log_level_t level, const char *fmt, ...)
     struct tm                 tm;
     va_list                   ap;
     size_t                    head, len, i;
-    int                       n;
+    int                       n, saved = errno;
 
+    /* errno is kept: a caller may log a failure before it reads errno */
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     n = snprintf(line, sizeof(line),
@@ -41,7 +43,7 @@ nano_log(nano_log_level_t level, const char *fmt, ...)
                  tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, nano_log_name,
                  levels[level <= NANO_LOG_ERROR ? level : NANO_LOG_ERROR]);
     if (n < 0) {
-        return;
+        goto out;
     }
     head = (size_t) n < sizeof(line) ? (size_t) n : sizeof(line) - 1;
 
@@ -49,7 +51,7 @@ nano_log(nano_log_level_t level, const char *fmt, ...)
     n = vsnprintf(line + head, sizeof(line) - head - 1, fmt, ap);
     va_end(ap);
     if (n < 0) {
-        return;
+        goto out;
     }
     len = head + ((size_t) n < sizeof(line) - head - 1
                   ? (size_t) n : sizeof(line) - head - 2);
@@ -64,6 +66,8 @@ nano_log(nano_log_level_t level, const char *fmt, ...)
 
     /* One write per line; a short write to stderr is not worth a retry. */
     if (write(STDERR_FILENO, line, len) < 0) {
-        return;
+        goto out;
     }
+out:
+    errno = saved;
 }

@@ -18,7 +18,8 @@ typedef enum {
 void nano_log_init(const char *name);
 
 /* Logs one line.  Control characters in the message are replaced, so
- * request data cannot forge log lines; long lines are truncated. */
+ * request data cannot forge log lines; long lines are truncated.  errno
+ * is left as it was. */
 void nano_log(nano_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
