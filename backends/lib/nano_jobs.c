@@ -150,6 +150,29 @@ nano_job_mkdirs(const char *path)
     return nano_job_mkdirs_made(path, NULL);
 }
 
+int
+nano_job_mkdirs_put(const char *dir, int (*put)(void *arg), void *arg)
+{
+    int  tries;
+
+    /* whoever empties a folder removes it (a DELETE's rmdir of a user's
+     * inputs/, a runner tidying up), and may do so between our mkdir and
+     * put: the folder is made again */
+    for (tries = 0; tries < 3; tries++) {
+        if (nano_job_mkdirs(dir) != 0) {
+            return -2;
+        }
+        errno = 0;
+        if (put(arg) == 0) {
+            return 0;
+        }
+        if (errno != ENOENT) {
+            break;
+        }
+    }
+    return -1;
+}
+
 /* The job's folder: <media>/<module>/<user>/<generation>. */
 static int
 nano_job_dir(const nano_job_t *job, char *dir, size_t cap)

@@ -138,6 +138,15 @@ const char *nano_job_media_root(void);
 int nano_job_mkdirs(const char *path);
 
 /*
+ * Makes dir (nano_job_mkdirs), then calls put(arg), which puts a file
+ * into it and returns 0, or -1 with errno set.  When put fails with
+ * ENOENT, dir was removed in between, and both are done again, three
+ * tries in all.  0, -1 when put failed, -2 when dir cannot be made
+ * (errno set).
+ */
+int nano_job_mkdirs_put(const char *dir, int (*put)(void *arg), void *arg);
+
+/*
  * Starts the runner thread of module with provider; owner (the lease
  * owner, also used by the request workers that run text generations)
  * is made here and readable with nano_jobs_owner().  Returns 0 or -1.

@@ -4,6 +4,7 @@
  * debit is taken in the transaction that creates the generation.
  */
 
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -508,6 +509,33 @@ out:
 
 /* ---- image and video jobs ---------------------------------------------- */
 
+typedef struct {
+    nano_req_t         *req;
+    const char         *b64;        /* NULL: the upload */
+    const char         *path;
+    nano_image_info_t   info;
+    int                 rc;         /* nano_image_from_base64's; -3 also for
+                                     * an upload not moved */
+} nano_gen_input_t;
+
+/* nano_job_mkdirs_put's put: the upload moved, or base64 decoded, to
+ * in->path. */
+static int
+nano_gen_input_put(void *arg)
+{
+    nano_gen_input_t  *in = arg;
+
+    if (in->b64 == NULL) {
+        in->rc = nano_req_upload_keep(in->req, "image", in->path) == 0
+                 ? 0 : -3;
+    } else {
+        in->rc = nano_image_from_base64(in->b64, strlen(in->b64),
+                                        NANO_IMAGE_B64_MAX, in->path,
+                                        &in->info);
+    }
+    return in->rc == 0 ? 0 : -1;
+}
+
 /* Stores the input image (an upload, or base64 in a JSON field) under
  * media/<module>/<user>/inputs and records it in params.  0, or the
  * status answered. */
@@ -516,65 +544,53 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
     const char *b64, json_t *params)
 {
     const nano_upload_t  *up = nano_req_upload(req, "image");
-    nano_image_info_t     info;
+    nano_gen_input_t      in = { req, up != NULL ? NULL : b64, NULL,
+                                 { 0 }, -3 };
     char                  dir[PATH_MAX], path[PATH_MAX];
     char                  name[NANO_RAND_UUID_LEN + 1];
     const char           *root = nano_job_media_root(), *mime, *ext;
-    int                   rc;
 
     if (up == NULL && b64 == NULL) {
         return 0;
     }
+    if (up != NULL && up->mime == NULL) {
+        return nano_res_field_error(res, "image", "the image must be a"
+                                    " PNG, JPEG or WebP file");
+    }
+    mime = up != NULL ? up->mime : NULL;
+    ext = mime == NULL ? "img"
+          : strcmp(mime, "image/png") == 0 ? "png"
+          : strcmp(mime, "image/jpeg") == 0 ? "jpg" : "webp";
     if (nano_rand_uuid(name) != 0
         || snprintf(dir, sizeof(dir), "%s/%s/%s/inputs", root,
-                    req->app->name, user) >= (int) sizeof(dir))
+                    req->app->name, user) >= (int) sizeof(dir)
+        || snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext)
+           >= (int) sizeof(path))
     {
         return nano_res_error(res, 500, "internal", "no room for the file");
     }
-    if (nano_job_mkdirs(dir) != 0) {
-        nano_log_error("cannot make %s", dir);
+    in.path = path;
+    if (nano_job_mkdirs_put(dir, nano_gen_input_put, &in) == -2) {
+        nano_log_error("cannot make %s: %s", dir, strerror(errno));
         return nano_res_error(res, 500, "internal", "cannot store the"
                               " image");
     }
-    if (up != NULL) {
-        if (up->mime == NULL) {
-            return nano_res_field_error(res, "image", "the image must be a"
-                                        " PNG, JPEG or WebP file");
-        }
-        mime = up->mime;
-        ext = strcmp(mime, "image/png") == 0 ? "png"
-              : strcmp(mime, "image/jpeg") == 0 ? "jpg" : "webp";
-        if (snprintf(path, sizeof(path), "%s/%s.%s", dir, name, ext)
-            >= (int) sizeof(path)
-            || nano_req_upload_keep(req, "image", path) != 0)
-        {
-            return nano_res_error(res, 500, "internal", "cannot store the"
-                                  " image");
-        }
-    } else {
-        if (snprintf(path, sizeof(path), "%s/%s.img", dir, name)
-            >= (int) sizeof(path))
-        {
-            return nano_res_error(res, 500, "internal", "no room for the"
-                                  " file");
-        }
-        rc = nano_image_from_base64(b64, strlen(b64), NANO_IMAGE_B64_MAX,
-                                    path, &info);
-        if (rc == -2) {
-            return nano_res_error(res, 413, "payload_too_large",
-                                  "a base64 image may be at most 4 MiB");
-        }
-        if (rc == -3) {
-            /* ours, not the image's: a full disk is not a bad request */
-            nano_log_error("cannot write an input image under %s", root);
-            return nano_res_error(res, 500, "internal", "cannot store the"
-                                  " image");
-        }
-        if (rc != 0) {
-            return nano_res_field_error(res, "image", "the image must be a"
-                                        " base64 PNG, JPEG or WebP");
-        }
-        mime = info.mime;
+    if (in.rc == -2) {
+        return nano_res_error(res, 413, "payload_too_large",
+                              "a base64 image may be at most 4 MiB");
+    }
+    if (in.rc == -3) {
+        /* ours, not the image's: a full disk is not a bad request */
+        nano_log_error("cannot write an input image under %s", root);
+        return nano_res_error(res, 500, "internal", "cannot store the"
+                              " image");
+    }
+    if (in.rc != 0) {
+        return nano_res_field_error(res, "image", "the image must be a"
+                                    " base64 PNG, JPEG or WebP");
+    }
+    if (mime == NULL) {
+        mime = in.info.mime;
     }
     if (json_object_set_new(params, "inputImage",
                             json_pack("{s:s, s:s}", "file",

@@ -1,12 +1,14 @@
 /*
  * Unit tests for the job runner's pure parts (nano_jobs): which finished
  * calls may be made again (a GET whose answer was cut short may, a POST
- * that was sent never), and the names outputs are written under and
- * renamed to.
+ * that was sent never), the names outputs are written under and
+ * renamed to, and folders made again when removed before a file went
+ * into them.
  */
 
 #include "unit_table.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -142,12 +144,95 @@ test_mkdirs(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+typedef struct {
+    const char  *dir;
+    const char  *from;
+    const char  *to;
+    int          removals;      /* times the folder goes before the move */
+    int          calls;
+} put_t;
+
+/* A move into dir, after a DELETE's rmdir of dir (nano_module.c) landed
+ * between nano_job_mkdirs_put's mkdir and the move. */
+static int
+put_after_rmdir(void *arg)
+{
+    put_t  *p = arg;
+
+    p->calls++;
+    if (p->removals > 0) {
+        p->removals--;
+        assert_int_equal(rmdir(p->dir), 0);
+    }
+    return rename(p->from, p->to);
+}
+
+static int
+put_refused(void *arg)
+{
+    put_t  *p = arg;
+
+    p->calls++;
+    errno = EACCES;
+    return -1;
+}
+
+static void
+test_mkdirs_put(void **state)
+{
+    char         root[64], dir[128], from[128], to[160], cmd[160];
+    struct stat  st;
+    put_t        p;
+    FILE        *f;
+
+    (void) state;
+    snprintf(root, sizeof(root), "/tmp/nano-test-jobs-XXXXXX");
+    assert_non_null(mkdtemp(root));
+    snprintf(dir, sizeof(dir), "%s/nano-banana/user/inputs", root);
+    snprintf(from, sizeof(from), "%s/upload", root);
+    snprintf(to, sizeof(to), "%s/a.png", dir);
+    f = fopen(from, "w");
+    assert_non_null(f);
+    fclose(f);
+
+    /* removed twice between mkdir and move: made again, moved */
+    p = (put_t) { dir, from, to, 2, 0 };
+    assert_int_equal(nano_job_mkdirs_put(dir, put_after_rmdir, &p), 0);
+    assert_int_equal(p.calls, 3);
+    assert_int_equal(stat(to, &st), 0);
+    assert_int_equal(stat(from, &st), -1);
+
+    /* removed every time: three tries, then the move's ENOENT */
+    assert_int_equal(rename(to, from), 0);
+    p = (put_t) { dir, from, to, 100, 0 };
+    assert_int_equal(nano_job_mkdirs_put(dir, put_after_rmdir, &p), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(p.calls, 3);
+    assert_int_equal(stat(from, &st), 0);
+
+    /* another failure is not tried again */
+    p = (put_t) { dir, from, to, 0, 0 };
+    assert_int_equal(nano_job_mkdirs_put(dir, put_refused, &p), -1);
+    assert_int_equal(errno, EACCES);
+    assert_int_equal(p.calls, 1);
+
+    /* a folder that cannot be made: put never called */
+    snprintf(dir, sizeof(dir), "%s/upload/inputs", root);
+    p = (put_t) { dir, from, to, 0, 0 };
+    assert_int_equal(nano_job_mkdirs_put(dir, put_refused, &p), -2);
+    assert_int_equal(p.calls, 0);
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest  extra[] = {
         cmocka_unit_test(test_final_path),
         cmocka_unit_test(test_mkdirs),
+        cmocka_unit_test(test_mkdirs_put),
     };
 
     return unit_run_table("jobs", rows, sizeof(rows) / sizeof(rows[0]),
