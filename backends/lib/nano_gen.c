@@ -398,6 +398,18 @@ nano_gen_cursor_split(const char *cursor, char *at, size_t atcap, char *id,
     return 0;
 }
 
+/*
+ * A row nano_gen_read() refuses (a jsonb value jansson cannot hold) is
+ * left out of a list, so that one such row does not make the owner's
+ * whole history an error; its id is logged.
+ */
+static void
+nano_gen_unlisted(const PGresult *r, int i)
+{
+    nano_log_error("cannot read generation %s; left out of the list",
+                   PQgetvalue(r, i, 0));
+}
+
 nano_db_status_t
 nano_gen_history(nano_db_t *db, const char *user_id, const char *module,
     int limit, const char *cursor, const char *base, json_t **items,
@@ -445,7 +457,11 @@ nano_gen_history(nano_db_t *db, const char *user_id, const char *module,
     *items = json_array();
     for (i = 0; i < shown && *items != NULL; i++) {
         nano_gen_init(&g);
-        j = nano_gen_read(r, i, &g) == 0 ? nano_gen_json(&g, base) : NULL;
+        if (nano_gen_read(r, i, &g) != 0) {
+            nano_gen_unlisted(r, i);
+            continue;
+        }
+        j = nano_gen_json(&g, base);
         if (j == NULL || json_array_append_new(*items, j) != 0) {
             json_decref(*items);
             *items = NULL;
@@ -491,9 +507,11 @@ nano_gen_all(nano_db_t *db, const char *user_id, json_t **items)
     *items = json_array();
     for (i = 0; i < PQntuples(r) && *items != NULL; i++) {
         nano_gen_init(&g);
-        j = nano_gen_read(r, i, &g) == 0
-            && snprintf(base, sizeof(base), "/%s", g.module)
-               < (int) sizeof(base)
+        if (nano_gen_read(r, i, &g) != 0) {
+            nano_gen_unlisted(r, i);
+            continue;
+        }
+        j = snprintf(base, sizeof(base), "/%s", g.module) < (int) sizeof(base)
             ? nano_gen_json(&g, base) : NULL;
         if (j == NULL || json_array_append_new(*items, j) != 0) {
             json_decref(*items);

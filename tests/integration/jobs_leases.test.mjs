@@ -14,7 +14,7 @@ import { fcgiRequest, nginxParams } from './fcgi.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
     price, fakeStats, fakeCount, tag, withBackendEnv, waitSql, secondBackend,
-    logsDir, ROOT,
+    logsDir, ROOT, history,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -97,7 +97,7 @@ test('nano-banana: a job whose end could not be recorded is renewed no more: fai
     assert.equal((await waitFor(u.jar, m, next.json().id)).status, 'succeeded');
 });
 
-test('nano-banana: a claimed job whose row cannot be read (params jansson refuses) fails unreadable, refunded once, never claimed again, its process alive', async () => {
+test('nano-banana: a claimed job whose row cannot be read (params jansson refuses) fails unreadable, refunded once, never claimed again, its process alive; the history leaves it out', async () => {
     const m = 'nano-banana';
     assert.ok(has(m), 'nano-banana is in the registry');
     const u = await person('unreadable');
@@ -137,6 +137,10 @@ test('nano-banana: a claimed job whose row cannot be read (params jansson refuse
     const next = await generate(u.jar, m, { prompt: `after the unreadable row ${tag()}` });
     assert.equal(next.status, 202, next.text);
     assert.equal((await waitFor(u.jar, m, next.json().id)).status, 'succeeded');
+    // the owner's history still answers, that one row left out of it
+    const h = await history(u.jar, m);
+    assert.equal(h.status, 200, h.text);
+    assert.deepEqual(h.json().items.map((x) => x.id), [next.json().id]);
 });
 
 test('nano-banana: a job whose lease lapsed while its process still runs it is not taken back by that process: one call, it succeeds, its lease renewed', async () => {
