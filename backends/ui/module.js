@@ -173,6 +173,9 @@ const GENERATION_SAYS = {
     timeout: 'The provider took too long to answer. Try again shortly.',
     bad_response: 'The provider sent an answer that could not be read. Try again.',
     stream_cut: 'The provider cut the answer off before it was finished.',
+    interrupted: 'The server stopped while the provider was working on this, and it was not sent again so that you are not charged twice. Try again.',
+    client_gone: 'The page left before any text came, so nothing was charged.',
+    unreadable: 'This generation’s stored data could not be read. Please tell the site’s operators.',
 };
 
 /* Returns {text, link?, field?} for an ApiError, a generation error
@@ -733,6 +736,7 @@ const SHORT_REASON = {
     blocked: 'Blocked by the safety filter', provider_quota: 'Provider busy or over quota',
     provider_error: 'Provider error', provider_auth: 'Provider key refused', timeout: 'Timed out',
     bad_request: 'Request refused', bad_response: 'Unreadable answer', stream_cut: 'Cut off',
+    interrupted: 'Interrupted', client_gone: 'Left before any text', unreadable: 'Cannot be read',
 };
 function shortReason(item) {
     if (item.status === 'failed') return SHORT_REASON[item.error && item.error.code] || 'Did not finish';
