@@ -174,7 +174,7 @@ const GENERATION_SAYS = {
     bad_response: 'The provider sent an answer that could not be read. Try again.',
     stream_cut: 'The provider cut the answer off before it was finished.',
     interrupted: 'The server stopped while the provider was working on this, and it was not sent again so that you are not charged twice. Try again.',
-    client_gone: 'The page left before any text came, so nothing was charged.',
+    client_gone: 'The page was closed or reloaded before any text came.',
     unreadable: 'This generation’s stored data could not be read. Please tell the site’s operators.',
 };
 
