@@ -201,6 +201,27 @@ nano_form_find(const nano_form_t *form, const char *key)
     return NULL;
 }
 
+int
+nano_form_digits(const char **p, long long max, long long *n)
+{
+    const char  *s = *p;
+    int          d;
+
+    if (*s < '0' || *s > '9') {
+        return -1;
+    }
+    for (*n = 0; *s >= '0' && *s <= '9'; s++) {
+        d = *s - '0';
+        /* *n * 10 + d > max, asked without overflowing */
+        if (d > max || *n > (max - d) / 10) {
+            return -1;
+        }
+        *n = *n * 10 + d;
+    }
+    *p = s;
+    return 0;
+}
+
 const char *
 nano_form_get(const nano_form_t *form, const char *key)
 {

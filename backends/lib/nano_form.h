@@ -1,6 +1,6 @@
 /*
  * application/x-www-form-urlencoded parsing, for query strings and form
- * bodies, and percent-decoding.
+ * bodies, percent-decoding, and the plain numbers their values hold.
  */
 
 #ifndef NANO_FORM_H
@@ -72,6 +72,14 @@ const char *nano_form_get(const nano_form_t *form, const char *key);
 /* 0 when key's first value came from a JSON true, false or number, so
  * that a field that must be text can refuse one; else 1. */
 int nano_form_is_text(const nano_form_t *form, const char *key);
+
+/*
+ * Reads one or more plain digits at *p (no blank, no sign: strtol would
+ * take " +2") into *n, leading zeros allowed, and advances *p past them.
+ * 0, or -1 when there is no digit or the number exceeds max (then *p is
+ * left as it was).
+ */
+int nano_form_digits(const char **p, long long max, long long *n);
 
 /*
  * Percent-decodes len bytes of in into out (at least len + 1 bytes),

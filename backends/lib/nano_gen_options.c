@@ -1,7 +1,7 @@
 /*
  * The checks of POST /<m>/api/generate's fields (nano_gen_options.h).
- * Numbers are read digit by digit, not with sscanf or strtol: those
- * skip blanks and take signs, so " 256x+256" would pass here and mean
+ * Numbers are plain digits (nano_form_digits), not sscanf or strtol:
+ * those skip blanks and take signs, so " 256x+256" would pass here and mean
  * something else, or nothing, to the provider.
  */
 
@@ -74,26 +74,6 @@ nano_gen_uuid_ok(const char *s)
     return 1;
 }
 
-/* Reads one or more plain digits at *p into *n (at most max); advances
- * *p.  0, or -1. */
-static int
-nano_gen_number(const char **p, long long max, long long *n)
-{
-    const char  *s = *p;
-
-    if (*s < '0' || *s > '9') {
-        return -1;
-    }
-    for (*n = 0; *s >= '0' && *s <= '9'; s++) {
-        *n = *n * 10 + (*s - '0');
-        if (*n > max) {
-            return -1;
-        }
-    }
-    *p = s;
-    return 0;
-}
-
 int
 nano_gen_size_ok(const char *s)
 {
@@ -104,9 +84,9 @@ nano_gen_size_ok(const char *s)
         return 1;
     }
     /* no leading zero: "0512" would read as 512 here, not everywhere */
-    if (*s == '0' || nano_gen_number(&s, NANO_GEN_SIDE_MAX, &w) != 0
+    if (*s == '0' || nano_form_digits(&s, NANO_GEN_SIDE_MAX, &w) != 0
         || *s++ != 'x'
-        || *s == '0' || nano_gen_number(&s, NANO_GEN_SIDE_MAX, &h) != 0
+        || *s == '0' || nano_form_digits(&s, NANO_GEN_SIDE_MAX, &h) != 0
         || *s != '\0')
     {
         return 0;
@@ -138,7 +118,7 @@ nano_gen_video_size(const char *s)
 static int
 nano_gen_seed(const char *s, long long *n)
 {
-    return nano_gen_number(&s, NANO_GEN_SEED_MAX, n) == 0 && *s == '\0'
+    return nano_form_digits(&s, NANO_GEN_SEED_MAX, n) == 0 && *s == '\0'
            ? 0 : -1;
 }
 

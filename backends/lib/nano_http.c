@@ -193,7 +193,8 @@ int
 nano_req_page(const nano_req_t *req, nano_res_t *res, nano_form_t *q,
     long dflt, long max, long *limit, const char **cursor)
 {
-    const char  *lim, *p;
+    const char  *lim;
+    long long    n;
     char         msg[64];
 
     nano_form_init(q);
@@ -218,15 +219,12 @@ nano_req_page(const nano_req_t *req, nano_res_t *res, nano_form_t *q,
     lim = nano_form_get(q, "limit");
     if (lim != NULL && lim[0] != '\0') {
         /* plain digits, as everywhere in the API: no blanks, no sign */
-        *limit = 0;
-        for (p = lim; *p >= '0' && *p <= '9' && *limit <= max; p++) {
-            *limit = *limit * 10 + (*p - '0');
-        }
-        if (*p != '\0' || *limit < 1 || *limit > max) {
+        if (nano_form_digits(&lim, max, &n) != 0 || *lim != '\0' || n < 1) {
             snprintf(msg, sizeof(msg), "limit must be a number from 1 to %ld",
                      max);
             return nano_res_field_error(res, "limit", msg);
         }
+        *limit = (long) n;
     }
     *cursor = nano_form_get(q, "cursor");
     if (*cursor != NULL && (*cursor)[0] == '\0') {

@@ -1,0 +1,73 @@
+/*
+ * Unit tests for the plain numbers of form values (nano_form_digits),
+ * which the page limits and generate's seeds and sizes share: digits
+ * only, leading zeros taken, a maximum that no overflow can slip past.
+ */
+
+#include "unit_table.h"
+
+#include <limits.h>
+
+#include "nano_form.h"
+
+typedef struct {
+    const char  *name;
+    const char  *in;
+    long long    max;
+    int          rc;
+    long long    n;         /* when rc is 0 */
+    const char  *rest;      /* where *p is left: in itself after a -1 */
+} digits_row_t;
+
+static const digits_row_t  rows[] = {
+    { "one digit", "7", 10, 0, 7, "" },
+    { "zero", "0", 10, 0, 0, "" },
+    { "leading zeros", "007", 10, 0, 7, "" },
+    { "zeros only", "000", 10, 0, 0, "" },
+    { "stops at a non-digit", "512x768", 4096, 0, 512, "x768" },
+    { "stops at a high byte", "5\xc3\xa9", 10, 0, 5, "\xc3\xa9" },
+    { "the maximum itself", "100", 100, 0, 100, "" },
+    { "the maximum with zeros", "0100", 100, 0, 100, "" },
+    { "one over", "101", 100, -1, 0, "101" },
+    { "over early, digits after", "1000000", 100, -1, 0, "1000000" },
+    { "empty", "", 100, -1, 0, "" },
+    { "a plus sign", "+2", 100, -1, 0, "+2" },
+    { "a minus sign", "-2", 100, -1, 0, "-2" },
+    { "a leading blank", " 2", 100, -1, 0, " 2" },
+    { "a letter", "x2", 100, -1, 0, "x2" },
+    { "max 0 takes 0", "00", 0, 0, 0, "" },
+    { "max 0 refuses 5", "5", 0, -1, 0, "5" },
+    { "max 9 refuses 10", "10", 9, -1, 0, "10" },
+    { "a negative max refuses all", "0", -1, -1, 0, "0" },
+    { "seed maximum", "2147483647", 2147483647LL, 0, 2147483647LL, "" },
+    { "seed maximum + 1", "2147483648", 2147483647LL, -1, 0, "2147483648" },
+    { "LLONG_MAX", "9223372036854775807", LLONG_MAX, 0, LLONG_MAX, "" },
+    { "LLONG_MAX + 1, no overflow", "9223372036854775808", LLONG_MAX, -1, 0,
+      "9223372036854775808" },
+    { "far past LLONG_MAX", "99999999999999999999999", LLONG_MAX, -1, 0,
+      "99999999999999999999999" },
+};
+
+static void
+digits_row(void **state)
+{
+    const digits_row_t  *r = *state;
+    const char          *p = r->in;
+    long long            n = -42;
+
+    assert_int_equal(nano_form_digits(&p, r->max, &n), r->rc);
+    if (r->rc == 0) {
+        assert_true(n == r->n);
+    }
+    assert_string_equal(p, r->rest);
+    if (r->rc != 0) {
+        assert_ptr_equal(p, r->in);
+    }
+}
+
+int
+main(void)
+{
+    return unit_run_table("form digits", rows, sizeof(rows) / sizeof(rows[0]),
+                          sizeof(rows[0]), digits_row, NULL, 0);
+}
