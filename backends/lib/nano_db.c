@@ -1162,3 +1162,21 @@ nano_db_connection(const nano_db_t *db)
 {
     return db != NULL ? db->connects : 0;
 }
+
+void
+nano_db_array_add(nano_buf_t *b, const char *s, size_t *n)
+{
+    size_t  k;
+
+    nano_buf_puts(b, (*n)++ > 0 ? ",\"" : "\"");
+    for (; *s != '\0'; s += k) {
+        k = strcspn(s, "\"\\");
+        nano_buf_append(b, s, k);
+        if (s[k] != '\0') {
+            nano_buf_append(b, "\\", 1);
+            nano_buf_append(b, s + k, 1);
+            k++;
+        }
+    }
+    nano_buf_puts(b, "\"");
+}

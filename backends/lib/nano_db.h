@@ -9,6 +9,8 @@
 
 #include <libpq-fe.h>
 
+#include "nano_buf.h"
+
 typedef enum {
     NANO_DB_OK = 0,
     NANO_DB_UNAVAILABLE,   /* cannot reach the server: answer 503 */
@@ -174,6 +176,15 @@ int nano_db_socket(const nano_db_t *db);
  * compares this with the number it had when it called nano_db_listen.
  */
 unsigned nano_db_connection(const nano_db_t *db);
+
+/*
+ * Appends s to a PostgreSQL array literal for a $n::text[] parameter as
+ * element number *n (counted here: a comma before all but the first),
+ * double-quoted with '"' and '\' escaped, so that any text is one
+ * element; the caller writes the braces ("{" ... "}"; "{}" is empty).
+ * Failures are b's sticky one.
+ */
+void nano_db_array_add(nano_buf_t *b, const char *s, size_t *n);
 
 /*
  * The last failure's message (first line of the server's or libpq's text,

@@ -919,25 +919,18 @@ nano_gen_set_submitting(nano_db_t *db, const char *owner,
     nano_buf_t          arr;
     nano_db_status_t    st;
     PGresult           *r;
-    size_t              i;
+    size_t              i, m = 0;
     int                 k, rows;
 
     for (i = 0; i < n; i++) {
         held[i] = 0;
     }
-    /* an array literal: the ids are UUIDs, nothing in them needs quoting */
     nano_buf_init(&arr);
-    k = nano_buf_puts(&arr, "{");
+    nano_buf_puts(&arr, "{");
     for (i = 0; i < n; i++) {
-        if (strspn(ids[i], "0123456789abcdef-") != strlen(ids[i])) {
-            nano_buf_cleanup(&arr);
-            return NANO_DB_INVALID;
-        }
-        k |= i > 0 ? nano_buf_puts(&arr, ",") : 0;
-        k |= nano_buf_puts(&arr, ids[i]);
+        nano_db_array_add(&arr, ids[i], &m);
     }
-    k |= nano_buf_puts(&arr, "}");
-    if (k != 0) {
+    if (nano_buf_puts(&arr, "}") != 0) {
         nano_buf_cleanup(&arr);
         return NANO_DB_FAILED;
     }

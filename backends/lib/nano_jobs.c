@@ -901,26 +901,6 @@ nano_jobs_notify(nano_db_t *db, const char *module)
     PQclear(r);
 }
 
-/* Appends id to the array literal in b as a quoted element (whatever
- * a row's id holds), after a comma unless it is the first. */
-static void
-nano_jobs_held_add(nano_buf_t *b, const char *id, size_t *n)
-{
-    size_t  k;
-
-    nano_buf_puts(b, (*n)++ > 0 ? ",\"" : "\"");
-    for (; *id != '\0'; id += k) {
-        k = strcspn(id, "\"\\");
-        nano_buf_append(b, id, k);
-        if (id[k] != '\0') {
-            nano_buf_append(b, "\\", 1);
-            nano_buf_append(b, id + k, 1);
-            k++;
-        }
-    }
-    nano_buf_puts(b, "\"");
-}
-
 /*
  * What this process holds, as a PostgreSQL array literal of quoted
  * ids: the runner's jobs wherever they are (waiting, in a call,
@@ -942,26 +922,26 @@ nano_jobs_held(size_t *n)
     nano_buf_init(&b);
     nano_buf_puts(&b, "{");
     for (job = nano_jobs.jobs; job != NULL; job = job->next) {
-        nano_jobs_held_add(&b, job->gen.id, n);
+        nano_db_array_add(&b, job->gen.id, n);
     }
     for (job = nano_jobs.ending; job != NULL; job = job->next) {
-        nano_jobs_held_add(&b, job->gen.id, n);
+        nano_db_array_add(&b, job->gen.id, n);
     }
     pthread_mutex_lock(&nano_jobs.lock);
     for (job = nano_jobs.todo; job != NULL; job = job->next) {
-        nano_jobs_held_add(&b, job->gen.id, n);
+        nano_db_array_add(&b, job->gen.id, n);
     }
     if (nano_jobs.working != NULL) {
-        nano_jobs_held_add(&b, nano_jobs.working->gen.id, n);
+        nano_db_array_add(&b, nano_jobs.working->gen.id, n);
     }
     for (job = nano_jobs.done; job != NULL; job = job->next) {
-        nano_jobs_held_add(&b, job->gen.id, n);
+        nano_db_array_add(&b, job->gen.id, n);
     }
     pthread_mutex_unlock(&nano_jobs.lock);
     pthread_mutex_lock(&nano_jobs_answers.lock);
     for (i = 0; i < NANO_JOBS_ANSWERS_MAX; i++) {
         if (nano_jobs_answers.ids[i][0] != '\0') {
-            nano_jobs_held_add(&b, nano_jobs_answers.ids[i], n);
+            nano_db_array_add(&b, nano_jobs_answers.ids[i], n);
         }
     }
     pthread_mutex_unlock(&nano_jobs_answers.lock);
