@@ -158,6 +158,44 @@ static const struct {
     " $3, $4, $5, $6, $7, $8::jsonb, $9::boolean, $10, $11, "                \
     NANO_GEN_EPOCH " + $12::bigint, $13::bigint"
 
+/*
+ * nano_db runs a statement once more on a new connection when the one
+ * it had open dies during the call (db_run_as): a server that died after
+ * the admission's commit, before its answer, leaves the second run to
+ * meet the first one's work, as the debit's unique violation or as a
+ * refusal for the credits or the room the first one took.  out->id is
+ * new to this call, so a row with it, its user and module is this
+ * admission's own: read back, *outcome becomes "admitted" with the row's
+ * model and cost.  Without the row, st; a failed read, its status.
+ */
+static nano_db_status_t
+nano_gen_admit_lost(nano_db_t *db, const nano_gen_new_t *in,
+    nano_gen_admission_t *out, char **outcome, nano_db_status_t st)
+{
+    static const char   sql[] =
+        "SELECT \"model\", \"cost\" FROM \"Generation\""
+        " WHERE \"id\" = $1 AND \"userId\" = $2 AND \"module\" = $3";
+    const char         *params[3] = { out->id, in->user_id, in->module };
+    nano_db_status_t    rst;
+    PGresult           *r;
+
+    r = nano_db_exec(db, sql, 3, params, PGRES_TUPLES_OK, &rst);
+    if (r == NULL) {
+        return rst;
+    }
+    if (PQntuples(r) == 1) {
+        snprintf(out->model, sizeof(out->model), "%s", PQgetvalue(r, 0, 0));
+        out->cost = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+        nano_log_warn("generation %s: admitted before its answer was lost",
+                      out->id);
+        free(*outcome);
+        *outcome = strdup("admitted");
+        st = *outcome != NULL ? NANO_DB_OK : NANO_DB_FAILED;
+    }
+    PQclear(r);
+    return st;
+}
+
 /* One call of "nano_gen_admit": its outcome in *outcome (a new string),
  * the model and price in out. */
 static nano_db_status_t
@@ -174,6 +212,7 @@ nano_gen_admit_once(nano_db_t *db, const nano_gen_new_t *in,
     long long           max = NANO_GEN_INFLIGHT_MAX;
     nano_db_status_t    st;
     PGresult           *r;
+    unsigned            conn = nano_db_connection(db);
 
     *outcome = NULL;
     if (max_env != NULL && atoll(max_env) > 0) {
@@ -199,7 +238,8 @@ nano_gen_admit_once(nano_db_t *db, const nano_gen_new_t *in,
                   : nano_db_exec_retried(db, query, 13, params,
                                          PGRES_TUPLES_OK, &st);
     if (r == NULL) {
-        return st;
+        return st == NANO_DB_CONFLICT
+               ? nano_gen_admit_lost(db, in, out, outcome, st) : st;
     }
     if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0)) {
         PQclear(r);
@@ -211,7 +251,19 @@ nano_gen_admit_once(nano_db_t *db, const nano_gen_new_t *in,
     }
     *outcome = strdup(PQgetvalue(r, 0, 0));
     PQclear(r);
-    return *outcome != NULL ? NANO_DB_OK : NANO_DB_FAILED;
+    if (*outcome == NULL) {
+        return NANO_DB_FAILED;
+    }
+    /* such a second run ran on a connection opened during the call (so
+     * does a first call: then the read finds nothing, one round trip on
+     * a refusal) */
+    if ((strcmp(*outcome, "no_credits") == 0
+         || strcmp(*outcome, "too_many") == 0)
+        && nano_db_connection(db) != conn)
+    {
+        return nano_gen_admit_lost(db, in, out, outcome, NANO_DB_OK);
+    }
+    return NANO_DB_OK;
 }
 
 nano_db_status_t

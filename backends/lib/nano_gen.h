@@ -99,9 +99,11 @@ typedef struct {
  * (default 16) queued or running generations in this module, and
  * inserts the row.  A user without an account gets one with its grant
  * first (one more round trip, once).  out says what happened; a refused
- * one changes nothing.  With in->early an admitted one returns before
- * its commit is durable (nano_db_exec_early): the caller settles it
- * with nano_db_settle before anything of it leaves the process.
+ * one changes nothing.  One whose commit's answer was lost, run again
+ * by nano_db on a new connection, is found by its id and admitted.
+ * With in->early an admitted one returns before its commit is durable
+ * (nano_db_exec_early): the caller settles it with nano_db_settle before
+ * anything of it leaves the process.
  */
 nano_db_status_t nano_gen_create(nano_db_t *db, const nano_gen_new_t *in,
     nano_gen_admission_t *out);

@@ -1,0 +1,116 @@
+// A job's admission whose commit's answer was lost (docs/MODULES.md,
+// Credits): nano_db runs a statement once more on a new connection when
+// a connection it had open dies during the call, and that second run of
+// "nano_gen_admit" meets the first one's committed row.  It must answer
+// 202 with that row, charged once, not a 500 (the debit's unique
+// violation) or a 402 (the credits it took itself).
+//
+// The window is made with PostgreSQL's own: a commit that waits for a
+// synchronous standby that never comes (synchronous_standby_names names
+// nobody, and a trigger turns synchronous_commit on for the marked rows
+// only; the test cluster runs with it off) is committed locally already;
+// terminating that backend then ends the connection without an answer
+// ("The transaction has already committed locally").
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { REGISTRY, retry } from './lib.mjs';
+import { PG_SOCK, PSQL } from './accounts.mjs';
+import {
+    psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf,
+    ledgerSum, price, setBalance, tag, waitSql, logsDir,
+} from './generations.mjs';
+
+const M = 'nano-banana';
+const MARK = `admit-answer-lost-${tag()}`;
+const PROBE = 'nano_test_syncrep_probe';
+
+// ALTER SYSTEM needs the superuser.
+function asPostgres(sql) {
+    const r = spawnSync(PSQL, ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', PG_SOCK,
+        '-U', 'postgres', '-d', 'nano', '-c', sql], { encoding: 'utf8', timeout: 30000 });
+    if (r.status !== 0) throw new Error(`psql ${sql}: ${r.stderr || r.error}`);
+    return r.stdout.trim();
+}
+
+before(async () => {
+    psql(`CREATE FUNCTION "nano_test_sync_commit"() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM set_config('synchronous_commit', 'on', true);
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER "nano_test_sync_commit"
+            AFTER INSERT ON "Generation" FOR EACH ROW
+            WHEN (NEW."prompt" LIKE ${lit(`%${MARK}%`)})
+            EXECUTE FUNCTION "nano_test_sync_commit"();`);
+    asPostgres(`ALTER SYSTEM SET synchronous_standby_names = 'nano_test_nobody'`);
+    asPostgres('SELECT pg_reload_conf()');
+    // The checkpointer takes the standby list in on the reload: a probe
+    // commit that waits shows it has (psql is killed, its backend ended).
+    // Only a commit that wrote WAL waits: a temporary table's catalog rows.
+    assert.ok(await retry(() => {
+        const r = spawnSync(PSQL, ['-X', '-q', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano',
+            '-c', 'SET synchronous_commit = on', '-c', 'CREATE TEMP TABLE probe ()'],
+        { env: { ...process.env, PGAPPNAME: PROBE }, timeout: 500 });
+        return r.status === null;
+    }, 10000, 0), 'a commit waits for the standby');
+    psql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = ${lit(PROBE)}`);
+});
+
+after(() => {
+    asPostgres('ALTER SYSTEM RESET synchronous_standby_names');
+    asPostgres('SELECT pg_reload_conf()');
+    psql(`DROP TRIGGER IF EXISTS "nano_test_sync_commit" ON "Generation";
+        DROP FUNCTION IF EXISTS "nano_test_sync_commit"();`);
+});
+
+// POSTs a marked job for u, cuts its admission's connection once its
+// commit waits, and returns the answer.
+async function admitAndCut(u, prompt) {
+    const pending = generate(u.jar, M, { prompt });
+    const pid = await waitSql(`SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep'
+        AND query LIKE '%nano_gen_admit%'`, { ms: 15000 });
+    psql(`SELECT pg_terminate_backend(${Number(pid)})`);
+    return pending;
+}
+
+const logOf = () => fs.readFileSync(`${logsDir()}/${M}.log`, 'utf8');
+
+for (const [what, credits, refusedAs] of [
+    ['the second run meets the debit (unique violation)', 3, '500'],
+    ['the second run finds the credits already taken', 1, '402'],
+]) {
+    test(`${M}: an admission committed before its connection died is answered 202 with its row, charged once: ${what} (else ${refusedAs})`, async () => {
+        assert.ok(REGISTRY.some((m) => m.name === M), `${M} is in the registry`);
+        const u = await person('admitlost');
+        const cost = price(M);
+        // a first job, so that the pool's connection is open before the
+        // call: only then does nano_db run it again
+        const first = await generate(u.jar, M, { prompt: `warm ${tag()}` });
+        assert.equal(first.status, 202, first.text);
+        assert.equal((await waitFor(u.jar, M, first.json().id)).status, 'succeeded');
+        setBalance(u.id, credits * cost);
+
+        const prompt = `${MARK} ${tag()}`;
+        const r = await admitAndCut(u, prompt);
+        assert.equal(r.status, 202, r.text);
+        const { id, cost: charged } = r.json();
+        assert.equal(charged, cost);
+        const g = row(id);
+        assert.ok(g, 'the row is there');
+        assert.equal(g.userId, u.id);
+        assert.equal(g.prompt, prompt);
+        assert.equal(Number(psql(`SELECT count(*) FROM "Generation" WHERE "prompt" = ${lit(prompt)}`)), 1);
+        assert.deepEqual(ledgerOf(id).map((l) => [l.reason, l.delta]), [['debit', -cost]]);
+        assert.equal(balanceOf(u.id), (credits - 1) * cost);
+        assert.equal(ledgerSum(u.id), balanceOf(u.id));
+        assert.match(logOf(), /database connection lost .*; reconnecting/);
+        assert.match(logOf(), new RegExp(`generation ${id}: admitted before its answer was lost`));
+
+        // the caller woke the runner: the job runs, once
+        assert.equal((await waitFor(u.jar, M, id)).status, 'succeeded');
+        assert.deepEqual(ledgerOf(id).map((l) => l.reason), ['debit']);
+    });
+}
