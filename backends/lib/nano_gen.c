@@ -172,27 +172,25 @@ static nano_db_status_t
 nano_gen_admit_lost(nano_db_t *db, const nano_gen_new_t *in,
     nano_gen_admission_t *out, char **outcome, nano_db_status_t st)
 {
-    static const char   sql[] =
-        "SELECT \"model\", \"cost\" FROM \"Generation\""
-        " WHERE \"id\" = $1 AND \"userId\" = $2 AND \"module\" = $3";
-    const char         *params[3] = { out->id, in->user_id, in->module };
-    nano_db_status_t    rst;
-    PGresult           *r;
+    nano_gen_t        g;
+    nano_db_status_t  rst;
+    int               found;
 
-    r = nano_db_exec(db, sql, 3, params, PGRES_TUPLES_OK, &rst);
-    if (r == NULL) {
+    nano_gen_init(&g);
+    rst = nano_gen_get(db, out->id, in->user_id, &g, &found);
+    if (rst != NANO_DB_OK) {
         return rst;
     }
-    if (PQntuples(r) == 1) {
-        snprintf(out->model, sizeof(out->model), "%s", PQgetvalue(r, 0, 0));
-        out->cost = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    if (found && strcmp(g.module, in->module) == 0) {
+        snprintf(out->model, sizeof(out->model), "%s", g.model);
+        out->cost = g.cost;
         nano_log_warn("generation %s: admitted before its answer was lost",
                       out->id);
         free(*outcome);
         *outcome = strdup("admitted");
         st = *outcome != NULL ? NANO_DB_OK : NANO_DB_FAILED;
     }
-    PQclear(r);
+    nano_gen_cleanup(&g);
     return st;
 }
 
