@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "nano_buf.h"
+#include "nano_config.h"
 #include "nano_credits.h"
 #include "nano_gen.h"
 #include "nano_log.h"
@@ -138,6 +139,16 @@ failed:
 
 /* ---- creating ----------------------------------------------------------- */
 
+static int  nano_gen_inflight_max = NANO_GEN_INFLIGHT_MAX;
+
+int
+nano_gen_configure(char *err, size_t errlen)
+{
+    return nano_config_env_int("NANO_MAX_INFLIGHT_PER_USER",
+                               NANO_GEN_INFLIGHT_MAX, 1, 1000000,
+                               &nano_gen_inflight_max, err, errlen);
+}
+
 /* The outcomes of "nano_gen_admit" (sql/010_admission.sql). */
 static const struct {
     const char        *name;
@@ -206,18 +217,13 @@ nano_gen_admit_once(nano_db_t *db, const nano_gen_new_t *in,
     const char         *query = in->caller_wakes ? sql_waking : sql;
     const char         *params[13];
     char                lease[24], maxs[24];
-    const char         *max_env = getenv("NANO_MAX_INFLIGHT_PER_USER");
-    long long           max = NANO_GEN_INFLIGHT_MAX;
     nano_db_status_t    st;
     PGresult           *r;
     unsigned            conn = nano_db_connection(db);
 
     *outcome = NULL;
-    if (max_env != NULL && atoll(max_env) > 0) {
-        max = atoll(max_env);
-    }
     snprintf(lease, sizeof(lease), "%d", in->lease_secs);
-    snprintf(maxs, sizeof(maxs), "%lld", max);
+    snprintf(maxs, sizeof(maxs), "%d", nano_gen_inflight_max);
     params[0] = out->id;
     params[1] = in->user_id;
     params[2] = in->module;

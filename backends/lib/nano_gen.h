@@ -51,6 +51,13 @@ void nano_gen_init(nano_gen_t *g);
 /* Frees the fields; accepts NULL and may run twice. */
 void nano_gen_cleanup(nano_gen_t *g);
 
+/*
+ * Reads NANO_MAX_INFLIGHT_PER_USER once, at a module's start: 0, or -1
+ * with err saying what is wrong (a typo must not become a limit of 1 or
+ * the default in silence).
+ */
+int nano_gen_configure(char *err, size_t errlen);
+
 /* What nano_gen_create decided. */
 typedef enum {
     NANO_GEN_ADMITTED = 0,

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "nano_buf.h"
+#include "nano_config.h"
 #include "nano_jobs.h"
 #include "nano_log.h"
 #include "nano_rand.h"
@@ -1247,8 +1248,7 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider)
 {
     const char  *media = getenv("NANO_MEDIA_DIR");
     const char  *root = getenv("NANO_ROOT");
-    const char  *max = getenv("NANO_JOBS_MAX");
-    char         host[64], rnd[17];
+    char         host[64], rnd[17], err[160];
 
     snprintf(nano_jobs.module, sizeof(nano_jobs.module), "%s", module);
     nano_jobs.provider = provider;
@@ -1269,8 +1269,12 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider)
     }
     /* 0: this process serves requests and keeps its leases, but takes
      * no jobs (another process runs them) */
-    nano_jobs.max = max != NULL && max[0] != '\0' && atoi(max) >= 0
-                    ? atoi(max) : NANO_JOBS_MAX_DEFAULT;
+    if (nano_config_env_int("NANO_JOBS_MAX", NANO_JOBS_MAX_DEFAULT, 0,
+                            100000, &nano_jobs.max, err, sizeof(err)) != 0)
+    {
+        nano_log_error("%s", err);
+        return -1;
+    }
     if (nano_job_mkdirs(nano_jobs.media) != 0) {
         nano_log_error("jobs: cannot make the media folder %s: %s",
                        nano_jobs.media, strerror(errno));

@@ -120,6 +120,10 @@ nano_module_start(const nano_config_t *config)
     int                       real;
 
     (void) config;
+    if (nano_gen_configure(err, sizeof(err)) != 0) {
+        nano_log_error("%s", err);
+        return -1;
+    }
     if (nano_client_global_init() != 0) {
         nano_log_error("cannot initialise libcurl");
         return -1;

@@ -480,3 +480,30 @@ test('backends: no --listen and no socket on fd 0: exit 2 with a usage message',
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /no --listen given and stdin is not a socket/);
 });
+
+// A module's numeric settings are read once at start; a bad one stops it
+// with the setting named, rather than becoming a default (or, through
+// atoi, a limit of 1 from "1O") in silence.
+test('backends: a module with a bad setting stops at start, naming it', () => {
+    const media = fs.mkdtempSync(path.join(tmpRoot, 'media-'));
+    const bad = [
+        ['nano-banana', 'NANO_JOBS_MAX', 'abc'],
+        ['nano-banana', 'NANO_JOBS_MAX', '-1'],
+        ['nano-banana', 'NANO_MAX_INFLIGHT_PER_USER', '0'],
+        ['qwen', 'NANO_MAX_INFLIGHT_PER_USER', '1O'],
+        ['nano-banana', 'NANO_MEDIA_SWEEP_GRACE_SECS', '5'],
+        ['wan-2.5', 'NANO_MEDIA_SWEEP_SECS', 'soon'],
+        ['nano-banana', 'NANO_MEDIA_SWEEP_SECS', '-1'],
+    ];
+    for (const [app, name, value] of bad) {
+        const sock = path.join(tmpRoot, `bad-${app}.sock`);
+        const r = spawnSync(path.join(BIN, `nano-${app}`), ['--listen', `unix:${sock}`], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
+            env: backendEnv({ NANO_MEDIA_DIR: media, [name]: value }),
+        });
+        assert.equal(r.signal, null, `${app} ${name}=${value}: it did not stop by itself`);
+        assert.notEqual(r.status, 0, `${app} ${name}=${value} is refused: ${r.stderr.slice(-300)}`);
+        assert.ok(r.stderr.includes(`${name} must be a number`), `${app}: the log names ${name}: ${r.stderr.slice(-300)}`);
+        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+    }
+});
