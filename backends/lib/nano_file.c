@@ -1,8 +1,11 @@
 /*
- * Small files read whole (nano_file.h).
+ * Small files read whole, and media folders made (nano_file.h).
  */
 
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "nano_file.h"
 
@@ -27,4 +30,67 @@ nano_file_read(FILE *f, size_t max, char **out, size_t *len)
     *out = data;
     *len = n;
     return 0;
+}
+
+int
+nano_file_mkdirs(const char *path, unsigned *made)
+{
+    struct stat  st;
+    char         buf[PATH_MAX], c, *p;
+    unsigned     bits = 0;
+    int          walk, rc = -1, n = 0, k;
+
+    if (snprintf(buf, sizeof(buf), "%s", path) >= (int) sizeof(buf)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if (buf[0] == '\0') {
+        errno = ENOENT;
+        return -1;
+    }
+    for (p = buf + 1; *p != '\0'; p++) {
+        n += *p == '/';
+    }
+    for (walk = 0; walk < 3 && rc != 0; walk++) {
+        rc = 0;
+        for (p = buf + 1, k = n; rc == 0; p++) {
+            if (*p != '/' && *p != '\0') {
+                continue;
+            }
+            c = *p;
+            *p = '\0';
+            if (mkdir(buf, 0750) == 0) {
+                /* the umask may have taken group bits; a setgid bit
+                 * inherited from the parent (the media folder's group,
+                 * nginx's) must stay */
+                if (stat(buf, &st) == 0 && (st.st_mode & 0750) != 0750) {
+                    chmod(buf, (st.st_mode & 07777) | 0750);
+                }
+                bits |= k < 32 ? 1u << k : 0;
+            } else if (errno != EEXIST) {
+                rc = -1;
+            }
+            *p = c;
+            if (c == '\0') {
+                break;
+            }
+            k--;
+        }
+        if (rc != 0 && errno != ENOENT) {
+            break;
+        }
+    }
+    /* mkdir's EEXIST is also a file of that name */
+    if (rc == 0) {
+        if (stat(path, &st) != 0) {
+            rc = -1;
+        } else if (!S_ISDIR(st.st_mode)) {
+            errno = ENOTDIR;
+            rc = -1;
+        }
+    }
+    if (made != NULL) {
+        *made |= bits;
+    }
+    return rc;
 }

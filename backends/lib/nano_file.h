@@ -1,7 +1,7 @@
 /*
  * Small files read whole: templates, the module registry, the packs
  * file.  Each has a size cap, so a wrong path cannot make a process read
- * a disk image into memory.
+ * a disk image into memory.  And the media folders made.
  */
 
 #ifndef NANO_FILE_H
@@ -17,5 +17,15 @@
  * memory.  f stays open.
  */
 int nano_file_read(FILE *f, size_t max, char **out, size_t *len);
+
+/*
+ * mkdir -p with mode 0750 whatever the umask (nginx's group reads the
+ * media); *made (may be NULL) gets a bit for each of the last components
+ * this call made itself, bit 0 the last.  A folder removed during the
+ * walk by whoever found it empty (a runner tidying after a job, an
+ * account's deletion) is made again: up to three walks.  0, or -1 with
+ * errno set (ENOTDIR when path is there but is no folder).
+ */
+int nano_file_mkdirs(const char *path, unsigned *made);
 
 #endif /* NANO_FILE_H */

@@ -18,6 +18,7 @@
 
 #include "nano_buf.h"
 #include "nano_config.h"
+#include "nano_file.h"
 #include "nano_jobs.h"
 #include "nano_log.h"
 #include "nano_rand.h"
@@ -96,61 +97,6 @@ nano_job_media_root(void)
     return nano_jobs.media;
 }
 
-/*
- * mkdir -p with mode 0750; *made (may be NULL) gets a bit for each of
- * the last components this call made itself, bit 0 the last.  A folder
- * removed during the walk by whoever found it empty (a runner tidying
- * after a job, an account's deletion) is made again: up to three walks.
- */
-static int
-nano_job_mkdirs_made(const char *path, unsigned *made)
-{
-    char      buf[PATH_MAX], c, *p;
-    unsigned  bits = 0;
-    int       walk, rc = -1, n = 0, k;
-
-    if (snprintf(buf, sizeof(buf), "%s", path) >= (int) sizeof(buf)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    for (p = buf + 1; *p != '\0'; p++) {
-        n += *p == '/';
-    }
-    for (walk = 0; walk < 3 && rc != 0; walk++) {
-        rc = 0;
-        for (p = buf + 1, k = n; rc == 0; p++) {
-            if (*p != '/' && *p != '\0') {
-                continue;
-            }
-            c = *p;
-            *p = '\0';
-            if (mkdir(buf, 0750) == 0) {
-                bits |= k < 32 ? 1u << k : 0;
-            } else if (errno != EEXIST) {
-                rc = -1;
-            }
-            *p = c;
-            if (c == '\0') {
-                break;
-            }
-            k--;
-        }
-        if (rc != 0 && errno != ENOENT) {
-            break;
-        }
-    }
-    if (made != NULL) {
-        *made |= bits;
-    }
-    return rc;
-}
-
-int
-nano_job_mkdirs(const char *path)
-{
-    return nano_job_mkdirs_made(path, NULL);
-}
-
 int
 nano_job_mkdirs_put(const char *dir, int (*put)(void *arg), void *arg)
 {
@@ -160,7 +106,7 @@ nano_job_mkdirs_put(const char *dir, int (*put)(void *arg), void *arg)
      * inputs/, a runner tidying up), and may do so between our mkdir and
      * put: the folder is made again */
     for (tries = 0; tries < 3; tries++) {
-        if (nano_job_mkdirs(dir) != 0) {
+        if (nano_file_mkdirs(dir, NULL) != 0) {
             return -2;
         }
         errno = 0;
@@ -217,7 +163,7 @@ nano_job_next_path(nano_job_t *job, const char *ext, char *path, size_t cap)
     }
     n = json_array_size(job->outputs);
     if (nano_job_dir(job, dir, sizeof(dir)) != 0
-        || nano_job_mkdirs_made(dir, &job->made_dirs) != 0)
+        || nano_file_mkdirs(dir, &job->made_dirs) != 0)
     {
         nano_log_error("job %s: cannot make %s: %s", job->gen.id, dir,
                        strerror(errno));
@@ -1275,7 +1221,7 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider)
         nano_log_error("%s", err);
         return -1;
     }
-    if (nano_job_mkdirs(nano_jobs.media) != 0) {
+    if (nano_file_mkdirs(nano_jobs.media, NULL) != 0) {
         nano_log_error("jobs: cannot make the media folder %s: %s",
                        nano_jobs.media, strerror(errno));
         return -1;

@@ -134,11 +134,8 @@ nano_job_next_t nano_job_fail(nano_job_t *job, const char *code,
 /* The media root (NANO_MEDIA_DIR, default <NANO_ROOT>/.state/media). */
 const char *nano_job_media_root(void);
 
-/* mkdir -p with mode 0750; 0 or -1 (errno set). */
-int nano_job_mkdirs(const char *path);
-
 /*
- * Makes dir (nano_job_mkdirs), then calls put(arg), which puts a file
+ * Makes dir (nano_file_mkdirs), then calls put(arg), which puts a file
  * into it and returns 0, or -1 with errno set.  When put fails with
  * ENOENT, dir was removed in between, and both are done again, three
  * tries in all.  0, -1 when put failed, -2 when dir cannot be made

@@ -11,51 +11,10 @@
 #include <unistd.h>
 
 #include "nano_image.h"
+#include "nano_file.h"
 #include "nano_log.h"
 #include "nano_upload.h"
 #include "nano_utf8.h"
-
-/* Creates path and its missing parents (0750); 0 or -1 (errno). */
-static int
-nano_upload_mkdirs(const char *path)
-{
-    struct stat   st;
-    char         *copy, *p;
-    int           last, rc = -1;
-
-    copy = strdup(path);
-    if (copy == NULL || copy[0] == '\0') {
-        goto out;
-    }
-    for (p = copy + 1; ; p++) {
-        if (*p != '/' && *p != '\0') {
-            continue;
-        }
-        last = *p == '\0';
-        *p = '\0';
-        /* 0750 whatever the umask: nginx's group reads the media */
-        if (mkdir(copy, 0750) == 0) {
-            chmod(copy, 0750);
-        } else if (errno != EEXIST) {
-            goto out;
-        }
-        if (last) {
-            break;
-        }
-        *p = '/';
-    }
-    if (stat(path, &st) != 0) {
-        goto out;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        goto out;
-    }
-    rc = 0;
-out:
-    free(copy);
-    return rc;
-}
 
 /* Records the first refusal; returns -1 so a callback can stop the
  * parser with it. */
@@ -289,7 +248,7 @@ nano_upload_init(nano_upload_set_t *set, const char *media_dir,
         goto out;
     }
     snprintf(set->dir, len, "%s/tmp", media_dir);
-    if (nano_upload_mkdirs(set->dir) != 0) {
+    if (nano_file_mkdirs(set->dir, NULL) != 0) {
         nano_log_error("upload: cannot make %s: %s", set->dir,
                        strerror(errno));
         rc = 500;

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nano_file.h"
 #include "nano_jobs.h"
 
 typedef struct {
@@ -120,6 +121,7 @@ test_mkdirs(void **state)
     char         root[64], path[128], cmd[160];
     struct stat  st;
     mode_t       mask = umask(0);
+    unsigned     made;
     FILE        *f;
 
     (void) state;
@@ -127,19 +129,44 @@ test_mkdirs(void **state)
     snprintf(root, sizeof(root), "/tmp/nano-test-jobs-XXXXXX");
     assert_non_null(mkdtemp(root));
     snprintf(path, sizeof(path), "%s/nano-banana/user/gen", root);
-    assert_int_equal(nano_job_mkdirs(path), 0);
+    assert_int_equal(nano_file_mkdirs(path, NULL), 0);
     assert_int_equal(stat(path, &st), 0);
     assert_true(S_ISDIR(st.st_mode));
-    assert_int_equal(st.st_mode & 0777, 0750 & ~mask);
-    /* again: every folder there already */
-    assert_int_equal(nano_job_mkdirs(path), 0);
-    /* a file in the way */
+    /* 0750 whatever the umask: nginx's group reads the media */
+    assert_int_equal(st.st_mode & 0777, 0750);
+    /* again: every folder there already, none made */
+    made = 0;
+    assert_int_equal(nano_file_mkdirs(path, &made), 0);
+    assert_int_equal(made, 0);
+    /* the last two made: bits 0 and 1 */
+    umask(0077);
+    snprintf(path, sizeof(path), "%s/nano-banana/user2/gen", root);
+    assert_int_equal(nano_file_mkdirs(path, &made), 0);
+    umask(mask);
+    assert_int_equal(made, 3u);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0750);
+    /* a setgid parent's bit (the media folder's group) is inherited */
+    snprintf(path, sizeof(path), "%s/sgid", root);
+    assert_int_equal(mkdir(path, 0750), 0);
+    assert_int_equal(chmod(path, 02750), 0);
+    snprintf(path, sizeof(path), "%s/sgid/a/b", root);
+    umask(0077);
+    assert_int_equal(nano_file_mkdirs(path, NULL), 0);
+    umask(mask);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 02750);
+    /* a file in the way, below or at the end */
     snprintf(path, sizeof(path), "%s/nano-banana/user/gen/f", root);
     f = fopen(path, "w");
     assert_non_null(f);
     fclose(f);
+    errno = 0;
+    assert_int_equal(nano_file_mkdirs(path, NULL), -1);
+    assert_int_equal(errno, ENOTDIR);
     snprintf(path, sizeof(path), "%s/nano-banana/user/gen/f/g", root);
-    assert_int_equal(nano_job_mkdirs(path), -1);
+    assert_int_equal(nano_file_mkdirs(path, NULL), -1);
+    assert_int_equal(nano_file_mkdirs("", NULL), -1);
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
     assert_int_equal(system(cmd), 0);
 }
