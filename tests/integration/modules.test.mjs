@@ -8,6 +8,7 @@
 // (sniffed, not named); media types, ranges and the internal location.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -769,4 +770,37 @@ test('a generation refused for credits keeps no uploaded image (multipart or bas
     const r402b = await generate(u.jar, nb.name, { prompt: 'edit', image: png(20, 20).toString('base64') });
     assert.equal(r402b.status, 402, r402b.text);
     assert.deepEqual(listInputs(), had, 'a refused generation leaves no input file behind');
+});
+
+// An input image the server cannot write is the server's failure (500),
+// never the image's (400): root writes anywhere, so the user's inputs/
+// folder is made immutable (chattr +i, which even root cannot write
+// into); skipped where the file system has no such attribute.
+test('an input image the server cannot store is 500 internal, costing nothing (multipart or base64)', async (t) => {
+    const nb = REGISTRY.find((x) => x.name === 'nano-banana');
+    assert.ok(nb, 'nano-banana is in the registry');
+    const u = await person('upload-500');
+    const inputs = path.join(MEDIA_DIR, nb.name, u.id, 'inputs');
+    fs.mkdirSync(inputs, { recursive: true });
+    const locked = spawnSync('chattr', ['+i', inputs], { encoding: 'utf8' });
+    if (locked.status !== 0) {
+        t.skip(`chattr +i is not available here: ${(locked.stderr || locked.error?.message || '').trim()}`);
+        return;
+    }
+    try {
+        const mp = multipart({ prompt: 'edit' }, [{ name: 'image', filename: 'a.png', type: 'image/png', data: png(20, 20) }]);
+        const r1 = await request('POST', `/${nb.name}/api/generate`, {
+            headers: u.jar.headers({ 'Content-Type': mp.type, Origin: ORIGIN }), body: mp.body,
+        });
+        const r2 = await generate(u.jar, nb.name, { prompt: 'edit', image: png(20, 20).toString('base64') });
+        for (const [what, r] of [['multipart', r1], ['base64', r2]]) {
+            assert.equal(r.status, 500, `${what}: ${r.text}`);
+            assert.deepEqual(r.json(), { error: 'internal', message: 'cannot store the image' }, what);
+        }
+        assert.equal(balanceOf(u.id), 100, 'nothing charged');
+        assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(u.id)}`), '0', 'no generation');
+    } finally {
+        spawnSync('chattr', ['-i', inputs]);
+    }
+    assert.deepEqual(fs.readdirSync(inputs), [], 'no input file left behind');
 });
