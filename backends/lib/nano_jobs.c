@@ -1190,11 +1190,10 @@ nano_jobs_thread(void *arg)
 }
 
 int
-nano_jobs_start(const char *module, const nano_job_provider_t *provider)
+nano_jobs_start(const char *module, const nano_job_provider_t *provider,
+    const char *media)
 {
-    const char  *media = getenv("NANO_MEDIA_DIR");
-    const char  *root = getenv("NANO_ROOT");
-    char         host[64], rnd[17], err[160];
+    char  host[64], rnd[17], err[160];
 
     snprintf(nano_jobs.module, sizeof(nano_jobs.module), "%s", module);
     nano_jobs.provider = provider;
@@ -1207,11 +1206,11 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider)
     }
     snprintf(nano_jobs.owner, sizeof(nano_jobs.owner), "%s:%ld:%s", host,
              (long) getpid(), rnd);
-    if (media != NULL && media[0] != '\0') {
-        snprintf(nano_jobs.media, sizeof(nano_jobs.media), "%s", media);
-    } else {
-        snprintf(nano_jobs.media, sizeof(nano_jobs.media), "%s/.state/media",
-                 root != NULL && root[0] != '\0' ? root : ".");
+    if (snprintf(nano_jobs.media, sizeof(nano_jobs.media), "%s", media)
+        >= (int) sizeof(nano_jobs.media))
+    {
+        nano_log_error("jobs: the media folder's path is too long");
+        return -1;
     }
     /* 0: this process serves requests and keeps its leases, but takes
      * no jobs (another process runs them) */

@@ -144,11 +144,13 @@ const char *nano_job_media_root(void);
 int nano_job_mkdirs_put(const char *dir, int (*put)(void *arg), void *arg);
 
 /*
- * Starts the runner thread of module with provider; owner (the lease
- * owner, also used by the request workers that run text generations)
- * is made here and readable with nano_jobs_owner().  Returns 0 or -1.
+ * Starts the runner thread of module with provider, its outputs under
+ * media (nano_config_t's media_dir); owner (the lease owner, also used
+ * by the request workers that run text generations) is made here and
+ * readable with nano_jobs_owner().  Returns 0 or -1.
  */
-int nano_jobs_start(const char *module, const nano_job_provider_t *provider);
+int nano_jobs_start(const char *module, const nano_job_provider_t *provider,
+    const char *media);
 
 /* Stops it: transfers in flight are abandoned (their leases run out and
  * another runner takes them over). */

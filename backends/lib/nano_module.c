@@ -119,7 +119,6 @@ nano_module_start(const nano_config_t *config)
     char                      err[256];
     int                       real;
 
-    (void) config;
     if (nano_gen_configure(err, sizeof(err)) != 0) {
         nano_log_error("%s", err);
         return -1;
@@ -139,13 +138,15 @@ nano_module_start(const nano_config_t *config)
                       ? " (no key in the environment)" : "");
         nano_module_report(nano_module_is_offline ? def->text_offline->name
                                                   : def->text->name);
-        return nano_jobs_start(def->name, &nano_module_interrupted);
+        return nano_jobs_start(def->name, &nano_module_interrupted,
+                               config->media_dir);
     }
     nano_module_is_offline = !real || def->jobs == NULL;
     nano_module_report(nano_module_is_offline ? def->jobs_offline->name
                                               : def->jobs->name);
     if (nano_jobs_start(def->name, nano_module_is_offline
-                                   ? def->jobs_offline : def->jobs) != 0)
+                                   ? def->jobs_offline : def->jobs,
+                        config->media_dir) != 0)
     {
         return -1;
     }
