@@ -100,10 +100,9 @@ platform_account_remove_tree(const char *path, int depth)
 
 /* A deleted user's files: <media>/<module>/<user> of every module. */
 static void
-platform_account_remove_media(const char *user_id)
+platform_account_remove_media(const char *media, const char *user_id)
 {
     const nano_registry_module_t  *m;
-    const char                    *media = getenv("NANO_MEDIA_DIR");
     char                           dir[PATH_MAX];
     size_t                         i, n;
 
@@ -343,7 +342,7 @@ platform_account_delete(nano_req_t *req, nano_res_t *res)
         status = nano_server_db_error(res, db, st);
         goto out;
     }
-    platform_account_remove_media(ps.user.id);
+    platform_account_remove_media(req->config->media_dir, ps.user.id);
     nano_log_info("user %s deleted the account", ps.user.id);
     status = platform_account_signed_out(req, res);
 out:
