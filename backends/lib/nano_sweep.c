@@ -57,6 +57,31 @@ nano_sweep_name_ok(const char *name)
     return name[0] != '\0' && name[0] != '.' && strlen(name) < NAME_MAX;
 }
 
+/* The folder name below at (AT_FDCWD: a path), never through a link;
+ * a descriptor, or -1. */
+static int
+nano_sweep_open(int at, const char *name)
+{
+    return openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+/* A listing of the folder fd, which stays open for the *at calls; NULL
+ * when it cannot be read. */
+static DIR *
+nano_sweep_list(int fd)
+{
+    DIR  *d;
+    int   copy = dup(fd);
+
+    if (copy < 0) {
+        return NULL;
+    }
+    if ((d = fdopendir(copy)) == NULL) {
+        close(copy);
+    }
+    return d;
+}
+
 static int
 nano_sweep_cmp(const void *key, const void *item)
 {
@@ -92,13 +117,8 @@ nano_sweep_files(int fd, const char *folder, const nano_sweep_user_t *u,
     struct dirent  *e;
     struct stat     sb;
     DIR            *d;
-    int             dup_fd;
 
-    if ((dup_fd = dup(fd)) < 0) {
-        return;
-    }
-    if ((d = fdopendir(dup_fd)) == NULL) {
-        close(dup_fd);
+    if ((d = nano_sweep_list(fd)) == NULL) {
         return;
     }
     while ((e = readdir(d)) != NULL) {
@@ -133,10 +153,7 @@ nano_sweep_generation(int ufd, const char *id, const nano_sweep_user_t *u)
     struct stat  sb;
     int          fd;
 
-    if (nano_sweep_named(u, id, "")
-        || (fd = openat(ufd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-                                 | O_CLOEXEC)) < 0)
-    {
+    if (nano_sweep_named(u, id, "") || (fd = nano_sweep_open(ufd, id)) < 0) {
         return;
     }
     if (fstat(fd, &sb) != 0) {
@@ -162,7 +179,7 @@ nano_sweep_user(int mfd, const char *module, const char *user,
     DIR                *d;
     int                 ufd, fd;
 
-    ufd = openat(mfd, user, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    ufd = nano_sweep_open(mfd, user);
     if (ufd < 0) {
         return;
     }
@@ -182,27 +199,20 @@ nano_sweep_user(int mfd, const char *module, const char *user,
     }
     nano_server_db_put(db);
 
-    if ((fd = dup(ufd)) < 0 || (d = fdopendir(fd)) == NULL) {
-        if (fd >= 0) {
-            close(fd);
-        }
-        nano_gen_names_free(u.names, u.n);
-        close(ufd);
-        return;
-    }
-    while ((e = readdir(d)) != NULL && !nano_sweep_stopping()) {
+    d = nano_sweep_list(ufd);
+    while (d != NULL && (e = readdir(d)) != NULL && !nano_sweep_stopping()) {
         if (nano_gen_uuid_ok(e->d_name)) {
             nano_sweep_generation(ufd, e->d_name, &u);
-        } else if (strcmp(e->d_name, "inputs") == 0) {
-            fd = openat(ufd, "inputs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-                                       | O_CLOEXEC);
-            if (fd >= 0) {
-                nano_sweep_files(fd, "inputs", &u, before, counts);
-                close(fd);
-            }
+        } else if (strcmp(e->d_name, "inputs") == 0
+                   && (fd = nano_sweep_open(ufd, "inputs")) >= 0)
+        {
+            nano_sweep_files(fd, "inputs", &u, before, counts);
+            close(fd);
         }
     }
-    closedir(d);
+    if (d != NULL) {
+        closedir(d);
+    }
     nano_gen_names_free(u.names, u.n);
     close(ufd);
 }
@@ -220,8 +230,7 @@ nano_sweep_pass(const char *module, const char *media, int grace_secs,
     memset(counts, 0, sizeof(*counts));
     /* uploads of requests that never ended: no row names them */
     if (snprintf(path, sizeof(path), "%s/tmp", media) < (int) sizeof(path)
-        && (fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW
-                            | O_CLOEXEC)) >= 0)
+        && (fd = nano_sweep_open(AT_FDCWD, path)) >= 0)
     {
         nano_sweep_files(fd, "tmp", NULL, before, counts);
         close(fd);
