@@ -159,15 +159,18 @@ static const struct {
     { "too_many", NANO_GEN_TOO_MANY },
     { "no_model", NANO_GEN_NO_MODEL },
     { "no_price", NANO_GEN_NO_PRICE },
+    { "replayed", NANO_GEN_REPLAYED },
+    { "key_reused", NANO_GEN_KEY_REUSED },
 };
 
-/* "nano_gen_admit"'s 13 arguments, less the closing parenthesis; $12
- * is the lease's length: its end (p_lease_until) is reckoned here by
- * the database's clock, NULL without an owner. */
+/* "nano_gen_admit"'s first 13 arguments, less the closing parenthesis;
+ * $12 is the lease's length: its end (p_lease_until) is reckoned here
+ * by the database's clock, NULL without an owner. */
 #define NANO_GEN_ADMIT_CALL                                                  \
-    "SELECT o_outcome, o_model, o_cost FROM \"nano_gen_admit\"($1, $2,"     \
+    "\"nano_gen_admit\"($1, $2,"                                            \
     " $3, $4, $5, $6, $7, $8::jsonb, $9::boolean, $10, $11, "                \
     NANO_GEN_EPOCH " + $12::bigint, $13::bigint"
+#define NANO_GEN_ADMIT_OUT      "SELECT o_outcome, o_model, o_cost"
 
 /*
  * nano_db runs a statement once more on a new connection when the one
@@ -211,11 +214,19 @@ static nano_db_status_t
 nano_gen_admit_once(nano_db_t *db, const nano_gen_new_t *in,
     const char *pjson, nano_gen_admission_t *out, char **outcome)
 {
-    /* the same arguments; the waking one adds sql/013's p_caller_wakes */
-    static const char   sql[] = NANO_GEN_ADMIT_CALL ")";
-    static const char   sql_waking[] = NANO_GEN_ADMIT_CALL ", true)";
-    const char         *query = in->caller_wakes ? sql_waking : sql;
-    const char         *params[13];
+    /* the same arguments; the waking one adds sql/013's p_caller_wakes,
+     * the keyed one that and sql/014's key, with the key's row */
+    static const char   sql[] = NANO_GEN_ADMIT_OUT " FROM "
+                                NANO_GEN_ADMIT_CALL ")";
+    static const char   sql_waking[] = NANO_GEN_ADMIT_OUT " FROM "
+                                       NANO_GEN_ADMIT_CALL ", true)";
+    static const char   sql_keyed[] = NANO_GEN_ADMIT_OUT ", o_id, o_status"
+                                      " FROM " NANO_GEN_ADMIT_CALL
+                                      ", $14::boolean, $15)";
+    const char         *query = in->key != NULL ? sql_keyed
+                                : in->caller_wakes ? sql_waking : sql;
+    int                 nparams = in->key != NULL ? 15 : 13;
+    const char         *params[15];
     char                lease[24], maxs[24];
     nano_db_status_t    st;
     PGresult           *r;
@@ -237,9 +248,11 @@ nano_gen_admit_once(nano_db_t *db, const nano_gen_new_t *in,
     params[10] = in->owner;
     params[11] = in->owner != NULL ? lease : NULL;
     params[12] = maxs;
-    r = in->early ? nano_db_exec_early(db, query, 13, params,
+    params[13] = in->caller_wakes ? "true" : "false";
+    params[14] = in->key;
+    r = in->early ? nano_db_exec_early(db, query, nparams, params,
                                        PGRES_TUPLES_OK, &st)
-                  : nano_db_exec_retried(db, query, 13, params,
+                  : nano_db_exec_retried(db, query, nparams, params,
                                          PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         return st == NANO_DB_CONFLICT
@@ -252,6 +265,12 @@ nano_gen_admit_once(nano_db_t *db, const nano_gen_new_t *in,
     if (!PQgetisnull(r, 0, 1)) {
         snprintf(out->model, sizeof(out->model), "%s", PQgetvalue(r, 0, 1));
         out->cost = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
+    }
+    if (nparams == 15 && !PQgetisnull(r, 0, 3) && !PQgetisnull(r, 0, 4)) {
+        /* the key's row: this call's id when admitted, else the first's */
+        snprintf(out->id, sizeof(out->id), "%s", PQgetvalue(r, 0, 3));
+        snprintf(out->status, sizeof(out->status), "%s",
+                 PQgetvalue(r, 0, 4));
     }
     *outcome = strdup(PQgetvalue(r, 0, 0));
     PQclear(r);
@@ -276,6 +295,7 @@ nano_gen_create(nano_db_t *db, const nano_gen_new_t *in,
 {
     nano_db_status_t  st = NANO_DB_FAILED;
     char             *pjson = NULL, *outcome = NULL;
+    char              own[NANO_GEN_ID_LEN + 1];
     size_t            i;
 
     memset(out, 0, sizeof(*out));
@@ -288,7 +308,26 @@ nano_gen_create(nano_db_t *db, const nano_gen_new_t *in,
     if (pjson == NULL) {
         goto out;
     }
+    memcpy(own, out->id, sizeof(own));
     st = nano_gen_admit_once(db, in, pjson, out, &outcome);
+    if (st == NANO_DB_UNAVAILABLE && in->key != NULL) {
+        /* its commit may have happened: the key finds it if it did */
+        nano_log_warn("generation %s: the admission's connection was lost;"
+                      " running it again under its key", own);
+        st = nano_gen_admit_once(db, in, pjson, out, &outcome);
+        if (st == NANO_DB_OK && strcmp(outcome, "replayed") == 0
+            && strcmp(out->id, own) == 0)
+        {
+            /* this call's own row: to the client, its first answer */
+            nano_log_warn("generation %s: admitted before its answer was"
+                          " lost", own);
+            free(outcome);
+            outcome = strdup("admitted");
+            if (outcome == NULL) {
+                st = NANO_DB_FAILED;
+            }
+        }
+    }
     if (st == NANO_DB_OK && strcmp(outcome, "admitted") != 0) {
         /* nothing was written: no need to keep its commit apart */
         st = nano_db_settle(db);
@@ -316,6 +355,8 @@ nano_gen_create(nano_db_t *db, const nano_gen_new_t *in,
     }
     if (st != NANO_DB_OK) {
         nano_log_error("nano_gen_admit answered %s", outcome);
+    } else if (out->admit == NANO_GEN_ADMITTED && out->status[0] == '\0') {
+        snprintf(out->status, sizeof(out->status), "%s", in->status);
     }
 out:
     if (st != NANO_DB_OK && nano_db_pending(db)) {

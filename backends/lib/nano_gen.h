@@ -64,14 +64,17 @@ typedef enum {
     NANO_GEN_NO_CREDITS,          /* 402 insufficient_credits */
     NANO_GEN_TOO_MANY,            /* 429 too_many_in_flight */
     NANO_GEN_NO_MODEL,            /* the model asked for has no price: 400 */
-    NANO_GEN_NO_PRICE             /* the module has no price list: 500 */
+    NANO_GEN_NO_PRICE,            /* the module has no price list: 500 */
+    NANO_GEN_REPLAYED,            /* the key's earlier generation: 202 */
+    NANO_GEN_KEY_REUSED           /* the key came with another request */
 } nano_gen_admit_t;
 
-/* An admission: its decision, and when admitted the new row's id, the
- * model charged for and its price. */
+/* An admission: its decision, and when admitted (or replayed) the row's
+ * id, status, the model charged for and its price. */
 typedef struct {
     nano_gen_admit_t  admit;
     char              id[NANO_GEN_ID_LEN + 1];
+    char              status[16];
     char              model[NANO_GEN_MODEL_MAX];
     long long         cost;
 } nano_gen_admission_t;
@@ -96,6 +99,8 @@ typedef struct {
                                       nano_jobs_queued after the commit,
                                       so the row's trigger stays silent
                                       (sql/013_admit_wakes.sql) */
+    const char  *key;              /* an Idempotency-Key (a "queued" one
+                                      only) or NULL: sql/014 */
 } nano_gen_new_t;
 
 /*
@@ -108,6 +113,11 @@ typedef struct {
  * first (one more round trip, once).  out says what happened; a refused
  * one changes nothing.  One whose commit's answer was lost, run again
  * by nano_db on a new connection, is found by its id and admitted.
+ * With in->key, the user's generation in this module made with that key
+ * is answered instead (NANO_GEN_REPLAYED, nothing charged), or
+ * NANO_GEN_KEY_REUSED when it was made from another request; such an
+ * admission whose connection died during the call is run once more,
+ * since the key makes a second run safe.
  * With in->early an admitted one returns before its commit is durable
  * (nano_db_exec_early): the caller settles it with nano_db_settle before
  * anything of it leaves the process.

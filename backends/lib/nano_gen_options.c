@@ -75,6 +75,22 @@ nano_gen_uuid_ok(const char *s)
 }
 
 int
+nano_gen_key_ok(const char *s)
+{
+    size_t  i;
+
+    if (s == NULL || s[0] == '\0') {
+        return 0;
+    }
+    for (i = 0; s[i] != '\0'; i++) {
+        if (i == NANO_GEN_KEY_MAX || s[i] < 0x21 || s[i] > 0x7e) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int
 nano_gen_size_ok(const char *s)
 {
     long long  w, h;

@@ -18,6 +18,7 @@
 #define NANO_GEN_MESSAGES_MAX   50
 #define NANO_GEN_SEED_MAX       2147483647LL
 #define NANO_GEN_MODEL_MAX      128     /* with the NUL */
+#define NANO_GEN_KEY_MAX        255     /* an Idempotency-Key's bytes */
 #define NANO_GEN_SIDE_MIN       256     /* an image's side, in pixels */
 #define NANO_GEN_SIDE_MAX       4096
 
@@ -59,6 +60,11 @@ int nano_gen_prompt_ok(const char *s);
 /* 1 when s is a conversation id as this API makes them (a lower-case
  * UUID). */
 int nano_gen_uuid_ok(const char *s);
+
+/* 1 when s is an Idempotency-Key we take: 1 to NANO_GEN_KEY_MAX bytes,
+ * each visible ASCII (0x21 to 0x7e), as a header value can carry it
+ * unchanged and a log line can show it. */
+int nano_gen_key_ok(const char *s);
 
 /* 1 when s is an image size we take: "WxH" in plain digits, each side
  * NANO_GEN_SIDE_MIN to NANO_GEN_SIDE_MAX, or "1K", "2K", "4K". */

@@ -34,6 +34,11 @@ nano_gen_refused(nano_res_t *res, nano_gen_admit_t admit)
     if (admit == NANO_GEN_NO_MODEL) {
         return nano_res_field_error(res, "model", "no such model here");
     }
+    if (admit == NANO_GEN_KEY_REUSED) {
+        return nano_res_error(res, 422, "idempotency_key_reused",
+                              "this Idempotency-Key was sent before with"
+                              " another request");
+    }
     if (admit == NANO_GEN_NO_PRICE) {
         nano_log_error("no price for this module (ModelPrice)");
         return nano_res_error(res, 500, "internal", "this module has no"
@@ -633,10 +638,17 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
     nano_db_status_t    st;
     nano_db_t          *db;
     json_t             *params = NULL;
+    const char         *key = nano_req_param(req, "HTTP_IDEMPOTENCY_KEY");
     unsigned            flags = NANO_FIELDS_NUMBERS;
     int                 status, created = 0;
 
     nano_form_init(&f);
+    if (key != NULL && !nano_gen_key_ok(key)) {
+        status = nano_res_field_error(res, "Idempotency-Key", "an"
+                                      " Idempotency-Key is 1 to 255"
+                                      " visible ASCII characters");
+        goto out;
+    }
     status = nano_req_fields(req, res, &f, &flags);
     if (status != 0) {
         goto out;
@@ -679,21 +691,30 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
     in.status = "queued";
     in.caller_wakes = 1;        /* nano_jobs_queued, below */
     in.offline = nano_module_offline();
+    in.key = key;
     db = nano_server_db(req);
     st = db != NULL ? nano_gen_create(db, &in, &adm) : NANO_DB_UNAVAILABLE;
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
         goto out;
     }
-    if (adm.admit != NANO_GEN_ADMITTED) {
+    if (adm.admit == NANO_GEN_REPLAYED) {
+        /* the first request's generation, as it stands now; this
+         * request's own input image is left out (below) */
+        if (nano_res_header(res, "Idempotent-Replayed", "true") != 0) {
+            status = nano_res_error(res, 500, "internal", "out of memory");
+            goto out;
+        }
+    } else if (adm.admit != NANO_GEN_ADMITTED) {
         status = nano_gen_refused(res, adm.admit);
         goto out;
+    } else {
+        created = 1;
+        nano_jobs_queued(db, req->app->name);
     }
-    created = 1;
-    nano_jobs_queued(db, req->app->name);
     status = nano_res_json(res, 202,
                            json_pack("{s:s, s:s, s:I}", "id", adm.id,
-                                     "status", "queued",
+                                     "status", adm.status,
                                      "cost", (json_int_t) adm.cost));
 out:
     if (!created) {
@@ -719,6 +740,13 @@ nano_module_generate(nano_req_t *req, nano_res_t *res)
                               "this request came from another site");
     }
     if (strcmp(nano_module_kind(), "text") == 0) {
+        /* an answer already streamed to someone cannot be given again */
+        if (nano_req_param(req, "HTTP_IDEMPOTENCY_KEY") != NULL) {
+            return nano_res_field_error(res, "Idempotency-Key",
+                                        "text generations take no"
+                                        " Idempotency-Key: an answer"
+                                        " cannot be replayed");
+        }
         return nano_gen_text(req, res, user);
     }
     return nano_gen_job(req, res, user);

@@ -351,8 +351,9 @@ export function stream(jar, m, body, { leaveAfter, timeout = 60000, headers = {}
 // ---- raw requests (bodies nginx refuses before they arrive) -------------
 
 // Sends the request line and headers (with this Content-Length) and at
-// most `send` bytes of body, then reads the answer: {status, headers, text}.
-export function rawRequest(method, p, headers, contentLength, { send = 0, timeout = 20000 } = {}) {
+// most `send` bytes of body (or the bytes of `body`), then reads the
+// answer: {status, headers, text}.
+export function rawRequest(method, p, headers, contentLength, { send = 0, body, timeout = 20000 } = {}) {
     const url = new URL(BASE);
     return new Promise((resolve, reject) => {
         const sock = net.connect(Number(url.port), url.hostname);
@@ -387,6 +388,7 @@ export function rawRequest(method, p, headers, contentLength, { send = 0, timeou
             for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
             sock.write(`${lines.join('\r\n')}\r\n\r\n`);
             if (send > 0) sock.write(Buffer.alloc(send, 0x61), () => {});
+            if (body) sock.write(body, () => {});
         });
         sock.on('data', (d) => { data = Buffer.concat([data, d]); if (!done) tryParse(false); });
         sock.on('error', () => { if (!done) tryParse(true); });

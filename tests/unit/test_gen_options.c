@@ -431,6 +431,31 @@ sizes(void **state)
     assert_null(nano_gen_video_size("1280*720 "));
 }
 
+/* Idempotency keys: visible ASCII, 1 to 255 bytes; no blank, control,
+ * DEL or byte past ASCII (a header value nginx passes unchanged). */
+static void
+keys(void **state)
+{
+    char  k[NANO_GEN_KEY_MAX + 2];
+
+    (void) state;
+    assert_true(nano_gen_key_ok("a"));
+    assert_true(nano_gen_key_ok("5f0c2a7e-1b7d-4c8e-9a35-0d2f6c1e4b21"));
+    assert_true(nano_gen_key_ok("!~\"{}"));
+    assert_false(nano_gen_key_ok(NULL));
+    assert_false(nano_gen_key_ok(""));
+    assert_false(nano_gen_key_ok("a b"));
+    assert_false(nano_gen_key_ok("a\tb"));
+    assert_false(nano_gen_key_ok("a\x7f"));
+    assert_false(nano_gen_key_ok("caf\xc3\xa9"));
+    memset(k, 'k', NANO_GEN_KEY_MAX);
+    k[NANO_GEN_KEY_MAX] = '\0';
+    assert_true(nano_gen_key_ok(k));
+    k[NANO_GEN_KEY_MAX] = 'k';
+    k[NANO_GEN_KEY_MAX + 1] = '\0';
+    assert_false(nano_gen_key_ok(k));
+}
+
 /* Whole words only: no prefix, no case folding, an empty list has none. */
 static void
 strlist(void **state)
@@ -454,6 +479,7 @@ main(void)
         cmocka_unit_test(json_form_too_many),
         cmocka_unit_test(form_left_out),
         cmocka_unit_test(sizes),
+        cmocka_unit_test(keys),
         cmocka_unit_test(strlist),
     };
     int  rc = 0;

@@ -1,0 +1,203 @@
+// Idempotency keys on a job's POST /<m>/api/generate (docs/MODULES.md,
+// "Idempotency keys"; sql/014_idempotency.sql): the same key from the
+// same user in the same module gives the first request's generation,
+// charged once, whatever the balance or the room is now; a key sent with
+// another request is 422 and writes nothing; a bad key, or a key on a
+// text module, is 400 and charges nothing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { REGISTRY, ORIGIN } from './lib.mjs';
+import {
+    psql, lit, person, generate, waitFor, del, ledgerOf, balanceOf,
+    ledgerSum, price, setBalance, tag, png, rawRequest, MEDIA_DIR, byName,
+} from './generations.mjs';
+
+const M = 'nano-banana';
+const OTHER = 'seedream';
+const TEXT = REGISTRY.find((m) => m.kind === 'text')?.name;
+const key = () => crypto.randomUUID();
+const K = (k) => ({ 'Idempotency-Key': k });
+const rows = (userId, m = M) => Number(psql(`SELECT count(*) FROM "Generation"
+    WHERE "userId" = ${lit(userId)} AND "module" = ${lit(m)}`));
+const keyed = (userId, k) => psql(`SELECT coalesce(string_agg("generationId", ','), '')
+    FROM "GenerationKey" WHERE "userId" = ${lit(userId)} AND "key" = ${lit(k)}`);
+
+test('a request sent again with its Idempotency-Key gets the first generation, charged once', async () => {
+    assert.ok(byName[M] && byName[OTHER], `${M} and ${OTHER} are in the registry`);
+    const u = await person('idem');
+    const cost = price(M);
+    const before = balanceOf(u.id) ?? 100;
+    const k = key();
+    const body = { prompt: `a lighthouse ${tag()}`, seed: 7, size: '512x512' };
+
+    const first = await generate(u.jar, M, body, K(k));
+    assert.equal(first.status, 202, first.text);
+    assert.equal(first.headers['idempotent-replayed'], undefined, 'a first answer is no replay');
+    const { id } = first.json();
+    assert.deepEqual(first.json(), { id, status: 'queued', cost });
+
+    const again = await generate(u.jar, M, body, K(k));
+    assert.equal(again.status, 202, again.text);
+    assert.equal(again.headers['idempotent-replayed'], 'true');
+    assert.equal(again.json().id, id);
+    assert.equal(again.json().cost, cost);
+
+    // once it ended, the replay says so
+    assert.equal((await waitFor(u.jar, M, id)).status, 'succeeded');
+    const later = await generate(u.jar, M, body, K(k));
+    assert.equal(later.status, 202, later.text);
+    assert.deepEqual(later.json(), { id, status: 'succeeded', cost });
+
+    // even when the balance no longer covers it: nothing new is charged
+    setBalance(u.id, 0);
+    const broke = await generate(u.jar, M, body, K(k));
+    assert.equal(broke.status, 202, broke.text);
+    assert.equal(broke.json().id, id);
+    assert.equal(balanceOf(u.id), 0);
+    assert.deepEqual(ledgerOf(id).map((l) => [l.reason, l.delta]), [['debit', -cost]]);
+    assert.equal(rows(u.id), 1);
+    assert.equal(keyed(u.id, k), id);
+    assert.ok(before >= cost);
+    assert.equal(ledgerSum(u.id), balanceOf(u.id));
+});
+
+test('an Idempotency-Key belongs to one user in one module; other keys are other generations', async () => {
+    const a = await person('idem-a');
+    const b = await person('idem-b');
+    const k = key();
+    const body = { prompt: `a harbour ${tag()}` };
+    const ra = await generate(a.jar, M, body, K(k));
+    const rb = await generate(b.jar, M, body, K(k));
+    const ro = await generate(a.jar, OTHER, body, K(k));
+    const rn = await generate(a.jar, M, body, K(key()));
+    const rnone = await generate(a.jar, M, body);
+    for (const r of [ra, rb, ro, rn, rnone]) {
+        assert.equal(r.status, 202, r.text);
+        assert.equal(r.headers['idempotent-replayed'], undefined);
+    }
+    const ids = [ra, rb, ro, rn, rnone].map((r) => r.json().id);
+    assert.equal(new Set(ids).size, 5, 'five generations');
+    assert.equal(rows(a.id), 3);
+    assert.equal(rows(a.id, OTHER), 1);
+    assert.equal(rows(b.id), 1);
+    for (const id of ids) assert.equal(ledgerOf(id).length, 1);
+});
+
+test('an Idempotency-Key sent with another prompt, model or options is 422 and writes nothing', async () => {
+    const u = await person('idem-reuse');
+    const k = key();
+    const body = { prompt: `a mill ${tag()}`, seed: 3 };
+    const first = await generate(u.jar, M, body, K(k));
+    assert.equal(first.status, 202, first.text);
+    const bal = balanceOf(u.id);
+    const changes = [
+        { ...body, prompt: `${body.prompt}!` },
+        { ...body, seed: 4 },
+        { prompt: body.prompt },
+        { ...body, size: '512x512' },
+        { ...body, image: png(16, 16).toString('base64') },
+    ];
+    // another of the module's models, where it has more than one
+    const charged = psql(`SELECT "model" FROM "Generation" WHERE "id" = ${lit(first.json().id)}`);
+    const other = psql(`SELECT "model" FROM "ModelPrice" WHERE "module" = ${lit(M)}
+        AND "model" <> ${lit(charged)} LIMIT 1`);
+    if (other) changes.push({ ...body, model: other });
+    for (const other of changes) {
+        const r = await generate(u.jar, M, other, K(k));
+        assert.equal(r.status, 422, `${JSON.stringify(other).slice(0, 80)}: ${r.text}`);
+        assert.equal(r.json().error, 'idempotency_key_reused');
+        assert.ok(r.json().message);
+    }
+    assert.equal(rows(u.id), 1);
+    assert.equal(balanceOf(u.id), bal);
+    assert.equal(ledgerSum(u.id), balanceOf(u.id));
+    // the model named as it was charged is the same request
+    const same = await generate(u.jar, M, { ...body, model: charged }, K(k));
+    assert.equal(same.status, 202, same.text);
+    assert.equal(same.json().id, first.json().id);
+});
+
+test('twelve requests at once with one Idempotency-Key make one generation and one debit', async () => {
+    const u = await person('idem-race');
+    const cost = price(M);
+    setBalance(u.id, 20 * cost);
+    const k = key();
+    const body = { prompt: `a race ${tag()}` };
+    const all = await Promise.all(Array.from({ length: 12 }, () => generate(u.jar, M, body, K(k))));
+    for (const r of all) assert.equal(r.status, 202, r.text);
+    const ids = new Set(all.map((r) => r.json().id));
+    assert.equal(ids.size, 1, `one id: ${[...ids]}`);
+    assert.equal(all.filter((r) => r.headers['idempotent-replayed'] === 'true').length, 11);
+    assert.equal(rows(u.id), 1);
+    assert.equal(balanceOf(u.id), 19 * cost);
+    assert.equal(ledgerSum(u.id), balanceOf(u.id));
+});
+
+test('a replayed request with an input image keeps only the first one\'s file', async () => {
+    const u = await person('idem-image');
+    const inputs = path.join(MEDIA_DIR, M, u.id, 'inputs');
+    const k = key();
+    const body = { prompt: `edit ${tag()}`, image: png(20, 20).toString('base64') };
+    const first = await generate(u.jar, M, body, K(k));
+    assert.equal(first.status, 202, first.text);
+    const again = await generate(u.jar, M, body, K(k));
+    assert.equal(again.status, 202, again.text);
+    assert.equal(again.json().id, first.json().id);
+    const stored = psql(`SELECT "params"->'inputImage'->>'file' FROM "Generation"
+        WHERE "id" = ${lit(first.json().id)}`);
+    assert.deepEqual(fs.readdirSync(inputs), [path.basename(stored)]);
+});
+
+test('a deleted generation frees its Idempotency-Key', async () => {
+    const u = await person('idem-del');
+    const k = key();
+    const body = { prompt: `a bridge ${tag()}` };
+    const first = await generate(u.jar, M, body, K(k));
+    assert.equal(first.status, 202, first.text);
+    await waitFor(u.jar, M, first.json().id);
+    assert.equal((await del(u.jar, M, first.json().id)).status, 200);
+    const next = await generate(u.jar, M, body, K(k));
+    assert.equal(next.status, 202, next.text);
+    assert.notEqual(next.json().id, first.json().id);
+    assert.equal(next.headers['idempotent-replayed'], undefined);
+    assert.equal(ledgerOf(first.json().id).length, 1, 'the first debit stays in the ledger');
+    assert.equal(keyed(u.id, k), next.json().id, 'the key names the new one alone');
+});
+
+test('a bad Idempotency-Key is 400 naming it, and charges nothing', async () => {
+    const u = await person('idem-bad');
+    const bal = balanceOf(u.id) ?? 100;
+    const body = JSON.stringify({ prompt: `a cliff ${tag()}` });
+    const raw = (value) => rawRequest('POST', `/${M}/api/generate`, {
+        Cookie: u.jar.headers().Cookie, Origin: ORIGIN, 'Content-Type': 'application/json',
+        'Idempotency-Key': value,
+    }, Buffer.byteLength(body), { body: Buffer.from(body) });
+    for (const [what, value] of [
+        ['empty', ''],
+        ['256 bytes', 'k'.repeat(256)],
+        ['a blank inside', 'a b'],
+        ['a byte past ASCII', Buffer.from('caf\u00e9', 'utf8').toString('latin1')],
+    ]) {
+        const r = await raw(value);
+        assert.equal(r.status, 400, `${what}: ${r.text}`);
+        assert.equal(r.json().field, 'Idempotency-Key', what);
+    }
+    assert.equal(rows(u.id), 0);
+    assert.equal(balanceOf(u.id) ?? 100, bal);
+    const ok = await generate(u.jar, M, JSON.parse(body), K('k'.repeat(255)));
+    assert.equal(ok.status, 202, ok.text);
+});
+
+test('a text module refuses an Idempotency-Key (an answer cannot be replayed) and charges nothing', async () => {
+    assert.ok(TEXT, 'a text module is in the registry');
+    const u = await person('idem-text');
+    const bal = balanceOf(u.id) ?? 100;
+    const r = await generate(u.jar, TEXT, { prompt: 'hello' }, K(key()));
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json().field, 'Idempotency-Key');
+    assert.equal(rows(u.id, TEXT), 0);
+    assert.equal(balanceOf(u.id) ?? 100, bal);
+});
