@@ -111,7 +111,7 @@ export async function call(path, opts = {}) {
     const init = {
         method: opts.method || 'GET',
         credentials: 'same-origin',
-        headers: { Accept: opts.accept || 'application/json' },
+        headers: { Accept: opts.accept || 'application/json', ...opts.headers },
         signal: opts.signal,
     };
     if (opts.json !== undefined) {
@@ -136,6 +136,18 @@ export async function call(path, opts = {}) {
     }
     throw new ApiError(res.status, body);
 }
+
+/* A new Idempotency-Key: random, and made where crypto.randomUUID is
+ * missing too (a page served over plain http on another name). */
+export function newKey() {
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+/* Answers after which a job's request may have been admitted all the
+ * same (no answer at all, or the gateway or database failing): sent
+ * once more under the same key, which finds it if it was. */
+const UNSURE = new Set([0, 502, 503, 504]);
 
 export async function callJSON(path, opts) {
     const res = await call(path, opts);
@@ -1013,8 +1025,18 @@ class MediaTool extends Tool {
         this.button.disabled = true;
         const label = this.button.textContent;
         this.button.textContent = 'Sending…';
+        /* one key per press: a second try is the same request, charged
+         * once (docs/MODULES.md, Idempotency keys) */
+        opts.headers = { 'Idempotency-Key': newKey() };
         try {
-            const job = await callJSON(`${this.base}/api/generate`, opts);
+            let job;
+            try {
+                job = await callJSON(`${this.base}/api/generate`, opts);
+            } catch (e) {
+                if (!UNSURE.has(e.status)) throw e;
+                await new Promise((resolve) => { setTimeout(resolve, 1000); });
+                job = await callJSON(`${this.base}/api/generate`, opts);
+            }
             this.follow({ ...job, prompt: fields.prompt, params: fields, createdAt: new Date().toISOString() }, Date.now());
             this.balance.refresh();
         } catch (e) {

@@ -77,6 +77,7 @@ function clean(page, { bad = [] } = {}) {
 
 const lastRequest = (m, re = /\/api\/generate$/) => mock.state.requests.filter((r) => r.module === m && re.test(r.path)).at(-1);
 const requestCount = () => mock.state.requests.length;
+const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
 
 // An error region says its piece in words and never shows JSON.
 async function saysInWords(locator, re) {
@@ -495,7 +496,15 @@ test('errors in words: credits, limits, fields, uploads, the provider, the netwo
     await refusal(429, { error: 'too_many_in_flight', message: 'x' }, /as many generations running here as allowed/);
     await refusal(403, { error: 'csrf', message: 'x' }, /did not come from this page/);
     await refusal(413, { error: 'payload_too_large', message: 'x' }, /too large: images can be up to 10 MB/);
+    // an answer that leaves the admission unknown is sent once more,
+    // under the same Idempotency-Key; a second such answer is shown
+    n = requestCount();
+    mock.refuseNext('nano-banana', 502, { error: 'bad_gateway', message: 'x' });
     await refusal(502, { error: 'bad_gateway', message: 'x' }, /not answering right now/);
+    const tries = mock.state.requests.slice(n).filter((r) => /\/api\/generate$/.test(r.path));
+    assert.equal(tries.length, 2, 'sent twice');
+    assert.match(tries[0].idempotencyKey || '', /^[0-9a-f]{32}$/);
+    assert.equal(tries[1].idempotencyKey, tries[0].idempotencyKey, 'under one key');
     await refusal(400, { error: 'invalid_field', field: 'aspectRatio', message: 'x' }, /This aspect ratio is not accepted/);
     assert.equal(await form.getByLabel('Aspect ratio').getAttribute('aria-invalid'), 'true');
     assert.ok(await form.getByLabel('Aspect ratio').evaluate((el) => el === document.activeElement), 'the field named gets the focus');
@@ -505,6 +514,28 @@ test('errors in words: credits, limits, fields, uploads, the provider, the netwo
     await go();
     await saysInWords(err, /server could not be reached/);
     await page.unroute('**/api/generate');
+
+    // one 503, then the job: the second try is what the page shows, and
+    // the next press has a key of its own
+    n = requestCount();
+    mock.refuseNext('nano-banana', 503, { error: 'database_unavailable', message: 'x' });
+    const had = mock.state.gens.size;
+    await go();
+    await page.waitForFunction((id) => document.querySelector('.nbm-result')?.dataset.id === id,
+        await (async () => {
+            while (mock.state.gens.size === had) await sleep(50);
+            return [...mock.state.gens.keys()].at(-1);
+        })());
+    const sent = mock.state.requests.slice(n).filter((r) => /\/api\/generate$/.test(r.path));
+    assert.equal(sent.length, 2, 'sent twice');
+    assert.equal(sent[1].idempotencyKey, sent[0].idempotencyKey, 'under one key');
+    assert.equal(await err.isVisible(), false, 'no error shown');
+    n = requestCount();
+    await go();
+    while (requestCount() === n) await sleep(50);
+    const next = mock.state.requests.slice(n).filter((r) => /\/api\/generate$/.test(r.path));
+    assert.equal(next.length, 1);
+    assert.notEqual(next[0].idempotencyKey, sent[0].idempotencyKey, 'a new press, a new key');
 
     // uploads: not an image, too large (both before sending)
     n = requestCount();
@@ -535,7 +566,7 @@ test('errors in words: credits, limits, fields, uploads, the provider, the netwo
     }
     await shot(page, 'error-blocked');
     mock.state.timing = timing;
-    clean(page, { bad: [/POST \/nano-banana\/api\/generate (402|429|403|413|502|400)/] });
+    clean(page, { bad: [/POST \/nano-banana\/api\/generate (402|429|403|413|502|503|400)/] });
     await page.close();
 
     // when /api/models does not answer: words and a way to try again

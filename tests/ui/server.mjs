@@ -253,7 +253,10 @@ export async function startServer({ port = 0, host = '127.0.0.1' } = {}) {
         const ct = req.headers['content-type'] || '';
         const raw = await readBody(req, UPLOAD_MAX + 64 * 1024);
         if (raw === null) return refuse(res, 413, 'payload_too_large');
-        const record = { module: m, method: 'POST', path: req.url, contentType: ct.split(';')[0] };
+        const record = {
+            module: m, method: 'POST', path: req.url, contentType: ct.split(';')[0],
+            idempotencyKey: req.headers['idempotency-key'],
+        };
         state.requests.push(record);
         if (ct.startsWith('application/json')) {
             try {
