@@ -77,7 +77,8 @@ nano_gen_str(const PGresult *r, int i, const char *name, char **out)
     return *out != NULL ? 0 : -1;
 }
 
-/* A JSONB column as a new reference, or NULL for SQL NULL. */
+/* A JSONB column as a new reference in *out (NULL for SQL NULL): 0; 1
+ * when jansson refuses it; -1 when the column is missing. */
 static int
 nano_gen_jsonb(const PGresult *r, int i, const char *name, json_t **out)
 {
@@ -91,13 +92,50 @@ nano_gen_jsonb(const PGresult *r, int i, const char *name, json_t **out)
         return 0;
     }
     *out = json_loads(PQgetvalue(r, i, col), JSON_DECODE_ANY, NULL);
-    return *out != NULL ? 0 : -1;
+    return *out != NULL ? 0 : 1;
 }
 
-/* Reads row i of r (NANO_GEN_COLUMNS) into g. */
+/* The jsonb columns of a row, each with its NANO_GEN_UNREADABLE_ bit. */
+static const struct {
+    const char  *name;
+    unsigned     bit;
+} nano_gen_jsonb_cols[] = {
+    { "params", NANO_GEN_UNREADABLE_PARAMS },
+    { "outputs", NANO_GEN_UNREADABLE_OUTPUTS },
+    { "error", NANO_GEN_UNREADABLE_ERROR },
+};
+
+#define NANO_GEN_JSONB_COLS                                                   \
+    (sizeof(nano_gen_jsonb_cols) / sizeof(nano_gen_jsonb_cols[0]))
+
+const char *
+nano_gen_unreadable_names(unsigned bits, char *buf, size_t cap)
+{
+    size_t  k, len = 0;
+    int     n;
+
+    buf[0] = '\0';
+    for (k = 0; k < NANO_GEN_JSONB_COLS && len < cap; k++) {
+        if (bits & nano_gen_jsonb_cols[k].bit) {
+            n = snprintf(buf + len, cap - len, "%s%s", len > 0 ? ", " : "",
+                         nano_gen_jsonb_cols[k].name);
+            len += n > 0 ? (size_t) n : 0;
+        }
+    }
+    return buf;
+}
+
+/*
+ * Reads row i of r (NANO_GEN_COLUMNS) into g: 0, a jsonb column jansson
+ * refuses left NULL and flagged in g->unreadable (the rest can still be
+ * shown or ended); -1 when out of memory or a column is missing, g
+ * cleaned up.
+ */
 static int
 nano_gen_read(const PGresult *r, int i, nano_gen_t *g)
 {
+    json_t  **json[NANO_GEN_JSONB_COLS] = { &g->params, &g->outputs,
+                                            &g->error };
     struct { const char *name; char **out; } cols[] = {
         { "id", &g->id }, { "user_id", &g->user_id },
         { "module", &g->module }, { "model", &g->model },
@@ -110,24 +148,27 @@ nano_gen_read(const PGresult *r, int i, nano_gen_t *g)
         { "finished_at", &g->finished_at },
     };
     size_t  k;
-    int     col;
+    int     col, rc;
 
     for (k = 0; k < sizeof(cols) / sizeof(cols[0]); k++) {
         if (nano_gen_str(r, i, cols[k].name, cols[k].out) != 0) {
             goto failed;
         }
     }
-    if (nano_gen_jsonb(r, i, "params", &g->params) != 0
-        || nano_gen_jsonb(r, i, "outputs", &g->outputs) != 0
-        || nano_gen_jsonb(r, i, "error", &g->error) != 0)
-    {
-        goto failed;
+    for (k = 0; k < NANO_GEN_JSONB_COLS; k++) {
+        rc = nano_gen_jsonb(r, i, nano_gen_jsonb_cols[k].name, json[k]);
+        if (rc < 0) {
+            goto failed;
+        }
+        if (rc > 0) {
+            g->unreadable |= nano_gen_jsonb_cols[k].bit;
+        }
     }
     col = PQfnumber(r, "cost");
     g->cost = col >= 0 ? strtoll(PQgetvalue(r, i, col), NULL, 10) : 0;
     col = PQfnumber(r, "offline");
     g->offline = col >= 0 && PQgetvalue(r, i, col)[0] == 't';
-    if (g->id == NULL || g->params == NULL || g->outputs == NULL) {
+    if (g->id == NULL) {
         goto failed;
     }
     return 0;
@@ -425,16 +466,38 @@ nano_gen_output_json(const nano_gen_t *g, json_t *o, const char *base)
     return out;
 }
 
+/* The names of the columns in g->unreadable as a new array. */
+static json_t *
+nano_gen_unreadable_json(const nano_gen_t *g)
+{
+    json_t  *names = json_array();
+    size_t   k;
+
+    for (k = 0; k < NANO_GEN_JSONB_COLS && names != NULL; k++) {
+        if ((g->unreadable & nano_gen_jsonb_cols[k].bit)
+            && json_array_append_new(names,
+                   json_string(nano_gen_jsonb_cols[k].name)) != 0)
+        {
+            json_decref(names);
+            names = NULL;
+        }
+    }
+    return names;
+}
+
 json_t *
 nano_gen_json(const nano_gen_t *g, const char *base)
 {
-    json_t  *outputs, *o, *v, *params;
+    json_t  *outputs = NULL, *o, *v, *params = NULL, *j;
     size_t   i;
     int      partial;
 
-    outputs = json_array();
-    if (outputs == NULL) {
-        return NULL;
+    /* outputs that cannot be read are not "none": null */
+    if (!(g->unreadable & NANO_GEN_UNREADABLE_OUTPUTS)) {
+        outputs = json_array();
+        if (outputs == NULL) {
+            return NULL;
+        }
     }
     json_array_foreach(g->outputs, i, v) {
         o = nano_gen_output_json(g, v, base);
@@ -447,20 +510,32 @@ nano_gen_json(const nano_gen_t *g, const char *base)
     partial = g->status != NULL && strcmp(g->status, "succeeded") == 0
               && g->error != NULL;
     /* the options as asked, without where the server keeps an input */
-    params = json_deep_copy(g->params);
-    if (params != NULL) {
+    if (g->params != NULL) {
+        params = json_deep_copy(g->params);
+        if (params == NULL) {
+            json_decref(outputs);
+            return NULL;
+        }
         json_object_del(params, "inputImage");
     }
-    return json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:b, s:o, s:s?, s:O?,"
-                     " s:b, s:s?, s:s?, s:s?, s:s?, s:o*}",
-                     "id", g->id, "module", g->module, "model", g->model,
-                     "status", g->status, "prompt", g->prompt,
-                     "cost", (json_int_t) g->cost, "offline", g->offline,
-                     "outputs", outputs, "text", g->text,
-                     "error", g->error, "partial", partial,
-                     "conversationId", g->conversation_id,
-                     "createdAt", g->created_at, "startedAt", g->started_at,
-                     "finishedAt", g->finished_at, "params", params);
+    j = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:I, s:b, s:o?, s:s?, s:O?,"
+                  " s:b, s:s?, s:s?, s:s?, s:s?, s:o?}",
+                  "id", g->id, "module", g->module, "model", g->model,
+                  "status", g->status, "prompt", g->prompt,
+                  "cost", (json_int_t) g->cost, "offline", g->offline,
+                  "outputs", outputs, "text", g->text,
+                  "error", g->error, "partial", partial,
+                  "conversationId", g->conversation_id,
+                  "createdAt", g->created_at, "startedAt", g->started_at,
+                  "finishedAt", g->finished_at, "params", params);
+    if (j != NULL && g->unreadable != 0
+        && json_object_set_new(j, "unreadable",
+                               nano_gen_unreadable_json(g)) != 0)
+    {
+        json_decref(j);
+        j = NULL;
+    }
+    return j;
 }
 
 /* A history cursor is "<createdAt raw>|<id>", base64url-free: both are
@@ -496,15 +571,19 @@ nano_gen_cursor_split(const char *cursor, char *at, size_t atcap, char *id,
 }
 
 /*
- * A row nano_gen_read() refuses (a jsonb value jansson cannot hold) is
- * left out of a list, so that one such row does not make the owner's
- * whole history an error; its id is logged.
+ * A row with a column jansson cannot hold (nano_gen_read) is left out of
+ * a list, so that one such row does not make the owner's whole history
+ * an error (GET of its id shows what can be read); it is logged.
  */
 static void
-nano_gen_unlisted(const PGresult *r, int i)
+nano_gen_unlisted(const nano_gen_t *g)
 {
-    nano_log_error("cannot read generation %s; left out of the list",
-                   PQgetvalue(r, i, 0));
+    char  names[64];
+
+    nano_log_error("cannot read generation %s (its %s); left out of the"
+                   " list", g->id,
+                   nano_gen_unreadable_names(g->unreadable, names,
+                                             sizeof(names)));
 }
 
 nano_db_status_t
@@ -555,7 +634,13 @@ nano_gen_history(nano_db_t *db, const char *user_id, const char *module,
     for (i = 0; i < shown && *items != NULL; i++) {
         nano_gen_init(&g);
         if (nano_gen_read(r, i, &g) != 0) {
-            nano_gen_unlisted(r, i);
+            json_decref(*items);
+            *items = NULL;
+            break;
+        }
+        if (g.unreadable != 0) {
+            nano_gen_unlisted(&g);
+            nano_gen_cleanup(&g);
             continue;
         }
         j = nano_gen_json(&g, base);
@@ -605,7 +690,13 @@ nano_gen_all(nano_db_t *db, const char *user_id, json_t **items)
     for (i = 0; i < PQntuples(r) && *items != NULL; i++) {
         nano_gen_init(&g);
         if (nano_gen_read(r, i, &g) != 0) {
-            nano_gen_unlisted(r, i);
+            json_decref(*items);
+            *items = NULL;
+            break;
+        }
+        if (g.unreadable != 0) {
+            nano_gen_unlisted(&g);
+            nano_gen_cleanup(&g);
             continue;
         }
         j = snprintf(base, sizeof(base), "/%s", g.module) < (int) sizeof(base)
@@ -634,22 +725,23 @@ typedef struct {
 /*
  * The owner's status of id in module, locked for the transaction (NULL
  * when none), and the files it owns: its outputs and the image it was
- * given.
+ * given.  PostgreSQL picks the names out, so a row whose other values
+ * jansson refuses (nano_gen_read) can still be canceled or deleted.
  */
 static nano_db_status_t
 nano_gen_lock(nano_db_t *db, const char *id, const char *user_id,
     const char *module, char **status, json_t **files)
 {
     static const char   sql[] =
-        "SELECT \"status\", \"outputs\","
-        " \"params\" -> 'inputImage' -> 'file' AS \"input\""
+        "SELECT \"status\", jsonb_path_query_array(\"outputs\","
+        " '$[*].file ? (@.type() == \"string\")')"
+        " || jsonb_path_query_array(\"params\","
+        " '$.inputImage.file ? (@.type() == \"string\")') AS \"files\""
         " FROM \"Generation\" WHERE \"id\" = $1 AND \"userId\" = $2"
         " AND \"module\" = $3 FOR UPDATE";
     const char         *params[3] = { id, user_id, module };
     nano_db_status_t    st;
     PGresult           *r;
-    json_t             *outputs = NULL, *input = NULL, *o, *file;
-    size_t              i;
 
     *status = NULL;
     *files = NULL;
@@ -657,27 +749,14 @@ nano_gen_lock(nano_db_t *db, const char *id, const char *user_id,
     if (r == NULL) {
         return st;
     }
-    if (PQntuples(r) == 1) {
-        if (nano_gen_str(r, 0, "status", status) != 0
-            || nano_gen_jsonb(r, 0, "outputs", &outputs) != 0
-            || nano_gen_jsonb(r, 0, "input", &input) != 0
-            || (*files = json_array()) == NULL)
-        {
-            st = NANO_DB_FAILED;
-        } else {
-            json_array_foreach(outputs, i, o) {
-                file = json_object_get(o, "file");
-                if (json_is_string(file)) {
-                    json_array_append(*files, file);
-                }
-            }
-            if (json_is_string(input)) {
-                json_array_append(*files, input);
-            }
-        }
+    /* an array of strings: only memory can fail it */
+    if (PQntuples(r) == 1
+        && (nano_gen_str(r, 0, "status", status) != 0
+            || nano_gen_jsonb(r, 0, "files", files) != 0
+            || !json_is_array(*files)))
+    {
+        st = NANO_DB_FAILED;
     }
-    json_decref(outputs);
-    json_decref(input);
     PQclear(r);
     return st;
 }
@@ -1052,10 +1131,10 @@ nano_gen_set_submitting(nano_db_t *db, const char *owner,
 }
 
 /*
- * A claimed row that nano_gen_read() refuses (a jsonb value jansson
- * cannot hold, such as 1e400) would be refused by every later claim
- * too: left to its lease, it came back every 30 s for ever, holding
- * its user's in-flight slot and debit.  It ends failed and refunded;
+ * A claimed row with a column jansson refuses (a jsonb value it cannot
+ * hold, such as 1e400) would be refused by every later claim too:
+ * left to its lease, it came back every 30 s for ever, holding its
+ * user's in-flight slot and debit.  It ends failed and refunded;
  * only its id is read.
  */
 static void
@@ -1131,7 +1210,10 @@ nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
         }
     }
     for (i = 0; i < rows; i++) {
-        if (nano_gen_read(r, i, &(*jobs)[*n]) != 0) {
+        if (nano_gen_read(r, i, &(*jobs)[*n]) != 0
+            || (*jobs)[*n].unreadable != 0)
+        {
+            nano_gen_cleanup(&(*jobs)[*n]);
             nano_gen_unreadable(db, PQgetvalue(r, i, 0), owner);
             continue;
         }

@@ -22,6 +22,12 @@
 #define NANO_GEN_HISTORY_MAX     100
 #define NANO_GEN_BASE_MAX        64      /* "/<module>" */
 
+/* nano_gen_t.unreadable: a jsonb column jansson refuses (a number such
+ * as 1e400, which jsonb keeps), left NULL */
+#define NANO_GEN_UNREADABLE_PARAMS   0x1u
+#define NANO_GEN_UNREADABLE_OUTPUTS  0x2u
+#define NANO_GEN_UNREADABLE_ERROR    0x4u
+
 /* A row; every field is owned (NULL for SQL NULL). */
 typedef struct {
     char        *id;
@@ -44,6 +50,7 @@ typedef struct {
     json_t      *error;           /* {"code","message"} or NULL */
     long long    cost;
     int          offline;
+    unsigned     unreadable;      /* NANO_GEN_UNREADABLE_* */
 } nano_gen_t;
 
 void nano_gen_init(nano_gen_t *g);
@@ -126,22 +133,28 @@ nano_db_status_t nano_gen_create(nano_db_t *db, const nano_gen_new_t *in,
     nano_gen_admission_t *out);
 
 /* Reads generation id into g when user_id owns it (user_id NULL: anyone,
- * for the runner); *found says whether it did. */
+ * for the runner); *found says whether it did.  A column jansson refuses
+ * is left NULL and flagged in g->unreadable. */
 nano_db_status_t nano_gen_get(nano_db_t *db, const char *id,
     const char *user_id, nano_gen_t *g, int *found);
 
 /*
  * The API's view of g: outputs as URLs under base ("/qwen" gives
- * "/qwen/media/<id>/<n>.<ext>").  A new reference, or NULL when out of
- * memory.
+ * "/qwen/media/<id>/<n>.<ext>"); a column in g->unreadable is null, and
+ * "unreadable" lists them.  A new reference, or NULL when out of memory.
  */
 json_t *nano_gen_json(const nano_gen_t *g, const char *base);
+
+/* The names of the columns flagged in bits ("params", "outputs",
+ * "error"), separated by ", ", in buf. */
+const char *nano_gen_unreadable_names(unsigned bits, char *buf, size_t cap);
 
 /*
  * A page of user_id's generations in module, newest first, as a new
  * JSON array of nano_gen_json objects in *items, and the next page's
  * cursor (a new string, NULL on the last) in *next.  cursor is NULL or a
- * value from *next: NANO_DB_INVALID when it is not one.
+ * value from *next: NANO_DB_INVALID when it is not one.  A row with an
+ * unreadable column is left out (logged), here and in nano_gen_all.
  */
 nano_db_status_t nano_gen_history(nano_db_t *db, const char *user_id,
     const char *module, int limit, const char *cursor, const char *base,

@@ -342,6 +342,7 @@ nano_module_generation(nano_req_t *req, nano_res_t *res)
     nano_gen_t         g;
     nano_db_status_t   st;
     nano_db_t         *db;
+    char               names[64];
     int                found, status;
 
     if ((user = nano_module_user(req, res)) == NULL) {
@@ -361,6 +362,13 @@ nano_module_generation(nano_req_t *req, nano_res_t *res)
         status = nano_res_error(res, 404, "not_found",
                                 "no such generation");
     } else {
+        /* what can be read, the rest null and named (docs/MODULES.md) */
+        if (g.unreadable != 0) {
+            nano_log_warn("generation %s: its %s cannot be read; answered"
+                          " without", id,
+                          nano_gen_unreadable_names(g.unreadable, names,
+                                                    sizeof(names)));
+        }
         status = nano_res_json(res, 200, nano_gen_json(&g, req->script_name));
     }
     nano_gen_cleanup(&g);

@@ -14,7 +14,7 @@ import { fcgiRequest, nginxParams } from './fcgi.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
     price, fakeStats, fakeCount, tag, withBackendEnv, waitSql, secondBackend,
-    logsDir, ROOT, history,
+    logsDir, ROOT, history, generation, del, cancel, outputFiles,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -141,6 +141,95 @@ test('nano-banana: a claimed job whose row cannot be read (params jansson refuse
     const h = await history(u.jar, m);
     assert.equal(h.status, 200, h.text);
     assert.deepEqual(h.json().items.map((x) => x.id), [next.json().id]);
+    // its own GET shows what can be read; it cannot be canceled any
+    // more, and it can be deleted, the ledger keeping its rows
+    const g = await generation(u.jar, m, id);
+    assert.equal(g.status, 200, g.text);
+    assert.equal(g.json().status, 'failed');
+    assert.equal(g.json().error.code, 'unreadable');
+    assert.equal(g.json().params, null);
+    assert.deepEqual(g.json().unreadable, ['params']);
+    const c = await cancel(u.jar, m, id);
+    assert.equal(c.status, 409, c.text);
+    assert.equal(c.json().error, 'not_queued');
+    const d = await del(u.jar, m, id);
+    assert.equal(d.status, 200, d.text);
+    assert.equal(row(id), null);
+    assert.equal((await generation(u.jar, m, id)).status, 404);
+    assert.equal(ledgerOf(id).length, 2, 'the ledger keeps its rows');
+    assert.equal(ledgerSum(u.id), balanceOf(u.id));
+});
+
+test('nano-banana: GET of a row whose params or outputs jansson refuses answers 200 with what can be read, that column null and named, logged; 404 for another user; a queued one is canceled and refunded; one with an output is deleted with its file', async () => {
+    const m = 'nano-banana';
+    assert.ok(has(m), 'nano-banana is in the registry');
+    const u = await person('unreadable-get');
+    const stranger = await person('unreadable-stranger');
+    const cost = price(m);
+    const prompt = `a queued row nobody can read ${tag()}`;
+    let id;
+    await withBackendEnv(m, ['NANO_JOBS_MAX=0'], async () => {
+        const r = await generate(u.jar, m, { prompt });
+        assert.equal(r.status, 202, r.text);
+        id = r.json().id;
+        psql(`UPDATE "Generation" SET "params" = "params" || '{"x": 1e400}'::jsonb WHERE "id" = ${lit(id)}`);
+        const g = await generation(u.jar, m, id);
+        assert.equal(g.status, 200, g.text);
+        const j = g.json();
+        assert.equal(j.id, id);
+        assert.equal(j.module, m);
+        assert.equal(j.status, 'queued');
+        assert.equal(j.prompt, prompt);
+        assert.equal(j.cost, cost);
+        assert.equal(typeof j.model, 'string');
+        assert.equal(typeof j.createdAt, 'string');
+        assert.deepEqual(j.outputs, []);
+        assert.equal(j.error, null);
+        assert.equal(j.params, null);
+        assert.deepEqual(j.unreadable, ['params']);
+        const lines = logLines(m, id).filter((l) => l.includes('its params cannot be read; answered without'));
+        assert.equal(lines.length, 1, logLines(m, id).join('\n'));
+        const s = await generation(stranger.jar, m, id);
+        assert.equal(s.status, 404, s.text);
+        assert.equal(s.json().error, 'not_found');
+        assert.equal((await cancel(stranger.jar, m, id)).status, 404);
+        assert.equal((await del(stranger.jar, m, id)).status, 404);
+        // the owner cancels it: refunded once
+        const c = await cancel(u.jar, m, id);
+        assert.equal(c.status, 200, c.text);
+        assert.deepEqual(c.json(), { id, status: 'canceled' });
+        assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost], ['refund', cost]]);
+        const after = (await generation(u.jar, m, id)).json();
+        assert.equal(after.status, 'canceled');
+        assert.equal(after.error.code, 'canceled');
+        assert.equal(balanceOf(u.id), 100);
+    });
+
+    // a succeeded one whose outputs jansson refuses: outputs null, its
+    // file still removed by DELETE
+    const r = await generate(u.jar, m, { prompt: `outputs nobody can read ${tag()}` });
+    assert.equal(r.status, 202, r.text);
+    const id2 = r.json().id;
+    assert.equal((await waitFor(u.jar, m, id2)).status, 'succeeded');
+    const files = outputFiles(id2);
+    assert.equal(files.length, 1);
+    assert.ok(fs.existsSync(files[0]), 'the output is stored');
+    psql(`UPDATE "Generation" SET "outputs" = "outputs" || '[{"x": 1e400}]'::jsonb WHERE "id" = ${lit(id2)}`);
+    const g = await generation(u.jar, m, id2);
+    assert.equal(g.status, 200, g.text);
+    assert.equal(g.json().status, 'succeeded');
+    assert.equal(g.json().outputs, null);
+    assert.equal(typeof g.json().params, 'object');
+    assert.notEqual(g.json().params, null);
+    assert.deepEqual(g.json().unreadable, ['outputs']);
+    const d = await del(u.jar, m, id2);
+    assert.equal(d.status, 200, d.text);
+    assert.deepEqual(d.json(), { ok: true });
+    assert.equal(row(id2), null);
+    assert.ok(!fs.existsSync(files[0]), 'its file is removed');
+    assert.deepEqual(ledgerOf(id2).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost]], 'the ledger stays');
+    assert.equal(balanceOf(u.id), 100 - cost);
+    assert.equal(ledgerSum(u.id), balanceOf(u.id));
 });
 
 test('nano-banana: a job whose lease lapsed while its process still runs it is not taken back by that process: one call, it succeeds, its lease renewed', async () => {
