@@ -77,12 +77,34 @@ nano_gen_str(const PGresult *r, int i, const char *name, char **out)
     return *out != NULL ? 0 : -1;
 }
 
+int
+nano_gen_jsonb_refused(const json_error_t *err)
+{
+    /* jansson 2.14's loader never says json_error_out_of_memory: a
+     * failed allocation leaves no message, or makes the token it was
+     * reading look malformed; PostgreSQL's jsonb text is well formed,
+     * so a syntax error there can only be that */
+    if (err->text[0] == '\0') {
+        return 0;
+    }
+    switch (json_error_code(err)) {
+    case json_error_out_of_memory:
+    case json_error_invalid_syntax:
+    case json_error_premature_end_of_input:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
 /* A JSONB column as a new reference in *out (NULL for SQL NULL): 0; 1
- * when jansson refuses it; -1 when the column is missing. */
+ * when jansson refuses it; -1 when out of memory or the column is
+ * missing. */
 static int
 nano_gen_jsonb(const PGresult *r, int i, const char *name, json_t **out)
 {
-    int  col = PQfnumber(r, name);
+    json_error_t  err;
+    int           col = PQfnumber(r, name);
 
     *out = NULL;
     if (col < 0) {
@@ -91,8 +113,11 @@ nano_gen_jsonb(const PGresult *r, int i, const char *name, json_t **out)
     if (PQgetisnull(r, i, col)) {
         return 0;
     }
-    *out = json_loads(PQgetvalue(r, i, col), JSON_DECODE_ANY, NULL);
-    return *out != NULL ? 0 : 1;
+    *out = json_loads(PQgetvalue(r, i, col), JSON_DECODE_ANY, &err);
+    if (*out != NULL) {
+        return 0;
+    }
+    return nano_gen_jsonb_refused(&err) ? 1 : -1;
 }
 
 /* The jsonb columns of a row, each with its NANO_GEN_UNREADABLE_ bit. */
@@ -1132,10 +1157,10 @@ nano_gen_set_submitting(nano_db_t *db, const char *owner,
 
 /*
  * A claimed row with a column jansson refuses (a jsonb value it cannot
- * hold, such as 1e400) would be refused by every later claim too:
- * left to its lease, it came back every 30 s for ever, holding its
- * user's in-flight slot and debit.  It ends failed and refunded;
- * only its id is read.
+ * hold, such as 1e400; nano_gen_jsonb_refused) would be refused by
+ * every later claim too: left to its lease, it came back every 30 s for
+ * ever, holding its user's in-flight slot and debit.  It ends failed
+ * and refunded; only its id is read.
  */
 static void
 nano_gen_unreadable(nano_db_t *db, const char *id, const char *owner)
@@ -1210,9 +1235,14 @@ nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
         }
     }
     for (i = 0; i < rows; i++) {
-        if (nano_gen_read(r, i, &(*jobs)[*n]) != 0
-            || (*jobs)[*n].unreadable != 0)
-        {
+        if (nano_gen_read(r, i, &(*jobs)[*n]) != 0) {
+            /* out of memory: that passes, a refusal would not; the
+             * lease lapses and a later claim reads it again */
+            nano_log_error("cannot read generation %s for want of memory;"
+                           " left to its lease", PQgetvalue(r, i, 0));
+            continue;
+        }
+        if ((*jobs)[*n].unreadable != 0) {
             nano_gen_cleanup(&(*jobs)[*n]);
             nano_gen_unreadable(db, PQgetvalue(r, i, 0), owner);
             continue;

@@ -145,6 +145,14 @@ nano_db_status_t nano_gen_get(nano_db_t *db, const char *id,
  */
 json_t *nano_gen_json(const nano_gen_t *g, const char *base);
 
+/*
+ * 1 when json_loads() failed on a jsonb column's text for what it holds
+ * (a number jansson cannot hold, nesting past its depth: every later
+ * read fails too), 0 when for want of memory (jansson leaves no message,
+ * or a syntax error, which well-formed jsonb text cannot have).
+ */
+int nano_gen_jsonb_refused(const json_error_t *err);
+
 /* The names of the columns flagged in bits ("params", "outputs",
  * "error"), separated by ", ", in buf. */
 const char *nano_gen_unreadable_names(unsigned bits, char *buf, size_t cap);
@@ -258,8 +266,9 @@ nano_db_status_t nano_gen_finish_all(nano_db_t *db, const char *owner,
  * caller's process still runs: never returned, however late their
  * leases.  Leases are reckoned by the database's clock.  *jobs is a new
  * array of *n rows (free each with nano_gen_cleanup, then free()); a
- * claimed row that cannot be read is not among them: it ends failed
- * (unreadable) and refunded.
+ * claimed row that cannot be read is not among them: one jansson refuses
+ * ends failed (unreadable) and refunded, one that memory ran out for is
+ * left to its lease (logged), for a later claim.
  */
 nano_db_status_t nano_gen_claim(nano_db_t *db, const char *module,
     const char *owner, int lease_secs, int max, const char *held,
