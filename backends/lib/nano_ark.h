@@ -16,10 +16,15 @@
 
 #include <stddef.h>
 
+#include "nano_client.h"     /* NANO_CLIENT_BODY_MAX */
 #include "nano_provider.h"
 
 #define NANO_ARK_DEFAULT_MODEL  "seedream-4-0-250828"
-#define NANO_ARK_IMAGE_MAX      (48 * 1024 * 1024)   /* decoded bytes */
+/* Decoded bytes: what base64 filling a whole answer can hold.  Every
+ * answer is capped at NANO_CLIENT_BODY_MAX, so a larger limit here
+ * could never be reached; a larger image is refused by that cap
+ * (bad_response, refunded). */
+#define NANO_ARK_IMAGE_MAX      (NANO_CLIENT_BODY_MAX / 4 * 3)
 
 typedef struct {
     const char  *model;      /* NULL: NANO_ARK_DEFAULT_MODEL */

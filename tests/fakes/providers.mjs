@@ -419,14 +419,17 @@ export function createFakeProviders(opts) {
                 return send(res, 200, { model: j.model, created: Math.floor(Date.now() / 1000), data: [{ error: { code: 'OutputImageSensitiveContentDetected', message: 'The request failed because the output image may contain sensitive information.' } }], usage: { generated_images: 0, output_tokens: 0, total_tokens: 0 } });
             }
             let item;
+            // "[fake:image-bytes=N]": the PNG padded to N bytes (answers
+            // past the module's cap)
+            const image = marks.has('image-bytes') ? makePng(imgW, imgH, marks.get('image-bytes')) : png;
             // "[fake:url]": a url whatever was asked, as an Ark-compatible
             // endpoint that ignores response_format may answer.
             if (fmt === 'url' || marks.has('url')) {
                 const name = `${rid()}.png`;
-                files.set(name, { type: 'image/png', data: png, cuts: cutsOf(marks) });
+                files.set(name, { type: 'image/png', data: image, cuts: cutsOf(marks) });
                 item = { url: `${base()}/_fake/files/${name}`, size };
             } else {
-                item = { b64_json: png.toString('base64'), size };
+                item = { b64_json: image.toString('base64'), size };
             }
             send(res, 200, { model: j.model, created: Math.floor(Date.now() / 1000), data: [item], usage: { generated_images: 1, output_tokens: 16384, total_tokens: 16384 } });
         } finally {

@@ -5,7 +5,9 @@
 // b64_json answer stored byte for byte and charged once; a url answer
 // ([fake:url]) downloaded without the key; a download cut once fetched
 // again, one cut every time failed with one refund and the POST never
-// sent again; Ark's content checks shown as `blocked` with one refund.
+// sent again; the largest image an answer can carry stored, an answer
+// or a download past the 32 MiB cap failed `bad_response` with one
+// refund; Ark's content checks shown as `blocked` with one refund.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -127,6 +129,33 @@ test('seedream against the fake Ark: answers, downloads, cuts and content checks
             assert.match(j.g.error.message, /connection to the provider broke/, j.g.error.message);
             assert.equal(called(j, 'files'), 1 + RETRIES, 'the download was tried again, twice');
             assert.equal(called(j, 'ark.images'), 1, 'the POST was never sent again');
+        });
+
+        // NANO_CLIENT_BODY_MAX, and NANO_ARK_IMAGE_MAX derived from it
+        const CAP = 32 * 1024 * 1024;
+        await t.test('[fake:image-bytes]: the largest image an answer can carry is stored', async () => {
+            const bytes = CAP / 4 * 3 - 1024;
+            const j = await oneJob(M, 'ark-image-max', `a very detailed map [fake:image-bytes=${bytes}]`, 60000);
+            assert.equal(j.g.status, 'succeeded', JSON.stringify(j.g.error));
+            const out = row(j.id).outputs;
+            assert.equal(out.length, 1);
+            assert.equal(out[0].bytes, bytes);
+            assert.equal(fs.statSync(path.join(MEDIA_DIR, out[0].file)).size, bytes);
+            assert.deepEqual(ledgerOf(j.id).map((x) => [x.reason, Number(x.delta)]), [['debit', -j.cost]]);
+        });
+
+        await t.test('[fake:image-bytes]: an answer past the cap fails bad_response, refunded once, never sent again', async () => {
+            const j = await oneJob(M, 'ark-too-large', `a map too detailed [fake:image-bytes=${CAP / 4 * 3 + 1}]`, 60000);
+            failedClean(j, M, 'bad_response');
+            assert.equal(j.g.error.message, 'the provider\'s answer was larger than the 32 MiB this generation may take');
+            assert.equal(called(j, 'ark.images'), 1, 'a POST is not sent again');
+        });
+
+        await t.test('[fake:url] [fake:image-bytes]: a download past the cap fails the same way', async () => {
+            const j = await oneJob(M, 'ark-url-too-large', `a map too large to fetch [fake:url] [fake:image-bytes=${CAP + 1}]`, 60000);
+            failedClean(j, M, 'bad_response');
+            assert.equal(j.g.error.message, 'the provider\'s answer was larger than the 32 MiB this generation may take');
+            assert.equal(called(j, 'files'), 1, 'a download past the cap is not fetched again');
         });
 
         await t.test('[fake:safety]: a 400 InputTextSensitiveContentDetected is blocked, refunded once', async () => {

@@ -152,6 +152,56 @@ test_answer_large_image(void **state)
     free(img);
 }
 
+/* The b64_json of n bytes in an answer (a new string). */
+static char *
+answer_of(size_t n)
+{
+    unsigned char  *img = malloc(n);
+    char           *b64, *body;
+    size_t          len;
+
+    assert_non_null(img);
+    memset(img, 0x5a, n);
+    b64 = nano_base64_encode(img, n);
+    assert_non_null(b64);
+    len = strlen(b64) + 64;
+    body = malloc(len);
+    assert_non_null(body);
+    snprintf(body, len, "{\"data\":[{\"b64_json\":\"%s\"}]}", b64);
+    free(b64);
+    free(img);
+    return body;
+}
+
+/* The image cap is the most an answer under the client's cap can carry:
+ * the largest decodes, one byte more (whose base64 alone passes that
+ * cap) is refused, so neither limit is dead. */
+static void
+test_answer_image_max(void **state)
+{
+    nano_ark_result_t      r;
+    nano_provider_error_t  e;
+    char                  *body;
+
+    (void) state;
+    assert_true(nano_base64_encoded_len(NANO_ARK_IMAGE_MAX)
+                <= NANO_CLIENT_BODY_MAX);
+    assert_true(nano_base64_encoded_len(NANO_ARK_IMAGE_MAX + 1)
+                > NANO_CLIENT_BODY_MAX);
+    nano_ark_result_init(&r);
+    body = answer_of(NANO_ARK_IMAGE_MAX);
+    assert_int_equal(parse(body, &r, &e), 0);
+    assert_int_equal(r.image_len, NANO_ARK_IMAGE_MAX);
+    free(body);
+    body = answer_of(NANO_ARK_IMAGE_MAX + 1);
+    assert_int_equal(parse(body, &r, &e), -1);
+    assert_null(r.image);
+    assert_string_equal(e.code, "bad_response");
+    assert_string_equal(e.message, "Ark's image is too large");
+    free(body);
+    nano_ark_result_cleanup(&r);
+}
+
 typedef struct {
     const char  *name;
     long         status;      /* 200: a success body */
@@ -265,6 +315,7 @@ main(void)
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_answers),
         cmocka_unit_test(test_answer_large_image),
+        cmocka_unit_test(test_answer_image_max),
     };
 
     return unit_run_table("ark", rows, sizeof(rows) / sizeof(rows[0]),
