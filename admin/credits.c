@@ -16,7 +16,7 @@ int
 admin_credits_grant(nano_db_t *db, int argc, char **argv)
 {
     const char        *reason = NULL;
-    char               id[64];
+    char               id[64], err[160];
     long long          amount, balance = 0;
     nano_db_status_t   st;
     int                rc;
@@ -40,6 +40,11 @@ admin_credits_grant(nano_db_t *db, int argc, char **argv)
     if (*reason == '\0' || strlen(reason) > ADMIN_REASON_MAX) {
         fprintf(stderr, "nano-admin: --reason needs 1 to %d bytes of text\n",
                 ADMIN_REASON_MAX);
+        return ADMIN_USAGE;
+    }
+    /* a V1 user's account is opened here with the sign-up grant */
+    if (nano_credits_configure(err, sizeof(err)) != 0) {
+        fprintf(stderr, "nano-admin: %s\n", err);
         return ADMIN_USAGE;
     }
     if ((rc = admin_user_id(db, argv[0], id, sizeof(id))) != ADMIN_OK) {

@@ -8,31 +8,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nano_config.h"
 #include "nano_credits.h"
-#include "nano_log.h"
 #include "nano_rand.h"
 
 /* An ISO 8601 UTC rendering of a TIMESTAMP(3) column, as JSON shows it. */
 #define NANO_CREDITS_ISO(col)                                                 \
     "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
-static long long
-nano_credits_signup(void)
-{
-    const char  *v = getenv("NANO_SIGNUP_CREDITS");
-    char        *end;
-    long long    n;
+/* NANO_SIGNUP_CREDITS: set once at start, before any thread reads it */
+static int  nano_credits_signup = NANO_SIGNUP_CREDITS_DEFAULT;
 
-    if (v == NULL || v[0] == '\0') {
-        return NANO_SIGNUP_CREDITS_DEFAULT;
-    }
-    n = strtoll(v, &end, 10);
-    if (*end != '\0' || n < 0 || n > 1000000000LL) {
-        nano_log_warn("NANO_SIGNUP_CREDITS=%s is not a count; using %d", v,
-                      NANO_SIGNUP_CREDITS_DEFAULT);
-        return NANO_SIGNUP_CREDITS_DEFAULT;
-    }
-    return n;
+int
+nano_credits_configure(char *err, size_t errlen)
+{
+    return nano_config_env_int("NANO_SIGNUP_CREDITS",
+                               NANO_SIGNUP_CREDITS_DEFAULT, 0,
+                               NANO_SIGNUP_CREDITS_MAX, &nano_credits_signup,
+                               err, errlen);
 }
 
 nano_db_status_t
@@ -49,7 +42,7 @@ nano_credits_ensure(nano_db_t *db, const char *user_id)
     char                grant[24];
     nano_db_status_t    st;
 
-    snprintf(grant, sizeof(grant), "%lld", nano_credits_signup());
+    snprintf(grant, sizeof(grant), "%d", nano_credits_signup);
     params[0] = user_id;
     params[1] = grant;
     PQclear(nano_db_exec(db, sql, 2, params, PGRES_COMMAND_OK, &st));

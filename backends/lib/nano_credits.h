@@ -7,17 +7,29 @@
 #ifndef NANO_CREDITS_H
 #define NANO_CREDITS_H
 
+#include <stddef.h>
+
 #include <jansson.h>
 
 #include "nano_db.h"
 
 #define NANO_SIGNUP_CREDITS_DEFAULT  100
+#define NANO_SIGNUP_CREDITS_MAX      1000000000
 
 /*
- * Makes sure user_id has an account: a new one is opened with
- * NANO_SIGNUP_CREDITS (default 100) and its "signup" ledger row, once,
- * whoever asks first (V1 users included).  Runs in the caller's
- * transaction when one is open.
+ * Reads NANO_SIGNUP_CREDITS once, at the start of every process that
+ * opens accounts (the platform, each module, nano-admin's grant), before
+ * any thread does: 0 to NANO_SIGNUP_CREDITS_MAX (0: accounts open empty,
+ * with a "signup" row of 0).  0, or -1 with err naming the setting (a
+ * typo must not become the default in silence).
+ */
+int nano_credits_configure(char *err, size_t errlen);
+
+/*
+ * Makes sure user_id has an account: a new one is opened with the
+ * signup credits (nano_credits_configure; 100 when it was not called)
+ * and its "signup" ledger row, once, whoever asks first (V1 users
+ * included).  Runs in the caller's transaction when one is open.
  */
 nano_db_status_t nano_credits_ensure(nano_db_t *db, const char *user_id);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nano_credits.h"
 #include "nano_gen.h"
 #include "nano_gen_options.h"
 #include "nano_log.h"
@@ -119,7 +120,9 @@ nano_module_start(const nano_config_t *config)
     char                      err[256];
     int                       real;
 
-    if (nano_gen_configure(err, sizeof(err)) != 0) {
+    if (nano_gen_configure(err, sizeof(err)) != 0
+        || nano_credits_configure(err, sizeof(err)) != 0)
+    {
         nano_log_error("%s", err);
         return -1;
     }

@@ -3,6 +3,8 @@
  * SCRIPT_NAME is empty here, so routes are full paths.
  */
 
+#include "nano_credits.h"
+#include "nano_log.h"
 #include "nano_server.h"
 #include "platform.h"
 
@@ -90,12 +92,18 @@ static const nano_route_t  routes[] = {
       platform_account_export, 0, 0 },
 };
 
-/* Before the workers: the OAuth providers, billing's settings (a
- * malformed packs file stops the platform here), then the revocation
- * publisher. */
+/* Before the workers: the sign-up credits, the OAuth providers,
+ * billing's settings (a malformed packs file stops the platform here),
+ * then the revocation publisher. */
 static int
 platform_start(const nano_config_t *config)
 {
+    char  err[160];
+
+    if (nano_credits_configure(err, sizeof(err)) != 0) {
+        nano_log_error("%s", err);
+        return -1;
+    }
     if (platform_oauth_configure() != 0) {
         return -1;
     }

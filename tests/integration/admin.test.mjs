@@ -132,6 +132,24 @@ test('credits grant to a V1 user without an account opens it (signup grant) firs
         'signup,grant');
 });
 
+test('credits grant reads NANO_SIGNUP_CREDITS: a bad value is refused (exit 2, named, nothing written), a good one opens a V1 account', () => {
+    const id = `v1signup${Date.now()}`;
+    const email = `${id}@example.com`;
+    psql(`INSERT INTO "User" ("id", "email", "name") VALUES (${lit(id)}, ${lit(email)}, 'V1 person')`);
+    const args = ['credits', 'grant', email, '7', '--reason', 'welcome back'];
+    for (const bad of ['-1', 'ten', '1000000001']) {
+        const r = admin(args, { DATABASE_URL: DB_URL, NANO_SIGNUP_CREDITS: bad });
+        assert.equal(r.status, 2, `NANO_SIGNUP_CREDITS=${bad}: ${r.err}`);
+        assert.match(r.err, /NANO_SIGNUP_CREDITS must be a number from 0 to 1000000000/);
+        assert.equal(balanceOf(id), null, 'no account was opened');
+    }
+    const r = admin(args, { DATABASE_URL: DB_URL, NANO_SIGNUP_CREDITS: '0' });
+    assert.equal(r.status, 0, r.err);
+    assert.equal(balanceOf(id), 7);
+    assert.equal(psql(`SELECT string_agg("reason" || ' ' || "delta", ',' ORDER BY "id") FROM "CreditLedger" WHERE "userId" = ${lit(id)}`),
+        'signup 0,grant 7');
+});
+
 test('sessions revoke: every session of the user is refused at a module within 2 s; others keep theirs', async () => {
     const a = await person('adminrevoke');
     const b = await person('adminkeep');

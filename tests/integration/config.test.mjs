@@ -272,12 +272,12 @@ const backendEnv = (extra = {}) => ({
 const KEYFILE = path.join(tmpRoot, 'backend-keys');
 fs.writeFileSync(KEYFILE, `${KEY}\n`, { mode: 0o600 });
 
-// start(app, args, stdin): a backend process with stderr collected.
+// start(app, args, {stdin, env}): a backend process with stderr collected.
 // wait(ms) resolves {code, signal, stderr, hung}: a process still running
 // after ms is SIGKILLed and reported as hung.
-function start(app, args, { stdin = 'ignore' } = {}) {
+function start(app, args, { stdin = 'ignore', env = {} } = {}) {
     const child = spawn(path.join(BIN, `nano-${app}`), args, {
-        stdio: [stdin, 'ignore', 'pipe'], env: backendEnv(),
+        stdio: [stdin, 'ignore', 'pipe'], env: backendEnv(env),
     });
     let stderr = '';
     child.stderr.setEncoding('utf8');
@@ -481,10 +481,10 @@ test('backends: no --listen and no socket on fd 0: exit 2 with a usage message',
     assert.match(r.stderr, /no --listen given and stdin is not a socket/);
 });
 
-// A module's numeric settings are read once at start; a bad one stops it
+// A backend's numeric settings are read once at start; a bad one stops it
 // with the setting named, rather than becoming a default (or, through
 // atoi, a limit of 1 from "1O") in silence.
-test('backends: a module with a bad setting stops at start, naming it', () => {
+test('backends: a backend with a bad setting stops at start, naming it', () => {
     const media = fs.mkdtempSync(path.join(tmpRoot, 'media-'));
     const bad = [
         ['nano-banana', 'NANO_JOBS_MAX', 'abc'],
@@ -494,6 +494,13 @@ test('backends: a module with a bad setting stops at start, naming it', () => {
         ['nano-banana', 'NANO_MEDIA_SWEEP_GRACE_SECS', '5'],
         ['wan-2.5', 'NANO_MEDIA_SWEEP_SECS', 'soon'],
         ['nano-banana', 'NANO_MEDIA_SWEEP_SECS', '-1'],
+        // every process that opens accounts: the platform at sign-up, a
+        // module at a V1 user's first use
+        ['platform', 'NANO_SIGNUP_CREDITS', 'lots'],
+        ['platform', 'NANO_SIGNUP_CREDITS', '-1'],
+        ['nano-banana', 'NANO_SIGNUP_CREDITS', '1000000001'],
+        ['qwen', 'NANO_SIGNUP_CREDITS', '50 '],
+        ['wan-2.5', 'NANO_SIGNUP_CREDITS', '0x10'],
     ];
     for (const [app, name, value] of bad) {
         const sock = path.join(tmpRoot, `bad-${app}.sock`);
@@ -505,5 +512,26 @@ test('backends: a module with a bad setting stops at start, naming it', () => {
         assert.notEqual(r.status, 0, `${app} ${name}=${value} is refused: ${r.stderr.slice(-300)}`);
         assert.ok(r.stderr.includes(`${name} must be a number`), `${app}: the log names ${name}: ${r.stderr.slice(-300)}`);
         assert.ok(!fs.existsSync(sock), 'and no socket is left');
+    }
+});
+
+// The ends of NANO_SIGNUP_CREDITS's range are taken: 0 (accounts open
+// empty) and 1,000,000,000; the grant itself is credits.test.mjs's.
+test('backends: NANO_SIGNUP_CREDITS of 0 or 1000000000 is taken: the backend serves and stops on TERM', async () => {
+    for (const app of ['platform', 'nano-banana', 'qwen']) {
+        for (const value of ['0', '1000000000']) {
+            const sock = path.join(tmpDir(), 'x.sock');
+            const p = start(app, ['--listen', `unix:${sock}`], {
+                env: { NANO_MEDIA_DIR: tmpDir(), NANO_SIGNUP_CREDITS: value },
+            });
+            try {
+                assert.ok(await connects({ path: sock }), `${app} NANO_SIGNUP_CREDITS=${value}: nothing accepted: ${p.stderr.slice(-300)}`);
+            } finally {
+                const r = await p.stop();
+                assert.equal(r.hung, false, `${app} stops on TERM`);
+                assert.equal(r.code, 0, r.stderr.slice(-300));
+            }
+            assert.ok(!p.stderr.includes('NANO_SIGNUP_CREDITS'), `${app}: nothing said about it: ${p.stderr.slice(-300)}`);
+        }
     }
 });

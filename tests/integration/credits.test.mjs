@@ -1,4 +1,5 @@
-// Credits of issue 6 (docs/MODULES.md "Credits"): the signup grant; the
+// Credits of issue 6 (docs/MODULES.md "Credits"): the signup grant (and
+// NANO_SIGNUP_CREDITS at the platform and at a module's first use); the
 // invariant (100 parallel generations from a balance that covers exactly
 // 10: 10 accepted, 90 x 402, balance 0, the ledger sums to it); the
 // in-flight limit (429 too_many_in_flight, checked after credits, costing
@@ -10,11 +11,12 @@
 // GET /api/credits paged by cursor.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { REGISTRY, get } from './lib.mjs';
+import { REGISTRY, ORIGIN, get } from './lib.mjs';
+import { fcgiRequest, nginxParams } from './fcgi.mjs';
 import {
     psql, lit, person, generate, cancel, waitFor, ledgerOf,
     balanceOf, ledgerSum, ledgerRows, setBalance, price, fakeStats, fakeCount, tag,
-    withBackendEnv, stream, credits, waitSql,
+    withBackendEnv, stream, credits, waitSql, secondBackend,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -49,6 +51,42 @@ test('a new user has 100 credits and one signup row in the ledger', async () => 
     // Without a session: 401.
     const anon = await get('/api/credits');
     assert.equal(anon.status, 401);
+});
+
+// NANO_SIGNUP_CREDITS is read once at start by every process that opens
+// accounts (config.test.mjs: a bad value stops it).
+test('NANO_SIGNUP_CREDITS=0 at the platform: a new user starts at 0 with a signup row of 0', async () => {
+    await withBackendEnv('platform', ['NANO_SIGNUP_CREDITS=0'], async () => {
+        const u = await person('credits-zero');
+        assert.equal(balanceOf(u.id), 0);
+        assert.deepEqual(ledgerRows(u.id).map((r) => [r.reason, Number(r.delta)]), [['signup', 0]]);
+    });
+});
+
+test('NANO_SIGNUP_CREDITS at a module: a V1 user\'s first generation opens the account with it and is debited from it', { skip: !has('nano-banana') && 'nano-banana is not in the registry' }, async () => {
+    const m = 'nano-banana';
+    const grant = price(m) + 3;
+    const id = `v1signup${tag()}`;
+    psql(`INSERT INTO "User" ("id", "email", "name") VALUES (${lit(id)}, ${lit(`${id}@example.com`)}, 'V1 person')`);
+    // the stack's runner does the job; this process only admits it
+    const second = await secondBackend(m, { NANO_SIGNUP_CREDITS: String(grant), NANO_JOBS_MAX: '0' });
+    try {
+        const body = JSON.stringify({ prompt: `a V1 user's first ${tag()}` });
+        const res = await fcgiRequest(second.sock, {
+            params: nginxParams({
+                method: 'POST', scriptName: `/${m}`, path: '/api/generate', contentType: 'application/json',
+                contentLength: Buffer.byteLength(body), origin: ORIGIN, authOrigin: ORIGIN,
+                user: { id, email: `${id}@example.com`, name: 'V1 person' },
+            }),
+            body,
+            timeout: 20000,
+        });
+        assert.equal(res.status, 202, res.text.slice(0, 300));
+        const rows = ledgerRows(id).reverse().map((r) => [r.reason, Number(r.delta)]);
+        assert.deepEqual(rows.slice(0, 2), [['signup', grant], ['debit', -price(m)]]);
+    } finally {
+        await second.stop();
+    }
 });
 
 for (const m of ['nano-banana', 'qwen'].filter(has)) {
