@@ -1357,19 +1357,18 @@ nano_db_status_t
 nano_gen_media_names(nano_db_t *db, const char *module, const char *user_id,
     char ***names, size_t *n)
 {
-    /* outputs that are not an array, or items without a file, name
-     * nothing (NULL rows, left out below) */
+    /* one scan of the user's rows, each giving all its names; outputs
+     * that are not an array, or items without a file, name nothing */
     static const char   sql[] =
-        "SELECT o->>'file' FROM \"Generation\" g, jsonb_array_elements("
+        "SELECT n.name FROM \"Generation\" g CROSS JOIN LATERAL ("
+        "SELECT o->>'file' FROM jsonb_array_elements("
         "CASE WHEN jsonb_typeof(g.\"outputs\") = 'array'"
         " THEN g.\"outputs\" ELSE '[]'::jsonb END) o"
-        " WHERE g.\"userId\" = $1 AND g.\"module\" = $2"
         " UNION ALL SELECT g.\"params\"->'inputImage'->>'file'"
-        " FROM \"Generation\" g WHERE g.\"userId\" = $1"
-        " AND g.\"module\" = $2"
         " UNION ALL SELECT $2 || '/' || $1 || '/' || g.\"id\" || '/'"
-        " FROM \"Generation\" g WHERE g.\"userId\" = $1"
-        " AND g.\"module\" = $2 AND g.\"status\" IN ('queued', 'running')";
+        " WHERE g.\"status\" IN ('queued', 'running')) n(name)"
+        " WHERE g.\"userId\" = $1 AND g.\"module\" = $2"
+        " AND n.name IS NOT NULL";
     const char         *params[2] = { user_id, module };
     nano_db_status_t    st;
     PGresult           *r;

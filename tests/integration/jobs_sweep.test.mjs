@@ -54,11 +54,14 @@ test('the sweep removes only stale files that no generation names', { skip: !has
         age(f);
     }
 
-    // a running job: its folder is in use, whatever is in it
-    const r3 = await generate(u.jar, m, { prompt: `sweep running [fake:slow=8000] ${tag()}` });
+    // a running edit: its folder is in use, whatever is in it, and its
+    // input stays (one row naming both)
+    const r3 = await generate(u.jar, m, { prompt: `sweep running [fake:slow=8000] ${tag()}`, image: png().toString('base64') });
     assert.equal(r3.status, 202, r3.text);
     const running = r3.json().id;
     await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(running)} AND "status" = 'running'`);
+    const busyInput = path.join(MEDIA_DIR, row(running).params.inputImage.file);
+    age(busyInput);
 
     const dir1 = path.join(userDir, g1.id);
     const orphanId = crypto.randomUUID();
@@ -94,6 +97,7 @@ test('the sweep removes only stale files that no generation names', { skip: !has
         for (const f of kept) assert.ok(fs.existsSync(f), `a file a generation names stays: ${f}`);
         for (const f of young) assert.ok(fs.existsSync(f), `a young file stays: ${f}`);
         assert.ok(fs.existsSync(busy), 'a running generation\'s folder is left alone');
+        assert.ok(fs.existsSync(busyInput), 'and its input stays');
         assert.ok(fs.existsSync(target), 'what a link points to is never touched');
         assert.ok(fs.lstatSync(link).isSymbolicLink(), 'nor is the link removed');
         assert.ok(fs.existsSync(path.join(userDir, 'inputs')), 'inputs/ stays');
