@@ -942,6 +942,7 @@ nano_jobs_claim(nano_db_t *db, int handover)
         }
         return;
     }
+    /* own copy: the renewal comes every 10 s, this each second with room */
     held = nano_jobs_held(&nheld);
     if (held == NULL) {
         nano_log_warn("jobs: cannot claim: out of memory");
