@@ -596,17 +596,18 @@ nano_gen_cursor_split(const char *cursor, char *at, size_t atcap, char *id,
 }
 
 /*
- * A row with a column jansson cannot hold (nano_gen_read) is left out of
- * a list, so that one such row does not make the owner's whole history
- * an error (GET of its id shows what can be read); it is logged.
+ * A row with a column jansson cannot hold (nano_gen_read) is listed with
+ * that column null and named in "unreadable", as its GET shows it: left
+ * out, its owner could neither see nor delete it, and an export would
+ * miss it.  Logged, since only an operator can mend it.
  */
 static void
-nano_gen_unlisted(const nano_gen_t *g)
+nano_gen_listed_unreadable(const nano_gen_t *g)
 {
     char  names[64];
 
-    nano_log_error("cannot read generation %s (its %s); left out of the"
-                   " list", g->id,
+    nano_log_error("cannot read generation %s (its %s); listed without",
+                   g->id,
                    nano_gen_unreadable_names(g->unreadable, names,
                                              sizeof(names)));
 }
@@ -664,9 +665,7 @@ nano_gen_history(nano_db_t *db, const char *user_id, const char *module,
             break;
         }
         if (g.unreadable != 0) {
-            nano_gen_unlisted(&g);
-            nano_gen_cleanup(&g);
-            continue;
+            nano_gen_listed_unreadable(&g);
         }
         j = nano_gen_json(&g, base);
         if (j == NULL || json_array_append_new(*items, j) != 0) {
@@ -720,9 +719,7 @@ nano_gen_all(nano_db_t *db, const char *user_id, json_t **items)
             break;
         }
         if (g.unreadable != 0) {
-            nano_gen_unlisted(&g);
-            nano_gen_cleanup(&g);
-            continue;
+            nano_gen_listed_unreadable(&g);
         }
         j = snprintf(base, sizeof(base), "/%s", g.module) < (int) sizeof(base)
             ? nano_gen_json(&g, base) : NULL;

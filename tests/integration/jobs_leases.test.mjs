@@ -97,7 +97,7 @@ test('nano-banana: a job whose end could not be recorded is renewed no more: fai
     assert.equal((await waitFor(u.jar, m, next.json().id)).status, 'succeeded');
 });
 
-test('nano-banana: a claimed job whose row cannot be read (params jansson refuses) fails unreadable, refunded once, never claimed again, its process alive; the history leaves it out', async () => {
+test('nano-banana: a claimed job whose row cannot be read (params jansson refuses) fails unreadable, refunded once, never claimed again, its process alive; the history lists it as its GET shows it', async () => {
     const m = 'nano-banana';
     assert.ok(has(m), 'nano-banana is in the registry');
     const u = await person('unreadable');
@@ -137,10 +137,15 @@ test('nano-banana: a claimed job whose row cannot be read (params jansson refuse
     const next = await generate(u.jar, m, { prompt: `after the unreadable row ${tag()}` });
     assert.equal(next.status, 202, next.text);
     assert.equal((await waitFor(u.jar, m, next.json().id)).status, 'succeeded');
-    // the owner's history still answers, that one row left out of it
+    // the owner's history still answers, that row listed as its GET
+    // shows it
     const h = await history(u.jar, m);
     assert.equal(h.status, 200, h.text);
-    assert.deepEqual(h.json().items.map((x) => x.id), [next.json().id]);
+    assert.deepEqual(h.json().items.map((x) => x.id), [next.json().id, id]);
+    assert.deepEqual(h.json().items[1].unreadable, ['params']);
+    assert.equal(h.json().items[1].params, null);
+    assert.equal(h.json().items[1].error.code, 'unreadable');
+    assert.equal(h.json().items[0].unreadable, undefined);
     // its own GET shows what can be read; it cannot be canceled any
     // more, and it can be deleted, the ledger keeping its rows
     const g = await generation(u.jar, m, id);
