@@ -17,10 +17,13 @@
 
 #include <stddef.h>
 
+#include "nano_client.h"     /* NANO_CLIENT_BODY_MAX */
 #include "nano_provider.h"
 
 #define NANO_GEMINI_DEFAULT_MODEL  "gemini-2.5-flash-image"
-#define NANO_GEMINI_IMAGE_MAX      (32 * 1024 * 1024)   /* decoded bytes */
+/* Decoded bytes: what base64 filling a whole answer can hold, as
+ * NANO_ARK_IMAGE_MAX; a larger limit could never be reached. */
+#define NANO_GEMINI_IMAGE_MAX      (NANO_CLIENT_BODY_MAX / 4 * 3)
 
 typedef struct {
     const char           *prompt;        /* required, UTF-8 */

@@ -162,6 +162,11 @@ test_answer_large_image(void **state)
         assert_memory_equal(r.image, img, N);
         assert_string_equal(r.mime, "image/png");
     }
+    /* the image cap is what the answer cap can carry, not more */
+    assert_true(nano_base64_encoded_len(NANO_GEMINI_IMAGE_MAX)
+                <= NANO_CLIENT_BODY_MAX);
+    assert_true(nano_base64_encoded_len(NANO_GEMINI_IMAGE_MAX + 1)
+                > NANO_CLIENT_BODY_MAX);
     /* one wrong byte deep inside the plain one is still refused */
     body[strlen(body) / 2] = '$';
     assert_int_equal(parse(body, &r, &e), -1);
