@@ -232,12 +232,33 @@ longest_path(void **state)
     assert_int_equal(nano_route_match("/{x}", path, &p), 0);
 }
 
+/* Every status a backend answers has its reason phrase: nginx passes
+ * FastCGI's "Status:" line on as it is ("202 Unknown" before). */
+static void
+reasons(void **state)
+{
+    static const int  used[] = { 200, 201, 202, 204, 302, 303, 304, 400,
+                                 401, 402, 403, 404, 405, 409, 413, 415,
+                                 422, 429, 500, 502, 503, 504 };
+    size_t            i;
+
+    (void) state;
+    for (i = 0; i < sizeof(used) / sizeof(used[0]); i++) {
+        assert_string_not_equal(nano_http_reason(used[i]), "Unknown");
+    }
+    assert_string_equal(nano_http_reason(202), "Accepted");
+    assert_string_equal(nano_http_reason(402), "Payment Required");
+    assert_string_equal(nano_http_reason(422), "Unprocessable Content");
+    assert_string_equal(nano_http_reason(299), "Unknown");
+}
+
 int
 main(void)
 {
     static const struct CMUnitTest  extra[] = {
         cmocka_unit_test(param_lookup),
         cmocka_unit_test(longest_path),
+        cmocka_unit_test(reasons),
     };
     int  rc = 0;
 
