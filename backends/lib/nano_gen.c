@@ -376,10 +376,15 @@ nano_gen_create(nano_db_t *db, const nano_gen_new_t *in,
     }
     memcpy(own, out->id, sizeof(own));
     st = nano_gen_admit_once(db, in, pjson, out, &outcome);
-    if (st == NANO_DB_UNAVAILABLE && in->key != NULL) {
-        /* its commit may have happened: the key finds it if it did */
+    if (st == NANO_DB_UNAVAILABLE && !in->early) {
+        /* Its commit may have happened on a connection nano_db opened
+         * for the call, which it does not run again.  Here a second run
+         * is safe: it waits for the first one's lock, then finds its
+         * row by the key, or meets its id (nano_gen_admit_lost), or
+         * admits when the first one did not commit.  (An early one is
+         * a text answer: its lease fails and refunds it instead.) */
         nano_log_warn("generation %s: the admission's connection was lost;"
-                      " running it again under its key", own);
+                      " running it again", own);
         st = nano_gen_admit_once(db, in, pjson, out, &outcome);
         if (st == NANO_DB_OK && strcmp(outcome, "replayed") == 0
             && strcmp(out->id, own) == 0)

@@ -122,9 +122,9 @@ typedef struct {
  * by nano_db on a new connection, is found by its id and admitted.
  * With in->key, the user's generation in this module made with that key
  * is answered instead (NANO_GEN_REPLAYED, nothing charged), or
- * NANO_GEN_KEY_REUSED when it was made from another request; such an
- * admission whose connection died during the call is run once more,
- * since the key makes a second run safe.
+ * NANO_GEN_KEY_REUSED when it was made from another request.  One
+ * whose connection died during the call (not in->early) is run once
+ * more: its id, or its key, finds what a first run committed.
  * With in->early an admitted one returns before its commit is durable
  * (nano_db_exec_early): the caller settles it with nano_db_settle before
  * anything of it leaves the process.
