@@ -292,7 +292,7 @@ nano_gen_admit_once(nano_db_t *db, const nano_gen_new_t *in,
     const char         *query = in->key != NULL ? sql_keyed
                                 : in->caller_wakes ? sql_waking : sql;
     int                 nparams = in->key != NULL ? 15 : 13;
-    const char         *params[15];
+    const char         *params[15], *name;
     char                lease[24], maxs[24];
     nano_db_status_t    st;
     PGresult           *r;
@@ -332,13 +332,23 @@ nano_gen_admit_once(nano_db_t *db, const nano_gen_new_t *in,
         snprintf(out->model, sizeof(out->model), "%s", PQgetvalue(r, 0, 1));
         out->cost = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
     }
+    name = PQgetvalue(r, 0, 0);
     if (nparams == 15 && !PQgetisnull(r, 0, 3) && !PQgetisnull(r, 0, 4)) {
         /* the key's row: this call's id when admitted, else the first's */
+        if (strcmp(name, "replayed") == 0
+            && strcmp(PQgetvalue(r, 0, 3), out->id) == 0)
+        {
+            /* this call's own row, met by nano_gen_create's second run:
+             * to the client, its first answer */
+            nano_log_warn("generation %s: admitted before its answer was"
+                          " lost", out->id);
+            name = "admitted";
+        }
         snprintf(out->id, sizeof(out->id), "%s", PQgetvalue(r, 0, 3));
         snprintf(out->status, sizeof(out->status), "%s",
                  PQgetvalue(r, 0, 4));
     }
-    *outcome = strdup(PQgetvalue(r, 0, 0));
+    *outcome = strdup(name);
     PQclear(r);
     if (*outcome == NULL) {
         return NANO_DB_FAILED;
@@ -361,7 +371,6 @@ nano_gen_create(nano_db_t *db, const nano_gen_new_t *in,
 {
     nano_db_status_t  st = NANO_DB_FAILED;
     char             *pjson = NULL, *outcome = NULL;
-    char              own[NANO_GEN_ID_LEN + 1];
     size_t            i;
 
     memset(out, 0, sizeof(*out));
@@ -374,7 +383,6 @@ nano_gen_create(nano_db_t *db, const nano_gen_new_t *in,
     if (pjson == NULL) {
         goto out;
     }
-    memcpy(own, out->id, sizeof(own));
     st = nano_gen_admit_once(db, in, pjson, out, &outcome);
     if (st == NANO_DB_UNAVAILABLE && !in->early) {
         /* Its commit may have happened on a connection nano_db opened
@@ -384,20 +392,8 @@ nano_gen_create(nano_db_t *db, const nano_gen_new_t *in,
          * admits when the first one did not commit.  (An early one is
          * a text answer: its lease fails and refunds it instead.) */
         nano_log_warn("generation %s: the admission's connection was lost;"
-                      " running it again", own);
+                      " running it again", out->id);
         st = nano_gen_admit_once(db, in, pjson, out, &outcome);
-        if (st == NANO_DB_OK && strcmp(outcome, "replayed") == 0
-            && strcmp(out->id, own) == 0)
-        {
-            /* this call's own row: to the client, its first answer */
-            nano_log_warn("generation %s: admitted before its answer was"
-                          " lost", own);
-            free(outcome);
-            outcome = strdup("admitted");
-            if (outcome == NULL) {
-                st = NANO_DB_FAILED;
-            }
-        }
     }
     if (st == NANO_DB_OK && strcmp(outcome, "admitted") != 0) {
         /* nothing was written: no need to keep its commit apart */

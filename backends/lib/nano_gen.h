@@ -162,7 +162,8 @@ const char *nano_gen_unreadable_names(unsigned bits, char *buf, size_t cap);
  * JSON array of nano_gen_json objects in *items, and the next page's
  * cursor (a new string, NULL on the last) in *next.  cursor is NULL or a
  * value from *next: NANO_DB_INVALID when it is not one.  A row with an
- * unreadable column is left out (logged), here and in nano_gen_all.
+ * unreadable column is listed as nano_gen_json shows it (logged), here
+ * and in nano_gen_all.
  */
 nano_db_status_t nano_gen_history(nano_db_t *db, const char *user_id,
     const char *module, int limit, const char *cursor, const char *base,

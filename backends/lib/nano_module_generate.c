@@ -625,8 +625,10 @@ nano_gen_input_discard(json_t *params)
     }
 }
 
+/* key: a valid Idempotency-Key, or NULL */
 static int
-nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
+nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
+    const char *key)
 {
     const char         *kind = nano_module_kind();
     nano_form_t         f;
@@ -638,17 +640,10 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user)
     nano_db_status_t    st;
     nano_db_t          *db;
     json_t             *params = NULL;
-    const char         *key = nano_req_param(req, "HTTP_IDEMPOTENCY_KEY");
     unsigned            flags = NANO_FIELDS_NUMBERS;
     int                 status, created = 0;
 
     nano_form_init(&f);
-    if (key != NULL && !nano_gen_key_ok(key)) {
-        status = nano_res_field_error(res, "Idempotency-Key", "an"
-                                      " Idempotency-Key is 1 to 255"
-                                      " visible ASCII characters");
-        goto out;
-    }
     status = nano_req_fields(req, res, &f, &flags);
     if (status != 0) {
         goto out;
@@ -728,7 +723,7 @@ out:
 int
 nano_module_generate(nano_req_t *req, nano_res_t *res)
 {
-    const char  *user;
+    const char  *user, *key;
 
     if ((user = nano_module_user(req, res)) == NULL) {
         return 401;
@@ -739,9 +734,10 @@ nano_module_generate(nano_req_t *req, nano_res_t *res)
         return nano_res_error(res, 403, "csrf",
                               "this request came from another site");
     }
+    key = nano_req_param(req, "HTTP_IDEMPOTENCY_KEY");
     if (strcmp(nano_module_kind(), "text") == 0) {
         /* an answer already streamed to someone cannot be given again */
-        if (nano_req_param(req, "HTTP_IDEMPOTENCY_KEY") != NULL) {
+        if (key != NULL) {
             return nano_res_field_error(res, "Idempotency-Key",
                                         "text generations take no"
                                         " Idempotency-Key: an answer"
@@ -749,5 +745,10 @@ nano_module_generate(nano_req_t *req, nano_res_t *res)
         }
         return nano_gen_text(req, res, user);
     }
-    return nano_gen_job(req, res, user);
+    if (key != NULL && !nano_gen_key_ok(key)) {
+        return nano_res_field_error(res, "Idempotency-Key", "an"
+                                    " Idempotency-Key is 1 to 255 visible"
+                                    " ASCII characters");
+    }
+    return nano_gen_job(req, res, user, key);
 }
