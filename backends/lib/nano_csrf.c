@@ -8,6 +8,7 @@
 #include <openssl/evp.h>
 
 #include "nano_csrf.h"
+#include "nano_hex.h"
 #include "nano_rand.h"
 
 const char *
@@ -34,9 +35,8 @@ static int
 nano_csrf_hash(const char *token, const unsigned char *secret,
     size_t secret_len, char *out)
 {
-    static const char  hex[] = "0123456789abcdef";
     unsigned char      md[EVP_MAX_MD_SIZE];
-    unsigned int       mdlen = 0, i;
+    unsigned int       mdlen = 0;
     EVP_MD_CTX        *ctx;
     int                rc = -1;
 
@@ -52,11 +52,7 @@ nano_csrf_hash(const char *token, const unsigned char *secret,
     {
         goto out;
     }
-    for (i = 0; i < mdlen; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 0x0f];
-    }
-    out[NANO_CSRF_HASH_LEN] = '\0';
+    nano_hex_encode(out, md, mdlen);
     rc = 0;
 out:
     EVP_MD_CTX_free(ctx);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <sys/random.h>
 
+#include "nano_hex.h"
 #include "nano_rand.h"
 
 int
@@ -28,19 +29,6 @@ nano_rand_bytes(void *buf, size_t n)
     return 0;
 }
 
-static void
-nano_rand_to_hex(char *out, const unsigned char *in, size_t n)
-{
-    static const char  hex[] = "0123456789abcdef";
-    size_t             i;
-
-    for (i = 0; i < n; i++) {
-        out[2 * i] = hex[in[i] >> 4];
-        out[2 * i + 1] = hex[in[i] & 0x0f];
-    }
-    out[2 * n] = '\0';
-}
-
 int
 nano_rand_hex(char *out, size_t n)
 {
@@ -52,7 +40,7 @@ nano_rand_hex(char *out, size_t n)
         if (nano_rand_bytes(bytes, chunk) != 0) {
             return -1;
         }
-        nano_rand_to_hex(out, bytes, chunk);
+        nano_hex_encode(out, bytes, chunk);
         out += 2 * chunk;
         n -= chunk;
     }

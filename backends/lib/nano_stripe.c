@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "nano_hex.h"
 #include "nano_stripe.h"
 
 #define NANO_STRIPE_T_DIGITS_MAX  12        /* year 33658: enough */
@@ -18,14 +19,13 @@ int
 nano_stripe_sig_compute(const char *secret, long long t, const char *body,
     size_t body_len, char *out)
 {
-    static const char   hex[] = "0123456789abcdef";
     unsigned char       mac[EVP_MAX_MD_SIZE];
     char                prefix[32];
     char                digest[] = "SHA256";
     OSSL_PARAM          params[2];
     EVP_MAC            *m;
     EVP_MAC_CTX        *ctx = NULL;
-    size_t              maclen = 0, i;
+    size_t              maclen = 0;
     int                 n, rc = -1;
 
     if (secret == NULL || t < 0) {
@@ -52,11 +52,7 @@ nano_stripe_sig_compute(const char *secret, long long t, const char *body,
     {
         goto out;
     }
-    for (i = 0; i < maclen; i++) {
-        out[2 * i] = hex[mac[i] >> 4];
-        out[2 * i + 1] = hex[mac[i] & 0x0f];
-    }
-    out[NANO_STRIPE_SIG_LEN] = '\0';
+    nano_hex_encode(out, mac, maclen);
     rc = 0;
 out:
     OPENSSL_cleanse(mac, sizeof(mac));
