@@ -1,13 +1,18 @@
 /*
- * Small files read whole, and media folders made (nano_file.h).
+ * Small files read whole, media folders made, file digests (nano_file.h).
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "nano_file.h"
+#include "nano_hex.h"
 
 int
 nano_file_read(FILE *f, size_t max, char **out, size_t *len)
@@ -92,5 +97,53 @@ nano_file_mkdirs(const char *path, unsigned *made)
     if (made != NULL) {
         *made |= bits;
     }
+    return rc;
+}
+
+int
+nano_file_sha256(const char *path, char *out)
+{
+    unsigned char   buf[16384], md[EVP_MAX_MD_SIZE];
+    unsigned int    mdlen = 0;
+    EVP_MD_CTX     *ctx;
+    ssize_t         n;
+    int             fd, rc = -1, saved;
+
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    ctx = EVP_MD_CTX_new();
+    if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+        errno = ENOMEM;
+        goto out;
+    }
+    for ( ;; ) {
+        n = read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        if (EVP_DigestUpdate(ctx, buf, (size_t) n) != 1) {
+            errno = ENOMEM;
+            goto out;
+        }
+    }
+    if (n < 0) {
+        goto out;
+    }
+    if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen != 32) {
+        errno = EINVAL;
+        goto out;
+    }
+    nano_hex_encode(out, md, mdlen);
+    rc = 0;
+out:
+    saved = errno;
+    EVP_MD_CTX_free(ctx);
+    close(fd);
+    errno = saved;
     return rc;
 }

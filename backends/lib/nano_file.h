@@ -1,7 +1,8 @@
 /*
  * Small files read whole: templates, the module registry, the packs
  * file.  Each has a size cap, so a wrong path cannot make a process read
- * a disk image into memory.  And the media folders made.
+ * a disk image into memory.  The media folders made, and a stored file's
+ * digest.
  */
 
 #ifndef NANO_FILE_H
@@ -27,5 +28,11 @@ int nano_file_read(FILE *f, size_t max, char **out, size_t *len);
  * errno set (ENOTDIR when path is there but is no folder).
  */
 int nano_file_mkdirs(const char *path, unsigned *made);
+
+/* SHA-256 of path's bytes, read in pieces, never through a symbolic
+ * link: 64 hex digits plus a NUL into out (NANO_FILE_SHA256_SIZE).  0, or
+ * -1 with errno set. */
+#define NANO_FILE_SHA256_SIZE  65
+int nano_file_sha256(const char *path, char *out);
 
 #endif /* NANO_FILE_H */

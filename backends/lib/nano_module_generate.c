@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nano_file.h"
 #include "nano_gen.h"
 #include "nano_image.h"
 #include "nano_log.h"
@@ -542,18 +543,21 @@ nano_gen_input_put(void *arg)
 }
 
 /* Stores the input image (an upload, or base64 in a JSON field) under
- * media/<module>/<user>/inputs and records it in params.  0, or the
- * status answered. */
+ * media/<module>/<user>/inputs and records it in params, with its
+ * SHA-256 when digest (a keyed request: sql/015 compares it).  0, or
+ * the status answered. */
 static int
 nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
-    const char *b64, json_t *params)
+    const char *b64, int digest, json_t *params)
 {
     const nano_upload_t  *up = nano_req_upload(req, "image");
     nano_gen_input_t      in = { req, up != NULL ? NULL : b64, NULL,
                                  { 0 }, -3 };
     char                  dir[PATH_MAX], path[PATH_MAX];
     char                  name[NANO_RAND_UUID_LEN + 1];
+    char                  sha[NANO_FILE_SHA256_SIZE];
     const char           *root = nano_job_media_root(), *mime, *ext;
+    json_t               *image;
 
     if (up == NULL && b64 == NULL) {
         return 0;
@@ -597,10 +601,24 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
     if (mime == NULL) {
         mime = in.info.mime;
     }
-    if (json_object_set_new(params, "inputImage",
-                            json_pack("{s:s, s:s}", "file",
-                                      path + strlen(root) + 1,
-                                      "mime", mime)) != 0)
+    if (digest && nano_file_sha256(path, sha) != 0) {
+        nano_log_error("cannot read back %s: %s", path, strerror(errno));
+        unlink(path);
+        return nano_res_error(res, 500, "internal", "cannot store the"
+                              " image");
+    }
+    image = json_pack("{s:s, s:s}", "file", path + strlen(root) + 1,
+                      "mime", mime);
+    if (image == NULL
+        || (digest && json_object_set_new(image, "sha256",
+                                          json_string(sha)) != 0))
+    {
+        json_decref(image);
+        image = NULL;
+    }
+    /* json_object_set_new takes image even when it fails */
+    if (image == NULL
+        || json_object_set_new(params, "inputImage", image) != 0)
     {
         unlink(path);
         return nano_res_error(res, 500, "internal", "out of memory");
@@ -671,7 +689,8 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
         status = nano_res_error(res, 500, "internal", "out of memory");
         goto out;
     }
-    status = nano_gen_input_image(req, res, user, o.image_b64, params);
+    status = nano_gen_input_image(req, res, user, o.image_b64, key != NULL,
+                                  params);
     if (status != 0) {
         goto out;
     }

@@ -9,10 +9,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { REGISTRY, ORIGIN } from './lib.mjs';
+import { REGISTRY, ORIGIN, request } from './lib.mjs';
 import {
     psql, lit, person, generate, waitFor, del, ledgerOf, balanceOf,
     ledgerSum, price, setBalance, tag, png, rawRequest, MEDIA_DIR, byName,
+    multipart,
 } from './generations.mjs';
 
 const M = 'nano-banana';
@@ -149,6 +150,51 @@ test('a replayed request with an input image keeps only the first one\'s file', 
     const stored = psql(`SELECT "params"->'inputImage'->>'file' FROM "Generation"
         WHERE "id" = ${lit(first.json().id)}`);
     assert.deepEqual(fs.readdirSync(inputs), [path.basename(stored)]);
+});
+
+test('an Idempotency-Key sent with another input image is 422; the same bytes, base64 or uploaded, are the same request', async () => {
+    const u = await person('idem-image-bytes');
+    const inputs = path.join(MEDIA_DIR, M, u.id, 'inputs');
+    const k = key();
+    const image = png(24, 18);
+    const prompt = `an edit ${tag()}`;
+    const first = await generate(u.jar, M, { prompt, image: image.toString('base64') }, K(k));
+    assert.equal(first.status, 202, first.text);
+    const id = first.json().id;
+    const digest = crypto.createHash('sha256').update(image).digest('hex');
+    assert.equal(psql(`SELECT "params"->'inputImage'->>'sha256' FROM "Generation" WHERE "id" = ${lit(id)}`),
+        digest, 'the keyed row keeps the SHA-256 of the stored image');
+    const bal = balanceOf(u.id);
+    const upload = (data) => {
+        const mp = multipart({ prompt }, [{ name: 'image', filename: 'in.png', type: 'image/png', data }]);
+        return request('POST', `/${M}/api/generate`, {
+            headers: u.jar.headers({ 'Content-Type': mp.type, Origin: ORIGIN, ...K(k) }),
+            body: mp.body, timeout: 60000,
+        });
+    };
+    const another = png(24, 19);
+    for (const [how, send] of [
+        ['base64', () => generate(u.jar, M, { prompt, image: another.toString('base64') }, K(k))],
+        ['multipart', () => upload(another)],
+    ]) {
+        const r = await send();
+        assert.equal(r.status, 422, `another image (${how}): ${r.text}`);
+        assert.equal(r.json().error, 'idempotency_key_reused');
+    }
+    const same = await upload(image);
+    assert.equal(same.status, 202, same.text);
+    assert.equal(same.json().id, id, 'the same bytes uploaded are the first request');
+    assert.equal(same.headers['idempotent-replayed'], 'true');
+    assert.equal(rows(u.id), 1);
+    assert.equal(balanceOf(u.id), bal);
+    assert.equal(fs.readdirSync(inputs).length, 1, 'only the first request\'s image is kept');
+    // without a key nothing is read back: no digest is stored
+    const plain = await generate(u.jar, M, { prompt, image: image.toString('base64') });
+    assert.equal(plain.status, 202, plain.text);
+    assert.equal(psql(`SELECT "params"->'inputImage' ? 'sha256' FROM "Generation" WHERE "id" = ${lit(plain.json().id)}`), 'f');
+    // and the API never shows where or what the server keeps
+    const g = await waitFor(u.jar, M, id);
+    assert.equal(g.params?.inputImage, undefined);
 });
 
 test('a deleted generation frees its Idempotency-Key', async () => {

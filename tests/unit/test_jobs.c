@@ -2,8 +2,8 @@
  * Unit tests for the job runner's pure parts (nano_jobs): which finished
  * calls may be made again (a GET whose answer was cut short may, a POST
  * that was sent never), the names outputs are written under and
- * renamed to, and folders made again when removed before a file went
- * into them.
+ * renamed to, folders made again when removed before a file went into
+ * them, and the digest of a stored input image.
  */
 
 #include "unit_table.h"
@@ -253,6 +253,61 @@ test_mkdirs_put(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void
+test_sha256(void **state)
+{
+    char    root[64], path[128], link[128], out[NANO_FILE_SHA256_SIZE];
+    char    cmd[160];
+    FILE   *f;
+    int     i;
+
+    (void) state;
+    snprintf(root, sizeof(root), "/tmp/nano-test-jobs-XXXXXX");
+    assert_non_null(mkdtemp(root));
+    snprintf(path, sizeof(path), "%s/in.png", root);
+
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fclose(f);
+    assert_int_equal(nano_file_sha256(path, out), 0);
+    assert_string_equal(out, "e3b0c44298fc1c149afbf4c8996fb924"
+                             "27ae41e4649b934ca495991b7852b855");
+
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("abc", f);
+    fclose(f);
+    assert_int_equal(nano_file_sha256(path, out), 0);
+    assert_string_equal(out, "ba7816bf8f01cfea414140de5dae2223"
+                             "b00361a396177a9cb410ff61f20015ad");
+
+    /* read in many pieces: a million 'a' (FIPS 180-2's third vector) */
+    f = fopen(path, "w");
+    assert_non_null(f);
+    for (i = 0; i < 1000000; i++) {
+        fputc('a', f);
+    }
+    fclose(f);
+    assert_int_equal(nano_file_sha256(path, out), 0);
+    assert_string_equal(out, "cdc76e5c9914fb9281a1c7e284d73e67"
+                             "f1809a48a497200e046d39ccc7112cd0");
+
+    /* never through a link; a file that is not there */
+    snprintf(link, sizeof(link), "%s/link.png", root);
+    assert_int_equal(symlink(path, link), 0);
+    assert_int_equal(nano_file_sha256(link, out), -1);
+    assert_int_equal(errno, ELOOP);
+    snprintf(path, sizeof(path), "%s/none.png", root);
+    assert_int_equal(nano_file_sha256(path, out), -1);
+    assert_int_equal(errno, ENOENT);
+    /* a folder opens but cannot be read */
+    assert_int_equal(nano_file_sha256(root, out), -1);
+    assert_int_equal(errno, EISDIR);
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -260,6 +315,7 @@ main(void)
         cmocka_unit_test(test_final_path),
         cmocka_unit_test(test_mkdirs),
         cmocka_unit_test(test_mkdirs_put),
+        cmocka_unit_test(test_sha256),
     };
 
     return unit_run_table("jobs", rows, sizeof(rows) / sizeof(rows[0]),
