@@ -253,44 +253,41 @@ test_mkdirs_put(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* path's SHA-256 once it holds c repeated n times */
+static void
+sha256_of(const char *path, int c, int n, const char *want)
+{
+    char   out[NANO_FILE_SHA256_SIZE];
+    FILE  *f = fopen(path, "w");
+    int    i;
+
+    assert_non_null(f);
+    for (i = 0; i < n; i++) {
+        fputc(c == 0 ? "abc"[i % 3] : c, f);
+    }
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(nano_file_sha256(path, out), 0);
+    assert_string_equal(out, want);
+}
+
 static void
 test_sha256(void **state)
 {
     char    root[64], path[128], link[128], out[NANO_FILE_SHA256_SIZE];
     char    cmd[160];
-    FILE   *f;
-    int     i;
 
     (void) state;
     snprintf(root, sizeof(root), "/tmp/nano-test-jobs-XXXXXX");
     assert_non_null(mkdtemp(root));
     snprintf(path, sizeof(path), "%s/in.png", root);
 
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fclose(f);
-    assert_int_equal(nano_file_sha256(path, out), 0);
-    assert_string_equal(out, "e3b0c44298fc1c149afbf4c8996fb924"
-                             "27ae41e4649b934ca495991b7852b855");
-
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("abc", f);
-    fclose(f);
-    assert_int_equal(nano_file_sha256(path, out), 0);
-    assert_string_equal(out, "ba7816bf8f01cfea414140de5dae2223"
-                             "b00361a396177a9cb410ff61f20015ad");
-
-    /* read in many pieces: a million 'a' (FIPS 180-2's third vector) */
-    f = fopen(path, "w");
-    assert_non_null(f);
-    for (i = 0; i < 1000000; i++) {
-        fputc('a', f);
-    }
-    fclose(f);
-    assert_int_equal(nano_file_sha256(path, out), 0);
-    assert_string_equal(out, "cdc76e5c9914fb9281a1c7e284d73e67"
-                             "f1809a48a497200e046d39ccc7112cd0");
+    /* FIPS 180-2's vectors: "", "abc", and a million 'a' (many reads) */
+    sha256_of(path, 0, 0, "e3b0c44298fc1c149afbf4c8996fb924"
+                          "27ae41e4649b934ca495991b7852b855");
+    sha256_of(path, 0, 3, "ba7816bf8f01cfea414140de5dae2223"
+                          "b00361a396177a9cb410ff61f20015ad");
+    sha256_of(path, 'a', 1000000, "cdc76e5c9914fb9281a1c7e284d73e67"
+                                  "f1809a48a497200e046d39ccc7112cd0");
 
     /* never through a link; a file that is not there */
     snprintf(link, sizeof(link), "%s/link.png", root);
