@@ -10,7 +10,10 @@
 # then NextAuth's own client (next-auth/react, `npm ci` into
 # tests/nextauth/node_modules) in tests/nextauth/ against the same stack.
 # The stack is always stopped.  Then, with no stack, the module pages in
-# tests/ui/ against a mock of the module API (the same chromium).  Ends with one line "N passed, N failed".
+# tests/ui/ against a mock of the module API (the same chromium).  Ends
+# with what failed, each test named with its location and the first lines
+# of its error (so the tail of a long CI log says what to look at), then one
+# line "N passed, N failed".
 #
 # TESTS=<regex> runs only the integration files whose names match it
 # (no unit, browser, client or page tests): a quick loop while working.
@@ -33,8 +36,17 @@ stack_init
 cd "$STACK_ROOT" || exit 1
 
 passed=0 failed=0 summarised=
+failures=$STACK_ROOT/build/tests/failures.txt
+mkdir -p "${failures%/*}" && : > "$failures"
+# failure TEXT...: one line for the list printed before the summary.
+failure() { printf '%s\n' "$*" >> "$failures"; }
 summary() {
     summarised=1
+    if [ -s "$failures" ]; then
+        echo
+        echo "== what failed"
+        cat "$failures"
+    fi
     echo
     printf '%s passed, %s failed\n' "$passed" "$failed"
 }
@@ -50,8 +62,11 @@ count_tap() {
     f=$(( ${f:-0} + ${c:-0} ))
     if [ -z "$p" ] || { [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; }; then
         echo "test: node --test exited with status $rc without a result ($tap)" >&2
+        failure "FAILED node --test exited with status $rc without a result ($tap)"
         f=$((f + 1))
     fi
+    awk -f "$STACK_ROOT/scripts/lib/tap_failures.awk" "$tap" 2>/dev/null |
+        sed "s|$STACK_ROOT/||g" >> "$failures"
     passed=$((passed + ${p:-0}))
     failed=$((failed + f))
 }
@@ -104,6 +119,10 @@ elif [ "${#unit_bins[@]}" -eq 0 ]; then
 else
     scripts/unit.sh "${unit_bins[@]}" | tee "$STACK_ROOT/build/tests/unit.log"
     read -r _ p _ f _ < <(tail -n 1 "$STACK_ROOT/build/tests/unit.log")
+    # cmocka names each failed test on a line "[  FAILED  ] name"
+    sed -n -e 's/^\[  FAILED  \] \([A-Za-z_][A-Za-z0-9_]*\)$/FAILED unit: \1/p' \
+        -e 's/^\(unit: test_[a-z_]*\): [0-9]* passed, [1-9][0-9]* failed$/FAILED \1/p' \
+        "$STACK_ROOT/build/tests/unit.log" >> "$failures"
     passed=$((passed + ${p:-0}))
     failed=$((failed + ${f:-1}))
 fi
@@ -114,6 +133,7 @@ if build/bin/nano-migrate lint sql/*.sql; then
     echo "lint: sql/ is additive only"
     passed=$((passed + 1))
 else
+    failure "FAILED migration linter (nano-migrate lint sql/*.sql)"
     failed=$((failed + 1))
 fi
 
@@ -130,8 +150,12 @@ else
     rc=${PIPESTATUS[0]}
     p=$(grep -c '^fuzz: fuzz_[a-z_]*: .* ok$' "$fuzzlog")
     f=$(grep -c '^fuzz: fuzz_[a-z_]*: .* failed' "$fuzzlog")
+    grep '^fuzz: fuzz_[a-z_]*: .* failed' "$fuzzlog" | sed 's/^/FAILED /' >> "$failures"
     # no clang, or a harness that does not build: one failure
-    [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && f=1
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        f=1
+        failure "FAILED fuzzing: tests/fuzz/run.sh exited with status $rc ($fuzzlog)"
+    fi
     passed=$((passed + p))
     failed=$((failed + f))
 fi
@@ -140,7 +164,7 @@ fi
 echo "== integration tests"
 # One test stack per checkout at a time; then, as an earlier run may have
 # been killed, stop what it left and start afresh.
-stack_lock wait || { failed=$((failed + 1)); summary; exit 1; }
+stack_lock wait || { failure "FAILED the test stack's lock"; failed=$((failed + 1)); summary; exit 1; }
 stack_throwaway "${TEST_PORT:-18080}"
 
 stopped=
@@ -163,6 +187,7 @@ stop_stack() {
 finish() {
     stop_stack
     if [ -z "$summarised" ]; then
+        failure "FAILED make test stopped early (see the lines above)"
         failed=$((failed + 1))
         summary
     fi
@@ -180,6 +205,7 @@ fi
 
 if [ -z "$started" ]; then
     echo "test: the test stack did not start; integration tests not run (logs in .state/test/logs/)" >&2
+    failure "FAILED the test stack did not start (logs in .state/test/logs/)"
     failed=$((failed + 1))
 else
     export NANO_TEST_BASE=$STACK_URL
@@ -205,6 +231,7 @@ else
     # --- browser tests: headless Debian chromium, playwright-core ---------
     echo "== browser tests (headless chromium)"
     if ! need_playwright "browser tests"; then
+        failure "FAILED browser tests not run (no chromium or playwright-core)"
         failed=$((failed + 1))
     else
         PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 node_tests "$STACK_STATE/browser.tap" 400000 tests/browser/
@@ -216,6 +243,7 @@ else
          [ tests/nextauth/package-lock.json -nt tests/nextauth/node_modules/.package-lock.json ]; } &&
         ! npm ci --prefix tests/nextauth --no-audit --no-fund; then
         echo "test: npm ci --prefix tests/nextauth failed; next-auth client tests not run" >&2
+        failure "FAILED next-auth client tests not run (npm ci failed)"
         failed=$((failed + 1))
     else
         node_tests "$STACK_STATE/nextauth.tap" 400000 tests/nextauth/
@@ -229,6 +257,7 @@ stop_stack
 # and mocks docs/MODULES.md's API; screenshots build/tests/screenshots/ui-*.
 echo "== module page tests (headless chromium, mock module API)"
 if ! need_playwright "module page tests"; then
+    failure "FAILED module page tests not run (no chromium or playwright-core)"
     failed=$((failed + 1))
 else
     node_tests "$STACK_STATE/ui.tap" 400000 tests/ui/
