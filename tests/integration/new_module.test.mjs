@@ -1,0 +1,266 @@
+// `make new-module` (scripts/new-module.sh, docs/MODULES.md) end to end:
+// in a copy of this checkout (its tracked and new files, and build/ so
+// that only the new module is compiled), a text module and an image module
+// are scaffolded, `make` builds them without rebuilding any other app, and
+// `make run` on a port of its own brings them up: each is routed, protected
+// (302 to sign-in for a page, 401 for its API), listed in the shared
+// header, and generates with the offline provider of its kind, charged
+// from the price its migration added.  The scaffold's refusals leave the
+// copy as it was.  The test stack is not used; the copy's stack is
+// stopped with SIGINT, as a person stops `make run`.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Jar, request, newUser, form, freePort, sleep, SESSION_COOKIE } from './lib.mjs';
+import { ROOT, FINAL } from './generations.mjs';
+
+const TEXT = 'zz-scaffold-t';
+const IMAGE = 'zz-scaffold-i';
+
+let copy;           // the copy of the checkout
+let port;           // its `make run`'s nginx
+let origin;         // its NEXTAUTH_URL
+let runner;         // the `make run` child (its own process group)
+let runLog = '';
+let binsBefore;     // build/bin/* mtimes before the scaffolded build
+
+// make re-raises the SIGINT that stops it: no exit code then, a signal
+const running = () => runner && runner.exitCode === null && runner.signalCode === null;
+
+// sh(cmd, args, env): runs in the copy, {status, out}.
+// The environment of the copy's commands: none of the variables a person
+// could have set for their own make run or scaffold, nor those of the
+// `make test` this runs under.
+function baseEnv(extra = {}) {
+    const env = { ...process.env, ...extra };
+    for (const k of ['NAME', 'KIND', 'TITLE', 'PORT', 'NEXTAUTH_URL', 'NEXTAUTH_SECRET', 'DATABASE_URL',
+        'NANO_LISTEN', 'NANO_MIGRATE', 'MAKEFLAGS', 'MFLAGS', 'MAKELEVEL', 'MAKEOVERRIDES']) {
+        if (!(k in extra)) delete env[k];
+    }
+    return env;
+}
+
+function sh(cmd, args) {
+    const r = spawnSync(cmd, args, { cwd: copy, encoding: 'utf8', env: baseEnv(), timeout: 300000 });
+    return { status: r.status, out: `${r.stdout || ''}${r.stderr || ''}` };
+}
+
+const newModule = (vars) => sh('make', ['-s', 'new-module', ...Object.entries(vars).map(([k, v]) => `${k}=${v}`)]);
+
+// Everything the scaffold writes to, to show a refusal wrote nothing.
+function scaffoldState() {
+    const list = (d) => fs.readdirSync(path.join(copy, d)).sort().join(',');
+    return [fs.readFileSync(path.join(copy, 'modules.conf'), 'utf8'), list('backends'), list('sql'),
+        list('nginx.conf.d/modules')].join('\n');
+}
+
+function binMtimes() {
+    const dir = path.join(copy, 'build/bin');
+    return Object.fromEntries(fs.readdirSync(dir).map((f) => [f, fs.statSync(path.join(dir, f)).mtimeMs]));
+}
+
+// The copy's site.
+const at = (method, p, opts = {}) => request(method, p, { ...opts, port });
+
+async function signedIn() {
+    const u = newUser('scaffold');
+    const reg = await at('POST', '/api/register', {
+        headers: { 'Content-Type': 'application/json', Origin: origin }, body: JSON.stringify(u),
+    });
+    assert.equal(reg.status, 201, reg.text);
+    const jar = new Jar();
+    const c = jar.apply(await at('GET', '/api/auth/csrf', { headers: jar.headers() }));
+    const res = jar.apply(await at('POST', '/api/auth/callback/credentials', {
+        headers: jar.headers({ 'Content-Type': 'application/x-www-form-urlencoded', Origin: origin }),
+        body: form({ csrfToken: c.json().csrfToken, email: u.email, password: u.password, callbackUrl: '/' }),
+    }));
+    assert.equal(res.status, 302, res.text);
+    assert.ok(jar.get(SESSION_COOKIE), 'signed in');
+    return jar;
+}
+
+before(async () => {
+    copy = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-new-module-'));
+    fs.chmodSync(copy, 0o755);      // nginx's workers and postgres reach into it
+    // the checkout's tracked and new files (not .state/ nor node_modules/)
+    // and build/ with its times kept, so make builds only what is new
+    const files = spawnSync('git', ['ls-files', '-z', '-c', '-o', '--exclude-standard'],
+        { cwd: ROOT, encoding: 'buffer', maxBuffer: 64 << 20 });
+    assert.equal(files.status, 0, `git ls-files: ${files.stderr}`);
+    const list = files.stdout.toString('utf8').split('\0')
+        .filter((f) => f && !f.startsWith('build/') && fs.existsSync(path.join(ROOT, f)));
+    list.push('build');
+    const listFile = path.join(copy, '.files');
+    fs.writeFileSync(listFile, `${list.join('\0')}\0`);
+    const tar = spawnSync('sh', ['-c', 'tar --null -C "$1" -cf - -T "$2" | tar -C "$3" -xf -', 'sh', ROOT, listFile, copy],
+        { encoding: 'utf8' });
+    assert.equal(tar.status, 0, `copying the checkout: ${tar.stderr}`);
+    fs.rmSync(listFile);
+    // a build/ left by another run of this test
+    for (const m of [TEXT, IMAGE]) fs.rmSync(path.join(copy, 'build/bin', `nano-${m}`), { force: true });
+    binsBefore = binMtimes();
+});
+
+after(async () => {
+    if (running()) {
+        try { process.kill(-runner.pid, 'SIGINT'); } catch { /* gone */ }
+        const end = Date.now() + 30000;
+        while (running() && Date.now() < end) await sleep(100);
+        if (running()) try { process.kill(-runner.pid, 'SIGKILL'); } catch { /* gone */ }
+    }
+    if (copy) fs.rmSync(copy, { recursive: true, force: true });
+});
+
+test('make new-module refuses a bad name or kind and writes nothing', () => {
+    const was = scaffoldState();
+    const cases = [
+        [{}, /usage: make new-module NAME=<name> KIND=image\|text\|video/],
+        [{ NAME: 'qwen', KIND: 'text' }, /qwen is in modules.conf already/],
+        [{ NAME: 'platform', KIND: 'text' }, /"platform" is reserved/],
+        [{ NAME: 'api', KIND: 'image' }, /"api" is reserved/],
+        [{ NAME: 'zz', KIND: 'audio' }, /KIND is image, text or video/],
+        [{ NAME: 'Zz', KIND: 'text' }, /a name starts with a-z or 0-9/],
+        [{ NAME: '-zz', KIND: 'text' }, /a name starts with a-z or 0-9/],
+        [{ NAME: 'zz_x', KIND: 'text' }, /a name holds only a-z, 0-9, '-' and '.'/],
+        [{ NAME: 'zz/../x', KIND: 'text' }, /a name holds only/],
+        [{ NAME: 'z'.repeat(41), KIND: 'text' }, /at most 40 characters/],
+        [{ NAME: 'lib', KIND: 'text' }, /backends\/lib exists already/],
+    ];
+    for (const [vars, msg] of cases) {
+        const r = newModule(vars);
+        assert.notEqual(r.status, 0, `${JSON.stringify(vars)} was accepted: ${r.out}`);
+        assert.match(r.out, msg, JSON.stringify(vars));
+    }
+    assert.equal(scaffoldState(), was, 'a refused scaffold wrote nothing');
+});
+
+test('make new-module scaffolds; make builds the new apps and rebuilds no other', () => {
+    for (const [name, kind, title] of [[TEXT, 'text', 'Scaffold Text'], [IMAGE, 'image', '']]) {
+        const vars = { NAME: name, KIND: kind };
+        if (title) vars.TITLE = title;
+        const r = newModule(vars);
+        assert.equal(r.status, 0, r.out);
+        assert.match(r.out, new RegExp(`new-module: ${name} \\(${kind}\\) scaffolded`));
+        for (const f of [`backends/${name}/main.c`, `backends/${name}/public/index.html`,
+            `nginx.conf.d/modules/${name}.conf`]) {
+            assert.ok(fs.existsSync(path.join(copy, f)), `${f} written`);
+        }
+        const line = fs.readFileSync(path.join(copy, 'modules.conf'), 'utf8').split('\n')
+            .find((l) => l.split(/\s+/)[0] === name);
+        assert.ok(line, 'its registry line');
+        assert.deepEqual(line.trim().split(/\s+/).slice(1, 3), [kind, 'offline']);
+        assert.equal(newModule(vars).status === 0, false, 'the same name twice is refused');
+    }
+    assert.match(fs.readFileSync(path.join(copy, 'modules.conf'), 'utf8'), /Scaffold Text/);
+    const b = sh('make', ['-s', 'all']);
+    assert.equal(b.status, 0, b.out);
+    const now = binMtimes();
+    for (const m of [TEXT, IMAGE]) assert.ok(now[`nano-${m}`], `build/bin/nano-${m} built`);
+    for (const [bin, t] of Object.entries(binsBefore)) {
+        assert.equal(now[bin], t, `build/bin/${bin} was not rebuilt`);
+    }
+});
+
+test('after make run, the new modules are routed, protected, listed and generate offline', async () => {
+    port = await freePort();
+    origin = `http://127.0.0.1:${port}`;
+    runner = spawn('make', ['run'], {
+        cwd: copy, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
+        env: baseEnv({ PORT: String(port), NEXTAUTH_URL: origin }),
+    });
+    runner.stdout.on('data', (d) => { runLog += d; });
+    runner.stderr.on('data', (d) => { runLog += d; });
+    const end = Date.now() + 180000;
+    while (!/Nano Banana is up/.test(runLog)) {
+        assert.ok(running(), `make run ended: ${runLog.slice(-2000)}`);
+        assert.ok(Date.now() < end, `make run not up after 180 s: ${runLog.slice(-2000)}`);
+        await sleep(200);
+    }
+    assert.match(runLog, /applied +0\d\d_zz_scaffold_t_price\.sql/, 'its price migration applied');
+
+    // protected: a page sends to sign-in, the API answers 401
+    for (const m of [TEXT, IMAGE]) {
+        const page = await at('GET', `/${m}/`);
+        assert.equal(page.status, 302, `/${m}/ signed out`);
+        assert.match(page.headers.location, new RegExp(`/api/auth/signin\\?callbackUrl=%2F${m}%2F$`));
+        const api = await at('GET', `/${m}/api/models`);
+        assert.equal(api.status, 401);
+        assert.deepEqual(api.json(), { error: 'unauthorized' });
+        const gen = await at('POST', `/${m}/api/generate`, {
+            headers: { 'Content-Type': 'application/json', Origin: origin }, body: '{"prompt":"x"}',
+        });
+        assert.equal(gen.status, 401, 'no generation without a session');
+    }
+
+    const jar = await signedIn();
+    // listed in the shared header, on the dashboard and on another module's page
+    for (const p of ['/', '/qwen/', `/${TEXT}/`, `/${IMAGE}/`]) {
+        const page = await at('GET', p, { headers: jar.headers() });
+        assert.equal(page.status, 200, p);
+        // (on its own page the link is marked aria-current)
+        assert.match(page.text, new RegExp(`href="/${TEXT}"[^>]*>Scaffold Text<`), `${p}: the header lists ${TEXT}`);
+        assert.match(page.text, new RegExp(`href="/${IMAGE}"[^>]*>Zz-scaffold-i<`), `${p}: the header lists ${IMAGE}`);
+    }
+
+    // routed to its own backend, with the offline provider of its kind
+    for (const [m, kind] of [[TEXT, 'text'], [IMAGE, 'image']]) {
+        const models = await at('GET', `/${m}/api/models`, { headers: jar.headers() });
+        assert.equal(models.status, 200, models.text);
+        const j = models.json();
+        assert.equal(j.module, m);
+        assert.equal(j.kind, kind);
+        assert.equal(j.offline, true);
+        assert.deepEqual(j.models, [{ id: `offline-${kind}`, label: `Offline ${kind}`, cost: 1 }]);
+    }
+
+    const JH = { 'Content-Type': 'application/json', Origin: origin };
+    const text = await at('POST', `/${TEXT}/api/generate`, {
+        headers: jar.headers(JH), body: JSON.stringify({ prompt: 'hello scaffold' }),
+    });
+    assert.equal(text.status, 200, text.text);
+    assert.match(text.json().text, /offline reply/);
+    assert.equal(text.json().cost, 1);
+
+    const img = await at('POST', `/${IMAGE}/api/generate`, {
+        headers: jar.headers(JH), body: JSON.stringify({ prompt: 'a scaffold', size: '256x256', seed: '3' }),
+    });
+    assert.equal(img.status, 202, img.text);
+    const id = img.json().id;
+    let g;
+    for (const stop = Date.now() + 30000; ;) {
+        g = (await at('GET', `/${IMAGE}/api/generations/${id}`, { headers: jar.headers() })).json();
+        if (FINAL.has(g.status) || Date.now() > stop) break;
+        await sleep(100);
+    }
+    assert.equal(g.status, 'succeeded', JSON.stringify(g));
+    assert.equal(g.outputs.length, 1);
+    assert.equal(g.outputs[0].mime, 'image/png');
+    assert.equal(g.outputs[0].width, 256);
+    const media = await at('GET', new URL(g.outputs[0].url, origin).pathname, { headers: jar.headers() });
+    assert.equal(media.status, 200);
+    assert.equal(media.headers['content-type'], 'image/png');
+    const anon = await at('GET', new URL(g.outputs[0].url, origin).pathname);
+    assert.ok([302, 401].includes(anon.status), `its media only with a session (${anon.status})`);
+    assert.notEqual(anon.headers['content-type'], 'image/png');
+
+    const cr = await at('GET', '/api/credits', { headers: jar.headers() });
+    const { balance, ledger } = cr.json();
+    assert.equal(balance, 98, 'two generations of 1 credit from the 100 of signing up');
+    assert.deepEqual(ledger.filter((l) => l.reason === 'debit').map((l) => l.module).sort(), [IMAGE, TEXT].sort());
+    for (const m of [TEXT, IMAGE]) {
+        const h = await at('GET', `/${m}/api/history`, { headers: jar.headers() });
+        assert.equal(h.status, 200);
+        assert.equal(h.json().items.length, 1, `${m}: its own history`);
+        assert.equal(h.json().items[0].module, m);
+    }
+
+    // stopped as a person stops make run
+    process.kill(-runner.pid, 'SIGINT');
+    for (const stop = Date.now() + 30000; running() && Date.now() < stop;) await sleep(100);
+    assert.ok(!running(), 'make run stopped on SIGINT');
+    assert.match(runLog, /run: stopped/);
+    assert.equal(spawnSync('pgrep', ['-f', copy]).status, 1, 'nothing of the copy left running');
+});
