@@ -213,6 +213,50 @@ test('a deleted generation frees its Idempotency-Key', async () => {
     assert.equal(keyed(u.id, k), next.json().id, 'the key names the new one alone');
 });
 
+test('an Idempotency-Key expires 24 hours after its first request; expired keys are deleted', async () => {
+    const u = await person('idem-exp');
+    const [k, old, young] = [key(), key(), key()];
+    const body = { prompt: `a windmill ${tag()}` };
+    const made = {};
+    for (const x of [k, old, young]) {
+        const r = await generate(u.jar, M, body, K(x));
+        assert.equal(r.status, 202, r.text);
+        made[x] = r.json().id;
+        await waitFor(u.jar, M, made[x]);
+    }
+    // as if k had been first sent 24 hours and a minute ago, old 30 days
+    // ago and young 23 hours ago
+    const age = (x, interval) => psql(`UPDATE "GenerationKey"
+        SET "createdAt" = (now() AT TIME ZONE 'utc') - interval '${interval}'
+        WHERE "userId" = ${lit(u.id)} AND "key" = ${lit(x)}`);
+    age(k, '24 hours 1 minute');
+    age(old, '30 days');
+    age(young, '23 hours');
+
+    // another prompt under k is a new request now, not a 422
+    const next = await generate(u.jar, M, { prompt: `a mill pond ${tag()}` }, K(k));
+    assert.equal(next.status, 202, next.text);
+    assert.equal(next.headers['idempotent-replayed'], undefined);
+    assert.notEqual(next.json().id, made[k]);
+    assert.equal(keyed(u.id, k), next.json().id, 'the key names the new generation');
+    assert.equal(keyed(u.id, old), '', 'the other expired key of the user is deleted');
+    assert.equal(keyed(u.id, young), made[young], 'a key younger than 24 hours stays');
+    // the young key is still in force
+    const again = await generate(u.jar, M, { prompt: `another ${tag()}` }, K(young));
+    assert.equal(again.status, 422, 'a young key with another prompt is still refused');
+    assert.equal(again.json().error, 'idempotency_key_reused');
+    const replay = await generate(u.jar, M, body, K(young));
+    assert.equal(replay.status, 202, replay.text);
+    assert.equal(replay.json().id, made[young]);
+    assert.equal(replay.headers['idempotent-replayed'], 'true');
+    // the earlier generations stay, each charged once
+    for (const id of Object.values(made)) {
+        assert.deepEqual(ledgerOf(id).map((l) => [l.reason, l.delta]), [['debit', -price(M)]]);
+    }
+    assert.equal(rows(u.id), 4);
+    assert.equal(ledgerSum(u.id), balanceOf(u.id));
+});
+
 test('a bad Idempotency-Key is 400 naming it, and charges nothing', async () => {
     const u = await person('idem-bad');
     const bal = balanceOf(u.id) ?? 100;
