@@ -207,6 +207,12 @@ if [ -z "$started" ]; then
     echo "test: the test stack did not start; integration tests not run (logs in .state/test/logs/)" >&2
     failure "FAILED the test stack did not start (logs in .state/test/logs/)"
     failed=$((failed + 1))
+    # TESTS= asked for integration files only
+    if [ -n "$only" ]; then
+        stop_stack
+        summary
+        exit 1
+    fi
 else
     export NANO_TEST_BASE=$STACK_URL
     export NANO_TEST_STATE=$STACK_STATE
