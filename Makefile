@@ -37,7 +37,7 @@ MODULE_SO := $(B)/modules/ngx_http_nano_auth_module.so
 MODULE_SRC := $(wildcard ngx_nano_auth_module/*.c ngx_nano_auth_module/*.h) \
               ngx_nano_auth_module/config
 
-.PHONY: all module apps tools deps run test unit clean new-module $(APPS) \
+.PHONY: all module apps tools deps run test unit clean new-module ldlibs $(APPS) \
         install install-platform install-module deb deps-deb deb-test
 
 all: module apps tools
@@ -160,6 +160,11 @@ deb-test: deb
 # make new-module NAME=<name> KIND=image|text|video [TITLE="…"]
 new-module:
 	@scripts/new-module.sh
+
+# The libraries every program links (tests/fuzz/run.sh links its
+# harnesses against an instrumented libnano with them).
+ldlibs:
+	@echo $(LDLIBS)
 
 clean:
 	rm -rf $(B)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses with ASan and UBSan and runs each for a
 # bounded time.  Usage:
-# tests/fuzz/run.sh [token|jwe|cookie|revoke|multipart|stripe|json_lift|provider|input|options|oidc ...]
+# tests/fuzz/run.sh [NAME ...]      (default: every tests/fuzz/fuzz_NAME.c)
 # Environment: FUZZ_SECONDS (per harness, default 30), FUZZ_JOBS (parallel
 # workers per harness, default 1), CC (default clang), FUZZ_OUT (build and
 # corpus folder, default build/fuzz).  Exit status 1 when a harness found
@@ -18,82 +18,49 @@ seconds=${FUZZ_SECONDS:-30}
 jobs=${FUZZ_JOBS:-1}
 cc=${CC:-clang}
 out=${FUZZ_OUT:-build/fuzz}
-[ "$#" -gt 0 ] || set -- token jwe cookie revoke multipart stripe \
-    json_lift provider input options oidc
+# every harness: tests/fuzz/fuzz_<name>.c
+all=()
+for f in tests/fuzz/fuzz_*.c; do
+    f=${f#tests/fuzz/fuzz_}
+    all+=("${f%.c}")
+done
+[ "$#" -gt 0 ] || set -- "${all[@]}"
 
 if ! command -v "$cc" >/dev/null 2>&1; then
     echo "fuzz: $cc not found; install Debian's clang (apt-get install clang)" >&2
     exit 2
 fi
 
-flags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-       -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wmissing-prototypes
-       -Ingx_nano_auth_module -Ibackends/lib)
+# The harnesses link against libnano built once more with the fuzzer's
+# instrumentation (the Makefile's own rules, in $out/lib): the linker takes
+# from it what a harness needs, so no harness lists its sources and a
+# file that starts using another one cannot break a harness's build.
+san=(-fsanitize=address,undefined -fno-sanitize-recover=all)
+lib=$out/lib/lib/libnano.a
 mkdir -p "$out"
+echo "fuzz: building $lib"
+if ! make -s --no-print-directory B="$out/lib" CC="$cc" \
+        CFLAGS="-g -O1 -fsanitize=fuzzer-no-link ${san[*]}" "$lib"; then
+    echo "fuzz: libnano for the harnesses did not build, failed" >&2
+    exit 1
+fi
+read -r -a libs <<<"$(make -s --no-print-directory ldlibs)"
+flags=(-g -O1 -fsanitize=fuzzer "${san[@]}"
+       -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wmissing-prototypes
+       -Ingx_nano_auth_module -Ibackends/lib
+       -I"$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)")
 
 status=0
 for name in "$@"; do
-    extra=()
-    case "$name" in
-    token|jwe)
-        src=(ngx_nano_auth_module/nano_token.c ngx_nano_auth_module/nano_jose.c
-             ngx_nano_auth_module/nano_jwe.c ngx_nano_auth_module/nano_utf8.c
-             ngx_nano_auth_module/nano_token_issue.c)
-        libs=(-ljwt -ljansson -lcrypto) ;;
-    cookie)
-        src=(ngx_nano_auth_module/nano_cookie.c)
-        libs=() ;;
-    revoke)
-        src=(ngx_nano_auth_module/nano_revoke.c)
-        libs=() ;;
-    multipart)
-        src=(backends/lib/nano_multipart.c)
-        libs=() ;;
-    stripe)
-        src=(backends/lib/nano_stripe.c backends/lib/nano_hex.c)
-        libs=(-lcrypto) ;;
-    json_lift)
-        src=(backends/lib/nano_json_lift.c backends/lib/nano_buf.c)
-        libs=(-ljansson) ;;
-    provider)
-        src=(backends/lib/nano_chat.c backends/lib/nano_sse.c
-             backends/lib/nano_provider.c backends/lib/nano_gemini.c
-             backends/lib/nano_ark.c backends/lib/nano_wan.c
-             backends/lib/nano_base64.c backends/lib/nano_buf.c
-             backends/lib/nano_json_lift.c ngx_nano_auth_module/nano_utf8.c)
-        libs=(-ljansson) ;;
-    input)
-        src=(backends/lib/nano_form.c backends/lib/nano_image.c
-             backends/lib/nano_image_scale.c backends/lib/nano_route.c
-             backends/lib/nano_log.c backends/lib/nano_base64.c
-             backends/lib/nano_buf.c
-             ngx_nano_auth_module/nano_utf8.c)
-        extra=(-I/usr/include/postgresql)   # nano_route.h's nano_server.h
-        libs=(-lpng -ljpeg -lwebp -ljansson -lm) ;;
-    options)
-        src=(backends/lib/nano_gen_options.c backends/lib/nano_form.c
-             backends/lib/nano_strlist.c ngx_nano_auth_module/nano_utf8.c)
-        libs=(-ljansson) ;;
-    oidc)
-        src=(backends/lib/nano_idtoken.c backends/lib/nano_jwks.c
-             backends/lib/nano_oauth.c backends/lib/nano_base64.c
-             backends/lib/nano_buf.c backends/lib/nano_rand.c
-             backends/lib/nano_hex.c
-             ngx_nano_auth_module/nano_jose.c ngx_nano_auth_module/nano_utf8.c)
-        libs=(-ljansson -lcrypto) ;;
-    *)
-        echo "fuzz: unknown harness '$name' (token, jwe, cookie, revoke, multipart, stripe, json_lift, provider, input, options, oidc)" >&2
-        exit 2 ;;
-    esac
+    if [ ! -r "tests/fuzz/fuzz_$name.c" ]; then
+        echo "fuzz: unknown harness '$name' (${all[*]})" >&2
+        exit 2
+    fi
 
     bin=$out/fuzz_$name
     echo "fuzz: building $bin"
-    # a harness that does not build (a source it now needs is not listed
-    # above, say) is named as failed, and the others still run
-    if ! "$cc" "${flags[@]}" "${extra[@]}" -o "$bin" "tests/fuzz/fuzz_$name.c" \
-        "${src[@]}" \
-        "${libs[@]}"; then
-        echo "fuzz: fuzz_$name: not built, failed (its sources are listed in tests/fuzz/run.sh)" >&2
+    if ! "$cc" "${flags[@]}" -o "$bin" "tests/fuzz/fuzz_$name.c" "$lib" "${libs[@]}"; then
+        echo "fuzz: fuzz_$name: not built, failed" >&2
         status=1
         continue
     fi
