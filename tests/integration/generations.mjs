@@ -48,7 +48,7 @@ export function generate(jar, m, body, headers = {}) {
     });
 }
 
-export const generation = (jar, m, id) => get(`/${m}/api/generations/${id}`, { headers: jar.headers() });
+export const generation = (jar, m, id, { port } = {}) => get(`/${m}/api/generations/${id}`, { headers: jar.headers(), port });
 export const history = (jar, m, query = '') => get(`/${m}/api/history${query}`, { headers: jar.headers() });
 export const credits = (jar, query = '') => get(`/api/credits${query}`, { headers: jar.headers() });
 
@@ -64,11 +64,12 @@ export function cancel(jar, m, id, headers = {}) {
 
 // Polls GET /<m>/api/generations/{id} until done(row) (default: a final
 // status) or ms pass; returns the last row.  Fails with the last answer.
-export async function waitFor(jar, m, id, { ms = 30000, done = (g) => FINAL.has(g.status) } = {}) {
+// port: another site on 127.0.0.1.
+export async function waitFor(jar, m, id, { ms = 30000, done = (g) => FINAL.has(g.status), port } = {}) {
     const end = Date.now() + ms;
     let last;
     for (;;) {
-        const res = await generation(jar, m, id);
+        const res = await generation(jar, m, id, { port });
         if (res.status !== 200) throw new Error(`GET /${m}/api/generations/${id}: ${res.status} ${res.text.slice(0, 200)}`);
         last = res.json();
         if (done(last)) return last;

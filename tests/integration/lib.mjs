@@ -129,27 +129,31 @@ export function newUser(tag = 'u') {
     };
 }
 
-export function register(user, headers = {}) {
+// The last argument of register, csrf and signIn, {port, origin}, points
+// them at another site on 127.0.0.1 (default: BASE and ORIGIN).
+export function register(user, headers = {}, { port, origin = ORIGIN } = {}) {
     return request('POST', '/api/register', {
-        headers: { 'Content-Type': 'application/json', Origin: ORIGIN, ...headers },
+        headers: { 'Content-Type': 'application/json', Origin: origin, ...headers },
         body: JSON.stringify(user),
+        port,
     });
 }
 
 // csrf(jar): GET /api/auth/csrf, keeps the cookie, returns the token.
-export async function csrf(jar) {
-    const res = jar.apply(await get('/api/auth/csrf', { headers: jar.headers() }));
+export async function csrf(jar, { port } = {}) {
+    const res = jar.apply(await get('/api/auth/csrf', { headers: jar.headers(), port }));
     if (res.status !== 200) throw new Error(`/api/auth/csrf answered ${res.status}: ${res.text.slice(0, 200)}`);
     return res.json().csrfToken;
 }
 
 // signIn(jar, email, password, extra): the credentials callback as the
 // sign-in form posts it; the response's cookies go into the jar.
-export async function signIn(jar, email, password, extra = {}) {
-    const csrfToken = await csrf(jar);
+export async function signIn(jar, email, password, extra = {}, { port, origin = ORIGIN } = {}) {
+    const csrfToken = await csrf(jar, { port });
     return jar.apply(await request('POST', '/api/auth/callback/credentials', {
-        headers: jar.headers({ 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN }),
+        headers: jar.headers({ 'Content-Type': 'application/x-www-form-urlencoded', Origin: origin }),
         body: form({ csrfToken, email, password, callbackUrl: '/', ...extra }),
+        port,
     }));
 }
 

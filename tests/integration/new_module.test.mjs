@@ -14,8 +14,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Jar, request, newUser, form, freePort, sleep, SESSION_COOKIE } from './lib.mjs';
-import { ROOT, FINAL } from './generations.mjs';
+import { Jar, request, newUser, register, signIn, freePort, sleep, SESSION_COOKIE } from './lib.mjs';
+import { ROOT, waitFor } from './generations.mjs';
 
 const TEXT = 'zz-scaffold-t';
 const IMAGE = 'zz-scaffold-i';
@@ -29,6 +29,13 @@ let binsBefore;     // build/bin/* mtimes before the scaffolded build
 
 // make re-raises the SIGINT that stops it: no exit code then, a signal
 const running = () => runner && runner.exitCode === null && runner.signalCode === null;
+
+// Stops the copy's make run as a person does (^C: SIGINT to its process
+// group) and waits up to 30 s for it to end.
+async function stopRun() {
+    try { process.kill(-runner.pid, 'SIGINT'); } catch { /* gone */ }
+    for (const end = Date.now() + 30000; running() && Date.now() < end;) await sleep(100);
+}
 
 // sh(cmd, args, env): runs in the copy, {status, out}.
 // The environment of the copy's commands: none of the variables a person
@@ -67,16 +74,11 @@ const at = (method, p, opts = {}) => request(method, p, { ...opts, port });
 
 async function signedIn() {
     const u = newUser('scaffold');
-    const reg = await at('POST', '/api/register', {
-        headers: { 'Content-Type': 'application/json', Origin: origin }, body: JSON.stringify(u),
-    });
+    const site = { port, origin };
+    const reg = await register(u, {}, site);
     assert.equal(reg.status, 201, reg.text);
     const jar = new Jar();
-    const c = jar.apply(await at('GET', '/api/auth/csrf', { headers: jar.headers() }));
-    const res = jar.apply(await at('POST', '/api/auth/callback/credentials', {
-        headers: jar.headers({ 'Content-Type': 'application/x-www-form-urlencoded', Origin: origin }),
-        body: form({ csrfToken: c.json().csrfToken, email: u.email, password: u.password, callbackUrl: '/' }),
-    }));
+    const res = await signIn(jar, u.email, u.password, {}, site);
     assert.equal(res.status, 302, res.text);
     assert.ok(jar.get(SESSION_COOKIE), 'signed in');
     return jar;
@@ -105,12 +107,8 @@ before(async () => {
 });
 
 after(async () => {
-    if (running()) {
-        try { process.kill(-runner.pid, 'SIGINT'); } catch { /* gone */ }
-        const end = Date.now() + 30000;
-        while (running() && Date.now() < end) await sleep(100);
-        if (running()) try { process.kill(-runner.pid, 'SIGKILL'); } catch { /* gone */ }
-    }
+    if (running()) await stopRun();
+    if (running()) try { process.kill(-runner.pid, 'SIGKILL'); } catch { /* gone */ }
     if (copy) fs.rmSync(copy, { recursive: true, force: true });
 });
 
@@ -229,12 +227,7 @@ test('after make run, the new modules are routed, protected, listed and generate
     });
     assert.equal(img.status, 202, img.text);
     const id = img.json().id;
-    let g;
-    for (const stop = Date.now() + 30000; ;) {
-        g = (await at('GET', `/${IMAGE}/api/generations/${id}`, { headers: jar.headers() })).json();
-        if (FINAL.has(g.status) || Date.now() > stop) break;
-        await sleep(100);
-    }
+    const g = await waitFor(jar, IMAGE, id, { port });
     assert.equal(g.status, 'succeeded', JSON.stringify(g));
     assert.equal(g.outputs.length, 1);
     assert.equal(g.outputs[0].mime, 'image/png');
@@ -257,9 +250,7 @@ test('after make run, the new modules are routed, protected, listed and generate
         assert.equal(h.json().items[0].module, m);
     }
 
-    // stopped as a person stops make run
-    process.kill(-runner.pid, 'SIGINT');
-    for (const stop = Date.now() + 30000; running() && Date.now() < stop;) await sleep(100);
+    await stopRun();
     assert.ok(!running(), 'make run stopped on SIGINT');
     assert.match(runLog, /run: stopped/);
     assert.equal(spawnSync('pgrep', ['-f', copy]).status, 1, 'nothing of the copy left running');
