@@ -37,7 +37,7 @@ MODULE_SO := $(B)/modules/ngx_http_nano_auth_module.so
 MODULE_SRC := $(wildcard ngx_nano_auth_module/*.c ngx_nano_auth_module/*.h) \
               ngx_nano_auth_module/config
 
-.PHONY: all module apps tools deps run test unit clean new-module ldlibs $(APPS) \
+.PHONY: all module apps tools deps run test unit clean new-module $(APPS) \
         install install-platform install-module deb deps-deb deb-test
 
 all: module apps tools
@@ -161,10 +161,10 @@ deb-test: deb
 new-module:
 	@scripts/new-module.sh
 
-# The libraries every program links (tests/fuzz/run.sh links its
-# harnesses against an instrumented libnano with them).
-ldlibs:
-	@echo $(LDLIBS)
+# make print-VAR: a variable's value (tests/fuzz/run.sh builds its
+# harnesses with CPPFLAGS, WARNINGS and LDLIBS as every program has them).
+print-%:
+	@echo $($*)
 
 clean:
 	rm -rf $(B)

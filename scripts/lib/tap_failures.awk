@@ -1,7 +1,8 @@
 #!/usr/bin/awk -f
 # awk -f tap_failures.awk FILE.tap: the failing tests of a node --test TAP
-# file, one block each: name, location and the first lines of the error.  Parents whose only failure is
-# a subtest ("subtestsFailed") are left out: their subtest is listed.
+# file, one block each: name, location and the first lines of the error.
+# Parents whose only failure is a subtest ("subtestsFailed") are left
+# out: their subtest is listed.
 function flush() {
     if (name != "" && type != "'subtestsFailed'")
         printf "FAILED %s%s\n%s", name, (loc != "" ? "  (" loc ")" : ""), err

@@ -44,11 +44,11 @@ if ! make -s --no-print-directory B="$out/lib" CC="$cc" \
     echo "fuzz: libnano for the harnesses did not build, failed" >&2
     exit 1
 fi
-read -r -a libs <<<"$(make -s --no-print-directory ldlibs)"
-flags=(-g -O1 -fsanitize=fuzzer "${san[@]}"
-       -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wmissing-prototypes
-       -Ingx_nano_auth_module -Ibackends/lib
-       -I"$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)")
+# the compile and link flags of every program, from the Makefile
+makevar() { make -s --no-print-directory "print-$1"; }
+read -r -a cppflags <<<"$(makevar CPPFLAGS) $(makevar WARNINGS)"
+read -r -a libs <<<"$(makevar LDLIBS)"
+flags=(-g -O1 -fsanitize=fuzzer "${san[@]}" "${cppflags[@]}")
 
 status=0
 for name in "$@"; do
