@@ -12,7 +12,7 @@ clang libclang-rt-14-dev"
 # Node.js (black-box and browser tests) usually comes with the machine,
 # not always from Debian's package; only when there is none at all is
 # Debian's installed.
-command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
+command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs"
 command -v npm >/dev/null 2>&1 || PKGS="$PKGS npm"
 
 # `deps.sh deb` (make deb, make deb-test): Debian's packaging tools too.

@@ -91,16 +91,23 @@ before(async () => {
     // and build/ with its times kept, so make builds only what is new
     const files = spawnSync('git', ['ls-files', '-z', '-c', '-o', '--exclude-standard'],
         { cwd: ROOT, encoding: 'buffer', maxBuffer: 64 << 20 });
-    assert.equal(files.status, 0, `git ls-files: ${files.stderr}`);
-    const list = files.stdout.toString('utf8').split('\0')
-        .filter((f) => f && !f.startsWith('build/') && fs.existsSync(path.join(ROOT, f)));
-    list.push('build');
-    const listFile = path.join(copy, '.files');
-    fs.writeFileSync(listFile, `${list.join('\0')}\0`);
-    const tar = spawnSync('sh', ['-c', 'tar --null -C "$1" -cf - -T "$2" | tar -C "$3" -xf -', 'sh', ROOT, listFile, copy],
-        { encoding: 'utf8' });
+    let tar;
+    if (files.status === 0) {
+        const list = files.stdout.toString('utf8').split('\0')
+            .filter((f) => f && !f.startsWith('build/') && fs.existsSync(path.join(ROOT, f)));
+        list.push('build');
+        const listFile = path.join(copy, '.files');
+        fs.writeFileSync(listFile, `${list.join('\0')}\0`);
+        tar = spawnSync('sh', ['-c', 'tar --null -C "$1" -cf - -T "$2" | tar -C "$3" -xf -', 'sh', ROOT, listFile, copy],
+            { encoding: 'utf8' });
+        fs.rmSync(listFile);
+    } else {
+        // not a git checkout (an unpacked tarball), or no git: the tree
+        // without what running and testing it left behind
+        tar = spawnSync('sh', ['-c', 'tar -C "$1" --exclude=./.git --exclude=./.state '
+            + '--exclude=node_modules -cf - . | tar -C "$2" -xf -', 'sh', ROOT, copy], { encoding: 'utf8' });
+    }
     assert.equal(tar.status, 0, `copying the checkout: ${tar.stderr}`);
-    fs.rmSync(listFile);
     // a build/ left by another run of this test
     for (const m of [TEXT, IMAGE]) fs.rmSync(path.join(copy, 'build/bin', `nano-${m}`), { force: true });
     binsBefore = binMtimes();
