@@ -51,18 +51,23 @@ summary() {
     printf '%s passed, %s failed\n' "$passed" "$failed"
 }
 
-# count_tap TAP RC: adds the pass and fail (+ cancelled) counts of a
-# node --test TAP file; a run without a result, or one that failed with no
-# failing test, counts as one failure.
+# count_tap TAP RC NAME: adds the pass and fail (+ cancelled) counts of
+# NAME's node --test TAP file; a run without a result, or one that failed
+# with no failing test, counts as one failure.
 count_tap() {
-    local tap=$1 rc=$2 p f c
+    local tap=$1 rc=$2 name=$3 p f c why
     p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tap" 2>/dev/null | tail -n 1)
     f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$tap" 2>/dev/null | tail -n 1)
     c=$(sed -n 's/^# cancelled \([0-9]*\)$/\1/p' "$tap" 2>/dev/null | tail -n 1)
     f=$(( ${f:-0} + ${c:-0} ))
     if [ -z "$p" ] || { [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; }; then
-        echo "test: node --test exited with status $rc without a result ($tap)" >&2
-        failure "FAILED node --test exited with status $rc without a result ($tap)"
+        if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+            why="stopped: its time ran out"
+        else
+            why="node --test exited with status $rc without a result"
+        fi
+        echo "test: $name: $why" >&2
+        failure "FAILED $name: $why"
         f=$((f + 1))
     fi
     awk -f "$STACK_ROOT/scripts/lib/tap_failures.awk" "$tap" 2>/dev/null |
@@ -71,18 +76,27 @@ count_tap() {
     failed=$((failed + f))
 }
 
-# node_tests TAP TIMEOUT_MS DIR...: node's test runner on DIR, one file at a
-# time, spec to stdout and TAP to TAP; counts the result with count_tap.
-# TIMEOUT_MS bounds each file as a whole (node runs a file as one test):
-# long files such as billing.test.mjs need minutes on a loaded machine.
+# node_tests TAP TIMEOUT_MS PATH...: node's test runner on every
+# *.test.mjs of PATH (files and folders), one file per node process, spec
+# to stdout and TAP to TAP (the files' TAPs one after the other); counts
+# each file with count_tap.  TIMEOUT_MS bounds each file as a whole (node
+# runs a file as one test): long files such as billing.test.mjs need
+# minutes on a loaded machine.  The loop and timeout(1), not node's
+# --test-concurrency and --test-timeout, which Debian 12's node 18 lacks.
 node_tests() {
-    local tap=$1 timeout=$2
+    local tap=$1 secs=$(( $2 / 1000 )) f
     shift 2
-    node --test --test-concurrency=1 --test-timeout="$timeout" \
-        --test-reporter=spec --test-reporter-destination=stdout \
-        --test-reporter=tap --test-reporter-destination="$tap" \
-        "$@"
-    count_tap "$tap" $?
+    : >"$tap"
+    while IFS= read -r f <&3; do
+        rm -f "$tap.part"
+        timeout --kill-after=10 "$secs" node --test \
+            --test-reporter=spec --test-reporter-destination=stdout \
+            --test-reporter=tap --test-reporter-destination="$tap.part" \
+            "$f" </dev/null
+        count_tap "$tap.part" $? "$f"
+        cat "$tap.part" >>"$tap" 2>/dev/null
+    done 3< <(find "$@" -name '*.test.mjs' -not -path '*/node_modules/*' | sort)
+    rm -f "$tap.part"
 }
 
 # need_playwright WHAT: Debian's chromium and playwright-core (`npm ci` into
