@@ -25,7 +25,10 @@ const NAME = 'pooled';
 // The pooled host's connections per process: fewer than the texts sent at
 // once below, so requests also wait for a pooled connection.
 const POOLED_DB_POOL = 3;
-const DIR = `${STATE}-pooler`;          // PgBouncer's config, socket, log
+// PgBouncer's config, socket and log: beside the cluster's socket, where
+// the postgres user surely reaches (a checkout under /root is not
+// traversable), and gone with a throwaway cluster
+const DIR = PG_SOCK ? path.join(path.dirname(PG_SOCK), 'pooler') : `${STATE}-pooler`;
 const BOUNCER_PORT = 6432;              // its socket: DIR/.s.PGSQL.6432
 const URL_VIA_POOLER = `postgresql://nano@localhost/nano?host=${DIR}&port=${BOUNCER_PORT}`;
 
