@@ -38,7 +38,8 @@ MODULE_SRC := $(wildcard ngx_nano_auth_module/*.c ngx_nano_auth_module/*.h) \
               ngx_nano_auth_module/config
 
 .PHONY: all module apps tools deps run test unit clean new-module $(APPS) \
-        install install-platform install-module deb deps-deb deb-test
+        install install-platform install-module deb deps-deb deb-test \
+        fresh-test
 
 all: module apps tools
 
@@ -156,6 +157,11 @@ deb: deps-deb
 
 deb-test: deb
 	@scripts/deb-test.sh
+
+# make fresh-test: `make test` in a clone of HEAD inside a clean Debian 12
+# chroot that has only make, git and ca-certificates (slow, about 30 min).
+fresh-test:
+	@scripts/fresh-test.sh
 
 # make new-module NAME=<name> KIND=image|text|video [TITLE="…"]
 new-module:

@@ -30,7 +30,11 @@ root_dir=$(cd "$(dirname "$0")/.." && pwd)
 cache=$root_dir/build/deb-test
 port=${DEB_TEST_PORT:-8089}
 mirror=${DEB_MIRROR:-http://deb.debian.org/debian}
-base=$cache/bookworm-minbase.tar.gz
+
+# shellcheck source=scripts/lib/chroot.sh
+. "$root_dir/scripts/lib/chroot.sh"
+chroot_cache=$cache
+chroot_root=$cache/root
 
 log() { printf 'deb-test: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
@@ -41,23 +45,14 @@ die() { log "$*"; exit 1; }
 if [ -z "${NANO_DEB_TEST_NS:-}" ]; then
     ls "$root_dir"/build/deb/nano-platform_*.deb >/dev/null 2>&1 ||
         die "no packages in build/deb/ (make deb)"
-    mkdir -p "$cache"
-    if [ ! -s "$base" ]; then
-        log "debootstrap bookworm (minbase) from $mirror, once (a few minutes)"
-        rm -rf "$cache/base.tmp"
-        debootstrap --variant=minbase bookworm "$cache/base.tmp" "$mirror" \
-            >"$cache/debootstrap.log" 2>&1 ||
-            { tail -n 20 "$cache/debootstrap.log" >&2; die "debootstrap failed"; }
-        tar -C "$cache/base.tmp" -czf "$base.tmp" . && mv "$base.tmp" "$base"
-        rm -rf "$cache/base.tmp"
-    fi
+    chroot_base "$mirror" || exit 1
     exec unshare --mount --pid --fork --kill-child --propagation private \
         --mount-proc env NANO_DEB_TEST_NS=1 "$0" "$@"
 fi
 
 # --- inside: pid 1 of a private pid namespace, private mounts ------------
 start=$SECONDS
-root=$cache/root
+root=$chroot_root
 work=$cache/work                      # curl's cookies and bodies
 passed=0 failed=0 pgver= pids=()
 
@@ -73,12 +68,6 @@ check() {
         fail "$name"
         sed 's/^/          /' "$work/check.out" | tail -n 15
     fi
-}
-
-# inroot CMD...: CMD in the chroot with a clean environment.
-inroot() {
-    chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
-        HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
 }
 
 # stop: the apps (by their pids); then also nginx and PostgreSQL.
@@ -98,9 +87,7 @@ stop_all() {
 cleanup() {
     trap '' INT TERM
     stop_all
-    for m in dev/shm dev proc var/cache/apt/archives var/lib/apt/lists; do
-        mountpoint -q "$root/$m" && umount -l "$root/$m"
-    done
+    chroot_umount
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -109,20 +96,9 @@ trap 'exit 130' INT TERM
 if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     die "127.0.0.1:$port is taken; set DEB_TEST_PORT"
 fi
-rm -rf "$root" "$work"
-mkdir -p "$root" "$work" "$cache/apt-archives/partial" "$cache/apt-lists/partial"
-tar -C "$root" -xzf "$base" || die "cannot unpack $base"
-mount -t proc proc "$root/proc"
-mount --bind /dev "$root/dev"
-mount -t tmpfs -o mode=1777 shm "$root/dev/shm"
-mount --bind "$cache/apt-archives" "$root/var/cache/apt/archives"
-mount --bind "$cache/apt-lists" "$root/var/lib/apt/lists"
-cp /etc/resolv.conf "$root/etc/resolv.conf"
-cat >"$root/etc/apt/sources.list" <<EOF
-deb $mirror bookworm main
-deb $mirror bookworm-updates main
-deb http://deb.debian.org/debian-security bookworm-security main
-EOF
+rm -rf "$work"
+mkdir -p "$work"
+chroot_unpack "$mirror" || exit 1
 # Packages must not start services in a chroot (nginx would take port 80).
 printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
 chmod 0755 "$root/usr/sbin/policy-rc.d"

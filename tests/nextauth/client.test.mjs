@@ -52,6 +52,15 @@ class Jar {
     }
 }
 
+// A response's Set-Cookie lines.  Node 18's fetch (Debian 12's) has no
+// Headers.getSetCookie and joins the lines with ", "; a comma inside a
+// line (Expires=Thu, 01 Jan ...) is never followed by "name=".
+function setCookies(headers) {
+    if (typeof headers.getSetCookie === 'function') return headers.getSetCookie();
+    const joined = headers.get('set-cookie');
+    return joined ? joined.split(/,\s*(?=[!#$%&'*+.^_`|~0-9A-Za-z-]+=)/) : [];
+}
+
 // The browser next-auth thinks it runs in: one jar, and (for the rate
 // limit test) the header the test stack's nginx keys its limits on.
 let jar = new Jar();
@@ -69,7 +78,7 @@ globalThis.fetch = async (input, init = {}) => {
     }
     const res = await realFetch(input, { ...init, headers });
     if (ours) {
-        lastSetCookies = res.headers.getSetCookie();
+        lastSetCookies = setCookies(res.headers);
         jar.store(lastSetCookies);
     }
     return res;

@@ -1,0 +1,75 @@
+# shellcheck shell=bash
+# A clean Debian 12 chroot, as scripts/deb-test.sh and scripts/fresh-test.sh
+# use it: a minbase system debootstrapped once and cached as a tarball,
+# unpacked fresh for every run, with apt's lists and archives cached beside
+# it.  Source it, set chroot_cache and chroot_root, then:
+#
+#   chroot_base MIRROR    the cached base (debootstrap once, a few minutes)
+#   chroot_unpack MIRROR  a fresh chroot_root from it, mounted (proc, dev,
+#                         dev/shm, dev/pts, sys, apt's caches), with the
+#                         host's resolver and bookworm's three suites
+#   chroot_umount         undoes chroot_unpack's mounts
+#   inroot CMD...         CMD in the chroot with a clean environment
+#
+# Callers run in private mount namespaces (unshare), so no mount outlives
+# them even when chroot_umount is never reached.
+
+chroot_cache=
+chroot_root=
+
+chroot_base() {
+    local mirror=$1 base=$chroot_cache/bookworm-minbase.tar.gz
+    [ -s "$base" ] && return 0
+    mkdir -p "$chroot_cache"
+    echo "chroot: debootstrap bookworm (minbase) from $mirror, once (a few minutes)" >&2
+    rm -rf "$chroot_cache/base.tmp"
+    if ! debootstrap --variant=minbase bookworm "$chroot_cache/base.tmp" \
+            "$mirror" >"$chroot_cache/debootstrap.log" 2>&1; then
+        tail -n 20 "$chroot_cache/debootstrap.log" >&2
+        echo "chroot: debootstrap failed" >&2
+        return 1
+    fi
+    tar -C "$chroot_cache/base.tmp" -czf "$base.tmp" . && mv "$base.tmp" "$base"
+    rm -rf "$chroot_cache/base.tmp"
+}
+
+chroot_unpack() {
+    local mirror=$1 r=$chroot_root
+    rm -rf "$r"
+    mkdir -p "$r" "$chroot_cache/apt-archives/partial" \
+        "$chroot_cache/apt-lists/partial"
+    tar -C "$r" -xzf "$chroot_cache/bookworm-minbase.tar.gz" || {
+        echo "chroot: cannot unpack the base" >&2
+        return 1
+    }
+    mount -t proc proc "$r/proc"
+    mount --bind /dev "$r/dev"
+    mount -t tmpfs -o mode=1777 shm "$r/dev/shm"
+    mount -t devpts -o newinstance,ptmxmode=0666 devpts "$r/dev/pts" \
+        2>/dev/null || true
+    mount --bind /sys "$r/sys"
+    mount --bind "$chroot_cache/apt-archives" "$r/var/cache/apt/archives"
+    mount --bind "$chroot_cache/apt-lists" "$r/var/lib/apt/lists"
+    cp /etc/resolv.conf "$r/etc/resolv.conf"
+    cat >"$r/etc/apt/sources.list" <<EOF
+deb $mirror bookworm main
+deb $mirror bookworm-updates main
+deb http://deb.debian.org/debian-security bookworm-security main
+EOF
+}
+
+chroot_umount() {
+    local m
+    [ -n "$chroot_root" ] || return 0
+    for m in var/cache/apt/archives var/lib/apt/lists sys dev/pts dev/shm \
+             dev proc; do
+        mountpoint -q "$chroot_root/$m" && umount -l "$chroot_root/$m"
+    done
+    return 0
+}
+
+inroot() {
+    chroot "$chroot_root" /usr/bin/env -i \
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
+}
