@@ -8,8 +8,9 @@
 # npm).  Prints make test's own output and exits with its status.
 #
 # Runs in private mount and pid namespaces, so no mount or process
-# outlives it.  Takes about 30 minutes (apt installs about 1 GB the first
-# time; apt's archives are cached in build/fresh-test/).
+# outlives it.  Takes 20 to 30 minutes (apt installs about 1 GB; its
+# archives are cached in build/fresh-test/).  The chroot stays in
+# build/fresh-test/root for a look until the next run.
 # Environment: FRESH_TEST_PORT (18780: make test's TEST_PORT, on
 # 127.0.0.1), DEB_MIRROR (http://deb.debian.org/debian), FRESH_CMD (the
 # command to run in the clone instead of `make test`).
