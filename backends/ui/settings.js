@@ -63,8 +63,10 @@ function say(el, info) {
     for (const l of (info && info.links) || []) el.append(' ', h('a', { href: l.href, text: l.text }));
 }
 
-/* Runs a form's call with its button busy, its status and its error. */
-async function busy(form, fn, done) {
+/* Runs a form's call with its button busy, its status and its error.
+ * after(result) shows what changed before the status says done, so
+ * that "Saved." means the page is up to date. */
+async function busy(form, fn, done, after) {
     const button = $('button[type="submit"]', form) || form;
     const status = $('[data-nbs-status]', form);
     const err = $('[data-nbs-error]', form);
@@ -73,6 +75,7 @@ async function busy(form, fn, done) {
     button.disabled = true;
     try {
         const out = await fn();
+        if (after) after(out);
         if (status && done) status.textContent = done;
         return out;
     } catch (e) {
@@ -113,11 +116,11 @@ function profile() {
             nameForm.elements.name.focus();
             return;
         }
-        const user = await busy(nameForm, () => callJSON('/api/account/profile', { method: 'POST', json: { name } }), 'Saved.');
-        if (user) {
-            nameForm.elements.name.value = user.name;
-            showUser(user);
-        }
+        await busy(nameForm, () => callJSON('/api/account/profile', { method: 'POST', json: { name } }), 'Saved.',
+            (user) => {
+                nameForm.elements.name.value = user.name;
+                showUser(user);
+            });
     });
 
     const avatarForm = $('[data-nbs-avatar]');
@@ -135,15 +138,14 @@ function profile() {
         }
         const form = new FormData();
         form.append('image', file);
-        const user = await busy(avatarForm, () => callJSON('/api/account/avatar', { method: 'POST', form }), 'Picture saved.');
-        if (user) {
-            avatarForm.reset();
-            showUser(user);
-        }
+        await busy(avatarForm, () => callJSON('/api/account/avatar', { method: 'POST', form }), 'Picture saved.',
+            (user) => {
+                avatarForm.reset();
+                showUser(user);
+            });
     });
     $('[data-nbs-avatar-remove]').addEventListener('click', async () => {
-        const user = await busy(avatarForm, () => callJSON('/api/account/avatar', { method: 'DELETE' }), 'Picture removed.');
-        if (user) showUser(user);
+        await busy(avatarForm, () => callJSON('/api/account/avatar', { method: 'DELETE' }), 'Picture removed.', showUser);
     });
 }
 
