@@ -47,31 +47,41 @@ if [ -z "${NANO_FRESH_TEST_NS:-}" ]; then
 fi
 
 # --- inside: pid 1 of a private pid namespace, private mounts ------------
-trap 'chroot_umount' EXIT
-trap 'exit 130' INT TERM
-if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    die "127.0.0.1:$port is taken; set FRESH_TEST_PORT"
-fi
-chroot_unpack "$mirror" || exit 1
+# One function, read whole before it runs: the run takes long enough for
+# someone to edit this file meanwhile, which bash would otherwise read on
+# from the old offset.
+fresh_test_inside() {
+    trap 'chroot_umount' EXIT
+    trap 'exit 130' INT TERM
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        die "127.0.0.1:$port is taken; set FRESH_TEST_PORT"
+    fi
+    chroot_unpack "$mirror" || exit 1
 
-# A host behind a TLS-inspecting proxy trusts the proxy's CA locally; the
-# chroot then trusts it too, or npm cannot reach its registry.
-extra=()
-if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
-    mkdir -p "$chroot_root/usr/local/share/ca-certificates"
-    cp /usr/local/share/ca-certificates/*.crt \
-        "$chroot_root/usr/local/share/ca-certificates/"
-    extra=(NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt)
-fi
+    # A host behind a TLS-inspecting proxy trusts the proxy's CA
+    # locally; the chroot then trusts it too, or npm cannot reach its
+    # registry.
+    local extra=()
+    if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then
+        mkdir -p "$chroot_root/usr/local/share/ca-certificates"
+        cp /usr/local/share/ca-certificates/*.crt \
+            "$chroot_root/usr/local/share/ca-certificates/"
+        extra=(NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt)
+    fi
 
-log "apt: make, git, ca-certificates (log: build/fresh-test/apt.log)"
-{
-    inroot apt-get update &&
-    inroot apt-get install -y --no-install-recommends make git ca-certificates
-} >"$chroot_cache/apt.log" 2>&1 ||
-    { tail -n 20 "$chroot_cache/apt.log" >&2; die "apt-get failed"; }
+    log "apt: make, git, ca-certificates (log: build/fresh-test/apt.log)"
+    {
+        inroot apt-get update &&
+        inroot apt-get install -y --no-install-recommends \
+            make git ca-certificates
+    } >"$chroot_cache/apt.log" 2>&1 ||
+        { tail -n 20 "$chroot_cache/apt.log" >&2; die "apt-get failed"; }
 
-git clone -q "$root_dir" "$chroot_root/root/src" || die "cannot clone $root_dir"
-log "in the chroot: $(git -C "$chroot_root/root/src" log --oneline -1 | cut -c1-70)"
-log "in the chroot: TEST_PORT=$port $cmd"
-inroot env "${extra[@]}" TEST_PORT="$port" sh -c "cd /root/src && $cmd"
+    git clone -q "$root_dir" "$chroot_root/root/src" ||
+        die "cannot clone $root_dir"
+    log "in the chroot: $(git -C "$chroot_root/root/src" log --oneline -1 |
+        cut -c1-60)"
+    log "in the chroot: TEST_PORT=$port $cmd"
+    inroot env "${extra[@]}" TEST_PORT="$port" sh -c "cd /root/src && $cmd"
+}
+fresh_test_inside; exit
