@@ -2,11 +2,16 @@
 # awk -f tap_failures.awk FILE.tap: the failing tests of a node --test TAP
 # file, one block each: name, location and the first lines of the error.
 # Parents whose only failure is a subtest ("subtestsFailed") are left
-# out: their subtest is listed.
+# out: their subtest is listed.  A test made by a helper in another file
+# (tests/browser/lib.mjs's steps) is located at the first line of its
+# stack in a *.test.mjs file, where it failed.
 function flush() {
+    if (loc !~ /\.test\.mjs:/ && stackloc != "")
+        loc = stackloc
     if (name != "" && type != "'subtestsFailed'")
         printf "FAILED %s%s\n%s", name, (loc != "" ? "  (" loc ")" : ""), err
-    name = ""; type = ""; loc = ""; err = ""; inerr = 0
+    name = ""; type = ""; loc = ""; err = ""; inerr = 0; instack = 0
+    stackloc = ""
 }
 /^ *not ok [0-9]+ - / {
     flush()
@@ -16,6 +21,13 @@ function flush() {
 name == "" { next }
 /^ *\.\.\.$/ { flush(); next }
 /^ *location: / { loc = $0; sub(/^ *location: /, "", loc); gsub(/'/, "", loc); inerr = 0; next }
+/^ *stack: / { instack = 1; inerr = 0; next }
+instack && stackloc == "" && match($0, /[^ (]*\.test\.mjs:[0-9]+:[0-9]+/) {
+    stackloc = substr($0, RSTART, RLENGTH)
+    sub(/^file:\/\//, "", stackloc)
+    next
+}
+/^ *[a-zA-Z_]+: / { instack = 0 }
 /^ *failureType: / { type = $0; sub(/^ *failureType: /, "", type); inerr = 0; next }
 /^ *error: / {
     line = $0; sub(/^ *error: /, "", line)
