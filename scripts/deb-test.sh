@@ -20,9 +20,10 @@
 # (the trap unmounts and stops as well).  Prints PASS/FAIL per check and
 # ends with "deb-test: N passed, N failed".
 #
-# Cached under build/deb-test/: the debootstrapped base (a tarball, made
-# once, about 4 minutes) and apt's lists and archives; each run unpacks a
-# fresh chroot.  Environment: DEB_TEST_PORT (8089, on 127.0.0.1),
+# Cached: the debootstrapped base (a tarball in build/chroot/, made once,
+# about 4 minutes, shared with make fresh-test) and, under
+# build/deb-test/, apt's lists and archives; each run unpacks a fresh
+# chroot.  Environment: DEB_TEST_PORT (8089, on 127.0.0.1),
 # DEB_MIRROR (http://deb.debian.org/debian).
 set -uo pipefail
 

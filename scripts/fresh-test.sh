@@ -9,7 +9,8 @@
 #
 # Runs in private mount and pid namespaces, so no mount or process
 # outlives it.  Takes 20 to 30 minutes (apt installs about 1 GB; its
-# archives are cached in build/fresh-test/).  The chroot stays in
+# archives are cached in build/fresh-test/, the base in build/chroot/,
+# which make deb-test shares).  The chroot stays in
 # build/fresh-test/root for a look until the next run.
 # Environment: FRESH_TEST_PORT (18780: make test's TEST_PORT, on
 # 127.0.0.1), DEB_MIRROR (http://deb.debian.org/debian), FRESH_CMD (the
@@ -35,12 +36,6 @@ if [ -z "${NANO_FRESH_TEST_NS:-}" ]; then
     command -v debootstrap >/dev/null 2>&1 ||
         { apt-get install -y -qq debootstrap >/dev/null; } ||
         die "cannot install debootstrap"
-    # the deb-test's base is the same system
-    if [ ! -s "$chroot_cache/bookworm-minbase.tar.gz" ] &&
-       [ -s "$root_dir/build/deb-test/bookworm-minbase.tar.gz" ]; then
-        mkdir -p "$chroot_cache"
-        cp "$root_dir/build/deb-test/bookworm-minbase.tar.gz" "$chroot_cache/"
-    fi
     chroot_base "$mirror" || exit 1
     exec unshare --mount --pid --fork --kill-child --propagation private \
         --mount-proc env NANO_FRESH_TEST_NS=1 "$0" "$@"

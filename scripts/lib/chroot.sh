@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # A clean Debian 12 chroot, as scripts/deb-test.sh and scripts/fresh-test.sh
-# use it: a minbase system debootstrapped once and cached as a tarball,
-# unpacked fresh for every run, with apt's lists and archives cached beside
-# it.  Source it, set chroot_cache and chroot_root, then:
+# use it: a minbase system debootstrapped once and cached as one tarball
+# for both (chroot_base_tar, in build/chroot/), unpacked fresh for every
+# run, with each caller's apt lists and archives cached in its
+# chroot_cache.  Source it, set chroot_cache and chroot_root, then:
 #
 #   chroot_base MIRROR    the cached base (debootstrap once, a few minutes)
 #   chroot_unpack MIRROR  a fresh chroot_root from it, mounted (proc, dev,
@@ -16,21 +17,24 @@
 
 chroot_cache=
 chroot_root=
+chroot_base_tar=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." &&
+    pwd)/build/chroot/bookworm-minbase.tar.gz
 
 chroot_base() {
-    local mirror=$1 base=$chroot_cache/bookworm-minbase.tar.gz
-    [ -s "$base" ] && return 0
-    mkdir -p "$chroot_cache"
+    local mirror=$1 dir=${chroot_base_tar%/*}
+    [ -s "$chroot_base_tar" ] && return 0
+    mkdir -p "$dir"
     echo "chroot: debootstrap bookworm (minbase) from $mirror, once (a few minutes)" >&2
-    rm -rf "$chroot_cache/base.tmp"
-    if ! debootstrap --variant=minbase bookworm "$chroot_cache/base.tmp" \
-            "$mirror" >"$chroot_cache/debootstrap.log" 2>&1; then
-        tail -n 20 "$chroot_cache/debootstrap.log" >&2
+    rm -rf "$dir/base.tmp"
+    if ! debootstrap --variant=minbase bookworm "$dir/base.tmp" \
+            "$mirror" >"$dir/debootstrap.log" 2>&1; then
+        tail -n 20 "$dir/debootstrap.log" >&2
         echo "chroot: debootstrap failed" >&2
         return 1
     fi
-    tar -C "$chroot_cache/base.tmp" -czf "$base.tmp" . && mv "$base.tmp" "$base"
-    rm -rf "$chroot_cache/base.tmp"
+    tar -C "$dir/base.tmp" -czf "$chroot_base_tar.tmp" . &&
+        mv "$chroot_base_tar.tmp" "$chroot_base_tar"
+    rm -rf "$dir/base.tmp"
 }
 
 chroot_unpack() {
@@ -38,7 +42,7 @@ chroot_unpack() {
     rm -rf "$r"
     mkdir -p "$r" "$chroot_cache/apt-archives/partial" \
         "$chroot_cache/apt-lists/partial"
-    tar -C "$r" -xzf "$chroot_cache/bookworm-minbase.tar.gz" || {
+    tar -C "$r" -xzf "$chroot_base_tar" || {
         echo "chroot: cannot unpack the base" >&2
         return 1
     }
