@@ -167,18 +167,18 @@ function password() {
         const first = !account.hasPassword;
         const body = first ? { newPassword: form.elements.newPassword.value }
             : { currentPassword: form.elements.currentPassword.value, newPassword: form.elements.newPassword.value };
-        const ok = await busy(form, () => callJSON('/api/account/password', { method: 'POST', json: body }),
+        await busy(form, () => callJSON('/api/account/password', { method: 'POST', json: body }),
             first ? 'Password set: you can sign in with your email and this password too. Your other sessions were signed out.'
-                : 'Password changed. Your other sessions were signed out.');
-        if (ok) {
-            form.reset();
-            loadSessions();
-            if (first) {
-                account.hasPassword = true;
-                passwordMode();
-                removalMode();
-            }
-        }
+                : 'Password changed. Your other sessions were signed out.',
+            () => {
+                form.reset();
+                loadSessions();
+                if (first) {
+                    account.hasPassword = true;
+                    passwordMode();
+                    removalMode();
+                }
+            });
     });
 }
 
