@@ -322,29 +322,41 @@ nano_offline_draw_text(unsigned char *rgb, int width, int height, int x,
     return gx - x;
 }
 
-/* A dark band along the bottom with label, and a yellow mark. */
+/*
+ * A dark band along the bottom with label, and a yellow mark.  The mark
+ * and label fit in the frame's central square, centred, because history
+ * shows a wide or tall output as a square cut from its middle: a label at
+ * the left edge read "DEO" there.
+ */
 static void
 nano_offline_banner(unsigned char *rgb, int w, int h, const char *label)
 {
     static const unsigned char  white[3] = { 255, 255, 255 };
     static const double         black[3] = { 12, 12, 20 };
     static const double         yellow[3] = { 255, 214, 10 };
-    int                         scale, pad, bh, x, y;
+    int                         side, scale, pad, bh, x, y, x0;
     char                        text[64];
 
-    scale = (w < h ? w : h) / 100;
+    side = w < h ? w : h;
+    scale = side / 100;
     if (scale < 1) {
         scale = 1;
     }
     snprintf(text, sizeof(text), "%s", label ? label : "OFFLINE");
-    /* shrink to fit the width */
-    while (scale > 1 && nano_offline_text_width(text, scale) + 10 * scale > w) {
+    /* shrink to fit the square; the mark and its gap take 9 units */
+    while (scale > 1
+           && nano_offline_text_width(text, scale) + 15 * scale > side)
+    {
         scale--;
     }
     pad = 3 * scale;
     bh = 7 * scale + 2 * pad;
     if (bh > h) {
         bh = h;
+    }
+    x0 = (w - (9 * scale + nano_offline_text_width(text, scale))) / 2;
+    if (x0 < pad) {
+        x0 = pad;
     }
     for (y = h - bh; y < h; y++) {
         for (x = 0; x < w; x++) {
@@ -353,11 +365,11 @@ nano_offline_banner(unsigned char *rgb, int w, int h, const char *label)
     }
     /* the mark: a yellow square before the text */
     for (y = h - bh + pad; y < h - pad; y++) {
-        for (x = pad; x < pad + 7 * scale && x < w; x++) {
+        for (x = x0; x < x0 + 7 * scale && x < w; x++) {
             nano_offline_blend(rgb + ((size_t) y * w + x) * 3, yellow, 1.0);
         }
     }
-    nano_offline_draw_text(rgb, w, h, pad + 9 * scale, h - bh + pad, scale,
+    nano_offline_draw_text(rgb, w, h, x0 + 9 * scale, h - bh + pad, scale,
                            text, white);
 }
 
