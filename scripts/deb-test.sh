@@ -94,9 +94,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- a fresh chroot from the cached base ----------------------------------
-if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    die "127.0.0.1:$port is taken; set DEB_TEST_PORT"
-fi
+chroot_port_open "$port" && die "127.0.0.1:$port is taken; set DEB_TEST_PORT"
 rm -rf "$work"
 mkdir -p "$work"
 chroot_unpack "$mirror" || exit 1
@@ -316,7 +314,7 @@ nginx_up() {
     local i
     inroot nginx || return 1
     for ((i = 0; i < 50; i++)); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        chroot_port_open "$port" && return 0
         sleep 0.1
     done
     return 1

@@ -48,9 +48,7 @@ fi
 fresh_test_inside() {
     trap 'chroot_umount' EXIT
     trap 'exit 130' INT TERM
-    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-        die "127.0.0.1:$port is taken; set FRESH_TEST_PORT"
-    fi
+    chroot_port_open "$port" && die "127.0.0.1:$port is taken; set FRESH_TEST_PORT"
     chroot_unpack "$mirror" || exit 1
 
     # A host behind a TLS-inspecting proxy trusts the proxy's CA

@@ -11,6 +11,7 @@
 #                         host's resolver and bookworm's three suites
 #   chroot_umount         undoes chroot_unpack's mounts
 #   inroot CMD...         CMD in the chroot with a clean environment
+#   chroot_port_open PORT true when something answers on 127.0.0.1:PORT
 #
 # Callers run in private mount namespaces (unshare), so no mount outlives
 # them even when chroot_umount is never reached.
@@ -76,4 +77,8 @@ inroot() {
     chroot "$chroot_root" /usr/bin/env -i \
         PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
         HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive "$@"
+}
+
+chroot_port_open() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
