@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "nano_http.h"
+#include "nano_json_size.h"
 #include "nano_log.h"
 #include "nano_route.h"
 #include "nano_upload.h"
@@ -233,21 +234,37 @@ nano_req_page(const nano_req_t *req, nano_res_t *res, nano_form_t *q,
     return 0;
 }
 
-json_t *
-nano_req_json(const nano_req_t *req)
+int
+nano_req_json(const nano_req_t *req, json_t **root)
 {
-    json_t        *root;
-    json_error_t   err;
+    json_error_t  err;
 
+    *root = NULL;
     if (req->body == NULL) {
-        return NULL;
+        return 400;
     }
-    root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &err);
-    if (root != NULL && !json_is_object(root)) {
-        json_decref(root);
-        root = NULL;
+    if (nano_json_values(req->body, req->body_len, NANO_JSON_VALUES_MAX)
+        > NANO_JSON_VALUES_MAX)
+    {
+        return 413;
     }
-    return root;
+    *root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
+                       &err);
+    if (*root != NULL && !json_is_object(*root)) {
+        json_decref(*root);
+        *root = NULL;
+    }
+    return *root != NULL ? 0 : 400;
+}
+
+int
+nano_res_json_too_large(nano_res_t *res)
+{
+    char  msg[64];
+
+    snprintf(msg, sizeof(msg), "the JSON body holds more than %d values",
+             NANO_JSON_VALUES_MAX);
+    return nano_res_error(res, 413, "payload_too_large", msg);
 }
 
 /* The JSON object's members as fields; 0, or an HTTP status. */
@@ -256,10 +273,11 @@ nano_req_json_fields(const nano_req_t *req, nano_form_t *form, int numbers)
 {
     json_t              *root;
     nano_form_status_t   st;
+    int                  status;
 
-    root = nano_req_json(req);
-    if (root == NULL) {
-        return 400;
+    status = nano_req_json(req, &root);
+    if (status != 0) {
+        return status;
     }
     st = nano_form_from_json(form, root, numbers);
     json_decref(root);
@@ -281,6 +299,9 @@ nano_req_fields(const nano_req_t *req, nano_res_t *res, nano_form_t *form,
             return 0;
         }
         nano_form_cleanup(form);
+        if (status == 413) {
+            return nano_res_json_too_large(res);
+        }
         return status == 500
                ? nano_res_error(res, 500, "internal", "out of memory")
                : nano_res_error(res, 400, "invalid_json",

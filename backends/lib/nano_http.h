@@ -151,9 +151,16 @@ nano_form_status_t nano_req_form(const nano_req_t *req, nano_form_t *form);
 int nano_req_page(const nano_req_t *req, nano_res_t *res, nano_form_t *q,
     long dflt, long max, long *limit, const char **cursor);
 
-/* Parses the body as a JSON object.  Returns a new reference, or NULL
- * when the body is not one. */
-json_t *nano_req_json(const nano_req_t *req);
+/*
+ * Parses the body as a JSON object of at most NANO_JSON_VALUES_MAX values
+ * (nano_json_size.h).  Returns 0 with *root a new reference; 413 when
+ * the body could hold more values (refused before parsing: answer it
+ * with nano_res_json_too_large), 400 when it is not a JSON object.
+ */
+int nano_req_json(const nano_req_t *req, json_t **root);
+
+/* 413 payload_too_large for a body nano_req_json refused for its size. */
+int nano_res_json_too_large(nano_res_t *res);
 
 /* nano_req_fields() flags */
 #define NANO_FIELDS_JSON      0x1    /* out: the body was JSON */

@@ -19,13 +19,18 @@
 #include "nano_server.h"
 #include "nano_sweep.h"
 
+/* generate's body: an image to edit comes as multipart up to 10 MiB
+ * (or in JSON, which nano_server holds to NANO_ROUTE_INLINE_MAX); a
+ * module that takes no image needs no more than its 50 messages. */
 #define NANO_MODULE_UPLOAD_MAX  (11 * 1024 * 1024)
+#define NANO_MODULE_BODY_MAX    (1024 * 1024)
 
 static const nano_module_def_t  *nano_module_current;
 static char                      nano_module_kind_name[16] = "text";
 static int                       nano_module_is_offline = 1;
 
-static const nano_route_t  nano_module_routes[] = {
+/* not const: generate's body_max follows the module's image input */
+static nano_route_t  nano_module_routes[] = {
     { "GET",    "/",                              nano_module_page, 0, 0 },
     { "GET",    "/api/me",                        nano_module_me, 0, 0 },
     { "GET",    "/api/models",                    nano_module_models, 0, 0 },
@@ -177,6 +182,7 @@ nano_module_main(int argc, char **argv, const nano_module_def_t *def)
     const char                    *root = getenv("NANO_ROOT");
     char                           err[512];
     nano_app_t                     app;
+    size_t                         i;
 
     /* the registry says the kind, and the kind the default worker count,
      * which the server needs before it reads the rest of the config */
@@ -195,6 +201,16 @@ nano_module_main(int argc, char **argv, const nano_module_def_t *def)
     snprintf(nano_module_kind_name, sizeof(nano_module_kind_name), "%s",
              reg->kind);
     nano_module_current = def;
+
+    for (i = 0; i < sizeof(nano_module_routes) / sizeof(nano_module_routes[0]);
+         i++)
+    {
+        if (nano_module_routes[i].handler == nano_module_generate) {
+            nano_module_routes[i].body_max = def->image_input
+                                             ? NANO_MODULE_UPLOAD_MAX
+                                             : NANO_MODULE_BODY_MAX;
+        }
+    }
 
     memset(&app, 0, sizeof(app));
     app.name = def->name;

@@ -321,8 +321,11 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
         return nano_res_error(res, 415, "unsupported_media_type",
                               "send application/json");
     }
-    body = nano_req_json(req);
-    if (body == NULL) {
+    status = nano_req_json(req, &body);
+    if (status == 413) {
+        return nano_res_json_too_large(res);
+    }
+    if (status != 0) {
         return nano_res_error(res, 400, "invalid_json",
                               "send a JSON object: {\"prompt\"} or"
                               " {\"messages\"}");

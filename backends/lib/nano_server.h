@@ -33,7 +33,11 @@ typedef int (*nano_handler_t)(nano_req_t *req, nano_res_t *res);
                                     (nano_req_upload), up to body_max in
                                     all, each file at most
                                     NANO_IMAGE_UPLOAD_MAX (10 MiB), text
-                                    fields 64 KiB (nano_req_fields) */
+                                    fields 64 KiB (nano_req_fields); any
+                                    other body is held in memory, up to
+                                    NANO_ROUTE_INLINE_MAX */
+/* A 4 MiB image in base64 (NANO_IMAGE_B64_MAX) and the fields beside it */
+#define NANO_ROUTE_INLINE_MAX  (6 * 1024 * 1024)
 
 typedef struct {
     const char      *method;     /* "GET" also answers HEAD */

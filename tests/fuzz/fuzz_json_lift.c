@@ -28,6 +28,7 @@
 #include <jansson.h>
 
 #include "nano_json_lift.h"
+#include "nano_json_size.h"
 
 #include "../unit/json_lift_equal.h"
 
@@ -68,6 +69,42 @@ fuzz_check_spans(const nano_json_lift_t *l, const char *doc, size_t len)
     }
 }
 
+/* The values of v, itself included (nano_json_values' count). */
+static size_t
+fuzz_values(json_t *v)
+{
+    const char  *key;
+    json_t      *m;
+    size_t       n = 1, i;
+
+    if (json_is_object(v)) {
+        json_object_foreach(v, key, m) {
+            n += fuzz_values(m);
+        }
+    } else if (json_is_array(v)) {
+        json_array_foreach(v, i, m) {
+            n += fuzz_values(m);
+        }
+    }
+    return n;
+}
+
+/* nano_json_values bounds what jansson parsed, and its cap at k agrees
+ * with the whole count. */
+static void
+fuzz_check_values(const char *doc, size_t len, json_t *plain)
+{
+    size_t  all = nano_json_values(doc, len, (size_t) -2);
+    size_t  k = len % 97;
+
+    if (plain != NULL && fuzz_values(plain) > all) {
+        abort();
+    }
+    if ((nano_json_values(doc, len, k) > k) != (all > k)) {
+        abort();
+    }
+}
+
 /* Parses the len bytes at text both ways; returns how many strings were
  * lifted, or -1 when the document was refused. */
 static long
@@ -95,6 +132,7 @@ fuzz_compare(const char *text, size_t len)
         abort();
     }
     fuzz_check_spans(&l, doc, len);
+    fuzz_check_values(doc, len, plain);
     n = plain != NULL ? (long) l.n : -1;
 
     json_decref(plain);

@@ -654,10 +654,61 @@ test('413: over 11 MiB on /api/generate, over 1 MiB on other routes (nginx), ove
         assert.match(mid.json().message, /64 KiB/, 'the message names the limit');
 
         // 2 MiB is over the server's 1 MiB but generate takes up to 11 MiB:
-        // it reaches the module, which answers about the prompt.
+        // it reaches the module.  One that takes an image to edit holds a
+        // JSON body of up to 6 MiB (a 4 MiB image in base64) and answers
+        // about the prompt; the others take no body over 1 MiB.
         const two = await generate(u.jar, m.name, { prompt: '', pad: 'x'.repeat(2 * MiB) });
-        assert.equal(two.status, 400, `${m.name}: a 2 MiB JSON body reaches the module: ${two.status} ${two.text.slice(0, 200)}`);
-        assert.equal(two.json().field, 'prompt');
+        if (m.name === 'nano-banana') {
+            assert.equal(two.status, 400, `${m.name}: a 2 MiB JSON body reaches the module: ${two.status} ${two.text.slice(0, 200)}`);
+            assert.equal(two.json().field, 'prompt');
+            const six = await generate(u.jar, m.name, { prompt: '', pad: 'x'.repeat(6 * MiB) });
+            assert.equal(six.status, 413, `${m.name}: a JSON body over 6 MiB: ${six.status} ${six.text.slice(0, 200)}`);
+            assert.match(six.json().message, /6 MiB/, 'the message names the limit');
+        } else {
+            assert.equal(two.status, 413, `${m.name}: a 2 MiB JSON body: ${two.status} ${two.text.slice(0, 200)}`);
+            assert.equal(two.json().error, 'payload_too_large');
+            assert.match(two.json().message, /1 MiB/, 'the message names the limit');
+        }
+    }
+    assert.equal(balanceOf(u.id), 100);
+});
+
+test('413: a JSON body that could hold more than 10,000 values is refused before it is parsed, on every module and the platform', async () => {
+    const u = await person('many-values');
+    // 30,000 empty arrays in 90 KiB: jansson would have made 30,000
+    // allocations of it (an 11 MiB one once held half a gigabyte)
+    const arrays = `{"prompt":"a","x":[${'[],'.repeat(30000)}[]]}`;
+    const numbers = `{"prompt":"a","x":[${'1,'.repeat(10000)}1]}`;
+    const fine = `{"prompt":"","x":[${'1,'.repeat(9990)}1]}`;
+    const post = (path, body) => request('POST', path, {
+        headers: u.jar.headers({ 'Content-Type': 'application/json', Origin: ORIGIN }), body,
+    });
+    for (const m of REGISTRY) {
+        for (const body of [arrays, numbers]) {
+            const r = await post(`/${m.name}/api/generate`, body);
+            assert.equal(r.status, 413, `${m.name}: ${r.status} ${r.text.slice(0, 200)}`);
+            assert.equal(r.json().error, 'payload_too_large');
+            assert.match(r.json().message, /more than 10000 values/);
+        }
+        // under the cap the body is parsed as before, and refused for what
+        // it says (a text module: the empty prompt; an image module's
+        // form: the array)
+        const ok = await post(`/${m.name}/api/generate`, fine);
+        assert.equal(ok.status, 400, `${m.name}: ${ok.status} ${ok.text.slice(0, 200)}`);
+        if (m.kind === 'text') assert.equal(ok.json().field, 'prompt');
+        else assert.equal(ok.json().error, 'invalid_json');
+        // a string full of brackets and commas is one value
+        const str = await post(`/${m.name}/api/generate`, JSON.stringify({ prompt: '', s: '[{,'.repeat(20000) + '\\"' }));
+        assert.equal(str.status, 400, `${m.name}: brackets in a string: ${str.status} ${str.text.slice(0, 200)}`);
+        assert.equal(str.json().field, 'prompt', `${m.name}: brackets in a string: ${str.text.slice(0, 200)}`);
+    }
+    // the platform's JSON forms read through the same parser (24 KiB,
+    // under its 64 KiB)
+    for (const path of ['/api/account/profile', '/api/register']) {
+        const p = await post(path, `{"name":"a","x":[${'1,'.repeat(12000)}1]}`);
+        assert.equal(p.status, 413, `${path}: ${p.status} ${p.text.slice(0, 200)}`);
+        assert.equal(p.json().error, 'payload_too_large');
+        assert.match(p.json().message, /more than 10000 values/);
     }
     assert.equal(balanceOf(u.id), 100);
 });
