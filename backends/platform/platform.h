@@ -342,6 +342,14 @@ char *platform_trim(char *s);
  * refuses them in a token's claims), else 0. */
 int platform_has_control(const char *s);
 
+#define PLATFORM_NAME_CHARS  100    /* a user's name, in characters */
+
+/*
+ * Trims name in place; NULL when it is a name we keep (at sign-up and in
+ * the settings alike), else why.  An empty one is refused when required.
+ */
+const char *platform_name_problem(char *name, int required);
+
 /* origin + path, a new string (caller frees), or NULL. */
 char *platform_url(const nano_req_t *req, const char *path);
 

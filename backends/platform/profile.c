@@ -20,10 +20,8 @@
 #include "nano_log.h"
 #include "nano_page.h"
 #include "nano_server.h"
-#include "nano_utf8.h"
 #include "platform.h"
 
-#define PLATFORM_NAME_CHARS    100             /* a name, in characters */
 #define PLATFORM_AVATAR_MAX    (5 * 1024 * 1024)
 #define PLATFORM_AVATAR_SIDE   256
 #define PLATFORM_AVATAR_DIR    "avatars"
@@ -218,29 +216,6 @@ platform_profile_done(nano_req_t *req, nano_res_t *res, nano_db_t *db,
                                    "image", ps->user.image));
 }
 
-/* NULL when name (trimmed in place) is a name we keep, else why. */
-static const char *
-platform_profile_name_problem(char *name)
-{
-    long  chars;
-
-    platform_trim(name);
-    chars = nano_utf8_count(name, strlen(name));
-    if (chars < 0) {
-        return "the name is not valid UTF-8";
-    }
-    if (chars == 0) {
-        return "the name must not be empty";
-    }
-    if (chars > PLATFORM_NAME_CHARS) {
-        return "the name must be at most 100 characters long";
-    }
-    if (platform_has_control(name)) {
-        return "the name contains a control character";
-    }
-    return NULL;
-}
-
 int
 platform_account_profile(nano_req_t *req, nano_res_t *res)
 {
@@ -268,7 +243,7 @@ platform_account_profile(nano_req_t *req, nano_res_t *res)
         status = nano_res_error(res, 500, "internal", "out of memory");
         goto out;
     }
-    if ((why = platform_profile_name_problem(name)) != NULL) {
+    if ((why = platform_name_problem(name, 1)) != NULL) {
         status = nano_res_error(res, 400, "invalid_name", why);
         goto out;
     }

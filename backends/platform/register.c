@@ -11,26 +11,7 @@
 #include "nano_password.h"
 #include "nano_rand.h"
 #include "nano_server.h"
-#include "nano_utf8.h"
 #include "platform.h"
-
-#define PLATFORM_NAME_MAX  100      /* bytes */
-
-/* Trims name in place; NULL when acceptable, else the reason. */
-static const char *
-platform_name_problem(char *name)
-{
-    if (strlen(platform_trim(name)) > PLATFORM_NAME_MAX) {
-        return "the name must be at most 100 bytes long";
-    }
-    if (!nano_utf8_valid(name)) {
-        return "the name is not valid UTF-8";
-    }
-    if (platform_has_control(name)) {
-        return "the name contains a control character";
-    }
-    return NULL;
-}
 
 int
 platform_register(nano_req_t *req, nano_res_t *res)
@@ -79,7 +60,7 @@ platform_register(nano_req_t *req, nano_res_t *res)
         status = nano_res_error(res, 400, "invalid_password", why);
         goto out;
     }
-    if ((why = platform_name_problem(name)) != NULL) {
+    if ((why = platform_name_problem(name, 0)) != NULL) {
         status = nano_res_error(res, 400, "invalid_name", why);
         goto out;
     }

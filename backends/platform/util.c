@@ -10,6 +10,7 @@
 
 #include "nano_csrf.h"
 #include "nano_log.h"
+#include "nano_utf8.h"
 #include "platform.h"
 
 char *
@@ -43,6 +44,52 @@ platform_has_control(const char *s)
         }
     }
     return 0;
+}
+
+/* U+202A-U+202E and U+2066-U+2069: the embeddings, overrides and
+ * isolates that turn the text after them around (E2 80 AA-AE, E2 81
+ * A6-A9).  A name is shown beside text it does not own (the header, the
+ * operator's listings), so it must not reorder it. */
+static int
+platform_has_bidi_control(const char *s)
+{
+    const unsigned char  *p;
+
+    for (p = (const unsigned char *) s; *p != '\0'; p++) {
+        if (p[0] == 0xe2
+            && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae)
+                || (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)))
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *
+platform_name_problem(char *name, int required)
+{
+    long  chars;
+
+    platform_trim(name);
+    chars = nano_utf8_count(name, strlen(name));
+    if (chars < 0) {
+        return "the name is not valid UTF-8";
+    }
+    if (chars == 0 && required) {
+        return "the name must not be empty";
+    }
+    if (chars > PLATFORM_NAME_CHARS) {
+        return "the name must be at most 100 characters long";
+    }
+    if (platform_has_control(name)) {
+        return "the name contains a control character";
+    }
+    if (platform_has_bidi_control(name)) {
+        return "the name contains a character that reverses the text's"
+               " direction";
+    }
+    return NULL;
 }
 
 char *

@@ -52,6 +52,25 @@ test('login journey: sign up, sign in once, open every module, sign out', async 
         }
     });
 
+    await t.test('names: the same rule as in the settings (100 characters, no control or direction-reversing ones); none at all is fine', async () => {
+        const bad = [
+            ['x'.repeat(101), 'the name must be at most 100 characters long'],
+            ['Two\nlines', 'the name contains a control character'],
+            ['abc\u202Efdp.exe', 'the name contains a character that reverses the text\'s direction'],
+            ['\u2067isolated', 'the name contains a character that reverses the text\'s direction'],
+        ];
+        for (const [name, message] of bad) {
+            const res = await register({ ...newUser('name'), name });
+            assert.equal(res.status, 400, `${JSON.stringify(name)}: ${res.text}`);
+            assert.deepEqual(res.json(), { error: 'invalid_name', message });
+        }
+        // 100 two-byte characters: 200 bytes, as the settings page takes them
+        for (const name of ['é'.repeat(100), '', 'زهرا\u200Cی']) {
+            const res = await register({ ...newUser('name'), name });
+            assert.equal(res.status, 201, `${JSON.stringify(name)}: ${res.text}`);
+        }
+    });
+
     await t.test('a password shorter than 8: 400 with a reason; 8 is enough', async () => {
         const res = await register({ ...newUser('short'), password: '1234567' });
         assert.equal(res.status, 400, res.text);

@@ -115,6 +115,9 @@ test('POST /api/account/profile: refusals (no session, cross-site, not JSON, bad
         [{ name: 'Two\nlines' }, 'the name contains a control character'],
         [{ name: 'C1\u0085' }, 'the name contains a control character'],
         [{ name: 'Del\u007f' }, 'the name contains a control character'],
+        [{ name: 'abc\u202Efdp.exe' }, 'the name contains a character that reverses the text\'s direction'],
+        [{ name: '\u202Aembedded' }, 'the name contains a character that reverses the text\'s direction'],
+        [{ name: 'isolate\u2069' }, 'the name contains a character that reverses the text\'s direction'],
     ];
     for (const [body, message] of bad) {
         const r = await profile(u.jar, body);
