@@ -386,7 +386,8 @@ export function rawRequest(method, p, headers, contentLength, { send = 0, body, 
         sock.on('connect', () => {
             const lines = [`${method} ${p} HTTP/1.1`, `Host: ${url.host}`, 'Connection: close',
                 `Content-Length: ${contentLength}`];
-            for (const [k, v] of Object.entries(headers)) lines.push(`${k}: ${v}`);
+            // an array value is that header sent once per element
+            for (const [k, v] of Object.entries(headers)) for (const x of [].concat(v)) lines.push(`${k}: ${x}`);
             sock.write(`${lines.join('\r\n')}\r\n\r\n`);
             if (send > 0) sock.write(Buffer.alloc(send, 0x61), () => {});
             if (body) sock.write(body, () => {});

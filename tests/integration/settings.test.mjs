@@ -100,6 +100,15 @@ test('POST /api/account/profile: refusals (no session, cross-site, not JSON, bad
         assert.equal(r.status, 403, JSON.stringify(h));
         assert.equal(r.json().error, 'cross_site');
     }
+    // a header sent twice is cross-site, whichever of the two comes first
+    for (const h of [{ Origin: [ORIGIN, 'http://evil.example'] }, { Origin: ['http://evil.example', ORIGIN] },
+        { Origin: ORIGIN, 'Sec-Fetch-Site': ['same-origin', 'cross-site'] }]) {
+        const body = JSON.stringify({ name: 'Twice' });
+        const r = await rawRequest('POST', '/api/account/profile',
+            { Cookie: u.jar.header(), 'Content-Type': 'application/json', ...h }, Buffer.byteLength(body), { body });
+        assert.equal(r.status, 403, `${JSON.stringify(h)}: ${r.text}`);
+        assert.equal(r.json().error, 'cross_site');
+    }
     const formBody = await request('POST', '/api/account/profile', {
         headers: u.jar.headers({ 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN }),
         body: 'name=Form',
