@@ -564,6 +564,46 @@ nano_gen_json(const nano_gen_t *g, const char *base)
     return j;
 }
 
+/*
+ * 1 when at is a time as PostgreSQL prints a TIMESTAMP(3):
+ * "YYYY-MM-DD HH:MM:SS" and up to 6 fraction digits, a real day of year
+ * 1 or later.  Anything else would reach the server only to fail there
+ * and fill its log with "date/time field value out of range".
+ */
+static int
+nano_gen_cursor_time_ok(const char *at)
+{
+    static const char  shape[] = "dddd-dd-dd dd:dd:dd";
+    static const int   days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30,
+                                  31 };
+    int                y, mo, d, h, mi, sec, leap;
+    size_t             i, frac;
+
+    for (i = 0; i < sizeof(shape) - 1; i++) {
+        if (shape[i] == 'd' ? at[i] < '0' || at[i] > '9' : at[i] != shape[i]) {
+            return 0;
+        }
+    }
+    if (at[i] == '.') {
+        for (frac = 0, i++; at[i] >= '0' && at[i] <= '9'; i++) {
+            frac++;
+        }
+        if (frac == 0 || frac > 6) {
+            return 0;
+        }
+    }
+    if (at[i] != '\0'
+        || sscanf(at, "%4d-%2d-%2d %2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec)
+           != 6)
+    {
+        return 0;
+    }
+    leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return y >= 1 && mo >= 1 && mo <= 12 && d >= 1
+           && d <= days[mo - 1] + (mo == 2 && leap) && h <= 23 && mi <= 59
+           && sec <= 59;
+}
+
 /* A history cursor is "<createdAt raw>|<id>", base64url-free: both are
  * plain ASCII the database gave us, checked before use. */
 static int
@@ -579,11 +619,6 @@ nano_gen_cursor_split(const char *cursor, char *at, size_t atcap, char *id,
     {
         return -1;
     }
-    for (p = cursor; p < bar; p++) {
-        if (strchr("0123456789-: .", *p) == NULL) {
-            return -1;
-        }
-    }
     for (p = bar + 1; *p != '\0'; p++) {
         if (strchr("0123456789abcdef-", *p) == NULL) {
             return -1;
@@ -592,6 +627,9 @@ nano_gen_cursor_split(const char *cursor, char *at, size_t atcap, char *id,
     n = (size_t) (bar - cursor);
     memcpy(at, cursor, n);
     at[n] = '\0';
+    if (!nano_gen_cursor_time_ok(at)) {
+        return -1;
+    }
     strcpy(id, bar + 1);
     return 0;
 }

@@ -296,11 +296,20 @@ test('history: newest first, limit and cursor paging over 25 items; bad cursor a
         assert.deepEqual((await history(u.jar, other.name)).json().items, [], `${other.name} history of a ${m.name}-only user`);
     }
 
-    for (const bad of ['garbage', '2026-01-01 00:00:00|ZZZ', 'x|y', '|', "2026-01-01 00:00:00|1' OR '1'='1", '9999-99-99 99:99:99|abc']) {
+    // times PostgreSQL would refuse are refused before they reach it
+    const id0 = '00000000-0000-4000-8000-000000000000';
+    for (const bad of ['garbage', '2026-01-01 00:00:00|ZZZ', 'x|y', '|', "2026-01-01 00:00:00|1' OR '1'='1", '9999-99-99 99:99:99|abc',
+        `2026-13-45 10:00:00|${id0}`, `2026-02-29 10:00:00|${id0}`, `0000-01-01 00:00:00|${id0}`, `2026-01-01 24:00:00|${id0}`,
+        `2026-01-01 00:00:00.|${id0}`, `2026-01-01 00:00:00.1234567|${id0}`, `2026-1-01 00:00:00|${id0}`, `2026-01-01T00:00:00|${id0}`,
+        `2026-01-01 00:00:00 |${id0}`]) {
         const res = await history(u.jar, m.name, `?cursor=${encodeURIComponent(bad)}`);
         assert.equal(res.status, 400, `cursor ${JSON.stringify(bad)}: ${res.text.slice(0, 200)}`);
         assert.equal(res.json().error, 'invalid_field');
         assert.equal(res.json().field, 'cursor');
+    }
+    for (const fine of [`2024-02-29 23:59:59.999|${id0}`, `0001-01-01 00:00:00|${id0}`, `2026-12-31 00:00:00.5|${id0}`]) {
+        const res = await history(u.jar, m.name, `?cursor=${encodeURIComponent(fine)}`);
+        assert.equal(res.status, 200, `cursor ${JSON.stringify(fine)}: ${res.text.slice(0, 200)}`);
     }
     for (const bad of ['0', '101', 'ten', '-1', '5x', '+2', '%202', '2%20', '99999999999999999999']) {
         const res = await history(u.jar, m.name, `?limit=${bad}`);
