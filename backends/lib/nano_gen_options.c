@@ -245,6 +245,7 @@ nano_gen_messages_ok(json_t *given, nano_gen_text_opts_t *o,
         {
             return nano_gen_refuse(why, "messages", "each message needs a"
                                    " role (user, assistant or system) and"
+                                   " a content of 1 to 8000 bytes of"
                                    " text");
         }
         if (strcmp(r, "user") == 0) {
@@ -304,9 +305,11 @@ nano_gen_text_options(json_t *body, nano_gen_text_opts_t *o,
     }
     model = json_object_get(body, "model");
     o->model = json_string_value(model);
-    if ((model != NULL && !json_is_null(model) && o->model == NULL)
-        || !nano_gen_model_ok(o->model))
-    {
+    if (model != NULL && !json_is_null(model) && o->model == NULL) {
+        return nano_gen_refuse(why, "model", "model must be a string, one"
+                               " of the ids GET api/models lists");
+    }
+    if (!nano_gen_model_ok(o->model)) {
         return nano_gen_refuse(why, "model", "no such model here");
     }
     return 0;
