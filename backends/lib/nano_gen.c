@@ -1333,14 +1333,16 @@ nano_gen_set_phase(nano_db_t *db, const char *id, const char *owner,
 
 nano_db_status_t
 nano_gen_conversation(nano_db_t *db, const char *conversation_id,
-    const char *user_id, int max_turns, json_t **messages)
+    const char *user_id, const char *module, int max_turns,
+    json_t **messages)
 {
     static const char   sql[] =
         "SELECT \"prompt\", \"text\" FROM (SELECT \"prompt\", \"text\","
         " \"createdAt\" FROM \"Generation\" WHERE \"conversationId\" = $1"
-        " AND \"userId\" = $2 AND \"status\" = 'succeeded'"
+        " AND \"userId\" = $2 AND \"module\" = $4"
+        " AND \"status\" = 'succeeded'"
         " ORDER BY \"createdAt\" DESC LIMIT $3) t ORDER BY \"createdAt\"";
-    const char         *params[3];
+    const char         *params[4];
     char                lim[16];
     nano_db_status_t    st;
     PGresult           *r;
@@ -1355,7 +1357,8 @@ nano_gen_conversation(nano_db_t *db, const char *conversation_id,
     params[0] = conversation_id;
     params[1] = user_id;
     params[2] = lim;
-    r = nano_db_exec(db, sql, 3, params, PGRES_TUPLES_OK, &st);
+    params[3] = module;
+    r = nano_db_exec(db, sql, 4, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         json_decref(*messages);
         *messages = NULL;

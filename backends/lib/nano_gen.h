@@ -302,13 +302,14 @@ nano_db_status_t nano_gen_set_submitting(nano_db_t *db, const char *owner,
     const char *const *ids, size_t n, int *held);
 
 /*
- * The turns of a conversation of user_id before this one, oldest first,
- * as a new JSON array of {"role","content"} (user prompts and the
- * answers), at most max_turns of the latest.
+ * The turns of a conversation of user_id in module before this one,
+ * oldest first, as a new JSON array of {"role","content"} (user prompts
+ * and the answers), at most max_turns of the latest.  A conversation
+ * belongs to the module it began in: another module's id brings nothing.
  */
 nano_db_status_t nano_gen_conversation(nano_db_t *db,
-    const char *conversation_id, const char *user_id, int max_turns,
-    json_t **messages);
+    const char *conversation_id, const char *user_id, const char *module,
+    int max_turns, json_t **messages);
 
 /*
  * The media names that user_id's generations of module hold (the media

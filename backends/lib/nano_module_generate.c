@@ -164,8 +164,9 @@ nano_gen_messages(nano_req_t *req, nano_res_t *res,
             nano_server_db_error(res, NULL, NANO_DB_UNAVAILABLE);
             return NULL;
         }
-        if (nano_gen_conversation(db, conversation, user, NANO_GEN_TURNS_MAX,
-                                  &messages) != NANO_DB_OK)
+        if (nano_gen_conversation(db, conversation, user, req->app->name,
+                                  NANO_GEN_TURNS_MAX, &messages)
+            != NANO_DB_OK)
         {
             nano_server_db_error(res, db, NANO_DB_FAILED);
             return NULL;

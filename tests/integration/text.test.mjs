@@ -116,7 +116,7 @@ for (const [m, fake] of MODULES) {
     });
 }
 
-test('qwen: a conversation continues by its id: the earlier turns go to the provider; another user\'s id brings nothing', async () => {
+test('qwen: a conversation continues by its id: the earlier turns go to the provider; another user\'s id, or another module, brings nothing', async () => {
     assert.ok(has('qwen'), 'qwen is in the registry');
     const m = 'qwen';
     const u = await person('conv');
@@ -156,6 +156,16 @@ test('qwen: a conversation continues by its id: the earlier turns go to the prov
     body = (await fakeStats()).last['chat.dashscope'].body;
     assert.deepEqual(body.messages, [{ role: 'user', content: p4 }], 'no turn of another user reaches the provider');
     assert.ok(!r4.text.includes('Ada'), 'nothing of it in the answer');
+
+    // a conversation belongs to its module: grok, given qwen's id, gets
+    // none of its turns
+    if (has('grok')) {
+        const p5 = `Do you know me ${tag()}?`;
+        const r5 = await generate(u.jar, 'grok', { prompt: p5, conversationId: c });
+        assert.equal(r5.status, 200, r5.text);
+        body = (await fakeStats()).last['chat.xai'].body;
+        assert.deepEqual(body.messages, [{ role: 'user', content: p5 }], 'no turn of another module reaches the provider');
+    }
 
     // a new id without a conversation: a fresh one
     const fresh = (await generate(u.jar, m, { prompt: `hello ${tag()}` })).json();
