@@ -486,7 +486,11 @@ nano_provider_json_long(const json_t *obj, const char *key, long dflt)
     }
     if (json_is_real(v)) {
         d = json_real_value(v);
-        if (d == (double) (long) d) {
+        /* (long) of a double past its range is undefined (a fuzzer's
+         * "totalTokenCount":1e95); 2^63 is exact as a double */
+        if (d >= -9223372036854775808.0 && d < 9223372036854775808.0
+            && d == (double) (long) d)
+        {
             return (long) d;
         }
     }

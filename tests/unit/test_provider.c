@@ -273,6 +273,31 @@ test_retry_after(void **state)
     assert_int_equal(nano_provider_retry_after_ms("100000"), 3600000);
 }
 
+/* Numbers a provider wrote as JSON reals: whole ones read, others and
+ * those past a long's range the default (a cast would be undefined). */
+static void
+test_json_long(void **state)
+{
+    json_t  *o;
+
+    (void) state;
+    o = json_loads("{\"a\":7,\"b\":7.0,\"c\":7.5,\"d\":1e95,"
+                   "\"e\":-1e95,\"f\":9.2233720368547758e18,"
+                   "\"g\":-9.2233720368547758e18,\"h\":\"7\"}", 0, NULL);
+    assert_non_null(o);
+    assert_int_equal(nano_provider_json_long(o, "a", -1), 7);
+    assert_int_equal(nano_provider_json_long(o, "b", -1), 7);
+    assert_int_equal(nano_provider_json_long(o, "c", -1), -1);
+    assert_int_equal(nano_provider_json_long(o, "d", -1), -1);
+    assert_int_equal(nano_provider_json_long(o, "e", -1), -1);
+    assert_int_equal(nano_provider_json_long(o, "f", -1), -1);   /* 2^63 */
+    assert_true(nano_provider_json_long(o, "g", -1) < -9e18);   /* -2^63 */
+    assert_int_equal(nano_provider_json_long(o, "h", -1), -1);
+    assert_int_equal(nano_provider_json_long(o, "none", -1), -1);
+    assert_int_equal(nano_provider_json_long(NULL, "a", -1), -1);
+    json_decref(o);
+}
+
 static void
 test_backoff_and_retry(void **state)
 {
@@ -355,6 +380,7 @@ main(void)
         cmocka_unit_test(test_scrub),
         cmocka_unit_test(test_status_mapping),
         cmocka_unit_test(test_retry_after),
+        cmocka_unit_test(test_json_long),
         cmocka_unit_test(test_backoff_and_retry),
         cmocka_unit_test(test_base64),
     };
