@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "nano_utf8.h"
@@ -203,6 +204,35 @@ nano_db_last_sqlstate(const nano_db_t *db)
     return db != NULL ? db->sqlstate : "";
 }
 
+/*
+ * 1 when an idle connection's server has gone: its socket holds the end
+ * (after whatever the server said first, as the FATAL of a shutdown,
+ * which libpq reads here; a notification stays queued for PQnotifies).
+ * One recv that finds nothing on a live connection.
+ */
+static int
+db_closed_while_idle(PGconn *conn)
+{
+    ssize_t  n;
+    char     c;
+    int      look;
+
+    for (look = 0; look < 2; look++) {
+        n = recv(PQsocket(conn), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n < 0) {
+            return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+        }
+        if (n == 0) {
+            return 1;
+        }
+        if (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK) {
+            return 1;
+        }
+        (void) PQisBusy(conn);   /* parses it */
+    }
+    return 0;
+}
+
 /* Opens the connection when there is none or it went bad. */
 static nano_db_status_t
 db_connect(nano_db_t *db)
@@ -217,6 +247,21 @@ db_connect(nano_db_t *db)
                                 "3", db->uri, NULL };
     long long         start;
 
+    /* A connection the server closed while it sat in the pool (a
+     * restart, pg_terminate_backend) has the server's goodbye and its
+     * end waiting in the socket: read them now, and the call starts on a
+     * new connection instead of failing on the old one.  A pipeline
+     * cannot be run again after a failure (its COMMIT may have gone
+     * through), only before: a text answer's record was lost this way
+     * and refunded. */
+    if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK
+        && !db->pending && db_closed_while_idle(db->conn))
+    {
+        nano_log_warn("database connection closed by the server while"
+                      " idle; reconnecting");
+        PQfinish(db->conn);
+        db->conn = NULL;
+    }
     if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK) {
         return NANO_DB_OK;
     }
@@ -330,17 +375,20 @@ db_run_as(nano_db_t *db, const char *sql, int nparams,
     nano_db_status_t  st;
     const char       *name;
     char              namebuf[NANO_DB_NAME_LEN];
+    unsigned          connects;
     int               attempt, reused;
 
     if (db->pending && (st = nano_db_settle(db)) != NANO_DB_OK) {
         goto out;
     }
     for (attempt = 0; ; attempt++) {
-        reused = db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK;
+        connects = db->connects;
         st = db_connect(db);
         if (st != NANO_DB_OK) {
             goto out;
         }
+        /* open before this attempt (one found closed is replaced) */
+        reused = db->connects == connects;
         /* A failed statement outside a caller's transaction must not
          * leave the connection unusable for the next request. */
         if (!db->in_tx && PQtransactionStatus(db->conn) == PQTRANS_INERROR) {
@@ -919,15 +967,17 @@ db_early_once(nano_db_t *db, const char *sql, int nparams,
     PGresult         *res;
     const char       *name;
     char              namebuf[NANO_DB_NAME_LEN];
+    unsigned          connects;
     int               attempt, reused, sent;
 
     for (attempt = 0; ; attempt++) {
         res = NULL;
-        reused = db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK;
+        connects = db->connects;
         st = db_connect(db);
         if (st != NANO_DB_OK) {
             goto out;
         }
+        reused = db->connects == connects;
         if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
             run_quietly(db, "ROLLBACK");
         }

@@ -241,10 +241,14 @@ static void
 nano_gen_text_recorded(void *arg, nano_db_t *db)
 {
     nano_gen_behind_t   *b = arg, **p;
+    nano_db_status_t     st;
     int                  done;
 
-    if (nano_gen_record_recv(db, &b->rec, &done) != NANO_DB_OK || !done) {
-        nano_log_error("generation %s: cannot record its end", b->id);
+    st = nano_gen_record_recv(db, &b->rec, &done);
+    if (st != NANO_DB_OK || !done) {
+        nano_log_error("generation %s: cannot record its end: %s", b->id,
+                       st != NANO_DB_OK ? nano_db_last_error(db)
+                                        : "another process holds it");
     }
     pthread_mutex_lock(&nano_gen_behind_lock);
     for (p = &nano_gen_behind_list; *p != NULL; p = &(*p)->next) {
@@ -456,7 +460,10 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
                                       error, !charged, &done);
     }
     if (st != NANO_DB_OK || !done) {
-        nano_log_error("generation %s: cannot record its end", id);
+        nano_log_error("generation %s: cannot record its end: %s", id,
+                       st == NANO_DB_OK ? "another process holds it"
+                       : db != NULL ? nano_db_last_error(db)
+                       : "no database connection");
     }
     if (answering) {
         nano_jobs_answer_end(id);

@@ -121,8 +121,8 @@ for (const [what, credits, refusedAs] of [
 // (or its Idempotency-Key, sql/014) finds the first run's row, so the
 // answer is 202, charged once, with a key or without.
 async function freshConnectionCut(u, prompt, headers) {
-    // end every idle connection of the backends: the module's next
-    // statement fails on its old one and opens a new one for the call
+    // end every idle connection of the backends: the module finds its
+    // old one closed and opens a new one for the call
     psql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity
         WHERE application_name = 'nano' AND state = 'idle'`);
     const pending = generate(u.jar, M, { prompt }, headers);

@@ -16,6 +16,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fcgiRequest, fcgiStream, nginxParams } from './fcgi.mjs';
+import { psql } from './accounts.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const APP = path.join(ROOT, 'build/bin/nano-testapp');
@@ -505,6 +506,27 @@ test('db pool: when every connection stays busy past NANO_DB_POOL_WAIT_MS a requ
     assert.equal((await hold).status, 200);
     const ok = await ask(app, 'GET', '/db/ping');
     assert.equal(ok.status, 200, ok.text);
+});
+
+test('db pool: a connection the server closed while it sat in the pool is replaced before a statement or a pipeline runs on it', { skip: NO_DB }, async (t) => {
+    const app = await startApp({ env: { NANO_DB_POOL: '1' } });
+    t.after(() => app.stop());
+    const kill = (pid) => assert.equal(psql(`SELECT pg_terminate_backend(${Number(pid)})`), 't');
+
+    // a pipeline (a text answer's record) cannot be run again once sent,
+    // as its COMMIT may have gone through: the closed connection must be
+    // found before; it was a 503 and a refunded answer
+    for (const [method, p] of [['POST', '/db/pipeline'], ['GET', '/db/ping']]) {
+        const first = await ask(app, method, p);
+        assert.equal(first.status, 200, first.text);
+        const { pid } = first.json();
+        kill(pid);
+        await sleep(200);
+        const next = await ask(app, method, p);
+        assert.equal(next.status, 200, `${p} after its connection was closed: ${next.text}`);
+        assert.notEqual(next.json().pid, pid, 'a new connection');
+    }
+    assert.match(app.log(), /database connection closed by the server while idle; reconnecting/);
 });
 
 test('nano_db_tx: retries serialization failures and deadlocks up to 3 tries, never other failures, and leaves no transaction open', { skip: NO_DB }, async (t) => {

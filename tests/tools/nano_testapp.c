@@ -23,6 +23,8 @@
  *          function fails with 40001 (40P01 with deadlock) on its first
  *          N tries, or always with 22012 with other: {"tries","status"}
  *   GET    /db/thread: nano_server_db_get(1000) / _put, as a thread would
+ *   POST   /db/pipeline: {"pid"} through nano_db_pipeline_tx (a text
+ *          answer's record takes that path)
  */
 
 #include <stdio.h>
@@ -365,6 +367,31 @@ db_thread(nano_req_t *req, nano_res_t *res)
     return status;
 }
 
+static int
+db_pipeline(nano_req_t *req, nano_res_t *res)
+{
+    nano_db_t         *db = need_db(req, res);
+    nano_db_stmt_t     stmt;
+    nano_db_status_t   st;
+    int                status;
+
+    if (db == NULL) {
+        return 503;
+    }
+    memset(&stmt, 0, sizeof(stmt));
+    stmt.sql = "SELECT pg_backend_pid()::text";
+    stmt.expect = PGRES_TUPLES_OK;
+    st = nano_db_pipeline_tx(db, &stmt, 1);
+    if (st != NANO_DB_OK) {
+        return nano_res_error(res, st == NANO_DB_UNAVAILABLE ? 503 : 500,
+                              "db", nano_db_last_error(db));
+    }
+    status = nano_res_json(res, 200, json_pack("{s:s}", "pid",
+                                               PQgetvalue(stmt.result, 0, 0)));
+    PQclear(stmt.result);
+    return status;
+}
+
 static const nano_route_t  routes[] = {
     { "GET",    "/echo/{id}",              echo, 0, 0 },
     { "DELETE", "/echo/{id}",              echo, 0, 0 },
@@ -382,6 +409,7 @@ static const nano_route_t  routes[] = {
     { "GET",    "/db/hold",                db_hold, 0, 0 },
     { "POST",   "/db/tx",                  db_tx, 0, 0 },
     { "GET",    "/db/thread",              db_thread, 0, 0 },
+    { "POST",   "/db/pipeline",            db_pipeline, 0, 0 },
 };
 
 static const nano_app_t  app = {
