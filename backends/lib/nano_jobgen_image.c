@@ -4,6 +4,7 @@
  * once), and the offline PNG.
  */
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,8 +63,8 @@ nano_jobgen_store_image(nano_job_t *job, const unsigned char *data,
     if (nano_job_store(job, data, len, info.mime, info.ext, info.width,
                        info.height) != 0)
     {
-        return nano_job_fail(job, NANO_PERR_PROVIDER,
-                             "the image could not be stored");
+        return nano_job_fail(job, NANO_JOB_ERR_STORAGE,
+                             "the server could not store the image");
     }
     return NANO_JOB_DONE;
 }
@@ -301,13 +302,21 @@ nano_jobgen_offline_image_work(nano_job_t *job)
     {
         r.input_path = input;
     }
-    if (nano_job_next_path(job, "png", path, sizeof(path)) != 0
-        || nano_offline_image_png(&r, path, &info) != 0
-        || nano_job_stored(job, path, "image/png", info.width, info.height)
-           != 0)
+    if (nano_job_next_path(job, "png", path, sizeof(path)) != 0) {
+        return nano_job_fail(job, NANO_JOB_ERR_STORAGE,
+                             "the server could not store the image");
+    }
+    if (nano_offline_image_png(&r, path, &info) != 0) {
+        nano_log_error("job %s: cannot write %s: %s", job->gen.id, path,
+                       strerror(errno));
+        return nano_job_fail(job, NANO_JOB_ERR_STORAGE,
+                             "the server could not store the image");
+    }
+    if (nano_job_stored(job, path, "image/png", info.width, info.height)
+        != 0)
     {
-        return nano_job_fail(job, NANO_PERR_PROVIDER,
-                             "the offline image could not be made");
+        return nano_job_fail(job, NANO_JOB_ERR_STORAGE,
+                             "the server could not store the image");
     }
     return NANO_JOB_DONE;
 }

@@ -4,6 +4,7 @@
  * downloaded at once) and the offline WebM.
  */
 
+#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "nano_jobgen.h"
+#include "nano_log.h"
 #include "nano_video.h"
 #include "nano_offline_video.h"
 #include "nano_provider_call.h"
@@ -137,8 +139,8 @@ nano_jobgen_store_video(nano_job_t *job, const nano_client_res_t *res)
     if (nano_job_store(job, p, res->body.len, info.mime, info.ext,
                        info.width, info.height) != 0)
     {
-        return nano_job_fail(job, NANO_PERR_PROVIDER,
-                             "the video could not be stored");
+        return nano_job_fail(job, NANO_JOB_ERR_STORAGE,
+                             "the server could not store the video");
     }
     return NANO_JOB_DONE;
 }
@@ -229,13 +231,22 @@ nano_jobgen_offline_video_work(nano_job_t *job)
         r.width = r.height = 0;
     }
     r.seconds = 3;
-    if (nano_job_next_path(job, "webm", path, sizeof(path)) != 0
-        || nano_offline_video_webm(&r, path, &info) != 0
-        || nano_job_stored(job, path, "video/webm", info.width, info.height)
-           != 0)
+    if (nano_job_next_path(job, "webm", path, sizeof(path)) != 0) {
+        return nano_job_fail(job, NANO_JOB_ERR_STORAGE,
+                             "the server could not store the video");
+    }
+    errno = 0;
+    if (nano_offline_video_webm(&r, path, &info) != 0) {
+        nano_log_error("job %s: cannot make %s: %s", job->gen.id, path,
+                       errno != 0 ? strerror(errno) : "the encoder failed");
+        return nano_job_fail(job, NANO_JOB_ERR_STORAGE,
+                             "the server could not store the video");
+    }
+    if (nano_job_stored(job, path, "video/webm", info.width, info.height)
+        != 0)
     {
-        return nano_job_fail(job, NANO_PERR_PROVIDER,
-                             "the offline video could not be made");
+        return nano_job_fail(job, NANO_JOB_ERR_STORAGE,
+                             "the server could not store the video");
     }
     return NANO_JOB_DONE;
 }

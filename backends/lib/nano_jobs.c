@@ -242,7 +242,8 @@ nano_job_store(nano_job_t *job, const void *data, size_t len,
     ok = fwrite(data, 1, len, f) == len;
     ok = fclose(f) == 0 && ok;
     if (!ok) {
-        nano_log_error("job %s: cannot write %s", job->gen.id, path);
+        nano_log_error("job %s: cannot write %s: %s", job->gen.id, path,
+                       strerror(errno));
         unlink(path);
         return -1;
     }

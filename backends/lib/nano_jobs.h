@@ -99,6 +99,10 @@ struct nano_job_s {
  * the runner removes what it wrote (docs/MODULES.md "Jobs").
  */
 #define NANO_JOB_NAME_RANDOM  8       /* random bytes in an output's name */
+
+/* A job's own failure, not the provider's: its output could not be
+ * written under the media folder (full, read-only; the log says why). */
+#define NANO_JOB_ERR_STORAGE  "storage"
 int nano_job_store(nano_job_t *job, const void *data, size_t len,
     const char *mime, const char *ext, int width, int height);
 

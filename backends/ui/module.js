@@ -188,6 +188,7 @@ const GENERATION_SAYS = {
     interrupted: 'The server stopped while the provider was working on this, and it was not sent again so that you are not charged twice. Try again.',
     client_gone: 'The page was closed or reloaded before any text came.',
     unreadable: 'This generation’s stored data could not be read. Please tell the site’s operators.',
+    storage: 'The server could not store the result. Please tell the site’s operators.',
 };
 
 /* Returns {text, link?, field?} for an ApiError, a generation error
@@ -749,6 +750,7 @@ const SHORT_REASON = {
     provider_error: 'Provider error', provider_auth: 'Provider key refused', timeout: 'Timed out',
     bad_request: 'Request refused', bad_response: 'Unreadable answer', stream_cut: 'Cut off',
     interrupted: 'Interrupted', client_gone: 'Left before any text', unreadable: 'Cannot be read',
+    storage: 'Not stored',
 };
 function shortReason(item) {
     if (item.status === 'failed') return SHORT_REASON[item.error && item.error.code] || 'Did not finish';

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { STATE, REGISTRY, retry } from './lib.mjs';
 import { account } from './accounts.mjs';
 import {
@@ -124,5 +125,41 @@ test('nano-banana: a runner whose job was taken over removes only what it wrote'
         assert.deepEqual(filesBelow(dir), Object.keys(theirs).sort());
     } finally {
         fs.rmSync(dir, { recursive: true, force: true });
+    }
+});
+
+// An output the server cannot write is the server's failure, not the
+// provider's: code "storage", one refund, and the log says why.  Root
+// writes anywhere, so the user's folder is made immutable (chattr +i);
+// skipped where the file system has no such attribute.  nano-banana
+// stores the fake Gemini's answer, seedream makes an offline picture.
+test('an output the server cannot store fails as "storage" with one refund, the reason in the log (a provider\'s answer and an offline one)', async (t) => {
+    for (const m of ['nano-banana', 'seedream'].filter(has)) {
+        const u = await person(`storage-${m}`);
+        const dir = path.join(MEDIA_DIR, m, u.id);
+        fs.mkdirSync(dir, { recursive: true });
+        const locked = spawnSync('chattr', ['+i', dir], { encoding: 'utf8' });
+        if (locked.status !== 0) {
+            t.skip(`chattr +i is not available here: ${(locked.stderr || locked.error?.message || '').trim()}`);
+            return;
+        }
+        const from = fs.statSync(logOf(m)).size;
+        let g;
+        let id;
+        try {
+            const r = await generate(u.jar, m, { prompt: `a picture with nowhere to go ${tag()}` });
+            assert.equal(r.status, 202, r.text);
+            id = r.json().id;
+            g = await waitFor(u.jar, m, id);
+        } finally {
+            spawnSync('chattr', ['-i', dir]);
+        }
+        assert.equal(g.status, 'failed', JSON.stringify(g));
+        assert.deepEqual(g.error, { code: 'storage', message: 'the server could not store the image' });
+        assert.deepEqual(ledgerOf(id).map((x) => x.reason), ['debit', 'refund'], `${m}: refunded once`);
+        assert.equal(balanceOf(u.id), 100);
+        assert.match(fs.readFileSync(logOf(m), 'utf8').slice(from),
+            new RegExp(`job ${id}: cannot make .*: Operation not permitted`), `${m}: the log says why`);
+        assert.deepEqual(filesBelow(dir), [], `${m}: nothing left in the folder`);
     }
 });
