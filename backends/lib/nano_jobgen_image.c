@@ -34,6 +34,19 @@ nano_jobgen_failed_call(nano_job_t *job, int provider,
     return nano_job_fail(job, err.code, err.message);
 }
 
+nano_job_next_t
+nano_jobgen_not_stored(nano_job_t *job, const char *noun, const char *path)
+{
+    char  msg[64];
+
+    if (path != NULL) {
+        nano_log_error("job %s: cannot write %s: %s", job->gen.id, path,
+                       errno != 0 ? strerror(errno) : "the encoder failed");
+    }
+    snprintf(msg, sizeof(msg), "the server could not store the %s", noun);
+    return nano_job_fail(job, NANO_JOB_ERR_STORAGE, msg);
+}
+
 const char *
 nano_jobgen_param(const nano_job_t *job, const char *name)
 {
@@ -63,8 +76,7 @@ nano_jobgen_store_image(nano_job_t *job, const unsigned char *data,
     if (nano_job_store(job, data, len, info.mime, info.ext, info.width,
                        info.height) != 0)
     {
-        return nano_job_fail(job, NANO_JOB_ERR_STORAGE,
-                             "the server could not store the image");
+        return nano_jobgen_not_stored(job, "image", NULL);
     }
     return NANO_JOB_DONE;
 }
@@ -303,20 +315,16 @@ nano_jobgen_offline_image_work(nano_job_t *job)
         r.input_path = input;
     }
     if (nano_job_next_path(job, "png", path, sizeof(path)) != 0) {
-        return nano_job_fail(job, NANO_JOB_ERR_STORAGE,
-                             "the server could not store the image");
+        return nano_jobgen_not_stored(job, "image", NULL);
     }
+    errno = 0;
     if (nano_offline_image_png(&r, path, &info) != 0) {
-        nano_log_error("job %s: cannot write %s: %s", job->gen.id, path,
-                       strerror(errno));
-        return nano_job_fail(job, NANO_JOB_ERR_STORAGE,
-                             "the server could not store the image");
+        return nano_jobgen_not_stored(job, "image", path);
     }
     if (nano_job_stored(job, path, "image/png", info.width, info.height)
         != 0)
     {
-        return nano_job_fail(job, NANO_JOB_ERR_STORAGE,
-                             "the server could not store the image");
+        return nano_jobgen_not_stored(job, "image", NULL);
     }
     return NANO_JOB_DONE;
 }

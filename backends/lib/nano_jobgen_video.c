@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "nano_jobgen.h"
-#include "nano_log.h"
 #include "nano_video.h"
 #include "nano_offline_video.h"
 #include "nano_provider_call.h"
@@ -139,8 +138,7 @@ nano_jobgen_store_video(nano_job_t *job, const nano_client_res_t *res)
     if (nano_job_store(job, p, res->body.len, info.mime, info.ext,
                        info.width, info.height) != 0)
     {
-        return nano_job_fail(job, NANO_JOB_ERR_STORAGE,
-                             "the server could not store the video");
+        return nano_jobgen_not_stored(job, "video", NULL);
     }
     return NANO_JOB_DONE;
 }
@@ -232,21 +230,16 @@ nano_jobgen_offline_video_work(nano_job_t *job)
     }
     r.seconds = 3;
     if (nano_job_next_path(job, "webm", path, sizeof(path)) != 0) {
-        return nano_job_fail(job, NANO_JOB_ERR_STORAGE,
-                             "the server could not store the video");
+        return nano_jobgen_not_stored(job, "video", NULL);
     }
     errno = 0;
     if (nano_offline_video_webm(&r, path, &info) != 0) {
-        nano_log_error("job %s: cannot make %s: %s", job->gen.id, path,
-                       errno != 0 ? strerror(errno) : "the encoder failed");
-        return nano_job_fail(job, NANO_JOB_ERR_STORAGE,
-                             "the server could not store the video");
+        return nano_jobgen_not_stored(job, "video", path);
     }
     if (nano_job_stored(job, path, "video/webm", info.width, info.height)
         != 0)
     {
-        return nano_job_fail(job, NANO_JOB_ERR_STORAGE,
-                             "the server could not store the video");
+        return nano_jobgen_not_stored(job, "video", NULL);
     }
     return NANO_JOB_DONE;
 }
