@@ -19,21 +19,25 @@
 static const char  nano_http_oom_body[] =
     "{\"error\":\"internal\",\"message\":\"out of memory\"}";
 
+/* The first param at or after e named name (len bytes), or NULL. */
+static char **
+nano_req_param_find(char **e, const char *name, size_t len)
+{
+    for ( ; e != NULL && *e != NULL; e++) {
+        if (strncmp(*e, name, len) == 0 && (*e)[len] == '=') {
+            return e;
+        }
+    }
+    return NULL;
+}
+
 const char *
 nano_req_param(const nano_req_t *req, const char *name)
 {
     size_t   len = strlen(name);
-    char   **e;
+    char   **e = nano_req_param_find(req->envp, name, len);
 
-    if (req->envp == NULL) {
-        return NULL;
-    }
-    for (e = req->envp; *e != NULL; e++) {
-        if (strncmp(*e, name, len) == 0 && (*e)[len] == '=') {
-            return *e + len + 1;
-        }
-    }
-    return NULL;
+    return e != NULL ? *e + len + 1 : NULL;
 }
 
 const char *
@@ -96,21 +100,18 @@ size_t
 nano_req_cookie_headers(const nano_req_t *req, nano_str_t *headers,
     size_t max)
 {
-    static const char   name[] = "HTTP_COOKIE=";
+    static const char   name[] = "HTTP_COOKIE";
     char              **e;
     size_t              n = 0;
 
-    if (req->envp == NULL) {
-        return 0;
-    }
-    for (e = req->envp; *e != NULL; e++) {
-        if (strncmp(*e, name, sizeof(name) - 1) != 0) {
-            continue;
-        }
+    for (e = nano_req_param_find(req->envp, name, sizeof(name) - 1);
+         e != NULL;
+         e = nano_req_param_find(e + 1, name, sizeof(name) - 1))
+    {
         if (n == max) {
             return max + 1;
         }
-        headers[n].data = *e + sizeof(name) - 1;
+        headers[n].data = *e + sizeof(name);
         headers[n].len = strlen(headers[n].data);
         n++;
     }
@@ -137,15 +138,9 @@ static int
 nano_req_param_repeated(const nano_req_t *req, const char *name)
 {
     size_t   len = strlen(name);
-    char   **e;
-    int      n = 0;
+    char   **e = nano_req_param_find(req->envp, name, len);
 
-    for (e = req->envp; e != NULL && *e != NULL; e++) {
-        if (strncmp(*e, name, len) == 0 && (*e)[len] == '=' && ++n > 1) {
-            return 1;
-        }
-    }
-    return 0;
+    return e != NULL && nano_req_param_find(e + 1, name, len) != NULL;
 }
 
 int
