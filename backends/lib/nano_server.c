@@ -446,13 +446,12 @@ nano_server_sink_plain(nano_server_sink_t *sink, const char *p, size_t n)
  */
 static int
 nano_server_sink_init(nano_server_sink_t *sink, nano_req_t *req,
-    const nano_route_t *route, size_t declared)
+    int multipart, size_t declared)
 {
     char  boundary[NANO_MULTIPART_BOUNDARY_MAX + 1];
 
     sink->req = req;
-    sink->multipart = (route->flags & NANO_ROUTE_UPLOAD)
-                      && nano_req_is_content_type(req, "multipart/form-data");
+    sink->multipart = multipart;
     if (!sink->multipart) {
         sink->cap = declared < 4096 ? 4096 : declared + 1;
         req->body = malloc(sink->cap);
@@ -519,10 +518,12 @@ nano_server_read_body(nano_worker_t *w, nano_req_t *req, nano_res_t *res,
     size_t               total = 0;
     char                *end, *chunk = NULL;
     long long            declared = 0;
-    int                  n, status = 0;
+    int                  n, status = 0, multipart;
 
-    if ((route->flags & NANO_ROUTE_UPLOAD) && max > NANO_ROUTE_INLINE_MAX
-        && !nano_req_is_content_type(req, "multipart/form-data"))
+    multipart = (route->flags & NANO_ROUTE_UPLOAD)
+                && nano_req_is_content_type(req, "multipart/form-data");
+    if ((route->flags & NANO_ROUTE_UPLOAD) && !multipart
+        && max > NANO_ROUTE_INLINE_MAX)
     {
         max = NANO_ROUTE_INLINE_MAX;
     }
@@ -543,7 +544,7 @@ nano_server_read_body(nano_worker_t *w, nano_req_t *req, nano_res_t *res,
         status = 413;
         goto refuse;
     }
-    status = nano_server_sink_init(&sink, req, route, (size_t) declared);
+    status = nano_server_sink_init(&sink, req, multipart, (size_t) declared);
     if (status != 0) {
         goto refuse;
     }
