@@ -21,13 +21,13 @@ extern const nano_job_provider_t  nano_jobgen_offline_video;
 nano_job_next_t nano_jobgen_failed_call(nano_job_t *job, int provider,
     const nano_client_res_t *res);
 const char *nano_jobgen_param(const nano_job_t *job, const char *name);
+long long nano_jobgen_param_int(const nano_job_t *job, const char *name,
+    long long dflt);
 
 /* An output that could not be written (NANO_JOB_ERR_STORAGE, "the
  * server could not store the <noun>"); with path, logs it and errno (an
  * offline output's writer logs nothing itself). */
 nano_job_next_t nano_jobgen_not_stored(nano_job_t *job, const char *noun,
     const char *path);
-long long nano_jobgen_param_int(const nano_job_t *job, const char *name,
-    long long dflt);
 
 #endif /* NANO_JOBGEN_H */
