@@ -4,6 +4,7 @@
  * SQLSTATE; transactions, retried on serialization failures.
  */
 
+#include "nano_config.h"
 #include "nano_db.h"
 #include "nano_dburl.h"
 #include "nano_log.h"
@@ -51,6 +52,8 @@ struct nano_db_s {
     int         nprepared;
     int         prepared_stale; /* the server lost or refused one */
     unsigned    connects;       /* connections opened: nano_db_connection */
+    int         timeout_ms;     /* for an answer: NANO_DB_TIMEOUT_MS */
+    int         timed_out;      /* the connection was dropped for it */
     char        sqlstate[6];
     char        errmsg[256];
 };
@@ -64,7 +67,14 @@ static PGresult *db_exec_as(nano_db_t *db, const char *sql, int nparams,
 static const char *db_prepared_name(nano_db_t *db, const char *sql,
     int nparams, char *name, size_t cap);
 static void db_check_stale(nano_db_t *db);
+static int db_send(nano_db_t *db, const char *sql, int nparams,
+    const char *const *params, const char *name);
+static PGresult *db_call(nano_db_t *db, const char *sql, const char *name,
+    int nparams, const char *const *params);
 static int db_take_notifies(nano_db_t *db, const char *payload);
+
+/* Set once before threads start (nano_db_config), read by nano_db_new. */
+static int  db_timeout_ms = NANO_DB_TIMEOUT_DEFAULT;
 
 static long long
 now_ms(void)
@@ -85,6 +95,11 @@ set_error(nano_db_t *db, const char *sqlstate, const char *msg)
              sqlstate ? sqlstate : "");
     if (msg == NULL || *msg == '\0') {
         msg = "unknown database error";
+    }
+    if (db->timed_out) {
+        /* what libpq says of the connection dropped for it ("server
+         * closed the connection") would blame the server */
+        msg = "the database did not answer in time (NANO_DB_TIMEOUT_MS)";
     }
     n = strcspn(msg, "\n");
     if (n >= sizeof(db->errmsg)) {
@@ -126,8 +141,9 @@ params_valid(nano_db_t *db, int nparams, const char *const *params)
 /*
  * The connection broke during a call: it is dropped, and the call may
  * run once more on a new one (1) when the dead connection was open
- * before the call (the server restarted), this was the first attempt
- * and no caller's transaction was open, so nothing the caller did is
+ * before the call (the server restarted), this was the first attempt,
+ * it did not time out and no caller's transaction was open, so nothing
+ * the caller did is
  * lost.
  */
 static int
@@ -139,7 +155,8 @@ db_lost(nano_db_t *db, int reused, int attempt)
         db->tx_lost = 1;
         return 0;
     }
-    if (!reused || attempt > 0) {
+    /* a statement that timed out may still run: never send it twice */
+    if (!reused || attempt > 0 || db->timed_out) {
         return 0;
     }
     nano_log_warn("database connection lost (%s); reconnecting",
@@ -154,6 +171,49 @@ ignore_notice(void *arg, const char *message)
 {
     (void) arg;
     (void) message;
+}
+
+/*
+ * Waits until the next result can be read without blocking.  When the
+ * server stays silent past the timeout the connection is shut down, so
+ * that libpq reports it lost and every caller takes its path for that.
+ */
+static void
+db_await(nano_db_t *db)
+{
+    struct pollfd  pfd;
+    long long      left, deadline;
+    int            rc;
+
+    deadline = now_ms() + db->timeout_ms;
+    while (PQisBusy(db->conn)) {
+        left = deadline - now_ms();
+        if (left <= 0) {
+            nano_log_warn("the database did not answer within %d ms;"
+                          " dropping the connection", db->timeout_ms);
+            db->timed_out = 1;
+            (void) shutdown(PQsocket(db->conn), SHUT_RDWR);
+            (void) PQconsumeInput(db->conn);
+            return;
+        }
+        pfd.fd = PQsocket(db->conn);
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+        rc = poll(&pfd, 1, (int) left);
+        if ((rc < 0 && errno != EINTR)
+            || (rc > 0 && !PQconsumeInput(db->conn)))
+        {
+            return;             /* PQgetResult reports it */
+        }
+    }
+}
+
+/* PQgetResult with its wait bounded by the timeout. */
+static PGresult *
+db_result(nano_db_t *db)
+{
+    db_await(db);
+    return PQgetResult(db->conn);
 }
 
 nano_db_t *
@@ -171,7 +231,16 @@ nano_db_new(const char *database_url, char *err, size_t errlen)
         free(db);
         return NULL;
     }
+    db->timeout_ms = db_timeout_ms;
     return db;
+}
+
+int
+nano_db_config(char *err, size_t errlen)
+{
+    return nano_config_env_int("NANO_DB_TIMEOUT_MS", NANO_DB_TIMEOUT_DEFAULT,
+                               100, NANO_DB_TIMEOUT_MAX, &db_timeout_ms, err,
+                               errlen);
 }
 
 void
@@ -265,6 +334,7 @@ db_connect(nano_db_t *db)
     if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK) {
         return NANO_DB_OK;
     }
+    db->timed_out = 0;
     start = now_ms();
     if (db->down && start < db->fail_until) {
         set_error(db, "08006", "database unavailable (retrying shortly)");
@@ -346,7 +416,7 @@ run_quietly(nano_db_t *db, const char *sql)
 {
     PGresult *res;
 
-    res = PQexecParams(db->conn, sql, 0, NULL, NULL, NULL, NULL, 0);
+    res = db_call(db, sql, NULL, 0, NULL);
     PQclear(res);
 }
 
@@ -397,11 +467,7 @@ db_run_as(nano_db_t *db, const char *sql, int nparams,
         name = hot ? db_prepared_name(db, sql, nparams, namebuf,
                                       sizeof(namebuf))
                    : NULL;
-        res = name != NULL
-              ? PQexecPrepared(db->conn, name, nparams, params, NULL, NULL,
-                               0)
-              : PQexecParams(db->conn, sql, nparams, NULL, params, NULL,
-                             NULL, 0);
+        res = db_call(db, sql, name, nparams, params);
         if (res != NULL && PQresultStatus(res) == expect) {
             db->errmsg[0] = '\0';
             db->sqlstate[0] = '\0';
@@ -527,7 +593,7 @@ nano_db_commit(nano_db_t *db)
         st = NANO_DB_FAILED;
         goto out;
     }
-    res = PQexecParams(db->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0);
+    res = db_call(db, "COMMIT", NULL, 0, NULL);
     if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK
         && strcmp(PQcmdStatus(res), "COMMIT") == 0)
     {
@@ -746,16 +812,39 @@ db_send(nano_db_t *db, const char *sql, int nparams,
                                NULL, 0);
 }
 
+/* PQexecParams / PQexecPrepared with the wait bounded by the timeout:
+ * the last result, or the first error; NULL when it could not be sent. */
+static PGresult *
+db_call(nano_db_t *db, const char *sql, const char *name, int nparams,
+    const char *const *params)
+{
+    PGresult  *res, *more;
+
+    if (!db_send(db, sql, nparams, params, name)) {
+        return NULL;
+    }
+    res = db_result(db);
+    while (res != NULL && (more = db_result(db)) != NULL) {
+        if (PQresultStatus(res) == PGRES_FATAL_ERROR) {
+            PQclear(more);
+        } else {
+            PQclear(res);
+            res = more;
+        }
+    }
+    return res;
+}
+
 /* The next result of a pipeline, with the NULL that ends a query's
  * results read past (none follows a sync).  NULL when there is none:
  * the connection broke. */
 static PGresult *
-pipe_result(PGconn *conn)
+pipe_result(nano_db_t *db)
 {
-    PGresult  *res = PQgetResult(conn), *more;
+    PGresult  *res = db_result(db), *more;
 
     if (res != NULL && PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
-        while ((more = PQgetResult(conn)) != NULL) {
+        while ((more = db_result(db)) != NULL) {
             PQclear(more);
         }
     }
@@ -841,7 +930,7 @@ nano_db_pipeline_recv(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
     /* BEGIN, the n statements, COMMIT; after the first failure the rest
      * come back aborted and are only read */
     for (k = 0; k < n + 2; k++) {
-        res = pipe_result(db->conn);
+        res = pipe_result(db);
         if (res == NULL) {
             set_error(db, NULL, PQerrorMessage(db->conn));
             goto lost;
@@ -865,7 +954,7 @@ nano_db_pipeline_recv(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
             goto lost;
         }
     }
-    res = pipe_result(db->conn);
+    res = pipe_result(db);
     if (res == NULL || PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
         PQclear(res);
         set_error(db, NULL, "the pipeline did not end with its sync");
@@ -934,7 +1023,7 @@ db_pipeline_end(nano_db_t *db)
     PGresult         *res;
 
     for ( ;; ) {
-        res = pipe_result(db->conn);
+        res = pipe_result(db);
         if (res == NULL) {
             set_error(db, NULL, PQerrorMessage(db->conn));
             return NANO_DB_UNAVAILABLE;
@@ -988,7 +1077,7 @@ db_early_once(nano_db_t *db, const char *sql, int nparams,
                && db_send(db, sql, nparams, params, name)
                && PQsendFlushRequest(db->conn)
                && PQflush(db->conn) == 0;
-        res = sent ? pipe_result(db->conn) : NULL;
+        res = sent ? pipe_result(db) : NULL;
         if (res != NULL && PQresultStatus(res) == expect) {
             if (PQpipelineSync(db->conn)) {
                 db->pending = 1;

@@ -22,6 +22,20 @@ typedef enum {
 
 typedef struct nano_db_s  nano_db_t;
 
+#define NANO_DB_TIMEOUT_DEFAULT  15000   /* ms, NANO_DB_TIMEOUT_MS */
+#define NANO_DB_TIMEOUT_MAX      600000
+
+/*
+ * Reads NANO_DB_TIMEOUT_MS (100..NANO_DB_TIMEOUT_MAX, default
+ * NANO_DB_TIMEOUT_DEFAULT): how long a call waits for the server's
+ * answer.  A server that stays silent longer (frozen, or stuck on a
+ * lock) costs the call its connection: it fails as NANO_DB_UNAVAILABLE
+ * and is never run again, since the server may still run it.  Handles
+ * made afterwards take the value.  Call before starting threads.
+ * Returns 0, or -1 with the reason in err.
+ */
+int nano_db_config(char *err, size_t errlen);
+
 /*
  * New handle; database_url is V1's DATABASE_URL as Prisma
  * wrote it.  Does not connect yet.  NULL with a message in err when the

@@ -22,7 +22,8 @@ nano_dbpool_config(int *size, int *wait_ms, char *err, size_t errlen)
         || nano_config_env_int("NANO_DB_POOL_WAIT_MS",
                                NANO_DBPOOL_WAIT_DEFAULT, 1,
                                NANO_DBPOOL_WAIT_MAX, wait_ms, err, errlen)
-           != 0)
+           != 0
+        || nano_db_config(err, errlen) != 0)
     {
         return -1;
     }

@@ -35,8 +35,9 @@ typedef struct {
 /*
  * Reads the sizes from the environment: NANO_DB_POOL (connections,
  * 1..NANO_DBPOOL_MAX, default 8) and NANO_DB_POOL_WAIT_MS (how long a
- * request waits for one, 1..NANO_DBPOOL_WAIT_MAX, default 5000).
- * Returns 0, or -1 with the reason in err.
+ * request waits for one, 1..NANO_DBPOOL_WAIT_MAX, default 5000), and
+ * the handles' answer timeout (nano_db_config).  Returns 0, or -1 with
+ * the reason in err.
  */
 int nano_dbpool_config(int *size, int *wait_ms, char *err, size_t errlen);
 

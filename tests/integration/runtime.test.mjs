@@ -456,6 +456,7 @@ test('workers: NANO_WORKERS is the default of --workers, stream slots default to
         [{ NANO_MAX_STREAMS: '0' }, 1, 'NANO_MAX_STREAMS must be a number from 1 to 256 (not "0")'],
         [{ NANO_DB_POOL: '65' }, 1, 'NANO_DB_POOL must be a number from 1 to 64 (not "65")'],
         [{ NANO_DB_POOL_WAIT_MS: '-1' }, 1, 'NANO_DB_POOL_WAIT_MS must be a number from 1 to 60000 (not "-1")'],
+        [{ NANO_DB_TIMEOUT_MS: '99' }, 1, 'NANO_DB_TIMEOUT_MS must be a number from 100 to 600000 (not "99")'],
     ]) {
         const r = await refusedStart(env);
         assert.equal(r.code, code, `${JSON.stringify(env)}: ${r.log}`);
@@ -527,6 +528,41 @@ test('db pool: a connection the server closed while it sat in the pool is replac
         assert.notEqual(next.json().pid, pid, 'a new connection');
     }
     assert.match(app.log(), /database connection closed by the server while idle; reconnecting/);
+});
+
+test('db timeout: a frozen database server costs a call NANO_DB_TIMEOUT_MS and its connection, never the worker; the statement is not sent twice', { skip: NO_DB || (process.getuid() !== 0 && 'needs root to stop a PostgreSQL backend') }, async (t) => {
+    const app = await startApp({ env: { NANO_DB_POOL: '1', NANO_DB_TIMEOUT_MS: '400' } });
+    const frozen = [];
+    t.after(async () => {
+        for (const pid of frozen) {
+            try { process.kill(pid, 'SIGCONT'); } catch { /* gone */ }
+        }
+        await app.stop();
+    });
+    // SIGSTOP on the backend behind the app's one connection: the server
+    // keeps the socket open and answers nothing, as a frozen host or VM
+    // does; TCP keepalives never notice that
+    for (const [method, p] of [['GET', '/db/ping'], ['POST', '/db/pipeline']]) {
+        const first = await ask(app, method, p);
+        assert.equal(first.status, 200, first.text);
+        const pid = Number(first.json().pid);
+        process.kill(pid, 'SIGSTOP');
+        frozen.push(pid);
+
+        const t0 = Date.now();
+        const stuck = await ask(app, method, p);
+        const waited = Date.now() - t0;
+        assert.equal(stuck.status, 503, `${p} on a frozen server: ${stuck.text}`);
+        assert.equal(stuck.json().error, 'db');
+        assert.match(stuck.json().message, /did not answer in time/);
+        assert.ok(waited >= 380 && waited < 3000, `${p} answered after ${waited} ms`);
+
+        const next = await ask(app, method, p);
+        assert.equal(next.status, 200, `${p} after the timeout: ${next.text}`);
+        assert.notEqual(Number(next.json().pid), pid, 'a new connection');
+    }
+    assert.match(app.log(), /the database did not answer within 400 ms; dropping the connection/);
+    assert.doesNotMatch(app.log(), /reconnecting/, 'a statement that timed out is not sent again');
 });
 
 test('nano_db_tx: retries serialization failures and deadlocks up to 3 tries, never other failures, and leaves no transaction open', { skip: NO_DB }, async (t) => {
