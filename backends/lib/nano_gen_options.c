@@ -29,6 +29,21 @@ static const char *const  nano_gen_text_fields[] = {
     "prompt", "model", "size", "aspectRatio", "image", NULL
 };
 
+/* What each kind of request takes.  Anything else is refused instead of
+ * left out, so that a misspelt option ("aspect_ratio") never gives a
+ * charged generation without it.  An image or video request's fields
+ * that fit only the other kind have their own refusals below. */
+static const char *const  nano_gen_job_fields[] = {
+    "prompt", "model", "image", "size", "aspectRatio", "seed", "duration",
+    NULL
+};
+static const char *const  nano_gen_text_body_fields[] = {
+    "prompt", "messages", "stream", "conversationId", "seed", "model", NULL
+};
+
+/* A field named back in a refusal: longer names are not repeated. */
+#define NANO_GEN_FIELD_NAME_MAX  64
+
 static int
 nano_gen_refuse(nano_gen_refusal_t *why, const char *field,
     const char *message)
@@ -36,6 +51,14 @@ nano_gen_refuse(nano_gen_refusal_t *why, const char *field,
     why->field = field;
     why->message = message;
     return -1;
+}
+
+static int
+nano_gen_refuse_unknown(nano_gen_refusal_t *why, const char *field,
+    const char *message)
+{
+    return nano_gen_refuse(why, strlen(field) <= NANO_GEN_FIELD_NAME_MAX
+                                ? field : "(a long field name)", message);
 }
 
 int
@@ -151,6 +174,7 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
     const char          *size, *ratio, *seed, *duration;
     const char *const   *t;
     long long            n = 0;
+    size_t               i;
     int                  rc = 0;
 
     o->prompt = nano_form_get(f, "prompt");
@@ -161,6 +185,18 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
     seed = nano_form_get(f, "seed");
     duration = nano_form_get(f, "duration");
 
+    for (i = 0; i < f->n; i++) {
+        if (!nano_strlist_has(nano_gen_job_fields, f->pairs[i].key)) {
+            return nano_gen_refuse_unknown(why, f->pairs[i].key,
+                                           k->video
+                                           ? "not an option of a video:"
+                                             " prompt, model, size, seed,"
+                                             " duration"
+                                           : "not an option of an image:"
+                                             " prompt, model, size,"
+                                             " aspectRatio, seed, image");
+        }
+    }
     for (t = nano_gen_text_fields; *t != NULL; t++) {
         if (!nano_form_is_text(f, *t)) {
             return nano_gen_refuse(why, *t, "this field must be a string");
@@ -264,9 +300,18 @@ int
 nano_gen_text_options(json_t *body, nano_gen_text_opts_t *o,
     nano_gen_refusal_t *why)
 {
-    json_t  *conv, *seed, *given, *stream, *model;
+    json_t      *conv, *seed, *given, *stream, *model, *v;
+    const char  *key;
 
     memset(o, 0, sizeof(*o));
+    json_object_foreach(body, key, v) {
+        if (!nano_strlist_has(nano_gen_text_body_fields, key)) {
+            return nano_gen_refuse_unknown(why, key, "not an option of a"
+                                           " text generation: prompt or"
+                                           " messages, stream,"
+                                           " conversationId, seed, model");
+        }
+    }
     stream = json_object_get(body, "stream");
     if (stream != NULL && !json_is_boolean(stream) && !json_is_null(stream)) {
         return nano_gen_refuse(why, "stream", "stream must be true or"

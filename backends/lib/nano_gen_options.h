@@ -23,7 +23,8 @@
 #define NANO_GEN_SIDE_MAX       4096
 
 /* Why options were refused: the field a 400 names and its message
- * (both static). */
+ * (static, but a field the request should not have had names its key,
+ * borrowed from the body or form). */
 typedef struct {
     const char  *field;
     const char  *message;
@@ -76,8 +77,10 @@ int nano_gen_size_ok(const char *s);
 const char *nano_gen_video_size(const char *s);
 
 /*
- * Checks an image or video request's fields, in the order a person reads
- * the form: prompt, size, aspectRatio, seed, duration, image, model.
+ * Checks an image or video request's fields: first that it has no field
+ * outside prompt, model, image, size, aspectRatio, seed and duration,
+ * then in the order a person reads the form: prompt, size, aspectRatio,
+ * seed, duration, image, model.
  * Sets params' "size", "aspectRatio", "seed" and "duration" (params
  * must be an empty object) and o.  0, or -1 with why set; -2 when out
  * of memory.
@@ -86,8 +89,8 @@ int nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
     json_t *params, nano_gen_job_opts_t *o, nano_gen_refusal_t *why);
 
 /*
- * Checks a text request's JSON object: conversationId, seed, the prompt
- * or messages (each {"role": user|assistant|system, "content"}, with a
+ * Checks a text request's JSON object: no field outside those below,
+ * then stream, conversationId, seed, the prompt or messages (each {"role": user|assistant|system, "content"}, with a
  * user turn), model.  0, or -1 with why set.
  */
 int nano_gen_text_options(json_t *body, nano_gen_text_opts_t *o,

@@ -26,6 +26,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+#define FUZZ_TEXT_KEYS  64     /* a text body's keys kept for the check */
 #define FUZZ_VIDEO    0x04
 #define FUZZ_EDIT     0x08
 #define FUZZ_UPLOAD   0x10
@@ -60,6 +61,34 @@ fuzz_same_size(const char *given, const char *kept)
     return 1;
 }
 
+/* A refusal's field: one the check knows, or a field the request should
+ * not have had (its key, or a stand-in for a long one). */
+static int
+fuzz_refused_field(const char *field, const char *const *known,
+    const char *const *keys, size_t nkeys)
+{
+    size_t  i;
+
+    if (field == NULL) {
+        return 0;
+    }
+    if (nano_strlist_has(known, field)) {
+        return 1;
+    }
+    for (i = 0; i < nkeys; i++) {
+        if (nano_strlist_has(known, keys[i])) {
+            continue;
+        }
+        if (strcmp(field, keys[i]) == 0
+            || (strlen(keys[i]) > 64
+                && strcmp(field, "(a long field name)") == 0))
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void
 fuzz_job_taken(const nano_form_t *f, const nano_gen_job_kind_t *k,
     json_t *params, const nano_gen_job_opts_t *o)
@@ -67,11 +96,22 @@ fuzz_job_taken(const nano_form_t *f, const nano_gen_job_kind_t *k,
     static const char *const  fields[] = {
         "size", "aspectRatio", "seed", "duration", NULL
     };
+    static const char *const  known[] = {
+        "prompt", "model", "image", "size", "aspectRatio", "seed",
+        "duration", NULL
+    };
     const char   *key, *given;
     json_t       *v;
     long long     n;
+    size_t        i;
     int           a, b;
 
+    /* nothing outside what the check knows was taken */
+    for (i = 0; i < f->n; i++) {
+        if (!nano_strlist_has(known, f->pairs[i].key)) {
+            abort();
+        }
+    }
     /* a JSON number or true/false is never taken as a text field */
     if (!nano_form_is_text(f, "prompt") || !nano_form_is_text(f, "model")
         || !nano_form_is_text(f, "image") || !nano_form_is_text(f, "size")
@@ -165,10 +205,20 @@ fuzz_job(const nano_form_t *f, unsigned mode)
     nano_gen_job_opts_t  o;
     nano_gen_refusal_t   why = { NULL, NULL };
     json_t              *params = json_object();
+    const char         **keys;
+    size_t               i;
     int                  rc;
 
     if (params == NULL) {
         return;
+    }
+    keys = calloc(f->n + 1, sizeof(*keys));
+    if (keys == NULL) {
+        json_decref(params);
+        return;
+    }
+    for (i = 0; i < f->n; i++) {
+        keys[i] = f->pairs[i].key;
     }
     k.video = (mode & FUZZ_VIDEO) != 0;
     k.image_input = (mode & FUZZ_EDIT) != 0;
@@ -177,7 +227,7 @@ fuzz_job(const nano_form_t *f, unsigned mode)
     if (rc == 0) {
         fuzz_job_taken(f, &k, params, &o);
     } else if (rc == -1) {
-        if (why.field == NULL || !nano_strlist_has(fields, why.field)
+        if (!fuzz_refused_field(why.field, fields, keys, f->n)
             || why.message == NULL || why.message[0] == '\0'
             || json_object_size(params) != 0)
         {
@@ -186,6 +236,7 @@ fuzz_job(const nano_form_t *f, unsigned mode)
     } else if (rc != -2) {
         abort();
     }
+    free(keys);
     json_decref(params);
 }
 
@@ -201,17 +252,30 @@ fuzz_text(json_t *body)
     };
     nano_gen_text_opts_t  o;
     nano_gen_refusal_t    why = { NULL, NULL };
-    const char           *last = NULL, *role, *content;
-    json_t               *m, *stream, *model;
-    size_t                i;
+    const char           *last = NULL, *role, *content, *key;
+    const char           *keys[FUZZ_TEXT_KEYS];
+    json_t               *m, *stream, *model, *v;
+    size_t                i, nkeys = 0;
 
+    json_object_foreach(body, key, v) {
+        if (nkeys < FUZZ_TEXT_KEYS) {
+            keys[nkeys++] = key;
+        }
+    }
     if (nano_gen_text_options(body, &o, &why) != 0) {
-        if (why.field == NULL || !nano_strlist_has(fields, why.field)
+        if ((!fuzz_refused_field(why.field, fields, keys, nkeys)
+             && nkeys < FUZZ_TEXT_KEYS)
             || why.message == NULL || why.message[0] == '\0')
         {
             abort();
         }
         return;
+    }
+    /* taken: nothing outside what the check knows */
+    json_object_foreach(body, key, v) {
+        if (!nano_strlist_has(fields, key)) {
+            abort();
+        }
     }
     /* taken: stream is true, false or absent (null counts as absent),
      * and a model is text */

@@ -483,6 +483,10 @@ function refusals(m) {
             ['a numeric conversationId', { prompt: 'hi', conversationId: 42 }, 'conversationId'],
             ['stream as text', { prompt: 'hi', stream: 'true' }, 'stream'],
             ['a conversationId in capitals', { prompt: 'hi', conversationId: '0F8FAD5B-D9CB-469F-A165-70867728950E' }, 'conversationId'],
+            // an option the module would leave out of a charged answer
+            ['an image\'s size on text', { prompt: 'hi', size: '1K' }, 'size'],
+            ['a misspelt conversation id', { prompt: 'hi', conversation_id: '0f8fad5b-d9cb-469f-a165-70867728950e' }, 'conversation_id'],
+            ['an option this API does not take', { prompt: 'hi', temperature: 0.2 }, 'temperature'],
         ];
     }
     const job = [...common,
@@ -491,6 +495,8 @@ function refusals(m) {
         ['seed too large', { prompt: 'hi', seed: '2147483648' }, 'seed'],
         ['seed with a sign', { prompt: 'hi', seed: '+5' }, 'seed'],
         ['seed with a blank', { prompt: 'hi', seed: ' 5' }, 'seed'],
+        ['a misspelt option', { prompt: 'hi', aspect_ratio: '16:9' }, 'aspect_ratio'],
+        ['an option no module takes', { prompt: 'hi', negativePrompt: 'cats' }, 'negativePrompt'],
     ];
     if (m.kind === 'video') {
         return [...job,
@@ -666,11 +672,11 @@ test('413: over 11 MiB on /api/generate, over 1 MiB on other routes (nginx), ove
         // it reaches the module.  One that takes an image to edit holds a
         // JSON body of up to 6 MiB (a 4 MiB image in base64) and answers
         // about the prompt; the others take no body over 1 MiB.
-        const two = await generate(u.jar, m.name, { prompt: '', pad: 'x'.repeat(2 * MiB) });
+        const two = await generate(u.jar, m.name, { prompt: 'x'.repeat(2 * MiB) });
         if (m.name === 'nano-banana') {
             assert.equal(two.status, 400, `${m.name}: a 2 MiB JSON body reaches the module: ${two.status} ${two.text.slice(0, 200)}`);
             assert.equal(two.json().field, 'prompt');
-            const six = await generate(u.jar, m.name, { prompt: '', pad: 'x'.repeat(6 * MiB) });
+            const six = await generate(u.jar, m.name, { prompt: 'x'.repeat(6 * MiB) });
             assert.equal(six.status, 413, `${m.name}: a JSON body over 6 MiB: ${six.status} ${six.text.slice(0, 200)}`);
             assert.match(six.json().message, /6 MiB/, 'the message names the limit');
         } else {
@@ -700,14 +706,15 @@ test('413: a JSON body that could hold more than 10,000 values is refused before
             assert.match(r.json().message, /more than 10000 values/);
         }
         // under the cap the body is parsed as before, and refused for what
-        // it says (a text module: the empty prompt; an image module's
-        // form: the array)
+        // it says (a text module: the field it does not take; an image
+        // module's form: the array)
         const ok = await post(`/${m.name}/api/generate`, fine);
         assert.equal(ok.status, 400, `${m.name}: ${ok.status} ${ok.text.slice(0, 200)}`);
-        if (m.kind === 'text') assert.equal(ok.json().field, 'prompt');
+        if (m.kind === 'text') assert.equal(ok.json().field, 'x');
         else assert.equal(ok.json().error, 'invalid_json');
-        // a string full of brackets and commas is one value
-        const str = await post(`/${m.name}/api/generate`, JSON.stringify({ prompt: '', s: '[{,'.repeat(20000) + '\\"' }));
+        // a string full of brackets and commas is one value (a prompt too
+        // long to take)
+        const str = await post(`/${m.name}/api/generate`, JSON.stringify({ prompt: '[{,'.repeat(20000) + '\\"' }));
         assert.equal(str.status, 400, `${m.name}: brackets in a string: ${str.status} ${str.text.slice(0, 200)}`);
         assert.equal(str.json().field, 'prompt', `${m.name}: brackets in a string: ${str.text.slice(0, 200)}`);
     }
