@@ -398,18 +398,17 @@ out:
 }
 
 char *
-platform_oauth_text(const char *s, size_t max, int cut)
+platform_oauth_text(const char *s, size_t max)
 {
     nano_str_t   str;
     char        *out;
-    size_t       len;
 
     if (s == NULL || !nano_utf8_valid(s)) {
         return NULL;
     }
     str.data = s;
     str.len = strlen(s);
-    if (nano_jose_has_control(&str) || (str.len > max && !cut)) {
+    if (nano_jose_has_control(&str) || str.len > max) {
         return NULL;
     }
     out = strdup(s);
@@ -417,16 +416,6 @@ platform_oauth_text(const char *s, size_t max, int cut)
         return NULL;
     }
     platform_trim(out);
-    len = strlen(out);
-    if (len > max) {
-        /* back to the start of the character that crosses max */
-        len = max;
-        while (len > 0 && ((unsigned char) out[len] & 0xc0) == 0x80) {
-            len--;
-        }
-        out[len] = '\0';
-        platform_trim(out);
-    }
     if (out[0] == '\0') {
         free(out);
         return NULL;

@@ -12,7 +12,6 @@
 #include "nano_http.h"
 #include "platform.h"
 
-#define PLATFORM_OAUTH_TEXT_MAX   100     /* bytes of a name we keep */
 #define PLATFORM_OAUTH_URL_MAX    2048    /* bytes of an image URL */
 #define PLATFORM_OAUTH_LEEWAY     60      /* seconds of clock skew */
 
@@ -97,10 +96,10 @@ int platform_oauth_fetch(const char *what, const char *method,
 /* 1 when url is https, or http on a loopback host (local tests). */
 int platform_oauth_url_ok(const char *url);
 
-/* A copy of a provider's text fit for a name or an image: NULL when it
- * is empty, not UTF-8 or holds a control character; cut to max bytes on
- * a character boundary (cut is 0: refused when longer). */
-char *platform_oauth_text(const char *s, size_t max, int cut);
+/* A copy of a provider's text fit for an image's URL: NULL when it is
+ * empty, longer than max bytes, not UTF-8 or holds a control character.
+ * Names take platform_name_from_provider. */
+char *platform_oauth_text(const char *s, size_t max);
 
 /* The normalised email, or NULL when the address is not one we accept. */
 char *platform_oauth_email(const char *raw);

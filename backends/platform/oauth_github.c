@@ -168,10 +168,10 @@ platform_github_profile(const platform_oauth_provider_t *p, const char *code,
     if (name == NULL || name[0] == '\0') {
         name = json_string_value(json_object_get(user, "login"));
     }
-    out->name = platform_oauth_text(name, PLATFORM_OAUTH_TEXT_MAX, 1);
+    out->name = platform_name_from_provider(name);
     name = json_string_value(json_object_get(user, "avatar_url"));
     if (name != NULL && strncmp(name, "https://", 8) == 0) {
-        out->image = platform_oauth_text(name, PLATFORM_OAUTH_URL_MAX, 0);
+        out->image = platform_oauth_text(name, PLATFORM_OAUTH_URL_MAX);
     }
     /* a public profile email is one of the account's verified ones */
     out->email = platform_oauth_email(json_string_value(

@@ -349,11 +349,11 @@ platform_google_profile(const platform_oauth_provider_t *p, const char *code,
     claims.sub = NULL;
     out->email = claims.email_verified ? platform_oauth_email(claims.email)
                                        : NULL;
-    out->name = platform_oauth_text(claims.name, PLATFORM_OAUTH_TEXT_MAX, 1);
+    out->name = platform_name_from_provider(claims.name);
     if (claims.picture != NULL && strncmp(claims.picture, "https://", 8) == 0)
     {
         out->image = platform_oauth_text(claims.picture,
-                                         PLATFORM_OAUTH_URL_MAX, 0);
+                                         PLATFORM_OAUTH_URL_MAX);
     }
     out->access_token = platform_google_member(tokens, "access_token");
     out->refresh_token = platform_google_member(tokens, "refresh_token");

@@ -350,6 +350,15 @@ int platform_has_control(const char *s);
  */
 const char *platform_name_problem(char *name, int required);
 
+/*
+ * A name an OAuth provider gave, made one we keep: the direction
+ * controls platform_name_problem refuses are left out and it is cut at
+ * PLATFORM_NAME_CHARS characters, as the person did not type it here
+ * and cannot be asked again.  A new string, or NULL when nothing is left
+ * or it is not UTF-8 or holds a control character.
+ */
+char *platform_name_from_provider(const char *s);
+
 /* origin + path, a new string (caller frees), or NULL. */
 char *platform_url(const nano_req_t *req, const char *path);
 

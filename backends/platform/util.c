@@ -49,17 +49,23 @@ platform_has_control(const char *s)
 /* U+202A-U+202E and U+2066-U+2069: the embeddings, overrides and
  * isolates that turn the text after them around (E2 80 AA-AE, E2 81
  * A6-A9).  A name is shown beside text it does not own (the header, the
- * operator's listings), so it must not reorder it. */
+ * operator's listings), so it must not reorder it.  1 when p starts
+ * one. */
+static int
+platform_bidi_at(const char *s)
+{
+    const unsigned char  *p = (const unsigned char *) s;
+
+    return p[0] == 0xe2
+           && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae)
+               || (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9));
+}
+
 static int
 platform_has_bidi_control(const char *s)
 {
-    const unsigned char  *p;
-
-    for (p = (const unsigned char *) s; *p != '\0'; p++) {
-        if (p[0] == 0xe2
-            && ((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae)
-                || (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)))
-        {
+    for (; *s != '\0'; s++) {
+        if (platform_bidi_at(s)) {
             return 1;
         }
     }
@@ -90,6 +96,47 @@ platform_name_problem(char *name, int required)
                " direction";
     }
     return NULL;
+}
+
+char *
+platform_name_from_provider(const char *s)
+{
+    const char  *r;
+    char        *out, *w;
+    size_t       len;
+    long         chars = 0;
+
+    if (s == NULL || !nano_utf8_valid(s) || platform_has_control(s)) {
+        return NULL;
+    }
+    out = malloc(strlen(s) + 1);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (r = s, w = out; *r != '\0'; ) {
+        if (platform_bidi_at(r)) {
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    platform_trim(out);
+    /* cut before the character past the limit */
+    for (len = 0; out[len] != '\0'; len++) {
+        if (((unsigned char) out[len] & 0xc0) != 0x80
+            && ++chars > PLATFORM_NAME_CHARS)
+        {
+            break;
+        }
+    }
+    out[len] = '\0';
+    platform_trim(out);
+    if (out[0] == '\0') {
+        free(out);
+        return NULL;
+    }
+    return out;
 }
 
 char *

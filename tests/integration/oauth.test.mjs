@@ -289,6 +289,23 @@ test('GitHub: a public profile email is used as it is; no verified primary addre
     assert.equal(accountRows('github', String(none.id)), '');
 });
 
+test('a provider\'s name is kept as sign-up would take it: direction controls left out, cut at 100 characters', async () => {
+    const t = tag();
+    // U+202E would turn the header's text around; a Cyrillic name of 150
+    // characters is 300 bytes
+    const gh = await githubUser({ login: `bidi-${t}`, name: `\u202Eevil\u202C ${'Ж'.repeat(150)}`, email: `bidi.${t}@users.example` });
+    const jar = new Jar();
+    await oauthSignIn(jar, 'github', { who: gh.login });
+    const m = await me(jar);
+    assert.equal(m.name, `evil ${'Ж'.repeat(95)}`);
+    assert.equal(psql(`SELECT "name" FROM "User" WHERE "id" = ${lit(m.id)}`), m.name);
+
+    const person = await googleUser({ email: `iso.${t}@gmail.example`, name: `Grace\u2066 Hopper\u2069 ${t}` });
+    const gjar = new Jar();
+    await oauthSignIn(gjar, 'google', { who: person.email });
+    assert.equal((await me(gjar)).name, `Grace Hopper ${t}`);
+});
+
 // ---- collisions and links ---------------------------------------------------------
 
 test('OAuthAccountNotLinked: a new provider account whose email belongs to a user is refused', async () => {
