@@ -820,7 +820,11 @@ db_call(nano_db_t *db, const char *sql, const char *name, int nparams,
 {
     PGresult  *res, *more;
 
-    if (!db_send(db, sql, nparams, params, name)) {
+    /* as PQexecParams: never inside a pipeline, where the statement
+     * would sit unsent and its answer be awaited until the timeout */
+    if (PQpipelineStatus(db->conn) != PQ_PIPELINE_OFF
+        || !db_send(db, sql, nparams, params, name))
+    {
         return NULL;
     }
     res = db_result(db);
