@@ -143,8 +143,7 @@ params_valid(nano_db_t *db, int nparams, const char *const *params)
  * run once more on a new one (1) when the dead connection was open
  * before the call (the server restarted), this was the first attempt,
  * it did not time out and no caller's transaction was open, so nothing
- * the caller did is
- * lost.
+ * the caller did is lost.
  */
 static int
 db_lost(nano_db_t *db, int reused, int attempt)
