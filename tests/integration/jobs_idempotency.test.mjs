@@ -137,6 +137,24 @@ test('twelve requests at once with one Idempotency-Key make one generation and o
     assert.equal(ledgerSum(u.id), balanceOf(u.id));
 });
 
+test('a first use with one Idempotency-Key at once (no account yet, as a V1 user): one generation, every answer 202, no 500', async () => {
+    for (let round = 0; round < 3; round++) {
+        const u = await person(`idem-first-${round}`);
+        // the account a V1 user does not have yet
+        psql(`DELETE FROM "CreditLedger" WHERE "userId" = ${lit(u.id)};
+              DELETE FROM "CreditAccount" WHERE "userId" = ${lit(u.id)}`);
+        const k = key();
+        const body = { prompt: `a first use ${tag()}` };
+        const all = await Promise.all(Array.from({ length: 20 }, () => generate(u.jar, M, body, K(k))));
+        const codes = all.map((r) => r.status);
+        assert.deepEqual([...new Set(codes)], [202], `answers: ${codes.join(' ')}; ${all.find((r) => r.status !== 202)?.text}`);
+        assert.equal(new Set(all.map((r) => r.json().id)).size, 1);
+        assert.equal(rows(u.id), 1);
+        assert.equal(balanceOf(u.id), 100 - price(M));
+        assert.equal(ledgerSum(u.id), balanceOf(u.id));
+    }
+});
+
 test('a replayed request with an input image keeps only the first one\'s file', async () => {
     const u = await person('idem-image');
     const inputs = path.join(MEDIA_DIR, M, u.id, 'inputs');
