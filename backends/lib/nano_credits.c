@@ -31,10 +31,15 @@ nano_credits_configure(char *err, size_t errlen)
 nano_db_status_t
 nano_credits_ensure(nano_db_t *db, const char *user_id)
 {
-    /* one statement: the account and its grant, or neither */
+    /* one statement: the account and its grant, or neither.  Only for a
+     * user that exists: its row's key-share lock keeps an account
+     * deletion (platform_user_delete) from passing between this check
+     * and the commit, so no account outlives its user. */
     static const char   sql[] =
-        "WITH acc AS (INSERT INTO \"CreditAccount\" (\"userId\", \"balance\")"
-        " VALUES ($1, $2) ON CONFLICT (\"userId\") DO NOTHING"
+        "WITH u AS (SELECT \"id\" FROM \"User\" WHERE \"id\" = $1"
+        " FOR KEY SHARE),"
+        " acc AS (INSERT INTO \"CreditAccount\" (\"userId\", \"balance\")"
+        " SELECT \"id\", $2 FROM u ON CONFLICT (\"userId\") DO NOTHING"
         " RETURNING \"userId\")"
         " INSERT INTO \"CreditLedger\" (\"userId\", \"delta\", \"reason\")"
         " SELECT \"userId\", $2, 'signup' FROM acc";

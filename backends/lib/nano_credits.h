@@ -29,7 +29,8 @@ int nano_credits_configure(char *err, size_t errlen);
  * Makes sure user_id has an account: a new one is opened with the
  * signup credits (nano_credits_configure; 100 when it was not called)
  * and its "signup" ledger row, once, whoever asks first (V1 users
- * included).  Runs in the caller's transaction when one is open.
+ * included).  Nothing is opened for an id with no "User" row (a deleted
+ * account).  Runs in the caller's transaction when one is open.
  */
 nano_db_status_t nano_credits_ensure(nano_db_t *db, const char *user_id);
 

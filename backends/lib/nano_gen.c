@@ -227,6 +227,8 @@ static const struct {
     { "no_price", NANO_GEN_NO_PRICE },
     { "replayed", NANO_GEN_REPLAYED },
     { "key_reused", NANO_GEN_KEY_REUSED },
+    /* still no account after nano_credits_ensure: no such user */
+    { "no_account", NANO_GEN_NO_USER },
 };
 
 /* "nano_gen_admit"'s first 13 arguments, less the closing parenthesis;

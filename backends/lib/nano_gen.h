@@ -73,7 +73,9 @@ typedef enum {
     NANO_GEN_NO_MODEL,            /* the model asked for has no price: 400 */
     NANO_GEN_NO_PRICE,            /* the module has no price list: 500 */
     NANO_GEN_REPLAYED,            /* the key's earlier generation: 202 */
-    NANO_GEN_KEY_REUSED           /* the key came with another request */
+    NANO_GEN_KEY_REUSED,          /* the key came with another request */
+    NANO_GEN_NO_USER              /* the user is gone (the account was
+                                     deleted): 401 */
 } nano_gen_admit_t;
 
 /* An admission: its decision, and when admitted (or replayed) the row's

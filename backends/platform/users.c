@@ -192,6 +192,10 @@ platform_user_delete(nano_db_t *db, const char *id)
      * the deleted user's tokens; the ledger stays too, its amounts kept
      * for accounting under an anonymous id. */
     static const char *const  sql[] = {
+        /* first the lock every admission takes: one waiting for it then
+         * finds no account and no user, and one before it has its
+         * generation deleted below */
+        "SELECT 1 FROM \"CreditAccount\" WHERE \"userId\" = $1 FOR UPDATE",
         "DELETE FROM \"Account\" WHERE \"userId\" = $1",
         "DELETE FROM \"AuthSession\" WHERE \"userId\" = $1",
         "DELETE FROM \"Generation\" WHERE \"userId\" = $1",
@@ -202,7 +206,9 @@ platform_user_delete(nano_db_t *db, const char *id)
     size_t                    i;
 
     for (i = 0; i < sizeof(sql) / sizeof(sql[0]) && st == NANO_DB_OK; i++) {
-        PQclear(nano_db_exec(db, sql[i], 1, params, PGRES_COMMAND_OK, &st));
+        PQclear(nano_db_exec(db, sql[i], 1, params,
+                             i == 0 ? PGRES_TUPLES_OK : PGRES_COMMAND_OK,
+                             &st));
     }
     return st == NANO_DB_OK ? nano_credits_forget_user(db, id) : st;
 }

@@ -11,7 +11,7 @@
 // GET /api/credits paged by cursor.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { REGISTRY, ORIGIN, get } from './lib.mjs';
+import { REGISTRY, ORIGIN, SOCK_DIR, get } from './lib.mjs';
 import { fcgiRequest, nginxParams } from './fcgi.mjs';
 import {
     psql, lit, person, generate, cancel, waitFor, ledgerOf,
@@ -86,6 +86,35 @@ test('NANO_SIGNUP_CREDITS at a module: a V1 user\'s first generation opens the a
         assert.deepEqual(rows.slice(0, 2), [['signup', grant], ['debit', -price(m)]]);
     } finally {
         await second.stop();
+    }
+});
+
+// A session outlives its account until the gateway hears of the deletion
+// (about a second), and a slow upload outlives that: the module's own
+// socket is asked here, as nginx would with such a request.  Before, the
+// admission opened a new account with a new grant for the deleted id.
+test('a deleted user\'s request that reaches a module anyway is 401, and no account, grant or generation comes back', async () => {
+    for (const m of ['nano-banana', 'qwen'].filter(has)) {
+        const u = await person(`gone-${m}`);
+        psql(`DELETE FROM "CreditLedger" WHERE "userId" = ${lit(u.id)};
+              DELETE FROM "CreditAccount" WHERE "userId" = ${lit(u.id)};
+              DELETE FROM "User" WHERE "id" = ${lit(u.id)}`);
+        const body = JSON.stringify({ prompt: `for nobody ${tag()}` });
+        const res = await fcgiRequest(`${SOCK_DIR}/${m}.sock`, {
+            params: nginxParams({
+                method: 'POST', scriptName: `/${m}`, path: '/api/generate', contentType: 'application/json',
+                contentLength: Buffer.byteLength(body), origin: ORIGIN, authOrigin: ORIGIN,
+                user: { id: u.id, email: u.me.email, name: 'gone' },
+            }),
+            body,
+            timeout: 20000,
+        });
+        assert.equal(res.status, 401, `${m}: ${res.text.slice(0, 300)}`);
+        assert.equal(res.json().error, 'unauthorized');
+        assert.match(res.json().message, /no longer exists/);
+        for (const table of ['CreditAccount', 'CreditLedger', 'Generation']) {
+            assert.equal(psql(`SELECT count(*) FROM "${table}" WHERE "userId" = ${lit(u.id)}`), '0', `${m}: no ${table} row`);
+        }
     }
 });
 
