@@ -35,7 +35,10 @@
 #define NANO_BODY_DRAIN_MAX    (16 * 1024 * 1024)
 #define NANO_BODY_CHUNK        (64 * 1024)     /* read at a time */
 #define NANO_MMAP_AT           (256 * 1024)    /* M_MMAP_THRESHOLD */
-#define NANO_LISTEN_BACKLOG    128
+/* nginx opens a connection per request: a burst beyond the workers waits
+ * here (the kernel caps it at net.core.somaxconn, 4096 on Debian 12)
+ * instead of being refused as a 502 */
+#define NANO_LISTEN_BACKLOG    4096
 #define NANO_STOP_GRACE_SEC    10       /* for requests in flight */
 
 struct nano_worker_s {

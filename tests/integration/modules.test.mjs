@@ -629,6 +629,19 @@ test('403 csrf: cross-site Origin or Sec-Fetch-Site on POST and DELETE, every mo
     assert.equal((await del(u.jar, m.name, fakeId, { Origin: undefined, 'Sec-Fetch-Site': 'same-origin' })).status, 404);
 });
 
+// nginx opens a connection per request: beyond a backend's workers they
+// wait in its socket's backlog.  It held 128 and the rest were 502s.
+test('a burst of 300 requests at once on one backend waits for its workers: no 502', async () => {
+    const u = await person('burst');
+    const m = jobModules[0];
+    for (const p of [`/${m.name}/api/history?limit=1`, '/api/credits']) {
+        const all = await Promise.all(Array.from({ length: 300 }, () => request('GET', p, { headers: u.jar.headers(), timeout: 60000 })));
+        const counts = {};
+        for (const r of all) counts[r.status] = (counts[r.status] || 0) + 1;
+        assert.deepEqual(counts, { 200: 300 }, `${p}: ${JSON.stringify(counts)}`);
+    }
+});
+
 test('401 without a session, through nginx, on every module endpoint', async () => {
     const fakeId = '00000000-0000-4000-8000-000000000000';
     for (const m of REGISTRY) {
