@@ -23,6 +23,10 @@
 
 #define NANO_GEN_TURNS_MAX      20      /* earlier turns sent again */
 #define NANO_GEN_BEHIND_WAIT    5       /* s, at most */
+/* Why a text answer's end updated no row: its lease ran out and another
+ * process holds it, or the row went with its account (or was deleted). */
+#define NANO_GEN_NOT_HELD  "the row is gone (a deleted account) or another" \
+                           " process holds it"
 
 /* The answer to a refused admission. */
 static int
@@ -254,7 +258,7 @@ nano_gen_text_recorded(void *arg, nano_db_t *db)
     if (st != NANO_DB_OK || !done) {
         nano_log_error("generation %s: cannot record its end: %s", b->id,
                        st != NANO_DB_OK ? nano_db_last_error(db)
-                                        : "another process holds it");
+                                        : NANO_GEN_NOT_HELD);
     }
     pthread_mutex_lock(&nano_gen_behind_lock);
     for (p = &nano_gen_behind_list; *p != NULL; p = &(*p)->next) {
@@ -467,7 +471,7 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     }
     if (st != NANO_DB_OK || !done) {
         nano_log_error("generation %s: cannot record its end: %s", id,
-                       st == NANO_DB_OK ? "another process holds it"
+                       st == NANO_DB_OK ? NANO_GEN_NOT_HELD
                        : db != NULL ? nano_db_last_error(db)
                        : "no database connection");
     }
