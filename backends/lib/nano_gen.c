@@ -984,6 +984,24 @@ out:
 }
 
 nano_db_status_t
+nano_gen_owner_gone(nano_db_t *db, const char *user_id, int *gone)
+{
+    static const char   sql[] =
+        "SELECT 1 FROM \"User\" WHERE \"id\" = $1";
+    const char         *params[1] = { user_id };
+    nano_db_status_t    st;
+    PGresult           *r;
+
+    *gone = 0;
+    r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, &st);
+    if (r != NULL) {
+        *gone = PQntuples(r) == 0;
+        PQclear(r);
+    }
+    return st;
+}
+
+nano_db_status_t
 nano_gen_finish(nano_db_t *db, const char *id, const char *owner,
     const char *status, json_t *outputs, const char *text, json_t *error,
     int refund, int *done)

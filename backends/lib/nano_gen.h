@@ -212,6 +212,11 @@ nano_db_status_t nano_gen_finish(nano_db_t *db, const char *id,
     const char *owner, const char *status, json_t *outputs, const char *text,
     json_t *error, int refund, int *done);
 
+/* *gone is 1 when user_id has no "User" row (the account was deleted):
+ * nothing of it may be kept. */
+nano_db_status_t nano_gen_owner_gone(nano_db_t *db, const char *user_id,
+    int *gone);
+
 /*
  * nano_gen_finish for an answer made on a request (text): without a
  * refund its commit does not wait for the WAL flush (one round trip,

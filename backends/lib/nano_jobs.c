@@ -296,6 +296,28 @@ nano_jobs_discard(nano_job_t *job)
     }
 }
 
+/*
+ * After nano_jobs_discard, when the job's row went with its account: the
+ * user's folder too, which the deletion removed and this job made again
+ * (another of the user's jobs may have made it).  rmdir only takes an
+ * empty one, and no new job of a deleted user is admitted.
+ */
+static void
+nano_jobs_discard_owner(nano_db_t *db, nano_job_t *job)
+{
+    char  dir[PATH_MAX], *slash;
+    int   gone;
+
+    if (nano_gen_owner_gone(db, job->gen.user_id, &gone) != NANO_DB_OK
+        || !gone || nano_job_dir(job, dir, sizeof(dir)) != 0
+        || (slash = strrchr(dir, '/')) == NULL)
+    {
+        return;
+    }
+    *slash = '\0';
+    (void) rmdir(dir);
+}
+
 static void
 nano_jobs_free(nano_job_t *job)
 {
@@ -433,6 +455,7 @@ nano_jobs_record(nano_db_t *db)
              * what this one wrote.  (When the record failed, it may have
              * committed all the same: the files stay.) */
             nano_jobs_discard(job);
+            nano_jobs_discard_owner(db, job);
         }
         nano_jobs_drop(job);
     }

@@ -91,6 +91,21 @@ test('nano-banana: an account deleted during its provider call leaves no file of
     assert.ok(!fs.existsSync(userDir), `nothing of the deleted user under the media folder: ${filesBelow(userDir)}`);
 });
 
+test('nano-banana: a deleted user\'s folder that another of its jobs made again goes with the last of them', async () => {
+    const m = 'nano-banana';
+    const { u, id, from } = await inProviderCall('gone-folder', 'an image for nobody, in a folder made again');
+    const res = await account('DELETE', '/api/account', u.jar, { password: u.user.password });
+    assert.equal(res.status, 200, res.text);
+    // as another job of the user, writing when the account went, makes
+    // the folder again (the deletion removed it): this job did not make
+    // it, and still must not leave it behind
+    const userDir = path.join(MEDIA_DIR, m, u.id);
+    fs.mkdirSync(userDir, { recursive: true });
+
+    await notRecorded(m, id, from);
+    assert.ok(!fs.existsSync(userDir), `nothing of the deleted user under the media folder: ${filesBelow(userDir)}`);
+});
+
 test('nano-banana: a runner whose job was taken over removes only what it wrote', async () => {
     const m = 'nano-banana';
     const { u, id, from } = await inProviderCall('lost-job', 'an image another runner finishes');
