@@ -409,6 +409,9 @@ nano_gen_create(nano_db_t *db, const nano_gen_new_t *in,
         if (st == NANO_DB_OK) {
             st = nano_gen_admit_once(db, in, pjson, out, &outcome);
         }
+        if (st == NANO_DB_OK && strcmp(outcome, "admitted") != 0) {
+            st = nano_db_settle(db);    /* as above: nothing written */
+        }
     }
     if (st != NANO_DB_OK) {
         goto out;

@@ -11,7 +11,8 @@
 // GET /api/credits paged by cursor.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { REGISTRY, ORIGIN, SOCK_DIR, get } from './lib.mjs';
+import fs from 'node:fs';
+import { REGISTRY, ORIGIN, SOCK_DIR, STATE, get } from './lib.mjs';
 import { fcgiRequest, nginxParams } from './fcgi.mjs';
 import {
     psql, lit, person, generate, cancel, waitFor, ledgerOf,
@@ -95,6 +96,8 @@ test('NANO_SIGNUP_CREDITS at a module: a V1 user\'s first generation opens the a
 // admission opened a new account with a new grant for the deleted id.
 test('a deleted user\'s request that reaches a module anyway is 401, and no account, grant or generation comes back', async () => {
     for (const m of ['nano-banana', 'qwen'].filter(has)) {
+        const log = `${STATE}/logs/${m}.log`;
+        const from = fs.statSync(log).size;
         const u = await person(`gone-${m}`);
         psql(`DELETE FROM "CreditLedger" WHERE "userId" = ${lit(u.id)};
               DELETE FROM "CreditAccount" WHERE "userId" = ${lit(u.id)};
@@ -115,6 +118,8 @@ test('a deleted user\'s request that reaches a module anyway is 401, and no acco
         for (const table of ['CreditAccount', 'CreditLedger', 'Generation']) {
             assert.equal(psql(`SELECT count(*) FROM "${table}" WHERE "userId" = ${lit(u.id)}`), '0', `${m}: no ${table} row`);
         }
+        // the refused admission's early commit was read, not left to the pool
+        assert.doesNotMatch(fs.readFileSync(log, 'utf8').slice(from), /left an early commit or a pipeline unread/);
     }
 });
 
