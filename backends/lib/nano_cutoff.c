@@ -3,10 +3,11 @@
 #include <time.h>
 
 #include "nano_cutoff.h"
+#include "nano_token.h"
 
-nano_db_status_t
-nano_cutoff_user(nano_db_t *db, const char *user_id, const char *keep_jti,
-    long long *not_before)
+static nano_db_status_t
+nano_cutoff_write(nano_db_t *db, const char *user_id, const char *keep_jti,
+    long long at, long long *not_before)
 {
     /* GREATEST: a clock that stepped back never revives sessions */
     static const char   cut[] =
@@ -23,7 +24,7 @@ nano_cutoff_user(nano_db_t *db, const char *user_id, const char *keep_jti,
     nano_db_status_t    st;
     PGresult           *r;
 
-    snprintf(nb, sizeof(nb), "%lld", (long long) time(NULL) + 1);
+    snprintf(nb, sizeof(nb), "%lld", at);
     params[0] = user_id;
     params[1] = nb;
     r = nano_db_exec(db, cut, 2, params, PGRES_TUPLES_OK, &st);
@@ -31,10 +32,32 @@ nano_cutoff_user(nano_db_t *db, const char *user_id, const char *keep_jti,
         return st;
     }
     *not_before = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
-                                    : (long long) time(NULL) + 1;
+                                    : at;
     PQclear(r);
 
     params[1] = keep_jti;
     PQclear(nano_db_exec(db, drop, 2, params, PGRES_COMMAND_OK, &st));
     return st;
+}
+
+nano_db_status_t
+nano_cutoff_user(nano_db_t *db, const char *user_id, const char *keep_jti,
+    long long *not_before)
+{
+    return nano_cutoff_write(db, user_id, keep_jti, (long long) time(NULL) + 1,
+                             not_before);
+}
+
+nano_db_status_t
+nano_cutoff_user_deleted(nano_db_t *db, const char *user_id)
+{
+    long long  nb;
+
+    /* past every token a session re-issued in this second could carry
+     * (its iat is at most the last cut-off), and past any that a
+     * request still in flight could be given: the id never signs in
+     * again.  It matters until then plus one token lifetime. */
+    return nano_cutoff_write(db, user_id, NULL,
+                             (long long) time(NULL) + NANO_TOKEN_MAX_AGE + 1,
+                             &nb);
 }

@@ -18,4 +18,12 @@
 nano_db_status_t nano_cutoff_user(nano_db_t *db, const char *user_id,
     const char *keep_jti, long long *not_before);
 
+/*
+ * For a deleted account: every token of user_id dies, those issued later
+ * included (a request in flight when it went may still re-issue one),
+ * and all its "AuthSession" rows go.
+ */
+nano_db_status_t nano_cutoff_user_deleted(nano_db_t *db,
+    const char *user_id);
+
 #endif /* NANO_CUTOFF_H */

@@ -232,7 +232,7 @@ platform_account_password(nano_req_t *req, nano_res_t *res)
     nano_password_result_t   pr;
     const char              *current, *fresh, *why;
     char                    *hash = NULL;
-    int                      status, issued;
+    int                      status, issued, live = 0;
 
     platform_session_init(&ps);
     nano_form_init(&f);
@@ -268,8 +268,19 @@ platform_account_password(nano_req_t *req, nano_res_t *res)
         goto out;
     }
 
-    /* the new hash and the end of every other session, or neither */
+    /* the new hash and the end of every other session, or neither; and
+     * only while this session still lives: two changes at once from two
+     * sessions run one after another, and the second finds itself
+     * ended by the first */
     st = nano_db_begin(db);
+    if (st == NANO_DB_OK) {
+        st = platform_session_recheck(db, &ps, 1, &live);
+    }
+    if (st == NANO_DB_OK && !live) {
+        nano_db_rollback(db);
+        status = platform_session_ended(req, res);
+        goto out;
+    }
     if (st == NANO_DB_OK) {
         st = platform_user_set_password(db, ps.user.id, hash);
     }
@@ -308,7 +319,6 @@ platform_account_delete(nano_req_t *req, nano_res_t *res)
     nano_db_status_t     st;
     nano_db_t           *db = NULL;
     const char          *password;
-    long long            not_before;
     int                  status;
 
     platform_session_init(&ps);
@@ -332,7 +342,7 @@ platform_account_delete(nano_req_t *req, nano_res_t *res)
         st = platform_user_delete(db, ps.user.id);
     }
     if (st == NANO_DB_OK) {
-        st = nano_cutoff_user(db, ps.user.id, NULL, &not_before);
+        st = nano_cutoff_user_deleted(db, ps.user.id);
     }
     if (st == NANO_DB_OK && ps.user.email != NULL) {
         st = platform_throttle_clear(db, ps.user.email);

@@ -124,6 +124,24 @@ platform_session_state_t platform_session_check(nano_req_t *req,
     nano_db_t *db, platform_session_t *ps, nano_db_status_t *st);
 
 /*
+ * Checks ps's session again against the database as it is now, right
+ * before its cookie is re-issued (a changed profile, avatar or
+ * password): a sign-out everywhere, a password change from another
+ * session or the account's deletion since the request's own check (an
+ * avatar's decoding or a password's hashing takes a second or more)
+ * ended it, and a re-issue would give it a new life past that cut-off.
+ * With lock, the user's row stays locked to the caller's transaction,
+ * so that one user's changes run one after another.  *live; when live,
+ * ps->user.not_before is the cut-off as it is now.
+ */
+nano_db_status_t platform_session_recheck(nano_db_t *db,
+    platform_session_t *ps, int lock, int *live);
+
+/* The answer when platform_session_recheck found the session ended: the
+ * cookie cleared, 401. */
+int platform_session_ended(nano_req_t *req, nano_res_t *res);
+
+/*
  * Issues the session cookie for user (iat = max(now, its cut-off), so a
  * cut-off made in the same second spares it) under jti, or a new jti
  * when NULL, and records a new "AuthSession" row for a new one.

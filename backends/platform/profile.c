@@ -201,8 +201,17 @@ platform_profile_done(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     platform_session_t *ps)
 {
     nano_db_status_t  st;
-    int               issued;
+    int               issued, live = 0;
 
+    /* the change stands (the session lived when it began); the session
+     * gets no new life if it ended meanwhile */
+    st = platform_session_recheck(db, ps, 0, &live);
+    if (st != NANO_DB_OK) {
+        return nano_server_db_error(res, db, st);
+    }
+    if (!live) {
+        return platform_session_ended(req, res);
+    }
     st = platform_session_start(req, res, db, &ps->user,
                                 ps->token.claims.jti.len > 0
                                 ? ps->token.claims.jti.data : NULL, &issued);

@@ -34,6 +34,16 @@ platform_session_cleanup(platform_session_t *ps)
     ps->state = PLATFORM_SESSION_NONE;
 }
 
+/* The user is gone, the session revoked, or it was issued before the
+ * user's cut-off (a token without iat counts as issued before any). */
+static int
+platform_session_dead(const nano_claims_t *c, int found, int revoked,
+    long long not_before)
+{
+    return !found || revoked
+           || (not_before > 0 && (!c->has_iat || c->iat < not_before));
+}
+
 platform_session_state_t
 platform_session_check(nano_req_t *req, nano_db_t *db, platform_session_t *ps,
     nano_db_status_t *st)
@@ -62,16 +72,63 @@ platform_session_check(nano_req_t *req, nano_db_t *db, platform_session_t *ps,
         return ps->state;
     }
 
-    /* a token without iat counts as issued before any cut-off */
-    if (!found || ps->row.revoked
-        || (ps->user.not_before > 0
-            && (!c->has_iat || c->iat < ps->user.not_before)))
-    {
-        ps->state = PLATFORM_SESSION_DEAD;
-        return ps->state;
-    }
-    ps->state = PLATFORM_SESSION_LIVE;
+    ps->state = platform_session_dead(c, found, ps->row.revoked,
+                                      ps->user.not_before)
+                ? PLATFORM_SESSION_DEAD : PLATFORM_SESSION_LIVE;
     return ps->state;
+}
+
+nano_db_status_t
+platform_session_recheck(nano_db_t *db, platform_session_t *ps, int lock,
+    int *live)
+{
+    /* the user's row locked, or not; the rule of platform_session_check */
+    static const char   sql[] =
+        "SELECT (SELECT c.\"notBefore\" FROM \"SessionCutoff\" c"
+        " WHERE c.\"userId\" = u.\"id\"),"
+        " EXISTS (SELECT 1 FROM \"RevokedSession\" r WHERE r.\"id\" = $2)"
+        " FROM \"User\" u WHERE u.\"id\" = $1";
+    static const char   sql_lock[] =
+        "SELECT (SELECT c.\"notBefore\" FROM \"SessionCutoff\" c"
+        " WHERE c.\"userId\" = u.\"id\"),"
+        " EXISTS (SELECT 1 FROM \"RevokedSession\" r WHERE r.\"id\" = $2)"
+        " FROM \"User\" u WHERE u.\"id\" = $1 FOR UPDATE OF u";
+    const nano_claims_t  *c = &ps->token.claims;
+    const char           *params[2];
+    nano_db_status_t      st;
+    PGresult             *r;
+    long long             nb = 0;
+    int                   found, revoked = 0;
+
+    *live = 0;
+    params[0] = c->sub.data;
+    params[1] = c->jti.len > 0 ? c->jti.data : "";
+    r = nano_db_exec(db, lock ? sql_lock : sql, 2, params, PGRES_TUPLES_OK,
+                     &st);
+    if (r == NULL) {
+        return st;
+    }
+    found = PQntuples(r) == 1;
+    if (found) {
+        nb = PQgetisnull(r, 0, 0) ? 0
+             : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        revoked = PQgetvalue(r, 0, 1)[0] == 't';
+    }
+    PQclear(r);
+    *live = !platform_session_dead(c, found, revoked, nb);
+    if (*live) {
+        ps->user.not_before = nb;
+    }
+    return NANO_DB_OK;
+}
+
+int
+platform_session_ended(nano_req_t *req, nano_res_t *res)
+{
+    nano_session_clear(req, res);
+    return nano_res_error(res, 401, "unauthorized", "this session has ended"
+                          " (signed out everywhere, or the account changed"
+                          " or was deleted meanwhile)");
 }
 
 /* The request's User-Agent, cut to PLATFORM_UA_MAX bytes on a character

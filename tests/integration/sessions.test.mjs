@@ -14,8 +14,9 @@ import {
 } from './lib.mjs';
 import {
     copyJar, signOut, account, sessionSetCookie, clearsSession,
-    assertRefusedWithin, psql, lit, childrenOf, REVOKE_WITHIN,
+    assertRefusedWithin, psql, lit, childrenOf, REVOKE_WITHIN, PSQL, PG_SOCK,
 } from './accounts.mjs';
+import { spawn } from 'node:child_process';
 
 // Whatever happens, leave the platform running.
 after(() => {
@@ -98,6 +99,89 @@ test('POST /api/account/signout-all: 200 {"ok":true}, clears the cookie, every s
     // Signing in again afterwards works (a new session is not caught by the old cut-off).
     const fresh = await anotherSession(user);
     await assertWorks(fresh, user, 'a sign-in after sign out everywhere');
+});
+
+// A change that re-issues the cookie checks the session again right
+// before: one checked when its request began, and ended while it ran (an
+// avatar's decoding, a password's hashing), got a new cookie that outlived
+// the cut-off, for 30 days.
+test('two password changes at once from two sessions: one wins, the other session is ended, not re-issued', async () => {
+    const { user, jar: a } = await signedInUser('pw-race');
+    const b = await anotherSession(user);
+    const [ra, rb] = await Promise.all([
+        account('POST', '/api/account/password', a, { currentPassword: user.password, newPassword: `${user.password}-from-a` }),
+        account('POST', '/api/account/password', b, { currentPassword: user.password, newPassword: `${user.password}-from-b` }),
+    ]);
+    const codes = [ra.status, rb.status].sort();
+    assert.deepEqual(codes, [200, 401], `answers ${ra.status} ${ra.text.slice(0, 120)} / ${rb.status} ${rb.text.slice(0, 120)}`);
+    const [won, lost, wonJar, lostJar] = ra.status === 200 ? [ra, rb, a, b] : [rb, ra, b, a];
+    assert.match(lost.json().message, /session has ended/);
+    assert.ok(clearsSession(lost), 'the ended session\'s cookie is cleared');
+    assert.ok(sessionSetCookie(won), 'the winner\'s session is re-issued');
+    wonJar.apply(won);
+    await assertWorks(wonJar, user, 'the session whose change won');
+    await assertRefusedWithin(assert, [lostJar], 'the session ended by the other change');
+    // the winner's password is the one in force
+    const newPassword = `${user.password}-from-${won === ra ? 'a' : 'b'}`;
+    const other = `${user.password}-from-${won === ra ? 'b' : 'a'}`;
+    assert.equal((await signIn(new Jar(), user.email, newPassword)).status, 302);
+    const refused = await signIn(new Jar(), user.email, other);
+    assert.notEqual(refused.headers.location || '', `${ORIGIN}/`, 'the losing password does not sign in');
+});
+
+test('a password change racing the account\'s deletion never leaves a session of the deleted user alive', async () => {
+    for (let round = 0; round < 3; round++) {
+        const { user, jar: a } = await signedInUser(`del-pw-race-${round}`);
+        const b = copyJar(a);
+        const [del, pw] = await Promise.all([
+            account('DELETE', '/api/account', a, { password: user.password }),
+            account('POST', '/api/account/password', b, { currentPassword: user.password, newPassword: `${user.password}-new` }),
+        ]);
+        assert.equal(del.status, 200, del.text.slice(0, 200));
+        assert.ok([200, 401, 403, 404].includes(pw.status), `the password change: ${pw.status} ${pw.text.slice(0, 200)}`);
+        // whatever the change answered, a cookie it re-issued is dead too
+        b.apply(pw);
+        await assertRefusedWithin(assert, [a, b], `round ${round}: the deleted user's sessions`);
+    }
+    // the deletion's cut-off lies a token lifetime ahead: a cookie
+    // re-issued for the id by a request in flight, seconds after it (an
+    // avatar still decoding), is dead at the gateway too; with a cut-off
+    // of now + 1 it lived for 30 days
+    const { user, jar, me: who } = await signedInUser('del-later-token');
+    const del = await account('DELETE', '/api/account', jar, { password: user.password });
+    assert.equal(del.status, 200, del.text.slice(0, 200));
+    const nb = Number(psql(`SELECT "notBefore" FROM "SessionCutoff" WHERE "userId" = ${lit(who.id)}`));
+    assert.ok(nb > now() + 29 * 86400, `the deleted id's cut-off ${nb}`);
+    await new Promise((r) => setTimeout(r, 2100));
+    const later = new Jar();
+    later.cookies.set(SESSION_COOKIE, jwt(claims({ sub: who.id, email: user.email, name: user.name, iat: now() })));
+    await assertRefusedWithin(assert, [later], 'a token of the deleted id issued after the deletion');
+});
+
+test('a profile change whose session was signed out everywhere while it ran is 401, and its cookie is not re-issued', async () => {
+    const { user, jar: a, me: who } = await signedInUser('profile-race');
+    const b = await anotherSession(user);
+    const aCopy = copyJar(a);
+    // hold the user's row, so that the change waits after its session
+    // check, as a slow avatar's decoding does
+    const holder = spawn(PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano', '-c',
+        `BEGIN; SELECT 1 FROM "User" WHERE "id" = ${lit(who.id)} FOR UPDATE; SELECT pg_sleep(1.5); COMMIT;`]);
+    let holderErr = '';
+    holder.stderr.on('data', (d) => { holderErr += d; });
+    const held = new Promise((r) => holder.on('close', r));
+    const holding = await retry(() => psql(`SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE a.query LIKE '%pg_sleep(1.5)%' AND l.mode = 'RowShareLock' AND a.pid <> pg_backend_pid()`) !== '0', 5000, 20);
+    assert.ok(holding, `the user's row is held: ${holderErr}`);
+    const change = account('POST', '/api/account/profile', a, { name: 'renamed while signed out' });
+    await new Promise((r) => setTimeout(r, 300));
+    const out = await account('POST', '/api/account/signout-all', b, {});
+    assert.equal(out.status, 200, out.text);
+    await held;
+    const res = await change;
+    assert.equal(res.status, 401, res.text.slice(0, 200));
+    assert.equal(res.json().error, 'unauthorized');
+    assert.ok(clearsSession(res), 'the cookie is cleared, not re-issued');
+    await assertRefusedWithin(assert, [aCopy, a], 'a session ended while its change ran');
 });
 
 test('POST /api/account/password: wrong current 403, bad new 400, success keeps this session and kills the others', async () => {
