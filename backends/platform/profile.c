@@ -294,7 +294,7 @@ platform_account_avatar_put(nano_req_t *req, nano_res_t *res)
     unsigned char         *data = NULL, *png = NULL;
     size_t                 png_len = 0;
     char                   why[256], path[PATH_MAX], url[160];
-    int                    status;
+    int                    status, found = 0;
 
     platform_session_init(&ps);
     status = platform_account_session(req, res, 1, &db, &ps);
@@ -359,15 +359,32 @@ platform_account_avatar_put(nano_req_t *req, nano_res_t *res)
                                 "not enough memory for this picture now");
         goto out;
     }
-    if (platform_avatar_write(req->config->media_dir, path, png, png_len)
-        != 0)
+    /* the file and the column that names it change together, under the
+     * user's row lock: a removal or the account's deletion at the same
+     * time comes wholly before or after */
+    st = nano_db_begin(db);
+    if (st == NANO_DB_OK) {
+        st = platform_user_lock(db, ps.user.id, &found);
+    }
+    if (st == NANO_DB_OK && !found) {
+        nano_db_rollback(db);
+        status = platform_session_ended(req, res);
+        goto out;
+    }
+    if (st == NANO_DB_OK
+        && platform_avatar_write(req->config->media_dir, path, png, png_len)
+           != 0)
     {
+        nano_db_rollback(db);
         status = nano_res_error(res, 500, "internal",
                                 "cannot store the picture");
         goto out;
     }
     platform_avatar_url(url, sizeof(url), ps.user.id);
-    st = platform_user_set_image(db, ps.user.id, url);
+    if (st == NANO_DB_OK) {
+        st = platform_user_set_image(db, ps.user.id, url);
+    }
+    st = nano_db_finish(db, st);
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
         goto out;
@@ -392,19 +409,34 @@ platform_account_avatar_delete(nano_req_t *req, nano_res_t *res)
     platform_session_t   ps;
     nano_db_status_t     st;
     nano_db_t           *db = NULL;
-    int                  status;
+    int                  status, found = 0;
 
     platform_session_init(&ps);
     status = platform_account_session(req, res, 1, &db, &ps);
     if (status != 0) {
         goto out;
     }
-    st = platform_user_set_image(db, ps.user.id, NULL);
+    /* as the upload: under the user's row lock */
+    st = nano_db_begin(db);
+    if (st == NANO_DB_OK) {
+        st = platform_user_lock(db, ps.user.id, &found);
+    }
+    if (st == NANO_DB_OK && !found) {
+        nano_db_rollback(db);
+        status = platform_session_ended(req, res);
+        goto out;
+    }
+    if (st == NANO_DB_OK) {
+        st = platform_user_set_image(db, ps.user.id, NULL);
+    }
+    if (st == NANO_DB_OK) {
+        platform_avatar_remove(req->config->media_dir, ps.user.id);
+    }
+    st = nano_db_finish(db, st);
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
         goto out;
     }
-    platform_avatar_remove(req->config->media_dir, ps.user.id);
     platform_profile_set(&ps.user.image, NULL);
     nano_log_info("user %s removed the avatar", ps.user.id);
     status = platform_profile_done(req, res, db, &ps);

@@ -420,3 +420,29 @@ test('DELETE /api/account removes the avatar file with the account', async () =>
     assert.equal(r.status, 200, r.text);
     assert.ok(!fs.existsSync(avatarFile(u.id)), 'the avatar went with the account');
 });
+
+// The avatar's file and the column that names it change under the user's
+// row lock: an upload racing a removal left the column naming a file that
+// was gone, and one racing the account's deletion left the deleted user's
+// picture on disk, still served.
+test('avatar uploads racing its removal, then the account\'s deletion: the column and the file agree, and nothing stays', async () => {
+    const u = await person('avatar-race');
+    for (let round = 0; round < 4; round++) {
+        const all = await Promise.all([
+            upload(u.jar, png(400, 300)), account('DELETE', '/api/account/avatar', u.jar, {}),
+            upload(u.jar, png(300, 400)), account('DELETE', '/api/account/avatar', u.jar, {}),
+        ]);
+        for (const r of all) assert.equal(r.status, 200, r.text.slice(0, 200));
+        const image = psql(`SELECT coalesce("image", '') FROM "User" WHERE "id" = ${lit(u.id)}`);
+        assert.equal(image !== '', fs.existsSync(avatarFile(u.id)), `round ${round}: the column (${image || 'empty'}) and the file agree`);
+    }
+    // large pictures, two decoded at a time: most are still decoding
+    // when the deletion commits
+    const big = png(3000, 2500);
+    const uploads = Array.from({ length: 16 }, () => upload(u.jar, big));
+    await new Promise((r) => setTimeout(r, 50));
+    const del = await account('DELETE', '/api/account', u.jar, { password: u.user.password });
+    assert.equal(del.status, 200, del.text);
+    for (const r of await Promise.all(uploads)) assert.ok([200, 401].includes(r.status), `${r.status} ${r.text.slice(0, 200)}`);
+    assert.ok(!fs.existsSync(avatarFile(u.id)), 'no picture of the deleted user stays');
+});
