@@ -96,16 +96,8 @@ nano_credits_refund(nano_db_t *db, const char *gen_id, int *refunded)
         " + r.\"delta\", \"updatedAt\" = (now() AT TIME ZONE 'utc')"
         " FROM r WHERE a.\"userId\" = r.\"userId\" RETURNING 1";
     const char         *params[1] = { gen_id };
-    nano_db_status_t    st;
-    PGresult           *r;
 
-    *refunded = 0;
-    r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, &st);
-    if (r != NULL) {
-        *refunded = PQntuples(r) == 1;
-        PQclear(r);
-    }
-    return st;
+    return nano_db_exec_found(db, sql, 1, params, refunded);
 }
 
 /* 1 when s is a ledger cursor: the decimal id of the last row shown. */

@@ -500,6 +500,19 @@ nano_db_exec(nano_db_t *db, const char *sql, int nparams,
     return db_exec_as(db, sql, nparams, params, expect, 0, status);
 }
 
+nano_db_status_t
+nano_db_exec_found(nano_db_t *db, const char *sql, int nparams,
+    const char *const *params, int *found)
+{
+    nano_db_status_t  st;
+    PGresult         *r;
+
+    r = db_exec_as(db, sql, nparams, params, PGRES_TUPLES_OK, 0, &st);
+    *found = r != NULL && PQntuples(r) > 0;
+    PQclear(r);
+    return st;
+}
+
 PGresult *
 nano_db_exec_hot(nano_db_t *db, const char *sql, int nparams,
     const char *const *params, ExecStatusType expect,

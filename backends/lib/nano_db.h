@@ -58,6 +58,13 @@ PGresult *nano_db_exec(nano_db_t *db, const char *sql, int nparams,
     nano_db_status_t *status);
 
 /*
+ * nano_db_exec of a statement that returns rows (a SELECT, or a change
+ * with RETURNING), for whether it returned any: *found (0 on failure).
+ */
+nano_db_status_t nano_db_exec_found(nano_db_t *db, const char *sql,
+    int nparams, const char *const *params, int *found);
+
+/*
  * nano_db_exec for a hot statement (a job runner's claim, a generation's
  * end): prepared once per connection, so that it is not parsed and
  * planned at every call.  sql must be the same text for the same

@@ -993,14 +993,10 @@ nano_gen_owner_gone(nano_db_t *db, const char *user_id, int *gone)
         "SELECT 1 FROM \"User\" WHERE \"id\" = $1";
     const char         *params[1] = { user_id };
     nano_db_status_t    st;
-    PGresult           *r;
+    int                 found;
 
-    *gone = 0;
-    r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, &st);
-    if (r != NULL) {
-        *gone = PQntuples(r) == 0;
-        PQclear(r);
-    }
+    st = nano_db_exec_found(db, sql, 1, params, &found);
+    *gone = st == NANO_DB_OK && !found;
     return st;
 }
 

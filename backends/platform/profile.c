@@ -283,6 +283,31 @@ platform_avatar_url(char *url, size_t len, const char *id)
              (long long) time(NULL));
 }
 
+/*
+ * Opens the transaction in which the avatar's file and the column that
+ * names it change together, under the user's row lock: a removal, an
+ * upload or the account's deletion at the same time comes wholly before
+ * or after.  0, or the answer made (the account is gone: 401).
+ */
+static int
+platform_avatar_lock(nano_req_t *req, nano_res_t *res, nano_db_t *db,
+    const platform_session_t *ps)
+{
+    nano_db_status_t  st;
+    int               found = 0;
+
+    st = nano_db_begin(db);
+    if (st == NANO_DB_OK) {
+        st = platform_user_lock(db, ps->user.id, &found);
+    }
+    if (st != NANO_DB_OK || !found) {
+        nano_db_rollback(db);
+        return st != NANO_DB_OK ? nano_server_db_error(res, db, st)
+                                : platform_session_ended(req, res);
+    }
+    return 0;
+}
+
 int
 platform_account_avatar_put(nano_req_t *req, nano_res_t *res)
 {
@@ -294,7 +319,7 @@ platform_account_avatar_put(nano_req_t *req, nano_res_t *res)
     unsigned char         *data = NULL, *png = NULL;
     size_t                 png_len = 0;
     char                   why[256], path[PATH_MAX], url[160];
-    int                    status, found = 0;
+    int                    status;
 
     platform_session_init(&ps);
     status = platform_account_session(req, res, 1, &db, &ps);
@@ -359,21 +384,12 @@ platform_account_avatar_put(nano_req_t *req, nano_res_t *res)
                                 "not enough memory for this picture now");
         goto out;
     }
-    /* the file and the column that names it change together, under the
-     * user's row lock: a removal or the account's deletion at the same
-     * time comes wholly before or after */
-    st = nano_db_begin(db);
-    if (st == NANO_DB_OK) {
-        st = platform_user_lock(db, ps.user.id, &found);
-    }
-    if (st == NANO_DB_OK && !found) {
-        nano_db_rollback(db);
-        status = platform_session_ended(req, res);
+    status = platform_avatar_lock(req, res, db, &ps);
+    if (status != 0) {
         goto out;
     }
-    if (st == NANO_DB_OK
-        && platform_avatar_write(req->config->media_dir, path, png, png_len)
-           != 0)
+    if (platform_avatar_write(req->config->media_dir, path, png, png_len)
+        != 0)
     {
         nano_db_rollback(db);
         status = nano_res_error(res, 500, "internal",
@@ -381,10 +397,7 @@ platform_account_avatar_put(nano_req_t *req, nano_res_t *res)
         goto out;
     }
     platform_avatar_url(url, sizeof(url), ps.user.id);
-    if (st == NANO_DB_OK) {
-        st = platform_user_set_image(db, ps.user.id, url);
-    }
-    st = nano_db_finish(db, st);
+    st = nano_db_finish(db, platform_user_set_image(db, ps.user.id, url));
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
         goto out;
@@ -409,26 +422,18 @@ platform_account_avatar_delete(nano_req_t *req, nano_res_t *res)
     platform_session_t   ps;
     nano_db_status_t     st;
     nano_db_t           *db = NULL;
-    int                  status, found = 0;
+    int                  status;
 
     platform_session_init(&ps);
     status = platform_account_session(req, res, 1, &db, &ps);
     if (status != 0) {
         goto out;
     }
-    /* as the upload: under the user's row lock */
-    st = nano_db_begin(db);
-    if (st == NANO_DB_OK) {
-        st = platform_user_lock(db, ps.user.id, &found);
-    }
-    if (st == NANO_DB_OK && !found) {
-        nano_db_rollback(db);
-        status = platform_session_ended(req, res);
+    status = platform_avatar_lock(req, res, db, &ps);
+    if (status != 0) {
         goto out;
     }
-    if (st == NANO_DB_OK) {
-        st = platform_user_set_image(db, ps.user.id, NULL);
-    }
+    st = platform_user_set_image(db, ps.user.id, NULL);
     if (st == NANO_DB_OK) {
         platform_avatar_remove(req->config->media_dir, ps.user.id);
     }

@@ -257,8 +257,6 @@ platform_session_fresh_oauth(nano_db_t *db, const platform_session_t *ps,
         " AND \"createdAt\" >= (now() AT TIME ZONE 'utc')"
         " - interval '" PLATFORM_FRESH_SECONDS " seconds'";
     const char         *params[2];
-    nano_db_status_t    st;
-    PGresult           *r;
 
     *fresh = 0;
     if (ps->token.claims.jti.len == 0) {
@@ -266,13 +264,7 @@ platform_session_fresh_oauth(nano_db_t *db, const platform_session_t *ps,
     }
     params[0] = ps->token.claims.jti.data;
     params[1] = ps->user.id;
-    r = nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK, &st);
-    if (r == NULL) {
-        return st;
-    }
-    *fresh = PQntuples(r) == 1;
-    PQclear(r);
-    return NANO_DB_OK;
+    return nano_db_exec_found(db, sql, 2, params, fresh);
 }
 
 nano_db_status_t

@@ -181,16 +181,8 @@ platform_user_lock(nano_db_t *db, const char *id, int *found)
     static const char   sql[] =
         "SELECT 1 FROM \"User\" WHERE \"id\" = $1 FOR UPDATE";
     const char         *params[1] = { id };
-    nano_db_status_t    st;
-    PGresult           *r;
 
-    *found = 0;
-    r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, &st);
-    if (r != NULL) {
-        *found = PQntuples(r) == 1;
-        PQclear(r);
-    }
-    return st;
+    return nano_db_exec_found(db, sql, 1, params, found);
 }
 
 nano_db_status_t
