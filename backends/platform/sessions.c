@@ -78,21 +78,21 @@ platform_session_check(nano_req_t *req, nano_db_t *db, platform_session_t *ps,
     return ps->state;
 }
 
+/* What platform_session_check reads of a session, for the re-check. */
+#define PLATFORM_SESSION_RECHECK                                             \
+    "SELECT (SELECT c.\"notBefore\" FROM \"SessionCutoff\" c"                \
+    " WHERE c.\"userId\" = u.\"id\"),"                                       \
+    " EXISTS (SELECT 1 FROM \"RevokedSession\" r WHERE r.\"id\" = $2)"       \
+    " FROM \"User\" u WHERE u.\"id\" = $1"
+
 nano_db_status_t
 platform_session_recheck(nano_db_t *db, platform_session_t *ps, int lock,
     int *live)
 {
-    /* the user's row locked, or not; the rule of platform_session_check */
-    static const char   sql[] =
-        "SELECT (SELECT c.\"notBefore\" FROM \"SessionCutoff\" c"
-        " WHERE c.\"userId\" = u.\"id\"),"
-        " EXISTS (SELECT 1 FROM \"RevokedSession\" r WHERE r.\"id\" = $2)"
-        " FROM \"User\" u WHERE u.\"id\" = $1";
-    static const char   sql_lock[] =
-        "SELECT (SELECT c.\"notBefore\" FROM \"SessionCutoff\" c"
-        " WHERE c.\"userId\" = u.\"id\"),"
-        " EXISTS (SELECT 1 FROM \"RevokedSession\" r WHERE r.\"id\" = $2)"
-        " FROM \"User\" u WHERE u.\"id\" = $1 FOR UPDATE OF u";
+    /* the user's row locked, or not */
+    static const char   sql[] = PLATFORM_SESSION_RECHECK;
+    static const char   sql_lock[] = PLATFORM_SESSION_RECHECK
+                                     " FOR UPDATE OF u";
     const nano_claims_t  *c = &ps->token.claims;
     const char           *params[2];
     nano_db_status_t      st;
