@@ -52,8 +52,7 @@ struct nano_db_s {
     int         nprepared;
     int         prepared_stale; /* the server lost or refused one */
     unsigned    connects;       /* connections opened: nano_db_connection */
-    int         timeout_ms;     /* for an answer: NANO_DB_TIMEOUT_MS */
-    int         timed_out;      /* the connection was dropped for it */
+    int         timed_out;      /* dropped for NANO_DB_TIMEOUT_MS */
     char        sqlstate[6];
     char        errmsg[256];
 };
@@ -73,7 +72,8 @@ static PGresult *db_call(nano_db_t *db, const char *sql, const char *name,
     int nparams, const char *const *params);
 static int db_take_notifies(nano_db_t *db, const char *payload);
 
-/* Set once before threads start (nano_db_config), read by nano_db_new. */
+/* How long a call waits for an answer: set once before threads start
+ * (nano_db_config). */
 static int  db_timeout_ms = NANO_DB_TIMEOUT_DEFAULT;
 
 static long long
@@ -184,12 +184,12 @@ db_await(nano_db_t *db)
     long long      left, deadline;
     int            rc;
 
-    deadline = now_ms() + db->timeout_ms;
+    deadline = now_ms() + db_timeout_ms;
     while (PQisBusy(db->conn)) {
         left = deadline - now_ms();
         if (left <= 0) {
             nano_log_warn("the database did not answer within %d ms;"
-                          " dropping the connection", db->timeout_ms);
+                          " dropping the connection", db_timeout_ms);
             db->timed_out = 1;
             (void) shutdown(PQsocket(db->conn), SHUT_RDWR);
             (void) PQconsumeInput(db->conn);
@@ -230,7 +230,6 @@ nano_db_new(const char *database_url, char *err, size_t errlen)
         free(db);
         return NULL;
     }
-    db->timeout_ms = db_timeout_ms;
     return db;
 }
 

@@ -30,8 +30,8 @@ typedef struct nano_db_s  nano_db_t;
  * NANO_DB_TIMEOUT_DEFAULT): how long a call waits for the server's
  * answer.  A server that stays silent longer (frozen, or stuck on a
  * lock) costs the call its connection: it fails as NANO_DB_UNAVAILABLE
- * and is never run again, since the server may still run it.  Handles
- * made afterwards take the value.  Call before starting threads.
+ * and is never run again, since the server may still run it.  Call
+ * before starting threads.
  * Returns 0, or -1 with the reason in err.
  */
 int nano_db_config(char *err, size_t errlen);
