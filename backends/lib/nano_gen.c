@@ -397,21 +397,19 @@ nano_gen_create(nano_db_t *db, const nano_gen_new_t *in,
                       " running it again", out->id);
         st = nano_gen_admit_once(db, in, pjson, out, &outcome);
     }
-    if (st == NANO_DB_OK && strcmp(outcome, "admitted") != 0) {
-        /* nothing was written: no need to keep its commit apart */
-        st = nano_db_settle(db);
-    }
     if (st == NANO_DB_OK && strcmp(outcome, "no_account") == 0) {
-        /* the first use: the account and its grant, then once more */
+        /* the first use: the account and its grant (its statement reads
+         * the refused admission's commit first), then once more */
         free(outcome);
         outcome = NULL;
         st = nano_credits_ensure(db, in->user_id);
         if (st == NANO_DB_OK) {
             st = nano_gen_admit_once(db, in, pjson, out, &outcome);
         }
-        if (st == NANO_DB_OK && strcmp(outcome, "admitted") != 0) {
-            st = nano_db_settle(db);    /* as above: nothing written */
-        }
+    }
+    if (st == NANO_DB_OK && strcmp(outcome, "admitted") != 0) {
+        /* nothing was written: no need to keep its commit apart */
+        st = nano_db_settle(db);
     }
     if (st != NANO_DB_OK) {
         goto out;
