@@ -343,14 +343,14 @@ nano_db_status_t platform_user_set_image(nano_db_t *db, const char *id,
 nano_db_status_t platform_user_set_password(nano_db_t *db, const char *id,
     const char *hash);
 
-/* Deletes a user (V1's cascades take "Account" and "Session") and the
- * rows V2 keeps for it; the caller holds the transaction. */
 /* Locks the user's row for the caller's transaction (*found 0: no such
  * user, a deleted account): changes to what the row names outside the
  * database (the avatar's file) then run one after another. */
 nano_db_status_t platform_user_lock(nano_db_t *db, const char *id,
     int *found);
 
+/* Deletes a user (V1's cascades take "Account" and "Session") and the
+ * rows V2 keeps for it; the caller holds the transaction. */
 nano_db_status_t platform_user_delete(nano_db_t *db, const char *id);
 
 /* Inserts a user; *created is 0 when the email (in any case) is taken. */

@@ -201,24 +201,25 @@ platform_user_delete(nano_db_t *db, const char *id)
      * no foreign key and go here.  The cut-off stays: it is what kills
      * the deleted user's tokens; the ledger stays too, its amounts kept
      * for accounting under an anonymous id. */
+    static const char         lock[] =
+        "SELECT 1 FROM \"CreditAccount\" WHERE \"userId\" = $1 FOR UPDATE";
     static const char *const  sql[] = {
-        /* first the lock every admission takes: one waiting for it then
-         * finds no account and no user, and one before it has its
-         * generation deleted below */
-        "SELECT 1 FROM \"CreditAccount\" WHERE \"userId\" = $1 FOR UPDATE",
         "DELETE FROM \"Account\" WHERE \"userId\" = $1",
         "DELETE FROM \"AuthSession\" WHERE \"userId\" = $1",
         "DELETE FROM \"Generation\" WHERE \"userId\" = $1",
         "DELETE FROM \"User\" WHERE \"id\" = $1",
     };
     const char               *params[1] = { id };
-    nano_db_status_t          st = NANO_DB_OK;
+    nano_db_status_t          st;
     size_t                    i;
+    int                       found;
 
+    /* first the lock every admission takes: one waiting for it then
+     * finds no account and no user, and one before it has its generation
+     * deleted below */
+    st = nano_db_exec_found(db, lock, 1, params, &found);
     for (i = 0; i < sizeof(sql) / sizeof(sql[0]) && st == NANO_DB_OK; i++) {
-        PQclear(nano_db_exec(db, sql[i], 1, params,
-                             i == 0 ? PGRES_TUPLES_OK : PGRES_COMMAND_OK,
-                             &st));
+        PQclear(nano_db_exec(db, sql[i], 1, params, PGRES_COMMAND_OK, &st));
     }
     return st == NANO_DB_OK ? nano_credits_forget_user(db, id) : st;
 }
