@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { REGISTRY, ORIGIN, SOCK_DIR, STATE, get } from './lib.mjs';
-import { fcgiRequest, nginxParams } from './fcgi.mjs';
+import { fcgiGenerate } from './fcgi.mjs';
 import {
     psql, lit, person, generate, cancel, waitFor, ledgerOf,
     balanceOf, ledgerSum, ledgerRows, setBalance, price, fakeStats, fakeCount, tag,
@@ -72,16 +72,8 @@ test('NANO_SIGNUP_CREDITS at a module: a V1 user\'s first generation opens the a
     // the stack's runner does the job; this process only admits it
     const second = await secondBackend(m, { NANO_SIGNUP_CREDITS: String(grant), NANO_JOBS_MAX: '0' });
     try {
-        const body = JSON.stringify({ prompt: `a V1 user's first ${tag()}` });
-        const res = await fcgiRequest(second.sock, {
-            params: nginxParams({
-                method: 'POST', scriptName: `/${m}`, path: '/api/generate', contentType: 'application/json',
-                contentLength: Buffer.byteLength(body), origin: ORIGIN, authOrigin: ORIGIN,
-                user: { id, email: `${id}@example.com`, name: 'V1 person' },
-            }),
-            body,
-            timeout: 20000,
-        });
+        const res = await fcgiGenerate(second.sock, m, { id, email: `${id}@example.com`, name: 'V1 person' },
+            { prompt: `a V1 user's first ${tag()}` }, ORIGIN);
         assert.equal(res.status, 202, res.text.slice(0, 300));
         const rows = ledgerRows(id).reverse().map((r) => [r.reason, Number(r.delta)]);
         assert.deepEqual(rows.slice(0, 2), [['signup', grant], ['debit', -price(m)]]);
@@ -102,16 +94,8 @@ test('a deleted user\'s request that reaches a module anyway is 401, and no acco
         psql(`DELETE FROM "CreditLedger" WHERE "userId" = ${lit(u.id)};
               DELETE FROM "CreditAccount" WHERE "userId" = ${lit(u.id)};
               DELETE FROM "User" WHERE "id" = ${lit(u.id)}`);
-        const body = JSON.stringify({ prompt: `for nobody ${tag()}` });
-        const res = await fcgiRequest(`${SOCK_DIR}/${m}.sock`, {
-            params: nginxParams({
-                method: 'POST', scriptName: `/${m}`, path: '/api/generate', contentType: 'application/json',
-                contentLength: Buffer.byteLength(body), origin: ORIGIN, authOrigin: ORIGIN,
-                user: { id: u.id, email: u.me.email, name: 'gone' },
-            }),
-            body,
-            timeout: 20000,
-        });
+        const res = await fcgiGenerate(`${SOCK_DIR}/${m}.sock`, m, { id: u.id, email: u.me.email, name: 'gone' },
+            { prompt: `for nobody ${tag()}` }, ORIGIN);
         assert.equal(res.status, 401, `${m}: ${res.text.slice(0, 300)}`);
         assert.equal(res.json().error, 'unauthorized');
         assert.match(res.json().message, /no longer exists/);

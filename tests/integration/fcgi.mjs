@@ -189,6 +189,21 @@ export function fcgiRequest(path, options = {}) {
     return fcgiStream(path, options).done;
 }
 
+// POST /<m>/api/generate with a JSON body straight to a module's socket,
+// as nginx sends it once the gateway let user ({id, email, name})
+// through from origin.
+export function fcgiGenerate(sock, m, user, body, origin) {
+    const text = JSON.stringify(body);
+    return fcgiRequest(sock, {
+        params: nginxParams({
+            method: 'POST', scriptName: `/${m}`, path: '/api/generate', contentType: 'application/json',
+            contentLength: Buffer.byteLength(text), origin, authOrigin: origin, user,
+        }),
+        body: text,
+        timeout: 20000,
+    });
+}
+
 // The params nginx sends for a request to a location (nginx.conf.d/
 // fastcgi.conf plus SCRIPT_NAME and PATH_INFO), as [name, value] pairs.
 // over: {name: value} replaces a param (undefined drops it); extra:

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { ORIGIN, REGISTRY, stackctl, stackPid, alive, sleep } from './lib.mjs';
-import { fcgiRequest, nginxParams } from './fcgi.mjs';
+import { fcgiGenerate } from './fcgi.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
     price, fakeStats, fakeCount, tag, withBackendEnv, waitSql, secondBackend,
@@ -342,16 +342,7 @@ async function textAdmission(u, skew) {
     const second = await secondBackend(m, skewed(skew));
     try {
         const prompt = `an answer admitted ahead of time ${tag()} [fake:slow=2000]`;
-        const body = JSON.stringify({ prompt });
-        const asked = fcgiRequest(second.sock, {
-            params: nginxParams({
-                method: 'POST', scriptName: `/${m}`, path: '/api/generate', contentType: 'application/json',
-                contentLength: Buffer.byteLength(body), origin: ORIGIN, authOrigin: ORIGIN,
-                user: { id: u.id, email: u.user.email, name: 'Skew' },
-            }),
-            body,
-            timeout: 20000,
-        });
+        const asked = fcgiGenerate(second.sock, m, { id: u.id, email: u.user.email, name: 'Skew' }, { prompt }, ORIGIN);
         const left = await waitSql(`SELECT "leaseUntil" - ${DB_NOW} FROM "Generation" WHERE "userId" = ${lit(u.id)}
             AND "module" = ${lit(m)} AND "prompt" = ${lit(prompt)} AND "status" = 'running'`, { ms: 10000 });
         const res = await asked;
