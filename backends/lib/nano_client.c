@@ -197,6 +197,30 @@ nano_client_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
     return 0;
 }
 
+/*
+ * libcurl sends a request again, on a new connection, when a reused one
+ * died before any byte of the answer came.  The server may have taken it
+ * all the same (a provider's charge, a checkout) and lost only the
+ * answer: so a request goes out once, and the caller decides about a
+ * retry (docs/PROVIDERS.md).
+ */
+static int
+nano_client_prereq(void *arg, char *ip, char *local_ip, int remote_port,
+    int local_port)
+{
+    nano_client_res_t  *res = arg;
+
+    (void) ip;
+    (void) local_ip;
+    (void) remote_port;
+    (void) local_port;
+    if (res->sends++ > 0) {
+        res->resent = 1;
+        return CURL_PREREQFUNC_ABORT;
+    }
+    return CURL_PREREQFUNC_OK;
+}
+
 int
 nano_client_setup(CURL *easy, const nano_client_call_t *call,
     nano_client_res_t *res, struct curl_slist **slist)
@@ -208,6 +232,8 @@ nano_client_setup(CURL *easy, const nano_client_call_t *call,
     res->call = call;
     res->idle_at = nano_client_now_ms();
     res->error[0] = '\0';
+    res->sends = 0;
+    res->resent = 0;
 
     for (i = 0; call->headers[i] != NULL; i++) {
         if ((t = curl_slist_append(l, call->headers[i])) == NULL) {
@@ -246,6 +272,8 @@ nano_client_setup(CURL *easy, const nano_client_call_t *call,
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+    curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, nano_client_prereq);
+    curl_easy_setopt(easy, CURLOPT_PREREQDATA, res);
     if (call->on_idle != NULL) {
         curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION,
                          nano_client_progress);
@@ -293,6 +321,12 @@ nano_client_finish(CURL *easy, CURLcode code, nano_client_res_t *res)
     res->sent = req > 0 && (res->call->body == NULL
                             || (size_t) up >= res->call->body_len);
     res->timed_out = code == CURLE_OPERATION_TIMEDOUT;
+    if (res->resent) {
+        res->sent = 1;
+        snprintf(res->error, sizeof(res->error), "the connection closed"
+                 " after the request went out, before any answer; not"
+                 " sent again");
+    }
     if (code == CURLE_OK || res->error[0] != '\0') {
         return;
     }
@@ -424,6 +458,9 @@ nano_client_why(const nano_client_res_t *res)
     }
     if (res->too_large) {
         return "the provider's answer was too large";
+    }
+    if (res->resent) {
+        return "the connection to the provider broke";
     }
     switch (res->code) {
     case CURLE_COULDNT_RESOLVE_HOST:

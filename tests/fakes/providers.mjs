@@ -253,6 +253,17 @@ export function createFakeProviders(opts) {
                 return true;
             }
         }
+        if (marks.has('drop-once')) {
+            // taken, then the connection closes before any answer: the
+            // answer is lost, not the request (a client that sends it
+            // again has the provider act twice)
+            const k = `${endpoint}|drop|${marks.get('_prompt')}`;
+            if (!onceSeen.has(k)) {
+                onceSeen.add(k);
+                res.socket?.destroy();
+                return true;
+            }
+        }
         if (marks.has('bad-request')) { errors.bad('The request is not valid ([fake:bad-request]).'); return true; }
         if (marks.has('malformed')) {
             send(res, 200, '{"this is": not json', { 'Content-Type': 'application/json' });

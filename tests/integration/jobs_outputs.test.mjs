@@ -79,6 +79,18 @@ test('nano-banana: an answer cut mid-body fails with one refund and is never sen
     assert.equal(called(j, 'gemini.generateContent'), 1, 'a POST that may have been taken is not sent again');
 });
 
+test('nano-banana: a request whose connection closed before any answer is never sent again, by libcurl either: one refund', async () => {
+    // the first job leaves the runner a kept connection to the fake; on a
+    // reused connection that dies so, libcurl would send the POST again
+    // on a new one, and the provider would act twice
+    const warm = await oneJob('nano-banana', 'warm-conn', 'an image before a lost answer');
+    assert.equal(warm.g.status, 'succeeded', JSON.stringify(warm.g.error));
+    const j = await oneJob('nano-banana', 'drop-once', 'an image whose answer is lost [fake:drop-once]', 20000);
+    failedClean(j, 'nano-banana', 'provider_error');
+    assert.match(j.g.error.message, /connection to the provider broke/, j.g.error.message);
+    assert.equal(called(j, 'gemini.generateContent'), 1, 'a POST that may have been taken is not sent again');
+});
+
 test('nano-banana: an account deleted during its provider call leaves no file of the job behind', async () => {
     const m = 'nano-banana';
     const { u, id, from } = await inProviderCall('gone-mid-job', 'an image for nobody');
