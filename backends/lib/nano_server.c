@@ -23,6 +23,7 @@
 #include <fcgiapp.h>
 
 #include "nano_client.h"
+#include "nano_conns.h"
 #include "nano_dbpool.h"
 #include "nano_image.h"
 #include "nano_log.h"
@@ -35,9 +36,9 @@
 #define NANO_BODY_DRAIN_MAX    (16 * 1024 * 1024)
 #define NANO_BODY_CHUNK        (64 * 1024)     /* read at a time */
 #define NANO_MMAP_AT           (256 * 1024)    /* M_MMAP_THRESHOLD */
-/* nginx opens a connection per request: a burst beyond the workers waits
- * here (the kernel caps it at net.core.somaxconn, 4096 on Debian 12)
- * instead of being refused as a 502 */
+/* a burst of new connections beyond the workers waits here (the kernel
+ * caps it at net.core.somaxconn, 4096 on Debian 12) instead of being
+ * refused as a 502 */
 #define NANO_LISTEN_BACKLOG    4096
 #define NANO_STOP_GRACE_SEC    10       /* for requests in flight */
 
@@ -61,9 +62,9 @@ typedef struct {
 static atomic_int     nano_server_stopping;
 static atomic_int     nano_server_failed;     /* a worker could not start */
 static nano_dbpool_t  nano_server_pool;
+static nano_conns_t   nano_server_conns;
 
-/* Interrupts a worker's accept(); libfcgi gives up on EINTR once
- * FCGX_ShutdownPending() was called. */
+/* Interrupts a worker's wait for a connection (EINTR). */
 static void
 nano_server_wake(int sig)
 {
@@ -732,6 +733,59 @@ nano_server_request_end(nano_req_t *req)
     }
 }
 
+/*
+ * A kept connection carries the next request right behind this one's
+ * input: read what the handler left of it (a GET's empty stdin record
+ * is already in libfcgi's buffer), or have libfcgi close the connection
+ * when too much is left.
+ */
+static void
+nano_server_end_input(nano_worker_t *w)
+{
+    char    chunk[8192];
+    size_t  total = 0;
+    int     n;
+
+    if (!w->fcgx.keepConnection || w->fcgx.in == NULL) {
+        return;
+    }
+    while (FCGX_HasSeenEOF(w->fcgx.in) != EOF
+           && (n = FCGX_GetStr(chunk, sizeof(chunk), w->fcgx.in)) > 0)
+    {
+        total += (size_t) n;
+        if (total > NANO_BODY_DRAIN_MAX) {
+            break;
+        }
+    }
+    if (FCGX_HasSeenEOF(w->fcgx.in) != EOF
+        || FCGX_GetError(w->fcgx.in) != 0)
+    {
+        w->fcgx.keepConnection = 0;
+    }
+}
+
+/*
+ * Has libfcgi read a request from fd, a connection nano_conns_next gave.
+ * There is no public call that hands libfcgi a connection, so this sets
+ * ipcFd, below fcgiapp.h's "don't use" line (libfcgi 2.4), and the
+ * request's listen_sock is -1: FCGX_Accept_r never accepts itself, and
+ * when fd ends instead of carrying a request (the web server closed a
+ * kept connection) it closes fd and fails.  keepConnection 1 keeps fd
+ * from the finish of the previous request that FCGX_Accept_r runs first.
+ * 0, or -1 when fd ended.
+ */
+static int
+nano_server_read_request(nano_worker_t *w, int fd)
+{
+    w->fcgx.ipcFd = fd;
+    w->fcgx.keepConnection = 1;
+    if (FCGX_Accept_r(&w->fcgx) != 0) {
+        w->fcgx.ipcFd = -1;
+        return -1;
+    }
+    return 0;
+}
+
 static void
 nano_server_handle(nano_worker_t *w)
 {
@@ -787,7 +841,15 @@ nano_server_handle(nano_worker_t *w)
     }
     nano_server_request_end(&req);
     nano_req_cleanup(&req);
+    nano_server_end_input(w);
     FCGX_Finish_r(&w->fcgx);
+    if (w->fcgx.ipcFd >= 0) {
+        /* nginx keeps it (FCGI_KEEP_CONN) and may send the next request
+         * at once: free for any worker before the log and the work
+         * after the reply */
+        nano_conns_park(&nano_server_conns, w->fcgx.ipcFd);
+        w->fcgx.ipcFd = -1;
+    }
     nano_log_info("%s", line);
     nano_buf_cleanup(&out);
     nano_res_cleanup(&res);
@@ -804,6 +866,7 @@ nano_server_worker(void *arg)
 {
     nano_worker_t  *w = arg;
     sigset_t        wake;
+    int             fd;
 
     sigemptyset(&wake);
     sigaddset(&wake, SIGUSR1);
@@ -817,14 +880,21 @@ nano_server_worker(void *arg)
     }
 
     while (!atomic_load(&nano_server_stopping)) {
-        if (FCGX_Accept_r(&w->fcgx) < 0) {
+        fd = nano_conns_next(&nano_server_conns);
+        if (fd < 0) {
             if (atomic_load(&nano_server_stopping)) {
                 break;
+            }
+            if (errno == EINTR) {
+                continue;
             }
             /* EMFILE and the like pass; do not spin on them. */
             nano_log_warn("worker %d: accept failed: %s", w->id,
                           strerror(errno));
             usleep(100 * 1000);
+            continue;
+        }
+        if (nano_server_read_request(w, fd) != 0) {
             continue;
         }
         nano_server_handle(w);
@@ -847,13 +917,15 @@ nano_server_stop_workers(nano_worker_t *workers, int n,
     int              i, rc = 0;
 
     atomic_store(&nano_server_stopping, 1);
-    FCGX_ShutdownPending();
-    /* Wakes accept() on sockets we made; signals cover the rest.  An
-     * inherited socket is shared with systemd or spawn-fcgi, and
-     * shutdown() would stop it for them too: leave it alone. */
+    /* New connections are refused on sockets we made; signals wake the
+     * workers.  An inherited socket is shared with systemd or
+     * spawn-fcgi, and shutdown() would stop it for them too: leave it
+     * alone.  Idle kept connections are closed now, so that nginx drops
+     * them instead of sending a request nobody would read. */
     if (!l->inherited && l->fd >= 0) {
         shutdown(l->fd, SHUT_RDWR);
     }
+    nano_conns_close_idle(&nano_server_conns);
 
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += NANO_STOP_GRACE_SEC;
@@ -1090,6 +1162,11 @@ nano_server_main(int argc, char **argv, const nano_app_t *app)
         rc = NANO_EXIT_FAILURE;
         goto out;
     }
+    if (nano_conns_init(&nano_server_conns, l.fd) != 0) {
+        nano_log_error("cannot watch %s: %s", l.name, strerror(errno));
+        rc = NANO_EXIT_FAILURE;
+        goto out;
+    }
     json_object_seed(0);        /* before threads: jansson's hash seed */
     nano_stream_slots_init(opts.streams);
     if (nano_dbpool_init(&nano_server_pool, getenv("DATABASE_URL"),
@@ -1117,7 +1194,7 @@ nano_server_main(int argc, char **argv, const nano_app_t *app)
         workers[i].id = i;
         workers[i].app = app;
         workers[i].config = &cfg;
-        if (FCGX_InitRequest(&workers[i].fcgx, l.fd, 0) != 0
+        if (FCGX_InitRequest(&workers[i].fcgx, -1, 0) != 0
             || pthread_create(&workers[i].thread, NULL, nano_server_worker,
                               &workers[i]) != 0)
         {
@@ -1152,6 +1229,7 @@ out:
     if (started && app->stop != NULL) {
         app->stop();
     }
+    nano_conns_cleanup(&nano_server_conns);
     nano_dbpool_cleanup(&nano_server_pool);
     nano_password_pool_cleanup();
     if (l.fd >= 0) {

@@ -47,17 +47,20 @@ registry_upstream_name() {
 }
 
 # registry_upstreams unix DIR | tcp: nginx upstream blocks for the
-# platform and every module, on DIR/<app>.sock or on their ports.
+# platform and every module, on DIR/<app>.sock or on their ports.  Each
+# nginx worker keeps up to 16 idle connections to each backend
+# (fastcgi_keep_conn in nginx.conf.d/fastcgi.conf); a backend holds an
+# idle one as a descriptor, not a thread.
 registry_upstreams() {
     local mode=$1 dir=${2:-} app
     printf '# Generated from %s by scripts/lib/registry.sh: where each\n' "$REGISTRY_FILE"
     printf '# backend listens.  Regenerate it when the registry changes.\n'
     for app in platform $(registry_modules); do
         if [ "$mode" = unix ]; then
-            printf 'upstream %s { server unix:%s/%s.sock; }\n' \
+            printf 'upstream %s { server unix:%s/%s.sock; keepalive 16; }\n' \
                 "$(registry_upstream_name "$app")" "$dir" "$app"
         else
-            printf 'upstream %s { server 127.0.0.1:%s; }\n' \
+            printf 'upstream %s { server 127.0.0.1:%s; keepalive 16; }\n' \
                 "$(registry_upstream_name "$app")" "$(registry_port "$app")"
         fi
     done

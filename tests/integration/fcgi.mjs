@@ -11,7 +11,8 @@
 //   res.text, res.json(), res.stderr, res.appStatus
 //
 // fcgiStream() is the same request with STDOUT handed on as it arrives
-// (streamed replies) and a socket to close mid-reply.
+// (streamed replies) and a socket to close mid-reply; fcgiKept() a
+// connection kept between requests, as nginx keeps one.
 import net from 'node:net';
 
 const VERSION = 1;
@@ -22,6 +23,7 @@ const STDIN = 5;
 const STDOUT = 6;
 const STDERR = 7;
 const RESPONDER = 1;
+const FCGI_KEEP_CONN = 1;
 const MAX_CONTENT = 65535;
 const REQUEST_ID = 1;
 
@@ -93,29 +95,91 @@ function parseStdout(buf) {
     return { status, headers, setCookies, body: buf.subarray(sep + sepLen) };
 }
 
-// fcgiStream(path, {params, body, timeout, onStdout}): one request on a
-// new connection (keep-conn off, as nginx's config here does), its STDOUT
-// handed to onStdout(data, ms) as each record arrives (ms since the
-// request was sent).  Returns {socket, done}: destroy socket to leave in
-// the middle of a reply; done resolves as fcgiRequest's result, with
-// chunks: [{at, data}] (each STDOUT record and when it came).
-export function fcgiStream(path, { params = [], body, timeout = 10000, onStdout } = {}) {
+// The records of one request: BEGIN_REQUEST (flags: FCGI_KEEP_CONN or 0),
+// its params and its stdin.
+function requestRecords(params, body, flags) {
     const stdin = body === undefined ? Buffer.alloc(0) : Buffer.isBuffer(body) ? body : Buffer.from(body);
     const begin = Buffer.alloc(8);
-    begin.writeUInt16BE(RESPONDER, 0);   // flags 0: the server closes the connection
-    const out = Buffer.concat([
+    begin.writeUInt16BE(RESPONDER, 0);
+    begin.writeUInt8(flags, 2);
+    return Buffer.concat([
         record(BEGIN_REQUEST, begin),
         ...stream(PARAMS, encodeParams(params)),
         ...stream(STDIN, stdin),
     ]);
+}
+
+// A reader of one request's reply: feed(data) with what the socket gave;
+// onStdout(data, ms) for each STDOUT record; ended is set at END_REQUEST;
+// result() is fcgiRequest's answer.
+function replyReader(sent, onStdout) {
+    let input = Buffer.alloc(0);
+    const stdout = [];
+    const chunks = [];
+    const stderr = [];
+    const r = {
+        ended: null,
+        // what came after END_REQUEST (another request's records)
+        rest: Buffer.alloc(0),
+        feed(d) {
+            input = Buffer.concat([input, d]);
+            while (input.length >= 8 && !r.ended) {
+                const len = input.readUInt16BE(4);
+                const pad = input.readUInt8(6);
+                if (input.length < 8 + len + pad) break;
+                const type = input.readUInt8(1);
+                const content = input.subarray(8, 8 + len);
+                if (type === STDOUT && len > 0) {
+                    const at = performance.now() - sent();
+                    stdout.push(content);
+                    chunks.push({ at, data: content });
+                    if (onStdout) onStdout(content, at);
+                } else if (type === STDERR) stderr.push(content);
+                else if (type === END_REQUEST) {
+                    r.ended = { appStatus: content.readUInt32BE(0), protocolStatus: content.readUInt8(4) };
+                }
+                input = input.subarray(8 + len + pad);
+            }
+            if (r.ended) r.rest = input;
+        },
+        stdoutText: () => Buffer.concat(stdout).toString('utf8').slice(0, 200),
+        result() {
+            const p = parseStdout(Buffer.concat(stdout));
+            const text = p.body.toString('utf8');
+            return {
+                status: p.status,
+                headers: p.headers,
+                setCookies: p.setCookies,
+                text,
+                chunks,
+                stderr: Buffer.concat(stderr).toString('utf8'),
+                appStatus: r.ended.appStatus,
+                protocolStatus: r.ended.protocolStatus,
+                json() {
+                    try {
+                        return JSON.parse(text);
+                    } catch {
+                        throw new Error(`not JSON (status ${p.status}, ${p.headers['content-type']}): ${text.slice(0, 300)}`);
+                    }
+                },
+            };
+        },
+    };
+    return r;
+}
+
+// fcgiStream(path, {params, body, timeout, onStdout}): one request on a
+// new connection (keep-conn off: the backend closes the connection), its
+// STDOUT handed to onStdout(data, ms) as each record arrives (ms since
+// the request was sent).  Returns {socket, done}: destroy socket to leave
+// in the middle of a reply; done resolves as fcgiRequest's result, with
+// chunks: [{at, data}] (each STDOUT record and when it came).
+export function fcgiStream(path, { params = [], body, timeout = 10000, onStdout } = {}) {
+    const out = requestRecords(params, body, 0);
     const sock = net.connect(path);
+    let sent = 0;
+    const reader = replyReader(() => sent, onStdout);
     const done = new Promise((resolve, reject) => {
-        let input = Buffer.alloc(0);
-        const stdout = [];
-        const chunks = [];
-        const stderr = [];
-        let ended = null;
-        let sent = 0;
         const timer = setTimeout(() => {
             sock.destroy();
             reject(new Error(`FastCGI request to ${path} timed out after ${timeout} ms`));
@@ -124,63 +188,90 @@ export function fcgiStream(path, { params = [], body, timeout = 10000, onStdout 
             sent = performance.now();
             sock.write(out);
         });
-        sock.on('data', (d) => {
-            input = Buffer.concat([input, d]);
-            while (input.length >= 8) {
-                const len = input.readUInt16BE(4);
-                const pad = input.readUInt8(6);
-                if (input.length < 8 + len + pad) break;
-                const type = input.readUInt8(1);
-                const content = input.subarray(8, 8 + len);
-                if (type === STDOUT && len > 0) {
-                    const at = performance.now() - sent;
-                    stdout.push(content);
-                    chunks.push({ at, data: content });
-                    if (onStdout) onStdout(content, at);
-                } else if (type === STDERR) stderr.push(content);
-                else if (type === END_REQUEST) {
-                    ended = { appStatus: content.readUInt32BE(0), protocolStatus: content.readUInt8(4) };
-                }
-                input = input.subarray(8 + len + pad);
-            }
-        });
+        sock.on('data', (d) => reader.feed(d));
         sock.on('error', (e) => {
             clearTimeout(timer);
             reject(e);
         });
         sock.on('close', () => {
             clearTimeout(timer);
-            if (!ended) {
+            if (!reader.ended) {
                 reject(new Error(`FastCGI connection to ${path} closed without END_REQUEST`
-                    + ` (stdout ${JSON.stringify(Buffer.concat(stdout).toString('utf8').slice(0, 200))})`));
+                    + ` (stdout ${JSON.stringify(reader.stdoutText())})`));
                 return;
             }
             try {
-                const r = parseStdout(Buffer.concat(stdout));
-                const text = r.body.toString('utf8');
-                resolve({
-                    status: r.status,
-                    headers: r.headers,
-                    setCookies: r.setCookies,
-                    text,
-                    chunks,
-                    stderr: Buffer.concat(stderr).toString('utf8'),
-                    appStatus: ended.appStatus,
-                    protocolStatus: ended.protocolStatus,
-                    json() {
-                        try {
-                            return JSON.parse(text);
-                        } catch {
-                            throw new Error(`not JSON (status ${r.status}, ${r.headers['content-type']}): ${text.slice(0, 300)}`);
-                        }
-                    },
-                });
+                resolve(reader.result());
             } catch (e) {
                 reject(e);
             }
         });
     });
     return { socket: sock, done };
+}
+
+// fcgiKept(path): a connection kept between requests, as nginx keeps one
+// with fastcgi_keep_conn.  await conn.connected; then conn.request({params,
+// body, timeout}) sends a request with FCGI_KEEP_CONN and resolves at its
+// END_REQUEST with fcgiRequest's result (one request at a time);
+// conn.closed resolves when the backend closed the connection, and
+// conn.close() closes it from this side.
+export function fcgiKept(path) {
+    const sock = net.connect(path);
+    let reader = null;
+    let closedBy = null;
+    const conn = {
+        socket: sock,
+        connected: new Promise((resolve, reject) => {
+            sock.once('connect', resolve);
+            sock.once('error', reject);
+        }),
+        closed: new Promise((resolve) => sock.on('close', () => {
+            closedBy = closedBy || 'backend';
+            resolve(closedBy);
+        })),
+        request({ params = [], body, timeout = 10000 } = {}) {
+            if (reader) throw new Error('fcgiKept: one request at a time');
+            let sent = 0;
+            const r = replyReader(() => sent);
+            reader = r;
+            return new Promise((resolve, reject) => {
+                const finish = (err) => {
+                    clearTimeout(timer);
+                    sock.off('data', onData);
+                    sock.off('close', onClose);
+                    reader = null;
+                    if (err) reject(err);
+                    else if (r.rest.length) reject(new Error(`${r.rest.length} bytes after END_REQUEST`));
+                    else {
+                        try {
+                            resolve(r.result());
+                        } catch (e) {
+                            reject(e);
+                        }
+                    }
+                };
+                const onData = (d) => {
+                    r.feed(d);
+                    if (r.ended) finish(null);
+                };
+                const onClose = () => finish(new Error(`FastCGI connection to ${path} closed without END_REQUEST`
+                    + ` (stdout ${JSON.stringify(r.stdoutText())})`));
+                const timer = setTimeout(() => finish(new Error(`FastCGI request to ${path} timed out after ${timeout} ms`)), timeout);
+                sock.on('data', onData);
+                sock.on('close', onClose);
+                sent = performance.now();
+                sock.write(requestRecords(params, body, FCGI_KEEP_CONN));
+            });
+        },
+        close() {
+            closedBy = closedBy || 'client';
+            sock.destroy();
+            return conn.closed;
+        },
+    };
+    sock.on('error', () => {});
+    return conn;
 }
 
 // fcgiRequest(path, {params, body, timeout}): one request on a new

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fcgiRequest, fcgiStream, nginxParams } from './fcgi.mjs';
+import { fcgiKept, fcgiRequest, fcgiStream, nginxParams } from './fcgi.mjs';
 import { psql } from './accounts.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -430,6 +430,118 @@ test('a handler that returns NANO_STREAMED without a stream gets a 500 sent for 
     assert.equal(res.status, 500);
     assert.equal(res.json().error, 'internal');
     await app.waitLog(/error: GET \/sse\/unbegun: the handler returned NANO_STREAMED without beginning a stream/);
+});
+
+// --- kept connections (nginx's fastcgi_keep_conn) ---------------------------------
+
+// A kept connection's request: method, path, body as ask() takes them.
+function askKept(conn, method, p, { body, timeout = 10000 } = {}) {
+    const b = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body);
+    return conn.request({
+        params: params({ method, path: p, contentLength: b ? b.length : '' }),
+        body: b,
+        timeout,
+    });
+}
+
+const openFds = (pid) => fs.readdirSync(`/proc/${pid}/fd`).length;
+
+test('kept connections: requests follow one another on one connection; idle ones beyond the workers hold none of them; one the client closes is let go', async (t) => {
+    const app = await startApp({ args: ['--workers', '2'] });
+    t.after(() => app.stop());
+
+    const conns = [];
+    for (let i = 0; i < 6; i++) {
+        const c = fcgiKept(app.sock);
+        t.after(() => c.close());
+        await c.connected;
+        const res = await askKept(c, 'GET', `/echo/first${i}`);
+        assert.equal(res.status, 200, res.text);
+        assert.equal(res.json().id, `first${i}`);
+        conns.push(c);
+    }
+    // six idle connections, two workers: a new connection is still served
+    let res = await ask(app, 'GET', '/echo/fresh', { timeout: 3000 });
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json().id, 'fresh');
+
+    for (let round = 0; round < 3; round++) {
+        for (const [i, c] of conns.entries()) {
+            res = await askKept(c, 'GET', `/echo/r${round}c${i}`);
+            assert.equal(res.json().id, `r${round}c${i}`, `round ${round}, connection ${i}`);
+            res = await askKept(c, 'POST', '/default', { body: 'x'.repeat(1000 + i) });
+            assert.equal(res.status, 200, res.text);
+            assert.equal(res.json().bytes, 1000 + i);
+        }
+    }
+    // all at once, on every connection and on new ones
+    const all = await Promise.all([
+        ...conns.map((c, i) => askKept(c, 'GET', `/echo/together${i}`)),
+        ...[0, 1, 2].map((i) => ask(app, 'GET', `/echo/new${i}`)),
+    ]);
+    assert.deepEqual(all.map((r) => r.json().id),
+        [0, 1, 2, 3, 4, 5].map((i) => `together${i}`).concat(['new0', 'new1', 'new2']));
+
+    // (new connections of the requests above may still be closing too)
+    const before = openFds(app.proc.pid);
+    for (const c of conns.splice(0, 3)) await c.close();
+    let after = before;
+    for (let k = 0; k < 100 && after > before - 3; k++) {
+        await sleep(20);
+        after = openFds(app.proc.pid);
+    }
+    assert.ok(after <= before - 3, `the three closed connections are let go: ${before} descriptors, then ${after}`);
+    for (const [i, c] of conns.entries()) {
+        res = await askKept(c, 'GET', `/echo/last${i}`);
+        assert.equal(res.json().id, `last${i}`);
+    }
+    assert.doesNotMatch(app.log(), /accept failed|error/);
+});
+
+test('kept connections: input a request left unread (a GET\'s body, a refused upload) is read before the next request, never taken for it', async (t) => {
+    const app = await startApp();
+    t.after(() => app.stop());
+    const c = fcgiKept(app.sock);
+    t.after(() => c.close());
+    await c.connected;
+
+    // nginx forwards a GET's body; no GET handler reads one
+    let res = await askKept(c, 'GET', '/echo/with-body', { body: Buffer.alloc(200 * 1024, 0x62) });
+    assert.equal(res.json().id, 'with-body');
+    res = await askKept(c, 'GET', '/echo/after-get');
+    assert.equal(res.json().id, 'after-get');
+
+    // /small takes 16 bytes: 413 after a partial read
+    res = await askKept(c, 'POST', '/small', { body: Buffer.alloc(300 * 1024, 0x63) });
+    assert.equal(res.status, 413, res.text);
+    res = await askKept(c, 'GET', '/echo/after-413');
+    assert.equal(res.json().id, 'after-413');
+
+    // a stream keeps the connection too
+    res = await c.request({ params: params({ path: '/sse', query: 'n=2&gap_ms=1' }) });
+    assert.equal(res.status, 200, res.text);
+    assert.match(res.text, /event: done/);
+    res = await askKept(c, 'GET', '/echo/after-sse');
+    assert.equal(res.json().id, 'after-sse');
+    assert.equal(await Promise.race([c.closed, sleep(100).then(() => 'open')]), 'open');
+});
+
+test('kept connections: a stop closes the idle ones at once and does not wait for them', async (t) => {
+    const app = await startApp();
+    const conns = [];
+    for (let i = 0; i < 3; i++) {
+        const c = fcgiKept(app.sock);
+        await c.connected;
+        assert.equal((await askKept(c, 'GET', `/echo/k${i}`)).status, 200);
+        conns.push(c);
+    }
+    const t0 = Date.now();
+    app.proc.kill('SIGTERM');
+    const closed = await Promise.all(conns.map((c) => Promise.race([c.closed, sleep(3000).then(() => 'still open')])));
+    assert.deepEqual(closed, ['backend', 'backend', 'backend']);
+    assert.equal(await Promise.race([app.exited, sleep(3000).then(() => 'running')]), 0);
+    assert.ok(Date.now() - t0 < 3000, `stopped in ${Date.now() - t0} ms`);
+    await app.stop();
 });
 
 // --- settings -----------------------------------------------------------------
