@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "nano_conns.h"
+#include "nano_log.h"
 
 #define NANO_CONNS_IDLE_MAX  (1 << 22)      /* descriptors tracked */
 
@@ -99,8 +100,10 @@ nano_conns_accept(nano_conns_t *c)
     fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
     err = errno;
     /* the next connection may be taken while this one is served */
-    if (nano_conns_watch(c, c->listen_fd) != 0 && fd < 0) {
-        err = errno;
+    if (nano_conns_watch(c, c->listen_fd) != 0) {
+        /* only ENOMEM: kept connections are still served */
+        nano_log_error("cannot watch the listener again (%s): no new"
+                       " connection is accepted", strerror(errno));
     }
     if (fd >= 0 && c->tcp) {
         /* small records (SSE deltas) must not wait for Nagle */
