@@ -62,6 +62,9 @@ nano_conns_init(nano_conns_t *c, int listen_fd)
     {
         c->nidle = (int) rl.rlim_cur;
     }
+    /* the rest stays for database connections, provider calls, files
+     * and the connections that carry requests */
+    c->park_max = c->nidle / 2;
     c->idle = calloc((size_t) c->nidle, 1);
     if (c->idle == NULL) {
         return -1;
@@ -91,6 +94,32 @@ fail:
     return -1;
 }
 
+/*
+ * Closes one idle connection (nginx then drops it from its cache): 1, or
+ * 0 when none is idle.  Which one does not matter; the cursor spreads
+ * the choice.
+ */
+static int
+nano_conns_shed(nano_conns_t *c)
+{
+    int  i, fd, shed = 0;
+
+    pthread_mutex_lock(&c->lock);
+    for (i = 0; c->parked > 0 && i < c->nidle; i++) {
+        fd = (c->shed_from + i) % c->nidle;
+        if (c->idle[fd]) {
+            c->idle[fd] = 0;
+            c->parked--;
+            c->shed_from = fd + 1;
+            close(fd);
+            shed = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+    return shed;
+}
+
 /* A new connection, or -1 with errno (EAGAIN: another took it). */
 static int
 nano_conns_accept(nano_conns_t *c)
@@ -98,6 +127,13 @@ nano_conns_accept(nano_conns_t *c)
     int  fd, err, on = 1;
 
     fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE)
+        && nano_conns_shed(c))
+    {
+        /* otherwise the new connection would wait for nginx's
+         * keepalive_timeout while idle ones held every descriptor */
+        fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    }
     err = errno;
     /* the next connection may be taken while this one is served */
     if (nano_conns_watch(c, c->listen_fd) != 0) {
@@ -148,6 +184,7 @@ nano_conns_next(nano_conns_t *c)
         taken = fd < c->nidle && c->idle[fd];
         if (taken) {
             c->idle[fd] = 0;
+            c->parked--;
         }
         pthread_mutex_unlock(&c->lock);
         if (taken) {
@@ -163,12 +200,14 @@ nano_conns_park(nano_conns_t *c, int fd)
     int  kept = 0;
 
     pthread_mutex_lock(&c->lock);
-    if (!c->closing && fd < c->nidle) {
+    if (!c->closing && fd < c->nidle && c->parked < c->park_max) {
         /* marked first: its event may wake another worker at once */
         c->idle[fd] = 1;
+        c->parked++;
         kept = nano_conns_watch(c, fd) == 0;
         if (!kept) {
             c->idle[fd] = 0;
+            c->parked--;
         }
     }
     pthread_mutex_unlock(&c->lock);
@@ -187,9 +226,10 @@ nano_conns_close_idle(nano_conns_t *c)
     }
     pthread_mutex_lock(&c->lock);
     c->closing = 1;
-    for (fd = 0; fd < c->nidle; fd++) {
+    for (fd = 0; c->parked > 0 && fd < c->nidle; fd++) {
         if (c->idle[fd]) {
             c->idle[fd] = 0;
+            c->parked--;
             close(fd);
         }
     }

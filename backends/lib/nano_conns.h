@@ -21,6 +21,9 @@ typedef struct {
     int               closing;      /* nano_conns_close_idle ran */
     unsigned char    *idle;         /* by descriptor: 1 while parked */
     int               nidle;        /* its size (RLIMIT_NOFILE) */
+    int               parked;       /* how many are marked */
+    int               park_max;     /* half the descriptors */
+    int               shed_from;    /* where the next shed looks first */
 } nano_conns_t;
 
 /*
@@ -40,8 +43,10 @@ int nano_conns_next(nano_conns_t *c);
 
 /*
  * Keeps fd, whose request ended and which the web server keeps, until
- * its next request; closes it when that cannot be watched or the
- * process is stopping.
+ * its next request; closes it when that cannot be watched, when half the
+ * process's descriptors (RLIMIT_NOFILE) are idle connections already, or
+ * when the process is stopping.  Out of descriptors, an accept closes an
+ * idle connection to take the new one.
  */
 void nano_conns_park(nano_conns_t *c, int fd);
 

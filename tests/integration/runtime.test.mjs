@@ -31,14 +31,17 @@ const PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000280000001e00806000
 
 // --- the app ------------------------------------------------------------------
 
-// startApp({env, args}): a nano-testapp of its own, in a temporary folder
-// (its socket, NANO_ROOT, NANO_MEDIA_DIR); resolves once it listens.
-// app.log() is what it wrote on stderr; app.stop() ends it.
-async function startApp({ env = {}, args = [] } = {}) {
+// startApp({env, args, nofile}): a nano-testapp of its own, in a
+// temporary folder (its socket, NANO_ROOT, NANO_MEDIA_DIR); resolves once
+// it listens.  nofile: its descriptor limit (prlimit).  app.log() is what
+// it wrote on stderr; app.stop() ends it.
+async function startApp({ env = {}, args = [], nofile } = {}) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-rt-'));
     const sock = path.join(dir, 'app.sock');
     const media = path.join(dir, 'media');
-    const proc = spawn(APP, ['--listen', `unix:${sock}`, ...args], {
+    const argv = [APP, '--listen', `unix:${sock}`, ...args];
+    if (nofile) argv.unshift('prlimit', `--nofile=${nofile}:${nofile}`, '--');
+    const proc = spawn(argv[0], argv.slice(1), {
         stdio: ['ignore', 'ignore', 'pipe'],
         env: {
             PATH: process.env.PATH, NEXTAUTH_URL: ORIGIN, NANO_ROOT: dir,
@@ -524,6 +527,52 @@ test('kept connections: input a request left unread (a GET\'s body, a refused up
     res = await askKept(c, 'GET', '/echo/after-sse');
     assert.equal(res.json().id, 'after-sse');
     assert.equal(await Promise.race([c.closed, sleep(100).then(() => 'open')]), 'open');
+});
+
+// Opens a kept connection and asks one request on it.
+async function keptAsked(app, id) {
+    const c = fcgiKept(app.sock);
+    await c.connected;
+    const res = await askKept(c, 'GET', `/echo/${id}`, { timeout: 3000 });
+    assert.equal(res.json().id, id);
+    return c;
+}
+
+const closedYet = async (conns) => {
+    await sleep(200);
+    return Promise.all(conns.map((c) => Promise.race([c.closed, sleep(1).then(() => 'open')])));
+};
+
+test('kept connections: idle ones take at most half the descriptors; out of descriptors, a new connection closes an idle one instead of waiting', async (t) => {
+    // 16 descriptors: 8 may be idle kept connections; the 9th and 10th
+    // are closed after their request
+    let app = await startApp({ nofile: 16, args: ['--workers', '2'] });
+    t.after(() => app.stop());
+    let conns = [];
+    for (let i = 0; i < 10; i++) conns.push(await keptAsked(app, `cap${i}`));
+    assert.deepEqual(await closedYet(conns), [...Array(8).fill('open'), 'backend', 'backend']);
+    for (const [i, c] of conns.slice(0, 8).entries()) {
+        assert.equal((await askKept(c, 'GET', `/echo/again${i}`)).json().id, `again${i}`);
+    }
+    for (const c of conns) await c.close();
+    await app.stop();
+
+    // 8 descriptors, 5 in use at start: three idle connections fill
+    // them; each new connection after them is served at once, and an
+    // idle one is closed for it
+    app = await startApp({ nofile: 8, args: ['--workers', '2'] });
+    conns = [];
+    for (let i = 0; i < 3; i++) conns.push(await keptAsked(app, `full${i}`));
+    assert.deepEqual(await closedYet(conns), ['open', 'open', 'open']);
+    for (let i = 3; i < 7; i++) {
+        conns.push(await keptAsked(app, `more${i}`));
+        const states = await closedYet(conns);
+        assert.equal(states.filter((x) => x === 'backend').length, i - 2, `after connection ${i}: ${states}`);
+        assert.equal(states[i], 'open', 'the new connection is kept');
+    }
+    const res = await ask(app, 'GET', '/echo/plain', { timeout: 3000 });
+    assert.equal(res.json().id, 'plain');
+    for (const c of conns) await c.close();
 });
 
 test('kept connections: a stop closes the idle ones at once and does not wait for them', async (t) => {
