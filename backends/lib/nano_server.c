@@ -63,6 +63,7 @@ static atomic_int     nano_server_stopping;
 static atomic_int     nano_server_failed;     /* a worker could not start */
 static nano_dbpool_t  nano_server_pool;
 static nano_conns_t   nano_server_conns;
+static atomic_long    nano_server_accept_warned;  /* time(), last logged */
 
 /* Interrupts a worker's wait for a connection (EINTR). */
 static void
@@ -866,7 +867,8 @@ nano_server_worker(void *arg)
 {
     nano_worker_t  *w = arg;
     sigset_t        wake;
-    int             fd;
+    long            now;
+    int             fd, err;
 
     sigemptyset(&wake);
     sigaddset(&wake, SIGUSR1);
@@ -888,9 +890,15 @@ nano_server_worker(void *arg)
             if (errno == EINTR) {
                 continue;
             }
-            /* EMFILE and the like pass; do not spin on them. */
-            nano_log_warn("worker %d: accept failed: %s", w->id,
-                          strerror(errno));
+            /* EMFILE and the like pass; do not spin on them, nor have
+             * every worker log each try (64 workers: 640 lines a
+             * second) */
+            err = errno;
+            now = (long) time(NULL);
+            if (atomic_exchange(&nano_server_accept_warned, now) != now) {
+                nano_log_warn("worker %d: accept failed: %s (logged once"
+                              " a second)", w->id, strerror(err));
+            }
             usleep(100 * 1000);
             continue;
         }

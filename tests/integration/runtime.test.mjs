@@ -575,6 +575,24 @@ test('kept connections: idle ones take at most half the descriptors; out of desc
     for (const c of conns) await c.close();
 });
 
+test('out of descriptors with no idle connection to close: new connections wait for one, and the failed accepts are logged once a second, not by every worker at each try', async (t) => {
+    // 6 descriptors, 5 in use at start: a stream holds the last one
+    const app = await startApp({ nofile: 6, args: ['--workers', '8'] });
+    t.after(() => app.stop());
+    let began = false;
+    const hold = fcgiStream(app.sock, {
+        params: params({ path: '/sse/hold', query: 'ms=1500' }),
+        onStdout: () => { began = true; },
+    });
+    for (let k = 0; k < 100 && !began; k++) await sleep(20);
+    assert.ok(began, 'the stream began');
+    const waiting = [0, 1, 2].map((i) => ask(app, 'GET', `/echo/wait${i}`, { timeout: 8000 }));
+    assert.equal((await hold.done).status, 200);
+    assert.deepEqual((await Promise.all(waiting)).map((r) => r.json().id), ['wait0', 'wait1', 'wait2']);
+    const lines = app.log().match(/accept failed: Too many open files/g) || [];
+    assert.ok(lines.length >= 1 && lines.length <= 3, `${lines.length} lines in about 1.5 s`);
+});
+
 test('kept connections: a stop closes the idle ones at once and does not wait for them', async (t) => {
     const app = await startApp();
     const conns = [];
