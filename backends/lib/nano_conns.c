@@ -62,9 +62,6 @@ nano_conns_init(nano_conns_t *c, int listen_fd)
     {
         c->nidle = (int) rl.rlim_cur;
     }
-    /* the rest stays for database connections, provider calls, files
-     * and the connections that carry requests */
-    c->park_max = c->nidle / 2;
     c->idle = calloc((size_t) c->nidle, 1);
     if (c->idle == NULL) {
         return -1;
@@ -95,27 +92,36 @@ fail:
 }
 
 /*
- * Closes one idle connection (nginx then drops it from its cache): 1, or
- * 0 when none is idle.  Which one does not matter; the cursor spreads
- * the choice.
+ * Under the lock: closes one idle connection (nginx then drops it from
+ * its cache), looking from the cursor on, so that repeated calls cover
+ * the table once.  1, or 0 when none is idle.
  */
 static int
-nano_conns_shed(nano_conns_t *c)
+nano_conns_close_one(nano_conns_t *c)
 {
-    int  i, fd, shed = 0;
+    int  i, fd;
 
-    pthread_mutex_lock(&c->lock);
     for (i = 0; c->parked > 0 && i < c->nidle; i++) {
-        fd = (c->shed_from + i) % c->nidle;
+        fd = (c->close_from + i) % c->nidle;
         if (c->idle[fd]) {
             c->idle[fd] = 0;
             c->parked--;
-            c->shed_from = fd + 1;
+            c->close_from = fd + 1;
             close(fd);
-            shed = 1;
-            break;
+            return 1;
         }
     }
+    return 0;
+}
+
+/* Closes one idle connection for a new one: 1, or 0 when none is idle. */
+static int
+nano_conns_shed(nano_conns_t *c)
+{
+    int  shed;
+
+    pthread_mutex_lock(&c->lock);
+    shed = nano_conns_close_one(c);
     pthread_mutex_unlock(&c->lock);
     return shed;
 }
@@ -200,7 +206,10 @@ nano_conns_park(nano_conns_t *c, int fd)
     int  kept = 0;
 
     pthread_mutex_lock(&c->lock);
-    if (!c->closing && fd < c->nidle && c->parked < c->park_max) {
+    /* half the descriptors at most: the rest stays for database
+     * connections, provider calls, files and the connections that carry
+     * requests */
+    if (!c->closing && fd < c->nidle && c->parked < c->nidle / 2) {
         /* marked first: its event may wake another worker at once */
         c->idle[fd] = 1;
         c->parked++;
@@ -219,19 +228,13 @@ nano_conns_park(nano_conns_t *c, int fd)
 void
 nano_conns_close_idle(nano_conns_t *c)
 {
-    int  fd;
-
     if (c->idle == NULL) {
         return;
     }
     pthread_mutex_lock(&c->lock);
     c->closing = 1;
-    for (fd = 0; c->parked > 0 && fd < c->nidle; fd++) {
-        if (c->idle[fd]) {
-            c->idle[fd] = 0;
-            c->parked--;
-            close(fd);
-        }
+    while (nano_conns_close_one(c)) {
+        /* each looks on from where the last one closed */
     }
     pthread_mutex_unlock(&c->lock);
 }

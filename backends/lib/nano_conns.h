@@ -22,8 +22,7 @@ typedef struct {
     unsigned char    *idle;         /* by descriptor: 1 while parked */
     int               nidle;        /* its size (RLIMIT_NOFILE) */
     int               parked;       /* how many are marked */
-    int               park_max;     /* half the descriptors */
-    int               shed_from;    /* where the next shed looks first */
+    int               close_from;   /* where the next close looks first */
 } nano_conns_t;
 
 /*
