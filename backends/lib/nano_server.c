@@ -507,6 +507,25 @@ nano_server_body_refusal(nano_req_t *req, nano_res_t *res, int status,
 }
 
 /*
+ * Reads and drops what is left of a request's input, until its end or
+ * until NANO_BODY_DRAIN_MAX bytes in all (total of them read before).
+ * 1 when the end was reached.
+ */
+static int
+nano_server_drain(FCGX_Stream *in, size_t total)
+{
+    char  chunk[8192];
+    int   n;
+
+    while (total < NANO_BODY_DRAIN_MAX
+           && (n = FCGX_GetStr(chunk, sizeof(chunk), in)) > 0)
+    {
+        total += (size_t) n;
+    }
+    return FCGX_HasSeenEOF(in) == EOF;
+}
+
+/*
  * Reads the request body: at most the route's body_max bytes (else
  * 413), into req->body, or for a multipart body on an upload route
  * through the upload parser as it arrives.  Returns 0 or the status of
@@ -590,10 +609,8 @@ nano_server_read_body(nano_worker_t *w, nano_req_t *req, nano_res_t *res,
 refuse:
     /* Drain a little so the web server sees a clean reply rather than a
      * reset while it is still sending. */
-    while (chunk != NULL && total < NANO_BODY_DRAIN_MAX
-           && (n = FCGX_GetStr(chunk, NANO_BODY_CHUNK, w->fcgx.in)) > 0)
-    {
-        total += (size_t) n;
+    if (chunk != NULL) {
+        (void) nano_server_drain(w->fcgx.in, total);
     }
     status = nano_server_body_refusal(req, res, status, max);
 out:
@@ -743,22 +760,10 @@ nano_server_request_end(nano_req_t *req)
 static void
 nano_server_end_input(nano_worker_t *w)
 {
-    char    chunk[8192];
-    size_t  total = 0;
-    int     n;
-
     if (!w->fcgx.keepConnection || w->fcgx.in == NULL) {
         return;
     }
-    while (FCGX_HasSeenEOF(w->fcgx.in) != EOF
-           && (n = FCGX_GetStr(chunk, sizeof(chunk), w->fcgx.in)) > 0)
-    {
-        total += (size_t) n;
-        if (total > NANO_BODY_DRAIN_MAX) {
-            break;
-        }
-    }
-    if (FCGX_HasSeenEOF(w->fcgx.in) != EOF
+    if (!nano_server_drain(w->fcgx.in, 0)
         || FCGX_GetError(w->fcgx.in) != 0)
     {
         w->fcgx.keepConnection = 0;
