@@ -214,11 +214,7 @@ nano_client_prereq(void *arg, char *ip, char *local_ip, int remote_port,
     (void) local_ip;
     (void) remote_port;
     (void) local_port;
-    if (res->sends++ > 0) {
-        res->resent = 1;
-        return CURL_PREREQFUNC_ABORT;
-    }
-    return CURL_PREREQFUNC_OK;
+    return res->sends++ > 0 ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
 }
 
 int
@@ -233,7 +229,6 @@ nano_client_setup(CURL *easy, const nano_client_call_t *call,
     res->idle_at = nano_client_now_ms();
     res->error[0] = '\0';
     res->sends = 0;
-    res->resent = 0;
 
     for (i = 0; call->headers[i] != NULL; i++) {
         if ((t = curl_slist_append(l, call->headers[i])) == NULL) {
@@ -321,7 +316,7 @@ nano_client_finish(CURL *easy, CURLcode code, nano_client_res_t *res)
     res->sent = req > 0 && (res->call->body == NULL
                             || (size_t) up >= res->call->body_len);
     res->timed_out = code == CURLE_OPERATION_TIMEDOUT;
-    if (res->resent) {
+    if (res->sends > 1) {
         res->sent = 1;
         snprintf(res->error, sizeof(res->error), "the connection closed"
                  " after the request went out, before any answer; not"
@@ -459,7 +454,7 @@ nano_client_why(const nano_client_res_t *res)
     if (res->too_large) {
         return "the provider's answer was too large";
     }
-    if (res->resent) {
+    if (res->sends > 1) {
         return "the connection to the provider broke";
     }
     switch (res->code) {

@@ -68,13 +68,13 @@ typedef struct {
     int          timed_out;
     int          stopped;        /* on_data or on_idle stopped it */
     int          too_large;      /* the body passed body_max */
-    int          resent;         /* libcurl would have sent it again */
     CURLcode     code;
     char         error[CURL_ERROR_SIZE];
     /* private: the call the callbacks serve, the last idle tick */
     const nano_client_call_t  *call;
     long long    idle_at;
-    int          sends;          /* times the request began to go out */
+    int          sends;          /* times libcurl began to send it; a
+                                    second is refused */
 } nano_client_res_t;
 
 /* Global libcurl setup; once, before any thread starts. */
