@@ -102,17 +102,23 @@ function params(o = {}) {
     return nginxParams({ authOrigin: ORIGIN, ...o });
 }
 
-// ask(app, method, path, {query, body, contentType, contentLength, timeout})
-function ask(app, method, p, { query = '', body, contentType = '', contentLength, timeout = 20000 } = {}) {
+// The request of ask(app, method, path, {query, body, contentType,
+// contentLength, timeout}) and askKept (below), as nginx would send it:
+// {params, body, timeout}.
+function request(method, p, { query = '', body, contentType = '', contentLength, timeout } = {}) {
     const b = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body);
-    return fcgiRequest(app.sock, {
+    return {
         params: params({
             method, path: p, query, contentType,
             contentLength: contentLength !== undefined ? contentLength : b ? b.length : '',
         }),
         body: b,
         timeout,
-    });
+    };
+}
+
+function ask(app, method, p, { timeout = 20000, ...opts } = {}) {
+    return fcgiRequest(app.sock, request(method, p, { ...opts, timeout }));
 }
 
 // A multipart/form-data body of parts [{name, filename?, type?, data}].
@@ -438,13 +444,8 @@ test('a handler that returns NANO_STREAMED without a stream gets a 500 sent for 
 // --- kept connections (nginx's fastcgi_keep_conn) ---------------------------------
 
 // A kept connection's request: method, path, body as ask() takes them.
-function askKept(conn, method, p, { body, timeout = 10000 } = {}) {
-    const b = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(body);
-    return conn.request({
-        params: params({ method, path: p, contentLength: b ? b.length : '' }),
-        body: b,
-        timeout,
-    });
+function askKept(conn, method, p, { timeout = 10000, ...opts } = {}) {
+    return conn.request(request(method, p, { ...opts, timeout }));
 }
 
 const openFds = (pid) => fs.readdirSync(`/proc/${pid}/fd`).length;
