@@ -1065,12 +1065,13 @@ db_pipeline_end(nano_db_t *db)
 static PGresult *
 db_early_once(nano_db_t *db, const char *sql, int nparams,
     const char *const *params, ExecStatusType expect,
-    nano_db_status_t *status)
+    const nano_db_stmt_t *tail, nano_db_status_t *status)
 {
     nano_db_status_t  st;
     PGresult         *res;
-    const char       *name;
+    const char       *name, *tail_name;
     char              namebuf[NANO_DB_NAME_LEN];
+    char              tail_namebuf[NANO_DB_NAME_LEN];
     unsigned          connects;
     int               attempt, reused, sent;
 
@@ -1086,40 +1087,45 @@ db_early_once(nano_db_t *db, const char *sql, int nparams,
             run_quietly(db, "ROLLBACK");
         }
         name = db_prepared_name(db, sql, nparams, namebuf, sizeof(namebuf));
-        /* the flush request has the server send the result now; the
-         * implicit transaction commits at the sync, sent after it */
+        tail_name = tail != NULL && tail->prepare
+                    ? db_prepared_name(db, tail->sql, tail->nparams,
+                                       tail_namebuf, sizeof(tail_namebuf))
+                    : NULL;
+        /* all in one write: the flush request has the server send the
+         * result as soon as it has it, then run the tail and commit at
+         * the sync without waiting for this side to read */
         sent = PQenterPipelineMode(db->conn)
                && db_send(db, sql, nparams, params, name)
                && PQsendFlushRequest(db->conn)
-               && PQflush(db->conn) == 0;
+               && (tail == NULL
+                   || db_send(db, tail->sql, tail->nparams, tail->params,
+                              tail_name))
+               && PQpipelineSync(db->conn);
         res = sent ? pipe_result(db) : NULL;
         if (res != NULL && PQresultStatus(res) == expect) {
-            if (PQpipelineSync(db->conn)) {
-                db->pending = 1;
-                db->errmsg[0] = '\0';
-                db->sqlstate[0] = '\0';
-                goto out;
-            }
-            PQclear(res);
-            res = NULL;
-        } else if (res != NULL) {
+            db->pending = 1;
+            db->errmsg[0] = '\0';
+            db->sqlstate[0] = '\0';
+            goto out;
+        }
+        if (res != NULL) {
             st = classify(db, res);
             PQclear(res);
             res = NULL;
-            if (st != NANO_DB_UNAVAILABLE) {
-                /* its sync ends the implicit transaction, rolled back */
-                if (PQpipelineSync(db->conn)
-                    && db_pipeline_end(db) != NANO_DB_UNAVAILABLE)
-                {
-                    db_check_stale(db);
-                    goto out;
-                }
+            /* the failure aborted the implicit transaction: the tail was
+             * skipped, the sync rolled it back */
+            if (st != NANO_DB_UNAVAILABLE
+                && db_pipeline_end(db) != NANO_DB_UNAVAILABLE)
+            {
+                db_check_stale(db);
+                goto out;
             }
         }
         if (db->errmsg[0] == '\0' || st == NANO_DB_OK) {
             set_error(db, NULL, PQerrorMessage(db->conn));
         }
-        /* lost before its sync: nothing was committed */
+        /* lost before the answer: whether it committed is unknown, as
+         * for nano_db_exec_retried's second run */
         st = NANO_DB_UNAVAILABLE;
         if (!db_lost(db, reused, attempt)) {
             goto out;
@@ -1133,7 +1139,7 @@ out:
 PGresult *
 nano_db_exec_early(nano_db_t *db, const char *sql, int nparams,
     const char *const *params, ExecStatusType expect,
-    nano_db_status_t *status)
+    const nano_db_stmt_t *tail, nano_db_status_t *status)
 {
     nano_db_status_t  st = NANO_DB_FAILED;
     PGresult         *res = NULL;
@@ -1146,12 +1152,16 @@ nano_db_exec_early(nano_db_t *db, const char *sql, int nparams,
         set_error(db, "25001", "a transaction is already open");
         goto out;
     }
-    if (!params_valid(db, nparams, params)) {
+    if (!params_valid(db, nparams, params)
+        || (tail != NULL
+            && (tail->sql == NULL || tail->nparams < 0
+                || !params_valid(db, tail->nparams, tail->params))))
+    {
         st = NANO_DB_INVALID;
         goto out;
     }
     for (try = 1; ; try++) {
-        res = db_early_once(db, sql, nparams, params, expect, &st);
+        res = db_early_once(db, sql, nparams, params, expect, tail, &st);
         if (res == NULL && db->prepared_stale && try == 1) {
             continue;           /* prepared again on the next try */
         }
@@ -1199,6 +1209,8 @@ nano_db_settle(nano_db_t *db)
         /* whether it committed is unknown */
         PQfinish(db->conn);
         db->conn = NULL;
+    } else if (st != NANO_DB_OK) {
+        db_check_stale(db);     /* a tail's plan */
     }
     return st;
 }

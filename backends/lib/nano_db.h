@@ -142,17 +142,27 @@ nano_db_status_t nano_db_pipeline_recv(nano_db_t *db, nano_db_stmt_t *stmts,
 /*
  * One statement that is a whole transaction on its own, answered before
  * its commit is durable: the result comes as soon as the server has it
- * (a flush request), the commit follows at the sync sent right after.
- * Until nano_db_settle the commit is pending: nothing else may run on
- * db (calls that do settle it first), and nothing that depends on the
+ * (a flush request), and the server goes on to commit (the sync, sent
+ * with the statement) without waiting for this side.  Until
+ * nano_db_settle the commit is pending: nothing else may run on db
+ * (calls that do settle it first), and nothing that depends on the
  * statement's effects may reach anyone outside.  Prepared once per
- * connection; retried as nano_db_exec_retried retries.  Used where the
- * wait for the WAL flush can overlap other work (docs/MODULES.md, "Chat
- * overhead").
+ * connection; retried as nano_db_exec_retried retries, so a second run
+ * may meet a first one's committed work.  Used where the wait for the
+ * WAL flush can overlap other work (docs/MODULES.md, "Chat overhead").
+ *
+ * tail, when not NULL, is a second statement of the same transaction,
+ * sent with the first: work the answer need not wait for.  The server
+ * runs it right after answering the first, whatever the answer, so it
+ * must itself do nothing when the first did not go as it needs (its
+ * sql's own checks); after a failure of the first it is skipped.  Its
+ * failure undoes the first statement's work too, and is what
+ * nano_db_settle then reports.  Its result is not kept; its expect is
+ * not read.
  */
 PGresult *nano_db_exec_early(nano_db_t *db, const char *sql, int nparams,
     const char *const *params, ExecStatusType expect,
-    nano_db_status_t *status);
+    const nano_db_stmt_t *tail, nano_db_status_t *status);
 
 /* 1 when an early statement's commit (or a sent pipeline) has not been
  * read yet. */

@@ -319,7 +319,7 @@ nano_gen_admit_once(nano_db_t *db, const nano_gen_new_t *in,
     params[13] = in->caller_wakes ? "true" : "false";
     params[14] = in->key;
     r = in->early ? nano_db_exec_early(db, query, nparams, params,
-                                       PGRES_TUPLES_OK, &st)
+                                       PGRES_TUPLES_OK, NULL, &st)
                   : nano_db_exec_retried(db, query, nparams, params,
                                          PGRES_TUPLES_OK, &st);
     if (r == NULL) {
