@@ -240,6 +240,16 @@ static const struct {
     NANO_GEN_EPOCH " + $12::bigint, $13::bigint"
 #define NANO_GEN_ADMIT_OUT      "SELECT o_outcome, o_model, o_cost"
 
+/* The same admission in two statements (sql/018_admit_split.sql), for
+ * in->early: the debit answers, the rows are written behind its answer.
+ * The rows' $9 is the lease's length, as the admission's $12. */
+#define NANO_GEN_DEBIT_SQL                                                   \
+    NANO_GEN_ADMIT_OUT " FROM \"nano_gen_admit_debit\"($1, $2, $3, $4,"      \
+    " $5::bigint)"
+#define NANO_GEN_ROWS_SQL                                                    \
+    "SELECT \"nano_gen_admit_rows\"($1, $2, $3, $4, $5::jsonb,"             \
+    " $6::boolean, $7, $8, " NANO_GEN_EPOCH " + $9::bigint)"
+
 /*
  * nano_db runs a statement once more on a new connection when the one
  * it had open dies during the call (db_run_as): a server that died after
@@ -274,6 +284,42 @@ nano_gen_admit_lost(nano_db_t *db, const nano_gen_new_t *in,
     }
     nano_gen_cleanup(&g);
     return st;
+}
+
+/* An early admission (text: no key, no job to wake): the debit's answer,
+ * with the rows written behind it, from nano_gen_admit_once's params. */
+static PGresult *
+nano_gen_admit_early(nano_db_t *db, const nano_gen_new_t *in,
+    const char *const *params, nano_db_status_t *st)
+{
+    const char      *debit[5], *rows[9];
+    nano_db_stmt_t   tail;
+
+    if (in->key != NULL || in->caller_wakes) {
+        *st = NANO_DB_INVALID;
+        return NULL;
+    }
+    debit[0] = params[0];       /* id */
+    debit[1] = params[1];       /* user */
+    debit[2] = params[2];       /* module */
+    debit[3] = params[3];       /* model */
+    debit[4] = params[12];      /* the in-flight limit */
+    rows[0] = params[0];
+    rows[1] = params[4];        /* kind */
+    rows[2] = params[5];        /* status */
+    rows[3] = params[6];        /* prompt */
+    rows[4] = params[7];        /* params (json) */
+    rows[5] = params[8];        /* offline */
+    rows[6] = params[9];        /* conversation */
+    rows[7] = params[10];       /* lease owner */
+    rows[8] = params[11];       /* lease length */
+    memset(&tail, 0, sizeof(tail));
+    tail.sql = NANO_GEN_ROWS_SQL;
+    tail.nparams = 9;
+    tail.params = rows;
+    tail.prepare = 1;
+    return nano_db_exec_early(db, NANO_GEN_DEBIT_SQL, 5, debit,
+                              PGRES_TUPLES_OK, &tail, st);
 }
 
 /* One call of "nano_gen_admit": its outcome in *outcome (a new string),
@@ -318,8 +364,7 @@ nano_gen_admit_once(nano_db_t *db, const nano_gen_new_t *in,
     params[12] = maxs;
     params[13] = in->caller_wakes ? "true" : "false";
     params[14] = in->key;
-    r = in->early ? nano_db_exec_early(db, query, nparams, params,
-                                       PGRES_TUPLES_OK, NULL, &st)
+    r = in->early ? nano_gen_admit_early(db, in, params, &st)
                   : nano_db_exec_retried(db, query, nparams, params,
                                          PGRES_TUPLES_OK, &st);
     if (r == NULL) {

@@ -127,9 +127,11 @@ typedef struct {
  * NANO_GEN_KEY_REUSED when it was made from another request.  One
  * whose connection died during the call (not in->early) is run once
  * more: its id, or its key, finds what a first run committed.
- * With in->early an admitted one returns before its commit is durable
- * (nano_db_exec_early): the caller settles it with nano_db_settle before
- * anything of it leaves the process.
+ * With in->early (no key, no caller_wakes) an admitted one returns
+ * before its rows are written and its commit is durable: the debit
+ * answers and the rows follow in the same transaction (sql/018,
+ * nano_db_exec_early with a tail); the caller settles it with
+ * nano_db_settle before anything of it leaves the process.
  */
 nano_db_status_t nano_gen_create(nano_db_t *db, const nano_gen_new_t *in,
     nano_gen_admission_t *out);

@@ -11,13 +11,15 @@
 //
 // The commit is made to fail with a deferred constraint trigger: it runs
 // at COMMIT, after the admission's result already reached the module,
-// which is exactly the window the overlap opens.
+// which is exactly the window the overlap opens.  The admission's rows,
+// written behind its answer (sql/018_admit_split.sql), are made to fail
+// with a trigger on the generation's INSERT.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { REGISTRY } from './lib.mjs';
 import {
     person, generate, generation, stream, tag, price, balanceOf, ledgerSum,
-    psql, lit, history, del, fakeStats, row,
+    ledgerRows, psql, lit, history, del, fakeStats, row,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -25,6 +27,7 @@ const has = (name) => REGISTRY.some((m) => m.name === name);
 const MODULES = ['qwen', 'openai'].filter(has);
 const MARK = `fail-at-commit-${tag()}`;
 const SLOW = `slow-record-${tag()}`;
+const ROWS = `fail-in-rows-${tag()}`;
 
 psql(`CREATE FUNCTION "nano_test_fail_at_commit"() RETURNS trigger
     LANGUAGE plpgsql AS $$
@@ -37,6 +40,17 @@ psql(`CREATE FUNCTION "nano_test_fail_at_commit"() RETURNS trigger
     CREATE CONSTRAINT TRIGGER "nano_test_fail_at_commit"
         AFTER INSERT ON "Generation" DEFERRABLE INITIALLY DEFERRED
         FOR EACH ROW EXECUTE FUNCTION "nano_test_fail_at_commit"();
+    CREATE FUNCTION "nano_test_fail_in_rows"() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW."prompt" LIKE ${lit(`%${ROWS}%`)} THEN
+            RAISE EXCEPTION 'refused in the rows (test)';
+        END IF;
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER "nano_test_fail_in_rows"
+        BEFORE INSERT ON "Generation"
+        FOR EACH ROW EXECUTE FUNCTION "nano_test_fail_in_rows"();
     CREATE FUNCTION "nano_test_slow_record"() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
@@ -53,6 +67,8 @@ psql(`CREATE FUNCTION "nano_test_fail_at_commit"() RETURNS trigger
 after(() => {
     psql(`DROP TRIGGER IF EXISTS "nano_test_fail_at_commit" ON "Generation";
         DROP FUNCTION IF EXISTS "nano_test_fail_at_commit"();
+        DROP TRIGGER IF EXISTS "nano_test_fail_in_rows" ON "Generation";
+        DROP FUNCTION IF EXISTS "nano_test_fail_in_rows"();
         DROP TRIGGER IF EXISTS "nano_test_slow_record" ON "Generation";
         DROP FUNCTION IF EXISTS "nano_test_slow_record"();`);
 });
@@ -95,6 +111,27 @@ for (const m of MODULES) {
         assert.equal(err.data.error, 'database_unavailable');
         assert.equal(balanceOf(u.id), balance, 'nothing was debited');
         assert.equal(rowsOf(u.id), rows, 'no generation row');
+    });
+
+    test(`${m}: the admission's rows fail behind its answer: 503, the debit undone, no ledger row`, async () => {
+        const u = await person(`rows-${m}`);
+        const ok = await generate(u.jar, m, { prompt: `warm up ${tag()}` });
+        assert.equal(ok.status, 200, ok.text.slice(0, 300));
+        const balance = balanceOf(u.id);
+        const rows = rowsOf(u.id);
+        const ledger = ledgerRows(u.id).length;
+
+        const res = await generate(u.jar, m, { prompt: `tell me ${ROWS}` });
+        assert.equal(res.status, 503, res.text.slice(0, 300));
+        assert.equal(res.json().error, 'database_unavailable');
+        assert.ok(!/Fake reply|offline/i.test(res.text), res.text.slice(0, 300));
+        assert.equal(balanceOf(u.id), balance, 'the debit was rolled back with the rows');
+        assert.equal(ledgerRows(u.id).length, ledger, 'no ledger row');
+        assert.equal(ledgerSum(u.id), balance, 'the ledger still sums to the balance');
+        assert.equal(rowsOf(u.id), rows, 'no generation row');
+
+        const again = await generate(u.jar, m, { prompt: `after it ${tag()}` });
+        assert.equal(again.status, 200, `the connection serves the next call: ${again.text.slice(0, 300)}`);
     });
 
     test(`${m}: the record written behind the reply is there when the client asks at once (20 in a row)`, async () => {
@@ -154,4 +191,37 @@ test('qwen: a slow record: the next turn of the conversation carries the answer 
     assert.deepEqual(body.messages, [
         { role: 'user', content: p1 }, { role: 'assistant', content: r1.text }, { role: 'user', content: p2 },
     ]);
+});
+
+// The admission's two halves (sql/018_admit_split.sql): the rows write
+// only what the debit decided, in the debit's own transaction, once.
+test('nano_gen_admit_rows writes nothing outside the debit\'s transaction, for another id, or twice', async () => {
+    const u = await person('rows-sql');
+    const ok = await generate(u.jar, MODULES[0] || 'openai', { prompt: `opens the account ${tag()}` });
+    assert.equal(ok.status, 200, ok.text.slice(0, 300));
+    const balance = balanceOf(u.id);
+    const [a, b] = [`rows-a-${tag()}`, `rows-b-${tag()}`];
+    const rowsCall = (id) => `SELECT "nano_gen_admit_rows"(${lit(id)}, 'text', 'running', 'p', NULL,
+        false, NULL, NULL, NULL)`;
+    const debit = (id, max = 16) => `SELECT o_outcome FROM "nano_gen_admit_debit"(${lit(id)}, ${lit(u.id)},
+        'openai', NULL, ${max})`;
+    const count = (id) => Number(psql(`SELECT count(*) FROM "Generation" WHERE "id" = ${lit(id)}`))
+        + Number(psql(`SELECT count(*) FROM "CreditLedger" WHERE "generationId" = ${lit(id)}`));
+
+    // alone: no debit in its transaction
+    assert.equal(psql(rowsCall(a)), 'f');
+    assert.equal(count(a), 0);
+    // after the debit of another id, and for its own id once only
+    assert.deepEqual(psql(`${debit(a)}; ${rowsCall(b)}; ${rowsCall(a)}; ${rowsCall(a)};`).split('\n'),
+        ['admitted', 'f', 't', 'f']);
+    assert.equal(count(b), 0);
+    assert.equal(count(a), 2, 'one generation row and one ledger row');
+    assert.equal(row(a).userId, u.id, 'the debit\'s user, not one the rows were given');
+    assert.equal(row(a).module, 'openai');
+    // a refused debit leaves nothing to write
+    assert.deepEqual(psql(`${debit(b, 0)}; ${rowsCall(b)};`).split('\n'), ['too_many', 'f']);
+    assert.equal(count(b), 0);
+    // the debit and its rows agree: the ledger sums to the balance
+    assert.equal(balanceOf(u.id), balance - Number(psql(`SELECT "cost" FROM "Generation" WHERE "id" = ${lit(a)}`)));
+    assert.equal(ledgerSum(u.id), balanceOf(u.id));
 });

@@ -1,0 +1,130 @@
+-- The admission in two statements of one transaction, so that a caller
+-- can have its answer before the rows are written.  A chat call sends the
+-- second behind the first's answer: the two inserts then run, with the
+-- commit, while the provider is asked (docs/MODULES.md, "Chat overhead").
+--
+-- "nano_gen_admit_debit" decides (price, balance, in-flight limit) and
+-- debits, as 010's function did, and leaves what it decided in settings
+-- local to its transaction.  "nano_gen_admit_rows" writes the ledger's
+-- and the generation's rows from those settings, so it can only write
+-- what the debit decided, once, and only in the debit's own transaction:
+-- anywhere else it writes nothing and answers false.
+--
+-- The 13-argument "nano_gen_admit" now runs the two, so that the rules
+-- have one copy; its answers are those of 010's.
+CREATE FUNCTION "nano_gen_admit_debit"(
+    p_id TEXT, p_user TEXT, p_module TEXT, p_model TEXT,
+    p_max_inflight BIGINT,
+    OUT o_outcome TEXT, OUT o_model TEXT, OUT o_cost BIGINT)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_balance BIGINT;
+    v_inflight BIGINT;
+BEGIN
+    PERFORM set_config('nano.admitted', '', true);
+    SELECT mp."model", mp."credits" INTO o_model, o_cost
+      FROM "ModelPrice" mp
+     WHERE mp."module" = p_module
+       AND (p_model IS NULL OR mp."model" = p_model)
+     ORDER BY mp."sort", mp."model" LIMIT 1;
+    IF NOT FOUND THEN
+        o_outcome := CASE WHEN p_model IS NULL THEN 'no_price'
+                          ELSE 'no_model' END;
+        RETURN;
+    END IF;
+
+    -- The account row's lock serialises one user's admissions; it is
+    -- held to the commit, after the rows.  In READ COMMITTED each
+    -- statement of a VOLATILE function takes a new snapshot, so the count
+    -- below, run after the lock was granted, sees every generation that
+    -- the admission holding it before committed.
+    SELECT a."balance" INTO v_balance
+      FROM "CreditAccount" a WHERE a."userId" = p_user FOR UPDATE;
+    IF NOT FOUND THEN
+        o_outcome := 'no_account';
+        RETURN;
+    END IF;
+    IF v_balance < o_cost THEN
+        o_outcome := 'no_credits';
+        RETURN;
+    END IF;
+    SELECT count(*) INTO v_inflight
+      FROM "Generation" g
+     WHERE g."userId" = p_user AND g."module" = p_module
+       AND g."status" IN ('queued', 'running');
+    IF v_inflight >= p_max_inflight THEN
+        o_outcome := 'too_many';
+        RETURN;
+    END IF;
+
+    UPDATE "CreditAccount" a
+       SET "balance" = a."balance" - o_cost,
+           "updatedAt" = (now() AT TIME ZONE 'utc')
+     WHERE a."userId" = p_user;
+    PERFORM set_config('nano.admitted', p_id, true),
+            set_config('nano.admitted_user', p_user, true),
+            set_config('nano.admitted_module', p_module, true),
+            set_config('nano.admitted_model', o_model, true),
+            set_config('nano.admitted_cost', o_cost::text, true);
+    o_outcome := 'admitted';
+END
+$$;
+
+CREATE FUNCTION "nano_gen_admit_rows"(
+    p_id TEXT, p_kind TEXT, p_status TEXT, p_prompt TEXT, p_params JSONB,
+    p_offline BOOLEAN, p_conversation TEXT, p_owner TEXT,
+    p_lease_until BIGINT,
+    OUT o_written BOOLEAN)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    v_user TEXT;
+    v_module TEXT;
+    v_model TEXT;
+    v_cost BIGINT;
+BEGIN
+    o_written := false;
+    IF p_id IS NULL
+       OR current_setting('nano.admitted', true) IS DISTINCT FROM p_id
+    THEN
+        RETURN;
+    END IF;
+    v_user := current_setting('nano.admitted_user');
+    v_module := current_setting('nano.admitted_module');
+    v_model := current_setting('nano.admitted_model');
+    v_cost := current_setting('nano.admitted_cost')::bigint;
+    PERFORM set_config('nano.admitted', '', true);
+
+    INSERT INTO "CreditLedger" ("userId", "delta", "reason", "module",
+                                "generationId")
+    VALUES (v_user, -v_cost, 'debit', v_module, p_id);
+    INSERT INTO "Generation" ("id", "userId", "module", "model", "kind",
+                              "status", "prompt", "params", "cost",
+                              "offline", "conversationId", "leaseOwner",
+                              "leaseUntil", "startedAt")
+    VALUES (p_id, v_user, v_module, v_model, p_kind, p_status, p_prompt,
+            COALESCE(p_params, '{}'), v_cost, p_offline, p_conversation,
+            p_owner, p_lease_until,
+            CASE WHEN p_status = 'running'
+                 THEN (now() AT TIME ZONE 'utc') END);
+    o_written := true;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION "nano_gen_admit"(
+    p_id TEXT, p_user TEXT, p_module TEXT, p_model TEXT, p_kind TEXT,
+    p_status TEXT, p_prompt TEXT, p_params JSONB, p_offline BOOLEAN,
+    p_conversation TEXT, p_owner TEXT, p_lease_until BIGINT,
+    p_max_inflight BIGINT,
+    OUT o_outcome TEXT, OUT o_model TEXT, OUT o_cost BIGINT)
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    SELECT d.o_outcome, d.o_model, d.o_cost INTO o_outcome, o_model, o_cost
+      FROM "nano_gen_admit_debit"(p_id, p_user, p_module, p_model,
+                                  p_max_inflight) d;
+    IF o_outcome = 'admitted' THEN
+        PERFORM "nano_gen_admit_rows"(p_id, p_kind, p_status, p_prompt,
+                                      p_params, p_offline, p_conversation,
+                                      p_owner, p_lease_until);
+    END IF;
+END
+$$;
