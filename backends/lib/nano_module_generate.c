@@ -308,6 +308,37 @@ nano_gen_text_record_behind(nano_req_t *req, nano_db_t *db, const char *id,
     return NANO_DB_OK;
 }
 
+/*
+ * The debit did not commit, or its outcome was lost with its connection:
+ * a row that did commit is running, held by this process, and would hold
+ * one of its owner's in-flight places until its lease ran out.  It is
+ * failed and refunded now, on another connection (nothing when it is not
+ * there); when the database is out of reach, its lease does it later.
+ */
+static void
+nano_gen_text_abandon(nano_req_t *req, const char *id)
+{
+    nano_db_t  *db = nano_server_db(req);
+    json_t     *error;
+    int         done = 0;
+
+    if (db == NULL) {
+        return;
+    }
+    error = json_pack("{s:s, s:s}", "code", "database_unavailable",
+                      "message", "the database did not confirm the debit;"
+                      " nothing was charged");
+    if (error != NULL
+        && nano_gen_finish_answer(db, id, nano_jobs_owner(), "failed", "",
+                                  error, 1, &done) == NANO_DB_OK
+        && done)
+    {
+        nano_log_warn("generation %s: its debit's commit was lost with its"
+                      " connection; failed and refunded", id);
+    }
+    json_decref(error);
+}
+
 static int
 nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
 {
@@ -428,8 +459,7 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     tq.arg = &sink;
     ok = !tr.client_gone && provider->generate(&tq, &tr) == 0;
     if (nano_gen_settle(&sink, 1) < 0) {
-        /* nothing was debited, or it is unknown: then the row, if it is
-         * there, is failed and refunded when its lease runs out */
+        nano_gen_text_abandon(req, id);
         if (!stream) {
             status = nano_server_db_error(res, NULL, NANO_DB_UNAVAILABLE);
             goto out;

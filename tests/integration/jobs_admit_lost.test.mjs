@@ -167,3 +167,37 @@ test(`${M}: an admission whose new connection died after its commit is run again
         }
     }
 });
+
+// A text answer's debit commits while the provider is asked
+// (docs/MODULES.md, Credits): when its connection dies after the commit
+// was sent, the module cannot know whether it committed and answers 503.
+// A row that did commit is failed and refunded at once, on another
+// connection, rather than holding one of the user's in-flight places
+// until its lease runs out (30 s).
+for (const T of ['openai', 'qwen'].filter((m) => REGISTRY.some((r) => r.name === m))) {
+    test(`${T}: a text answer whose debit's commit was lost with its connection: 503, its row failed and refunded at once`, async () => {
+        const u = await person(`textlost-${T}`);
+        const warm = await generate(u.jar, T, { prompt: `warm ${tag()}` });
+        assert.equal(warm.status, 200, warm.text);
+        const balance = balanceOf(u.id);
+
+        const prompt = `${MARK} ${tag()}`;
+        const pending = generate(u.jar, T, { prompt });
+        const pid = await waitSql(`SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep'
+            AND query LIKE '%nano_gen_admit%'`, { ms: 15000 });
+        psql(`SELECT pg_terminate_backend(${Number(pid)})`);
+        const r = await pending;
+        assert.equal(r.status, 503, r.text);
+        assert.equal(r.json().error, 'database_unavailable');
+        assert.equal(r.json().text, undefined, 'no answer text');
+
+        const g = JSON.parse(psql(`SELECT row_to_json(g) FROM "Generation" g WHERE "prompt" = ${lit(prompt)}`));
+        assert.equal(g.status, 'failed', 'failed now, not running until its lease runs out');
+        assert.equal(g.error.code, 'database_unavailable');
+        assert.deepEqual(ledgerOf(g.id).map((l) => l.reason), ['debit', 'refund']);
+        assert.equal(balanceOf(u.id), balance, 'nothing charged');
+        assert.equal(ledgerSum(u.id), balanceOf(u.id));
+        assert.match(fs.readFileSync(`${logsDir()}/${T}.log`, 'utf8'),
+            new RegExp(`generation ${g.id}: its debit's commit was lost with its connection; failed and refunded`));
+    });
+}
