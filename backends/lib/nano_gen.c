@@ -1132,6 +1132,29 @@ nano_gen_finish_answer(nano_db_t *db, const char *id, const char *owner,
     return st == NANO_DB_OK ? nano_gen_record_recv(db, &rec, done) : st;
 }
 
+nano_db_status_t
+nano_gen_finish_lost(nano_db_t *db, const char *id, const char *owner,
+    int *done)
+{
+    nano_db_status_t  st;
+    json_t           *error;
+
+    *done = 0;
+    error = json_pack("{s:s, s:s}", "code", "database_unavailable",
+                      "message", "the database did not confirm the debit;"
+                      " nothing was charged");
+    if (error == NULL) {
+        return NANO_DB_FAILED;
+    }
+    st = nano_gen_finish_answer(db, id, owner, "failed", "", error, 1, done);
+    json_decref(error);
+    if (st == NANO_DB_OK && *done) {
+        nano_log_warn("generation %s: its debit's commit was lost with its"
+                      " connection; failed and refunded", id);
+    }
+    return st;
+}
+
 typedef struct {
     const char       *owner;
     nano_gen_end_t  **ends;     /* by user id */

@@ -231,6 +231,15 @@ nano_db_status_t nano_gen_finish_answer(nano_db_t *db, const char *id,
     int refund, int *done);
 
 /*
+ * A text answer whose debit's outcome was lost with its connection (the
+ * caller answered 503): failed and refunded if it committed and this
+ * owner still holds it (logged), nothing otherwise.  NANO_DB_OK once
+ * the database answered; *done says whether the row was there.
+ */
+nano_db_status_t nano_gen_finish_lost(nano_db_t *db, const char *id,
+    const char *owner, int *done);
+
+/*
  * nano_gen_finish_answer without a refund, in two halves: the record is
  * sent, and its answer read later (after the reply went out: see
  * nano_req_t's after).  Between the two, db is busy with it.

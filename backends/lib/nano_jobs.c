@@ -59,12 +59,23 @@ static struct {
     .efd = -1,
 };
 
+/* A set of text generations' ids, NANO_JOBS_ANSWERS_MAX at most. */
+typedef struct {
+    pthread_mutex_t  lock;
+    atomic_int       n;
+    char             ids[NANO_JOBS_ANSWERS_MAX][NANO_GEN_ID_LEN + 1];
+} nano_jobs_ids_t;
+
 /* The text generations this process's request workers are answering
  * (nano_jobs_answer_begin): held, as the runner's jobs are. */
-static struct {
-    pthread_mutex_t  lock;
-    char             ids[NANO_JOBS_ANSWERS_MAX][NANO_GEN_ID_LEN + 1];
-} nano_jobs_answers = { .lock = PTHREAD_MUTEX_INITIALIZER };
+static nano_jobs_ids_t  nano_jobs_answers = {
+    .lock = PTHREAD_MUTEX_INITIALIZER
+};
+
+/* Those whose debit's outcome was lost while the database was out of
+ * reach (nano_jobs_answer_lost): the runner fails and refunds them once
+ * it answers again. */
+static nano_jobs_ids_t  nano_jobs_lost = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* Where a job is in the runner. */
 enum {
@@ -1032,36 +1043,79 @@ nano_jobs_notified(nano_db_t *db)
     return nano_db_wait(db, 0, nano_jobs.module);
 }
 
-int
-nano_jobs_answer_begin(const char *id)
+/* 0, or -1 when the set is full. */
+static int
+nano_jobs_ids_add(nano_jobs_ids_t *set, const char *id)
 {
     int  i, rc = -1;
 
-    pthread_mutex_lock(&nano_jobs_answers.lock);
+    pthread_mutex_lock(&set->lock);
     for (i = 0; i < NANO_JOBS_ANSWERS_MAX && rc != 0; i++) {
-        if (nano_jobs_answers.ids[i][0] == '\0') {
-            snprintf(nano_jobs_answers.ids[i], NANO_GEN_ID_LEN + 1, "%s",
-                     id);
+        if (set->ids[i][0] == '\0') {
+            snprintf(set->ids[i], NANO_GEN_ID_LEN + 1, "%s", id);
+            atomic_fetch_add(&set->n, 1);
             rc = 0;
         }
     }
-    pthread_mutex_unlock(&nano_jobs_answers.lock);
+    pthread_mutex_unlock(&set->lock);
     return rc;
+}
+
+static void
+nano_jobs_ids_remove(nano_jobs_ids_t *set, const char *id)
+{
+    int  i;
+
+    pthread_mutex_lock(&set->lock);
+    for (i = 0; i < NANO_JOBS_ANSWERS_MAX; i++) {
+        if (strcmp(set->ids[i], id) == 0) {
+            set->ids[i][0] = '\0';
+            atomic_fetch_sub(&set->n, 1);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&set->lock);
+}
+
+int
+nano_jobs_answer_begin(const char *id)
+{
+    return nano_jobs_ids_add(&nano_jobs_answers, id);
 }
 
 void
 nano_jobs_answer_end(const char *id)
 {
-    int  i;
+    nano_jobs_ids_remove(&nano_jobs_answers, id);
+}
 
-    pthread_mutex_lock(&nano_jobs_answers.lock);
-    for (i = 0; i < NANO_JOBS_ANSWERS_MAX; i++) {
-        if (strcmp(nano_jobs_answers.ids[i], id) == 0) {
-            nano_jobs_answers.ids[i][0] = '\0';
-            break;
+int
+nano_jobs_answer_lost(const char *id)
+{
+    return nano_jobs_ids_add(&nano_jobs_lost, id);
+}
+
+/* The lost answers, failed and refunded now that db answers; those the
+ * database did not answer for stay for the next turn. */
+static void
+nano_jobs_finish_lost(nano_db_t *db)
+{
+    char  id[NANO_GEN_ID_LEN + 1];
+    int   i, done;
+
+    for (i = 0; i < NANO_JOBS_ANSWERS_MAX
+                && atomic_load(&nano_jobs_lost.n) > 0; i++)
+    {
+        pthread_mutex_lock(&nano_jobs_lost.lock);
+        memcpy(id, nano_jobs_lost.ids[i], sizeof(id));
+        pthread_mutex_unlock(&nano_jobs_lost.lock);
+        if (id[0] != '\0'
+            && nano_gen_finish_lost(db, id, nano_jobs.owner, &done)
+               == NANO_DB_OK)
+        {
+            nano_jobs_ids_remove(&nano_jobs_lost, id);
         }
     }
-    pthread_mutex_unlock(&nano_jobs_answers.lock);
 }
 
 /*
@@ -1125,6 +1179,9 @@ nano_jobs_thread(void *arg)
             renew_at = now + (nano_jobs_renew(db) == 0
                               ? NANO_JOBS_RENEW_SECS * 1000
                               : NANO_JOBS_CLAIM_MS);
+        }
+        if (atomic_load(&nano_jobs_lost.n) > 0) {
+            nano_jobs_finish_lost(db);
         }
 
         /* reset before the claim: a job queued during it wakes us anew */

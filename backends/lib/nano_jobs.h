@@ -186,4 +186,10 @@ const char *nano_jobs_owner(void);
 int nano_jobs_answer_begin(const char *id);
 void nano_jobs_answer_end(const char *id);
 
+/* An ended answer whose debit's outcome was lost while the database was
+ * out of reach: the runner fails and refunds it (nano_gen_finish_lost)
+ * once the database answers, before its lease would.  0, or -1 when
+ * NANO_JOBS_ANSWERS_MAX wait already (the lease does it then). */
+int nano_jobs_answer_lost(const char *id);
+
 #endif /* NANO_JOBS_H */

@@ -313,30 +313,25 @@ nano_gen_text_record_behind(nano_req_t *req, nano_db_t *db, const char *id,
  * a row that did commit is running, held by this process, and would hold
  * one of its owner's in-flight places until its lease ran out.  It is
  * failed and refunded now, on another connection (nothing when it is not
- * there); when the database is out of reach, its lease does it later.
+ * there); when the database is out of reach (a restart), by the runner
+ * once it answers again.
  */
 static void
 nano_gen_text_abandon(nano_req_t *req, const char *id)
 {
     nano_db_t  *db = nano_server_db(req);
-    json_t     *error;
     int         done = 0;
 
-    if (db == NULL) {
+    if (db != NULL
+        && nano_gen_finish_lost(db, id, nano_jobs_owner(), &done)
+           == NANO_DB_OK)
+    {
         return;
     }
-    error = json_pack("{s:s, s:s}", "code", "database_unavailable",
-                      "message", "the database did not confirm the debit;"
-                      " nothing was charged");
-    if (error != NULL
-        && nano_gen_finish_answer(db, id, nano_jobs_owner(), "failed", "",
-                                  error, 1, &done) == NANO_DB_OK
-        && done)
-    {
-        nano_log_warn("generation %s: its debit's commit was lost with its"
-                      " connection; failed and refunded", id);
+    if (nano_jobs_answer_lost(id) != 0) {
+        nano_log_error("generation %s: its debit's outcome is unknown; its"
+                       " lease ends it", id);
     }
-    json_decref(error);
 }
 
 static int

@@ -201,3 +201,56 @@ for (const T of ['openai', 'qwen'].filter((m) => REGISTRY.some((r) => r.name ===
             new RegExp(`generation ${g.id}: its debit's commit was lost with its connection; failed and refunded`));
     });
 }
+
+// When the database does not answer that immediate end (as during a
+// restart; here a trigger refuses the row's end while a flag is set), the
+// runner fails and refunds the row once it answers again, long before its
+// lease (30 s) would.
+const BLOCK = `end-blocked-${tag()}`;
+for (const T of ['qwen', 'openai'].filter((m) => REGISTRY.some((r) => r.name === m)).slice(0, 1)) {
+    test(`${T}: when that end cannot be written at once, the runner writes it once the database answers again`, async () => {
+        psql(`CREATE TABLE "nano_test_block_end" ("x" int);
+            CREATE FUNCTION "nano_test_block_end"() RETURNS trigger
+            LANGUAGE plpgsql AS $$
+            BEGIN
+                IF EXISTS (SELECT 1 FROM "nano_test_block_end") THEN
+                    RAISE EXCEPTION 'the end is blocked (test)';
+                END IF;
+                RETURN NEW;
+            END $$;
+            CREATE TRIGGER "nano_test_block_end"
+                BEFORE UPDATE ON "Generation" FOR EACH ROW
+                WHEN (NEW."prompt" LIKE ${lit(`%${BLOCK}%`)} AND NEW."status" = 'failed')
+                EXECUTE FUNCTION "nano_test_block_end"();
+            INSERT INTO "nano_test_block_end" VALUES (1);`);
+        try {
+            const u = await person(`textlost-later-${T}`);
+            const warm = await generate(u.jar, T, { prompt: `warm ${tag()}` });
+            assert.equal(warm.status, 200, warm.text);
+            const balance = balanceOf(u.id);
+
+            const prompt = `${MARK} ${BLOCK} ${tag()}`;
+            const pending = generate(u.jar, T, { prompt });
+            const pid = await waitSql(`SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep'
+                AND query LIKE '%nano_gen_admit%'`, { ms: 15000 });
+            psql(`SELECT pg_terminate_backend(${Number(pid)})`);
+            const r = await pending;
+            assert.equal(r.status, 503, r.text);
+            const id = psql(`SELECT "id" FROM "Generation" WHERE "prompt" = ${lit(prompt)}`);
+            assert.equal(row(id).status, 'running', 'the immediate end was refused');
+
+            psql('DELETE FROM "nano_test_block_end"');
+            await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(id)} AND "status" = 'failed'`,
+                { ms: 8000 });
+            assert.deepEqual(ledgerOf(id).map((l) => l.reason), ['debit', 'refund']);
+            assert.equal(balanceOf(u.id), balance, 'nothing charged');
+            assert.equal(ledgerSum(u.id), balanceOf(u.id));
+            assert.match(fs.readFileSync(`${logsDir()}/${T}.log`, 'utf8'),
+                new RegExp(`generation ${id}: its debit's commit was lost with its connection; failed and refunded`));
+        } finally {
+            psql(`DROP TRIGGER IF EXISTS "nano_test_block_end" ON "Generation";
+                DROP FUNCTION IF EXISTS "nano_test_block_end"();
+                DROP TABLE IF EXISTS "nano_test_block_end";`);
+        }
+    });
+}
