@@ -409,8 +409,14 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     in.offline = provider->offline;
     in.early = 1;
     db = nano_server_db(req);
+    memset(&adm, 0, sizeof(adm));
     st = db != NULL ? nano_gen_create(db, &in, &adm) : NANO_DB_UNAVAILABLE;
     if (st != NANO_DB_OK) {
+        if (st == NANO_DB_UNAVAILABLE && adm.id[0] != '\0') {
+            /* the commit goes without waiting for this side: it may have
+             * happened before the answer was lost */
+            nano_gen_text_abandon(req, adm.id);
+        }
         status = nano_server_db_error(res, db, st);
         goto out;
     }

@@ -168,6 +168,16 @@ test(`${M}: an admission whose new connection died after its commit is run again
     }
 });
 
+// POSTs a marked text prompt for u to module T, cuts the admission's
+// connection once its commit waits, and returns the answer.
+async function answerAndCut(u, T, prompt) {
+    const pending = generate(u.jar, T, { prompt });
+    const pid = await waitSql(`SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep'
+        AND query LIKE '%nano_gen_admit%'`, { ms: 15000 });
+    psql(`SELECT pg_terminate_backend(${Number(pid)})`);
+    return pending;
+}
+
 // A text answer's debit commits while the provider is asked
 // (docs/MODULES.md, Credits): when its connection dies after the commit
 // was sent, the module cannot know whether it committed and answers 503.
@@ -182,11 +192,7 @@ for (const T of ['openai', 'qwen'].filter((m) => REGISTRY.some((r) => r.name ===
         const balance = balanceOf(u.id);
 
         const prompt = `${MARK} ${tag()}`;
-        const pending = generate(u.jar, T, { prompt });
-        const pid = await waitSql(`SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep'
-            AND query LIKE '%nano_gen_admit%'`, { ms: 15000 });
-        psql(`SELECT pg_terminate_backend(${Number(pid)})`);
-        const r = await pending;
+        const r = await answerAndCut(u, T, prompt);
         assert.equal(r.status, 503, r.text);
         assert.equal(r.json().error, 'database_unavailable');
         assert.equal(r.json().text, undefined, 'no answer text');
@@ -230,11 +236,7 @@ for (const T of ['qwen', 'openai'].filter((m) => REGISTRY.some((r) => r.name ===
             const balance = balanceOf(u.id);
 
             const prompt = `${MARK} ${BLOCK} ${tag()}`;
-            const pending = generate(u.jar, T, { prompt });
-            const pid = await waitSql(`SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep'
-                AND query LIKE '%nano_gen_admit%'`, { ms: 15000 });
-            psql(`SELECT pg_terminate_backend(${Number(pid)})`);
-            const r = await pending;
+            const r = await answerAndCut(u, T, prompt);
             assert.equal(r.status, 503, r.text);
             const id = psql(`SELECT "id" FROM "Generation" WHERE "prompt" = ${lit(prompt)}`);
             assert.equal(row(id).status, 'running', 'the immediate end was refused');
