@@ -77,6 +77,27 @@ static nano_jobs_ids_t  nano_jobs_answers = {
  * it answers again. */
 static nano_jobs_ids_t  nano_jobs_lost = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
+/* An answer's end that could not be written (nano_jobs_answer_later). */
+typedef struct nano_jobs_later_s  nano_jobs_later_t;
+
+struct nano_jobs_later_s {
+    nano_jobs_later_t  *next;
+    long long           until;      /* ms; then its lease ends it */
+    json_t             *error;
+    int                 refund;
+    char                id[NANO_GEN_ID_LEN + 1];
+    char                status[16];
+    char                text[];
+};
+
+/* Kept apart from the answers: their lease is renewed while they wait,
+ * without taking a place from the answers being made. */
+static struct {
+    pthread_mutex_t     lock;
+    nano_jobs_later_t  *list;
+    atomic_int          n;
+} nano_jobs_later = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
 /* Where a job is in the runner. */
 enum {
     NANO_JOB_WAIT_CALL = 1,
@@ -896,9 +917,10 @@ nano_jobs_notify(nano_db_t *db, const char *module)
 static char *
 nano_jobs_held(size_t *n)
 {
-    nano_buf_t   b;
-    nano_job_t  *job;
-    int          i;
+    nano_buf_t          b;
+    nano_job_t         *job;
+    nano_jobs_later_t  *later;
+    int                 i;
 
     *n = 0;
     nano_buf_init(&b);
@@ -927,6 +949,11 @@ nano_jobs_held(size_t *n)
         }
     }
     pthread_mutex_unlock(&nano_jobs_answers.lock);
+    pthread_mutex_lock(&nano_jobs_later.lock);
+    for (later = nano_jobs_later.list; later != NULL; later = later->next) {
+        nano_db_array_add(&b, later->id, n);
+    }
+    pthread_mutex_unlock(&nano_jobs_later.lock);
     nano_buf_puts(&b, "}");
     return nano_buf_steal(&b);
 }
@@ -1118,6 +1145,95 @@ nano_jobs_finish_lost(nano_db_t *db)
     }
 }
 
+int
+nano_jobs_answer_later(const char *id, const char *status, const char *text,
+    json_t *error, int refund)
+{
+    nano_jobs_later_t  *later;
+    size_t              len = strlen(text) + 1;
+
+    if (atomic_load(&nano_jobs_later.n) >= NANO_JOBS_ANSWERS_MAX
+        || strlen(status) >= sizeof(later->status)
+        || (later = malloc(sizeof(*later) + len)) == NULL)
+    {
+        return -1;
+    }
+    later->until = nano_jobs_now_ms() + NANO_JOBS_LATER_SECS * 1000;
+    later->error = error != NULL ? json_deep_copy(error) : NULL;
+    if (error != NULL && later->error == NULL) {
+        free(later);
+        return -1;
+    }
+    later->refund = refund;
+    snprintf(later->id, sizeof(later->id), "%s", id);
+    snprintf(later->status, sizeof(later->status), "%s", status);
+    memcpy(later->text, text, len);
+    pthread_mutex_lock(&nano_jobs_later.lock);
+    later->next = nano_jobs_later.list;
+    nano_jobs_later.list = later;
+    atomic_fetch_add(&nano_jobs_later.n, 1);
+    pthread_mutex_unlock(&nano_jobs_later.lock);
+    return 0;
+}
+
+/*
+ * The answers' ends that waited, written now that db answers; those it
+ * still refuses wait for the next turn, until their time is up.  A turn
+ * stops at the first that finds the database out of reach: the others
+ * would too.
+ */
+static void
+nano_jobs_finish_later(nano_db_t *db)
+{
+    nano_jobs_later_t  *list, *later, *keep = NULL;
+    nano_db_status_t    st = NANO_DB_OK;
+    long long           now = nano_jobs_now_ms();
+    int                 done;
+
+    pthread_mutex_lock(&nano_jobs_later.lock);
+    list = nano_jobs_later.list;
+    nano_jobs_later.list = NULL;
+    pthread_mutex_unlock(&nano_jobs_later.lock);
+
+    while ((later = list) != NULL) {
+        list = later->next;
+        if (st != NANO_DB_UNAVAILABLE) {
+            st = nano_gen_finish_answer(db, later->id, nano_jobs.owner,
+                                        later->status, later->text,
+                                        later->error, later->refund, &done);
+            if (st == NANO_DB_OK) {
+                nano_log_warn("generation %s: %s", later->id, done
+                              ? "its end is written now that the database"
+                                " answers"
+                              : "taken over before its end could be"
+                                " written");
+            }
+        }
+        if (st != NANO_DB_OK && now < later->until) {
+            later->next = keep;
+            keep = later;
+            continue;
+        }
+        if (st != NANO_DB_OK) {
+            nano_log_error("generation %s: its end still cannot be written"
+                           " (%s); its lease ends it", later->id,
+                           nano_db_last_error(db));
+        }
+        atomic_fetch_sub(&nano_jobs_later.n, 1);
+        json_decref(later->error);
+        free(later);
+    }
+    if (keep != NULL) {
+        pthread_mutex_lock(&nano_jobs_later.lock);
+        for (later = keep; later->next != NULL; later = later->next) {
+            /* to the end of what waits */
+        }
+        later->next = nano_jobs_later.list;
+        nano_jobs_later.list = keep;
+        pthread_mutex_unlock(&nano_jobs_later.lock);
+    }
+}
+
 /*
  * LISTENs on the runners' channel unless the runner does on db's
  * connection already: the first time, after nano_jobs_notified found
@@ -1182,6 +1298,9 @@ nano_jobs_thread(void *arg)
         }
         if (atomic_load(&nano_jobs_lost.n) > 0) {
             nano_jobs_finish_lost(db);
+        }
+        if (atomic_load(&nano_jobs_later.n) > 0) {
+            nano_jobs_finish_later(db);
         }
 
         /* reset before the claim: a job queued during it wakes us anew */

@@ -192,4 +192,16 @@ void nano_jobs_answer_end(const char *id);
  * NANO_JOBS_ANSWERS_MAX wait already (the lease does it then). */
 int nano_jobs_answer_lost(const char *id);
 
+/*
+ * An ended answer whose end could not be written (the database was out
+ * of reach, as in a restart): the runner writes it (nano_gen_finish_answer;
+ * text and error are copied) once the database answers, and renews its
+ * lease meanwhile, for NANO_JOBS_LATER_SECS at most; then its lease ends
+ * it, failed and refunded.  The caller still calls nano_jobs_answer_end.
+ * 0, or -1 when NANO_JOBS_ANSWERS_MAX wait already or out of memory.
+ */
+#define NANO_JOBS_LATER_SECS  300
+int nano_jobs_answer_later(const char *id, const char *status,
+    const char *text, json_t *error, int refund);
+
 #endif /* NANO_JOBS_H */

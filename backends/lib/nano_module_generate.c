@@ -205,6 +205,7 @@ typedef struct nano_gen_behind_s  nano_gen_behind_t;
 struct nano_gen_behind_s {
     nano_gen_record_t   rec;
     nano_gen_behind_t  *next;
+    char               *text;       /* for the runner, if it must write it */
     char                id[NANO_RAND_UUID_LEN + 1];
     char                user[];
 };
@@ -247,6 +248,27 @@ nano_module_behind_wait(const char *user)
     pthread_mutex_unlock(&nano_gen_behind_lock);
 }
 
+/*
+ * An answer's end that could not be written (st is not NANO_DB_OK): the
+ * runner writes it once the database answers, so that the row does not
+ * hold one of its owner's in-flight places until its lease runs out.
+ */
+static void
+nano_gen_text_end_later(nano_db_t *db, const char *id, const char *status,
+    const char *text, json_t *error, int refund)
+{
+    const char  *why = db != NULL ? nano_db_last_error(db)
+                                  : "no database connection";
+
+    if (nano_jobs_answer_later(id, status, text, error, refund) == 0) {
+        nano_log_error("generation %s: cannot record its end: %s; it is"
+                       " written once the database answers", id, why);
+    } else {
+        nano_log_error("generation %s: cannot record its end: %s; its"
+                       " lease ends it", id, why);
+    }
+}
+
 static void
 nano_gen_text_recorded(void *arg, nano_db_t *db)
 {
@@ -255,10 +277,11 @@ nano_gen_text_recorded(void *arg, nano_db_t *db)
     int                  done;
 
     st = nano_gen_record_recv(db, &b->rec, &done);
-    if (st != NANO_DB_OK || !done) {
+    if (st != NANO_DB_OK) {
+        nano_gen_text_end_later(db, b->id, "succeeded", b->text, NULL, 0);
+    } else if (!done) {
         nano_log_error("generation %s: cannot record its end: %s", b->id,
-                       st != NANO_DB_OK ? nano_db_last_error(db)
-                                        : NANO_GEN_NOT_HELD);
+                       NANO_GEN_NOT_HELD);
     }
     pthread_mutex_lock(&nano_gen_behind_lock);
     for (p = &nano_gen_behind_list; *p != NULL; p = &(*p)->next) {
@@ -284,16 +307,18 @@ nano_gen_text_record_behind(nano_req_t *req, nano_db_t *db, const char *id,
 {
     nano_gen_behind_t  *b;
     nano_db_status_t    st;
-    size_t              len = strlen(user) + 1;
+    const char         *text = tr->text.data != NULL ? tr->text.data : "";
+    size_t              len = strlen(user) + 1, tlen = strlen(text) + 1;
 
-    b = malloc(sizeof(*b) + len);
+    b = malloc(sizeof(*b) + len + tlen);
     if (b == NULL) {
         return NANO_DB_FAILED;
     }
     snprintf(b->id, sizeof(b->id), "%s", id);
     memcpy(b->user, user, len);
-    st = nano_gen_record_send(db, id, nano_jobs_owner(), "succeeded",
-                              tr->text.data != NULL ? tr->text.data : "",
+    b->text = b->user + len;
+    memcpy(b->text, text, tlen);
+    st = nano_gen_record_send(db, id, nano_jobs_owner(), "succeeded", text,
                               NULL, &b->rec);
     if (st != NANO_DB_OK) {
         free(b);
@@ -489,9 +514,9 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
                           ? tr.error_message : "the provider failed");
     }
     db = nano_server_db(req);
+    done = 1;
     if (db != NULL && ok && !stream) {
         st = nano_gen_text_record_behind(req, db, id, user, &tr);
-        done = 1;
     } else {
         st = db == NULL ? NANO_DB_UNAVAILABLE
              : nano_gen_finish_answer(db, id, nano_jobs_owner(),
@@ -500,11 +525,13 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
                                                            : "",
                                       error, !charged, &done);
     }
-    if (st != NANO_DB_OK || !done) {
+    if (st != NANO_DB_OK) {
+        nano_gen_text_end_later(db, id, charged ? "succeeded" : "failed",
+                                tr.text.data != NULL ? tr.text.data : "",
+                                error, !charged);
+    } else if (!done) {
         nano_log_error("generation %s: cannot record its end: %s", id,
-                       st == NANO_DB_OK ? NANO_GEN_NOT_HELD
-                       : db != NULL ? nano_db_last_error(db)
-                       : "no database connection");
+                       NANO_GEN_NOT_HELD);
     }
     if (answering) {
         nano_jobs_answer_end(id);
