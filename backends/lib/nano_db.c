@@ -22,6 +22,7 @@
 
 /* Seconds libpq waits for a server that does not answer at all. */
 #define NANO_DB_CONNECT_TIMEOUT  "3"
+#define NANO_DB_CLIENT_CHECK_MS  "1000"
 /* After a connect attempt that ran into the timeout, calls fail fast for
  * this long instead of each waiting the full timeout again. */
 #define NANO_DB_SLOW_FAIL_MS     2000
@@ -300,6 +301,31 @@ db_closed_while_idle(PGconn *conn)
     return 0;
 }
 
+/*
+ * A statement dropped at NANO_DB_TIMEOUT_MS (db_await) would run on to
+ * its end on the server, its COMMIT included, once what held it (a lock,
+ * a frozen disk) let go: a debit whose caller answered 503 would take
+ * effect.  So the server looks each second whether its client is still
+ * there while a statement runs, and ends the session if not (PostgreSQL
+ * 14 and later; an older server refuses the setting, which is ignored).
+ */
+static nano_db_status_t
+db_check_client(nano_db_t *db)
+{
+    PGresult  *res;
+
+    res = db_call(db, "SET client_connection_check_interval = "
+                      NANO_DB_CLIENT_CHECK_MS, NULL, 0, NULL);
+    PQclear(res);
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        set_error(db, "08006", PQerrorMessage(db->conn));
+        PQfinish(db->conn);
+        db->conn = NULL;
+        return NANO_DB_UNAVAILABLE;
+    }
+    return NANO_DB_OK;
+}
+
 /* Opens the connection when there is none or it went bad. */
 static nano_db_status_t
 db_connect(nano_db_t *db)
@@ -366,7 +392,7 @@ db_connect(nano_db_t *db)
     }
     db->connects++;
     PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
-    return NANO_DB_OK;
+    return db_check_client(db);
 }
 
 /* Sorts a failed result (or a lost connection) into a status. */

@@ -1,0 +1,83 @@
+// An admission that PostgreSQL holds past NANO_DB_TIMEOUT_MS (here: the
+// user's balance row locked by another session) is answered 503 and its
+// connection dropped (nano_db's db_await).  The server must then not run
+// it on to its COMMIT once the lock is let go: the caller was told
+// nothing happened.  nano_db has the server check each second whether its
+// client is still there (client_connection_check_interval), so the
+// statement ends with its session: no debit, no row, no job.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { REGISTRY, sleep } from './lib.mjs';
+import { PG_SOCK, PSQL } from './accounts.mjs';
+import {
+    person, generate, tag, balanceOf, ledgerRows, ledgerSum, psql, lit,
+    withBackendEnv, waitFor,
+} from './generations.mjs';
+
+const TIMEOUT_MS = 600;
+
+// A session that holds the user's balance row until release().
+async function lockBalance(userId) {
+    const holder = spawn(PSQL, ['-X', '-q', '-tA', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano'],
+        { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    holder.stdout.on('data', (d) => { out += d; });
+    holder.stderr.on('data', (d) => { out += d; });
+    holder.stdin.write(`BEGIN;
+        SELECT 'locked' FROM "CreditAccount" WHERE "userId" = ${lit(userId)} FOR UPDATE;\n`);
+    for (let i = 0; i < 100 && !out.includes('locked'); i++) await sleep(50);
+    assert.match(out, /locked/, `the test's session holds the row: ${out}`);
+    const exited = new Promise((r) => holder.on('exit', r));
+    return async () => {
+        holder.stdin.end('COMMIT;\n');
+        await exited;
+    };
+}
+
+for (const [m, ok] of [['nano-banana', 202], ['openai', 200]].filter(([n]) => REGISTRY.some((r) => r.name === n))) {
+    test(`${m}: an admission held past NANO_DB_TIMEOUT_MS answers 503, and does not commit once what held it lets go`, async () => {
+        const u = await person(`admit-timeout-${m}`);
+        const warm = await generate(u.jar, m, { prompt: `warm ${tag()}` });
+        assert.equal(warm.status, ok, warm.text);
+        if (ok === 202) await waitFor(u.jar, m, warm.json().id);
+        const balance = balanceOf(u.id);
+        const ledger = ledgerRows(u.id).length;
+
+        await withBackendEnv(m, [`NANO_DB_TIMEOUT_MS=${TIMEOUT_MS}`], async () => {
+            // the restarted process's pool opens its connection first
+            const again = await generate(u.jar, m, { prompt: `warm again ${tag()}` });
+            assert.equal(again.status, ok, again.text);
+            if (ok === 202) await waitFor(u.jar, m, again.json().id);
+            const before = balanceOf(u.id);
+
+            const prompt = `held past the timeout ${tag()}`;
+            const release = await lockBalance(u.id);
+            let r;
+            try {
+                r = await generate(u.jar, m, { prompt });
+                // what held the statement lasts well past the server's
+                // one-second check
+                await sleep(2500);
+            } finally {
+                await release();
+            }
+            assert.equal(r.status, 503, r.text);
+            assert.equal(r.json().error, 'database_unavailable');
+            await sleep(1500);
+            assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "prompt" = ${lit(prompt)}`), '0',
+                'no generation row: the admission did not commit after its 503');
+            assert.equal(balanceOf(u.id), before, 'nothing debited');
+            assert.equal(ledgerSum(u.id), balanceOf(u.id));
+            assert.equal(psql(`SELECT count(*) FROM pg_stat_activity
+                WHERE query LIKE '%nano_gen_admit%' AND state = 'active' AND wait_event_type = 'Lock'`), '0',
+            'no backend still waits with the admission');
+
+            const after = await generate(u.jar, m, { prompt: `after ${tag()}` });
+            assert.equal(after.status, ok, `the module works on: ${after.text}`);
+            if (ok === 202) await waitFor(u.jar, m, after.json().id);
+        });
+        assert.ok(ledgerRows(u.id).length > ledger);
+        assert.ok(balanceOf(u.id) < balance);
+    });
+}
