@@ -53,6 +53,7 @@ struct nano_db_s {
     int         nprepared;
     int         prepared_stale; /* the server lost or refused one */
     unsigned    connects;       /* connections opened: nano_db_connection */
+    unsigned    sends;          /* statements handed to libpq: nano_db_sends */
     int         timed_out;      /* dropped for NANO_DB_TIMEOUT_MS */
     char        sqlstate[6];
     char        errmsg[256];
@@ -313,10 +314,12 @@ static nano_db_status_t
 db_check_client(nano_db_t *db)
 {
     PGresult  *res;
+    unsigned   sends = db->sends;
 
     res = db_call(db, "SET client_connection_check_interval = "
                       NANO_DB_CLIENT_CHECK_MS, NULL, 0, NULL);
     PQclear(res);
+    db->sends = sends;          /* the caller's statement is not sent yet */
     if (PQstatus(db->conn) != CONNECTION_OK) {
         set_error(db, "08006", PQerrorMessage(db->conn));
         PQfinish(db->conn);
@@ -842,11 +845,14 @@ static int
 db_send(nano_db_t *db, const char *sql, int nparams,
     const char *const *params, const char *name)
 {
-    return name != NULL
-           ? PQsendQueryPrepared(db->conn, name, nparams, params, NULL,
-                                 NULL, 0)
-           : PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL,
-                               NULL, 0);
+    int  ok;
+
+    ok = name != NULL
+         ? PQsendQueryPrepared(db->conn, name, nparams, params, NULL, NULL, 0)
+         : PQsendQueryParams(db->conn, sql, nparams, NULL, params, NULL,
+                             NULL, 0);
+    db->sends += ok != 0;
+    return ok;
 }
 
 /* PQexecParams / PQexecPrepared with the wait bounded by the timeout:
@@ -1347,6 +1353,12 @@ int
 nano_db_socket(const nano_db_t *db)
 {
     return db != NULL && db->conn != NULL ? PQsocket(db->conn) : -1;
+}
+
+unsigned
+nano_db_sends(const nano_db_t *db)
+{
+    return db != NULL ? db->sends : 0;
 }
 
 unsigned

@@ -209,6 +209,13 @@ int nano_db_socket(const nano_db_t *db);
 unsigned nano_db_connection(const nano_db_t *db);
 
 /*
+ * How many statements db has handed to libpq to send.  Unchanged across
+ * a call that failed means nothing of it can have reached the server
+ * (its connection could not be opened).
+ */
+unsigned nano_db_sends(const nano_db_t *db);
+
+/*
  * Appends s to a PostgreSQL array literal for a $n::text[] parameter as
  * element number *n (counted here: a comma before all but the first),
  * double-quoted with '"' and '\' escaped, so that any text is one

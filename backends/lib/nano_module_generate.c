@@ -378,6 +378,7 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     const char                     *id = NULL;
     char                            conversation[NANO_RAND_UUID_LEN + 1];
     long long                       cost;
+    unsigned                        sends;
     int                             status, stream, done, ok, charged;
     int                             answering = 0;
 
@@ -435,11 +436,15 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     in.early = 1;
     db = nano_server_db(req);
     memset(&adm, 0, sizeof(adm));
+    sends = nano_db_sends(db);
     st = db != NULL ? nano_gen_create(db, &in, &adm) : NANO_DB_UNAVAILABLE;
     if (st != NANO_DB_OK) {
-        if (st == NANO_DB_UNAVAILABLE && adm.id[0] != '\0') {
+        if (st == NANO_DB_UNAVAILABLE && adm.id[0] != '\0'
+            && nano_db_sends(db) != sends)
+        {
             /* the commit goes without waiting for this side: it may have
-             * happened before the answer was lost */
+             * happened before the answer was lost (nothing was sent when
+             * the database could not be reached at all) */
             nano_gen_text_abandon(req, adm.id);
         }
         status = nano_server_db_error(res, db, st);
