@@ -39,6 +39,8 @@ static struct {
     atomic_int                  stopping;
     nano_job_t                 *jobs;       /* every job this runner holds */
     nano_job_t                 *ending;     /* ended, not yet recorded */
+    nano_job_t                 *unrecorded; /* its end failed: again at
+                                               wake_at */
     atomic_int                  active;     /* read by request workers */
     /* nano_jobs_queued: jobs queued here since the last claim, and
      * whether this runner takes them (up and with room at all) */
@@ -409,22 +411,76 @@ nano_jobs_end(nano_job_t *job, nano_job_next_t how)
     nano_jobs.ending = job;
 }
 
+/*
+ * A job whose end could not be written (the database restarting, or
+ * refusing it): 1 when it waits on the unrecorded list, its lease renewed,
+ * to be written again within a second, for NANO_JOBS_LATER_SECS at most;
+ * 0 when its time is up or the runner stops: its lease ends it then.
+ */
+static int
+nano_jobs_unrecorded(nano_db_t *db, nano_job_t *job)
+{
+    long long  now = nano_jobs_now_ms();
+
+    if (job->end_until == 0) {
+        job->end_until = now + NANO_JOBS_LATER_SECS * 1000;
+        nano_log_error("job %s: cannot record its end: %s; it is written"
+                       " once the database answers", job->gen.id,
+                       nano_db_last_error(db));
+    }
+    if (now >= job->end_until || atomic_load(&nano_jobs.stopping)) {
+        nano_log_error("job %s: its end still cannot be written (%s); its"
+                       " lease ends it", job->gen.id, nano_db_last_error(db));
+        return 0;
+    }
+    job->wake_at = now + NANO_JOBS_CLAIM_MS;
+    job->next = nano_jobs.unrecorded;
+    nano_jobs.unrecorded = job;
+    return 1;
+}
+
+/* Moves the unrecorded jobs that are due (all when the runner stops) back
+ * to the ending list. */
+static void
+nano_jobs_unrecorded_due(void)
+{
+    nano_job_t  **p, *job;
+    long long     now = nano_jobs_now_ms();
+    int           all = atomic_load(&nano_jobs.stopping);
+
+    for (p = &nano_jobs.unrecorded; (job = *p) != NULL; ) {
+        if (all || job->wake_at <= now) {
+            *p = job->next;
+            job->next = nano_jobs.ending;
+            nano_jobs.ending = job;
+        } else {
+            p = &job->next;
+        }
+    }
+}
+
 /* Logs how recording a job's end went. */
 static void
-nano_jobs_ended(nano_db_t *db, nano_job_t *job, nano_db_status_t st,
-    int done)
+nano_jobs_ended(const nano_job_t *job, nano_db_status_t st, int done)
 {
     int  ok = job->where == NANO_JOB_ENDING_OK;
 
     if (st != NANO_DB_OK) {
-        /* its lease runs out and a runner ends it then */
-        nano_log_error("job %s: cannot record its end: %s", job->gen.id,
-                       nano_db_last_error(db));
+        return;                 /* nano_jobs_unrecorded says */
+    } else if (!done && job->end_until != 0) {
+        nano_log_warn("job %s: its end was not recorded on a later try:"
+                      " taken over by another runner, deleted, or written"
+                      " by the try whose answer was lost; its files stay",
+                      job->gen.id);
     } else if (!done) {
         nano_log_warn("job %s: its end was not recorded: taken over by"
                       " another runner meanwhile, or deleted; its files"
                       " removed", job->gen.id);
     } else {
+        if (job->end_until != 0) {
+            nano_log_warn("job %s: its end is written now that the database"
+                          " answers", job->gen.id);
+        }
         nano_log_info("job %s %s (%s)", job->gen.id,
                       ok ? "succeeded" : "failed",
                       ok ? job->provider->name
@@ -448,6 +504,10 @@ nano_jobs_record(nano_db_t *db)
     size_t             n = 0, i;
     int                ok, done, alone;
 
+    if (nano_jobs.unrecorded != NULL) {
+        nano_jobs_unrecorded_due();
+        list = nano_jobs.ending;
+    }
     if (list == NULL) {
         return;
     }
@@ -481,11 +541,15 @@ nano_jobs_record(nano_db_t *db)
                                  ok ? job->outputs : NULL, NULL,
                                  ok ? NULL : job->error, !ok, &done);
         }
-        nano_jobs_ended(db, job, st, done);
-        if (st == NANO_DB_OK && !done) {
+        nano_jobs_ended(job, st, done);
+        if (st != NANO_DB_OK && nano_jobs_unrecorded(db, job)) {
+            continue;
+        }
+        if (st == NANO_DB_OK && !done && job->end_until == 0) {
             /* the row is gone, or another runner holds it: no row names
              * what this one wrote.  (When the record failed, it may have
-             * committed all the same: the files stay.) */
+             * committed all the same: the files stay, and so they do
+             * when a later try finds the row no longer held.) */
             nano_jobs_discard(job);
             nano_jobs_discard_owner(db, job);
         }
@@ -929,6 +993,9 @@ nano_jobs_held(size_t *n)
         nano_db_array_add(&b, job->gen.id, n);
     }
     for (job = nano_jobs.ending; job != NULL; job = job->next) {
+        nano_db_array_add(&b, job->gen.id, n);
+    }
+    for (job = nano_jobs.unrecorded; job != NULL; job = job->next) {
         nano_db_array_add(&b, job->gen.id, n);
     }
     pthread_mutex_lock(&nano_jobs.lock);

@@ -80,6 +80,8 @@ struct nano_job_s {
                                                its own, 1 <user>, 2
                                                <module> */
     long long                   wake_at;
+    long long                   end_until;  /* its end failed: tried
+                                               again until then (ms) */
     CURL                       *easy;
     struct curl_slist          *slist;
     nano_job_t                 *next;
