@@ -23,6 +23,7 @@
 #include "nano_log.h"
 
 #define NANO_CONNS_IDLE_MAX  (1 << 22)      /* descriptors tracked */
+#define NANO_CONNS_REWATCH_MS  100          /* while the listener is not */
 
 static int
 nano_conns_watch(nano_conns_t *c, int fd)
@@ -126,6 +127,29 @@ nano_conns_shed(nano_conns_t *c)
     return shed;
 }
 
+/*
+ * Watches the listener again after its one-shot event.  That fails only
+ * for want of kernel memory (ENOMEM): then no new connection would ever
+ * wake a worker, so each worker's wait is cut short and tries again
+ * until it succeeds (nano_conns_next).
+ */
+static void
+nano_conns_rewatch(nano_conns_t *c)
+{
+    if (nano_conns_watch(c, c->listen_fd) == 0) {
+        if (atomic_exchange(&c->unwatched, 0)) {
+            nano_log_info("the listener is watched again: new connections"
+                          " are accepted");
+        }
+        return;
+    }
+    if (!atomic_exchange(&c->unwatched, 1)) {
+        nano_log_error("cannot watch the listener again (%s): tried again"
+                       " every %d ms; kept connections are still served",
+                       strerror(errno), NANO_CONNS_REWATCH_MS);
+    }
+}
+
 /* A new connection, or -1 with errno (EAGAIN: another took it). */
 static int
 nano_conns_accept(nano_conns_t *c)
@@ -142,11 +166,7 @@ nano_conns_accept(nano_conns_t *c)
     }
     err = errno;
     /* the next connection may be taken while this one is served */
-    if (nano_conns_watch(c, c->listen_fd) != 0) {
-        /* only ENOMEM: kept connections are still served */
-        nano_log_error("cannot watch the listener again (%s): no new"
-                       " connection is accepted", strerror(errno));
-    }
+    nano_conns_rewatch(c);
     if (fd >= 0 && c->tcp) {
         /* small records (SSE deltas) must not wait for Nagle */
         (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
@@ -162,7 +182,11 @@ nano_conns_next(nano_conns_t *c)
     int                 fd, n, taken;
 
     for (;;) {
-        n = epoll_wait(c->epfd, &ev, 1, -1);
+        if (atomic_load(&c->unwatched)) {
+            nano_conns_rewatch(c);
+        }
+        n = epoll_wait(c->epfd, &ev, 1, atomic_load(&c->unwatched)
+                                        ? NANO_CONNS_REWATCH_MS : -1);
         if (n < 0) {
             return -1;
         }

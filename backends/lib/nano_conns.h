@@ -12,6 +12,7 @@
 #define NANO_CONNS_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 typedef struct {
     pthread_mutex_t   lock;
@@ -23,6 +24,8 @@ typedef struct {
     int               nidle;        /* its size (RLIMIT_NOFILE) */
     int               parked;       /* how many are marked */
     int               close_from;   /* where the next close looks first */
+    atomic_int        unwatched;    /* the listener could not be watched
+                                       again: tried anew each turn */
 } nano_conns_t;
 
 /*
