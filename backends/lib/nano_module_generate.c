@@ -249,9 +249,10 @@ nano_module_behind_wait(const char *user)
 }
 
 /*
- * An answer's end that could not be written (st is not NANO_DB_OK): the
- * runner writes it once the database answers, so that the row does not
- * hold one of its owner's in-flight places until its lease runs out.
+ * An answer's end that could not be written (the database out of reach
+ * or refusing it): the runner writes it once the database answers, so
+ * that the row does not hold one of its owner's in-flight places until
+ * its lease runs out.
  */
 static void
 nano_gen_text_end_later(nano_db_t *db, const char *id, const char *status,
