@@ -412,16 +412,22 @@ nano_jobs_end(nano_job_t *job, nano_job_next_t how)
 }
 
 /*
- * A job whose end could not be written (the database restarting, or
+ * A job whose end could not be written (st: the database restarting, or
  * refusing it): 1 when it waits on the unrecorded list, its lease renewed,
  * to be written again within a second, for NANO_JOBS_LATER_SECS at most;
  * 0 when its time is up or the runner stops: its lease ends it then.
  */
 static int
-nano_jobs_unrecorded(nano_db_t *db, nano_job_t *job)
+nano_jobs_unrecorded(nano_db_t *db, nano_job_t *job, nano_db_status_t st)
 {
     long long  now = nano_jobs_now_ms();
 
+    if (st == NANO_DB_INVALID) {
+        /* a parameter the database can never take: no use trying again */
+        nano_log_error("job %s: cannot record its end: %s; its lease ends"
+                       " it", job->gen.id, nano_db_last_error(db));
+        return 0;
+    }
     if (job->end_until == 0) {
         job->end_until = now + NANO_JOBS_LATER_SECS * 1000;
         nano_log_error("job %s: cannot record its end: %s; it is written"
@@ -542,7 +548,7 @@ nano_jobs_record(nano_db_t *db)
                                  ok ? NULL : job->error, !ok, &done);
         }
         nano_jobs_ended(job, st, done);
-        if (st != NANO_DB_OK && nano_jobs_unrecorded(db, job)) {
+        if (st != NANO_DB_OK && nano_jobs_unrecorded(db, job, st)) {
             continue;
         }
         if (st == NANO_DB_OK && !done && job->end_until == 0) {
@@ -1276,7 +1282,8 @@ nano_jobs_finish_later(nano_db_t *db)
                                 " written");
             }
         }
-        if (st != NANO_DB_OK && now < later->until) {
+        if (st != NANO_DB_OK && st != NANO_DB_INVALID && now < later->until)
+        {
             later->next = keep;
             keep = later;
             continue;

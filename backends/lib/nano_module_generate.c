@@ -255,13 +255,16 @@ nano_module_behind_wait(const char *user)
  * its lease runs out.
  */
 static void
-nano_gen_text_end_later(nano_db_t *db, const char *id, const char *status,
-    const char *text, json_t *error, int refund)
+nano_gen_text_end_later(nano_db_t *db, nano_db_status_t st, const char *id,
+    const char *status, const char *text, json_t *error, int refund)
 {
     const char  *why = db != NULL ? nano_db_last_error(db)
                                   : "no database connection";
 
-    if (nano_jobs_answer_later(id, status, text, error, refund) == 0) {
+    /* a parameter the database can never take is not tried again */
+    if (st != NANO_DB_INVALID
+        && nano_jobs_answer_later(id, status, text, error, refund) == 0)
+    {
         nano_log_error("generation %s: cannot record its end: %s; it is"
                        " written once the database answers", id, why);
     } else {
@@ -279,7 +282,8 @@ nano_gen_text_recorded(void *arg, nano_db_t *db)
 
     st = nano_gen_record_recv(db, &b->rec, &done);
     if (st != NANO_DB_OK) {
-        nano_gen_text_end_later(db, b->id, "succeeded", b->text, NULL, 0);
+        nano_gen_text_end_later(db, st, b->id, "succeeded", b->text, NULL,
+                                0);
     } else if (!done) {
         nano_log_error("generation %s: cannot record its end: %s", b->id,
                        NANO_GEN_NOT_HELD);
@@ -532,7 +536,8 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
                                       error, !charged, &done);
     }
     if (st != NANO_DB_OK) {
-        nano_gen_text_end_later(db, id, charged ? "succeeded" : "failed",
+        nano_gen_text_end_later(db, st, id,
+                                charged ? "succeeded" : "failed",
                                 tr.text.data != NULL ? tr.text.data : "",
                                 error, !charged);
     } else if (!done) {
