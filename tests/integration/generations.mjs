@@ -91,6 +91,34 @@ export async function waitSql(sql, { ms = 15000, pred = (o) => o !== '' } = {}) 
     }
 }
 
+// A trigger that refuses generations' ends, as a database restarting
+// would: while it is closed, an UPDATE of a row whose prompt holds mark
+// to a status that `status` (SQL on NEW."status") admits raises message.
+// It starts open.  {close(), open(), drop()}; name is its table's, its
+// function's and its trigger's.
+export function endGate(name, mark, status, message) {
+    psql(`CREATE TABLE "${name}" ("x" int);
+        CREATE FUNCTION "${name}"() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            IF EXISTS (SELECT 1 FROM "${name}") THEN
+                RAISE EXCEPTION ${lit(message)};
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER "${name}"
+            BEFORE UPDATE ON "Generation" FOR EACH ROW
+            WHEN (NEW."prompt" LIKE ${lit(`%${mark}%`)} AND NEW."status" ${status})
+            EXECUTE FUNCTION "${name}"();`);
+    return {
+        close: () => psql(`INSERT INTO "${name}" VALUES (1)`),
+        open: () => psql(`DELETE FROM "${name}"`),
+        drop: () => psql(`DROP TRIGGER IF EXISTS "${name}" ON "Generation";
+            DROP FUNCTION IF EXISTS "${name}"();
+            DROP TABLE IF EXISTS "${name}";`),
+    };
+}
+
 // The generation's row as JSON (psql), or null.
 export function row(id) {
     const out = psql(`SELECT row_to_json(g) FROM "Generation" g WHERE "id" = ${lit(id)}`);

@@ -19,7 +19,7 @@ import { REGISTRY, retry } from './lib.mjs';
 import { PG_SOCK, PSQL } from './accounts.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf,
-    ledgerSum, price, setBalance, tag, waitSql, logsDir,
+    ledgerSum, price, setBalance, tag, waitSql, logsDir, endGate,
 } from './generations.mjs';
 
 const M = 'nano-banana';
@@ -215,20 +215,8 @@ for (const T of ['openai', 'qwen'].filter((m) => REGISTRY.some((r) => r.name ===
 const BLOCK = `end-blocked-${tag()}`;
 for (const T of ['qwen', 'openai'].filter((m) => REGISTRY.some((r) => r.name === m)).slice(0, 1)) {
     test(`${T}: when that end cannot be written at once, the runner writes it once the database answers again`, async () => {
-        psql(`CREATE TABLE "nano_test_block_end" ("x" int);
-            CREATE FUNCTION "nano_test_block_end"() RETURNS trigger
-            LANGUAGE plpgsql AS $$
-            BEGIN
-                IF EXISTS (SELECT 1 FROM "nano_test_block_end") THEN
-                    RAISE EXCEPTION 'the end is blocked (test)';
-                END IF;
-                RETURN NEW;
-            END $$;
-            CREATE TRIGGER "nano_test_block_end"
-                BEFORE UPDATE ON "Generation" FOR EACH ROW
-                WHEN (NEW."prompt" LIKE ${lit(`%${BLOCK}%`)} AND NEW."status" = 'failed')
-                EXECUTE FUNCTION "nano_test_block_end"();
-            INSERT INTO "nano_test_block_end" VALUES (1);`);
+        const gate = endGate('nano_test_block_end', BLOCK, "= 'failed'", 'the end is blocked (test)');
+        gate.close();
         try {
             const u = await person(`textlost-later-${T}`);
             const warm = await generate(u.jar, T, { prompt: `warm ${tag()}` });
@@ -241,7 +229,7 @@ for (const T of ['qwen', 'openai'].filter((m) => REGISTRY.some((r) => r.name ===
             const id = psql(`SELECT "id" FROM "Generation" WHERE "prompt" = ${lit(prompt)}`);
             assert.equal(row(id).status, 'running', 'the immediate end was refused');
 
-            psql('DELETE FROM "nano_test_block_end"');
+            gate.open();
             await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(id)} AND "status" = 'failed'`,
                 { ms: 8000 });
             assert.deepEqual(ledgerOf(id).map((l) => l.reason), ['debit', 'refund']);
@@ -250,9 +238,7 @@ for (const T of ['qwen', 'openai'].filter((m) => REGISTRY.some((r) => r.name ===
             assert.match(fs.readFileSync(`${logsDir()}/${T}.log`, 'utf8'),
                 new RegExp(`generation ${id}: its debit's commit was lost with its connection; failed and refunded`));
         } finally {
-            psql(`DROP TRIGGER IF EXISTS "nano_test_block_end" ON "Generation";
-                DROP FUNCTION IF EXISTS "nano_test_block_end"();
-                DROP TABLE IF EXISTS "nano_test_block_end";`);
+            gate.drop();
         }
     });
 }

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import { REGISTRY } from './lib.mjs';
 import {
     person, generate, stream, tag, price, balanceOf, ledgerSum, ledgerOf,
-    psql, lit, row, waitSql, logsDir,
+    psql, lit, row, waitSql, logsDir, endGate,
 } from './generations.mjs';
 
 // qwen talks to the fake DashScope, whose markers make it fail
@@ -18,31 +18,15 @@ const T = 'qwen';
 const MARK = `end-refused-${tag()}`;
 const LEASE_SECS = 30;          // NANO_JOBS_LEASE_SECS
 
+let gate;
 before(() => {
-    psql(`CREATE TABLE "nano_test_refuse_end" ("x" int);
-        CREATE FUNCTION "nano_test_refuse_end"() RETURNS trigger
-        LANGUAGE plpgsql AS $$
-        BEGIN
-            IF EXISTS (SELECT 1 FROM "nano_test_refuse_end") THEN
-                RAISE EXCEPTION 'the end is refused (test)';
-            END IF;
-            RETURN NEW;
-        END $$;
-        CREATE TRIGGER "nano_test_refuse_end"
-            BEFORE UPDATE ON "Generation" FOR EACH ROW
-            WHEN (NEW."prompt" LIKE ${lit(`%${MARK}%`)} AND NEW."status" <> 'running')
-            EXECUTE FUNCTION "nano_test_refuse_end"();`);
+    gate = endGate('nano_test_refuse_end', MARK, "<> 'running'", 'the end is refused (test)');
 });
-
-after(() => {
-    psql(`DROP TRIGGER IF EXISTS "nano_test_refuse_end" ON "Generation";
-        DROP FUNCTION IF EXISTS "nano_test_refuse_end"();
-        DROP TABLE IF EXISTS "nano_test_refuse_end";`);
-});
+after(() => gate.drop());
 
 const logOf = () => fs.readFileSync(`${logsDir()}/${T}.log`, 'utf8');
-const refuse = () => psql('INSERT INTO "nano_test_refuse_end" VALUES (1)');
-const allow = () => psql('DELETE FROM "nano_test_refuse_end"');
+const refuse = () => gate.close();
+const allow = () => gate.open();
 
 // The row of prompt, once the module tried to end it and was refused:
 // still running, held by the process.
