@@ -4,10 +4,15 @@
 // history record, its curl call to the fake) and, alternating with it,
 // POST /v1/chat/completions on the fake directly with the body the
 // module sent.  Both sides: sequential, one keep-alive connection each.
+import path from 'node:path';
 import * as L from '../integration/lib.mjs';
 import * as B from './lib.mjs';
+import * as T from './sched-trace.mjs';
 
 const SAMPLES = Number(process.argv[2] || 2000);
+// BENCH_TRACE=SECONDS (a diagnostic): after the samples, more pairs run
+// under a scheduler trace, which then tells where a call's time went
+const TRACE = Number(process.env.BENCH_TRACE || 0);
 const WARMUP = Math.min(300, Math.max(50, Math.floor(SAMPLES / 10)));
 const PROMPT = 'Say hello to the benchmark in one short sentence.';
 
@@ -95,8 +100,6 @@ for (let i = 0; i < SAMPLES; i++) {
 const cpu1 = B.cpuNs(procs);
 const nodeCpu = process.cpuUsage(node0);
 const runMs = B.nowMs() - runT0;
-gw.close();
-direct.close();
 
 // every sample was a real generation: debited once, recorded succeeded
 const rows = B.psql(`SELECT count(*) FILTER (WHERE "status" = 'succeeded') || ' ' || count(*)
@@ -130,3 +133,26 @@ const per = (k) => ((cpu1[k] - cpu0[k]) - (idle1[k] - idle0[k]) * (runMs / idleM
 console.log(`CPU per call (us, idle rate subtracted): nginx workers ${per('nginx').toFixed(0)}, openai module ${per('openai').toFixed(0)},`
     + ` postgres ${per('postgres').toFixed(0)} (gateway side only); the fake ${per('fake').toFixed(0)} per pair (both sides),`
     + ` this client ${((nodeCpu.user + nodeCpu.system) / SAMPLES).toFixed(0)} per pair`);
+
+if (TRACE > 0) {
+    if (!T.available()) {
+        console.log('trace: skipped, perf is missing (Debian: apt-get install linux-perf)');
+    } else {
+        const file = path.join(process.env.NANO_TEST_STATE, 'chat-trace.perf');
+        let recording = true;
+        const rec = T.record(file, TRACE).finally(() => { recording = false; });
+        while (recording) {
+            await viaGateway();
+            await viaDirect();
+        }
+        await rec;
+        const b = T.breakdown(T.calls(file, 'nano-openai'));
+        const us = (x) => x.toFixed(0);
+        console.log(`trace (${b.calls} gateway calls in ${TRACE} s, medians in us after nginx woke the module):`
+            + ` debit answered at ${us(b.debit)}, provider at ${us(b.provider)}, reply at ${us(b.reply)};`
+            + ` the commit confirmed after the provider's answer in ${b.waited} calls (the module waiting ${us(b.wait)}),`
+            + ` before it in ${b.before}`);
+    }
+}
+gw.close();
+direct.close();
