@@ -146,12 +146,17 @@ if (TRACE > 0) {
             await viaDirect();
         }
         await rec;
-        const b = T.breakdown(T.calls(file, 'nano-openai'));
+        const text = T.script(file);
+        const b = T.breakdown(T.calls(text, 'nano-openai'));
+        const w = T.wakeLatency(text, 'nano-openai');
         const us = (x) => x.toFixed(0);
         console.log(`trace (${b.calls} gateway calls in ${TRACE} s, medians in us after nginx woke the module):`
-            + ` debit answered at ${us(b.debit)}, provider at ${us(b.provider)}, reply at ${us(b.reply)};`
+            + ` admission sent at ${us(b.sent)}, debit answered at ${us(b.debit)}, provider at ${us(b.provider)},`
+            + ` reply at ${us(b.reply)};`
             + ` the commit confirmed after the provider's answer in ${b.waited} calls (the module waiting ${us(b.wait)}),`
             + ` before it in ${b.before}`);
+        console.log(`trace: woken by PostgreSQL, the module ran after a median ${us(w.other)} us on the other CPU`
+            + ` (${w.nother} times), ${us(w.same)} us on the waker's (${w.nsame})`);
     }
 }
 gw.close();

@@ -28,42 +28,82 @@ export function available() {
     return spawnSync('perf', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-// "  comm  tid secs: sched:sched_waking: comm=X pid=N ..."
-const LINE = /^\s*(.+?)\s+(\d+)\s+([\d.]+): sched:sched_waking: comm=(.+?) pid=(\d+)/;
-
-// The wake-ups of the module's threads (comm `module`), and the module's
-// own wake-ups of nginx, from `perf script` of FILE: per call, the times
-// (µs after nginx woke the thread) of each step.
-export function calls(file, module) {
-    const out = spawnSync('perf', ['script', '-i', file, '-F', 'comm,tid,time,event,trace'],
+// `perf script` of FILE: "  comm  tid [cpu] secs: sched:EVENT: ..."
+export function script(file) {
+    const out = spawnSync('perf', ['script', '-i', file, '-F', 'comm,tid,cpu,time,event,trace'],
         { encoding: 'utf8', maxBuffer: 1 << 30 });
     if (out.status !== 0) throw new Error(`perf script failed: ${out.stderr.slice(0, 300)}`);
+    return out.stdout;
+}
+
+const HEAD = /^\s*(.+?)\s+(\d+)\s+\[(\d+)\]\s+([\d.]+): sched:(sched_waking|sched_switch): (.*)$/;
+const WAKING = /^comm=(.+?) pid=(\d+)/;
+const SWITCH = /next_comm=(.+?) next_pid=(\d+)/;
+
+function* events(text) {
+    for (const l of text.split('\n')) {
+        const m = HEAD.exec(l);
+        if (!m) continue;
+        const [, comm, tid, cpu, secs, event, rest] = m;
+        const e = { comm, tid, cpu, t: Number(secs) * 1e6, event };
+        const r = (event === 'sched_waking' ? WAKING : SWITCH).exec(rest);
+        if (!r) continue;
+        [, e.target, e.ttid] = r;
+        yield e;
+    }
+}
+
+// The wake-ups of the module's threads (comm `module`), and the module's
+// own wake-ups of nginx and PostgreSQL: per call, the times (µs after
+// nginx woke the thread) of each step.
+export function calls(text, module) {
     const open = new Map();
     const done = [];
-    for (const l of out.stdout.split('\n')) {
-        const m = LINE.exec(l);
-        if (!m) continue;
-        const [, waker, wtid, secs, target, ttid] = m;
-        const t = Number(secs) * 1e6;
-        if (target === module) {
-            const who = { nginx: 'nginx', postgres: 'pg', node: 'fake' }[waker] || waker;
+    for (const e of events(text)) {
+        if (e.event !== 'sched_waking') continue;
+        if (e.target === module) {
+            const who = { nginx: 'nginx', postgres: 'pg', node: 'fake' }[e.comm] || e.comm;
             if (who === 'nginx') {
-                if (open.has(ttid)) done.push(open.get(ttid));
-                open.set(ttid, [{ t, who: 'start' }]);
-            } else if (open.has(ttid)) {
-                open.get(ttid).push({ t, who });
+                if (open.has(e.ttid)) done.push(open.get(e.ttid));
+                open.set(e.ttid, [{ t: e.t, who: 'start' }]);
+            } else if (open.has(e.ttid)) {
+                open.get(e.ttid).push({ t: e.t, who });
             }
-        } else if (waker === module && target === 'nginx' && open.has(wtid)) {
-            open.get(wtid).push({ t, who: 'reply' });
+        } else if (e.comm === module && open.has(e.tid)
+                   && (e.target === 'nginx' || e.target === 'postgres')) {
+            open.get(e.tid).push({ t: e.t, who: e.target === 'nginx' ? 'reply' : 'sent' });
         }
     }
     return done;
 }
 
+// How long the module's threads took to run once PostgreSQL woke them:
+// medians when they ran on the waker's CPU and when on the other one (a
+// vCPU that sat idle must first be woken itself).
+export function wakeLatency(text, module) {
+    const woken = new Map();
+    const same = [];
+    const other = [];
+    for (const e of events(text)) {
+        if (e.event === 'sched_waking') {
+            if (e.target === module && e.comm === 'postgres') woken.set(e.ttid, e);
+        } else if (woken.has(e.ttid)) {
+            const w = woken.get(e.ttid);
+            woken.delete(e.ttid);
+            (w.cpu === e.cpu ? same : other).push(e.t - w.t);
+        }
+    }
+    const m = (xs) => (xs.length ? median(xs) : NaN);
+    return { same: m(same), nsame: same.length, other: m(other), nother: other.length };
+}
+
 // Medians over the calls whose steps came in the expected order: the
 // debit's answer, the provider's, the reply; with the commit confirmed
 // either before the provider's answer or after it (the module waiting).
+// `sent`: the admission's send, where it woke PostgreSQL (a backend
+// still busy is not woken, and such a call does not count there).
 export function breakdown(all) {
+    const sent = [];
     const debit = [];
     const provider = [];
     const wait = [];
@@ -77,6 +117,8 @@ export function breakdown(all) {
         const iReply = c.findIndex((s, k) => k > iFake && s.who === 'reply');
         if (iReply < 0) continue;
         const commits = c.slice(iFake + 1, iReply).filter((s) => s.who === 'pg');
+        const iSent = c.findIndex((s, k) => k < iDebit && s.who === 'sent');
+        if (iSent > 0) sent.push(c[iSent].t - t0);
         debit.push(c[iDebit].t - t0);
         provider.push(c[iFake].t - t0);
         reply.push(c[iReply].t - t0);
@@ -85,6 +127,7 @@ export function breakdown(all) {
     }
     return {
         calls: debit.length,
+        sent: sent.length ? median(sent) : NaN,
         debit: median(debit),
         provider: median(provider),
         waited: wait.length,
