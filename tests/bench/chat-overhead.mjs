@@ -157,6 +157,14 @@ if (TRACE > 0) {
             + ` before it in ${b.before}`);
         console.log(`trace: woken by PostgreSQL, the module ran after a median ${us(w.other)} us on the other CPU`
             + ` (${w.nother} times), ${us(w.same)} us on the waker's (${w.nsame})`);
+        const c = T.commitChain(text, 'nano-openai');
+        console.log(`trace: from the debit's answer to the commit's (${c.chains} calls, medians in us),`
+            + ` PostgreSQL's backend took ${us(c.total)}: running ${us(c.run)}, waiting for a CPU ${us(c.runnable)},`
+            + ` waiting for the disk ${us(c.disk)}`);
+        const d = T.diskWrites(text);
+        const io = (k) => `${d[k].n} taking ${Number.isNaN(d[k].median) ? '-' : us(d[k].median)}`;
+        console.log(`trace: the disk's requests (medians in us): WAL writes ${io('wal')},`
+            + ` inode writes ${io('inode')}, cache flushes ${io('flush')}`);
     }
 }
 gw.close();

@@ -4,8 +4,11 @@
 // who woke the module's handling thread and when tells the steps apart:
 // nginx hands it the request, PostgreSQL the debit's answer, the fake
 // (node) the provider's answer, PostgreSQL again the commit, and the
-// module wakes nginx with the reply.  Needs perf (Debian: linux-perf) and
-// root.
+// module wakes nginx with the reply.  The same record has PostgreSQL's
+// backend between the debit's answer and the commit (running, waiting for
+// a CPU, waiting for the disk), and the block layer's requests, which say
+// what one commit's flush costs on this machine's disk.  Needs perf
+// (Debian: linux-perf) and root.
 import { spawn, spawnSync } from 'node:child_process';
 import { median } from './lib.mjs';
 
@@ -15,6 +18,7 @@ export function record(file, seconds) {
     return new Promise((resolve, reject) => {
         const p = spawn('perf', ['record', '-q', '-a', '-o', file,
             '-e', 'sched:sched_waking', '-e', 'sched:sched_switch',
+            '-e', 'block:block_rq_issue', '-e', 'block:block_rq_complete',
             '--', 'sleep', String(seconds)], { stdio: ['ignore', 'ignore', 'pipe'] });
         let err = '';
         p.stderr.on('data', (c) => { err += c; });
@@ -36,19 +40,37 @@ export function script(file) {
     return out.stdout;
 }
 
-const HEAD = /^\s*(.+?)\s+(\d+)\s+\[(\d+)\]\s+([\d.]+): sched:(sched_waking|sched_switch): (.*)$/;
+const HEAD = /^\s*(.+?)\s+(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+(?:sched|block):(sched_waking|sched_switch|block_rq_issue|block_rq_complete): (.*)$/;
 const WAKING = /^comm=(.+?) pid=(\d+)/;
-const SWITCH = /next_comm=(.+?) next_pid=(\d+)/;
+const SWITCH = /^prev_comm=.+? prev_pid=(\d+) prev_prio=\S+ prev_state=(\S+) ==> next_comm=(.+?) next_pid=(\d+)/;
+// "DEV RWBS [BYTES] () SECTOR + N ...": the request's kind (W write, F
+// flush, S sync, M metadata) and where it goes
+const BLOCK = /^(\S+) (\S+) (?:\d+ )?\(\) (\d+) \+ (\d+)/;
 
+// sched_waking: e.target, e.ttid (the woken); sched_switch: e.prev,
+// e.pstate (the one leaving: R preempted, D the disk, S sleeping), e.target,
+// e.ttid (the one coming); block: e.rwbs, e.key (the request's device and
+// place, a flush's "FF")
 function* events(text) {
     for (const l of text.split('\n')) {
         const m = HEAD.exec(l);
         if (!m) continue;
         const [, comm, tid, cpu, secs, event, rest] = m;
         const e = { comm, tid, cpu, t: Number(secs) * 1e6, event };
-        const r = (event === 'sched_waking' ? WAKING : SWITCH).exec(rest);
-        if (!r) continue;
-        [, e.target, e.ttid] = r;
+        if (event === 'sched_waking') {
+            const r = WAKING.exec(rest);
+            if (!r) continue;
+            [, e.target, e.ttid] = r;
+        } else if (event === 'sched_switch') {
+            const r = SWITCH.exec(rest);
+            if (!r) continue;
+            [, e.prev, e.pstate, e.target, e.ttid] = r;
+        } else {
+            const r = BLOCK.exec(rest);
+            if (!r) continue;
+            e.rwbs = r[2];
+            e.key = r[2].startsWith('F') ? `${r[1]} flush` : `${r[1]} ${r[3]}+${r[4]}`;
+        }
         yield e;
     }
 }
@@ -135,4 +157,75 @@ export function breakdown(all) {
         wait: wait.length ? median(wait) : 0,
         reply: median(reply),
     };
+}
+
+// PostgreSQL's backend from the debit's answer to the commit's (the two
+// wake-ups of the module's thread by the same backend with nothing sent
+// to it between): medians of its time running, waiting for a CPU
+// (runnable), and sleeping on the disk (D: the WAL's flush) or otherwise.
+export function commitChain(text, module) {
+    const state = new Map();    // tid -> { st, since }
+    const open = new Map();     // backend tid -> { start, mtid, acc }
+    const chains = [];
+    const add = (tid, t) => {
+        const c = open.get(tid);
+        const s = state.get(tid);
+        if (c && s) c.acc[s.st] += t - Math.max(s.since, c.start);
+    };
+    const enter = (tid, st, t) => {
+        add(tid, t);
+        state.set(tid, { st, since: t });
+    };
+    for (const e of events(text)) {
+        if (e.event === 'sched_waking') {
+            if (e.comm === 'postgres' && e.target === module) {
+                const c = open.get(e.tid);
+                if (c && c.mtid === e.ttid) {
+                    add(e.tid, e.t);
+                    chains.push({ total: e.t - c.start, ...c.acc });
+                    open.delete(e.tid);
+                } else {
+                    open.set(e.tid, { start: e.t, mtid: e.ttid,
+                        acc: { run: 0, runnable: 0, disk: 0, sleep: 0 } });
+                }
+            } else if (e.comm === module && e.target === 'postgres') {
+                open.delete(e.ttid);    // sent more: a new exchange
+            }
+            if (state.get(e.ttid)?.st !== 'run') enter(e.ttid, 'runnable', e.t);
+        } else if (e.event === 'sched_switch') {
+            const st = e.pstate.startsWith('R') ? 'runnable'
+                : e.pstate.startsWith('D') ? 'disk' : 'sleep';
+            enter(e.prev, st, e.t);
+            enter(e.ttid, 'run', e.t);
+        }
+    }
+    const m = (k) => (chains.length ? median(chains.map((c) => c[k])) : NaN);
+    return { chains: chains.length, total: m('total'), run: m('run'),
+        runnable: m('runnable'), disk: m('disk'), sleep: m('sleep') };
+}
+
+// The block requests PostgreSQL's commits make: for the WAL's writes
+// (synchronous writes, "WS"), the inode's ("WSM": a filesystem without a
+// journal writes the file's inode block when a write changed its
+// mtime) and the disk's cache flushes ("FF"), how many there were and
+// the median time from issue to completion.
+export function diskWrites(text) {
+    const issued = new Map();
+    const kinds = { wal: [], inode: [], flush: [] };
+    for (const e of events(text)) {
+        if (e.event === 'block_rq_issue') {
+            issued.set(e.key, { t: e.t, rwbs: e.rwbs });
+        } else if (e.event === 'block_rq_complete' && issued.has(e.key)) {
+            const i = issued.get(e.key);
+            issued.delete(e.key);
+            const k = i.rwbs.startsWith('F') ? 'flush'
+                : i.rwbs === 'WSM' ? 'inode' : i.rwbs === 'WS' ? 'wal' : null;
+            if (k) kinds[k].push(e.t - i.t);
+        }
+    }
+    const out = {};
+    for (const [k, xs] of Object.entries(kinds)) {
+        out[k] = { n: xs.length, median: xs.length ? median(xs) : NaN };
+    }
+    return out;
 }
