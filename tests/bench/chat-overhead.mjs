@@ -146,9 +146,9 @@ if (TRACE > 0) {
             await viaDirect();
         }
         await rec;
-        const text = T.script(file);
-        const b = T.breakdown(T.calls(text, 'nano-openai'));
-        const w = T.wakeLatency(text, 'nano-openai');
+        const evs = T.script(file);
+        const b = T.breakdown(T.calls(evs, 'nano-openai'));
+        const w = T.wakeLatency(evs, 'nano-openai');
         const us = (x) => x.toFixed(0);
         console.log(`trace (${b.calls} gateway calls in ${TRACE} s, medians in us after nginx woke the module):`
             + ` admission sent at ${us(b.sent)}, debit answered at ${us(b.debit)}, provider at ${us(b.provider)},`
@@ -157,11 +157,11 @@ if (TRACE > 0) {
             + ` before it in ${b.before}`);
         console.log(`trace: woken by PostgreSQL, the module ran after a median ${us(w.other)} us on the other CPU`
             + ` (${w.nother} times), ${us(w.same)} us on the waker's (${w.nsame})`);
-        const c = T.commitChain(text, 'nano-openai');
+        const c = T.commitChain(evs, 'nano-openai');
         console.log(`trace: from the debit's answer to the commit's (${c.chains} calls, medians in us),`
             + ` PostgreSQL's backend took ${us(c.total)}: running ${us(c.run)}, waiting for a CPU ${us(c.runnable)},`
             + ` waiting for the disk ${us(c.disk)}`);
-        const d = T.diskWrites(text);
+        const d = T.diskWrites(evs);
         const io = (k) => `${d[k].n} taking ${Number.isNaN(d[k].median) ? '-' : us(d[k].median)}`;
         console.log(`trace: the disk's requests (medians in us): WAL writes ${io('wal')},`
             + ` inode writes ${io('inode')}, cache flushes ${io('flush')}`);

@@ -32,12 +32,13 @@ export function available() {
     return spawnSync('perf', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-// `perf script` of FILE: "  comm  tid [cpu] secs: sched:EVENT: ..."
+// The events of FILE, read once (`perf script`: "  comm  tid [cpu]
+// secs: sched:EVENT: ..."), for the analyses below
 export function script(file) {
     const out = spawnSync('perf', ['script', '-i', file, '-F', 'comm,tid,cpu,time,event,trace'],
         { encoding: 'utf8', maxBuffer: 1 << 30 });
     if (out.status !== 0) throw new Error(`perf script failed: ${out.stderr.slice(0, 300)}`);
-    return out.stdout;
+    return parse(out.stdout);
 }
 
 const HEAD = /^\s*(.+?)\s+(\d+)\s+\[(\d+)\]\s+([\d.]+):\s+(?:sched|block):(sched_waking|sched_switch|block_rq_issue|block_rq_complete): (.*)$/;
@@ -51,7 +52,8 @@ const BLOCK = /^(\S+) (\S+) (?:\d+ )?\(\) (\d+) \+ (\d+)/;
 // e.pstate (the one leaving: R preempted, D the disk, S sleeping), e.target,
 // e.ttid (the one coming); block: e.rwbs, e.key (the request's device and
 // place, a flush's "FF")
-function* events(text) {
+function parse(text) {
+    const evs = [];
     for (const l of text.split('\n')) {
         const m = HEAD.exec(l);
         if (!m) continue;
@@ -71,17 +73,18 @@ function* events(text) {
             e.rwbs = r[2];
             e.key = r[2].startsWith('F') ? `${r[1]} flush` : `${r[1]} ${r[3]}+${r[4]}`;
         }
-        yield e;
+        evs.push(e);
     }
+    return evs;
 }
 
 // The wake-ups of the module's threads (comm `module`), and the module's
 // own wake-ups of nginx and PostgreSQL: per call, the times (µs after
 // nginx woke the thread) of each step.
-export function calls(text, module) {
+export function calls(evs, module) {
     const open = new Map();
     const done = [];
-    for (const e of events(text)) {
+    for (const e of evs) {
         if (e.event !== 'sched_waking') continue;
         if (e.target === module) {
             const who = { nginx: 'nginx', postgres: 'pg', node: 'fake' }[e.comm] || e.comm;
@@ -102,11 +105,11 @@ export function calls(text, module) {
 // How long the module's threads took to run once PostgreSQL woke them:
 // medians when they ran on the waker's CPU and when on the other one (a
 // vCPU that sat idle must first be woken itself).
-export function wakeLatency(text, module) {
+export function wakeLatency(evs, module) {
     const woken = new Map();
     const same = [];
     const other = [];
-    for (const e of events(text)) {
+    for (const e of evs) {
         if (e.event === 'sched_waking') {
             if (e.target === module && e.comm === 'postgres') woken.set(e.ttid, e);
         } else if (woken.has(e.ttid)) {
@@ -163,7 +166,7 @@ export function breakdown(all) {
 // wake-ups of the module's thread by the same backend with nothing sent
 // to it between): medians of its time running, waiting for a CPU
 // (runnable), and sleeping on the disk (D: the WAL's flush) or otherwise.
-export function commitChain(text, module) {
+export function commitChain(evs, module) {
     const state = new Map();    // tid -> { st, since }
     const open = new Map();     // backend tid -> { start, mtid, acc }
     const chains = [];
@@ -176,7 +179,7 @@ export function commitChain(text, module) {
         add(tid, t);
         state.set(tid, { st, since: t });
     };
-    for (const e of events(text)) {
+    for (const e of evs) {
         if (e.event === 'sched_waking') {
             if (e.comm === 'postgres' && e.target === module) {
                 const c = open.get(e.tid);
@@ -209,10 +212,10 @@ export function commitChain(text, module) {
 // journal writes the file's inode block when a write changed its
 // mtime) and the disk's cache flushes ("FF"), how many there were and
 // the median time from issue to completion.
-export function diskWrites(text) {
+export function diskWrites(evs) {
     const issued = new Map();
     const kinds = { wal: [], inode: [], flush: [] };
-    for (const e of events(text)) {
+    for (const e of evs) {
         if (e.event === 'block_rq_issue') {
             issued.set(e.key, { t: e.t, rwbs: e.rwbs });
         } else if (e.event === 'block_rq_complete' && issued.has(e.key)) {
