@@ -24,6 +24,18 @@ mapfile -t STACK_APPS < <(echo platform; registry_modules)
 stack_log() { printf '%s: %s\n' "${STACK_MODE:-stack}" "$*" >&2; }
 stack_die() { stack_log "$*"; exit 1; }
 
+# stack_need PACKAGE CMD [ARG...]: a tool only a diagnostic uses (so not
+# in scripts/deps.sh): when CMD ARG... fails, PACKAGE is installed (root)
+# or the caller stops, saying which package is missing.
+stack_need() {
+    local pkg=$1
+    shift
+    "$@" >/dev/null 2>&1 && return 0
+    [ "$(id -u)" = 0 ] || stack_die "$1 missing (apt-get install $pkg)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null ||
+        stack_die "could not install $pkg"
+}
+
 # stack_init: paths derived from the repo root and the state dir.
 stack_init() {
     STACK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
