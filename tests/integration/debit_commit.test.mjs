@@ -193,9 +193,10 @@ test('qwen: a slow record: the next turn of the conversation carries the answer 
     ]);
 });
 
-// The admission's two halves (sql/018_admit_split.sql): the rows write
-// only what the debit decided, in the debit's own transaction, once.
-test('nano_gen_admit_rows writes nothing outside the debit\'s transaction, for another id, or twice', async () => {
+// The admission's two halves (sql/018_admit_split.sql, 019): the rows
+// write only what the debit decided, in the debit's own transaction,
+// once, and either half alone leaves the balance as it was.
+test('nano_gen_admit_rows writes nothing outside the debit\'s transaction, for another id, or twice; the debit alone takes nothing', async () => {
     const u = await person('rows-sql');
     const ok = await generate(u.jar, MODULES[0] || 'openai', { prompt: `opens the account ${tag()}` });
     assert.equal(ok.status, 200, ok.text.slice(0, 300));
@@ -211,6 +212,12 @@ test('nano_gen_admit_rows writes nothing outside the debit\'s transaction, for a
     // alone: no debit in its transaction
     assert.equal(psql(rowsCall(a)), 'f');
     assert.equal(count(a), 0);
+    // the debit alone, committed without its rows, takes nothing
+    // (sql/019_admit_debit_in_rows.sql)
+    const c = `rows-c-${tag()}`;
+    assert.equal(psql(debit(c)), 'admitted');
+    assert.equal(count(c), 0);
+    assert.equal(balanceOf(u.id), balance, 'the debit alone changed the balance');
     // after the debit of another id, and for its own id once only
     assert.deepEqual(psql(`${debit(a)}; ${rowsCall(b)}; ${rowsCall(a)}; ${rowsCall(a)};`).split('\n'),
         ['admitted', 'f', 't', 'f']);
