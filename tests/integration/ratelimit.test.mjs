@@ -135,6 +135,25 @@ test('nginx limits /api/account/* per client (10 r/min, burst 10)', async () => 
     assert.ok(n >= 11, `10 r/min with a burst of 10: the first 11 pass, the 429 came at request ${n}`);
 });
 
+test('reads of /api/account/* are not account changes: not limited, and they leave the changes\' burst whole', async () => {
+    const { jar } = await signedInUser('rl-account-reads');
+    const client = newClient();
+    // the settings page reads both lists each time it loads
+    for (let i = 0; i < 15; i++) {
+        for (const p of ['/api/account/sessions', '/api/account/connections']) {
+            const r = await get(p, { headers: jar.headers({ 'X-Nano-Test-Client': client }) });
+            assert.equal(r.status, 200, `GET ${p} #${i + 1}: ${r.status} ${r.text.slice(0, 200)}`);
+        }
+    }
+    const send = () => request('POST', '/api/account/password', {
+        headers: withClient(client, '*/*', jar.headers(FORM)),
+        body: form({ currentPassword: 'x', newPassword: 'y' }),
+    });
+    const { res, n } = await hammer(send, 25);
+    assert.ok(res, `the changes are still limited after the reads (no 429 in ${n})`);
+    assert.ok(n >= 11, `30 reads used up the changes' burst: the 429 came at change ${n}`);
+});
+
 // --- per account ------------------------------------------------------------
 
 // One credentials sign-in POST (the csrf token fetched before), timed.
