@@ -287,6 +287,8 @@ test('POST /api/account/avatar: refusals (no session, cross-site, not multipart,
         Cookie: u.jar.header(), Origin: ORIGIN, 'Content-Type': 'multipart/form-data; boundary=x', Accept: 'application/json',
     }, 7 * MIB);
     assert.equal(huge.status, 413, 'nginx refuses 7 MiB before it arrives');
+    assert.equal(huge.json().message, 'the request body is too large: at most 5 MiB for a picture',
+        'nginx\'s 413 names the avatar\'s limit');
 
     // bombs: refused from the header, quickly
     for (const [w, h] of [[50000, 50000], [20000, 20], [5001, 5000]]) {
