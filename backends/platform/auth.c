@@ -559,6 +559,14 @@ platform_auth_signout(nano_req_t *req, nano_res_t *res)
 
     nano_form_init(&f);
     platform_session_init(&ps);
+    /* NextAuth checks only the token here; the rule of every other POST
+     * of ours keeps another site from signing a user out */
+    if (nano_req_cross_site(req)) {
+        nano_log_warn("cross-site sign-out refused");
+        status = nano_res_error(res, 403, "cross_site",
+                                "sign-out is only accepted from this site");
+        goto out;
+    }
     status = platform_post_fields(req, res, &f, &json);
     if (status != 0) {
         goto out;

@@ -10,11 +10,11 @@ import assert from 'node:assert/strict';
 import {
     ORIGIN, SECRET, SESSION_COOKIE, Jar, get, request, newUser, register,
     signIn, signedInUser, jwt, claims, now, decodeJwtPayload, isJson, stackctl,
-    stackPid, alive, retry,
+    stackPid, alive, retry, csrf, form,
 } from './lib.mjs';
 import {
     copyJar, signOut, account, sessionSetCookie, clearsSession,
-    assertRefusedWithin, psql, lit, childrenOf, REVOKE_WITHIN, PSQL, PG_SOCK,
+    assertRefusedWithin, psql, lit, childrenOf, REVOKE_WITHIN, PSQL, PG_SOCK, FORM,
 } from './accounts.mjs';
 import { spawn } from 'node:child_process';
 
@@ -64,6 +64,24 @@ test('sign-out: the old cookie, copied before, is refused at a module within 2 s
     await retry(async () => (page = await get('/grok/', { headers: old.headers({ Accept: 'text/html' }) })).status === 302,
         Math.max(0, t0 + REVOKE_WITHIN - Date.now()), 100);
     assert.equal(page.status, 302, `a module page with the signed-out cookie redirects to sign in (${Date.now() - t0} ms after sign-out)`);
+});
+
+test('sign-out from another site is refused (403 cross_site) even with the token pair, and signs nobody out', async () => {
+    const { user, jar } = await signedInUser('signout-cross');
+    for (const h of [{ Origin: 'https://evil.example' }, { 'Sec-Fetch-Site': 'cross-site' }]) {
+        const csrfToken = await csrf(jar);
+        const res = await request('POST', '/api/auth/signout', {
+            headers: jar.headers({ ...FORM, ...h }),
+            body: form({ csrfToken, callbackUrl: '/' }),
+        });
+        const what = `sign-out with ${JSON.stringify(h)}`;
+        assert.equal(res.status, 403, `${what}: ${res.status} ${res.text.slice(0, 200)}`);
+        assert.equal(res.json().error, 'cross_site', what);
+        assert.ok(!res.setCookies.some((l) => l.startsWith(`${SESSION_COOKIE}=`)), `${what}: the cookie is left alone`);
+    }
+    await assertWorks(jar, user, 'after the refused sign-outs');
+    const res = await signOut(jar);
+    assert.equal(res.status, 302, `from this site it signs out: ${res.status} ${res.text.slice(0, 200)}`);
 });
 
 test('sign-out of one session leaves the user\'s other sessions working', async () => {
