@@ -99,6 +99,7 @@ platform_billing_webhook(nano_req_t *req, nano_res_t *res)
     json_error_t                jerr;
     nano_db_t                  *db;
     json_t                     *root = NULL;
+    char                        msg[JSON_ERROR_TEXT_LENGTH + 40];
     int                         status;
 
     if (secret == NULL) {
@@ -120,10 +121,16 @@ platform_billing_webhook(nano_req_t *req, nano_res_t *res)
     root = json_loadb(req->body != NULL ? req->body : "", req->body_len,
                       JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(root)) {
-        nano_log_warn("webhook refused: a signed body that is no JSON"
-                      " object");
-        status = nano_res_error(res, 400, "bad_request",
-                                "the body is not a JSON object");
+        /* jansson's reason (a number too big, nesting too deep) names
+         * what Stripe's side must fix; it holds nothing secret */
+        if (root == NULL) {
+            snprintf(msg, sizeof(msg), "the body is not valid JSON: %s",
+                     jerr.text);
+        } else {
+            snprintf(msg, sizeof(msg), "the body is not a JSON object");
+        }
+        nano_log_warn("webhook refused: a signed body: %s", msg);
+        status = nano_res_error(res, 400, "bad_request", msg);
         goto out;
     }
     why = platform_webhook_read(root, &ev);

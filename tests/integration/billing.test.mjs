@@ -427,6 +427,16 @@ test('a signed body that is not JSON, or no event, gets 400 and changes nothing'
         assert.equal(res.status, 400, `${body}: ${res.text}`);
         assert.ok(['bad_request', 'invalid_event'].includes(res.json().error));
     }
+    // an object jansson cannot hold is named as what it is, not as "no
+    // object"
+    const huge = JSON.stringify(stripeEvent('charge.refunded', { id: 'ch_2', payment_intent: 'pi_2', amount: 1 }))
+        .replace('"amount":1', '"amount_refunded":100000000000000000000,"amount":1');
+    const res = await webhook(huge);
+    assert.equal(res.status, 400, res.text);
+    assert.equal(res.json().error, 'bad_request');
+    assert.match(res.json().message, /^the body is not valid JSON: .*too big/, res.text);
+    const arr = await webhook('[]');
+    assert.equal(arr.json().message, 'the body is not a JSON object');
     assert.equal(psql('SELECT count(*) FROM "StripeEvent"'), before);
 });
 
