@@ -78,6 +78,31 @@ nano_email_has_hidden(const char *s)
     return 0;
 }
 
+/*
+ * 1 when s (NFC) holds a compatibility form, which NFKC changes (a
+ * full-width letter, a ligature, a fullwidth dot), or an ideographic
+ * full stop, which UTS #46 reads as a dot: shown or resolved, each is
+ * another spelling of an address whose mailbox may have an account.
+ */
+static int
+nano_email_has_compat(const char *s)
+{
+    uint8_t  *k;
+    size_t    len = strlen(s), klen = 0;
+    int       differs;
+
+    if (strstr(s, "\xe3\x80\x82") != NULL) {        /* U+3002 */
+        return 1;
+    }
+    k = u8_normalize(UNINORM_NFKC, (const uint8_t *) s, len, NULL, &klen);
+    if (k == NULL) {
+        return len > 0;     /* out of memory: refuse rather than guess */
+    }
+    differs = klen != len || memcmp(k, s, len) != 0;
+    free(k);
+    return differs;
+}
+
 const char *
 nano_email_problem(const char *email)
 {
@@ -104,6 +129,11 @@ nano_email_problem(const char *email)
     if (nano_email_has_hidden(email)) {
         return "the email address contains an invisible, unassigned or"
                " private-use character";
+    }
+    if (nano_email_has_compat(email)) {
+        return "the email address contains a full-width, ligature or"
+               " other compatibility character, or an ideographic dot;"
+               " type it with plain letters and \".\"";
     }
     at = strchr(email, '@');
     if (at == NULL || at != strrchr(email, '@') || at == email

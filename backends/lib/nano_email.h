@@ -22,7 +22,11 @@ char *nano_email_normalise(const char *raw);
  * empty, too long, not one "@" with a dotted domain, or holding a
  * character of the Unicode categories Cc, Cf, Co, Cn or Z* (controls,
  * zero-width and other format characters, private use, unassigned,
- * spaces such as NBSP), or one of <>()[]\,;:" .
+ * spaces such as NBSP), or one of <>()[]\,;:" , or a compatibility
+ * character (one NFKC changes: full-width letters, ligatures, the
+ * fullwidth dot) or U+3002, which show as or resolve to another spelling
+ * of an address.  Sign-in never asks: addresses registered before
+ * still sign in.
  */
 const char *nano_email_problem(const char *email);
 

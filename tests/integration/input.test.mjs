@@ -102,7 +102,7 @@ test('a JSON body with raw invalid UTF-8 (or a lone surrogate escape) is a 400',
 
 // --- emails -------------------------------------------------------------------
 
-test('registration refuses emails with invisible, private-use or unassigned characters (invalid_email)', async () => {
+test('registration refuses emails with invisible, private-use, unassigned or compatibility characters (invalid_email)', async () => {
     const chars = [
         ['U+200B zero width space (Cf)', '\u200b'],
         ['U+00A0 no-break space (Zs)', '\u00a0'],
@@ -111,6 +111,12 @@ test('registration refuses emails with invisible, private-use or unassigned char
         ['U+0378 unassigned (Cn)', '\u0378'],
         ['U+2028 line separator (Zl)', '\u2028'],
         ['U+0085 next line (Cc)', '\u0085'],
+        // compatibility forms: another spelling of an address whose
+        // mailbox may already have an account
+        ['U+FF4D full-width m', '\uff4d'],
+        ['U+FB01 ligature fi', '\ufb01'],
+        ['U+3002 ideographic full stop', '\u3002'],
+        ['U+FF0E fullwidth full stop', '\uff0e'],
     ];
     for (const [what, ch] of chars) {
         for (const email of [`a${ch}b-${id()}@example.com`, `ab-${id()}@exa${ch}mple.com`]) {

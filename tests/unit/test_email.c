@@ -85,6 +85,27 @@ test_problem_hidden_characters(void **state)
 }
 
 static void
+test_problem_compat_characters(void **state)
+{
+    (void) state;
+    /* U+FF4D full-width m in the domain, and in the local part */
+    assert_non_null(nano_email_problem("x@exa\xef\xbd\x8dple.com"));
+    assert_non_null(nano_email_problem("\xef\xbd\x8e" "ann@example.com"));
+    /* U+3002 ideographic, U+FF0E fullwidth, U+FF61 halfwidth dots */
+    assert_non_null(nano_email_problem("x@example.com\xe3\x80\x82"));
+    assert_non_null(nano_email_problem("x@example\xe3\x80\x82" "com"));
+    assert_non_null(nano_email_problem("x@example\xef\xbc\x8e" "com"));
+    assert_non_null(nano_email_problem("x@example\xef\xbd\xa1" "com"));
+    /* U+FB01 the ligature fi */
+    assert_non_null(nano_email_problem("\xef\xac\x81n@example.com"));
+    /* NFKC-stable letters of any script still pass */
+    assert_null(nano_email_problem("\xe7\x94\xa8\xe6\x88\xb7@"
+                                   "\xe4\xbe\x8b\xe5\xad\x90.cn"));
+    assert_null(nano_email_problem("\xd0\xb8\xd0\xb2\xd0\xb0\xd0\xbd"
+                                   "@example.ru"));
+}
+
+static void
 test_problem_syntax(void **state)
 {
     char  big[300];
@@ -115,6 +136,7 @@ main(void)
         cmocka_unit_test(test_normalise_refuses_bad_utf8),
         cmocka_unit_test(test_problem_accepts),
         cmocka_unit_test(test_problem_hidden_characters),
+        cmocka_unit_test(test_problem_compat_characters),
         cmocka_unit_test(test_problem_syntax),
     };
 
