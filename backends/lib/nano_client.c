@@ -9,20 +9,12 @@
 #include <strings.h>
 #include <time.h>
 
+#include "nano_clock.h"
 #include "nano_client.h"
 #include "nano_log.h"
 
 static __thread CURL   *nano_client_easy;
 static __thread CURLM  *nano_client_multi;   /* its connection cache */
-
-static long long
-nano_client_now_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 nano_client_global_init(void)
@@ -118,7 +110,7 @@ nano_client_write(char *data, size_t size, size_t nmemb, void *arg)
         return 0;
     }
     res->received = 1;
-    res->idle_at = nano_client_now_ms();
+    res->idle_at = nano_clock_ms();
     if (call->on_data != NULL) {
         if (call->on_data(data, len, call->arg) != 0) {
             res->stopped = 1;
@@ -185,7 +177,7 @@ nano_client_progress(void *arg, curl_off_t dltotal, curl_off_t dlnow,
     if (call->on_idle == NULL) {
         return 0;
     }
-    now = nano_client_now_ms();
+    now = nano_clock_ms();
     if (now - res->idle_at < call->idle_ms) {
         return 0;
     }
@@ -226,7 +218,7 @@ nano_client_setup(CURL *easy, const nano_client_call_t *call,
 
     *slist = NULL;
     res->call = call;
-    res->idle_at = nano_client_now_ms();
+    res->idle_at = nano_clock_ms();
     res->error[0] = '\0';
     res->sends = 0;
 

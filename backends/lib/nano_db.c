@@ -4,6 +4,7 @@
  * SQLSTATE; transactions, retried on serialization failures.
  */
 
+#include "nano_clock.h"
 #include "nano_config.h"
 #include "nano_db.h"
 #include "nano_dburl.h"
@@ -77,15 +78,6 @@ static int db_take_notifies(nano_db_t *db, const char *payload);
 /* How long a call waits for an answer: set once before threads start
  * (nano_db_config). */
 static int  db_timeout_ms = NANO_DB_TIMEOUT_DEFAULT;
-
-static long long
-now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Keeps the first line of msg for nano_db_last_error(). */
 static void
@@ -186,9 +178,9 @@ db_await(nano_db_t *db)
     long long      left, deadline;
     int            rc;
 
-    deadline = now_ms() + db_timeout_ms;
+    deadline = nano_clock_ms() + db_timeout_ms;
     while (PQisBusy(db->conn)) {
-        left = deadline - now_ms();
+        left = deadline - nano_clock_ms();
         if (left <= 0) {
             nano_log_warn("the database did not answer within %d ms;"
                           " dropping the connection", db_timeout_ms);
@@ -362,7 +354,7 @@ db_connect(nano_db_t *db)
         return NANO_DB_OK;
     }
     db->timed_out = 0;
-    start = now_ms();
+    start = nano_clock_ms();
     if (db->down && start < db->fail_until) {
         set_error(db, "08006", "database unavailable (retrying shortly)");
         return NANO_DB_UNAVAILABLE;
@@ -384,8 +376,8 @@ db_connect(nano_db_t *db)
             nano_log_warn("database unavailable: %s", db->errmsg);
         }
         db->down = 1;
-        if (now_ms() - start >= NANO_DB_SLOW_CONNECT_MS) {
-            db->fail_until = now_ms() + NANO_DB_SLOW_FAIL_MS;
+        if (nano_clock_ms() - start >= NANO_DB_SLOW_CONNECT_MS) {
+            db->fail_until = nano_clock_ms() + NANO_DB_SLOW_FAIL_MS;
         }
         return NANO_DB_UNAVAILABLE;
     }

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "nano_buf.h"
+#include "nano_clock.h"
 #include "nano_config.h"
 #include "nano_file.h"
 #include "nano_jobs.h"
@@ -109,15 +110,6 @@ enum {
     NANO_JOB_ENDING_OK,        /* on the ending list */
     NANO_JOB_ENDING_FAILED
 };
-
-static long long
-nano_jobs_now_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 const char *
 nano_jobs_owner(void)
@@ -420,7 +412,7 @@ nano_jobs_end(nano_job_t *job, nano_job_next_t how)
 static int
 nano_jobs_unrecorded(nano_db_t *db, nano_job_t *job, nano_db_status_t st)
 {
-    long long  now = nano_jobs_now_ms();
+    long long  now = nano_clock_ms();
 
     if (st == NANO_DB_INVALID) {
         /* a parameter the database can never take: no use trying again */
@@ -451,7 +443,7 @@ static void
 nano_jobs_unrecorded_due(void)
 {
     nano_job_t  **p, *job;
-    long long     now = nano_jobs_now_ms();
+    long long     now = nano_clock_ms();
     int           all = atomic_load(&nano_jobs.stopping);
 
     for (p = &nano_jobs.unrecorded; (job = *p) != NULL; ) {
@@ -601,7 +593,7 @@ nano_jobs_apply(nano_db_t *db, nano_job_t *job, nano_job_next_t next)
         /* a POST gets its "submitting" when it is due, recorded for
          * every due POST at once (nano_jobs_mark), before any is sent */
     case NANO_JOB_WORK:
-        job->wake_at = nano_jobs_now_ms() + (job->delay_ms > 0
+        job->wake_at = nano_clock_ms() + (job->delay_ms > 0
                                              ? job->delay_ms : 0);
         job->delay_ms = 0;
         job->where = next == NANO_JOB_CALL ? NANO_JOB_WAIT_CALL
@@ -923,7 +915,7 @@ static long
 nano_jobs_due(CURLM *multi, nano_db_t *db)
 {
     nano_job_t  *job, *next;
-    long long    now = nano_jobs_now_ms();
+    long long    now = nano_clock_ms();
     long         wait = NANO_JOBS_TICK_MS;
 
     nano_jobs_mark(db, now);
@@ -1231,7 +1223,7 @@ nano_jobs_answer_later(const char *id, const char *status, const char *text,
     {
         return -1;
     }
-    later->until = nano_jobs_now_ms() + NANO_JOBS_LATER_SECS * 1000;
+    later->until = nano_clock_ms() + NANO_JOBS_LATER_SECS * 1000;
     later->error = error != NULL ? json_deep_copy(error) : NULL;
     if (error != NULL && later->error == NULL) {
         free(later);
@@ -1260,7 +1252,7 @@ nano_jobs_finish_later(nano_db_t *db)
 {
     nano_jobs_later_t  *list, *later, *keep = NULL;
     nano_db_status_t    st = NANO_DB_OK;
-    long long           now = nano_jobs_now_ms();
+    long long           now = nano_clock_ms();
     int                 done;
 
     pthread_mutex_lock(&nano_jobs_later.lock);
@@ -1348,7 +1340,7 @@ nano_jobs_thread(void *arg)
     }
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS,
                       (long) (nano_jobs.max > 0 ? nano_jobs.max : 1));
-    renew_at = nano_jobs_now_ms() + NANO_JOBS_RENEW_SECS * 1000;
+    renew_at = nano_clock_ms() + NANO_JOBS_RENEW_SECS * 1000;
 
     while (!atomic_load(&nano_jobs.stopping)) {
         if (db == NULL) {
@@ -1364,7 +1356,7 @@ nano_jobs_thread(void *arg)
 
         /* before any claim: a failed renewal is tried again within the
          * second, not 10 s later, while the leases still run */
-        now = nano_jobs_now_ms();
+        now = nano_clock_ms();
         if (now >= renew_at) {
             renew_at = now + (nano_jobs_renew(db) == 0
                               ? NANO_JOBS_RENEW_SECS * 1000
