@@ -157,9 +157,9 @@ int nano_provider_error_from_http(nano_provider_t p, long status,
     nano_provider_error_t *err);
 
 /* Sets err for a transfer that timed out; output_received says whether
- * any byte of the answer had arrived (never retryable then; a POST that
- * may have been accepted is never retried either: the caller decides
- * with retryable = 0).  Returns -1. */
+ * any byte of the answer had arrived (never retryable then; a request
+ * that went out whole is never retried either: nano_provider_call_error
+ * sets retryable = 0 for it).  Returns -1. */
 int nano_provider_error_timeout(nano_provider_error_t *err, nano_provider_t p,
     int output_received);
 

@@ -65,6 +65,11 @@ nano_provider_call_error(nano_provider_t p, const nano_client_res_t *res,
     if (res->status == 0) {
         if (res->timed_out) {
             nano_provider_error_timeout(err, p, res->received);
+            if (res->sent) {
+                /* it may be working on it still: asking again would
+                 * charge twice */
+                err->retryable = 0;
+            }
         } else {
             nano_provider_error_set(err, NANO_PERR_PROVIDER, !res->sent,
                                     "%s could not be reached: %s",

@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "nano_base64.h"
+#include "nano_client.h"
 #include "nano_provider.h"
+#include "nano_provider_call.h"
 #include "nano_utf8.h"
 
 static void
@@ -367,6 +369,34 @@ test_base64(void **state)
     free(d);
 }
 
+/* A call that timed out is asked again only when its request never went
+ * out whole: the provider may still be working on one that did, and a
+ * second POST would charge twice. */
+static void
+test_timeout_retry_rule(void **state)
+{
+    nano_provider_error_t  e;
+    nano_client_res_t      r;
+
+    (void) state;
+    nano_client_res_init(&r);
+    r.timed_out = 1;
+    r.code = CURLE_OPERATION_TIMEDOUT;
+    nano_provider_call_error(NANO_PROVIDER_OPENAI, &r, &e);
+    assert_string_equal(e.code, "timeout");
+    assert_int_equal(e.retryable, 1);
+    r.sent = 1;
+    nano_provider_call_error(NANO_PROVIDER_OPENAI, &r, &e);
+    assert_string_equal(e.code, "timeout");
+    assert_string_equal(e.message, "OpenAI did not answer in time");
+    assert_int_equal(e.retryable, 0);
+    assert_false(nano_provider_should_retry(&e, 0, 0));
+    r.received = 1;
+    nano_provider_call_error(NANO_PROVIDER_OPENAI, &r, &e);
+    assert_int_equal(e.retryable, 0);
+    nano_client_res_cleanup(&r);
+}
+
 int
 main(void)
 {
@@ -382,6 +412,7 @@ main(void)
         cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_json_long),
         cmocka_unit_test(test_backoff_and_retry),
+        cmocka_unit_test(test_timeout_retry_rule),
         cmocka_unit_test(test_base64),
     };
 
