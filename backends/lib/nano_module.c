@@ -126,7 +126,8 @@ nano_module_start(const nano_config_t *config)
     int                       real;
 
     if (nano_gen_configure(err, sizeof(err)) != 0
-        || nano_credits_configure(err, sizeof(err)) != 0)
+        || nano_credits_configure(err, sizeof(err)) != 0
+        || nano_module_generate_configure(err, sizeof(err)) != 0)
     {
         nano_log_error("%s", err);
         return -1;

@@ -46,6 +46,10 @@ const nano_module_def_t *nano_module_def(void);
 /* The caller's id from the gateway, or answers 401 (returns NULL). */
 const char *nano_module_user(nano_req_t *req, nano_res_t *res);
 
+/* Reads generate's settings from the environment once at start
+ * (NANO_TEXT_WHOLE_TIMEOUT_MS); 0, or -1 with err set. */
+int nano_module_generate_configure(char *err, size_t errlen);
+
 /* Handlers (nano_module.c, nano_module_generate.c). */
 int nano_module_page(nano_req_t *req, nano_res_t *res);
 int nano_module_me(nano_req_t *req, nano_res_t *res);

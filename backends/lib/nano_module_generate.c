@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nano_config.h"
 #include "nano_file.h"
 #include "nano_gen.h"
 #include "nano_image.h"
@@ -27,6 +28,21 @@
  * process holds it, or the row went with its account (or was deleted). */
 #define NANO_GEN_NOT_HELD  "the row is gone (a deleted account) or another" \
                            " process holds it"
+/* A whole (not streamed) answer's time, retries included: under nginx's
+ * fastcgi_read_timeout (60 s as shipped), past which its client gets a
+ * 504 from nginx and this process a closed connection.  Ending first
+ * answers the 504 here, with the generation's id and its refund. */
+#define NANO_GEN_TEXT_WHOLE_MS  50000
+
+static int  nano_gen_text_whole_ms = NANO_GEN_TEXT_WHOLE_MS;
+
+int
+nano_module_generate_configure(char *err, size_t errlen)
+{
+    return nano_config_env_int("NANO_TEXT_WHOLE_TIMEOUT_MS",
+                               NANO_GEN_TEXT_WHOLE_MS, 1000, 3600000,
+                               &nano_gen_text_whole_ms, err, errlen);
+}
 
 /* The answer to a refused admission. */
 static int
@@ -120,12 +136,18 @@ nano_gen_on_delta(const char *text, size_t len, void *arg)
                           json_pack("{s:s%}", "text", text, len));
 }
 
+/* A stream's heartbeat; for a whole answer, whether nginx still waits
+ * for it (past its read timeout it closed the connection, and its
+ * client was answered 504: the call stops, and is refunded). */
 static int
 nano_gen_on_idle(void *arg)
 {
     nano_gen_sink_t  *sink = arg;
 
-    return sink->stream ? nano_sse_heartbeat(sink->req) : 0;
+    if (sink->stream) {
+        return nano_sse_heartbeat(sink->req);
+    }
+    return nano_stream_peer_closed(sink->req) ? -1 : 0;
 }
 
 /* The HTTP status of a provider error for a whole (not streamed) answer. */
@@ -487,6 +509,7 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     tq.messages = messages;
     tq.seed = o.seed;
     tq.stream = stream;
+    tq.timeout_ms = stream ? 0 : nano_gen_text_whole_ms;
     tq.on_delta = nano_gen_on_delta;
     tq.on_idle = nano_gen_on_idle;
     /* a connection already given back is another request's to read */

@@ -2,6 +2,7 @@
  * Streamed replies on the request worker's own FastCGI stream.
  */
 
+#include <poll.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,30 @@ int
 nano_stream_gone(const nano_req_t *req)
 {
     return req->stream.gone;
+}
+
+int
+nano_stream_peer_closed(nano_req_t *req)
+{
+    struct pollfd  pfd;
+
+    if (req->stream.gone) {
+        return 1;
+    }
+    if (req->stream.fd < 0) {
+        return 0;
+    }
+    /* POLLRDHUP: the peer's close shows even behind unread bytes */
+    pfd.fd = req->stream.fd;
+    pfd.events = POLLRDHUP;
+    pfd.revents = 0;
+    if (poll(&pfd, 1, 0) == 1
+        && (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)))
+    {
+        req->stream.gone = 1;
+        return 1;
+    }
+    return 0;
 }
 
 /* Writes and flushes; libfcgi reports a closed connection only through

@@ -59,6 +59,15 @@ int nano_sse_heartbeat(nano_req_t *req);
 /* 1 once a write failed (the client is gone). */
 int nano_stream_gone(const nano_req_t *req);
 
+/*
+ * 1 when nginx closed the request's connection before anything was
+ * written (it stopped waiting: its fastcgi_read_timeout, or its client
+ * left), without reading or writing; the stream is then gone.  For a
+ * handler that answers whole after a long wait and would otherwise
+ * learn it only when its answer fails to go out.
+ */
+int nano_stream_peer_closed(nano_req_t *req);
+
 /* For the server.  Sets the number of stream slots (at least 1), once
  * before the workers start. */
 void nano_stream_slots_init(int slots);

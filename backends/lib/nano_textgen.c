@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "nano_chat.h"
+#include "nano_clock.h"
 #include "nano_client.h"
 #include "nano_offline_text.h"
 #include "nano_provider_call.h"
@@ -36,6 +37,7 @@ nano_textgen_res_cleanup(nano_textgen_res_t *res)
 /* ---- the OpenAI-compatible chat providers ------------------------------ */
 
 #define NANO_TEXTGEN_TIMEOUT_MS  300000    /* a long answer, streamed */
+#define NANO_TEXTGEN_TRY_MIN_MS  1000      /* left for one more try */
 #define NANO_TEXTGEN_IDLE_MS     5000      /* heartbeats */
 #define NANO_TEXTGEN_EVENT_MAX   (256 * 1024)
 #define NANO_TEXTGEN_ERROR_MAX   (64 * 1024)
@@ -139,7 +141,8 @@ nano_textgen_fail(nano_textgen_res_t *res, const nano_provider_error_t *err)
  * the client gone). */
 static int
 nano_textgen_chat_once(nano_provider_t p, const nano_textgen_req_t *req,
-    nano_textgen_res_t *res, const char *body, nano_textgen_ctx_t *ctx)
+    nano_textgen_res_t *res, const char *body, long timeout_ms,
+    nano_textgen_ctx_t *ctx)
 {
     nano_client_call_t   call;
     nano_client_res_t    cres;
@@ -162,7 +165,7 @@ nano_textgen_chat_once(nano_provider_t p, const nano_textgen_req_t *req,
                                                : "Accept: application/json");
     call.body = body;
     call.body_len = strlen(body);
-    call.timeout_ms = NANO_TEXTGEN_TIMEOUT_MS;
+    call.timeout_ms = timeout_ms;
     call.on_idle = nano_textgen_idle;
     call.idle_ms = NANO_TEXTGEN_IDLE_MS;
     call.watch_fd = req->watch_fd;
@@ -242,6 +245,7 @@ nano_textgen_chat(nano_provider_t p, const nano_textgen_req_t *req,
     char                 *body = NULL;
     unsigned              attempt;
     long                  wait;
+    long long             deadline;
     int                   rc = -1;
 
     memset(&ctx, 0, sizeof(ctx));
@@ -266,8 +270,16 @@ nano_textgen_chat(nano_provider_t p, const nano_textgen_req_t *req,
         goto out;
     }
 
+    /* a whole answer must end, retries included, before the gateway
+     * stops waiting for it (its caller's timeout_ms) */
+    deadline = nano_clock_ms() + (req->timeout_ms > 0
+                                  ? req->timeout_ms
+                                  : NANO_TEXTGEN_TIMEOUT_MS);
     for (attempt = 0; ; attempt++) {
-        if (nano_textgen_chat_once(p, req, res, body, &ctx) == 0) {
+        if (nano_textgen_chat_once(p, req, res, body,
+                                   (long) (deadline - nano_clock_ms()), &ctx)
+            == 0)
+        {
             rc = 0;
             break;
         }
@@ -277,11 +289,16 @@ nano_textgen_chat(nano_provider_t p, const nano_textgen_req_t *req,
             nano_textgen_fail(res, &ctx.err);
             break;
         }
-        /* refused before any output: safe to ask again */
+        /* refused before any output: safe to ask again, if there is
+         * time left for it */
         wait = nano_provider_backoff_ms(attempt, NANO_PROVIDER_RETRY_BASE_MS,
                                         NANO_PROVIDER_RETRY_CAP_MS,
                                         (uint32_t) rand(),
                                         ctx.err.retry_after_ms);
+        if (nano_clock_ms() + wait + NANO_TEXTGEN_TRY_MIN_MS > deadline) {
+            nano_textgen_fail(res, &ctx.err);
+            break;
+        }
         if (req->on_idle != NULL && req->on_idle(req->arg) != 0) {
             res->client_gone = 1;
             break;

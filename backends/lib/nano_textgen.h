@@ -27,6 +27,9 @@ typedef struct {
     json_t                 *messages;   /* [{"role","content"}], borrowed */
     long long               seed;
     int                     stream;     /* the caller streams to a client */
+    /* the whole call's time, tries and waits between them included; 0:
+     * a streamed answer's (five minutes) */
+    long                    timeout_ms;
     nano_textgen_delta_fn   on_delta;
     nano_textgen_idle_fn    on_idle;
     /* a provider that waits on a socket also watches watch_fd and calls

@@ -349,6 +349,21 @@ stack_listen() {
 
 # stack_backend_start APP: starts build/bin/nano-APP and waits until it
 # listens.
+# stack_text_whole_ms: how long a whole text answer may take in a module,
+# five sixths of nginx's read timeout (STACK_READ_TIMEOUT: 60s as `make
+# run` has it gives the modules' own 50 s), so that the module answers
+# its 504, refunded, before nginx gives up on it.
+stack_text_whole_ms() {
+    local t=${STACK_READ_TIMEOUT:-60s} n
+    case $t in
+        *[0-9]s | *[0-9]) n=${t%s} ;;
+        *[0-9]m) n=$((${t%m} * 60)) ;;
+        *) n=60 ;;
+    esac
+    case $n in '' | *[!0-9]*) n=60 ;; esac
+    echo $((n * 1000 * 5 / 6))
+}
+
 stack_backend_start() {
     local app=$1 listen bin=$STACK_BIN/nano-$1 log=$STACK_STATE/logs/$1.log i
     listen=$(stack_listen "$app")
@@ -369,6 +384,7 @@ stack_backend_start() {
         NANO_REVOCATION_FILE="$STACK_STATE/revocations" \
         NANO_MEDIA_DIR="$(stack_media_path)" \
         NANO_PACKS_FILE="${NANO_PACKS_FILE:-$STACK_ROOT/packs.conf}" \
+        NANO_TEXT_WHOLE_TIMEOUT_MS="${NANO_TEXT_WHOLE_TIMEOUT_MS:-$(stack_text_whole_ms)}" \
         "${extra[@]}" "$bin" --listen "$listen"
     for ((i = 0; i < 100; i++)); do
         if [ "${listen#unix:}" != "$listen" ]; then

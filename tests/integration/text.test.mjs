@@ -10,10 +10,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { STATE, REGISTRY } from './lib.mjs';
+import { STATE, REGISTRY, sleep } from './lib.mjs';
 import {
     person, generate, generation, stream, fakeStats, fakeCount, tag, price,
-    ledgerOf, balanceOf, ledgerSum, psql, lit, FAKE_KEY,
+    ledgerOf, balanceOf, ledgerSum, psql, lit, FAKE_KEY, withBackendEnv,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -228,6 +228,55 @@ for (const m of ['grok', 'qwen'].filter(has)) {
         assert.ok(problems.length === 0, `${m}: ${problems.length} mismatches:\n${problems.join('\n')}`);
         assert.equal(balanceOf(u.id), 100, `${m}: every failure refunded (cost ${cost})`);
         assert.equal(ledgerSum(u.id), 100);
+    });
+}
+
+// A whole answer must end before nginx stops waiting for it (the test
+// stack's fastcgi_read_timeout is 10 s; the modules get five sixths of it,
+// NANO_TEXT_WHOLE_TIMEOUT_MS, from scripts/lib/stack.sh).
+if (has('qwen')) {
+    test('qwen: a whole answer the provider never sends ends in the module\'s own 504 with its id before nginx\'s, refunded, the POST not sent again', async () => {
+        const u = await person('text-hang');
+        const before = await fakeStats();
+        const t0 = Date.now();
+        const res = await generate(u.jar, 'qwen', { prompt: `wait for ever [fake:hang] ${tag()}` });
+        const ms = Date.now() - t0;
+        assert.equal(res.status, 504, res.text.slice(0, 300));
+        const j = res.json();
+        assert.equal(j.error, 'timeout', res.text);
+        assert.match(j.id, UUID, 'the module\'s answer, with the generation\'s id (nginx\'s has none)');
+        assert.ok(ms < 10000, `answered in ${ms} ms, before nginx's 10 s`);
+        const after = await fakeStats();
+        assert.equal(fakeCount(after, 'chat.dashscope') - fakeCount(before, 'chat.dashscope'), 1,
+            'a POST that timed out is never sent again: the provider may be answering it and would charge twice');
+        const g = (await generation(u.jar, 'qwen', j.id)).json();
+        assert.equal(g.status, 'failed');
+        assert.equal(g.error.code, 'timeout');
+        assert.deepEqual(ledgerOf(j.id).map((x) => x.reason), ['debit', 'refund']);
+        assert.equal(balanceOf(u.id), 100);
+        assert.equal(ledgerSum(u.id), 100);
+    });
+
+    test('qwen: when nginx gives up on a whole answer first (a budget over its read timeout), the module notices, stops the call and refunds', async () => {
+        await withBackendEnv('qwen', ['NANO_TEXT_WHOLE_TIMEOUT_MS=60000'], async () => {
+            const u = await person('text-nginx-first');
+            const res = await generate(u.jar, 'qwen', { prompt: `slow [fake:slow=30000] ${tag()}` });
+            assert.equal(res.status, 504, res.text.slice(0, 300));
+            assert.equal(res.json().error, 'gateway_timeout', 'nginx\'s own 504');
+            const id = psql(`SELECT "id" FROM "Generation" WHERE "userId" = ${lit(u.id)}`);
+            assert.ok(id, 'the generation was admitted');
+            // the module looks every 5 s; the fake answers at 30 s
+            let g;
+            for (let i = 0; i < 100; i++) {
+                g = (await generation(u.jar, 'qwen', id)).json();
+                if (g.status !== 'running') break;
+                await sleep(100);
+            }
+            assert.equal(g.status, 'failed', `ended before the fake answered: ${JSON.stringify(g)}`);
+            assert.equal(g.error.code, 'client_gone');
+            assert.deepEqual(ledgerOf(id).map((x) => x.reason), ['debit', 'refund']);
+            assert.equal(balanceOf(u.id), 100);
+        });
     });
 }
 
