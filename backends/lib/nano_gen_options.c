@@ -167,6 +167,34 @@ nano_gen_model_ok(const char *model)
     return model == NULL || strlen(model) < NANO_GEN_MODEL_MAX;
 }
 
+/* The request's files: one called image at most, and not beside an
+ * image field.  Any other file was dropped, and an edit made a plain
+ * generation, charged. */
+static int
+nano_gen_job_files(const nano_form_t *f, const nano_gen_job_kind_t *k,
+    nano_gen_refusal_t *why)
+{
+    size_t  i;
+
+    for (i = 0; i < k->nfiles; i++) {
+        if (strcmp(k->files[i], "image") != 0) {
+            return nano_gen_refuse_unknown(why, k->files[i],
+                                           k->image_input
+                                           ? "the one file taken is the"
+                                             " image to edit, called image"
+                                           : "this module takes no file");
+        }
+        if (i > 0) {
+            return nano_gen_refuse(why, "image", "send one image");
+        }
+    }
+    if (k->nfiles > 0 && nano_form_get(f, "image") != NULL) {
+        return nano_gen_refuse(why, "image", "send the image as a file or"
+                               " as base64, not both");
+    }
+    return 0;
+}
+
 int
 nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
     json_t *params, nano_gen_job_opts_t *o, nano_gen_refusal_t *why)
@@ -196,6 +224,9 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
                                              " prompt, model, size,"
                                              " aspectRatio, seed, image");
         }
+    }
+    if (nano_gen_job_files(f, k, why) != 0) {
+        return -1;
     }
     for (t = nano_gen_text_fields; *t != NULL; t++) {
         if (!nano_form_is_text(f, *t)) {
@@ -231,7 +262,7 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
     if (duration != NULL && (!k->video || strcmp(duration, "5") != 0)) {
         return nano_gen_refuse(why, "duration", "videos here are 5 seconds");
     }
-    if ((o->image_b64 != NULL || k->has_upload) && !k->image_input) {
+    if ((o->image_b64 != NULL || k->nfiles > 0) && !k->image_input) {
         return nano_gen_refuse(why, "image", "this module does not take an"
                                " input image");
     }

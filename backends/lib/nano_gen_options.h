@@ -30,11 +30,13 @@ typedef struct {
     const char  *message;
 } nano_gen_refusal_t;
 
-/* An image or video module, as its options depend on it. */
+/* An image or video module, as its options depend on it, and the names
+ * of the request's file parts (a multipart body's, in order; borrowed). */
 typedef struct {
-    int  video;            /* else images */
-    int  image_input;      /* it takes an image to edit */
-    int  has_upload;       /* the request came with an image file */
+    int                 video;          /* else images */
+    int                 image_input;    /* it takes an image to edit */
+    const char *const  *files;
+    size_t              nfiles;
 } nano_gen_job_kind_t;
 
 /* An image or video request's checked fields (borrowed from the form). */
@@ -79,8 +81,8 @@ const char *nano_gen_video_size(const char *s);
 /*
  * Checks an image or video request's fields: first that it has no field
  * outside prompt, model, image, size, aspectRatio, seed and duration,
- * then in the order a person reads the form: prompt, size, aspectRatio,
- * seed, duration, image, model.
+ * and no file but one called image (not beside an image field), then in the order a person reads the form: prompt, size,
+ * aspectRatio, seed, duration, image, model.
  * Sets params' "size", "aspectRatio", "seed" and "duration" (params
  * must be an empty object) and o.  0, or -1 with why set; -2 when out
  * of memory.

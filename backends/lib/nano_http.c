@@ -90,6 +90,12 @@ nano_req_upload(const nano_req_t *req, const char *field)
     return nano_upload_get(req->uploads, field);
 }
 
+const nano_upload_t *
+nano_req_upload_nth(const nano_req_t *req, size_t n)
+{
+    return nano_upload_nth(req->uploads, n);
+}
+
 int
 nano_req_upload_keep(nano_req_t *req, const char *field, const char *dest)
 {

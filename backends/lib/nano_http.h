@@ -99,6 +99,10 @@ typedef struct {
 const nano_upload_t *nano_req_upload(const nano_req_t *req,
     const char *field);
 
+/* The n-th file of a multipart body (from 0, in the order sent),
+ * borrowed, or NULL past the last. */
+const nano_upload_t *nano_req_upload_nth(const nano_req_t *req, size_t n);
+
 /* Moves an upload's file to dest (same file system: rename); the request
  * no longer removes it.  0 or -1. */
 int nano_req_upload_keep(nano_req_t *req, const char *field,

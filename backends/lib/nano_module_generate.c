@@ -19,6 +19,7 @@
 #include "nano_image.h"
 #include "nano_log.h"
 #include "nano_module.h"
+#include "nano_multipart.h"
 #include "nano_server.h"
 #include "nano_stream.h"
 
@@ -764,6 +765,8 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
     const char         *kind = nano_module_kind();
     nano_form_t         f;
     nano_gen_job_kind_t kind_of;
+    const nano_upload_t *up;
+    const char         *files[NANO_MULTIPART_PARTS_MAX];
     nano_gen_job_opts_t o;
     nano_gen_refusal_t  why;
     nano_gen_new_t      in;
@@ -789,7 +792,13 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
     params = json_object();
     kind_of.video = strcmp(kind, "video") == 0;
     kind_of.image_input = nano_module_def()->image_input;
-    kind_of.has_upload = nano_req_upload(req, "image") != NULL;
+    kind_of.files = files;
+    kind_of.nfiles = 0;
+    while (kind_of.nfiles < NANO_MULTIPART_PARTS_MAX
+           && (up = nano_req_upload_nth(req, kind_of.nfiles)) != NULL)
+    {
+        files[kind_of.nfiles++] = up->field;
+    }
     switch (params == NULL ? -2
             : nano_gen_job_options(&f, &kind_of, params, &o, &why))
     {

@@ -353,6 +353,12 @@ nano_upload_get(const nano_upload_set_t *set, const char *field)
     return i >= 0 ? &set->files[i] : NULL;
 }
 
+const nano_upload_t *
+nano_upload_nth(const nano_upload_set_t *set, size_t n)
+{
+    return set != NULL && n < set->nfiles ? &set->files[n] : NULL;
+}
+
 int
 nano_upload_keep(nano_upload_set_t *set, const char *field,
     const char *dest)

@@ -75,6 +75,11 @@ const char *nano_upload_error(const nano_upload_set_t *set);
 const nano_upload_t *nano_upload_get(const nano_upload_set_t *set,
     const char *field);
 
+/* The n-th file (from 0, in the order sent), borrowed from set, or NULL
+ * past the last. */
+const nano_upload_t *nano_upload_nth(const nano_upload_set_t *set,
+    size_t n);
+
 /* Renames the first file of field to dest; set no longer removes it.
  * 0, or -1 (logged). */
 int nano_upload_keep(nano_upload_set_t *set, const char *field,

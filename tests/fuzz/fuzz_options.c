@@ -124,7 +124,8 @@ fuzz_job_taken(const nano_form_t *f, const nano_gen_job_kind_t *k,
         || o->model != nano_form_get(f, "model")
         || o->image_b64 != nano_form_get(f, "image")
         || (o->model != NULL && strlen(o->model) >= NANO_GEN_MODEL_MAX)
-        || ((o->image_b64 != NULL || k->has_upload) && !k->image_input))
+        || ((o->image_b64 != NULL || k->nfiles > 0) && !k->image_input)
+        || (o->image_b64 != NULL && k->nfiles > 0))
     {
         abort();
     }
@@ -201,6 +202,7 @@ fuzz_job(const nano_form_t *f, unsigned mode)
         "prompt", "size", "aspectRatio", "seed", "duration", "image",
         "model", NULL
     };
+    static const char *const  image_file[] = { "image", NULL };
     nano_gen_job_kind_t  k;
     nano_gen_job_opts_t  o;
     nano_gen_refusal_t   why = { NULL, NULL };
@@ -222,7 +224,8 @@ fuzz_job(const nano_form_t *f, unsigned mode)
     }
     k.video = (mode & FUZZ_VIDEO) != 0;
     k.image_input = (mode & FUZZ_EDIT) != 0;
-    k.has_upload = (mode & FUZZ_UPLOAD) != 0;
+    k.files = image_file;
+    k.nfiles = (mode & FUZZ_UPLOAD) != 0;
     rc = nano_gen_job_options(f, &k, params, &o, &why);
     if (rc == 0) {
         fuzz_job_taken(f, &k, params, &o);

@@ -429,10 +429,11 @@ export function rawRequest(method, p, headers, contentLength, { send = 0, body, 
 // ---- bodies ---------------------------------------------------------------
 
 // multipart({field: value}, [{name, filename, type, data}]) -> {body, type}
+// fields: an object, or [name, value] pairs (a name may come twice).
 export function multipart(fields = {}, files = []) {
     const boundary = `----nano${crypto.randomBytes(8).toString('hex')}`;
     const parts = [];
-    for (const [k, v] of Object.entries(fields)) {
+    for (const [k, v] of Array.isArray(fields) ? fields : Object.entries(fields)) {
         parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`));
     }
     for (const f of files) {

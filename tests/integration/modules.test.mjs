@@ -819,6 +819,37 @@ test('uploads: a file that is not an image is 400 image; a PNG named .jpg is tak
     assert.equal(ledgerSum(u.id), balanceOf(u.id));
 });
 
+// What the checks of a JSON body cannot see: a multipart body's file
+// parts (only one, called image, is taken) and an image sent both ways.
+// Each was dropped or resolved quietly, and the generation charged: a
+// file called "file" turned an edit into a plain generation.
+test('multipart: a file part not called image, two images, or an image both as a file and as text is 400 naming it, costing nothing', async () => {
+    const u = await person('parts');
+    const image = png(20, 20);
+    const file = (name) => ({ name, filename: 'a.png', type: 'image/png', data: image });
+    const post = (m, mp) => request('POST', `/${m}/api/generate`, {
+        headers: u.jar.headers({ 'Content-Type': mp.type, Origin: ORIGIN }), body: mp.body, timeout: 60000,
+    });
+    for (const m of jobModules) {
+        const prompt = { prompt: `edit ${tag()}` };
+        for (const [what, mp, field] of [
+            ['a file called file', multipart(prompt, [file('file')]), 'file'],
+            ['a file called photo', multipart(prompt, [file('photo')]), 'photo'],
+            ['a file called prompt', multipart(prompt, [file('prompt')]), 'prompt'],
+            ['an image and a file called photo', multipart(prompt, [file('image'), file('photo')]), 'photo'],
+            ['two files called image', multipart(prompt, [file('image'), file('image')]), 'image'],
+            ['an image as text and as a file', multipart({ ...prompt, image: image.toString('base64') }, [file('image')]), 'image'],
+        ]) {
+            const res = await post(m.name, mp);
+            assert.equal(res.status, 400, `${m.name}, ${what}: ${res.status} ${res.text.slice(0, 200)}`);
+            assert.equal(res.json().error, 'invalid_field', `${m.name}, ${what}`);
+            assert.equal(res.json().field, field, `${m.name}, ${what}: the field named`);
+        }
+    }
+    assert.equal(balanceOf(u.id), 100, 'nothing charged');
+    assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(u.id)}`), '0', 'no generation');
+});
+
 test('an edit\'s input image is one of its files: DELETE removes it', async () => {
     const nb = REGISTRY.find((x) => x.name === 'nano-banana');
     assert.ok(nb, 'nano-banana is in the registry');

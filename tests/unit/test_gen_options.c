@@ -44,7 +44,7 @@ form_of(const char *body, nano_form_t *f)
 #define IMAGE       0
 #define EDIT        1    /* an image module that takes an input image */
 #define VIDEO       2
-#define UPLOAD      4    /* an image file came with the request */
+#define UPLOAD      4    /* a file called image came with the request */
 
 typedef struct {
     const char  *name;
@@ -53,6 +53,19 @@ typedef struct {
     const char  *field;     /* the field refused, or NULL */
     const char  *params;    /* what is kept, sorted, compact */
 } job_case_t;
+
+/* The kind k of a case (its files borrowed from a static list). */
+static void
+job_kind_of(unsigned kind, nano_gen_job_kind_t *k)
+{
+    static const char *const  image_file[] = { "image", NULL };
+
+    memset(k, 0, sizeof(*k));
+    k->video = (kind & VIDEO) != 0;
+    k->image_input = (kind & EDIT) != 0;
+    k->files = image_file;
+    k->nfiles = (kind & UPLOAD) != 0;
+}
 
 static const job_case_t  job_cases[] = {
     { "a prompt alone", IMAGE, "{\"prompt\":\"a cat\"}", NULL, "{}" },
@@ -116,6 +129,8 @@ static const job_case_t  job_cases[] = {
     { "an image to edit", EDIT, "{\"prompt\":\"p\",\"image\":\"iVBORw0KGgo=\"}",
       NULL, "{}" },
     { "an upload to edit", EDIT | UPLOAD, "{\"prompt\":\"p\"}", NULL, "{}" },
+    { "an image as a file and as base64", EDIT | UPLOAD,
+      "{\"prompt\":\"p\",\"image\":\"iVBORw0KGgo=\"}", "image", NULL },
     { "a model", IMAGE, "{\"prompt\":\"p\",\"model\":\"m-1\"}", NULL, "{}" },
     { "a model of 128 bytes", IMAGE,
       "{\"prompt\":\"p\",\"model\":\"" M128 "\"}", "model", NULL },
@@ -182,9 +197,7 @@ job_row(void **state)
     char                 *got;
     int                   rc;
 
-    k.video = (c->kind & VIDEO) != 0;
-    k.image_input = (c->kind & EDIT) != 0;
-    k.has_upload = (c->kind & UPLOAD) != 0;
+    job_kind_of(c->kind, &k);
     form_of(c->body, &f);
     rc = nano_gen_job_options(&f, &k, params, &o, &why);
     if (c->field != NULL) {
@@ -200,6 +213,66 @@ job_row(void **state)
         assert_string_equal(o.prompt, nano_form_get(&f, "prompt"));
         assert_ptr_equal(o.image_b64, nano_form_get(&f, "image"));
         assert_ptr_equal(o.model, nano_form_get(&f, "model"));
+    }
+    json_decref(params);
+    nano_form_cleanup(&f);
+}
+
+/* ---- a multipart body's files ------------------------------------------ */
+
+/* A file of another name than image was dropped: an edit became a
+ * plain generation, charged. */
+typedef struct {
+    const char  *name;
+    unsigned     kind;
+    const char  *files[3];  /* the file parts' names, in order */
+    const char  *field;     /* the field refused, or NULL */
+} files_case_t;
+
+static const files_case_t  files_cases[] = {
+    { "an image to edit", EDIT, { "image", NULL, NULL }, NULL },
+    { "a file called file to edit", EDIT, { "file", NULL, NULL }, "file" },
+    { "a file called photo where none is taken", IMAGE,
+      { "photo", NULL, NULL }, "photo" },
+    { "a file called photo on a video", VIDEO, { "photo", NULL, NULL },
+      "photo" },
+    { "a file called prompt", EDIT, { "prompt", NULL, NULL }, "prompt" },
+    { "a file of a name over 64 bytes", EDIT, { M128, NULL, NULL },
+      "(a long field name)" },
+    { "an image and another file", EDIT, { "image", "photo", NULL },
+      "photo" },
+    { "another file before an image", EDIT, { "photo", "image", NULL },
+      "photo" },
+    { "two images", EDIT, { "image", "image", NULL }, "image" },
+};
+
+static void
+files_row(void **state)
+{
+    const files_case_t   *c = *state;
+    nano_gen_job_kind_t   k;
+    nano_gen_job_opts_t   o;
+    nano_gen_refusal_t    why = { NULL, NULL };
+    nano_form_t           f;
+    json_t               *params = json_object();
+    int                   rc;
+
+    job_kind_of(c->kind, &k);
+    k.files = c->files;
+    while (k.nfiles < 3 && c->files[k.nfiles] != NULL) {
+        k.nfiles++;
+    }
+    /* the files come before the prompt's check */
+    form_of(c->field != NULL ? "{\"prompt\":\"\"}" : "{\"prompt\":\"p\"}",
+            &f);
+    rc = nano_gen_job_options(&f, &k, params, &o, &why);
+    if (c->field != NULL) {
+        assert_int_equal(rc, -1);
+        assert_string_equal(why.field, c->field);
+        assert_true(strlen(why.message) > 10);
+        assert_int_equal(json_object_size(params), 0);
+    } else {
+        assert_int_equal(rc, 0);
     }
     json_decref(params);
     nano_form_cleanup(&f);
@@ -502,6 +575,9 @@ main(void)
     rc |= unit_run_table("gen_job_options", job_cases,
                          sizeof(job_cases) / sizeof(job_cases[0]),
                          sizeof(job_cases[0]), job_row, NULL, 0);
+    rc |= unit_run_table("gen_job_files", files_cases,
+                         sizeof(files_cases) / sizeof(files_cases[0]),
+                         sizeof(files_cases[0]), files_row, NULL, 0);
     rc |= unit_run_table("gen_text_options", text_cases,
                          sizeof(text_cases) / sizeof(text_cases[0]),
                          sizeof(text_cases[0]), text_row, NULL, 0);
