@@ -230,6 +230,19 @@ nano_form_get(const nano_form_t *form, const char *key)
     return pair != NULL ? pair->value : NULL;
 }
 
+const char *
+nano_form_repeated(const nano_form_t *form)
+{
+    size_t  i;
+
+    for (i = 0; i < form->n; i++) {
+        if (nano_form_find(form, form->pairs[i].key) != &form->pairs[i]) {
+            return form->pairs[i].key;
+        }
+    }
+    return NULL;
+}
+
 nano_form_status_t
 nano_form_from_json(nano_form_t *form, json_t *root, int numbers)
 {

@@ -69,6 +69,10 @@ nano_form_status_t nano_form_from_json(nano_form_t *form, json_t *root,
 /* The first value for key, borrowed from form, or NULL. */
 const char *nano_form_get(const nano_form_t *form, const char *key);
 
+/* The first key that comes a second time (its second pair's, borrowed
+ * from form), or NULL when every key comes once. */
+const char *nano_form_repeated(const nano_form_t *form);
+
 /* 0 when key's first value came from a JSON true, false or number, so
  * that a field that must be text can refuse one; else 1. */
 int nano_form_is_text(const nano_form_t *form, const char *key);

@@ -225,6 +225,12 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
                                              " aspectRatio, seed, image");
         }
     }
+    /* JSON refuses a key twice; a form or multipart body took the
+     * first value, which a client may not have meant */
+    if (nano_form_repeated(f) != NULL) {
+        return nano_gen_refuse(why, nano_form_repeated(f), "this field is"
+                               " given more than once");
+    }
     if (nano_gen_job_files(f, k, why) != 0) {
         return -1;
     }

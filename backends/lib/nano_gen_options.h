@@ -81,7 +81,8 @@ const char *nano_gen_video_size(const char *s);
 /*
  * Checks an image or video request's fields: first that it has no field
  * outside prompt, model, image, size, aspectRatio, seed and duration,
- * and no file but one called image (not beside an image field), then in the order a person reads the form: prompt, size,
+ * none twice, and no file but one called image (not beside an image
+ * field), then in the order a person reads the form: prompt, size,
  * aspectRatio, seed, duration, image, model.
  * Sets params' "size", "aspectRatio", "seed" and "duration" (params
  * must be an empty object) and o.  0, or -1 with why set; -2 when out

@@ -106,11 +106,14 @@ fuzz_job_taken(const nano_form_t *f, const nano_gen_job_kind_t *k,
     size_t        i;
     int           a, b;
 
-    /* nothing outside what the check knows was taken */
+    /* nothing outside what the check knows was taken, nor twice */
     for (i = 0; i < f->n; i++) {
         if (!nano_strlist_has(known, f->pairs[i].key)) {
             abort();
         }
+    }
+    if (nano_form_repeated(f) != NULL) {
+        abort();
     }
     /* a JSON number or true/false is never taken as a text field */
     if (!nano_form_is_text(f, "prompt") || !nano_form_is_text(f, "model")

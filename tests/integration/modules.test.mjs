@@ -850,6 +850,33 @@ test('multipart: a file part not called image, two images, or an image both as a
     assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(u.id)}`), '0', 'no generation');
 });
 
+// JSON refuses a key given twice (invalid_json); a form or multipart
+// body's field given twice was read as its first value.
+test('a field sent twice in a form or multipart body is 400 naming it, on every job module, costing nothing', async () => {
+    const u = await person('twice');
+    for (const m of jobModules) {
+        for (const [what, body, field] of [
+            ['prompt twice', 'prompt=a&prompt=b', 'prompt'],
+            ['seed twice', 'prompt=a&seed=1&seed=2', 'seed'],
+            ['seed twice, the same', 'prompt=a&seed=1&seed=1', 'seed'],
+        ]) {
+            const res = await request('POST', `/${m.name}/api/generate`, {
+                headers: u.jar.headers({ 'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN }), body,
+            });
+            assert.equal(res.status, 400, `${m.name}, form, ${what}: ${res.status} ${res.text.slice(0, 200)}`);
+            assert.equal(res.json().field, field, `${m.name}, form, ${what}: the field named`);
+            const mp = multipart(body.split('&').map((p) => p.split('=')));
+            const r2 = await request('POST', `/${m.name}/api/generate`, {
+                headers: u.jar.headers({ 'Content-Type': mp.type, Origin: ORIGIN }), body: mp.body,
+            });
+            assert.equal(r2.status, 400, `${m.name}, multipart, ${what}: ${r2.status} ${r2.text.slice(0, 200)}`);
+            assert.equal(r2.json().field, field, `${m.name}, multipart, ${what}: the field named`);
+        }
+    }
+    assert.equal(balanceOf(u.id), 100, 'nothing charged');
+    assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(u.id)}`), '0', 'no generation');
+});
+
 test('an edit\'s input image is one of its files: DELETE removes it', async () => {
     const nb = REGISTRY.find((x) => x.name === 'nano-banana');
     assert.ok(nb, 'nano-banana is in the registry');

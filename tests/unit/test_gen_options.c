@@ -497,6 +497,65 @@ form_left_out(void **state)
     nano_form_cleanup(&f);
 }
 
+/* The first key that comes twice, its second pair's; none in a form
+ * whose keys differ, however alike. */
+static void
+form_repeated(void **state)
+{
+    static const char  twice[] = "prompt=a&seed=1&size=2K&seed=1&prompt=b";
+    nano_form_t        f;
+
+    (void) state;
+    nano_form_init(&f);
+    assert_null(nano_form_repeated(&f));
+    assert_int_equal(nano_form_parse(&f, twice, sizeof(twice) - 1),
+                     NANO_FORM_OK);
+    assert_ptr_equal(nano_form_repeated(&f), f.pairs[3].key);
+    nano_form_cleanup(&f);
+    nano_form_init(&f);
+    assert_int_equal(nano_form_parse(&f, "seed=1&Seed=2&seeds=3&seed+=4",
+                                     29), NANO_FORM_OK);
+    assert_null(nano_form_repeated(&f));
+    nano_form_cleanup(&f);
+}
+
+/* A form or multipart field sent twice is refused naming it (JSON
+ * refuses a key twice as it parses); the first value was taken. */
+static void
+job_form_repeated(void **state)
+{
+    static const char *const  bodies[][2] = {
+        { "prompt=a&prompt=b", "prompt" },
+        { "prompt=a&seed=1&seed=2", "seed" },
+        { "prompt=a&seed=1&seed=1", "seed" },
+        { "prompt=&size=2K&size=1K", "size" },   /* before the prompt */
+        { "image=a&prompt=p&image=b", "image" },
+        { "prompt=p&seed=1&seed=2&fps=3", "fps" }, /* unknown ones first */
+    };
+    nano_gen_job_kind_t  k;
+    nano_gen_job_opts_t  o;
+    nano_gen_refusal_t   why;
+    nano_form_t          f;
+    json_t              *params;
+    size_t               i;
+
+    (void) state;
+    job_kind_of(EDIT, &k);
+    for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        nano_form_init(&f);
+        assert_int_equal(nano_form_parse(&f, bodies[i][0],
+                                         strlen(bodies[i][0])),
+                         NANO_FORM_OK);
+        params = json_object();
+        why.field = NULL;
+        assert_int_equal(nano_gen_job_options(&f, &k, params, &o, &why), -1);
+        assert_string_equal(why.field, bodies[i][1]);
+        assert_int_equal(json_object_size(params), 0);
+        json_decref(params);
+        nano_form_cleanup(&f);
+    }
+}
+
 /* The size checks alone, at their edges. */
 static void
 sizes(void **state)
@@ -566,6 +625,8 @@ main(void)
     static const struct CMUnitTest  extra[] = {
         cmocka_unit_test(json_form_too_many),
         cmocka_unit_test(form_left_out),
+        cmocka_unit_test(form_repeated),
+        cmocka_unit_test(job_form_repeated),
         cmocka_unit_test(sizes),
         cmocka_unit_test(keys),
         cmocka_unit_test(strlist),
