@@ -139,8 +139,7 @@ nano_req_cookie(const nano_req_t *req, const char *name, nano_str_t *value)
     return nano_cookie_get(headers, n, name, strlen(name), value);
 }
 
-/* 1 when the param name comes more than once (a header sent twice). */
-static int
+int
 nano_req_param_repeated(const nano_req_t *req, const char *name)
 {
     size_t   len = strlen(name);

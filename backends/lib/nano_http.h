@@ -115,6 +115,11 @@ const char *nano_req_param(const nano_req_t *req, const char *name);
 /* The same, but "" when absent. */
 const char *nano_req_param_str(const nano_req_t *req, const char *name);
 
+/* 1 when the param name comes more than once: a header sent twice,
+ * which nginx before 1.23 passes as two params (nano_req_param reads
+ * the first). */
+int nano_req_param_repeated(const nano_req_t *req, const char *name);
+
 /* The first cookie called name; value is borrowed from the request. */
 nano_cookie_result_t nano_req_cookie(const nano_req_t *req, const char *name,
     nano_str_t *value);

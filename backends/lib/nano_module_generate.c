@@ -875,6 +875,13 @@ nano_module_generate(nano_req_t *req, nano_res_t *res)
         return nano_res_error(res, 403, "csrf",
                               "this request came from another site");
     }
+    /* the first of two would be stored, and a retry with the other
+     * charged again (nginx 1.23 on joins them with ", ", which the
+     * key's syntax refuses below) */
+    if (nano_req_param_repeated(req, "HTTP_IDEMPOTENCY_KEY")) {
+        return nano_res_field_error(res, "Idempotency-Key", "send one"
+                                    " Idempotency-Key header");
+    }
     key = nano_req_param(req, "HTTP_IDEMPOTENCY_KEY");
     if (strcmp(nano_module_kind(), "text") == 0) {
         /* an answer already streamed to someone cannot be given again */

@@ -299,6 +299,27 @@ test('a bad Idempotency-Key is 400 naming it, and charges nothing', async () => 
     assert.equal(ok.status, 202, ok.text);
 });
 
+// nginx 1.22 passes a header sent twice as two params (1.23 on joins
+// them with ", "): the module read the first, stored it, and a retry
+// with the second would have been charged again.
+test('an Idempotency-Key header sent twice is 400 naming it, and charges nothing', async () => {
+    const u = await person('idem-twice');
+    const bal = balanceOf(u.id) ?? 100;
+    const k1 = key();
+    for (const [what, value] of [
+        ['two keys', [k1, key()]],
+        ['one key twice', [k1, k1]],
+        ['two keys on one line, as nginx 1.23 joins them', `${k1}, ${key()}`],
+    ]) {
+        const r = await generate(u.jar, M, { prompt: `a pier ${tag()}` }, K(value));
+        assert.equal(r.status, 400, `${what}: ${r.text}`);
+        assert.equal(r.json().field, 'Idempotency-Key', what);
+    }
+    assert.equal(rows(u.id), 0);
+    assert.equal(keyed(u.id, k1), '');
+    assert.equal(balanceOf(u.id) ?? 100, bal);
+});
+
 test('a text module refuses an Idempotency-Key (an answer cannot be replayed) and charges nothing', async () => {
     assert.ok(TEXT, 'a text module is in the registry');
     const u = await person('idem-text');
