@@ -250,9 +250,15 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
                                    " 1280*720, 720*1280, 832*480, 480*832,"
                                    " 1920*1080, 1080*1920");
         }
-    } else if (size != NULL && !nano_gen_size_ok(size)) {
-        return nano_gen_refuse(why, "size", "size must be WIDTHxHEIGHT (256"
-                               " to 4096) or 1K, 2K, 4K");
+    } else if (size != NULL
+               && (!nano_gen_size_ok(size)
+                   || (k->size_ok != NULL && !k->size_ok(size, NULL, NULL))))
+    {
+        return nano_gen_refuse(why, "size", k->size_rule != NULL
+                                            ? k->size_rule
+                                            : "size must be WIDTHxHEIGHT"
+                                              " (256 to 4096) or 1K, 2K,"
+                                              " 4K");
     }
     if (ratio != NULL
         && (k->video || !nano_strlist_has(nano_gen_ratios, ratio)))

@@ -37,6 +37,10 @@ typedef struct {
     int                 image_input;    /* it takes an image to edit */
     const char *const  *files;
     size_t              nfiles;
+    /* an image size's narrower check, or NULL (the module's own,
+     * whichever provider runs), and the message refusing it */
+    int               (*size_ok)(const char *size, int *w, int *h);
+    const char         *size_rule;
 } nano_gen_job_kind_t;
 
 /* An image or video request's checked fields (borrowed from the form). */

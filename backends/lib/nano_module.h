@@ -22,6 +22,12 @@ typedef struct {
     const nano_textgen_provider_t  *text;        /* text */
     const nano_textgen_provider_t  *text_offline;
     int                             image_input; /* takes an image to edit */
+    /* Image sizes narrower than WxH 256..4096 and 1K, 2K, 4K: checked
+     * before the debit whichever provider runs, so that the answer does
+     * not depend on the key (NULL: those); the refusal's message. */
+    int                           (*size_ok)(const char *size, int *w,
+                                             int *h);
+    const char                     *size_rule;
 } nano_module_def_t;
 
 /*

@@ -763,6 +763,7 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
     const char *key)
 {
     const char         *kind = nano_module_kind();
+    const nano_module_def_t *def = nano_module_def();
     nano_form_t         f;
     nano_gen_job_kind_t kind_of;
     const nano_upload_t *up;
@@ -791,7 +792,9 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
     }
     params = json_object();
     kind_of.video = strcmp(kind, "video") == 0;
-    kind_of.image_input = nano_module_def()->image_input;
+    kind_of.image_input = def->image_input;
+    kind_of.size_ok = def->size_ok;
+    kind_of.size_rule = def->size_rule;
     kind_of.files = files;
     kind_of.nfiles = 0;
     while (kind_of.nfiles < NANO_MULTIPART_PARTS_MAX

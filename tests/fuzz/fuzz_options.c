@@ -7,8 +7,8 @@
  *   1  a JSON body read as a form with whole numbers, then the same;
  *   2  a JSON body, then the text checks;
  *   3  a JSON body read as a form without numbers (the platform's way).
- * Bits 2-4 say the module makes videos, takes an image to edit, and got
- * an image file.  What a check takes must be canonical: a size, ratio,
+ * Bits 2-5 say the module makes videos, takes an image to edit, got
+ * an image file, and makes the sizes Ark makes (seedream).  What a check takes must be canonical: a size, ratio,
  * seed or duration that reads back to the same text, so that a provider
  * or an offline one cannot read it with another meaning.  A refusal
  * names a field of the body and keeps nothing.
@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nano_ark.h"
 #include "nano_form.h"
 #include "nano_gen_options.h"
 #include "nano_strlist.h"
@@ -30,6 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_VIDEO    0x04
 #define FUZZ_EDIT     0x08
 #define FUZZ_UPLOAD   0x10
+#define FUZZ_ARK      0x20
 
 /* s is "<a><sep><b>" in plain digits that print back the same. */
 static int
@@ -155,6 +157,11 @@ fuzz_job_taken(const nano_form_t *f, const nano_gen_job_kind_t *k,
     {
         abort();
     }
+    if (v != NULL && !k->video && k->size_ok != NULL
+        && !nano_ark_size_valid(given, NULL, NULL))
+    {
+        abort();
+    }
     if (v != NULL && !k->video && strcmp(given, "1K") != 0
         && strcmp(given, "2K") != 0 && strcmp(given, "4K") != 0
         && (!fuzz_pair(given, 'x', &a, &b)
@@ -229,6 +236,8 @@ fuzz_job(const nano_form_t *f, unsigned mode)
     k.image_input = (mode & FUZZ_EDIT) != 0;
     k.files = image_file;
     k.nfiles = (mode & FUZZ_UPLOAD) != 0;
+    k.size_ok = (mode & FUZZ_ARK) != 0 ? nano_ark_size_valid : NULL;
+    k.size_rule = NULL;
     rc = nano_gen_job_options(f, &k, params, &o, &why);
     if (rc == 0) {
         fuzz_job_taken(f, &k, params, &o);

@@ -50,11 +50,15 @@ const textModules = REGISTRY.filter((m) => m.kind === 'text');
 const jobModules = REGISTRY.filter((m) => m.kind !== 'text');
 const firstModel = (m) => psql(`SELECT "model" FROM "ModelPrice" WHERE "module" = ${lit(m)} ORDER BY "sort", "model" LIMIT 1`);
 
+// The smallest image a module makes: seedream's is Ark's least, 1280x720
+// pixels in all.
+const smallest = (m) => (m.name === 'seedream' ? [1280, 720] : [256, 256]);
+
 // A body each kind accepts.
 function okBody(m, extra = {}) {
     if (m.kind === 'text') return { prompt: `Say hello ${tag()}`, ...extra };
     if (m.kind === 'video') return { prompt: `A boat at dawn ${tag()}`, size: '832*480', seed: '5', ...extra };
-    return { prompt: `A lighthouse ${tag()}`, size: '256x256', seed: '7', ...extra };
+    return { prompt: `A lighthouse ${tag()}`, size: smallest(m).join('x'), seed: '7', ...extra };
 }
 
 let owner;       // generates in every module
@@ -166,7 +170,7 @@ for (const m of REGISTRY) {
             const o = g.outputs[0];
             assert.match(o.mime, m.kind === 'video' ? /^video\/(webm|mp4)$/ : /^image\/(png|jpeg|webp)$/);
             if (m.kind === 'image' && g.offline) {
-                assert.deepEqual([o.width, o.height], [256, 256], 'the offline image has the requested size');
+                assert.deepEqual([o.width, o.height], smallest(m), 'the offline image has the requested size');
             }
             made[m.name].output = o;
         }
@@ -518,6 +522,12 @@ function refusals(m) {
         ['size with a leading zero', { prompt: 'hi', size: '0512x512' }, 'size'],
         ['an aspectRatio not offered', { prompt: 'hi', aspectRatio: '7:5' }, 'aspectRatio'],
         ['a duration on an image', { prompt: 'hi', duration: '5' }, 'duration'],
+        // Ark's least is 1280x720 pixels in all, whether a key is set or not
+        ...(m.name === 'seedream' ? [
+            ['a size Ark cannot make', { prompt: 'hi', size: '256x256' }, 'size'],
+            ['a size just under 1280x720 pixels', { prompt: 'hi', size: '1279x720' }, 'size'],
+            ['a long side of few pixels', { prompt: 'hi', size: '3500x256' }, 'size'],
+        ] : []),
     ];
 }
 
@@ -539,6 +549,22 @@ test('refusals: 400 invalid_field naming the field, for every module, costing no
     assert.equal(balanceOf(u.id), 100, 'no refusal costs anything');
     assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(u.id)}`), '0', 'no generation recorded');
     assert.equal(ledgerSum(u.id), 100);
+});
+
+// Ark's limits are checked at submission, not found by the job runner
+// after the debit (which failed and refunded it), and the same with the
+// offline provider, so that the answer does not depend on the key.
+test('seedream takes the sizes Ark makes: 1280x720 to 4096x4096 pixels, 1K, 2K, 4K', async () => {
+    const sd = REGISTRY.find((x) => x.name === 'seedream');
+    assert.ok(sd, 'seedream is in the registry');
+    const u = await person('ark-sizes');
+    for (const size of ['1280x720', '720x1280', '4096x256', '1K']) {
+        const res = await generate(u.jar, sd.name, { prompt: `a size ${tag()}`, size });
+        assert.equal(res.status, 202, `${size}: ${res.text.slice(0, 200)}`);
+        assert.equal(row(res.json().id).params.size, size);
+        const g = await waitFor(u.jar, sd.name, res.json().id, { ms: 60000 });
+        assert.equal(g.status, 'succeeded', `${size}: ${JSON.stringify(g.error)}`);
+    }
 });
 
 test('image and video options sent as JSON numbers are read, not ignored (seed, duration)', async () => {

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nano_ark.h"
 #include "nano_form.h"
 #include "nano_gen_options.h"
 #include "nano_strlist.h"
@@ -45,6 +46,7 @@ form_of(const char *body, nano_form_t *f)
 #define EDIT        1    /* an image module that takes an input image */
 #define VIDEO       2
 #define UPLOAD      4    /* a file called image came with the request */
+#define ARK         8    /* seedream: the sizes Ark makes */
 
 typedef struct {
     const char  *name;
@@ -65,6 +67,10 @@ job_kind_of(unsigned kind, nano_gen_job_kind_t *k)
     k->image_input = (kind & EDIT) != 0;
     k->files = image_file;
     k->nfiles = (kind & UPLOAD) != 0;
+    if (kind & ARK) {
+        k->size_ok = nano_ark_size_valid;
+        k->size_rule = "the sizes Ark makes";
+    }
 }
 
 static const job_case_t  job_cases[] = {
@@ -98,6 +104,26 @@ static const job_case_t  job_cases[] = {
       NULL },
     { "size DashScope's way on an image", IMAGE,
       "{\"prompt\":\"p\",\"size\":\"1024*1024\"}", "size", NULL },
+    /* seedream: a size Ark cannot make was charged, then failed */
+    { "Ark: its least", ARK, "{\"prompt\":\"p\",\"size\":\"1280x720\"}",
+      NULL, "{\"size\":\"1280x720\"}" },
+    { "Ark: upright", ARK, "{\"prompt\":\"p\",\"size\":\"720x1280\"}",
+      NULL, "{\"size\":\"720x1280\"}" },
+    { "Ark: 16:1", ARK, "{\"prompt\":\"p\",\"size\":\"4096x256\"}",
+      NULL, "{\"size\":\"4096x256\"}" },
+    { "Ark: 4096x4096", ARK,
+      "{\"prompt\":\"p\",\"size\":\"4096x4096\"}", NULL,
+      "{\"size\":\"4096x4096\"}" },
+    { "Ark: 1K", ARK, "{\"prompt\":\"p\",\"size\":\"1K\"}", NULL,
+      "{\"size\":\"1K\"}" },
+    { "Ark: 256x256", ARK, "{\"prompt\":\"p\",\"size\":\"256x256\"}",
+      "size", NULL },
+    { "Ark: a pixel short", ARK,
+      "{\"prompt\":\"p\",\"size\":\"1279x720\"}", "size", NULL },
+    { "Ark: few pixels on a long side", ARK,
+      "{\"prompt\":\"p\",\"size\":\"3500x256\"}", "size", NULL },
+    { "Ark: what no image takes", ARK,
+      "{\"prompt\":\"p\",\"size\":\"0x1280\"}", "size", NULL },
     { "aspectRatio", IMAGE, "{\"prompt\":\"p\",\"aspectRatio\":\"16:9\"}",
       NULL, "{\"aspectRatio\":\"16:9\"}" },
     { "aspectRatio not offered", IMAGE,
