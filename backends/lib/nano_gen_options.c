@@ -380,6 +380,11 @@ nano_gen_text_options(json_t *body, nano_gen_text_opts_t *o,
         o->seed = json_integer_value(seed);
     }
     given = json_object_get(body, "messages");
+    if (given != NULL && json_object_get(body, "prompt") != NULL) {
+        /* the prompt was dropped unread: which one was meant? */
+        return nano_gen_refuse(why, "prompt", "send a prompt or messages,"
+                               " not both");
+    }
     if (given != NULL) {
         if (nano_gen_messages_ok(given, o, why) != 0) {
             return -1;

@@ -97,8 +97,9 @@ int nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
 
 /*
  * Checks a text request's JSON object: no field outside those below,
- * then stream, conversationId, seed, the prompt or messages (each {"role": user|assistant|system, "content"}, with a
- * user turn), model.  0, or -1 with why set.
+ * then stream, conversationId, seed, the prompt or messages, not both
+ * (each {"role": user|assistant|system, "content"}, with a user turn),
+ * model.  0, or -1 with why set.
  */
 int nano_gen_text_options(json_t *body, nano_gen_text_opts_t *o,
     nano_gen_refusal_t *why);

@@ -328,6 +328,7 @@ fuzz_text(json_t *body)
         return;
     }
     if (o.messages != json_object_get(body, "messages")
+        || json_object_get(body, "prompt") != NULL
         || json_array_size(o.messages) < 1
         || json_array_size(o.messages) > NANO_GEN_MESSAGES_MAX)
     {

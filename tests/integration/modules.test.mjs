@@ -491,6 +491,9 @@ function refusals(m) {
             ['an image\'s size on text', { prompt: 'hi', size: '1K' }, 'size'],
             ['a misspelt conversation id', { prompt: 'hi', conversation_id: '0f8fad5b-d9cb-469f-a165-70867728950e' }, 'conversation_id'],
             ['an option this API does not take', { prompt: 'hi', temperature: 0.2 }, 'temperature'],
+            // one or the other: a prompt beside messages was dropped
+            ['a prompt beside messages', { prompt: 'hi', messages: [{ role: 'user', content: 'x' }] }, 'prompt'],
+            ['a prompt as a number beside messages', { prompt: 123, messages: [{ role: 'user', content: 'x' }] }, 'prompt'],
         ];
     }
     const job = [...common,

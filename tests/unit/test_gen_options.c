@@ -355,12 +355,19 @@ static const text_case_t  text_cases[] = {
       "{\"role\":\"user\",\"content\":\"one\"},"
       "{\"role\":\"assistant\",\"content\":\"1\"},"
       "{\"role\":\"user\",\"content\":\"two\"}]}", NULL, "two", 0, 0, 1 },
-    { "messages win over a prompt",
+    /* one or the other: a prompt beside messages was dropped unread */
+    { "a prompt beside messages",
       "{\"prompt\":\"p\",\"messages\":[{\"role\":\"user\","
-      "\"content\":\"m\"}]}", NULL, "m", 0, 0, 1 },
-    { "messages without a user turn, beside a prompt",
+      "\"content\":\"m\"}]}", "prompt", NULL, 0, 0, 0 },
+    { "a prompt as a number beside messages",
+      "{\"prompt\":123,\"messages\":[{\"role\":\"user\","
+      "\"content\":\"m\"}]}", "prompt", NULL, 0, 0, 0 },
+    { "a prompt null beside messages",
+      "{\"prompt\":null,\"messages\":[{\"role\":\"user\","
+      "\"content\":\"m\"}]}", "prompt", NULL, 0, 0, 0 },
+    { "a prompt beside messages without a user turn",
       "{\"prompt\":\"p\",\"messages\":[{\"role\":\"system\","
-      "\"content\":\"s\"}]}", "messages", NULL, 0, 0, 0 },
+      "\"content\":\"s\"}]}", "prompt", NULL, 0, 0, 0 },
     { "messages not a list", "{\"messages\":\"hi\"}", "messages", NULL, 0, 0,
       0 },
     { "messages empty", "{\"messages\":[]}", "messages", NULL, 0, 0, 0 },
