@@ -243,6 +243,14 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
         return nano_gen_refuse(why, "prompt", "a prompt of 1 to 8000 bytes"
                                " of text is required");
     }
+    if (size != NULL && k->no_size) {
+        return nano_gen_refuse(why, "size", "this module's model takes no"
+                               " size: give aspectRatio");
+    }
+    if (ratio != NULL && k->no_ratio) {
+        return nano_gen_refuse(why, "aspectRatio", "this module's model"
+                               " takes no aspect ratio: give size");
+    }
     if (size != NULL && k->video) {
         size = nano_gen_video_size(size);
         if (size == NULL) {

@@ -35,6 +35,8 @@ typedef struct {
 typedef struct {
     int                 video;          /* else images */
     int                 image_input;    /* it takes an image to edit */
+    int                 no_size;        /* it refuses size */
+    int                 no_ratio;       /* it refuses aspectRatio */
     const char *const  *files;
     size_t              nfiles;
     /* an image size's narrower check, or NULL (the module's own,

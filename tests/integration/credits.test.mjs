@@ -185,7 +185,7 @@ test(`in flight: with ${INFLIGHT} jobs held queued the next is 429 too_many_in_f
 
         // another module has its own count
         if (other) {
-            const r = await generate(u.jar, other.name, { prompt: `elsewhere ${tag()}`, ...(other.kind === 'video' ? {} : { size: '1280x720' }) });
+            const r = await generate(u.jar, other.name, { prompt: `elsewhere ${tag()}` });
             assert.equal(r.status, 202, `${other.name} while ${m} is full: ${r.text}`);
             await waitFor(u.jar, other.name, r.json().id, { ms: 60000 });
         }

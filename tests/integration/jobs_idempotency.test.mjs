@@ -32,7 +32,7 @@ test('a request sent again with its Idempotency-Key gets the first generation, c
     const cost = price(M);
     const before = balanceOf(u.id) ?? 100;
     const k = key();
-    const body = { prompt: `a lighthouse ${tag()}`, seed: 7, size: '512x512' };
+    const body = { prompt: `a lighthouse ${tag()}`, seed: 7, aspectRatio: '16:9' };
 
     const first = await generate(u.jar, M, body, K(k));
     assert.equal(first.status, 202, first.text);
@@ -98,7 +98,7 @@ test('an Idempotency-Key sent with another prompt, model or options is 422 and w
         { ...body, prompt: `${body.prompt}!` },
         { ...body, seed: 4 },
         { prompt: body.prompt },
-        { ...body, size: '512x512' },
+        { ...body, aspectRatio: '16:9' },
         { ...body, image: png(16, 16).toString('base64') },
     ];
     // another of the module's models, where it has more than one

@@ -51,14 +51,16 @@ const jobModules = REGISTRY.filter((m) => m.kind !== 'text');
 const firstModel = (m) => psql(`SELECT "model" FROM "ModelPrice" WHERE "module" = ${lit(m)} ORDER BY "sort", "model" LIMIT 1`);
 
 // The smallest image a module makes: seedream's is Ark's least, 1280x720
-// pixels in all.
-const smallest = (m) => (m.name === 'seedream' ? [1280, 720] : [256, 256]);
+// pixels in all.  nano-banana takes no size (Gemini has none), only an
+// aspect ratio: its offline image of 1:1 is 1024x1024.
+const smallest = (m) => (m.name === 'seedream' ? [1280, 720] : m.name === 'nano-banana' ? [1024, 1024] : [256, 256]);
+const shape = (m) => (m.name === 'nano-banana' ? { aspectRatio: '1:1' } : { size: smallest(m).join('x') });
 
 // A body each kind accepts.
 function okBody(m, extra = {}) {
     if (m.kind === 'text') return { prompt: `Say hello ${tag()}`, ...extra };
     if (m.kind === 'video') return { prompt: `A boat at dawn ${tag()}`, size: '832*480', seed: '5', ...extra };
-    return { prompt: `A lighthouse ${tag()}`, size: smallest(m).join('x'), seed: '7', ...extra };
+    return { prompt: `A lighthouse ${tag()}`, ...shape(m), seed: '7', ...extra };
 }
 
 let owner;       // generates in every module
@@ -530,6 +532,12 @@ function refusals(m) {
             ['a size Ark cannot make', { prompt: 'hi', size: '256x256' }, 'size'],
             ['a size just under 1280x720 pixels', { prompt: 'hi', size: '1279x720' }, 'size'],
             ['a long side of few pixels', { prompt: 'hi', size: '3500x256' }, 'size'],
+            // Ark's request has no aspect ratio: it was charged, then dropped
+            ['an aspectRatio Ark has no way to take', { prompt: 'hi', size: '2K', aspectRatio: '16:9' }, 'aspectRatio'],
+        ] : []),
+        // Gemini's has no size
+        ...(m.name === 'nano-banana' ? [
+            ['a size Gemini has no way to take', { prompt: 'hi', size: '1024x1024' }, 'size'],
         ] : []),
     ];
 }

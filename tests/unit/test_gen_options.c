@@ -46,7 +46,8 @@ form_of(const char *body, nano_form_t *f)
 #define EDIT        1    /* an image module that takes an input image */
 #define VIDEO       2
 #define UPLOAD      4    /* a file called image came with the request */
-#define ARK         8    /* seedream: the sizes Ark makes */
+#define ARK         8    /* seedream: the sizes Ark makes, no ratio */
+#define GEMINI      16   /* nano-banana: an aspect ratio, no size */
 
 typedef struct {
     const char  *name;
@@ -70,7 +71,9 @@ job_kind_of(unsigned kind, nano_gen_job_kind_t *k)
     if (kind & ARK) {
         k->size_ok = nano_ark_size_valid;
         k->size_rule = "the sizes Ark makes";
+        k->no_ratio = 1;
     }
+    k->no_size = (kind & GEMINI) != 0;
 }
 
 static const job_case_t  job_cases[] = {
@@ -124,6 +127,16 @@ static const job_case_t  job_cases[] = {
       "{\"prompt\":\"p\",\"size\":\"3500x256\"}", "size", NULL },
     { "Ark: what no image takes", ARK,
       "{\"prompt\":\"p\",\"size\":\"0x1280\"}", "size", NULL },
+    /* each real provider has one of the two: the other was charged, then
+     * dropped from its request */
+    { "Ark: an aspect ratio", ARK,
+      "{\"prompt\":\"p\",\"size\":\"2K\",\"aspectRatio\":\"16:9\"}",
+      "aspectRatio", NULL },
+    { "Gemini: a size", GEMINI | EDIT,
+      "{\"prompt\":\"p\",\"size\":\"1024x1024\"}", "size", NULL },
+    { "Gemini: an aspect ratio", GEMINI | EDIT,
+      "{\"prompt\":\"p\",\"aspectRatio\":\"16:9\"}", NULL,
+      "{\"aspectRatio\":\"16:9\"}" },
     { "aspectRatio", IMAGE, "{\"prompt\":\"p\",\"aspectRatio\":\"16:9\"}",
       NULL, "{\"aspectRatio\":\"16:9\"}" },
     { "aspectRatio not offered", IMAGE,
