@@ -8,10 +8,11 @@
  *   2  a JSON body, then the text checks;
  *   3  a JSON body read as a form without numbers (the platform's way).
  * Bits 2-5 say the module makes videos, takes an image to edit, got
- * an image file, and makes the sizes Ark makes (seedream).  What a check takes must be canonical: a size, ratio,
- * seed or duration that reads back to the same text, so that a provider
- * or an offline one cannot read it with another meaning.  A refusal
- * names a field of the body and keeps nothing.
+ * an image file, and makes the sizes Ark makes (seedream).  What a
+ * check takes must be canonical: a size, ratio, seed or duration that
+ * reads back to the same text, so that a provider or an offline one
+ * cannot read it with another meaning.  A refusal names a field of the
+ * body and keeps nothing.
  */
 
 #include <stdint.h>
