@@ -762,21 +762,21 @@ static int
 nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
     const char *key)
 {
-    const char         *kind = nano_module_kind();
-    const nano_module_def_t *def = nano_module_def();
-    nano_form_t         f;
-    nano_gen_job_kind_t kind_of;
-    const nano_upload_t *up;
-    const char         *files[NANO_MULTIPART_PARTS_MAX];
-    nano_gen_job_opts_t o;
-    nano_gen_refusal_t  why;
-    nano_gen_new_t      in;
-    nano_gen_admission_t adm;
-    nano_db_status_t    st;
-    nano_db_t          *db;
-    json_t             *params = NULL;
-    unsigned            flags = NANO_FIELDS_NUMBERS;
-    int                 status, created = 0;
+    const char               *kind = nano_module_kind();
+    const nano_module_def_t  *def = nano_module_def();
+    const nano_upload_t      *up;
+    const char               *files[NANO_MULTIPART_PARTS_MAX];
+    nano_form_t               f;
+    nano_gen_job_kind_t       kind_of;
+    nano_gen_job_opts_t       o;
+    nano_gen_refusal_t        why;
+    nano_gen_new_t            in;
+    nano_gen_admission_t      adm;
+    nano_db_status_t          st;
+    nano_db_t                *db;
+    json_t                   *params = NULL;
+    unsigned                  flags = NANO_FIELDS_NUMBERS;
+    int                       status, created = 0;
 
     nano_form_init(&f);
     status = nano_req_fields(req, res, &f, &flags);
