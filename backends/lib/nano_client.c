@@ -9,8 +9,8 @@
 #include <strings.h>
 #include <time.h>
 
-#include "nano_clock.h"
 #include "nano_client.h"
+#include "nano_clock.h"
 #include "nano_log.h"
 
 static __thread CURL   *nano_client_easy;

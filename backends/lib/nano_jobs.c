@@ -594,7 +594,7 @@ nano_jobs_apply(nano_db_t *db, nano_job_t *job, nano_job_next_t next)
          * every due POST at once (nano_jobs_mark), before any is sent */
     case NANO_JOB_WORK:
         job->wake_at = nano_clock_ms() + (job->delay_ms > 0
-                                             ? job->delay_ms : 0);
+                                          ? job->delay_ms : 0);
         job->delay_ms = 0;
         job->where = next == NANO_JOB_CALL ? NANO_JOB_WAIT_CALL
                                            : NANO_JOB_WAIT_WORK;
