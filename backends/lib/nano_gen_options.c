@@ -199,7 +199,7 @@ int
 nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
     json_t *params, nano_gen_job_opts_t *o, nano_gen_refusal_t *why)
 {
-    const char          *size, *ratio, *seed, *duration;
+    const char          *size, *ratio, *seed, *duration, *twice;
     const char *const   *t;
     long long            n = 0;
     size_t               i;
@@ -227,9 +227,10 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
     }
     /* JSON refuses a key twice; a form or multipart body took the
      * first value, which a client may not have meant */
-    if (nano_form_repeated(f) != NULL) {
-        return nano_gen_refuse(why, nano_form_repeated(f), "this field is"
-                               " given more than once");
+    twice = nano_form_repeated(f);
+    if (twice != NULL) {
+        return nano_gen_refuse(why, twice, "this field is given more than"
+                               " once");
     }
     if (nano_gen_job_files(f, k, why) != 0) {
         return -1;

@@ -22,14 +22,13 @@ typedef struct {
     const nano_textgen_provider_t  *text;        /* text */
     const nano_textgen_provider_t  *text_offline;
     int                             image_input; /* takes an image to edit */
-    /* an image option its real provider has no way to honour: refused
-     * before the debit (else charged and dropped), whichever provider
-     * runs, so that the answer does not depend on the key */
+    /* What the real provider cannot take, checked before the debit
+     * (else charged, then dropped or failed) whichever provider runs, so
+     * that the answer does not depend on the key: an option it has no
+     * way to honour, and sizes narrower than WxH 256..4096 and 1K, 2K,
+     * 4K (NULL: those), with the refusal's message. */
     int                             no_size;     /* Gemini: aspectRatio */
     int                             no_ratio;    /* Ark: size */
-    /* Image sizes narrower than WxH 256..4096 and 1K, 2K, 4K: checked
-     * before the debit whichever provider runs, so that the answer does
-     * not depend on the key (NULL: those); the refusal's message. */
     int                           (*size_ok)(const char *size, int *w,
                                              int *h);
     const char                     *size_rule;

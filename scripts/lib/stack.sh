@@ -347,8 +347,6 @@ stack_listen() {
     fi
 }
 
-# stack_backend_start APP: starts build/bin/nano-APP and waits until it
-# listens.
 # stack_text_whole_ms: how long a whole text answer may take in a module,
 # five sixths of nginx's read timeout (STACK_READ_TIMEOUT: 60s as `make
 # run` has it gives the modules' own 50 s), so that the module answers
@@ -364,6 +362,8 @@ stack_text_whole_ms() {
     echo $((n * 1000 * 5 / 6))
 }
 
+# stack_backend_start APP: starts build/bin/nano-APP and waits until it
+# listens.
 stack_backend_start() {
     local app=$1 listen bin=$STACK_BIN/nano-$1 log=$STACK_STATE/logs/$1.log i
     listen=$(stack_listen "$app")
