@@ -10,10 +10,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { STATE, REGISTRY, sleep } from './lib.mjs';
+import { STATE, REGISTRY } from './lib.mjs';
 import {
     person, generate, generation, stream, fakeStats, fakeCount, tag, price,
-    ledgerOf, balanceOf, ledgerSum, psql, lit, FAKE_KEY, withBackendEnv,
+    ledgerOf, balanceOf, ledgerSum, psql, lit, FAKE_KEY, withBackendEnv, waitFor,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -266,12 +266,7 @@ if (has('qwen')) {
             const id = psql(`SELECT "id" FROM "Generation" WHERE "userId" = ${lit(u.id)}`);
             assert.ok(id, 'the generation was admitted');
             // the module looks every 5 s; the fake answers at 30 s
-            let g;
-            for (let i = 0; i < 100; i++) {
-                g = (await generation(u.jar, 'qwen', id)).json();
-                if (g.status !== 'running') break;
-                await sleep(100);
-            }
+            const g = await waitFor(u.jar, 'qwen', id, { ms: 12000 });
             assert.equal(g.status, 'failed', `ended before the fake answered: ${JSON.stringify(g)}`);
             assert.equal(g.error.code, 'client_gone');
             assert.deepEqual(ledgerOf(id).map((x) => x.reason), ['debit', 'refund']);
