@@ -179,7 +179,7 @@ nano_gen_job_files(const nano_form_t *f, const nano_gen_job_kind_t *k,
     for (i = 0; i < k->nfiles; i++) {
         if (strcmp(k->files[i], "image") != 0) {
             return nano_gen_refuse_unknown(why, k->files[i],
-                                           k->image_input
+                                           k->rules->image_input
                                            ? "the one file taken is the"
                                              " image to edit, called image"
                                            : "this module takes no file");
@@ -199,11 +199,12 @@ int
 nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
     json_t *params, nano_gen_job_opts_t *o, nano_gen_refusal_t *why)
 {
-    const char          *size, *ratio, *seed, *duration, *twice;
-    const char *const   *t;
-    long long            n = 0;
-    size_t               i;
-    int                  rc = 0;
+    const nano_gen_rules_t  *r = k->rules;
+    const char              *size, *ratio, *seed, *duration, *twice;
+    const char *const       *t;
+    long long                n = 0;
+    size_t                   i;
+    int                      rc = 0;
 
     o->prompt = nano_form_get(f, "prompt");
     o->model = nano_form_get(f, "model");
@@ -244,11 +245,11 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
         return nano_gen_refuse(why, "prompt", "a prompt of 1 to 8000 bytes"
                                " of text is required");
     }
-    if (size != NULL && k->no_size) {
+    if (size != NULL && r->no_size) {
         return nano_gen_refuse(why, "size", "this module's model takes no"
                                " size: give aspectRatio");
     }
-    if (ratio != NULL && k->no_ratio) {
+    if (ratio != NULL && r->no_ratio) {
         return nano_gen_refuse(why, "aspectRatio", "this module's model"
                                " takes no aspect ratio: give size");
     }
@@ -261,10 +262,10 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
         }
     } else if (size != NULL
                && (!nano_gen_size_ok(size)
-                   || (k->size_ok != NULL && !k->size_ok(size, NULL, NULL))))
+                   || (r->size_ok != NULL && !r->size_ok(size, NULL, NULL))))
     {
-        return nano_gen_refuse(why, "size", k->size_rule != NULL
-                                            ? k->size_rule
+        return nano_gen_refuse(why, "size", r->size_rule != NULL
+                                            ? r->size_rule
                                             : "size must be WIDTHxHEIGHT"
                                               " (256 to 4096) or 1K, 2K,"
                                               " 4K");
@@ -283,7 +284,7 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
     if (duration != NULL && (!k->video || strcmp(duration, "5") != 0)) {
         return nano_gen_refuse(why, "duration", "videos here are 5 seconds");
     }
-    if ((o->image_b64 != NULL || k->nfiles > 0) && !k->image_input) {
+    if ((o->image_b64 != NULL || k->nfiles > 0) && !r->image_input) {
         return nano_gen_refuse(why, "image", "this module does not take an"
                                " input image");
     }

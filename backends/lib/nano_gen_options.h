@@ -30,19 +30,27 @@ typedef struct {
     const char  *message;
 } nano_gen_refusal_t;
 
-/* An image or video module, as its options depend on it, and the names
- * of the request's file parts (a multipart body's, in order; borrowed). */
+/* What an image or video module's real provider can take.  It is
+ * checked before the debit whichever provider runs, so that the answer
+ * does not depend on the key (else charged, then dropped or failed): an
+ * input image, an option it has no way to honour, and sizes narrower than
+ * WxH 256..4096 and 1K, 2K, 4K (size_ok NULL: those), with the refusal's
+ * message. */
 typedef struct {
-    int                 video;          /* else images */
     int                 image_input;    /* it takes an image to edit */
     int                 no_size;        /* it refuses size */
     int                 no_ratio;       /* it refuses aspectRatio */
-    const char *const  *files;
-    size_t              nfiles;
-    /* an image size's narrower check, or NULL (the module's own,
-     * whichever provider runs), and the message refusing it */
     int               (*size_ok)(const char *size, int *w, int *h);
     const char         *size_rule;
+} nano_gen_rules_t;
+
+/* An image or video module, as its options depend on it, and the names
+ * of the request's file parts (a multipart body's, in order; borrowed). */
+typedef struct {
+    int                      video;     /* else images */
+    const nano_gen_rules_t  *rules;
+    const char *const       *files;
+    size_t                   nfiles;
 } nano_gen_job_kind_t;
 
 /* An image or video request's checked fields (borrowed from the form). */

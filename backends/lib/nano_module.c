@@ -207,7 +207,7 @@ nano_module_main(int argc, char **argv, const nano_module_def_t *def)
          i++)
     {
         if (nano_module_routes[i].handler == nano_module_generate) {
-            nano_module_routes[i].body_max = def->image_input
+            nano_module_routes[i].body_max = def->rules.image_input
                                              ? NANO_MODULE_UPLOAD_MAX
                                              : NANO_MODULE_BODY_MAX;
         }

@@ -7,6 +7,7 @@
 #ifndef NANO_MODULE_H
 #define NANO_MODULE_H
 
+#include "nano_gen_options.h"
 #include "nano_http.h"
 #include "nano_jobs.h"
 #include "nano_textgen.h"
@@ -21,17 +22,7 @@ typedef struct {
     const nano_job_provider_t      *jobs_offline;
     const nano_textgen_provider_t  *text;        /* text */
     const nano_textgen_provider_t  *text_offline;
-    int                             image_input; /* takes an image to edit */
-    /* What the real provider cannot take, checked before the debit
-     * (else charged, then dropped or failed) whichever provider runs, so
-     * that the answer does not depend on the key: an option it has no
-     * way to honour, and sizes narrower than WxH 256..4096 and 1K, 2K,
-     * 4K (NULL: those), with the refusal's message. */
-    int                             no_size;     /* Gemini: aspectRatio */
-    int                             no_ratio;    /* Ark: size */
-    int                           (*size_ok)(const char *size, int *w,
-                                             int *h);
-    const char                     *size_rule;
+    nano_gen_rules_t                rules;       /* images, video */
 } nano_module_def_t;
 
 /*

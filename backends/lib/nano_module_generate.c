@@ -792,11 +792,7 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
     }
     params = json_object();
     kind_of.video = strcmp(kind, "video") == 0;
-    kind_of.image_input = def->image_input;
-    kind_of.no_size = def->no_size;
-    kind_of.no_ratio = def->no_ratio;
-    kind_of.size_ok = def->size_ok;
-    kind_of.size_rule = def->size_rule;
+    kind_of.rules = &def->rules;
     kind_of.files = files;
     kind_of.nfiles = 0;
     while (kind_of.nfiles < NANO_MULTIPART_PARTS_MAX

@@ -12,9 +12,11 @@ static const nano_module_def_t  module = {
     .key_env = "GEMINI_API_KEY",
     .jobs = &nano_jobgen_gemini,
     .jobs_offline = &nano_jobgen_offline_image,
-    .image_input = 1,
-    /* Gemini's image config has an aspect ratio and no size */
-    .no_size = 1,
+    .rules = {
+        .image_input = 1,
+        /* Gemini's image config has an aspect ratio and no size */
+        .no_size = 1,
+    },
 };
 
 int

@@ -13,12 +13,14 @@ static const nano_module_def_t  module = {
     .key_env = "ARK_API_KEY",
     .jobs = &nano_jobgen_ark,
     .jobs_offline = &nano_jobgen_offline_image,
-    /* Ark's request has a size and no aspect ratio */
-    .no_ratio = 1,
-    /* Ark's: a smaller size was charged, then failed by the runner */
-    .size_ok = nano_ark_size_valid,
-    .size_rule = "size must be 1K, 2K, 4K or WIDTHxHEIGHT (256 to 4096)"
-                 " of 1280x720 to 4096x4096 pixels in all",
+    .rules = {
+        /* Ark's request has a size and no aspect ratio */
+        .no_ratio = 1,
+        /* Ark's: a smaller size was charged, then failed by the runner */
+        .size_ok = nano_ark_size_valid,
+        .size_rule = "size must be 1K, 2K, 4K or WIDTHxHEIGHT (256 to"
+                     " 4096) of 1280x720 to 4096x4096 pixels in all",
+    },
 };
 
 int

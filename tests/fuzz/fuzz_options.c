@@ -7,8 +7,9 @@
  *   1  a JSON body read as a form with whole numbers, then the same;
  *   2  a JSON body, then the text checks;
  *   3  a JSON body read as a form without numbers (the platform's way).
- * Bits 2-5 say the module makes videos, takes an image to edit, got
- * an image file, and makes the sizes Ark makes (seedream).  What a
+ * Bits 2-6 say the module makes videos, takes an image to edit, got
+ * an image file, makes the sizes Ark makes and no aspect ratio
+ * (seedream), and takes no size (nano-banana's Gemini).  What a
  * check takes must be canonical: a size, ratio, seed or duration that
  * reads back to the same text, so that a provider or an offline one
  * cannot read it with another meaning.  A refusal names a field of the
@@ -33,6 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FUZZ_EDIT     0x08
 #define FUZZ_UPLOAD   0x10
 #define FUZZ_ARK      0x20
+#define FUZZ_GEMINI   0x40
 
 /* s is "<a><sep><b>" in plain digits that print back the same. */
 static int
@@ -130,8 +132,12 @@ fuzz_job_taken(const nano_form_t *f, const nano_gen_job_kind_t *k,
         || o->model != nano_form_get(f, "model")
         || o->image_b64 != nano_form_get(f, "image")
         || (o->model != NULL && strlen(o->model) >= NANO_GEN_MODEL_MAX)
-        || ((o->image_b64 != NULL || k->nfiles > 0) && !k->image_input)
-        || (o->image_b64 != NULL && k->nfiles > 0))
+        || ((o->image_b64 != NULL || k->nfiles > 0)
+            && !k->rules->image_input)
+        || (o->image_b64 != NULL && k->nfiles > 0)
+        || (k->rules->no_size && json_object_get(params, "size") != NULL)
+        || (k->rules->no_ratio
+            && json_object_get(params, "aspectRatio") != NULL))
     {
         abort();
     }
@@ -158,7 +164,7 @@ fuzz_job_taken(const nano_form_t *f, const nano_gen_job_kind_t *k,
     {
         abort();
     }
-    if (v != NULL && !k->video && k->size_ok != NULL
+    if (v != NULL && !k->video && k->rules->size_ok != NULL
         && !nano_ark_size_valid(given, NULL, NULL))
     {
         abort();
@@ -215,6 +221,7 @@ fuzz_job(const nano_form_t *f, unsigned mode)
     };
     static const char *const  image_file[] = { "image", NULL };
     nano_gen_job_kind_t  k;
+    nano_gen_rules_t     r;
     nano_gen_job_opts_t  o;
     nano_gen_refusal_t   why = { NULL, NULL };
     json_t              *params = json_object();
@@ -233,12 +240,15 @@ fuzz_job(const nano_form_t *f, unsigned mode)
     for (i = 0; i < f->n; i++) {
         keys[i] = f->pairs[i].key;
     }
+    memset(&r, 0, sizeof(r));
+    r.image_input = (mode & FUZZ_EDIT) != 0;
+    r.no_size = (mode & FUZZ_GEMINI) != 0;
+    r.no_ratio = (mode & FUZZ_ARK) != 0;
+    r.size_ok = (mode & FUZZ_ARK) != 0 ? nano_ark_size_valid : NULL;
     k.video = (mode & FUZZ_VIDEO) != 0;
-    k.image_input = (mode & FUZZ_EDIT) != 0;
+    k.rules = &r;
     k.files = image_file;
     k.nfiles = (mode & FUZZ_UPLOAD) != 0;
-    k.size_ok = (mode & FUZZ_ARK) != 0 ? nano_ark_size_valid : NULL;
-    k.size_rule = NULL;
     rc = nano_gen_job_options(f, &k, params, &o, &why);
     if (rc == 0) {
         fuzz_job_taken(f, &k, params, &o);

@@ -57,23 +57,26 @@ typedef struct {
     const char  *params;    /* what is kept, sorted, compact */
 } job_case_t;
 
-/* The kind k of a case (its files borrowed from a static list). */
+/* The kind k of a case, its rules in r (its files borrowed from a
+ * static list). */
 static void
-job_kind_of(unsigned kind, nano_gen_job_kind_t *k)
+job_kind_of(unsigned kind, nano_gen_job_kind_t *k, nano_gen_rules_t *r)
 {
     static const char *const  image_file[] = { "image", NULL };
 
     memset(k, 0, sizeof(*k));
+    memset(r, 0, sizeof(*r));
     k->video = (kind & VIDEO) != 0;
-    k->image_input = (kind & EDIT) != 0;
+    k->rules = r;
     k->files = image_file;
     k->nfiles = (kind & UPLOAD) != 0;
+    r->image_input = (kind & EDIT) != 0;
     if (kind & ARK) {
-        k->size_ok = nano_ark_size_valid;
-        k->size_rule = "the sizes Ark makes";
-        k->no_ratio = 1;
+        r->size_ok = nano_ark_size_valid;
+        r->size_rule = "the sizes Ark makes";
+        r->no_ratio = 1;
     }
-    k->no_size = (kind & GEMINI) != 0;
+    r->no_size = (kind & GEMINI) != 0;
 }
 
 static const job_case_t  job_cases[] = {
@@ -229,6 +232,7 @@ job_row(void **state)
 {
     const job_case_t     *c = *state;
     nano_gen_job_kind_t   k;
+    nano_gen_rules_t      r;
     nano_gen_job_opts_t   o;
     nano_gen_refusal_t    why = { NULL, NULL };
     nano_form_t           f;
@@ -236,7 +240,7 @@ job_row(void **state)
     char                 *got;
     int                   rc;
 
-    job_kind_of(c->kind, &k);
+    job_kind_of(c->kind, &k, &r);
     form_of(c->body, &f);
     rc = nano_gen_job_options(&f, &k, params, &o, &why);
     if (c->field != NULL) {
@@ -290,13 +294,14 @@ files_row(void **state)
 {
     const files_case_t   *c = *state;
     nano_gen_job_kind_t   k;
+    nano_gen_rules_t      r;
     nano_gen_job_opts_t   o;
     nano_gen_refusal_t    why = { NULL, NULL };
     nano_form_t           f;
     json_t               *params = json_object();
     int                   rc;
 
-    job_kind_of(c->kind, &k);
+    job_kind_of(c->kind, &k, &r);
     k.files = c->files;
     while (k.nfiles < 3 && c->files[k.nfiles] != NULL) {
         k.nfiles++;
@@ -579,6 +584,7 @@ job_form_repeated(void **state)
         { "prompt=p&seed=1&seed=2&fps=3", "fps" }, /* unknown ones first */
     };
     nano_gen_job_kind_t  k;
+    nano_gen_rules_t     r;
     nano_gen_job_opts_t  o;
     nano_gen_refusal_t   why;
     nano_form_t          f;
@@ -586,7 +592,7 @@ job_form_repeated(void **state)
     size_t               i;
 
     (void) state;
-    job_kind_of(EDIT, &k);
+    job_kind_of(EDIT, &k, &r);
     for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
         nano_form_init(&f);
         assert_int_equal(nano_form_parse(&f, bodies[i][0],
