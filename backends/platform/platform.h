@@ -267,10 +267,11 @@ typedef struct {
     long long                amount_refunded;
 } platform_stripe_event_t;
 
-/* What handling an event did, for the log. */
+/* What handling an event did, for the log and the answer. */
 typedef struct {
     int          replay;          /* handled before: nothing done */
-    int          ignored;         /* a type billing does not act on */
+    int          ignored;         /* a type billing does not act on,
+                                   * replayed or not */
     char         purchase[64];    /* the purchase touched, "" none */
     char         user[64];
     long long    granted;         /* credits added */

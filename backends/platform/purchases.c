@@ -466,6 +466,8 @@ platform_purchase_event_tx(nano_db_t *db, void *arg)
     }
     out->replay = PQntuples(r) == 0;
     PQclear(r);
+    out->ignored = ev->kind != PLATFORM_STRIPE_SESSION
+                   && ev->kind != PLATFORM_STRIPE_REFUND;
     if (out->replay) {
         out->note = "handled before: nothing to do";
         return NANO_DB_OK;
@@ -476,7 +478,6 @@ platform_purchase_event_tx(nano_db_t *db, void *arg)
     case PLATFORM_STRIPE_REFUND:
         return platform_purchase_refund_event(db, ev, out);
     default:
-        out->ignored = 1;
         out->note = "not an event billing acts on: ignored";
         return NANO_DB_OK;
     }

@@ -150,8 +150,8 @@ platform_billing_webhook(nano_req_t *req, nano_res_t *res)
         status = nano_server_db_error(res, db, st);
         goto out;
     }
-    if (out.ignored) {
-        nano_log_info("stripe event %s (%s): ignored", ev.id, ev.type);
+    if (out.replay || out.ignored) {
+        nano_log_info("stripe event %s (%s): %s", ev.id, ev.type, out.note);
     } else {
         nano_log_info("stripe event %s (%s): %s%s%s%s%s; +%lld -%lld"
                       " credits", ev.id, ev.type, out.note,
@@ -160,8 +160,9 @@ platform_billing_webhook(nano_req_t *req, nano_res_t *res)
                       out.taken);
     }
     status = nano_res_json(res, 200,
-                           json_pack("{s:b, s:b}", "received", 1,
-                                     "ignored", out.ignored));
+                           json_pack("{s:b, s:b, s:b}", "received", 1,
+                                     "ignored", out.ignored,
+                                     "duplicate", out.replay));
 out:
     json_decref(root);
     return status;

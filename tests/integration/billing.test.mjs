@@ -268,6 +268,11 @@ test('a replay of the same event (re-signed, as Stripe retries) changes nothing'
     assert.deepEqual(r.statuses, [200, 200]);
     assert.equal(snapshot(u.id), before);
     assert.equal(purchaseLedger(p.id).length, 1);
+    // the answer says so: acted-on type, handled before
+    const again = await webhook(events[0]);
+    assert.equal(again.status, 200, again.text);
+    assert.deepEqual(again.json(), { received: true, ignored: false, duplicate: true });
+    assert.equal(snapshot(u.id), before);
 });
 
 test('the same session in two events (completed and async_payment_succeeded, both paid) is granted once', async () => {
@@ -444,10 +449,11 @@ test('an unknown event is acknowledged (200) and ignored, once', async () => {
     const e = stripeEvent('customer.created', { id: rid('cus_'), object: 'customer', email: 'x@example.com' });
     const res = await webhook(e);
     assert.equal(res.status, 200, res.text);
-    assert.deepEqual(res.json(), { received: true, ignored: true });
+    assert.deepEqual(res.json(), { received: true, ignored: true, duplicate: false });
     assert.ok(eventSeen(e.id));
     const again = await webhook(e);
     assert.equal(again.status, 200);
+    assert.deepEqual(again.json(), { received: true, ignored: true, duplicate: true });
     // a refund of a charge with no payment intent is none of ours
     const r = await webhook(stripeEvent('charge.refunded', { id: 'ch_x', object: 'charge', amount: 100, amount_refunded: 100, payment_intent: null }));
     assert.equal(r.status, 200);
