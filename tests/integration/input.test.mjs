@@ -7,7 +7,8 @@
 // nginx never forwards one); several HTTP_COOKIE params are one header
 // and a name twice with different values is no session; the platform
 // refuses to serve without the gateway's NANO_AUTH_ORIGIN; a backend
-// stopped on an inherited socket leaves it listening.
+// stopped on an inherited socket leaves it listening; nginx's own
+// refusals of malformed requests are JSON on API paths, a page elsewhere.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -341,6 +342,37 @@ test('two Cookie: lines through nginx: the platform and the gateway both see the
     const s = await rawHttp(lines('/api/auth/session'));
     assert.equal(s.status, 200, s.body);
     assert.equal(JSON.parse(s.body).user?.email, user.email, `the platform: ${s.body.slice(0, 200)}`);
+});
+
+test('nginx\'s own refusals: JSON with their code under /api/ and /<m>/api/, a page elsewhere', async () => {
+    const host = `Host: ${new URL(BASE).host}`;
+    const cases = [
+        ['TRACE on an API path', ['TRACE /api/credits HTTP/1.0', host],
+            405, 'method_not_allowed'],
+        ['two Host lines', ['GET /openai/api/models HTTP/1.0', host, host],
+            400, 'bad_request'],
+        ['a 40 kB cookie', ['GET /api/credits HTTP/1.0', host, `Cookie: a=${'x'.repeat(40000)}`],
+            400, 'request_header_too_large'],
+        ['a transfer encoding nginx has not', ['POST /qwen/api/generate HTTP/1.1', host,
+            'Transfer-Encoding: gzip', 'Connection: close'], 501, 'not_implemented'],
+        ['TRACE on a page', ['TRACE /qwen/ HTTP/1.0', host], 405, null],
+        ['a range past a file\'s end', ['GET /ui/ui.css HTTP/1.0', host, 'Range: bytes=99999999-'],
+            416, null],
+    ];
+    for (const [what, lines, status, error] of cases) {
+        const res = await rawHttp(lines);
+        assert.equal(res.status, status, `${what}: ${res.status} ${res.body.slice(0, 200)}`);
+        assert.equal(res.headers['cache-control'], 'no-store', what);
+        if (error === null) {
+            assert.match(res.headers['content-type'], /^text\/html/, what);
+            assert.match(res.body, /<h1>This request was refused<\/h1>/, what);
+            continue;
+        }
+        assert.match(res.headers['content-type'], /^application\/json/, what);
+        const body = JSON.parse(res.body);
+        assert.equal(body.error, error, what);
+        assert.ok(body.message.length > 0, what);
+    }
 });
 
 // --- a backend on an inherited socket ---------------------------------------------
