@@ -440,14 +440,14 @@ out:
 }
 
 /* DELETE /api/account/sessions/{id}: signs that session out, as its own
- * sign-out would (its id revoked until its token expires); only the
- * user's own, 404 for any other id.  This browser's own session too,
- * whose cookie then goes. */
+ * sign-out would (its id revoked until any copy of its token expires);
+ * only the user's own, 404 for any other id.  This browser's own session
+ * too, whose cookie then goes. */
 int
 platform_account_session_delete(nano_req_t *req, nano_res_t *res)
 {
     static const char    sql[] =
-        "SELECT \"expires\" FROM \"AuthSession\" WHERE \"id\" = $1"
+        "SELECT 1 FROM \"AuthSession\" WHERE \"id\" = $1"
         " AND \"userId\" = $2";
     platform_session_t   ps;
     nano_db_status_t     st;
@@ -455,7 +455,6 @@ platform_account_session_delete(nano_req_t *req, nano_res_t *res)
     const char          *id = nano_req_path_param(req, "id");
     const char          *params[2];
     PGresult            *r = NULL;
-    long long            expires;
     int                  status, own;
 
     platform_session_init(&ps);
@@ -475,8 +474,7 @@ platform_account_session_delete(nano_req_t *req, nano_res_t *res)
                                 "you have no such session");
         goto out;
     }
-    expires = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-    st = platform_session_revoke(db, id, ps.user.id, expires);
+    st = platform_session_revoke(db, id, ps.user.id);
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
         goto out;

@@ -584,7 +584,7 @@ platform_auth_signout(nano_req_t *req, nano_res_t *res)
     {
         db = nano_server_db(req);
         st = db != NULL ? platform_session_revoke(db, c->jti.data,
-                                                  c->sub.data, c->exp)
+                                                  c->sub.data)
                         : NANO_DB_UNAVAILABLE;
         if (st != NANO_DB_OK) {
             /* keep the cookie: signed out here but alive elsewhere

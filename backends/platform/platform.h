@@ -174,9 +174,10 @@ nano_db_status_t platform_session_fresh_oauth(nano_db_t *db,
 nano_db_status_t platform_session_touch(nano_req_t *req, nano_db_t *db,
     const platform_session_t *ps);
 
-/* Revokes one session: its jti until the token's exp; drops its row. */
+/* Revokes one session: its jti until any copy of its token has expired;
+ * drops its row. */
 nano_db_status_t platform_session_revoke(nano_db_t *db, const char *jti,
-    const char *user_id, long long expires);
+    const char *user_id);
 
 /* throttle.c: per-account sign-in attempts (docs/SESSIONS.md). */
 

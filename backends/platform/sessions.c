@@ -268,9 +268,12 @@ platform_session_fresh_oauth(nano_db_t *db, const platform_session_t *ps,
 }
 
 nano_db_status_t
-platform_session_revoke(nano_db_t *db, const char *jti, const char *user_id,
-    long long expires)
+platform_session_revoke(nano_db_t *db, const char *jti, const char *user_id)
 {
+    /* Until the latest exp any copy can carry: a copy renewed before now
+     * expires by now + the token's age (no renewal passes once the row
+     * is in), where the cookie presented may expire much sooner and let
+     * a renewed copy live again after it (found by a probe). */
     static const char *const  sql[] = {
         "INSERT INTO \"RevokedSession\" (\"id\", \"userId\", \"expires\")"
         " VALUES ($1, $2, $3) ON CONFLICT (\"id\") DO NOTHING",
@@ -280,7 +283,8 @@ platform_session_revoke(nano_db_t *db, const char *jti, const char *user_id,
     char                      exp[24];
     nano_db_status_t          st = NANO_DB_OK;
 
-    snprintf(exp, sizeof(exp), "%lld", expires);
+    snprintf(exp, sizeof(exp), "%lld",
+             (long long) time(NULL) + NANO_TOKEN_MAX_AGE);
     params[0] = jti;
     params[1] = user_id;
     params[2] = exp;

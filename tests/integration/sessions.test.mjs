@@ -367,6 +367,35 @@ test('renewal refused: a token whose jti was revoked by sign-out', async () => {
         'revoked jti, iat older than 24 h (the renewal case)');
 });
 
+test('a revocation lasts as long as any copy can: a copy renewed before sign-out stays refused after the signed-out cookie expires', async () => {
+    const { user, jar, me: who } = await signedInUser('revoke-copies');
+    const { jti } = decodeJwtPayload(jar.get(SESSION_COOKIE));
+    const t = now();
+    // the cookie signed out with is an old one, 30 s from its exp; a copy
+    // renewed earlier carries the full 30 days
+    const base = { sub: who.id, email: user.email, name: user.name, jti };
+    const old = new Jar();
+    old.set(SESSION_COOKIE, jwt(claims({ ...base, iat: t - 30 * 86400 + 30, exp: t + 30 })));
+    const renewed = new Jar();
+    renewed.set(SESSION_COOKIE, jwt(claims({ ...base, iat: t, exp: t + 30 * 86400 })));
+    await assertWorks(renewed, user, 'the renewed copy before sign-out');
+
+    const res = await signOut(old);
+    assert.equal(res.status, 302, res.text);
+    const expires = Number(psql(`SELECT "expires" FROM "RevokedSession" WHERE "id" = ${lit(jti)}`));
+    assert.ok(expires >= t + 30 * 86400, `revoked until ${expires - t} s from now, not the old cookie's 30 s`);
+    await assertRefusedWithin(assert, [renewed], 'the renewed copy after sign-out');
+
+    // the same for a session ended from the sessions list
+    const { user: u2, jar: j2 } = await signedInUser('revoke-copies-list');
+    const other = await anotherSession(u2);
+    const jti2 = decodeJwtPayload(other.get(SESSION_COOKIE)).jti;
+    const del = await account('DELETE', `/api/account/sessions/${jti2}`, j2);
+    assert.equal(del.status, 200, del.text);
+    const e2 = Number(psql(`SELECT "expires" FROM "RevokedSession" WHERE "id" = ${lit(jti2)}`));
+    assert.ok(e2 >= now() + 30 * 86400 - 5, `revoked until ${e2 - now()} s from now`);
+});
+
 test('renewal refused: a token of a user that no longer exists', async () => {
     const { user, jar, me: who } = await signedInUser('renew-deleted');
     const t = now();
