@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unicase.h>
 #include <unictype.h>
 #include <uninorm.h>
 #include <unistr.h>
@@ -16,9 +17,9 @@ char *
 nano_email_normalise(const char *raw)
 {
     const char  *start, *stop;
-    uint8_t     *nfc;
+    uint8_t     *folded;
     char        *out;
-    size_t       len, i;
+    size_t       len;
 
     if (!nano_utf8_valid(raw)) {
         return NULL;
@@ -32,21 +33,22 @@ nano_email_normalise(const char *raw)
         stop--;
     }
 
+    /* Unicode's full lower case, not ASCII's alone: BÜCHER.DE made a
+     * second account of bücher.de, and a second sign-in lock */
     len = 0;
-    nfc = u8_normalize(UNINORM_NFC, (const uint8_t *) start,
-                       (size_t) (stop - start), NULL, &len);
-    if (nfc == NULL && stop > start) {
+    folded = u8_tolower((const uint8_t *) start, (size_t) (stop - start),
+                        NULL, UNINORM_NFC, NULL, &len);
+    if (folded == NULL && stop > start) {
         return NULL;
     }
     out = malloc(len + 1);
     if (out != NULL) {
-        for (i = 0; i < len; i++) {
-            out[i] = (nfc[i] >= 'A' && nfc[i] <= 'Z')
-                     ? (char) (nfc[i] - 'A' + 'a') : (char) nfc[i];
+        if (len > 0) {
+            memcpy(out, folded, len);
         }
         out[len] = '\0';
     }
-    free(nfc);
+    free(folded);
     return out;
 }
 

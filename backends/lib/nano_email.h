@@ -1,6 +1,6 @@
 /*
  * Email addresses as the platform stores and finds them: trimmed, in
- * Unicode NFC, ASCII lower-cased; and the checks a new address passes.
+ * Unicode NFC, lower-cased; and the checks a new address passes.
  */
 
 #ifndef NANO_EMAIL_H
@@ -10,10 +10,12 @@
 #define NANO_EMAIL_LOCAL_MAX  64
 
 /*
- * Normalises raw: blanks (spaces, tabs) trimmed, NFC (libunistring),
- * ASCII letters lower-cased.  Returns a new string (caller frees), or
- * NULL when raw is not strict UTF-8 or memory ran out.  Lookups compare
- * lower() of both sides in SQL, so V1's mixed-case rows still match.
+ * Normalises raw: blanks (spaces, tabs) trimmed, Unicode's full lower
+ * case in NFC (libunistring's u8_tolower, no language's special rules).
+ * Returns a new string (caller frees), or NULL when raw is not strict
+ * UTF-8 or memory ran out.  Lookups compare lower() of the stored side in
+ * SQL, so V1's mixed-case rows still match (non-ASCII capitals only on a
+ * database whose LC_CTYPE knows them, as a UTF-8 one does).
  */
 char *nano_email_normalise(const char *raw);
 

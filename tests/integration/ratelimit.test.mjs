@@ -236,6 +236,30 @@ test('per account: an unknown email is throttled the same way (however it is wri
         'one row keyed on sha256 of the normalised email');
 });
 
+test('per account: non-ASCII capitals are the same address: one lock, one account, and they sign in', async () => {
+    const id = crypto.randomBytes(5).toString('hex');
+    const user = { ...newUser('throttle-u'), email: `j\u00f6rg-${id}@b\u00fccher.de` };
+    assert.equal((await register(user)).status, 201);
+    const upper = `J\u00d6RG-${id.toUpperCase()}@B\u00dcCHER.DE`;
+    const decomposed = `JO\u0308RG-${id}@BU\u0308CHER.de`;
+    // registering another spelling of it is taken
+    const dup = await register({ ...newUser('throttle-u'), email: upper });
+    assert.equal(dup.status, 409, `${upper}: ${dup.status} ${dup.text.slice(0, 200)}`);
+
+    const jar = new Jar();
+    const token = await csrf(jar);
+    await wrongAttempts(jar, token, [user.email, upper, decomposed], 10);
+    for (const spelling of [user.email, upper, decomposed]) {
+        await assertLocked(jar, token, spelling, user.password, `locked, written ${JSON.stringify(spelling)}`);
+    }
+    assert.equal(psql(`SELECT count(*) FROM "SignInThrottle" WHERE "key" = ${lit(throttleKey(user.email))}`), '1',
+        'one row for every spelling');
+
+    psql(`UPDATE "SignInThrottle" SET "lockedUntil" = ${now() - 1} WHERE "key" = ${lit(throttleKey(user.email))}`);
+    const { res } = await attempt(jar, token, upper, user.password);
+    assert.equal(res.status, 200, `the right password, written in capitals: ${res.status} ${res.text.slice(0, 200)}`);
+});
+
 test('GET /api/auth/error?error=RateLimited sends to the sign-in page, which explains', async () => {
     const res = await get('/api/auth/error?error=RateLimited', { headers: { Accept: 'text/html' } });
     assert.equal(res.status, 302, `${res.status} ${res.text.slice(0, 200)}`);

@@ -40,9 +40,22 @@ test_normalise_nfc(void **state)
     (void) state;
     /* e + U+0301 COMBINING ACUTE becomes U+00E9 */
     norm_is("Re\xcc\x81my@example.com", "r\xc3\xa9my@example.com");
-    /* already composed stays; non-ASCII capitals are left to lower() */
+    /* already composed stays */
     norm_is("r\xc3\xa9my@example.com", "r\xc3\xa9my@example.com");
-    norm_is("\xc3\x89MY@example.com", "\xc3\x89my@example.com");
+}
+
+static void
+test_normalise_unicode_case(void **state)
+{
+    (void) state;
+    /* non-ASCII capitals too: one address, one account, one lock */
+    norm_is("\xc3\x89MY@example.com", "\xc3\xa9my@example.com");
+    norm_is("maxX@B\xc3\x9c" "CHER.DE", "maxx@b\xc3\xbc" "cher.de");
+    /* decomposed capitals fold and compose: U + U+0308 is u-umlaut */
+    norm_is("max@BU\xcc\x88" "CHER.de", "max@b\xc3\xbc" "cher.de");
+    /* U+0130 folds as Unicode says (i + U+0307), not to a plain i, so it
+     * finds no account of "alice" */
+    norm_is("al\xc4\xb0" "ce@x.com", "ali\xcc\x87" "ce@x.com");
 }
 
 static void
@@ -133,6 +146,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_normalise_trims_and_lowers),
         cmocka_unit_test(test_normalise_nfc),
+        cmocka_unit_test(test_normalise_unicode_case),
         cmocka_unit_test(test_normalise_refuses_bad_utf8),
         cmocka_unit_test(test_problem_accepts),
         cmocka_unit_test(test_problem_hidden_characters),
