@@ -242,7 +242,7 @@ platform_account_profile(nano_req_t *req, nano_res_t *res)
     if (status != 0) {
         goto out;
     }
-    if (nano_form_get(&f, "name") == NULL) {
+    if (nano_form_get(&f, "name") == NULL || !nano_form_is_text(&f, "name")) {
         status = nano_res_error(res, 400, "invalid_name",
                                 "name is a required string");
         goto out;

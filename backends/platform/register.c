@@ -16,6 +16,11 @@
 int
 platform_register(nano_req_t *req, nano_res_t *res)
 {
+    static const char *const  fields[][3] = {
+        { "email", "invalid_email", "email must be a string" },
+        { "password", "invalid_password", "password must be a string" },
+        { "name", "invalid_name", "name must be a string" },
+    };
     nano_form_t              f;
     nano_db_status_t         st;
     nano_db_t               *db;
@@ -23,7 +28,8 @@ platform_register(nano_req_t *req, nano_res_t *res)
     const char              *why, *password;
     char                     id[NANO_RAND_CUID_LEN + 1];
     char                    *email = NULL, *name = NULL, *hash = NULL;
-    unsigned                 flags = 0;
+    size_t                   i;
+    unsigned                 flags = NANO_FIELDS_NUMBERS;
     int                      status, created = 0;
 
     nano_form_init(&f);
@@ -41,6 +47,15 @@ platform_register(nano_req_t *req, nano_res_t *res)
         status = nano_res_error(res, 400, "invalid_field",
                                 "a field is not valid UTF-8");
         goto out;
+    }
+    /* a JSON number or true/false is no text ("name": false became the
+     * name "false", 12 no name); numbers are read to be refused here, an
+     * array or object is refused by nano_req_fields */
+    for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        if (!nano_form_is_text(&f, fields[i][0])) {
+            status = nano_res_error(res, 400, fields[i][1], fields[i][2]);
+            goto out;
+        }
     }
 
     email = nano_email_normalise(nano_form_get(&f, "email")

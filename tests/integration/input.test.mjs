@@ -131,6 +131,23 @@ test('registration refuses emails with invisible, private-use, unassigned or com
     assert.equal(ok.status, 201, `a Latin-1 letter is allowed: ${ok.text.slice(0, 200)}`);
 });
 
+test('registration: a JSON value that is not a string is refused naming its field, and nobody is made', async () => {
+    for (const field of ['email', 'password', 'name']) {
+        for (const v of [true, false, 12, ['a'], { a: 1 }]) {
+            const user = newUser('notext');
+            const res = await register({ ...user, [field]: v });
+            assert.equal(res.status, 400, `${field}: ${JSON.stringify(v)}: ${res.status} ${res.text.slice(0, 200)}`);
+            const err = res.json().error;
+            assert.ok([`invalid_${field}`, 'invalid_json'].includes(err), `${field}: ${JSON.stringify(v)}: ${res.text}`);
+            if (typeof v !== 'object') assert.equal(err, `invalid_${field}`, `${field}: ${JSON.stringify(v)}`);
+            if (field !== 'email') {
+                assert.equal(psql(`SELECT count(*) FROM "User" WHERE "email" = ${lit(user.email.toLowerCase())}`), '0',
+                    `${field}: ${JSON.stringify(v)}: no user made`);
+            }
+        }
+    }
+});
+
 test('emails are NFC-normalised: registered decomposed, signed in composed (and the other way round)', async () => {
     for (const [regForm, signForm] of [['NFD', 'NFC'], ['NFC', 'NFD']]) {
         const tag = id();

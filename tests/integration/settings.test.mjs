@@ -134,7 +134,7 @@ test('POST /api/account/profile: refusals (no session, cross-site, not JSON, bad
         assert.deepEqual(r.json(), { error: 'invalid_name', message }, JSON.stringify(body));
         assert.equal(sessionSetCookie(r), undefined, 'no cookie for a refusal');
     }
-    for (const body of [{ name: 42 }, { name: null }, { name: ['A'] }, ['A']]) {
+    for (const body of [{ name: 42 }, { name: null }, { name: ['A'] }, ['A'], { name: true }, { name: false }]) {
         const r = await profile(u.jar, body);
         assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.text}`);
         assert.ok(['invalid_json', 'invalid_name'].includes(r.json().error), `a value that is no string: ${r.text}`);
