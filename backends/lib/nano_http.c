@@ -372,6 +372,7 @@ nano_res_init(nano_res_t *res)
     res->content_type = NULL;
     nano_buf_init(&res->headers);
     nano_buf_init(&res->body);
+    res->file = 0;
 }
 
 void
@@ -418,6 +419,18 @@ nano_res_header(nano_res_t *res, const char *name, const char *value)
     nano_buf_puts(&res->headers, ": ");
     nano_buf_puts(&res->headers, value);
     return nano_buf_puts(&res->headers, "\r\n");
+}
+
+int
+nano_res_file(nano_res_t *res, const char *uri)
+{
+    if (nano_res_header(res, "X-Accel-Redirect", uri) != 0) {
+        return -1;
+    }
+    nano_buf_cleanup(&res->body);
+    res->content_type = NULL;
+    res->file = 1;
+    return 0;
 }
 
 int
@@ -555,10 +568,13 @@ nano_res_head(int status, const char *content_type, const nano_res_t *res,
                         && strstr(content_type, "charset") == NULL
                         ? "; charset=utf-8" : "");
     }
-    /* Every answer is per user or per request: never cache it, never
-     * let a browser sniff a JSON body into something else. */
-    nano_buf_puts(out, "Cache-Control: no-store\r\n"
-                       "X-Content-Type-Options: nosniff\r\n");
+    /* Every answer is per user or per request: never cache it (but the
+     * owner's file, nano_res_file), never let a browser sniff a JSON body
+     * into something else. */
+    nano_buf_puts(out, res != NULL && res->file
+                       ? "Cache-Control: private, max-age=3600\r\n"
+                       : "Cache-Control: no-store\r\n");
+    nano_buf_puts(out, "X-Content-Type-Options: nosniff\r\n");
     if (res != NULL && res->headers.data != NULL) {
         nano_buf_append(out, res->headers.data, res->headers.len);
     }

@@ -67,6 +67,7 @@ typedef struct {
     const char  *content_type;   /* static string */
     nano_buf_t   headers;        /* "Name: value\r\n" lines */
     nano_buf_t   body;
+    int          file;           /* nginx sends a file: nano_res_file */
 } nano_res_t;
 
 /*
@@ -203,6 +204,16 @@ void nano_res_cleanup(nano_res_t *res);
  * controls).
  */
 int nano_res_header(nano_res_t *res, const char *name, const char *value);
+
+/*
+ * Leaves the body to nginx: X-Accel-Redirect to uri, an internal location
+ * over a file, with no body or type of ours.  Such a file is for signed-in
+ * users and does not change under its URL, so their browser may keep it
+ * an hour (private, never a shared cache), where every other answer is
+ * no-store; nginx passes this Cache-Control through the redirect, and
+ * before, both came (found by a probe).  0, or -1 as nano_res_header.
+ */
+int nano_res_file(nano_res_t *res, const char *uri);
 
 /*
  * Sets a JSON body (stealing the reference to body, which may be NULL

@@ -574,13 +574,11 @@ nano_module_media(nano_req_t *req, nano_res_t *res)
          * internal location over NANO_MEDIA_DIR */
         if (snprintf(uri, sizeof(uri), "/_nano_media/%s", file)
             >= (int) sizeof(uri)
-            || nano_res_header(res, "X-Accel-Redirect", uri) != 0)
+            || nano_res_file(res, uri) != 0)
         {
             status = nano_res_error(res, 500, "internal", "bad file name");
             goto out;
         }
-        nano_buf_cleanup(&res->body);
-        res->content_type = NULL;
         status = 200;
         goto out;
     }

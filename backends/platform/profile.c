@@ -471,10 +471,8 @@ platform_account_avatar_get(nano_req_t *req, nano_res_t *res)
     }
     snprintf(uri, sizeof(uri), "/_nano_media/" PLATFORM_AVATAR_DIR "/%s.png",
              id);
-    if (nano_res_header(res, "X-Accel-Redirect", uri) != 0) {
+    if (nano_res_file(res, uri) != 0) {
         return nano_res_error(res, 500, "internal", "out of memory");
     }
-    nano_buf_cleanup(&res->body);
-    res->content_type = NULL;
     return 200;
 }

@@ -231,6 +231,8 @@ test('media: the owner gets the file with its type, ranges give 206, /_nano_medi
         assert.equal(res.status, 200, `${m}: ${v.output.url}`);
         assert.equal(res.headers['content-type'], v.output.mime, `${m}: Content-Type`);
         assert.equal(Number(res.headers['content-length']), bytes.length, `${m}: the whole file`);
+        assert.equal(res.headers['cache-control'], 'private, max-age=3600', `${m}: one Cache-Control, private`);
+        assert.equal(res.headers['x-content-type-options'], 'nosniff', `${m}: nosniff`);
         const whole = await getBytes(v.output.url, owner.jar.headers());
         assert.deepEqual(whole.body, bytes, `${m}: the bytes of the stored file`);
 
