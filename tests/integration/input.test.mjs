@@ -361,7 +361,7 @@ test('two Cookie: lines through nginx: the platform and the gateway both see the
     assert.equal(JSON.parse(s.body).user?.email, user.email, `the platform: ${s.body.slice(0, 200)}`);
 });
 
-test('nginx\'s own refusals: JSON with their code under /api/ and /<m>/api/, a page elsewhere', async () => {
+test('nginx\'s own refusals: JSON with their code under /api/ and /<m>/api/ (also when nginx cannot parse the URI), a page elsewhere', async () => {
     const host = `Host: ${new URL(BASE).host}`;
     const cases = [
         ['TRACE on an API path', ['TRACE /api/credits HTTP/1.0', host],
@@ -375,6 +375,13 @@ test('nginx\'s own refusals: JSON with their code under /api/ and /<m>/api/, a p
         ['TRACE on a page', ['TRACE /qwen/ HTTP/1.0', host], 405, null],
         ['a range past a file\'s end', ['GET /ui/ui.css HTTP/1.0', host, 'Range: bytes=99999999-'],
             416, null],
+        ['a URI nginx cannot parse, on an API path', ['GET /qwen/api/generations/%zz HTTP/1.0', host],
+            400, 'bad_request'],
+        ['a URI nginx cannot parse, on the platform\'s API', ['GET /api/credits% HTTP/1.0', host],
+            400, 'bad_request'],
+        ['a dot-dot above the root', ['GET /api/../../x HTTP/1.0', host], 400, 'bad_request'],
+        ['no such file', ['GET /ui/no-such-file.css HTTP/1.0', host], 404, null],
+        ['the internal media location from outside', ['GET /_nano_media/x HTTP/1.0', host], 404, null],
     ];
     for (const [what, lines, status, error] of cases) {
         const res = await rawHttp(lines);
@@ -382,7 +389,7 @@ test('nginx\'s own refusals: JSON with their code under /api/ and /<m>/api/, a p
         assert.equal(res.headers['cache-control'], 'no-store', what);
         if (error === null) {
             assert.match(res.headers['content-type'], /^text\/html/, what);
-            assert.match(res.body, /<h1>This request was refused<\/h1>/, what);
+            assert.match(res.body, status === 404 ? /<h1>Nothing is here<\/h1>/ : /<h1>This request was refused<\/h1>/, what);
             continue;
         }
         assert.match(res.headers['content-type'], /^application\/json/, what);
