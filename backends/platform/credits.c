@@ -15,19 +15,53 @@
 #include "nano_server.h"
 #include "platform.h"
 
+/* What GET /api/credits reads, in one snapshot. */
+typedef struct {
+    const char  *user;
+    int          limit;
+    const char  *cursor;
+    long long    balance;
+    json_t      *items;
+    char        *next;
+} platform_credits_read_t;
+
+/* The balance and a page of the ledger from one snapshot: read apart,
+ * a generation admitted between them showed a ledger that did not sum to
+ * the balance (found by a probe). */
+static nano_db_status_t
+platform_credits_read(nano_db_t *db, void *arg)
+{
+    platform_credits_read_t  *c = arg;
+    nano_db_status_t          st;
+
+    /* not READ ONLY: the balance's read grants a first-use account */
+    PQclear(nano_db_exec(db, "SET TRANSACTION ISOLATION LEVEL REPEATABLE"
+                         " READ", 0, NULL, PGRES_COMMAND_OK, &st));
+    if (st == NANO_DB_OK) {
+        st = nano_credits_balance(db, c->user, &c->balance);
+    }
+    if (st == NANO_DB_OK) {
+        json_decref(c->items);
+        free(c->next);
+        c->items = NULL;
+        c->next = NULL;
+        st = nano_credits_ledger(db, c->user, c->limit, c->cursor,
+                                 &c->items, &c->next);
+    }
+    return st;
+}
+
 int
 platform_credits(nano_req_t *req, nano_res_t *res)
 {
     const char        *user = nano_req_param_str(req, "NANO_USER_ID");
     const char        *cursor;
-    nano_form_t        q;
-    nano_db_status_t   st;
-    nano_db_t         *db;
-    json_t            *items = NULL;
-    char              *next = NULL;
-    long long          balance = 0;
-    long               limit = 20;
-    int                status;
+    nano_form_t              q;
+    nano_db_status_t         st;
+    nano_db_t               *db;
+    platform_credits_read_t  c = { user, 0, NULL, 0, NULL, NULL };
+    long                     limit = 20;
+    int                      status;
 
     /* the gateway's verdict (revocations included) */
     if (user[0] == '\0') {
@@ -37,13 +71,11 @@ platform_credits(nano_req_t *req, nano_res_t *res)
     if (status != 0) {
         goto out;
     }
+    c.limit = (int) limit;
+    c.cursor = cursor;
     db = nano_server_db(req);
-    st = db != NULL ? nano_credits_balance(db, user, &balance)
+    st = db != NULL ? nano_db_tx(db, platform_credits_read, &c)
                     : NANO_DB_UNAVAILABLE;
-    if (st == NANO_DB_OK) {
-        st = nano_credits_ledger(db, user, (int) limit, cursor, &items,
-                                 &next);
-    }
     if (st == NANO_DB_INVALID) {
         status = nano_res_field_error(res, "cursor", "that is not a cursor"
                                       " this API gave");
@@ -52,14 +84,14 @@ platform_credits(nano_req_t *req, nano_res_t *res)
     } else {
         status = nano_res_json(res, 200,
                                json_pack("{s:I, s:o, s:s?}",
-                                         "balance", (json_int_t) balance,
-                                         "ledger", items,
-                                         "nextCursor", next));
-        items = NULL;
+                                         "balance", (json_int_t) c.balance,
+                                         "ledger", c.items,
+                                         "nextCursor", c.next));
+        c.items = NULL;
     }
 out:
-    json_decref(items);
-    free(next);
+    json_decref(c.items);
+    free(c.next);
     nano_form_cleanup(&q);
     return status;
 }

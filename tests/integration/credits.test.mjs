@@ -398,6 +398,34 @@ test('an answer whose record was lost is failed and refunded when its lease runs
     assert.equal(ledgerSum(u.id), balanceOf(u.id));
 });
 
+test('GET /api/credits reads the balance and the ledger from one snapshot, also while generations are admitted', async () => {
+    const u = await person('credits-snapshot');
+    const m = ['openai', 'qwen', 'grok'].find(has);
+    let running = true;
+    const writer = (async () => {
+        for (let i = 0; i < 40 && running; i++) {
+            const r = await generate(u.jar, m, { prompt: `snapshot ${i} ${tag()}` });
+            assert.equal(r.status, 200, r.text);
+        }
+    })();
+    const reads = [];
+    try {
+        for (let i = 0; i < 60; i++) {
+            const res = await credits(u.jar, '?limit=100');
+            assert.equal(res.status, 200, res.text);
+            reads.push(res.json());
+        }
+    } finally {
+        running = false;
+        await writer;
+    }
+    for (const j of reads) {
+        assert.equal(j.nextCursor, null, 'every row on one page');
+        assert.equal(j.ledger.reduce((sum, r) => sum + r.delta, 0), j.balance,
+            `balance ${j.balance} against a ledger of ${j.ledger.length} rows`);
+    }
+});
+
 test('GET /api/credits pages the ledger newest first with nextCursor; bad cursor and limit are 400', async () => {
     const u = await person('credits-pages');
     const m = ['openai', 'qwen', 'grok'].find(has);
