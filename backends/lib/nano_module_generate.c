@@ -17,6 +17,7 @@
 #include "nano_file.h"
 #include "nano_gen.h"
 #include "nano_image.h"
+#include "nano_image_scale.h"
 #include "nano_log.h"
 #include "nano_module.h"
 #include "nano_multipart.h"
@@ -714,6 +715,17 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
     }
     if (mime == NULL) {
         mime = in.info.mime;
+    }
+    /* the header's size, before anything decodes it: a PNG of zeros of
+     * 16384 x 16384 takes 800 KB and decodes to 800 MB (found by a
+     * probe); the avatar's limit */
+    if (up != NULL && nano_image_sniff_file(path, &in.info) != 0) {
+        in.info.width = 0;
+    }
+    if ((long long) in.info.width * in.info.height > NANO_IMAGE_PIXELS_MAX) {
+        unlink(path);
+        return nano_res_error(res, 413, "payload_too_large", "the image may"
+                              " have at most 25 megapixels");
     }
     if (digest && nano_file_sha256(path, sha) != 0) {
         nano_log_error("cannot read back %s: %s", path, strerror(errno));

@@ -12,6 +12,7 @@
 
 #include <png.h>
 
+#include "nano_image_scale.h"
 #include "nano_offline.h"
 #include "nano_offline_image.h"
 
@@ -123,8 +124,10 @@ nano_offline_png_scaled(const unsigned char *data, size_t len,
         return -1;
     }
     img.format = PNG_FORMAT_RGB;
-    if (img.width == 0 || img.height == 0 || img.width > 16384
-        || img.height > 16384)
+    /* admission refuses more; a job admitted before that still must not
+     * decode a bomb */
+    if (img.width == 0 || img.height == 0
+        || (long long) img.width * img.height > NANO_IMAGE_PIXELS_MAX)
     {
         goto out;
     }

@@ -12,7 +12,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { BASE, REGISTRY, ORIGIN, request, get, sleep } from './lib.mjs';
+import { pngChunk } from '../fakes/png.mjs';
 import {
     psql, lit, person, generate, generation, history, del, cancel, waitFor,
     row, ledgerOf, balanceOf, ledgerSum, setBalance, price, fakeStats, fakeCount, tag,
@@ -842,6 +844,22 @@ test('uploads: a file that is not an image is 400 image; a PNG named .jpg is tak
     const big = multipart({ prompt: 'edit' }, [{ name: 'image', filename: 'big.png', type: 'image/png', data: Buffer.concat([image, Buffer.alloc(10 * MiB)]) }]);
     const r5 = await post(nb.name, big);
     assert.equal(r5.status, 413, `an upload over 10 MiB: ${r5.status} ${r5.text.slice(0, 200)}`);
+
+    // a header declaring over 25 megapixels (a decompression bomb is a
+    // few hundred KB): 413 before anything decodes it, in either form
+    const ihdr = Buffer.alloc(13);
+    ihdr.writeUInt32BE(6000, 0);
+    ihdr.writeUInt32BE(5000, 4);
+    ihdr[8] = 8;
+    ihdr[9] = 2;
+    const bomb = Buffer.concat([PNG_MAGIC, pngChunk('IHDR', ihdr),
+        pngChunk('IDAT', zlib.deflateSync(Buffer.alloc(6000 * 3 + 1))), pngChunk('IEND', Buffer.alloc(0))]);
+    const b1 = await generate(u.jar, nb.name, { prompt: 'edit', image: bomb.toString('base64') });
+    const b2 = await post(nb.name, multipart({ prompt: 'edit' }, [{ name: 'image', filename: 'b.png', type: 'image/png', data: bomb }]));
+    for (const [what, r] of [['base64', b1], ['multipart', b2]]) {
+        assert.equal(r.status, 413, `a 6000 x 5000 PNG as ${what}: ${r.status} ${r.text.slice(0, 200)}`);
+        assert.match(r.json().message, /25 megapixels/, what);
+    }
 
     // seedream takes no input image, in either form
     const sd = REGISTRY.find((x) => x.name === 'seedream');
