@@ -86,6 +86,12 @@ nano_chat_request_body(const nano_chat_request_t *r)
     {
         goto out;
     }
+    /* OpenAI's, xAI's and DashScope's chat each take a best-effort seed */
+    if (r->seed > 0
+        && json_object_set_new(root, "seed", json_integer(r->seed)) != 0)
+    {
+        goto out;
+    }
     body = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(6));
 
 out:

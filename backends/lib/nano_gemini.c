@@ -123,6 +123,11 @@ nano_gemini_request_body(const nano_gemini_request_t *r)
     {
         goto out;
     }
+    if (r->seed > 0
+        && json_object_set_new(config, "seed", json_integer(r->seed)) != 0)
+    {
+        goto out;
+    }
     root = json_pack("{s:[{s:s, s:O}], s:O}",
                      "contents", "role", "user", "parts", parts,
                      "generationConfig", config);

@@ -32,6 +32,8 @@ typedef struct {
     const char           *image_mime;    /* "image/png", "image/jpeg",
                                             "image/webp" */
     const char           *aspect_ratio;  /* NULL: not sent */
+    long long             seed;          /* generationConfig's; 0: not
+                                            sent (none given) */
 } nano_gemini_request_t;
 
 /* 1 when ratio is one Gemini's imageConfig accepts: 1:1, 2:3, 3:2, 3:4,

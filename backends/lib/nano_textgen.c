@@ -262,6 +262,7 @@ nano_textgen_chat(nano_provider_t p, const nano_textgen_req_t *req,
     r.max_tokens = 0;
     r.max_completion_tokens = p == NANO_PROVIDER_OPENAI;
     r.temperature = -1;
+    r.seed = req->seed;
     body = nano_chat_request_body(&r);
     if (body == NULL) {
         nano_provider_error_set(&ctx.err, NANO_PERR_BAD_REQUEST, 0,

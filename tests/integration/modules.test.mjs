@@ -601,6 +601,34 @@ test('image and video options sent as JSON numbers are read, not ignored (seed, 
     assert.equal(row(res.json().id).params.seed, 42, `${image.name}: {"seed": 42} is the seed the job uses`);
 });
 
+test('a seed reaches every real provider, where its request has one', async () => {
+    const u = await person('seeds');
+    setBalance(u.id, 1000);
+    const where = {
+        'nano-banana': ['gemini.generateContent', (b) => b.generationConfig?.seed],
+        seedream: ['ark.images', (b) => b.seed],
+        'wan-2.5': ['wan.submit', (b) => b.parameters?.seed],
+        qwen: ['chat.dashscope', (b) => b.seed],
+        grok: ['chat.xai', (b) => b.seed],
+        openai: ['chat.openai', (b) => b.seed],
+    };
+    // the modules the stack points at the fake (the chat request is one
+    // client's for all three chat providers: tests/unit/test_chat.c)
+    const keyed = REGISTRY.filter((x) => where[x.name] && hasKey(x.name));
+    assert.ok(keyed.some((x) => x.name === 'nano-banana') && keyed.some((x) => x.kind === 'text'),
+        `the stack keys nano-banana and a text module: ${keyed.map((x) => x.name)}`);
+    for (const m of keyed) {
+        const [endpoint, seedOf] = where[m.name];
+        const before = fakeCount(await fakeStats(), endpoint);
+        const res = await generate(u.jar, m.name, { prompt: `seeded ${tag()}`, seed: 4242 });
+        assert.ok([200, 202].includes(res.status), `${m.name}: ${res.status} ${res.text.slice(0, 200)}`);
+        if (res.status === 202) await waitFor(u.jar, m.name, res.json().id, { ms: 60000 });
+        const after = await fakeStats();
+        assert.equal(fakeCount(after, endpoint) - before, 1, `${m.name}: one call to ${endpoint}`);
+        assert.equal(seedOf(after.last[endpoint].body), 4242, `${m.name}: the seed in ${endpoint}'s body`);
+    }
+});
+
 test('a form field that is not UTF-8 is refused with that field named, on every job module', async () => {
     const u = await person('form-utf8');
     for (const m of jobModules) {

@@ -64,12 +64,13 @@ test_request_stream(void **state)
     r.max_tokens = 50;
     r.max_completion_tokens = 1;
     r.temperature = 0.7;
+    r.seed = 42;
     body = nano_chat_request_body(&r);
     assert_string_equal(body,
         "{\"model\":\"grok-4\",\"messages\":[{\"role\":\"user\","
         "\"content\":\"Hi\"}],\"stream\":true,\"stream_options\":"
         "{\"include_usage\":true},\"max_completion_tokens\":50,"
-        "\"temperature\":0.7}");
+        "\"temperature\":0.7,\"seed\":42}");
     free(body);
 }
 

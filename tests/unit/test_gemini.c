@@ -53,14 +53,16 @@ test_request(void **state)
     r.image_len = sizeof(png);
     r.image_mime = "image/png";
     r.aspect_ratio = "16:9";
+    r.seed = 7;
     body = nano_gemini_request_body(&r);
     assert_string_equal(body,
         "{\"contents\":[{\"role\":\"user\",\"parts\":[{\"text\":\"a banana\"},"
         "{\"inline_data\":{\"mime_type\":\"image/png\","
         "\"data\":\"iVBORw==\"}}]}],"
         "\"generationConfig\":{\"responseModalities\":[\"TEXT\",\"IMAGE\"],"
-        "\"imageConfig\":{\"aspectRatio\":\"16:9\"}}}");
+        "\"imageConfig\":{\"aspectRatio\":\"16:9\"},\"seed\":7}}");
     free(body);
+    r.seed = 0;
     /* refusals */
     r.aspect_ratio = "7:5";
     assert_null(nano_gemini_request_body(&r));
