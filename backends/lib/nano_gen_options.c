@@ -249,7 +249,8 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
         return nano_gen_refuse(why, "size", "this module's model takes no"
                                " size: give aspectRatio");
     }
-    if (ratio != NULL && r->no_ratio) {
+    if (ratio != NULL && (r->no_ratio || k->video)) {
+        /* the list of ratios would name the very value sent */
         return nano_gen_refuse(why, "aspectRatio", "this module's model"
                                " takes no aspect ratio: give size");
     }
@@ -270,9 +271,7 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
                                               " (256 to 4096) or 1K, 2K,"
                                               " 4K");
     }
-    if (ratio != NULL
-        && (k->video || !nano_strlist_has(nano_gen_ratios, ratio)))
-    {
+    if (ratio != NULL && !nano_strlist_has(nano_gen_ratios, ratio)) {
         return nano_gen_refuse(why, "aspectRatio", "aspectRatio must be one"
                                " of 1:1, 2:3, 3:2, 3:4, 4:3, 4:5, 5:4, 9:16,"
                                " 16:9, 21:9");

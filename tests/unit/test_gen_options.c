@@ -570,6 +570,29 @@ form_repeated(void **state)
     nano_form_cleanup(&f);
 }
 
+/* A video's aspectRatio is refused as such, not with the list of ratios
+ * (which held the very value sent). */
+static void
+video_ratio_message(void **state)
+{
+    nano_gen_job_kind_t  k;
+    nano_gen_rules_t     r;
+    nano_gen_job_opts_t  o;
+    nano_gen_refusal_t   why = { NULL, NULL };
+    nano_form_t          f;
+    json_t              *params = json_object();
+
+    (void) state;
+    job_kind_of(VIDEO, &k, &r);
+    form_of("{\"prompt\":\"p\",\"aspectRatio\":\"1:1\"}", &f);
+    assert_int_equal(nano_gen_job_options(&f, &k, params, &o, &why), -1);
+    assert_string_equal(why.field, "aspectRatio");
+    assert_non_null(strstr(why.message, "no aspect ratio"));
+    assert_null(strstr(why.message, "1:1"));
+    nano_form_cleanup(&f);
+    json_decref(params);
+}
+
 /* A form or multipart field sent twice is refused naming it (JSON
  * refuses a key twice as it parses); the first value was taken. */
 static void
@@ -679,6 +702,7 @@ main(void)
         cmocka_unit_test(form_left_out),
         cmocka_unit_test(form_repeated),
         cmocka_unit_test(job_form_repeated),
+        cmocka_unit_test(video_ratio_message),
         cmocka_unit_test(sizes),
         cmocka_unit_test(keys),
         cmocka_unit_test(strlist),
