@@ -15,6 +15,7 @@ nano_form_init(nano_form_t *form)
     form->pairs = NULL;
     form->n = 0;
     form->left_out = NULL;
+    form->refused = NULL;
 }
 
 void
@@ -33,6 +34,7 @@ nano_form_cleanup(nano_form_t *form)
     }
     free(form->pairs);
     free(form->left_out);
+    free(form->refused);
     nano_form_init(form);
 }
 
@@ -243,6 +245,20 @@ nano_form_repeated(const nano_form_t *form)
     return NULL;
 }
 
+/* NANO_FORM_INVALID for key's value, kept to be named (a JSON key is
+ * UTF-8; one with a NUL is not named). */
+static nano_form_status_t
+nano_form_refuse(nano_form_t *form, const char *key)
+{
+    if (form->refused == NULL) {
+        form->refused = strdup(key);
+        if (form->refused == NULL) {
+            return NANO_FORM_NOMEM;
+        }
+    }
+    return NANO_FORM_INVALID;
+}
+
 nano_form_status_t
 nano_form_from_json(nano_form_t *form, json_t *root, int numbers)
 {
@@ -259,7 +275,7 @@ nano_form_from_json(nano_form_t *form, json_t *root, int numbers)
             text = json_string_value(v);
             /* jansson keeps "\u0000"; C strings cannot */
             if (strlen(text) != json_string_length(v)) {
-                return NANO_FORM_INVALID;
+                return nano_form_refuse(form, key);
             }
         } else if (json_is_boolean(v)) {
             text = json_is_true(v) ? "true" : "false";
@@ -268,7 +284,7 @@ nano_form_from_json(nano_form_t *form, json_t *root, int numbers)
                      json_integer_value(v));
             text = num;
         } else if (numbers && !json_is_null(v)) {
-            return NANO_FORM_INVALID;
+            return nano_form_refuse(form, key);
         } else {
             continue;
         }

@@ -24,6 +24,9 @@ typedef struct {
     /* the key of the first pair left out for not being UTF-8, when the
      * key itself is (so a refusal can name the field), else NULL */
     char              *left_out;
+    /* the key whose JSON value the form cannot hold (nano_form_from_json
+     * answered NANO_FORM_INVALID for it), else NULL */
+    char              *refused;
 } nano_form_t;
 
 typedef enum {

@@ -322,6 +322,16 @@ nano_req_fields(const nano_req_t *req, nano_res_t *res, nano_form_t *form,
         if (status == 0) {
             return 0;
         }
+        if (status == 400 && form->refused != NULL) {
+            /* named, as every other refused field is */
+            status = nano_res_field_error(res, form->refused, numbers
+                                          ? "this field must be a string,"
+                                            " true/false or a whole number"
+                                          : "this field must be a string"
+                                            " or true/false");
+            nano_form_cleanup(form);
+            return status;
+        }
         nano_form_cleanup(form);
         if (status == 413) {
             return nano_res_json_too_large(res);

@@ -588,6 +588,13 @@ test('image and video options sent as JSON numbers are read, not ignored (seed, 
         const neg = await generate(u.jar, m.name, { prompt: `hi ${tag()}`, seed: -1 });
         assert.equal(neg.status, 400, `${m.name}: {"seed": -1} (a number) must be refused like "-1": ${neg.status} ${neg.text.slice(0, 200)}`);
         assert.equal(neg.json().field, 'seed');
+        // a value the form cannot hold is refused naming its field too
+        for (const [body, field] of [[{ prompt: 'x', seed: 1.5 }, 'seed'], [{ prompt: { a: 1 } }, 'prompt'],
+            [{ prompt: 'x', seed: [1] }, 'seed'], [{ prompt: 'x', temperature: 0.5 }, 'temperature']]) {
+            const r = await generate(u.jar, m.name, body);
+            assert.equal(r.status, 400, `${m.name}: ${JSON.stringify(body)}: ${r.status} ${r.text.slice(0, 200)}`);
+            assert.deepEqual([r.json().error, r.json().field], ['invalid_field', field], `${m.name}: ${JSON.stringify(body)}`);
+        }
     }
     const video = jobModules.find((x) => x.kind === 'video');
     if (video) {
@@ -790,12 +797,12 @@ test('413: a JSON body that could hold more than 10,000 values is refused before
             assert.match(r.json().message, /more than 10000 values/);
         }
         // under the cap the body is parsed as before, and refused for what
-        // it says (a text module: the field it does not take; an image
-        // module's form: the array)
+        // it says, naming the field (a text module: one it does not take;
+        // an image module's form: an array it cannot hold)
         const ok = await post(`/${m.name}/api/generate`, fine);
         assert.equal(ok.status, 400, `${m.name}: ${ok.status} ${ok.text.slice(0, 200)}`);
-        if (m.kind === 'text') assert.equal(ok.json().field, 'x');
-        else assert.equal(ok.json().error, 'invalid_json');
+        assert.equal(ok.json().error, 'invalid_field');
+        assert.equal(ok.json().field, 'x');
         // a string full of brackets and commas is one value (a prompt too
         // long to take)
         const str = await post(`/${m.name}/api/generate`, JSON.stringify({ prompt: '[{,'.repeat(20000) + '\\"' }));
