@@ -501,7 +501,12 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     if (!sink.pending) {
         nano_server_db_release(req);
     }
-    if (stream && nano_stream_begin(req, 200, "text/event-stream", NULL) != 0)
+    /* and a comment at once: nginx holds the headers until body bytes
+     * come, so the client learnt the answer had begun (and its balance
+     * changed) only with the provider's first text, up to 5 s later
+     * (found by a probe) */
+    if (stream && (nano_stream_begin(req, 200, "text/event-stream", NULL) != 0
+                   || nano_sse_heartbeat(req) != 0))
     {
         tr.client_gone = 1;
     }

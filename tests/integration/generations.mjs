@@ -341,9 +341,10 @@ export function stream(jar, m, body, { leaveAfter, timeout = 60000, headers = {}
             const events = [];
             let buf = '';
             let left = false;
+            const headersAt = performance.now() - t0;
             const finish = () => resolve({
                 status: res.statusCode, headers: res.headers, text: chunks.map((c) => c.text).join(''),
-                chunks, events, left,
+                chunks, events, left, headersAt,
             });
             res.setEncoding('utf8');
             if (leaveAfter === 0) {

@@ -275,6 +275,18 @@ if (has('qwen')) {
     });
 }
 
+test('a stream\'s headers come at once, not with the provider\'s first text', { skip: !has('qwen') && 'qwen is not in the registry' }, async () => {
+    const u = await person('text-headers');
+    const s = await stream(u.jar, 'qwen', { prompt: `slow start [fake:slow=3000] ${tag()}`, stream: true });
+    assert.equal(s.status, 200, s.text.slice(0, 200));
+    assert.match(s.headers['content-type'], /^text\/event-stream/);
+    const firstDelta = s.chunks.find((c) => c.text.includes('event: delta'));
+    assert.ok(firstDelta, `a delta came: ${s.text.slice(0, 200)}`);
+    assert.ok(firstDelta.at >= 2500, `the fake held its first text ${firstDelta.at.toFixed(0)} ms`);
+    assert.ok(s.headersAt < 1500, `the headers came after ${s.headersAt.toFixed(0)} ms`);
+    answers.push(s.text);
+});
+
 test('the provider key is in no answer and in no log', () => {
     assert.ok(answers.length >= 10, `answers collected (${answers.length})`);
     for (const a of answers) {
