@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nano_cutoff.h"
+#include "nano_email.h"
 #include "nano_log.h"
 #include "nano_password.h"
 #include "nano_registry.h"
@@ -123,28 +125,59 @@ platform_account_remove_media(const char *media, const char *user_id)
 }
 
 /*
- * Checks password against the user's hash on the bcrypt pool.  Returns
- * 0 when it matches, else the status it answered (403 wrong_password,
- * 429 when the pool is saturated).
+ * Checks password against the user's hash on the bcrypt pool, counted
+ * against the account's sign-in lock (docs/SESSIONS.md).  Returns 0 when
+ * it matches, else the status it answered (403 wrong_password, 429 when
+ * the account is locked or the pool is saturated).
  */
 static int
 platform_account_password_ok(nano_req_t *req, nano_res_t *res,
-    const platform_user_t *user, const char *password)
+    nano_db_t *db, const platform_user_t *user, const char *password)
 {
+    nano_db_status_t  st;
+    long long         wait = 0;
+    char             *key;
+    int               status;
+
+    /* the sign-in lock's count, one per account: a stolen session guessed
+     * here with only nginx's per-address limit (found by a probe) */
+    key = user->email != NULL ? nano_email_normalise(user->email)
+                              : strdup(user->id);
+    if (key == NULL) {
+        return nano_res_error(res, 500, "internal", "out of memory");
+    }
+    st = platform_throttle_attempt(db, key, (long long) time(NULL), &wait);
+    if (st != NANO_DB_OK) {
+        status = nano_server_db_error(res, db, st);
+        goto out;
+    }
+    if (wait > 0) {
+        nano_log_warn("user %s: account change throttled", user->id);
+        status = platform_rate_limited(req, res, 1, wait);
+        goto out;
+    }
     switch (nano_password_check(password, user->password)) {
     case NANO_PASSWORD_OK:
-        return 0;
+        st = platform_throttle_clear(db, key);
+        status = st == NANO_DB_OK ? 0 : nano_server_db_error(res, db, st);
+        break;
     case NANO_PASSWORD_BUSY:
-        return platform_busy(req, res, 1);
+        status = platform_busy(req, res, 1);
+        break;
     case NANO_PASSWORD_MISMATCH:
         nano_log_info("user %s: wrong password for an account change",
                       user->id);
-        return nano_res_error(res, 403, "wrong_password",
-                              "the password is not correct");
+        status = nano_res_error(res, 403, "wrong_password",
+                                "the password is not correct");
+        break;
     default:
-        return nano_res_error(res, 500, "internal",
-                              "cannot check the password");
+        status = nano_res_error(res, 500, "internal",
+                                "cannot check the password");
+        break;
     }
+out:
+    free(key);
+    return status;
 }
 
 /*
@@ -254,7 +287,7 @@ platform_account_password(nano_req_t *req, nano_res_t *res)
         goto out;
     }
     status = current != NULL
-             ? platform_account_password_ok(req, res, &ps.user, current)
+             ? platform_account_password_ok(req, res, db, &ps.user, current)
              : platform_account_fresh(res, db, &ps, "set a first password");
     if (status != 0) {
         goto out;
@@ -330,7 +363,7 @@ platform_account_delete(nano_req_t *req, nano_res_t *res)
     /* the password, or a fresh OAuth sign-in instead of one */
     password = nano_form_get(&f, "password");
     status = password != NULL
-             ? platform_account_password_ok(req, res, &ps.user, password)
+             ? platform_account_password_ok(req, res, db, &ps.user, password)
              : platform_account_fresh(res, db, &ps, "delete the account");
     if (status != 0) {
         goto out;

@@ -260,6 +260,34 @@ test('per account: non-ASCII capitals are the same address: one lock, one accoun
     assert.equal(res.status, 200, `the right password, written in capitals: ${res.status} ${res.text.slice(0, 200)}`);
 });
 
+test('per account: wrong current passwords of account changes count against the same lock as sign-in', async () => {
+    const { user, jar } = await signedInUser('throttle-change');
+    const change = (currentPassword) => request('POST', '/api/account/password', {
+        headers: jar.headers({ 'Content-Type': 'application/json', Origin: ORIGIN }),
+        body: JSON.stringify({ currentPassword, newPassword: 'a-new-password-1' }),
+    });
+    for (let i = 0; i < 10; i++) {
+        const r = await change(`wrong-${i}`);
+        assert.equal(r.status, 403, `wrong current password ${i + 1}: ${r.status} ${r.text.slice(0, 200)}`);
+    }
+    // locked: the right one is refused too, and so is a sign-in
+    const locked = await change(user.password);
+    assertJson429(locked, 'a password change after 10 wrong ones');
+    const del = await request('DELETE', '/api/account', {
+        headers: jar.headers({ 'Content-Type': 'application/json', Origin: ORIGIN }),
+        body: JSON.stringify({ password: user.password }),
+    });
+    assert.equal(del.status, 429, `account deletion while locked: ${del.status} ${del.text.slice(0, 200)}`);
+    const j2 = new Jar();
+    const { res } = await attempt(j2, await csrf(j2), user.email, user.password);
+    assert.equal(res.status, 429, `sign-in while locked: ${res.status}`);
+    assert.equal(psql(`SELECT count(*) FROM "User" WHERE "email" = ${lit(user.email.toLowerCase())}`), '1', 'not deleted');
+
+    psql(`UPDATE "SignInThrottle" SET "lockedUntil" = ${now() - 1} WHERE "key" = ${lit(throttleKey(user.email))}`);
+    const ok = await change(user.password);
+    assert.equal(ok.status, 200, `after the lock: ${ok.status} ${ok.text.slice(0, 200)}`);
+});
+
 test('GET /api/auth/error?error=RateLimited sends to the sign-in page, which explains', async () => {
     const res = await get('/api/auth/error?error=RateLimited', { headers: { Accept: 'text/html' } });
     assert.equal(res.status, 302, `${res.status} ${res.text.slice(0, 200)}`);
