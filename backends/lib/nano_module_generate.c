@@ -673,7 +673,7 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
     const nano_upload_t  *up = nano_req_upload(req, "image");
     nano_gen_input_t      in = { req, up != NULL ? NULL : b64, NULL,
                                  { 0 }, -3 };
-    char                  dir[PATH_MAX], path[PATH_MAX];
+    char                  dir[PATH_MAX], path[PATH_MAX], named[PATH_MAX];
     char                  name[NANO_RAND_UUID_LEN + 1];
     char                  sha[NANO_FILE_SHA256_SIZE];
     const char           *root = nano_job_media_root(), *mime, *ext;
@@ -719,7 +719,18 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
                                     " base64 PNG, JPEG or WebP");
     }
     if (mime == NULL) {
+        /* base64's type is known only now: name the file by it */
         mime = in.info.mime;
+        if (snprintf(named, sizeof(named), "%s/%s.%s", dir, name,
+                     in.info.ext) >= (int) sizeof(named)
+            || rename(path, named) != 0)
+        {
+            nano_log_error("cannot name %s: %s", path, strerror(errno));
+            unlink(path);
+            return nano_res_error(res, 500, "internal", "cannot store the"
+                                  " image");
+        }
+        memcpy(path, named, sizeof(path));
     }
     /* the header's size, before anything decodes it: a PNG of zeros of
      * 16384 x 16384 takes 800 KB and decodes to 800 MB (found by a

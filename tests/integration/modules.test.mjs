@@ -864,6 +864,7 @@ test('uploads: a file that is not an image is 400 image; a PNG named .jpg is tak
         const g = await waitFor(u.jar, nb.name, r.json().id, { ms: 30000 });
         assert.equal(g.status, 'succeeded', `${what}: ${JSON.stringify(g.error)}`);
         assert.equal(row(g.id).params.inputImage?.mime, 'image/png', what);
+        assert.match(row(g.id).params.inputImage?.file, /\/inputs\/[0-9a-f-]{36}\.png$/, `${what}: named by its type`);
     }
     const notB64 = await generate(u.jar, nb.name, { prompt: 'edit', image: 'this is not base64!' });
     assert.equal(notB64.status, 400);
