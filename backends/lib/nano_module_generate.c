@@ -732,11 +732,12 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
         }
         memcpy(path, named, sizeof(path));
     }
-    /* the header's size, before anything decodes it: a PNG of zeros of
-     * 16384 x 16384 takes 800 KB and decodes to 800 MB (found by a
-     * probe); the avatar's limit */
-    if (up != NULL && nano_image_sniff_file(path, &in.info) != 0) {
-        in.info.width = 0;
+    /* the header's size (the upload's sniffed as it came), before
+     * anything decodes it: a PNG of zeros of 16384 x 16384 takes 800 KB
+     * and decodes to 800 MB (found by a probe); the avatar's limit */
+    if (up != NULL) {
+        in.info.width = up->width;
+        in.info.height = up->height;
     }
     if ((long long) in.info.width * in.info.height > NANO_IMAGE_PIXELS_MAX) {
         unlink(path);
