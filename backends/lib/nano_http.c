@@ -578,9 +578,9 @@ nano_res_head(int status, const char *content_type, const nano_res_t *res,
                         && strstr(content_type, "charset") == NULL
                         ? "; charset=utf-8" : "");
     }
-    /* Every answer is per user or per request: never cache it (but the
-     * owner's file, nano_res_file), never let a browser sniff a JSON body
-     * into something else. */
+    /* Every answer is per user or per request: never cache it (but a
+     * file handed to nginx, nano_res_file), never let a browser sniff a
+     * JSON body into something else. */
     nano_buf_puts(out, res != NULL && res->file
                        ? "Cache-Control: private, max-age=3600\r\n"
                        : "Cache-Control: no-store\r\n");

@@ -54,8 +54,8 @@ platform_credits_read(nano_db_t *db, void *arg)
 int
 platform_credits(nano_req_t *req, nano_res_t *res)
 {
-    const char        *user = nano_req_param_str(req, "NANO_USER_ID");
-    const char        *cursor;
+    const char              *user = nano_req_param_str(req, "NANO_USER_ID");
+    const char              *cursor;
     nano_form_t              q;
     nano_db_status_t         st;
     nano_db_t               *db;
