@@ -87,7 +87,7 @@ nano_chat_request_body(const nano_chat_request_t *r)
         goto out;
     }
     /* OpenAI's, xAI's and DashScope's chat each take a best-effort seed */
-    if (r->seed > 0
+    if (r->seed >= 0
         && json_object_set_new(root, "seed", json_integer(r->seed)) != 0)
     {
         goto out;

@@ -43,7 +43,7 @@ typedef struct {
                                                   models) instead of
                                                   max_tokens */
     double                      temperature;  /* < 0: not sent */
-    long long                   seed;         /* 0: not sent (none given) */
+    long long                   seed;         /* < 0: not sent (none given) */
 } nano_chat_request_t;
 
 /*

@@ -123,7 +123,7 @@ nano_gemini_request_body(const nano_gemini_request_t *r)
     {
         goto out;
     }
-    if (r->seed > 0
+    if (r->seed >= 0
         && json_object_set_new(config, "seed", json_integer(r->seed)) != 0)
     {
         goto out;

@@ -32,7 +32,7 @@ typedef struct {
     const char           *image_mime;    /* "image/png", "image/jpeg",
                                             "image/webp" */
     const char           *aspect_ratio;  /* NULL: not sent */
-    long long             seed;          /* generationConfig's; 0: not
+    long long             seed;          /* generationConfig's; < 0: not
                                             sent (none given) */
 } nano_gemini_request_t;
 

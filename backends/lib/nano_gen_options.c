@@ -378,15 +378,20 @@ nano_gen_text_options(json_t *body, nano_gen_text_opts_t *o,
                                    " conversation id this API gave");
         }
     }
+    /* as an image or video request takes it: a number, its digits, or
+     * null for none */
+    o->seed = -1;
     seed = json_object_get(body, "seed");
-    if (seed != NULL) {
-        if (!json_is_integer(seed) || json_integer_value(seed) < 0
-            || json_integer_value(seed) > NANO_GEN_SEED_MAX)
-        {
-            return nano_gen_refuse(why, "seed", "seed must be a whole number"
-                                   " from 0 to 2147483647");
-        }
+    if (json_is_integer(seed) && json_integer_value(seed) >= 0
+        && json_integer_value(seed) <= NANO_GEN_SEED_MAX)
+    {
         o->seed = json_integer_value(seed);
+    } else if (seed != NULL && !json_is_null(seed)
+               && (!json_is_string(seed)
+                   || nano_gen_seed(json_string_value(seed), &o->seed) != 0))
+    {
+        return nano_gen_refuse(why, "seed", "seed must be a whole number"
+                               " from 0 to 2147483647");
     }
     given = json_object_get(body, "messages");
     if (given != NULL && json_object_get(body, "prompt") != NULL) {

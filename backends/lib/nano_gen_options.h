@@ -64,7 +64,7 @@ typedef struct {
 typedef struct {
     int          stream;
     const char  *conversation;  /* NULL: a new conversation */
-    long long    seed;          /* 0 when not given */
+    long long    seed;          /* -1 when not given */
     const char  *model;         /* NULL: the module's first */
     const char  *prompt;        /* the last user turn */
     json_t      *messages;      /* the body's "messages", or NULL */

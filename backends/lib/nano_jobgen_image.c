@@ -127,7 +127,7 @@ nano_jobgen_gemini_start(nano_job_t *job)
     nano_provider_error_init(&err);
     r.prompt = job->gen.prompt;
     r.aspect_ratio = nano_jobgen_param(job, "aspectRatio");
-    r.seed = nano_jobgen_param_int(job, "seed", 0);
+    r.seed = nano_jobgen_param_int(job, "seed", -1);
     if (json_object_get(job->gen.params, "inputImage") != NULL) {
         image = nano_jobgen_input(job, &r.image_len, &r.image_mime);
         if (image == NULL) {

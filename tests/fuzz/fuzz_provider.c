@@ -456,10 +456,12 @@ fuzz_bodies(const char *prompt)
     chat.messages = &msg;
     chat.nmessages = 1;
     chat.temperature = -1;
+    chat.seed = -1;
     fuzz_check_body(nano_chat_request_body(&chat), prompt, 1, chat_path);
 
     memset(&gemini, 0, sizeof(gemini));
     gemini.prompt = prompt;
+    gemini.seed = -1;
     fuzz_check_body(nano_gemini_request_body(&gemini), prompt, 0,
                     gemini_path);
 

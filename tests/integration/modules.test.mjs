@@ -624,15 +624,19 @@ test('a seed reaches every real provider, where its request has one', async () =
     const keyed = REGISTRY.filter((x) => where[x.name] && hasKey(x.name));
     assert.ok(keyed.some((x) => x.name === 'nano-banana') && keyed.some((x) => x.kind === 'text'),
         `the stack keys nano-banana and a text module: ${keyed.map((x) => x.name)}`);
+    // a number or its digits, the same on every kind of module; 0 is a
+    // seed too, and null is none
     for (const m of keyed) {
         const [endpoint, seedOf] = where[m.name];
-        const before = fakeCount(await fakeStats(), endpoint);
-        const res = await generate(u.jar, m.name, { prompt: `seeded ${tag()}`, seed: 4242 });
-        assert.ok([200, 202].includes(res.status), `${m.name}: ${res.status} ${res.text.slice(0, 200)}`);
-        if (res.status === 202) await waitFor(u.jar, m.name, res.json().id, { ms: 60000 });
-        const after = await fakeStats();
-        assert.equal(fakeCount(after, endpoint) - before, 1, `${m.name}: one call to ${endpoint}`);
-        assert.equal(seedOf(after.last[endpoint].body), 4242, `${m.name}: the seed in ${endpoint}'s body`);
+        for (const [seed, sent] of [[4242, 4242], ['0', 0], [null, undefined]]) {
+            const before = fakeCount(await fakeStats(), endpoint);
+            const res = await generate(u.jar, m.name, { prompt: `seeded ${tag()}`, seed });
+            assert.ok([200, 202].includes(res.status), `${m.name}, seed ${seed}: ${res.status} ${res.text.slice(0, 200)}`);
+            if (res.status === 202) await waitFor(u.jar, m.name, res.json().id, { ms: 60000 });
+            const after = await fakeStats();
+            assert.equal(fakeCount(after, endpoint) - before, 1, `${m.name}: one call to ${endpoint}`);
+            assert.equal(seedOf(after.last[endpoint].body), sent, `${m.name}: seed ${JSON.stringify(seed)} in ${endpoint}'s body`);
+        }
     }
 });
 

@@ -157,6 +157,7 @@ cmd_request(const char *provider, const cli_opts_t *o)
         r.image_len = img_len;
         r.image_mime = o->mime;
         r.aspect_ratio = o->aspect;
+        r.seed = -1;
         if (nano_gemini_path(o->model, path, sizeof(path)) != 0) {
             free(img);
             return 1;
@@ -201,6 +202,7 @@ cmd_request(const char *provider, const cli_opts_t *o)
         r.nmessages = 2;
         r.stream = o->stream;
         r.temperature = -1;
+        r.seed = -1;
         return print_request(nano_chat_path((nano_provider_t) p),
                              nano_chat_request_body(&r), 0);
     }

@@ -41,11 +41,17 @@ test_request_plain(void **state)
     r.nmessages = 2;
     r.max_tokens = 100;
     r.temperature = -1;
+    r.seed = -1;
     body = nano_chat_request_body(&r);
     assert_string_equal(body,
         "{\"model\":\"gpt-4o-mini\",\"messages\":[{\"role\":\"system\","
         "\"content\":\"Be brief.\"},{\"role\":\"user\",\"content\":"
         "\"Hi \\\"there\\\"\"}],\"stream\":false,\"max_tokens\":100}");
+    free(body);
+    /* 0 is a seed too */
+    r.seed = 0;
+    body = nano_chat_request_body(&r);
+    assert_non_null(strstr(body, ",\"seed\":0}"));
     free(body);
 }
 
@@ -85,6 +91,7 @@ test_request_refusals(void **state)
 
     (void) state;
     r.temperature = -1;
+    r.seed = -1;
     r.messages = ok;
     r.nmessages = 1;
     assert_null(nano_chat_request_body(&r));          /* no model */

@@ -43,6 +43,7 @@ test_request(void **state)
 
     (void) state;
     r.prompt = "a banana";
+    r.seed = -1;
     body = nano_gemini_request_body(&r);
     assert_string_equal(body,
         "{\"contents\":[{\"role\":\"user\",\"parts\":"
@@ -62,7 +63,11 @@ test_request(void **state)
         "\"generationConfig\":{\"responseModalities\":[\"TEXT\",\"IMAGE\"],"
         "\"imageConfig\":{\"aspectRatio\":\"16:9\"},\"seed\":7}}");
     free(body);
+    /* 0 is a seed too */
     r.seed = 0;
+    body = nano_gemini_request_body(&r);
+    assert_non_null(strstr(body, "\"seed\":0}"));
+    free(body);
     /* refusals */
     r.aspect_ratio = "7:5";
     assert_null(nano_gemini_request_body(&r));

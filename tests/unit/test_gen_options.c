@@ -337,7 +337,7 @@ typedef struct {
 #define CONV  "0f8fad5b-d9cb-469f-a165-70867728950e"
 
 static const text_case_t  text_cases[] = {
-    { "a prompt", "{\"prompt\":\"hi\"}", NULL, "hi", 0, 0, 0 },
+    { "a prompt", "{\"prompt\":\"hi\"}", NULL, "hi", -1, 0, 0 },
     { "a prompt, streamed, with a seed and conversation",
       "{\"prompt\":\"hi\",\"stream\":true,\"seed\":7,"
       "\"conversationId\":\"" CONV "\"}", NULL, "hi", 7, 1, 0 },
@@ -346,15 +346,15 @@ static const text_case_t  text_cases[] = {
     { "stream as a number", "{\"prompt\":\"hi\",\"stream\":1}", "stream",
       NULL, 0, 0, 0 },
     { "stream false", "{\"prompt\":\"hi\",\"stream\":false}", NULL, "hi",
-      0, 0, 0 },
+      -1, 0, 0 },
     { "stream null, as absent", "{\"prompt\":\"hi\",\"stream\":null}",
-      NULL, "hi", 0, 0, 0 },
+      NULL, "hi", -1, 0, 0 },
     { "a model as a number", "{\"prompt\":\"hi\",\"model\":5}", "model",
       NULL, 0, 0, 0 },
     { "a model as an object", "{\"prompt\":\"hi\",\"model\":{\"x\":1}}",
       "model", NULL, 0, 0, 0 },
     { "a model null, as absent", "{\"prompt\":\"hi\",\"model\":null}",
-      NULL, "hi", 0, 0, 0 },
+      NULL, "hi", -1, 0, 0 },
     { "a prompt as a number", "{\"prompt\":123}", "prompt", NULL, 0, 0, 0 },
     { "an image's option", "{\"prompt\":\"hi\",\"size\":\"1K\"}", "size",
       NULL, 0, 0, 0 },
@@ -372,7 +372,7 @@ static const text_case_t  text_cases[] = {
       "{\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},"
       "{\"role\":\"user\",\"content\":\"one\"},"
       "{\"role\":\"assistant\",\"content\":\"1\"},"
-      "{\"role\":\"user\",\"content\":\"two\"}]}", NULL, "two", 0, 0, 1 },
+      "{\"role\":\"user\",\"content\":\"two\"}]}", NULL, "two", -1, 0, 1 },
     /* one or the other: a prompt beside messages was dropped unread */
     { "a prompt beside messages",
       "{\"prompt\":\"p\",\"messages\":[{\"role\":\"user\","
@@ -406,8 +406,17 @@ static const text_case_t  text_cases[] = {
     { "a conversationId that is null",
       "{\"prompt\":\"hi\",\"conversationId\":null}", "conversationId", NULL,
       0, 0, 0 },
-    { "a seed as text", "{\"prompt\":\"hi\",\"seed\":\"7\"}", "seed", NULL, 0,
+    /* as an image or video request takes it */
+    { "a seed as text", "{\"prompt\":\"hi\",\"seed\":\"007\"}", NULL, "hi", 7,
       0, 0 },
+    { "a seed 0 is a seed", "{\"prompt\":\"hi\",\"seed\":0}", NULL, "hi", 0,
+      0, 0 },
+    { "a seed null, as absent", "{\"prompt\":\"hi\",\"seed\":null}", NULL,
+      "hi", -1, 0, 0 },
+    { "a seed as other text", "{\"prompt\":\"hi\",\"seed\":\"7a\"}", "seed",
+      NULL, 0, 0, 0 },
+    { "a seed as true", "{\"prompt\":\"hi\",\"seed\":true}", "seed", NULL,
+      0, 0, 0 },
     { "a seed below 0", "{\"prompt\":\"hi\",\"seed\":-1}", "seed", NULL, 0, 0,
       0 },
     { "a seed too large", "{\"prompt\":\"hi\",\"seed\":2147483648}", "seed",
@@ -415,7 +424,7 @@ static const text_case_t  text_cases[] = {
     { "a seed with a fraction", "{\"prompt\":\"hi\",\"seed\":1.5}", "seed",
       NULL, 0, 0, 0 },
     { "a model of 127 bytes is looked up",
-      "{\"prompt\":\"hi\",\"model\":\"" M127 "\"}", NULL, "hi", 0, 0, 0 },
+      "{\"prompt\":\"hi\",\"model\":\"" M127 "\"}", NULL, "hi", -1, 0, 0 },
     { "a model of 128 bytes is not",
       "{\"prompt\":\"hi\",\"model\":\"" M128 "\"}", "model", NULL, 0,
       0, 0 },
