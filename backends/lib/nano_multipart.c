@@ -193,7 +193,8 @@ nano_multipart_fail(nano_multipart_t *mp, const char *why)
     return why != NULL ? NANO_MULTIPART_MALFORMED : NANO_MULTIPART_STOPPED;
 }
 
-/* Reads Content-Disposition: form-data; name="..."[; filename="..."]. */
+/* Reads Content-Disposition: form-data; name="..."[; filename="..."]
+ * [; filename*=...]. */
 static int
 nano_multipart_disposition(nano_multipart_t *mp, const char *v)
 {
@@ -226,6 +227,17 @@ nano_multipart_disposition(nano_multipart_t *mp, const char *v)
             }
             memcpy(mp->filename, val, strlen(val) + 1);
             mp->has_filename = 1;
+        } else if (klen == 9 && strncasecmp(key, "filename*", 9) == 0) {
+            /* RFC 6266's encoded name: RFC 7578 says a form should not
+             * send it, but a part that has only this one is a file all
+             * the same, not a text field; a plain filename wins */
+            if (mp->has_filename_ext) {
+                return nano_multipart_fail(mp, "a part has two file names");
+            }
+            mp->has_filename_ext = 1;
+            if (!mp->has_filename) {
+                memcpy(mp->filename, val, strlen(val) + 1);
+            }
         }
     }
     if (r < 0) {
@@ -260,7 +272,7 @@ nano_multipart_header(nano_multipart_t *mp)
     }
     *end = '\0';
     if (len == 19 && strncasecmp(mp->line, "Content-Disposition", 19) == 0) {
-        if (mp->has_name || mp->has_filename) {
+        if (mp->has_name || mp->has_filename || mp->has_filename_ext) {
             return nano_multipart_fail(mp, "a part has two"
                                        " Content-Disposition headers");
         }
@@ -280,7 +292,8 @@ nano_multipart_begin(nano_multipart_t *mp)
         return nano_multipart_fail(mp, "a part has no name");
     }
     if (mp->cb->begin(mp->arg, mp->name,
-                      mp->has_filename ? mp->filename : NULL,
+                      mp->has_filename || mp->has_filename_ext
+                      ? mp->filename : NULL,
                       mp->content_type) != 0)
     {
         return nano_multipart_fail(mp, NULL);
@@ -388,7 +401,7 @@ nano_multipart_step(nano_multipart_t *mp, char c)
         mp->parts++;
         mp->state = NANO_MP_HEADER;
         mp->line_len = 0;
-        mp->has_name = mp->has_filename = 0;
+        mp->has_name = mp->has_filename = mp->has_filename_ext = 0;
         mp->name[0] = mp->filename[0] = mp->content_type[0] = '\0';
         return NANO_MULTIPART_OK;
     case NANO_MP_HEADER:

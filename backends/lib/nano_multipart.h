@@ -50,6 +50,7 @@ typedef struct {
     char                        content_type[NANO_MULTIPART_LINE_MAX + 1];
     int                         has_name;
     int                         has_filename;
+    int                         has_filename_ext;  /* filename*= */
     const char                 *error;         /* static text */
 } nano_multipart_t;
 

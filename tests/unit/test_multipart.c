@@ -263,9 +263,17 @@ static const body_case_t  body_cases[] = {
     { "UTF-8 names",
       BODY(PART(CD("name=\"\xc3\xa9t\xc3\xa9\"; filename=\"\xe2\x82\xac.png\""))
            "v\r\n" CLOSE), "[\xc3\xa9t\xc3\xa9|\xe2\x82\xac.png|]v;", NULL },
-    { "a filename* parameter ignored",
+    /* RFC 6266's encoded name alone still makes a file part; beside a
+     * plain one, the plain one is the name */
+    { "a filename* parameter alone",
       BODY(PART(CD("name=\"n\"; filename*=UTF-8''a.png")) "v\r\n" CLOSE),
-      "[n|-|]v;", NULL },
+      "[n|UTF-8''a.png|]v;", NULL },
+    { "a filename* parameter beside filename",
+      BODY(PART(CD("name=\"n\"; filename*=UTF-8''b.png; filename=\"a.png\""))
+           "v\r\n" CLOSE), "[n|a.png|]v;", NULL },
+    { "two filename* parameters",
+      BODY(PART(CD("name=\"a\"; filename*=UTF-8''x; filename*=UTF-8''y"))
+           "v\r\n" CLOSE), NULL, "a part has two file names" },
     /* refusals */
     { "no boundary at all", BODY("hello world"), NULL,
       "the body holds no multipart boundary" },
