@@ -94,6 +94,16 @@ fuzz_refused_field(const char *field, const char *const *known,
     return 0;
 }
 
+/* A seed taken as text: digits only (leading zeros too), their value n,
+ * within the range. */
+static int
+fuzz_seed_is(const char *digits, long long n)
+{
+    return n >= 0 && n <= NANO_GEN_SEED_MAX
+           && digits[strspn(digits, "0123456789")] == '\0'
+           && strtoll(digits, NULL, 10) == n;
+}
+
 static void
 fuzz_job_taken(const nano_form_t *f, const nano_gen_job_kind_t *k,
     json_t *params, const nano_gen_job_opts_t *o)
@@ -107,7 +117,6 @@ fuzz_job_taken(const nano_form_t *f, const nano_gen_job_kind_t *k,
     };
     const char   *key, *given;
     json_t       *v;
-    long long     n;
     size_t        i;
     int           a, b;
 
@@ -192,14 +201,10 @@ fuzz_job_taken(const nano_form_t *f, const nano_gen_job_kind_t *k,
     if ((given == NULL) != (v == NULL)) {
         abort();
     }
-    if (v != NULL) {
-        n = json_integer_value(v);
-        if (!json_is_integer(v) || n < 0 || n > NANO_GEN_SEED_MAX
-            || given[strspn(given, "0123456789")] != '\0'
-            || strtoll(given, NULL, 10) != n)
-        {
-            abort();
-        }
+    if (v != NULL && (!json_is_integer(v)
+                      || !fuzz_seed_is(given, json_integer_value(v))))
+    {
+        abort();
     }
 
     given = nano_form_get(f, "duration");
@@ -280,7 +285,7 @@ fuzz_text(json_t *body)
     nano_gen_refusal_t    why = { NULL, NULL };
     const char           *last = NULL, *role, *content, *key;
     const char           *keys[FUZZ_TEXT_KEYS];
-    json_t               *m, *stream, *model, *v;
+    json_t               *m, *stream, *model, *seed, *v;
     size_t                i, nkeys = 0;
 
     json_object_foreach(body, key, v) {
@@ -307,6 +312,7 @@ fuzz_text(json_t *body)
      * and a model is text */
     stream = json_object_get(body, "stream");
     model = json_object_get(body, "model");
+    seed = json_object_get(body, "seed");
     if ((stream != NULL && !json_is_boolean(stream) && !json_is_null(stream))
         || (model != NULL && !json_is_null(model) && !json_is_string(model))
         || (o.model != NULL && o.model != json_string_value(model)))
@@ -315,9 +321,13 @@ fuzz_text(json_t *body)
     }
     if (!nano_gen_prompt_ok(o.prompt)
         || o.stream != json_is_true(stream)
-        || o.seed < 0 || o.seed > NANO_GEN_SEED_MAX
-        || (o.seed != 0
-            && o.seed != json_integer_value(json_object_get(body, "seed")))
+        /* a seed: none (absent, null), a number, or its digits */
+        || (seed == NULL || json_is_null(seed) ? o.seed != -1
+            : json_is_integer(seed) ? o.seed != json_integer_value(seed)
+                                      || o.seed < 0
+                                      || o.seed > NANO_GEN_SEED_MAX
+            : !json_is_string(seed)
+              || !fuzz_seed_is(json_string_value(seed), o.seed))
         || (o.model != NULL && strlen(o.model) >= NANO_GEN_MODEL_MAX)
         || (o.conversation == NULL)
            != (json_object_get(body, "conversationId") == NULL)
