@@ -252,21 +252,17 @@ nano_module_title(const nano_req_t *req)
 int
 nano_module_page(nano_req_t *req, nano_res_t *res)
 {
-    const char  *id, *email, *name;
+    const char  *name;
 
-    if ((id = nano_module_user(req, res)) == NULL) {
+    if (nano_module_user(req, res) == NULL) {
         return 401;
     }
-    email = nano_req_param_str(req, "NANO_USER_EMAIL");
-    name = nano_req_param_str(req, "NANO_USER_NAME");
-    if (name[0] == '\0') {
-        name = email[0] != '\0' ? email : id;
-    }
+    name = nano_page_user(req);
 
     const nano_page_var_t  vars[] = {
         { "title",      nano_module_title(req),                0 },
         { "user_name",  name,                                  0 },
-        { "user_email", email,                                 0 },
+        { "user_email", nano_req_param_str(req, "NANO_USER_EMAIL"), 0 },
         { "base",       req->script_name,                      0 },
         { "module",     req->app->name,                        0 },
         { "kind",       nano_module_kind_name,                 0 },

@@ -191,27 +191,17 @@ nano_page_expand(nano_buf_t *out, const char *tpl, const char *header,
     nano_buf_puts(out, tpl);
 }
 
-int
-nano_page_render(const nano_req_t *req, nano_res_t *res, int status,
-    const char *file, const char *user_name, const nano_page_var_t *vars,
+/* nano_page_render's work once the template is in memory. */
+static int
+nano_page_render_tpl(const nano_req_t *req, nano_res_t *res, int status,
+    const char *tpl, const char *user_name, const nano_page_var_t *vars,
     size_t nvars)
 {
-    nano_buf_t       path, header;
+    nano_buf_t       header;
     nano_session_t   session;
-    char            *tpl = NULL;
-    size_t           len;
 
-    nano_buf_init(&path);
     nano_buf_init(&header);
     nano_session_init(&session);
-
-    nano_buf_printf(&path, "%s/backends/%s/public/%s", req->config->root,
-                    req->app->name, file);
-    if (path.failed || (tpl = nano_page_load(path.data, &len)) == NULL) {
-        status = nano_res_error(res, 500, "internal",
-                                "page template unavailable");
-        goto out;
-    }
     /* a module marks its own link, the platform the page's */
     nano_page_header(&header, req->script_name[0] ? req->script_name
                                                   : req->path,
@@ -231,9 +221,77 @@ nano_page_render(const nano_req_t *req, nano_res_t *res, int status,
     nano_res_header(res, "X-Frame-Options", "DENY");
 
 out:
-    free(tpl);
     nano_session_cleanup(&session);
     nano_buf_cleanup(&header);
+    return status;
+}
+
+int
+nano_page_render(const nano_req_t *req, nano_res_t *res, int status,
+    const char *file, const char *user_name, const nano_page_var_t *vars,
+    size_t nvars)
+{
+    nano_buf_t   path;
+    char        *tpl = NULL;
+    size_t       len;
+
+    nano_buf_init(&path);
+    nano_buf_printf(&path, "%s/backends/%s/public/%s", req->config->root,
+                    req->app->name, file);
+    if (path.failed || (tpl = nano_page_load(path.data, &len)) == NULL) {
+        status = nano_res_error(res, 500, "internal",
+                                "page template unavailable");
+    } else {
+        status = nano_page_render_tpl(req, res, status, tpl, user_name,
+                                      vars, nvars);
+    }
+    free(tpl);
     nano_buf_cleanup(&path);
     return status;
+}
+
+const char *
+nano_page_user(const nano_req_t *req)
+{
+    const char  *v;
+
+    /* the gateway's verdict, revocations included */
+    if (nano_req_param_str(req, "NANO_USER_ID")[0] == '\0') {
+        return NULL;
+    }
+    v = nano_req_param_str(req, "NANO_USER_NAME");
+    if (v[0] == '\0') {
+        v = nano_req_param_str(req, "NANO_USER_EMAIL");
+    }
+    return v[0] != '\0' ? v : nano_req_param_str(req, "NANO_USER_ID");
+}
+
+/* Every app's, so it needs no template file of its own. */
+static const char  nano_page_not_found_tpl[] =
+    "<!doctype html>\n<html lang=\"en\">\n<head>\n{{head}}\n"
+    "<title>Nothing is here \xe2\x80\x94 Nano Banana</title>\n</head>\n"
+    "<body>\n{{header}}\n<main class=\"nb-main nb-narrow\">\n"
+    "  <h1>Nothing is here</h1>\n"
+    "  <p>There is no page at this address.</p>\n"
+    "  <p><a href=\"/\">Back to Nano Banana</a></p>\n"
+    "</main>\n</body>\n</html>\n";
+
+int
+nano_page_not_found(const nano_req_t *req, nano_res_t *res)
+{
+    const char  *accept = nano_req_param_str(req, "HTTP_ACCEPT");
+    int          page;
+
+    /* a person's browser opening an address: a page like the others
+     * (it showed JSON); a script, or anything under api/, gets JSON */
+    page = (strcmp(req->method, "GET") == 0
+            || strcmp(req->method, "HEAD") == 0)
+           && !(strncmp(req->path, "/api", 4) == 0
+                && (req->path[4] == '\0' || req->path[4] == '/'))
+           && strstr(accept, "text/html") != NULL;
+    if (!page) {
+        return nano_res_error(res, 404, "not_found", "no such path");
+    }
+    return nano_page_render_tpl(req, res, 404, nano_page_not_found_tpl,
+                                nano_page_user(req), NULL, 0);
 }

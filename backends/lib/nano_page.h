@@ -46,4 +46,15 @@ int nano_page_render(const nano_req_t *req, nano_res_t *res, int status,
     const char *file, const char *user_name, const nano_page_var_t *vars,
     size_t nvars);
 
+/* The name the header shows for the user the gateway let in (its name,
+ * else email, else id; borrowed from req), or NULL when signed out. */
+const char *nano_page_user(const nano_req_t *req);
+
+/*
+ * 404 for a path no route serves: for a browser opening a page (GET or
+ * HEAD outside /api, Accept naming text/html) a page with the shared
+ * header, else JSON {"error":"not_found"}.  Returns 404 (or 500).
+ */
+int nano_page_not_found(const nano_req_t *req, nano_res_t *res);
+
 #endif /* NANO_PAGE_H */

@@ -27,6 +27,7 @@
 #include "nano_dbpool.h"
 #include "nano_image.h"
 #include "nano_log.h"
+#include "nano_page.h"
 #include "nano_password.h"
 #include "nano_route.h"
 #include "nano_server.h"
@@ -681,7 +682,7 @@ nano_server_dispatch(nano_worker_t *w, nano_req_t *req, nano_res_t *res,
                               "no REQUEST_METHOD");
     }
     if (!nano_server_path_ok(req->path)) {
-        return nano_res_error(res, 404, "not_found", "no such path");
+        return nano_page_not_found(req, res);
     }
     if ((w->app->flags & NANO_APP_CHECKS_ORIGIN)
         && !nano_server_origin_agrees(req))
@@ -699,7 +700,7 @@ nano_server_dispatch(nano_worker_t *w, nano_req_t *req, nano_res_t *res,
     }
     nano_buf_cleanup(&allow);
     if (i == NANO_ROUTE_NOT_FOUND) {
-        return nano_res_error(res, 404, "not_found", "no such path");
+        return nano_page_not_found(req, res);
     }
     if (i == NANO_ROUTE_NOT_ALLOWED) {
         return nano_res_error(res, 405, "method_not_allowed",

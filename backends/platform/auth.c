@@ -301,7 +301,7 @@ platform_auth_signout_page(nano_req_t *req, nano_res_t *res)
           0 },
     };
     status = nano_page_render(req, res, 200, "signout.html",
-                              platform_page_user(req), vars,
+                              nano_page_user(req), vars,
                               sizeof(vars) / sizeof(vars[0]));
 out:
     free(callback);

@@ -463,7 +463,7 @@ out:
 int
 platform_billing_page(nano_req_t *req, nano_res_t *res)
 {
-    const char  *name = platform_page_user(req);
+    const char  *name = nano_page_user(req);
 
     if (name == NULL) {
         /* the gateway sends signed-out browsers to sign in first; this

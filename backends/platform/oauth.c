@@ -568,7 +568,7 @@ platform_oauth_signin_page(nano_req_t *req, nano_res_t *res)
         { "form",    form,         1 },
     };
     status = nano_page_render(req, res, 200, "oauth.html",
-                              platform_page_user(req), vars,
+                              nano_page_user(req), vars,
                               sizeof(vars) / sizeof(vars[0]));
 out:
     free(form);

@@ -35,7 +35,7 @@ platform_home(nano_req_t *req, nano_res_t *res)
     const char      *name;
     int              status;
 
-    name = platform_page_user(req);
+    name = nano_page_user(req);
     if (name != NULL) {
         /* signed in: the dashboard, filled by /ui/dashboard.js from
          * GET /api/dashboard */
@@ -64,7 +64,7 @@ platform_home(nano_req_t *req, nano_res_t *res)
 int
 platform_settings_page(nano_req_t *req, nano_res_t *res)
 {
-    const char  *name = platform_page_user(req);
+    const char  *name = nano_page_user(req);
 
     if (name == NULL) {
         /* nginx lets / through without a session: send the browser to
@@ -100,7 +100,7 @@ platform_signup_page(nano_req_t *req, nano_res_t *res)
         { "signin_url",   signin,   0 },
     };
     status = nano_page_render(req, res, 200, "signup.html",
-                              platform_page_user(req), vars,
+                              nano_page_user(req), vars,
                               sizeof(vars) / sizeof(vars[0]));
 out:
     free(signin);

@@ -403,10 +403,6 @@ int platform_csrf_token(const nano_req_t *req, nano_res_t *res, char *token);
 /* 1 when the POST's csrfToken matches the genuine csrf cookie. */
 int platform_csrf_ok(const nano_req_t *req, const char *submitted);
 
-/* The name to show for the gateway's verified identity (name, else
- * email, else id), borrowed from the params; NULL when signed out. */
-const char *platform_page_user(const nano_req_t *req);
-
 /*
  * Answers a sign-in or account call that must wait: 429 with
  * Retry-After.  JSON (NextAuth's {"url": .../error?error=RateLimited},

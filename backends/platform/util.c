@@ -219,22 +219,6 @@ platform_csrf_ok(const nano_req_t *req, const char *submitted)
     return 1;
 }
 
-const char *
-platform_page_user(const nano_req_t *req)
-{
-    const char  *v;
-
-    /* the gateway's verdict, revocations included */
-    if (nano_req_param_str(req, "NANO_USER_ID")[0] == '\0') {
-        return NULL;
-    }
-    v = nano_req_param_str(req, "NANO_USER_NAME");
-    if (v[0] == '\0') {
-        v = nano_req_param_str(req, "NANO_USER_EMAIL");
-    }
-    return v[0] != '\0' ? v : nano_req_param_str(req, "NANO_USER_ID");
-}
-
 int
 platform_rate_limited(nano_req_t *req, nano_res_t *res, int json,
     long long retry_after)

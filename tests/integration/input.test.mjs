@@ -403,6 +403,33 @@ test('nginx\'s own refusals: JSON with their code under /api/ and /<m>/api/ (als
     }
 });
 
+test('a path no backend route serves: a page with the shared header for a browser, JSON for scripts and API paths', async () => {
+    const { jar, user } = await signedInUser('notfound');
+    const page = { Accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
+    // the platform's and a module's router (nginx passes both paths on)
+    for (const p of ['/nope', '/qwen/nope', '/qwen/a/b']) {
+        const res = await get(p, { headers: jar.headers(page) });
+        assert.equal(res.status, 404, p);
+        assert.match(res.headers['content-type'], /^text\/html/, p);
+        assert.match(res.text, /<h1>Nothing is here<\/h1>/, p);
+        assert.ok(res.text.includes(user.name) && res.text.includes('href="/qwen"'), `${p}: the header, signed in`);
+        const anon = await get(p, { headers: page });
+        if (anon.status === 404) {
+            assert.match(anon.text, /<h1>Nothing is here<\/h1>/, p);
+            assert.ok(!anon.text.includes(user.name), p);
+        }
+        // a script (fetch's */*) and anything under api/ keep the JSON
+        for (const [q, h] of [[p, {}], [p.replace(/^(\/qwen)?/, '$1/api'), page]]) {
+            const r = await get(q, { headers: jar.headers(h) });
+            assert.equal(r.status, 404, q);
+            assert.equal(r.json().error, 'not_found', q);
+        }
+    }
+    const post = await request('POST', '/qwen/nope', { headers: jar.headers({ ...page, Origin: ORIGIN }) });
+    assert.equal(post.status, 404);
+    assert.equal(post.json().error, 'not_found', 'not a page load: JSON');
+});
+
 // --- a backend on an inherited socket ---------------------------------------------
 
 test('a backend stopped with SIGTERM leaves its inherited listening socket (fd 0) listening', async (t) => {
