@@ -228,7 +228,9 @@ nano_jobgen_offline_video_work(nano_job_t *job)
     if (size != NULL && sscanf(size, "%d*%d", &r.width, &r.height) != 2) {
         r.width = r.height = 0;
     }
-    r.seconds = 3;
+    /* as long as asked (the page shows the request's duration: a 3 s
+     * clip under "Duration 5 s" was found by a probe) */
+    r.seconds = (int) nano_jobgen_param_int(job, "duration", 5);
     if (nano_job_next_path(job, "webm", path, sizeof(path)) != 0) {
         return nano_jobgen_not_stored(job, "video", NULL);
     }

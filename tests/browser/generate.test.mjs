@@ -130,7 +130,10 @@ test('sign up, generate an image, stream text, make a video, find them in histor
         const video = page.locator('.nbm-result video');
         await video.waitFor();
         await page.waitForFunction(() => document.querySelector('.nbm-result video')?.readyState >= 2, null, { timeout: TIMEOUT });
-        assert.ok(await video.evaluate((v) => v.duration > 0), 'the video has a duration');
+        // as long as the Length asked (5 s, the only one): the offline
+        // clip was 3 s under "Duration 5 s"
+        const seconds = await video.evaluate((v) => v.duration);
+        assert.ok(seconds > 4.9 && seconds < 5.1, `the video lasts the 5 s asked: ${seconds}`);
         await shot(page, 'video');
     });
 
