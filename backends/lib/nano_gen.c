@@ -1310,8 +1310,8 @@ nano_gen_unreadable(nano_db_t *db, const char *id, const char *owner)
 
 nano_db_status_t
 nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
-    int lease_secs, int max, const char *held, nano_gen_t **jobs,
-    size_t *n)
+    int lease_secs, int max, const char *held, int takeover,
+    nano_gen_t **jobs, size_t *n)
 {
     /* a lapsed lease of owner's own is taken back too: that job was
      * dropped (its end could not be recorded, ...), and in a single
@@ -1320,7 +1320,8 @@ nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
         "WITH c AS (SELECT \"id\" FROM \"Generation\""
         " WHERE \"module\" = $1 AND (\"status\" = 'queued'"
         " OR (\"status\" = 'running' AND \"leaseUntil\" < " NANO_GEN_EPOCH
-        ")) AND NOT (\"id\" = ANY($5::text[]))"
+        " AND ($6::boolean OR \"leaseOwner\" = $2)))"
+        " AND NOT (\"id\" = ANY($5::text[]))"
         " ORDER BY \"createdAt\" LIMIT $4 FOR UPDATE SKIP LOCKED)"
         " UPDATE \"Generation\" g SET \"status\" = 'running',"
         " \"leaseOwner\" = $2, \"leaseUntil\" = " NANO_GEN_EPOCH
@@ -1328,7 +1329,7 @@ nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
         " \"startedAt\" = COALESCE(g.\"startedAt\", " NANO_GEN_NOW ")"
         " FROM c WHERE g.\"id\" = c.\"id\""
         " RETURNING " NANO_GEN_COLUMNS("g.");
-    const char         *params[5];
+    const char         *params[6];
     char                secs[16], lim[16];
     nano_db_status_t    st;
     PGresult           *r;
@@ -1343,7 +1344,8 @@ nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
     params[2] = secs;
     params[3] = lim;
     params[4] = held;
-    r = nano_db_exec_hot(db, sql, 5, params, PGRES_TUPLES_OK, &st);
+    params[5] = takeover ? "true" : "false";
+    r = nano_db_exec_hot(db, sql, 6, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         return st;
     }

@@ -283,7 +283,9 @@ nano_db_status_t nano_gen_finish_all(nano_db_t *db, const char *owner,
  * UPDATE SKIP LOCKED, so two runners never take one job.  held (a
  * PostgreSQL array literal of ids, "{}" for none) lists what the
  * caller's process still runs: never returned, however late their
- * leases.  Leases are reckoned by the database's clock.  *jobs is a new
+ * leases.  Another owner's lapsed lease is taken only with takeover
+ * (nano_jobs holds it back after an outage).  Leases are reckoned by the
+ * database's clock.  *jobs is a new
  * array of *n rows (free each with nano_gen_cleanup, then free()); a
  * claimed row that cannot be read is not among them: one jansson refuses
  * ends failed (unreadable) and refunded, one that memory ran out for is
@@ -291,7 +293,7 @@ nano_db_status_t nano_gen_finish_all(nano_db_t *db, const char *owner,
  */
 nano_db_status_t nano_gen_claim(nano_db_t *db, const char *module,
     const char *owner, int lease_secs, int max, const char *held,
-    nano_gen_t **jobs, size_t *n);
+    int takeover, nano_gen_t **jobs, size_t *n);
 
 /*
  * Moves the leases of the running generations listed in held (a

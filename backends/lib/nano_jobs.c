@@ -56,6 +56,10 @@ static struct {
     nano_job_t                 *working;    /* on neither list meanwhile */
     nano_job_t                 *done;
     int                         efd;
+    /* the runner's: whether its last claim found the database out of
+     * reach, and when one answered again after that (0: never out) */
+    int                         unreached;
+    long long                   reached_at;
 } nano_jobs = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .work = PTHREAD_COND_INITIALIZER,
@@ -1045,6 +1049,38 @@ nano_jobs_renew(nano_db_t *db)
     return rc;
 }
 
+/*
+ * Whether another process's lapsed lease may be taken over.  Not for one
+ * lease after the database was out of reach: the other runners could not
+ * renew meanwhile either, and one that is alive, its answer stored and
+ * its end waiting to be written (nano_jobs_record), would lose a finished
+ * image to a refund (found by a probe: two hosts, PostgreSQL down 40 s).
+ * A runner that really died is taken over a lease later.
+ */
+static int
+nano_jobs_may_take_over(long long now)
+{
+    return !nano_jobs.unreached
+           && (nano_jobs.reached_at == 0
+               || now - nano_jobs.reached_at
+                  >= NANO_JOBS_LEASE_SECS * 1000LL);
+}
+
+/* Notes the database's answer to a claim (or its absence). */
+static void
+nano_jobs_reached(int reached, long long now)
+{
+    if (!reached) {
+        nano_jobs.unreached = 1;
+    } else if (nano_jobs.unreached) {
+        nano_jobs.unreached = 0;
+        nano_jobs.reached_at = now;
+        nano_log_warn("jobs: the database answers again; other runners'"
+                      " lapsed leases are left to them for %d s",
+                      NANO_JOBS_LEASE_SECS);
+    }
+}
+
 /* handover: jobs queued through this process woke it.  Their submitters
  * judged its room without a lock, and a burst may have filled it since;
  * when this claim leaves it full, the other processes are told, so that
@@ -1076,8 +1112,10 @@ nano_jobs_claim(nano_db_t *db, int handover)
         return;
     }
     st = nano_gen_claim(db, nano_jobs.module, nano_jobs.owner,
-                        NANO_JOBS_LEASE_SECS, room, held, &rows, &n);
+                        NANO_JOBS_LEASE_SECS, room, held,
+                        nano_jobs_may_take_over(nano_clock_ms()), &rows, &n);
     free(held);
+    nano_jobs_reached(st != NANO_DB_UNAVAILABLE, nano_clock_ms());
     if (st != NANO_DB_OK) {
         nano_log_warn("jobs: cannot claim: %s", nano_db_last_error(db));
         return;

@@ -355,3 +355,50 @@ async function textAdmission(u, skew) {
         await second.stop();
     }
 }
+
+// Found by a probe: two hosts, PostgreSQL down 40 s.  Every lease lapsed
+// meanwhile, the live ones too; the host that reconnected first took
+// over the other's finished jobs and failed them, their images thrown
+// away.  After an outage a runner leaves other runners' lapsed leases to
+// them for one lease, as they could not renew either.
+test('nano-banana: after the database was out of reach, another runner\'s lapsed lease is left to it for one lease, then taken over', async (t) => {
+    const m = 'nano-banana';
+    assert.ok(has(m), 'nano-banana is in the registry');
+    const u = await person('outage-lease');
+    const cost = price(m);
+    let id;
+    await withBackendEnv(m, ['NANO_JOBS_MAX=0'], async () => {
+        const r = await generate(u.jar, m, { prompt: `held elsewhere ${tag()}` });
+        assert.equal(r.status, 202, r.text);
+        id = r.json().id;
+        // another host's, in its provider call, its lease still running
+        psql(`UPDATE "Generation" SET "status" = 'running', "phase" = 'submitting',
+            "leaseOwner" = 'other-host:1:0000000000000000', "leaseUntil" = ${DB_NOW} + 600,
+            "startedAt" = (now() AT TIME ZONE 'utc') WHERE "id" = ${lit(id)}`);
+    });
+    t.after(() => {
+        try {
+            stackctl('start-db');
+        } catch { /* running */ }
+    });
+    // an outage this runner's claims (each second) see
+    stackctl('stop-db');
+    await sleep(3000);
+    stackctl('start-db');
+    const back = Date.now();
+    // as the outage would have left it, had it lasted a lease
+    psql(`UPDATE "Generation" SET "leaseUntil" = ${DB_NOW} - 5 WHERE "id" = ${lit(id)}`);
+    await sleep(10000);
+    const held = row(id);
+    assert.deepEqual([held.status, held.leaseOwner], ['running', 'other-host:1:0000000000000000'],
+        'left to its runner 10 s after the database came back');
+    // a runner that really died is taken over a lease later: failed as
+    // interrupted (it was in its provider POST), refunded once
+    const g = await waitFor(u.jar, m, id, { ms: 45000 });
+    const waited = Date.now() - back;
+    assert.equal(g.status, 'failed', JSON.stringify(g));
+    assert.equal(g.error.code, 'interrupted', JSON.stringify(g.error));
+    assert.ok(waited >= (LEASE_SECS - 3) * 1000, `taken over ${waited} ms after the database came back`);
+    assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost], ['refund', cost]]);
+    assert.equal(ledgerSum(u.id), balanceOf(u.id));
+});
