@@ -84,6 +84,19 @@ static nano_jobs_ids_t  nano_jobs_answers = {
  * it answers again. */
 static nano_jobs_ids_t  nano_jobs_lost = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
+/* Job admissions whose outcome was lost (nano_jobs_admit_lost). */
+typedef struct {
+    char       id[NANO_GEN_ID_LEN + 1];
+    char       user[128];
+    long long  drop_at;     /* ms; 0 until the database answered */
+} nano_jobs_admit_t;
+
+static struct {
+    pthread_mutex_t    lock;
+    atomic_int         n;
+    nano_jobs_admit_t  e[NANO_JOBS_ADMITS_MAX];
+} nano_jobs_admits = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
 /* An answer's end that could not be written (nano_jobs_answer_later). */
 typedef struct nano_jobs_later_s  nano_jobs_later_t;
 
@@ -1023,6 +1036,14 @@ nano_jobs_held(size_t *n)
         nano_db_array_add(&b, later->id, n);
     }
     pthread_mutex_unlock(&nano_jobs_later.lock);
+    /* not held: a claim must not run what is to be canceled */
+    pthread_mutex_lock(&nano_jobs_admits.lock);
+    for (i = 0; i < NANO_JOBS_ADMITS_MAX; i++) {
+        if (nano_jobs_admits.e[i].id[0] != '\0') {
+            nano_db_array_add(&b, nano_jobs_admits.e[i].id, n);
+        }
+    }
+    pthread_mutex_unlock(&nano_jobs_admits.lock);
     nano_buf_puts(&b, "}");
     return nano_buf_steal(&b);
 }
@@ -1249,6 +1270,100 @@ nano_jobs_finish_lost(nano_db_t *db)
 }
 
 int
+nano_jobs_admit_lost(const char *id, const char *user_id)
+{
+    nano_jobs_admit_t  *e;
+    int                 i, rc = -1;
+
+    if (strlen(id) > NANO_GEN_ID_LEN
+        || strlen(user_id) >= sizeof(e->user))
+    {
+        return -1;
+    }
+    pthread_mutex_lock(&nano_jobs_admits.lock);
+    for (i = 0; i < NANO_JOBS_ADMITS_MAX && rc != 0; i++) {
+        e = &nano_jobs_admits.e[i];
+        if (e->id[0] == '\0') {
+            snprintf(e->id, sizeof(e->id), "%s", id);
+            snprintf(e->user, sizeof(e->user), "%s", user_id);
+            e->drop_at = 0;
+            atomic_fetch_add(&nano_jobs_admits.n, 1);
+            rc = 0;
+        }
+    }
+    pthread_mutex_unlock(&nano_jobs_admits.lock);
+    return rc;
+}
+
+/* Forgets the lost admission in slot i when it is still id's. */
+static void
+nano_jobs_admit_forget(int i, const char *id)
+{
+    pthread_mutex_lock(&nano_jobs_admits.lock);
+    if (strcmp(nano_jobs_admits.e[i].id, id) == 0) {
+        nano_jobs_admits.e[i].id[0] = '\0';
+        atomic_fetch_sub(&nano_jobs_admits.n, 1);
+    }
+    pthread_mutex_unlock(&nano_jobs_admits.lock);
+}
+
+/*
+ * The lost admissions, canceled and refunded where they appeared; one
+ * not there (yet) is looked for again each turn until its watch ends.
+ * A turn stops at the first the database does not answer for.
+ */
+static void
+nano_jobs_cancel_lost(nano_db_t *db)
+{
+    nano_jobs_admit_t   e;
+    nano_gen_change_t   out;
+    nano_db_status_t    st;
+    long long           now = nano_clock_ms();
+    int                 i;
+
+    for (i = 0; i < NANO_JOBS_ADMITS_MAX
+                && atomic_load(&nano_jobs_admits.n) > 0; i++)
+    {
+        pthread_mutex_lock(&nano_jobs_admits.lock);
+        e = nano_jobs_admits.e[i];
+        if (e.id[0] != '\0' && e.drop_at == 0) {
+            /* the watch runs from the first turn the database answers */
+            nano_jobs_admits.e[i].drop_at = now
+                + NANO_JOBS_ADMIT_WATCH_SECS * 1000LL;
+        }
+        pthread_mutex_unlock(&nano_jobs_admits.lock);
+        if (e.id[0] == '\0') {
+            continue;
+        }
+        st = nano_gen_cancel(db, e.id, e.user, nano_jobs.module, &out);
+        if (st == NANO_DB_UNAVAILABLE) {
+            /* as if this turn never came */
+            pthread_mutex_lock(&nano_jobs_admits.lock);
+            if (strcmp(nano_jobs_admits.e[i].id, e.id) == 0) {
+                nano_jobs_admits.e[i].drop_at = e.drop_at;
+            }
+            pthread_mutex_unlock(&nano_jobs_admits.lock);
+            return;
+        }
+        if (st != NANO_DB_OK) {
+            continue;
+        }
+        if (out == NANO_GEN_CHANGED) {
+            nano_log_warn("job %s: admitted after its request was answered"
+                          " 503 (the database held the statement);"
+                          " canceled and refunded", e.id);
+        } else if (out == NANO_GEN_CONFLICT) {
+            nano_log_error("job %s: admitted after its request was answered"
+                           " 503, and taken by a runner before it could be"
+                           " canceled: it runs, charged", e.id);
+        } else if (e.drop_at == 0 || now < e.drop_at) {
+            continue;
+        }
+        nano_jobs_admit_forget(i, e.id);
+    }
+}
+
+int
 nano_jobs_answer_later(const char *id, const char *status, const char *text,
     json_t *error, int refund)
 {
@@ -1402,6 +1517,9 @@ nano_jobs_thread(void *arg)
         }
         if (atomic_load(&nano_jobs_lost.n) > 0) {
             nano_jobs_finish_lost(db);
+        }
+        if (atomic_load(&nano_jobs_admits.n) > 0) {
+            nano_jobs_cancel_lost(db);
         }
         if (atomic_load(&nano_jobs_later.n) > 0) {
             nano_jobs_finish_later(db);

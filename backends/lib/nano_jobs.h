@@ -195,6 +195,20 @@ void nano_jobs_answer_end(const char *id);
 int nano_jobs_answer_lost(const char *id);
 
 /*
+ * A job's admission answered 503 after its statement went out: the
+ * database may still run it once what held it lets go (a server stopped
+ * with SIGSTOP, a frozen disk), and then the job is queued and charged
+ * for a request its client was told failed.  The runner watches for it
+ * from when the database answers again, for NANO_JOBS_ADMIT_WATCH_SECS,
+ * and cancels and refunds it if it appears (nano_gen_cancel); its own
+ * claims leave it alone meanwhile.  0, or -1 when NANO_JOBS_ADMITS_MAX
+ * are watched already.
+ */
+#define NANO_JOBS_ADMITS_MAX        64
+#define NANO_JOBS_ADMIT_WATCH_SECS  60
+int nano_jobs_admit_lost(const char *id, const char *user_id);
+
+/*
  * An ended answer whose end could not be written (the database was out
  * of reach, as in a restart): the runner writes it (nano_gen_finish_answer;
  * text and error are copied) once the database answers, and renews its

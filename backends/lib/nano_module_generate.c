@@ -804,7 +804,7 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
     nano_db_status_t          st;
     nano_db_t                *db;
     json_t                   *params = NULL;
-    unsigned                  flags = NANO_FIELDS_NUMBERS;
+    unsigned                  flags = NANO_FIELDS_NUMBERS, sends;
     int                       status, created = 0;
 
     nano_form_init(&f);
@@ -859,8 +859,20 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
     in.offline = nano_module_offline();
     in.key = key;
     db = nano_server_db(req);
+    sends = nano_db_sends(db);
     st = db != NULL ? nano_gen_create(db, &in, &adm) : NANO_DB_UNAVAILABLE;
     if (st != NANO_DB_OK) {
+        /* sent, its outcome unknown: a database that held it may run it
+         * after this 503 (found by a probe: PostgreSQL stopped with
+         * SIGSTOP); the runner cancels it then.  A keyed one is left to
+         * its key: the client's retry gets it. */
+        if (st == NANO_DB_UNAVAILABLE && key == NULL && adm.id[0] != '\0'
+            && nano_db_sends(db) != sends
+            && nano_jobs_admit_lost(adm.id, user) != 0)
+        {
+            nano_log_error("job %s: its admission's outcome is unknown and"
+                           " too many are watched already", adm.id);
+        }
         status = nano_server_db_error(res, db, st);
         goto out;
     }
