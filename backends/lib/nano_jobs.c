@@ -1354,8 +1354,9 @@ nano_jobs_cancel_lost(nano_db_t *db)
                           " canceled and refunded", e.id);
         } else if (out == NANO_GEN_CONFLICT) {
             nano_log_error("job %s: admitted after its request was answered"
-                           " 503, and taken by a runner before it could be"
-                           " canceled: it runs, charged", e.id);
+                           " 503, and no longer queued when looked for (a"
+                           " runner took it, or its owner ended it): left"
+                           " as it is", e.id);
         } else if (e.drop_at == 0 || now < e.drop_at) {
             continue;
         }
