@@ -829,6 +829,7 @@ class MediaTool extends Tool {
         super(cfg, info, balance, cfg.kind === 'video' ? 5000 : 3000);
         this.file = null;
         this.current = null;            /* {id, job, since} of the result shown */
+        this.sending = false;           /* a POST /api/generate in flight */
         this.upload = this.options.includes('upload');
     }
 
@@ -880,7 +881,8 @@ class MediaTool extends Tool {
         this.prompt.addEventListener('keydown', (e) => {
             if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
                 e.preventDefault();
-                this.form.requestSubmit();
+                /* a held key repeats: each repeat would be a new charged job */
+                if (!e.repeat) this.form.requestSubmit();
             }
         });
 
@@ -1011,6 +1013,8 @@ class MediaTool extends Tool {
     /* POST /api/generate (multipart with the image, JSON without), then
      * follow the job. */
     async generate() {
+        /* requestSubmit() ignores the disabled button: one press, one job */
+        if (this.sending) return undefined;
         showError(this.error, null);
         for (const el of this.form.querySelectorAll('[aria-invalid]')) this.clearInvalid(el);
         const { fields, ...problem } = this.collect();
@@ -1024,6 +1028,7 @@ class MediaTool extends Tool {
         } else {
             opts = { method: 'POST', json: fields };
         }
+        this.sending = true;
         this.button.disabled = true;
         const label = this.button.textContent;
         this.button.textContent = 'Sending…';
@@ -1045,6 +1050,7 @@ class MediaTool extends Tool {
             this.fail(explain(e));
             if (e.status === 402) this.balance.refresh();
         } finally {
+            this.sending = false;
             this.button.disabled = false;
             this.button.textContent = label;
             this.updateCost();
@@ -1227,7 +1233,7 @@ class TextTool extends Tool {
         this.prompt.addEventListener('keydown', (e) => {
             if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
                 e.preventDefault();
-                this.form.requestSubmit();
+                if (!e.repeat) this.form.requestSubmit();
             }
         });
         this.history = new History(this);

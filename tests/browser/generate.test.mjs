@@ -93,6 +93,34 @@ test('sign up, generate an image, stream text, make a video, find them in histor
         await shot(page, 'image');
     });
 
+    await t.test('seedream: Ctrl+Enter pressed twice and held makes one generation', async () => {
+        await page.goto(`${BASE}/seedream/`);
+        const form = page.locator('form.nbm-form');
+        await page.locator('.nbm-generate:enabled').waitFor();
+        const posts = [];
+        const count = (req) => {
+            if (req.method() === 'POST' && new URL(req.url()).pathname === '/seedream/api/generate') posts.push(req);
+        };
+        page.on('request', count);
+        const prompt = form.getByLabel('Prompt');
+        await prompt.fill('One banana, not many');
+        await prompt.focus();
+        // twice quickly, then held: a second down of a held key is a repeat
+        await page.keyboard.down('Control');
+        await page.keyboard.press('Enter');
+        await page.keyboard.press('Enter');
+        await page.keyboard.down('Enter');
+        for (let i = 0; i < 8; i++) await page.keyboard.down('Enter');
+        await page.keyboard.up('Enter');
+        await page.keyboard.up('Control');
+        await page.locator('.nbm-result figure img').waitFor();
+        await page.waitForTimeout(500);
+        page.off('request', count);
+        assert.equal(posts.length, 1, 'one POST /seedream/api/generate');
+        await page.locator('.nbm-grid > li').first().waitFor();
+        assert.equal(await page.locator('.nbm-grid > li').count(), 1, 'one generation in the history');
+    });
+
     await t.test('qwen: the answer streams in word by word', async () => {
         await page.locator('header nav a[href="/qwen"]').click();
         await page.waitForURL(`${BASE}/qwen`);
