@@ -92,6 +92,8 @@ function showUser(user) {
     for (const el of document.querySelectorAll('header .nb-user-name, [data-nbs-who]')) {
         el.textContent = user.name || '';
     }
+    /* the header cuts a long name short; its title has it whole */
+    document.querySelector('header .nb-user-name')?.setAttribute('title', user.name || '');
     const who = document.querySelector('header .nb-who');
     let img = who && $('img.nb-avatar', who);
     const src = user.image && user.image.startsWith('/api/account/avatar/') ? safeUrl(user.image) : null;
