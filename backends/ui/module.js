@@ -491,8 +491,10 @@ class Dialogs {
             for (const u of this.blobs || []) URL.revokeObjectURL(u);
             this.blobs = [];
             this.detailBody.replaceChildren();
-            /* focus goes back where it was, or (that entry deleted) to a fallback */
-            const back = this.opener && this.opener.isConnected ? this.opener : this.fallback;
+            /* focus goes where close(next) said, else back where it was,
+             * or (that entry deleted) to a fallback */
+            const back = this.next || (this.opener && this.opener.isConnected ? this.opener : this.fallback);
+            this.next = null;
             back?.focus();
         });
 
@@ -515,8 +517,12 @@ class Dialogs {
         this.detail.showModal();
     }
 
-    close() {
-        if (this.detail.open) this.detail.close();
+    /* Closes the detail dialog; next: where focus goes then (the close
+     * event comes after the caller's own focus() and would undo it). */
+    close(next) {
+        if (!this.detail.open) return;
+        this.next = next || null;
+        this.detail.close();
     }
 
     /* Resolves true when the person confirms. */
@@ -714,13 +720,13 @@ class History {
         if (tool.kind === 'text' && item.conversationId && item.status === 'succeeded') {
             actions.append(h('button', {
                 type: 'button', class: 'nbm-button-quiet',
-                onclick: () => { tool.dialogs.close(); tool.continueFrom(item); },
+                onclick: () => { tool.dialogs.close(tool.prompt); tool.continueFrom(item); },
             }, 'Continue this conversation'));
         }
         if (tool.upload && item.status === 'succeeded' && outputs[0] && !isVideo(outputs[0])) {
             actions.append(h('button', {
                 type: 'button', class: 'nbm-button-quiet',
-                onclick: () => { tool.dialogs.close(); tool.editFrom(item, outputs[0]); },
+                onclick: () => { tool.dialogs.close(tool.prompt); tool.editFrom(item, outputs[0]); },
             }, 'Edit this image'));
         }
         if (item.status === 'queued') {

@@ -147,6 +147,14 @@ test('sign up, generate an image, stream text, make a video, find them in histor
         await shot(page, 'text');
     });
 
+    await t.test('qwen: "Continue this conversation" leaves focus in the message box', async () => {
+        await page.locator('.nbm-list > li').first().locator('.nbm-row-open').click();
+        await page.getByRole('dialog').getByRole('button', { name: 'Continue this conversation' }).click();
+        await page.getByRole('dialog').waitFor({ state: 'hidden' });
+        await page.waitForTimeout(100);
+        assert.equal(await page.evaluate(() => document.activeElement?.id), await page.getByLabel('Your message').getAttribute('id'));
+    });
+
     await t.test('wan-2.5: a video job runs, finishes and plays', async () => {
         await page.locator('header nav a[href="/wan-2.5"]').click();
         await page.waitForURL(`${BASE}/wan-2.5`);
