@@ -186,7 +186,7 @@ const GENERATION_SAYS = {
     bad_response: 'The provider sent an answer that could not be read. Try again.',
     stream_cut: 'The provider cut the answer off before it was finished.',
     interrupted: 'The server stopped while the provider was working on this, and it was not sent again so that you are not charged twice. Try again.',
-    client_gone: 'The page was closed or reloaded before any text came.',
+    client_gone: 'It was stopped, or the page was closed, before any text came.',
     unreadable: 'This generation’s stored data could not be read. Please tell the site’s operators.',
     storage: 'The server could not store the result. Please tell the site’s operators.',
 };
@@ -649,13 +649,14 @@ class History {
     }
 
     textRow(item) {
-        const snippet = item.status === 'succeeded' || item.text ? (item.text || '') : statusWord(item);
+        const snippet = item.status === 'succeeded' || item.text ? (item.text || '') : shortReason(item) || statusWord(item);
         return h('li', { class: 'nbm-row' },
             h('button', { type: 'button', class: 'nbm-row-open', onclick: () => this.open(item) },
                 h('span', { class: 'nbm-row-prompt', text: item.prompt || 'Conversation' }),
                 h('span', { class: 'nbm-row-snippet', text: snippet })),
             h('span', { class: 'nbm-row-meta' }, when(item.createdAt),
-                item.status === 'succeeded' ? null : [' · ', statusBadge(item)]),
+                item.partial ? [' · ', h('span', { class: 'nbm-badge nbm-badge-canceled', text: 'Stopped early' })]
+                    : item.status === 'succeeded' ? null : [' · ', statusBadge(item)]),
             this.deleteButton(item));
     }
 
@@ -709,6 +710,7 @@ class History {
         }
         if (item.status === 'failed') parts.push(h('p', { class: 'nbm-error' }, generationError(item.error).text));
         if (item.status === 'canceled') parts.push(h('p', { class: 'nbm-muted', text: 'Canceled before it started; the credits were refunded.' }));
+        if (item.partial) parts.push(h('p', { class: 'nbm-muted', text: 'Stopped before the end: this is the part written until then, and it was charged.' }));
         parts.push(factList(item, tool));
 
         const actions = h('div', { class: 'nbm-actions' });
@@ -755,7 +757,7 @@ const SHORT_REASON = {
     blocked: 'Blocked by the safety filter', provider_quota: 'Provider busy or over quota',
     provider_error: 'Provider error', provider_auth: 'Provider key refused', timeout: 'Timed out',
     bad_request: 'Request refused', bad_response: 'Unreadable answer', stream_cut: 'Cut off',
-    interrupted: 'Interrupted', client_gone: 'Left before any text', unreadable: 'Cannot be read',
+    interrupted: 'Interrupted', client_gone: 'Stopped before any text', unreadable: 'Cannot be read',
     storage: 'Not stored',
 };
 function shortReason(item) {
@@ -792,7 +794,7 @@ function factList(item, tool) {
     const p = item.params || {};
     if (p.seed != null) facts.push(['Seed', String(p.seed)]);
     if (p.duration != null) facts.push(['Duration', `${p.duration} s`]);
-    facts.push(['Status', statusWord(item)]);
+    facts.push(['Status', item.partial ? 'Stopped early' : statusWord(item)]);
     if (item.cost != null) facts.push(['Cost', creditsText(item.cost) + (item.status === 'failed' || item.status === 'canceled' ? ' (refunded)' : '')]);
     if (item.createdAt) facts.push(['Created', when(item.createdAt)]);
     if (item.offline) facts.push(['Provider', 'Offline (placeholder result)']);
@@ -1310,6 +1312,8 @@ class TextTool extends Tool {
         if (m && this.models.length > 1) body.model = m.id;
         if (this.conversationId) body.conversationId = this.conversationId;
 
+        /* the ids history shows now: a stopped answer's row is a new one */
+        const known = new Set([...this.history.list.children].map((li) => li.dataset.id));
         const asked = this.message('user', prompt);
         const answer = this.message('assistant', '');
         answer.el.setAttribute('aria-busy', 'true');
@@ -1360,7 +1364,7 @@ class TextTool extends Tool {
         if (!outcome) {
             outcome = { info: { text: 'The connection was lost before the answer was finished. Check your connection and try again.' } };
         }
-        this.finish({ asked, answer, text, meta, prompt }, outcome);
+        this.finish({ asked, answer, text, meta, prompt, known, answered: !!res }, outcome);
         return undefined;
     }
 
@@ -1381,9 +1385,10 @@ class TextTool extends Tool {
             this.live.textContent = 'The answer is complete.';
             if (d.id) this.recordHistory(d, prompt, text.data);
         } else if (outcome.stopped) {
-            meta.append(text.data ? 'Stopped. The part written so far is kept, and charged.' : 'Stopped.');
+            meta.append('Stopped. Checking whether it was charged…');
             answer.el.classList.add('nbm-msg-stopped');
             this.live.textContent = 'Stopped.';
+            this.settleStopped(turn);
         } else if (outcome.refused) {
             /* refused before a word was written: the message goes back in the box */
             asked.el.remove();
@@ -1403,6 +1408,60 @@ class TextTool extends Tool {
         this.log.scrollTop = this.log.scrollHeight;
         this.balance.refresh();
         this.prompt.focus();
+    }
+
+    /* After Stop: the server charges when the provider had already
+     * written text, even text the page never showed (docs/MODULES.md,
+     * Refund), and ends the generation once it sees the reader gone (its
+     * next write or heartbeat, within 5 s).  The stream never named the
+     * generation, so it is found in history (the oldest new row with
+     * this prompt), followed until it ends, shown there and said in the
+     * answer's meta line: charged or not, as the server recorded it. */
+    async settleStopped(turn) {
+        const { meta, text, prompt, known, answered } = turn;
+        const say = (words) => {
+            meta.textContent = words;
+            this.live.textContent = words;
+        };
+        let item = null;
+        for (let i = 0; i < 10 && !item; i++) {
+            await new Promise((resolve) => { setTimeout(resolve, 1000); });
+            try {
+                const page = await callJSON(`${this.base}/api/history?limit=5`);
+                const items = Array.isArray(page.items) ? page.items : [];
+                item = items.filter((g) => !known.has(String(g.id)) && g.prompt === prompt).at(-1) || null;
+            } catch {
+                /* tried again below */
+            }
+        }
+        if (!item) {
+            say(answered
+                ? 'Stopped. Whether it was charged could not be checked: your history and balance show it.'
+                : 'Stopped before the server answered. If it had already started, any charge shows in your history and balance.');
+            this.balance.refresh();
+            return;
+        }
+        const ended = (g) => {
+            this.history.upsert(g);
+            this.balance.refresh();
+            if (g.status === 'succeeded') {
+                /* what was paid for, though the page had not shown it */
+                if (!text.data && typeof g.text === 'string') text.appendData(g.text);
+                say(`Stopped. ${creditsText(g.cost)} charged: the provider had already started the answer.`);
+            } else {
+                say('Stopped before any answer; nothing was charged.');
+            }
+        };
+        if (FINAL.has(item.status)) {
+            ended(item);
+            return;
+        }
+        this.history.upsert(item);
+        const stop = this.watcher.watch(item.id, (g) => {
+            if (!g || !FINAL.has(g.status)) return;
+            stop();
+            ended(g);
+        });
     }
 
     /* The finished answer goes to the top of history (as the server has

@@ -155,6 +155,30 @@ test('sign up, generate an image, stream text, make a video, find them in histor
         assert.equal(await page.evaluate(() => document.activeElement?.id), await page.getByLabel('Your message').getAttribute('id'));
     });
 
+    await t.test('qwen: Stop before any text is shown says whether it was charged', async () => {
+        const balance = page.locator('header .nbm-balance');
+        const credits = async () => Number((await balance.innerText()).match(/(-?\d+) credit/)[1]);
+        const stopAfter = async (prompt) => {
+            await page.getByLabel('Your message').fill(prompt);
+            await page.getByLabel('Your message').press('Enter');
+            await page.waitForTimeout(500);
+            await page.getByRole('button', { name: 'Stop', exact: true }).click();
+            const meta = page.locator('.nbm-msg-assistant').last().locator('.nbm-msg-meta');
+            await meta.filter({ hasNotText: 'Checking' }).waitFor({ timeout: TIMEOUT });
+            return meta.innerText();
+        };
+        // the provider has not answered when the server sees the reader gone
+        const before = await credits();
+        assert.equal(await stopAfter('Stop me early [fake:slow=12000]'), 'Stopped before any answer; nothing was charged.');
+        await page.locator('.nbm-list > li').first().filter({ hasText: 'Stop me early' }).waitFor();
+        assert.equal(await credits(), before, 'nothing charged');
+        // it answered (unseen by the page) before the server saw the reader gone
+        assert.match(await stopAfter('Stop me late [fake:slow=3000]'), /^Stopped\. 1 credit charged/);
+        await page.locator('.nbm-list > li').first().filter({ hasText: 'Stop me late' })
+            .locator('.nbm-badge', { hasText: 'Stopped early' }).waitFor();
+        await balance.filter({ hasText: `${before - 1} credits` }).waitFor();
+    });
+
     await t.test('wan-2.5: a video job runs, finishes and plays', async () => {
         await page.locator('header nav a[href="/wan-2.5"]').click();
         await page.waitForURL(`${BASE}/wan-2.5`);
