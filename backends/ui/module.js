@@ -219,7 +219,14 @@ export function explain(err) {
         return { text: 'Too many answers are being written right now. Try again in a moment.' };
     }
     if (status === 429) return { text: 'Too many requests in a short time. Wait a minute, then try again.' };
-    if (status === 413) return { field: 'image', text: 'That file is too large: images can be up to 10 MB.' };
+    if (status === 413) {
+        /* the server also refuses an image by its pixels, whatever its
+         * bytes ("the image may have at most 25 megapixels"); nginx's
+         * own 413 (the body's bytes) has no JSON */
+        const mp = /(\d+) megapixels/.exec(err.detail);
+        if (mp) return { field: 'image', text: `That image has too many pixels: it may have at most ${mp[1]} megapixels. Scale it down and try again.` };
+        return { field: 'image', text: 'That file is too large: images can be up to 10 MB.' };
+    }
     if (status === 415) return { field: 'image', text: 'That kind of file is not accepted. Use a PNG, JPEG or WebP image.' };
     if (status === 401) {
         return {

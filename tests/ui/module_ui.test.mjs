@@ -498,6 +498,8 @@ test('errors in words: credits, limits, fields, uploads, the provider, the netwo
     await refusal(429, { error: 'too_many_in_flight', message: 'x' }, /as many generations running here as allowed/);
     await refusal(403, { error: 'csrf', message: 'x' }, /did not come from this page/);
     await refusal(413, { error: 'payload_too_large', message: 'x' }, /too large: images can be up to 10 MB/);
+    await refusal(413, { error: 'payload_too_large', message: 'the image may have at most 25 megapixels' },
+        /too many pixels: it may have at most 25 megapixels/);
     // an answer that leaves the admission unknown is sent once more,
     // under the same Idempotency-Key; a second such answer is shown
     n = requestCount();
