@@ -845,6 +845,7 @@ class MediaTool extends Tool {
         this.file = null;
         this.current = null;            /* {id, job, since} of the result shown */
         this.sending = false;           /* a POST /api/generate in flight */
+        this.acceptedAt = 0;            /* when the last job was admitted */
         this.upload = this.options.includes('upload');
     }
 
@@ -1028,8 +1029,10 @@ class MediaTool extends Tool {
     /* POST /api/generate (multipart with the image, JSON without), then
      * follow the job. */
     async generate() {
-        /* requestSubmit() ignores the disabled button: one press, one job */
-        if (this.sending) return undefined;
+        /* requestSubmit() ignores the disabled button: one press, one job;
+         * and a press within a second of an admitted job is the second
+         * half of a double press, however fast the first was answered */
+        if (this.sending || Date.now() - this.acceptedAt < 1000) return undefined;
         showError(this.error, null);
         for (const el of this.form.querySelectorAll('[aria-invalid]')) this.clearInvalid(el);
         const { fields, ...problem } = this.collect();
@@ -1059,6 +1062,7 @@ class MediaTool extends Tool {
                 await new Promise((resolve) => { setTimeout(resolve, 1000); });
                 job = await callJSON(`${this.base}/api/generate`, opts);
             }
+            this.acceptedAt = Date.now();
             this.follow({ ...job, prompt: fields.prompt, params: fields, createdAt: new Date().toISOString() }, Date.now());
             this.balance.refresh();
         } catch (e) {
@@ -1083,6 +1087,8 @@ class MediaTool extends Tool {
             if (g && FINAL.has(g.status)) {
                 this.balance.refresh();
                 this.history.upsert(state.job);
+                /* a press after its result is a new one, however soon */
+                if (this.current === state) this.acceptedAt = 0;
             }
             if (this.current !== state) return;
             if (g && g.status === 'gone') {
