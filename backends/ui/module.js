@@ -9,6 +9,7 @@ const FINAL = new Set(['succeeded', 'failed', 'canceled']);
 const MIB = 1024 * 1024;
 const UPLOAD_MAX = 10 * MIB;            /* multipart limit of /api/generate */
 const SEED_MAX = 2147483647;
+const PROMPT_MAX = 8000;                /* bytes of UTF-8: NANO_GEN_PROMPT_MAX */
 const PAGE_SIZE = { image: 12, video: 12, text: 20 };
 
 /* Choices for the options a page asks for with data-options. */
@@ -89,6 +90,18 @@ export function safeUrl(u) {
 
 function isVideo(o) {
     return /^video\//.test(o.mime || '') || /\.(webm|mp4)$/i.test(o.url || '');
+}
+
+/* The words for a prompt over the server's limit, which counts UTF-8
+ * bytes (a CJK character is 3), or null when it fits. */
+function promptTooLong(text, noun) {
+    const bytes = new TextEncoder().encode(text).length;
+    if (bytes <= PROMPT_MAX) return null;
+    const about = Math.floor(PROMPT_MAX * [...text].length / bytes);
+    return {
+        field: 'prompt',
+        text: `This ${noun} is too long: it may have at most ${PROMPT_MAX} bytes (about ${about} characters of this text), and it has ${bytes}. Shorten it and try again.`,
+    };
 }
 
 /* ---- the API ------------------------------------------------------------ */
@@ -207,6 +220,10 @@ export function explain(err) {
     }
     if (code === 'insufficient_credits' || status === 402) {
         return { text: 'You do not have enough credits for this.', link: { href: '/billing', text: 'Buy credits' } };
+    }
+    if (field === 'prompt' && err.detail) {
+        /* the server says which: empty, too long, not text */
+        return { field, text: `The prompt was not accepted: ${err.detail}.` };
     }
     if (code === 'invalid_field' || (status === 400 && field)) {
         const words = FIELD_WORDS[field] || 'option';
@@ -855,7 +872,7 @@ class MediaTool extends Tool {
         const promptId = nextId('prompt');
         const hintId = nextId('hint');
         this.prompt = h('textarea', {
-            id: promptId, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 5, required: true, maxlength: 4000,
+            id: promptId, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 5, required: true, maxlength: PROMPT_MAX,
             'aria-describedby': hintId,
             placeholder: this.kind === 'video'
                 ? 'A red kite rising over a windy beach at sunset, slow camera pan'
@@ -1011,6 +1028,8 @@ class MediaTool extends Tool {
     collect() {
         const prompt = this.prompt.value.trim();
         if (!prompt) return { field: 'prompt', text: `Write a prompt first: describe the ${NOUN[this.kind]} you want.` };
+        const long = promptTooLong(prompt, 'prompt');
+        if (long) return long;
         const fields = { prompt };
         const m = this.picker.model;
         if (m && this.models.length > 1) fields.model = m.id;
@@ -1229,7 +1248,7 @@ class TextTool extends Tool {
         const id = nextId('prompt');
         const hintId = nextId('hint');
         this.prompt = h('textarea', {
-            id, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 3, maxlength: 32000, 'aria-describedby': hintId,
+            id, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 3, maxlength: PROMPT_MAX, 'aria-describedby': hintId,
             placeholder: `Ask ${this.title} anything…`,
         });
         this.error = h('p', { class: 'nbm-error', role: 'alert', id: nextId('err') });
@@ -1250,7 +1269,10 @@ class TextTool extends Tool {
             e.preventDefault();
             this.send();
         });
-        this.prompt.addEventListener('input', () => this.prompt.removeAttribute('aria-invalid'));
+        this.prompt.addEventListener('input', () => {
+            this.prompt.removeAttribute('aria-invalid');
+            this.prompt.removeAttribute('aria-errormessage');
+        });
         this.prompt.addEventListener('keydown', (e) => {
             if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
                 e.preventDefault();
@@ -1273,6 +1295,13 @@ class TextTool extends Tool {
 
     updateCost() {
         showCost(this, 'Send');
+    }
+
+    /* Marks the message box as what the error is about, and focuses it. */
+    invalid() {
+        this.prompt.setAttribute('aria-invalid', 'true');
+        this.prompt.setAttribute('aria-errormessage', this.error.id);
+        this.prompt.focus();
     }
 
     /* Starts a new conversation. */
@@ -1315,10 +1344,10 @@ class TextTool extends Tool {
         if (this.controller) return;
         const prompt = this.prompt.value.trim();
         showError(this.error, null);
-        if (!prompt) {
-            this.prompt.setAttribute('aria-invalid', 'true');
-            this.prompt.focus();
-            return showError(this.error, { text: 'Write a message first.' });
+        const problem = prompt ? promptTooLong(prompt, 'message') : { text: 'Write a message first.' };
+        if (problem) {
+            this.invalid();
+            return showError(this.error, problem);
         }
         const body = { prompt, stream: true };
         const m = this.picker.model;
@@ -1410,6 +1439,7 @@ class TextTool extends Tool {
             if (outcome.refused.field === 'conversationId') this.conversationId = null;
             this.prompt.value = prompt;
             showError(this.error, outcome.refused);
+            if (outcome.refused.field === 'prompt') this.invalid();
             this.live.textContent = outcome.refused.text;
         } else {
             meta.remove();

@@ -121,6 +121,32 @@ test('sign up, generate an image, stream text, make a video, find them in histor
         assert.equal(await page.locator('.nbm-grid > li').count(), 1, 'one generation in the history');
     });
 
+    await t.test('a prompt over the server\'s 8000 bytes is refused before sending, naming the limit', async () => {
+        const posts = [];
+        const count = (req) => {
+            if (req.method() === 'POST' && /\/api\/generate$/.test(req.url())) posts.push(req.url());
+        };
+        page.on('request', count);
+        // 3000 CJK characters: within the box's maxlength, 9000 bytes
+        const long = '香蕉'.repeat(1500);
+        const prompt = page.locator('form.nbm-form').getByLabel('Prompt');
+        await prompt.fill(long);
+        await page.locator('.nbm-generate:enabled').click();
+        await page.locator('form.nbm-form .nbm-error', { hasText: /at most 8000 bytes \(about 2666 characters of this text\)/ }).waitFor();
+        assert.equal(await prompt.getAttribute('aria-invalid'), 'true');
+        await page.goto(`${BASE}/qwen/`);
+        const box = page.getByLabel('Your message');
+        await box.fill(long);
+        await box.press('Enter');
+        await page.locator('.nbm-composer .nbm-error', { hasText: /at most 8000 bytes/ }).waitFor();
+        assert.equal(await box.getAttribute('aria-invalid'), 'true');
+        assert.equal(await box.inputValue(), long, 'the message stays in the box');
+        page.off('request', count);
+        assert.deepEqual(posts, [], 'nothing sent');
+        await box.fill('');
+        await page.goto(`${BASE}/seedream/`);
+    });
+
     await t.test('qwen: the answer streams in word by word', async () => {
         await page.locator('header nav a[href="/qwen"]').click();
         await page.waitForURL(`${BASE}/qwen`);
