@@ -1140,7 +1140,7 @@ class MediaTool extends Tool {
     showJob(state) {
         const g = state.job;
         const noun = NOUN[this.kind];
-        const shown = `${g.status}|${state.note}`;
+        const shown = `${g.status}|${state.note}|${state.late ? 1 : 0}`;
         if (state.shown === shown && this.result.dataset.id === String(g.id)) return;
         state.shown = shown;
         this.result.dataset.id = g.id;
@@ -1153,23 +1153,33 @@ class MediaTool extends Tool {
             body.push(h('div', { class: 'nbm-progress', role: 'progressbar', 'aria-label': `Making your ${noun}` }));
             body.push(this.skeleton(g));
             if (this.kind === 'video') body.push(h('p', { class: 'nbm-muted', text: 'Videos take a few minutes. You can leave this page: the video waits in your history.' }));
-            if (g.status === 'queued') {
+            if (g.status === 'queued' && !state.late) {
                 const err = h('p', { class: 'nbm-error', role: 'alert' });
                 body.push(h('div', { class: 'nbm-actions' }, h('button', {
                     type: 'button', class: 'nbm-button-quiet',
                     onclick: async (e) => {
-                        e.currentTarget.disabled = true;
+                        const button = e.currentTarget;
+                        button.disabled = true;
                         try {
                             const c = await this.cancel(g.id);
                             state.job = { ...state.job, ...c };
                             this.showJob(state);
                             this.history.upsert(state.job);
                         } catch (x) {
-                            showError(err, explain(x));
+                            if (x.code !== 'not_queued') {
+                                showError(err, explain(x));
+                                button.disabled = false;
+                                return;
+                            }
+                            /* it started meanwhile: the next poll redraws
+                             * this body, so the words live in state */
+                            state.late = explain(x);
+                            this.showJob(state);
                         }
                     },
                 }, 'Cancel')), err);
             }
+            if (state.late) body.push(h('p', { class: 'nbm-error', role: 'alert' }, state.late.text));
             if (state.note) body.push(h('p', { class: 'nbm-muted', text: state.note }));
         } else if (g.status === 'succeeded') {
             const outputs = (g.outputs || []).filter((o) => safeUrl(o.url));

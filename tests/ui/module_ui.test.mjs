@@ -356,6 +356,30 @@ test('seedream: a queued job can be canceled, and the credits come back', async 
     await page.close();
 });
 
+test('seedream: Cancel just too late says so, and the words stay when the job starts', async () => {
+    const page = await open('seedream');
+    const saved = { ...mock.state.timing };
+    mock.state.timing.queuedMs = 1500;
+    try {
+        // the server's answer when the job started between poll and press
+        await page.route('**/cancel', (route) => route.fulfill({
+            status: 409, contentType: 'application/json', body: JSON.stringify({ error: 'not_queued', message: 'x' }),
+        }));
+        await page.locator('form.nbm-form').getByLabel('Prompt').fill('Too late to stop');
+        await page.locator('.nbm-generate').click();
+        await page.locator('.nbm-result .nbm-badge', { hasText: 'Queued' }).waitFor();
+        await page.locator('.nbm-result').getByRole('button', { name: 'Cancel' }).click();
+        const late = page.locator('.nbm-result .nbm-error', { hasText: 'It has already started, so it can no longer be canceled.' });
+        await late.waitFor();
+        await page.locator('.nbm-result .nbm-badge', { hasText: 'Generating' }).waitFor();
+        assert.ok(await late.isVisible(), 'still said once it runs');
+    } finally {
+        mock.state.timing = saved;
+    }
+    clean(page, { bad: [/\/cancel 409/] });
+    await page.close();
+});
+
 test('history: Load more until the end, open an entry, download it, delete (with a confirmation)', async () => {
     const page = await open('nano-banana');
     const cards = page.locator('.nbm-grid > li');
