@@ -4,6 +4,8 @@
  * as text.  The page's <main data-nb-billing data-purchases="on|off">
  * says whether anything is for sale. */
 
+import { Balance } from './module.js';
+
 const LEDGER_PAGE = 20;
 const POLL_MS = 1000;           /* after Stripe sent the buyer back */
 const POLL_FOR_MS = 60000;
@@ -89,14 +91,13 @@ const balance = {
         amount.textContent = text;
         amount.classList.toggle('nbb-below-zero', n < 0);
         $('[data-nbb-negative]').hidden = n >= 0;
-        const chip = document.querySelector('header [data-nb-balance]');
-        if (chip) {
-            chip.replaceChildren(el('span', { class: 'nbm-visually-hidden', text: 'Balance: ' }), text);
-            chip.title = 'Your credit balance';
-            chip.hidden = false;
-        }
     },
 };
+
+/* the header's chip, as on the other pages: fetched again when the tab
+ * comes back (another tab may have spent), and the figure here follows */
+const header = new Balance();
+header.onChange((n) => balance.show(n));
 
 /* ---- ledger ----------------------------------------------------------------- */
 
@@ -118,7 +119,7 @@ const ledger = {
             return null;
         }
         errorEl.textContent = '';
-        balance.show(res.body.balance);
+        header.show(res.body.balance);
         const rows = $('[data-nbb-rows]');
         if (!more) rows.replaceChildren();
         for (const r of res.body.ledger) rows.append(this.row(r));

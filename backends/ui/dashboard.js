@@ -4,7 +4,7 @@
  * and the table of the same numbers.  Plain ES module, no build step;
  * user text only ever goes in as text. */
 
-import { h, callJSON, creditsText, when, safeUrl, explain, showError } from './module.js';
+import { h, callJSON, creditsText, when, safeUrl, explain, showError, Balance } from './module.js';
 
 const KIND_WORDS = { image: 'Images', text: 'Text', video: 'Video' };
 const STATUS_WORDS = {
@@ -27,12 +27,6 @@ function showBalance(balance) {
     if (balance < 0) {
         note.replaceChildren('Your balance is below zero after a payment was refunded. ',
             h('a', { href: '/billing', text: 'Buy credits' }), ' to generate again.');
-    }
-    /* the header's balance slot, as the module pages fill it */
-    const chip = document.querySelector('[data-nb-balance]');
-    if (chip) {
-        chip.replaceChildren(h('span', { class: 'nbm-visually-hidden', text: 'Balance: ' }), creditsText(balance));
-        chip.hidden = false;
     }
 }
 
@@ -116,6 +110,11 @@ function showTable(usage, modules) {
     $('[data-nbd-table]').replaceChildren(table);
 }
 
+/* the header's chip, as the module pages have it; fetched again when
+ * the tab comes back, and this page's figure follows it */
+const balance = new Balance();
+balance.onChange(showBalance);
+
 async function start() {
     const err = $('[data-nbd-error]');
     let d;
@@ -126,7 +125,7 @@ async function start() {
         err.append(' ', h('button', { type: 'button', class: 'nbm-button-quiet', text: 'Try again', onclick: () => { showError(err, null); start(); } }));
         return;
     }
-    showBalance(d.balance);
+    balance.show(d.balance);
     showModules(d.modules);
     showRecent(d.recent);
     showChart(d.chart);

@@ -420,32 +420,49 @@ class Watcher {
 /* ---- balance -------------------------------------------------------------- */
 
 /* The balance in the shared header: an element [data-nb-balance] if the
- * header has one, else a chip this script adds to the header's .nb-user. */
-class Balance {
+ * header has one, else a chip this script adds to the header's .nb-user.
+ * Every page with the header uses it (module pages, dashboard, settings).
+ * Another tab may spend meanwhile: it is fetched again when the tab is
+ * shown or focused, at most every REFETCH_MS. */
+const REFETCH_MS = 5000;
+export class Balance {
     constructor() {
         this.value = null;
         this.listeners = new Set();
+        this.fetchedAt = 0;
         this.el = document.querySelector('[data-nb-balance]');
         if (!this.el) {
             const user = document.querySelector('.nb-header .nb-user');
             if (!user) return;
-            this.el = h('span', { class: 'nbm-balance', 'data-nb-balance': true, hidden: true, title: 'Your credit balance' });
+            this.el = h('span', { class: 'nbm-balance', 'data-nb-balance': true, hidden: true });
             user.prepend(this.el);
         }
+        this.el.title = 'Your credit balance';
+        const again = () => {
+            if (document.visibilityState === 'visible' && Date.now() - this.fetchedAt >= REFETCH_MS) this.refresh();
+        };
+        document.addEventListener('visibilitychange', again);
+        window.addEventListener('focus', again);
     }
 
     async refresh() {
-        if (!this.el) return;
+        this.fetchedAt = Date.now();
         try {
             const c = await callJSON('/api/credits?limit=1');
-            if (typeof c.balance !== 'number') return;
-            this.value = c.balance;
-            this.el.replaceChildren(h('span', { class: 'nbm-visually-hidden', text: 'Balance: ' }), creditsText(c.balance));
-            this.el.hidden = false;
-            for (const fn of this.listeners) fn(this.value);
+            if (typeof c.balance === 'number') this.show(c.balance);
         } catch {
             /* the balance is a courtesy: a failure leaves it as it was */
         }
+    }
+
+    /* Shows a balance the page learnt otherwise (the dashboard's call). */
+    show(n) {
+        this.value = n;
+        if (this.el) {
+            this.el.replaceChildren(h('span', { class: 'nbm-visually-hidden', text: 'Balance: ' }), creditsText(n));
+            this.el.hidden = false;
+        }
+        for (const fn of this.listeners) fn(this.value);
     }
 
     onChange(fn) {

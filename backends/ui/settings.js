@@ -5,7 +5,7 @@
  * /api/account/* call (docs/PLATFORM.md).  Plain ES module, no build
  * step; user text only ever goes in as text. */
 
-import { h, call, callJSON, when, safeUrl, explain, showError, ApiError } from './module.js';
+import { h, call, callJSON, when, safeUrl, explain, showError, ApiError, Balance } from './module.js';
 
 const MIB = 1024 * 1024;
 const AVATAR_MAX = 5 * MIB;
@@ -332,6 +332,8 @@ function removal() {
 }
 
 async function start() {
+    /* the header's balance chip, as on the other pages */
+    new Balance().refresh();
     profile();
     password();
     sessions();
