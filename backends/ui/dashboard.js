@@ -72,7 +72,7 @@ function showRecent(recent) {
                     : h('span', { class: `nbd-thumb nbd-thumb-${g.kind}`, 'aria-hidden': 'true', text: (KIND_WORDS[g.kind] || '?').slice(0, 1) }),
                 h('span', { class: 'nbd-item-text' },
                     h('strong', { text: g.title }),
-                    h('span', { class: 'nbd-item-prompt', text: words }),
+                    h('span', { class: 'nbd-item-prompt', dir: 'auto', text: words }),
                     h('span', { class: 'nbm-muted' }, h('time', { datetime: g.createdAt, text: when(g.createdAt) })))),
             h('span', { class: `nbm-badge nbm-badge-${g.status === 'queued' || g.status === 'running' ? 'running' : g.status}`, text: STATUS_WORDS[g.status] || g.status }));
     }));

@@ -682,7 +682,7 @@ class History {
             h('button', { type: 'button', class: 'nbm-thumb', 'aria-label': label, onclick: () => this.open(item) },
                 thumb, isVideo(out || {}) && url ? h('span', { class: 'nbm-play', 'aria-hidden': 'true' }) : null),
             h('div', { class: 'nbm-card-body' },
-                h('p', { class: 'nbm-card-prompt', text: item.prompt || '' }),
+                h('p', { class: 'nbm-card-prompt', dir: 'auto', text: item.prompt || '' }),
                 h('p', { class: 'nbm-card-meta', text: when(item.createdAt) })),
             h('div', { class: 'nbm-card-actions' },
                 url ? this.downloadLink(item, out, 0, 'Download') : null,
@@ -693,8 +693,8 @@ class History {
         const snippet = item.status === 'succeeded' || item.text ? (item.text || '') : shortReason(item) || statusWord(item);
         return h('li', { class: 'nbm-row' },
             h('button', { type: 'button', class: 'nbm-row-open', onclick: () => this.open(item) },
-                h('span', { class: 'nbm-row-prompt', text: item.prompt || 'Conversation' }),
-                h('span', { class: 'nbm-row-snippet', text: snippet })),
+                h('span', { class: 'nbm-row-prompt', dir: 'auto', text: item.prompt || 'Conversation' }),
+                h('span', { class: 'nbm-row-snippet', dir: 'auto', text: snippet })),
             h('span', { class: 'nbm-row-meta' }, when(item.createdAt),
                 item.partial ? [' · ', h('span', { class: 'nbm-badge nbm-badge-canceled', text: 'Stopped early' })]
                     : item.status === 'succeeded' ? null : [' · ', statusBadge(item)]),
@@ -743,11 +743,11 @@ class History {
         const parts = [];
         const outputs = (item.outputs || []).filter((o) => safeUrl(o.url));
         if (tool.kind === 'text') {
-            parts.push(h('h3', { class: 'nbm-label', text: 'You asked' }), h('p', { class: 'nbm-prose', text: item.prompt || '' }));
-            if (item.text) parts.push(h('h3', { class: 'nbm-label', text: tool.title }), h('div', { class: 'nbm-prose', text: item.text }));
+            parts.push(h('h3', { class: 'nbm-label', text: 'You asked' }), h('p', { class: 'nbm-prose', dir: 'auto', text: item.prompt || '' }));
+            if (item.text) parts.push(h('h3', { class: 'nbm-label', text: tool.title }), h('div', { class: 'nbm-prose', dir: 'auto', text: item.text }));
         } else {
             for (const o of outputs) parts.push(mediaFigure(o, item));
-            parts.push(h('h3', { class: 'nbm-label', text: 'Prompt' }), h('p', { class: 'nbm-prose', text: item.prompt || '' }));
+            parts.push(h('h3', { class: 'nbm-label', text: 'Prompt' }), h('p', { class: 'nbm-prose', dir: 'auto', text: item.prompt || '' }));
         }
         if (item.status === 'failed') parts.push(h('p', { class: 'nbm-error' }, generationError(item.error).text));
         if (item.status === 'canceled') parts.push(h('p', { class: 'nbm-muted', text: 'Canceled before it started; the credits were refunded.' }));
@@ -889,7 +889,7 @@ class MediaTool extends Tool {
         const promptId = nextId('prompt');
         const hintId = nextId('hint');
         this.prompt = h('textarea', {
-            id: promptId, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 5, required: true, maxlength: PROMPT_MAX,
+            id: promptId, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 5, required: true, maxlength: PROMPT_MAX, dir: 'auto',
             'aria-describedby': hintId,
             placeholder: this.kind === 'video'
                 ? 'A red kite rising over a windy beach at sunset, slow camera pan'
@@ -1202,7 +1202,7 @@ class MediaTool extends Tool {
             const outputs = (g.outputs || []).filter((o) => safeUrl(o.url));
             body.push(h('div', { class: outputs.length > 1 ? 'nbm-figures nbm-figures-many' : 'nbm-figures' },
                 outputs.map((o) => mediaFigure(o, g))));
-            body.push(h('p', { class: 'nbm-result-prompt', text: g.prompt || '' }));
+            body.push(h('p', { class: 'nbm-result-prompt', dir: 'auto', text: g.prompt || '' }));
             const actions = h('div', { class: 'nbm-actions' });
             outputs.forEach((o, n) => actions.append(this.history.downloadLink(g, o, n, outputs.length > 1 ? `Download ${n + 1}` : 'Download')));
             actions.append(h('button', { type: 'button', class: 'nbm-button-quiet', onclick: () => this.history.open(g) }, 'Details'));
@@ -1275,7 +1275,7 @@ class TextTool extends Tool {
         const id = nextId('prompt');
         const hintId = nextId('hint');
         this.prompt = h('textarea', {
-            id, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 3, maxlength: PROMPT_MAX, 'aria-describedby': hintId,
+            id, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 3, maxlength: PROMPT_MAX, dir: 'auto', 'aria-describedby': hintId,
             placeholder: `Ask ${this.title} anything…`,
         });
         this.error = h('p', { class: 'nbm-error', role: 'alert', id: nextId('err') });
@@ -1344,7 +1344,7 @@ class TextTool extends Tool {
     }
 
     message(role, text) {
-        const body = h('div', { class: 'nbm-msg-text' });
+        const body = h('div', { class: 'nbm-msg-text', dir: 'auto' });
         if (text) body.textContent = text;
         const el = h('article', { class: `nbm-msg nbm-msg-${role}` },
             h('h3', { class: 'nbm-msg-who', text: role === 'user' ? 'You' : this.title }), body);
