@@ -125,6 +125,10 @@ async function start() {
         err.append(' ', h('button', { type: 'button', class: 'nbm-button-quiet', text: 'Try again', onclick: () => { showError(err, null); start(); } }));
         return;
     }
+    /* "Welcome back" once the user has made something: the page has no
+     * account age, and an account without generations (a new one, or one
+     * that deleted them all) has nothing to come back to yet */
+    $('[data-nbd-greeting]').textContent = d.recent.length ? 'Welcome back' : 'Welcome';
     balance.show(d.balance);
     showModules(d.modules);
     showRecent(d.recent);

@@ -65,7 +65,7 @@ test('issue 7 journey: sign up, buy credits, generate, rename, export, delete', 
         await page.goto(url('/signup'));
         await signUp(page, user, '/');
         await page.locator('body[data-nbd-ready]').waitFor();
-        assert.equal(await page.locator('main h1').innerText(), `Welcome back, ${user.name}`);
+        assert.equal(await page.locator('main h1').innerText(), `Welcome, ${user.name}`);
         assert.equal(await dashboardBalance(page), '100 credits');
         assert.equal(await page.locator('header .nbm-balance').textContent(), 'Balance: 100 credits');
         await shot(page, 'dashboard');
