@@ -4,7 +4,7 @@
  * as text.  The page's <main data-nb-billing data-purchases="on|off">
  * says whether anything is for sale. */
 
-import { Balance } from './module.js';
+import { Balance, when } from './module.js';
 
 const LEDGER_PAGE = 20;
 const POLL_MS = 1000;           /* after Stripe sent the buyer back */
@@ -21,6 +21,14 @@ const REASONS = {
 };
 
 const $ = (sel) => document.querySelector(sel);
+
+/* A module's title ("Wan 2.5" for wan-2.5) as the header's module nav
+ * names it (nano_page_header, from the registry); its name otherwise. */
+function moduleTitle(name) {
+    const a = [...document.querySelectorAll('header .nb-nav a')]
+        .find((x) => x.getAttribute('href').replace(/^\/|\/$/g, '') === name);
+    return a ? a.textContent : name;
+}
 
 /* A same-origin JSON call: {status, body} (body null when not JSON);
  * a network failure throws. */
@@ -131,13 +139,13 @@ const ledger = {
         return res.body;
     },
     row(r) {
-        const when = new Date(r.createdAt);
+        /* titles and dates as the dashboard and module pages show them */
         const module = r.module
-            ? el('a', { href: `/${r.module}/`, text: r.module })
+            ? el('a', { href: `/${r.module}/`, text: moduleTitle(r.module) })
             : el('span', { class: 'nbm-muted', text: '—' });
         const delta = el('td', { class: `nbb-num ${r.delta < 0 ? 'nbb-minus' : 'nbb-plus'}`, text: signed(r.delta) });
         return el('tr', { 'data-reason': r.reason },
-            el('td', {}, el('time', { datetime: r.createdAt, text: when.toLocaleString() })),
+            el('td', {}, el('time', { datetime: r.createdAt, text: when(r.createdAt) })),
             el('td', { text: REASONS[r.reason] || r.reason }),
             el('td', {}, module),
             delta);
