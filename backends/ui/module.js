@@ -27,7 +27,7 @@ const IMAGE_SIZES = [
 const VIDEO_SIZES = [
     ['1280x720', 'Landscape 720p · 1280 × 720'], ['720x1280', 'Portrait 720p · 720 × 1280'],
     ['1920x1080', 'Landscape 1080p · 1920 × 1080'], ['1080x1920', 'Portrait 1080p · 1080 × 1920'],
-    ['832x480', 'Small 480p · 832 × 480'],
+    ['832x480', 'Landscape 480p · 832 × 480'], ['480x832', 'Portrait 480p · 480 × 832'],
 ];
 // one price per model: Wan 2.5 here makes 5-second videos
 const DURATIONS = [['5', '5 seconds']];
