@@ -73,7 +73,10 @@ nano_page_header(nano_buf_t *out, const char *active, const char *user_name,
         nano_buf_html(out, picture);
         nano_buf_puts(out, "\" alt=\"\" width=\"28\" height=\"28\">");
     }
-    nano_buf_puts(out, "<span class=\"nb-user-name\">");
+    /* the title has the name whole: ui.css cuts a long one short */
+    nano_buf_puts(out, "<span class=\"nb-user-name\" title=\"");
+    nano_buf_html(out, user_name);
+    nano_buf_puts(out, "\">");
     nano_buf_html(out, user_name);
     nano_buf_puts(out, "</span></span>\n    <a href=\"/api/auth/signout\">"
                        "Sign out</a>");

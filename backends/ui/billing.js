@@ -4,6 +4,8 @@
  * as text.  The page's <main data-nb-billing data-purchases="on|off">
  * says whether anything is for sale. */
 
+import { Balance, when } from './module.js';
+
 const LEDGER_PAGE = 20;
 const POLL_MS = 1000;           /* after Stripe sent the buyer back */
 const POLL_FOR_MS = 60000;
@@ -19,6 +21,14 @@ const REASONS = {
 };
 
 const $ = (sel) => document.querySelector(sel);
+
+/* A module's title ("Wan 2.5" for wan-2.5) as the header's module nav
+ * names it (nano_page_header, from the registry); its name otherwise. */
+function moduleTitle(name) {
+    const a = [...document.querySelectorAll('header .nb-nav a')]
+        .find((x) => x.getAttribute('href').replace(/^\/|\/$/g, '') === name);
+    return a ? a.textContent : name;
+}
 
 /* A same-origin JSON call: {status, body} (body null when not JSON);
  * a network failure throws. */
@@ -89,14 +99,13 @@ const balance = {
         amount.textContent = text;
         amount.classList.toggle('nbb-below-zero', n < 0);
         $('[data-nbb-negative]').hidden = n >= 0;
-        const chip = document.querySelector('header [data-nb-balance]');
-        if (chip) {
-            chip.replaceChildren(el('span', { class: 'nbm-visually-hidden', text: 'Balance: ' }), text);
-            chip.title = 'Your credit balance';
-            chip.hidden = false;
-        }
     },
 };
+
+/* the header's chip, as on the other pages: fetched again when the tab
+ * comes back (another tab may have spent), and the figure here follows */
+const header = new Balance();
+header.onChange((n) => balance.show(n));
 
 /* ---- ledger ----------------------------------------------------------------- */
 
@@ -118,7 +127,7 @@ const ledger = {
             return null;
         }
         errorEl.textContent = '';
-        balance.show(res.body.balance);
+        header.show(res.body.balance);
         const rows = $('[data-nbb-rows]');
         if (!more) rows.replaceChildren();
         for (const r of res.body.ledger) rows.append(this.row(r));
@@ -130,13 +139,13 @@ const ledger = {
         return res.body;
     },
     row(r) {
-        const when = new Date(r.createdAt);
+        /* titles and dates as the dashboard and module pages show them */
         const module = r.module
-            ? el('a', { href: `/${r.module}/`, text: r.module })
+            ? el('a', { href: `/${r.module}/`, text: moduleTitle(r.module) })
             : el('span', { class: 'nbm-muted', text: '—' });
         const delta = el('td', { class: `nbb-num ${r.delta < 0 ? 'nbb-minus' : 'nbb-plus'}`, text: signed(r.delta) });
         return el('tr', { 'data-reason': r.reason },
-            el('td', {}, el('time', { datetime: r.createdAt, text: when.toLocaleString() })),
+            el('td', {}, el('time', { datetime: r.createdAt, text: when(r.createdAt) })),
             el('td', { text: REASONS[r.reason] || r.reason }),
             el('td', {}, module),
             delta);

@@ -4,7 +4,7 @@
  * and the table of the same numbers.  Plain ES module, no build step;
  * user text only ever goes in as text. */
 
-import { h, callJSON, creditsText, when, safeUrl, explain, showError } from './module.js';
+import { h, callJSON, creditsText, when, safeUrl, explain, showError, Balance } from './module.js';
 
 const KIND_WORDS = { image: 'Images', text: 'Text', video: 'Video' };
 const STATUS_WORDS = {
@@ -27,12 +27,6 @@ function showBalance(balance) {
     if (balance < 0) {
         note.replaceChildren('Your balance is below zero after a payment was refunded. ',
             h('a', { href: '/billing', text: 'Buy credits' }), ' to generate again.');
-    }
-    /* the header's balance slot, as the module pages fill it */
-    const chip = document.querySelector('[data-nb-balance]');
-    if (chip) {
-        chip.replaceChildren(h('span', { class: 'nbm-visually-hidden', text: 'Balance: ' }), creditsText(balance));
-        chip.hidden = false;
     }
 }
 
@@ -78,7 +72,7 @@ function showRecent(recent) {
                     : h('span', { class: `nbd-thumb nbd-thumb-${g.kind}`, 'aria-hidden': 'true', text: (KIND_WORDS[g.kind] || '?').slice(0, 1) }),
                 h('span', { class: 'nbd-item-text' },
                     h('strong', { text: g.title }),
-                    h('span', { class: 'nbd-item-prompt', text: words }),
+                    h('span', { class: 'nbd-item-prompt', dir: 'auto', text: words }),
                     h('span', { class: 'nbm-muted' }, h('time', { datetime: g.createdAt, text: when(g.createdAt) })))),
             h('span', { class: `nbm-badge nbm-badge-${g.status === 'queued' || g.status === 'running' ? 'running' : g.status}`, text: STATUS_WORDS[g.status] || g.status }));
     }));
@@ -116,6 +110,11 @@ function showTable(usage, modules) {
     $('[data-nbd-table]').replaceChildren(table);
 }
 
+/* the header's chip, as the module pages have it; fetched again when
+ * the tab comes back, and this page's figure follows it */
+const balance = new Balance();
+balance.onChange(showBalance);
+
 async function start() {
     const err = $('[data-nbd-error]');
     let d;
@@ -126,7 +125,11 @@ async function start() {
         err.append(' ', h('button', { type: 'button', class: 'nbm-button-quiet', text: 'Try again', onclick: () => { showError(err, null); start(); } }));
         return;
     }
-    showBalance(d.balance);
+    /* "Welcome back" once the user has made something: the page has no
+     * account age, and an account without generations (a new one, or one
+     * that deleted them all) has nothing to come back to yet */
+    $('[data-nbd-greeting]').textContent = d.recent.length ? 'Welcome back' : 'Welcome';
+    balance.show(d.balance);
     showModules(d.modules);
     showRecent(d.recent);
     showChart(d.chart);

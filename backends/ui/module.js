@@ -9,6 +9,7 @@ const FINAL = new Set(['succeeded', 'failed', 'canceled']);
 const MIB = 1024 * 1024;
 const UPLOAD_MAX = 10 * MIB;            /* multipart limit of /api/generate */
 const SEED_MAX = 2147483647;
+const PROMPT_MAX = 8000;                /* bytes of UTF-8: NANO_GEN_PROMPT_MAX */
 const PAGE_SIZE = { image: 12, video: 12, text: 20 };
 
 /* Choices for the options a page asks for with data-options. */
@@ -26,7 +27,7 @@ const IMAGE_SIZES = [
 const VIDEO_SIZES = [
     ['1280x720', 'Landscape 720p · 1280 × 720'], ['720x1280', 'Portrait 720p · 720 × 1280'],
     ['1920x1080', 'Landscape 1080p · 1920 × 1080'], ['1080x1920', 'Portrait 1080p · 1080 × 1920'],
-    ['832x480', 'Small 480p · 832 × 480'],
+    ['832x480', 'Landscape 480p · 832 × 480'], ['480x832', 'Portrait 480p · 480 × 832'],
 ];
 // one price per model: Wan 2.5 here makes 5-second videos
 const DURATIONS = [['5', '5 seconds']];
@@ -89,6 +90,18 @@ export function safeUrl(u) {
 
 function isVideo(o) {
     return /^video\//.test(o.mime || '') || /\.(webm|mp4)$/i.test(o.url || '');
+}
+
+/* The words for a prompt over the server's limit, which counts UTF-8
+ * bytes (a CJK character is 3), or null when it fits. */
+function promptTooLong(text, noun) {
+    const bytes = new TextEncoder().encode(text).length;
+    if (bytes <= PROMPT_MAX) return null;
+    const about = Math.floor(PROMPT_MAX * [...text].length / bytes);
+    return {
+        field: 'prompt',
+        text: `This ${noun} is too long: it may have at most ${PROMPT_MAX} bytes (about ${about} characters of this text), and it has ${bytes}. Shorten it and try again.`,
+    };
 }
 
 /* ---- the API ------------------------------------------------------------ */
@@ -186,7 +199,7 @@ const GENERATION_SAYS = {
     bad_response: 'The provider sent an answer that could not be read. Try again.',
     stream_cut: 'The provider cut the answer off before it was finished.',
     interrupted: 'The server stopped while the provider was working on this, and it was not sent again so that you are not charged twice. Try again.',
-    client_gone: 'The page was closed or reloaded before any text came.',
+    client_gone: 'It was stopped, or the page was closed, before any text came.',
     unreadable: 'This generation’s stored data could not be read. Please tell the site’s operators.',
     storage: 'The server could not store the result. Please tell the site’s operators.',
 };
@@ -208,6 +221,10 @@ export function explain(err) {
     if (code === 'insufficient_credits' || status === 402) {
         return { text: 'You do not have enough credits for this.', link: { href: '/billing', text: 'Buy credits' } };
     }
+    if (field === 'prompt' && err.detail) {
+        /* the server says which: empty, too long, not text */
+        return { field, text: `The prompt was not accepted: ${err.detail}.` };
+    }
     if (code === 'invalid_field' || (status === 400 && field)) {
         const words = FIELD_WORDS[field] || 'option';
         return { field, text: FIELD_SAYS[field] || `This ${words} is not accepted. Choose another ${words} and try again.` };
@@ -219,7 +236,14 @@ export function explain(err) {
         return { text: 'Too many answers are being written right now. Try again in a moment.' };
     }
     if (status === 429) return { text: 'Too many requests in a short time. Wait a minute, then try again.' };
-    if (status === 413) return { field: 'image', text: 'That file is too large: images can be up to 10 MB.' };
+    if (status === 413) {
+        /* the server also refuses an image by its pixels, whatever its
+         * bytes ("the image may have at most 25 megapixels"); nginx's
+         * own 413 (the body's bytes) has no JSON */
+        const mp = /(\d+) megapixels/.exec(err.detail);
+        if (mp) return { field: 'image', text: `That image has too many pixels: it may have at most ${mp[1]} megapixels. Scale it down and try again.` };
+        return { field: 'image', text: 'That file is too large: images can be up to 10 MB.' };
+    }
     if (status === 415) return { field: 'image', text: 'That kind of file is not accepted. Use a PNG, JPEG or WebP image.' };
     if (status === 401) {
         return {
@@ -396,32 +420,49 @@ class Watcher {
 /* ---- balance -------------------------------------------------------------- */
 
 /* The balance in the shared header: an element [data-nb-balance] if the
- * header has one, else a chip this script adds to the header's .nb-user. */
-class Balance {
+ * header has one, else a chip this script adds to the header's .nb-user.
+ * Every page with the header uses it (module pages, dashboard, settings).
+ * Another tab may spend meanwhile: it is fetched again when the tab is
+ * shown or focused, at most every REFETCH_MS. */
+const REFETCH_MS = 5000;
+export class Balance {
     constructor() {
         this.value = null;
         this.listeners = new Set();
+        this.fetchedAt = 0;
         this.el = document.querySelector('[data-nb-balance]');
         if (!this.el) {
             const user = document.querySelector('.nb-header .nb-user');
             if (!user) return;
-            this.el = h('span', { class: 'nbm-balance', 'data-nb-balance': true, hidden: true, title: 'Your credit balance' });
+            this.el = h('span', { class: 'nbm-balance', 'data-nb-balance': true, hidden: true });
             user.prepend(this.el);
         }
+        this.el.title = 'Your credit balance';
+        const again = () => {
+            if (document.visibilityState === 'visible' && Date.now() - this.fetchedAt >= REFETCH_MS) this.refresh();
+        };
+        document.addEventListener('visibilitychange', again);
+        window.addEventListener('focus', again);
     }
 
     async refresh() {
-        if (!this.el) return;
+        this.fetchedAt = Date.now();
         try {
             const c = await callJSON('/api/credits?limit=1');
-            if (typeof c.balance !== 'number') return;
-            this.value = c.balance;
-            this.el.replaceChildren(h('span', { class: 'nbm-visually-hidden', text: 'Balance: ' }), creditsText(c.balance));
-            this.el.hidden = false;
-            for (const fn of this.listeners) fn(this.value);
+            if (typeof c.balance === 'number') this.show(c.balance);
         } catch {
             /* the balance is a courtesy: a failure leaves it as it was */
         }
+    }
+
+    /* Shows a balance the page learnt otherwise (the dashboard's call). */
+    show(n) {
+        this.value = n;
+        if (this.el) {
+            this.el.replaceChildren(h('span', { class: 'nbm-visually-hidden', text: 'Balance: ' }), creditsText(n));
+            this.el.hidden = false;
+        }
+        for (const fn of this.listeners) fn(this.value);
     }
 
     onChange(fn) {
@@ -491,8 +532,10 @@ class Dialogs {
             for (const u of this.blobs || []) URL.revokeObjectURL(u);
             this.blobs = [];
             this.detailBody.replaceChildren();
-            /* focus goes back where it was, or (that entry deleted) to a fallback */
-            const back = this.opener && this.opener.isConnected ? this.opener : this.fallback;
+            /* focus goes where close(next) said, else back where it was,
+             * or (that entry deleted) to a fallback */
+            const back = this.next || (this.opener && this.opener.isConnected ? this.opener : this.fallback);
+            this.next = null;
             back?.focus();
         });
 
@@ -515,8 +558,12 @@ class Dialogs {
         this.detail.showModal();
     }
 
-    close() {
-        if (this.detail.open) this.detail.close();
+    /* Closes the detail dialog; next: where focus goes then (the close
+     * event comes after the caller's own focus() and would undo it). */
+    close(next) {
+        if (!this.detail.open) return;
+        this.next = next || null;
+        this.detail.close();
     }
 
     /* Resolves true when the person confirms. */
@@ -635,7 +682,7 @@ class History {
             h('button', { type: 'button', class: 'nbm-thumb', 'aria-label': label, onclick: () => this.open(item) },
                 thumb, isVideo(out || {}) && url ? h('span', { class: 'nbm-play', 'aria-hidden': 'true' }) : null),
             h('div', { class: 'nbm-card-body' },
-                h('p', { class: 'nbm-card-prompt', text: item.prompt || '' }),
+                h('p', { class: 'nbm-card-prompt', dir: 'auto', text: item.prompt || '' }),
                 h('p', { class: 'nbm-card-meta', text: when(item.createdAt) })),
             h('div', { class: 'nbm-card-actions' },
                 url ? this.downloadLink(item, out, 0, 'Download') : null,
@@ -643,13 +690,14 @@ class History {
     }
 
     textRow(item) {
-        const snippet = item.status === 'succeeded' || item.text ? (item.text || '') : statusWord(item);
+        const snippet = item.status === 'succeeded' || item.text ? (item.text || '') : shortReason(item) || statusWord(item);
         return h('li', { class: 'nbm-row' },
             h('button', { type: 'button', class: 'nbm-row-open', onclick: () => this.open(item) },
-                h('span', { class: 'nbm-row-prompt', text: item.prompt || 'Conversation' }),
-                h('span', { class: 'nbm-row-snippet', text: snippet })),
+                h('span', { class: 'nbm-row-prompt', dir: 'auto', text: item.prompt || 'Conversation' }),
+                h('span', { class: 'nbm-row-snippet', dir: 'auto', text: snippet })),
             h('span', { class: 'nbm-row-meta' }, when(item.createdAt),
-                item.status === 'succeeded' ? null : [' · ', statusBadge(item)]),
+                item.partial ? [' · ', h('span', { class: 'nbm-badge nbm-badge-canceled', text: 'Stopped early' })]
+                    : item.status === 'succeeded' ? null : [' · ', statusBadge(item)]),
             this.deleteButton(item));
     }
 
@@ -695,14 +743,15 @@ class History {
         const parts = [];
         const outputs = (item.outputs || []).filter((o) => safeUrl(o.url));
         if (tool.kind === 'text') {
-            parts.push(h('h3', { class: 'nbm-label', text: 'You asked' }), h('p', { class: 'nbm-prose', text: item.prompt || '' }));
-            if (item.text) parts.push(h('h3', { class: 'nbm-label', text: tool.title }), h('div', { class: 'nbm-prose', text: item.text }));
+            parts.push(h('h3', { class: 'nbm-label', text: 'You asked' }), h('p', { class: 'nbm-prose', dir: 'auto', text: item.prompt || '' }));
+            if (item.text) parts.push(h('h3', { class: 'nbm-label', text: tool.title }), h('div', { class: 'nbm-prose', dir: 'auto', text: item.text }));
         } else {
             for (const o of outputs) parts.push(mediaFigure(o, item));
-            parts.push(h('h3', { class: 'nbm-label', text: 'Prompt' }), h('p', { class: 'nbm-prose', text: item.prompt || '' }));
+            parts.push(h('h3', { class: 'nbm-label', text: 'Prompt' }), h('p', { class: 'nbm-prose', dir: 'auto', text: item.prompt || '' }));
         }
         if (item.status === 'failed') parts.push(h('p', { class: 'nbm-error' }, generationError(item.error).text));
         if (item.status === 'canceled') parts.push(h('p', { class: 'nbm-muted', text: 'Canceled before it started; the credits were refunded.' }));
+        if (item.partial) parts.push(h('p', { class: 'nbm-muted', text: 'Stopped before the end: this is the part written until then, and it was charged.' }));
         parts.push(factList(item, tool));
 
         const actions = h('div', { class: 'nbm-actions' });
@@ -714,13 +763,13 @@ class History {
         if (tool.kind === 'text' && item.conversationId && item.status === 'succeeded') {
             actions.append(h('button', {
                 type: 'button', class: 'nbm-button-quiet',
-                onclick: () => { tool.dialogs.close(); tool.continueFrom(item); },
+                onclick: () => { tool.dialogs.close(tool.prompt); tool.continueFrom(item); },
             }, 'Continue this conversation'));
         }
         if (tool.upload && item.status === 'succeeded' && outputs[0] && !isVideo(outputs[0])) {
             actions.append(h('button', {
                 type: 'button', class: 'nbm-button-quiet',
-                onclick: () => { tool.dialogs.close(); tool.editFrom(item, outputs[0]); },
+                onclick: () => { tool.dialogs.close(tool.prompt); tool.editFrom(item, outputs[0]); },
             }, 'Edit this image'));
         }
         if (item.status === 'queued') {
@@ -749,7 +798,7 @@ const SHORT_REASON = {
     blocked: 'Blocked by the safety filter', provider_quota: 'Provider busy or over quota',
     provider_error: 'Provider error', provider_auth: 'Provider key refused', timeout: 'Timed out',
     bad_request: 'Request refused', bad_response: 'Unreadable answer', stream_cut: 'Cut off',
-    interrupted: 'Interrupted', client_gone: 'Left before any text', unreadable: 'Cannot be read',
+    interrupted: 'Interrupted', client_gone: 'Stopped before any text', unreadable: 'Cannot be read',
     storage: 'Not stored',
 };
 function shortReason(item) {
@@ -786,7 +835,7 @@ function factList(item, tool) {
     const p = item.params || {};
     if (p.seed != null) facts.push(['Seed', String(p.seed)]);
     if (p.duration != null) facts.push(['Duration', `${p.duration} s`]);
-    facts.push(['Status', statusWord(item)]);
+    facts.push(['Status', item.partial ? 'Stopped early' : statusWord(item)]);
     if (item.cost != null) facts.push(['Cost', creditsText(item.cost) + (item.status === 'failed' || item.status === 'canceled' ? ' (refunded)' : '')]);
     if (item.createdAt) facts.push(['Created', when(item.createdAt)]);
     if (item.offline) facts.push(['Provider', 'Offline (placeholder result)']);
@@ -829,6 +878,8 @@ class MediaTool extends Tool {
         super(cfg, info, balance, cfg.kind === 'video' ? 5000 : 3000);
         this.file = null;
         this.current = null;            /* {id, job, since} of the result shown */
+        this.sending = false;           /* a POST /api/generate in flight */
+        this.acceptedAt = 0;            /* when the last job was admitted */
         this.upload = this.options.includes('upload');
     }
 
@@ -838,7 +889,7 @@ class MediaTool extends Tool {
         const promptId = nextId('prompt');
         const hintId = nextId('hint');
         this.prompt = h('textarea', {
-            id: promptId, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 5, required: true, maxlength: 4000,
+            id: promptId, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 5, required: true, maxlength: PROMPT_MAX, dir: 'auto',
             'aria-describedby': hintId,
             placeholder: this.kind === 'video'
                 ? 'A red kite rising over a windy beach at sunset, slow camera pan'
@@ -880,7 +931,8 @@ class MediaTool extends Tool {
         this.prompt.addEventListener('keydown', (e) => {
             if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
                 e.preventDefault();
-                this.form.requestSubmit();
+                /* a held key repeats: each repeat would be a new charged job */
+                if (!e.repeat) this.form.requestSubmit();
             }
         });
 
@@ -993,6 +1045,8 @@ class MediaTool extends Tool {
     collect() {
         const prompt = this.prompt.value.trim();
         if (!prompt) return { field: 'prompt', text: `Write a prompt first: describe the ${NOUN[this.kind]} you want.` };
+        const long = promptTooLong(prompt, 'prompt');
+        if (long) return long;
         const fields = { prompt };
         const m = this.picker.model;
         if (m && this.models.length > 1) fields.model = m.id;
@@ -1011,6 +1065,10 @@ class MediaTool extends Tool {
     /* POST /api/generate (multipart with the image, JSON without), then
      * follow the job. */
     async generate() {
+        /* requestSubmit() ignores the disabled button: one press, one job;
+         * and a press within a second of an admitted job is the second
+         * half of a double press, however fast the first was answered */
+        if (this.sending || Date.now() - this.acceptedAt < 1000) return undefined;
         showError(this.error, null);
         for (const el of this.form.querySelectorAll('[aria-invalid]')) this.clearInvalid(el);
         const { fields, ...problem } = this.collect();
@@ -1024,6 +1082,7 @@ class MediaTool extends Tool {
         } else {
             opts = { method: 'POST', json: fields };
         }
+        this.sending = true;
         this.button.disabled = true;
         const label = this.button.textContent;
         this.button.textContent = 'Sending…';
@@ -1039,12 +1098,14 @@ class MediaTool extends Tool {
                 await new Promise((resolve) => { setTimeout(resolve, 1000); });
                 job = await callJSON(`${this.base}/api/generate`, opts);
             }
+            this.acceptedAt = Date.now();
             this.follow({ ...job, prompt: fields.prompt, params: fields, createdAt: new Date().toISOString() }, Date.now());
             this.balance.refresh();
         } catch (e) {
             this.fail(explain(e));
             if (e.status === 402) this.balance.refresh();
         } finally {
+            this.sending = false;
             this.button.disabled = false;
             this.button.textContent = label;
             this.updateCost();
@@ -1062,6 +1123,8 @@ class MediaTool extends Tool {
             if (g && FINAL.has(g.status)) {
                 this.balance.refresh();
                 this.history.upsert(state.job);
+                /* a press after its result is a new one, however soon */
+                if (this.current === state) this.acceptedAt = 0;
             }
             if (this.current !== state) return;
             if (g && g.status === 'gone') {
@@ -1094,7 +1157,7 @@ class MediaTool extends Tool {
     showJob(state) {
         const g = state.job;
         const noun = NOUN[this.kind];
-        const shown = `${g.status}|${state.note}`;
+        const shown = `${g.status}|${state.note}|${state.late ? 1 : 0}`;
         if (state.shown === shown && this.result.dataset.id === String(g.id)) return;
         state.shown = shown;
         this.result.dataset.id = g.id;
@@ -1107,29 +1170,39 @@ class MediaTool extends Tool {
             body.push(h('div', { class: 'nbm-progress', role: 'progressbar', 'aria-label': `Making your ${noun}` }));
             body.push(this.skeleton(g));
             if (this.kind === 'video') body.push(h('p', { class: 'nbm-muted', text: 'Videos take a few minutes. You can leave this page: the video waits in your history.' }));
-            if (g.status === 'queued') {
+            if (g.status === 'queued' && !state.late) {
                 const err = h('p', { class: 'nbm-error', role: 'alert' });
                 body.push(h('div', { class: 'nbm-actions' }, h('button', {
                     type: 'button', class: 'nbm-button-quiet',
                     onclick: async (e) => {
-                        e.currentTarget.disabled = true;
+                        const button = e.currentTarget;
+                        button.disabled = true;
                         try {
                             const c = await this.cancel(g.id);
                             state.job = { ...state.job, ...c };
                             this.showJob(state);
                             this.history.upsert(state.job);
                         } catch (x) {
-                            showError(err, explain(x));
+                            if (x.code !== 'not_queued') {
+                                showError(err, explain(x));
+                                button.disabled = false;
+                                return;
+                            }
+                            /* it started meanwhile: the next poll redraws
+                             * this body, so the words live in state */
+                            state.late = explain(x);
+                            this.showJob(state);
                         }
                     },
                 }, 'Cancel')), err);
             }
+            if (state.late) body.push(h('p', { class: 'nbm-error', role: 'alert' }, state.late.text));
             if (state.note) body.push(h('p', { class: 'nbm-muted', text: state.note }));
         } else if (g.status === 'succeeded') {
             const outputs = (g.outputs || []).filter((o) => safeUrl(o.url));
             body.push(h('div', { class: outputs.length > 1 ? 'nbm-figures nbm-figures-many' : 'nbm-figures' },
                 outputs.map((o) => mediaFigure(o, g))));
-            body.push(h('p', { class: 'nbm-result-prompt', text: g.prompt || '' }));
+            body.push(h('p', { class: 'nbm-result-prompt', dir: 'auto', text: g.prompt || '' }));
             const actions = h('div', { class: 'nbm-actions' });
             outputs.forEach((o, n) => actions.append(this.history.downloadLink(g, o, n, outputs.length > 1 ? `Download ${n + 1}` : 'Download')));
             actions.append(h('button', { type: 'button', class: 'nbm-button-quiet', onclick: () => this.history.open(g) }, 'Details'));
@@ -1202,7 +1275,7 @@ class TextTool extends Tool {
         const id = nextId('prompt');
         const hintId = nextId('hint');
         this.prompt = h('textarea', {
-            id, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 3, maxlength: 32000, 'aria-describedby': hintId,
+            id, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 3, maxlength: PROMPT_MAX, dir: 'auto', 'aria-describedby': hintId,
             placeholder: `Ask ${this.title} anything…`,
         });
         this.error = h('p', { class: 'nbm-error', role: 'alert', id: nextId('err') });
@@ -1223,11 +1296,14 @@ class TextTool extends Tool {
             e.preventDefault();
             this.send();
         });
-        this.prompt.addEventListener('input', () => this.prompt.removeAttribute('aria-invalid'));
+        this.prompt.addEventListener('input', () => {
+            this.prompt.removeAttribute('aria-invalid');
+            this.prompt.removeAttribute('aria-errormessage');
+        });
         this.prompt.addEventListener('keydown', (e) => {
             if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
                 e.preventDefault();
-                this.form.requestSubmit();
+                if (!e.repeat) this.form.requestSubmit();
             }
         });
         this.history = new History(this);
@@ -1248,6 +1324,13 @@ class TextTool extends Tool {
         showCost(this, 'Send');
     }
 
+    /* Marks the message box as what the error is about, and focuses it. */
+    invalid() {
+        this.prompt.setAttribute('aria-invalid', 'true');
+        this.prompt.setAttribute('aria-errormessage', this.error.id);
+        this.prompt.focus();
+    }
+
     /* Starts a new conversation. */
     reset() {
         if (this.controller) return;
@@ -1261,7 +1344,7 @@ class TextTool extends Tool {
     }
 
     message(role, text) {
-        const body = h('div', { class: 'nbm-msg-text' });
+        const body = h('div', { class: 'nbm-msg-text', dir: 'auto' });
         if (text) body.textContent = text;
         const el = h('article', { class: `nbm-msg nbm-msg-${role}` },
             h('h3', { class: 'nbm-msg-who', text: role === 'user' ? 'You' : this.title }), body);
@@ -1288,16 +1371,18 @@ class TextTool extends Tool {
         if (this.controller) return;
         const prompt = this.prompt.value.trim();
         showError(this.error, null);
-        if (!prompt) {
-            this.prompt.setAttribute('aria-invalid', 'true');
-            this.prompt.focus();
-            return showError(this.error, { text: 'Write a message first.' });
+        const problem = prompt ? promptTooLong(prompt, 'message') : { text: 'Write a message first.' };
+        if (problem) {
+            this.invalid();
+            return showError(this.error, problem);
         }
         const body = { prompt, stream: true };
         const m = this.picker.model;
         if (m && this.models.length > 1) body.model = m.id;
         if (this.conversationId) body.conversationId = this.conversationId;
 
+        /* the ids history shows now: a stopped answer's row is a new one */
+        const known = new Set([...this.history.list.children].map((li) => li.dataset.id));
         const asked = this.message('user', prompt);
         const answer = this.message('assistant', '');
         answer.el.setAttribute('aria-busy', 'true');
@@ -1348,7 +1433,7 @@ class TextTool extends Tool {
         if (!outcome) {
             outcome = { info: { text: 'The connection was lost before the answer was finished. Check your connection and try again.' } };
         }
-        this.finish({ asked, answer, text, meta, prompt }, outcome);
+        this.finish({ asked, answer, text, meta, prompt, known, answered: !!res }, outcome);
         return undefined;
     }
 
@@ -1369,9 +1454,10 @@ class TextTool extends Tool {
             this.live.textContent = 'The answer is complete.';
             if (d.id) this.recordHistory(d, prompt, text.data);
         } else if (outcome.stopped) {
-            meta.append(text.data ? 'Stopped. The part written so far is kept, and charged.' : 'Stopped.');
+            meta.append('Stopped. Checking whether it was charged…');
             answer.el.classList.add('nbm-msg-stopped');
             this.live.textContent = 'Stopped.';
+            this.settleStopped(turn);
         } else if (outcome.refused) {
             /* refused before a word was written: the message goes back in the box */
             asked.el.remove();
@@ -1380,6 +1466,7 @@ class TextTool extends Tool {
             if (outcome.refused.field === 'conversationId') this.conversationId = null;
             this.prompt.value = prompt;
             showError(this.error, outcome.refused);
+            if (outcome.refused.field === 'prompt') this.invalid();
             this.live.textContent = outcome.refused.text;
         } else {
             meta.remove();
@@ -1391,6 +1478,60 @@ class TextTool extends Tool {
         this.log.scrollTop = this.log.scrollHeight;
         this.balance.refresh();
         this.prompt.focus();
+    }
+
+    /* After Stop: the server charges when the provider had already
+     * written text, even text the page never showed (docs/MODULES.md,
+     * Refund), and ends the generation once it sees the reader gone (its
+     * next write or heartbeat, within 5 s).  The stream never named the
+     * generation, so it is found in history (the oldest new row with
+     * this prompt), followed until it ends, shown there and said in the
+     * answer's meta line: charged or not, as the server recorded it. */
+    async settleStopped(turn) {
+        const { meta, text, prompt, known, answered } = turn;
+        const say = (words) => {
+            meta.textContent = words;
+            this.live.textContent = words;
+        };
+        let item = null;
+        for (let i = 0; i < 10 && !item; i++) {
+            await new Promise((resolve) => { setTimeout(resolve, 1000); });
+            try {
+                const page = await callJSON(`${this.base}/api/history?limit=5`);
+                const items = Array.isArray(page.items) ? page.items : [];
+                item = items.filter((g) => !known.has(String(g.id)) && g.prompt === prompt).at(-1) || null;
+            } catch {
+                /* tried again below */
+            }
+        }
+        if (!item) {
+            say(answered
+                ? 'Stopped. Whether it was charged could not be checked: your history and balance show it.'
+                : 'Stopped before the server answered. If it had already started, any charge shows in your history and balance.');
+            this.balance.refresh();
+            return;
+        }
+        const ended = (g) => {
+            this.history.upsert(g);
+            this.balance.refresh();
+            if (g.status === 'succeeded') {
+                /* what was paid for, though the page had not shown it */
+                if (!text.data && typeof g.text === 'string') text.appendData(g.text);
+                say(`Stopped. ${creditsText(g.cost)} charged: the provider had already started the answer.`);
+            } else {
+                say('Stopped before any answer; nothing was charged.');
+            }
+        };
+        if (FINAL.has(item.status)) {
+            ended(item);
+            return;
+        }
+        this.history.upsert(item);
+        const stop = this.watcher.watch(item.id, (g) => {
+            if (!g || !FINAL.has(g.status)) return;
+            stop();
+            ended(g);
+        });
     }
 
     /* The finished answer goes to the top of history (as the server has

@@ -5,7 +5,7 @@
  * /api/account/* call (docs/PLATFORM.md).  Plain ES module, no build
  * step; user text only ever goes in as text. */
 
-import { h, call, callJSON, when, safeUrl, explain, showError, ApiError } from './module.js';
+import { h, call, callJSON, when, safeUrl, explain, showError, ApiError, Balance } from './module.js';
 
 const MIB = 1024 * 1024;
 const AVATAR_MAX = 5 * MIB;
@@ -37,12 +37,24 @@ function reauthWords() {
     };
 }
 
+/* A server's lower-case message ("the name must be ...") as a sentence. */
+const sentence = (s) => s.charAt(0).toUpperCase() + s.slice(1) + (/[.!?]$/.test(s) ? '' : '.');
+
 /* What an account call's refusal means here, in words. */
 function words(e) {
     if (e instanceof ApiError) {
-        if (e.code === 'invalid_name' || e.code === 'invalid_password' || e.code === 'invalid_image'
-            || e.code === 'image_too_large') {
-            return { text: e.detail || 'That was not accepted.' };
+        if (e.code === 'image_too_large') {
+            /* "the image is WxH pixels; at most 25000000 pixels and 16384 on a side are accepted" */
+            const m = /(\d+)x(\d+) pixels/.exec(e.detail);
+            return {
+                text: `That picture is too large${m ? ` (${m[1]} × ${m[2]} pixels)` : ''}: pictures can have at most 25 megapixels and 16,384 pixels on a side.`,
+            };
+        }
+        if (e.code === 'invalid_password' && /72 bytes/.test(e.detail)) {
+            return { text: 'That password is too long: use at most 72 bytes (72 plain letters or digits; accented letters and emoji take more).' };
+        }
+        if (e.code === 'invalid_name' || e.code === 'invalid_password' || e.code === 'invalid_image') {
+            return { text: e.detail ? sentence(e.detail) : 'That was not accepted.' };
         }
         if (e.code === 'last_sign_in_method') {
             return { text: 'This is your only way to sign in, so it cannot be unlinked: set a password or connect another account first.' };
@@ -92,6 +104,8 @@ function showUser(user) {
     for (const el of document.querySelectorAll('header .nb-user-name, [data-nbs-who]')) {
         el.textContent = user.name || '';
     }
+    /* the header cuts a long name short; its title has it whole */
+    document.querySelector('header .nb-user-name')?.setAttribute('title', user.name || '');
     const who = document.querySelector('header .nb-who');
     let img = who && $('img.nb-avatar', who);
     const src = user.image && user.image.startsWith('/api/account/avatar/') ? safeUrl(user.image) : null;
@@ -330,6 +344,8 @@ function removal() {
 }
 
 async function start() {
+    /* the header's balance chip, as on the other pages */
+    new Balance().refresh();
     profile();
     password();
     sessions();

@@ -55,7 +55,7 @@ test('dashboard and settings: sign up, see the dashboard, generate, rename, pict
         await page.goto(`${BASE}/signup`);
         await signUp(page, user, '/');
         await page.locator('body[data-nbd-ready]').waitFor();
-        assert.equal(await page.locator('main h1').innerText(), `Welcome back, ${user.name}`);
+        assert.equal(await page.locator('main h1').innerText(), `Welcome, ${user.name}`, 'nothing made yet: not "back"');
         assert.equal(await page.locator('[data-nbd-balance]').innerText(), '100 credits');
         assert.equal(await page.locator('header .nbm-balance').textContent(), 'Balance: 100 credits');
         assert.equal(await page.locator('.nbd-module').count(), 6);
@@ -138,7 +138,8 @@ test('dashboard and settings: sign up, see the dashboard, generate, rename, pict
         assert.equal(await page.locator('header .nb-user-name').innerText(), newName, 'the module knows the new name at once');
         await page.waitForFunction(() => document.querySelector('header img.nb-avatar')?.naturalWidth === 256);
         await page.goto(`${BASE}/`);
-        assert.equal(await page.locator('main h1').innerText(), `Welcome back, ${newName}`);
+        await page.locator('body[data-nbd-ready]').waitFor();
+        assert.equal(await page.locator('main h1').innerText(), `Welcome back, ${newName}`, 'with a generation: back');
     });
 
     await step('connected accounts: none, a Connect link per configured provider; no section without providers', async () => {

@@ -93,6 +93,60 @@ test('sign up, generate an image, stream text, make a video, find them in histor
         await shot(page, 'image');
     });
 
+    await t.test('seedream: Ctrl+Enter pressed twice and held makes one generation', async () => {
+        await page.goto(`${BASE}/seedream/`);
+        const form = page.locator('form.nbm-form');
+        await page.locator('.nbm-generate:enabled').waitFor();
+        const posts = [];
+        const count = (req) => {
+            if (req.method() === 'POST' && new URL(req.url()).pathname === '/seedream/api/generate') posts.push(req);
+        };
+        page.on('request', count);
+        const prompt = form.getByLabel('Prompt');
+        await prompt.fill('One banana, not many');
+        await prompt.focus();
+        // twice quickly, then held: a second down of a held key is a repeat
+        await page.keyboard.down('Control');
+        await page.keyboard.press('Enter');
+        await page.keyboard.press('Enter');
+        await page.keyboard.down('Enter');
+        for (let i = 0; i < 8; i++) await page.keyboard.down('Enter');
+        await page.keyboard.up('Enter');
+        await page.keyboard.up('Control');
+        await page.locator('.nbm-result figure img').waitFor();
+        await page.waitForTimeout(500);
+        page.off('request', count);
+        assert.equal(posts.length, 1, 'one POST /seedream/api/generate');
+        await page.locator('.nbm-grid > li').first().waitFor();
+        assert.equal(await page.locator('.nbm-grid > li').count(), 1, 'one generation in the history');
+    });
+
+    await t.test('a prompt over the server\'s 8000 bytes is refused before sending, naming the limit', async () => {
+        const posts = [];
+        const count = (req) => {
+            if (req.method() === 'POST' && /\/api\/generate$/.test(req.url())) posts.push(req.url());
+        };
+        page.on('request', count);
+        // 3000 CJK characters: within the box's maxlength, 9000 bytes
+        const long = '香蕉'.repeat(1500);
+        const prompt = page.locator('form.nbm-form').getByLabel('Prompt');
+        await prompt.fill(long);
+        await page.locator('.nbm-generate:enabled').click();
+        await page.locator('form.nbm-form .nbm-error', { hasText: /at most 8000 bytes \(about 2666 characters of this text\)/ }).waitFor();
+        assert.equal(await prompt.getAttribute('aria-invalid'), 'true');
+        await page.goto(`${BASE}/qwen/`);
+        const box = page.getByLabel('Your message');
+        await box.fill(long);
+        await box.press('Enter');
+        await page.locator('.nbm-composer .nbm-error', { hasText: /at most 8000 bytes/ }).waitFor();
+        assert.equal(await box.getAttribute('aria-invalid'), 'true');
+        assert.equal(await box.inputValue(), long, 'the message stays in the box');
+        page.off('request', count);
+        assert.deepEqual(posts, [], 'nothing sent');
+        await box.fill('');
+        await page.goto(`${BASE}/seedream/`);
+    });
+
     await t.test('qwen: the answer streams in word by word', async () => {
         await page.locator('header nav a[href="/qwen"]').click();
         await page.waitForURL(`${BASE}/qwen`);
@@ -117,6 +171,38 @@ test('sign up, generate an image, stream text, make a video, find them in histor
         assert.match(text, /Fake reply from qwen/);
         await page.locator('.nbm-list > li').first().filter({ hasText: 'Tell me about bananas' }).waitFor();
         await shot(page, 'text');
+    });
+
+    await t.test('qwen: "Continue this conversation" leaves focus in the message box', async () => {
+        await page.locator('.nbm-list > li').first().locator('.nbm-row-open').click();
+        await page.getByRole('dialog').getByRole('button', { name: 'Continue this conversation' }).click();
+        await page.getByRole('dialog').waitFor({ state: 'hidden' });
+        await page.waitForTimeout(100);
+        assert.equal(await page.evaluate(() => document.activeElement?.id), await page.getByLabel('Your message').getAttribute('id'));
+    });
+
+    await t.test('qwen: Stop before any text is shown says whether it was charged', async () => {
+        const balance = page.locator('header .nbm-balance');
+        const credits = async () => Number((await balance.innerText()).match(/(-?\d+) credit/)[1]);
+        const stopAfter = async (prompt) => {
+            await page.getByLabel('Your message').fill(prompt);
+            await page.getByLabel('Your message').press('Enter');
+            await page.waitForTimeout(500);
+            await page.getByRole('button', { name: 'Stop', exact: true }).click();
+            const meta = page.locator('.nbm-msg-assistant').last().locator('.nbm-msg-meta');
+            await meta.filter({ hasNotText: 'Checking' }).waitFor({ timeout: TIMEOUT });
+            return meta.innerText();
+        };
+        // the provider has not answered when the server sees the reader gone
+        const before = await credits();
+        assert.equal(await stopAfter('Stop me early [fake:slow=12000]'), 'Stopped before any answer; nothing was charged.');
+        await page.locator('.nbm-list > li').first().filter({ hasText: 'Stop me early' }).waitFor();
+        assert.equal(await credits(), before, 'nothing charged');
+        // it answered (unseen by the page) before the server saw the reader gone
+        assert.match(await stopAfter('Stop me late [fake:slow=3000]'), /^Stopped\. 1 credit charged/);
+        await page.locator('.nbm-list > li').first().filter({ hasText: 'Stop me late' })
+            .locator('.nbm-badge', { hasText: 'Stopped early' }).waitFor();
+        await balance.filter({ hasText: `${before - 1} credits` }).waitFor();
     });
 
     await t.test('wan-2.5: a video job runs, finishes and plays', async () => {

@@ -127,7 +127,7 @@ test('browser: an OAuth-only V1 user\'s settings: Google connected, a first pass
             await page.goto(url('/api/auth/signin'));
             await throughGoogle('Continue with Google', '/');
             await page.locator('body[data-nbd-ready]').waitFor();
-            assert.equal(await page.locator('main h1').innerText(), `Welcome back, ${v1.name}`);
+            assert.equal(await page.locator('main h1').innerText(), `Welcome, ${v1.name}`, 'no generations here yet');
             assert.equal(await page.locator('header .nb-user-name').innerText(), v1.name);
         });
 

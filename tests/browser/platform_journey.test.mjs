@@ -65,7 +65,7 @@ test('issue 7 journey: sign up, buy credits, generate, rename, export, delete', 
         await page.goto(url('/signup'));
         await signUp(page, user, '/');
         await page.locator('body[data-nbd-ready]').waitFor();
-        assert.equal(await page.locator('main h1').innerText(), `Welcome back, ${user.name}`);
+        assert.equal(await page.locator('main h1').innerText(), `Welcome, ${user.name}`);
         assert.equal(await dashboardBalance(page), '100 credits');
         assert.equal(await page.locator('header .nbm-balance').textContent(), 'Balance: 100 credits');
         await shot(page, 'dashboard');
@@ -122,6 +122,8 @@ test('issue 7 journey: sign up, buy credits, generate, rename, export, delete', 
     await step('change the name in settings: the header shows it', async () => {
         await page.locator('header nav.nb-account').getByRole('link', { name: 'Settings' }).click();
         await page.waitForURL(url('/settings'));
+        // the header's balance chip, as on every other page
+        await page.locator('header [data-nb-balance]:visible', { hasText: /^Balance: \d+ credits$/ }).waitFor();
         const form = page.locator('form[data-nbs-name]');
         await form.getByLabel('Name').fill(newName);
         await form.getByRole('button', { name: 'Save name' }).click();

@@ -171,7 +171,7 @@ test('POST /api/account/profile: the name is trimmed and kept; the cookie is re-
     if (has('qwen')) {
         const page = await get('/qwen/', { headers: u.jar.headers({ Accept: 'text/html' }) });
         assert.equal(page.status, 200);
-        assert.ok(page.text.includes('<span class="nb-user-name">Zoë 🍌 &lt;b&gt;&amp;amp;&lt;/b&gt;</span>'),
+        assert.ok(page.text.includes('<span class="nb-user-name" title="Zoë 🍌 &lt;b&gt;&amp;amp;&lt;/b&gt;">Zoë 🍌 &lt;b&gt;&amp;amp;&lt;/b&gt;</span>'),
             'the module\'s header shows the new name, escaped');
         const me = await get('/qwen/api/me', { headers: u.jar.headers() });
         assert.equal(me.json().name, name);

@@ -296,11 +296,13 @@ test('grok: Stop aborts the stream and keeps what was written', async () => {
     await page.locator('.nbm-msg-assistant[aria-busy="false"]').waitFor();
     const kept = await answer.locator('.nbm-msg-text').innerText();
     assert.ok(kept.length > 20, 'the partial answer stays');
-    assert.match(await answer.innerText(), /Stopped\. The part written so far is kept, and charged\./);
     await new Promise((r) => setTimeout(r, 700));
     assert.equal(await answer.locator('.nbm-msg-text').innerText(), kept, 'nothing more arrives after Stop');
     assert.ok(await page.locator('.nbm-generate').isEnabled());
     assert.ok(await page.getByRole('button', { name: 'Stop' }).isHidden());
+    // what the server recorded: charged, and in history marked as stopped
+    await answer.locator('.nbm-msg-meta', { hasText: /Stopped\. \d+ credits? charged/ }).waitFor();
+    await page.locator('.nbm-list > li', { hasText: 'tell me a long story' }).first().locator('.nbm-badge', { hasText: 'Stopped early' }).waitFor();
     clean(page);
     await page.close();
 });
@@ -351,6 +353,30 @@ test('seedream: a queued job can be canceled, and the credits come back', async 
         mock.state.timing = saved;
     }
     clean(page);
+    await page.close();
+});
+
+test('seedream: Cancel just too late says so, and the words stay when the job starts', async () => {
+    const page = await open('seedream');
+    const saved = { ...mock.state.timing };
+    mock.state.timing.queuedMs = 1500;
+    try {
+        // the server's answer when the job started between poll and press
+        await page.route('**/cancel', (route) => route.fulfill({
+            status: 409, contentType: 'application/json', body: JSON.stringify({ error: 'not_queued', message: 'x' }),
+        }));
+        await page.locator('form.nbm-form').getByLabel('Prompt').fill('Too late to stop');
+        await page.locator('.nbm-generate').click();
+        await page.locator('.nbm-result .nbm-badge', { hasText: 'Queued' }).waitFor();
+        await page.locator('.nbm-result').getByRole('button', { name: 'Cancel' }).click();
+        const late = page.locator('.nbm-result .nbm-error', { hasText: 'It has already started, so it can no longer be canceled.' });
+        await late.waitFor();
+        await page.locator('.nbm-result .nbm-badge', { hasText: 'Generating' }).waitFor();
+        assert.ok(await late.isVisible(), 'still said once it runs');
+    } finally {
+        mock.state.timing = saved;
+    }
+    clean(page, { bad: [/\/cancel 409/] });
     await page.close();
 });
 
@@ -496,6 +522,8 @@ test('errors in words: credits, limits, fields, uploads, the provider, the netwo
     await refusal(429, { error: 'too_many_in_flight', message: 'x' }, /as many generations running here as allowed/);
     await refusal(403, { error: 'csrf', message: 'x' }, /did not come from this page/);
     await refusal(413, { error: 'payload_too_large', message: 'x' }, /too large: images can be up to 10 MB/);
+    await refusal(413, { error: 'payload_too_large', message: 'the image may have at most 25 megapixels' },
+        /too many pixels: it may have at most 25 megapixels/);
     // an answer that leaves the admission unknown is sent once more,
     // under the same Idempotency-Key; a second such answer is shown
     n = requestCount();
@@ -530,6 +558,8 @@ test('errors in words: credits, limits, fields, uploads, the provider, the netwo
     assert.equal(sent.length, 2, 'sent twice');
     assert.equal(sent[1].idempotencyKey, sent[0].idempotencyKey, 'under one key');
     assert.equal(await err.isVisible(), false, 'no error shown');
+    // a press within a second of an admitted job is a double press
+    await sleep(1100);
     n = requestCount();
     await go();
     while (requestCount() === n) await sleep(50);

@@ -72,7 +72,7 @@ function header(active) {
         + `  <nav class="nb-nav" aria-label="Modules">\n${links}  </nav>\n  <div class="nb-user">`
         + '<span class="nbm-balance" data-nb-balance hidden></span>\n    <nav class="nb-account" aria-label="Account">'
         + '<a class="nb-dashboard" href="/">Dashboard</a><a class="nb-billing" href="/billing">Billing</a><a class="nb-settings" href="/settings">Settings</a></nav>\n    '
-        + `<span class="nb-who"><span class="nb-user-name">${esc(USER.name)}</span></span>\n    <a href="/api/auth/signout">Sign out</a></div>\n</header>`;
+        + `<span class="nb-who"><span class="nb-user-name" title="${esc(USER.name)}">${esc(USER.name)}</span></span>\n    <a href="/api/auth/signout">Sign out</a></div>\n</header>`;
 }
 
 // The module's title in the registry (modules.conf), which {{title}} shows.
@@ -154,7 +154,7 @@ export async function startServer({ port = 0, host = '127.0.0.1' } = {}) {
         return {
             id: g.id, module: g._module, model: g.model, status: g.status, prompt: g.prompt, cost: g.cost,
             offline: g.offline, outputs: g.status === 'succeeded' ? g.outputs : [], text: g.text ?? null,
-            error: g.error ?? null, createdAt: g.createdAt, startedAt: g.startedAt ?? null, finishedAt: g.finishedAt ?? null,
+            error: g.error ?? null, partial: g.status === 'succeeded' && !!g.error, createdAt: g.createdAt, startedAt: g.startedAt ?? null, finishedAt: g.finishedAt ?? null,
         };
     }
 
@@ -390,8 +390,15 @@ export async function startServer({ port = 0, host = '127.0.0.1' } = {}) {
             }
             usage.completion_tokens = text.split(' ').length;
             usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
-            // a client that left is charged for what was written (partial)
-            Object.assign(g, { status: 'succeeded', text, finishedAt: new Date().toISOString() });
+            // a client that left is charged for what was written (partial),
+            // refunded when nothing was (the server's client_gone)
+            if (gone && !text) {
+                Object.assign(g, { status: 'failed', text, error: { code: 'client_gone', message: 'the reader left before any answer came' }, finishedAt: new Date().toISOString() });
+                ledger(g.cost, 'refund', m, g.id);
+                return undefined;
+            }
+            Object.assign(g, { status: 'succeeded', text, finishedAt: new Date().toISOString() },
+                gone ? { error: { code: 'client_gone', message: 'the answer was cut short when its reader left' } } : {});
             if (gone) return undefined;
             await write(event('done', { id: g.id, conversationId, usage, cost: g.cost }));
             return res.end();
