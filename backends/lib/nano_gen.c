@@ -826,6 +826,7 @@ typedef struct {
     const char         *id;
     const char         *user_id;
     const char         *module;     /* another module's is not found */
+    const char         *owner;      /* nano_gen_cancel_lost's runner */
     int                 delete;     /* delete (1) or cancel (0) */
     nano_gen_change_t   out;
     json_t             *files;      /* its files, relative to the media root */
@@ -835,26 +836,30 @@ typedef struct {
  * The owner's status of id in module, locked for the transaction (NULL
  * when none), and the files it owns: its outputs and the image it was
  * given.  PostgreSQL picks the names out, so a row whose other values
- * jansson refuses (nano_gen_read) can still be canceled or deleted.
+ * jansson refuses (nano_gen_read) can still be canceled or deleted.  A
+ * row running under runner (NULL: none) that it never began (no phase)
+ * reads as queued.
  */
 static nano_db_status_t
 nano_gen_lock(nano_db_t *db, const char *id, const char *user_id,
-    const char *module, char **status, json_t **files)
+    const char *module, const char *runner, char **status, json_t **files)
 {
     static const char   sql[] =
-        "SELECT \"status\", jsonb_path_query_array(\"outputs\","
+        "SELECT CASE WHEN \"status\" = 'running' AND \"leaseOwner\" = $4"
+        " AND \"phase\" IS NULL THEN 'queued' ELSE \"status\" END"
+        " AS \"status\", jsonb_path_query_array(\"outputs\","
         " '$[*].file ? (@.type() == \"string\")')"
         " || jsonb_path_query_array(\"params\","
         " '$.inputImage.file ? (@.type() == \"string\")') AS \"files\""
         " FROM \"Generation\" WHERE \"id\" = $1 AND \"userId\" = $2"
         " AND \"module\" = $3 FOR UPDATE";
-    const char         *params[3] = { id, user_id, module };
+    const char         *params[4] = { id, user_id, module, runner };
     nano_db_status_t    st;
     PGresult           *r;
 
     *status = NULL;
     *files = NULL;
-    r = nano_db_exec(db, sql, 3, params, PGRES_TUPLES_OK, &st);
+    r = nano_db_exec(db, sql, 4, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         return st;
     }
@@ -876,7 +881,8 @@ nano_gen_change_tx(nano_db_t *db, void *arg)
     static const char   cancel[] =
         "UPDATE \"Generation\" SET \"status\" = 'canceled', \"finishedAt\" = "
         NANO_GEN_NOW ", \"error\" = '{\"code\":\"canceled\",\"message\":"
-        "\"canceled before it started\"}' WHERE \"id\" = $1";
+        "\"canceled before it started\"}', \"leaseOwner\" = NULL,"
+        " \"leaseUntil\" = NULL WHERE \"id\" = $1";
     static const char   drop[] =
         "DELETE FROM \"Generation\" WHERE \"id\" = $1";
     nano_gen_change_ctx_t  *c = arg;
@@ -888,7 +894,7 @@ nano_gen_change_tx(nano_db_t *db, void *arg)
     json_decref(c->files);
     c->files = NULL;
     c->out = NANO_GEN_CHANGED;
-    st = nano_gen_lock(db, c->id, c->user_id, c->module, &status,
+    st = nano_gen_lock(db, c->id, c->user_id, c->module, c->owner, &status,
                        &c->files);
     if (st != NANO_DB_OK) {
         goto out;
@@ -935,8 +941,22 @@ nano_db_status_t
 nano_gen_cancel(nano_db_t *db, const char *id, const char *user_id,
     const char *module, nano_gen_change_t *out)
 {
-    nano_gen_change_ctx_t  c = { id, user_id, module, 0, NANO_GEN_CHANGED,
-                                 NULL };
+    nano_gen_change_ctx_t  c = { id, user_id, module, NULL, 0,
+                                 NANO_GEN_CHANGED, NULL };
+    nano_db_status_t       st;
+
+    st = nano_gen_change(db, &c);
+    json_decref(c.files);
+    *out = c.out;
+    return st;
+}
+
+nano_db_status_t
+nano_gen_cancel_lost(nano_db_t *db, const char *id, const char *user_id,
+    const char *module, const char *runner, nano_gen_change_t *out)
+{
+    nano_gen_change_ctx_t  c = { id, user_id, module, runner, 0,
+                                 NANO_GEN_CHANGED, NULL };
     nano_db_status_t       st;
 
     st = nano_gen_change(db, &c);
@@ -949,8 +969,8 @@ nano_db_status_t
 nano_gen_delete(nano_db_t *db, const char *id, const char *user_id,
     const char *module, nano_gen_change_t *out, json_t **files)
 {
-    nano_gen_change_ctx_t  c = { id, user_id, module, 1, NANO_GEN_CHANGED,
-                                 NULL };
+    nano_gen_change_ctx_t  c = { id, user_id, module, NULL, 1,
+                                 NANO_GEN_CHANGED, NULL };
     nano_db_status_t       st;
 
     st = nano_gen_change(db, &c);

@@ -194,6 +194,16 @@ nano_db_status_t nano_gen_cancel(nano_db_t *db, const char *id,
     const char *user_id, const char *module, nano_gen_change_t *out);
 
 /*
+ * nano_gen_cancel for an admission whose answer was lost
+ * (nano_jobs_admit_lost): also a row running under runner that it never
+ * began, as a claim of runner's whose answer was lost the same way
+ * leaves it (the server held both statements, then ran them).
+ */
+nano_db_status_t nano_gen_cancel_lost(nano_db_t *db, const char *id,
+    const char *user_id, const char *module, const char *runner,
+    nano_gen_change_t *out);
+
+/*
  * Deletes a generation of user_id in module that is not running (a
  * queued one is refunded first); the paths of its files, outputs and
  * input image (relative to the media root; a new array), go to *files so

@@ -1335,7 +1335,8 @@ nano_jobs_cancel_lost(nano_db_t *db)
         if (e.id[0] == '\0') {
             continue;
         }
-        st = nano_gen_cancel(db, e.id, e.user, nano_jobs.module, &out);
+        st = nano_gen_cancel_lost(db, e.id, e.user, nano_jobs.module,
+                                  nano_jobs.owner, &out);
         if (st == NANO_DB_UNAVAILABLE) {
             /* as if this turn never came */
             pthread_mutex_lock(&nano_jobs_admits.lock);
