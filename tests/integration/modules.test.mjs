@@ -1041,3 +1041,30 @@ test('an input image the server cannot store is 500 internal, costing nothing (m
     }
     assert.deepEqual(fs.readdirSync(inputs), [], 'no input file left behind');
 });
+
+// The WebM's Duration (EBML 0x4489, a float of milliseconds at our 1 ms
+// TimecodeScale).
+function webmDurationMs(buf) {
+    const at = buf.indexOf(Buffer.from([0x44, 0x89]));
+    assert.ok(at > 0, 'the WebM has a Duration');
+    const size = buf[at + 2] & 0x7f;
+    return size === 8 ? buf.readDoubleBE(at + 3) : buf.readFloatBE(at + 3);
+}
+
+test('wan-2.5 offline: the clip lasts the duration asked (5 s), as the page and the API say', async () => {
+    const video = REGISTRY.find((x) => x.kind === 'video');
+    if (!video) return;
+    const u = await person('offline-length');
+    // an empty key: the offline provider (found by a probe: a 3 s clip
+    // under "Duration 5 s")
+    await withBackendEnv(video.name, ['DASHSCOPE_API_KEY='], async () => {
+        const res = await generate(u.jar, video.name, { prompt: `five seconds ${tag()}` });
+        assert.equal(res.status, 202, res.text);
+        const g = await waitFor(u.jar, video.name, res.json().id, { ms: 60000 });
+        assert.equal(g.status, 'succeeded', JSON.stringify(g.error));
+        assert.equal(g.offline, true, 'the offline provider made it');
+        assert.equal(row(g.id).params.duration, 5);
+        const ms = webmDurationMs(fs.readFileSync(outputFiles(g.id)[0]));
+        assert.ok(Math.abs(ms - 5000) < 100, `the clip lasts ${ms} ms`);
+    });
+});
