@@ -941,14 +941,7 @@ nano_db_status_t
 nano_gen_cancel(nano_db_t *db, const char *id, const char *user_id,
     const char *module, nano_gen_change_t *out)
 {
-    nano_gen_change_ctx_t  c = { id, user_id, module, NULL, 0,
-                                 NANO_GEN_CHANGED, NULL };
-    nano_db_status_t       st;
-
-    st = nano_gen_change(db, &c);
-    json_decref(c.files);
-    *out = c.out;
-    return st;
+    return nano_gen_cancel_lost(db, id, user_id, module, NULL, out);
 }
 
 nano_db_status_t
