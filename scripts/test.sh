@@ -15,8 +15,8 @@
 # of its error (so the tail of a long CI log says what to look at), then one
 # line "N passed, N failed".
 #
-# TESTS=<regex> runs only the integration files whose names match it
-# (no unit, browser, client or page tests): a quick loop while working.
+# TESTS=<regex> runs only the integration and browser files whose names
+# match it (no unit, client or page tests): a quick loop while working.
 #
 # Environment: TEST_PORT (18080).  The integration tests get NANO_TEST_BASE,
 # NANO_TEST_STATE, NANO_TEST_KEYFILE, NANO_TEST_SECRET (the signing key),
@@ -117,9 +117,12 @@ need_playwright() {
 
 only=${TESTS:-}
 integration=(tests/integration/)
+browser=(tests/browser/)
 if [ -n "$only" ]; then
-    mapfile -t integration < <(ls tests/integration/*.test.mjs | grep -E -- "$only")
-    [ "${#integration[@]}" -gt 0 ] || { echo "test: no integration file matches TESTS=$only" >&2; exit 1; }
+    mapfile -t integration < <(printf '%s\n' tests/integration/*.test.mjs | grep -E -- "$only")
+    mapfile -t browser < <(printf '%s\n' tests/browser/*.test.mjs | grep -E -- "$only")
+    [ "${#integration[@]}" -gt 0 ] || [ "${#browser[@]}" -gt 0 ] ||
+        { echo "test: no integration or browser file matches TESTS=$only" >&2; exit 1; }
 fi
 
 # --- unit tests -----------------------------------------------------------
@@ -240,21 +243,25 @@ else
     export NANO_TEST_OIDC_URL=$STACK_OIDC_URL NANO_TEST_GITHUB_URL=$STACK_GITHUB_URL
     export NANO_TEST_STRIPE_URL=$STACK_STRIPE_URL
     # One file at a time: some tests stop a backend or the database.
-    node_tests "$STACK_STATE/integration.tap" 400000 "${integration[@]}"
+    if [ "${#integration[@]}" -gt 0 ]; then
+        node_tests "$STACK_STATE/integration.tap" 400000 "${integration[@]}"
+    fi
+
+    # --- browser tests: headless Debian chromium, playwright-core ---------
+    if [ "${#browser[@]}" -gt 0 ]; then
+        echo "== browser tests (headless chromium)"
+        if ! need_playwright "browser tests"; then
+            failure "FAILED browser tests not run (no chromium or playwright-core)"
+            failed=$((failed + 1))
+        else
+            PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 node_tests "$STACK_STATE/browser.tap" 400000 "${browser[@]}"
+        fi
+    fi
     if [ -n "$only" ]; then
         stop_stack
         summary
         [ "$failed" -eq 0 ]
         exit
-    fi
-
-    # --- browser tests: headless Debian chromium, playwright-core ---------
-    echo "== browser tests (headless chromium)"
-    if ! need_playwright "browser tests"; then
-        failure "FAILED browser tests not run (no chromium or playwright-core)"
-        failed=$((failed + 1))
-    else
-        PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 node_tests "$STACK_STATE/browser.tap" 400000 tests/browser/
     fi
 
     # --- next-auth client tests: next-auth/react against the platform -----
