@@ -859,6 +859,7 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
     in.offline = nano_module_offline();
     in.key = key;
     db = nano_server_db(req);
+    memset(&adm, 0, sizeof(adm));   /* read below when db is NULL */
     sends = nano_db_sends(db);
     st = db != NULL ? nano_gen_create(db, &in, &adm) : NANO_DB_UNAVAILABLE;
     if (st != NANO_DB_OK) {
