@@ -1326,11 +1326,6 @@ nano_jobs_cancel_lost(nano_db_t *db)
     {
         pthread_mutex_lock(&nano_jobs_admits.lock);
         e = nano_jobs_admits.e[i];
-        if (e.id[0] != '\0' && e.drop_at == 0) {
-            /* the watch runs from the first turn the database answers */
-            nano_jobs_admits.e[i].drop_at = now
-                + NANO_JOBS_ADMIT_WATCH_SECS * 1000LL;
-        }
         pthread_mutex_unlock(&nano_jobs_admits.lock);
         if (e.id[0] == '\0') {
             continue;
@@ -1338,13 +1333,16 @@ nano_jobs_cancel_lost(nano_db_t *db)
         st = nano_gen_cancel_lost(db, e.id, e.user, nano_jobs.module,
                                   nano_jobs.owner, &out);
         if (st == NANO_DB_UNAVAILABLE) {
-            /* as if this turn never came */
+            return;
+        }
+        if (e.drop_at == 0) {
+            /* the watch runs from the first turn the database answers */
+            e.drop_at = now + NANO_JOBS_ADMIT_WATCH_SECS * 1000LL;
             pthread_mutex_lock(&nano_jobs_admits.lock);
             if (strcmp(nano_jobs_admits.e[i].id, e.id) == 0) {
                 nano_jobs_admits.e[i].drop_at = e.drop_at;
             }
             pthread_mutex_unlock(&nano_jobs_admits.lock);
-            return;
         }
         if (st != NANO_DB_OK) {
             continue;
@@ -1358,7 +1356,7 @@ nano_jobs_cancel_lost(nano_db_t *db)
                            " 503, and no longer queued when looked for (a"
                            " runner took it, or its owner ended it): left"
                            " as it is", e.id);
-        } else if (e.drop_at == 0 || now < e.drop_at) {
+        } else if (now < e.drop_at) {
             continue;
         }
         nano_jobs_admit_forget(i, e.id);
