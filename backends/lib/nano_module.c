@@ -328,13 +328,14 @@ nano_module_models(nano_req_t *req, nano_res_t *res)
     }
     PQclear(r);
     return nano_res_json(res, 200,
-                         json_pack("{s:s, s:s, s:s, s:s, s:b, s:o*}",
+                         json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:o*}",
                                    "module", req->app->name,
                                    "title", nano_module_title(req),
                                    "kind", nano_module_kind_name,
                                    "provider", reg != NULL ? reg->provider
                                                            : "offline",
                                    "offline", nano_module_is_offline,
+                                   "promptMaxBytes", NANO_GEN_PROMPT_MAX,
                                    "models", models));
 }
 

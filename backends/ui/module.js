@@ -9,7 +9,6 @@ const FINAL = new Set(['succeeded', 'failed', 'canceled']);
 const MIB = 1024 * 1024;
 const UPLOAD_MAX = 10 * MIB;            /* multipart limit of /api/generate */
 const SEED_MAX = 2147483647;
-const PROMPT_MAX = 8000;                /* bytes of UTF-8: NANO_GEN_PROMPT_MAX */
 const PAGE_SIZE = { image: 12, video: 12, text: 20 };
 
 /* Choices for the options a page asks for with data-options. */
@@ -92,15 +91,16 @@ function isVideo(o) {
     return /^video\//.test(o.mime || '') || /\.(webm|mp4)$/i.test(o.url || '');
 }
 
-/* The words for a prompt over the server's limit, which counts UTF-8
- * bytes (a CJK character is 3), or null when it fits. */
-function promptTooLong(text, noun) {
+/* The words for a prompt over the server's limit (max, from /api/models'
+ * promptMaxBytes), which counts UTF-8 bytes (a CJK character is 3), or
+ * null when it fits. */
+function promptTooLong(text, noun, max) {
     const bytes = new TextEncoder().encode(text).length;
-    if (bytes <= PROMPT_MAX) return null;
-    const about = Math.floor(PROMPT_MAX * [...text].length / bytes);
+    if (!(max > 0) || bytes <= max) return null;
+    const about = Math.floor(max * [...text].length / bytes);
     return {
         field: 'prompt',
-        text: `This ${noun} is too long: it may have at most ${PROMPT_MAX} bytes (about ${about} characters of this text), and it has ${bytes}. Shorten it and try again.`,
+        text: `This ${noun} is too long: it may have at most ${max} bytes (about ${about} characters of this text), and it has ${bytes}. Shorten it and try again.`,
     };
 }
 
@@ -868,6 +868,8 @@ class Tool {
         Object.assign(this, cfg);
         this.info = info;
         this.models = Array.isArray(info.models) ? info.models : [];
+        /* the server's limit; without it the server alone refuses */
+        this.promptMax = Number.isInteger(info.promptMaxBytes) ? info.promptMaxBytes : undefined;
         this.balance = balance;
         this.watcher = new Watcher(this.base, cap);
     }
@@ -889,7 +891,7 @@ class MediaTool extends Tool {
         const promptId = nextId('prompt');
         const hintId = nextId('hint');
         this.prompt = h('textarea', {
-            id: promptId, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 5, required: true, maxlength: PROMPT_MAX, dir: 'auto',
+            id: promptId, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 5, required: true, maxlength: this.promptMax, dir: 'auto',
             'aria-describedby': hintId,
             placeholder: this.kind === 'video'
                 ? 'A red kite rising over a windy beach at sunset, slow camera pan'
@@ -1045,7 +1047,7 @@ class MediaTool extends Tool {
     collect() {
         const prompt = this.prompt.value.trim();
         if (!prompt) return { field: 'prompt', text: `Write a prompt first: describe the ${NOUN[this.kind]} you want.` };
-        const long = promptTooLong(prompt, 'prompt');
+        const long = promptTooLong(prompt, 'prompt', this.promptMax);
         if (long) return long;
         const fields = { prompt };
         const m = this.picker.model;
@@ -1275,7 +1277,7 @@ class TextTool extends Tool {
         const id = nextId('prompt');
         const hintId = nextId('hint');
         this.prompt = h('textarea', {
-            id, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 3, maxlength: PROMPT_MAX, dir: 'auto', 'aria-describedby': hintId,
+            id, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 3, maxlength: this.promptMax, dir: 'auto', 'aria-describedby': hintId,
             placeholder: `Ask ${this.title} anything…`,
         });
         this.error = h('p', { class: 'nbm-error', role: 'alert', id: nextId('err') });
@@ -1371,7 +1373,7 @@ class TextTool extends Tool {
         if (this.controller) return;
         const prompt = this.prompt.value.trim();
         showError(this.error, null);
-        const problem = prompt ? promptTooLong(prompt, 'message') : { text: 'Write a message first.' };
+        const problem = prompt ? promptTooLong(prompt, 'message', this.promptMax) : { text: 'Write a message first.' };
         if (problem) {
             this.invalid();
             return showError(this.error, problem);

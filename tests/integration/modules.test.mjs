@@ -107,7 +107,8 @@ test('GET /<m>/api/models for every module: shape, the offline flag, the prices 
         assert.equal(res.status, 200, `${m.name}: ${res.text.slice(0, 200)}`);
         assert.match(res.headers['content-type'], /^application\/json/, m.name);
         const j = res.json();
-        assert.deepEqual(Object.keys(j).sort(), ['kind', 'models', 'module', 'offline', 'provider', 'title'], `${m.name}: keys`);
+        assert.deepEqual(Object.keys(j).sort(), ['kind', 'models', 'module', 'offline', 'promptMaxBytes', 'provider', 'title'], `${m.name}: keys`);
+        assert.equal(j.promptMaxBytes, 8000, `${m.name}: the prompt limit (NANO_GEN_PROMPT_MAX)`);
         assert.equal(j.module, m.name);
         assert.equal(j.title, m.title, `${m.name}: title from the registry`);
         assert.equal(j.kind, m.kind, `${m.name}: kind from the registry`);

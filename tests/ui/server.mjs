@@ -486,7 +486,7 @@ export async function startServer({ port = 0, host = '127.0.0.1' } = {}) {
         if ((method === 'POST' || method === 'DELETE') && crossSite(req)) return refuse(res, 403, 'csrf');
         if (rest === '/api/models' && method === 'GET') {
             const mod = MODULES[m];
-            return send(res, 200, { module: m, title: mod.title, kind: mod.kind, provider: mod.offline ? 'offline' : mod.provider, offline: mod.offline, models: mod.models });
+            return send(res, 200, { module: m, title: mod.title, kind: mod.kind, provider: mod.offline ? 'offline' : mod.provider, offline: mod.offline, promptMaxBytes: 8000, models: mod.models });
         }
         if (rest === '/api/generate' && method === 'POST') return generate(req, res, m);
         if (rest === '/api/history' && method === 'GET') {
