@@ -133,6 +133,15 @@ test('make new-module refuses a bad name or kind and writes nothing', () => {
         [{ NAME: 'zz/../x', KIND: 'text' }, /a name holds only/],
         [{ NAME: 'z'.repeat(41), KIND: 'text' }, /at most 40 characters/],
         [{ NAME: 'lib', KIND: 'text' }, /backends\/lib exists already/],
+        // the platform's pages: the module's regex location would take them
+        [{ NAME: 'settings', KIND: 'text' }, /"settings" is reserved/],
+        [{ NAME: 'signup', KIND: 'text' }, /"signup" is reserved/],
+        // one nginx upstream for both, which nginx refuses at start
+        [{ NAME: 'wan-2-5', KIND: 'video' }, /wan-2-5 and wan-2\.5 would share the upstream nano_wan_2_5/],
+        [{ NAME: 'nano.banana', KIND: 'image' }, /nano\.banana and nano-banana would share/],
+        // titles the registry would cut at '#', or refuse, so that no backend starts
+        [{ NAME: 'zz', KIND: 'text', TITLE: 'C# Coder' }, /TITLE cannot hold '#'/],
+        [{ NAME: 'zz', KIND: 'text', TITLE: 'T'.repeat(81) }, /TITLE has at most 80 bytes/],
     ];
     for (const [vars, msg] of cases) {
         const r = newModule(vars);
@@ -143,7 +152,7 @@ test('make new-module refuses a bad name or kind and writes nothing', () => {
 });
 
 test('make new-module scaffolds; make builds the new apps and rebuilds no other', () => {
-    for (const [name, kind, title] of [[TEXT, 'text', 'Scaffold Text'], [IMAGE, 'image', '']]) {
+    for (const [name, kind, title] of [[TEXT, 'text', 'Scaffold <Text> & Co'], [IMAGE, 'image', '']]) {
         const vars = { NAME: name, KIND: kind };
         if (title) vars.TITLE = title;
         const r = newModule(vars);
@@ -159,7 +168,10 @@ test('make new-module scaffolds; make builds the new apps and rebuilds no other'
         assert.deepEqual(line.trim().split(/\s+/).slice(1, 3), [kind, 'offline']);
         assert.equal(newModule(vars).status === 0, false, 'the same name twice is refused');
     }
-    assert.match(fs.readFileSync(path.join(copy, 'modules.conf'), 'utf8'), /Scaffold Text/);
+    assert.match(fs.readFileSync(path.join(copy, 'modules.conf'), 'utf8'), /Scaffold <Text> & Co\n/);
+    // the title is text in the page, as in the header
+    assert.match(fs.readFileSync(path.join(copy, `backends/${TEXT}/public/index.html`), 'utf8'),
+        /"nb-lead">Scaffold &lt;Text&gt; &amp; Co is a text module/);
     const b = sh('make', ['-s', 'all']);
     assert.equal(b.status, 0, b.out);
     const now = binMtimes();
@@ -206,7 +218,7 @@ test('after make run, the new modules are routed, protected, listed and generate
         const page = await at('GET', p, { headers: jar.headers() });
         assert.equal(page.status, 200, p);
         // (on its own page the link is marked aria-current)
-        assert.match(page.text, new RegExp(`href="/${TEXT}"[^>]*>Scaffold Text<`), `${p}: the header lists ${TEXT}`);
+        assert.match(page.text, new RegExp(`href="/${TEXT}"[^>]*>Scaffold &lt;Text&gt; &amp; Co<`), `${p}: the header lists ${TEXT}`);
         assert.match(page.text, new RegExp(`href="/${IMAGE}"[^>]*>Zz-scaffold-i<`), `${p}: the header lists ${IMAGE}`);
     }
 
