@@ -560,6 +560,18 @@ test('refusals: 400 invalid_field naming the field, for every module, costing no
         // not JSON at all
         const bad = await generate(u.jar, m.name, '{"prompt": ');
         assert.equal(bad.status, 400, `${m.name}: a body that is not JSON`);
+        // numbers jansson cannot hold are named as {"seed": -1} is, not
+        // "invalid_json" for the whole body
+        const over = [['{"prompt":"hi","seed":99999999999999999999999}', 'seed'],
+            ['{"seed":-1e400,"prompt":"hi"}', 'seed'],
+            m.kind === 'text'
+                ? ['{"messages":[{"role":"user","content":"x","n":-99999999999999999999}]}', 'messages']
+                : ['{"prompt":"hi","duration":1e400}', 'duration']];
+        for (const [body, field] of over) {
+            const res = await generate(u.jar, m.name, body);
+            assert.equal(res.status, 400, `${m.name}, ${body}: ${res.status} ${res.text.slice(0, 200)}`);
+            assert.deepEqual([res.json().error, res.json().field], ['invalid_field', field], `${m.name}, ${body}`);
+        }
     }
     assert.equal(balanceOf(u.id), 100, 'no refusal costs anything');
     assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(u.id)}`), '0', 'no generation recorded');
