@@ -487,6 +487,8 @@ function refusals(m) {
             ['a message without content', { messages: [{ role: 'user' }] }, 'messages'],
             ['a message with empty content', { messages: [{ role: 'user', content: '' }] }, 'messages'],
             ['a message that is not an object', { messages: ['hi'] }, 'messages'],
+            // charged, then dropped on the way to the provider
+            ['a message with a name', { messages: [{ role: 'user', content: 'hi', name: 'bob' }] }, 'messages'],
             ['messages without a user turn', { messages: [{ role: 'system', content: 'be brief' }] }, 'messages'],
             ['51 messages', { messages: Array.from({ length: 51 }, () => ({ role: 'user', content: 'hi' })) }, 'messages'],
             ['a conversationId that is not one', { prompt: 'hi', conversationId: 'not-a-conversation' }, 'conversationId'],
