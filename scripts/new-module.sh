@@ -16,8 +16,10 @@ name=${NAME:-${1:-}} kind=${KIND:-${2:-}} title=${TITLE:-}
 die() { echo "new-module: $*" >&2; exit 2; }
 
 [ -n "$name" ] && [ -n "$kind" ] || die "usage: make new-module NAME=<name> KIND=image|text|video [TITLE=\"…\"]"
+# The platform's own paths: a module's location is a regex, which nginx
+# prefers to the platform's "location /", so /settings would become it.
 case $name in
-    platform | api | ui) die "\"$name\" is reserved" ;;
+    platform | api | ui | signup | settings | billing) die "\"$name\" is reserved" ;;
     [a-z0-9]*) ;;
     *) die "a name starts with a-z or 0-9" ;;
 esac
@@ -26,9 +28,25 @@ case $name in *[!a-z0-9.-]*) die "a name holds only a-z, 0-9, '-' and '.'" ;; es
 case $kind in image | text | video) ;; *) die "KIND is image, text or video" ;; esac
 # shellcheck source=scripts/lib/registry.sh
 . scripts/lib/registry.sh
-if registry_modules | grep -qx -- "$name"; then die "$name is in modules.conf already"; fi
+ups=$(registry_upstream_name "$name")
+for m in $(registry_modules); do
+    [ "$m" != "$name" ] || die "$name is in modules.conf already"
+    # nginx refuses two upstreams of one name: wan-2-5 beside wan-2.5
+    [ "$(registry_upstream_name "$m")" != "$ups" ] \
+        || die "$name and $m would share the upstream $ups; choose another name"
+done
 [ ! -e "backends/$name" ] || die "backends/$name exists already"
 [ -n "$title" ] || title=$(printf '%s' "$name" | sed 's/^./\U&/')
+# The title as the registry reads it back (nano_registry.c): one line,
+# no '#' (a comment there), trimmed, 1 to 80 bytes; otherwise every
+# backend would refuse the registry, or show another title than the page.
+case $title in
+    *[[:cntrl:]]*) die "TITLE holds a control character" ;;
+    *'#'*) die "TITLE cannot hold '#' (a comment in modules.conf)" ;;
+esac
+title=$(printf '%s' "$title" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')
+[ -n "$title" ] || die "TITLE is blank"
+[ "$(printf '%s' "$title" | wc -c)" -le 80 ] || die "TITLE has at most 80 bytes"
 
 # the registry line
 printf '%-15s %-6s %-10s %s\n' "$name" "$kind" offline "$title" >>modules.conf
@@ -65,7 +83,9 @@ C
 # the page: the shared tool page of its kind
 template=backends/ui/templates/$kind.html
 [ -r "$template" ] || die "$template is missing"
-sed -e "s/@NAME@/$name/g" -e "s/@TITLE@/$(printf '%s' "$title" | sed 's/[\/&]/\\&/g')/g" \
+# the title as HTML, then escaped for sed's replacement
+html=$(printf '%s' "$title" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' -e 's/"/\&quot;/g')
+sed -e "s/@NAME@/$name/g" -e "s/@TITLE@/$(printf '%s' "$html" | sed 's/[\/&]/\\&/g')/g" \
     "$template" >"backends/$name/public/index.html"
 
 # the gateway

@@ -135,11 +135,13 @@ while :; do
         # A missing pid file means stackctl.sh stopped it on purpose.
         [ -e "$STACK_STATE/pids/$name.pid" ] || continue
         stack_pid "$name" >/dev/null && continue
-        rm -f "$STACK_STATE/pids/$name.pid"
         case $name in
             nginx)
                 stack_log "nginx exited unexpectedly; see .state/run/logs/nginx-error.log"
                 stack_log_tail "$STACK_STATE/logs/nginx-error.log" 5
+                # its workers outlive a master killed outright, and kept
+                # serving the port after everything else had stopped
+                stack_kill nginx TERM 10
                 exit 1 ;;
             postgres)
                 stack_log "postgres exited unexpectedly; see .state/run/logs/postgres.log"
@@ -156,5 +158,6 @@ while :; do
                 [ "$name" = platform ] && path=/ || path=/$name/
                 stack_log "$path answers 502 meanwhile; restarting it in ${backoff[$name]} s" ;;
         esac
+        rm -f "$STACK_STATE/pids/$name.pid"
     done
 done

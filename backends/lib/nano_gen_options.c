@@ -336,6 +336,12 @@ nano_gen_messages_ok(json_t *given, nano_gen_text_opts_t *o,
                                    " a content of 1 to 8000 bytes of"
                                    " text");
         }
+        /* anything beside them (OpenAI's "name") would be charged and
+         * then dropped, as an unknown top-level field would */
+        if (json_object_size(m) != 2) {
+            return nano_gen_refuse(why, "messages", "a message holds its"
+                                   " role and content and nothing else");
+        }
         if (strcmp(r, "user") == 0) {
             o->prompt = json_string_value(json_object_get(m, "content"));
         }

@@ -56,3 +56,52 @@ nano_json_values(const char *buf, size_t len, size_t max)
     }
     return n;
 }
+
+int
+nano_json_member_at(const char *buf, size_t len, size_t pos,
+    const char **key, size_t *keylen)
+{
+    const char  *p = buf, *end = buf + (pos < len ? pos : len), *q;
+    long         depth = 0;
+    int          want_key = 0;
+
+    *key = NULL;
+    *keylen = 0;
+    while (p < end) {
+        switch (*p) {
+        case '"':
+            q = nano_json_string_end(p, buf + len);
+            if (q == NULL) {
+                return -1;
+            }
+            if (depth == 1 && want_key) {
+                *key = p + 1;
+                *keylen = (size_t) (q - p - 1);
+                want_key = 0;
+            }
+            p = q;
+            break;
+        case '{':
+        case '[':
+            if (++depth == 1) {
+                want_key = *p == '{';
+            }
+            break;
+        case '}':
+        case ']':
+            if (--depth < 1) {
+                return -1;
+            }
+            break;
+        case ',':
+            if (depth == 1) {
+                want_key = 1;
+            }
+            break;
+        default:
+            break;
+        }
+        p++;
+    }
+    return depth >= 1 && *key != NULL && !want_key ? 0 : -1;
+}

@@ -24,4 +24,14 @@
  */
 size_t nano_json_values(const char *buf, size_t len, size_t max);
 
+/*
+ * The top-level member of the JSON object text buf[0..len) whose value
+ * holds byte offset pos (where jansson stopped, json_error_t's
+ * position): *key points at its key's text as written between the
+ * quotes, escapes not undone, *keylen bytes.  Returns 0, or -1 when pos
+ * is not inside a member's value of a top-level object.
+ */
+int nano_json_member_at(const char *buf, size_t len, size_t pos,
+    const char **key, size_t *keylen);
+
 #endif /* NANO_JSON_SIZE_H */

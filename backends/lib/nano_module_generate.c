@@ -406,6 +406,7 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     nano_gen_refusal_t              why;
     const char                     *id = NULL;
     char                            conversation[NANO_RAND_UUID_LEN + 1];
+    char                            field[64];
     long long                       cost;
     unsigned                        sends;
     int                             status, stream, done, ok, charged;
@@ -420,6 +421,13 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     status = nano_req_json(req, &body);
     if (status == 413) {
         return nano_res_json_too_large(res);
+    }
+    if (status != 0
+        && nano_req_json_overflow(req, field, sizeof(field)) == 0)
+    {
+        /* named, as {"seed": -1} is */
+        return nano_res_field_error(res, field,
+                                    "this number is out of range");
     }
     if (status != 0) {
         return nano_res_error(res, 400, "invalid_json",

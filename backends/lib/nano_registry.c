@@ -36,6 +36,20 @@ nano_registry_name_ok(const char *s)
     return p - s <= NANO_REGISTRY_NAME_MAX;
 }
 
+/* Whether two names make one upstream name, nano_<name> with '-' and
+ * '.' as '_' (scripts/lib/registry.sh): nginx refuses the second. */
+static int
+nano_registry_same_upstream(const char *a, const char *b)
+{
+    for (; *a != '\0' && *b != '\0'; a++, b++) {
+        if (*a != *b && !((*a == '-' || *a == '.') && (*b == '-' || *b == '.')))
+        {
+            return 0;
+        }
+    }
+    return *a == *b;
+}
+
 /* Splits off the next blank-separated word of *p (NUL-terminating it). */
 static char *
 nano_registry_word(char **p)
@@ -62,6 +76,11 @@ int
 nano_registry_parse(const char *text, size_t len, const char *what,
     char *err, size_t errlen)
 {
+    /* the platform's own paths: a module's regex location would take
+     * /settings from the platform's "location /" */
+    static const char *const  reserved[] = {
+        "platform", "api", "ui", "signup", "settings", "billing", NULL
+    };
     static const char *const  kinds[] = { "image", "text", "video", NULL };
     static const char *const  providers[] = {
         "gemini", "ark", "dashscope", "xai", "openai", "wan", "offline", NULL
@@ -118,10 +137,7 @@ nano_registry_parse(const char *text, size_t len, const char *what,
                      NANO_REGISTRY_NAME_MAX);
             goto failed;
         }
-        if (strcmp(mods[n].name, "platform") == 0
-            || strcmp(mods[n].name, "api") == 0
-            || strcmp(mods[n].name, "ui") == 0)
-        {
+        if (nano_strlist_has(reserved, mods[n].name)) {
             snprintf(err, errlen, "%s:%zu: \"%s\" is reserved", what, lineno,
                      mods[n].name);
             goto failed;
@@ -145,6 +161,12 @@ nano_registry_parse(const char *text, size_t len, const char *what,
             if (strcmp(mods[i].name, mods[n].name) == 0) {
                 snprintf(err, errlen, "%s:%zu: \"%s\" is listed twice", what,
                          lineno, mods[n].name);
+                goto failed;
+            }
+            if (nano_registry_same_upstream(mods[i].name, mods[n].name)) {
+                snprintf(err, errlen, "%s:%zu: \"%s\" and \"%s\" would share"
+                         " one nginx upstream ('-' and '.' are both '_'"
+                         " there)", what, lineno, mods[n].name, mods[i].name);
                 goto failed;
             }
         }

@@ -108,8 +108,48 @@ stack_spawn() {
     stack_record "$name" "$!"
 }
 
+# stack_session_left SID START: the processes left in the session SID
+# (a leader stack_spawn started with setsid) that started no earlier than
+# it did, START being its start time.  A leader killed outright leaves
+# them: nginx's workers outlive a master ended by SIGKILL, keep serving
+# its port and hold it against the next make run.
+stack_session_left() {
+    local sid=$1 start=$2 f stat
+    for f in /proc/[0-9]*/stat; do
+        read -r stat 2>/dev/null <"$f" || continue
+        stat=${stat##*) }
+        # shellcheck disable=SC2086
+        set -- $stat              # $1 is field 3 (state), $4 field 6 (session)
+        if [ "$4" = "$sid" ] && [ "$1" != Z ] && [ "${20}" -ge "$start" ]; then
+            f=${f#/proc/}
+            printf '%s\n' "${f%/stat}"
+        fi
+    done
+}
+
+# stack_kill_session NAME SIGNAL: signals what is left of NAME's session
+# (stack_session_left), waits up to 2 s, then SIGKILLs it.
+stack_kill_session() {
+    local name=$1 sig=$2 f=$STACK_STATE/pids/$1.pid pid start left i
+    [ -r "$f" ] || return 0
+    read -r pid start <"$f" || true
+    [ -n "$pid" ] && [ -n "$start" ] || return 0
+    left=$(stack_session_left "$pid" "$start")
+    [ -n "$left" ] || return 0
+    stack_log "ending what $name left running (pids ${left//$'\n'/ })"
+    # shellcheck disable=SC2086
+    kill -s "$sig" $left 2>/dev/null || true
+    for ((i = 0; i < 20; i++)); do
+        [ -n "$(stack_session_left "$pid" "$start")" ] || return 0
+        sleep 0.1
+    done
+    # shellcheck disable=SC2046
+    kill -KILL $(stack_session_left "$pid" "$start") 2>/dev/null || true
+}
+
 # stack_kill NAME SIGNAL TIMEOUT: signals NAME's recorded process, waits up
-# to TIMEOUT seconds, then SIGKILLs it.  Forgets the pid file.
+# to TIMEOUT seconds, then SIGKILLs it, then what is left of its session.
+# Forgets the pid file.
 stack_kill() {
     local name=$1 sig=$2 timeout=$3 pid i
     if pid=$(stack_pid "$name"); then
@@ -124,6 +164,7 @@ stack_kill() {
             sleep 0.2
         fi
     fi
+    stack_kill_session "$name" "$sig"
     rm -f "$STACK_STATE/pids/$name.pid"
 }
 

@@ -488,6 +488,8 @@ function refusals(m) {
             ['a message without content', { messages: [{ role: 'user' }] }, 'messages'],
             ['a message with empty content', { messages: [{ role: 'user', content: '' }] }, 'messages'],
             ['a message that is not an object', { messages: ['hi'] }, 'messages'],
+            // charged, then dropped on the way to the provider
+            ['a message with a name', { messages: [{ role: 'user', content: 'hi', name: 'bob' }] }, 'messages'],
             ['messages without a user turn', { messages: [{ role: 'system', content: 'be brief' }] }, 'messages'],
             ['51 messages', { messages: Array.from({ length: 51 }, () => ({ role: 'user', content: 'hi' })) }, 'messages'],
             ['a conversationId that is not one', { prompt: 'hi', conversationId: 'not-a-conversation' }, 'conversationId'],
@@ -561,6 +563,18 @@ test('refusals: 400 invalid_field naming the field, for every module, costing no
         // not JSON at all
         const bad = await generate(u.jar, m.name, '{"prompt": ');
         assert.equal(bad.status, 400, `${m.name}: a body that is not JSON`);
+        // numbers jansson cannot hold are named as {"seed": -1} is, not
+        // "invalid_json" for the whole body
+        const over = [['{"prompt":"hi","seed":99999999999999999999999}', 'seed'],
+            ['{"seed":-1e400,"prompt":"hi"}', 'seed'],
+            m.kind === 'text'
+                ? ['{"messages":[{"role":"user","content":"x","n":-99999999999999999999}]}', 'messages']
+                : ['{"prompt":"hi","duration":1e400}', 'duration']];
+        for (const [body, field] of over) {
+            const res = await generate(u.jar, m.name, body);
+            assert.equal(res.status, 400, `${m.name}, ${body}: ${res.status} ${res.text.slice(0, 200)}`);
+            assert.deepEqual([res.json().error, res.json().field], ['invalid_field', field], `${m.name}, ${body}`);
+        }
     }
     assert.equal(balanceOf(u.id), 100, 'no refusal costs anything');
     assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(u.id)}`), '0', 'no generation recorded');
@@ -741,6 +755,37 @@ test('401 without a session, through nginx, on every module endpoint', async () 
     }
 });
 
+// POSTs size bytes as a chunked body (no Content-Length), 64 KiB to a
+// chunk, and resolves with the answer, which nginx sends once it has read
+// past its limit (the rest is not sent).
+function chunkedPost(p, headers, size) {
+    const url = new URL(BASE);
+    return new Promise((resolve, reject) => {
+        const req = http.request({ host: url.hostname, port: url.port, method: 'POST', path: p, headers, agent: false }, (res) => {
+            const chunks = [];
+            res.on('data', (c) => chunks.push(c));
+            res.on('end', () => {
+                const text = Buffer.concat(chunks).toString('utf8');
+                resolve({ status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) });
+            });
+        });
+        req.on('error', (e) => { if (!req.res) reject(e); });
+        const chunk = Buffer.alloc(64 * 1024, 0x61);
+        let sent = 0;
+        const pump = () => {
+            while (sent < size && !req.res && !req.destroyed) {
+                sent += chunk.length;
+                if (!req.write(chunk)) {
+                    req.once('drain', pump);
+                    return;
+                }
+            }
+            req.end();
+        };
+        pump();
+    });
+}
+
 test('413: over 11 MiB on /api/generate, over 1 MiB on other routes (nginx), over 64 KiB at the backend; 2 MiB reaches generate', async () => {
     const u = await person('too-large');
     const h = { Cookie: u.jar.header(), 'Content-Type': 'application/json', Origin: ORIGIN };
@@ -756,6 +801,13 @@ test('413: over 11 MiB on /api/generate, over 1 MiB on other routes (nginx), ove
         assert.match(other.json().message, /at most 1 MiB$/, `${m.name}: nginx's 413 names the 1 MiB`);
         const del1 = await rawRequest('DELETE', `/${m.name}/api/generations/${fakeId}`, h, MiB + 1);
         assert.equal(del1.status, 413, `${m.name}: 1 MiB + 1 to DELETE`);
+        // chunked, nginx finds out while reading: the same JSON, where its
+        // error page's location checked the length read so far against
+        // the server's 1 MiB and answered nginx's bare 413 page
+        const chunked = await chunkedPost(`/${m.name}/api/generate`, h, 12 * MiB);
+        assert.equal(chunked.status, 413, `${m.name}: 12 MiB chunked to generate`);
+        assert.equal(chunked.headers['content-type'], 'application/json', `${m.name}: ${chunked.text.slice(0, 200)}`);
+        assert.match(chunked.json().message, /at most 10 MiB for an image upload$/, `${m.name}: chunked`);
 
         const mid = await request('POST', `/${m.name}/api/generations/${fakeId}/cancel`, {
             headers: u.jar.headers({ 'Content-Type': 'application/json', Origin: ORIGIN }), body: `{"pad":"${'x'.repeat(100 * 1024)}"}`,

@@ -133,6 +133,15 @@ test('make new-module refuses a bad name or kind and writes nothing', () => {
         [{ NAME: 'zz/../x', KIND: 'text' }, /a name holds only/],
         [{ NAME: 'z'.repeat(41), KIND: 'text' }, /at most 40 characters/],
         [{ NAME: 'lib', KIND: 'text' }, /backends\/lib exists already/],
+        // the platform's pages: the module's regex location would take them
+        [{ NAME: 'settings', KIND: 'text' }, /"settings" is reserved/],
+        [{ NAME: 'signup', KIND: 'text' }, /"signup" is reserved/],
+        // one nginx upstream for both, which nginx refuses at start
+        [{ NAME: 'wan-2-5', KIND: 'video' }, /wan-2-5 and wan-2\.5 would share the upstream nano_wan_2_5/],
+        [{ NAME: 'nano.banana', KIND: 'image' }, /nano\.banana and nano-banana would share/],
+        // titles the registry would cut at '#', or refuse, so that no backend starts
+        [{ NAME: 'zz', KIND: 'text', TITLE: 'C# Coder' }, /TITLE cannot hold '#'/],
+        [{ NAME: 'zz', KIND: 'text', TITLE: 'T'.repeat(81) }, /TITLE has at most 80 bytes/],
     ];
     for (const [vars, msg] of cases) {
         const r = newModule(vars);
@@ -143,7 +152,7 @@ test('make new-module refuses a bad name or kind and writes nothing', () => {
 });
 
 test('make new-module scaffolds; make builds the new apps and rebuilds no other', () => {
-    for (const [name, kind, title] of [[TEXT, 'text', 'Scaffold Text'], [IMAGE, 'image', '']]) {
+    for (const [name, kind, title] of [[TEXT, 'text', 'Scaffold <Text> & Co'], [IMAGE, 'image', '']]) {
         const vars = { NAME: name, KIND: kind };
         if (title) vars.TITLE = title;
         const r = newModule(vars);
@@ -159,7 +168,10 @@ test('make new-module scaffolds; make builds the new apps and rebuilds no other'
         assert.deepEqual(line.trim().split(/\s+/).slice(1, 3), [kind, 'offline']);
         assert.equal(newModule(vars).status === 0, false, 'the same name twice is refused');
     }
-    assert.match(fs.readFileSync(path.join(copy, 'modules.conf'), 'utf8'), /Scaffold Text/);
+    assert.match(fs.readFileSync(path.join(copy, 'modules.conf'), 'utf8'), /Scaffold <Text> & Co\n/);
+    // the title is text in the page, as in the header
+    assert.match(fs.readFileSync(path.join(copy, `backends/${TEXT}/public/index.html`), 'utf8'),
+        /"nb-lead">Scaffold &lt;Text&gt; &amp; Co is a text module/);
     const b = sh('make', ['-s', 'all']);
     assert.equal(b.status, 0, b.out);
     const now = binMtimes();
@@ -169,9 +181,11 @@ test('make new-module scaffolds; make builds the new apps and rebuilds no other'
     }
 });
 
-test('after make run, the new modules are routed, protected, listed and generate offline', async () => {
+// Starts the copy's make run on a new port and waits until it is up.
+async function startRun() {
     port = await freePort();
     origin = `http://127.0.0.1:${port}`;
+    runLog = '';
     runner = spawn('make', ['run'], {
         cwd: copy, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
         env: baseEnv({ PORT: String(port), NEXTAUTH_URL: origin }),
@@ -184,6 +198,26 @@ test('after make run, the new modules are routed, protected, listed and generate
         assert.ok(Date.now() < end, `make run not up after 180 s: ${runLog.slice(-2000)}`);
         await sleep(200);
     }
+}
+
+// The pid the copy's stack recorded for name (.state/run/pids/).
+const runPid = (name) => Number(fs.readFileSync(path.join(copy, `.state/run/pids/${name}.pid`), 'utf8').split(' ')[0]);
+
+// The pids whose session is sid (field 6 of /proc/<pid>/stat).
+function sessionOf(sid) {
+    const out = [];
+    for (const d of fs.readdirSync('/proc')) {
+        if (!/^\d+$/.test(d)) continue;
+        let stat;
+        try { stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8'); } catch { continue; }
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        if (Number(f[3]) === sid && f[0] !== 'Z') out.push(Number(d));
+    }
+    return out;
+}
+
+test('after make run, the new modules are routed, protected, listed and generate offline', async () => {
+    await startRun();
     assert.match(runLog, /applied +0\d\d_zz_scaffold_t_price\.sql/, 'its price migration applied');
 
     // protected: a page sends to sign-in, the API answers 401
@@ -206,7 +240,7 @@ test('after make run, the new modules are routed, protected, listed and generate
         const page = await at('GET', p, { headers: jar.headers() });
         assert.equal(page.status, 200, p);
         // (on its own page the link is marked aria-current)
-        assert.match(page.text, new RegExp(`href="/${TEXT}"[^>]*>Scaffold Text<`), `${p}: the header lists ${TEXT}`);
+        assert.match(page.text, new RegExp(`href="/${TEXT}"[^>]*>Scaffold &lt;Text&gt; &amp; Co<`), `${p}: the header lists ${TEXT}`);
         assert.match(page.text, new RegExp(`href="/${IMAGE}"[^>]*>Zz-scaffold-i<`), `${p}: the header lists ${IMAGE}`);
     }
 
@@ -260,5 +294,36 @@ test('after make run, the new modules are routed, protected, listed and generate
     await stopRun();
     assert.ok(!running(), 'make run stopped on SIGINT');
     assert.match(runLog, /run: stopped/);
+    assert.equal(spawnSync('pgrep', ['-f', copy]).status, 1, 'nothing of the copy left running');
+});
+
+test('make run restarts a killed backend after 1 s; a killed nginx stops it, none of its workers left', async () => {
+    await startRun();
+    const pid = runPid(TEXT);
+    process.kill(pid, 'SIGKILL');
+    for (const end = Date.now() + 20000; !/backend zz-scaffold-t restarted \(after 1 s\)/.test(runLog);) {
+        assert.ok(Date.now() < end, `no restart: ${runLog.slice(-1500)}`);
+        await sleep(100);
+    }
+    assert.match(runLog, /backend zz-scaffold-t exited unexpectedly/);
+    assert.match(runLog, /\/zz-scaffold-t\/ answers 502 meanwhile; restarting it in 1 s/);
+    assert.notEqual(runPid(TEXT), pid, 'a new process');
+    const jar = await signedIn();
+    const back = await at('GET', `/${TEXT}/api/models`, { headers: jar.headers() });
+    assert.equal(back.status, 200, 'the module answers again');
+
+    // nginx's master killed outright: its workers once kept the port,
+    // serving 502s, after the run had stopped everything else
+    const master = runPid('nginx');
+    assert.ok(sessionOf(master).length > 1, 'nginx has workers');
+    process.kill(master, 'SIGKILL');
+    for (const end = Date.now() + 30000; running();) {
+        assert.ok(Date.now() < end, `make run still running: ${runLog.slice(-1500)}`);
+        await sleep(100);
+    }
+    assert.match(runLog, /nginx exited unexpectedly/);
+    assert.match(runLog, /run: stopped/);
+    assert.deepEqual(sessionOf(master), [], 'none of nginx\'s workers left');
+    await assert.rejects(at('GET', '/ui/ui.css', { timeout: 3000 }), 'the port is closed');
     assert.equal(spawnSync('pgrep', ['-f', copy]).status, 1, 'nothing of the copy left running');
 });

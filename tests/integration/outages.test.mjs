@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import {
-    MODULES, SOCK_DIR, Jar, get, newUser, register, signIn, signedInUser, stackctl,
+    MODULES, SOCK_DIR, ORIGIN, Jar, get, request, newUser, register, signIn, signedInUser, stackctl,
     stackPid, alive, retry, isJson, isHtml, SESSION_COOKIE,
 } from './lib.mjs';
 
@@ -55,6 +55,16 @@ test('a backend that is down: 502, others fine, back after a start', async () =>
         assert.ok(isHtml(page), page.headers['content-type']);
         assert.ok(page.text.length < 4096, `a small page (${page.text.length} bytes)`);
         assert.match(page.text, /<html|<!doctype/i);
+        // A body over the server's 1 MiB, which generate's location takes:
+        // the same 502, where the error page's own location once checked
+        // its length and answered nginx's bare 413.
+        const big = await request('POST', '/grok/api/generate', {
+            headers: jar.headers({ 'Content-Type': 'application/json', Origin: ORIGIN }),
+            body: JSON.stringify({ prompt: 'x'.repeat(2 * 1024 * 1024) }),
+        });
+        assert.equal(big.status, 502, `a 2 MiB generate: ${big.status} ${big.text.slice(0, 200)}`);
+        assert.ok(isJson(big), big.headers['content-type']);
+        assert.equal(big.json().error, 'bad_gateway');
         // Without a session the gateway still refuses first.
         const anon = await get('/grok/api/me');
         assert.equal(anon.status, 401);

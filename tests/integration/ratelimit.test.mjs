@@ -135,6 +135,31 @@ test('nginx limits /api/account/* per client (10 r/min, burst 10)', async () => 
     assert.ok(n >= 11, `10 r/min with a burst of 10: the first 11 pass, the 429 came at request ${n}`);
 });
 
+test('a limited upload over the server\'s 1 MiB is the same 429, not nginx\'s bare 413', async () => {
+    const { jar } = await signedInUser('rl-avatar');
+    const client = newClient();
+    const small = () => request('POST', '/api/account/profile', {
+        headers: withClient(client, '*/*', jar.headers({ 'Content-Type': 'application/json', Origin: ORIGIN })),
+        body: '{}',
+    });
+    const { res } = await hammer(small);
+    assert.ok(res, 'the client is limited');
+    // a 2 MiB picture: the avatar's location takes 6 MiB, but the 429's
+    // page was checked against the 1 MiB of the server
+    const boundary = 'rl-boundary';
+    const body = Buffer.concat([
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n`
+            + 'Content-Type: image/png\r\n\r\n'),
+        Buffer.alloc(2 * 1024 * 1024, 0x61), Buffer.from(`\r\n--${boundary}--\r\n`)]);
+    const up = await request('POST', '/api/account/avatar', {
+        headers: withClient(client, '*/*', jar.headers({
+            'Content-Type': `multipart/form-data; boundary=${boundary}`, Origin: ORIGIN,
+        })),
+        body,
+    });
+    assertJson429(up, 'a 2 MiB upload past the limit');
+});
+
 test('reads of /api/account/* are not account changes: not limited, and they leave the changes\' burst whole', async () => {
     const { jar } = await signedInUser('rl-account-reads');
     const client = newClient();

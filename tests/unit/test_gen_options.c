@@ -396,6 +396,14 @@ static const text_case_t  text_cases[] = {
       "{\"messages\":[{\"role\":\"user\"}]}", "messages", NULL, 0, 0, 0 },
     { "a message that is text", "{\"messages\":[\"hi\"]}", "messages", NULL,
       0, 0, 0 },
+    /* charged, then dropped on the way to the provider */
+    { "a message with a name",
+      "{\"messages\":[{\"role\":\"user\",\"content\":\"x\","
+      "\"name\":\"bob\"}]}", "messages", NULL, 0, 0, 0 },
+    { "a message with an option",
+      "{\"messages\":[{\"role\":\"system\",\"content\":\"s\"},"
+      "{\"role\":\"user\",\"content\":\"x\",\"temperature\":1}]}",
+      "messages", NULL, 0, 0, 0 },
     { "a conversationId in capitals",
       "{\"prompt\":\"hi\",\"conversationId\":"
       "\"0F8FAD5B-D9CB-469F-A165-70867728950E\"}", "conversationId", NULL, 0,

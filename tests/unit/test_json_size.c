@@ -72,6 +72,48 @@ test_stops_past_max(void **state)
     free(big);
 }
 
+/* The member at the end of the text's first '#' (the '#' dropped), as
+ * jansson's position of an error there; "" when there is none. */
+static const char *
+member_at(const char *marked)
+{
+    static char   out[64];
+    char          buf[256];
+    const char   *key, *hash = strchr(marked, '#');
+    size_t        pos = (size_t) (hash - marked), keylen;
+
+    memcpy(buf, marked, pos);
+    strcpy(buf + pos, hash + 1);
+    if (nano_json_member_at(buf, strlen(buf), pos, &key, &keylen) != 0) {
+        return "";
+    }
+    memcpy(out, key, keylen);
+    out[keylen] = '\0';
+    return out;
+}
+
+static void
+test_member_at(void **state)
+{
+    (void) state;
+    assert_string_equal(member_at("{\"prompt\":\"a\",\"seed\":99999#}"), "seed");
+    assert_string_equal(member_at("{\"seed\":1e400#,\"prompt\":\"a\"}"), "seed");
+    assert_string_equal(member_at(" { \"a\" : 1 , \"b\" : -9# } "), "b");
+    /* inside a nested value: the top-level member that holds it */
+    assert_string_equal(member_at("{\"messages\":[{\"role\":\"user\","
+                                  "\"n\":-9#}]}"), "messages");
+    assert_string_equal(member_at("{\"a\":{\"b\":{\"c\":[1,2#]}}}"), "a");
+    /* quotes, commas and braces inside strings are text */
+    assert_string_equal(member_at("{\"k\":\"x\\\",{,\",\"s\\\"q\":[\"]\",5#]}"),
+                        "s\\\"q");
+    /* not in a member's value */
+    assert_string_equal(member_at("[1,2#]"), "");
+    assert_string_equal(member_at("{\"a\":1,#\"b\":2}"), "");
+    assert_string_equal(member_at("{\"a\":1}#"), "");
+    assert_string_equal(member_at("#{\"a\":1}"), "");
+    assert_string_equal(member_at("{\"a\":\"open#"), "");
+}
+
 int
 main(void)
 {
@@ -79,6 +121,7 @@ main(void)
         cmocka_unit_test(test_counts_containers_and_members),
         cmocka_unit_test(test_strings_are_one_value),
         cmocka_unit_test(test_stops_past_max),
+        cmocka_unit_test(test_member_at),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,124 @@
+/*
+ * Unit tests for the module registry (nano_registry, modules.conf): what
+ * a line is read as, and every refusal with the line it names.
+ */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "nano_registry.h"
+
+static int
+parse(const char *text, char *err, size_t errlen)
+{
+    err[0] = '\0';
+    return nano_registry_parse(text, strlen(text), "modules.conf", err,
+                               errlen);
+}
+
+static void
+test_lines(void **state)
+{
+    const nano_registry_module_t  *m;
+    size_t                         n;
+    char                           err[256];
+
+    (void) state;
+    assert_int_equal(parse("# name kind provider title\n"
+                           "\n"
+                           "nano-banana  image  gemini  Nano Banana  \n"
+                           "wan-2.5\tvideo\twan\tWan 2.5 # a comment\r\n"
+                           "q.en text offline Q\n", err, sizeof(err)), 0);
+    m = nano_registry_modules(&n);
+    assert_int_equal(n, 3);
+    assert_string_equal(m[0].title, "Nano Banana");
+    assert_string_equal(m[0].path, "/nano-banana");
+    assert_string_equal(m[1].name, "wan-2.5");
+    assert_string_equal(m[1].title, "Wan 2.5");
+    assert_string_equal(m[2].provider, "offline");
+    assert_non_null(nano_registry_find("q.en"));
+    nano_registry_cleanup();
+}
+
+static void
+test_refusals(void **state)
+{
+    static const struct {
+        const char  *text;
+        const char  *err;
+    } rows[] = {
+        { "x text offline\n",
+          "modules.conf:1: expected \"name kind provider title\"" },
+        { "x text offline #T\n",
+          "modules.conf:1: expected \"name kind provider title\"" },
+        { "X text offline T\n",
+          "modules.conf:1: \"X\" is not a module name (a-z, 0-9, '-', '.';"
+          " starting with a letter or digit; at most 40 bytes)" },
+        { "api text offline T\n", "modules.conf:1: \"api\" is reserved" },
+        /* the platform's pages: a module there would take them over */
+        { "settings text offline T\n",
+          "modules.conf:1: \"settings\" is reserved" },
+        { "signup text offline T\n",
+          "modules.conf:1: \"signup\" is reserved" },
+        { "billing text offline T\n",
+          "modules.conf:1: \"billing\" is reserved" },
+        { "x audio offline T\n",
+          "modules.conf:1: kind \"audio\" is not image, text or video" },
+        { "x text nope T\n", "modules.conf:1: unknown provider \"nope\"" },
+        { "x text offline T\n\nx image offline U\n",
+          "modules.conf:3: \"x\" is listed twice" },
+        /* one nginx upstream, nano_wan_2_5, for both */
+        { "wan-2.5 video wan W\nwan-2-5 video offline W\n",
+          "modules.conf:2: \"wan-2-5\" and \"wan-2.5\" would share one nginx"
+          " upstream ('-' and '.' are both '_' there)" },
+        { "a.b text offline T\na-b text offline U\n",
+          "modules.conf:2: \"a-b\" and \"a.b\" would share one nginx"
+          " upstream ('-' and '.' are both '_' there)" },
+    };
+    char    err[256];
+    size_t  i;
+
+    (void) state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        assert_int_equal(parse(rows[i].text, err, sizeof(err)), -1);
+        assert_string_equal(err, rows[i].err);
+    }
+    /* names alike but for their length or a letter are two upstreams */
+    assert_int_equal(parse("a-b text offline T\na-bc text offline U\n"
+                           "a.c text offline V\nab text offline W\n",
+                           err, sizeof(err)), 0);
+    nano_registry_cleanup();
+}
+
+static void
+test_title_length(void **state)
+{
+    char  text[256], err[256];
+
+    (void) state;
+    snprintf(text, sizeof(text), "x text offline %080d\n", 0);
+    assert_int_equal(parse(text, err, sizeof(err)), 0);
+    nano_registry_cleanup();
+    snprintf(text, sizeof(text), "x text offline %081d\n", 0);
+    assert_int_equal(parse(text, err, sizeof(err)), -1);
+    assert_string_equal(err, "modules.conf:1: the title is longer than 80"
+                             " bytes");
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_title_length),
+    };
+
+    return cmocka_run_group_tests_name("registry", tests, NULL, NULL);
+}
