@@ -15,7 +15,9 @@ cd "$root"
 name=${NAME:-${1:-}} kind=${KIND:-${2:-}} title=${TITLE:-}
 die() { echo "new-module: $*" >&2; exit 2; }
 
-[ -n "$name" ] && [ -n "$kind" ] || die "usage: make new-module NAME=<name> KIND=image|text|video [TITLE=\"…\"]"
+if [ -z "$name" ] || [ -z "$kind" ]; then
+    die "usage: make new-module NAME=<name> KIND=image|text|video [TITLE=\"…\"]"
+fi
 # The platform's own paths: a module's location is a regex, which nginx
 # prefers to the platform's "location /", so /settings would become it.
 case $name in
@@ -60,7 +62,7 @@ case $kind in
 esac
 cat >"backends/$name/main.c" <<C
 /*
- * nano-$name: $title, a $kind module.  Its registry name and its
+ * nano-$name: $title ($kind).  Its registry name and its
  * providers (the offline one until a real one is added, with its key in
  * .key_env); the page, the API and the job runner come from libnano.
  */
@@ -92,7 +94,7 @@ sed -e "s/@NAME@/$name/g" -e "s/@TITLE@/$(printf '%s' "$html" | sed 's/[\/&]/\\&
 scripts/module-snippet.sh "$name" "$title" >"nginx.conf.d/modules/$name.conf"
 
 # the price: one migration of its own (additive, as every migration)
-last=$(ls sql | sed -n 's/^\([0-9][0-9]*\)_.*\.sql$/\1/p' | sort -n | tail -n 1)
+last=$(printf '%s\n' sql/*.sql | sed -n 's|^sql/\([0-9][0-9]*\)_.*\.sql$|\1|p' | sort -n | tail -n 1)
 next=$(printf '%03d' $((10#$last + 1)))
 mig=sql/${next}_${name//[-.]/_}_price.sql
 cat >"$mig" <<SQL
