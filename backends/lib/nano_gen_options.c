@@ -152,8 +152,8 @@ nano_gen_video_size(const char *s)
     return NULL;
 }
 
-/* A seed as plain digits (leading zeros allowed), 0 to
- * NANO_GEN_SEED_MAX.  0, or -1. */
+/* A seed (or a duration) as plain digits, leading zeros allowed, as a
+ * seed's "07" is 7: 0 to NANO_GEN_SEED_MAX.  0, or -1. */
 static int
 nano_gen_seed(const char *s, long long *n)
 {
@@ -280,7 +280,9 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
         return nano_gen_refuse(why, "seed", "seed must be a whole number"
                                " from 0 to 2147483647");
     }
-    if (duration != NULL && (!k->video || strcmp(duration, "5") != 0)) {
+    if (duration != NULL
+        && (!k->video || nano_gen_seed(duration, &n) != 0 || n != 5))
+    {
         return nano_gen_refuse(why, "duration", "videos here are 5 seconds");
     }
     if ((o->image_b64 != NULL || k->nfiles > 0) && !r->image_input) {

@@ -203,6 +203,9 @@ static const job_case_t  job_cases[] = {
     { "a duration as text", VIDEO,
       "{\"prompt\":\"p\",\"duration\":\"5\"}", NULL,
       "{\"duration\":5}" },
+    { "a duration with a leading zero, as a seed takes it", VIDEO,
+      "{\"prompt\":\"p\",\"duration\":\"05\"}", NULL,
+      "{\"duration\":5}" },
     { "a video size people's way", VIDEO,
       "{\"prompt\":\"p\",\"size\":\"1280x720\"}", NULL,
       "{\"duration\":5,\"size\":\"1280*720\"}" },
@@ -223,7 +226,9 @@ static const job_case_t  job_cases[] = {
       NULL, "{\"duration\":5}" },
     { "duration 10", VIDEO, "{\"prompt\":\"p\",\"duration\":10}", "duration",
       NULL },
-    { "duration 05", VIDEO, "{\"prompt\":\"p\",\"duration\":\"05\"}",
+    { "duration -5", VIDEO, "{\"prompt\":\"p\",\"duration\":-5}", "duration",
+      NULL },
+    { "duration 5.0", VIDEO, "{\"prompt\":\"p\",\"duration\":\"5.0\"}",
       "duration", NULL },
 };
 
