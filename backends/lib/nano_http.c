@@ -183,6 +183,64 @@ nano_req_cross_site(const nano_req_t *req)
     return 0;
 }
 
+/* The parameters after a media type (";a=b; charset=..."): 1 unless one
+ * is a charset other than UTF-8 (quoted or not, any case). */
+static int
+nano_req_charset_is_utf8(const char *p)
+{
+    const char  *name, *value;
+    size_t       nlen, vlen;
+
+    while (*p == ';') {
+        p++;
+        while (*p == ' ' || *p == '\t') {
+            p++;
+        }
+        name = p;
+        while (*p != '\0' && *p != '=' && *p != ';') {
+            p++;
+        }
+        nlen = (size_t) (p - name);
+        while (nlen > 0 && (name[nlen - 1] == ' ' || name[nlen - 1] == '\t')) {
+            nlen--;
+        }
+        value = "";
+        vlen = 0;
+        if (*p == '=') {
+            p++;
+            while (*p == ' ' || *p == '\t') {
+                p++;
+            }
+            if (*p == '"') {
+                value = ++p;
+                while (*p != '\0' && *p != '"') {
+                    p++;
+                }
+                vlen = (size_t) (p - value);
+                if (*p == '"') {
+                    p++;
+                }
+            } else {
+                value = p;
+                while (*p != '\0' && *p != ';' && *p != ' ' && *p != '\t') {
+                    p++;
+                }
+                vlen = (size_t) (p - value);
+            }
+        }
+        while (*p != '\0' && *p != ';') {
+            p++;
+        }
+        if (nlen == 7 && strncasecmp(name, "charset", 7) == 0
+            && !((vlen == 5 && strncasecmp(value, "utf-8", 5) == 0)
+                 || (vlen == 4 && strncasecmp(value, "utf8", 4) == 0)))
+        {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int
 nano_req_is_content_type(const nano_req_t *req, const char *type)
 {
@@ -199,7 +257,10 @@ nano_req_is_content_type(const nano_req_t *req, const char *type)
     while (*ct == ' ' || *ct == '\t') {
         ct++;
     }
-    return *ct == '\0' || *ct == ';';
+    if (*ct != '\0' && *ct != ';') {
+        return 0;
+    }
+    return nano_req_charset_is_utf8(ct);
 }
 
 nano_form_status_t
@@ -403,7 +464,8 @@ nano_req_fields(const nano_req_t *req, nano_res_t *res, nano_form_t *form,
                               ? "multipart/form-data is taken only where"
                                 " files are uploaded"
                               : "send application/json or"
-                                " application/x-www-form-urlencoded");
+                                " application/x-www-form-urlencoded, in"
+                                " UTF-8");
     }
     switch (st) {
     case NANO_FORM_OK:

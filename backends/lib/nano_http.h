@@ -143,8 +143,9 @@ size_t nano_req_cookie_headers(const nano_req_t *req, nano_str_t *headers,
  */
 int nano_req_cross_site(const nano_req_t *req);
 
-/* 1 when the Content-Type's media type is type (case-insensitive,
- * parameters ignored). */
+/* 1 when the Content-Type's media type is type (case-insensitive) and
+ * a charset parameter, if any, says UTF-8: every body is read as UTF-8,
+ * so a Latin-1 one is refused rather than misread. */
 int nano_req_is_content_type(const nano_req_t *req, const char *type);
 
 /* Parses the query string / the body as a form into a fresh form. */

@@ -416,7 +416,7 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     nano_textgen_res_init(&tr);
     if (!nano_req_is_content_type(req, "application/json")) {
         return nano_res_error(res, 415, "unsupported_media_type",
-                              "send application/json");
+                              "send application/json in UTF-8");
     }
     status = nano_req_json(req, &body);
     if (status == 413) {

@@ -62,7 +62,7 @@ platform_account_begin(nano_req_t *req, nano_res_t *res, nano_db_t **db,
     }
     if (!nano_req_is_content_type(req, "application/json")) {
         return nano_res_error(res, 415, "unsupported_media_type",
-                              "send application/json");
+                              "send application/json in UTF-8");
     }
     status = nano_req_fields(req, res, f, &flags);
     if (status != 0) {

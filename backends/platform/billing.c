@@ -319,7 +319,7 @@ platform_billing_checkout_begin(nano_req_t *req, nano_res_t *res,
     }
     if (!nano_req_is_content_type(req, "application/json")) {
         return nano_res_error(res, 415, "unsupported_media_type",
-                              "send application/json");
+                              "send application/json in UTF-8");
     }
     nano_form_init(&f);
     status = nano_req_fields(req, res, &f, &flags);

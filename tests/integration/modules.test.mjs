@@ -670,7 +670,7 @@ test('a form field that is not UTF-8 is refused with that field named, on every 
     assert.equal(balanceOf(u.id), 100, 'nothing charged');
 });
 
-test('415: a form body on a text module; bodies that are neither JSON nor a form on an image module', async () => {
+test('415: a form body on a text module; bodies that are neither JSON nor a form on an image module; a charset other than UTF-8', async () => {
     const u = await person('media-type');
     for (const m of textModules) {
         const res = await request('POST', `/${m.name}/api/generate`, {
@@ -684,6 +684,26 @@ test('415: a form body on a text module; bodies that are neither JSON nor a form
             headers: u.jar.headers({ 'Content-Type': 'text/plain', Origin: ORIGIN }), body: 'prompt=hello',
         });
         assert.equal(res.status, 415, `${m.name}: text/plain: ${res.text.slice(0, 200)}`);
+    }
+    // JSON is read as UTF-8: another charset is refused, not misread and
+    // charged; UTF-8 named in any of its spellings passes
+    for (const m of REGISTRY) {
+        for (const ct of ['application/json; charset=latin1', 'application/json;charset="ISO-8859-1"',
+            'application/json; foo=bar; charset=windows-1252']) {
+            const res = await request('POST', `/${m.name}/api/generate`, {
+                headers: u.jar.headers({ 'Content-Type': ct, Origin: ORIGIN }), body: '{"prompt":"caf\u00e9"}',
+            });
+            assert.equal(res.status, 415, `${m.name}: ${ct}: ${res.status} ${res.text.slice(0, 200)}`);
+            assert.equal(res.json().error, 'unsupported_media_type');
+            assert.match(res.json().message, /UTF-8/, `${m.name}: the message says UTF-8`);
+        }
+        for (const ct of ['application/json; charset="UTF-8"', 'application/json;charset=utf8']) {
+            const res = await request('POST', `/${m.name}/api/generate`, {
+                headers: u.jar.headers({ 'Content-Type': ct, Origin: ORIGIN }), body: '{"prompt":"a","model":"no-such-model"}',
+            });
+            assert.equal(res.status, 400, `${m.name}: ${ct}: ${res.status} ${res.text.slice(0, 200)}`);
+            assert.equal(res.json().field, 'model', `${m.name}: ${ct} is read`);
+        }
     }
     assert.equal(balanceOf(u.id), 100);
 });
