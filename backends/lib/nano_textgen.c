@@ -193,18 +193,25 @@ nano_textgen_chat_once(nano_provider_t p, const nano_textgen_req_t *req,
         goto out;
     }
     if (req->stream) {
+        /* the 200 is said: what went wrong after it is the stream's own
+         * error (an error event, a cut), or the silence of a timeout;
+         * the request went out, so none of them is asked again */
         if (ctx->broken || cres.code != CURLE_OK
             || nano_chat_stream_finish(&ctx->stream, &ctx->err) != 0)
         {
+            if (!ctx->broken && cres.timed_out) {
+                nano_provider_error_timeout(&ctx->err, p,
+                    nano_chat_stream_has_output(&ctx->stream));
+            } else if (!ctx->broken && cres.code != CURLE_OK) {
+                nano_provider_error_set(&ctx->err, NANO_PERR_STREAM_CUT, 0,
+                    "%s's stream ended before the answer was complete",
+                    nano_provider_info(p)->label);
+            }
             if (ctx->err.code[0] == '\0') {
                 nano_provider_error_set(&ctx->err, NANO_PERR_STREAM_CUT, 0,
                                         "the answer was cut off");
             }
-            if (cres.code != CURLE_OK && !nano_chat_stream_has_output(
-                                             &ctx->stream))
-            {
-                nano_provider_call_error(p, &cres, &ctx->err);
-            }
+            ctx->err.retryable = 0;
             goto out;
         }
         res->prompt_tokens = ctx->stream.result.usage.prompt_tokens;

@@ -572,16 +572,18 @@ export function createFakeProviders(opts) {
         write(chunk({ role: 'assistant', content: '' }));
         res.write(': fake keep-alive comment\n\n');
         const upto = marks.has('content-filter') ? 3 : words.length;
+        // "[fake:cut=N]", "[fake:error-in-stream=N]": after N words (0: before any)
+        const at = (mark, dflt) => (marks.get(mark) === true ? dflt : marks.get(mark));
         for (let i = 0; i < upto; i++) {
             if (res.destroyed) return;
             if (opts.streamIntervalMs) await sleep(opts.streamIntervalMs);
-            if (marks.has('cut') && i === Math.floor(words.length / 2)) {
+            if (marks.has('cut') && i === at('cut', Math.floor(words.length / 2))) {
                 // half a frame, then the connection drops
                 res.write(`data: {"id":"${id}","choices":[{"index":0,"delta":{"content":"`);
                 res.socket?.destroy();
                 return;
             }
-            if (marks.has('error-in-stream') && i === 2) {
+            if (marks.has('error-in-stream') && i === at('error-in-stream', 2)) {
                 write({ error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } });
                 res.end();
                 return;

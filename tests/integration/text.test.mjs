@@ -231,6 +231,33 @@ for (const m of ['grok', 'qwen'].filter(has)) {
     });
 }
 
+// A stream the provider answered 200 and then failed before any text:
+// the person reads why (the provider's error event, the cut), not "an
+// unexpected HTTP status 200" (until 2026-12-05; found by a probe).
+for (const m of ['grok', 'qwen'].filter(has)) {
+    test(`${m}: a stream that fails before its first word says why; refunded; the POST not sent again`, async () => {
+        const u = await person(`early-${m}`);
+        const endpoint = m === 'grok' ? 'chat.xai' : 'chat.dashscope';
+        const cases = [
+            ['[fake:error-in-stream=0]', 'provider_error', /failed during the answer: The server had an error/],
+            ['[fake:cut=0]', 'stream_cut', /stream ended before the answer was complete/],
+        ];
+        for (const [marker, code, message] of cases) {
+            const before = await fakeStats();
+            const s = await stream(u.jar, m, { prompt: `early ${marker} ${tag()}`, stream: true });
+            answers.push(s.text);
+            const last = s.events.at(-1);
+            assert.equal(last?.event, 'error', `${marker}: ${s.text.slice(-300)}`);
+            assert.equal(last.data.error, code, `${marker}: ${JSON.stringify(last.data)}`);
+            assert.match(last.data.message, message, marker);
+            assert.doesNotMatch(last.data.message, /HTTP status 200/, marker);
+            assert.deepEqual(ledgerOf(last.data.id).map((x) => x.reason), ['debit', 'refund'], marker);
+            assert.equal(fakeCount(await fakeStats(), endpoint) - fakeCount(before, endpoint), 1, `${marker}: asked once`);
+        }
+        assert.equal(balanceOf(u.id), 100);
+    });
+}
+
 // A whole answer must end before nginx stops waiting for it (the test
 // stack's fastcgi_read_timeout is 10 s; the modules get five sixths of it,
 // NANO_TEXT_WHOLE_TIMEOUT_MS, from scripts/lib/stack.sh).
