@@ -551,7 +551,7 @@ export function createFakeProviders(opts) {
                 return send(res, 200, {
                     id, object: 'chat.completion', created, model: j.model,
                     choices: [{ index: 0, message: { role: 'assistant', content: marks.has('content-filter') ? words.slice(0, 3).join('') : text }, logprobs: null, finish_reason: finish }],
-                    usage, system_fingerprint: 'fp_fake',
+                    ...(marks.has('no-usage') ? {} : { usage }), system_fingerprint: 'fp_fake',
                 });
             }
             await streamChat(res, j, { id, created, words, usage, finish, marks });
@@ -607,7 +607,7 @@ export function createFakeProviders(opts) {
             write(chunk({ content: words[i] }));
         }
         write(chunk({}, finish));
-        if (j.stream_options?.include_usage) {
+        if (j.stream_options?.include_usage && !marks.has('no-usage')) {
             write({ id, object: 'chat.completion.chunk', created, model: j.model, choices: [], usage });
         }
         write('[DONE]');

@@ -258,6 +258,23 @@ for (const m of ['grok', 'qwen'].filter(has)) {
     });
 }
 
+// Usage the provider did not report is null in the answer, not -1, -1
+// and a total of -2 (until 2026-12-05; found by a probe).
+if (has('qwen')) {
+    test('qwen: an answer without usage reports null counts, never negative ones', async () => {
+        const u = await person('no-usage');
+        const whole = await generate(u.jar, 'qwen', { prompt: `count me [fake:no-usage] ${tag()}` });
+        answers.push(whole.text);
+        assert.equal(whole.status, 200, whole.text.slice(0, 300));
+        assert.deepEqual(whole.json().usage, { promptTokens: null, completionTokens: null, totalTokens: null });
+        const s = await stream(u.jar, 'qwen', { prompt: `count me [fake:no-usage] ${tag()}`, stream: true });
+        answers.push(s.text);
+        const last = s.events.at(-1);
+        assert.equal(last?.event, 'done', s.text.slice(-300));
+        assert.deepEqual(last.data.usage, { promptTokens: null, completionTokens: null, totalTokens: null });
+    });
+}
+
 // A whole answer must end before nginx stops waiting for it (the test
 // stack's fastcgi_read_timeout is 10 s; the modules get five sixths of it,
 // NANO_TEXT_WHOLE_TIMEOUT_MS, from scripts/lib/stack.sh).
