@@ -211,12 +211,14 @@ export function createFakeProviders(opts) {
     const tasks = new Map();          // task id -> {created, marks, size, duration}
     const onceSeen = new Set();       // "endpoint|prompt" of -once markers
     const hanging = new Set();        // responses never answered
-    const stats = { requests: {}, inFlight: 0, maxInFlight: 0, last: {} };
+    const stats = { requests: {}, inFlight: 0, maxInFlight: 0, last: {}, times: {} };
     let port = 0;
     const base = () => `http://${opts.host}:${port}`;
 
     function count(endpoint, req, body) {
         stats.requests[endpoint] = (stats.requests[endpoint] || 0) + 1;
+        // when the last 32 came (ms), so a test can read a retry's wait
+        stats.times[endpoint] = [...(stats.times[endpoint] || []), Date.now()].slice(-32);
         const headers = { ...req.headers };
         // which credential came, never its value: a download must carry none
         const authScheme = req.headers.authorization ? req.headers.authorization.split(' ')[0]
@@ -334,7 +336,8 @@ export function createFakeProviders(opts) {
                 auth: badKey,
                 quota: () => geminiError(res, 429, 'You exceeded your current quota, please check your plan and billing details.', [
                     { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests' }] },
-                    { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '1s' },
+                    // "[fake:429=N]": Gemini asks for N seconds
+                    { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${marks.get('429') === true ? 1 : marks.get('429')}s` },
                 ]),
                 server: (s) => geminiError(res, s, s === 503 ? 'The model is overloaded. Please try again later.' : 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting'),
                 bad: (m) => geminiError(res, 400, m),
@@ -425,6 +428,9 @@ export function createFakeProviders(opts) {
             if (done) return;
             if (marks.has('safety')) {
                 return arkError(res, 400, 'InputTextSensitiveContentDetected', 'The request failed because the input text may contain sensitive information.', 'BadRequest');
+            }
+            if (marks.has('quota-exhausted')) {
+                return arkError(res, 429, 'QuotaExceeded', 'The request has exceeded the quota of your account. Please top up or raise the quota.', 'TooManyRequests');
             }
             if (marks.has('safety-output')) {
                 return send(res, 200, { model: j.model, created: Math.floor(Date.now() / 1000), data: [{ error: { code: 'OutputImageSensitiveContentDetected', message: 'The request failed because the output image may contain sensitive information.' } }], usage: { generated_images: 0, output_tokens: 0, total_tokens: 0 } });
@@ -733,6 +739,7 @@ export function createFakeProviders(opts) {
         if (req.method === 'POST' && p === '/_fake/reset') {
             stats.requests = {};
             stats.last = {};
+            stats.times = {};
             stats.maxInFlight = stats.inFlight;
             onceSeen.clear();
             return send(res, 200, { ok: true });
