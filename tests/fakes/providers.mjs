@@ -681,6 +681,11 @@ export function createFakeProviders(opts) {
         const t = tasks.get(id);
         const request_id = rid();
         if (!t) return send(res, 200, { request_id, output: { task_id: id, task_status: 'UNKNOWN' } });
+        // "[fake:poll-429=N]": the first N polls of the task are throttled
+        t.polls = (t.polls || 0) + 1;
+        if (t.marks.has('poll-429') && t.polls <= (t.marks.get('poll-429') === true ? 1 : t.marks.get('poll-429'))) {
+            return dashscopeError(res, 429, 'Throttling.RateQuota', 'Requests rate limit exceeded, please try again later.');
+        }
         const age = Date.now() - t.created;
         const times = { submit_time: new Date(t.created).toISOString().replace('T', ' ').replace('Z', '') };
         if (age < opts.taskMs / 3) return send(res, 200, { request_id, output: { task_id: id, task_status: 'PENDING', ...times } });
