@@ -242,6 +242,27 @@ out:
     return rc;
 }
 
+/* Waits ms between two tries with the heartbeat a call has: a stream
+ * silent for a Retry-After (up to a minute) is cut by nginx's read
+ * timeout, and a reader who left is seen.  -1 when on_idle says stop. */
+static int
+nano_textgen_wait(const nano_textgen_req_t *req, long ms)
+{
+    long  slice;
+
+    for ( ;; ) {
+        if (req->on_idle != NULL && req->on_idle(req->arg) != 0) {
+            return -1;
+        }
+        if (ms <= 0) {
+            return 0;
+        }
+        slice = ms < NANO_TEXTGEN_IDLE_MS ? ms : NANO_TEXTGEN_IDLE_MS;
+        usleep((useconds_t) slice * 1000);
+        ms -= slice;
+    }
+}
+
 static int
 nano_textgen_chat(nano_provider_t p, const nano_textgen_req_t *req,
     nano_textgen_res_t *res)
@@ -307,11 +328,10 @@ nano_textgen_chat(nano_provider_t p, const nano_textgen_req_t *req,
             nano_textgen_fail(res, &ctx.err);
             break;
         }
-        if (req->on_idle != NULL && req->on_idle(req->arg) != 0) {
+        if (nano_textgen_wait(req, wait) != 0) {
             res->client_gone = 1;
             break;
         }
-        usleep((useconds_t) wait * 1000);
     }
 out:
     free(body);

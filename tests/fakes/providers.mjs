@@ -459,7 +459,7 @@ export function createFakeProviders(opts) {
         openai: {
             auth: (res, key) => openaiError(res, 401, `Incorrect API key provided: ${mask(key || '')}. You can find your API key at https://platform.openai.com/account/api-keys.`, 'invalid_request_error', 'invalid_api_key'),
             bad: (res, m, param = null) => openaiError(res, 400, m, 'invalid_request_error', null, param),
-            quota: (res) => openaiError(res, 429, 'Rate limit reached for requests. Please try again in 1s.', 'requests', 'rate_limit_exceeded', null, { 'retry-after': '1', 'x-ratelimit-remaining-requests': '0' }),
+            quota: (res, ra = 1) => openaiError(res, 429, `Rate limit reached for requests. Please try again in ${ra}s.`, 'requests', 'rate_limit_exceeded', null, { 'retry-after': String(ra), 'x-ratelimit-remaining-requests': '0' }),
             server: (res, s) => openaiError(res, s, 'The server had an error while processing your request. Sorry about that!', 'server_error'),
             safety: (res) => openaiError(res, 400, 'Your request was rejected as a result of our safety system.', 'invalid_request_error', 'content_policy_violation'),
             model: (res, m) => openaiError(res, 404, `The model \`${m}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found'),
@@ -467,7 +467,7 @@ export function createFakeProviders(opts) {
         xai: {
             auth: (res, key) => xaiError(res, 400, 'Client specified an invalid argument', `Incorrect API key provided: ${mask(key || '')}. You can obtain an API key from https://console.x.ai.`),
             bad: (res, m) => xaiError(res, 400, 'Client specified an invalid argument', m),
-            quota: (res) => xaiError(res, 429, 'Too many requests', 'Your team has reached its rate limit. Please try again later.', { 'retry-after': '1' }),
+            quota: (res, ra = 1) => xaiError(res, 429, 'Too many requests', 'Your team has reached its rate limit. Please try again later.', { 'retry-after': String(ra) }),
             server: (res, s) => xaiError(res, s, s === 503 ? 'Service unavailable' : 'Internal error', 'The service is currently unavailable.'),
             safety: (res) => xaiError(res, 400, 'Client specified an invalid argument', 'Content violates usage guidelines. Failed check: SAFETY_CHECK_TYPE_CSAM'),
             model: (res, m) => xaiError(res, 404, 'Some requested entity was not found', `The model ${m} does not exist or your team does not have access to it.`),
@@ -475,7 +475,7 @@ export function createFakeProviders(opts) {
         dashscope: {
             auth: (res) => dashscopeChatError(res, 401, 'Incorrect API key provided. ', 'invalid_request_error', 'invalid_api_key'),
             bad: (res, m) => dashscopeChatError(res, 400, m, 'invalid_request_error', 'invalid_parameter_error'),
-            quota: (res) => dashscopeChatError(res, 429, 'Requests rate limit exceeded, please try again later.', 'limit_requests', 'limit_requests', { 'retry-after': '1' }),
+            quota: (res, ra = 1) => dashscopeChatError(res, 429, 'Requests rate limit exceeded, please try again later.', 'limit_requests', 'limit_requests', { 'retry-after': String(ra) }),
             server: (res, s) => dashscopeChatError(res, s, 'An internal error has occured, please try again later or contact service support.', 'internal_error', 'internal_error'),
             safety: (res) => dashscopeChatError(res, 400, 'Input data may contain inappropriate content.', 'data_inspection_failed', 'data_inspection_failed'),
             model: (res, m) => dashscopeChatError(res, 404, `The model \`${m}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found'),
@@ -541,7 +541,7 @@ export function createFakeProviders(opts) {
         stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
         try {
             const done = await inject(endpoint, marks, res, {
-                auth: () => E.auth(res, key), quota: () => E.quota(res), server: (s) => E.server(res, s),
+                auth: () => E.auth(res, key), quota: () => E.quota(res, marks.get('429') === true ? 1 : marks.get('429')), server: (s) => E.server(res, s),
                 bad: (m) => E.bad(res, m),
             });
             if (done) return;

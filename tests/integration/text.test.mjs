@@ -258,6 +258,24 @@ for (const m of ['grok', 'qwen'].filter(has)) {
     });
 }
 
+// A stream waiting out a provider's Retry-After keeps its heartbeat:
+// nginx (fastcgi_read_timeout, 10 s in the test stack) cut a stream
+// silent for longer (until 2026-12-05; found by a probe).
+if (has('qwen')) {
+    test('qwen: a stream waiting out an 11 s Retry-After keeps beating and ends in its error event, refunded', async () => {
+        const u = await person('retry-beat');
+        const before = await fakeStats();
+        const s = await stream(u.jar, 'qwen', { prompt: `wait for me [fake:429=11] ${tag()}`, stream: true });
+        answers.push(s.text);
+        const last = s.events.at(-1);
+        assert.equal(last?.event, 'error', `the stream ends in an error event, not cut: ${s.text.slice(-300)}`);
+        assert.equal(last.data.error, 'provider_quota', JSON.stringify(last.data));
+        assert.equal(fakeCount(await fakeStats(), 'chat.dashscope') - fakeCount(before, 'chat.dashscope'), 3, 'asked three times');
+        assert.deepEqual(ledgerOf(last.data.id).map((x) => x.reason), ['debit', 'refund']);
+        assert.equal(balanceOf(u.id), 100);
+    });
+}
+
 // Usage the provider did not report is null in the answer, not -1, -1
 // and a total of -2 (until 2026-12-05; found by a probe).
 if (has('qwen')) {
