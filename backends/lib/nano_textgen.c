@@ -219,6 +219,24 @@ nano_textgen_chat_once(nano_provider_t p, const nano_textgen_req_t *req,
         rc = 0;
         goto out;
     }
+    if (cres.code != CURLE_OK) {
+        /* a 200 whose body never came whole: the transfer says why (the
+         * provider may have answered it: not asked again) */
+        if (cres.timed_out) {
+            nano_provider_error_timeout(&ctx->err, p, 0);
+        } else if (cres.too_large) {
+            nano_provider_error_set(&ctx->err, NANO_PERR_BAD_RESPONSE, 0,
+                                    "%s's answer was too large",
+                                    nano_provider_info(p)->label);
+        } else {
+            nano_provider_error_set(&ctx->err, NANO_PERR_PROVIDER, 0,
+                                    "%s's answer was cut off: %s",
+                                    nano_provider_info(p)->label,
+                                    nano_client_why(&cres));
+        }
+        ctx->err.retryable = 0;
+        goto out;
+    }
     if (nano_chat_parse_response(p, cres.body.data ? cres.body.data : "",
                                  cres.body.len, &out, &ctx->err) != 0)
     {

@@ -554,11 +554,13 @@ export function createFakeProviders(opts) {
             const created = Math.floor(Date.now() / 1000);
             const finish = marks.has('content-filter') ? 'content_filter' : 'stop';
             if (!j.stream) {
-                return send(res, 200, {
+                const answer = {
                     id, object: 'chat.completion', created, model: j.model,
                     choices: [{ index: 0, message: { role: 'assistant', content: marks.has('content-filter') ? words.slice(0, 3).join('') : text }, logprobs: null, finish_reason: finish }],
                     ...(marks.has('no-usage') ? {} : { usage }), system_fingerprint: 'fp_fake',
-                });
+                };
+                if (marks.has('cut-answer')) return sendCut(res, 200, Buffer.from(JSON.stringify(answer)), { 'Content-Type': 'application/json' });
+                return send(res, 200, answer);
             }
             await streamChat(res, j, { id, created, words, usage, finish, marks });
         } finally {

@@ -276,6 +276,24 @@ if (has('qwen')) {
     });
 }
 
+// A whole answer whose 200 came and whose body was then cut says so, not
+// "the answer is not JSON" (until 2026-12-05; found by a probe).
+if (has('qwen')) {
+    test('qwen: a whole answer cut mid-body says the answer was cut off; refunded; the POST not sent again', async () => {
+        const u = await person('whole-cut');
+        const before = await fakeStats();
+        const res = await generate(u.jar, 'qwen', { prompt: `cut me [fake:cut-answer] ${tag()}` });
+        answers.push(res.text);
+        assert.equal(res.status, 502, res.text.slice(0, 300));
+        const j = res.json();
+        assert.equal(j.error, 'provider_error', res.text);
+        assert.match(j.message, /^DashScope's answer was cut off: the connection to the provider broke$/, res.text);
+        assert.equal(fakeCount(await fakeStats(), 'chat.dashscope') - fakeCount(before, 'chat.dashscope'), 1, 'asked once');
+        assert.deepEqual(ledgerOf(j.id).map((x) => x.reason), ['debit', 'refund']);
+        assert.equal(balanceOf(u.id), 100);
+    });
+}
+
 // Usage the provider did not report is null in the answer, not -1, -1
 // and a total of -2 (until 2026-12-05; found by a probe).
 if (has('qwen')) {
