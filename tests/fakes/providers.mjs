@@ -463,6 +463,7 @@ export function createFakeProviders(opts) {
             server: (res, s) => openaiError(res, s, 'The server had an error while processing your request. Sorry about that!', 'server_error'),
             safety: (res) => openaiError(res, 400, 'Your request was rejected as a result of our safety system.', 'invalid_request_error', 'content_policy_violation'),
             model: (res, m) => openaiError(res, 404, `The model \`${m}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found'),
+            spent: (res) => openaiError(res, 429, 'You exceeded your current quota, please check your plan and billing details.', 'insufficient_quota', 'insufficient_quota'),
         },
         xai: {
             auth: (res, key) => xaiError(res, 400, 'Client specified an invalid argument', `Incorrect API key provided: ${mask(key || '')}. You can obtain an API key from https://console.x.ai.`),
@@ -471,6 +472,7 @@ export function createFakeProviders(opts) {
             server: (res, s) => xaiError(res, s, s === 503 ? 'Service unavailable' : 'Internal error', 'The service is currently unavailable.'),
             safety: (res) => xaiError(res, 400, 'Client specified an invalid argument', 'Content violates usage guidelines. Failed check: SAFETY_CHECK_TYPE_CSAM'),
             model: (res, m) => xaiError(res, 404, 'Some requested entity was not found', `The model ${m} does not exist or your team does not have access to it.`),
+            spent: (res) => xaiError(res, 403, 'The caller does not have permission to execute the specified operation', `Your team ${rid()} has either used all available credits or reached its monthly spending limit. To continue making API requests, please purchase more credits or raise your spending limit.`),
         },
         dashscope: {
             auth: (res) => dashscopeChatError(res, 401, 'Incorrect API key provided. ', 'invalid_request_error', 'invalid_api_key'),
@@ -479,6 +481,7 @@ export function createFakeProviders(opts) {
             server: (res, s) => dashscopeChatError(res, s, 'An internal error has occured, please try again later or contact service support.', 'internal_error', 'internal_error'),
             safety: (res) => dashscopeChatError(res, 400, 'Input data may contain inappropriate content.', 'data_inspection_failed', 'data_inspection_failed'),
             model: (res, m) => dashscopeChatError(res, 404, `The model \`${m}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found'),
+            spent: (res) => dashscopeChatError(res, 400, 'Access denied, please make sure your account is in good standing.', 'Arrearage', 'Arrearage'),
         },
     };
 
@@ -546,6 +549,7 @@ export function createFakeProviders(opts) {
             });
             if (done) return;
             if (marks.has('safety')) return E.safety(res);
+            if (marks.has('quota-exhausted')) return E.spent(res);
             const text = chatReply(j.model, prompt);
             const words = text.split(/(?=\s)/);
             const usage = { prompt_tokens: prompt.split(/\s+/).filter(Boolean).length + 3, completion_tokens: words.length, total_tokens: 0 };

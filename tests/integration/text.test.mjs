@@ -182,6 +182,9 @@ const ERRORS = [
     ['[fake:safety]', 'blocked', 422],
     ['[fake:content-filter]', 'blocked', 422],
     ['[fake:malformed]', 'bad_response', 502],
+    // xAI's 403 and DashScope's 400 Arrearage read as a bad key and a bad
+    // request until 2026-12-05 (found by a probe)
+    ['[fake:quota-exhausted]', 'provider_quota', 503],
 ];
 
 for (const m of ['grok', 'qwen'].filter(has)) {
