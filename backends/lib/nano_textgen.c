@@ -195,8 +195,10 @@ nano_textgen_chat_once(nano_provider_t p, const nano_textgen_req_t *req,
     if (req->stream) {
         /* the 200 is said: what went wrong after it is the stream's own
          * error (an error event, a cut), or the silence of a timeout;
-         * the request went out, so none of them is asked again */
-        if (ctx->broken || cres.code != CURLE_OK
+         * the request went out, so none of them is asked again.  A
+         * finish_reason or [DONE] ended the answer whatever the
+         * connection did after it. */
+        if (ctx->broken
             || nano_chat_stream_finish(&ctx->stream, &ctx->err) != 0)
         {
             if (!ctx->broken && cres.timed_out) {

@@ -619,6 +619,12 @@ export function createFakeProviders(opts) {
             write(chunk({ content: words[i] }));
         }
         write(chunk({}, finish));
+        if (marks.has('cut') && at('cut', 0) >= upto) {
+            // past the last word: the finish_reason came, then the cut
+            // what was written arrives before the cut
+            res.write(`data: {"id":"${id}","choices":[],"usage":`, () => setTimeout(() => res.socket?.destroy(), 50));
+            return;
+        }
         if (j.stream_options?.include_usage && !marks.has('no-usage')) {
             write({ id, object: 'chat.completion.chunk', created, model: j.model, choices: [], usage });
         }

@@ -261,6 +261,25 @@ for (const m of ['grok', 'qwen'].filter(has)) {
     });
 }
 
+// The finish_reason ends an answer (a stream that closes after it is
+// complete): a connection reset after it, before the usage chunk and
+// [DONE], is the same whole answer, charged, not a cut refunded after
+// every word was shown (until 2026-12-05; found by a probe).
+if (has('qwen')) {
+    test('qwen: a stream cut after its finish_reason is a whole answer, done and charged once', async () => {
+        const u = await person('cut-after-finish');
+        const s = await stream(u.jar, 'qwen', { prompt: `finish me [fake:cut=999] ${tag()}`, stream: true });
+        answers.push(s.text);
+        const last = s.events.at(-1);
+        assert.equal(last?.event, 'done', s.text.slice(-300));
+        const text = s.events.filter((e) => e.event === 'delta').map((e) => e.data.text).join('');
+        assert.match(text, /one word at a time\.$/);
+        assert.deepEqual(last.data.usage, { promptTokens: null, completionTokens: null, totalTokens: null });
+        assert.deepEqual(ledgerOf(last.data.id).map((x) => x.reason), ['debit']);
+        assert.equal((await generation(u.jar, 'qwen', last.data.id)).json().status, 'succeeded');
+    });
+}
+
 // A stream waiting out a provider's Retry-After keeps its heartbeat:
 // nginx (fastcgi_read_timeout, 10 s in the test stack) cut a stream
 // silent for longer (until 2026-12-05; found by a probe).
