@@ -179,6 +179,12 @@ nano_ark_map(long status, const char *code, const char *message,
         return nano_provider_error_set(err, NANO_PERR_QUOTA, 0,
             "Ark's quota is used up%s%s", clean[0] ? ": " : "", clean);
     }
+    /* a 403 that is not about the key */
+    if (code != NULL && strcmp(code, "AccountOverdueError") == 0) {
+        return nano_provider_error_set(err, NANO_PERR_QUOTA, 0,
+            "Ark's account has an overdue balance%s%s",
+            clean[0] ? ": " : "", clean);
+    }
     return nano_provider_error_from_status(err, NANO_PROVIDER_ARK, status,
                                            clean);
 }

@@ -242,17 +242,25 @@ nano_chat_map_error(nano_provider_t p, long status, const char *code,
             "%s's content filter refused the request%s%s", who,
             clean[0] ? ": " : "", clean);
     }
+    /* the account is out of money, before the auth check: DashScope
+     * says so in a 400 (Arrearage), xAI in a 403 or 429 that no code
+     * names */
+    if (nano_chat_has(code, "insufficient_quota")
+        || nano_chat_has(code, "arrearage")
+        || (p == NANO_PROVIDER_XAI
+            && (nano_chat_has(message, "used all available credits")
+                || nano_chat_has(message, "spending limit"))))
+    {
+        return nano_provider_error_set(err, NANO_PERR_QUOTA, 0,
+            "%s's account has no quota left%s%s", who,
+            clean[0] ? ": " : "", clean);
+    }
     if (status == 401 || status == 403
         || nano_chat_has(code, "invalid_api_key")
         || (status == 400 && (nano_chat_has(message, "api key")
                               || nano_chat_has(message, "api_key"))))
     {
         return nano_provider_error_auth(err, p, status);
-    }
-    if (nano_chat_has(code, "insufficient_quota")) {
-        return nano_provider_error_set(err, NANO_PERR_QUOTA, 0,
-            "%s's account has no quota left%s%s", who,
-            clean[0] ? ": " : "", clean);
     }
     if (in_stream) {
         if (nano_chat_has(code, "rate_limit") || nano_chat_has(type,

@@ -167,6 +167,12 @@ nano_jobgen_wan_step(nano_job_t *job, const nano_client_res_t *res)
         return nano_jobgen_wan_poll(job, w);
 
     case NANO_WAN_STAGE_POLL:
+        /* throttled or failing past the runner's retries: a poll changes
+         * nothing, and the task goes on (and is charged) at DashScope,
+         * so poll again on the poll's backoff, within its budget */
+        if (res->status == 408 || res->status == 429 || res->status >= 500) {
+            return nano_jobgen_wan_poll(job, w);
+        }
         if (res->status != 200) {
             return nano_jobgen_failed_call(job, NANO_PROVIDER_WAN, res);
         }

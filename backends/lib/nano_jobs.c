@@ -22,6 +22,7 @@
 #include "nano_file.h"
 #include "nano_jobs.h"
 #include "nano_log.h"
+#include "nano_provider.h"
 #include "nano_rand.h"
 #include "nano_server.h"
 
@@ -694,15 +695,44 @@ nano_jobs_transfer_failed(nano_job_t *job)
                          nano_client_why(res));
 }
 
-/* Backoff before a retry: Retry-After when given, else 0.5 s doubling,
- * with jitter, at most 8 s. */
+/*
+ * What a refusal's body says about asking again, read in the format of
+ * the provider the job's provider is named after ("gemini", "ark",
+ * "wan"): a spent quota is not asked again (nothing changes in seconds),
+ * and Gemini's wait is in its body (RetryInfo), not in a Retry-After
+ * header.  0: do not ask again; res->retry_after_ms raised to the wait.
+ */
+static int
+nano_jobs_refusal_retryable(const nano_job_t *job, nano_client_res_t *res)
+{
+    nano_provider_error_t  err;
+    int                    p = nano_provider_by_name(job->provider->name);
+
+    if (p < 0 || res->status < 400) {
+        return 1;
+    }
+    nano_provider_error_from_http((nano_provider_t) p, res->status, NULL,
+                                  res->body.data ? res->body.data : "",
+                                  res->body.len, &err);
+    if (!err.retryable) {
+        return 0;
+    }
+    if (err.retry_after_ms > res->retry_after_ms) {
+        res->retry_after_ms = err.retry_after_ms;
+    }
+    return 1;
+}
+
+/* Backoff before a retry: the provider's wait when it gave one (at most
+ * a minute, as a text call's), else 0.5 s doubling, with jitter, at
+ * most 8 s. */
 static long
 nano_jobs_backoff(const nano_job_t *job, const nano_client_res_t *res)
 {
     long  ms = 500L << job->attempts;
 
     if (res->retry_after_ms > 0) {
-        return res->retry_after_ms;
+        return res->retry_after_ms < 60000 ? res->retry_after_ms : 60000;
     }
     if (ms > 8000) {
         ms = 8000;
@@ -722,7 +752,9 @@ nano_jobs_called(nano_db_t *db, nano_job_t *job, CURLMsg *msg)
     nano_client_slist_free(job->slist);
     job->slist = NULL;
 
-    if (nano_job_retryable(job->call.method, job->attempts, &job->res)) {
+    if (nano_job_retryable(job->call.method, job->attempts, &job->res)
+        && nano_jobs_refusal_retryable(job, &job->res))
+    {
         job->delay_ms = nano_jobs_backoff(job, &job->res);
         job->attempts++;
         nano_log_warn("job %s: provider answered %ld (%s); retry %d in %ld"

@@ -117,6 +117,14 @@ nano_gen_settle(nano_gen_sink_t *sink, int wait)
     return sink->lost ? -1 : 1;
 }
 
+/* A token count for the answer (new): null when the provider reported
+ * none (no usage chunk), never the -1 that stands for it. */
+static json_t *
+nano_gen_count(long long n)
+{
+    return n >= 0 ? json_integer((json_int_t) n) : json_null();
+}
+
 static int
 nano_gen_on_watch(void *arg)
 {
@@ -586,11 +594,13 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
         nano_jobs_answer_end(id);
         answering = 0;
     }
-    usage = json_pack("{s:I, s:I, s:I}",
-                      "promptTokens", (json_int_t) tr.prompt_tokens,
-                      "completionTokens", (json_int_t) tr.completion_tokens,
-                      "totalTokens", (json_int_t) (tr.prompt_tokens
-                                                   + tr.completion_tokens));
+    usage = json_pack("{s:o, s:o, s:o}",
+                "promptTokens", nano_gen_count(tr.prompt_tokens),
+                "completionTokens", nano_gen_count(tr.completion_tokens),
+                "totalTokens", tr.prompt_tokens < 0 || tr.completion_tokens < 0
+                               ? json_null()
+                               : nano_gen_count(tr.prompt_tokens
+                                                + tr.completion_tokens));
 
     if (stream) {
         if (!tr.client_gone) {

@@ -193,23 +193,50 @@ nano_textgen_chat_once(nano_provider_t p, const nano_textgen_req_t *req,
         goto out;
     }
     if (req->stream) {
-        if (ctx->broken || cres.code != CURLE_OK
+        /* the 200 is said: what went wrong after it is the stream's own
+         * error (an error event, a cut), or the silence of a timeout;
+         * the request went out, so none of them is asked again.  A
+         * finish_reason or [DONE] ended the answer whatever the
+         * connection did after it. */
+        if (ctx->broken
             || nano_chat_stream_finish(&ctx->stream, &ctx->err) != 0)
         {
+            if (!ctx->broken && cres.timed_out) {
+                nano_provider_error_timeout(&ctx->err, p,
+                    nano_chat_stream_has_output(&ctx->stream));
+            } else if (!ctx->broken && cres.code != CURLE_OK) {
+                nano_provider_error_set(&ctx->err, NANO_PERR_STREAM_CUT, 0,
+                    "%s's stream ended before the answer was complete",
+                    nano_provider_info(p)->label);
+            }
             if (ctx->err.code[0] == '\0') {
                 nano_provider_error_set(&ctx->err, NANO_PERR_STREAM_CUT, 0,
                                         "the answer was cut off");
             }
-            if (cres.code != CURLE_OK && !nano_chat_stream_has_output(
-                                             &ctx->stream))
-            {
-                nano_provider_call_error(p, &cres, &ctx->err);
-            }
+            ctx->err.retryable = 0;
             goto out;
         }
         res->prompt_tokens = ctx->stream.result.usage.prompt_tokens;
         res->completion_tokens = ctx->stream.result.usage.completion_tokens;
         rc = 0;
+        goto out;
+    }
+    if (cres.code != CURLE_OK) {
+        /* a 200 whose body never came whole: the transfer says why (the
+         * provider may have answered it: not asked again) */
+        if (cres.timed_out) {
+            nano_provider_error_timeout(&ctx->err, p, 0);
+        } else if (cres.too_large) {
+            nano_provider_error_set(&ctx->err, NANO_PERR_BAD_RESPONSE, 0,
+                                    "%s's answer was too large",
+                                    nano_provider_info(p)->label);
+        } else {
+            nano_provider_error_set(&ctx->err, NANO_PERR_PROVIDER, 0,
+                                    "%s's answer was cut off: %s",
+                                    nano_provider_info(p)->label,
+                                    nano_client_why(&cres));
+        }
+        ctx->err.retryable = 0;
         goto out;
     }
     if (nano_chat_parse_response(p, cres.body.data ? cres.body.data : "",
@@ -233,6 +260,27 @@ out:
     nano_client_res_cleanup(&cres);
     nano_client_call_cleanup(&call);
     return rc;
+}
+
+/* Waits ms between two tries with the heartbeat a call has: a stream
+ * silent for a Retry-After (up to a minute) is cut by nginx's read
+ * timeout, and a reader who left is seen.  -1 when on_idle says stop. */
+static int
+nano_textgen_wait(const nano_textgen_req_t *req, long ms)
+{
+    long  slice;
+
+    for ( ;; ) {
+        if (req->on_idle != NULL && req->on_idle(req->arg) != 0) {
+            return -1;
+        }
+        if (ms <= 0) {
+            return 0;
+        }
+        slice = ms < NANO_TEXTGEN_IDLE_MS ? ms : NANO_TEXTGEN_IDLE_MS;
+        usleep((useconds_t) slice * 1000);
+        ms -= slice;
+    }
 }
 
 static int
@@ -300,11 +348,10 @@ nano_textgen_chat(nano_provider_t p, const nano_textgen_req_t *req,
             nano_textgen_fail(res, &ctx.err);
             break;
         }
-        if (req->on_idle != NULL && req->on_idle(req->arg) != 0) {
+        if (nano_textgen_wait(req, wait) != 0) {
             res->client_gone = 1;
             break;
         }
-        usleep((useconds_t) wait * 1000);
     }
 out:
     free(body);

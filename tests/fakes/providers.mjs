@@ -211,12 +211,14 @@ export function createFakeProviders(opts) {
     const tasks = new Map();          // task id -> {created, marks, size, duration}
     const onceSeen = new Set();       // "endpoint|prompt" of -once markers
     const hanging = new Set();        // responses never answered
-    const stats = { requests: {}, inFlight: 0, maxInFlight: 0, last: {} };
+    const stats = { requests: {}, inFlight: 0, maxInFlight: 0, last: {}, times: {} };
     let port = 0;
     const base = () => `http://${opts.host}:${port}`;
 
     function count(endpoint, req, body) {
         stats.requests[endpoint] = (stats.requests[endpoint] || 0) + 1;
+        // when the last 32 came (ms), so a test can read a retry's wait
+        stats.times[endpoint] = [...(stats.times[endpoint] || []), Date.now()].slice(-32);
         const headers = { ...req.headers };
         // which credential came, never its value: a download must carry none
         const authScheme = req.headers.authorization ? req.headers.authorization.split(' ')[0]
@@ -334,7 +336,8 @@ export function createFakeProviders(opts) {
                 auth: badKey,
                 quota: () => geminiError(res, 429, 'You exceeded your current quota, please check your plan and billing details.', [
                     { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests' }] },
-                    { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '1s' },
+                    // "[fake:429=N]": Gemini asks for N seconds
+                    { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: `${marks.get('429') === true ? 1 : marks.get('429')}s` },
                 ]),
                 server: (s) => geminiError(res, s, s === 503 ? 'The model is overloaded. Please try again later.' : 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting'),
                 bad: (m) => geminiError(res, 400, m),
@@ -426,6 +429,9 @@ export function createFakeProviders(opts) {
             if (marks.has('safety')) {
                 return arkError(res, 400, 'InputTextSensitiveContentDetected', 'The request failed because the input text may contain sensitive information.', 'BadRequest');
             }
+            if (marks.has('quota-exhausted')) {
+                return arkError(res, 429, 'QuotaExceeded', 'The request has exceeded the quota of your account. Please top up or raise the quota.', 'TooManyRequests');
+            }
             if (marks.has('safety-output')) {
                 return send(res, 200, { model: j.model, created: Math.floor(Date.now() / 1000), data: [{ error: { code: 'OutputImageSensitiveContentDetected', message: 'The request failed because the output image may contain sensitive information.' } }], usage: { generated_images: 0, output_tokens: 0, total_tokens: 0 } });
             }
@@ -453,26 +459,29 @@ export function createFakeProviders(opts) {
         openai: {
             auth: (res, key) => openaiError(res, 401, `Incorrect API key provided: ${mask(key || '')}. You can find your API key at https://platform.openai.com/account/api-keys.`, 'invalid_request_error', 'invalid_api_key'),
             bad: (res, m, param = null) => openaiError(res, 400, m, 'invalid_request_error', null, param),
-            quota: (res) => openaiError(res, 429, 'Rate limit reached for requests. Please try again in 1s.', 'requests', 'rate_limit_exceeded', null, { 'retry-after': '1', 'x-ratelimit-remaining-requests': '0' }),
+            quota: (res, ra = 1) => openaiError(res, 429, `Rate limit reached for requests. Please try again in ${ra}s.`, 'requests', 'rate_limit_exceeded', null, { 'retry-after': String(ra), 'x-ratelimit-remaining-requests': '0' }),
             server: (res, s) => openaiError(res, s, 'The server had an error while processing your request. Sorry about that!', 'server_error'),
             safety: (res) => openaiError(res, 400, 'Your request was rejected as a result of our safety system.', 'invalid_request_error', 'content_policy_violation'),
             model: (res, m) => openaiError(res, 404, `The model \`${m}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found'),
+            spent: (res) => openaiError(res, 429, 'You exceeded your current quota, please check your plan and billing details.', 'insufficient_quota', 'insufficient_quota'),
         },
         xai: {
             auth: (res, key) => xaiError(res, 400, 'Client specified an invalid argument', `Incorrect API key provided: ${mask(key || '')}. You can obtain an API key from https://console.x.ai.`),
             bad: (res, m) => xaiError(res, 400, 'Client specified an invalid argument', m),
-            quota: (res) => xaiError(res, 429, 'Too many requests', 'Your team has reached its rate limit. Please try again later.', { 'retry-after': '1' }),
+            quota: (res, ra = 1) => xaiError(res, 429, 'Too many requests', 'Your team has reached its rate limit. Please try again later.', { 'retry-after': String(ra) }),
             server: (res, s) => xaiError(res, s, s === 503 ? 'Service unavailable' : 'Internal error', 'The service is currently unavailable.'),
             safety: (res) => xaiError(res, 400, 'Client specified an invalid argument', 'Content violates usage guidelines. Failed check: SAFETY_CHECK_TYPE_CSAM'),
             model: (res, m) => xaiError(res, 404, 'Some requested entity was not found', `The model ${m} does not exist or your team does not have access to it.`),
+            spent: (res) => xaiError(res, 403, 'The caller does not have permission to execute the specified operation', `Your team ${rid()} has either used all available credits or reached its monthly spending limit. To continue making API requests, please purchase more credits or raise your spending limit.`),
         },
         dashscope: {
             auth: (res) => dashscopeChatError(res, 401, 'Incorrect API key provided. ', 'invalid_request_error', 'invalid_api_key'),
             bad: (res, m) => dashscopeChatError(res, 400, m, 'invalid_request_error', 'invalid_parameter_error'),
-            quota: (res) => dashscopeChatError(res, 429, 'Requests rate limit exceeded, please try again later.', 'limit_requests', 'limit_requests', { 'retry-after': '1' }),
+            quota: (res, ra = 1) => dashscopeChatError(res, 429, 'Requests rate limit exceeded, please try again later.', 'limit_requests', 'limit_requests', { 'retry-after': String(ra) }),
             server: (res, s) => dashscopeChatError(res, s, 'An internal error has occured, please try again later or contact service support.', 'internal_error', 'internal_error'),
             safety: (res) => dashscopeChatError(res, 400, 'Input data may contain inappropriate content.', 'data_inspection_failed', 'data_inspection_failed'),
             model: (res, m) => dashscopeChatError(res, 404, `The model \`${m}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found'),
+            spent: (res) => dashscopeChatError(res, 400, 'Access denied, please make sure your account is in good standing.', 'Arrearage', 'Arrearage'),
         },
     };
 
@@ -535,11 +544,12 @@ export function createFakeProviders(opts) {
         stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
         try {
             const done = await inject(endpoint, marks, res, {
-                auth: () => E.auth(res, key), quota: () => E.quota(res), server: (s) => E.server(res, s),
+                auth: () => E.auth(res, key), quota: () => E.quota(res, marks.get('429') === true ? 1 : marks.get('429')), server: (s) => E.server(res, s),
                 bad: (m) => E.bad(res, m),
             });
             if (done) return;
             if (marks.has('safety')) return E.safety(res);
+            if (marks.has('quota-exhausted')) return E.spent(res);
             const text = chatReply(j.model, prompt);
             const words = text.split(/(?=\s)/);
             const usage = { prompt_tokens: prompt.split(/\s+/).filter(Boolean).length + 3, completion_tokens: words.length, total_tokens: 0 };
@@ -548,11 +558,13 @@ export function createFakeProviders(opts) {
             const created = Math.floor(Date.now() / 1000);
             const finish = marks.has('content-filter') ? 'content_filter' : 'stop';
             if (!j.stream) {
-                return send(res, 200, {
+                const answer = {
                     id, object: 'chat.completion', created, model: j.model,
                     choices: [{ index: 0, message: { role: 'assistant', content: marks.has('content-filter') ? words.slice(0, 3).join('') : text }, logprobs: null, finish_reason: finish }],
-                    usage, system_fingerprint: 'fp_fake',
-                });
+                    ...(marks.has('no-usage') ? {} : { usage }), system_fingerprint: 'fp_fake',
+                };
+                if (marks.has('cut-answer')) return sendCut(res, 200, Buffer.from(JSON.stringify(answer)), { 'Content-Type': 'application/json' });
+                return send(res, 200, answer);
             }
             await streamChat(res, j, { id, created, words, usage, finish, marks });
         } finally {
@@ -572,16 +584,18 @@ export function createFakeProviders(opts) {
         write(chunk({ role: 'assistant', content: '' }));
         res.write(': fake keep-alive comment\n\n');
         const upto = marks.has('content-filter') ? 3 : words.length;
+        // "[fake:cut=N]", "[fake:error-in-stream=N]": after N words (0: before any)
+        const at = (mark, dflt) => (marks.get(mark) === true ? dflt : marks.get(mark));
         for (let i = 0; i < upto; i++) {
             if (res.destroyed) return;
             if (opts.streamIntervalMs) await sleep(opts.streamIntervalMs);
-            if (marks.has('cut') && i === Math.floor(words.length / 2)) {
+            if (marks.has('cut') && i === at('cut', Math.floor(words.length / 2))) {
                 // half a frame, then the connection drops
                 res.write(`data: {"id":"${id}","choices":[{"index":0,"delta":{"content":"`);
                 res.socket?.destroy();
                 return;
             }
-            if (marks.has('error-in-stream') && i === 2) {
+            if (marks.has('error-in-stream') && i === at('error-in-stream', 2)) {
                 write({ error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } });
                 res.end();
                 return;
@@ -605,7 +619,13 @@ export function createFakeProviders(opts) {
             write(chunk({ content: words[i] }));
         }
         write(chunk({}, finish));
-        if (j.stream_options?.include_usage) {
+        if (marks.has('cut') && at('cut', 0) >= upto) {
+            // past the last word: the finish_reason came, then the cut
+            // what was written arrives before the cut
+            res.write(`data: {"id":"${id}","choices":[],"usage":`, () => setTimeout(() => res.socket?.destroy(), 50));
+            return;
+        }
+        if (j.stream_options?.include_usage && !marks.has('no-usage')) {
             write({ id, object: 'chat.completion.chunk', created, model: j.model, choices: [], usage });
         }
         write('[DONE]');
@@ -673,6 +693,11 @@ export function createFakeProviders(opts) {
         const t = tasks.get(id);
         const request_id = rid();
         if (!t) return send(res, 200, { request_id, output: { task_id: id, task_status: 'UNKNOWN' } });
+        // "[fake:poll-429=N]": the first N polls of the task are throttled
+        t.polls = (t.polls || 0) + 1;
+        if (t.marks.has('poll-429') && t.polls <= (t.marks.get('poll-429') === true ? 1 : t.marks.get('poll-429'))) {
+            return dashscopeError(res, 429, 'Throttling.RateQuota', 'Requests rate limit exceeded, please try again later.');
+        }
         const age = Date.now() - t.created;
         const times = { submit_time: new Date(t.created).toISOString().replace('T', ' ').replace('Z', '') };
         if (age < opts.taskMs / 3) return send(res, 200, { request_id, output: { task_id: id, task_status: 'PENDING', ...times } });
@@ -731,6 +756,7 @@ export function createFakeProviders(opts) {
         if (req.method === 'POST' && p === '/_fake/reset') {
             stats.requests = {};
             stats.last = {};
+            stats.times = {};
             stats.maxInFlight = stats.inFlight;
             onceSeen.clear();
             return send(res, 200, { ok: true });

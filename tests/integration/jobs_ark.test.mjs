@@ -173,6 +173,15 @@ test('seedream against the fake Ark: answers, downloads, cuts and content checks
             assert.equal(called(j, 'ark.images'), 1);
             assert.equal(called(j, 'files'), 0);
         });
+
+        // a 429 is retried, but not one that says the account's quota is
+        // spent (until 2026-12-05 it was asked twice more; found by a probe)
+        await t.test('[fake:quota-exhausted]: a 429 QuotaExceeded fails provider_quota at once, refunded once', async () => {
+            const j = await oneJob(M, 'ark-quota', 'a picture on no budget [fake:quota-exhausted]');
+            failedClean(j, M, 'provider_quota');
+            assert.match(j.g.error.message, /^Ark's quota is used up: /);
+            assert.equal(called(j, 'ark.images'), 1, 'an exhausted quota is not retried');
+        });
     });
 
     // put back as the stack has it: offline again

@@ -182,6 +182,9 @@ const ERRORS = [
     ['[fake:safety]', 'blocked', 422],
     ['[fake:content-filter]', 'blocked', 422],
     ['[fake:malformed]', 'bad_response', 502],
+    // xAI's 403 and DashScope's 400 Arrearage read as a bad key and a bad
+    // request until 2026-12-05 (found by a probe)
+    ['[fake:quota-exhausted]', 'provider_quota', 503],
 ];
 
 for (const m of ['grok', 'qwen'].filter(has)) {
@@ -228,6 +231,105 @@ for (const m of ['grok', 'qwen'].filter(has)) {
         assert.ok(problems.length === 0, `${m}: ${problems.length} mismatches:\n${problems.join('\n')}`);
         assert.equal(balanceOf(u.id), 100, `${m}: every failure refunded (cost ${cost})`);
         assert.equal(ledgerSum(u.id), 100);
+    });
+}
+
+// A stream the provider answered 200 and then failed before any text:
+// the person reads why (the provider's error event, the cut), not "an
+// unexpected HTTP status 200" (until 2026-12-05; found by a probe).
+for (const m of ['grok', 'qwen'].filter(has)) {
+    test(`${m}: a stream that fails before its first word says why; refunded; the POST not sent again`, async () => {
+        const u = await person(`early-${m}`);
+        const endpoint = m === 'grok' ? 'chat.xai' : 'chat.dashscope';
+        const cases = [
+            ['[fake:error-in-stream=0]', 'provider_error', /failed during the answer: The server had an error/],
+            ['[fake:cut=0]', 'stream_cut', /stream ended before the answer was complete/],
+        ];
+        for (const [marker, code, message] of cases) {
+            const before = await fakeStats();
+            const s = await stream(u.jar, m, { prompt: `early ${marker} ${tag()}`, stream: true });
+            answers.push(s.text);
+            const last = s.events.at(-1);
+            assert.equal(last?.event, 'error', `${marker}: ${s.text.slice(-300)}`);
+            assert.equal(last.data.error, code, `${marker}: ${JSON.stringify(last.data)}`);
+            assert.match(last.data.message, message, marker);
+            assert.doesNotMatch(last.data.message, /HTTP status 200/, marker);
+            assert.deepEqual(ledgerOf(last.data.id).map((x) => x.reason), ['debit', 'refund'], marker);
+            assert.equal(fakeCount(await fakeStats(), endpoint) - fakeCount(before, endpoint), 1, `${marker}: asked once`);
+        }
+        assert.equal(balanceOf(u.id), 100);
+    });
+}
+
+// The finish_reason ends an answer (a stream that closes after it is
+// complete): a connection reset after it, before the usage chunk and
+// [DONE], is the same whole answer, charged, not a cut refunded after
+// every word was shown (until 2026-12-05; found by a probe).
+if (has('qwen')) {
+    test('qwen: a stream cut after its finish_reason is a whole answer, done and charged once', async () => {
+        const u = await person('cut-after-finish');
+        const s = await stream(u.jar, 'qwen', { prompt: `finish me [fake:cut=999] ${tag()}`, stream: true });
+        answers.push(s.text);
+        const last = s.events.at(-1);
+        assert.equal(last?.event, 'done', s.text.slice(-300));
+        const text = s.events.filter((e) => e.event === 'delta').map((e) => e.data.text).join('');
+        assert.match(text, /one word at a time\.$/);
+        assert.deepEqual(last.data.usage, { promptTokens: null, completionTokens: null, totalTokens: null });
+        assert.deepEqual(ledgerOf(last.data.id).map((x) => x.reason), ['debit']);
+        assert.equal((await generation(u.jar, 'qwen', last.data.id)).json().status, 'succeeded');
+    });
+}
+
+// A stream waiting out a provider's Retry-After keeps its heartbeat:
+// nginx (fastcgi_read_timeout, 10 s in the test stack) cut a stream
+// silent for longer (until 2026-12-05; found by a probe).
+if (has('qwen')) {
+    test('qwen: a stream waiting out an 11 s Retry-After keeps beating and ends in its error event, refunded', async () => {
+        const u = await person('retry-beat');
+        const before = await fakeStats();
+        const s = await stream(u.jar, 'qwen', { prompt: `wait for me [fake:429=11] ${tag()}`, stream: true });
+        answers.push(s.text);
+        const last = s.events.at(-1);
+        assert.equal(last?.event, 'error', `the stream ends in an error event, not cut: ${s.text.slice(-300)}`);
+        assert.equal(last.data.error, 'provider_quota', JSON.stringify(last.data));
+        assert.equal(fakeCount(await fakeStats(), 'chat.dashscope') - fakeCount(before, 'chat.dashscope'), 3, 'asked three times');
+        assert.deepEqual(ledgerOf(last.data.id).map((x) => x.reason), ['debit', 'refund']);
+        assert.equal(balanceOf(u.id), 100);
+    });
+}
+
+// A whole answer whose 200 came and whose body was then cut says so, not
+// "the answer is not JSON" (until 2026-12-05; found by a probe).
+if (has('qwen')) {
+    test('qwen: a whole answer cut mid-body says the answer was cut off; refunded; the POST not sent again', async () => {
+        const u = await person('whole-cut');
+        const before = await fakeStats();
+        const res = await generate(u.jar, 'qwen', { prompt: `cut me [fake:cut-answer] ${tag()}` });
+        answers.push(res.text);
+        assert.equal(res.status, 502, res.text.slice(0, 300));
+        const j = res.json();
+        assert.equal(j.error, 'provider_error', res.text);
+        assert.match(j.message, /^DashScope's answer was cut off: the connection to the provider broke$/, res.text);
+        assert.equal(fakeCount(await fakeStats(), 'chat.dashscope') - fakeCount(before, 'chat.dashscope'), 1, 'asked once');
+        assert.deepEqual(ledgerOf(j.id).map((x) => x.reason), ['debit', 'refund']);
+        assert.equal(balanceOf(u.id), 100);
+    });
+}
+
+// Usage the provider did not report is null in the answer, not -1, -1
+// and a total of -2 (until 2026-12-05; found by a probe).
+if (has('qwen')) {
+    test('qwen: an answer without usage reports null counts, never negative ones', async () => {
+        const u = await person('no-usage');
+        const whole = await generate(u.jar, 'qwen', { prompt: `count me [fake:no-usage] ${tag()}` });
+        answers.push(whole.text);
+        assert.equal(whole.status, 200, whole.text.slice(0, 300));
+        assert.deepEqual(whole.json().usage, { promptTokens: null, completionTokens: null, totalTokens: null });
+        const s = await stream(u.jar, 'qwen', { prompt: `count me [fake:no-usage] ${tag()}`, stream: true });
+        answers.push(s.text);
+        const last = s.events.at(-1);
+        assert.equal(last?.event, 'done', s.text.slice(-300));
+        assert.deepEqual(last.data.usage, { promptTokens: null, completionTokens: null, totalTokens: null });
     });
 }
 

@@ -275,6 +275,13 @@ static const row_t  rows[] = {
       "used up its quota.\",\"type\":\"TooManyRequests\"}}",
       "provider_quota", "Ark's quota is used up: Your account has used up its "
       "quota", 0 },
+    { "403 account overdue", 403,
+      "{\"error\":{\"code\":\"AccountOverdueError\",\"message\":\"The "
+      "request failed because your account has an overdue balance. Request "
+      "ID: 0217\",\"type\":\"Forbidden\"}}",
+      "provider_quota", "Ark's account has an overdue balance: The request "
+      "failed because your account has an overdue balance. Request ID: 0217",
+      0 },
     { "500 internal", 500,
       "{\"error\":{\"code\":\"InternalServiceError\",\"message\":\"The "
       "service encountered an unexpected internal error.\",\"type\":"

@@ -222,6 +222,20 @@ static const provider_error_row_t  error_rows[] = {
       "provider_quota",
       "OpenAI's account has no quota left: You exceeded your current quota, "
       "please check your plan and billing details", 0, 0 },
+    { "dashscope 400 Arrearage", NANO_PROVIDER_DASHSCOPE, 400, NULL,
+      "{\"error\":{\"message\":\"Access denied, please make sure your "
+      "account is in good standing.\",\"type\":\"Arrearage\","
+      "\"param\":null,\"code\":\"Arrearage\"},\"request_id\":\"r1\"}",
+      "provider_quota",
+      "DashScope's account has no quota left: Access denied, please make "
+      "sure your account is in good standing", 0, 0 },
+    { "xai 403 credits spent", NANO_PROVIDER_XAI, 403, NULL,
+      "{\"code\":\"The caller does not have permission to execute the "
+      "specified operation\",\"error\":\"Your team t1 has either used all "
+      "available credits or reached its monthly spending limit.\"}",
+      "provider_quota",
+      "xAI's account has no quota left: Your team t1 has either used all "
+      "available credits or reached its monthly spending limit", 0, 0 },
     { "openai 400 invalid value", NANO_PROVIDER_OPENAI, 400, NULL,
       "{\"error\":{\"message\":\"Invalid value for 'max_tokens': must be "
       "positive.\",\"type\":\"invalid_request_error\","

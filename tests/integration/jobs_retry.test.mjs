@@ -1,0 +1,33 @@
+// Image jobs retry a provider's 429 after the wait it asks for: Gemini
+// says it in the body (RetryInfo retryDelay), not in a Retry-After
+// header (until 2026-12-05 the runner ignored it and asked again within
+// half a second; found by a probe).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { oneJob, called, failedClean, ledgerOf, RETRIES } from './generations.mjs';
+
+test('nano-banana [fake:429=3]: each retry waits Gemini\'s RetryInfo delay (3 s), then fails provider_quota, refunded once', async () => {
+    const m = 'nano-banana';
+    const j = await oneJob(m, 'gemini-retry-info', 'a picture on a busy day [fake:429=3]');
+    failedClean(j, m, 'provider_quota');
+    assert.equal(called(j, 'gemini.generateContent'), 1 + RETRIES);
+    const times = j.after.times['gemini.generateContent'].slice(-(1 + RETRIES));
+    for (let i = 1; i < times.length; i++) {
+        assert.ok(times[i] - times[i - 1] >= 2950, `retry ${i} came ${times[i] - times[i - 1]} ms after the 429 that asked for 3 s`);
+    }
+});
+
+// DashScope throttles polls (about 20 QPS a key).  A poll is a GET that
+// changes nothing: a throttled one is polled again on the poll's own
+// backoff, as long as any poll may take, instead of failing (and
+// refunding) a video DashScope goes on making and charges for (until
+// 2026-12-05 three throttled polls in a row did; found by a probe).
+test('wan-2.5 [fake:poll-429=5]: throttled polls are polled again; one submit, the video stored, charged once', async () => {
+    const m = 'wan-2.5';
+    const j = await oneJob(m, 'wan-poll-throttled', 'a video on a busy day [fake:poll-429=5]', 60000);
+    assert.equal(j.g.status, 'succeeded', JSON.stringify(j.g.error));
+    assert.equal(called(j, 'wan.submit'), 1, 'submitted once');
+    assert.ok(called(j, 'wan.poll') >= 6, `polled ${called(j, 'wan.poll')} times`);
+    assert.equal(j.g.outputs.length, 1);
+    assert.deepEqual(ledgerOf(j.id).map((x) => [x.reason, Number(x.delta)]), [['debit', -j.cost]], 'charged once, no refund');
+});
