@@ -261,8 +261,12 @@ nano_gemini_parse_response(const char *body, size_t len,
                              sizeof(out->finish_reason));
     parts = json_object_get(json_object_get(cand, "content"), "parts");
     json_array_foreach(parts, i, part) {
+        /* a thinking model's interim text or image is not the answer */
+        if (json_is_true(json_object_get(part, "thought"))) {
+            continue;
+        }
         text = nano_provider_json_str(part, "text");
-        if (text != NULL && !json_is_true(json_object_get(part, "thought"))) {
+        if (text != NULL) {
             if (texts.len > 0) {
                 nano_buf_puts(&texts, "\n");
             }

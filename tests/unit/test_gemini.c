@@ -125,6 +125,17 @@ test_answer_image(void **state)
     assert_null(r.text);
     assert_int_equal(r.prompt_tokens, -1);
     nano_gemini_result_cleanup(&r);
+    /* a thinking model's interim image ("thought": true) is not the
+     * answer: the first image that is not a thought is */
+    assert_int_equal(parse(
+        "{\"candidates\":[{\"content\":{\"parts\":["
+        "{\"thought\":true,\"inlineData\":{\"mimeType\":\"image/png\","
+        "\"data\":\"AAAA\"}},{\"inlineData\":{\"mimeType\":\"image/webp\","
+        "\"data\":\"" IMG_B64 "\"}}]}}]}", &r, &e), 0);
+    assert_string_equal(r.mime, "image/webp");
+    assert_int_equal(r.image_len, 5);
+    assert_memory_equal(r.image, "hello", 5);
+    nano_gemini_result_cleanup(&r);
     nano_gemini_result_cleanup(&r);
 }
 
