@@ -255,6 +255,17 @@ nano_chat_map_error(nano_provider_t p, long status, const char *code,
             "%s's account has no quota left%s%s", who,
             clean[0] ? ": " : "", clean);
     }
+    /* a 403 about what the account may use, not about its key:
+     * OpenAI's unsupported region, DashScope's model not bought
+     * (AccessDenied.Unpurchased); the operator needs the words */
+    if (status == 403
+        && (nano_chat_has(code, "unsupported_country")
+            || nano_chat_has(code, "accessdenied")))
+    {
+        return nano_provider_error_set(err, NANO_PERR_PROVIDER, 0,
+            "%s refused the request (HTTP 403)%s%s", who,
+            clean[0] ? ": " : "", clean);
+    }
     if (status == 401 || status == 403
         || nano_chat_has(code, "invalid_api_key")
         || (status == 400 && (nano_chat_has(message, "api key")

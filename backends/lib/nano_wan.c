@@ -166,6 +166,14 @@ nano_wan_map(long status, const char *code, const char *message,
         return nano_provider_error_set(err, NANO_PERR_BLOCKED, 0,
             "DashScope's content check refused the video (%s)", shown);
     }
+    /* the model not bought (AccessDenied.Unpurchased) and its kin are
+     * about what the account may use, not its key: the operator needs
+     * the words */
+    if (strncmp(code, "AccessDenied", 12) == 0) {
+        return nano_provider_error_set(err, NANO_PERR_PROVIDER, 0,
+            "DashScope refused the request (%s)%s%s", shown,
+            clean[0] ? ": " : "", clean);
+    }
     if (strcmp(code, "InvalidApiKey") == 0 || status == 401
         || status == 403)
     {

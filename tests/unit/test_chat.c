@@ -236,6 +236,26 @@ static const provider_error_row_t  error_rows[] = {
       "provider_quota",
       "xAI's account has no quota left: Your team t1 has either used all "
       "available credits or reached its monthly spending limit", 0, 0 },
+    { "openai 403 unsupported region", NANO_PROVIDER_OPENAI, 403, NULL,
+      "{\"error\":{\"code\":\"unsupported_country_region_territory\","
+      "\"message\":\"Country, region, or territory not supported\","
+      "\"param\":null,\"type\":\"request_forbidden\"}}",
+      "provider_error",
+      "OpenAI refused the request (HTTP 403): Country, region, or territory "
+      "not supported", 0, 0 },
+    { "dashscope 403 model not bought", NANO_PROVIDER_DASHSCOPE, 403, NULL,
+      "{\"error\":{\"message\":\"Access to model denied. Please make sure "
+      "you are eligible for using the model.\",\"type\":"
+      "\"AccessDenied.Unpurchased\",\"param\":null,\"code\":"
+      "\"AccessDenied.Unpurchased\"},\"request_id\":\"r2\"}",
+      "provider_error",
+      "DashScope refused the request (HTTP 403): Access to model denied. "
+      "Please make sure you are eligible for using the model", 0, 0 },
+    { "openai 403 without a code is the key", NANO_PROVIDER_OPENAI, 403,
+      NULL, "{\"error\":{\"message\":\"Forbidden\",\"type\":null,"
+      "\"param\":null,\"code\":null}}",
+      "provider_auth",
+      "OpenAI refused the API key (HTTP 403); check OPENAI_API_KEY", 0, 0 },
     { "openai 400 invalid value", NANO_PROVIDER_OPENAI, 400, NULL,
       "{\"error\":{\"message\":\"Invalid value for 'max_tokens': must be "
       "positive.\",\"type\":\"invalid_request_error\","

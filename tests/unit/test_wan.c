@@ -219,6 +219,14 @@ static const provider_error_row_t  error_rows[] = {
       "provider_quota",
       "DashScope's rate limit or quota was reached (Throttling.RateQuota): "
       "Requests rate limit exceeded, please try again later", 1, 0 },
+    { "error 403 AccessDenied.Unpurchased", NANO_PROVIDER_WAN, 403, NULL,
+      "{\"request_id\":\"r\",\"code\":\"AccessDenied.Unpurchased\","
+      "\"message\":\"Access to model denied. Please make sure you are "
+      "eligible for using the model.\"}",
+      "provider_error",
+      "DashScope refused the request (AccessDenied.Unpurchased): Access to "
+      "model denied. Please make sure you are eligible for using the model",
+      0, 0 },
     { "error 400 Arrearage", NANO_PROVIDER_WAN, 400, NULL,
       "{\"request_id\":\"r\",\"code\":\"Arrearage\",\"message\":\"Access "
       "denied, please make sure your account is in good standing.\"}",
