@@ -568,6 +568,14 @@ nano_chat_stream_finish(nano_chat_stream_t *s, nano_provider_error_t *err)
             "%s's stream ended before the answer was complete",
             nano_provider_info(s->provider)->label);
     }
+    if (!s->finished && s->deltas == 0) {
+        /* [DONE] with neither a word nor a finish_reason before it: no
+         * answer at all, so not one to charge for */
+        s->failed = 1;
+        return nano_provider_error_set(err, NANO_PERR_BAD_RESPONSE, 0,
+            "%s's stream ended without an answer",
+            nano_provider_info(s->provider)->label);
+    }
     free(s->result.text);
     s->result.text_len = s->text.len;
     s->result.text = nano_buf_steal(&s->text);

@@ -533,6 +533,30 @@ test_stream_failures(void **state)
     nano_chat_stream_cleanup(&cs);
     nano_buf_cleanup(&sk.deltas);
 
+    /* [DONE] alone, or after a role chunk, is no answer */
+    assert_int_equal(run_stream(NANO_PROVIDER_OPENAI, "data: [DONE]\n\n", 3,
+                                &sk, &cs, &err, &rc), -1);
+    assert_string_equal(err.code, "bad_response");
+    assert_string_equal(err.message,
+        "OpenAI's stream ended without an answer");
+    nano_chat_stream_cleanup(&cs);
+    nano_buf_cleanup(&sk.deltas);
+    assert_int_equal(run_stream(NANO_PROVIDER_OPENAI,
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":"
+        "\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n"
+        "data: [DONE]\n\n", 20, &sk, &cs, &err, &rc), -1);
+    assert_string_equal(err.code, "bad_response");
+    nano_chat_stream_cleanup(&cs);
+    nano_buf_cleanup(&sk.deltas);
+    /* an empty answer the model ended itself is an answer */
+    assert_int_equal(run_stream(NANO_PROVIDER_OPENAI,
+        "data: {\"choices\":[{\"index\":0,\"delta\":{},"
+        "\"finish_reason\":\"stop\"}]}\n\ndata: [DONE]\n\n", 5, &sk, &cs,
+        &err, &rc), 0);
+    assert_string_equal(cs.result.text, "");
+    nano_chat_stream_cleanup(&cs);
+    nano_buf_cleanup(&sk.deltas);
+
     /* a finish_reason without [DONE] is complete */
     assert_int_equal(run_stream(NANO_PROVIDER_XAI,
         CHUNK("ok") "data: {\"choices\":[{\"delta\":{},\"finish_reason\":"
