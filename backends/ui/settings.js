@@ -120,6 +120,15 @@ function showUser(user) {
     $('[data-nbs-avatar-remove]').hidden = !src;
 }
 
+/* set once a profile change answered: the session read at start is
+ * older than it then */
+let profileSaved = false;
+
+function showSaved(user) {
+    profileSaved = true;
+    showUser(user);
+}
+
 function profile() {
     const nameForm = $('[data-nbs-name]');
     nameForm.addEventListener('submit', async (ev) => {
@@ -133,7 +142,7 @@ function profile() {
         await busy(nameForm, () => callJSON('/api/account/profile', { method: 'POST', json: { name } }), 'Saved.',
             (user) => {
                 nameForm.elements.name.value = user.name;
-                showUser(user);
+                showSaved(user);
             });
     });
 
@@ -155,11 +164,11 @@ function profile() {
         await busy(avatarForm, () => callJSON('/api/account/avatar', { method: 'POST', form }), 'Picture saved.',
             (user) => {
                 avatarForm.reset();
-                showUser(user);
+                showSaved(user);
             });
     });
     $('[data-nbs-avatar-remove]').addEventListener('click', async () => {
-        await busy(avatarForm, () => callJSON('/api/account/avatar', { method: 'DELETE' }), 'Picture removed.', showUser);
+        await busy(avatarForm, () => callJSON('/api/account/avatar', { method: 'DELETE' }), 'Picture removed.', showSaved);
     });
 }
 
@@ -354,8 +363,12 @@ async function start() {
     connections().finally(() => document.body.setAttribute('data-nbs-ready', ''));
     try {
         const s = await callJSON('/api/auth/session');
-        if (s && s.user) {
-            $('[data-nbs-name]').elements.name.value = s.user.name || '';
+        /* a late answer must not undo what the person typed or saved
+         * meanwhile (a slow one once put the old name back in the field
+         * just before Save sent it) */
+        const input = $('[data-nbs-name]').elements.name;
+        if (s && s.user && !profileSaved) {
+            if (input.value === input.defaultValue) input.value = s.user.name || '';
             showUser(s.user);
         }
     } catch {
