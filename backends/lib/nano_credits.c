@@ -57,6 +57,20 @@ nano_credits_ensure(nano_db_t *db, const char *user_id)
 nano_db_status_t
 nano_credits_balance(nano_db_t *db, const char *user_id, long long *balance)
 {
+    nano_db_status_t  st;
+
+    *balance = 0;
+    st = nano_credits_ensure(db, user_id);
+    if (st != NANO_DB_OK) {
+        return st;
+    }
+    return nano_credits_balance_read(db, user_id, balance);
+}
+
+nano_db_status_t
+nano_credits_balance_read(nano_db_t *db, const char *user_id,
+    long long *balance)
+{
     static const char   sql[] =
         "SELECT \"balance\" FROM \"CreditAccount\" WHERE \"userId\" = $1";
     const char         *params[1] = { user_id };
@@ -64,10 +78,6 @@ nano_credits_balance(nano_db_t *db, const char *user_id, long long *balance)
     PGresult           *r;
 
     *balance = 0;
-    st = nano_credits_ensure(db, user_id);
-    if (st != NANO_DB_OK) {
-        return st;
-    }
     r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         return st;

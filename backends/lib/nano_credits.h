@@ -38,6 +38,12 @@ nano_db_status_t nano_credits_ensure(nano_db_t *db, const char *user_id);
 nano_db_status_t nano_credits_balance(nano_db_t *db, const char *user_id,
     long long *balance);
 
+/* The balance alone (0 without an account): a pure read, which a
+ * REPEATABLE READ snapshot can take while admissions update the
+ * account, where nano_credits_ensure's INSERT cannot. */
+nano_db_status_t nano_credits_balance_read(nano_db_t *db,
+    const char *user_id, long long *balance);
+
 /*
  * Gives a generation's debit back, exactly once: *refunded is 1 when this
  * call did it, 0 when it was refunded before or never debited.  Runs in

@@ -34,11 +34,13 @@ platform_credits_read(nano_db_t *db, void *arg)
     platform_credits_read_t  *c = arg;
     nano_db_status_t          st;
 
-    /* not READ ONLY: the balance's read grants a first-use account */
+    /* reads only: the first-use grant was made before it (an INSERT ...
+     * ON CONFLICT here met the account's row updated by an admission
+     * after the snapshot: could not serialize, three times over) */
     PQclear(nano_db_exec(db, "SET TRANSACTION ISOLATION LEVEL REPEATABLE"
-                         " READ", 0, NULL, PGRES_COMMAND_OK, &st));
+                         " READ, READ ONLY", 0, NULL, PGRES_COMMAND_OK, &st));
     if (st == NANO_DB_OK) {
-        st = nano_credits_balance(db, c->user, &c->balance);
+        st = nano_credits_balance_read(db, c->user, &c->balance);
     }
     if (st == NANO_DB_OK) {
         json_decref(c->items);
@@ -74,8 +76,10 @@ platform_credits(nano_req_t *req, nano_res_t *res)
     c.limit = (int) limit;
     c.cursor = cursor;
     db = nano_server_db(req);
-    st = db != NULL ? nano_db_tx(db, platform_credits_read, &c)
-                    : NANO_DB_UNAVAILABLE;
+    st = db != NULL ? nano_credits_ensure(db, user) : NANO_DB_UNAVAILABLE;
+    if (st == NANO_DB_OK) {
+        st = nano_db_tx(db, platform_credits_read, &c);
+    }
     if (st == NANO_DB_INVALID) {
         status = nano_res_field_error(res, "cursor", "that is not a cursor"
                                       " this API gave");
