@@ -196,6 +196,24 @@ test('dashboard and settings: sign up, see the dashboard, generate, rename, pict
     assert.deepEqual(problems, [], 'no failed request, script error or console error');
 });
 
+/* Holds the page's GET /api/auth/session until the returned release(),
+ * which lets it through and waits until the page had its answer. */
+async function holdSession(page) {
+    await page.unroute('**/api/auth/session');
+    let open;
+    const held = new Promise((resolve) => { open = resolve; });
+    await page.route('**/api/auth/session', async (route) => {
+        if (route.request().method() === 'GET') await held;
+        await route.continue();
+    });
+    return async () => {
+        const answered = page.waitForResponse((r) => r.url().endsWith('/api/auth/session'));
+        open();
+        await answered;
+        await page.waitForTimeout(100);
+    };
+}
+
 test('settings: a session answer that comes late does not undo a name typed and saved meanwhile', async () => {
     const page = await context.newPage();
     const user = newUser('late');
@@ -204,38 +222,21 @@ test('settings: a session answer that comes late does not undo a name typed and 
     // hold the page's own read of the session until the rename answered
     // (a busy CI host once answered it 240 ms late: the old name went
     // back into the field just before Save sent it)
-    let release;
-    const held = new Promise((resolve) => { release = resolve; });
-    await page.route('**/api/auth/session', async (route) => {
-        if (route.request().method() === 'GET') await held;
-        await route.continue();
-    });
+    let release = await holdSession(page);
     await page.goto(`${BASE}/settings`);
     const nameForm = page.locator('form[data-nbs-name]');
     const newName = `Late Renamed ${user.id}`;
     await nameForm.getByLabel('Name').fill(newName);
     await nameForm.getByRole('button', { name: 'Save name' }).click();
     await nameForm.locator('[data-nbs-status]', { hasText: 'Saved.' }).waitFor();
-    const answered = page.waitForResponse((r) => r.url().endsWith('/api/auth/session'));
-    release();
-    await answered;
-    await page.waitForTimeout(100);
+    await release();
     assert.equal(await nameForm.getByLabel('Name').inputValue(), newName, 'the field keeps the saved name');
     assert.equal(await page.locator('header .nb-user-name').innerText(), newName, 'the header keeps the saved name');
     // typed but not saved: the late answer leaves the field alone as well
-    await page.unroute('**/api/auth/session');
-    let release2;
-    const held2 = new Promise((resolve) => { release2 = resolve; });
-    await page.route('**/api/auth/session', async (route) => {
-        if (route.request().method() === 'GET') await held2;
-        await route.continue();
-    });
+    release = await holdSession(page);
     await page.goto(`${BASE}/settings`);
     await nameForm.getByLabel('Name').fill('Typing still');
-    const answered2 = page.waitForResponse((r) => r.url().endsWith('/api/auth/session'));
-    release2();
-    await answered2;
-    await page.waitForTimeout(100);
+    await release();
     assert.equal(await nameForm.getByLabel('Name').inputValue(), 'Typing still');
     await page.close();
 });
