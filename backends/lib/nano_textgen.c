@@ -259,6 +259,12 @@ out:
     nano_chat_result_cleanup(&out);
     nano_client_res_cleanup(&cres);
     nano_client_call_cleanup(&call);
+    if (rc != 0) {
+        /* an error event or a 2xx body may quote the key too, not only an
+         * error status (which nano_provider_call_error scrubs) */
+        nano_provider_error_scrub(&ctx->err,
+                                  getenv(nano_provider_info(p)->key_env));
+    }
     return rc;
 }
 

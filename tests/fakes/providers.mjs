@@ -566,13 +566,13 @@ export function createFakeProviders(opts) {
                 if (marks.has('cut-answer')) return sendCut(res, 200, Buffer.from(JSON.stringify(answer)), { 'Content-Type': 'application/json' });
                 return send(res, 200, answer);
             }
-            await streamChat(res, j, { id, created, words, usage, finish, marks });
+            await streamChat(res, j, { id, created, words, usage, finish, marks, key });
         } finally {
             stats.inFlight--;
         }
     }
 
-    async function streamChat(res, j, { id, created, words, usage, finish, marks }) {
+    async function streamChat(res, j, { id, created, words, usage, finish, marks, key }) {
         res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
         const chunk = (delta, finishReason = null) => ({
             id, object: 'chat.completion.chunk', created, model: j.model, system_fingerprint: 'fp_fake',
@@ -597,6 +597,12 @@ export function createFakeProviders(opts) {
             }
             if (marks.has('error-in-stream') && i === at('error-in-stream', 2)) {
                 write({ error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: null } });
+                res.end();
+                return;
+            }
+            if (marks.has('key-in-stream') && i === 2) {
+                // an error event that quotes the caller's key whole
+                write({ error: { message: `The request made with ${key} failed.`, type: 'server_error', param: null, code: null } });
                 res.end();
                 return;
             }

@@ -234,6 +234,29 @@ for (const m of ['grok', 'qwen'].filter(has)) {
     });
 }
 
+// An error event that quotes the key: the person and the log never see
+// it.  Keys of 24 characters and more were elided as key-like; the test
+// key is 17, as a provider's short key could be (until 2026-12-06 an
+// error inside a stream was not scrubbed of the key).
+for (const m of ['grok', 'qwen'].filter(has)) {
+    test(`${m}: an error event that quotes the key shows and logs it as [key]`, async () => {
+        const u = await person(`key-in-stream-${m}`);
+        const logFile = `${STATE}/logs/${m}.log`;
+        const logFrom = fs.statSync(logFile).size;
+        const s = await stream(u.jar, m, { prompt: `[fake:key-in-stream] ${tag()}`, stream: true });
+        const last = s.events.at(-1);
+        assert.equal(last?.event, 'error', s.text.slice(-300));
+        assert.equal(last.data.error, 'provider_error');
+        assert.ok(!s.text.includes(FAKE_KEY), `the key in the stream: ${last.data.message}`);
+        assert.match(last.data.message, /\[key\]/, last.data.message);
+        const g = (await generation(u.jar, m, last.data.id)).json();
+        assert.ok(!JSON.stringify(g).includes(FAKE_KEY), `the key in the generation: ${JSON.stringify(g.error)}`);
+        const logged = fs.readFileSync(logFile, 'utf8').slice(logFrom);
+        assert.ok(!logged.includes(FAKE_KEY), 'the key in the log');
+        assert.equal(balanceOf(u.id), 100, 'refunded');
+    });
+}
+
 // A stream the provider answered 200 and then failed before any text:
 // the person reads why (the provider's error event, the cut), not "an
 // unexpected HTTP status 200" (until 2026-12-05; found by a probe).
