@@ -343,38 +343,40 @@ nano_req_json(const nano_req_t *req, json_t **root)
 }
 
 int
-nano_req_json_overflow(const nano_req_t *req, char *field, size_t cap)
+nano_res_json_overflow(const nano_req_t *req, nano_res_t *res)
 {
     json_error_t   err;
     json_t        *root;
     const char    *key;
     size_t         keylen, i;
+    char           field[64];
 
     if (req->body == NULL) {
-        return -1;
+        return 0;
     }
     root = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES,
                       &err);
     if (root != NULL) {
         json_decref(root);
-        return -1;
+        return 0;
     }
     if (json_error_code(&err) != json_error_numeric_overflow
         || err.position < 0
         || nano_json_member_at(req->body, req->body_len,
                                (size_t) err.position, &key, &keylen) != 0
-        || keylen == 0 || keylen >= cap)
+        || keylen == 0 || keylen >= sizeof(field))
     {
-        return -1;
+        return 0;
     }
     for (i = 0; i < keylen; i++) {
         if (key[i] < 0x20 || key[i] > 0x7e || key[i] == '\\') {
-            return -1;
+            return 0;
         }
     }
     memcpy(field, key, keylen);
     field[keylen] = '\0';
-    return 0;
+    /* named, as {"seed": -1} is */
+    return nano_res_field_error(res, field, "this number is out of range");
 }
 
 int
@@ -409,8 +411,8 @@ nano_req_fields(const nano_req_t *req, nano_res_t *res, nano_form_t *form,
     unsigned *flags)
 {
     nano_form_status_t  st;
-    int                 status, numbers = (*flags & NANO_FIELDS_NUMBERS) != 0;
-    char                field[64];
+    int                 status, named;
+    int                 numbers = (*flags & NANO_FIELDS_NUMBERS) != 0;
 
     *flags = 0;
     if (nano_req_is_content_type(req, "application/json")) {
@@ -433,12 +435,11 @@ nano_req_fields(const nano_req_t *req, nano_res_t *res, nano_form_t *form,
         if (status == 413) {
             return nano_res_json_too_large(res);
         }
-        if (status == 400 && numbers
-            && nano_req_json_overflow(req, field, sizeof(field)) == 0)
-        {
-            /* named, as {"seed": -1} is */
-            return nano_res_field_error(res, field,
-                                        "this number is out of range");
+        if (status == 400 && numbers) {
+            named = nano_res_json_overflow(req, res);
+            if (named != 0) {
+                return named;
+            }
         }
         return status == 500
                ? nano_res_error(res, 500, "internal", "out of memory")

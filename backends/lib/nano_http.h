@@ -173,11 +173,11 @@ int nano_req_json(const nano_req_t *req, json_t **root);
 /*
  * After nano_req_json refused the body with 400: when that was for a
  * number jansson cannot hold (an integer past 64 bits, a real past a
- * double), the top-level field that holds it, copied into field (plain
- * printable ASCII names only), and 0; otherwise -1.  So that
- * {"seed": 1e30} is named as {"seed": -1} is.
+ * double), answers 400 naming the top-level field that holds it (plain
+ * printable ASCII names only) and returns that status; otherwise 0, and
+ * res is untouched.  So that {"seed": 1e30} is named as {"seed": -1} is.
  */
-int nano_req_json_overflow(const nano_req_t *req, char *field, size_t cap);
+int nano_res_json_overflow(const nano_req_t *req, nano_res_t *res);
 
 /* 413 payload_too_large for a body nano_req_json refused for its size. */
 int nano_res_json_too_large(nano_res_t *res);

@@ -414,11 +414,10 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     nano_gen_refusal_t              why;
     const char                     *id = NULL;
     char                            conversation[NANO_RAND_UUID_LEN + 1];
-    char                            field[64];
     long long                       cost;
     unsigned                        sends;
     int                             status, stream, done, ok, charged;
-    int                             answering = 0;
+    int                             named, answering = 0;
 
     provider = nano_module_offline() ? def->text_offline : def->text;
     nano_textgen_res_init(&tr);
@@ -430,17 +429,12 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     if (status == 413) {
         return nano_res_json_too_large(res);
     }
-    if (status != 0
-        && nano_req_json_overflow(req, field, sizeof(field)) == 0)
-    {
-        /* named, as {"seed": -1} is */
-        return nano_res_field_error(res, field,
-                                    "this number is out of range");
-    }
     if (status != 0) {
-        return nano_res_error(res, 400, "invalid_json",
-                              "send a JSON object: {\"prompt\"} or"
-                              " {\"messages\"}");
+        named = nano_res_json_overflow(req, res);
+        return named != 0 ? named
+                          : nano_res_error(res, 400, "invalid_json",
+                                           "send a JSON object: {\"prompt\"}"
+                                           " or {\"messages\"}");
     }
     if (nano_gen_text_options(body, &o, &why) != 0) {
         status = nano_res_field_error(res, why.field, why.message);
