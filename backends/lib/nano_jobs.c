@@ -723,21 +723,16 @@ nano_jobs_refusal_retryable(const nano_job_t *job, nano_client_res_t *res)
     return 1;
 }
 
-/* Backoff before a retry: the provider's wait when it gave one (at most
- * a minute, as a text call's), else 0.5 s doubling, with jitter, at
- * most 8 s. */
+/* Backoff before a retry, as a text call's: 0.5 s doubling with
+ * jitter, at most 8 s, or the provider's wait (at most a minute) when it
+ * is longer. */
 static long
 nano_jobs_backoff(const nano_job_t *job, const nano_client_res_t *res)
 {
-    long  ms = 500L << job->attempts;
-
-    if (res->retry_after_ms > 0) {
-        return res->retry_after_ms < 60000 ? res->retry_after_ms : 60000;
-    }
-    if (ms > 8000) {
-        ms = 8000;
-    }
-    return ms / 2 + rand() % (ms / 2 + 1);
+    return nano_provider_backoff_ms((unsigned) job->attempts,
+                                    NANO_PROVIDER_RETRY_BASE_MS,
+                                    NANO_PROVIDER_RETRY_CAP_MS,
+                                    (uint32_t) rand(), res->retry_after_ms);
 }
 
 /* A transfer finished: retry, fail, or let the provider go on. */
