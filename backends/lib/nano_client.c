@@ -84,7 +84,7 @@ nano_client_res_init(nano_client_res_t *res)
 {
     memset(res, 0, sizeof(*res));
     nano_buf_init(&res->body);
-    res->retry_after_ms = -1;
+    res->retry_after[0] = '\0';
 }
 
 void
@@ -126,39 +126,47 @@ nano_client_write(char *data, size_t size, size_t nmemb, void *arg)
 }
 
 /* The status line (so a streaming reader knows what it reads) and
- * Retry-After, in seconds (the providers send seconds). */
+ * Retry-After's value, kept as sent: what it means is the provider
+ * layer's (nano_provider_retry_after_ms). */
 static size_t
 nano_client_header(char *data, size_t size, size_t nmemb, void *arg)
 {
     nano_client_res_t  *res = arg;
     size_t              len = size * nmemb;
     static const char   name[] = "retry-after:";
-    long                secs;
-    char                num[16];
-    size_t              n;
+    const char         *sp;
 
     if (len > 12 && strncmp(data, "HTTP/", 5) == 0) {
-        n = strcspn(data, " ");
-        if (n < len) {
-            res->status = strtol(data + n + 1, NULL, 10);
+        /* the line ends in CRLF, so strtol stops inside it */
+        sp = memchr(data, ' ', len);
+        if (sp != NULL) {
+            res->status = strtol(sp + 1, NULL, 10);
         }
+        /* a new response (after a 100 Continue or a redirect) */
+        res->retry_after[0] = '\0';
         return len;
     }
     if (len > sizeof(name) - 1
         && strncasecmp(data, name, sizeof(name) - 1) == 0)
     {
-        n = len - (sizeof(name) - 1);
-        if (n >= sizeof(num)) {
-            n = sizeof(num) - 1;
+        data += sizeof(name) - 1;
+        len -= sizeof(name) - 1;
+        while (len > 0 && (*data == ' ' || *data == '\t')) {
+            data++;
+            len--;
         }
-        memcpy(num, data + sizeof(name) - 1, n);
-        num[n] = '\0';
-        secs = strtol(num, NULL, 10);
-        if (secs > 0 && secs < 3600) {
-            res->retry_after_ms = secs * 1000;
+        while (len > 0 && (data[len - 1] == '\r' || data[len - 1] == '\n'
+                           || data[len - 1] == ' ' || data[len - 1] == '\t'))
+        {
+            len--;
+        }
+        /* longer than any date: not one we could read */
+        if (len < sizeof(res->retry_after)) {
+            memcpy(res->retry_after, data, len);
+            res->retry_after[len] = '\0';
         }
     }
-    return len;
+    return size * nmemb;
 }
 
 /* Heartbeats of a blocking call: on_idle every idle_ms without data. */

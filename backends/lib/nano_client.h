@@ -61,7 +61,7 @@ typedef struct {
                                     set as soon as the headers come, so a
                                     streaming reader can check it */
     nano_buf_t   body;           /* when the call had no on_data */
-    long         retry_after_ms; /* from Retry-After (seconds), else -1 */
+    char         retry_after[64]; /* Retry-After's value, "" if none */
     int          sent;           /* the whole request went out: a POST
                                     may have been accepted */
     int          received;       /* any body byte arrived */

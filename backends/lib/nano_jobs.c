@@ -696,30 +696,33 @@ nano_jobs_transfer_failed(nano_job_t *job)
 }
 
 /*
- * What a refusal's body says about asking again, read in the format of
- * the provider the job's provider is named after ("gemini", "ark",
- * "wan"): a spent quota is not asked again (nothing changes in seconds),
- * and Gemini's wait is in its body (RetryInfo), not in a Retry-After
- * header.  0: do not ask again; res->retry_after_ms raised to the wait.
+ * What a refusal says about asking again, read in the format of the
+ * provider the job's provider is named after ("gemini", "ark", "wan"):
+ * a spent quota is not asked again (nothing changes in seconds), and
+ * the wait is Gemini's RetryInfo in the body, else the Retry-After
+ * header.  0: do not ask again; else 1 and *wait_ms the provider's wait
+ * (0 when it named none).
  */
 static int
-nano_jobs_refusal_retryable(const nano_job_t *job, nano_client_res_t *res)
+nano_jobs_refusal_retryable(const nano_job_t *job,
+    const nano_client_res_t *res, long *wait_ms)
 {
     nano_provider_error_t  err;
     int                    p = nano_provider_by_name(job->provider->name);
 
+    *wait_ms = 0;
     if (p < 0 || res->status < 400) {
         return 1;
     }
-    nano_provider_error_from_http((nano_provider_t) p, res->status, NULL,
+    nano_provider_error_from_http((nano_provider_t) p, res->status,
+                                  res->retry_after[0] ? res->retry_after
+                                                      : NULL,
                                   res->body.data ? res->body.data : "",
                                   res->body.len, &err);
     if (!err.retryable) {
         return 0;
     }
-    if (err.retry_after_ms > res->retry_after_ms) {
-        res->retry_after_ms = err.retry_after_ms;
-    }
+    *wait_ms = err.retry_after_ms;
     return 1;
 }
 
@@ -727,12 +730,12 @@ nano_jobs_refusal_retryable(const nano_job_t *job, nano_client_res_t *res)
  * jitter, at most 8 s, or the provider's wait (at most a minute) when it
  * is longer. */
 static long
-nano_jobs_backoff(const nano_job_t *job, const nano_client_res_t *res)
+nano_jobs_backoff(const nano_job_t *job, long wait_ms)
 {
     return nano_provider_backoff_ms((unsigned) job->attempts,
                                     NANO_PROVIDER_RETRY_BASE_MS,
                                     NANO_PROVIDER_RETRY_CAP_MS,
-                                    (uint32_t) rand(), res->retry_after_ms);
+                                    (uint32_t) rand(), wait_ms);
 }
 
 /* A transfer finished: retry, fail, or let the provider go on. */
@@ -740,6 +743,7 @@ static void
 nano_jobs_called(nano_db_t *db, nano_job_t *job, CURLMsg *msg)
 {
     nano_job_next_t  next;
+    long             wait_ms;
 
     nano_client_finish(job->easy, msg->data.result, &job->res);
     curl_easy_cleanup(job->easy);
@@ -748,9 +752,9 @@ nano_jobs_called(nano_db_t *db, nano_job_t *job, CURLMsg *msg)
     job->slist = NULL;
 
     if (nano_job_retryable(job->call.method, job->attempts, &job->res)
-        && nano_jobs_refusal_retryable(job, &job->res))
+        && nano_jobs_refusal_retryable(job, &job->res, &wait_ms))
     {
-        job->delay_ms = nano_jobs_backoff(job, &job->res);
+        job->delay_ms = nano_jobs_backoff(job, wait_ms);
         job->attempts++;
         nano_log_warn("job %s: provider answered %ld (%s); retry %d in %ld"
                       " ms", job->gen.id, job->res.status,

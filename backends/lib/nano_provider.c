@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nano_ark.h"
 #include "nano_chat.h"
@@ -388,7 +389,8 @@ nano_provider_error_from_http(nano_provider_t p, long status,
         nano_provider_error_from_status(err, p, status, NULL);
     }
     if (err->retry_after_ms == 0 && retry_after != NULL) {
-        err->retry_after_ms = nano_provider_retry_after_ms(retry_after);
+        err->retry_after_ms = nano_provider_retry_after_ms(retry_after,
+                                                          time(NULL));
     }
     return -1;
 }
@@ -497,11 +499,72 @@ nano_provider_json_long(const json_t *obj, const char *key, long dflt)
     return dflt;
 }
 
-long
-nano_provider_retry_after_ms(const char *value)
+/*
+ * An HTTP-date (RFC 9110, 5.6.7) as seconds since the epoch: the
+ * IMF-fixdate senders use, and the two obsolete forms a recipient must
+ * still read (RFC 850's and asctime's).  -1 when s is none of them.
+ */
+static long long
+nano_provider_http_date(const char *s)
 {
-    char    *end;
-    double   s;
+    static const char  months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    const char        *m;
+    char               mon[4];
+    int                day, year, hh, mm, ss, n;
+    struct tm          tm;
+
+    /* the weekday adds nothing: skip it and its comma */
+    while (isalpha((unsigned char) *s)) {
+        s++;
+    }
+    n = -1;
+    if (*s == ',') {
+        /* "Sun, 06 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-94 …" */
+        if (sscanf(s, ", %2d %3[A-Za-z] %4d %2d:%2d:%2d GMT%n", &day, mon,
+                   &year, &hh, &mm, &ss, &n) != 6 || n < 0)
+        {
+            n = -1;
+            if (sscanf(s, ", %2d-%3[A-Za-z]-%2d %2d:%2d:%2d GMT%n", &day,
+                       mon, &year, &hh, &mm, &ss, &n) != 6 || n < 0)
+            {
+                return -1;
+            }
+            /* RFC 9110: a two-digit year more than 50 years ahead is in
+             * the past century */
+            year += year < 70 ? 2000 : 1900;
+        }
+    } else if (sscanf(s, " %3[A-Za-z] %2d %2d:%2d:%2d %4d%n", mon, &day,
+                      &hh, &mm, &ss, &year, &n) != 6 || n < 0)
+    {
+        /* "Sun Nov  6 08:49:37 1994" */
+        return -1;
+    }
+    for (s += n; *s == ' ' || *s == '\t'; s++) {
+        /* trailing blanks */
+    }
+    m = strlen(mon) == 3 ? strstr(months, mon) : NULL;
+    if (*s != '\0' || m == NULL || (m - months) % 3 != 0
+        || day < 1 || day > 31 || year < 1970 || hh < 0 || hh > 23
+        || mm < 0 || mm > 59 || ss < 0 || ss > 60)
+    {
+        return -1;
+    }
+    memset(&tm, 0, sizeof(tm));
+    tm.tm_year = year - 1900;
+    tm.tm_mon = (int) (m - months) / 3;
+    tm.tm_mday = day;
+    tm.tm_hour = hh;
+    tm.tm_min = mm;
+    tm.tm_sec = ss;
+    return (long long) timegm(&tm);
+}
+
+long
+nano_provider_retry_after_ms(const char *value, long long now)
+{
+    char       *end;
+    double      s;
+    long long   at;
 
     if (value == NULL) {
         return 0;
@@ -510,14 +573,19 @@ nano_provider_retry_after_ms(const char *value)
         value++;
     }
     if (!isdigit((unsigned char) *value)) {
-        return 0;
-    }
-    s = strtod(value, &end);
-    while (*end == ' ' || *end == '\t') {
-        end++;
-    }
-    if (*end != '\0' || s < 0) {
-        return 0;
+        at = nano_provider_http_date(value);
+        if (at < 0 || at <= now) {
+            return 0;
+        }
+        s = (double) (at - now);
+    } else {
+        s = strtod(value, &end);
+        while (*end == ' ' || *end == '\t') {
+            end++;
+        }
+        if (*end != '\0' || s < 0) {
+            return 0;
+        }
     }
     if (s > 3600) {
         s = 3600;

@@ -200,11 +200,12 @@ long nano_provider_json_long(const json_t *obj, const char *key, long dflt);
 /* ---- retries ----------------------------------------------------- */
 
 /*
- * Retry-After as milliseconds: delta-seconds ("22", "1.5") only; an
- * HTTP date, a negative or unreadable value gives 0.  Capped at one
+ * Retry-After as milliseconds: delta-seconds ("22", "1.5") or an
+ * HTTP-date, read against now (seconds since the epoch).  A date not
+ * after now, a negative or unreadable value gives 0.  Capped at one
  * hour.
  */
-long nano_provider_retry_after_ms(const char *value);
+long nano_provider_retry_after_ms(const char *value, long long now);
 
 /*
  * Exponential backoff with jitter for attempt 0, 1, 2…: base_ms doubled

@@ -59,7 +59,6 @@ nano_provider_call_error(nano_provider_t p, const nano_client_res_t *res,
     nano_provider_error_t *err)
 {
     const nano_provider_info_t  *info = nano_provider_info(p);
-    char                         ra[24];
     const char                  *key = getenv(info->key_env);
 
     if (res->status == 0) {
@@ -76,11 +75,9 @@ nano_provider_call_error(nano_provider_t p, const nano_client_res_t *res,
                                     info->label, nano_client_why(res));
         }
     } else {
-        ra[0] = '\0';
-        if (res->retry_after_ms > 0) {
-            snprintf(ra, sizeof(ra), "%ld", res->retry_after_ms / 1000);
-        }
-        nano_provider_error_from_http(p, res->status, ra[0] ? ra : NULL,
+        nano_provider_error_from_http(p, res->status,
+                                      res->retry_after[0] ? res->retry_after
+                                                          : NULL,
                                       res->body.data ? res->body.data : "",
                                       res->body.len, err);
     }

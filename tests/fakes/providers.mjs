@@ -245,7 +245,7 @@ export function createFakeProviders(opts) {
             return true;
         }
         if (marks.has('auth')) { errors.auth(); return true; }
-        if (marks.has('429')) { errors.quota(); return true; }
+        if (marks.has('429') || marks.has('429-date')) { errors.quota(); return true; }
         if (marks.has('500')) { errors.server(500); return true; }
         if (marks.has('503-once')) {
             const k = `${endpoint}|${marks.get('_prompt')}`;
@@ -459,7 +459,7 @@ export function createFakeProviders(opts) {
         openai: {
             auth: (res, key) => openaiError(res, 401, `Incorrect API key provided: ${mask(key || '')}. You can find your API key at https://platform.openai.com/account/api-keys.`, 'invalid_request_error', 'invalid_api_key'),
             bad: (res, m, param = null) => openaiError(res, 400, m, 'invalid_request_error', null, param),
-            quota: (res, ra = 1) => openaiError(res, 429, `Rate limit reached for requests. Please try again in ${ra}s.`, 'requests', 'rate_limit_exceeded', null, { 'retry-after': String(ra), 'x-ratelimit-remaining-requests': '0' }),
+            quota: (res, ra = 1, header = String(ra)) => openaiError(res, 429, `Rate limit reached for requests. Please try again in ${ra}s.`, 'requests', 'rate_limit_exceeded', null, { 'retry-after': header, 'x-ratelimit-remaining-requests': '0' }),
             server: (res, s) => openaiError(res, s, 'The server had an error while processing your request. Sorry about that!', 'server_error'),
             safety: (res) => openaiError(res, 400, 'Your request was rejected as a result of our safety system.', 'invalid_request_error', 'content_policy_violation'),
             model: (res, m) => openaiError(res, 404, `The model \`${m}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found'),
@@ -468,7 +468,7 @@ export function createFakeProviders(opts) {
         xai: {
             auth: (res, key) => xaiError(res, 400, 'Client specified an invalid argument', `Incorrect API key provided: ${mask(key || '')}. You can obtain an API key from https://console.x.ai.`),
             bad: (res, m) => xaiError(res, 400, 'Client specified an invalid argument', m),
-            quota: (res, ra = 1) => xaiError(res, 429, 'Too many requests', 'Your team has reached its rate limit. Please try again later.', { 'retry-after': String(ra) }),
+            quota: (res, ra = 1, header = String(ra)) => xaiError(res, 429, 'Too many requests', 'Your team has reached its rate limit. Please try again later.', { 'retry-after': header }),
             server: (res, s) => xaiError(res, s, s === 503 ? 'Service unavailable' : 'Internal error', 'The service is currently unavailable.'),
             safety: (res) => xaiError(res, 400, 'Client specified an invalid argument', 'Content violates usage guidelines. Failed check: SAFETY_CHECK_TYPE_CSAM'),
             model: (res, m) => xaiError(res, 404, 'Some requested entity was not found', `The model ${m} does not exist or your team does not have access to it.`),
@@ -477,7 +477,7 @@ export function createFakeProviders(opts) {
         dashscope: {
             auth: (res) => dashscopeChatError(res, 401, 'Incorrect API key provided. ', 'invalid_request_error', 'invalid_api_key'),
             bad: (res, m) => dashscopeChatError(res, 400, m, 'invalid_request_error', 'invalid_parameter_error'),
-            quota: (res, ra = 1) => dashscopeChatError(res, 429, 'Requests rate limit exceeded, please try again later.', 'limit_requests', 'limit_requests', { 'retry-after': String(ra) }),
+            quota: (res, ra = 1, header = String(ra)) => dashscopeChatError(res, 429, 'Requests rate limit exceeded, please try again later.', 'limit_requests', 'limit_requests', { 'retry-after': header }),
             server: (res, s) => dashscopeChatError(res, s, 'An internal error has occured, please try again later or contact service support.', 'internal_error', 'internal_error'),
             safety: (res) => dashscopeChatError(res, 400, 'Input data may contain inappropriate content.', 'data_inspection_failed', 'data_inspection_failed'),
             model: (res, m) => dashscopeChatError(res, 404, `The model \`${m}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found'),
@@ -544,7 +544,11 @@ export function createFakeProviders(opts) {
         stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
         try {
             const done = await inject(endpoint, marks, res, {
-                auth: () => E.auth(res, key), quota: () => E.quota(res, marks.get('429') === true ? 1 : marks.get('429')), server: (s) => E.server(res, s),
+                auth: () => E.auth(res, key), server: (s) => E.server(res, s),
+                // "[fake:429-date=N]": Retry-After as an HTTP-date N s ahead
+                quota: () => (marks.has('429-date')
+                    ? E.quota(res, marks.get('429-date'), new Date(Date.now() + marks.get('429-date') * 1000).toUTCString())
+                    : E.quota(res, marks.get('429') === true ? 1 : marks.get('429'))),
                 bad: (m) => E.bad(res, m),
             });
             if (done) return;

@@ -321,6 +321,29 @@ if (has('qwen')) {
     });
 }
 
+// A Retry-After given as an HTTP-date is waited out as one given in
+// seconds: until 2026-12-06 only delta-seconds were read, and a date
+// left the retry on the half-second backoff.
+if (has('qwen')) {
+    test('qwen: a 429 whose Retry-After is an HTTP-date 3 s ahead is asked again only after that date', async () => {
+        const u = await person('retry-date');
+        const before = await fakeStats();
+        const res = await generate(u.jar, 'qwen', { prompt: `a date to wait for [fake:429-date=3] ${tag()}` });
+        answers.push(res.text);
+        assert.equal(res.status, 503, res.text.slice(0, 300));
+        assert.equal(res.json().error, 'provider_quota', res.text);
+        const after = await fakeStats();
+        const n = fakeCount(after, 'chat.dashscope') - fakeCount(before, 'chat.dashscope');
+        assert.equal(n, 3, 'asked three times');
+        const times = after.times['chat.dashscope'].slice(-n);
+        // the date has whole seconds: it lies 2-3 s after each 429
+        for (let i = 1; i < times.length; i++) {
+            assert.ok(times[i] - times[i - 1] >= 1900, `retry ${i} came ${times[i] - times[i - 1]} ms after a 429 that named a date about 3 s ahead`);
+        }
+        assert.deepEqual(ledgerOf(res.json().id).map((x) => x.reason), ['debit', 'refund']);
+    });
+}
+
 // A whole answer whose 200 came and whose body was then cut says so, not
 // "the answer is not JSON" (until 2026-12-05; found by a probe).
 if (has('qwen')) {

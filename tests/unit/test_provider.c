@@ -263,16 +263,53 @@ test_status_mapping(void **state)
 static void
 test_retry_after(void **state)
 {
+    /* 2015-10-21 07:28:00 UTC */
+    const long long  now = 1445412480;
+
     (void) state;
-    assert_int_equal(nano_provider_retry_after_ms("22"), 22000);
-    assert_int_equal(nano_provider_retry_after_ms(" 1.5 "), 1500);
-    assert_int_equal(nano_provider_retry_after_ms("0"), 0);
-    assert_int_equal(nano_provider_retry_after_ms("Wed, 21 Oct 2015 07:28:00 "
-                                                  "GMT"), 0);
-    assert_int_equal(nano_provider_retry_after_ms("-3"), 0);
-    assert_int_equal(nano_provider_retry_after_ms("3s"), 0);
-    assert_int_equal(nano_provider_retry_after_ms(NULL), 0);
-    assert_int_equal(nano_provider_retry_after_ms("100000"), 3600000);
+    assert_int_equal(nano_provider_retry_after_ms("22", now), 22000);
+    assert_int_equal(nano_provider_retry_after_ms(" 1.5 ", now), 1500);
+    assert_int_equal(nano_provider_retry_after_ms("0", now), 0);
+    assert_int_equal(nano_provider_retry_after_ms("-3", now), 0);
+    assert_int_equal(nano_provider_retry_after_ms("3s", now), 0);
+    assert_int_equal(nano_provider_retry_after_ms(NULL, now), 0);
+    assert_int_equal(nano_provider_retry_after_ms("100000", now), 3600000);
+
+    /* an HTTP-date, in each of the three forms, read against now */
+    assert_int_equal(nano_provider_retry_after_ms(
+        "Wed, 21 Oct 2015 07:28:09 GMT", now), 9000);
+    assert_int_equal(nano_provider_retry_after_ms(
+        "Wednesday, 21-Oct-15 07:28:30 GMT", now), 30000);
+    assert_int_equal(nano_provider_retry_after_ms(
+        "Wed Oct 21 07:29:00 2015", now), 60000);
+    assert_int_equal(nano_provider_retry_after_ms(
+        " Wed, 21 Oct 2015 07:28:09 GMT ", now), 9000);
+    /* now or past: no wait; a day ahead: capped at an hour */
+    assert_int_equal(nano_provider_retry_after_ms(
+        "Wed, 21 Oct 2015 07:28:00 GMT", now), 0);
+    assert_int_equal(nano_provider_retry_after_ms(
+        "Tue, 20 Oct 2015 07:28:00 GMT", now), 0);
+    assert_int_equal(nano_provider_retry_after_ms(
+        "Thu, 22 Oct 2015 07:28:00 GMT", now), 3600000);
+
+    /* not dates */
+    assert_int_equal(nano_provider_retry_after_ms(
+        "Wed, 21 Foo 2015 07:28:09 GMT", now), 0);
+    assert_int_equal(nano_provider_retry_after_ms(
+        "Wed, 21 Oct 2015 07:28:09 UTC", now), 0);
+    assert_int_equal(nano_provider_retry_after_ms(
+        "Wed, 21 Oct 2015 07:28:09 GMT+1", now), 0);
+    assert_int_equal(nano_provider_retry_after_ms(
+        "Wed, 21 Oct 2015 25:28:09 GMT", now), 0);
+    assert_int_equal(nano_provider_retry_after_ms(
+        "Wed, 32 Oct 2015 07:28:09 GMT", now), 0);
+    assert_int_equal(nano_provider_retry_after_ms(
+        "Wed, 21 ct 2015 07:28:09 GMT", now), 0);
+    assert_int_equal(nano_provider_retry_after_ms(
+        "Wed, 21 Oct -015 07:28:09 GMT", now), 0);
+    assert_int_equal(nano_provider_retry_after_ms("Wed,", now), 0);
+    assert_int_equal(nano_provider_retry_after_ms("", now), 0);
+    assert_int_equal(nano_provider_retry_after_ms("soon", now), 0);
 }
 
 /* Numbers a provider wrote as JSON reals: whole ones read, others and
