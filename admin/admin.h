@@ -12,7 +12,7 @@
 
 /* Exit statuses: what a script calling nano-admin can tell apart. */
 #define ADMIN_OK         0
-#define ADMIN_FAILED     1    /* the database failed */
+#define ADMIN_FAILED     1    /* the database (or the registry) failed */
 #define ADMIN_USAGE      2    /* a bad command line */
 #define ADMIN_NOT_FOUND  3    /* no such user */
 
@@ -38,6 +38,9 @@ int admin_sessions_revoke(nano_db_t *db, int argc, char **argv);
 
 /* usage.c */
 int admin_usage(nano_db_t *db, int argc, char **argv);
+
+/* modules.c (db is NULL: it needs none) */
+int admin_modules(nano_db_t *db, int argc, char **argv);
 
 /* table.c: prints a result as aligned columns under its column names. */
 void admin_print_table(const PGresult *r);

@@ -12,12 +12,14 @@ static const struct {
     const char    *group;
     const char    *verb;
     admin_cmd_fn   fn;
+    int            needs_db;
 } admin_commands[] = {
-    { "users",    "list",   admin_users_list },
-    { "users",    "show",   admin_users_show },
-    { "credits",  "grant",  admin_credits_grant },
-    { "sessions", "revoke", admin_sessions_revoke },
-    { "usage",    NULL,     admin_usage },
+    { "users",    "list",   admin_users_list,      1 },
+    { "users",    "show",   admin_users_show,      1 },
+    { "credits",  "grant",  admin_credits_grant,   1 },
+    { "sessions", "revoke", admin_sessions_revoke, 1 },
+    { "usage",    NULL,     admin_usage,           1 },
+    { "modules",  NULL,     admin_modules,         0 },
 };
 
 static void
@@ -43,9 +45,15 @@ admin_usage_text(FILE *f)
           " per module\n"
           "                                         (default: the last 30"
           " days)\n"
+          "  modules                                the module registry as"
+          " the backends\n"
+          "                                         read it (no database):"
+          " name, kind,\n"
+          "                                         provider, path, title,"
+          " tab-separated\n"
           "\n"
-          "exit status: 0 done, 1 database error, 2 bad usage, 3 no such"
-          " user\n", f);
+          "exit status: 0 done, 1 database or registry error, 2 bad usage,\n"
+          "             3 no such user\n", f);
 }
 
 int
@@ -117,6 +125,9 @@ main(int argc, char **argv)
         fputs("\n\n", stderr);
         admin_usage_text(stderr);
         return ADMIN_USAGE;
+    }
+    if (!admin_commands[i].needs_db) {
+        return admin_commands[i].fn(NULL, argc - used, argv + used);
     }
     if (url == NULL || *url == '\0') {
         fputs("nano-admin: DATABASE_URL is not set\n", stderr);

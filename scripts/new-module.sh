@@ -18,40 +18,33 @@ die() { echo "new-module: $*" >&2; exit 2; }
 if [ -z "$name" ] || [ -z "$kind" ]; then
     die "usage: make new-module NAME=<name> KIND=image|text|video [TITLE=\"…\"]"
 fi
-# The platform's own paths: a module's location is a regex, which nginx
-# prefers to the platform's "location /", so /settings would become it.
-case $name in
-    platform | api | ui | signup | settings | billing) die "\"$name\" is reserved" ;;
-    [a-z0-9]*) ;;
-    *) die "a name starts with a-z or 0-9" ;;
-esac
-case $name in *[!a-z0-9.-]*) die "a name holds only a-z, 0-9, '-' and '.'" ;; esac
-[ "${#name}" -le 40 ] || die "a name has at most 40 characters"
-case $kind in image | text | video) ;; *) die "KIND is image, text or video" ;; esac
-# shellcheck source=scripts/lib/registry.sh
-. scripts/lib/registry.sh
-ups=$(registry_upstream_name "$name")
-for m in $(registry_modules); do
-    [ "$m" != "$name" ] || die "$name is in modules.conf already"
-    # nginx refuses two upstreams of one name: wan-2-5 beside wan-2.5
-    [ "$(registry_upstream_name "$m")" != "$ups" ] \
-        || die "$name and $m would share the upstream $ups; choose another name"
-done
-[ ! -e "backends/$name" ] || die "backends/$name exists already"
 [ -n "$title" ] || title=$(printf '%s' "$name" | sed 's/^./\U&/')
-# The title as the registry reads it back (nano_registry.c): one line,
-# no '#' (a comment there), trimmed, 1 to 80 bytes; otherwise every
-# backend would refuse the registry, or show another title than the page.
+# One line in modules.conf, where '#' starts a comment
 case $title in
     *[[:cntrl:]]*) die "TITLE holds a control character" ;;
     *'#'*) die "TITLE cannot hold '#' (a comment in modules.conf)" ;;
 esac
 title=$(printf '%s' "$title" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')
-[ -n "$title" ] || die "TITLE is blank"
-[ "$(printf '%s' "$title" | wc -c)" -le 80 ] || die "TITLE has at most 80 bytes"
+line=$(printf '%-15s %-6s %-10s %s' "$name" "$kind" offline "$title")
+
+# The registry with the line, read by the code every backend reads it
+# with (nano-admin modules): its rules (names, reserved words, kinds,
+# titles, one nginx upstream per module) live there alone.
+make -s build/bin/nano-admin >/dev/null
+candidate=$(mktemp)
+trap 'rm -f "$candidate"' EXIT
+{ cat modules.conf; printf '%s\n' "$line"; } >"$candidate"
+if ! read_back=$(NANO_MODULES_FILE=$candidate build/bin/nano-admin modules 2>&1); then
+    # "nano-admin: <file>:<line>: <why>" -> "<why>"
+    die "$(printf '%s' "$read_back" | sed -E 's/^nano-admin: [^: ]+(:[0-9]+)?: //')"
+fi
+# and it reads the line back as meant (a blank in NAME would not be)
+[ "$(printf '%s\n' "$read_back" | tail -n 1)" = "$(printf '%s\t%s\toffline\t/%s\t%s' "$name" "$kind" "$name" "$title")" ] \
+    || die "NAME=\"$name\" KIND=\"$kind\" is not read back as one module"
+[ ! -e "backends/$name" ] || die "backends/$name exists already"
 
 # the registry line
-printf '%-15s %-6s %-10s %s\n' "$name" "$kind" offline "$title" >>modules.conf
+printf '%s\n' "$line" >>modules.conf
 
 # the app: its registry name and the offline provider of its kind
 mkdir -p "backends/$name/public"

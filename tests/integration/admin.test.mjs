@@ -3,6 +3,8 @@
 // its exit status (0 done, 1 database error, 2 bad usage, 3 no such user).
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { get } from './lib.mjs';
@@ -22,7 +24,7 @@ function admin(args, env = { DATABASE_URL: DB_URL }) {
 test('help and usage: exit 0 for --help, 2 for nothing, an unknown command, a missing or bad DATABASE_URL', () => {
     let r = admin(['--help']);
     assert.equal(r.status, 0);
-    for (const cmd of ['users list', 'users show', 'credits grant', 'sessions revoke', 'usage']) {
+    for (const cmd of ['users list', 'users show', 'credits grant', 'sessions revoke', 'usage', 'modules']) {
         assert.ok(r.out.includes(cmd), `--help names ${cmd}`);
     }
     r = admin([]);
@@ -40,6 +42,42 @@ test('help and usage: exit 0 for --help, 2 for nothing, an unknown command, a mi
     r = admin(['users', 'list'], { DATABASE_URL: 'postgresql://nano@localhost/nano?host=/nonexistent' });
     assert.equal(r.status, 1);
     assert.match(r.err, /cannot be reached/);
+});
+
+// The registry as the backends read it, without a database: an operator
+// checks an edited modules.conf with it, and make new-module its line.
+test('modules: lists the registry without a database; a registry a backend would refuse is exit 1 with the reason', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nano-admin-')), 'modules.conf');
+    const conf = fs.readFileSync(path.join(ROOT, 'modules.conf'), 'utf8');
+    let r = admin(['modules'], { NANO_MODULES_FILE: path.join(ROOT, 'modules.conf') });
+    assert.equal(r.status, 0, r.err);
+    const rows = r.out.trim().split('\n').map((l) => l.split('\t'));
+    assert.deepEqual(rows.map((x) => x[0]), conf.split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean).map((l) => l.split(/\s+/)[0]));
+    assert.deepEqual(rows.find((x) => x[0] === 'wan-2.5'), ['wan-2.5', 'video', 'wan', '/wan-2.5', 'Wan 2.5']);
+    // a title's control characters never reach the terminal
+    fs.writeFileSync(file, 'zz text offline A\x1b[31mB\n');
+    r = admin(['modules'], { NANO_MODULES_FILE: file });
+    assert.equal(r.status, 0, r.err);
+    assert.equal(r.out, 'zz\ttext\toffline\t/zz\tA?[31mB\n');
+    for (const [text, why] of [
+        ['wan-2-5 video offline W\nwan.2.5 video offline V\n', /:2: "wan\.2\.5" and "wan-2-5" would share one nginx upstream/],
+        ['settings text offline S\n', /:1: "settings" is reserved/],
+        ['zz audio offline Z\n', /:1: kind "audio" is not image, text or video/],
+        ['zz text\n', /:1: expected "name kind provider title"/],
+    ]) {
+        fs.writeFileSync(file, text);
+        r = admin(['modules'], { NANO_MODULES_FILE: file });
+        assert.equal(r.status, 1, `${JSON.stringify(text)} accepted: ${r.out}`);
+        assert.match(r.err, why);
+        assert.equal(r.out, '');
+    }
+    r = admin(['modules'], { NANO_MODULES_FILE: `${file}.none` });
+    assert.equal(r.status, 1);
+    assert.match(r.err, /cannot open the module registry .*No such file/);
+    r = admin(['modules', 'extra'], { NANO_MODULES_FILE: file });
+    assert.equal(r.status, 2);
+    assert.match(r.err, /usage: nano-admin modules/);
+    fs.rmSync(path.dirname(file), { recursive: true });
 });
 
 test('users list: newest first with balance and sign-in methods; --limit; bad limits refused', async () => {

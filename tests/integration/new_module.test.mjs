@@ -123,25 +123,27 @@ test('make new-module refuses a bad name or kind and writes nothing', () => {
     const was = scaffoldState();
     const cases = [
         [{}, /usage: make new-module NAME=<name> KIND=image\|text\|video/],
-        [{ NAME: 'qwen', KIND: 'text' }, /qwen is in modules.conf already/],
+        [{ NAME: 'qwen', KIND: 'text' }, /"qwen" is listed twice/],
         [{ NAME: 'platform', KIND: 'text' }, /"platform" is reserved/],
         [{ NAME: 'api', KIND: 'image' }, /"api" is reserved/],
-        [{ NAME: 'zz', KIND: 'audio' }, /KIND is image, text or video/],
-        [{ NAME: 'Zz', KIND: 'text' }, /a name starts with a-z or 0-9/],
-        [{ NAME: '-zz', KIND: 'text' }, /a name starts with a-z or 0-9/],
-        [{ NAME: 'zz_x', KIND: 'text' }, /a name holds only a-z, 0-9, '-' and '.'/],
-        [{ NAME: 'zz/../x', KIND: 'text' }, /a name holds only/],
-        [{ NAME: 'z'.repeat(41), KIND: 'text' }, /at most 40 characters/],
+        [{ NAME: 'zz', KIND: 'audio' }, /kind "audio" is not image, text or video/],
+        [{ NAME: 'Zz', KIND: 'text' }, /"Zz" is not a module name \(a-z, 0-9, '-', '\.'; starting with a letter or digit; at most 40 bytes\)/],
+        [{ NAME: '-zz', KIND: 'text' }, /"-zz" is not a module name/],
+        [{ NAME: 'zz_x', KIND: 'text' }, /"zz_x" is not a module name/],
+        [{ NAME: 'zz/../x', KIND: 'text' }, /"zz\/\.\.\/x" is not a module name/],
+        [{ NAME: 'z'.repeat(41), KIND: 'text' }, /is not a module name .*at most 40 bytes/],
+        // a blank in NAME: the line would be read as another module
+        [{ NAME: 'zz text offline', KIND: 'text' }, /NAME="zz text offline" KIND="text" is not read back as one module/],
         [{ NAME: 'lib', KIND: 'text' }, /backends\/lib exists already/],
         // the platform's pages: the module's regex location would take them
         [{ NAME: 'settings', KIND: 'text' }, /"settings" is reserved/],
         [{ NAME: 'signup', KIND: 'text' }, /"signup" is reserved/],
         // one nginx upstream for both, which nginx refuses at start
-        [{ NAME: 'wan-2-5', KIND: 'video' }, /wan-2-5 and wan-2\.5 would share the upstream nano_wan_2_5/],
-        [{ NAME: 'nano.banana', KIND: 'image' }, /nano\.banana and nano-banana would share/],
+        [{ NAME: 'wan-2-5', KIND: 'video' }, /"wan-2-5" and "wan-2\.5" would share one nginx upstream/],
+        [{ NAME: 'nano.banana', KIND: 'image' }, /"nano\.banana" and "nano-banana" would share/],
         // titles the registry would cut at '#', or refuse, so that no backend starts
         [{ NAME: 'zz', KIND: 'text', TITLE: 'C# Coder' }, /TITLE cannot hold '#'/],
-        [{ NAME: 'zz', KIND: 'text', TITLE: 'T'.repeat(81) }, /TITLE has at most 80 bytes/],
+        [{ NAME: 'zz', KIND: 'text', TITLE: 'T'.repeat(81) }, /the title is longer than 80 bytes/],
     ];
     for (const [vars, msg] of cases) {
         const r = newModule(vars);
