@@ -751,6 +751,13 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
         in.info.width = up->width;
         in.info.height = up->height;
     }
+    /* a JPEG without a frame header before its scan or its end has no
+     * size, so no limit could be checked: it cannot be decoded either */
+    if (in.info.width <= 0 || in.info.height <= 0) {
+        unlink(path);
+        return nano_res_field_error(res, "image", "the image is damaged:"
+                                    " its size cannot be read");
+    }
     if ((long long) in.info.width * in.info.height > NANO_IMAGE_PIXELS_MAX) {
         unlink(path);
         return nano_res_error(res, 413, "payload_too_large", "the image may"
