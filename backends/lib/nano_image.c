@@ -87,29 +87,31 @@ nano_image_jpeg_sof(unsigned m)
 }
 
 /*
- * SOI, then markers up to an SOFn, whose segment holds the size.  The
- * size may lie beyond the bytes given (large EXIF blocks): then it is 0.
- * A byte that is not a marker where one must stand means it is no JPEG.
+ * Walks JPEG markers in p[*at, len) up to an SOFn, whose segment holds
+ * the size.  0: the walk ended (*w, *h set when a frame header came
+ * before the scan or the end); 1: the next marker or frame header lies
+ * beyond len (*at is where it starts, to go on from in the following
+ * bytes); -1: a byte that is not a marker where one must stand, so it
+ * is no JPEG.
  */
 static int
-nano_image_jpeg(const unsigned char *p, size_t len, nano_image_info_t *info)
+nano_image_jpeg_walk(const unsigned char *p, size_t len, size_t *at,
+    uint32_t *w, uint32_t *h)
 {
-    size_t    off = 2;
+    size_t    off = *at, start;
     unsigned  m, seg;
-    uint32_t  w = 0, h = 0;
 
-    if (len < 4 || p[0] != 0xff || p[1] != 0xd8 || p[2] != 0xff) {
-        return -1;
-    }
     while (off < len) {
         if (p[off] != 0xff) {
             return -1;
         }
+        start = off;
         while (off < len && p[off] == 0xff) {     /* fill bytes */
             off++;
         }
         if (off >= len) {
-            break;
+            *at = off - 1;      /* one 0xff is enough to go on from */
+            return 1;
         }
         m = p[off++];
         if (m != 0x01 && m < 0xc0) {
@@ -119,23 +121,50 @@ nano_image_jpeg(const unsigned char *p, size_t len, nano_image_info_t *info)
             continue;
         }
         if (m == 0xd8 || m == 0xd9 || m == 0xda) {
-            break;              /* no frame header before the data */
+            return 0;           /* no frame header before the data */
         }
         if (off + 2 > len) {
-            break;
+            *at = start;
+            return 1;
         }
         seg = nano_image_be16(p + off);
         if (seg < 2) {
             return -1;
         }
         if (nano_image_jpeg_sof(m)) {
-            if (off + 7 <= len && seg >= 7) {
-                h = nano_image_be16(p + off + 3);
-                w = nano_image_be16(p + off + 5);
+            if (seg < 7) {
+                return 0;
             }
-            break;
+            if (off + 7 > len) {
+                *at = start;
+                return 1;
+            }
+            *h = nano_image_be16(p + off + 3);
+            *w = nano_image_be16(p + off + 5);
+            return 0;
         }
         off += seg;
+    }
+    *at = off;
+    return 1;
+}
+
+/*
+ * SOI, then markers up to an SOFn.  The size may lie beyond the bytes
+ * given (large EXIF blocks): then it is 0, and nano_image_sniff_file
+ * reads on.
+ */
+static int
+nano_image_jpeg(const unsigned char *p, size_t len, nano_image_info_t *info)
+{
+    size_t    off = 2;
+    uint32_t  w = 0, h = 0;
+
+    if (len < 4 || p[0] != 0xff || p[1] != 0xd8 || p[2] != 0xff) {
+        return -1;
+    }
+    if (nano_image_jpeg_walk(p, len, &off, &w, &h) < 0) {
+        return -1;
     }
     nano_image_set(info, "image/jpeg", "jpg", w, h);
     return 0;
@@ -196,12 +225,70 @@ nano_image_sniff(const unsigned char *p, size_t len, nano_image_info_t *info)
     return rc;
 }
 
+/* Reads up to NANO_IMAGE_SNIFF_MAX bytes at off into buf; the count,
+ * or -1. */
+static ssize_t
+nano_image_read_at(int fd, unsigned char *buf, off_t off)
+{
+    size_t   len = 0;
+    ssize_t  n;
+
+    while (len < NANO_IMAGE_SNIFF_MAX) {
+        n = pread(fd, buf + len, NANO_IMAGE_SNIFF_MAX - len,
+                  off + (off_t) len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return -1;
+        }
+        if (n == 0) {
+            break;
+        }
+        len += (size_t) n;
+    }
+    return (ssize_t) len;
+}
+
+/*
+ * A JPEG's frame header may follow more than the first window of bytes
+ * (two EXIF or ICC segments are enough): its markers are walked on
+ * through the file, window by window, so that a size (a pixel bomb's)
+ * is never missed for want of bytes.  Each step moves on by at least
+ * one byte, and a file holds at most NANO_IMAGE_UPLOAD_MAX of them.
+ */
+static void
+nano_image_jpeg_file(int fd, unsigned char *buf, size_t first,
+    nano_image_info_t *info)
+{
+    off_t     base = 0;
+    size_t    at = 2;
+    ssize_t   len = (ssize_t) first;
+    uint32_t  w = 0, h = 0;
+    int       rc;
+
+    for ( ;; ) {
+        rc = nano_image_jpeg_walk(buf, (size_t) len, &at, &w, &h);
+        if (rc != 1 || (size_t) len < NANO_IMAGE_SNIFF_MAX
+            || (at == 0 && base > 0))
+        {
+            break;              /* the end, or no progress */
+        }
+        base += (off_t) at;
+        at = 0;
+        len = nano_image_read_at(fd, buf, base);
+        if (len <= 0) {
+            break;
+        }
+    }
+    nano_image_set(info, "image/jpeg", "jpg", w, h);
+}
+
 int
 nano_image_sniff_file(const char *path, nano_image_info_t *info)
 {
     unsigned char  *buf = NULL;
-    size_t          len = 0;
-    ssize_t         n;
+    ssize_t         len;
     int             fd, rc = -1;
 
     fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -212,17 +299,16 @@ nano_image_sniff_file(const char *path, nano_image_info_t *info)
     if (buf == NULL) {
         goto out;
     }
-    while (len < NANO_IMAGE_SNIFF_MAX) {
-        n = read(fd, buf + len, NANO_IMAGE_SNIFF_MAX - len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            break;
-        }
-        len += (size_t) n;
+    len = nano_image_read_at(fd, buf, 0);
+    if (len < 0) {
+        goto out;
     }
-    rc = nano_image_sniff(buf, len, info);
+    rc = nano_image_sniff(buf, (size_t) len, info);
+    if (rc == 0 && info->width == 0 && strcmp(info->ext, "jpg") == 0
+        && (size_t) len == NANO_IMAGE_SNIFF_MAX)
+    {
+        nano_image_jpeg_file(fd, buf, (size_t) len, info);
+    }
 out:
     free(buf);
     if (fd >= 0) {
@@ -410,6 +496,10 @@ nano_image_from_base64(const char *text, size_t len, size_t max,
         goto out;
     }
     fd = -1;
+    /* the first chunk may end before a JPEG's frame header */
+    if (info->width == 0 && nano_image_sniff_file(path, info) != 0) {
+        goto out;
+    }
     rc = 0;
 out:
     if (fd >= 0) {

@@ -27,7 +27,8 @@ typedef struct {
 int nano_image_sniff(const unsigned char *p, size_t len,
     nano_image_info_t *info);
 
-/* The same for a file on disk; -1 when unreadable or not an image. */
+/* The same for a file on disk, a JPEG's markers walked through the
+ * whole file for its size; -1 when unreadable or not an image. */
 int nano_image_sniff_file(const char *path, nano_image_info_t *info);
 
 /*

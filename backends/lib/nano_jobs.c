@@ -29,6 +29,7 @@
 #define NANO_JOBS_CHANNEL     "nano_jobs"
 #define NANO_JOBS_CLAIM_MS    1000     /* claim at least this often */
 #define NANO_JOBS_TICK_MS     1000     /* longest sleep */
+#define NANO_JOBS_BODY_WAIT_MS  100    /* an edit waiting for room */
 
 static struct {
     char                        module[64];
@@ -36,6 +37,9 @@ static struct {
     char                        owner[128];
     char                        media[PATH_MAX];
     int                         max;
+    /* request bodies held (the runner's thread only), and their cap */
+    size_t                      body_bytes;
+    size_t                      body_max;
     pthread_t                   thread;
     int                         running;
     atomic_int                  stopping;
@@ -126,7 +130,8 @@ enum {
     NANO_JOB_WAIT_WORK,
     NANO_JOB_IN_WORK,
     NANO_JOB_ENDING_OK,        /* on the ending list */
-    NANO_JOB_ENDING_FAILED
+    NANO_JOB_ENDING_FAILED,
+    NANO_JOB_WAIT_START         /* an edit waiting for room for its body */
 };
 
 const char *
@@ -362,6 +367,40 @@ nano_jobs_discard_owner(nano_db_t *db, nano_job_t *job)
     (void) rmdir(dir);
 }
 
+/* Counts the body a provider's start or step left in job->body. */
+static void
+nano_jobs_body_count(nano_job_t *job)
+{
+    size_t  len = job->body != NULL ? strlen(job->body) : 0;
+
+    nano_jobs.body_bytes -= job->body_held;
+    nano_jobs.body_bytes += len;
+    job->body_held = len;
+}
+
+static void
+nano_jobs_body_free(nano_job_t *job)
+{
+    free(job->body);
+    job->body = NULL;
+    nano_jobs_body_count(job);
+}
+
+/*
+ * Whether a job with an input image must wait before its provider
+ * builds its body: every such body holds the whole image, base64 in
+ * JSON, until its call ends (tens of seconds at a real provider), and
+ * NANO_JOBS_MAX of them took gigabytes (found by a probe: 32 edits of
+ * 10 MiB held 500 MB).  One body may go past the cap, so a single
+ * image always goes.
+ */
+static int
+nano_jobs_body_wait(const nano_job_t *job)
+{
+    return nano_jobs.body_bytes >= nano_jobs.body_max
+           && json_object_get(job->gen.params, "inputImage") != NULL;
+}
+
 static void
 nano_jobs_free(nano_job_t *job)
 {
@@ -371,7 +410,7 @@ nano_jobs_free(nano_job_t *job)
     nano_client_slist_free(job->slist);
     nano_client_call_cleanup(&job->call);
     nano_client_res_cleanup(&job->res);
-    free(job->body);
+    nano_jobs_body_free(job);
     free(job->state);
     json_decref(job->outputs);
     json_decref(job->error);
@@ -652,7 +691,13 @@ nano_jobs_begin(nano_db_t *db, nano_job_t *job)
                  job->gen.provider_task_id);
         job->task_saved = 1;
     }
+    if (nano_jobs_body_wait(job)) {
+        job->where = NANO_JOB_WAIT_START;
+        job->wake_at = nano_clock_ms() + NANO_JOBS_BODY_WAIT_MS;
+        return;
+    }
     next = job->provider->start(job);
+    nano_jobs_body_count(job);
     nano_jobs_apply(db, job, next);
 }
 
@@ -772,10 +817,10 @@ nano_jobs_called(nano_db_t *db, nano_job_t *job, CURLMsg *msg)
         next = nano_jobs_transfer_failed(job);
     } else {
         /* the provider builds the next call afresh */
-        free(job->body);
-        job->body = NULL;
+        nano_jobs_body_free(job);
         job->attempts = 0;
         next = job->provider->step(job, &job->res);
+        nano_jobs_body_count(job);
     }
     nano_client_res_cleanup(&job->res);
     nano_jobs_apply(db, job, next);
@@ -962,16 +1007,18 @@ out:
 static long
 nano_jobs_due(CURLM *multi, nano_db_t *db)
 {
-    nano_job_t  *job, *next;
-    long long    now = nano_clock_ms();
-    long         wait = NANO_JOBS_TICK_MS;
+    nano_job_t       *job, *next;
+    nano_job_next_t   job_next;
+    long long         now = nano_clock_ms();
+    long              wait = NANO_JOBS_TICK_MS;
 
     nano_jobs_mark(db, now);
 
     for (job = nano_jobs.jobs; job != NULL; job = next) {
         next = job->next;
         if (job->where != NANO_JOB_WAIT_CALL
-            && job->where != NANO_JOB_WAIT_WORK)
+            && job->where != NANO_JOB_WAIT_WORK
+            && job->where != NANO_JOB_WAIT_START)
         {
             continue;
         }
@@ -979,6 +1026,19 @@ nano_jobs_due(CURLM *multi, nano_db_t *db)
             if (job->wake_at - now < wait) {
                 wait = (long) (job->wake_at - now);
             }
+            continue;
+        }
+        if (job->where == NANO_JOB_WAIT_START) {
+            if (nano_jobs_body_wait(job)) {
+                job->wake_at = now + NANO_JOBS_BODY_WAIT_MS;
+                if (NANO_JOBS_BODY_WAIT_MS < wait) {
+                    wait = NANO_JOBS_BODY_WAIT_MS;
+                }
+                continue;
+            }
+            job_next = job->provider->start(job);
+            nano_jobs_body_count(job);
+            nano_jobs_apply(db, job, job_next);
             continue;
         }
         if (job->where == NANO_JOB_WAIT_CALL) {
@@ -1648,6 +1708,7 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider,
     const char *media)
 {
     char  host[64], rnd[17], err[160];
+    int   body_mb;
 
     snprintf(nano_jobs.module, sizeof(nano_jobs.module), "%s", module);
     nano_jobs.provider = provider;
@@ -1674,6 +1735,14 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider,
         nano_log_error("%s", err);
         return -1;
     }
+    if (nano_config_env_int("NANO_JOBS_BODY_MB", NANO_JOBS_BODY_MB_DEFAULT,
+                            1, 65536, &body_mb, err, sizeof(err)) != 0)
+    {
+        nano_log_error("%s", err);
+        return -1;
+    }
+    nano_jobs.body_max = (size_t) body_mb << 20;
+    nano_jobs.body_bytes = 0;
     if (nano_file_mkdirs(nano_jobs.media, NULL) != 0) {
         nano_log_error("jobs: cannot make the media folder %s: %s",
                        nano_jobs.media, strerror(errno));

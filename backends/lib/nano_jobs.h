@@ -20,6 +20,10 @@
 /* in flight per process, NANO_JOBS_MAX; 0: the process takes no jobs
  * (it serves requests; another process runs the queue) */
 #define NANO_JOBS_MAX_DEFAULT   256
+/* MiB of request bodies (an edit's image, base64 in its JSON: 14 MB for
+ * a 10 MiB upload) the runner holds at once (NANO_JOBS_BODY_MB): a job
+ * with an input image waits in the runner, claimed, until there is room */
+#define NANO_JOBS_BODY_MB_DEFAULT  256
 #define NANO_JOBS_LEASE_SECS    30
 #define NANO_JOBS_RENEW_SECS    10
 #define NANO_JOBS_RETRIES       2      /* of a call the provider refused */
@@ -57,6 +61,8 @@ struct nano_job_s {
     const nano_job_provider_t  *provider;
     nano_client_call_t          call;       /* the call to make */
     char                       *body;       /* owned body of that call */
+    size_t                      body_held;  /* its bytes in the runner's
+                                               count */
     int                         posting;    /* the call may charge: the
                                                phase "submitting" is
                                                recorded before it goes */

@@ -35,6 +35,8 @@
  * 504 from nginx and this process a closed connection.  Ending first
  * answers the 504 here, with the generation's id and its refund. */
 #define NANO_GEN_TEXT_WHOLE_MS  50000
+/* How long a whole answer waits for a stream slot before its 429 */
+#define NANO_GEN_SLOT_WAIT_MS   2000
 
 static int  nano_gen_text_whole_ms = NANO_GEN_TEXT_WHOLE_MS;
 
@@ -460,6 +462,17 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
                                 " try again in a moment");
         goto out;
     }
+    /* a whole answer holds its worker as long: without a slot, 64 of
+     * them (four users' in-flight limits) held every worker, and the
+     * module's pages and reads waited behind them (found by a probe) */
+    if (!stream && nano_stream_acquire_wait(req, NANO_GEN_SLOT_WAIT_MS)
+                   != 0)
+    {
+        status = nano_res_error(res, 429, "too_many_answers",
+                                "too many answers are being written right"
+                                " now; try again in a moment");
+        goto out;
+    }
 
     memset(&in, 0, sizeof(in));
     in.user_id = user;
@@ -750,6 +763,13 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
     if (up != NULL) {
         in.info.width = up->width;
         in.info.height = up->height;
+    }
+    /* a JPEG without a frame header before its scan or its end has no
+     * size, so no limit could be checked: it cannot be decoded either */
+    if (in.info.width <= 0 || in.info.height <= 0) {
+        unlink(path);
+        return nano_res_field_error(res, "image", "the image is damaged:"
+                                    " its size cannot be read");
     }
     if ((long long) in.info.width * in.info.height > NANO_IMAGE_PIXELS_MAX) {
         unlink(path);

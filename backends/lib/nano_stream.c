@@ -2,12 +2,15 @@
  * Streamed replies on the request worker's own FastCGI stream.
  */
 
+#include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 
 #include <fcgiapp.h>
 
@@ -21,6 +24,10 @@
 
 static atomic_int  nano_stream_used;
 static int         nano_stream_max = 1;
+
+/* nano_stream_acquire_wait's waiters, woken by each release */
+static pthread_mutex_t  nano_stream_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t   nano_stream_freed = PTHREAD_COND_INITIALIZER;
 
 void
 nano_stream_slots_init(int slots)
@@ -48,12 +55,45 @@ nano_stream_acquire(nano_req_t *req)
     return 0;
 }
 
+int
+nano_stream_acquire_wait(nano_req_t *req, long ms)
+{
+    struct timespec  until;
+    int              rc = 0;
+
+    if (nano_stream_acquire(req) == 0) {
+        return 0;
+    }
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&nano_stream_lock);
+    /* tried again under the lock: a release signals only under it */
+    while (nano_stream_acquire(req) != 0) {
+        if (rc == ETIMEDOUT) {
+            pthread_mutex_unlock(&nano_stream_lock);
+            return -1;
+        }
+        rc = pthread_cond_timedwait(&nano_stream_freed, &nano_stream_lock,
+                                    &until);
+    }
+    pthread_mutex_unlock(&nano_stream_lock);
+    return 0;
+}
+
 void
 nano_stream_release(nano_req_t *req)
 {
     if (req != NULL && req->stream.slot) {
         atomic_fetch_sub(&nano_stream_used, 1);
         req->stream.slot = 0;
+        pthread_mutex_lock(&nano_stream_lock);
+        pthread_cond_signal(&nano_stream_freed);
+        pthread_mutex_unlock(&nano_stream_lock);
     }
 }
 

@@ -29,6 +29,15 @@
 int nano_stream_acquire(nano_req_t *req);
 
 /*
+ * The same, waiting up to ms for a slot to come free: a whole (not
+ * streamed) text answer holds its worker for the provider's whole time
+ * as a stream does, so it takes a slot too, which leaves workers for
+ * every other request; the wait lets a burst of short refusals (402s)
+ * pass without 429s.  -1 after ms.
+ */
+int nano_stream_acquire_wait(nano_req_t *req, long ms);
+
+/*
  * Sends the status line and headers now: content_type, Cache-Control
  * no-store, X-Accel-Buffering: no (nginx passes each write on at once),
  * plus the header lines already added to res (may be NULL).  Returns 0,

@@ -232,7 +232,7 @@ export function explain(err) {
     if (code === 'too_many_in_flight') {
         return { text: 'You already have as many generations running here as allowed. Wait for one to finish, then try again.' };
     }
-    if (code === 'too_many_streams') {
+    if (code === 'too_many_streams' || code === 'too_many_answers') {
         return { text: 'Too many answers are being written right now. Try again in a moment.' };
     }
     if (status === 429) return { text: 'Too many requests in a short time. Wait a minute, then try again.' };

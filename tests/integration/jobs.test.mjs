@@ -15,7 +15,7 @@ import { PG_SOCK, PSQL } from './accounts.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
     price, fakeStats, fakeCount, tag, withBackendEnv, waitSql, secondBackend,
-    MEDIA_DIR,
+    MEDIA_DIR, png,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -304,4 +304,37 @@ test('two processes of nano-banana share one queue: 40 jobs, each run exactly on
     } finally {
         await second.stop();
     }
+});
+
+// An edit's call body holds its whole image, base64 in JSON (14 MB for a
+// 10 MiB upload), for as long as the provider takes: NANO_JOBS_MAX of
+// them held gigabytes (a probe: 32 edits of 10 MiB, 500 MB of RSS).  The
+// runner holds at most NANO_JOBS_BODY_MB of bodies (one may go past it);
+// the other edits wait, claimed, and then run.  Here 1 MiB and bodies of
+// about 0.8 MB: two calls at a time, where all four went at once.
+test('edits whose bodies pass NANO_JOBS_BODY_MB wait in the runner, then run, charged once', async () => {
+    const m = 'nano-banana';
+    if (!has(m)) return;
+    await withBackendEnv(m, ['NANO_JOBS_BODY_MB=1'], async () => {
+        const u = await person('body-budget');
+        // about 600 KB of PNG: a private chunk after IEND pads it
+        const image = Buffer.concat([png(16, 16), Buffer.alloc(600 * 1024, 7)]);
+        const t = tag();
+        const ids = await Promise.all([0, 1, 2, 3].map(async (i) => {
+            const r = await generate(u.jar, m, { prompt: `budget ${t} #${i} [fake:slow=4000]`, image: image.toString('base64') });
+            assert.equal(r.status, 202, `#${i}: ${r.text.slice(0, 200)}`);
+            return r.json().id;
+        }));
+        const list = ids.map(lit).join(', ');
+        const sent = () => Number(psql(`SELECT count(*) FROM "Generation" WHERE "id" IN (${list}) AND "phase" = 'submitting'`));
+        await waitSql(`SELECT 1 WHERE (SELECT count(*) FROM "Generation" WHERE "id" IN (${list}) AND "phase" = 'submitting') >= 2`);
+        await sleep(1500);
+        assert.equal(sent(), 2, 'two calls at a time: the others wait for room');
+        for (const id of ids) {
+            const g = await waitFor(u.jar, m, id, { ms: 60000 });
+            assert.equal(g.status, 'succeeded', `${id}: ${JSON.stringify(g.error)}`);
+            assert.deepEqual(ledgerOf(id).map((x) => x.reason), ['debit'], `${id}: charged once`);
+        }
+        assert.equal(ledgerSum(u.id), balanceOf(u.id));
+    });
 });

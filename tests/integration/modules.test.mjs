@@ -973,6 +973,24 @@ test('uploads: a file that is not an image is 400 image; a PNG named .jpg is tak
         assert.equal(r.status, 413, `a 6000 x 5000 PNG as ${what}: ${r.status} ${r.text.slice(0, 200)}`);
         assert.match(r.json().message, /25 megapixels/, what);
     }
+    // a JPEG's frame header past the first 64 KiB (two EXIF-sized
+    // segments before it) is found all the same; a JPEG without one has
+    // no size to check and is 400 image (until 2026-12-06 both read as
+    // 0 x 0, were charged and went to the provider)
+    const app1 = Buffer.concat([Buffer.from([0xff, 0xe1, 0xff, 0xff]), Buffer.from('Exif\0\0'), Buffer.alloc(65533 - 6)]);
+    const sof = Buffer.from([0xff, 0xc0, 0, 17, 8, 0xea, 0x60, 0xea, 0x60, 3, 1, 0x11, 0, 2, 0x11, 1, 3, 0x11, 1]);
+    const sos = Buffer.from([0xff, 0xda, 0, 12, 3, 1, 0, 2, 0x11, 3, 0x11, 0, 0x3f, 0]);
+    const far = Buffer.concat([Buffer.from([0xff, 0xd8]), app1, app1, sof, sos, Buffer.alloc(100), Buffer.from([0xff, 0xd9])]);
+    const frameless = Buffer.concat([Buffer.from([0xff, 0xd8]), app1, sos, Buffer.alloc(100), Buffer.from([0xff, 0xd9])]);
+    for (const [what, data, status] of [['a 60000 x 60000 JPEG sized past 64 KiB', far, 413], ['a JPEG without a frame header', frameless, 400]]) {
+        const j1 = await generate(u.jar, nb.name, { prompt: 'edit', image: data.toString('base64') });
+        const j2 = await post(nb.name, multipart({ prompt: 'edit' }, [{ name: 'image', filename: 'b.jpg', type: 'image/jpeg', data }]));
+        for (const [how, r] of [['base64', j1], ['multipart', j2]]) {
+            assert.equal(r.status, status, `${what} as ${how}: ${r.status} ${r.text.slice(0, 200)}`);
+            if (status === 400) assert.equal(r.json().field, 'image', `${what} as ${how}`);
+            else assert.match(r.json().message, /25 megapixels/, `${what} as ${how}`);
+        }
+    }
 
     // seedream takes no input image, in either form
     const sd = REGISTRY.find((x) => x.name === 'seedream');

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { STATE, REGISTRY } from './lib.mjs';
+import { STATE, REGISTRY, get } from './lib.mjs';
 import {
     person, generate, generation, stream, fakeStats, fakeCount, tag, price,
     ledgerOf, balanceOf, ledgerSum, psql, lit, FAKE_KEY, withBackendEnv, waitFor,
@@ -448,4 +448,40 @@ test('the provider key is in no answer and in no log', () => {
         const text = fs.readFileSync(path.join(dir, f), 'utf8');
         assert.ok(!text.includes(FAKE_KEY), `${f} holds the provider key`);
     }
+});
+
+// A whole answer holds its worker for the provider's whole time, as a
+// stream does: without a slot of its own, 64 of them (four users' in-flight
+// limits) held every worker of a text module, and its pages and reads
+// waited behind them (a probe: GET /qwen/api/models took 16 s).  Now they
+// take the stream slots (NANO_MAX_STREAMS, workers - 4), waiting 2 s for
+// one, then 429 too_many_answers with nothing charged.
+test('whole answers take stream slots: beyond NANO_MAX_STREAMS a 429 after a short wait, charged nothing; other requests still answer', async () => {
+    const m = 'qwen';
+    if (!has(m)) return;
+    await withBackendEnv(m, ['NANO_MAX_STREAMS=2'], async () => {
+        const u = await person('whole-slots');
+        const t = tag();
+        const slow = (i) => generate(u.jar, m, { prompt: `slots ${t} #${i} [fake:slow=5000]` });
+        const held = [slow(0), slow(1)];
+        await new Promise((r) => setTimeout(r, 500));
+        const started = Date.now();
+        const third = await slow(2);
+        const waited = Date.now() - started;
+        assert.equal(third.status, 429, `a third whole answer: ${third.status} ${third.text.slice(0, 200)}`);
+        assert.equal(third.json().error, 'too_many_answers');
+        assert.ok(waited >= 1500, `it waited for a slot first (${waited} ms)`);
+        const s = await stream(u.jar, m, { prompt: `slots ${t} stream`, stream: true });
+        assert.equal(s.status, 429, 'a stream meanwhile');
+        const t0 = Date.now();
+        const models = await get(`/${m}/api/models`, { headers: u.jar.headers() });
+        assert.equal(models.status, 200);
+        assert.ok(Date.now() - t0 < 1000, `a read answers at once (${Date.now() - t0} ms)`);
+        for (const r of await Promise.all(held)) assert.equal(r.status, 200, r.text.slice(0, 200));
+        // two charged, the refusals nothing
+        assert.equal(balanceOf(u.id), 100 - 2 * price(m));
+        assert.equal(ledgerSum(u.id), balanceOf(u.id));
+        const after = await generate(u.jar, m, { prompt: `slots ${t} after` });
+        assert.equal(after.status, 200, 'the slots come back');
+    });
 });

@@ -473,6 +473,108 @@ sniff_files(void **state)
     assert_int_equal(nano_image_sniff_file(path_in_dir("absent"), &info), -1);
 }
 
+/* A JPEG whose frame header follows EXIF-sized segments: at offset
+ * where of a file of len bytes (segments of 65535, then one of the
+ * length that puts the frame header there), 60000 x 50000. */
+static unsigned char *
+jpeg_far(size_t where, size_t len)
+{
+    unsigned char  *p = calloc(1, len);
+    size_t          off = 2, seg;
+    static const unsigned char  sof[] = "\xff\xc0\x00\x0b\x08\xc3\x50"
+                                        "\xea\x60\x01\x01\x11\x00";
+
+    assert_non_null(p);
+    p[0] = 0xff;
+    p[1] = 0xd8;
+    while (off < where) {
+        seg = where - off - 2 > 65535 ? 65535 : where - off - 2;
+        if (where - off - 2 - seg > 0 && where - off - 2 - seg < 4) {
+            seg -= 8;           /* room for one more segment */
+        }
+        assert_true(seg >= 2);
+        p[off] = 0xff;
+        p[off + 1] = 0xe1;
+        p[off + 2] = (unsigned char) (seg >> 8);
+        p[off + 3] = (unsigned char) seg;
+        off += 2 + seg;
+    }
+    assert_int_equal(off, where);
+    memcpy(p + where, sof, sizeof(sof) - 1);
+    memcpy(p + where + sizeof(sof) - 1, SOS, sizeof(SOS) - 1);
+    return p;
+}
+
+static void
+write_file(const char *path, const unsigned char *p, size_t len)
+{
+    FILE  *f = fopen(path, "wb");
+
+    assert_non_null(f);
+    assert_int_equal(fwrite(p, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* The size of a pixel bomb whose frame header lies past the first 64
+ * KiB, in a file and from base64: until 2026-12-06 it read as 0 x 0,
+ * which passed the 25-megapixel check (found by a probe). */
+static void
+sniff_jpeg_far(void **state)
+{
+    static const size_t  at[] = {
+        65536 - 6,          /* the frame header cut by the window */
+        65536 - 1,          /* its marker's 0xff the window's last byte */
+        65536 + 100, 3 * 65536 + 7, 9 * 1024 * 1024
+    };
+    nano_image_info_t    info;
+    const char          *path = path_in_dir("far.jpg");
+    unsigned char       *img;
+    char                *enc;
+    size_t               i, len;
+
+    (void) state;
+    for (i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+        len = at[i] + 64;
+        img = jpeg_far(at[i], len);
+        write_file(path, img, len);
+        memset(&info, 0, sizeof(info));
+        assert_int_equal(nano_image_sniff_file(path, &info), 0);
+        assert_string_equal(info.mime, "image/jpeg");
+        assert_int_equal(info.width, 60000);
+        assert_int_equal(info.height, 50000);
+        if (len <= 4 * 1024 * 1024) {
+            enc = b64(img, len, 0, 1);
+            memset(&info, 0, sizeof(info));
+            assert_int_equal(nano_image_from_base64(enc, strlen(enc), len,
+                                                    path, &info), 0);
+            assert_int_equal(info.width, 60000);
+            assert_int_equal(info.height, 50000);
+            free(enc);
+        }
+        free(img);
+    }
+    /* fill bytes across the window, then the frame header */
+    len = 3 * 65536;
+    img = jpeg_far(65536 + 10, len);
+    memmove(img + 65536 + 10 + 40000, img + 65536 + 10, 30);
+    memset(img + 65536 + 10, 0xff, 40000);
+    write_file(path, img, len);
+    assert_int_equal(nano_image_sniff_file(path, &info), 0);
+    assert_int_equal(info.width, 60000);
+    free(img);
+    /* no frame header at all, or segments running past the end: no size */
+    len = 2 * 65536;
+    img = jpeg_far(len - 64, len);
+    memcpy(img + len - 64, "\xff\xd9", 2);
+    write_file(path, img, len);
+    assert_int_equal(nano_image_sniff_file(path, &info), 0);
+    assert_int_equal(info.width, 0);
+    write_file(path, img, len - 70);
+    assert_int_equal(nano_image_sniff_file(path, &info), 0);
+    assert_int_equal(info.width, 0);
+    free(img);
+}
+
 int
 main(void)
 {
@@ -483,6 +585,7 @@ main(void)
         cmocka_unit_test(b64_unwritable),
         cmocka_unit_test(b64_large),
         cmocka_unit_test(sniff_files),
+        cmocka_unit_test(sniff_jpeg_far),
     };
     int  rc = 0;
 
