@@ -414,19 +414,25 @@ stack_backend_start() {
         return 0
     fi
     [ "${listen#unix:}" != "$listen" ] && rm -f "${listen#unix:}"
-    local extra=()
-    # per-app environment (provider keys and base URLs): env.d/<app>
-    if [ -r "$STACK_STATE/env.d/$app" ]; then
-        mapfile -t extra < <(grep -E '^[A-Z_][A-Z0-9_]*=' "$STACK_STATE/env.d/$app")
-    fi
-    stack_spawn "$app" "$log" env -u NEXTAUTH_SECRET \
-        NEXTAUTH_URL="$STACK_URL" NANO_SECRET_FILE="$STACK_SECRET_FILE" \
-        DATABASE_URL="$STACK_DB_URL" NANO_ROOT="$STACK_ROOT" \
-        NANO_REVOCATION_FILE="$STACK_STATE/revocations" \
-        NANO_MEDIA_DIR="$(stack_media_path)" \
-        NANO_PACKS_FILE="${NANO_PACKS_FILE:-$STACK_ROOT/packs.conf}" \
-        NANO_TEXT_WHOLE_TIMEOUT_MS="${NANO_TEXT_WHOLE_TIMEOUT_MS:-$(stack_text_whole_ms)}" \
-        "${extra[@]}" "$bin" --listen "$listen"
+    # The app's environment, exported in a subshell: as arguments of env
+    # a provider key would show in /proc/<pid>/cmdline while env starts.
+    # Per-app lines (provider keys and base URLs, a test's settings) come
+    # from env.d/<app> and win.
+    (
+        NANO_MEDIA_DIR=$(stack_media_path)
+        NANO_TEXT_WHOLE_TIMEOUT_MS=${NANO_TEXT_WHOLE_TIMEOUT_MS:-$(stack_text_whole_ms)}
+        export NEXTAUTH_URL="$STACK_URL" NANO_SECRET_FILE="$STACK_SECRET_FILE" \
+            DATABASE_URL="$STACK_DB_URL" NANO_ROOT="$STACK_ROOT" \
+            NANO_REVOCATION_FILE="$STACK_STATE/revocations" NANO_MEDIA_DIR \
+            NANO_PACKS_FILE="${NANO_PACKS_FILE:-$STACK_ROOT/packs.conf}" \
+            NANO_TEXT_WHOLE_TIMEOUT_MS
+        if [ -r "$STACK_STATE/env.d/$app" ]; then
+            while IFS= read -r kv; do
+                export "${kv?}"
+            done < <(grep -E '^[A-Z_][A-Z0-9_]*=' "$STACK_STATE/env.d/$app")
+        fi
+        stack_spawn "$app" "$log" env -u NEXTAUTH_SECRET "$bin" --listen "$listen"
+    )
     for ((i = 0; i < 100; i++)); do
         if [ "${listen#unix:}" != "$listen" ]; then
             if [ -S "${listen#unix:}" ]; then
