@@ -465,8 +465,9 @@ nano_req_fields(const nano_req_t *req, nano_res_t *res, nano_form_t *form,
                               ? "multipart/form-data is taken only where"
                                 " files are uploaded"
                               : "send application/json or"
-                                " application/x-www-form-urlencoded, in"
-                                " UTF-8");
+                                " application/x-www-form-urlencoded (or"
+                                " multipart/form-data where files are"
+                                " uploaded), in UTF-8");
     }
     switch (st) {
     case NANO_FORM_OK:

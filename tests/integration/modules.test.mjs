@@ -684,6 +684,8 @@ test('415: a form body on a text module; bodies that are neither JSON nor a form
             headers: u.jar.headers({ 'Content-Type': 'text/plain', Origin: ORIGIN }), body: 'prompt=hello',
         });
         assert.equal(res.status, 415, `${m.name}: text/plain: ${res.text.slice(0, 200)}`);
+        // every type it takes is named, the upload's too
+        assert.match(res.json().message, /application\/json .*application\/x-www-form-urlencoded .*multipart\/form-data/, res.text);
     }
     // JSON is read as UTF-8: another charset is refused, not misread and
     // charged; UTF-8 named in any of its spellings passes
