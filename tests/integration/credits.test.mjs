@@ -12,6 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { REGISTRY, ORIGIN, SOCK_DIR, STATE, get, sleep } from './lib.mjs';
 import { account, PSQL, PG_SOCK } from './accounts.mjs';
@@ -19,7 +20,7 @@ import { fcgiGenerate } from './fcgi.mjs';
 import {
     psql, lit, person, generate, cancel, waitFor, ledgerOf,
     balanceOf, ledgerSum, ledgerRows, setBalance, price, fakeStats, fakeCount, tag,
-    withBackendEnv, stream, credits, waitSql, secondBackend,
+    withBackendEnv, stream, credits, waitSql, secondBackend, png, filesBelow, MEDIA_DIR,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -107,6 +108,24 @@ test('a deleted user\'s request that reaches a module anyway is 401, and no acco
         // the refused admission's early commit was read, not left to the pool
         assert.doesNotMatch(fs.readFileSync(log, 'utf8').slice(from), /left an early commit or a pipeline unread/);
     }
+});
+
+// The same with an image to edit: it was stored under the user's inputs/
+// before the admission found the user gone, and the file was removed but
+// its folders stayed, media/<module>/<deleted id>/inputs/ for good (the
+// sweep leaves user folders alone; found by a probe).
+test('a deleted user\'s edit that reaches nano-banana anyway is 401 and leaves nothing under the media folder', { skip: !has('nano-banana') && 'nano-banana is not in the registry' }, async () => {
+    const m = 'nano-banana';
+    const u = await person('gone-edit');
+    const res = await account('DELETE', '/api/account', u.jar, { password: u.user.password });
+    assert.equal(res.status, 200, res.text);
+    const image = png(20, 20).toString('base64');
+    const r = await fcgiGenerate(`${SOCK_DIR}/${m}.sock`, m, { id: u.id, email: u.me.email, name: 'gone' },
+        { prompt: `an edit for nobody ${tag()}`, image }, ORIGIN);
+    assert.equal(r.status, 401, r.text.slice(0, 300));
+    const userDir = path.join(MEDIA_DIR, m, u.id);
+    assert.ok(!fs.existsSync(userDir), `nothing of the deleted user under the media folder: ${filesBelow(userDir)}`
+        + ` ${fs.existsSync(userDir) ? fs.readdirSync(userDir) : ''}`);
 });
 
 // A job's end holds its row and then takes the account's row for the
