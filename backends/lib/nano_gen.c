@@ -25,7 +25,8 @@
     NANO_GEN_ISO(t "\"startedAt\"") " AS started_at, "                        \
     NANO_GEN_ISO(t "\"finishedAt\"") " AS finished_at, "                      \
     t "\"params\", " t "\"outputs\", " t "\"error\", " t "\"cost\", "         \
-    t "\"offline\", " t "\"createdAt\" AS created_raw"
+    t "\"offline\", to_char(" t "\"createdAt\","                              \
+    " 'YYYY-MM-DD HH24:MI:SS.US') AS created_raw"
 
 #define NANO_GEN_NOW  "(now() AT TIME ZONE 'utc')"
 /* Seconds since the epoch by the database's clock: every lease is set
@@ -653,7 +654,10 @@ nano_gen_cursor_time_ok(const char *at)
 }
 
 /* A history cursor is "<createdAt raw>|<id>", base64url-free: both are
- * plain ASCII the database gave us, checked before use. */
+ * plain ASCII the database gave us, checked before use.  The time is
+ * to_char's, in one format: as PostgreSQL prints a timestamp it follows
+ * the connection's DateStyle ("06/12/2026 01:58:45.413" under SQL, DMY),
+ * and such a cursor was refused on the next page. */
 static int
 nano_gen_cursor_split(const char *cursor, char *at, size_t atcap, char *id,
     size_t idcap)

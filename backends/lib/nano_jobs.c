@@ -1193,6 +1193,30 @@ nano_jobs_reached(int reached, long long now)
     }
 }
 
+/*
+ * How many more jobs the runner takes now.  An offline provider's work
+ * runs on the one offline thread, a job at a time: it takes one when that
+ * thread is free.  Claimed by the dozen, the rest waited in this process
+ * marked running, where their owner's cancel was 409 and another process
+ * could not take them (found by a probe: the eighth of eight offline
+ * images waited 8 s "running").  A job whose end waits to be written
+ * (nano_jobs_unrecorded) no longer needs the thread.
+ */
+static int
+nano_jobs_room(void)
+{
+    nano_job_t  *job;
+    int          busy = atomic_load(&nano_jobs.active);
+
+    if (nano_jobs.provider->work == NULL) {
+        return nano_jobs.max - busy;
+    }
+    for (job = nano_jobs.unrecorded; job != NULL; job = job->next) {
+        busy--;
+    }
+    return 1 - busy;
+}
+
 /* handover: jobs queued through this process woke it.  Their submitters
  * judged its room without a lock, and a burst may have filled it since;
  * when this claim leaves it full, the other processes are told, so that
@@ -1210,7 +1234,7 @@ nano_jobs_claim(nano_db_t *db, int handover)
     if (nano_jobs.max == 0) {
         return;
     }
-    room = nano_jobs.max - atomic_load(&nano_jobs.active);
+    room = nano_jobs_room();
     if (room <= 0) {
         if (handover) {
             nano_jobs_notify(db, nano_jobs.module);
@@ -1674,6 +1698,8 @@ nano_jobs_thread(void *arg)
         if (fds[0].revents) {
             nano_jobs_worked(db);
             nano_jobs_record(db);
+            /* the offline thread is free again: its next job at once */
+            woke = woke || nano_jobs.provider->work != NULL;
         }
         if (listening) {
             switch (nano_jobs_notified(db)) {

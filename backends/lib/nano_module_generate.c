@@ -801,20 +801,40 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
     return 0;
 }
 
-/* A request refused after its image was stored leaves no file behind. */
+/*
+ * A request refused after its image was stored leaves no file behind,
+ * nor the inputs/ folder it emptied, as a DELETE does (an upload made it
+ * again meanwhile: nano_job_mkdirs_put).  When the user is gone (gone:
+ * the account was deleted while the request was on its way), its own
+ * folder too, which the deletion had removed and the image made again:
+ * before, media/<module>/<deleted id>/inputs/ stayed for good.  rmdir
+ * only takes an empty one, and no job of a deleted user is admitted.
+ */
 static void
-nano_gen_input_discard(json_t *params)
+nano_gen_input_discard(json_t *params, int gone)
 {
     const char  *file;
-    char         path[PATH_MAX];
+    char         path[PATH_MAX], *slash;
+    int          level;
 
     file = json_string_value(json_object_get(
                json_object_get(params, "inputImage"), "file"));
-    if (file != NULL
-        && snprintf(path, sizeof(path), "%s/%s", nano_job_media_root(), file)
-           < (int) sizeof(path))
+    if (file == NULL
+        || snprintf(path, sizeof(path), "%s/%s", nano_job_media_root(), file)
+           >= (int) sizeof(path))
     {
-        unlink(path);
+        return;
+    }
+    unlink(path);
+    /* <module>/<user>/inputs, then <module>/<user> when gone */
+    for (level = 0; level < (gone ? 2 : 1); level++) {
+        if ((slash = strrchr(path, '/')) == NULL) {
+            break;
+        }
+        *slash = '\0';
+        if (rmdir(path) != 0) {
+            break;
+        }
     }
 }
 
@@ -840,6 +860,7 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
     int                       status, created = 0;
 
     nano_form_init(&f);
+    memset(&adm, 0, sizeof(adm));   /* read at out, and when db is NULL */
     status = nano_req_fields(req, res, &f, &flags);
     if (status != 0) {
         goto out;
@@ -891,7 +912,6 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
     in.offline = nano_module_offline();
     in.key = key;
     db = nano_server_db(req);
-    memset(&adm, 0, sizeof(adm));   /* read below when db is NULL */
     sends = nano_db_sends(db);
     st = db != NULL ? nano_gen_create(db, &in, &adm) : NANO_DB_UNAVAILABLE;
     if (st != NANO_DB_OK) {
@@ -929,7 +949,7 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
                                      "cost", (json_int_t) adm.cost));
 out:
     if (!created) {
-        nano_gen_input_discard(params);
+        nano_gen_input_discard(params, adm.admit == NANO_GEN_NO_USER);
     }
     json_decref(params);
     nano_form_cleanup(&f);

@@ -344,6 +344,26 @@ out:
     return status;
 }
 
+/* What nano_db_tx runs for a deletion: safe to run again from the start
+ * (a job of the user that was admitted meanwhile may end with a refund
+ * and deadlock with it: platform_user_delete). */
+static nano_db_status_t
+platform_account_delete_tx(nano_db_t *db, void *arg)
+{
+    const platform_user_t  *user = arg;
+    nano_db_status_t        st;
+
+    /* the cut-off outlives the user: it is what kills its tokens */
+    st = platform_user_delete(db, user->id);
+    if (st == NANO_DB_OK) {
+        st = nano_cutoff_user_deleted(db, user->id);
+    }
+    if (st == NANO_DB_OK && user->email != NULL) {
+        st = platform_throttle_clear(db, user->email);
+    }
+    return st;
+}
+
 int
 platform_account_delete(nano_req_t *req, nano_res_t *res)
 {
@@ -369,18 +389,7 @@ platform_account_delete(nano_req_t *req, nano_res_t *res)
         goto out;
     }
 
-    /* the cut-off outlives the user: it is what kills its tokens */
-    st = nano_db_begin(db);
-    if (st == NANO_DB_OK) {
-        st = platform_user_delete(db, ps.user.id);
-    }
-    if (st == NANO_DB_OK) {
-        st = nano_cutoff_user_deleted(db, ps.user.id);
-    }
-    if (st == NANO_DB_OK && ps.user.email != NULL) {
-        st = platform_throttle_clear(db, ps.user.email);
-    }
-    st = nano_db_finish(db, st);
+    st = nano_db_tx(db, platform_account_delete_tx, &ps.user);
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
         goto out;

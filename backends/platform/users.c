@@ -201,6 +201,9 @@ platform_user_delete(nano_db_t *db, const char *id)
      * no foreign key and go here.  The cut-off stays: it is what kills
      * the deleted user's tokens; the ledger stays too, its amounts kept
      * for accounting under an anonymous id. */
+    static const char         jobs[] =
+        "SELECT 1 FROM \"Generation\" WHERE \"userId\" = $1"
+        " AND \"status\" IN ('queued', 'running') FOR UPDATE";
     static const char         lock[] =
         "SELECT 1 FROM \"CreditAccount\" WHERE \"userId\" = $1 FOR UPDATE";
     static const char *const  sql[] = {
@@ -214,10 +217,18 @@ platform_user_delete(nano_db_t *db, const char *id)
     size_t                    i;
     int                       found;
 
-    /* first the lock every admission takes: one waiting for it then
-     * finds no account and no user, and one before it has its generation
-     * deleted below */
-    st = nano_db_exec_found(db, lock, 1, params, &found);
+    /* the generations a job's end or a cancel may refund first, as
+     * those take them: the row, then the account.  Taken the other way
+     * round, a refund at that moment was a deadlock, and PostgreSQL's
+     * victim could be this deletion (a 500; found by a probe).  Then the
+     * lock every admission takes: one waiting for it then finds no
+     * account and no user, and one before it has its generation deleted
+     * below (a job of it that ends before the DELETE is the caller's
+     * nano_db_tx retry) */
+    st = nano_db_exec_found(db, jobs, 1, params, &found);
+    if (st == NANO_DB_OK) {
+        st = nano_db_exec_found(db, lock, 1, params, &found);
+    }
     for (i = 0; i < sizeof(sql) / sizeof(sql[0]) && st == NANO_DB_OK; i++) {
         PQclear(nano_db_exec(db, sql[i], 1, params, PGRES_COMMAND_OK, &st));
     }

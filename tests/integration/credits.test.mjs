@@ -12,12 +12,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { REGISTRY, ORIGIN, SOCK_DIR, STATE, get } from './lib.mjs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { REGISTRY, ORIGIN, SOCK_DIR, STATE, get, sleep } from './lib.mjs';
+import { account, PSQL, PG_SOCK } from './accounts.mjs';
 import { fcgiGenerate } from './fcgi.mjs';
 import {
     psql, lit, person, generate, cancel, waitFor, ledgerOf,
     balanceOf, ledgerSum, ledgerRows, setBalance, price, fakeStats, fakeCount, tag,
-    withBackendEnv, stream, credits, waitSql, secondBackend,
+    withBackendEnv, stream, credits, waitSql, secondBackend, png, filesBelow, MEDIA_DIR,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -104,6 +107,74 @@ test('a deleted user\'s request that reaches a module anyway is 401, and no acco
         }
         // the refused admission's early commit was read, not left to the pool
         assert.doesNotMatch(fs.readFileSync(log, 'utf8').slice(from), /left an early commit or a pipeline unread/);
+    }
+});
+
+// The same with an image to edit: it was stored under the user's inputs/
+// before the admission found the user gone, and the file was removed but
+// its folders stayed, media/<module>/<deleted id>/inputs/ for good (the
+// sweep leaves user folders alone; found by a probe).
+test('a deleted user\'s edit that reaches nano-banana anyway is 401 and leaves nothing under the media folder', { skip: !has('nano-banana') && 'nano-banana is not in the registry' }, async () => {
+    const m = 'nano-banana';
+    const u = await person('gone-edit');
+    const res = await account('DELETE', '/api/account', u.jar, { password: u.user.password });
+    assert.equal(res.status, 200, res.text);
+    const image = png(20, 20).toString('base64');
+    const r = await fcgiGenerate(`${SOCK_DIR}/${m}.sock`, m, { id: u.id, email: u.me.email, name: 'gone' },
+        { prompt: `an edit for nobody ${tag()}`, image }, ORIGIN);
+    assert.equal(r.status, 401, r.text.slice(0, 300));
+    const userDir = path.join(MEDIA_DIR, m, u.id);
+    assert.ok(!fs.existsSync(userDir), `nothing of the deleted user under the media folder: ${filesBelow(userDir)}`
+        + ` ${fs.existsSync(userDir) ? fs.readdirSync(userDir) : ''}`);
+});
+
+// A job's end holds its row and then takes the account's row for the
+// refund; the deletion of that user's account took them the other way
+// round, and when the two met PostgreSQL ended one of them as a
+// deadlock: the person asking to delete their account got a 500 (found
+// by a probe).  Here the end's refund waits at a gate (an advisory lock
+// the test holds) until the deletion waits for the row, so that the two
+// meet every time.
+test('an account deleted while one of its jobs ends with a refund is deleted (200), never a deadlock\'s 500', { skip: !has('nano-banana') && 'nano-banana is not in the registry' }, async () => {
+    const m = 'nano-banana';
+    const holder = spawn(PSQL, ['-X', '-q', '-tA', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano'],
+        { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    holder.stdout.on('data', (d) => { out += d; });
+    holder.stderr.on('data', (d) => { out += d; });
+    const exited = new Promise((r) => holder.on('exit', r));
+    holder.stdin.write("SELECT 'held' FROM pg_advisory_lock(60606);\n");
+    for (let i = 0; i < 100 && !out.includes('held'); i++) await sleep(50);
+    assert.match(out, /held/, `the test's session holds the gate: ${out}`);
+    psql(`CREATE FUNCTION "refund_gate"() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN PERFORM pg_advisory_xact_lock_shared(60606); RETURN NEW; END $$;
+          CREATE TRIGGER "refund_gate" BEFORE INSERT ON "CreditLedger" FOR EACH ROW
+            WHEN (NEW."reason" = 'refund') EXECUTE FUNCTION "refund_gate"();`);
+    try {
+        const u = await person('gone-mid-refund');
+        const r = await generate(u.jar, m, { prompt: `refused, refunded as the account goes [fake:bad-request] ${tag()}` });
+        assert.equal(r.status, 202, r.text);
+        const { id } = r.json();
+        // the runner's end: its row updated, its refund at the gate
+        await waitSql(`SELECT 1 FROM pg_stat_activity WHERE wait_event = 'advisory' AND query LIKE '%refund%'`);
+        const deleting = account('DELETE', '/api/account', u.jar, { password: u.user.password });
+        await waitSql(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event <> 'advisory'
+            AND query LIKE '%"Generation"%' AND query NOT LIKE '%pg_stat_activity%'`, { ms: 10000 }).catch(() => {});
+        holder.stdin.write('SELECT pg_advisory_unlock(60606);\n');
+        const res = await deleting;
+        assert.equal(res.status, 200, res.text);
+        for (const table of ['User', 'CreditAccount', 'Generation']) {
+            const col = table === 'User' ? 'id' : 'userId';
+            assert.equal(psql(`SELECT count(*) FROM "${table}" WHERE "${col}" = ${lit(u.id)}`), '0', `no ${table} row left`);
+        }
+        // the ledger went with the account, its amounts kept under another id
+        assert.equal(psql(`SELECT count(*) FROM "CreditLedger" WHERE "userId" = ${lit(u.id)}`), '0');
+        assert.deepEqual(ledgerOf(id).map((x) => x.reason).filter((x) => x === 'debit'), ['debit'], 'debited once');
+        assert.ok(ledgerOf(id).filter((x) => x.reason === 'refund').length <= 1, 'refunded at most once');
+    } finally {
+        psql(`DROP TRIGGER IF EXISTS "refund_gate" ON "CreditLedger"; DROP FUNCTION IF EXISTS "refund_gate"();`);
+        holder.stdin.end();
+        await exited;
     }
 });
 

@@ -15,7 +15,7 @@ import { PG_SOCK, PSQL } from './accounts.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
     price, fakeStats, fakeCount, tag, withBackendEnv, waitSql, secondBackend,
-    MEDIA_DIR, png,
+    MEDIA_DIR, png, cancel,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -337,4 +337,39 @@ test('edits whose bodies pass NANO_JOBS_BODY_MB wait in the runner, then run, ch
         }
         assert.equal(ledgerSum(u.id), balanceOf(u.id));
     });
+
+// An offline provider works one job at a time on its process's offline
+// thread.  The runner claimed up to NANO_JOBS_MAX (256) at once: the rest
+// waited in that process marked running, with a start time, where their
+// owner's cancel was 409 not_queued (found by a probe: the eighth of
+// eight offline images of 4096x4096 waited 8 s "running") and another
+// process could not take them.  Now such a runner claims a job only when
+// its offline thread is free: the others stay queued, and cancelable.
+test('an offline runner claims one job at a time: the jobs behind it stay queued, and their owner can cancel them', { skip: !has('seedream') && 'seedream is not in the registry' }, async () => {
+    const m = 'seedream';
+    assert.equal(psql(`SELECT "offline" FROM "ModuleStatus" WHERE "module" = ${lit(m)}`), 't',
+        `${m} runs its offline provider in the test stack`);
+    const u = await person('offline-queue');
+    const cost = price(m);
+    const ids = [];
+    for (let i = 0; i < 4; i++) {
+        const r = await generate(u.jar, m, { prompt: `one at a time ${i} ${tag()}`, size: '4096x4096' });
+        assert.equal(r.status, 202, r.text);
+        ids.push(r.json().id);
+    }
+    // about a second each: the first is being made, the last waits
+    await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(ids[0])} AND "status" <> 'queued'`);
+    const last = ids[ids.length - 1];
+    const waiting = row(last);
+    assert.equal(waiting.status, 'queued', `the last waits queued: ${JSON.stringify(waiting)}`);
+    assert.equal(waiting.startedAt, null, 'and has not started');
+    const c = await cancel(u.jar, m, last);
+    assert.equal(c.status, 200, c.text);
+    assert.deepEqual(ledgerOf(last).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost], ['refund', cost]]);
+    for (const id of ids.slice(0, -1)) {
+        const g = await waitFor(u.jar, m, id, { ms: 60000 });
+        assert.equal(g.status, 'succeeded', `${id}: ${JSON.stringify(g.error)}`);
+    }
+    assert.equal(row(last).status, 'canceled', 'the canceled one never ran');
+    assert.equal(ledgerSum(u.id), balanceOf(u.id));
 });

@@ -338,6 +338,35 @@ test('history: newest first, limit and cursor paging over 25 items; bad cursor a
     }
 });
 
+// The cursor carried the creation time as PostgreSQL printed it, which
+// follows the connection's DateStyle: a database (ALTER DATABASE ... SET
+// datestyle), a role or a PGDATESTYLE in the backends' environment other
+// than ISO gave "06/12/2026 01:58:45.413|<id>", and the next page was
+// 400 "not a cursor this API gave" (found by a probe).
+test('history: the cursor pages whatever DateStyle the module\'s connections have', async () => {
+    const m = textModules.find((x) => !hasKey(x.name)) || textModules[0];
+    assert.ok(m, 'a text module');
+    await withBackendEnv(m.name, ['PGDATESTYLE=SQL, DMY'], async () => {
+        const u = await person('history-datestyle');
+        const ids = [];
+        for (let i = 0; i < 3; i++) {
+            const res = await generate(u.jar, m.name, { prompt: `dated ${i} ${tag()}` });
+            assert.equal(res.status, 200, `${m.name} #${i}: ${res.text.slice(0, 200)}`);
+            ids.push(res.json().id);
+        }
+        const seen = [];
+        let cursor = null;
+        for (let page = 0; page < 5; page++) {
+            const res = await history(u.jar, m.name, `?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+            assert.equal(res.status, 200, `page ${page} after ${cursor}: ${res.text.slice(0, 200)}`);
+            seen.push(...res.json().items.map((x) => x.id));
+            cursor = res.json().nextCursor;
+            if (cursor === null) break;
+        }
+        assert.deepEqual(seen, [...ids].reverse(), 'every item once, newest first');
+    });
+});
+
 test('DELETE /api/generations/{id}: 409 while running, then the row and its files go; ledger rows stay', async () => {
     const m = jobModules.find((x) => x.name === 'nano-banana' && hasKey(x.name));
     assert.ok(m, 'nano-banana runs against the fake provider (its [fake:slow] holds the job running)');
