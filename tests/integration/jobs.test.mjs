@@ -337,6 +337,7 @@ test('edits whose bodies pass NANO_JOBS_BODY_MB wait in the runner, then run, ch
         }
         assert.equal(ledgerSum(u.id), balanceOf(u.id));
     });
+});
 
 // An offline provider works one job at a time on its process's offline
 // thread.  The runner claimed up to NANO_JOBS_MAX (256) at once: the rest
