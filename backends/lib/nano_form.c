@@ -232,6 +232,17 @@ nano_form_get(const nano_form_t *form, const char *key)
     return pair != NULL ? pair->value : NULL;
 }
 
+size_t
+nano_form_count(const nano_form_t *form, const char *key)
+{
+    size_t  i, n = 0;
+
+    for (i = 0; i < form->n; i++) {
+        n += strcmp(form->pairs[i].key, key) == 0;
+    }
+    return n;
+}
+
 const char *
 nano_form_repeated(const nano_form_t *form)
 {

@@ -72,6 +72,9 @@ nano_form_status_t nano_form_from_json(nano_form_t *form, json_t *root,
 /* The first value for key, borrowed from form, or NULL. */
 const char *nano_form_get(const nano_form_t *form, const char *key);
 
+/* How many pairs have key. */
+size_t nano_form_count(const nano_form_t *form, const char *key);
+
 /* The first key that comes a second time (its second pair's, borrowed
  * from form), or NULL when every key comes once. */
 const char *nano_form_repeated(const nano_form_t *form);

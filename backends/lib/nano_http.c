@@ -302,6 +302,14 @@ nano_req_page(const nano_req_t *req, nano_res_t *res, nano_form_t *q,
                                     "the query string cannot be read (a"
                                     " %00, or too many parameters)");
     }
+    /* given twice, the first would be taken, which the client may not
+     * have meant */
+    if (nano_form_count(q, "limit") > 1 || nano_form_count(q, "cursor") > 1)
+    {
+        return nano_res_field_error(res, nano_form_count(q, "limit") > 1
+                                         ? "limit" : "cursor",
+                                    "given more than once");
+    }
     lim = nano_form_get(q, "limit");
     if (lim != NULL && lim[0] != '\0') {
         /* plain digits, as everywhere in the API: no blanks, no sign */

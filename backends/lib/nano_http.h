@@ -156,8 +156,9 @@ nano_form_status_t nano_req_form(const nano_req_t *req, nano_form_t *form);
  * A page of a list, from the query string: ?limit= (plain digits,
  * 1..max, dflt when absent or empty) and ?cursor= (NULL when absent or
  * empty; it points into q, which the caller cleans up).  Returns 0, or
- * the error it answered: 400 invalid_field naming limit, the pair that
- * was not UTF-8, or "query" for a query that cannot be read.
+ * the error it answered: 400 invalid_field naming limit (or cursor,
+ * given twice), the pair that was not UTF-8, or "query" for a query
+ * that cannot be read.
  */
 int nano_req_page(const nano_req_t *req, nano_res_t *res, nano_form_t *q,
     long dflt, long max, long *limit, const char **cursor);

@@ -548,7 +548,8 @@ test('GET /api/credits pages the ledger newest first with nextCursor; bad cursor
         assert.equal(res.status, 400, `limit ${bad}`);
         assert.equal(res.json().field, 'limit');
     }
-    for (const [q, field] of [['?cursor=%ff', 'cursor'], ['?cursor=1%00', 'query']]) {
+    for (const [q, field] of [['?cursor=%ff', 'cursor'], ['?cursor=1%00', 'query'], ['?limit=5&limit=6', 'limit'],
+        ['?cursor=1&cursor=2', 'cursor']]) {
         const res = await credits(u.jar, q);
         assert.equal(res.status, 400, `${q}: ${res.text}`);
         assert.equal(res.json().field, field, q);

@@ -1,12 +1,14 @@
 /*
  * Unit tests for the plain numbers of form values (nano_form_digits),
  * which the page limits and generate's seeds and sizes share: digits
- * only, leading zeros taken, a maximum that no overflow can slip past.
+ * only, leading zeros taken, a maximum that no overflow can slip past;
+ * and the count of a key's pairs (a page's limit given twice).
  */
 
 #include "unit_table.h"
 
 #include <limits.h>
+#include <string.h>
 
 #include "nano_form.h"
 
@@ -65,9 +67,32 @@ digits_row(void **state)
     }
 }
 
+static void
+count_pairs(void **state)
+{
+    nano_form_t  f;
+
+    (void) state;
+    nano_form_init(&f);
+    assert_int_equal(nano_form_count(&f, "a"), 0);
+    assert_int_equal(nano_form_parse(&f, "a=1&b=2&a=3&ab=4&A=5&a",
+                                     strlen("a=1&b=2&a=3&ab=4&A=5&a")),
+                     NANO_FORM_OK);
+    assert_int_equal(nano_form_count(&f, "a"), 3);
+    assert_int_equal(nano_form_count(&f, "b"), 1);
+    assert_int_equal(nano_form_count(&f, "ab"), 1);
+    assert_int_equal(nano_form_count(&f, "c"), 0);
+    nano_form_cleanup(&f);
+}
+
 int
 main(void)
 {
+    static const struct CMUnitTest  extra[] = {
+        cmocka_unit_test(count_pairs),
+    };
+
     return unit_run_table("form digits", rows, sizeof(rows) / sizeof(rows[0]),
-                          sizeof(rows[0]), digits_row, NULL, 0);
+                          sizeof(rows[0]), digits_row, extra,
+                          sizeof(extra) / sizeof(extra[0]));
 }
