@@ -262,16 +262,27 @@ test('media: the owner gets the file with its type, ranges give 206, /_nano_medi
     }
 });
 
-test('history: newest first, limit and cursor paging over 25 items; bad cursor and limit are 400', async () => {
+// The history tests' module (an offline one when there is) and n whole
+// answers of it, oldest first: their ids.
+const historyModule = () => {
     const m = textModules.find((x) => !hasKey(x.name)) || textModules[0];
     assert.ok(m, 'a text module');
-    const u = await person('history');
+    return m;
+};
+async function answers(u, m, n, label) {
     const ids = [];
-    for (let i = 0; i < 25; i++) {
-        const res = await generate(u.jar, m.name, { prompt: `item ${i} ${tag()}` });
+    for (let i = 0; i < n; i++) {
+        const res = await generate(u.jar, m.name, { prompt: `${label} ${i} ${tag()}` });
         assert.equal(res.status, 200, `${m.name} #${i}: ${res.text.slice(0, 200)}`);
         ids.push(res.json().id);
     }
+    return ids;
+}
+
+test('history: newest first, limit and cursor paging over 25 items; bad cursor and limit are 400', async () => {
+    const m = historyModule();
+    const u = await person('history');
+    const ids = await answers(u, m, 25, 'item');
     const newest = [...ids].reverse();
 
     const seen = [];
@@ -346,16 +357,10 @@ test('history: newest first, limit and cursor paging over 25 items; bad cursor a
 // than ISO gave "06/12/2026 01:58:45.413|<id>", and the next page was
 // 400 "not a cursor this API gave" (found by a probe).
 test('history: the cursor pages whatever DateStyle the module\'s connections have', async () => {
-    const m = textModules.find((x) => !hasKey(x.name)) || textModules[0];
-    assert.ok(m, 'a text module');
+    const m = historyModule();
     await withBackendEnv(m.name, ['PGDATESTYLE=SQL, DMY'], async () => {
         const u = await person('history-datestyle');
-        const ids = [];
-        for (let i = 0; i < 3; i++) {
-            const res = await generate(u.jar, m.name, { prompt: `dated ${i} ${tag()}` });
-            assert.equal(res.status, 200, `${m.name} #${i}: ${res.text.slice(0, 200)}`);
-            ids.push(res.json().id);
-        }
+        const ids = await answers(u, m, 3, 'dated');
         const seen = [];
         let cursor = null;
         for (let page = 0; page < 5; page++) {
