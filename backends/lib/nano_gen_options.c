@@ -202,7 +202,7 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
     const nano_gen_rules_t  *r = k->rules;
     const char              *size, *ratio, *seed, *duration, *twice;
     const char *const       *t;
-    long long                n = 0;
+    long long                n = 0, secs;
     size_t                   i;
     int                      rc = 0;
 
@@ -281,7 +281,7 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
                                " from 0 to 2147483647");
     }
     if (duration != NULL
-        && (!k->video || nano_gen_seed(duration, &n) != 0 || n != 5))
+        && (!k->video || nano_gen_seed(duration, &secs) != 0 || secs != 5))
     {
         return nano_gen_refuse(why, "duration", "videos here are 5 seconds");
     }

@@ -206,6 +206,13 @@ static const job_case_t  job_cases[] = {
     { "a duration with a leading zero, as a seed takes it", VIDEO,
       "{\"prompt\":\"p\",\"duration\":\"05\"}", NULL,
       "{\"duration\":5}" },
+    /* the duration was read into the seed's number: seed 42 became 5 */
+    { "a seed beside a duration keeps its value", VIDEO,
+      "{\"prompt\":\"p\",\"seed\":42,\"duration\":5}", NULL,
+      "{\"duration\":5,\"seed\":42}" },
+    { "a seed beside a duration, both as text", VIDEO,
+      "{\"prompt\":\"p\",\"duration\":\"5\",\"seed\":\"7\"}", NULL,
+      "{\"duration\":5,\"seed\":7}" },
     { "a video size people's way", VIDEO,
       "{\"prompt\":\"p\",\"size\":\"1280x720\"}", NULL,
       "{\"duration\":5,\"size\":\"1280*720\"}" },
