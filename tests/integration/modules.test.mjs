@@ -652,6 +652,12 @@ test('image and video options sent as JSON numbers are read, not ignored (seed, 
         const ten = await generate(u.jar, video.name, { prompt: `hi ${tag()}`, duration: 10 });
         assert.equal(ten.status, 400, `${video.name}: {"duration": 10} (a number) must be refused like "10": ${ten.status} ${ten.text.slice(0, 200)}`);
         assert.equal(ten.json().field, 'duration');
+        // beside a duration the seed keeps its value: the duration was
+        // read into the seed's number (until 2026-12-06: seed 5)
+        const both = await generate(u.jar, video.name, { prompt: `hi ${tag()}`, seed: 42, duration: 5 });
+        assert.equal(both.status, 202, both.text);
+        assert.deepEqual([row(both.json().id).params.seed, row(both.json().id).params.duration], [42, 5],
+            `${video.name}: {"seed": 42, "duration": 5}`);
     }
     const image = jobModules.find((x) => x.kind === 'image');
     const res = await generate(u.jar, image.name, { prompt: `hi ${tag()}`, seed: 42 });
