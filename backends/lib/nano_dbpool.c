@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nano_clock.h"
 #include "nano_config.h"
 #include "nano_dbpool.h"
 #include "nano_dburl.h"
@@ -138,13 +139,7 @@ nano_dbpool_get(nano_dbpool_t *pool, int wait_ms)
         }
         return NULL;
     }
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += wait_ms / 1000;
-    deadline.tv_nsec += (long) (wait_ms % 1000) * 1000000L;
-    if (deadline.tv_nsec >= 1000000000L) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000L;
-    }
+    nano_clock_after(CLOCK_MONOTONIC, wait_ms, &deadline);
 
     pthread_mutex_lock(&pool->lock);
     while (pool->nidle == 0 && pool->made == pool->size && rc == 0) {

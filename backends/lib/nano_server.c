@@ -23,6 +23,7 @@
 #include <fcgiapp.h>
 
 #include "nano_client.h"
+#include "nano_clock.h"
 #include "nano_conns.h"
 #include "nano_dbpool.h"
 #include "nano_image.h"
@@ -950,12 +951,7 @@ nano_server_stop_workers(nano_worker_t *workers, int n,
         }
         for (;;) {
             pthread_kill(workers[i].thread, SIGUSR1);
-            clock_gettime(CLOCK_REALTIME, &tick);
-            tick.tv_nsec += 100 * 1000 * 1000;
-            if (tick.tv_nsec >= 1000000000L) {
-                tick.tv_sec++;
-                tick.tv_nsec -= 1000000000L;
-            }
+            nano_clock_after(CLOCK_REALTIME, 100, &tick);
             if (pthread_timedjoin_np(workers[i].thread, NULL, &tick) == 0) {
                 workers[i].started = 0;
                 break;

@@ -14,6 +14,7 @@
 
 #include <fcgiapp.h>
 
+#include "nano_clock.h"
 #include "nano_log.h"
 #include "nano_stream.h"
 
@@ -64,13 +65,7 @@ nano_stream_acquire_wait(nano_req_t *req, long ms)
     if (nano_stream_acquire(req) == 0) {
         return 0;
     }
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    nano_clock_after(CLOCK_REALTIME, ms, &until);
     pthread_mutex_lock(&nano_stream_lock);
     /* tried again under the lock: a release signals only under it */
     while (nano_stream_acquire(req) != 0) {
