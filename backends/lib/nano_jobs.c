@@ -662,13 +662,21 @@ nano_jobs_apply(nano_db_t *db, nano_job_t *job, nano_job_next_t next)
     }
 }
 
+/* The provider builds the job's first call (its body counted). */
+static void
+nano_jobs_start_provider(nano_db_t *db, nano_job_t *job)
+{
+    nano_job_next_t  next = job->provider->start(job);
+
+    nano_jobs_body_count(job);
+    nano_jobs_apply(db, job, next);
+}
+
 /* A claimed job: a takeover in "submitting" fails, anything else goes to
  * its provider (which resumes from a recorded task id). */
 static void
 nano_jobs_begin(nano_db_t *db, nano_job_t *job)
 {
-    nano_job_next_t  next;
-
     job->provider = nano_jobs.provider;
     job->next = nano_jobs.jobs;
     nano_jobs.jobs = job;
@@ -696,9 +704,7 @@ nano_jobs_begin(nano_db_t *db, nano_job_t *job)
         job->wake_at = nano_clock_ms() + NANO_JOBS_BODY_WAIT_MS;
         return;
     }
-    next = job->provider->start(job);
-    nano_jobs_body_count(job);
-    nano_jobs_apply(db, job, next);
+    nano_jobs_start_provider(db, job);
 }
 
 int
@@ -1007,10 +1013,9 @@ out:
 static long
 nano_jobs_due(CURLM *multi, nano_db_t *db)
 {
-    nano_job_t       *job, *next;
-    nano_job_next_t   job_next;
-    long long         now = nano_clock_ms();
-    long              wait = NANO_JOBS_TICK_MS;
+    nano_job_t  *job, *next;
+    long long    now = nano_clock_ms();
+    long         wait = NANO_JOBS_TICK_MS;
 
     nano_jobs_mark(db, now);
 
@@ -1036,9 +1041,7 @@ nano_jobs_due(CURLM *multi, nano_db_t *db)
                 }
                 continue;
             }
-            job_next = job->provider->start(job);
-            nano_jobs_body_count(job);
-            nano_jobs_apply(db, job, job_next);
+            nano_jobs_start_provider(db, job);
             continue;
         }
         if (job->where == NANO_JOB_WAIT_CALL) {
