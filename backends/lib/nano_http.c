@@ -279,9 +279,11 @@ int
 nano_req_page(const nano_req_t *req, nano_res_t *res, nano_form_t *q,
     long dflt, long max, long *limit, const char **cursor)
 {
-    const char  *lim;
-    long long    n;
-    char         msg[64];
+    static const char *const   once[] = { "limit", "cursor", NULL };
+    const char *const         *key;
+    const char                *lim;
+    long long                  n;
+    char                       msg[64];
 
     nano_form_init(q);
     *cursor = NULL;
@@ -304,11 +306,10 @@ nano_req_page(const nano_req_t *req, nano_res_t *res, nano_form_t *q,
     }
     /* given twice, the first would be taken, which the client may not
      * have meant */
-    if (nano_form_count(q, "limit") > 1 || nano_form_count(q, "cursor") > 1)
-    {
-        return nano_res_field_error(res, nano_form_count(q, "limit") > 1
-                                         ? "limit" : "cursor",
-                                    "given more than once");
+    for (key = once; *key != NULL; key++) {
+        if (nano_form_count(q, *key) > 1) {
+            return nano_res_field_error(res, *key, "given more than once");
+        }
     }
     lim = nano_form_get(q, "limit");
     if (lim != NULL && lim[0] != '\0') {
