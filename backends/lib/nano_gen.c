@@ -1246,6 +1246,19 @@ nano_gen_finish_all(nano_db_t *db, const char *owner, nano_gen_end_t *ends,
     return st;
 }
 
+/* Writes ids into b (initialised) as a PostgreSQL array literal. */
+static int
+nano_gen_id_array(nano_buf_t *b, const char *const *ids, size_t n)
+{
+    size_t  i, m = 0;
+
+    nano_buf_puts(b, "{");
+    for (i = 0; i < n; i++) {
+        nano_db_array_add(b, ids[i], &m);
+    }
+    return nano_buf_puts(b, "}");
+}
+
 nano_db_status_t
 nano_gen_set_submitting(nano_db_t *db, const char *owner,
     const char *const *ids, size_t n, int *held)
@@ -1258,18 +1271,14 @@ nano_gen_set_submitting(nano_db_t *db, const char *owner,
     nano_buf_t          arr;
     nano_db_status_t    st;
     PGresult           *r;
-    size_t              i, m = 0;
+    size_t              i;
     int                 k, rows;
 
     for (i = 0; i < n; i++) {
         held[i] = 0;
     }
     nano_buf_init(&arr);
-    nano_buf_puts(&arr, "{");
-    for (i = 0; i < n; i++) {
-        nano_db_array_add(&arr, ids[i], &m);
-    }
-    if (nano_buf_puts(&arr, "}") != 0) {
+    if (nano_gen_id_array(&arr, ids, n) != 0) {
         nano_buf_cleanup(&arr);
         return NANO_DB_FAILED;
     }
@@ -1410,6 +1419,50 @@ nano_gen_renew(nano_db_t *db, const char *owner, int lease_secs,
     params[1] = secs;
     params[2] = held;
     PQclear(nano_db_exec_hot(db, sql, 3, params, PGRES_COMMAND_OK, &st));
+    return st;
+}
+
+nano_db_status_t
+nano_gen_release(nano_db_t *db, const char *owner,
+    const char *const *requeue, size_t nrequeue, const char *const *resume,
+    size_t nresume, int *given)
+{
+    /* a requeued row loses its phase too: a "submitting" left by a POST
+     * the provider refused would fail it as interrupted at its claim */
+    static const char   sql[] =
+        "WITH q AS (UPDATE \"Generation\" SET \"status\" = 'queued',"
+        " \"phase\" = NULL, \"leaseOwner\" = NULL, \"leaseUntil\" = NULL,"
+        " \"startedAt\" = NULL"
+        " WHERE \"id\" = ANY($2::text[]) AND \"leaseOwner\" = $1"
+        " AND \"status\" = 'running' AND \"providerTaskId\" IS NULL"
+        " RETURNING 1),"
+        " r AS (UPDATE \"Generation\" SET \"leaseUntil\" = "
+        NANO_GEN_EPOCH " - 1"
+        " WHERE \"id\" = ANY($3::text[]) AND \"leaseOwner\" = $1"
+        " AND \"status\" = 'running' RETURNING 1)"
+        " SELECT (SELECT count(*) FROM q) + (SELECT count(*) FROM r)";
+    const char         *params[3];
+    nano_buf_t          q, r;
+    nano_db_status_t    st = NANO_DB_FAILED;
+    PGresult           *res;
+
+    *given = 0;
+    nano_buf_init(&q);
+    nano_buf_init(&r);
+    if (nano_gen_id_array(&q, requeue, nrequeue) == 0
+        && nano_gen_id_array(&r, resume, nresume) == 0)
+    {
+        params[0] = owner;
+        params[1] = q.data;
+        params[2] = r.data;
+        res = nano_db_exec(db, sql, 3, params, PGRES_TUPLES_OK, &st);
+        if (res != NULL) {
+            *given = atoi(PQgetvalue(res, 0, 0));
+            PQclear(res);
+        }
+    }
+    nano_buf_cleanup(&q);
+    nano_buf_cleanup(&r);
     return st;
 }
 

@@ -43,6 +43,11 @@ static struct {
     pthread_t                   thread;
     int                         running;
     atomic_int                  stopping;
+    /* nano_jobs_drain: no claims; what waits is given back; calls may
+     * finish until drain_until (ms; set before draining) */
+    atomic_int                  draining;
+    long long                   drain_until;
+    int                         drain_secs;
     nano_job_t                 *jobs;       /* every job this runner holds */
     nano_job_t                 *ending;     /* ended, not yet recorded */
     nano_job_t                 *unrecorded; /* its end failed: again at
@@ -1275,6 +1280,126 @@ nano_jobs_claim(nano_db_t *db, int handover)
     free(rows);
 }
 
+/* What the drain does with a job: wait for it, or give it back. */
+enum {
+    NANO_JOBS_KEEP = 0,
+    NANO_JOBS_REQUEUE,      /* nothing of it sent that may charge */
+    NANO_JOBS_RESUME,       /* its asynchronous task recorded */
+    NANO_JOBS_INTERRUPT     /* a POST that may have charged: refunded */
+};
+
+/* last: the drain's end, when no call is waited for any longer. */
+static int
+nano_jobs_give_how(const nano_job_t *job, int last)
+{
+    int  waiting = job->where == NANO_JOB_WAIT_CALL
+                   || job->where == NANO_JOB_WAIT_WORK
+                   || job->where == NANO_JOB_WAIT_START;
+
+    if (!waiting && !(last && job->where == NANO_JOB_IN_CALL)) {
+        return NANO_JOBS_KEEP;
+    }
+    if (job->task_saved) {
+        return NANO_JOBS_RESUME;
+    }
+    /* a POST to be tried again was refused (attempts counts refusals) */
+    if (!job->phase_sent
+        || (waiting && job->posting && job->attempts > 0))
+    {
+        return NANO_JOBS_REQUEUE;
+    }
+    return last ? NANO_JOBS_INTERRUPT : NANO_JOBS_KEEP;
+}
+
+/*
+ * The drain: gives back each job whose provider holds nothing of it
+ * that may charge, so that another runner, or this module's next
+ * process, takes it at once instead of a lease later.  A job in a call
+ * is waited for.  At the drain's end (last) the calls still running are
+ * given up: a recorded task is resumed by the next claim, and a POST
+ * that may have reached the provider fails as interrupted, refunded, as
+ * a takeover would fail it.  What cannot be given back (the database
+ * out of reach) is left to its lease.
+ */
+static void
+nano_jobs_give_back(nano_db_t *db, CURLM *multi, int last)
+{
+    nano_job_t        *job, *next;
+    const char       **ids;
+    size_t             n = 0, nq = 0, nr = 0;
+    nano_db_status_t   st;
+    int                how, given;
+
+    for (job = nano_jobs.jobs; job != NULL; job = job->next) {
+        n += nano_jobs_give_how(job, last) != NANO_JOBS_KEEP;
+    }
+    if (n == 0) {
+        return;
+    }
+    ids = calloc(n * 2, sizeof(*ids));
+    if (ids == NULL) {
+        return;
+    }
+    for (job = nano_jobs.jobs; job != NULL; job = job->next) {
+        how = nano_jobs_give_how(job, last);
+        if (how == NANO_JOBS_REQUEUE) {
+            ids[nq++] = job->gen.id;
+        } else if (how == NANO_JOBS_RESUME) {
+            ids[n + nr++] = job->gen.id;
+        }
+    }
+    st = nano_gen_release(db, nano_jobs.owner, ids, nq, ids + n, nr,
+                          &given);
+    free(ids);
+    if (st != NANO_DB_OK && !last) {
+        return;                         /* again in the next round */
+    }
+    for (job = nano_jobs.jobs; job != NULL; job = next) {
+        next = job->next;
+        how = nano_jobs_give_how(job, last);
+        if (how == NANO_JOBS_KEEP) {
+            continue;
+        }
+        if (job->where == NANO_JOB_IN_CALL) {
+            curl_multi_remove_handle(multi, job->easy);
+        }
+        if (how == NANO_JOBS_INTERRUPT) {
+            nano_log_warn("job %s: still in its provider call when the"
+                          " runner stopped; failing and refunding",
+                          job->gen.id);
+            nano_job_fail(job, "interrupted",
+                          "the generation was interrupted; your credits"
+                          " were refunded");
+            nano_jobs_end(job, NANO_JOB_FAILED);
+            continue;
+        }
+        if (st != NANO_DB_OK) {
+            nano_log_warn("job %s: cannot give it back (%s); its lease ends"
+                          " it", job->gen.id, nano_db_last_error(db));
+        }
+        nano_jobs_drop(job);
+    }
+    if (st == NANO_DB_OK && nq + nr > 0) {
+        nano_log_info("jobs: stopping: %zu given back to the queue, %zu to"
+                      " be resumed (%d rows)", nq, nr, given);
+        if (nq > 0) {
+            nano_jobs_notify(db, nano_jobs.module);
+        }
+    }
+}
+
+/* Whether the drain is over: nothing held (the text answers that the
+ * workers finish in their grace period keep their leases renewed), or
+ * its time is up. */
+static int
+nano_jobs_drained(void)
+{
+    return (atomic_load(&nano_jobs.active) == 0
+            && atomic_load(&nano_jobs_answers.n) == 0
+            && atomic_load(&nano_jobs_later.n) == 0)
+           || nano_clock_ms() >= nano_jobs.drain_until;
+}
+
 /* Wakes this process's runner for a job just queued, when it has room
  * for it: 1 when woken. */
 static int
@@ -1601,7 +1726,7 @@ nano_jobs_thread(void *arg)
     long                wait;
     unsigned            listened = 0;
     int                 running, left, listening = 0, woke = 1, nfds;
-    int                 handover;
+    int                 handover, draining;
 
     (void) arg;
     multi = curl_multi_init();
@@ -1614,6 +1739,10 @@ nano_jobs_thread(void *arg)
     renew_at = nano_clock_ms() + NANO_JOBS_RENEW_SECS * 1000;
 
     while (!atomic_load(&nano_jobs.stopping)) {
+        draining = atomic_load(&nano_jobs.draining);
+        if (draining && nano_jobs_drained()) {
+            break;
+        }
         if (db == NULL) {
             db = nano_server_db_get(1000);
             if (db == NULL) {
@@ -1648,7 +1777,12 @@ nano_jobs_thread(void *arg)
         if (handover) {
             woke = 1;
         }
-        if (woke || now - claimed >= NANO_JOBS_CLAIM_MS) {
+        if (draining) {
+            nano_jobs_give_back(db, multi, 0);
+            if (nano_jobs_drained()) {
+                break;
+            }
+        } else if (woke || now - claimed >= NANO_JOBS_CLAIM_MS) {
             nano_jobs_claim(db, handover);
             claimed = now;
             woke = 0;
@@ -1718,7 +1852,15 @@ nano_jobs_thread(void *arg)
         }
     }
 
+    /* the drain is over: what remains is left to its lease */
+    atomic_store(&nano_jobs.stopping, 1);
+    if (db == NULL && atomic_load(&nano_jobs.draining)) {
+        db = nano_server_db_get(1000);
+    }
     if (db != NULL) {
+        if (atomic_load(&nano_jobs.draining)) {
+            nano_jobs_give_back(db, multi, 1);
+        }
         nano_jobs_record(db);
     }
     while ((job = nano_jobs.jobs) != NULL) {
@@ -1770,6 +1912,15 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider,
         nano_log_error("%s", err);
         return -1;
     }
+    /* a restart's wait for provider calls in flight (systemd gives a
+     * unit 90 s to stop) */
+    if (nano_config_env_int("NANO_JOBS_DRAIN_SECS",
+                            NANO_JOBS_DRAIN_SECS_DEFAULT, 0, 600,
+                            &nano_jobs.drain_secs, err, sizeof(err)) != 0)
+    {
+        nano_log_error("%s", err);
+        return -1;
+    }
     nano_jobs.body_max = (size_t) body_mb << 20;
     nano_jobs.body_bytes = 0;
     if (nano_file_mkdirs(nano_jobs.media, NULL) != 0) {
@@ -1783,6 +1934,7 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider,
         return -1;
     }
     atomic_store(&nano_jobs.stopping, 0);
+    atomic_store(&nano_jobs.draining, 0);
     if (provider->work != NULL) {
         if (pthread_create(&nano_jobs.worker, NULL, nano_jobs_worker, NULL)
             != 0)
@@ -1807,19 +1959,41 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider,
 }
 
 void
+nano_jobs_drain(void)
+{
+    uint64_t  one = 1;
+
+    atomic_store(&nano_jobs.taking, 0);
+    if (!nano_jobs.running || atomic_load(&nano_jobs.draining)) {
+        return;
+    }
+    nano_jobs.drain_until = nano_clock_ms() + nano_jobs.drain_secs * 1000LL;
+    atomic_store(&nano_jobs.draining, 1);
+    nano_log_info("jobs: stopping: no new claims; calls in flight may"
+                  " finish within %d s", nano_jobs.drain_secs);
+    if (write(nano_jobs.efd, &one, sizeof(one)) < 0) {
+        nano_log_warn("jobs: cannot wake the runner");
+    }
+}
+
+void
 nano_jobs_stop(void)
 {
     nano_job_t  *job;
 
     atomic_store(&nano_jobs.taking, 0);
-    atomic_store(&nano_jobs.stopping, 1);
-    pthread_mutex_lock(&nano_jobs.lock);
-    pthread_cond_broadcast(&nano_jobs.work);
-    pthread_mutex_unlock(&nano_jobs.lock);
+    /* without a drain begun: at once */
+    if (!atomic_load(&nano_jobs.draining)) {
+        atomic_store(&nano_jobs.stopping, 1);
+    }
     if (nano_jobs.running) {
         pthread_join(nano_jobs.thread, NULL);
         nano_jobs.running = 0;
     }
+    atomic_store(&nano_jobs.stopping, 1);
+    pthread_mutex_lock(&nano_jobs.lock);
+    pthread_cond_broadcast(&nano_jobs.work);
+    pthread_mutex_unlock(&nano_jobs.lock);
     if (nano_jobs.worker_running) {
         pthread_join(nano_jobs.worker, NULL);
         nano_jobs.worker_running = 0;

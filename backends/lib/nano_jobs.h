@@ -24,6 +24,7 @@
  * a 10 MiB upload) the runner holds at once (NANO_JOBS_BODY_MB): a job
  * with an input image waits in the runner, claimed, until there is room */
 #define NANO_JOBS_BODY_MB_DEFAULT  256
+#define NANO_JOBS_DRAIN_SECS_DEFAULT  25
 #define NANO_JOBS_LEASE_SECS    30
 #define NANO_JOBS_RENEW_SECS    10
 #define NANO_JOBS_RETRIES       2      /* of a call the provider refused */
@@ -164,8 +165,17 @@ int nano_job_mkdirs_put(const char *dir, int (*put)(void *arg), void *arg);
 int nano_jobs_start(const char *module, const nano_job_provider_t *provider,
     const char *media);
 
-/* Stops it: transfers in flight are abandoned (their leases run out and
- * another runner takes them over). */
+/*
+ * Begins a stop (the stop signal): no more claims; the jobs waiting
+ * here go back to the queue, or, with an asynchronous task recorded,
+ * to the next claim; provider calls in flight may finish within
+ * NANO_JOBS_DRAIN_SECS (default 25).  Returns at once.
+ */
+void nano_jobs_drain(void);
+
+/* Stops it: after a drain, once that is over (what a call still held
+ * then is given up: docs/MODULES.md, Jobs); without one, at once, the
+ * transfers in flight abandoned to their leases. */
 void nano_jobs_stop(void);
 
 /*

@@ -170,6 +170,12 @@ nano_module_start(const nano_config_t *config)
 }
 
 static void
+nano_module_stopping(void)
+{
+    nano_jobs_drain();
+}
+
+static void
 nano_module_stop(void)
 {
     nano_sweep_stop();
@@ -222,6 +228,7 @@ nano_module_main(int argc, char **argv, const nano_module_def_t *def)
     app.workers = strcmp(reg->kind, "text") == 0 ? 64 : 8;
     app.start = nano_module_start;
     app.stop = nano_module_stop;
+    app.stopping = nano_module_stopping;
     return nano_server_main(argc, argv, &app);
 }
 

@@ -1225,6 +1225,9 @@ nano_server_main(int argc, char **argv, const nano_app_t *app)
     } while (sig != SIGTERM && sig != SIGINT && sig != SIGHUP);
     nano_log_info("signal %d: shutting down", sig);
     rc = atomic_load(&nano_server_failed) ? NANO_EXIT_FAILURE : NANO_EXIT_OK;
+    if (app->stopping != NULL) {
+        app->stopping();
+    }
 
 stop:
     if (nano_server_stop_workers(workers, opts.workers, &l) != 0) {

@@ -508,8 +508,12 @@ stack_grant_socket() {
     return 0
 }
 
+# A backend's stop: the HTTP workers' grace (10 s) and the job runner's
+# drain (NANO_JOBS_DRAIN_SECS, 25 s by default) run side by side.
+STACK_BACKEND_STOP_SECS=30
+
 stack_backend_stop() {
-    stack_kill "$1" TERM 5
+    stack_kill "$1" TERM "$STACK_BACKEND_STOP_SECS"
     [ "$STACK_LISTEN" = unix ] && rm -f "$STACK_STATE/sock/$1.sock"
     return 0
 }
@@ -807,13 +811,17 @@ stack_fake_stripe() {
         >>"$STACK_STATE/env.d/platform"
 }
 
-# stack_stop: nginx first (no new requests), then backends, then postgres.
+# stack_stop: nginx first (no new requests), then backends, all at once
+# (each may wait for its provider calls), then postgres and the fakes
+# (which those calls need until then).
 stack_stop() {
-    local app
+    local app pids=()
     stack_nginx_stop
     for app in "${STACK_APPS[@]}"; do
-        stack_backend_stop "$app"
+        stack_backend_stop "$app" &
+        pids+=("$!")
     done
+    [ "${#pids[@]}" -eq 0 ] || wait "${pids[@]}"
     stack_pg_stop
     stack_kill fake-providers TERM 5
     stack_kill fake-oidc TERM 5

@@ -1,0 +1,172 @@
+// A module process stopped with SIGTERM (a restart, a deploy) drains its
+// job runner (docs/MODULES.md "Jobs", "A restart"): it claims nothing
+// more, gives back at once what it holds and has not sent (to the queue,
+// or, with an asynchronous task recorded, to the next claim), and lets
+// its provider calls in flight finish within NANO_JOBS_DRAIN_SECS.  A
+// call still running then fails as interrupted, refunded at once.
+// Before, every job held went down with the process and waited out its
+// 30 s lease, and every image in a provider call failed.
+//
+// Each test runs the module's jobs in a second process of its own (the
+// stack's takes none: NANO_JOBS_MAX=0), so that what it gives back stays
+// where it was left until the test looks.  The second process reads the
+// stack's env.d, so it is given its own NANO_JOBS_MAX.
+const RUNS = { NANO_JOBS_MAX: '256' };
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { REGISTRY, stackctl, sleep } from './lib.mjs';
+import {
+    psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
+    price, fakeStats, fakeCount, tag, withBackendEnv, waitSql, secondBackend,
+    cancel,
+} from './generations.mjs';
+
+const has = (name) => REGISTRY.some((m) => m.name === name);
+const LEASE_SECS = 30;        // NANO_JOBS_LEASE_SECS
+
+after(() => {
+    for (const app of ['wan-2.5', 'nano-banana'].filter(has)) {
+        try {
+            stackctl('start-backend', app);
+        } catch { /* running */ }
+    }
+});
+
+// Sends SIGTERM to a second process; resolves with the ms it took to exit.
+async function terminate(second) {
+    const exited = new Promise((resolve) => {
+        if (second.child.exitCode !== null || second.child.signalCode !== null) resolve();
+        else second.child.on('exit', resolve);
+    });
+    const from = Date.now();
+    second.child.kill('SIGTERM');
+    await exited;
+    return Date.now() - from;
+}
+
+const debitOnly = (id, cost) => assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]),
+    [['debit', -cost]], 'one debit, no refund');
+
+test('nano-banana stopped with SIGTERM: the image in its provider call finishes, the one waiting to retry goes back to the queue', async () => {
+    const m = 'nano-banana';
+    assert.ok(has(m));
+    const u = await person('drain-finish');
+    const cost = price(m);
+    await withBackendEnv(m, ['NANO_JOBS_MAX=0'], async () => {
+        const second = await secondBackend(m, RUNS);
+        try {
+            const before = await fakeStats();
+            const slow = await generate(u.jar, m, { prompt: `in its call at the stop ${tag()} [fake:slow=4000]` });
+            assert.equal(slow.status, 202, slow.text);
+            const a = slow.json().id;
+            // refused with a 30 s Retry-After: it waits in the runner
+            const refused = await generate(u.jar, m, { prompt: `refused, then stopped ${tag()} [fake:429=30]` });
+            assert.equal(refused.status, 202, refused.text);
+            const b = refused.json().id;
+            await waitSql(`SELECT 1 FROM "Generation" WHERE "id" IN (${lit(a)}, ${lit(b)})
+                AND "phase" = 'submitting' HAVING count(*) = 2`, { ms: 10000 });
+            await sleep(500);               // b's 429 answered; a still in its call
+            assert.equal(row(b).status, 'running');
+            const took = await terminate(second);
+
+            // a: answered within the drain, stored, charged once
+            const ga = row(a);
+            assert.equal(ga.status, 'succeeded', JSON.stringify(ga));
+            assert.equal(ga.outputs.length, 1);
+            debitOnly(a, cost);
+            assert.ok(took >= 2000 && took < 15000, `the process waited for the call, then exited (${took} ms)`);
+
+            // b: back in the queue as if never claimed; never sent again
+            const gb = row(b);
+            assert.deepEqual([gb.status, gb.phase, gb.leaseOwner, gb.leaseUntil, gb.startedAt],
+                ['queued', null, null, null, null], JSON.stringify(gb));
+            const stats = await fakeStats();
+            assert.equal(fakeCount(stats, 'gemini.generateContent') - fakeCount(before, 'gemini.generateContent'), 2,
+                'the fake saw one call of each');
+            debitOnly(b, cost);
+            assert.match(second.log(), /jobs: stopping: 1 given back to the queue, 0 to be resumed/);
+
+            // queued again, so its owner may cancel it, refunded
+            const c = await cancel(u.jar, m, b);
+            assert.equal(c.status, 200, c.text);
+            assert.deepEqual(ledgerOf(b).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost], ['refund', cost]]);
+            assert.equal(balanceOf(u.id), 100 - cost);
+            assert.equal(ledgerSum(u.id), balanceOf(u.id));
+        } finally {
+            await second.stop();
+        }
+    });
+});
+
+test('nano-banana stopped with SIGTERM: a call that outlasts NANO_JOBS_DRAIN_SECS fails as interrupted, refunded at once', async () => {
+    const m = 'nano-banana';
+    const u = await person('drain-deadline');
+    const cost = price(m);
+    await withBackendEnv(m, ['NANO_JOBS_MAX=0'], async () => {
+        const second = await secondBackend(m, { ...RUNS, NANO_JOBS_DRAIN_SECS: '1' });
+        try {
+            const r = await generate(u.jar, m, { prompt: `longer than the drain ${tag()} [fake:slow=15000]` });
+            assert.equal(r.status, 202, r.text);
+            const id = r.json().id;
+            await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(id)} AND "phase" = 'submitting'`, { ms: 10000 });
+            await sleep(300);
+            const took = await terminate(second);
+            assert.ok(took < 5000, `the process exited a drain after the signal (${took} ms)`);
+            const g = row(id);
+            assert.equal(g.status, 'failed', JSON.stringify(g));
+            assert.equal(g.error.code, 'interrupted', JSON.stringify(g.error));
+            assert.equal(g.leaseOwner, null);
+            assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost], ['refund', cost]],
+                'refunded once, before the process exited');
+            assert.equal(balanceOf(u.id), 100);
+            assert.match(second.log(), new RegExp(`job ${id}: still in its provider call when the runner stopped`));
+        } finally {
+            await second.stop();
+        }
+    });
+});
+
+test('wan-2.5 stopped with SIGTERM after its submit: its lease ends at once and the next process resumes it by polling', async () => {
+    const m = 'wan-2.5';
+    assert.ok(has(m));
+    const u = await person('drain-resume');
+    const cost = price(m);
+    await withBackendEnv(m, ['NANO_JOBS_MAX=0'], async () => {
+        const before = await fakeStats();
+        const first = await secondBackend(m, RUNS);
+        let id, task;
+        try {
+            const r = await generate(u.jar, m, { prompt: `a video across a restart ${tag()}` });
+            assert.equal(r.status, 202, r.text);
+            id = r.json().id;
+            task = await waitSql(`SELECT "providerTaskId" FROM "Generation" WHERE "id" = ${lit(id)}
+                AND "phase" = 'submitted' AND "providerTaskId" IS NOT NULL`, { ms: 10000 });
+            const took = await terminate(first);
+            assert.ok(took < 8000, `no wait for a task the provider runs (${took} ms)`);
+            const held = row(id);
+            assert.equal(held.status, 'running', JSON.stringify(held));
+            assert.equal(held.phase, 'submitted');
+            const left = Number(psql(`SELECT "leaseUntil" - extract(epoch FROM clock_timestamp())::bigint
+                FROM "Generation" WHERE "id" = ${lit(id)}`));
+            assert.ok(left <= 0, `its lease ended (${left} s left)`);
+            assert.match(first.log(), /jobs: stopping: 0 given back to the queue, 1 to be resumed/);
+        } finally {
+            await first.stop();
+        }
+        const from = Date.now();
+        const next = await secondBackend(m, RUNS);
+        try {
+            const g = await waitFor(u.jar, m, id, { ms: 30000 });
+            const waited = Date.now() - from;
+            assert.equal(g.status, 'succeeded', JSON.stringify(g));
+            assert.ok(waited < LEASE_SECS * 1000, `resumed without waiting out a lease (${waited} ms)`);
+            assert.equal(row(id).providerTaskId, task, 'the same task');
+            const stats = await fakeStats();
+            assert.equal(fakeCount(stats, 'wan.submit') - fakeCount(before, 'wan.submit'), 1, 'one submit');
+            debitOnly(id, cost);
+            assert.equal(ledgerSum(u.id), balanceOf(u.id));
+        } finally {
+            await next.stop();
+        }
+    });
+});
