@@ -5,12 +5,12 @@
 // once, never sent again; two processes of one module sharing one queue
 // run every job exactly once; who wakes the runners when a job is queued,
 // also after nano_db reconnected the runner's connection.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { STATE, REGISTRY, stackctl, stackPid, alive, retry, sleep } from './lib.mjs';
+import { STATE, REGISTRY, stackctl, stackPid, alive, retry, sleep, keepRunning } from './lib.mjs';
 import { PG_SOCK, PSQL } from './accounts.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
@@ -21,14 +21,7 @@ import {
 const has = (name) => REGISTRY.some((m) => m.name === name);
 const LEASE_SECS = 30;        // NANO_JOBS_LEASE_SECS
 
-// Whatever happens, leave the stack's backends running.
-after(() => {
-    for (const app of ['wan-2.5', 'nano-banana'].filter(has)) {
-        try {
-            stackctl('start-backend', app);
-        } catch { /* running */ }
-    }
-});
+keepRunning(['wan-2.5', 'nano-banana'].filter(has));
 
 test('wan-2.5 survives kill -9 after its submit: taken over when the lease runs out, polled (never resubmitted), charged once', async () => {
     const m = 'wan-2.5';

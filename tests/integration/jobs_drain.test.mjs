@@ -12,9 +12,9 @@
 // where it was left until the test looks.  The second process reads the
 // stack's env.d, so it is given its own NANO_JOBS_MAX.
 const RUNS = { NANO_JOBS_MAX: '256' };
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { REGISTRY, stackctl, sleep } from './lib.mjs';
+import { REGISTRY, sleep, keepRunning } from './lib.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
     price, fakeStats, fakeCount, tag, withBackendEnv, waitSql, secondBackend,
@@ -24,13 +24,7 @@ import {
 const has = (name) => REGISTRY.some((m) => m.name === name);
 const LEASE_SECS = 30;        // NANO_JOBS_LEASE_SECS
 
-after(() => {
-    for (const app of ['wan-2.5', 'nano-banana'].filter(has)) {
-        try {
-            stackctl('start-backend', app);
-        } catch { /* running */ }
-    }
-});
+keepRunning(['wan-2.5', 'nano-banana'].filter(has));
 
 // Sends SIGTERM to a second process; resolves with the ms it took to exit.
 async function terminate(second) {

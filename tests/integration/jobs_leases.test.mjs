@@ -4,12 +4,12 @@
 // back a job it still runs, however late that job's lease; leases are
 // set and judged by the database's clock, so a host whose clock runs
 // ahead takes no live job from the others (docs/HOSTS.md).
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { ORIGIN, REGISTRY, stackctl, stackPid, alive, sleep } from './lib.mjs';
+import { ORIGIN, REGISTRY, stackctl, stackPid, alive, sleep, keepRunning } from './lib.mjs';
 import { fcgiGenerate } from './fcgi.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
@@ -30,14 +30,7 @@ const skewed = (secs) => ({
     ASAN_OPTIONS: [process.env.ASAN_OPTIONS, 'verify_asan_link_order=0'].filter(Boolean).join(':'),
 });
 
-// Whatever happens, leave the stack's backends running.
-after(() => {
-    for (const app of ['nano-banana'].filter(has)) {
-        try {
-            stackctl('start-backend', app);
-        } catch { /* running */ }
-    }
-});
+keepRunning(['nano-banana'].filter(has));
 
 // The lines of the stack's log of app that name generation id.
 const logLines = (app, id) => fs.readFileSync(`${logsDir()}/${app}.log`, 'utf8')

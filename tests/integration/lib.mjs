@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import { execFileSync } from 'node:child_process';
+import { after } from 'node:test';
 
 export const BASE = (process.env.NANO_TEST_BASE || 'http://127.0.0.1:18080').replace(/\/$/, '');
 export const ORIGIN = new URL(BASE).origin;
@@ -234,6 +235,18 @@ export function location(res) {
 export function stackctl(...args) {
     if (!STACKCTL) throw new Error('NANO_TEST_STACKCTL is not set (run through make test)');
     return execFileSync(STACKCTL, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 60000 });
+}
+
+// Whatever a file's tests do, the stack's backends apps run after it:
+// each one a test left stopped is started again.
+export function keepRunning(apps) {
+    after(() => {
+        for (const app of apps) {
+            try {
+                stackctl('start-backend', app);
+            } catch { /* running */ }
+        }
+    });
 }
 
 // The pid of a stack process from its pid file, or null.

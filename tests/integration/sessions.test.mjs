@@ -5,12 +5,12 @@
 // renewal in /api/auth/session refused for a revoked session or a deleted
 // user; revocation surviving `nginx -s reload` and a platform restart.
 // The delays measured are printed for the closing note.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
     ORIGIN, SECRET, SESSION_COOKIE, Jar, get, request, newUser, register,
     signIn, signedInUser, jwt, claims, now, decodeJwtPayload, isJson, stackctl,
-    stackPid, alive, retry, csrf, form,
+    stackPid, alive, retry, csrf, form, keepRunning,
 } from './lib.mjs';
 import {
     copyJar, signOut, account, sessionSetCookie, clearsSession,
@@ -19,11 +19,7 @@ import {
 import { spawn } from 'node:child_process';
 
 // Whatever happens, leave the platform running.
-after(() => {
-    try {
-        stackctl('start-backend', 'platform');
-    } catch { /* already running */ }
-});
+keepRunning(['platform']);
 
 const me = (jar) => get('/qwen/api/me', { headers: jar.headers() });
 
