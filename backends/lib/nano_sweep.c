@@ -142,6 +142,21 @@ nano_sweep_files(int fd, const char *folder, const nano_sweep_user_t *u,
 }
 
 /*
+ * Removes the folder name below at when it is empty and had not changed
+ * since before when this pass opened it (mtime).  A job or an upload
+ * that needs it again makes it again (nano_job_mkdirs_put), also when it
+ * goes between that one's mkdir and its write.
+ */
+static void
+nano_sweep_rmdir_old(int at, const char *name, time_t mtime, time_t before,
+    nano_sweep_counts_t *counts)
+{
+    if (mtime < before && unlinkat(at, name, AT_REMOVEDIR) == 0) {
+        counts->dirs++;
+    }
+}
+
+/*
  * A generation's folder: skipped while the generation runs; otherwise
  * its stale files no row names go, and the folder too once empty if it
  * had not changed within the grace (a folder just made for a job
@@ -162,9 +177,7 @@ nano_sweep_generation(int ufd, const char *id, const nano_sweep_user_t *u)
     }
     nano_sweep_files(fd, id, u, u->before, u->counts);
     close(fd);
-    if (sb.st_mtime < u->before && unlinkat(ufd, id, AT_REMOVEDIR) == 0) {
-        u->counts->dirs++;
-    }
+    nano_sweep_rmdir_old(ufd, id, sb.st_mtime, u->before, u->counts);
 }
 
 /* One user's folder: its generations' folders and its inputs. */
@@ -174,6 +187,8 @@ nano_sweep_user(int mfd, const char *module, const char *user,
 {
     nano_sweep_user_t   u = { module, user, NULL, 0, before, counts };
     nano_db_status_t    st;
+    struct stat         sb;
+    time_t              user_mtime;
     struct dirent      *e;
     nano_db_t          *db;
     DIR                *d;
@@ -183,6 +198,7 @@ nano_sweep_user(int mfd, const char *module, const char *user,
     if (ufd < 0) {
         return;
     }
+    user_mtime = fstat(ufd, &sb) == 0 ? sb.st_mtime : before;
     counts->users++;
     db = nano_server_db_get(NANO_SWEEP_DB_WAIT_MS);
     st = db != NULL ? nano_gen_media_names(db, module, user, &u.names, &u.n)
@@ -206,8 +222,12 @@ nano_sweep_user(int mfd, const char *module, const char *user,
         } else if (strcmp(e->d_name, "inputs") == 0
                    && (fd = nano_sweep_open(ufd, "inputs")) >= 0)
         {
+            if (fstat(fd, &sb) != 0) {
+                sb.st_mtime = before;
+            }
             nano_sweep_files(fd, "inputs", &u, before, counts);
             close(fd);
+            nano_sweep_rmdir_old(ufd, "inputs", sb.st_mtime, before, counts);
         }
     }
     if (d != NULL) {
@@ -215,6 +235,8 @@ nano_sweep_user(int mfd, const char *module, const char *user,
     }
     nano_gen_names_free(u.names, u.n);
     close(ufd);
+    /* a user with nothing left here (the last generation deleted) */
+    nano_sweep_rmdir_old(mfd, user, user_mtime, before, counts);
 }
 
 void

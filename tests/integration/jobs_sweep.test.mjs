@@ -132,3 +132,35 @@ async function sweepChecks() {
     }
     await waitFor(u.jar, m, running, { ms: RUNNING_MS + 30000 });
 }
+
+test('an old user folder left empty goes, with an old empty inputs/; a young one and one holding a file stay', { skip: !has && `${m} is not in the registry` }, async () => {
+    await withBackendEnv(m, ['NANO_MEDIA_SWEEP_SECS=0'], async () => {
+        const dir = (name) => path.join(MEDIA_DIR, m, `sweep-${name}-${tag()}`);
+        const emptied = dir('emptied');            // the last generation deleted
+        const inputsOnly = dir('inputs');          // an upload's folder, emptied
+        const youngUser = dir('young');
+        const holding = dir('holding');
+        fs.mkdirSync(emptied, { recursive: true });
+        fs.mkdirSync(path.join(inputsOnly, 'inputs'), { recursive: true });
+        fs.mkdirSync(youngUser, { recursive: true });
+        plant(path.join(holding, 'inputs', `${crypto.randomUUID()}.png`), { young: true });
+        for (const d of [emptied, path.join(inputsOnly, 'inputs'), inputsOnly, path.join(holding, 'inputs'), holding]) age(d);
+
+        const second = await secondBackend(m, { NANO_MEDIA_SWEEP_SECS: '1', NANO_JOBS_MAX: '0' });
+        try {
+            const swept = await retry(() => !fs.existsSync(emptied) && !fs.existsSync(inputsOnly), 15000, 200);
+            assert.ok(swept, `the old empty folders went (${[emptied, inputsOnly].filter((d) => fs.existsSync(d)).join(', ')})\n${second.log().slice(-1500)}`);
+            // a pass after the one that removed them
+            const said = /media sweep of nano-banana: removed \d+ files/g;
+            const passes = () => (second.log().match(said) || []).length;
+            const seen = passes();
+            assert.ok(await retry(() => passes() > seen, 10000, 100), second.log().slice(-1500));
+            assert.ok(fs.existsSync(youngUser), 'a young empty folder stays');
+            assert.ok(fs.existsSync(path.join(holding, 'inputs')), 'a folder holding a young file stays');
+            assert.equal(fs.readdirSync(path.join(holding, 'inputs')).length, 1);
+        } finally {
+            await second.stop();
+            for (const d of [youngUser, holding]) fs.rmSync(d, { recursive: true, force: true });
+        }
+    });
+});
