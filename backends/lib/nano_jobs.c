@@ -874,7 +874,9 @@ nano_jobs_worker(void *arg)
         while (nano_jobs.todo == NULL && !atomic_load(&nano_jobs.stopping)) {
             pthread_cond_wait(&nano_jobs.work, &nano_jobs.lock);
         }
-        if (nano_jobs.todo == NULL) {
+        /* once the runner stopped, no one records what is made: the
+         * jobs still queued here are left to their leases unmade */
+        if (nano_jobs.todo == NULL || atomic_load(&nano_jobs.stopping)) {
             break;
         }
         job = nano_jobs.todo;
@@ -1998,13 +2000,16 @@ nano_jobs_stop(void)
         pthread_join(nano_jobs.worker, NULL);
         nano_jobs.worker_running = 0;
     }
-    /* what the offline thread still held: left to its lease */
+    /* what the offline thread still held: left to its lease.  A job it
+     * finished after the runner stopped is recorded nowhere, and the
+     * lease's next runner makes it again beside these files: they go */
     while ((job = nano_jobs.todo) != NULL) {
         nano_jobs.todo = job->next;
         nano_jobs_free(job);
     }
     while ((job = nano_jobs.done) != NULL) {
         nano_jobs.done = job->next;
+        nano_jobs_discard(job);
         nano_jobs_free(job);
     }
     if (nano_jobs.efd >= 0) {

@@ -14,17 +14,18 @@
 const RUNS = { NANO_JOBS_MAX: '256' };
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { REGISTRY, sleep, keepRunning } from './lib.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
     price, fakeStats, fakeCount, tag, withBackendEnv, waitSql, secondBackend,
-    cancel,
+    cancel, MEDIA_DIR, filesBelow,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
 const LEASE_SECS = 30;        // NANO_JOBS_LEASE_SECS
 
-keepRunning(['wan-2.5', 'nano-banana'].filter(has));
+keepRunning(['wan-2.5', 'nano-banana', 'seedream'].filter(has));
 
 // Sends SIGTERM to a second process; resolves with the ms it took to exit.
 async function terminate(second) {
@@ -162,5 +163,43 @@ test('wan-2.5 stopped with SIGTERM after its submit: its lease ends at once and 
         } finally {
             await next.stop();
         }
+    });
+});
+
+// The offline thread cannot be interrupted: an image it is making when
+// the drain ends (NANO_JOBS_DRAIN_SECS=0 here) is finished after the
+// runner stopped, and nobody records it; its lease's next runner makes
+// it again.  Before, the first image's file stayed in the generation's
+// folder beside the one the row names (found by a probe), until the
+// hourly media sweep.  Now the process removes what it made unrecorded.
+test('seedream offline stopped with SIGTERM: an image its offline thread finishes after the drain leaves no file', { skip: !has('seedream') && 'seedream is not in the registry' }, async () => {
+    const m = 'seedream';
+    assert.equal(psql(`SELECT "offline" FROM "ModuleStatus" WHERE "module" = ${lit(m)}`), 't',
+        `${m} runs its offline provider in the test stack`);
+    const u = await person('drain-offline');
+    await withBackendEnv(m, ['NANO_JOBS_MAX=0'], async () => {
+        // the stop must find the image in the making (its 600 ms wait
+        // done, not yet stored): a few tries on a machine too fast for it
+        let caught = null;
+        for (let i = 0; i < 5 && !caught; i++) {
+            const second = await secondBackend(m, { ...RUNS, NANO_JOBS_DRAIN_SECS: '0' });
+            try {
+                const r = await generate(u.jar, m, { prompt: `made after the drain ${tag()}`, size: '4096x4096' });
+                assert.equal(r.status, 202, r.text);
+                const id = r.json().id;
+                await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(id)} AND "status" = 'running'`, { ms: 10000 });
+                await sleep(650 + 100 * i);
+                await terminate(second);
+                const g = row(id);
+                if (g.status === 'running') caught = g;
+                else if (g.status === 'queued') await cancel(u.jar, m, id);
+            } finally {
+                await second.stop();
+            }
+        }
+        assert.ok(caught, 'one stop found its image in the making');
+        assert.equal(caught.phase, null);
+        // left to its lease, and no file that no row names
+        assert.deepEqual(filesBelow(path.join(MEDIA_DIR, m, u.id, caught.id)), []);
     });
 });
