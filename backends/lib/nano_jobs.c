@@ -44,10 +44,12 @@ static struct {
     int                         running;
     atomic_int                  stopping;
     /* nano_jobs_drain: no claims; what waits is given back; calls may
-     * finish until drain_until (ms; set before draining) */
+     * finish until drain_until (ms; set before draining).  drained: the
+     * runner holds no job any more (under lock, signalled on work) */
     atomic_int                  draining;
     long long                   drain_until;
     int                         drain_secs;
+    int                         drained;
     nano_job_t                 *jobs;       /* every job this runner holds */
     nano_job_t                 *ending;     /* ended, not yet recorded */
     nano_job_t                 *unrecorded; /* its end failed: again at
@@ -1390,16 +1392,30 @@ nano_jobs_give_back(nano_db_t *db, CURLM *multi, int last)
     }
 }
 
-/* Whether the drain is over: nothing held (the text answers that the
- * workers finish in their grace period keep their leases renewed), or
- * its time is up. */
-static int
-nano_jobs_drained(void)
+/*
+ * Ends the drain once no job is held, or its time is up (the calls still
+ * running then given up), and tells nano_jobs_wait_drained.  The runner
+ * goes on until nano_jobs_stop, claiming nothing: the leases of the text
+ * answers that the workers finish keep being renewed.
+ */
+static void
+nano_jobs_drain_check(nano_db_t *db, CURLM *multi)
 {
-    return (atomic_load(&nano_jobs.active) == 0
-            && atomic_load(&nano_jobs_answers.n) == 0
-            && atomic_load(&nano_jobs_later.n) == 0)
-           || nano_clock_ms() >= nano_jobs.drain_until;
+    int  late = nano_clock_ms() >= nano_jobs.drain_until;
+
+    if (atomic_load(&nano_jobs.active) > 0 && !late) {
+        return;
+    }
+    if (late && db != NULL) {
+        nano_jobs_give_back(db, multi, 1);
+        nano_jobs_record(db);
+    }
+    pthread_mutex_lock(&nano_jobs.lock);
+    nano_jobs.drained = 1;
+    pthread_cond_broadcast(&nano_jobs.work);
+    pthread_mutex_unlock(&nano_jobs.lock);
+    nano_log_info("jobs: %s", atomic_load(&nano_jobs.active) == 0
+                  ? "drained" : "drain over; what is left goes to its lease");
 }
 
 /* Wakes this process's runner for a job just queued, when it has room
@@ -1742,8 +1758,8 @@ nano_jobs_thread(void *arg)
 
     while (!atomic_load(&nano_jobs.stopping)) {
         draining = atomic_load(&nano_jobs.draining);
-        if (draining && nano_jobs_drained()) {
-            break;
+        if (draining && !nano_jobs.drained && db == NULL) {
+            nano_jobs_drain_check(NULL, multi);     /* its time is up */
         }
         if (db == NULL) {
             db = nano_server_db_get(1000);
@@ -1779,11 +1795,11 @@ nano_jobs_thread(void *arg)
         if (handover) {
             woke = 1;
         }
-        if (draining) {
+        if (draining && !nano_jobs.drained) {
             nano_jobs_give_back(db, multi, 0);
-            if (nano_jobs_drained()) {
-                break;
-            }
+            nano_jobs_drain_check(db, multi);
+        } else if (draining) {
+            /* drained: claims nothing more */
         } else if (woke || now - claimed >= NANO_JOBS_CLAIM_MS) {
             nano_jobs_claim(db, handover);
             claimed = now;
@@ -1854,8 +1870,8 @@ nano_jobs_thread(void *arg)
         }
     }
 
-    /* the drain is over: what remains is left to its lease */
-    atomic_store(&nano_jobs.stopping, 1);
+    /* stopped: what a drain cut short still holds is given up; what
+     * remains then is left to its lease */
     if (db == NULL && atomic_load(&nano_jobs.draining)) {
         db = nano_server_db_get(1000);
     }
@@ -1937,6 +1953,7 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider,
     }
     atomic_store(&nano_jobs.stopping, 0);
     atomic_store(&nano_jobs.draining, 0);
+    nano_jobs.drained = 0;
     if (provider->work != NULL) {
         if (pthread_create(&nano_jobs.worker, NULL, nano_jobs_worker, NULL)
             != 0)
@@ -1979,20 +1996,34 @@ nano_jobs_drain(void)
 }
 
 void
+nano_jobs_wait_drained(void)
+{
+    struct timespec  tick;
+
+    pthread_mutex_lock(&nano_jobs.lock);
+    while (nano_jobs.running && atomic_load(&nano_jobs.draining)
+           && !nano_jobs.drained
+           /* a runner stuck past its time (the database hanging) is
+            * waited for a little longer only */
+           && nano_clock_ms() < nano_jobs.drain_until + 5000)
+    {
+        nano_clock_after(CLOCK_REALTIME, 500, &tick);
+        pthread_cond_timedwait(&nano_jobs.work, &nano_jobs.lock, &tick);
+    }
+    pthread_mutex_unlock(&nano_jobs.lock);
+}
+
+void
 nano_jobs_stop(void)
 {
     nano_job_t  *job;
 
     atomic_store(&nano_jobs.taking, 0);
-    /* without a drain begun: at once */
-    if (!atomic_load(&nano_jobs.draining)) {
-        atomic_store(&nano_jobs.stopping, 1);
-    }
+    atomic_store(&nano_jobs.stopping, 1);
     if (nano_jobs.running) {
         pthread_join(nano_jobs.thread, NULL);
         nano_jobs.running = 0;
     }
-    atomic_store(&nano_jobs.stopping, 1);
     pthread_mutex_lock(&nano_jobs.lock);
     pthread_cond_broadcast(&nano_jobs.work);
     pthread_mutex_unlock(&nano_jobs.lock);

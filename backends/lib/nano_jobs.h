@@ -169,13 +169,15 @@ int nano_jobs_start(const char *module, const nano_job_provider_t *provider,
  * Begins a stop (the stop signal): no more claims; the jobs waiting
  * here go back to the queue, or, with an asynchronous task recorded,
  * to the next claim; provider calls in flight may finish within
- * NANO_JOBS_DRAIN_SECS (default 25).  Returns at once.
+ * NANO_JOBS_DRAIN_SECS (default 25), and what a call still holds then
+ * is given up (docs/MODULES.md, Jobs).  Returns at once;
+ * nano_jobs_wait_drained waits for the end.
  */
 void nano_jobs_drain(void);
+void nano_jobs_wait_drained(void);
 
-/* Stops it: after a drain, once that is over (what a call still held
- * then is given up: docs/MODULES.md, Jobs); without one, at once, the
- * transfers in flight abandoned to their leases. */
+/* Stops it: what a drain, if any, left is given up; the transfers in
+ * flight are abandoned to their leases. */
 void nano_jobs_stop(void);
 
 /*

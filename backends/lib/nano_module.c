@@ -169,10 +169,14 @@ nano_module_start(const nano_config_t *config)
     return 0;
 }
 
+/* The stop signal: the job runner drains while the workers still serve,
+ * so that the module answers throughout (a job admitted meanwhile waits
+ * queued for the next process). */
 static void
 nano_module_stopping(void)
 {
     nano_jobs_drain();
+    nano_jobs_wait_drained();
 }
 
 static void

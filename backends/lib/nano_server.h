@@ -71,9 +71,9 @@ struct nano_app_s {
      * threads, such as the platform's revocation publisher. */
     int                (*start)(const nano_config_t *config);
     void               (*stop)(void);
-    /* Optional, run when the stop signal comes, before the workers'
-     * grace period: begins winding down the app's own work (a job
-     * runner's drain) while requests finish. */
+    /* Optional, run when the stop signal comes, while the workers still
+     * serve: winds down the app's own work (a job runner's drain); the
+     * workers' grace period and stop come after it returns. */
     void               (*stopping)(void);
     /* Optional, run in each worker thread before it accepts requests and
      * after it stops; init returns 0, or -1 to stop the server. */

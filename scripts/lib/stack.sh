@@ -508,9 +508,10 @@ stack_grant_socket() {
     return 0
 }
 
-# A backend's stop: the HTTP workers' grace (10 s) and the job runner's
-# drain (NANO_JOBS_DRAIN_SECS, 25 s by default) run side by side.
-STACK_BACKEND_STOP_SECS=30
+# A backend's stop: the job runner's drain (NANO_JOBS_DRAIN_SECS, 25 s by
+# default) while the module still serves, then the HTTP workers' grace
+# (10 s).
+STACK_BACKEND_STOP_SECS=40
 
 stack_backend_stop() {
     stack_kill "$1" TERM "$STACK_BACKEND_STOP_SECS"

@@ -15,7 +15,8 @@ const RUNS = { NANO_JOBS_MAX: '256' };
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { REGISTRY, sleep, keepRunning } from './lib.mjs';
+import { ORIGIN, REGISTRY, sleep, keepRunning } from './lib.mjs';
+import { fcgiRequest, fcgiGenerate, nginxParams } from './fcgi.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
     price, fakeStats, fakeCount, tag, withBackendEnv, waitSql, secondBackend,
@@ -27,14 +28,16 @@ const LEASE_SECS = 30;        // NANO_JOBS_LEASE_SECS
 
 keepRunning(['wan-2.5', 'nano-banana', 'seedream'].filter(has));
 
-// Sends SIGTERM to a second process; resolves with the ms it took to exit.
-async function terminate(second) {
+// Sends SIGTERM to a second process, runs during() while it drains;
+// resolves with the ms it took to exit.
+async function terminate(second, during = async () => {}) {
     const exited = new Promise((resolve) => {
         if (second.child.exitCode !== null || second.child.signalCode !== null) resolve();
         else second.child.on('exit', resolve);
     });
     const from = Date.now();
     second.child.kill('SIGTERM');
+    await during();
     await exited;
     return Date.now() - from;
 }
@@ -62,7 +65,21 @@ test('nano-banana stopped with SIGTERM: the image in its provider call finishes,
                 AND "phase" = 'submitting' HAVING count(*) = 2`, { ms: 10000 });
             await sleep(500);               // b's 429 answered; a still in its call
             assert.equal(row(b).status, 'running');
-            const took = await terminate(second);
+            // while it drains it still answers, and a job it admits
+            // waits queued for the next process
+            let c;
+            const took = await terminate(second, async () => {
+                await sleep(300);
+                const models = await fcgiRequest(second.sock, {
+                    params: nginxParams({ scriptName: `/${m}`, path: '/api/models', authOrigin: ORIGIN,
+                        user: { id: u.id, email: u.me.email, name: 'drain' } }),
+                });
+                assert.equal(models.status, 200, `GET /api/models while draining: ${models.text}`);
+                const r = await fcgiGenerate(second.sock, m, { id: u.id, email: u.me.email, name: 'drain' },
+                    { prompt: `admitted while draining ${tag()}` }, ORIGIN);
+                assert.equal(r.status, 202, `a generate while draining: ${r.text}`);
+                c = r.json().id;
+            });
 
             // a: answered within the drain, stored, charged once
             const ga = row(a);
@@ -81,10 +98,14 @@ test('nano-banana stopped with SIGTERM: the image in its provider call finishes,
             debitOnly(b, cost);
             assert.match(second.log(), /jobs: stopping: 1 given back to the queue, 0 to be resumed/);
 
-            // queued again, so its owner may cancel it, refunded
-            const c = await cancel(u.jar, m, b);
-            assert.equal(c.status, 200, c.text);
-            assert.deepEqual(ledgerOf(b).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost], ['refund', cost]]);
+            // queued again, so its owner may cancel it, refunded; and so
+            // the one admitted during the drain, which it never claimed
+            assert.deepEqual([row(c).status, row(c).leaseOwner], ['queued', null]);
+            for (const id of [b, c]) {
+                const x = await cancel(u.jar, m, id);
+                assert.equal(x.status, 200, x.text);
+                assert.deepEqual(ledgerOf(id).map((y) => [y.reason, Number(y.delta)]), [['debit', -cost], ['refund', cost]]);
+            }
             assert.equal(balanceOf(u.id), 100 - cost);
             assert.equal(ledgerSum(u.id), balanceOf(u.id));
         } finally {
