@@ -9,12 +9,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
-import { STATE, REGISTRY, get } from './lib.mjs';
+import { STATE, REGISTRY, BASE, get } from './lib.mjs';
 import {
     person, generate, generation, stream, fakeStats, fakeCount, tag, price,
     ledgerOf, balanceOf, ledgerSum, psql, lit, FAKE_KEY, withBackendEnv, waitFor,
-    row, waitSql,
+    row, waitSql, JSON_H,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -521,4 +522,36 @@ test('a provider thinking without text: heartbeats keep the stream, a reader who
     assert.deepEqual(ledgerOf(id).map((x) => x.reason), ['debit', 'refund']);
     assert.equal(balanceOf(v.id), 100);
     assert.equal(ledgerSum(v.id), balanceOf(v.id));
+});
+
+// A whole answer's reader who leaves while it waits for a slot: nothing
+// is asked of the provider and nothing charged (it was admitted, asked
+// and charged once the slot came, with nobody left to read it).
+test('a whole answer whose reader left while it waited for a slot is never admitted: no row, no charge', async () => {
+    const m = 'qwen';
+    if (!has(m)) return;
+    await withBackendEnv(m, ['NANO_MAX_STREAMS=1'], async () => {
+        const u = await person('left-waiting');
+        const t = tag();
+        const held = generate(u.jar, m, { prompt: `held ${t} [fake:slow=1800]` });
+        await waitSql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(u.id)} AND "status" = 'running'`,
+            { pred: (o) => Number(o) === 1 });
+        const url = new URL(BASE);
+        const payload = JSON.stringify({ prompt: `left waiting ${t}` });
+        const rq = http.request({
+            host: url.hostname, port: url.port, method: 'POST', path: `/${m}/api/generate`, agent: false,
+            headers: u.jar.headers({ ...JSON_H, 'Content-Length': Buffer.byteLength(payload) }),
+        });
+        rq.on('error', () => {});
+        rq.end(payload);
+        await new Promise((r) => setTimeout(r, 400));
+        rq.destroy();
+        assert.equal((await held).status, 200);
+        // the slot is free again: a waiter still there would be admitted now
+        await new Promise((r) => setTimeout(r, 3000));
+        const n = psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(u.id)}`);
+        assert.equal(Number(n), 1, 'only the answer that was read has a row');
+        assert.equal(balanceOf(u.id), 100 - price(m));
+        assert.equal(ledgerSum(u.id), balanceOf(u.id));
+    });
 });
