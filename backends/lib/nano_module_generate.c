@@ -473,6 +473,15 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
                                 " now; try again in a moment");
         goto out;
     }
+    /* a whole answer's reader who left while it waited (for a slot, the
+     * pool, an earlier record) was debited and charged for an answer
+     * asked only after they left (found by a probe); nginx's 499 */
+    if (!stream && nano_stream_peer_closed(req)) {
+        status = nano_res_error(res, 499, "client_gone",
+                                "the reader left before the answer was"
+                                " asked");
+        goto out;
+    }
 
     memset(&in, 0, sizeof(in));
     in.user_id = user;

@@ -50,6 +50,7 @@ typedef struct {
     nano_client_res_t         *cres;
     nano_buf_t                 errbody;    /* a failure status's body */
     nano_provider_error_t      err;
+    long long                  sent_at;    /* the reader's last write */
     int                        broken;     /* the stream reader failed */
 } nano_textgen_ctx_t;
 
@@ -63,9 +64,12 @@ nano_textgen_delta(void *arg, const char *text, size_t len)
         ctx->res->client_gone = 1;
         return -1;
     }
+    ctx->sent_at = nano_clock_ms();
     /* kept as it is sent, so a reader who leaves has what they were sent */
     return nano_buf_append(&ctx->res->text, text, len);
 }
+
+static int nano_textgen_idle(void *arg);
 
 static int
 nano_textgen_data(const char *data, size_t len, void *arg)
@@ -79,6 +83,14 @@ nano_textgen_data(const char *data, size_t len, void *arg)
     }
     switch (nano_chat_stream_feed(&ctx->stream, data, len, &ctx->err)) {
     case NANO_CHAT_STREAM_OK:
+        /* bytes that carry no text (a reasoning model's thoughts, a
+         * keep-alive comment) keep the client's idle heartbeat from
+         * firing: the reader heard nothing, nginx's read timeout cut a
+         * reader who stayed, and one who left was found only by the
+         * first delta, and charged (found by a probe) */
+        if (nano_clock_ms() - ctx->sent_at >= NANO_TEXTGEN_IDLE_MS) {
+            return nano_textgen_idle(ctx);
+        }
         return 0;
     case NANO_CHAT_STREAM_STOPPED:
         return -1;
@@ -97,6 +109,7 @@ nano_textgen_idle(void *arg)
         ctx->res->client_gone = 1;
         return -1;
     }
+    ctx->sent_at = nano_clock_ms();
     return 0;
 }
 
@@ -156,6 +169,7 @@ nano_textgen_chat_once(nano_provider_t p, const nano_textgen_req_t *req,
     nano_buf_init(&ctx->errbody);
     ctx->cres = &cres;
     ctx->broken = 0;
+    ctx->sent_at = nano_clock_ms();
 
     if (nano_provider_call(&call, p, nano_chat_path(p), &ctx->err) != 0) {
         goto out;

@@ -587,6 +587,15 @@ export function createFakeProviders(opts) {
         };
         write(chunk({ role: 'assistant', content: '' }));
         res.write(': fake keep-alive comment\n\n');
+        // "[fake:think=N]": a reasoning model's thoughts for N ms before
+        // the answer, as grok-3-mini streams them (reasoning_content, no
+        // content): bytes every 500 ms, and no text
+        if (typeof marks.get('think') === 'number') {
+            for (const end = Date.now() + marks.get('think'); Date.now() < end && !res.destroyed;) {
+                write(chunk({ content: '', reasoning_content: 'Thinking it over. ' }));
+                await sleep(500);
+            }
+        }
         const upto = marks.has('content-filter') ? 3 : words.length;
         // "[fake:cut=N]", "[fake:error-in-stream=N]": after N words (0: before any)
         const at = (mark, dflt) => (marks.get(mark) === true ? dflt : marks.get(mark));

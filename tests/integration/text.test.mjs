@@ -9,11 +9,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
 import path from 'node:path';
-import { STATE, REGISTRY, get } from './lib.mjs';
+import { STATE, REGISTRY, BASE, get } from './lib.mjs';
 import {
     person, generate, generation, stream, fakeStats, fakeCount, tag, price,
     ledgerOf, balanceOf, ledgerSum, psql, lit, FAKE_KEY, withBackendEnv, waitFor,
+    row, waitSql, JSON_H,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -483,5 +485,73 @@ test('whole answers take stream slots: beyond NANO_MAX_STREAMS a 429 after a sho
         assert.equal(ledgerSum(u.id), balanceOf(u.id));
         const after = await generate(u.jar, m, { prompt: `slots ${t} after` });
         assert.equal(after.status, 200, 'the slots come back');
+    });
+});
+
+// A reasoning model streams its thoughts (reasoning_content, no text)
+// before the answer: bytes from the provider all along, which kept the
+// heartbeat from firing, so the reader heard nothing.  nginx's read
+// timeout (10 s in the test stack, 60 s shipped) then cut a reader who
+// stayed, who was charged for an answer never received; and a reader who
+// left before any text was found only by the first delta, and charged.
+test('a provider thinking without text: heartbeats keep the stream, a reader who left is found and refunded', async () => {
+    const m = 'qwen';
+    if (!has(m)) return;
+    const u = await person('thinker');
+    const v = await person('thinker-left');
+    const t = tag();
+    const [s] = await Promise.all([
+        stream(u.jar, m, { prompt: `think ${t} [fake:think=14000]`, stream: true }),
+        stream(v.jar, m, { prompt: `think left ${t} [fake:think=9000]`, stream: true }, { leaveAfter: 0 }),
+    ]);
+    assert.equal(s.status, 200);
+    const gaps = s.chunks.map((c, i) => c.at - (i ? s.chunks[i - 1].at : 0));
+    assert.ok(Math.max(...gaps) < 8000, `something every few seconds (gaps ${gaps.map(Math.round)})`);
+    assert.ok(s.text.split(': ping').length - 1 >= 3, 'heartbeats while it thought');
+    const last = s.events.at(-1);
+    assert.equal(last?.event, 'done', `the stream ended with done: ${s.text.slice(-300)}`);
+    const g = row(last.data.id);
+    assert.equal(g.status, 'succeeded');
+    assert.equal(g.error, null);
+    assert.deepEqual(ledgerOf(last.data.id).map((x) => x.reason), ['debit']);
+
+    const id = await waitSql(`SELECT "id" FROM "Generation" WHERE "userId" = ${lit(v.id)}`);
+    const gl = await waitFor(v.jar, m, id, { ms: 30000 });
+    assert.equal(gl.status, 'failed', JSON.stringify(gl));
+    assert.equal(gl.error.code, 'client_gone');
+    assert.deepEqual(ledgerOf(id).map((x) => x.reason), ['debit', 'refund']);
+    assert.equal(balanceOf(v.id), 100);
+    assert.equal(ledgerSum(v.id), balanceOf(v.id));
+});
+
+// A whole answer's reader who leaves while it waits for a slot: nothing
+// is asked of the provider and nothing charged (it was admitted, asked
+// and charged once the slot came, with nobody left to read it).
+test('a whole answer whose reader left while it waited for a slot is never admitted: no row, no charge', async () => {
+    const m = 'qwen';
+    if (!has(m)) return;
+    await withBackendEnv(m, ['NANO_MAX_STREAMS=1'], async () => {
+        const u = await person('left-waiting');
+        const t = tag();
+        const held = generate(u.jar, m, { prompt: `held ${t} [fake:slow=1800]` });
+        await waitSql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(u.id)} AND "status" = 'running'`,
+            { pred: (o) => Number(o) === 1 });
+        const url = new URL(BASE);
+        const payload = JSON.stringify({ prompt: `left waiting ${t}` });
+        const rq = http.request({
+            host: url.hostname, port: url.port, method: 'POST', path: `/${m}/api/generate`, agent: false,
+            headers: u.jar.headers({ ...JSON_H, 'Content-Length': Buffer.byteLength(payload) }),
+        });
+        rq.on('error', () => {});
+        rq.end(payload);
+        await new Promise((r) => setTimeout(r, 400));
+        rq.destroy();
+        assert.equal((await held).status, 200);
+        // the slot is free again: a waiter still there would be admitted now
+        await new Promise((r) => setTimeout(r, 3000));
+        const n = psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(u.id)}`);
+        assert.equal(Number(n), 1, 'only the answer that was read has a row');
+        assert.equal(balanceOf(u.id), 100 - price(m));
+        assert.equal(ledgerSum(u.id), balanceOf(u.id));
     });
 });
