@@ -669,6 +669,16 @@ nano_jobs_apply(nano_db_t *db, nano_job_t *job, nano_job_next_t next)
     }
 }
 
+/* A job whose provider call may have been taken when its runner
+ * stopped: never sent again (that could charge twice), failed and
+ * refunded. */
+static nano_job_next_t
+nano_jobs_interrupted(nano_job_t *job)
+{
+    return nano_job_fail(job, "interrupted", "the generation was"
+                         " interrupted; your credits were refunded");
+}
+
 /* The provider builds the job's first call (its body counted). */
 static void
 nano_jobs_start_provider(nano_db_t *db, nano_job_t *job)
@@ -695,10 +705,7 @@ nano_jobs_begin(nano_db_t *db, nano_job_t *job)
          * and charged, so it is never sent again */
         nano_log_warn("job %s: its runner stopped during a provider call;"
                       " failing and refunding", job->gen.id);
-        nano_jobs_apply(db, job,
-                        nano_job_fail(job, "interrupted",
-                                      "the generation was interrupted; your"
-                                      " credits were refunded"));
+        nano_jobs_apply(db, job, nano_jobs_interrupted(job));
         return;
     }
     if (job->gen.provider_task_id != NULL) {
@@ -1371,10 +1378,7 @@ nano_jobs_give_back(nano_db_t *db, CURLM *multi, int last)
             nano_log_warn("job %s: still in its provider call when the"
                           " runner stopped; failing and refunding",
                           job->gen.id);
-            nano_job_fail(job, "interrupted",
-                          "the generation was interrupted; your credits"
-                          " were refunded");
-            nano_jobs_end(job, NANO_JOB_FAILED);
+            nano_jobs_end(job, nano_jobs_interrupted(job));
             continue;
         }
         if (st != NANO_DB_OK) {
@@ -1795,11 +1799,12 @@ nano_jobs_thread(void *arg)
         if (handover) {
             woke = 1;
         }
-        if (draining && !nano_jobs.drained) {
-            nano_jobs_give_back(db, multi, 0);
-            nano_jobs_drain_check(db, multi);
-        } else if (draining) {
-            /* drained: claims nothing more */
+        if (draining) {
+            /* no claims; once drained, nothing more to give back */
+            if (!nano_jobs.drained) {
+                nano_jobs_give_back(db, multi, 0);
+                nano_jobs_drain_check(db, multi);
+            }
         } else if (woke || now - claimed >= NANO_JOBS_CLAIM_MS) {
             nano_jobs_claim(db, handover);
             claimed = now;
@@ -1930,8 +1935,8 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider,
         nano_log_error("%s", err);
         return -1;
     }
-    /* a restart's wait for provider calls in flight (systemd gives a
-     * unit 90 s to stop) */
+    /* a restart's wait for provider calls in flight (the packaged unit
+     * gives an app 45 s to stop: its TimeoutStopSec) */
     if (nano_config_env_int("NANO_JOBS_DRAIN_SECS",
                             NANO_JOBS_DRAIN_SECS_DEFAULT, 0, 600,
                             &nano_jobs.drain_secs, err, sizeof(err)) != 0)
