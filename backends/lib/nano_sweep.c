@@ -141,6 +141,16 @@ nano_sweep_files(int fd, const char *folder, const nano_sweep_user_t *u,
     closedir(d);
 }
 
+/* The time fd's folder last changed, read before a pass changes it;
+ * young when it cannot be read, so that it stays. */
+static time_t
+nano_sweep_mtime(int fd, time_t young)
+{
+    struct stat  sb;
+
+    return fstat(fd, &sb) == 0 ? sb.st_mtime : young;
+}
+
 /*
  * Removes the folder name below at when it is empty and had not changed
  * since before when this pass opened it (mtime).  A job or an upload
@@ -187,8 +197,7 @@ nano_sweep_user(int mfd, const char *module, const char *user,
 {
     nano_sweep_user_t   u = { module, user, NULL, 0, before, counts };
     nano_db_status_t    st;
-    struct stat         sb;
-    time_t              user_mtime;
+    time_t              user_mtime, mtime;
     struct dirent      *e;
     nano_db_t          *db;
     DIR                *d;
@@ -198,7 +207,7 @@ nano_sweep_user(int mfd, const char *module, const char *user,
     if (ufd < 0) {
         return;
     }
-    user_mtime = fstat(ufd, &sb) == 0 ? sb.st_mtime : before;
+    user_mtime = nano_sweep_mtime(ufd, before);
     counts->users++;
     db = nano_server_db_get(NANO_SWEEP_DB_WAIT_MS);
     st = db != NULL ? nano_gen_media_names(db, module, user, &u.names, &u.n)
@@ -222,12 +231,10 @@ nano_sweep_user(int mfd, const char *module, const char *user,
         } else if (strcmp(e->d_name, "inputs") == 0
                    && (fd = nano_sweep_open(ufd, "inputs")) >= 0)
         {
-            if (fstat(fd, &sb) != 0) {
-                sb.st_mtime = before;
-            }
+            mtime = nano_sweep_mtime(fd, before);
             nano_sweep_files(fd, "inputs", &u, before, counts);
             close(fd);
-            nano_sweep_rmdir_old(ufd, "inputs", sb.st_mtime, before, counts);
+            nano_sweep_rmdir_old(ufd, "inputs", mtime, before, counts);
         }
     }
     if (d != NULL) {
