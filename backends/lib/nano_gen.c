@@ -1344,7 +1344,9 @@ nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
      * process nobody else would end it */
     static const char   sql[] =
         "WITH c AS (SELECT \"id\" FROM \"Generation\""
-        " WHERE \"module\" = $1 AND (\"status\" = 'queued'"
+        " WHERE \"module\" = $1 AND ((\"status\" = 'queued'"
+        " AND (\"leaseUntil\" IS NULL OR \"leaseUntil\" <= " NANO_GEN_EPOCH
+        "))"
         " OR (\"status\" = 'running' AND \"leaseUntil\" < " NANO_GEN_EPOCH
         " AND ($6::boolean OR \"leaseOwner\" = $2)))"
         " AND NOT (\"id\" = ANY($5::text[]))"
@@ -1424,38 +1426,52 @@ nano_gen_renew(nano_db_t *db, const char *owner, int lease_secs,
 
 nano_db_status_t
 nano_gen_release(nano_db_t *db, const char *owner,
-    const char *const *requeue, size_t nrequeue, const char *const *resume,
-    size_t nresume, int *given)
+    const char *const *requeue, const long *wait_secs, size_t nrequeue,
+    const char *const *resume, size_t nresume, int *given)
 {
     /* a requeued row loses its phase too: a "submitting" left by a POST
-     * the provider refused would fail it as interrupted at its claim */
+     * the provider refused would fail it as interrupted at its claim; its
+     * "leaseUntil" keeps the provider's wait, before which no claim
+     * takes it (nano_gen_claim) */
     static const char   sql[] =
-        "WITH q AS (UPDATE \"Generation\" SET \"status\" = 'queued',"
-        " \"phase\" = NULL, \"leaseOwner\" = NULL, \"leaseUntil\" = NULL,"
+        "WITH q AS (UPDATE \"Generation\" g SET \"status\" = 'queued',"
+        " \"phase\" = NULL, \"leaseOwner\" = NULL, \"leaseUntil\" ="
+        " CASE WHEN w.s > 0 THEN " NANO_GEN_EPOCH " + w.s END,"
         " \"startedAt\" = NULL"
-        " WHERE \"id\" = ANY($2::text[]) AND \"leaseOwner\" = $1"
-        " AND \"status\" = 'running' AND \"providerTaskId\" IS NULL"
+        " FROM unnest($2::text[], $4::bigint[]) AS w(id, s)"
+        " WHERE g.\"id\" = w.id AND g.\"leaseOwner\" = $1"
+        " AND g.\"status\" = 'running' AND g.\"providerTaskId\" IS NULL"
         " RETURNING 1),"
         " r AS (UPDATE \"Generation\" SET \"leaseUntil\" = "
         NANO_GEN_EPOCH " - 1"
         " WHERE \"id\" = ANY($3::text[]) AND \"leaseOwner\" = $1"
         " AND \"status\" = 'running' RETURNING 1)"
         " SELECT (SELECT count(*) FROM q) + (SELECT count(*) FROM r)";
-    const char         *params[3];
-    nano_buf_t          q, r;
+    const char         *params[4];
+    nano_buf_t          q, r, w;
     nano_db_status_t    st = NANO_DB_FAILED;
     PGresult           *res;
+    size_t              i;
+    int                 ok;
 
     *given = 0;
     nano_buf_init(&q);
     nano_buf_init(&r);
-    if (nano_gen_id_array(&q, requeue, nrequeue) == 0
+    nano_buf_init(&w);
+    ok = nano_buf_puts(&w, "{") == 0;
+    for (i = 0; ok && i < nrequeue; i++) {
+        ok = nano_buf_printf(&w, "%s%ld", i > 0 ? "," : "",
+                             wait_secs[i]) == 0;
+    }
+    if (ok && nano_buf_puts(&w, "}") == 0
+        && nano_gen_id_array(&q, requeue, nrequeue) == 0
         && nano_gen_id_array(&r, resume, nresume) == 0)
     {
         params[0] = owner;
         params[1] = q.data;
         params[2] = r.data;
-        res = nano_db_exec(db, sql, 3, params, PGRES_TUPLES_OK, &st);
+        params[3] = w.data;
+        res = nano_db_exec(db, sql, 4, params, PGRES_TUPLES_OK, &st);
         if (res != NULL) {
             *given = atoi(PQgetvalue(res, 0, 0));
             PQclear(res);
@@ -1463,6 +1479,7 @@ nano_gen_release(nano_db_t *db, const char *owner,
     }
     nano_buf_cleanup(&q);
     nano_buf_cleanup(&r);
+    nano_buf_cleanup(&w);
     return st;
 }
 

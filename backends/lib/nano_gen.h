@@ -334,13 +334,14 @@ nano_db_status_t nano_gen_set_submitting(nano_db_t *db, const char *owner,
 /*
  * Gives back generations a stopping runner (owner) holds, in one
  * statement: those in requeue (nothing sent that may charge) go back to
- * "queued" as if never claimed; those in resume (an asynchronous task
- * recorded) stay "running" with their lease ended, so that the next
- * claim resumes them.  *given says how many rows changed.
+ * "queued" as if never claimed, each claimed again no sooner than its
+ * wait_secs (a provider's Retry-After; 0: at once); those in resume (an
+ * asynchronous task recorded) stay "running" with their lease ended, so
+ * that the next claim resumes them.  *given says how many rows changed.
  */
 nano_db_status_t nano_gen_release(nano_db_t *db, const char *owner,
-    const char *const *requeue, size_t nrequeue, const char *const *resume,
-    size_t nresume, int *given);
+    const char *const *requeue, const long *wait_secs, size_t nrequeue,
+    const char *const *resume, size_t nresume, int *given);
 
 /*
  * The turns of a conversation of user_id in module before this one,

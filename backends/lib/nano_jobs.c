@@ -1337,8 +1337,10 @@ nano_jobs_give_back(nano_db_t *db, CURLM *multi, int last)
 {
     nano_job_t        *job, *next;
     const char       **ids;
+    long              *waits;
     size_t             n = 0, nq = 0, nr = 0;
     nano_db_status_t   st;
+    long long          now = nano_clock_ms();
     int                how, given;
 
     for (job = nano_jobs.jobs; job != NULL; job = job->next) {
@@ -1348,20 +1350,29 @@ nano_jobs_give_back(nano_db_t *db, CURLM *multi, int last)
         return;
     }
     ids = calloc(n * 2, sizeof(*ids));
-    if (ids == NULL) {
+    waits = calloc(n, sizeof(*waits));
+    if (ids == NULL || waits == NULL) {
+        free(ids);
+        free(waits);
         return;
     }
     for (job = nano_jobs.jobs; job != NULL; job = job->next) {
         how = nano_jobs_give_how(job, last);
         if (how == NANO_JOBS_REQUEUE) {
+            /* a refused POST's Retry-After holds for whoever claims it
+             * next, rounded up to the lease's whole seconds */
+            waits[nq] = job->where == NANO_JOB_WAIT_CALL
+                        && job->wake_at > now
+                        ? (long) ((job->wake_at - now + 999) / 1000) : 0;
             ids[nq++] = job->gen.id;
         } else if (how == NANO_JOBS_RESUME) {
             ids[n + nr++] = job->gen.id;
         }
     }
-    st = nano_gen_release(db, nano_jobs.owner, ids, nq, ids + n, nr,
+    st = nano_gen_release(db, nano_jobs.owner, ids, waits, nq, ids + n, nr,
                           &given);
     free(ids);
+    free(waits);
     if (st != NANO_DB_OK && !last) {
         return;                         /* again in the next round */
     }

@@ -15,7 +15,7 @@ const RUNS = { NANO_JOBS_MAX: '256' };
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { ORIGIN, REGISTRY, sleep, keepRunning } from './lib.mjs';
+import { ORIGIN, REGISTRY, sleep, retry, keepRunning } from './lib.mjs';
 import { fcgiRequest, fcgiGenerate, nginxParams } from './fcgi.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
@@ -88,10 +88,13 @@ test('nano-banana stopped with SIGTERM: the image in its provider call finishes,
             debitOnly(a, cost);
             assert.ok(took >= 2000 && took < 15000, `the process waited for the call, then exited (${took} ms)`);
 
-            // b: back in the queue as if never claimed; never sent again
+            // b: back in the queue as if never claimed, its provider's
+            // 30 s wait kept; never sent again
             const gb = row(b);
-            assert.deepEqual([gb.status, gb.phase, gb.leaseOwner, gb.leaseUntil, gb.startedAt],
-                ['queued', null, null, null, null], JSON.stringify(gb));
+            assert.deepEqual([gb.status, gb.phase, gb.leaseOwner, gb.startedAt],
+                ['queued', null, null, null], JSON.stringify(gb));
+            const left = Number(gb.leaseUntil) - Date.now() / 1000;
+            assert.ok(left > 20 && left <= 31, `held back for what is left of its Retry-After: ${left} s`);
             const stats = await fakeStats();
             assert.equal(fakeCount(stats, 'gemini.generateContent') - fakeCount(before, 'gemini.generateContent'), 2,
                 'the fake saw one call of each');
@@ -111,6 +114,52 @@ test('nano-banana stopped with SIGTERM: the image in its provider call finishes,
         } finally {
             await second.stop();
         }
+    });
+});
+
+test('nano-banana stopped with SIGTERM: a job given back while it waits out a Retry-After is not sent again before the wait ends', async () => {
+    const m = 'nano-banana';
+    assert.ok(has(m));
+    const u = await person('drain-wait');
+    const cost = price(m);
+    await withBackendEnv(m, ['NANO_JOBS_MAX=0'], async () => {
+        const first = await secondBackend(m, RUNS);
+        let next, id;
+        try {
+            const calls = async () => fakeCount(await fakeStats(), 'gemini.generateContent');
+            const r = await generate(u.jar, m, { prompt: `refused for 5 s, then stopped ${tag()} [fake:429=5]` });
+            assert.equal(r.status, 202, r.text);
+            id = r.json().id;
+            await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(id)} AND "phase" = 'submitting'`, { ms: 10000 });
+            await sleep(300);               // its 429 answered: it waits 5 s
+            const refusedAt = Date.now();
+            await terminate(first);
+            assert.equal(row(id).status, 'queued');
+            const sent = await calls();
+
+            // the next process claims each second and at the NOTIFY, but
+            // leaves it until the provider's 5 s are over
+            next = await secondBackend(m, RUNS);
+            while (Date.now() - refusedAt < 3500) {
+                assert.equal(row(id).status, 'queued', 'not claimed during the wait');
+                await sleep(200);
+            }
+            assert.equal(await calls(), sent, 'not sent again during the wait');
+            // then it is: asked again (the fake refuses it again)
+            const again = await retry(async () => (await calls()) > sent, 10000, 100);
+            assert.ok(again, 'sent again once the wait was over');
+            assert.ok(Date.now() - refusedAt >= 4500, `not before the wait ended (${Date.now() - refusedAt} ms)`);
+        } finally {
+            await first.stop();
+            if (next) await next.stop();
+        }
+        // given back again or failed: refunded either way, once
+        const g = row(id);
+        assert.ok(['queued', 'failed'].includes(g.status), JSON.stringify(g));
+        if (g.status === 'queued') assert.equal((await cancel(u.jar, m, id)).status, 200);
+        assert.deepEqual(ledgerOf(id).map((y) => [y.reason, Number(y.delta)]), [['debit', -cost], ['refund', cost]]);
+        assert.equal(balanceOf(u.id), 100);
+        assert.equal(ledgerSum(u.id), balanceOf(u.id));
     });
 });
 
