@@ -77,9 +77,14 @@ nano_registry_parse(const char *text, size_t len, const char *what,
     char *err, size_t errlen)
 {
     /* the platform's own paths: a module's regex location would take
-     * /settings from the platform's "location /" */
+     * /settings from the platform's "location /"; the tools, whose
+     * nano-<tool> sits where a module's binary would (build/bin,
+     * /usr/lib/nano/bin: "admin" broke nano-admin's build); and
+     * /etc/nano/common.env, which a module's <name>.env would replace */
     static const char *const  reserved[] = {
-        "platform", "api", "ui", "signup", "settings", "billing", NULL
+        "platform", "api", "ui", "signup", "settings", "billing",
+        "admin", "migrate", "token", "offline", "provider", "testapp",
+        "common", NULL
     };
     static const char *const  kinds[] = { "image", "text", "video", NULL };
     static const char *const  providers[] = {
