@@ -10,6 +10,7 @@
 #include "nano_file.h"
 #include "nano_registry.h"
 #include "nano_strlist.h"
+#include "nano_utf8.h"
 
 #define NANO_REGISTRY_FILE_MAX  (64 * 1024)
 #define NANO_REGISTRY_TITLE_MAX 80
@@ -160,6 +161,13 @@ nano_registry_parse(const char *text, size_t len, const char *what,
         if (tlen > NANO_REGISTRY_TITLE_MAX) {
             snprintf(err, errlen, "%s:%zu: the title is longer than %d bytes",
                      what, lineno, NANO_REGISTRY_TITLE_MAX);
+            goto failed;
+        }
+        /* it goes into JSON (the dashboard, /<m>/api/models), which
+         * cannot carry another encoding: Latin-1 made both 500 */
+        if (!nano_utf8_valid(mods[n].title)) {
+            snprintf(err, errlen, "%s:%zu: the title is not UTF-8", what,
+                     lineno);
             goto failed;
         }
         for (i = 0; i < n; i++) {

@@ -64,6 +64,8 @@ test('modules: lists the registry without a database; a registry a backend would
         ['settings text offline S\n', /:1: "settings" is reserved/],
         ['zz audio offline Z\n', /:1: kind "audio" is not image, text or video/],
         ['zz text\n', /:1: expected "name kind provider title"/],
+        // Latin-1: the title would break the dashboard's JSON
+        [Buffer.from('zz text offline Caf\xe9\n', 'latin1'), /:1: the title is not UTF-8/],
     ]) {
         fs.writeFileSync(file, text);
         r = admin(['modules'], { NANO_MODULES_FILE: file });

@@ -125,6 +125,30 @@ test_title_length(void **state)
                              " bytes");
 }
 
+/* A title goes into the JSON of /api/dashboard and /<m>/api/models:
+ * Latin-1 there made both 500 for everyone. */
+static void
+test_title_utf8(void **state)
+{
+    const nano_registry_module_t  *m;
+    size_t                         n;
+    char                           err[256];
+
+    (void) state;
+    assert_int_equal(parse("x text offline Caf\xc3\xa9 \xe2\x9c\x93\n", err,
+                           sizeof(err)), 0);
+    m = nano_registry_modules(&n);
+    assert_int_equal(n, 1);
+    assert_string_equal(m[0].title, "Caf\xc3\xa9 \xe2\x9c\x93");
+    nano_registry_cleanup();
+    assert_int_equal(parse("x text offline T\ny text offline Caf\xe9\n", err,
+                           sizeof(err)), -1);
+    assert_string_equal(err, "modules.conf:2: the title is not UTF-8");
+    assert_int_equal(parse("x text offline \xc0\xaf\n", err, sizeof(err)),
+                     -1);
+    assert_string_equal(err, "modules.conf:1: the title is not UTF-8");
+}
+
 int
 main(void)
 {
@@ -132,6 +156,7 @@ main(void)
         cmocka_unit_test(test_lines),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_title_length),
+        cmocka_unit_test(test_title_utf8),
     };
 
     return cmocka_run_group_tests_name("registry", tests, NULL, NULL);
