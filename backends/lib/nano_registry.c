@@ -109,6 +109,12 @@ nano_registry_parse(const char *text, size_t len, const char *what,
         if (next != NULL) {
             *next++ = '\0';
         }
+        /* CRLF line ends (saved on Windows): a blank line's "\r" was
+         * read as a name, which the scripts' awk listed as a module */
+        end = line + strlen(line);
+        if (end > line && end[-1] == '\r') {
+            end[-1] = '\0';
+        }
         if ((hash = strchr(line, '#')) != NULL) {
             *hash = '\0';
         }

@@ -7,10 +7,18 @@
 
 REGISTRY_FILE=${NANO_MODULES_FILE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/modules.conf}
 
+# registry_lines: the registry without comments, blank lines and CRLF's
+# "\r" (awk took a blank line's "\r" for a module's name).
+registry_lines() {
+    [ -r "$REGISTRY_FILE" ] || { echo "registry: cannot read $REGISTRY_FILE" >&2; return 1; }
+    sed -e 's/\r$//' -e 's/#.*//' "$REGISTRY_FILE" | awk 'NF'
+}
+
 # registry_modules: the module names, in file order.
 registry_modules() {
-    [ -r "$REGISTRY_FILE" ] || { echo "registry: cannot read $REGISTRY_FILE" >&2; return 1; }
-    sed -e 's/#.*//' "$REGISTRY_FILE" | awk 'NF { print $1 }'
+    local lines
+    lines=$(registry_lines) || return 1
+    [ -z "$lines" ] || printf '%s\n' "$lines" | awk '{ print $1 }'
 }
 
 # registry_port APP: the TCP port of APP, derived from its name alone

@@ -82,6 +82,32 @@ test('modules: lists the registry without a database; a registry a backend would
     fs.rmSync(path.dirname(file), { recursive: true });
 });
 
+// A registry saved with CRLF line ends: a blank line's "\r" was a module
+// for the scripts' awk (an upstream "nano_\r", a backend "nano-\r") and a
+// line the backends refused.
+test('modules: a CRLF registry is read alike by nano-admin, scripts/upstreams.sh and the Makefile', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-admin-crlf-'));
+    const file = path.join(dir, 'modules.conf');
+    fs.writeFileSync(file, '# name kind provider title\r\n\r\nqwen text dashscope Qwen\r\n'
+        + '  \r\ngrok\ttext\txai\tGrok # ours\r\n');
+    const r = admin(['modules'], { NANO_MODULES_FILE: file });
+    assert.equal(r.status, 0, r.err);
+    assert.equal(r.out, 'qwen\ttext\tdashscope\t/qwen\tQwen\ngrok\ttext\txai\t/grok\tGrok\n');
+    const ups = spawnSync(path.join(ROOT, 'scripts/upstreams.sh'), ['unix', '/run/nano'],
+        { encoding: 'utf8', env: { ...process.env, NANO_MODULES_FILE: file } });
+    assert.equal(ups.status, 0, ups.stderr);
+    assert.deepEqual(ups.stdout.split('\n').filter((l) => l.startsWith('upstream')), [
+        'upstream nano_platform { server unix:/run/nano/platform.sock; keepalive 16; }',
+        'upstream nano_qwen { server unix:/run/nano/qwen.sock; keepalive 16; }',
+        'upstream nano_grok { server unix:/run/nano/grok.sock; keepalive 16; }',
+    ]);
+    const apps = spawnSync('make', ['-s', '--no-print-directory', '-C', dir, '-f', path.join(ROOT, 'Makefile'),
+        'print-APPS'], { encoding: 'utf8', env: { ...process.env, MAKEFLAGS: '' } });
+    assert.equal(apps.status, 0, apps.stderr);
+    assert.equal(apps.stdout, 'platform qwen grok\n');
+    fs.rmSync(dir, { recursive: true });
+});
+
 test('users list: newest first with balance and sign-in methods; --limit; bad limits refused', async () => {
     const a = await person('adminlist');
     psql(`INSERT INTO "Account" ("id","userId","type","provider","providerAccountId")

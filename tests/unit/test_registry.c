@@ -46,6 +46,33 @@ test_lines(void **state)
     nano_registry_cleanup();
 }
 
+/* A registry saved with CRLF line ends (an editor on Windows): a blank
+ * line was "\r", read as a name, and refused; the scripts listed it. */
+static void
+test_crlf(void **state)
+{
+    const nano_registry_module_t  *m;
+    size_t                         n;
+    char                           err[256];
+
+    (void) state;
+    assert_int_equal(parse("# name kind provider title\r\n"
+                           "\r\n"
+                           "qwen text dashscope Qwen\r\n"
+                           "  \r\n"
+                           "grok\ttext\txai\tGrok\r\n", err, sizeof(err)), 0);
+    m = nano_registry_modules(&n);
+    assert_int_equal(n, 2);
+    assert_string_equal(m[0].title, "Qwen");
+    assert_string_equal(m[1].name, "grok");
+    assert_string_equal(m[1].title, "Grok");
+    nano_registry_cleanup();
+    /* a line of name, kind and provider only is still short */
+    assert_int_equal(parse("x text offline\r\n", err, sizeof(err)), -1);
+    assert_string_equal(err, "modules.conf:1: expected \"name kind provider"
+                             " title\"");
+}
+
 static void
 test_refusals(void **state)
 {
@@ -154,6 +181,7 @@ main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_crlf),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_title_length),
         cmocka_unit_test(test_title_utf8),
