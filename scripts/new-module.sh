@@ -53,11 +53,14 @@ case $kind in
     image) inc=nano_jobgen.h  provs="    .jobs_offline = &nano_jobgen_offline_image," ;;
     video) inc=nano_jobgen.h  provs="    .jobs_offline = &nano_jobgen_offline_video," ;;
 esac
+# (the title stays out of the C: a "*/" in it ended the comment, and the
+# registry's line is where it lives and changes)
 cat >"backends/$name/main.c" <<C
 /*
- * nano-$name: $title ($kind).  Its registry name and its
- * providers (the offline one until a real one is added, with its key in
- * .key_env); the page, the API and the job runner come from libnano.
+ * nano-$name: a $kind module; its title is its line in modules.conf.
+ * Its registry name and its providers (the offline one until a real one
+ * is added, with its key in .key_env); the page, the API and the job
+ * runner come from libnano.
  */
 
 #include "$inc"

@@ -156,6 +156,34 @@ test('make new-module refuses a bad name or kind and writes nothing', () => {
     assert.equal(scaffoldState(), was, 'a refused scaffold wrote nothing');
 });
 
+// The title went into main.c's head comment as it was: "*/" ended the
+// comment, and the scaffold did not compile.  Taken out again (its
+// files, its line and its binary), the copy is as it was.
+test('make new-module with a title holding "*/" scaffolds a module that builds', () => {
+    const name = 'zz-scaffold-c';
+    const was = scaffoldState();
+    const sqlWas = fs.readdirSync(path.join(copy, 'sql'));
+    const r = newModule({ NAME: name, KIND: 'video', TITLE: 'Clip */ Maker /*' });
+    try {
+        assert.equal(r.status, 0, r.out);
+        const b = sh('make', ['-s', name]);
+        assert.equal(b.status, 0, b.out);
+        assert.ok(fs.existsSync(path.join(copy, `build/bin/nano-${name}`)), 'built');
+    } finally {
+        // taken out again even when it failed, so the tests after run
+        const mig = fs.readdirSync(path.join(copy, 'sql')).filter((f) => !sqlWas.includes(f))
+            .map((f) => `sql/${f}`);
+        for (const f of [`backends/${name}`, `nginx.conf.d/modules/${name}.conf`, ...mig,
+            `build/bin/nano-${name}`, `build/obj/backends/${name}`]) {
+            fs.rmSync(path.join(copy, f), { recursive: true, force: true });
+        }
+        const conf = path.join(copy, 'modules.conf');
+        fs.writeFileSync(conf, fs.readFileSync(conf, 'utf8').split('\n')
+            .filter((l) => l.split(/\s+/)[0] !== name).join('\n'));
+    }
+    assert.equal(scaffoldState(), was, 'taken out again, the copy is as it was');
+});
+
 test('make new-module scaffolds; make builds the new apps and rebuilds no other', () => {
     for (const [name, kind, title] of [[TEXT, 'text', 'Scaffold <Text> & Co'], [IMAGE, 'image', '']]) {
         const vars = { NAME: name, KIND: kind };
