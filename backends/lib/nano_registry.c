@@ -102,6 +102,15 @@ nano_registry_parse(const char *text, size_t len, const char *what,
     }
     memcpy(buf, text, len);
     buf[len] = '\0';
+    /* a NUL would end the text here, dropping the lines after it in
+     * silence, while the scripts (sed, awk) still list those modules */
+    if ((p = memchr(buf, '\0', len)) != NULL) {
+        for (next = buf; next < p; next++) {
+            lineno += *next == '\n';
+        }
+        snprintf(err, errlen, "%s:%zu: a NUL byte", what, lineno + 1);
+        goto failed;
+    }
 
     for (line = buf; line != NULL; line = next) {
         lineno++;

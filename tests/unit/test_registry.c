@@ -73,6 +73,23 @@ test_crlf(void **state)
                              " title\"");
 }
 
+/* A NUL byte ended the text for the parser, which dropped every line
+ * after it in silence, while the scripts still started those modules. */
+static void
+test_nul(void **state)
+{
+    static const char  text[] = "qwen text dashscope Qwen\n"
+                                "x text offline T\0junk\n"
+                                "grok text xai Grok\n";
+    char               err[256];
+
+    (void) state;
+    assert_int_equal(nano_registry_parse(text, sizeof(text) - 1,
+                                         "modules.conf", err, sizeof(err)),
+                     -1);
+    assert_string_equal(err, "modules.conf:2: a NUL byte");
+}
+
 static void
 test_refusals(void **state)
 {
@@ -182,6 +199,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_lines),
         cmocka_unit_test(test_crlf),
+        cmocka_unit_test(test_nul),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_title_length),
         cmocka_unit_test(test_title_utf8),
