@@ -36,9 +36,10 @@ registry_port() {
 
 # registry_check_ports: fails naming the two modules whose ports collide.
 registry_check_ports() {
-    local app port
+    local app port mods
     declare -A owner=()
-    for app in platform $(registry_modules); do
+    mods=$(registry_modules) || return 1
+    for app in platform $mods; do
         port=$(registry_port "$app")
         if [ -n "${owner[$port]:-}" ]; then
             echo "registry: $app and ${owner[$port]} both map to port $port; rename one, or use unix sockets (the default)" >&2
@@ -60,10 +61,13 @@ registry_upstream_name() {
 # (fastcgi_keep_conn in nginx.conf.d/fastcgi.conf); a backend holds an
 # idle one as a descriptor, not a thread.
 registry_upstreams() {
-    local mode=$1 dir=${2:-} app
+    local mode=$1 dir=${2:-} app mods
+    # an unreadable registry fails here: the platform's upstream alone
+    # left nginx every module's snippet without its upstream
+    mods=$(registry_modules) || return 1
     printf '# Generated from %s by scripts/lib/registry.sh: where each\n' "$REGISTRY_FILE"
     printf '# backend listens.  Regenerate it when the registry changes.\n'
-    for app in platform $(registry_modules); do
+    for app in platform $mods; do
         if [ "$mode" = unix ]; then
             printf 'upstream %s { server unix:%s/%s.sock; keepalive 16; }\n' \
                 "$(registry_upstream_name "$app")" "$dir" "$app"

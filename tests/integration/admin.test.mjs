@@ -108,6 +108,20 @@ test('modules: a CRLF registry is read alike by nano-admin, scripts/upstreams.sh
     fs.rmSync(dir, { recursive: true });
 });
 
+// An installed nginx's upstreams from a registry that cannot be read (a
+// typo in NANO_MODULES_FILE): the platform's alone came out with exit 0,
+// and nginx then met every module's snippet without its upstream.
+test('modules: scripts/upstreams.sh fails on a registry it cannot read, writing no upstream', () => {
+    const missing = path.join(os.tmpdir(), `nano-no-registry-${process.pid}.conf`);
+    for (const args of [['unix', '/run/nano'], ['tcp']]) {
+        const r = spawnSync(path.join(ROOT, 'scripts/upstreams.sh'), args,
+            { encoding: 'utf8', env: { ...process.env, NANO_MODULES_FILE: missing } });
+        assert.notEqual(r.status, 0, `${args[0]}: ${r.stdout}`);
+        assert.match(r.stderr, /registry: cannot read .*nano-no-registry/);
+        assert.doesNotMatch(r.stdout, /upstream/, args[0]);
+    }
+});
+
 test('users list: newest first with balance and sign-in methods; --limit; bad limits refused', async () => {
     const a = await person('adminlist');
     psql(`INSERT INTO "Account" ("id","userId","type","provider","providerAccountId")
