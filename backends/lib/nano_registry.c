@@ -93,7 +93,7 @@ nano_registry_parse(const char *text, size_t len, const char *what,
     };
     nano_registry_module_t    mods[NANO_REGISTRY_MAX];
     size_t                    n = 0, i, lineno = 0, tlen;
-    char                     *buf, *line, *next, *p, *hash, *end;
+    char                     *buf, *line, *next, *p, *hash, *end, *name;
 
     buf = malloc(len + 1);
     if (buf == NULL) {
@@ -128,10 +128,17 @@ nano_registry_parse(const char *text, size_t len, const char *what,
             *hash = '\0';
         }
         p = line;
-        mods[n].name = nano_registry_word(&p);
-        if (mods[n].name == NULL) {
+        name = nano_registry_word(&p);
+        if (name == NULL) {
             continue;                       /* blank or comment */
         }
+        /* checked when one more comes: the last slot is room too */
+        if (n == NANO_REGISTRY_MAX) {
+            snprintf(err, errlen, "%s:%zu: more than %d modules", what,
+                     lineno, NANO_REGISTRY_MAX);
+            goto failed;
+        }
+        mods[n].name = name;
         mods[n].kind = nano_registry_word(&p);
         mods[n].provider = nano_registry_word(&p);
         while (*p == ' ' || *p == '\t') {
@@ -198,11 +205,7 @@ nano_registry_parse(const char *text, size_t len, const char *what,
                 goto failed;
             }
         }
-        if (++n == NANO_REGISTRY_MAX) {
-            snprintf(err, errlen, "%s: more than %d modules", what,
-                     NANO_REGISTRY_MAX - 1);
-            goto failed;
-        }
+        n++;
     }
 
     nano_registry_cleanup();

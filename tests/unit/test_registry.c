@@ -90,6 +90,29 @@ test_nul(void **state)
     assert_string_equal(err, "modules.conf:2: a NUL byte");
 }
 
+/* NANO_REGISTRY_MAX modules fit; the 64th was refused as "more than 63",
+ * one short of the room there is. */
+static void
+test_count(void **state)
+{
+    char    text[NANO_REGISTRY_MAX * 32 + 64], err[256];
+    size_t  i, len = 0, n;
+
+    (void) state;
+    for (i = 0; i < NANO_REGISTRY_MAX; i++) {
+        len += (size_t) snprintf(text + len, sizeof(text) - len,
+                                 "m%zu text offline T\n", i);
+    }
+    assert_int_equal(parse(text, err, sizeof(err)), 0);
+    nano_registry_modules(&n);
+    assert_int_equal(n, NANO_REGISTRY_MAX);
+    nano_registry_cleanup();
+    snprintf(text + len, sizeof(text) - len,
+             "# one more\nlast text offline T\n");
+    assert_int_equal(parse(text, err, sizeof(err)), -1);
+    assert_string_equal(err, "modules.conf:66: more than 64 modules");
+}
+
 static void
 test_refusals(void **state)
 {
@@ -200,6 +223,7 @@ main(void)
         cmocka_unit_test(test_lines),
         cmocka_unit_test(test_crlf),
         cmocka_unit_test(test_nul),
+        cmocka_unit_test(test_count),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_title_length),
         cmocka_unit_test(test_title_utf8),
