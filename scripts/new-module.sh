@@ -31,9 +31,13 @@ line=$(printf '%-15s %-6s %-10s %s' "$name" "$kind" offline "$title")
 # with (nano-admin modules): its rules (names, reserved words, kinds,
 # titles, one nginx upstream per module) live there alone.
 make -s build/bin/nano-admin >/dev/null
+# a last line without its newline (an editor that drops it) would have
+# the new line joined to it, as the last module's title
+sep=
+[ -z "$(tail -c 1 modules.conf)" ] || sep=$'\n'
 candidate=$(mktemp)
 trap 'rm -f "$candidate"' EXIT
-{ cat modules.conf; printf '%s\n' "$line"; } >"$candidate"
+{ cat modules.conf; printf '%s%s\n' "$sep" "$line"; } >"$candidate"
 if ! read_back=$(NANO_MODULES_FILE=$candidate build/bin/nano-admin modules 2>&1); then
     # "nano-admin: <file>:<line>: <why>" -> "<why>"
     die "$(printf '%s' "$read_back" | sed -E 's/^nano-admin: [^: ]+(:[0-9]+)?: //')"
@@ -44,7 +48,7 @@ fi
 [ ! -e "backends/$name" ] || die "backends/$name exists already"
 
 # the registry line
-printf '%s\n' "$line" >>modules.conf
+printf '%s%s\n' "$sep" "$line" >>modules.conf
 
 # the app: its registry name and the offline provider of its kind
 mkdir -p "backends/$name/public"

@@ -170,18 +170,49 @@ test('make new-module with a title holding "*/" scaffolds a module that builds',
         assert.equal(b.status, 0, b.out);
         assert.ok(fs.existsSync(path.join(copy, `build/bin/nano-${name}`)), 'built');
     } finally {
-        // taken out again even when it failed, so the tests after run
-        const mig = fs.readdirSync(path.join(copy, 'sql')).filter((f) => !sqlWas.includes(f))
-            .map((f) => `sql/${f}`);
-        for (const f of [`backends/${name}`, `nginx.conf.d/modules/${name}.conf`, ...mig,
-            `build/bin/nano-${name}`, `build/obj/backends/${name}`]) {
-            fs.rmSync(path.join(copy, f), { recursive: true, force: true });
-        }
-        const conf = path.join(copy, 'modules.conf');
-        fs.writeFileSync(conf, fs.readFileSync(conf, 'utf8').split('\n')
-            .filter((l) => l.split(/\s+/)[0] !== name).join('\n'));
+        takeOut(name, sqlWas);     // even when it failed, so the tests after run
     }
     assert.equal(scaffoldState(), was, 'taken out again, the copy is as it was');
+});
+
+// A scaffolded module taken out again: its files, its migration (what sql/
+// holds beyond sqlWas), its build and its registry line.
+function takeOut(name, sqlWas) {
+    const mig = fs.readdirSync(path.join(copy, 'sql')).filter((f) => !sqlWas.includes(f))
+        .map((f) => `sql/${f}`);
+    for (const f of [`backends/${name}`, `nginx.conf.d/modules/${name}.conf`, ...mig,
+        `build/bin/nano-${name}`, `build/obj/backends/${name}`]) {
+        fs.rmSync(path.join(copy, f), { recursive: true, force: true });
+    }
+    const conf = path.join(copy, 'modules.conf');
+    fs.writeFileSync(conf, fs.readFileSync(conf, 'utf8').split('\n')
+        .filter((l) => l.split(/\s+/)[0] !== name).join('\n'));
+}
+
+// A registry whose last line has no newline (an editor that drops it):
+// the new line was joined to it, read back as the last module's title,
+// and every scaffold refused as "not read back as one module".
+test('make new-module adds its line to a registry whose last line has no newline', () => {
+    const name = 'zz-scaffold-n';
+    const conf = path.join(copy, 'modules.conf');
+    const text = fs.readFileSync(conf, 'utf8');
+    const sqlWas = fs.readdirSync(path.join(copy, 'sql'));
+    fs.writeFileSync(conf, text.replace(/\n+$/, ''));
+    try {
+        const r = newModule({ NAME: name, KIND: 'text' });
+        assert.equal(r.status, 0, r.out);
+        const list = spawnSync(path.join(copy, 'build/bin/nano-admin'), ['modules'],
+            { encoding: 'utf8', env: { ...baseEnv(), NANO_MODULES_FILE: conf } });
+        assert.equal(list.status, 0, list.stderr);
+        const rows = list.stdout.trim().split('\n').map((l) => l.split('\t'));
+        // the registry's last module, its title as it was, then the new one
+        const [lastName, , , ...lastTitle] = text.trim().split('\n').pop().trim().split(/\s+/);
+        assert.deepEqual(rows.slice(-2).map((x) => [x[0], x[4]]),
+            [[lastName, lastTitle.join(' ')], [name, 'Zz-scaffold-n']], 'each its own line');
+    } finally {
+        takeOut(name, sqlWas);
+        fs.writeFileSync(conf, text);
+    }
 });
 
 test('make new-module scaffolds; make builds the new apps and rebuilds no other', () => {
