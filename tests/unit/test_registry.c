@@ -113,6 +113,28 @@ test_count(void **state)
     assert_string_equal(err, "modules.conf:66: more than 64 modules");
 }
 
+/* An installed module runs as the system user nano-<name>, and useradd
+ * takes 32 bytes at most: a name of 28 to 40 bytes served under make run
+ * and failed nano-setup (the package's postinst) on install. */
+static void
+test_name_length(void **state)
+{
+    char  text[128], err[256];
+
+    (void) state;
+    snprintf(text, sizeof(text), "%s text offline T\n",
+             "abcdefghijklmnopqrstuvwxy-7");
+    assert_int_equal(parse(text, err, sizeof(err)), 0);
+    nano_registry_cleanup();
+    snprintf(text, sizeof(text), "%s text offline T\n",
+             "abcdefghijklmnopqrstuvwxy-28");
+    assert_int_equal(parse(text, err, sizeof(err)), -1);
+    assert_string_equal(err, "modules.conf:1: \"abcdefghijklmnopqrstuvwxy-28\""
+                             " is not a module name (a-z, 0-9, '-', '.';"
+                             " starting with a letter or digit; at most 27"
+                             " bytes)");
+}
+
 static void
 test_refusals(void **state)
 {
@@ -126,7 +148,7 @@ test_refusals(void **state)
           "modules.conf:1: expected \"name kind provider title\"" },
         { "X text offline T\n",
           "modules.conf:1: \"X\" is not a module name (a-z, 0-9, '-', '.';"
-          " starting with a letter or digit; at most 40 bytes)" },
+          " starting with a letter or digit; at most 27 bytes)" },
         { "api text offline T\n", "modules.conf:1: \"api\" is reserved" },
         /* the platform's pages: a module there would take them over */
         { "settings text offline T\n",
@@ -224,6 +246,7 @@ main(void)
         cmocka_unit_test(test_crlf),
         cmocka_unit_test(test_nul),
         cmocka_unit_test(test_count),
+        cmocka_unit_test(test_name_length),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_title_length),
         cmocka_unit_test(test_title_utf8),
