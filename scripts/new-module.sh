@@ -85,8 +85,11 @@ C
 # the page: the shared tool page of its kind
 template=backends/ui/templates/$kind.html
 [ -r "$template" ] || die "$template is missing"
-# the title as HTML, then escaped for sed's replacement
-html=$(printf '%s' "$title" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' -e 's/"/\&quot;/g')
+# the title as HTML, then escaped for sed's replacement; "{" as &#123;,
+# since the page is a template whose {{...}} are filled in at each request
+# ("{{user_email}}" in a title showed the viewer's email)
+html=$(printf '%s' "$title" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' \
+    -e 's/"/\&quot;/g' -e 's/{/\&#123;/g')
 sed -e "s/@NAME@/$name/g" -e "s/@TITLE@/$(printf '%s' "$html" | sed 's/[\/&]/\\&/g')/g" \
     "$template" >"backends/$name/public/index.html"
 

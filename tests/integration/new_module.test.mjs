@@ -190,6 +190,25 @@ function takeOut(name, sqlWas) {
         .filter((l) => l.split(/\s+/)[0] !== name).join('\n'));
 }
 
+// The page's lead sentence took the title as it was, and the page is a
+// template: "{{user_email}}" there showed the viewer's email, and a lone
+// "{{" swallowed the text up to the next placeholder's "}}".
+test('make new-module: a title holding "{{" is text on the page, not a placeholder', () => {
+    const name = 'zz-scaffold-p';
+    const sqlWas = fs.readdirSync(path.join(copy, 'sql'));
+    const r = newModule({ NAME: name, KIND: 'text', TITLE: 'Chat {{user_email}} {{ bot' });
+    try {
+        assert.equal(r.status, 0, r.out);
+        const page = fs.readFileSync(path.join(copy, `backends/${name}/public/index.html`), 'utf8');
+        const tpl = fs.readFileSync(path.join(copy, 'backends/ui/templates/text.html'), 'utf8');
+        const placeholders = (t) => t.match(/\{\{[^}]*\}\}/g);
+        assert.deepEqual(placeholders(page), placeholders(tpl), 'the template\'s placeholders, no more');
+        assert.match(page, /"nb-lead">Chat &#123;&#123;user_email}} &#123;&#123; bot is a text module/);
+    } finally {
+        takeOut(name, sqlWas);
+    }
+});
+
 // A registry whose last line has no newline (an editor that drops it):
 // the new line was joined to it, read back as the last module's title,
 // and every scaffold refused as "not read back as one module".
