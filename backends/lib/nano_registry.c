@@ -80,12 +80,18 @@ nano_registry_parse(const char *text, size_t len, const char *what,
     /* the platform's own paths: a module's regex location would take
      * /settings from the platform's "location /"; the tools, whose
      * nano-<tool> sits where a module's binary would (build/bin,
-     * /usr/lib/nano/bin: "admin" broke nano-admin's build); and
-     * /etc/nano/common.env, which a module's <name>.env would replace */
+     * /usr/lib/nano/bin: "admin" broke nano-admin's build);
+     * /etc/nano/common.env, which a module's <name>.env would replace;
+     * and the Makefile's targets, where `make <app>` builds an app
+     * ("make clean" built a module "clean" to delete it, "make deps" one
+     * before installing what it needs) */
     static const char *const  reserved[] = {
         "platform", "api", "ui", "signup", "settings", "billing",
         "admin", "migrate", "token", "offline", "provider", "testapp",
-        "common", NULL
+        "common",
+        "all", "apps", "tools", "module", "deps", "run", "test", "unit",
+        "clean", "install", "install-platform", "install-module", "deb",
+        "deps-deb", "deb-test", "fresh-test", "new-module", NULL
     };
     static const char *const  kinds[] = { "image", "text", "video", NULL };
     static const char *const  providers[] = {

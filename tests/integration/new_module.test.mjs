@@ -142,6 +142,8 @@ test('make new-module refuses a bad name or kind and writes nothing', () => {
         // a tool's binary (nano-admin) and /etc/nano/common.env
         [{ NAME: 'admin', KIND: 'text' }, /"admin" is reserved/],
         [{ NAME: 'common', KIND: 'text' }, /"common" is reserved/],
+        // a target of the Makefile, where `make <app>` builds one app
+        [{ NAME: 'clean', KIND: 'text' }, /"clean" is reserved/],
         // one nginx upstream for both, which nginx refuses at start
         [{ NAME: 'wan-2-5', KIND: 'video' }, /"wan-2-5" and "wan-2\.5" would share one nginx upstream/],
         [{ NAME: 'nano.banana', KIND: 'image' }, /"nano\.banana" and "nano-banana" would share/],

@@ -171,6 +171,15 @@ test_refusals(void **state)
           "modules.conf:1: \"testapp\" is reserved" },
         { "common text offline T\n",
           "modules.conf:1: \"common\" is reserved" },
+        /* the Makefile's own targets: `make <app>` builds an app, and
+         * `make deps` built "deps" before installing what it needs */
+        { "deps text offline T\n", "modules.conf:1: \"deps\" is reserved" },
+        { "clean text offline T\n",
+          "modules.conf:1: \"clean\" is reserved" },
+        { "new-module text offline T\n",
+          "modules.conf:1: \"new-module\" is reserved" },
+        { "install-platform text offline T\n",
+          "modules.conf:1: \"install-platform\" is reserved" },
         { "x audio offline T\n",
           "modules.conf:1: kind \"audio\" is not image, text or video" },
         { "x text nope T\n", "modules.conf:1: unknown provider \"nope\"" },
