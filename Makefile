@@ -1,8 +1,9 @@
 # Nano Banana platform.  `make` builds the gateway module and every backend,
 # `make <app>` one backend, `make run` the whole stack, `make test` the tests.
 
-# The platform and every module of the registry (modules.conf).
-APPS      := platform $(shell sed -e 's/\#.*//' modules.conf | awk 'NF { print $$1 }')
+# The platform and every module of the registry (modules.conf; CRLF's
+# "\r" dropped, or a blank line's would be a module).
+APPS      := platform $(shell sed -e 's/\r$$//' -e 's/\#.*//' modules.conf | awk 'NF { print $$1 }')
 B         := build
 NGINX_SRC ?= /usr/share/nginx/src
 

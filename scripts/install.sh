@@ -123,7 +123,7 @@ install_platform() {
             fi
         } >"$d$CONFDIR/$name.env"
         chmod 0640 "$d$CONFDIR/$name.env"
-    done < <(sed -e 's/#.*//' "$REGISTRY_FILE" | awk 'NF')
+    done < <(registry_lines)
     subst ops/platform.env.in "$d$CONFDIR/platform.env" 0640
 
     # systemd: one socket/service pair for every app, and the platform's

@@ -31,9 +31,13 @@ line=$(printf '%-15s %-6s %-10s %s' "$name" "$kind" offline "$title")
 # with (nano-admin modules): its rules (names, reserved words, kinds,
 # titles, one nginx upstream per module) live there alone.
 make -s build/bin/nano-admin >/dev/null
+# a last line without its newline (an editor that drops it) would have
+# the new line joined to it, as the last module's title
+sep=
+[ -z "$(tail -c 1 modules.conf)" ] || sep=$'\n'
 candidate=$(mktemp)
 trap 'rm -f "$candidate"' EXIT
-{ cat modules.conf; printf '%s\n' "$line"; } >"$candidate"
+{ cat modules.conf; printf '%s%s\n' "$sep" "$line"; } >"$candidate"
 if ! read_back=$(NANO_MODULES_FILE=$candidate build/bin/nano-admin modules 2>&1); then
     # "nano-admin: <file>:<line>: <why>" -> "<why>"
     die "$(printf '%s' "$read_back" | sed -E 's/^nano-admin: [^: ]+(:[0-9]+)?: //')"
@@ -44,7 +48,7 @@ fi
 [ ! -e "backends/$name" ] || die "backends/$name exists already"
 
 # the registry line
-printf '%s\n' "$line" >>modules.conf
+printf '%s%s\n' "$sep" "$line" >>modules.conf
 
 # the app: its registry name and the offline provider of its kind
 mkdir -p "backends/$name/public"
@@ -53,11 +57,14 @@ case $kind in
     image) inc=nano_jobgen.h  provs="    .jobs_offline = &nano_jobgen_offline_image," ;;
     video) inc=nano_jobgen.h  provs="    .jobs_offline = &nano_jobgen_offline_video," ;;
 esac
+# (the title stays out of the C: a "*/" in it ended the comment, and the
+# registry's line is where it lives and changes)
 cat >"backends/$name/main.c" <<C
 /*
- * nano-$name: $title ($kind).  Its registry name and its
- * providers (the offline one until a real one is added, with its key in
- * .key_env); the page, the API and the job runner come from libnano.
+ * nano-$name: a $kind module; its title is its line in modules.conf.
+ * Its registry name and its providers (the offline one until a real one
+ * is added, with its key in .key_env); the page, the API and the job
+ * runner come from libnano.
  */
 
 #include "$inc"
@@ -78,8 +85,11 @@ C
 # the page: the shared tool page of its kind
 template=backends/ui/templates/$kind.html
 [ -r "$template" ] || die "$template is missing"
-# the title as HTML, then escaped for sed's replacement
-html=$(printf '%s' "$title" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' -e 's/"/\&quot;/g')
+# the title as HTML, then escaped for sed's replacement; "{" as &#123;,
+# since the page is a template whose {{...}} are filled in at each request
+# ("{{user_email}}" in a title showed the viewer's email)
+html=$(printf '%s' "$title" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' \
+    -e 's/"/\&quot;/g' -e 's/{/\&#123;/g')
 sed -e "s/@NAME@/$name/g" -e "s/@TITLE@/$(printf '%s' "$html" | sed 's/[\/&]/\\&/g')/g" \
     "$template" >"backends/$name/public/index.html"
 

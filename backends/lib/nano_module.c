@@ -209,6 +209,17 @@ nano_module_main(int argc, char **argv, const nano_module_def_t *def)
                 def->name);
         return 1;
     }
+    /* the kind is the registry's, the providers are compiled in: a kind
+     * edited in modules.conf left the offline provider NULL, and the
+     * start a segfault that make run restarted over and over */
+    if (strcmp(reg->kind, "text") == 0 ? def->text_offline == NULL
+                                       : def->jobs_offline == NULL)
+    {
+        fprintf(stderr, "%s: the module registry says %s, and this app"
+                " generates %s\n", def->name, reg->kind,
+                def->text_offline != NULL ? "text" : "image or video");
+        return 1;
+    }
     snprintf(nano_module_kind_name, sizeof(nano_module_kind_name), "%s",
              reg->kind);
     nano_module_current = def;

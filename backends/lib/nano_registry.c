@@ -10,6 +10,7 @@
 #include "nano_file.h"
 #include "nano_registry.h"
 #include "nano_strlist.h"
+#include "nano_utf8.h"
 
 #define NANO_REGISTRY_FILE_MAX  (64 * 1024)
 #define NANO_REGISTRY_TITLE_MAX 80
@@ -77,9 +78,20 @@ nano_registry_parse(const char *text, size_t len, const char *what,
     char *err, size_t errlen)
 {
     /* the platform's own paths: a module's regex location would take
-     * /settings from the platform's "location /" */
+     * /settings from the platform's "location /"; the tools, whose
+     * nano-<tool> sits where a module's binary would (build/bin,
+     * /usr/lib/nano/bin: "admin" broke nano-admin's build);
+     * /etc/nano/common.env, which a module's <name>.env would replace;
+     * and the Makefile's targets, where `make <app>` builds an app
+     * ("make clean" built a module "clean" to delete it, "make deps" one
+     * before installing what it needs) */
     static const char *const  reserved[] = {
-        "platform", "api", "ui", "signup", "settings", "billing", NULL
+        "platform", "api", "ui", "signup", "settings", "billing",
+        "admin", "migrate", "token", "offline", "provider", "testapp",
+        "common",
+        "all", "apps", "tools", "module", "deps", "run", "test", "unit",
+        "clean", "install", "install-platform", "install-module", "deb",
+        "deps-deb", "deb-test", "fresh-test", "new-module", NULL
     };
     static const char *const  kinds[] = { "image", "text", "video", NULL };
     static const char *const  providers[] = {
@@ -87,7 +99,7 @@ nano_registry_parse(const char *text, size_t len, const char *what,
     };
     nano_registry_module_t    mods[NANO_REGISTRY_MAX];
     size_t                    n = 0, i, lineno = 0, tlen;
-    char                     *buf, *line, *next, *p, *hash, *end;
+    char                     *buf, *line, *next, *p, *hash, *end, *name;
 
     buf = malloc(len + 1);
     if (buf == NULL) {
@@ -96,6 +108,15 @@ nano_registry_parse(const char *text, size_t len, const char *what,
     }
     memcpy(buf, text, len);
     buf[len] = '\0';
+    /* a NUL would end the text here, dropping the lines after it in
+     * silence, while the scripts (sed, awk) still list those modules */
+    if ((p = memchr(buf, '\0', len)) != NULL) {
+        for (next = buf; next < p; next++) {
+            lineno += *next == '\n';
+        }
+        snprintf(err, errlen, "%s:%zu: a NUL byte", what, lineno + 1);
+        goto failed;
+    }
 
     for (line = buf; line != NULL; line = next) {
         lineno++;
@@ -103,14 +124,27 @@ nano_registry_parse(const char *text, size_t len, const char *what,
         if (next != NULL) {
             *next++ = '\0';
         }
+        /* CRLF line ends (saved on Windows): a blank line's "\r" was
+         * read as a name, which the scripts' awk listed as a module */
+        end = line + strlen(line);
+        if (end > line && end[-1] == '\r') {
+            end[-1] = '\0';
+        }
         if ((hash = strchr(line, '#')) != NULL) {
             *hash = '\0';
         }
         p = line;
-        mods[n].name = nano_registry_word(&p);
-        if (mods[n].name == NULL) {
+        name = nano_registry_word(&p);
+        if (name == NULL) {
             continue;                       /* blank or comment */
         }
+        /* checked when one more comes: the last slot is room too */
+        if (n == NANO_REGISTRY_MAX) {
+            snprintf(err, errlen, "%s:%zu: more than %d modules", what,
+                     lineno, NANO_REGISTRY_MAX);
+            goto failed;
+        }
+        mods[n].name = name;
         mods[n].kind = nano_registry_word(&p);
         mods[n].provider = nano_registry_word(&p);
         while (*p == ' ' || *p == '\t') {
@@ -157,6 +191,13 @@ nano_registry_parse(const char *text, size_t len, const char *what,
                      what, lineno, NANO_REGISTRY_TITLE_MAX);
             goto failed;
         }
+        /* it goes into JSON (the dashboard, /<m>/api/models), which
+         * cannot carry another encoding: Latin-1 made both 500 */
+        if (!nano_utf8_valid(mods[n].title)) {
+            snprintf(err, errlen, "%s:%zu: the title is not UTF-8", what,
+                     lineno);
+            goto failed;
+        }
         for (i = 0; i < n; i++) {
             if (strcmp(mods[i].name, mods[n].name) == 0) {
                 snprintf(err, errlen, "%s:%zu: \"%s\" is listed twice", what,
@@ -170,11 +211,7 @@ nano_registry_parse(const char *text, size_t len, const char *what,
                 goto failed;
             }
         }
-        if (++n == NANO_REGISTRY_MAX) {
-            snprintf(err, errlen, "%s: more than %d modules", what,
-                     NANO_REGISTRY_MAX - 1);
-            goto failed;
-        }
+        n++;
     }
 
     nano_registry_cleanup();

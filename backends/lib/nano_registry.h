@@ -9,7 +9,9 @@
 #include <stddef.h>
 
 #define NANO_REGISTRY_MAX       64      /* modules */
-#define NANO_REGISTRY_NAME_MAX  40      /* bytes of a name */
+/* bytes of a name: installed, a module runs as the system user
+ * nano-<name>, and useradd takes 32 bytes at most */
+#define NANO_REGISTRY_NAME_MAX  27
 
 typedef struct {
     const char  *name;       /* "nano-banana": path prefix, binary, folder */

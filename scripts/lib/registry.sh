@@ -7,10 +7,18 @@
 
 REGISTRY_FILE=${NANO_MODULES_FILE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/modules.conf}
 
+# registry_lines: the registry without comments, blank lines and CRLF's
+# "\r" (awk took a blank line's "\r" for a module's name).
+registry_lines() {
+    [ -r "$REGISTRY_FILE" ] || { echo "registry: cannot read $REGISTRY_FILE" >&2; return 1; }
+    sed -e 's/\r$//' -e 's/#.*//' "$REGISTRY_FILE" | awk 'NF'
+}
+
 # registry_modules: the module names, in file order.
 registry_modules() {
-    [ -r "$REGISTRY_FILE" ] || { echo "registry: cannot read $REGISTRY_FILE" >&2; return 1; }
-    sed -e 's/#.*//' "$REGISTRY_FILE" | awk 'NF { print $1 }'
+    local lines
+    lines=$(registry_lines) || return 1
+    [ -z "$lines" ] || printf '%s\n' "$lines" | awk '{ print $1 }'
 }
 
 # registry_port APP: the TCP port of APP, derived from its name alone
@@ -28,9 +36,10 @@ registry_port() {
 
 # registry_check_ports: fails naming the two modules whose ports collide.
 registry_check_ports() {
-    local app port
+    local app port mods
     declare -A owner=()
-    for app in platform $(registry_modules); do
+    mods=$(registry_modules) || return 1
+    for app in platform $mods; do
         port=$(registry_port "$app")
         if [ -n "${owner[$port]:-}" ]; then
             echo "registry: $app and ${owner[$port]} both map to port $port; rename one, or use unix sockets (the default)" >&2
@@ -52,10 +61,13 @@ registry_upstream_name() {
 # (fastcgi_keep_conn in nginx.conf.d/fastcgi.conf); a backend holds an
 # idle one as a descriptor, not a thread.
 registry_upstreams() {
-    local mode=$1 dir=${2:-} app
+    local mode=$1 dir=${2:-} app mods
+    # an unreadable registry fails here: the platform's upstream alone
+    # left nginx every module's snippet without its upstream
+    mods=$(registry_modules) || return 1
     printf '# Generated from %s by scripts/lib/registry.sh: where each\n' "$REGISTRY_FILE"
     printf '# backend listens.  Regenerate it when the registry changes.\n'
-    for app in platform $(registry_modules); do
+    for app in platform $mods; do
         if [ "$mode" = unix ]; then
             printf 'upstream %s { server unix:%s/%s.sock; keepalive 16; }\n' \
                 "$(registry_upstream_name "$app")" "$dir" "$app"

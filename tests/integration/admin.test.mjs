@@ -64,6 +64,8 @@ test('modules: lists the registry without a database; a registry a backend would
         ['settings text offline S\n', /:1: "settings" is reserved/],
         ['zz audio offline Z\n', /:1: kind "audio" is not image, text or video/],
         ['zz text\n', /:1: expected "name kind provider title"/],
+        // Latin-1: the title would break the dashboard's JSON
+        [Buffer.from('zz text offline Caf\xe9\n', 'latin1'), /:1: the title is not UTF-8/],
     ]) {
         fs.writeFileSync(file, text);
         r = admin(['modules'], { NANO_MODULES_FILE: file });
@@ -78,6 +80,46 @@ test('modules: lists the registry without a database; a registry a backend would
     assert.equal(r.status, 2);
     assert.match(r.err, /usage: nano-admin modules/);
     fs.rmSync(path.dirname(file), { recursive: true });
+});
+
+// A registry saved with CRLF line ends: a blank line's "\r" was a module
+// for the scripts' awk (an upstream "nano_\r", a backend "nano-\r") and a
+// line the backends refused.
+test('modules: a CRLF registry is read alike by nano-admin, scripts/upstreams.sh and the Makefile', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-admin-crlf-'));
+    const file = path.join(dir, 'modules.conf');
+    fs.writeFileSync(file, '# name kind provider title\r\n\r\nqwen text dashscope Qwen\r\n'
+        + '  \r\ngrok\ttext\txai\tGrok # ours\r\n');
+    const r = admin(['modules'], { NANO_MODULES_FILE: file });
+    assert.equal(r.status, 0, r.err);
+    assert.equal(r.out, 'qwen\ttext\tdashscope\t/qwen\tQwen\ngrok\ttext\txai\t/grok\tGrok\n');
+    const ups = spawnSync(path.join(ROOT, 'scripts/upstreams.sh'), ['unix', '/run/nano'],
+        { encoding: 'utf8', env: { ...process.env, NANO_MODULES_FILE: file } });
+    assert.equal(ups.status, 0, ups.stderr);
+    assert.deepEqual(ups.stdout.split('\n').filter((l) => l.startsWith('upstream')), [
+        'upstream nano_platform { server unix:/run/nano/platform.sock; keepalive 16; }',
+        'upstream nano_qwen { server unix:/run/nano/qwen.sock; keepalive 16; }',
+        'upstream nano_grok { server unix:/run/nano/grok.sock; keepalive 16; }',
+    ]);
+    const apps = spawnSync('make', ['-s', '--no-print-directory', '-C', dir, '-f', path.join(ROOT, 'Makefile'),
+        'print-APPS'], { encoding: 'utf8', env: { ...process.env, MAKEFLAGS: '' } });
+    assert.equal(apps.status, 0, apps.stderr);
+    assert.equal(apps.stdout, 'platform qwen grok\n');
+    fs.rmSync(dir, { recursive: true });
+});
+
+// An installed nginx's upstreams from a registry that cannot be read (a
+// typo in NANO_MODULES_FILE): the platform's alone came out with exit 0,
+// and nginx then met every module's snippet without its upstream.
+test('modules: scripts/upstreams.sh fails on a registry it cannot read, writing no upstream', () => {
+    const missing = path.join(os.tmpdir(), `nano-no-registry-${process.pid}.conf`);
+    for (const args of [['unix', '/run/nano'], ['tcp']]) {
+        const r = spawnSync(path.join(ROOT, 'scripts/upstreams.sh'), args,
+            { encoding: 'utf8', env: { ...process.env, NANO_MODULES_FILE: missing } });
+        assert.notEqual(r.status, 0, `${args[0]}: ${r.stdout}`);
+        assert.match(r.stderr, /registry: cannot read .*nano-no-registry/);
+        assert.doesNotMatch(r.stdout, /upstream/, args[0]);
+    }
 });
 
 test('users list: newest first with balance and sign-in methods; --limit; bad limits refused', async () => {

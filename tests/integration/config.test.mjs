@@ -515,6 +515,30 @@ test('backends: a backend with a bad setting stops at start, naming it', () => {
     }
 });
 
+// The registry says a module's kind, its binary has the providers of one
+// kind: a kind edited in modules.conf (seedream as text, qwen as image)
+// was a segfault at start, over and over under make run's restarts.
+test('backends: a module whose registry kind its binary has no provider for stops at start, naming both', () => {
+    const media = fs.mkdtempSync(path.join(tmpRoot, 'media-'));
+    const conf = fs.readFileSync(path.join(ROOT, 'modules.conf'), 'utf8');
+    for (const [app, kind, built] of [['seedream', 'text', 'image or video'], ['qwen', 'image', 'text'],
+        ['openai', 'video', 'text']]) {
+        const file = path.join(tmpRoot, `kind-${app}.conf`);
+        fs.writeFileSync(file, conf.split('\n').map((l) => (l.split(/\s+/)[0] === app
+            ? l.replace(/^(\S+\s+)\S+/, `$1${kind}`) : l)).join('\n'));
+        const sock = path.join(tmpRoot, `kind-${app}.sock`);
+        const r = spawnSync(path.join(BIN, `nano-${app}`), ['--listen', `unix:${sock}`], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
+            env: backendEnv({ NANO_MEDIA_DIR: media, NANO_MODULES_FILE: file }),
+        });
+        assert.equal(r.signal, null, `${app} as ${kind}: it did not stop by itself: ${r.stderr.slice(-300)}`);
+        assert.equal(r.status, 1, `${app} as ${kind}: ${r.stderr.slice(-300)}`);
+        assert.ok(r.stderr.includes(`${app}: the module registry says ${kind}, and this app generates ${built}`),
+            r.stderr.slice(-300));
+        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+    }
+});
+
 // The ends of NANO_SIGNUP_CREDITS's range are taken: 0 (accounts open
 // empty) and 1,000,000,000; the grant itself is credits.test.mjs's.
 test('backends: NANO_SIGNUP_CREDITS of 0 or 1000000000 is taken: the backend serves and stops on TERM', async () => {

@@ -127,17 +127,23 @@ test('make new-module refuses a bad name or kind and writes nothing', () => {
         [{ NAME: 'platform', KIND: 'text' }, /"platform" is reserved/],
         [{ NAME: 'api', KIND: 'image' }, /"api" is reserved/],
         [{ NAME: 'zz', KIND: 'audio' }, /kind "audio" is not image, text or video/],
-        [{ NAME: 'Zz', KIND: 'text' }, /"Zz" is not a module name \(a-z, 0-9, '-', '\.'; starting with a letter or digit; at most 40 bytes\)/],
+        [{ NAME: 'Zz', KIND: 'text' }, /"Zz" is not a module name \(a-z, 0-9, '-', '\.'; starting with a letter or digit; at most 27 bytes\)/],
         [{ NAME: '-zz', KIND: 'text' }, /"-zz" is not a module name/],
         [{ NAME: 'zz_x', KIND: 'text' }, /"zz_x" is not a module name/],
         [{ NAME: 'zz/../x', KIND: 'text' }, /"zz\/\.\.\/x" is not a module name/],
-        [{ NAME: 'z'.repeat(41), KIND: 'text' }, /is not a module name .*at most 40 bytes/],
+        // installed, nano-<name> is a system user: useradd takes 32 bytes
+        [{ NAME: 'z'.repeat(28), KIND: 'text' }, /is not a module name .*at most 27 bytes/],
         // a blank in NAME: the line would be read as another module
         [{ NAME: 'zz text offline', KIND: 'text' }, /NAME="zz text offline" KIND="text" is not read back as one module/],
         [{ NAME: 'lib', KIND: 'text' }, /backends\/lib exists already/],
         // the platform's pages: the module's regex location would take them
         [{ NAME: 'settings', KIND: 'text' }, /"settings" is reserved/],
         [{ NAME: 'signup', KIND: 'text' }, /"signup" is reserved/],
+        // a tool's binary (nano-admin) and /etc/nano/common.env
+        [{ NAME: 'admin', KIND: 'text' }, /"admin" is reserved/],
+        [{ NAME: 'common', KIND: 'text' }, /"common" is reserved/],
+        // a target of the Makefile, where `make <app>` builds one app
+        [{ NAME: 'clean', KIND: 'text' }, /"clean" is reserved/],
         // one nginx upstream for both, which nginx refuses at start
         [{ NAME: 'wan-2-5', KIND: 'video' }, /"wan-2-5" and "wan-2\.5" would share one nginx upstream/],
         [{ NAME: 'nano.banana', KIND: 'image' }, /"nano\.banana" and "nano-banana" would share/],
@@ -151,6 +157,84 @@ test('make new-module refuses a bad name or kind and writes nothing', () => {
         assert.match(r.out, msg, JSON.stringify(vars));
     }
     assert.equal(scaffoldState(), was, 'a refused scaffold wrote nothing');
+});
+
+// The title went into main.c's head comment as it was: "*/" ended the
+// comment, and the scaffold did not compile.  Taken out again (its
+// files, its line and its binary), the copy is as it was.
+test('make new-module with a title holding "*/" scaffolds a module that builds', () => {
+    const name = 'zz-scaffold-c';
+    const was = scaffoldState();
+    const sqlWas = fs.readdirSync(path.join(copy, 'sql'));
+    const r = newModule({ NAME: name, KIND: 'video', TITLE: 'Clip */ Maker /*' });
+    try {
+        assert.equal(r.status, 0, r.out);
+        const b = sh('make', ['-s', name]);
+        assert.equal(b.status, 0, b.out);
+        assert.ok(fs.existsSync(path.join(copy, `build/bin/nano-${name}`)), 'built');
+    } finally {
+        takeOut(name, sqlWas);     // even when it failed, so the tests after run
+    }
+    assert.equal(scaffoldState(), was, 'taken out again, the copy is as it was');
+});
+
+// A scaffolded module taken out again: its files, its migration (what sql/
+// holds beyond sqlWas), its build and its registry line.
+function takeOut(name, sqlWas) {
+    const mig = fs.readdirSync(path.join(copy, 'sql')).filter((f) => !sqlWas.includes(f))
+        .map((f) => `sql/${f}`);
+    for (const f of [`backends/${name}`, `nginx.conf.d/modules/${name}.conf`, ...mig,
+        `build/bin/nano-${name}`, `build/obj/backends/${name}`]) {
+        fs.rmSync(path.join(copy, f), { recursive: true, force: true });
+    }
+    const conf = path.join(copy, 'modules.conf');
+    fs.writeFileSync(conf, fs.readFileSync(conf, 'utf8').split('\n')
+        .filter((l) => l.split(/\s+/)[0] !== name).join('\n'));
+}
+
+// The page's lead sentence took the title as it was, and the page is a
+// template: "{{user_email}}" there showed the viewer's email, and a lone
+// "{{" swallowed the text up to the next placeholder's "}}".
+test('make new-module: a title holding "{{" is text on the page, not a placeholder', () => {
+    const name = 'zz-scaffold-p';
+    const sqlWas = fs.readdirSync(path.join(copy, 'sql'));
+    const r = newModule({ NAME: name, KIND: 'text', TITLE: 'Chat {{user_email}} {{ bot' });
+    try {
+        assert.equal(r.status, 0, r.out);
+        const page = fs.readFileSync(path.join(copy, `backends/${name}/public/index.html`), 'utf8');
+        const tpl = fs.readFileSync(path.join(copy, 'backends/ui/templates/text.html'), 'utf8');
+        const placeholders = (t) => t.match(/\{\{[^}]*\}\}/g);
+        assert.deepEqual(placeholders(page), placeholders(tpl), 'the template\'s placeholders, no more');
+        assert.match(page, /"nb-lead">Chat &#123;&#123;user_email}} &#123;&#123; bot is a text module/);
+    } finally {
+        takeOut(name, sqlWas);
+    }
+});
+
+// A registry whose last line has no newline (an editor that drops it):
+// the new line was joined to it, read back as the last module's title,
+// and every scaffold refused as "not read back as one module".
+test('make new-module adds its line to a registry whose last line has no newline', () => {
+    const name = 'zz-scaffold-n';
+    const conf = path.join(copy, 'modules.conf');
+    const text = fs.readFileSync(conf, 'utf8');
+    const sqlWas = fs.readdirSync(path.join(copy, 'sql'));
+    fs.writeFileSync(conf, text.replace(/\n+$/, ''));
+    try {
+        const r = newModule({ NAME: name, KIND: 'text' });
+        assert.equal(r.status, 0, r.out);
+        const list = spawnSync(path.join(copy, 'build/bin/nano-admin'), ['modules'],
+            { encoding: 'utf8', env: { ...baseEnv(), NANO_MODULES_FILE: conf } });
+        assert.equal(list.status, 0, list.stderr);
+        const rows = list.stdout.trim().split('\n').map((l) => l.split('\t'));
+        // the registry's last module, its title as it was, then the new one
+        const [lastName, , , ...lastTitle] = text.trim().split('\n').pop().trim().split(/\s+/);
+        assert.deepEqual(rows.slice(-2).map((x) => [x[0], x[4]]),
+            [[lastName, lastTitle.join(' ')], [name, 'Zz-scaffold-n']], 'each its own line');
+    } finally {
+        takeOut(name, sqlWas);
+        fs.writeFileSync(conf, text);
+    }
 });
 
 test('make new-module scaffolds; make builds the new apps and rebuilds no other', () => {

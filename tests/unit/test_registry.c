@@ -46,6 +46,95 @@ test_lines(void **state)
     nano_registry_cleanup();
 }
 
+/* A registry saved with CRLF line ends (an editor on Windows): a blank
+ * line was "\r", read as a name, and refused; the scripts listed it. */
+static void
+test_crlf(void **state)
+{
+    const nano_registry_module_t  *m;
+    size_t                         n;
+    char                           err[256];
+
+    (void) state;
+    assert_int_equal(parse("# name kind provider title\r\n"
+                           "\r\n"
+                           "qwen text dashscope Qwen\r\n"
+                           "  \r\n"
+                           "grok\ttext\txai\tGrok\r\n", err, sizeof(err)), 0);
+    m = nano_registry_modules(&n);
+    assert_int_equal(n, 2);
+    assert_string_equal(m[0].title, "Qwen");
+    assert_string_equal(m[1].name, "grok");
+    assert_string_equal(m[1].title, "Grok");
+    nano_registry_cleanup();
+    /* a line of name, kind and provider only is still short */
+    assert_int_equal(parse("x text offline\r\n", err, sizeof(err)), -1);
+    assert_string_equal(err, "modules.conf:1: expected \"name kind provider"
+                             " title\"");
+}
+
+/* A NUL byte ended the text for the parser, which dropped every line
+ * after it in silence, while the scripts still started those modules. */
+static void
+test_nul(void **state)
+{
+    static const char  text[] = "qwen text dashscope Qwen\n"
+                                "x text offline T\0junk\n"
+                                "grok text xai Grok\n";
+    char               err[256];
+
+    (void) state;
+    assert_int_equal(nano_registry_parse(text, sizeof(text) - 1,
+                                         "modules.conf", err, sizeof(err)),
+                     -1);
+    assert_string_equal(err, "modules.conf:2: a NUL byte");
+}
+
+/* NANO_REGISTRY_MAX modules fit; the 64th was refused as "more than 63",
+ * one short of the room there is. */
+static void
+test_count(void **state)
+{
+    char    text[NANO_REGISTRY_MAX * 32 + 64], err[256];
+    size_t  i, len = 0, n;
+
+    (void) state;
+    for (i = 0; i < NANO_REGISTRY_MAX; i++) {
+        len += (size_t) snprintf(text + len, sizeof(text) - len,
+                                 "m%zu text offline T\n", i);
+    }
+    assert_int_equal(parse(text, err, sizeof(err)), 0);
+    nano_registry_modules(&n);
+    assert_int_equal(n, NANO_REGISTRY_MAX);
+    nano_registry_cleanup();
+    snprintf(text + len, sizeof(text) - len,
+             "# one more\nlast text offline T\n");
+    assert_int_equal(parse(text, err, sizeof(err)), -1);
+    assert_string_equal(err, "modules.conf:66: more than 64 modules");
+}
+
+/* An installed module runs as the system user nano-<name>, and useradd
+ * takes 32 bytes at most: a name of 28 to 40 bytes served under make run
+ * and failed nano-setup (the package's postinst) on install. */
+static void
+test_name_length(void **state)
+{
+    char  text[128], err[256];
+
+    (void) state;
+    snprintf(text, sizeof(text), "%s text offline T\n",
+             "abcdefghijklmnopqrstuvwxy-7");
+    assert_int_equal(parse(text, err, sizeof(err)), 0);
+    nano_registry_cleanup();
+    snprintf(text, sizeof(text), "%s text offline T\n",
+             "abcdefghijklmnopqrstuvwxy-28");
+    assert_int_equal(parse(text, err, sizeof(err)), -1);
+    assert_string_equal(err, "modules.conf:1: \"abcdefghijklmnopqrstuvwxy-28\""
+                             " is not a module name (a-z, 0-9, '-', '.';"
+                             " starting with a letter or digit; at most 27"
+                             " bytes)");
+}
+
 static void
 test_refusals(void **state)
 {
@@ -59,7 +148,7 @@ test_refusals(void **state)
           "modules.conf:1: expected \"name kind provider title\"" },
         { "X text offline T\n",
           "modules.conf:1: \"X\" is not a module name (a-z, 0-9, '-', '.';"
-          " starting with a letter or digit; at most 40 bytes)" },
+          " starting with a letter or digit; at most 27 bytes)" },
         { "api text offline T\n", "modules.conf:1: \"api\" is reserved" },
         /* the platform's pages: a module there would take them over */
         { "settings text offline T\n",
@@ -68,6 +157,29 @@ test_refusals(void **state)
           "modules.conf:1: \"signup\" is reserved" },
         { "billing text offline T\n",
           "modules.conf:1: \"billing\" is reserved" },
+        /* the tools' binaries beside nano-<name> in build/bin and
+         * /usr/lib/nano/bin, and /etc/nano/common.env beside <name>.env */
+        { "admin text offline T\n", "modules.conf:1: \"admin\" is reserved" },
+        { "migrate text offline T\n",
+          "modules.conf:1: \"migrate\" is reserved" },
+        { "token text offline T\n", "modules.conf:1: \"token\" is reserved" },
+        { "offline text offline T\n",
+          "modules.conf:1: \"offline\" is reserved" },
+        { "provider text offline T\n",
+          "modules.conf:1: \"provider\" is reserved" },
+        { "testapp text offline T\n",
+          "modules.conf:1: \"testapp\" is reserved" },
+        { "common text offline T\n",
+          "modules.conf:1: \"common\" is reserved" },
+        /* the Makefile's own targets: `make <app>` builds an app, and
+         * `make deps` built "deps" before installing what it needs */
+        { "deps text offline T\n", "modules.conf:1: \"deps\" is reserved" },
+        { "clean text offline T\n",
+          "modules.conf:1: \"clean\" is reserved" },
+        { "new-module text offline T\n",
+          "modules.conf:1: \"new-module\" is reserved" },
+        { "install-platform text offline T\n",
+          "modules.conf:1: \"install-platform\" is reserved" },
         { "x audio offline T\n",
           "modules.conf:1: kind \"audio\" is not image, text or video" },
         { "x text nope T\n", "modules.conf:1: unknown provider \"nope\"" },
@@ -111,13 +223,42 @@ test_title_length(void **state)
                              " bytes");
 }
 
+/* A title goes into the JSON of /api/dashboard and /<m>/api/models:
+ * Latin-1 there made both 500 for everyone. */
+static void
+test_title_utf8(void **state)
+{
+    const nano_registry_module_t  *m;
+    size_t                         n;
+    char                           err[256];
+
+    (void) state;
+    assert_int_equal(parse("x text offline Caf\xc3\xa9 \xe2\x9c\x93\n", err,
+                           sizeof(err)), 0);
+    m = nano_registry_modules(&n);
+    assert_int_equal(n, 1);
+    assert_string_equal(m[0].title, "Caf\xc3\xa9 \xe2\x9c\x93");
+    nano_registry_cleanup();
+    assert_int_equal(parse("x text offline T\ny text offline Caf\xe9\n", err,
+                           sizeof(err)), -1);
+    assert_string_equal(err, "modules.conf:2: the title is not UTF-8");
+    assert_int_equal(parse("x text offline \xc0\xaf\n", err, sizeof(err)),
+                     -1);
+    assert_string_equal(err, "modules.conf:1: the title is not UTF-8");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_lines),
+        cmocka_unit_test(test_crlf),
+        cmocka_unit_test(test_nul),
+        cmocka_unit_test(test_count),
+        cmocka_unit_test(test_name_length),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_title_length),
+        cmocka_unit_test(test_title_utf8),
     };
 
     return cmocka_run_group_tests_name("registry", tests, NULL, NULL);
