@@ -18,7 +18,6 @@
 #include "nano_email.h"
 #include "nano_log.h"
 #include "nano_password.h"
-#include "nano_registry.h"
 #include "nano_server.h"
 #include "platform.h"
 
@@ -100,26 +99,33 @@ platform_account_remove_tree(const char *path, int depth)
     rmdir(path);
 }
 
-/* A deleted user's files: <media>/<module>/<user> of every module. */
+/*
+ * A deleted user's files: <media>/<module>/<user> of every module folder
+ * there, not only the registry's: a module taken out of the registry
+ * leaves its users' files behind, and they go with the account too.
+ */
 static void
 platform_account_remove_media(const char *media, const char *user_id)
 {
-    const nano_registry_module_t  *m;
-    char                           dir[PATH_MAX];
-    size_t                         i, n;
+    DIR            *d;
+    struct dirent  *e;
+    char            dir[PATH_MAX];
 
     if (media == NULL || media[0] == '\0' || strchr(user_id, '/') != NULL
         || strcmp(user_id, "..") == 0 || strcmp(user_id, ".") == 0)
     {
         return;
     }
-    m = nano_registry_modules(&n);
-    for (i = 0; i < n; i++) {
-        if (snprintf(dir, sizeof(dir), "%s/%s/%s", media, m[i].name,
-                     user_id) < (int) sizeof(dir))
-        {
-            platform_account_remove_tree(dir, 0);
+    if ((d = opendir(media)) != NULL) {
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0
+                && snprintf(dir, sizeof(dir), "%s/%s/%s", media, e->d_name,
+                            user_id) < (int) sizeof(dir))
+            {
+                platform_account_remove_tree(dir, 0);
+            }
         }
+        closedir(d);
     }
     platform_avatar_remove(media, user_id);
 }

@@ -128,6 +128,28 @@ test('a deleted user\'s edit that reaches nano-banana anyway is 401 and leaves n
         + ` ${fs.existsSync(userDir) ? fs.readdirSync(userDir) : ''}`);
 });
 
+// Account deletion removes the user's folder under every module folder of
+// the media root, not only the registry's: a module taken out of the
+// registry left its users' files behind (found by a probe).
+test('a deleted account takes its files under a module folder the registry no longer lists', async () => {
+    const u = await person('gone-removed-module');
+    const gone = path.join(MEDIA_DIR, 'a-removed-module', u.id, 'gen1');
+    const other = path.join(MEDIA_DIR, 'a-removed-module', 'someone-else', 'gen2');
+    for (const dir of [gone, other]) {
+        fs.mkdirSync(dir, { recursive: true });
+        fs.writeFileSync(path.join(dir, '0.png'), 'an image');
+    }
+    try {
+        const res = await account('DELETE', '/api/account', u.jar, { password: u.user.password });
+        assert.equal(res.status, 200, res.text);
+        const userDir = path.dirname(gone);
+        assert.ok(!fs.existsSync(userDir), `the deleted user's folder is gone: ${filesBelow(userDir)}`);
+        assert.ok(fs.existsSync(path.join(other, '0.png')), 'another user\'s file stays');
+    } finally {
+        fs.rmSync(path.join(MEDIA_DIR, 'a-removed-module'), { recursive: true, force: true });
+    }
+});
+
 // A job's end holds its row and then takes the account's row for the
 // refund; the deletion of that user's account took them the other way
 // round, and when the two met PostgreSQL ended one of them as a
