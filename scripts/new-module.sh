@@ -102,9 +102,11 @@ next=$(printf '%03d' $((10#$last + 1)))
 mig=sql/${next}_${name//[-.]/_}_price.sql
 cat >"$mig" <<SQL
 -- The price of the $name module ($kind), scaffolded by make new-module.
--- One fixed price per generation; change it with a new migration.
+-- One fixed price per generation; change it with a new migration.  A
+-- module of this name taken out and made again finds its row there.
 INSERT INTO "ModelPrice" ("module", "model", "label", "credits", "sort")
-    VALUES ('$name', 'offline-$kind', 'Offline $kind', 1, 0);
+    VALUES ('$name', 'offline-$kind', 'Offline $kind', 1, 0)
+    ON CONFLICT ("module", "model") DO NOTHING;
 SQL
 
 cat <<DONE

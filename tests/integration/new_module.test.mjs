@@ -16,6 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Jar, request, newUser, register, signIn, freePort, sleep, SESSION_COOKIE } from './lib.mjs';
 import { ROOT, waitFor } from './generations.mjs';
+import { psql, lit } from './accounts.mjs';
 
 const TEXT = 'zz-scaffold-t';
 const IMAGE = 'zz-scaffold-i';
@@ -206,6 +207,28 @@ test('make new-module: a title holding "{{" is text on the page, not a placehold
         const placeholders = (t) => t.match(/\{\{[^}]*\}\}/g);
         assert.deepEqual(placeholders(page), placeholders(tpl), 'the template\'s placeholders, no more');
         assert.match(page, /"nb-lead">Chat &#123;&#123;user_email}} &#123;&#123; bot is a text module/);
+    } finally {
+        takeOut(name, sqlWas);
+    }
+});
+
+// A module taken out (its files, its registry line) keeps its applied
+// price migration and row, as migrations are never undone; the same name
+// made again wrote a second INSERT of the same row, whose duplicate key
+// stopped the migrations and make run (found by a probe).
+test('make new-module: the price of a module made again after it was taken out migrates', () => {
+    const name = 'zz-scaffold-r';
+    const sqlWas = fs.readdirSync(path.join(copy, 'sql'));
+    const r = newModule({ NAME: name, KIND: 'image' });
+    try {
+        assert.equal(r.status, 0, r.out);
+        const mig = fs.readdirSync(path.join(copy, 'sql')).filter((f) => !sqlWas.includes(f));
+        assert.equal(mig.length, 1, `one migration: ${mig}`);
+        const sql = fs.readFileSync(path.join(copy, 'sql', mig[0]), 'utf8');
+        // applied once when first made, once more when made again; rolled back
+        const out = psql(['BEGIN', sql, sql,
+            `SELECT count(*) FROM "ModelPrice" WHERE "module" = ${lit(name)}`, 'ROLLBACK']);
+        assert.equal(out, '1', 'one price row, no duplicate key');
     } finally {
         takeOut(name, sqlWas);
     }
