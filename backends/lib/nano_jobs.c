@@ -835,6 +835,10 @@ nano_jobs_called(nano_db_t *db, nano_job_t *job, CURLMsg *msg)
     {
         /* no answer, or one cut short (an error status still says why) */
         next = nano_jobs_transfer_failed(job);
+        if (job->provider->unanswered != NULL && !job->res.too_large) {
+            job->attempts = 0;
+            next = job->provider->unanswered(job, next);
+        }
     } else {
         /* the provider builds the next call afresh */
         nano_jobs_body_free(job);
