@@ -620,18 +620,33 @@ nano_jobs_record(nano_db_t *db)
     free(ends);
 }
 
-/* Records a provider's new task id as phase "submitted". */
+/*
+ * Records a provider's new task id as phase "submitted": 0 when it is
+ * recorded (or there is none), -1 when the row is no longer this
+ * runner's (taken over, or deleted).  When the database fails to record
+ * it, the task still runs, and is charged, at the provider: the job goes
+ * on, held, and the id is written again after its next call (before,
+ * the job was dropped, and its lease ended it refunded 30 s later while
+ * the provider made the video).
+ */
 static int
 nano_jobs_save_task(nano_db_t *db, nano_job_t *job)
 {
-    int  done = 0;
+    nano_db_status_t  st;
+    int               done = 0;
 
     if (job->task_id[0] == '\0' || job->task_saved) {
         return 0;
     }
-    if (nano_gen_set_phase(db, job->gen.id, nano_jobs.owner, "submitted",
-                           job->task_id, &done) != NANO_DB_OK || !done)
-    {
+    st = nano_gen_set_phase(db, job->gen.id, nano_jobs.owner, "submitted",
+                            job->task_id, &done);
+    if (st != NANO_DB_OK) {
+        nano_log_warn("job %s: cannot record its task id %s: %s; written"
+                      " again after its next call", job->gen.id,
+                      job->task_id, nano_db_last_error(db));
+        return 0;
+    }
+    if (!done) {
         return -1;
     }
     job->task_saved = 1;
@@ -647,8 +662,8 @@ static void
 nano_jobs_apply(nano_db_t *db, nano_job_t *job, nano_job_next_t next)
 {
     if (nano_jobs_save_task(db, job) != 0) {
-        nano_log_warn("job %s: lost before its task id was recorded",
-                      job->gen.id);
+        nano_log_warn("job %s: lost before its task id was recorded (taken"
+                      " over, or deleted)", job->gen.id);
         nano_jobs_drop(job);
         return;
     }
