@@ -991,9 +991,14 @@ nano_jobs_unmarked(const nano_job_t *job, long long now)
 /*
  * Records "submitting" for every due POST in one statement (one commit
  * however many are due), before any of them is sent.  A job its runner
- * lost meanwhile, or whose record failed, is dropped (left to its
- * lease), as it was before its call; short of memory, they all wait for
- * the next round, unsent.
+ * lost meanwhile is dropped (left to its lease), as it was before its
+ * call.  When the record fails (the database restarting, or refusing
+ * it), nothing was sent: the jobs wait, unsent and held, and are marked
+ * again a second later, for NANO_JOBS_LATER_SECS at most, then left to
+ * their leases (before, they were dropped at once: the image came a
+ * lease late, or, when the mark had committed with its answer lost,
+ * ended "interrupted" and refunded though never sent).  Short of
+ * memory, they all wait for the next round, unsent.
  */
 static void
 nano_jobs_mark(nano_db_t *db, long long now)
@@ -1032,8 +1037,21 @@ nano_jobs_mark(nano_db_t *db, long long now)
         }
         if (st == NANO_DB_OK) {
             nano_log_warn("job %s: lost before its call", job->gen.id);
-        } else {
-            nano_log_warn("job %s: cannot record its call: %s", job->gen.id,
+        } else if (job->mark_until == 0) {
+            job->mark_until = now + NANO_JOBS_LATER_SECS * 1000LL;
+            nano_log_warn("job %s: cannot record its call: %s; marked"
+                          " again in a second, unsent meanwhile",
+                          job->gen.id, nano_db_last_error(db));
+        }
+        if (st != NANO_DB_OK && now < job->mark_until
+            && !atomic_load(&nano_jobs.stopping))
+        {
+            job->wake_at = now + NANO_JOBS_CLAIM_MS;
+            continue;
+        }
+        if (st != NANO_DB_OK) {
+            nano_log_warn("job %s: its call still cannot be recorded (%s);"
+                          " its lease ends it", job->gen.id,
                           nano_db_last_error(db));
         }
         nano_jobs_drop(job);

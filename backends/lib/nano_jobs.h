@@ -95,6 +95,8 @@ struct nano_job_s {
     long long                   wake_at;
     long long                   end_until;  /* its end failed: tried
                                                again until then (ms) */
+    long long                   mark_until; /* its "submitting" failed:
+                                               likewise */
     CURL                       *easy;
     struct curl_slist          *slist;
     nano_job_t                 *next;
