@@ -1336,19 +1336,21 @@ nano_gen_unreadable(nano_db_t *db, const char *id, const char *owner)
 
 nano_db_status_t
 nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
-    int lease_secs, int max, const char *held, int takeover,
+    int lease_secs, int max, const char *held, int takeover, int tasks,
     nano_gen_t **jobs, size_t *n)
 {
     /* a lapsed lease of owner's own is taken back too: that job was
      * dropped (its end could not be recorded, ...), and in a single
-     * process nobody else would end it */
+     * process nobody else would end it; a recorded task only by a runner
+     * that can poll it ($7) */
     static const char   sql[] =
         "WITH c AS (SELECT \"id\" FROM \"Generation\""
         " WHERE \"module\" = $1 AND ((\"status\" = 'queued'"
         " AND (\"leaseUntil\" IS NULL OR \"leaseUntil\" <= " NANO_GEN_EPOCH
         "))"
         " OR (\"status\" = 'running' AND \"leaseUntil\" < " NANO_GEN_EPOCH
-        " AND ($6::boolean OR \"leaseOwner\" = $2)))"
+        " AND ($6::boolean OR \"leaseOwner\" = $2)"
+        " AND ($7::boolean OR \"providerTaskId\" IS NULL)))"
         " AND NOT (\"id\" = ANY($5::text[]))"
         " ORDER BY \"createdAt\" LIMIT $4 FOR UPDATE SKIP LOCKED)"
         " UPDATE \"Generation\" g SET \"status\" = 'running',"
@@ -1357,7 +1359,7 @@ nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
         " \"startedAt\" = COALESCE(g.\"startedAt\", " NANO_GEN_NOW ")"
         " FROM c WHERE g.\"id\" = c.\"id\""
         " RETURNING " NANO_GEN_COLUMNS("g.");
-    const char         *params[6];
+    const char         *params[7];
     char                secs[16], lim[16];
     nano_db_status_t    st;
     PGresult           *r;
@@ -1373,7 +1375,8 @@ nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
     params[3] = lim;
     params[4] = held;
     params[5] = takeover ? "true" : "false";
-    r = nano_db_exec_hot(db, sql, 6, params, PGRES_TUPLES_OK, &st);
+    params[6] = tasks ? "true" : "false";
+    r = nano_db_exec_hot(db, sql, 7, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         return st;
     }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "nano_jobgen.h"
+#include "nano_log.h"
 #include "nano_video.h"
 #include "nano_offline_video.h"
 #include "nano_provider_call.h"
@@ -204,10 +205,34 @@ nano_jobgen_wan_step(nano_job_t *job, const nano_client_res_t *res)
     }
 }
 
+/* A call without an answer, past the runner's retries.  A poll changes
+ * nothing and the task goes on (and is charged) at DashScope whatever
+ * our line does: poll again on the poll's backoff, within its budget, as
+ * for a throttled poll (a network cut of a few seconds failed the video
+ * and refunded it before).  A submit may have been taken: never sent
+ * again; a download fails, as before. */
+static nano_job_next_t
+nano_jobgen_wan_unanswered(nano_job_t *job, nano_job_next_t next)
+{
+    nano_jobgen_wan_t  *w = job->state;
+    const char         *why;
+
+    if (w == NULL || w->stage != NANO_WAN_STAGE_POLL) {
+        return next;
+    }
+    why = json_string_value(json_object_get(job->error, "message"));
+    nano_log_warn("job %s: a poll of its task brought no answer (%s);"
+                  " polled again", job->gen.id, why != NULL ? why : "?");
+    json_decref(job->error);
+    job->error = NULL;
+    return nano_jobgen_wan_poll(job, w);
+}
+
 const nano_job_provider_t  nano_jobgen_wan = {
     .name = "wan",
     .start = nano_jobgen_wan_start,
     .step = nano_jobgen_wan_step,
+    .unanswered = nano_jobgen_wan_unanswered,
 };
 
 /* ---- offline ------------------------------------------------------------ */

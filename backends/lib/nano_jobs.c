@@ -620,18 +620,33 @@ nano_jobs_record(nano_db_t *db)
     free(ends);
 }
 
-/* Records a provider's new task id as phase "submitted". */
+/*
+ * Records a provider's new task id as phase "submitted": 0 when it is
+ * recorded (or there is none), -1 when the row is no longer this
+ * runner's (taken over, or deleted).  When the database fails to record
+ * it, the task still runs, and is charged, at the provider: the job goes
+ * on, held, and the id is written again after its next call (before,
+ * the job was dropped, and its lease ended it refunded 30 s later while
+ * the provider made the video).
+ */
 static int
 nano_jobs_save_task(nano_db_t *db, nano_job_t *job)
 {
-    int  done = 0;
+    nano_db_status_t  st;
+    int               done = 0;
 
     if (job->task_id[0] == '\0' || job->task_saved) {
         return 0;
     }
-    if (nano_gen_set_phase(db, job->gen.id, nano_jobs.owner, "submitted",
-                           job->task_id, &done) != NANO_DB_OK || !done)
-    {
+    st = nano_gen_set_phase(db, job->gen.id, nano_jobs.owner, "submitted",
+                            job->task_id, &done);
+    if (st != NANO_DB_OK) {
+        nano_log_warn("job %s: cannot record its task id %s: %s; written"
+                      " again after its next call", job->gen.id,
+                      job->task_id, nano_db_last_error(db));
+        return 0;
+    }
+    if (!done) {
         return -1;
     }
     job->task_saved = 1;
@@ -647,8 +662,8 @@ static void
 nano_jobs_apply(nano_db_t *db, nano_job_t *job, nano_job_next_t next)
 {
     if (nano_jobs_save_task(db, job) != 0) {
-        nano_log_warn("job %s: lost before its task id was recorded",
-                      job->gen.id);
+        nano_log_warn("job %s: lost before its task id was recorded (taken"
+                      " over, or deleted)", job->gen.id);
         nano_jobs_drop(job);
         return;
     }
@@ -835,6 +850,10 @@ nano_jobs_called(nano_db_t *db, nano_job_t *job, CURLMsg *msg)
     {
         /* no answer, or one cut short (an error status still says why) */
         next = nano_jobs_transfer_failed(job);
+        if (job->provider->unanswered != NULL && !job->res.too_large) {
+            job->attempts = 0;
+            next = job->provider->unanswered(job, next);
+        }
     } else {
         /* the provider builds the next call afresh */
         nano_jobs_body_free(job);
@@ -972,9 +991,14 @@ nano_jobs_unmarked(const nano_job_t *job, long long now)
 /*
  * Records "submitting" for every due POST in one statement (one commit
  * however many are due), before any of them is sent.  A job its runner
- * lost meanwhile, or whose record failed, is dropped (left to its
- * lease), as it was before its call; short of memory, they all wait for
- * the next round, unsent.
+ * lost meanwhile is dropped (left to its lease), as it was before its
+ * call.  When the record fails (the database restarting, or refusing
+ * it), nothing was sent: the jobs wait, unsent and held, and are marked
+ * again a second later, for NANO_JOBS_LATER_SECS at most, then left to
+ * their leases (before, they were dropped at once: the image came a
+ * lease late, or, when the mark had committed with its answer lost,
+ * ended "interrupted" and refunded though never sent).  Short of
+ * memory, they all wait for the next round, unsent.
  */
 static void
 nano_jobs_mark(nano_db_t *db, long long now)
@@ -1013,8 +1037,21 @@ nano_jobs_mark(nano_db_t *db, long long now)
         }
         if (st == NANO_DB_OK) {
             nano_log_warn("job %s: lost before its call", job->gen.id);
-        } else {
-            nano_log_warn("job %s: cannot record its call: %s", job->gen.id,
+        } else if (job->mark_until == 0) {
+            job->mark_until = now + NANO_JOBS_LATER_SECS * 1000LL;
+            nano_log_warn("job %s: cannot record its call: %s; marked"
+                          " again in a second, unsent meanwhile",
+                          job->gen.id, nano_db_last_error(db));
+        }
+        if (st != NANO_DB_OK && now < job->mark_until
+            && !atomic_load(&nano_jobs.stopping))
+        {
+            job->wake_at = now + NANO_JOBS_CLAIM_MS;
+            continue;
+        }
+        if (st != NANO_DB_OK) {
+            nano_log_warn("job %s: its call still cannot be recorded (%s);"
+                          " its lease ends it", job->gen.id,
                           nano_db_last_error(db));
         }
         nano_jobs_drop(job);
@@ -1268,7 +1305,8 @@ nano_jobs_claim(nano_db_t *db, int handover)
     }
     st = nano_gen_claim(db, nano_jobs.module, nano_jobs.owner,
                         NANO_JOBS_LEASE_SECS, room, held,
-                        nano_jobs_may_take_over(nano_clock_ms()), &rows, &n);
+                        nano_jobs_may_take_over(nano_clock_ms()),
+                        !nano_jobs.provider->offline, &rows, &n);
     free(held);
     nano_jobs_reached(st != NANO_DB_UNAVAILABLE, nano_clock_ms());
     if (st != NANO_DB_OK) {

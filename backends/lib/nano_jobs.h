@@ -53,6 +53,12 @@ typedef struct {
     /* The call finished with a whole response (any status; a body cut
      * short or too large never comes here): what next. */
     nano_job_next_t  (*step)(nano_job_t *job, const nano_client_res_t *res);
+    /* Optional: the call brought no whole answer (cut, timed out) and
+     * the runner's retries are spent; job->error says why.  What next:
+     * next (NANO_JOB_FAILED), or another call (a poll that changes
+     * nothing, while the task goes on at the provider).  Not for an
+     * answer too large. */
+    nano_job_next_t  (*unanswered)(nano_job_t *job, nano_job_next_t next);
     /* Offline work (may block for seconds; on the offline thread). */
     nano_job_next_t  (*work)(nano_job_t *job);
 } nano_job_provider_t;
@@ -89,6 +95,8 @@ struct nano_job_s {
     long long                   wake_at;
     long long                   end_until;  /* its end failed: tried
                                                again until then (ms) */
+    long long                   mark_until; /* its "submitting" failed:
+                                               likewise */
     CURL                       *easy;
     struct curl_slist          *slist;
     nano_job_t                 *next;

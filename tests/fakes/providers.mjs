@@ -717,6 +717,17 @@ export function createFakeProviders(opts) {
         if (t.marks.has('poll-429') && t.polls <= (t.marks.get('poll-429') === true ? 1 : t.marks.get('poll-429'))) {
             return dashscopeError(res, 429, 'Throttling.RateQuota', 'Requests rate limit exceeded, please try again later.');
         }
+        // "[fake:poll-drop=N]": the next N polls are read and their
+        // connection closed with no answer (a network cut); counted after
+        // any poll-429s
+        const drops = t.marks.get('poll-drop');
+        if (drops !== undefined) {
+            t.dropped = (t.dropped || 0) + 1;
+            if (t.dropped <= (drops === true ? 1 : drops)) {
+                res.socket?.destroy();
+                return;
+            }
+        }
         const age = Date.now() - t.created;
         const times = { submit_time: new Date(t.created).toISOString().replace('T', ' ').replace('Z', '') };
         if (age < opts.taskMs / 3) return send(res, 200, { request_id, output: { task_id: id, task_status: 'PENDING', ...times } });

@@ -74,6 +74,63 @@ test('wan-2.5 survives kill -9 after its submit: taken over when the lease runs 
     assert.equal(log.split('\n').filter((l) => l.includes(`job ${id} succeeded`)).length, 1, 'one process finished it');
 });
 
+// A host (or process) of wan-2.5 without the DashScope key runs the
+// offline provider.  A task recorded at DashScope by a real runner that
+// died is never taken over by it: the offline provider cannot poll it and
+// made an offline video of its own, recorded as the result of the task
+// that DashScope went on making and charged (until 2026-12-06; found by a
+// probe).  The task waits for a runner with the key, which resumes it.
+test('wan-2.5: a recorded DashScope task is not taken over by an offline runner; a real one resumes it: one submit, charged once', { skip: !has('wan-2.5') && 'wan-2.5 is not in the registry' }, async () => {
+    const m = 'wan-2.5';
+    const u = await person('offline-takeover');
+    const cost = price(m);
+    const before = await fakeStats();
+    await withBackendEnv(m, ['NANO_JOBS_MAX=0'], async () => {
+        let real = await secondBackend(m, { NANO_JOBS_MAX: '4' });
+        let offline = null;
+        try {
+            const r = await generate(u.jar, m, { prompt: `a task whose runner dies ${tag()}` });
+            assert.equal(r.status, 202, r.text);
+            const { id } = r.json();
+            await waitSql(`SELECT 1 FROM "Generation" WHERE "id" = ${lit(id)} AND "status" = 'running'
+                AND "phase" = 'submitted' AND "providerTaskId" IS NOT NULL`, { ms: 10000, pred: (o) => o !== '' });
+            real.child.kill('SIGKILL');
+            assert.ok(await retry(() => real.child.exitCode !== null || real.child.signalCode !== null, 5000, 20), 'the real runner is dead');
+            await real.stop();
+            real = null;
+            const held = row(id);
+            assert.equal(held.status, 'running', `killed mid-task: ${held.status}`);
+            const owner = held.leaseOwner;
+
+            offline = await secondBackend(m, { NANO_JOBS_MAX: '4', DASHSCOPE_API_KEY: '' });
+            assert.match(offline.log(), /runner for wan-2\.5 with offline-video/);
+            // its lease lapsed, as the dead runner can renew it no more
+            psql(`UPDATE "Generation" SET "leaseUntil" = extract(epoch FROM clock_timestamp())::bigint - 5 WHERE "id" = ${lit(id)}`);
+            await sleep(3000);
+            const waiting = row(id);
+            assert.equal(waiting.status, 'running', `the offline runner left it: ${JSON.stringify(waiting.error)}`);
+            assert.equal(waiting.leaseOwner, owner, 'not claimed by the offline runner');
+            assert.equal(offline.log().includes(id), false, offline.log().slice(-800));
+
+            real = await secondBackend(m, { NANO_JOBS_MAX: '4' });
+            const g = await waitFor(u.jar, m, id, { ms: 20000 });
+            assert.equal(g.status, 'succeeded', JSON.stringify(g.error));
+            assert.equal(g.outputs.length, 1);
+            assert.equal(row(id).providerTaskId, held.providerTaskId, 'the same task');
+            assert.ok(real.log().includes(`job ${id} succeeded (wan)`), real.log().slice(-800));
+            assert.equal(offline.log().includes(id), false, 'the offline runner never touched it');
+        } finally {
+            if (real) await real.stop();
+            if (offline) await offline.stop();
+        }
+    });
+    const after = await fakeStats();
+    assert.equal(fakeCount(after, 'wan.submit') - fakeCount(before, 'wan.submit'), 1, 'one submit');
+    assert.deepEqual(ledgerOf((await psql(`SELECT "id" FROM "Generation" WHERE "userId" = ${lit(u.id)}`))).map((x) => [x.reason, Number(x.delta)]),
+        [['debit', -cost]], 'debited once, no refund');
+    assert.equal(ledgerSum(u.id), balanceOf(u.id));
+});
+
 for (const m of ['nano-banana', 'wan-2.5'].filter(has)) {
     test(`${m}: a job whose runner died in "submitting" fails as interrupted, refunded once, never sent again`, async () => {
         const u = await person(`submitting-${m}`);

@@ -92,6 +92,105 @@ test('nano-banana: a job whose end the database refused is written on the runner
     assert.equal((await waitFor(u.jar, m, next.json().id)).status, 'succeeded');
 });
 
+// A POST's "submitting" mark the database refused (a restart at that
+// moment): nothing was sent, so the runner keeps the job, unsent, and
+// marks it again a second later.  Until 2026-12-06 it dropped the job to
+// its lease: the image came 30 s late, and when the mark had committed
+// with its answer lost, the job ended "interrupted", refunded, though it
+// was never sent (found by a probe).
+test('nano-banana: a "submitting" mark the database refused once is written again a second later: one call, the image stored, charged once, no wait for the lease', async () => {
+    const m = 'nano-banana';
+    assert.ok(has(m), 'nano-banana is in the registry');
+    const u = await person('mark-lost');
+    const cost = price(m);
+    const before = await fakeStats();
+    // every row's first mark is refused, once: the job's id is not known
+    // before its admission, which its claim follows at once
+    const t = `nano_test_mark_${crypto.randomBytes(4).toString('hex')}`;
+    psql([`CREATE SEQUENCE ${t}`,
+        `CREATE FUNCTION ${t}() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF nextval('${t}') = 1 THEN
+                 RAISE EXCEPTION 'the test refuses this mark once';
+             END IF;
+             RETURN NEW;
+         END $$`,
+        `CREATE TRIGGER ${t} BEFORE UPDATE ON "Generation" FOR EACH ROW
+         WHEN (NEW."phase" = 'submitting' AND OLD."phase" IS NULL
+               AND OLD."module" = ${lit(m)}) EXECUTE FUNCTION ${t}()`]);
+    let id;
+    try {
+        const r = await generate(u.jar, m, { prompt: `a mark refused once ${tag()}` });
+        assert.equal(r.status, 202, r.text);
+        id = r.json().id;
+        await waitSql(`SELECT 1 FROM ${t} WHERE "last_value" >= 1 AND "is_called"`, { ms: 10000 });
+        const g = await waitFor(u.jar, m, id, { ms: LEASE_SECS * 1000 / 3 });
+        assert.equal(g.status, 'succeeded', JSON.stringify(g));
+        assert.equal(g.outputs.length, 1);
+    } finally {
+        psql([`DROP TRIGGER IF EXISTS ${t} ON "Generation"`, `DROP FUNCTION IF EXISTS ${t}()`,
+            `DROP SEQUENCE IF EXISTS ${t}`]);
+    }
+    const afterStats = await fakeStats();
+    assert.equal(fakeCount(afterStats, 'gemini.generateContent') - fakeCount(before, 'gemini.generateContent'), 1,
+        'one provider call');
+    assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost]], 'debited once, no refund');
+    assert.equal(ledgerSum(u.id), balanceOf(u.id));
+    const lines = logLines(m, id);
+    assert.equal(lines.filter((l) => l.includes('cannot record its call')).length, 1, lines.join('\n'));
+    assert.deepEqual(lines.filter((l) => /lost before its call|stopped during a provider call/.test(l)), [], lines.join('\n'));
+});
+
+// A Wan task id the database refused to record (a restart at that
+// moment): the task is taken and charged at DashScope, so the runner keeps
+// the job, polls it, and records the id again with the next poll.  Until
+// 2026-12-06 it dropped the job: its lease ended it "interrupted" and
+// refunded 30 s later, while DashScope made the video and charged (found
+// by a probe).
+test('wan-2.5: a task id whose record the database refused once is recorded on the next poll: the video is stored, one submit, charged once', { skip: !has('wan-2.5') && 'wan-2.5 is not in the registry' }, async () => {
+    const m = 'wan-2.5';
+    const u = await person('task-lost');
+    const cost = price(m);
+    const before = await fakeStats();
+    const r = await generate(u.jar, m, { prompt: `a task id refused once ${tag()} [fake:slow=1500]` });
+    assert.equal(r.status, 202, r.text);
+    const { id } = r.json();
+    const t = `nano_test_task_${id.replace(/-/g, '')}`;
+    psql([`CREATE SEQUENCE ${t}`,
+        `CREATE FUNCTION ${t}() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF nextval('${t}') = 1 THEN
+                 RAISE EXCEPTION 'the test refuses this task id once';
+             END IF;
+             RETURN NEW;
+         END $$`,
+        `CREATE TRIGGER ${t} BEFORE UPDATE ON "Generation" FOR EACH ROW
+         WHEN (OLD."id" = ${lit(id)} AND NEW."providerTaskId" IS NOT NULL
+               AND OLD."providerTaskId" IS NULL) EXECUTE FUNCTION ${t}()`]);
+    try {
+        assert.equal(row(id).phase === 'submitted', false, 'the submit was still in flight when the trigger came');
+        await waitSql(`SELECT 1 FROM ${t} WHERE "last_value" >= 1 AND "is_called"`, { ms: 10000 });
+        const g = await waitFor(u.jar, m, id, { ms: (LEASE_SECS + 20) * 1000 });
+        assert.equal(g.status, 'succeeded', JSON.stringify(g));
+        assert.equal(g.outputs.length, 1, JSON.stringify(g.outputs));
+        const done = row(id);
+        assert.equal(done.phase, 'submitted', 'the task id recorded after all');
+        assert.ok(done.providerTaskId, 'with its task id');
+        assert.ok(fs.existsSync(outputFiles(id)[0]), 'the video is stored');
+        const afterStats = await fakeStats();
+        assert.equal(fakeCount(afterStats, 'wan.submit') - fakeCount(before, 'wan.submit'), 1, 'one submit');
+        assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost]],
+            'debited once, no refund');
+        assert.equal(ledgerSum(u.id), balanceOf(u.id));
+        const lines = logLines(m, id);
+        assert.equal(lines.filter((l) => l.includes('cannot record its task id')).length, 1, lines.join('\n'));
+        assert.equal(lines.filter((l) => l.includes(`job ${id} succeeded`)).length, 1, lines.join('\n'));
+    } finally {
+        psql([`DROP TRIGGER IF EXISTS ${t} ON "Generation"`, `DROP FUNCTION IF EXISTS ${t}()`,
+            `DROP SEQUENCE IF EXISTS ${t}`]);
+    }
+});
+
 test('nano-banana: a claimed job whose row cannot be read (params jansson refuses) fails unreadable, refunded once, never claimed again, its process alive; the history lists it as its GET shows it', async () => {
     const m = 'nano-banana';
     assert.ok(has(m), 'nano-banana is in the registry');

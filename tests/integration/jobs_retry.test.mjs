@@ -31,3 +31,18 @@ test('wan-2.5 [fake:poll-429=5]: throttled polls are polled again; one submit, t
     assert.equal(j.g.outputs.length, 1);
     assert.deepEqual(ledgerOf(j.id).map((x) => [x.reason, Number(x.delta)]), [['debit', -j.cost]], 'charged once, no refund');
 });
+
+// A poll that brings no answer at all (the connection cut, a timeout) is
+// the same: the task goes on at DashScope, so it is polled again on the
+// poll's backoff.  Until 2026-12-06 a poll unanswered past the runner's
+// two retries failed the video and refunded it, while DashScope made it
+// and charged (found by a probe: four polls cut in a row).
+test('wan-2.5 [fake:poll-drop=4]: polls cut with no answer are polled again; one submit, the video stored, charged once', async () => {
+    const m = 'wan-2.5';
+    const j = await oneJob(m, 'wan-poll-cut', 'a video on a flaky line [fake:poll-drop=4]', 60000);
+    assert.equal(j.g.status, 'succeeded', JSON.stringify(j.g.error));
+    assert.equal(called(j, 'wan.submit'), 1, 'submitted once');
+    assert.ok(called(j, 'wan.poll') >= 5, `polled ${called(j, 'wan.poll')} times`);
+    assert.equal(j.g.outputs.length, 1);
+    assert.deepEqual(ledgerOf(j.id).map((x) => [x.reason, Number(x.delta)]), [['debit', -j.cost]], 'charged once, no refund');
+});
