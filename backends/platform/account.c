@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,7 +77,9 @@ platform_account_remove_tree(const char *path, int depth)
 {
     DIR            *d;
     struct dirent  *e;
+    struct stat     sb;
     char            sub[PATH_MAX];
+    int             dir;
 
     if (depth > 4 || (d = opendir(path)) == NULL) {
         unlink(path);
@@ -89,7 +92,11 @@ platform_account_remove_tree(const char *path, int depth)
         {
             continue;
         }
-        if (e->d_type == DT_DIR) {
+        /* some filesystems leave d_type unknown: their folders stayed */
+        dir = e->d_type == DT_DIR
+              || (e->d_type == DT_UNKNOWN && lstat(sub, &sb) == 0
+                  && S_ISDIR(sb.st_mode));
+        if (dir) {
             platform_account_remove_tree(sub, depth + 1);
         } else {
             unlink(sub);
