@@ -713,3 +713,30 @@ test('a deleted account keeps its purchases and their ledger rows under an anony
     assert.deepEqual(purchaseLedger(p.id).map((x) => x.userId), [row.userId]);
     assert.equal(purchasesOf(u.id).length, 0);
 });
+
+test('the account export holds the ledger as the page shows it, notes too, and the purchases', async () => {
+    const { u, sessionId, p } = await bought('bill-export', 'plus');
+    await refund(sessionId, 500);
+    const uid = lit(u.id);
+    psql(`BEGIN;
+        INSERT INTO "CreditLedger" ("userId", "delta", "reason", "note") VALUES (${uid}, 5, 'grant', 'goodwill for ticket #12');
+        UPDATE "CreditAccount" SET "balance" = "balance" + 5 WHERE "userId" = ${uid};
+        COMMIT;`);
+    const res = await get('/api/account/export', { headers: u.jar.headers() });
+    assert.equal(res.status, 200, res.text);
+    const x = res.json();
+    const page = (await get('/api/credits?limit=100', { headers: u.jar.headers() })).json();
+    const seen = (l) => [l.reason, l.delta, l.note];
+    assert.deepEqual(x.credits.ledger.map(seen).reverse(), page.ledger.map(seen), 'the ledger the page shows');
+    assert.equal(x.credits.ledger.at(-1).note, 'goodwill for ticket #12');
+    const row = purchase(p.id);
+    const iso = (col) => psql(`SELECT to_char("${col}", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') FROM "Purchase" WHERE "id" = ${lit(p.id)}`);
+    const taken = Math.floor((pack('plus').credits * 500) / pack('plus').price);
+    assert.equal(Number(row.creditsTakenBack), taken);
+    assert.deepEqual(x.credits.purchases, [{
+        id: p.id, pack: 'plus', credits: pack('plus').credits, amount: pack('plus').price, currency: 'usd',
+        status: 'paid', amountRefunded: 500, creditsTakenBack: taken, stripeSessionId: sessionId,
+        paymentIntent: row.paymentIntent, createdAt: iso('createdAt'), paidAt: iso('paidAt'),
+    }]);
+    assert.ok(!res.text.includes(row.idempotencyKey), 'nothing of the server\'s');
+});
