@@ -19,7 +19,7 @@ admin_credits_grant(nano_db_t *db, int argc, char **argv)
     char               id[64], err[160];
     long long          amount, balance = 0;
     nano_db_status_t   st;
-    int                rc;
+    int                rc, refused;
 
     if (argc == 4 && strcmp(argv[2], "--reason") == 0) {
         reason = argv[3];
@@ -50,9 +50,16 @@ admin_credits_grant(nano_db_t *db, int argc, char **argv)
     if ((rc = admin_user_id(db, argv[0], id, sizeof(id))) != ADMIN_OK) {
         return rc;
     }
-    st = nano_credits_grant(db, id, amount, reason, &balance);
+    st = nano_credits_grant(db, id, amount, reason, &balance, &refused);
     if (st != NANO_DB_OK) {
         return admin_db_error(db, st, "granting credits");
+    }
+    if (refused) {
+        fprintf(stderr, "nano-admin: %s's balance is %lld: a correction may"
+                " take at most %lld (only a payment's refund takes a balance"
+                " below zero); nothing changed\n", argv[0], balance,
+                balance > 0 ? balance : 0);
+        return ADMIN_USAGE;
     }
     printf("granted %lld credits to %s; balance now %lld\n", amount, argv[0],
            balance);

@@ -191,11 +191,15 @@ typedef struct {
     long long    amount;
     const char  *note;
     long long   *balance;
+    int         *refused;
 } nano_credits_grant_ctx_t;
 
 static nano_db_status_t
 nano_credits_grant_tx(nano_db_t *db, void *arg)
 {
+    static const char          lock_sql[] =
+        "SELECT \"balance\" FROM \"CreditAccount\" WHERE \"userId\" = $1"
+        " FOR UPDATE";
     static const char          sql[] =
         "WITH g AS (UPDATE \"CreditAccount\" SET \"balance\" = \"balance\""
         " + $2, \"updatedAt\" = (now() AT TIME ZONE 'utc')"
@@ -209,13 +213,33 @@ nano_credits_grant_tx(nano_db_t *db, void *arg)
     char                       amount[24];
     nano_db_status_t           st;
     PGresult                  *r;
+    long long                  now;
 
+    *c->refused = 0;
     st = nano_credits_ensure(db, c->user_id);
     if (st != NANO_DB_OK) {
         return st;
     }
-    snprintf(amount, sizeof(amount), "%lld", c->amount);
     params[0] = c->user_id;
+    r = nano_db_exec(db, lock_sql, 1, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return NANO_DB_FAILED;              /* the user is gone */
+    }
+    now = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    /* only a payment's refund may take a balance below zero (and the
+     * pages then say a payment was refunded): a correction takes what
+     * is there at most.  Rolled back, so a refusal opens no account. */
+    if (c->amount < 0 && now + c->amount < 0) {
+        *c->refused = 1;
+        *c->balance = now;
+        return NANO_DB_CONFLICT;
+    }
+    snprintf(amount, sizeof(amount), "%lld", c->amount);
     params[1] = amount;
     params[2] = c->note;
     r = nano_db_exec(db, sql, 3, params, PGRES_TUPLES_OK, &st);
@@ -233,11 +257,15 @@ nano_credits_grant_tx(nano_db_t *db, void *arg)
 
 nano_db_status_t
 nano_credits_grant(nano_db_t *db, const char *user_id, long long amount,
-    const char *note, long long *balance)
+    const char *note, long long *balance, int *refused)
 {
-    nano_credits_grant_ctx_t  c = { user_id, amount, note, balance };
+    nano_credits_grant_ctx_t  c = { user_id, amount, note, balance,
+                                    refused };
+    nano_db_status_t          st;
 
-    return nano_db_tx(db, nano_credits_grant_tx, &c);
+    *refused = 0;
+    st = nano_db_tx(db, nano_credits_grant_tx, &c);
+    return *refused ? NANO_DB_OK : st;
 }
 
 nano_db_status_t

@@ -66,10 +66,13 @@ nano_db_status_t nano_credits_ledger(nano_db_t *db, const char *user_id,
  * An operator's grant: amount credits (may be negative, a correction)
  * to user_id with a "grant" ledger row holding note, in its own
  * transaction, the account opened first when there is none.  The new
- * balance goes to *balance.
+ * balance goes to *balance.  A negative amount that would take the
+ * balance below zero (only a payment's refund may) changes nothing,
+ * opens no account and sets *refused, with the balance as it stands in
+ * *balance.
  */
 nano_db_status_t nano_credits_grant(nano_db_t *db, const char *user_id,
-    long long amount, const char *note, long long *balance);
+    long long amount, const char *note, long long *balance, int *refused);
 
 /* Re-assigns a deleted user's ledger rows and purchases to an anonymous
  * id, keeping their amounts, and drops the account (in the caller's

@@ -115,6 +115,12 @@ nano_packs_parse(const char *text, size_t len, const char *what,
         if (next != NULL) {
             *next++ = '\0';
         }
+        /* a CRLF file (saved on Windows) is read as the same file with
+         * LF: its blank lines were "\r", which is no pack id, and the
+         * platform did not start */
+        if (line[0] != '\0' && line[strlen(line) - 1] == '\r') {
+            line[strlen(line) - 1] = '\0';
+        }
         if ((hash = strchr(line, '#')) != NULL) {
             *hash = '\0';
         }

@@ -104,66 +104,93 @@ out:
  * result. */
 #define PLATFORM_CSV_BATCH  "2000"
 
-int
-platform_credits_csv(nano_req_t *req, nano_res_t *res)
+/* What GET /api/credits.csv reads, in one snapshot. */
+typedef struct {
+    const char  *user;
+    nano_buf_t   csv;
+} platform_credits_csv_t;
+
+/* Every batch from one snapshot: read apart, a row committed between two
+ * batches with an id below the last one read was left out while rows
+ * written after it were in, a ledger that summed to no balance (found
+ * by a probe). */
+static nano_db_status_t
+platform_credits_csv_read(nano_db_t *db, void *arg)
 {
-    static const char   sql[] =
+    static const char        sql[] =
         "SELECT \"id\", to_char(\"createdAt\","
         " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \"delta\", \"reason\","
         " \"module\", \"generationId\" FROM \"CreditLedger\""
         " WHERE \"userId\" = $1 AND \"id\" > $2::bigint"
         " ORDER BY \"id\" LIMIT " PLATFORM_CSV_BATCH;
-    const char         *user = nano_req_param_str(req, "NANO_USER_ID");
-    const char         *params[2];
-    nano_db_status_t    st = NANO_DB_OK;
-    nano_db_t          *db;
-    nano_buf_t          csv;
-    PGresult           *r;
-    char                after[24] = "0", disposition[96];
-    struct tm           tm;
-    time_t              now = time(NULL);
-    int                 i, n = 0, status;
+    platform_credits_csv_t  *c = arg;
+    const char              *params[2];
+    nano_db_status_t         st;
+    PGresult                *r;
+    char                     after[24] = "0";
+    int                      i, n;
 
-    if (user[0] == '\0') {
-        return nano_res_error(res, 401, "unauthorized", "sign in first");
+    PQclear(nano_db_exec(db, "SET TRANSACTION ISOLATION LEVEL REPEATABLE"
+                         " READ, READ ONLY", 0, NULL, PGRES_COMMAND_OK, &st));
+    if (st != NANO_DB_OK) {
+        return st;
     }
-    db = nano_server_db(req);
-    nano_buf_init(&csv);
-    nano_buf_puts(&csv, "createdAt,delta,reason,module,generationId\r\n");
+    /* a retry starts over */
+    nano_buf_cleanup(&c->csv);
+    nano_buf_puts(&c->csv, "createdAt,delta,reason,module,generationId\r\n");
     /* oldest first, as a statement reads */
-    params[0] = user;
+    params[0] = c->user;
     params[1] = after;
     do {
-        r = db != NULL ? nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK,
-                                      &st)
-                       : NULL;
+        r = nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK, &st);
         if (r == NULL) {
-            st = db != NULL ? st : NANO_DB_UNAVAILABLE;
-            break;
+            return st;
         }
         n = PQntuples(r);
         for (i = 0; i < n; i++) {
             /* the time and the delta are ours: no quoting needed */
-            nano_buf_printf(&csv, "%s,%s,", PQgetvalue(r, i, 1),
+            nano_buf_printf(&c->csv, "%s,%s,", PQgetvalue(r, i, 1),
                             PQgetvalue(r, i, 2));
-            nano_csv_cell(&csv, PQgetvalue(r, i, 3));
-            nano_buf_puts(&csv, ",");
-            nano_csv_cell(&csv, PQgetisnull(r, i, 4) ? NULL
-                                                     : PQgetvalue(r, i, 4));
-            nano_buf_puts(&csv, ",");
-            nano_csv_cell(&csv, PQgetisnull(r, i, 5) ? NULL
-                                                     : PQgetvalue(r, i, 5));
-            nano_buf_puts(&csv, "\r\n");
+            nano_csv_cell(&c->csv, PQgetvalue(r, i, 3));
+            nano_buf_puts(&c->csv, ",");
+            nano_csv_cell(&c->csv, PQgetisnull(r, i, 4)
+                                   ? NULL : PQgetvalue(r, i, 4));
+            nano_buf_puts(&c->csv, ",");
+            nano_csv_cell(&c->csv, PQgetisnull(r, i, 5)
+                                   ? NULL : PQgetvalue(r, i, 5));
+            nano_buf_puts(&c->csv, "\r\n");
         }
         if (n > 0) {
             snprintf(after, sizeof(after), "%s", PQgetvalue(r, n - 1, 0));
         }
         PQclear(r);
-    } while (n == atoi(PLATFORM_CSV_BATCH) && !csv.failed);
+    } while (n == atoi(PLATFORM_CSV_BATCH) && !c->csv.failed);
+    return NANO_DB_OK;
+}
+
+int
+platform_credits_csv(nano_req_t *req, nano_res_t *res)
+{
+    platform_credits_csv_t   c;
+    nano_db_status_t         st;
+    nano_db_t               *db;
+    char                     disposition[96];
+    struct tm                tm;
+    time_t                   now = time(NULL);
+    int                      status;
+
+    c.user = nano_req_param_str(req, "NANO_USER_ID");
+    if (c.user[0] == '\0') {
+        return nano_res_error(res, 401, "unauthorized", "sign in first");
+    }
+    nano_buf_init(&c.csv);
+    db = nano_server_db(req);
+    st = db != NULL ? nano_db_tx(db, platform_credits_csv_read, &c)
+                    : NANO_DB_UNAVAILABLE;
 
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
-    } else if (csv.failed) {
+    } else if (c.csv.failed) {
         status = nano_res_error(res, 500, "internal", "out of memory");
     } else {
         gmtime_r(&now, &tm);
@@ -171,12 +198,12 @@ platform_credits_csv(nano_req_t *req, nano_res_t *res)
                  "attachment; filename=\"credits-%Y-%m-%d.csv\"", &tm);
         nano_res_header(res, "Content-Disposition", disposition);
         nano_buf_cleanup(&res->body);
-        res->body = csv;
-        nano_buf_init(&csv);
+        res->body = c.csv;
+        nano_buf_init(&c.csv);
         res->content_type = "text/csv";
         res->status = 200;
         status = 200;
     }
-    nano_buf_cleanup(&csv);
+    nano_buf_cleanup(&c.csv);
     return status;
 }

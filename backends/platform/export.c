@@ -2,8 +2,10 @@
  * GET /api/account/export: everything the platform keeps about the
  * signed-in user as one JSON file to download: the profile (never the
  * password hash), linked sign-in accounts (never their tokens), the
- * sessions, the credit ledger and every generation's metadata (outputs
- * as the URLs they are served at, never the server's file paths).
+ * sessions, the credit ledger (with the notes the page shows), the
+ * purchases (never their Idempotency-Key) and every generation's
+ * metadata (outputs as the URLs they are served at, never the server's
+ * file paths).
  */
 
 #include <stdio.h>
@@ -19,7 +21,8 @@
 #define PLATFORM_EXPORT_ISO(col)                                              \
     "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
-/* The profile, accounts, balance and ledger in one round trip. */
+/* The profile, accounts, balance, ledger and purchases in one round
+ * trip. */
 static const char  platform_export_sql[] =
     "SELECT json_build_object('id', u.\"id\", 'email', u.\"email\","
     " 'name', u.\"name\", 'image', u.\"image\", 'emailVerified', "
@@ -34,8 +37,20 @@ static const char  platform_export_sql[] =
     " (SELECT coalesce(json_agg(json_build_object('delta', l.\"delta\","
     " 'reason', l.\"reason\", 'module', l.\"module\", 'generationId',"
     " l.\"generationId\", 'createdAt', "
-    PLATFORM_EXPORT_ISO("l.\"createdAt\"") ") ORDER BY l.\"id\"), '[]')"
-    " FROM \"CreditLedger\" l WHERE l.\"userId\" = u.\"id\") AS ledger"
+    PLATFORM_EXPORT_ISO("l.\"createdAt\"") ", 'note', l.\"note\")"
+    " ORDER BY l.\"id\"), '[]')"
+    " FROM \"CreditLedger\" l WHERE l.\"userId\" = u.\"id\") AS ledger,"
+    " (SELECT coalesce(json_agg(json_build_object('id', p.\"id\","
+    " 'pack', p.\"pack\", 'credits', p.\"credits\", 'amount', p.\"amount\","
+    " 'currency', p.\"currency\", 'status', p.\"status\","
+    " 'amountRefunded', p.\"amountRefunded\","
+    " 'creditsTakenBack', p.\"creditsTakenBack\","
+    " 'stripeSessionId', p.\"stripeSessionId\","
+    " 'paymentIntent', p.\"paymentIntent\", 'createdAt', "
+    PLATFORM_EXPORT_ISO("p.\"createdAt\"") ", 'paidAt', "
+    PLATFORM_EXPORT_ISO("p.\"paidAt\"") ")"
+    " ORDER BY p.\"createdAt\", p.\"id\"), '[]')"
+    " FROM \"Purchase\" p WHERE p.\"userId\" = u.\"id\") AS purchases"
     " FROM \"User\" u WHERE u.\"id\" = $1";
 
 /* Column name of row 0 parsed as JSON: a new reference, or NULL. */
@@ -59,7 +74,7 @@ platform_account_export(nano_req_t *req, nano_res_t *res)
     const char          *params[1];
     PGresult            *r = NULL;
     json_t              *profile = NULL, *accounts = NULL, *ledger = NULL;
-    json_t              *sessions = NULL, *gens = NULL;
+    json_t              *purchases = NULL, *sessions = NULL, *gens = NULL;
     time_t               now = time(NULL);
     struct tm            tm;
     char                 day[16], at[32], disposition[96];
@@ -77,6 +92,7 @@ platform_account_export(nano_req_t *req, nano_res_t *res)
         profile = platform_export_json(r, "profile");
         accounts = platform_export_json(r, "accounts");
         ledger = platform_export_json(r, "ledger");
+        purchases = platform_export_json(r, "purchases");
         sessions = platform_account_session_list(db, ps.user.id,
                                                  ps.token.claims.jti.len > 0
                                                  ? ps.token.claims.jti.data
@@ -102,8 +118,8 @@ platform_account_export(nano_req_t *req, nano_res_t *res)
         goto out;
     }
     status = nano_res_json(res, 200,
-                           json_pack("{s:s, s:O, s:O, s:O, s:{s:I, s:O},"
-                                     " s:O}",
+                           json_pack("{s:s, s:O, s:O, s:O, s:{s:I, s:O,"
+                                     " s:O}, s:O}",
                                      "exportedAt", at,
                                      "profile", profile,
                                      "accounts", accounts,
@@ -114,6 +130,7 @@ platform_account_export(nano_req_t *req, nano_res_t *res)
                                       ? strtoll(PQgetvalue(r, 0, col), NULL,
                                                 10) : 0),
                                      "ledger", ledger,
+                                     "purchases", purchases,
                                      "generations", gens));
     nano_log_info("user %s exported the account's data", ps.user.id);
 out:
@@ -121,6 +138,7 @@ out:
     json_decref(profile);
     json_decref(accounts);
     json_decref(ledger);
+    json_decref(purchases);
     json_decref(sessions);
     json_decref(gens);
     platform_session_cleanup(&ps);

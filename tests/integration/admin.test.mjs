@@ -9,7 +9,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { get } from './lib.mjs';
 import { PG_SOCK, psql, lit, assertRefusedWithin, copyJar } from './accounts.mjs';
-import { person, credits, balanceOf, ledgerSum, ROOT } from './generations.mjs';
+import { person, credits, balanceOf, ledgerSum, setBalance, ROOT } from './generations.mjs';
 
 const ADMIN = path.join(ROOT, 'build/bin/nano-admin');
 const DB_URL = `postgresql://nano@localhost/nano?host=${encodeURIComponent(PG_SOCK)}`;
@@ -199,6 +199,37 @@ test('credits grant: a "grant" ledger row with the reason, the balance and the l
     assert.equal(r.status, 3);
     assert.equal(balanceOf(a.id), 120, 'no refusal changed the balance');
     assert.equal(ledgerSum(a.id), 120);
+});
+
+test('credits grant: a correction never takes a balance below zero (only a payment\'s refund may); refused, nothing written', async () => {
+    const a = await person('admincorrect');
+    const rows = () => psql(`SELECT count(*) FROM "CreditLedger" WHERE "userId" = ${lit(a.id)}`);
+    const before = rows();
+    let r = admin(['credits', 'grant', a.user.email, '-101', '--reason', 'typo']);
+    assert.equal(r.status, 2, r.err);
+    assert.match(r.err, /balance is 100: a correction may take at most 100/);
+    assert.equal(balanceOf(a.id), 100);
+    assert.equal(rows(), before, 'no ledger row');
+    r = admin(['credits', 'grant', a.user.email, '-100', '--reason', 'all of it']);
+    assert.equal(r.status, 0, r.err);
+    assert.match(r.out, /balance now 0$/m);
+
+    // below zero after a refund: no correction takes more, a grant adds
+    setBalance(a.id, -30);
+    r = admin(['credits', 'grant', a.user.email, '-1', '--reason', 'more']);
+    assert.equal(r.status, 2, r.err);
+    assert.match(r.err, /balance is -30: a correction may take at most 0/);
+    r = admin(['credits', 'grant', a.user.email, '10', '--reason', 'goodwill']);
+    assert.equal(r.status, 0, r.err);
+    assert.equal(balanceOf(a.id), -20);
+    assert.equal(ledgerSum(a.id), -20);
+
+    // a V1 user: the refusal opens no account either
+    const id = `v1correct${Date.now()}`;
+    psql(`INSERT INTO "User" ("id", "email", "name") VALUES (${lit(id)}, ${lit(`${id}@example.com`)}, 'V1 person')`);
+    r = admin(['credits', 'grant', `${id}@example.com`, '-101', '--reason', 'typo']);
+    assert.equal(r.status, 2, r.err);
+    assert.equal(balanceOf(id), null, 'no account was opened');
 });
 
 test('credits grant to a V1 user without an account opens it (signup grant) first', () => {

@@ -11,11 +11,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { spawn } from 'node:child_process';
 import { ORIGIN, get, request, location, isHtml } from './lib.mjs';
 import {
     person, psql, lit, balanceOf, ledgerSum, setBalance, withBackendEnv, generate, logsDir,
 } from './generations.mjs';
-import { account } from './accounts.mjs';
+import { account, PSQL, PG_SOCK } from './accounts.mjs';
 import {
     PACKS, pack, checkout, opened, fake, fakeStats, pay, settle, refund, deliver, failNext,
     stripeEvent, signature, v1, webhook, now, rid, purchaseBySession, purchase, purchasesOf,
@@ -640,6 +641,55 @@ test('the CSV of a long ledger (5,000 rows) is whole', async () => {
     assert.match(lines[5000], /,0,adjustment,,$/);
 });
 
+// The CSV reads 2,000 rows at a time: every batch from one snapshot, so a
+// row committed between two batches, with an id below the last one read,
+// is not left out while rows committed after it are in.  The first batch
+// is made to take 4 s (a row-level security policy that sleeps on its
+// last row) while a transaction that took its id earlier commits, and a
+// row after it is written.
+test('the CSV of a long ledger is one snapshot: no row left out between two batches while later ones are in', async () => {
+    const u = await person('bill-csv-snapshot');
+    const uid = lit(u.id);
+    // set up first: the policy's ALTER TABLE would wait for "early"
+    psql(['CREATE TABLE "csv_gate_at" ("id" bigint)',
+        `CREATE FUNCTION "csv_gate"(i bigint) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
+            BEGIN IF i = (SELECT "id" FROM "csv_gate_at") THEN PERFORM pg_sleep(4); END IF; RETURN true; END $$`,
+        'CREATE POLICY "csv_gate" ON "CreditLedger" USING ("csv_gate"("id")) WITH CHECK (true)',
+        'ALTER TABLE "CreditLedger" ENABLE ROW LEVEL SECURITY',
+        'ALTER TABLE "CreditLedger" FORCE ROW LEVEL SECURITY']);
+    let done = Promise.resolve(0);
+    try {
+        const early = spawn(PSQL, ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano', '-c',
+            `BEGIN; INSERT INTO "CreditLedger" ("userId", "delta", "reason") VALUES (${uid}, 7, 'early');
+             SELECT pg_sleep(3); COMMIT;`,
+            '-c', `INSERT INTO "CreditLedger" ("userId", "delta", "reason") VALUES (${uid}, 11, 'late');`], { stdio: 'ignore' });
+        done = new Promise((resolve) => early.on('exit', resolve));
+        for (let i = 0; i < 50 && psql(`SELECT count(*) FROM pg_stat_activity WHERE "query" LIKE '%pg_sleep(3)%'
+            AND "state" = 'active' AND "pid" <> pg_backend_pid()`) === '0'; i++) {
+            await new Promise((r) => setTimeout(r, 50));         // until its id is taken
+        }
+        psql(`INSERT INTO "CreditLedger" ("userId", "delta", "reason") SELECT ${uid}, 0, 'filler' FROM generate_series(1, 1999)`);
+        // the last row of the first batch ("early" is not committed yet)
+        psql(`INSERT INTO "csv_gate_at" SELECT "id" FROM "CreditLedger" WHERE "userId" = ${uid} ORDER BY "id" OFFSET 1999 LIMIT 1`);
+        const t0 = Date.now();
+        const res = await get('/api/credits.csv', { headers: u.jar.headers(), timeout: 30000 });
+        assert.equal(res.status, 200, res.text);
+        assert.ok(Date.now() - t0 >= 4000, 'the first batch waited');
+        assert.equal(await done, 0);
+        const reasons = res.text.split('\r\n').slice(1, -1).map((l) => l.split(',')[2]);
+        assert.equal(reasons.filter((r) => r === 'filler').length, 1999);
+        assert.ok(!reasons.includes('late') || reasons.includes('early'),
+            `a row written after "early" committed is in, "early" is not: ${reasons.filter((r) => r !== 'filler')}`);
+    } finally {
+        await done;
+        psql(['ALTER TABLE "CreditLedger" NO FORCE ROW LEVEL SECURITY',
+            'ALTER TABLE "CreditLedger" DISABLE ROW LEVEL SECURITY',
+            'DROP POLICY IF EXISTS "csv_gate" ON "CreditLedger"',
+            'DROP FUNCTION IF EXISTS "csv_gate"(bigint)',
+            'DROP TABLE IF EXISTS "csv_gate_at"']);
+    }
+});
+
 // ---- without Stripe ----------------------------------------------------------------------
 
 test('without STRIPE_SECRET_KEY: checkout 503 billing_disabled, the page sells nothing, the ledger still shows', async () => {
@@ -712,4 +762,31 @@ test('a deleted account keeps its purchases and their ledger rows under an anony
     assert.match(row.userId, /^deleted-[0-9a-f]{32}$/);
     assert.deepEqual(purchaseLedger(p.id).map((x) => x.userId), [row.userId]);
     assert.equal(purchasesOf(u.id).length, 0);
+});
+
+test('the account export holds the ledger as the page shows it, notes too, and the purchases', async () => {
+    const { u, sessionId, p } = await bought('bill-export', 'plus');
+    await refund(sessionId, 500);
+    const uid = lit(u.id);
+    psql(`BEGIN;
+        INSERT INTO "CreditLedger" ("userId", "delta", "reason", "note") VALUES (${uid}, 5, 'grant', 'goodwill for ticket #12');
+        UPDATE "CreditAccount" SET "balance" = "balance" + 5 WHERE "userId" = ${uid};
+        COMMIT;`);
+    const res = await get('/api/account/export', { headers: u.jar.headers() });
+    assert.equal(res.status, 200, res.text);
+    const x = res.json();
+    const page = (await get('/api/credits?limit=100', { headers: u.jar.headers() })).json();
+    const seen = (l) => [l.reason, l.delta, l.note];
+    assert.deepEqual(x.credits.ledger.map(seen).reverse(), page.ledger.map(seen), 'the ledger the page shows');
+    assert.equal(x.credits.ledger.at(-1).note, 'goodwill for ticket #12');
+    const row = purchase(p.id);
+    const iso = (col) => psql(`SELECT to_char("${col}", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') FROM "Purchase" WHERE "id" = ${lit(p.id)}`);
+    const taken = Math.floor((pack('plus').credits * 500) / pack('plus').price);
+    assert.equal(Number(row.creditsTakenBack), taken);
+    assert.deepEqual(x.credits.purchases, [{
+        id: p.id, pack: 'plus', credits: pack('plus').credits, amount: pack('plus').price, currency: 'usd',
+        status: 'paid', amountRefunded: 500, creditsTakenBack: taken, stripeSessionId: sessionId,
+        paymentIntent: row.paymentIntent, createdAt: iso('createdAt'), paidAt: iso('paidAt'),
+    }]);
+    assert.ok(!res.text.includes(row.idempotencyKey), 'nothing of the server\'s');
 });

@@ -75,6 +75,33 @@ test_parse(void **state)
     assert_int_equal(n, 0);
 }
 
+/* A file saved with CRLF line ends (an editor on Windows) reads as the
+ * same file with LF: its blank lines and the ends of its last fields
+ * too. */
+static void
+test_crlf(void **state)
+{
+    nano_pack_t  p[NANO_PACKS_MAX];
+    size_t       n;
+    char         err[256] = "";
+
+    (void) state;
+    assert_int_equal(parse("# packs\r\n"
+                           "\r\n"
+                           "  \t\r\n"
+                           "starter 100 499 usd Starter: 100 credits\r\n"
+                           "yen 10 500 jpy Ten # a comment\r\n"
+                           "\r\n",
+                           p, &n, err), 0);
+    assert_string_equal(err, "");
+    assert_int_equal(n, 2);
+    assert_string_equal(p[0].label, "Starter: 100 credits");
+    assert_string_equal(p[1].label, "Ten");
+    /* a CR anywhere else is still a control character of the label */
+    refused("a 1 1 usd La\rbel\r\n", "packs.conf:1: the label must be"
+            " UTF-8 text without control characters, at most 100 bytes");
+}
+
 static void
 test_refusals(void **state)
 {
@@ -206,6 +233,7 @@ main(void)
 {
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_crlf),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_nul_and_too_many),
         cmocka_unit_test(test_load),
