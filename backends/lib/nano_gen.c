@@ -1336,13 +1336,13 @@ nano_gen_unreadable(nano_db_t *db, const char *id, const char *owner)
 
 nano_db_status_t
 nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
-    int lease_secs, int max, const char *held, int takeover, int tasks,
+    int lease_secs, int max, const char *held, int takeover, int offline,
     nano_gen_t **jobs, size_t *n)
 {
     /* a lapsed lease of owner's own is taken back too: that job was
      * dropped (its end could not be recorded, ...), and in a single
      * process nobody else would end it; a recorded task only by a runner
-     * that can poll it ($7) */
+     * that can poll it (not $7, offline); "offline" says who makes it */
     static const char   sql[] =
         "WITH c AS (SELECT \"id\" FROM \"Generation\""
         " WHERE \"module\" = $1 AND ((\"status\" = 'queued'"
@@ -1350,13 +1350,14 @@ nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
         "))"
         " OR (\"status\" = 'running' AND \"leaseUntil\" < " NANO_GEN_EPOCH
         " AND ($6::boolean OR \"leaseOwner\" = $2)"
-        " AND ($7::boolean OR \"providerTaskId\" IS NULL)))"
+        " AND (NOT $7::boolean OR \"providerTaskId\" IS NULL)))"
         " AND NOT (\"id\" = ANY($5::text[]))"
         " ORDER BY \"createdAt\" LIMIT $4 FOR UPDATE SKIP LOCKED)"
         " UPDATE \"Generation\" g SET \"status\" = 'running',"
         " \"leaseOwner\" = $2, \"leaseUntil\" = " NANO_GEN_EPOCH
         " + $3::bigint,"
-        " \"startedAt\" = COALESCE(g.\"startedAt\", " NANO_GEN_NOW ")"
+        " \"startedAt\" = COALESCE(g.\"startedAt\", " NANO_GEN_NOW "),"
+        " \"offline\" = $7::boolean"
         " FROM c WHERE g.\"id\" = c.\"id\""
         " RETURNING " NANO_GEN_COLUMNS("g.");
     const char         *params[7];
@@ -1375,7 +1376,7 @@ nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
     params[3] = lim;
     params[4] = held;
     params[5] = takeover ? "true" : "false";
-    params[6] = tasks ? "true" : "false";
+    params[6] = offline ? "true" : "false";
     r = nano_db_exec_hot(db, sql, 7, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         return st;

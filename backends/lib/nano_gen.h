@@ -294,11 +294,13 @@ nano_db_status_t nano_gen_finish_all(nano_db_t *db, const char *owner,
  * PostgreSQL array literal of ids, "{}" for none) lists what the
  * caller's process still runs: never returned, however late their
  * leases.  Another owner's lapsed lease is taken only with takeover
- * (nano_jobs holds it back after an outage).  A running row with a
- * provider task recorded is taken only with tasks: an offline runner
- * (its process has no key) cannot poll it, and would make a result of
- * its own for a task the provider goes on making and charges for; it
- * waits for a runner with the key.  Leases are reckoned by the
+ * (nano_jobs holds it back after an outage).  An offline runner (its
+ * process has no key) takes no running row with a provider task
+ * recorded: it cannot poll it, and would make a result of its own for a
+ * task the provider goes on making and charges for; it waits for a
+ * runner with the key.  A claimed row's "offline" becomes the runner's,
+ * as its result will be (a job admitted where the key was, run where it
+ * is not, said "offline": false).  Leases are reckoned by the
  * database's clock.  *jobs is a new
  * array of *n rows (free each with nano_gen_cleanup, then free()); a
  * claimed row that cannot be read is not among them: one jansson refuses
@@ -307,7 +309,7 @@ nano_db_status_t nano_gen_finish_all(nano_db_t *db, const char *owner,
  */
 nano_db_status_t nano_gen_claim(nano_db_t *db, const char *module,
     const char *owner, int lease_secs, int max, const char *held,
-    int takeover, int tasks, nano_gen_t **jobs, size_t *n);
+    int takeover, int offline, nano_gen_t **jobs, size_t *n);
 
 /*
  * Moves the leases of the running generations listed in held (a

@@ -1306,7 +1306,7 @@ nano_jobs_claim(nano_db_t *db, int handover)
     st = nano_gen_claim(db, nano_jobs.module, nano_jobs.owner,
                         NANO_JOBS_LEASE_SECS, room, held,
                         nano_jobs_may_take_over(nano_clock_ms()),
-                        !nano_jobs.provider->offline, &rows, &n);
+                        nano_jobs.provider->offline, &rows, &n);
     free(held);
     nano_jobs_reached(st != NANO_DB_UNAVAILABLE, nano_clock_ms());
     if (st != NANO_DB_OK) {

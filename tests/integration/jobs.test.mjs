@@ -131,6 +131,33 @@ test('wan-2.5: a recorded DashScope task is not taken over by an offline runner;
     assert.equal(ledgerSum(u.id), balanceOf(u.id));
 });
 
+// A job admitted by a process with the provider's key and run by one
+// without it (a host missing its key, a rolling deploy) is made offline:
+// its row and its answer say so, not the admitting process's "real".
+test('nano-banana: a job an offline runner claims says offline, as its image is', { skip: !has('nano-banana') && 'nano-banana is not in the registry' }, async () => {
+    const m = 'nano-banana';
+    const u = await person('offline-claim');
+    const before = await fakeStats();
+    await withBackendEnv(m, ['NANO_JOBS_MAX=0'], async () => {
+        const r = await generate(u.jar, m, { prompt: `admitted real, run offline ${tag()}` });
+        assert.equal(r.status, 202, r.text);
+        const { id } = r.json();
+        assert.equal(row(id).offline, false, 'admitted where the key is');
+        const offline = await secondBackend(m, { NANO_JOBS_MAX: '4', GEMINI_API_KEY: '' });
+        try {
+            const g = await waitFor(u.jar, m, id, { ms: 20000 });
+            assert.equal(g.status, 'succeeded', JSON.stringify(g.error));
+            assert.equal(g.offline, true, 'the answer says offline');
+            assert.equal(row(id).offline, true, 'the row says offline');
+        } finally {
+            await offline.stop();
+        }
+    });
+    const after = await fakeStats();
+    assert.equal(fakeCount(after, 'gemini.generateContent') - fakeCount(before, 'gemini.generateContent'), 0,
+        'the provider was never asked');
+});
+
 for (const m of ['nano-banana', 'wan-2.5'].filter(has)) {
     test(`${m}: a job whose runner died in "submitting" fails as interrupted, refunded once, never sent again`, async () => {
         const u = await person(`submitting-${m}`);
