@@ -433,7 +433,7 @@ platform_signin_refused(nano_req_t *req, nano_res_t *res, int json)
 int
 platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
 {
-    platform_user_t          user;
+    platform_user_t          user, current;
     nano_form_t              f;
     nano_db_status_t         st;
     nano_db_t               *db = NULL;
@@ -444,6 +444,7 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
     int                      status, json = 0, found = 0, issued;
 
     platform_user_init(&user);
+    platform_user_init(&current);
     nano_form_init(&f);
 
     status = platform_signin_begin(req, res, &f, &json, &callback);
@@ -497,11 +498,35 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
         goto out;
     }
 
-    st = platform_throttle_clear(db, email);
+    /* bcrypt took its time, with the row read before it: the session is
+     * made from the row as it is now, locked until it is recorded.  A
+     * password change committed meanwhile refuses the sign-in: the
+     * password checked is no longer the account's, and a session issued
+     * a second after the change's cut-off outlived the change by 30 days.
+     * A change that comes after the lock waits for it, and its cut-off
+     * then lies after this session's iat. */
+    st = nano_db_begin(db);
     if (st == NANO_DB_OK) {
-        st = platform_session_start_as(req, res, db, &user, NULL,
+        st = platform_user_get_locked(db, user.id, &current, &found);
+    }
+    if (st == NANO_DB_OK
+        && (!found || current.password == NULL
+            || strcmp(current.password, user.password) != 0))
+    {
+        nano_db_rollback(db);
+        nano_log_info("sign-in refused: the password changed while it was"
+                      " checked");
+        status = platform_signin_refused(req, res, json);
+        goto out;
+    }
+    if (st == NANO_DB_OK) {
+        st = platform_throttle_clear(db, email);
+    }
+    if (st == NANO_DB_OK) {
+        st = platform_session_start_as(req, res, db, &current, NULL,
                                        "credentials", &issued);
     }
+    st = nano_db_finish(db, st);
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
         goto out;
@@ -519,6 +544,7 @@ out:
     free(email);
     nano_form_cleanup(&f);
     platform_user_cleanup(&user);
+    platform_user_cleanup(&current);
     return status;
 }
 

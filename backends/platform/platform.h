@@ -330,6 +330,11 @@ nano_db_status_t platform_user_find(nano_db_t *db, const char *email,
 nano_db_status_t platform_user_get(nano_db_t *db, const char *id,
     platform_user_t *u, int *found);
 
+/* The same, the user's row locked (FOR SHARE) until the transaction
+ * ends. */
+nano_db_status_t platform_user_get_locked(nano_db_t *db, const char *id,
+    platform_user_t *u, int *found);
+
 /* The same, and what the database says of the session jti (may be ""). */
 nano_db_status_t platform_user_get_session(nano_db_t *db, const char *id,
     const char *jti, platform_user_t *u, int *found,

@@ -129,6 +129,20 @@ platform_user_get(nano_db_t *db, const char *id, platform_user_t *u,
 }
 
 nano_db_status_t
+platform_user_get_locked(nano_db_t *db, const char *id, platform_user_t *u,
+    int *found)
+{
+    /* FOR SHARE: a password change (FOR UPDATE in its session re-check,
+     * then UPDATE) and a deletion wait for this transaction's end, while
+     * sign-ins of one account still run side by side */
+    static const char  sql[] = PLATFORM_USER_COLUMNS
+        " WHERE u.\"id\" = $1 FOR SHARE OF u";
+    const char         *params[1] = { id };
+
+    return platform_user_read(db, sql, 1, params, u, found, NULL);
+}
+
+nano_db_status_t
 platform_user_get_session(nano_db_t *db, const char *id, const char *jti,
     platform_user_t *u, int *found, platform_session_row_t *sess)
 {

@@ -15,6 +15,7 @@ import {
 import {
     copyJar, signOut, account, sessionSetCookie, clearsSession,
     assertRefusedWithin, psql, lit, childrenOf, REVOKE_WITHIN, PSQL, PG_SOCK, FORM,
+    throttleKey,
 } from './accounts.mjs';
 import { spawn } from 'node:child_process';
 
@@ -196,6 +197,60 @@ test('a profile change whose session was signed out everywhere while it ran is 4
     assert.equal(res.json().error, 'unauthorized');
     assert.ok(clearsSession(res), 'the cookie is cleared, not re-issued');
     await assertRefusedWithin(assert, [aCopy, a], 'a session ended while its change ran');
+});
+
+test('a sign-in whose password was changed while its bcrypt ran is refused, not given a session that outlives the change', async () => {
+    // The attacker knows the old password and signs in; the owner changes
+    // it (on another platform host) while the sign-in's bcrypt runs.  The
+    // sign-in read the old hash and checked the old password against it;
+    // its session, made a second or more after the change's cut-off, had
+    // iat >= notBefore and lived 30 days past the change.
+    const user = newUser('signin-race');
+    const reg = await register(user);
+    assert.equal(reg.status, 201, reg.text);
+    const id = reg.json().id;
+    const fresh = newUser('signin-race-new');          // its hash is the new one
+    assert.equal((await register(fresh)).status, 201);
+    const key = throttleKey(user.email);
+    // hold the sign-in after its bcrypt (at its throttle clear): the
+    // attempt's row, locked as soon as the attempt made it
+    const holder = spawn(PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano', '-c',
+        `BEGIN;
+         DO $$ BEGIN
+             WHILE NOT EXISTS (SELECT 1 FROM "SignInThrottle" WHERE "key" = ${lit(key)}) LOOP
+                 PERFORM pg_sleep(0.002);
+             END LOOP;
+         END $$;
+         SELECT 1 FROM "SignInThrottle" WHERE "key" = ${lit(key)} FOR UPDATE;
+         SELECT pg_sleep(2.2); COMMIT;`]);
+    let holderErr = '';
+    holder.stderr.on('data', (d) => { holderErr += d; });
+    const held = new Promise((r) => holder.on('close', r));
+    const jar = new Jar();
+    const signingIn = signIn(jar, user.email, user.password);
+    const holding = await retry(() => psql(`SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE a.query LIKE '%pg_sleep(2.2)%' AND l.mode = 'RowShareLock' AND a.pid <> pg_backend_pid()`) !== '0', 5000, 10);
+    assert.ok(holding, `the sign-in's throttle row is held: ${holderErr}`);
+    // what a password change commits: the new hash and the cut-off
+    psql([`UPDATE "User" SET "password" = (SELECT "password" FROM "User" WHERE "email" = ${lit(fresh.email)})
+           WHERE "id" = ${lit(id)}`,
+          `INSERT INTO "SessionCutoff" ("userId", "notBefore")
+           VALUES (${lit(id)}, floor(extract(epoch FROM clock_timestamp()))::bigint + 1)
+           ON CONFLICT ("userId") DO UPDATE SET "notBefore" = EXCLUDED."notBefore"`]);
+    await held;
+    assert.equal(holderErr, '', 'the holder ran');
+    const res = await signingIn;
+    const at = jar.get(SESSION_COOKIE) ? (await me(jar)).status : 'no cookie';
+    assert.equal(jar.get(SESSION_COOKIE), undefined,
+        `no session for a password that was no longer the account's (${res.status} ${res.headers.location}; `
+        + `its cookie at a module after the change: ${at})`);
+    assert.equal(res.status, 302, res.text);
+    assert.match(res.headers.location, /error=CredentialsSignin/);
+    // the new password signs in
+    const later = new Jar();
+    const ok = await signIn(later, user.email, fresh.password);
+    assert.equal(ok.status, 302, ok.text);
+    assert.ok(later.get(SESSION_COOKIE), 'the new password signs in');
 });
 
 test('POST /api/account/password: wrong current 403, bad new 400, success keeps this session and kills the others', async () => {
