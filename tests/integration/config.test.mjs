@@ -501,6 +501,13 @@ test('backends: a backend with a bad setting stops at start, naming it', () => {
         ['nano-banana', 'NANO_SIGNUP_CREDITS', '1000000001'],
         ['qwen', 'NANO_SIGNUP_CREDITS', '50 '],
         ['wan-2.5', 'NANO_SIGNUP_CREDITS', '0x10'],
+        // the password pool's: they were read at the first sign-in, and a
+        // bad one became the default with a warning
+        ['platform', 'NANO_BCRYPT_THREADS', '0'],
+        ['platform', 'NANO_BCRYPT_THREADS', '65'],
+        ['platform', 'NANO_BCRYPT_THREADS', 'four'],
+        ['platform', 'NANO_BCRYPT_QUEUE', '8k'],
+        ['platform', 'NANO_BCRYPT_QUEUE', '99999999999999999999'],
     ];
     for (const [app, name, value] of bad) {
         const sock = path.join(tmpRoot, `bad-${app}.sock`);
