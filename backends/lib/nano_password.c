@@ -187,13 +187,17 @@ nano_password_thread(void *arg)
     return NULL;
 }
 
-/* The pool's default size: cores - 1 threads (at least 1), a queue of 4
- * jobs each. */
+/* The pool's default size: cores - 1 threads (at least 1, at most the
+ * 64 the pool holds: on a host of more cores the default overran
+ * threads[]), a queue of 4 jobs each. */
 static int
 nano_password_default_threads(void)
 {
     long  cores = sysconf(_SC_NPROCESSORS_ONLN);
 
+    if (cores > NANO_PASSWORD_THREADS_MAX) {
+        return NANO_PASSWORD_THREADS_MAX;
+    }
     return cores > 2 ? (int) (cores - 1) : 1;
 }
 
