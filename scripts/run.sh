@@ -24,10 +24,8 @@ STACK_MODE=run
 STACK_STATE=$(cd "$(dirname "$0")/.." && pwd)/.state/run
 # shellcheck source=scripts/lib/stack.sh
 . "$(dirname "$0")/lib/stack.sh"
-stack_init
-cd "$STACK_ROOT"
-stack_lock nowait || exit 1     # one make run per checkout
 
+# The settings first: a bad one stops the run before it touches anything.
 STACK_PORT=${PORT:-8080}
 case $STACK_PORT in
     '' | *[!0-9]*) stack_die "PORT must be a number, not '$STACK_PORT'" ;;
@@ -40,6 +38,15 @@ case $STACK_LISTEN in
     *) stack_die "NANO_LISTEN must be unix or tcp, not '$STACK_LISTEN'" ;;
 esac
 STACK_READ_TIMEOUT=${NANO_READ_TIMEOUT:-60s}
+# nginx's read timeout and, five sixths of it, the modules' limit on a
+# whole text answer: a value nginx reads another way (1h, 500ms) left
+# the modules at 50 s in silence
+stack_read_timeout_secs "$STACK_READ_TIMEOUT" >/dev/null ||
+    stack_die "NANO_READ_TIMEOUT must be seconds (N or Ns) or minutes (Nm) from 2s to 72m, not '$STACK_READ_TIMEOUT'"
+
+stack_init
+cd "$STACK_ROOT"
+stack_lock nowait || exit 1     # one make run per checkout
 STACK_SECRET_FILE=$STACK_STATE/keys
 STACK_UPSTREAMS=$STACK_STATE/upstreams.conf
 STACK_DB_URL=${DATABASE_URL:-}

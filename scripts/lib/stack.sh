@@ -388,18 +388,33 @@ stack_listen() {
     fi
 }
 
+# stack_read_timeout_secs VALUE: nginx's read timeout as make run takes
+# it (N or Ns seconds, Nm minutes), in seconds; fails on anything else
+# and outside 2 s to 72 min, whose five sixths are the modules' range of
+# NANO_TEXT_WHOLE_TIMEOUT_MS (1000 to 3,600,000 ms).
+stack_read_timeout_secs() {
+    local n unit=1
+    case $1 in
+        *m) n=${1%m} unit=60 ;;
+        *s) n=${1%s} ;;
+        *) n=$1 ;;
+    esac
+    case $n in '' | *[!0-9]*) return 1 ;; esac
+    [ "${#n}" -le 5 ] || return 1       # no overflow in $(( ))
+    n=$((10#$n * unit))                 # 10#: "060" is not octal
+    [ "$n" -ge 2 ] && [ "$n" -le 4320 ] || return 1
+    printf '%s\n' "$n"
+}
+
 # stack_text_whole_ms: how long a whole text answer may take in a module,
 # five sixths of nginx's read timeout (STACK_READ_TIMEOUT: 60s as `make
 # run` has it gives the modules' own 50 s), so that the module answers
-# its 504, refunded, before nginx gives up on it.
+# its 504, refunded, before nginx gives up on it.  run.sh refuses a bad
+# NANO_READ_TIMEOUT and test.sh sets 10s, so the 60 s here is a caller's
+# that set none.
 stack_text_whole_ms() {
-    local t=${STACK_READ_TIMEOUT:-60s} n
-    case $t in
-        *[0-9]s | *[0-9]) n=${t%s} ;;
-        *[0-9]m) n=$((${t%m} * 60)) ;;
-        *) n=60 ;;
-    esac
-    case $n in '' | *[!0-9]*) n=60 ;; esac
+    local n
+    n=$(stack_read_timeout_secs "${STACK_READ_TIMEOUT:-60s}") || n=60
     echo $((n * 1000 * 5 / 6))
 }
 

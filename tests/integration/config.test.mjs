@@ -566,3 +566,38 @@ test('backends: NANO_SIGNUP_CREDITS of 0 or 1000000000 is taken: the backend ser
         }
     }
 });
+
+// --- make run ---------------------------------------------------------------
+
+// scripts/run.sh with env (nothing of this process's own, so not the
+// make test it may run under): {status, signal, stderr}.  DATABASE_URL
+// names a server that is not there, so a run that took a bad value
+// would stop at the migration plan rather than start a stack.
+function runSh(env) {
+    const r = spawnSync('bash', [path.join(ROOT, 'scripts/run.sh')], {
+        encoding: 'utf8', timeout: 20000, killSignal: 'SIGKILL',
+        env: {
+            PATH: process.env.PATH, HOME: process.env.HOME || '/root',
+            DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none', ...env,
+        },
+    });
+    return { status: r.status, signal: r.signal, stderr: r.stderr || '' };
+}
+
+// NANO_READ_TIMEOUT is nginx's fastcgi_read_timeout and, five sixths of
+// it, the modules' NANO_TEXT_WHOLE_TIMEOUT_MS: a value outside "N, Ns or
+// Nm" became a whole-answer limit of 50 s in silence (1h, 500ms: nginx
+// took them), and one under 2 s was refused by every module as a bad
+// NANO_TEXT_WHOLE_TIMEOUT_MS, which the operator never set.
+test('make run: a bad NANO_READ_TIMEOUT is refused at once, naming it, before anything starts', () => {
+    for (const value of ['1h', '500ms', 'abc', '90x', '1m30s', '0', '1s', '73m', '4321',
+        '99999999999999999999', '-5s', ' 60s', '60s;']) {
+        const r = runSh({ NANO_READ_TIMEOUT: value });
+        assert.equal(r.signal, null, `NANO_READ_TIMEOUT=${value}: it did not stop by itself`);
+        assert.equal(r.status, 1, `NANO_READ_TIMEOUT=${value}: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, /^run: NANO_READ_TIMEOUT must be /m,
+            `NANO_READ_TIMEOUT=${value} is named: ${r.stderr.slice(-300)}`);
+        assert.doesNotMatch(r.stderr, /another stack|migration|starting|stopping/,
+            `NANO_READ_TIMEOUT=${value}: refused before anything else: ${r.stderr.slice(-300)}`);
+    }
+});
