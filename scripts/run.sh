@@ -27,9 +27,13 @@ STACK_STATE=$(cd "$(dirname "$0")/.." && pwd)/.state/run
 
 # The settings first: a bad one stops the run before it touches anything.
 STACK_PORT=${PORT:-8080}
+# plain digits: a leading 0 is octal to the port check's printf
 case $STACK_PORT in
-    '' | *[!0-9]*) stack_die "PORT must be a number, not '$STACK_PORT'" ;;
+    '' | 0* | *[!0-9]*) stack_die "PORT must be a port number from 1 to 65535, not '$STACK_PORT'" ;;
 esac
+if [ "${#STACK_PORT}" -gt 5 ] || [ "$STACK_PORT" -gt 65535 ]; then
+    stack_die "PORT must be a port number from 1 to 65535, not '$STACK_PORT'"
+fi
 STACK_URL=${NEXTAUTH_URL:-http://localhost:$STACK_PORT}
 STACK_URL=${STACK_URL%/}
 STACK_LISTEN=${NANO_LISTEN:-unix}

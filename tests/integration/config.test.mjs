@@ -601,3 +601,19 @@ test('make run: a bad NANO_READ_TIMEOUT is refused at once, naming it, before an
             `NANO_READ_TIMEOUT=${value}: refused before anything else: ${r.stderr.slice(-300)}`);
     }
 });
+
+// PORT is nginx's listen port and the one checked free first: 0 and
+// 65536 or more got past that check (which looked for another port or
+// none) to nginx's own refusal, and a leading zero made the check's
+// printf read 08080 as octal, fail, and look at port 0 while nginx took
+// 8080.
+test('make run: a PORT that is not 1 to 65535 in plain digits is refused at once, naming it', () => {
+    for (const value of ['0', '65536', '99999', '08080', '123456789012345678901', '80a', '-1']) {
+        const r = runSh({ PORT: value });
+        assert.equal(r.signal, null, `PORT=${value}: it did not stop by itself`);
+        assert.equal(r.status, 1, `PORT=${value}: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, /^run: PORT must be /m, `PORT=${value} is named: ${r.stderr.slice(-300)}`);
+        assert.doesNotMatch(r.stderr, /another stack|migration|starting|stopping/,
+            `PORT=${value}: refused before anything else: ${r.stderr.slice(-300)}`);
+    }
+});
