@@ -431,9 +431,24 @@ stack_backend_start() {
     [ "${listen#unix:}" != "$listen" ] && rm -f "${listen#unix:}"
     # The app's environment, exported in a subshell: as arguments of env
     # a provider key would show in /proc/<pid>/cmdline while env starts.
-    # Per-app lines (provider keys and base URLs, a test's settings) come
-    # from env.d/<app> and win.
+    # It is the one the stack started with (backend.env, stack_save_env),
+    # not the caller's: started by stackctl.sh from another shell, a
+    # backend lost the provider keys and settings make run had been given
+    # and took that shell's.  Per-app lines (provider keys and base URLs,
+    # a test's settings) come from env.d/<app> and win.
     (
+        if [ -r "$STACK_STATE/backend.env" ]; then
+            # export -n: the stack's own variables keep their values
+            while IFS= read -r kv; do
+                export -n "${kv?}" 2>/dev/null || true
+            done < <(compgen -e)
+            while IFS= read -r -d '' kv; do
+                case ${kv%%=*} in
+                    '' | [!A-Za-z_]* | *[!A-Za-z0-9_]*) ;;  # not a name
+                    *) export "${kv?}" ;;
+                esac
+            done <"$STACK_STATE/backend.env"
+        fi
         NANO_MEDIA_DIR=$(stack_media_path)
         NANO_TEXT_WHOLE_TIMEOUT_MS=${NANO_TEXT_WHOLE_TIMEOUT_MS:-$(stack_text_whole_ms)}
         export NEXTAUTH_URL="$STACK_URL" NANO_SECRET_FILE="$STACK_SECRET_FILE" \
@@ -653,8 +668,16 @@ stack_save_env() {
                  STACK_ORIGINS STACK_SUBDOMAINS; do
             printf '%s=%q\n' "$v" "${!v-}"
         done >"$STACK_STATE/stack.env.tmp"
+        # The environment the backends start in (provider keys, Stripe's,
+        # NANO_* settings), for stackctl.sh's start-backend, whose caller
+        # may have none of it; NEXTAUTH_SECRET is never theirs (the key
+        # file is).
+        while IFS= read -r -d '' v; do
+            case $v in NEXTAUTH_SECRET=*) ;; *) printf '%s\0' "$v" ;; esac
+        done < <(env -0) >"$STACK_STATE/backend.env.tmp"
     )
     mv -f "$STACK_STATE/stack.env.tmp" "$STACK_STATE/stack.env"
+    mv -f "$STACK_STATE/backend.env.tmp" "$STACK_STATE/backend.env"
 }
 
 # stack_stop_leftovers: stops whatever an earlier, killed run of this state

@@ -6,9 +6,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
+import { execFileSync } from 'node:child_process';
 import {
     MODULES, SOCK_DIR, ORIGIN, Jar, get, request, newUser, register, signIn, signedInUser, stackctl,
-    stackPid, alive, retry, isJson, isHtml, SESSION_COOKIE,
+    stackPid, alive, retry, isJson, isHtml, SESSION_COOKIE, STACKCTL, STATE,
 } from './lib.mjs';
 
 let jar;
@@ -157,4 +158,29 @@ test('the database down: 503 JSON; back up: sign-up and sign-in work without res
     for (const [app, pid] of Object.entries(pids)) {
         if (pid) assert.ok(alive(pid) && stackPid(app) === pid, `${app} kept running (no restart)`);
     }
+});
+
+// stackctl.sh acts from any shell: a backend it starts gets the
+// environment the stack started its backends in, not its caller's.  From
+// another terminal than make run's, a restarted module lost the provider
+// key make run had been given (and went offline) and took that shell's
+// NANO_* settings.
+test('stackctl.sh restart-backend: the backend gets the stack\'s environment, not the caller\'s', async () => {
+    const app = 'openai';
+    const environ = (pid) => fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).sort();
+    const before = environ(stackPid(app));
+    let restarted = null;
+    try {
+        execFileSync(STACKCTL, ['restart-backend', app], {
+            stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 60000,
+            env: { PATH: '/usr/bin:/bin', NANO_TEST_STATE: STATE, NANO_SIGNUP_CREDITS: '7' },
+        });
+        restarted = environ(stackPid(app));
+        assert.ok(!restarted.includes('NANO_SIGNUP_CREDITS=7'), 'the caller\'s setting is not taken');
+        assert.deepEqual(restarted, before, 'the environment the stack started it in');
+    } finally {
+        // as it was for the tests after this one, whatever happened
+        if (restarted && restarted.join('\n') !== before.join('\n')) stackctl('restart-backend', app);
+    }
+    await backUp(app);
 });
