@@ -310,8 +310,12 @@ stack_pg_clear_stale() {
     fi
     if [ -r "$PG_DATA/postmaster.pid" ]; then
         pid=$(head -n 1 "$PG_DATA/postmaster.pid")
+        # A postmaster works in its data directory: a pid the file names
+        # that now belongs to another process (the system's PostgreSQL
+        # after a reboot, say) was stopped whenever it was named postgres.
         if [ -n "$pid" ] && start=$(stack_starttime "$pid") &&
-                tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q postgres; then
+                tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q postgres &&
+                [ "$(readlink -f "/proc/$pid/cwd" 2>/dev/null)" = "$(readlink -f "$PG_DATA")" ]; then
             stack_log "stopping postgres (pid $pid) left running on $PG_DATA"
             printf '%s %s\n' "$pid" "$start" >"$STACK_STATE/pids/postgres.pid"
             stack_kill postgres INT 30

@@ -6,11 +6,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
-import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
 import {
     MODULES, SOCK_DIR, ORIGIN, Jar, get, request, newUser, register, signIn, signedInUser, stackctl,
-    stackPid, alive, retry, isJson, isHtml, SESSION_COOKIE, STACKCTL, STATE,
+    stackPid, alive, retry, isJson, isHtml, SESSION_COOKIE, STACKCTL, STATE, sleep,
 } from './lib.mjs';
+import { PG_SOCK } from './accounts.mjs';
 
 let jar;
 before(async () => {
@@ -183,4 +185,34 @@ test('stackctl.sh restart-backend: the backend gets the stack\'s environment, no
         if (restarted && restarted.join('\n') !== before.join('\n')) stackctl('restart-backend', app);
     }
     await backUp(app);
+});
+
+// A postmaster.pid that a postgres killed outright left behind names a
+// pid the system may since have given to another process: start-db (and
+// make run) stopped it with SIGINT whenever its command line said
+// postgres, the system's own PostgreSQL included, though it did not run
+// this cluster.
+test('start-db: a stale postmaster.pid naming another postgres-named process leaves that process alone', { skip: !PG_SOCK && 'no private cluster' }, async () => {
+    const data = path.join(path.dirname(PG_SOCK), 'data');
+    const decoy = spawn('bash', ['-c', 'exec -a "postgres: 15/main: checkpointer" sleep 120'],
+        { stdio: 'ignore', cwd: '/' });
+    try {
+        await retry(async () => (fs.readFileSync(`/proc/${decoy.pid}/cmdline`, 'utf8').startsWith('postgres') || null), 5000, 20);
+        stackctl('stop-db');
+        fs.writeFileSync(path.join(data, 'postmaster.pid'), `${decoy.pid}\n${data}\n1\n5432\n${PG_SOCK}\n`);
+        stackctl('start-db');
+        await sleep(200);
+        assert.ok(alive(decoy.pid), 'the other process was left running');
+    } finally {
+        decoy.kill('SIGKILL');
+        try {
+            stackctl('start-db');
+        } catch { /* running */ }
+    }
+    const user = newUser('stalepid');
+    const reg = await retry(async () => {
+        const r = await register(user);
+        return r.status === 201 ? r : null;
+    }, 15000);
+    assert.ok(reg, 'the cluster serves again');
 });
