@@ -685,21 +685,47 @@ stack_save_env() {
 }
 
 # stack_stop_leftovers: stops whatever an earlier, killed run of this state
-# dir left running (pid files whose process is still the same one).
+# dir left running (pid files whose process is still the same one), in
+# stack_stop's order: nginx, the backends at once (each may drain its
+# provider calls), then postgres and the fakes, which those calls need.
+# Taken by the files' names, postgres went before qwen, seedream and
+# wan-2.5, and a backend had 10 s for a drain of up to 25.
 stack_stop_leftovers() {
-    local f name
+    local f name left=() pids=()
     for f in "$STACK_STATE"/pids/*.pid; do
         [ -e "$f" ] || continue
         name=$(basename "$f" .pid)
         if stack_pid "$name" >/dev/null; then
-            stack_log "stopping $name left running by an earlier run"
-            case $name in
-                postgres) stack_kill "$name" INT 30 ;;
-                *) stack_kill "$name" TERM 10 ;;
-            esac
+            left+=("$name")
+        else
+            rm -f "$f"
         fi
-        rm -f "$f"
     done
+    [ "${#left[@]}" -gt 0 ] || return 0
+    for name in "${left[@]}"; do
+        [ "$name" = nginx ] && stack_stop_leftover nginx TERM 10
+    done
+    for name in "${left[@]}"; do
+        case $name in
+            nginx | postgres | fake-*) ;;
+            *)
+                stack_stop_leftover "$name" TERM "$STACK_BACKEND_STOP_SECS" &
+                pids+=("$!") ;;
+        esac
+    done
+    [ "${#pids[@]}" -eq 0 ] || wait "${pids[@]}"
+    for name in "${left[@]}"; do
+        case $name in
+            postgres) stack_stop_leftover postgres INT 30 ;;
+            fake-*) stack_stop_leftover "$name" TERM 5 ;;
+        esac
+    done
+}
+
+# stack_stop_leftover NAME SIGNAL TIMEOUT: stack_kill, said.
+stack_stop_leftover() {
+    stack_log "stopping $1 left running by an earlier run"
+    stack_kill "$@"
 }
 
 # stack_check_ports HINT PORT...: fails with a clear message when one is

@@ -617,3 +617,37 @@ test('make run: a PORT that is not 1 to 65535 in plain digits is refused at once
             `PORT=${value}: refused before anything else: ${r.stderr.slice(-300)}`);
     }
 });
+
+// A rerun after a make run killed outright stops what that run left, as
+// make run stops: nginx first, then the backends (each may drain its
+// provider calls, which need the database), then postgres.  It went by
+// the pid files' names: postgres was stopped before qwen, seedream and
+// wan-2.5, whose drains then could not give their jobs back.
+test('make run: what a killed run left stops in the stack\'s order: nginx, the backends, then postgres', () => {
+    const state = fs.mkdtempSync(path.join(tmpRoot, 'state-'));
+    const order = path.join(state, 'order');
+    const script = `
+        set -euo pipefail
+        STACK_MODE=run STACK_STATE=$1
+        . "$2/scripts/lib/stack.sh"
+        stack_init
+        for n in nginx grok qwen wan-2.5 postgres; do
+            # perl: a background bash ignores INT, and cannot trap it
+            stack_spawn "$n" "$STACK_STATE/logs/$n.log" perl -e '
+                my ($name, $file) = @ARGV;
+                $SIG{$_} = sub { open(my $h, ">>", $file); print $h "$name\\n"; exit 0 }
+                    for qw(TERM INT);
+                select(undef, undef, undef, 0.05) while 1;' "$n" "$3"
+        done
+        sleep 0.3
+        stack_stop_leftovers`;
+    const r = spawnSync('bash', ['-c', script, 'leftovers', state, ROOT, order], {
+        encoding: 'utf8', timeout: 60000, killSignal: 'SIGKILL',
+    });
+    assert.equal(r.status, 0, r.stderr.slice(-500));
+    const got = fs.readFileSync(order, 'utf8').trim().split('\n');
+    assert.equal(got.length, 5, `each was stopped once: ${got}`);
+    assert.equal(got[0], 'nginx', `nginx first: ${got}`);
+    assert.equal(got[4], 'postgres', `postgres last: ${got}`);
+    assert.deepEqual(fs.readdirSync(path.join(state, 'pids')), [], 'no pid file is left');
+});
