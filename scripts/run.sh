@@ -47,6 +47,12 @@ STACK_READ_TIMEOUT=${NANO_READ_TIMEOUT:-60s}
 # the modules at 50 s in silence
 stack_read_timeout_secs "$STACK_READ_TIMEOUT" >/dev/null ||
     stack_die "NANO_READ_TIMEOUT must be seconds (N or Ns) or minutes (Nm) from 2s to 72m, not '$STACK_READ_TIMEOUT'"
+# any other word only printed the plan, and the stack came up on the
+# database the operator meant to migrate
+case ${NANO_MIGRATE:-} in
+    '' | apply) ;;
+    *) stack_die "NANO_MIGRATE must be apply (or unset: the plan is printed, not applied), not '$NANO_MIGRATE'" ;;
+esac
 
 stack_init
 cd "$STACK_ROOT"

@@ -651,3 +651,17 @@ test('make run: what a killed run left stops in the stack\'s order: nginx, the b
     assert.equal(got[4], 'postgres', `postgres last: ${got}`);
     assert.deepEqual(fs.readdirSync(path.join(state, 'pids')), [], 'no pid file is left');
 });
+
+// NANO_MIGRATE=apply applies the plan to a DATABASE_URL; any other value
+// (yes, 1, Apply) only printed it, and the stack started on a database
+// the operator meant to migrate.
+test('make run: a NANO_MIGRATE other than apply is refused at once, naming it', () => {
+    for (const value of ['yes', '1', 'Apply', 'apply ', 'plan']) {
+        const r = runSh({ NANO_MIGRATE: value });
+        assert.equal(r.signal, null, `NANO_MIGRATE=${value}: it did not stop by itself`);
+        assert.equal(r.status, 1, `NANO_MIGRATE=${value}: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, /^run: NANO_MIGRATE must be /m, `NANO_MIGRATE=${value} is named: ${r.stderr.slice(-300)}`);
+        assert.doesNotMatch(r.stderr, /another stack|migration plan|starting|stopping/,
+            `NANO_MIGRATE=${value}: refused before anything else: ${r.stderr.slice(-300)}`);
+    }
+});
