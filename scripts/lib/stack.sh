@@ -127,12 +127,11 @@ stack_session_left() {
     done
 }
 
-# stack_kill_session NAME SIGNAL: signals what is left of NAME's session
-# (stack_session_left), waits up to 2 s, then SIGKILLs it.
+# stack_kill_session NAME SIGNAL PID START: signals what is left of the
+# session of NAME's process PID started at START (stack_session_left),
+# waits up to 2 s, then SIGKILLs it.
 stack_kill_session() {
-    local name=$1 sig=$2 f=$STACK_STATE/pids/$1.pid pid start left i
-    [ -r "$f" ] || return 0
-    read -r pid start <"$f" || true
+    local name=$1 sig=$2 pid=$3 start=$4 left i
     [ -n "$pid" ] && [ -n "$start" ] || return 0
     left=$(stack_session_left "$pid" "$start")
     [ -n "$left" ] || return 0
@@ -149,10 +148,16 @@ stack_kill_session() {
 
 # stack_kill NAME SIGNAL TIMEOUT: signals NAME's recorded process, waits up
 # to TIMEOUT seconds, then SIGKILLs it, then what is left of its session.
-# Forgets the pid file.
+# Forgets the pid file first: run.sh's supervisor takes a process that is
+# gone while its file is there for one that died, and it started a
+# backend stackctl.sh was stopping again a second later.
 stack_kill() {
-    local name=$1 sig=$2 timeout=$3 pid i
-    if pid=$(stack_pid "$name"); then
+    local name=$1 sig=$2 timeout=$3 f=$STACK_STATE/pids/$1.pid pid='' start='' i
+    if [ -r "$f" ]; then
+        read -r pid start <"$f" || true
+    fi
+    rm -f "$f"
+    if [ -n "$pid" ] && [ "$(stack_starttime "$pid")" = "$start" ]; then
         kill -s "$sig" "$pid" 2>/dev/null || true
         for ((i = 0; i < timeout * 10; i++)); do
             stack_starttime "$pid" >/dev/null || break
@@ -164,8 +169,7 @@ stack_kill() {
             sleep 0.2
         fi
     fi
-    stack_kill_session "$name" "$sig"
-    rm -f "$STACK_STATE/pids/$name.pid"
+    stack_kill_session "$name" "$sig" "$pid" "$start"
 }
 
 # stack_port_in_use PORT: something listens on PORT (any address, v4/v6).

@@ -665,3 +665,40 @@ test('make run: a NANO_MIGRATE other than apply is refused at once, naming it', 
             `NANO_MIGRATE=${value}: refused before anything else: ${r.stderr.slice(-300)}`);
     }
 });
+
+// make run's supervisor restarts a backend whose pid file names a process
+// that is gone, and takes a missing file for a stop on purpose.  stack_kill
+// removed the file only after the process had ended (and its session was
+// searched), so a stackctl.sh stop-backend under make run was, as often as
+// not, taken for a death and undone a second later.  The file must be gone
+// whenever the process is.
+test('make run: a backend being stopped on purpose never looks dead to the supervisor', () => {
+    const state = fs.mkdtempSync(path.join(tmpRoot, 'state-'));
+    const script = `
+        set -euo pipefail
+        STACK_MODE=stackctl STACK_STATE=$1
+        . "$2/scripts/lib/stack.sh"
+        stack_init
+        seen=0
+        for round in 1 2 3; do
+            stack_spawn qwen "$STACK_STATE/logs/qwen.log" sleep 60
+            read -r pid _ <"$STACK_STATE/pids/qwen.pid"
+            stack_kill qwen TERM 10 &
+            k=$!
+            while kill -0 "$k" 2>/dev/null; do
+                # what run.sh's loop asks, in the other order so a file
+                # seen is one that was there when the process was gone
+                if ! stack_starttime "$pid" >/dev/null && [ -e "$STACK_STATE/pids/qwen.pid" ]; then
+                    seen=$((seen + 1))
+                fi
+                sleep 0.005
+            done
+            wait "$k"
+        done
+        echo "seen=$seen"`;
+    const r = spawnSync('bash', ['-c', script, 'stopping', state, ROOT], {
+        encoding: 'utf8', timeout: 60000, killSignal: 'SIGKILL',
+    });
+    assert.equal(r.status, 0, r.stderr.slice(-500));
+    assert.match(r.stdout, /^seen=0$/m, `the pid file outlived the process: ${r.stdout}`);
+});
