@@ -7,7 +7,11 @@
 //  - a backend refuses a non-loopback --listen address, or an inherited
 //    non-loopback socket on fd 0, with exit code 2, a clear message and no
 //    socket made; loopback TCP, unix sockets and an inherited loopback
-//    socket are served.
+//    socket are served;
+//  - make run (scripts/run.sh) refuses a bad PORT, NANO_READ_TIMEOUT or
+//    NANO_MIGRATE before it starts anything, and scripts/lib/stack.sh
+//    stops a killed run's leftovers in order and a process on purpose
+//    without its pid file outliving it (decoy processes in a temp dir).
 // Only loopback addresses ever carry traffic here.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
