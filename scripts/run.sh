@@ -24,14 +24,16 @@ STACK_MODE=run
 STACK_STATE=$(cd "$(dirname "$0")/.." && pwd)/.state/run
 # shellcheck source=scripts/lib/stack.sh
 . "$(dirname "$0")/lib/stack.sh"
-stack_init
-cd "$STACK_ROOT"
-stack_lock nowait || exit 1     # one make run per checkout
 
+# The settings first: a bad one stops the run before it touches anything.
 STACK_PORT=${PORT:-8080}
+# plain digits: a leading 0 is octal to the port check's printf
 case $STACK_PORT in
-    '' | *[!0-9]*) stack_die "PORT must be a number, not '$STACK_PORT'" ;;
+    '' | 0* | *[!0-9]*) stack_die "PORT must be a port number from 1 to 65535, not '$STACK_PORT'" ;;
 esac
+if [ "${#STACK_PORT}" -gt 5 ] || [ "$STACK_PORT" -gt 65535 ]; then
+    stack_die "PORT must be a port number from 1 to 65535, not '$STACK_PORT'"
+fi
 STACK_URL=${NEXTAUTH_URL:-http://localhost:$STACK_PORT}
 STACK_URL=${STACK_URL%/}
 STACK_LISTEN=${NANO_LISTEN:-unix}
@@ -40,6 +42,21 @@ case $STACK_LISTEN in
     *) stack_die "NANO_LISTEN must be unix or tcp, not '$STACK_LISTEN'" ;;
 esac
 STACK_READ_TIMEOUT=${NANO_READ_TIMEOUT:-60s}
+# nginx's read timeout and, five sixths of it, the modules' limit on a
+# whole text answer: a value nginx reads another way (1h, 500ms) left
+# the modules at 50 s in silence
+stack_read_timeout_secs "$STACK_READ_TIMEOUT" >/dev/null ||
+    stack_die "NANO_READ_TIMEOUT must be seconds (N or Ns) or minutes (Nm) from 2s to 72m, not '$STACK_READ_TIMEOUT'"
+# any other word only printed the plan, and the stack came up on the
+# database the operator meant to migrate
+case ${NANO_MIGRATE:-} in
+    '' | apply) ;;
+    *) stack_die "NANO_MIGRATE must be apply (or unset: the plan is printed, not applied), not '$NANO_MIGRATE'" ;;
+esac
+
+stack_init
+cd "$STACK_ROOT"
+stack_lock nowait || exit 1     # one make run per checkout
 STACK_SECRET_FILE=$STACK_STATE/keys
 STACK_UPSTREAMS=$STACK_STATE/upstreams.conf
 STACK_DB_URL=${DATABASE_URL:-}

@@ -12,6 +12,7 @@
 #include <crypt.h>
 #include <openssl/crypto.h>
 
+#include "nano_config.h"
 #include "nano_log.h"
 #include "nano_password.h"
 #include "nano_utf8.h"
@@ -41,6 +42,8 @@ static struct {
     int                      cap, head, len;
     int                      stopping;
     int                      failed;      /* could not start: run inline */
+    int                      want_threads;  /* 0: not configured yet */
+    int                      want_queue;
 } nano_password_pool = {
     .once = PTHREAD_ONCE_INIT,
     .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -135,26 +138,6 @@ nano_password_problem(const char *password)
     return NULL;
 }
 
-/* A whole number from the environment within [lo, hi], else fallback. */
-static int
-nano_password_env(const char *name, int lo, int hi, int fallback)
-{
-    const char  *v = getenv(name);
-    char        *end;
-    long         n;
-
-    if (v == NULL || v[0] == '\0') {
-        return fallback;
-    }
-    n = strtol(v, &end, 10);
-    if (*end != '\0' || n < lo || n > hi) {
-        nano_log_warn("%s=%s is not a number in %d..%d; using %d", name, v,
-                      lo, hi, fallback);
-        return fallback;
-    }
-    return (int) n;
-}
-
 static void
 nano_password_run(nano_password_job_t *job)
 {
@@ -204,17 +187,58 @@ nano_password_thread(void *arg)
     return NULL;
 }
 
+/* The pool's default size: cores - 1 threads (at least 1, at most the
+ * 64 the pool holds: on a host of more cores the default overran
+ * threads[]), a queue of 4 jobs each. */
+static int
+nano_password_default_threads(void)
+{
+    long  cores = sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (cores > NANO_PASSWORD_THREADS_MAX) {
+        return NANO_PASSWORD_THREADS_MAX;
+    }
+    return cores > 2 ? (int) (cores - 1) : 1;
+}
+
+int
+nano_password_pool_configure(char *err, size_t errlen)
+{
+    int  threads, queue;
+
+    if (nano_config_env_int("NANO_BCRYPT_THREADS",
+                            nano_password_default_threads(), 1,
+                            NANO_PASSWORD_THREADS_MAX, &threads, err,
+                            errlen) != 0
+        || nano_config_env_int("NANO_BCRYPT_QUEUE", 4 * threads, 1,
+                               NANO_PASSWORD_QUEUE_MAX, &queue, err,
+                               errlen) != 0)
+    {
+        return -1;
+    }
+    nano_password_pool.want_threads = threads;
+    nano_password_pool.want_queue = queue;
+    return 0;
+}
+
 static void
 nano_password_pool_start(void)
 {
-    long  cores = sysconf(_SC_NPROCESSORS_ONLN);
+    char  err[160];
     int   threads, queue, i;
 
-    threads = nano_password_env("NANO_BCRYPT_THREADS", 1,
-                                NANO_PASSWORD_THREADS_MAX,
-                                cores > 2 ? (int) (cores - 1) : 1);
-    queue = nano_password_env("NANO_BCRYPT_QUEUE", 1, NANO_PASSWORD_QUEUE_MAX,
-                              4 * threads);
+    /* A process that did not configure the pool at its start (a tool, a
+     * test) reads the settings now, when a bad one can no longer stop
+     * it: the defaults serve, and the log says so. */
+    if (nano_password_pool.want_threads == 0
+        && nano_password_pool_configure(err, sizeof(err)) != 0)
+    {
+        nano_log_error("%s; the password pool uses its defaults", err);
+        nano_password_pool.want_threads = nano_password_default_threads();
+        nano_password_pool.want_queue = 4 * nano_password_pool.want_threads;
+    }
+    threads = nano_password_pool.want_threads;
+    queue = nano_password_pool.want_queue;
 
     nano_password_pool.ring = calloc((size_t) queue,
                                      sizeof(nano_password_job_t *));

@@ -8,6 +8,8 @@
 #ifndef NANO_PASSWORD_H
 #define NANO_PASSWORD_H
 
+#include <stddef.h>
+
 #define NANO_PASSWORD_COST        12
 #define NANO_PASSWORD_MIN_CHARS   8
 #define NANO_PASSWORD_MAX_BYTES   72     /* bcrypt reads no further */
@@ -59,6 +61,13 @@ nano_password_result_t nano_password_make(const char *password,
 /* 1 when the queue is full right now, so a caller can answer 429
  * before doing any other work for a request that would be refused. */
 int nano_password_saturated(void);
+
+/* Reads the pool's size, NANO_BCRYPT_THREADS (1 to 64) and
+ * NANO_BCRYPT_QUEUE (1 to 1024), for a process to call at its start:
+ * -1 with the variable named in err when one is bad, which should stop
+ * the process rather than become a default.  A process that does not
+ * call it gets them read at the pool's first use. */
+int nano_password_pool_configure(char *err, size_t errlen);
 
 /* Stops the pool's threads (jobs still queued fail); accepts being
  * called when the pool never started, and twice. */

@@ -5,6 +5,7 @@
 
 #include "nano_credits.h"
 #include "nano_log.h"
+#include "nano_password.h"
 #include "nano_server.h"
 #include "platform.h"
 
@@ -92,15 +93,17 @@ static const nano_route_t  routes[] = {
       platform_account_export, 0, 0 },
 };
 
-/* Before the workers: the sign-up credits, the OAuth providers,
- * billing's settings (a malformed packs file stops the platform here),
- * then the revocation publisher. */
+/* Before the workers: the sign-up credits, the password pool's size,
+ * the OAuth providers, billing's settings (a malformed packs file stops
+ * the platform here), then the revocation publisher. */
 static int
 platform_start(const nano_config_t *config)
 {
     char  err[160];
 
-    if (nano_credits_configure(err, sizeof(err)) != 0) {
+    if (nano_credits_configure(err, sizeof(err)) != 0
+        || nano_password_pool_configure(err, sizeof(err)) != 0)
+    {
         nano_log_error("%s", err);
         return -1;
     }

@@ -127,12 +127,11 @@ stack_session_left() {
     done
 }
 
-# stack_kill_session NAME SIGNAL: signals what is left of NAME's session
-# (stack_session_left), waits up to 2 s, then SIGKILLs it.
+# stack_kill_session NAME SIGNAL PID START: signals what is left of the
+# session of NAME's process PID started at START (stack_session_left),
+# waits up to 2 s, then SIGKILLs it.
 stack_kill_session() {
-    local name=$1 sig=$2 f=$STACK_STATE/pids/$1.pid pid start left i
-    [ -r "$f" ] || return 0
-    read -r pid start <"$f" || true
+    local name=$1 sig=$2 pid=$3 start=$4 left i
     [ -n "$pid" ] && [ -n "$start" ] || return 0
     left=$(stack_session_left "$pid" "$start")
     [ -n "$left" ] || return 0
@@ -149,10 +148,16 @@ stack_kill_session() {
 
 # stack_kill NAME SIGNAL TIMEOUT: signals NAME's recorded process, waits up
 # to TIMEOUT seconds, then SIGKILLs it, then what is left of its session.
-# Forgets the pid file.
+# Forgets the pid file first: run.sh's supervisor takes a process that is
+# gone while its file is there for one that died, and it started a
+# backend stackctl.sh was stopping again a second later.
 stack_kill() {
-    local name=$1 sig=$2 timeout=$3 pid i
-    if pid=$(stack_pid "$name"); then
+    local name=$1 sig=$2 timeout=$3 f=$STACK_STATE/pids/$1.pid pid='' start='' i
+    if [ -r "$f" ]; then
+        read -r pid start <"$f" || true
+    fi
+    rm -f "$f"
+    if [ -n "$pid" ] && [ "$(stack_starttime "$pid")" = "$start" ]; then
         kill -s "$sig" "$pid" 2>/dev/null || true
         for ((i = 0; i < timeout * 10; i++)); do
             stack_starttime "$pid" >/dev/null || break
@@ -164,8 +169,7 @@ stack_kill() {
             sleep 0.2
         fi
     fi
-    stack_kill_session "$name" "$sig"
-    rm -f "$STACK_STATE/pids/$name.pid"
+    stack_kill_session "$name" "$sig" "$pid" "$start"
 }
 
 # stack_port_in_use PORT: something listens on PORT (any address, v4/v6).
@@ -310,8 +314,12 @@ stack_pg_clear_stale() {
     fi
     if [ -r "$PG_DATA/postmaster.pid" ]; then
         pid=$(head -n 1 "$PG_DATA/postmaster.pid")
+        # A postmaster works in its data directory: a pid the file names
+        # that now belongs to another process (the system's PostgreSQL
+        # after a reboot, say) was stopped whenever it was named postgres.
         if [ -n "$pid" ] && start=$(stack_starttime "$pid") &&
-                tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q postgres; then
+                tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q postgres &&
+                [ "$(readlink -f "/proc/$pid/cwd" 2>/dev/null)" = "$(readlink -f "$PG_DATA")" ]; then
             stack_log "stopping postgres (pid $pid) left running on $PG_DATA"
             printf '%s %s\n' "$pid" "$start" >"$STACK_STATE/pids/postgres.pid"
             stack_kill postgres INT 30
@@ -388,18 +396,33 @@ stack_listen() {
     fi
 }
 
+# stack_read_timeout_secs VALUE: nginx's read timeout as make run takes
+# it (N or Ns seconds, Nm minutes), in seconds; fails on anything else
+# and outside 2 s to 72 min, whose five sixths are the modules' range of
+# NANO_TEXT_WHOLE_TIMEOUT_MS (1000 to 3,600,000 ms).
+stack_read_timeout_secs() {
+    local n unit=1
+    case $1 in
+        *m) n=${1%m} unit=60 ;;
+        *s) n=${1%s} ;;
+        *) n=$1 ;;
+    esac
+    case $n in '' | *[!0-9]*) return 1 ;; esac
+    [ "${#n}" -le 5 ] || return 1       # no overflow in $(( ))
+    n=$((10#$n * unit))                 # 10#: "060" is not octal
+    [ "$n" -ge 2 ] && [ "$n" -le 4320 ] || return 1
+    printf '%s\n' "$n"
+}
+
 # stack_text_whole_ms: how long a whole text answer may take in a module,
 # five sixths of nginx's read timeout (STACK_READ_TIMEOUT: 60s as `make
 # run` has it gives the modules' own 50 s), so that the module answers
-# its 504, refunded, before nginx gives up on it.
+# its 504, refunded, before nginx gives up on it.  run.sh refuses a bad
+# NANO_READ_TIMEOUT and test.sh sets 10s, so the 60 s here is a caller's
+# that set none.
 stack_text_whole_ms() {
-    local t=${STACK_READ_TIMEOUT:-60s} n
-    case $t in
-        *[0-9]s | *[0-9]) n=${t%s} ;;
-        *[0-9]m) n=$((${t%m} * 60)) ;;
-        *) n=60 ;;
-    esac
-    case $n in '' | *[!0-9]*) n=60 ;; esac
+    local n
+    n=$(stack_read_timeout_secs "${STACK_READ_TIMEOUT:-60s}") || n=60
     echo $((n * 1000 * 5 / 6))
 }
 
@@ -416,9 +439,24 @@ stack_backend_start() {
     [ "${listen#unix:}" != "$listen" ] && rm -f "${listen#unix:}"
     # The app's environment, exported in a subshell: as arguments of env
     # a provider key would show in /proc/<pid>/cmdline while env starts.
-    # Per-app lines (provider keys and base URLs, a test's settings) come
-    # from env.d/<app> and win.
+    # It is the one the stack started with (backend.env, stack_save_env),
+    # not the caller's: started by stackctl.sh from another shell, a
+    # backend lost the provider keys and settings make run had been given
+    # and took that shell's.  Per-app lines (provider keys and base URLs,
+    # a test's settings) come from env.d/<app> and win.
     (
+        if [ -r "$STACK_STATE/backend.env" ]; then
+            # export -n: the stack's own variables keep their values
+            while IFS= read -r kv; do
+                export -n "${kv?}" 2>/dev/null || true
+            done < <(compgen -e)
+            while IFS= read -r -d '' kv; do
+                case ${kv%%=*} in
+                    '' | [!A-Za-z_]* | *[!A-Za-z0-9_]*) ;;  # not a name
+                    *) export "${kv?}" ;;
+                esac
+            done <"$STACK_STATE/backend.env"
+        fi
         NANO_MEDIA_DIR=$(stack_media_path)
         NANO_TEXT_WHOLE_TIMEOUT_MS=${NANO_TEXT_WHOLE_TIMEOUT_MS:-$(stack_text_whole_ms)}
         export NEXTAUTH_URL="$STACK_URL" NANO_SECRET_FILE="$STACK_SECRET_FILE" \
@@ -638,26 +676,60 @@ stack_save_env() {
                  STACK_ORIGINS STACK_SUBDOMAINS; do
             printf '%s=%q\n' "$v" "${!v-}"
         done >"$STACK_STATE/stack.env.tmp"
+        # The environment the backends start in (provider keys, Stripe's,
+        # NANO_* settings), for stackctl.sh's start-backend, whose caller
+        # may have none of it; NEXTAUTH_SECRET is never theirs (the key
+        # file is).
+        while IFS= read -r -d '' v; do
+            case $v in NEXTAUTH_SECRET=*) ;; *) printf '%s\0' "$v" ;; esac
+        done < <(env -0) >"$STACK_STATE/backend.env.tmp"
     )
     mv -f "$STACK_STATE/stack.env.tmp" "$STACK_STATE/stack.env"
+    mv -f "$STACK_STATE/backend.env.tmp" "$STACK_STATE/backend.env"
 }
 
 # stack_stop_leftovers: stops whatever an earlier, killed run of this state
-# dir left running (pid files whose process is still the same one).
+# dir left running (pid files whose process is still the same one), in
+# stack_stop's order: nginx, the backends at once (each may drain its
+# provider calls), then postgres and the fakes, which those calls need.
+# Taken by the files' names, postgres went before qwen, seedream and
+# wan-2.5, and a backend had 10 s for a drain of up to 25.
 stack_stop_leftovers() {
-    local f name
+    local f name left=() pids=()
     for f in "$STACK_STATE"/pids/*.pid; do
         [ -e "$f" ] || continue
         name=$(basename "$f" .pid)
         if stack_pid "$name" >/dev/null; then
-            stack_log "stopping $name left running by an earlier run"
-            case $name in
-                postgres) stack_kill "$name" INT 30 ;;
-                *) stack_kill "$name" TERM 10 ;;
-            esac
+            left+=("$name")
+        else
+            rm -f "$f"
         fi
-        rm -f "$f"
     done
+    [ "${#left[@]}" -gt 0 ] || return 0
+    for name in "${left[@]}"; do
+        [ "$name" = nginx ] && stack_stop_leftover nginx TERM 10
+    done
+    for name in "${left[@]}"; do
+        case $name in
+            nginx | postgres | fake-*) ;;
+            *)
+                stack_stop_leftover "$name" TERM "$STACK_BACKEND_STOP_SECS" &
+                pids+=("$!") ;;
+        esac
+    done
+    [ "${#pids[@]}" -eq 0 ] || wait "${pids[@]}"
+    for name in "${left[@]}"; do
+        case $name in
+            postgres) stack_stop_leftover postgres INT 30 ;;
+            fake-*) stack_stop_leftover "$name" TERM 5 ;;
+        esac
+    done
+}
+
+# stack_stop_leftover NAME SIGNAL TIMEOUT: stack_kill, said.
+stack_stop_leftover() {
+    stack_log "stopping $1 left running by an earlier run"
+    stack_kill "$@"
 }
 
 # stack_check_ports HINT PORT...: fails with a clear message when one is

@@ -7,7 +7,11 @@
 //  - a backend refuses a non-loopback --listen address, or an inherited
 //    non-loopback socket on fd 0, with exit code 2, a clear message and no
 //    socket made; loopback TCP, unix sockets and an inherited loopback
-//    socket are served.
+//    socket are served;
+//  - make run (scripts/run.sh) refuses a bad PORT, NANO_READ_TIMEOUT or
+//    NANO_MIGRATE before it starts anything, and scripts/lib/stack.sh
+//    stops a killed run's leftovers in order and a process on purpose
+//    without its pid file outliving it (decoy processes in a temp dir).
 // Only loopback addresses ever carry traffic here.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -501,6 +505,13 @@ test('backends: a backend with a bad setting stops at start, naming it', () => {
         ['nano-banana', 'NANO_SIGNUP_CREDITS', '1000000001'],
         ['qwen', 'NANO_SIGNUP_CREDITS', '50 '],
         ['wan-2.5', 'NANO_SIGNUP_CREDITS', '0x10'],
+        // the password pool's: they were read at the first sign-in, and a
+        // bad one became the default with a warning
+        ['platform', 'NANO_BCRYPT_THREADS', '0'],
+        ['platform', 'NANO_BCRYPT_THREADS', '65'],
+        ['platform', 'NANO_BCRYPT_THREADS', 'four'],
+        ['platform', 'NANO_BCRYPT_QUEUE', '8k'],
+        ['platform', 'NANO_BCRYPT_QUEUE', '99999999999999999999'],
     ];
     for (const [app, name, value] of bad) {
         const sock = path.join(tmpRoot, `bad-${app}.sock`);
@@ -558,4 +569,140 @@ test('backends: NANO_SIGNUP_CREDITS of 0 or 1000000000 is taken: the backend ser
             assert.ok(!p.stderr.includes('NANO_SIGNUP_CREDITS'), `${app}: nothing said about it: ${p.stderr.slice(-300)}`);
         }
     }
+});
+
+// --- make run ---------------------------------------------------------------
+
+// scripts/run.sh with env (nothing of this process's own, so not the
+// make test it may run under): {status, signal, stderr}.  DATABASE_URL
+// names a server that is not there, so a run that took a bad value
+// would stop at the migration plan rather than start a stack.
+function runSh(env) {
+    const r = spawnSync('bash', [path.join(ROOT, 'scripts/run.sh')], {
+        encoding: 'utf8', timeout: 20000, killSignal: 'SIGKILL',
+        env: {
+            PATH: process.env.PATH, HOME: process.env.HOME || '/root',
+            DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none', ...env,
+        },
+    });
+    return { status: r.status, signal: r.signal, stderr: r.stderr || '' };
+}
+
+// NANO_READ_TIMEOUT is nginx's fastcgi_read_timeout and, five sixths of
+// it, the modules' NANO_TEXT_WHOLE_TIMEOUT_MS: a value outside "N, Ns or
+// Nm" became a whole-answer limit of 50 s in silence (1h, 500ms: nginx
+// took them), and one under 2 s was refused by every module as a bad
+// NANO_TEXT_WHOLE_TIMEOUT_MS, which the operator never set.
+test('make run: a bad NANO_READ_TIMEOUT is refused at once, naming it, before anything starts', () => {
+    for (const value of ['1h', '500ms', 'abc', '90x', '1m30s', '0', '1s', '73m', '4321',
+        '99999999999999999999', '-5s', ' 60s', '60s;']) {
+        const r = runSh({ NANO_READ_TIMEOUT: value });
+        assert.equal(r.signal, null, `NANO_READ_TIMEOUT=${value}: it did not stop by itself`);
+        assert.equal(r.status, 1, `NANO_READ_TIMEOUT=${value}: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, /^run: NANO_READ_TIMEOUT must be /m,
+            `NANO_READ_TIMEOUT=${value} is named: ${r.stderr.slice(-300)}`);
+        assert.doesNotMatch(r.stderr, /another stack|migration|starting|stopping/,
+            `NANO_READ_TIMEOUT=${value}: refused before anything else: ${r.stderr.slice(-300)}`);
+    }
+});
+
+// PORT is nginx's listen port and the one checked free first: 0 and
+// 65536 or more got past that check (which looked for another port or
+// none) to nginx's own refusal, and a leading zero made the check's
+// printf read 08080 as octal, fail, and look at port 0 while nginx took
+// 8080.
+test('make run: a PORT that is not 1 to 65535 in plain digits is refused at once, naming it', () => {
+    for (const value of ['0', '65536', '99999', '08080', '123456789012345678901', '80a', '-1']) {
+        const r = runSh({ PORT: value });
+        assert.equal(r.signal, null, `PORT=${value}: it did not stop by itself`);
+        assert.equal(r.status, 1, `PORT=${value}: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, /^run: PORT must be /m, `PORT=${value} is named: ${r.stderr.slice(-300)}`);
+        assert.doesNotMatch(r.stderr, /another stack|migration|starting|stopping/,
+            `PORT=${value}: refused before anything else: ${r.stderr.slice(-300)}`);
+    }
+});
+
+// A rerun after a make run killed outright stops what that run left, as
+// make run stops: nginx first, then the backends (each may drain its
+// provider calls, which need the database), then postgres.  It went by
+// the pid files' names: postgres was stopped before qwen, seedream and
+// wan-2.5, whose drains then could not give their jobs back.
+test('make run: what a killed run left stops in the stack\'s order: nginx, the backends, then postgres', () => {
+    const state = fs.mkdtempSync(path.join(tmpRoot, 'state-'));
+    const order = path.join(state, 'order');
+    const script = `
+        set -euo pipefail
+        STACK_MODE=run STACK_STATE=$1
+        . "$2/scripts/lib/stack.sh"
+        stack_init
+        for n in nginx grok qwen wan-2.5 postgres; do
+            # perl: a background bash ignores INT, and cannot trap it
+            stack_spawn "$n" "$STACK_STATE/logs/$n.log" perl -e '
+                my ($name, $file) = @ARGV;
+                $SIG{$_} = sub { open(my $h, ">>", $file); print $h "$name\\n"; exit 0 }
+                    for qw(TERM INT);
+                select(undef, undef, undef, 0.05) while 1;' "$n" "$3"
+        done
+        sleep 0.3
+        stack_stop_leftovers`;
+    const r = spawnSync('bash', ['-c', script, 'leftovers', state, ROOT, order], {
+        encoding: 'utf8', timeout: 60000, killSignal: 'SIGKILL',
+    });
+    assert.equal(r.status, 0, r.stderr.slice(-500));
+    const got = fs.readFileSync(order, 'utf8').trim().split('\n');
+    assert.equal(got.length, 5, `each was stopped once: ${got}`);
+    assert.equal(got[0], 'nginx', `nginx first: ${got}`);
+    assert.equal(got[4], 'postgres', `postgres last: ${got}`);
+    assert.deepEqual(fs.readdirSync(path.join(state, 'pids')), [], 'no pid file is left');
+});
+
+// NANO_MIGRATE=apply applies the plan to a DATABASE_URL; any other value
+// (yes, 1, Apply) only printed it, and the stack started on a database
+// the operator meant to migrate.
+test('make run: a NANO_MIGRATE other than apply is refused at once, naming it', () => {
+    for (const value of ['yes', '1', 'Apply', 'apply ', 'plan']) {
+        const r = runSh({ NANO_MIGRATE: value });
+        assert.equal(r.signal, null, `NANO_MIGRATE=${value}: it did not stop by itself`);
+        assert.equal(r.status, 1, `NANO_MIGRATE=${value}: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, /^run: NANO_MIGRATE must be /m, `NANO_MIGRATE=${value} is named: ${r.stderr.slice(-300)}`);
+        assert.doesNotMatch(r.stderr, /another stack|migration plan|starting|stopping/,
+            `NANO_MIGRATE=${value}: refused before anything else: ${r.stderr.slice(-300)}`);
+    }
+});
+
+// make run's supervisor restarts a backend whose pid file names a process
+// that is gone, and takes a missing file for a stop on purpose.  stack_kill
+// removed the file only after the process had ended (and its session was
+// searched), so a stackctl.sh stop-backend under make run was, as often as
+// not, taken for a death and undone a second later.  The file must be gone
+// whenever the process is.
+test('make run: a backend being stopped on purpose never looks dead to the supervisor', () => {
+    const state = fs.mkdtempSync(path.join(tmpRoot, 'state-'));
+    const script = `
+        set -euo pipefail
+        STACK_MODE=stackctl STACK_STATE=$1
+        . "$2/scripts/lib/stack.sh"
+        stack_init
+        seen=0
+        for round in 1 2 3; do
+            stack_spawn qwen "$STACK_STATE/logs/qwen.log" sleep 60
+            read -r pid _ <"$STACK_STATE/pids/qwen.pid"
+            stack_kill qwen TERM 10 &
+            k=$!
+            while kill -0 "$k" 2>/dev/null; do
+                # what run.sh's loop asks, in the other order so a file
+                # seen is one that was there when the process was gone
+                if ! stack_starttime "$pid" >/dev/null && [ -e "$STACK_STATE/pids/qwen.pid" ]; then
+                    seen=$((seen + 1))
+                fi
+                sleep 0.005
+            done
+            wait "$k"
+        done
+        echo "seen=$seen"`;
+    const r = spawnSync('bash', ['-c', script, 'stopping', state, ROOT], {
+        encoding: 'utf8', timeout: 60000, killSignal: 'SIGKILL',
+    });
+    assert.equal(r.status, 0, r.stderr.slice(-500));
+    assert.match(r.stdout, /^seen=0$/m, `the pid file outlived the process: ${r.stdout}`);
 });

@@ -6,10 +6,13 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
 import {
     MODULES, SOCK_DIR, ORIGIN, Jar, get, request, newUser, register, signIn, signedInUser, stackctl,
-    stackPid, alive, retry, isJson, isHtml, SESSION_COOKIE,
+    stackPid, alive, retry, isJson, isHtml, SESSION_COOKIE, STACKCTL, STATE, sleep,
 } from './lib.mjs';
+import { PG_SOCK } from './accounts.mjs';
 
 let jar;
 before(async () => {
@@ -157,4 +160,59 @@ test('the database down: 503 JSON; back up: sign-up and sign-in work without res
     for (const [app, pid] of Object.entries(pids)) {
         if (pid) assert.ok(alive(pid) && stackPid(app) === pid, `${app} kept running (no restart)`);
     }
+});
+
+// stackctl.sh acts from any shell: a backend it starts gets the
+// environment the stack started its backends in, not its caller's.  From
+// another terminal than make run's, a restarted module lost the provider
+// key make run had been given (and went offline) and took that shell's
+// NANO_* settings.
+test('stackctl.sh restart-backend: the backend gets the stack\'s environment, not the caller\'s', async () => {
+    const app = 'openai';
+    const environ = (pid) => fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).sort();
+    const before = environ(stackPid(app));
+    let restarted = null;
+    try {
+        execFileSync(STACKCTL, ['restart-backend', app], {
+            stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 60000,
+            env: { PATH: '/usr/bin:/bin', NANO_TEST_STATE: STATE, NANO_SIGNUP_CREDITS: '7' },
+        });
+        restarted = environ(stackPid(app));
+        assert.ok(!restarted.includes('NANO_SIGNUP_CREDITS=7'), 'the caller\'s setting is not taken');
+        assert.deepEqual(restarted, before, 'the environment the stack started it in');
+    } finally {
+        // as it was for the tests after this one, whatever happened
+        if (restarted && restarted.join('\n') !== before.join('\n')) stackctl('restart-backend', app);
+    }
+    await backUp(app);
+});
+
+// A postmaster.pid that a postgres killed outright left behind names a
+// pid the system may since have given to another process: start-db (and
+// make run) stopped it with SIGINT whenever its command line said
+// postgres, the system's own PostgreSQL included, though it did not run
+// this cluster.
+test('start-db: a stale postmaster.pid naming another postgres-named process leaves that process alone', { skip: !PG_SOCK && 'no private cluster' }, async () => {
+    const data = path.join(path.dirname(PG_SOCK), 'data');
+    const decoy = spawn('bash', ['-c', 'exec -a "postgres: 15/main: checkpointer" sleep 120'],
+        { stdio: 'ignore', cwd: '/' });
+    try {
+        await retry(async () => (fs.readFileSync(`/proc/${decoy.pid}/cmdline`, 'utf8').startsWith('postgres') || null), 5000, 20);
+        stackctl('stop-db');
+        fs.writeFileSync(path.join(data, 'postmaster.pid'), `${decoy.pid}\n${data}\n1\n5432\n${PG_SOCK}\n`);
+        stackctl('start-db');
+        await sleep(200);
+        assert.ok(alive(decoy.pid), 'the other process was left running');
+    } finally {
+        decoy.kill('SIGKILL');
+        try {
+            stackctl('start-db');
+        } catch { /* running */ }
+    }
+    const user = newUser('stalepid');
+    const reg = await retry(async () => {
+        const r = await register(user);
+        return r.status === 201 ? r : null;
+    }, 15000);
+    assert.ok(reg, 'the cluster serves again');
 });
