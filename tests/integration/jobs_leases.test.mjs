@@ -36,6 +36,30 @@ keepRunning(['nano-banana'].filter(has));
 const logLines = (app, id) => fs.readFileSync(`${logsDir()}/${app}.log`, 'utf8')
     .split('\n').filter((l) => l.includes(id));
 
+// A trigger that refuses, once, the first update of "Generation" that
+// matches when (SQL over OLD and NEW); a sequence counts the tries, as it
+// is not rolled back with the refused statement.  Returns
+// { name, refused() (waits for the refusal), drop() }.
+function refuseOnce(label, what, when) {
+    const t = `nano_test_${label}_${crypto.randomBytes(4).toString('hex')}`;
+    psql([`CREATE SEQUENCE ${t}`,
+        `CREATE FUNCTION ${t}() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             IF nextval('${t}') = 1 THEN
+                 RAISE EXCEPTION 'the test refuses this ${what} once';
+             END IF;
+             RETURN NEW;
+         END $$`,
+        `CREATE TRIGGER ${t} BEFORE UPDATE ON "Generation" FOR EACH ROW
+         WHEN (${when}) EXECUTE FUNCTION ${t}()`]);
+    return {
+        name: t,
+        refused: () => waitSql(`SELECT 1 FROM ${t} WHERE "last_value" >= 1 AND "is_called"`, { ms: 10000 }),
+        drop: () => psql([`DROP TRIGGER IF EXISTS ${t} ON "Generation"`, `DROP FUNCTION IF EXISTS ${t}()`,
+            `DROP SEQUENCE IF EXISTS ${t}`]),
+    };
+}
+
 test('nano-banana: a job whose end the database refused is written on the runner\'s next turn: succeeded with its image, charged once, its process alive', async () => {
     const m = 'nano-banana';
     assert.ok(has(m), 'nano-banana is in the registry');
@@ -45,22 +69,10 @@ test('nano-banana: a job whose end the database refused is written on the runner
     const r = await generate(u.jar, m, { prompt: `an end that is refused once ${tag()} [fake:slow=1500]` });
     assert.equal(r.status, 202, r.text);
     const { id } = r.json();
-    // A trigger that refuses this row's end once: a sequence counts the
-    // tries, as it is not rolled back with the refused statement.
-    const t = `nano_test_end_${id.replace(/-/g, '')}`;
-    psql([`CREATE SEQUENCE ${t}`,
-        `CREATE FUNCTION ${t}() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-             IF nextval('${t}') = 1 THEN
-                 RAISE EXCEPTION 'the test refuses this end once';
-             END IF;
-             RETURN NEW;
-         END $$`,
-        `CREATE TRIGGER ${t} BEFORE UPDATE ON "Generation" FOR EACH ROW
-         WHEN (OLD."id" = ${lit(id)} AND NEW."status" <> 'running') EXECUTE FUNCTION ${t}()`]);
+    const refusal = refuseOnce('end', 'end', `OLD."id" = ${lit(id)} AND NEW."status" <> 'running'`);
     try {
         assert.equal(row(id).status, 'running', 'still in its call when the trigger came');
-        await waitSql(`SELECT 1 FROM ${t} WHERE "last_value" >= 1 AND "is_called"`, { ms: 10000 });
+        await refusal.refused();
         const refusedAt = Date.now();
         const g = await waitFor(u.jar, m, id, { ms: 10000 });
         const took = Date.now() - refusedAt;
@@ -83,8 +95,7 @@ test('nano-banana: a job whose end the database refused is written on the runner
         await sleep(1500);
         assert.equal(ledgerOf(id).length, 1, 'and nothing after');
     } finally {
-        psql([`DROP TRIGGER IF EXISTS ${t} ON "Generation"`, `DROP FUNCTION IF EXISTS ${t}()`,
-            `DROP SEQUENCE IF EXISTS ${t}`]);
+        refusal.drop();
     }
     // and the process still runs jobs
     const next = await generate(u.jar, m, { prompt: `after the refused end ${tag()}` });
@@ -106,30 +117,19 @@ test('nano-banana: a "submitting" mark the database refused once is written agai
     const before = await fakeStats();
     // every row's first mark is refused, once: the job's id is not known
     // before its admission, which its claim follows at once
-    const t = `nano_test_mark_${crypto.randomBytes(4).toString('hex')}`;
-    psql([`CREATE SEQUENCE ${t}`,
-        `CREATE FUNCTION ${t}() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-             IF nextval('${t}') = 1 THEN
-                 RAISE EXCEPTION 'the test refuses this mark once';
-             END IF;
-             RETURN NEW;
-         END $$`,
-        `CREATE TRIGGER ${t} BEFORE UPDATE ON "Generation" FOR EACH ROW
-         WHEN (NEW."phase" = 'submitting' AND OLD."phase" IS NULL
-               AND OLD."module" = ${lit(m)}) EXECUTE FUNCTION ${t}()`]);
+    const refusal = refuseOnce('mark', 'mark', `NEW."phase" = 'submitting' AND OLD."phase" IS NULL
+        AND OLD."module" = ${lit(m)}`);
     let id;
     try {
         const r = await generate(u.jar, m, { prompt: `a mark refused once ${tag()}` });
         assert.equal(r.status, 202, r.text);
         id = r.json().id;
-        await waitSql(`SELECT 1 FROM ${t} WHERE "last_value" >= 1 AND "is_called"`, { ms: 10000 });
+        await refusal.refused();
         const g = await waitFor(u.jar, m, id, { ms: LEASE_SECS * 1000 / 3 });
         assert.equal(g.status, 'succeeded', JSON.stringify(g));
         assert.equal(g.outputs.length, 1);
     } finally {
-        psql([`DROP TRIGGER IF EXISTS ${t} ON "Generation"`, `DROP FUNCTION IF EXISTS ${t}()`,
-            `DROP SEQUENCE IF EXISTS ${t}`]);
+        refusal.drop();
     }
     const afterStats = await fakeStats();
     assert.equal(fakeCount(afterStats, 'gemini.generateContent') - fakeCount(before, 'gemini.generateContent'), 1,
@@ -155,21 +155,11 @@ test('wan-2.5: a task id whose record the database refused once is recorded on t
     const r = await generate(u.jar, m, { prompt: `a task id refused once ${tag()} [fake:slow=1500]` });
     assert.equal(r.status, 202, r.text);
     const { id } = r.json();
-    const t = `nano_test_task_${id.replace(/-/g, '')}`;
-    psql([`CREATE SEQUENCE ${t}`,
-        `CREATE FUNCTION ${t}() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-             IF nextval('${t}') = 1 THEN
-                 RAISE EXCEPTION 'the test refuses this task id once';
-             END IF;
-             RETURN NEW;
-         END $$`,
-        `CREATE TRIGGER ${t} BEFORE UPDATE ON "Generation" FOR EACH ROW
-         WHEN (OLD."id" = ${lit(id)} AND NEW."providerTaskId" IS NOT NULL
-               AND OLD."providerTaskId" IS NULL) EXECUTE FUNCTION ${t}()`]);
+    const refusal = refuseOnce('task', 'task id', `OLD."id" = ${lit(id)} AND NEW."providerTaskId" IS NOT NULL
+        AND OLD."providerTaskId" IS NULL`);
     try {
         assert.equal(row(id).phase === 'submitted', false, 'the submit was still in flight when the trigger came');
-        await waitSql(`SELECT 1 FROM ${t} WHERE "last_value" >= 1 AND "is_called"`, { ms: 10000 });
+        await refusal.refused();
         const g = await waitFor(u.jar, m, id, { ms: (LEASE_SECS + 20) * 1000 });
         assert.equal(g.status, 'succeeded', JSON.stringify(g));
         assert.equal(g.outputs.length, 1, JSON.stringify(g.outputs));
@@ -186,8 +176,7 @@ test('wan-2.5: a task id whose record the database refused once is recorded on t
         assert.equal(lines.filter((l) => l.includes('cannot record its task id')).length, 1, lines.join('\n'));
         assert.equal(lines.filter((l) => l.includes(`job ${id} succeeded`)).length, 1, lines.join('\n'));
     } finally {
-        psql([`DROP TRIGGER IF EXISTS ${t} ON "Generation"`, `DROP FUNCTION IF EXISTS ${t}()`,
-            `DROP SEQUENCE IF EXISTS ${t}`]);
+        refusal.drop();
     }
 });
 
