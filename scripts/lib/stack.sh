@@ -431,7 +431,13 @@ stack_text_whole_ms() {
 stack_backend_start() {
     local app=$1 listen bin=$STACK_BIN/nano-$1 log=$STACK_STATE/logs/$1.log i
     listen=$(stack_listen "$app")
-    [ -x "$bin" ] || stack_die "$bin is missing (make $app)"
+    # a failure, not the end: run.sh's supervisor restarting a backend
+    # whose binary is being rebuilt tries again later (stack_die here
+    # ended the whole make run)
+    if [ ! -x "$bin" ]; then
+        stack_log "$bin is missing (make $app)"
+        return 1
+    fi
     if stack_pid "$app" >/dev/null; then
         stack_log "$app is already running"
         return 0

@@ -406,7 +406,7 @@ test('after make run, the new modules are routed, protected, listed and generate
     assert.equal(spawnSync('pgrep', ['-f', copy]).status, 1, 'nothing of the copy left running');
 });
 
-test('make run restarts a killed backend after 1 s; a killed nginx stops it, none of its workers left', async () => {
+test('make run restarts a killed backend after 1 s, and later when its binary was missing; a killed nginx stops it, none of its workers left', async () => {
     await startRun();
     const pid = runPid(TEXT);
     process.kill(pid, 'SIGKILL');
@@ -420,6 +420,25 @@ test('make run restarts a killed backend after 1 s; a killed nginx stops it, non
     const jar = await signedIn();
     const back = await at('GET', `/${TEXT}/api/models`, { headers: jar.headers() });
     assert.equal(back.status, 200, 'the module answers again');
+
+    // its binary gone when it is restarted (a rebuild under way): the
+    // restart is tried again later, and make run goes on (it stopped)
+    const bin = path.join(copy, `build/bin/nano-${TEXT}`);
+    fs.renameSync(bin, `${bin}.away`);
+    const from = runLog.length;
+    process.kill(runPid(TEXT), 'SIGKILL');
+    for (const end = Date.now() + 20000; !/backend zz-scaffold-t did not start; trying again in \d+ s/.test(runLog.slice(from));) {
+        assert.ok(Date.now() < end && running(), `no later try: ${runLog.slice(from)}`);
+        await sleep(100);
+    }
+    assert.match(runLog.slice(from), /nano-zz-scaffold-t is missing/);
+    fs.renameSync(`${bin}.away`, bin);
+    for (const end = Date.now() + 20000; !/backend zz-scaffold-t restarted \(after \d+ s\)/.test(runLog.slice(from));) {
+        assert.ok(Date.now() < end && running(), `not restarted once back: ${runLog.slice(from)}`);
+        await sleep(100);
+    }
+    const again = await at('GET', `/${TEXT}/api/models`, { headers: jar.headers() });
+    assert.equal(again.status, 200, 'the module answers once its binary is back');
 
     // nginx's master killed outright: its workers once kept the port,
     // serving 502s, after the run had stopped everything else
