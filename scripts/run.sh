@@ -126,6 +126,8 @@ cat >&2 <<EOF
 
 EOF
 
+# what stackctl.sh stopped in an earlier run is this run's to start
+rm -f "$STACK_STATE"/pids/*.stopped
 supervised=(nginx "${STACK_APPS[@]}")
 [ -n "$STACK_OWN_DB" ] && supervised+=(postgres)
 # A backend that dies is started again after a backoff: 1 s, doubling
@@ -138,6 +140,11 @@ while :; do
     for name in "${!restart_at[@]}"; do
         [ "$SECONDS" -ge "${restart_at[$name]}" ] || continue
         unset "restart_at[$name]"
+        # stopped with stackctl.sh while it waited: it stays stopped
+        if [ -e "$STACK_STATE/pids/$name.stopped" ]; then
+            stack_log "backend $name was stopped with stackctl.sh; not restarted"
+            continue
+        fi
         if stack_backend_start "$name"; then
             stack_log "backend $name restarted (after ${backoff[$name]} s)"
             up_since[$name]=$SECONDS

@@ -34,9 +34,21 @@ need_db() {
 
 cmd=${1:-}
 case $cmd in
-    stop-backend) need_app "${2:-}"; stack_backend_stop "$2" ;;
-    start-backend) need_app "${2:-}"; stack_backend_start "$2" ;;
-    restart-backend) need_app "${2:-}"; stack_backend_stop "$2"; stack_backend_start "$2" ;;
+    # <app>.stopped tells make run's supervisor not to start it again,
+    # for a backend stopped while it waited out its restart's backoff
+    stop-backend)
+        need_app "${2:-}"
+        : >"$STACK_STATE/pids/$2.stopped"
+        stack_backend_stop "$2" ;;
+    start-backend)
+        need_app "${2:-}"
+        rm -f "$STACK_STATE/pids/$2.stopped"
+        stack_backend_start "$2" ;;
+    restart-backend)
+        need_app "${2:-}"
+        rm -f "$STACK_STATE/pids/$2.stopped"
+        stack_backend_stop "$2"
+        stack_backend_start "$2" ;;
     stop-db) need_db; stack_pg_stop ;;
     start-db)
         need_db

@@ -406,7 +406,7 @@ test('after make run, the new modules are routed, protected, listed and generate
     assert.equal(spawnSync('pgrep', ['-f', copy]).status, 1, 'nothing of the copy left running');
 });
 
-test('make run restarts a killed backend after 1 s, and later when its binary was missing; a killed nginx stops it, none of its workers left', async () => {
+test('make run restarts a killed backend after 1 s, and later when its binary was missing, and not one stackctl.sh stopped meanwhile; a killed nginx stops it, none of its workers left', async () => {
     await startRun();
     const pid = runPid(TEXT);
     process.kill(pid, 'SIGKILL');
@@ -439,6 +439,31 @@ test('make run restarts a killed backend after 1 s, and later when its binary wa
     }
     const again = await at('GET', `/${TEXT}/api/models`, { headers: jar.headers() });
     assert.equal(again.status, 200, 'the module answers once its binary is back');
+
+    // stopped with stackctl.sh while it waits out its restart's backoff:
+    // it stays stopped (it was started again at the backoff's end), until
+    // stackctl.sh starts it
+    const ctl = (...args) => spawnSync('bash', [path.join(copy, 'scripts/stackctl.sh'), '--state',
+        path.join(copy, '.state/run'), ...args], { encoding: 'utf8', env: baseEnv(), timeout: 60000 });
+    const at2 = runLog.length;
+    process.kill(runPid(TEXT), 'SIGKILL');
+    for (const end = Date.now() + 20000; !/zz-scaffold-t\/ answers 502 meanwhile; restarting it in \d+ s/.test(runLog.slice(at2));) {
+        assert.ok(Date.now() < end && running(), `not seen dead: ${runLog.slice(at2)}`);
+        await sleep(50);
+    }
+    const stop = ctl('stop-backend', TEXT);
+    assert.equal(stop.status, 0, stop.stderr);
+    for (const end = Date.now() + 40000; !/backend zz-scaffold-t was stopped with stackctl\.sh; not restarted/.test(runLog.slice(at2));) {
+        assert.ok(Date.now() < end && running(), `no word of the stop: ${runLog.slice(at2)}`);
+        await sleep(100);
+    }
+    await sleep(1500);
+    assert.doesNotMatch(runLog.slice(at2), /backend zz-scaffold-t restarted/);
+    assert.ok(!fs.existsSync(path.join(copy, `.state/run/pids/${TEXT}.pid`)), 'not running');
+    const start = ctl('start-backend', TEXT);
+    assert.equal(start.status, 0, start.stderr);
+    const third = await at('GET', `/${TEXT}/api/models`, { headers: jar.headers() });
+    assert.equal(third.status, 200, 'started again with stackctl.sh');
 
     // nginx's master killed outright: its workers once kept the port,
     // serving 502s, after the run had stopped everything else
