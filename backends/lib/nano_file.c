@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -35,6 +36,34 @@ nano_file_read(FILE *f, size_t max, char **out, size_t *len)
     *out = data;
     *len = n;
     return 0;
+}
+
+/* A CRLF file (saved on Windows) reads as the same file with LF: its
+ * blank lines were "\r", a module's name or a pack's id that no script
+ * or parser agreed on. */
+char *
+nano_file_config_line(char **at)
+{
+    char  *line = *at, *end, *hash;
+
+    if (line == NULL) {
+        return NULL;
+    }
+    end = strchr(line, '\n');
+    if (end != NULL) {
+        *end = '\0';
+        *at = end + 1;
+    } else {
+        end = line + strlen(line);
+        *at = NULL;
+    }
+    if (end > line && end[-1] == '\r') {
+        end[-1] = '\0';
+    }
+    if ((hash = strchr(line, '#')) != NULL) {
+        *hash = '\0';
+    }
+    return line;
 }
 
 int

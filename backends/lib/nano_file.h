@@ -1,6 +1,6 @@
 /*
  * Small files read whole: templates, the module registry, the packs
- * file.  Each has a size cap, so a wrong path cannot make a process read
+ * file, and their lines.  Each has a size cap, so a wrong path cannot make a process read
  * a disk image into memory.  The media folders made, and a stored file's
  * digest.
  */
@@ -18,6 +18,14 @@
  * memory.  f stays open.
  */
 int nano_file_read(FILE *f, size_t max, char **out, size_t *len);
+
+/*
+ * The next line of a configuration text read whole (the registry, the
+ * packs file), cut in place: its "\n", a CRLF file's "\r" and a "#"
+ * comment removed.  *at moves to the line after it; NULL once the text
+ * is done.
+ */
+char *nano_file_config_line(char **at);
 
 /*
  * mkdir -p with mode 0750 whatever the umask (nginx's group reads the

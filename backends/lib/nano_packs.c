@@ -92,7 +92,7 @@ nano_packs_parse(const char *text, size_t len, const char *what,
 {
     nano_pack_t   *pk;
     size_t         lineno = 0, i;
-    char          *buf, *line, *next, *p, *hash, *end;
+    char          *buf, *line, *next, *p, *end;
     char          *id, *credits, *price, *cur;
     int            rc = -1;
 
@@ -109,21 +109,9 @@ nano_packs_parse(const char *text, size_t len, const char *what,
         goto out;
     }
 
-    for (line = buf; line != NULL; line = next) {
+    next = buf;
+    while ((line = nano_file_config_line(&next)) != NULL) {
         lineno++;
-        next = strchr(line, '\n');
-        if (next != NULL) {
-            *next++ = '\0';
-        }
-        /* a CRLF file (saved on Windows) is read as the same file with
-         * LF: its blank lines were "\r", which is no pack id, and the
-         * platform did not start */
-        if (line[0] != '\0' && line[strlen(line) - 1] == '\r') {
-            line[strlen(line) - 1] = '\0';
-        }
-        if ((hash = strchr(line, '#')) != NULL) {
-            *hash = '\0';
-        }
         p = line;
         if ((id = nano_packs_word(&p)) == NULL) {
             continue;                       /* blank or comment */

@@ -99,7 +99,7 @@ nano_registry_parse(const char *text, size_t len, const char *what,
     };
     nano_registry_module_t    mods[NANO_REGISTRY_MAX];
     size_t                    n = 0, i, lineno = 0, tlen;
-    char                     *buf, *line, *next, *p, *hash, *end, *name;
+    char                     *buf, *line, *next, *p, *end, *name;
 
     buf = malloc(len + 1);
     if (buf == NULL) {
@@ -118,21 +118,9 @@ nano_registry_parse(const char *text, size_t len, const char *what,
         goto failed;
     }
 
-    for (line = buf; line != NULL; line = next) {
+    next = buf;
+    while ((line = nano_file_config_line(&next)) != NULL) {
         lineno++;
-        next = strchr(line, '\n');
-        if (next != NULL) {
-            *next++ = '\0';
-        }
-        /* CRLF line ends (saved on Windows): a blank line's "\r" was
-         * read as a name, which the scripts' awk listed as a module */
-        end = line + strlen(line);
-        if (end > line && end[-1] == '\r') {
-            end[-1] = '\0';
-        }
-        if ((hash = strchr(line, '#')) != NULL) {
-            *hash = '\0';
-        }
         p = line;
         name = nano_registry_word(&p);
         if (name == NULL) {
