@@ -21,6 +21,7 @@
 #define NANO_JOBGEN_VIDEO_TIMEOUT_MS  120000
 #define NANO_JOBGEN_VIDEO_MAX         (256 * 1024 * 1024)
 #define NANO_JOBGEN_POLLS_MAX         600      /* ~75 min at the 8 s cap */
+#define NANO_JOBGEN_MALFORMED_MAX     5        /* unreadable polls in a row */
 
 /* Where a Wan job stands: which call just finished. */
 enum {
@@ -30,7 +31,8 @@ enum {
 };
 
 typedef struct {
-    int  stage;
+    int       stage;
+    unsigned  malformed;    /* unreadable poll answers in a row */
 } nano_jobgen_wan_t;
 
 /* The next poll of the task, after the backoff. */
@@ -179,8 +181,20 @@ nano_jobgen_wan_step(nano_job_t *job, const nano_client_res_t *res)
         }
         nano_wan_task_init(&task);
         if (nano_wan_parse_poll(body, res->body.len, &task, &err) != 0) {
-            next = nano_job_fail(job, err.code, err.message);
+            /* an answer we cannot read (a proxy's page, a cut body) says
+             * nothing of the task, which goes on and is charged: poll
+             * again, unless it keeps coming */
+            if (strcmp(err.code, NANO_PERR_BAD_RESPONSE) == 0
+                && ++w->malformed < NANO_JOBGEN_MALFORMED_MAX)
+            {
+                nano_log_warn("job %s: a poll's answer was unreadable (%s);"
+                              " polled again", job->gen.id, err.message);
+                next = nano_jobgen_wan_poll(job, w);
+            } else {
+                next = nano_job_fail(job, err.code, err.message);
+            }
         } else if (task.status != NANO_WAN_SUCCEEDED) {
+            w->malformed = 0;
             next = nano_jobgen_wan_poll(job, w);
         } else {
             /* valid about a day: download it now, without our key */

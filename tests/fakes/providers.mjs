@@ -728,6 +728,17 @@ export function createFakeProviders(opts) {
                 return;
             }
         }
+        // "[fake:poll-garbage=N]": the next N polls answer 200 with what
+        // a client cannot read: a proxy's HTML page, then a body cut short
+        const garbage = t.marks.get('poll-garbage');
+        if (garbage !== undefined) {
+            t.garbled = (t.garbled || 0) + 1;
+            if (t.garbled <= (garbage === true ? 1 : garbage)) {
+                return t.garbled % 2
+                    ? send(res, 200, '<html><body>502 Bad Gateway</body></html>\n', { 'Content-Type': 'text/html' })
+                    : send(res, 200, `{"request_id":"${request_id}","output":{"task_id":"${id}","task_sta`);
+            }
+        }
         const age = Date.now() - t.created;
         const times = { submit_time: new Date(t.created).toISOString().replace('T', ' ').replace('Z', '') };
         if (age < opts.taskMs / 3) return send(res, 200, { request_id, output: { task_id: id, task_status: 'PENDING', ...times } });

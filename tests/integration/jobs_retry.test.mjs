@@ -46,3 +46,26 @@ test('wan-2.5 [fake:poll-drop=4]: polls cut with no answer are polled again; one
     assert.equal(j.g.outputs.length, 1);
     assert.deepEqual(ledgerOf(j.id).map((x) => [x.reason, Number(x.delta)]), [['debit', -j.cost]], 'charged once, no refund');
 });
+
+// A poll answered 200 with a body that cannot be read (a proxy's page, a
+// cut body) says nothing of the task either: polled again, at most four
+// times in a row; the fifth fails the video, refunded once.  Until
+// 2026-12-06 the first such answer failed and refunded a video that
+// DashScope went on making and charged.
+test('wan-2.5 [fake:poll-garbage=3]: unreadable poll answers are polled again; one submit, the video stored, charged once', async () => {
+    const m = 'wan-2.5';
+    const j = await oneJob(m, 'wan-poll-garbage', 'a video behind a proxy [fake:poll-garbage=3]', 60000);
+    assert.equal(j.g.status, 'succeeded', JSON.stringify(j.g.error));
+    assert.equal(called(j, 'wan.submit'), 1, 'submitted once');
+    assert.ok(called(j, 'wan.poll') >= 4, `polled ${called(j, 'wan.poll')} times`);
+    assert.equal(j.g.outputs.length, 1);
+    assert.deepEqual(ledgerOf(j.id).map((x) => [x.reason, Number(x.delta)]), [['debit', -j.cost]], 'charged once, no refund');
+});
+
+test('wan-2.5 [fake:poll-garbage=9]: the fifth unreadable poll answer in a row fails the video as bad_response, refunded once', async () => {
+    const m = 'wan-2.5';
+    const j = await oneJob(m, 'wan-poll-garbage-5', 'a video behind a broken proxy [fake:poll-garbage=9]', 90000);
+    failedClean(j, m, 'bad_response');
+    assert.equal(called(j, 'wan.submit'), 1, 'submitted once');
+    assert.equal(called(j, 'wan.poll'), 5, 'polled five times');
+});
