@@ -22,6 +22,7 @@
 #define NANO_JOBGEN_VIDEO_MAX         (256 * 1024 * 1024)
 #define NANO_JOBGEN_POLLS_MAX         600      /* ~75 min at the 8 s cap */
 #define NANO_JOBGEN_MALFORMED_MAX     5        /* unreadable polls in a row */
+#define NANO_JOBGEN_DOWNLOADS_MAX     4        /* rounds of the runner's tries */
 
 /* Where a Wan job stands: which call just finished. */
 enum {
@@ -33,6 +34,7 @@ enum {
 typedef struct {
     int       stage;
     unsigned  malformed;    /* unreadable poll answers in a row */
+    unsigned  downloads;    /* download rounds that failed */
 } nano_jobgen_wan_t;
 
 /* The next poll of the task, after the backoff. */
@@ -114,14 +116,40 @@ nano_jobgen_wan_start(nano_job_t *job)
     return NANO_JOB_CALL;
 }
 
+/* A download that failed past the runner's tries: the video is made and
+ * charged, and its URL holds for about a day, so ask for the task again
+ * (its URL with it) on the poll's backoff, a few rounds before giving
+ * up; a line down for a few seconds failed and refunded it before.
+ * Returns -1 when the rounds are used up. */
+static int
+nano_jobgen_wan_download_again(nano_job_t *job, nano_jobgen_wan_t *w,
+    const char *why, nano_job_next_t *next)
+{
+    if (++w->downloads >= NANO_JOBGEN_DOWNLOADS_MAX) {
+        return -1;
+    }
+    nano_log_warn("job %s: the video's download failed (%s); tried again"
+                  " after the task's next poll", job->gen.id, why);
+    *next = nano_jobgen_wan_poll(job, w);
+    return 0;
+}
+
 /* The downloaded video: WebM or MP4, by its bytes. */
 static nano_job_next_t
-nano_jobgen_store_video(nano_job_t *job, const nano_client_res_t *res)
+nano_jobgen_store_video(nano_job_t *job, nano_jobgen_wan_t *w,
+    const nano_client_res_t *res)
 {
     const unsigned char  *p = (const unsigned char *) res->body.data;
     const char           *size;
     nano_video_info_t     info;
+    nano_job_next_t       next;
 
+    if ((res->status == 408 || res->status == 429 || res->status >= 500)
+        && nano_jobgen_wan_download_again(job, w, "a busy server", &next)
+           == 0)
+    {
+        return next;
+    }
     if (res->status != 200 || res->body.len < 12) {
         return nano_job_fail(job, NANO_PERR_PROVIDER,
                              "the video could not be downloaded");
@@ -215,7 +243,7 @@ nano_jobgen_wan_step(nano_job_t *job, const nano_client_res_t *res)
         return next;
 
     default:
-        return nano_jobgen_store_video(job, res);
+        return nano_jobgen_store_video(job, w, res);
     }
 }
 
@@ -223,20 +251,34 @@ nano_jobgen_wan_step(nano_job_t *job, const nano_client_res_t *res)
  * nothing and the task goes on (and is charged) at DashScope whatever
  * our line does: poll again on the poll's backoff, within its budget, as
  * for a throttled poll (a network cut of a few seconds failed the video
- * and refunded it before).  A submit may have been taken: never sent
- * again; a download fails, as before. */
+ * and refunded it before).  A download is asked again after a poll, a
+ * few rounds.  A submit may have been taken: never sent again. */
 static nano_job_next_t
 nano_jobgen_wan_unanswered(nano_job_t *job, nano_job_next_t next)
 {
     nano_jobgen_wan_t  *w = job->state;
     const char         *why;
+    json_t             *error;
+    nano_job_next_t     again;
 
-    if (w == NULL || w->stage != NANO_WAN_STAGE_POLL) {
+    if (w == NULL || w->stage == NANO_WAN_STAGE_SUBMIT) {
         return next;
     }
     why = json_string_value(json_object_get(job->error, "message"));
+    why = why != NULL ? why : "?";
+    if (w->stage == NANO_WAN_STAGE_DOWNLOAD) {
+        /* the poll may fail the job with an error of its own */
+        error = job->error;
+        job->error = NULL;
+        if (nano_jobgen_wan_download_again(job, w, why, &again) != 0) {
+            job->error = error;
+            return next;
+        }
+        json_decref(error);
+        return again;
+    }
     nano_log_warn("job %s: a poll of its task brought no answer (%s);"
-                  " polled again", job->gen.id, why != NULL ? why : "?");
+                  " polled again", job->gen.id, why);
     json_decref(job->error);
     job->error = NULL;
     return nano_jobgen_wan_poll(job, w);

@@ -754,7 +754,7 @@ export function createFakeProviders(opts) {
         }
         const name = `${id}.webm`;
         // polled again after SUCCEEDED: the file and its cuts stay
-        if (!files.has(name)) files.set(name, { type: 'video/webm', data: video, cuts: cutsOf(t.marks) });
+        if (!files.has(name)) files.set(name, { type: 'video/webm', data: video, cuts: cutsOf(t.marks), busy: Number(t.marks.get('busy-download') ?? 0) });
         send(res, 200, {
             request_id,
             output: { task_id: id, task_status: 'SUCCEEDED', video_url: `${base()}/_fake/files/${name}`, orig_prompt: t.marks.get('_prompt'), ...times, end_time: times.submit_time },
@@ -780,6 +780,12 @@ export function createFakeProviders(opts) {
             }
             res.writeHead(206, { 'Content-Type': f.type, 'Content-Length': end - start + 1, 'Content-Range': `bytes ${start}-${end}/${total}`, 'Accept-Ranges': 'bytes' });
             return res.end(req.method === 'HEAD' ? undefined : f.data.subarray(start, end + 1));
+        }
+        // "[fake:busy-download=N]": the first N downloads answer 503 in
+        // the object store's (OSS's) XML error shape
+        if (f.busy > 0) {
+            f.busy--;
+            return send(res, 503, '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>ServiceUnavailable</Code><Message>Please reduce your request rate.</Message></Error>\n', { 'Content-Type': 'application/xml' });
         }
         if (f.cuts > 0 && req.method === 'GET') {
             f.cuts--;

@@ -65,11 +65,33 @@ test('wan-2.5: a download cut mid-body is fetched again, and the whole video is 
     assert.equal(ledgerSum(u.id), balanceOf(u.id));
 });
 
-test('wan-2.5: a download cut every time fails the job with one refund and leaves no file', async () => {
-    const j = await oneJob('wan-2.5', 'cut-always', 'a video always cut [fake:cut-download]');
+// The video is made and charged once DashScope says SUCCEEDED, and its
+// URL holds for about a day: a download failed past the runner's own
+// tries is asked again after the task's next poll, four rounds in all.
+// Until 2026-12-06 the first round's failure (a line down for a few
+// seconds) failed the video and refunded it.
+test('wan-2.5: a download cut in two rounds of tries is tried again after a poll; the video stored, charged once', async () => {
+    const j = await oneJob('wan-2.5', 'cut-rounds', `a video cut ${2 * (1 + RETRIES)} times [fake:cut-download=${2 * (1 + RETRIES)}]`, 60000);
+    assert.equal(j.g.status, 'succeeded', JSON.stringify(j.g.error));
+    assert.equal(called(j, 'files'), 2 * (1 + RETRIES) + 1, 'two rounds cut, then the whole file');
+    assert.equal(called(j, 'wan.submit'), 1, 'submitted once');
+    assert.equal(j.g.outputs.length, 1);
+    assert.deepEqual(ledgerOf(j.id).map((x) => [x.reason, Number(x.delta)]), [['debit', -j.cost]], 'charged once, no refund');
+});
+
+test('wan-2.5: a download answered 503 past the runner\'s tries is tried again after a poll; the video stored, charged once', async () => {
+    const j = await oneJob('wan-2.5', 'busy-download', `a video on a busy store [fake:busy-download=${2 + RETRIES}]`, 60000);
+    assert.equal(j.g.status, 'succeeded', JSON.stringify(j.g.error));
+    assert.equal(called(j, 'files'), 3 + RETRIES, 'a round of 503s, then a 503 and the whole file');
+    assert.equal(called(j, 'wan.submit'), 1, 'submitted once');
+    assert.deepEqual(ledgerOf(j.id).map((x) => [x.reason, Number(x.delta)]), [['debit', -j.cost]], 'charged once, no refund');
+});
+
+test('wan-2.5: a download cut every time fails the job after four rounds, with one refund, and leaves no file', async () => {
+    const j = await oneJob('wan-2.5', 'cut-always', 'a video always cut [fake:cut-download]', 90000);
     failedClean(j, 'wan-2.5', 'provider_error');
     assert.match(j.g.error.message, /connection to the provider broke/, j.g.error.message);
-    assert.equal(called(j, 'files'), 1 + RETRIES, 'the download was tried again, twice');
+    assert.equal(called(j, 'files'), 4 * (1 + RETRIES), 'four rounds of the runner\'s three tries');
     assert.equal(called(j, 'wan.submit'), 1, 'never submitted again');
 });
 
