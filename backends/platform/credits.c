@@ -120,7 +120,7 @@ platform_credits_csv_read(nano_db_t *db, void *arg)
     static const char        sql[] =
         "SELECT \"id\", to_char(\"createdAt\","
         " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \"delta\", \"reason\","
-        " \"module\", \"generationId\" FROM \"CreditLedger\""
+        " \"module\", \"generationId\", \"note\" FROM \"CreditLedger\""
         " WHERE \"userId\" = $1 AND \"id\" > $2::bigint"
         " ORDER BY \"id\" LIMIT " PLATFORM_CSV_BATCH;
     platform_credits_csv_t  *c = arg;
@@ -137,7 +137,8 @@ platform_credits_csv_read(nano_db_t *db, void *arg)
     }
     /* a retry starts over */
     nano_buf_cleanup(&c->csv);
-    nano_buf_puts(&c->csv, "createdAt,delta,reason,module,generationId\r\n");
+    nano_buf_puts(&c->csv,
+                  "createdAt,delta,reason,module,generationId,note\r\n");
     /* oldest first, as a statement reads */
     params[0] = c->user;
     params[1] = after;
@@ -158,6 +159,9 @@ platform_credits_csv_read(nano_db_t *db, void *arg)
             nano_buf_puts(&c->csv, ",");
             nano_csv_cell(&c->csv, PQgetisnull(r, i, 5)
                                    ? NULL : PQgetvalue(r, i, 5));
+            nano_buf_puts(&c->csv, ",");
+            nano_csv_cell(&c->csv, PQgetisnull(r, i, 6)
+                                   ? NULL : PQgetvalue(r, i, 6));
             nano_buf_puts(&c->csv, "\r\n");
         }
         if (n > 0) {

@@ -109,9 +109,9 @@ test('browser: sign up, buy a pack through the fake Stripe checkout, see the bal
         assert.match(download.suggestedFilename(), /^credits-\d{4}-\d\d-\d\d\.csv$/);
         const text = fs.readFileSync(await download.path(), 'utf8');
         const lines = text.trim().split('\r\n');
-        assert.equal(lines[0], 'createdAt,delta,reason,module,generationId');
-        assert.match(lines[1], /,100,signup,,$/);
-        assert.match(lines[2], new RegExp(`,${PACKS[0].credits},purchase,,$`));
+        assert.equal(lines[0], 'createdAt,delta,reason,module,generationId,note');
+        assert.match(lines[1], /,100,signup,,,$/);
+        assert.match(lines[2], new RegExp(`,${PACKS[0].credits},purchase,,,$`));
     });
 
     await step('a canceled checkout comes back and charges nothing', async () => {

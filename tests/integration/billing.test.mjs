@@ -609,10 +609,10 @@ test('a refund may take the balance below zero, and then generations are refused
 test('GET /api/credits.csv: the whole ledger oldest first, CSV-escaped, formula cells neutralised', async () => {
     const { u } = await bought('bill-csv', 'starter');
     const uid = lit(u.id);
-    psql(`INSERT INTO "CreditLedger" ("userId", "delta", "reason", "module", "generationId") VALUES
-        (${uid}, 0, '=HYPERLINK("http://evil.example","x")', 'a,b', 'say "hi"'),
-        (${uid}, 0, '+cmd', '-2+3', '@SUM(A1)'),
-        (${uid}, 0, E'two\\nlines', NULL, NULL)`);
+    psql(`INSERT INTO "CreditLedger" ("userId", "delta", "reason", "module", "generationId", "note") VALUES
+        (${uid}, 0, '=HYPERLINK("http://evil.example","x")', 'a,b', 'say "hi"', NULL),
+        (${uid}, 0, '+cmd', '-2+3', '@SUM(A1)', '=1+1'),
+        (${uid}, 0, E'two\\nlines', NULL, NULL, 'for the outage, "sorry"')`);
     const res = await get('/api/credits.csv', { headers: u.jar.headers() });
     assert.equal(res.status, 200, res.text);
     assert.match(res.headers['content-type'], /^text\/csv; charset=utf-8$/);
@@ -620,12 +620,12 @@ test('GET /api/credits.csv: the whole ledger oldest first, CSV-escaped, formula 
     const rows = JSON.parse(psql(`SELECT json_agg(json_build_object('at', to_char("createdAt", 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
         'delta', "delta") ORDER BY "id") FROM "CreditLedger" WHERE "userId" = ${uid}`));
     assert.equal(res.text, [
-        'createdAt,delta,reason,module,generationId',
-        `${rows[0].at},${rows[0].delta},signup,,`,
-        `${rows[1].at},${rows[1].delta},purchase,,`,
-        `${rows[2].at},0,"'=HYPERLINK(""http://evil.example"",""x"")","a,b","say ""hi"""`,
-        `${rows[3].at},0,"'+cmd","'-2+3","'@SUM(A1)"`,
-        `${rows[4].at},0,"two\nlines",,`,
+        'createdAt,delta,reason,module,generationId,note',
+        `${rows[0].at},${rows[0].delta},signup,,,`,
+        `${rows[1].at},${rows[1].delta},purchase,,,`,
+        `${rows[2].at},0,"'=HYPERLINK(""http://evil.example"",""x"")","a,b","say ""hi""",`,
+        `${rows[3].at},0,"'+cmd","'-2+3","'@SUM(A1)","'=1+1"`,
+        `${rows[4].at},0,"two\nlines",,,"for the outage, ""sorry"""`,
         ''].join('\r\n'));
     assert.equal((await get('/api/credits.csv')).status, 401);
 });
@@ -637,8 +637,8 @@ test('the CSV of a long ledger (5,000 rows) is whole', async () => {
     assert.equal(res.status, 200);
     const lines = res.text.split('\r\n');
     assert.equal(lines.length, 1 + 5000 + 1);
-    assert.match(lines[1], /,100,signup,,$/);
-    assert.match(lines[5000], /,0,adjustment,,$/);
+    assert.match(lines[1], /,100,signup,,,$/);
+    assert.match(lines[5000], /,0,adjustment,,,$/);
 });
 
 // The CSV reads 2,000 rows at a time: every batch from one snapshot, so a
