@@ -1,0 +1,52 @@
+// What the logs keep of a request.  OAuth's callback carries the
+// provider's authorization code and the state in its query: a code is a
+// credential until it is redeemed (or its redemption fails), so the
+// shipped access log format (nginx.conf.d/http.conf, $nano_log_request)
+// keeps that path without its query; every other request is logged as it
+// came.  Until 2026-12-06 the code was written to the access log, which
+// is 0644 under `make run`.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { STATE, get, sleep } from './lib.mjs';
+
+const LOGS = `${STATE}/logs`;
+const ACCESS_LOG = `${LOGS}/nginx-access.log`;
+
+async function logLines(tag) {
+    for (let i = 0; i < 40; i++) {
+        const lines = fs.readFileSync(ACCESS_LOG, 'utf8').split('\n').filter((l) => l.includes(tag));
+        if (lines.length) return lines;
+        await sleep(50);
+    }
+    return [];
+}
+
+test('an OAuth callback\'s code and state are not written to any log; its path and status are', async () => {
+    const code = `code-${crypto.randomBytes(12).toString('hex')}`;
+    const state = `state-${crypto.randomBytes(12).toString('hex')}`;
+    for (const provider of ['github', 'google']) {
+        const res = await get(`/api/auth/callback/${provider}?code=${code}&state=${state}`);
+        assert.ok(res.status >= 300 && res.status < 500, `${provider}: ${res.status}`);
+    }
+    const lines = await logLines('/api/auth/callback/');
+    assert.ok(lines.some((l) => l.includes('"GET /api/auth/callback/github?(not logged) HTTP/1.1" 302')), lines.join('\n'));
+    assert.ok(lines.some((l) => l.includes('"GET /api/auth/callback/google?(not logged) HTTP/1.1" 302')), lines.join('\n'));
+    await sleep(200);
+    for (const f of fs.readdirSync(LOGS)) {
+        const text = fs.readFileSync(path.join(LOGS, f), 'utf8');
+        assert.ok(!text.includes(code), `${f} holds the code`);
+        assert.ok(!text.includes(state), `${f} holds the state`);
+    }
+});
+
+test('other requests are logged with their query, and a callback without one as it came', async () => {
+    const tag = crypto.randomBytes(8).toString('hex');
+    await get(`/api/auth/signin?callbackUrl=%2F${tag}`);
+    await get(`/api/auth/callback/github/${tag}`);
+    const lines = await logLines(tag);
+    assert.ok(lines.some((l) => l.includes(`"GET /api/auth/signin?callbackUrl=%2F${tag} HTTP/1.1"`)), lines.join('\n'));
+    assert.ok(lines.some((l) => l.includes(`"GET /api/auth/callback/github/${tag} HTTP/1.1"`)), lines.join('\n'));
+});
