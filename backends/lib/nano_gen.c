@@ -1512,8 +1512,11 @@ nano_gen_set_phase(nano_db_t *db, const char *id, const char *owner,
 nano_db_status_t
 nano_gen_conversation(nano_db_t *db, const char *conversation_id,
     const char *user_id, const char *module, int max_turns,
-    json_t **messages)
+    json_t **messages, int *found)
 {
+    static const char   known[] =
+        "SELECT 1 FROM \"Generation\" WHERE \"conversationId\" = $1"
+        " AND \"userId\" = $2 AND \"module\" = $3 LIMIT 1";
     static const char   sql[] =
         "SELECT \"prompt\", \"text\" FROM (SELECT \"prompt\", \"text\","
         " \"createdAt\" FROM \"Generation\" WHERE \"conversationId\" = $1"
@@ -1527,6 +1530,7 @@ nano_gen_conversation(nano_db_t *db, const char *conversation_id,
     json_t             *m;
     int                 i, n, ok = 1;
 
+    *found = 0;
     *messages = json_array();
     if (*messages == NULL) {
         return NANO_DB_FAILED;
@@ -1558,6 +1562,20 @@ nano_gen_conversation(nano_db_t *db, const char *conversation_id,
         json_decref(*messages);
         *messages = NULL;
         return NANO_DB_FAILED;
+    }
+    *found = n > 0;
+    if (n == 0) {
+        /* no answered turn: a first turn still running, or one that
+         * failed, still makes the conversation one of this user's */
+        params[2] = module;
+        r = nano_db_exec(db, known, 3, params, PGRES_TUPLES_OK, &st);
+        if (r == NULL) {
+            json_decref(*messages);
+            *messages = NULL;
+            return st;
+        }
+        *found = PQntuples(r) > 0;
+        PQclear(r);
     }
     return NANO_DB_OK;
 }

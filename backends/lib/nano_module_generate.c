@@ -192,6 +192,7 @@ nano_gen_messages(nano_req_t *req, nano_res_t *res,
 {
     json_t       *messages = NULL, *m;
     nano_db_t    *db;
+    int           found;
 
     if (fresh) {
         /* an id made for this request has no earlier turns to read */
@@ -209,10 +210,19 @@ nano_gen_messages(nano_req_t *req, nano_res_t *res,
             return NULL;
         }
         if (nano_gen_conversation(db, conversation, user, req->app->name,
-                                  NANO_GEN_TURNS_MAX, &messages)
+                                  NANO_GEN_TURNS_MAX, &messages, &found)
             != NANO_DB_OK)
         {
             nano_server_db_error(res, db, NANO_DB_FAILED);
+            return NULL;
+        }
+        /* an id of no conversation of this user here (another user's,
+         * another module's, one deleted, a typo) was answered, and
+         * charged, as a new conversation without the turns asked for */
+        if (!found) {
+            json_decref(messages);
+            nano_res_field_error(res, "conversationId", "no conversation"
+                                 " of yours in this module has this id");
             return NULL;
         }
     }

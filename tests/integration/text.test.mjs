@@ -15,7 +15,7 @@ import { STATE, REGISTRY, BASE, get } from './lib.mjs';
 import {
     person, generate, generation, stream, fakeStats, fakeCount, tag, price,
     ledgerOf, balanceOf, ledgerSum, psql, lit, FAKE_KEY, withBackendEnv, waitFor,
-    row, waitSql, JSON_H,
+    row, waitSql, JSON_H, del,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -118,7 +118,7 @@ for (const [m, fake] of MODULES) {
     });
 }
 
-test('qwen: a conversation continues by its id: the earlier turns go to the provider; another user\'s id, or another module, brings nothing', async () => {
+test('qwen: a conversation continues by its id: the earlier turns go to the provider; another user\'s, another module\'s or a deleted one is refused as not found, uncharged', async () => {
     assert.ok(has('qwen'), 'qwen is in the registry');
     const m = 'qwen';
     const u = await person('conv');
@@ -149,25 +149,52 @@ test('qwen: a conversation continues by its id: the earlier turns go to the prov
     const g3 = (await generation(u.jar, m, s.events.at(-1).data.id)).json();
     assert.equal(g3.conversationId, c);
 
-    // someone else naming this conversation gets none of it
+    // an id that is none of this user's conversations here is refused
+    // as not found, before any debit or provider call: until 2026-12-06
+    // it was answered, and charged, as a new conversation without the
+    // turns asked for (found by the text probe)
     const other = await person('conv-other');
-    const p4 = `Whose conversation is this ${tag()}?`;
-    const r4 = await generate(other.jar, m, { prompt: p4, conversationId: c });
-    answers.push(r4.text);
-    assert.equal(r4.status, 200, r4.text);
-    body = (await fakeStats()).last['chat.dashscope'].body;
-    assert.deepEqual(body.messages, [{ role: 'user', content: p4 }], 'no turn of another user reaches the provider');
-    assert.ok(!r4.text.includes('Ada'), 'nothing of it in the answer');
+    const refused = async (who, mod, conversationId, why) => {
+        const before = await fakeStats();
+        const balance = balanceOf(who.id);
+        const r = await generate(who.jar, mod, { prompt: `Whose conversation is this ${tag()}?`, conversationId });
+        answers.push(r.text);
+        assert.equal(r.status, 400, `${why}: ${r.text}`);
+        assert.deepEqual(r.json(), {
+            error: 'invalid_field', field: 'conversationId',
+            message: 'no conversation of yours in this module has this id',
+        }, why);
+        assert.equal(balanceOf(who.id), balance, `${why}: nothing charged`);
+        const after = await fakeStats();
+        for (const e of ['chat.dashscope', 'chat.xai']) {
+            assert.equal(fakeCount(after, e), fakeCount(before, e), `${why}: no provider asked`);
+        }
+    };
+    await refused(other, m, c, 'another user\'s conversation');
+    const s2 = await stream(other.jar, m, { prompt: `streamed ${tag()}`, conversationId: c, stream: true });
+    assert.equal(s2.status, 400, s2.text);
+    assert.equal(JSON.parse(s2.text).field, 'conversationId', 'streamed: refused as well');
+    // a conversation belongs to its module: grok, given qwen's id, refuses it
+    if (has('grok')) await refused(u, 'grok', c, 'another module\'s conversation');
+    await refused(u, m, '6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b', 'an id no one was given');
 
-    // a conversation belongs to its module: grok, given qwen's id, gets
-    // none of its turns
-    if (has('grok')) {
-        const p5 = `Do you know me ${tag()}?`;
-        const r5 = await generate(u.jar, 'grok', { prompt: p5, conversationId: c });
-        assert.equal(r5.status, 200, r5.text);
-        body = (await fakeStats()).last['chat.xai'].body;
-        assert.deepEqual(body.messages, [{ role: 'user', content: p5 }], 'no turn of another module reaches the provider');
-    }
+    // a conversation whose generations were all deleted is gone
+    const lone = (await generate(u.jar, m, { prompt: `Alone ${tag()}` })).json();
+    assert.equal((await del(u.jar, m, lone.id)).status, 200);
+    await refused(u, m, lone.conversationId, 'a deleted conversation');
+
+    // one whose only turn failed is still the user's: continued, with no
+    // earlier turn to send
+    const failed = (await generate(u.jar, m, { prompt: `fail [fake:500] ${tag()}` })).json();
+    assert.equal(failed.error, 'provider_error', JSON.stringify(failed));
+    const fc = (await generation(u.jar, m, failed.id)).json().conversationId;
+    assert.match(fc, UUID);
+    const p6 = `After a failure ${tag()}`;
+    const r6 = await generate(u.jar, m, { prompt: p6, conversationId: fc });
+    assert.equal(r6.status, 200, r6.text);
+    assert.equal(r6.json().conversationId, fc);
+    body = (await fakeStats()).last['chat.dashscope'].body;
+    assert.deepEqual(body.messages, [{ role: 'user', content: p6 }], 'no answered turn to send');
 
     // a new id without a conversation: a fresh one
     const fresh = (await generate(u.jar, m, { prompt: `hello ${tag()}` })).json();
