@@ -350,6 +350,34 @@ if (has('qwen')) {
     });
 }
 
+// A provider that asks for more time than a retry waits (a minute) is
+// not asked again before it: until 2026-12-06 its wait was cut to 60 s
+// and the stream asked twice more, into the same 429, ending after two
+// minutes of heartbeats (found by the text probe).
+if (has('qwen')) {
+    test('qwen: a 429 whose Retry-After is past the retry cap (120 s) ends at once, asked once, refunded', async () => {
+        const u = await person('retry-long');
+        const before = await fakeStats();
+        const t0 = Date.now();
+        const s = await stream(u.jar, 'qwen', { prompt: `come back later [fake:429=120] ${tag()}`, stream: true }, { timeout: 150000 });
+        const took = Date.now() - t0;
+        answers.push(s.text);
+        const last = s.events.at(-1);
+        assert.equal(last?.event, 'error', s.text.slice(-300));
+        assert.equal(last.data.error, 'provider_quota', JSON.stringify(last.data));
+        assert.equal(fakeCount(await fakeStats(), 'chat.dashscope') - fakeCount(before, 'chat.dashscope'), 1, 'asked once');
+        assert.ok(took < 10000, `ended after ${took} ms`);
+        assert.deepEqual(ledgerOf(last.data.id).map((x) => x.reason), ['debit', 'refund']);
+
+        // a whole answer the same
+        const w = await generate(u.jar, 'qwen', { prompt: `come back later [fake:429=120] ${tag()}` });
+        assert.equal(w.status, 503, w.text.slice(0, 300));
+        assert.equal(w.json().error, 'provider_quota');
+        assert.equal(fakeCount(await fakeStats(), 'chat.dashscope') - fakeCount(before, 'chat.dashscope'), 2, 'asked once more');
+        assert.equal(balanceOf(u.id), 100);
+    });
+}
+
 // A Retry-After given as an HTTP-date is waited out as one given in
 // seconds: until 2026-12-06 only delta-seconds were read, and a date
 // left the retry on the half-second backoff.
