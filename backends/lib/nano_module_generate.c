@@ -190,9 +190,10 @@ nano_gen_messages(nano_req_t *req, nano_res_t *res,
     const nano_gen_text_opts_t *o, const char *user,
     const char *conversation, int fresh)
 {
-    json_t       *messages = NULL, *m;
-    nano_db_t    *db;
-    int           found;
+    json_t            *messages = NULL, *m;
+    nano_db_t         *db;
+    nano_db_status_t   st;
+    int                found;
 
     if (fresh) {
         /* an id made for this request has no earlier turns to read */
@@ -209,11 +210,12 @@ nano_gen_messages(nano_req_t *req, nano_res_t *res,
             nano_server_db_error(res, NULL, NANO_DB_UNAVAILABLE);
             return NULL;
         }
-        if (nano_gen_conversation(db, conversation, user, req->app->name,
-                                  NANO_GEN_TURNS_MAX, &messages, &found)
-            != NANO_DB_OK)
-        {
-            nano_server_db_error(res, db, NANO_DB_FAILED);
+        /* a connection the database's restart broke says unavailable:
+         * a 503, as for a new conversation, not a 500 */
+        st = nano_gen_conversation(db, conversation, user, req->app->name,
+                                   NANO_GEN_TURNS_MAX, &messages, &found);
+        if (st != NANO_DB_OK) {
+            nano_server_db_error(res, db, st);
             return NULL;
         }
         /* an id of no conversation of this user here (another user's,
