@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nano_chat.h"
 #include "nano_config.h"
 #include "nano_file.h"
 #include "nano_gen.h"
@@ -213,7 +214,11 @@ nano_gen_messages(nano_req_t *req, nano_res_t *res,
         /* a connection the database's restart broke says unavailable:
          * a 503, as for a new conversation, not a 500 */
         st = nano_gen_conversation(db, conversation, user, req->app->name,
-                                   NANO_GEN_TURNS_MAX, &messages, &found);
+                                   NANO_GEN_TURNS_MAX,
+                                   NANO_CHAT_MAX_MESSAGES
+                                   - (o->messages != NULL
+                                      ? json_array_size(o->messages) : 1),
+                                   &messages, &found);
         if (st != NANO_DB_OK) {
             nano_server_db_error(res, db, st);
             return NULL;
@@ -423,7 +428,7 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     nano_db_status_t                st;
     nano_db_t                      *db;
     json_t                         *body, *messages = NULL, *error = NULL;
-    json_t                         *usage = NULL;
+    json_t                         *usage = NULL, *params = NULL;
     nano_gen_text_opts_t            o;
     nano_gen_refusal_t              why;
     const char                     *id = NULL;
@@ -502,6 +507,15 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     in.kind = "text";
     in.prompt = o.prompt;
     in.conversation_id = conversation;
+    /* the messages as asked, for the conversation's later turns (the
+     * prompt column holds only the last user message) */
+    if (o.messages != NULL) {
+        in.params = params = json_pack("{s:O}", "messages", o.messages);
+        if (params == NULL) {
+            status = nano_res_error(res, 500, "internal", "out of memory");
+            goto out;
+        }
+    }
     in.status = "running";
     in.owner = nano_jobs_owner();
     in.lease_secs = NANO_JOBS_LEASE_SECS;
@@ -673,6 +687,7 @@ out:
     }
     json_decref(usage);
     json_decref(error);
+    json_decref(params);
     json_decref(messages);
     json_decref(body);
     nano_textgen_res_cleanup(&tr);

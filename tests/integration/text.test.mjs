@@ -148,6 +148,23 @@ test('qwen: a conversation continues by its id: the earlier turns go to the prov
     ]);
     const g3 = (await generation(u.jar, m, s.events.at(-1).data.id)).json();
     assert.equal(g3.conversationId, c);
+    const a3 = s.events.filter((e) => e.event === 'delta').map((e) => e.data.text).join('');
+
+    // a fourth turn: the third goes again as it was asked, its system
+    // message included (until 2026-12-06 only its last user message went,
+    // and the system prompt was lost from then on; found by the text
+    // probe)
+    const p4 = `Still brief ${tag()}?`;
+    const r4 = await generate(u.jar, m, { prompt: p4, conversationId: c });
+    answers.push(r4.text);
+    assert.equal(r4.status, 200, r4.text);
+    body = (await fakeStats()).last['chat.dashscope'].body;
+    assert.deepEqual(body.messages, [
+        { role: 'user', content: p1 }, { role: 'assistant', content: r1.text },
+        { role: 'user', content: p2 }, { role: 'assistant', content: r2.json().text },
+        { role: 'system', content: 'Be brief.' }, { role: 'user', content: p3 }, { role: 'assistant', content: a3 },
+        { role: 'user', content: p4 },
+    ]);
 
     // an id that is none of this user's conversations here is refused
     // as not found, before any debit or provider call: until 2026-12-06
@@ -199,6 +216,27 @@ test('qwen: a conversation continues by its id: the earlier turns go to the prov
     // a new id without a conversation: a fresh one
     const fresh = (await generate(u.jar, m, { prompt: `hello ${tag()}` })).json();
     assert.notEqual(fresh.conversationId, c);
+});
+
+// Turns asked with many messages go again whole, so the latest that fit
+// the provider request's 256 messages are sent, never a request the
+// chat client refuses after the debit.
+test('qwen: a conversation of turns of 50 messages sends again only the latest turns that fit 256 messages', { skip: !has('qwen') && 'qwen is not in the registry' }, async () => {
+    const u = await person('conv-budget');
+    const turn = (k) => Array.from({ length: 50 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: `turn ${k} message ${i}` }));
+    let c;
+    for (let k = 0; k < 6; k++) {
+        const r = await generate(u.jar, 'qwen', { messages: turn(k), ...(c ? { conversationId: c } : {}) });
+        answers.push(r.text);
+        assert.equal(r.status, 200, `turn ${k}: ${r.text.slice(0, 300)}`);
+        c = r.json().conversationId;
+        const sent = (await fakeStats()).last['chat.dashscope'].body.messages;
+        // 50 new ones, and at most 4 earlier turns of 51 (50 + the answer)
+        const earlier = Math.min(k, 4);
+        assert.equal(sent.length, earlier * 51 + 50, `turn ${k}: ${sent.length} messages`);
+        if (earlier > 0) assert.equal(sent[0].content, `turn ${k - earlier} message 0`, `turn ${k}: the oldest that fit first`);
+        assert.deepEqual(sent.slice(-50), turn(k));
+    }
 });
 
 // [marker, error code, HTTP status without a stream]; the statuses are the
