@@ -351,13 +351,17 @@ nano_db_status_t nano_gen_release(nano_db_t *db, const char *owner,
 
 /*
  * The turns of a conversation of user_id in module before this one,
- * oldest first, as a new JSON array of {"role","content"} (user prompts
- * and the answers), at most max_turns of the latest.  A conversation
- * belongs to the module it began in: another module's id brings nothing.
+ * oldest first, as a new JSON array of {"role","content"}: each turn's
+ * messages as it was asked (its params' "messages", else its prompt as
+ * the user's) and its answer; at most max_turns of the latest, and only
+ * the latest whose messages all fit max_messages.  *found is 0 when
+ * no generation of user_id in module (of any status) carries the id: a
+ * conversation belongs to its user and to the module it began in, and one
+ * whose generations were all deleted is gone.
  */
 nano_db_status_t nano_gen_conversation(nano_db_t *db,
     const char *conversation_id, const char *user_id, const char *module,
-    int max_turns, json_t **messages);
+    int max_turns, size_t max_messages, json_t **messages, int *found);
 
 /*
  * The media names that user_id's generations of module hold (the media

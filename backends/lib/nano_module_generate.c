@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nano_chat.h"
 #include "nano_config.h"
 #include "nano_file.h"
 #include "nano_gen.h"
@@ -190,8 +191,10 @@ nano_gen_messages(nano_req_t *req, nano_res_t *res,
     const nano_gen_text_opts_t *o, const char *user,
     const char *conversation, int fresh)
 {
-    json_t       *messages = NULL, *m;
-    nano_db_t    *db;
+    json_t            *messages = NULL, *m;
+    nano_db_t         *db;
+    nano_db_status_t   st;
+    int                found;
 
     if (fresh) {
         /* an id made for this request has no earlier turns to read */
@@ -208,11 +211,25 @@ nano_gen_messages(nano_req_t *req, nano_res_t *res,
             nano_server_db_error(res, NULL, NANO_DB_UNAVAILABLE);
             return NULL;
         }
-        if (nano_gen_conversation(db, conversation, user, req->app->name,
-                                  NANO_GEN_TURNS_MAX, &messages)
-            != NANO_DB_OK)
-        {
-            nano_server_db_error(res, db, NANO_DB_FAILED);
+        /* a connection the database's restart broke says unavailable:
+         * a 503, as for a new conversation, not a 500 */
+        st = nano_gen_conversation(db, conversation, user, req->app->name,
+                                   NANO_GEN_TURNS_MAX,
+                                   NANO_CHAT_MAX_MESSAGES
+                                   - (o->messages != NULL
+                                      ? json_array_size(o->messages) : 1),
+                                   &messages, &found);
+        if (st != NANO_DB_OK) {
+            nano_server_db_error(res, db, st);
+            return NULL;
+        }
+        /* an id of no conversation of this user here (another user's,
+         * another module's, one deleted, a typo) was answered, and
+         * charged, as a new conversation without the turns asked for */
+        if (!found) {
+            json_decref(messages);
+            nano_res_field_error(res, "conversationId", "no conversation"
+                                 " of yours in this module has this id");
             return NULL;
         }
     }
@@ -411,7 +428,7 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     nano_db_status_t                st;
     nano_db_t                      *db;
     json_t                         *body, *messages = NULL, *error = NULL;
-    json_t                         *usage = NULL;
+    json_t                         *usage = NULL, *params = NULL;
     nano_gen_text_opts_t            o;
     nano_gen_refusal_t              why;
     const char                     *id = NULL;
@@ -490,6 +507,15 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     in.kind = "text";
     in.prompt = o.prompt;
     in.conversation_id = conversation;
+    /* the messages as asked, for the conversation's later turns (the
+     * prompt column holds only the last user message) */
+    if (o.messages != NULL) {
+        in.params = params = json_pack("{s:O}", "messages", o.messages);
+        if (params == NULL) {
+            status = nano_res_error(res, 500, "internal", "out of memory");
+            goto out;
+        }
+    }
     in.status = "running";
     in.owner = nano_jobs_owner();
     in.lease_secs = NANO_JOBS_LEASE_SECS;
@@ -661,6 +687,7 @@ out:
     }
     json_decref(usage);
     json_decref(error);
+    json_decref(params);
     json_decref(messages);
     json_decref(body);
     nano_textgen_res_cleanup(&tr);

@@ -364,7 +364,11 @@ nano_textgen_chat(nano_provider_t p, const nano_textgen_req_t *req,
                                         NANO_PROVIDER_RETRY_CAP_MS,
                                         (uint32_t) rand(),
                                         ctx.err.retry_after_ms);
-        if (nano_clock_ms() + wait + NANO_TEXTGEN_TRY_MIN_MS > deadline) {
+        /* a provider that asked for longer than a retry waits (the
+         * backoff's minute) would only refuse an earlier try again */
+        if (ctx.err.retry_after_ms > wait
+            || nano_clock_ms() + wait + NANO_TEXTGEN_TRY_MIN_MS > deadline)
+        {
             nano_textgen_fail(res, &ctx.err);
             break;
         }

@@ -15,7 +15,7 @@ import { STATE, REGISTRY, BASE, get } from './lib.mjs';
 import {
     person, generate, generation, stream, fakeStats, fakeCount, tag, price,
     ledgerOf, balanceOf, ledgerSum, psql, lit, FAKE_KEY, withBackendEnv, waitFor,
-    row, waitSql, JSON_H,
+    row, waitSql, JSON_H, del,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -118,7 +118,7 @@ for (const [m, fake] of MODULES) {
     });
 }
 
-test('qwen: a conversation continues by its id: the earlier turns go to the provider; another user\'s id, or another module, brings nothing', async () => {
+test('qwen: a conversation continues by its id: the earlier turns go to the provider; another user\'s, another module\'s or a deleted one is refused as not found, uncharged', async () => {
     assert.ok(has('qwen'), 'qwen is in the registry');
     const m = 'qwen';
     const u = await person('conv');
@@ -148,30 +148,95 @@ test('qwen: a conversation continues by its id: the earlier turns go to the prov
     ]);
     const g3 = (await generation(u.jar, m, s.events.at(-1).data.id)).json();
     assert.equal(g3.conversationId, c);
+    const a3 = s.events.filter((e) => e.event === 'delta').map((e) => e.data.text).join('');
 
-    // someone else naming this conversation gets none of it
-    const other = await person('conv-other');
-    const p4 = `Whose conversation is this ${tag()}?`;
-    const r4 = await generate(other.jar, m, { prompt: p4, conversationId: c });
+    // a fourth turn: the third goes again as it was asked, its system
+    // message included (until 2026-12-06 only its last user message went,
+    // and the system prompt was lost from then on; found by the text
+    // probe)
+    const p4 = `Still brief ${tag()}?`;
+    const r4 = await generate(u.jar, m, { prompt: p4, conversationId: c });
     answers.push(r4.text);
     assert.equal(r4.status, 200, r4.text);
     body = (await fakeStats()).last['chat.dashscope'].body;
-    assert.deepEqual(body.messages, [{ role: 'user', content: p4 }], 'no turn of another user reaches the provider');
-    assert.ok(!r4.text.includes('Ada'), 'nothing of it in the answer');
+    assert.deepEqual(body.messages, [
+        { role: 'user', content: p1 }, { role: 'assistant', content: r1.text },
+        { role: 'user', content: p2 }, { role: 'assistant', content: r2.json().text },
+        { role: 'system', content: 'Be brief.' }, { role: 'user', content: p3 }, { role: 'assistant', content: a3 },
+        { role: 'user', content: p4 },
+    ]);
 
-    // a conversation belongs to its module: grok, given qwen's id, gets
-    // none of its turns
-    if (has('grok')) {
-        const p5 = `Do you know me ${tag()}?`;
-        const r5 = await generate(u.jar, 'grok', { prompt: p5, conversationId: c });
-        assert.equal(r5.status, 200, r5.text);
-        body = (await fakeStats()).last['chat.xai'].body;
-        assert.deepEqual(body.messages, [{ role: 'user', content: p5 }], 'no turn of another module reaches the provider');
-    }
+    // an id that is none of this user's conversations here is refused
+    // as not found, before any debit or provider call: until 2026-12-06
+    // it was answered, and charged, as a new conversation without the
+    // turns asked for (found by the text probe)
+    const other = await person('conv-other');
+    const refused = async (who, mod, conversationId, why) => {
+        const before = await fakeStats();
+        const balance = balanceOf(who.id);
+        const r = await generate(who.jar, mod, { prompt: `Whose conversation is this ${tag()}?`, conversationId });
+        answers.push(r.text);
+        assert.equal(r.status, 400, `${why}: ${r.text}`);
+        assert.deepEqual(r.json(), {
+            error: 'invalid_field', field: 'conversationId',
+            message: 'no conversation of yours in this module has this id',
+        }, why);
+        assert.equal(balanceOf(who.id), balance, `${why}: nothing charged`);
+        const after = await fakeStats();
+        for (const e of ['chat.dashscope', 'chat.xai']) {
+            assert.equal(fakeCount(after, e), fakeCount(before, e), `${why}: no provider asked`);
+        }
+    };
+    await refused(other, m, c, 'another user\'s conversation');
+    const s2 = await stream(other.jar, m, { prompt: `streamed ${tag()}`, conversationId: c, stream: true });
+    assert.equal(s2.status, 400, s2.text);
+    assert.equal(JSON.parse(s2.text).field, 'conversationId', 'streamed: refused as well');
+    // a conversation belongs to its module: grok, given qwen's id, refuses it
+    if (has('grok')) await refused(u, 'grok', c, 'another module\'s conversation');
+    await refused(u, m, '6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b', 'an id no one was given');
+
+    // a conversation whose generations were all deleted is gone
+    const lone = (await generate(u.jar, m, { prompt: `Alone ${tag()}` })).json();
+    assert.equal((await del(u.jar, m, lone.id)).status, 200);
+    await refused(u, m, lone.conversationId, 'a deleted conversation');
+
+    // one whose only turn failed is still the user's: continued, with no
+    // earlier turn to send
+    const failed = (await generate(u.jar, m, { prompt: `fail [fake:500] ${tag()}` })).json();
+    assert.equal(failed.error, 'provider_error', JSON.stringify(failed));
+    const fc = (await generation(u.jar, m, failed.id)).json().conversationId;
+    assert.match(fc, UUID);
+    const p6 = `After a failure ${tag()}`;
+    const r6 = await generate(u.jar, m, { prompt: p6, conversationId: fc });
+    assert.equal(r6.status, 200, r6.text);
+    assert.equal(r6.json().conversationId, fc);
+    body = (await fakeStats()).last['chat.dashscope'].body;
+    assert.deepEqual(body.messages, [{ role: 'user', content: p6 }], 'no answered turn to send');
 
     // a new id without a conversation: a fresh one
     const fresh = (await generate(u.jar, m, { prompt: `hello ${tag()}` })).json();
     assert.notEqual(fresh.conversationId, c);
+});
+
+// Turns asked with many messages go again whole, so the latest that fit
+// the provider request's 256 messages are sent, never a request the
+// chat client refuses after the debit.
+test('qwen: a conversation of turns of 50 messages sends again only the latest turns that fit 256 messages', { skip: !has('qwen') && 'qwen is not in the registry' }, async () => {
+    const u = await person('conv-budget');
+    const turn = (k) => Array.from({ length: 50 }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: `turn ${k} message ${i}` }));
+    let c;
+    for (let k = 0; k < 6; k++) {
+        const r = await generate(u.jar, 'qwen', { messages: turn(k), ...(c ? { conversationId: c } : {}) });
+        answers.push(r.text);
+        assert.equal(r.status, 200, `turn ${k}: ${r.text.slice(0, 300)}`);
+        c = r.json().conversationId;
+        const sent = (await fakeStats()).last['chat.dashscope'].body.messages;
+        // 50 new ones, and at most 4 earlier turns of 51 (50 + the answer)
+        const earlier = Math.min(k, 4);
+        assert.equal(sent.length, earlier * 51 + 50, `turn ${k}: ${sent.length} messages`);
+        if (earlier > 0) assert.equal(sent[0].content, `turn ${k - earlier} message 0`, `turn ${k}: the oldest that fit first`);
+        assert.deepEqual(sent.slice(-50), turn(k));
+    }
 });
 
 // [marker, error code, HTTP status without a stream]; the statuses are the
@@ -319,6 +384,34 @@ if (has('qwen')) {
         assert.equal(last.data.error, 'provider_quota', JSON.stringify(last.data));
         assert.equal(fakeCount(await fakeStats(), 'chat.dashscope') - fakeCount(before, 'chat.dashscope'), 3, 'asked three times');
         assert.deepEqual(ledgerOf(last.data.id).map((x) => x.reason), ['debit', 'refund']);
+        assert.equal(balanceOf(u.id), 100);
+    });
+}
+
+// A provider that asks for more time than a retry waits (a minute) is
+// not asked again before it: until 2026-12-06 its wait was cut to 60 s
+// and the stream asked twice more, into the same 429, ending after two
+// minutes of heartbeats (found by the text probe).
+if (has('qwen')) {
+    test('qwen: a 429 whose Retry-After is past the retry cap (120 s) ends at once, asked once, refunded', async () => {
+        const u = await person('retry-long');
+        const before = await fakeStats();
+        const t0 = Date.now();
+        const s = await stream(u.jar, 'qwen', { prompt: `come back later [fake:429=120] ${tag()}`, stream: true }, { timeout: 150000 });
+        const took = Date.now() - t0;
+        answers.push(s.text);
+        const last = s.events.at(-1);
+        assert.equal(last?.event, 'error', s.text.slice(-300));
+        assert.equal(last.data.error, 'provider_quota', JSON.stringify(last.data));
+        assert.equal(fakeCount(await fakeStats(), 'chat.dashscope') - fakeCount(before, 'chat.dashscope'), 1, 'asked once');
+        assert.ok(took < 10000, `ended after ${took} ms`);
+        assert.deepEqual(ledgerOf(last.data.id).map((x) => x.reason), ['debit', 'refund']);
+
+        // a whole answer the same
+        const w = await generate(u.jar, 'qwen', { prompt: `come back later [fake:429=120] ${tag()}` });
+        assert.equal(w.status, 503, w.text.slice(0, 300));
+        assert.equal(w.json().error, 'provider_quota');
+        assert.equal(fakeCount(await fakeStats(), 'chat.dashscope') - fakeCount(before, 'chat.dashscope'), 2, 'asked once more');
         assert.equal(balanceOf(u.id), 100);
     });
 }

@@ -3,12 +3,13 @@
 // cannot have committed, and its id does not go on the list of lost
 // debits that the runner works through once the database answers
 // (nano_jobs_answer_lost; only NANO_JOBS_ANSWERS_MAX fit, and past them
-// each 503 would log that its outcome is unknown).
+// each 503 would log that its outcome is unknown).  A conversation
+// continued while the database is stopped answers 503 as well.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { REGISTRY } from './lib.mjs';
-import { person, generate, tag, withBackendEnv, logsDir, balanceOf } from './generations.mjs';
+import { REGISTRY, stackctl, retry } from './lib.mjs';
+import { person, generate, tag, withBackendEnv, logsDir, balanceOf, price } from './generations.mjs';
 
 const T = 'openai';
 const CALLS = 300;              // past NANO_JOBS_ANSWERS_MAX (256)
@@ -35,4 +36,32 @@ test(`${T}: ${CALLS} text calls while the database is out of reach answer 503 an
     assert.equal(balanceOf(u.id), balance);
     const after = await generate(u.jar, T, { prompt: `after ${tag()}` });
     assert.equal(after.status, 200, after.text);
+});
+
+// The turns of a conversation are read on a pooled connection that the
+// database's stop broke: that read's "unavailable" was answered as a
+// 500 "internal" (until 2026-12-06; found by the text probe), where a
+// new conversation got the 503.
+test('qwen: a conversation continued while the database is stopped answers 503 database_unavailable, charged nothing', { skip: !REGISTRY.some((m) => m.name === 'qwen') }, async () => {
+    const u = await person('dbdown-conv');
+    const first = await generate(u.jar, 'qwen', { prompt: `first ${tag()}` });
+    assert.equal(first.status, 200, first.text);
+    const c = first.json().conversationId;
+    const balance = balanceOf(u.id);
+    stackctl('stop-db');
+    try {
+        for (let i = 0; i < 3; i++) {
+            const r = await generate(u.jar, 'qwen', { prompt: `again ${i} ${tag()}`, conversationId: c });
+            assert.equal(r.status, 503, r.text);
+            assert.equal(r.json().error, 'database_unavailable', r.text);
+        }
+    } finally {
+        stackctl('start-db');
+    }
+    const back = await retry(async () => {
+        const r = await generate(u.jar, 'qwen', { prompt: `back ${tag()}`, conversationId: c });
+        return r.status === 200 ? r : null;
+    }, 15000);
+    assert.ok(back, 'continued once the database is back');
+    assert.equal(balanceOf(u.id), balance - price('qwen'), 'only the answer after the outage charged');
 });
