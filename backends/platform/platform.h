@@ -370,13 +370,15 @@ nano_db_status_t platform_user_create(nano_db_t *db, const char *id,
 char *platform_trim(char *s);
 
 /* 1 when s holds a control character (C0, DEL or C1: the gateway
- * refuses them in a token's claims), else 0. */
+ * refuses them in a token's claims) or U+2028/U+2029, the line and
+ * paragraph separators, else 0. */
 int platform_has_control(const char *s);
 
 #define PLATFORM_NAME_CHARS  100    /* a user's name, in characters */
 
 /*
- * Trims name in place; NULL when it is a name we keep (at sign-up and in
+ * Trims name in place (spaces of any kind and format characters such as
+ * U+200B at its ends); NULL when it is a name we keep (at sign-up and in
  * the settings alike), else why.  An empty one is refused when required.
  */
 const char *platform_name_problem(char *name, int required);

@@ -304,6 +304,12 @@ test('a provider\'s name is kept as sign-up would take it: direction controls le
     const gjar = new Jar();
     await oauthSignIn(gjar, 'google', { who: person.email });
     assert.equal((await me(gjar)).name, `Grace Hopper ${t}`);
+
+    // blanks of any kind at the ends go, as at sign-up
+    const ada = await googleUser({ email: `blank.${t}@gmail.example`, name: `\u00a0\u200bAda ${t}\u3000` });
+    const ajar = new Jar();
+    await oauthSignIn(ajar, 'google', { who: ada.email });
+    assert.equal((await me(ajar)).name, `Ada ${t}`);
 });
 
 // ---- collisions and links ---------------------------------------------------------
