@@ -160,12 +160,18 @@ nano_db_status_t platform_session_start_as(nano_req_t *req, nano_res_t *res,
     const char *method, int *issued);
 
 /* Seconds a sign-in stays fresh enough to delete the account or set a
- * first password without a password (docs/PLATFORM.md). */
+ * first password without a password, or to link an account
+ * (docs/PLATFORM.md). */
 #define PLATFORM_FRESH_SECONDS  "600"
 
 /* *fresh = 1 when ps (a live session) signed in with an OAuth provider
  * within PLATFORM_FRESH_SECONDS, as its "AuthSession" row records. */
 nano_db_status_t platform_session_fresh_oauth(nano_db_t *db,
+    const platform_session_t *ps, int *fresh);
+
+/* *fresh = 1 when ps (a live session) signed in within
+ * PLATFORM_FRESH_SECONDS, by any method (credentials or a provider). */
+nano_db_status_t platform_session_fresh_signin(nano_db_t *db,
     const platform_session_t *ps, int *fresh);
 
 /* Records that the session was seen (at most once a minute), making its

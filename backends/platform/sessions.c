@@ -246,17 +246,20 @@ platform_session_touch(nano_req_t *req, nano_db_t *db,
                                    NULL);
 }
 
-nano_db_status_t
-platform_session_fresh_oauth(nano_db_t *db, const platform_session_t *ps,
-    int *fresh)
+/* The row of ps's session, made by a sign-in (and with which method)
+ * within PLATFORM_FRESH_SECONDS; the row's own clock: createdAt is
+ * written in UTC by the server. */
+#define PLATFORM_SESSION_FRESH(method)                                        \
+    "SELECT 1 FROM \"AuthSession\" WHERE \"id\" = $1 AND \"userId\" = $2"   \
+    " AND \"method\" " method                                               \
+    " AND \"createdAt\" >= (now() AT TIME ZONE 'utc')"                      \
+    " - interval '" PLATFORM_FRESH_SECONDS " seconds'"
+
+static nano_db_status_t
+platform_session_fresh(nano_db_t *db, const platform_session_t *ps,
+    const char *sql, int *fresh)
 {
-    /* the row's own clock: createdAt is written in UTC by the server */
-    static const char   sql[] =
-        "SELECT 1 FROM \"AuthSession\" WHERE \"id\" = $1 AND \"userId\" = $2"
-        " AND \"method\" IN ('google', 'github')"
-        " AND \"createdAt\" >= (now() AT TIME ZONE 'utc')"
-        " - interval '" PLATFORM_FRESH_SECONDS " seconds'";
-    const char         *params[2];
+    const char  *params[2];
 
     *fresh = 0;
     if (ps->token.claims.jti.len == 0) {
@@ -265,6 +268,24 @@ platform_session_fresh_oauth(nano_db_t *db, const platform_session_t *ps,
     params[0] = ps->token.claims.jti.data;
     params[1] = ps->user.id;
     return nano_db_exec_found(db, sql, 2, params, fresh);
+}
+
+nano_db_status_t
+platform_session_fresh_oauth(nano_db_t *db, const platform_session_t *ps,
+    int *fresh)
+{
+    return platform_session_fresh(db, ps, PLATFORM_SESSION_FRESH(
+                                      "IN ('google', 'github')"), fresh);
+}
+
+nano_db_status_t
+platform_session_fresh_signin(nano_db_t *db, const platform_session_t *ps,
+    int *fresh)
+{
+    /* a row made by a renewal alone (a token from before rows were kept)
+     * has no method: no sign-in is known */
+    return platform_session_fresh(db, ps, PLATFORM_SESSION_FRESH(
+                                      "IS NOT NULL"), fresh);
 }
 
 nano_db_status_t
