@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nano_jose.h"
 #include "nano_log.h"
 #include "nano_rand.h"
 #include "platform.h"
@@ -202,6 +203,24 @@ platform_session_start(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     return platform_session_start_as(req, res, db, user, jti, NULL, issued);
 }
 
+/* A user's field as a token's claim: NULL (left out) when it holds a
+ * control character.  V1 kept names as they were typed, and the gateway
+ * and the platform refuse a token with one in any identity claim: such a
+ * user's sign-in answered 200, set a cookie that every reader refused,
+ * and signed nobody in (found by the plat probe). */
+static const char *
+platform_session_claim(const char *v)
+{
+    nano_str_t  s;
+
+    if (v == NULL) {
+        return NULL;
+    }
+    s.data = v;
+    s.len = strlen(v);
+    return nano_jose_has_control(&s) ? NULL : v;
+}
+
 nano_db_status_t
 platform_session_start_as(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     const platform_user_t *user, const char *jti, const char *method,
@@ -221,9 +240,9 @@ platform_session_start_as(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     iat = user->not_before > now ? user->not_before : now;
 
     su.id = user->id;
-    su.email = user->email;
-    su.name = user->name;
-    su.picture = user->image;
+    su.email = platform_session_claim(user->email);
+    su.name = platform_session_claim(user->name);
+    su.picture = platform_session_claim(user->image);
     if (nano_session_issue(req, res, &su, jti, iat, &exp) != 0) {
         return NANO_DB_OK;
     }
