@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "nano_email.h"
 #include "nano_jose.h"
 #include "nano_log.h"
 #include "nano_rand.h"
@@ -203,13 +204,21 @@ platform_session_start(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     return platform_session_start_as(req, res, db, user, jti, NULL, issued);
 }
 
+/* Bytes of a field that go into a token: an email's limit, a name of
+ * 100 characters of 4 bytes, a picture's URL as OAuth's; the token then
+ * stays far below the 8192 bytes its readers look at (nano_token.h). */
+#define PLATFORM_CLAIM_NAME_MAX     (PLATFORM_NAME_CHARS * 4)
+#define PLATFORM_CLAIM_PICTURE_MAX  2048
+
 /* A user's field as a token's claim: NULL (left out) when it holds a
- * control character.  V1 kept names as they were typed, and the gateway
- * and the platform refuse a token with one in any identity claim: such a
- * user's sign-in answered 200, set a cookie that every reader refused,
- * and signed nobody in (found by the plat probe). */
+ * control character or is longer than max bytes.  V1 kept names and
+ * pictures as they came (a data: URL of a whole image), and the gateway
+ * and the platform refuse a token with a control character in any
+ * identity claim or of more than 8192 bytes: such a user's sign-in
+ * answered 302, set a cookie that every reader refused, and signed
+ * nobody in (found by the plat probe). */
 static const char *
-platform_session_claim(const char *v)
+platform_session_claim(const char *v, size_t max)
 {
     nano_str_t  s;
 
@@ -218,7 +227,7 @@ platform_session_claim(const char *v)
     }
     s.data = v;
     s.len = strlen(v);
-    return nano_jose_has_control(&s) ? NULL : v;
+    return s.len > max || nano_jose_has_control(&s) ? NULL : v;
 }
 
 nano_db_status_t
@@ -240,9 +249,10 @@ platform_session_start_as(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     iat = user->not_before > now ? user->not_before : now;
 
     su.id = user->id;
-    su.email = platform_session_claim(user->email);
-    su.name = platform_session_claim(user->name);
-    su.picture = platform_session_claim(user->image);
+    su.email = platform_session_claim(user->email, NANO_EMAIL_MAX);
+    su.name = platform_session_claim(user->name, PLATFORM_CLAIM_NAME_MAX);
+    su.picture = platform_session_claim(user->image,
+                                        PLATFORM_CLAIM_PICTURE_MAX);
     if (nano_session_issue(req, res, &su, jti, iat, &exp) != 0) {
         return NANO_DB_OK;
     }

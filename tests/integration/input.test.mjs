@@ -271,6 +271,44 @@ test('a V1 user whose name or picture holds a control character signs in: the fi
     }
 });
 
+test('a V1 user with a picture of a whole image (a data: URL) or a very long name signs in: those fields are left out of the token', async () => {
+    // the readers look at 8192 bytes of a token at most: a 12 KB picture
+    // in it made a cookie nobody accepted
+    const tag = id();
+    const password = `v1-${tag}-long-enough`;
+    const hash = execFileSync(NANO_TOKEN, ['hash', password], { encoding: 'utf8' }).trim();
+    const email = `v1big-${tag}@example.com`;
+    const image = `data:image/png;base64,${crypto.randomBytes(9000).toString('base64')}`;
+    const name = `Long ${tag} `.padEnd(3000, 'name ');
+    psql(`INSERT INTO "User" ("id", "email", "name", "image", "password")
+          VALUES (${lit(`cv1b${tag}`)}, ${lit(email)}, ${lit(name)}, ${lit(image)}, ${lit(hash)})`);
+    const jar = new Jar();
+    const res = await signIn(jar, email, password);
+    assert.equal(res.status, 302, res.text);
+    const token = jar.get(SESSION_COOKIE);
+    assert.ok(token, 'one session cookie, not chunks');
+    const c = decodeJwtPayload(token);
+    assert.equal(c.sub, `cv1b${tag}`);
+    assert.equal(c.email, email);
+    assert.equal(c.name, undefined, 'the 3000-byte name is left out');
+    assert.equal(c.picture, undefined, 'the 12 KB picture is left out');
+    const s = await get('/api/auth/session', { headers: jar.headers() });
+    assert.equal(s.json().user.email, email, `the session is live: ${s.text.slice(0, 100)}`);
+    const dash = await get('/api/dashboard', { headers: jar.headers() });
+    assert.equal(dash.status, 200, `the gateway lets it through: ${dash.text.slice(0, 200)}`);
+
+    // a name of 100 four-byte characters and a 2048-byte URL still go in
+    const full = '🍌'.repeat(100);
+    const url = `https://img.example/${tag}/`.padEnd(2048, 'p');
+    psql(`UPDATE "User" SET "name" = ${lit(full)}, "image" = ${lit(url)} WHERE "id" = ${lit(`cv1b${tag}`)}`);
+    const again = new Jar();
+    await signIn(again, email, password);
+    const c2 = decodeJwtPayload(again.get(SESSION_COOKIE));
+    assert.equal(c2.name, full);
+    assert.equal(c2.picture, url);
+    assert.equal((await get('/api/dashboard', { headers: again.headers() })).status, 200);
+});
+
 // --- the platform's socket, directly ------------------------------------------
 
 // A request to the platform as nginx would send it, with overrides.
