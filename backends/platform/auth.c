@@ -19,11 +19,12 @@
 #include "platform.h"
 
 /* Sign-in errors shown on the sign-in page, not the error page:
- * NextAuth's, and ours for a throttled sign-in. */
+ * NextAuth's, and ours for a throttled sign-in and for a link that needs
+ * a fresh sign-in. */
 static const char *const  platform_signin_errors[] = {
     "Signin", "OAuthSignin", "OAuthCallback", "OAuthCreateAccount",
     "EmailCreateAccount", "Callback", "OAuthAccountNotLinked", "EmailSignin",
-    "CredentialsSignin", "SessionRequired", "RateLimited",
+    "CredentialsSignin", "SessionRequired", "RateLimited", "ReauthRequired",
 };
 
 int
@@ -190,6 +191,10 @@ platform_signin_message(const char *error)
     }
     if (strcmp(error, "SessionRequired") == 0) {
         return "Please sign in to open this page.";
+    }
+    if (strcmp(error, "ReauthRequired") == 0) {
+        return "To connect another account, sign in again first: a link"
+               " needs a sign-in from the last 10 minutes.";
     }
     if (strcmp(error, "RateLimited") == 0) {
         return "Too many sign-in attempts. Wait a minute, then try again.";

@@ -637,6 +637,31 @@ platform_oauth_state_value(const char *state, const char *link_user)
     return out;
 }
 
+/* Where a link without a fresh sign-in goes: the sign-in page saying
+ * so, then back to this provider's link page (and on to callback). */
+static char *
+platform_oauth_reauth_url(const nano_req_t *req,
+    const platform_oauth_provider_t *p, const char *callback)
+{
+    nano_buf_t   link, b;
+    char        *url = NULL;
+
+    nano_buf_init(&link);
+    nano_buf_init(&b);
+    nano_buf_printf(&link, "/api/auth/signin/%s?link=1&callbackUrl=", p->id);
+    nano_buf_urlencode(&link, callback);
+    nano_buf_puts(&b, "/api/auth/signin?error=ReauthRequired&callbackUrl=");
+    if (!link.failed) {
+        nano_buf_urlencode(&b, link.data);
+    }
+    if (!link.failed && !b.failed) {
+        url = platform_url(req, b.data);
+    }
+    nano_buf_cleanup(&b);
+    nano_buf_cleanup(&link);
+    return url;
+}
+
 /* POST /api/auth/signin/<provider>: CSRF as the credentials sign-in,
  * then the redirect to the provider (or {"url"} for json=true). */
 int
@@ -656,7 +681,7 @@ platform_oauth_signin(nano_req_t *req, nano_res_t *res)
     char                             *redirect_uri = NULL, *sv = NULL;
     char                              path[64];
     long long                         now = (long long) time(NULL);
-    int                               status, json = 0;
+    int                               status, json = 0, fresh = 0;
 
     nano_form_init(&f);
     nano_form_init(&q);
@@ -683,6 +708,22 @@ platform_oauth_signin(nano_req_t *req, nano_res_t *res)
         if (sstate != PLATFORM_SESSION_LIVE) {
             url = platform_url(req, "/api/auth/signin?error=SessionRequired");
             status = platform_redirect(res, url, json, 401);
+            goto out;
+        }
+        /* a link adds a way in that outlives a password change and a
+         * sign-out everywhere, and makes fresh OAuth sign-ins (which
+         * may delete the account): a stolen cookie alone must not make
+         * one, so the session must have signed in just now */
+        st = platform_session_fresh_signin(nano_server_db(req), &ps, &fresh);
+        if (st != NANO_DB_OK) {
+            status = nano_server_db_error(res, nano_server_db(req), st);
+            goto out;
+        }
+        if (!fresh) {
+            nano_log_info("%s link refused for user %s: no sign-in within"
+                          " " PLATFORM_FRESH_SECONDS " s", p->id, ps.user.id);
+            url = platform_oauth_reauth_url(req, p, callback);
+            status = platform_redirect(res, url, json, 403);
             goto out;
         }
         link_user = ps.user.id;

@@ -160,12 +160,18 @@ nano_db_status_t platform_session_start_as(nano_req_t *req, nano_res_t *res,
     const char *method, int *issued);
 
 /* Seconds a sign-in stays fresh enough to delete the account or set a
- * first password without a password (docs/PLATFORM.md). */
+ * first password without a password, or to link an account
+ * (docs/PLATFORM.md). */
 #define PLATFORM_FRESH_SECONDS  "600"
 
 /* *fresh = 1 when ps (a live session) signed in with an OAuth provider
  * within PLATFORM_FRESH_SECONDS, as its "AuthSession" row records. */
 nano_db_status_t platform_session_fresh_oauth(nano_db_t *db,
+    const platform_session_t *ps, int *fresh);
+
+/* *fresh = 1 when ps (a live session) signed in within
+ * PLATFORM_FRESH_SECONDS, by any method (credentials or a provider). */
+nano_db_status_t platform_session_fresh_signin(nano_db_t *db,
     const platform_session_t *ps, int *fresh);
 
 /* Records that the session was seen (at most once a minute), making its
@@ -370,13 +376,15 @@ nano_db_status_t platform_user_create(nano_db_t *db, const char *id,
 char *platform_trim(char *s);
 
 /* 1 when s holds a control character (C0, DEL or C1: the gateway
- * refuses them in a token's claims), else 0. */
+ * refuses them in a token's claims) or U+2028/U+2029, the line and
+ * paragraph separators, else 0. */
 int platform_has_control(const char *s);
 
 #define PLATFORM_NAME_CHARS  100    /* a user's name, in characters */
 
 /*
- * Trims name in place; NULL when it is a name we keep (at sign-up and in
+ * Trims name in place (spaces of any kind and format characters such as
+ * U+200B at its ends); NULL when it is a name we keep (at sign-up and in
  * the settings alike), else why.  An empty one is refused when required.
  */
 const char *platform_name_problem(char *name, int required);

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "nano_email.h"
+#include "nano_jose.h"
 #include "nano_log.h"
 #include "nano_rand.h"
 #include "platform.h"
@@ -202,6 +204,32 @@ platform_session_start(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     return platform_session_start_as(req, res, db, user, jti, NULL, issued);
 }
 
+/* Bytes of a field that go into a token: an email's limit, a name of
+ * 100 characters of 4 bytes, a picture's URL as OAuth's; the token then
+ * stays far below the 8192 bytes its readers look at (nano_token.h). */
+#define PLATFORM_CLAIM_NAME_MAX     (PLATFORM_NAME_CHARS * 4)
+#define PLATFORM_CLAIM_PICTURE_MAX  2048
+
+/* A user's field as a token's claim: NULL (left out) when it holds a
+ * control character or is longer than max bytes.  V1 kept names and
+ * pictures as they came (a data: URL of a whole image), and the gateway
+ * and the platform refuse a token with a control character in any
+ * identity claim or of more than 8192 bytes: such a user's sign-in
+ * answered 302, set a cookie that every reader refused, and signed
+ * nobody in (found by the plat probe). */
+static const char *
+platform_session_claim(const char *v, size_t max)
+{
+    nano_str_t  s;
+
+    if (v == NULL) {
+        return NULL;
+    }
+    s.data = v;
+    s.len = strlen(v);
+    return s.len > max || nano_jose_has_control(&s) ? NULL : v;
+}
+
 nano_db_status_t
 platform_session_start_as(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     const platform_user_t *user, const char *jti, const char *method,
@@ -221,9 +249,10 @@ platform_session_start_as(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     iat = user->not_before > now ? user->not_before : now;
 
     su.id = user->id;
-    su.email = user->email;
-    su.name = user->name;
-    su.picture = user->image;
+    su.email = platform_session_claim(user->email, NANO_EMAIL_MAX);
+    su.name = platform_session_claim(user->name, PLATFORM_CLAIM_NAME_MAX);
+    su.picture = platform_session_claim(user->image,
+                                        PLATFORM_CLAIM_PICTURE_MAX);
     if (nano_session_issue(req, res, &su, jti, iat, &exp) != 0) {
         return NANO_DB_OK;
     }
@@ -246,17 +275,20 @@ platform_session_touch(nano_req_t *req, nano_db_t *db,
                                    NULL);
 }
 
-nano_db_status_t
-platform_session_fresh_oauth(nano_db_t *db, const platform_session_t *ps,
-    int *fresh)
+/* The row of ps's session, made by a sign-in (and with which method)
+ * within PLATFORM_FRESH_SECONDS; the row's own clock: createdAt is
+ * written in UTC by the server. */
+#define PLATFORM_SESSION_FRESH(method)                                        \
+    "SELECT 1 FROM \"AuthSession\" WHERE \"id\" = $1 AND \"userId\" = $2"   \
+    " AND \"method\" " method                                               \
+    " AND \"createdAt\" >= (now() AT TIME ZONE 'utc')"                      \
+    " - interval '" PLATFORM_FRESH_SECONDS " seconds'"
+
+static nano_db_status_t
+platform_session_fresh(nano_db_t *db, const platform_session_t *ps,
+    const char *sql, int *fresh)
 {
-    /* the row's own clock: createdAt is written in UTC by the server */
-    static const char   sql[] =
-        "SELECT 1 FROM \"AuthSession\" WHERE \"id\" = $1 AND \"userId\" = $2"
-        " AND \"method\" IN ('google', 'github')"
-        " AND \"createdAt\" >= (now() AT TIME ZONE 'utc')"
-        " - interval '" PLATFORM_FRESH_SECONDS " seconds'";
-    const char         *params[2];
+    const char  *params[2];
 
     *fresh = 0;
     if (ps->token.claims.jti.len == 0) {
@@ -265,6 +297,24 @@ platform_session_fresh_oauth(nano_db_t *db, const platform_session_t *ps,
     params[0] = ps->token.claims.jti.data;
     params[1] = ps->user.id;
     return nano_db_exec_found(db, sql, 2, params, fresh);
+}
+
+nano_db_status_t
+platform_session_fresh_oauth(nano_db_t *db, const platform_session_t *ps,
+    int *fresh)
+{
+    return platform_session_fresh(db, ps, PLATFORM_SESSION_FRESH(
+                                      "IN ('google', 'github')"), fresh);
+}
+
+nano_db_status_t
+platform_session_fresh_signin(nano_db_t *db, const platform_session_t *ps,
+    int *fresh)
+{
+    /* a row made by a renewal alone (a token from before rows were kept)
+     * has no method: no sign-in is known */
+    return platform_session_fresh(db, ps, PLATFORM_SESSION_FRESH(
+                                      "IS NOT NULL"), fresh);
 }
 
 nano_db_status_t

@@ -8,6 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <unictype.h>
+#include <unistr.h>
+
 #include "nano_csrf.h"
 #include "nano_log.h"
 #include "nano_utf8.h"
@@ -36,14 +39,63 @@ platform_has_control(const char *s)
 {
     const unsigned char  *p;
 
+    /* U+2028 and U+2029 (E2 80 A8-A9) break the line as "\n" does */
     for (p = (const unsigned char *) s; *p != '\0'; p++) {
         if (*p < 0x20 || *p == 0x7f
-            || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+            || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+            || (p[0] == 0xe2 && p[1] == 0x80 && (p[2] == 0xa8
+                                                 || p[2] == 0xa9)))
         {
             return 1;
         }
     }
     return 0;
+}
+
+/* 1 for a character that shows nothing by itself: a space of any kind
+ * (NBSP, U+3000) or a format character (zero-width space, BOM), but not
+ * the direction controls, which are refused rather than trimmed away. */
+static int
+platform_blank(ucs4_t uc)
+{
+    if ((uc >= 0x202a && uc <= 0x202e) || (uc >= 0x2066 && uc <= 0x2069)) {
+        return 0;
+    }
+    return uc_is_general_category(uc, UC_CATEGORY_Zs)
+           || uc_is_general_category(uc, UC_CATEGORY_Cf);
+}
+
+/*
+ * Strips the blank characters at both ends of s (valid UTF-8) in place,
+ * not only spaces and tabs: a name of NBSPs or zero-width spaces was
+ * kept, and showed as no name at all where one is required (found by
+ * the plat probe).  Blanks inside stay (the zero-width joiners of
+ * Persian names and emoji sequences).
+ */
+static void
+platform_trim_blank(char *s)
+{
+    const uint8_t  *p = (const uint8_t *) s;
+    size_t          len = strlen(s), off = 0, start = 0, stop = 0;
+    ucs4_t          uc;
+    int             n, seen = 0;
+
+    while (off < len) {
+        n = u8_mbtouc(&uc, p + off, len - off);
+        if (n <= 0) {
+            return;
+        }
+        if (!platform_blank(uc)) {
+            if (!seen) {
+                start = off;
+                seen = 1;
+            }
+            stop = off + (size_t) n;
+        }
+        off += (size_t) n;
+    }
+    memmove(s, s + start, stop - start);
+    s[stop - start] = '\0';
 }
 
 /* U+202A-U+202E and U+2066-U+2069: the embeddings, overrides and
@@ -82,6 +134,8 @@ platform_name_problem(char *name, int required)
     if (chars < 0) {
         return "the name is not valid UTF-8";
     }
+    platform_trim_blank(name);
+    chars = nano_utf8_count(name, strlen(name));
     if (chars == 0 && required) {
         return "the name must not be empty";
     }
@@ -121,7 +175,7 @@ platform_name_from_provider(const char *s)
         }
     }
     *w = '\0';
-    platform_trim(out);
+    platform_trim_blank(out);
     /* cut before the character past the limit */
     for (len = 0; out[len] != '\0'; len++) {
         if (((unsigned char) out[len] & 0xc0) != 0x80
@@ -131,7 +185,7 @@ platform_name_from_provider(const char *s)
         }
     }
     out[len] = '\0';
-    platform_trim(out);
+    platform_trim_blank(out);
     if (out[0] == '\0') {
         free(out);
         return NULL;

@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import {
     BASE, ORIGIN, SOCK_DIR, SESSION_COOKIE, Jar, get, request, form, newUser,
     register, csrf, signIn, signedInUser, location, isJson, retry,
+    decodeJwtPayload, MODULES,
 } from './lib.mjs';
 import { FORM, psql, lit, clearsSession } from './accounts.mjs';
 import { fcgiRequest, nginxParams } from './fcgi.mjs';
@@ -233,6 +234,79 @@ test('a V1 user whose stored hash is of a 100-byte password still signs in with 
     const bad = new Jar();
     await signIn(bad, email, `x${password.slice(1)}`);
     assert.equal(bad.get(SESSION_COOKIE), undefined, 'a different password is refused');
+});
+
+test('a V1 user whose name or picture holds a control character signs in: the field is left out of the token', async () => {
+    // V1 kept names as typed; the gateway and the platform refuse a token
+    // with a control character in any identity claim, so that sign-in
+    // answered 302 with a cookie nobody accepted: signed in to nothing
+    const tag = id();
+    const password = `v1-${tag}-long-enough`;
+    const hash = execFileSync(NANO_TOKEN, ['hash', password], { encoding: 'utf8' }).trim();
+    const email = `v1ctl-${tag}@example.com`;
+    const name = `Line\nBreak\u0007 ${tag}`;
+    const image = `https://img.example/a\tb-${tag}.png`;
+    psql(`INSERT INTO "User" ("id", "email", "name", "image", "password")
+          VALUES (${lit(`cv1c${tag}`)}, ${lit(email)}, ${lit(name)}, ${lit(image)}, ${lit(hash)})`);
+    const jar = new Jar();
+    const res = await signIn(jar, email, password);
+    assert.equal(res.status, 302, res.text);
+    const token = jar.get(SESSION_COOKIE);
+    assert.ok(token, 'a session cookie');
+    const c = decodeJwtPayload(token);
+    assert.equal(c.sub, `cv1c${tag}`);
+    assert.equal(c.email, email);
+    assert.equal(c.name, undefined, 'the name is left out');
+    assert.equal(c.picture, undefined, 'the picture is left out');
+    // every reader takes the cookie: the platform's session and the gateway
+    const s = await get('/api/auth/session', { headers: jar.headers() });
+    assert.equal(s.status, 200);
+    assert.deepEqual(s.json().user, { name, email, image }, 'the session answer says what the row holds');
+    const dash = await get('/api/dashboard', { headers: jar.headers() });
+    assert.equal(dash.status, 200, `the gateway lets it through: ${dash.text.slice(0, 200)}`);
+    if (MODULES.includes('qwen')) {
+        const me = await get('/qwen/api/me', { headers: jar.headers() });
+        assert.equal(me.status, 200, me.text);
+        assert.equal(me.json().id, `cv1c${tag}`);
+    }
+});
+
+test('a V1 user with a picture of a whole image (a data: URL) or a very long name signs in: those fields are left out of the token', async () => {
+    // the readers look at 8192 bytes of a token at most: a 12 KB picture
+    // in it made a cookie nobody accepted
+    const tag = id();
+    const password = `v1-${tag}-long-enough`;
+    const hash = execFileSync(NANO_TOKEN, ['hash', password], { encoding: 'utf8' }).trim();
+    const email = `v1big-${tag}@example.com`;
+    const image = `data:image/png;base64,${crypto.randomBytes(9000).toString('base64')}`;
+    const name = `Long ${tag} `.padEnd(3000, 'name ');
+    psql(`INSERT INTO "User" ("id", "email", "name", "image", "password")
+          VALUES (${lit(`cv1b${tag}`)}, ${lit(email)}, ${lit(name)}, ${lit(image)}, ${lit(hash)})`);
+    const jar = new Jar();
+    const res = await signIn(jar, email, password);
+    assert.equal(res.status, 302, res.text);
+    const token = jar.get(SESSION_COOKIE);
+    assert.ok(token, 'one session cookie, not chunks');
+    const c = decodeJwtPayload(token);
+    assert.equal(c.sub, `cv1b${tag}`);
+    assert.equal(c.email, email);
+    assert.equal(c.name, undefined, 'the 3000-byte name is left out');
+    assert.equal(c.picture, undefined, 'the 12 KB picture is left out');
+    const s = await get('/api/auth/session', { headers: jar.headers() });
+    assert.equal(s.json().user.email, email, `the session is live: ${s.text.slice(0, 100)}`);
+    const dash = await get('/api/dashboard', { headers: jar.headers() });
+    assert.equal(dash.status, 200, `the gateway lets it through: ${dash.text.slice(0, 200)}`);
+
+    // a name of 100 four-byte characters and a 2048-byte URL still go in
+    const full = '🍌'.repeat(100);
+    const url = `https://img.example/${tag}/`.padEnd(2048, 'p');
+    psql(`UPDATE "User" SET "name" = ${lit(full)}, "image" = ${lit(url)} WHERE "id" = ${lit(`cv1b${tag}`)}`);
+    const again = new Jar();
+    await signIn(again, email, password);
+    const c2 = decodeJwtPayload(again.get(SESSION_COOKIE));
+    assert.equal(c2.name, full);
+    assert.equal(c2.picture, url);
+    assert.equal((await get('/api/dashboard', { headers: again.headers() })).status, 200);
 });
 
 // --- the platform's socket, directly ------------------------------------------

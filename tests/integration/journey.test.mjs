@@ -58,6 +58,7 @@ test('login journey: sign up, sign in once, open every module, sign out', async 
             ['Two\nlines', 'the name contains a control character'],
             ['abc\u202Efdp.exe', 'the name contains a character that reverses the text\'s direction'],
             ['\u2067isolated', 'the name contains a character that reverses the text\'s direction'],
+            ['Two\u2028lines', 'the name contains a control character'],
         ];
         for (const [name, message] of bad) {
             const res = await register({ ...newUser('name'), name });
@@ -68,6 +69,13 @@ test('login journey: sign up, sign in once, open every module, sign out', async 
         for (const name of ['é'.repeat(100), '', 'زهرا\u200Cی']) {
             const res = await register({ ...newUser('name'), name });
             assert.equal(res.status, 201, `${JSON.stringify(name)}: ${res.text}`);
+        }
+        // a name of blanks (NBSP, zero-width space) is no name: null, not
+        // a name that shows nothing; blanks at the ends go
+        for (const [name, kept] of [['\u00a0\u200b', null], ['\u3000Ana\u00a0', 'Ana']]) {
+            const res = await register({ ...newUser('name'), name });
+            assert.equal(res.status, 201, `${JSON.stringify(name)}: ${res.text}`);
+            assert.equal(res.json().name, kept, JSON.stringify(name));
         }
     });
 

@@ -304,6 +304,12 @@ test('a provider\'s name is kept as sign-up would take it: direction controls le
     const gjar = new Jar();
     await oauthSignIn(gjar, 'google', { who: person.email });
     assert.equal((await me(gjar)).name, `Grace Hopper ${t}`);
+
+    // blanks of any kind at the ends go, as at sign-up
+    const ada = await googleUser({ email: `blank.${t}@gmail.example`, name: `\u00a0\u200bAda ${t}\u3000` });
+    const ajar = new Jar();
+    await oauthSignIn(ajar, 'google', { who: ada.email });
+    assert.equal((await me(ajar)).name, `Ada ${t}`);
 });
 
 // ---- collisions and links ---------------------------------------------------------
@@ -408,6 +414,73 @@ test('a link is bound to the user who started it, not to a parameter', async () 
     });
     assert.equal(r.status, 401);
     assert.match(r.json().url, /\/api\/auth\/signin\?error=SessionRequired$/);
+});
+
+test('a link needs a sign-in from the last 10 minutes: a stolen cookie alone adds no way in', async () => {
+    // a credentials user whose session is 11 minutes old (or a copy of
+    // its cookie in someone else's hands)
+    const user = newUser('linkstale');
+    assert.equal((await register(user)).status, 201);
+    const jar = new Jar();
+    await signIn(jar, user.email, user.password);
+    const uid = (await me(jar)).id;
+    const age = () => psql(`UPDATE "AuthSession" SET "createdAt" = "createdAt" - interval '11 minutes' WHERE "userId" = ${lit(uid)}`);
+    age();
+    const t = tag();
+    const gh = await githubUser({ login: `stale-${t}`, email: `stale.${t}@users.example` });
+    const before = await fakeStats(GITHUB);
+
+    // the form: to the sign-in page, which says why, then back to the
+    // provider's link page (and on to /settings); no sign-in in flight
+    const res = await startSignIn(jar, 'github', { link: true, callbackUrl: '/settings' });
+    assert.equal(res.status, 302, res.text);
+    const to = new URL(res.headers.location);
+    assert.equal(to.origin + to.pathname, `${ORIGIN}/api/auth/signin`);
+    assert.equal(to.searchParams.get('error'), 'ReauthRequired');
+    const back = new URL(to.searchParams.get('callbackUrl'), BASE);
+    assert.equal(back.pathname, '/api/auth/signin/github');
+    assert.equal(back.searchParams.get('link'), '1');
+    assert.equal(back.searchParams.get('callbackUrl'), `${ORIGIN}/settings`);
+    assert.ok(!res.setCookies.map(parseSetCookie).some((c) => c.name === 'next-auth.state' && c.value), 'no state cookie');
+    assert.deepEqual(await fakeStats(GITHUB), before, 'the provider was not involved');
+    const page = await get(to.pathname + to.search, { headers: jar.headers({ Accept: 'text/html' }) });
+    assert.equal(page.status, 200);
+    assert.match(page.text, /sign in again first/);
+    assert.ok(page.text.includes('/api/auth/signin/github?link=1'), 'the sign-in form goes back to the link page');
+    // the error page sends it to the sign-in page, as NextAuth's codes
+    const err = await get('/api/auth/error?error=ReauthRequired', { headers: { Accept: 'text/html' } });
+    assert.equal(err.status, 302);
+    assert.equal(new URL(err.headers.location).searchParams.get('error'), 'ReauthRequired');
+
+    // json=true (signIn()): 403 with the same url
+    const token = await csrf(jar);
+    const j = await request('POST', '/api/auth/signin/github', {
+        headers: jar.headers(JSON_H), body: JSON.stringify({ csrfToken: token, link: '1', json: 'true', callbackUrl: '/settings' }),
+    });
+    assert.equal(j.status, 403, j.text);
+    assert.equal(j.json().url, res.headers.location);
+    assert.equal(accountRows('github', String(gh.id)), '');
+
+    // signed in again just now: the link goes through
+    const again = new Jar();
+    await signIn(again, user.email, user.password);
+    const r = await oauthSignIn(again, 'github', { who: gh.login, link: true, callbackUrl: '/settings' });
+    assert.equal(r.location.href, `${ORIGIN}/settings`);
+    assert.equal(accountRows('github', String(gh.id)), `${uid}|oauth`);
+
+    // an OAuth sign-in is a sign-in too; a session row that no sign-in
+    // made (a token from before rows were kept, renewed) is none
+    const person = await googleUser({ email: `stale.${t}@gmail.example` });
+    const gj = new Jar();
+    await oauthSignIn(gj, 'google', { who: person.email });
+    const gid = (await me(gj)).id;
+    const gh2 = await githubUser({ login: `stale2-${t}`, email: `stale2.${t}@users.example` });
+    psql(`UPDATE "AuthSession" SET "method" = NULL WHERE "userId" = ${lit(gid)}`);
+    const none = await startSignIn(gj, 'github', { link: true });
+    assert.equal(new URL(none.headers.location).searchParams.get('error'), 'ReauthRequired');
+    psql(`UPDATE "AuthSession" SET "method" = 'google' WHERE "userId" = ${lit(gid)}`);
+    await oauthSignIn(gj, 'github', { who: gh2.login, link: true });
+    assert.equal(accountRows('github', String(gh2.id)), `${gid}|oauth`);
 });
 
 test('unlinking, and the 409 when it would leave no way to sign in', async () => {

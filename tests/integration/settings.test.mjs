@@ -118,12 +118,20 @@ test('POST /api/account/profile: refusals (no session, cross-site, not JSON, bad
         [{}, 'name is a required string'],
         [{ name: '' }, 'the name must not be empty'],
         [{ name: '  \t ' }, 'the name must not be empty'],
+        // blanks of other kinds: NBSP, ideographic space, zero-width
+        // space, BOM (they were kept, and showed no name at all)
+        [{ name: '\u00a0' }, 'the name must not be empty'],
+        [{ name: ' \u3000\u00a0 ' }, 'the name must not be empty'],
+        [{ name: '\u200b\ufeff' }, 'the name must not be empty'],
         [{ name: 'x'.repeat(101) }, 'the name must be at most 100 characters long'],
         [{ name: 'é'.repeat(101) }, 'the name must be at most 100 characters long'],
         [{ name: 'Bell\u0007' }, 'the name contains a control character'],
         [{ name: 'Two\nlines' }, 'the name contains a control character'],
         [{ name: 'C1\u0085' }, 'the name contains a control character'],
         [{ name: 'Del\u007f' }, 'the name contains a control character'],
+        // the line and paragraph separators break the line as \n does
+        [{ name: 'Two\u2028lines' }, 'the name contains a control character'],
+        [{ name: 'Two\u2029paragraphs' }, 'the name contains a control character'],
         [{ name: 'abc\u202Efdp.exe' }, 'the name contains a character that reverses the text\'s direction'],
         [{ name: '\u202Aembedded' }, 'the name contains a character that reverses the text\'s direction'],
         [{ name: 'isolate\u2069' }, 'the name contains a character that reverses the text\'s direction'],
@@ -178,6 +186,17 @@ test('POST /api/account/profile: the name is trimmed and kept; the cookie is re-
     }
     // the copy of the old cookie is the same session, still live
     assert.equal((await get('/api/auth/session', { headers: oldJar.headers() })).json().user.name, name);
+
+    // blanks of any kind at the ends go; a zero-width joiner inside
+    // stays (a Persian name)
+    const r1 = await profile(u.jar, { name: '\u00a0\u200b Zoë\u3000\ufeff' });
+    assert.equal(r1.status, 200, r1.text);
+    assert.equal(r1.json().name, 'Zoë');
+    const persian = '\u00a0زهرا\u200Cی\u00a0';
+    const rp = await profile(u.jar, { name: persian });
+    assert.equal(rp.status, 200, rp.text);
+    assert.equal(rp.json().name, 'زهرا\u200Cی');
+    assert.equal(psql(`SELECT "name" FROM "User" WHERE "id" = ${lit(u.id)}`), 'زهرا\u200Cی');
 
     // exactly 100 characters of two bytes each is fine
     const long = 'é'.repeat(100);
