@@ -799,7 +799,11 @@ nano_jobs_refusal_retryable(const nano_job_t *job,
                                                       : NULL,
                                   res->body.data ? res->body.data : "",
                                   res->body.len, &err);
-    if (!err.retryable) {
+    /* asked to wait past what a retry waits: the retry would be
+     * refused too (the text calls' rule) */
+    if (!err.retryable
+        || err.retry_after_ms > NANO_PROVIDER_RETRY_AFTER_MAX_MS)
+    {
         return 0;
     }
     *wait_ms = err.retry_after_ms;

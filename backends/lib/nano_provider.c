@@ -607,8 +607,8 @@ nano_provider_backoff_ms(unsigned attempt, long base_ms, long cap_ms,
     }
     /* [75 %, 100 %] of d */
     d = d - (long) ((double) d / 4 * ((double) rnd / 4294967295.0));
-    if (retry_after_ms > 60000) {
-        retry_after_ms = 60000;
+    if (retry_after_ms > NANO_PROVIDER_RETRY_AFTER_MAX_MS) {
+        retry_after_ms = NANO_PROVIDER_RETRY_AFTER_MAX_MS;
     }
     return retry_after_ms > d ? retry_after_ms : d;
 }

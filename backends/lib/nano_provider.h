@@ -223,6 +223,9 @@ long nano_provider_backoff_ms(unsigned attempt, long base_ms, long cap_ms,
 #define NANO_PROVIDER_RETRIES        2
 #define NANO_PROVIDER_RETRY_BASE_MS  500
 #define NANO_PROVIDER_RETRY_CAP_MS   8000
+/* The longest provider's wait a retry waits out; a provider that asks
+ * for longer would refuse the retry as well: the call fails instead. */
+#define NANO_PROVIDER_RETRY_AFTER_MAX_MS  60000
 int nano_provider_should_retry(const nano_provider_error_t *err,
     unsigned attempt, int output_received);
 

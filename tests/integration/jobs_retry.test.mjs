@@ -17,6 +17,19 @@ test('nano-banana [fake:429=3]: each retry waits Gemini\'s RetryInfo delay (3 s)
     }
 });
 
+// A provider that asks for more than the minute a retry waits would
+// refuse the retry as well: the job fails at once, asked once, refunded
+// (the text calls' rule).  Until 2026-12-06 the runner asked again after
+// 60 s, twice, into the same refusal, and the job failed two minutes later.
+test('nano-banana [fake:429=120]: a wait past the retry\'s minute fails the job at once, asked once, refunded', async () => {
+    const m = 'nano-banana';
+    const t0 = Date.now();
+    const j = await oneJob(m, 'gemini-retry-long', 'a picture on a very busy day [fake:429=120]', 20000);
+    failedClean(j, m, 'provider_quota');
+    assert.equal(called(j, 'gemini.generateContent'), 1, 'asked once');
+    assert.ok(Date.now() - t0 < 15000, `ended after ${Date.now() - t0} ms`);
+});
+
 // DashScope throttles polls (about 20 QPS a key).  A poll is a GET that
 // changes nothing: a throttled one is polled again on the poll's own
 // backoff, as long as any poll may take, instead of failing (and
