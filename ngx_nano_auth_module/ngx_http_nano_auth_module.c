@@ -194,7 +194,13 @@ static const char *ngx_http_nano_auth_parse_origin(ngx_pool_t *pool,
 static char *ngx_http_nano_auth_revocation_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static void ngx_http_nano_auth_revocation_cleanup(void *data);
+static char *ngx_http_nano_auth_leeway(ngx_conf_t *cf, void *post,
+    void *data);
 static ngx_int_t ngx_http_nano_auth_init(ngx_conf_t *cf);
+
+
+static ngx_conf_post_handler_pt  ngx_http_nano_auth_leeway_p =
+    ngx_http_nano_auth_leeway;
 
 
 static ngx_command_t  ngx_http_nano_auth_commands[] = {
@@ -253,7 +259,7 @@ static ngx_command_t  ngx_http_nano_auth_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_nano_auth_loc_conf_t, leeway),
-      NULL },
+      &ngx_http_nano_auth_leeway_p },
 
       ngx_null_command
 };
@@ -1953,6 +1959,28 @@ ngx_http_nano_auth_revocation_cleanup(void *data)
 
     nano_revoke_free(rv->snapshot);
     rv->snapshot = NULL;
+}
+
+
+/*
+ * nano_auth_leeway is at most NANO_REVOKE_GRACE: the platform drops a
+ * revocation that long after the token's exp, so a token still taken
+ * later than that would come back to life once its entry is gone.
+ */
+static char *
+ngx_http_nano_auth_leeway(ngx_conf_t *cf, void *post, void *data)
+{
+    time_t  *sp = data;
+
+    if (*sp > NANO_REVOKE_GRACE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"nano_auth_leeway\" must be at most %d s: "
+                           "the platform forgets a revocation that long "
+                           "after the token expired", NANO_REVOKE_GRACE);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

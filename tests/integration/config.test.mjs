@@ -2,8 +2,9 @@
 //  - nginx with our module refuses a configuration whose key file is
 //    missing, unreadable, short or empty, `nano_auth on` without a key file,
 //    a key file without `nano_auth_origin`, origins that are not bare
-//    http(s) origins or mix schemes, and a login URL that could leave the
-//    origin (`nginx -t`, a private prefix in a temp dir; nothing listens);
+//    http(s) origins or mix schemes, a nano_auth_leeway over 300 s, and a
+//    login URL that could leave the origin (`nginx -t`, a private prefix
+//    in a temp dir; nothing listens);
 //  - a backend refuses a non-loopback --listen address, or an inherited
 //    non-loopback socket on fd 0, with exit code 2, a clear message and no
 //    socket made; loopback TCP, unix sockets and an inherited loopback
@@ -262,6 +263,21 @@ test('nginx -t: nano_auth_revocation_file is read by the workers, not at start; 
         `nano_auth_revocation_file ${dir}/b;`], keyFile), '"nano_auth_revocation_file" directive is duplicate');
     assertEmerg(nginxTest((dir) => [...withKeys(dir), 'nano_auth_revocation_file "";'], keyFile),
         '"nano_auth_revocation_file" directive needs a path');
+});
+
+test('nginx -t: nano_auth_leeway over 300 s stops nginx at every level; up to 300 s is taken', () => {
+    // The platform drops a revocation NANO_REVOKE_GRACE (300 s) after the
+    // token's exp: a longer leeway would take a signed-out token again.
+    for (const v of ['301', '301s', '6m', '1h', '100y']) {
+        for (const at of [(l) => [l], (l) => [`server { listen unix:/nonexistent/x.sock; ${l} }`],
+            (l) => [`server { listen unix:/nonexistent/x.sock; location /m/ { ${l} } }`]]) {
+            const r = nginxTest((dir) => [...withKeys(dir), ...at(`nano_auth_leeway ${v};`)], keyFile);
+            assertEmerg(r, '"nano_auth_leeway" must be at most 300 s');
+        }
+    }
+    for (const v of ['0', '60s', '300', '5m']) {
+        assertOk(nginxTest((dir) => [...withKeys(dir), `nano_auth_leeway ${v};`], keyFile));
+    }
 });
 
 // --- backends ---------------------------------------------------------------
