@@ -1526,7 +1526,8 @@ ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_nano_auth_loc_conf_t *prev = parent;
     ngx_http_nano_auth_loc_conf_t *conf = child;
 
-    ngx_str_t  *origin;
+    ngx_str_t   *origin;
+    ngx_uint_t   i;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_value(conf->csrf, prev->csrf, 0);
@@ -1584,6 +1585,20 @@ ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                            "or an http(s) URL, not \"%V\"",
                            &conf->login_url);
         return NGX_CONF_ERROR;
+    }
+
+    /* it goes into the Location header as it is: "\r\n" would split it */
+    for (i = 0; i < conf->login_url.len; i++) {
+        if (conf->login_url.data[i] <= ' '
+            || conf->login_url.data[i] == 0x7f)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"nano_auth_login_url\" must not hold "
+                               "spaces or control characters "
+                               "(percent-encode them): \"%V\"",
+                               &conf->login_url);
+            return NGX_CONF_ERROR;
+        }
     }
 
     if (conf->cookie.len == 0 || conf->cookie.len > NANO_COOKIE_BASE_MAX

@@ -171,14 +171,22 @@ test('nginx -t: `nano_auth on` without a key file stops nginx', () => {
         'nano_auth_secret_file');
 });
 
-test('nginx -t: a login URL that could leave the origin stops nginx', () => {
+test('nginx -t: a login URL that could leave the origin or split the Location header stops nginx', () => {
     for (const url of ['//evil.com', '/\\\\evil.com', 'evil.com/login', 'javascript:alert(1)', 'ftp://x/']) {
         const r = nginxTest((dir) => [...withKeys(dir), `nano_auth_login_url "${url}";`],
             { files: { keys: `${KEY}\n` } });
         assertEmerg(r, 'nano_auth_login_url');
     }
+    // It goes into the Location header as it is: nginx's "\r\n" in a
+    // quoted string would split the header, a space or tab breaks it.
+    for (const url of ['/a\\r\\nX-Injected: 1', '/sign in', '/sign\\tin', 'https://login.example.com/a\\n']) {
+        const r = nginxTest((dir) => [...withKeys(dir), `nano_auth_login_url "${url}";`],
+            { files: { keys: `${KEY}\n` } });
+        assertEmerg(r, '"nano_auth_login_url" must not hold spaces or control characters');
+    }
     // A path and an absolute http(s) URL are fine.
-    for (const url of ['/api/auth/signin', 'https://login.example.com/api/auth/signin']) {
+    for (const url of ['/api/auth/signin', 'https://login.example.com/api/auth/signin',
+        '/sign%20in?next=%0A']) {
         assertOk(nginxTest((dir) => [...withKeys(dir), `nano_auth_login_url "${url}";`],
             { files: { keys: `${KEY}\n` } }));
     }
