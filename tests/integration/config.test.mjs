@@ -9,6 +9,8 @@
 //    non-loopback socket on fd 0, with exit code 2, a clear message and no
 //    socket made; loopback TCP, unix sockets and an inherited loopback
 //    socket are served;
+//  - make module (scripts/build-module.sh) renames the new .so over the
+//    old one, so a running nginx's mapped copy is never written into;
 //  - make run (scripts/run.sh) refuses a bad PORT, NANO_READ_TIMEOUT or
 //    NANO_MIGRATE before it starts anything, and scripts/lib/stack.sh
 //    stops a killed run's leftovers in order and a process on purpose
@@ -593,6 +595,41 @@ test('backends: NANO_SIGNUP_CREDITS of 0 or 1000000000 is taken: the backend ser
             assert.ok(!p.stderr.includes('NANO_SIGNUP_CREDITS'), `${app}: nothing said about it: ${p.stderr.slice(-300)}`);
         }
     }
+});
+
+// --- make module -----------------------------------------------------------
+
+// A running nginx maps the module's .so: writing the new build into that
+// same file (cp truncates and rewrites it) made its workers die of
+// SIGSEGV on their next request and its master on the next reload, when
+// `make` ran beside `make run`.  The new build must be renamed over it,
+// leaving the mapped file as it was.  A stub nginx tree stands in for
+// nginx-dev: its configure writes a Makefile whose `modules` target makes
+// the .so.
+test('make module: build-module.sh renames the new .so over the old one, never writing into it', () => {
+    const dir = tmpDir();
+    const src = path.join(dir, 'nginx-src');
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, 'configure'), [
+        '#!/bin/sh',
+        'for a; do case $a in --builddir=*) b=${a#--builddir=} ;; esac; done',
+        'mkdir -p "$b"',
+        'printf \'modules:\\n\\techo new-build > %s/ngx_http_nano_auth_module.so\\n\' "$b" > "$b/Makefile"',
+        '',
+    ].join('\n'), { mode: 0o755 });
+    const out = path.join(dir, 'modules', 'ngx_http_nano_auth_module.so');
+    fs.mkdirSync(path.dirname(out));
+    fs.writeFileSync(out, 'old-build\n');
+    // a second name for the old file: what a running nginx holds mapped
+    const mapped = path.join(dir, 'mapped.so');
+    fs.linkSync(out, mapped);
+    const r = spawnSync(path.join(ROOT, 'scripts/build-module.sh'), [src, path.join(dir, 'build'), out],
+        { cwd: ROOT, encoding: 'utf8', timeout: 20000, killSignal: 'SIGKILL' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(fs.readFileSync(out, 'utf8'), 'new-build\n', 'the new build is in place');
+    assert.equal(fs.readFileSync(mapped, 'utf8'), 'old-build\n', 'the old file was not written into');
+    assert.notEqual(fs.statSync(out).ino, fs.statSync(mapped).ino, 'a new file, renamed over the old name');
+    assert.deepEqual(fs.readdirSync(path.dirname(out)), ['ngx_http_nano_auth_module.so'], 'no temporary file left');
 });
 
 // --- make run ---------------------------------------------------------------
