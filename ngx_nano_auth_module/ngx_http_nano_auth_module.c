@@ -182,6 +182,7 @@ static ngx_int_t ngx_http_nano_auth_add_variables(ngx_conf_t *cf);
 static void *ngx_http_nano_auth_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
+static ngx_uint_t ngx_http_nano_auth_tchar(u_char c);
 static char *ngx_http_nano_auth_login_page(ngx_conf_t *cf,
     ngx_http_nano_auth_loc_conf_t *conf);
 static char *ngx_http_nano_auth_secret_file(ngx_conf_t *cf,
@@ -1601,15 +1602,21 @@ ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
     }
 
+    /* a cookie name is an RFC 6265 token: no browser sends another */
+    for (i = 0; i < conf->cookie.len; i++) {
+        if (!ngx_http_nano_auth_tchar(conf->cookie.data[i])) {
+            break;
+        }
+    }
+
     if (conf->cookie.len == 0 || conf->cookie.len > NANO_COOKIE_BASE_MAX
-        || ngx_strlchr(conf->cookie.data,
-                       conf->cookie.data + conf->cookie.len, '=')
-        || ngx_strlchr(conf->cookie.data,
-                       conf->cookie.data + conf->cookie.len, ';'))
+        || i < conf->cookie.len)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"nano_auth_cookie\" \"%V\"",
-                           &conf->cookie);
+                           "invalid \"nano_auth_cookie\" \"%V\": a cookie "
+                           "name of 1 to %d letters, digits and "
+                           "!#$%%&'*+-.^_`|~", &conf->cookie,
+                           NANO_COOKIE_BASE_MAX);
         return NGX_CONF_ERROR;
     }
 
@@ -1625,6 +1632,16 @@ ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* An RFC 7230 token character, what a cookie name is made of. */
+static ngx_uint_t
+ngx_http_nano_auth_tchar(u_char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+           || (c >= '0' && c <= '9')
+           || (c != '\0' && ngx_strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 

@@ -194,6 +194,18 @@ test('nginx -t: a login URL that could leave the origin or split the Location he
     }
 });
 
+test('nginx -t: a nano_auth_cookie that is no cookie name stops nginx; a token is taken', () => {
+    // nginx's "\r\n", a space, a comma, a quote: no browser sends such a
+    // name, so the gateway would never find the session, and said nothing.
+    for (const name of ['a b', 'a,b', 'a\\"b', 'a\\r\\nb', 'a;b', 'a=b', '(x)', 'a/b', 'sess\u00e9', '', 'x'.repeat(201)]) {
+        const r = nginxTest((dir) => [...withKeys(dir), `nano_auth_cookie "${name}";`], keyFile);
+        assertEmerg(r, 'invalid "nano_auth_cookie"', 'a cookie name of 1 to 200 letters, digits and !#$%&\'*+-.^_`|~');
+    }
+    for (const name of ['next-auth.session-token', 'x', "a!#$%&'*+-.^_`|~Z9", 'x'.repeat(200)]) {
+        assertOk(nginxTest((dir) => [...withKeys(dir), `nano_auth_cookie "${name}";`], keyFile));
+    }
+});
+
 test('nginx -t: a key file without nano_auth_origin stops nginx', () => {
     // At http level, and a server that inherits the key file but names no
     // origin while another one does.
