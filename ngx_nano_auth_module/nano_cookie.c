@@ -50,7 +50,7 @@ nano_cookie_result_t
 nano_cookie_session(const nano_str_t *headers, size_t n, const char *name,
     size_t name_len, char *out, size_t cap, size_t *out_len)
 {
-    int                   idx, plain_seen, malformed, conflict;
+    int                   idx, plain_seen, chunk_seen, malformed, conflict;
     size_t                i, count, len;
     nano_str_t            k, v, plain, chunks[NANO_COOKIE_CHUNKS_MAX];
     nano_cookie_cursor_t  c;
@@ -66,6 +66,7 @@ nano_cookie_session(const nano_str_t *headers, size_t n, const char *name,
     plain.data = NULL;
     plain.len = 0;
     plain_seen = 0;
+    chunk_seen = 0;
     malformed = 0;
     conflict = 0;
 
@@ -90,6 +91,7 @@ nano_cookie_session(const nano_str_t *headers, size_t n, const char *name,
             if (idx == -1) {
                 continue;
             }
+            chunk_seen = 1;
             if (idx < 0 || v.len > NANO_COOKIE_CHUNK_MAX) {
                 malformed = 1;
                 continue;
@@ -103,11 +105,13 @@ nano_cookie_session(const nano_str_t *headers, size_t n, const char *name,
         }
     }
 
-    if (conflict) {
+    /* the platform (as NextAuth) writes one or the other and clears the
+       rest: a plain cookie beside chunks was planted, and picking either
+       would let the planter choose the identity */
+    if (conflict || (plain.len > 0 && chunk_seen)) {
         return NANO_COOKIE_CONFLICT;
     }
 
-    /* the plain cookie wins over chunks, as it did in a single scan */
     if (plain.len > 0) {
         if (plain.len >= cap) {
             return NANO_COOKIE_MALFORMED;

@@ -34,7 +34,8 @@ nano_cookie_result_t nano_cookie_get(const nano_str_t *headers, size_t n,
 
 /*
  * Reads a session cookie the way NextAuth writes it: the plain cookie
- * when present, otherwise chunks name.0, name.1, ... which must be
+ * or chunks name.0, name.1, ... (a non-empty plain cookie beside any
+ * chunk is NANO_COOKIE_CONFLICT: one of them was planted), which must be
  * contiguous from .0, each at most NANO_COOKIE_CHUNK_MAX bytes and at
  * most NANO_COOKIE_CHUNKS_MAX of them.  The joined value is copied into
  * out (cap bytes, NUL-terminated) and its length stored in *out_len.

@@ -182,6 +182,7 @@ static ngx_int_t ngx_http_nano_auth_add_variables(ngx_conf_t *cf);
 static void *ngx_http_nano_auth_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
+static ngx_uint_t ngx_http_nano_auth_tchar(u_char c);
 static char *ngx_http_nano_auth_login_page(ngx_conf_t *cf,
     ngx_http_nano_auth_loc_conf_t *conf);
 static char *ngx_http_nano_auth_secret_file(ngx_conf_t *cf,
@@ -194,7 +195,13 @@ static const char *ngx_http_nano_auth_parse_origin(ngx_pool_t *pool,
 static char *ngx_http_nano_auth_revocation_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static void ngx_http_nano_auth_revocation_cleanup(void *data);
+static char *ngx_http_nano_auth_leeway(ngx_conf_t *cf, void *post,
+    void *data);
 static ngx_int_t ngx_http_nano_auth_init(ngx_conf_t *cf);
+
+
+static ngx_conf_post_handler_pt  ngx_http_nano_auth_leeway_p =
+    ngx_http_nano_auth_leeway;
 
 
 static ngx_command_t  ngx_http_nano_auth_commands[] = {
@@ -253,7 +260,7 @@ static ngx_command_t  ngx_http_nano_auth_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_nano_auth_loc_conf_t, leeway),
-      NULL },
+      &ngx_http_nano_auth_leeway_p },
 
       ngx_null_command
 };
@@ -1520,7 +1527,8 @@ ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_nano_auth_loc_conf_t *prev = parent;
     ngx_http_nano_auth_loc_conf_t *conf = child;
 
-    ngx_str_t  *origin;
+    ngx_str_t   *origin;
+    ngx_uint_t   i;
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_value(conf->csrf, prev->csrf, 0);
@@ -1580,15 +1588,35 @@ ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    /* it goes into the Location header as it is: "\r\n" would split it */
+    for (i = 0; i < conf->login_url.len; i++) {
+        if (conf->login_url.data[i] <= ' '
+            || conf->login_url.data[i] == 0x7f)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "\"nano_auth_login_url\" must not hold "
+                               "spaces or control characters "
+                               "(percent-encode them): \"%V\"",
+                               &conf->login_url);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    /* a cookie name is an RFC 6265 token: no browser sends another */
+    for (i = 0; i < conf->cookie.len; i++) {
+        if (!ngx_http_nano_auth_tchar(conf->cookie.data[i])) {
+            break;
+        }
+    }
+
     if (conf->cookie.len == 0 || conf->cookie.len > NANO_COOKIE_BASE_MAX
-        || ngx_strlchr(conf->cookie.data,
-                       conf->cookie.data + conf->cookie.len, '=')
-        || ngx_strlchr(conf->cookie.data,
-                       conf->cookie.data + conf->cookie.len, ';'))
+        || i < conf->cookie.len)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"nano_auth_cookie\" \"%V\"",
-                           &conf->cookie);
+                           "invalid \"nano_auth_cookie\" \"%V\": a cookie "
+                           "name of 1 to %d letters, digits and "
+                           "!#$%%&'*+-.^_`|~", &conf->cookie,
+                           NANO_COOKIE_BASE_MAX);
         return NGX_CONF_ERROR;
     }
 
@@ -1604,6 +1632,16 @@ ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* An RFC 7230 token character, what a cookie name is made of. */
+static ngx_uint_t
+ngx_http_nano_auth_tchar(u_char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+           || (c >= '0' && c <= '9')
+           || (c != '\0' && ngx_strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
 
@@ -1953,6 +1991,28 @@ ngx_http_nano_auth_revocation_cleanup(void *data)
 
     nano_revoke_free(rv->snapshot);
     rv->snapshot = NULL;
+}
+
+
+/*
+ * nano_auth_leeway is at most NANO_REVOKE_GRACE: the platform drops a
+ * revocation that long after the token's exp, so a token still taken
+ * later than that would come back to life once its entry is gone.
+ */
+static char *
+ngx_http_nano_auth_leeway(ngx_conf_t *cf, void *post, void *data)
+{
+    time_t  *sp = data;
+
+    if (*sp > NANO_REVOKE_GRACE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"nano_auth_leeway\" must be at most %d s: "
+                           "the platform forgets a revocation that long "
+                           "after the token expired", NANO_REVOKE_GRACE);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

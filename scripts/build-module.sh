@@ -39,5 +39,8 @@ make -f "$builddir/objs/Makefile" modules >"$builddir/make.log" 2>&1 || {
 if grep -q 'warning:' "$builddir/make.log"; then
     grep -A3 'warning:' "$builddir/make.log" >&2
 fi
-cp "$builddir/objs/ngx_http_nano_auth_module.so" "$out"
+# A running nginx (make run) maps $out: writing into it would crash its
+# workers, so the new build is renamed over it.
+cp "$builddir/objs/ngx_http_nano_auth_module.so" "$out.tmp"
+mv -f "$out.tmp" "$out"
 echo "built $out"

@@ -2,12 +2,15 @@
 //  - nginx with our module refuses a configuration whose key file is
 //    missing, unreadable, short or empty, `nano_auth on` without a key file,
 //    a key file without `nano_auth_origin`, origins that are not bare
-//    http(s) origins or mix schemes, and a login URL that could leave the
-//    origin (`nginx -t`, a private prefix in a temp dir; nothing listens);
+//    http(s) origins or mix schemes, a nano_auth_leeway over 300 s, and a
+//    login URL that could leave the origin (`nginx -t`, a private prefix
+//    in a temp dir; nothing listens);
 //  - a backend refuses a non-loopback --listen address, or an inherited
 //    non-loopback socket on fd 0, with exit code 2, a clear message and no
 //    socket made; loopback TCP, unix sockets and an inherited loopback
 //    socket are served;
+//  - make module (scripts/build-module.sh) renames the new .so over the
+//    old one, so a running nginx's mapped copy is never written into;
 //  - make run (scripts/run.sh) refuses a bad PORT, NANO_READ_TIMEOUT or
 //    NANO_MIGRATE before it starts anything, and scripts/lib/stack.sh
 //    stops a killed run's leftovers in order and a process on purpose
@@ -170,16 +173,36 @@ test('nginx -t: `nano_auth on` without a key file stops nginx', () => {
         'nano_auth_secret_file');
 });
 
-test('nginx -t: a login URL that could leave the origin stops nginx', () => {
+test('nginx -t: a login URL that could leave the origin or split the Location header stops nginx', () => {
     for (const url of ['//evil.com', '/\\\\evil.com', 'evil.com/login', 'javascript:alert(1)', 'ftp://x/']) {
         const r = nginxTest((dir) => [...withKeys(dir), `nano_auth_login_url "${url}";`],
             { files: { keys: `${KEY}\n` } });
         assertEmerg(r, 'nano_auth_login_url');
     }
+    // It goes into the Location header as it is: nginx's "\r\n" in a
+    // quoted string would split the header, a space or tab breaks it.
+    for (const url of ['/a\\r\\nX-Injected: 1', '/sign in', '/sign\\tin', 'https://login.example.com/a\\n']) {
+        const r = nginxTest((dir) => [...withKeys(dir), `nano_auth_login_url "${url}";`],
+            { files: { keys: `${KEY}\n` } });
+        assertEmerg(r, '"nano_auth_login_url" must not hold spaces or control characters');
+    }
     // A path and an absolute http(s) URL are fine.
-    for (const url of ['/api/auth/signin', 'https://login.example.com/api/auth/signin']) {
+    for (const url of ['/api/auth/signin', 'https://login.example.com/api/auth/signin',
+        '/sign%20in?next=%0A']) {
         assertOk(nginxTest((dir) => [...withKeys(dir), `nano_auth_login_url "${url}";`],
             { files: { keys: `${KEY}\n` } }));
+    }
+});
+
+test('nginx -t: a nano_auth_cookie that is no cookie name stops nginx; a token is taken', () => {
+    // nginx's "\r\n", a space, a comma, a quote: no browser sends such a
+    // name, so the gateway would never find the session, and said nothing.
+    for (const name of ['a b', 'a,b', 'a\\"b', 'a\\r\\nb', 'a;b', 'a=b', '(x)', 'a/b', 'sess\u00e9', '', 'x'.repeat(201)]) {
+        const r = nginxTest((dir) => [...withKeys(dir), `nano_auth_cookie "${name}";`], keyFile);
+        assertEmerg(r, 'invalid "nano_auth_cookie"', 'a cookie name of 1 to 200 letters, digits and !#$%&\'*+-.^_`|~');
+    }
+    for (const name of ['next-auth.session-token', 'x', "a!#$%&'*+-.^_`|~Z9", 'x'.repeat(200)]) {
+        assertOk(nginxTest((dir) => [...withKeys(dir), `nano_auth_cookie "${name}";`], keyFile));
     }
 });
 
@@ -262,6 +285,21 @@ test('nginx -t: nano_auth_revocation_file is read by the workers, not at start; 
         `nano_auth_revocation_file ${dir}/b;`], keyFile), '"nano_auth_revocation_file" directive is duplicate');
     assertEmerg(nginxTest((dir) => [...withKeys(dir), 'nano_auth_revocation_file "";'], keyFile),
         '"nano_auth_revocation_file" directive needs a path');
+});
+
+test('nginx -t: nano_auth_leeway over 300 s stops nginx at every level; up to 300 s is taken', () => {
+    // The platform drops a revocation NANO_REVOKE_GRACE (300 s) after the
+    // token's exp: a longer leeway would take a signed-out token again.
+    for (const v of ['301', '301s', '6m', '1h', '100y']) {
+        for (const at of [(l) => [l], (l) => [`server { listen unix:/nonexistent/x.sock; ${l} }`],
+            (l) => [`server { listen unix:/nonexistent/x.sock; location /m/ { ${l} } }`]]) {
+            const r = nginxTest((dir) => [...withKeys(dir), ...at(`nano_auth_leeway ${v};`)], keyFile);
+            assertEmerg(r, '"nano_auth_leeway" must be at most 300 s');
+        }
+    }
+    for (const v of ['0', '60s', '300', '5m']) {
+        assertOk(nginxTest((dir) => [...withKeys(dir), `nano_auth_leeway ${v};`], keyFile));
+    }
 });
 
 // --- backends ---------------------------------------------------------------
@@ -569,6 +607,41 @@ test('backends: NANO_SIGNUP_CREDITS of 0 or 1000000000 is taken: the backend ser
             assert.ok(!p.stderr.includes('NANO_SIGNUP_CREDITS'), `${app}: nothing said about it: ${p.stderr.slice(-300)}`);
         }
     }
+});
+
+// --- make module -----------------------------------------------------------
+
+// A running nginx maps the module's .so: writing the new build into that
+// same file (cp truncates and rewrites it) made its workers die of
+// SIGSEGV on their next request and its master on the next reload, when
+// `make` ran beside `make run`.  The new build must be renamed over it,
+// leaving the mapped file as it was.  A stub nginx tree stands in for
+// nginx-dev: its configure writes a Makefile whose `modules` target makes
+// the .so.
+test('make module: build-module.sh renames the new .so over the old one, never writing into it', () => {
+    const dir = tmpDir();
+    const src = path.join(dir, 'nginx-src');
+    fs.mkdirSync(src);
+    fs.writeFileSync(path.join(src, 'configure'), [
+        '#!/bin/sh',
+        'for a; do case $a in --builddir=*) b=${a#--builddir=} ;; esac; done',
+        'mkdir -p "$b"',
+        'printf \'modules:\\n\\techo new-build > %s/ngx_http_nano_auth_module.so\\n\' "$b" > "$b/Makefile"',
+        '',
+    ].join('\n'), { mode: 0o755 });
+    const out = path.join(dir, 'modules', 'ngx_http_nano_auth_module.so');
+    fs.mkdirSync(path.dirname(out));
+    fs.writeFileSync(out, 'old-build\n');
+    // a second name for the old file: what a running nginx holds mapped
+    const mapped = path.join(dir, 'mapped.so');
+    fs.linkSync(out, mapped);
+    const r = spawnSync(path.join(ROOT, 'scripts/build-module.sh'), [src, path.join(dir, 'build'), out],
+        { cwd: ROOT, encoding: 'utf8', timeout: 20000, killSignal: 'SIGKILL' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(fs.readFileSync(out, 'utf8'), 'new-build\n', 'the new build is in place');
+    assert.equal(fs.readFileSync(mapped, 'utf8'), 'old-build\n', 'the old file was not written into');
+    assert.notEqual(fs.statSync(out).ino, fs.statSync(mapped).ino, 'a new file, renamed over the old name');
+    assert.deepEqual(fs.readdirSync(path.dirname(out)), ['ngx_http_nano_auth_module.so'], 'no temporary file left');
 });
 
 // --- make run ---------------------------------------------------------------

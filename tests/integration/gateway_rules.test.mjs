@@ -227,6 +227,28 @@ test('a stray chunk of the name that is not read never blocks the one that is', 
     assert.equal(await seen(port.secure, `${SNAME}.9=junk`), '|invalid');
 });
 
+test('a plain cookie beside a chunked session is a conflict: a planted one never picks the identity', async () => {
+    // The platform writes either the plain cookie or chunks and clears the
+    // other, so both at once means one was planted (a Domain cookie from a
+    // sibling host); the plain one used to win over the victim's chunks.
+    const victim = token();
+    const attacker = token();
+    const half = Math.floor(victim.t.length / 2);
+    const chunks = `${SNAME}.0=${victim.t.slice(0, half)}; ${SNAME}.1=${victim.t.slice(half)}`;
+    assert.equal(await seen(port.secure, chunks), `${victim.c.sub}|ok`);
+    for (const cookie of [`${chunks}; ${SNAME}=${attacker.t}`, `${SNAME}=${attacker.t}; ${chunks}`,
+        `${SNAME}=${victim.t}; ${chunks}`]) {
+        assert.equal(await seen(port.secure, cookie), '|invalid', cookie.slice(0, 60));
+        const res = await get(port.secure, '/api/me', { Cookie: cookie });
+        assert.equal(res.status, 401);
+    }
+    // a planted chunk beside the victim's plain cookie: refused alike
+    assert.equal(await seen(port.secure, `${SNAME}=${victim.t}; ${SNAME}.0=${attacker.t}`), '|invalid');
+    // an empty plain cookie (a cleared one) beside chunks is no cookie
+    assert.equal(await seen(port.secure, `${SNAME}=; ${chunks}`), `${victim.c.sub}|ok`);
+    assert.equal(await seen(port.plain, `${NAME}=${attacker.t}; ${NAME}.0=${victim.t}`), '|invalid');
+});
+
 test('two Cookie header lines are read as one header', async () => {
     const a = token();
     const half = Math.floor(a.t.length / 2);
