@@ -73,6 +73,13 @@ nano_jobgen_store_image(nano_job_t *job, const unsigned char *data,
                              "the provider's image is not a PNG, JPEG or"
                              " WebP");
     }
+    /* a JPEG without a frame header before its scan or its end has no
+     * size and cannot be shown: it was stored and charged as 0 x 0 */
+    if (info.width <= 0 || info.height <= 0) {
+        return nano_job_fail(job, NANO_PERR_BAD_RESPONSE,
+                             "the provider's image is damaged: its size"
+                             " cannot be read");
+    }
     if (nano_job_store(job, data, len, info.mime, info.ext, info.width,
                        info.height) != 0)
     {

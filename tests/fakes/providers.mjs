@@ -79,6 +79,13 @@ export function makePng(w, h, bytes = 0) {
         : png;
 }
 
+// SOI, a JFIF APP0, then a scan (SOS) and EOI with no frame header (SOFn)
+// before it: a JPEG by its first bytes, without a size.
+const FRAMELESS_JPEG = Buffer.from([
+    0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00,
+    0xff, 0xda, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3f, 0x00, 0x12, 0x34, 0x56, 0xff, 0xd9,
+]);
+
 function loadVideo(file) {
     if (file) return fs.readFileSync(file);
     const cli = path.join(ROOT, 'build/bin/nano-offline');
@@ -353,9 +360,14 @@ export function createFakeProviders(opts) {
             if (marks.has('no-image')) {
                 return send(res, 200, { candidates: [{ content: { role: 'model', parts: [{ text: 'I can describe it, but here is no picture.' }] }, finishReason: 'STOP', index: 0 }], usageMetadata: usage, modelVersion: model });
             }
+            // "[fake:frameless-jpeg]": a JPEG whose scan comes with no frame
+            // header before it (no size, nothing a viewer can show)
+            const inline = marks.has('frameless-jpeg')
+                ? { mimeType: 'image/jpeg', data: FRAMELESS_JPEG.toString('base64') }
+                : { mimeType: 'image/png', data: png.toString('base64') };
             const answer = {
                 candidates: [{
-                    content: { role: 'model', parts: [{ text: 'Here is the image you asked for.' }, { inlineData: { mimeType: 'image/png', data: png.toString('base64') } }] },
+                    content: { role: 'model', parts: [{ text: 'Here is the image you asked for.' }, { inlineData: inline }] },
                     finishReason: 'STOP', index: 0,
                 }],
                 usageMetadata: usage, modelVersion: model, responseId: rid(),
