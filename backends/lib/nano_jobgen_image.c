@@ -80,6 +80,12 @@ nano_jobgen_store_image(nano_job_t *job, const unsigned char *data,
                              "the provider's image is damaged: its size"
                              " cannot be read");
     }
+    /* the end of its format missing: a download whose connection closed
+     * early with no length to tell, stored and charged as a success */
+    if (!nano_image_whole(data, len, &info)) {
+        return nano_job_fail(job, NANO_PERR_BAD_RESPONSE,
+                             "the provider's image is cut short");
+    }
     if (nano_job_store(job, data, len, info.mime, info.ext, info.width,
                        info.height) != 0)
     {
@@ -233,6 +239,7 @@ nano_jobgen_ark_step(nano_job_t *job, const nano_client_res_t *res)
 {
     nano_ark_result_t      out;
     nano_provider_error_t  err;
+    nano_image_info_t      info;
     nano_job_next_t        next;
 
     /* the second call: the download of a url answer */
@@ -240,6 +247,21 @@ nano_jobgen_ark_step(nano_job_t *job, const nano_client_res_t *res)
         if (res->status != 200 || res->body.len == 0) {
             return nano_job_fail(job, NANO_PERR_PROVIDER,
                                  "Seedream's image could not be downloaded");
+        }
+        /* cut short though the transfer ended well (the connection closed
+         * early, no length sent): a GET is fetched again, as a cut the
+         * transfer saw is (NANO_JOBS_RETRIES times) */
+        if (job->polls <= NANO_JOBS_RETRIES
+            && nano_image_sniff((const unsigned char *) res->body.data,
+                                res->body.len, &info) == 0
+            && !nano_image_whole((const unsigned char *) res->body.data,
+                                 res->body.len, &info))
+        {
+            job->polls++;
+            nano_log_warn("job %s: Seedream's image came cut short (%zu"
+                          " bytes); fetching it again", job->gen.id,
+                          res->body.len);
+            return NANO_JOB_CALL;
         }
         return nano_jobgen_store_image(job,
                                        (const unsigned char *) res->body.data,

@@ -169,11 +169,21 @@ function sendCut(res, status, data, headers) {
     });
 }
 
-// How many downloads of a file a prompt's "[fake:cut-download]" cuts:
-// every one, or the first N of "[fake:cut-download=N]".
-function cutsOf(marks) {
-    if (!marks.has('cut-download')) return 0;
-    const n = marks.get('cut-download');
+// Answers status with no Content-Length (the body ends when the
+// connection does), sends the first quarter of data and closes cleanly: a
+// download cut short that the transfer cannot tell from a whole one
+// ("[fake:short-download]").
+function sendShort(res, status, data, type) {
+    const head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: ${type}\r\nConnection: close\r\n\r\n`;
+    res.socket.end(Buffer.concat([Buffer.from(head), data.subarray(0, Math.max(1, Math.floor(data.length / 4)))]));
+}
+
+// How many downloads of a file a prompt's "[fake:cut-download]" (or
+// another marker's) cuts: every one, or the first N of
+// "[fake:cut-download=N]".
+function cutsOf(marks, name = 'cut-download') {
+    if (!marks.has(name)) return 0;
+    const n = marks.get(name);
     return n === true ? Infinity : n;
 }
 
@@ -455,7 +465,7 @@ export function createFakeProviders(opts) {
             // endpoint that ignores response_format may answer.
             if (fmt === 'url' || marks.has('url')) {
                 const name = `${rid()}.png`;
-                files.set(name, { type: 'image/png', data: image, cuts: cutsOf(marks) });
+                files.set(name, { type: 'image/png', data: image, cuts: cutsOf(marks), shorts: cutsOf(marks, 'short-download') });
                 item = { url: `${base()}/_fake/files/${name}`, size };
             } else {
                 item = { b64_json: image.toString('base64'), size };
@@ -785,6 +795,10 @@ export function createFakeProviders(opts) {
         if (f.cuts > 0 && req.method === 'GET') {
             f.cuts--;
             return sendCut(res, 200, f.data, { 'Content-Type': f.type, 'Accept-Ranges': 'bytes' });
+        }
+        if (f.shorts > 0 && req.method === 'GET') {
+            f.shorts--;
+            return sendShort(res, 200, f.data, f.type);
         }
         res.writeHead(200, { 'Content-Type': f.type, 'Content-Length': total, 'Accept-Ranges': 'bytes' });
         res.end(req.method === 'HEAD' ? undefined : f.data);
