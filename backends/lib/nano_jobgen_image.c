@@ -15,6 +15,7 @@
 #include "nano_image.h"
 #include "nano_jobgen.h"
 #include "nano_log.h"
+#include "nano_module.h"
 #include "nano_offline_image.h"
 #include "nano_provider_call.h"
 
@@ -319,9 +320,15 @@ nano_jobgen_offline_image_work(nano_job_t *job)
     const char                   *size = nano_jobgen_param(job, "size");
     const char                   *ratio = nano_jobgen_param(job,
                                                             "aspectRatio");
+    const nano_module_def_t      *def = nano_module_def();
     json_t                       *in;
     char                          path[PATH_MAX], input[PATH_MAX];
 
+    /* none asked: the real provider's own default (seedream's 2K, where
+     * the offline image was 1024 x 1024) */
+    if (size == NULL && ratio == NULL && def != NULL) {
+        size = def->rules.default_size;
+    }
     memset(&r, 0, sizeof(r));
     r.prompt = job->gen.prompt;
     r.model = job->gen.model;
