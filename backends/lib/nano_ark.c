@@ -179,6 +179,13 @@ nano_ark_map(long status, const char *code, const char *message,
         return nano_provider_error_set(err, NANO_PERR_QUOTA, 0,
             "Ark's quota is used up%s%s", clean[0] ? ": " : "", clean);
     }
+    /* the account's own limit (its "safe experience mode"): a person
+     * lifts it in the console, not within a retry's seconds */
+    if (code != NULL && strcmp(code, "SetLimitExceeded") == 0) {
+        return nano_provider_error_set(err, NANO_PERR_QUOTA, 0,
+            "Ark's inference limit set for the account was reached%s%s",
+            clean[0] ? ": " : "", clean);
+    }
     /* a 403 that is not about the key */
     if (code != NULL && strcmp(code, "AccountOverdueError") == 0) {
         return nano_provider_error_set(err, NANO_PERR_QUOTA, 0,

@@ -42,6 +42,8 @@ typedef struct {
     int                 no_ratio;       /* it refuses aspectRatio */
     int               (*size_ok)(const char *size, int *w, int *h);
     const char         *size_rule;
+    const char         *default_size;   /* the real provider's, for the
+                                         * offline one; NULL: 1024x1024 */
 } nano_gen_rules_t;
 
 /* An image or video module, as its options depend on it, and the names

@@ -225,6 +225,64 @@ nano_image_sniff(const unsigned char *p, size_t len, nano_image_info_t *info)
     return rc;
 }
 
+/* Where a JPEG's first scan starts (its SOS marker), or 0. */
+static size_t
+nano_image_jpeg_scan(const unsigned char *p, size_t len)
+{
+    size_t    off = 2;
+    unsigned  m;
+
+    while (off + 4 <= len && p[off] == 0xff) {
+        m = p[off + 1];
+        if (m == 0xff) {                        /* a fill byte */
+            off++;
+        } else if (m == 0xda) {
+            return off;
+        } else if (m == 0x01 || (m >= 0xd0 && m <= 0xd8)) {
+            off += 2;                           /* no length */
+        } else if (m == 0xd9) {
+            return 0;
+        } else {
+            off += 2 + nano_image_be16(p + off + 2);
+        }
+    }
+    return 0;
+}
+
+int
+nano_image_whole(const unsigned char *p, size_t len,
+    const nano_image_info_t *info)
+{
+    static const unsigned char  iend[8] = { 'I', 'E', 'N', 'D',
+                                            0xae, 0x42, 0x60, 0x82 };
+    static const unsigned char  eoi[2] = { 0xff, 0xd9 };
+    size_t                      scan;
+
+    if (p == NULL || info == NULL || info->ext == NULL) {
+        return 0;
+    }
+    if (strcmp(info->ext, "webp") == 0) {
+        /* RIFF's size counts what follows its first 8 bytes */
+        return len >= 12
+               && (uint64_t) (p[4] | p[5] << 8 | p[6] << 16
+                              | (uint32_t) p[7] << 24) + 8 <= len;
+    }
+    /* anywhere, not last: data may follow the end (a phone's motion
+     * photo appends a video to its JPEG) */
+    if (strcmp(info->ext, "png") == 0) {
+        return len > 16
+               && (memcmp(p + len - 8, iend, sizeof(iend)) == 0
+                   || memmem(p + 8, len - 8, iend, sizeof(iend)) != NULL);
+    }
+    /* after the first scan's start, as an EXIF thumbnail before it ends
+     * with its own EOI; 0xff 0xd9 stands nowhere in a scan (0xff there
+     * is followed by 0 or a restart marker) */
+    scan = nano_image_jpeg_scan(p, len);
+    return scan > 0
+           && (memcmp(p + len - 2, eoi, sizeof(eoi)) == 0
+               || memmem(p + scan, len - scan, eoi, sizeof(eoi)) != NULL);
+}
+
 /* Reads up to NANO_IMAGE_SNIFF_MAX bytes at off into buf; the count,
  * or -1. */
 static ssize_t

@@ -27,6 +27,15 @@ typedef struct {
 int nano_image_sniff(const unsigned char *p, size_t len,
     nano_image_info_t *info);
 
+/*
+ * 1 when the len bytes at p, sniffed as info says, reach their format's
+ * end: a PNG's IEND chunk, a JPEG's EOI marker after its first scan
+ * begins (more data may follow either), the whole length a WebP's RIFF
+ * header gives; 0 for an image cut short.
+ */
+int nano_image_whole(const unsigned char *p, size_t len,
+    const nano_image_info_t *info);
+
 /* The same for a file on disk, a JPEG's markers walked through the
  * whole file for its size; -1 when unreadable or not an image. */
 int nano_image_sniff_file(const char *path, nano_image_info_t *info);

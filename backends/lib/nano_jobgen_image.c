@@ -15,6 +15,7 @@
 #include "nano_image.h"
 #include "nano_jobgen.h"
 #include "nano_log.h"
+#include "nano_module.h"
 #include "nano_offline_image.h"
 #include "nano_provider_call.h"
 
@@ -72,6 +73,19 @@ nano_jobgen_store_image(nano_job_t *job, const unsigned char *data,
         return nano_job_fail(job, NANO_PERR_BAD_RESPONSE,
                              "the provider's image is not a PNG, JPEG or"
                              " WebP");
+    }
+    /* a JPEG without a frame header before its scan or its end has no
+     * size and cannot be shown: it was stored and charged as 0 x 0 */
+    if (info.width <= 0 || info.height <= 0) {
+        return nano_job_fail(job, NANO_PERR_BAD_RESPONSE,
+                             "the provider's image is damaged: its size"
+                             " cannot be read");
+    }
+    /* the end of its format missing: a download whose connection closed
+     * early with no length to tell, stored and charged as a success */
+    if (!nano_image_whole(data, len, &info)) {
+        return nano_job_fail(job, NANO_PERR_BAD_RESPONSE,
+                             "the provider's image is cut short");
     }
     if (nano_job_store(job, data, len, info.mime, info.ext, info.width,
                        info.height) != 0)
@@ -226,6 +240,7 @@ nano_jobgen_ark_step(nano_job_t *job, const nano_client_res_t *res)
 {
     nano_ark_result_t      out;
     nano_provider_error_t  err;
+    nano_image_info_t      info;
     nano_job_next_t        next;
 
     /* the second call: the download of a url answer */
@@ -233,6 +248,21 @@ nano_jobgen_ark_step(nano_job_t *job, const nano_client_res_t *res)
         if (res->status != 200 || res->body.len == 0) {
             return nano_job_fail(job, NANO_PERR_PROVIDER,
                                  "Seedream's image could not be downloaded");
+        }
+        /* cut short though the transfer ended well (the connection closed
+         * early, no length sent): a GET is fetched again, as a cut the
+         * transfer saw is (NANO_JOBS_RETRIES times) */
+        if (job->polls <= NANO_JOBS_RETRIES
+            && nano_image_sniff((const unsigned char *) res->body.data,
+                                res->body.len, &info) == 0
+            && !nano_image_whole((const unsigned char *) res->body.data,
+                                 res->body.len, &info))
+        {
+            job->polls++;
+            nano_log_warn("job %s: Seedream's image came cut short (%zu"
+                          " bytes); fetching it again", job->gen.id,
+                          res->body.len);
+            return NANO_JOB_CALL;
         }
         return nano_jobgen_store_image(job,
                                        (const unsigned char *) res->body.data,
@@ -290,9 +320,15 @@ nano_jobgen_offline_image_work(nano_job_t *job)
     const char                   *size = nano_jobgen_param(job, "size");
     const char                   *ratio = nano_jobgen_param(job,
                                                             "aspectRatio");
+    const nano_module_def_t      *def = nano_module_def();
     json_t                       *in;
     char                          path[PATH_MAX], input[PATH_MAX];
 
+    /* none asked: the real provider's own default (seedream's 2K, where
+     * the offline image was 1024 x 1024) */
+    if (size == NULL && ratio == NULL && def != NULL) {
+        size = def->rules.default_size;
+    }
     memset(&r, 0, sizeof(r));
     r.prompt = job->gen.prompt;
     r.model = job->gen.model;

@@ -20,6 +20,9 @@ static const nano_module_def_t  module = {
         .size_ok = nano_ark_size_valid,
         .size_rule = "size must be 1K, 2K, 4K or WIDTHxHEIGHT (256 to"
                      " 4096) of 1280x720 to 4096x4096 pixels in all",
+        /* what Ark makes without a size (nano_ark_request_body), so
+         * that the offline image is as large */
+        .default_size = "2K",
     },
 };
 

@@ -79,6 +79,13 @@ export function makePng(w, h, bytes = 0) {
         : png;
 }
 
+// SOI, a JFIF APP0, then a scan (SOS) and EOI with no frame header (SOFn)
+// before it: a JPEG by its first bytes, without a size.
+const FRAMELESS_JPEG = Buffer.from([
+    0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00,
+    0xff, 0xda, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3f, 0x00, 0x12, 0x34, 0x56, 0xff, 0xd9,
+]);
+
 function loadVideo(file) {
     if (file) return fs.readFileSync(file);
     const cli = path.join(ROOT, 'build/bin/nano-offline');
@@ -162,11 +169,21 @@ function sendCut(res, status, data, headers) {
     });
 }
 
-// How many downloads of a file a prompt's "[fake:cut-download]" cuts:
-// every one, or the first N of "[fake:cut-download=N]".
-function cutsOf(marks) {
-    if (!marks.has('cut-download')) return 0;
-    const n = marks.get('cut-download');
+// Answers status with no Content-Length (the body ends when the
+// connection does), sends the first quarter of data and closes cleanly: a
+// download cut short that the transfer cannot tell from a whole one
+// ("[fake:short-download]").
+function sendShort(res, status, data, type) {
+    const head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Type: ${type}\r\nConnection: close\r\n\r\n`;
+    res.socket.end(Buffer.concat([Buffer.from(head), data.subarray(0, Math.max(1, Math.floor(data.length / 4)))]));
+}
+
+// How many downloads of a file a prompt's "[fake:cut-download]" (or
+// another marker's) cuts: every one, or the first N of
+// "[fake:cut-download=N]".
+function cutsOf(marks, name = 'cut-download') {
+    if (!marks.has(name)) return 0;
+    const n = marks.get(name);
     return n === true ? Infinity : n;
 }
 
@@ -353,9 +370,14 @@ export function createFakeProviders(opts) {
             if (marks.has('no-image')) {
                 return send(res, 200, { candidates: [{ content: { role: 'model', parts: [{ text: 'I can describe it, but here is no picture.' }] }, finishReason: 'STOP', index: 0 }], usageMetadata: usage, modelVersion: model });
             }
+            // "[fake:frameless-jpeg]": a JPEG whose scan comes with no frame
+            // header before it (no size, nothing a viewer can show)
+            const inline = marks.has('frameless-jpeg')
+                ? { mimeType: 'image/jpeg', data: FRAMELESS_JPEG.toString('base64') }
+                : { mimeType: 'image/png', data: png.toString('base64') };
             const answer = {
                 candidates: [{
-                    content: { role: 'model', parts: [{ text: 'Here is the image you asked for.' }, { inlineData: { mimeType: 'image/png', data: png.toString('base64') } }] },
+                    content: { role: 'model', parts: [{ text: 'Here is the image you asked for.' }, { inlineData: inline }] },
                     finishReason: 'STOP', index: 0,
                 }],
                 usageMetadata: usage, modelVersion: model, responseId: rid(),
@@ -443,7 +465,7 @@ export function createFakeProviders(opts) {
             // endpoint that ignores response_format may answer.
             if (fmt === 'url' || marks.has('url')) {
                 const name = `${rid()}.png`;
-                files.set(name, { type: 'image/png', data: image, cuts: cutsOf(marks) });
+                files.set(name, { type: 'image/png', data: image, cuts: cutsOf(marks), shorts: cutsOf(marks, 'short-download') });
                 item = { url: `${base()}/_fake/files/${name}`, size };
             } else {
                 item = { b64_json: image.toString('base64'), size };
@@ -790,6 +812,10 @@ export function createFakeProviders(opts) {
         if (f.cuts > 0 && req.method === 'GET') {
             f.cuts--;
             return sendCut(res, 200, f.data, { 'Content-Type': f.type, 'Accept-Ranges': 'bytes' });
+        }
+        if (f.shorts > 0 && req.method === 'GET') {
+            f.shorts--;
+            return sendShort(res, 200, f.data, f.type);
         }
         res.writeHead(200, { 'Content-Type': f.type, 'Content-Length': total, 'Accept-Ranges': 'bytes' });
         res.end(req.method === 'HEAD' ? undefined : f.data);

@@ -5,7 +5,8 @@
 // b64_json answer stored byte for byte and charged once; a url answer
 // ([fake:url]) downloaded without the key; a download cut once fetched
 // again, one cut every time failed with one refund and the POST never
-// sent again; the largest image an answer can carry stored, an answer
+// sent again; a download that ended early with no length to tell the
+// same; the largest image an answer can carry stored, an answer
 // or a download past the 32 MiB cap failed `bad_response` with one
 // refund; Ark's content checks shown as `blocked` with one refund.
 import { test } from 'node:test';
@@ -127,6 +128,26 @@ test('seedream against the fake Ark: answers, downloads, cuts and content checks
             const j = await oneJob(M, 'ark-cut-always', 'a mill in the rain [fake:url] [fake:cut-download]');
             failedClean(j, M, 'provider_error');
             assert.match(j.g.error.message, /connection to the provider broke/, j.g.error.message);
+            assert.equal(called(j, 'files'), 1 + RETRIES, 'the download was tried again, twice');
+            assert.equal(called(j, 'ark.images'), 1, 'the POST was never sent again');
+        });
+
+        // a body that ends when its connection does, with no length to
+        // tell: until 2026-12-06 a quarter of the PNG was stored as the
+        // success, charged (found by the images probe)
+        await t.test('[fake:url] [fake:short-download=1]: a download that ended early with no length is fetched again', async () => {
+            const prompt = 'a quay at noon [fake:url] [fake:short-download=1]';
+            const j = await oneJob(M, 'ark-short-once', prompt);
+            await storedWhole(j, png);
+            assert.equal(called(j, 'files'), 2, 'one short download, one whole');
+            assert.equal(called(j, 'ark.images'), 1, 'the POST was not sent again');
+            downloaded(j);
+        });
+
+        await t.test('[fake:url] [fake:short-download]: short every time, the job fails bad_response with one refund', async () => {
+            const j = await oneJob(M, 'ark-short-always', 'a pier in the wind [fake:url] [fake:short-download]');
+            failedClean(j, M, 'bad_response');
+            assert.equal(j.g.error.message, 'the provider\'s image is cut short');
             assert.equal(called(j, 'files'), 1 + RETRIES, 'the download was tried again, twice');
             assert.equal(called(j, 'ark.images'), 1, 'the POST was never sent again');
         });

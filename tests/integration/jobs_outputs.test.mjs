@@ -1,6 +1,7 @@
 // How jobs store their outputs (docs/MODULES.md "Jobs"): an answer cut
 // mid-body is no result (a download is fetched again, a POST never sent
-// again, a job that cannot get a whole answer fails with its refund);
+// again, a job that cannot get a whole answer fails with its refund), nor
+// is an image whose size cannot be read;
 // each output is written under a temporary name of its own and renamed
 // into place before the end is recorded; a runner whose end is not
 // recorded (the account was deleted meanwhile, or another runner took
@@ -99,6 +100,16 @@ test('nano-banana: an answer cut mid-body fails with one refund and is never sen
     const j = await oneJob('nano-banana', 'cut-answer', 'an image cut short [fake:cut-answer]', 20000);
     failedClean(j, 'nano-banana', 'provider_error');
     assert.equal(called(j, 'gemini.generateContent'), 1, 'a POST that may have been taken is not sent again');
+});
+
+// A JPEG with no frame header is a JPEG by its first bytes but has no
+// size and shows nothing: until 2026-12-06 it was stored as a success of
+// 0 x 0 pixels and charged (found by the images probe).
+test('nano-banana: an image answer whose size cannot be read (a JPEG without a frame header) fails bad_response with one refund, nothing stored', async () => {
+    const j = await oneJob('nano-banana', 'frameless', 'an image with no size [fake:frameless-jpeg]', 20000);
+    failedClean(j, 'nano-banana', 'bad_response');
+    assert.match(j.g.error.message, /size cannot be read/, j.g.error.message);
+    assert.equal(called(j, 'gemini.generateContent'), 1, 'asked once');
 });
 
 test('nano-banana: a request whose connection closed before any answer is never sent again, by libcurl either: one refund', async () => {

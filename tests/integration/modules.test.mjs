@@ -633,6 +633,30 @@ test('seedream takes the sizes Ark makes: 1280x720 to 4096x4096 pixels, 1K, 2K, 
     }
 });
 
+// The offline image is as large as Ark's would be, the stored PNG's own
+// header says so, and the same prompt and seed give the same bytes.
+// Without a size Ark makes 2K; the offline one made 1024 x 1024 until
+// 2026-12-06 (found by the images probe).
+test('seedream offline: the PNG has the size asked (2K, 2048 x 2048, when none is, as Ark makes it); the same prompt and seed, the same bytes', async () => {
+    const sd = REGISTRY.find((x) => x.name === 'seedream');
+    assert.ok(sd, 'seedream is in the registry');
+    const u = await person('ark-offline-size');
+    const t = tag();
+    const made = [];
+    for (const [size, w, h] of [[undefined, 2048, 2048], ['1K', 1024, 1024], ['1280x720', 1280, 720], [undefined, 2048, 2048]]) {
+        const res = await generate(u.jar, sd.name, { prompt: `a size ${t}`, seed: 7, ...(size ? { size } : {}) });
+        assert.equal(res.status, 202, `${size}: ${res.text.slice(0, 200)}`);
+        const g = await waitFor(u.jar, sd.name, res.json().id, { ms: 60000 });
+        assert.equal(g.status, 'succeeded', `${size}: ${JSON.stringify(g.error)}`);
+        assert.equal(g.offline, true, 'made offline');
+        assert.deepEqual([g.outputs[0].width, g.outputs[0].height], [w, h], `${size ?? 'no size'}: the answer's size`);
+        const b = fs.readFileSync(outputFiles(g.id)[0]);
+        assert.deepEqual([b.readUInt32BE(16), b.readUInt32BE(20)], [w, h], `${size ?? 'no size'}: the PNG's own size`);
+        made.push(b);
+    }
+    assert.ok(made[0].equals(made[3]), 'the same prompt and seed give the same PNG');
+});
+
 test('image and video options sent as JSON numbers are read, not ignored (seed, duration)', async () => {
     const u = await person('numbers');
     for (const m of jobModules) {

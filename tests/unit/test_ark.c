@@ -275,6 +275,16 @@ static const row_t  rows[] = {
       "used up its quota.\",\"type\":\"TooManyRequests\"}}",
       "provider_quota", "Ark's quota is used up: Your account has used up its "
       "quota", 0 },
+    /* the limit the account set itself (Ark's "safe experience mode"):
+     * nothing changes in seconds, so it is not asked again (it was, twice,
+     * as a rate limit; found by the images probe) */
+    { "429 the account's own inference limit", 429,
+      "{\"error\":{\"code\":\"SetLimitExceeded\",\"message\":\"Your "
+      "account has reached the set inference limit for the model, and the "
+      "model service has been paused.\",\"type\":\"TooManyRequests\"}}",
+      "provider_quota", "Ark's inference limit set for the account was "
+      "reached: Your account has reached the set inference limit for the "
+      "model, and the model service has been paused", 0 },
     { "403 account overdue", 403,
       "{\"error\":{\"code\":\"AccountOverdueError\",\"message\":\"The "
       "request failed because your account has an overdue balance. Request "

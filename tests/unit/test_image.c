@@ -575,6 +575,68 @@ sniff_jpeg_far(void **state)
     free(img);
 }
 
+/* An image's end (nano_image_whole): each format whole, with a little
+ * padding after its end marker, and cut short.  A download whose
+ * connection closed early was stored as a success (found by the images
+ * probe). */
+#define IEND  "\x00\x00\x00\x00IEND\xae\x42\x60\x82"
+#define EOI   "\xff\xd9"
+
+typedef struct {
+    const char  *name;
+    const char  *bytes;
+    size_t       len;
+    int          whole;
+} whole_case_t;
+
+static const whole_case_t  whole_cases[] = {
+    { "png whole", B(PNG_640 "\x00\x00\x00\x00IDAT\x01\x02\x03\x04" IEND),
+      1 },
+    { "png, padding after IEND", B(PNG_640 IEND "\x00\x00\x00\x00"), 1 },
+    { "png, data after IEND", B(PNG_640 IEND "\x89PNG more than padding, as"
+                                 " long as a file after it may be"), 1 },
+    { "png cut in IEND", PNG_640 IEND, sizeof(PNG_640 IEND) - 2, 0 },
+    { "png without IEND", B(PNG_640 "\x00\x00\x00\x00IDAT\x01\x02"), 0 },
+    { "jpeg whole", B(SOI APP0 SOF("\xc0") SOS "\x12\xff\x00\x34" EOI), 1 },
+    { "jpeg, padding after EOI", B(SOI APP0 SOF("\xc0") SOS "\x12" EOI
+                                   "\x00\x00"), 1 },
+    { "jpeg cut in its scan", B(SOI APP0 SOF("\xc0") SOS "\x12\xff\x00\x34"),
+      0 },
+    { "jpeg cut in EOI", B(SOI APP0 SOF("\xc0") SOS "\x12\xff"), 0 },
+    { "jpeg, a video after EOI", B(SOI APP0 SOF("\xc0") SOS "\x12" EOI
+                                   "\x00\x00\x00\x18" "ftypmp42 a motion"
+                                   " photo's video"), 1 },
+    /* an EXIF thumbnail's own EOI comes before the main scan */
+    { "jpeg with a thumbnail, cut in its scan",
+      B(SOI "\xff\xe1\x00\x0a" "Exif" SOI EOI SOF("\xc0") SOS "\x12\x34"),
+      0 },
+    { "jpeg with a thumbnail, whole",
+      B(SOI "\xff\xe1\x00\x0a" "Exif" SOI EOI SOF("\xc0") SOS "\x12\x34"
+        EOI), 1 },
+    { "jpeg with no scan", B(SOI APP0 SOF("\xc0") EOI), 0 },
+    /* RIFF's 0x24: 36 bytes after its first 8 (VP8 is 32 in all) */
+    { "webp whole", B(VP8 "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"),
+      1 },
+    { "webp cut", B(VP8), 0 },
+};
+
+static void
+whole_row(void **state)
+{
+    const whole_case_t  *c = *state;
+    nano_image_info_t    info;
+
+    memset(&info, 0, sizeof(info));
+    assert_int_equal(nano_image_sniff((const unsigned char *) c->bytes,
+                                      c->len, &info), 0);
+    assert_int_equal(nano_image_whole((const unsigned char *) c->bytes,
+                                      c->len, &info), c->whole);
+    /* no type, no end to find */
+    info.ext = NULL;
+    assert_int_equal(nano_image_whole((const unsigned char *) c->bytes,
+                                      c->len, &info), 0);
+}
+
 int
 main(void)
 {
@@ -592,6 +654,9 @@ main(void)
     rc |= unit_run_table("image_sniff", sniff_cases,
                          sizeof(sniff_cases) / sizeof(sniff_cases[0]),
                          sizeof(sniff_cases[0]), sniff_row, NULL, 0);
+    rc |= unit_run_table("image_whole", whole_cases,
+                         sizeof(whole_cases) / sizeof(whole_cases[0]),
+                         sizeof(whole_cases[0]), whole_row, NULL, 0);
     if (make_dir(NULL) != 0) {
         return 1;
     }
