@@ -159,6 +159,17 @@ nano_jobgen_store_video(nano_job_t *job, nano_jobgen_wan_t *w,
                              "the provider's video is neither MP4 nor"
                              " WebM");
     }
+    /* the connection closed early with no length to tell: the transfer
+     * ended well, and a part of the video was stored and charged */
+    if (!nano_video_whole(p, res->body.len, &info)) {
+        if (nano_jobgen_wan_download_again(job, w, "the video came cut"
+                                           " short", &next) == 0)
+        {
+            return next;
+        }
+        return nano_job_fail(job, NANO_PERR_BAD_RESPONSE,
+                             "the provider's video is cut short");
+    }
     /* a header without a frame size: the size that was asked for */
     size = nano_jobgen_param(job, "size");
     if (info.width == 0 && size != NULL

@@ -189,3 +189,98 @@ nano_video_sniff(const unsigned char *p, size_t len, nano_video_info_t *info)
     }
     return 0;
 }
+
+/* WebM: the Segment, when its size is known, ends within the file; its
+ * children (clusters) walked either way, each known size within what is
+ * left.  A live-written file's clusters of unknown size cannot tell. */
+static int
+nano_webm_whole(const unsigned char *p, size_t len)
+{
+    uint64_t  id, size;
+    size_t    a, b, in;
+    int       unknown, segment = 0;
+
+    while (len > 0) {
+        if (nano_ebml_vint(p, len, &a, &id, 1, NULL) != 0
+            || nano_ebml_vint(p + a, len - a, &b, &size, 0, &unknown) != 0)
+        {
+            return 0;
+        }
+        p += a + b;
+        len -= a + b;
+        if (id == NANO_EBML_SEGMENT) {
+            segment = 1;
+            in = unknown ? len : (size_t) size;
+            if (!unknown && size > len) {
+                return 0;
+            }
+            /* the segment's own children: a cut one runs past the end */
+            while (in > 0) {
+                if (nano_ebml_vint(p, in, &a, &id, 1, NULL) != 0
+                    || nano_ebml_vint(p + a, in - a, &b, &size, 0, &unknown)
+                       != 0)
+                {
+                    return 0;
+                }
+                if (unknown) {
+                    return 1;
+                }
+                if (size > in - a - b) {
+                    return 0;
+                }
+                p += a + b + size;
+                in -= a + b + (size_t) size;
+                len -= a + b + (size_t) size;
+            }
+            continue;
+        }
+        if (unknown || size > len) {
+            return 0;
+        }
+        p += size;
+        len -= (size_t) size;
+    }
+    return segment;
+}
+
+/* MP4: top-level boxes that end exactly at the file's end, a moov and
+ * an mdat among them. */
+static int
+nano_mp4_whole(const unsigned char *p, size_t len)
+{
+    uint64_t  size;
+    int       moov = 0, mdat = 0;
+
+    while (len > 0) {
+        if (len < 8) {
+            return 0;
+        }
+        size = nano_be(p, 4);
+        if (size == 1) {
+            if (len < 16) {
+                return 0;
+            }
+            size = nano_be(p + 8, 8);
+        } else if (size == 0) {
+            size = len;
+        }
+        if (size < 8 || size > len) {
+            return 0;
+        }
+        moov |= memcmp(p + 4, "moov", 4) == 0;
+        mdat |= memcmp(p + 4, "mdat", 4) == 0;
+        p += size;
+        len -= (size_t) size;
+    }
+    return moov && mdat;
+}
+
+int
+nano_video_whole(const unsigned char *p, size_t len,
+    const nano_video_info_t *info)
+{
+    if (info->mime != NULL && strcmp(info->mime, "video/webm") == 0) {
+        return nano_webm_whole(p, len);
+    }
+    return nano_mp4_whole(p, len);
+}

@@ -23,4 +23,14 @@ typedef struct {
 int nano_video_sniff(const unsigned char *p, size_t len,
     nano_video_info_t *info);
 
+/*
+ * 1 when a sniffed video holds all its container says it holds (WebM:
+ * the Segment and each of its children within the bytes; MP4: its
+ * top-level boxes end at the end, a moov and an mdat among them); 0 when
+ * it was cut short.  A download whose connection closed early with no
+ * length to tell ends as if whole.
+ */
+int nano_video_whole(const unsigned char *p, size_t len,
+    const nano_video_info_t *info);
+
 #endif /* NANO_VIDEO_H */

@@ -776,7 +776,7 @@ export function createFakeProviders(opts) {
         }
         const name = `${id}.webm`;
         // polled again after SUCCEEDED: the file and its cuts stay
-        if (!files.has(name)) files.set(name, { type: 'video/webm', data: video, cuts: cutsOf(t.marks), busy: Number(t.marks.get('busy-download') ?? 0) });
+        if (!files.has(name)) files.set(name, { type: 'video/webm', data: video, cuts: cutsOf(t.marks), shorts: cutsOf(t.marks, 'short-download'), busy: Number(t.marks.get('busy-download') ?? 0) });
         send(res, 200, {
             request_id,
             output: { task_id: id, task_status: 'SUCCEEDED', video_url: `${base()}/_fake/files/${name}`, orig_prompt: t.marks.get('_prompt'), ...times, end_time: times.submit_time },

@@ -88,6 +88,29 @@ test('wan-2.5: a download answered 503 past the runner\'s tries is tried again a
     assert.deepEqual(ledgerOf(j.id).map((x) => [x.reason, Number(x.delta)]), [['debit', -j.cost]], 'charged once, no refund');
 });
 
+// A download whose connection closed early with no Content-Length ends
+// as a whole one would: the container says it is cut short (an MP4's
+// boxes or a WebM's Segment running past the end).  Until 2026-12-06
+// the quarter of a video that came was stored and charged as a success.
+test('wan-2.5: a video download cut short with no length to tell is fetched again after a poll; the whole video stored, charged once', async () => {
+    const j = await oneJob('wan-2.5', 'short-twice', 'a video cut short twice [fake:short-download=2]', 60000);
+    assert.equal(j.g.status, 'succeeded', JSON.stringify(j.g.error));
+    assert.equal(called(j, 'files'), 3, 'two short downloads, then the whole file');
+    const whole = Buffer.from(await (await fetch(`${FAKE_URL}${j.after.last.files.url}`)).arrayBuffer());
+    const out = row(j.id).outputs;
+    assert.equal(out.length, 1);
+    assert.ok(fs.readFileSync(path.join(MEDIA_DIR, out[0].file)).equals(whole), 'the stored file is the whole video');
+    assert.deepEqual(ledgerOf(j.id).map((x) => [x.reason, Number(x.delta)]), [['debit', -j.cost]], 'charged once, no refund');
+});
+
+test('wan-2.5: a video download cut short every time fails the job bad_response after four rounds, one refund, no file', async () => {
+    const j = await oneJob('wan-2.5', 'short-always', 'a video always cut short [fake:short-download]', 90000);
+    failedClean(j, 'wan-2.5', 'bad_response');
+    assert.match(j.g.error.message, /cut short/, j.g.error.message);
+    assert.equal(called(j, 'files'), 4, 'four rounds of one download');
+    assert.equal(called(j, 'wan.submit'), 1, 'never submitted again');
+});
+
 test('wan-2.5: a download cut every time fails the job after four rounds, with one refund, and leaves no file', async () => {
     const j = await oneJob('wan-2.5', 'cut-always', 'a video always cut [fake:cut-download]', 90000);
     failedClean(j, 'wan-2.5', 'provider_error');

@@ -154,6 +154,56 @@ refusals(void **state)
     assert_int_equal(info.width, 0);
 }
 
+/* A download cut short with no length to tell: every prefix of a WebM
+ * and of an MP4 is not whole, the files themselves are. */
+static void
+whole(void **state)
+{
+    nano_offline_video_request_t  r;
+    nano_offline_video_info_t     made;
+    nano_video_info_t             info;
+    unsigned char                *p, buf[1024];
+    size_t                        len, cut;
+
+    (void) state;
+    memset(&r, 0, sizeof(r));
+    r.prompt = "a whole test";
+    r.seed = 2;
+    r.width = 160;
+    r.height = 90;
+    r.seconds = 1;
+    p = nano_offline_video_webm_mem(&r, &len, &made);
+    assert_non_null(p);
+    assert_int_equal(nano_video_sniff(p, len, &info), 0);
+    assert_int_equal(nano_video_whole(p, len, &info), 1);
+    for (cut = 0; cut < len; cut += cut < 64 || len - cut < 64 ? 1 : 61) {
+        if (nano_video_sniff(p, cut, &info) == 0) {
+            assert_int_equal(nano_video_whole(p, cut, &info), 0);
+        }
+    }
+    free(p);
+
+    len = make_mp4(buf, 0, 1280, 720, 0);
+    len += put_be(buf + len, 8 + 100, 4);
+    memcpy(buf + len, "mdat", 4);
+    len += 4;
+    memset(buf + len, 0x55, 100);
+    len += 100;
+    assert_int_equal(nano_video_sniff(buf, len, &info), 0);
+    assert_int_equal(nano_video_whole(buf, len, &info), 1);
+    for (cut = 0; cut < len; cut++) {
+        if (nano_video_sniff(buf, cut, &info) == 0) {
+            assert_int_equal(nano_video_whole(buf, cut, &info), 0);
+        }
+    }
+    /* bytes after the last box, and a file without its mdat */
+    memset(buf + len, 0, 3);
+    assert_int_equal(nano_video_whole(buf, len + 3, &info), 0);
+    len = make_mp4(buf, 0, 1280, 720, 0);
+    assert_int_equal(nano_video_sniff(buf, len, &info), 0);
+    assert_int_equal(nano_video_whole(buf, len, &info), 0);
+}
+
 int
 main(void)
 {
@@ -161,6 +211,7 @@ main(void)
         cmocka_unit_test(webm_size),
         cmocka_unit_test(mp4_sizes),
         cmocka_unit_test(refusals),
+        cmocka_unit_test(whole),
     };
 
     return cmocka_run_group_tests_name("video_sniff", tests, NULL, NULL);
