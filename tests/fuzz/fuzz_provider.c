@@ -15,7 +15,9 @@
  *   2  a chat answer and a chat error (the status from bits 3-7);
  *   3  Gemini's answer and error;
  *   4  Ark's answer and error;
- *   5, 7  Wan's submit, poll and error;
+ *   5, 7  Wan's submit, poll and error; 7 also the body as the video
+ *      a Wan task's URL gives: sniffed, then checked whole, never read
+ *      past its end;
  *   6  the data as a prompt in the chat, Gemini, Ark and Wan request
  *      bodies: a body is made exactly when the prompt is strict UTF-8
  *      (and, but for chat, not empty), and it is JSON that gives the
@@ -33,6 +35,7 @@
 #include "nano_gemini.h"
 #include "nano_provider.h"
 #include "nano_sse.h"
+#include "nano_video.h"
 #include "nano_wan.h"
 #include "nano_utf8.h"
 
@@ -396,6 +399,22 @@ fuzz_wan(long status, const char *body, size_t len)
     fuzz_error_reader(nano_wan_parse_error, status, body, len);
 }
 
+/* A downloaded video: sniffed, then checked whole; a frame size is
+ * both numbers or neither, and no read goes past the body (ASan). */
+static void
+fuzz_video(const char *body, size_t len)
+{
+    nano_video_info_t  info;
+
+    if (nano_video_sniff((const unsigned char *) body, len, &info) != 0) {
+        return;
+    }
+    if ((info.width == 0) != (info.height == 0)) {
+        abort();
+    }
+    (void) nano_video_whole((const unsigned char *) body, len, &info);
+}
+
 /* ---- request bodies ------------------------------------------------- */
 
 /* The prompt found at path (keys, or "#" for an array's first item) in
@@ -524,6 +543,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
     default:
         fuzz_wan(status, body, size);
+        if ((mode & 7) == 7) {
+            fuzz_video(body, size);
+        }
         break;
     }
 
