@@ -647,9 +647,12 @@ class History {
         this.empty.hidden = true;
     }
 
+    /* The last entry shown gone while the server has more: its next page,
+     * never "Nothing here yet" (the cursor outlives the rows it names). */
     remove(id) {
         this.find(id)?.remove();
-        this.empty.hidden = this.list.children.length > 0;
+        if (this.list.children.length === 0 && this.cursor) this.load();
+        else this.empty.hidden = this.list.children.length > 0;
     }
 
     render(item) {

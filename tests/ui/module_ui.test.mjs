@@ -673,3 +673,35 @@ test('390 px wide and dark: nothing spills sideways; screenshots', async () => {
     clean(page);
     await dark.close();
 });
+
+// Deletes the entry li of history through its Delete button and the
+// confirmation, and waits until it is gone.
+async function deleteEntry(page, li) {
+    const id = await li.getAttribute('data-id');
+    await li.getByRole('button', { name: /^Delete/ }).click();
+    await page.getByRole('dialog', { name: 'Delete' }).getByRole('button', { name: 'Delete' }).click();
+    await page.locator(`.nbm-history li[data-id="${id}"]`).waitFor({ state: 'detached' });
+    return id;
+}
+
+test('history: deleting every entry shown brings the next page, not "Nothing here yet"', async () => {
+    mock.seed('wan-2.5', 14);
+    const page = await open('wan-2.5');
+    const cards = page.locator('.nbm-grid > li');
+    await cards.nth(11).waitFor();
+    assert.equal(await cards.count(), 12);
+    const more = page.getByRole('button', { name: 'Load more' });
+    assert.ok(await more.isVisible(), 'more on the server');
+    const shown = await cards.evaluateAll((lis) => lis.map((li) => li.dataset.id));
+    for (const id of shown) await deleteEntry(page, page.locator(`.nbm-grid > li[data-id="${id}"]`));
+    // the next entries come by themselves, found after the deleted rows
+    await cards.first().waitFor();
+    assert.ok(await page.locator('.nbm-empty').isHidden(), 'never "Nothing here yet" while the server has more');
+    const next = await cards.evaluateAll((lis) => lis.map((li) => li.dataset.id));
+    const left = [...mock.state.gens.values()].filter((g) => g._module === 'wan-2.5').length;
+    assert.equal(next.length, Math.min(12, left));
+    assert.ok(next.every((id) => !shown.includes(id)));
+    await shot(page, 'history-next-page');
+    clean(page);
+    await page.close();
+});
