@@ -734,6 +734,8 @@ class History {
         }
         this.remove(item.id);
         this.tool.forget(item.id);
+        /* a job deleted before it ended was refunded */
+        if (!FINAL.has(item.status)) this.tool.balance.refresh();
         this.status.textContent = `Deleted the ${noun}.`;
         this.tool.dialogs.close();
         return true;

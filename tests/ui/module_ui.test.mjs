@@ -705,3 +705,28 @@ test('history: deleting every entry shown brings the next page, not "Nothing her
     clean(page);
     await page.close();
 });
+
+test('history: deleting a job still queued gives its credits back, and the header shows it', async () => {
+    const timing = { ...mock.state.timing };
+    mock.state.timing.queuedMs = 60000;
+    try {
+        const page = await open('seedream');
+        const balance = page.locator('header .nbm-balance');
+        await page.getByLabel('Prompt').fill('Queued, then deleted from history');
+        await page.locator('.nbm-generate').click();
+        await page.locator('.nbm-result .nbm-badge', { hasText: 'Queued' }).waitFor();
+        const charged = mock.state.balance;
+        await balance.filter({ hasText: `${charged} credits` }).waitFor();
+        // after a reload the queued job is in history with its Delete
+        await page.reload();
+        const card = page.locator('.nbm-grid > li', { hasText: 'Queued, then deleted from history' });
+        await card.waitFor();
+        await deleteEntry(page, card);
+        assert.equal(mock.state.balance, charged + 3, 'the server refunded it');
+        await balance.filter({ hasText: `${charged + 3} credits` }).waitFor({ timeout: 3000 });
+        clean(page);
+        await page.close();
+    } finally {
+        Object.assign(mock.state.timing, timing);
+    }
+});

@@ -511,6 +511,8 @@ export async function startServer({ port = 0, host = '127.0.0.1' } = {}) {
         if (gm && !gm[2] && method === 'DELETE') {
             state.requests.push({ module: m, method, path: p });
             if (g.status === 'running') return refuse(res, 409, 'running');
+            // a queued one is refunded, as nano_gen.c's change does
+            if (g.status === 'queued') ledger(g.cost, 'refund', m, g.id);
             state.gens.delete(g.id);
             return send(res, 200, { ok: true });
         }
