@@ -1123,7 +1123,7 @@ class MediaTool extends Tool {
     /* Shows job in the result panel and follows it until it ends; a job
      * that ends while another is shown still lands in history. */
     follow(job, since) {
-        const state = { id: job.id, job, since, note: '' };
+        const state = { id: job.id, job, since, note: null };
         this.current = state;
         this.watcher.watch(job.id, (g, err) => {
             if (g && g.status !== 'gone') state.job = { ...state.job, ...g };
@@ -1138,7 +1138,10 @@ class MediaTool extends Tool {
                 this.idle();
                 return;
             }
-            state.note = err ? 'Connection lost; still checking…' : '';
+            /* an ended session is no lost connection: it needs a sign-in
+             * (the polls go on, and find the job again after one) */
+            state.note = !err ? null
+                : err.status === 401 ? explain(err) : { text: 'Connection lost; still checking…' };
             this.showJob(state);
         });
         this.showJob(state);
@@ -1164,7 +1167,7 @@ class MediaTool extends Tool {
     showJob(state) {
         const g = state.job;
         const noun = NOUN[this.kind];
-        const shown = `${g.status}|${state.note}|${state.late ? 1 : 0}`;
+        const shown = `${g.status}|${state.note ? state.note.text : ''}|${state.late ? 1 : 0}`;
         if (state.shown === shown && this.result.dataset.id === String(g.id)) return;
         state.shown = shown;
         this.result.dataset.id = g.id;
@@ -1204,7 +1207,11 @@ class MediaTool extends Tool {
                 }, 'Cancel')), err);
             }
             if (state.late) body.push(h('p', { class: 'nbm-error', role: 'alert' }, state.late.text));
-            if (state.note) body.push(h('p', { class: 'nbm-muted', text: state.note }));
+            if (state.note) {
+                const note = h('p', { class: state.note.link ? 'nbm-error' : 'nbm-muted' });
+                showError(note, state.note);
+                body.push(note);
+            }
         } else if (g.status === 'succeeded') {
             const outputs = (g.outputs || []).filter((o) => safeUrl(o.url));
             body.push(h('div', { class: outputs.length > 1 ? 'nbm-figures nbm-figures-many' : 'nbm-figures' },

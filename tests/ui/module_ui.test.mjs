@@ -730,3 +730,31 @@ test('history: deleting a job still queued gives its credits back, and the heade
         Object.assign(mock.state.timing, timing);
     }
 });
+
+test('a job followed when the session ends: the words say so with a link to sign in, then the job goes on', async () => {
+    const timing = { ...mock.state.timing };
+    mock.state.timing.queuedMs = 4000;
+    try {
+        const page = await open('seedream');
+        await page.getByLabel('Prompt').fill('Followed across a sign-in');
+        await page.locator('.nbm-generate').click();
+        const result = page.locator('.nbm-result');
+        await result.locator('.nbm-badge', { hasText: 'Queued' }).waitFor();
+        // the gateway's answer for an ended session (ngx_nano_auth_module)
+        const expired = (route) => route.fulfill({ status: 401, contentType: 'application/json', body: '{"error":"unauthorized"}' });
+        await page.route('**/seedream/api/generations/**', expired);
+        await saysInWords(result.locator('p', { hasText: /session/ }), /session has ended/);
+        const link = result.getByRole('link', { name: 'Sign in' });
+        assert.equal(await link.getAttribute('href'), '/api/auth/signin?callbackUrl=%2Fseedream%2F');
+        assert.ok(!/Connection lost/.test(await result.innerText()), 'not a lost connection');
+        await shot(page, 'session-ended-job');
+        // signed in again (another tab): the page goes on following it
+        await page.unroute('**/seedream/api/generations/**', expired);
+        await result.locator('figure img').waitFor();
+        assert.ok(!/session has ended/.test(await result.innerText()));
+        clean(page, { bad: [/ 401$/] });
+        await page.close();
+    } finally {
+        Object.assign(mock.state.timing, timing);
+    }
+});
