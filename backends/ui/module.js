@@ -607,8 +607,9 @@ class History {
             this.error, this.empty, this.list, this.more);
     }
 
+    /* Resolves with the page's items (undefined when it failed). */
     async load() {
-        if (this.loading) return;
+        if (this.loading) return undefined;
         this.loading = true;
         this.more.disabled = true;
         this.more.textContent = 'Loading…';
@@ -623,6 +624,7 @@ class History {
             }
             this.cursor = page.nextCursor || null;
             this.more.hidden = !this.cursor;
+            return items;
         } catch (e) {
             showError(this.error, explain(e));
             this.more.hidden = !this.cursor;
@@ -632,6 +634,7 @@ class History {
             this.more.textContent = 'Load more';
             this.empty.hidden = this.list.children.length > 0;
         }
+        return undefined;
     }
 
     find(id) {
@@ -951,7 +954,16 @@ class MediaTool extends Tool {
         this.balance.onChange(() => this.updateCost());
         this.updateCost();
         this.button.disabled = false;
-        this.history.load();
+        this.history.load().then((items) => this.resume(items));
+    }
+
+    /* After a reload (or from another tab) the newest job not ended is
+     * followed in the result panel again, timed from its creation. */
+    resume(items) {
+        const g = (items || []).find((x) => !FINAL.has(x.status));
+        if (!g || this.current) return;
+        const at = Date.parse(g.createdAt);
+        this.follow(g, Number.isFinite(at) ? at : Date.now());
     }
 
     buildUpload() {

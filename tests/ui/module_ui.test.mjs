@@ -758,3 +758,30 @@ test('a job followed when the session ends: the words say so with a link to sign
         Object.assign(mock.state.timing, timing);
     }
 });
+
+test('a reload while a job runs: the result panel follows it again, its time counted from its start', async () => {
+    const timing = { ...mock.state.timing };
+    Object.assign(mock.state.timing, { queuedMs: 3000, runMs: 3000 });
+    try {
+        const page = await open('wan-2.5');
+        await page.getByLabel('Prompt').fill('A kite over the dunes, through a reload');
+        await page.locator('.nbm-generate').click();
+        const result = page.locator('.nbm-result');
+        await result.locator('.nbm-badge', { hasText: 'Queued' }).waitFor();
+        await sleep(1500);
+        await page.reload();
+        await page.locator('.nbm-generate:enabled').waitFor();
+        // the newest job not ended, with its elapsed time (not from zero)
+        await result.locator('.nbm-badge', { hasText: /Queued|Generating/ }).waitFor({ timeout: 3000 });
+        await result.locator('.nbm-clock').filter({ hasText: /^0:0[1-9]$/ }).waitFor({ timeout: 1500 });
+        assert.match(await result.innerText(), /Waiting for a free slot|Making your video/);
+        await shot(page, 'video-resumed');
+        await result.locator('.nbm-badge', { hasText: 'Generating' }).waitFor();
+        await result.locator('figure video').waitFor({ timeout: 10000 });
+        assert.match(await result.innerText(), /A kite over the dunes, through a reload/);
+        clean(page);
+        await page.close();
+    } finally {
+        Object.assign(mock.state.timing, timing);
+    }
+});
