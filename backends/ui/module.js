@@ -616,6 +616,7 @@ class History {
         showError(this.error, null);
         const q = new URLSearchParams({ limit: String(PAGE_SIZE[this.tool.kind]) });
         if (this.cursor) q.set('cursor', this.cursor);
+        let failed = true;
         try {
             const page = await callJSON(`${this.tool.base}/api/history?${q}`);
             const items = Array.isArray(page.items) ? page.items : [];
@@ -623,16 +624,19 @@ class History {
                 if (!this.find(item.id)) this.list.append(this.render(item));
             }
             this.cursor = page.nextCursor || null;
-            this.more.hidden = !this.cursor;
+            this.read = true;
+            failed = false;
             return items;
         } catch (e) {
             showError(this.error, explain(e));
-            this.more.hidden = !this.cursor;
         } finally {
             this.loading = false;
             this.more.disabled = false;
-            this.more.textContent = 'Load more';
-            this.empty.hidden = this.list.children.length > 0;
+            /* a page that could not be read is not an empty history: the
+             * button asks for it again (the first one: "Try again") */
+            this.more.textContent = failed && !this.read ? 'Try again' : 'Load more';
+            this.more.hidden = !this.cursor && !failed;
+            this.empty.hidden = this.list.children.length > 0 || failed;
         }
         return undefined;
     }

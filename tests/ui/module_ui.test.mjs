@@ -785,3 +785,27 @@ test('a reload while a job runs: the result panel follows it again, its time cou
         Object.assign(mock.state.timing, timing);
     }
 });
+
+test('history that cannot be read at first: no "Nothing here yet", and a Try again that loads it', async () => {
+    for (const m of ['seedream', 'qwen']) {
+        const page = await open(m);
+        await page.locator('.nbm-history li').first().waitFor();
+        // the same page again, its first history answer a 503
+        let refused = 0;
+        await page.route('**/api/history*', (route) => (refused++ ? route.continue()
+            : route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":"unavailable"}' })));
+        page.bad = [];
+        await page.reload();
+        await page.locator('.nbm-generate:enabled').waitFor();
+        const history = page.locator('.nbm-history');
+        await saysInWords(history.locator('.nbm-error'), /not answering/);
+        assert.ok(await history.locator('.nbm-empty').isHidden(), `${m}: not read is not empty`);
+        await history.getByRole('button', { name: 'Try again' }).click();
+        await history.locator('li').first().waitFor();
+        assert.equal(await history.locator('.nbm-error').innerText(), '');
+        assert.ok(await history.getByRole('button', { name: 'Try again' }).isHidden());
+        assert.equal(refused, 2);
+        clean(page, { bad: [/history 503$/] });
+        await page.close();
+    }
+});
