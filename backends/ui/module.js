@@ -395,6 +395,14 @@ class Watcher {
         return () => p.fns.delete(fn);
     }
 
+    /* Stops polling id: it was deleted, and its next poll would be a 404. */
+    stop(id) {
+        const p = this.polls.get(id);
+        if (!p) return;
+        clearTimeout(p.timer);
+        this.polls.delete(id);
+    }
+
     emit(p, g, err) {
         for (const fn of [...p.fns]) fn(g, err);
     }
@@ -402,9 +410,11 @@ class Watcher {
     async tick(id, p) {
         try {
             const g = await callJSON(`${this.base}/api/generations/${encodeURIComponent(id)}`);
+            if (this.polls.get(id) !== p) return undefined;    /* stopped meanwhile */
             this.emit(p, g);
             if (FINAL.has(g.status)) return this.polls.delete(id);
         } catch (e) {
+            if (this.polls.get(id) !== p) return undefined;
             if (e.status === 404) {
                 this.emit(p, { id, status: 'gone' });
                 return this.polls.delete(id);
@@ -739,6 +749,7 @@ class History {
             if (e.status === 404) this.remove(item.id);
             return false;
         }
+        this.tool.watcher.stop(item.id);
         this.remove(item.id);
         this.tool.forget(item.id);
         /* a job deleted before it ended was refunded */

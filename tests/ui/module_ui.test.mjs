@@ -724,6 +724,11 @@ test('history: deleting a job still queued gives its credits back, and the heade
         await deleteEntry(page, card);
         assert.equal(mock.state.balance, charged + 3, 'the server refunded it');
         await balance.filter({ hasText: `${charged + 3} credits` }).waitFor({ timeout: 3000 });
+        // nor is the deleted job asked for again (a 404), however long one waits
+        const polls = [];
+        page.on('request', (r) => { if (r.url().includes('/seedream/api/generations/')) polls.push(r.url()); });
+        await sleep(3500);
+        assert.deepEqual(polls, []);
         clean(page);
         await page.close();
     } finally {
