@@ -800,7 +800,8 @@ class History {
                 type: 'button', class: 'nbm-button-quiet',
                 onclick: async () => {
                     try {
-                        this.upsert(await tool.cancel(item.id));
+                        /* the answer is {id, status}: the rest is item's */
+                        tool.canceled({ ...item, ...await tool.cancel(item.id) });
                         tool.dialogs.close();
                     } catch (e) {
                         showError(err, explain(e));
@@ -1280,6 +1281,18 @@ class MediaTool extends Tool {
                 this.balance.refresh();
                 return c;
             });
+    }
+
+    /* A job canceled from its details: its entry in history and, when
+     * it is the one shown, the result panel say so without waiting for
+     * the next poll. */
+    canceled(g) {
+        this.history.upsert(g);
+        const state = this.current;
+        if (state && state.id === g.id) {
+            state.job = { ...state.job, ...g };
+            this.showJob(state);
+        }
     }
 
     /* A deleted generation leaves the result panel too. */

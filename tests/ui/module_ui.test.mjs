@@ -814,3 +814,36 @@ test('history that cannot be read at first: no "Nothing here yet", and a Try aga
         await page.close();
     }
 });
+
+test('a queued job canceled from its details: its card keeps prompt and date, and the result panel says so at once', async () => {
+    const timing = { ...mock.state.timing };
+    mock.state.timing.queuedMs = 60000;
+    try {
+        const page = await open('seedream');
+        await page.getByLabel('Prompt').fill('Canceled from the details');
+        await page.locator('.nbm-generate').click();
+        await page.locator('.nbm-result .nbm-badge', { hasText: 'Queued' }).waitFor();
+        await page.reload();
+        const card = page.locator('.nbm-grid > li', { hasText: 'Canceled from the details' });
+        await card.waitFor();
+        // the polls from now on get no answer (a slow network): what the
+        // page shows comes from the cancel alone
+        await page.route('**/seedream/api/generations/*', (route) => (route.request().method() === 'GET' ? undefined : route.continue()));
+        const id = await card.getAttribute('data-id');
+        await card.locator('.nbm-thumb').click();
+        const dialog = page.getByRole('dialog', { name: 'Your image' });
+        await dialog.getByRole('button', { name: 'Cancel' }).click();
+        await dialog.waitFor({ state: 'hidden' });
+        assert.equal(mock.state.gens.get(id).status, 'canceled');
+        const entry = page.locator(`.nbm-grid > li[data-id="${id}"]`);
+        await entry.locator('.nbm-badge', { hasText: 'Canceled' }).waitFor({ timeout: 1000 });
+        assert.equal(await entry.locator('.nbm-card-prompt').innerText(), 'Canceled from the details');
+        assert.notEqual(await entry.locator('.nbm-card-meta').innerText(), '');
+        await page.locator('.nbm-result', { hasText: /Canceled\. 3 credits went back/ }).waitFor({ timeout: 1000 });
+        await page.unrouteAll({ behavior: 'ignoreErrors' });
+        clean(page);
+        await page.close();
+    } finally {
+        Object.assign(mock.state.timing, timing);
+    }
+});
