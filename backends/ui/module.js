@@ -978,6 +978,8 @@ class MediaTool extends Tool {
     resume(items) {
         const g = (items || []).find((x) => !FINAL.has(x.status));
         if (!g || this.current) return;
+        /* as after a press, its prompt is in the form (to try again) */
+        if (!this.prompt.value.trim() && typeof g.prompt === 'string') this.prompt.value = g.prompt;
         const at = Date.parse(g.createdAt);
         this.follow(g, Number.isFinite(at) ? at : Date.now());
     }

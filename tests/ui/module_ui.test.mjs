@@ -847,3 +847,24 @@ test('a queued job canceled from its details: its card keeps prompt and date, an
         Object.assign(mock.state.timing, timing);
     }
 });
+
+test('a job followed again after a reload that fails: its prompt is back in the form, as the words say', async () => {
+    const timing = { ...mock.state.timing };
+    Object.assign(mock.state.timing, { queuedMs: 2000, runMs: 1000 });
+    try {
+        const page = await open('seedream');
+        const prompt = 'A lighthouse in a storm #down';
+        await page.getByLabel('Prompt').fill(prompt);
+        await page.locator('.nbm-generate').click();
+        const result = page.locator('.nbm-result');
+        await result.locator('.nbm-badge', { hasText: 'Queued' }).waitFor();
+        await page.reload();
+        await result.locator('.nbm-badge', { hasText: 'Failed' }).waitFor({ timeout: 8000 });
+        assert.match(await result.innerText(), /Your prompt is still in the form/);
+        assert.equal(await page.getByLabel('Prompt').inputValue(), prompt);
+        clean(page);
+        await page.close();
+    } finally {
+        Object.assign(mock.state.timing, timing);
+    }
+});
