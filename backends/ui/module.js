@@ -894,6 +894,9 @@ class Tool {
         this.models = Array.isArray(info.models) ? info.models : [];
         /* the server's limit; without it the server alone refuses */
         this.promptMax = Number.isInteger(info.promptMaxBytes) ? info.promptMaxBytes : undefined;
+        /* never a maxlength on the box: a paste past it was cut short
+         * without a word and the rest sent (and charged); the limit is
+         * said in words before sending (promptTooLong) */
         this.balance = balance;
         this.watcher = new Watcher(this.base, cap);
     }
@@ -915,7 +918,7 @@ class MediaTool extends Tool {
         const promptId = nextId('prompt');
         const hintId = nextId('hint');
         this.prompt = h('textarea', {
-            id: promptId, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 5, required: true, maxlength: this.promptMax, dir: 'auto',
+            id: promptId, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 5, required: true, dir: 'auto',
             'aria-describedby': hintId,
             placeholder: this.kind === 'video'
                 ? 'A red kite rising over a windy beach at sunset, slow camera pan'
@@ -1331,7 +1334,7 @@ class TextTool extends Tool {
         const id = nextId('prompt');
         const hintId = nextId('hint');
         this.prompt = h('textarea', {
-            id, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 3, maxlength: this.promptMax, dir: 'auto', 'aria-describedby': hintId,
+            id, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 3, dir: 'auto', 'aria-describedby': hintId,
             placeholder: `Ask ${this.title} anything…`,
         });
         this.error = h('p', { class: 'nbm-error', role: 'alert', id: nextId('err') });

@@ -868,3 +868,21 @@ test('a job followed again after a reload that fails: its prompt is back in the 
         Object.assign(mock.state.timing, timing);
     }
 });
+
+test('a pasted prompt over the limit stays whole in the box and is refused in words, never cut short and sent', async () => {
+    const doc = `Please summarise this document. ${'lorem ipsum dolor sit amet '.repeat(350)}THE END`;
+    for (const [m, label, send] of [['qwen', 'Your message', 'Enter'], ['seedream', 'Prompt', 'Control+Enter']]) {
+        const page = await open(m);
+        const box = page.getByRole('textbox', { name: label });
+        await box.focus();
+        await page.keyboard.insertText(doc);          // as a paste does
+        assert.equal((await box.inputValue()).length, doc.length, `${m}: the whole text is in the box`);
+        const before = requestCount();
+        await page.keyboard.press(send);
+        await saysInWords(page.locator('form .nbm-error'), new RegExp(`at most 8000 bytes .* it has ${doc.length}`));
+        assert.equal(requestCount(), before, `${m}: nothing sent`);
+        assert.ok((await box.inputValue()) === doc, 'it stays in the box');
+        clean(page);
+        await page.close();
+    }
+});
