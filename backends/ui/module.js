@@ -655,13 +655,17 @@ class History {
         return [...this.list.children].find((li) => li.dataset.id === String(id));
     }
 
-    /* Puts item first, or replaces its entry where it is. */
+    /* Puts item first, or replaces its entry where it is; focus inside
+     * the old entry moves to the new one's control of the same kind (a
+     * keyboard user's place is not lost when a job changes state). */
     upsert(item) {
         const li = this.render(item);
         const old = this.find(item.id);
+        const had = old && old.contains(document.activeElement) ? document.activeElement : null;
         if (old) old.replaceWith(li);
         else this.list.prepend(li);
         this.empty.hidden = true;
+        if (had) (li.querySelector(had.className ? `.${had.className.trim().split(/\s+/).join('.')}` : 'button') || li.querySelector('button'))?.focus();
     }
 
     /* The last entry shown gone while the server has more: its next page,

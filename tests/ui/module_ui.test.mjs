@@ -886,3 +886,25 @@ test('a pasted prompt over the limit stays whole in the box and is refused in wo
         await page.close();
     }
 });
+
+test('keyboard: focus on the card of a job that changes state stays on that card\'s same button', async () => {
+    const timing = { ...mock.state.timing };
+    Object.assign(mock.state.timing, { queuedMs: 1500, runMs: 1500 });
+    try {
+        const page = await open('seedream');
+        await page.getByLabel('Prompt').fill('A card that changes under the keyboard');
+        await page.locator('.nbm-generate').click();
+        await page.locator('.nbm-result .nbm-badge', { hasText: 'Queued' }).waitFor();
+        await page.reload();        // the queued job is in history now
+        const card = page.locator('.nbm-grid > li', { hasText: 'A card that changes under the keyboard' });
+        await card.locator('.nbm-badge', { hasText: 'Queued' }).waitFor();
+        const id = await card.getAttribute('data-id');
+        await card.getByRole('button', { name: /^Delete/ }).focus();
+        await card.locator('img').waitFor({ timeout: 8000 });      // queued → running → succeeded
+        assert.deepEqual(await page.evaluate(() => [document.activeElement.closest('li')?.dataset.id, document.activeElement.textContent]), [id, 'Delete']);
+        clean(page);
+        await page.close();
+    } finally {
+        Object.assign(mock.state.timing, timing);
+    }
+});
