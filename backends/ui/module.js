@@ -665,13 +665,21 @@ class History {
         if (old) old.replaceWith(li);
         else this.list.prepend(li);
         this.empty.hidden = true;
-        if (had) (li.querySelector(had.className ? `.${had.className.trim().split(/\s+/).join('.')}` : 'button') || li.querySelector('button'))?.focus();
+        if (had) sameControl(li, had)?.focus();
     }
 
     /* The last entry shown gone while the server has more: its next page,
      * never "Nothing here yet" (the cursor outlives the rows it names). */
     remove(id) {
-        this.find(id)?.remove();
+        const li = this.find(id);
+        if (li) {
+            /* focus in it goes to the next entry's same control (the one
+             * before at the end), or to the heading: never to the body */
+            const had = li.contains(document.activeElement) ? document.activeElement : null;
+            const next = li.nextElementSibling || li.previousElementSibling;
+            li.remove();
+            if (had) (next ? sameControl(next, had) : this.heading)?.focus();
+        }
         if (this.list.children.length === 0 && this.cursor) this.load();
         else this.empty.hidden = this.list.children.length > 0;
     }
@@ -819,6 +827,13 @@ class History {
         parts.push(err, actions);
         tool.dialogs.open(tool.kind === 'text' ? 'Answer' : `Your ${NOUN[tool.kind]}`, ...parts);
     }
+}
+
+/* The control of history entry li of the same kind (classes) as el,
+ * else its first button. */
+function sameControl(li, el) {
+    const classes = (el.getAttribute('class') || '').trim().split(/\s+/).filter(Boolean);
+    return (classes.length && li.querySelector(`.${classes.join('.')}`)) || li.querySelector('button');
 }
 
 /* A few words for a card that has no picture. */

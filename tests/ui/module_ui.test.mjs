@@ -908,3 +908,25 @@ test('keyboard: focus on the card of a job that changes state stays on that card
         Object.assign(mock.state.timing, timing);
     }
 });
+
+test('keyboard: after deleting an entry from its card, focus is on the next entry\'s Delete, then on the heading', async () => {
+    mock.seed('openai', 1);
+    const page = await open('openai');
+    const rows = page.locator('.nbm-list > li');
+    await rows.first().waitFor();
+    const ids = await rows.evaluateAll((lis) => lis.map((li) => li.dataset.id));
+    const focused = () => page.evaluate(() => [document.activeElement.closest('li')?.dataset.id ?? document.activeElement.tagName, document.activeElement.textContent]);
+    for (const [i, id] of ids.entries()) {
+        await page.locator(`.nbm-list > li[data-id="${id}"]`).getByRole('button', { name: /^Delete/ }).focus();
+        await page.keyboard.press('Enter');
+        const confirm = page.getByRole('dialog', { name: 'Delete' });
+        await confirm.waitFor();
+        await page.keyboard.press('Tab');          // from Cancel to Delete
+        await page.keyboard.press('Enter');
+        await page.locator(`.nbm-list > li[data-id="${id}"]`).waitFor({ state: 'detached' });
+        if (i + 1 < ids.length) assert.deepEqual(await focused(), [ids[i + 1], 'Delete']);
+        else assert.deepEqual(await focused(), ['H2', 'History']);
+    }
+    clean(page);
+    await page.close();
+});
