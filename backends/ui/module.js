@@ -395,6 +395,14 @@ class Watcher {
         return () => p.fns.delete(fn);
     }
 
+    /* Stops polling id: it was deleted, and its next poll would be a 404. */
+    stop(id) {
+        const p = this.polls.get(id);
+        if (!p) return;
+        clearTimeout(p.timer);
+        this.polls.delete(id);
+    }
+
     emit(p, g, err) {
         for (const fn of [...p.fns]) fn(g, err);
     }
@@ -402,9 +410,11 @@ class Watcher {
     async tick(id, p) {
         try {
             const g = await callJSON(`${this.base}/api/generations/${encodeURIComponent(id)}`);
+            if (this.polls.get(id) !== p) return undefined;    /* stopped meanwhile */
             this.emit(p, g);
             if (FINAL.has(g.status)) return this.polls.delete(id);
         } catch (e) {
+            if (this.polls.get(id) !== p) return undefined;
             if (e.status === 404) {
                 this.emit(p, { id, status: 'gone' });
                 return this.polls.delete(id);
@@ -607,14 +617,16 @@ class History {
             this.error, this.empty, this.list, this.more);
     }
 
+    /* Resolves with the page's items (undefined when it failed). */
     async load() {
-        if (this.loading) return;
+        if (this.loading) return undefined;
         this.loading = true;
         this.more.disabled = true;
         this.more.textContent = 'Loading…';
         showError(this.error, null);
         const q = new URLSearchParams({ limit: String(PAGE_SIZE[this.tool.kind]) });
         if (this.cursor) q.set('cursor', this.cursor);
+        let failed = true;
         try {
             const page = await callJSON(`${this.tool.base}/api/history?${q}`);
             const items = Array.isArray(page.items) ? page.items : [];
@@ -622,34 +634,54 @@ class History {
                 if (!this.find(item.id)) this.list.append(this.render(item));
             }
             this.cursor = page.nextCursor || null;
-            this.more.hidden = !this.cursor;
+            this.read = true;
+            failed = false;
+            return items;
         } catch (e) {
             showError(this.error, explain(e));
-            this.more.hidden = !this.cursor;
         } finally {
             this.loading = false;
             this.more.disabled = false;
-            this.more.textContent = 'Load more';
-            this.empty.hidden = this.list.children.length > 0;
+            /* a page that could not be read is not an empty history: the
+             * button asks for it again (the first one: "Try again") */
+            this.more.textContent = failed && !this.read ? 'Try again' : 'Load more';
+            this.more.hidden = !this.cursor && !failed;
+            this.empty.hidden = this.list.children.length > 0 || failed;
         }
+        return undefined;
     }
 
     find(id) {
         return [...this.list.children].find((li) => li.dataset.id === String(id));
     }
 
-    /* Puts item first, or replaces its entry where it is. */
+    /* Puts item first, or replaces its entry where it is; focus inside
+     * the old entry moves to the new one's control of the same kind (a
+     * keyboard user's place is not lost when a job changes state). */
     upsert(item) {
         const li = this.render(item);
         const old = this.find(item.id);
+        const had = old && old.contains(document.activeElement) ? document.activeElement : null;
         if (old) old.replaceWith(li);
         else this.list.prepend(li);
         this.empty.hidden = true;
+        if (had) sameControl(li, had)?.focus();
     }
 
+    /* The last entry shown gone while the server has more: its next page,
+     * never "Nothing here yet" (the cursor outlives the rows it names). */
     remove(id) {
-        this.find(id)?.remove();
-        this.empty.hidden = this.list.children.length > 0;
+        const li = this.find(id);
+        if (li) {
+            /* focus in it goes to the next entry's same control (the one
+             * before at the end), or to the heading: never to the body */
+            const had = li.contains(document.activeElement) ? document.activeElement : null;
+            const next = li.nextElementSibling || li.previousElementSibling;
+            li.remove();
+            if (had) (next ? sameControl(next, had) : this.heading)?.focus();
+        }
+        if (this.list.children.length === 0 && this.cursor) this.load();
+        else this.empty.hidden = this.list.children.length > 0;
     }
 
     render(item) {
@@ -729,8 +761,11 @@ class History {
             if (e.status === 404) this.remove(item.id);
             return false;
         }
+        this.tool.watcher.stop(item.id);
         this.remove(item.id);
         this.tool.forget(item.id);
+        /* a job deleted before it ended was refunded */
+        if (!FINAL.has(item.status)) this.tool.balance.refresh();
         this.status.textContent = `Deleted the ${noun}.`;
         this.tool.dialogs.close();
         return true;
@@ -777,7 +812,8 @@ class History {
                 type: 'button', class: 'nbm-button-quiet',
                 onclick: async () => {
                     try {
-                        this.upsert(await tool.cancel(item.id));
+                        /* the answer is {id, status}: the rest is item's */
+                        tool.canceled({ ...item, ...await tool.cancel(item.id) });
                         tool.dialogs.close();
                     } catch (e) {
                         showError(err, explain(e));
@@ -791,6 +827,13 @@ class History {
         parts.push(err, actions);
         tool.dialogs.open(tool.kind === 'text' ? 'Answer' : `Your ${NOUN[tool.kind]}`, ...parts);
     }
+}
+
+/* The control of history entry li of the same kind (classes) as el,
+ * else its first button. */
+function sameControl(li, el) {
+    const classes = (el.getAttribute('class') || '').trim().split(/\s+/).filter(Boolean);
+    return (classes.length && li.querySelector(`.${classes.join('.')}`)) || li.querySelector('button');
 }
 
 /* A few words for a card that has no picture. */
@@ -870,6 +913,9 @@ class Tool {
         this.models = Array.isArray(info.models) ? info.models : [];
         /* the server's limit; without it the server alone refuses */
         this.promptMax = Number.isInteger(info.promptMaxBytes) ? info.promptMaxBytes : undefined;
+        /* never a maxlength on the box: a paste past it was cut short
+         * without a word and the rest sent (and charged); the limit is
+         * said in words before sending (promptTooLong) */
         this.balance = balance;
         this.watcher = new Watcher(this.base, cap);
     }
@@ -891,7 +937,7 @@ class MediaTool extends Tool {
         const promptId = nextId('prompt');
         const hintId = nextId('hint');
         this.prompt = h('textarea', {
-            id: promptId, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 5, required: true, maxlength: this.promptMax, dir: 'auto',
+            id: promptId, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 5, required: true, dir: 'auto',
             'aria-describedby': hintId,
             placeholder: this.kind === 'video'
                 ? 'A red kite rising over a windy beach at sunset, slow camera pan'
@@ -946,7 +992,18 @@ class MediaTool extends Tool {
         this.balance.onChange(() => this.updateCost());
         this.updateCost();
         this.button.disabled = false;
-        this.history.load();
+        this.history.load().then((items) => this.resume(items));
+    }
+
+    /* After a reload (or from another tab) the newest job not ended is
+     * followed in the result panel again, timed from its creation. */
+    resume(items) {
+        const g = (items || []).find((x) => !FINAL.has(x.status));
+        if (!g || this.current) return;
+        /* as after a press, its prompt is in the form (to try again) */
+        if (!this.prompt.value.trim() && typeof g.prompt === 'string') this.prompt.value = g.prompt;
+        const at = Date.parse(g.createdAt);
+        this.follow(g, Number.isFinite(at) ? at : Date.now());
     }
 
     buildUpload() {
@@ -1118,7 +1175,7 @@ class MediaTool extends Tool {
     /* Shows job in the result panel and follows it until it ends; a job
      * that ends while another is shown still lands in history. */
     follow(job, since) {
-        const state = { id: job.id, job, since, note: '' };
+        const state = { id: job.id, job, since, note: null };
         this.current = state;
         this.watcher.watch(job.id, (g, err) => {
             if (g && g.status !== 'gone') state.job = { ...state.job, ...g };
@@ -1133,7 +1190,10 @@ class MediaTool extends Tool {
                 this.idle();
                 return;
             }
-            state.note = err ? 'Connection lost; still checking…' : '';
+            /* an ended session is no lost connection: it needs a sign-in
+             * (the polls go on, and find the job again after one) */
+            state.note = !err ? null
+                : err.status === 401 ? explain(err) : { text: 'Connection lost; still checking…' };
             this.showJob(state);
         });
         this.showJob(state);
@@ -1159,7 +1219,7 @@ class MediaTool extends Tool {
     showJob(state) {
         const g = state.job;
         const noun = NOUN[this.kind];
-        const shown = `${g.status}|${state.note}|${state.late ? 1 : 0}`;
+        const shown = `${g.status}|${state.note ? state.note.text : ''}|${state.late ? 1 : 0}`;
         if (state.shown === shown && this.result.dataset.id === String(g.id)) return;
         state.shown = shown;
         this.result.dataset.id = g.id;
@@ -1199,7 +1259,11 @@ class MediaTool extends Tool {
                 }, 'Cancel')), err);
             }
             if (state.late) body.push(h('p', { class: 'nbm-error', role: 'alert' }, state.late.text));
-            if (state.note) body.push(h('p', { class: 'nbm-muted', text: state.note }));
+            if (state.note) {
+                const note = h('p', { class: state.note.link ? 'nbm-error' : 'nbm-muted' });
+                showError(note, state.note);
+                body.push(note);
+            }
         } else if (g.status === 'succeeded') {
             const outputs = (g.outputs || []).filter((o) => safeUrl(o.url));
             body.push(h('div', { class: outputs.length > 1 ? 'nbm-figures nbm-figures-many' : 'nbm-figures' },
@@ -1243,6 +1307,18 @@ class MediaTool extends Tool {
             });
     }
 
+    /* A job canceled from its details: its entry in history and, when
+     * it is the one shown, the result panel say so without waiting for
+     * the next poll. */
+    canceled(g) {
+        this.history.upsert(g);
+        const state = this.current;
+        if (state && state.id === g.id) {
+            state.job = { ...state.job, ...g };
+            this.showJob(state);
+        }
+    }
+
     /* A deleted generation leaves the result panel too. */
     forget(id) {
         if (this.current && this.current.id === id) this.idle();
@@ -1277,7 +1353,7 @@ class TextTool extends Tool {
         const id = nextId('prompt');
         const hintId = nextId('hint');
         this.prompt = h('textarea', {
-            id, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 3, maxlength: this.promptMax, dir: 'auto', 'aria-describedby': hintId,
+            id, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 3, dir: 'auto', 'aria-describedby': hintId,
             placeholder: `Ask ${this.title} anything…`,
         });
         this.error = h('p', { class: 'nbm-error', role: 'alert', id: nextId('err') });

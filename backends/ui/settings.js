@@ -230,9 +230,10 @@ async function loadSessions() {
         h('tbody', {}, list.map((s) => h('tr', { 'data-session': s.id, class: s.current ? 'nbs-current' : null },
             h('td', {}, h('span', { text: agentText(s.userAgent), title: s.userAgent || '' }),
                 s.current ? h('span', { class: 'nbm-badge nbm-badge-succeeded', text: 'This browser' }) : null),
-            h('td', { text: s.ipAddress || '—' }),
-            h('td', {}, h('time', { datetime: s.createdAt, text: when(s.createdAt) })),
-            h('td', {}, h('time', { datetime: s.lastSeenAt, text: when(s.lastSeenAt) })),
+            /* data-label: the column's head, shown on a phone's stacked rows */
+            h('td', { 'data-label': 'Address', text: s.ipAddress || '—' }),
+            h('td', { 'data-label': 'Signed in' }, h('time', { datetime: s.createdAt, text: when(s.createdAt) })),
+            h('td', { 'data-label': 'Last seen' }, h('time', { datetime: s.lastSeenAt, text: when(s.lastSeenAt) })),
             h('td', {}, h('button', {
                 type: 'button',
                 class: 'nbm-button-quiet',

@@ -127,7 +127,7 @@ test('sign up, generate an image, stream text, make a video, find them in histor
             if (req.method() === 'POST' && /\/api\/generate$/.test(req.url())) posts.push(req.url());
         };
         page.on('request', count);
-        // 3000 CJK characters: within the box's maxlength, 9000 bytes
+        // 3000 CJK characters, 9000 bytes
         const long = '香蕉'.repeat(1500);
         const prompt = page.locator('form.nbm-form').getByLabel('Prompt');
         await prompt.fill(long);

@@ -4,7 +4,8 @@
 // rise once the signed webhook arrived, on /billing and on the dashboard;
 // generates an image in nano-banana (the fake Gemini) and finds it in
 // recent activity, in the chart and in its table; changes the name in
-// settings and sees it in the header; downloads the data export (profile,
+// settings and sees it in the header (and, at 390 px, each session with
+// its Sign out button on the screen); downloads the data export (profile,
 // sessions, the ledger with the purchase, the generation); deletes the
 // account with the password and is signed out.  Screenshots:
 // build/tests/screenshots/journey7-*.png.
@@ -132,6 +133,24 @@ test('issue 7 journey: sign up, buy credits, generate, rename, export, delete', 
         await page.reload();
         assert.equal(await page.locator('header .nb-user-name').innerText(), newName, 'the re-issued cookie carries it');
         await shot(page, 'settings');
+    });
+
+    await step('settings at 390 px: each session\'s facts and its Sign out button are on the screen', async () => {
+        await page.setViewportSize({ width: 390, height: 900 });
+        const rows = page.locator('.nbs-sessions tbody tr');
+        await rows.first().waitFor();
+        for (const row of await rows.all()) {
+            for (const el of await row.locator('td > *').all()) {
+                const box = await el.boundingBox();
+                assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `${await el.innerText()}: at ${box?.x}..${box && box.x + box.width} px`);
+            }
+        }
+        // what each line is, as the columns' heads said
+        assert.deepEqual(await rows.first().locator('td').evaluateAll((tds) => tds.map((td) => getComputedStyle(td, '::before').content)),
+            ['none', '"Address: "', '"Signed in: "', '"Last seen: "', 'none']);
+        assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= 390);
+        await shot(page, 'settings-390');
+        await page.setViewportSize({ width: 1200, height: 900 });
     });
 
     await step('export the data: profile, sessions, the ledger with the purchase, the generation', async () => {

@@ -673,3 +673,260 @@ test('390 px wide and dark: nothing spills sideways; screenshots', async () => {
     clean(page);
     await dark.close();
 });
+
+// Deletes the entry li of history through its Delete button and the
+// confirmation, and waits until it is gone.
+async function deleteEntry(page, li) {
+    const id = await li.getAttribute('data-id');
+    await li.getByRole('button', { name: /^Delete/ }).click();
+    await page.getByRole('dialog', { name: 'Delete' }).getByRole('button', { name: 'Delete' }).click();
+    await page.locator(`.nbm-history li[data-id="${id}"]`).waitFor({ state: 'detached' });
+    return id;
+}
+
+test('history: deleting every entry shown brings the next page, not "Nothing here yet"', async () => {
+    mock.seed('wan-2.5', 14);
+    const page = await open('wan-2.5');
+    const cards = page.locator('.nbm-grid > li');
+    await cards.nth(11).waitFor();
+    assert.equal(await cards.count(), 12);
+    const more = page.getByRole('button', { name: 'Load more' });
+    assert.ok(await more.isVisible(), 'more on the server');
+    const shown = await cards.evaluateAll((lis) => lis.map((li) => li.dataset.id));
+    for (const id of shown) await deleteEntry(page, page.locator(`.nbm-grid > li[data-id="${id}"]`));
+    // the next entries come by themselves, found after the deleted rows
+    await cards.first().waitFor();
+    assert.ok(await page.locator('.nbm-empty').isHidden(), 'never "Nothing here yet" while the server has more');
+    const next = await cards.evaluateAll((lis) => lis.map((li) => li.dataset.id));
+    const left = [...mock.state.gens.values()].filter((g) => g._module === 'wan-2.5').length;
+    assert.equal(next.length, Math.min(12, left));
+    assert.ok(next.every((id) => !shown.includes(id)));
+    await shot(page, 'history-next-page');
+    clean(page);
+    await page.close();
+});
+
+test('history: deleting a job still queued gives its credits back, and the header shows it', async () => {
+    const timing = { ...mock.state.timing };
+    mock.state.timing.queuedMs = 60000;
+    try {
+        const page = await open('seedream');
+        const balance = page.locator('header .nbm-balance');
+        await page.getByLabel('Prompt').fill('Queued, then deleted from history');
+        await page.locator('.nbm-generate').click();
+        await page.locator('.nbm-result .nbm-badge', { hasText: 'Queued' }).waitFor();
+        const charged = mock.state.balance;
+        await balance.filter({ hasText: `${charged} credits` }).waitFor();
+        // after a reload the queued job is in history with its Delete
+        await page.reload();
+        const card = page.locator('.nbm-grid > li', { hasText: 'Queued, then deleted from history' });
+        await card.waitFor();
+        await deleteEntry(page, card);
+        assert.equal(mock.state.balance, charged + 3, 'the server refunded it');
+        await balance.filter({ hasText: `${charged + 3} credits` }).waitFor({ timeout: 3000 });
+        // nor is the deleted job asked for again (a 404), however long one waits
+        const polls = [];
+        page.on('request', (r) => { if (r.url().includes('/seedream/api/generations/')) polls.push(r.url()); });
+        await sleep(3500);
+        assert.deepEqual(polls, []);
+        clean(page);
+        await page.close();
+    } finally {
+        Object.assign(mock.state.timing, timing);
+    }
+});
+
+test('a job followed when the session ends: the words say so with a link to sign in, then the job goes on', async () => {
+    const timing = { ...mock.state.timing };
+    mock.state.timing.queuedMs = 4000;
+    try {
+        const page = await open('seedream');
+        await page.getByLabel('Prompt').fill('Followed across a sign-in');
+        await page.locator('.nbm-generate').click();
+        const result = page.locator('.nbm-result');
+        await result.locator('.nbm-badge', { hasText: 'Queued' }).waitFor();
+        // the gateway's answer for an ended session (ngx_nano_auth_module)
+        const expired = (route) => route.fulfill({ status: 401, contentType: 'application/json', body: '{"error":"unauthorized"}' });
+        await page.route('**/seedream/api/generations/**', expired);
+        await saysInWords(result.locator('p', { hasText: /session/ }), /session has ended/);
+        const link = result.getByRole('link', { name: 'Sign in' });
+        assert.equal(await link.getAttribute('href'), '/api/auth/signin?callbackUrl=%2Fseedream%2F');
+        assert.ok(!/Connection lost/.test(await result.innerText()), 'not a lost connection');
+        await shot(page, 'session-ended-job');
+        // signed in again (another tab): the page goes on following it
+        await page.unroute('**/seedream/api/generations/**', expired);
+        await result.locator('figure img').waitFor();
+        assert.ok(!/session has ended/.test(await result.innerText()));
+        clean(page, { bad: [/ 401$/] });
+        await page.close();
+    } finally {
+        Object.assign(mock.state.timing, timing);
+    }
+});
+
+test('a reload while a job runs: the result panel follows it again, its time counted from its start', async () => {
+    const timing = { ...mock.state.timing };
+    Object.assign(mock.state.timing, { queuedMs: 3000, runMs: 3000 });
+    try {
+        const page = await open('wan-2.5');
+        await page.getByLabel('Prompt').fill('A kite over the dunes, through a reload');
+        await page.locator('.nbm-generate').click();
+        const result = page.locator('.nbm-result');
+        await result.locator('.nbm-badge', { hasText: 'Queued' }).waitFor();
+        await sleep(1500);
+        await page.reload();
+        await page.locator('.nbm-generate:enabled').waitFor();
+        // the newest job not ended, with its elapsed time (not from zero)
+        await result.locator('.nbm-badge', { hasText: /Queued|Generating/ }).waitFor({ timeout: 3000 });
+        await result.locator('.nbm-clock').filter({ hasText: /^0:0[1-9]$/ }).waitFor({ timeout: 1500 });
+        assert.match(await result.innerText(), /Waiting for a free slot|Making your video/);
+        await shot(page, 'video-resumed');
+        await result.locator('.nbm-badge', { hasText: 'Generating' }).waitFor();
+        await result.locator('figure video').waitFor({ timeout: 10000 });
+        assert.match(await result.innerText(), /A kite over the dunes, through a reload/);
+        clean(page);
+        await page.close();
+    } finally {
+        Object.assign(mock.state.timing, timing);
+    }
+});
+
+test('history that cannot be read at first: no "Nothing here yet", and a Try again that loads it', async () => {
+    for (const m of ['seedream', 'qwen']) {
+        const page = await open(m);
+        await page.locator('.nbm-history li').first().waitFor();
+        // the same page again, its first history answer a 503
+        let refused = 0;
+        await page.route('**/api/history*', (route) => (refused++ ? route.continue()
+            : route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":"unavailable"}' })));
+        page.bad = [];
+        await page.reload();
+        await page.locator('.nbm-generate:enabled').waitFor();
+        const history = page.locator('.nbm-history');
+        await saysInWords(history.locator('.nbm-error'), /not answering/);
+        assert.ok(await history.locator('.nbm-empty').isHidden(), `${m}: not read is not empty`);
+        await history.getByRole('button', { name: 'Try again' }).click();
+        await history.locator('li').first().waitFor();
+        assert.equal(await history.locator('.nbm-error').innerText(), '');
+        assert.ok(await history.getByRole('button', { name: 'Try again' }).isHidden());
+        assert.equal(refused, 2);
+        clean(page, { bad: [/history 503$/] });
+        await page.close();
+    }
+});
+
+test('a queued job canceled from its details: its card keeps prompt and date, and the result panel says so at once', async () => {
+    const timing = { ...mock.state.timing };
+    mock.state.timing.queuedMs = 60000;
+    try {
+        const page = await open('seedream');
+        await page.getByLabel('Prompt').fill('Canceled from the details');
+        await page.locator('.nbm-generate').click();
+        await page.locator('.nbm-result .nbm-badge', { hasText: 'Queued' }).waitFor();
+        await page.reload();
+        const card = page.locator('.nbm-grid > li', { hasText: 'Canceled from the details' });
+        await card.waitFor();
+        // the polls from now on get no answer (a slow network): what the
+        // page shows comes from the cancel alone
+        await page.route('**/seedream/api/generations/*', (route) => (route.request().method() === 'GET' ? undefined : route.continue()));
+        const id = await card.getAttribute('data-id');
+        await card.locator('.nbm-thumb').click();
+        const dialog = page.getByRole('dialog', { name: 'Your image' });
+        await dialog.getByRole('button', { name: 'Cancel' }).click();
+        await dialog.waitFor({ state: 'hidden' });
+        assert.equal(mock.state.gens.get(id).status, 'canceled');
+        const entry = page.locator(`.nbm-grid > li[data-id="${id}"]`);
+        await entry.locator('.nbm-badge', { hasText: 'Canceled' }).waitFor({ timeout: 1000 });
+        assert.equal(await entry.locator('.nbm-card-prompt').innerText(), 'Canceled from the details');
+        assert.notEqual(await entry.locator('.nbm-card-meta').innerText(), '');
+        await page.locator('.nbm-result', { hasText: /Canceled\. 3 credits went back/ }).waitFor({ timeout: 1000 });
+        await page.unrouteAll({ behavior: 'ignoreErrors' });
+        clean(page);
+        await page.close();
+    } finally {
+        Object.assign(mock.state.timing, timing);
+    }
+});
+
+test('a job followed again after a reload that fails: its prompt is back in the form, as the words say', async () => {
+    const timing = { ...mock.state.timing };
+    Object.assign(mock.state.timing, { queuedMs: 2000, runMs: 1000 });
+    try {
+        const page = await open('seedream');
+        const prompt = 'A lighthouse in a storm #down';
+        await page.getByLabel('Prompt').fill(prompt);
+        await page.locator('.nbm-generate').click();
+        const result = page.locator('.nbm-result');
+        await result.locator('.nbm-badge', { hasText: 'Queued' }).waitFor();
+        await page.reload();
+        await result.locator('.nbm-badge', { hasText: 'Failed' }).waitFor({ timeout: 8000 });
+        assert.match(await result.innerText(), /Your prompt is still in the form/);
+        assert.equal(await page.getByLabel('Prompt').inputValue(), prompt);
+        clean(page);
+        await page.close();
+    } finally {
+        Object.assign(mock.state.timing, timing);
+    }
+});
+
+test('a pasted prompt over the limit stays whole in the box and is refused in words, never cut short and sent', async () => {
+    const doc = `Please summarise this document. ${'lorem ipsum dolor sit amet '.repeat(350)}THE END`;
+    for (const [m, label, send] of [['qwen', 'Your message', 'Enter'], ['seedream', 'Prompt', 'Control+Enter']]) {
+        const page = await open(m);
+        const box = page.getByRole('textbox', { name: label });
+        await box.focus();
+        await page.keyboard.insertText(doc);          // as a paste does
+        assert.equal((await box.inputValue()).length, doc.length, `${m}: the whole text is in the box`);
+        const before = requestCount();
+        await page.keyboard.press(send);
+        await saysInWords(page.locator('form .nbm-error'), new RegExp(`at most 8000 bytes .* it has ${doc.length}`));
+        assert.equal(requestCount(), before, `${m}: nothing sent`);
+        assert.ok((await box.inputValue()) === doc, 'it stays in the box');
+        clean(page);
+        await page.close();
+    }
+});
+
+test('keyboard: focus on the card of a job that changes state stays on that card\'s same button', async () => {
+    const timing = { ...mock.state.timing };
+    Object.assign(mock.state.timing, { queuedMs: 1500, runMs: 1500 });
+    try {
+        const page = await open('seedream');
+        await page.getByLabel('Prompt').fill('A card that changes under the keyboard');
+        await page.locator('.nbm-generate').click();
+        await page.locator('.nbm-result .nbm-badge', { hasText: 'Queued' }).waitFor();
+        await page.reload();        // the queued job is in history now
+        const card = page.locator('.nbm-grid > li', { hasText: 'A card that changes under the keyboard' });
+        await card.locator('.nbm-badge', { hasText: 'Queued' }).waitFor();
+        const id = await card.getAttribute('data-id');
+        await card.getByRole('button', { name: /^Delete/ }).focus();
+        await card.locator('img').waitFor({ timeout: 8000 });      // queued → running → succeeded
+        assert.deepEqual(await page.evaluate(() => [document.activeElement.closest('li')?.dataset.id, document.activeElement.textContent]), [id, 'Delete']);
+        clean(page);
+        await page.close();
+    } finally {
+        Object.assign(mock.state.timing, timing);
+    }
+});
+
+test('keyboard: after deleting an entry from its card, focus is on the next entry\'s Delete, then on the heading', async () => {
+    mock.seed('openai', 1);
+    const page = await open('openai');
+    const rows = page.locator('.nbm-list > li');
+    await rows.first().waitFor();
+    const ids = await rows.evaluateAll((lis) => lis.map((li) => li.dataset.id));
+    const focused = () => page.evaluate(() => [document.activeElement.closest('li')?.dataset.id ?? document.activeElement.tagName, document.activeElement.textContent]);
+    for (const [i, id] of ids.entries()) {
+        await page.locator(`.nbm-list > li[data-id="${id}"]`).getByRole('button', { name: /^Delete/ }).focus();
+        await page.keyboard.press('Enter');
+        const confirm = page.getByRole('dialog', { name: 'Delete' });
+        await confirm.waitFor();
+        await page.keyboard.press('Tab');          // from Cancel to Delete
+        await page.keyboard.press('Enter');
+        await page.locator(`.nbm-list > li[data-id="${id}"]`).waitFor({ state: 'detached' });
+        if (i + 1 < ids.length) assert.deepEqual(await focused(), [ids[i + 1], 'Delete']);
+        else assert.deepEqual(await focused(), ['H2', 'History']);
+    }
+    clean(page);
+    await page.close();
+});

@@ -16,7 +16,8 @@
 // error code; for text "#cut" ends the stream with an error event, "#drop"
 // closes the connection mid-answer, "#slow" writes slowly.  Tests (same
 // process) steer the rest through the returned object: state.balance,
-// state.maxInflight, state.timing, refuseNext(module, status, body).
+// state.maxInflight, state.timing, refuseNext(module, status, body),
+// seed(module, n) (n older finished generations).
 //
 // Alone, for a look in a browser:  node tests/ui/server.mjs [port]
 import fs from 'node:fs';
@@ -452,20 +453,26 @@ export async function startServer({ port = 0, host = '127.0.0.1' } = {}) {
         return send(res, 200, fs.readFileSync(file), { 'Content-Type': `${type}; charset=utf-8` });
     }
 
+    // Generations page by keyset (the server's "<createdAt>|<id>": the
+    // next page is found even when the row the cursor names was deleted);
+    // the ledger by its entry.
     function page_(items, limitRaw, cursor, res) {
         const limit = limitRaw === null ? 20 : Number(limitRaw);
         if (!Number.isInteger(limit) || limit < 1 || limit > 100) return refuse(res, 400, 'invalid_field', { field: 'limit' });
+        const key = (x) => (x.id ? `${x.createdAt}|${x.id}` : x.createdAt + x.delta);
         let start = 0;
         if (cursor) {
             const after = Buffer.from(cursor, 'base64url').toString();
-            const i = items.findIndex((x) => x.id === after || x.createdAt + x.delta === after);
-            if (i < 0) return refuse(res, 400, 'invalid_field', { field: 'cursor' });
-            start = i + 1;
+            const [at, id] = after.split('|');
+            const i = id ? items.findIndex((x) => x.createdAt < at || (x.createdAt === at && x.id < id))
+                : items.findIndex((x) => key(x) === after) + 1;
+            if (!id && i === 0) return refuse(res, 400, 'invalid_field', { field: 'cursor' });
+            start = i < 0 ? items.length : i;
         }
         const slice = items.slice(start, start + limit);
         const last = slice.at(-1);
         const more = start + limit < items.length;
-        return { slice, nextCursor: more && last ? Buffer.from(last.id ?? last.createdAt + last.delta).toString('base64url') : null };
+        return { slice, nextCursor: more && last ? Buffer.from(key(last)).toString('base64url') : null };
     }
 
     async function route(req, res) {
@@ -504,6 +511,8 @@ export async function startServer({ port = 0, host = '127.0.0.1' } = {}) {
         if (gm && !gm[2] && method === 'DELETE') {
             state.requests.push({ module: m, method, path: p });
             if (g.status === 'running') return refuse(res, 409, 'running');
+            // a queued one is refunded, as nano_gen.c's change does
+            if (g.status === 'queued') ledger(g.cost, 'refund', m, g.id);
             state.gens.delete(g.id);
             return send(res, 200, { ok: true });
         }
@@ -531,6 +540,11 @@ export async function startServer({ port = 0, host = '127.0.0.1' } = {}) {
     return {
         url,
         state,
+        // n more finished generations of module m, older than the rest
+        seed(m, n) {
+            const oldest = Math.min(...list(m).map((g) => Date.parse(g.createdAt)), Date.now());
+            seed(m, n, (g, i) => { g.createdAt = new Date(oldest - i * 60_000).toISOString(); });
+        },
         refuseNext(module, status, body) {
             if (!state.refusals.has(module)) state.refusals.set(module, []);
             state.refusals.get(module).push({ status, body });
