@@ -124,6 +124,18 @@ test_multiline_and_spaces(void **state)
     check_all_splits("data: [DONE]\n\n", "message=[DONE]|");
 }
 
+/* A UTF-8 byte order mark is dropped at the stream's start only, split
+ * between reads or not; one later in the stream is part of the line. */
+static void
+test_bom(void **state)
+{
+    (void) state;
+    check_all_splits("\xEF\xBB\xBF" "data: one\n\ndata: two\n\n",
+                     "message=one|message=two|");
+    check_all_splits("\xEF\xBB\xBF" ": comment\ndata: x\n\n", "message=x|");
+    check_all_splits("data: a\n\n\xEF\xBB\xBF" "data: b\n\n", "message=a|");
+}
+
 static void
 test_openai_stream(void **state)
 {
@@ -216,6 +228,7 @@ main(void)
         cmocka_unit_test(test_crlf_and_cr),
         cmocka_unit_test(test_comments_fields_names),
         cmocka_unit_test(test_multiline_and_spaces),
+        cmocka_unit_test(test_bom),
         cmocka_unit_test(test_openai_stream),
         cmocka_unit_test(test_pending_at_end),
         cmocka_unit_test(test_too_large),
