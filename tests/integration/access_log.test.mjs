@@ -15,23 +15,26 @@ import { STATE, get, sleep } from './lib.mjs';
 const LOGS = `${STATE}/logs`;
 const ACCESS_LOG = `${LOGS}/nginx-access.log`;
 
-async function logLines(tag) {
-    for (let i = 0; i < 40; i++) {
-        const lines = fs.readFileSync(ACCESS_LOG, 'utf8').split('\n').filter((l) => l.includes(tag));
-        if (lines.length) return lines;
-        await sleep(50);
+// The access log's lines holding tag, once there are at least n of them
+// (nginx writes a line after the answer went out).
+async function logLines(tag, n = 1, from = 0) {
+    let lines = [];
+    for (let i = 0; i < 60 && lines.length < n; i++) {
+        if (i) await sleep(50);
+        lines = fs.readFileSync(ACCESS_LOG).subarray(from).toString('utf8').split('\n').filter((l) => l.includes(tag));
     }
-    return [];
+    return lines;
 }
 
 test('an OAuth callback\'s code and state are not written to any log; its path and status are', async () => {
     const code = `code-${crypto.randomBytes(12).toString('hex')}`;
     const state = `state-${crypto.randomBytes(12).toString('hex')}`;
+    const from = fs.statSync(ACCESS_LOG).size;
     for (const provider of ['github', 'google']) {
         const res = await get(`/api/auth/callback/${provider}?code=${code}&state=${state}`);
         assert.ok(res.status >= 300 && res.status < 500, `${provider}: ${res.status}`);
     }
-    const lines = await logLines('/api/auth/callback/');
+    const lines = await logLines('/api/auth/callback/', 2, from);
     assert.ok(lines.some((l) => l.includes('"GET /api/auth/callback/github?(not logged) HTTP/1.1" 302')), lines.join('\n'));
     assert.ok(lines.some((l) => l.includes('"GET /api/auth/callback/google?(not logged) HTTP/1.1" 302')), lines.join('\n'));
     await sleep(200);
@@ -46,7 +49,7 @@ test('other requests are logged with their query, and a callback without one as 
     const tag = crypto.randomBytes(8).toString('hex');
     await get(`/api/auth/signin?callbackUrl=%2F${tag}`);
     await get(`/api/auth/callback/github/${tag}`);
-    const lines = await logLines(tag);
+    const lines = await logLines(tag, 2);
     assert.ok(lines.some((l) => l.includes(`"GET /api/auth/signin?callbackUrl=%2F${tag} HTTP/1.1"`)), lines.join('\n'));
     assert.ok(lines.some((l) => l.includes(`"GET /api/auth/callback/github/${tag} HTTP/1.1"`)), lines.join('\n'));
 });
