@@ -429,6 +429,7 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     nano_db_t                      *db;
     json_t                         *body, *messages = NULL, *error = NULL;
     json_t                         *usage = NULL, *params = NULL;
+    const char                     *role;
     nano_gen_text_opts_t            o;
     nano_gen_refusal_t              why;
     const char                     *id = NULL;
@@ -508,8 +509,14 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     in.prompt = o.prompt;
     in.conversation_id = conversation;
     /* the messages as asked, for the conversation's later turns (the
-     * prompt column holds only the last user message) */
-    if (o.messages != NULL) {
+     * prompt column holds only the last user message, all there is of a
+     * lone user message) */
+    role = json_string_value(json_object_get(json_array_get(o.messages, 0),
+                                             "role"));
+    if (o.messages != NULL
+        && (json_array_size(o.messages) != 1 || role == NULL
+            || strcmp(role, "user") != 0))
+    {
         in.params = params = json_pack("{s:O}", "messages", o.messages);
         if (params == NULL) {
             status = nano_res_error(res, 500, "internal", "out of memory");
