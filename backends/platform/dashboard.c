@@ -29,7 +29,10 @@
  * and module status are small tables read whole; the recent rows come
  * from "Generation_user_idx", the usage from
  * "CreditLedger_userId_createdAt_idx" (sql/007): credits spent per day
- * and module are debits less refunds.
+ * and module are debits less refunds.  A refund counts on its debit's
+ * day (found by "CreditLedger_debit_once"), and not at all when that
+ * day is before the window: on its own day, a refund after midnight
+ * showed as credits spent below zero.
  */
 static const char  platform_dash_sql[] =
     "SELECT"
@@ -53,11 +56,15 @@ static const char  platform_dash_sql[] =
     " LIMIT " PLATFORM_DASH_RECENT ") r) AS recent,"
     " (SELECT coalesce(json_agg(json_build_array(u.\"day\", u.\"module\","
     " u.\"spent\") ORDER BY u.\"module\", u.\"day\"), '[]')"
-    " FROM (SELECT to_char(\"createdAt\", 'YYYY-MM-DD') AS \"day\","
-    " \"module\", -sum(\"delta\") AS \"spent\" FROM \"CreditLedger\""
-    " WHERE \"userId\" = $1 AND \"createdAt\" >= $2::timestamp"
-    " AND \"reason\" IN ('debit', 'refund') AND \"module\" IS NOT NULL"
-    " GROUP BY 1, 2) u) AS usage";
+    " FROM (SELECT to_char(c.\"at\", 'YYYY-MM-DD') AS \"day\", c.\"module\","
+    " -sum(c.\"delta\") AS \"spent\" FROM (SELECT l.\"module\", l.\"delta\","
+    " coalesce((SELECT d.\"createdAt\" FROM \"CreditLedger\" d"
+    " WHERE l.\"reason\" = 'refund' AND d.\"reason\" = 'debit'"
+    " AND d.\"generationId\" = l.\"generationId\"), l.\"createdAt\") AS \"at\""
+    " FROM \"CreditLedger\" l"
+    " WHERE l.\"userId\" = $1 AND l.\"createdAt\" >= $2::timestamp"
+    " AND l.\"reason\" IN ('debit', 'refund') AND l.\"module\" IS NOT NULL) c"
+    " WHERE c.\"at\" >= $2::timestamp GROUP BY 1, 2) u) AS usage";
 
 /* The window: PLATFORM_DASH_DAYS UTC days ending today. */
 typedef struct {

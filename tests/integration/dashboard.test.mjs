@@ -242,8 +242,15 @@ test('generations through the modules and ledger rows of past days: recent activ
     // are not spending, a row without a module, one a day too old
     const days = windowDays();
     const at = (daysAgo, h = 12) => `(date_trunc('day', now() AT TIME ZONE 'utc') - interval '${daysAgo} days' + interval '${h} hours')`;
-    const ins = (user, delta, reason, module, when) => `(${lit(user)}, ${delta}, ${lit(reason)}, ${module ? lit(module) : 'NULL'}, ${when})`;
-    psql(`INSERT INTO "CreditLedger" ("userId", "delta", "reason", "module", "createdAt") VALUES
+    const ins = (user, delta, reason, module, when, gen = null) => `(${lit(user)}, ${delta}, ${lit(reason)}, ${module ? lit(module) : 'NULL'}, ${when}, ${gen ? lit(gen) : 'NULL'})`;
+    // a refund counts on its debit's day (one past midnight showed as
+    // spending below zero), and not at all for a debit before the window
+    const late = `late-refund-${t}`, old = `old-refund-${t}`;
+    psql(`INSERT INTO "CreditLedger" ("userId", "delta", "reason", "module", "createdAt", "generationId") VALUES
+        ${ins(u.id, -4, 'debit', 'openai', at(8, 23), late)},
+        ${ins(u.id, 4, 'refund', 'openai', at(7, 0), late)},
+        ${ins(u.id, -8, 'debit', 'openai', at(40), old)},
+        ${ins(u.id, 8, 'refund', 'openai', at(6), old)},
         ${ins(u.id, -5, 'debit', 'grok', at(3))},
         ${ins(u.id, 2, 'refund', 'grok', at(3, 13))},
         ${ins(u.id, -3, 'debit', 'grok', at(3, 23))},
