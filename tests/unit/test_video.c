@@ -68,23 +68,32 @@ make_mp4(unsigned char *buf, int version, int w, int h, int large_moov)
     return n;
 }
 
+/* A one-second WebM of w x h from the offline encoder (free it). */
+static unsigned char *
+make_webm(const char *prompt, int seed, int w, int h, size_t *len,
+    nano_offline_video_info_t *made)
+{
+    nano_offline_video_request_t  r;
+
+    memset(&r, 0, sizeof(r));
+    r.prompt = prompt;
+    r.seed = seed;
+    r.width = w;
+    r.height = h;
+    r.seconds = 1;
+    return nano_offline_video_webm_mem(&r, len, made);
+}
+
 static void
 webm_size(void **state)
 {
-    nano_offline_video_request_t  r;
     nano_offline_video_info_t     made;
     nano_video_info_t             info;
     unsigned char                *p;
     size_t                        len, cut;
 
     (void) state;
-    memset(&r, 0, sizeof(r));
-    r.prompt = "a size test";
-    r.seed = 1;
-    r.width = 320;
-    r.height = 180;
-    r.seconds = 1;
-    p = nano_offline_video_webm_mem(&r, &len, &made);
+    p = make_webm("a size test", 1, 320, 180, &len, &made);
     assert_non_null(p);
     assert_int_equal(nano_video_sniff(p, len, &info), 0);
     assert_string_equal(info.mime, "video/webm");
@@ -159,20 +168,13 @@ refusals(void **state)
 static void
 whole(void **state)
 {
-    nano_offline_video_request_t  r;
     nano_offline_video_info_t     made;
     nano_video_info_t             info;
     unsigned char                *p, buf[1024];
     size_t                        len, cut;
 
     (void) state;
-    memset(&r, 0, sizeof(r));
-    r.prompt = "a whole test";
-    r.seed = 2;
-    r.width = 160;
-    r.height = 90;
-    r.seconds = 1;
-    p = nano_offline_video_webm_mem(&r, &len, &made);
+    p = make_webm("a whole test", 2, 160, 90, &len, &made);
     assert_non_null(p);
     assert_int_equal(nano_video_sniff(p, len, &info), 0);
     assert_int_equal(nano_video_whole(p, len, &info), 1);
