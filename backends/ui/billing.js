@@ -116,15 +116,24 @@ const ledger = {
         if (more && this.cursor) q.set('cursor', this.cursor);
         const errorEl = $('[data-nbb-ledger-error]');
         let res;
+        /* the words, and a way to ask again without a reload (the page
+         * had none: a first page that failed left the ledger empty) */
+        const failed = (text) => {
+            const again = el('button', { type: 'button', class: 'nbm-button-quiet', text: 'Try again' });
+            again.addEventListener('click', () => {
+                errorEl.textContent = '';
+                this.load(more);
+            });
+            errorEl.replaceChildren(text, ' ', again);
+            return null;
+        };
         try {
             res = await api(`/api/credits?${q}`);
         } catch {
-            errorEl.textContent = 'The ledger could not be loaded: the network seems down.';
-            return null;
+            return failed('The ledger could not be loaded: the network seems down.');
         }
         if (res.status !== 200 || !res.body) {
-            errorEl.textContent = explain(res, 'load the ledger');
-            return null;
+            return failed(explain(res, 'load the ledger'));
         }
         errorEl.textContent = '';
         header.show(res.body.balance);
