@@ -56,6 +56,24 @@ nano_ebml_vint(const unsigned char *p, size_t len, size_t *used,
     return 0;
 }
 
+/* An element's header: its id (with the marker bit), its size (*unknown
+ * for "until the end") and the header's length in *used; -1 when the
+ * header does not fit in len. */
+static int
+nano_ebml_head(const unsigned char *p, size_t len, uint64_t *id,
+    uint64_t *size, int *unknown, size_t *used)
+{
+    size_t  a, b;
+
+    if (nano_ebml_vint(p, len, &a, id, 1, NULL) != 0
+        || nano_ebml_vint(p + a, len - a, &b, size, 0, unknown) != 0)
+    {
+        return -1;
+    }
+    *used = a + b;
+    return 0;
+}
+
 static uint64_t
 nano_be(const unsigned char *p, size_t n)
 {
@@ -73,17 +91,15 @@ nano_webm_walk(const unsigned char *p, size_t len, nano_video_info_t *info,
     int depth)
 {
     uint64_t  id, size;
-    size_t    a, b;
+    size_t    head;
     int       unknown;
 
     while (len > 0 && depth < 8) {
-        if (nano_ebml_vint(p, len, &a, &id, 1, NULL) != 0
-            || nano_ebml_vint(p + a, len - a, &b, &size, 0, &unknown) != 0)
-        {
+        if (nano_ebml_head(p, len, &id, &size, &unknown, &head) != 0) {
             return;
         }
-        p += a + b;
-        len -= a + b;
+        p += head;
+        len -= head;
         if (unknown || size > len) {
             size = len;
         }
@@ -137,6 +153,30 @@ nano_mp4_tkhd(const unsigned char *p, size_t len, nano_video_info_t *info)
     }
 }
 
+/* An MP4 box's header: its whole size (a 64-bit one after size 1, the
+ * rest of the buffer for size 0) and the header's length; -1 when it
+ * does not fit in len. */
+static int
+nano_mp4_box(const unsigned char *p, size_t len, uint64_t *size,
+    size_t *head)
+{
+    if (len < 8) {
+        return -1;
+    }
+    *size = nano_be(p, 4);
+    *head = 8;
+    if (*size == 1) {
+        if (len < 16) {
+            return -1;
+        }
+        *size = nano_be(p + 8, 8);
+        *head = 16;
+    } else if (*size == 0) {
+        *size = len;
+    }
+    return *size < *head || *size > len ? -1 : 0;
+}
+
 static void
 nano_mp4_walk(const unsigned char *p, size_t len, nano_video_info_t *info,
     int depth)
@@ -145,18 +185,7 @@ nano_mp4_walk(const unsigned char *p, size_t len, nano_video_info_t *info,
     size_t    head;
 
     while (len >= 8 && depth < 8 && info->width == 0) {
-        size = nano_be(p, 4);
-        head = 8;
-        if (size == 1) {
-            if (len < 16) {
-                return;
-            }
-            size = nano_be(p + 8, 8);
-            head = 16;
-        } else if (size == 0) {
-            size = len;
-        }
-        if (size < head || size > len) {
+        if (nano_mp4_box(p, len, &size, &head) != 0) {
             return;
         }
         if (memcmp(p + 4, "moov", 4) == 0 || memcmp(p + 4, "trak", 4) == 0) {
@@ -197,17 +226,15 @@ static int
 nano_webm_whole(const unsigned char *p, size_t len)
 {
     uint64_t  id, size;
-    size_t    a, b, in;
+    size_t    head, in;
     int       unknown, segment = 0;
 
     while (len > 0) {
-        if (nano_ebml_vint(p, len, &a, &id, 1, NULL) != 0
-            || nano_ebml_vint(p + a, len - a, &b, &size, 0, &unknown) != 0)
-        {
+        if (nano_ebml_head(p, len, &id, &size, &unknown, &head) != 0) {
             return 0;
         }
-        p += a + b;
-        len -= a + b;
+        p += head;
+        len -= head;
         if (id == NANO_EBML_SEGMENT) {
             segment = 1;
             in = unknown ? len : (size_t) size;
@@ -216,21 +243,18 @@ nano_webm_whole(const unsigned char *p, size_t len)
             }
             /* the segment's own children: a cut one runs past the end */
             while (in > 0) {
-                if (nano_ebml_vint(p, in, &a, &id, 1, NULL) != 0
-                    || nano_ebml_vint(p + a, in - a, &b, &size, 0, &unknown)
-                       != 0)
-                {
+                if (nano_ebml_head(p, in, &id, &size, &unknown, &head) != 0) {
                     return 0;
                 }
                 if (unknown) {
                     return 1;
                 }
-                if (size > in - a - b) {
+                if (size > in - head) {
                     return 0;
                 }
-                p += a + b + size;
-                in -= a + b + (size_t) size;
-                len -= a + b + (size_t) size;
+                p += head + size;
+                in -= head + (size_t) size;
+                len -= head + (size_t) size;
             }
             continue;
         }
@@ -249,22 +273,11 @@ static int
 nano_mp4_whole(const unsigned char *p, size_t len)
 {
     uint64_t  size;
+    size_t    head;
     int       moov = 0, mdat = 0;
 
     while (len > 0) {
-        if (len < 8) {
-            return 0;
-        }
-        size = nano_be(p, 4);
-        if (size == 1) {
-            if (len < 16) {
-                return 0;
-            }
-            size = nano_be(p + 8, 8);
-        } else if (size == 0) {
-            size = len;
-        }
-        if (size < 8 || size > len) {
+        if (nano_mp4_box(p, len, &size, &head) != 0) {
             return 0;
         }
         moov |= memcmp(p + 4, "moov", 4) == 0;
