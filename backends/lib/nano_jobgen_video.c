@@ -120,18 +120,18 @@ nano_jobgen_wan_start(nano_job_t *job)
  * charged, and its URL holds for about a day, so ask for the task again
  * (its URL with it) on the poll's backoff, a few rounds before giving
  * up; a line down for a few seconds failed and refunded it before.
- * Returns -1 when the rounds are used up. */
+ * 1 when another round may go (the caller polls), 0 when they are used
+ * up. */
 static int
 nano_jobgen_wan_download_again(nano_job_t *job, nano_jobgen_wan_t *w,
-    const char *why, nano_job_next_t *next)
+    const char *why)
 {
     if (++w->downloads >= NANO_JOBGEN_DOWNLOADS_MAX) {
-        return -1;
+        return 0;
     }
     nano_log_warn("job %s: the video's download failed (%s); tried again"
                   " after the task's next poll", job->gen.id, why);
-    *next = nano_jobgen_wan_poll(job, w);
-    return 0;
+    return 1;
 }
 
 /* The downloaded video: WebM or MP4, by its bytes. */
@@ -142,13 +142,11 @@ nano_jobgen_store_video(nano_job_t *job, nano_jobgen_wan_t *w,
     const unsigned char  *p = (const unsigned char *) res->body.data;
     const char           *size;
     nano_video_info_t     info;
-    nano_job_next_t       next;
 
     if ((res->status == 408 || res->status == 429 || res->status >= 500)
-        && nano_jobgen_wan_download_again(job, w, "a busy server", &next)
-           == 0)
+        && nano_jobgen_wan_download_again(job, w, "a busy server"))
     {
-        return next;
+        return nano_jobgen_wan_poll(job, w);
     }
     if (res->status != 200 || res->body.len < 12) {
         return nano_job_fail(job, NANO_PERR_PROVIDER,
@@ -163,9 +161,9 @@ nano_jobgen_store_video(nano_job_t *job, nano_jobgen_wan_t *w,
      * ended well, and a part of the video was stored and charged */
     if (!nano_video_whole(p, res->body.len, &info)) {
         if (nano_jobgen_wan_download_again(job, w, "the video came cut"
-                                           " short", &next) == 0)
+                                           " short"))
         {
-            return next;
+            return nano_jobgen_wan_poll(job, w);
         }
         return nano_job_fail(job, NANO_PERR_BAD_RESPONSE,
                              "the provider's video is cut short");
@@ -269,8 +267,6 @@ nano_jobgen_wan_unanswered(nano_job_t *job, nano_job_next_t next)
 {
     nano_jobgen_wan_t  *w = job->state;
     const char         *why;
-    json_t             *error;
-    nano_job_next_t     again;
 
     if (w == NULL || w->stage == NANO_WAN_STAGE_SUBMIT) {
         return next;
@@ -278,18 +274,13 @@ nano_jobgen_wan_unanswered(nano_job_t *job, nano_job_next_t next)
     why = json_string_value(json_object_get(job->error, "message"));
     why = why != NULL ? why : "?";
     if (w->stage == NANO_WAN_STAGE_DOWNLOAD) {
-        /* the poll may fail the job with an error of its own */
-        error = job->error;
-        job->error = NULL;
-        if (nano_jobgen_wan_download_again(job, w, why, &again) != 0) {
-            job->error = error;
+        if (!nano_jobgen_wan_download_again(job, w, why)) {
             return next;
         }
-        json_decref(error);
-        return again;
+    } else {
+        nano_log_warn("job %s: a poll of its task brought no answer (%s);"
+                      " polled again", job->gen.id, why);
     }
-    nano_log_warn("job %s: a poll of its task brought no answer (%s);"
-                  " polled again", job->gen.id, why);
     json_decref(job->error);
     job->error = NULL;
     return nano_jobgen_wan_poll(job, w);
