@@ -52,9 +52,12 @@ nano_sse_line(nano_sse_t *s, nano_sse_cb cb, void *ctx)
     int          rc;
 
     /* the stream's UTF-8 byte order mark, which the format drops */
-    if (!s->lines++ && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
-        line += 3;
-        len -= 3;
+    if (!s->started) {
+        s->started = 1;
+        if (len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+            line += 3;
+            len -= 3;
+        }
     }
     if (len == 0) {
         if (!s->has_data) {

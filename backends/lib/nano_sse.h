@@ -38,7 +38,7 @@ typedef struct {
     size_t       events;      /* dispatched so far */
     int          cr;          /* the last byte fed was '\r' */
     int          has_data;
-    int          lines;       /* any line read yet (a BOM goes first) */
+    int          started;     /* a line was read (a BOM goes first) */
     int          status;      /* sticky: 0, or the error that stopped it */
 } nano_sse_t;
 
