@@ -365,8 +365,9 @@ nano_textgen_chat(nano_provider_t p, const nano_textgen_req_t *req,
                                         (uint32_t) rand(),
                                         ctx.err.retry_after_ms);
         /* a provider that asked for longer than a retry waits (the
-         * backoff's minute) would only refuse an earlier try again */
-        if (ctx.err.retry_after_ms > wait
+         * backoff's minute) would only refuse an earlier try again: the
+         * job runner's rule too */
+        if (ctx.err.retry_after_ms > NANO_PROVIDER_RETRY_AFTER_MAX_MS
             || nano_clock_ms() + wait + NANO_TEXTGEN_TRY_MIN_MS > deadline)
         {
             nano_textgen_fail(res, &ctx.err);
