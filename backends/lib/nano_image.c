@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -372,6 +373,34 @@ out:
     if (fd >= 0) {
         close(fd);
     }
+    return rc;
+}
+
+int
+nano_image_whole_file(const char *path, const nano_image_info_t *info)
+{
+    struct stat   st;
+    void         *map;
+    int           fd, rc = -1;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    if (fstat(fd, &st) != 0) {
+        goto out;
+    }
+    if (st.st_size == 0) {
+        rc = 0;
+        goto out;
+    }
+    map = mmap(NULL, (size_t) st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map != MAP_FAILED) {
+        rc = nano_image_whole(map, (size_t) st.st_size, info);
+        munmap(map, (size_t) st.st_size);
+    }
+out:
+    close(fd);
     return rc;
 }
 

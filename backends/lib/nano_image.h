@@ -40,6 +40,10 @@ int nano_image_whole(const unsigned char *p, size_t len,
  * whole file for its size; -1 when unreadable or not an image. */
 int nano_image_sniff_file(const char *path, nano_image_info_t *info);
 
+/* nano_image_whole for a file on disk: 1 whole, 0 cut short, -1 when
+ * it cannot be read. */
+int nano_image_whole_file(const char *path, const nano_image_info_t *info);
+
 /*
  * Decodes a base64 image (plain, or a "data:<type>;base64," URL, whose
  * declared type is ignored) of at most max decoded bytes into the file

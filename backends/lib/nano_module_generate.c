@@ -746,6 +746,7 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
     char                  sha[NANO_FILE_SHA256_SIZE];
     const char           *root = nano_job_media_root(), *mime, *ext;
     json_t               *image;
+    int                   whole;
 
     if (up == NULL && b64 == NULL) {
         return 0;
@@ -804,6 +805,8 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
      * anything decodes it: a PNG of zeros of 16384 x 16384 takes 800 KB
      * and decodes to 800 MB (found by a probe); the avatar's limit */
     if (up != NULL) {
+        in.info.mime = mime;
+        in.info.ext = ext;
         in.info.width = up->width;
         in.info.height = up->height;
     }
@@ -818,6 +821,21 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
         unlink(path);
         return nano_res_error(res, 413, "payload_too_large", "the image may"
                               " have at most 25 megapixels");
+    }
+    /* a file cut short (an upload that broke off, a base64 string
+     * copied in part) would be sent, charged and then refused by the
+     * provider, or edited as a half-grey picture */
+    whole = nano_image_whole_file(path, &in.info);
+    if (whole < 0) {
+        nano_log_error("cannot read back %s: %s", path, strerror(errno));
+        unlink(path);
+        return nano_res_error(res, 500, "internal", "cannot store the"
+                              " image");
+    }
+    if (whole == 0) {
+        unlink(path);
+        return nano_res_field_error(res, "image", "the image is cut short:"
+                                    " its end is missing");
     }
     if (digest && nano_file_sha256(path, sha) != 0) {
         nano_log_error("cannot read back %s: %s", path, strerror(errno));

@@ -1060,6 +1060,19 @@ test('uploads: a file that is not an image is 400 image; a PNG named .jpg is tak
         }
     }
 
+    // an image cut short (an upload that broke off, base64 copied in
+    // part) is 400 image, in either form: until 2026-12-06 it was
+    // charged and sent, and the provider refused it or edited half a
+    // picture
+    const cut = image.subarray(0, image.length - 20);
+    const c1 = await generate(u.jar, nb.name, { prompt: 'edit', image: cut.toString('base64') });
+    const c2 = await post(nb.name, multipart({ prompt: 'edit' }, [{ name: 'image', filename: 'c.png', type: 'image/png', data: cut }]));
+    for (const [how, r] of [['base64', c1], ['multipart', c2]]) {
+        assert.equal(r.status, 400, `a PNG cut short as ${how}: ${r.status} ${r.text.slice(0, 200)}`);
+        assert.equal(r.json().field, 'image', how);
+        assert.match(r.json().message, /cut short/, how);
+    }
+
     // seedream takes no input image, in either form
     const sd = REGISTRY.find((x) => x.name === 'seedream');
     if (sd) {

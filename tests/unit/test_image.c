@@ -637,6 +637,28 @@ whole_row(void **state)
                                       c->len, &info), 0);
 }
 
+/* The same judged on a file (an upload, a decoded base64 image): the
+ * whole table's images written out, an empty file, none at all. */
+static void
+whole_files(void **state)
+{
+    const char         *path = path_in_dir("whole.img");
+    nano_image_info_t   info;
+    size_t              i;
+
+    (void) state;
+    for (i = 0; i < sizeof(whole_cases) / sizeof(whole_cases[0]); i++) {
+        write_file(path, (const unsigned char *) whole_cases[i].bytes,
+                   whole_cases[i].len);
+        assert_int_equal(nano_image_sniff_file(path, &info), 0);
+        assert_int_equal(nano_image_whole_file(path, &info),
+                         whole_cases[i].whole);
+    }
+    write_file(path, (const unsigned char *) "", 0);
+    assert_int_equal(nano_image_whole_file(path, &info), 0);
+    assert_int_equal(nano_image_whole_file(path_in_dir("absent"), &info), -1);
+}
+
 int
 main(void)
 {
@@ -648,6 +670,7 @@ main(void)
         cmocka_unit_test(b64_large),
         cmocka_unit_test(sniff_files),
         cmocka_unit_test(sniff_jpeg_far),
+        cmocka_unit_test(whole_files),
     };
     int  rc = 0;
 
