@@ -528,14 +528,61 @@ nano_image_write_all(int fd, const unsigned char *p, size_t len)
     return 0;
 }
 
+#define NANO_IMAGE_B64_SPACE(c)                                           \
+    ((c) == ' ' || (c) == '\t' || (c) == '\r' || (c) == '\n')
+
+/*
+ * base64 as `base64` and MIME write it comes in lines of 76 characters
+ * (pasted into JSON, "\n" or "\r\n" between them): a copy of text
+ * without its spaces, tabs and line breaks, or NULL with *copy NULL when
+ * it has none.  -1 out of memory.
+ */
+static int
+nano_image_b64_unwrap(const char *text, size_t len, char **copy,
+    size_t *copy_len)
+{
+    size_t  i, n = 0;
+    char   *out;
+
+    *copy = NULL;
+    for (i = 0; i < len && !NANO_IMAGE_B64_SPACE(text[i]); i++) {
+        /* void */
+    }
+    if (i == len) {
+        return 0;
+    }
+    out = malloc(len);
+    if (out == NULL) {
+        return -1;
+    }
+    for (i = 0; i < len; i++) {
+        if (!NANO_IMAGE_B64_SPACE(text[i])) {
+            out[n++] = text[i];
+        }
+    }
+    *copy = out;
+    *copy_len = n;
+    return 0;
+}
+
 int
 nano_image_from_base64(const char *text, size_t len, size_t max,
     const char *path, nano_image_info_t *info)
 {
     unsigned char  *buf = NULL;
+    char           *unwrapped = NULL;
     size_t          decoded, done, step, n;
     int             fd = -1, made = 0, rc = -1;
 
+    if (text != NULL && nano_image_b64_unwrap(text, len, &unwrapped, &n) != 0)
+    {
+        rc = -3;
+        goto out;
+    }
+    if (unwrapped != NULL) {
+        text = unwrapped;
+        len = n;
+    }
     if (text == NULL || nano_image_b64_check(&text, &len, &decoded) != 0) {
         goto out;
     }
@@ -596,5 +643,6 @@ out:
         unlink(path);
     }
     free(buf);
+    free(unwrapped);
     return rc;
 }

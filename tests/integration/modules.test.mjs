@@ -1003,13 +1003,18 @@ test('uploads: a file that is not an image is 400 image; a PNG named .jpg is tak
     assert.ok(parts.some((p) => typeof p.text === 'string' && p.text.includes(t)), 'with the prompt');
 
     // base64 in JSON, plain and as a data URL
-    for (const [what, b64] of [['plain base64', image.toString('base64')], ['a data URL', `data:image/png;base64,${image.toString('base64')}`]]) {
+    // wrapped as `base64` and MIME write it (lines of 76, CR LF): until
+    // 2026-12-06 refused as not base64
+    const wrapped = image.toString('base64').replace(/.{76}/g, '$&\r\n');
+    for (const [what, b64] of [['plain base64', image.toString('base64')], ['a data URL', `data:image/png;base64,${image.toString('base64')}`],
+        ['base64 in lines of 76', wrapped]]) {
         const r = await generate(u.jar, nb.name, { prompt: `edit ${what} ${tag()}`, image: b64 });
         assert.equal(r.status, 202, `${what}: ${r.text.slice(0, 200)}`);
         const g = await waitFor(u.jar, nb.name, r.json().id, { ms: 30000 });
         assert.equal(g.status, 'succeeded', `${what}: ${JSON.stringify(g.error)}`);
         assert.equal(row(g.id).params.inputImage?.mime, 'image/png', what);
         assert.match(row(g.id).params.inputImage?.file, /\/inputs\/[0-9a-f-]{36}\.png$/, `${what}: named by its type`);
+        assert.deepEqual(fs.readFileSync(path.join(MEDIA_DIR, row(g.id).params.inputImage.file)), image, `${what}: the very bytes`);
     }
     const notB64 = await generate(u.jar, nb.name, { prompt: 'edit', image: 'this is not base64!' });
     assert.equal(notB64.status, 400);
@@ -1083,8 +1088,8 @@ test('uploads: a file that is not an image is 400 image; a PNG named .jpg is tak
         assert.equal(mp.status, 400, `seedream, multipart image: ${mp.text.slice(0, 200)}`);
         assert.equal(mp.json().field, 'image');
     }
-    // charged only for what was accepted: three nano-banana jobs
-    assert.equal(balanceOf(u.id), 100 - 3 * price(nb.name));
+    // charged only for what was accepted: four nano-banana jobs
+    assert.equal(balanceOf(u.id), 100 - 4 * price(nb.name));
     assert.equal(ledgerSum(u.id), balanceOf(u.id));
 });
 
