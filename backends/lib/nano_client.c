@@ -214,6 +214,11 @@ nano_client_prereq(void *arg, char *ip, char *local_ip, int remote_port,
     (void) local_ip;
     (void) remote_port;
     (void) local_port;
+    /* a followed redirect is a request of its own; a GET of a file,
+     * sent again, costs nothing */
+    if (res->call->follow) {
+        return CURL_PREREQFUNC_OK;
+    }
     return res->sends++ > 0 ? CURL_PREREQFUNC_ABORT : CURL_PREREQFUNC_OK;
 }
 
@@ -265,7 +270,14 @@ nano_client_setup(CURL *easy, const nano_client_call_t *call,
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, nano_client_header);
     curl_easy_setopt(easy, CURLOPT_HEADERDATA, res);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, call->follow ? 1L : 0L);
+    if (call->follow) {
+        curl_easy_setopt(easy, CURLOPT_MAXREDIRS,
+                         (long) NANO_CLIENT_REDIRECTS_MAX);
+        curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR,
+                         strncasecmp(call->url, "https:", 6) == 0
+                         ? "https" : "http,https");
+    }
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
     curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, nano_client_prereq);
     curl_easy_setopt(easy, CURLOPT_PREREQDATA, res);
@@ -316,6 +328,10 @@ nano_client_finish(CURL *easy, CURLcode code, nano_client_res_t *res)
     res->sent = req > 0 && (res->call->body == NULL
                             || (size_t) up >= res->call->body_len);
     res->timed_out = code == CURLE_OPERATION_TIMEDOUT;
+    res->bad_redirect = res->call->follow
+                        && (code == CURLE_TOO_MANY_REDIRECTS
+                            || (code == CURLE_UNSUPPORTED_PROTOCOL
+                                && res->status >= 300 && res->status < 400));
     if (res->sends > 1) {
         res->sent = 1;
         snprintf(res->error, sizeof(res->error), "the connection closed"
@@ -453,6 +469,10 @@ nano_client_why(const nano_client_res_t *res)
     }
     if (res->too_large) {
         return "the provider's answer was too large";
+    }
+    if (res->bad_redirect) {
+        return "the provider's file address redirected too often, or"
+               " from https to plain http";
     }
     if (res->sends > 1) {
         return "the connection to the provider broke";

@@ -21,6 +21,7 @@
 #define NANO_CLIENT_CONNECT_MS      10000
 #define NANO_CLIENT_TIMEOUT_MS      120000
 #define NANO_CLIENT_BODY_MAX        (32 * 1024 * 1024)
+#define NANO_CLIENT_REDIRECTS_MAX   5
 
 /* Called with each piece of the response body as it arrives (streaming
  * calls); returns 0 to go on, -1 to stop the transfer. */
@@ -44,6 +45,11 @@ typedef struct {
     long                   connect_ms;   /* 0: NANO_CLIENT_CONNECT_MS */
     long                   timeout_ms;   /* 0: NANO_CLIENT_TIMEOUT_MS */
     size_t                 body_max;     /* 0: NANO_CLIENT_BODY_MAX */
+    int                    follow;       /* a GET of a URL a provider
+                                            gave (no key): follows up to
+                                            NANO_CLIENT_REDIRECTS_MAX
+                                            redirects, never from https
+                                            to http */
     nano_client_data_fn    on_data;      /* NULL: collect into res.body */
     nano_client_idle_fn    on_idle;
     long                   idle_ms;
@@ -68,6 +74,8 @@ typedef struct {
     int          timed_out;
     int          stopped;        /* on_data or on_idle stopped it */
     int          too_large;      /* the body passed body_max */
+    int          bad_redirect;   /* a follow call redirected too often,
+                                    or from https to http */
     CURLcode     code;
     char         error[CURL_ERROR_SIZE];
     /* private: the call the callbacks serve, the last idle tick */

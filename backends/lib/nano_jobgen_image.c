@@ -288,6 +288,7 @@ nano_jobgen_ark_step(nano_job_t *job, const nano_client_res_t *res)
                                  "Seedream's image URL is too long");
         } else {
             job->call.timeout_ms = NANO_JOBGEN_IMAGE_TIMEOUT_MS;
+            job->call.follow = 1;
             job->posting = 0;
             job->polls = 1;
             next = NANO_JOB_CALL;

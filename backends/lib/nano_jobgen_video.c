@@ -243,6 +243,7 @@ nano_jobgen_wan_step(nano_job_t *job, const nano_client_res_t *res)
             } else {
                 job->call.timeout_ms = NANO_JOBGEN_VIDEO_TIMEOUT_MS;
                 job->call.body_max = NANO_JOBGEN_VIDEO_MAX;
+                job->call.follow = 1;
                 job->delay_ms = 0;
                 w->stage = NANO_WAN_STAGE_DOWNLOAD;
                 next = NANO_JOB_CALL;

@@ -742,7 +742,9 @@ nano_job_retryable(const char *method, int attempts,
 {
     int  get = strcmp(method, "GET") == 0;
 
-    if (attempts >= NANO_JOBS_RETRIES || res->stopped || res->too_large) {
+    if (attempts >= NANO_JOBS_RETRIES || res->stopped || res->too_large
+        || res->bad_redirect)
+    {
         return 0;
     }
     if (res->status == 408 || res->status == 429 || res->status >= 500) {
@@ -770,6 +772,9 @@ nano_jobs_transfer_failed(nano_job_t *job)
         snprintf(msg, sizeof(msg), "the provider's answer was larger than"
                  " the %zu MiB this generation may take", max >> 20);
         return nano_job_fail(job, "bad_response", msg);
+    }
+    if (res->bad_redirect) {
+        return nano_job_fail(job, "bad_response", nano_client_why(res));
     }
     return nano_job_fail(job, res->timed_out ? "timeout" : "provider_error",
                          nano_client_why(res));
@@ -854,7 +859,9 @@ nano_jobs_called(nano_db_t *db, nano_job_t *job, CURLMsg *msg)
     {
         /* no answer, or one cut short (an error status still says why) */
         next = nano_jobs_transfer_failed(job);
-        if (job->provider->unanswered != NULL && !job->res.too_large) {
+        if (job->provider->unanswered != NULL && !job->res.too_large
+            && !job->res.bad_redirect)
+        {
             job->attempts = 0;
             next = job->provider->unanswered(job, next);
         }

@@ -187,6 +187,14 @@ function cutsOf(marks, name = 'cut-download') {
     return n === true ? Infinity : n;
 }
 
+// Where a file is downloaded from: the file itself, or, with
+// "[fake:redirect-download=N]", a chain of N redirects ending at it, as
+// a CDN or an object store's signed address may answer.
+function fileUrl(base, name, marks) {
+    const hops = Number(marks.get('redirect-download') ?? 0);
+    return hops > 0 ? `${base}/_fake/redirect/${hops}/${name}` : `${base}/_fake/files/${name}`;
+}
+
 // ---- the error shapes -------------------------------------------------------
 
 const GEMINI_STATUS = {
@@ -466,7 +474,7 @@ export function createFakeProviders(opts) {
             if (fmt === 'url' || marks.has('url')) {
                 const name = `${rid()}.png`;
                 files.set(name, { type: 'image/png', data: image, cuts: cutsOf(marks), shorts: cutsOf(marks, 'short-download') });
-                item = { url: `${base()}/_fake/files/${name}`, size };
+                item = { url: fileUrl(base(), name, marks), size };
             } else {
                 item = { b64_json: image.toString('base64'), size };
             }
@@ -779,7 +787,7 @@ export function createFakeProviders(opts) {
         if (!files.has(name)) files.set(name, { type: 'video/webm', data: video, cuts: cutsOf(t.marks), shorts: cutsOf(t.marks, 'short-download'), busy: Number(t.marks.get('busy-download') ?? 0) });
         send(res, 200, {
             request_id,
-            output: { task_id: id, task_status: 'SUCCEEDED', video_url: `${base()}/_fake/files/${name}`, orig_prompt: t.marks.get('_prompt'), ...times, end_time: times.submit_time },
+            output: { task_id: id, task_status: 'SUCCEEDED', video_url: fileUrl(base(), name, t.marks), orig_prompt: t.marks.get('_prompt'), ...times, end_time: times.submit_time },
             usage: { video_duration: t.duration, video_ratio: t.size, video_count: 1 },
         });
     }
@@ -835,6 +843,12 @@ export function createFakeProviders(opts) {
             return send(res, 200, { ok: true });
         }
         if ((req.method === 'GET' || req.method === 'HEAD') && (m = /^\/_fake\/files\/([\w.-]+)$/.exec(p))) return serveFile(req, res, m[1]);
+        if ((req.method === 'GET' || req.method === 'HEAD') && (m = /^\/_fake\/redirect\/(\d+)\/([\w.-]+)$/.exec(p))) {
+            count('redirects', req, null);
+            const left = Number(m[1]) - 1;
+            const to = left > 0 ? `/_fake/redirect/${left}/${m[2]}` : `/_fake/files/${m[2]}`;
+            return send(res, 302, '', { Location: `${base()}${to}`, 'Content-Type': 'text/plain' });
+        }
         if (req.method === 'POST' && (m = /^\/v1beta\/models\/([\w.-]+):generateContent$/.exec(p))) return gemini(req, res, m[1], url);
         if (req.method === 'POST' && p === '/api/v3/images/generations') return ark(req, res);
         if (req.method === 'POST' && p === '/v1/chat/completions') return chat('openai', req, res);

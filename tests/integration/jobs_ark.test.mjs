@@ -5,7 +5,7 @@
 // b64_json answer stored byte for byte and charged once; a url answer
 // ([fake:url]) downloaded without the key; a download cut once fetched
 // again, one cut every time failed with one refund and the POST never
-// sent again; a download that ended early with no length to tell the
+// sent again; a download behind redirects followed, up to five; a download that ended early with no length to tell the
 // same; the largest image an answer can carry stored, an answer
 // or a download past the 32 MiB cap failed `bad_response` with one
 // refund; Ark's content checks shown as `blocked` with one refund.
@@ -149,6 +149,27 @@ test('seedream against the fake Ark: answers, downloads, cuts and content checks
             failedClean(j, M, 'bad_response');
             assert.equal(j.g.error.message, 'the provider\'s image is cut short');
             assert.equal(called(j, 'files'), 1 + RETRIES, 'the download was tried again, twice');
+            assert.equal(called(j, 'ark.images'), 1, 'the POST was never sent again');
+        });
+
+        // an image address that answers with redirects (a CDN, an
+        // object store): until 2026-12-06 the first 302 failed the job
+        await t.test('[fake:url] [fake:redirect-download=3]: the download follows the redirects', async () => {
+            const prompt = 'a lighthouse at dawn [fake:url] [fake:redirect-download=3]';
+            const j = await oneJob(M, 'ark-redirect', prompt);
+            await storedWhole(j, png);
+            assert.equal(called(j, 'redirects'), 3, 'three redirects followed');
+            assert.equal(called(j, 'files'), 1, 'one download');
+            assert.equal(j.after.last.redirects.authScheme, null, 'no key on the way');
+            downloaded(j);
+        });
+
+        await t.test('[fake:url] [fake:redirect-download=9]: past five redirects the job fails bad_response at once, refunded once', async () => {
+            const j = await oneJob(M, 'ark-redirect-loop', 'a lighthouse in a loop [fake:url] [fake:redirect-download=9]');
+            failedClean(j, M, 'bad_response');
+            assert.match(j.g.error.message, /redirected too often/, j.g.error.message);
+            assert.equal(called(j, 'redirects'), 6, 'the first address and five redirects, never tried again');
+            assert.equal(called(j, 'files'), 0);
             assert.equal(called(j, 'ark.images'), 1, 'the POST was never sent again');
         });
 

@@ -119,6 +119,29 @@ test('wan-2.5: a download cut every time fails the job after four rounds, with o
     assert.equal(called(j, 'wan.submit'), 1, 'never submitted again');
 });
 
+// DashScope's video_url is an object store's signed address; one behind
+// a CDN may answer with redirects.  Until 2026-12-06 the first 302
+// failed the video, refunded.
+test('wan-2.5: a video download behind redirects follows them; the video stored, charged once', async () => {
+    const j = await oneJob('wan-2.5', 'redirect', 'a video behind a CDN [fake:redirect-download=2]', 60000);
+    assert.equal(j.g.status, 'succeeded', JSON.stringify(j.g.error));
+    assert.equal(called(j, 'redirects'), 2, 'two redirects followed');
+    assert.equal(called(j, 'files'), 1, 'one download');
+    const whole = Buffer.from(await (await fetch(`${FAKE_URL}${j.after.last.files.url}`)).arrayBuffer());
+    const out = row(j.id).outputs;
+    assert.equal(out.length, 1);
+    assert.ok(fs.readFileSync(path.join(MEDIA_DIR, out[0].file)).equals(whole), 'the stored file is the whole video');
+    assert.deepEqual(ledgerOf(j.id).map((x) => [x.reason, Number(x.delta)]), [['debit', -j.cost]], 'charged once, no refund');
+});
+
+test('wan-2.5: a video download redirected more than five times fails bad_response at once, one refund, no rounds', async () => {
+    const j = await oneJob('wan-2.5', 'redirect-loop', 'a video in a redirect loop [fake:redirect-download=20]', 60000);
+    failedClean(j, 'wan-2.5', 'bad_response');
+    assert.match(j.g.error.message, /redirected too often/, j.g.error.message);
+    assert.equal(called(j, 'redirects'), 6, 'the first address and five redirects, never tried again');
+    assert.equal(called(j, 'wan.submit'), 1, 'never submitted again');
+});
+
 test('nano-banana: an answer cut mid-body fails with one refund and is never sent again', async () => {
     const j = await oneJob('nano-banana', 'cut-answer', 'an image cut short [fake:cut-answer]', 20000);
     failedClean(j, 'nano-banana', 'provider_error');
