@@ -4,6 +4,7 @@
  */
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -51,7 +52,8 @@ static struct {
 };
 
 /* A cost-12 bcrypt hash of a random string nobody knows; verifying
- * against it takes as long as verifying a real account. */
+ * against it takes as long as verifying a real account (a cheaper one is
+ * padded: nano_password_pad). */
 static const char  nano_password_dummy[] =
     "$2b$12$uHdkKjvyOZtykukjjOk2iegMK1ItuWo1Nf3J7rEzSCIClMQ5kLtli";
 
@@ -92,6 +94,34 @@ out:
     return out;
 }
 
+/*
+ * The work a bcrypt hash cheaper than the dummy (V1's "$2a$10$") lacks,
+ * done on the dummy's salt: runs of cost c, c + 1, ... up to the dummy's
+ * cost less one make, with the hash's own run of cost c, the 2^12 rounds
+ * of the dummy's.  A wrong password for such an account then takes as
+ * long as one for an email nobody registered, which is checked against
+ * the dummy: a quarter of the time told V1's accounts apart.
+ */
+static void
+nano_password_pad(const char *hash, struct crypt_data *cd)
+{
+    char  setting[32];
+    int   cost;
+
+    if ((strncmp(hash, "$2a$", 4) != 0 && strncmp(hash, "$2b$", 4) != 0)
+        || hash[4] < '0' || hash[4] > '9' || hash[5] < '0' || hash[5] > '9'
+        || hash[6] != '$')
+    {
+        return;
+    }
+    cost = (hash[4] - '0') * 10 + (hash[5] - '0');
+    for (cost = cost < 4 ? 4 : cost; cost < NANO_PASSWORD_COST; cost++) {
+        snprintf(setting, sizeof(setting), "$2b$%02d$%.22s", cost,
+                 nano_password_dummy + 7);
+        (void) crypt_rn("", setting, cd, sizeof(*cd));
+    }
+}
+
 int
 nano_password_verify(const char *password, const char *hash)
 {
@@ -113,6 +143,8 @@ nano_password_verify(const char *password, const char *hash)
     }
     len = strlen(setting);
     ok = strlen(h) == len && CRYPTO_memcmp(h, setting, len) == 0;
+    /* after the compare: the padding's runs reuse cd, where h points */
+    nano_password_pad(setting, cd);
 out:
     explicit_bzero(cd, sizeof(*cd));
     free(cd);

@@ -89,6 +89,10 @@ nano_registry_parse(const char *text, size_t len, const char *what,
         "platform", "api", "ui", "signup", "settings", "billing",
         "admin", "migrate", "token", "offline", "provider", "testapp",
         "common",
+        /* the media root's own folders, beside one per module: the
+         * uploads in flight of every app (shared, sticky) and the
+         * platform's avatars; a module of that name would own them */
+        "tmp", "avatars",
         "all", "apps", "tools", "module", "deps", "run", "test", "unit",
         "clean", "install", "install-platform", "install-module", "deb",
         "deps-deb", "deb-test", "fresh-test", "new-module", NULL

@@ -45,6 +45,32 @@ test('an OAuth callback\'s code and state are not written to any log; its path a
     }
 });
 
+test('a rate-limited OAuth callback\'s code and state are not written to the error log either', async () => {
+    // nginx logs a request that limit_req refuses, request line and all,
+    // to the error log at limit_req_log_level: the callbacks' location
+    // sets info, below the error_log level a stack (notice) or a
+    // packaged nginx (error) keeps (found by the sec2 probe).
+    const code = `code-${crypto.randomBytes(12).toString('hex')}`;
+    const state = `state-${crypto.randomBytes(12).toString('hex')}`;
+    const client = `log-${crypto.randomBytes(6).toString('hex')}`;
+    let limited = 0;
+    for (let i = 0; i < 25 && limited < 3; i++) {
+        const res = await get(`/api/auth/callback/github?code=${code}&state=${state}`,
+            { headers: { 'X-Nano-Test-Client': client } });
+        if (res.status === 429) limited++;
+        else assert.ok(res.status >= 300 && res.status < 500, `callback ${i}: ${res.status}`);
+    }
+    assert.equal(limited, 3, 'the sign-in zone limits OAuth callbacks');
+    const lines = await logLines(`" 429 `, 3);
+    assert.ok(lines.some((l) => l.includes('"GET /api/auth/callback/github?(not logged) HTTP/1.1" 429')), lines.join('\n'));
+    await sleep(200);
+    for (const f of fs.readdirSync(LOGS)) {
+        const text = fs.readFileSync(path.join(LOGS, f), 'utf8');
+        assert.ok(!text.includes(code), `${f} holds the code`);
+        assert.ok(!text.includes(state), `${f} holds the state`);
+    }
+});
+
 test('other requests are logged with their query, and a callback without one as it came', async () => {
     const tag = crypto.randomBytes(8).toString('hex');
     await get(`/api/auth/signin?callbackUrl=%2F${tag}`);

@@ -236,6 +236,40 @@ test('a V1 user whose stored hash is of a 100-byte password still signs in with 
     assert.equal(bad.get(SESSION_COOKIE), undefined, 'a different password is refused');
 });
 
+test('a wrong password for a V1 account (bcrypt cost 10) takes as long as one for an email nobody registered', async () => {
+    // Unknown emails are checked against a cost-12 dummy hash; V1's
+    // $2a$10$ hashes took a quarter of that, so sign-in told which V1
+    // emails have an account (found by the sec2 probe).
+    const tag = id();
+    const email = `v1cost-${tag}@example.com`;
+    psql(`INSERT INTO "User" ("id", "email", "password")
+          VALUES (${lit(`cv1c${tag}`)}, ${lit(email)},
+                  '$2a$10$0t.nEYvtQD8o1aW5MFKCZOePbEPWvYYZMzwaOEuDJmZkMPtPEepuC')`);
+    const attempt = async (who) => {
+        const jar = new Jar();
+        const csrfToken = await csrf(jar);
+        const t0 = process.hrtime.bigint();
+        const res = await request('POST', '/api/auth/callback/credentials', {
+            headers: jar.headers(FORM),
+            body: form({ csrfToken, email: who, password: 'not-the-password', json: 'true' }),
+        });
+        const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+        assert.equal(res.status, 401, `${who}: ${res.text}`);
+        return ms;
+    };
+    // the least of three each, alternated: load only adds time
+    let v1 = Infinity, nobody = Infinity;
+    for (let i = 0; i < 3; i++) {
+        v1 = Math.min(v1, await attempt(email));
+        nobody = Math.min(nobody, await attempt(`nobody-${tag}-${i}@example.com`));
+    }
+    assert.ok(v1 > nobody * 0.6, `V1 account ${v1.toFixed(0)} ms, no account ${nobody.toFixed(0)} ms`);
+    // the password itself still signs in
+    const jar = new Jar();
+    await signIn(jar, email, 'password123');
+    assert.ok(jar.get(SESSION_COOKIE), 'the V1 password signs in');
+});
+
 test('a V1 user whose name or picture holds a control character signs in: the field is left out of the token', async () => {
     // V1 kept names as typed; the gateway and the platform refuse a token
     // with a control character in any identity claim, so that sign-in

@@ -11,9 +11,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <crypt.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nano_password.h"
 
@@ -50,6 +52,55 @@ test_v1_schemes(void **state)
     assert_int_equal(nano_password_verify("password124", HASH_2A), 0);
     assert_int_equal(nano_password_verify("password123", HASH_Y), 1);
     assert_int_equal(nano_password_verify("password12", HASH_Y), 0);
+}
+
+static double
+elapsed_ms(const char *password, const char *hash)
+{
+    struct timespec  a, b;
+
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    (void) nano_password_verify(password, hash);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    return (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
+}
+
+/* A wrong password for an account whose hash is cheaper than cost 12
+ * (V1's $2a$10$) costs as much as one for an email nobody registered,
+ * checked against the cost-12 dummy: it took a quarter of the time, so
+ * sign-in told V1 accounts apart (found by the sec2 probe).  Cost 4, a
+ * 256th of the dummy's work before, makes the gap plain even on a
+ * loaded machine. */
+static void
+test_cheap_hash_costs_as_the_dummy(void **state)
+{
+    struct crypt_data  *cd;
+    char                salt[CRYPT_GENSALT_OUTPUT_SIZE], *hash;
+    double              cheap, none, t;
+
+    (void) state;
+    cd = calloc(1, sizeof(*cd));
+    assert_non_null(cd);
+    assert_non_null(crypt_gensalt_rn("$2b$", 4, NULL, 0, salt,
+                                     sizeof(salt)));
+    hash = strdup(crypt_rn("password123", salt, cd, sizeof(*cd)));
+    free(cd);
+    assert_non_null(hash);
+    assert_int_equal(strncmp(hash, "$2b$04$", 7), 0);
+    assert_int_equal(nano_password_verify("password123", hash), 1);
+    assert_int_equal(nano_password_verify("password124", hash), 0);
+
+    /* the least of two runs each, alternated: load only adds time */
+    cheap = elapsed_ms("password124", hash);
+    none = elapsed_ms("password124", NULL);
+    t = elapsed_ms("password124", hash);
+    cheap = t < cheap ? t : cheap;
+    t = elapsed_ms("password124", NULL);
+    none = t < none ? t : none;
+    print_message("cost 4: %.1f ms, no account (the dummy): %.1f ms\n",
+                  cheap, none);
+    assert_true(cheap > none * 0.6);
+    free(hash);
 }
 
 static void
@@ -153,6 +204,7 @@ main(void)
     const struct CMUnitTest  tests[] = {
         cmocka_unit_test(test_hash_and_verify),
         cmocka_unit_test(test_v1_schemes),
+        cmocka_unit_test(test_cheap_hash_costs_as_the_dummy),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_new_password_rules),
         cmocka_unit_test(test_pool_checks_and_makes),

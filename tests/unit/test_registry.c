@@ -171,6 +171,11 @@ test_refusals(void **state)
           "modules.conf:1: \"testapp\" is reserved" },
         { "common text offline T\n",
           "modules.conf:1: \"common\" is reserved" },
+        /* the media root's own folders beside one per module: the
+         * uploads in flight of every app, the platform's avatars */
+        { "tmp image offline T\n", "modules.conf:1: \"tmp\" is reserved" },
+        { "avatars image offline T\n",
+          "modules.conf:1: \"avatars\" is reserved" },
         /* the Makefile's own targets: `make <app>` builds an app, and
          * `make deps` built "deps" before installing what it needs */
         { "deps text offline T\n", "modules.conf:1: \"deps\" is reserved" },
