@@ -1341,6 +1341,11 @@ class MediaTool extends Tool {
 
 /* ---- text --------------------------------------------------------------- */
 
+// A phone's keyboard has no Shift+Enter, so there Enter starts a new line
+// and the Send button sends (until 2026-12-06 Enter sent, and a message
+// of two lines could not be written on a phone).
+const touchTyping = () => window.matchMedia('(hover: none) and (pointer: coarse)').matches;
+
 class TextTool extends Tool {
     constructor(cfg, info, balance) {
         super(cfg, info, balance, 3000);
@@ -1352,9 +1357,10 @@ class TextTool extends Tool {
         this.picker = modelPicker(this.info, () => this.updateCost());
         const id = nextId('prompt');
         const hintId = nextId('hint');
+        const touch = touchTyping();
         this.prompt = h('textarea', {
             id, name: 'prompt', class: 'nbm-input nbm-prompt', rows: 3, dir: 'auto', 'aria-describedby': hintId,
-            placeholder: `Ask ${this.title} anything…`,
+            placeholder: `Ask ${this.title} anything…`, enterkeyhint: touch ? 'enter' : 'send',
         });
         this.error = h('p', { class: 'nbm-error', role: 'alert', id: nextId('err') });
         this.button = h('button', { type: 'submit', class: 'nb-button nbm-generate', disabled: true }, 'Send');
@@ -1367,7 +1373,7 @@ class TextTool extends Tool {
             h('label', { class: 'nbm-label', for: id, text: 'Your message' }),
             this.prompt,
             h('div', { class: 'nbm-composer-foot' },
-                h('p', { class: 'nbm-hint', id: hintId, text: 'Enter sends · Shift+Enter starts a new line' }),
+                h('p', { class: 'nbm-hint', id: hintId, text: touch ? 'Send sends · Enter starts a new line' : 'Enter sends · Shift+Enter starts a new line' }),
                 h('div', { class: 'nbm-actions' }, this.stop, this.button)),
             this.error, this.lowHint);
         this.form.addEventListener('submit', (e) => {
@@ -1379,7 +1385,7 @@ class TextTool extends Tool {
             this.prompt.removeAttribute('aria-errormessage');
         });
         this.prompt.addEventListener('keydown', (e) => {
-            if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+            if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && !touchTyping()) {
                 e.preventDefault();
                 if (!e.repeat) this.form.requestSubmit();
             }

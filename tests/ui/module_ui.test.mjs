@@ -263,6 +263,7 @@ test('qwen: text streams in as it is written, then usage and cost; "continue" se
     assert.match(await answer.locator('.nbm-msg-meta').innerText(), /^\d+ tokens · 2 credits$/);
     const first = lastRequest('qwen').json;
     assert.deepEqual(first, { prompt: 'Why are bananas curved?', stream: true, model: 'qwen-max' });
+    assert.equal(await box.getAttribute('enterkeyhint'), 'send', 'with a mouse, Enter sends');
     await page.locator('.nbm-list > li').first().filter({ hasText: 'Why are bananas curved?' }).waitFor();
 
     await box.fill('And why yellow?');
@@ -650,7 +651,17 @@ test('390 px wide and dark: nothing spills sideways; screenshots', async () => {
             const page = await open(m, ctx);
             await page.locator('.nbm-history li').first().waitFor();
             if (m === 'qwen') {
-                await page.getByLabel('Your message').fill('Hi from a phone');
+                // a phone has no Shift+Enter: Enter starts a new line,
+                // Send sends (until 2026-12-06 Enter sent)
+                const box = page.getByLabel('Your message');
+                const sent = requestCount();
+                await box.fill('Hi from a phone');
+                await box.press('Enter');
+                await box.type('second line');
+                assert.equal(await box.inputValue(), 'Hi from a phone\nsecond line');
+                assert.equal(requestCount(), sent, 'Enter sent nothing');
+                assert.equal(await box.getAttribute('enterkeyhint'), 'enter');
+                assert.match(await page.locator('.nbm-composer-foot .nbm-hint').innerText(), /Enter starts a new line/);
                 await page.getByRole('button', { name: /^Send/ }).click();
                 await page.locator('.nbm-msg-assistant[aria-busy="false"]').waitFor();
             }
