@@ -427,7 +427,7 @@ stack_text_whole_ms() {
 }
 
 # stack_backend_start APP: starts build/bin/nano-APP and waits until it
-# listens.
+# listens; one that does not within 10 s is stopped (stack_backend_stop).
 stack_backend_start() {
     local app=$1 listen bin=$STACK_BIN/nano-$1 log=$STACK_STATE/logs/$1.log i
     listen=$(stack_listen "$app")
@@ -495,6 +495,10 @@ stack_backend_start() {
     done
     stack_log "backend $app is not listening on $listen after 10s:"
     stack_log_tail "$log"
+    # stopped, or it outlived the give-up: run.sh's supervisor forgot its
+    # pid file and started another after the backoff, one more each round
+    stack_log "stopping $app"
+    stack_backend_stop "$app"
     return 1
 }
 

@@ -13,8 +13,9 @@
 //    old one, so a running nginx's mapped copy is never written into;
 //  - make run (scripts/run.sh) refuses a bad PORT, NANO_READ_TIMEOUT or
 //    NANO_MIGRATE before it starts anything, and scripts/lib/stack.sh
-//    stops a killed run's leftovers in order and a process on purpose
-//    without its pid file outliving it (decoy processes in a temp dir).
+//    stops a killed run's leftovers in order, a process on purpose
+//    without its pid file outliving it, and a backend that never listens
+//    once its start gives up (decoy processes in a temp dir).
 // Only loopback addresses ever carry traffic here.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -727,6 +728,48 @@ test('make run: what a killed run left stops in the stack\'s order: nginx, the b
     assert.equal(got[0], 'nginx', `nginx first: ${got}`);
     assert.equal(got[4], 'postgres', `postgres last: ${got}`);
     assert.deepEqual(fs.readdirSync(path.join(state, 'pids')), [], 'no pid file is left');
+});
+
+// A backend that starts but never listens: stack_backend_start gave up
+// after 10 s and left it running.  make run's supervisor then forgot its
+// pid file and tried again after the backoff, so every round left one
+// more such process, which the final stop no longer knew of.  The one
+// that did not start is stopped, and its pid file goes with it.
+test('make run: a backend that never listens is stopped when its start gives up, not left behind', () => {
+    const state = fs.mkdtempSync(path.join(tmpRoot, 'state-'));
+    const bin = fs.mkdtempSync(path.join(tmpRoot, 'bin-'));
+    const started = path.join(bin, 'started');
+    fs.writeFileSync(path.join(bin, 'nano-qwen'),
+        `#!/bin/sh\necho $$ >>${started}\necho "stuck before listening"\nexec sleep 300\n`, { mode: 0o755 });
+    const script = `
+        set -euo pipefail
+        STACK_MODE=run STACK_STATE=$1
+        . "$2/scripts/lib/stack.sh"
+        stack_init
+        STACK_BIN=$3 STACK_LISTEN=unix STACK_URL=http://127.0.0.1:1 STACK_DB_URL=
+        STACK_SECRET_FILE=/dev/null
+        for round in 1 2; do
+            if stack_backend_start qwen; then echo "round $round: started"; exit 1; fi
+            rm -f "$STACK_STATE/pids/qwen.pid"      # as run.sh's supervisor does
+        done`;
+    const r = spawnSync('bash', ['-c', script, 'hung', state, ROOT, bin], {
+        encoding: 'utf8', timeout: 90000, killSignal: 'SIGKILL',
+    });
+    const pids = fs.readFileSync(started, 'utf8').trim().split('\n').map(Number);
+    const alive = pids.filter((pid) => {
+        try { process.kill(pid, 0); } catch { return false; }
+        // a zombie is gone too
+        return !/^\d+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    });
+    // whatever happens, nothing of this test outlives it
+    for (const pid of alive) process.kill(pid, 'SIGKILL');
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr.slice(-500)}`);
+    assert.equal(pids.length, 2, 'started twice');
+    assert.match(r.stderr, /backend qwen is not listening on unix:.*after 10s/);
+    assert.match(r.stderr, /stuck before listening/, 'its log is shown');
+    assert.deepEqual(alive, [], 'a backend that did not start is left running');
+    assert.deepEqual(fs.readdirSync(path.join(state, 'pids')), [], 'no pid file is left');
+    assert.deepEqual(fs.readdirSync(path.join(state, 'sock')), [], 'no socket is left');
 });
 
 // NANO_MIGRATE=apply applies the plan to a DATABASE_URL; any other value
