@@ -316,3 +316,48 @@ test('usage: generations and credits per module since a day; bad days refused', 
     }
     assert.equal(admin(['usage', 'now']).status, 2);
 });
+
+// The installed nano-admin (ops/nano-tool.in, as scripts/install.sh lays
+// it out) takes DATABASE_URL and NANO_SIGNUP_CREDITS from common.env when
+// the caller has none, "as systemd reads the file".  systemd drops the
+// blanks (and a CRLF's "\r") around an unquoted value; the wrapper kept
+// the trailing ones, so a common.env the backends ran on made nano-admin
+// look for a socket folder "…/sock " (the database "cannot be reached")
+// and refuse NANO_SIGNUP_CREDITS "7 ".
+test('installed nano-admin: common.env values are read as systemd reads them, trailing blanks and CR dropped', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-tool-'));
+    const lib = path.join(dir, 'lib'), conf = path.join(dir, 'etc');
+    fs.mkdirSync(path.join(lib, 'bin'), { recursive: true });
+    fs.mkdirSync(conf);
+    fs.symlinkSync(ADMIN, path.join(lib, 'bin/nano-admin'));
+    const tool = fs.readFileSync(path.join(ROOT, 'ops/nano-tool.in'), 'utf8')
+        .replaceAll('@LIBDIR@', lib).replaceAll('@CONFDIR@', conf).replaceAll('@DATADIR@', dir);
+    fs.writeFileSync(path.join(lib, 'nano-tool'), tool, { mode: 0o755 });
+    fs.symlinkSync(path.join(lib, 'nano-tool'), path.join(dir, 'nano-admin'));
+    const id = `v1tool${Date.now()}`;
+    const email = `${id}@example.com`;
+    psql(`INSERT INTO "User" ("id", "email", "name") VALUES (${lit(id)}, ${lit(email)}, 'V1 person')`);
+    const run = (env, ...args) => {
+        const r = spawnSync(path.join(dir, 'nano-admin'), args, {
+            encoding: 'utf8', timeout: 30000, env: { PATH: process.env.PATH, ...env },
+        });
+        return { status: r.status, out: r.stdout, err: r.stderr };
+    };
+    for (const [i, text] of [
+        `# as an editor may leave it\nDATABASE_URL=${DB_URL}   \nNANO_SIGNUP_CREDITS=7 \t\n`,
+        `DATABASE_URL = ${DB_URL}\r\nNANO_SIGNUP_CREDITS = "7"  \r\n`,
+    ].entries()) {
+        fs.writeFileSync(path.join(conf, 'common.env'), text);
+        let r = run({}, 'users', 'list', '--limit', '1');
+        assert.equal(r.status, 0, `common.env ${i}: ${r.err}`);
+        r = run({}, 'credits', 'grant', email, '1', '--reason', `tool ${i}`);
+        assert.equal(r.status, 0, `common.env ${i}: ${r.err}`);
+        // the first opens the account with the sign-up grant of 7
+        assert.equal(balanceOf(id), 8 + i, `common.env ${i}`);
+    }
+    // the caller's own value wins, and one that is wrong is still refused
+    const r = run({ NANO_SIGNUP_CREDITS: '7 x' }, 'credits', 'grant', email, '1', '--reason', 'x');
+    assert.equal(r.status, 2, r.err);
+    assert.match(r.err, /NANO_SIGNUP_CREDITS must be a number/);
+    fs.rmSync(dir, { recursive: true });
+});
