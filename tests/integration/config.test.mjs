@@ -565,6 +565,54 @@ test('backends: a backend with a bad setting stops at start, naming it', () => {
     }
 });
 
+// A module with its provider's key set went online whatever the key and
+// <P>_BASE_URL held: a base without its scheme (copied as a host name), a
+// trailing blank, a query, or a key with a newline in it made every
+// generation fail, refunded, while the module said it was online.  The
+// platform refuses its GITHUB_BASE_URL and STRIPE_API_BASE so already.
+test('backends: a module whose provider key or base URL cannot make a request stops at start, naming it', async () => {
+    const media = fs.mkdtempSync(path.join(tmpRoot, 'media-'));
+    const sock = path.join(tmpRoot, 'provider-env.sock');
+    const run = (app, env) => spawnSync(path.join(BIN, `nano-${app}`), ['--listen', `unix:${sock}`], {
+        encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
+        env: backendEnv({ NANO_MEDIA_DIR: media, ...env }),
+    });
+    for (const [app, env, named] of [
+        ['nano-banana', { GEMINI_API_KEY: 'k', GEMINI_BASE_URL: 'generativelanguage.googleapis.com' }, 'GEMINI_BASE_URL'],
+        ['seedream', { ARK_API_KEY: 'k', ARK_BASE_URL: 'ftp://ark.example' }, 'ARK_BASE_URL'],
+        ['qwen', { DASHSCOPE_API_KEY: 'k', DASHSCOPE_BASE_URL: 'https://dashscope.aliyuncs.com ' }, 'DASHSCOPE_BASE_URL'],
+        ['qwen', { DASHSCOPE_API_KEY: 'k', DASHSCOPE_BASE_URL: 'https://dashscope.aliyuncs.com/api/v1\n' }, 'DASHSCOPE_BASE_URL'],
+        ['grok', { XAI_API_KEY: 'k', XAI_BASE_URL: 'https://api.x.ai/v1?beta=1' }, 'XAI_BASE_URL'],
+        ['openai', { OPENAI_API_KEY: 'sk-test\n' }, 'OPENAI_API_KEY'],
+        ['openai', { OPENAI_API_KEY: 'x'.repeat(2000) }, 'OPENAI_API_KEY'],
+        ['wan-2.5', { DASHSCOPE_API_KEY: 'k', DASHSCOPE_BASE_URL: 'http://' }, 'DASHSCOPE_BASE_URL'],
+    ]) {
+        const r = run(app, env);
+        const what = `${app} ${JSON.stringify(env).slice(0, 120)}`;
+        assert.equal(r.signal, null, `${what}: it did not stop by itself`);
+        assert.equal(r.status, 1, `${what} is refused: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, new RegExp(`error: ${named} `), `${what}: the log names ${named}: ${r.stderr.slice(-300)}`);
+        assert.ok(!r.stderr.includes('x'.repeat(300)), 'a key is never logged');
+        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+    }
+    // what still starts: a usable base (with a root the client drops, on
+    // loopback http), and any base of a module without its key (offline)
+    for (const [app, env, says] of [
+        ['qwen', { DASHSCOPE_API_KEY: 'k', DASHSCOPE_BASE_URL: 'http://127.0.0.1:9/compatible-mode/v1/' }, /text from dashscope/],
+        ['grok', { XAI_API_KEY: 'k', XAI_BASE_URL: 'https://api.x.ai/v1' }, /text from xai/],
+        ['nano-banana', { GEMINI_API_KEY: '', GEMINI_BASE_URL: 'not a url' }, /serving nano-banana/],
+    ]) {
+        const p = start(app, ['--listen', `unix:${sock}`], { env: { NANO_MEDIA_DIR: media, ...env } });
+        for (const end = Date.now() + TIMEOUT; !fs.existsSync(sock) && p.child.exitCode === null && Date.now() < end;) {
+            await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assert.ok(fs.existsSync(sock), `${app} ${JSON.stringify(env)} serves: ${p.stderr.slice(-300)}`);
+        const r = await p.stop();
+        assert.match(r.stderr, says);
+        fs.rmSync(sock, { force: true });
+    }
+});
+
 // The registry says a module's kind, its binary has the providers of one
 // kind: a kind edited in modules.conf (seedream as text, qwen as image)
 // was a segfault at start, over and over under make run's restarts.
