@@ -171,6 +171,13 @@ test_refusals(void **state)
           "modules.conf:1: \"testapp\" is reserved" },
         { "common text offline T\n",
           "modules.conf:1: \"common\" is reserved" },
+        /* the media root's own folders beside each module's: "tmp"
+         * (uploads in flight, shared: nano-setup made it the module's
+         * alone, and every other module's upload failed) and the
+         * platform's "avatars" */
+        { "tmp image offline T\n", "modules.conf:1: \"tmp\" is reserved" },
+        { "avatars image offline T\n",
+          "modules.conf:1: \"avatars\" is reserved" },
         /* the Makefile's own targets: `make <app>` builds an app, and
          * `make deps` built "deps" before installing what it needs */
         { "deps text offline T\n", "modules.conf:1: \"deps\" is reserved" },
