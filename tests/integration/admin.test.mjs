@@ -59,6 +59,12 @@ test('modules: lists the registry without a database; a registry a backend would
     r = admin(['modules'], { NANO_MODULES_FILE: file });
     assert.equal(r.status, 0, r.err);
     assert.equal(r.out, 'zz\ttext\toffline\t/zz\tA?[31mB\n');
+    // nor a C1 control (U+009B is CSI on its own), as users list has it;
+    // other characters stay
+    fs.writeFileSync(file, 'zz text offline A\u009b31mB\u0085C \u00e9\u00a0\u2603\n');
+    r = admin(['modules'], { NANO_MODULES_FILE: file });
+    assert.equal(r.status, 0, r.err);
+    assert.equal(r.out, 'zz\ttext\toffline\t/zz\tA?31mB?C \u00e9\u00a0\u2603\n');
     for (const [text, why] of [
         ['wan-2-5 video offline W\nwan.2.5 video offline V\n', /:2: "wan\.2\.5" and "wan-2-5" would share one nginx upstream/],
         ['settings text offline S\n', /:1: "settings" is reserved/],
