@@ -126,7 +126,9 @@ nano_module_start(const nano_config_t *config)
     char                      err[256];
     int                       real;
 
-    if (nano_gen_configure(err, sizeof(err)) != 0
+    if (nano_page_check(config->root, def->name, "index.html", err,
+                        sizeof(err)) != 0
+        || nano_gen_configure(err, sizeof(err)) != 0
         || nano_credits_configure(err, sizeof(err)) != 0
         || nano_module_generate_configure(err, sizeof(err)) != 0)
     {

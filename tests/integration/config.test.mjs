@@ -565,6 +565,32 @@ test('backends: a backend with a bad setting stops at start, naming it', () => {
     }
 });
 
+// NANO_ROOT is where an app's page templates are read from, at each
+// page: a wrong one (a typo, or unset with another working directory)
+// let the platform and the modules start and answer every page 500
+// "page template unavailable".  They stop at start, naming it.
+test('backends: a NANO_ROOT without the app\'s pages stops it at start, naming it', () => {
+    const media = fs.mkdtempSync(path.join(tmpRoot, 'media-'));
+    const elsewhere = fs.mkdtempSync(path.join(tmpRoot, 'root-'));
+    const sock = path.join(tmpRoot, 'root.sock');
+    for (const app of ['platform', 'qwen', 'nano-banana', 'wan-2.5']) {
+        for (const root of ['/nonexistent/nano', elsewhere, null]) {
+            const env = backendEnv({ NANO_MEDIA_DIR: media, NANO_MODULES_FILE: path.join(ROOT, 'modules.conf') });
+            if (root === null) delete env.NANO_ROOT;    // the working directory, elsewhere
+            else env.NANO_ROOT = root;
+            const r = spawnSync(path.join(BIN, `nano-${app}`), ['--listen', `unix:${sock}`], {
+                encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL', cwd: elsewhere, env,
+            });
+            const what = `${app} NANO_ROOT=${root}`;
+            assert.equal(r.signal, null, `${what}: it did not stop by itself`);
+            assert.equal(r.status, 1, `${what} is refused: ${r.stderr.slice(-300)}`);
+            assert.match(r.stderr, new RegExp(`error: NANO_ROOT "${root ?? elsewhere}": cannot read backends/${app}/public/`),
+                `${what}: ${r.stderr.slice(-300)}`);
+            assert.ok(!fs.existsSync(sock), 'and no socket is left');
+        }
+    }
+});
+
 // A module with its provider's key set went online whatever the key and
 // <P>_BASE_URL held: a base without its scheme (copied as a host name), a
 // trailing blank, a query, or a key with a newline in it made every
