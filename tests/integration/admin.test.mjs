@@ -117,7 +117,7 @@ test('modules: a CRLF registry is read alike by nano-admin, scripts/upstreams.sh
 // An installed nginx's upstreams from a registry that cannot be read (a
 // typo in NANO_MODULES_FILE): the platform's alone came out with exit 0,
 // and nginx then met every module's snippet without its upstream.
-test('modules: scripts/upstreams.sh fails on a registry it cannot read, writing no upstream', () => {
+test('modules: scripts/upstreams.sh fails on a registry it cannot read or a relative socket folder, writing no upstream', () => {
     const missing = path.join(os.tmpdir(), `nano-no-registry-${process.pid}.conf`);
     for (const args of [['unix', '/run/nano'], ['tcp']]) {
         const r = spawnSync(path.join(ROOT, 'scripts/upstreams.sh'), args,
@@ -125,6 +125,15 @@ test('modules: scripts/upstreams.sh fails on a registry it cannot read, writing 
         assert.notEqual(r.status, 0, `${args[0]}: ${r.stdout}`);
         assert.match(r.stderr, /registry: cannot read .*nano-no-registry/);
         assert.doesNotMatch(r.stdout, /upstream/, args[0]);
+    }
+    // a relative folder: nginx would look for the sockets from its own
+    // working directory, where no backend listens (they refuse one)
+    for (const dir of ['run/nano', './sock', 'sock/']) {
+        const r = spawnSync(path.join(ROOT, 'scripts/upstreams.sh'), ['unix', dir],
+            { encoding: 'utf8', env: { ...process.env, NANO_MODULES_FILE: path.join(ROOT, 'modules.conf') } });
+        assert.equal(r.status, 2, `${dir}: ${r.stdout}`);
+        assert.match(r.stderr, /DIR must be absolute/);
+        assert.equal(r.stdout, '', dir);
     }
 });
 
