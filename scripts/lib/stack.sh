@@ -558,11 +558,32 @@ stack_grant_socket() {
 
 # A backend's stop: the job runner's drain (NANO_JOBS_DRAIN_SECS, 25 s by
 # default) while the module still serves, then the HTTP workers' grace
-# (10 s).
+# (10 s).  The least a stop waits before SIGKILL.
 STACK_BACKEND_STOP_SECS=40
 
+# stack_backend_stop_secs APP: how long APP's stop may take: its drain as
+# the backend was given it (env.d/<app>, else backend.env; 25 s unset)
+# plus 15 s, at least STACK_BACKEND_STOP_SECS.  A drain set longer than
+# 25 s was cut by SIGKILL at 40 s, its calls in flight with it.
+stack_backend_stop_secs() {
+    local v='' secs
+    if [ -r "$STACK_STATE/env.d/$1" ]; then
+        v=$(sed -n 's/^NANO_JOBS_DRAIN_SECS=//p' "$STACK_STATE/env.d/$1" | tail -n 1)
+    fi
+    if [ -z "$v" ] && [ -r "$STACK_STATE/backend.env" ]; then
+        v=$(tr '\0' '\n' <"$STACK_STATE/backend.env" |
+            sed -n 's/^NANO_JOBS_DRAIN_SECS=//p' | tail -n 1)
+    fi
+    # the backend refuses anything but 0 to 600 (it then stops at once)
+    case $v in '' | *[!0-9]*) v=0 ;; esac
+    [ "${#v}" -le 3 ] || v=0
+    secs=$((10#$v + 15))
+    [ "$secs" -ge "$STACK_BACKEND_STOP_SECS" ] || secs=$STACK_BACKEND_STOP_SECS
+    echo "$secs"
+}
+
 stack_backend_stop() {
-    stack_kill "$1" TERM "$STACK_BACKEND_STOP_SECS"
+    stack_kill "$1" TERM "$(stack_backend_stop_secs "$1")"
     [ "$STACK_LISTEN" = unix ] && rm -f "$STACK_STATE/sock/$1.sock"
     return 0
 }
@@ -723,7 +744,7 @@ stack_stop_leftovers() {
         case $name in
             nginx | postgres | fake-*) ;;
             *)
-                stack_stop_leftover "$name" TERM "$STACK_BACKEND_STOP_SECS" &
+                stack_stop_leftover "$name" TERM "$(stack_backend_stop_secs "$name")" &
                 pids+=("$!") ;;
         esac
     done

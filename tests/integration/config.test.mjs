@@ -846,6 +846,38 @@ test('make run: a backend that never listens is stopped when its start gives up,
     assert.deepEqual(fs.readdirSync(path.join(state, 'sock')), [], 'no socket is left');
 });
 
+// A backend's stop waits for its drain (NANO_JOBS_DRAIN_SECS, 0 to 600)
+// and then its workers' grace; make run's stop sent SIGKILL after 40 s
+// whatever the drain it had given the backend, cutting the provider
+// calls a longer drain was for.  The wait follows the drain the backend
+// was given: its env.d line first, else the stack's environment.
+test('make run: a backend\'s stop waits for the drain it was given, plus 15 s, at least 40 s', () => {
+    const state = fs.mkdtempSync(path.join(tmpRoot, 'state-'));
+    fs.mkdirSync(path.join(state, 'env.d'));
+    fs.writeFileSync(path.join(state, 'env.d/qwen'), 'DASHSCOPE_API_KEY=k\nNANO_JOBS_DRAIN_SECS=90\n');
+    fs.writeFileSync(path.join(state, 'env.d/grok'), 'XAI_API_KEY=k\n');
+    fs.writeFileSync(path.join(state, 'env.d/seedream'), 'NANO_JOBS_DRAIN_SECS=5\n');
+    fs.writeFileSync(path.join(state, 'env.d/openai'), 'NANO_JOBS_DRAIN_SECS=lots\n');
+    fs.writeFileSync(path.join(state, 'backend.env'), 'PATH=/usr/bin\0NANO_JOBS_DRAIN_SECS=300\0HOME=/root\0');
+    const script = `
+        set -euo pipefail
+        STACK_MODE=run STACK_STATE=$1
+        . "$2/scripts/lib/stack.sh"
+        stack_init
+        for app in qwen grok seedream openai; do echo "$app $(stack_backend_stop_secs "$app")"; done
+        rm "$STACK_STATE/backend.env"
+        echo "grok-alone $(stack_backend_stop_secs grok)"`;
+    const r = spawnSync('bash', ['-c', script, 'drain', state, ROOT], { encoding: 'utf8', timeout: 30000 });
+    assert.equal(r.status, 0, r.stderr.slice(-500));
+    assert.deepEqual(r.stdout.trim().split('\n'), [
+        'qwen 105',         // its own line
+        'grok 315',         // the stack's environment
+        'seedream 40',      // never less than the default
+        'openai 40',        // one the backend refuses at start
+        'grok-alone 40',    // unset: the backend's 25 s
+    ]);
+});
+
 // NANO_MIGRATE=apply applies the plan to a DATABASE_URL; any other value
 // (yes, 1, Apply) only printed it, and the stack started on a database
 // the operator meant to migrate.
