@@ -591,6 +591,40 @@ test('backends: a NANO_ROOT without the app\'s pages stops it at start, naming i
     }
 });
 
+// The platform writes the revocation snapshot the gateways read next to
+// NANO_REVOCATION_FILE and renames it over it.  A folder that is not
+// there (a typo) let the platform start and log an error at each write,
+// while no gateway ever learnt of a sign-out until the tokens expired.
+test('backends: the platform stops at start when NANO_REVOCATION_FILE\'s folder cannot take the snapshot', async () => {
+    const media = fs.mkdtempSync(path.join(tmpRoot, 'media-'));
+    const dir = fs.mkdtempSync(path.join(tmpRoot, 'rev-'));
+    const notDir = path.join(dir, 'a-file');
+    fs.writeFileSync(notDir, '');
+    const sock = path.join(tmpRoot, 'rev.sock');
+    // never connected to: the check comes first
+    const env = { NANO_MEDIA_DIR: media, DATABASE_URL: 'postgresql://nano@127.0.0.1:1/nano' };
+    for (const file of [path.join(dir, 'missing/revocations'), path.join(notDir, 'revocations')]) {
+        const r = spawnSync(path.join(BIN, 'nano-platform'), ['--listen', `unix:${sock}`], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
+            env: backendEnv({ ...env, NANO_REVOCATION_FILE: file }),
+        });
+        assert.equal(r.signal, null, `${file}: it did not stop by itself`);
+        assert.equal(r.status, 1, `${file} is refused: ${r.stderr.slice(-300)}`);
+        assert.ok(r.stderr.includes(`error: NANO_REVOCATION_FILE ${file}: cannot write in ${path.dirname(file)}: `),
+            r.stderr.slice(-300));
+        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+    }
+    // a folder that is there: it serves
+    const p = start('platform', ['--listen', `unix:${sock}`],
+        { env: { ...env, NANO_REVOCATION_FILE: path.join(dir, 'revocations') } });
+    for (const end = Date.now() + TIMEOUT; !fs.existsSync(sock) && p.child.exitCode === null && Date.now() < end;) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(fs.existsSync(sock), p.stderr.slice(-300));
+    const r = await p.stop();
+    assert.match(r.stderr, /revocations: publishing to /);
+});
+
 // A module with its provider's key set went online whatever the key and
 // <P>_BASE_URL held: a base without its scheme (copied as a host name), a
 // trailing blank, a query, or a key with a newline in it made every
