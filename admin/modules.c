@@ -11,15 +11,21 @@
 #include "admin.h"
 #include "nano_registry.h"
 
-/* s with control characters as '?': a title must not reach the
- * terminal as an escape sequence, nor a script as a second field. */
+/* s with control characters as '?', C1's (U+0080-U+009F) too, as
+ * table.c prints them: a title must not reach the terminal as an escape
+ * sequence (U+009B is CSI), nor a script as a second field. */
 static void
 admin_modules_field(const char *s, int last)
 {
     const unsigned char  *p;
 
     for (p = (const unsigned char *) s; *p != '\0'; p++) {
-        putchar(*p < 0x20 || *p == 0x7F ? '?' : *p);
+        if (p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) {
+            putchar('?');
+            p++;
+        } else {
+            putchar(*p < 0x20 || *p == 0x7F ? '?' : *p);
+        }
     }
     putchar(last ? '\n' : '\t');
 }

@@ -10,6 +10,12 @@ set -euo pipefail
 . "$(dirname "$0")/lib/registry.sh"
 case ${1:-} in
     unix) [ -n "${2:-}" ] || { echo "usage: $0 unix DIR | tcp" >&2; exit 2; }
+          # nginx would take a relative DIR from its own working
+          # directory, and no backend listens on one (they refuse it)
+          case $2 in
+              /*) ;;
+              *) echo "upstreams: DIR must be absolute, not '$2'" >&2; exit 2 ;;
+          esac
           registry_upstreams unix "${2%/}" ;;
     tcp)  registry_check_ports && registry_upstreams tcp ;;
     *)    echo "usage: $0 unix DIR | tcp" >&2; exit 2 ;;

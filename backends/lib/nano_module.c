@@ -15,6 +15,7 @@
 #include "nano_log.h"
 #include "nano_module.h"
 #include "nano_page.h"
+#include "nano_provider_call.h"
 #include "nano_registry.h"
 #include "nano_server.h"
 #include "nano_sweep.h"
@@ -125,7 +126,9 @@ nano_module_start(const nano_config_t *config)
     char                      err[256];
     int                       real;
 
-    if (nano_gen_configure(err, sizeof(err)) != 0
+    if (nano_page_check(config->root, def->name, "index.html", err,
+                        sizeof(err)) != 0
+        || nano_gen_configure(err, sizeof(err)) != 0
         || nano_credits_configure(err, sizeof(err)) != 0
         || nano_module_generate_configure(err, sizeof(err)) != 0)
     {
@@ -138,6 +141,11 @@ nano_module_start(const nano_config_t *config)
     }
     key = def->key_env != NULL ? getenv(def->key_env) : NULL;
     real = key != NULL && key[0] != '\0';
+    if (real && nano_provider_env_check(def->key_env, err, sizeof(err)) != 0)
+    {
+        nano_log_error("%s", err);
+        return -1;
+    }
     if (strcmp(nano_module_kind_name, "text") == 0) {
         nano_module_is_offline = !real || def->text == NULL;
         nano_log_info("%s: text from %s%s", def->name,

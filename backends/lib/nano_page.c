@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "nano_file.h"
 #include "nano_log.h"
@@ -227,6 +228,28 @@ out:
     nano_session_cleanup(&session);
     nano_buf_cleanup(&header);
     return status;
+}
+
+int
+nano_page_check(const char *root, const char *app, const char *file,
+    char *err, size_t errlen)
+{
+    char  path[4096];
+
+    if (snprintf(path, sizeof(path), "%s/backends/%s/public/%s", root, app,
+                 file) >= (int) sizeof(path))
+    {
+        snprintf(err, errlen, "NANO_ROOT \"%.200s\" is too long", root);
+        return -1;
+    }
+    if (access(path, R_OK) != 0) {
+        snprintf(err, errlen, "NANO_ROOT \"%.200s\": cannot read"
+                 " backends/%s/public/%s (%s); NANO_ROOT is the checkout or"
+                 " install root (unset: the working directory)", root, app,
+                 file, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 int

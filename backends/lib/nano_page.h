@@ -34,6 +34,14 @@ int nano_page_header(nano_buf_t *out, const char *active,
     const char *user_name, const char *picture);
 
 /*
+ * At an app's start: whether <root>/backends/<app>/public/<file> can be
+ * read.  0, or -1 with NANO_ROOT named in err (a wrong root let the app
+ * start and answer every page 500).
+ */
+int nano_page_check(const char *root, const char *app, const char *file,
+    char *err, size_t errlen);
+
+/*
  * Renders <NANO_ROOT>/backends/<app>/public/<file> into res as text/html
  * with status.  {{key}} becomes the HTML-escaped value of vars' key;
  * {{head}} the shared <head> lines (stylesheet, icon, viewport);

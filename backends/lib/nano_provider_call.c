@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nano_callback.h"
 #include "nano_provider_call.h"
 
 #define NANO_PROVIDER_AUTH_MAX  1024
@@ -85,4 +86,58 @@ nano_provider_call_error(nano_provider_t p, const nano_client_res_t *res,
         nano_provider_error_scrub(err, key);
     }
     return -1;
+}
+
+int
+nano_provider_env_check(const char *key_env, char *err, size_t errlen)
+{
+    const nano_provider_info_t  *info;
+    const char                  *key, *base, *rest, *s;
+    char                         line[NANO_PROVIDER_AUTH_MAX];
+    char                         origin[NANO_ORIGIN_MAX];
+    int                          p, bad;
+
+    for (p = 0; p < NANO_PROVIDER_COUNT; p++) {
+        info = nano_provider_info((nano_provider_t) p);
+        if (key_env == NULL || strcmp(info->key_env, key_env) != 0) {
+            continue;
+        }
+        key = getenv(info->key_env);
+        if (key == NULL || key[0] == '\0') {
+            return 0;
+        }
+        /* either failed every call (refunded) while the module said it
+         * was online */
+        bad = nano_provider_auth_header((nano_provider_t) p, key, line,
+                                        sizeof(line));
+        explicit_bzero(line, sizeof(line));
+        if (bad != 0) {
+            snprintf(err, errlen, "%s holds a control character or is"
+                     " too long", info->key_env);
+            return -1;
+        }
+        base = getenv(info->base_env);
+        if (base == NULL || base[0] == '\0') {
+            return 0;
+        }
+        bad = nano_callback_origin(base, origin, sizeof(origin), &rest) != 0
+              || strlen(base) > 512;
+        for (s = bad ? "" : rest; *s != '\0'; s++) {
+            if ((unsigned char) *s <= 0x20 || *s == 0x7f || *s == '?'
+                || *s == '#')
+            {
+                bad = 1;
+                break;
+            }
+        }
+        if (bad) {
+            snprintf(err, errlen, "%s \"%.200s\" is not an http(s) URL"
+                     " (without a query, blanks or control characters;"
+                     " unset: %s)", info->base_env, base,
+                     info->default_base);
+            return -1;
+        }
+        return 0;
+    }
+    return 0;
 }

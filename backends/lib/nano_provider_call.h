@@ -28,4 +28,12 @@ int nano_provider_call(nano_client_call_t *call, nano_provider_t p,
 int nano_provider_call_error(nano_provider_t p, const nano_client_res_t *res,
     nano_provider_error_t *err);
 
+/*
+ * At a module's start: when the key named key_env is set, whether it and
+ * its provider's <P>_BASE_URL make a request at all (a key header that
+ * builds; a base that is an http(s) URL without a query, blanks or
+ * control characters).  0, or -1 with the variable named in err.
+ */
+int nano_provider_env_check(const char *key_env, char *err, size_t errlen);
+
 #endif /* NANO_PROVIDER_CALL_H */

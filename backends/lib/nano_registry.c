@@ -82,17 +82,16 @@ nano_registry_parse(const char *text, size_t len, const char *what,
      * nano-<tool> sits where a module's binary would (build/bin,
      * /usr/lib/nano/bin: "admin" broke nano-admin's build);
      * /etc/nano/common.env, which a module's <name>.env would replace;
+     * the media root's own folders beside each module's (tmp: uploads
+     * in flight, shared, which nano-setup then gave to the module
+     * alone; avatars: the platform's);
      * and the Makefile's targets, where `make <app>` builds an app
      * ("make clean" built a module "clean" to delete it, "make deps" one
      * before installing what it needs) */
     static const char *const  reserved[] = {
         "platform", "api", "ui", "signup", "settings", "billing",
         "admin", "migrate", "token", "offline", "provider", "testapp",
-        "common",
-        /* the media root's own folders, beside one per module: the
-         * uploads in flight of every app (shared, sticky) and the
-         * platform's avatars; a module of that name would own them */
-        "tmp", "avatars",
+        "common", "tmp", "avatars",
         "all", "apps", "tools", "module", "deps", "run", "test", "unit",
         "clean", "install", "install-platform", "install-module", "deb",
         "deps-deb", "deb-test", "fresh-test", "new-module", NULL

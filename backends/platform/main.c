@@ -5,6 +5,7 @@
 
 #include "nano_credits.h"
 #include "nano_log.h"
+#include "nano_page.h"
 #include "nano_password.h"
 #include "nano_server.h"
 #include "platform.h"
@@ -99,9 +100,11 @@ static const nano_route_t  routes[] = {
 static int
 platform_start(const nano_config_t *config)
 {
-    char  err[160];
+    char  err[512];
 
-    if (nano_credits_configure(err, sizeof(err)) != 0
+    if (nano_page_check(config->root, "platform", "signin.html", err,
+                        sizeof(err)) != 0
+        || nano_credits_configure(err, sizeof(err)) != 0
         || nano_password_pool_configure(err, sizeof(err)) != 0)
     {
         nano_log_error("%s", err);

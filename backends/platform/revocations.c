@@ -238,6 +238,30 @@ platform_revoke_thread(void *arg)
     return NULL;
 }
 
+/* 0 when the folder of path (absolute) can take a new file; -1 logged. */
+static int
+platform_revoke_dir_ok(const char *path)
+{
+    const char  *slash = strrchr(path, '/');
+    char         dir[4096];
+    int          len = (int) (slash - path);
+
+    if (len >= (int) sizeof(dir)) {
+        nano_log_error("NANO_REVOCATION_FILE is too long");
+        return -1;
+    }
+    snprintf(dir, sizeof(dir), "%.*s", len, path);
+    if (dir[0] == '\0') {
+        strcpy(dir, "/");
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        nano_log_error("NANO_REVOCATION_FILE %.200s: cannot write in %.200s:"
+                       " %s", path, dir, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int
 platform_revocations_start(const nano_config_t *config)
 {
@@ -252,6 +276,12 @@ platform_revocations_start(const nano_config_t *config)
     }
     if (path[0] != '/') {
         nano_log_error("NANO_REVOCATION_FILE must be an absolute path");
+        return -1;
+    }
+    /* the snapshot is written beside itself and renamed over it: a folder
+     * that cannot take it left every sign-out unknown to the gateways,
+     * with an error in the log at each write */
+    if (platform_revoke_dir_ok(path) != 0) {
         return -1;
     }
     if (url == NULL || url[0] == '\0') {

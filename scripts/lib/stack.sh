@@ -427,7 +427,7 @@ stack_text_whole_ms() {
 }
 
 # stack_backend_start APP: starts build/bin/nano-APP and waits until it
-# listens.
+# listens; one that does not within 10 s is stopped (stack_backend_stop).
 stack_backend_start() {
     local app=$1 listen bin=$STACK_BIN/nano-$1 log=$STACK_STATE/logs/$1.log i
     listen=$(stack_listen "$app")
@@ -495,6 +495,10 @@ stack_backend_start() {
     done
     stack_log "backend $app is not listening on $listen after 10s:"
     stack_log_tail "$log"
+    # stopped, or it outlived the give-up: run.sh's supervisor forgot its
+    # pid file and started another after the backoff, one more each round
+    stack_log "stopping $app"
+    stack_backend_stop "$app"
     return 1
 }
 
@@ -554,11 +558,32 @@ stack_grant_socket() {
 
 # A backend's stop: the job runner's drain (NANO_JOBS_DRAIN_SECS, 25 s by
 # default) while the module still serves, then the HTTP workers' grace
-# (10 s).
+# (10 s).  The least a stop waits before SIGKILL.
 STACK_BACKEND_STOP_SECS=40
 
+# stack_backend_stop_secs APP: how long APP's stop may take: its drain as
+# the backend was given it (env.d/<app>, else backend.env; 25 s unset)
+# plus 15 s, at least STACK_BACKEND_STOP_SECS.  A drain set longer than
+# 25 s was cut by SIGKILL at 40 s, its calls in flight with it.
+stack_backend_stop_secs() {
+    local v='' secs
+    if [ -r "$STACK_STATE/env.d/$1" ]; then
+        v=$(sed -n 's/^NANO_JOBS_DRAIN_SECS=//p' "$STACK_STATE/env.d/$1" | tail -n 1)
+    fi
+    if [ -z "$v" ] && [ -r "$STACK_STATE/backend.env" ]; then
+        v=$(tr '\0' '\n' <"$STACK_STATE/backend.env" |
+            sed -n 's/^NANO_JOBS_DRAIN_SECS=//p' | tail -n 1)
+    fi
+    # the backend refuses anything but 0 to 600 (it then stops at once)
+    case $v in '' | *[!0-9]*) v=0 ;; esac
+    [ "${#v}" -le 3 ] || v=0
+    secs=$((10#$v + 15))
+    [ "$secs" -ge "$STACK_BACKEND_STOP_SECS" ] || secs=$STACK_BACKEND_STOP_SECS
+    echo "$secs"
+}
+
 stack_backend_stop() {
-    stack_kill "$1" TERM "$STACK_BACKEND_STOP_SECS"
+    stack_kill "$1" TERM "$(stack_backend_stop_secs "$1")"
     [ "$STACK_LISTEN" = unix ] && rm -f "$STACK_STATE/sock/$1.sock"
     return 0
 }
@@ -719,7 +744,7 @@ stack_stop_leftovers() {
         case $name in
             nginx | postgres | fake-*) ;;
             *)
-                stack_stop_leftover "$name" TERM "$STACK_BACKEND_STOP_SECS" &
+                stack_stop_leftover "$name" TERM "$(stack_backend_stop_secs "$name")" &
                 pids+=("$!") ;;
         esac
     done

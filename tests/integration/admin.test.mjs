@@ -59,6 +59,12 @@ test('modules: lists the registry without a database; a registry a backend would
     r = admin(['modules'], { NANO_MODULES_FILE: file });
     assert.equal(r.status, 0, r.err);
     assert.equal(r.out, 'zz\ttext\toffline\t/zz\tA?[31mB\n');
+    // nor a C1 control (U+009B is CSI on its own), as users list has it;
+    // other characters stay
+    fs.writeFileSync(file, 'zz text offline A\u009b31mB\u0085C \u00e9\u00a0\u2603\n');
+    r = admin(['modules'], { NANO_MODULES_FILE: file });
+    assert.equal(r.status, 0, r.err);
+    assert.equal(r.out, 'zz\ttext\toffline\t/zz\tA?31mB?C \u00e9\u00a0\u2603\n');
     for (const [text, why] of [
         ['wan-2-5 video offline W\nwan.2.5 video offline V\n', /:2: "wan\.2\.5" and "wan-2-5" would share one nginx upstream/],
         ['settings text offline S\n', /:1: "settings" is reserved/],
@@ -111,7 +117,7 @@ test('modules: a CRLF registry is read alike by nano-admin, scripts/upstreams.sh
 // An installed nginx's upstreams from a registry that cannot be read (a
 // typo in NANO_MODULES_FILE): the platform's alone came out with exit 0,
 // and nginx then met every module's snippet without its upstream.
-test('modules: scripts/upstreams.sh fails on a registry it cannot read, writing no upstream', () => {
+test('modules: scripts/upstreams.sh fails on a registry it cannot read or a relative socket folder, writing no upstream', () => {
     const missing = path.join(os.tmpdir(), `nano-no-registry-${process.pid}.conf`);
     for (const args of [['unix', '/run/nano'], ['tcp']]) {
         const r = spawnSync(path.join(ROOT, 'scripts/upstreams.sh'), args,
@@ -119,6 +125,15 @@ test('modules: scripts/upstreams.sh fails on a registry it cannot read, writing 
         assert.notEqual(r.status, 0, `${args[0]}: ${r.stdout}`);
         assert.match(r.stderr, /registry: cannot read .*nano-no-registry/);
         assert.doesNotMatch(r.stdout, /upstream/, args[0]);
+    }
+    // a relative folder: nginx would look for the sockets from its own
+    // working directory, where no backend listens (they refuse one)
+    for (const dir of ['run/nano', './sock', 'sock/']) {
+        const r = spawnSync(path.join(ROOT, 'scripts/upstreams.sh'), ['unix', dir],
+            { encoding: 'utf8', env: { ...process.env, NANO_MODULES_FILE: path.join(ROOT, 'modules.conf') } });
+        assert.equal(r.status, 2, `${dir}: ${r.stdout}`);
+        assert.match(r.stderr, /DIR must be absolute/);
+        assert.equal(r.stdout, '', dir);
     }
 });
 
@@ -315,4 +330,49 @@ test('usage: generations and credits per module since a day; bad days refused', 
         assert.match(r.err, /YYYY-MM-DD/);
     }
     assert.equal(admin(['usage', 'now']).status, 2);
+});
+
+// The installed nano-admin (ops/nano-tool.in, as scripts/install.sh lays
+// it out) takes DATABASE_URL and NANO_SIGNUP_CREDITS from common.env when
+// the caller has none, "as systemd reads the file".  systemd drops the
+// blanks (and a CRLF's "\r") around an unquoted value; the wrapper kept
+// the trailing ones, so a common.env the backends ran on made nano-admin
+// look for a socket folder "…/sock " (the database "cannot be reached")
+// and refuse NANO_SIGNUP_CREDITS "7 ".
+test('installed nano-admin: common.env values are read as systemd reads them, trailing blanks and CR dropped', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-tool-'));
+    const lib = path.join(dir, 'lib'), conf = path.join(dir, 'etc');
+    fs.mkdirSync(path.join(lib, 'bin'), { recursive: true });
+    fs.mkdirSync(conf);
+    fs.symlinkSync(ADMIN, path.join(lib, 'bin/nano-admin'));
+    const tool = fs.readFileSync(path.join(ROOT, 'ops/nano-tool.in'), 'utf8')
+        .replaceAll('@LIBDIR@', lib).replaceAll('@CONFDIR@', conf).replaceAll('@DATADIR@', dir);
+    fs.writeFileSync(path.join(lib, 'nano-tool'), tool, { mode: 0o755 });
+    fs.symlinkSync(path.join(lib, 'nano-tool'), path.join(dir, 'nano-admin'));
+    const id = `v1tool${Date.now()}`;
+    const email = `${id}@example.com`;
+    psql(`INSERT INTO "User" ("id", "email", "name") VALUES (${lit(id)}, ${lit(email)}, 'V1 person')`);
+    const run = (env, ...args) => {
+        const r = spawnSync(path.join(dir, 'nano-admin'), args, {
+            encoding: 'utf8', timeout: 30000, env: { PATH: process.env.PATH, ...env },
+        });
+        return { status: r.status, out: r.stdout, err: r.stderr };
+    };
+    for (const [i, text] of [
+        `# as an editor may leave it\nDATABASE_URL=${DB_URL}   \nNANO_SIGNUP_CREDITS=7 \t\n`,
+        `DATABASE_URL = ${DB_URL}\r\nNANO_SIGNUP_CREDITS = "7"  \r\n`,
+    ].entries()) {
+        fs.writeFileSync(path.join(conf, 'common.env'), text);
+        let r = run({}, 'users', 'list', '--limit', '1');
+        assert.equal(r.status, 0, `common.env ${i}: ${r.err}`);
+        r = run({}, 'credits', 'grant', email, '1', '--reason', `tool ${i}`);
+        assert.equal(r.status, 0, `common.env ${i}: ${r.err}`);
+        // the first opens the account with the sign-up grant of 7
+        assert.equal(balanceOf(id), 8 + i, `common.env ${i}`);
+    }
+    // the caller's own value wins, and one that is wrong is still refused
+    const r = run({ NANO_SIGNUP_CREDITS: '7 x' }, 'credits', 'grant', email, '1', '--reason', 'x');
+    assert.equal(r.status, 2, r.err);
+    assert.match(r.err, /NANO_SIGNUP_CREDITS must be a number/);
+    fs.rmSync(dir, { recursive: true });
 });

@@ -13,8 +13,9 @@
 //    old one, so a running nginx's mapped copy is never written into;
 //  - make run (scripts/run.sh) refuses a bad PORT, NANO_READ_TIMEOUT or
 //    NANO_MIGRATE before it starts anything, and scripts/lib/stack.sh
-//    stops a killed run's leftovers in order and a process on purpose
-//    without its pid file outliving it (decoy processes in a temp dir).
+//    stops a killed run's leftovers in order, a process on purpose
+//    without its pid file outliving it, and a backend that never listens
+//    once its start gives up (decoy processes in a temp dir).
 // Only loopback addresses ever carry traffic here.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -564,6 +565,114 @@ test('backends: a backend with a bad setting stops at start, naming it', () => {
     }
 });
 
+// NANO_ROOT is where an app's page templates are read from, at each
+// page: a wrong one (a typo, or unset with another working directory)
+// let the platform and the modules start and answer every page 500
+// "page template unavailable".  They stop at start, naming it.
+test('backends: a NANO_ROOT without the app\'s pages stops it at start, naming it', () => {
+    const media = fs.mkdtempSync(path.join(tmpRoot, 'media-'));
+    const elsewhere = fs.mkdtempSync(path.join(tmpRoot, 'root-'));
+    const sock = path.join(tmpRoot, 'root.sock');
+    for (const app of ['platform', 'qwen', 'nano-banana', 'wan-2.5']) {
+        for (const root of ['/nonexistent/nano', elsewhere, null]) {
+            const env = backendEnv({ NANO_MEDIA_DIR: media, NANO_MODULES_FILE: path.join(ROOT, 'modules.conf') });
+            if (root === null) delete env.NANO_ROOT;    // the working directory, elsewhere
+            else env.NANO_ROOT = root;
+            const r = spawnSync(path.join(BIN, `nano-${app}`), ['--listen', `unix:${sock}`], {
+                encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL', cwd: elsewhere, env,
+            });
+            const what = `${app} NANO_ROOT=${root}`;
+            assert.equal(r.signal, null, `${what}: it did not stop by itself`);
+            assert.equal(r.status, 1, `${what} is refused: ${r.stderr.slice(-300)}`);
+            assert.match(r.stderr, new RegExp(`error: NANO_ROOT "${root ?? elsewhere}": cannot read backends/${app}/public/`),
+                `${what}: ${r.stderr.slice(-300)}`);
+            assert.ok(!fs.existsSync(sock), 'and no socket is left');
+        }
+    }
+});
+
+// The platform writes the revocation snapshot the gateways read next to
+// NANO_REVOCATION_FILE and renames it over it.  A folder that is not
+// there (a typo) let the platform start and log an error at each write,
+// while no gateway ever learnt of a sign-out until the tokens expired.
+test('backends: the platform stops at start when NANO_REVOCATION_FILE\'s folder cannot take the snapshot', async () => {
+    const media = fs.mkdtempSync(path.join(tmpRoot, 'media-'));
+    const dir = fs.mkdtempSync(path.join(tmpRoot, 'rev-'));
+    const notDir = path.join(dir, 'a-file');
+    fs.writeFileSync(notDir, '');
+    const sock = path.join(tmpRoot, 'rev.sock');
+    // never connected to: the check comes first
+    const env = { NANO_MEDIA_DIR: media, DATABASE_URL: 'postgresql://nano@127.0.0.1:1/nano' };
+    for (const file of [path.join(dir, 'missing/revocations'), path.join(notDir, 'revocations')]) {
+        const r = spawnSync(path.join(BIN, 'nano-platform'), ['--listen', `unix:${sock}`], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
+            env: backendEnv({ ...env, NANO_REVOCATION_FILE: file }),
+        });
+        assert.equal(r.signal, null, `${file}: it did not stop by itself`);
+        assert.equal(r.status, 1, `${file} is refused: ${r.stderr.slice(-300)}`);
+        assert.ok(r.stderr.includes(`error: NANO_REVOCATION_FILE ${file}: cannot write in ${path.dirname(file)}: `),
+            r.stderr.slice(-300));
+        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+    }
+    // a folder that is there: it serves
+    const p = start('platform', ['--listen', `unix:${sock}`],
+        { env: { ...env, NANO_REVOCATION_FILE: path.join(dir, 'revocations') } });
+    for (const end = Date.now() + TIMEOUT; !fs.existsSync(sock) && p.child.exitCode === null && Date.now() < end;) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.ok(fs.existsSync(sock), p.stderr.slice(-300));
+    const r = await p.stop();
+    assert.match(r.stderr, /revocations: publishing to /);
+});
+
+// A module with its provider's key set went online whatever the key and
+// <P>_BASE_URL held: a base without its scheme (copied as a host name), a
+// trailing blank, a query, or a key with a newline in it made every
+// generation fail, refunded, while the module said it was online.  The
+// platform refuses its GITHUB_BASE_URL and STRIPE_API_BASE so already.
+test('backends: a module whose provider key or base URL cannot make a request stops at start, naming it', async () => {
+    const media = fs.mkdtempSync(path.join(tmpRoot, 'media-'));
+    const sock = path.join(tmpRoot, 'provider-env.sock');
+    const run = (app, env) => spawnSync(path.join(BIN, `nano-${app}`), ['--listen', `unix:${sock}`], {
+        encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
+        env: backendEnv({ NANO_MEDIA_DIR: media, ...env }),
+    });
+    for (const [app, env, named] of [
+        ['nano-banana', { GEMINI_API_KEY: 'k', GEMINI_BASE_URL: 'generativelanguage.googleapis.com' }, 'GEMINI_BASE_URL'],
+        ['seedream', { ARK_API_KEY: 'k', ARK_BASE_URL: 'ftp://ark.example' }, 'ARK_BASE_URL'],
+        ['qwen', { DASHSCOPE_API_KEY: 'k', DASHSCOPE_BASE_URL: 'https://dashscope.aliyuncs.com ' }, 'DASHSCOPE_BASE_URL'],
+        ['qwen', { DASHSCOPE_API_KEY: 'k', DASHSCOPE_BASE_URL: 'https://dashscope.aliyuncs.com/api/v1\n' }, 'DASHSCOPE_BASE_URL'],
+        ['grok', { XAI_API_KEY: 'k', XAI_BASE_URL: 'https://api.x.ai/v1?beta=1' }, 'XAI_BASE_URL'],
+        ['openai', { OPENAI_API_KEY: 'sk-test\n' }, 'OPENAI_API_KEY'],
+        ['openai', { OPENAI_API_KEY: 'x'.repeat(2000) }, 'OPENAI_API_KEY'],
+        ['wan-2.5', { DASHSCOPE_API_KEY: 'k', DASHSCOPE_BASE_URL: 'http://' }, 'DASHSCOPE_BASE_URL'],
+    ]) {
+        const r = run(app, env);
+        const what = `${app} ${JSON.stringify(env).slice(0, 120)}`;
+        assert.equal(r.signal, null, `${what}: it did not stop by itself`);
+        assert.equal(r.status, 1, `${what} is refused: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, new RegExp(`error: ${named} `), `${what}: the log names ${named}: ${r.stderr.slice(-300)}`);
+        assert.ok(!r.stderr.includes('x'.repeat(300)), 'a key is never logged');
+        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+    }
+    // what still starts: a usable base (with a root the client drops, on
+    // loopback http), and any base of a module without its key (offline)
+    for (const [app, env, says] of [
+        ['qwen', { DASHSCOPE_API_KEY: 'k', DASHSCOPE_BASE_URL: 'http://127.0.0.1:9/compatible-mode/v1/' }, /text from dashscope/],
+        ['grok', { XAI_API_KEY: 'k', XAI_BASE_URL: 'https://api.x.ai/v1' }, /text from xai/],
+        ['nano-banana', { GEMINI_API_KEY: '', GEMINI_BASE_URL: 'not a url' }, /serving nano-banana/],
+    ]) {
+        const p = start(app, ['--listen', `unix:${sock}`], { env: { NANO_MEDIA_DIR: media, ...env } });
+        for (const end = Date.now() + TIMEOUT; !fs.existsSync(sock) && p.child.exitCode === null && Date.now() < end;) {
+            await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assert.ok(fs.existsSync(sock), `${app} ${JSON.stringify(env)} serves: ${p.stderr.slice(-300)}`);
+        const r = await p.stop();
+        assert.match(r.stderr, says);
+        fs.rmSync(sock, { force: true });
+    }
+});
+
 // The registry says a module's kind, its binary has the providers of one
 // kind: a kind edited in modules.conf (seedream as text, qwen as image)
 // was a segfault at start, over and over under make run's restarts.
@@ -727,6 +836,80 @@ test('make run: what a killed run left stops in the stack\'s order: nginx, the b
     assert.equal(got[0], 'nginx', `nginx first: ${got}`);
     assert.equal(got[4], 'postgres', `postgres last: ${got}`);
     assert.deepEqual(fs.readdirSync(path.join(state, 'pids')), [], 'no pid file is left');
+});
+
+// A backend that starts but never listens: stack_backend_start gave up
+// after 10 s and left it running.  make run's supervisor then forgot its
+// pid file and tried again after the backoff, so every round left one
+// more such process, which the final stop no longer knew of.  The one
+// that did not start is stopped, and its pid file goes with it.
+test('make run: a backend that never listens is stopped when its start gives up, not left behind', () => {
+    const state = fs.mkdtempSync(path.join(tmpRoot, 'state-'));
+    const bin = fs.mkdtempSync(path.join(tmpRoot, 'bin-'));
+    const started = path.join(bin, 'started');
+    fs.writeFileSync(path.join(bin, 'nano-qwen'),
+        `#!/bin/sh\necho $$ >>${started}\necho "stuck before listening"\nexec sleep 300\n`, { mode: 0o755 });
+    const script = `
+        set -euo pipefail
+        STACK_MODE=run STACK_STATE=$1
+        . "$2/scripts/lib/stack.sh"
+        stack_init
+        STACK_BIN=$3 STACK_LISTEN=unix STACK_URL=http://127.0.0.1:1 STACK_DB_URL=
+        STACK_SECRET_FILE=/dev/null
+        for round in 1 2; do
+            if stack_backend_start qwen; then echo "round $round: started"; exit 1; fi
+            rm -f "$STACK_STATE/pids/qwen.pid"      # as run.sh's supervisor does
+        done`;
+    const r = spawnSync('bash', ['-c', script, 'hung', state, ROOT, bin], {
+        encoding: 'utf8', timeout: 90000, killSignal: 'SIGKILL',
+    });
+    const pids = fs.readFileSync(started, 'utf8').trim().split('\n').map(Number);
+    const alive = pids.filter((pid) => {
+        try { process.kill(pid, 0); } catch { return false; }
+        // a zombie is gone too
+        return !/^\d+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    });
+    // whatever happens, nothing of this test outlives it
+    for (const pid of alive) process.kill(pid, 'SIGKILL');
+    assert.equal(r.status, 0, `${r.stdout}${r.stderr.slice(-500)}`);
+    assert.equal(pids.length, 2, 'started twice');
+    assert.match(r.stderr, /backend qwen is not listening on unix:.*after 10s/);
+    assert.match(r.stderr, /stuck before listening/, 'its log is shown');
+    assert.deepEqual(alive, [], 'a backend that did not start is left running');
+    assert.deepEqual(fs.readdirSync(path.join(state, 'pids')), [], 'no pid file is left');
+    assert.deepEqual(fs.readdirSync(path.join(state, 'sock')), [], 'no socket is left');
+});
+
+// A backend's stop waits for its drain (NANO_JOBS_DRAIN_SECS, 0 to 600)
+// and then its workers' grace; make run's stop sent SIGKILL after 40 s
+// whatever the drain it had given the backend, cutting the provider
+// calls a longer drain was for.  The wait follows the drain the backend
+// was given: its env.d line first, else the stack's environment.
+test('make run: a backend\'s stop waits for the drain it was given, plus 15 s, at least 40 s', () => {
+    const state = fs.mkdtempSync(path.join(tmpRoot, 'state-'));
+    fs.mkdirSync(path.join(state, 'env.d'));
+    fs.writeFileSync(path.join(state, 'env.d/qwen'), 'DASHSCOPE_API_KEY=k\nNANO_JOBS_DRAIN_SECS=90\n');
+    fs.writeFileSync(path.join(state, 'env.d/grok'), 'XAI_API_KEY=k\n');
+    fs.writeFileSync(path.join(state, 'env.d/seedream'), 'NANO_JOBS_DRAIN_SECS=5\n');
+    fs.writeFileSync(path.join(state, 'env.d/openai'), 'NANO_JOBS_DRAIN_SECS=lots\n');
+    fs.writeFileSync(path.join(state, 'backend.env'), 'PATH=/usr/bin\0NANO_JOBS_DRAIN_SECS=300\0HOME=/root\0');
+    const script = `
+        set -euo pipefail
+        STACK_MODE=run STACK_STATE=$1
+        . "$2/scripts/lib/stack.sh"
+        stack_init
+        for app in qwen grok seedream openai; do echo "$app $(stack_backend_stop_secs "$app")"; done
+        rm "$STACK_STATE/backend.env"
+        echo "grok-alone $(stack_backend_stop_secs grok)"`;
+    const r = spawnSync('bash', ['-c', script, 'drain', state, ROOT], { encoding: 'utf8', timeout: 30000 });
+    assert.equal(r.status, 0, r.stderr.slice(-500));
+    assert.deepEqual(r.stdout.trim().split('\n'), [
+        'qwen 105',         // its own line
+        'grok 315',         // the stack's environment
+        'seedream 40',      // never less than the default
+        'openai 40',        // one the backend refuses at start
+        'grok-alone 40',    // unset: the backend's 25 s
+    ]);
 });
 
 // NANO_MIGRATE=apply applies the plan to a DATABASE_URL; any other value
