@@ -18,6 +18,9 @@
  * - BEGIN/COMMIT/..., CREATE INDEX CONCURRENTLY and VACUUM: the runner
  *   wraps each migration in one transaction.
  * - DO blocks and REVOKE: not checkable / take away what V1 needs.
+ * - CREATE RULE, and BEFORE or INSTEAD OF triggers, on a table this file
+ *   did not create: they rewrite, change or silently drop V1's writes.
+ *   AFTER triggers are allowed (they see V1's rows, never change them).
  * Function bodies ($$...$$) are not linted: they run only when called.
  * Tables count as "new" only when created earlier in the same file, so
  * V2's own tables get the same protection as V1's once they hold data.
@@ -635,6 +638,51 @@ check_alter_other(lint_t *l, const token_t *t, size_t n)
     }
 }
 
+/*
+ * CREATE [CONSTRAINT] TRIGGER / RULE from t[i] (past OR REPLACE): a rule
+ * rewrites V1's statements (DO INSTEAD NOTHING drops them) and a BEFORE
+ * or INSTEAD OF trigger can change or drop V1's rows, all without an
+ * error V1 would see.  Returns 1 when t[i] was one of them.
+ */
+static int
+check_trigger_rule(lint_t *l, const token_t *t, size_t n, size_t i)
+{
+    char   table[NAME_MAX_LEN], when[16] = "";
+    int    rule;
+
+    if (is_kw(t, n, i, "constraint") && is_kw(t, n, i + 1, "trigger")) {
+        return 1;                   /* always AFTER */
+    }
+    rule = is_kw(t, n, i, "rule");
+    if (!rule && !is_kw(t, n, i, "trigger")) {
+        return 0;
+    }
+    for (i++; i < n && !is_kw(t, n, i, rule ? "to" : "on"); i++) {
+        if (!rule && *when == '\0'
+            && (is_kw(t, n, i, "before") || is_kw(t, n, i, "instead")))
+        {
+            upper_word(&t[i], when, sizeof(when));
+            if (is_kw(t, n, i + 1, "of")) {
+                strcat(when, " OF");
+            }
+        }
+    }
+    i++;
+    if ((!rule && *when == '\0') || !read_name(t, n, &i, table, sizeof(table))
+        || table_is_new(l, table))
+    {
+        return 1;
+    }
+    if (rule) {
+        finding(l, t[0].line, "CREATE RULE on existing table \"%s\" "
+                "rewrites V1's statements", table);
+    } else {
+        finding(l, t[0].line, "%s trigger on existing table \"%s\" can "
+                "change or drop V1's rows", when, table);
+    }
+    return 1;
+}
+
 static void
 check_create(lint_t *l, const token_t *t, size_t n)
 {
@@ -644,6 +692,9 @@ check_create(lint_t *l, const token_t *t, size_t n)
 
     if (is_kw(t, n, i, "or") && is_kw(t, n, i + 1, "replace")) {
         i += 2;
+    }
+    if (check_trigger_rule(l, t, n, i)) {
+        return;
     }
     while (is_kw(t, n, i, "temporary") || is_kw(t, n, i, "temp")
            || is_kw(t, n, i, "unlogged") || is_kw(t, n, i, "global")

@@ -186,6 +186,18 @@ static const lint_case_t cases[] = {
       "  SELECT CASE WHEN true THEN 1 END;\n  SELECT 2;\nEND;\n"
       "DROP TABLE x;",
       { F ":6: DROP TABLE is not additive" } },
+    { "rule on an existing table", "CREATE OR REPLACE RULE \"keep\" AS ON "
+      "DELETE TO public.\"User\"\n  DO INSTEAD NOTHING;",
+      { F ":1: CREATE RULE on existing table \"User\" rewrites V1's "
+        "statements" } },
+    { "before trigger on an existing table", "CREATE TRIGGER t\n  BEFORE "
+      "INSERT OR UPDATE ON \"User\" FOR EACH ROW EXECUTE FUNCTION f();",
+      { F ":1: BEFORE trigger on existing table \"User\" can change or drop "
+        "V1's rows" } },
+    { "instead of trigger", "create or replace trigger t instead of delete on "
+      "v for each row execute function f();",
+      { F ":1: INSTEAD OF trigger on existing table \"v\" can change or "
+        "drop V1's rows" } },
 
     /* ---- unterminated input ---- */
     { "unterminated string", "INSERT INTO t VALUES (1);\nSELECT 'abc;\n",
@@ -267,6 +279,14 @@ static const lint_case_t cases[] = {
       { NULL } },
     { "BEGIN ATOMIC body", "CREATE FUNCTION f() RETURNS int LANGUAGE sql\n"
       "BEGIN ATOMIC\n  SELECT 1;\n  SELECT CASE WHEN true THEN 2 END;\nEND;",
+      { NULL } },
+    { "after trigger on an existing table, rule and before trigger on a new "
+      "one", "CREATE TRIGGER \"User_gone\" AFTER DELETE ON \"User\"\n"
+      "  FOR EACH ROW EXECUTE FUNCTION f();\n"
+      "CREATE CONSTRAINT TRIGGER c AFTER UPDATE ON \"Session\" FOR EACH ROW "
+      "EXECUTE FUNCTION f();\nCREATE TABLE t (a INT);\n"
+      "CREATE RULE r AS ON INSERT TO t DO ALSO NOTIFY t;\n"
+      "CREATE TRIGGER b BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f();",
       { NULL } },
     { "empty file", "", { NULL } },
     { "only comments and semicolons", "-- nothing\n;;\n/* here */", { NULL } },
