@@ -2,7 +2,8 @@
 // (only V1's columns, Prisma's defaults) still work after every
 // migration, also from a role with no rights on V2's tables, and a user
 // V1 deletes loses its V2 sessions, account and generations as a
-// deletion through the platform does (sql/020_user_deleted.sql).
+// deletion through the platform does (sql/020_user_deleted.sql); a
+// user's "createdAt" is UTC whatever the session's TimeZone (021).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -58,6 +59,21 @@ test("V1's adapter statements work after every migration, from a role with V1's 
     assert.equal(lines[1], `v1.${id}@example.com`, 'the email renamed');
     assert.deepEqual(lines.slice(2), [email, id, '0', '0'], "the token used, the user deleted, V1's cascade ran");
     assert.equal(psql(`SELECT "createdAt" IS NOT NULL FROM "User" WHERE "id" = ${lit(id)}`), '', 'gone');
+});
+
+test('a user made in a session whose TimeZone is not UTC gets its "createdAt" in UTC', () => {
+    const id = `c${crypto.randomBytes(12).toString('hex')}`;
+    // as V1's adapter inserts (without the column), and as the platform does
+    const r = asPostgres(`SET TimeZone = 'Pacific/Kiritimati';
+        INSERT INTO "User" ("id", "name", "email", "emailVerified", "image")
+            VALUES (${lit(id)}, 'Far East', ${lit(`${id}@example.com`)}, NULL, NULL);
+        RESET TimeZone;
+        SELECT round(extract(epoch FROM ((now() AT TIME ZONE 'utc') - "createdAt")))::int
+            FROM "User" WHERE "id" = ${lit(id)};
+        DELETE FROM "User" WHERE "id" = ${lit(id)};`);
+    assert.equal(r.status, 0, r.err);
+    const behind = Number(r.out);
+    assert.ok(behind >= 0 && behind < 60, `"createdAt" is ${behind} s behind UTC now (UTC+14 would be -50400)`);
 });
 
 test('a user V1 deletes loses its sessions, account and generations; its ledger stays, anonymous', async () => {
