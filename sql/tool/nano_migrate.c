@@ -158,8 +158,9 @@ cmp_migration(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-/* Reads every NNN_name.sql in dir, sorted by number; refuses two files
- * with one number (their order would be a coin toss). */
+/* Reads every NNN_name.sql in dir, sorted by number (two with one
+ * number by name: pending_twins refuses them when that order would
+ * decide anything). */
 static int
 load_migrations(const char *dir, mig_list_t *list)
 {
@@ -167,7 +168,7 @@ load_migrations(const char *dir, mig_list_t *list)
     struct dirent *de;
     migration_t   *m, *grown;
     unsigned long  number;
-    size_t         cap = 0, i;
+    size_t         cap = 0;
     int            rc = -1;
 
     d = opendir(dir);
@@ -221,13 +222,6 @@ load_migrations(const char *dir, mig_list_t *list)
         }
     }
     qsort(list->m, list->n, sizeof(*list->m), cmp_migration);
-    for (i = 1; i < list->n; i++) {
-        if (list->m[i].number == list->m[i - 1].number) {
-            die_msg("%s and %s have the same number", list->m[i - 1].path,
-                    list->m[i].path);
-            goto out;
-        }
-    }
     rc = 0;
 out:
     closedir(d);
@@ -370,6 +364,33 @@ read_state(PGconn *conn, mig_list_t *list, int *unknown_records,
 out:
     PQclear(res);
     return rc;
+}
+
+/*
+ * Two files with one number that are both still to run: their order
+ * would be a coin toss.  One of them already applied is no such thing: a
+ * site's own migration (a module's price, docs/OPERATIONS.md) took a
+ * number that a later release of sql/ uses too, and that release must
+ * still apply its own.  Returns the number of such pairs.
+ */
+static int
+pending_twins(const mig_list_t *list)
+{
+    size_t i;
+    int    n = 0;
+
+    for (i = 1; i < list->n; i++) {
+        if (list->m[i].number == list->m[i - 1].number
+            && list->m[i].state == MIG_PENDING
+            && list->m[i - 1].state == MIG_PENDING)
+        {
+            die_msg("%s and %s have the same number and neither is "
+                    "applied: their order is not defined; renumber one",
+                    list->m[i - 1].path, list->m[i].path);
+            n++;
+        }
+    }
+    return n;
 }
 
 /* Lints what will run; the baseline found present is not run. */
@@ -654,7 +675,7 @@ migrate(const char *dir, const char *url, int apply)
                 changed == 1 ? " was" : "s were");
         goto out;
     }
-    if (lint_pending(&list) != 0) {
+    if (pending_twins(&list) != 0 || lint_pending(&list) != 0) {
         goto out;
     }
     if (!apply) {

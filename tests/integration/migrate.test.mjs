@@ -152,6 +152,33 @@ test('an applied migration that was edited afterwards is refused', () => {
     assert.match(r.out + r.err, new RegExp(`CHANGED\\s+${MIGRATIONS[1].replace('.', '\\.')}`));
 });
 
+test("a site's migration that took a number the next release uses: the release's own still applies", () => {
+    const db = newDb();
+    const dir = sqlCopy();
+    const next = String(Number(MIGRATIONS.at(-1).slice(0, 3)) + 1).padStart(3, '0');
+    // docs/OPERATIONS.md: a module added later brings its price migration
+    fs.writeFileSync(path.join(dir, `${next}_site_price.sql`),
+        `INSERT INTO "ModelPrice" ("module", "model", "label", "credits") VALUES ('site', 'm', 'M', 2);\n`);
+    let r = migrate(db, ['--apply'], { dir });
+    assert.equal(r.status, 0, r.err);
+    // the next release of sql/ uses that number too
+    fs.writeFileSync(path.join(dir, `${next}_release.sql`), 'CREATE TABLE "ReleaseThing" ("id" TEXT);\n');
+    r = migrate(db, ['--apply'], { dir });
+    assert.equal(r.status, 0, r.err + r.out);
+    assert.match(r.out, new RegExp(`applied\\s+${next}_site_price\\.sql`));
+    assert.match(r.out, new RegExp(`applied\\s+${next}_release\\.sql`));
+    assert.equal(psql(db, `SELECT count(*) FROM "_nano_migrations" WHERE name LIKE '${next}\\_%'`), '2');
+    assert.equal(psql(db, 'SELECT count(*) FROM "ReleaseThing"'), '0');
+
+    // both still to run (a new database): their order is not defined
+    const fresh = newDb();
+    r = migrate(fresh, ['--apply'], { dir });
+    assert.notEqual(r.status, 0);
+    assert.match(r.err, new RegExp(`${next}_release\\.sql and .*${next}_site_price\\.sql have the same number and `
+        + 'neither is applied'));
+    assert.equal(tables(fresh), '', 'nothing applied');
+});
+
 test('a bad DATABASE_URL is refused without echoing the password', () => {
     const r = spawnSync(MIGRATE, ['--dir', SQL], {
         encoding: 'utf8', env: { ...process.env, DATABASE_URL: 'mysql://u:s3cret-pw@host/db' },
