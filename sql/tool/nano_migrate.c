@@ -417,12 +417,11 @@ lint_pending(const mig_list_t *list)
     return 0;
 }
 
+/* The plan's first line, before read_state's "unknown" lines. */
 static void
-print_plan(PGconn *conn, const mig_list_t *list, int *pending, int *present)
+print_database(PGconn *conn)
 {
     PGresult *res;
-    size_t    k;
-    int       applied = 0, changed = 0;
 
     res = PQexecParams(conn, "SELECT current_schema()", 0, NULL, NULL, NULL,
                        NULL, 0);
@@ -431,6 +430,14 @@ print_plan(PGconn *conn, const mig_list_t *list, int *pending, int *present)
            PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
            ? PQgetvalue(res, 0, 0) : "?");
     PQclear(res);
+}
+
+static void
+print_plan(const mig_list_t *list, int unknown, int *pending, int *present)
+{
+    size_t    k;
+    int       applied = 0, changed = 0;
+
     *pending = *present = 0;
     for (k = 0; k < list->n; k++) {
         switch (list->m[k].state) {
@@ -456,6 +463,13 @@ print_plan(PGconn *conn, const mig_list_t *list, int *pending, int *present)
     }
     if (changed) {
         return;                     /* the refusal follows */
+    }
+    if (unknown) {
+        /* an older sql/ than the database's: what it applied stays */
+        printf("%d applied migration%s %s no file here (a newer release "
+               "applied %s; nothing of %s is undone)\n", unknown,
+               unknown == 1 ? "" : "s", unknown == 1 ? "has" : "have",
+               unknown == 1 ? "it" : "them", unknown == 1 ? "it" : "them");
     }
     if (*pending == 0 && *present == 0) {
         printf("plan: nothing to do (%d applied)\n", applied);
@@ -666,10 +680,11 @@ migrate(const char *dir, const char *url, int apply)
                 "DATABASE_URL)");
         goto out;
     }
+    print_database(conn);
     if (read_state(conn, &list, &unknown, &changed) != 0) {
         goto out;
     }
-    print_plan(conn, &list, &pending, &present);
+    print_plan(&list, unknown, &pending, &present);
     if (changed) {
         die_msg("refusing the plan: %d applied migration%s changed", changed,
                 changed == 1 ? " was" : "s were");

@@ -179,6 +179,23 @@ test("a site's migration that took a number the next release uses: the release's
     assert.equal(tables(fresh), '', 'nothing applied');
 });
 
+test('an older sql/ than the database (a release rolled back): says so, applies and undoes nothing', () => {
+    const db = newDb();
+    let r = migrate(db, ['--apply']);
+    assert.equal(r.status, 0, r.err);
+    const dir = sqlCopy();
+    const newest = MIGRATIONS.at(-1);
+    fs.unlinkSync(path.join(dir, newest));
+    r = migrate(db, ['--apply'], { dir });
+    assert.equal(r.status, 0, r.err);
+    const lines = r.out.trim().split('\n');
+    assert.match(lines[0], /^database "mig_[0-9a-f]+" on .* schema "public"$/, 'the database first');
+    assert.match(r.out, new RegExp(`\\n  unknown  ${newest.replace('.', '\\.')}  \\(recorded in the database, no such file\\)\\n`));
+    assert.match(r.out, /^1 applied migration has no file here \(a newer release applied it; nothing of it is undone\)$/m);
+    assert.equal(lines.at(-1), `plan: nothing to do (${MIGRATIONS.length - 1} applied)`);
+    assert.equal(psql(db, 'SELECT count(*) FROM "_nano_migrations"'), String(MIGRATIONS.length), 'its record stays');
+});
+
 test('a bad DATABASE_URL is refused without echoing the password', () => {
     const r = spawnSync(MIGRATE, ['--dir', SQL], {
         encoding: 'utf8', env: { ...process.env, DATABASE_URL: 'mysql://u:s3cret-pw@host/db' },
