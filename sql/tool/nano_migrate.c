@@ -668,6 +668,17 @@ migrate(const char *dir, const char *url, int apply)
         goto out;
     }
     PQsetNoticeProcessor(conn, ignore_notice, NULL);
+    /* A runner stopped mid-statement (Ctrl-C, kill, its host gone) would
+     * otherwise leave the statement running, an index build on "User"
+     * say, with its locks held against V1 until it ends: PostgreSQL
+     * notices a lost client only when it next talks to it.  Checked each
+     * second, its transaction rolls back at once (PostgreSQL 14+). */
+    if (apply && PQserverVersion(conn) >= 140000
+        && exec_ok(conn, "SET client_connection_check_interval = '1s'", 0,
+                   NULL, "SET client_connection_check_interval") != 0)
+    {
+        goto out;
+    }
     if (apply && take_lock(conn) != 0) {
         goto out;
     }

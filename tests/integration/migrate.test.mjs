@@ -5,7 +5,7 @@
 // are refused.  Each test makes a database of its own.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -194,6 +194,66 @@ test('an older sql/ than the database (a release rolled back): says so, applies 
     assert.match(r.out, /^1 applied migration has no file here \(a newer release applied it; nothing of it is undone\)$/m);
     assert.equal(lines.at(-1), `plan: nothing to do (${MIGRATIONS.length - 1} applied)`);
     assert.equal(psql(db, 'SELECT count(*) FROM "_nano_migrations"'), String(MIGRATIONS.length), 'its record stays');
+});
+
+// nano-migrate --apply as a child we can wait for or kill.
+function migrateAsync(db, args, { dir = SQL } = {}) {
+    const url = `postgresql://postgres@localhost/${db}?host=${encodeURIComponent(SOCK)}`;
+    const child = spawn(MIGRATE, [...args, '--dir', dir], { env: { ...process.env, DATABASE_URL: url } });
+    let out = '', err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    const done = new Promise((resolve) => child.on('close', (status, signal) => resolve({ status, signal, out, err })));
+    return { child, done };
+}
+
+test('two hosts applying at once: one applies everything, the other waits and finds nothing to do', async () => {
+    const db = newDb();
+    const [a, b] = await Promise.all([migrateAsync(db, ['--apply']).done, migrateAsync(db, ['--apply']).done]);
+    assert.equal(a.status, 0, a.err);
+    assert.equal(b.status, 0, b.err);
+    const both = a.out + b.out;
+    assert.equal((both.match(/^done: /mg) || []).length, 1, both);
+    assert.equal((both.match(/^plan: nothing to do/mg) || []).length, 1, both);
+    for (const f of MIGRATIONS.slice(1)) {
+        assert.equal((both.match(new RegExp(`^applied  ${f.replace('.', '\\.')}  \\(`, 'mg')) || []).length, 1, f);
+    }
+    assert.equal(psql(db, 'SELECT count(*) FROM "_nano_migrations"'), String(MIGRATIONS.length));
+});
+
+test('a runner killed in the middle of a migration leaves nothing of it; the next run applies it', async () => {
+    const db = newDb();
+    const dir = sqlCopy();
+    let r = migrate(db, ['--apply'], { dir });
+    assert.equal(r.status, 0, r.err);
+    // a migration that stops half-way while the table "slow" exists
+    psql(db, 'CREATE TABLE "slow" ()');
+    fs.writeFileSync(path.join(dir, '900_half.sql'), 'CREATE TABLE "Half" ("id" TEXT);\n'
+        + 'SELECT pg_sleep(CASE WHEN to_regclass(\'"slow"\') IS NULL THEN 0 ELSE 60 END);\n'
+        + 'ALTER TABLE "User" ADD COLUMN "half" TEXT;\n');
+    const run = migrateAsync(db, ['--apply'], { dir });
+    const t0 = Date.now();
+    while (psql(db, `SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'`) !== '1') {
+        assert.ok(Date.now() - t0 < 15000, 'the migration reaches its sleep');
+        await new Promise((res) => setTimeout(res, 100));
+    }
+    run.child.kill('SIGKILL');
+    assert.equal((await run.done).signal, 'SIGKILL');
+    const t1 = Date.now();
+    // not left running its statement, locks held, until the statement ends
+    while (psql(db, `SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'`) !== '0') {
+        assert.ok(Date.now() - t1 < 5000, 'its session ends with it within seconds');
+        await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.equal(psql(db, `SELECT to_regclass('"Half"') IS NULL`), 't', 'nothing of it stays');
+    assert.equal(psql(db, `SELECT count(*) FROM "_nano_migrations" WHERE name = '900_half.sql'`), '0');
+
+    psql(db, 'DROP TABLE "slow"');
+    r = migrate(db, ['--apply'], { dir });
+    assert.equal(r.status, 0, r.err);
+    assert.match(r.out, /applied  900_half\.sql/);
+    assert.equal(psql(db, `SELECT count(*) FROM information_schema.columns
+                           WHERE table_name = 'User' AND column_name = 'half'`), '1');
 });
 
 test('a bad DATABASE_URL is refused without echoing the password', () => {
