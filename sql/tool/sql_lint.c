@@ -18,6 +18,10 @@
  * - BEGIN/COMMIT/..., CREATE INDEX CONCURRENTLY and VACUUM: the runner
  *   wraps each migration in one transaction.
  * - DO blocks and REVOKE: not checkable / take away what V1 needs.
+ * - SET (but SET LOCAL, SET CONSTRAINTS, SET TRANSACTION) and RESET: a
+ *   session's setting outlives the migration's transaction, and the
+ *   runner runs every later migration in that session (a search_path set
+ *   so put their tables in another schema).
  * - CREATE RULE, and BEFORE or INSTEAD OF triggers, on a table this file
  *   did not create: they rewrite, change or silently drop V1's writes.
  *   AFTER triggers are allowed (they see V1's rows, never change them).
@@ -874,6 +878,14 @@ check_statement(lint_t *l, const token_t *t, size_t n)
         finding(l, t[0].line, "DO blocks cannot be checked for additivity");
     } else if (is_kw(t, n, 0, "revoke")) {
         finding(l, t[0].line, "REVOKE takes away privileges V1 uses");
+    } else if ((is_kw(t, n, 0, "set") && !is_kw(t, n, 1, "local")
+                && !is_kw(t, n, 1, "constraints")
+                && !is_kw(t, n, 1, "transaction"))
+               || is_kw(t, n, 0, "reset"))
+    {
+        upper_word(&t[0], what, sizeof(what));
+        finding(l, t[0].line, "%s outlives the migration: the later ones "
+                "run in the same session (use SET LOCAL)", what);
     }
 }
 

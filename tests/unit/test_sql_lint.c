@@ -198,6 +198,14 @@ static const lint_case_t cases[] = {
       "v for each row execute function f();",
       { F ":1: INSTEAD OF trigger on existing table \"v\" can change or "
         "drop V1's rows" } },
+    { "session settings", "SET search_path TO elsewhere, public;\n"
+      "set session role other;\nRESET search_path;",
+      { F ":1: SET outlives the migration: the later ones run in the same "
+        "session (use SET LOCAL)",
+        F ":2: SET outlives the migration: the later ones run in the same "
+        "session (use SET LOCAL)",
+        F ":3: RESET outlives the migration: the later ones run in the "
+        "same session (use SET LOCAL)" } },
 
     /* ---- unterminated input ---- */
     { "unterminated string", "INSERT INTO t VALUES (1);\nSELECT 'abc;\n",
@@ -288,6 +296,9 @@ static const lint_case_t cases[] = {
       "CREATE RULE r AS ON INSERT TO t DO ALSO NOTIFY t;\n"
       "CREATE TRIGGER b BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f();",
       { NULL } },
+    { "settings of the migration's own transaction", "SET LOCAL "
+      "lock_timeout = '2s';\nSET CONSTRAINTS ALL DEFERRED;\n"
+      "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;", { NULL } },
     { "empty file", "", { NULL } },
     { "only comments and semicolons", "-- nothing\n;;\n/* here */", { NULL } },
 };
