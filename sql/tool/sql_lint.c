@@ -18,6 +18,10 @@
  * - BEGIN/COMMIT/..., CREATE INDEX CONCURRENTLY and VACUUM: the runner
  *   wraps each migration in one transaction.
  * - DO blocks and REVOKE: not checkable / take away what V1 needs.
+ * - ALTER TABLE ... OWNER TO on a table this file did not create, and
+ *   REASSIGN OWNED: V1's role, when it owned the table, loses every right
+ *   on it.  ALTER DATABASE / ROLE ... SET or RESET: V1's sessions take
+ *   those settings too (a search_path, a TimeZone, read-only).
  * - SET (but SET LOCAL, SET CONSTRAINTS, SET TRANSACTION) and RESET: a
  *   session's setting outlives the migration's transaction, and the
  *   runner runs every later migration in that session (a search_path set
@@ -610,7 +614,7 @@ check_alter_table(lint_t *l, const token_t *t, size_t n)
             finding(l, t[a].line, "SET %s on existing table \"%s\" is not "
                     "additive", what, table);
         } else if (!is_kw(t, b, a, "set") && !is_kw(t, b, a, "reset")
-                   && !is_kw(t, b, a, "owner") && !is_kw(t, b, a, "validate")
+                   && !is_kw(t, b, a, "validate")
                    && !is_kw(t, b, a, "cluster") && t[a].kind == TK_WORD)
         {
             upper_word(&t[a], what, sizeof(what));
@@ -620,12 +624,26 @@ check_alter_table(lint_t *l, const token_t *t, size_t n)
     }
 }
 
-/* ALTER on anything but a table: only renames, drops and moves matter. */
+/* ALTER on anything but a table: renames, drops and moves matter, and
+ * a database's or role's settings, which V1's sessions take too. */
 static void
 check_alter_other(lint_t *l, const token_t *t, size_t n)
 {
     size_t i;
 
+    if (is_kw(t, n, 1, "database") || is_kw(t, n, 1, "role")
+        || is_kw(t, n, 1, "user"))
+    {
+        for (i = 2; i < n; i++) {
+            if (is_kw(t, n, i, "set") || is_kw(t, n, i, "reset")) {
+                finding(l, t[i].line, "ALTER %s ... %s changes the settings "
+                        "of V1's sessions too", is_kw(t, n, 1, "database")
+                        ? "DATABASE" : "ROLE", is_kw(t, n, i, "set")
+                        ? "SET" : "RESET");
+                return;
+            }
+        }
+    }
     for (i = 1; i < n; i++) {
         if (is_kw(t, n, i, "rename")) {
             finding(l, t[i].line, "RENAME is not additive");
@@ -876,6 +894,9 @@ check_statement(lint_t *l, const token_t *t, size_t n)
                 "transaction");
     } else if (is_kw(t, n, 0, "do")) {
         finding(l, t[0].line, "DO blocks cannot be checked for additivity");
+    } else if (is_kw(t, n, 0, "reassign")) {
+        finding(l, t[0].line, "REASSIGN OWNED takes V1's tables from the "
+                "role V1 connects as");
     } else if (is_kw(t, n, 0, "revoke")) {
         finding(l, t[0].line, "REVOKE takes away privileges V1 uses");
     } else if ((is_kw(t, n, 0, "set") && !is_kw(t, n, 1, "local")

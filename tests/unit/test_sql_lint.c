@@ -206,6 +206,21 @@ static const lint_case_t cases[] = {
         "session (use SET LOCAL)",
         F ":3: RESET outlives the migration: the later ones run in the "
         "same session (use SET LOCAL)" } },
+    { "owner of an existing table, and ownership reassigned",
+      "ALTER TABLE \"User\" OWNER TO nano;\nREASSIGN OWNED BY v1 TO nano;",
+      { F ":1: ALTER TABLE ... OWNER on existing table \"User\" is not "
+        "additive",
+        F ":2: REASSIGN OWNED takes V1's tables from the role V1 connects "
+        "as" } },
+    { "database and role settings", "ALTER DATABASE nano SET TimeZone = "
+      "'Europe/Paris';\nALTER ROLE v1 IN DATABASE nano\n  RESET ALL;\n"
+      "ALTER USER v1 SET search_path = x;",
+      { F ":1: ALTER DATABASE ... SET changes the settings of V1's sessions "
+        "too",
+        F ":3: ALTER ROLE ... RESET changes the settings of V1's sessions "
+        "too",
+        F ":4: ALTER ROLE ... SET changes the settings of V1's sessions "
+        "too" } },
 
     /* ---- unterminated input ---- */
     { "unterminated string", "INSERT INTO t VALUES (1);\nSELECT 'abc;\n",
@@ -299,6 +314,8 @@ static const lint_case_t cases[] = {
     { "settings of the migration's own transaction", "SET LOCAL "
       "lock_timeout = '2s';\nSET CONSTRAINTS ALL DEFERRED;\n"
       "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;", { NULL } },
+    { "owner of a new table", "CREATE TABLE t (a INT);\nALTER TABLE t "
+      "OWNER TO nano;\nALTER FUNCTION f() OWNER TO nano;", { NULL } },
     { "empty file", "", { NULL } },
     { "only comments and semicolons", "-- nothing\n;;\n/* here */", { NULL } },
 };
