@@ -15,10 +15,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Key of the session advisory lock two runners would race for. */
 #define MIGRATE_LOCK_A  "1852796513"    /* 'nano' */
 #define MIGRATE_LOCK_B  "1835625331"    /* 'migr' */
+
+/* A migration waits this long for a table lock, then rolls back and
+ * tries again after the pause, this many times in all: V1's queries on
+ * that table queue behind the waiting request, so each wait stalls them
+ * for at most MIGRATE_LOCK_WAIT, and a pause lets them through. */
+#define MIGRATE_LOCK_WAIT   "2s"
+#define MIGRATE_LOCK_PAUSE  3           /* seconds */
+#define MIGRATE_LOCK_TRIES  10
 
 /* Tables the V1 baseline creates; all present = a V1 database. */
 static const char *const v1_tables[] = {
@@ -508,10 +517,12 @@ now_ms(void)
  * Runs a migration's statements one by one, so that a failure names the
  * line of the statement (and, for syntax errors, of the spot) that broke.
  * Migration files are the one place that runs SQL text without
- * parameters: they are scripts, reviewed and linted.
+ * parameters: they are scripts, reviewed and linted.  Returns 0, -1, or
+ * -2 without a word when quiet_lock is set and a statement gave up
+ * waiting for a lock (lock_timeout: SQLSTATE 55P03).
  */
 static int
-run_script(PGconn *conn, const migration_t *m)
+run_script(PGconn *conn, const migration_t *m, int quiet_lock)
 {
     nano_sql_stmt_t *st = NULL;
     PGresult        *res = NULL;
@@ -542,6 +553,11 @@ run_script(PGconn *conn, const migration_t *m)
         if (PQresultStatus(res) != PGRES_COMMAND_OK
             && PQresultStatus(res) != PGRES_TUPLES_OK)
         {
+            msg = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            if (quiet_lock && msg != NULL && strcmp(msg, "55P03") == 0) {
+                rc = -2;
+                goto out;
+            }
             pos = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
             msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
             die_msg("%s:%u: failed: %s; nothing of it was applied and later "
@@ -564,9 +580,10 @@ out:
 
 /*
  * Runs one migration (or, for the baseline on a V1 database, only its
- * record) and records it in the same transaction.  lock_timeout keeps a
- * migration that waits for a table lock from queueing the live app's
- * queries behind it for long.
+ * record) and records it in the same transaction.  A lock request that
+ * waits makes every later query on that table (V1's) wait behind it, so
+ * a migration waits at most MIGRATE_LOCK_WAIT, rolls back, lets them
+ * through for MIGRATE_LOCK_PAUSE and tries again.
  */
 static int
 apply_one(PGconn *conn, const migration_t *m)
@@ -574,15 +591,29 @@ apply_one(PGconn *conn, const migration_t *m)
     const char *params[2] = { m->name, m->checksum };
     PGresult   *res = NULL;
     long long   start = now_ms();
-    int         rc = -1;
+    int         rc = -1, tries = 0, ran;
 
+again:
+    tries++;
     if (exec_ok(conn, "BEGIN", 0, NULL, "BEGIN") != 0
-        || exec_ok(conn, "SET LOCAL lock_timeout = '10s'", 0, NULL,
-                   "SET lock_timeout") != 0)
+        || exec_ok(conn, "SET LOCAL lock_timeout = '" MIGRATE_LOCK_WAIT "'",
+                   0, NULL, "SET lock_timeout") != 0)
     {
         goto out;
     }
-    if (m->state == MIG_PENDING && run_script(conn, m) != 0) {
+    ran = m->state == MIG_PENDING
+          ? run_script(conn, m, tries < MIGRATE_LOCK_TRIES) : 0;
+    if (ran == -2) {
+        res = PQexecParams(conn, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
+        PQclear(res);
+        res = NULL;
+        die_msg("%s: waited " MIGRATE_LOCK_WAIT " for a lock; trying again "
+                "in %d s (attempt %d of %d)", m->path, MIGRATE_LOCK_PAUSE,
+                tries + 1, MIGRATE_LOCK_TRIES);
+        sleep(MIGRATE_LOCK_PAUSE);
+        goto again;
+    }
+    if (ran != 0) {
         goto out;
     }
     if (exec_ok(conn, "INSERT INTO \"_nano_migrations\" (name, checksum) "

@@ -256,6 +256,41 @@ test('a runner killed in the middle of a migration leaves nothing of it; the nex
                            WHERE table_name = 'User' AND column_name = 'half'`), '1');
 });
 
+// psql -c ... as a child: a session that holds what it took until it ends.
+function psqlAsync(db, sql) {
+    const child = spawn(PSQL, ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', SOCK, '-U', 'postgres', '-d', db,
+        ...[].concat(sql).flatMap((c) => ['-c', c])]);
+    let out = '', err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    return new Promise((resolve) => child.on('close', (status) => resolve({ status, out, err })));
+}
+
+test("a migration waiting for a lock V1 holds stalls V1's queries for 2 s at most, and applies once it is free", async () => {
+    const db = newDb();
+    const dir = sqlCopy();
+    let r = migrate(db, ['--apply'], { dir });
+    assert.equal(r.status, 0, r.err);
+    fs.writeFileSync(path.join(dir, '900_user_column.sql'), 'ALTER TABLE "User" ADD COLUMN "x900" TEXT;\n');
+    // a long V1 transaction that read "User" (a report, a slow page) holds its lock for 9 s
+    const holder = psqlAsync(db, ['BEGIN', 'SELECT count(*) FROM "User"', 'SELECT pg_sleep(9)', 'COMMIT']);
+    await new Promise((res) => setTimeout(res, 500));
+    const run = migrateAsync(db, ['--apply'], { dir });
+    await new Promise((res) => setTimeout(res, 500));
+    // V1 signs someone up meanwhile: queued behind the migration's lock request
+    const t0 = Date.now();
+    const ins = await psqlAsync(db, `INSERT INTO "User" ("id", "email") VALUES ('v1-during', 'during@example.com')`);
+    const stalled = Date.now() - t0;
+    assert.equal(ins.status, 0, ins.err);
+    assert.ok(stalled < 2600, `V1's INSERT waited ${stalled} ms behind the migration`);
+    const done = await run.done;
+    assert.equal((await holder).status, 0);
+    assert.equal(done.status, 0, done.err + done.out);
+    assert.match(done.err, /900_user_column\.sql: waited 2s for a lock; trying again in 3 s \(attempt 2 of 10\)/);
+    assert.match(done.out, /applied  900_user_column\.sql/);
+    assert.equal(psql(db, `SELECT count(*) FROM information_schema.columns WHERE table_name = 'User' AND column_name = 'x900'`), '1');
+});
+
 test('a bad DATABASE_URL is refused without echoing the password', () => {
     const r = spawnSync(MIGRATE, ['--dir', SQL], {
         encoding: 'utf8', env: { ...process.env, DATABASE_URL: 'mysql://u:s3cret-pw@host/db' },
