@@ -15,13 +15,19 @@
 -- the account), as a job's end with its refund takes them, so the two
 -- never deadlock.  SECURITY DEFINER: V1 may connect as a role with no
 -- rights on V2's tables, and its DELETE must not fail for that; the
--- search path is fixed to the one the migration ran with.  For the
--- platform's own deletion it runs too and finds its work mostly done.
+-- search path is fixed to the one the migration ran with, with pg_temp
+-- put last (PostgreSQL otherwise looks there first: a temporary table of
+-- the deleting session named like one of these would take its place).
+-- For the platform's own deletion it runs too and finds its work mostly
+-- done.
 CREATE FUNCTION "nano_user_deleted"() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     v_tomb TEXT := 'deleted-' || replace(gen_random_uuid()::text, '-', '');
 BEGIN
+    -- local to this call: the function's SET restores the path after it
+    PERFORM set_config('search_path',
+                       current_setting('search_path') || ', pg_temp', true);
     PERFORM 1 FROM "Generation" g
      WHERE g."userId" = OLD."id" AND g."status" IN ('queued', 'running')
        FOR UPDATE;

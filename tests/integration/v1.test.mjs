@@ -85,12 +85,18 @@ test('a user V1 deletes loses its sessions, account and generations; its ledger 
     assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(p.id)}`), '1');
     assert.equal(psql(`SELECT count(*) >= 1 FROM "AuthSession" WHERE "userId" = ${lit(p.id)}`), 't');
 
-    // V1's deletion, as its adapter sends it, from a role with V1's rights only
+    // V1's deletion, as its adapter sends it, from a role with V1's rights
+    // only, in a session that has a temporary table named like one of V2's
+    // (the trigger must not write there, nor fail on it)
     const role = v1Role();
+    assert.equal(asPostgres(`GRANT TEMPORARY ON DATABASE nano TO ${role}`).status, 0);
     const t0 = Date.now();
-    const r = asPostgres(`SET ROLE ${role}; DELETE FROM "User" WHERE "id" = ${lit(p.id)} RETURNING "id";`);
+    const r = asPostgres(`SET ROLE ${role};
+        CREATE TEMPORARY TABLE "SessionCutoff" ("userId" TEXT PRIMARY KEY, "notBefore" BIGINT, "updatedAt" TIMESTAMP(3));
+        DELETE FROM "User" WHERE "id" = ${lit(p.id)} RETURNING "id";
+        SELECT count(*) FROM pg_temp."SessionCutoff";`);
     assert.equal(r.status, 0, `V1's DELETE refused: ${r.err}`);
-    assert.equal(r.out, p.id);
+    assert.equal(r.out, `${p.id}\n0`, 'deleted; nothing went to the temporary table');
 
     await assertRefusedWithin(assert, [p.jar], 'the user V1 deleted', { t0 });
     const again = await generate(p.jar, 'qwen', { prompt: 'after' });
