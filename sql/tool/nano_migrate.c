@@ -291,6 +291,42 @@ out:
 }
 
 /*
+ * With no V1 table on the search path the baseline would create empty
+ * ones there.  When V1's "User" lives in another schema of the database
+ * (a URL without V1's ?schema=), that is a second, empty user table next
+ * to the live one: refused, naming the schema.  Returns 0 when there is
+ * none, -1 when refused or on error.
+ */
+static int
+v1_elsewhere(PGconn *conn)
+{
+    PGresult *res;
+    char      line[512];
+    int       rc = -1;
+
+    res = PQexecParams(conn, "SELECT string_agg(quote_ident(n.nspname), ', '"
+                       " ORDER BY n.nspname) FROM pg_class c"
+                       " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                       " WHERE c.relname = 'User' AND c.relkind IN ('r', 'p')"
+                       " AND n.nspname NOT LIKE 'pg\\_%'"
+                       " AND n.nspname <> 'information_schema'", 0, NULL,
+                       NULL, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        die_msg("cannot inspect the database: %s",
+                first_line(PQresultErrorMessage(res), line, sizeof(line)));
+    } else if (!PQgetisnull(res, 0, 0)) {
+        die_msg("no V1 table on the search path, but \"User\" exists in "
+                "schema %s: refusing to create a second, empty one (point "
+                "?schema= in DATABASE_URL at V1's schema)",
+                PQgetvalue(res, 0, 0));
+    } else {
+        rc = 0;
+    }
+    PQclear(res);
+    return rc;
+}
+
+/*
  * Sorts every file into applied / present / changed / pending from the
  * record table and, for the baseline, from V1's tables; counts changed
  * files in *changed and prints why.  Returns 0, or -1 on error.
@@ -368,6 +404,12 @@ read_state(PGconn *conn, mig_list_t *list, int *unknown_records,
             goto out;
         }
         list->m[0].state = MIG_PRESENT;
+    }
+    if (list->n > 0 && list->m[0].number == 0
+        && list->m[0].state == MIG_PENDING && v1_found == 0
+        && v1_elsewhere(conn) != 0)
+    {
+        goto out;
     }
     rc = 0;
 out:

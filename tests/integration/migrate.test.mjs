@@ -124,6 +124,19 @@ test("a Prisma DATABASE_URL works as it stands: ?schema= and Prisma-only options
     assert.equal(tables(db), '', 'nothing went to public');
 });
 
+test("V1's tables in another schema than the URL's: refused, not a second empty \"User\" created", () => {
+    const db = newDb();
+    psql(db, 'CREATE SCHEMA app');
+    psqlFile(db, path.join(SQL, '000_v1_baseline.sql'), 'app');
+    for (const args of [[], ['--apply']]) {
+        const r = migrate(db, args);
+        assert.equal(r.status, 1, r.out);
+        assert.match(r.err, /no V1 table on the search path, but "User" exists in schema app: refusing to create a second, empty one \(point \?schema= in DATABASE_URL at V1's schema\)/);
+        assert.equal(tables(db), '', `${args}: nothing created in public`);
+    }
+    assert.equal(migrate(db, ['--apply'], { query: '&schema=app' }).status, 0, 'with V1\'s schema it applies');
+});
+
 test('a non-additive migration is refused with its file and line; nothing of it is applied', () => {
     const db = newDb();
     const dir = sqlCopy();
