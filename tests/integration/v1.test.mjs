@@ -3,7 +3,8 @@
 // migration, also from a role with no rights on V2's tables, and a user
 // V1 deletes loses its V2 sessions, account and generations as a
 // deletion through the platform does (sql/020_user_deleted.sql); a
-// user's "createdAt" is UTC whatever the session's TimeZone (021).
+// user's "createdAt" is UTC whatever the session's TimeZone (021); a
+// password V1 changes ends the user's V2 sessions (022).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -74,6 +75,35 @@ test('a user made in a session whose TimeZone is not UTC gets its "createdAt" in
     assert.equal(r.status, 0, r.err);
     const behind = Number(r.out);
     assert.ok(behind >= 0 && behind < 60, `"createdAt" is ${behind} s behind UTC now (UTC+14 would be -50400)`);
+});
+
+test("a password V1 changes (a reset, an intruder shut out) ends the user's V2 sessions; a first one does not", async () => {
+    const p = await person('v1pw');
+    const role = v1Role();
+    const t0 = Date.now();
+    let r = asPostgres(`SET ROLE ${role};
+        UPDATE "User" SET "password" = '$2b$12$resetbyv1' WHERE "id" = ${lit(p.id)} RETURNING "id";`);
+    assert.equal(r.status, 0, `V1's UPDATE refused: ${r.err}`);
+    await assertRefusedWithin(assert, [p.jar], 'the user whose password V1 changed', { t0 });
+    assert.equal(psql(`SELECT count(*) FROM "AuthSession" WHERE "userId" = ${lit(p.id)}`), '0');
+
+    // an OAuth-only user (no password) with a session: a first password,
+    // and a change of another column, end nothing
+    const id = `c${crypto.randomBytes(12).toString('hex')}`;
+    r = asPostgres(`SET ROLE ${role};
+        INSERT INTO "User" ("id", "name", "email") VALUES (${lit(id)}, 'O', ${lit(`${id}@example.com`)});
+        RESET ROLE;
+        INSERT INTO "AuthSession" ("id", "userId", "expires", "method")
+            VALUES (${lit(`j${id}`)}, ${lit(id)}, extract(epoch FROM now())::bigint + 3600, 'github');
+        SET ROLE ${role};
+        UPDATE "User" SET "password" = '$2b$12$first' WHERE "id" = ${lit(id)};
+        UPDATE "User" SET "name" = 'Renamed by V1' WHERE "id" = ${lit(id)};
+        RESET ROLE;
+        SELECT count(*) FROM "AuthSession" WHERE "userId" = ${lit(id)};
+        SELECT count(*) FROM "SessionCutoff" WHERE "userId" = ${lit(id)};
+        DELETE FROM "User" WHERE "id" = ${lit(id)};`);
+    assert.equal(r.status, 0, r.err);
+    assert.deepEqual(r.out.split('\n'), ['1', '0'], 'its session row stays and no cut-off is set');
 });
 
 test('a user V1 deletes loses its sessions, account and generations; its ledger stays, anonymous', async () => {
