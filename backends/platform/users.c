@@ -202,8 +202,13 @@ platform_user_lock(nano_db_t *db, const char *id, int *found)
 nano_db_status_t
 platform_user_set_password(nano_db_t *db, const char *id, const char *hash)
 {
+    /* the caller ends the other sessions itself, keeping this one: the
+     * trigger of sql/022 (a change by V1 or by hand ends them all) is
+     * told so for this transaction, in the same statement */
     return platform_user_set(db, "UPDATE \"User\" SET \"password\" = $2"
-                             " WHERE \"id\" = $1", id, hash);
+                             " WHERE \"id\" = $1 AND set_config("
+                             "'nano.password_change', 'platform', true)"
+                             " = 'platform'", id, hash);
 }
 
 nano_db_status_t

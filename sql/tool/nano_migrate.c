@@ -15,10 +15,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Key of the session advisory lock two runners would race for. */
 #define MIGRATE_LOCK_A  "1852796513"    /* 'nano' */
 #define MIGRATE_LOCK_B  "1835625331"    /* 'migr' */
+
+/* A migration waits this long for a table lock, then rolls back and
+ * tries again after the pause, this many times in all: V1's queries on
+ * that table queue behind the waiting request, so each wait stalls them
+ * for at most MIGRATE_LOCK_WAIT, and a pause lets them through. */
+#define MIGRATE_LOCK_WAIT   "2s"
+#define MIGRATE_LOCK_PAUSE  3           /* seconds */
+#define MIGRATE_LOCK_TRIES  10
 
 /* Tables the V1 baseline creates; all present = a V1 database. */
 static const char *const v1_tables[] = {
@@ -158,8 +167,9 @@ cmp_migration(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
-/* Reads every NNN_name.sql in dir, sorted by number; refuses two files
- * with one number (their order would be a coin toss). */
+/* Reads every NNN_name.sql in dir, sorted by number (two with one
+ * number by name: pending_twins refuses them when that order would
+ * decide anything). */
 static int
 load_migrations(const char *dir, mig_list_t *list)
 {
@@ -167,7 +177,7 @@ load_migrations(const char *dir, mig_list_t *list)
     struct dirent *de;
     migration_t   *m, *grown;
     unsigned long  number;
-    size_t         cap = 0, i;
+    size_t         cap = 0;
     int            rc = -1;
 
     d = opendir(dir);
@@ -221,13 +231,6 @@ load_migrations(const char *dir, mig_list_t *list)
         }
     }
     qsort(list->m, list->n, sizeof(*list->m), cmp_migration);
-    for (i = 1; i < list->n; i++) {
-        if (list->m[i].number == list->m[i - 1].number) {
-            die_msg("%s and %s have the same number", list->m[i - 1].path,
-                    list->m[i].path);
-            goto out;
-        }
-    }
     rc = 0;
 out:
     closedir(d);
@@ -283,6 +286,42 @@ relation_exists(PGconn *conn, const char *name)
     }
     rc = PQgetvalue(res, 0, 0)[0] == 't';
 out:
+    PQclear(res);
+    return rc;
+}
+
+/*
+ * With no V1 table on the search path the baseline would create empty
+ * ones there.  When V1's "User" lives in another schema of the database
+ * (a URL without V1's ?schema=), that is a second, empty user table next
+ * to the live one: refused, naming the schema.  Returns 0 when there is
+ * none, -1 when refused or on error.
+ */
+static int
+v1_elsewhere(PGconn *conn)
+{
+    PGresult *res;
+    char      line[512];
+    int       rc = -1;
+
+    res = PQexecParams(conn, "SELECT string_agg(quote_ident(n.nspname), ', '"
+                       " ORDER BY n.nspname) FROM pg_class c"
+                       " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                       " WHERE c.relname = 'User' AND c.relkind IN ('r', 'p')"
+                       " AND n.nspname NOT LIKE 'pg\\_%'"
+                       " AND n.nspname <> 'information_schema'", 0, NULL,
+                       NULL, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        die_msg("cannot inspect the database: %s",
+                first_line(PQresultErrorMessage(res), line, sizeof(line)));
+    } else if (!PQgetisnull(res, 0, 0)) {
+        die_msg("no V1 table on the search path, but \"User\" exists in "
+                "schema %s: refusing to create a second, empty one (point "
+                "?schema= in DATABASE_URL at V1's schema)",
+                PQgetvalue(res, 0, 0));
+    } else {
+        rc = 0;
+    }
     PQclear(res);
     return rc;
 }
@@ -366,10 +405,43 @@ read_state(PGconn *conn, mig_list_t *list, int *unknown_records,
         }
         list->m[0].state = MIG_PRESENT;
     }
+    if (list->n > 0 && list->m[0].number == 0
+        && list->m[0].state == MIG_PENDING && v1_found == 0
+        && v1_elsewhere(conn) != 0)
+    {
+        goto out;
+    }
     rc = 0;
 out:
     PQclear(res);
     return rc;
+}
+
+/*
+ * Two files with one number that are both still to run: their order
+ * would be a coin toss.  One of them already applied is no such thing: a
+ * site's own migration (a module's price, docs/OPERATIONS.md) took a
+ * number that a later release of sql/ uses too, and that release must
+ * still apply its own.  Returns the number of such pairs.
+ */
+static int
+pending_twins(const mig_list_t *list)
+{
+    size_t i;
+    int    n = 0;
+
+    for (i = 1; i < list->n; i++) {
+        if (list->m[i].number == list->m[i - 1].number
+            && list->m[i].state == MIG_PENDING
+            && list->m[i - 1].state == MIG_PENDING)
+        {
+            die_msg("%s and %s have the same number and neither is "
+                    "applied: their order is not defined; renumber one",
+                    list->m[i - 1].path, list->m[i].path);
+            n++;
+        }
+    }
+    return n;
 }
 
 /* Lints what will run; the baseline found present is not run. */
@@ -396,12 +468,11 @@ lint_pending(const mig_list_t *list)
     return 0;
 }
 
+/* The plan's first line, before read_state's "unknown" lines. */
 static void
-print_plan(PGconn *conn, const mig_list_t *list, int *pending, int *present)
+print_database(PGconn *conn)
 {
     PGresult *res;
-    size_t    k;
-    int       applied = 0, changed = 0;
 
     res = PQexecParams(conn, "SELECT current_schema()", 0, NULL, NULL, NULL,
                        NULL, 0);
@@ -410,6 +481,14 @@ print_plan(PGconn *conn, const mig_list_t *list, int *pending, int *present)
            PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
            ? PQgetvalue(res, 0, 0) : "?");
     PQclear(res);
+}
+
+static void
+print_plan(const mig_list_t *list, int unknown, int *pending, int *present)
+{
+    size_t    k;
+    int       applied = 0, changed = 0;
+
     *pending = *present = 0;
     for (k = 0; k < list->n; k++) {
         switch (list->m[k].state) {
@@ -435,6 +514,13 @@ print_plan(PGconn *conn, const mig_list_t *list, int *pending, int *present)
     }
     if (changed) {
         return;                     /* the refusal follows */
+    }
+    if (unknown) {
+        /* an older sql/ than the database's: what it applied stays */
+        printf("%d applied migration%s %s no file here (a newer release "
+               "applied %s; nothing of %s is undone)\n", unknown,
+               unknown == 1 ? "" : "s", unknown == 1 ? "has" : "have",
+               unknown == 1 ? "it" : "them", unknown == 1 ? "it" : "them");
     }
     if (*pending == 0 && *present == 0) {
         printf("plan: nothing to do (%d applied)\n", applied);
@@ -473,10 +559,12 @@ now_ms(void)
  * Runs a migration's statements one by one, so that a failure names the
  * line of the statement (and, for syntax errors, of the spot) that broke.
  * Migration files are the one place that runs SQL text without
- * parameters: they are scripts, reviewed and linted.
+ * parameters: they are scripts, reviewed and linted.  Returns 0, -1, or
+ * -2 without a word when quiet_lock is set and a statement gave up
+ * waiting for a lock (lock_timeout: SQLSTATE 55P03).
  */
 static int
-run_script(PGconn *conn, const migration_t *m)
+run_script(PGconn *conn, const migration_t *m, int quiet_lock)
 {
     nano_sql_stmt_t *st = NULL;
     PGresult        *res = NULL;
@@ -507,6 +595,11 @@ run_script(PGconn *conn, const migration_t *m)
         if (PQresultStatus(res) != PGRES_COMMAND_OK
             && PQresultStatus(res) != PGRES_TUPLES_OK)
         {
+            msg = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            if (quiet_lock && msg != NULL && strcmp(msg, "55P03") == 0) {
+                rc = -2;
+                goto out;
+            }
             pos = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
             msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
             die_msg("%s:%u: failed: %s; nothing of it was applied and later "
@@ -529,9 +622,10 @@ out:
 
 /*
  * Runs one migration (or, for the baseline on a V1 database, only its
- * record) and records it in the same transaction.  lock_timeout keeps a
- * migration that waits for a table lock from queueing the live app's
- * queries behind it for long.
+ * record) and records it in the same transaction.  A lock request that
+ * waits makes every later query on that table (V1's) wait behind it, so
+ * a migration waits at most MIGRATE_LOCK_WAIT, rolls back, lets them
+ * through for MIGRATE_LOCK_PAUSE and tries again.
  */
 static int
 apply_one(PGconn *conn, const migration_t *m)
@@ -539,15 +633,29 @@ apply_one(PGconn *conn, const migration_t *m)
     const char *params[2] = { m->name, m->checksum };
     PGresult   *res = NULL;
     long long   start = now_ms();
-    int         rc = -1;
+    int         rc = -1, tries = 0, ran;
 
+again:
+    tries++;
     if (exec_ok(conn, "BEGIN", 0, NULL, "BEGIN") != 0
-        || exec_ok(conn, "SET LOCAL lock_timeout = '10s'", 0, NULL,
-                   "SET lock_timeout") != 0)
+        || exec_ok(conn, "SET LOCAL lock_timeout = '" MIGRATE_LOCK_WAIT "'",
+                   0, NULL, "SET lock_timeout") != 0)
     {
         goto out;
     }
-    if (m->state == MIG_PENDING && run_script(conn, m) != 0) {
+    ran = m->state == MIG_PENDING
+          ? run_script(conn, m, tries < MIGRATE_LOCK_TRIES) : 0;
+    if (ran == -2) {
+        res = PQexecParams(conn, "ROLLBACK", 0, NULL, NULL, NULL, NULL, 0);
+        PQclear(res);
+        res = NULL;
+        die_msg("%s: waited " MIGRATE_LOCK_WAIT " for a lock; trying again "
+                "in %d s (attempt %d of %d)", m->path, MIGRATE_LOCK_PAUSE,
+                tries + 1, MIGRATE_LOCK_TRIES);
+        sleep(MIGRATE_LOCK_PAUSE);
+        goto again;
+    }
+    if (ran != 0) {
         goto out;
     }
     if (exec_ok(conn, "INSERT INTO \"_nano_migrations\" (name, checksum) "
@@ -633,6 +741,17 @@ migrate(const char *dir, const char *url, int apply)
         goto out;
     }
     PQsetNoticeProcessor(conn, ignore_notice, NULL);
+    /* A runner stopped mid-statement (Ctrl-C, kill, its host gone) would
+     * otherwise leave the statement running, an index build on "User"
+     * say, with its locks held against V1 until it ends: PostgreSQL
+     * notices a lost client only when it next talks to it.  Checked each
+     * second, its transaction rolls back at once (PostgreSQL 14+). */
+    if (apply && PQserverVersion(conn) >= 140000
+        && exec_ok(conn, "SET client_connection_check_interval = '1s'", 0,
+                   NULL, "SET client_connection_check_interval") != 0)
+    {
+        goto out;
+    }
     if (apply && take_lock(conn) != 0) {
         goto out;
     }
@@ -645,16 +764,17 @@ migrate(const char *dir, const char *url, int apply)
                 "DATABASE_URL)");
         goto out;
     }
+    print_database(conn);
     if (read_state(conn, &list, &unknown, &changed) != 0) {
         goto out;
     }
-    print_plan(conn, &list, &pending, &present);
+    print_plan(&list, unknown, &pending, &present);
     if (changed) {
         die_msg("refusing the plan: %d applied migration%s changed", changed,
                 changed == 1 ? " was" : "s were");
         goto out;
     }
-    if (lint_pending(&list) != 0) {
+    if (pending_twins(&list) != 0 || lint_pending(&list) != 0) {
         goto out;
     }
     if (!apply) {

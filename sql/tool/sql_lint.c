@@ -18,6 +18,17 @@
  * - BEGIN/COMMIT/..., CREATE INDEX CONCURRENTLY and VACUUM: the runner
  *   wraps each migration in one transaction.
  * - DO blocks and REVOKE: not checkable / take away what V1 needs.
+ * - ALTER TABLE ... OWNER TO on a table this file did not create, and
+ *   REASSIGN OWNED: V1's role, when it owned the table, loses every right
+ *   on it.  ALTER DATABASE / ROLE ... SET or RESET: V1's sessions take
+ *   those settings too (a search_path, a TimeZone, read-only).
+ * - SET (but SET LOCAL, SET CONSTRAINTS, SET TRANSACTION) and RESET: a
+ *   session's setting outlives the migration's transaction, and the
+ *   runner runs every later migration in that session (a search_path set
+ *   so put their tables in another schema).
+ * - CREATE RULE, and BEFORE or INSTEAD OF triggers, on a table this file
+ *   did not create: they rewrite, change or silently drop V1's writes.
+ *   AFTER triggers are allowed (they see V1's rows, never change them).
  * Function bodies ($$...$$) are not linted: they run only when called.
  * Tables count as "new" only when created earlier in the same file, so
  * V2's own tables get the same protection as V1's once they hold data.
@@ -603,7 +614,7 @@ check_alter_table(lint_t *l, const token_t *t, size_t n)
             finding(l, t[a].line, "SET %s on existing table \"%s\" is not "
                     "additive", what, table);
         } else if (!is_kw(t, b, a, "set") && !is_kw(t, b, a, "reset")
-                   && !is_kw(t, b, a, "owner") && !is_kw(t, b, a, "validate")
+                   && !is_kw(t, b, a, "validate")
                    && !is_kw(t, b, a, "cluster") && t[a].kind == TK_WORD)
         {
             upper_word(&t[a], what, sizeof(what));
@@ -613,12 +624,26 @@ check_alter_table(lint_t *l, const token_t *t, size_t n)
     }
 }
 
-/* ALTER on anything but a table: only renames, drops and moves matter. */
+/* ALTER on anything but a table: renames, drops and moves matter, and
+ * a database's or role's settings, which V1's sessions take too. */
 static void
 check_alter_other(lint_t *l, const token_t *t, size_t n)
 {
     size_t i;
 
+    if (is_kw(t, n, 1, "database") || is_kw(t, n, 1, "role")
+        || is_kw(t, n, 1, "user"))
+    {
+        for (i = 2; i < n; i++) {
+            if (is_kw(t, n, i, "set") || is_kw(t, n, i, "reset")) {
+                finding(l, t[i].line, "ALTER %s ... %s changes the settings "
+                        "of V1's sessions too", is_kw(t, n, 1, "database")
+                        ? "DATABASE" : "ROLE", is_kw(t, n, i, "set")
+                        ? "SET" : "RESET");
+                return;
+            }
+        }
+    }
     for (i = 1; i < n; i++) {
         if (is_kw(t, n, i, "rename")) {
             finding(l, t[i].line, "RENAME is not additive");
@@ -635,6 +660,51 @@ check_alter_other(lint_t *l, const token_t *t, size_t n)
     }
 }
 
+/*
+ * CREATE [CONSTRAINT] TRIGGER / RULE from t[i] (past OR REPLACE): a rule
+ * rewrites V1's statements (DO INSTEAD NOTHING drops them) and a BEFORE
+ * or INSTEAD OF trigger can change or drop V1's rows, all without an
+ * error V1 would see.  Returns 1 when t[i] was one of them.
+ */
+static int
+check_trigger_rule(lint_t *l, const token_t *t, size_t n, size_t i)
+{
+    char   table[NAME_MAX_LEN], when[16] = "";
+    int    rule;
+
+    if (is_kw(t, n, i, "constraint") && is_kw(t, n, i + 1, "trigger")) {
+        return 1;                   /* always AFTER */
+    }
+    rule = is_kw(t, n, i, "rule");
+    if (!rule && !is_kw(t, n, i, "trigger")) {
+        return 0;
+    }
+    for (i++; i < n && !is_kw(t, n, i, rule ? "to" : "on"); i++) {
+        if (!rule && *when == '\0'
+            && (is_kw(t, n, i, "before") || is_kw(t, n, i, "instead")))
+        {
+            upper_word(&t[i], when, sizeof(when));
+            if (is_kw(t, n, i + 1, "of")) {
+                strcat(when, " OF");
+            }
+        }
+    }
+    i++;
+    if ((!rule && *when == '\0') || !read_name(t, n, &i, table, sizeof(table))
+        || table_is_new(l, table))
+    {
+        return 1;
+    }
+    if (rule) {
+        finding(l, t[0].line, "CREATE RULE on existing table \"%s\" "
+                "rewrites V1's statements", table);
+    } else {
+        finding(l, t[0].line, "%s trigger on existing table \"%s\" can "
+                "change or drop V1's rows", when, table);
+    }
+    return 1;
+}
+
 static void
 check_create(lint_t *l, const token_t *t, size_t n)
 {
@@ -644,6 +714,9 @@ check_create(lint_t *l, const token_t *t, size_t n)
 
     if (is_kw(t, n, i, "or") && is_kw(t, n, i + 1, "replace")) {
         i += 2;
+    }
+    if (check_trigger_rule(l, t, n, i)) {
+        return;
     }
     while (is_kw(t, n, i, "temporary") || is_kw(t, n, i, "temp")
            || is_kw(t, n, i, "unlogged") || is_kw(t, n, i, "global")
@@ -821,8 +894,19 @@ check_statement(lint_t *l, const token_t *t, size_t n)
                 "transaction");
     } else if (is_kw(t, n, 0, "do")) {
         finding(l, t[0].line, "DO blocks cannot be checked for additivity");
+    } else if (is_kw(t, n, 0, "reassign")) {
+        finding(l, t[0].line, "REASSIGN OWNED takes V1's tables from the "
+                "role V1 connects as");
     } else if (is_kw(t, n, 0, "revoke")) {
         finding(l, t[0].line, "REVOKE takes away privileges V1 uses");
+    } else if ((is_kw(t, n, 0, "set") && !is_kw(t, n, 1, "local")
+                && !is_kw(t, n, 1, "constraints")
+                && !is_kw(t, n, 1, "transaction"))
+               || is_kw(t, n, 0, "reset"))
+    {
+        upper_word(&t[0], what, sizeof(what));
+        finding(l, t[0].line, "%s outlives the migration: the later ones "
+                "run in the same session (use SET LOCAL)", what);
     }
 }
 

@@ -5,7 +5,7 @@
 // are refused.  Each test makes a database of its own.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -124,6 +124,19 @@ test("a Prisma DATABASE_URL works as it stands: ?schema= and Prisma-only options
     assert.equal(tables(db), '', 'nothing went to public');
 });
 
+test("V1's tables in another schema than the URL's: refused, not a second empty \"User\" created", () => {
+    const db = newDb();
+    psql(db, 'CREATE SCHEMA app');
+    psqlFile(db, path.join(SQL, '000_v1_baseline.sql'), 'app');
+    for (const args of [[], ['--apply']]) {
+        const r = migrate(db, args);
+        assert.equal(r.status, 1, r.out);
+        assert.match(r.err, /no V1 table on the search path, but "User" exists in schema app: refusing to create a second, empty one \(point \?schema= in DATABASE_URL at V1's schema\)/);
+        assert.equal(tables(db), '', `${args}: nothing created in public`);
+    }
+    assert.equal(migrate(db, ['--apply'], { query: '&schema=app' }).status, 0, 'with V1\'s schema it applies');
+});
+
 test('a non-additive migration is refused with its file and line; nothing of it is applied', () => {
     const db = newDb();
     const dir = sqlCopy();
@@ -150,6 +163,145 @@ test('an applied migration that was edited afterwards is refused', () => {
     r = migrate(db, ['--apply'], { dir });
     assert.notEqual(r.status, 0);
     assert.match(r.out + r.err, new RegExp(`CHANGED\\s+${MIGRATIONS[1].replace('.', '\\.')}`));
+});
+
+test("a site's migration that took a number the next release uses: the release's own still applies", () => {
+    const db = newDb();
+    const dir = sqlCopy();
+    const next = String(Number(MIGRATIONS.at(-1).slice(0, 3)) + 1).padStart(3, '0');
+    // docs/OPERATIONS.md: a module added later brings its price migration
+    fs.writeFileSync(path.join(dir, `${next}_site_price.sql`),
+        `INSERT INTO "ModelPrice" ("module", "model", "label", "credits") VALUES ('site', 'm', 'M', 2);\n`);
+    let r = migrate(db, ['--apply'], { dir });
+    assert.equal(r.status, 0, r.err);
+    // the next release of sql/ uses that number too
+    fs.writeFileSync(path.join(dir, `${next}_release.sql`), 'CREATE TABLE "ReleaseThing" ("id" TEXT);\n');
+    r = migrate(db, ['--apply'], { dir });
+    assert.equal(r.status, 0, r.err + r.out);
+    assert.match(r.out, new RegExp(`applied\\s+${next}_site_price\\.sql`));
+    assert.match(r.out, new RegExp(`applied\\s+${next}_release\\.sql`));
+    assert.equal(psql(db, `SELECT count(*) FROM "_nano_migrations" WHERE name LIKE '${next}\\_%'`), '2');
+    assert.equal(psql(db, 'SELECT count(*) FROM "ReleaseThing"'), '0');
+
+    // both still to run (a new database): their order is not defined
+    const fresh = newDb();
+    r = migrate(fresh, ['--apply'], { dir });
+    assert.notEqual(r.status, 0);
+    assert.match(r.err, new RegExp(`${next}_release\\.sql and .*${next}_site_price\\.sql have the same number and `
+        + 'neither is applied'));
+    assert.equal(tables(fresh), '', 'nothing applied');
+});
+
+test('an older sql/ than the database (a release rolled back): says so, applies and undoes nothing', () => {
+    const db = newDb();
+    let r = migrate(db, ['--apply']);
+    assert.equal(r.status, 0, r.err);
+    const dir = sqlCopy();
+    const newest = MIGRATIONS.at(-1);
+    fs.unlinkSync(path.join(dir, newest));
+    r = migrate(db, ['--apply'], { dir });
+    assert.equal(r.status, 0, r.err);
+    const lines = r.out.trim().split('\n');
+    assert.match(lines[0], /^database "mig_[0-9a-f]+" on .* schema "public"$/, 'the database first');
+    assert.match(r.out, new RegExp(`\\n  unknown  ${newest.replace('.', '\\.')}  \\(recorded in the database, no such file\\)\\n`));
+    assert.match(r.out, /^1 applied migration has no file here \(a newer release applied it; nothing of it is undone\)$/m);
+    assert.equal(lines.at(-1), `plan: nothing to do (${MIGRATIONS.length - 1} applied)`);
+    assert.equal(psql(db, 'SELECT count(*) FROM "_nano_migrations"'), String(MIGRATIONS.length), 'its record stays');
+});
+
+// nano-migrate --apply as a child we can wait for or kill.
+function migrateAsync(db, args, { dir = SQL } = {}) {
+    const url = `postgresql://postgres@localhost/${db}?host=${encodeURIComponent(SOCK)}`;
+    const child = spawn(MIGRATE, [...args, '--dir', dir], { env: { ...process.env, DATABASE_URL: url } });
+    let out = '', err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    const done = new Promise((resolve) => child.on('close', (status, signal) => resolve({ status, signal, out, err })));
+    return { child, done };
+}
+
+test('two hosts applying at once: one applies everything, the other waits and finds nothing to do', async () => {
+    const db = newDb();
+    const [a, b] = await Promise.all([migrateAsync(db, ['--apply']).done, migrateAsync(db, ['--apply']).done]);
+    assert.equal(a.status, 0, a.err);
+    assert.equal(b.status, 0, b.err);
+    const both = a.out + b.out;
+    assert.equal((both.match(/^done: /mg) || []).length, 1, both);
+    assert.equal((both.match(/^plan: nothing to do/mg) || []).length, 1, both);
+    for (const f of MIGRATIONS.slice(1)) {
+        assert.equal((both.match(new RegExp(`^applied  ${f.replace('.', '\\.')}  \\(`, 'mg')) || []).length, 1, f);
+    }
+    assert.equal(psql(db, 'SELECT count(*) FROM "_nano_migrations"'), String(MIGRATIONS.length));
+});
+
+test('a runner killed in the middle of a migration leaves nothing of it; the next run applies it', async () => {
+    const db = newDb();
+    const dir = sqlCopy();
+    let r = migrate(db, ['--apply'], { dir });
+    assert.equal(r.status, 0, r.err);
+    // a migration that stops half-way while the table "slow" exists
+    psql(db, 'CREATE TABLE "slow" ()');
+    fs.writeFileSync(path.join(dir, '900_half.sql'), 'CREATE TABLE "Half" ("id" TEXT);\n'
+        + 'SELECT pg_sleep(CASE WHEN to_regclass(\'"slow"\') IS NULL THEN 0 ELSE 60 END);\n'
+        + 'ALTER TABLE "User" ADD COLUMN "half" TEXT;\n');
+    const run = migrateAsync(db, ['--apply'], { dir });
+    const t0 = Date.now();
+    while (psql(db, `SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'`) !== '1') {
+        assert.ok(Date.now() - t0 < 15000, 'the migration reaches its sleep');
+        await new Promise((res) => setTimeout(res, 100));
+    }
+    run.child.kill('SIGKILL');
+    assert.equal((await run.done).signal, 'SIGKILL');
+    const t1 = Date.now();
+    // not left running its statement, locks held, until the statement ends
+    while (psql(db, `SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep%'`) !== '0') {
+        assert.ok(Date.now() - t1 < 5000, 'its session ends with it within seconds');
+        await new Promise((res) => setTimeout(res, 100));
+    }
+    assert.equal(psql(db, `SELECT to_regclass('"Half"') IS NULL`), 't', 'nothing of it stays');
+    assert.equal(psql(db, `SELECT count(*) FROM "_nano_migrations" WHERE name = '900_half.sql'`), '0');
+
+    psql(db, 'DROP TABLE "slow"');
+    r = migrate(db, ['--apply'], { dir });
+    assert.equal(r.status, 0, r.err);
+    assert.match(r.out, /applied  900_half\.sql/);
+    assert.equal(psql(db, `SELECT count(*) FROM information_schema.columns
+                           WHERE table_name = 'User' AND column_name = 'half'`), '1');
+});
+
+// psql -c ... as a child: a session that holds what it took until it ends.
+function psqlAsync(db, sql) {
+    const child = spawn(PSQL, ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', SOCK, '-U', 'postgres', '-d', db,
+        ...[].concat(sql).flatMap((c) => ['-c', c])]);
+    let out = '', err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    return new Promise((resolve) => child.on('close', (status) => resolve({ status, out, err })));
+}
+
+test("a migration waiting for a lock V1 holds stalls V1's queries for 2 s at most, and applies once it is free", async () => {
+    const db = newDb();
+    const dir = sqlCopy();
+    let r = migrate(db, ['--apply'], { dir });
+    assert.equal(r.status, 0, r.err);
+    fs.writeFileSync(path.join(dir, '900_user_column.sql'), 'ALTER TABLE "User" ADD COLUMN "x900" TEXT;\n');
+    // a long V1 transaction that read "User" (a report, a slow page) holds its lock for 9 s
+    const holder = psqlAsync(db, ['BEGIN', 'SELECT count(*) FROM "User"', 'SELECT pg_sleep(9)', 'COMMIT']);
+    await new Promise((res) => setTimeout(res, 500));
+    const run = migrateAsync(db, ['--apply'], { dir });
+    await new Promise((res) => setTimeout(res, 500));
+    // V1 signs someone up meanwhile: queued behind the migration's lock request
+    const t0 = Date.now();
+    const ins = await psqlAsync(db, `INSERT INTO "User" ("id", "email") VALUES ('v1-during', 'during@example.com')`);
+    const stalled = Date.now() - t0;
+    assert.equal(ins.status, 0, ins.err);
+    assert.ok(stalled < 2600, `V1's INSERT waited ${stalled} ms behind the migration`);
+    const done = await run.done;
+    assert.equal((await holder).status, 0);
+    assert.equal(done.status, 0, done.err + done.out);
+    assert.match(done.err, /900_user_column\.sql: waited 2s for a lock; trying again in 3 s \(attempt 2 of 10\)/);
+    assert.match(done.out, /applied  900_user_column\.sql/);
+    assert.equal(psql(db, `SELECT count(*) FROM information_schema.columns WHERE table_name = 'User' AND column_name = 'x900'`), '1');
 });
 
 test('a bad DATABASE_URL is refused without echoing the password', () => {

@@ -186,6 +186,41 @@ static const lint_case_t cases[] = {
       "  SELECT CASE WHEN true THEN 1 END;\n  SELECT 2;\nEND;\n"
       "DROP TABLE x;",
       { F ":6: DROP TABLE is not additive" } },
+    { "rule on an existing table", "CREATE OR REPLACE RULE \"keep\" AS ON "
+      "DELETE TO public.\"User\"\n  DO INSTEAD NOTHING;",
+      { F ":1: CREATE RULE on existing table \"User\" rewrites V1's "
+        "statements" } },
+    { "before trigger on an existing table", "CREATE TRIGGER t\n  BEFORE "
+      "INSERT OR UPDATE ON \"User\" FOR EACH ROW EXECUTE FUNCTION f();",
+      { F ":1: BEFORE trigger on existing table \"User\" can change or drop "
+        "V1's rows" } },
+    { "instead of trigger", "create or replace trigger t instead of delete on "
+      "v for each row execute function f();",
+      { F ":1: INSTEAD OF trigger on existing table \"v\" can change or "
+        "drop V1's rows" } },
+    { "session settings", "SET search_path TO elsewhere, public;\n"
+      "set session role other;\nRESET search_path;",
+      { F ":1: SET outlives the migration: the later ones run in the same "
+        "session (use SET LOCAL)",
+        F ":2: SET outlives the migration: the later ones run in the same "
+        "session (use SET LOCAL)",
+        F ":3: RESET outlives the migration: the later ones run in the "
+        "same session (use SET LOCAL)" } },
+    { "owner of an existing table, and ownership reassigned",
+      "ALTER TABLE \"User\" OWNER TO nano;\nREASSIGN OWNED BY v1 TO nano;",
+      { F ":1: ALTER TABLE ... OWNER on existing table \"User\" is not "
+        "additive",
+        F ":2: REASSIGN OWNED takes V1's tables from the role V1 connects "
+        "as" } },
+    { "database and role settings", "ALTER DATABASE nano SET TimeZone = "
+      "'Europe/Paris';\nALTER ROLE v1 IN DATABASE nano\n  RESET ALL;\n"
+      "ALTER USER v1 SET search_path = x;",
+      { F ":1: ALTER DATABASE ... SET changes the settings of V1's sessions "
+        "too",
+        F ":3: ALTER ROLE ... RESET changes the settings of V1's sessions "
+        "too",
+        F ":4: ALTER ROLE ... SET changes the settings of V1's sessions "
+        "too" } },
 
     /* ---- unterminated input ---- */
     { "unterminated string", "INSERT INTO t VALUES (1);\nSELECT 'abc;\n",
@@ -268,6 +303,19 @@ static const lint_case_t cases[] = {
     { "BEGIN ATOMIC body", "CREATE FUNCTION f() RETURNS int LANGUAGE sql\n"
       "BEGIN ATOMIC\n  SELECT 1;\n  SELECT CASE WHEN true THEN 2 END;\nEND;",
       { NULL } },
+    { "after trigger on an existing table, rule and before trigger on a new "
+      "one", "CREATE TRIGGER \"User_gone\" AFTER DELETE ON \"User\"\n"
+      "  FOR EACH ROW EXECUTE FUNCTION f();\n"
+      "CREATE CONSTRAINT TRIGGER c AFTER UPDATE ON \"Session\" FOR EACH ROW "
+      "EXECUTE FUNCTION f();\nCREATE TABLE t (a INT);\n"
+      "CREATE RULE r AS ON INSERT TO t DO ALSO NOTIFY t;\n"
+      "CREATE TRIGGER b BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f();",
+      { NULL } },
+    { "settings of the migration's own transaction", "SET LOCAL "
+      "lock_timeout = '2s';\nSET CONSTRAINTS ALL DEFERRED;\n"
+      "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE;", { NULL } },
+    { "owner of a new table", "CREATE TABLE t (a INT);\nALTER TABLE t "
+      "OWNER TO nano;\nALTER FUNCTION f() OWNER TO nano;", { NULL } },
     { "empty file", "", { NULL } },
     { "only comments and semicolons", "-- nothing\n;;\n/* here */", { NULL } },
 };
