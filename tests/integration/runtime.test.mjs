@@ -670,6 +670,17 @@ test('db pool: a transaction a handler left open is rolled back, with a warning 
     assert.equal(thread.json().pid, pid);
 });
 
+// JIT compiled the dashboard's plan on each new connection once a user's
+// ledger grew past jit_above_cost's estimate: about 130 ms, then twice
+// the time to run it (found by the schema probe).
+test('db pool: every connection runs with JIT off and the server checking for its client each second', { skip: NO_DB }, async (t) => {
+    const app = await startApp({ env: { NANO_DB_POOL: '2' } });
+    t.after(() => app.stop());
+    const r = await ask(app, 'GET', '/db/settings');
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json(), { jit: 'off', checkClient: '1s' });
+});
+
 test('db pool: when every connection stays busy past NANO_DB_POOL_WAIT_MS a request answers 503; it serves again once one is back', { skip: NO_DB }, async (t) => {
     const app = await startApp({ env: { NANO_DB_POOL: '1', NANO_DB_POOL_WAIT_MS: '300' } });
     t.after(() => app.stop());

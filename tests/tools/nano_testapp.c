@@ -270,6 +270,32 @@ db_ping(nano_req_t *req, nano_res_t *res)
                              " txid_current_if_assigned()::text");
 }
 
+/* {"jit","checkClient"}: the settings nano_db gives every connection. */
+static int
+db_settings(nano_req_t *req, nano_res_t *res)
+{
+    nano_db_t         *db = need_db(req, res);
+    nano_db_status_t   st;
+    PGresult          *r;
+    int                status;
+
+    if (db == NULL) {
+        return 503;
+    }
+    r = nano_db_exec(db, "SELECT current_setting('jit'),"
+                     " current_setting('client_connection_check_interval')",
+                     0, NULL, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return nano_res_error(res, st == NANO_DB_UNAVAILABLE ? 503 : 500,
+                              "db", nano_db_last_error(db));
+    }
+    status = nano_res_json(res, 200,
+                           json_pack("{s:s, s:s}", "jit", PQgetvalue(r, 0, 0),
+                                     "checkClient", PQgetvalue(r, 0, 1)));
+    PQclear(r);
+    return status;
+}
+
 static int
 db_tx_open(nano_req_t *req, nano_res_t *res)
 {
@@ -405,6 +431,7 @@ static const nano_route_t  routes[] = {
     { "GET",    "/sse/hold",               sse_hold, 0, 0 },
     { "GET",    "/sse/unbegun",            sse_unbegun, 0, 0 },
     { "GET",    "/db/ping",                db_ping, 0, 0 },
+    { "GET",    "/db/settings",            db_settings, 0, 0 },
     { "POST",   "/db/tx-open",             db_tx_open, 0, 0 },
     { "GET",    "/db/hold",                db_hold, 0, 0 },
     { "POST",   "/db/tx",                  db_tx, 0, 0 },
