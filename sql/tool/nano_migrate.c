@@ -230,6 +230,13 @@ load_migrations(const char *dir, mig_list_t *list)
             goto out;
         }
     }
+    /* a wrong --dir read as "everything applied is unknown, nothing to
+     * do", exit 0 (found by the admin probe) */
+    if (list->n == 0) {
+        die_msg("%s: no migration in it (files named NNN_name.sql): not"
+                " the sql/ folder", dir);
+        goto out;
+    }
     qsort(list->m, list->n, sizeof(*list->m), cmp_migration);
     rc = 0;
 out:

@@ -209,6 +209,22 @@ test('an older sql/ than the database (a release rolled back): says so, applies 
     assert.equal(psql(db, 'SELECT count(*) FROM "_nano_migrations"'), String(MIGRATIONS.length), 'its record stays');
 });
 
+// A wrong --dir: every applied migration read as unknown, "nothing to
+// do", exit 0 (found by the admin probe).
+test('a --dir with no migration in it is refused, naming it; nothing is read or written', () => {
+    const db = newDb();
+    assert.equal(migrate(db, ['--apply']).status, 0);
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-nosql-'));
+    fs.writeFileSync(path.join(empty, 'README.md'), 'not a migration\n');
+    for (const args of [[], ['--apply']]) {
+        const r = migrate(db, args, { dir: empty });
+        assert.equal(r.status, 1, `${args}: ${r.out}${r.err}`);
+        assert.match(r.err, new RegExp(`${empty.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: no migration in it`));
+        assert.doesNotMatch(r.out, /plan:/);
+    }
+    assert.equal(psql(db, 'SELECT count(*) FROM "_nano_migrations"'), String(MIGRATIONS.length), 'the record stays');
+});
+
 // nano-migrate --apply as a child we can wait for or kill.
 function migrateAsync(db, args, { dir = SQL } = {}) {
     const url = `postgresql://postgres@localhost/${db}?host=${encodeURIComponent(SOCK)}`;
