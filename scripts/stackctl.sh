@@ -10,6 +10,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 state=${NANO_TEST_STATE:-$root/.state/test}
 if [ "${1:-}" = --state ]; then
+    [ -n "${2:-}" ] || { echo "stackctl: --state needs a folder" >&2; exit 2; }
     state=$2
     shift 2
 fi
