@@ -3,6 +3,8 @@
  * SCRIPT_NAME is empty here, so routes are full paths.
  */
 
+#include <sys/stat.h>
+
 #include "nano_credits.h"
 #include "nano_log.h"
 #include "nano_page.h"
@@ -100,7 +102,8 @@ static const nano_route_t  routes[] = {
 static int
 platform_start(const nano_config_t *config)
 {
-    char  err[512];
+    char         err[512];
+    struct stat  st;
 
     if (nano_page_check(config->root, "platform", "signin.html", err,
                         sizeof(err)) != 0
@@ -109,6 +112,14 @@ platform_start(const nano_config_t *config)
     {
         nano_log_error("%s", err);
         return -1;
+    }
+    /* a warning, not a refusal: the folder may be made later (a test's
+     * stack starts the platform before any module made it) */
+    if (stat(config->media_dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        nano_log_warn("NANO_MEDIA_DIR %s is not a folder: avatars cannot be"
+                      " stored until it is, and a deleted account's files"
+                      " are removed only from there: it must be the"
+                      " modules' folder", config->media_dir);
     }
     if (platform_oauth_configure() != 0) {
         return -1;

@@ -625,6 +625,26 @@ test('backends: the platform stops at start when NANO_REVOCATION_FILE\'s folder 
     assert.match(r.stderr, /revocations: publishing to /);
 });
 
+// NANO_MEDIA_DIR must be the modules' folder: the platform stores the
+// avatars there and removes a deleted account's files from there.  One
+// that is no folder (a typo) was taken silently (noticed by the admin
+// probe); it is a warning, as a folder may be made after the start.
+test('backends: the platform warns at start when NANO_MEDIA_DIR is not a folder, and not when it is', async () => {
+    const dir = fs.mkdtempSync(path.join(tmpRoot, 'media-warn-'));
+    const sock = path.join(tmpRoot, 'media-warn.sock');
+    const env = { DATABASE_URL: 'postgresql://nano@127.0.0.1:1/nano', NANO_REVOCATION_FILE: path.join(dir, 'revocations') };
+    for (const [media, warned] of [[path.join(dir, 'missing'), true], [dir, false]]) {
+        const p = start('platform', ['--listen', `unix:${sock}`], { env: { ...env, NANO_MEDIA_DIR: media } });
+        for (const end = Date.now() + TIMEOUT; !fs.existsSync(sock) && p.child.exitCode === null && Date.now() < end;) {
+            await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        assert.ok(fs.existsSync(sock), p.stderr.slice(-300));
+        const r = await p.stop();
+        const line = `warn: NANO_MEDIA_DIR ${media} is not a folder`;
+        assert.equal(r.stderr.includes(line), warned, `${media}: ${r.stderr.slice(-400)}`);
+    }
+});
+
 // A module with its provider's key set went online whatever the key and
 // <P>_BASE_URL held: a base without its scheme (copied as a host name), a
 // trailing blank, a query, or a key with a newline in it made every
