@@ -9,17 +9,19 @@ static nano_db_status_t
 nano_cutoff_write(nano_db_t *db, const char *user_id, const char *keep_jti,
     long long at, long long *not_before)
 {
-    /* GREATEST: a clock that stepped back never revives sessions */
-    static const char   cut[] =
-        "INSERT INTO \"SessionCutoff\" (\"userId\", \"notBefore\")"
+    /* GREATEST: a clock that stepped back never revives sessions.  One
+     * statement: the cut-off and the rows go together or not at all,
+     * whether or not the caller is in a transaction */
+    static const char   sql[] =
+        "WITH cut AS (INSERT INTO \"SessionCutoff\" (\"userId\", \"notBefore\")"
         " VALUES ($1, $2) ON CONFLICT (\"userId\") DO UPDATE SET"
         " \"notBefore\" = GREATEST(\"SessionCutoff\".\"notBefore\","
         " EXCLUDED.\"notBefore\"), \"updatedAt\" = (now() AT TIME ZONE 'utc')"
-        " RETURNING \"notBefore\"";
-    static const char   drop[] =
-        "DELETE FROM \"AuthSession\" WHERE \"userId\" = $1"
-        " AND \"id\" IS DISTINCT FROM $2";
-    const char         *params[2];
+        " RETURNING \"notBefore\"),"
+        " gone AS (DELETE FROM \"AuthSession\" WHERE \"userId\" = $1"
+        " AND \"id\" IS DISTINCT FROM $3)"
+        " SELECT \"notBefore\" FROM cut";
+    const char         *params[3];
     char                nb[24];
     nano_db_status_t    st;
     PGresult           *r;
@@ -27,17 +29,15 @@ nano_cutoff_write(nano_db_t *db, const char *user_id, const char *keep_jti,
     snprintf(nb, sizeof(nb), "%lld", at);
     params[0] = user_id;
     params[1] = nb;
-    r = nano_db_exec(db, cut, 2, params, PGRES_TUPLES_OK, &st);
+    params[2] = keep_jti;
+    r = nano_db_exec(db, sql, 3, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         return st;
     }
     *not_before = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
                                     : at;
     PQclear(r);
-
-    params[1] = keep_jti;
-    PQclear(nano_db_exec(db, drop, 2, params, PGRES_COMMAND_OK, &st));
-    return st;
+    return NANO_DB_OK;
 }
 
 nano_db_status_t
