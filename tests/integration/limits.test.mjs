@@ -1,0 +1,95 @@
+// Resource limits under abuse (docs/MODULES.md "libnano runtime",
+// docs/SESSIONS.md "Bounded bcrypt"): what one client's flood holds of
+// a process's shared resources, and that everyone else still gets theirs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import {
+    ORIGIN, Jar, get, request, form, csrf, newUser, register, signIn, sleep,
+    keepRunning,
+} from './lib.mjs';
+import { withBackendEnv } from './generations.mjs';
+import { account } from './accounts.mjs';
+
+keepRunning(['platform']);
+
+// Wrong sign-ins for emails nobody has (no per-account lock), n at a time
+// until stop() is called; each from a client of its own (the test stack's
+// rate limit is keyed on X-Nano-Test-Client).  -> {stop(): codes}
+async function signinFlood(n) {
+    const jars = [];
+    for (let i = 0; i < n; i++) {
+        const jar = new Jar();
+        jars.push([jar, await csrf(jar)]);
+    }
+    const codes = {};
+    let stopped = false;
+    const loops = jars.map(async ([jar, token]) => {
+        while (!stopped) {
+            const id = crypto.randomBytes(6).toString('hex');
+            const res = await request('POST', '/api/auth/callback/credentials', {
+                headers: jar.headers({
+                    'Content-Type': 'application/x-www-form-urlencoded', Origin: ORIGIN,
+                    'X-Nano-Test-Client': `flood-${id}`,
+                }),
+                body: form({ csrfToken: token, email: `flood-${id}@example.com`,
+                    password: 'wrong-password-123', callbackUrl: '/', json: 'true' }),
+                timeout: 30000,
+            });
+            codes[res.status] = (codes[res.status] || 0) + 1;
+        }
+    });
+    return {
+        async stop() {
+            stopped = true;
+            await Promise.all(loops);
+            return codes;
+        },
+    };
+}
+
+test('a sign-in flood holds no database connection while bcrypt runs: other requests keep the pool', async () => {
+    // One pooled connection, a short wait for it, and bcrypt's pool as on
+    // two cores (one thread, a queue of four): while a sign-in held the
+    // connection through its bcrypt, the victim's reads waited and got
+    // 503 database_unavailable (found by the limits probe).
+    const victim = newUser('pool-victim');
+    assert.equal((await register(victim)).status, 201);
+    const vjar = new Jar();
+    assert.equal((await signIn(vjar, victim.email, victim.password)).status, 302);
+    await withBackendEnv('platform', ['NANO_DB_POOL=1', 'NANO_DB_POOL_WAIT_MS=300',
+        'NANO_BCRYPT_THREADS=1', 'NANO_BCRYPT_QUEUE=4'], async () => {
+        const flood = await signinFlood(6);
+        await sleep(500);
+        const reads = [];
+        for (let i = 0; i < 8; i++) {
+            const res = await get('/api/credits?limit=1', { headers: vjar.headers() });
+            reads.push(res.status === 200 ? 200 : `${res.status} ${res.text.slice(0, 80)}`);
+        }
+        const codes = await flood.stop();
+        assert.deepEqual(reads, Array(8).fill(200), `the victim's reads during the flood (the flood got ${JSON.stringify(codes)})`);
+        assert.ok((codes[401] || 0) > 0, `the flood's sign-ins ran bcrypt: ${JSON.stringify(codes)}`);
+        assert.equal(codes[503], undefined, `no sign-in of the flood found the pool empty: ${JSON.stringify(codes)}`);
+        // the paths that take the connection again after their bcrypt
+        const late = newUser('pool-late');
+        const reg = await register(late);
+        const ljar = new Jar();
+        const sin = await signIn(ljar, late.email, late.password);
+        assert.equal(reg.status, 201, reg.text);
+        assert.equal(sin.status, 302, sin.text);
+        assert.ok(ljar.get('next-auth.session-token'), 'the sign-in made a session');
+        // a password change and a deletion take it again after theirs too
+        const fresh = `${late.password}-new`;
+        const ch = await account('POST', '/api/account/password', ljar,
+            { currentPassword: late.password, newPassword: fresh });
+        assert.equal(ch.status, 200, ch.text);
+        ljar.apply(ch);
+        const wrong = await account('DELETE', '/api/account', ljar, { password: late.password });
+        assert.equal(wrong.status, 403, wrong.text);
+        const gone = await account('DELETE', '/api/account', ljar, { password: fresh });
+        assert.equal(gone.status, 200, gone.text);
+        const again = new Jar();
+        assert.equal((await signIn(again, late.email, fresh)).status, 302);
+        assert.equal(again.get('next-auth.session-token'), undefined, 'the deleted account signs in no more');
+    });
+});
