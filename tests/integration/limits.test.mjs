@@ -93,3 +93,34 @@ test('a sign-in flood holds no database connection while bcrypt runs: other requ
         assert.equal(again.get('next-auth.session-token'), undefined, 'the deleted account signs in no more');
     });
 });
+
+test('a sign-in flood holds at most half the platform\'s workers by default: the queue fills and refuses, other requests do not wait', async () => {
+    // Three bcrypt threads, as four cores get by default, and the queue
+    // left to its default: it was 4 x 3 = 12, so threads and queue (15)
+    // outnumbered the platform's 12 workers, a flood of 14 held every
+    // worker without ever filling the queue (no 429), and each other
+    // request waited 1 to 2 s for a worker (found by the limits probe).
+    const victim = newUser('workers-victim');
+    assert.equal((await register(victim)).status, 201);
+    const vjar = new Jar();
+    assert.equal((await signIn(vjar, victim.email, victim.password)).status, 302);
+    await withBackendEnv('platform', ['NANO_BCRYPT_THREADS=3'], async () => {
+        const flood = await signinFlood(14);
+        await sleep(800);
+        const times = [];
+        const reads = [];
+        for (let i = 0; i < 8; i++) {
+            const t0 = Date.now();
+            const res = await get('/api/credits?limit=1', { headers: vjar.headers() });
+            times.push(Date.now() - t0);
+            reads.push(res.status);
+        }
+        const codes = await flood.stop();
+        const median = [...times].sort((a, b) => a - b)[times.length >> 1];
+        console.log(`platform reads during a flood of 14 sign-ins: ${times.join(', ')} ms; the flood: ${JSON.stringify(codes)}`);
+        assert.deepEqual(reads, Array(8).fill(200));
+        assert.ok((codes[429] || 0) > 0, `the bcrypt queue filled and answered 429 while workers were left: ${JSON.stringify(codes)}`);
+        assert.ok((codes[401] || 0) > 0, `the flood's sign-ins ran bcrypt: ${JSON.stringify(codes)}`);
+        assert.ok(median < 500, `other requests kept workers: median ${median} ms (${times.join(', ')})`);
+    });
+});
