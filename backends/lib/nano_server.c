@@ -99,6 +99,12 @@ nano_server_workers(void)
     return nano_server_nworkers;
 }
 
+int
+nano_server_db_pool_size(void)
+{
+    return nano_server_pool.size;
+}
+
 nano_db_t *
 nano_server_db(nano_req_t *req)
 {

@@ -4,11 +4,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import {
     ORIGIN, Jar, get, request, form, csrf, newUser, register, signIn, sleep,
     keepRunning,
 } from './lib.mjs';
-import { withBackendEnv } from './generations.mjs';
+import {
+    withBackendEnv, backendEnv, person, generate, history, ROOT,
+} from './generations.mjs';
 import { account } from './accounts.mjs';
 
 keepRunning(['platform']);
@@ -122,5 +128,36 @@ test('a sign-in flood holds at most half the platform\'s workers by default: the
         assert.ok((codes[429] || 0) > 0, `the bcrypt queue filled and answered 429 while workers were left: ${JSON.stringify(codes)}`);
         assert.ok((codes[401] || 0) > 0, `the flood's sign-ins ran bcrypt: ${JSON.stringify(codes)}`);
         assert.ok(median < 500, `other requests kept workers: median ${median} ms (${times.join(', ')})`);
+    });
+});
+
+test('a module with NANO_DB_POOL=1 stops at start, naming it: its job runner keeps that connection', async () => {
+    // The runner takes one of the pool's connections when it starts and
+    // keeps it (its LISTEN); with a pool of one, every request waited
+    // NANO_DB_POOL_WAIT_MS for it and answered 503 (found by the limits
+    // probe).  A pool of two serves.
+    for (const app of ['qwen', 'nano-banana']) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-pool-'));
+        try {
+            const sock = path.join(dir, 'one.sock');
+            const r = spawnSync(path.join(ROOT, `build/bin/nano-${app}`), ['--listen', `unix:${sock}`], {
+                encoding: 'utf8', timeout: 15000, killSignal: 'SIGKILL',
+                env: { ...backendEnv(app), NANO_MEDIA_DIR: dir, NANO_DB_POOL: '1' },
+            });
+            assert.equal(r.signal, null, `${app} NANO_DB_POOL=1: it did not stop by itself: ${(r.stderr || '').slice(-300)}`);
+            assert.notEqual(r.status, 0, `${app} NANO_DB_POOL=1 is refused`);
+            assert.match(r.stderr, /NANO_DB_POOL must be a number from 2 to 64/, `${app}: the log names it`);
+            assert.ok(!fs.existsSync(sock), 'and no socket is left');
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    }
+    await withBackendEnv('qwen', ['NANO_DB_POOL=2'], async () => {
+        const u = await person('pool-two');
+        const res = await generate(u.jar, 'qwen', { prompt: 'a pool of two' });
+        assert.equal(res.status, 200, res.text);
+        const h = await history(u.jar, 'qwen', '?limit=1');
+        assert.equal(h.status, 200, h.text);
+        assert.equal(h.json().items.length, 1);
     });
 });
