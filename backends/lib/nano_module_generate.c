@@ -576,6 +576,14 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
         tr.client_gone = 1;
     }
 
+    /* the commit's answer may have come with the debit's and been read
+     * with it into libpq's buffer, where no poll of the socket sees it:
+     * the connection stayed held until the first delta or the end (a
+     * burst of one user's answers, whose debits wait for each other's
+     * lock: the module's other requests got 503; found by the limits
+     * probe) */
+    (void) nano_gen_settle(&sink, 0);
+
     memset(&tq, 0, sizeof(tq));
     tq.model = adm.model;
     tq.messages = messages;
@@ -588,7 +596,7 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     tq.watch_fd = sink.pending ? nano_db_socket(db) : -1;
     tq.on_watch = sink.pending ? nano_gen_on_watch : NULL;
     tq.arg = &sink;
-    ok = !tr.client_gone && provider->generate(&tq, &tr) == 0;
+    ok = !tr.client_gone && !sink.lost && provider->generate(&tq, &tr) == 0;
     if (nano_gen_settle(&sink, 1) < 0) {
         nano_gen_text_abandon(req, id);
         if (!stream) {

@@ -13,7 +13,8 @@ import {
     keepRunning,
 } from './lib.mjs';
 import {
-    withBackendEnv, backendEnv, person, generate, history, ROOT,
+    withBackendEnv, backendEnv, person, generate, history, stream, setBalance,
+    ROOT,
 } from './generations.mjs';
 import { account } from './accounts.mjs';
 
@@ -159,5 +160,42 @@ test('a module with NANO_DB_POOL=1 stops at start, naming it: its job runner kee
         const h = await history(u.jar, 'qwen', '?limit=1');
         assert.equal(h.status, 200, h.text);
         assert.equal(h.json().items.length, 1);
+    });
+});
+
+test('a burst of one user\'s text answers gives each debit\'s connection back while the provider thinks: other users\' reads keep the pool', async () => {
+    // Ten answers at once of one user, the provider silent for 4 s: the
+    // debits wait for each other's lock on the account, and a debit's
+    // answer then came with its commit's in one read, which no poll of
+    // the socket sees again; each answer held its connection until its
+    // first delta, and the module's other requests waited for one and
+    // answered 503 (found by the limits probe).  Three connections (the
+    // runner keeps one) and a 1 s wait make it quick.
+    const u = await person('burst');
+    const other = await person('burst-other');
+    setBalance(u.id, 1000);
+    await withBackendEnv('qwen', ['NANO_DB_POOL=3', 'NANO_DB_POOL_WAIT_MS=1000'], async () => {
+        for (const streamed of [true, false]) {
+            const mark = crypto.randomBytes(3).toString('hex');
+            const burst = Array.from({ length: 10 }, (_, i) => {
+                const body = { prompt: `burst ${mark} ${i} [fake:slow=4000]`, stream: streamed };
+                return streamed ? stream(u.jar, 'qwen', body) : generate(u.jar, 'qwen', body);
+            });
+            await sleep(1500);
+            const reads = [];
+            for (let i = 0; i < 3; i++) {
+                const h = await history(other.jar, 'qwen', '?limit=1');
+                reads.push(h.status === 200 ? 200 : `${h.status} ${h.text.slice(0, 80)}`);
+                await sleep(300);
+            }
+            const answers = await Promise.all(burst);
+            const codes = answers.map((a) => a.status);
+            assert.deepEqual(reads, [200, 200, 200], `${streamed ? 'streamed' : 'whole'}: another user's reads during the burst`);
+            assert.deepEqual(codes, Array(10).fill(200), `${streamed ? 'streamed' : 'whole'}: every answer of the burst was admitted`);
+            for (const a of answers) {
+                if (streamed) assert.equal(a.events.at(-1)?.event, 'done', a.text.slice(-200));
+                else assert.ok(a.json().text.length > 0, a.text);
+            }
+        }
     });
 });
