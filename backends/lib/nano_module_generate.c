@@ -908,7 +908,9 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
     nano_db_t                *db;
     json_t                   *params = NULL;
     unsigned                  flags = NANO_FIELDS_NUMBERS, sends;
-    int                       status, created = 0;
+    int                       status;
+    int                       created = 0;  /* or may have: a row may name
+                                             * the input image */
 
     nano_form_init(&f);
     memset(&adm, 0, sizeof(adm));   /* read at out, and when db is NULL */
@@ -970,12 +972,20 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
          * after this 503 (found by a probe: PostgreSQL stopped with
          * SIGSTOP); the runner cancels it then.  A keyed one is left to
          * its key: the client's retry gets it. */
-        if (st == NANO_DB_UNAVAILABLE && key == NULL && adm.id[0] != '\0'
-            && nano_db_sends(db) != sends
-            && nano_jobs_admit_lost(adm.id, user) != 0)
+        if (st == NANO_DB_UNAVAILABLE && adm.id[0] != '\0'
+            && nano_db_sends(db) != sends)
         {
-            nano_log_error("job %s: its admission's outcome is unknown and"
-                           " too many are watched already", adm.id);
+            /* the row, if it committed, names the input image: a keyed
+             * one runs with it (the retry is given it), and it failed as
+             * "the image to edit is gone" when it was removed below
+             * (found by the limits probe); one that did not commit leaves
+             * it to the media sweep */
+            created = 1;
+            if (key == NULL && nano_jobs_admit_lost(adm.id, user) != 0) {
+                nano_log_error("job %s: its admission's outcome is unknown"
+                               " and too many are watched already",
+                               adm.id);
+            }
         }
         status = nano_server_db_error(res, db, st);
         goto out;

@@ -7,14 +7,14 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawnSync, execFileSync } from 'node:child_process';
 import {
     ORIGIN, Jar, get, request, form, csrf, newUser, register, signIn, sleep,
     keepRunning,
 } from './lib.mjs';
 import {
     withBackendEnv, backendEnv, person, generate, history, stream, setBalance,
-    ROOT,
+    waitFor, waitSql, multipart, png, row, lit, ROOT, MEDIA_DIR,
 } from './generations.mjs';
 import { account } from './accounts.mjs';
 
@@ -197,5 +197,66 @@ test('a burst of one user\'s text answers gives each debit\'s connection back wh
                 else assert.ok(a.json().text.length > 0, a.text);
             }
         }
+    });
+});
+
+// The stack's PostgreSQL processes: the postmaster (named by its socket's
+// lock file) and its children.
+function postgresPids() {
+    const sock = process.env.NANO_TEST_PG_SOCK;
+    const lock = fs.readdirSync(sock).find((f) => /^\.s\.PGSQL\.\d+\.lock$/.test(f));
+    assert.ok(lock, `the server's socket lock in ${sock}`);
+    const main = Number(fs.readFileSync(path.join(sock, lock), 'utf8').split('\n')[0]);
+    return [main, ...execFileSync('pgrep', ['-P', String(main)], { encoding: 'utf8' })
+        .split('\n').filter(Boolean).map(Number)];
+}
+
+test('a keyed edit whose admission answered 503 but committed keeps its input image: the retry gets the job, and it runs', async () => {
+    // The database stopped (SIGSTOP) under the admission: 503, and the
+    // statement commits once the server runs on.  A keyed one is left to
+    // its key, and the client's retry is given that generation; its input
+    // image was removed with the 503, so the job failed as "the image to
+    // edit is gone" (found by the limits probe).
+    const m = 'nano-banana';
+    const u = await person('keyed-frozen');
+    await withBackendEnv(m, ['NANO_DB_TIMEOUT_MS=600'], async () => {
+        const warm = await generate(u.jar, m, { prompt: `warm ${crypto.randomBytes(3).toString('hex')}` });
+        assert.equal(warm.status, 202, warm.text);
+        await waitFor(u.jar, m, warm.json().id);
+        const prompt = `keyed edit ${crypto.randomBytes(3).toString('hex')}`;
+        const key = `key-${crypto.randomBytes(6).toString('hex')}`;
+        const mp = multipart({ prompt }, [{ name: 'image', filename: 'a.png', type: 'image/png', data: png(64, 64) }]);
+        const send = () => request('POST', `/${m}/api/generate`, {
+            headers: u.jar.headers({ 'Content-Type': mp.type, Origin: ORIGIN, 'Idempotency-Key': key }),
+            body: mp.body, timeout: 60000,
+        });
+        const pids = postgresPids();
+        for (const pid of pids) process.kill(pid, 'SIGSTOP');
+        let first;
+        try {
+            first = await send();
+        } finally {
+            for (const pid of pids) process.kill(pid, 'SIGCONT');
+        }
+        assert.equal(first.status, 503, first.text);
+        const committed = await waitSql(`SELECT "id" FROM "Generation" WHERE "prompt" = ${lit(prompt)}`,
+            { ms: 5000 }).catch(() => '');
+        let again;
+        for (let i = 0; i < 40; i++) {
+            again = await send();
+            if (again.status !== 503) break;
+            await sleep(250);
+        }
+        assert.equal(again.status, 202, again.text);
+        if (committed === '') {
+            console.log('the admission did not commit after its 503: the retry made the job');
+        } else {
+            assert.equal(again.json().id, committed, 'the retry is given the generation that committed');
+            assert.equal(again.headers['idempotent-replayed'], 'true');
+        }
+        const g = await waitFor(u.jar, m, again.json().id);
+        assert.equal(g.status, 'succeeded', JSON.stringify(g.error));
+        const input = row(again.json().id).params.inputImage.file;
+        assert.ok(fs.existsSync(path.join(MEDIA_DIR, input)), `its input image is there: ${input}`);
     });
 });
