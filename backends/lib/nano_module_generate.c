@@ -223,6 +223,11 @@ nano_gen_messages(nano_req_t *req, nano_res_t *res,
             nano_server_db_error(res, db, st);
             return NULL;
         }
+        /* not held while a whole answer waits for a stream slot (up to
+         * 2 s): a burst of them held the pool, and the module's other
+         * requests answered 503 (found by the limits probe); the
+         * admission takes one again */
+        nano_server_db_release(req);
         /* an id of no conversation of this user here (another user's,
          * another module's, one deleted, a typo) was answered, and
          * charged, as a new conversation without the turns asked for */

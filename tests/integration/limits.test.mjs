@@ -260,3 +260,27 @@ test('a keyed edit whose admission answered 503 but committed keeps its input im
         assert.ok(fs.existsSync(path.join(MEDIA_DIR, input)), `its input image is there: ${input}`);
     });
 });
+
+test('whole answers that continue a conversation hold no database connection while they wait for a stream slot', async () => {
+    // One stream slot, taken by a slow answer; four whole answers that
+    // continue a conversation wait 2 s for it, then 429.  They held the
+    // connection they read the conversation with meanwhile, so another
+    // user's read found the pool empty: 503 (found by the limits probe).
+    const u = await person('conv-wait');
+    const other = await person('conv-wait-other');
+    setBalance(u.id, 1000);
+    const first = await generate(u.jar, 'qwen', { prompt: 'start a conversation' });
+    assert.equal(first.status, 200, first.text);
+    const conversationId = first.json().conversationId;
+    await withBackendEnv('qwen', ['NANO_MAX_STREAMS=1', 'NANO_DB_POOL=3', 'NANO_DB_POOL_WAIT_MS=1000'], async () => {
+        const hog = stream(u.jar, 'qwen', { prompt: 'hold the slot [fake:slow=4000]', stream: true });
+        await sleep(500);
+        const waiting = Array.from({ length: 4 }, () => generate(u.jar, 'qwen', { prompt: 'go on', conversationId }));
+        await sleep(400);
+        const h = await history(other.jar, 'qwen', '?limit=1');
+        const answers = await Promise.all(waiting);
+        assert.equal(h.status, 200, `another user's read while they waited: ${h.text.slice(0, 120)}`);
+        assert.deepEqual(answers.map((a) => `${a.status} ${a.json().error}`), Array(4).fill('429 too_many_answers'));
+        assert.equal((await hog).status, 200);
+    });
+});
