@@ -360,6 +360,11 @@ platform_account_avatar_put(nano_req_t *req, nano_res_t *res)
                                 "cannot read the upload");
         goto out;
     }
+    /* no database connection held while the picture waits for a decode
+     * and is decoded (half a second for 25 megapixels): a burst of
+     * uploads held the pool, and other requests answered 503 (found by
+     * the limits probe) */
+    nano_server_db_release(req);
     platform_decode_enter();
     sc = nano_image_square_png(data, up->size, PLATFORM_AVATAR_SIDE,
                                NANO_IMAGE_PIXELS_MAX, &png, &png_len, why,
@@ -384,7 +389,10 @@ platform_account_avatar_put(nano_req_t *req, nano_res_t *res)
                                 "not enough memory for this picture now");
         goto out;
     }
-    status = platform_avatar_lock(req, res, db, &ps);
+    db = nano_server_db(req);
+    status = db != NULL ? platform_avatar_lock(req, res, db, &ps)
+                        : nano_server_db_error(res, NULL,
+                                               NANO_DB_UNAVAILABLE);
     if (status != 0) {
         goto out;
     }

@@ -284,3 +284,32 @@ test('whole answers that continue a conversation hold no database connection whi
         assert.equal((await hog).status, 200);
     });
 });
+
+test('avatar uploads hold no database connection while their pictures wait for a decode and are decoded', async () => {
+    // Two decodes at a time, half a second each for a 23-megapixel
+    // picture: the uploads waiting for theirs held the pooled connection
+    // their session check took, and another user's read got 503 (found
+    // by the limits probe).  One connection and a short wait make it
+    // plain.
+    const u = await person('avatar-flood');
+    const other = await person('avatar-flood-other');
+    const body = multipart({}, [{ name: 'image', filename: 'me.png', type: 'image/png', data: png(4800, 4800) }]);
+    const upload = () => request('POST', '/api/account/avatar', {
+        headers: u.jar.headers({ 'Content-Type': body.type, Origin: ORIGIN }), body: body.body, timeout: 60000,
+    });
+    await withBackendEnv('platform', ['NANO_DB_POOL=1', 'NANO_DB_POOL_WAIT_MS=300'], async () => {
+        const uploads = Array.from({ length: 6 }, upload);
+        await sleep(300);
+        const reads = [];
+        for (let i = 0; i < 6; i++) {
+            const r = await get('/api/credits?limit=1', { headers: other.jar.headers() });
+            reads.push(r.status === 200 ? 200 : `${r.status} ${r.text.slice(0, 80)}`);
+            await sleep(100);
+        }
+        const done = await Promise.all(uploads);
+        assert.deepEqual(reads, Array(6).fill(200), 'another user\'s reads while the pictures were decoded');
+        assert.deepEqual(done.map((d) => d.status), Array(6).fill(200), done.map((d) => d.text.slice(0, 100)).join(' | '));
+        const me = await get('/api/credits?limit=1', { headers: u.jar.headers() });
+        assert.equal(me.status, 200);
+    });
+});
