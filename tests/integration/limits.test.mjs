@@ -313,3 +313,37 @@ test('avatar uploads hold no database connection while their pictures wait for a
         assert.equal(me.status, 200);
     });
 });
+
+test('a burst of avatar uploads holds at most six platform workers: the rest are refused at once, 503 busy', async () => {
+    // Two decodes at a time and four waiting; each waiter held a request
+    // worker, and 14 uploads at once held all 12 of the platform's, so
+    // every other request waited seconds for one (found by the limits
+    // probe).
+    const u = await person('avatar-burst');
+    const other = await person('avatar-burst-other');
+    const body = multipart({}, [{ name: 'image', filename: 'me.png', type: 'image/png', data: png(4800, 4800) }]);
+    const upload = () => request('POST', '/api/account/avatar', {
+        headers: u.jar.headers({ 'Content-Type': body.type, Origin: ORIGIN }), body: body.body, timeout: 60000,
+    });
+    const uploads = Array.from({ length: 14 }, upload);
+    await sleep(400);
+    const times = [];
+    for (let i = 0; i < 6; i++) {
+        const t0 = Date.now();
+        const r = await get('/api/credits?limit=1', { headers: other.jar.headers() });
+        assert.equal(r.status, 200, r.text);
+        times.push(Date.now() - t0);
+    }
+    const done = await Promise.all(uploads);
+    const busy = done.filter((d) => d.status === 503);
+    console.log(`reads during 14 uploads: ${times.join(', ')} ms; uploads: ${done.map((d) => d.status).join(' ')}`);
+    assert.ok(done.every((d) => d.status === 200 || d.status === 503), done.map((d) => d.status).join(' '));
+    assert.ok(busy.length >= 1, 'the uploads past the waiting room are refused');
+    for (const b of busy) {
+        assert.equal(b.json().error, 'busy');
+        assert.equal(b.headers['retry-after'], '2');
+    }
+    assert.ok(done.length - busy.length >= 6, 'the two decoding and the four waiting are served');
+    const median = [...times].sort((a, b) => a - b)[times.length >> 1];
+    assert.ok(median < 500, `other requests kept workers: median ${median} ms (${times.join(', ')})`);
+});
