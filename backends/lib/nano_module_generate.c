@@ -498,7 +498,10 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     }
     /* a whole answer's reader who left while it waited (for a slot, the
      * pool, an earlier record) was debited and charged for an answer
-     * asked only after they left (found by a probe); nginx's 499 */
+     * asked only after they left (found by a probe); nginx's 499.  The
+     * pool's connection is taken first: a wait for it came after this
+     * check, and was charged the same way (found by the limits probe) */
+    db = nano_server_db(req);
     if (!stream && nano_stream_peer_closed(req)) {
         status = nano_res_error(res, 499, "client_gone",
                                 "the reader left before the answer was"

@@ -7,16 +7,16 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawnSync, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import {
     ORIGIN, Jar, get, request, form, csrf, newUser, register, signIn, sleep,
     keepRunning,
 } from './lib.mjs';
 import {
     withBackendEnv, backendEnv, person, generate, history, stream, setBalance,
-    waitFor, waitSql, multipart, png, row, lit, ROOT, MEDIA_DIR,
+    waitFor, waitSql, multipart, png, row, lit, psql, balanceOf, ROOT, MEDIA_DIR,
 } from './generations.mjs';
-import { account } from './accounts.mjs';
+import { account, PG_SOCK, PSQL } from './accounts.mjs';
 
 keepRunning(['platform']);
 
@@ -346,4 +346,54 @@ test('a burst of avatar uploads holds at most six platform workers: the rest are
     assert.ok(done.length - busy.length >= 6, 'the two decoding and the four waiting are served');
     const median = [...times].sort((a, b) => a - b)[times.length >> 1];
     assert.ok(median < 500, `other requests kept workers: median ${median} ms (${times.join(', ')})`);
+});
+
+// A session that holds a user's balance row until the returned release().
+async function lockBalance(userId) {
+    const holder = spawn(PSQL, ['-X', '-q', '-tA', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano'],
+        { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    holder.stdout.on('data', (d) => { out += d; });
+    holder.stderr.on('data', (d) => { out += d; });
+    holder.stdin.write(`BEGIN;
+        SELECT 'locked' FROM "CreditAccount" WHERE "userId" = ${lit(userId)} FOR UPDATE;\n`);
+    for (let i = 0; i < 100 && !out.includes('locked'); i++) await sleep(50);
+    assert.match(out, /locked/, `the test's session holds the row: ${out}`);
+    const exited = new Promise((r) => holder.on('exit', r));
+    return async () => {
+        holder.stdin.end('COMMIT;\n');
+        await exited;
+    };
+}
+
+test('a whole answer whose reader left while it waited for a pool connection is never admitted nor charged', async () => {
+    // One request connection (the runner keeps the other), held by an
+    // admission stuck on a row lock; a second user's whole answer waits
+    // for the pool, and its reader leaves.  The check for a reader gone
+    // ran before the wait for the pool, so once the connection came the
+    // answer was admitted, asked and charged with nobody to read it
+    // (found by the limits probe).
+    const holder = await person('pool-holder');
+    const leaver = await person('pool-leaver');
+    await withBackendEnv('qwen', ['NANO_DB_POOL=2', 'NANO_DB_POOL_WAIT_MS=8000'], async () => {
+        const before = balanceOf(leaver.id);
+        const release = await lockBalance(holder.id);
+        let held;
+        try {
+            held = generate(holder.jar, 'qwen', { prompt: 'held by the row lock' });
+            await sleep(500);
+            const prompt = `left while waiting ${crypto.randomBytes(3).toString('hex')}`;
+            const left = stream(leaver.jar, 'qwen', { prompt }, { timeout: 1000 }).catch((e) => e);
+            assert.match(String((await left).message), /timeout/, 'the reader gave up');
+            await sleep(500);
+            await release();
+            assert.equal((await held).status, 200);
+            await sleep(1500);
+            assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "prompt" = ${lit(prompt)}`), '0',
+                'the answer of a reader who left was not admitted');
+            assert.equal(balanceOf(leaver.id), before, 'nor charged');
+        } finally {
+            await release().catch(() => {});
+        }
+    });
 });
