@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "nano_credits.h"
+#include "nano_dbpool.h"
 #include "nano_gen.h"
 #include "nano_gen_options.h"
 #include "nano_log.h"
@@ -133,6 +134,15 @@ nano_module_start(const nano_config_t *config)
         || nano_module_generate_configure(err, sizeof(err)) != 0)
     {
         nano_log_error("%s", err);
+        return -1;
+    }
+    /* the job runner keeps one of the pool's connections for as long as
+     * it runs (its LISTEN): with one, every request waited for it, then
+     * answered 503 (found by the limits probe) */
+    if (nano_server_db_pool_size() < 2) {
+        nano_log_error("NANO_DB_POOL must be a number from 2 to %d in a"
+                       " module (not 1): its job runner keeps one"
+                       " connection", NANO_DBPOOL_MAX);
         return -1;
     }
     if (nano_client_global_init() != 0) {

@@ -223,6 +223,11 @@ nano_gen_messages(nano_req_t *req, nano_res_t *res,
             nano_server_db_error(res, db, st);
             return NULL;
         }
+        /* not held while a whole answer waits for a stream slot (up to
+         * 2 s): a burst of them held the pool, and the module's other
+         * requests answered 503 (found by the limits probe); the
+         * admission takes one again */
+        nano_server_db_release(req);
         /* an id of no conversation of this user here (another user's,
          * another module's, one deleted, a typo) was answered, and
          * charged, as a new conversation without the turns asked for */
@@ -493,7 +498,10 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     }
     /* a whole answer's reader who left while it waited (for a slot, the
      * pool, an earlier record) was debited and charged for an answer
-     * asked only after they left (found by a probe); nginx's 499 */
+     * asked only after they left (found by a probe); nginx's 499.  The
+     * pool's connection is taken first: a wait for it came after this
+     * check, and was charged the same way (found by the limits probe) */
+    db = nano_server_db(req);
     if (!stream && nano_stream_peer_closed(req)) {
         status = nano_res_error(res, 499, "client_gone",
                                 "the reader left before the answer was"
@@ -576,6 +584,14 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
         tr.client_gone = 1;
     }
 
+    /* the commit's answer may have come with the debit's and been read
+     * with it into libpq's buffer, where no poll of the socket sees it:
+     * the connection stayed held until the first delta or the end (a
+     * burst of one user's answers, whose debits wait for each other's
+     * lock: the module's other requests got 503; found by the limits
+     * probe) */
+    (void) nano_gen_settle(&sink, 0);
+
     memset(&tq, 0, sizeof(tq));
     tq.model = adm.model;
     tq.messages = messages;
@@ -588,7 +604,7 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     tq.watch_fd = sink.pending ? nano_db_socket(db) : -1;
     tq.on_watch = sink.pending ? nano_gen_on_watch : NULL;
     tq.arg = &sink;
-    ok = !tr.client_gone && provider->generate(&tq, &tr) == 0;
+    ok = !tr.client_gone && !sink.lost && provider->generate(&tq, &tr) == 0;
     if (nano_gen_settle(&sink, 1) < 0) {
         nano_gen_text_abandon(req, id);
         if (!stream) {
@@ -918,7 +934,9 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
     nano_db_t                *db;
     json_t                   *params = NULL;
     unsigned                  flags = NANO_FIELDS_NUMBERS, sends;
-    int                       status, created = 0;
+    int                       status;
+    int                       created = 0;  /* or may have: a row may name
+                                             * the input image */
 
     nano_form_init(&f);
     memset(&adm, 0, sizeof(adm));   /* read at out, and when db is NULL */
@@ -980,12 +998,20 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
          * after this 503 (found by a probe: PostgreSQL stopped with
          * SIGSTOP); the runner cancels it then.  A keyed one is left to
          * its key: the client's retry gets it. */
-        if (st == NANO_DB_UNAVAILABLE && key == NULL && adm.id[0] != '\0'
-            && nano_db_sends(db) != sends
-            && nano_jobs_admit_lost(adm.id, user) != 0)
+        if (st == NANO_DB_UNAVAILABLE && adm.id[0] != '\0'
+            && nano_db_sends(db) != sends)
         {
-            nano_log_error("job %s: its admission's outcome is unknown and"
-                           " too many are watched already", adm.id);
+            /* the row, if it committed, names the input image: a keyed
+             * one runs with it (the retry is given it), and it failed as
+             * "the image to edit is gone" when it was removed below
+             * (found by the limits probe); one that did not commit leaves
+             * it to the media sweep */
+            created = 1;
+            if (key == NULL && nano_jobs_admit_lost(adm.id, user) != 0) {
+                nano_log_error("job %s: its admission's outcome is unknown"
+                               " and too many are watched already",
+                               adm.id);
+            }
         }
         status = nano_server_db_error(res, db, st);
         goto out;

@@ -233,16 +233,37 @@ nano_password_default_threads(void)
     return cores > 2 ? (int) (cores - 1) : 1;
 }
 
+/* Each thread and each queued job is a request worker waiting, so with
+ * workers known the defaults fit in half of them, the rest kept for every
+ * other request: 4 cores gave 3 + 12, and a flood held all 12 of the
+ * platform's workers, never filled the queue (no 429) and kept the
+ * other requests waiting 1 to 2 s each (found by the limits probe). */
+static int
+nano_password_default_queue(int threads, int workers)
+{
+    int  queue = 4 * threads;
+
+    if (workers > 0 && threads + queue > workers / 2) {
+        queue = workers / 2 - threads;
+    }
+    return queue > 0 ? queue : 1;
+}
+
 int
-nano_password_pool_configure(char *err, size_t errlen)
+nano_password_pool_configure(int workers, char *err, size_t errlen)
 {
     int  threads, queue;
 
-    if (nano_config_env_int("NANO_BCRYPT_THREADS",
-                            nano_password_default_threads(), 1,
+    threads = nano_password_default_threads();
+    if (workers > 0 && threads > workers / 2 - 1) {
+        threads = workers / 2 - 1 > 0 ? workers / 2 - 1 : 1;
+    }
+    if (nano_config_env_int("NANO_BCRYPT_THREADS", threads, 1,
                             NANO_PASSWORD_THREADS_MAX, &threads, err,
                             errlen) != 0
-        || nano_config_env_int("NANO_BCRYPT_QUEUE", 4 * threads, 1,
+        || nano_config_env_int("NANO_BCRYPT_QUEUE",
+                               nano_password_default_queue(threads,
+                                                           workers), 1,
                                NANO_PASSWORD_QUEUE_MAX, &queue, err,
                                errlen) != 0)
     {
@@ -263,7 +284,7 @@ nano_password_pool_start(void)
      * test) reads the settings now, when a bad one can no longer stop
      * it: the defaults serve, and the log says so. */
     if (nano_password_pool.want_threads == 0
-        && nano_password_pool_configure(err, sizeof(err)) != 0)
+        && nano_password_pool_configure(0, err, sizeof(err)) != 0)
     {
         nano_log_error("%s; the password pool uses its defaults", err);
         nano_password_pool.want_threads = nano_password_default_threads();

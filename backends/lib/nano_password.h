@@ -66,8 +66,10 @@ int nano_password_saturated(void);
  * NANO_BCRYPT_QUEUE (1 to 1024), for a process to call at its start:
  * -1 with the variable named in err when one is bad, which should stop
  * the process rather than become a default.  A process that does not
- * call it gets them read at the pool's first use. */
-int nano_password_pool_configure(char *err, size_t errlen);
+ * call it gets them read at the pool's first use.  workers (0: none)
+ * bounds the defaults: threads and queue together at most half of
+ * them, as each holds a request worker while it waits. */
+int nano_password_pool_configure(int workers, char *err, size_t errlen);
 
 /* Stops the pool's threads (jobs still queued fail); accepts being
  * called when the pool never started, and twice. */

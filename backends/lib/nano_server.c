@@ -66,6 +66,7 @@ static atomic_int     nano_server_failed;     /* a worker could not start */
 static nano_dbpool_t  nano_server_pool;
 static nano_conns_t   nano_server_conns;
 static atomic_long    nano_server_accept_warned;  /* time(), last logged */
+static int            nano_server_nworkers;       /* --workers, resolved */
 
 /* Interrupts a worker's wait for a connection (EINTR). */
 static void
@@ -90,6 +91,18 @@ int
 nano_worker_id(const nano_worker_t *w)
 {
     return w->id;
+}
+
+int
+nano_server_workers(void)
+{
+    return nano_server_nworkers;
+}
+
+int
+nano_server_db_pool_size(void)
+{
+    return nano_server_pool.size;
 }
 
 nano_db_t *
@@ -1139,6 +1152,7 @@ nano_server_main(int argc, char **argv, const nano_app_t *app)
     if (nano_server_env_sizes(&opts) != 0) {
         return NANO_EXIT_FAILURE;
     }
+    nano_server_nworkers = opts.workers;
 
     /* Workers inherit this mask: only the main thread takes the stop
      * signals, through sigwait(). */

@@ -90,6 +90,15 @@ struct nano_app_s {
  */
 int nano_server_main(int argc, char **argv, const nano_app_t *app);
 
+/* The number of request workers the process runs: known from before
+ * the app's start (nano_app_t's start may size its own pools by it);
+ * 0 outside nano_server_main. */
+int nano_server_workers(void);
+
+/* The size of the process's database pool (NANO_DB_POOL), known from
+ * before the app's start; 0 outside nano_server_main. */
+int nano_server_db_pool_size(void);
+
 /*
  * A database connection for the rest of the request, taken from the
  * process's pool (NANO_DB_POOL connections, default 8, separate from the

@@ -169,9 +169,13 @@ platform_account_password_ok(nano_req_t *req, nano_res_t *res,
         status = platform_rate_limited(req, res, 1, wait);
         goto out;
     }
-    switch (nano_password_check(password, user->password)) {
+    /* the connection goes back to the pool while bcrypt runs: the
+     * caller takes it again (nano_server_db) */
+    switch (platform_password_check(req, password, user->password)) {
     case NANO_PASSWORD_OK:
-        st = platform_throttle_clear(db, key);
+        db = nano_server_db(req);
+        st = db != NULL ? platform_throttle_clear(db, key)
+                        : NANO_DB_UNAVAILABLE;
         status = st == NANO_DB_OK ? 0 : nano_server_db_error(res, db, st);
         break;
     case NANO_PASSWORD_BUSY:
@@ -305,12 +309,17 @@ platform_account_password(nano_req_t *req, nano_res_t *res)
     if (status != 0) {
         goto out;
     }
-    pr = nano_password_make(fresh, &hash);
+    pr = platform_password_make(req, fresh, &hash);
     if (pr != NANO_PASSWORD_OK) {
         status = pr == NANO_PASSWORD_BUSY
                  ? platform_busy(req, res, 1)
                  : nano_res_error(res, 500, "internal",
                                   "cannot hash the password");
+        goto out;
+    }
+    db = nano_server_db(req);
+    if (db == NULL) {
+        status = nano_server_db_error(res, NULL, NANO_DB_UNAVAILABLE);
         goto out;
     }
 
@@ -402,7 +411,10 @@ platform_account_delete(nano_req_t *req, nano_res_t *res)
         goto out;
     }
 
-    st = nano_db_tx(db, platform_account_delete_tx, &ps.user);
+    /* given back while a password was checked */
+    db = nano_server_db(req);
+    st = db != NULL ? nano_db_tx(db, platform_account_delete_tx, &ps.user)
+                    : NANO_DB_UNAVAILABLE;
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
         goto out;

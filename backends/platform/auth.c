@@ -491,8 +491,10 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
         }
     }
 
-    /* Always one bcrypt run, found or not (see nano_password_verify). */
-    pr = nano_password_check(password, found ? user.password : NULL);
+    /* Always one bcrypt run, found or not (see nano_password_verify),
+     * with no database connection held meanwhile */
+    pr = platform_password_check(req, password, found ? user.password
+                                                      : NULL);
     if (pr == NANO_PASSWORD_BUSY) {
         status = platform_busy(req, res, json);
         goto out;
@@ -510,7 +512,8 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
      * a second after the change's cut-off outlived the change by 30 days.
      * A change that comes after the lock waits for it, and its cut-off
      * then lies after this session's iat. */
-    st = nano_db_begin(db);
+    db = nano_server_db(req);
+    st = db != NULL ? nano_db_begin(db) : NANO_DB_UNAVAILABLE;
     if (st == NANO_DB_OK) {
         st = platform_user_get_locked(db, user.id, &current, &found);
     }

@@ -108,7 +108,8 @@ platform_start(const nano_config_t *config)
     if (nano_page_check(config->root, "platform", "signin.html", err,
                         sizeof(err)) != 0
         || nano_credits_configure(err, sizeof(err)) != 0
-        || nano_password_pool_configure(err, sizeof(err)) != 0)
+        || nano_password_pool_configure(nano_server_workers(), err,
+                                        sizeof(err)) != 0)
     {
         nano_log_error("%s", err);
         return -1;
@@ -143,10 +144,11 @@ platform_stop(void)
 }
 
 /* 12 request workers: a sign-in flood holds at most the bcrypt pool's
- * threads and queue (nano_password.h: 1 + 4 on two cores) and the rest
- * keep answering.  More would not serve more: under a flood every extra
- * runnable thread only lengthens the queue for the CPU (measured with
- * tests/bench/signin-flood: 32 workers gave a p99 twice that of 12). */
+ * threads and queue (nano_password.h: 1 + 4 on two cores, at most half
+ * the workers by default) and the rest keep answering.  More would not
+ * serve more: under a flood every extra runnable thread only lengthens
+ * the queue for the CPU (measured with tests/bench/signin-flood: 32
+ * workers gave a p99 twice that of 12). */
 static const nano_app_t  app = {
     .name = "platform",
     .title = "Nano Banana",

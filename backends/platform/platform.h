@@ -10,6 +10,7 @@
 #include "nano_db.h"
 #include "nano_http.h"
 #include "nano_packs.h"
+#include "nano_password.h"
 #include "nano_session.h"
 
 #define PLATFORM_CALLBACK_MAX  2048   /* bytes of a remembered callbackUrl */
@@ -427,6 +428,16 @@ int platform_rate_limited(nano_req_t *req, nano_res_t *res, int json,
 
 /* The bcrypt queue is full: platform_rate_limited for a few seconds. */
 int platform_busy(nano_req_t *req, nano_res_t *res, int json);
+
+/* nano_password_check and _make with the request's pooled database
+ * connection given back first: bcrypt waits for its pool's threads, and
+ * a flood of sign-ins holding the connections meanwhile left every
+ * other request waiting for one, then 503.  A caller that needs the
+ * database afterwards takes it again with nano_server_db(req). */
+nano_password_result_t platform_password_check(nano_req_t *req,
+    const char *password, const char *hash);
+nano_password_result_t platform_password_make(nano_req_t *req,
+    const char *password, char **hash);
 
 /* auth.c: reads a POST's fields (form or JSON) and NextAuth's json
  * flag; a JSON body asks for JSON answers too.  Answers 4xx itself

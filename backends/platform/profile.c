@@ -26,22 +26,36 @@
 #define PLATFORM_AVATAR_SIDE   256
 #define PLATFORM_AVATAR_DIR    "avatars"
 #define PLATFORM_DECODES_MAX   2               /* decodes at once */
+#define PLATFORM_DECODES_WAIT  4               /* waiting for one */
 
 /* Decoding may hold up to 100 MB (NANO_IMAGE_PIXELS_MAX of RGBA) for a
- * fraction of a second: a few at once, the rest wait their turn. */
+ * fraction of a second: a few at once, a few more wait their turn, and
+ * the rest are refused at once: each waiter holds a request worker, and
+ * a burst of uploads held all 12 of them (found by the limits probe). */
 static pthread_mutex_t  platform_decode_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t   platform_decode_done = PTHREAD_COND_INITIALIZER;
 static int              platform_decodes;
+static int              platform_decode_waiting;
 
-static void
+/* 0 once a decode may start, -1 when too many wait already. */
+static int
 platform_decode_enter(void)
 {
     pthread_mutex_lock(&platform_decode_lock);
+    if (platform_decodes >= PLATFORM_DECODES_MAX
+        && platform_decode_waiting >= PLATFORM_DECODES_WAIT)
+    {
+        pthread_mutex_unlock(&platform_decode_lock);
+        return -1;
+    }
+    platform_decode_waiting++;
     while (platform_decodes >= PLATFORM_DECODES_MAX) {
         pthread_cond_wait(&platform_decode_done, &platform_decode_lock);
     }
+    platform_decode_waiting--;
     platform_decodes++;
     pthread_mutex_unlock(&platform_decode_lock);
+    return 0;
 }
 
 static void
@@ -360,7 +374,18 @@ platform_account_avatar_put(nano_req_t *req, nano_res_t *res)
                                 "cannot read the upload");
         goto out;
     }
-    platform_decode_enter();
+    /* no database connection held while the picture waits for a decode
+     * and is decoded (half a second for 25 megapixels): a burst of
+     * uploads held the pool, and other requests answered 503 (found by
+     * the limits probe) */
+    nano_server_db_release(req);
+    if (platform_decode_enter() != 0) {
+        nano_res_header(res, "Retry-After", "2");
+        status = nano_res_error(res, 503, "busy", "too many pictures are"
+                                " being processed; try again in a"
+                                " moment");
+        goto out;
+    }
     sc = nano_image_square_png(data, up->size, PLATFORM_AVATAR_SIDE,
                                NANO_IMAGE_PIXELS_MAX, &png, &png_len, why,
                                sizeof(why));
@@ -384,7 +409,10 @@ platform_account_avatar_put(nano_req_t *req, nano_res_t *res)
                                 "not enough memory for this picture now");
         goto out;
     }
-    status = platform_avatar_lock(req, res, db, &ps);
+    db = nano_server_db(req);
+    status = db != NULL ? platform_avatar_lock(req, res, db, &ps)
+                        : nano_server_db_error(res, NULL,
+                                               NANO_DB_UNAVAILABLE);
     if (status != 0) {
         goto out;
     }

@@ -80,13 +80,14 @@ platform_register(nano_req_t *req, nano_res_t *res)
         goto out;
     }
 
-    /* Before the slow hash: an outage answers at once. */
+    /* Before the slow hash: an outage answers at once.  The connection
+     * goes back to the pool while the hash is made. */
     db = nano_server_db(req);
     if (db == NULL) {
         status = nano_server_db_error(res, NULL, NANO_DB_UNAVAILABLE);
         goto out;
     }
-    pr = nano_password_make(password, &hash);
+    pr = platform_password_make(req, password, &hash);
     if (pr == NANO_PASSWORD_BUSY) {
         status = platform_busy(req, res, 1);
         goto out;
@@ -97,8 +98,11 @@ platform_register(nano_req_t *req, nano_res_t *res)
         goto out;
     }
 
-    st = platform_user_create(db, id, email, name[0] != '\0' ? name : NULL,
-                              hash, &created);
+    db = nano_server_db(req);
+    st = db != NULL ? platform_user_create(db, id, email,
+                                           name[0] != '\0' ? name : NULL,
+                                           hash, &created)
+                    : NANO_DB_UNAVAILABLE;
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
         goto out;

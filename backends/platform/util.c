@@ -13,6 +13,8 @@
 
 #include "nano_csrf.h"
 #include "nano_log.h"
+#include "nano_password.h"
+#include "nano_server.h"
 #include "nano_utf8.h"
 #include "platform.h"
 
@@ -320,6 +322,21 @@ platform_busy(nano_req_t *req, nano_res_t *res, int json)
                       req->method, req->path);
     }
     return platform_rate_limited(req, res, json, 5);
+}
+
+nano_password_result_t
+platform_password_check(nano_req_t *req, const char *password,
+    const char *hash)
+{
+    nano_server_db_release(req);
+    return nano_password_check(password, hash);
+}
+
+nano_password_result_t
+platform_password_make(nano_req_t *req, const char *password, char **hash)
+{
+    nano_server_db_release(req);
+    return nano_password_make(password, hash);
 }
 
 static const char *
