@@ -62,6 +62,7 @@ function words(e) {
         if (e.code === 'not_linked') return { text: 'That account is no longer connected. Reload the page.' };
         if (e.code === 'reauth_required') return reauthWords();
         if (e.code === 'wrong_password') return { text: 'That password is not correct.' };
+        if (e.code === 'busy') return { text: 'Too many pictures are being processed right now. Try again in a few seconds.' };
         if (e.status === 413) return { text: 'That picture is too large: up to 5 MB.' };
         if (e.status === 415) return { text: 'That file is not a PNG, JPEG or WebP picture.' };
         if (e.status === 404) return { text: 'That is already gone. Reload the page.' };
