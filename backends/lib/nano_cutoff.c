@@ -3,39 +3,58 @@
 #include <time.h>
 
 #include "nano_cutoff.h"
+#include "nano_session.h"
 #include "nano_token.h"
 
+/*
+ * The cut-off is ahead seconds past now by this host's clock or the
+ * database's, whichever is later: tokens issued on other hosts are cut
+ * too when this host's clock runs behind (a sign-out everywhere on a
+ * host 40 s slow left the sessions of the last 40 s alive everywhere,
+ * found by the hosts probe).  A session issued after it still passes:
+ * its iat is at least the cut-off it reads (platform_session_start_as).
+ * The database's clock counts up to the tokens' leeway ahead of this
+ * host's, no further: a session this host issues with that iat must
+ * still pass its own check.
+ */
 static nano_db_status_t
 nano_cutoff_write(nano_db_t *db, const char *user_id, const char *keep_jti,
-    long long at, long long *not_before)
+    long long ahead, long long *not_before)
 {
     /* GREATEST: a clock that stepped back never revives sessions.  One
      * statement: the cut-off and the rows go together or not at all,
      * whether or not the caller is in a transaction */
     static const char   sql[] =
         "WITH cut AS (INSERT INTO \"SessionCutoff\" (\"userId\", \"notBefore\")"
-        " VALUES ($1, $2) ON CONFLICT (\"userId\") DO UPDATE SET"
+        " VALUES ($1, GREATEST($2::bigint,"
+        " LEAST(extract(epoch FROM now())::bigint + $3::bigint,"
+        " $2::bigint + $4::bigint)))"
+        " ON CONFLICT (\"userId\") DO UPDATE SET"
         " \"notBefore\" = GREATEST(\"SessionCutoff\".\"notBefore\","
         " EXCLUDED.\"notBefore\"), \"updatedAt\" = (now() AT TIME ZONE 'utc')"
         " RETURNING \"notBefore\"),"
         " gone AS (DELETE FROM \"AuthSession\" WHERE \"userId\" = $1"
-        " AND \"id\" IS DISTINCT FROM $3)"
+        " AND \"id\" IS DISTINCT FROM $5)"
         " SELECT \"notBefore\" FROM cut";
-    const char         *params[3];
-    char                nb[24];
+    const char         *params[5];
+    char                nb[24], ah[24], lw[24];
     nano_db_status_t    st;
     PGresult           *r;
 
-    snprintf(nb, sizeof(nb), "%lld", at);
+    snprintf(nb, sizeof(nb), "%lld", (long long) time(NULL) + ahead);
+    snprintf(ah, sizeof(ah), "%lld", ahead);
+    snprintf(lw, sizeof(lw), "%d", NANO_SESSION_LEEWAY - 1);
     params[0] = user_id;
     params[1] = nb;
-    params[2] = keep_jti;
-    r = nano_db_exec(db, sql, 3, params, PGRES_TUPLES_OK, &st);
+    params[2] = ah;
+    params[3] = lw;
+    params[4] = keep_jti;
+    r = nano_db_exec(db, sql, 5, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         return st;
     }
     *not_before = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10)
-                                    : at;
+                                    : strtoll(nb, NULL, 10);
     PQclear(r);
     return NANO_DB_OK;
 }
@@ -44,8 +63,7 @@ nano_db_status_t
 nano_cutoff_user(nano_db_t *db, const char *user_id, const char *keep_jti,
     long long *not_before)
 {
-    return nano_cutoff_write(db, user_id, keep_jti, (long long) time(NULL) + 1,
-                             not_before);
+    return nano_cutoff_write(db, user_id, keep_jti, 1, not_before);
 }
 
 nano_db_status_t
@@ -57,7 +75,5 @@ nano_cutoff_user_deleted(nano_db_t *db, const char *user_id)
      * (its iat is at most the last cut-off), and past any that a
      * request still in flight could be given: the id never signs in
      * again.  It matters until then plus one token lifetime. */
-    return nano_cutoff_write(db, user_id, NULL,
-                             (long long) time(NULL) + NANO_TOKEN_MAX_AGE + 1,
-                             &nb);
+    return nano_cutoff_write(db, user_id, NULL, NANO_TOKEN_MAX_AGE + 1, &nb);
 }

@@ -159,7 +159,7 @@ platform_account_password_ok(nano_req_t *req, nano_res_t *res,
     if (key == NULL) {
         return nano_res_error(res, 500, "internal", "out of memory");
     }
-    st = platform_throttle_attempt(db, key, (long long) time(NULL), &wait);
+    st = platform_throttle_attempt(db, key, &wait);
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
         goto out;

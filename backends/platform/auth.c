@@ -473,9 +473,7 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
         && strlen(password) <= NANO_PASSWORD_SIGNIN_MAX)
     {
         db = nano_server_db(req);
-        st = db != NULL ? platform_throttle_attempt(db, email,
-                                                    (long long) time(NULL),
-                                                    &wait)
+        st = db != NULL ? platform_throttle_attempt(db, email, &wait)
                         : NANO_DB_UNAVAILABLE;
         if (st == NANO_DB_OK && wait > 0) {
             nano_log_warn("sign-in throttled for an account");

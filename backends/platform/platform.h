@@ -191,10 +191,10 @@ nano_db_status_t platform_session_revoke(nano_db_t *db, const char *jti,
 /*
  * Counts an attempt for the normalised email.  *retry_after is 0 when
  * it may go ahead, else the seconds the account stays locked (answer
- * 429 without checking the password).
+ * 429 without checking the password).  Timed by the database's clock.
  */
 nano_db_status_t platform_throttle_attempt(nano_db_t *db, const char *email,
-    long long now, long long *retry_after);
+    long long *retry_after);
 
 /* Forgets the attempts of an email that just signed in. */
 nano_db_status_t platform_throttle_clear(nano_db_t *db, const char *email);

@@ -130,26 +130,36 @@ platform_revoke_write(const char *path, long long now, const nano_buf_t *body)
 }
 
 /* Deletes rows whose tokens have expired anyway: the tables, and with
- * them the file, stay bounded. */
+ * them the file, stay bounded.  By the database's clock, not this
+ * host's: the rows are every host's, and a host whose clock ran ahead
+ * deleted revocations whose tokens the others still take (found by the
+ * hosts probe: a platform 700 s ahead un-revoked a signed-out cookie on
+ * every host). */
 static void
-platform_revoke_clean(nano_db_t *db, long long now)
+platform_revoke_clean(nano_db_t *db)
 {
+#define PLATFORM_REVOKE_DB_AT  "(extract(epoch FROM now())::bigint - $1)"
     static const char *const  sql[] = {
-        "DELETE FROM \"RevokedSession\" WHERE \"expires\" < $1",
-        "DELETE FROM \"SessionCutoff\" WHERE \"notBefore\" + $2 < $1",
-        "DELETE FROM \"AuthSession\" WHERE \"expires\" < $1",
-        "DELETE FROM \"SignInThrottle\" WHERE \"lockedUntil\" + 86400 < $1"
-        " AND \"windowStart\" + 900 < $1",
+        "DELETE FROM \"RevokedSession\" WHERE \"expires\" < "
+        PLATFORM_REVOKE_DB_AT,
+        "DELETE FROM \"SessionCutoff\" WHERE \"notBefore\" + $2 < "
+        PLATFORM_REVOKE_DB_AT,
+        "DELETE FROM \"AuthSession\" WHERE \"expires\" < "
+        PLATFORM_REVOKE_DB_AT,
+        "DELETE FROM \"SignInThrottle\" WHERE \"lockedUntil\" + 86400 < "
+        PLATFORM_REVOKE_DB_AT " AND \"windowStart\" + 900 < "
+        PLATFORM_REVOKE_DB_AT,
     };
+#undef PLATFORM_REVOKE_DB_AT
     const char               *params[2];
-    char                      at[24], age[24];
+    char                      grace[24], age[24];
     nano_db_status_t          st;
     size_t                    i;
 
     /* the rows outlive their entries' grace, never the other way */
-    snprintf(at, sizeof(at), "%lld", now - 2 * NANO_REVOKE_GRACE);
+    snprintf(grace, sizeof(grace), "%d", 2 * NANO_REVOKE_GRACE);
     snprintf(age, sizeof(age), "%d", NANO_TOKEN_MAX_AGE);
-    params[0] = at;
+    params[0] = grace;
     params[1] = age;
     for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
         PQclear(nano_db_exec(db, sql[i], i == 1 ? 2 : 1, params,
@@ -219,7 +229,7 @@ platform_revoke_thread(void *arg)
         nano_buf_cleanup(&body);
 
         if (st == NANO_DB_OK && now - cleaned >= PLATFORM_REVOKE_CLEAN) {
-            platform_revoke_clean(db, now);
+            platform_revoke_clean(db);
             cleaned = now;
         }
 

@@ -45,16 +45,25 @@ platform_throttle_lock(long long lockouts)
                                              : PLATFORM_THROTTLE_LOCK_MAX;
 }
 
+/*
+ * The row is every host's: its times are the database's, so a lock one
+ * host set holds on a host whose clock runs ahead (that host ignored
+ * it, found by the hosts probe) and a host behind locks no longer.
+ */
 nano_db_status_t
-platform_throttle_attempt(nano_db_t *db, const char *email, long long now,
+platform_throttle_attempt(nano_db_t *db, const char *email,
     long long *retry_after)
 {
+#define PLATFORM_THROTTLE_NOW  "extract(epoch FROM now())::bigint"
     static const char   ensure[] =
         "INSERT INTO \"SignInThrottle\" (\"key\", \"windowStart\")"
-        " VALUES ($1, $2) ON CONFLICT (\"key\") DO NOTHING";
+        " VALUES ($1, " PLATFORM_THROTTLE_NOW ")"
+        " ON CONFLICT (\"key\") DO NOTHING";
     static const char   lock[] =
-        "SELECT \"attempts\", \"windowStart\", \"lockedUntil\", \"lockouts\""
+        "SELECT \"attempts\", \"windowStart\", \"lockedUntil\", \"lockouts\","
+        " " PLATFORM_THROTTLE_NOW
         " FROM \"SignInThrottle\" WHERE \"key\" = $1 FOR UPDATE";
+#undef PLATFORM_THROTTLE_NOW
     static const char   save[] =
         "UPDATE \"SignInThrottle\" SET \"attempts\" = $2,"
         " \"windowStart\" = $3, \"lockedUntil\" = $4, \"lockouts\" = $5"
@@ -62,21 +71,19 @@ platform_throttle_attempt(nano_db_t *db, const char *email, long long now,
     char                key[2 * SHA256_DIGEST_LENGTH + 1];
     char                v[4][24];
     const char         *params[5];
-    long long           attempts, start, until, lockouts;
+    long long           attempts, start, until, lockouts, now;
     nano_db_status_t    st;
     PGresult           *r;
 
     *retry_after = 0;
     platform_throttle_key(email, key);
-    snprintf(v[0], sizeof(v[0]), "%lld", now);
     params[0] = key;
-    params[1] = v[0];
 
     st = nano_db_begin(db);
     if (st != NANO_DB_OK) {
         return st;
     }
-    PQclear(nano_db_exec(db, ensure, 2, params, PGRES_COMMAND_OK, &st));
+    PQclear(nano_db_exec(db, ensure, 1, params, PGRES_COMMAND_OK, &st));
     if (st != NANO_DB_OK) {
         goto failed;
     }
@@ -93,6 +100,7 @@ platform_throttle_attempt(nano_db_t *db, const char *email, long long now,
     start = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
     until = strtoll(PQgetvalue(r, 0, 2), NULL, 10);
     lockouts = strtoll(PQgetvalue(r, 0, 3), NULL, 10);
+    now = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
     PQclear(r);
 
     if (until > now) {

@@ -17,6 +17,8 @@ import {
     signedInUser, isJson, isHtml, location, now,
 } from './lib.mjs';
 import { FORM, psql, lit, throttleKey } from './accounts.mjs';
+import { ROOT, withBackendEnv } from './generations.mjs';
+import path from 'node:path';
 
 const RATE_LIMITED = '/api/auth/error?error=RateLimited';
 const newClient = () => `rl-${crypto.randomBytes(6).toString('hex')}`;
@@ -247,6 +249,41 @@ test('per account: 10 wrong passwords lock the email; the next attempt is a fast
     assert.equal(res.status, 200, `the right password after the lock: ${res.status} ${res.text.slice(0, 200)}`);
     jar.apply(res);
     assert.ok(jar.get(SESSION_COOKIE), 'signed in after the lock');
+});
+
+// Several hosts, one "SignInThrottle" (docs/HOSTS.md): a lock one host
+// set holds on a host whose clock runs ahead, since the row's times are
+// the database's; there the lock had already run out and the attempts
+// went on, bcrypt and all.
+test('per account: a lock holds on a platform whose clock runs 120 s ahead; once it ends (by the database\'s clock) that platform counts attempts again', async () => {
+    const user = newUser('throttle-skew');
+    assert.equal((await register(user)).status, 201);
+    const jar = new Jar();
+    await wrongAttempts(jar, await csrf(jar), [user.email], 10);
+    await assertLocked(jar, await csrf(jar), user.email, user.password, 'locked by this host');
+
+    await withBackendEnv('platform', [
+        `LD_PRELOAD=${path.join(ROOT, 'build/lib/nano-clockskew.so')}`,
+        'NANO_CLOCK_SKEW=120',
+        `ASAN_OPTIONS=${[process.env.ASAN_OPTIONS, 'verify_asan_link_order=0'].filter(Boolean).join(':')}`,
+    ], async () => {
+        const ahead = new Jar();
+        await assertLocked(ahead, await csrf(ahead), user.email, user.password, 'the same lock on a host 120 s ahead');
+        const left = Number(psql(`SELECT "lockedUntil" - extract(epoch FROM now())::bigint
+            FROM "SignInThrottle" WHERE "key" = ${lit(throttleKey(user.email))}`));
+        assert.ok(left > 0 && left <= 60, `the first lock is 60 s by the database's clock: ${left} s left`);
+        const { res } = await attempt(ahead, await csrf(ahead), user.email, 'wrong-password-skew');
+        assert.equal(res.status, 429, res.text.slice(0, 200));
+        assert.ok(Math.abs(Number(res.headers['retry-after']) - left) <= 1,
+            `Retry-After is the lock's rest by the database's clock: ${res.headers['retry-after']}, ${left} s left`);
+
+        // ended (by the database's clock): counted again there
+        assert.equal(psql(`WITH u AS (UPDATE "SignInThrottle" SET "lockedUntil" = extract(epoch FROM now())::bigint - 1
+            WHERE "key" = ${lit(throttleKey(user.email))} RETURNING 1) SELECT count(*) FROM u`), '1');
+        await wrongAttempts(ahead, await csrf(ahead), [user.email], 1);
+        assert.equal(psql(`SELECT "attempts" FROM "SignInThrottle" WHERE "key" = ${lit(throttleKey(user.email))}`), '1',
+            'the attempt after the lock was counted');
+    });
 });
 
 test('per account: an unknown email is throttled the same way (however it is written)', async () => {

@@ -18,6 +18,8 @@ import {
     throttleKey,
 } from './accounts.mjs';
 import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { ROOT, withBackendEnv } from './generations.mjs';
 
 // Whatever happens, leave the platform running.
 keepRunning(['platform']);
@@ -114,6 +116,55 @@ test('POST /api/account/signout-all: 200 {"ok":true}, clears the cookie, every s
     // Signing in again afterwards works (a new session is not caught by the old cut-off).
     const fresh = await anotherSession(user);
     await assertWorks(fresh, user, 'a sign-in after sign out everywhere');
+});
+
+// Several hosts (docs/HOSTS.md): a sign-out everywhere on a host whose
+// clock runs 40 s behind the others (within the tokens' 60 s leeway, so
+// their cookies work there) cuts the sessions the others issued in those
+// 40 s too: the cut-off is the later of its clock and the database's.
+test('sign out everywhere on a platform whose clock runs 40 s behind ends the sessions just signed in on the others', async () => {
+    const { user, jar: a } = await signedInUser('signout-slow');
+    const b = await anotherSession(user);
+    await assertWorks(b, user, 'the other session before');
+    const skewed = [`LD_PRELOAD=${path.join(ROOT, 'build/lib/nano-clockskew.so')}`, 'NANO_CLOCK_SKEW=-40',
+        `ASAN_OPTIONS=${[process.env.ASAN_OPTIONS, 'verify_asan_link_order=0'].filter(Boolean).join(':')}`];
+    await withBackendEnv('platform', skewed, async () => {
+        const res = await account('POST', '/api/account/signout-all', a, {});
+        const t0 = Date.now();
+        assert.equal(res.status, 200, res.text.slice(0, 200));
+        assert.deepEqual(res.json(), { ok: true });
+        await assertRefusedWithin(assert, [b], 'the session signed in on a host with the right clock', { t0 });
+        const nb = Number(psql(`SELECT "notBefore" - extract(epoch FROM now())::bigint FROM "SessionCutoff"
+            WHERE "userId" = (SELECT "id" FROM "User" WHERE "email" = ${lit(user.email)})`));
+        assert.ok(nb >= -5 && nb <= 1, `the cut-off is the database's now + 1, not 40 s before: ${nb}`);
+    });
+    // a sign-in after it is not caught by it
+    const fresh = await anotherSession(user);
+    await assertWorks(fresh, user, 'a sign-in after sign out everywhere');
+});
+
+// ...and a platform whose clock runs 120 s behind the database's (past
+// the tokens' 60 s leeway) does not cut at the database's clock: a session
+// it issues after its own sign-out everywhere would carry an iat too far
+// in its future for its own check.
+test('sign out everywhere on a platform 120 s behind the database: its next sign-in works there', async () => {
+    const skewed = [`LD_PRELOAD=${path.join(ROOT, 'build/lib/nano-clockskew.so')}`, 'NANO_CLOCK_SKEW=-120',
+        `ASAN_OPTIONS=${[process.env.ASAN_OPTIONS, 'verify_asan_link_order=0'].filter(Boolean).join(':')}`];
+    const user = newUser('signout-slower');
+    assert.equal((await register(user)).status, 201);
+    await withBackendEnv('platform', skewed, async () => {
+        const a = new Jar();
+        assert.equal((await signIn(a, user.email, user.password)).status, 302);
+        const res = await account('POST', '/api/account/signout-all', a, {});
+        assert.equal(res.status, 200, res.text.slice(0, 200));
+        const nb = Number(psql(`SELECT "notBefore" - extract(epoch FROM now())::bigint FROM "SessionCutoff"
+            WHERE "userId" = (SELECT "id" FROM "User" WHERE "email" = ${lit(user.email)})`));
+        assert.ok(nb >= -65 && nb <= -55, `the cut-off is this host's now + 59 s, not the database's: ${nb}`);
+        const fresh = await anotherSession(user);
+        const s = await get('/api/auth/session', { headers: fresh.headers() });
+        assert.equal(s.json()?.user?.email, user.email, `the new session on that host: ${s.text.slice(0, 200)}`);
+        await assertWorks(fresh, user, 'the new session at a module');
+    });
 });
 
 // A change that re-issues the cookie checks the session again right
