@@ -69,6 +69,42 @@ function words(e) {
     return explain(e);
 }
 
+/* The field a refusal is about: marked aria-invalid with the form's
+ * error as its message, and focused, so that a screen reader tells which
+ * field and the person types there at once; the mark goes with the next
+ * change of the field or the next try. */
+const FIELDS = { invalid_name: ['name'], invalid_password: ['newPassword'], wrong_password: ['currentPassword', 'password'] };
+
+function fieldOf(form, e) {
+    for (const n of (e instanceof ApiError && FIELDS[e.code]) || []) {
+        const el = form.elements[n];
+        if (el && !el.disabled) return el;
+    }
+    return null;
+}
+
+let errorIds = 0;
+
+function markInvalid(form, el) {
+    const err = $('[data-nbs-error]', form);
+    if (!err.id) err.id = `nbs-error-${++errorIds}`;
+    el.setAttribute('aria-invalid', 'true');
+    el.setAttribute('aria-errormessage', err.id);
+    el.addEventListener(el.type === 'checkbox' || el.type === 'file' ? 'change' : 'input', () => clearInvalid(el), { once: true });
+    el.focus();
+}
+
+function clearInvalid(el) {
+    el.removeAttribute('aria-invalid');
+    el.removeAttribute('aria-errormessage');
+}
+
+/* A form's error, said before anything is sent, about field el. */
+function refuse(form, el, info) {
+    showError($('[data-nbs-error]', form), info);
+    markInvalid(form, el);
+}
+
 /* showError, with each of info.links after the text. */
 function say(el, info) {
     showError(el, info && info.links ? { text: info.text } : info);
@@ -83,6 +119,7 @@ async function busy(form, fn, done, after) {
     const status = $('[data-nbs-status]', form);
     const err = $('[data-nbs-error]', form);
     showError(err, null);
+    for (const el of form.querySelectorAll('[aria-invalid]')) clearInvalid(el);
     if (status) status.textContent = '';
     button.disabled = true;
     try {
@@ -92,6 +129,9 @@ async function busy(form, fn, done, after) {
         return out;
     } catch (e) {
         say(err, words(e));
+        const field = fieldOf(form, e);
+        button.disabled = false;     /* before the focus moves */
+        if (field) markInvalid(form, field);
         return undefined;
     } finally {
         button.disabled = false;
@@ -135,8 +175,7 @@ function profile() {
         ev.preventDefault();
         const name = nameForm.elements.name.value.trim();
         if (!name) {
-            showError($('[data-nbs-error]', nameForm), { text: 'Enter a name.' });
-            nameForm.elements.name.focus();
+            refuse(nameForm, nameForm.elements.name, { text: 'Enter a name.' });
             return;
         }
         await busy(nameForm, () => callJSON('/api/account/profile', { method: 'POST', json: { name } }), 'Saved.',
@@ -150,13 +189,12 @@ function profile() {
     avatarForm.addEventListener('submit', async (ev) => {
         ev.preventDefault();
         const file = avatarForm.elements.image.files[0];
-        const err = $('[data-nbs-error]', avatarForm);
         if (!file) {
-            showError(err, { text: 'Choose a picture first.' });
+            refuse(avatarForm, avatarForm.elements.image, { text: 'Choose a picture first.' });
             return;
         }
         if (file.size > AVATAR_MAX) {
-            showError(err, { text: 'That picture is too large: up to 5 MB.' });
+            refuse(avatarForm, avatarForm.elements.image, { text: 'That picture is too large: up to 5 MB.' });
             return;
         }
         const form = new FormData();
@@ -342,9 +380,8 @@ function removal() {
     const form = $('[data-nbs-delete]');
     form.addEventListener('submit', async (ev) => {
         ev.preventDefault();
-        const err = $('[data-nbs-error]', form);
         if (!form.elements.confirm.checked) {
-            showError(err, { text: 'Tick the box to confirm.' });
+            refuse(form, form.elements.confirm, { text: 'Tick the box to confirm.' });
             return;
         }
         const body = account.hasPassword ? { password: form.elements.password.value } : {};

@@ -1,7 +1,7 @@
 // The platform's pages as a keyboard and screen-reader user meets them
-// (WCAG 2.1 AA): a refusal of the sign-up marks the field it is about
-// (aria-invalid, aria-errormessage naming the error that a role=alert
-// says) and puts the focus there.
+// (WCAG 2.1 AA): a refusal of the sign-up or of a settings form marks the
+// field it is about (aria-invalid, aria-errormessage naming the error that
+// a role=alert says) and puts the focus there.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { url, launch, newUser, signUp } from './lib.mjs';
@@ -56,5 +56,49 @@ test('sign-up refused: the field it is about is marked invalid with the error, a
         invalid: 'true', message: await alert.textContent(), focused: true,
     });
     assert.equal(await email.getAttribute('aria-invalid'), null);
+    await page.close();
+});
+
+test('settings refused: an empty name, a wrong password, an unticked box: each field marked, with its error, and focused', async () => {
+    const page = await context.newPage();
+    await page.goto(url('/api/auth/signin'));
+    await page.getByLabel('Email').fill(user.email);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL((u) => u.pathname === '/');
+    await page.goto(url('/settings'));
+    await page.locator('body[data-nbs-ready]').waitFor({ state: 'attached' });
+
+    const profile = page.locator('form[data-nbs-name]');
+    const name = profile.getByRole('textbox', { name: 'Name' });
+    await name.fill('');
+    await profile.getByRole('button', { name: 'Save' }).click();
+    await profile.getByRole('alert').filter({ hasText: 'Enter a name.' }).waitFor();
+    assert.deepEqual(await fieldState(name), { invalid: 'true', message: 'Enter a name.', focused: true });
+    await name.fill('A name again');
+    assert.equal(await name.getAttribute('aria-invalid'), null);
+
+    const pw = page.locator('form[data-nbs-password]');
+    await pw.getByLabel('Current password').fill('not-my-password');
+    await pw.getByLabel('New password').fill('a-new-long-password');
+    await pw.getByRole('button', { name: 'Change password' }).click();
+    await pw.getByRole('alert').filter({ hasText: /\S/ }).waitFor();
+    const current = await fieldState(pw.getByLabel('Current password'));
+    assert.deepEqual(current, { invalid: 'true', message: 'That password is not correct.', focused: true });
+    assert.equal(await pw.getByLabel('New password').getAttribute('aria-invalid'), null);
+
+    const del = page.locator('form[data-nbs-delete]');
+    await del.getByLabel('Password').fill('not-my-password');
+    await del.getByRole('button', { name: 'Delete my account' }).click();
+    await del.getByRole('alert').filter({ hasText: 'Tick the box' }).waitFor();
+    const box = del.getByRole('checkbox');
+    assert.deepEqual(await fieldState(box), { invalid: 'true', message: 'Tick the box to confirm.', focused: true });
+    await box.check();
+    assert.equal(await box.getAttribute('aria-invalid'), null, 'ticking clears the mark');
+    await del.getByRole('button', { name: 'Delete my account' }).click();
+    await del.getByRole('alert').filter({ hasText: 'not correct' }).waitFor();
+    assert.deepEqual(await fieldState(del.getByLabel('Password')), {
+        invalid: 'true', message: 'That password is not correct.', focused: true,
+    });
     await page.close();
 });
