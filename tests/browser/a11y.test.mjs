@@ -1,10 +1,13 @@
 // The platform's pages as a keyboard and screen-reader user meets them
 // (WCAG 2.1 AA): a refusal of the sign-up or of a settings form marks the
 // field it is about (aria-invalid, aria-errormessage naming the error that
-// a role=alert says) and puts the focus there.
+// a role=alert says) and puts the focus there; every page has its lang,
+// one main, labelled navs, a title of its own, named controls, and text
+// and field edges that contrast enough in both colour schemes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { url, launch, newUser, signUp } from './lib.mjs';
+import { contrastProblems } from '../ui/contrast.mjs';
 
 const TIMEOUT = 20000;
 let context;
@@ -100,5 +103,39 @@ test('settings refused: an empty name, a wrong password, an unticked box: each f
     assert.deepEqual(await fieldState(del.getByLabel('Password')), {
         invalid: 'true', message: 'That password is not correct.', focused: true,
     });
+    await page.close();
+});
+
+test('every page: lang, one main, one h1, labelled navs, named controls, a title of its own, contrast in both schemes', async () => {
+    const page = await context.newPage();
+    const titles = new Map();
+    const check = async (p) => {
+        await page.goto(url(p));
+        await page.waitForLoadState('networkidle');
+        const title = await page.title();
+        assert.ok(!titles.has(title) || titles.get(title) === p, `${p}: the title "${title}" is ${titles.get(title)}'s too`);
+        titles.set(title, p);
+        assert.equal(await page.getAttribute('html', 'lang'), 'en', p);
+        assert.equal(await page.locator('main').count(), 1, `${p}: one main`);
+        assert.equal(await page.locator('h1').count(), 1, `${p}: one h1`);
+        const navs = await page.$$eval('nav', (ns) => ns.map((n) => n.getAttribute('aria-label') || n.getAttribute('aria-labelledby')));
+        assert.ok(navs.length > 0 && navs.every(Boolean), `${p}: navs labelled: ${navs}`);
+        const snap = await page.locator('body').ariaSnapshot();
+        const unnamed = snap.split('\n').filter((l) => /- (button|link|textbox|combobox|checkbox|radio|spinbutton)\s*(\[[^\]]*\])?\s*(:|$)/.test(l));
+        assert.deepEqual(unnamed, [], `${p}: every control has a name`);
+        for (const scheme of ['light', 'dark']) {
+            await page.emulateMedia({ colorScheme: scheme });
+            assert.deepEqual(await page.evaluate(contrastProblems), [], `${p} ${scheme}`);
+        }
+        await page.emulateMedia({ colorScheme: null });
+    };
+    for (const p of ['/api/auth/signin', '/signup', '/no-such-page']) await check(p);
+    await page.goto(url('/api/auth/signin'));
+    await page.getByLabel('Email').fill(user.email);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL((u) => u.pathname === '/');
+    titles.clear();
+    for (const p of ['/', '/billing', '/settings', '/api/auth/signout']) await check(p);
     await page.close();
 });
