@@ -621,7 +621,8 @@ class History {
     async load() {
         if (this.loading) return undefined;
         this.loading = true;
-        this.more.disabled = true;
+        const release = hold(this.more);
+        const before = this.list.children.length;
         this.more.textContent = 'Loading…';
         showError(this.error, null);
         const q = new URLSearchParams({ limit: String(PAGE_SIZE[this.tool.kind]) });
@@ -641,12 +642,14 @@ class History {
             showError(this.error, explain(e));
         } finally {
             this.loading = false;
-            this.more.disabled = false;
             /* a page that could not be read is not an empty history: the
              * button asks for it again (the first one: "Try again") */
             this.more.textContent = failed && !this.read ? 'Try again' : 'Load more';
             this.more.hidden = !this.cursor && !failed;
             this.empty.hidden = this.list.children.length > 0 || failed;
+            /* at the end, a keyboard user goes on at the first entry loaded */
+            const first = this.list.children[before];
+            release(this.more.hidden ? (first && first.querySelector('button, a')) || this.heading : this.more);
         }
         return undefined;
     }
@@ -831,6 +834,20 @@ class History {
 
 /* The control of history entry li of the same kind (classes) as el,
  * else its first button. */
+/* Disables button while work runs.  A disabled button drops the focus
+ * to the body, where a keyboard or screen-reader user loses their place:
+ * the function returned enables it again and, when the button had the
+ * focus and nothing took it meanwhile, focuses target (the button). */
+function hold(button) {
+    const had = document.activeElement === button;
+    button.disabled = true;
+    return (target = button) => {
+        button.disabled = false;
+        const now = document.activeElement;
+        if (had && (!now || now === document.body) && target && !target.hidden) target.focus();
+    };
+}
+
 function sameControl(li, el) {
     const classes = (el.getAttribute('class') || '').trim().split(/\s+/).filter(Boolean);
     return (classes.length && li.querySelector(`.${classes.join('.')}`)) || li.querySelector('button');
@@ -1142,7 +1159,7 @@ class MediaTool extends Tool {
             opts = { method: 'POST', json: fields };
         }
         this.sending = true;
-        this.button.disabled = true;
+        const release = hold(this.button);
         const label = this.button.textContent;
         this.button.textContent = 'Sending…';
         /* one key per press: a second try is the same request, charged
@@ -1165,7 +1182,7 @@ class MediaTool extends Tool {
             if (e.status === 402) this.balance.refresh();
         } finally {
             this.sending = false;
-            this.button.disabled = false;
+            release();
             this.button.textContent = label;
             this.updateCost();
         }
@@ -1476,6 +1493,10 @@ class TextTool extends Tool {
         answer.el.append(meta);
         this.prompt.value = '';
         this.controller = new AbortController();
+        /* Send pressed from the keyboard: the place to be while the answer
+         * comes is the message box (Stop is next), not the page's body,
+         * where a disabled button would drop the focus */
+        if (document.activeElement === this.button) this.prompt.focus();
         this.button.disabled = true;
         this.stop.hidden = false;
         this.newChat.hidden = true;

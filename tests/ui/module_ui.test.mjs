@@ -977,3 +977,54 @@ test('contrast in both schemes: every text 4.5:1 (large 3:1), every field edge 3
         mock.state.timing = saved;
     }
 });
+
+test('keyboard: Generate, Load more and Send pressed from the keyboard keep the focus, never drop it to the body', async () => {
+    // a button disabled while it works loses the focus to the body; a
+    // keyboard or screen-reader user was then back at the page's start
+    const where = (page) => page.evaluate(() => {
+        const e = document.activeElement;
+        return !e || e === document.body ? 'body' : e.closest('li')?.dataset.id ? `entry ${[...e.closest('ul').children].indexOf(e.closest('li'))}` : e.className;
+    });
+    mock.seed('nano-banana', 14);
+    const page = await open('nano-banana');
+    await page.route('**/nano-banana/api/generate', async (route) => {
+        await sleep(400);
+        await route.continue();
+    });
+    await page.getByLabel('Prompt').fill('a lighthouse, by keyboard');
+    await page.locator('.nbm-generate').focus();
+    await page.keyboard.press('Enter');
+    await page.locator('.nbm-generate:disabled').waitFor();
+    await page.locator('.nbm-generate:enabled').waitFor();
+    assert.equal(await where(page), 'nb-button nbm-generate', 'Generate has the focus again once the job is in');
+
+    const more = page.locator('.nbm-more');
+    await more.waitFor();
+    for (let n = 0; n < 10 && await more.isVisible(); n++) {
+        const before = await page.locator('.nbm-history li').count();
+        await more.focus();
+        await page.keyboard.press('Enter');
+        await page.waitForFunction((b) => document.querySelectorAll('.nbm-history li').length > b
+            && !document.querySelector('.nbm-more').disabled, before);
+        const shown = await more.isVisible();
+        assert.equal(await where(page), shown ? 'nbm-button-quiet nbm-more' : `entry ${before}`,
+            shown ? 'Load more keeps the focus' : 'at the end, the focus is on the first entry loaded');
+    }
+    assert.ok(await more.isHidden(), 'history was read to its end');
+    clean(page);
+    await page.close();
+
+    const chat = await open('qwen');
+    await chat.getByLabel('Your message').fill('tell me a long story #slow');
+    await chat.locator('.nbm-generate').focus();
+    await chat.keyboard.press('Enter');
+    await chat.locator('.nbm-msg-assistant[aria-busy="true"]').waitFor();
+    assert.equal(await where(chat), 'nbm-input nbm-prompt', 'while the answer comes, the focus is in the message box');
+    await chat.keyboard.press('Tab');
+    assert.equal(await chat.evaluate(() => document.activeElement.textContent), 'Stop', 'Stop is the next stop');
+    await chat.keyboard.press('Enter');
+    await chat.locator('.nbm-msg-assistant[aria-busy="false"]').waitFor();
+    assert.notEqual(await where(chat), 'body', 'after Stop the focus is somewhere');
+    clean(chat);
+    await chat.close();
+});
