@@ -166,8 +166,10 @@ const ledger = {
 async function buy(pack, buttons) {
     const errorEl = $('[data-nbb-buy-error]');
     errorEl.textContent = '';
-    for (const b of buttons) b.disabled = true;
     const button = buttons.find((b) => b.dataset.pack === pack.id);
+    /* a disabled button drops the focus to the body: it comes back below */
+    const had = document.activeElement === button;
+    for (const b of buttons) b.disabled = true;
     const label = button.textContent;
     button.textContent = 'Opening checkout…';
     let res;
@@ -185,6 +187,7 @@ async function buy(pack, buttons) {
         : 'Could not start the checkout: the network seems down.';
     button.textContent = label;
     for (const b of buttons) b.disabled = false;
+    if (had && (!document.activeElement || document.activeElement === document.body)) button.focus();
 }
 
 async function loadPacks() {

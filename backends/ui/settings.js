@@ -105,6 +105,21 @@ function refuse(form, el, info) {
     markInvalid(form, el);
 }
 
+/* A disabled button drops the focus to the body, where a keyboard or
+ * screen-reader user loses their place.  Called as the button is
+ * disabled; the function returned puts the focus on el (the button
+ * again, or, when the button is gone, its section's heading) if the
+ * button had it and nothing took it meanwhile. */
+function keepPlace(button) {
+    const had = document.activeElement === button;
+    return (el = button) => {
+        const now = document.activeElement;
+        if (!had || (now && now !== document.body) || !el || !el.isConnected) return;
+        if (!el.matches('button, a, input, select, textarea') && !el.hasAttribute('tabindex')) el.setAttribute('tabindex', '-1');
+        el.focus();
+    };
+}
+
 /* showError, with each of info.links after the text. */
 function say(el, info) {
     showError(el, info && info.links ? { text: info.text } : info);
@@ -121,6 +136,7 @@ async function busy(form, fn, done, after) {
     showError(err, null);
     for (const el of form.querySelectorAll('[aria-invalid]')) clearInvalid(el);
     if (status) status.textContent = '';
+    const back = keepPlace(button);
     button.disabled = true;
     try {
         const out = await fn();
@@ -135,6 +151,7 @@ async function busy(form, fn, done, after) {
         return undefined;
     } finally {
         button.disabled = false;
+        back();
     }
 }
 
@@ -278,14 +295,19 @@ async function loadSessions() {
                 text: s.current ? 'Sign out' : 'Sign out this one',
                 onclick: async (ev) => {
                     const button = ev.currentTarget;
+                    const back = keepPlace(button);
                     button.disabled = true;
                     try {
                         await call(`/api/account/sessions/${encodeURIComponent(s.id)}`, { method: 'DELETE' });
                         if (s.current) location.assign('/');
-                        else loadSessions();
+                        else {
+                            await loadSessions();
+                            back($('#nbs-sessions-h'));
+                        }
                     } catch (e) {
                         say(err, words(e));
                         button.disabled = false;
+                        back();
                     }
                 },
             })))))));
@@ -295,6 +317,7 @@ async function loadSessions() {
 function sessions() {
     $('[data-nbs-signout-all]').addEventListener('click', async (ev) => {
         const button = ev.currentTarget;
+        const back = keepPlace(button);
         button.disabled = true;
         try {
             await call('/api/account/signout-all', { method: 'POST', json: {} });
@@ -302,6 +325,7 @@ function sessions() {
         } catch (e) {
             say($('[data-nbs-sessions-error]'), words(e));
             button.disabled = false;
+            back();
         }
     });
     loadSessions();
@@ -342,6 +366,7 @@ async function connections() {
                     'aria-label': `Unlink ${name}`,
                     onclick: async (ev) => {
                         const button = ev.currentTarget;
+                        const back = keepPlace(button);
                         button.disabled = true;
                         showError(err, null);
                         status.textContent = '';
@@ -349,9 +374,11 @@ async function connections() {
                             await call(`/api/account/connections/${encodeURIComponent(c.provider)}`, { method: 'DELETE' });
                             status.textContent = `${name} unlinked.`;
                             await connections();
+                            back($('#nbs-connections-h'));
                         } catch (e) {
                             say(err, words(e));
                             button.disabled = false;
+                            back();
                         }
                     },
                 }));

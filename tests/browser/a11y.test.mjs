@@ -8,6 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { url, launch, newUser, signUp } from './lib.mjs';
 import { contrastProblems } from '../ui/contrast.mjs';
+import { Jar, signIn as signInOverHttp } from '../integration/lib.mjs';
 
 const TIMEOUT = 20000;
 let context;
@@ -103,6 +104,46 @@ test('settings refused: an empty name, a wrong password, an unticked box: each f
     assert.deepEqual(await fieldState(del.getByLabel('Password')), {
         invalid: 'true', message: 'That password is not correct.', focused: true,
     });
+    await page.close();
+});
+
+test('pressed from the keyboard: Save keeps the focus, signing out another session puts it on the Sessions heading, a Buy that failed keeps it: never the body', async () => {
+    // a second session of the user's, from outside the browser
+    const other = new Jar();
+    await signInOverHttp(other, user.email, user.password);
+    const page = await context.newPage();
+    await page.goto(url('/settings'));
+    await page.locator('body[data-nbs-ready]').waitFor({ state: 'attached' });
+    const focused = () => page.evaluate(() => {
+        const e = document.activeElement;
+        return !e || e === document.body ? 'body' : e.id || e.textContent.trim();
+    });
+
+    const profile = page.locator('form[data-nbs-name]');
+    await profile.getByRole('textbox', { name: 'Name' }).fill('Kept by keyboard');
+    await profile.getByRole('button', { name: 'Save' }).focus();
+    await page.keyboard.press('Enter');
+    await profile.getByRole('status').filter({ hasText: 'Saved.' }).waitFor();
+    assert.match(await focused(), /^Save/, 'Save has the focus again');
+
+    const rows = page.locator('[data-nbs-sessions] tbody tr');
+    await page.waitForFunction(() => document.querySelectorAll('[data-nbs-sessions] tbody tr').length >= 2);
+    const before = await rows.count();
+    await page.getByRole('button', { name: 'Sign out this one' }).first().focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((n) => document.querySelectorAll('[data-nbs-sessions] tbody tr').length === n - 1, before);
+    await page.waitForFunction(() => document.activeElement && document.activeElement !== document.body, null, { timeout: 3000 }).catch(() => {});
+    assert.equal(await focused(), 'nbs-sessions-h', 'the focus is on the Sessions heading');
+
+    // billing: a checkout that could not start gives the Buy button its focus back
+    await page.goto(url('/billing'));
+    await page.route('**/api/billing/checkout', (route) => route.fulfill({ status: 503, contentType: 'application/json', body: '{"error":"unavailable"}' }));
+    const buy = page.locator('[data-nbb-packs] button').first();
+    await buy.focus();
+    await page.keyboard.press('Enter');
+    await page.locator('[data-nbb-buy-error]').filter({ hasText: /\S/ }).waitFor();
+    await page.locator('[data-nbb-packs] button:enabled').first().waitFor();
+    assert.equal(await buy.evaluate((b) => document.activeElement === b), true, 'Buy has the focus again');
     await page.close();
 });
 
