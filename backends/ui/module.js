@@ -832,12 +832,11 @@ class History {
     }
 }
 
-/* The control of history entry li of the same kind (classes) as el,
- * else its first button. */
 /* Disables button while work runs.  A disabled button drops the focus
  * to the body, where a keyboard or screen-reader user loses their place:
  * the function returned enables it again and, when the button had the
- * focus and nothing took it meanwhile, focuses target (the button). */
+ * focus and nothing took it meanwhile, focuses target (the button, or
+ * what took its place). */
 function hold(button) {
     const had = document.activeElement === button;
     button.disabled = true;
@@ -848,6 +847,8 @@ function hold(button) {
     };
 }
 
+/* The control of history entry li of the same kind (classes) as el,
+ * else its first button. */
 function sameControl(li, el) {
     const classes = (el.getAttribute('class') || '').trim().split(/\s+/).filter(Boolean);
     return (classes.length && li.querySelector(`.${classes.join('.')}`)) || li.querySelector('button');
@@ -1001,7 +1002,8 @@ class MediaTool extends Tool {
             }
         });
 
-        this.result = h('section', { class: 'nbm-panel nbm-result', 'aria-live': 'polite', 'aria-label': 'Result' });
+        /* tabindex: the focus goes here when the control that had it is redrawn away */
+        this.result = h('section', { class: 'nbm-panel nbm-result', 'aria-live': 'polite', 'aria-label': 'Result', tabindex: '-1' });
         this.idle();
         this.history = new History(this);
         this.dialogs.fallback = this.history.heading;
@@ -1255,7 +1257,7 @@ class MediaTool extends Tool {
                     type: 'button', class: 'nbm-button-quiet',
                     onclick: async (e) => {
                         const button = e.currentTarget;
-                        button.disabled = true;
+                        const release = hold(button);
                         try {
                             const c = await this.cancel(g.id);
                             state.job = { ...state.job, ...c };
@@ -1264,7 +1266,7 @@ class MediaTool extends Tool {
                         } catch (x) {
                             if (x.code !== 'not_queued') {
                                 showError(err, explain(x));
-                                button.disabled = false;
+                                release();
                                 return;
                             }
                             /* it started meanwhile: the next poll redraws
@@ -1272,6 +1274,8 @@ class MediaTool extends Tool {
                             state.late = explain(x);
                             this.showJob(state);
                         }
+                        /* the button is gone: the panel that says what happened */
+                        release(button.isConnected ? button : this.result);
                     },
                 }, 'Cancel')), err);
             }
@@ -1303,7 +1307,10 @@ class MediaTool extends Tool {
         } else {
             body.push(h('p', { text: `Canceled. ${creditsText(g.cost)} went back to your balance.` }));
         }
+        /* focus on a control of the panel would fall to the body with it */
+        const had = this.result !== document.activeElement && this.result.contains(document.activeElement);
         this.result.replaceChildren(head, ...body);
+        if (had) this.result.focus();
     }
 
     /* A shimmering frame of the shape asked for, where the result will be. */

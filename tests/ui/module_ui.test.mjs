@@ -1028,3 +1028,34 @@ test('keyboard: Generate, Load more and Send pressed from the keyboard keep the 
     clean(chat);
     await chat.close();
 });
+
+test('keyboard: focus on the result panel\'s Cancel, when the job starts or is canceled, goes to the panel, never the body', async () => {
+    const saved = { ...mock.state.timing };
+    const where = (page) => page.evaluate(() => {
+        const e = document.activeElement;
+        return !e || e === document.body ? 'body' : e.className;
+    });
+    try {
+        mock.state.timing.queuedMs = 1200;
+        const page = await open('nano-banana');
+        await page.getByLabel('Prompt').fill('a cat that starts');
+        await page.getByRole('button', { name: /^Generate/ }).click();
+        const result = page.getByRole('region', { name: 'Result' });
+        await result.getByRole('button', { name: 'Cancel' }).focus();
+        await result.locator('.nbm-badge-running').waitFor();
+        assert.equal(await where(page), 'nbm-panel nbm-result', 'the job started: the panel has the focus');
+
+        mock.state.timing.queuedMs = 60000;
+        await result.locator('.nbm-badge-succeeded').waitFor();
+        await page.getByLabel('Prompt').fill('a dog canceled');
+        await page.getByRole('button', { name: /^Generate/ }).click();
+        await result.getByRole('button', { name: 'Cancel' }).focus();
+        await page.keyboard.press('Enter');
+        await result.getByText(/^Canceled\. .* went back to your balance\.$/).waitFor();
+        assert.equal(await where(page), 'nbm-panel nbm-result', 'canceled: the panel that says so has the focus');
+        clean(page);
+        await page.close();
+    } finally {
+        mock.state.timing = saved;
+    }
+});
