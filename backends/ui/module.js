@@ -1494,6 +1494,10 @@ class TextTool extends Tool {
         const asked = this.message('user', prompt);
         const answer = this.message('assistant', '');
         answer.el.setAttribute('aria-busy', 'true');
+        /* and the log too: Chromium hears a live region's changes unless
+         * its own root is busy, so each delta was spoken; this.live says
+         * when the answer is complete */
+        this.log.setAttribute('aria-busy', 'true');
         const text = document.createTextNode('');
         answer.body.append(text);
         const meta = h('p', { class: 'nbm-msg-meta' }, 'Writing… ', clockEl(Date.now()));
@@ -1555,6 +1559,7 @@ class TextTool extends Tool {
         this.button.disabled = false;
         this.stop.hidden = true;
         answer.el.setAttribute('aria-busy', 'false');
+        this.log.setAttribute('aria-busy', 'false');
         meta.replaceChildren();
         if (outcome.done) {
             const d = outcome.done;

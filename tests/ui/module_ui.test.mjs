@@ -1059,3 +1059,39 @@ test('keyboard: focus on the result panel\'s Cancel, when the job starts or is c
         mock.state.timing = saved;
     }
 });
+
+test('a streamed answer is not spoken token by token: its live region (the conversation log) is busy until the end, then says once that it is complete', async () => {
+    // Chromium (ui/accessibility's live region tracker) finds a change's
+    // live root as the nearest ancestor whose live status is not "off"
+    // (aria-live=off and role=timer are no roots: the clock's ticks go to
+    // the region around it) and drops the change only when that root is
+    // aria-busy; aria-busy on the answer inside the log was not enough,
+    // and each delta was announced.
+    const page = await open('qwen');
+    await page.getByLabel('Your message').fill('a long answer, slowly #slow');
+    await page.getByRole('button', { name: /^Send/ }).click();
+    await page.waitForFunction(() => document.querySelector('.nbm-msg-assistant .nbm-msg-text')?.textContent.length > 5);
+    const roots = await page.evaluate(() => {
+        const LIVE = { log: 'polite', status: 'polite', alert: 'assertive', timer: 'off', marquee: 'off' };
+        const root = (n) => {
+            for (let e = n.nodeType === 1 ? n : n.parentElement; e; e = e.parentElement) {
+                const live = e.getAttribute('aria-live') || LIVE[e.getAttribute('role')];
+                if (live && live !== 'off') return e;
+            }
+            return null;
+        };
+        const said = (e) => (e ? `${e.getAttribute('role') || e.tagName.toLowerCase()} live=${e.getAttribute('aria-live') || LIVE[e.getAttribute('role')]} busy=${e.getAttribute('aria-busy') || 'false'}` : 'none');
+        const answer = document.querySelector('.nbm-msg-assistant');
+        return {
+            text: said(root(answer.querySelector('.nbm-msg-text').firstChild)),
+            clock: said(root(answer.querySelector('.nbm-clock').firstChild)),
+        };
+    });
+    assert.match(roots.text, /^log live=polite busy=true$/, 'the answer\'s live root is busy while it is written');
+    assert.match(roots.clock, /^log live=polite busy=true$/, 'the clock ticks silently');
+    await page.locator('.nbm-msg-assistant[aria-busy="false"]').waitFor({ timeout: 30000 });
+    assert.equal(await page.getByRole('log').getAttribute('aria-busy'), 'false', 'the log is not busy once the answer is complete');
+    assert.equal(await page.locator('.nbm-chat > .nbm-visually-hidden[aria-live="polite"]').textContent(), 'The answer is complete.');
+    clean(page);
+    await page.close();
+});
