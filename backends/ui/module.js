@@ -1281,7 +1281,9 @@ class MediaTool extends Tool {
             }
             if (state.late) body.push(h('p', { class: 'nbm-error', role: 'alert' }, state.late.text));
             if (state.note) {
-                const note = h('p', { class: state.note.link ? 'nbm-error' : 'nbm-muted' });
+                /* a region of its own: the panel's is busy until the job ends,
+                 * and an ended session must be heard now */
+                const note = h('p', { class: state.note.link ? 'nbm-error' : 'nbm-muted', role: state.note.link ? 'alert' : 'status' });
                 showError(note, state.note);
                 body.push(note);
             }

@@ -761,6 +761,10 @@ test('a job followed when the session ends: the words say so with a link to sign
         const expired = (route) => route.fulfill({ status: 401, contentType: 'application/json', body: '{"error":"unauthorized"}' });
         await page.route('**/seedream/api/generations/**', expired);
         await saysInWords(result.locator('p', { hasText: /session/ }), /session has ended/);
+        // said, not only shown: the panel is aria-busy while the job runs,
+        // so the words need a live region of their own
+        await page.evaluate(installLiveRootOf);
+        assert.match(await result.locator('p', { hasText: /session/ }).evaluate((p) => window.liveRootOf(p.firstChild)), /busy=false$/);
         const link = result.getByRole('link', { name: 'Sign in' });
         assert.equal(await link.getAttribute('href'), '/api/auth/signin?callbackUrl=%2Fseedream%2F');
         assert.ok(!/Connection lost/.test(await result.innerText()), 'not a lost connection');
@@ -1060,6 +1064,22 @@ test('keyboard: focus on the result panel\'s Cancel, when the job starts or is c
     }
 });
 
+// What Chromium's live region tracker (ui/accessibility) takes as the
+// live root of node n: the nearest element whose live status (aria-live,
+// else its role's) is not "off"; a change is dropped when that root is
+// aria-busy.  Installed in the page as window.liveRootOf; says
+// "<role> live=<status> busy=<true|false>", or "none".
+function installLiveRootOf() {
+    const LIVE = { log: 'polite', status: 'polite', alert: 'assertive', timer: 'off', marquee: 'off' };
+    window.liveRootOf = (n) => {
+        for (let e = n && (n.nodeType === 1 ? n : n.parentElement); e; e = e.parentElement) {
+            const live = e.getAttribute('aria-live') || LIVE[e.getAttribute('role')];
+            if (live && live !== 'off') return `${e.getAttribute('role') || e.tagName.toLowerCase()} live=${live} busy=${e.getAttribute('aria-busy') || 'false'}`;
+        }
+        return 'none';
+    };
+}
+
 test('a streamed answer is not spoken token by token: its live region (the conversation log) is busy until the end, then says once that it is complete', async () => {
     // Chromium (ui/accessibility's live region tracker) finds a change's
     // live root as the nearest ancestor whose live status is not "off"
@@ -1071,20 +1091,12 @@ test('a streamed answer is not spoken token by token: its live region (the conve
     await page.getByLabel('Your message').fill('a long answer, slowly #slow');
     await page.getByRole('button', { name: /^Send/ }).click();
     await page.waitForFunction(() => document.querySelector('.nbm-msg-assistant .nbm-msg-text')?.textContent.length > 5);
+    await page.evaluate(installLiveRootOf);
     const roots = await page.evaluate(() => {
-        const LIVE = { log: 'polite', status: 'polite', alert: 'assertive', timer: 'off', marquee: 'off' };
-        const root = (n) => {
-            for (let e = n.nodeType === 1 ? n : n.parentElement; e; e = e.parentElement) {
-                const live = e.getAttribute('aria-live') || LIVE[e.getAttribute('role')];
-                if (live && live !== 'off') return e;
-            }
-            return null;
-        };
-        const said = (e) => (e ? `${e.getAttribute('role') || e.tagName.toLowerCase()} live=${e.getAttribute('aria-live') || LIVE[e.getAttribute('role')]} busy=${e.getAttribute('aria-busy') || 'false'}` : 'none');
         const answer = document.querySelector('.nbm-msg-assistant');
         return {
-            text: said(root(answer.querySelector('.nbm-msg-text').firstChild)),
-            clock: said(root(answer.querySelector('.nbm-clock').firstChild)),
+            text: window.liveRootOf(answer.querySelector('.nbm-msg-text').firstChild),
+            clock: window.liveRootOf(answer.querySelector('.nbm-clock').firstChild),
         };
     });
     assert.match(roots.text, /^log live=polite busy=true$/, 'the answer\'s live root is busy while it is written');
