@@ -1575,7 +1575,7 @@ class TextTool extends Tool {
         } else if (outcome.stopped) {
             meta.append('Stopped. Checking whether it was charged…');
             answer.el.classList.add('nbm-msg-stopped');
-            this.live.textContent = 'Stopped.';
+            this.live.textContent = '';     /* the meta line, in the log, says it */
             this.settleStopped(turn);
         } else if (outcome.refused) {
             /* refused before a word was written: the message goes back in the box */
@@ -1586,12 +1586,12 @@ class TextTool extends Tool {
             this.prompt.value = prompt;
             showError(this.error, outcome.refused);
             if (outcome.refused.field === 'prompt') this.invalid();
-            this.live.textContent = outcome.refused.text;
+            this.live.textContent = '';     /* the alert says it */
         } else {
             meta.remove();
             answer.el.classList.add('nbm-msg-failed');
             answer.el.append(h('p', { class: 'nbm-error' }, outcome.info.text));
-            this.live.textContent = outcome.info.text;
+            this.live.textContent = '';     /* the log says it */
         }
         if (this.log.querySelector('.nbm-msg')) this.newChat.hidden = false;
         this.log.scrollTop = this.log.scrollHeight;
@@ -1608,9 +1608,9 @@ class TextTool extends Tool {
      * answer's meta line: charged or not, as the server recorded it. */
     async settleStopped(turn) {
         const { meta, text, prompt, known, answered } = turn;
+        /* the meta line is in the log, which says it: once */
         const say = (words) => {
             meta.textContent = words;
-            this.live.textContent = words;
         };
         let item = null;
         for (let i = 0; i < 10 && !item; i++) {

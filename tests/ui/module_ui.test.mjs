@@ -1107,3 +1107,29 @@ test('a streamed answer is not spoken token by token: its live region (the conve
     clean(page);
     await page.close();
 });
+
+test('a chat\'s refusals and failures are said once: the hidden polite line does not repeat the alert or the log', async () => {
+    const page = await open('qwen');
+    const box = page.getByLabel('Your message');
+    const err = page.locator('.nbm-composer .nbm-error');
+    const line = page.locator('.nbm-chat > .nbm-visually-hidden[aria-live="polite"]');
+    await page.evaluate(installLiveRootOf);
+
+    mock.refuseNext('qwen', 402, { error: 'insufficient_credits', message: 'x' });
+    await box.fill('Hello?');
+    await box.press('Enter');
+    await saysInWords(err, /enough credits/);
+    assert.equal(await err.getAttribute('role'), 'alert');
+    assert.ok(!(await line.textContent()).includes('enough credits'), `the alert says it; the line said "${await line.textContent()}"`);
+
+    await box.fill('Tell me #cut');
+    await box.press('Enter');
+    const answer = page.locator('.nbm-msg-assistant').last();
+    await answer.and(page.locator('[aria-busy="false"]')).waitFor();
+    const failure = answer.locator('.nbm-error');
+    await saysInWords(failure, /cut the answer off/);
+    assert.equal(await failure.evaluate((p) => window.liveRootOf(p.firstChild)), 'log live=polite busy=false', 'the log says it');
+    assert.ok(!(await line.textContent()).includes('cut the answer off'), `the line said "${await line.textContent()}"`);
+    clean(page, { bad: [/POST \/qwen\/api\/generate 402/] });
+    await page.close();
+});
