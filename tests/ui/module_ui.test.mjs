@@ -22,6 +22,7 @@ const { chromium } = require('playwright-core');
 const CHROMIUM = process.env.NANO_TEST_CHROMIUM || '/usr/bin/chromium';
 const SHOTS = path.join(ROOT, 'build/tests/screenshots');
 const TIMEOUT = 15000;
+const HOME_TITLE = /<title>([^<]*)<\/title>/.exec(fs.readFileSync(path.join(ROOT, 'backends/platform/public/home.html'), 'utf8'))[1];
 
 let mock;
 let browser;
@@ -94,7 +95,10 @@ test('every module page: title, the escaped name, header, price, offline badge, 
         const page = await open(m);
         const mod = MODULES[m];
         assert.match(await page.locator('main h1').innerText(), new RegExp(mod.title.replace('.', '\\.'), 'i'));
-        assert.match(await page.title(), new RegExp(mod.title.replace('.', '\\.'), 'i'));
+        // the module, then the site, as every platform page: "Nano Banana"
+        // alone was the home page's title too, and "Qwen" named no site
+        assert.equal(await page.title(), `${mod.title} — Nano Banana`);
+        assert.notEqual(await page.title(), HOME_TITLE, 'not the home page\'s title');
         assert.equal(await page.locator('header .nb-user-name').innerText(), USER.name, 'the name, escaped by the template');
         assert.ok((await page.locator('main').innerText()).includes(USER.name), 'the name on the page');
         assert.equal(await page.locator(`header nav a[href="/${m}"]`).getAttribute('aria-current'), 'page');
