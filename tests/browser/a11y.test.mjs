@@ -147,6 +147,42 @@ test('pressed from the keyboard: Save keeps the focus, signing out another sessi
     await page.close();
 });
 
+test('billing\'s ledger from the keyboard: a Try again that fails leaves the focus on the next Try again; the last page puts it on the Ledger heading', async () => {
+    // the ledger's pages as the platform answers them, made up here: this
+    // user has one row
+    const row = (i) => ({ id: `r${i}`, reason: 'debit', delta: -1, module: 'qwen', createdAt: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString() });
+    let second = 0;
+    const page = await context.newPage();
+    await page.route('**/api/credits?*', async (route) => {
+        const q = new URL(route.request().url()).searchParams;
+        if (q.get('limit') !== '20') return route.continue();
+        const json = (status, body) => route.fulfill({ status, contentType: 'application/json', body: JSON.stringify(body) });
+        if (!q.get('cursor')) return json(200, { balance: 77, ledger: Array.from({ length: 20 }, (_, i) => row(i)), nextCursor: 'c1' });
+        second += 1;
+        if (second <= 2) return json(503, { error: 'database_unavailable' });
+        return json(200, { balance: 77, ledger: [row(40), row(41)], nextCursor: null });
+    });
+    await page.goto(url('/billing'));
+    const more = page.locator('[data-nbb-more]');
+    await more.waitFor();
+    await more.focus();
+    await page.keyboard.press('Enter');
+    const again = page.locator('[data-nbb-ledger-error]').getByRole('button', { name: 'Try again' });
+    await again.waitFor();
+    assert.equal(await more.evaluate((b) => document.activeElement === b), true, 'the focus stays on Load more');
+    // Try again that fails again: its button is replaced by a new one
+    const first = await again.elementHandle();
+    await again.focus();
+    await page.keyboard.press('Enter');
+    await page.waitForFunction((b) => !b.isConnected && document.querySelector('[data-nbb-ledger-error] button'), first);
+    assert.equal(await again.evaluate((b) => document.activeElement === b), true, 'the focus is on the new Try again');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => document.querySelectorAll('[data-nbb-rows] tr').length === 22);
+    assert.ok(await more.isHidden(), 'the end of the ledger');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'nbb-ledger-title', 'the focus is on the Ledger heading');
+    await page.close();
+});
+
 test('every page: lang, one main, one h1, labelled navs, named controls, a title of its own, contrast in both schemes', async () => {
     const page = await context.newPage();
     const titles = new Map();
