@@ -183,6 +183,27 @@ test('billing\'s ledger from the keyboard: a Try again that fails leaves the foc
     await page.close();
 });
 
+test('sign-in refused: the page comes back with the email field focused and the refusal as its description (and the password\'s)', async () => {
+    const page = await context.newPage();
+    await context.clearCookies();
+    await page.goto(url('/api/auth/signin'));
+    await page.getByLabel('Email').fill(user.email);
+    await page.getByLabel('Password').fill('not-the-password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const alert = page.locator('main [role="alert"]').first();
+    await alert.filter({ hasText: /\S/ }).waitFor();
+    const said = (await alert.textContent()).trim();
+    // an alert in the page as it loads is not spoken: the field that has
+    // the focus must carry the words
+    const described = (label) => page.getByLabel(label).evaluate((e) => ({
+        focused: document.activeElement === e,
+        description: (e.getAttribute('aria-describedby') || '').split(/\s+/).map((id) => document.getElementById(id)?.textContent.trim() || '').join(' ').trim(),
+    }));
+    assert.deepEqual(await described('Email'), { focused: true, description: said });
+    assert.equal((await described('Password')).description, said);
+    await page.close();
+});
+
 test('every page: lang, one main, one h1, labelled navs, named controls, a title of its own, contrast in both schemes', async () => {
     const page = await context.newPage();
     const titles = new Map();
