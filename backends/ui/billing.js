@@ -111,20 +111,33 @@ header.onChange((n) => balance.show(n));
 
 const ledger = {
     cursor: null,
-    async load(more = false) {
+    async load(more = false, pressed = false) {
         const q = new URLSearchParams({ limit: String(LEDGER_PAGE) });
         if (more && this.cursor) q.set('cursor', this.cursor);
         const errorEl = $('[data-nbb-ledger-error]');
+        const moreButton = $('[data-nbb-more]');
+        /* Load more or Try again pressed from the keyboard: the button is
+         * hidden or replaced below, which drops the focus to the body */
+        const had = pressed || document.activeElement === moreButton;
+        const keep = (target) => {
+            const now = document.activeElement;
+            if (had && (!now || now === document.body || !now.isConnected || now.hidden)) {
+                if (!target.matches('button, a') && !target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
+                target.focus();
+            }
+        };
         let res;
         /* the words, and a way to ask again without a reload (the page
          * had none: a first page that failed left the ledger empty) */
         const failed = (text) => {
             const again = el('button', { type: 'button', class: 'nbm-button-quiet', text: 'Try again' });
             again.addEventListener('click', () => {
+                const focused = document.activeElement === again;
                 errorEl.textContent = '';
-                this.load(more);
+                this.load(more, focused);
             });
             errorEl.replaceChildren(text, ' ', again);
+            keep(again);
             return null;
         };
         try {
@@ -144,7 +157,9 @@ const ledger = {
             rows.append(el('tr', {}, el('td', { colspan: '4', class: 'nbm-muted', text: 'Nothing yet.' })));
         }
         this.cursor = res.body.nextCursor || null;
-        $('[data-nbb-more]').hidden = !this.cursor;
+        moreButton.hidden = !this.cursor;
+        /* at the end of the ledger: its heading, just above what was read */
+        keep(this.cursor ? moreButton : $('#nbb-ledger-title'));
         return res.body;
     },
     row(r) {
@@ -166,8 +181,10 @@ const ledger = {
 async function buy(pack, buttons) {
     const errorEl = $('[data-nbb-buy-error]');
     errorEl.textContent = '';
-    for (const b of buttons) b.disabled = true;
     const button = buttons.find((b) => b.dataset.pack === pack.id);
+    /* a disabled button drops the focus to the body: it comes back below */
+    const had = document.activeElement === button;
+    for (const b of buttons) b.disabled = true;
     const label = button.textContent;
     button.textContent = 'Opening checkout…';
     let res;
@@ -185,6 +202,7 @@ async function buy(pack, buttons) {
         : 'Could not start the checkout: the network seems down.';
     button.textContent = label;
     for (const b of buttons) b.disabled = false;
+    if (had && (!document.activeElement || document.activeElement === document.body)) button.focus();
 }
 
 async function loadPacks() {

@@ -621,7 +621,8 @@ class History {
     async load() {
         if (this.loading) return undefined;
         this.loading = true;
-        this.more.disabled = true;
+        const release = hold(this.more);
+        const before = this.list.children.length;
         this.more.textContent = 'Loading…';
         showError(this.error, null);
         const q = new URLSearchParams({ limit: String(PAGE_SIZE[this.tool.kind]) });
@@ -641,12 +642,14 @@ class History {
             showError(this.error, explain(e));
         } finally {
             this.loading = false;
-            this.more.disabled = false;
             /* a page that could not be read is not an empty history: the
              * button asks for it again (the first one: "Try again") */
             this.more.textContent = failed && !this.read ? 'Try again' : 'Load more';
             this.more.hidden = !this.cursor && !failed;
             this.empty.hidden = this.list.children.length > 0 || failed;
+            /* at the end, a keyboard user goes on at the first entry loaded */
+            const first = this.list.children[before];
+            release(this.more.hidden ? (first && first.querySelector('button, a')) || this.heading : this.more);
         }
         return undefined;
     }
@@ -829,6 +832,21 @@ class History {
     }
 }
 
+/* Disables button while work runs.  A disabled button drops the focus
+ * to the body, where a keyboard or screen-reader user loses their place:
+ * the function returned enables it again and, when the button had the
+ * focus and nothing took it meanwhile, focuses target (the button, or
+ * what took its place). */
+function hold(button) {
+    const had = document.activeElement === button;
+    button.disabled = true;
+    return (target = button) => {
+        button.disabled = false;
+        const now = document.activeElement;
+        if (had && (!now || now === document.body) && target && !target.hidden) target.focus();
+    };
+}
+
 /* The control of history entry li of the same kind (classes) as el,
  * else its first button. */
 function sameControl(li, el) {
@@ -984,7 +1002,8 @@ class MediaTool extends Tool {
             }
         });
 
-        this.result = h('section', { class: 'nbm-panel nbm-result', 'aria-live': 'polite', 'aria-label': 'Result' });
+        /* tabindex: the focus goes here when the control that had it is redrawn away */
+        this.result = h('section', { class: 'nbm-panel nbm-result', 'aria-live': 'polite', 'aria-label': 'Result', tabindex: '-1' });
         this.idle();
         this.history = new History(this);
         this.dialogs.fallback = this.history.heading;
@@ -1142,7 +1161,7 @@ class MediaTool extends Tool {
             opts = { method: 'POST', json: fields };
         }
         this.sending = true;
-        this.button.disabled = true;
+        const release = hold(this.button);
         const label = this.button.textContent;
         this.button.textContent = 'Sending…';
         /* one key per press: a second try is the same request, charged
@@ -1165,7 +1184,7 @@ class MediaTool extends Tool {
             if (e.status === 402) this.balance.refresh();
         } finally {
             this.sending = false;
-            this.button.disabled = false;
+            release();
             this.button.textContent = label;
             this.updateCost();
         }
@@ -1238,7 +1257,7 @@ class MediaTool extends Tool {
                     type: 'button', class: 'nbm-button-quiet',
                     onclick: async (e) => {
                         const button = e.currentTarget;
-                        button.disabled = true;
+                        const release = hold(button);
                         try {
                             const c = await this.cancel(g.id);
                             state.job = { ...state.job, ...c };
@@ -1247,7 +1266,7 @@ class MediaTool extends Tool {
                         } catch (x) {
                             if (x.code !== 'not_queued') {
                                 showError(err, explain(x));
-                                button.disabled = false;
+                                release();
                                 return;
                             }
                             /* it started meanwhile: the next poll redraws
@@ -1255,12 +1274,16 @@ class MediaTool extends Tool {
                             state.late = explain(x);
                             this.showJob(state);
                         }
+                        /* the button is gone: the panel that says what happened */
+                        release(button.isConnected ? button : this.result);
                     },
                 }, 'Cancel')), err);
             }
             if (state.late) body.push(h('p', { class: 'nbm-error', role: 'alert' }, state.late.text));
             if (state.note) {
-                const note = h('p', { class: state.note.link ? 'nbm-error' : 'nbm-muted' });
+                /* a region of its own: the panel's is busy until the job ends,
+                 * and an ended session must be heard now */
+                const note = h('p', { class: state.note.link ? 'nbm-error' : 'nbm-muted', role: state.note.link ? 'alert' : 'status' });
                 showError(note, state.note);
                 body.push(note);
             }
@@ -1286,7 +1309,10 @@ class MediaTool extends Tool {
         } else {
             body.push(h('p', { text: `Canceled. ${creditsText(g.cost)} went back to your balance.` }));
         }
+        /* focus on a control of the panel would fall to the body with it */
+        const had = this.result !== document.activeElement && this.result.contains(document.activeElement);
         this.result.replaceChildren(head, ...body);
+        if (had) this.result.focus();
     }
 
     /* A shimmering frame of the shape asked for, where the result will be. */
@@ -1470,12 +1496,20 @@ class TextTool extends Tool {
         const asked = this.message('user', prompt);
         const answer = this.message('assistant', '');
         answer.el.setAttribute('aria-busy', 'true');
+        /* and the log too: Chromium hears a live region's changes unless
+         * its own root is busy, so each delta was spoken; this.live says
+         * when the answer is complete */
+        this.log.setAttribute('aria-busy', 'true');
         const text = document.createTextNode('');
         answer.body.append(text);
         const meta = h('p', { class: 'nbm-msg-meta' }, 'Writing… ', clockEl(Date.now()));
         answer.el.append(meta);
         this.prompt.value = '';
         this.controller = new AbortController();
+        /* Send pressed from the keyboard: the place to be while the answer
+         * comes is the message box (Stop is next), not the page's body,
+         * where a disabled button would drop the focus */
+        if (document.activeElement === this.button) this.prompt.focus();
         this.button.disabled = true;
         this.stop.hidden = false;
         this.newChat.hidden = true;
@@ -1527,6 +1561,7 @@ class TextTool extends Tool {
         this.button.disabled = false;
         this.stop.hidden = true;
         answer.el.setAttribute('aria-busy', 'false');
+        this.log.setAttribute('aria-busy', 'false');
         meta.replaceChildren();
         if (outcome.done) {
             const d = outcome.done;
@@ -1540,7 +1575,7 @@ class TextTool extends Tool {
         } else if (outcome.stopped) {
             meta.append('Stopped. Checking whether it was charged…');
             answer.el.classList.add('nbm-msg-stopped');
-            this.live.textContent = 'Stopped.';
+            this.live.textContent = '';     /* the meta line, in the log, says it */
             this.settleStopped(turn);
         } else if (outcome.refused) {
             /* refused before a word was written: the message goes back in the box */
@@ -1551,12 +1586,12 @@ class TextTool extends Tool {
             this.prompt.value = prompt;
             showError(this.error, outcome.refused);
             if (outcome.refused.field === 'prompt') this.invalid();
-            this.live.textContent = outcome.refused.text;
+            this.live.textContent = '';     /* the alert says it */
         } else {
             meta.remove();
             answer.el.classList.add('nbm-msg-failed');
             answer.el.append(h('p', { class: 'nbm-error' }, outcome.info.text));
-            this.live.textContent = outcome.info.text;
+            this.live.textContent = '';     /* the log says it */
         }
         if (this.log.querySelector('.nbm-msg')) this.newChat.hidden = false;
         this.log.scrollTop = this.log.scrollHeight;
@@ -1573,9 +1608,9 @@ class TextTool extends Tool {
      * answer's meta line: charged or not, as the server recorded it. */
     async settleStopped(turn) {
         const { meta, text, prompt, known, answered } = turn;
+        /* the meta line is in the log, which says it: once */
         const say = (words) => {
             meta.textContent = words;
-            this.live.textContent = words;
         };
         let item = null;
         for (let i = 0; i < 10 && !item; i++) {

@@ -70,6 +70,57 @@ function words(e) {
     return explain(e);
 }
 
+/* The field a refusal is about: marked aria-invalid with the form's
+ * error as its message, and focused, so that a screen reader tells which
+ * field and the person types there at once; the mark goes with the next
+ * change of the field or the next try. */
+const FIELDS = { invalid_name: ['name'], invalid_password: ['newPassword'], wrong_password: ['currentPassword', 'password'] };
+
+function fieldOf(form, e) {
+    for (const n of (e instanceof ApiError && FIELDS[e.code]) || []) {
+        const el = form.elements[n];
+        if (el && !el.disabled) return el;
+    }
+    return null;
+}
+
+let errorIds = 0;
+
+function markInvalid(form, el) {
+    const err = $('[data-nbs-error]', form);
+    if (!err.id) err.id = `nbs-error-${++errorIds}`;
+    el.setAttribute('aria-invalid', 'true');
+    el.setAttribute('aria-errormessage', err.id);
+    el.addEventListener(el.type === 'checkbox' || el.type === 'file' ? 'change' : 'input', () => clearInvalid(el), { once: true });
+    el.focus();
+}
+
+function clearInvalid(el) {
+    el.removeAttribute('aria-invalid');
+    el.removeAttribute('aria-errormessage');
+}
+
+/* A form's error, said before anything is sent, about field el. */
+function refuse(form, el, info) {
+    showError($('[data-nbs-error]', form), info);
+    markInvalid(form, el);
+}
+
+/* A disabled button drops the focus to the body, where a keyboard or
+ * screen-reader user loses their place.  Called as the button is
+ * disabled; the function returned puts the focus on el (the button
+ * again, or, when the button is gone, its section's heading) if the
+ * button had it and nothing took it meanwhile. */
+function keepPlace(button) {
+    const had = document.activeElement === button;
+    return (el = button) => {
+        const now = document.activeElement;
+        if (!had || (now && now !== document.body) || !el || !el.isConnected) return;
+        if (!el.matches('button, a, input, select, textarea') && !el.hasAttribute('tabindex')) el.setAttribute('tabindex', '-1');
+        el.focus();
+    };
+}
+
 /* showError, with each of info.links after the text. */
 function say(el, info) {
     showError(el, info && info.links ? { text: info.text } : info);
@@ -84,7 +135,9 @@ async function busy(form, fn, done, after) {
     const status = $('[data-nbs-status]', form);
     const err = $('[data-nbs-error]', form);
     showError(err, null);
+    for (const el of form.querySelectorAll('[aria-invalid]')) clearInvalid(el);
     if (status) status.textContent = '';
+    const back = keepPlace(button);
     button.disabled = true;
     try {
         const out = await fn();
@@ -93,9 +146,13 @@ async function busy(form, fn, done, after) {
         return out;
     } catch (e) {
         say(err, words(e));
+        const field = fieldOf(form, e);
+        button.disabled = false;     /* before the focus moves */
+        if (field) markInvalid(form, field);
         return undefined;
     } finally {
         button.disabled = false;
+        back();
     }
 }
 
@@ -136,8 +193,7 @@ function profile() {
         ev.preventDefault();
         const name = nameForm.elements.name.value.trim();
         if (!name) {
-            showError($('[data-nbs-error]', nameForm), { text: 'Enter a name.' });
-            nameForm.elements.name.focus();
+            refuse(nameForm, nameForm.elements.name, { text: 'Enter a name.' });
             return;
         }
         await busy(nameForm, () => callJSON('/api/account/profile', { method: 'POST', json: { name } }), 'Saved.',
@@ -151,13 +207,12 @@ function profile() {
     avatarForm.addEventListener('submit', async (ev) => {
         ev.preventDefault();
         const file = avatarForm.elements.image.files[0];
-        const err = $('[data-nbs-error]', avatarForm);
         if (!file) {
-            showError(err, { text: 'Choose a picture first.' });
+            refuse(avatarForm, avatarForm.elements.image, { text: 'Choose a picture first.' });
             return;
         }
         if (file.size > AVATAR_MAX) {
-            showError(err, { text: 'That picture is too large: up to 5 MB.' });
+            refuse(avatarForm, avatarForm.elements.image, { text: 'That picture is too large: up to 5 MB.' });
             return;
         }
         const form = new FormData();
@@ -241,14 +296,19 @@ async function loadSessions() {
                 text: s.current ? 'Sign out' : 'Sign out this one',
                 onclick: async (ev) => {
                     const button = ev.currentTarget;
+                    const back = keepPlace(button);
                     button.disabled = true;
                     try {
                         await call(`/api/account/sessions/${encodeURIComponent(s.id)}`, { method: 'DELETE' });
                         if (s.current) location.assign('/');
-                        else loadSessions();
+                        else {
+                            await loadSessions();
+                            back($('#nbs-sessions-h'));
+                        }
                     } catch (e) {
                         say(err, words(e));
                         button.disabled = false;
+                        back();
                     }
                 },
             })))))));
@@ -258,6 +318,7 @@ async function loadSessions() {
 function sessions() {
     $('[data-nbs-signout-all]').addEventListener('click', async (ev) => {
         const button = ev.currentTarget;
+        const back = keepPlace(button);
         button.disabled = true;
         try {
             await call('/api/account/signout-all', { method: 'POST', json: {} });
@@ -265,6 +326,7 @@ function sessions() {
         } catch (e) {
             say($('[data-nbs-sessions-error]'), words(e));
             button.disabled = false;
+            back();
         }
     });
     loadSessions();
@@ -305,6 +367,7 @@ async function connections() {
                     'aria-label': `Unlink ${name}`,
                     onclick: async (ev) => {
                         const button = ev.currentTarget;
+                        const back = keepPlace(button);
                         button.disabled = true;
                         showError(err, null);
                         status.textContent = '';
@@ -312,9 +375,11 @@ async function connections() {
                             await call(`/api/account/connections/${encodeURIComponent(c.provider)}`, { method: 'DELETE' });
                             status.textContent = `${name} unlinked.`;
                             await connections();
+                            back($('#nbs-connections-h'));
                         } catch (e) {
                             say(err, words(e));
                             button.disabled = false;
+                            back();
                         }
                     },
                 }));
@@ -343,9 +408,8 @@ function removal() {
     const form = $('[data-nbs-delete]');
     form.addEventListener('submit', async (ev) => {
         ev.preventDefault();
-        const err = $('[data-nbs-error]', form);
         if (!form.elements.confirm.checked) {
-            showError(err, { text: 'Tick the box to confirm.' });
+            refuse(form, form.elements.confirm, { text: 'Tick the box to confirm.' });
             return;
         }
         const body = account.hasPassword ? { password: form.elements.password.value } : {};

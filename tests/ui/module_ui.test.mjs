@@ -14,6 +14,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { startServer, USER, MODULES, png } from './server.mjs';
+import { contrastProblems } from './contrast.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(path.join(ROOT, 'tests/browser/package.json'));
@@ -21,6 +22,7 @@ const { chromium } = require('playwright-core');
 const CHROMIUM = process.env.NANO_TEST_CHROMIUM || '/usr/bin/chromium';
 const SHOTS = path.join(ROOT, 'build/tests/screenshots');
 const TIMEOUT = 15000;
+const HOME_TITLE = /<title>([^<]*)<\/title>/.exec(fs.readFileSync(path.join(ROOT, 'backends/platform/public/home.html'), 'utf8'))[1];
 
 let mock;
 let browser;
@@ -93,7 +95,10 @@ test('every module page: title, the escaped name, header, price, offline badge, 
         const page = await open(m);
         const mod = MODULES[m];
         assert.match(await page.locator('main h1').innerText(), new RegExp(mod.title.replace('.', '\\.'), 'i'));
-        assert.match(await page.title(), new RegExp(mod.title.replace('.', '\\.'), 'i'));
+        // the module, then the site, as every platform page: "Nano Banana"
+        // alone was the home page's title too, and "Qwen" named no site
+        assert.equal(await page.title(), `${mod.title} — Nano Banana`);
+        assert.notEqual(await page.title(), HOME_TITLE, 'not the home page\'s title');
         assert.equal(await page.locator('header .nb-user-name').innerText(), USER.name, 'the name, escaped by the template');
         assert.ok((await page.locator('main').innerText()).includes(USER.name), 'the name on the page');
         assert.equal(await page.locator(`header nav a[href="/${m}"]`).getAttribute('aria-current'), 'page');
@@ -760,6 +765,10 @@ test('a job followed when the session ends: the words say so with a link to sign
         const expired = (route) => route.fulfill({ status: 401, contentType: 'application/json', body: '{"error":"unauthorized"}' });
         await page.route('**/seedream/api/generations/**', expired);
         await saysInWords(result.locator('p', { hasText: /session/ }), /session has ended/);
+        // said, not only shown: the panel is aria-busy while the job runs,
+        // so the words need a live region of their own
+        await page.evaluate(installLiveRootOf);
+        assert.match(await result.locator('p', { hasText: /session/ }).evaluate((p) => window.liveRootOf(p.firstChild)), /busy=false$/);
         const link = result.getByRole('link', { name: 'Sign in' });
         assert.equal(await link.getAttribute('href'), '/api/auth/signin?callbackUrl=%2Fseedream%2F');
         assert.ok(!/Connection lost/.test(await result.innerText()), 'not a lost connection');
@@ -939,5 +948,192 @@ test('keyboard: after deleting an entry from its card, focus is on the next entr
         else assert.deepEqual(await focused(), ['H2', 'History']);
     }
     clean(page);
+    await page.close();
+});
+
+test('contrast in both schemes: every text 4.5:1 (large 3:1), every field edge 3:1, the offline and running badges too', async () => {
+    const saved = { ...mock.state.timing };
+    mock.state.timing.queuedMs = 100;
+    mock.state.timing.runMs = 60000;
+    try {
+        for (const scheme of ['light', 'dark']) {
+            const ctx = await browser.newContext({ viewport: { width: 1100, height: 800 }, colorScheme: scheme });
+            ctx.setDefaultTimeout(TIMEOUT);
+            for (const m of ['seedream', 'qwen', 'wan-2.5']) {
+                const page = await open(m, ctx);
+                await page.waitForFunction(() => document.querySelector('.nbm-history li') || !document.querySelector('.nbm-empty').hidden);
+                // a form of the platform's pages (ui.css's .nb-form), drawn here
+                await page.evaluate(() => {
+                    const f = document.createElement('form');
+                    f.className = 'nb-form';
+                    f.innerHTML = '<label>Email <input name="email" type="email"></label>';
+                    document.querySelector('main').append(f);
+                });
+                if (m === 'seedream') {
+                    assert.equal(await page.locator('.nbm-badge-offline').count() > 0, true, 'seedream shows its offline badge');
+                    await page.getByLabel('Prompt').fill('a running job');
+                    await page.getByRole('button', { name: /^Generate/ }).click();
+                    await page.locator('.nbm-result .nbm-badge-running').waitFor();
+                }
+                assert.deepEqual(await page.evaluate(contrastProblems), [], `${m} ${scheme}`);
+                clean(page);
+                await page.close();
+            }
+            await ctx.close();
+        }
+    } finally {
+        mock.state.timing = saved;
+    }
+});
+
+test('keyboard: Generate, Load more and Send pressed from the keyboard keep the focus, never drop it to the body', async () => {
+    // a button disabled while it works loses the focus to the body; a
+    // keyboard or screen-reader user was then back at the page's start
+    const where = (page) => page.evaluate(() => {
+        const e = document.activeElement;
+        return !e || e === document.body ? 'body' : e.closest('li')?.dataset.id ? `entry ${[...e.closest('ul').children].indexOf(e.closest('li'))}` : e.className;
+    });
+    mock.seed('nano-banana', 14);
+    const page = await open('nano-banana');
+    await page.route('**/nano-banana/api/generate', async (route) => {
+        await sleep(400);
+        await route.continue();
+    });
+    await page.getByLabel('Prompt').fill('a lighthouse, by keyboard');
+    await page.locator('.nbm-generate').focus();
+    await page.keyboard.press('Enter');
+    await page.locator('.nbm-generate:disabled').waitFor();
+    await page.locator('.nbm-generate:enabled').waitFor();
+    assert.equal(await where(page), 'nb-button nbm-generate', 'Generate has the focus again once the job is in');
+
+    const more = page.locator('.nbm-more');
+    await more.waitFor();
+    for (let n = 0; n < 10 && await more.isVisible(); n++) {
+        const before = await page.locator('.nbm-history li').count();
+        await more.focus();
+        await page.keyboard.press('Enter');
+        await page.waitForFunction((b) => document.querySelectorAll('.nbm-history li').length > b
+            && !document.querySelector('.nbm-more').disabled, before);
+        const shown = await more.isVisible();
+        assert.equal(await where(page), shown ? 'nbm-button-quiet nbm-more' : `entry ${before}`,
+            shown ? 'Load more keeps the focus' : 'at the end, the focus is on the first entry loaded');
+    }
+    assert.ok(await more.isHidden(), 'history was read to its end');
+    clean(page);
+    await page.close();
+
+    const chat = await open('qwen');
+    await chat.getByLabel('Your message').fill('tell me a long story #slow');
+    await chat.locator('.nbm-generate').focus();
+    await chat.keyboard.press('Enter');
+    await chat.locator('.nbm-msg-assistant[aria-busy="true"]').waitFor();
+    assert.equal(await where(chat), 'nbm-input nbm-prompt', 'while the answer comes, the focus is in the message box');
+    await chat.keyboard.press('Tab');
+    assert.equal(await chat.evaluate(() => document.activeElement.textContent), 'Stop', 'Stop is the next stop');
+    await chat.keyboard.press('Enter');
+    await chat.locator('.nbm-msg-assistant[aria-busy="false"]').waitFor();
+    assert.notEqual(await where(chat), 'body', 'after Stop the focus is somewhere');
+    clean(chat);
+    await chat.close();
+});
+
+test('keyboard: focus on the result panel\'s Cancel, when the job starts or is canceled, goes to the panel, never the body', async () => {
+    const saved = { ...mock.state.timing };
+    const where = (page) => page.evaluate(() => {
+        const e = document.activeElement;
+        return !e || e === document.body ? 'body' : e.className;
+    });
+    try {
+        mock.state.timing.queuedMs = 1200;
+        const page = await open('nano-banana');
+        await page.getByLabel('Prompt').fill('a cat that starts');
+        await page.getByRole('button', { name: /^Generate/ }).click();
+        const result = page.getByRole('region', { name: 'Result' });
+        await result.getByRole('button', { name: 'Cancel' }).focus();
+        await result.locator('.nbm-badge-running').waitFor();
+        assert.equal(await where(page), 'nbm-panel nbm-result', 'the job started: the panel has the focus');
+
+        mock.state.timing.queuedMs = 60000;
+        await result.locator('.nbm-badge-succeeded').waitFor();
+        await page.getByLabel('Prompt').fill('a dog canceled');
+        await page.getByRole('button', { name: /^Generate/ }).click();
+        await result.getByRole('button', { name: 'Cancel' }).focus();
+        await page.keyboard.press('Enter');
+        await result.getByText(/^Canceled\. .* went back to your balance\.$/).waitFor();
+        assert.equal(await where(page), 'nbm-panel nbm-result', 'canceled: the panel that says so has the focus');
+        clean(page);
+        await page.close();
+    } finally {
+        mock.state.timing = saved;
+    }
+});
+
+// What Chromium's live region tracker (ui/accessibility) takes as the
+// live root of node n: the nearest element whose live status (aria-live,
+// else its role's) is not "off"; a change is dropped when that root is
+// aria-busy.  Installed in the page as window.liveRootOf; says
+// "<role> live=<status> busy=<true|false>", or "none".
+function installLiveRootOf() {
+    const LIVE = { log: 'polite', status: 'polite', alert: 'assertive', timer: 'off', marquee: 'off' };
+    window.liveRootOf = (n) => {
+        for (let e = n && (n.nodeType === 1 ? n : n.parentElement); e; e = e.parentElement) {
+            const live = e.getAttribute('aria-live') || LIVE[e.getAttribute('role')];
+            if (live && live !== 'off') return `${e.getAttribute('role') || e.tagName.toLowerCase()} live=${live} busy=${e.getAttribute('aria-busy') || 'false'}`;
+        }
+        return 'none';
+    };
+}
+
+test('a streamed answer is not spoken token by token: its live region (the conversation log) is busy until the end, then says once that it is complete', async () => {
+    // Chromium (ui/accessibility's live region tracker) finds a change's
+    // live root as the nearest ancestor whose live status is not "off"
+    // (aria-live=off and role=timer are no roots: the clock's ticks go to
+    // the region around it) and drops the change only when that root is
+    // aria-busy; aria-busy on the answer inside the log was not enough,
+    // and each delta was announced.
+    const page = await open('qwen');
+    await page.getByLabel('Your message').fill('a long answer, slowly #slow');
+    await page.getByRole('button', { name: /^Send/ }).click();
+    await page.waitForFunction(() => document.querySelector('.nbm-msg-assistant .nbm-msg-text')?.textContent.length > 5);
+    await page.evaluate(installLiveRootOf);
+    const roots = await page.evaluate(() => {
+        const answer = document.querySelector('.nbm-msg-assistant');
+        return {
+            text: window.liveRootOf(answer.querySelector('.nbm-msg-text').firstChild),
+            clock: window.liveRootOf(answer.querySelector('.nbm-clock').firstChild),
+        };
+    });
+    assert.match(roots.text, /^log live=polite busy=true$/, 'the answer\'s live root is busy while it is written');
+    assert.match(roots.clock, /^log live=polite busy=true$/, 'the clock ticks silently');
+    await page.locator('.nbm-msg-assistant[aria-busy="false"]').waitFor({ timeout: 30000 });
+    assert.equal(await page.getByRole('log').getAttribute('aria-busy'), 'false', 'the log is not busy once the answer is complete');
+    assert.equal(await page.locator('.nbm-chat > .nbm-visually-hidden[aria-live="polite"]').textContent(), 'The answer is complete.');
+    clean(page);
+    await page.close();
+});
+
+test('a chat\'s refusals and failures are said once: the hidden polite line does not repeat the alert or the log', async () => {
+    const page = await open('qwen');
+    const box = page.getByLabel('Your message');
+    const err = page.locator('.nbm-composer .nbm-error');
+    const line = page.locator('.nbm-chat > .nbm-visually-hidden[aria-live="polite"]');
+    await page.evaluate(installLiveRootOf);
+
+    mock.refuseNext('qwen', 402, { error: 'insufficient_credits', message: 'x' });
+    await box.fill('Hello?');
+    await box.press('Enter');
+    await saysInWords(err, /enough credits/);
+    assert.equal(await err.getAttribute('role'), 'alert');
+    assert.ok(!(await line.textContent()).includes('enough credits'), `the alert says it; the line said "${await line.textContent()}"`);
+
+    await box.fill('Tell me #cut');
+    await box.press('Enter');
+    const answer = page.locator('.nbm-msg-assistant').last();
+    await answer.and(page.locator('[aria-busy="false"]')).waitFor();
+    const failure = answer.locator('.nbm-error');
+    await saysInWords(failure, /cut the answer off/);
+    assert.equal(await failure.evaluate((p) => window.liveRootOf(p.firstChild)), 'log live=polite busy=false', 'the log says it');
+    assert.ok(!(await line.textContent()).includes('cut the answer off'), `the line said "${await line.textContent()}"`);
+    clean(page, { bad: [/POST \/qwen\/api\/generate 402/] });
     await page.close();
 });
