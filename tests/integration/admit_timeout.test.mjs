@@ -9,33 +9,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { REGISTRY, sleep } from './lib.mjs';
-import { PG_SOCK, PSQL } from './accounts.mjs';
+import { PG_SOCK } from './accounts.mjs';
 import {
     person, generate, tag, balanceOf, ledgerRows, ledgerSum, psql, lit,
-    withBackendEnv, waitFor, waitSql, fakeStats, fakeCount,
+    withBackendEnv, waitFor, waitSql, fakeStats, fakeCount, lockBalance,
 } from './generations.mjs';
 
 const TIMEOUT_MS = 600;
-
-// A session that holds the user's balance row until release().
-async function lockBalance(userId) {
-    const holder = spawn(PSQL, ['-X', '-q', '-tA', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano'],
-        { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    holder.stdout.on('data', (d) => { out += d; });
-    holder.stderr.on('data', (d) => { out += d; });
-    holder.stdin.write(`BEGIN;
-        SELECT 'locked' FROM "CreditAccount" WHERE "userId" = ${lit(userId)} FOR UPDATE;\n`);
-    for (let i = 0; i < 100 && !out.includes('locked'); i++) await sleep(50);
-    assert.match(out, /locked/, `the test's session holds the row: ${out}`);
-    const exited = new Promise((r) => holder.on('exit', r));
-    return async () => {
-        holder.stdin.end('COMMIT;\n');
-        await exited;
-    };
-}
 
 for (const [m, ok] of [['nano-banana', 202], ['openai', 200]].filter(([n]) => REGISTRY.some((r) => r.name === n))) {
     test(`${m}: an admission held past NANO_DB_TIMEOUT_MS answers 503, and does not commit once what held it lets go`, async () => {

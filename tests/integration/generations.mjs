@@ -17,7 +17,7 @@ import {
     BASE, ORIGIN, STATE, REGISTRY, request, get, signedInUser, stackctl, sleep,
     retry,
 } from './lib.mjs';
-import { psql, lit } from './accounts.mjs';
+import { psql, lit, PG_SOCK, PSQL } from './accounts.mjs';
 import { encodePng } from '../fakes/png.mjs';
 
 export { psql, lit };
@@ -461,4 +461,22 @@ export function outputFiles(id) {
 // Every log line of the backends in $STATE/logs.
 export function logsDir() {
     return `${STATE}/logs`;
+}
+
+// A session that holds a user's balance row until the returned release().
+export async function lockBalance(userId) {
+    const holder = spawn(PSQL, ['-X', '-q', '-tA', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano'],
+        { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    holder.stdout.on('data', (d) => { out += d; });
+    holder.stderr.on('data', (d) => { out += d; });
+    holder.stdin.write(`BEGIN;
+        SELECT 'locked' FROM "CreditAccount" WHERE "userId" = ${lit(userId)} FOR UPDATE;\n`);
+    for (let i = 0; i < 100 && !out.includes('locked'); i++) await sleep(50);
+    assert.match(out, /locked/, `the test's session holds the row: ${out}`);
+    const exited = new Promise((r) => holder.on('exit', r));
+    return async () => {
+        holder.stdin.end('COMMIT;\n');
+        await exited;
+    };
 }

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { spawnSync, execFileSync } from 'node:child_process';
 import {
     ORIGIN, Jar, get, request, form, csrf, newUser, register, signIn, sleep,
     keepRunning,
@@ -15,8 +15,9 @@ import {
 import {
     withBackendEnv, backendEnv, person, generate, history, stream, setBalance,
     waitFor, waitSql, multipart, png, row, lit, psql, balanceOf, ROOT, MEDIA_DIR,
+    lockBalance,
 } from './generations.mjs';
-import { account, PG_SOCK, PSQL } from './accounts.mjs';
+import { account } from './accounts.mjs';
 
 keepRunning(['platform']);
 
@@ -347,24 +348,6 @@ test('a burst of avatar uploads holds at most six platform workers: the rest are
     const median = [...times].sort((a, b) => a - b)[times.length >> 1];
     assert.ok(median < 500, `other requests kept workers: median ${median} ms (${times.join(', ')})`);
 });
-
-// A session that holds a user's balance row until the returned release().
-async function lockBalance(userId) {
-    const holder = spawn(PSQL, ['-X', '-q', '-tA', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano'],
-        { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    holder.stdout.on('data', (d) => { out += d; });
-    holder.stderr.on('data', (d) => { out += d; });
-    holder.stdin.write(`BEGIN;
-        SELECT 'locked' FROM "CreditAccount" WHERE "userId" = ${lit(userId)} FOR UPDATE;\n`);
-    for (let i = 0; i < 100 && !out.includes('locked'); i++) await sleep(50);
-    assert.match(out, /locked/, `the test's session holds the row: ${out}`);
-    const exited = new Promise((r) => holder.on('exit', r));
-    return async () => {
-        holder.stdin.end('COMMIT;\n');
-        await exited;
-    };
-}
 
 test('a whole answer whose reader left while it waited for a pool connection is never admitted nor charged', async () => {
     // One request connection (the runner keeps the other), held by an
