@@ -684,6 +684,9 @@ test('390 px wide and dark: nothing spills sideways; screenshots', async () => {
     }
     const dark = await browser.newContext({ viewport: { width: 1100, height: 800 }, colorScheme: 'dark' });
     const page = await open('nano-banana', dark);
+    // native parts (checkboxes, select menus, scrollbars) follow the
+    // scheme: until 2026-12-06 they stayed light on the dark page
+    assert.equal(await page.evaluate(() => getComputedStyle(document.documentElement).colorScheme), 'light dark');
     await page.locator('.nbm-grid img').first().waitFor();
     await shot(page, 'dark-nano-banana');
     clean(page);
