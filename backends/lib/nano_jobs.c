@@ -1409,10 +1409,15 @@ nano_jobs_give_back(nano_db_t *db, CURLM *multi, int last)
         how = nano_jobs_give_how(job, last);
         if (how == NANO_JOBS_REQUEUE) {
             /* a refused POST's Retry-After holds for whoever claims it
-             * next, rounded up to the lease's whole seconds */
+             * next, in the lease's whole seconds: rounded up, and one
+             * more, as the database's clock (NANO_GEN_EPOCH) is rounded
+             * both when it is set and when a claim reads it (a drain's
+             * job was sent again up to a second early, found in a CI
+             * run: 4.54 s after a Retry-After of 5) */
             waits[nq] = job->where == NANO_JOB_WAIT_CALL
                         && job->wake_at > now
-                        ? (long) ((job->wake_at - now + 999) / 1000) : 0;
+                        ? (long) ((job->wake_at - now + 999) / 1000) + 1
+                        : 0;
             ids[nq++] = job->gen.id;
         } else if (how == NANO_JOBS_RESUME) {
             ids[n + nr++] = job->gen.id;
