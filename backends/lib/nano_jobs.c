@@ -40,6 +40,11 @@ static struct {
     /* request bodies held (the runner's thread only), and their cap */
     size_t                      body_bytes;
     size_t                      body_max;
+    /* the same for the answers of downloads in flight (a provider's file:
+     * a video takes up to NANO_JOBGEN_VIDEO_MAX in memory), each counted
+     * at its call's cap from its send to its step */
+    size_t                      dl_bytes;
+    size_t                      dl_max;
     pthread_t                   thread;
     int                         running;
     atomic_int                  stopping;
@@ -408,9 +413,34 @@ nano_jobs_body_wait(const nano_job_t *job)
            && json_object_get(job->gen.params, "inputImage") != NULL;
 }
 
+/* A download's room: its answer's cap. */
+static size_t
+nano_jobs_dl_size(const nano_job_t *job)
+{
+    return job->call.body_max ? job->call.body_max : NANO_CLIENT_BODY_MAX;
+}
+
+/* Whether a download must wait for room: 200 videos in flight could
+ * hold 200 times 256 MiB (their answers are collected in memory, as the
+ * runner's callbacks touch only memory).  One always goes. */
+static int
+nano_jobs_dl_wait(const nano_job_t *job)
+{
+    return job->call.follow && nano_jobs.dl_bytes > 0
+           && nano_jobs.dl_bytes + nano_jobs_dl_size(job) > nano_jobs.dl_max;
+}
+
+static void
+nano_jobs_dl_release(nano_job_t *job)
+{
+    nano_jobs.dl_bytes -= job->dl_held;
+    job->dl_held = 0;
+}
+
 static void
 nano_jobs_free(nano_job_t *job)
 {
+    nano_jobs_dl_release(job);
     if (job->easy != NULL) {
         curl_easy_cleanup(job->easy);
     }
@@ -839,6 +869,9 @@ nano_jobs_called(nano_db_t *db, nano_job_t *job, CURLMsg *msg)
     job->easy = NULL;
     nano_client_slist_free(job->slist);
     job->slist = NULL;
+    /* its answer is read and let go on this thread before another call
+     * of the runner starts */
+    nano_jobs_dl_release(job);
 
     if (nano_job_retryable(job->call.method, job->attempts, &job->res)
         && nano_jobs_refusal_retryable(job, &job->res, &wait_ms))
@@ -897,6 +930,10 @@ nano_jobs_send(CURLM *multi, nano_db_t *db, nano_job_t *job)
         return;
     }
     job->where = NANO_JOB_IN_CALL;
+    if (job->call.follow) {
+        job->dl_held = nano_jobs_dl_size(job);
+        nano_jobs.dl_bytes += job->dl_held;
+    }
 }
 
 /* ---- the offline thread ------------------------------------------------- */
@@ -1111,6 +1148,13 @@ nano_jobs_due(CURLM *multi, nano_db_t *db)
         if (job->where == NANO_JOB_WAIT_CALL) {
             if (job->posting && !job->phase_sent) {
                 continue;               /* not recorded: never sent */
+            }
+            if (nano_jobs_dl_wait(job)) {
+                job->wake_at = now + NANO_JOBS_BODY_WAIT_MS;
+                if (NANO_JOBS_BODY_WAIT_MS < wait) {
+                    wait = NANO_JOBS_BODY_WAIT_MS;
+                }
+                continue;
             }
             nano_jobs_send(multi, db, job);
         } else {
@@ -1967,7 +2011,7 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider,
     const char *media)
 {
     char  host[64], rnd[17], err[160];
-    int   body_mb;
+    int   body_mb, dl_mb;
 
     snprintf(nano_jobs.module, sizeof(nano_jobs.module), "%s", module);
     nano_jobs.provider = provider;
@@ -2000,6 +2044,13 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider,
         nano_log_error("%s", err);
         return -1;
     }
+    if (nano_config_env_int("NANO_JOBS_DOWNLOAD_MB",
+                            NANO_JOBS_DOWNLOAD_MB_DEFAULT, 1, 65536, &dl_mb,
+                            err, sizeof(err)) != 0)
+    {
+        nano_log_error("%s", err);
+        return -1;
+    }
     /* a restart's wait for provider calls in flight (the packaged unit
      * gives an app 45 s to stop: its TimeoutStopSec) */
     if (nano_config_env_int("NANO_JOBS_DRAIN_SECS",
@@ -2011,6 +2062,8 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider,
     }
     nano_jobs.body_max = (size_t) body_mb << 20;
     nano_jobs.body_bytes = 0;
+    nano_jobs.dl_max = (size_t) dl_mb << 20;
+    nano_jobs.dl_bytes = 0;
     if (nano_file_mkdirs(nano_jobs.media, NULL) != 0) {
         nano_log_error("jobs: cannot make the media folder %s: %s",
                        nano_jobs.media, strerror(errno));

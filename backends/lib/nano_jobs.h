@@ -24,6 +24,10 @@
  * a 10 MiB upload) the runner holds at once (NANO_JOBS_BODY_MB): a job
  * with an input image waits in the runner, claimed, until there is room */
 #define NANO_JOBS_BODY_MB_DEFAULT  256
+/* MiB the answers of downloads in flight may take (NANO_JOBS_DOWNLOAD_MB),
+ * each counted at its cap: four videos of 256 MiB, 32 images of 32 MiB;
+ * a download past it waits in the runner, one always goes */
+#define NANO_JOBS_DOWNLOAD_MB_DEFAULT  1024
 #define NANO_JOBS_DRAIN_SECS_DEFAULT  25
 #define NANO_JOBS_LEASE_SECS    30
 #define NANO_JOBS_RENEW_SECS    10
@@ -97,6 +101,8 @@ struct nano_job_s {
                                                again until then (ms) */
     long long                   mark_until; /* its "submitting" failed:
                                                likewise */
+    size_t                      dl_held;    /* a download's room, counted
+                                               while it runs */
     CURL                       *easy;
     struct curl_slist          *slist;
     nano_job_t                 *next;

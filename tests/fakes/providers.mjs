@@ -236,7 +236,7 @@ export function createFakeProviders(opts) {
     const tasks = new Map();          // task id -> {created, marks, size, duration}
     const onceSeen = new Set();       // "endpoint|prompt" of -once markers
     const hanging = new Set();        // responses never answered
-    const stats = { requests: {}, inFlight: 0, maxInFlight: 0, last: {}, times: {} };
+    const stats = { requests: {}, inFlight: 0, maxInFlight: 0, filesInFlight: 0, maxFilesInFlight: 0, last: {}, times: {} };
     let port = 0;
     const base = () => `http://${opts.host}:${port}`;
 
@@ -473,7 +473,7 @@ export function createFakeProviders(opts) {
             // endpoint that ignores response_format may answer.
             if (fmt === 'url' || marks.has('url')) {
                 const name = `${rid()}.png`;
-                files.set(name, { type: 'image/png', data: image, cuts: cutsOf(marks), shorts: cutsOf(marks, 'short-download') });
+                files.set(name, { type: 'image/png', data: image, cuts: cutsOf(marks), shorts: cutsOf(marks, 'short-download'), slow: Number(marks.get('slow-download') ?? 0) });
                 item = { url: fileUrl(base(), name, marks), size };
             } else {
                 item = { b64_json: image.toString('base64'), size };
@@ -784,7 +784,7 @@ export function createFakeProviders(opts) {
         }
         const name = `${id}.webm`;
         // polled again after SUCCEEDED: the file and its cuts stay
-        if (!files.has(name)) files.set(name, { type: 'video/webm', data: video, cuts: cutsOf(t.marks), shorts: cutsOf(t.marks, 'short-download'), busy: Number(t.marks.get('busy-download') ?? 0) });
+        if (!files.has(name)) files.set(name, { type: 'video/webm', data: video, cuts: cutsOf(t.marks), shorts: cutsOf(t.marks, 'short-download'), busy: Number(t.marks.get('busy-download') ?? 0), slow: Number(t.marks.get('slow-download') ?? 0) });
         send(res, 200, {
             request_id,
             output: { task_id: id, task_status: 'SUCCEEDED', video_url: fileUrl(base(), name, t.marks), orig_prompt: t.marks.get('_prompt'), ...times, end_time: times.submit_time },
@@ -793,10 +793,23 @@ export function createFakeProviders(opts) {
     }
 
     // ---- files, stats ---------------------------------------------------
-    function serveFile(req, res, name) {
+    async function serveFile(req, res, name) {
         count('files', req, null);
         const f = files.get(name);
         if (!f) return send(res, 404, 'Not Found\n', { 'Content-Type': 'text/plain' });
+        // "[fake:slow-download=N]": every download waits N ms before its
+        // answer; the downloads in flight are counted meanwhile
+        stats.filesInFlight++;
+        stats.maxFilesInFlight = Math.max(stats.maxFilesInFlight, stats.filesInFlight);
+        try {
+            if (f.slow > 0) await new Promise((r) => setTimeout(r, f.slow));
+            return serveFileNow(req, res, f);
+        } finally {
+            stats.filesInFlight--;
+        }
+    }
+
+    function serveFileNow(req, res, f) {
         const total = f.data.length;
         const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range || '');
         if (m && (m[1] !== '' || m[2] !== '')) {
@@ -839,6 +852,7 @@ export function createFakeProviders(opts) {
             stats.last = {};
             stats.times = {};
             stats.maxInFlight = stats.inFlight;
+            stats.maxFilesInFlight = stats.filesInFlight;
             onceSeen.clear();
             return send(res, 200, { ok: true });
         }

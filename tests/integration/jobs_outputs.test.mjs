@@ -16,7 +16,7 @@ import { account } from './accounts.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
     price, tag, waitSql, MEDIA_DIR, FAKE_URL, RETRIES, OUTPUT, filesBelow,
-    oneJob, called, failedClean,
+    oneJob, called, failedClean, withBackendEnv, fakeStats,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -268,4 +268,34 @@ test('an output the server cannot store fails as "storage" with one refund, the 
             new RegExp(`job ${id}: cannot make .*: Operation not permitted`), `${m}: the log says why`);
         assert.deepEqual(filesBelow(dir), [], `${m}: nothing left in the folder`);
     }
+});
+
+// A provider's file is read into memory (a video up to 256 MiB), and
+// until 2026-12-06 nothing capped the downloads in flight: 200 videos
+// could hold 200 times that.  The runner keeps them within
+// NANO_JOBS_DOWNLOAD_MB, each counted at its cap; 256 here lets one
+// video download go at a time, and the others wait their turn, running.
+test('wan-2.5: video downloads in flight stay within NANO_JOBS_DOWNLOAD_MB; the ones that waited are stored, charged once', async () => {
+    const m = 'wan-2.5';
+    await withBackendEnv(m, ['NANO_JOBS_DOWNLOAD_MB=256'], async () => {
+        const u = await person('download-room');
+        const cost = price(m);
+        const t = tag();
+        const res = await fetch(`${FAKE_URL}/_fake/reset`, { method: 'POST' });
+        assert.equal(res.status, 200);
+        const ids = await Promise.all([0, 1, 2].map(async (i) => {
+            const r = await generate(u.jar, m, { prompt: `room ${t} #${i} [fake:slow-download=2000]` });
+            assert.equal(r.status, 202, `#${i}: ${r.text}`);
+            return r.json().id;
+        }));
+        for (const id of ids) {
+            const g = await waitFor(u.jar, m, id, { ms: 90000 });
+            assert.equal(g.status, 'succeeded', `${id}: ${JSON.stringify(g.error)}`);
+            assert.equal(g.outputs.length, 1);
+            assert.deepEqual(ledgerOf(id).map((x) => [x.reason, Number(x.delta)]), [['debit', -cost]], `${id}: charged once`);
+        }
+        const s = await fakeStats();
+        assert.equal(s.maxFilesInFlight, 1, 'one video download at a time');
+        assert.equal(ledgerSum(u.id), balanceOf(u.id));
+    });
 });
