@@ -92,6 +92,7 @@ typedef struct {
     ngx_str_t                  cookie;
     ngx_str_t                  login_url;
     ngx_str_t                  login_page;    /* the 302's body */
+    ngx_str_t                  challenge;     /* the 401's WWW-Authenticate */
     time_t                     leeway;
 } ngx_http_nano_auth_loc_conf_t;
 
@@ -184,6 +185,8 @@ static char *ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static ngx_uint_t ngx_http_nano_auth_tchar(u_char c);
 static char *ngx_http_nano_auth_login_page(ngx_conf_t *cf,
+    ngx_http_nano_auth_loc_conf_t *conf);
+static char *ngx_http_nano_auth_challenge(ngx_conf_t *cf,
     ngx_http_nano_auth_loc_conf_t *conf);
 static char *ngx_http_nano_auth_secret_file(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
@@ -1179,6 +1182,16 @@ ngx_http_nano_auth_header_filter(ngx_http_request_t *r)
         r->headers_out.content_type = ngx_http_nano_auth_json_type;
 
     } else if (ctx->answer == NGX_HTTP_NANO_AUTH_JSON) {
+        /* RFC 9110 wants a challenge with every 401; some HTTP clients
+         * fail on one without it */
+        if (ngx_http_nano_auth_add_header(r, "WWW-Authenticate",
+                                          alcf->challenge.data,
+                                          alcf->challenge.len)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
         ctx->body = &ngx_http_nano_auth_401_body;
         r->headers_out.content_type = ngx_http_nano_auth_json_type;
 
@@ -1510,6 +1523,7 @@ ngx_http_nano_auth_create_loc_conf(ngx_conf_t *cf)
      *     conf->cookie = { 0, NULL };
      *     conf->login_url = { 0, NULL };
      *     conf->login_page = { 0, NULL };
+     *     conf->challenge = { 0, NULL };
      */
 
     conf->enable = NGX_CONF_UNSET;
@@ -1631,6 +1645,17 @@ ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         }
     }
 
+    if (conf->challenge.data == NULL) {
+        if (prev->challenge.data
+            && prev->login_url.data == conf->login_url.data)
+        {
+            conf->challenge = prev->challenge;
+
+        } else if (ngx_http_nano_auth_challenge(cf, conf) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -1670,6 +1695,48 @@ ngx_http_nano_auth_login_page(ngx_conf_t *cf,
     p = (u_char *) ngx_escape_html(p, conf->login_url.data,
                                    conf->login_url.len);
     ngx_memcpy(p, tail, sizeof(tail) - 1);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * The session is a cookie, for which HTTP has no registered scheme: the
+ * challenge is draft-broyer-http-cookie-auth's "Cookie", naming the
+ * sign-in page as a quoted-string.
+ */
+static char *
+ngx_http_nano_auth_challenge(ngx_conf_t *cf,
+    ngx_http_nano_auth_loc_conf_t *conf)
+{
+    u_char      *p;
+    ngx_uint_t   i, quoted;
+
+    static u_char  head[] = "Cookie realm=\"nano\", form-action=\"";
+
+    quoted = 0;
+    for (i = 0; i < conf->login_url.len; i++) {
+        if (conf->login_url.data[i] == '"' || conf->login_url.data[i] == '\\')
+        {
+            quoted++;
+        }
+    }
+
+    conf->challenge.len = sizeof(head) - 1 + conf->login_url.len + quoted + 1;
+    conf->challenge.data = ngx_pnalloc(cf->pool, conf->challenge.len);
+    if (conf->challenge.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = ngx_cpymem(conf->challenge.data, head, sizeof(head) - 1);
+    for (i = 0; i < conf->login_url.len; i++) {
+        if (conf->login_url.data[i] == '"' || conf->login_url.data[i] == '\\')
+        {
+            *p++ = '\\';
+        }
+        *p++ = conf->login_url.data[i];
+    }
+    *p = '"';
 
     return NGX_CONF_OK;
 }

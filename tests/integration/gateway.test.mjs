@@ -14,6 +14,7 @@ function assertUnauthorized(res, what) {
     assert.equal(res.status, 401, `${what}: ${res.status} ${res.text.slice(0, 200)}`);
     assert.ok(isJson(res), `${what}: content-type ${res.headers['content-type']}`);
     assert.equal(res.json().error, 'unauthorized', what);
+    assert.equal(res.headers['www-authenticate'], 'Cookie realm="nano", form-action="/api/auth/signin"', what);
 }
 
 // The callback a redirect to the sign-in page carries, or null.

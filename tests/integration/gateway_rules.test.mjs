@@ -427,7 +427,9 @@ test('the JSON 401 and the 302: exact headers and bodies; HEAD has no body', asy
     assert.match(api.headers['content-type'], /^application\/json/);
     assert.equal(api.headers['cache-control'], 'no-store');
     assert.equal(api.text, '{"error":"unauthorized"}\n');
-    assert.equal(api.headers['www-authenticate'], undefined);
+    // RFC 9110: a 401 carries a challenge (some clients fail without
+    // one); a cookie has no registered scheme: the Cookie draft's
+    assert.equal(api.headers['www-authenticate'], 'Cookie realm="nano", form-action="/api/auth/signin"');
     const post = await get(port.secure, '/page', {}, 'POST');
     assert.equal(post.status, 401);
 
@@ -450,13 +452,16 @@ test('the JSON 401 and the 302: exact headers and bodies; HEAD has no body', asy
     assert.equal(headApi.headers['content-length'], '25');
 });
 
-test('the 302 body names the configured nano_auth_login_url (HTML-escaped)', async () => {
+test('the 302 body names the configured nano_auth_login_url (HTML-escaped), and the 401\'s challenge names it', async () => {
     const res = await get(port.secure, '/custom/page?a=1');
     assert.equal(res.status, 302);
     assert.equal(res.headers.location, `${LOGIN}&callbackUrl=${encodeURIComponent('/custom/page?a=1')}`);
     assert.equal(res.text, '<!doctype html><title>Sign in</title><p>Please '
         + '<a href="/custom/sign-in?via=gateway&amp;x=&lt;b&gt;">sign in</a>.</p>\n');
     assert.equal(Number(res.headers['content-length']), Buffer.byteLength(res.text));
+    const api = await get(port.secure, '/custom/api/x');
+    assert.equal(api.status, 401);
+    assert.equal(api.headers['www-authenticate'], `Cookie realm="nano", form-action="${LOGIN}"`);
 });
 
 test('$nano_auth_origin is the first origin, normalised, with or without a session', async () => {
