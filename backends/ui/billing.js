@@ -227,7 +227,9 @@ async function loadPacks() {
         const price = money(p.price, p.currency);
         const button = el('button', {
             type: 'button', class: 'nb-button', 'data-pack': p.id,
-            'aria-label': `Buy ${p.label} for ${price}`, text: `Buy · ${price}`,
+            /* the name begins with the words shown, so a voice
+             * user's "click Buy for …" finds it (WCAG 2.5.3) */
+            'aria-label': `Buy for ${price}: ${p.label}`, text: `Buy for ${price}`,
         });
         button.addEventListener('click', () => buy(p, buttons));
         buttons.push(button);

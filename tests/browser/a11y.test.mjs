@@ -237,3 +237,49 @@ test('every page: lang, one main, one h1, labelled navs, named controls, a title
     for (const p of ['/', '/billing', '/settings', '/api/auth/signout']) await check(p);
     await page.close();
 });
+
+// Until 2026-12-06 the dashboard's chart, which scrolls sideways inside
+// its frame on a phone, and its table could not be reached from the
+// keyboard (no tab stop), so their right part could not be seen without
+// a pointer; and each Buy button's name ("Buy Starter for $4.99") did not
+// begin with the words it shows ("Buy · $4.99"), so "click Buy for …"
+// spoken to a voice control found nothing (WCAG 2.1.1, 2.5.3).
+test('on a phone the dashboard\'s chart and table are tab stops that the arrow keys scroll; each Buy button\'s name begins with what it shows', async () => {
+    const page = await context.newPage();
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.goto(url('/'));
+    if (new URL(page.url()).pathname !== '/') {
+        await page.getByLabel('Email').fill(user.email);
+        await page.getByLabel('Password').fill(user.password);
+        await page.getByRole('button', { name: 'Sign in' }).click();
+        await page.waitForURL((u) => u.pathname === '/');
+    }
+    const chart = page.locator('[data-nbd-chart]');
+    await chart.locator('svg').waitFor();
+    const wide = await chart.evaluate((e) => e.scrollWidth > e.clientWidth);
+    assert.ok(wide, 'the chart scrolls sideways at 390 px');
+    let reached = false;
+    for (let i = 0; i < 60 && !reached; i++) {
+        await page.keyboard.press('Tab');
+        reached = await chart.evaluate((e) => document.activeElement === e);
+    }
+    assert.ok(reached, 'Tab reaches the chart');
+    assert.equal(await chart.getAttribute('aria-labelledby'), 'nbd-usage-h', 'named by its heading');
+    for (let i = 0; i < 5; i++) await page.keyboard.press('ArrowRight');
+    await page.waitForFunction(() => document.querySelector('[data-nbd-chart]').scrollLeft > 0);
+    await page.locator('.nbd-table summary').click();
+    const table = page.locator('[data-nbd-table]');
+    assert.equal(await table.getAttribute('tabindex'), '0', 'the table\'s scroll box is a tab stop');
+    assert.equal(await table.getAttribute('role'), 'region');
+    assert.ok(await table.getAttribute('aria-label'), 'and named');
+
+    await page.goto(url('/billing'));
+    const buttons = page.locator('[data-nbb-packs] button');
+    await buttons.first().waitFor();
+    for (const b of await buttons.all()) {
+        const shown = (await b.innerText()).trim();
+        const name = await b.getAttribute('aria-label');
+        assert.ok(name.startsWith(shown), `"${name}" begins with "${shown}"`);
+    }
+    await page.close();
+});

@@ -71,7 +71,9 @@ test('browser: sign up, buy a pack through the fake Stripe checkout, see the bal
             assert.equal(await li.locator('.nbb-pack-credits').innerText(), `${p.credits.toLocaleString('en-US')} credits`);
             const price = new Intl.NumberFormat('en-US', { style: 'currency', currency: p.currency.toUpperCase() }).format(p.price / 100);
             assert.equal(await li.locator('.nbb-pack-price').innerText(), price);
-            assert.equal(await li.getByRole('button').getAttribute('aria-label'), `Buy ${p.label} for ${price}`);
+            const button = li.getByRole('button');
+            assert.equal(await button.innerText(), `Buy for ${price}`);
+            assert.equal(await button.getAttribute('aria-label'), `Buy for ${price}: ${p.label}`);
         }
         assert.equal(await page.locator('[data-nbb-rows] tr').first().locator('td').nth(1).innerText(), 'Sign-up credits');
         assert.equal(await page.locator('[data-nbb-off]').isVisible(), false, 'no "not configured" note');
