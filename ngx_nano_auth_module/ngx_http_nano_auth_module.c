@@ -1634,24 +1634,17 @@ ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    /* both are made from the login URL, so they are inherited with it */
     if (conf->login_page.data == NULL) {
         if (prev->login_page.data
             && prev->login_url.data == conf->login_url.data)
         {
             conf->login_page = prev->login_page;
-
-        } else if (ngx_http_nano_auth_login_page(cf, conf) != NGX_CONF_OK) {
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    if (conf->challenge.data == NULL) {
-        if (prev->challenge.data
-            && prev->login_url.data == conf->login_url.data)
-        {
             conf->challenge = prev->challenge;
 
-        } else if (ngx_http_nano_auth_challenge(cf, conf) != NGX_CONF_OK) {
+        } else if (ngx_http_nano_auth_login_page(cf, conf) != NGX_CONF_OK
+                   || ngx_http_nano_auth_challenge(cf, conf) != NGX_CONF_OK)
+        {
             return NGX_CONF_ERROR;
         }
     }
