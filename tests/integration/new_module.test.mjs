@@ -212,6 +212,30 @@ test('make new-module: a title holding "{{" is text on the page, not a placehold
     }
 });
 
+// make expands the variables of its command line where a recipe uses
+// them: "$5" in a title was dropped and "$(shell ...)" run, and the
+// module scaffolded as "Pay , get pwned" (found by the modteam probe).
+test('make new-module: a title or name holding "$" is taken as written, not as make\'s', () => {
+    const name = 'zz-scaffold-d';
+    const sqlWas = fs.readdirSync(path.join(copy, 'sql'));
+    const title = "Pay $5, it's $(shell echo pwned) $$ `x`";
+    const r = newModule({ NAME: name, KIND: 'text', TITLE: title });
+    try {
+        assert.equal(r.status, 0, r.out);
+        const line = fs.readFileSync(path.join(copy, 'modules.conf'), 'utf8').split('\n')
+            .find((l) => l.split(/\s+/)[0] === name);
+        assert.equal(line.replace(/^\S+\s+text\s+offline\s+/, ''), title);
+    } finally {
+        takeOut(name, sqlWas);
+    }
+    // a "$" in a name is refused by the registry, not turned into another name
+    const was = scaffoldState();
+    const bad = newModule({ NAME: 'zz$(shell echo x)', KIND: 'text' });
+    assert.notEqual(bad.status, 0, bad.out);
+    assert.match(bad.out, /"zz\$\(shell" is not a module name/);
+    assert.equal(scaffoldState(), was, 'nothing written');
+});
+
 // A module taken out (its files, its registry line) keeps its applied
 // price migration and row, as migrations are never undone; the same name
 // made again wrote a second INSERT of the same row, whose duplicate key
