@@ -113,5 +113,7 @@ new-module: $name ($kind) scaffolded:
   nginx.conf.d/modules/$name.conf
   $mig
 Run \`make run\`: it is built, migrated, started, routed behind nano_auth and
-listed in the header at /$name/.
+listed in the header at /$name/.  (With DATABASE_URL set, make run only
+prints the migration plan: \`NANO_MIGRATE=apply make run\` applies its price,
+without which every generate answers 500.)
 DONE
