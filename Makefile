@@ -165,8 +165,13 @@ fresh-test:
 	@scripts/fresh-test.sh
 
 # make new-module NAME=<name> KIND=image|text|video [TITLE="…"]
+# The values as written, single-quoted for the shell: make expands its
+# command line's variables where a recipe uses them, so "$5" in a title
+# was dropped and "$(shell …)" run.
+shquote = '$(subst ','\'',$(value $(1)))'
 new-module:
-	@scripts/new-module.sh
+	@NAME=$(call shquote,NAME) KIND=$(call shquote,KIND) \
+	    TITLE=$(call shquote,TITLE) scripts/new-module.sh
 
 # make print-VAR: a variable's value (tests/fuzz/run.sh builds its
 # harnesses with CPPFLAGS, WARNINGS and LDLIBS as every program has them).

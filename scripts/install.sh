@@ -47,6 +47,16 @@ subst() {
     mv -f "$2.tmp" "$2"
 }
 
+# kept FILE: 0 when FILE is there already and is the operator's to keep
+# (the environment files, the packs: DATABASE_URL, provider keys, Stripe's
+# secrets), said so; an install run again over a system (a module added
+# later, an upgrade by hand) wrote the templates over them, every key
+# gone.  The packages lay out into an empty DESTDIR; dpkg keeps conffiles.
+kept() {
+    [ -e "$1" ] || return 1
+    echo "install: kept $1 as it is"
+}
+
 # provider_key PROVIDER: the variable holding its API key
 # (backends/lib/nano_provider.c), empty for offline modules.
 provider_key() {
@@ -110,9 +120,12 @@ install_platform() {
     # DATABASE_URL's password and provider keys)
     install -d -m 0755 "$d$CONFDIR"
     install -m 0644 modules.conf "$d$CONFDIR/modules.conf"
-    [ ! -f packs.conf ] || install -m 0644 packs.conf "$d$CONFDIR/packs.conf"
-    subst ops/common.env.in "$d$CONFDIR/common.env" 0640
+    [ ! -f packs.conf ] || kept "$d$CONFDIR/packs.conf" \
+        || install -m 0644 packs.conf "$d$CONFDIR/packs.conf"
+    kept "$d$CONFDIR/common.env" \
+        || subst ops/common.env.in "$d$CONFDIR/common.env" 0640
     while read -r name kind provider title; do
+        kept "$d$CONFDIR/$name.env" && continue
         key=$(provider_key "$provider")
         {
             printf '# Environment of nano@%s.service (%s, %s), read after\n' "$name" "$title" "$kind"
@@ -124,7 +137,8 @@ install_platform() {
         } >"$d$CONFDIR/$name.env"
         chmod 0640 "$d$CONFDIR/$name.env"
     done < <(registry_lines)
-    subst ops/platform.env.in "$d$CONFDIR/platform.env" 0640
+    kept "$d$CONFDIR/platform.env" \
+        || subst ops/platform.env.in "$d$CONFDIR/platform.env" 0640
 
     # systemd: one socket/service pair for every app, and the platform's
     # own additions

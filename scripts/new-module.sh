@@ -82,16 +82,12 @@ main(int argc, char **argv)
 }
 C
 
-# the page: the shared tool page of its kind
+# the page: the shared tool page of its kind, whose {{title}} is filled in
+# at each request from the registry, escaped (the lead once had the title
+# written in: a title changed in modules.conf left the old one there)
 template=backends/ui/templates/$kind.html
 [ -r "$template" ] || die "$template is missing"
-# the title as HTML, then escaped for sed's replacement; "{" as &#123;,
-# since the page is a template whose {{...}} are filled in at each request
-# ("{{user_email}}" in a title showed the viewer's email)
-html=$(printf '%s' "$title" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g' \
-    -e 's/"/\&quot;/g' -e 's/{/\&#123;/g')
-sed -e "s/@NAME@/$name/g" -e "s/@TITLE@/$(printf '%s' "$html" | sed 's/[\/&]/\\&/g')/g" \
-    "$template" >"backends/$name/public/index.html"
+cp "$template" "backends/$name/public/index.html"
 
 # the gateway
 scripts/module-snippet.sh "$name" "$title" >"nginx.conf.d/modules/$name.conf"
@@ -117,5 +113,7 @@ new-module: $name ($kind) scaffolded:
   nginx.conf.d/modules/$name.conf
   $mig
 Run \`make run\`: it is built, migrated, started, routed behind nano_auth and
-listed in the header at /$name/.
+listed in the header at /$name/.  (With DATABASE_URL set, make run only
+prints the migration plan: \`NANO_MIGRATE=apply make run\` applies its price,
+without which every generate answers 500.)
 DONE

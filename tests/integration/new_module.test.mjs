@@ -195,7 +195,10 @@ function takeOut(name, sqlWas) {
 
 // The page's lead sentence took the title as it was, and the page is a
 // template: "{{user_email}}" there showed the viewer's email, and a lone
-// "{{" swallowed the text up to the next placeholder's "}}".
+// "{{" swallowed the text up to the next placeholder's "}}".  The lead
+// now has the registry's title filled in at each request, as the heading
+// has (a title changed in modules.conf left the old one in the lead), so
+// the page holds no title at all.
 test('make new-module: a title holding "{{" is text on the page, not a placeholder', () => {
     const name = 'zz-scaffold-p';
     const sqlWas = fs.readdirSync(path.join(copy, 'sql'));
@@ -206,10 +209,35 @@ test('make new-module: a title holding "{{" is text on the page, not a placehold
         const tpl = fs.readFileSync(path.join(copy, 'backends/ui/templates/text.html'), 'utf8');
         const placeholders = (t) => t.match(/\{\{[^}]*\}\}/g);
         assert.deepEqual(placeholders(page), placeholders(tpl), 'the template\'s placeholders, no more');
-        assert.match(page, /"nb-lead">Chat &#123;&#123;user_email}} &#123;&#123; bot is a text module/);
+        assert.match(page, /"nb-lead">\{\{title\}\} is a text module/);
+        assert.ok(!page.includes('Chat'), 'the title is not written into the page');
     } finally {
         takeOut(name, sqlWas);
     }
+});
+
+// make expands the variables of its command line where a recipe uses
+// them: "$5" in a title was dropped and "$(shell ...)" run, and the
+// module scaffolded as "Pay , get pwned" (found by the modteam probe).
+test('make new-module: a title or name holding "$" is taken as written, not as make\'s', () => {
+    const name = 'zz-scaffold-d';
+    const sqlWas = fs.readdirSync(path.join(copy, 'sql'));
+    const title = "Pay $5, it's $(shell echo pwned) $$ `x`";
+    const r = newModule({ NAME: name, KIND: 'text', TITLE: title });
+    try {
+        assert.equal(r.status, 0, r.out);
+        const line = fs.readFileSync(path.join(copy, 'modules.conf'), 'utf8').split('\n')
+            .find((l) => l.split(/\s+/)[0] === name);
+        assert.equal(line.replace(/^\S+\s+text\s+offline\s+/, ''), title);
+    } finally {
+        takeOut(name, sqlWas);
+    }
+    // a "$" in a name is refused by the registry, not turned into another name
+    const was = scaffoldState();
+    const bad = newModule({ NAME: 'zz$(shell echo x)', KIND: 'text' });
+    assert.notEqual(bad.status, 0, bad.out);
+    assert.match(bad.out, /"zz\$\(shell" is not a module name/);
+    assert.equal(scaffoldState(), was, 'nothing written');
 });
 
 // A module taken out (its files, its registry line) keeps its applied
@@ -261,7 +289,7 @@ test('make new-module adds its line to a registry whose last line has no newline
 });
 
 test('make new-module scaffolds; make builds the new apps and rebuilds no other', () => {
-    for (const [name, kind, title] of [[TEXT, 'text', 'Scaffold <Text> & Co'], [IMAGE, 'image', '']]) {
+    for (const [name, kind, title] of [[TEXT, 'text', 'Scaffold draft'], [IMAGE, 'image', '']]) {
         const vars = { NAME: name, KIND: kind };
         if (title) vars.TITLE = title;
         const r = newModule(vars);
@@ -277,10 +305,11 @@ test('make new-module scaffolds; make builds the new apps and rebuilds no other'
         assert.deepEqual(line.trim().split(/\s+/).slice(1, 3), [kind, 'offline']);
         assert.equal(newModule(vars).status === 0, false, 'the same name twice is refused');
     }
-    assert.match(fs.readFileSync(path.join(copy, 'modules.conf'), 'utf8'), /Scaffold <Text> & Co\n/);
-    // the title is text in the page, as in the header
-    assert.match(fs.readFileSync(path.join(copy, `backends/${TEXT}/public/index.html`), 'utf8'),
-        /"nb-lead">Scaffold &lt;Text&gt; &amp; Co is a text module/);
+    // the team gives it its title in the registry, where the title lives:
+    // the page's heading and lead follow (after make run, below)
+    const conf = path.join(copy, 'modules.conf');
+    fs.writeFileSync(conf, fs.readFileSync(conf, 'utf8').replace(/Scaffold draft\n/, 'Scaffold <Text> & Co\n'));
+    assert.match(fs.readFileSync(conf, 'utf8'), new RegExp(`\\n${TEXT} +text +offline +Scaffold <Text> & Co\\n`));
     const b = sh('make', ['-s', 'all']);
     assert.equal(b.status, 0, b.out);
     const now = binMtimes();
@@ -352,6 +381,11 @@ test('after make run, the new modules are routed, protected, listed and generate
         assert.match(page.text, new RegExp(`href="/${TEXT}"[^>]*>Scaffold &lt;Text&gt; &amp; Co<`), `${p}: the header lists ${TEXT}`);
         assert.match(page.text, new RegExp(`href="/${IMAGE}"[^>]*>Zz-scaffold-i<`), `${p}: the header lists ${IMAGE}`);
     }
+    // the registry's title, changed after the scaffold, is text in the
+    // page's heading and lead (the lead kept the scaffold's until 2026-12-06)
+    const own = await at('GET', `/${TEXT}/`, { headers: jar.headers() });
+    assert.match(own.text, /<h1>Scaffold &lt;Text&gt; &amp; Co<\/h1>/);
+    assert.match(own.text, /"nb-lead">Scaffold &lt;Text&gt; &amp; Co is a text module/);
 
     // routed to its own backend, with the offline provider of its kind
     for (const [m, kind] of [[TEXT, 'text'], [IMAGE, 'image']]) {

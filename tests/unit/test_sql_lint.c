@@ -133,6 +133,23 @@ static const lint_case_t cases[] = {
       { F ":1: TRUNCATE deletes data" } },
     { "delete", "DELETE FROM \"Session\" WHERE \"expires\" < now();",
       { F ":1: DELETE deletes data" } },
+    /* the price list alone: another table, or one of the same name
+     * unquoted (PostgreSQL folds it to modelprice), is protected */
+    { "delete of another table beside the price list",
+      "DELETE FROM \"ModelPrice\";\nDELETE FROM \"Generation\" WHERE "
+      "\"module\" = 'x';", { F ":2: DELETE deletes data" } },
+    { "delete of an unquoted modelprice", "DELETE FROM ModelPrice;",
+      { F ":1: DELETE deletes data" } },
+    { "update of another table beside the price list",
+      "UPDATE \"ModelPrice\" SET \"credits\" = 1;\nUPDATE \"CreditAccount\" "
+      "SET \"balance\" = 0;",
+      { F ":2: UPDATE of existing column \"CreditAccount\".\"balance\" "
+        "changes data V1 owns" } },
+    { "upsert of another table", "INSERT INTO \"Generation\" (\"id\") "
+      "VALUES ('x') ON CONFLICT (\"id\") DO UPDATE SET \"cost\" = 0;",
+      { F ":1: INSERT ... ON CONFLICT DO UPDATE changes existing rows" } },
+    { "truncate of the price list", "TRUNCATE \"ModelPrice\";",
+      { F ":1: TRUNCATE deletes data" } },
     { "delete in a WITH", "WITH gone AS (\n  DELETE FROM \"Session\" "
       "RETURNING *)\nSELECT count(*) FROM gone;",
       { F ":2: DELETE deletes data" } },
@@ -294,6 +311,22 @@ static const lint_case_t cases[] = {
       "SET a = a + 1;", { NULL } },
     { "insert and do nothing", "INSERT INTO t VALUES (1) ON CONFLICT DO "
       "NOTHING;", { NULL } },
+    /* the price list is the modules' own: a price changed, a model taken
+     * out (the scaffold's offline model once a real provider is in), as
+     * docs/MODULES.md and the scaffold's migration say a new migration
+     * does; every one was refused, so no price could ever change */
+    { "a price changed", "UPDATE \"ModelPrice\" SET \"credits\" = 2, "
+      "\"label\" = 'Qwen Max'\n  WHERE \"module\" = 'qwen' AND \"model\" = "
+      "'qwen-max';", { NULL } },
+    { "a model taken out of the price list", "DELETE FROM public.\"ModelPrice\""
+      " WHERE \"module\" = 'x' AND \"model\" = 'offline-text';", { NULL } },
+    { "a price set whether or not its row exists", "INSERT INTO \"ModelPrice\""
+      " (\"module\", \"model\", \"label\", \"credits\")\n  VALUES ('x', 'm', "
+      "'M', 3)\n  ON CONFLICT (\"module\", \"model\") DO UPDATE SET "
+      "\"credits\" = EXCLUDED.\"credits\";", { NULL } },
+    { "a model taken out in a WITH", "WITH gone AS (DELETE FROM \"ModelPrice\""
+      " WHERE \"module\" = 'x' RETURNING 1) SELECT count(*) FROM gone;",
+      { NULL } },
     { "unquoted names fold", "create table Foo (x int);\nALTER TABLE FOO ADD "
       "CONSTRAINT c UNIQUE (x);", { NULL } },
     { "grants, comments, views, enums", "GRANT SELECT ON \"User\" TO ro;\n"
