@@ -165,8 +165,21 @@ nano_module_start(const nano_config_t *config)
                       ? " (no key in the environment)" : "");
         nano_module_report(nano_module_is_offline ? def->text_offline->name
                                                   : def->text->name);
-        return nano_jobs_start(def->name, &nano_module_interrupted,
-                               config->media_dir);
+        if (nano_jobs_start(def->name, &nano_module_interrupted,
+                            config->media_dir) != 0)
+        {
+            return -1;
+        }
+        /* no media of its own, but its uploads in tmp/: only this
+         * process's user may remove them there */
+        if (nano_sweep_start(def->name, nano_job_media_root(), err,
+                             sizeof(err)) != 0)
+        {
+            nano_log_error("%s", err);
+            nano_jobs_stop();
+            return -1;
+        }
+        return 0;
     }
     nano_module_is_offline = !real || def->jobs == NULL;
     nano_module_report(nano_module_is_offline ? def->jobs_offline->name
