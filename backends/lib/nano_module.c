@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nano_credits.h"
@@ -587,7 +588,8 @@ nano_module_media(nano_req_t *req, nano_res_t *res)
     nano_db_status_t   st;
     nano_db_t         *db;
     json_t            *o;
-    char               uri[PATH_MAX];
+    struct stat        sb;
+    char               uri[PATH_MAX], path[PATH_MAX];
     size_t             i;
     int                found, status;
 
@@ -619,6 +621,19 @@ nano_module_media(nano_req_t *req, nano_res_t *res)
         name = name != NULL ? name + 1 : file;
         if (strcmp(name, want) != 0) {
             continue;
+        }
+        /* a file gone from the disk (removed by hand, a restore that
+         * missed it) was nginx's HTML page, and no backend said which
+         * generation lost what */
+        if (snprintf(path, sizeof(path), "%s/%s", nano_job_media_root(),
+                     file) >= (int) sizeof(path)
+            || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        {
+            nano_log_warn("generation %s: its file %s is not in the media"
+                          " folder", id, file);
+            status = nano_res_error(res, 404, "not_found", "the file is no"
+                                    " longer on the server");
+            goto out;
         }
         /* nginx sends the file itself, with ranges: /_nano_media/ is an
          * internal location over NANO_MEDIA_DIR */
