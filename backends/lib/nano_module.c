@@ -3,6 +3,7 @@
  * Generation itself is in nano_module_generate.c.
  */
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -490,7 +491,9 @@ out:
     return status;
 }
 
-/* Removes a deleted generation's files and the folders left empty. */
+/* Removes a deleted generation's files and the folders left empty.  One
+ * that cannot go (a read-only or immutable folder) is said in the log:
+ * its row is gone, and the owner believes the picture is. */
 static void
 nano_module_remove_files(json_t *files)
 {
@@ -507,7 +510,10 @@ nano_module_remove_files(json_t *files)
         {
             continue;
         }
-        unlink(path);
+        if (unlink(path) != 0 && errno != ENOENT) {
+            nano_log_warn("cannot remove %s of a deleted generation: %s",
+                          path, strerror(errno));
+        }
         if ((slash = strrchr(path, '/')) != NULL) {
             *slash = '\0';
             rmdir(path);

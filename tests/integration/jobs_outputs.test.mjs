@@ -301,3 +301,34 @@ test('nano-banana: an output removed from the disk answers a JSON 404 and a warn
     assert.equal(row(j.id), null);
     assert.equal(fs.existsSync(path.dirname(file)), false, 'the generation\'s folder went');
 });
+
+// A DELETE whose files cannot be removed (a read-only or immutable
+// folder) still deletes the row, and the owner believes the picture
+// gone; nothing said the file stayed.  Now a warning names it.  The
+// generation's folder is made immutable (chattr +i; skipped where the
+// file system has no such attribute).
+test('nano-banana: a DELETE whose file cannot be removed deletes the row and says in the log which file stayed', { skip: !has('nano-banana') && 'nano-banana is not in the registry' }, async (t) => {
+    const m = 'nano-banana';
+    const j = await oneJob(m, 'stuck-file', 'a picture that will not go');
+    assert.equal(j.g.status, 'succeeded', JSON.stringify(j.g.error));
+    const [file] = row(j.id).outputs.map((o) => path.join(MEDIA_DIR, o.file));
+    const dir = path.dirname(file);
+    const locked = spawnSync('chattr', ['+i', dir], { encoding: 'utf8' });
+    if (locked.status !== 0) {
+        t.skip(`chattr +i is not available here: ${(locked.stderr || locked.error?.message || '').trim()}`);
+        return;
+    }
+    const from = fs.statSync(logOf(m)).size;
+    try {
+        const d = await del(j.u.jar, m, j.id);
+        assert.equal(d.status, 200, d.text);
+        assert.equal(row(j.id), null);
+        assert.ok(fs.existsSync(file), 'the file is still there');
+        assert.ok(fs.readFileSync(logOf(m), 'utf8').slice(from)
+            .includes(`cannot remove ${file} of a deleted generation: Operation not permitted`),
+        `${m}'s log names the file that stayed`);
+    } finally {
+        spawnSync('chattr', ['-i', dir]);
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
+});
