@@ -3,10 +3,12 @@
  * Generation itself is in nano_module_generate.c.
  */
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nano_credits.h"
@@ -165,8 +167,21 @@ nano_module_start(const nano_config_t *config)
                       ? " (no key in the environment)" : "");
         nano_module_report(nano_module_is_offline ? def->text_offline->name
                                                   : def->text->name);
-        return nano_jobs_start(def->name, &nano_module_interrupted,
-                               config->media_dir);
+        if (nano_jobs_start(def->name, &nano_module_interrupted,
+                            config->media_dir) != 0)
+        {
+            return -1;
+        }
+        /* no media of its own, but its uploads in tmp/: only this
+         * process's user may remove them there */
+        if (nano_sweep_start(def->name, nano_job_media_root(), err,
+                             sizeof(err)) != 0)
+        {
+            nano_log_error("%s", err);
+            nano_jobs_stop();
+            return -1;
+        }
+        return 0;
     }
     nano_module_is_offline = !real || def->jobs == NULL;
     nano_module_report(nano_module_is_offline ? def->jobs_offline->name
@@ -476,7 +491,9 @@ out:
     return status;
 }
 
-/* Removes a deleted generation's files and the folders left empty. */
+/* Removes a deleted generation's files and the folders left empty.  One
+ * that cannot go (a read-only or immutable folder) is said in the log:
+ * its row is gone, and the owner believes the picture is. */
 static void
 nano_module_remove_files(json_t *files)
 {
@@ -493,7 +510,10 @@ nano_module_remove_files(json_t *files)
         {
             continue;
         }
-        unlink(path);
+        if (unlink(path) != 0 && errno != ENOENT) {
+            nano_log_warn("cannot remove %s of a deleted generation: %s",
+                          path, strerror(errno));
+        }
         if ((slash = strrchr(path, '/')) != NULL) {
             *slash = '\0';
             rmdir(path);
@@ -574,7 +594,8 @@ nano_module_media(nano_req_t *req, nano_res_t *res)
     nano_db_status_t   st;
     nano_db_t         *db;
     json_t            *o;
-    char               uri[PATH_MAX];
+    struct stat        sb;
+    char               uri[PATH_MAX], path[PATH_MAX];
     size_t             i;
     int                found, status;
 
@@ -606,6 +627,19 @@ nano_module_media(nano_req_t *req, nano_res_t *res)
         name = name != NULL ? name + 1 : file;
         if (strcmp(name, want) != 0) {
             continue;
+        }
+        /* a file gone from the disk (removed by hand, a restore that
+         * missed it) was nginx's HTML page, and no backend said which
+         * generation lost what */
+        if (snprintf(path, sizeof(path), "%s/%s", nano_job_media_root(),
+                     file) >= (int) sizeof(path)
+            || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        {
+            nano_log_warn("generation %s: its file %s is not in the media"
+                          " folder", id, file);
+            status = nano_res_error(res, 404, "not_found", "the file is no"
+                                    " longer on the server");
+            goto out;
         }
         /* nginx sends the file itself, with ranges: /_nano_media/ is an
          * internal location over NANO_MEDIA_DIR */

@@ -107,8 +107,10 @@ nano_sweep_named(const nano_sweep_user_t *u, const char *folder,
 
 /*
  * Removes the regular files in the folder fd that are older than before
- * and that no generation of u names (u NULL: none is named); counts
- * them.
+ * and that no generation of u names (u NULL: tmp/, where none is
+ * named); counts them.  tmp/ is every app's, sticky (nano-setup: 3770),
+ * so a file there is removed only by its owner's pass: another's was
+ * refused with EPERM and warned about on every pass of every module.
  */
 static void
 nano_sweep_files(int fd, const char *folder, const nano_sweep_user_t *u,
@@ -125,6 +127,7 @@ nano_sweep_files(int fd, const char *folder, const nano_sweep_user_t *u,
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0
             || fstatat(fd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0
             || !S_ISREG(sb.st_mode) || sb.st_mtime >= before
+            || (u == NULL && sb.st_uid != geteuid())
             || (u != NULL && nano_sweep_named(u, folder, e->d_name)))
         {
             continue;

@@ -8,7 +8,9 @@
  * died before its admission, a generation deleted while its runner
  * still wrote.  A generation still queued or running is never touched,
  * nor is anything younger than the grace, so work in progress on any
- * host that shares the media folder keeps its files.
+ * host that shares the media folder keeps its files.  In tmp/, shared by
+ * every app and sticky, only the files this process's user owns: text
+ * modules and the platform run the sweep for those alone.
  */
 
 #ifndef NANO_SWEEP_H

@@ -359,12 +359,78 @@ nano_upload_nth(const nano_upload_set_t *set, size_t n)
     return set != NULL && n < set->nfiles ? &set->files[n] : NULL;
 }
 
+/*
+ * Copies the file src to the new file dest (0640, never through a link)
+ * and removes src: a rename across file systems, for a $media/tmp that
+ * an operator put on a disk or tmpfs of its own.  0, or -1 with errno
+ * set and no dest left.
+ */
+static int
+nano_upload_copy(const char *src, const char *dest)
+{
+    char     buf[NANO_UPLOAD_WBUF];
+    ssize_t  n, w, off;
+    int      in, out, rc = -1, saved;
+
+    in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0) {
+        return -1;
+    }
+    out = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+               0640);
+    if (out < 0) {
+        saved = errno;
+        close(in);
+        errno = saved;
+        return -1;
+    }
+    for ( ;; ) {
+        n = read(in, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        for (off = 0; off < n; off += w) {
+            w = write(out, buf + off, (size_t) (n - off));
+            if (w < 0 && errno == EINTR) {
+                w = 0;
+            } else if (w <= 0) {
+                n = -1;
+                errno = w < 0 ? errno : ENOSPC;
+                break;
+            }
+        }
+        if (n < 0) {
+            break;
+        }
+    }
+    /* the umask may have taken the group's read (nginx's) */
+    if (n == 0 && fchmod(out, 0640) == 0) {
+        rc = 0;
+    }
+    saved = errno;
+    if (close(out) != 0 && rc == 0) {
+        saved = errno;
+        rc = -1;
+    }
+    close(in);
+    if (rc != 0) {
+        unlink(dest);
+    } else {
+        unlink(src);
+    }
+    errno = saved;
+    return rc;
+}
+
 int
 nano_upload_keep(nano_upload_set_t *set, const char *field,
     const char *dest)
 {
     char  *copy = NULL;
-    int    i = nano_upload_find(set, field), rc = -1;
+    int    i = nano_upload_find(set, field), rc = -1, saved;
 
     if (i < 0 || dest == NULL) {
         goto out;
@@ -373,9 +439,14 @@ nano_upload_keep(nano_upload_set_t *set, const char *field,
     if (copy == NULL) {
         goto out;
     }
-    if (rename(set->files[i].path, dest) != 0) {
+    if (rename(set->files[i].path, dest) != 0
+        && (errno != EXDEV || nano_upload_copy(set->files[i].path, dest) != 0))
+    {
+        /* ENOENT tells the caller to make the folder again */
+        saved = errno;
         nano_log_error("upload: cannot move %s to %s: %s",
                        set->files[i].path, dest, strerror(errno));
+        errno = saved;
         goto out;
     }
     free((char *) set->files[i].path);

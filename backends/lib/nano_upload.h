@@ -80,8 +80,9 @@ const nano_upload_t *nano_upload_get(const nano_upload_set_t *set,
 const nano_upload_t *nano_upload_nth(const nano_upload_set_t *set,
     size_t n);
 
-/* Renames the first file of field to dest; set no longer removes it.
- * 0, or -1 (logged). */
+/* Renames the first file of field to dest (copied and removed when dest
+ * is on another file system); set no longer removes it.  0, or -1
+ * (logged, errno kept: ENOENT when dest's folder is gone). */
 int nano_upload_keep(nano_upload_set_t *set, const char *field,
     const char *dest);
 

@@ -10,6 +10,7 @@
 #include "nano_page.h"
 #include "nano_password.h"
 #include "nano_server.h"
+#include "nano_sweep.h"
 #include "platform.h"
 
 static const nano_route_t  routes[] = {
@@ -96,9 +97,12 @@ static const nano_route_t  routes[] = {
       platform_account_export, 0, 0 },
 };
 
+static void platform_stop(void);
+
 /* Before the workers: the sign-up credits, the password pool's size,
  * the OAuth providers, billing's settings (a malformed packs file stops
- * the platform here), then the revocation publisher. */
+ * the platform here), then the revocation publisher and the sweep of
+ * the uploads it left. */
 static int
 platform_start(const nano_config_t *config)
 {
@@ -132,12 +136,23 @@ platform_start(const nano_config_t *config)
         platform_oauth_cleanup();
         return -1;
     }
+    /* the avatars' uploads in tmp/ that no request finished: only this
+     * process's user may remove them there (the modules sweep their
+     * own) */
+    if (nano_sweep_start("platform", config->media_dir, err, sizeof(err))
+        != 0)
+    {
+        nano_log_error("%s", err);
+        platform_stop();
+        return -1;
+    }
     return 0;
 }
 
 static void
 platform_stop(void)
 {
+    nano_sweep_stop();
     platform_revocations_stop();
     platform_oauth_cleanup();
     platform_billing_stop();

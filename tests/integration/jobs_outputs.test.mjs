@@ -11,12 +11,12 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { STATE, REGISTRY, retry } from './lib.mjs';
+import { STATE, REGISTRY, retry, get } from './lib.mjs';
 import { account } from './accounts.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
     price, tag, waitSql, MEDIA_DIR, FAKE_URL, RETRIES, OUTPUT, filesBelow,
-    oneJob, called, failedClean, withBackendEnv, fakeStats,
+    oneJob, called, failedClean, withBackendEnv, fakeStats, history, del,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -298,4 +298,67 @@ test('wan-2.5: video downloads in flight stay within NANO_JOBS_DOWNLOAD_MB; the 
         assert.equal(s.maxFilesInFlight, 1, 'one video download at a time');
         assert.equal(ledgerSum(u.id), balanceOf(u.id));
     });
+});
+
+// A stored output gone from the disk (removed by hand, a restore that
+// missed it) while its row still names it: the media route answered
+// with nginx's HTML page and no backend log said which generation lost
+// what.  Now a JSON 404 and a warning naming both; the generation still
+// shows in the history and can be deleted, which leaves no folder of it.
+test('nano-banana: an output removed from the disk answers a JSON 404 and a warning; the generation is still listed and deleted', { skip: !has('nano-banana') && 'nano-banana is not in the registry' }, async () => {
+    const m = 'nano-banana';
+    const j = await oneJob(m, 'gone-file', 'a picture lost from the disk');
+    assert.equal(j.g.status, 'succeeded', JSON.stringify(j.g.error));
+    const [file] = row(j.id).outputs.map((o) => path.join(MEDIA_DIR, o.file));
+    const url = j.g.outputs[0].url;
+    const ok = await get(url, { headers: j.u.jar.headers() });
+    assert.equal(ok.status, 200);
+    assert.equal(Number(ok.headers['content-length']), fs.statSync(file).size);
+
+    fs.unlinkSync(file);
+    const from = fs.statSync(logOf(m)).size;
+    const r = await get(url, { headers: j.u.jar.headers() });
+    assert.equal(r.status, 404);
+    assert.match(r.headers['content-type'], /^application\/json/);
+    assert.deepEqual(r.json(), { error: 'not_found', message: 'the file is no longer on the server' });
+    assert.match(fs.readFileSync(logOf(m), 'utf8').slice(from),
+        new RegExp(`generation ${j.id}: its file ${m}/${j.u.id}/${j.id}/0-[0-9a-f]{16}\\.png is not in the media folder`));
+
+    const h = await history(j.u.jar, m);
+    assert.deepEqual(h.json().items.map((g) => g.id), [j.id]);
+    const d = await del(j.u.jar, m, j.id);
+    assert.equal(d.status, 200, d.text);
+    assert.equal(row(j.id), null);
+    assert.equal(fs.existsSync(path.dirname(file)), false, 'the generation\'s folder went');
+});
+
+// A DELETE whose files cannot be removed (a read-only or immutable
+// folder) still deletes the row, and the owner believes the picture
+// gone; nothing said the file stayed.  Now a warning names it.  The
+// generation's folder is made immutable (chattr +i; skipped where the
+// file system has no such attribute).
+test('nano-banana: a DELETE whose file cannot be removed deletes the row and says in the log which file stayed', { skip: !has('nano-banana') && 'nano-banana is not in the registry' }, async (t) => {
+    const m = 'nano-banana';
+    const j = await oneJob(m, 'stuck-file', 'a picture that will not go');
+    assert.equal(j.g.status, 'succeeded', JSON.stringify(j.g.error));
+    const [file] = row(j.id).outputs.map((o) => path.join(MEDIA_DIR, o.file));
+    const dir = path.dirname(file);
+    const locked = spawnSync('chattr', ['+i', dir], { encoding: 'utf8' });
+    if (locked.status !== 0) {
+        t.skip(`chattr +i is not available here: ${(locked.stderr || locked.error?.message || '').trim()}`);
+        return;
+    }
+    const from = fs.statSync(logOf(m)).size;
+    try {
+        const d = await del(j.u.jar, m, j.id);
+        assert.equal(d.status, 200, d.text);
+        assert.equal(row(j.id), null);
+        assert.ok(fs.existsSync(file), 'the file is still there');
+        assert.ok(fs.readFileSync(logOf(m), 'utf8').slice(from)
+            .includes(`cannot remove ${file} of a deleted generation: Operation not permitted`),
+        `${m}'s log names the file that stayed`);
+    } finally {
+        spawnSync('chattr', ['-i', dir]);
+        fs.rmSync(dir, { recursive: true, force: true });
+    }
 });

@@ -15,10 +15,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { REGISTRY, retry } from './lib.mjs';
+import { spawn } from 'node:child_process';
+import { REGISTRY, retry, sleep } from './lib.mjs';
 import {
     person, generate, waitFor, row, tag, waitSql, lit, secondBackend,
-    withBackendEnv, psql, png, MEDIA_DIR,
+    withBackendEnv, psql, png, MEDIA_DIR, backendEnv, ROOT,
 } from './generations.mjs';
 
 const m = 'nano-banana';
@@ -164,3 +165,43 @@ test('an old user folder left empty goes, with an old empty inputs/; a young one
         }
     });
 });
+
+// Every app takes uploads into the shared tmp/, which an installed system
+// makes sticky (nano-setup: 3770): only an upload's owner can remove it.
+// The image and video modules alone swept, so the uploads a text module
+// or the platform left when killed mid-request stayed for good (and
+// every module's pass warned it could not remove them).  Each app now
+// sweeps tmp/ for its own; here a text module and the platform, each in
+// a media folder of its own with a stale and a young upload.
+for (const app of ['platform', REGISTRY.find((x) => x.kind === 'text')?.name].filter(Boolean)) {
+    test(`${app} removes its own stale uploads under tmp/ and keeps young ones`, async () => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-sweep-tmp-'));
+        const media = path.join(dir, 'media');
+        const stale = path.join(media, 'tmp', 'up-stale1');
+        const young = path.join(media, 'tmp', 'up-young1');
+        plant(stale);
+        plant(young, { young: true });
+        const logFile = path.join(dir, 'app.log');
+        const out = fs.openSync(logFile, 'a');
+        const child = spawn(path.join(ROOT, `build/bin/nano-${app}`), ['--listen', `unix:${path.join(dir, 's.sock')}`], {
+            env: {
+                ...backendEnv(app), NANO_MEDIA_DIR: media, NANO_MEDIA_SWEEP_SECS: '1',
+                NANO_REVOCATION_FILE: path.join(dir, 'revocations'),
+            },
+            stdio: ['ignore', out, out],
+        });
+        fs.closeSync(out);
+        const exited = new Promise((resolve) => child.on('exit', resolve));
+        const log = () => fs.readFileSync(logFile, 'utf8');
+        try {
+            const swept = await retry(() => !fs.existsSync(stale), 15000, 200);
+            assert.ok(swept, `the stale upload went:\n${log().slice(-1500)}`);
+            assert.ok(fs.existsSync(young), 'a young upload stays');
+            assert.doesNotMatch(log(), /media sweep[^\n]*cannot/);
+        } finally {
+            child.kill('SIGTERM');
+            if (await Promise.race([exited, sleep(10000).then(() => 'late')]) === 'late') child.kill('SIGKILL');
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
+    });
+}

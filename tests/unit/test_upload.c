@@ -12,12 +12,14 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nano_file.h"
 #include "nano_upload.h"
 
 #define PNG_640  "\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x02\x80" \
@@ -149,6 +151,76 @@ files_and_fields(void **state)
     nano_upload_cleanup(NULL);
 }
 
+/*
+ * The temporary folder on another file system than the upload's place
+ * (an operator's tmpfs or disk of its own for $media/tmp): rename(2)
+ * says EXDEV, and every edit's upload answered 500.  The file is
+ * copied across, whole, 0640, and the temporary one goes.
+ */
+static void
+kept_across_file_systems(void **state)
+{
+    static const char   head[] = "--b\r\n"
+                                 CD("name=\"image\"; filename=\"a.png\"")
+                                 "\r\n" PNG_640;
+    static char         body[8192 + 512];
+    nano_upload_set_t   set;
+    struct stat         a, b;
+    char                other[64], kept[96], kept2[96], *data;
+    size_t              n, len;
+    FILE               *f;
+
+    (void) state;
+    assert_int_equal(nano_upload_init(&set, media, "b", 16384), 0);
+    snprintf(other, sizeof(other), "/dev/shm/nano-test-upload-XXXXXX");
+    if (stat("/dev/shm", &a) != 0 || stat(tmpdir, &b) != 0
+        || a.st_dev == b.st_dev || mkdtemp(other) == NULL)
+    {
+        nano_upload_cleanup(&set);
+        skip();
+    }
+    memcpy(body, head, sizeof(head) - 1);
+    n = sizeof(head) - 1;
+    memset(body + n, 'x', 8192);
+    n += 8192;
+    memcpy(body + n, "\r\n--b--\r\n", 10);
+    n += 10;
+    assert_int_equal(feed(&set, body, n, 1000), 0);
+    assert_int_equal(tmp_files(), 1);
+
+    snprintf(kept, sizeof(kept), "%s/kept.png", other);
+    assert_int_equal(nano_upload_keep(&set, "image", kept), 0);
+    assert_string_equal(nano_upload_get(&set, "image")->path, kept);
+    assert_int_equal(tmp_files(), 0);
+    nano_upload_cleanup(&set);
+
+    assert_int_equal(stat(kept, &a), 0);
+    assert_int_equal(a.st_mode & 0777, 0640);
+    f = fopen(kept, "rb");
+    assert_non_null(f);
+    assert_int_equal(nano_file_read(f, sizeof(body), &data, &len), 0);
+    fclose(f);
+    assert_int_equal(len, sizeof(PNG_640) - 1 + 8192);
+    assert_memory_equal(data, PNG_640, sizeof(PNG_640) - 1);
+    assert_int_equal(data[len - 1], 'x');
+    free(data);
+
+    /* a folder removed meanwhile: refused with ENOENT (the caller makes
+     * it again), and the upload still goes at cleanup */
+    assert_int_equal(nano_upload_init(&set, media, "b", 16384), 0);
+    assert_int_equal(feed(&set, body, n, 1000), 0);
+    snprintf(kept2, sizeof(kept2), "%s/gone/kept.png", other);
+    errno = 0;
+    assert_int_equal(nano_upload_keep(&set, "image", kept2), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_int_equal(tmp_files(), 1);
+    nano_upload_cleanup(&set);
+    assert_int_equal(tmp_files(), 0);
+
+    unlink(kept);
+    rmdir(other);
+}
+
 typedef struct {
     const char  *body;
     size_t       len;       /* 0: strlen(body) */
@@ -257,6 +329,7 @@ main(void)
         cmocka_unit_test(refusals),
         cmocka_unit_test(bad_utf8),
         cmocka_unit_test(unusable_folder),
+        cmocka_unit_test(kept_across_file_systems),
     };
 
     return cmocka_run_group_tests_name("upload", tests, setup, teardown);
