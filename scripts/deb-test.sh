@@ -310,6 +310,21 @@ sed -e "s|^nano_auth_origin .*|nano_auth_origin           http://127.0.0.1:$port
 ln -sfn ../sites-available/nano "$root/etc/nginx/sites-enabled/nano"
 rm -f "$root/etc/nginx/sites-enabled/default"
 check "nginx -t with the packaged snippets and site" inroot nginx -t
+# What the operator's copies point at: every file of ours the example
+# site, README.Debian and the environment files name is installed.
+named_paths() {
+    local f p missing=0
+    for f in /usr/share/nano/nginx-site.conf \
+             /usr/share/doc/nano-platform/README.Debian /etc/nano/common.env \
+             /etc/nano/platform.env; do
+        while read -r p; do
+            [ -e "$root$p" ] || { echo "$f names $p: not installed"; missing=1; }
+        done < <(grep -o '/\(usr\|etc/nano\|etc/nginx/nano\)/[A-Za-z0-9._/-]*[A-Za-z0-9_]' "$root$f")
+    done
+    return "$missing"
+}
+check "every file the example site, README.Debian and the env files name is installed" \
+    named_paths
 nginx_up() {
     local i
     inroot nginx || return 1
