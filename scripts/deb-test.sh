@@ -429,6 +429,19 @@ for f in "${debs[@]}"; do
     upgrade_debs+=("/tmp/debs/next-${f##*/}")
 done
 conf_sum=$(sha256sum "$root/etc/nano/common.env" "$root/etc/nano/keys")
+# From here the maintainer scripts see a running systemd, which a chroot
+# cannot have: a stand-in systemctl records what they ask of it, and
+# whether the programs were still installed when they asked.
+calls=/tmp/systemctl.calls
+mv "$root/usr/bin/systemctl" "$root/usr/bin/systemctl.real"
+cat >"$root/usr/bin/systemctl" <<EOF
+#!/bin/sh
+state=gone
+[ -x /usr/lib/nano/bin/nano-platform ] && state=present
+echo "\$* (programs \$state)" >>$calls
+EOF
+chmod 0755 "$root/usr/bin/systemctl"
+mkdir -p "$root/run/systemd/system"
 versions() {
     inroot dpkg-query -W -f '${Version}\n' nano-platform \
         libnginx-mod-http-nano-auth | paste -sd ' '
@@ -439,6 +452,8 @@ upgrade() {
     is "$next $next" versions
 }
 check "apt upgrades both packages to $next, the apps running" upgrade
+check "the upgrade's postinst restarts the running apps (try-restart nano@*.service)" \
+    grep -Fx 'try-restart nano@*.service (programs present)' "$root$calls"
 kept() {
     local f
     is "$conf_sum" sha256sum "$root/etc/nano/common.env" "$root/etc/nano/keys" ||
@@ -467,6 +482,30 @@ check "the session from before the upgrade still signs in; the history is there"
 
 # --- removal ------------------------------------------------------------
 stop_all
+media_sum=$(cd "$root/var/lib/nano/media" && find . -type f | sort | xargs sha256sum)
+conf_sum=$(sha256sum "$root"/etc/nano/*.env "$root/etc/nano/keys")
+: >"$root$calls"
+remove_ok() {
+    inroot apt-get remove -y nano-platform libnginx-mod-http-nano-auth \
+        >"$work/remove.log" 2>&1 || { tail "$work/remove.log"; return 1; }
+    [ ! -e "$root/usr/lib/nano/bin/nano-platform" ] || return 1
+    # the apps and their sockets stopped while their programs were there
+    grep -Fx 'stop nano@*.service nano@*.socket (programs present)' "$root$calls" &&
+        grep -Fx 'daemon-reload (programs gone)' "$root$calls"
+}
+check "apt-get remove stops the apps and their sockets before their programs go" \
+    remove_ok
+remove_kept() {
+    is "$conf_sum" sha256sum "$root"/etc/nano/*.env "$root/etc/nano/keys" &&
+        is "$media_sum" sh -c "cd '$root/var/lib/nano/media' && find . -type f | sort | xargs sha256sum" &&
+        grep -q . <<<"$media_sum" &&
+        is 'root:root 600' owner /etc/nano/keys &&
+        inroot id nano-platform >/dev/null
+}
+check "apt-get remove keeps the key, the env files, the users and the media" remove_kept
+rm -f "$root/usr/bin/systemctl"
+mv "$root/usr/bin/systemctl.real" "$root/usr/bin/systemctl"
+rmdir "$root/run/systemd/system"
 purge_ok() {
     inroot apt-get purge -y nano-platform libnginx-mod-http-nano-auth \
         >"$work/purge.log" 2>&1 || { tail "$work/purge.log"; return 1; }
