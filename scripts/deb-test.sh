@@ -327,7 +327,9 @@ check "every file the example site, README.Debian and the env files name is inst
     named_paths
 nginx_up() {
     local i
-    inroot nginx || return 1
+    # by its path, as nginx.service starts it: a binary upgrade (USR2)
+    # re-executes the master's argv[0]
+    inroot /usr/sbin/nginx || return 1
     for ((i = 0; i < 50; i++)); do
         chroot_port_open "$port" && return 0
         sleep 0.1
@@ -442,6 +444,16 @@ echo "\$* (programs \$state)" >>$calls
 EOF
 chmod 0755 "$root/usr/bin/systemctl"
 mkdir -p "$root/run/systemd/system"
+# and invoke-rc.d may do what Debian's nginx does to take a new binary
+# (its init script's graceful upgrade), nothing else
+cat >"$root/usr/sbin/policy-rc.d" <<'EOF'
+#!/bin/sh
+[ "$1" = --quiet ] && shift
+[ "$1" = nginx ] && [ "$2" = upgrade ] && exit 0
+exit 101
+EOF
+so=/usr/lib/nginx/modules/ngx_http_nano_auth_module.so
+old_master=$(cat "$root/run/nginx.pid")
 versions() {
     inroot dpkg-query -W -f '${Version}\n' nano-platform \
         libnginx-mod-http-nano-auth | paste -sd ' '
@@ -454,6 +466,26 @@ upgrade() {
 check "apt upgrades both packages to $next, the apps running" upgrade
 check "the upgrade's postinst restarts the running apps (try-restart nano@*.service)" \
     grep -Fx 'try-restart nano@*.service (programs present)' "$root$calls"
+# A reload keeps the module nginx's master loaded (dlopen of the same
+# path): the replaced file must be loaded by a new master.
+new_module() {
+    local pid i
+    pid=$(cat "$root/run/nginx.pid")
+    [ "$pid" != "$old_master" ] || { echo "the same master, $pid"; return 1; }
+    if grep -qF "$so (deleted)" "/proc/$pid/maps" ||
+        ! grep -qF "$so" "/proc/$pid/maps"; then
+        grep -F "$so" "/proc/$pid/maps"
+        return 1
+    fi
+    # the old master ends once its workers have (a zombie counts as gone)
+    for ((i = 0; i < 50; i++)); do
+        grep -qs '^State:[[:space:]]*[^Z]' "/proc/$old_master/status" || return 0
+        sleep 0.1
+    done
+    echo "the old master $old_master still runs"
+    return 1
+}
+check "nginx runs the upgraded module: a new master, the replaced file unmapped" new_module
 kept() {
     local f
     is "$conf_sum" sha256sum "$root/etc/nano/common.env" "$root/etc/nano/keys" ||
