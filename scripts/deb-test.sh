@@ -11,11 +11,18 @@
 #     unit files) serve through nginx and the packaged site: 302/401
 #     without a session, 200 after a real sign-up and sign-in, a generated
 #     image the module wrote that nginx sends;
+#   - every file of ours the example site, README.Debian and the
+#     environment files name is installed;
 #   - an upgrade (the same files as the next version) with the apps
 #     running keeps the operator's configuration, the session key and a
-#     signed-in session;
+#     signed-in session, restarts the apps and has nginx run the new
+#     module from a new master;
+#   - removing stops the apps and sockets first and keeps the key, the
+#     environment files, the users and the media;
 #   - purging removes the module's link and the key file.
-# A chroot cannot run systemd, hence the hand start.  Everything runs in
+# A chroot cannot run systemd, hence the hand start, and from the
+# upgrade on a stand-in systemctl that records what the maintainer
+# scripts ask of it.  Everything runs in
 # private mount and pid namespaces, so no mount or process outlives it
 # (the trap unmounts and stops as well).  Prints PASS/FAIL per check and
 # ends with "deb-test: N passed, N failed".
