@@ -11,11 +11,18 @@
 #     unit files) serve through nginx and the packaged site: 302/401
 #     without a session, 200 after a real sign-up and sign-in, a generated
 #     image the module wrote that nginx sends;
+#   - every file of ours the example site, README.Debian and the
+#     environment files name is installed;
 #   - an upgrade (the same files as the next version) with the apps
 #     running keeps the operator's configuration, the session key and a
-#     signed-in session;
+#     signed-in session, restarts the apps and has nginx run the new
+#     module from a new master;
+#   - removing stops the apps and sockets first and keeps the key, the
+#     environment files, the users and the media;
 #   - purging removes the module's link and the key file.
-# A chroot cannot run systemd, hence the hand start.  Everything runs in
+# A chroot cannot run systemd, hence the hand start, and from the
+# upgrade on a stand-in systemctl that records what the maintainer
+# scripts ask of it.  Everything runs in
 # private mount and pid namespaces, so no mount or process outlives it
 # (the trap unmounts and stops as well).  Prints PASS/FAIL per check and
 # ends with "deb-test: N passed, N failed".
@@ -310,9 +317,26 @@ sed -e "s|^nano_auth_origin .*|nano_auth_origin           http://127.0.0.1:$port
 ln -sfn ../sites-available/nano "$root/etc/nginx/sites-enabled/nano"
 rm -f "$root/etc/nginx/sites-enabled/default"
 check "nginx -t with the packaged snippets and site" inroot nginx -t
+# What the operator's copies point at: every file of ours the example
+# site, README.Debian and the environment files name is installed.
+named_paths() {
+    local f p missing=0
+    for f in /usr/share/nano/nginx-site.conf \
+             /usr/share/doc/nano-platform/README.Debian /etc/nano/common.env \
+             /etc/nano/platform.env; do
+        while read -r p; do
+            [ -e "$root$p" ] || { echo "$f names $p: not installed"; missing=1; }
+        done < <(grep -o '/\(usr\|etc/nano\|etc/nginx/nano\)/[A-Za-z0-9._/-]*[A-Za-z0-9_]' "$root$f")
+    done
+    return "$missing"
+}
+check "every file the example site, README.Debian and the env files name is installed" \
+    named_paths
 nginx_up() {
     local i
-    inroot nginx || return 1
+    # by its path, as nginx.service starts it: a binary upgrade (USR2)
+    # re-executes the master's argv[0]
+    inroot /usr/sbin/nginx || return 1
     for ((i = 0; i < 50; i++)); do
         chroot_port_open "$port" && return 0
         sleep 0.1
@@ -414,6 +438,29 @@ for f in "${debs[@]}"; do
     upgrade_debs+=("/tmp/debs/next-${f##*/}")
 done
 conf_sum=$(sha256sum "$root/etc/nano/common.env" "$root/etc/nano/keys")
+# From here the maintainer scripts see a running systemd, which a chroot
+# cannot have: a stand-in systemctl records what they ask of it, and
+# whether the programs were still installed when they asked.
+calls=/tmp/systemctl.calls
+mv "$root/usr/bin/systemctl" "$root/usr/bin/systemctl.real"
+cat >"$root/usr/bin/systemctl" <<EOF
+#!/bin/sh
+state=gone
+[ -x /usr/lib/nano/bin/nano-platform ] && state=present
+echo "\$* (programs \$state)" >>$calls
+EOF
+chmod 0755 "$root/usr/bin/systemctl"
+mkdir -p "$root/run/systemd/system"
+# and invoke-rc.d may do what Debian's nginx does to take a new binary
+# (its init script's graceful upgrade), nothing else
+cat >"$root/usr/sbin/policy-rc.d" <<'EOF'
+#!/bin/sh
+[ "$1" = --quiet ] && shift
+[ "$1" = nginx ] && [ "$2" = upgrade ] && exit 0
+exit 101
+EOF
+so=/usr/lib/nginx/modules/ngx_http_nano_auth_module.so
+old_master=$(cat "$root/run/nginx.pid")
 versions() {
     inroot dpkg-query -W -f '${Version}\n' nano-platform \
         libnginx-mod-http-nano-auth | paste -sd ' '
@@ -424,6 +471,28 @@ upgrade() {
     is "$next $next" versions
 }
 check "apt upgrades both packages to $next, the apps running" upgrade
+check "the upgrade's postinst restarts the running apps (try-restart nano@*.service)" \
+    grep -Fx 'try-restart nano@*.service (programs present)' "$root$calls"
+# A reload keeps the module nginx's master loaded (dlopen of the same
+# path): the replaced file must be loaded by a new master.
+new_module() {
+    local pid i
+    pid=$(cat "$root/run/nginx.pid")
+    [ "$pid" != "$old_master" ] || { echo "the same master, $pid"; return 1; }
+    if grep -qF "$so (deleted)" "/proc/$pid/maps" ||
+        ! grep -qF "$so" "/proc/$pid/maps"; then
+        grep -F "$so" "/proc/$pid/maps"
+        return 1
+    fi
+    # the old master ends once its workers have (a zombie counts as gone)
+    for ((i = 0; i < 50; i++)); do
+        grep -qs '^State:[[:space:]]*[^Z]' "/proc/$old_master/status" || return 0
+        sleep 0.1
+    done
+    echo "the old master $old_master still runs"
+    return 1
+}
+check "nginx runs the upgraded module: a new master, the replaced file unmapped" new_module
 kept() {
     local f
     is "$conf_sum" sha256sum "$root/etc/nano/common.env" "$root/etc/nano/keys" ||
@@ -452,6 +521,30 @@ check "the session from before the upgrade still signs in; the history is there"
 
 # --- removal ------------------------------------------------------------
 stop_all
+media_sum=$(cd "$root/var/lib/nano/media" && find . -type f | sort | xargs sha256sum)
+conf_sum=$(sha256sum "$root"/etc/nano/*.env "$root/etc/nano/keys")
+: >"$root$calls"
+remove_ok() {
+    inroot apt-get remove -y nano-platform libnginx-mod-http-nano-auth \
+        >"$work/remove.log" 2>&1 || { tail "$work/remove.log"; return 1; }
+    [ ! -e "$root/usr/lib/nano/bin/nano-platform" ] || return 1
+    # the apps and their sockets stopped while their programs were there
+    grep -Fx 'stop nano@*.service nano@*.socket (programs present)' "$root$calls" &&
+        grep -Fx 'daemon-reload (programs gone)' "$root$calls"
+}
+check "apt-get remove stops the apps and their sockets before their programs go" \
+    remove_ok
+remove_kept() {
+    is "$conf_sum" sha256sum "$root"/etc/nano/*.env "$root/etc/nano/keys" &&
+        is "$media_sum" sh -c "cd '$root/var/lib/nano/media' && find . -type f | sort | xargs sha256sum" &&
+        grep -q . <<<"$media_sum" &&
+        is 'root:root 600' owner /etc/nano/keys &&
+        inroot id nano-platform >/dev/null
+}
+check "apt-get remove keeps the key, the env files, the users and the media" remove_kept
+rm -f "$root/usr/bin/systemctl"
+mv "$root/usr/bin/systemctl.real" "$root/usr/bin/systemctl"
+rmdir "$root/run/systemd/system"
 purge_ok() {
     inroot apt-get purge -y nano-platform libnginx-mod-http-nano-auth \
         >"$work/purge.log" 2>&1 || { tail "$work/purge.log"; return 1; }

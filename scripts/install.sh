@@ -102,6 +102,9 @@ install_platform() {
     install -d "$d$DATADIR/sql"
     install -m 0644 sql/[0-9]*.sql "$d$DATADIR/sql/"
     subst ops/nginx-site.conf.in "$d$DATADIR/nginx-site.conf" 0644
+    # phase 2's server block to copy per module (its @NAMES@ are the
+    # operator's to fill in, so it stays a template)
+    install -m 0644 nginx.conf.d/subdomain.conf.in "$d$DATADIR/subdomain.conf.in"
     install -m 0644 docs/OPERATIONS.md "$d$DATADIR/OPERATIONS.md"
 
     # nginx snippets: /etc/nginx/nano/, included as nano/<file>
