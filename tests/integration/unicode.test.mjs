@@ -1,9 +1,12 @@
 // Text beyond ASCII where a user's or a provider's text goes: JSON
-// strings that are not UTF-8 or hold a NUL named as a form's fields are.
+// strings that are not UTF-8 or hold a NUL named as a form's fields are;
+// a provider's lone surrogate or NUL escape kept as U+FFFD.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { REGISTRY, request } from './lib.mjs';
-import { psql, lit, person, balanceOf, JSON_H, tag } from './generations.mjs';
+import {
+    psql, lit, person, balanceOf, JSON_H, tag, generate, generation, stream,
+} from './generations.mjs';
 
 // The same text sent as JSON: a NUL (PostgreSQL keeps none in text or
 // jsonb), a raw byte that is not UTF-8, a lone surrogate escape.  Each
@@ -49,4 +52,34 @@ test('a JSON string that is not UTF-8 or holds a NUL is refused with that field 
         assert.deepEqual([res.json().error, res.json().field], ['invalid_field', 'name'], `${p} ${body}: ${res.text.slice(0, 200)}`);
     }
     assert.equal(psql(`SELECT count(*) FROM "User" WHERE "email" = ${lit(email)}`), '0', 'nobody made');
+});
+
+// A provider's answer may hold escapes that JSON's grammar allows and
+// jansson refuses: a lone surrogate (a text cut by UTF-16 units, as
+// JavaScript's slice() cuts) and \u0000.  Until 2026-12-06 one of them
+// threw the whole answer away as "not JSON" (502, or an error event after
+// the deltas already shown); now each is U+FFFD, the answer is kept,
+// and what was streamed is what the row keeps.
+test('a provider\'s lone surrogate or NUL escape becomes U+FFFD: the answer is kept, whole and streamed', async () => {
+    const u = await person('odd-unicode');
+    const fakes = [['qwen', 'qwen-plus'], ['grok', 'grok-3-mini']].filter(([m]) => REGISTRY.some((x) => x.name === m));
+    assert.ok(fakes.length > 0, 'a text module on a fake provider');
+    for (const [m, model] of fakes) {
+        const prompt = `Tell me something ${tag()} [fake:odd-unicode]`;
+        const want = `Fake reply from ${model}: you said "Tell me something ${prompt.split(' ')[3]}". `
+            + 'This \ufffd answer\ufffd comes from the test fake, one word at a time.';
+        const whole = await generate(u.jar, m, { prompt });
+        assert.equal(whole.status, 200, `${m}: ${whole.text.slice(0, 300)}`);
+        assert.equal(whole.json().text, want, m);
+        assert.equal((await generation(u.jar, m, whole.json().id)).json().text, want, `${m}: the row`);
+
+        const s = await stream(u.jar, m, { prompt, stream: true });
+        assert.equal(s.status, 200, s.text.slice(0, 300));
+        assert.deepEqual(s.events.filter((e) => e.event === 'error'), [], `${m}: no error event`);
+        assert.equal(s.events.at(-1).event, 'done', `${m}: ${s.text.slice(-300)}`);
+        const joined = s.events.filter((e) => e.event === 'delta').map((e) => e.data.text).join('');
+        assert.equal(joined, want, `${m}: the deltas`);
+        assert.equal((await generation(u.jar, m, s.events.at(-1).data.id)).json().text, want, `${m}: the streamed row`);
+    }
+    assert.equal(balanceOf(u.id), 100 - 2 * fakes.length, 'each answer charged once');
 });
