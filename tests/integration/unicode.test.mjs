@@ -1,9 +1,10 @@
 // Text beyond ASCII where a user's or a provider's text goes: JSON
 // strings that are not UTF-8 or hold a NUL named as a form's fields are;
-// a provider's lone surrogate or NUL escape kept as U+FFFD.
+// a provider's lone surrogate or NUL escape kept as U+FFFD; a callbackUrl
+// past ASCII percent-encoded in the Location header.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { REGISTRY, request } from './lib.mjs';
+import { REGISTRY, ORIGIN, Jar, request, register, newUser, signIn } from './lib.mjs';
 import {
     psql, lit, person, balanceOf, JSON_H, tag, generate, generation, stream,
 } from './generations.mjs';
@@ -82,4 +83,22 @@ test('a provider\'s lone surrogate or NUL escape becomes U+FFFD: the answer is k
         assert.equal((await generation(u.jar, m, s.events.at(-1).data.id)).json().text, want, `${m}: the streamed row`);
     }
     assert.equal(balanceOf(u.id), 100 - 2 * fakes.length, 'each answer charged once');
+});
+
+// A callbackUrl with text past ASCII went into the sign-in's Location
+// header as raw UTF-8 bytes, which no URI holds: a client that reads a
+// header as Latin-1 (Node's, most libraries but browsers) went to
+// "/qwen/?q=\u00e6\u0097\u00a5...".  The gateway's own redirect to the
+// sign-in page already percent-encoded it.
+test('a callbackUrl past ASCII comes back percent-encoded: the Location header is ASCII', async () => {
+    const user = newUser('cb-utf8');
+    assert.equal((await register(user)).status, 201);
+    const want = `${ORIGIN}/qwen/?q=%E6%97%A5%E6%9C%AC%20x`;
+    let jar = new Jar();
+    let res = await signIn(jar, user.email, user.password, { callbackUrl: '/qwen/?q=\u65e5\u672c x' });
+    assert.equal(res.status, 302, res.text.slice(0, 200));
+    assert.equal(res.headers.location, want, 'the Location header');
+    jar = new Jar();
+    res = await signIn(jar, user.email, user.password, { callbackUrl: '/qwen/?q=\u65e5\u672c x', json: 'true' });
+    assert.equal(res.json().url, want, 'json=true');
 });
