@@ -509,8 +509,8 @@ check_encoding(PGconn *conn)
     }
     die_msg("the database's encoding is %s, not UTF8: the platform keeps "
             "UTF-8 text, which it would cut inside characters; create the "
-            "database with createdb -E UTF8 -T template0 (a V1 database: "
-            "pg_dump it and restore it into such a one)",
+            "database with createdb -E UTF8 --lc-ctype=C.UTF-8 -T template0 "
+            "(a V1 database: pg_dump it and restore it into such a one)",
             enc != NULL ? enc : "unknown");
     return -1;
 }

@@ -109,7 +109,7 @@ test('a database whose encoding is not UTF8 is refused, naming it, and nothing i
         for (const args of [[], ['--apply']]) {
             const r = migrate(db, args);
             assert.notEqual(r.status, 0, `${enc} ${args}: ${r.out}`);
-            assert.match(r.err, new RegExp(`the database's encoding is ${enc}, not UTF8: .*createdb -E UTF8 -T template0`), `${enc} ${args}`);
+            assert.match(r.err, new RegExp(`the database's encoding is ${enc}, not UTF8: .*createdb -E UTF8 --lc-ctype=C\\.UTF-8 -T template0`), `${enc} ${args}`);
             assert.equal(tables(db), '', `${enc} ${args}: no table, not even the record table`);
         }
     }
