@@ -743,9 +743,10 @@ take_lock(PGconn *conn)
 static int
 migrate(const char *dir, const char *url, int apply)
 {
+    /* the migrations are UTF-8 whatever PGCLIENTENCODING says */
     const char *const kw[] = { "connect_timeout", "fallback_application_name",
-                               "dbname", NULL };
-    const char       *val[] = { "10", "nano-migrate", NULL, NULL };
+                               "dbname", "client_encoding", NULL };
+    const char       *val[] = { "10", "nano-migrate", NULL, "UTF8", NULL };
     mig_list_t        list = { NULL, 0 };
     PGconn           *conn = NULL;
     PGresult         *res = NULL;

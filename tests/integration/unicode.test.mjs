@@ -1,12 +1,14 @@
 // Text beyond ASCII where a user's or a provider's text goes: JSON
 // strings that are not UTF-8 or hold a NUL named as a form's fields are;
 // a provider's lone surrogate or NUL escape kept as U+FFFD; a callbackUrl
-// past ASCII percent-encoded in the Location header.
+// past ASCII percent-encoded in the Location header; UTF-8 stored as it
+// is whatever client encoding libpq's environment names.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { REGISTRY, ORIGIN, Jar, request, register, newUser, signIn } from './lib.mjs';
 import {
     psql, lit, person, balanceOf, JSON_H, tag, generate, generation, stream,
+    withBackendEnv,
 } from './generations.mjs';
 
 // The same text sent as JSON: a NUL (PostgreSQL keeps none in text or
@@ -101,4 +103,21 @@ test('a callbackUrl past ASCII comes back percent-encoded: the Location header i
     jar = new Jar();
     res = await signIn(jar, user.email, user.password, { callbackUrl: '/qwen/?q=\u65e5\u672c x', json: 'true' });
     assert.equal(res.json().url, want, 'json=true');
+});
+
+// libpq takes its client encoding from PGCLIENTENCODING or a
+// client_encoding in DATABASE_URL (which the backends pass on): a
+// backend started under LATIN1 stored each byte of UTF-8 as a Latin-1
+// character, "caf\u00c3\u00a9" for "caf\u00e9", which every other reader
+// (the platform's dashboard and export, psql) then showed.
+test('a backend whose environment says PGCLIENTENCODING=LATIN1 still stores UTF-8 as it is', async () => {
+    const u = await person('client-enc');
+    const prompt = `caf\u00e9 \u65e5\u672c \u{1F600} ${tag()}`;
+    const id = await withBackendEnv('qwen', ['PGCLIENTENCODING=LATIN1'], async () => {
+        const res = await generate(u.jar, 'qwen', { prompt });
+        assert.equal(res.status, 200, res.text.slice(0, 300));
+        return res.json().id;
+    });
+    assert.equal(psql(`SELECT "prompt" FROM "Generation" WHERE "id" = ${lit(id)}`), prompt, 'the row as psql reads it');
+    assert.equal((await generation(u.jar, 'qwen', id)).json().prompt, prompt, 'and as the module reads it');
 });
