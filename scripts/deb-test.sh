@@ -209,7 +209,7 @@ pg_setup() {
     install -d -o "$(stat -c %u "$root/var/lib/postgresql")" -m 2775 "$root/run/postgresql"
     inroot pg_ctlcluster "$pgver" main start &&
         inroot runuser -u postgres -- psql -qc 'CREATE ROLE nano LOGIN' &&
-        inroot runuser -u postgres -- createdb -O nano nano
+        inroot runuser -u postgres -- createdb -E UTF8 --lc-ctype=C.UTF-8 -T template0 -O nano nano
 }
 check "PostgreSQL starts in the chroot, database nano created" pg_setup
 

@@ -212,10 +212,43 @@ nano_callback_check(const char *url, const char *origin)
     return NANO_CALLBACK_ABSOLUTE;
 }
 
+/* A new copy of s whose bytes no URI holds (past ASCII, the space, '"',
+ * '<', '>') are percent-encoded, as a browser encodes them: a Location
+ * header is ASCII (RFC 9110's URI-reference), and a client that reads
+ * it as Latin-1, as most do but browsers, went to another address. */
+static char *
+nano_callback_uri(const char *s)
+{
+    static const char   hex[] = "0123456789ABCDEF";
+    const unsigned char *p;
+    size_t               n = 0;
+    char                *out, *w;
+
+    for (p = (const unsigned char *) s; *p != '\0'; p++) {
+        n += (*p >= 0x80 || *p == ' ' || *p == '"' || *p == '<' || *p == '>')
+             ? 3 : 1;
+    }
+    out = malloc(n + 1);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (p = (const unsigned char *) s, w = out; *p != '\0'; p++) {
+        if (*p >= 0x80 || *p == ' ' || *p == '"' || *p == '<' || *p == '>') {
+            *w++ = '%';
+            *w++ = hex[*p >> 4];
+            *w++ = hex[*p & 0xf];
+        } else {
+            *w++ = (char) *p;
+        }
+    }
+    *w = '\0';
+    return out;
+}
+
 char *
 nano_callback_resolve(const char *url, const char *origin)
 {
-    char    *out;
+    char    *out, *uri;
     size_t   olen, ulen;
 
     switch (nano_callback_check(url, origin)) {
@@ -227,10 +260,17 @@ nano_callback_resolve(const char *url, const char *origin)
             memcpy(out, origin, olen);
             memcpy(out + olen, url, ulen + 1);
         }
-        return out;
+        break;
     case NANO_CALLBACK_ABSOLUTE:
-        return strdup(url);
+        out = strdup(url);
+        break;
     default:
         return strdup(origin);
     }
+    if (out == NULL) {
+        return NULL;
+    }
+    uri = nano_callback_uri(out);
+    free(out);
+    return uri;
 }

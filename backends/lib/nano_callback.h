@@ -38,8 +38,10 @@ nano_callback_kind_t nano_callback_check(const char *url, const char *origin);
 
 /*
  * The absolute URL to redirect to: origin + url for a relative url, url
- * itself for a same-origin one, otherwise origin.  Returns a new string
- * the caller frees with free(), or NULL when out of memory.
+ * itself for a same-origin one, otherwise origin; bytes past ASCII, the
+ * space, '"', '<' and '>' percent-encoded (a Location header is ASCII).
+ * Returns a new string the caller frees with free(), or NULL when out of
+ * memory.
  */
 char *nano_callback_resolve(const char *url, const char *origin);
 

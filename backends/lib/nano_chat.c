@@ -386,7 +386,7 @@ nano_chat_parse_chunk(nano_provider_t p, const char *data, size_t len,
         c->done = 1;
         return 0;
     }
-    root = json_loadb(data, len, 0, NULL);
+    root = nano_provider_json_loadb(data, len, 0, NULL);
     if (!json_is_object(root)) {
         json_decref(root);
         return nano_provider_error_set(err, NANO_PERR_BAD_RESPONSE, 0,

@@ -335,12 +335,16 @@ db_connect(nano_db_t *db)
 {
     /* Keywords before dbname are defaults the URI may override.  TCP
      * keepalives find a server that vanished (host down, cable cut)
-     * within about 25 s instead of the kernel's two hours. */
+     * within about 25 s instead of the kernel's two hours.  The client
+     * encoding comes after it, overriding the URI and PGCLIENTENCODING:
+     * what we send is UTF-8 (nano_utf8_valid checks every parameter),
+     * and under LATIN1 each of its bytes was stored as a character. */
     const char *const kw[] = { "connect_timeout", "fallback_application_name",
                                "keepalives_idle", "keepalives_interval",
-                               "keepalives_count", "dbname", NULL };
+                               "keepalives_count", "dbname",
+                               "client_encoding", NULL };
     const char *const val[] = { NANO_DB_CONNECT_TIMEOUT, "nano", "10", "5",
-                                "3", db->uri, NULL };
+                                "3", db->uri, "UTF8", NULL };
     long long         start;
 
     /* A connection the server closed while it sat in the pool (a

@@ -352,11 +352,11 @@ nano_req_json(const nano_req_t *req, json_t **root)
 }
 
 int
-nano_res_json_overflow(const nano_req_t *req, nano_res_t *res)
+nano_res_json_named(const nano_req_t *req, nano_res_t *res)
 {
     json_error_t   err;
     json_t        *root;
-    const char    *key;
+    const char    *key, *msg;
     size_t         keylen, i;
     char           field[64];
 
@@ -369,8 +369,28 @@ nano_res_json_overflow(const nano_req_t *req, nano_res_t *res)
         json_decref(root);
         return 0;
     }
-    if (json_error_code(&err) != json_error_numeric_overflow
-        || err.position < 0
+    switch (json_error_code(&err)) {
+    case json_error_numeric_overflow:
+        msg = "this number is out of range";
+        break;
+    case json_error_null_character:
+        /* PostgreSQL keeps no NUL in text or jsonb */
+        msg = "this text holds a NUL character (\\u0000)";
+        break;
+    case json_error_invalid_utf8:
+        msg = "this text is not valid UTF-8";
+        break;
+    case json_error_invalid_syntax:
+        /* jansson's words for a lone surrogate escape, "\\ud800" */
+        if (strncmp(err.text, "invalid Unicode", 15) != 0) {
+            return 0;
+        }
+        msg = "this text is not valid UTF-8 (a lone surrogate escape)";
+        break;
+    default:
+        return 0;
+    }
+    if (err.position < 0
         || nano_json_member_at(req->body, req->body_len,
                                (size_t) err.position, &key, &keylen) != 0
         || keylen == 0 || keylen >= sizeof(field))
@@ -384,8 +404,8 @@ nano_res_json_overflow(const nano_req_t *req, nano_res_t *res)
     }
     memcpy(field, key, keylen);
     field[keylen] = '\0';
-    /* named, as {"seed": -1} is */
-    return nano_res_field_error(res, field, "this number is out of range");
+    /* named, as {"seed": -1} and a form's field that is not UTF-8 are */
+    return nano_res_field_error(res, field, msg);
 }
 
 int
@@ -444,8 +464,8 @@ nano_req_fields(const nano_req_t *req, nano_res_t *res, nano_form_t *form,
         if (status == 413) {
             return nano_res_json_too_large(res);
         }
-        if (status == 400 && numbers) {
-            named = nano_res_json_overflow(req, res);
+        if (status == 400) {
+            named = nano_res_json_named(req, res);
             if (named != 0) {
                 return named;
             }

@@ -174,11 +174,14 @@ int nano_req_json(const nano_req_t *req, json_t **root);
 /*
  * After nano_req_json refused the body with 400: when that was for a
  * number jansson cannot hold (an integer past 64 bits, a real past a
- * double), answers 400 naming the top-level field that holds it (plain
- * printable ASCII names only) and returns that status; otherwise 0, and
- * res is untouched.  So that {"seed": 1e30} is named as {"seed": -1} is.
+ * double) or for text it does not take (a NUL, "\u0000"; a byte that is
+ * not UTF-8; a lone surrogate escape, "\ud800"), answers 400 naming the
+ * top-level field that holds it (plain printable ASCII names only) and
+ * returns that status; otherwise 0, and res is untouched.  So that
+ * {"seed": 1e30} is named as {"seed": -1} is, and {"prompt": "a\u0000"}
+ * as a form's prompt that is not UTF-8.
  */
-int nano_res_json_overflow(const nano_req_t *req, nano_res_t *res);
+int nano_res_json_named(const nano_req_t *req, nano_res_t *res);
 
 /* 413 payload_too_large for a body nano_req_json refused for its size. */
 int nano_res_json_too_large(nano_res_t *res);

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "nano_log.h"
+#include "nano_utf8.h"
 
 #define NANO_LOG_LINE_MAX  2048
 
@@ -23,6 +24,29 @@ nano_log_init(const char *name)
     }
 }
 
+/* A message cut at line[*len] may end inside a character, whose other
+ * bytes were never written: the cut goes before that character. */
+static void
+nano_log_cut(const char *line, size_t head, size_t *len)
+{
+    size_t         start = *len, need;
+    unsigned char  lead;
+
+    while (start > head && *len - start < 3
+           && ((unsigned char) line[start - 1] & 0xc0) == 0x80)
+    {
+        start--;
+    }
+    if (start == head) {
+        return;
+    }
+    lead = (unsigned char) line[start - 1];
+    need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    if (need > 1 && *len - (start - 1) < need) {
+        *len = start - 1;
+    }
+}
+
 void
 nano_log(nano_log_level_t level, const char *fmt, ...)
 {
@@ -31,7 +55,8 @@ nano_log(nano_log_level_t level, const char *fmt, ...)
     struct timespec           ts;
     struct tm                 tm;
     va_list                   ap;
-    size_t                    head, len, i;
+    size_t                    head, len, i, o, seq;
+    unsigned char             c;
     int                       n, saved = errno;
 
     /* errno is kept: a caller may log a failure before it reads errno */
@@ -55,13 +80,30 @@ nano_log(nano_log_level_t level, const char *fmt, ...)
     }
     len = head + ((size_t) n < sizeof(line) - head - 1
                   ? (size_t) n : sizeof(line) - head - 2);
-
-    /* Request data ends up in messages: keep one event on one line. */
-    for (i = head; i < len; i++) {
-        if ((unsigned char) line[i] < 0x20 || line[i] == 0x7f) {
-            line[i] = '?';
-        }
+    if ((size_t) n >= sizeof(line) - head - 1) {
+        nano_log_cut(line, head, &len);
     }
+
+    /* Request data ends up in messages: keep one event on one line, of
+     * strict UTF-8.  Controls (C0, DEL, and C1: U+0085 is a line break
+     * to some readers) and bytes that are not UTF-8 become one '?' each.
+     * Nothing grows, so the line is rewritten in place. */
+    for (i = head, o = head; i < len; i += seq) {
+        seq = nano_utf8_seq((const unsigned char *) line + i, len - i);
+        c = (unsigned char) line[i];
+        if (seq == 0 || (seq == 1 && (c < 0x20 || c == 0x7f))
+            || (seq == 2 && c == 0xc2 && (unsigned char) line[i + 1] < 0xa0))
+        {
+            line[o++] = '?';
+            if (seq == 0) {
+                seq = 1;
+            }
+            continue;
+        }
+        memmove(line + o, line + i, seq);
+        o += seq;
+    }
+    len = o;
     line[len++] = '\n';
 
     /* One write per line; a short write to stderr is not worth a retry. */

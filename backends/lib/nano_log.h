@@ -17,9 +17,10 @@ typedef enum {
  * life of the process. */
 void nano_log_init(const char *name);
 
-/* Logs one line.  Control characters in the message are replaced, so
- * request data cannot forge log lines; long lines are truncated.  errno
- * is left as it was. */
+/* Logs one line of strict UTF-8.  Control characters (C0, DEL, C1) and
+ * bytes that are not UTF-8 in the message become '?', so request data
+ * cannot forge log lines; long lines are cut before a character, never
+ * inside one.  errno is left as it was. */
 void nano_log(nano_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -455,11 +455,12 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
         return nano_res_json_too_large(res);
     }
     if (status != 0) {
-        named = nano_res_json_overflow(req, res);
+        named = nano_res_json_named(req, res);
         return named != 0 ? named
                           : nano_res_error(res, 400, "invalid_json",
                                            "send a JSON object: {\"prompt\"}"
-                                           " or {\"messages\"}");
+                                           " or {\"messages\"} (UTF-8, no"
+                                           " NUL characters)");
     }
     if (nano_gen_text_options(body, &o, &why) != 0) {
         status = nano_res_field_error(res, why.field, why.message);

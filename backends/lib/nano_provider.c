@@ -410,6 +410,103 @@ nano_provider_error_timeout(nano_provider_error_t *err, nano_provider_t p,
         "%s did not answer in time", who);
 }
 
+/* The value of the four hex digits at s, or -1. */
+static long
+nano_provider_hex4(const char *s)
+{
+    long  v = 0;
+    int   i, d;
+
+    for (i = 0; i < 4; i++) {
+        if (s[i] >= '0' && s[i] <= '9') {
+            d = s[i] - '0';
+        } else if (s[i] >= 'a' && s[i] <= 'f') {
+            d = s[i] - 'a' + 10;
+        } else if (s[i] >= 'A' && s[i] <= 'F') {
+            d = s[i] - 'A' + 10;
+        } else {
+            return -1;
+        }
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* Rewrites, inside the strings of the JSON text s, each "\u0000" and
+ * each lone surrogate escape as "\ufffd" (six bytes for six: nothing
+ * moves); returns how many. */
+static size_t
+nano_provider_json_mend(char *s, size_t len)
+{
+    size_t  i, n = 0;
+    long    c, next;
+    int     in_string = 0;
+
+    for (i = 0; i < len; i++) {
+        if (!in_string) {
+            in_string = s[i] == '"';
+            continue;
+        }
+        if (s[i] == '"') {
+            in_string = 0;
+            continue;
+        }
+        if (s[i] != '\\' || i + 1 >= len) {
+            continue;
+        }
+        if (s[i + 1] != 'u' || i + 6 > len
+            || (c = nano_provider_hex4(s + i + 2)) < 0)
+        {
+            i++;    /* another escape: its second byte is not a quote */
+            continue;
+        }
+        if (c >= 0xd800 && c <= 0xdbff && i + 12 <= len
+            && s[i + 6] == '\\' && s[i + 7] == 'u'
+            && (next = nano_provider_hex4(s + i + 8)) >= 0xdc00
+            && next <= 0xdfff)
+        {
+            i += 11;    /* a whole pair */
+            continue;
+        }
+        if (c == 0 || (c >= 0xd800 && c <= 0xdfff)) {
+            memcpy(s + i, "\\ufffd", 6);
+            n++;
+        }
+        i += 5;
+    }
+    return n;
+}
+
+json_t *
+nano_provider_json_loadb(const char *body, size_t len, size_t flags,
+    json_error_t *err)
+{
+    json_error_t   e;
+    json_t        *root;
+    char          *copy;
+
+    if (err == NULL) {
+        err = &e;
+    }
+    root = json_loadb(body, len, flags, err);
+    if (root != NULL
+        || (json_error_code(err) != json_error_null_character
+            && strncmp(err->text, "invalid Unicode", 15) != 0))
+    {
+        return root;
+    }
+    copy = malloc(len);
+    if (copy == NULL) {
+        return NULL;
+    }
+    memcpy(copy, body, len);
+    if (nano_provider_json_mend(copy, len) > 0) {
+        root = json_loadb(copy, len, flags, err);
+    }
+    free(copy);
+    return root;
+}
+
 json_t *
 nano_provider_json_parse(nano_provider_t p, const char *body, size_t len,
     nano_provider_error_t *err)
@@ -438,7 +535,8 @@ nano_provider_json_parse_lifted(nano_provider_t p, const char *body,
     root = lift != NULL
            ? nano_json_lift_load(lift, body, len, keys,
                                  JSON_REJECT_DUPLICATES, &jerr)
-           : json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+           : nano_provider_json_loadb(body, len, JSON_REJECT_DUPLICATES,
+                                      &jerr);
     if (root == NULL) {
         nano_json_lift_free(lift);
         nano_provider_error_set(err, NANO_PERR_BAD_RESPONSE, 0,
@@ -458,7 +556,9 @@ nano_provider_json_parse_lifted(nano_provider_t p, const char *body,
 json_t *
 nano_provider_json_load(const char *body, size_t len)
 {
-    return body != NULL && len > 0 ? json_loadb(body, len, 0, NULL) : NULL;
+    return body != NULL && len > 0 ? nano_provider_json_loadb(body, len, 0,
+                                                              NULL)
+                                   : NULL;
 }
 
 const char *

@@ -189,6 +189,19 @@ json_t *nano_provider_json_parse_lifted(nano_provider_t p, const char *body,
  * the status alone). */
 json_t *nano_provider_json_load(const char *body, size_t len);
 
+/*
+ * json_loadb for a provider's text, which may hold escapes that JSON's
+ * grammar allows and jansson refuses: "\u0000" (PostgreSQL keeps no NUL
+ * either) and a lone surrogate, "\ud83d" without its pair (a provider
+ * that cut its text by UTF-16 units, as JavaScript's slice() does).
+ * When jansson refused one of those, each becomes "\ufffd", the
+ * replacement character, and the text is read again: one odd character
+ * of an answer no longer throws the whole answer away as "not JSON".
+ * A raw byte that is not UTF-8 is still refused (JSON is UTF-8).
+ */
+json_t *nano_provider_json_loadb(const char *body, size_t len, size_t flags,
+    json_error_t *err);
+
 /* The string member key of obj (borrowed from obj), or NULL when obj is
  * not an object or the member is absent or not a string. */
 const char *nano_provider_json_str(const json_t *obj, const char *key);

@@ -490,6 +490,31 @@ print_database(PGconn *conn)
     PQclear(res);
 }
 
+/*
+ * The platform's text is UTF-8 and PostgreSQL has to know it: on
+ * SQL_ASCII (what initdb picks under the C locale, as a Debian cluster
+ * made without a locale gets) left() and the like count bytes, so the
+ * dashboard cut a prompt inside a character and its recent activity
+ * came back empty, and jsonb refuses a "\u00e9" escape; another
+ * encoding refuses or converts what it cannot hold.  Refused before
+ * anything is applied, naming the way out.  Returns 0, or -1.
+ */
+static int
+check_encoding(PGconn *conn)
+{
+    const char *enc = PQparameterStatus(conn, "server_encoding");
+
+    if (enc != NULL && strcmp(enc, "UTF8") == 0) {
+        return 0;
+    }
+    die_msg("the database's encoding is %s, not UTF8: the platform keeps "
+            "UTF-8 text, which it would cut inside characters; create the "
+            "database with createdb -E UTF8 --lc-ctype=C.UTF-8 -T template0 "
+            "(a V1 database: pg_dump it and restore it into such a one)",
+            enc != NULL ? enc : "unknown");
+    return -1;
+}
+
 static void
 print_plan(const mig_list_t *list, int unknown, int *pending, int *present)
 {
@@ -718,9 +743,10 @@ take_lock(PGconn *conn)
 static int
 migrate(const char *dir, const char *url, int apply)
 {
+    /* the migrations are UTF-8 whatever PGCLIENTENCODING says */
     const char *const kw[] = { "connect_timeout", "fallback_application_name",
-                               "dbname", NULL };
-    const char       *val[] = { "10", "nano-migrate", NULL, NULL };
+                               "dbname", "client_encoding", NULL };
+    const char       *val[] = { "10", "nano-migrate", NULL, "UTF8", NULL };
     mig_list_t        list = { NULL, 0 };
     PGconn           *conn = NULL;
     PGresult         *res = NULL;
@@ -772,6 +798,9 @@ migrate(const char *dir, const char *url, int apply)
         goto out;
     }
     print_database(conn);
+    if (check_encoding(conn) != 0) {
+        goto out;
+    }
     if (read_state(conn, &list, &unknown, &changed) != 0) {
         goto out;
     }

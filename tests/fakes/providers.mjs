@@ -584,7 +584,10 @@ export function createFakeProviders(opts) {
             if (done) return;
             if (marks.has('safety')) return E.safety(res);
             if (marks.has('quota-exhausted')) return E.spent(res);
-            const text = chatReply(j.model, prompt);
+            let text = chatReply(j.model, prompt);
+            // "[fake:odd-unicode]": escapes JSON allows and strict parsers
+            // refuse: a lone surrogate (a text cut by UTF-16 units) and a NUL
+            if (marks.has('odd-unicode')) text = text.replace('This answer', 'This \ud83d answer\u0000');
             const words = text.split(/(?=\s)/);
             const usage = { prompt_tokens: prompt.split(/\s+/).filter(Boolean).length + 3, completion_tokens: words.length, total_tokens: 0 };
             usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;

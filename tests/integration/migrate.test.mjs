@@ -94,6 +94,27 @@ test('--apply applies in order and records; a rerun has nothing to do', () => {
     assert.match(r.out, new RegExp(`plan: nothing to do \\(${MIGRATIONS.length} applied\\)`));
 });
 
+// On SQL_ASCII (what initdb picks under the C locale: a Debian cluster
+// made without a locale) PostgreSQL counts bytes, so the dashboard's
+// left("prompt", 200) cut a character in two and the recent activity's
+// JSON did not parse; another encoding refuses or converts UTF-8.
+test('a database whose encoding is not UTF8 is refused, naming it, and nothing is applied', () => {
+    for (const enc of ['SQL_ASCII', 'LATIN1']) {
+        const db = `mig_${crypto.randomBytes(4).toString('hex')}`;
+        psql('postgres', `CREATE DATABASE ${db} ENCODING '${enc}' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'`);
+        if (enc === 'SQL_ASCII') {
+            // what the platform would meet there: a character cut in two
+            assert.equal(psql(db, "SELECT octet_length(left('ab\u00e9', 3))"), '3', 'left() kept half of the \u00e9');
+        }
+        for (const args of [[], ['--apply']]) {
+            const r = migrate(db, args);
+            assert.notEqual(r.status, 0, `${enc} ${args}: ${r.out}`);
+            assert.match(r.err, new RegExp(`the database's encoding is ${enc}, not UTF8: .*createdb -E UTF8 --lc-ctype=C\\.UTF-8 -T template0`), `${enc} ${args}`);
+            assert.equal(tables(db), '', `${enc} ${args}: no table, not even the record table`);
+        }
+    }
+});
+
 test('a V1 database: the baseline is recognised, not re-run, and its rows stay', () => {
     const db = newDb();
     psqlFile(db, path.join(SQL, '000_v1_baseline.sql'));

@@ -32,6 +32,15 @@ static const callback_case_t  cases[] = {
     { "/a%2F%2Fb", NANO_CALLBACK_RELATIVE, ORIGIN "/a%2F%2Fb" },
     { "/a\\b", NANO_CALLBACK_RELATIVE, ORIGIN "/a\\b" },
     { "/100%", NANO_CALLBACK_RELATIVE, ORIGIN "/100%" },
+    /* text past ASCII percent-encoded, as a browser would: a Location
+     * header is ASCII */
+    { "/qwen/?q=\xe6\x97\xa5\xe6\x9c\xac", NANO_CALLBACK_RELATIVE,
+      ORIGIN "/qwen/?q=%E6%97%A5%E6%9C%AC" },
+    { "/caf\xc3\xa9 au lait?\"x\"<y>", NANO_CALLBACK_RELATIVE,
+      ORIGIN "/caf%C3%A9%20au%20lait?%22x%22%3Cy%3E" },
+    { ORIGIN "/caf\xc3\xa9", NANO_CALLBACK_ABSOLUTE, ORIGIN "/caf%C3%A9" },
+    { "/qwen/?q=%E6%97%A5", NANO_CALLBACK_RELATIVE,
+      ORIGIN "/qwen/?q=%E6%97%A5" },
     /* accepted: same origin, kept as written */
     { ORIGIN, NANO_CALLBACK_ABSOLUTE, ORIGIN },
     { ORIGIN "/", NANO_CALLBACK_ABSOLUTE, ORIGIN "/" },

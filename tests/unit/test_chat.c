@@ -692,6 +692,50 @@ test_stream_client_stops(void **state)
     nano_chat_stream_cleanup(&cs);
     nano_buf_cleanup(&sk.deltas);
 }
+/* Escapes JSON's grammar allows and jansson refuses: a lone surrogate
+ * (a provider that cut its text by UTF-16 units) and \u0000 become
+ * U+FFFD, in a chunk and in a whole answer; a pair, an escaped
+ * backslash before "ud800" and the key's own text stay as they are; a
+ * raw byte that is not UTF-8 is still not JSON. */
+static void
+test_odd_escapes(void **state)
+{
+    nano_chat_chunk_t      c;
+    nano_chat_result_t     r;
+    nano_provider_error_t  err;
+    const char            *s;
+
+    (void) state;
+    nano_chat_chunk_init(&c);
+    nano_chat_result_init(&r);
+    nano_provider_error_init(&err);
+    s = "{\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+        "\"said \\ud83d\"},\"finish_reason\":null}]}";
+    assert_int_equal(nano_chat_parse_chunk(NANO_PROVIDER_DASHSCOPE, s,
+                                           strlen(s), &c, &err), 0);
+    assert_int_equal(c.delta_len, 8);
+    assert_memory_equal(c.delta, "said \xef\xbf\xbd", 8);
+    s = "{\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+        "\"\\ude00a\\u0000b\\ud83d\\ude00\\\\ud800\"},"
+        "\"finish_reason\":null}]}";
+    assert_int_equal(nano_chat_parse_chunk(NANO_PROVIDER_OPENAI, s,
+                                           strlen(s), &c, &err), 0);
+    assert_int_equal(c.delta_len, 18);
+    assert_memory_equal(c.delta, "\xef\xbf\xbd" "a\xef\xbf\xbd" "b"
+                        "\xf0\x9f\x98\x80\\ud800", 18);
+    s = "{\"choices\":[{\"index\":0,\"delta\":{\"content\":"
+        "\"a\xff\"},\"finish_reason\":null}]}";
+    assert_int_equal(nano_chat_parse_chunk(NANO_PROVIDER_XAI, s, strlen(s),
+                                           &c, &err), -1);
+    assert_string_equal(err.message,
+                        "xAI sent a stream event that is not JSON");
+    assert_int_equal(parse(NANO_PROVIDER_DASHSCOPE,
+                           ANSWER("\"you said \\\"xx\\ud83d\\\". Fine\"",
+                                  "\"stop\""), &r, &err), 0);
+    assert_string_equal(r.text, "you said \"xx\xef\xbf\xbd\". Fine");
+    nano_chat_result_cleanup(&r);
+    nano_chat_chunk_cleanup(&c);
+}
 
 int
 main(void)
@@ -704,6 +748,7 @@ main(void)
         cmocka_unit_test(test_answer_ok),
         cmocka_unit_test(test_answer_bad),
         cmocka_unit_test(test_chunks),
+        cmocka_unit_test(test_odd_escapes),
         cmocka_unit_test(test_stream_every_split),
         cmocka_unit_test(test_stream_failures),
         cmocka_unit_test(test_stream_too_long),
