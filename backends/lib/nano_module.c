@@ -20,6 +20,7 @@
 #include "nano_page.h"
 #include "nano_provider_call.h"
 #include "nano_registry.h"
+#include "nano_schema.h"
 #include "nano_server.h"
 #include "nano_sweep.h"
 
@@ -167,6 +168,7 @@ nano_module_start(const nano_config_t *config)
                       ? " (no key in the environment)" : "");
         nano_module_report(nano_module_is_offline ? def->text_offline->name
                                                   : def->text->name);
+        nano_schema_check();
         if (nano_jobs_start(def->name, &nano_module_interrupted,
                             config->media_dir) != 0)
         {
@@ -186,6 +188,7 @@ nano_module_start(const nano_config_t *config)
     nano_module_is_offline = !real || def->jobs == NULL;
     nano_module_report(nano_module_is_offline ? def->jobs_offline->name
                                               : def->jobs->name);
+    nano_schema_check();
     if (nano_jobs_start(def->name, nano_module_is_offline
                                    ? def->jobs_offline : def->jobs,
                         config->media_dir) != 0)

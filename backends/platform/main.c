@@ -9,6 +9,7 @@
 #include "nano_log.h"
 #include "nano_page.h"
 #include "nano_password.h"
+#include "nano_schema.h"
 #include "nano_server.h"
 #include "nano_sweep.h"
 #include "platform.h"
@@ -126,6 +127,7 @@ platform_start(const nano_config_t *config)
                       " are removed only from there: it must be the"
                       " modules' folder", config->media_dir);
     }
+    nano_schema_check();
     if (platform_oauth_configure() != 0) {
         return -1;
     }

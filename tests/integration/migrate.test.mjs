@@ -349,3 +349,36 @@ test('a bad DATABASE_URL is refused without echoing the password', () => {
     assert.match(r.stderr, /postgresql:\/\//);
     assert.ok(!(r.stdout + r.stderr).includes('s3cret-pw'));
 });
+
+// An app started on a database that lacks the newest migration of its
+// build (the packages restart the apps on an upgrade before the operator
+// runs nano-migrate) says so at start, naming it and the command; until
+// 2026-12-06 nothing did, and what needed it answered 500 with no hint.
+// The test stack's qwen, restarted with the newest row hidden, then with
+// it back.
+test('an app started on a database without the newest migration of its build warns, naming it; with it, it does not', async () => {
+    const { STATE, stackctl } = await import('./lib.mjs');
+    const last = MIGRATIONS.at(-1);
+    const log = path.join(STATE, 'logs/qwen.log');
+    const lacks = `the database lacks migration ${last}, which this build needs: run nano-migrate --apply`;
+    // what qwen logs from its restart until it serves
+    const restarted = async (fn) => {
+        const from = fs.statSync(log).size;
+        fn();
+        stackctl('restart-backend', 'qwen');
+        for (let i = 0; i < 200; i++) {
+            const said = fs.readFileSync(log, 'utf8').slice(from);
+            if (/serving qwen/.test(said)) return said;
+            await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.fail('qwen did not serve again within 10 s');
+    };
+    const hidden = `${last}.hidden`;
+    try {
+        const said = await restarted(() => psql('nano', `UPDATE "_nano_migrations" SET "name" = '${hidden}' WHERE "name" = '${last}'`));
+        assert.ok(said.includes(lacks), `qwen's log says it:\n${said}`);
+    } finally {
+        const said = await restarted(() => psql('nano', `UPDATE "_nano_migrations" SET "name" = '${last}' WHERE "name" = '${hidden}'`));
+        assert.ok(!said.includes('lacks migration'), `nothing said once it is there:\n${said}`);
+    }
+});

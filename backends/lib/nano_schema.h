@@ -1,0 +1,21 @@
+/*
+ * Whether the database has the schema this build was made for: the
+ * newest migration of its sql/ (NANO_SCHEMA_LAST, set by the Makefile)
+ * recorded in "_nano_migrations" by nano-migrate.
+ */
+
+#ifndef NANO_SCHEMA_H
+#define NANO_SCHEMA_H
+
+/*
+ * For the platform's and every module's start: warns, naming the
+ * migration and the command, when the database lacks it (the packages
+ * restart the apps on an upgrade before the operator runs nano-migrate,
+ * and new code on the old schema answers 500 where it needs what the
+ * migration adds).  Only a warning: the apps keep serving what still
+ * works.  Silent when no connection comes within a second (the pool
+ * reports that itself).
+ */
+void nano_schema_check(void);
+
+#endif /* NANO_SCHEMA_H */
