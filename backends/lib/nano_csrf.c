@@ -99,10 +99,14 @@ nano_csrf_read_cookie(const char *value, size_t len,
     if (secret == NULL || secret_len == 0 || len <= NANO_CSRF_TOKEN_LEN) {
         return NANO_CSRF_MALFORMED;
     }
-    /* The separator: '|' as set by us, "%7C" as cookie.serialize sets it. */
+    /* The separator: '|' as set by us, "%7C" as cookie.serialize sets it.
+     * The value is a slice of the Cookie header, not a C string: "%7C"
+     * is compared only when all of it lies within len. */
     if (value[NANO_CSRF_TOKEN_LEN] == '|') {
         sep = 1;
-    } else if (strncasecmp(value + NANO_CSRF_TOKEN_LEN, "%7C", 3) == 0) {
+    } else if (len >= NANO_CSRF_TOKEN_LEN + 3
+               && strncasecmp(value + NANO_CSRF_TOKEN_LEN, "%7C", 3) == 0)
+    {
         sep = 3;
     } else {
         return NANO_CSRF_MALFORMED;

@@ -10,6 +10,8 @@
 #include <cmocka.h>
 
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "nano_csrf.h"
 
@@ -158,6 +160,38 @@ test_read_refusals(void **state)
                                            token), NANO_CSRF_MALFORMED);
 }
 
+/*
+ * A value cut inside "%7C" is read within its length: it ends right
+ * before a page that cannot be read (a cookie value is a slice of the
+ * header, not a C string).  fuzz_web found the separator check reading
+ * up to two bytes past a value of 65 or 66 bytes.
+ */
+static void
+test_read_cut_separator(void **state)
+{
+    static const char *const  cut[] = { TOKEN "%7", TOKEN "%" };
+    char                      token[NANO_CSRF_TOKEN_LEN + 1];
+    unsigned char            *pages;
+    char                     *v;
+    size_t                    page = (size_t) sysconf(_SC_PAGESIZE), i, n;
+
+    (void) state;
+    pages = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(pages != MAP_FAILED);
+    assert_int_equal(mprotect(pages + page, page, PROT_NONE), 0);
+    for (i = 0; i < sizeof(cut) / sizeof(cut[0]); i++) {
+        n = strlen(cut[i]);
+        v = (char *) pages + page - n;
+        memcpy(v, cut[i], n);
+        assert_int_equal(nano_csrf_read_cookie(v, n, secret, secret_len,
+                                               token), NANO_CSRF_MALFORMED);
+        assert_int_equal(nano_csrf_verify(v, n, TOKEN, secret, secret_len),
+                         NANO_CSRF_MALFORMED);
+    }
+    munmap(pages, 2 * page);
+}
+
 static void
 test_verify(void **state)
 {
@@ -209,6 +243,7 @@ main(void)
         cmocka_unit_test(test_new_tokens),
         cmocka_unit_test(test_read_ok),
         cmocka_unit_test(test_read_refusals),
+        cmocka_unit_test(test_read_cut_separator),
         cmocka_unit_test(test_verify),
         cmocka_unit_test(test_status_names),
     };
