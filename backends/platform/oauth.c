@@ -397,6 +397,19 @@ out:
     return rc;
 }
 
+long long
+platform_oauth_expires_at(json_t *tokens, long long now)
+{
+    json_t  *v = json_object_get(tokens, "expires_in");
+
+    if (!json_is_integer(v) || json_integer_value(v) <= 0
+        || json_integer_value(v) >= PLATFORM_OAUTH_EXPIRES_MAX)
+    {
+        return 0;
+    }
+    return now + (long long) json_integer_value(v);
+}
+
 char *
 platform_oauth_text(const char *s, size_t max)
 {

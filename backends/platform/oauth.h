@@ -13,6 +13,7 @@
 #include "platform.h"
 
 #define PLATFORM_OAUTH_URL_MAX    2048    /* bytes of an image URL */
+#define PLATFORM_OAUTH_EXPIRES_MAX  (10LL * 365 * 86400)  /* expires_in, s */
 #define PLATFORM_OAUTH_LEEWAY     60      /* seconds of clock skew */
 
 /* A signed-in provider account; every string owned, NULL when absent. */
@@ -100,6 +101,11 @@ int platform_oauth_url_ok(const char *url);
  * empty, longer than max bytes, not UTF-8 or holds a control character.
  * Names take platform_name_from_provider. */
 char *platform_oauth_text(const char *s, size_t max);
+
+/* A token answer's "expires_in" as unix seconds from now: 0 (none) when
+ * it is missing, not a positive integer or past ten years, as a huge one
+ * made the sum overflow and a negative one an expiry in the past. */
+long long platform_oauth_expires_at(json_t *tokens, long long now);
 
 /* The normalised email, or NULL when the address is not one we accept. */
 char *platform_oauth_email(const char *raw);

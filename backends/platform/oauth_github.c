@@ -140,11 +140,8 @@ platform_github_profile(const platform_oauth_provider_t *p, const char *code,
     out->token_type = platform_github_member(tokens, "token_type");
     out->scope = platform_github_member(tokens, "scope");
     out->refresh_token = platform_github_member(tokens, "refresh_token");
-    if (json_is_integer(json_object_get(tokens, "expires_in"))) {
-        out->expires_at = (long long) time(NULL)
-                          + json_integer_value(json_object_get(tokens,
-                                                               "expires_in"));
-    }
+    out->expires_at = platform_oauth_expires_at(tokens,
+                                                (long long) time(NULL));
 
     nano_buf_printf(&bearer, "Bearer %s", out->access_token);
     if (bearer.failed

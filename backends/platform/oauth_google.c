@@ -302,7 +302,7 @@ platform_google_profile(const platform_oauth_provider_t *p, const char *code,
     nano_idtoken_claims_t     claims;
     nano_idtoken_status_t     st;
     nano_buf_t                body;
-    json_t                   *tokens = NULL, *expires;
+    json_t                   *tokens = NULL;
     char                     *auth = NULL;
     long long                 now;
     long                      status;
@@ -359,12 +359,7 @@ platform_google_profile(const platform_oauth_provider_t *p, const char *code,
     out->refresh_token = platform_google_member(tokens, "refresh_token");
     out->token_type = platform_google_member(tokens, "token_type");
     out->scope = platform_google_member(tokens, "scope");
-    expires = json_object_get(tokens, "expires_in");
-    if (json_is_integer(expires) && json_integer_value(expires) > 0
-        && json_integer_value(expires) < 10 * 365 * 86400)
-    {
-        out->expires_at = now + (long long) json_integer_value(expires);
-    }
+    out->expires_at = platform_oauth_expires_at(tokens, now);
     rc = 0;
 out:
     if (auth != NULL) {

@@ -36,6 +36,9 @@ function makeUser(b) {
     return {
         login, id, name: b.name === undefined ? null : b.name, email, emails,
         avatar_url: b.avatar_url || `https://avatars.githubusercontent.example/u/${id}?v=4`,
+        // a GitHub App's user tokens expire (8 hours) and come with a
+        // refresh token; an OAuth app's do not
+        expires_in: b.expires_in,
     };
 }
 
@@ -125,7 +128,9 @@ async function accessToken(req, res) {
     }
     const token = randomToken('gho_', 27).replace(/[-_]/g, 'A');
     tokens.set(token, { user: grant.user, scopes: grant.scopes });
-    answer({ access_token: token, token_type: 'bearer', scope: grant.scopes.join(',') });
+    const expiring = grant.user.expires_in === undefined ? {}
+        : { expires_in: grant.user.expires_in, refresh_token: randomToken('ghr_', 27).replace(/[-_]/g, 'A') };
+    answer({ access_token: token, token_type: 'bearer', scope: grant.scopes.join(','), ...expiring });
 }
 
 function userJson(u) {

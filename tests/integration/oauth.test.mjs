@@ -244,6 +244,31 @@ test('Google: a V1 user with an "Account" row signs in as that same user', async
 
 // ---- GitHub -------------------------------------------------------------------
 
+// A GitHub App's user tokens expire (expires_in 28800, with a refresh
+// token); the expiry is kept as NextAuth keeps it, unix seconds.  Until
+// 2026-12-06 GitHub's expires_in was added to the clock unchecked: a
+// huge one overflowed the sum (undefined in C), a negative one kept an
+// expiry in the past.  Now as Google's: none unless 0 < expires_in < 10
+// years (found by the fuzz probe).
+test('GitHub: an expiring token keeps its expiry; a negative or huge expires_in keeps none', async () => {
+    const t = tag();
+    const cases = [[28800, 'kept'], [-60, null], [9223372036854000000, null]];
+    for (const [i, [expiresIn, want]] of cases.entries()) {
+        const gh = await githubUser({ login: `exp${i}-${t}`, name: `Exp ${t}`, email: `exp${i}.${t}@users.example`, expires_in: expiresIn });
+        const jar = new Jar();
+        const r = await oauthSignIn(jar, 'github', { who: gh.login });
+        assert.equal(r.location.href, `${ORIGIN}/`, `expires_in ${expiresIn}: signed in`);
+        const m = await me(jar);
+        const [at, now] = psql(`SELECT coalesce("expires_at"::text, ''), extract(epoch from now())::bigint FROM "Account" WHERE "userId" = ${lit(m.id)}`).split('|');
+        if (want === null) {
+            assert.equal(at, '', `expires_in ${expiresIn}: no expiry kept`);
+        } else {
+            const left = Number(at) - Number(now);
+            assert.ok(left > 28700 && left <= 28800, `expires_in 28800: ${left} s left`);
+        }
+    }
+});
+
 test('GitHub: a private primary email comes from /user/emails; name falls back to the login', async () => {
     const t = tag();
     const gh = await githubUser({
