@@ -125,10 +125,11 @@ nano_module_report(const char *provider)
 static int
 nano_module_start(const nano_config_t *config)
 {
-    const nano_module_def_t  *def = nano_module_current;
-    const char               *key;
-    char                      err[256];
-    int                       real;
+    const nano_module_def_t    *def = nano_module_current;
+    const nano_job_provider_t  *jobs;
+    const char                 *key;
+    char                        err[256];
+    int                         real;
 
     if (nano_page_check(config->root, def->name, "index.html", err,
                         sizeof(err)) != 0
@@ -168,31 +169,18 @@ nano_module_start(const nano_config_t *config)
                       ? " (no key in the environment)" : "");
         nano_module_report(nano_module_is_offline ? def->text_offline->name
                                                   : def->text->name);
-        nano_schema_check();
-        if (nano_jobs_start(def->name, &nano_module_interrupted,
-                            config->media_dir) != 0)
-        {
-            return -1;
-        }
-        /* no media of its own, but its uploads in tmp/: only this
-         * process's user may remove them there */
-        if (nano_sweep_start(def->name, nano_job_media_root(), err,
-                             sizeof(err)) != 0)
-        {
-            nano_log_error("%s", err);
-            nano_jobs_stop();
-            return -1;
-        }
-        return 0;
+        /* its runner only renews its answers' leases (and fails what a
+         * dead process left); its sweep has no media of its own, only
+         * its uploads in tmp/, which only this process's user may
+         * remove there */
+        jobs = &nano_module_interrupted;
+    } else {
+        nano_module_is_offline = !real || def->jobs == NULL;
+        jobs = nano_module_is_offline ? def->jobs_offline : def->jobs;
+        nano_module_report(jobs->name);
     }
-    nano_module_is_offline = !real || def->jobs == NULL;
-    nano_module_report(nano_module_is_offline ? def->jobs_offline->name
-                                              : def->jobs->name);
     nano_schema_check();
-    if (nano_jobs_start(def->name, nano_module_is_offline
-                                   ? def->jobs_offline : def->jobs,
-                        config->media_dir) != 0)
-    {
+    if (nano_jobs_start(def->name, jobs, config->media_dir) != 0) {
         return -1;
     }
     if (nano_sweep_start(def->name, nano_job_media_root(), err,
