@@ -36,6 +36,7 @@
 #include "nano_registry.h"
 #include "nano_site.h"
 #include "nano_utf8.h"
+#include "fuzz_common.h"
 
 #define FUZZ_PRIMARY  "https://example.com"
 
@@ -46,18 +47,6 @@ static int
 fuzz_said_why(const char *err, size_t cap)
 {
     return err[0] != 'X' && err[0] != '\0' && memchr(err, '\0', cap) != NULL;
-}
-
-
-static int
-fuzz_has_ctl(const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if ((unsigned char) *s < 0x20 || *s == 0x7f) {
-            return 1;
-        }
-    }
-    return 0;
 }
 
 
@@ -416,11 +405,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1) {
         return 0;
     }
-    buf = malloc(size - 1 ? size - 1 : 1);
-    if (buf == NULL) {
-        return 0;
-    }
-    memcpy(buf, data + 1, size - 1);
+    buf = fuzz_rest(data, size);
     switch (data[0] & 3) {
     case 0:
         fuzz_registry(buf, size - 1);

@@ -39,6 +39,7 @@
 
 #include "nano_base64.h"
 #include "nano_image.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -351,11 +352,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         snprintf(fuzz_path, sizeof(fuzz_path), "/tmp/fuzz_image.%ld",
                  (long) getpid());
     }
-    buf = malloc(size - 1 ? size - 1 : 1);
-    if (buf == NULL) {
-        return 0;
-    }
-    memcpy(buf, data + 1, size - 1);
+    buf = (unsigned char *) fuzz_rest(data, size);
     switch (data[0] & 3) {
     case 0:
         fuzz_base64((const char *) buf, size - 1, data[0] >> 2);

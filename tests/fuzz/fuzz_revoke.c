@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "nano_revoke.h"
+#include "fuzz_common.h"
 
 #define FUZZ_NOW  1700000000LL
 
@@ -139,11 +140,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
-    buf = malloc(size - 1 ? size - 1 : 1);
-    if (buf == NULL) {
-        abort();
-    }
-    memcpy(buf, data + 1, size - 1);
+    buf = fuzz_rest(data, size);
 
     if (data[0] & 1) {
         fuzz_round_trip(buf, size - 1);

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "nano_stripe.h"
+#include "fuzz_common.h"
 
 #define FUZZ_NOW     1700000000LL
 #define FUZZ_SECRET  "whsec_fuzz_0123456789abcdef"
@@ -88,11 +89,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1) {
         return 0;
     }
-    buf = malloc(size - 1 ? size - 1 : 1);
-    if (buf == NULL) {
-        return 0;
-    }
-    memcpy(buf, data + 1, size - 1);
+    buf = fuzz_rest(data, size);
     if (data[0] & 1) {
         fuzz_body(buf, size - 1);
     } else {

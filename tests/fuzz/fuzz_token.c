@@ -24,6 +24,7 @@
 #include "nano_token.h"
 #include "../tools/test_b64url.h"
 #include "../tools/test_claims.h"
+#include "fuzz_common.h"
 
 #define FUZZ_NOW     1700000000LL
 #define FUZZ_LEEWAY  60LL
@@ -211,11 +212,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         break;
 
     default:
-        buf = malloc(size - 1 ? size - 1 : 1);
-        if (buf == NULL) {
-            abort();
-        }
-        memcpy(buf, data + 1, size - 1);
+        buf = fuzz_rest(data, size);
         kr = nano_keyring_parse(buf, size - 1, err, sizeof(err));
         if (kr != NULL && (nano_keyring_count(kr) == 0
                            || nano_keyring_count(kr) > NANO_KEYS_MAX))

@@ -46,6 +46,7 @@
 #include "nano_oauth.h"
 #include "nano_provider.h"
 #include "nano_stripe_api.h"
+#include "fuzz_common.h"
 
 #define FUZZ_ORIGIN  "https://app.example.com"
 #define FUZZ_NOW     1700000000LL
@@ -53,18 +54,6 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const unsigned char  fuzz_key[32] = "fuzz-key-0123456789abcdef-012345";
-
-
-static int
-fuzz_has_ctl(const char *s)
-{
-    for (; *s != '\0'; s++) {
-        if ((unsigned char) *s < 0x20 || *s == 0x7f) {
-            return 1;
-        }
-    }
-    return 0;
-}
 
 
 static void
@@ -305,11 +294,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1) {
         return 0;
     }
-    buf = malloc(size - 1 ? size - 1 : 1);
-    if (buf == NULL) {
-        return 0;
-    }
-    memcpy(buf, data + 1, size - 1);
+    buf = fuzz_rest(data, size);
     switch (data[0] & 3) {
     case 0:
         fuzz_callback(buf, size - 1);
