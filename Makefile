@@ -55,13 +55,6 @@ $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -MMD -MP -c $< -o $@
 
-# The newest migration this build needs (nano_schema.c checks the
-# database has it); a new one rebuilds the check.
-SCHEMA_LAST := $(lastword $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql)))
-$(B)/obj/backends/lib/nano_schema.o: CPPFLAGS += \
-    -DNANO_SCHEMA_LAST='"$(notdir $(SCHEMA_LAST))"'
-$(B)/obj/backends/lib/nano_schema.o: $(SCHEMA_LAST)
-
 $(LIBNANO): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^

@@ -179,7 +179,7 @@ nano_module_start(const nano_config_t *config)
         jobs = nano_module_is_offline ? def->jobs_offline : def->jobs;
         nano_module_report(jobs->name);
     }
-    nano_schema_check();
+    nano_schema_check(config->root);
     if (nano_jobs_start(def->name, jobs, config->media_dir) != 0) {
         return -1;
     }

@@ -2,6 +2,12 @@
  * The start's schema check (nano_schema.h).
  */
 
+#include <ctype.h>
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
 #include <libpq-fe.h>
 
 #include "nano_db.h"
@@ -9,37 +15,72 @@
 #include "nano_schema.h"
 #include "nano_server.h"
 
-#ifndef NANO_SCHEMA_LAST
-#define NANO_SCHEMA_LAST  ""
-#endif
-
 #define NANO_SCHEMA_WAIT_MS  1000
 
+/* A migration's file name, as nano-migrate takes it: NNN_name.sql. */
+static int
+nano_schema_is_migration(const char *name)
+{
+    size_t  len = strlen(name);
+
+    return len > 8 && isdigit((unsigned char) name[0])
+           && isdigit((unsigned char) name[1])
+           && isdigit((unsigned char) name[2]) && name[3] == '_'
+           && strcmp(name + len - 4, ".sql") == 0;
+}
+
+/* The newest migration of <root>/sql into last (its name sorts last);
+ * 0, or -1 when there is none. */
+static int
+nano_schema_last(const char *root, char *last, size_t cap)
+{
+    char            dir[PATH_MAX];
+    DIR            *d;
+    struct dirent  *e;
+
+    last[0] = '\0';
+    if (snprintf(dir, sizeof(dir), "%s/sql", root) >= (int) sizeof(dir)
+        || (d = opendir(dir)) == NULL)
+    {
+        return -1;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (nano_schema_is_migration(e->d_name)
+            && strlen(e->d_name) < cap && strcmp(e->d_name, last) > 0)
+        {
+            snprintf(last, cap, "%s", e->d_name);
+        }
+    }
+    closedir(d);
+    return last[0] != '\0' ? 0 : -1;
+}
+
 void
-nano_schema_check(void)
+nano_schema_check(const char *root)
 {
     static const char   sql[] =
         "SELECT count(*) FROM \"_nano_migrations\" WHERE \"name\" = $1";
-    const char         *params[1] = { NANO_SCHEMA_LAST };
+    const char         *params[1];
+    char                last[NAME_MAX + 1];
     nano_db_status_t    st;
     nano_db_t          *db;
     PGresult           *r;
 
-    if (NANO_SCHEMA_LAST[0] == '\0'
+    if (root == NULL || nano_schema_last(root, last, sizeof(last)) != 0
         || (db = nano_server_db_get(NANO_SCHEMA_WAIT_MS)) == NULL)
     {
         return;
     }
+    params[0] = last;
     r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         nano_log_warn("cannot tell whether the database has migration %s"
                       " (%s): run nano-migrate --apply if it is not there",
-                      NANO_SCHEMA_LAST, nano_db_last_error(db));
-    } else if (PQntuples(r) != 1 || PQgetvalue(r, 0, 0)[0] == '0') {
+                      last, nano_db_last_error(db));
+    } else if (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "0") == 0) {
         nano_log_warn("the database lacks migration %s, which this build"
                       " needs: run nano-migrate --apply (docs/OPERATIONS.md);"
-                      " until then what needs it answers 500",
-                      NANO_SCHEMA_LAST);
+                      " until then what needs it answers 500", last);
     }
     PQclear(r);
     nano_server_db_put(db);

@@ -1,7 +1,8 @@
 /*
- * Whether the database has the schema this build was made for: the
- * newest migration of its sql/ (NANO_SCHEMA_LAST, set by the Makefile)
- * recorded in "_nano_migrations" by nano-migrate.
+ * Whether the database has the schema the installed files were made
+ * for: the newest migration of <NANO_ROOT>/sql (where make run's
+ * checkout and the packages keep them) recorded in "_nano_migrations"
+ * by nano-migrate.
  */
 
 #ifndef NANO_SCHEMA_H
@@ -13,9 +14,9 @@
  * restart the apps on an upgrade before the operator runs nano-migrate,
  * and new code on the old schema answers 500 where it needs what the
  * migration adds).  Only a warning: the apps keep serving what still
- * works.  Silent when no connection comes within a second (the pool
- * reports that itself).
+ * works.  Silent when root has no migrations, or when no connection
+ * comes within a second (the pool reports that itself).
  */
-void nano_schema_check(void);
+void nano_schema_check(const char *root);
 
 #endif /* NANO_SCHEMA_H */

@@ -127,7 +127,7 @@ platform_start(const nano_config_t *config)
                       " are removed only from there: it must be the"
                       " modules' folder", config->media_dir);
     }
-    nano_schema_check();
+    nano_schema_check(config->root);
     if (platform_oauth_configure() != 0) {
         return -1;
     }
