@@ -29,7 +29,7 @@
 #define NANO_JOBS_CHANNEL     "nano_jobs"
 #define NANO_JOBS_CLAIM_MS    1000     /* claim at least this often */
 #define NANO_JOBS_TICK_MS     1000     /* longest sleep */
-#define NANO_JOBS_BODY_WAIT_MS  100    /* an edit waiting for room */
+#define NANO_JOBS_ROOM_WAIT_MS  100    /* a body or download's wait */
 
 static struct {
     char                        module[64];
@@ -437,6 +437,17 @@ nano_jobs_dl_release(nano_job_t *job)
     job->dl_held = 0;
 }
 
+/* A job that waits for room (bodies or downloads held) looks again a
+ * moment later; *wait, the runner's sleep, is cut to that. */
+static void
+nano_jobs_wait_room(nano_job_t *job, long long now, long *wait)
+{
+    job->wake_at = now + NANO_JOBS_ROOM_WAIT_MS;
+    if (NANO_JOBS_ROOM_WAIT_MS < *wait) {
+        *wait = NANO_JOBS_ROOM_WAIT_MS;
+    }
+}
+
 static void
 nano_jobs_free(nano_job_t *job)
 {
@@ -760,7 +771,7 @@ nano_jobs_begin(nano_db_t *db, nano_job_t *job)
     }
     if (nano_jobs_body_wait(job)) {
         job->where = NANO_JOB_WAIT_START;
-        job->wake_at = nano_clock_ms() + NANO_JOBS_BODY_WAIT_MS;
+        job->wake_at = nano_clock_ms() + NANO_JOBS_ROOM_WAIT_MS;
         return;
     }
     nano_jobs_start_provider(db, job);
@@ -1136,10 +1147,7 @@ nano_jobs_due(CURLM *multi, nano_db_t *db)
         }
         if (job->where == NANO_JOB_WAIT_START) {
             if (nano_jobs_body_wait(job)) {
-                job->wake_at = now + NANO_JOBS_BODY_WAIT_MS;
-                if (NANO_JOBS_BODY_WAIT_MS < wait) {
-                    wait = NANO_JOBS_BODY_WAIT_MS;
-                }
+                nano_jobs_wait_room(job, now, &wait);
                 continue;
             }
             nano_jobs_start_provider(db, job);
@@ -1150,10 +1158,7 @@ nano_jobs_due(CURLM *multi, nano_db_t *db)
                 continue;               /* not recorded: never sent */
             }
             if (nano_jobs_dl_wait(job)) {
-                job->wake_at = now + NANO_JOBS_BODY_WAIT_MS;
-                if (NANO_JOBS_BODY_WAIT_MS < wait) {
-                    wait = NANO_JOBS_BODY_WAIT_MS;
-                }
+                nano_jobs_wait_room(job, now, &wait);
                 continue;
             }
             nano_jobs_send(multi, db, job);
