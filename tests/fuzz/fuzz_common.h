@@ -37,4 +37,20 @@ fuzz_has_ctl(const char *s)
     return 0;
 }
 
+/* The length of the next chunk of a body fed in pieces, of the left
+ * bytes: all of them for seed 0, else 1 to 3 or 1 to 97 by a small
+ * generator that *seed carries from one chunk to the next. */
+static inline size_t
+fuzz_chunk_len(unsigned *seed, size_t left)
+{
+    size_t  n;
+
+    if (*seed == 0) {
+        return left;
+    }
+    *seed = *seed * 1103515245u + 12345u;
+    n = 1 + (*seed >> 16) % ((*seed & 0x100) ? 3 : 97);
+    return n < left ? n : left;
+}
+
 #endif /* FUZZ_COMMON_H */

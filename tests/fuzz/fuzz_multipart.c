@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "nano_multipart.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -102,13 +103,7 @@ fuzz_parse(const uint8_t *body, size_t len, unsigned seed, fuzz_rec_t *r,
         abort();
     }
     while (off < len && rc == NANO_MULTIPART_OK) {
-        if (seed == 0) {
-            n = len - off;
-        } else {
-            seed = seed * 1103515245u + 12345u;
-            n = 1 + (seed >> 16) % ((seed & 0x100) ? 3 : 97);
-            n = n < len - off ? n : len - off;
-        }
+        n = fuzz_chunk_len(&seed, len - off);
         chunk = malloc(n);
         if (chunk == NULL) {
             abort();

@@ -30,6 +30,7 @@
 #include "nano_image.h"
 #include "nano_multipart.h"
 #include "nano_upload.h"
+#include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -115,13 +116,7 @@ fuzz_store(nano_upload_set_t *set, const uint8_t *body, size_t len,
         abort();
     }
     while (off < len && rc == 0) {
-        if (seed == 0) {
-            n = len - off;
-        } else {
-            seed = seed * 1103515245u + 12345u;
-            n = 1 + (seed >> 16) % ((seed & 0x100) ? 3 : 97);
-            n = n < len - off ? n : len - off;
-        }
+        n = fuzz_chunk_len(&seed, len - off);
         chunk = malloc(n);
         if (chunk == NULL) {
             abort();
