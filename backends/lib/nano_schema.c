@@ -2,10 +2,10 @@
  * The start's schema check (nano_schema.h).
  */
 
-#include <ctype.h>
 #include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <libpq-fe.h>
@@ -17,26 +17,42 @@
 
 #define NANO_SCHEMA_WAIT_MS  1000
 
-/* A migration's file name, as nano-migrate takes it: NNN_name.sql. */
-static int
-nano_schema_is_migration(const char *name)
+int
+nano_schema_migration_name(const char *name, unsigned long *number)
 {
-    size_t  len = strlen(name);
+    const char  *p = name;
+    size_t       digits = 0;
 
-    return len > 8 && isdigit((unsigned char) name[0])
-           && isdigit((unsigned char) name[1])
-           && isdigit((unsigned char) name[2]) && name[3] == '_'
-           && strcmp(name + len - 4, ".sql") == 0;
+    while (*p >= '0' && *p <= '9') {
+        p++;
+        digits++;
+    }
+    if (digits < 3 || *p++ != '_' || strcmp(p, ".sql") == 0) {
+        return 0;
+    }
+    for (; *p != '\0' && *p != '.'; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
+              || (*p >= '0' && *p <= '9') || *p == '_'))
+        {
+            return 0;
+        }
+    }
+    if (strcmp(p, ".sql") != 0) {
+        return 0;
+    }
+    *number = strtoul(name, NULL, 10);
+    return 1;
 }
 
-/* The newest migration of <root>/sql into last (its name sorts last);
+/* The newest migration of <root>/sql into last, in nano-migrate's order;
  * 0, or -1 when there is none. */
 static int
 nano_schema_last(const char *root, char *last, size_t cap)
 {
-    char            dir[PATH_MAX];
-    DIR            *d;
-    struct dirent  *e;
+    char             dir[PATH_MAX];
+    DIR             *d;
+    struct dirent   *e;
+    unsigned long    number, newest = 0;
 
     last[0] = '\0';
     if (snprintf(dir, sizeof(dir), "%s/sql", root) >= (int) sizeof(dir)
@@ -45,9 +61,12 @@ nano_schema_last(const char *root, char *last, size_t cap)
         return -1;
     }
     while ((e = readdir(d)) != NULL) {
-        if (nano_schema_is_migration(e->d_name)
-            && strlen(e->d_name) < cap && strcmp(e->d_name, last) > 0)
+        if (nano_schema_migration_name(e->d_name, &number)
+            && strlen(e->d_name) < cap
+            && (last[0] == '\0' || number > newest
+                || (number == newest && strcmp(e->d_name, last) > 0)))
         {
+            newest = number;
             snprintf(last, cap, "%s", e->d_name);
         }
     }

@@ -19,4 +19,9 @@
  */
 void nano_schema_check(const char *root);
 
+/* 1 when name is a migration's file name, NNN_name.sql (three or more
+ * digits, '_', letters, digits and '_'), with its number in *number;
+ * nano-migrate's rule, and its order: by number, then by name. */
+int nano_schema_migration_name(const char *name, unsigned long *number);
+
 #endif /* NANO_SCHEMA_H */

@@ -4,6 +4,7 @@
  */
 
 #include "nano_dburl.h"
+#include "nano_schema.h"
 #include "sql_lint.h"
 
 #include <dirent.h>
@@ -110,37 +111,6 @@ mig_list_free(mig_list_t *list)
     list->n = 0;
 }
 
-/* NNN_name.sql: three or more digits, '_', letters, digits, '_'. */
-static int
-migration_name(const char *name, unsigned long *number)
-{
-    const char *p = name;
-    size_t      digits = 0;
-
-    while (*p >= '0' && *p <= '9') {
-        p++;
-        digits++;
-    }
-    if (digits < 3 || *p++ != '_') {
-        return 0;
-    }
-    if (strcmp(p, ".sql") == 0) {
-        return 0;
-    }
-    for (; *p && *p != '.'; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z')
-              || (*p >= '0' && *p <= '9') || *p == '_'))
-        {
-            return 0;
-        }
-    }
-    if (strcmp(p, ".sql") != 0) {
-        return 0;
-    }
-    *number = strtoul(name, NULL, 10);
-    return 1;
-}
-
 static int
 sha256_hex(const char *data, size_t len, char hex[65])
 {
@@ -188,7 +158,7 @@ load_migrations(const char *dir, mig_list_t *list)
     while ((de = readdir(d)) != NULL) {
         size_t nl = strlen(de->d_name);
 
-        if (!migration_name(de->d_name, &number)) {
+        if (!nano_schema_migration_name(de->d_name, &number)) {
             if (nl > 4 && strcmp(de->d_name + nl - 4, ".sql") == 0) {
                 die_msg("%s/%s: ignored: not named NNN_name.sql", dir,
                         de->d_name);
