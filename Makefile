@@ -1,6 +1,12 @@
 # Nano Banana platform.  `make` builds the gateway module and every backend,
 # `make <app>` one backend, `make run` the whole stack, `make test` the tests.
 
+# nginx's configure, which builds the gateway module, breaks on a build
+# folder with a space in its path: say so before anything starts.
+ifneq ($(words $(CURDIR)),1)
+$(error the checkout's path "$(CURDIR)" has a space in it; nginx's build cannot work there: clone or move it to a path without spaces (the media folder, STACK_MEDIA_DIR, may have spaces))
+endif
+
 # The platform and every module of the registry (modules.conf; CRLF's
 # "\r" dropped, or a blank line's would be a module).
 APPS      := platform $(shell sed -e 's/\r$$//' -e 's/\#.*//' modules.conf | awk 'NF { print $$1 }')

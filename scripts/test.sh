@@ -239,7 +239,8 @@ else
     export NANO_TEST_SOCK_DIR=$STACK_STATE/sock
     export NANO_TEST_STACKCTL=$STACK_ROOT/scripts/stackctl.sh
     export NANO_TEST_PG_SOCK=$PG_SOCK NANO_TEST_PG_BINDIR=$PG_BINDIR
-    export NANO_TEST_FAKE_URL=$STACK_FAKE_URL NANO_TEST_MEDIA_DIR=$STACK_STATE/media
+    NANO_TEST_MEDIA_DIR=$(stack_media_path)
+    export NANO_TEST_FAKE_URL=$STACK_FAKE_URL NANO_TEST_MEDIA_DIR
     export NANO_TEST_OIDC_URL=$STACK_OIDC_URL NANO_TEST_GITHUB_URL=$STACK_GITHUB_URL
     export NANO_TEST_STRIPE_URL=$STACK_STRIPE_URL
     # One file at a time: some tests stop a backend or the database.

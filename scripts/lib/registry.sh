@@ -69,7 +69,7 @@ registry_upstreams() {
     printf '# backend listens.  Regenerate it when the registry changes.\n'
     for app in platform $mods; do
         if [ "$mode" = unix ]; then
-            printf 'upstream %s { server unix:%s/%s.sock; keepalive 16; }\n' \
+            printf 'upstream %s { server "unix:%s/%s.sock"; keepalive 16; }\n' \
                 "$(registry_upstream_name "$app")" "$dir" "$app"
         else
             printf 'upstream %s { server 127.0.0.1:%s; keepalive 16; }\n' \

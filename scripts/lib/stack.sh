@@ -615,6 +615,16 @@ stack_subdomain_servers() {
     done <<<"${STACK_SUBDOMAINS:-}"
 }
 
+# stack_nginx_path WHAT PATH: PATH, which the generated config quotes,
+# holds nothing a quoted nginx string would read otherwise ($ starts a
+# variable, \ and " escape); spaces are fine.
+stack_nginx_path() {
+    case $2 in
+        *[\$\\\"]* | *$'\n'*)
+            stack_die "$1 $2: nginx cannot use a path with \$, \\, \" or a newline in it" ;;
+    esac
+}
+
 # stack_nginx_conf: generates $STACK_STATE/nginx/conf/nginx.conf from the
 # template, next to a link conf/nano -> nginx.conf.d so the snippets'
 # "include nano/..." resolve as on an installed system (/etc/nginx/nano/);
@@ -626,6 +636,10 @@ stack_nginx_conf() {
     [ -r "$upstreams" ] || stack_die "$upstreams is missing"
     [ -r "$STACK_MODULE_SO" ] || stack_die "$STACK_MODULE_SO is missing (make module)"
     [ -x "$STACK_NGINX" ] || stack_die "$STACK_NGINX is missing (apt-get install nginx)"
+    stack_nginx_path "the checkout" "$STACK_ROOT"
+    stack_nginx_path "the state folder" "$STACK_STATE"
+    stack_nginx_path "the media folder (STACK_MEDIA_DIR)" "$(stack_media_path)"
+    stack_nginx_path "the key file" "$STACK_SECRET_FILE"
     mkdir -p "$STACK_STATE/nginx/conf" "$STACK_STATE/nginx/tmp"
     ln -sfn "$STACK_CONF_DIR" "$STACK_STATE/nginx/conf/nano"
     # a module's subdomain (scripts/peer.sh --site), else nothing

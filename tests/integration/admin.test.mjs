@@ -103,9 +103,9 @@ test('modules: a CRLF registry is read alike by nano-admin, scripts/upstreams.sh
         { encoding: 'utf8', env: { ...process.env, NANO_MODULES_FILE: file } });
     assert.equal(ups.status, 0, ups.stderr);
     assert.deepEqual(ups.stdout.split('\n').filter((l) => l.startsWith('upstream')), [
-        'upstream nano_platform { server unix:/run/nano/platform.sock; keepalive 16; }',
-        'upstream nano_qwen { server unix:/run/nano/qwen.sock; keepalive 16; }',
-        'upstream nano_grok { server unix:/run/nano/grok.sock; keepalive 16; }',
+        'upstream nano_platform { server "unix:/run/nano/platform.sock"; keepalive 16; }',
+        'upstream nano_qwen { server "unix:/run/nano/qwen.sock"; keepalive 16; }',
+        'upstream nano_grok { server "unix:/run/nano/grok.sock"; keepalive 16; }',
     ]);
     const apps = spawnSync('make', ['-s', '--no-print-directory', '-C', dir, '-f', path.join(ROOT, 'Makefile'),
         'print-APPS'], { encoding: 'utf8', env: { ...process.env, MAKEFLAGS: '' } });

@@ -982,3 +982,39 @@ test('make run: a backend being stopped on purpose never looks dead to the super
     assert.equal(r.status, 0, r.stderr.slice(-500));
     assert.match(r.stdout, /^seen=0$/m, `the pid file outlived the process: ${r.stdout}`);
 });
+
+// The generated nginx.conf put its paths in bare: a media folder with a
+// space in its path (a second disk, "/mnt/Media Disk") or a state folder
+// with one made nginx refuse the whole config ("invalid number of
+// arguments").  They are quoted now, and what a quoted nginx string cannot
+// hold literally ($ starts a variable) is refused by name before nginx runs.
+test('make run: the generated nginx config takes state and media folders with spaces, and refuses a $ by name', () => {
+    const base = fs.mkdtempSync(path.join(tmpRoot, 'with space-'));
+    const script = `
+        set -euo pipefail
+        STACK_MODE=run STACK_STATE="$1/state dir"
+        . "$2/scripts/lib/stack.sh"
+        stack_init
+        STACK_MEDIA_DIR=$3
+        STACK_UPSTREAMS=$STACK_STATE/upstreams.conf
+        STACK_SECRET_FILE="$STACK_STATE/key file"
+        echo 'k1 ${KEY}' >"$STACK_SECRET_FILE"
+        STACK_URL=http://127.0.0.1:9 STACK_PORT=9 STACK_READ_TIMEOUT=60s STACK_LISTEN=unix
+        stack_upstreams "$STACK_UPSTREAMS"
+        stack_nginx_conf
+        "$STACK_NGINX" -t "\${STACK_NGINX_ARGS[@]}"`;
+    const run = (media) => spawnSync('bash', ['-c', script, 'spaces', base, ROOT, media], {
+        encoding: 'utf8', timeout: 30000, killSignal: 'SIGKILL',
+    });
+    const media = path.join(base, 'my media');
+    let r = run(media);
+    assert.equal(r.status, 0, r.stderr.slice(-800));
+    assert.match(r.stderr, /test is successful/);
+    const conf = fs.readFileSync(path.join(base, 'state dir/nginx/conf/nginx.conf'), 'utf8');
+    assert.ok(conf.includes(`default "${media}";`), 'the media folder is one quoted value');
+
+    r = run(path.join(base, 'media$host'));
+    assert.notEqual(r.status, 0, 'a $ in the media folder is refused');
+    assert.match(r.stderr, /media folder \(STACK_MEDIA_DIR\) .*media\$host: nginx cannot use a path with \$/);
+    assert.doesNotMatch(r.stderr, /test is successful/, 'nginx never ran');
+});
