@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "unit_table.h"
+#include "unit_tmpdir.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -165,18 +166,14 @@ static int
 make_dir(void **state)
 {
     (void) state;
-    snprintf(dir, sizeof(dir), "/tmp/nano-test-image-XXXXXX");
-    return mkdtemp(dir) != NULL ? 0 : -1;
+    return unit_tmpdir(dir, sizeof(dir), "image");
 }
 
 static int
 remove_dir(void **state)
 {
-    char  cmd[128];
-
     (void) state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return unit_tmpdir_remove(dir);
 }
 
 static const char *

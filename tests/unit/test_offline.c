@@ -25,8 +25,9 @@
 #include "nano_offline_text.h"
 #include "nano_offline_video.h"
 #include "nano_webm.h"
+#include "unit_tmpdir.h"
 
-static char  tmpdir[] = "/tmp/nano-offline-test-XXXXXX";
+static char  tmpdir[64];
 
 static unsigned char *
 slurp(const char *path, size_t *len)
@@ -579,17 +580,14 @@ static int
 setup(void **state)
 {
     (void) state;
-    return mkdtemp(tmpdir) == NULL ? -1 : 0;
+    return unit_tmpdir(tmpdir, sizeof(tmpdir), "offline");
 }
 
 static int
 teardown(void **state)
 {
-    char  cmd[300];
-
     (void) state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return unit_tmpdir_remove(tmpdir);
 }
 
 int

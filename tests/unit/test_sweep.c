@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "nano_sweep.h"
+#include "unit_tmpdir.h"
 
 static char  root[64];
 static char  tmpdir[96];
@@ -29,8 +30,7 @@ static int
 setup(void **state)
 {
     (void) state;
-    snprintf(root, sizeof(root), "/tmp/nano-test-sweep-XXXXXX");
-    if (mkdtemp(root) == NULL) {
+    if (unit_tmpdir(root, sizeof(root), "sweep") != 0) {
         return -1;
     }
     snprintf(tmpdir, sizeof(tmpdir), "%s/tmp", root);
@@ -40,11 +40,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-    char  cmd[128];
-
     (void) state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    return system(cmd) == 0 ? 0 : -1;
+    return unit_tmpdir_remove(root);
 }
 
 /* Makes tmp/name (two hours old unless young), owned by uid. */

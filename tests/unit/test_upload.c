@@ -21,6 +21,7 @@
 
 #include "nano_file.h"
 #include "nano_upload.h"
+#include "unit_tmpdir.h"
 
 #define PNG_640  "\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x02\x80" \
                  "\x00\x00\x01\xe0\x08\x06\x00\x00\x00\x00\x00\x00\x00"
@@ -34,8 +35,7 @@ static int
 setup(void **state)
 {
     (void) state;
-    snprintf(root, sizeof(root), "/tmp/nano-test-upload-XXXXXX");
-    if (mkdtemp(root) == NULL) {
+    if (unit_tmpdir(root, sizeof(root), "upload") != 0) {
         return -1;
     }
     /* two levels that do not exist yet */
@@ -47,11 +47,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-    char  cmd[128];
-
     (void) state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    return system(cmd) == 0 ? 0 : -1;
+    return unit_tmpdir_remove(root);
 }
 
 /* Files in the temporary folder. */
