@@ -1,7 +1,9 @@
 /*
- * Small files read whole, media folders made, file digests (nano_file.h).
+ * Small files read whole, media folders made and removed, file digests
+ * (nano_file.h).
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -175,4 +177,89 @@ out:
     close(fd);
     errno = saved;
     return rc;
+}
+
+/* Empties the folder open on fd (closed here), depth more below it. */
+static int
+nano_file_empty_dir(int fd, int depth, size_t *files)
+{
+    DIR            *d;
+    struct dirent  *e;
+    struct stat     sb;
+    int             sub, rc = 0, err = 0;
+
+    d = fdopendir(fd);
+    if (d == NULL) {
+        err = errno;
+        close(fd);
+        errno = err;
+        return -1;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
+            continue;
+        }
+        if (fstatat(fd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+            continue;               /* gone meanwhile */
+        }
+        if (!S_ISDIR(sb.st_mode)) {
+            if (unlinkat(fd, e->d_name, 0) == 0) {
+                if (files != NULL) {
+                    (*files)++;
+                }
+            } else if (errno != ENOENT) {
+                rc = -1;
+                err = errno;
+            }
+            continue;
+        }
+        sub = depth > 0 ? openat(fd, e->d_name,
+                                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW
+                                 | O_CLOEXEC)
+                        : -1;
+        if (depth <= 0) {
+            errno = ELOOP;
+        }
+        if (sub < 0 || nano_file_empty_dir(sub, depth - 1, files) != 0
+            || (unlinkat(fd, e->d_name, AT_REMOVEDIR) != 0
+                && errno != ENOENT))
+        {
+            rc = -1;
+            err = errno;
+        }
+    }
+    closedir(d);
+    errno = err;
+    return rc;
+}
+
+int
+nano_file_remove_tree(const char *path, int depth, size_t *files)
+{
+    int  fd, err;
+
+    fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) {
+            return 0;
+        }
+        /* a file, or a link (to a folder or not): removed, not followed */
+        if (errno != ENOTDIR && errno != ELOOP) {
+            return -1;
+        }
+        if (unlink(path) == 0) {
+            if (files != NULL) {
+                (*files)++;
+            }
+            return 0;
+        }
+        return errno == ENOENT ? 0 : -1;
+    }
+    if (nano_file_empty_dir(fd, depth, files) != 0) {
+        err = errno;
+        rmdir(path);
+        errno = err;
+        return -1;
+    }
+    return rmdir(path) == 0 || errno == ENOENT ? 0 : -1;
 }

@@ -1,8 +1,8 @@
 /*
  * Small files read whole: templates, the module registry, the packs
  * file, and their lines.  Each has a size cap, so a wrong path cannot make a process read
- * a disk image into memory.  The media folders made, and a stored file's
- * digest.
+ * a disk image into memory.  The media folders made and removed, and a
+ * stored file's digest.
  */
 
 #ifndef NANO_FILE_H
@@ -42,5 +42,13 @@ int nano_file_mkdirs(const char *path, unsigned *made);
  * -1 with errno set. */
 #define NANO_FILE_SHA256_SIZE  65
 int nano_file_sha256(const char *path, char *out);
+
+/*
+ * rm -r of path, at most depth folders deep (the media tree is shallow),
+ * never through a symbolic link: a link is removed, not followed.  The
+ * files removed are added to *files (may be NULL).  0 when path is gone
+ * (or never was), -1 with errno set when something stayed.
+ */
+int nano_file_remove_tree(const char *path, int depth, size_t *files);
 
 #endif /* NANO_FILE_H */

@@ -11,12 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "nano_cutoff.h"
 #include "nano_email.h"
+#include "nano_file.h"
 #include "nano_log.h"
 #include "nano_password.h"
 #include "nano_server.h"
@@ -71,41 +71,6 @@ platform_account_begin(nano_req_t *req, nano_res_t *res, nano_db_t **db,
     return platform_account_session(req, res, 0, db, ps);
 }
 
-/* Removes path and everything below it (the media tree is shallow). */
-static void
-platform_account_remove_tree(const char *path, int depth)
-{
-    DIR            *d;
-    struct dirent  *e;
-    struct stat     sb;
-    char            sub[PATH_MAX];
-    int             dir;
-
-    if (depth > 4 || (d = opendir(path)) == NULL) {
-        unlink(path);
-        return;
-    }
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0
-            || snprintf(sub, sizeof(sub), "%s/%s", path, e->d_name)
-               >= (int) sizeof(sub))
-        {
-            continue;
-        }
-        /* some filesystems leave d_type unknown: their folders stayed */
-        dir = e->d_type == DT_DIR
-              || (e->d_type == DT_UNKNOWN && lstat(sub, &sb) == 0
-                  && S_ISDIR(sb.st_mode));
-        if (dir) {
-            platform_account_remove_tree(sub, depth + 1);
-        } else {
-            unlink(sub);
-        }
-    }
-    closedir(d);
-    rmdir(path);
-}
-
 /*
  * A deleted user's files: <media>/<module>/<user> of every module folder
  * there, not only the registry's: a module taken out of the registry
@@ -129,7 +94,7 @@ platform_account_remove_media(const char *media, const char *user_id)
                 && snprintf(dir, sizeof(dir), "%s/%s/%s", media, e->d_name,
                             user_id) < (int) sizeof(dir))
             {
-                platform_account_remove_tree(dir, 0);
+                (void) nano_file_remove_tree(dir, 4, NULL);
             }
         }
         closedir(d);

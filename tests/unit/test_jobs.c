@@ -3,10 +3,12 @@
  * calls may be made again (a GET whose answer was cut short may, a POST
  * that was sent never), the names outputs are written under and
  * renamed to, folders made again when removed before a file went into
- * them, and the digest of a stored input image.
+ * them, the digest of a stored input image, and a deleted user's folder
+ * removed without following a link out of it.
  */
 
 #include "unit_table.h"
+#include "unit_tmpdir.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -118,7 +120,7 @@ test_final_path(void **state)
 static void
 test_mkdirs(void **state)
 {
-    char         root[64], path[128], cmd[160];
+    char         root[64], path[128];
     struct stat  st;
     mode_t       mask = umask(0);
     unsigned     made;
@@ -126,8 +128,7 @@ test_mkdirs(void **state)
 
     (void) state;
     umask(mask);
-    snprintf(root, sizeof(root), "/tmp/nano-test-jobs-XXXXXX");
-    assert_non_null(mkdtemp(root));
+    assert_int_equal(unit_tmpdir(root, sizeof(root), "jobs"), 0);
     snprintf(path, sizeof(path), "%s/nano-banana/user/gen", root);
     assert_int_equal(nano_file_mkdirs(path, NULL), 0);
     assert_int_equal(stat(path, &st), 0);
@@ -167,8 +168,7 @@ test_mkdirs(void **state)
     snprintf(path, sizeof(path), "%s/nano-banana/user/gen/f/g", root);
     assert_int_equal(nano_file_mkdirs(path, NULL), -1);
     assert_int_equal(nano_file_mkdirs("", NULL), -1);
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(unit_tmpdir_remove(root), 0);
 }
 
 typedef struct {
@@ -207,14 +207,13 @@ put_refused(void *arg)
 static void
 test_mkdirs_put(void **state)
 {
-    char         root[64], dir[128], from[128], to[160], cmd[160];
+    char         root[64], dir[128], from[128], to[160];
     struct stat  st;
     put_t        p;
     FILE        *f;
 
     (void) state;
-    snprintf(root, sizeof(root), "/tmp/nano-test-jobs-XXXXXX");
-    assert_non_null(mkdtemp(root));
+    assert_int_equal(unit_tmpdir(root, sizeof(root), "jobs"), 0);
     snprintf(dir, sizeof(dir), "%s/nano-banana/user/inputs", root);
     snprintf(from, sizeof(from), "%s/upload", root);
     snprintf(to, sizeof(to), "%s/a.png", dir);
@@ -249,8 +248,7 @@ test_mkdirs_put(void **state)
     assert_int_equal(nano_job_mkdirs_put(dir, put_refused, &p), -2);
     assert_int_equal(p.calls, 0);
 
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(unit_tmpdir_remove(root), 0);
 }
 
 /* path's SHA-256 once it holds c repeated n times */
@@ -274,11 +272,9 @@ static void
 test_sha256(void **state)
 {
     char    root[64], path[128], link[128], out[NANO_FILE_SHA256_SIZE];
-    char    cmd[160];
 
     (void) state;
-    snprintf(root, sizeof(root), "/tmp/nano-test-jobs-XXXXXX");
-    assert_non_null(mkdtemp(root));
+    assert_int_equal(unit_tmpdir(root, sizeof(root), "jobs"), 0);
     snprintf(path, sizeof(path), "%s/in.png", root);
 
     /* FIPS 180-2's vectors: "", "abc", and a million 'a' (many reads) */
@@ -301,8 +297,77 @@ test_sha256(void **state)
     assert_int_equal(nano_file_sha256(root, out), -1);
     assert_int_equal(errno, EISDIR);
 
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(unit_tmpdir_remove(root), 0);
+}
+
+/* Makes path (a file) with a few bytes. */
+static void
+plant_file(const char *path)
+{
+    FILE  *f = fopen(path, "w");
+
+    assert_non_null(f);
+    fputs("output", f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void
+test_remove_tree(void **state)
+{
+    char         root[64], user[96], path[192], outside[96];
+    struct stat  sb;
+    size_t       files = 0;
+
+    (void) state;
+    assert_int_equal(unit_tmpdir(root, sizeof(root), "jobs"), 0);
+    snprintf(user, sizeof(user), "%s/nano-banana/u1", root);
+    snprintf(outside, sizeof(outside), "%s/outside", root);
+    snprintf(path, sizeof(path), "%s/g1", user);
+    assert_int_equal(nano_file_mkdirs(path, NULL), 0);
+    snprintf(path, sizeof(path), "%s/inputs", user);
+    assert_int_equal(nano_file_mkdirs(path, NULL), 0);
+    assert_int_equal(nano_file_mkdirs(outside, NULL), 0);
+    snprintf(path, sizeof(path), "%s/g1/0-a.png", user);
+    plant_file(path);
+    snprintf(path, sizeof(path), "%s/inputs/a.png", user);
+    plant_file(path);
+    snprintf(path, sizeof(path), "%s/keep.png", outside);
+    plant_file(path);
+    /* links to a folder and a file elsewhere: removed, never followed */
+    snprintf(path, sizeof(path), "%s/g1/to-dir", user);
+    assert_int_equal(symlink(outside, path), 0);
+    snprintf(path, sizeof(path), "%s/inputs/to-file", user);
+    snprintf(outside + strlen(outside), sizeof(outside) - strlen(outside),
+             "/keep.png");
+    assert_int_equal(symlink(outside, path), 0);
+
+    assert_int_equal(nano_file_remove_tree(user, 4, &files), 0);
+    assert_int_equal(files, 4);
+    assert_int_equal(lstat(user, &sb), -1);
+    assert_int_equal(stat(outside, &sb), 0);
+    /* gone already: fine */
+    assert_int_equal(nano_file_remove_tree(user, 4, &files), 0);
+
+    /* the path itself a link: the link goes, its folder stays */
+    snprintf(outside, sizeof(outside), "%s/outside", root);
+    assert_int_equal(symlink(outside, user), 0);
+    assert_int_equal(nano_file_remove_tree(user, 4, NULL), 0);
+    assert_int_equal(lstat(user, &sb), -1);
+    snprintf(path, sizeof(path), "%s/keep.png", outside);
+    assert_int_equal(stat(path, &sb), 0);
+
+    /* deeper than allowed: what is below the limit stays, said so */
+    snprintf(path, sizeof(path), "%s/a/b/c", user);
+    assert_int_equal(nano_file_mkdirs(path, NULL), 0);
+    errno = 0;
+    assert_int_equal(nano_file_remove_tree(user, 1, NULL), -1);
+    assert_int_equal(errno, ELOOP);
+    snprintf(path, sizeof(path), "%s/a/b", user);
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(nano_file_remove_tree(user, 4, NULL), 0);
+    assert_int_equal(lstat(user, &sb), -1);
+
+    assert_int_equal(unit_tmpdir_remove(root), 0);
 }
 
 int
@@ -313,6 +378,7 @@ main(void)
         cmocka_unit_test(test_mkdirs),
         cmocka_unit_test(test_mkdirs_put),
         cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_remove_tree),
     };
 
     return unit_run_table("jobs", rows, sizeof(rows) / sizeof(rows[0]),
