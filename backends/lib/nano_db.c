@@ -73,7 +73,8 @@ static int db_send(nano_db_t *db, const char *sql, int nparams,
     const char *const *params, const char *name);
 static PGresult *db_call(nano_db_t *db, const char *sql, const char *name,
     int nparams, const char *const *params);
-static int db_take_notifies(nano_db_t *db, const char *payload);
+static int db_take_notifies(nano_db_t *db, const char *channel,
+    const char *payload, nano_db_notice_fn other, void *arg);
 
 /* How long a call waits for an answer: set once before threads start
  * (nano_db_config). */
@@ -1299,6 +1300,13 @@ nano_db_listen(nano_db_t *db, const char *channel)
 int
 nano_db_wait(nano_db_t *db, int timeout_ms, const char *payload)
 {
+    return nano_db_wait_on(db, timeout_ms, NULL, payload, NULL, NULL);
+}
+
+int
+nano_db_wait_on(nano_db_t *db, int timeout_ms, const char *channel,
+    const char *payload, nano_db_notice_fn other, void *arg)
+{
     struct pollfd   pfd;
     int             got, rc;
 
@@ -1314,7 +1322,7 @@ nano_db_wait(nano_db_t *db, int timeout_ms, const char *payload)
         return -1;
     }
     /* notifications may already sit in libpq's buffer */
-    got = db_take_notifies(db, payload);
+    got = db_take_notifies(db, channel, payload, other, arg);
     if (got != 0) {
         return got;
     }
@@ -1325,14 +1333,16 @@ nano_db_wait(nano_db_t *db, int timeout_ms, const char *payload)
     if (rc == 0) {
         return 0;
     }
-    return db_take_notifies(db, payload);
+    return db_take_notifies(db, channel, payload, other, arg);
 }
 
-/* Reads what arrived and consumes every notification: 1 when one's
- * payload is payload (any, when NULL), 0 when none is, -1 when the
- * connection is lost. */
+/* Reads what arrived and consumes every notification: 1 when one on
+ * channel (any, when NULL) has payload (any, when NULL), 0 when none
+ * does, -1 when the connection is lost.  Those on other channels go to
+ * other. */
 static int
-db_take_notifies(nano_db_t *db, const char *payload)
+db_take_notifies(nano_db_t *db, const char *channel, const char *payload,
+    nano_db_notice_fn other, void *arg)
 {
     PGnotify  *n;
     int        got = 0;
@@ -1341,7 +1351,13 @@ db_take_notifies(nano_db_t *db, const char *payload)
         goto lost;
     }
     while ((n = PQnotifies(db->conn)) != NULL) {
-        got |= payload == NULL || strcmp(n->extra, payload) == 0;
+        if (channel != NULL && strcmp(n->relname, channel) != 0) {
+            if (other != NULL) {
+                other(arg, n->relname, n->extra);
+            }
+        } else {
+            got |= payload == NULL || strcmp(n->extra, payload) == 0;
+        }
         PQfreemem(n);
     }
     return got;

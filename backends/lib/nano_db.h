@@ -197,6 +197,16 @@ nano_db_status_t nano_db_listen(nano_db_t *db, const char *channel);
  */
 int nano_db_wait(nano_db_t *db, int timeout_ms, const char *payload);
 
+/*
+ * nano_db_wait for one of several channels a connection LISTENs on:
+ * only a notification on channel counts toward the answer, and each one
+ * on another channel goes to other(arg, channel, payload) instead.
+ */
+typedef void (*nano_db_notice_fn)(void *arg, const char *channel,
+    const char *payload);
+int nano_db_wait_on(nano_db_t *db, int timeout_ms, const char *channel,
+    const char *payload, nano_db_notice_fn other, void *arg);
+
 /* The connection's socket, for poll(), or -1 when not connected. */
 int nano_db_socket(const nano_db_t *db);
 

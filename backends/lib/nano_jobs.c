@@ -27,6 +27,8 @@
 #include "nano_server.h"
 
 #define NANO_JOBS_CHANNEL     "nano_jobs"
+/* sql/023: a "User" row deleted, by whoever (payload: its id) */
+#define NANO_JOBS_USER_DELETED  "nano_user_deleted"
 #define NANO_JOBS_CLAIM_MS    1000     /* claim at least this often */
 #define NANO_JOBS_TICK_MS     1000     /* longest sleep */
 #define NANO_JOBS_ROOM_WAIT_MS  100    /* a body or download's wait */
@@ -1563,14 +1565,50 @@ nano_jobs_queued(nano_db_t *db, const char *module)
     }
 }
 
+/*
+ * A deleted user's folder of this module goes at once.  The platform,
+ * which deletes accounts, cannot enter it where each module has its own
+ * user (the packages), and a user deleted by V1 or by hand has no
+ * platform step at all.  A module that was down meanwhile leaves the
+ * folder to its media sweep, which finds no generation naming its files.
+ */
+static void
+nano_jobs_user_deleted(void *arg, const char *channel, const char *user_id)
+{
+    char    dir[PATH_MAX];
+    size_t  files = 0;
+    int     n;
+
+    (void) arg;
+    if (strcmp(channel, NANO_JOBS_USER_DELETED) != 0 || user_id[0] == '\0'
+        || strchr(user_id, '/') != NULL || strcmp(user_id, ".") == 0
+        || strcmp(user_id, "..") == 0)
+    {
+        return;
+    }
+    n = snprintf(dir, sizeof(dir), "%s/%s/%s", nano_jobs.media,
+                 nano_jobs.module, user_id);
+    if (n < 0 || (size_t) n >= sizeof(dir)) {
+        return;
+    }
+    if (nano_file_remove_tree(dir, 4, &files) != 0) {
+        nano_log_warn("jobs: the files of deleted user %s stay in %s: %s",
+                      user_id, dir, strerror(errno));
+    } else if (files > 0) {
+        nano_log_info("jobs: removed the %zu files of deleted user %s",
+                      files, user_id);
+    }
+}
+
 /* Reads the notifications that arrived; 1 when one for this module did,
  * -1 when the connection is gone.  Every module's runner listens on the
  * one channel: without the payload's check, each job queued anywhere
- * would make all of them claim. */
+ * would make all of them claim.  A deleted user's is handled here. */
 static int
 nano_jobs_notified(nano_db_t *db)
 {
-    return nano_db_wait(db, 0, nano_jobs.module);
+    return nano_db_wait_on(db, 0, NANO_JOBS_CHANNEL, nano_jobs.module,
+                           nano_jobs_user_deleted, NULL);
 }
 
 /* 0, or -1 when the set is full. */
@@ -1833,10 +1871,11 @@ nano_jobs_finish_later(nano_db_t *db)
 }
 
 /*
- * LISTENs on the runners' channel unless the runner does on db's
- * connection already: the first time, after nano_jobs_notified found
- * the connection lost, or when nano_db reconnected inside a statement
- * (the new connection listens to nothing).  1 when it has just begun:
+ * LISTENs on the runners' channel (and for deleted users) unless the
+ * runner does on db's connection already: the first time, after
+ * nano_jobs_notified found the connection lost, or when nano_db
+ * reconnected inside a statement (the new connection listens to
+ * nothing).  1 when it has just begun:
  * what was notified meanwhile is lost, so the caller claims at once.
  */
 static int
@@ -1845,7 +1884,8 @@ nano_jobs_listen(nano_db_t *db, int *listening, unsigned *listened)
     if (*listening && nano_db_connection(db) == *listened) {
         return 0;
     }
-    *listening = nano_db_listen(db, NANO_JOBS_CHANNEL) == NANO_DB_OK;
+    *listening = nano_db_listen(db, NANO_JOBS_CHANNEL) == NANO_DB_OK
+                 && nano_db_listen(db, NANO_JOBS_USER_DELETED) == NANO_DB_OK;
     *listened = nano_db_connection(db);
     return *listening;
 }

@@ -4,13 +4,16 @@
 // V1 deletes loses its V2 sessions, account and generations as a
 // deletion through the platform does (sql/020_user_deleted.sql); a
 // user's "createdAt" is UTC whatever the session's TimeZone (021); a
-// password V1 changes ends the user's V2 sessions (022).
+// password V1 changes ends the user's V2 sessions (022); the media of a
+// user deleted so go at once, each module removing its own folder (023).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { PG_SOCK, PSQL, assertRefusedWithin, lit } from './accounts.mjs';
-import { psql, person, generate, ledgerSum } from './generations.mjs';
+import { psql, person, generate, ledgerSum, oneJob, filesBelow, MEDIA_DIR } from './generations.mjs';
 
 // As the cluster's superuser: role set-up, and statements run as that
 // role (SET ROLE) in one session.
@@ -144,4 +147,29 @@ test('a user V1 deletes loses its sessions, account and generations; its ledger 
     const tomb = psql(`SELECT DISTINCT "userId" FROM "CreditLedger" WHERE "generationId" = ${lit(gen.json().id)}`);
     assert.match(tomb, /^deleted-[0-9a-f]{32}$/, 'the ledger rows under one anonymous id');
     assert.equal(ledgerSum(tomb), sum, 'with their amounts');
+});
+
+// A user deleted outside the platform kept its media files until each
+// module's hourly sweep, and where every module runs as its own system
+// user (the packages) even the platform's own deletion could remove them
+// only through CAP_DAC_OVERRIDE.  sql/023's NOTIFY has each module's
+// runner remove its own folder of the user at the deletion's commit.
+test("a user deleted by SQL loses its media files in each module at once, another user's stay", async () => {
+    const gone = await oneJob('nano-banana', 'v1media', 'a file that goes with its owner');
+    const stays = await oneJob('nano-banana', 'v1media2', 'a file that stays');
+    assert.equal(gone.g.status, 'succeeded', JSON.stringify(gone.g));
+    assert.equal(stays.g.status, 'succeeded', JSON.stringify(stays.g));
+    const dir = path.join(MEDIA_DIR, 'nano-banana', gone.u.id);
+    const other = path.join(MEDIA_DIR, 'nano-banana', stays.u.id);
+    assert.equal(filesBelow(dir).length, 1, `its output is on disk: ${filesBelow(dir)}`);
+    const kept = filesBelow(other);
+    assert.equal(kept.length, 1);
+
+    const r = asPostgres(`DELETE FROM "User" WHERE "id" = ${lit(gone.u.id)} RETURNING "id";`);
+    assert.equal(r.status, 0, r.err);
+    assert.equal(r.out, gone.u.id);
+    const until = Date.now() + 10000;
+    while (fs.existsSync(dir) && Date.now() < until) await new Promise((res) => setTimeout(res, 100));
+    assert.equal(fs.existsSync(dir), false, `the deleted user's folder stays: ${filesBelow(dir)}`);
+    assert.deepEqual(filesBelow(other), kept, "another user's files stay");
 });
