@@ -290,8 +290,14 @@ start_app() {
 }
 apps_ok() {
     local i pid
-    for ((i = 0; i < 50; i++)); do
-        [ -S "$root/run/nano/platform.sock" ] && [ -S "$root/run/nano/nano-banana.sock" ] && break
+    # the launcher binds the socket, then execs the backend as its user
+    # (same pid): after a restart the old socket files are there already,
+    # so wait for the exec too (a loaded machine took over a second)
+    for ((i = 0; i < 100; i++)); do
+        [ -S "$root/run/nano/platform.sock" ] && [ -S "$root/run/nano/nano-banana.sock" ] &&
+            [ "$(inroot stat -c %U "/proc/${pids[0]}" 2>/dev/null)" = nano-platform ] &&
+            [ "$(inroot stat -c %U "/proc/${pids[1]}" 2>/dev/null)" = nano-nano-banana ] &&
+            break
         sleep 0.1
     done
     sleep 1                 # long enough to fail on the database or a file
