@@ -494,6 +494,12 @@ test('nginx\'s own refusals: JSON with their code under /api/ and /<m>/api/ (als
         ['a dot-dot above the root', ['GET /api/../../x HTTP/1.0', host], 400, 'bad_request'],
         ['no such file', ['GET /ui/no-such-file.css HTTP/1.0', host], 404, null],
         ['the internal media location from outside', ['GET /_nano_media/x HTTP/1.0', host], 404, null],
+        // these two were nginx's own bare page, in HTML on API paths too
+        ['an HTTP version nginx does not speak, on an API path', ['GET /qwen/api/me HTTP/2.0', host],
+            505, 'http_version_not_supported'],
+        ['an HTTP version nginx does not speak, on a page', ['GET /qwen/ HTTP/3.0', host], 505, null],
+        ['a file that no longer matches If-Match', ['GET /ui/ui.css HTTP/1.0', host, 'If-Match: "old"'],
+            412, null],
     ];
     for (const [what, lines, status, error] of cases) {
         const res = await rawHttp(lines);
