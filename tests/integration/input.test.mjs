@@ -517,6 +517,23 @@ test('nginx\'s own refusals: JSON with their code under /api/ and /<m>/api/ (als
     }
 });
 
+test('nginx\'s own 405 on a /ui/ file names what it takes in Allow (GET, HEAD), as the backends\' 405s do', async () => {
+    const host = `Host: ${new URL(BASE).host}`;
+    for (const m of ['POST', 'PUT', 'DELETE', 'OPTIONS']) {
+        const res = await rawHttp([`${m} /ui/ui.css HTTP/1.0`, host]);
+        assert.equal(res.status, 405, `${m}: ${res.status} ${res.body.slice(0, 200)}`);
+        assert.equal(res.headers.allow, 'GET, HEAD', `${m} /ui/ui.css: Allow`);
+    }
+    // TRACE elsewhere: nginx cannot know a backend's methods, so no Allow
+    // that would be wrong (a page takes GET, /api/generate POST)
+    const trace = await rawHttp(['TRACE /qwen/api/generate HTTP/1.0', host]);
+    assert.equal(trace.status, 405);
+    assert.equal(trace.headers.allow, undefined);
+    const file = await rawHttp(['GET /ui/ui.css HTTP/1.0', host]);
+    assert.equal(file.status, 200);
+    assert.equal(file.headers.allow, undefined, 'no Allow on the file itself');
+});
+
 test('a path no backend route serves: a page with the shared header for a browser, JSON for scripts and API paths', async () => {
     const { jar, user } = await signedInUser('notfound');
     const page = { Accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
