@@ -534,6 +534,15 @@ test('nginx\'s own 405 on a /ui/ file names what it takes in Allow (GET, HEAD), 
     assert.equal(file.headers.allow, undefined, 'no Allow on the file itself');
 });
 
+test('/api/auth/callback without a provider: the platform\'s 404 JSON, not nginx\'s 301 to /api/auth/callback/', async () => {
+    for (const m of ['GET', 'POST']) {
+        const res = await request(m, '/api/auth/callback?x=1', { headers: { Origin: ORIGIN } });
+        assert.equal(res.status, 404, `${m}: ${res.status} ${res.headers.location || ''}`);
+        assert.equal(res.headers.location, undefined, m);
+        assert.equal(res.json().error, 'not_found', m);
+    }
+});
+
 test('a path no backend route serves: a page with the shared header for a browser, JSON for scripts and API paths', async () => {
     const { jar, user } = await signedInUser('notfound');
     const page = { Accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
