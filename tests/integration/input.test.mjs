@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
 import {
     BASE, ORIGIN, SOCK_DIR, SESSION_COOKIE, Jar, get, request, form, newUser,
     register, csrf, signIn, signedInUser, location, isJson, retry,
@@ -457,6 +458,52 @@ function rawHttp(lines) {
         });
     });
 }
+
+test('a body under a Content-Encoding: 415 naming it, before anything is charged or changed; identity is none', async () => {
+    const { jar, user } = await signedInUser('coding');
+    const balance = async () => (await get('/api/credits', { headers: jar.headers() })).json().balance;
+    const before = await balance();
+    const json = JSON.stringify({ prompt: 'a compressed question' });
+    // a plain body under a coding was read as if none were named (and
+    // charged); a compressed one was "invalid_json", which names no cause
+    const cases = [
+        ['gzip over a plain body', 'gzip', json],
+        ['gzip over a gzipped body', 'gzip', zlib.gzipSync(json)],
+        ['deflate, any case', 'Deflate', zlib.deflateSync(json)],
+        ['br', 'br', json],
+        ['identity, then gzip', 'identity, gzip', zlib.gzipSync(json)],
+    ];
+    for (const [what, coding, body] of cases) {
+        for (const p of ['/qwen/api/generate', '/nano-banana/api/generate']) {
+            const res = await request('POST', p, {
+                headers: jar.headers({ 'Content-Type': 'application/json', 'Content-Encoding': coding, Origin: ORIGIN }),
+                body,
+            });
+            assert.equal(res.status, 415, `${p}, ${what}: ${res.status} ${res.text.slice(0, 200)}`);
+            assert.equal(res.json().error, 'unsupported_media_type', `${p}, ${what}`);
+            assert.match(res.json().message, /Content-Encoding/, `${p}, ${what}`);
+        }
+    }
+    const prof = await request('POST', '/api/account/profile', {
+        headers: jar.headers({ ...FORM, 'Content-Encoding': 'gzip' }),
+        body: form({ name: 'Zipped Name' }),
+    });
+    assert.equal(prof.status, 415, `the platform: ${prof.status} ${prof.text.slice(0, 200)}`);
+    const session = (await get('/api/auth/session', { headers: jar.headers() })).json();
+    assert.equal(session.user.name, user.name, 'the name is unchanged');
+    assert.equal(await balance(), before, 'nothing was charged');
+
+    // identity names no coding; no body at all is nothing to decode
+    const ok = await request('POST', '/qwen/api/generate', {
+        headers: jar.headers({ 'Content-Type': 'application/json', 'Content-Encoding': 'identity', Origin: ORIGIN }),
+        body: json,
+    });
+    assert.equal(ok.status, 200, ok.text.slice(0, 200));
+    const gone = await request('DELETE', `/qwen/api/generations/${ok.json().id}`, {
+        headers: jar.headers({ 'Content-Encoding': 'gzip', Origin: ORIGIN }),
+    });
+    assert.equal(gone.status, 200, gone.text.slice(0, 200));
+});
 
 test('two Cookie: lines through nginx: the platform and the gateway both see the session in the second', async () => {
     const { user, jar, me } = await signedInUser('two-lines');
