@@ -547,6 +547,9 @@ test('nginx\'s own refusals: JSON with their code under /api/ and /<m>/api/ (als
         ['an HTTP version nginx does not speak, on a page', ['GET /qwen/ HTTP/3.0', host], 505, null],
         ['a file that no longer matches If-Match', ['GET /ui/ui.css HTTP/1.0', host, 'If-Match: "old"'],
             412, null],
+        // nginx's bare 403 "directory index is forbidden"
+        ['the /ui/ folder', ['GET /ui/ HTTP/1.0', host], 404, null],
+        ['a folder under /ui/', ['GET /ui/templates/ HTTP/1.0', host], 404, null],
     ];
     for (const [what, lines, status, error] of cases) {
         const res = await rawHttp(lines);
