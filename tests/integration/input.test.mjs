@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import zlib from 'node:zlib';
 import {
     BASE, ORIGIN, SOCK_DIR, SESSION_COOKIE, Jar, get, request, form, newUser,
     register, csrf, signIn, signedInUser, location, isJson, retry,
@@ -458,6 +459,52 @@ function rawHttp(lines) {
     });
 }
 
+test('a body under a Content-Encoding: 415 naming it, before anything is charged or changed; identity is none', async () => {
+    const { jar, user } = await signedInUser('coding');
+    const balance = async () => (await get('/api/credits', { headers: jar.headers() })).json().balance;
+    const before = await balance();
+    const json = JSON.stringify({ prompt: 'a compressed question' });
+    // a plain body under a coding was read as if none were named (and
+    // charged); a compressed one was "invalid_json", which names no cause
+    const cases = [
+        ['gzip over a plain body', 'gzip', json],
+        ['gzip over a gzipped body', 'gzip', zlib.gzipSync(json)],
+        ['deflate, any case', 'Deflate', zlib.deflateSync(json)],
+        ['br', 'br', json],
+        ['identity, then gzip', 'identity, gzip', zlib.gzipSync(json)],
+    ];
+    for (const [what, coding, body] of cases) {
+        for (const p of ['/qwen/api/generate', '/nano-banana/api/generate']) {
+            const res = await request('POST', p, {
+                headers: jar.headers({ 'Content-Type': 'application/json', 'Content-Encoding': coding, Origin: ORIGIN }),
+                body,
+            });
+            assert.equal(res.status, 415, `${p}, ${what}: ${res.status} ${res.text.slice(0, 200)}`);
+            assert.equal(res.json().error, 'unsupported_media_type', `${p}, ${what}`);
+            assert.match(res.json().message, /Content-Encoding/, `${p}, ${what}`);
+        }
+    }
+    const prof = await request('POST', '/api/account/profile', {
+        headers: jar.headers({ ...FORM, 'Content-Encoding': 'gzip' }),
+        body: form({ name: 'Zipped Name' }),
+    });
+    assert.equal(prof.status, 415, `the platform: ${prof.status} ${prof.text.slice(0, 200)}`);
+    const session = (await get('/api/auth/session', { headers: jar.headers() })).json();
+    assert.equal(session.user.name, user.name, 'the name is unchanged');
+    assert.equal(await balance(), before, 'nothing was charged');
+
+    // identity names no coding; no body at all is nothing to decode
+    const ok = await request('POST', '/qwen/api/generate', {
+        headers: jar.headers({ 'Content-Type': 'application/json', 'Content-Encoding': 'identity', Origin: ORIGIN }),
+        body: json,
+    });
+    assert.equal(ok.status, 200, ok.text.slice(0, 200));
+    const gone = await request('DELETE', `/qwen/api/generations/${ok.json().id}`, {
+        headers: jar.headers({ 'Content-Encoding': 'gzip', Origin: ORIGIN }),
+    });
+    assert.equal(gone.status, 200, gone.text.slice(0, 200));
+});
+
 test('two Cookie: lines through nginx: the platform and the gateway both see the session in the second', async () => {
     const { user, jar, me } = await signedInUser('two-lines');
     const token = jar.get(SESSION_COOKIE);
@@ -494,6 +541,15 @@ test('nginx\'s own refusals: JSON with their code under /api/ and /<m>/api/ (als
         ['a dot-dot above the root', ['GET /api/../../x HTTP/1.0', host], 400, 'bad_request'],
         ['no such file', ['GET /ui/no-such-file.css HTTP/1.0', host], 404, null],
         ['the internal media location from outside', ['GET /_nano_media/x HTTP/1.0', host], 404, null],
+        // these two were nginx's own bare page, in HTML on API paths too
+        ['an HTTP version nginx does not speak, on an API path', ['GET /qwen/api/me HTTP/2.0', host],
+            505, 'http_version_not_supported'],
+        ['an HTTP version nginx does not speak, on a page', ['GET /qwen/ HTTP/3.0', host], 505, null],
+        ['a file that no longer matches If-Match', ['GET /ui/ui.css HTTP/1.0', host, 'If-Match: "old"'],
+            412, null],
+        // nginx's bare 403 "directory index is forbidden"
+        ['the /ui/ folder', ['GET /ui/ HTTP/1.0', host], 404, null],
+        ['a folder under /ui/', ['GET /ui/templates/ HTTP/1.0', host], 404, null],
     ];
     for (const [what, lines, status, error] of cases) {
         const res = await rawHttp(lines);
@@ -508,6 +564,32 @@ test('nginx\'s own refusals: JSON with their code under /api/ and /<m>/api/ (als
         const body = JSON.parse(res.body);
         assert.equal(body.error, error, what);
         assert.ok(body.message.length > 0, what);
+    }
+});
+
+test('nginx\'s own 405 on a /ui/ file names what it takes in Allow (GET, HEAD), as the backends\' 405s do', async () => {
+    const host = `Host: ${new URL(BASE).host}`;
+    for (const m of ['POST', 'PUT', 'DELETE', 'OPTIONS']) {
+        const res = await rawHttp([`${m} /ui/ui.css HTTP/1.0`, host]);
+        assert.equal(res.status, 405, `${m}: ${res.status} ${res.body.slice(0, 200)}`);
+        assert.equal(res.headers.allow, 'GET, HEAD', `${m} /ui/ui.css: Allow`);
+    }
+    // TRACE elsewhere: nginx cannot know a backend's methods, so no Allow
+    // that would be wrong (a page takes GET, /api/generate POST)
+    const trace = await rawHttp(['TRACE /qwen/api/generate HTTP/1.0', host]);
+    assert.equal(trace.status, 405);
+    assert.equal(trace.headers.allow, undefined);
+    const file = await rawHttp(['GET /ui/ui.css HTTP/1.0', host]);
+    assert.equal(file.status, 200);
+    assert.equal(file.headers.allow, undefined, 'no Allow on the file itself');
+});
+
+test('/api/auth/callback without a provider: the platform\'s 404 JSON, not nginx\'s 301 to /api/auth/callback/', async () => {
+    for (const m of ['GET', 'POST']) {
+        const res = await request(m, '/api/auth/callback?x=1', { headers: { Origin: ORIGIN } });
+        assert.equal(res.status, 404, `${m}: ${res.status} ${res.headers.location || ''}`);
+        assert.equal(res.headers.location, undefined, m);
+        assert.equal(res.json().error, 'not_found', m);
     }
 });
 
