@@ -718,7 +718,7 @@ nano_res_head(int status, const char *content_type, const nano_res_t *res,
      * file handed to nginx, nano_res_file), never let a browser sniff a
      * JSON body into something else. */
     nano_buf_puts(out, res != NULL && res->file
-                       ? "Cache-Control: private, max-age=3600\r\n"
+                       ? "Cache-Control: private, no-cache\r\n"
                        : "Cache-Control: no-store\r\n");
     nano_buf_puts(out, "X-Content-Type-Options: nosniff\r\n");
     if (res != NULL && res->headers.data != NULL) {

@@ -221,11 +221,14 @@ int nano_res_header(nano_res_t *res, const char *name, const char *value);
 
 /*
  * Leaves the body to nginx: X-Accel-Redirect to uri, an internal location
- * over a file, with no body or type of ours.  Such a file is for signed-in
- * users and does not change under its URL, so their browser may keep it
- * an hour (private, never a shared cache), where every other answer is
- * no-store; nginx passes this Cache-Control through the redirect, and
- * before, both came (found by a probe).  0, or -1 as nano_res_header.
+ * over a file, with no body or type of ours.  The browser may keep such a
+ * file (a seeking video reuses what it has) but asks each time whether it
+ * still may (private, no-cache: nginx's 304 on its ETag, after the owner's
+ * check), where every other answer is no-store.  Until 2026-12-06 it was
+ * max-age=3600: after a sign-out, or on a shared computer, the files
+ * stayed viewable from the cache for an hour, deleted ones too.  nginx
+ * passes this Cache-Control through the redirect.  0, or -1 as
+ * nano_res_header.
  */
 int nano_res_file(nano_res_t *res, const char *uri);
 

@@ -234,7 +234,17 @@ test('media: the owner gets the file with its type, ranges give 206, /_nano_medi
         assert.equal(res.status, 200, `${m}: ${v.output.url}`);
         assert.equal(res.headers['content-type'], v.output.mime, `${m}: Content-Type`);
         assert.equal(Number(res.headers['content-length']), bytes.length, `${m}: the whole file`);
-        assert.equal(res.headers['cache-control'], 'private, max-age=3600', `${m}: one Cache-Control, private`);
+        // kept by the browser, but asked about each time: after a sign-out
+        // or a deletion, the cache shows nothing (max-age=3600 showed it
+        // for an hour)
+        assert.equal(res.headers['cache-control'], 'private, no-cache', `${m}: one Cache-Control, private, revalidated`);
+        const etag = res.headers.etag;
+        assert.ok(etag, `${m}: an ETag to revalidate with`);
+        const same = await request('GET', v.output.url, { headers: owner.jar.headers({ 'If-None-Match': etag }) });
+        assert.equal(same.status, 304, `${m}: the owner's revalidation`);
+        const out = await request('GET', v.output.url, { headers: { 'If-None-Match': etag } });
+        assert.notEqual(out.status, 304, `${m}: no session, no 304: ${out.status}`);
+        assert.notEqual(out.status, 200, `${m}: no session, no file`);
         assert.equal(res.headers['x-content-type-options'], 'nosniff', `${m}: nosniff`);
         const whole = await getBytes(v.output.url, owner.jar.headers());
         assert.deepEqual(whole.body, bytes, `${m}: the bytes of the stored file`);
