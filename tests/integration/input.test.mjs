@@ -550,6 +550,9 @@ test('nginx\'s own refusals: JSON with their code under /api/ and /<m>/api/ (als
         // nginx's bare 403 "directory index is forbidden"
         ['the /ui/ folder', ['GET /ui/ HTTP/1.0', host], 404, null],
         ['a folder under /ui/', ['GET /ui/templates/ HTTP/1.0', host], 404, null],
+        // the repository's files, not the site's: they were served
+        ['the scaffold\'s template', ['GET /ui/templates/text.html HTTP/1.0', host], 404, null],
+        ['the folder\'s README', ['GET /ui/README.md HTTP/1.0', host], 404, null],
     ];
     for (const [what, lines, status, error] of cases) {
         const res = await rawHttp(lines);
@@ -582,6 +585,19 @@ test('nginx\'s own 405 on a /ui/ file names what it takes in Allow (GET, HEAD), 
     const file = await rawHttp(['GET /ui/ui.css HTTP/1.0', host]);
     assert.equal(file.status, 200);
     assert.equal(file.headers.allow, undefined, 'no Allow on the file itself');
+});
+
+// The pages link /ui/ files without a version; "expires 1h" let browsers
+// run an upgrade's pages on the old scripts for up to an hour.
+test('/ui/ files are kept by browsers but revalidated each time (no-cache, 304 on the ETag)', async () => {
+    for (const f of ['/ui/ui.css', '/ui/module.js', '/ui/logo.svg']) {
+        const res = await request('GET', f);
+        assert.equal(res.status, 200, f);
+        assert.equal(res.headers['cache-control'], 'no-cache', `${f}: Cache-Control`);
+        assert.ok(res.headers.etag, `${f}: an ETag`);
+        const again = await request('GET', f, { headers: { 'If-None-Match': res.headers.etag } });
+        assert.equal(again.status, 304, `${f}: revalidated`);
+    }
 });
 
 test('/api/auth/callback without a provider: the platform\'s 404 JSON, not nginx\'s 301 to /api/auth/callback/', async () => {
