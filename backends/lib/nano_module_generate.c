@@ -76,6 +76,9 @@ nano_gen_refused(nano_res_t *res, nano_gen_admit_t admit)
         return nano_res_error(res, 500, "internal", "this module has no"
                               " price list");
     }
+    /* RFC 6585's hint, which HTTP clients' retry logic reads: a
+     * generation takes seconds */
+    nano_res_header(res, "Retry-After", "5");
     return nano_res_error(res, 429, "too_many_in_flight",
                           "you already have too many generations running in"
                           " this module; wait for one to finish");
@@ -481,6 +484,7 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     }
     /* before any debit: a refusal here costs nothing */
     if (stream && nano_stream_acquire(req) != 0) {
+        nano_res_header(res, "Retry-After", "1");
         status = nano_res_error(res, 429, "too_many_streams",
                                 "too many answers are streaming right now;"
                                 " try again in a moment");
@@ -492,6 +496,7 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
     if (!stream && nano_stream_acquire_wait(req, NANO_GEN_SLOT_WAIT_MS)
                    != 0)
     {
+        nano_res_header(res, "Retry-After", "1");
         status = nano_res_error(res, 429, "too_many_answers",
                                 "too many answers are being written right"
                                 " now; try again in a moment");

@@ -253,6 +253,7 @@ test(`in flight: with ${INFLIGHT} jobs held queued the next is 429 too_many_in_f
         const over = await generate(u.jar, m, { prompt: `one too many ${tag()}` });
         assert.equal(over.status, 429, `#${INFLIGHT + 1}: ${over.text}`);
         assert.equal(over.json().error, 'too_many_in_flight');
+        assert.equal(over.headers['retry-after'], '5', 'a hint for HTTP clients that retry');
         assert.equal(balanceOf(u.id), balance, 'the 429 cost nothing');
         assert.equal(ledgerSum(u.id), balance);
         assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(u.id)}`), String(INFLIGHT), 'no row for it');

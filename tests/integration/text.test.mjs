@@ -565,9 +565,11 @@ test('whole answers take stream slots: beyond NANO_MAX_STREAMS a 429 after a sho
         const waited = Date.now() - started;
         assert.equal(third.status, 429, `a third whole answer: ${third.status} ${third.text.slice(0, 200)}`);
         assert.equal(third.json().error, 'too_many_answers');
+        assert.equal(third.headers['retry-after'], '1', 'a hint for HTTP clients that retry');
         assert.ok(waited >= 1500, `it waited for a slot first (${waited} ms)`);
         const s = await stream(u.jar, m, { prompt: `slots ${t} stream`, stream: true });
         assert.equal(s.status, 429, 'a stream meanwhile');
+        assert.equal(s.headers['retry-after'], '1', 'a stream\'s 429: Retry-After');
         const t0 = Date.now();
         const models = await get(`/${m}/api/models`, { headers: u.jar.headers() });
         assert.equal(models.status, 200);
