@@ -94,6 +94,8 @@ typedef struct {
     ngx_str_t                  login_page;    /* the 302's body */
     ngx_str_t                  challenge;     /* the 401's WWW-Authenticate */
     time_t                     leeway;
+    time_t                     hsts;          /* 0: no HSTS header */
+    ngx_str_t                  hsts_value;    /* "max-age=<hsts>" */
 } ngx_http_nano_auth_loc_conf_t;
 
 
@@ -264,6 +266,13 @@ static ngx_command_t  ngx_http_nano_auth_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_nano_auth_loc_conf_t, leeway),
       &ngx_http_nano_auth_leeway_p },
+
+    { ngx_string("nano_auth_hsts"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_nano_auth_loc_conf_t, hsts),
+      NULL },
 
       ngx_null_command
 };
@@ -1148,8 +1157,8 @@ ngx_http_nano_auth_wants_401(ngx_http_request_t *r)
 
 
 /*
- * Turns nginx's special 401 (or 403) response for our refusal into our
- * answer.  Only that one: a backend's 401 has no err_status, an
+ * Adds the HSTS header (nano_auth_hsts), and turns nginx's special 401
+ * (or 403) response for our refusal into our answer.  Only that one: a backend's 401 has no err_status, an
  * "error_page 401" redirect starts with a fresh ctx (the operator's page
  * wins), and a 401 challenge another access module set
  * (WWW-Authenticate) stays as it is.
@@ -1160,6 +1169,19 @@ ngx_http_nano_auth_header_filter(ngx_http_request_t *r)
     ngx_str_t                       location;
     ngx_http_nano_auth_ctx_t       *ctx;
     ngx_http_nano_auth_loc_conf_t  *alcf;
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_nano_auth_module);
+
+    /* every answer of the site, its error pages and files included: an
+     * add_header would be lost in each location that has its own */
+    if (alcf->hsts_value.len && r == r->main
+        && ngx_http_nano_auth_add_header(r, "Strict-Transport-Security",
+                                         alcf->hsts_value.data,
+                                         alcf->hsts_value.len)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_nano_auth_module);
 
@@ -1174,8 +1196,6 @@ ngx_http_nano_auth_header_filter(ngx_http_request_t *r)
     {
         return ngx_http_next_header_filter(r);
     }
-
-    alcf = ngx_http_get_module_loc_conf(r, ngx_http_nano_auth_module);
 
     if (ctx->answer == NGX_HTTP_NANO_AUTH_CSRF) {
         ctx->body = &ngx_http_nano_auth_403_body;
@@ -1524,12 +1544,14 @@ ngx_http_nano_auth_create_loc_conf(ngx_conf_t *cf)
      *     conf->login_url = { 0, NULL };
      *     conf->login_page = { 0, NULL };
      *     conf->challenge = { 0, NULL };
+     *     conf->hsts_value = { 0, NULL };
      */
 
     conf->enable = NGX_CONF_UNSET;
     conf->csrf = NGX_CONF_UNSET;
     conf->origins = NGX_CONF_UNSET_PTR;
     conf->leeway = NGX_CONF_UNSET;
+    conf->hsts = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -1553,6 +1575,7 @@ ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->login_url, prev->login_url,
                              "/api/auth/signin");
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 60);
+    ngx_conf_merge_sec_value(conf->hsts, prev->hsts, 0);
 
     if (conf->keys == NULL) {
         conf->keys = prev->keys;
@@ -1580,6 +1603,33 @@ ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->origins) {
         origin = conf->origins->elts;
         conf->secure = (origin[0].data[4] == 's');
+    }
+
+    /* a browser honours it only over https, where it also means "never
+     * plain http here again": an http site must not promise that */
+    if (conf->hsts > 0 && !conf->secure) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"nano_auth_hsts\" needs https origins in "
+                           "\"nano_auth_origin\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->hsts > 0) {
+        if (prev->hsts == conf->hsts && prev->hsts_value.data) {
+            conf->hsts_value = prev->hsts_value;
+
+        } else {
+            conf->hsts_value.data = ngx_pnalloc(cf->pool,
+                                                sizeof("max-age=") - 1
+                                                + NGX_TIME_T_LEN);
+            if (conf->hsts_value.data == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            conf->hsts_value.len = ngx_sprintf(conf->hsts_value.data,
+                                               "max-age=%T", conf->hsts)
+                                   - conf->hsts_value.data;
+        }
     }
 
     /* an exp accepted within the leeway must still find its revocation */

@@ -288,6 +288,18 @@ test('nginx -t: nano_auth_revocation_file is read by the workers, not at start; 
         '"nano_auth_revocation_file" directive needs a path');
 });
 
+test('nginx -t: nano_auth_hsts needs https origins (an http site must not promise https); a bad time is refused', () => {
+    const httpSite = (dir) => [`nano_auth_secret_file ${dir}/keys;`, 'nano_auth_origin http://127.0.0.1:8080;'];
+    assertEmerg(nginxTest((dir) => [...httpSite(dir), 'nano_auth_hsts 1y;'], keyFile),
+        '"nano_auth_hsts" needs https origins in "nano_auth_origin"');
+    assertOk(nginxTest((dir) => [...httpSite(dir), 'nano_auth_hsts 0;'], keyFile));
+    const httpsSite = (dir) => [`nano_auth_secret_file ${dir}/keys;`, 'nano_auth_origin https://app.example.com;'];
+    assertEmerg(nginxTest((dir) => [...httpsSite(dir), 'nano_auth_hsts forever;'], keyFile), 'invalid value');
+    for (const v of ['365d', '1y', '31536000']) {
+        assertOk(nginxTest((dir) => [...httpsSite(dir), `nano_auth_hsts ${v};`], keyFile));
+    }
+});
+
 test('nginx -t: nano_auth_leeway over 300 s stops nginx at every level; up to 300 s is taken', () => {
     // The platform drops a revocation NANO_REVOKE_GRACE (300 s) after the
     // token's exp: a longer leeway would take a signed-out token again.

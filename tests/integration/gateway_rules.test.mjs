@@ -4,7 +4,8 @@
 // characters, the revocation file (within 2 s, user cut-off, nginx -s
 // reload, the file removed or malformed), nginx's access phase (satisfy
 // any, auth_delay, error_page 401, a backend's own 401), the answers
-// (JSON 401, 302 naming nano_auth_login_url) and $nano_auth_origin.
+// (JSON 401, 302 naming nano_auth_login_url), $nano_auth_origin and
+// nano_auth_hsts.
 //
 // It starts nginx (the system binary with build/modules/...so) in a temp
 // dir on free loopback ports, with locations that show
@@ -60,6 +61,7 @@ http {
         listen 127.0.0.1:${port.secure};
         nano_auth_origin HTTPS://App.Example.COM:443 https://other.example.com:8443;
         nano_auth on;
+        nano_auth_hsts 365d;
 
         location / { ${show} }
         location @show { return 200 "$nano_user_id|$nano_auth_status|$nano_auth_origin\\n"; }
@@ -72,6 +74,8 @@ http {
         location /backend/ { proxy_pass http://127.0.0.1:${port.backend}; }
         location /any-backend/ { satisfy any; allow 127.0.0.1; deny all;
                                  proxy_pass http://127.0.0.1:${port.backend}; }
+        location /own-header/ { nano_auth off; add_header X-Own yes; return 200 "own\\n"; }
+        location /hsts-off/ { nano_auth off; nano_auth_hsts 0; return 200 "off\\n"; }
     }
 
     server {
@@ -470,4 +474,31 @@ test('$nano_auth_origin is the first origin, normalised, with or without a sessi
     const a = token();
     assert.equal((await get(port.secure, '/x', { Cookie: `${SNAME}=${a.t}` })).text,
         `${a.c.sub}|ok|https://app.example.com\n`);
+});
+
+// HSTS through add_header was lost in every location with an add_header
+// of its own (most of gateway.conf's): the module adds it to every answer
+// of an https site, its own 302 and 401, nginx's 404 and a backend's.
+test('nano_auth_hsts: every answer of an https site carries Strict-Transport-Security; 0 turns it off; an http site none', async () => {
+    const sts = 'max-age=31536000';
+    const cases = [
+        ['a page without a session (302)', '/page', 302],
+        ['an API without a session (401)', '/api/x', 401],
+        ['a location without nano_auth', '/open/x', 200],
+        ['a location with an add_header of its own', '/own-header/', 200],
+        ["a backend's own answer", '/any-backend/x', 401],
+    ];
+    for (const [what, p, status] of cases) {
+        const res = await get(port.secure, p);
+        assert.equal(res.status, status, `${what}: ${res.status}`);
+        assert.equal(res.headers['strict-transport-security'], sts, what);
+    }
+    const own = await get(port.secure, '/own-header/');
+    assert.equal(own.headers['x-own'], 'yes', 'the location\'s own header stays');
+    const off = await get(port.secure, '/hsts-off/');
+    assert.equal(off.status, 200);
+    assert.equal(off.headers['strict-transport-security'], undefined, 'nano_auth_hsts 0');
+    const plain = await get(port.plain, '/open/x');
+    assert.equal(plain.status, 200);
+    assert.equal(plain.headers['strict-transport-security'], undefined, 'an http site promises nothing');
 });
