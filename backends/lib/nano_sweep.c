@@ -260,9 +260,11 @@ nano_sweep_pass(const char *module, const char *media, int grace_secs,
     int             fd;
 
     memset(counts, 0, sizeof(*counts));
-    /* uploads of requests that never ended: no row names them */
+    /* uploads of requests that never ended: no row names them.  tmp/
+     * itself may be a link (to another disk: the uploads follow it, as
+     * <media>/<module> is followed below); nothing in it ever is */
     if (snprintf(path, sizeof(path), "%s/tmp", media) < (int) sizeof(path)
-        && (fd = nano_sweep_open(AT_FDCWD, path)) >= 0)
+        && (fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
     {
         nano_sweep_files(fd, "tmp", NULL, before, counts);
         close(fd);

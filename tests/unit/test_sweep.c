@@ -110,11 +110,36 @@ own_stale_uploads_only(void **state)
     assert_int_equal(c.users, 0);
 }
 
+/* tmp/ on another disk through a link (an operator's choice the uploads
+ * follow, as they copy across file systems): it was never swept. */
+static void
+tmp_through_a_link(void **state)
+{
+    nano_sweep_counts_t  c;
+    char                 real[96], path[160];
+
+    (void) state;
+    snprintf(real, sizeof(real), "%s/other-disk", root);
+    assert_int_equal(rename(tmpdir, real), 0);
+    assert_int_equal(symlink(real, tmpdir), 0);
+    plant("up-mine-old", 0, geteuid());
+    plant("up-mine-young", 1, geteuid());
+
+    nano_sweep_pass("nano-test", root, 60, &c);
+    assert_false(there("up-mine-old"));
+    assert_true(there("up-mine-young"));
+    assert_int_equal(c.files, 1);
+    /* the link itself and its folder stay */
+    snprintf(path, sizeof(path), "%s/up-mine-young", real);
+    assert_int_equal(access(path, F_OK), 0);
+}
+
 int
 main(void)
 {
     static const struct CMUnitTest  tests[] = {
         cmocka_unit_test(own_stale_uploads_only),
+        cmocka_unit_test(tmp_through_a_link),
     };
 
     return cmocka_run_group_tests_name("sweep", tests, setup, teardown);
