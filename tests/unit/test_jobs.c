@@ -3,7 +3,8 @@
  * calls may be made again (a GET whose answer was cut short may, a POST
  * that was sent never), the names outputs are written under and
  * renamed to, folders made again when removed before a file went into
- * them, and the digest of a stored input image.
+ * them, the digest of a stored input image, and the sync of what an
+ * output's end waits for.
  */
 
 #include "unit_table.h"
@@ -305,6 +306,36 @@ test_sha256(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* nano_file_sync: a file, a folder, a link to a folder (the media root
+ * may be one), and what is not there */
+static void
+test_sync(void **state)
+{
+    char  root[64], path[128], link[128], cmd[160];
+    FILE *f;
+
+    (void) state;
+    snprintf(root, sizeof(root), "/tmp/nano-test-jobs-XXXXXX");
+    assert_non_null(mkdtemp(root));
+    snprintf(path, sizeof(path), "%s/out.png", root);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs("png", f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+
+    assert_int_equal(nano_file_sync(path), 0);
+    assert_int_equal(nano_file_sync(root), 0);
+    snprintf(link, sizeof(link), "%s/media", root);
+    assert_int_equal(symlink(root, link), 0);
+    assert_int_equal(nano_file_sync(link), 0);
+    snprintf(path, sizeof(path), "%s/none", root);
+    assert_int_equal(nano_file_sync(path), -1);
+    assert_int_equal(errno, ENOENT);
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+    assert_int_equal(system(cmd), 0);
+}
+
 int
 main(void)
 {
@@ -313,6 +344,7 @@ main(void)
         cmocka_unit_test(test_mkdirs),
         cmocka_unit_test(test_mkdirs_put),
         cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_sync),
     };
 
     return unit_run_table("jobs", rows, sizeof(rows) / sizeof(rows[0]),
