@@ -9,7 +9,9 @@
 #include "admin.h"
 #include "nano_email.h"
 
-#define ADMIN_TIME(col)  "to_char(" col ", 'YYYY-MM-DD HH24:MI')"
+/* The columns hold UTC: said with a Z, as an operator elsewhere read the
+ * bare time as local (found by the failures probe). */
+#define ADMIN_TIME(col)  "to_char(" col ", 'YYYY-MM-DD HH24:MI\"Z\"')"
 
 int
 admin_user_id(nano_db_t *db, const char *email, char *id, size_t size)
@@ -120,7 +122,7 @@ admin_users_show(nano_db_t *db, int argc, char **argv)
         " CASE WHEN u.\"password\" IS NULL THEN 'no' ELSE 'yes' END"
         " AS password, coalesce(c.\"balance\"::text, '-') AS balance,"
         " to_char(to_timestamp(k.\"notBefore\") AT TIME ZONE 'utc',"
-        " 'YYYY-MM-DD HH24:MI:SS') AS sessions_cut_off"
+        " 'YYYY-MM-DD HH24:MI:SS\"Z\"') AS sessions_cut_off"
         " FROM \"User\" u"
         " LEFT JOIN \"CreditAccount\" c ON c.\"userId\" = u.\"id\""
         " LEFT JOIN \"SessionCutoff\" k ON k.\"userId\" = u.\"id\""

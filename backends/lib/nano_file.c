@@ -69,6 +69,22 @@ nano_file_config_line(char **at)
 }
 
 int
+nano_file_sync(const char *path)
+{
+    int  fd, rc, saved;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return -1;
+    }
+    rc = fsync(fd);
+    saved = errno;
+    close(fd);
+    errno = saved;
+    return rc;
+}
+
+int
 nano_file_mkdirs(const char *path, unsigned *made)
 {
     struct stat  st;

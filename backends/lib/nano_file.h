@@ -37,6 +37,11 @@ char *nano_file_config_line(char **at);
  */
 int nano_file_mkdirs(const char *path, unsigned *made);
 
+/* fsync(2) of path (a file or a folder), opened read-only; a symbolic
+ * link is followed (the media root may be one, and a sync changes
+ * nothing).  0, or -1 with errno set. */
+int nano_file_sync(const char *path);
+
 /* SHA-256 of path's bytes, read in pieces, never through a symbolic
  * link: 64 hex digits plus a NUL into out (NANO_FILE_SHA256_SIZE).  0, or
  * -1 with errno set. */

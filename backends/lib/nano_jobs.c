@@ -239,6 +239,40 @@ nano_job_next_path(nano_job_t *job, const char *ext, char *path, size_t cap)
     return len > 0 && (size_t) len < cap ? 0 : -1;
 }
 
+/*
+ * Syncs the folder that holds final, and each folder of it the runner
+ * made (job->made_dirs) in its parent, up to the media root: the new
+ * names on the disk before the end is recorded.  0, or -1 with errno.
+ */
+static int
+nano_job_sync_dirs(const nano_job_t *job, const char *final)
+{
+    char    dir[PATH_MAX], *slash;
+    size_t  root = strlen(nano_jobs.media);
+    int     level;
+
+    if (snprintf(dir, sizeof(dir), "%s", final) >= (int) sizeof(dir)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    /* level 0 syncs the job's folder (the output's name); level k + 1
+     * the parent of the folder of bit k, when the runner made it */
+    for (level = 0; level <= 3; level++) {
+        slash = strrchr(dir, '/');
+        if (slash == NULL || (size_t) (slash - dir) < root) {
+            break;
+        }
+        *slash = '\0';
+        if (level > 0 && !(job->made_dirs & (1u << (level - 1)))) {
+            break;
+        }
+        if (nano_file_sync(dir) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int
 nano_job_stored(nano_job_t *job, const char *path, const char *mime,
     int width, int height)
@@ -257,10 +291,22 @@ nano_job_stored(nano_job_t *job, const char *path, const char *mime,
                   "file", final + strlen(nano_jobs.media) + 1,
                   "mime", mime, "width", width, "height", height,
                   "bytes", (json_int_t) st.st_size);
-    if (o == NULL || rename(path, final) != 0) {
+    /* On the disk before the end is recorded: the data synced before
+     * the rename, the new name after it.  Without, a host that crashed
+     * or lost its power after the row said "succeeded" (PostgreSQL
+     * syncs its commit) came back with the output empty or missing:
+     * charged, and nothing to show (found by the failures probe). */
+    if (o == NULL || nano_file_sync(path) != 0 || rename(path, final) != 0) {
         nano_log_error("job %s: cannot store %s: %s", job->gen.id, final,
                        strerror(errno));
         goto failed;
+    }
+    if (nano_job_sync_dirs(job, final) != 0) {
+        nano_log_error("job %s: cannot sync the folders of %s: %s",
+                       job->gen.id, final, strerror(errno));
+        json_decref(o);
+        unlink(final);
+        return -1;
     }
     if (json_array_append_new(job->outputs, o) != 0) {
         unlink(final);

@@ -5,12 +5,14 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "nano_clock.h"
 #include "nano_credits.h"
 #include "nano_dbpool.h"
 #include "nano_gen.h"
@@ -90,10 +92,13 @@ const nano_job_provider_t  nano_module_interrupted = {
     .step = nano_module_interrupted_step,
 };
 
-/* Records what this module runs on ("ModuleStatus"), for the dashboard;
- * a failure only leaves the last report in place. */
-static void
-nano_module_report(const char *provider)
+#define NANO_MODULE_REPORT_RETRY_MS  2000     /* nano_module_report */
+
+/* Records what this module runs on ("ModuleStatus"), for the dashboard.
+ * 0, or -1 when it could not (the last report stays in place; logged
+ * when loud). */
+static int
+nano_module_report_once(const char *provider, int loud)
 {
     static const char   sql[] =
         "INSERT INTO \"ModuleStatus\" (\"module\", \"kind\", \"provider\","
@@ -107,18 +112,122 @@ nano_module_report(const char *provider)
 
     db = nano_server_db_get(2000);
     if (db == NULL) {
-        return;
+        if (loud) {
+            nano_log_warn("cannot report the module's provider: no"
+                          " database connection");
+        }
+        return -1;
     }
     params[0] = nano_module_current->name;
     params[1] = nano_module_kind_name;
     params[2] = provider;
     params[3] = nano_module_is_offline ? "true" : "false";
     PQclear(nano_db_exec(db, sql, 4, params, PGRES_COMMAND_OK, &st));
-    if (st != NANO_DB_OK) {
-        nano_log_warn("cannot report the module's provider: %s",
-                      nano_db_last_error(db));
+    if (st != NANO_DB_OK && loud) {
+        nano_log_warn("cannot report the module's provider: %s; trying"
+                      " again every %d s", nano_db_last_error(db),
+                      NANO_MODULE_REPORT_RETRY_MS / 1000);
     }
     nano_server_db_put(db);
+    return st == NANO_DB_OK ? 0 : -1;
+}
+
+/*
+ * A report that failed at the start (the database out of reach: a host's
+ * boot before PostgreSQL, a restart during a failover) is sent again
+ * every NANO_MODULE_REPORT_RETRY_MS until it lands.  Sent once only, the
+ * last process's report stayed for as long as this one ran: a provider
+ * key added showed the module offline on the dashboard, a key removed
+ * showed the provider while it made offline placeholders (found by the
+ * failures probe).
+ */
+static struct {
+    pthread_mutex_t  lock;
+    pthread_cond_t   wake;
+    pthread_t        thread;
+    int              running;
+    int              stopping;
+    const char      *provider;
+} nano_module_reporter = {
+    .lock = PTHREAD_MUTEX_INITIALIZER
+};
+
+static void *
+nano_module_reporter_run(void *arg)
+{
+    struct timespec  until;
+    int              done = 0;
+
+    (void) arg;
+    pthread_mutex_lock(&nano_module_reporter.lock);
+    while (!nano_module_reporter.stopping && !done) {
+        nano_clock_after(CLOCK_MONOTONIC, NANO_MODULE_REPORT_RETRY_MS,
+                         &until);
+        while (!nano_module_reporter.stopping
+               && pthread_cond_timedwait(&nano_module_reporter.wake,
+                                         &nano_module_reporter.lock, &until)
+                  != ETIMEDOUT)
+        {
+        }
+        if (nano_module_reporter.stopping) {
+            break;
+        }
+        pthread_mutex_unlock(&nano_module_reporter.lock);
+        done = nano_module_report_once(nano_module_reporter.provider, 0)
+               == 0;
+        pthread_mutex_lock(&nano_module_reporter.lock);
+    }
+    pthread_mutex_unlock(&nano_module_reporter.lock);
+    if (done) {
+        nano_log_info("reported the module's provider");
+    }
+    return NULL;
+}
+
+/* Reports now, and keeps trying in a thread of its own when that fails. */
+static void
+nano_module_report(const char *provider)
+{
+    pthread_condattr_t  attr;
+
+    if (nano_module_report_once(provider, 1) == 0) {
+        return;
+    }
+    /* waits are timed on the monotonic clock: a clock step never makes
+     * one last an hour */
+    if (pthread_condattr_init(&attr) != 0) {
+        return;
+    }
+    if (pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) == 0
+        && pthread_cond_init(&nano_module_reporter.wake, &attr) == 0)
+    {
+        nano_module_reporter.provider = provider;
+        nano_module_reporter.stopping = 0;
+        if (pthread_create(&nano_module_reporter.thread, NULL,
+                           nano_module_reporter_run, NULL) == 0)
+        {
+            nano_module_reporter.running = 1;
+        } else {
+            pthread_cond_destroy(&nano_module_reporter.wake);
+            nano_log_warn("cannot start the module's report retries");
+        }
+    }
+    pthread_condattr_destroy(&attr);
+}
+
+static void
+nano_module_report_stop(void)
+{
+    if (!nano_module_reporter.running) {
+        return;
+    }
+    pthread_mutex_lock(&nano_module_reporter.lock);
+    nano_module_reporter.stopping = 1;
+    pthread_cond_signal(&nano_module_reporter.wake);
+    pthread_mutex_unlock(&nano_module_reporter.lock);
+    pthread_join(nano_module_reporter.thread, NULL);
+    pthread_cond_destroy(&nano_module_reporter.wake);
+    nano_module_reporter.running = 0;
 }
 
 /* The app's start hook: picks the provider, starts the runner. */
@@ -206,6 +315,7 @@ nano_module_stopping(void)
 static void
 nano_module_stop(void)
 {
+    nano_module_report_stop();
     nano_sweep_stop();
     nano_jobs_stop();
 }

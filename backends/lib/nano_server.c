@@ -128,6 +128,8 @@ nano_server_db_release(nano_req_t *req)
 int
 nano_server_db_error(nano_res_t *res, nano_db_t *db, nano_db_status_t st)
 {
+    const char  *state;
+
     if (db == NULL || st == NANO_DB_UNAVAILABLE) {
         return nano_res_error(res, 503, "database_unavailable",
                               "the database is unavailable; try again soon");
@@ -135,6 +137,22 @@ nano_server_db_error(nano_res_t *res, nano_db_t *db, nano_db_status_t st)
     if (st == NANO_DB_INVALID) {
         return nano_res_error(res, 400, "invalid_field",
                               "a field is not valid UTF-8");
+    }
+    /* The server ended the statement itself for want of time or room:
+     * an operator's lock_timeout (55P03) or statement_timeout (57014)
+     * ran out behind another session's lock, or it is out of disk,
+     * memory or connections (class 53).  Nothing was done, and the same
+     * request may well pass in a moment, as after NANO_DB_TIMEOUT_MS:
+     * until 2026-12-06 this was 500 "internal" (found by the failures
+     * probe). */
+    state = nano_db_last_sqlstate(db);
+    if (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0
+        || strncmp(state, "53", 2) == 0)
+    {
+        nano_log_warn("database busy %s: %s", state,
+                      nano_db_last_error(db));
+        return nano_res_error(res, 503, "database_unavailable",
+                              "the database is unavailable; try again soon");
     }
     nano_log_error("database error %s: %s", nano_db_last_sqlstate(db),
                    nano_db_last_error(db));

@@ -120,7 +120,9 @@ void nano_server_db_release(nano_req_t *req);
 /*
  * A database failure as the answer: 503 database_unavailable when there
  * is no connection or the server cannot be reached (nano_db logs the
- * outage once), 400 invalid_field for a value that is not UTF-8, else
+ * outage once), or when the server ended the statement for want of time
+ * or room (lock_timeout, statement_timeout, SQLSTATE class 53; logged as
+ * a warning), 400 invalid_field for a value that is not UTF-8, else
  * 500 with the database's message in the log only.  Returns the status.
  */
 int nano_server_db_error(nano_res_t *res, nano_db_t *db,

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nano_file.h"
 #include "nano_image_scale.h"
 #include "nano_log.h"
 #include "nano_page.h"
@@ -104,8 +105,11 @@ platform_avatar_remove(const char *media, const char *user_id)
 }
 
 /* Writes len bytes to path atomically: a temporary file beside it,
- * synced, then renamed over it (readers see the old or the new).  0 or
- * -1 (logged). */
+ * synced, then renamed over it (readers see the old or the new), and the
+ * folder synced, so that the new name is on the disk before the row
+ * names it (until 2026-12-06 it was not: a host that crashed after the
+ * commit came back with the old picture or none; found by the failures
+ * probe).  0 or -1 (logged). */
 static int
 platform_avatar_write(const char *media, const char *path,
     const unsigned char *data, size_t len)
@@ -113,7 +117,7 @@ platform_avatar_write(const char *media, const char *path,
     char     dir[PATH_MAX], tmp[PATH_MAX];
     size_t   off = 0;
     ssize_t  n;
-    int      fd = -1, status = -1;
+    int      fd = -1, status = -1, made;
 
     if (snprintf(dir, sizeof(dir), "%s/" PLATFORM_AVATAR_DIR, media)
         >= (int) sizeof(dir)
@@ -121,7 +125,8 @@ platform_avatar_write(const char *media, const char *path,
     {
         return -1;
     }
-    if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+    made = mkdir(dir, 0750) == 0;
+    if (!made && errno != EEXIST) {
         nano_log_error("cannot make %s: %s", dir, strerror(errno));
         return -1;
     }
@@ -148,6 +153,13 @@ platform_avatar_write(const char *media, const char *path,
     fd = -1;
     if (status == 0) {
         status = rename(tmp, path);
+        if (status == 0) {
+            status = nano_file_sync(dir);
+        }
+        /* a folder made here is a new name in the media folder */
+        if (status == 0 && made) {
+            status = nano_file_sync(media);
+        }
     }
 out:
     if (status != 0) {

@@ -148,6 +148,13 @@ test('users list: newest first with balance and sign-in methods; --limit; bad li
     const mine = lines.find((l) => l.includes(a.user.email));
     assert.ok(mine, 'the new user is listed');
     assert.match(mine, /\s100\s+password,github$/);
+    // Times are UTC and say so (an operator on a host in St. John's read
+    // them as local: found by the failures probe), whatever the
+    // terminal's zone.
+    r = admin(['users', 'list'], { DATABASE_URL: DB_URL, TZ: 'America/St_Johns' });
+    const utc = psql(`SELECT to_char("createdAt", 'YYYY-MM-DD HH24:MI') FROM "User" WHERE "id" = ${lit(a.id)}`);
+    assert.ok(r.out.split('\n').find((l) => l.includes(a.user.email)).includes(` ${utc}Z `),
+        `created ${utc}Z in: ${r.out}`);
     r = admin(['users', 'list', '--limit', '1']);
     assert.equal(r.status, 0);
     assert.equal(r.out.trim().split('\n').length, 2, 'a header and one row');

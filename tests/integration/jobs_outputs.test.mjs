@@ -10,8 +10,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { STATE, REGISTRY, retry, get } from './lib.mjs';
+import { spawn, spawnSync } from 'node:child_process';
+import { STATE, REGISTRY, retry, get, sleep, stackPid } from './lib.mjs';
 import { account } from './accounts.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
@@ -362,3 +362,55 @@ test('nano-banana: a DELETE whose file cannot be removed deletes the row and say
         fs.rmSync(dir, { recursive: true, force: true });
     }
 });
+
+// An output is on the disk before the generation is recorded as
+// succeeded: the file's data synced before its rename, the folder that
+// holds the new name synced after it (and each folder the job made, in
+// its parent).  Without either, a host that lost its power or crashed
+// after the row said "succeeded" (PostgreSQL syncs its commit) came back
+// with the output empty or missing: charged, and nothing to show (found
+// by the failures probe).  strace (a dependency of make test) watches the
+// stack's own process.
+for (const [m, ext] of [['nano-banana', 'png'], ['wan-2.5', 'webm']].filter(([n]) => has(n))) {
+    test(`${m}: the output is synced, then renamed, then its folders synced, before the end is recorded`, async (t) => {
+        const strace = spawnSync('sh', ['-c', 'command -v strace'], { encoding: 'utf8' }).stdout.trim();
+        if (!strace) {
+            t.skip('strace is not installed');
+            return;
+        }
+        const u = await person(`sync-${m}`);
+        const out = path.join(STATE, `strace-${m}-${tag()}.txt`);
+        const tracer = spawn(strace, ['-f', '-y', '-qq', '-e', 'trace=fsync,fdatasync,rename,renameat,renameat2',
+            '-o', out, '-p', String(stackPid(m))], { stdio: ['ignore', 'ignore', 'pipe'] });
+        let said = '';
+        tracer.stderr.on('data', (d) => { said += d; });
+        const exited = new Promise((r) => tracer.on('exit', r));
+        let g;
+        try {
+            // attached to every thread once the file has been made
+            assert.ok(await retry(() => fs.existsSync(out), 5000, 50), `strace attached: ${said}`);
+            await sleep(500);
+            const r = await generate(u.jar, m, { prompt: `synced ${tag()}` });
+            assert.equal(r.status, 202, r.text);
+            g = await waitFor(u.jar, m, r.json().id, { ms: 60000 });
+        } finally {
+            tracer.kill('SIGINT');
+            await exited;
+        }
+        assert.equal(g.status, 'succeeded', JSON.stringify(g.error));
+        const calls = fs.readFileSync(out, 'utf8').split('\n').filter((l) => l.includes(g.id));
+        const dir = path.join(MEDIA_DIR, m, u.id, g.id);
+        const renamed = calls.findIndex((l) => /\brename(at2?)?\(/.test(l) && l.includes(`.${ext}.tmp`));
+        assert.ok(renamed >= 0, `the output's rename:\n${calls.join('\n')}`);
+        const synced = calls.findIndex((l) => /\bf(data)?sync\(\d+<[^>]*\.tmp>\) = 0/.test(l));
+        assert.ok(synced >= 0 && synced < renamed, `its data synced before the rename:\n${calls.join('\n')}`);
+        const dirSynced = calls.findIndex((l, i) => i > renamed && l.includes(`fsync(`) && l.includes(`<${dir}>) = 0`));
+        assert.ok(dirSynced > renamed, `its folder synced after the rename:\n${calls.join('\n')}`);
+        // a new person's folder was made by this job: it holds the
+        // job's folder's name
+        const mine = `<${path.join(MEDIA_DIR, m, u.id)}>) = 0`;
+        assert.ok(fs.readFileSync(out, 'utf8').split('\n').some((l) => /\bfsync\(/.test(l) && l.endsWith(mine)),
+            'the folder the job made is synced in its parent');
+        fs.rmSync(out, { force: true });
+    });
+}

@@ -3,8 +3,9 @@
  * calls may be made again (a GET whose answer was cut short may, a POST
  * that was sent never), the names outputs are written under and
  * renamed to, folders made again when removed before a file went into
- * them, the digest of a stored input image, and a deleted user's folder
- * removed without following a link out of it.
+ * them, the digest of a stored input image, the sync of what an
+ * output's end waits for, and a deleted user's folder removed without
+ * following a link out of it.
  */
 
 #include "unit_table.h"
@@ -370,6 +371,30 @@ test_remove_tree(void **state)
     assert_int_equal(unit_tmpdir_remove(root), 0);
 }
 
+/* nano_file_sync: a file, a folder, a link to a folder (the media root
+ * may be one), and what is not there */
+static void
+test_sync(void **state)
+{
+    char  root[64], path[128], link[128];
+
+    (void) state;
+    assert_int_equal(unit_tmpdir(root, sizeof(root), "jobs"), 0);
+    snprintf(path, sizeof(path), "%s/out.png", root);
+    plant_file(path);
+
+    assert_int_equal(nano_file_sync(path), 0);
+    assert_int_equal(nano_file_sync(root), 0);
+    snprintf(link, sizeof(link), "%s/media", root);
+    assert_int_equal(symlink(root, link), 0);
+    assert_int_equal(nano_file_sync(link), 0);
+    snprintf(path, sizeof(path), "%s/none", root);
+    assert_int_equal(nano_file_sync(path), -1);
+    assert_int_equal(errno, ENOENT);
+
+    assert_int_equal(unit_tmpdir_remove(root), 0);
+}
+
 int
 main(void)
 {
@@ -378,6 +403,7 @@ main(void)
         cmocka_unit_test(test_mkdirs),
         cmocka_unit_test(test_mkdirs_put),
         cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_sync),
         cmocka_unit_test(test_remove_tree),
     };
 
