@@ -145,7 +145,9 @@ int platform_session_ended(nano_req_t *req, nano_res_t *res);
 /*
  * Issues the session cookie for user (iat = max(now, its cut-off), so a
  * cut-off made in the same second spares it) under jti, or a new jti
- * when NULL, and records a new "AuthSession" row for a new one.
+ * when NULL, and records a new "AuthSession" row for a new one (an
+ * existing one's row is moved on, never made again once a sign-out
+ * removed it).
  */
 nano_db_status_t platform_session_start(nano_req_t *req, nano_res_t *res,
     nano_db_t *db, const platform_user_t *user, const char *jti,

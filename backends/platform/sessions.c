@@ -156,42 +156,70 @@ platform_session_agent(const nano_req_t *req)
     return out;
 }
 
-/* Inserts the "AuthSession" row of a session with how it signed in
- * (method, may be NULL), or moves its expiry on (a renewal) and its
- * lastSeenAt (when a minute old); one statement. */
+/* Inserts the "AuthSession" row of a new session with how it signed in
+ * (method, may be NULL); one statement. */
+#define PLATFORM_SESSION_INSERT                                               \
+    "INSERT INTO \"AuthSession\" (\"id\", \"userId\", \"ipAddress\","       \
+    " \"userAgent\", \"expires\", \"method\")"
+
+/* An existing session's use: its row's expiry moved on (a renewal) and
+ * its lastSeenAt (when a minute old), or, for a session from before rows
+ * were kept, its row made.  Never a row made again that a sign-out
+ * removed: a renewal or a touch that read the session as live just
+ * before "sign out everywhere" or "sign out this one" committed put it
+ * back, a dead session listed in settings for 30 days (found by the
+ * races probe).  The statement's snapshot decides: a row it sees is
+ * only updated (a sign-out deleting it meanwhile leaves nothing to
+ * update), and a row it does not see is made only when the session is
+ * neither revoked nor cut off in that snapshot ($7: the token's iat). */
+static const char  platform_session_use_sql[] =
+    "WITH up AS (UPDATE \"AuthSession\" SET \"expires\" ="
+    " GREATEST(\"expires\", $5), \"lastSeenAt\" = (now() AT TIME ZONE"
+    " 'utc') WHERE \"id\" = $1 AND (\"expires\" < $5 OR \"lastSeenAt\""
+    " < (now() AT TIME ZONE 'utc') - interval '" PLATFORM_SEEN_EVERY
+    " seconds'))"
+    " " PLATFORM_SESSION_INSERT
+    " SELECT $1, $2, $3::text, $4::text, $5, $6::text"
+    " WHERE NOT EXISTS (SELECT 1 FROM \"AuthSession\" WHERE \"id\" = $1)"
+    " AND NOT EXISTS (SELECT 1 FROM \"RevokedSession\" WHERE \"id\" = $1)"
+    " AND NOT EXISTS (SELECT 1 FROM \"SessionCutoff\" WHERE \"userId\" = $2"
+    " AND \"notBefore\" > $7::bigint)"
+    " ON CONFLICT (\"id\") DO NOTHING";
+
+/* The row of session jti: made for a new one (iat < 0), else as
+ * platform_session_use_sql says. */
 static nano_db_status_t
 platform_session_record(nano_req_t *req, nano_db_t *db, const char *jti,
-    const char *user_id, long long expires, const char *method)
+    const char *user_id, long long expires, const char *method,
+    long long iat)
 {
     static const char   sql[] =
-        "INSERT INTO \"AuthSession\" (\"id\", \"userId\", \"ipAddress\","
-        " \"userAgent\", \"expires\", \"method\")"
-        " VALUES ($1, $2, $3, $4, $5, $6)"
-        " ON CONFLICT (\"id\") DO UPDATE SET \"expires\" ="
-        " GREATEST(\"AuthSession\".\"expires\", EXCLUDED.\"expires\"),"
-        " \"lastSeenAt\" = EXCLUDED.\"lastSeenAt\""
-        " WHERE \"AuthSession\".\"expires\" < EXCLUDED.\"expires\""
-        " OR \"AuthSession\".\"lastSeenAt\" < EXCLUDED.\"lastSeenAt\""
-        " - interval '" PLATFORM_SEEN_EVERY " seconds'";
-    const char         *params[6];
+        PLATFORM_SESSION_INSERT " VALUES ($1, $2, $3, $4, $5, $6)"
+        " ON CONFLICT (\"id\") DO NOTHING";
+    const char         *params[7];
     const char         *ip = nano_req_param(req, "REMOTE_ADDR");
-    char               *ua, exp[24];
+    const char         *stmt = iat < 0 ? sql : platform_session_use_sql;
+    char               *ua, exp[24], ia[24];
     nano_db_status_t    st;
 
     ua = platform_session_agent(req);
     snprintf(exp, sizeof(exp), "%lld", expires);
+    snprintf(ia, sizeof(ia), "%lld", iat);
     params[0] = jti;
     params[1] = user_id;
     params[2] = ip != NULL && ip[0] != '\0' ? ip : NULL;
     params[3] = ua;
     params[4] = exp;
     params[5] = method;
-    PQclear(nano_db_exec(db, sql, 6, params, PGRES_COMMAND_OK, &st));
+    params[6] = ia;
+    PQclear(nano_db_exec(db, stmt, iat < 0 ? 6 : 7, params,
+                         PGRES_COMMAND_OK, &st));
     /* a User-Agent that is not UTF-8 is the browser's oddity, not a
      * reason to refuse the sign-in */
     if (st == NANO_DB_INVALID && ua != NULL) {
         params[3] = NULL;
-        PQclear(nano_db_exec(db, sql, 6, params, PGRES_COMMAND_OK, &st));
+        PQclear(nano_db_exec(db, stmt, iat < 0 ? 6 : 7, params,
+                             PGRES_COMMAND_OK, &st));
     }
     free(ua);
     return st;
@@ -238,6 +266,7 @@ platform_session_start_as(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     nano_session_user_t  su;
     long long            now = (long long) time(NULL), iat, exp;
     char                 sid[NANO_RAND_UUID_LEN + 1];
+    int                  existing = jti != NULL;
 
     *issued = 0;
     if (jti == NULL) {
@@ -257,7 +286,8 @@ platform_session_start_as(nano_req_t *req, nano_res_t *res, nano_db_t *db,
         return NANO_DB_OK;
     }
     *issued = 1;
-    return platform_session_record(req, db, jti, user->id, exp, method);
+    return platform_session_record(req, db, jti, user->id, exp, method,
+                                   existing ? iat : -1);
 }
 
 nano_db_status_t
@@ -272,7 +302,7 @@ platform_session_touch(nano_req_t *req, nano_db_t *db,
     /* the row's lastSeenAt moves at most once a minute; a session from
      * before rows were kept gets its row here */
     return platform_session_record(req, db, c->jti.data, c->sub.data, c->exp,
-                                   NULL);
+                                   NULL, c->has_iat ? c->iat : 0);
 }
 
 /* The row of ps's session, made by a sign-in (and with which method)
