@@ -133,7 +133,8 @@ platform_session_state_t platform_session_check(nano_req_t *req,
  * ended it, and a re-issue would give it a new life past that cut-off.
  * With lock, the user's row stays locked to the caller's transaction,
  * so that one user's changes run one after another.  *live; when live,
- * ps->user.not_before is the cut-off as it is now.
+ * ps->user's not_before, email, name and image are as they are now (the
+ * cookie re-issued next carries another tab's changes too).
  */
 nano_db_status_t platform_session_recheck(nano_db_t *db,
     platform_session_t *ps, int lock, int *live);

@@ -80,12 +80,30 @@ platform_session_check(nano_req_t *req, nano_db_t *db, platform_session_t *ps,
     return ps->state;
 }
 
-/* What platform_session_check reads of a session, for the re-check. */
+/* What platform_session_check reads of a session, for the re-check,
+ * and the user's claims as they are now. */
 #define PLATFORM_SESSION_RECHECK                                             \
     "SELECT (SELECT c.\"notBefore\" FROM \"SessionCutoff\" c"                \
     " WHERE c.\"userId\" = u.\"id\"),"                                       \
-    " EXISTS (SELECT 1 FROM \"RevokedSession\" r WHERE r.\"id\" = $2)"       \
+    " EXISTS (SELECT 1 FROM \"RevokedSession\" r WHERE r.\"id\" = $2),"      \
+    " u.\"email\", u.\"name\", u.\"image\""                                    \
     " FROM \"User\" u WHERE u.\"id\" = $1"
+
+/* Sets *field to column col of r's row 0 (NULL when null).  0 or -1. */
+static int
+platform_session_field(char **field, PGresult *r, int col)
+{
+    char  *copy = NULL;
+
+    if (!PQgetisnull(r, 0, col)
+        && (copy = strdup(PQgetvalue(r, 0, col))) == NULL)
+    {
+        return -1;
+    }
+    free(*field);
+    *field = copy;
+    return 0;
+}
 
 nano_db_status_t
 platform_session_recheck(nano_db_t *db, platform_session_t *ps, int lock,
@@ -97,7 +115,7 @@ platform_session_recheck(nano_db_t *db, platform_session_t *ps, int lock,
                                      " FOR UPDATE OF u";
     const nano_claims_t  *c = &ps->token.claims;
     const char           *params[2];
-    nano_db_status_t      st;
+    nano_db_status_t      st = NANO_DB_OK;
     PGresult             *r;
     long long             nb = 0;
     int                   found, revoked = 0;
@@ -116,12 +134,24 @@ platform_session_recheck(nano_db_t *db, platform_session_t *ps, int lock,
              : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         revoked = PQgetvalue(r, 0, 1)[0] == 't';
     }
-    PQclear(r);
     *live = !platform_session_dead(c, found, revoked, nb);
+    /* the cookie re-issued next carries the user as it is now: a change
+     * another tab made since this request read it (a rename while an
+     * avatar was decoded) was left out of it, and the header showed the
+     * old name or no picture until the next renewal, a day later (found
+     * by the races probe) */
     if (*live) {
         ps->user.not_before = nb;
+        if (platform_session_field(&ps->user.email, r, 2) != 0
+            || platform_session_field(&ps->user.name, r, 3) != 0
+            || platform_session_field(&ps->user.image, r, 4) != 0)
+        {
+            *live = 0;
+            st = NANO_DB_FAILED;
+        }
     }
-    return NANO_DB_OK;
+    PQclear(r);
+    return st;
 }
 
 int

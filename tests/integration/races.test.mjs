@@ -9,11 +9,19 @@
 //   out this one" committed made its "AuthSession" row again: a dead
 //   session listed in settings for 30 days.  A session from before rows
 //   were kept still gets its row at its use.
+// - a change that re-issues the cookie (a name, an avatar) made it from
+//   the user as its request first read it: a rename in one tab while an
+//   avatar went up in another left a cookie with one of the two changes
+//   missing, and the modules' header showed the old name or no picture
+//   until the next renewal, a day later.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sleep, get, request, csrf, form, signIn, Jar } from './lib.mjs';
+import {
+    sleep, get, request, csrf, form, signIn, Jar, ORIGIN, SESSION_COOKIE,
+    decodeJwtPayload, retry,
+} from './lib.mjs';
 import { account, copyJar, FORM } from './accounts.mjs';
-import { psql, lit, person } from './generations.mjs';
+import { psql, lit, person, multipart, png } from './generations.mjs';
 
 // Holds every INSERT and UPDATE of one user's "AuthSession" rows for ms, the time a
 // busy database may take; () => drops it.
@@ -89,4 +97,44 @@ test('a live session without a row (from before rows were kept) gets its row at 
     const r2 = await renew(u.jar);
     assert.equal(r2.status, 200, r2.text);
     assert.deepEqual(sessionRows(u.id), [jti]);
+});
+
+test('a rename in one tab while an avatar goes up in another: the last cookie carries both', async () => {
+    const u = await person('both');
+    const tab = copyJar(u.jar);
+    const name = `races_slow_${u.id.replace(/[^a-z0-9]/gi, '').slice(0, 24)}`;
+    // the avatar's write held 1.5 s with the user's row locked, as a
+    // busy database would
+    psql(`CREATE FUNCTION "${name}"() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_sleep(1.5); RETURN NEW; END $$;
+        CREATE TRIGGER "${name}" BEFORE UPDATE ON "User" FOR EACH ROW
+            WHEN (NEW."id" = ${lit(u.id)} AND NEW."image" IS DISTINCT FROM OLD."image")
+            EXECUTE FUNCTION "${name}"();`);
+    let avatar;
+    let renamed;
+    try {
+        const body = multipart({}, [{ name: 'image', filename: 'me.png', type: 'image/png', data: png(64, 64) }]);
+        const pending = request('POST', '/api/account/avatar', {
+            headers: u.jar.headers({ 'Content-Type': body.type, Origin: ORIGIN }), body: body.body,
+        });
+        assert.ok(await retry(() => psql(`SELECT count(*) FROM pg_stat_activity
+            WHERE "query" LIKE 'UPDATE "User" SET "image"%' AND "state" = 'active'`) === '1', 5000, 20),
+        'the avatar is being written');
+        renamed = account('POST', '/api/account/profile', tab, { name: 'Renamed Meanwhile' });
+        avatar = await pending;
+        renamed = await renamed;
+    } finally {
+        psql(`DROP TRIGGER IF EXISTS "${name}" ON "User"; DROP FUNCTION IF EXISTS "${name}"();`);
+    }
+    assert.equal(avatar.status, 200, avatar.text);
+    assert.equal(renamed.status, 200, renamed.text);
+    // the browser keeps the cookie that came last: the rename's
+    u.jar.apply(avatar);
+    u.jar.apply(renamed);
+    const tok = decodeJwtPayload(u.jar.get(SESSION_COOKIE));
+    assert.equal(tok.name, 'Renamed Meanwhile');
+    assert.equal(tok.picture, avatar.json().image, 'the picture is in the last cookie');
+    assert.deepEqual(renamed.json(), { name: 'Renamed Meanwhile', image: avatar.json().image });
+    const me = await get('/qwen/api/me', { headers: u.jar.headers() });
+    assert.equal(me.json().name, 'Renamed Meanwhile');
 });
