@@ -14,13 +14,19 @@
 //   avatar went up in another left a cookie with one of the two changes
 //   missing, and the modules' header showed the old name or no picture
 //   until the next renewal, a day later.
+// - a sign-in attempt counted for an account whose throttle row another
+//   request removed meanwhile (a right password's sign-in in another tab
+//   clears it, the minutely cleanup drops old ones) found no row to
+//   count in and answered 500.
 import { test } from 'node:test';
+import crypto from 'node:crypto';
+import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import {
     sleep, get, request, csrf, form, signIn, Jar, ORIGIN, SESSION_COOKIE,
     decodeJwtPayload, retry,
 } from './lib.mjs';
-import { account, copyJar, FORM } from './accounts.mjs';
+import { account, copyJar, FORM, PG_SOCK, PSQL } from './accounts.mjs';
 import { psql, lit, person, multipart, png } from './generations.mjs';
 
 // Holds every INSERT and UPDATE of one user's "AuthSession" rows for ms, the time a
@@ -137,4 +143,33 @@ test('a rename in one tab while an avatar goes up in another: the last cookie ca
     assert.deepEqual(renamed.json(), { name: 'Renamed Meanwhile', image: avatar.json().image });
     const me = await get('/qwen/api/me', { headers: u.jar.headers() });
     assert.equal(me.json().name, 'Renamed Meanwhile');
+});
+
+test('a sign-in whose throttle row goes while it is counted is still counted and signs in', async () => {
+    const u = await person('throttle');
+    const key = crypto.createHash('sha256').update(u.user.email).digest('hex');
+    // a first wrong password: the account has a row
+    const wrong = await signIn(new Jar(), u.user.email, 'not the password');
+    assert.equal(wrong.status, 302);
+    assert.equal(psql(`SELECT "attempts" FROM "SignInThrottle" WHERE "key" = ${lit(key)}`), '1');
+    // another request holds the row and then removes it, as a right
+    // password's sign-in clears it
+    const holder = spawn(PSQL, ['-X', '-q', '-tA', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano'],
+        { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    holder.stdout.on('data', (d) => { out += d; });
+    holder.stderr.on('data', (d) => { out += d; });
+    const exited = new Promise((r) => holder.on('exit', r));
+    holder.stdin.write(`BEGIN; SELECT 'held' FROM "SignInThrottle" WHERE "key" = ${lit(key)} FOR UPDATE;\n`);
+    assert.ok(await retry(() => out.includes('held'), 5000, 20), out);
+    const jar = new Jar();
+    const pending = signIn(jar, u.user.email, u.user.password);
+    assert.ok(await retry(() => psql(`SELECT count(*) FROM pg_stat_activity
+        WHERE "query" LIKE '%"SignInThrottle"%' AND "wait_event_type" = 'Lock'`) === '1',
+    5000, 20), 'the sign-in waits for the row');
+    holder.stdin.end(`DELETE FROM "SignInThrottle" WHERE "key" = ${lit(key)}; COMMIT;\n`);
+    await exited;
+    const res = await pending;
+    assert.equal(res.status, 302, res.text.slice(0, 300));
+    assert.ok(jar.get(SESSION_COOKIE), 'signed in');
 });
