@@ -333,7 +333,7 @@ platform_billing_checkout_begin(nano_req_t *req, nano_res_t *res,
         status = nano_server_db_error(res, nano_server_db(req), st);
         goto out;
     case PLATFORM_SESSION_DEAD:
-        nano_session_clear(req, res);
+        platform_session_drop(req, res, ps);
         /* fall through */
     default:
         status = nano_res_error(res, 401, "unauthorized",

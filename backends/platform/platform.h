@@ -39,6 +39,10 @@ typedef struct {
     int                       revoked;   /* in "RevokedSession" */
     int                       seen;      /* its row was touched within
                                             PLATFORM_SEEN_EVERY seconds */
+    int                       kept;      /* it has a row */
+    int                       superseded; /* dead only as an older copy of
+                                             a session a password change
+                                             re-issued (its row kept) */
 } platform_session_row_t;
 
 /* A request's session and its user, as the database sees them now. */
@@ -139,9 +143,19 @@ platform_session_state_t platform_session_check(nano_req_t *req,
 nano_db_status_t platform_session_recheck(nano_db_t *db,
     platform_session_t *ps, int lock, int *live);
 
+/*
+ * Clears the cookie of ps's dead session, unless it is superseded: the
+ * browser that sent it may hold the re-issued one by now (the answer of
+ * the password change that replaced it came first), and a clearing
+ * answered after that signed it out.  The old copy stays refused.
+ */
+void platform_session_drop(nano_req_t *req, nano_res_t *res,
+    const platform_session_t *ps);
+
 /* The answer when platform_session_recheck found the session ended: the
- * cookie cleared, 401. */
-int platform_session_ended(nano_req_t *req, nano_res_t *res);
+ * cookie dropped (platform_session_drop), 401. */
+int platform_session_ended(nano_req_t *req, nano_res_t *res,
+    const platform_session_t *ps);
 
 /*
  * Issues the session cookie for user (iat = max(now, its cut-off), so a

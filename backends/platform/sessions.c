@@ -22,6 +22,7 @@ platform_session_init(platform_session_t *ps)
 {
     nano_session_init(&ps->token);
     platform_user_init(&ps->user);
+    memset(&ps->row, 0, sizeof(ps->row));
     ps->state = PLATFORM_SESSION_NONE;
 }
 
@@ -46,6 +47,16 @@ platform_session_dead(const nano_claims_t *c, int found, int revoked,
            || (not_before > 0 && (!c->has_iat || c->iat < not_before));
 }
 
+/* Dead only because a password change re-issued this session and c is
+ * an older copy: the user is there, the id is not revoked, and the
+ * change kept the session's row (every other cut-off removes them). */
+static int
+platform_session_superseded(const nano_claims_t *c, int found, int revoked,
+    int kept, long long not_before)
+{
+    return found && !revoked && kept && c->has_iat && c->iat < not_before;
+}
+
 platform_session_state_t
 platform_session_check(nano_req_t *req, nano_db_t *db, platform_session_t *ps,
     nano_db_status_t *st)
@@ -55,6 +66,7 @@ platform_session_check(nano_req_t *req, nano_db_t *db, platform_session_t *ps,
 
     *st = NANO_DB_OK;
     ps->state = PLATFORM_SESSION_NONE;
+    memset(&ps->row, 0, sizeof(ps->row));
     if (nano_session_read(req, (long long) time(NULL), &ps->token)
         != NANO_TOKEN_OK)
     {
@@ -77,6 +89,10 @@ platform_session_check(nano_req_t *req, nano_db_t *db, platform_session_t *ps,
     ps->state = platform_session_dead(c, found, ps->row.revoked,
                                       ps->user.not_before)
                 ? PLATFORM_SESSION_DEAD : PLATFORM_SESSION_LIVE;
+    ps->row.superseded = platform_session_superseded(c, found,
+                                                     ps->row.revoked,
+                                                     ps->row.kept,
+                                                     ps->user.not_before);
     return ps->state;
 }
 
@@ -86,7 +102,9 @@ platform_session_check(nano_req_t *req, nano_db_t *db, platform_session_t *ps,
     "SELECT (SELECT c.\"notBefore\" FROM \"SessionCutoff\" c"                \
     " WHERE c.\"userId\" = u.\"id\"),"                                       \
     " EXISTS (SELECT 1 FROM \"RevokedSession\" r WHERE r.\"id\" = $2),"      \
-    " u.\"email\", u.\"name\", u.\"image\""                                    \
+    " u.\"email\", u.\"name\", u.\"image\","                                   \
+    " EXISTS (SELECT 1 FROM \"AuthSession\" s WHERE s.\"id\" = $2"          \
+    " AND s.\"userId\" = u.\"id\")"                                          \
     " FROM \"User\" u WHERE u.\"id\" = $1"
 
 /* Sets *field to column col of r's row 0 (NULL when null).  0 or -1. */
@@ -118,7 +136,7 @@ platform_session_recheck(nano_db_t *db, platform_session_t *ps, int lock,
     nano_db_status_t      st = NANO_DB_OK;
     PGresult             *r;
     long long             nb = 0;
-    int                   found, revoked = 0;
+    int                   found, revoked = 0, kept = 0;
 
     *live = 0;
     params[0] = c->sub.data;
@@ -133,8 +151,12 @@ platform_session_recheck(nano_db_t *db, platform_session_t *ps, int lock,
         nb = PQgetisnull(r, 0, 0) ? 0
              : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         revoked = PQgetvalue(r, 0, 1)[0] == 't';
+        kept = PQgetvalue(r, 0, 5)[0] == 't';
     }
     *live = !platform_session_dead(c, found, revoked, nb);
+    ps->row.superseded = !*live
+                         && platform_session_superseded(c, found, revoked,
+                                                        kept, nb);
     /* the cookie re-issued next carries the user as it is now: a change
      * another tab made since this request read it (a rename while an
      * avatar was decoded) was left out of it, and the header showed the
@@ -154,10 +176,25 @@ platform_session_recheck(nano_db_t *db, platform_session_t *ps, int lock,
     return st;
 }
 
-int
-platform_session_ended(nano_req_t *req, nano_res_t *res)
+void
+platform_session_drop(nano_req_t *req, nano_res_t *res,
+    const platform_session_t *ps)
 {
-    nano_session_clear(req, res);
+    /* a password change in another tab, or its form sent twice: this
+     * request left with the cookie it replaced, and its answer may come
+     * after the change's, whose new cookie a clearing would take with
+     * it, signing the browser out by its own change (found by the races
+     * probe).  The copy stays refused; a thief's too. */
+    if (!ps->row.superseded) {
+        nano_session_clear(req, res);
+    }
+}
+
+int
+platform_session_ended(nano_req_t *req, nano_res_t *res,
+    const platform_session_t *ps)
+{
+    platform_session_drop(req, res, ps);
     return nano_res_error(res, 401, "unauthorized", "this session has ended"
                           " (signed out everywhere, or the account changed"
                           " or was deleted meanwhile)");

@@ -18,6 +18,11 @@
 //   request removed meanwhile (a right password's sign-in in another tab
 //   clears it, the minutely cleanup drops old ones) found no row to
 //   count in and answered 500.
+// - a request that left with the cookie a password change (in another
+//   tab, or the same form sent twice) was just replacing answered with
+//   that old copy refused and its cookie cleared: arriving after the
+//   change's answer, the clearing took the new cookie with it, and the
+//   browser was signed out by its own password change.
 import { test } from 'node:test';
 import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
@@ -26,7 +31,9 @@ import {
     sleep, get, request, csrf, form, signIn, Jar, ORIGIN, SESSION_COOKIE,
     decodeJwtPayload, retry,
 } from './lib.mjs';
-import { account, copyJar, FORM, PG_SOCK, PSQL } from './accounts.mjs';
+import {
+    account, copyJar, FORM, PG_SOCK, PSQL, clearsSession, assertRefusedWithin,
+} from './accounts.mjs';
 import { psql, lit, person, multipart, png } from './generations.mjs';
 
 // Holds every INSERT and UPDATE of one user's "AuthSession" rows for ms, the time a
@@ -172,4 +179,33 @@ test('a sign-in whose throttle row goes while it is counted is still counted and
     const res = await pending;
     assert.equal(res.status, 302, res.text.slice(0, 300));
     assert.ok(jar.get(SESSION_COOKIE), 'signed in');
+});
+
+test('requests that left with the cookie a password change replaced do not sign the browser out', async () => {
+    const u = await person('pwtwice');
+    const old = copyJar(u.jar);
+    const newPassword = `${u.user.password}-new`;
+    const changed = await account('POST', '/api/account/password', u.jar, { currentPassword: u.user.password, newPassword });
+    assert.equal(changed.status, 200, changed.text);
+    u.jar.apply(changed);
+    // answered after the change, with the cookie they left with: the
+    // useSession() poll, a rename, the same form sent twice
+    const late = {
+        session: await get('/api/auth/session', { headers: old.headers() }),
+        profile: await account('POST', '/api/account/profile', old, { name: 'Late Rename' }),
+        twice: await account('POST', '/api/account/password', old, { currentPassword: u.user.password, newPassword }),
+    };
+    assert.deepEqual(late.session.json(), {}, 'the old copy has no session');
+    assert.equal(late.profile.status, 401, late.profile.text);
+    assert.equal(late.twice.status, 401, late.twice.text);
+    for (const [what, r] of Object.entries(late)) {
+        assert.ok(!clearsSession(r), `${what}: the browser's new cookie is left alone: ${r.setCookies.join(' | ')}`);
+        u.jar.apply(r);
+    }
+    const me = await get('/qwen/api/me', { headers: u.jar.headers() });
+    assert.equal(me.status, 200, 'the browser is still signed in');
+    const s = await get('/api/auth/session', { headers: u.jar.headers() });
+    assert.equal(s.json().user?.email, u.user.email);
+    // the old copy (a thief's as well) stays refused everywhere
+    await assertRefusedWithin(assert, [old], 'the cookie the password change replaced');
 });
