@@ -310,9 +310,11 @@ nano_db_status_t platform_purchase_create(nano_db_t *db, const char *id,
     const char *user_id, const nano_pack_t *pack,
     const char *idempotency_key);
 
-/* Stripe created session_id for purchase id. */
+/* Stripe created session_id for purchase id; *live is 0 when the
+ * purchase's user is gone (the account deleted meanwhile): nothing
+ * changed. */
 nano_db_status_t platform_purchase_opened(nano_db_t *db, const char *id,
-    const char *session_id);
+    const char *session_id, int *live);
 
 /* The user's purchase of a Checkout Session: one row of "status",
  * "pack", "credits", or none.  The caller PQclears it; NULL with *st on

@@ -23,6 +23,9 @@
 //   that old copy refused and its cookie cleared: arriving after the
 //   change's answer, the clearing took the new cookie with it, and the
 //   browser was signed out by its own password change.
+// - a checkout whose account was deleted (another tab) while Stripe was
+//   asked for its session still sent the buyer to pay: the webhook then
+//   grants a deleted account nothing.
 import { test } from 'node:test';
 import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
@@ -35,6 +38,7 @@ import {
     account, copyJar, FORM, PG_SOCK, PSQL, clearsSession, assertRefusedWithin,
 } from './accounts.mjs';
 import { psql, lit, person, multipart, png } from './generations.mjs';
+import { checkout, fakeStats as stripeStats } from './billing.mjs';
 
 // Holds every INSERT and UPDATE of one user's "AuthSession" rows for ms, the time a
 // busy database may take; () => drops it.
@@ -208,4 +212,30 @@ test('requests that left with the cookie a password change replaced do not sign 
     assert.equal(s.json().user?.email, u.user.email);
     // the old copy (a thief's as well) stays refused everywhere
     await assertRefusedWithin(assert, [old], 'the cookie the password change replaced');
+});
+
+test('a checkout whose account is deleted meanwhile does not send the buyer to pay', async () => {
+    const u = await person('buygone');
+    const name = `races_buy_${u.id.replace(/[^a-z0-9]/gi, '').slice(0, 24)}`;
+    // the purchase's row held 1.5 s, as a busy database would, while the
+    // other tab deletes the account
+    psql(`CREATE FUNCTION "${name}"() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_sleep(1.5); RETURN NEW; END $$;
+        CREATE TRIGGER "${name}" BEFORE INSERT ON "Purchase" FOR EACH ROW
+            WHEN (NEW."userId" = ${lit(u.id)}) EXECUTE FUNCTION "${name}"();`);
+    let res;
+    try {
+        const pending = checkout(u.jar, { pack: 'starter' });
+        assert.ok(await retry(() => psql(`SELECT count(*) FROM pg_stat_activity
+            WHERE "query" LIKE 'INSERT INTO "Purchase"%' AND "state" = 'active'`) === '1', 5000, 20),
+        'the purchase is being stored');
+        const gone = await account('DELETE', '/api/account', copyJar(u.jar), { password: u.user.password });
+        assert.equal(gone.status, 200, gone.text);
+        res = await pending;
+    } finally {
+        psql(`DROP TRIGGER IF EXISTS "${name}" ON "Purchase"; DROP FUNCTION IF EXISTS "${name}"();`);
+    }
+    assert.equal(res.status, 401, `no Stripe page for a deleted account: ${res.status} ${res.text.slice(0, 200)}`);
+    assert.equal(res.json().error, 'unauthorized');
+    assert.equal(psql(`SELECT count(*) FROM "Purchase" WHERE "userId" = ${lit(u.id)} AND "status" = 'open'`), '0');
 });
