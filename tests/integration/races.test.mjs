@@ -38,11 +38,11 @@ import {
     account, copyJar, FORM, PG_SOCK, PSQL, clearsSession, assertRefusedWithin,
 } from './accounts.mjs';
 import { psql, lit, person, multipart, png } from './generations.mjs';
-import { checkout, fakeStats as stripeStats } from './billing.mjs';
+import { checkout } from './billing.mjs';
 
-// Holds every INSERT and UPDATE of one user's "AuthSession" rows for ms, the time a
-// busy database may take; () => drops it.
-function holdSessionInserts(userId, ms) {
+// Holds every INSERT and UPDATE of one user's "AuthSession" rows for ms,
+// the time a busy database may take; () => drops it.
+function holdSessionWrites(userId, ms) {
     const name = `races_hold_${userId.replace(/[^a-z0-9]/gi, '').slice(0, 24)}`;
     psql(`CREATE FUNCTION "${name}"() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN PERFORM pg_sleep(${ms / 1000}); RETURN NEW; END $$;
@@ -79,7 +79,7 @@ for (const [useName, use] of Object.entries(uses)) {
             // a minute old: the touch writes
             psql(`UPDATE "AuthSession" SET "lastSeenAt" = "lastSeenAt" - interval '5 minutes'
                   WHERE "userId" = ${lit(u.id)}`);
-            const release = holdSessionInserts(u.id, 1500);
+            const release = holdSessionWrites(u.id, 1500);
             let used;
             try {
                 const pending = use(tab);
