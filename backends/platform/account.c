@@ -42,7 +42,7 @@ platform_account_session(nano_req_t *req, nano_res_t *res, int change,
     case PLATFORM_SESSION_ERROR:
         return nano_server_db_error(res, *db, st);
     case PLATFORM_SESSION_DEAD:
-        nano_session_clear(req, res);
+        platform_session_drop(req, res, ps);
         /* fall through */
     default:
         return nano_res_error(res, 401, "unauthorized",
@@ -298,7 +298,7 @@ platform_account_password(nano_req_t *req, nano_res_t *res)
     }
     if (st == NANO_DB_OK && !live) {
         nano_db_rollback(db);
-        status = platform_session_ended(req, res);
+        status = platform_session_ended(req, res, &ps);
         goto out;
     }
     if (st == NANO_DB_OK) {

@@ -99,7 +99,7 @@ platform_session_answer(nano_req_t *req, nano_res_t *res, int renew)
     if (state != PLATFORM_SESSION_LIVE) {
         /* NextAuth drops a cookie it cannot use. */
         if (ps.token.present) {
-            nano_session_clear(req, res);
+            platform_session_drop(req, res, &ps);
         }
         if (state == PLATFORM_SESSION_DEAD) {
             nano_log_info("session of user %s refused: revoked or gone",

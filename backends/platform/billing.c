@@ -333,7 +333,7 @@ platform_billing_checkout_begin(nano_req_t *req, nano_res_t *res,
         status = nano_server_db_error(res, nano_server_db(req), st);
         goto out;
     case PLATFORM_SESSION_DEAD:
-        nano_session_clear(req, res);
+        platform_session_drop(req, res, ps);
         /* fall through */
     default:
         status = nano_res_error(res, 401, "unauthorized",
@@ -375,7 +375,7 @@ platform_billing_checkout(nano_req_t *req, nano_res_t *res)
     char                     key[NANO_RAND_UUID_LEN + 1];
     char                    *success = NULL, *cancel = NULL;
     char                    *session = NULL, *url = NULL;
-    int                      status, rc;
+    int                      status, rc, live = 1;
 
     platform_session_init(&ps);
     nano_buf_init(&body);
@@ -434,8 +434,19 @@ platform_billing_checkout(nano_req_t *req, nano_res_t *res)
 
     db = nano_server_db(req);
     st = db == NULL ? NANO_DB_UNAVAILABLE
-         : status == 200 ? platform_purchase_opened(db, id, session)
+         : status == 200 ? platform_purchase_opened(db, id, session, &live)
          : platform_purchase_failed(db, id);
+    if (st == NANO_DB_OK && status == 200 && !live) {
+        /* deleted in another tab while Stripe was asked: the buyer was
+         * sent to pay, and the webhook grants a deleted account nothing
+         * (found by the races probe).  The session expires unpaid */
+        nano_log_info("purchase %s: its account was deleted meanwhile;"
+                      " session %s left unused", id, session);
+        nano_session_clear(req, res);
+        status = nano_res_error(res, 401, "unauthorized", "this account was"
+                                " deleted; nothing was charged");
+        goto out;
+    }
     if (st != NANO_DB_OK && status == 200) {
         /* the session exists; its webhook finds the purchase by the
          * metadata, so the buyer may go on */

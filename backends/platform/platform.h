@@ -39,6 +39,10 @@ typedef struct {
     int                       revoked;   /* in "RevokedSession" */
     int                       seen;      /* its row was touched within
                                             PLATFORM_SEEN_EVERY seconds */
+    int                       kept;      /* it has a row */
+    int                       superseded; /* dead only as an older copy of
+                                             a session a password change
+                                             re-issued (its row kept) */
 } platform_session_row_t;
 
 /* A request's session and its user, as the database sees them now. */
@@ -133,19 +137,32 @@ platform_session_state_t platform_session_check(nano_req_t *req,
  * ended it, and a re-issue would give it a new life past that cut-off.
  * With lock, the user's row stays locked to the caller's transaction,
  * so that one user's changes run one after another.  *live; when live,
- * ps->user.not_before is the cut-off as it is now.
+ * ps->user's not_before, email, name and image are as they are now (the
+ * cookie re-issued next carries another tab's changes too).
  */
 nano_db_status_t platform_session_recheck(nano_db_t *db,
     platform_session_t *ps, int lock, int *live);
 
+/*
+ * Clears the cookie of ps's dead session, unless it is superseded: the
+ * browser that sent it may hold the re-issued one by now (the answer of
+ * the password change that replaced it came first), and a clearing
+ * answered after that signed it out.  The old copy stays refused.
+ */
+void platform_session_drop(nano_req_t *req, nano_res_t *res,
+    const platform_session_t *ps);
+
 /* The answer when platform_session_recheck found the session ended: the
- * cookie cleared, 401. */
-int platform_session_ended(nano_req_t *req, nano_res_t *res);
+ * cookie dropped (platform_session_drop), 401. */
+int platform_session_ended(nano_req_t *req, nano_res_t *res,
+    const platform_session_t *ps);
 
 /*
  * Issues the session cookie for user (iat = max(now, its cut-off), so a
  * cut-off made in the same second spares it) under jti, or a new jti
- * when NULL, and records a new "AuthSession" row for a new one.
+ * when NULL, and records a new "AuthSession" row for a new one (an
+ * existing one's row is moved on, never made again once a sign-out
+ * removed it).
  */
 nano_db_status_t platform_session_start(nano_req_t *req, nano_res_t *res,
     nano_db_t *db, const platform_user_t *user, const char *jti,
@@ -293,9 +310,11 @@ nano_db_status_t platform_purchase_create(nano_db_t *db, const char *id,
     const char *user_id, const nano_pack_t *pack,
     const char *idempotency_key);
 
-/* Stripe created session_id for purchase id. */
+/* Stripe created session_id for purchase id; *live is 0 when the
+ * purchase's user is gone (the account deleted meanwhile): nothing
+ * changed. */
 nano_db_status_t platform_purchase_opened(nano_db_t *db, const char *id,
-    const char *session_id);
+    const char *session_id, int *live);
 
 /* The user's purchase of a Checkout Session: one row of "status",
  * "pack", "credits", or none.  The caller PQclears it; NULL with *st on

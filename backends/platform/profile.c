@@ -236,7 +236,7 @@ platform_profile_done(nano_req_t *req, nano_res_t *res, nano_db_t *db,
         return nano_server_db_error(res, db, st);
     }
     if (!live) {
-        return platform_session_ended(req, res);
+        return platform_session_ended(req, res, ps);
     }
     st = platform_session_start(req, res, db, &ps->user,
                                 ps->token.claims.jti.len > 0
@@ -329,7 +329,7 @@ platform_avatar_lock(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     if (st != NANO_DB_OK || !found) {
         nano_db_rollback(db);
         return st != NANO_DB_OK ? nano_server_db_error(res, db, st)
-                                : platform_session_ended(req, res);
+                                : platform_session_ended(req, res, ps);
     }
     return 0;
 }

@@ -48,19 +48,22 @@ platform_purchase_create(nano_db_t *db, const char *id, const char *user_id,
 
 nano_db_status_t
 platform_purchase_opened(nano_db_t *db, const char *id,
-    const char *session_id)
+    const char *session_id, int *live)
 {
-    /* a session event may have come first and set both already */
+    /* a session event may have come first and set both already.  Only
+     * while its user is there: an account deleted while Stripe was asked
+     * (another tab) has had its purchases given an anonymous id, or, when
+     * the deletion came before this purchase's row, none of its own */
     static const char   sql[] =
-        "UPDATE \"Purchase\" SET \"stripeSessionId\" ="
+        "UPDATE \"Purchase\" p SET \"stripeSessionId\" ="
         " coalesce(\"stripeSessionId\", $2), \"status\" = CASE"
         " WHEN \"status\" = 'pending' THEN 'open' ELSE \"status\" END,"
-        " \"updatedAt\" = " PLATFORM_NOW " WHERE \"id\" = $1";
+        " \"updatedAt\" = " PLATFORM_NOW " WHERE \"id\" = $1"
+        " AND EXISTS (SELECT 1 FROM \"User\" u WHERE u.\"id\" = p.\"userId\")"
+        " RETURNING 1";
     const char         *params[2] = { id, session_id };
-    nano_db_status_t    st;
 
-    PQclear(nano_db_exec(db, sql, 2, params, PGRES_COMMAND_OK, &st));
-    return st;
+    return nano_db_exec_found(db, sql, 2, params, live);
 }
 
 nano_db_status_t

@@ -22,6 +22,7 @@ platform_session_init(platform_session_t *ps)
 {
     nano_session_init(&ps->token);
     platform_user_init(&ps->user);
+    memset(&ps->row, 0, sizeof(ps->row));
     ps->state = PLATFORM_SESSION_NONE;
 }
 
@@ -46,6 +47,16 @@ platform_session_dead(const nano_claims_t *c, int found, int revoked,
            || (not_before > 0 && (!c->has_iat || c->iat < not_before));
 }
 
+/* Dead only because a password change re-issued this session and c is
+ * an older copy: the user is there, the id is not revoked, and the
+ * change kept the session's row (every other cut-off removes them). */
+static int
+platform_session_superseded(const nano_claims_t *c, int found, int revoked,
+    int kept, long long not_before)
+{
+    return found && !revoked && kept && c->has_iat && c->iat < not_before;
+}
+
 platform_session_state_t
 platform_session_check(nano_req_t *req, nano_db_t *db, platform_session_t *ps,
     nano_db_status_t *st)
@@ -55,6 +66,7 @@ platform_session_check(nano_req_t *req, nano_db_t *db, platform_session_t *ps,
 
     *st = NANO_DB_OK;
     ps->state = PLATFORM_SESSION_NONE;
+    memset(&ps->row, 0, sizeof(ps->row));
     if (nano_session_read(req, (long long) time(NULL), &ps->token)
         != NANO_TOKEN_OK)
     {
@@ -77,15 +89,39 @@ platform_session_check(nano_req_t *req, nano_db_t *db, platform_session_t *ps,
     ps->state = platform_session_dead(c, found, ps->row.revoked,
                                       ps->user.not_before)
                 ? PLATFORM_SESSION_DEAD : PLATFORM_SESSION_LIVE;
+    ps->row.superseded = platform_session_superseded(c, found,
+                                                     ps->row.revoked,
+                                                     ps->row.kept,
+                                                     ps->user.not_before);
     return ps->state;
 }
 
-/* What platform_session_check reads of a session, for the re-check. */
+/* What platform_session_check reads of a session, for the re-check,
+ * and the user's claims as they are now. */
 #define PLATFORM_SESSION_RECHECK                                             \
     "SELECT (SELECT c.\"notBefore\" FROM \"SessionCutoff\" c"                \
     " WHERE c.\"userId\" = u.\"id\"),"                                       \
-    " EXISTS (SELECT 1 FROM \"RevokedSession\" r WHERE r.\"id\" = $2)"       \
+    " EXISTS (SELECT 1 FROM \"RevokedSession\" r WHERE r.\"id\" = $2),"      \
+    " u.\"email\", u.\"name\", u.\"image\","                                   \
+    " EXISTS (SELECT 1 FROM \"AuthSession\" s WHERE s.\"id\" = $2"          \
+    " AND s.\"userId\" = u.\"id\")"                                          \
     " FROM \"User\" u WHERE u.\"id\" = $1"
+
+/* Sets *field to column col of r's row 0 (NULL when null).  0 or -1. */
+static int
+platform_session_field(char **field, PGresult *r, int col)
+{
+    char  *copy = NULL;
+
+    if (!PQgetisnull(r, 0, col)
+        && (copy = strdup(PQgetvalue(r, 0, col))) == NULL)
+    {
+        return -1;
+    }
+    free(*field);
+    *field = copy;
+    return 0;
+}
 
 nano_db_status_t
 platform_session_recheck(nano_db_t *db, platform_session_t *ps, int lock,
@@ -97,10 +133,10 @@ platform_session_recheck(nano_db_t *db, platform_session_t *ps, int lock,
                                      " FOR UPDATE OF u";
     const nano_claims_t  *c = &ps->token.claims;
     const char           *params[2];
-    nano_db_status_t      st;
+    nano_db_status_t      st = NANO_DB_OK;
     PGresult             *r;
     long long             nb = 0;
-    int                   found, revoked = 0;
+    int                   found, revoked = 0, kept = 0;
 
     *live = 0;
     params[0] = c->sub.data;
@@ -115,19 +151,50 @@ platform_session_recheck(nano_db_t *db, platform_session_t *ps, int lock,
         nb = PQgetisnull(r, 0, 0) ? 0
              : strtoll(PQgetvalue(r, 0, 0), NULL, 10);
         revoked = PQgetvalue(r, 0, 1)[0] == 't';
+        kept = PQgetvalue(r, 0, 5)[0] == 't';
     }
-    PQclear(r);
     *live = !platform_session_dead(c, found, revoked, nb);
+    ps->row.superseded = !*live
+                         && platform_session_superseded(c, found, revoked,
+                                                        kept, nb);
+    /* the cookie re-issued next carries the user as it is now: a change
+     * another tab made since this request read it (a rename while an
+     * avatar was decoded) was left out of it, and the header showed the
+     * old name or no picture until the next renewal, a day later (found
+     * by the races probe) */
     if (*live) {
         ps->user.not_before = nb;
+        if (platform_session_field(&ps->user.email, r, 2) != 0
+            || platform_session_field(&ps->user.name, r, 3) != 0
+            || platform_session_field(&ps->user.image, r, 4) != 0)
+        {
+            *live = 0;
+            st = NANO_DB_FAILED;
+        }
     }
-    return NANO_DB_OK;
+    PQclear(r);
+    return st;
+}
+
+void
+platform_session_drop(nano_req_t *req, nano_res_t *res,
+    const platform_session_t *ps)
+{
+    /* a password change in another tab, or its form sent twice: this
+     * request left with the cookie it replaced, and its answer may come
+     * after the change's, whose new cookie a clearing would take with
+     * it, signing the browser out by its own change (found by the races
+     * probe).  The copy stays refused; a thief's too. */
+    if (!ps->row.superseded) {
+        nano_session_clear(req, res);
+    }
 }
 
 int
-platform_session_ended(nano_req_t *req, nano_res_t *res)
+platform_session_ended(nano_req_t *req, nano_res_t *res,
+    const platform_session_t *ps)
 {
-    nano_session_clear(req, res);
+    platform_session_drop(req, res, ps);
     return nano_res_error(res, 401, "unauthorized", "this session has ended"
                           " (signed out everywhere, or the account changed"
                           " or was deleted meanwhile)");
@@ -156,42 +223,70 @@ platform_session_agent(const nano_req_t *req)
     return out;
 }
 
-/* Inserts the "AuthSession" row of a session with how it signed in
- * (method, may be NULL), or moves its expiry on (a renewal) and its
- * lastSeenAt (when a minute old); one statement. */
+/* Inserts the "AuthSession" row of a new session with how it signed in
+ * (method, may be NULL); one statement. */
+#define PLATFORM_SESSION_INSERT                                               \
+    "INSERT INTO \"AuthSession\" (\"id\", \"userId\", \"ipAddress\","       \
+    " \"userAgent\", \"expires\", \"method\")"
+
+/* An existing session's use: its row's expiry moved on (a renewal) and
+ * its lastSeenAt (when a minute old), or, for a session from before rows
+ * were kept, its row made.  Never a row made again that a sign-out
+ * removed: a renewal or a touch that read the session as live just
+ * before "sign out everywhere" or "sign out this one" committed put it
+ * back, a dead session listed in settings for 30 days (found by the
+ * races probe).  The statement's snapshot decides: a row it sees is
+ * only updated (a sign-out deleting it meanwhile leaves nothing to
+ * update), and a row it does not see is made only when the session is
+ * neither revoked nor cut off in that snapshot ($7: the token's iat). */
+static const char  platform_session_use_sql[] =
+    "WITH up AS (UPDATE \"AuthSession\" SET \"expires\" ="
+    " GREATEST(\"expires\", $5), \"lastSeenAt\" = (now() AT TIME ZONE"
+    " 'utc') WHERE \"id\" = $1 AND (\"expires\" < $5 OR \"lastSeenAt\""
+    " < (now() AT TIME ZONE 'utc') - interval '" PLATFORM_SEEN_EVERY
+    " seconds'))"
+    " " PLATFORM_SESSION_INSERT
+    " SELECT $1, $2, $3::text, $4::text, $5, $6::text"
+    " WHERE NOT EXISTS (SELECT 1 FROM \"AuthSession\" WHERE \"id\" = $1)"
+    " AND NOT EXISTS (SELECT 1 FROM \"RevokedSession\" WHERE \"id\" = $1)"
+    " AND NOT EXISTS (SELECT 1 FROM \"SessionCutoff\" WHERE \"userId\" = $2"
+    " AND \"notBefore\" > $7::bigint)"
+    " ON CONFLICT (\"id\") DO NOTHING";
+
+/* The row of session jti: made for a new one (iat < 0), else as
+ * platform_session_use_sql says. */
 static nano_db_status_t
 platform_session_record(nano_req_t *req, nano_db_t *db, const char *jti,
-    const char *user_id, long long expires, const char *method)
+    const char *user_id, long long expires, const char *method,
+    long long iat)
 {
     static const char   sql[] =
-        "INSERT INTO \"AuthSession\" (\"id\", \"userId\", \"ipAddress\","
-        " \"userAgent\", \"expires\", \"method\")"
-        " VALUES ($1, $2, $3, $4, $5, $6)"
-        " ON CONFLICT (\"id\") DO UPDATE SET \"expires\" ="
-        " GREATEST(\"AuthSession\".\"expires\", EXCLUDED.\"expires\"),"
-        " \"lastSeenAt\" = EXCLUDED.\"lastSeenAt\""
-        " WHERE \"AuthSession\".\"expires\" < EXCLUDED.\"expires\""
-        " OR \"AuthSession\".\"lastSeenAt\" < EXCLUDED.\"lastSeenAt\""
-        " - interval '" PLATFORM_SEEN_EVERY " seconds'";
-    const char         *params[6];
+        PLATFORM_SESSION_INSERT " VALUES ($1, $2, $3, $4, $5, $6)"
+        " ON CONFLICT (\"id\") DO NOTHING";
+    const char         *params[7];
     const char         *ip = nano_req_param(req, "REMOTE_ADDR");
-    char               *ua, exp[24];
+    const char         *stmt = iat < 0 ? sql : platform_session_use_sql;
+    char               *ua, exp[24], ia[24];
     nano_db_status_t    st;
 
     ua = platform_session_agent(req);
     snprintf(exp, sizeof(exp), "%lld", expires);
+    snprintf(ia, sizeof(ia), "%lld", iat);
     params[0] = jti;
     params[1] = user_id;
     params[2] = ip != NULL && ip[0] != '\0' ? ip : NULL;
     params[3] = ua;
     params[4] = exp;
     params[5] = method;
-    PQclear(nano_db_exec(db, sql, 6, params, PGRES_COMMAND_OK, &st));
+    params[6] = ia;
+    PQclear(nano_db_exec(db, stmt, iat < 0 ? 6 : 7, params,
+                         PGRES_COMMAND_OK, &st));
     /* a User-Agent that is not UTF-8 is the browser's oddity, not a
      * reason to refuse the sign-in */
     if (st == NANO_DB_INVALID && ua != NULL) {
         params[3] = NULL;
-        PQclear(nano_db_exec(db, sql, 6, params, PGRES_COMMAND_OK, &st));
+        PQclear(nano_db_exec(db, stmt, iat < 0 ? 6 : 7, params,
+                             PGRES_COMMAND_OK, &st));
     }
     free(ua);
     return st;
@@ -238,6 +333,7 @@ platform_session_start_as(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     nano_session_user_t  su;
     long long            now = (long long) time(NULL), iat, exp;
     char                 sid[NANO_RAND_UUID_LEN + 1];
+    int                  existing = jti != NULL;
 
     *issued = 0;
     if (jti == NULL) {
@@ -257,7 +353,8 @@ platform_session_start_as(nano_req_t *req, nano_res_t *res, nano_db_t *db,
         return NANO_DB_OK;
     }
     *issued = 1;
-    return platform_session_record(req, db, jti, user->id, exp, method);
+    return platform_session_record(req, db, jti, user->id, exp, method,
+                                   existing ? iat : -1);
 }
 
 nano_db_status_t
@@ -272,7 +369,7 @@ platform_session_touch(nano_req_t *req, nano_db_t *db,
     /* the row's lastSeenAt moves at most once a minute; a session from
      * before rows were kept gets its row here */
     return platform_session_record(req, db, c->jti.data, c->sub.data, c->exp,
-                                   NULL);
+                                   NULL, c->has_iat ? c->iat : 0);
 }
 
 /* The row of ps's session, made by a sign-in (and with which method)

@@ -92,6 +92,8 @@ platform_user_read(nano_db_t *db, const char *sql, int nparams,
             sess->revoked = col >= 0 && PQgetvalue(r, 0, col)[0] == 't';
             col = PQfnumber(r, "seen");
             sess->seen = col >= 0 && PQgetvalue(r, 0, col)[0] == 't';
+            col = PQfnumber(r, "kept");
+            sess->kept = col >= 0 && PQgetvalue(r, 0, col)[0] == 't';
         }
         *found = 1;
     }
@@ -155,7 +157,9 @@ platform_user_get_session(nano_db_t *db, const char *id, const char *jti,
         " AS revoked,"
         " EXISTS (SELECT 1 FROM \"AuthSession\" s WHERE s.\"id\" = $2"
         " AND s.\"lastSeenAt\" >= (now() AT TIME ZONE 'utc')"
-        " - interval '" PLATFORM_SEEN_EVERY " seconds') AS seen"
+        " - interval '" PLATFORM_SEEN_EVERY " seconds') AS seen,"
+        " EXISTS (SELECT 1 FROM \"AuthSession\" s WHERE s.\"id\" = $2"
+        " AND s.\"userId\" = u.\"id\") AS kept"
         " FROM \"User\" u WHERE u.\"id\" = $1";
     const char         *params[2] = { id, jti };
 
