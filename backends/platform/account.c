@@ -339,14 +339,20 @@ platform_account_delete_tx(nano_db_t *db, void *arg)
 {
     const platform_user_t  *user = arg;
     nano_db_status_t        st;
+    char                   *key;
 
     /* the cut-off outlives the user: it is what kills its tokens */
     st = platform_user_delete(db, user->id);
     if (st == NANO_DB_OK) {
         st = nano_cutoff_user_deleted(db, user->id);
     }
+    /* the throttle's key is the normalised email, as the sign-in counts
+     * it: V1's mixed-case one left its row (and a lock) to whoever
+     * registers that email next (noticed by the races probe) */
     if (st == NANO_DB_OK && user->email != NULL) {
-        st = platform_throttle_clear(db, user->email);
+        key = nano_email_normalise(user->email);
+        st = key != NULL ? platform_throttle_clear(db, key) : NANO_DB_FAILED;
+        free(key);
     }
     return st;
 }

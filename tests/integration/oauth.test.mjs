@@ -14,7 +14,7 @@ import {
     BASE, ORIGIN, STATE, SESSION_COOKIE, Jar, get, request, form, csrf,
     newUser, register, signIn, parseSetCookie, isHtml,
 } from './lib.mjs';
-import { account, psql, lit, FORM } from './accounts.mjs';
+import { account, psql, lit, FORM, throttleKey } from './accounts.mjs';
 
 const OIDC = process.env.NANO_TEST_OIDC_URL || '';
 const GITHUB = process.env.NANO_TEST_GITHUB_URL || '';
@@ -618,12 +618,23 @@ test('deletion with no password after a fresh OAuth sign-in; reauth_required oth
     assert.equal(res.status, 403);
     assert.equal(res.json().error, 'reauth_required');
 
+    // as V1 stored it, mixed case, with a sign-in lock counted under the
+    // normalised email: the deletion cleared the raw one's key, and the
+    // lock waited for whoever registered that email next
+    const mixed = `Delete.${t}@GMail.Example`;
+    psql(`UPDATE "User" SET "email" = ${lit(mixed)} WHERE "id" = ${lit(uid)}`);
+    psql(`INSERT INTO "SignInThrottle" ("key", "attempts", "windowStart", "lockedUntil")
+          VALUES (${lit(throttleKey(mixed))}, 11, extract(epoch FROM now())::bigint,
+                  extract(epoch FROM now())::bigint + 60)`);
+
     const fresh = new Jar();
     await oauthSignIn(fresh, 'google', { who: person.email });
     res = await account('DELETE', '/api/account', fresh, {});
     assert.equal(res.status, 200, res.text);
     assert.equal(psql(`SELECT count(*) FROM "User" WHERE "id" = ${lit(uid)}`), '0');
     assert.equal(psql(`SELECT count(*) FROM "Account" WHERE "userId" = ${lit(uid)}`), '0');
+    assert.equal(psql(`SELECT count(*) FROM "SignInThrottle" WHERE "key" = ${lit(throttleKey(mixed))}`), '0',
+        'the sign-in lock goes with the account');
     assert.equal(Object.keys(await session(fresh)).length, 0);
     // the provider account is free again: signing in makes a new user
     const again = new Jar();
