@@ -86,8 +86,19 @@ platform_account_export(nano_req_t *req, nano_res_t *res)
         goto out;
     }
     params[0] = ps.user.id;
-    r = nano_db_exec(db, platform_export_sql, 1, params, PGRES_TUPLES_OK,
-                     &st);
+    /* one snapshot for every part: read one after the other, a
+     * generation admitted meanwhile was listed without its debit in the
+     * ledger read before it (noticed by the races probe) */
+    st = nano_db_begin(db);
+    if (st == NANO_DB_OK) {
+        PQclear(nano_db_exec(db, "SET TRANSACTION ISOLATION LEVEL"
+                             " REPEATABLE READ, READ ONLY", 0, NULL,
+                             PGRES_COMMAND_OK, &st));
+    }
+    if (st == NANO_DB_OK) {
+        r = nano_db_exec(db, platform_export_sql, 1, params,
+                         PGRES_TUPLES_OK, &st);
+    }
     if (r != NULL && PQntuples(r) == 1) {
         profile = platform_export_json(r, "profile");
         accounts = platform_export_json(r, "accounts");
@@ -100,6 +111,9 @@ platform_account_export(nano_req_t *req, nano_res_t *res)
     }
     if (sessions != NULL) {
         st = nano_gen_all(db, ps.user.id, &gens);
+    }
+    if (nano_db_in_tx(db)) {
+        st = nano_db_finish(db, st);
     }
     if (r == NULL || sessions == NULL || gens == NULL || st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st != NANO_DB_OK ? st

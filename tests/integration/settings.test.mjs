@@ -17,7 +17,7 @@ import {
     ORIGIN, REGISTRY, STATE, Jar, get, request, signIn, decodeJwtPayload, isHtml,
     SESSION_COOKIE, retry, sleep, stackPid,
 } from './lib.mjs';
-import { account, sessionSetCookie, clearsSession, assertRefusedWithin } from './accounts.mjs';
+import { account, sessionSetCookie, clearsSession, assertRefusedWithin, PSQL, PG_SOCK } from './accounts.mjs';
 import {
     psql, lit, person, generate, waitFor, multipart, png, rawRequest, MEDIA_DIR,
 } from './generations.mjs';
@@ -430,6 +430,39 @@ test('GET /api/account/export: one JSON file of profile, accounts, sessions, led
         assert.equal(g.module, 'nano-banana');
         assert.deepEqual(g.outputs, made.outputs, 'outputs as the module API shows them: URLs, no file paths');
         for (const o of g.outputs) assert.ok(!('file' in o));
+    }
+});
+
+// The export read the ledger and then the generations, each in a snapshot
+// of its own: a generation admitted in between was listed without its
+// debit.  psql holds "Generation" so the export's read of it waits, and
+// commits a generation with its debit meanwhile.
+test('GET /api/account/export reads one snapshot: a generation admitted while it runs is in every part or in none', async () => {
+    const u = await person('export-snap');
+    const gid = `snap-${u.id}`;
+    const holder = spawn(PSQL, ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano', '-c',
+        `BEGIN; LOCK TABLE "Generation" IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(1.5);
+         INSERT INTO "Generation" ("id", "userId", "module", "model", "kind", "status", "cost")
+             VALUES (${lit(gid)}, ${lit(u.id)}, 'qwen', 'm', 'text', 'succeeded', 1);
+         INSERT INTO "CreditLedger" ("userId", "delta", "reason", "module", "generationId")
+             VALUES (${lit(u.id)}, -1, 'debit', 'qwen', ${lit(gid)});
+         UPDATE "CreditAccount" SET "balance" = "balance" - 1 WHERE "userId" = ${lit(u.id)};
+         COMMIT;`], { stdio: 'ignore' });
+    const done = new Promise((resolve) => holder.on('exit', resolve));
+    try {
+        for (let i = 0; i < 100 && psql(`SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+            WHERE c.relname = 'Generation' AND l.mode = 'AccessExclusiveLock' AND l.granted`) === '0'; i++) {
+            await sleep(20);
+        }
+        const res = await get('/api/account/export', { headers: u.jar.headers() });
+        assert.equal(res.status, 200, res.text);
+        const x = res.json();
+        const listed = x.generations.some((g) => g.id === gid);
+        const debited = x.credits.ledger.some((l) => l.generationId === gid);
+        assert.equal(listed, debited, `the generation ${listed ? 'listed' : 'not listed'}, its debit ${debited ? 'in' : 'not in'} the ledger`);
+        assert.equal(x.credits.ledger.reduce((sum, l) => sum + l.delta, 0), x.credits.balance, 'the ledger sums to the balance');
+    } finally {
+        assert.equal(await done, 0, 'the holder committed');
     }
 });
 
