@@ -852,7 +852,8 @@ static nano_job_next_t
 nano_jobs_transfer_failed(nano_job_t *job)
 {
     const nano_client_res_t  *res = &job->res;
-    char                      msg[128];
+    char                      msg[160];
+    int                       p;
     size_t                    max = job->call.body_max
                                     ? job->call.body_max
                                     : NANO_CLIENT_BODY_MAX;
@@ -864,6 +865,16 @@ nano_jobs_transfer_failed(nano_job_t *job)
     }
     if (res->bad_redirect) {
         return nano_job_fail(job, "bad_response", nano_client_why(res));
+    }
+    /* named, as a text call's "DashScope could not be reached: ..." is:
+     * "the provider" alone did not say which host an operator should
+     * look at (noticed by the failures probe) */
+    p = nano_provider_by_name(job->provider->name);
+    if (!res->timed_out && p >= 0) {
+        snprintf(msg, sizeof(msg), "%s could not be reached: %s",
+                 nano_provider_info((nano_provider_t) p)->label,
+                 nano_client_why(res));
+        return nano_job_fail(job, "provider_error", msg);
     }
     return nano_job_fail(job, res->timed_out ? "timeout" : "provider_error",
                          nano_client_why(res));

@@ -166,7 +166,8 @@ test('nano-banana: a request whose connection closed before any answer is never 
     assert.equal(warm.g.status, 'succeeded', JSON.stringify(warm.g.error));
     const j = await oneJob('nano-banana', 'drop-once', 'an image whose answer is lost [fake:drop-once]', 20000);
     failedClean(j, 'nano-banana', 'provider_error');
-    assert.match(j.g.error.message, /connection to the provider broke/, j.g.error.message);
+    // which provider, as a text call's failure says (it said "the provider")
+    assert.match(j.g.error.message, /^Gemini could not be reached: the connection to the provider broke/, j.g.error.message);
     assert.equal(called(j, 'gemini.generateContent'), 1, 'a POST that may have been taken is not sent again');
 });
 
