@@ -140,6 +140,7 @@ export async function call(path, opts = {}) {
         if (e && e.name === 'AbortError') throw e;
         throw new ApiError(0, { error: 'network' });
     }
+    noteServerClock(res);
     if (res.ok) return res;
     let body = {};
     try {
@@ -148,6 +149,19 @@ export async function call(path, opts = {}) {
         body = {};
     }
     throw new ApiError(res.status, body);
+}
+
+/* How far the server's clock is ahead of this browser's (ms), from the
+ * Date header of its answers; 0 while under 2 s, which the header's
+ * whole seconds and the trip cannot tell from none.  A job's createdAt
+ * is the server's time: timed against a browser clock hours off, a
+ * resumed job's counter showed 0:00 or hours (noticed by a probe). */
+let serverAhead = 0;
+function noteServerClock(res) {
+    const at = Date.parse(res.headers.get('Date') || '');
+    if (!Number.isFinite(at)) return;
+    const ahead = at - Date.now();
+    serverAhead = Math.abs(ahead) >= 2000 ? ahead : 0;
 }
 
 /* A new Idempotency-Key: random, and made where crypto.randomUUID is
@@ -1022,7 +1036,7 @@ class MediaTool extends Tool {
         /* as after a press, its prompt is in the form (to try again) */
         if (!this.prompt.value.trim() && typeof g.prompt === 'string') this.prompt.value = g.prompt;
         const at = Date.parse(g.createdAt);
-        this.follow(g, Number.isFinite(at) ? at : Date.now());
+        this.follow(g, Number.isFinite(at) ? at - serverAhead : Date.now());
     }
 
     buildUpload() {
