@@ -13,14 +13,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { REGISTRY, ORIGIN, SOCK_DIR, STATE, get, sleep } from './lib.mjs';
-import { account, PSQL, PG_SOCK } from './accounts.mjs';
+import { REGISTRY, ORIGIN, SOCK_DIR, STATE, get } from './lib.mjs';
+import { account } from './accounts.mjs';
 import { fcgiGenerate } from './fcgi.mjs';
 import {
     psql, lit, person, generate, cancel, waitFor, ledgerOf,
     balanceOf, ledgerSum, ledgerRows, setBalance, price, fakeStats, fakeCount, tag,
-    withBackendEnv, stream, credits, waitSql, secondBackend, png, filesBelow, MEDIA_DIR,
+    withBackendEnv, stream, credits, waitSql, secondBackend, png, filesBelow, MEDIA_DIR, holdInPsql,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -159,15 +158,7 @@ test('a deleted account takes its files under a module folder the registry no lo
 // meet every time.
 test('an account deleted while one of its jobs ends with a refund is deleted (200), never a deadlock\'s 500', { skip: !has('nano-banana') && 'nano-banana is not in the registry' }, async () => {
     const m = 'nano-banana';
-    const holder = spawn(PSQL, ['-X', '-q', '-tA', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano'],
-        { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    holder.stdout.on('data', (d) => { out += d; });
-    holder.stderr.on('data', (d) => { out += d; });
-    const exited = new Promise((r) => holder.on('exit', r));
-    holder.stdin.write("SELECT 'held' FROM pg_advisory_lock(60606);\n");
-    for (let i = 0; i < 100 && !out.includes('held'); i++) await sleep(50);
-    assert.match(out, /held/, `the test's session holds the gate: ${out}`);
+    const holder = await holdInPsql("SELECT 'held' FROM pg_advisory_lock(60606);");
     psql(`CREATE FUNCTION "refund_gate"() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN PERFORM pg_advisory_xact_lock_shared(60606); RETURN NEW; END $$;
           CREATE TRIGGER "refund_gate" BEFORE INSERT ON "CreditLedger" FOR EACH ROW
@@ -182,7 +173,7 @@ test('an account deleted while one of its jobs ends with a refund is deleted (20
         const deleting = account('DELETE', '/api/account', u.jar, { password: u.user.password });
         await waitSql(`SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND wait_event <> 'advisory'
             AND query LIKE '%"Generation"%' AND query NOT LIKE '%pg_stat_activity%'`, { ms: 10000 }).catch(() => {});
-        holder.stdin.write('SELECT pg_advisory_unlock(60606);\n');
+        holder.write('SELECT pg_advisory_unlock(60606);');
         const res = await deleting;
         assert.equal(res.status, 200, res.text);
         for (const table of ['User', 'CreditAccount', 'Generation']) {
@@ -195,8 +186,7 @@ test('an account deleted while one of its jobs ends with a refund is deleted (20
         assert.ok(ledgerOf(id).filter((x) => x.reason === 'refund').length <= 1, 'refunded at most once');
     } finally {
         psql(`DROP TRIGGER IF EXISTS "refund_gate" ON "CreditLedger"; DROP FUNCTION IF EXISTS "refund_gate"();`);
-        holder.stdin.end();
-        await exited;
+        await holder.release('');
     }
 });
 

@@ -8,12 +8,11 @@
 // failures probe: 500 "database error", logged as an error).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { ORIGIN, REGISTRY, request, sleep } from './lib.mjs';
-import { PG_SOCK, PSQL } from './accounts.mjs';
+import { PG_SOCK } from './accounts.mjs';
 import {
     person, generate, tag, balanceOf, ledgerSum, psql, lit, withBackendEnv,
-    waitFor, lockBalance,
+    waitFor, lockBalance, lockRow,
 } from './generations.mjs';
 
 const LOCK_TIMEOUT_MS = 300;
@@ -25,22 +24,7 @@ const urlWith = (opts) => `DATABASE_URL=postgresql://nano@localhost/nano?host=${
 // Holds a row lock on the user's "User" row until the returned function
 // runs (another session's transaction, as lockBalance does for the
 // balance).
-async function lockUser(userId) {
-    const holder = spawn(PSQL, ['-X', '-q', '-tA', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano'],
-        { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    holder.stdout.on('data', (d) => { out += d; });
-    holder.stderr.on('data', (d) => { out += d; });
-    holder.stdin.write(`BEGIN;
-        SELECT 'locked' FROM "User" WHERE "id" = ${lit(userId)} FOR UPDATE;\n`);
-    for (let i = 0; i < 100 && !out.includes('locked'); i++) await sleep(50);
-    assert.match(out, /locked/, `the test's session holds the row: ${out}`);
-    const exited = new Promise((r) => holder.on('exit', r));
-    return async () => {
-        holder.stdin.end('COMMIT;\n');
-        await exited;
-    };
-}
+const lockUser = (userId) => lockRow('User', 'id', userId);
 
 const rename = (jar, name) => request('POST', '/api/account/profile', {
     headers: jar.headers({ 'Content-Type': 'application/json', Origin: ORIGIN }),

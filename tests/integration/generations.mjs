@@ -463,20 +463,35 @@ export function logsDir() {
     return `${STATE}/logs`;
 }
 
-// A session that holds a user's balance row until the returned release().
-export async function lockBalance(userId) {
+// A psql session of the test's own that runs sql, which prints 'held'
+// once it holds what it takes (a row lock, an advisory lock), and keeps
+// it: {write(sql) more on the same session, release(sql) the last
+// statements (COMMIT by default) and the session's end}.
+export async function holdInPsql(sql) {
     const holder = spawn(PSQL, ['-X', '-q', '-tA', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano'],
         { stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     holder.stdout.on('data', (d) => { out += d; });
     holder.stderr.on('data', (d) => { out += d; });
-    holder.stdin.write(`BEGIN;
-        SELECT 'locked' FROM "CreditAccount" WHERE "userId" = ${lit(userId)} FOR UPDATE;\n`);
-    for (let i = 0; i < 100 && !out.includes('locked'); i++) await sleep(50);
-    assert.match(out, /locked/, `the test's session holds the row: ${out}`);
     const exited = new Promise((r) => holder.on('exit', r));
-    return async () => {
-        holder.stdin.end('COMMIT;\n');
-        await exited;
+    holder.stdin.write(`${sql}\n`);
+    for (let i = 0; i < 100 && !out.includes('held'); i++) await sleep(50);
+    assert.match(out, /held/, `the test's session holds it: ${out}`);
+    return {
+        write: (more) => holder.stdin.write(`${more}\n`),
+        release: async (last = 'COMMIT;') => {
+            holder.stdin.end(`${last}\n`);
+            await exited;
+        },
     };
 }
+
+// A row lock on a user's row of table (column col) until release().
+export async function lockRow(table, col, userId) {
+    const h = await holdInPsql(`BEGIN;
+        SELECT 'held' FROM "${table}" WHERE "${col}" = ${lit(userId)} FOR UPDATE;`);
+    return () => h.release();
+}
+
+// A session that holds a user's balance row until the returned release().
+export const lockBalance = (userId) => lockRow('CreditAccount', 'userId', userId);

@@ -28,16 +28,15 @@
 //   grants a deleted account nothing.
 import { test } from 'node:test';
 import crypto from 'node:crypto';
-import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import {
     sleep, get, request, csrf, form, signIn, Jar, ORIGIN, SESSION_COOKIE,
     decodeJwtPayload, retry,
 } from './lib.mjs';
 import {
-    account, copyJar, FORM, PG_SOCK, PSQL, clearsSession, assertRefusedWithin,
+    account, copyJar, FORM, clearsSession, assertRefusedWithin,
 } from './accounts.mjs';
-import { psql, lit, person, multipart, png } from './generations.mjs';
+import { psql, lit, person, multipart, png, holdInPsql } from './generations.mjs';
 import { checkout } from './billing.mjs';
 
 // Holds every INSERT and UPDATE of one user's "AuthSession" rows for ms,
@@ -165,21 +164,13 @@ test('a sign-in whose throttle row goes while it is counted is still counted and
     assert.equal(psql(`SELECT "attempts" FROM "SignInThrottle" WHERE "key" = ${lit(key)}`), '1');
     // another request holds the row and then removes it, as a right
     // password's sign-in clears it
-    const holder = spawn(PSQL, ['-X', '-q', '-tA', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano'],
-        { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    holder.stdout.on('data', (d) => { out += d; });
-    holder.stderr.on('data', (d) => { out += d; });
-    const exited = new Promise((r) => holder.on('exit', r));
-    holder.stdin.write(`BEGIN; SELECT 'held' FROM "SignInThrottle" WHERE "key" = ${lit(key)} FOR UPDATE;\n`);
-    assert.ok(await retry(() => out.includes('held'), 5000, 20), out);
+    const holder = await holdInPsql(`BEGIN; SELECT 'held' FROM "SignInThrottle" WHERE "key" = ${lit(key)} FOR UPDATE;`);
     const jar = new Jar();
     const pending = signIn(jar, u.user.email, u.user.password);
     assert.ok(await retry(() => psql(`SELECT count(*) FROM pg_stat_activity
         WHERE "query" LIKE '%"SignInThrottle"%' AND "wait_event_type" = 'Lock'`) === '1',
     5000, 20), 'the sign-in waits for the row');
-    holder.stdin.end(`DELETE FROM "SignInThrottle" WHERE "key" = ${lit(key)}; COMMIT;\n`);
-    await exited;
+    await holder.release(`DELETE FROM "SignInThrottle" WHERE "key" = ${lit(key)}; COMMIT;`);
     const res = await pending;
     assert.equal(res.status, 302, res.text.slice(0, 300));
     assert.ok(jar.get(SESSION_COOKIE), 'signed in');
