@@ -562,6 +562,11 @@ nano_server_body_refusal(nano_req_t *req, nano_res_t *res, int status,
         return nano_res_error(res, 415, "unsupported_media_type",
                               "send the body without a Content-Encoding:"
                               " it is read as it stands");
+    case 507:
+        nano_res_header(res, "Retry-After", "60");
+        return nano_res_error(res, 507, "insufficient_storage",
+                              why != NULL ? why : "the server's disk is"
+                              " full");
     default:
         return nano_res_error(res, 500, "internal",
                               why != NULL ? why : "out of memory");

@@ -28,11 +28,26 @@ nano_upload_refuse(nano_upload_set_t *set, int status, const char *message)
     return -1;
 }
 
+/* A file that could not be written: 507 when the disk (or the user's
+ * quota) is full, a state of the server its operator must hear of and
+ * the client may retry later; 500 otherwise.  Until 2026-12-06 both were
+ * 500 "internal" (noticed by the failures probe). */
+static int
+nano_upload_unstored(nano_upload_set_t *set, int err)
+{
+    if (err == ENOSPC || err == EDQUOT) {
+        return nano_upload_refuse(set, 507, "the server has no room for the"
+                                  " upload now; try again later");
+    }
+    return nano_upload_refuse(set, 500, "the upload cannot be stored");
+}
+
 static int
 nano_upload_flush(nano_upload_set_t *set)
 {
     size_t   off = 0;
     ssize_t  n;
+    int      err;
 
     while (off < set->wlen) {
         n = write(set->fd, set->wbuf + off, set->wlen - off);
@@ -40,10 +55,11 @@ nano_upload_flush(nano_upload_set_t *set)
             continue;
         }
         if (n <= 0) {
+            /* a write of nothing: no room */
+            err = n < 0 ? errno : ENOSPC;
             nano_log_error("upload: cannot write %s: %s", set->path,
-                           n < 0 ? strerror(errno) : "short write");
-            return nano_upload_refuse(set, 500, "the upload cannot be"
-                                      " stored");
+                           strerror(err));
+            return nano_upload_unstored(set, err);
         }
         off += (size_t) n;
     }
@@ -56,6 +72,7 @@ static int
 nano_upload_open(nano_upload_set_t *set)
 {
     size_t  len = strlen(set->dir) + sizeof("/up-XXXXXX");
+    int     err;
 
     set->path = malloc(len);
     if (set->path == NULL) {
@@ -64,13 +81,14 @@ nano_upload_open(nano_upload_set_t *set)
     snprintf(set->path, len, "%s/up-XXXXXX", set->dir);
     set->fd = mkostemp(set->path, O_CLOEXEC);
     if (set->fd < 0 || fchmod(set->fd, 0640) != 0) {
+        err = errno;
         nano_log_error("upload: cannot create a file in %s: %s", set->dir,
-                       strerror(errno));
+                       strerror(err));
         if (set->fd < 0) {
             free(set->path);
             set->path = NULL;
         }
-        return nano_upload_refuse(set, 500, "the upload cannot be stored");
+        return nano_upload_unstored(set, err);
     }
     return 0;
 }
@@ -179,7 +197,7 @@ nano_upload_end_file(nano_upload_set_t *set)
 {
     nano_upload_t      *u = &set->files[set->nfiles];
     nano_image_info_t   info;
-    int                 fd;
+    int                 fd, err;
 
     if (set->path == NULL) {                /* filename="" and no bytes */
         return 0;
@@ -190,9 +208,10 @@ nano_upload_end_file(nano_upload_set_t *set)
     fd = set->fd;
     set->fd = -1;
     if (close(fd) != 0) {
+        err = errno;
         nano_log_error("upload: cannot write %s: %s", set->path,
-                       strerror(errno));
-        return nano_upload_refuse(set, 500, "the upload cannot be stored");
+                       strerror(err));
+        return nano_upload_unstored(set, err);
     }
     memset(u, 0, sizeof(*u));
     u->field = set->name;
@@ -233,7 +252,7 @@ nano_upload_init(nano_upload_set_t *set, const char *media_dir,
     const char *boundary, size_t file_max)
 {
     size_t  len = strlen(media_dir) + sizeof("/tmp");
-    int     rc = 0;
+    int     rc = 0, err;
 
     memset(set, 0, sizeof(*set));
     set->fd = -1;
@@ -249,10 +268,11 @@ nano_upload_init(nano_upload_set_t *set, const char *media_dir,
     }
     snprintf(set->dir, len, "%s/tmp", media_dir);
     if (nano_file_mkdirs(set->dir, NULL) != 0) {
+        err = errno;
         nano_log_error("upload: cannot make %s: %s", set->dir,
-                       strerror(errno));
-        rc = 500;
-        set->message = "the upload cannot be stored";
+                       strerror(err));
+        nano_upload_unstored(set, err);
+        rc = set->status;
         goto out;
     }
     if (nano_multipart_init(&set->mp, boundary, &nano_upload_cb, set) != 0) {

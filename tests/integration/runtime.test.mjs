@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fcgiKept, fcgiRequest, fcgiStream, nginxParams } from './fcgi.mjs';
@@ -269,6 +269,32 @@ test('upload: a file of 10 MiB + 1 byte, or a body over the route\'s body_max, i
     // the app still answers on the same workers
     res = await ask(app, 'GET', '/echo/after');
     assert.equal(res.status, 200);
+});
+
+// A disk with no room (a media folder on a full file system) answered
+// 500 "internal": it is 507 with Retry-After, a state the operator must
+// hear of and the client may try again after.  A 1 MiB tmpfs as the
+// media folder, a 3 MiB upload.
+test('upload: a full disk is 507 insufficient_storage with Retry-After, no temporary file left; the app goes on', { skip: process.getuid() !== 0 && 'needs root to mount a tmpfs' }, async (t) => {
+    const mnt = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-rt-full-'));
+    assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]).status, 0, 'mount a 1 MiB tmpfs');
+    t.after(() => {
+        spawnSync('umount', [mnt]);
+        fs.rmSync(mnt, { recursive: true, force: true });
+    });
+    const app = await startApp({ env: { NANO_MEDIA_DIR: mnt } });
+    t.after(() => app.stop());
+
+    const res = await upload(app, [{ name: 'image', filename: 'big.png', type: 'image/png', data: fileOf(3 * MiB, PNG) }]);
+    assert.equal(res.status, 507, res.text);
+    assert.equal(res.json().error, 'insufficient_storage');
+    assert.match(res.json().message, /no room/);
+    assert.equal(res.headers['retry-after'], '60');
+    assert.deepEqual(fs.readdirSync(path.join(mnt, 'tmp')), [], 'the part written is removed');
+    await app.waitLog(/upload: cannot write .*No space left on device/);
+    // a small one still fits, on the same workers
+    const small = await upload(app, [{ name: 'image', filename: 'a.png', type: 'image/png', data: fileOf(5000, PNG) }]);
+    assert.equal(small.status, 200, small.text);
 });
 
 test('upload: judged by the bytes, never the name or declared type; text fields; kept files stay', async (t) => {
