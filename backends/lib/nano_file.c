@@ -236,6 +236,9 @@ nano_file_empty_dir(int fd, int depth, size_t *files)
         if (depth <= 0) {
             errno = ELOOP;
         }
+        if (sub < 0 && errno == ENOENT) {
+            continue;               /* another process took it meanwhile */
+        }
         if (sub < 0 || nano_file_empty_dir(sub, depth - 1, files) != 0
             || (unlinkat(fd, e->d_name, AT_REMOVEDIR) != 0
                 && errno != ENOENT))
@@ -273,7 +276,9 @@ nano_file_remove_tree(const char *path, int depth, size_t *files)
     }
     if (nano_file_empty_dir(fd, depth, files) != 0) {
         err = errno;
-        rmdir(path);
+        if (rmdir(path) == 0 || errno == ENOENT) {
+            return 0;               /* emptied by another process too */
+        }
         errno = err;
         return -1;
     }

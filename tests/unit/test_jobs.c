@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "nano_file.h"
@@ -371,6 +372,42 @@ test_remove_tree(void **state)
     assert_int_equal(unit_tmpdir_remove(root), 0);
 }
 
+/* Every host's runners get a deleted user's NOTIFY and remove the same
+ * folder of a shared media tree at once: what one takes from under the
+ * other is no failure. */
+static void
+test_remove_tree_twice_at_once(void **state)
+{
+    char         root[64], user[96], path[192];
+    struct stat  sb;
+    pid_t        pid;
+    int          g, f, rc, status;
+
+    (void) state;
+    assert_int_equal(unit_tmpdir(root, sizeof(root), "jobs"), 0);
+    snprintf(user, sizeof(user), "%s/nano-banana/u1", root);
+    for (g = 0; g < 40; g++) {
+        snprintf(path, sizeof(path), "%s/g%d", user, g);
+        assert_int_equal(nano_file_mkdirs(path, NULL), 0);
+        for (f = 0; f < 10; f++) {
+            snprintf(path, sizeof(path), "%s/g%d/%d.png", user, g, f);
+            plant_file(path);
+        }
+    }
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        _exit(nano_file_remove_tree(user, 4, NULL) == 0 ? 0 : 1);
+    }
+    rc = nano_file_remove_tree(user, 4, NULL);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(rc, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_equal(lstat(user, &sb), -1);
+
+    assert_int_equal(unit_tmpdir_remove(root), 0);
+}
+
 /* nano_file_sync: a file, a folder, a link to a folder (the media root
  * may be one), and what is not there */
 static void
@@ -405,6 +442,7 @@ main(void)
         cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_sync),
         cmocka_unit_test(test_remove_tree),
+        cmocka_unit_test(test_remove_tree_twice_at_once),
     };
 
     return unit_run_table("jobs", rows, sizeof(rows) / sizeof(rows[0]),
