@@ -5,7 +5,8 @@
  * and also polls once a second; it rewrites the file, atomically, when
  * the live entries changed, and every 30 s regardless so that its mtime
  * tells an operator the publisher is alive.  Once a minute it deletes
- * rows whose tokens have expired anyway.
+ * rows whose tokens have expired anyway, and Stripe events and
+ * idempotency keys nothing reads any more.
  */
 
 #include <errno.h>
@@ -134,23 +135,38 @@ platform_revoke_write(const char *path, long long now, const nano_buf_t *body)
  * host's: the rows are every host's, and a host whose clock ran ahead
  * deleted revocations whose tokens the others still take (found by the
  * hosts probe: a platform 700 s ahead un-revoked a signed-out cookie on
- * every host). */
+ * every host).  Also the rows of other tables that nothing reads any
+ * more and nothing else deletes: Stripe events past the 30 days in which
+ * Stripe may still send them again, idempotency keys past their 24 hours
+ * (a keyed admission deletes only its own user's, in its module), each
+ * by an index of 024 (found by the retention probe: both tables grew for
+ * good).  docs/OPERATIONS.md, "What the database keeps". */
 static void
 platform_revoke_clean(nano_db_t *db)
 {
 #define PLATFORM_REVOKE_DB_AT  "(extract(epoch FROM now())::bigint - $1)"
-    static const char *const  sql[] = {
-        "DELETE FROM \"RevokedSession\" WHERE \"expires\" < "
-        PLATFORM_REVOKE_DB_AT,
-        "DELETE FROM \"SessionCutoff\" WHERE \"notBefore\" + $2 < "
-        PLATFORM_REVOKE_DB_AT,
-        "DELETE FROM \"AuthSession\" WHERE \"expires\" < "
-        PLATFORM_REVOKE_DB_AT,
-        "DELETE FROM \"SignInThrottle\" WHERE \"lockedUntil\" + 86400 < "
-        PLATFORM_REVOKE_DB_AT " AND \"windowStart\" + 900 < "
-        PLATFORM_REVOKE_DB_AT,
+#define PLATFORM_REVOKE_DB_UTC "(now() AT TIME ZONE 'utc')"
+    static const struct {
+        const char  *sql;
+        int          nparams;
+    } clean[] = {
+        { "DELETE FROM \"RevokedSession\" WHERE \"expires\" < "
+          PLATFORM_REVOKE_DB_AT, 1 },
+        { "DELETE FROM \"SessionCutoff\" WHERE \"notBefore\" + $2 < "
+          PLATFORM_REVOKE_DB_AT, 2 },
+        { "DELETE FROM \"AuthSession\" WHERE \"expires\" < "
+          PLATFORM_REVOKE_DB_AT, 1 },
+        { "DELETE FROM \"SignInThrottle\" WHERE \"lockedUntil\" + 86400 < "
+          PLATFORM_REVOKE_DB_AT " AND \"windowStart\" + 900 < "
+          PLATFORM_REVOKE_DB_AT, 1 },
+        { "DELETE FROM \"StripeEvent\" WHERE \"receivedAt\" < "
+          PLATFORM_REVOKE_DB_UTC " - interval '30 days'", 0 },
+        /* 016's expiry: a key this old is no longer looked at */
+        { "DELETE FROM \"GenerationKey\" WHERE \"createdAt\" < "
+          PLATFORM_REVOKE_DB_UTC " - interval '24 hours'", 0 },
     };
 #undef PLATFORM_REVOKE_DB_AT
+#undef PLATFORM_REVOKE_DB_UTC
     const char               *params[2];
     char                      grace[24], age[24];
     nano_db_status_t          st;
@@ -161,8 +177,9 @@ platform_revoke_clean(nano_db_t *db)
     snprintf(age, sizeof(age), "%d", NANO_TOKEN_MAX_AGE);
     params[0] = grace;
     params[1] = age;
-    for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
-        PQclear(nano_db_exec(db, sql[i], i == 1 ? 2 : 1, params,
+    for (i = 0; i < sizeof(clean) / sizeof(clean[0]); i++) {
+        PQclear(nano_db_exec(db, clean[i].sql, clean[i].nparams,
+                             clean[i].nparams > 0 ? params : NULL,
                              PGRES_COMMAND_OK, &st));
         if (st != NANO_DB_OK) {
             nano_log_warn("revocations: clean-up failed: %s",
