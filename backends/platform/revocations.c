@@ -6,7 +6,8 @@
  * the live entries changed, and every 30 s regardless so that its mtime
  * tells an operator the publisher is alive.  Once a minute it deletes
  * rows whose tokens have expired anyway, and Stripe events and
- * idempotency keys nothing reads any more.
+ * idempotency keys nothing reads any more.  It also removes the avatar
+ * of a user deleted by anyone (NOTIFY nano_user_deleted, sql/023).
  */
 
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include "platform.h"
 
 #define PLATFORM_REVOKE_CHANNEL    "nano_revocations"
+#define PLATFORM_USER_DELETED      "nano_user_deleted"     /* sql/023 */
 #define PLATFORM_REVOKE_POLL_MS    1000
 #define PLATFORM_REVOKE_REFRESH    30      /* seconds: rewrite unchanged */
 #define PLATFORM_REVOKE_CLEAN      60      /* seconds between clean-ups */
@@ -38,6 +40,7 @@ static struct {
     atomic_int     stopping;
     char          *path;
     char          *url;
+    char          *media;
 } platform_revoke;
 
 /* The live entries, sorted so that equal content hashes equally; $1 is
@@ -189,6 +192,20 @@ platform_revoke_clean(nano_db_t *db)
     }
 }
 
+/* A deleted user's avatar goes at its deletion's commit, whoever deleted
+ * the row: V1's app or SQL by hand left it on disk for good, served to
+ * every signed-in user (found by the retention probe); the modules
+ * remove their own folders of the user on the same notification. */
+static void
+platform_revoke_user_deleted(void *arg, const char *channel,
+    const char *user_id)
+{
+    (void) arg;
+    if (strcmp(channel, PLATFORM_USER_DELETED) == 0) {
+        platform_avatar_remove(platform_revoke.media, user_id);
+    }
+}
+
 static void *
 platform_revoke_thread(void *arg)
 {
@@ -214,7 +231,9 @@ platform_revoke_thread(void *arg)
          * forgotten the LISTEN: a sign-out would wait for the poll */
         if (!listening || nano_db_connection(db) != listened) {
             listening = nano_db_listen(db, PLATFORM_REVOKE_CHANNEL)
-                        == NANO_DB_OK;
+                        == NANO_DB_OK
+                        && nano_db_listen(db, PLATFORM_USER_DELETED)
+                           == NANO_DB_OK;
             listened = nano_db_connection(db);
         }
 
@@ -251,7 +270,10 @@ platform_revoke_thread(void *arg)
         }
 
         /* a notification, or a second: whichever comes first */
-        woke = listening ? nano_db_wait(db, PLATFORM_REVOKE_POLL_MS, NULL)
+        woke = listening ? nano_db_wait_on(db, PLATFORM_REVOKE_POLL_MS,
+                                           PLATFORM_REVOKE_CHANNEL, NULL,
+                                           platform_revoke_user_deleted,
+                                           NULL)
                          : -1;
         if (woke < 0) {
             listening = 0;
@@ -295,7 +317,6 @@ platform_revocations_start(const nano_config_t *config)
     const char  *path = getenv("NANO_REVOCATION_FILE");
     const char  *url = getenv("DATABASE_URL");
 
-    (void) config;
     if (path == NULL || path[0] == '\0') {
         nano_log_warn("NANO_REVOCATION_FILE is not set: gateways will not"
                       " learn of sign-outs until the tokens expire");
@@ -317,7 +338,10 @@ platform_revocations_start(const nano_config_t *config)
     }
     platform_revoke.path = strdup(path);
     platform_revoke.url = strdup(url);
-    if (platform_revoke.path == NULL || platform_revoke.url == NULL) {
+    platform_revoke.media = strdup(config->media_dir);
+    if (platform_revoke.path == NULL || platform_revoke.url == NULL
+        || platform_revoke.media == NULL)
+    {
         goto failed;
     }
     atomic_store(&platform_revoke.stopping, 0);
@@ -345,6 +369,7 @@ platform_revocations_stop(void)
         platform_revoke.running = 0;
     }
     free(platform_revoke.path);
+    free(platform_revoke.media);
     if (platform_revoke.url != NULL) {
         /* DATABASE_URL may hold a password */
         explicit_bzero(platform_revoke.url, strlen(platform_revoke.url));
@@ -352,4 +377,5 @@ platform_revocations_stop(void)
     }
     platform_revoke.path = NULL;
     platform_revoke.url = NULL;
+    platform_revoke.media = NULL;
 }

@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { retry, sleep } from './lib.mjs';
+import { ORIGIN, get, request, retry, sleep } from './lib.mjs';
 import { psql, lit } from './accounts.mjs';
-import { ROOT, backendEnv, tag } from './generations.mjs';
+import { ROOT, MEDIA_DIR, backendEnv, tag, person, multipart, png } from './generations.mjs';
 
 // Another platform on the stack's database, its snapshot in a folder of
 // its own: its first turn cleans up.  { log(), stop() }.
@@ -116,4 +116,27 @@ test('each clean-up statement of a growing table reads an index on 100,000 rows'
         assert.match(plan, /Index (Only )?Scan|Bitmap Index Scan/, `${table}: ${plan}`);
         assert.doesNotMatch(plan, /Seq Scan/, `${table}: ${plan}`);
     }
+});
+
+// A user deleted outside the platform (V1's app, SQL by hand): the
+// modules remove their folders of the user on NOTIFY nano_user_deleted
+// (sql/023), and the platform its avatar, which any signed-in user could
+// otherwise still fetch, for good.
+test('a user deleted by SQL loses the avatar: its file goes and others get 404', async () => {
+    const u = await person('retention-avatar');
+    const other = await person('retention-avatar-other');
+    const body = multipart({}, [{ name: 'image', filename: 'me.png', type: 'image/png', data: png(64, 64) }]);
+    const up = await request('POST', '/api/account/avatar', {
+        headers: u.jar.headers({ 'Content-Type': body.type, Origin: ORIGIN }), body: body.body,
+    });
+    assert.equal(up.status, 200, up.text);
+    const file = path.join(MEDIA_DIR, 'avatars', `${u.id}.png`);
+    const seen = () => get(`/api/account/avatar/${u.id}`, { headers: other.jar.headers() });
+    assert.ok(fs.existsSync(file), 'the avatar is stored');
+    assert.equal((await seen()).status, 200, 'another user sees it');
+
+    psql(`DELETE FROM "User" WHERE "id" = ${lit(u.id)}`);
+    assert.ok(await retry(() => !fs.existsSync(file), 5000, 50), `${file} stays after the user's deletion`);
+    const after = await seen();
+    assert.equal(after.status, 404, after.text.slice(0, 200));
 });
