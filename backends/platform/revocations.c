@@ -159,9 +159,10 @@ platform_revoke_clean(nano_db_t *db)
           PLATFORM_REVOKE_DB_AT, 2 },
         { "DELETE FROM \"AuthSession\" WHERE \"expires\" < "
           PLATFORM_REVOKE_DB_AT, 1 },
-        { "DELETE FROM \"SignInThrottle\" WHERE \"lockedUntil\" + 86400 < "
-          PLATFORM_REVOKE_DB_AT " AND \"windowStart\" + 900 < "
-          PLATFORM_REVOKE_DB_AT, 1 },
+        /* the columns alone on the left: 024's index is read */
+        { "DELETE FROM \"SignInThrottle\" WHERE \"windowStart\" < "
+          PLATFORM_REVOKE_DB_AT " - 900 AND \"lockedUntil\" < "
+          PLATFORM_REVOKE_DB_AT " - 86400", 1 },
         { "DELETE FROM \"StripeEvent\" WHERE \"receivedAt\" < "
           PLATFORM_REVOKE_DB_UTC " - interval '30 days'", 0 },
         /* 016's expiry: a key this old is no longer looked at */

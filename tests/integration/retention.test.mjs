@@ -44,7 +44,7 @@ async function anotherPlatform() {
 
 const UTC = "(now() AT TIME ZONE 'utc')";
 
-test('the clean-up deletes Stripe events past 30 days and idempotency keys past 24 hours, and keeps younger ones', async () => {
+test('the clean-up deletes Stripe events past 30 days, idempotency keys past 24 hours and sign-in throttles long over, and keeps younger ones', async () => {
     const t = tag();
     const ev = (name) => `evt_retention_${t}_${name}`;
     // Stripe retries for 3 days and resends by hand up to 30 days
@@ -64,6 +64,17 @@ test('the clean-up deletes Stripe events past 30 days and idempotency keys past 
           (${lit(user)}, 'retention', 'k-old', ${lit(gens[0])}, ${UTC} - interval '25 hours'),
           (${lit(user)}, 'retention', 'k-young', ${lit(gens[1])}, ${UTC} - interval '23 hours')`);
 
+    // sign-in throttles: one whose window and lock are long over, one
+    // locked until 23 hours ago (its lock-outs still count), one in its
+    // window
+    const DB_NOW = 'extract(epoch FROM now())::bigint';
+    const th = (name) => `retention-${t}-${name}`;
+    psql(`INSERT INTO "SignInThrottle" ("key", "attempts", "windowStart", "lockedUntil", "lockouts") VALUES
+          (${lit(th('over'))}, 3, ${DB_NOW} - 2000, 0, 0),
+          (${lit(th('locked'))}, 0, ${DB_NOW} - 90000, ${DB_NOW} - 82800, 2),
+          (${lit(th('window'))}, 3, ${DB_NOW} - 600, 0, 0)`);
+    const throttles = () => psql(`SELECT string_agg("key", ',' ORDER BY "key") FROM "SignInThrottle" WHERE "key" LIKE ${lit(`retention-${t}-%`)}`);
+
     const other = await anotherPlatform();
     try {
         const events = () => psql(`SELECT string_agg("id", ',' ORDER BY "id") FROM "StripeEvent" WHERE "id" LIKE ${lit(`evt_retention_${t}_%`)}`);
@@ -72,6 +83,7 @@ test('the clean-up deletes Stripe events past 30 days and idempotency keys past 
         assert.ok(done, `events ${events()}, keys ${keys()}: ${other.log().slice(-800)}`);
         assert.equal(events(), [ev('month'), ev('retry')].join(','), 'younger events are kept');
         assert.equal(keys(), 'k-young', 'a key within its 24 hours is kept');
+        assert.equal(throttles(), [th('locked'), th('window')].join(','), 'only the throttle that is over goes');
         assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "id" IN (${lit(gens[0])}, ${lit(gens[1])})`), '2',
             'a key\'s generation stays');
         assert.ok(!other.log().includes('clean-up failed'), other.log().slice(-800));
@@ -79,6 +91,7 @@ test('the clean-up deletes Stripe events past 30 days and idempotency keys past 
         await other.stop();
         psql(`DELETE FROM "StripeEvent" WHERE "id" LIKE ${lit(`evt_retention_${t}_%`)}`);
         psql(`DELETE FROM "Generation" WHERE "userId" = ${lit(user)}`);
+        psql(`DELETE FROM "SignInThrottle" WHERE "key" LIKE ${lit(`retention-${t}-%`)}`);
     }
 });
 
@@ -103,15 +116,20 @@ test('each clean-up statement of a growing table reads an index on 100,000 rows'
         `INSERT INTO "GenerationKey" ("userId", "module", "key", "generationId", "createdAt")
          SELECT 'retention-${t}-' || (i % 1000), 'retention', 'k' || i, 'gen-retention-${t}-' || i, ${UTC} - i * interval '1 second' / 10
            FROM generate_series(1, ${N}) i`,
-        'ANALYZE "AuthSession", "StripeEvent", "GenerationKey"',
+        `INSERT INTO "SignInThrottle" ("key", "attempts", "windowStart", "lockedUntil")
+         SELECT 'retention-${t}-' || i, 1, extract(epoch FROM now())::bigint - i / 200, 0
+           FROM generate_series(1, ${N}) i`,
+        'ANALYZE "AuthSession", "StripeEvent", "GenerationKey", "SignInThrottle"',
         `EXPLAIN DELETE FROM "AuthSession" WHERE "expires" < (extract(epoch FROM now())::bigint - ${GRACE})`,
         `EXPLAIN DELETE FROM "StripeEvent" WHERE "receivedAt" < ${UTC} - interval '30 days'`,
         `EXPLAIN DELETE FROM "GenerationKey" WHERE "createdAt" < ${UTC} - interval '24 hours'`,
+        `EXPLAIN DELETE FROM "SignInThrottle" WHERE "windowStart" < (extract(epoch FROM now())::bigint - ${GRACE}) - 900
+           AND "lockedUntil" < (extract(epoch FROM now())::bigint - ${GRACE}) - 86400`,
         'ROLLBACK',
     ]);
     const each = plans.split(/\n(?=Delete on )/);
-    assert.equal(each.length, 3, plans);
-    for (const [plan, table] of [[each[0], 'AuthSession'], [each[1], 'StripeEvent'], [each[2], 'GenerationKey']]) {
+    assert.equal(each.length, 4, plans);
+    for (const [plan, table] of [[each[0], 'AuthSession'], [each[1], 'StripeEvent'], [each[2], 'GenerationKey'], [each[3], 'SignInThrottle']]) {
         assert.ok(plan.startsWith(`Delete on "${table}"`), plan);
         assert.match(plan, /Index (Only )?Scan|Bitmap Index Scan/, `${table}: ${plan}`);
         assert.doesNotMatch(plan, /Seq Scan/, `${table}: ${plan}`);
