@@ -33,6 +33,7 @@
 #define PLATFORM_REVOKE_REFRESH    30      /* seconds: rewrite unchanged */
 #define PLATFORM_REVOKE_CLEAN      60      /* seconds between clean-ups */
 #define PLATFORM_REVOKE_LOG_EVERY  30      /* seconds between repeated errors */
+#define PLATFORM_REVOKE_AVATARS    3600    /* seconds between avatar sweeps */
 
 static struct {
     pthread_t      thread;
@@ -215,6 +216,7 @@ platform_revoke_thread(void *arg)
     nano_db_status_t   st;
     unsigned char      md[SHA256_DIGEST_LENGTH], last[SHA256_DIGEST_LENGTH];
     long long          now, written = 0, cleaned = 0, complained = 0;
+    long long          swept = 0;
     int                listening = 0, have_last = 0, woke;
     unsigned           listened = 0;
     char               err[256];
@@ -268,6 +270,11 @@ platform_revoke_thread(void *arg)
         if (st == NANO_DB_OK && now - cleaned >= PLATFORM_REVOKE_CLEAN) {
             platform_revoke_clean(db);
             cleaned = now;
+        }
+        /* the avatars whose deletion's NOTIFY no platform heard */
+        if (st == NANO_DB_OK && now - swept >= PLATFORM_REVOKE_AVATARS) {
+            platform_avatar_sweep(db, platform_revoke.media);
+            swept = now;
         }
 
         /* a notification, or a second: whichever comes first */

@@ -158,3 +158,36 @@ test('a user deleted by SQL loses the avatar: its file goes and others get 404',
     const after = await seen();
     assert.equal(after.status, 404, after.text.slice(0, 200));
 });
+
+// A user deleted while no platform listened (every one stopped, or none
+// with NANO_REVOCATION_FILE): a platform's hourly avatar sweep, first
+// run at its start, removes the avatar no "User" row names any more,
+// and a temporary file a write left an hour ago; a live user's avatar
+// and a write under way stay.
+test('a platform at its start removes the avatars of users who are gone and writes left an hour ago', async () => {
+    const u = await person('retention-sweep');
+    const body = multipart({}, [{ name: 'image', filename: 'me.png', type: 'image/png', data: png(64, 64) }]);
+    const up = await request('POST', '/api/account/avatar', {
+        headers: u.jar.headers({ 'Content-Type': body.type, Origin: ORIGIN }), body: body.body,
+    });
+    assert.equal(up.status, 200, up.text);
+    const dir = path.join(MEDIA_DIR, 'avatars');
+    const live = path.join(dir, `${u.id}.png`);
+    const gone = path.join(dir, `retention${tag()}gone.png`);
+    const stale = path.join(dir, `${u.id}.png.Ab12Cd`);
+    const fresh = path.join(dir, `${u.id}.png.Ef34Gh`);
+    for (const f of [gone, stale, fresh]) fs.copyFileSync(live, f);
+    const hourAgo = new Date(Date.now() - 2 * 3600 * 1000);
+    fs.utimesSync(stale, hourAgo, hourAgo);
+
+    const other = await anotherPlatform();
+    try {
+        assert.ok(await retry(() => !fs.existsSync(gone) && !fs.existsSync(stale), 10000, 100),
+            `gone ${fs.existsSync(gone)}, stale ${fs.existsSync(stale)}: ${other.log().slice(-800)}`);
+        assert.ok(fs.existsSync(live), 'a live user\'s avatar stays');
+        assert.ok(fs.existsSync(fresh), 'a write under way stays');
+    } finally {
+        await other.stop();
+        for (const f of [gone, stale, fresh]) fs.rmSync(f, { force: true });
+    }
+});
