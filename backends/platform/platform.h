@@ -109,6 +109,13 @@ int platform_account_avatar_delete(nano_req_t *req, nano_res_t *res);
 /* Removes the avatar file of user_id under media (a deleted account). */
 void platform_avatar_remove(const char *media, const char *user_id);
 
+/* Removes the avatars of users that no "User" row names any more, and
+ * temporary files of writes that never ended once an hour old (the
+ * revocation publisher's thread, hourly). */
+#define PLATFORM_AVATAR_SWEEP_BATCH  500
+#define PLATFORM_AVATAR_SWEEP_AGE    3600
+void platform_avatar_sweep(nano_db_t *db, const char *media);
+
 /* export.c: GET /api/account/export */
 int platform_account_export(nano_req_t *req, nano_res_t *res);
 

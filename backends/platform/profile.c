@@ -5,6 +5,7 @@
  * header of every app shows the new name and picture at once.
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "nano_buf.h"
 #include "nano_file.h"
 #include "nano_image_scale.h"
 #include "nano_log.h"
@@ -101,6 +103,92 @@ platform_avatar_remove(const char *media, const char *user_id)
     {
         nano_log_warn("cannot remove the avatar of user %s: %s", user_id,
                       strerror(errno));
+    }
+}
+
+/* The avatars of users who are gone: those a platform missed (deleted
+ * while none listened for nano_user_deleted), checked n at a time. */
+static void
+platform_avatar_sweep_gone(nano_db_t *db, const char *media, char **ids,
+    size_t n)
+{
+    static const char   sql[] =
+        "SELECT i FROM unnest($1::text[]) i WHERE NOT EXISTS"
+        " (SELECT 1 FROM \"User\" u WHERE u.\"id\" = i)";
+    const char         *params[1];
+    nano_db_status_t    st;
+    nano_buf_t          b;
+    PGresult           *r;
+    size_t              i, m = 0;
+    int                 k;
+
+    nano_buf_init(&b);
+    nano_buf_puts(&b, "{");
+    for (i = 0; i < n; i++) {
+        nano_db_array_add(&b, ids[i], &m);
+    }
+    if (nano_buf_puts(&b, "}") == 0 && !b.failed) {
+        params[0] = b.data;
+        r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, &st);
+        for (k = 0; r != NULL && k < PQntuples(r); k++) {
+            platform_avatar_remove(media, PQgetvalue(r, k, 0));
+            nano_log_info("removed the avatar of deleted user %s",
+                          PQgetvalue(r, k, 0));
+        }
+        PQclear(r);
+    }
+    nano_buf_cleanup(&b);
+    for (i = 0; i < n; i++) {
+        free(ids[i]);
+    }
+}
+
+void
+platform_avatar_sweep(nano_db_t *db, const char *media)
+{
+    char            dir[PATH_MAX], *ids[PLATFORM_AVATAR_SWEEP_BATCH], *dot;
+    struct dirent  *e;
+    struct stat     sb;
+    size_t          n = 0;
+    time_t          before = time(NULL) - PLATFORM_AVATAR_SWEEP_AGE;
+    DIR            *d;
+
+    if (snprintf(dir, sizeof(dir), "%s/" PLATFORM_AVATAR_DIR, media)
+        >= (int) sizeof(dir)
+        || (d = opendir(dir)) == NULL)
+    {
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        dot = strchr(e->d_name, '.');
+        if (dot == NULL || dot == e->d_name) {
+            continue;
+        }
+        if (strncmp(dot, ".png.", 5) == 0) {
+            /* a write that never ended (mkstemp's name): writes take
+             * seconds */
+            if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0
+                && S_ISREG(sb.st_mode) && sb.st_mtime < before)
+            {
+                (void) unlinkat(dirfd(d), e->d_name, 0);
+            }
+            continue;
+        }
+        if (strcmp(dot, ".png") != 0) {
+            continue;
+        }
+        *dot = '\0';
+        if (platform_avatar_id_ok(e->d_name)
+            && (ids[n] = strdup(e->d_name)) != NULL
+            && ++n == PLATFORM_AVATAR_SWEEP_BATCH)
+        {
+            platform_avatar_sweep_gone(db, media, ids, n);
+            n = 0;
+        }
+    }
+    closedir(d);
+    if (n > 0) {
+        platform_avatar_sweep_gone(db, media, ids, n);
     }
 }
 

@@ -5,7 +5,9 @@
  * and also polls once a second; it rewrites the file, atomically, when
  * the live entries changed, and every 30 s regardless so that its mtime
  * tells an operator the publisher is alive.  Once a minute it deletes
- * rows whose tokens have expired anyway.
+ * rows whose tokens have expired anyway, and Stripe events and
+ * idempotency keys nothing reads any more.  It also removes the avatar
+ * of a user deleted by anyone (NOTIFY nano_user_deleted, sql/023).
  */
 
 #include <errno.h>
@@ -26,10 +28,12 @@
 #include "platform.h"
 
 #define PLATFORM_REVOKE_CHANNEL    "nano_revocations"
+#define PLATFORM_USER_DELETED      "nano_user_deleted"     /* sql/023 */
 #define PLATFORM_REVOKE_POLL_MS    1000
 #define PLATFORM_REVOKE_REFRESH    30      /* seconds: rewrite unchanged */
 #define PLATFORM_REVOKE_CLEAN      60      /* seconds between clean-ups */
 #define PLATFORM_REVOKE_LOG_EVERY  30      /* seconds between repeated errors */
+#define PLATFORM_REVOKE_AVATARS    3600    /* seconds between avatar sweeps */
 
 static struct {
     pthread_t      thread;
@@ -37,6 +41,7 @@ static struct {
     atomic_int     stopping;
     char          *path;
     char          *url;
+    char          *media;
 } platform_revoke;
 
 /* The live entries, sorted so that equal content hashes equally; $1 is
@@ -134,23 +139,39 @@ platform_revoke_write(const char *path, long long now, const nano_buf_t *body)
  * host's: the rows are every host's, and a host whose clock ran ahead
  * deleted revocations whose tokens the others still take (found by the
  * hosts probe: a platform 700 s ahead un-revoked a signed-out cookie on
- * every host). */
+ * every host).  Also the rows of other tables that nothing reads any
+ * more and nothing else deletes: Stripe events past the 30 days in which
+ * Stripe may still send them again, idempotency keys past their 24 hours
+ * (a keyed admission deletes only its own user's, in its module), each
+ * by an index of 024 (found by the retention probe: both tables grew for
+ * good).  docs/OPERATIONS.md, "What the database keeps". */
 static void
 platform_revoke_clean(nano_db_t *db)
 {
 #define PLATFORM_REVOKE_DB_AT  "(extract(epoch FROM now())::bigint - $1)"
-    static const char *const  sql[] = {
-        "DELETE FROM \"RevokedSession\" WHERE \"expires\" < "
-        PLATFORM_REVOKE_DB_AT,
-        "DELETE FROM \"SessionCutoff\" WHERE \"notBefore\" + $2 < "
-        PLATFORM_REVOKE_DB_AT,
-        "DELETE FROM \"AuthSession\" WHERE \"expires\" < "
-        PLATFORM_REVOKE_DB_AT,
-        "DELETE FROM \"SignInThrottle\" WHERE \"lockedUntil\" + 86400 < "
-        PLATFORM_REVOKE_DB_AT " AND \"windowStart\" + 900 < "
-        PLATFORM_REVOKE_DB_AT,
+#define PLATFORM_REVOKE_DB_UTC "(now() AT TIME ZONE 'utc')"
+    static const struct {
+        const char  *sql;
+        int          nparams;
+    } clean[] = {
+        { "DELETE FROM \"RevokedSession\" WHERE \"expires\" < "
+          PLATFORM_REVOKE_DB_AT, 1 },
+        { "DELETE FROM \"SessionCutoff\" WHERE \"notBefore\" + $2 < "
+          PLATFORM_REVOKE_DB_AT, 2 },
+        { "DELETE FROM \"AuthSession\" WHERE \"expires\" < "
+          PLATFORM_REVOKE_DB_AT, 1 },
+        /* the columns alone on the left: 024's index is read */
+        { "DELETE FROM \"SignInThrottle\" WHERE \"windowStart\" < "
+          PLATFORM_REVOKE_DB_AT " - 900 AND \"lockedUntil\" < "
+          PLATFORM_REVOKE_DB_AT " - 86400", 1 },
+        { "DELETE FROM \"StripeEvent\" WHERE \"receivedAt\" < "
+          PLATFORM_REVOKE_DB_UTC " - interval '30 days'", 0 },
+        /* 016's expiry: a key this old is no longer looked at */
+        { "DELETE FROM \"GenerationKey\" WHERE \"createdAt\" < "
+          PLATFORM_REVOKE_DB_UTC " - interval '24 hours'", 0 },
     };
 #undef PLATFORM_REVOKE_DB_AT
+#undef PLATFORM_REVOKE_DB_UTC
     const char               *params[2];
     char                      grace[24], age[24];
     nano_db_status_t          st;
@@ -161,14 +182,29 @@ platform_revoke_clean(nano_db_t *db)
     snprintf(age, sizeof(age), "%d", NANO_TOKEN_MAX_AGE);
     params[0] = grace;
     params[1] = age;
-    for (i = 0; i < sizeof(sql) / sizeof(sql[0]); i++) {
-        PQclear(nano_db_exec(db, sql[i], i == 1 ? 2 : 1, params,
+    for (i = 0; i < sizeof(clean) / sizeof(clean[0]); i++) {
+        PQclear(nano_db_exec(db, clean[i].sql, clean[i].nparams,
+                             clean[i].nparams > 0 ? params : NULL,
                              PGRES_COMMAND_OK, &st));
         if (st != NANO_DB_OK) {
             nano_log_warn("revocations: clean-up failed: %s",
                           nano_db_last_error(db));
             return;
         }
+    }
+}
+
+/* A deleted user's avatar goes at its deletion's commit, whoever deleted
+ * the row: V1's app or SQL by hand left it on disk for good, served to
+ * every signed-in user (found by the retention probe); the modules
+ * remove their own folders of the user on the same notification. */
+static void
+platform_revoke_user_deleted(void *arg, const char *channel,
+    const char *user_id)
+{
+    (void) arg;
+    if (strcmp(channel, PLATFORM_USER_DELETED) == 0) {
+        platform_avatar_remove(platform_revoke.media, user_id);
     }
 }
 
@@ -180,6 +216,7 @@ platform_revoke_thread(void *arg)
     nano_db_status_t   st;
     unsigned char      md[SHA256_DIGEST_LENGTH], last[SHA256_DIGEST_LENGTH];
     long long          now, written = 0, cleaned = 0, complained = 0;
+    long long          swept = 0;
     int                listening = 0, have_last = 0, woke;
     unsigned           listened = 0;
     char               err[256];
@@ -197,7 +234,9 @@ platform_revoke_thread(void *arg)
          * forgotten the LISTEN: a sign-out would wait for the poll */
         if (!listening || nano_db_connection(db) != listened) {
             listening = nano_db_listen(db, PLATFORM_REVOKE_CHANNEL)
-                        == NANO_DB_OK;
+                        == NANO_DB_OK
+                        && nano_db_listen(db, PLATFORM_USER_DELETED)
+                           == NANO_DB_OK;
             listened = nano_db_connection(db);
         }
 
@@ -232,9 +271,17 @@ platform_revoke_thread(void *arg)
             platform_revoke_clean(db);
             cleaned = now;
         }
+        /* the avatars whose deletion's NOTIFY no platform heard */
+        if (st == NANO_DB_OK && now - swept >= PLATFORM_REVOKE_AVATARS) {
+            platform_avatar_sweep(db, platform_revoke.media);
+            swept = now;
+        }
 
         /* a notification, or a second: whichever comes first */
-        woke = listening ? nano_db_wait(db, PLATFORM_REVOKE_POLL_MS, NULL)
+        woke = listening ? nano_db_wait_on(db, PLATFORM_REVOKE_POLL_MS,
+                                           PLATFORM_REVOKE_CHANNEL, NULL,
+                                           platform_revoke_user_deleted,
+                                           NULL)
                          : -1;
         if (woke < 0) {
             listening = 0;
@@ -278,7 +325,6 @@ platform_revocations_start(const nano_config_t *config)
     const char  *path = getenv("NANO_REVOCATION_FILE");
     const char  *url = getenv("DATABASE_URL");
 
-    (void) config;
     if (path == NULL || path[0] == '\0') {
         nano_log_warn("NANO_REVOCATION_FILE is not set: gateways will not"
                       " learn of sign-outs until the tokens expire");
@@ -300,7 +346,10 @@ platform_revocations_start(const nano_config_t *config)
     }
     platform_revoke.path = strdup(path);
     platform_revoke.url = strdup(url);
-    if (platform_revoke.path == NULL || platform_revoke.url == NULL) {
+    platform_revoke.media = strdup(config->media_dir);
+    if (platform_revoke.path == NULL || platform_revoke.url == NULL
+        || platform_revoke.media == NULL)
+    {
         goto failed;
     }
     atomic_store(&platform_revoke.stopping, 0);
@@ -328,6 +377,7 @@ platform_revocations_stop(void)
         platform_revoke.running = 0;
     }
     free(platform_revoke.path);
+    free(platform_revoke.media);
     if (platform_revoke.url != NULL) {
         /* DATABASE_URL may hold a password */
         explicit_bzero(platform_revoke.url, strlen(platform_revoke.url));
@@ -335,4 +385,5 @@ platform_revocations_stop(void)
     }
     platform_revoke.path = NULL;
     platform_revoke.url = NULL;
+    platform_revoke.media = NULL;
 }
