@@ -153,8 +153,9 @@ platform_avatar_sweep(nano_db_t *db, const char *media)
     time_t          before = time(NULL) - PLATFORM_AVATAR_SWEEP_AGE;
     DIR            *d;
 
-    if (snprintf(dir, sizeof(dir), "%s/" PLATFORM_AVATAR_DIR, media)
-        >= (int) sizeof(dir)
+    if (media == NULL
+        || snprintf(dir, sizeof(dir), "%s/" PLATFORM_AVATAR_DIR, media)
+           >= (int) sizeof(dir)
         || (d = opendir(dir)) == NULL)
     {
         return;

@@ -346,9 +346,10 @@ platform_revocations_start(const nano_config_t *config)
     }
     platform_revoke.path = strdup(path);
     platform_revoke.url = strdup(url);
-    platform_revoke.media = strdup(config->media_dir);
+    platform_revoke.media = config->media_dir != NULL
+                            ? strdup(config->media_dir) : NULL;
     if (platform_revoke.path == NULL || platform_revoke.url == NULL
-        || platform_revoke.media == NULL)
+        || (config->media_dir != NULL && platform_revoke.media == NULL))
     {
         goto failed;
     }
