@@ -13,8 +13,12 @@
 #include "nano_utf8.h"
 
 #define NANO_LOG_LINE_MAX  2048
+#define NANO_LOG_CTX_MAX   512
 
 static const char  *nano_log_name = "nano";
+
+/* the request this thread serves, for every line it logs meanwhile */
+static __thread char  nano_log_ctx[NANO_LOG_CTX_MAX];
 
 void
 nano_log_init(const char *name)
@@ -48,6 +52,23 @@ nano_log_cut(const char *line, size_t head, size_t *len)
 }
 
 void
+nano_log_context(const char *ctx)
+{
+    size_t  n;
+
+    if (ctx == NULL) {
+        nano_log_ctx[0] = '\0';
+        return;
+    }
+    n = strlen(ctx);
+    if (n >= sizeof(nano_log_ctx)) {
+        n = sizeof(nano_log_ctx) - 1;
+    }
+    memcpy(nano_log_ctx, ctx, n);
+    nano_log_ctx[n] = '\0';
+}
+
+void
 nano_log(nano_log_level_t level, const char *fmt, ...)
 {
     static const char *const  levels[] = { "info", "warn", "error" };
@@ -55,7 +76,7 @@ nano_log(nano_log_level_t level, const char *fmt, ...)
     struct timespec           ts;
     struct tm                 tm;
     va_list                   ap;
-    size_t                    head, len, i, o, seq;
+    size_t                    head, len, i, o, seq, ctx, room;
     unsigned char             c;
     int                       n, saved = errno;
 
@@ -72,16 +93,28 @@ nano_log(nano_log_level_t level, const char *fmt, ...)
     }
     head = (size_t) n < sizeof(line) ? (size_t) n : sizeof(line) - 1;
 
+    /* the context's " [...]" (at most NANO_LOG_CTX_MAX + 2 bytes) is
+     * kept whole: a long message is cut before it, not the context */
+    ctx = strlen(nano_log_ctx);
+    ctx = ctx > 0 ? ctx + 3 : 0;
+    room = sizeof(line) - head - 1 - ctx;
+
     va_start(ap, fmt);
-    n = vsnprintf(line + head, sizeof(line) - head - 1, fmt, ap);
+    n = vsnprintf(line + head, room, fmt, ap);
     va_end(ap);
     if (n < 0) {
         goto out;
     }
-    len = head + ((size_t) n < sizeof(line) - head - 1
-                  ? (size_t) n : sizeof(line) - head - 2);
-    if ((size_t) n >= sizeof(line) - head - 1) {
+    len = head + ((size_t) n < room ? (size_t) n : room - 1);
+    if ((size_t) n >= room) {
         nano_log_cut(line, head, &len);
+    }
+    if (ctx > 0) {
+        line[len++] = ' ';
+        line[len++] = '[';
+        memcpy(line + len, nano_log_ctx, ctx - 3);
+        len += ctx - 3;
+        line[len++] = ']';
     }
 
     /* Request data ends up in messages: keep one event on one line, of

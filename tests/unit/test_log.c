@@ -97,6 +97,31 @@ test_cut_at_a_character(void **state)
     }
 }
 
+/* A request's context ends every line its thread logs, whole even when
+ * the message is cut, with its controls replaced as the message's; and
+ * once cleared, lines end with the message again. */
+static void
+test_context(void **state)
+{
+    char         msg[4096];
+    size_t       whole;
+    const char  *out;
+
+    (void) state;
+    nano_log_init("test");
+    nano_log_context("req=ab12 user=u1 POST /m/api/x\ny");
+    assert_string_equal(logged("database error", NULL),
+                        "database error [req=ab12 user=u1 POST /m/api/x?y]");
+    memset(msg, 'a', sizeof(msg) - 1);
+    msg[sizeof(msg) - 1] = '\0';
+    out = logged(msg, &whole);
+    assert_true(whole <= 2048);
+    assert_true(strlen(out) > 1900);
+    assert_non_null(strstr(out, "aaa [req=ab12 user=u1 POST /m/api/x?y]"));
+    nano_log_context(NULL);
+    assert_string_equal(logged("done", NULL), "done");
+}
+
 int
 main(void)
 {
@@ -104,6 +129,7 @@ main(void)
         cmocka_unit_test(test_plain_and_multibyte_kept),
         cmocka_unit_test(test_controls_and_bad_bytes),
         cmocka_unit_test(test_cut_at_a_character),
+        cmocka_unit_test(test_context),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
