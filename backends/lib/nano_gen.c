@@ -1713,3 +1713,25 @@ nano_gen_names_free(char **names, size_t n)
     }
     free(names);
 }
+
+int
+nano_gen_error_level(const char *code)
+{
+    static const char *const  theirs[] = {
+        "bad_request", "blocked", "client_gone", "canceled", NULL
+    };
+    size_t                    i;
+
+    if (code == NULL) {
+        return NANO_LOG_WARN;
+    }
+    for (i = 0; theirs[i] != NULL; i++) {
+        if (strcmp(code, theirs[i]) == 0) {
+            return NANO_LOG_INFO;
+        }
+    }
+    if (strcmp(code, "provider_auth") == 0 || strcmp(code, "internal") == 0) {
+        return NANO_LOG_ERROR;
+    }
+    return NANO_LOG_WARN;
+}

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { STATE, REGISTRY, sleep } from './lib.mjs';
-import { person, generate, tag } from './generations.mjs';
+import { person, generate, tag, oneJob, FAKE_KEY } from './generations.mjs';
 
 const ACCESS_LOG = `${STATE}/logs/nginx-access.log`;
 const has = (m) => REGISTRY.some((r) => r.name === m);
@@ -49,5 +49,34 @@ for (const m of ['qwen', 'grok'].filter(has)) {
         assert.ok(lines.some((l) => l.includes(` info: POST /${m}/api/generate 502 `)
             && l.includes(` req=${id} user=${u.id}`)),
         `the module's line for the request names its id and user:\n${lines.join('\n')}`);
+        // the failure itself, with the provider's status and words, logged
+        // while the request was served (until 2026-12-06 only the 502)
+        const cause = lines.filter((l) => l.includes(` warn: generation ${r.json().id} failed (provider_error): `));
+        assert.equal(cause.length, 1, `the failure's own line:\n${lines.join('\n')}`);
+        assert.match(cause[0], /\(HTTP 500\)/, cause[0]);
+        assert.ok(cause[0].endsWith(` [req=${id} user=${u.id} POST /${m}/api/generate]`), cause[0]);
+    });
+}
+
+// A job that fails on the provider's refusal of the key: the operator's
+// to fix, so an error line, with the provider's words (never the key);
+// one a person's request caused (a refused prompt) is an info line.
+// Until 2026-12-06 both were "job <id> failed (<code>)" at info.
+for (const m of ['nano-banana'].filter(has)) {
+    test(`${m}: a job's failure is logged once, at its code's level, with the provider's words and not the key`, async () => {
+        const log = `${STATE}/logs/${m}.log`;
+        const from = fs.statSync(log).size;
+        const auth = await oneJob(m, 'logs-auth', 'logs [fake:auth]');
+        assert.equal(auth.g.error?.code, 'provider_auth', JSON.stringify(auth.g));
+        const bad = await oneJob(m, 'logs-bad', 'logs [fake:bad-request]');
+        assert.equal(bad.g.error?.code, 'bad_request', JSON.stringify(bad.g));
+
+        const authLines = await linesWith(log, `job ${auth.id} failed`, from);
+        assert.equal(authLines.length, 1, authLines.join('\n'));
+        assert.ok(authLines[0].includes(` error: job ${auth.id} failed (provider_auth): ${auth.g.error.message}`), authLines[0]);
+        const badLines = await linesWith(log, `job ${bad.id} failed`, from);
+        assert.equal(badLines.length, 1, badLines.join('\n'));
+        assert.ok(badLines[0].includes(` info: job ${bad.id} failed (bad_request): ${bad.g.error.message}`), badLines[0]);
+        assert.ok(!fs.readFileSync(log).subarray(from).toString('utf8').includes(FAKE_KEY), 'the key in the log');
     });
 }
