@@ -1041,6 +1041,10 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
         goto out;
     } else {
         created = 1;
+        /* with the request's context: the access log's id leads to the
+         * job's own lines (claimed, retried, failed) */
+        nano_log_info("job %s queued (cost %lld)", adm.id,
+                      (long long) adm.cost);
         nano_jobs_queued(db, req->app->name);
     }
     status = nano_res_json(res, 202,

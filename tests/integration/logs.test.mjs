@@ -12,7 +12,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { STATE, REGISTRY, sleep } from './lib.mjs';
-import { person, generate, tag, oneJob, FAKE_KEY } from './generations.mjs';
+import {
+    person, generate, tag, oneJob, waitFor, withBackendEnv, psql, lit, FAKE_KEY,
+} from './generations.mjs';
 
 const ACCESS_LOG = `${STATE}/logs/nginx-access.log`;
 const has = (m) => REGISTRY.some((r) => r.name === m);
@@ -78,5 +80,59 @@ for (const m of ['nano-banana'].filter(has)) {
         assert.equal(badLines.length, 1, badLines.join('\n'));
         assert.ok(badLines[0].includes(` info: job ${bad.id} failed (bad_request): ${bad.g.error.message}`), badLines[0]);
         assert.ok(!fs.readFileSync(log).subarray(from).toString('utf8').includes(FAKE_KEY), 'the key in the log');
+    });
+}
+
+// A job's way from its request to its end, one line each: queued (with
+// the request's id, so the access log's 202 leads to it), claimed,
+// ended.  A job taken over after another runner's lease ran out says so,
+// and whose lease it was.  Until 2026-12-06 neither the admission nor a
+// claim was logged: a job's lines did not lead back to its request, and
+// a takeover was silent unless the job was in its provider call.
+for (const m of ['nano-banana'].filter(has)) {
+    test(`${m}: a job's lines lead back to its request: queued with the request's id, claimed once, ended once`, async () => {
+        const log = `${STATE}/logs/${m}.log`;
+        const from = fs.statSync(log).size;
+        const accessFrom = fs.statSync(ACCESS_LOG).size;
+        const u = await person('logs-chain');
+        const r = await generate(u.jar, m, { prompt: `logs chain ${tag()}` });
+        assert.equal(r.status, 202, r.text);
+        const gid = r.json().id;
+        const g = await waitFor(u.jar, m, gid);
+        assert.equal(g.status, 'succeeded', JSON.stringify(g));
+
+        const access = (await linesWith(ACCESS_LOG, `user=${u.id}`, accessFrom))
+            .find((l) => l.includes(`"POST /${m}/api/generate HTTP/1.1" 202 `));
+        const id = access?.match(/ id=([0-9a-f]{32})$/)?.[1];
+        assert.ok(id, `the access log's line: ${access}`);
+        await linesWith(log, `job ${gid} succeeded`, from);
+        const lines = (await linesWith(log, gid, from));
+        const one = (what) => lines.filter((l) => l.includes(`job ${gid} ${what}`));
+        assert.equal(one('queued').length, 1, lines.join('\n'));
+        assert.ok(one('queued')[0].endsWith(` [req=${id} user=${u.id} POST /${m}/api/generate]`), one('queued')[0]);
+        assert.equal(one('claimed').length, 1, lines.join('\n'));
+        assert.ok(one('claimed')[0].includes(' info: '), one('claimed')[0]);
+        assert.equal(one('succeeded').length, 1, lines.join('\n'));
+    });
+
+    test(`${m}: a job taken over after another runner's lease ran out is logged as such, naming that runner`, async () => {
+        const u = await person('logs-takeover');
+        let gid;
+        await withBackendEnv(m, ['NANO_JOBS_MAX=0'], async () => {
+            const r = await generate(u.jar, m, { prompt: `logs takeover ${tag()}` });
+            assert.equal(r.status, 202, r.text);
+            gid = r.json().id;
+            // another host's, its lease run out before its call
+            psql(`UPDATE "Generation" SET "status" = 'running', "leaseOwner" = 'dead-host:1:0000000000000000',
+                "leaseUntil" = extract(epoch FROM clock_timestamp())::bigint - 5,
+                "startedAt" = (now() AT TIME ZONE 'utc') WHERE "id" = ${lit(gid)}`);
+        });
+        const log = `${STATE}/logs/${m}.log`;
+        const g = await waitFor(u.jar, m, gid);
+        assert.equal(g.status, 'succeeded', JSON.stringify(g));
+        const lines = (await linesWith(log, `job ${gid} succeeded`, 0)).length
+            ? fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.includes(`job ${gid} claimed`)) : [];
+        assert.equal(lines.length, 1, lines.join('\n'));
+        assert.ok(lines[0].includes(` warn: job ${gid} claimed: taken over from dead-host:1:0000000000000000, whose lease ran out`), lines[0]);
     });
 }
