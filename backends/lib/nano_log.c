@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,12 +22,39 @@ static const char  *nano_log_name = "nano";
 /* the request this thread serves, for every line it logs meanwhile */
 static __thread char  nano_log_ctx[NANO_LOG_CTX_MAX];
 
+/* stderr is the journal's stream (systemd's StandardError=journal) */
+static int          nano_log_journal;
+
+/*
+ * systemd names the stream it connected as "<dev>:<ino>" in
+ * JOURNAL_STREAM; stderr is that stream when the two agree (a child that
+ * redirected its stderr inherits the variable, not the stream).
+ */
+static int
+nano_log_to_journal(void)
+{
+    const char          *v = getenv("JOURNAL_STREAM");
+    unsigned long long   dev, ino;
+    struct stat          st;
+    char                 end;
+
+    if (v == NULL
+        || sscanf(v, "%llu:%llu%c", &dev, &ino, &end) != 2
+        || fstat(STDERR_FILENO, &st) != 0)
+    {
+        return 0;
+    }
+    return (unsigned long long) st.st_dev == dev
+           && (unsigned long long) st.st_ino == ino;
+}
+
 void
 nano_log_init(const char *name)
 {
     if (name != NULL && name[0] != '\0') {
         nano_log_name = name;
     }
+    nano_log_journal = nano_log_to_journal();
 }
 
 /* A message cut at line[*len] may end inside a character, whose other
@@ -72,6 +101,10 @@ void
 nano_log(nano_log_level_t level, const char *fmt, ...)
 {
     static const char *const  levels[] = { "info", "warn", "error" };
+    /* the journal reads a line's priority from a "<N>" before it
+     * (SyslogLevelPrefix=, on by default): without it every line was
+     * "info" there, and journalctl -p err showed no error */
+    static const char *const  prio[] = { "<6>", "<4>", "<3>" };
     char                      line[NANO_LOG_LINE_MAX];
     struct timespec           ts;
     struct tm                 tm;
@@ -83,11 +116,13 @@ nano_log(nano_log_level_t level, const char *fmt, ...)
     /* errno is kept: a caller may log a failure before it reads errno */
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
+    level = level <= NANO_LOG_ERROR ? level : NANO_LOG_ERROR;
     n = snprintf(line, sizeof(line),
-                 "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, nano_log_name,
-                 levels[level <= NANO_LOG_ERROR ? level : NANO_LOG_ERROR]);
+                 "%s%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ",
+                 nano_log_journal ? prio[level] : "", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                 tm.tm_sec, ts.tv_nsec / 1000000, nano_log_name,
+                 levels[level]);
     if (n < 0) {
         goto out;
     }
