@@ -949,9 +949,14 @@ nano_server_handle(nano_worker_t *w)
         nano_conns_park(&nano_server_conns, w->fcgx.ipcFd);
         w->fcgx.ipcFd = -1;
     }
-    /* the line names the request itself */
+    /* the line names the request itself; a 5xx is the server's
+     * failure, at the level of one (a 500 is ours; 502 to 504 are a
+     * provider's or the database's), so journalctl -p warning lists it
+     * whether or not its cause was logged */
     nano_log_context(NULL);
-    nano_log_info("%s", line);
+    nano_log(status == 500 ? NANO_LOG_ERROR
+             : status >= 500 && status <= 599 ? NANO_LOG_WARN
+             : NANO_LOG_INFO, "%s", line);
     nano_log_context(ctx);
     nano_buf_cleanup(&out);
     nano_res_cleanup(&res);

@@ -48,9 +48,9 @@ for (const m of ['qwen', 'grok'].filter(has)) {
         assert.ok(id, `the access log names the request's id: ${line}`);
 
         const lines = await linesWith(log, id, logFrom);
-        assert.ok(lines.some((l) => l.includes(` info: POST /${m}/api/generate 502 `)
+        assert.ok(lines.some((l) => l.includes(` warn: POST /${m}/api/generate 502 `)
             && l.includes(` req=${id} user=${u.id}`)),
-        `the module's line for the request names its id and user:\n${lines.join('\n')}`);
+        `the module's line for the request, a warning as a 5xx, names its id and user:\n${lines.join('\n')}`);
         // the failure itself, with the provider's status and words, logged
         // while the request was served (until 2026-12-06 only the 502)
         const cause = lines.filter((l) => l.includes(` warn: generation ${r.json().id} failed (provider_error): `));
