@@ -925,7 +925,8 @@ nano_server_handle(nano_worker_t *w)
      * the handler and the reply leaving (FCGX_PutStr only buffers) */
     clock_gettime(CLOCK_MONOTONIC, &t1);
     snprintf(line, sizeof(line),
-             "%.16s %.64s%.300s %d %.1fms req=%.64s user=%.64s", req.method, req.script_name, req.path, status,
+             "%.16s %.64s%.300s %d %.1fms req=%.64s user=%.64s",
+             req.method, req.script_name, req.path, status,
              (double) (t1.tv_sec - t0.tv_sec) * 1e3
              + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6,
              nano_server_param_or_dash(&req, "NANO_REQUEST_ID"),
