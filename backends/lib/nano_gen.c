@@ -1344,7 +1344,8 @@ nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
      * process nobody else would end it; a recorded task only by a runner
      * that can poll it (not $7, offline); "offline" says who makes it */
     static const char   sql[] =
-        "WITH c AS (SELECT \"id\" FROM \"Generation\""
+        "WITH c AS (SELECT \"id\", \"status\" AS was,"
+        " \"leaseOwner\" AS was_owner FROM \"Generation\""
         " WHERE \"module\" = $1 AND ((\"status\" = 'queued'"
         " AND (\"leaseUntil\" IS NULL OR \"leaseUntil\" <= " NANO_GEN_EPOCH
         "))"
@@ -1359,12 +1360,12 @@ nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
         " \"startedAt\" = COALESCE(g.\"startedAt\", " NANO_GEN_NOW "),"
         " \"offline\" = $7::boolean"
         " FROM c WHERE g.\"id\" = c.\"id\""
-        " RETURNING " NANO_GEN_COLUMNS("g.");
+        " RETURNING " NANO_GEN_COLUMNS("g.") ", c.was, c.was_owner";
     const char         *params[7];
     char                secs[16], lim[16];
     nano_db_status_t    st;
     PGresult           *r;
-    int                 i, rows;
+    int                 i, rows, was, prev;
 
     *jobs = NULL;
     *n = 0;
@@ -1396,6 +1397,20 @@ nano_gen_claim(nano_db_t *db, const char *module, const char *owner,
             nano_log_error("cannot read generation %s for want of memory;"
                            " left to its lease", PQgetvalue(r, i, 0));
             continue;
+        }
+        /* one line per claim; a takeover says whose lease ran out (a
+         * runner that died, or lost the database for a lease) */
+        was = PQfnumber(r, "was");
+        prev = PQfnumber(r, "was_owner");
+        if (strcmp(PQgetvalue(r, i, was), "running") == 0) {
+            nano_log_warn("job %s claimed: taken over from %s, whose lease"
+                          " ran out (phase %s)", PQgetvalue(r, i, 0),
+                          PQgetisnull(r, i, prev) ? "(none)"
+                          : PQgetvalue(r, i, prev),
+                          (*jobs)[*n].phase != NULL ? (*jobs)[*n].phase
+                                                    : "none");
+        } else {
+            nano_log_info("job %s claimed", PQgetvalue(r, i, 0));
         }
         if ((*jobs)[*n].unreadable != 0) {
             nano_gen_cleanup(&(*jobs)[*n]);
@@ -1712,4 +1727,26 @@ nano_gen_names_free(char **names, size_t n)
         free(names[i]);
     }
     free(names);
+}
+
+int
+nano_gen_error_level(const char *code)
+{
+    static const char *const  theirs[] = {
+        "bad_request", "blocked", "client_gone", "canceled", NULL
+    };
+    size_t                    i;
+
+    if (code == NULL) {
+        return NANO_LOG_WARN;
+    }
+    for (i = 0; theirs[i] != NULL; i++) {
+        if (strcmp(code, theirs[i]) == 0) {
+            return NANO_LOG_INFO;
+        }
+    }
+    if (strcmp(code, "provider_auth") == 0 || strcmp(code, "internal") == 0) {
+        return NANO_LOG_ERROR;
+    }
+    return NANO_LOG_WARN;
 }

@@ -374,4 +374,14 @@ nano_db_status_t nano_gen_media_names(nano_db_t *db, const char *module,
     const char *user_id, char ***names, size_t *n);
 void nano_gen_names_free(char **names, size_t n);
 
+/*
+ * The level a generation that failed with code (docs/MODULES.md's error
+ * codes) is logged at: NANO_LOG_INFO for what the person asked or did
+ * (bad_request, blocked, client_gone, canceled), NANO_LOG_ERROR for what
+ * the operator must fix (provider_auth: the key; internal), and
+ * NANO_LOG_WARN for the rest (the provider failed, timed out, refused
+ * for its quota).  An int: nano_log_level_t's value.
+ */
+int nano_gen_error_level(const char *code);
+
 #endif /* NANO_GEN_H */

@@ -614,7 +614,8 @@ nano_jobs_unrecorded_due(void)
 static void
 nano_jobs_ended(const nano_job_t *job, nano_db_status_t st, int done)
 {
-    int  ok = job->where == NANO_JOB_ENDING_OK;
+    int          ok = job->where == NANO_JOB_ENDING_OK;
+    const char  *code, *msg;
 
     if (st != NANO_DB_OK) {
         return;                 /* nano_jobs_unrecorded says */
@@ -632,11 +633,20 @@ nano_jobs_ended(const nano_job_t *job, nano_db_status_t st, int done)
             nano_log_warn("job %s: its end is written now that the database"
                           " answers", job->gen.id);
         }
-        nano_log_info("job %s %s (%s)", job->gen.id,
-                      ok ? "succeeded" : "failed",
-                      ok ? job->provider->name
-                         : json_string_value(json_object_get(job->error,
-                                                             "code")));
+        if (ok) {
+            nano_log_info("job %s succeeded (%s)", job->gen.id,
+                          job->provider->name);
+        } else {
+            /* the provider's words too, at the code's level: until
+             * 2026-12-06 a bad key's failure was "failed (provider_auth)"
+             * at info, the provider's message only in the row */
+            code = json_string_value(json_object_get(job->error, "code"));
+            msg = json_string_value(json_object_get(job->error, "message"));
+            nano_log((nano_log_level_t) nano_gen_error_level(code),
+                     "job %s failed (%s)%s%s", job->gen.id,
+                     code != NULL ? code : "?", msg != NULL ? ": " : "",
+                     msg != NULL ? msg : "");
+        }
     }
 }
 

@@ -5,7 +5,9 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -13,8 +15,38 @@
 #include "nano_utf8.h"
 
 #define NANO_LOG_LINE_MAX  2048
+#define NANO_LOG_CTX_MAX   512
 
 static const char  *nano_log_name = "nano";
+
+/* the request this thread serves, for every line it logs meanwhile */
+static __thread char  nano_log_ctx[NANO_LOG_CTX_MAX];
+
+/* stderr is the journal's stream (systemd's StandardError=journal) */
+static int          nano_log_journal;
+
+/*
+ * systemd names the stream it connected as "<dev>:<ino>" in
+ * JOURNAL_STREAM; stderr is that stream when the two agree (a child that
+ * redirected its stderr inherits the variable, not the stream).
+ */
+static int
+nano_log_to_journal(void)
+{
+    const char          *v = getenv("JOURNAL_STREAM");
+    unsigned long long   dev, ino;
+    struct stat          st;
+    char                 end;
+
+    if (v == NULL
+        || sscanf(v, "%llu:%llu%c", &dev, &ino, &end) != 2
+        || fstat(STDERR_FILENO, &st) != 0)
+    {
+        return 0;
+    }
+    return (unsigned long long) st.st_dev == dev
+           && (unsigned long long) st.st_ino == ino;
+}
 
 void
 nano_log_init(const char *name)
@@ -22,6 +54,7 @@ nano_log_init(const char *name)
     if (name != NULL && name[0] != '\0') {
         nano_log_name = name;
     }
+    nano_log_journal = nano_log_to_journal();
 }
 
 /* A message cut at line[*len] may end inside a character, whose other
@@ -48,40 +81,75 @@ nano_log_cut(const char *line, size_t head, size_t *len)
 }
 
 void
+nano_log_context(const char *ctx)
+{
+    size_t  n;
+
+    if (ctx == NULL) {
+        nano_log_ctx[0] = '\0';
+        return;
+    }
+    n = strlen(ctx);
+    if (n >= sizeof(nano_log_ctx)) {
+        n = sizeof(nano_log_ctx) - 1;
+    }
+    memcpy(nano_log_ctx, ctx, n);
+    nano_log_ctx[n] = '\0';
+}
+
+void
 nano_log(nano_log_level_t level, const char *fmt, ...)
 {
     static const char *const  levels[] = { "info", "warn", "error" };
+    /* the journal reads a line's priority from a "<N>" before it
+     * (SyslogLevelPrefix=, on by default): without it every line was
+     * "info" there, and journalctl -p err showed no error */
+    static const char *const  prio[] = { "<6>", "<4>", "<3>" };
     char                      line[NANO_LOG_LINE_MAX];
     struct timespec           ts;
     struct tm                 tm;
     va_list                   ap;
-    size_t                    head, len, i, o, seq;
+    size_t                    head, len, i, o, seq, ctx, room;
     unsigned char             c;
     int                       n, saved = errno;
 
     /* errno is kept: a caller may log a failure before it reads errno */
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
+    level = level <= NANO_LOG_ERROR ? level : NANO_LOG_ERROR;
     n = snprintf(line, sizeof(line),
-                 "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                 tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, nano_log_name,
-                 levels[level <= NANO_LOG_ERROR ? level : NANO_LOG_ERROR]);
+                 "%s%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ",
+                 nano_log_journal ? prio[level] : "", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                 tm.tm_sec, ts.tv_nsec / 1000000, nano_log_name,
+                 levels[level]);
     if (n < 0) {
         goto out;
     }
     head = (size_t) n < sizeof(line) ? (size_t) n : sizeof(line) - 1;
 
+    /* the context's " [...]" (at most NANO_LOG_CTX_MAX + 2 bytes) is
+     * kept whole: a long message is cut before it, not the context */
+    ctx = strlen(nano_log_ctx);
+    ctx = ctx > 0 ? ctx + 3 : 0;
+    room = sizeof(line) - head - 1 - ctx;
+
     va_start(ap, fmt);
-    n = vsnprintf(line + head, sizeof(line) - head - 1, fmt, ap);
+    n = vsnprintf(line + head, room, fmt, ap);
     va_end(ap);
     if (n < 0) {
         goto out;
     }
-    len = head + ((size_t) n < sizeof(line) - head - 1
-                  ? (size_t) n : sizeof(line) - head - 2);
-    if ((size_t) n >= sizeof(line) - head - 1) {
+    len = head + ((size_t) n < room ? (size_t) n : room - 1);
+    if ((size_t) n >= room) {
         nano_log_cut(line, head, &len);
+    }
+    if (ctx > 0) {
+        line[len++] = ' ';
+        line[len++] = '[';
+        memcpy(line + len, nano_log_ctx, ctx - 3);
+        len += ctx - 3;
+        line[len++] = ']';
     }
 
     /* Request data ends up in messages: keep one event on one line, of

@@ -24,6 +24,14 @@ void nano_log_init(const char *name);
 void nano_log(nano_log_level_t level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/*
+ * Sets this thread's context: text appended as " [ctx]" to every line
+ * the thread logs until it is set again or cleared (NULL or ""), so that
+ * a failure logged deep inside a request names that request (its id,
+ * user, method and path).  Copied; cut at 511 bytes.
+ */
+void nano_log_context(const char *ctx);
+
 #define nano_log_info(...)   nano_log(NANO_LOG_INFO, __VA_ARGS__)
 #define nano_log_warn(...)   nano_log(NANO_LOG_WARN, __VA_ARGS__)
 #define nano_log_error(...)  nano_log(NANO_LOG_ERROR, __VA_ARGS__)

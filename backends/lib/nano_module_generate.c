@@ -639,6 +639,13 @@ nano_gen_text(nano_req_t *req, nano_res_t *res, const char *user)
                           ? tr.error_code : "provider_error",
                           "message", tr.error_message[0]
                           ? tr.error_message : "the provider failed");
+        /* the provider, its HTTP status and its own words, as the person
+         * reads them (the key scrubbed); until 2026-12-06 a text
+         * generation's failure left only its status in the log */
+        nano_log((nano_log_level_t) nano_gen_error_level(tr.error_code),
+                 "generation %s failed (%s): %s", id,
+                 json_string_value(json_object_get(error, "code")),
+                 json_string_value(json_object_get(error, "message")));
     }
     db = nano_server_db(req);
     done = 1;
@@ -1034,6 +1041,10 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
         goto out;
     } else {
         created = 1;
+        /* with the request's context: the access log's id leads to the
+         * job's own lines (claimed, retried, failed) */
+        nano_log_info("job %s queued (cost %lld)", adm.id,
+                      (long long) adm.cost);
         nano_jobs_queued(db, req->app->name);
     }
     status = nano_res_json(res, 202,

@@ -863,6 +863,25 @@ nano_server_read_request(nano_worker_t *w, int fd)
     return 0;
 }
 
+static const char *
+nano_server_param_or_dash(const nano_req_t *req, const char *name)
+{
+    const char  *v = nano_req_param(req, name);
+
+    return v != NULL && v[0] != '\0' ? v : "-";
+}
+
+/* "req=<id> user=<id> <method> <path>", "-" for what is not known */
+static void
+nano_server_log_context(const nano_req_t *req, char *ctx, size_t size)
+{
+    snprintf(ctx, size, "req=%.64s user=%.64s %.16s %.64s%.200s",
+             nano_server_param_or_dash(req, "NANO_REQUEST_ID"),
+             nano_server_param_or_dash(req, "NANO_USER_ID"),
+             req->method[0] != '\0' ? req->method : "-",
+             req->script_name, req->path);
+}
+
 static void
 nano_server_handle(nano_worker_t *w)
 {
@@ -871,7 +890,7 @@ nano_server_handle(nano_worker_t *w)
     nano_res_t           res;
     nano_buf_t           out;
     struct timespec      t0, t1;
-    char                 line[600];
+    char                 line[600], ctx[448];
     void               (*after)(void *, nano_db_t *);
     void                *after_arg;
     nano_db_t           *after_db;
@@ -887,6 +906,12 @@ nano_server_handle(nano_worker_t *w)
     params.n = 0;
     nano_res_init(&res);
     nano_buf_init(&out);
+
+    /* Every line logged while this request is served names it: the id
+     * nginx logs too (fastcgi_param NANO_REQUEST_ID $request_id), the
+     * gateway's user, the method and the path. */
+    nano_server_log_context(&req, ctx, sizeof(ctx));
+    nano_log_context(ctx);
 
     status = nano_server_dispatch(w, &req, &res, &params);
     res.status = status;
@@ -904,10 +929,13 @@ nano_server_handle(nano_worker_t *w)
      * after FCGX_Finish_r, so that the log file's write is not between
      * the handler and the reply leaving (FCGX_PutStr only buffers) */
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    snprintf(line, sizeof(line), "%s %s%s %d %.1fms", req.method,
-             req.script_name, req.path, status,
+    snprintf(line, sizeof(line),
+             "%.16s %.64s%.300s %d %.1fms req=%.64s user=%.64s",
+             req.method, req.script_name, req.path, status,
              (double) (t1.tv_sec - t0.tv_sec) * 1e3
-             + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6);
+             + (double) (t1.tv_nsec - t0.tv_nsec) / 1e6,
+             nano_server_param_or_dash(&req, "NANO_REQUEST_ID"),
+             nano_server_param_or_dash(&req, "NANO_USER_ID"));
 
     /* before FCGX_Finish_r, which frees the params req points into */
     after = req.after;
@@ -927,13 +955,22 @@ nano_server_handle(nano_worker_t *w)
         nano_conns_park(&nano_server_conns, w->fcgx.ipcFd);
         w->fcgx.ipcFd = -1;
     }
-    nano_log_info("%s", line);
+    /* the line names the request itself; a 5xx is the server's
+     * failure, at the level of one (a 500 is ours; 502 to 504 are a
+     * provider's or the database's), so journalctl -p warning lists it
+     * whether or not its cause was logged */
+    nano_log_context(NULL);
+    nano_log(status == 500 ? NANO_LOG_ERROR
+             : status >= 500 && status <= 599 ? NANO_LOG_WARN
+             : NANO_LOG_INFO, "%s", line);
+    nano_log_context(ctx);
     nano_buf_cleanup(&out);
     nano_res_cleanup(&res);
     if (after != NULL) {
         after(after_arg, after_db);
         nano_dbpool_put(&nano_server_pool, after_db, "work after a reply");
     }
+    nano_log_context(NULL);
 }
 
 /* ---- workers ----------------------------------------------------------- */

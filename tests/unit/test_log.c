@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -97,6 +98,77 @@ test_cut_at_a_character(void **state)
     }
 }
 
+/* A request's context ends every line its thread logs, whole even when
+ * the message is cut, with its controls replaced as the message's; and
+ * once cleared, lines end with the message again. */
+static void
+test_context(void **state)
+{
+    char         msg[4096];
+    size_t       whole;
+    const char  *out;
+
+    (void) state;
+    nano_log_init("test");
+    nano_log_context("req=ab12 user=u1 POST /m/api/x\ny");
+    assert_string_equal(logged("database error", NULL),
+                        "database error [req=ab12 user=u1 POST /m/api/x?y]");
+    memset(msg, 'a', sizeof(msg) - 1);
+    msg[sizeof(msg) - 1] = '\0';
+    out = logged(msg, &whole);
+    assert_true(whole <= 2048);
+    assert_true(strlen(out) > 1900);
+    assert_non_null(strstr(out, "aaa [req=ab12 user=u1 POST /m/api/x?y]"));
+    nano_log_context(NULL);
+    assert_string_equal(logged("done", NULL), "done");
+}
+
+/* Logs one line at level with stderr on a pipe, nano_log_init run with
+ * JOURNAL_STREAM naming that pipe (same) or another file; the line. */
+static const char *
+logged_journal(nano_log_level_t level, int same)
+{
+    static char  buf[4096];
+    struct stat  st;
+    char         v[64];
+    int          fds[2], saved;
+    ssize_t      n;
+
+    assert_int_equal(pipe(fds), 0);
+    saved = dup(STDERR_FILENO);
+    assert_int_equal(dup2(fds[1], STDERR_FILENO), STDERR_FILENO);
+    assert_int_equal(fstat(same ? STDERR_FILENO : saved, &st), 0);
+    snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long) st.st_dev,
+             (unsigned long long) st.st_ino);
+    setenv("JOURNAL_STREAM", v, 1);
+    nano_log_init("test");
+    nano_log(level, "x");
+    unsetenv("JOURNAL_STREAM");
+    nano_log_init("test");
+    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    close(fds[1]);
+    n = read(fds[0], buf, sizeof(buf) - 1);
+    close(fds[0]);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* On the journal's own stream (StandardError=journal) a line begins with
+ * its syslog priority, which journald reads (SyslogLevelPrefix=): an
+ * error is priority 3, a warning 4, info 6.  Elsewhere (a file, make
+ * run's logs, a child whose stderr went elsewhere) nothing is added. */
+static void
+test_journal_priority(void **state)
+{
+    (void) state;
+    assert_true(strncmp(logged_journal(NANO_LOG_ERROR, 1), "<3>20", 5) == 0);
+    assert_true(strncmp(logged_journal(NANO_LOG_WARN, 1), "<4>20", 5) == 0);
+    assert_true(strncmp(logged_journal(NANO_LOG_INFO, 1), "<6>20", 5) == 0);
+    assert_true(strncmp(logged_journal(NANO_LOG_ERROR, 0), "20", 2) == 0);
+}
+
 int
 main(void)
 {
@@ -104,6 +176,8 @@ main(void)
         cmocka_unit_test(test_plain_and_multibyte_kept),
         cmocka_unit_test(test_controls_and_bad_bytes),
         cmocka_unit_test(test_cut_at_a_character),
+        cmocka_unit_test(test_context),
+        cmocka_unit_test(test_journal_priority),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
