@@ -41,8 +41,10 @@ for (const m of ['qwen', 'grok'].filter(has)) {
         const r = await generate(u.jar, m, { prompt: `logs [fake:500] ${tag()}` });
         assert.equal(r.status, 502, r.text);
 
-        const access = await linesWith(ACCESS_LOG, `user=${u.id}`, accessFrom);
-        const line = access.find((l) => l.includes(`"POST /${m}/api/generate HTTP/1.1" 502 `));
+        // the needle is the line itself: person()'s own request may be
+        // logged after accessFrom was read, and would end the wait early
+        const access = await linesWith(ACCESS_LOG, `"POST /${m}/api/generate HTTP/1.1" 502 `, accessFrom);
+        const line = access.find((l) => l.includes(`user=${u.id}`));
         assert.ok(line, `the access log's line: ${access.join('\n')}`);
         const id = line.match(/ id=([0-9a-f]{32})$/)?.[1];
         assert.ok(id, `the access log names the request's id: ${line}`);
@@ -101,8 +103,8 @@ for (const m of ['nano-banana'].filter(has)) {
         const g = await waitFor(u.jar, m, gid);
         assert.equal(g.status, 'succeeded', JSON.stringify(g));
 
-        const access = (await linesWith(ACCESS_LOG, `user=${u.id}`, accessFrom))
-            .find((l) => l.includes(`"POST /${m}/api/generate HTTP/1.1" 202 `));
+        const access = (await linesWith(ACCESS_LOG, `"POST /${m}/api/generate HTTP/1.1" 202 `, accessFrom))
+            .find((l) => l.includes(`user=${u.id}`));
         const id = access?.match(/ id=([0-9a-f]{32})$/)?.[1];
         assert.ok(id, `the access log's line: ${access}`);
         await linesWith(log, `job ${gid} succeeded`, from);
