@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -17,6 +18,37 @@
 
 #include "nano_log.h"
 #include "nano_utf8.h"
+
+/* Puts a pipe in stderr's place: fds is the pipe, the old stderr's copy
+ * is returned. */
+static int
+stderr_to_pipe(int fds[2])
+{
+    int  saved;
+
+    assert_int_equal(pipe(fds), 0);
+    saved = dup(STDERR_FILENO);
+    assert_true(saved >= 0);
+    assert_int_equal(dup2(fds[1], STDERR_FILENO), STDERR_FILENO);
+    return saved;
+}
+
+/* Gives stderr back and reads what went into the pipe into buf (NUL
+ * ended); its byte count, more than 0. */
+static ssize_t
+stderr_back(int fds[2], int saved, char *buf, size_t cap)
+{
+    ssize_t  n;
+
+    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+    close(saved);
+    close(fds[1]);
+    n = read(fds[0], buf, cap - 1);
+    close(fds[0]);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    return n;
+}
 
 /* Logs msg through nano_log_info into a pipe standing for stderr and
  * returns the message part of the line (after "test info: "), newline
@@ -29,18 +61,9 @@ logged(const char *msg, size_t *whole)
     ssize_t      n;
     char        *p;
 
-    assert_int_equal(pipe(fds), 0);
-    saved = dup(STDERR_FILENO);
-    assert_true(saved >= 0);
-    assert_int_equal(dup2(fds[1], STDERR_FILENO), STDERR_FILENO);
+    saved = stderr_to_pipe(fds);
     nano_log_info("%s", msg);
-    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
-    close(saved);
-    close(fds[1]);
-    n = read(fds[0], buf, sizeof(buf) - 1);
-    close(fds[0]);
-    assert_true(n > 0);
-    buf[n] = '\0';
+    n = stderr_back(fds, saved, buf, sizeof(buf));
     if (whole != NULL) {
         *whole = (size_t) n;
     }
@@ -132,11 +155,8 @@ logged_journal(nano_log_level_t level, int same)
     struct stat  st;
     char         v[64];
     int          fds[2], saved;
-    ssize_t      n;
 
-    assert_int_equal(pipe(fds), 0);
-    saved = dup(STDERR_FILENO);
-    assert_int_equal(dup2(fds[1], STDERR_FILENO), STDERR_FILENO);
+    saved = stderr_to_pipe(fds);
     assert_int_equal(fstat(same ? STDERR_FILENO : saved, &st), 0);
     snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long) st.st_dev,
              (unsigned long long) st.st_ino);
@@ -145,13 +165,7 @@ logged_journal(nano_log_level_t level, int same)
     nano_log(level, "x");
     unsetenv("JOURNAL_STREAM");
     nano_log_init("test");
-    assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
-    close(saved);
-    close(fds[1]);
-    n = read(fds[0], buf, sizeof(buf) - 1);
-    close(fds[0]);
-    assert_true(n > 0);
-    buf[n] = '\0';
+    stderr_back(fds, saved, buf, sizeof(buf));
     return buf;
 }
 
