@@ -195,6 +195,14 @@ out:
     return rc;
 }
 
+int
+nano_file_name_ok(const char *name)
+{
+    return name[0] != '\0' && strchr(name, '/') == NULL
+           && strcmp(name, ".") != 0 && strcmp(name, "..") != 0
+           && strlen(name) < NAME_MAX;
+}
+
 /* Empties the folder open on fd (closed here), depth more below it. */
 static int
 nano_file_empty_dir(int fd, int depth, size_t *files)

@@ -49,6 +49,12 @@ int nano_file_sync(const char *path);
 int nano_file_sha256(const char *path, char *out);
 
 /*
+ * 1 when name is one path component, fit to name a folder by (a user's
+ * id): not empty, no "/", not "." or "..", shorter than NAME_MAX.
+ */
+int nano_file_name_ok(const char *name);
+
+/*
  * rm -r of path, at most depth folders deep (the media tree is shallow),
  * never through a symbolic link: a link is removed, not followed.  The
  * files removed are added to *files (may be NULL).  0 when path is gone

@@ -21,6 +21,10 @@
 #define NANO_GEN_HISTORY_LIMIT   20
 #define NANO_GEN_HISTORY_MAX     100
 #define NANO_GEN_BASE_MAX        64      /* "/<module>" */
+/* sql/023 NOTIFYs a deleted "User" row's id here, whoever deleted it:
+ * each module's runner removes its media of the user, the platform the
+ * avatar */
+#define NANO_GEN_USER_DELETED    "nano_user_deleted"
 
 /* nano_gen_t.unreadable: a jsonb column jansson refuses (a number such
  * as 1e400, which jsonb keeps), left NULL */

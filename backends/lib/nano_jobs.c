@@ -27,8 +27,6 @@
 #include "nano_server.h"
 
 #define NANO_JOBS_CHANNEL     "nano_jobs"
-/* sql/023: a "User" row deleted, by whoever (payload: its id) */
-#define NANO_JOBS_USER_DELETED  "nano_user_deleted"
 #define NANO_JOBS_CLAIM_MS    1000     /* claim at least this often */
 #define NANO_JOBS_TICK_MS     1000     /* longest sleep */
 #define NANO_JOBS_ROOM_WAIT_MS  100    /* a body or download's wait */
@@ -1647,9 +1645,8 @@ nano_jobs_user_deleted(void *arg, const char *channel, const char *user_id)
     int     n;
 
     (void) arg;
-    if (strcmp(channel, NANO_JOBS_USER_DELETED) != 0 || user_id[0] == '\0'
-        || strchr(user_id, '/') != NULL || strcmp(user_id, ".") == 0
-        || strcmp(user_id, "..") == 0)
+    if (strcmp(channel, NANO_GEN_USER_DELETED) != 0
+        || !nano_file_name_ok(user_id))
     {
         return;
     }
@@ -1952,7 +1949,7 @@ nano_jobs_listen(nano_db_t *db, int *listening, unsigned *listened)
         return 0;
     }
     *listening = nano_db_listen(db, NANO_JOBS_CHANNEL) == NANO_DB_OK
-                 && nano_db_listen(db, NANO_JOBS_USER_DELETED) == NANO_DB_OK;
+                 && nano_db_listen(db, NANO_GEN_USER_DELETED) == NANO_DB_OK;
     *listened = nano_db_connection(db);
     return *listening;
 }

@@ -83,9 +83,7 @@ platform_account_remove_media(const char *media, const char *user_id)
     struct dirent  *e;
     char            dir[PATH_MAX];
 
-    if (media == NULL || media[0] == '\0' || strchr(user_id, '/') != NULL
-        || strcmp(user_id, "..") == 0 || strcmp(user_id, ".") == 0)
-    {
+    if (media == NULL || media[0] == '\0' || !nano_file_name_ok(user_id)) {
         return;
     }
     if ((d = opendir(media)) != NULL) {

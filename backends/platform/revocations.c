@@ -23,12 +23,12 @@
 #include <openssl/sha.h>
 
 #include "nano_buf.h"
+#include "nano_gen.h"
 #include "nano_log.h"
 #include "nano_revoke.h"
 #include "platform.h"
 
 #define PLATFORM_REVOKE_CHANNEL    "nano_revocations"
-#define PLATFORM_USER_DELETED      "nano_user_deleted"     /* sql/023 */
 #define PLATFORM_REVOKE_POLL_MS    1000
 #define PLATFORM_REVOKE_REFRESH    30      /* seconds: rewrite unchanged */
 #define PLATFORM_REVOKE_CLEAN      60      /* seconds between clean-ups */
@@ -203,7 +203,7 @@ platform_revoke_user_deleted(void *arg, const char *channel,
     const char *user_id)
 {
     (void) arg;
-    if (strcmp(channel, PLATFORM_USER_DELETED) == 0) {
+    if (strcmp(channel, NANO_GEN_USER_DELETED) == 0) {
         platform_avatar_remove(platform_revoke.media, user_id);
     }
 }
@@ -235,7 +235,7 @@ platform_revoke_thread(void *arg)
         if (!listening || nano_db_connection(db) != listened) {
             listening = nano_db_listen(db, PLATFORM_REVOKE_CHANNEL)
                         == NANO_DB_OK
-                        && nano_db_listen(db, PLATFORM_USER_DELETED)
+                        && nano_db_listen(db, NANO_GEN_USER_DELETED)
                            == NANO_DB_OK;
             listened = nano_db_connection(db);
         }

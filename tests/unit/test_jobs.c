@@ -343,6 +343,13 @@ test_remove_tree(void **state)
              "/keep.png");
     assert_int_equal(symlink(outside, path), 0);
 
+    /* what a deleted user's id must be to name its folder */
+    assert_true(nano_file_name_ok("u1"));
+    assert_false(nano_file_name_ok(""));
+    assert_false(nano_file_name_ok("."));
+    assert_false(nano_file_name_ok(".."));
+    assert_false(nano_file_name_ok("a/b"));
+
     assert_int_equal(nano_file_remove_tree(user, 4, &files), 0);
     assert_int_equal(files, 4);
     assert_int_equal(lstat(user, &sb), -1);
