@@ -12,10 +12,10 @@ import http from 'node:http';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
     BASE, ORIGIN, STATE, REGISTRY, request, get, signedInUser, stackctl, sleep,
-    retry,
+    retry, stackPid,
 } from './lib.mjs';
 import { psql, lit, PG_SOCK, PSQL } from './accounts.mjs';
 import { encodePng } from '../fakes/png.mjs';
@@ -461,6 +461,36 @@ export function outputFiles(id) {
 // Every log line of the backends in $STATE/logs.
 export function logsDir() {
     return `${STATE}/logs`;
+}
+
+// The sync and rename system calls the stack's process app makes while
+// fn runs (strace -f -y: each line names its file): {calls: the lines,
+// value: what fn gave}; null, with t skipped, when strace is missing.
+export async function traceSyncs(t, app, fn) {
+    const strace = spawnSync('sh', ['-c', 'command -v strace'], { encoding: 'utf8' }).stdout.trim();
+    if (!strace) {
+        t.skip('strace is not installed');
+        return null;
+    }
+    const out = path.join(STATE, `strace-${app}-${tag()}.txt`);
+    const tracer = spawn(strace, ['-f', '-y', '-qq', '-e', 'trace=fsync,fdatasync,rename,renameat,renameat2',
+        '-o', out, '-p', String(stackPid(app))], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let said = '';
+    tracer.stderr.on('data', (d) => { said += d; });
+    const exited = new Promise((r) => tracer.on('exit', r));
+    let value;
+    try {
+        // attached to every thread once the file has been made
+        assert.ok(await retry(() => fs.existsSync(out), 5000, 50), `strace attached: ${said}`);
+        await sleep(500);
+        value = await fn();
+    } finally {
+        tracer.kill('SIGINT');
+        await exited;
+    }
+    const calls = fs.readFileSync(out, 'utf8').split('\n');
+    fs.rmSync(out, { force: true });
+    return { calls, value };
 }
 
 // A psql session of the test's own that runs sql, which prints 'held'

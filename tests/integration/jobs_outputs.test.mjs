@@ -10,13 +10,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
-import { STATE, REGISTRY, retry, get, sleep, stackPid } from './lib.mjs';
+import { spawnSync } from 'node:child_process';
+import { STATE, REGISTRY, retry, get } from './lib.mjs';
 import { account } from './accounts.mjs';
 import {
     psql, lit, person, generate, waitFor, row, ledgerOf, balanceOf, ledgerSum,
     price, tag, waitSql, MEDIA_DIR, FAKE_URL, RETRIES, OUTPUT, filesBelow,
     oneJob, called, failedClean, withBackendEnv, fakeStats, history, del,
+    traceSyncs,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -374,32 +375,16 @@ test('nano-banana: a DELETE whose file cannot be removed deletes the row and say
 // stack's own process.
 for (const [m, ext] of [['nano-banana', 'png'], ['wan-2.5', 'webm']].filter(([n]) => has(n))) {
     test(`${m}: the output is synced, then renamed, then its folders synced, before the end is recorded`, async (t) => {
-        const strace = spawnSync('sh', ['-c', 'command -v strace'], { encoding: 'utf8' }).stdout.trim();
-        if (!strace) {
-            t.skip('strace is not installed');
-            return;
-        }
         const u = await person(`sync-${m}`);
-        const out = path.join(STATE, `strace-${m}-${tag()}.txt`);
-        const tracer = spawn(strace, ['-f', '-y', '-qq', '-e', 'trace=fsync,fdatasync,rename,renameat,renameat2',
-            '-o', out, '-p', String(stackPid(m))], { stdio: ['ignore', 'ignore', 'pipe'] });
-        let said = '';
-        tracer.stderr.on('data', (d) => { said += d; });
-        const exited = new Promise((r) => tracer.on('exit', r));
-        let g;
-        try {
-            // attached to every thread once the file has been made
-            assert.ok(await retry(() => fs.existsSync(out), 5000, 50), `strace attached: ${said}`);
-            await sleep(500);
+        const traced = await traceSyncs(t, m, async () => {
             const r = await generate(u.jar, m, { prompt: `synced ${tag()}` });
             assert.equal(r.status, 202, r.text);
-            g = await waitFor(u.jar, m, r.json().id, { ms: 60000 });
-        } finally {
-            tracer.kill('SIGINT');
-            await exited;
-        }
+            return waitFor(u.jar, m, r.json().id, { ms: 60000 });
+        });
+        if (!traced) return;
+        const g = traced.value;
         assert.equal(g.status, 'succeeded', JSON.stringify(g.error));
-        const calls = fs.readFileSync(out, 'utf8').split('\n').filter((l) => l.includes(g.id));
+        const calls = traced.calls.filter((l) => l.includes(g.id));
         const dir = path.join(MEDIA_DIR, m, u.id, g.id);
         const renamed = calls.findIndex((l) => /\brename(at2?)?\(/.test(l) && l.includes(`.${ext}.tmp`));
         assert.ok(renamed >= 0, `the output's rename:\n${calls.join('\n')}`);
@@ -410,8 +395,7 @@ for (const [m, ext] of [['nano-banana', 'png'], ['wan-2.5', 'webm']].filter(([n]
         // a new person's folder was made by this job: it holds the
         // job's folder's name
         const mine = `<${path.join(MEDIA_DIR, m, u.id)}>) = 0`;
-        assert.ok(fs.readFileSync(out, 'utf8').split('\n').some((l) => /\bfsync\(/.test(l) && l.endsWith(mine)),
+        assert.ok(traced.calls.some((l) => /\bfsync\(/.test(l) && l.endsWith(mine)),
             'the folder the job made is synced in its parent');
-        fs.rmSync(out, { force: true });
     });
 }

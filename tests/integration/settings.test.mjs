@@ -12,14 +12,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import {
-    ORIGIN, REGISTRY, STATE, Jar, get, request, signIn, decodeJwtPayload, isHtml,
-    SESSION_COOKIE, retry, sleep, stackPid,
+    ORIGIN, REGISTRY, Jar, get, request, signIn, decodeJwtPayload, isHtml,
+    SESSION_COOKIE, sleep,
 } from './lib.mjs';
 import { account, sessionSetCookie, clearsSession, assertRefusedWithin, PSQL, PG_SOCK } from './accounts.mjs';
 import {
     psql, lit, person, generate, waitFor, multipart, png, rawRequest, MEDIA_DIR,
+    traceSyncs,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -514,30 +515,13 @@ test('avatar uploads racing its removal, then the account\'s deletion: the colum
 // row names (found by the failures probe).  strace (a dependency of make
 // test) watches the stack's platform.
 test('POST /api/account/avatar: the file is synced, renamed, then its folder synced, before the row names it', async (t) => {
-    const strace = spawnSync('sh', ['-c', 'command -v strace'], { encoding: 'utf8' }).stdout.trim();
-    if (!strace) {
-        t.skip('strace is not installed');
-        return;
-    }
     const u = await person('avatar-sync');
-    const out = path.join(STATE, `strace-avatar-${u.id}.txt`);
-    const tracer = spawn(strace, ['-f', '-y', '-qq', '-e', 'trace=fsync,fdatasync,rename,renameat,renameat2',
-        '-o', out, '-p', String(stackPid('platform'))], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let said = '';
-    tracer.stderr.on('data', (d) => { said += d; });
-    const exited = new Promise((r) => tracer.on('exit', r));
-    let r;
-    try {
-        assert.ok(await retry(() => fs.existsSync(out), 5000, 50), `strace attached: ${said}`);
-        await sleep(500);
-        r = await upload(u.jar, png(64, 64));
-    } finally {
-        tracer.kill('SIGINT');
-        await exited;
-    }
+    const traced = await traceSyncs(t, 'platform', () => upload(u.jar, png(64, 64)));
+    if (!traced) return;
+    const r = traced.value;
     assert.equal(r.status, 200, r.text);
     const file = avatarFile(u.id);
-    const calls = fs.readFileSync(out, 'utf8').split('\n');
+    const { calls } = traced;
     const renamed = calls.findIndex((l) => /\brename(at2?)?\(/.test(l) && l.includes(`"${file}"`));
     assert.ok(renamed >= 0, `the picture's rename:\n${calls.join('\n')}`);
     const synced = calls.findIndex((l) => /\bfsync\(\d+<[^>]*>\) = 0/.test(l) && l.includes(`<${file}.`));
@@ -545,5 +529,4 @@ test('POST /api/account/avatar: the file is synced, renamed, then its folder syn
     const dir = path.dirname(file);
     assert.ok(calls.some((l, i) => i > renamed && /\bfsync\(/.test(l) && l.endsWith(`<${dir}>) = 0`)),
         `its folder synced after the rename:\n${calls.join('\n')}`);
-    fs.rmSync(out, { force: true });
 });
