@@ -562,15 +562,13 @@ platform_account_avatar_delete(nano_req_t *req, nano_res_t *res)
     if (status != 0) {
         goto out;
     }
-    st = platform_user_set_image(db, ps.user.id, NULL);
-    if (st == NANO_DB_OK) {
-        platform_avatar_remove(req->config->media_dir, ps.user.id);
-    }
-    st = nano_db_finish(db, st);
+    st = nano_db_finish(db, platform_user_set_image(db, ps.user.id, NULL));
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
         goto out;
     }
+    /* only once the row no longer names it: a failed commit keeps both */
+    platform_avatar_remove(req->config->media_dir, ps.user.id);
     platform_profile_set(&ps.user.image, NULL);
     nano_log_info("user %s removed the avatar", ps.user.id);
     status = platform_profile_done(req, res, db, &ps);

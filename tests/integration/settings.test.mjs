@@ -279,6 +279,35 @@ test('POST /api/account/avatar: PNG, JPEG and WebP become a 256 x 256 PNG, serve
     assert.ok(!page.text.includes('nb-avatar'));
 });
 
+// Found by this session's notes: the file went before the row's change was
+// committed, so a commit that failed left the row pointing at no file.
+test('DELETE /api/account/avatar: a commit that fails keeps the picture, on disk and in the row', async () => {
+    const u = await person('avatar-commit-fails');
+    const up = await upload(u.jar, png(40, 40));
+    assert.equal(up.status, 200, up.text);
+    u.jar.apply(up);
+    const image = psql(`SELECT "image" FROM "User" WHERE "id" = ${lit(u.id)}`);
+    psql(`CREATE FUNCTION "nano_test_avatar_commit"() RETURNS trigger
+          LANGUAGE plpgsql AS $$
+          BEGIN
+              RAISE EXCEPTION 'refused at commit (test)';
+          END $$;
+          CREATE CONSTRAINT TRIGGER "nano_test_avatar_commit"
+              AFTER UPDATE ON "User" DEFERRABLE INITIALLY DEFERRED
+              FOR EACH ROW WHEN (NEW."id" = ${lit(u.id)} AND NEW."image" IS NULL)
+              EXECUTE FUNCTION "nano_test_avatar_commit"();`);
+    try {
+        const del = await request('DELETE', '/api/account/avatar', { headers: u.jar.headers({ Origin: ORIGIN }) });
+        assert.ok(del.status >= 500, `the failed commit is an error: ${del.status} ${del.text}`);
+    } finally {
+        psql(`DROP TRIGGER "nano_test_avatar_commit" ON "User";
+              DROP FUNCTION "nano_test_avatar_commit"();`);
+    }
+    assert.equal(psql(`SELECT "image" FROM "User" WHERE "id" = ${lit(u.id)}`), image, 'the row keeps its picture');
+    assert.ok(fs.existsSync(avatarFile(u.id)), 'and so does the disk');
+    assert.equal((await get(image, { headers: u.jar.headers() })).status, 200, 'which is still served');
+});
+
 test('POST /api/account/avatar: refusals (no session, cross-site, not multipart, no file, not an image, over 5 MiB, bombs, corrupt) store nothing', async () => {
     const u = await person('avatar-refused');
     const refused = async (res, status, error, what) => {
