@@ -65,7 +65,7 @@ admin_users_list(nano_db_t *db, int argc, char **argv)
     const char         *params[1];
     nano_db_status_t    st;
     PGresult           *r;
-    long long           limit = 50;
+    long long           limit = 50, shown, total;
     char                lim[24];
 
     if (argc == 2 && strcmp(argv[0], "--limit") == 0) {
@@ -85,7 +85,22 @@ admin_users_list(nano_db_t *db, int argc, char **argv)
         return admin_db_error(db, st, "listing users");
     }
     admin_print_table(r);
+    shown = PQntuples(r);
     PQclear(r);
+    /* the newest 50 of 3000 looked like every user there is (found by
+     * the pagination probe); on stderr, so the table stays one to read
+     * with awk */
+    r = nano_db_exec(db, "SELECT count(*) FROM \"User\"", 0, NULL,
+                     PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return admin_db_error(db, st, "counting users");
+    }
+    total = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    PQclear(r);
+    if (total > shown) {
+        fprintf(stderr, "nano-admin: %lld more users not shown (--limit N,"
+                " at most 10000)\n", total - shown);
+    }
     return ADMIN_OK;
 }
 

@@ -158,6 +158,13 @@ test('users list: newest first with balance and sign-in methods; --limit; bad li
     r = admin(['users', 'list', '--limit', '1']);
     assert.equal(r.status, 0);
     assert.equal(r.out.trim().split('\n').length, 2, 'a header and one row');
+    // the users left out are counted, on stderr (the newest 50 of many
+    // read as all of them: found by the pagination probe)
+    await person('adminlist-second');
+    r = admin(['users', 'list', '--limit', '1']);
+    assert.equal(r.out.trim().split('\n').length, 2);
+    assert.match(r.err, /^nano-admin: [1-9]\d* more users not shown \(--limit N, at most 10000\)\n$/);
+    assert.doesNotMatch(admin(['users', 'list', '--limit', '10000']).err, /not shown/);
     for (const bad of ['0', '10001', 'abc', '-1', '']) {
         r = admin(['users', 'list', '--limit', bad]);
         assert.equal(r.status, 2, `--limit ${JSON.stringify(bad)}`);
