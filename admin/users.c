@@ -65,7 +65,7 @@ admin_users_list(nano_db_t *db, int argc, char **argv)
     const char         *params[1];
     nano_db_status_t    st;
     PGresult           *r;
-    long long           limit = 50;
+    long long           limit = 50, shown, total;
     char                lim[24];
 
     if (argc == 2 && strcmp(argv[0], "--limit") == 0) {
@@ -85,7 +85,22 @@ admin_users_list(nano_db_t *db, int argc, char **argv)
         return admin_db_error(db, st, "listing users");
     }
     admin_print_table(r);
+    shown = PQntuples(r);
     PQclear(r);
+    /* the newest 50 of 3000 looked like every user there is (found by
+     * the pagination probe); on stderr, so the table stays one to read
+     * with awk */
+    r = nano_db_exec(db, "SELECT count(*) FROM \"User\"", 0, NULL,
+                     PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return admin_db_error(db, st, "counting users");
+    }
+    total = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    PQclear(r);
+    if (total > shown) {
+        fprintf(stderr, "nano-admin: %lld more users not shown (--limit N,"
+                " at most 10000)\n", total - shown);
+    }
     return ADMIN_OK;
 }
 
@@ -112,6 +127,38 @@ admin_show_part(nano_db_t *db, const char *heading, const char *sql,
     return ADMIN_OK;
 }
 
+/*
+ * Under a part cut at its first `shown` rows: how many more the user has
+ * (count_sql, $1 the user).  Left unsaid, an operator read the 20
+ * sessions shown as all of them (found by the pagination probe).
+ */
+static int
+admin_show_more(nano_db_t *db, const char *count_sql, const char *id,
+    long long shown)
+{
+    const char         *params[1] = { id };
+    nano_db_status_t    st;
+    PGresult           *r;
+    long long           total;
+
+    r = nano_db_exec(db, count_sql, 1, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return admin_db_error(db, st, "counting");
+    }
+    total = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    PQclear(r);
+    if (total > shown) {
+        printf("  (%lld more not shown)\n", total - shown);
+    }
+    return ADMIN_OK;
+}
+
+/* Rows of the cut parts of users show. */
+#define ADMIN_SHOW_SESSIONS  20
+#define ADMIN_SHOW_LEDGER    10
+#define ADMIN_STR(n)         ADMIN_STR_(n)
+#define ADMIN_STR_(n)        #n
+
 int
 admin_users_show(nano_db_t *db, int argc, char **argv)
 {
@@ -134,7 +181,10 @@ admin_users_show(nano_db_t *db, int argc, char **argv)
         "SELECT \"id\", " ADMIN_TIME("\"createdAt\"") " AS created, "
         ADMIN_TIME("\"lastSeenAt\"") " AS last_seen, \"ipAddress\" AS ip,"
         " \"userAgent\" AS user_agent FROM \"AuthSession\""
-        " WHERE \"userId\" = $1 ORDER BY \"lastSeenAt\" DESC LIMIT 20";
+        " WHERE \"userId\" = $1 ORDER BY \"lastSeenAt\" DESC, \"id\""
+        " LIMIT " ADMIN_STR(ADMIN_SHOW_SESSIONS);
+    static const char   sessions_count[] =
+        "SELECT count(*) FROM \"AuthSession\" WHERE \"userId\" = $1";
     static const char   generations[] =
         "SELECT \"module\", count(*) AS total,"
         " count(*) FILTER (WHERE \"status\" = 'succeeded') AS succeeded,"
@@ -146,7 +196,9 @@ admin_users_show(nano_db_t *db, int argc, char **argv)
     static const char   ledger[] =
         "SELECT " ADMIN_TIME("\"createdAt\"") " AS at, \"delta\", \"reason\","
         " \"module\", \"note\" FROM \"CreditLedger\" WHERE \"userId\" = $1"
-        " ORDER BY \"id\" DESC LIMIT 10";
+        " ORDER BY \"id\" DESC LIMIT " ADMIN_STR(ADMIN_SHOW_LEDGER);
+    static const char   ledger_count[] =
+        "SELECT count(*) FROM \"CreditLedger\" WHERE \"userId\" = $1";
     char                id[64];
     int                 rc;
 
@@ -161,9 +213,13 @@ admin_users_show(nano_db_t *db, int argc, char **argv)
         || (rc = admin_show_part(db, "sign-in accounts (OAuth)", accounts,
                                  id)) != ADMIN_OK
         || (rc = admin_show_part(db, "sessions", sessions, id)) != ADMIN_OK
+        || (rc = admin_show_more(db, sessions_count, id,
+                                 ADMIN_SHOW_SESSIONS)) != ADMIN_OK
         || (rc = admin_show_part(db, "generations", generations, id))
            != ADMIN_OK
         || (rc = admin_show_part(db, "latest credit changes", ledger, id))
+           != ADMIN_OK
+        || (rc = admin_show_more(db, ledger_count, id, ADMIN_SHOW_LEDGER))
            != ADMIN_OK)
     {
         return rc;

@@ -10,6 +10,7 @@
 #include "nano_config.h"
 #include "nano_credits.h"
 #include "nano_gen.h"
+#include "nano_gen_options.h"
 #include "nano_log.h"
 
 #define NANO_GEN_ISO(col)                                                     \
@@ -657,24 +658,21 @@ nano_gen_cursor_time_ok(const char *at)
  * plain ASCII the database gave us, checked before use.  The time is
  * to_char's, in one format: as PostgreSQL prints a timestamp it follows
  * the connection's DateStyle ("06/12/2026 01:58:45.413" under SQL, DMY),
- * and such a cursor was refused on the next page. */
+ * and such a cursor was refused on the next page.  The id is a whole
+ * generation id: a cursor cut short in its id was taken, and paged from
+ * a place no row had (found by the pagination probe). */
 static int
 nano_gen_cursor_split(const char *cursor, char *at, size_t atcap, char *id,
     size_t idcap)
 {
     const char  *bar = strchr(cursor, '|');
-    const char  *p;
     size_t       n;
 
     if (bar == NULL || (size_t) (bar - cursor) >= atcap
-        || strlen(bar + 1) >= idcap || bar == cursor || bar[1] == '\0')
+        || strlen(bar + 1) >= idcap || bar == cursor
+        || !nano_gen_uuid_ok(bar + 1))
     {
         return -1;
-    }
-    for (p = bar + 1; *p != '\0'; p++) {
-        if (strchr("0123456789abcdef-", *p) == NULL) {
-            return -1;
-        }
     }
     n = (size_t) (bar - cursor);
     memcpy(at, cursor, n);

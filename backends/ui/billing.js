@@ -111,7 +111,23 @@ header.onChange((n) => balance.show(n));
 
 const ledger = {
     cursor: null,
+    busy: false,
+    seq: 0,
+    /* One page at a time: Load more pressed twice before its page came (a
+     * double click, or Load more beside a Try again) asked for the same
+     * cursor twice and showed the page twice.  A first page read again
+     * (a purchase paid) outdates a page still on its way. */
     async load(more = false, pressed = false) {
+        if (more && this.busy) return null;
+        const seq = ++this.seq;
+        this.busy = true;
+        try {
+            return await this.read(more, pressed, seq);
+        } finally {
+            if (seq === this.seq) this.busy = false;
+        }
+    },
+    async read(more, pressed, seq) {
         const q = new URLSearchParams({ limit: String(LEDGER_PAGE) });
         if (more && this.cursor) q.set('cursor', this.cursor);
         const errorEl = $('[data-nbb-ledger-error]');
@@ -143,8 +159,9 @@ const ledger = {
         try {
             res = await api(`/api/credits?${q}`);
         } catch {
-            return failed('The ledger could not be loaded: the network seems down.');
+            return seq === this.seq ? failed('The ledger could not be loaded: the network seems down.') : null;
         }
+        if (seq !== this.seq) return null;
         if (res.status !== 200 || !res.body) {
             return failed(explain(res, 'load the ledger'));
         }

@@ -158,6 +158,13 @@ test('users list: newest first with balance and sign-in methods; --limit; bad li
     r = admin(['users', 'list', '--limit', '1']);
     assert.equal(r.status, 0);
     assert.equal(r.out.trim().split('\n').length, 2, 'a header and one row');
+    // the users left out are counted, on stderr (the newest 50 of many
+    // read as all of them: found by the pagination probe)
+    await person('adminlist-second');
+    r = admin(['users', 'list', '--limit', '1']);
+    assert.equal(r.out.trim().split('\n').length, 2);
+    assert.match(r.err, /^nano-admin: [1-9]\d* more users not shown \(--limit N, at most 10000\)\n$/);
+    assert.doesNotMatch(admin(['users', 'list', '--limit', '10000']).err, /not shown/);
     for (const bad of ['0', '10001', 'abc', '-1', '']) {
         r = admin(['users', 'list', '--limit', bad]);
         assert.equal(r.status, 2, `--limit ${JSON.stringify(bad)}`);
@@ -183,6 +190,31 @@ test('users show: found whatever the case of the email; a name with escape codes
     r = admin(['users', 'show', 'a\xffb@example.com']);
     assert.notEqual(r.status, 0);
     assert.equal(admin(['users', 'show']).status, 2);
+});
+
+// users show lists the 20 sessions last seen and the 10 latest ledger
+// rows; beyond that it said nothing, and 35 sessions read as 20 (found
+// by the pagination probe).
+test('users show: a part cut short says how many rows it left out', async () => {
+    const a = await person('adminmore');
+    psql(`INSERT INTO "AuthSession" ("id", "userId", "lastSeenAt", "expires")
+        SELECT ${lit(a.id)} || '-s' || g, ${lit(a.id)}, '2026-01-01'::timestamp + g * interval '1 minute',
+        extract(epoch FROM now())::bigint + 3600 FROM generate_series(1, 34) g`);
+    psql(`INSERT INTO "CreditLedger" ("userId", "delta", "reason") SELECT ${lit(a.id)}, 0, 'adjustment' FROM generate_series(1, 11) g`);
+    let r = admin(['users', 'show', a.user.email]);
+    assert.equal(r.status, 0, r.err);
+    const part = (name) => r.out.split(`\n${name}:\n`)[1].split('\n\n')[0].split('\n').filter(Boolean);
+    const sessions = part('sessions');
+    assert.equal(sessions.length, 1 + 20 + 1, sessions.join('\n'));
+    assert.equal(sessions.at(-1), '  (15 more not shown)');
+    const ledger = part('latest credit changes');
+    assert.equal(ledger.at(-1), '  (2 more not shown)', ledger.join('\n'));
+
+    // nothing is said when all are shown
+    const b = await person('adminmore-few');
+    r = admin(['users', 'show', b.user.email]);
+    assert.equal(r.status, 0, r.err);
+    assert.doesNotMatch(r.out, /more not shown/);
 });
 
 test('credits grant: a "grant" ledger row with the reason, the balance and the ledger agree; refusals change nothing', async () => {
