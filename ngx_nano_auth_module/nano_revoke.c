@@ -5,15 +5,11 @@
  * probes and threads may share one snapshot.
  */
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "nano_revoke.h"
 
@@ -190,92 +186,6 @@ failed:
 
     nano_revoke_free(rv);
     return NULL;
-}
-
-
-nano_revoke_t *
-nano_revoke_load(const char *path, long long now, char *err, size_t errlen)
-{
-    int             fd;
-    char           *buf, why[200];
-    size_t          n;
-    ssize_t         got;
-    struct stat     st;
-    nano_revoke_t  *rv;
-
-    if (path == NULL || *path == '\0') {
-        snprintf(err, errlen, "no revocation file given");
-        return NULL;
-    }
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd == -1) {
-        snprintf(err, errlen, "cannot open revocation file \"%s\": %s", path,
-                 strerror(errno));
-        return NULL;
-    }
-
-    rv = NULL;
-    buf = NULL;
-
-    if (fstat(fd, &st) == -1) {
-        snprintf(err, errlen, "cannot stat revocation file \"%s\": %s", path,
-                 strerror(errno));
-        goto out;
-    }
-
-    if (!S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "revocation file \"%s\" is not a regular file",
-                 path);
-        goto out;
-    }
-
-    if (st.st_size > NANO_REVOKE_FILE_MAX) {
-        snprintf(err, errlen, "revocation file \"%s\" is larger than %d bytes",
-                 path, NANO_REVOKE_FILE_MAX);
-        goto out;
-    }
-
-    /* one byte more than stat said, to notice a file that grew */
-    buf = malloc((size_t) st.st_size + 1);
-    if (buf == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-
-    n = 0;
-    while (n < (size_t) st.st_size + 1) {
-        got = read(fd, buf + n, (size_t) st.st_size + 1 - n);
-        if (got == -1 && errno == EINTR) {
-            continue;
-        }
-        if (got == -1) {
-            snprintf(err, errlen, "cannot read revocation file \"%s\": %s",
-                     path, strerror(errno));
-            goto out;
-        }
-        if (got == 0) {
-            break;
-        }
-        n += (size_t) got;
-    }
-
-    if (n != (size_t) st.st_size) {
-        snprintf(err, errlen, "revocation file \"%s\" changed while it was "
-                 "read (the writer must rename a new file over it)", path);
-        goto out;
-    }
-
-    rv = nano_revoke_parse(buf, n, now, why, sizeof(why));
-    if (rv == NULL) {
-        snprintf(err, errlen, "revocation file \"%s\": %s", path, why);
-    }
-
-out:
-
-    free(buf);
-    close(fd);
-    return rv;
 }
 
 

@@ -59,10 +59,6 @@ typedef struct nano_revoke_s  nano_revoke_t;
 nano_revoke_t *nano_revoke_parse(const char *buf, size_t len, long long now,
     char *err, size_t errlen);
 
-/* Reads and parses a snapshot file; NULL with a message in err. */
-nano_revoke_t *nano_revoke_load(const char *path, long long now, char *err,
-    size_t errlen);
-
 /* Accepts NULL. */
 void nano_revoke_free(nano_revoke_t *rv);
 

@@ -1158,10 +1158,10 @@ ngx_http_nano_auth_wants_401(ngx_http_request_t *r)
 
 /*
  * Adds the HSTS header (nano_auth_hsts), and turns nginx's special 401
- * (or 403) response for our refusal into our answer.  Only that one: a backend's 401 has no err_status, an
- * "error_page 401" redirect starts with a fresh ctx (the operator's page
- * wins), and a 401 challenge another access module set
- * (WWW-Authenticate) stays as it is.
+ * (or 403) response for our refusal into our answer.  Only that one: a
+ * backend's 401 has no err_status, an "error_page 401" redirect starts
+ * with a fresh ctx (the operator's page wins), and a 401 challenge
+ * another access module set (WWW-Authenticate) stays as it is.
  */
 static ngx_int_t
 ngx_http_nano_auth_header_filter(ngx_http_request_t *r)

@@ -62,7 +62,7 @@ fi
 start=$SECONDS
 root=$chroot_root
 work=$cache/work                      # curl's cookies and bodies
-passed=0 failed=0 pgver= pids=()
+passed=0 failed=0 pgver='' pids=()
 
 pass() { passed=$((passed + 1)); printf '  PASS  %s\n' "$*"; }
 fail() { failed=$((failed + 1)); printf '  FAIL  %s\n' "$*"; }
@@ -151,6 +151,7 @@ abi_dep() {
     abi=$(dpkg-deb -f "$root"/tmp/debs/libnginx-mod-http-nano-auth_*.deb Depends |
         grep -o 'nginx-abi-[^, ]*') || return 1
     echo "depends on $abi"
+    # shellcheck disable=SC2016 # dpkg-query's field, not the shell's
     inroot dpkg-query -W -f '${Provides}\n' nginx | grep -q "$abi"
 }
 check "the module depends on the exact nginx ABI, which Debian's nginx provides" abi_dep
@@ -198,6 +199,7 @@ check "systemd-analyze verify $units" verify
 # --- PostgreSQL, as an operator sets it up ---------------------------------
 pg_setup() {
     local etc
+    # shellcheck disable=SC2012 # version folders: digits and dots
     pgver=$(ls "$root/etc/postgresql" | sort -V | tail -n 1)
     [ -n "$pgver" ] || { echo "no cluster in /etc/postgresql"; return 1; }
     etc=$root/etc/postgresql/$pgver/main
@@ -244,6 +246,7 @@ unit_get() {
 last() { unit_get "$@" | tail -n 1; }
 
 # The listening socket as fd 0, as StandardInput=socket hands it over.
+# shellcheck disable=SC2016 # Perl's variables
 launcher='use IO::Socket::UNIX; use POSIX ();
 my ($path, $group, $mode, $umask, @cmd) = @ARGV;
 unlink $path;
@@ -279,6 +282,8 @@ start_app() {
     done
     f=$(last "$app" ListenStream)
     install -d -m "$(last "$app" DirectoryMode)" "$root$(dirname "$f")"
+    # ExecStart unquoted: its words are the command, as systemd splits it
+    # shellcheck disable=SC2046
     chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
         perl -e "$launcher" "$f" "$(last "$app" SocketGroup)" \
         "$(last "$app" SocketMode)" "$(last "$app" UMask)" \
@@ -469,6 +474,7 @@ EOF
 so=/usr/lib/nginx/modules/ngx_http_nano_auth_module.so
 old_master=$(cat "$root/run/nginx.pid")
 versions() {
+    # shellcheck disable=SC2016 # dpkg-query's field, not the shell's
     inroot dpkg-query -W -f '${Version}\n' nano-platform \
         libnginx-mod-http-nano-auth | paste -sd ' '
 }

@@ -44,4 +44,5 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
     trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 rm -f /usr/sbin/policy-rc.d.nano
+# shellcheck disable=SC2086 # a list of package names, one word each
 apt-get install -y -qq --no-install-recommends $missing

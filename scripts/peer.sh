@@ -74,7 +74,7 @@ case $cmd in
         STACK_MEDIA_DIR=${STACK_MEDIA_DIR:-$first/media}
         STACK_LISTEN=unix
         STACK_UPSTREAMS=$STACK_STATE/upstreams.conf
-        STACK_ORIGINS= STACK_SUBDOMAINS=
+        STACK_ORIGINS='' STACK_SUBDOMAINS=''
         rm -rf "$STACK_STATE/env.d"
         [ -d "$first/env.d" ] && cp -r "$first/env.d" "$STACK_STATE/env.d"
         if [ "${3:-}" = --site ]; then

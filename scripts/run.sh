@@ -34,6 +34,7 @@ esac
 if [ "${#STACK_PORT}" -gt 5 ] || [ "$STACK_PORT" -gt 65535 ]; then
     stack_die "PORT must be a port number from 1 to 65535, not '$STACK_PORT'"
 fi
+# shellcheck disable=SC2031 # the caller's; stack.sh sets it for children only
 STACK_URL=${NEXTAUTH_URL:-http://localhost:$STACK_PORT}
 STACK_URL=${STACK_URL%/}
 STACK_LISTEN=${NANO_LISTEN:-unix}
@@ -59,6 +60,7 @@ cd "$STACK_ROOT"
 stack_lock nowait || exit 1     # one make run per checkout
 STACK_SECRET_FILE=$STACK_STATE/keys
 STACK_UPSTREAMS=$STACK_STATE/upstreams.conf
+# shellcheck disable=SC2031 # the caller's; stack.sh sets it for children only
 STACK_DB_URL=${DATABASE_URL:-}
 STACK_OWN_DB=
 [ -n "$STACK_DB_URL" ] || STACK_OWN_DB=1

@@ -1298,12 +1298,6 @@ nano_db_listen(nano_db_t *db, const char *channel)
 }
 
 int
-nano_db_wait(nano_db_t *db, int timeout_ms, const char *payload)
-{
-    return nano_db_wait_on(db, timeout_ms, NULL, payload, NULL, NULL);
-}
-
-int
 nano_db_wait_on(nano_db_t *db, int timeout_ms, const char *channel,
     const char *payload, nano_db_notice_fn other, void *arg)
 {

@@ -185,22 +185,18 @@ nano_db_status_t nano_db_finish(nano_db_t *db, nano_db_status_t st);
 
 /*
  * LISTENs on channel (an identifier, quoted here), connecting first when
- * needed.  Call it again after nano_db_wait reports a lost connection.
+ * needed.  Call it again after nano_db_wait_on reports a lost
+ * connection.
  */
 nano_db_status_t nano_db_listen(nano_db_t *db, const char *channel);
 
 /*
  * Waits up to timeout_ms for notifications on the connection that
  * nano_db_listen opened, and consumes all that arrived.  Returns 1 when
- * at least one arrived whose payload is payload (any, when NULL), 0 on
- * timeout or when none did, -1 when the connection is lost.
- */
-int nano_db_wait(nano_db_t *db, int timeout_ms, const char *payload);
-
-/*
- * nano_db_wait for one of several channels a connection LISTENs on:
- * only a notification on channel counts toward the answer, and each one
- * on another channel goes to other(arg, channel, payload) instead.
+ * at least one arrived on channel (any, when NULL) whose payload is
+ * payload (any, when NULL), 0 on timeout or when none did, -1 when the
+ * connection is lost.  Each one on another channel goes to
+ * other(arg, channel, payload) (may be NULL) instead.
  */
 typedef void (*nano_db_notice_fn)(void *arg, const char *channel,
     const char *payload);

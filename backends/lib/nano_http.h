@@ -19,7 +19,6 @@
 #define NANO_BODY_MAX  (64 * 1024)   /* bigger bodies get 413 */
 
 typedef struct nano_app_s            nano_app_t;           /* nano_server.h */
-typedef struct nano_worker_s         nano_worker_t;        /* nano_server.h */
 typedef struct nano_route_params_s   nano_route_params_t;  /* nano_route.h */
 typedef struct nano_upload_set_s     nano_upload_set_t;    /* nano_upload.h */
 struct nano_db_s;                                          /* nano_db.h */
@@ -45,7 +44,6 @@ typedef struct {
     size_t                 body_len;
     const nano_config_t   *config;
     const nano_app_t      *app;
-    nano_worker_t         *worker;
     /* Set by the server, libnano's own: read them through
      * nano_req_path_param, nano_req_upload, nano_stream_*,
      * nano_server_db. */

@@ -15,7 +15,6 @@
 #define NANO_JWKS_MIN_BITS   2048       /* smaller RSA keys are left out */
 #define NANO_JWKS_MAX_BITS   8192       /* larger ones too */
 #define NANO_JWKS_KID_MAX    256        /* bytes of a kid */
-#define NANO_JWKS_BODY_MAX   (256 * 1024)   /* a document we parse */
 
 typedef struct nano_jwks_s  nano_jwks_t;
 

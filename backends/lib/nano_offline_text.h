@@ -14,7 +14,6 @@
 #include <stdint.h>
 
 #define NANO_OFFLINE_TEXT_MAX_TOKENS  120    /* at most, per reply */
-#define NANO_OFFLINE_TEXT_DELAY_MS    50     /* the mean pause per token */
 
 typedef struct {
     char      *text;       /* the whole reply, owned */

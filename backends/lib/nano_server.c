@@ -45,15 +45,14 @@
 #define NANO_LISTEN_BACKLOG    4096
 #define NANO_STOP_GRACE_SEC    10       /* for requests in flight */
 
-struct nano_worker_s {
+typedef struct {
     int                   id;
     int                   started;
     pthread_t             thread;
     FCGX_Request          fcgx;
     const nano_app_t     *app;
     const nano_config_t  *config;
-    void                 *data;
-};
+} nano_worker_t;
 
 typedef struct {
     int    fd;
@@ -63,7 +62,6 @@ typedef struct {
 } nano_listener_t;
 
 static atomic_int     nano_server_stopping;
-static atomic_int     nano_server_failed;     /* a worker could not start */
 static nano_dbpool_t  nano_server_pool;
 static nano_conns_t   nano_server_conns;
 static atomic_long    nano_server_accept_warned;  /* time(), last logged */
@@ -74,24 +72,6 @@ static void
 nano_server_wake(int sig)
 {
     (void) sig;
-}
-
-void
-nano_worker_set_data(nano_worker_t *w, void *data)
-{
-    w->data = data;
-}
-
-void *
-nano_worker_data(const nano_worker_t *w)
-{
-    return w->data;
-}
-
-int
-nano_worker_id(const nano_worker_t *w)
-{
-    return w->id;
 }
 
 int
@@ -900,7 +880,6 @@ nano_server_handle(nano_worker_t *w)
     nano_req_init(&req, w->fcgx.envp);
     req.config = w->config;
     req.app = w->app;
-    req.worker = w;
     req.stream.out = w->fcgx.out;
     req.stream.fd = w->fcgx.ipcFd;
     params.n = 0;
@@ -987,13 +966,6 @@ nano_server_worker(void *arg)
     sigaddset(&wake, SIGUSR1);
     pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
 
-    if (w->app->worker_init != NULL && w->app->worker_init(w) != 0) {
-        nano_log_error("worker %d: init failed; stopping", w->id);
-        atomic_store(&nano_server_failed, 1);
-        kill(getpid(), SIGTERM);
-        return NULL;
-    }
-
     while (!atomic_load(&nano_server_stopping)) {
         fd = nano_conns_next(&nano_server_conns);
         if (fd < 0) {
@@ -1021,9 +993,6 @@ nano_server_worker(void *arg)
         nano_server_handle(w);
     }
 
-    if (w->app->worker_cleanup != NULL) {
-        w->app->worker_cleanup(w);
-    }
     nano_client_thread_cleanup();
     return NULL;
 }
@@ -1331,7 +1300,7 @@ nano_server_main(int argc, char **argv, const nano_app_t *app)
         }
     } while (sig != SIGTERM && sig != SIGINT && sig != SIGHUP);
     nano_log_info("signal %d: shutting down", sig);
-    rc = atomic_load(&nano_server_failed) ? NANO_EXIT_FAILURE : NANO_EXIT_OK;
+    rc = NANO_EXIT_OK;
     if (app->stopping != NULL) {
         app->stopping();
     }

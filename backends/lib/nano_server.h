@@ -75,10 +75,6 @@ struct nano_app_s {
      * serve: winds down the app's own work (a job runner's drain); the
      * workers' grace period and stop come after it returns. */
     void               (*stopping)(void);
-    /* Optional, run in each worker thread before it accepts requests and
-     * after it stops; init returns 0, or -1 to stop the server. */
-    int                (*worker_init)(nano_worker_t *w);
-    void               (*worker_cleanup)(nano_worker_t *w);
 };
 
 /*
@@ -135,12 +131,5 @@ int nano_server_db_error(nano_res_t *res, nano_db_t *db,
  */
 nano_db_t *nano_server_db_get(int wait_ms);
 void nano_server_db_put(nano_db_t *db);
-
-/* Per-worker app state, owned by the app (free it in worker_cleanup). */
-void nano_worker_set_data(nano_worker_t *w, void *data);
-void *nano_worker_data(const nano_worker_t *w);
-
-/* 0-based index of the worker. */
-int nano_worker_id(const nano_worker_t *w);
 
 #endif /* NANO_SERVER_H */

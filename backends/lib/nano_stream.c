@@ -93,12 +93,6 @@ nano_stream_release(nano_req_t *req)
 }
 
 int
-nano_stream_gone(const nano_req_t *req)
-{
-    return req->stream.gone;
-}
-
-int
 nano_stream_peer_closed(nano_req_t *req)
 {
     struct pollfd  pfd;

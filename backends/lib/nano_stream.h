@@ -65,9 +65,6 @@ int nano_sse_event(nano_req_t *req, const char *event, json_t *data);
 #define NANO_SSE_HEARTBEAT_MS  5000
 int nano_sse_heartbeat(nano_req_t *req);
 
-/* 1 once a write failed (the client is gone). */
-int nano_stream_gone(const nano_req_t *req);
-
 /*
  * 1 when nginx closed the request's connection before anything was
  * written (it stopped waiting: its fastcgi_read_timeout, or its client

@@ -47,7 +47,7 @@ typedef struct {
     const nano_textgen_req_t  *req;
     nano_textgen_res_t        *res;
     nano_chat_stream_t         stream;
-    nano_client_res_t         *cres;
+    nano_client_res_t         *cres;       /* during one try only */
     nano_buf_t                 errbody;    /* a failure status's body */
     nano_provider_error_t      err;
     long long                  sent_at;    /* the reader's last write */
@@ -272,6 +272,7 @@ out:
     nano_buf_cleanup(&ctx->errbody);
     nano_chat_result_cleanup(&out);
     nano_client_res_cleanup(&cres);
+    ctx->cres = NULL;
     nano_client_call_cleanup(&call);
     if (rc != 0) {
         /* an error event or a 2xx body may quote the key too, not only an

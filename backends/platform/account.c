@@ -188,7 +188,8 @@ platform_account_fresh(nano_res_t *res, nano_db_t *db,
     return nano_res_error(res, 403, "reauth_required", message);
 }
 
-int
+/* 200 {"ok":true}. */
+static int
 platform_account_ok(nano_res_t *res)
 {
     return nano_res_json(res, 200, json_pack("{s:b}", "ok", 1));

@@ -374,7 +374,10 @@ out:
     return status;
 }
 
-int
+/* Reads a POST's fields (form or JSON) and NextAuth's json flag; a JSON
+ * body asks for JSON answers too.  Answers 4xx itself (returns the
+ * status) or returns 0. */
+static int
 platform_post_fields(nano_req_t *req, nano_res_t *res, nano_form_t *f,
     int *json)
 {

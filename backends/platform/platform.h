@@ -91,9 +91,6 @@ int platform_account_session(nano_req_t *req, nano_res_t *res, int change,
 int platform_account_begin(nano_req_t *req, nano_res_t *res, nano_db_t **db,
     platform_session_t *ps, nano_form_t *f);
 
-/* 200 {"ok":true}. */
-int platform_account_ok(nano_res_t *res);
-
 /* The user's live sessions, [{"id","current","createdAt","lastSeenAt",
  * "ipAddress","userAgent"}] (current: the id current), newest use
  * first; a new array, or NULL with *st set. */
@@ -402,11 +399,6 @@ nano_db_status_t platform_user_create(nano_db_t *db, const char *id,
 /* Strips leading and trailing spaces and tabs in place; returns s. */
 char *platform_trim(char *s);
 
-/* 1 when s holds a control character (C0, DEL or C1: the gateway
- * refuses them in a token's claims) or U+2028/U+2029, the line and
- * paragraph separators, else 0. */
-int platform_has_control(const char *s);
-
 #define PLATFORM_NAME_CHARS  100    /* a user's name, in characters */
 
 /*
@@ -464,12 +456,6 @@ nano_password_result_t platform_password_check(nano_req_t *req,
     const char *password, const char *hash);
 nano_password_result_t platform_password_make(nano_req_t *req,
     const char *password, char **hash);
-
-/* auth.c: reads a POST's fields (form or JSON) and NextAuth's json
- * flag; a JSON body asks for JSON answers too.  Answers 4xx itself
- * (returns the status) or returns 0. */
-int platform_post_fields(nano_req_t *req, nano_res_t *res, nano_form_t *f,
-    int *json);
 
 /*
  * auth.c: the checks a sign-in POST starts with, as the credentials

@@ -36,7 +36,10 @@ platform_trim(char *s)
     return s;
 }
 
-int
+/* 1 when s holds a control character (C0, DEL or C1: the gateway
+ * refuses them in a token's claims) or U+2028/U+2029, the line and
+ * paragraph separators, else 0. */
+static int
 platform_has_control(const char *s)
 {
     const unsigned char  *p;

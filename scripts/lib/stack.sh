@@ -253,6 +253,7 @@ stack_pg_locate() {
         printf '%s\n' "$base" >"$STACK_STATE/pg.location"
         stack_pg_usable "$base" || stack_die "cannot prepare $base for the postgres user"
     fi
+    # shellcheck disable=SC2034 # tests/bench/admission-cost reads it
     PG_BASE=$base
     PG_DATA=$base/data
     PG_SOCK=$base/sock

@@ -21,7 +21,7 @@
 # stack runs it, fsync, synchronous_commit and full_page_writes off.
 
 STACK_MODE=bench
-[ "${BENCH_PG_FAST:-}" = 1 ] && STACK_MODE=test
+[ "${BENCH_PG_FAST:-}" = 1 ] && STACK_MODE='test'
 STACK_STATE=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/.state/bench
 # shellcheck source=scripts/lib/stack.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib/stack.sh"

@@ -35,7 +35,7 @@ fi
 # instrumentation (the Makefile's own rules, in $out/lib): the linker takes
 # from it what a harness needs, so no harness lists its sources and a
 # file that starts using another one cannot break a harness's build.
-san=(-fsanitize=address,undefined -fno-sanitize-recover=all)
+san=('-fsanitize=address,undefined' -fno-sanitize-recover=all)
 lib=$out/lib/lib/libnano.a
 mkdir -p "$out"
 echo "fuzz: building $lib"

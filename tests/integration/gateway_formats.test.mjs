@@ -15,10 +15,11 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
-    jwt, jwe, jweKey, claims, now, sleep, b64url, freePort, listening,
+    jwt, jwe, jweKey, claims, now, sleep, b64url, freePort, startOwnNginx,
+    stopOwnNginx,
 } from './lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -124,22 +125,12 @@ before(async () => {
     });
     await new Promise((resolve) => backend.listen(port.backend, '127.0.0.1', resolve));
 
-    master = spawn(NGINX, ['-p', `${dir}/`, '-c', CONF, '-e', ERROR_LOG],
-        { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    master.stderr.on('data', (d) => { stderr += d; });
-    master.on('exit', (code) => { if (code) console.error(`nginx exited with ${code}: ${stderr}`); });
-    await listening(port.main, { log: ERROR_LOG });
-    await listening(port.other, { log: ERROR_LOG });
+    master = await startOwnNginx({ nginx: NGINX, dir, conf: CONF, log: ERROR_LOG,
+        ports: [port.main, port.other] });
 });
 
 after(async () => {
-    if (master && master.exitCode === null) {
-        const exited = new Promise((resolve) => master.once('exit', resolve));
-        master.kill('SIGTERM');
-        await Promise.race([exited, sleep(5000)]);
-        if (master.exitCode === null) master.kill('SIGKILL');
-    }
+    await stopOwnNginx(master);
     if (backend) await new Promise((resolve) => backend.close(resolve));
     fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -20,9 +20,11 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { jwt, claims, now, sleep, freePort, listening } from './lib.mjs';
+import {
+    jwt, claims, now, sleep, freePort, startOwnNginx, stopOwnNginx,
+} from './lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NGINX = process.env.NGINX || '/usr/sbin/nginx';
@@ -108,24 +110,12 @@ before(async () => {
     });
     await new Promise((resolve) => backend.listen(port.backend, '127.0.0.1', resolve));
 
-    master = spawn(NGINX, ['-p', `${dir}/`, '-c', CONF, '-e', ERROR_LOG],
-        { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    master.stderr.on('data', (d) => { stderr += d; });
-    master.on('exit', (code) => {
-        if (code) console.error(`nginx exited with ${code}: ${stderr}`);
-    });
-    await listening(port.secure, { log: ERROR_LOG });
-    await listening(port.plain, { log: ERROR_LOG });
+    master = await startOwnNginx({ nginx: NGINX, dir, conf: CONF, log: ERROR_LOG,
+        ports: [port.secure, port.plain] });
 });
 
 after(async () => {
-    if (master && master.exitCode === null) {
-        const exited = new Promise((resolve) => master.once('exit', resolve));
-        master.kill('SIGTERM');
-        await Promise.race([exited, sleep(5000)]);
-        if (master.exitCode === null) master.kill('SIGKILL');
-    }
+    await stopOwnNginx(master);
     if (backend) await new Promise((resolve) => backend.close(resolve));
     fs.rmSync(dir, { recursive: true, force: true });
 });

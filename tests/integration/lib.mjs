@@ -6,7 +6,7 @@ import http from 'node:http';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { after } from 'node:test';
 
 export const BASE = (process.env.NANO_TEST_BASE || 'http://127.0.0.1:18080').replace(/\/$/, '');
@@ -321,4 +321,31 @@ export async function listening(p, { ms = 5000, log } = {}) {
         await sleep(50);
     }
     throw new Error(`nothing listens on ${p}: ${log && fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : ''}`);
+}
+
+// An nginx of a test's own (no stack): the master of `-p dir/ -c conf
+// -e log`, once something accepts on each of ports; stopped, when it
+// does not come up, before the error is thrown.  stopOwnNginx ends it.
+export async function startOwnNginx({ nginx, dir, conf, log, ports }) {
+    const master = spawn(nginx, ['-p', `${dir}/`, '-c', conf, '-e', log],
+        { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    master.stderr.on('data', (d) => { stderr += d; });
+    master.on('exit', (code) => { if (code) console.error(`nginx exited with ${code}: ${stderr}`); });
+    try {
+        for (const p of ports) await listening(p, { log });
+    } catch (e) {
+        await stopOwnNginx(master);
+        throw e;
+    }
+    return master;
+}
+
+// TERM, then KILL when the master is still there 5 s later.
+export async function stopOwnNginx(master) {
+    if (!master || master.exitCode !== null || master.signalCode !== null) return;
+    const exited = new Promise((resolve) => master.once('exit', resolve));
+    master.kill('SIGTERM');
+    await Promise.race([exited, sleep(5000)]);
+    if (master.exitCode === null && master.signalCode === null) master.kill('SIGKILL');
 }

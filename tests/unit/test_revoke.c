@@ -1,19 +1,16 @@
 /*
  * Unit tests for the revocation snapshot (nano_revoke): the writer's
  * lines read back by the parser, dead entries dropped, the user cut-off,
- * every malformed file refused whole, limits, and the file loader.
+ * every malformed file refused whole, and limits.
  */
 
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -548,55 +545,6 @@ test_limits(void **state)
 }
 
 
-/* ---- files ------------------------------------------------------------ */
-
-static void
-test_load_file(void **state)
-{
-    int             fd;
-    char            path[] = "/tmp/nano-revoke-test-XXXXXX", dir[64];
-    nano_revoke_t  *rv;
-    static const char  content[] = HEADER "s 1700003600 a%20b\n";
-
-    (void) state;
-    fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, content, sizeof(content) - 1),
-                     sizeof(content) - 1);
-    close(fd);
-
-    rv = nano_revoke_load(path, NOW, err, sizeof(err));
-    assert_non_null(rv);
-    assert_true(session_revoked(rv, "a b"));
-    nano_revoke_free(rv);
-
-    /* a malformed file names itself and why */
-    fd = open(path, O_WRONLY | O_TRUNC);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, HEADER "junk\n", sizeof(HEADER "junk\n") - 1),
-                     sizeof(HEADER "junk\n") - 1);
-    close(fd);
-    assert_null(nano_revoke_load(path, NOW, err, sizeof(err)));
-    assert_non_null(strstr(err, path));
-    assert_non_null(strstr(err, "line 3: not"));
-
-    unlink(path);
-    assert_null(nano_revoke_load(path, NOW, err, sizeof(err)));
-    assert_non_null(strstr(err, "cannot open revocation file"));
-    assert_non_null(strstr(err, "No such file or directory"));
-
-    snprintf(dir, sizeof(dir), "%s.d", path);
-    assert_int_equal(mkdir(dir, 0700), 0);
-    assert_null(nano_revoke_load(dir, NOW, err, sizeof(err)));
-    assert_non_null(strstr(err, "not a regular file"));
-    rmdir(dir);
-
-    assert_null(nano_revoke_load("", NOW, err, sizeof(err)));
-    assert_string_equal(err, "no revocation file given");
-    assert_null(nano_revoke_load(NULL, NOW, err, sizeof(err)));
-}
-
-
 int
 main(void)
 {
@@ -617,7 +565,6 @@ main(void)
         cmocka_unit_test(test_refuse_truncated_and_crlf),
         cmocka_unit_test(test_id_lengths),
         cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_load_file),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
