@@ -606,7 +606,8 @@ test('backends: a NANO_ROOT without the app\'s pages stops it at start, naming i
 // The platform writes the revocation snapshot the gateways read next to
 // NANO_REVOCATION_FILE and renames it over it.  A folder that is not
 // there (a typo) let the platform start and log an error at each write,
-// while no gateway ever learnt of a sign-out until the tokens expired.
+// while no gateway ever learnt of a sign-out until the tokens expired;
+// so did the folder itself named as the file (found by the config probe).
 test('backends: the platform stops at start when NANO_REVOCATION_FILE\'s folder cannot take the snapshot', async () => {
     const media = fs.mkdtempSync(path.join(tmpRoot, 'media-'));
     const dir = fs.mkdtempSync(path.join(tmpRoot, 'rev-'));
@@ -623,6 +624,19 @@ test('backends: the platform stops at start when NANO_REVOCATION_FILE\'s folder 
         assert.equal(r.signal, null, `${file}: it did not stop by itself`);
         assert.equal(r.status, 1, `${file} is refused: ${r.stderr.slice(-300)}`);
         assert.ok(r.stderr.includes(`error: NANO_REVOCATION_FILE ${file}: cannot write in ${path.dirname(file)}: `),
+            r.stderr.slice(-300));
+        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+    }
+    // the folder itself, with or without its slash: the snapshot cannot
+    // be renamed over a folder, so every write failed, as above
+    for (const file of [dir, `${dir}/`]) {
+        const r = spawnSync(path.join(BIN, 'nano-platform'), ['--listen', `unix:${sock}`], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
+            env: backendEnv({ ...env, NANO_REVOCATION_FILE: file }),
+        });
+        assert.equal(r.signal, null, `${file}: it did not stop by itself`);
+        assert.equal(r.status, 1, `${file} is refused: ${r.stderr.slice(-300)}`);
+        assert.ok(r.stderr.includes(`error: NANO_REVOCATION_FILE ${file} is a folder: name the file in it`),
             r.stderr.slice(-300));
         assert.ok(!fs.existsSync(sock), 'and no socket is left');
     }
