@@ -743,6 +743,27 @@ test('backends: a module whose registry kind its binary has no provider for stop
     }
 });
 
+// A NANO_MODULES_FILE that names no file (a typo, a file removed) let the
+// platform start with a warning and a header and dashboard that listed
+// no module, while every module refused it; as a NANO_PACKS_FILE that is
+// not there, it stops the platform too (found by the config probe).
+test('backends: a NANO_MODULES_FILE that is not there stops the platform and a module at start, naming it', () => {
+    const media = fs.mkdtempSync(path.join(tmpRoot, 'media-'));
+    const missing = path.join(tmpRoot, 'no-such-modules.conf');
+    for (const app of ['platform', 'qwen']) {
+        const sock = path.join(tmpRoot, `registry-${app}.sock`);
+        const r = spawnSync(path.join(BIN, `nano-${app}`), ['--listen', `unix:${sock}`], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
+            env: backendEnv({ NANO_MEDIA_DIR: media, NANO_MODULES_FILE: missing }),
+        });
+        assert.equal(r.signal, null, `${app}: it did not stop by itself: ${r.stderr.slice(-300)}`);
+        assert.equal(r.status, 1, `${app}: ${r.stderr.slice(-300)}`);
+        assert.ok(r.stderr.includes(`cannot open the module registry ${missing} (NANO_MODULES_FILE): No such file`),
+            r.stderr.slice(-300));
+        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+    }
+});
+
 // The ends of NANO_SIGNUP_CREDITS's range are taken: 0 (accounts open
 // empty) and 1,000,000,000; the grant itself is credits.test.mjs's.
 test('backends: NANO_SIGNUP_CREDITS of 0 or 1000000000 is taken: the backend serves and stops on TERM', async () => {
