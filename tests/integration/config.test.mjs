@@ -764,6 +764,44 @@ test('backends: a NANO_MODULES_FILE that is not there stops the platform and a m
     }
 });
 
+// STRIPE_API_BASE was taken when it began with http(s)://: "https://"
+// without a host started the platform with purchases on and every
+// checkout failing, and Stripe's own "https://api.stripe.com/v1" (the
+// root its API reference shows) sent each checkout to /v1/v1/, a 404.
+// A base without a host stops the platform, naming it; the /v1 root is
+// dropped, as the module providers' roots are (found by the config probe).
+test('backends: a STRIPE_API_BASE without a host stops the platform; its /v1 root is dropped', async () => {
+    const dir = fs.mkdtempSync(path.join(tmpRoot, 'stripe-'));
+    const packs = path.join(dir, 'packs.conf');
+    fs.writeFileSync(packs, 'small 100 499 usd 100 credits\n');
+    const sock = path.join(dir, 'p.sock');
+    const env = { NANO_MEDIA_DIR: dir, NANO_PACKS_FILE: packs, STRIPE_SECRET_KEY: 'sk_test_config',
+        STRIPE_WEBHOOK_SECRET: 'whsec_config' };
+    for (const base of ['https://', 'http:///v1', 'https://:443']) {
+        const r = spawnSync(path.join(BIN, 'nano-platform'), ['--listen', `unix:${sock}`], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
+            env: backendEnv({ ...env, STRIPE_API_BASE: base }),
+        });
+        assert.equal(r.signal, null, `${base}: it did not stop by itself: ${r.stderr.slice(-300)}`);
+        assert.equal(r.status, 1, `${base} is refused: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, /error: STRIPE_API_BASE must be an http\(s\) URL/, r.stderr.slice(-300));
+        assert.ok(!r.stderr.includes('sk_test_config'), 'the key is never logged');
+        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+    }
+    for (const [base, used] of [['https://api.stripe.com/v1', 'https://api.stripe.com'],
+        ['https://api.stripe.com/v1/', 'https://api.stripe.com'],
+        ['http://127.0.0.1:9/stripe/', 'http://127.0.0.1:9/stripe']]) {
+        const p = start('platform', ['--listen', `unix:${sock}`], { env: { ...env, STRIPE_API_BASE: base } });
+        try {
+            assert.ok(await connects({ path: sock }), `${base}: nothing accepted: ${p.stderr.slice(-300)}`);
+        } finally {
+            const r = await p.stop();
+            assert.equal(r.code, 0, r.stderr.slice(-300));
+        }
+        assert.ok(p.stderr.includes(`billing: purchases on, Stripe API ${used}\n`), `${base}: ${p.stderr.slice(-400)}`);
+    }
+});
+
 // The ends of NANO_SIGNUP_CREDITS's range are taken: 0 (accounts open
 // empty) and 1,000,000,000; the grant itself is credits.test.mjs's.
 test('backends: NANO_SIGNUP_CREDITS of 0 or 1000000000 is taken: the backend serves and stops on TERM', async () => {
