@@ -536,6 +536,50 @@ test('backends: no --listen and no socket on fd 0: exit 2 with a usage message',
     assert.match(r.stderr, /no --listen given and stdin is not a socket/);
 });
 
+// `--help` named 8 of the 20-odd variables every backend reads and none
+// of the platform's or a module's own (its provider key among them), and
+// a module's failed without a registry to read (run from another folder,
+// or NANO_MODULES_FILE not yet right) (found by the config probe).  Every
+// name the sources read is checked against the app's --help, so a new
+// variable must be listed there.
+test('backends: --help works anywhere and names every variable the app reads', () => {
+    const src = (dir) => fs.readdirSync(path.join(ROOT, dir)).filter((f) => f.endsWith('.c'))
+        .map((f) => fs.readFileSync(path.join(ROOT, dir, f), 'utf8')).join('\n');
+    const names = (text) => new Set([...text.matchAll(/(?:getenv|env_int)\(\s*"([A-Z0-9_]+)"/g)].map((m) => m[1]));
+    const lib = names(src('backends/lib'));
+    lib.delete('JOURNAL_STREAM');                                 // systemd's, not the operator's
+    // read only by the platform (the password pool, the packs) or only
+    // by the modules (their runner, in-flight limit, text timeout)
+    const platformOnly = ['NANO_BCRYPT_THREADS', 'NANO_BCRYPT_QUEUE', 'NANO_PACKS_FILE'];
+    const moduleOnly = ['NANO_MAX_INFLIGHT_PER_USER', 'NANO_JOBS_MAX', 'NANO_JOBS_BODY_MB',
+        'NANO_JOBS_DOWNLOAD_MB', 'NANO_JOBS_DRAIN_SECS', 'NANO_TEXT_WHOLE_TIMEOUT_MS'];
+    for (const n of [...platformOnly, ...moduleOnly]) assert.ok(lib.delete(n), `${n} is read in backends/lib`);
+    const common = [...lib];
+    for (const n of ['NEXTAUTH_URL', 'NANO_SECRET_FILE', 'NEXTAUTH_SECRET', 'NANO_ORIGINS', 'NANO_DB_TIMEOUT_MS',
+        'NANO_WORKERS', 'NANO_MAX_STREAMS', 'NANO_SIGNUP_CREDITS', 'NANO_MEDIA_SWEEP_SECS']) {
+        assert.ok(common.includes(n), `${n} found in the sources`);
+    }
+    const platform = [...names(src('backends/platform')), ...platformOnly,
+        ...['GOOGLE', 'GITHUB'].flatMap((p) => [`${p}_CLIENT_ID`, `${p}_CLIENT_SECRET`]),
+        'GOOGLE_ISSUER', 'GITHUB_BASE_URL', 'GITHUB_API_URL'];
+    const provider = { 'nano-banana': 'GEMINI', seedream: 'ARK', qwen: 'DASHSCOPE', grok: 'XAI', openai: 'OPENAI', 'wan-2.5': 'DASHSCOPE' };
+    const cwd = tmpDir();                                         // no modules.conf here
+    for (const app of APPS) {
+        const own = app === 'platform' ? platform
+            : [...moduleOnly, `${provider[app]}_API_KEY`, `${provider[app]}_BASE_URL`];
+        const r = spawnSync(path.join(BIN, `nano-${app}`), ['--help'], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL', cwd, env: { PATH: process.env.PATH },
+        });
+        assert.equal(r.status, 0, `${app} --help: ${r.stderr}`);
+        assert.match(r.stdout, /^usage: /, app);
+        const words = new Set(r.stdout.match(/[A-Z][A-Z0-9_]+/g));
+        for (const n of [...common, ...own]) assert.ok(words.has(n), `${app} --help names ${n}:\n${r.stdout}`);
+        if (app !== 'platform') {
+            for (const n of ['STRIPE_SECRET_KEY', 'NANO_REVOCATION_FILE']) assert.ok(!words.has(n), `${app}: not ${n}`);
+        }
+    }
+});
+
 // A backend's numeric settings are read once at start; a bad one stops it
 // with the setting named, rather than becoming a default (or, through
 // atoi, a limit of 1 from "1O") in silence.
