@@ -846,6 +846,29 @@ test('backends: a STRIPE_API_BASE without a host stops the platform; its /v1 roo
     }
 });
 
+// A DATABASE_URL that is set and cannot be a database URL (a typo: no
+// scheme, another database's scheme, an unclosed IPv6 bracket) let every
+// backend start, log the error once and answer each request needing the
+// database 503, all under a supervisor that saw it running.  It stops the
+// backend at start, naming it, its password never shown (found by the
+// config probe).  Unset, it still starts (make run's tests, a tool).
+test('backends: a DATABASE_URL that is no database URL stops a backend at start, naming it, its password masked', () => {
+    const media = fs.mkdtempSync(path.join(tmpRoot, 'media-'));
+    for (const [app, url] of [['platform', 'localhost:5432/nano'], ['qwen', 'mysql://nano:s3cret-pw@db/nano'],
+        ['nano-banana', 'postgresql://nano:s3cret-pw@[::1/nano'], ['wan-2.5', 'postgresql://nano:s3cret-pw@h/db?schema=%zz']]) {
+        const sock = path.join(tmpRoot, `dburl-${app}.sock`);
+        const r = spawnSync(path.join(BIN, `nano-${app}`), ['--listen', `unix:${sock}`], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
+            env: backendEnv({ NANO_MEDIA_DIR: media, DATABASE_URL: url }),
+        });
+        assert.equal(r.signal, null, `${app} ${url}: it did not stop by itself: ${r.stderr.slice(-300)}`);
+        assert.equal(r.status, 1, `${app} ${url}: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, /error: DATABASE_URL (must|is not|has)/, r.stderr.slice(-300));
+        assert.ok(!r.stderr.includes('s3cret'), `the password is never shown: ${r.stderr.slice(-300)}`);
+        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+    }
+});
+
 // The ends of NANO_SIGNUP_CREDITS's range are taken: 0 (accounts open
 // empty) and 1,000,000,000; the grant itself is credits.test.mjs's.
 test('backends: NANO_SIGNUP_CREDITS of 0 or 1000000000 is taken: the backend serves and stops on TERM', async () => {
