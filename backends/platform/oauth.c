@@ -50,8 +50,24 @@ static const char *const  platform_oauth_purposes[3] = {
 
 /* ---- configuration --------------------------------------------------- */
 
+/* 0 when v holds no blank or control character (no client id or
+ * secret does: one copied with its newline failed every sign-in at the
+ * provider), else -1 logged, naming var and never the value. */
+static int
+platform_oauth_plain(const char *var, const char *v)
+{
+    for (; *v != '\0'; v++) {
+        if ((unsigned char) *v <= 0x20 || *v == 0x7f) {
+            nano_log_error("%s holds a blank or a control character", var);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* A variable's value, or the first line of the file <name>_FILE names;
- * a new string, NULL when neither is set (or -1 on a bad file). */
+ * a new string, NULL when neither is set (or -1 on a bad value or
+ * file). */
 static int
 platform_oauth_secret(const char *name, char **out)
 {
@@ -62,6 +78,9 @@ platform_oauth_secret(const char *name, char **out)
 
     *out = NULL;
     if (v != NULL && v[0] != '\0') {
+        if (platform_oauth_plain(name, v) != 0) {
+            return -1;
+        }
         *out = strdup(v);
         return *out != NULL ? 0 : -1;
     }
@@ -79,6 +98,10 @@ platform_oauth_secret(const char *name, char **out)
     fclose(f);
     buf[n] = '\0';
     buf[strcspn(buf, "\r\n")] = '\0';
+    if (platform_oauth_plain(file_var, buf) != 0) {
+        explicit_bzero(buf, sizeof(buf));
+        return -1;
+    }
     if (buf[0] != '\0') {
         *out = strdup(buf);
     }

@@ -869,6 +869,36 @@ test('backends: a DATABASE_URL that is no database URL stops a backend at start,
     }
 });
 
+// An OAuth client id or secret with a blank or a control character in it
+// (a newline or CR carried over from a copy, a blank inside) was taken:
+// the platform said "GitHub sign-in is configured", and every sign-in
+// with it failed at the provider's token endpoint.  The module keys and
+// Stripe's are refused so already; these stop the platform at start,
+// naming the variable and never its value (found by the config probe).
+test('backends: an OAuth client id or secret with a blank or control character stops the platform, naming it', () => {
+    const dir = fs.mkdtempSync(path.join(tmpRoot, 'oauth-env-'));
+    const sock = path.join(dir, 'p.sock');
+    const file = path.join(dir, 'secret');
+    fs.writeFileSync(file, 'gh-s3cret-value \n');
+    for (const [env, named] of [
+        [{ GITHUB_CLIENT_ID: 'Iv1.s3cretid\n', GITHUB_CLIENT_SECRET: 'gh-s3cret' }, 'GITHUB_CLIENT_ID'],
+        [{ GITHUB_CLIENT_ID: 'Iv1.abc', GITHUB_CLIENT_SECRET: 'gh-s3cret\r' }, 'GITHUB_CLIENT_SECRET'],
+        [{ GOOGLE_CLIENT_ID: 'id.apps', GOOGLE_CLIENT_SECRET: 'GOCSPX s3cret' }, 'GOOGLE_CLIENT_SECRET'],
+        [{ GITHUB_CLIENT_ID: 'Iv1.abc', GITHUB_CLIENT_SECRET_FILE: file }, 'GITHUB_CLIENT_SECRET_FILE'],
+    ]) {
+        const r = spawnSync(path.join(BIN, 'nano-platform'), ['--listen', `unix:${sock}`], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
+            env: backendEnv({ NANO_MEDIA_DIR: dir, ...env }),
+        });
+        const what = JSON.stringify(env);
+        assert.equal(r.signal, null, `${what}: it did not stop by itself: ${r.stderr.slice(-300)}`);
+        assert.equal(r.status, 1, `${what} is refused: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, new RegExp(`error: ${named} holds a blank or a control character`), r.stderr.slice(-300));
+        assert.ok(!r.stderr.includes('s3cret'), `the value is never shown: ${r.stderr.slice(-300)}`);
+        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+    }
+});
+
 // The ends of NANO_SIGNUP_CREDITS's range are taken: 0 (accounts open
 // empty) and 1,000,000,000; the grant itself is credits.test.mjs's.
 test('backends: NANO_SIGNUP_CREDITS of 0 or 1000000000 is taken: the backend serves and stops on TERM', async () => {
