@@ -1216,7 +1216,9 @@ nano_server_parse_args(int argc, char **argv, const nano_app_t *app,
             break;
         case 'w':
             v = strtol(optarg, &end, 10);
-            if (*end != '\0' || v < 1 || v > NANO_WORKERS_MAX) {
+            if (end == optarg || *end != '\0' || v < 1
+                || v > NANO_WORKERS_MAX)
+            {
                 fprintf(stderr, "--workers must be 1..%d\n",
                         NANO_WORKERS_MAX);
                 return NANO_EXIT_USAGE;
@@ -1224,8 +1226,10 @@ nano_server_parse_args(int argc, char **argv, const nano_app_t *app,
             o->workers = (int) v;
             break;
         case 'm':
+            /* an empty one was mode 0: no worker of nginx's could
+             * connect, and every request was a 502 */
             v = strtol(optarg, &end, 8);
-            if (*end != '\0' || v < 0 || v > 0777) {
+            if (end == optarg || *end != '\0' || v < 0 || v > 0777) {
                 fprintf(stderr, "--socket-mode must be octal, e.g. 0660\n");
                 return NANO_EXIT_USAGE;
             }

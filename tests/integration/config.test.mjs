@@ -536,6 +536,22 @@ test('backends: no --listen and no socket on fd 0: exit 2 with a usage message',
     assert.match(r.stderr, /no --listen given and stdin is not a socket/);
 });
 
+// An empty --socket-mode (a unit or script whose variable was unset) was
+// read as mode 0: the backend served on a socket nginx's workers could not
+// open, and every request was a 502 (found by the config probe).
+test('backends: an empty or non-octal --socket-mode or --workers is refused with exit 2, no socket made', () => {
+    const sock = path.join(tmpDir(), 'mode.sock');
+    for (const args of [['--socket-mode', ''], ['--socket-mode', '66o'], ['--socket-mode', '1777'],
+        ['--workers', ''], ['--workers', '4x']]) {
+        const r = spawnSync(path.join(BIN, 'nano-qwen'), ['--listen', `unix:${sock}`, ...args], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL', env: backendEnv({ NANO_MEDIA_DIR: tmpDir() }),
+        });
+        assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, new RegExp(`${args[0]} must be`), r.stderr.slice(-300));
+        assert.ok(!fs.existsSync(sock), 'and no socket is made');
+    }
+});
+
 // `--help` named 8 of the 20-odd variables every backend reads and none
 // of the platform's or a module's own (its provider key among them), and
 // a module's failed without a registry to read (run from another folder,
