@@ -112,8 +112,8 @@ nano_provider_env_check(const char *key_env, char *err, size_t errlen)
                                         sizeof(line));
         explicit_bzero(line, sizeof(line));
         if (bad != 0) {
-            snprintf(err, errlen, "%s holds a control character or is"
-                     " too long", info->key_env);
+            snprintf(err, errlen, "%s holds a blank or a control"
+                     " character, or is too long", info->key_env);
             return -1;
         }
         base = getenv(info->base_env);

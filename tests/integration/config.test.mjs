@@ -751,6 +751,8 @@ test('backends: a module whose provider key or base URL cannot make a request st
         ['grok', { XAI_API_KEY: 'k', XAI_BASE_URL: 'https://api.x.ai/v1?beta=1' }, 'XAI_BASE_URL'],
         ['openai', { OPENAI_API_KEY: 'sk-test\n' }, 'OPENAI_API_KEY'],
         ['openai', { OPENAI_API_KEY: 'x'.repeat(2000) }, 'OPENAI_API_KEY'],
+        ['openai', { OPENAI_API_KEY: 'sk-test ' }, 'OPENAI_API_KEY'],
+        ['nano-banana', { GEMINI_API_KEY: 'AIza key' }, 'GEMINI_API_KEY'],
         ['wan-2.5', { DASHSCOPE_API_KEY: 'k', DASHSCOPE_BASE_URL: 'http://' }, 'DASHSCOPE_BASE_URL'],
     ]) {
         const r = run(app, env);
