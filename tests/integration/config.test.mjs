@@ -1146,6 +1146,21 @@ test('make run: a NANO_MIGRATE other than apply is refused at once, naming it', 
     }
 });
 
+// A NEXTAUTH_URL that is no http(s) URL (a host name alone, a typo in
+// the scheme) was found by the platform only, after make run had made or
+// started the database and applied the migrations (found by the config
+// probe); it is refused at once, as PORT is.
+test('make run: a NEXTAUTH_URL that is no http(s) URL is refused at once, naming it', () => {
+    for (const value of ['localhost:8080', 'htp://localhost:8080', 'https://', 'http:///x', 'ftp://example.com']) {
+        const r = runSh({ NEXTAUTH_URL: value });
+        assert.equal(r.signal, null, `NEXTAUTH_URL=${value}: it did not stop by itself`);
+        assert.equal(r.status, 1, `NEXTAUTH_URL=${value}: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, /^run: NEXTAUTH_URL must be /m, `NEXTAUTH_URL=${value} is named: ${r.stderr.slice(-300)}`);
+        assert.doesNotMatch(r.stderr, /another stack|migration plan|starting|stopping/,
+            `NEXTAUTH_URL=${value}: refused before anything else: ${r.stderr.slice(-300)}`);
+    }
+});
+
 // make run's supervisor restarts a backend whose pid file names a process
 // that is gone, and takes a missing file for a stop on purpose.  stack_kill
 // removed the file only after the process had ended (and its session was
