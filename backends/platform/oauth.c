@@ -12,6 +12,7 @@
 
 #include "nano_jose.h"
 #include "nano_base64.h"
+#include "nano_callback.h"
 #include "nano_client.h"
 #include "nano_csrf.h"
 #include "nano_email.h"
@@ -148,7 +149,7 @@ static char *
 platform_oauth_base(const char *var, const char *def)
 {
     const char  *v = getenv(var);
-    char        *out;
+    char        *out, shown[256];
     size_t       len;
 
     if (v == NULL || v[0] == '\0') {
@@ -157,8 +158,10 @@ platform_oauth_base(const char *var, const char *def)
     if (!platform_oauth_url_ok(v) || strchr(v, '?') != NULL
         || strchr(v, '#') != NULL || strlen(v) > 512)
     {
+        /* named as the log may show it: no user or password */
+        nano_url_redact(v, shown, sizeof(shown));
         nano_log_error("%s \"%.200s\" is not an https URL (http only on a"
-                       " loopback address)", var, v);
+                       " loopback address, no user)", var, shown);
         return NULL;
     }
     out = strdup(v);

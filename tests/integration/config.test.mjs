@@ -753,6 +753,8 @@ test('backends: a module whose provider key or base URL cannot make a request st
         ['openai', { OPENAI_API_KEY: 'x'.repeat(2000) }, 'OPENAI_API_KEY'],
         ['openai', { OPENAI_API_KEY: 'sk-test ' }, 'OPENAI_API_KEY'],
         ['nano-banana', { GEMINI_API_KEY: 'AIza key' }, 'GEMINI_API_KEY'],
+        // a user and password in it are refused, and never logged
+        ['grok', { XAI_API_KEY: 'k', XAI_BASE_URL: 'https://u:s3cret@proxy.example/v1' }, 'XAI_BASE_URL'],
         ['wan-2.5', { DASHSCOPE_API_KEY: 'k', DASHSCOPE_BASE_URL: 'http://' }, 'DASHSCOPE_BASE_URL'],
     ]) {
         const r = run(app, env);
@@ -761,6 +763,7 @@ test('backends: a module whose provider key or base URL cannot make a request st
         assert.equal(r.status, 1, `${what} is refused: ${r.stderr.slice(-300)}`);
         assert.match(r.stderr, new RegExp(`error: ${named} `), `${what}: the log names ${named}: ${r.stderr.slice(-300)}`);
         assert.ok(!r.stderr.includes('x'.repeat(300)), 'a key is never logged');
+        assert.ok(!r.stderr.includes('s3cret'), `nor a password: ${r.stderr.slice(-300)}`);
         assert.ok(!fs.existsSync(sock), 'and no socket is left');
     }
     // what still starts: a usable base (with a root the client drops, on
