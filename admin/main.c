@@ -25,7 +25,7 @@ static const struct {
 static void
 admin_usage_text(FILE *f)
 {
-    fputs("usage: nano-admin <command>  (reads DATABASE_URL)\n"
+    fputs("usage: nano-admin <command>\n"
           "\n"
           "  users list [--limit N]                 newest first (N: 1-10000,"
           " 50)\n"
@@ -52,6 +52,12 @@ admin_usage_text(FILE *f)
           " name, kind,\n"
           "                                         provider, path, title,"
           " tab-separated\n"
+          "\n"
+          "environment: DATABASE_URL; NANO_SIGNUP_CREDITS (credits grant"
+          " opens a V1\n"
+          "user's account with it, 100); NANO_MODULES_FILE (modules; else"
+          " modules.conf,\n"
+          "then /etc/nano/modules.conf)\n"
           "\n"
           "exit status: 0 done, 1 database or registry error, 2 bad usage,\n"
           "             3 no such user\n", f);

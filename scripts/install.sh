@@ -136,6 +136,8 @@ install_platform() {
             if [ -n "$key" ]; then
                 printf '# Without its key the module runs its offline provider.\n'
                 printf '#%s=\n' "$key"
+                printf "# The provider's API root (unset: its own; a proxy's, a region's).\n"
+                printf '#%s=\n' "${key%_API_KEY}_BASE_URL"
             fi
         } >"$d$CONFDIR/$name.env"
         chmod 0640 "$d$CONFDIR/$name.env"

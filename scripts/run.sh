@@ -37,6 +37,12 @@ fi
 # shellcheck disable=SC2031 # the caller's; stack.sh sets it for children only
 STACK_URL=${NEXTAUTH_URL:-http://localhost:$STACK_PORT}
 STACK_URL=${STACK_URL%/}
+# the platform refused it too, but only once the database was up and
+# migrated
+case $STACK_URL in
+    http://[!/]* | https://[!/]*) ;;
+    *) stack_die "NEXTAUTH_URL must be an http(s) URL such as http://localhost:$STACK_PORT, not '$STACK_URL'" ;;
+esac
 STACK_LISTEN=${NANO_LISTEN:-unix}
 case $STACK_LISTEN in
     unix | tcp) ;;

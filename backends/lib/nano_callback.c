@@ -274,3 +274,30 @@ nano_callback_resolve(const char *url, const char *origin)
     free(out);
     return uri;
 }
+
+void
+nano_url_redact(const char *url, char *out, size_t cap)
+{
+    const char  *auth, *end, *at = NULL, *p;
+
+    if (cap == 0) {
+        return;
+    }
+    if (url == NULL) {
+        out[0] = '\0';
+        return;
+    }
+    p = strstr(url, "//");
+    auth = p != NULL ? p + 2 : url;
+    end = auth + strcspn(auth, "/?#");
+    for (p = auth; p < end; p++) {
+        if (*p == '@') {
+            at = p;
+        }
+    }
+    if (at == NULL) {
+        snprintf(out, cap, "%s", url);
+    } else {
+        snprintf(out, cap, "%.*s***%s", (int) (auth - url), url, at);
+    }
+}

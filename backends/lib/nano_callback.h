@@ -30,6 +30,13 @@ int nano_callback_origin(const char *url, char *out, size_t cap,
     const char **rest);
 
 /*
+ * url as a log may show it: the userinfo of its authority (a user and
+ * password, a token), whatever the URL's shape, becomes "***".  Written
+ * into out (cap bytes, cut to fit, always terminated); NULL is "".
+ */
+void nano_url_redact(const char *url, char *out, size_t cap);
+
+/*
  * Classifies url against origin (as nano_callback_origin writes it).
  * A relative URL must start with exactly one '/', not "//" or "/\", also
  * after percent-decoding; control characters anywhere refuse it.

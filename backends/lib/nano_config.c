@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nano_callback.h"
 #include "nano_config.h"
 #include "nano_log.h"
 #include "nano_registry.h"
@@ -85,7 +86,7 @@ nano_config_load(nano_config_t *cfg, int need_keys, char *err,
     size_t errlen)
 {
     const char  *url, *root, *rest, *media, *format;
-    char         cwd[PATH_MAX];
+    char         cwd[PATH_MAX], shown[256];
 
     url = getenv("NEXTAUTH_URL");
     if (url == NULL || url[0] == '\0') {
@@ -95,8 +96,9 @@ nano_config_load(nano_config_t *cfg, int need_keys, char *err,
     if (nano_callback_origin(url, cfg->origin, sizeof(cfg->origin), &rest)
         != 0)
     {
+        nano_url_redact(url, shown, sizeof(shown));
         snprintf(err, errlen, "NEXTAUTH_URL \"%.200s\" is not an absolute"
-                 " http(s) URL", url);
+                 " http(s) URL (without a user)", shown);
         goto fail;
     }
     cfg->https = strncmp(cfg->origin, "https:", 6) == 0;

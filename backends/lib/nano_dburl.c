@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <libpq-fe.h>
+
 /*
  * Query parameters libpq understands (PostgreSQL 15).  Everything else is
  * dropped: libpq refuses unknown parameters, and V1's URLs carry Prisma's
@@ -280,6 +282,64 @@ add_search_path(dburl_buf_t *opt, const char *schema)
     buf_str(opt, "\"");
 }
 
+/*
+ * libpq's own reading of uri (a translated URL), which finds what ours
+ * lets through (an unclosed IPv6 bracket, a bad host list).  Its message
+ * quotes the URI, password and all: that goes to the log of every
+ * backend, so the password is masked.  0, or -1 with err set.
+ */
+static int
+dburl_libpq_check(const char *uri, char *err, size_t errlen)
+{
+    PQconninfoOption  *opts;
+    dburl_buf_t        msg = { NULL, 0, 0, 0 };
+    const char        *auth, *at = NULL, *colon = NULL, *p, *hit;
+    char              *why = NULL, *pw = NULL;
+
+    opts = PQconninfoParse(uri, &why);
+    if (opts != NULL) {
+        PQconninfoFree(opts);
+        return 0;
+    }
+    /* the password: after the user's ':', up to the authority's last '@' */
+    auth = strstr(uri, "://") + 3;
+    for (p = auth; *p != '\0' && *p != '/' && *p != '?'; p++) {
+        if (*p == '@') {
+            at = p;
+        }
+    }
+    if (at != NULL) {
+        colon = memchr(auth, ':', (size_t) (at - auth));
+    }
+    if (colon != NULL && at > colon + 1) {
+        pw = strndup(colon + 1, (size_t) (at - colon - 1));
+        if (pw == NULL) {
+            msg.failed = 1;
+        }
+    }
+    for (p = why != NULL ? why : ""; pw != NULL && (hit = strstr(p, pw));
+         p = hit + strlen(pw))
+    {
+        buf_add(&msg, p, (size_t) (hit - p));
+        buf_str(&msg, "***");
+    }
+    buf_str(&msg, p);
+    while (!msg.failed && msg.len > 0
+           && (msg.buf[msg.len - 1] == '\n' || msg.buf[msg.len - 1] == ' '))
+    {
+        msg.buf[--msg.len] = '\0';
+    }
+    set_err(err, errlen, "DATABASE_URL is not a URL libpq can read: %s",
+            why == NULL || msg.failed ? "out of memory" : msg.buf);
+    if (pw != NULL) {
+        explicit_bzero(pw, strlen(pw));
+    }
+    free(pw);
+    free(msg.buf);
+    PQfreemem(why);
+    return -1;
+}
+
 char *
 nano_dburl_to_libpq(const char *url, char *err, size_t errlen)
 {
@@ -387,6 +447,9 @@ nano_dburl_to_libpq(const char *url, char *err, size_t errlen)
     }
     if (out.failed || opt.failed) {
         set_err(err, errlen, "out of memory");
+        goto out;
+    }
+    if (dburl_libpq_check(out.buf, err, errlen) != 0) {
         goto out;
     }
     result = out.buf;

@@ -11,8 +11,8 @@
 #include <stddef.h>
 
 /*
- * Returns a new libpq URI the caller frees with free(), or NULL with a
- * message in err (never echoing the password).
+ * Returns a new libpq URI (one libpq reads) the caller frees with free(),
+ * or NULL with a message in err (never echoing the password).
  */
 char *nano_dburl_to_libpq(const char *url, char *err, size_t errlen);
 

@@ -326,8 +326,39 @@ nano_module_main(int argc, char **argv, const nano_module_def_t *def)
     const nano_registry_module_t  *reg;
     const char                    *root = getenv("NANO_ROOT");
     char                           err[512];
+    static char                    help[512];
+    const nano_provider_info_t    *info;
+    const char                    *base_env = "no base URL";
     nano_app_t                     app;
     size_t                         i;
+    int                            p;
+
+    memset(&app, 0, sizeof(app));
+    app.name = def->name;
+    app.title = def->name;
+    app.routes = nano_module_routes;
+    app.nroutes = sizeof(nano_module_routes) / sizeof(nano_module_routes[0]);
+    app.env_help = help;
+    for (p = 0; def->key_env != NULL && p < NANO_PROVIDER_COUNT; p++) {
+        info = nano_provider_info((nano_provider_t) p);
+        if (strcmp(info->key_env, def->key_env) == 0) {
+            base_env = info->base_env;
+            break;
+        }
+    }
+    snprintf(help, sizeof(help),
+             "Module: %s (unset: the offline provider), %s,\n"
+             "NANO_MAX_INFLIGHT_PER_USER, NANO_JOBS_MAX, NANO_JOBS_BODY_MB,\n"
+             "NANO_JOBS_DOWNLOAD_MB, NANO_JOBS_DRAIN_SECS,\n"
+             "NANO_TEXT_WHOLE_TIMEOUT_MS.\n",
+             def->key_env != NULL ? def->key_env : "no provider key",
+             base_env);
+    /* --help needs no registry: it is for finding out how to set one */
+    for (i = 1; i < (size_t) argc; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            return nano_server_main(argc, argv, &app);
+        }
+    }
 
     /* the registry says the kind, and the kind the default worker count,
      * which the server needs before it reads the rest of the config */
@@ -368,11 +399,6 @@ nano_module_main(int argc, char **argv, const nano_module_def_t *def)
         }
     }
 
-    memset(&app, 0, sizeof(app));
-    app.name = def->name;
-    app.title = def->name;
-    app.routes = nano_module_routes;
-    app.nroutes = sizeof(nano_module_routes) / sizeof(nano_module_routes[0]);
     /* a text call holds its worker for its whole length */
     app.workers = strcmp(reg->kind, "text") == 0 ? 64 : 8;
     app.start = nano_module_start;

@@ -79,8 +79,9 @@ nano_provider_auth_header(nano_provider_t p, const char *key, char *buf,
     {
         return -1;
     }
+    /* no key holds a blank either: "Bearer sk-1 " failed every call */
     for (s = key; *s; s++) {
-        if ((unsigned char) *s < 0x20 || *s == 0x7f) {
+        if ((unsigned char) *s <= 0x20 || *s == 0x7f) {
             return -1;
         }
     }

@@ -95,6 +95,7 @@ nano_provider_env_check(const char *key_env, char *err, size_t errlen)
     const char                  *key, *base, *rest, *s;
     char                         line[NANO_PROVIDER_AUTH_MAX];
     char                         origin[NANO_ORIGIN_MAX];
+    char                         shown[256];
     int                          p, bad;
 
     for (p = 0; p < NANO_PROVIDER_COUNT; p++) {
@@ -112,8 +113,8 @@ nano_provider_env_check(const char *key_env, char *err, size_t errlen)
                                         sizeof(line));
         explicit_bzero(line, sizeof(line));
         if (bad != 0) {
-            snprintf(err, errlen, "%s holds a control character or is"
-                     " too long", info->key_env);
+            snprintf(err, errlen, "%s holds a blank or a control"
+                     " character, or is too long", info->key_env);
             return -1;
         }
         base = getenv(info->base_env);
@@ -131,9 +132,11 @@ nano_provider_env_check(const char *key_env, char *err, size_t errlen)
             }
         }
         if (bad) {
+            /* named as the log may show it: no user or password */
+            nano_url_redact(base, shown, sizeof(shown));
             snprintf(err, errlen, "%s \"%.200s\" is not an http(s) URL"
-                     " (without a query, blanks or control characters;"
-                     " unset: %s)", info->base_env, base,
+                     " (without a user, a query, blanks or control"
+                     " characters; unset: %s)", info->base_env, shown,
                      info->default_base);
             return -1;
         }

@@ -238,7 +238,7 @@ nano_registry_load(const char *root, char *err, size_t errlen)
     char         guess[4096], *text;
     FILE        *f;
     size_t       n;
-    int          rc = -1;
+    int          rc = -1, given = 0;
 
     if (path == NULL || path[0] == '\0') {
         snprintf(guess, sizeof(guess), "%s/modules.conf",
@@ -250,7 +250,14 @@ nano_registry_load(const char *root, char *err, size_t errlen)
             f = fopen(path, "r");
         }
     } else {
+        given = 1;
         f = fopen(path, "r");
+    }
+    if (f == NULL && given) {
+        /* named on purpose: a typo must not pass for "no modules here" */
+        snprintf(err, errlen, "cannot open the module registry %s"
+                 " (NANO_MODULES_FILE): %s", path, strerror(errno));
+        return -1;
     }
     if (f == NULL) {
         snprintf(err, errlen, "cannot open the module registry %s: %s "

@@ -27,6 +27,7 @@
 #include "nano_clock.h"
 #include "nano_conns.h"
 #include "nano_dbpool.h"
+#include "nano_dburl.h"
 #include "nano_image.h"
 #include "nano_log.h"
 #include "nano_page.h"
@@ -1062,17 +1063,24 @@ nano_server_check_routes(const nano_app_t *app)
 }
 
 static void
-nano_server_usage(FILE *f, const char *prog)
+nano_server_usage(FILE *f, const char *prog, const nano_app_t *app)
 {
     fprintf(f,
             "usage: %s [--listen 127.0.0.1:PORT | [::1]:PORT | unix:/PATH]\n"
             "          [--workers N] [--socket-mode OCTAL]\n"
             "Serves FastCGI.  Without --listen, serves on fd 0 when it is a\n"
             "listening socket.  Only loopback or unix sockets are allowed.\n"
-            "Environment: NEXTAUTH_URL, NANO_SECRET_FILE or NEXTAUTH_SECRET,\n"
-            "DATABASE_URL, NANO_ROOT, NANO_MEDIA_DIR, NANO_WORKERS (the\n"
-            "default of --workers), NANO_MAX_STREAMS, NANO_DB_POOL,\n"
-            "NANO_DB_POOL_WAIT_MS.\n", prog);
+            "Environment (README.md, Environment): NEXTAUTH_URL,\n"
+            "NANO_ORIGINS, NANO_COOKIE_DOMAIN, NANO_SECRET_FILE or\n"
+            "NEXTAUTH_SECRET,\n"
+            "NANO_SESSION_FORMAT, DATABASE_URL, NANO_DB_POOL,\n"
+            "NANO_DB_POOL_WAIT_MS, NANO_DB_TIMEOUT_MS, NANO_ROOT,\n"
+            "NANO_MODULES_FILE, NANO_MEDIA_DIR, NANO_MEDIA_SWEEP_SECS,\n"
+            "NANO_MEDIA_SWEEP_GRACE_SECS, NANO_SIGNUP_CREDITS, NANO_WORKERS\n"
+            "(the default of --workers), NANO_MAX_STREAMS.\n", prog);
+    if (app->env_help != NULL) {
+        fputs(app->env_help, f);
+    }
 }
 
 typedef struct {
@@ -1121,8 +1129,31 @@ nano_server_env_sizes(nano_server_opts_t *o)
     return 0;
 }
 
+/* A DATABASE_URL that is set must be one: a typo let the backend start
+ * and answer every request that needs the database 503.  Unset, the
+ * backend serves what needs none (the pool says so).  0, or -1 logged
+ * (the message never holds the password). */
 static int
-nano_server_parse_args(int argc, char **argv, int workers,
+nano_server_env_db(void)
+{
+    const char  *url = getenv("DATABASE_URL");
+    char         err[512], *uri;
+
+    if (url == NULL || url[0] == '\0') {
+        return 0;
+    }
+    uri = nano_dburl_to_libpq(url, err, sizeof(err));
+    if (uri == NULL) {
+        nano_log_error("%s", err);
+        return -1;
+    }
+    explicit_bzero(uri, strlen(uri));
+    free(uri);
+    return 0;
+}
+
+static int
+nano_server_parse_args(int argc, char **argv, const nano_app_t *app,
     nano_server_opts_t *o)
 {
     static const struct option  longopts[] = {
@@ -1140,7 +1171,8 @@ nano_server_parse_args(int argc, char **argv, int workers,
     o->socket_mode = 0660;
     /* --workers, else NANO_WORKERS, else the app's, else the default */
     if (nano_server_env_int("NANO_WORKERS",
-                            workers > 0 ? workers : NANO_WORKERS_DEFAULT, 1,
+                            app->workers > 0 ? app->workers
+                                             : NANO_WORKERS_DEFAULT, 1,
                             NANO_WORKERS_MAX, &o->workers) != 0)
     {
         return NANO_EXIT_USAGE;
@@ -1153,7 +1185,9 @@ nano_server_parse_args(int argc, char **argv, int workers,
             break;
         case 'w':
             v = strtol(optarg, &end, 10);
-            if (*end != '\0' || v < 1 || v > NANO_WORKERS_MAX) {
+            if (end == optarg || *end != '\0' || v < 1
+                || v > NANO_WORKERS_MAX)
+            {
                 fprintf(stderr, "--workers must be 1..%d\n",
                         NANO_WORKERS_MAX);
                 return NANO_EXIT_USAGE;
@@ -1161,23 +1195,25 @@ nano_server_parse_args(int argc, char **argv, int workers,
             o->workers = (int) v;
             break;
         case 'm':
+            /* an empty one was mode 0: no worker of nginx's could
+             * connect, and every request was a 502 */
             v = strtol(optarg, &end, 8);
-            if (*end != '\0' || v < 0 || v > 0777) {
+            if (end == optarg || *end != '\0' || v < 0 || v > 0777) {
                 fprintf(stderr, "--socket-mode must be octal, e.g. 0660\n");
                 return NANO_EXIT_USAGE;
             }
             o->socket_mode = (mode_t) v;
             break;
         case 'h':
-            nano_server_usage(stdout, argv[0]);
+            nano_server_usage(stdout, argv[0], app);
             return -1;
         default:
-            nano_server_usage(stderr, argv[0]);
+            nano_server_usage(stderr, argv[0], app);
             return NANO_EXIT_USAGE;
         }
     }
     if (optind != argc) {
-        nano_server_usage(stderr, argv[0]);
+        nano_server_usage(stderr, argv[0], app);
         return NANO_EXIT_USAGE;
     }
     return NANO_EXIT_OK;
@@ -1204,14 +1240,14 @@ nano_server_main(int argc, char **argv, const nano_app_t *app)
      * 6 MiB JSON bodies. */
     mallopt(M_MMAP_THRESHOLD, NANO_MMAP_AT);
 
-    rc = nano_server_parse_args(argc, argv, app->workers, &opts);
+    rc = nano_server_parse_args(argc, argv, app, &opts);
     if (rc != NANO_EXIT_OK) {
         return rc < 0 ? NANO_EXIT_OK : rc;
     }
     if (nano_server_check_routes(app) != 0) {
         return NANO_EXIT_FAILURE;
     }
-    if (nano_server_env_sizes(&opts) != 0) {
+    if (nano_server_env_sizes(&opts) != 0 || nano_server_env_db() != 0) {
         return NANO_EXIT_FAILURE;
     }
     nano_server_nworkers = opts.workers;

@@ -66,6 +66,9 @@ struct nano_app_s {
     /* default of --workers when NANO_WORKERS is unset; 0:
      * NANO_WORKERS_DEFAULT */
     int                  workers;
+    /* Optional, printed by --help after the variables every backend
+     * reads: the app's own ("Platform: ...\n"). */
+    const char          *env_help;
     /* Optional, run once before the workers start (returns 0, or -1 to
      * stop the server) and once after they stopped: the app's own
      * threads, such as the platform's revocation publisher. */

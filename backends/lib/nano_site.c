@@ -111,7 +111,7 @@ int
 nano_site_parse(nano_site_t *site, const char *primary, const char *origins,
     const char *domain, char *err, size_t errlen)
 {
-    char         one[NANO_CALLBACK_MAX], norm[NANO_ORIGIN_MAX];
+    char         one[NANO_CALLBACK_MAX], norm[NANO_ORIGIN_MAX], shown[256];
     const char  *p, *rest, *host;
     size_t       n, len;
 
@@ -137,8 +137,9 @@ nano_site_parse(nano_site_t *site, const char *primary, const char *origins,
         if (nano_callback_origin(one, norm, sizeof(norm), &rest) != 0
             || (rest[0] != '\0' && strcmp(rest, "/") != 0))
         {
+            nano_url_redact(one, shown, sizeof(shown));
             snprintf(err, errlen, "NANO_ORIGINS: \"%.200s\" is not an"
-                     " origin (scheme://host[:port])", one);
+                     " origin (scheme://host[:port])", shown);
             return -1;
         }
         if (strncmp(norm, primary, strcspn(primary, ":")) != 0

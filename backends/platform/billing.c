@@ -9,9 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nano_callback.h"
 #include "nano_client.h"
 #include "nano_log.h"
 #include "nano_page.h"
+#include "nano_provider.h"
 #include "nano_rand.h"
 #include "nano_server.h"
 #include "nano_stripe_api.h"
@@ -59,26 +61,29 @@ platform_billing_env(const char *name, char **out)
 static int
 platform_billing_base(void)
 {
-    const char  *v = getenv("STRIPE_API_BASE");
-    size_t       n;
+    /* Stripe's API reference shows https://api.stripe.com/v1: the calls
+     * add their own /v1, so a base ending in it is taken without it */
+    static const char *const  roots[] = { "/v1", NULL };
+    const char               *v = getenv("STRIPE_API_BASE"), *rest;
+    char                      origin[NANO_ORIGIN_MAX], *base = NULL;
 
     if (v == NULL || v[0] == '\0') {
         v = NANO_STRIPE_API_BASE;
     }
-    n = strlen(v);
-    while (n > 0 && v[n - 1] == '/') {
-        n--;
-    }
-    if ((strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0)
-        || n >= sizeof(platform_billing_cfg.api_base)
-        || strpbrk(v, " \t\r\n?#") != NULL)
+    /* a host is needed too: "https://" was taken, and each checkout
+     * failed with purchases on */
+    if (nano_callback_origin(v, origin, sizeof(origin), &rest) != 0
+        || strpbrk(v, " \t\r\n?#") != NULL
+        || (base = nano_provider_url(v, roots, "")) == NULL
+        || strlen(base) >= sizeof(platform_billing_cfg.api_base))
     {
+        free(base);
         nano_log_error("STRIPE_API_BASE must be an http(s) URL without a"
                        " query (default %s)", NANO_STRIPE_API_BASE);
         return -1;
     }
-    memcpy(platform_billing_cfg.api_base, v, n);
-    platform_billing_cfg.api_base[n] = '\0';
+    strcpy(platform_billing_cfg.api_base, base);
+    free(base);
     return 0;
 }
 

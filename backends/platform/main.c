@@ -173,6 +173,13 @@ static const nano_app_t  app = {
     .nroutes = sizeof(routes) / sizeof(routes[0]),
     .flags = NANO_APP_NEEDS_KEYS | NANO_APP_CHECKS_ORIGIN,
     .workers = 12,
+    .env_help = "Platform: NANO_REVOCATION_FILE, NANO_BCRYPT_THREADS,\n"
+                "NANO_BCRYPT_QUEUE, GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET,\n"
+                "GOOGLE_ISSUER, GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET,\n"
+                "GITHUB_BASE_URL, GITHUB_API_URL (each *_CLIENT_ID and\n"
+                "*_CLIENT_SECRET also from the file *_FILE names),\n"
+                "NANO_PACKS_FILE, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET,\n"
+                "STRIPE_API_BASE.\n",
     .start = platform_start,
     .stop = platform_stop,
 };

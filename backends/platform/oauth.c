@@ -12,6 +12,7 @@
 
 #include "nano_jose.h"
 #include "nano_base64.h"
+#include "nano_callback.h"
 #include "nano_client.h"
 #include "nano_csrf.h"
 #include "nano_email.h"
@@ -50,8 +51,24 @@ static const char *const  platform_oauth_purposes[3] = {
 
 /* ---- configuration --------------------------------------------------- */
 
+/* 0 when v holds no blank or control character (no client id or
+ * secret does: one copied with its newline failed every sign-in at the
+ * provider), else -1 logged, naming var and never the value. */
+static int
+platform_oauth_plain(const char *var, const char *v)
+{
+    for (; *v != '\0'; v++) {
+        if ((unsigned char) *v <= 0x20 || *v == 0x7f) {
+            nano_log_error("%s holds a blank or a control character", var);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* A variable's value, or the first line of the file <name>_FILE names;
- * a new string, NULL when neither is set (or -1 on a bad file). */
+ * a new string, NULL when neither is set (or -1 on a bad value or
+ * file). */
 static int
 platform_oauth_secret(const char *name, char **out)
 {
@@ -62,6 +79,9 @@ platform_oauth_secret(const char *name, char **out)
 
     *out = NULL;
     if (v != NULL && v[0] != '\0') {
+        if (platform_oauth_plain(name, v) != 0) {
+            return -1;
+        }
         *out = strdup(v);
         return *out != NULL ? 0 : -1;
     }
@@ -79,6 +99,10 @@ platform_oauth_secret(const char *name, char **out)
     fclose(f);
     buf[n] = '\0';
     buf[strcspn(buf, "\r\n")] = '\0';
+    if (platform_oauth_plain(file_var, buf) != 0) {
+        explicit_bzero(buf, sizeof(buf));
+        return -1;
+    }
     if (buf[0] != '\0') {
         *out = strdup(buf);
     }
@@ -125,7 +149,7 @@ static char *
 platform_oauth_base(const char *var, const char *def)
 {
     const char  *v = getenv(var);
-    char        *out;
+    char        *out, shown[256];
     size_t       len;
 
     if (v == NULL || v[0] == '\0') {
@@ -134,8 +158,10 @@ platform_oauth_base(const char *var, const char *def)
     if (!platform_oauth_url_ok(v) || strchr(v, '?') != NULL
         || strchr(v, '#') != NULL || strlen(v) > 512)
     {
+        /* named as the log may show it: no user or password */
+        nano_url_redact(v, shown, sizeof(shown));
         nano_log_error("%s \"%.200s\" is not an https URL (http only on a"
-                       " loopback address)", var, v);
+                       " loopback address, no user)", var, shown);
         return NULL;
     }
     out = strdup(v);

@@ -302,7 +302,16 @@ platform_revoke_dir_ok(const char *path)
     const char  *slash = strrchr(path, '/');
     char         dir[4096];
     int          len = (int) (slash - path);
+    struct stat  st;
 
+    /* the folder itself (/run/nano, or /run/nano/) passed the check
+     * below, and then no snapshot could be renamed over it */
+    if (slash[1] == '\0' || (stat(path, &st) == 0 && S_ISDIR(st.st_mode))) {
+        nano_log_error("NANO_REVOCATION_FILE %.200s is a folder: name the"
+                       " file in it (e.g. %.200s%srevocations)", path, path,
+                       slash[1] == '\0' ? "" : "/");
+        return -1;
+    }
     if (len >= (int) sizeof(dir)) {
         nano_log_error("NANO_REVOCATION_FILE is too long");
         return -1;

@@ -27,6 +27,13 @@ test('help and usage: exit 0 for --help, 2 for nothing, an unknown command, a mi
     for (const cmd of ['users list', 'users show', 'credits grant', 'sessions revoke', 'usage', 'modules']) {
         assert.ok(r.out.includes(cmd), `--help names ${cmd}`);
     }
+    // and what it reads: it named DATABASE_URL alone (found by the config probe)
+    for (const v of ['DATABASE_URL', 'NANO_SIGNUP_CREDITS', 'NANO_MODULES_FILE']) {
+        assert.ok(r.out.includes(v), `--help names ${v}`);
+    }
+    r = admin(['users', 'list'], { DATABASE_URL: 'postgresql://nano:s3cret-pw@[::1/nano' });
+    assert.equal(r.status, 2);
+    assert.ok(!r.err.includes('s3cret-pw'), `the password is never echoed: ${r.err}`);
     r = admin([]);
     assert.equal(r.status, 2);
     assert.match(r.err, /usage: nano-admin/);

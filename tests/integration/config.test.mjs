@@ -536,6 +536,66 @@ test('backends: no --listen and no socket on fd 0: exit 2 with a usage message',
     assert.match(r.stderr, /no --listen given and stdin is not a socket/);
 });
 
+// An empty --socket-mode (a unit or script whose variable was unset) was
+// read as mode 0: the backend served on a socket nginx's workers could not
+// open, and every request was a 502 (found by the config probe).
+test('backends: an empty or non-octal --socket-mode or --workers is refused with exit 2, no socket made', () => {
+    const sock = path.join(tmpDir(), 'mode.sock');
+    for (const args of [['--socket-mode', ''], ['--socket-mode', '66o'], ['--socket-mode', '1777'],
+        ['--workers', ''], ['--workers', '4x']]) {
+        const r = spawnSync(path.join(BIN, 'nano-qwen'), ['--listen', `unix:${sock}`, ...args], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL', env: backendEnv({ NANO_MEDIA_DIR: tmpDir() }),
+        });
+        assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, new RegExp(`${args[0]} must be`), r.stderr.slice(-300));
+        assert.ok(!fs.existsSync(sock), 'and no socket is made');
+    }
+});
+
+// `--help` named 8 of the 20-odd variables every backend reads and none
+// of the platform's or a module's own (its provider key among them), and
+// a module's failed without a registry to read (run from another folder,
+// or NANO_MODULES_FILE not yet right) (found by the config probe).  Every
+// name the sources read is checked against the app's --help, so a new
+// variable must be listed there.
+test('backends: --help works anywhere and names every variable the app reads', () => {
+    const src = (dir) => fs.readdirSync(path.join(ROOT, dir)).filter((f) => f.endsWith('.c'))
+        .map((f) => fs.readFileSync(path.join(ROOT, dir, f), 'utf8')).join('\n');
+    const names = (text) => new Set([...text.matchAll(/(?:getenv|env_int)\(\s*"([A-Z0-9_]+)"/g)].map((m) => m[1]));
+    const lib = names(src('backends/lib'));
+    lib.delete('JOURNAL_STREAM');                                 // systemd's, not the operator's
+    // read only by the platform (the password pool, the packs) or only
+    // by the modules (their runner, in-flight limit, text timeout)
+    const platformOnly = ['NANO_BCRYPT_THREADS', 'NANO_BCRYPT_QUEUE', 'NANO_PACKS_FILE'];
+    const moduleOnly = ['NANO_MAX_INFLIGHT_PER_USER', 'NANO_JOBS_MAX', 'NANO_JOBS_BODY_MB',
+        'NANO_JOBS_DOWNLOAD_MB', 'NANO_JOBS_DRAIN_SECS', 'NANO_TEXT_WHOLE_TIMEOUT_MS'];
+    for (const n of [...platformOnly, ...moduleOnly]) assert.ok(lib.delete(n), `${n} is read in backends/lib`);
+    const common = [...lib];
+    for (const n of ['NEXTAUTH_URL', 'NANO_SECRET_FILE', 'NEXTAUTH_SECRET', 'NANO_ORIGINS', 'NANO_DB_TIMEOUT_MS',
+        'NANO_WORKERS', 'NANO_MAX_STREAMS', 'NANO_SIGNUP_CREDITS', 'NANO_MEDIA_SWEEP_SECS']) {
+        assert.ok(common.includes(n), `${n} found in the sources`);
+    }
+    const platform = [...names(src('backends/platform')), ...platformOnly,
+        ...['GOOGLE', 'GITHUB'].flatMap((p) => [`${p}_CLIENT_ID`, `${p}_CLIENT_SECRET`]),
+        'GOOGLE_ISSUER', 'GITHUB_BASE_URL', 'GITHUB_API_URL'];
+    const provider = { 'nano-banana': 'GEMINI', seedream: 'ARK', qwen: 'DASHSCOPE', grok: 'XAI', openai: 'OPENAI', 'wan-2.5': 'DASHSCOPE' };
+    const cwd = tmpDir();                                         // no modules.conf here
+    for (const app of APPS) {
+        const own = app === 'platform' ? platform
+            : [...moduleOnly, `${provider[app]}_API_KEY`, `${provider[app]}_BASE_URL`];
+        const r = spawnSync(path.join(BIN, `nano-${app}`), ['--help'], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL', cwd, env: { PATH: process.env.PATH },
+        });
+        assert.equal(r.status, 0, `${app} --help: ${r.stderr}`);
+        assert.match(r.stdout, /^usage: /, app);
+        const words = new Set(r.stdout.match(/[A-Z][A-Z0-9_]+/g));
+        for (const n of [...common, ...own]) assert.ok(words.has(n), `${app} --help names ${n}:\n${r.stdout}`);
+        if (app !== 'platform') {
+            for (const n of ['STRIPE_SECRET_KEY', 'NANO_REVOCATION_FILE']) assert.ok(!words.has(n), `${app}: not ${n}`);
+        }
+    }
+});
+
 // A backend's numeric settings are read once at start; a bad one stops it
 // with the setting named, rather than becoming a default (or, through
 // atoi, a limit of 1 from "1O") in silence.
@@ -606,7 +666,8 @@ test('backends: a NANO_ROOT without the app\'s pages stops it at start, naming i
 // The platform writes the revocation snapshot the gateways read next to
 // NANO_REVOCATION_FILE and renames it over it.  A folder that is not
 // there (a typo) let the platform start and log an error at each write,
-// while no gateway ever learnt of a sign-out until the tokens expired.
+// while no gateway ever learnt of a sign-out until the tokens expired;
+// so did the folder itself named as the file (found by the config probe).
 test('backends: the platform stops at start when NANO_REVOCATION_FILE\'s folder cannot take the snapshot', async () => {
     const media = fs.mkdtempSync(path.join(tmpRoot, 'media-'));
     const dir = fs.mkdtempSync(path.join(tmpRoot, 'rev-'));
@@ -623,6 +684,19 @@ test('backends: the platform stops at start when NANO_REVOCATION_FILE\'s folder 
         assert.equal(r.signal, null, `${file}: it did not stop by itself`);
         assert.equal(r.status, 1, `${file} is refused: ${r.stderr.slice(-300)}`);
         assert.ok(r.stderr.includes(`error: NANO_REVOCATION_FILE ${file}: cannot write in ${path.dirname(file)}: `),
+            r.stderr.slice(-300));
+        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+    }
+    // the folder itself, with or without its slash: the snapshot cannot
+    // be renamed over a folder, so every write failed, as above
+    for (const file of [dir, `${dir}/`]) {
+        const r = spawnSync(path.join(BIN, 'nano-platform'), ['--listen', `unix:${sock}`], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
+            env: backendEnv({ ...env, NANO_REVOCATION_FILE: file }),
+        });
+        assert.equal(r.signal, null, `${file}: it did not stop by itself`);
+        assert.equal(r.status, 1, `${file} is refused: ${r.stderr.slice(-300)}`);
+        assert.ok(r.stderr.includes(`error: NANO_REVOCATION_FILE ${file} is a folder: name the file in it`),
             r.stderr.slice(-300));
         assert.ok(!fs.existsSync(sock), 'and no socket is left');
     }
@@ -677,6 +751,10 @@ test('backends: a module whose provider key or base URL cannot make a request st
         ['grok', { XAI_API_KEY: 'k', XAI_BASE_URL: 'https://api.x.ai/v1?beta=1' }, 'XAI_BASE_URL'],
         ['openai', { OPENAI_API_KEY: 'sk-test\n' }, 'OPENAI_API_KEY'],
         ['openai', { OPENAI_API_KEY: 'x'.repeat(2000) }, 'OPENAI_API_KEY'],
+        ['openai', { OPENAI_API_KEY: 'sk-test ' }, 'OPENAI_API_KEY'],
+        ['nano-banana', { GEMINI_API_KEY: 'AIza key' }, 'GEMINI_API_KEY'],
+        // a user and password in it are refused, and never logged
+        ['grok', { XAI_API_KEY: 'k', XAI_BASE_URL: 'https://u:s3cret@proxy.example/v1' }, 'XAI_BASE_URL'],
         ['wan-2.5', { DASHSCOPE_API_KEY: 'k', DASHSCOPE_BASE_URL: 'http://' }, 'DASHSCOPE_BASE_URL'],
     ]) {
         const r = run(app, env);
@@ -685,6 +763,7 @@ test('backends: a module whose provider key or base URL cannot make a request st
         assert.equal(r.status, 1, `${what} is refused: ${r.stderr.slice(-300)}`);
         assert.match(r.stderr, new RegExp(`error: ${named} `), `${what}: the log names ${named}: ${r.stderr.slice(-300)}`);
         assert.ok(!r.stderr.includes('x'.repeat(300)), 'a key is never logged');
+        assert.ok(!r.stderr.includes('s3cret'), `nor a password: ${r.stderr.slice(-300)}`);
         assert.ok(!fs.existsSync(sock), 'and no socket is left');
     }
     // what still starts: a usable base (with a root the client drops, on
@@ -725,6 +804,118 @@ test('backends: a module whose registry kind its binary has no provider for stop
         assert.equal(r.status, 1, `${app} as ${kind}: ${r.stderr.slice(-300)}`);
         assert.ok(r.stderr.includes(`${app}: the module registry says ${kind}, and this app generates ${built}`),
             r.stderr.slice(-300));
+        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+    }
+});
+
+// A NANO_MODULES_FILE that names no file (a typo, a file removed) let the
+// platform start with a warning and a header and dashboard that listed
+// no module, while every module refused it; as a NANO_PACKS_FILE that is
+// not there, it stops the platform too (found by the config probe).
+test('backends: a NANO_MODULES_FILE that is not there stops the platform and a module at start, naming it', () => {
+    const media = fs.mkdtempSync(path.join(tmpRoot, 'media-'));
+    const missing = path.join(tmpRoot, 'no-such-modules.conf');
+    for (const app of ['platform', 'qwen']) {
+        const sock = path.join(tmpRoot, `registry-${app}.sock`);
+        const r = spawnSync(path.join(BIN, `nano-${app}`), ['--listen', `unix:${sock}`], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
+            env: backendEnv({ NANO_MEDIA_DIR: media, NANO_MODULES_FILE: missing }),
+        });
+        assert.equal(r.signal, null, `${app}: it did not stop by itself: ${r.stderr.slice(-300)}`);
+        assert.equal(r.status, 1, `${app}: ${r.stderr.slice(-300)}`);
+        assert.ok(r.stderr.includes(`cannot open the module registry ${missing} (NANO_MODULES_FILE): No such file`),
+            r.stderr.slice(-300));
+        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+    }
+});
+
+// STRIPE_API_BASE was taken when it began with http(s)://: "https://"
+// without a host started the platform with purchases on and every
+// checkout failing, and Stripe's own "https://api.stripe.com/v1" (the
+// root its API reference shows) sent each checkout to /v1/v1/, a 404.
+// A base without a host stops the platform, naming it; the /v1 root is
+// dropped, as the module providers' roots are (found by the config probe).
+test('backends: a STRIPE_API_BASE without a host stops the platform; its /v1 root is dropped', async () => {
+    const dir = fs.mkdtempSync(path.join(tmpRoot, 'stripe-'));
+    const packs = path.join(dir, 'packs.conf');
+    fs.writeFileSync(packs, 'small 100 499 usd 100 credits\n');
+    const sock = path.join(dir, 'p.sock');
+    const env = { NANO_MEDIA_DIR: dir, NANO_PACKS_FILE: packs, STRIPE_SECRET_KEY: 'sk_test_config',
+        STRIPE_WEBHOOK_SECRET: 'whsec_config' };
+    for (const base of ['https://', 'http:///v1', 'https://:443']) {
+        const r = spawnSync(path.join(BIN, 'nano-platform'), ['--listen', `unix:${sock}`], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
+            env: backendEnv({ ...env, STRIPE_API_BASE: base }),
+        });
+        assert.equal(r.signal, null, `${base}: it did not stop by itself: ${r.stderr.slice(-300)}`);
+        assert.equal(r.status, 1, `${base} is refused: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, /error: STRIPE_API_BASE must be an http\(s\) URL/, r.stderr.slice(-300));
+        assert.ok(!r.stderr.includes('sk_test_config'), 'the key is never logged');
+        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+    }
+    for (const [base, used] of [['https://api.stripe.com/v1', 'https://api.stripe.com'],
+        ['https://api.stripe.com/v1/', 'https://api.stripe.com'],
+        ['http://127.0.0.1:9/stripe/', 'http://127.0.0.1:9/stripe']]) {
+        const p = start('platform', ['--listen', `unix:${sock}`], { env: { ...env, STRIPE_API_BASE: base } });
+        try {
+            assert.ok(await connects({ path: sock }), `${base}: nothing accepted: ${p.stderr.slice(-300)}`);
+        } finally {
+            const r = await p.stop();
+            assert.equal(r.code, 0, r.stderr.slice(-300));
+        }
+        assert.ok(p.stderr.includes(`billing: purchases on, Stripe API ${used}\n`), `${base}: ${p.stderr.slice(-400)}`);
+    }
+});
+
+// A DATABASE_URL that is set and cannot be a database URL (a typo: no
+// scheme, another database's scheme, an unclosed IPv6 bracket) let every
+// backend start, log the error once and answer each request needing the
+// database 503, all under a supervisor that saw it running.  It stops the
+// backend at start, naming it, its password never shown (found by the
+// config probe).  Unset, it still starts (make run's tests, a tool).
+test('backends: a DATABASE_URL that is no database URL stops a backend at start, naming it, its password masked', () => {
+    const media = fs.mkdtempSync(path.join(tmpRoot, 'media-'));
+    for (const [app, url] of [['platform', 'localhost:5432/nano'], ['qwen', 'mysql://nano:s3cret-pw@db/nano'],
+        ['nano-banana', 'postgresql://nano:s3cret-pw@[::1/nano'], ['wan-2.5', 'postgresql://nano:s3cret-pw@h/db?schema=%zz']]) {
+        const sock = path.join(tmpRoot, `dburl-${app}.sock`);
+        const r = spawnSync(path.join(BIN, `nano-${app}`), ['--listen', `unix:${sock}`], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
+            env: backendEnv({ NANO_MEDIA_DIR: media, DATABASE_URL: url }),
+        });
+        assert.equal(r.signal, null, `${app} ${url}: it did not stop by itself: ${r.stderr.slice(-300)}`);
+        assert.equal(r.status, 1, `${app} ${url}: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, /error: DATABASE_URL (must|is not|has)/, r.stderr.slice(-300));
+        assert.ok(!r.stderr.includes('s3cret'), `the password is never shown: ${r.stderr.slice(-300)}`);
+        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+    }
+});
+
+// An OAuth client id or secret with a blank or a control character in it
+// (a newline or CR carried over from a copy, a blank inside) was taken:
+// the platform said "GitHub sign-in is configured", and every sign-in
+// with it failed at the provider's token endpoint.  The module keys and
+// Stripe's are refused so already; these stop the platform at start,
+// naming the variable and never its value (found by the config probe).
+test('backends: an OAuth client id or secret with a blank or control character stops the platform, naming it', () => {
+    const dir = fs.mkdtempSync(path.join(tmpRoot, 'oauth-env-'));
+    const sock = path.join(dir, 'p.sock');
+    const file = path.join(dir, 'secret');
+    fs.writeFileSync(file, 'gh-s3cret-value \n');
+    for (const [env, named] of [
+        [{ GITHUB_CLIENT_ID: 'Iv1.s3cretid\n', GITHUB_CLIENT_SECRET: 'gh-s3cret' }, 'GITHUB_CLIENT_ID'],
+        [{ GITHUB_CLIENT_ID: 'Iv1.abc', GITHUB_CLIENT_SECRET: 'gh-s3cret\r' }, 'GITHUB_CLIENT_SECRET'],
+        [{ GOOGLE_CLIENT_ID: 'id.apps', GOOGLE_CLIENT_SECRET: 'GOCSPX s3cret' }, 'GOOGLE_CLIENT_SECRET'],
+        [{ GITHUB_CLIENT_ID: 'Iv1.abc', GITHUB_CLIENT_SECRET_FILE: file }, 'GITHUB_CLIENT_SECRET_FILE'],
+    ]) {
+        const r = spawnSync(path.join(BIN, 'nano-platform'), ['--listen', `unix:${sock}`], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
+            env: backendEnv({ NANO_MEDIA_DIR: dir, ...env }),
+        });
+        const what = JSON.stringify(env);
+        assert.equal(r.signal, null, `${what}: it did not stop by itself: ${r.stderr.slice(-300)}`);
+        assert.equal(r.status, 1, `${what} is refused: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, new RegExp(`error: ${named} holds a blank or a control character`), r.stderr.slice(-300));
+        assert.ok(!r.stderr.includes('s3cret'), `the value is never shown: ${r.stderr.slice(-300)}`);
         assert.ok(!fs.existsSync(sock), 'and no socket is left');
     }
 });
@@ -955,6 +1146,21 @@ test('make run: a NANO_MIGRATE other than apply is refused at once, naming it', 
         assert.match(r.stderr, /^run: NANO_MIGRATE must be /m, `NANO_MIGRATE=${value} is named: ${r.stderr.slice(-300)}`);
         assert.doesNotMatch(r.stderr, /another stack|migration plan|starting|stopping/,
             `NANO_MIGRATE=${value}: refused before anything else: ${r.stderr.slice(-300)}`);
+    }
+});
+
+// A NEXTAUTH_URL that is no http(s) URL (a host name alone, a typo in
+// the scheme) was found by the platform only, after make run had made or
+// started the database and applied the migrations (found by the config
+// probe); it is refused at once, as PORT is.
+test('make run: a NEXTAUTH_URL that is no http(s) URL is refused at once, naming it', () => {
+    for (const value of ['localhost:8080', 'htp://localhost:8080', 'https://', 'http:///x', 'ftp://example.com']) {
+        const r = runSh({ NEXTAUTH_URL: value });
+        assert.equal(r.signal, null, `NEXTAUTH_URL=${value}: it did not stop by itself`);
+        assert.equal(r.status, 1, `NEXTAUTH_URL=${value}: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, /^run: NEXTAUTH_URL must be /m, `NEXTAUTH_URL=${value} is named: ${r.stderr.slice(-300)}`);
+        assert.doesNotMatch(r.stderr, /another stack|migration plan|starting|stopping/,
+            `NEXTAUTH_URL=${value}: refused before anything else: ${r.stderr.slice(-300)}`);
     }
 });
 

@@ -17,8 +17,8 @@ import { MODULES } from './lib.mjs';
 const dest = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-install-'));
 after(() => fs.rmSync(dest, { recursive: true, force: true }));
 
-function install() {
-    const env = { ...process.env, DESTDIR: dest, PREFIX: '/usr', SYSCONFDIR: '/etc', B: 'build' };
+function install(to = dest) {
+    const env = { ...process.env, DESTDIR: to, PREFIX: '/usr', SYSCONFDIR: '/etc', B: 'build' };
     delete env.NANO_MODULES_FILE;       // the checkout's registry, as make install reads it
     const r = spawnSync(path.join(ROOT, 'scripts/install.sh'), ['platform'],
         { cwd: ROOT, encoding: 'utf8', env, timeout: 120000 });
@@ -58,4 +58,22 @@ test('make install again keeps the operator\'s environment files and writes the 
         'the missing one written');
     // the registry and the binaries are the checkout's, as before
     assert.equal(fs.readFileSync(conf('modules.conf'), 'utf8'), fs.readFileSync(path.join(ROOT, 'modules.conf'), 'utf8'));
+});
+
+// A module's file named its key only: its base URL (a proxy, a region's
+// endpoint, README's "<P>_BASE_URL") was nowhere in /etc/nano, and an
+// operator had to find its name in the sources (found by the config
+// probe).  Both names are the ones its main.c switches on.
+test('each module\'s environment file names its provider key and base URL variables', () => {
+    const fresh = fs.mkdtempSync(path.join(dest, 'fresh-'));
+    install(fresh);
+    for (const mod of MODULES) {
+        const main = fs.readFileSync(path.join(ROOT, 'backends', mod, 'main.c'), 'utf8');
+        const key = main.match(/\.key_env\s*=\s*"([A-Z0-9_]+)"/)?.[1];
+        const text = fs.readFileSync(path.join(fresh, 'etc/nano', `${mod}.env`), 'utf8');
+        if (!key) continue;                     // an offline-only module
+        assert.match(text, new RegExp(`^#${key}=$`, 'm'), `${mod}.env names ${key}:\n${text}`);
+        const base = key.replace(/_API_KEY$/, '_BASE_URL');
+        assert.match(text, new RegExp(`^#${base}=$`, 'm'), `${mod}.env names ${base}:\n${text}`);
+    }
 });

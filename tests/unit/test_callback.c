@@ -222,10 +222,48 @@ test_origins(void **state)
                                           NULL), -1);
 }
 
+/* A URL refused at start is named in the log: the user and password
+ * of one such as https://u:token@proxy/v1 were logged with it (found
+ * by the config probe). */
+static void
+test_redact(void **state)
+{
+    static const struct {
+        const char  *url;
+        const char  *out;
+    } urls[] = {
+        { "https://u:s3cret@proxy.example/v1",
+          "https://***@proxy.example/v1" },
+        { "https://s3cret@h", "https://***@h" },
+        { "https://a@b:s3cret@h:8443/x?q", "https://***@h:8443/x?q" },
+        { "u:s3cret@h/v1", "***@h/v1" },
+        { "https://h/a@b", "https://h/a@b" },
+        { "https://h?x=a@b", "https://h?x=a@b" },
+        { "https://h#a@b", "https://h#a@b" },
+        { "generativelanguage.googleapis.com",
+          "generativelanguage.googleapis.com" },
+        { "", "" },
+    };
+    char    out[128];
+    size_t  i;
+
+    (void) state;
+    for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        nano_url_redact(urls[i].url, out, sizeof(out));
+        assert_string_equal(out, urls[i].out);
+    }
+    nano_url_redact(NULL, out, sizeof(out));
+    assert_string_equal(out, "");
+    /* cut to the buffer, never past it */
+    nano_url_redact("https://u:s3cret@proxy.example/v1", out, 12);
+    assert_string_equal(out, "https://***");
+}
+
 int
 main(void)
 {
     const struct CMUnitTest  tests[] = {
+        cmocka_unit_test(test_redact),
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_null_and_long),
         cmocka_unit_test(test_https_origin),

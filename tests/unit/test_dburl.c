@@ -247,10 +247,50 @@ test_pgbouncer_flag(void **state)
     assert_false(nano_dburl_pgbouncer(NULL));
 }
 
+/* A URL that passes the translation and that libpq cannot read: libpq's
+ * message quotes the whole URI, password and all, and every backend
+ * logged it at each connection attempt (every 2 s), nano-admin and
+ * nano-migrate at once (found by the config probe).  It is refused
+ * here, with libpq's reason and the password masked. */
+static void
+test_libpq_refusal_hides_password(void **state)
+{
+    static const char *const  bad[] = {
+        "postgresql://nano:secretpw@[::1/db",
+        "postgres://nano:secretpw@[::1",
+        "postgresql://nano:secretpw@[::1?schema=public",
+    };
+    char                      err[512];
+    char                     *out;
+    size_t                    i;
+
+    (void) state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        out = nano_dburl_to_libpq(bad[i], err, sizeof(err));
+        assert_null(out);
+        assert_true(strncmp(err, "DATABASE_URL is not a URL libpq can"
+                            " read: ", 42) == 0);
+        assert_null(strstr(err, "secret"));
+        assert_null(strchr(err, '\n'));
+    }
+    /* libpq's reason stays, with the URI it quotes masked */
+    out = nano_dburl_to_libpq(bad[0], err, sizeof(err));
+    assert_null(out);
+    assert_non_null(strstr(err, "IPv6"));
+    assert_non_null(strstr(err, "postgresql://nano:***@[::1/db"));
+    /* a user without a password has nothing to hide */
+    assert_null(nano_dburl_to_libpq("postgresql://nano@[::1/db", err,
+                                    sizeof(err)));
+    assert_non_null(strstr(err, "postgresql://nano@[::1/db"));
+}
+
 int
 main(void)
 {
     static const struct CMUnitTest  extra[] = {
+        UNIT_TEST("libpq's refusal hides the password",
+                  test_libpq_refusal_hides_password),
         UNIT_TEST("pgbouncer=true", test_pgbouncer_flag),
         UNIT_TEST("NULL url", test_null_url),
         UNIT_TEST("small error buffer", test_small_error_buffer),

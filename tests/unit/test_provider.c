@@ -61,6 +61,15 @@ test_auth_header_and_url(void **state)
                      -1);
     assert_int_equal(nano_provider_auth_header(NANO_PROVIDER_OPENAI, "", buf,
                                                sizeof(buf)), -1);
+    /* no key has a blank: one copied with a space or tab in it (or
+     * around it) failed every call, refunded (found by the config
+     * probe) */
+    assert_int_equal(nano_provider_auth_header(NANO_PROVIDER_OPENAI,
+                                               "sk-1 ", buf, sizeof(buf)),
+                     -1);
+    assert_int_equal(nano_provider_auth_header(NANO_PROVIDER_GEMINI,
+                                               "k\t1", buf, sizeof(buf)),
+                     -1);
     assert_int_equal(nano_provider_auth_header(NANO_PROVIDER_OPENAI,
         "0123456789012345678901234567890123456789012345678901234567890",
         buf, sizeof(buf)), -1);
