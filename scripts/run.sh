@@ -61,6 +61,15 @@ case ${NANO_MIGRATE:-} in
     *) stack_die "NANO_MIGRATE must be apply (or unset: the plan is printed, not applied), not '$NANO_MIGRATE'" ;;
 esac
 
+# the backends' own name for the media folder: make run's backends and
+# its nginx both take it (it was replaced by .state/run/media in silence)
+# shellcheck disable=SC2031 # the caller's, not the one stack.sh sets in a backend's subshell
+STACK_MEDIA_DIR=${STACK_MEDIA_DIR:-${NANO_MEDIA_DIR:-}}
+case $STACK_MEDIA_DIR in
+    '' | /*) ;;
+    *) stack_die "NANO_MEDIA_DIR must be an absolute path, not '$STACK_MEDIA_DIR'" ;;
+esac
+
 stack_init
 cd "$STACK_ROOT"
 stack_lock nowait || exit 1     # one make run per checkout

@@ -1164,6 +1164,19 @@ test('make run: a NEXTAUTH_URL that is no http(s) URL is refused at once, naming
     }
 });
 
+// make run put the media in .state/run/media whatever NANO_MEDIA_DIR said,
+// in silence; it now takes it (nginx's $nano_media_dir too), and a
+// relative one, which nginx and the backends would each read from their
+// own folder, is refused at once.
+test('make run: a relative NANO_MEDIA_DIR is refused at once, naming it', () => {
+    for (const value of ['media', './state/media']) {
+        const r = runSh({ NANO_MEDIA_DIR: value });
+        assert.equal(r.status, 1, `NANO_MEDIA_DIR=${value}: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, /^run: NANO_MEDIA_DIR must be an absolute path/m, r.stderr.slice(-300));
+        assert.doesNotMatch(r.stderr, /another stack|migration plan|starting|stopping/, r.stderr.slice(-300));
+    }
+});
+
 // make run's supervisor restarts a backend whose pid file names a process
 // that is gone, and takes a missing file for a stop on purpose.  stack_kill
 // removed the file only after the process had ended (and its session was
