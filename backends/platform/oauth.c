@@ -5,6 +5,7 @@
  * short-lived sealed cookies) and /api/auth/callback/<provider>.
  */
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,7 @@ platform_oauth_secret(const char *name, char **out)
     char         file_var[64], buf[PLATFORM_OAUTH_SECRET_MAX + 1];
     FILE        *f;
     size_t       n;
+    int          err;
 
     *out = NULL;
     if (v != NULL && v[0] != '\0') {
@@ -92,11 +94,20 @@ platform_oauth_secret(const char *name, char **out)
     }
     f = fopen(v, "r");
     if (f == NULL) {
-        nano_log_error("%s: cannot read the file it names", file_var);
+        nano_log_error("%s: cannot read the file it names: %s", file_var,
+                       strerror(errno));
         return -1;
     }
+    /* a folder opens, and its read fails: not "empty" */
     n = fread(buf, 1, sizeof(buf) - 1, f);
+    err = ferror(f) ? errno : 0;
     fclose(f);
+    if (err != 0) {
+        explicit_bzero(buf, sizeof(buf));
+        nano_log_error("%s: cannot read the file it names: %s", file_var,
+                       strerror(err));
+        return -1;
+    }
     buf[n] = '\0';
     buf[strcspn(buf, "\r\n")] = '\0';
     if (platform_oauth_plain(file_var, buf) != 0) {

@@ -920,6 +920,23 @@ test('backends: an OAuth client id or secret with a blank or control character s
     }
 });
 
+// A *_FILE naming a folder opened, read nothing, and was reported as "the
+// file it names is empty" (noticed by the config probe); it says why now.
+test('backends: an OAuth secret file that is a folder or missing is refused with the reason', () => {
+    const dir = fs.mkdtempSync(path.join(tmpRoot, 'oauth-file-'));
+    const sock = path.join(dir, 'p.sock');
+    for (const [file, why] of [[dir, /Is a directory/], [path.join(dir, 'none'), /No such file or directory/]]) {
+        const r = spawnSync(path.join(BIN, 'nano-platform'), ['--listen', `unix:${sock}`], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
+            env: backendEnv({ NANO_MEDIA_DIR: dir, GITHUB_CLIENT_ID: 'Iv1.abc', GITHUB_CLIENT_SECRET_FILE: file }),
+        });
+        assert.equal(r.status, 1, `${file}: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, /error: GITHUB_CLIENT_SECRET_FILE: cannot read the file it names: /, r.stderr.slice(-300));
+        assert.match(r.stderr, why, r.stderr.slice(-300));
+        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+    }
+});
+
 // The ends of NANO_SIGNUP_CREDITS's range are taken: 0 (accounts open
 // empty) and 1,000,000,000; the grant itself is credits.test.mjs's.
 test('backends: NANO_SIGNUP_CREDITS of 0 or 1000000000 is taken: the backend serves and stops on TERM', async () => {
