@@ -128,17 +128,20 @@ nano_file_mkdirs(const char *path, unsigned *made)
             }
             k--;
         }
-        if (rc != 0 && errno != ENOENT) {
-            break;
-        }
-    }
-    /* mkdir's EEXIST is also a file of that name */
-    if (rc == 0) {
-        if (stat(path, &st) != 0) {
+        /* mkdir's EEXIST is also a file of that name; and the folder
+         * made or found may go before this check, as the walk's may
+         * (until 2026-12-07 that was a failure: an upload answered 500
+         * "cannot store the image" when another request of its user
+         * emptied and removed inputs/ at that moment; found by the soak
+         * probe) */
+        if (rc == 0 && stat(path, &st) != 0) {
             rc = -1;
-        } else if (!S_ISDIR(st.st_mode)) {
+        } else if (rc == 0 && !S_ISDIR(st.st_mode)) {
             errno = ENOTDIR;
             rc = -1;
+        }
+        if (rc != 0 && errno != ENOENT) {
+            break;
         }
     }
     if (made != NULL) {

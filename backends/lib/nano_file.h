@@ -31,8 +31,9 @@ char *nano_file_config_line(char **at);
  * mkdir -p with mode 0750 whatever the umask (nginx's group reads the
  * media); *made (may be NULL) gets a bit for each of the last components
  * this call made itself, bit 0 the last.  A folder removed during the
- * walk by whoever found it empty (a runner tidying after a job, an
- * account's deletion) is made again: up to three walks.  0, or -1 with
+ * walk or before the check that ends it by whoever found it empty (a
+ * runner tidying after a job, a refused upload's inputs/, an account's
+ * deletion) is made again: up to three walks.  0, or -1 with
  * errno set (ENOTDIR when path is there but is no folder).
  */
 int nano_file_mkdirs(const char *path, unsigned *made);

@@ -763,6 +763,20 @@ nano_gen_input_put(void *arg)
  * media/<module>/<user>/inputs and records it in params, with its
  * SHA-256 when digest (a keyed request: sql/015 compares it).  0, or
  * the status answered. */
+/* An input image refused once stored: the file goes, and the user's
+ * inputs/ folder with it when that left it empty, as a refusal for
+ * credits does (nano_gen_input_discard); until 2026-12-07 an image cut
+ * short, without a size or too large left the folder it had made for
+ * good (found by the soak probe).  rmdir takes only an empty folder;
+ * another request of the user storing meanwhile makes it again
+ * (nano_job_mkdirs_put). */
+static void
+nano_gen_input_drop(const char *path, const char *dir)
+{
+    unlink(path);
+    rmdir(dir);
+}
+
 static int
 nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
     const char *b64, int digest, json_t *params)
@@ -802,6 +816,11 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
         return nano_res_error(res, 500, "internal", "cannot store the"
                               " image");
     }
+    if (in.rc != 0) {
+        /* nothing stored (nano_image_from_base64 removes what it began):
+         * the folder made for it goes too when empty */
+        rmdir(dir);
+    }
     if (in.rc == -2) {
         return nano_res_error(res, 413, "payload_too_large",
                               "a base64 image may be at most 4 MiB");
@@ -824,7 +843,7 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
             || rename(path, named) != 0)
         {
             nano_log_error("cannot name %s: %s", path, strerror(errno));
-            unlink(path);
+            nano_gen_input_drop(path, dir);
             return nano_res_error(res, 500, "internal", "cannot store the"
                                   " image");
         }
@@ -842,12 +861,12 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
     /* a JPEG without a frame header before its scan or its end has no
      * size, so no limit could be checked: it cannot be decoded either */
     if (in.info.width <= 0 || in.info.height <= 0) {
-        unlink(path);
+        nano_gen_input_drop(path, dir);
         return nano_res_field_error(res, "image", "the image is damaged:"
                                     " its size cannot be read");
     }
     if ((long long) in.info.width * in.info.height > NANO_IMAGE_PIXELS_MAX) {
-        unlink(path);
+        nano_gen_input_drop(path, dir);
         return nano_res_error(res, 413, "payload_too_large", "the image may"
                               " have at most 25 megapixels");
     }
@@ -857,18 +876,18 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
     whole = nano_image_whole_file(path, &in.info);
     if (whole < 0) {
         nano_log_error("cannot read back %s: %s", path, strerror(errno));
-        unlink(path);
+        nano_gen_input_drop(path, dir);
         return nano_res_error(res, 500, "internal", "cannot store the"
                               " image");
     }
     if (whole == 0) {
-        unlink(path);
+        nano_gen_input_drop(path, dir);
         return nano_res_field_error(res, "image", "the image is cut short:"
                                     " its end is missing");
     }
     if (digest && nano_file_sha256(path, sha) != 0) {
         nano_log_error("cannot read back %s: %s", path, strerror(errno));
-        unlink(path);
+        nano_gen_input_drop(path, dir);
         return nano_res_error(res, 500, "internal", "cannot store the"
                               " image");
     }
@@ -885,7 +904,7 @@ nano_gen_input_image(nano_req_t *req, nano_res_t *res, const char *user,
     if (image == NULL
         || json_object_set_new(params, "inputImage", image) != 0)
     {
-        unlink(path);
+        nano_gen_input_drop(path, dir);
         return nano_res_error(res, 500, "internal", "out of memory");
     }
     return 0;

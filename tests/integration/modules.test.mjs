@@ -1196,6 +1196,35 @@ test('a generation refused for credits keeps no uploaded image (multipart or bas
     assert.deepEqual(listInputs(), had, 'a refused generation leaves no input file behind');
 });
 
+// An image refused once it was stored (cut short: no IEND), or base64
+// that decodes to no image, left its user's inputs/ folder behind, made
+// for it and emptied, where a refusal for credits removes it: one empty
+// folder per user for good (found by the soak probe).
+test('an image refused once stored (cut short, not an image) leaves neither its file nor the inputs/ folder it made (multipart or base64)', async () => {
+    const nb = REGISTRY.find((x) => x.name === 'nano-banana');
+    assert.ok(nb, 'nano-banana is in the registry');
+    const u = await person('upload-cut');
+    const inputs = path.join(MEDIA_DIR, nb.name, u.id, 'inputs');
+    const cut = png(64, 64).subarray(0, 100);
+    const mp = multipart({ prompt: 'edit' }, [{ name: 'image', filename: 'a.png', type: 'image/png', data: cut }]);
+    const r1 = await request('POST', `/${nb.name}/api/generate`, {
+        headers: u.jar.headers({ 'Content-Type': mp.type, Origin: ORIGIN }), body: mp.body,
+    });
+    assert.equal(r1.status, 400, r1.text);
+    assert.match(r1.json().message, /cut short/);
+    assert.ok(!fs.existsSync(inputs), `multipart: ${path.relative(MEDIA_DIR, inputs)} stays: ${fs.existsSync(inputs) ? fs.readdirSync(inputs) : ''}`);
+    const r2 = await generate(u.jar, nb.name, { prompt: 'edit', image: cut.toString('base64') });
+    assert.equal(r2.status, 400, r2.text);
+    assert.match(r2.json().message, /cut short/);
+    assert.ok(!fs.existsSync(inputs), `base64: ${path.relative(MEDIA_DIR, inputs)} stays`);
+    // base64 that is no image: the folder was made before it was decoded
+    const r3 = await generate(u.jar, nb.name, { prompt: 'edit', image: Buffer.from('no image at all').toString('base64') });
+    assert.equal(r3.status, 400, r3.text);
+    assert.equal(r3.json().field, 'image');
+    assert.ok(!fs.existsSync(inputs), `not an image: ${path.relative(MEDIA_DIR, inputs)} stays`);
+    assert.equal(balanceOf(u.id), 100, 'nothing charged');
+});
+
 // An input image the server cannot write is the server's failure (500),
 // never the image's (400): root writes anywhere, so the user's inputs/
 // folder is made immutable (chattr +i, which even root cannot write

@@ -12,13 +12,34 @@
 #include "unit_tmpdir.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "nano_file.h"
 #include "nano_jobs.h"
+
+/* stat(2) in libc's place: while stat_gone names a folder, its next
+ * stat_removals stats find it removed just before, as a request that
+ * emptied it (a refused upload's inputs/) removes it between
+ * nano_file_mkdirs's mkdir and its check. */
+static const char  *stat_gone;
+static int          stat_removals;
+
+int
+stat(const char *path, struct stat *st)
+{
+    if (stat_gone != NULL && stat_removals > 0
+        && strcmp(path, stat_gone) == 0)
+    {
+        stat_removals--;
+        rmdir(path);
+    }
+    return fstatat(AT_FDCWD, path, st, 0);
+}
 
 typedef struct {
     const char  *name;
@@ -237,6 +258,19 @@ test_mkdirs_put(void **state)
     assert_int_equal(errno, ENOENT);
     assert_int_equal(p.calls, 3);
     assert_int_equal(stat(from, &st), 0);
+
+    /* removed between the mkdir and its check (found by the soak
+     * probe: one of four uploads at once answered 500 "cannot store the
+     * image" as another's refusal emptied inputs/): made again, moved */
+    stat_gone = dir;
+    stat_removals = 2;
+    p = (put_t) { dir, from, to, 0, 0 };
+    assert_int_equal(nano_job_mkdirs_put(dir, put_after_rmdir, &p), 0);
+    stat_gone = NULL;
+    assert_int_equal(stat_removals, 0);
+    assert_int_equal(p.calls, 1);
+    assert_int_equal(stat(to, &st), 0);
+    assert_int_equal(rename(to, from), 0);
 
     /* another failure is not tried again */
     p = (put_t) { dir, from, to, 0, 0 };
