@@ -1010,22 +1010,28 @@ function runSh(env) {
     return { status: r.status, signal: r.signal, stderr: r.stderr || '' };
 }
 
+// run.sh with name=value for each value: exit 1 at once, naming it, before
+// a stack, a migration plan or anything is started.
+function assertRunRefuses(name, values, must = 'must be ') {
+    for (const value of values) {
+        const r = runSh({ [name]: value });
+        const what = `${name}=${value}`;
+        assert.equal(r.signal, null, `${what}: it did not stop by itself`);
+        assert.equal(r.status, 1, `${what}: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, new RegExp(`^run: ${name} ${must}`, 'm'), `${what} is named: ${r.stderr.slice(-300)}`);
+        assert.doesNotMatch(r.stderr, /another stack|migration|starting|stopping/,
+            `${what}: refused before anything else: ${r.stderr.slice(-300)}`);
+    }
+}
+
 // NANO_READ_TIMEOUT is nginx's fastcgi_read_timeout and, five sixths of
 // it, the modules' NANO_TEXT_WHOLE_TIMEOUT_MS: a value outside "N, Ns or
 // Nm" became a whole-answer limit of 50 s in silence (1h, 500ms: nginx
 // took them), and one under 2 s was refused by every module as a bad
 // NANO_TEXT_WHOLE_TIMEOUT_MS, which the operator never set.
 test('make run: a bad NANO_READ_TIMEOUT is refused at once, naming it, before anything starts', () => {
-    for (const value of ['1h', '500ms', 'abc', '90x', '1m30s', '0', '1s', '73m', '4321',
-        '99999999999999999999', '-5s', ' 60s', '60s;']) {
-        const r = runSh({ NANO_READ_TIMEOUT: value });
-        assert.equal(r.signal, null, `NANO_READ_TIMEOUT=${value}: it did not stop by itself`);
-        assert.equal(r.status, 1, `NANO_READ_TIMEOUT=${value}: ${r.stderr.slice(-300)}`);
-        assert.match(r.stderr, /^run: NANO_READ_TIMEOUT must be /m,
-            `NANO_READ_TIMEOUT=${value} is named: ${r.stderr.slice(-300)}`);
-        assert.doesNotMatch(r.stderr, /another stack|migration|starting|stopping/,
-            `NANO_READ_TIMEOUT=${value}: refused before anything else: ${r.stderr.slice(-300)}`);
-    }
+    assertRunRefuses('NANO_READ_TIMEOUT', ['1h', '500ms', 'abc', '90x', '1m30s', '0', '1s', '73m', '4321',
+        '99999999999999999999', '-5s', ' 60s', '60s;']);
 });
 
 // PORT is nginx's listen port and the one checked free first: 0 and
@@ -1034,14 +1040,7 @@ test('make run: a bad NANO_READ_TIMEOUT is refused at once, naming it, before an
 // printf read 08080 as octal, fail, and look at port 0 while nginx took
 // 8080.
 test('make run: a PORT that is not 1 to 65535 in plain digits is refused at once, naming it', () => {
-    for (const value of ['0', '65536', '99999', '08080', '123456789012345678901', '80a', '-1']) {
-        const r = runSh({ PORT: value });
-        assert.equal(r.signal, null, `PORT=${value}: it did not stop by itself`);
-        assert.equal(r.status, 1, `PORT=${value}: ${r.stderr.slice(-300)}`);
-        assert.match(r.stderr, /^run: PORT must be /m, `PORT=${value} is named: ${r.stderr.slice(-300)}`);
-        assert.doesNotMatch(r.stderr, /another stack|migration|starting|stopping/,
-            `PORT=${value}: refused before anything else: ${r.stderr.slice(-300)}`);
-    }
+    assertRunRefuses('PORT', ['0', '65536', '99999', '08080', '123456789012345678901', '80a', '-1']);
 });
 
 // A rerun after a make run killed outright stops what that run left, as
@@ -1156,14 +1155,7 @@ test('make run: a backend\'s stop waits for the drain it was given, plus 15 s, a
 // (yes, 1, Apply) only printed it, and the stack started on a database
 // the operator meant to migrate.
 test('make run: a NANO_MIGRATE other than apply is refused at once, naming it', () => {
-    for (const value of ['yes', '1', 'Apply', 'apply ', 'plan']) {
-        const r = runSh({ NANO_MIGRATE: value });
-        assert.equal(r.signal, null, `NANO_MIGRATE=${value}: it did not stop by itself`);
-        assert.equal(r.status, 1, `NANO_MIGRATE=${value}: ${r.stderr.slice(-300)}`);
-        assert.match(r.stderr, /^run: NANO_MIGRATE must be /m, `NANO_MIGRATE=${value} is named: ${r.stderr.slice(-300)}`);
-        assert.doesNotMatch(r.stderr, /another stack|migration plan|starting|stopping/,
-            `NANO_MIGRATE=${value}: refused before anything else: ${r.stderr.slice(-300)}`);
-    }
+    assertRunRefuses('NANO_MIGRATE', ['yes', '1', 'Apply', 'apply ', 'plan']);
 });
 
 // A NEXTAUTH_URL that is no http(s) URL (a host name alone, a typo in
@@ -1171,14 +1163,7 @@ test('make run: a NANO_MIGRATE other than apply is refused at once, naming it', 
 // started the database and applied the migrations (found by the config
 // probe); it is refused at once, as PORT is.
 test('make run: a NEXTAUTH_URL that is no http(s) URL is refused at once, naming it', () => {
-    for (const value of ['localhost:8080', 'htp://localhost:8080', 'https://', 'http:///x', 'ftp://example.com']) {
-        const r = runSh({ NEXTAUTH_URL: value });
-        assert.equal(r.signal, null, `NEXTAUTH_URL=${value}: it did not stop by itself`);
-        assert.equal(r.status, 1, `NEXTAUTH_URL=${value}: ${r.stderr.slice(-300)}`);
-        assert.match(r.stderr, /^run: NEXTAUTH_URL must be /m, `NEXTAUTH_URL=${value} is named: ${r.stderr.slice(-300)}`);
-        assert.doesNotMatch(r.stderr, /another stack|migration plan|starting|stopping/,
-            `NEXTAUTH_URL=${value}: refused before anything else: ${r.stderr.slice(-300)}`);
-    }
+    assertRunRefuses('NEXTAUTH_URL', ['localhost:8080', 'htp://localhost:8080', 'https://', 'http:///x', 'ftp://example.com']);
 });
 
 // make run put the media in .state/run/media whatever NANO_MEDIA_DIR said,
@@ -1186,12 +1171,7 @@ test('make run: a NEXTAUTH_URL that is no http(s) URL is refused at once, naming
 // relative one, which nginx and the backends would each read from their
 // own folder, is refused at once.
 test('make run: a relative NANO_MEDIA_DIR is refused at once, naming it', () => {
-    for (const value of ['media', './state/media']) {
-        const r = runSh({ NANO_MEDIA_DIR: value });
-        assert.equal(r.status, 1, `NANO_MEDIA_DIR=${value}: ${r.stderr.slice(-300)}`);
-        assert.match(r.stderr, /^run: NANO_MEDIA_DIR must be an absolute path/m, r.stderr.slice(-300));
-        assert.doesNotMatch(r.stderr, /another stack|migration plan|starting|stopping/, r.stderr.slice(-300));
-    }
+    assertRunRefuses('NANO_MEDIA_DIR', ['media', './state/media'], 'must be an absolute path');
 });
 
 // make run's supervisor restarts a backend whose pid file names a process
