@@ -358,10 +358,20 @@ db_connect(nano_db_t *db)
     if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK
         && !db->pending && db_closed_while_idle(db->conn))
     {
-        nano_log_warn("database connection closed by the server while"
-                      " idle; reconnecting");
         PQfinish(db->conn);
         db->conn = NULL;
+        /* between two statements of a caller's transaction the server
+         * rolled back what it did: a new connection ran the rest outside
+         * it, each statement on its own, and the COMMIT answered success
+         * (an export read its remaining pages outside its snapshot;
+         * found by the export probe) */
+        if (db->in_tx) {
+            db->tx_lost = 1;
+            set_error(db, "08006", "connection lost inside a transaction");
+            return NANO_DB_UNAVAILABLE;
+        }
+        nano_log_warn("database connection closed by the server while"
+                      " idle; reconnecting");
     }
     if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK) {
         return NANO_DB_OK;

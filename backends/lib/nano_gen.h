@@ -178,12 +178,16 @@ nano_db_status_t nano_gen_history(nano_db_t *db, const char *user_id,
     json_t **items, char **next);
 
 /*
- * Every generation of user_id, newest first, as a new JSON array of
- * nano_gen_json objects, each under its own module's base ("/<module>"):
- * the data export.
+ * Every generation of user_id, newest first, each as a nano_gen_json
+ * object under its own module's base ("/<module>") handed to each(),
+ * which must not keep it: the data export.  Read batch rows at a time
+ * through a cursor, so memory stays bounded whatever the count; the
+ * caller opens the transaction the cursor lives in (REPEATABLE READ for
+ * one snapshot with what it read before).  each() returns 0 to go on,
+ * non-zero to stop (NANO_DB_OK all the same).
  */
-nano_db_status_t nano_gen_all(nano_db_t *db, const char *user_id,
-    json_t **items);
+nano_db_status_t nano_gen_each(nano_db_t *db, const char *user_id,
+    int batch, int (*each)(json_t *item, void *arg), void *arg);
 
 /* What a change by its owner did. */
 typedef enum {

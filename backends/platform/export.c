@@ -8,14 +8,17 @@
  * file paths).
  */
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "nano_buf.h"
 #include "nano_gen.h"
 #include "nano_log.h"
 #include "nano_server.h"
+#include "nano_stream.h"
 #include "platform.h"
 
 #define PLATFORM_EXPORT_ISO(col)                                              \
@@ -65,24 +68,130 @@ platform_export_json(PGresult *r, const char *name)
     return json_loads(PQgetvalue(r, 0, col), JSON_DECODE_ANY, NULL);
 }
 
+/* Rows per read of the generations: at ~10 KB a row, about a megabyte
+ * held at a time whatever the account's count. */
+#define PLATFORM_EXPORT_BATCH  100
+
+/* Bytes gathered before a write: one flush per 64 KiB, not per row. */
+#define PLATFORM_EXPORT_CHUNK  (64 * 1024)
+
+/* Exports writing now: each holds a database connection for its whole
+ * time, so at most half the pool (at least one) at once, the rest for
+ * every other request (eight exports held all eight connections, and
+ * the next request waited for one and answered 503; found by the export
+ * probe). */
+static atomic_int  platform_exports;
+
+static int
+platform_export_enter(void)
+{
+    int  max = nano_server_db_pool_size() / 2, used;
+
+    if (max < 1) {
+        max = 1;
+    }
+    used = atomic_load(&platform_exports);
+    do {
+        if (used >= max) {
+            return -1;
+        }
+    } while (!atomic_compare_exchange_weak(&platform_exports, &used,
+                                           used + 1));
+    return 0;
+}
+
+typedef struct {
+    nano_req_t   *req;
+    nano_buf_t    out;          /* written once past PLATFORM_EXPORT_CHUNK */
+    size_t        rows;
+    int           failed;       /* out of memory, or the client left */
+} platform_export_sink_t;
+
+static int
+platform_export_flush(platform_export_sink_t *s)
+{
+    if (s->out.failed
+        || nano_stream_write(s->req, s->out.data, s->out.len) != 0)
+    {
+        s->failed = 1;
+    }
+    nano_buf_cleanup(&s->out);
+    nano_buf_init(&s->out);
+    return s->failed ? -1 : 0;
+}
+
+/* nano_gen_each's step: one generation, after a comma but the first. */
+static int
+platform_export_row(json_t *item, void *arg)
+{
+    platform_export_sink_t  *s = arg;
+    char                    *text = json_dumps(item, JSON_COMPACT);
+
+    if (text == NULL) {
+        s->failed = 1;
+        return -1;
+    }
+    if (s->rows++ > 0) {
+        nano_buf_puts(&s->out, ",");
+    }
+    nano_buf_puts(&s->out, text);
+    free(text);
+    return s->out.len >= PLATFORM_EXPORT_CHUNK || s->out.failed
+           ? platform_export_flush(s) : 0;
+}
+
+/*
+ * The file is written as it is read (an account's generations made it
+ * tens of megabytes, built whole in memory: 20,000 of them outlasted
+ * nginx's read timeout, and four exports at once took the process from
+ * 15 to 134 MB; found by two probes).  Everything but the generations is
+ * small and read first, so a failure there still answers an error; the
+ * generations follow in pages, all in the one snapshot.  Once the status
+ * line is out, a failure can only end the stream: the file then stops
+ * before its closing "]}" and never parses as a whole one.
+ */
 int
 platform_account_export(nano_req_t *req, nano_res_t *res)
 {
-    platform_session_t   ps;
-    nano_db_status_t     st = NANO_DB_OK;
-    nano_db_t           *db = NULL;
-    const char          *params[1];
-    PGresult            *r = NULL;
-    json_t              *profile = NULL, *accounts = NULL, *ledger = NULL;
-    json_t              *purchases = NULL, *sessions = NULL, *gens = NULL;
-    time_t               now = time(NULL);
-    struct tm            tm;
-    char                 day[16], at[32], disposition[96];
-    int                  status, col;
+    platform_session_t       ps;
+    platform_export_sink_t   sink;
+    nano_db_status_t         st = NANO_DB_OK;
+    nano_db_t               *db = NULL;
+    const char              *params[1];
+    PGresult                *r = NULL;
+    json_t                  *profile = NULL, *accounts = NULL;
+    json_t                  *ledger = NULL, *purchases = NULL;
+    json_t                  *sessions = NULL;
+    char                    *head = NULL;
+    time_t                   now = time(NULL);
+    struct tm                tm;
+    char                     day[16], at[32], disposition[96];
+    size_t                   len;
+    int                      status, col, entered = 0;
 
     platform_session_init(&ps);
+    memset(&sink, 0, sizeof(sink));
+    nano_buf_init(&sink.out);
+    sink.req = req;
     status = platform_account_session(req, res, 0, &db, &ps);
     if (status != 0) {
+        goto out;
+    }
+    if (platform_export_enter() != 0) {
+        nano_res_header(res, "Retry-After", "1");
+        status = nano_res_error(res, 429, "too_many_exports",
+                                "too many exports are being written right"
+                                " now; try again in a moment");
+        goto out;
+    }
+    entered = 1;
+    /* an export holds its worker as long as it writes: the stream slots
+     * leave the other workers to every other request */
+    if (nano_stream_acquire(req) != 0) {
+        nano_res_header(res, "Retry-After", "1");
+        status = nano_res_error(res, 429, "too_many_streams",
+                                "too many exports are being written right"
+                                " now; try again in a moment");
         goto out;
     }
     params[0] = ps.user.id;
@@ -109,13 +218,10 @@ platform_account_export(nano_req_t *req, nano_res_t *res)
                                                  ? ps.token.claims.jti.data
                                                  : NULL, &st);
     }
-    if (sessions != NULL) {
-        st = nano_gen_all(db, ps.user.id, &gens);
-    }
-    if (nano_db_in_tx(db)) {
-        st = nano_db_finish(db, st);
-    }
-    if (r == NULL || sessions == NULL || gens == NULL || st != NANO_DB_OK) {
+    if (r == NULL || sessions == NULL || st != NANO_DB_OK) {
+        if (nano_db_in_tx(db)) {
+            st = nano_db_finish(db, st);
+        }
         status = nano_server_db_error(res, db, st != NANO_DB_OK ? st
                                                             : NANO_DB_FAILED);
         goto out;
@@ -127,34 +233,73 @@ platform_account_export(nano_req_t *req, nano_res_t *res)
     strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
     snprintf(disposition, sizeof(disposition),
              "attachment; filename=\"nano-export-%s.json\"", day);
-    if (nano_res_header(res, "Content-Disposition", disposition) != 0) {
+    /* the object as it was built whole, less its closing brace, and the
+     * generations' array opened in its place */
+    head = json_dumps(json_pack("{s:s, s:O, s:O, s:O, s:{s:I, s:O, s:O}}",
+                                "exportedAt", at,
+                                "profile", profile,
+                                "accounts", accounts,
+                                "sessions", sessions,
+                                "credits",
+                                "balance", (json_int_t)
+                                (col >= 0 && !PQgetisnull(r, 0, col)
+                                 ? strtoll(PQgetvalue(r, 0, col), NULL, 10)
+                                 : 0),
+                                "ledger", ledger,
+                                "purchases", purchases),
+                      JSON_COMPACT);
+    len = head != NULL ? strlen(head) : 0;
+    if (len == 0 || head[len - 1] != '}'
+        || nano_res_header(res, "Content-Disposition", disposition) != 0)
+    {
+        nano_db_finish(db, NANO_DB_FAILED);
         status = nano_res_error(res, 500, "internal", "out of memory");
         goto out;
     }
-    status = nano_res_json(res, 200,
-                           json_pack("{s:s, s:O, s:O, s:O, s:{s:I, s:O,"
-                                     " s:O}, s:O}",
-                                     "exportedAt", at,
-                                     "profile", profile,
-                                     "accounts", accounts,
-                                     "sessions", sessions,
-                                     "credits",
-                                     "balance", (json_int_t)
-                                     (col >= 0 && !PQgetisnull(r, 0, col)
-                                      ? strtoll(PQgetvalue(r, 0, col), NULL,
-                                                10) : 0),
-                                     "ledger", ledger,
-                                     "purchases", purchases,
-                                     "generations", gens));
-    nano_log_info("user %s exported the account's data", ps.user.id);
+    head[len - 1] = '\0';
+    status = NANO_STREAMED;
+    if (nano_stream_begin(req, 200, "application/json", res) != 0
+        || nano_stream_write(req, head, len - 1) != 0
+        || nano_stream_write(req, ",\"generations\":[", 16) != 0)
+    {
+        nano_db_finish(db, NANO_DB_FAILED);
+        goto out;
+    }
+    /* a HEAD has had its headers: the rows would go nowhere */
+    if (strcmp(req->method, "HEAD") != 0) {
+        st = nano_gen_each(db, ps.user.id, PLATFORM_EXPORT_BATCH,
+                           platform_export_row, &sink);
+    }
+    if (st == NANO_DB_OK && !sink.failed) {
+        nano_buf_puts(&sink.out, "]}");
+        platform_export_flush(&sink);
+    }
+    st = nano_db_finish(db, st != NANO_DB_OK || !sink.failed
+                            ? st : NANO_DB_FAILED);
+    if (sink.failed) {
+        nano_log_warn("user %s's export stopped after %zu generations:"
+                      " the client left", ps.user.id, sink.rows);
+    } else if (st != NANO_DB_OK) {
+        nano_log_error("user %s's export stopped after %zu generations:"
+                       " the database failed (%s); the file ends"
+                       " unfinished", ps.user.id, sink.rows,
+                       nano_db_last_error(db));
+    } else {
+        nano_log_info("user %s exported the account's data (%zu"
+                      " generations)", ps.user.id, sink.rows);
+    }
 out:
+    if (entered) {
+        atomic_fetch_sub(&platform_exports, 1);
+    }
     PQclear(r);
+    free(head);
+    nano_buf_cleanup(&sink.out);
     json_decref(profile);
     json_decref(accounts);
     json_decref(ledger);
     json_decref(purchases);
     json_decref(sessions);
-    json_decref(gens);
     platform_session_cleanup(&ps);
     return status;
 }

@@ -798,3 +798,23 @@ test('nano_db_tx: retries serialization failures and deadlocks up to 3 tries, ne
     assert.deepEqual(await tx('other=1'), { tries: 1, status: 'failed', sqlstate: '22012', inTx: false });
     assert.doesNotMatch(app.log(), /left a transaction open/);
 });
+
+// A connection the server closed between two statements of a
+// transaction (pg_terminate_backend, a restart, an operator's
+// idle_in_transaction_session_timeout) was replaced in silence, as one
+// that sat idle in the pool is: the rest of the transaction ran outside
+// it, statement by statement, and the COMMIT answered success for work
+// the server had rolled back (found by the export probe).
+test('nano_db: a connection ended inside a transaction fails the rest of it, never runs it on a new one', { skip: NO_DB }, async (t) => {
+    const app = await startApp({ env: { NANO_DB_POOL: '1' } });
+    t.after(() => app.stop());
+    const pending = ask(app, 'POST', '/db/tx-gap', { query: 'ms=1500' });
+    const pid = (await app.waitLog(/db\/tx-gap: pid (\d+) waits/))[1];
+    assert.equal(psql(`SELECT pg_terminate_backend(${pid})`), 't');
+    const res = await pending;
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json(), { second: 'unavailable', commit: 'unavailable', inTx: false });
+    const next = await ask(app, 'GET', '/db/ping');
+    assert.equal(next.status, 200, next.text);
+    assert.notEqual(Number(next.json().pid), Number(pid), 'the next request has a new connection');
+});

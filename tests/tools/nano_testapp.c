@@ -22,6 +22,8 @@
  *   POST   /db/tx?retry=N&other=1&deadlock=1: nano_db_tx whose
  *          function fails with 40001 (40P01 with deadlock) on its first
  *          N tries, or always with 22012 with other: {"tries","status"}
+ *   POST   /db/tx-gap?ms=: BEGIN, a statement, ms asleep (the test ends
+ *          the connection), a second and the commit: their statuses
  *   GET    /db/thread: nano_server_db_get(1000) / _put, as a thread would
  *   POST   /db/pipeline: {"pid"} through nano_db_pipeline_tx (a text
  *          answer's record takes that path)
@@ -354,12 +356,14 @@ tx_fn(nano_db_t *db, void *arg)
     return st;
 }
 
+/* nano_db_status_t's names */
+static const char *const  db_status_names[] = {
+    "ok", "unavailable", "conflict", "retry", "failed", "invalid"
+};
+
 static int
 db_tx(nano_req_t *req, nano_res_t *res)
 {
-    static const char *const  names[] = {
-        "ok", "unavailable", "conflict", "retry", "failed", "invalid"
-    };
     nano_db_t         *db = need_db(req, res);
     nano_db_status_t   st;
     tx_arg_t           a = { 0, 0, 0, 0 };
@@ -373,8 +377,41 @@ db_tx(nano_req_t *req, nano_res_t *res)
     st = nano_db_tx(db, tx_fn, &a);
     return nano_res_json(res, 200,
                          json_pack("{s:i, s:s, s:s, s:b}", "tries", a.tries,
-                                   "status", names[st],
+                                   "status", db_status_names[st],
                                    "sqlstate", nano_db_last_sqlstate(db),
+                                   "inTx", nano_db_in_tx(db)));
+}
+
+/* A transaction whose connection the test ends between its two
+ * statements (it waits ms after the first, its pid in the log). */
+static int
+db_tx_gap(nano_req_t *req, nano_res_t *res)
+{
+    nano_db_t         *db = need_db(req, res);
+    nano_db_status_t   second, commit;
+    PGresult          *r;
+
+    if (db == NULL) {
+        return 503;
+    }
+    if (nano_db_begin(db) != NANO_DB_OK) {
+        return nano_res_error(res, 500, "db", nano_db_last_error(db));
+    }
+    r = nano_db_exec(db, "SELECT pg_backend_pid()::text", 0, NULL,
+                     PGRES_TUPLES_OK, &second);
+    if (r == NULL) {
+        nano_db_rollback(db);
+        return nano_res_error(res, 500, "db", nano_db_last_error(db));
+    }
+    nano_log_info("db/tx-gap: pid %s waits", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    sleep_ms(query_long(req, "ms", 1000));
+    PQclear(nano_db_exec(db, "SELECT 1", 0, NULL, PGRES_TUPLES_OK, &second));
+    commit = nano_db_finish(db, second);
+    return nano_res_json(res, 200,
+                         json_pack("{s:s, s:s, s:b}",
+                                   "second", db_status_names[second],
+                                   "commit", db_status_names[commit],
                                    "inTx", nano_db_in_tx(db)));
 }
 
@@ -435,6 +472,7 @@ static const nano_route_t  routes[] = {
     { "POST",   "/db/tx-open",             db_tx_open, 0, 0 },
     { "GET",    "/db/hold",                db_hold, 0, 0 },
     { "POST",   "/db/tx",                  db_tx, 0, 0 },
+    { "POST",   "/db/tx-gap",              db_tx_gap, 0, 0 },
     { "GET",    "/db/thread",              db_thread, 0, 0 },
     { "POST",   "/db/pipeline",            db_pipeline, 0, 0 },
 };

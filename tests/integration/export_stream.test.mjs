@@ -1,0 +1,217 @@
+// GET /api/account/export streams its file (docs/PLATFORM.md "Data
+// export"): the platform built the whole JSON in memory, so 20,000 text
+// generations outlasted nginx's read timeout (504) and four exports at
+// once took the process from 15 to 134 MB.  Here: a large account's file
+// comes whole, every row once and newest first, while the platform's
+// memory stays far below the file's size; a database failure mid-stream
+// leaves a file that does not parse, never a shorter one that does.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import crypto from 'node:crypto';
+import { BASE, get, stackPid, sleep } from './lib.mjs';
+import { psql, lit, person } from './generations.mjs';
+
+const MIB = 1024 * 1024;
+// the test stack's fastcgi_read_timeout (tests/README.md)
+const READ_TIMEOUT_MS = 10000;
+
+// The platform's resident memory, in KiB.
+function platformRss() {
+    const pid = stackPid('platform');
+    assert.ok(pid, 'the platform\'s pid');
+    return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+}
+
+// n finished text generations of u, each ~8 KB of answer with quotes and
+// line breaks to escape; three share each creation time, so the pages
+// the export reads split ties on "id".
+function bulkGenerations(u, n) {
+    psql(`INSERT INTO "Generation" ("id", "userId", "module", "model", "kind", "status", "cost", "prompt", "text", "createdAt", "finishedAt")
+        SELECT md5(${lit(u.id)} || i)::uuid::text, ${lit(u.id)}, 'qwen', 'm', 'text', 'succeeded', 1,
+            'question ' || i, i || repeat(' an "exported" answer' || chr(10), 400),
+            timestamp '2026-01-01' + (i / 3) * interval '1 ms', timestamp '2026-01-01'
+        FROM generate_series(1, ${n}) AS i`);
+}
+
+// The ids newest first as the export must list them, hashed.
+function expectedOrder(u) {
+    return psql(`SELECT md5(string_agg("id", ',' ORDER BY "createdAt" DESC, "id" DESC)) FROM "Generation" WHERE "userId" = ${lit(u.id)}`);
+}
+
+// GET the export; onChunk(res, bytes) sees each chunk as it comes.
+// Resolves {status, headers, body, firstByteMs, ms, aborted}.
+function exportOf(jar, { onChunk, timeout = 120000 } = {}) {
+    const url = new URL(BASE);
+    const t0 = Date.now();
+    return new Promise((resolve, reject) => {
+        const req = http.get({
+            host: url.hostname, port: url.port, path: '/api/account/export', headers: jar.headers(), agent: false,
+        }, (res) => {
+            const chunks = [];
+            let bytes = 0;
+            let firstByteMs;
+            let settled = false;
+            const finish = (aborted) => {
+                if (settled) return;
+                settled = true;
+                resolve({
+                    status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'),
+                    firstByteMs, ms: Date.now() - t0, aborted,
+                });
+            };
+            res.on('data', (c) => {
+                if (firstByteMs === undefined) firstByteMs = Date.now() - t0;
+                chunks.push(c);
+                bytes += c.length;
+                if (onChunk) onChunk(res, bytes);
+            });
+            res.on('end', () => finish(false));
+            res.on('aborted', () => finish(true));
+            res.on('error', () => finish(true));
+            res.on('close', () => finish(!res.complete));
+        });
+        req.setTimeout(timeout, () => req.destroy(new Error(`export: timeout after ${timeout} ms`)));
+        req.on('error', reject);
+    });
+}
+
+test('GET /api/account/export: 20,000 generations of 8 KB stream whole, every row once, newest first, in little memory', async (t) => {
+    const u = await person('export-big');
+    const N = 20000;
+    bulkGenerations(u, N);
+    const order = expectedOrder(u);
+
+    const before = platformRss();
+    let peak = before;
+    const sampler = setInterval(() => { peak = Math.max(peak, platformRss()); }, 20);
+    let r;
+    try {
+        r = await exportOf(u.jar);
+    } finally {
+        clearInterval(sampler);
+    }
+    assert.equal(r.status, 200, r.body.slice(0, 300));
+    assert.ok(!r.aborted, 'the answer came whole');
+    assert.ok(r.ms < READ_TIMEOUT_MS, `the export took ${r.ms} ms, over the stack's read timeout`);
+    assert.match(r.headers['content-type'], /^application\/json/);
+    assert.equal(r.headers['cache-control'], 'no-store');
+    assert.equal(r.headers['content-disposition'], `attachment; filename="nano-export-${new Date().toISOString().slice(0, 10)}.json"`);
+    const x = JSON.parse(r.body);
+    assert.deepEqual(Object.keys(x), ['exportedAt', 'profile', 'accounts', 'sessions', 'credits', 'generations'], 'the keys in the order they always had');
+    assert.equal(x.profile.id, u.id);
+    assert.equal(x.generations.length, N);
+    assert.equal(crypto.createHash('md5').update(x.generations.map((g) => g.id).join(',')).digest('hex'), order,
+        'every row once, newest first, ties by id');
+    const g = x.generations.find((e) => e.prompt === 'question 7');
+    assert.equal(g.text, `7${' an "exported" answer\n'.repeat(400)}`);
+    assert.equal(g.module, 'qwen');
+    const size = Buffer.byteLength(r.body);
+    assert.ok(size > 150 * MIB, `a large file (${(size / MIB).toFixed(1)} MiB)`);
+    const grown = (peak - before) * 1024;
+    t.diagnostic(`${(size / MIB).toFixed(1)} MiB in ${r.ms} ms (first byte after ${r.firstByteMs} ms); the platform grew by ${(grown / MIB).toFixed(1)} MiB`);
+    assert.ok(grown < 32 * MIB && grown < size / 5,
+        `the platform grew by ${(grown / MIB).toFixed(1)} MiB for a ${(size / MIB).toFixed(1)} MiB file`);
+    psql(`DELETE FROM "Generation" WHERE "userId" = ${lit(u.id)}`);
+});
+
+// The status line has gone out when the database fails: the file must
+// end unfinished (no closing "]}"), never parse as a whole one lacking
+// rows.  The reader pauses so the export waits in the middle, its
+// database connection is terminated, then the reader goes on.
+test('GET /api/account/export: the database failing mid-stream leaves a file that does not parse; the next export is whole', async () => {
+    const u = await person('export-cut');
+    const N = 4000;
+    bulkGenerations(u, N);
+    let paused = false;
+    let resume;
+    const resumed = new Promise((r) => { resume = r; });
+    const pending = exportOf(u.jar, {
+        onChunk: (res, bytes) => {
+            if (!paused && bytes > MIB) {
+                paused = true;
+                res.pause();
+                resumed.then(() => res.resume());
+            }
+        },
+    });
+    try {
+        let killed = '';
+        for (let i = 0; i < 200 && killed === ''; i++) {
+            await sleep(25);
+            if (!paused) continue;
+            // the export's connection: in its transaction, last
+            // fetching from its cursor over the generations
+            killed = psql(`SELECT string_agg(pg_terminate_backend("pid")::text, ',') FROM pg_stat_activity
+                WHERE "pid" <> pg_backend_pid() AND "xact_start" IS NOT NULL
+                AND "query" LIKE 'FETCH FORWARD % FROM "nano_gen_each"'`);
+        }
+        assert.equal(killed, 'true', 'the export\'s one connection was found and terminated');
+    } finally {
+        resume();
+    }
+    const r = await pending;
+    assert.equal(r.status, 200, 'the headers had gone out');
+    assert.ok(r.body.startsWith('{"exportedAt":'), r.body.slice(0, 100));
+    assert.ok(r.body.length > MIB, 'the rows before the failure came');
+    assert.throws(() => JSON.parse(r.body), SyntaxError, 'an unfinished file does not parse');
+    assert.ok(!r.body.endsWith(']}'), 'no closing of the generations');
+
+    // the platform's pool replaced the connection: the next export is whole
+    const again = await exportOf(u.jar);
+    assert.equal(again.status, 200);
+    assert.equal(JSON.parse(again.body).generations.length, N);
+    psql(`DELETE FROM "Generation" WHERE "userId" = ${lit(u.id)}`);
+});
+
+// An export holds a database connection and a worker while it writes:
+// eight at once held all eight of the platform's connections, and every
+// other request waited for one and answered 503.  At most half the pool
+// (8 / 2 = 4) export at once; one beyond is refused at once, and the
+// rest of the platform answers meanwhile.  Readers paused after their
+// first bytes keep four exports writing.
+test('GET /api/account/export: four exports at once hold half the database pool; a fifth answers 429 too_many_exports, the rest go on', async () => {
+    const u = await person('export-slots');
+    const N = 3000;
+    bulkGenerations(u, N);
+    const resumes = [];
+    const started = [];
+    const exports = Array.from({ length: 4 }, () => {
+        let begun;
+        let paused = false;
+        started.push(new Promise((r) => { begun = r; }));
+        return exportOf(u.jar, {
+            onChunk: (res) => {
+                if (paused) return;
+                paused = true;
+                res.pause();
+                resumes.push(() => res.resume());
+                begun();
+            },
+        });
+    });
+    try {
+        await Promise.all(started);
+        const fifth = await exportOf(u.jar, { timeout: 5000 });
+        assert.equal(fifth.status, 429, fifth.body.slice(0, 200));
+        assert.equal(JSON.parse(fifth.body).error, 'too_many_exports');
+        assert.equal(fifth.headers['retry-after'], '1');
+        // the connections left serve everything else, at once
+        for (let i = 0; i < 8; i++) {
+            const t0 = Date.now();
+            const credits = await get('/api/credits', { headers: u.jar.headers(), timeout: 5000 });
+            assert.equal(credits.status, 200, credits.text);
+            assert.ok(Date.now() - t0 < 2000, `the credits answered after ${Date.now() - t0} ms`);
+        }
+    } finally {
+        for (const go of resumes) go();
+    }
+    for (const r of await Promise.all(exports)) {
+        assert.equal(r.status, 200);
+        assert.equal(JSON.parse(r.body).generations.length, N);
+    }
+    const after = await exportOf(u.jar);
+    assert.equal(after.status, 200, 'the places came back');
+    psql(`DELETE FROM "Generation" WHERE "userId" = ${lit(u.id)}`);
+});
