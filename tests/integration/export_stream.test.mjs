@@ -14,8 +14,6 @@ import { BASE, get, stackPid, sleep } from './lib.mjs';
 import { psql, lit, person } from './generations.mjs';
 
 const MIB = 1024 * 1024;
-// the test stack's fastcgi_read_timeout (tests/README.md)
-const READ_TIMEOUT_MS = 10000;
 
 // The platform's resident memory, in KiB.
 function platformRss() {
@@ -94,7 +92,8 @@ test('GET /api/account/export: 20,000 generations of 8 KB stream whole, every ro
     }
     assert.equal(r.status, 200, r.body.slice(0, 300));
     assert.ok(!r.aborted, 'the answer came whole');
-    assert.ok(r.ms < READ_TIMEOUT_MS, `the export took ${r.ms} ms, over the stack's read timeout`);
+    // no bound on the whole time: nginx's read timeout is between two reads
+    // of a stream, and the old code's 504 fails the status above
     assert.match(r.headers['content-type'], /^application\/json/);
     assert.equal(r.headers['cache-control'], 'no-store');
     assert.equal(r.headers['content-disposition'], `attachment; filename="nano-export-${new Date().toISOString().slice(0, 10)}.json"`);
