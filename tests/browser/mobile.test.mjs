@@ -41,7 +41,7 @@ const SIGNED_OUT = [['signin', '/api/auth/signin'], ['signup', '/signup']];
 /* What a small screen shows wrong on the page open now: run in the page. */
 function measure() {
     const W = window.innerWidth;
-    const out = { width: W, overflow: [], small: [], tiny: [], zoomy: [], edge: [] };
+    const out = { width: W, overflow: [], small: [], tiny: [], zoomy: [], edge: [], broken: [] };
     const visible = (e) => {
         const r = e.getBoundingClientRect();
         const s = getComputedStyle(e);
@@ -90,6 +90,21 @@ function measure() {
             && (near(o.r, c) || ((o.r.width < 24 || o.r.height < 24) && Math.hypot(...centre(o.r).map((v, i) => v - c[i])) < 24)));
         if (crowded) out.small.push(`${name(e)} ${Math.round(r.width)}x${Math.round(r.height)}`);
     }
+    // a table's words stay whole: a cell squeezed below its longest word
+    // read "Generatio / n"
+    for (const cell of document.querySelectorAll('main td, main th')) {
+        if (!visible(cell)) continue;
+        const w = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+        for (let n = w.nextNode(); n; n = w.nextNode()) {
+            for (const m of n.textContent.matchAll(/\S+/g)) {
+                const r = document.createRange();
+                r.setStart(n, m.index);
+                r.setEnd(n, m.index + m[0].length);
+                const lines = new Set([...r.getClientRects()].filter((q) => q.width > 0).map((q) => Math.round(q.top)));
+                if (lines.size > 1) out.broken.push(`"${m[0]}" on ${lines.size} lines`);
+            }
+        }
+    }
     // the main content keeps clear of the screen's edges
     for (const e of document.querySelectorAll('main h1, main p')) {
         if (!visible(e) || clipped(e)) continue;
@@ -118,7 +133,7 @@ function measure() {
     return out;
 }
 
-const problems = { overflow: [], small: [], tiny: [], zoomy: [], viewport: [], edge: [] };
+const problems = { overflow: [], small: [], tiny: [], zoomy: [], viewport: [], edge: [], broken: [] };
 
 async function check(page, vp, label) {
     const m = await page.evaluate(measure);
@@ -127,6 +142,7 @@ async function check(page, vp, label) {
     for (const o of m.small) problems.small.push(`${at}: ${o}`);
     for (const o of m.tiny) problems.tiny.push(`${at}: ${o}`);
     for (const o of m.edge) problems.edge.push(`${at}: ${o}`);
+    for (const o of m.broken) problems.broken.push(`${at}: ${o}`);
     if (vp.isMobile && vp.viewport.width < 768) for (const o of m.zoomy) problems.zoomy.push(`${at}: ${o}`);
     if (!/width=device-width/.test(m.viewport) || /user-scalable\s*=\s*(no|0)|maximum-scale\s*=\s*1(\.0*)?\b/.test(m.viewport)
         || (vp.isMobile && m.width !== vp.viewport.width)) {
