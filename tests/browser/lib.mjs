@@ -28,8 +28,9 @@ export const PACKS = fs.readFileSync(path.join(ROOT, 'packs.conf'), 'utf8').spli
 
 /* A headless chromium context in a profile of its own; close() also
  * removes the profile.  opts: viewport, acceptDownloads, timeout (the
- * default for actions and navigations). */
-export async function launch({ viewport = { width: 1100, height: 720 }, acceptDownloads = false, timeout = 15000 } = {}) {
+ * default for actions and navigations), and a device's isMobile, hasTouch
+ * and deviceScaleFactor. */
+export async function launch({ viewport = { width: 1100, height: 720 }, acceptDownloads = false, timeout = 15000, ...device } = {}) {
     assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: install Debian's chromium (scripts/deps.sh does)`);
     fs.mkdirSync(SHOTS, { recursive: true });
     const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-chromium-'));
@@ -41,6 +42,7 @@ export async function launch({ viewport = { width: 1100, height: 720 }, acceptDo
         viewport,
         locale: 'en-US',
         acceptDownloads,
+        ...device,
         timeout: 30000,
     });
     context.setDefaultTimeout(timeout);
