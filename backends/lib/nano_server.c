@@ -1169,14 +1169,7 @@ nano_server_parse_args(int argc, char **argv, const nano_app_t *app,
 
     o->listen = NULL;
     o->socket_mode = 0660;
-    /* --workers, else NANO_WORKERS, else the app's, else the default */
-    if (nano_server_env_int("NANO_WORKERS",
-                            app->workers > 0 ? app->workers
-                                             : NANO_WORKERS_DEFAULT, 1,
-                            NANO_WORKERS_MAX, &o->workers) != 0)
-    {
-        return NANO_EXIT_USAGE;
-    }
+    o->workers = 0;
 
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
@@ -1214,6 +1207,16 @@ nano_server_parse_args(int argc, char **argv, const nano_app_t *app,
     }
     if (optind != argc) {
         nano_server_usage(stderr, argv[0], app);
+        return NANO_EXIT_USAGE;
+    }
+    /* --workers, else NANO_WORKERS, else the app's, else the default;
+     * read after the options, so that --help answers whatever it holds */
+    if (o->workers == 0
+        && nano_server_env_int("NANO_WORKERS",
+                               app->workers > 0 ? app->workers
+                                                : NANO_WORKERS_DEFAULT, 1,
+                               NANO_WORKERS_MAX, &o->workers) != 0)
+    {
         return NANO_EXIT_USAGE;
     }
     return NANO_EXIT_OK;

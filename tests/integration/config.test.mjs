@@ -594,6 +594,16 @@ test('backends: --help works anywhere and names every variable the app reads', (
             for (const n of ['STRIPE_SECRET_KEY', 'NANO_REVOCATION_FILE']) assert.ok(!words.has(n), `${app}: not ${n}`);
         }
     }
+    // the help an operator reaches for when a setting is wrong: NANO_WORKERS
+    // was read before the options, so a bad one made --help exit 2
+    // (noticed by the config probe); --workers also wins over it now
+    for (const args of [['--help'], ['--workers', '2', '--help']]) {
+        const r = spawnSync(path.join(BIN, 'nano-platform'), args, {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL', env: { PATH: process.env.PATH, NANO_WORKERS: 'abc' },
+        });
+        assert.equal(r.status, 0, `${args.join(' ')} with a bad NANO_WORKERS: ${r.stderr}`);
+        assert.match(r.stdout, /^usage: /);
+    }
 });
 
 // A backend's numeric settings are read once at start; a bad one stops it
