@@ -51,7 +51,7 @@ nano_dbpool_init(nano_dbpool_t *pool, const char *database_url, int size,
         /* a handle does not connect yet: this checks the URL only */
         db = nano_db_new(database_url, err, sizeof(err));
         if (db == NULL) {
-            nano_log_error("DATABASE_URL: %s; database requests will answer"
+            nano_log_error("%s; database requests will answer"
                            " 503", err);
         } else {
             pool->url = strdup(database_url);
