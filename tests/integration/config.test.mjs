@@ -839,6 +839,26 @@ test('backends: a NANO_MODULES_FILE that is not there stops the platform and a m
     }
 });
 
+// A relative NANO_MEDIA_DIR was taken: the backends wrote under their own
+// working directory while nginx's $nano_media_dir read from its own, so
+// every output was a 404 (noticed by the config probe; make run refuses
+// one too).
+test('backends: a relative NANO_MEDIA_DIR stops the platform and a module at start, naming it', () => {
+    const cwd = fs.mkdtempSync(path.join(tmpRoot, 'relative-media-'));
+    for (const app of ['platform', 'nano-banana']) {
+        const sock = path.join(cwd, `${app}.sock`);
+        const r = spawnSync(path.join(BIN, `nano-${app}`), ['--listen', `unix:${sock}`], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL', cwd,
+            env: backendEnv({ NANO_MEDIA_DIR: 'media' }),
+        });
+        assert.equal(r.signal, null, `${app}: it did not stop by itself: ${r.stderr.slice(-300)}`);
+        assert.equal(r.status, 1, `${app}: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, /error: NANO_MEDIA_DIR must be an absolute path \(not "media"\)/, r.stderr.slice(-300));
+        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+        assert.ok(!fs.existsSync(path.join(cwd, 'media')), 'and nothing made there');
+    }
+});
+
 // STRIPE_API_BASE was taken when it began with http(s)://: "https://"
 // without a host started the platform with purchases on and every
 // checkout failing, and Stripe's own "https://api.stripe.com/v1" (the
