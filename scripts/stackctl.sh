@@ -19,6 +19,11 @@ case $state in /*) ;; *) state=$(pwd)/$state ;; esac
 
 # shellcheck disable=SC1091
 . "$state/stack.env"
+# the stack's own mode decides how its postgres runs: a test stack's
+# restarted by start-db came back with fsync and synchronous_commit on,
+# and every later test file ran on that (a commit then waited for
+# jobs_admit_lost's standby that never comes)
+STACK_PG_MODE=$STACK_MODE
 STACK_MODE=stackctl
 # shellcheck source=scripts/lib/stack.sh
 . "$(dirname "$0")/lib/stack.sh"

@@ -9,6 +9,8 @@
 #
 # Callers set, before stack_init:
 #   STACK_MODE   run | test          (log prefix, postgres tuning)
+#   STACK_PG_MODE  the mode whose postgres tuning applies (stackctl.sh:
+#                the stack's, while its own STACK_MODE names the log)
 #   STACK_STATE  absolute state dir  (.state/run or .state/test)
 # and, before stack_start / stack_save_env:
 #   STACK_PORT, STACK_URL (NEXTAUTH_URL), STACK_LISTEN (tcp | unix),
@@ -336,7 +338,7 @@ stack_pg_start() {
     local log=$STACK_STATE/logs/postgres.log i
     stack_pg_clear_stale
     local extra=()
-    if [ "$STACK_MODE" = test ]; then
+    if [ "${STACK_PG_MODE:-$STACK_MODE}" = test ]; then
         extra=(-c fsync=off -c synchronous_commit=off -c full_page_writes=off)
     fi
     stack_spawn postgres "$log" "${STACK_AS_PG[@]}" "$PG_BINDIR/postgres" \

@@ -12,7 +12,7 @@ import {
     MODULES, SOCK_DIR, ORIGIN, Jar, get, request, newUser, register, signIn, signedInUser, stackctl,
     stackPid, alive, retry, isJson, isHtml, SESSION_COOKIE, STACKCTL, STATE, sleep,
 } from './lib.mjs';
-import { PG_SOCK } from './accounts.mjs';
+import { PG_SOCK, psql } from './accounts.mjs';
 
 let jar;
 before(async () => {
@@ -156,6 +156,11 @@ test('the database down: 503 JSON; back up: sign-up and sign-in work without res
         return r.status === 302 && j2.get(SESSION_COOKIE) ? r : null;
     }, 15000);
     assert.ok(login2, 'sign-in works after a database restart');
+    // restarted as the test stack started it: through stackctl.sh it came
+    // back with fsync and synchronous_commit on, which every later test
+    // file then ran on (a commit waited for jobs_admit_lost's standby)
+    assert.deepEqual(['fsync', 'synchronous_commit', 'full_page_writes'].map((g) => psql(`SHOW ${g}`)),
+        ['off', 'off', 'off'], 'the test cluster\'s settings survive start-db and restart-db');
 
     for (const [app, pid] of Object.entries(pids)) {
         if (pid) assert.ok(alive(pid) && stackPid(app) === pid, `${app} kept running (no restart)`);
