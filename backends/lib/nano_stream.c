@@ -38,20 +38,27 @@ nano_stream_slots_init(int slots)
 }
 
 int
+nano_places_take(atomic_int *used, int max)
+{
+    int  n = atomic_load(used);
+
+    do {
+        if (n >= max) {
+            return -1;
+        }
+    } while (!atomic_compare_exchange_weak(used, &n, n + 1));
+    return 0;
+}
+
+int
 nano_stream_acquire(nano_req_t *req)
 {
-    int  used;
-
     if (req->stream.slot) {
         return 0;
     }
-    used = atomic_load(&nano_stream_used);
-    do {
-        if (used >= nano_stream_max) {
-            return -1;
-        }
-    } while (!atomic_compare_exchange_weak(&nano_stream_used, &used,
-                                           used + 1));
+    if (nano_places_take(&nano_stream_used, nano_stream_max) != 0) {
+        return -1;
+    }
     req->stream.slot = 1;
     return 0;
 }

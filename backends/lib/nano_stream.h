@@ -9,6 +9,7 @@
 #ifndef NANO_STREAM_H
 #define NANO_STREAM_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -18,6 +19,13 @@
 /* What a handler returns once it streamed its answer (the server then
  * writes nothing more). */
 #define NANO_STREAMED  1000
+
+/*
+ * Takes one of max places counted in *used (a stream slot, an export):
+ * 0, or -1 when all max are taken, *used then unchanged.  Give it back
+ * with atomic_fetch_sub(used, 1).
+ */
+int nano_places_take(atomic_int *used, int max);
 
 /*
  * Takes one of the process's stream slots (NANO_MAX_STREAMS, default

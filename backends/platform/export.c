@@ -85,19 +85,9 @@ static atomic_int  platform_exports;
 static int
 platform_export_enter(void)
 {
-    int  max = nano_server_db_pool_size() / 2, used;
+    int  max = nano_server_db_pool_size() / 2;
 
-    if (max < 1) {
-        max = 1;
-    }
-    used = atomic_load(&platform_exports);
-    do {
-        if (used >= max) {
-            return -1;
-        }
-    } while (!atomic_compare_exchange_weak(&platform_exports, &used,
-                                           used + 1));
-    return 0;
+    return nano_places_take(&platform_exports, max > 0 ? max : 1);
 }
 
 typedef struct {
