@@ -6,7 +6,7 @@
 // and field edges that contrast enough in both colour schemes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { url, launch, newUser, signUp } from './lib.mjs';
+import { url, launch, newUser, signUp, signIn } from './lib.mjs';
 import { contrastProblems } from '../ui/contrast.mjs';
 import { Jar, signIn as signInOverHttp } from '../integration/lib.mjs';
 
@@ -66,10 +66,7 @@ test('sign-up refused: the field it is about is marked invalid with the error, a
 test('settings refused: an empty name, a wrong password, an unticked box: each field marked, with its error, and focused', async () => {
     const page = await context.newPage();
     await page.goto(url('/api/auth/signin'));
-    await page.getByLabel('Email').fill(user.email);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL((u) => u.pathname === '/');
+    await signIn(page, user, '/');
     await page.goto(url('/settings'));
     await page.locator('body[data-nbs-ready]').waitFor({ state: 'attached' });
 
@@ -229,10 +226,7 @@ test('every page: lang, one main, one h1, labelled navs, named controls, a title
     };
     for (const p of ['/api/auth/signin', '/signup', '/no-such-page']) await check(p);
     await page.goto(url('/api/auth/signin'));
-    await page.getByLabel('Email').fill(user.email);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL((u) => u.pathname === '/');
+    await signIn(page, user, '/');
     titles.clear();
     for (const p of ['/', '/billing', '/settings', '/api/auth/signout']) await check(p);
     await page.close();

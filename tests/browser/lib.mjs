@@ -91,11 +91,13 @@ export async function signUp(page, user, landing) {
     if (new URL(page.url()).pathname !== landing) await signIn(page, user, landing);
 }
 
-/* Signs in with the sign-in page's email form, which the page shows. */
-export async function signIn(page, user, landing) {
+/* Signs in with the sign-in page's email form, which the page shows;
+ * tap: the button is tapped (a touch device), not clicked. */
+export async function signIn(page, user, landing, { tap = false } = {}) {
     await page.getByLabel('Email').fill(user.email);
     await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    const button = page.getByRole('button', { name: 'Sign in' });
+    await (tap ? button.tap() : button.click());
     await page.waitForURL((u) => u.origin === ORIGIN && u.pathname === landing);
 }
 

@@ -10,7 +10,7 @@
 // Screenshots: build/tests/screenshots/mobile-*.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { url, launch, newUser, signUp, shooter } from './lib.mjs';
+import { url, launch, newUser, signUp, signIn, shooter } from './lib.mjs';
 import { MODULES, stackctl, keepRunning } from '../integration/lib.mjs';
 
 const TIMEOUT = 20000;
@@ -177,10 +177,7 @@ test('at 360 by touch alone: generate an image and an answer, see them, open the
     contexts.push(context);
     const page = await context.newPage();
     await page.goto(url('/api/auth/signin'));
-    await page.getByLabel('Email').fill(user.email);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).tap();
-    await page.waitForURL((u) => u.pathname === '/');
+    await signIn(page, user, '/', { tap: true });
 
     await page.goto(url('/nano-banana/'));
     await page.locator('form.nbm-form').getByLabel('Prompt').tap();
