@@ -8,6 +8,7 @@
  * rows whose tokens have expired anyway, and Stripe events and
  * idempotency keys nothing reads any more.  It also removes the avatar
  * of a user deleted by anyone (NOTIFY nano_user_deleted, sql/023).
+ * Without NANO_REVOCATION_FILE it does all but the snapshot.
  */
 
 #include <errno.h>
@@ -240,9 +241,14 @@ platform_revoke_thread(void *arg)
             listened = nano_db_connection(db);
         }
 
+        /* without a snapshot to publish, the database's answer to the
+         * clean-up says whether it is up */
         nano_buf_init(&body);
-        st = platform_revoke_entries(db, now, &body, md);
-        if (st == NANO_DB_OK
+        st = platform_revoke.path != NULL
+             ? platform_revoke_entries(db, now, &body, md) : NANO_DB_OK;
+        if (platform_revoke.path == NULL) {
+            /* nothing to publish */
+        } else if (st == NANO_DB_OK
             && (!have_last || memcmp(md, last, sizeof(md)) != 0
                 || now - written >= PLATFORM_REVOKE_REFRESH))
         {
@@ -334,30 +340,37 @@ platform_revocations_start(const nano_config_t *config)
     const char  *path = getenv("NANO_REVOCATION_FILE");
     const char  *url = getenv("DATABASE_URL");
 
-    if (path == NULL || path[0] == '\0') {
+    if (path != NULL && path[0] == '\0') {
+        path = NULL;
+    }
+    if (path == NULL) {
         nano_log_warn("NANO_REVOCATION_FILE is not set: gateways will not"
                       " learn of sign-outs until the tokens expire");
-        return 0;
-    }
-    if (path[0] != '/') {
+        /* the clean-ups and the avatars of deleted users still need the
+         * thread: without it such a platform deleted nothing, ever */
+        if (url == NULL || url[0] == '\0') {
+            return 0;
+        }
+    } else if (path[0] != '/') {
         nano_log_error("NANO_REVOCATION_FILE must be an absolute path");
         return -1;
     }
     /* the snapshot is written beside itself and renamed over it: a folder
      * that cannot take it left every sign-out unknown to the gateways,
      * with an error in the log at each write */
-    if (platform_revoke_dir_ok(path) != 0) {
+    if (path != NULL && platform_revoke_dir_ok(path) != 0) {
         return -1;
     }
     if (url == NULL || url[0] == '\0') {
         nano_log_error("NANO_REVOCATION_FILE needs DATABASE_URL");
         return -1;
     }
-    platform_revoke.path = strdup(path);
+    platform_revoke.path = path != NULL ? strdup(path) : NULL;
     platform_revoke.url = strdup(url);
     platform_revoke.media = config->media_dir != NULL
                             ? strdup(config->media_dir) : NULL;
-    if (platform_revoke.path == NULL || platform_revoke.url == NULL
+    if ((path != NULL && platform_revoke.path == NULL)
+        || platform_revoke.url == NULL
         || (config->media_dir != NULL && platform_revoke.media == NULL))
     {
         goto failed;
@@ -369,7 +382,11 @@ platform_revocations_start(const nano_config_t *config)
         goto failed;
     }
     platform_revoke.running = 1;
-    nano_log_info("revocations: publishing to %s", path);
+    if (path != NULL) {
+        nano_log_info("revocations: publishing to %s", path);
+    } else {
+        nano_log_info("revocations: publishing nothing; cleaning up");
+    }
     return 0;
 
 failed:

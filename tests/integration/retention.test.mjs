@@ -12,15 +12,16 @@ import { psql, lit } from './accounts.mjs';
 import { ROOT, MEDIA_DIR, backendEnv, tag, person, multipart, png } from './generations.mjs';
 
 // Another platform on the stack's database, its snapshot in a folder of
-// its own: its first turn cleans up.  { log(), stop() }.
-async function anotherPlatform() {
+// its own (none with snapshot: false): its first turn cleans up.
+// { log(), stop() }.
+async function anotherPlatform({ snapshot = true } = {}) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-retention-'));
     const file = path.join(dir, 'revocations');
     const logFile = path.join(dir, 'platform.log');
     const out = fs.openSync(logFile, 'a');
     const child = spawn(path.join(ROOT, 'build/bin/nano-platform'),
         ['--listen', `unix:${path.join(dir, 'platform.sock')}`], {
-            env: { ...backendEnv('platform'), NANO_REVOCATION_FILE: file },
+            env: { ...backendEnv('platform'), NANO_REVOCATION_FILE: snapshot ? file : '' },
             stdio: ['ignore', out, out],
         });
     fs.closeSync(out);
@@ -34,7 +35,9 @@ async function anotherPlatform() {
         }
         fs.rmSync(dir, { recursive: true, force: true });
     };
-    if (!await retry(() => fs.existsSync(file), 10000, 50)) {
+    const started = snapshot ? () => fs.existsSync(file)
+        : () => log().includes('revocations: publishing nothing; cleaning up');
+    if (!await retry(started, 10000, 50)) {
         const said = log().slice(-800);
         await stop();
         throw new Error(`the second platform wrote no snapshot: ${said}`);
@@ -189,5 +192,37 @@ test('a platform at its start removes the avatars of users who are gone and writ
     } finally {
         await other.stop();
         for (const f of [gone, stale, fresh]) fs.rmSync(f, { force: true });
+    }
+});
+
+// A platform without NANO_REVOCATION_FILE (a host whose gateway reads
+// no snapshot) publishes nothing but still cleans up: it deleted nothing
+// of "What the database keeps", ever, and left the avatars of deleted
+// users on disk for good.
+test('a platform without NANO_REVOCATION_FILE still deletes old rows and the avatars of users who are gone', async () => {
+    const ev = `evt_retention_nofile_${tag()}`;
+    psql(`INSERT INTO "StripeEvent" ("id", "type", "receivedAt") VALUES
+          (${lit(ev)}, 'checkout.session.completed', ${UTC} - interval '31 days')`);
+    const u = await person('retention-nofile');
+    const body = multipart({}, [{ name: 'image', filename: 'me.png', type: 'image/png', data: png(64, 64) }]);
+    const up = await request('POST', '/api/account/avatar', {
+        headers: u.jar.headers({ 'Content-Type': body.type, Origin: ORIGIN }), body: body.body,
+    });
+    assert.equal(up.status, 200, up.text);
+    const live = path.join(MEDIA_DIR, 'avatars', `${u.id}.png`);
+    const gone = path.join(MEDIA_DIR, 'avatars', `retention${tag()}nofile.png`);
+    fs.copyFileSync(live, gone);
+
+    const other = await anotherPlatform({ snapshot: false });
+    try {
+        assert.ok(await retry(() => !fs.existsSync(gone), 10000, 100),
+            `the avatar of a user who is gone stays: ${other.log().slice(-800)}`);
+        assert.ok(await retry(() => psql(`SELECT count(*) FROM "StripeEvent" WHERE "id" = ${lit(ev)}`).trim() === '0', 10000, 100),
+            `a 31-day-old Stripe event stays: ${other.log().slice(-800)}`);
+        assert.ok(fs.existsSync(live), 'a live user\'s avatar stays');
+        assert.ok(!other.log().includes('publishing to'), other.log().slice(-800));
+    } finally {
+        await other.stop();
+        fs.rmSync(gone, { force: true });
     }
 });
