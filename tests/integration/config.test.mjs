@@ -950,6 +950,28 @@ test('backends: an OAuth client id or secret with a blank or control character s
     }
 });
 
+// Stripe's key and webhook secret are refused the same way, by the same
+// check (nano_config_plain): "Bearer sk_test_1 " failed every call.
+test('backends: a Stripe key or webhook secret with a blank or control character stops the platform, naming it', () => {
+    const dir = fs.mkdtempSync(path.join(tmpRoot, 'stripe-env-'));
+    const sock = path.join(dir, 'p.sock');
+    for (const [env, named] of [
+        [{ STRIPE_SECRET_KEY: 'sk_test_s3cret ', STRIPE_WEBHOOK_SECRET: 'whsec_1' }, 'STRIPE_SECRET_KEY'],
+        [{ STRIPE_SECRET_KEY: 'sk_test_1', STRIPE_WEBHOOK_SECRET: 'whsec_s3cret\n' }, 'STRIPE_WEBHOOK_SECRET'],
+    ]) {
+        const r = spawnSync(path.join(BIN, 'nano-platform'), ['--listen', `unix:${sock}`], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
+            env: backendEnv({ NANO_MEDIA_DIR: dir, ...env }),
+        });
+        const what = JSON.stringify(env);
+        assert.equal(r.signal, null, `${what}: it did not stop by itself: ${r.stderr.slice(-300)}`);
+        assert.equal(r.status, 1, `${what} is refused: ${r.stderr.slice(-300)}`);
+        assert.match(r.stderr, new RegExp(`error: ${named} holds a space or a control character`), r.stderr.slice(-300));
+        assert.ok(!r.stderr.includes('s3cret'), `the value is never shown: ${r.stderr.slice(-300)}`);
+        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+    }
+});
+
 // A *_FILE naming a folder opened, read nothing, and was reported as "the
 // file it names is empty" (noticed by the config probe); it says why now.
 test('backends: an OAuth secret file that is a folder or missing is refused with the reason', () => {
