@@ -93,14 +93,7 @@ case $cmd in
             . "$STACK_STATE/stack.env"
         fi
         stack_stop ;;
-    status)
-        for app in nginx "${STACK_APPS[@]}"; do
-            if pid=$(stack_pid "$app"); then
-                printf '%-12s running (pid %s)\n' "$app" "$pid"
-            else
-                printf '%-12s stopped\n' "$app"
-            fi
-        done ;;
+    status) stack_status nginx "${STACK_APPS[@]}" ;;
     *)
         sed -n '5,6s/^# \{0,1\}//p' "$0" >&2
         exit 2 ;;

@@ -64,14 +64,7 @@ case $cmd in
             stack_pg_start
         fi ;;
     restart-db) need_db; stack_pg_stop; stack_pg_start ;;
-    status)
-        for name in nginx "${STACK_APPS[@]}" postgres; do
-            if pid=$(stack_pid "$name"); then
-                printf '%-12s running (pid %s)\n' "$name" "$pid"
-            else
-                printf '%-12s stopped\n' "$name"
-            fi
-        done ;;
+    status) stack_status nginx "${STACK_APPS[@]}" postgres ;;
     *)
         sed -n '2,8s/^# \{0,1\}//p' "$0" >&2
         exit 2 ;;

@@ -275,18 +275,11 @@ nano_callback_resolve(const char *url, const char *origin)
     return uri;
 }
 
-void
-nano_url_redact(const char *url, char *out, size_t cap)
+int
+nano_url_userinfo(const char *url, const char **info, size_t *len)
 {
     const char  *auth, *end, *at = NULL, *p;
 
-    if (cap == 0) {
-        return;
-    }
-    if (url == NULL) {
-        out[0] = '\0';
-        return;
-    }
     p = strstr(url, "//");
     auth = p != NULL ? p + 2 : url;
     end = auth + strcspn(auth, "/?#");
@@ -296,8 +289,29 @@ nano_url_redact(const char *url, char *out, size_t cap)
         }
     }
     if (at == NULL) {
+        return 0;
+    }
+    *info = auth;
+    *len = (size_t) (at - auth);
+    return 1;
+}
+
+void
+nano_url_redact(const char *url, char *out, size_t cap)
+{
+    const char  *info;
+    size_t       len;
+
+    if (cap == 0) {
+        return;
+    }
+    if (url == NULL) {
+        out[0] = '\0';
+        return;
+    }
+    if (!nano_url_userinfo(url, &info, &len)) {
         snprintf(out, cap, "%s", url);
     } else {
-        snprintf(out, cap, "%.*s***%s", (int) (auth - url), url, at);
+        snprintf(out, cap, "%.*s***%s", (int) (info - url), url, info + len);
     }
 }

@@ -30,6 +30,15 @@ int nano_callback_origin(const char *url, char *out, size_t cap,
     const char **rest);
 
 /*
+ * The userinfo of url's authority (after its "//", or from its start
+ * without one, up to the last '@' before the path, query or fragment):
+ * 1 with *info pointing into url and *len its length (the '@' follows),
+ * or 0 when it has none.  nano_url_redact and the DATABASE_URL check
+ * both find passwords with it.
+ */
+int nano_url_userinfo(const char *url, const char **info, size_t *len);
+
+/*
  * url as a log may show it: the userinfo of its authority (a user and
  * password, a token), whatever the URL's shape, becomes "***".  Written
  * into out (cap bytes, cut to fit, always terminated); NULL is "".

@@ -189,6 +189,17 @@ nano_config_secret(const nano_config_t *cfg, size_t *len)
 }
 
 int
+nano_config_plain(const char *v)
+{
+    for (; *v != '\0'; v++) {
+        if ((unsigned char) *v <= 0x20 || *v == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int
 nano_config_env_int(const char *name, int def, int min, int max, int *out,
     char *err, size_t errlen)
 {

@@ -58,6 +58,14 @@ void nano_config_cleanup(nano_config_t *cfg);
 int nano_config_env_int(const char *name, int def, int min, int max,
     int *out, char *err, size_t errlen);
 
+/*
+ * 1 when v holds no blank and no control character (no byte of 0x20 or
+ * less, no DEL), as a key, a secret or a client id must: one copied with
+ * its newline, or with a blank inside, failed every call that sent it.
+ * 0 otherwise.
+ */
+int nano_config_plain(const char *v);
+
 /* The signing key (borrowed), for HMACs such as the CSRF hash; NULL
  * when no keys are loaded. */
 const unsigned char *nano_config_secret(const nano_config_t *cfg,

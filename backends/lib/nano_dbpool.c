@@ -33,14 +33,14 @@ nano_dbpool_config(int *size, int *wait_ms, char *err, size_t errlen)
 
 int
 nano_dbpool_init(nano_dbpool_t *pool, const char *database_url, int size,
-    int wait_ms)
+    int wait_ms, char *err, size_t errlen)
 {
     pthread_condattr_t   attr;
     nano_db_t           *db;
-    char                 err[256];
     int                  rc = -1;
 
     memset(pool, 0, sizeof(*pool));
+    snprintf(err, errlen, "out of memory");
     pool->size = size > 0 ? size : 1;
     pool->wait_ms = wait_ms;
     pool->idle = calloc((size_t) pool->size, sizeof(*pool->idle));
@@ -49,25 +49,24 @@ nano_dbpool_init(nano_dbpool_t *pool, const char *database_url, int size,
     }
     if (database_url != NULL && database_url[0] != '\0') {
         /* a handle does not connect yet: this checks the URL only */
-        db = nano_db_new(database_url, err, sizeof(err));
+        db = nano_db_new(database_url, err, errlen);
         if (db == NULL) {
-            nano_log_error("%s; database requests will answer"
-                           " 503", err);
-        } else {
-            pool->url = strdup(database_url);
-            if (pool->url == NULL) {
-                nano_db_free(db);
-                goto out;
-            }
-            pool->idle[pool->nidle++] = db;
-            pool->made = 1;
-            if (nano_dburl_pgbouncer(database_url)) {
-                nano_log_warn("DATABASE_URL has pgbouncer=true, Prisma's"
-                              " setting for PgBouncer's transaction mode;"
-                              " these processes need a pooler in session"
-                              " mode (prepared statements, LISTEN):"
-                              " docs/MODULES.md, DB pool");
-            }
+            goto out;
+        }
+        pool->url = strdup(database_url);
+        if (pool->url == NULL) {
+            snprintf(err, errlen, "out of memory");
+            nano_db_free(db);
+            goto out;
+        }
+        pool->idle[pool->nidle++] = db;
+        pool->made = 1;
+        if (nano_dburl_pgbouncer(database_url)) {
+            nano_log_warn("DATABASE_URL has pgbouncer=true, Prisma's"
+                          " setting for PgBouncer's transaction mode;"
+                          " these processes need a pooler in session"
+                          " mode (prepared statements, LISTEN):"
+                          " docs/MODULES.md, DB pool");
         }
     }
     if (pthread_mutex_init(&pool->lock, NULL) != 0) {

@@ -44,11 +44,12 @@ int nano_dbpool_config(int *size, int *wait_ms, char *err, size_t errlen);
 /*
  * Prepares an empty pool of size handles for database_url (copied; NULL
  * or "" makes a pool that hands out nothing).  The URL is checked at
- * once (nano_db_new, which does not connect): a bad one is logged here
- * and the pool hands out nothing.  Returns 0, or -1 when out of memory.
+ * once (nano_db_new, which does not connect).  Returns 0, or -1 with
+ * the reason in err (a URL that cannot be one, naming DATABASE_URL and
+ * never its password; out of memory).
  */
 int nano_dbpool_init(nano_dbpool_t *pool, const char *database_url,
-    int size, int wait_ms);
+    int size, int wait_ms, char *err, size_t errlen);
 
 /* Frees the idle handles (all must be back); accepts NULL, runs twice. */
 void nano_dbpool_cleanup(nano_dbpool_t *pool);

@@ -14,6 +14,8 @@
 
 #include <libpq-fe.h>
 
+#include "nano_callback.h"
+
 /*
  * Query parameters libpq understands (PostgreSQL 15).  Everything else is
  * dropped: libpq refuses unknown parameters, and V1's URLs carry Prisma's
@@ -293,23 +295,19 @@ dburl_libpq_check(const char *uri, char *err, size_t errlen)
 {
     PQconninfoOption  *opts;
     dburl_buf_t        msg = { NULL, 0, 0, 0 };
-    const char        *auth, *at = NULL, *colon = NULL, *p, *hit;
+    const char        *info, *at = NULL, *colon = NULL, *p, *hit;
     char              *why = NULL, *pw = NULL;
+    size_t             len;
 
     opts = PQconninfoParse(uri, &why);
     if (opts != NULL) {
         PQconninfoFree(opts);
         return 0;
     }
-    /* the password: after the user's ':', up to the authority's last '@' */
-    auth = strstr(uri, "://") + 3;
-    for (p = auth; *p != '\0' && *p != '/' && *p != '?'; p++) {
-        if (*p == '@') {
-            at = p;
-        }
-    }
-    if (at != NULL) {
-        colon = memchr(auth, ':', (size_t) (at - auth));
+    /* the password: after the user's ':', up to the userinfo's end */
+    if (nano_url_userinfo(uri, &info, &len)) {
+        at = info + len;
+        colon = memchr(info, ':', len);
     }
     if (colon != NULL && at > colon + 1) {
         pw = strndup(colon + 1, (size_t) (at - colon - 1));

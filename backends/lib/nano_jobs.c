@@ -1664,15 +1664,26 @@ nano_jobs_user_deleted(void *arg, const char *channel, const char *user_id)
     }
 }
 
-/* Reads the notifications that arrived; 1 when one for this module did,
- * -1 when the connection is gone.  Every module's runner listens on the
- * one channel: without the payload's check, each job queued anywhere
- * would make all of them claim.  A deleted user's is handled here. */
-static int
-nano_jobs_notified(nano_db_t *db)
+/* Reads the notifications that arrived: *woke = 1 when one for this
+ * module did, *listening = 0 when the connection is gone.  Every
+ * module's runner listens on the one channel: without the payload's
+ * check, each job queued anywhere would make all of them claim.  A
+ * deleted user's is handled here. */
+static void
+nano_jobs_notified(nano_db_t *db, int *listening, int *woke)
 {
-    return nano_db_wait_on(db, 0, NANO_JOBS_CHANNEL, nano_jobs.module,
-                           nano_jobs_user_deleted, NULL);
+    switch (nano_db_wait_on(db, 0, NANO_JOBS_CHANNEL, nano_jobs.module,
+                            nano_jobs_user_deleted, NULL))
+    {
+    case 1:
+        *woke = 1;
+        break;
+    case -1:
+        *listening = 0;
+        break;
+    default:
+        break;
+    }
 }
 
 /* 0, or -1 when the set is full. */
@@ -2048,16 +2059,7 @@ nano_jobs_thread(void *arg)
         /* a job queued while this loop ran queries: its NOTIFY may wait
          * in libpq's buffer already, where no poll sees it */
         if (listening && !woke) {
-            switch (nano_jobs_notified(db)) {
-            case 1:
-                woke = 1;
-                break;
-            case -1:
-                listening = 0;
-                break;
-            default:
-                break;
-            }
+            nano_jobs_notified(db, &listening, &woke);
         }
 
         nfds = 0;
@@ -2080,16 +2082,7 @@ nano_jobs_thread(void *arg)
             woke = woke || nano_jobs.provider->work != NULL;
         }
         if (listening) {
-            switch (nano_jobs_notified(db)) {
-            case 1:
-                woke = 1;
-                break;
-            case -1:
-                listening = 0;
-                break;
-            default:
-                break;
-            }
+            nano_jobs_notified(db, &listening, &woke);
         }
     }
 

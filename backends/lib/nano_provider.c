@@ -11,6 +11,7 @@
 
 #include "nano_ark.h"
 #include "nano_chat.h"
+#include "nano_config.h"
 #include "nano_gemini.h"
 #include "nano_provider.h"
 #include "nano_utf8.h"
@@ -71,19 +72,13 @@ nano_provider_auth_header(nano_provider_t p, const char *key, char *buf,
     size_t size)
 {
     const nano_provider_info_t  *info = nano_provider_info(p);
-    const char                  *s;
     int                          n;
 
+    /* no key holds a blank either: "Bearer sk-1 " failed every call */
     if (info == NULL || key == NULL || key[0] == '\0' || buf == NULL
-        || size == 0)
+        || size == 0 || !nano_config_plain(key))
     {
         return -1;
-    }
-    /* no key holds a blank either: "Bearer sk-1 " failed every call */
-    for (s = key; *s; s++) {
-        if ((unsigned char) *s <= 0x20 || *s == 0x7f) {
-            return -1;
-        }
     }
     if (info->auth == NANO_PROVIDER_AUTH_GOOG) {
         n = snprintf(buf, size, "x-goog-api-key: %s", key);

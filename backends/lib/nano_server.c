@@ -27,7 +27,6 @@
 #include "nano_clock.h"
 #include "nano_conns.h"
 #include "nano_dbpool.h"
-#include "nano_dburl.h"
 #include "nano_image.h"
 #include "nano_log.h"
 #include "nano_page.h"
@@ -1129,29 +1128,6 @@ nano_server_env_sizes(nano_server_opts_t *o)
     return 0;
 }
 
-/* A DATABASE_URL that is set must be one: a typo let the backend start
- * and answer every request that needs the database 503.  Unset, the
- * backend serves what needs none (the pool says so).  0, or -1 logged
- * (the message never holds the password). */
-static int
-nano_server_env_db(void)
-{
-    const char  *url = getenv("DATABASE_URL");
-    char         err[512], *uri;
-
-    if (url == NULL || url[0] == '\0') {
-        return 0;
-    }
-    uri = nano_dburl_to_libpq(url, err, sizeof(err));
-    if (uri == NULL) {
-        nano_log_error("%s", err);
-        return -1;
-    }
-    explicit_bzero(uri, strlen(uri));
-    free(uri);
-    return 0;
-}
-
 static int
 nano_server_parse_args(int argc, char **argv, const nano_app_t *app,
     nano_server_opts_t *o)
@@ -1250,7 +1226,18 @@ nano_server_main(int argc, char **argv, const nano_app_t *app)
     if (nano_server_check_routes(app) != 0) {
         return NANO_EXIT_FAILURE;
     }
-    if (nano_server_env_sizes(&opts) != 0 || nano_server_env_db() != 0) {
+    if (nano_server_env_sizes(&opts) != 0) {
+        return NANO_EXIT_FAILURE;
+    }
+    /* A DATABASE_URL that is set must be one: a typo let the backend
+     * start and answer every request that needs the database 503.
+     * Checked before the socket exists, so none is left behind.  Unset,
+     * the backend serves what needs none (the pool says so). */
+    if (nano_dbpool_init(&nano_server_pool, getenv("DATABASE_URL"),
+                         opts.db_pool, opts.db_wait_ms, err, sizeof(err))
+        != 0)
+    {
+        nano_log_error("%s", err);
         return NANO_EXIT_FAILURE;
     }
     nano_server_nworkers = opts.workers;
@@ -1294,13 +1281,6 @@ nano_server_main(int argc, char **argv, const nano_app_t *app)
     }
     json_object_seed(0);        /* before threads: jansson's hash seed */
     nano_stream_slots_init(opts.streams);
-    if (nano_dbpool_init(&nano_server_pool, getenv("DATABASE_URL"),
-                         opts.db_pool, opts.db_wait_ms) != 0)
-    {
-        nano_log_error("out of memory");
-        rc = NANO_EXIT_FAILURE;
-        goto out;
-    }
 
     if (app->start != NULL && app->start(&cfg) != 0) {
         nano_log_error("%s: start failed", app->name);

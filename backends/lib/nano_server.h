@@ -103,8 +103,8 @@ int nano_server_db_pool_size(void);
  * process's pool (NANO_DB_POOL connections, default 8, separate from the
  * HTTP workers) on first use and given back when the request ends,
  * rolled back first when the handler left a transaction open.  Borrowed;
- * NULL when none is free within 5 s or DATABASE_URL is unusable:
- * answer 503.
+ * NULL when none is free within 5 s, or without DATABASE_URL (a set
+ * one that is no database URL stops the backend at start): answer 503.
  */
 nano_db_t *nano_server_db(nano_req_t *req);
 

@@ -453,12 +453,14 @@ nano_textgen_offline_generate(const nano_textgen_req_t *req,
         snprintf(res->error_code, sizeof(res->error_code), "provider_error");
         return -1;
     }
-    while (nano_offline_text_next(&t, &tok, &len, &delay)) {
+    if (!req->stream) {
+        tok = nano_offline_text_full(&t);
+        nano_buf_append(&res->text, tok, strlen(tok));
+        res->output = tok[0] != '\0';
+    }
+    while (req->stream && nano_offline_text_next(&t, &tok, &len, &delay)) {
         nano_buf_append(&res->text, tok, len);
         res->output = 1;
-        if (!req->stream) {
-            continue;
-        }
         /* a person's reading pace, as a real model streams */
         usleep((useconds_t) delay * 1000);
         if (req->on_delta(tok, len, req->arg) != 0) {

@@ -78,21 +78,6 @@ nano_wan_size_find(const char *size)
     return NULL;
 }
 
-int
-nano_wan_size_valid(const char *size, int *w, int *h)
-{
-    if (nano_wan_size_find(size) == NULL) {
-        return 0;
-    }
-    if (w != NULL) {
-        *w = atoi(size);
-    }
-    if (h != NULL) {
-        *h = atoi(strchr(size, '*') + 1);
-    }
-    return 1;
-}
-
 char *
 nano_wan_submit_body(const nano_wan_request_t *r)
 {

@@ -48,18 +48,13 @@ const char *nano_wan_submit_path(void);
  * task_id is empty or holds characters other than [A-Za-z0-9_-]. */
 int nano_wan_poll_path(const char *task_id, char *buf, size_t size);
 
-/*
- * 1 when size is one wan2.5 accepts, width*height: 832*480, 480*832,
- * 624*624 (480P); 1280*720, 720*1280, 960*960, 1088*832, 832*1088
- * (720P); 1920*1080, 1080*1920, 1440*1440, 1632*1248, 1248*1632 (1080P).
- * *w and *h (may be NULL) get the pixels.
- */
-int nano_wan_size_valid(const char *size, int *w, int *h);
-
 /* The submit body (new string, caller frees); NULL for a missing
  * prompt, a size or duration not accepted, text that is not UTF-8, or no
- * memory.  With img_url, parameters carry "resolution" (480P, 720P,
- * 1080P, from size) instead of "size", as i2v wants. */
+ * memory.  The sizes wan2.5 accepts, width*height: 832*480, 480*832,
+ * 624*624 (480P); 1280*720, 720*1280, 960*960, 1088*832, 832*1088
+ * (720P); 1920*1080, 1080*1920, 1440*1440, 1632*1248, 1248*1632 (1080P).
+ * With img_url, parameters carry "resolution" (480P, 720P, 1080P, from
+ * size) instead of "size", as i2v wants. */
 char *nano_wan_submit_body(const nano_wan_request_t *r);
 
 /*

@@ -11,6 +11,7 @@
 
 #include "nano_callback.h"
 #include "nano_client.h"
+#include "nano_config.h"
 #include "nano_log.h"
 #include "nano_page.h"
 #include "nano_provider.h"
@@ -42,17 +43,14 @@ static int
 platform_billing_env(const char *name, char **out)
 {
     const char  *v = getenv(name);
-    size_t       i;
 
     *out = NULL;
     if (v == NULL || v[0] == '\0') {
         return 0;
     }
-    for (i = 0; v[i] != '\0'; i++) {
-        if ((unsigned char) v[i] <= 0x20 || v[i] == 0x7f) {
-            nano_log_error("%s holds a space or a control character", name);
-            return -1;
-        }
+    if (!nano_config_plain(v)) {
+        nano_log_error("%s holds a space or a control character", name);
+        return -1;
     }
     *out = strdup(v);
     return *out != NULL ? 0 : -1;

@@ -15,6 +15,7 @@
 #include "nano_base64.h"
 #include "nano_callback.h"
 #include "nano_client.h"
+#include "nano_config.h"
 #include "nano_csrf.h"
 #include "nano_email.h"
 #include "nano_log.h"
@@ -58,11 +59,9 @@ static const char *const  platform_oauth_purposes[3] = {
 static int
 platform_oauth_plain(const char *var, const char *v)
 {
-    for (; *v != '\0'; v++) {
-        if ((unsigned char) *v <= 0x20 || *v == 0x7f) {
-            nano_log_error("%s holds a blank or a control character", var);
-            return -1;
-        }
+    if (!nano_config_plain(v)) {
+        nano_log_error("%s holds a blank or a control character", var);
+        return -1;
     }
     return 0;
 }

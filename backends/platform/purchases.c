@@ -144,6 +144,34 @@ platform_purchase_read(PGresult *r, platform_purchase_row_t *p)
 }
 
 /*
+ * The one purchase sql (selecting PLATFORM_PURCHASE_COLS) finds, read
+ * into p and named in out; *found is 0 when it finds none (out then
+ * names nothing).  The database's status.
+ */
+static nano_db_status_t
+platform_purchase_locate(nano_db_t *db, const char *sql, int nparams,
+    const char *const *params, platform_purchase_row_t *p,
+    platform_stripe_outcome_t *out, int *found)
+{
+    nano_db_status_t   st;
+    PGresult          *r;
+
+    *found = 0;
+    r = nano_db_exec(db, sql, nparams, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    if (PQntuples(r) == 1) {
+        platform_purchase_read(r, p);
+        snprintf(out->purchase, sizeof(out->purchase), "%s", p->id);
+        snprintf(out->user, sizeof(out->user), "%s", p->user);
+        *found = 1;
+    }
+    PQclear(r);
+    return NANO_DB_OK;
+}
+
+/*
  * Takes back what the refunds recorded for the purchase's payment intent
  * call for and was not taken yet: floor(credits * refunded / amount)
  * minus "creditsTakenBack", as one "chargeback" ledger row that may take
@@ -323,26 +351,20 @@ platform_purchase_session_event(nano_db_t *db,
     platform_purchase_row_t   p;
     const char               *params[4], *status;
     nano_db_status_t          st;
-    PGresult                 *r;
-    int                       paid_before;
+    int                       found, paid_before;
 
     params[0] = ev->session_id;
     params[1] = ev->purchase_id;
     params[2] = ev->client_reference_id != NULL ? ev->client_reference_id
                                                 : "";
-    r = nano_db_exec(db, find_sql, 3, params, PGRES_TUPLES_OK, &st);
-    if (r == NULL) {
+    st = platform_purchase_locate(db, find_sql, 3, params, &p, out, &found);
+    if (st != NANO_DB_OK) {
         return st;
     }
-    if (PQntuples(r) != 1) {
-        PQclear(r);
+    if (!found) {
         out->note = "not a session of ours: ignored";
         return NANO_DB_OK;
     }
-    platform_purchase_read(r, &p);
-    PQclear(r);
-    snprintf(out->purchase, sizeof(out->purchase), "%s", p.id);
-    snprintf(out->user, sizeof(out->user), "%s", p.user);
 
     paid_before = strcmp(p.status, "paid") == 0;
     status = platform_purchase_status_for(ev);
@@ -398,7 +420,7 @@ platform_purchase_refund_event(nano_db_t *db,
     const char               *params[3];
     char                      amount[24], refunded[24];
     nano_db_status_t          st;
-    PGresult                 *r;
+    int                       found;
 
     snprintf(amount, sizeof(amount), "%lld", ev->amount);
     snprintf(refunded, sizeof(refunded), "%lld", ev->amount_refunded);
@@ -409,19 +431,14 @@ platform_purchase_refund_event(nano_db_t *db,
     if (st != NANO_DB_OK) {
         return st;
     }
-    r = nano_db_exec(db, find_sql, 1, params, PGRES_TUPLES_OK, &st);
-    if (r == NULL) {
+    st = platform_purchase_locate(db, find_sql, 1, params, &p, out, &found);
+    if (st != NANO_DB_OK) {
         return st;
     }
-    if (PQntuples(r) != 1) {
-        PQclear(r);
+    if (!found) {
         out->note = "refund recorded; no purchase has this payment yet";
         return NANO_DB_OK;
     }
-    platform_purchase_read(r, &p);
-    PQclear(r);
-    snprintf(out->purchase, sizeof(out->purchase), "%s", p.id);
-    snprintf(out->user, sizeof(out->user), "%s", p.user);
     if (strcmp(p.status, "paid") != 0) {
         out->note = "refund recorded; applied when the purchase is paid";
         return NANO_DB_OK;

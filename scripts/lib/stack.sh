@@ -92,6 +92,19 @@ stack_pid() {
     printf '%s\n' "$pid"
 }
 
+# stack_status NAME...: one line for each NAME, running (with its pid)
+# or stopped, as stack_pid finds it.
+stack_status() {
+    local name pid
+    for name in "$@"; do
+        if pid=$(stack_pid "$name"); then
+            printf '%-12s running (pid %s)\n' "$name" "$pid"
+        else
+            printf '%-12s stopped\n' "$name"
+        fi
+    done
+}
+
 stack_record() {
     local start
     start=$(stack_starttime "$2") || start=0

@@ -920,6 +920,23 @@ test('backends: a DATABASE_URL that is no database URL stops a backend at start,
     }
 });
 
+// The platform with env: it stops at once (exit 1), naming the variable
+// named as holding a blank (or a space) or a control character, never its
+// value (each holds "s3cret"), and leaves no socket.
+function assertPlatformRefusesSecret(dir, env, named, blank) {
+    const sock = path.join(dir, 'p.sock');
+    const r = spawnSync(path.join(BIN, 'nano-platform'), ['--listen', `unix:${sock}`], {
+        encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
+        env: backendEnv({ NANO_MEDIA_DIR: dir, ...env }),
+    });
+    const what = JSON.stringify(env);
+    assert.equal(r.signal, null, `${what}: it did not stop by itself: ${r.stderr.slice(-300)}`);
+    assert.equal(r.status, 1, `${what} is refused: ${r.stderr.slice(-300)}`);
+    assert.match(r.stderr, new RegExp(`error: ${named} holds a ${blank} or a control character`), r.stderr.slice(-300));
+    assert.ok(!r.stderr.includes('s3cret'), `the value is never shown: ${r.stderr.slice(-300)}`);
+    assert.ok(!fs.existsSync(sock), 'and no socket is left');
+}
+
 // An OAuth client id or secret with a blank or a control character in it
 // (a newline or CR carried over from a copy, a blank inside) was taken:
 // the platform said "GitHub sign-in is configured", and every sign-in
@@ -928,7 +945,6 @@ test('backends: a DATABASE_URL that is no database URL stops a backend at start,
 // naming the variable and never its value (found by the config probe).
 test('backends: an OAuth client id or secret with a blank or control character stops the platform, naming it', () => {
     const dir = fs.mkdtempSync(path.join(tmpRoot, 'oauth-env-'));
-    const sock = path.join(dir, 'p.sock');
     const file = path.join(dir, 'secret');
     fs.writeFileSync(file, 'gh-s3cret-value \n');
     for (const [env, named] of [
@@ -937,16 +953,19 @@ test('backends: an OAuth client id or secret with a blank or control character s
         [{ GOOGLE_CLIENT_ID: 'id.apps', GOOGLE_CLIENT_SECRET: 'GOCSPX s3cret' }, 'GOOGLE_CLIENT_SECRET'],
         [{ GITHUB_CLIENT_ID: 'Iv1.abc', GITHUB_CLIENT_SECRET_FILE: file }, 'GITHUB_CLIENT_SECRET_FILE'],
     ]) {
-        const r = spawnSync(path.join(BIN, 'nano-platform'), ['--listen', `unix:${sock}`], {
-            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
-            env: backendEnv({ NANO_MEDIA_DIR: dir, ...env }),
-        });
-        const what = JSON.stringify(env);
-        assert.equal(r.signal, null, `${what}: it did not stop by itself: ${r.stderr.slice(-300)}`);
-        assert.equal(r.status, 1, `${what} is refused: ${r.stderr.slice(-300)}`);
-        assert.match(r.stderr, new RegExp(`error: ${named} holds a blank or a control character`), r.stderr.slice(-300));
-        assert.ok(!r.stderr.includes('s3cret'), `the value is never shown: ${r.stderr.slice(-300)}`);
-        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+        assertPlatformRefusesSecret(dir, env, named, 'blank');
+    }
+});
+
+// Stripe's key and webhook secret are refused the same way, by the same
+// check (nano_config_plain): "Bearer sk_test_1 " failed every call.
+test('backends: a Stripe key or webhook secret with a blank or control character stops the platform, naming it', () => {
+    const dir = fs.mkdtempSync(path.join(tmpRoot, 'stripe-env-'));
+    for (const [env, named] of [
+        [{ STRIPE_SECRET_KEY: 'sk_test_s3cret ', STRIPE_WEBHOOK_SECRET: 'whsec_1' }, 'STRIPE_SECRET_KEY'],
+        [{ STRIPE_SECRET_KEY: 'sk_test_1', STRIPE_WEBHOOK_SECRET: 'whsec_s3cret\n' }, 'STRIPE_WEBHOOK_SECRET'],
+    ]) {
+        assertPlatformRefusesSecret(dir, env, named, 'space');
     }
 });
 

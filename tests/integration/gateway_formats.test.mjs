@@ -19,7 +19,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
     jwt, jwe, jweKey, claims, now, sleep, b64url, freePort, startOwnNginx,
-    stopOwnNginx,
+    stopOwnNginx, loopbackRequest,
 } from './lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -135,22 +135,9 @@ after(async () => {
     fs.rmSync(dir, { recursive: true, force: true });
 });
 
-// request(path, {headers, method, body, p}) -> {status, headers, text}
+// request(path, {headers, method, body, p}) -> {status, headers, text, ms}
 function request(urlPath, { headers = {}, method = 'GET', body, p = port.main } = {}) {
-    return new Promise((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port: p, path: urlPath, method, headers, agent: false },
-            (res) => {
-                const chunks = [];
-                res.on('data', (c) => chunks.push(c));
-                res.on('end', () => resolve({
-                    status: res.statusCode, headers: res.headers,
-                    text: Buffer.concat(chunks).toString('utf8'),
-                }));
-            });
-        req.setTimeout(10000, () => req.destroy(new Error(`timeout: ${urlPath}`)));
-        req.on('error', reject);
-        req.end(body);
-    });
+    return loopbackRequest(p, urlPath, { headers, method, body });
 }
 
 const cookie = (t) => ({ Cookie: `${NAME}=${t}` });

@@ -24,6 +24,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
     jwt, claims, now, sleep, freePort, startOwnNginx, stopOwnNginx,
+    loopbackRequest,
 } from './lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -122,21 +123,7 @@ after(async () => {
 
 // get(port, path, headers, method) -> {status, headers, text, ms}
 function get(p, urlPath, headers = {}, method = 'GET') {
-    const t0 = Date.now();
-    return new Promise((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port: p, path: urlPath, method, headers, agent: false },
-            (res) => {
-                const chunks = [];
-                res.on('data', (c) => chunks.push(c));
-                res.on('end', () => resolve({
-                    status: res.statusCode, headers: res.headers,
-                    text: Buffer.concat(chunks).toString('utf8'), ms: Date.now() - t0,
-                }));
-            });
-        req.setTimeout(10000, () => req.destroy(new Error(`timeout: ${urlPath}`)));
-        req.on('error', reject);
-        req.end();
-    });
+    return loopbackRequest(p, urlPath, { headers, method });
 }
 
 // The request written raw, so that two Cookie lines stay two lines.

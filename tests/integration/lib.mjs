@@ -323,6 +323,26 @@ export async function listening(p, { ms = 5000, log } = {}) {
     throw new Error(`nothing listens on ${p}: ${log && fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : ''}`);
 }
 
+// One request to 127.0.0.1:p (an nginx of a test's own), 10 s at the
+// most: {status, headers, text, ms}.
+export function loopbackRequest(p, urlPath, { headers = {}, method = 'GET', body } = {}) {
+    const t0 = Date.now();
+    return new Promise((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port: p, path: urlPath, method, headers, agent: false },
+            (res) => {
+                const chunks = [];
+                res.on('data', (c) => chunks.push(c));
+                res.on('end', () => resolve({
+                    status: res.statusCode, headers: res.headers,
+                    text: Buffer.concat(chunks).toString('utf8'), ms: Date.now() - t0,
+                }));
+            });
+        req.setTimeout(10000, () => req.destroy(new Error(`timeout: ${urlPath}`)));
+        req.on('error', reject);
+        req.end(body);
+    });
+}
+
 // An nginx of a test's own (no stack): the master of `-p dir/ -c conf
 // -e log`, once something accepts on each of ports; stopped, when it
 // does not come up, before the error is thrown.  stopOwnNginx ends it.
