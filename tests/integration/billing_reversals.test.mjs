@@ -230,3 +230,20 @@ test('refund and dispute objects without what billing needs are 400; of no payme
     assert.equal(none.status, 200, none.text);
     assert.equal(none.json().ignored, true);
 });
+
+test('parallel deliveries of two partial refunds, their repeats and a failure of one settle as if one after the other', async () => {
+    const { u, sessionId, p } = await bought('rev-parallel-refunds', 'plus');
+    const { credits, price } = pack('plus');
+    const a = Math.floor(price / 4);
+    const b = Math.floor(price / 3);
+    const r1 = await refund(sessionId, a, { send: false });
+    const r2 = await refund(sessionId, b, { send: false });
+    const f = await failRefund(r1.charge.refunds.data[0].id, { types: ['refund.failed'], send: false });
+    const events = [r1.events[0], r2.events[0], f.events[0]];
+    const answers = await Promise.all([...events, ...events, ...events].map((e, i) =>
+        (i % 2 ? webhook(e) : deliver([e.id]).then((d) => ({ status: d.statuses[0], text: '' })))));
+    for (const x of answers) assert.equal(x.status, 200, x.text);
+    assert.equal(await balanced(u, 'parallel'), SIGNUP + credits - taken(credits, b, price),
+        'only the refund that did not fail is taken');
+    assert.equal(Number(purchase(p.id).creditsTakenBack), taken(credits, b, price));
+});
