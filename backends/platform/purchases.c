@@ -153,6 +153,8 @@ typedef struct {
     const char  *take;          /* "chargeback" or "dispute" */
     const char  *give;          /* "refund_failed", "dispute_won", NULL */
     const char  *object;
+    int          grant;         /* right after the grant: everything
+                                 * recorded before it at once */
 } platform_settle_t;
 
 /*
@@ -224,8 +226,8 @@ platform_purchase_settle(nano_db_t *db, platform_purchase_row_t *p,
 
     delta = p->taken - target;          /* the ledger row's delta */
     reason = delta < 0 ? why->take : why->give;
-    if (delta < 0 && strcmp(reason, "chargeback") == 0 && disputed) {
-        /* the grant of a purchase disputed before it was paid */
+    if (delta < 0 && why->grant && disputed) {
+        /* a purchase disputed before it was paid: refunds too, if any */
         reason = "dispute";
     }
     if (delta != 0 && p->live && reason != NULL) {
@@ -276,7 +278,10 @@ platform_purchase_settle(nano_db_t *db, platform_purchase_row_t *p,
 }
 
 static const platform_settle_t  platform_settle_refund = {
-    "chargeback", NULL, NULL
+    "chargeback", NULL, NULL, 0
+};
+static const platform_settle_t  platform_settle_grant = {
+    "chargeback", NULL, NULL, 1
 };
 
 /* Grants a locked purchase's credits, once: the unique index on its
@@ -422,7 +427,7 @@ platform_purchase_session_event(nano_db_t *db,
     }
     /* a refund that came before the grant is applied now */
     return st == NANO_DB_OK
-           ? platform_purchase_settle(db, &p, &platform_settle_refund, out)
+           ? platform_purchase_settle(db, &p, &platform_settle_grant, out)
            : st;
 }
 
@@ -519,7 +524,8 @@ platform_purchase_refund_failed_event(nano_db_t *db,
         "INSERT INTO \"StripeRefundFailure\" (\"refundId\","
         " \"paymentIntent\", \"amount\") VALUES ($1, $2, $3)"
         " ON CONFLICT (\"refundId\") DO NOTHING RETURNING 1";
-    platform_settle_t         why = { "chargeback", "refund_failed", NULL };
+    platform_settle_t         why = { "chargeback", "refund_failed", NULL,
+                                      0 };
     platform_purchase_row_t   p;
     const char               *params[3];
     char                      amount[24];
@@ -564,7 +570,7 @@ platform_purchase_dispute_event(nano_db_t *db,
         " \"updatedAt\" = " PLATFORM_NOW
         " WHERE \"StripeDispute\".\"status\" NOT IN ('won', 'lost',"
         " 'warning_closed', 'prevented')";
-    platform_settle_t         why = { "dispute", "dispute_won", NULL };
+    platform_settle_t         why = { "dispute", "dispute_won", NULL, 0 };
     platform_purchase_row_t   p;
     const char               *params[4];
     char                      amount[24];

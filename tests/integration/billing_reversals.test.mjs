@@ -214,6 +214,17 @@ test('a dispute and refunds together never take more than the pack', async () =>
     await dispute(sessionId, { amount: price });
     assert.equal(await balanced(u, 'refunded and disputed'), SIGNUP, 'the pack once, not more');
     assert.equal(Number(purchase(p.id).creditsTakenBack), credits);
+
+    // half disputed, then a quarter refunded: the refund's row is a
+    // chargeback of the refund's share
+    const v = await bought('rev-dispute-then-refund', 'plus');
+    const half = Math.floor(price / 2);
+    const quarter = Math.floor(price / 4);
+    const d = await dispute(v.sessionId, { amount: half });
+    await refund(v.sessionId, quarter);
+    assert.equal(await balanced(v.u, 'disputed then refunded'), SIGNUP + credits - taken(credits, half + quarter, price));
+    assert.deepEqual(purchaseRows(v.p.id), [['purchase', credits, null], ['dispute', -taken(credits, half, price), d.dispute.id],
+        ['chargeback', -(taken(credits, half + quarter, price) - taken(credits, half, price)), null]]);
 });
 
 test('refund and dispute objects without what billing needs are 400; of no payment intent, ignored', async () => {
