@@ -276,7 +276,11 @@ int platform_billing_webhook(nano_req_t *req, nano_res_t *res);
 typedef enum {
     PLATFORM_STRIPE_OTHER = 0,     /* recorded and ignored */
     PLATFORM_STRIPE_SESSION,       /* checkout.session.completed, ... */
-    PLATFORM_STRIPE_REFUND         /* charge.refunded */
+    PLATFORM_STRIPE_REFUND,        /* charge.refunded */
+    PLATFORM_STRIPE_REFUND_FAILED, /* a Refund object whose status is
+                                    * "failed" (charge.refund.updated,
+                                    * refund.updated, refund.failed) */
+    PLATFORM_STRIPE_DISPUTE        /* charge.dispute.* */
 } platform_stripe_kind_t;
 
 /* What a Stripe event says, borrowed from its parsed body. */
@@ -291,9 +295,12 @@ typedef struct {
     const char              *payment_status;     /* "paid", "unpaid"... */
     const char              *purchase_id;        /* metadata.purchaseId */
     const char              *client_reference_id;
-    /* charge.refunded: the charge's amount and its refunded total */
+    /* charge.refunded: the charge's amount and its refunded total; a
+     * failed refund or a dispute: its amount */
     long long                amount;
     long long                amount_refunded;
+    /* charge.dispute.*: the dispute's status */
+    const char              *dispute_status;
 } platform_stripe_event_t;
 
 /* What handling an event did, for the log and the answer. */
@@ -305,6 +312,8 @@ typedef struct {
     char         user[64];
     long long    granted;         /* credits added */
     long long    taken;           /* credits taken back */
+    long long    returned;        /* credits given back (a failed refund,
+                                   * a dispute won) */
     const char  *note;            /* what happened (static text) */
 } platform_stripe_outcome_t;
 

@@ -100,6 +100,7 @@ typedef struct {
     char        status[16];
     char        payment_intent[256];
     long long   credits;
+    long long   amount;         /* what was paid, in minor units */
     long long   taken;          /* "creditsTakenBack" */
     int         live;           /* its user still exists */
 } platform_purchase_row_t;
@@ -128,7 +129,8 @@ platform_purchase_copy(char *out, size_t size, PGresult *r, int col)
 #define PLATFORM_PURCHASE_COLS                                               \
     "p.\"id\", p.\"userId\", p.\"status\", p.\"paymentIntent\","            \
     " p.\"credits\", p.\"creditsTakenBack\","                                \
-    " EXISTS (SELECT 1 FROM \"User\" u WHERE u.\"id\" = p.\"userId\")"
+    " EXISTS (SELECT 1 FROM \"User\" u WHERE u.\"id\" = p.\"userId\"),"   \
+    " p.\"amount\""
 
 static void
 platform_purchase_read(PGresult *r, platform_purchase_row_t *p)
@@ -141,7 +143,19 @@ platform_purchase_read(PGresult *r, platform_purchase_row_t *p)
     p->credits = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
     p->taken = strtoll(PQgetvalue(r, 0, 5), NULL, 10);
     p->live = PQgetvalue(r, 0, 6)[0] == 't';
+    p->amount = strtoll(PQgetvalue(r, 0, 7), NULL, 10);
 }
+
+/* What an event settles a purchase's credits taken back for: the ledger
+ * row's reason when more is taken and when some is given back, and the
+ * Stripe object (re_…, dp_…) the row answers, or NULL. */
+typedef struct {
+    const char  *take;          /* "chargeback" or "dispute" */
+    const char  *give;          /* "refund_failed", "dispute_won", NULL */
+    const char  *object;
+    int          grant;         /* right after the grant: everything
+                                 * recorded before it at once */
+} platform_settle_t;
 
 /*
  * The one purchase sql (selecting PLATFORM_PURCHASE_COLS) finds, read
@@ -172,27 +186,39 @@ platform_purchase_locate(nano_db_t *db, const char *sql, int nparams,
 }
 
 /*
- * Takes back what the refunds recorded for the purchase's payment intent
- * call for and was not taken yet: floor(credits * refunded / amount)
- * minus "creditsTakenBack", as one "chargeback" ledger row that may take
- * the balance below zero.  p is locked and paid.
+ * Settles the credits taken back of a locked, paid purchase with what its
+ * payment intent's refunds, failed refunds and disputes call for:
+ * floor(credits * min(refunded - failed + disputed, amount) / amount),
+ * "refunded" the largest amount_refunded charge.refunded reported,
+ * "failed" the refunds Stripe reported as failed, "disputed" the disputes
+ * whose amount is withdrawn.  The difference from "creditsTakenBack" is
+ * one ledger row: taken back (the balance may go below zero), or given
+ * back.  The ledger's unique indexes make each row once: a refunded total
+ * per purchase, a failed refund or a dispute per Stripe object.
  */
 static nano_db_status_t
-platform_purchase_refunds(nano_db_t *db, platform_purchase_row_t *p,
-    platform_stripe_outcome_t *out)
+platform_purchase_settle(nano_db_t *db, platform_purchase_row_t *p,
+    const platform_settle_t *why, platform_stripe_outcome_t *out)
 {
     static const char   target_sql[] =
-        "SELECT least(greatest(\"amountRefunded\", 0), \"amount\"),"
-        " floor($2::numeric * least(greatest(\"amountRefunded\", 0),"
-        " \"amount\") / \"amount\")::bigint"
-        " FROM \"StripeRefund\" WHERE \"paymentIntent\" = $1"
-        " AND \"amount\" > 0";
-    static const char   take_sql[] =
+        "WITH r AS (SELECT \"amount\", greatest(\"amountRefunded\", 0) AS x"
+        " FROM \"StripeRefund\" WHERE \"paymentIntent\" = $1),"
+        " v AS (SELECT coalesce((SELECT \"amount\" FROM r), $3::bigint) AS n,"
+        " coalesce((SELECT x FROM r), 0) AS refunded,"
+        " (SELECT coalesce(sum(\"amount\"), 0) FROM \"StripeRefundFailure\""
+        " WHERE \"paymentIntent\" = $1) AS failed,"
+        " (SELECT coalesce(sum(\"amount\"), 0) FROM \"StripeDispute\""
+        " WHERE \"paymentIntent\" = $1 AND \"status\" IN ('needs_response',"
+        " 'under_review', 'lost')) AS disputed)"
+        " SELECT CASE WHEN n > 0 THEN least(refunded, n) ELSE 0 END,"
+        " CASE WHEN n > 0 THEN floor($2::numeric * least(greatest("
+        " least(refunded, n) - failed, 0) + disputed, n) / n)::bigint"
+        " ELSE 0 END, disputed > 0 FROM v";
+    /* ON CONFLICT without a target: any of the ledger's once-indexes */
+    static const char   row_sql[] =
         "WITH c AS (INSERT INTO \"CreditLedger\" (\"userId\", \"delta\","
-        " \"reason\", \"purchaseId\", \"amountRefunded\")"
-        " VALUES ($1, -$2::bigint, 'chargeback', $3, $4)"
-        " ON CONFLICT (\"purchaseId\", \"amountRefunded\")"
-        " WHERE \"reason\" = 'chargeback' DO NOTHING"
+        " \"reason\", \"purchaseId\", \"amountRefunded\", \"stripeObject\")"
+        " VALUES ($1, $2::bigint, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
         " RETURNING \"userId\", \"delta\")"
         " UPDATE \"CreditAccount\" a SET \"balance\" = a.\"balance\""
         " + c.\"delta\", \"updatedAt\" = " PLATFORM_NOW
@@ -201,67 +227,90 @@ platform_purchase_refunds(nano_db_t *db, platform_purchase_row_t *p,
         "UPDATE \"Purchase\" SET \"amountRefunded\" = $2,"
         " \"creditsTakenBack\" = $3, \"updatedAt\" = " PLATFORM_NOW
         " WHERE \"id\" = $1";
-    const char         *params[4];
-    char                credits[24], refunded[24], target_s[24], take_s[24];
+    const char         *params[6], *reason;
+    char                credits[24], amount[24], refunded[24], target_s[24];
+    char                delta_s[24];
     nano_db_status_t    st;
     PGresult           *r;
-    long long           target, take;
-    int                 took;
+    long long           target, delta;
+    int                 disputed, took;
 
     if (p->payment_intent[0] == '\0') {
         return NANO_DB_OK;
     }
     snprintf(credits, sizeof(credits), "%lld", p->credits);
+    snprintf(amount, sizeof(amount), "%lld", p->amount);
     params[0] = p->payment_intent;
     params[1] = credits;
-    r = nano_db_exec(db, target_sql, 2, params, PGRES_TUPLES_OK, &st);
+    params[2] = amount;
+    r = nano_db_exec(db, target_sql, 3, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         return st;
     }
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        return NANO_DB_OK;                  /* no refund recorded */
-    }
     snprintf(refunded, sizeof(refunded), "%s", PQgetvalue(r, 0, 0));
     target = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    disputed = PQgetvalue(r, 0, 2)[0] == 't';
     PQclear(r);
 
-    take = target - p->taken;
-    if (take > 0 && p->live) {
+    delta = p->taken - target;          /* the ledger row's delta */
+    reason = delta < 0 ? why->take : why->give;
+    if (delta < 0 && why->grant && disputed) {
+        /* a purchase disputed before it was paid: refunds too, if any */
+        reason = "dispute";
+    }
+    if (delta != 0 && p->live && reason != NULL) {
         st = nano_credits_ensure(db, p->user);
         if (st != NANO_DB_OK) {
             return st;
         }
-        snprintf(take_s, sizeof(take_s), "%lld", take);
+        snprintf(delta_s, sizeof(delta_s), "%lld", delta);
         params[0] = p->user;
-        params[1] = take_s;
-        params[2] = p->id;
-        params[3] = refunded;
-        r = nano_db_exec(db, take_sql, 4, params, PGRES_TUPLES_OK, &st);
+        params[1] = delta_s;
+        params[2] = reason;
+        params[3] = p->id;
+        /* a chargeback row's refunded total keys it; the others the
+         * Stripe object */
+        params[4] = strcmp(reason, "chargeback") == 0 ? refunded : NULL;
+        params[5] = strcmp(reason, "chargeback") == 0 ? NULL : why->object;
+        r = nano_db_exec(db, row_sql, 6, params, PGRES_TUPLES_OK, &st);
         if (r == NULL) {
             return st;
         }
         took = PQntuples(r) == 1;
         PQclear(r);
         if (!took) {
-            /* the row is locked and says less was taken: the ledger and
-             * the purchase disagree; leave both as they are */
-            nano_log_error("purchase %s: a chargeback for refunded total %s"
-                           " exists already; nothing taken", p->id,
-                           refunded);
+            /* the row is locked and says otherwise: the ledger and the
+             * purchase disagree; leave both as they are */
+            nano_log_error("purchase %s: a %s row for %s exists already;"
+                           " nothing changed", p->id, reason,
+                           params[4] != NULL ? params[4]
+                           : params[5] != NULL ? params[5] : "it");
             return NANO_DB_OK;
         }
-        out->taken += take;
+        if (delta < 0) {
+            out->taken += -delta;
+        } else {
+            out->returned += delta;
+        }
         p->taken = target;
+    } else if (delta != 0 && p->live) {
+        nano_log_error("purchase %s: %lld credits to settle, but not by"
+                       " this event; nothing changed", p->id, delta);
     }
-    snprintf(target_s, sizeof(target_s), "%lld",
-             take > 0 && p->live ? target : p->taken);
+    snprintf(target_s, sizeof(target_s), "%lld", p->taken);
     params[0] = p->id;
     params[1] = refunded;
     params[2] = target_s;
     PQclear(nano_db_exec(db, mark_sql, 3, params, PGRES_COMMAND_OK, &st));
     return st;
 }
+
+static const platform_settle_t  platform_settle_refund = {
+    "chargeback", NULL, NULL, 0
+};
+static const platform_settle_t  platform_settle_grant = {
+    "chargeback", NULL, NULL, 1
+};
 
 /* Grants a locked purchase's credits, once: the unique index on its
  * "purchase" ledger row makes a second grant insert nothing. */
@@ -399,7 +448,9 @@ platform_purchase_session_event(nano_db_t *db,
         out->note = "paid: granted before";
     }
     /* a refund that came before the grant is applied now */
-    return st == NANO_DB_OK ? platform_purchase_refunds(db, &p, out) : st;
+    return st == NANO_DB_OK
+           ? platform_purchase_settle(db, &p, &platform_settle_grant, out)
+           : st;
 }
 
 static nano_db_status_t
@@ -444,7 +495,116 @@ platform_purchase_refund_event(nano_db_t *db,
         return NANO_DB_OK;
     }
     out->note = "refund applied";
-    return platform_purchase_refunds(db, &p, out);
+    return platform_purchase_settle(db, &p, &platform_settle_refund, out);
+}
+
+/* The purchase of a payment intent, locked, into p: 1 found and paid, 0
+ * (out->note says why) otherwise, -1 on a database failure (st). */
+static int
+platform_purchase_paid(nano_db_t *db, const char *payment_intent,
+    platform_purchase_row_t *p, platform_stripe_outcome_t *out,
+    nano_db_status_t *st)
+{
+    static const char   find_sql[] =
+        "SELECT " PLATFORM_PURCHASE_COLS " FROM \"Purchase\" p"
+        " WHERE p.\"paymentIntent\" = $1 FOR UPDATE";
+    const char         *params[1] = { payment_intent };
+    int                 found;
+
+    *st = platform_purchase_locate(db, find_sql, 1, params, p, out, &found);
+    if (*st != NANO_DB_OK) {
+        return -1;
+    }
+    if (!found) {
+        out->note = "recorded; no purchase has this payment yet";
+        return 0;
+    }
+    if (strcmp(p->status, "paid") != 0) {
+        out->note = "recorded; applied when the purchase is paid";
+        return 0;
+    }
+    return 1;
+}
+
+/* A refund Stripe reports as failed: its amount is no longer refunded,
+ * and the credits it took come back (once per refund id). */
+static nano_db_status_t
+platform_purchase_refund_failed_event(nano_db_t *db,
+    const platform_stripe_event_t *ev, platform_stripe_outcome_t *out)
+{
+    static const char         record_sql[] =
+        "INSERT INTO \"StripeRefundFailure\" (\"refundId\","
+        " \"paymentIntent\", \"amount\") VALUES ($1, $2, $3)"
+        " ON CONFLICT (\"refundId\") DO NOTHING RETURNING 1";
+    platform_settle_t         why = { "chargeback", "refund_failed", NULL,
+                                      0 };
+    platform_purchase_row_t   p;
+    const char               *params[3];
+    char                      amount[24];
+    nano_db_status_t          st;
+    PGresult                 *r;
+    int                       found;
+
+    snprintf(amount, sizeof(amount), "%lld", ev->amount);
+    params[0] = ev->object_id;
+    params[1] = ev->payment_intent;
+    params[2] = amount;
+    r = nano_db_exec(db, record_sql, 3, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    found = PQntuples(r) == 1;
+    PQclear(r);
+    if (!found) {
+        out->note = "this refund's failure was handled before";
+        return NANO_DB_OK;
+    }
+    found = platform_purchase_paid(db, ev->payment_intent, &p, out, &st);
+    if (found <= 0) {
+        return found < 0 ? st : NANO_DB_OK;
+    }
+    out->note = "failed refund: its credits given back";
+    why.object = ev->object_id;
+    return platform_purchase_settle(db, &p, &why, out);
+}
+
+/* A dispute's status: its amount is taken while it is open or lost, and
+ * given back when it is won (a closed status never changes again). */
+static nano_db_status_t
+platform_purchase_dispute_event(nano_db_t *db,
+    const platform_stripe_event_t *ev, platform_stripe_outcome_t *out)
+{
+    static const char         record_sql[] =
+        "INSERT INTO \"StripeDispute\" (\"id\", \"paymentIntent\","
+        " \"amount\", \"status\") VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (\"id\") DO UPDATE SET"
+        " \"amount\" = EXCLUDED.\"amount\", \"status\" = EXCLUDED.\"status\","
+        " \"updatedAt\" = " PLATFORM_NOW
+        " WHERE \"StripeDispute\".\"status\" NOT IN ('won', 'lost',"
+        " 'warning_closed', 'prevented')";
+    platform_settle_t         why = { "dispute", "dispute_won", NULL, 0 };
+    platform_purchase_row_t   p;
+    const char               *params[4];
+    char                      amount[24];
+    nano_db_status_t          st;
+    int                       found;
+
+    snprintf(amount, sizeof(amount), "%lld", ev->amount);
+    params[0] = ev->object_id;
+    params[1] = ev->payment_intent;
+    params[2] = amount;
+    params[3] = ev->dispute_status;
+    PQclear(nano_db_exec(db, record_sql, 4, params, PGRES_COMMAND_OK, &st));
+    if (st != NANO_DB_OK) {
+        return st;
+    }
+    found = platform_purchase_paid(db, ev->payment_intent, &p, out, &st);
+    if (found <= 0) {
+        return found < 0 ? st : NANO_DB_OK;
+    }
+    out->note = "dispute applied";
+    why.object = ev->object_id;
+    return platform_purchase_settle(db, &p, &why, out);
 }
 
 /* What nano_db_tx runs: safe to run again from the start. */
@@ -486,8 +646,7 @@ platform_purchase_event_tx(nano_db_t *db, void *arg)
     }
     out->replay = PQntuples(r) == 0;
     PQclear(r);
-    out->ignored = ev->kind != PLATFORM_STRIPE_SESSION
-                   && ev->kind != PLATFORM_STRIPE_REFUND;
+    out->ignored = ev->kind == PLATFORM_STRIPE_OTHER;
     if (out->replay) {
         out->note = "handled before: nothing to do";
         return NANO_DB_OK;
@@ -497,6 +656,10 @@ platform_purchase_event_tx(nano_db_t *db, void *arg)
         return platform_purchase_session_event(db, ev, out);
     case PLATFORM_STRIPE_REFUND:
         return platform_purchase_refund_event(db, ev, out);
+    case PLATFORM_STRIPE_REFUND_FAILED:
+        return platform_purchase_refund_failed_event(db, ev, out);
+    case PLATFORM_STRIPE_DISPUTE:
+        return platform_purchase_dispute_event(db, ev, out);
     default:
         out->note = "not an event billing acts on: ignored";
         return NANO_DB_OK;

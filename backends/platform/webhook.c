@@ -83,6 +83,40 @@ platform_webhook_read(json_t *root, platform_stripe_event_t *ev)
             /* not a payment of a Checkout Session: nothing of ours */
             ev->kind = PLATFORM_STRIPE_OTHER;
         }
+    } else if (strcmp(ev->type, "charge.refund.updated") == 0
+               || strcmp(ev->type, "refund.updated") == 0
+               || strcmp(ev->type, "refund.failed") == 0)
+    {
+        /* a Refund object: only its failure changes anything (the
+         * credits its charge.refunded took come back) */
+        amount = json_object_get(obj, "amount");
+        if (ev->object_id == NULL || ev->object_id[0] == '\0'
+            || !json_is_integer(amount) || json_integer_value(amount) < 0)
+        {
+            return "a refund needs an id and an amount";
+        }
+        ev->amount = json_integer_value(amount);
+        if (ev->payment_intent != NULL
+            && platform_webhook_str(obj, "status") != NULL
+            && strcmp(platform_webhook_str(obj, "status"), "failed") == 0)
+        {
+            ev->kind = PLATFORM_STRIPE_REFUND_FAILED;
+        }
+    } else if (strncmp(ev->type, "charge.dispute.", 15) == 0) {
+        /* a Dispute object, whatever the event: its status says whether
+         * its amount is withdrawn */
+        amount = json_object_get(obj, "amount");
+        ev->dispute_status = platform_webhook_str(obj, "status");
+        if (ev->object_id == NULL || ev->object_id[0] == '\0'
+            || !json_is_integer(amount) || json_integer_value(amount) < 0
+            || ev->dispute_status == NULL)
+        {
+            return "a dispute needs an id, an amount and a status";
+        }
+        ev->amount = json_integer_value(amount);
+        if (ev->payment_intent != NULL) {
+            ev->kind = PLATFORM_STRIPE_DISPUTE;
+        }
     }
     return NULL;
 }
@@ -154,10 +188,10 @@ platform_billing_webhook(nano_req_t *req, nano_res_t *res)
         nano_log_info("stripe event %s (%s): %s", ev.id, ev.type, out.note);
     } else {
         nano_log_info("stripe event %s (%s): %s%s%s%s%s; +%lld -%lld"
-                      " credits", ev.id, ev.type, out.note,
+                      " credits, %lld given back", ev.id, ev.type, out.note,
                       out.purchase[0] ? ", purchase " : "", out.purchase,
                       out.user[0] ? " of user " : "", out.user, out.granted,
-                      out.taken);
+                      out.taken, out.returned);
     }
     status = nano_res_json(res, 200,
                            json_pack("{s:b, s:b, s:b}", "received", 1,

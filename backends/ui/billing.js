@@ -16,6 +16,9 @@ const REASONS = {
     refund: 'Generation refunded',
     purchase: 'Credits bought',
     chargeback: 'Payment refunded',
+    refund_failed: 'Refund failed: credits back',
+    dispute: 'Payment disputed',
+    dispute_won: 'Dispute won: credits back',
     adjustment: 'Adjustment',
     grant: 'Granted',
 };

@@ -337,6 +337,53 @@ export function createFakeStripe(opts) {
         return makeEvent('charge.refunded', charge);
     }
 
+    // A refund that later fails (a closed card, say): Stripe marks the
+    // Refund failed, puts its amount back in the merchant's balance
+    // (failure_balance_transaction) and sends charge.refund.updated and,
+    // to endpoints that take them, refund.updated and refund.failed, each
+    // with the Refund object.  The charge's amount_refunded is left as it
+    // was (docs/PLATFORM.md "Billing" reads it so).
+    function failRefund(refundId, types) {
+        for (const charge of charges.values()) {
+            const re = charge.refunds.data.find((x) => x.id === refundId);
+            if (!re) continue;
+            re.status = 'failed';
+            re.failure_reason = 'expired_or_canceled_card';
+            re.failure_balance_transaction = rid('txn_3', 24);
+            return types.map((t) => makeEvent(t, re));
+        }
+        return null;
+    }
+
+    // A dispute of a charge: charge.dispute.created with the Dispute
+    // (status needs_response, or warning_needs_response for an inquiry),
+    // then charge.dispute.funds_withdrawn unless it is an inquiry.
+    const disputes = new Map();          // id -> dispute object
+    function dispute(charge, { amount, status = 'needs_response' }) {
+        const d = {
+            id: rid('dp_1', 24), object: 'dispute', amount: amount ?? charge.amount, balance_transactions: [],
+            charge: charge.id, created: now(), currency: charge.currency, evidence: {},
+            evidence_details: { due_by: now() + 7 * 86400, has_evidence: false, past_due: false, submission_count: 0 },
+            is_charge_refundable: false, livemode: false, metadata: {}, payment_intent: charge.payment_intent,
+            reason: 'fraudulent', status,
+        };
+        disputes.set(d.id, d);
+        charge.disputed = true;
+        const list = [makeEvent('charge.dispute.created', d)];
+        if (!status.startsWith('warning_')) list.push(makeEvent('charge.dispute.funds_withdrawn', d));
+        return list;
+    }
+
+    // Closes a dispute: won (charge.dispute.closed, then funds_reinstated
+    // when funds had been withdrawn) or lost (charge.dispute.closed).
+    function closeDispute(d, result) {
+        const inquiry = d.status.startsWith('warning_');
+        d.status = inquiry ? 'warning_closed' : result;
+        const list = [makeEvent('charge.dispute.closed', d)];
+        if (result === 'won' && !inquiry) list.push(makeEvent('charge.dispute.funds_reinstated', d));
+        return list;
+    }
+
     // Sends events in order, one after the other; returns their statuses.
     async function send(list, opts = {}) {
         const out = [];
@@ -532,6 +579,33 @@ ${s.cancel_url ? `<p><a href="${esc(s.cancel_url)}">Cancel</a></p>` : ''}</div><
             const e = refund(charge, b.amount);
             const statuses = b.send === false ? [] : await send([e]);
             return reply(res, 200, { events: [e], statuses, charge });
+        }
+        // fail a refund: {"types": [...] (default charge.refund.updated), "send"}
+        if ((m = p.match(/^\/_fake\/refunds\/([^/]+)\/fail$/)) && req.method === 'POST') {
+            const b = await json(req);
+            const list = failRefund(m[1], b.types || ['charge.refund.updated']);
+            if (!list) return reply(res, 404, { error: 'no such refund' });
+            const statuses = b.send === false ? [] : await send(list);
+            return reply(res, 200, { events: list, statuses });
+        }
+        // dispute a charge: {"session" | "paymentIntent", "amount", "status", "send"}
+        if (p === '/_fake/disputes' && req.method === 'POST') {
+            const b = await json(req);
+            const pi = b.paymentIntent || sessions.get(b.session)?.payment_intent;
+            const charge = charges.get(pi);
+            if (!charge) return reply(res, 404, { error: 'no such charge' });
+            const list = dispute(charge, b);
+            const statuses = b.send === false ? [] : await send(list);
+            return reply(res, 200, { events: list, statuses, dispute: list[0].data.object });
+        }
+        // close a dispute: {"result": "won"|"lost", "send"}
+        if ((m = p.match(/^\/_fake\/disputes\/([^/]+)\/close$/)) && req.method === 'POST') {
+            const d = disputes.get(m[1]);
+            if (!d) return reply(res, 404, { error: 'no such dispute' });
+            const b = await json(req);
+            const list = closeDispute(d, b.result === 'won' ? 'won' : 'lost');
+            const statuses = b.send === false ? [] : await send(list);
+            return reply(res, 200, { events: list, statuses });
         }
         // (re)deliver stored events in the order given: {"ids": [...], "t"}
         if (p === '/_fake/deliver' && req.method === 'POST') {

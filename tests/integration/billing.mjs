@@ -123,3 +123,15 @@ export function snapshot(userId) {
 }
 
 export const balanceApi = async (jar) => (await get('/api/credits?limit=1', { headers: jar.headers() })).json().balance;
+
+// Fails a refund on the fake: {events, statuses} (types: the events sent).
+export const failRefund = (refundId, opts = {}) => fake(`/_fake/refunds/${refundId}/fail`, opts);
+// Disputes a session's charge: {events, statuses, dispute}.
+export const dispute = (sessionId, opts = {}) => fake('/_fake/disputes', { session: sessionId, ...opts });
+export const closeDispute = (disputeId, result, opts = {}) => fake(`/_fake/disputes/${disputeId}/close`, { result, ...opts });
+// A purchase's ledger rows with the Stripe object each answers.
+export function purchaseRows(purchaseId) {
+    return JSON.parse(psql(`SELECT coalesce(json_agg(json_build_object('reason', "reason", 'delta', "delta",
+        'object', "stripeObject") ORDER BY "id"), '[]') FROM "CreditLedger" WHERE "purchaseId" = ${lit(purchaseId)}`))
+        .map((r) => [r.reason, Number(r.delta), r.object]);
+}
