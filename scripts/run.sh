@@ -24,6 +24,11 @@ STACK_MODE=run
 STACK_STATE=$(cd "$(dirname "$0")/.." && pwd)/.state/run
 # shellcheck source=scripts/lib/stack.sh
 . "$(dirname "$0")/lib/stack.sh"
+# A write to a terminal pipe that is gone (`make run 2>&1 | tee log`,
+# whose tee the same ^C ends) must not kill the supervisor before it has
+# stopped what it started: it left PostgreSQL, nginx and every backend
+# running.  Caught, not ignored, so that the children get the default.
+trap : PIPE
 
 # The settings first: a bad one stops the run before it touches anything.
 STACK_PORT=${PORT:-8080}

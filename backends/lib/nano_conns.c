@@ -176,7 +176,7 @@ nano_conns_accept(nano_conns_t *c)
 }
 
 int
-nano_conns_next(nano_conns_t *c)
+nano_conns_next(nano_conns_t *c, const sigset_t *wait_mask)
 {
     struct epoll_event  ev;
     int                 fd, n, taken;
@@ -185,8 +185,9 @@ nano_conns_next(nano_conns_t *c)
         if (atomic_load(&c->unwatched)) {
             nano_conns_rewatch(c);
         }
-        n = epoll_wait(c->epfd, &ev, 1, atomic_load(&c->unwatched)
-                                        ? NANO_CONNS_REWATCH_MS : -1);
+        n = epoll_pwait(c->epfd, &ev, 1, atomic_load(&c->unwatched)
+                                         ? NANO_CONNS_REWATCH_MS : -1,
+                        wait_mask);
         if (n < 0) {
             return -1;
         }

@@ -12,6 +12,7 @@
 #define NANO_CONNS_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 
 typedef struct {
@@ -39,9 +40,13 @@ int nano_conns_init(nano_conns_t *c, int listen_fd);
  * here, or an idle one whose next request (or end) arrived.  Each is
  * handed to exactly one caller.  Returns its descriptor (blocking, close
  * on exec), or -1 with errno: EINTR when a signal came, ESHUTDOWN when
- * the listener was shut down, else accept's.
+ * the listener was shut down, else accept's.  With wait_mask, the
+ * thread's signal mask is that one while it waits, and only then
+ * (epoll_pwait): a wake-up signal the caller keeps blocked while it
+ * serves is taken here, or at once on its next wait when it came
+ * meanwhile.
  */
-int nano_conns_next(nano_conns_t *c);
+int nano_conns_next(nano_conns_t *c, const sigset_t *wait_mask);
 
 /*
  * Keeps fd, whose request ended and which the web server keeps, until

@@ -67,7 +67,8 @@ static nano_conns_t   nano_server_conns;
 static atomic_long    nano_server_accept_warned;  /* time(), last logged */
 static int            nano_server_nworkers;       /* --workers, resolved */
 
-/* Interrupts a worker's wait for a connection (EINTR). */
+/* Interrupts a worker's wait for a connection (EINTR): the only place a
+ * worker takes it (nano_server_worker). */
 static void
 nano_server_wake(int sig)
 {
@@ -958,16 +959,21 @@ static void *
 nano_server_worker(void *arg)
 {
     nano_worker_t  *w = arg;
-    sigset_t        wake;
+    sigset_t        waiting;
     long            now;
     int             fd, err;
 
-    sigemptyset(&wake);
-    sigaddset(&wake, SIGUSR1);
-    pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
+    /* The stop's wake-up (SIGUSR1) stays blocked while the worker serves
+     * and is taken only in its wait for a connection; one that came
+     * meanwhile ends the next wait at once.  Taken during a request, it
+     * made a write() that waited for a slow reader fail with EINTR, which
+     * libfcgi takes for a connection lost: a SIGTERM cut an export or a
+     * stream at once, with the workers' grace still to run. */
+    pthread_sigmask(SIG_BLOCK, NULL, &waiting);
+    sigdelset(&waiting, SIGUSR1);
 
     while (!atomic_load(&nano_server_stopping)) {
-        fd = nano_conns_next(&nano_server_conns);
+        fd = nano_conns_next(&nano_server_conns, &waiting);
         if (fd < 0) {
             if (atomic_load(&nano_server_stopping)) {
                 break;

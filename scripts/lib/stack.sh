@@ -23,7 +23,10 @@
 # The platform and every module of the registry (modules.conf).
 mapfile -t STACK_APPS < <(echo platform; registry_modules)
 
-stack_log() { printf '%s: %s\n' "${STACK_MODE:-stack}" "$*" >&2; }
+# Never fails: with the terminal gone (closed, or a `| tee` ended by the
+# same ^C) a failed write under set -e ended run.sh's shutdown at its
+# first line, and left the whole stack running.
+stack_log() { printf '%s: %s\n' "${STACK_MODE:-stack}" "$*" >&2 || true; }
 stack_die() { stack_log "$*"; exit 1; }
 
 # stack_need PACKAGE CMD [ARG...]: a tool only a diagnostic uses (so not
@@ -69,26 +72,37 @@ stack_lock() {
 
 # --- processes ----------------------------------------------------------
 
-# stack_starttime PID: the kernel's start time of PID (field 22 of stat).
-stack_starttime() {
+# stack_read_starttime PID: sets STACK_STARTTIME to the kernel's start
+# time of PID (field 22 of stat), with builtins only.  run.sh's
+# supervisor asks it of every process each second, and a non-interactive
+# bash drops a ^C that comes while it waits for a child which then exits
+# normally (it takes the child for one that handled the ^C): one ^C in a
+# few was lost while the loop read the stat files with cat.
+stack_read_starttime() {
     local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
     stat=${stat##*) }             # drop "pid (comm) ", comm may hold spaces
     # shellcheck disable=SC2086
     set -- $stat                  # now $1 is field 3 (state)
     [ "$1" != Z ] || return 1     # a zombie is as good as dead
-    printf '%s\n' "${20}"
+    STACK_STARTTIME=${20}
+}
+
+# stack_starttime PID: prints the kernel's start time of PID.
+stack_starttime() {
+    stack_read_starttime "$1" || return 1
+    printf '%s\n' "$STACK_STARTTIME"
 }
 
 # stack_pid NAME: prints the pid recorded for NAME when that very process
-# is still alive; fails otherwise.
+# is still alive; fails otherwise.  Forks nothing (stack_read_starttime).
 stack_pid() {
-    local f=$STACK_STATE/pids/$1.pid pid start now
+    local f=$STACK_STATE/pids/$1.pid pid start
     [ -r "$f" ] || return 1
     read -r pid start <"$f" || true
     [ -n "$pid" ] || return 1
-    now=$(stack_starttime "$pid") || return 1
-    [ "$now" = "$start" ] || return 1
+    stack_read_starttime "$pid" || return 1
+    [ "$STACK_STARTTIME" = "$start" ] || return 1
     printf '%s\n' "$pid"
 }
 
@@ -197,8 +211,8 @@ stack_port_in_use() {
 
 # stack_log_tail FILE: the last lines of a log, indented, for error messages.
 stack_log_tail() {
-    [ -s "$1" ] && tail -n "${2:-15}" "$1" | sed 's/^/    /' >&2
-    return 0
+    [ -s "$1" ] || return 0
+    tail -n "${2:-15}" "$1" | sed 's/^/    /' >&2 || true      # as stack_log
 }
 
 # --- secret and key file ------------------------------------------------

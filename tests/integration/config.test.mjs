@@ -25,7 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { freePort } from './lib.mjs';
+import { freePort, sleep, MODULES } from './lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NGINX = process.env.NGINX || '/usr/sbin/nginx';
@@ -1258,6 +1258,101 @@ test('make run: a backend being stopped on purpose never looks dead to the super
     });
     assert.equal(r.status, 0, r.stderr.slice(-500));
     assert.match(r.stdout, /^seen=0$/m, `the pid file outlived the process: ${r.stdout}`);
+});
+
+// A checkout of links to this one, with this build's nginx module and
+// backends, whose make run (scripts/run.sh, its state in the copy) needs
+// no PostgreSQL: DATABASE_URL names a server that is not there and
+// nano-migrate is a stand-in that prints an empty plan.
+function runCheckout() {
+    const root = tmpDir();
+    for (const f of ['scripts', 'nginx.conf.d', 'backends', 'sql', 'modules.conf', 'packs.conf']) {
+        fs.symlinkSync(path.join(ROOT, f), path.join(root, f));
+    }
+    fs.mkdirSync(path.join(root, 'build/bin'), { recursive: true });
+    fs.symlinkSync(path.join(ROOT, 'build/modules'), path.join(root, 'build/modules'));
+    for (const b of fs.readdirSync(path.join(ROOT, 'build/bin'))) {
+        if (b !== 'nano-migrate') fs.symlinkSync(path.join(ROOT, 'build/bin', b), path.join(root, 'build/bin', b));
+    }
+    fs.writeFileSync(path.join(root, 'build/bin/nano-migrate'), '#!/bin/sh\necho "plan: nothing to do"\n', { mode: 0o755 });
+    return root;
+}
+
+// The pids a stack's pid files name ({name: pid}).
+function stackPids(state) {
+    const dir = path.join(state, 'pids');
+    return Object.fromEntries(fs.readdirSync(dir).filter((f) => f.endsWith('.pid'))
+        .map((f) => [f.slice(0, -4), Number(fs.readFileSync(path.join(dir, f), 'utf8').split(' ')[0])]));
+}
+
+const alive = (pid) => {
+    try {
+        process.kill(pid, 0);
+    } catch {
+        return false;
+    }
+    return !/^\d+ \(.*\) Z /.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+};
+
+// make run ends the way a terminal ends it: ^C (SIGINT to its process
+// group) while the pipe its output went through is gone, as `make run
+// 2>&1 | tee run.log` has it once the same ^C ended tee (closing the
+// terminal is the same: SIGHUP, and every write fails).  The supervisor
+// died of SIGPIPE at its first line ("got SIGINT"), or under set -e at
+// the first failed write, and left PostgreSQL, nginx and every backend
+// running.  And while it was up, its loop read each process's stat file
+// with cat every second: a ^C that came while it waited for one that
+// then exited normally was dropped by bash, and make run went on (one ^C
+// in a few by hand); the loop now runs nothing but its sleep.
+test('make run: a ^C with its terminal\'s pipe gone stops everything it started; its loop runs nothing but sleep', { skip: !which('strace') && 'strace is not installed', timeout: 120000 }, async () => {
+    const root = runCheckout();
+    const state = path.join(root, '.state/run');
+    const port = await freePort();
+    const run = spawn('bash', [path.join(root, 'scripts/run.sh')], {
+        detached: true, stdio: ['ignore', 'ignore', 'pipe'],
+        env: {
+            PATH: process.env.PATH, HOME: process.env.HOME || '/root', PORT: String(port),
+            DATABASE_URL: 'postgresql://nobody@127.0.0.1:1/none', NEXTAUTH_SECRET: 'a-secret-of-the-run-test-0123456789',
+        },
+    });
+    let said = '';
+    run.stderr.on('data', (d) => { said += d; });
+    const exited = new Promise((resolve) => run.on('exit', (code, sig) => resolve({ code, sig })));
+    let pids = {};
+    try {
+        const up = await Promise.race([
+            (async () => { while (!said.includes('Nano Banana is up')) await sleep(100); return true; })(),
+            exited.then(() => false), sleep(60000).then(() => false),
+        ]);
+        assert.ok(up, `make run came up: ${said.slice(-1500)}`);
+        pids = stackPids(state);
+        assert.deepEqual(Object.keys(pids).sort(), ['nginx', 'platform', ...MODULES].sort(), JSON.stringify(pids));
+
+        const trace = path.join(root, 'trace');
+        const strace = spawn('strace', ['-f', '-qq', '-e', 'trace=execve', '-o', trace, '-p', String(run.pid)]);
+        await sleep(3000);
+        strace.kill('SIGINT');
+        await new Promise((resolve) => strace.on('exit', resolve));
+        const ran = [...fs.readFileSync(trace, 'utf8').matchAll(/execve\("([^"]*)"/g)].map((m) => path.basename(m[1]));
+        assert.ok(ran.includes('sleep'), `the loop was traced: ${ran}`);
+        assert.deepEqual(ran.filter((b) => b !== 'sleep'), [], 'the supervisor\'s loop runs nothing else');
+
+        run.stderr.destroy();
+        await sleep(200);
+        process.kill(-run.pid, 'SIGINT');
+        const end = await Promise.race([exited, sleep(60000).then(() => null)]);
+        assert.deepEqual(end, { code: 0, sig: null }, 'it stopped by itself, after its stop');
+        const left = Object.entries(pids).filter(([, pid]) => alive(pid));
+        assert.deepEqual(left, [], 'nothing it started is left running');
+        assert.deepEqual(fs.readdirSync(path.join(state, 'pids')), [], 'no pid file is left');
+        assert.deepEqual(fs.readdirSync(path.join(state, 'sock')), [], 'no socket is left');
+    } finally {
+        for (const pid of [run.pid, ...Object.values(pids)]) {
+            try {
+                process.kill(-pid, 'SIGKILL');      // each is its own session's leader
+            } catch { /* gone */ }
+        }
+    }
 });
 
 // The generated nginx.conf put its paths in bare: a media folder with a

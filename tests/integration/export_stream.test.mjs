@@ -10,8 +10,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import crypto from 'node:crypto';
-import { BASE, get, stackPid, sleep } from './lib.mjs';
-import { psql, lit, person } from './generations.mjs';
+import { BASE, ORIGIN, get, stackPid, sleep } from './lib.mjs';
+import { psql, lit, person, secondBackend } from './generations.mjs';
+import { fcgiStream, nginxParams } from './fcgi.mjs';
 
 const MIB = 1024 * 1024;
 
@@ -213,4 +214,43 @@ test('GET /api/account/export: four exports at once hold half the database pool;
     const after = await exportOf(u.jar);
     assert.equal(after.status, 200, 'the places came back');
     psql(`DELETE FROM "Generation" WHERE "userId" = ${lit(u.id)}`);
+});
+
+// A stop lets the requests in flight end within the workers' grace
+// (10 s, docs/OPERATIONS.md).  The stop's wake-up signal reached each
+// worker while it served, and a write that waited for a slow reader
+// failed with EINTR, which libfcgi takes for a lost connection: a
+// platform stopped by systemctl cut every export and stream to a slow
+// client within milliseconds, and logged that the client had left
+// (found by the lifecycle probe).  A second platform process is stopped
+// here, its reader paused (nginx passes an export on unbuffered), so the
+// export waits in a write at the signal.
+test('GET /api/account/export: a platform stopped with SIGTERM while a slow reader downloads still sends the whole file, then exits 0', async () => {
+    const u = await person('export-stop');
+    const N = 2000;
+    bulkGenerations(u, N);
+    const second = await secondBackend('platform');
+    try {
+        const exited = new Promise((resolve) => second.child.on('exit', (code, sig) => resolve({ code, sig })));
+        const { socket, done } = fcgiStream(second.sock, {
+            params: nginxParams({
+                path: '/api/account/export', authOrigin: ORIGIN, extra: [['HTTP_COOKIE', u.jar.headers().Cookie]],
+            }),
+            timeout: 60000,
+        });
+        socket.pause();
+        await sleep(500);               // the export fills the socket and waits
+        second.child.kill('SIGTERM');
+        await sleep(1000);
+        socket.resume();
+        const r = await done;           // rejects on a connection cut short
+        assert.equal(r.status, 200, r.text.slice(0, 300));
+        assert.equal(JSON.parse(r.text).generations.length, N, 'the whole file');
+        assert.deepEqual(await exited, { code: 0, sig: null }, 'it stopped once the export was sent');
+        assert.match(second.log(), new RegExp(`exported the account's data \\(${N} generations\\)`));
+        assert.doesNotMatch(second.log(), /went away|client left/);
+    } finally {
+        await second.stop();
+        psql(`DELETE FROM "Generation" WHERE "userId" = ${lit(u.id)}`);
+    }
 });

@@ -266,16 +266,18 @@ export function backendEnv(app) {
 
 // A second process of app beside the stack's, with the stack's
 // environment and `extra`, on a unix socket in a folder of its own, its
-// log there; resolves once its job runner is up:
-// {child, pid, sock, logFile, log(), stop()}.  stop() ends it (TERM,
-// KILL after 10 s) and removes the folder.
+// log there; resolves once its job runner is up (the platform: once it
+// serves; it publishes its revocations in that folder, not over the
+// stack's): {child, pid, sock, logFile, log(), stop()}.  stop() ends it
+// (TERM, KILL after 10 s) and removes the folder.
 export async function secondBackend(app, extra = {}) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-jobs-'));
     const sock = path.join(dir, 'second.sock');
     const logFile = path.join(dir, 'second.log');
     const out = fs.openSync(logFile, 'a');
+    const own = app === 'platform' ? { NANO_REVOCATION_FILE: path.join(dir, 'revocations') } : {};
     const child = spawn(path.join(ROOT, `build/bin/nano-${app}`), ['--listen', `unix:${sock}`], {
-        env: { ...backendEnv(app), ...extra }, stdio: ['ignore', out, out],
+        env: { ...backendEnv(app), ...own, ...extra }, stdio: ['ignore', out, out],
     });
     fs.closeSync(out);
     const exited = new Promise((resolve) => child.on('exit', (code, sig) => resolve({ code, sig })));
@@ -288,7 +290,8 @@ export async function secondBackend(app, extra = {}) {
         }
         fs.rmSync(dir, { recursive: true, force: true });
     };
-    const up = await retry(() => fs.existsSync(sock) && log().includes(`jobs: runner for ${app} `), 10000, 50);
+    const ready = app === 'platform' ? 'serving platform on ' : `jobs: runner for ${app} `;
+    const up = await retry(() => fs.existsSync(sock) && log().includes(ready), 10000, 50);
     if (!up) {
         const said = log().slice(-500);
         await stop();

@@ -51,7 +51,7 @@ next_thread(void *arg)
 {
     next_t  *n = arg;
 
-    n->fd = nano_conns_next(n->c);
+    n->fd = nano_conns_next(n->c, NULL);
     __atomic_store_n(&n->done, 1, __ATOMIC_SEQ_CST);
     return NULL;
 }
