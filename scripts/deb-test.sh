@@ -321,7 +321,7 @@ check "their sockets: root:www-data 0660 in /run/nano" \
 
 # --- nginx with the packaged site ------------------------------------------
 sed -e "s|^nano_auth_origin .*|nano_auth_origin           http://127.0.0.1:$port;|" \
-    -e '/^nano_auth_hsts /d' \
+    -e '/^ *nano_auth_hsts /d' \
     -e '/listen .*\[::\]/d' \
     -e "s|^\( *\)listen .*443 ssl;|\1listen       127.0.0.1:$port;|" \
     -e 's|server_name .*|server_name  _;|' \

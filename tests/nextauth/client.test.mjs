@@ -16,7 +16,12 @@ import crypto from 'node:crypto';
 
 const BASE = (process.env.NANO_TEST_BASE || 'http://127.0.0.1:18080').replace(/\/$/, '');
 const ORIGIN = new URL(BASE).origin;
-const SESSION_COOKIE = 'next-auth.session-token';
+// NextAuth's names: __Secure-/__Host- prefixed on an https deployment
+// (NANO_TEST_BASE=https://... against a stack behind TLS)
+const HTTPS = ORIGIN.startsWith('https:');
+const SESSION_COOKIE = `${HTTPS ? '__Secure-' : ''}next-auth.session-token`;
+const CSRF_COOKIE = `${HTTPS ? '__Host-' : ''}next-auth.csrf-token`;
+const CALLBACK_COOKIE = `${HTTPS ? '__Secure-' : ''}next-auth.callback-url`;
 const REVOKE_WITHIN = 2000;   // ms
 
 // next-auth/react reads NEXTAUTH_URL when it is loaded (below).
@@ -136,7 +141,7 @@ const moduleStatus = async (j) => (await realFetch(`${BASE}/qwen/api/me`, { head
 test('getCsrfToken() and getProviders()', async () => {
     const token = await getCsrfToken();
     assert.match(token, /^[0-9a-f]{32,}$/, `csrf token ${token}`);
-    assert.ok(jar.get('next-auth.csrf-token'), 'the double-submit cookie is kept');
+    assert.ok(jar.get(CSRF_COOKIE), 'the double-submit cookie is kept');
     const providers = await getProviders();
     assert.equal(providers?.credentials?.type, 'credentials', JSON.stringify(providers));
     assert.equal(providers.credentials.signinUrl, `${ORIGIN}/api/auth/signin/credentials`);
@@ -248,7 +253,7 @@ test('signOut({redirect: false}) answers the url; then getSession() is null and 
 
 test('POST /api/auth/signout without a callbackUrl field goes to the next-auth.callback-url cookie', async () => {
     await signedIn('signout-cookie');
-    jar.set('next-auth.callback-url', encodeURIComponent(`${ORIGIN}/grok/`));
+    jar.set(CALLBACK_COOKIE, encodeURIComponent(`${ORIGIN}/grok/`));
     const csrfToken = await getCsrfToken();
     let res = await raw('/api/auth/signout', {
         method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
@@ -259,7 +264,7 @@ test('POST /api/auth/signout without a callbackUrl field goes to the next-auth.c
 
     // And as a redirect, with a fresh session.
     await signedIn('signout-cookie2');
-    jar.set('next-auth.callback-url', encodeURIComponent(`${ORIGIN}/openai/`));
+    jar.set(CALLBACK_COOKIE, encodeURIComponent(`${ORIGIN}/openai/`));
     res = await raw('/api/auth/signout', {
         method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ csrfToken: await getCsrfToken() }),
