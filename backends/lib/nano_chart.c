@@ -19,7 +19,7 @@
 #define NANO_CHART_PLOT_H    180
 #define NANO_CHART_XLABELS   22      /* the day labels' row */
 #define NANO_CHART_LEGEND_H  20      /* one legend row */
-#define NANO_CHART_CHAR_W    7       /* a legend character, roughly */
+#define NANO_CHART_CHAR_W    8       /* a legend character, roughly */
 
 /* Light scheme values of --nb-chart-1..8 in backends/ui/ui.css. */
 static const char *const  nano_chart_palette[NANO_CHART_COLOURS] = {
@@ -202,7 +202,7 @@ nano_chart_stacked_svg(nano_buf_t *out, const nano_chart_t *c)
                     height);
     nano_buf_html(out, c->label);
     nano_buf_printf(out, "\" data-scale-top=\"%lld\" data-plot-height=\"%d\""
-                    " font-family=\"system-ui, sans-serif\" font-size=\"11\""
+                    " font-family=\"system-ui, sans-serif\" font-size=\"12\""
                     " fill=\"currentColor\"><title>", top, NANO_CHART_PLOT_H);
     nano_buf_html(out, c->label);
     nano_buf_puts(out, "</title>");

@@ -11,6 +11,7 @@
 
 #include "nano_callback.h"
 #include "nano_config.h"
+#include "nano_form.h"
 #include "nano_log.h"
 #include "nano_registry.h"
 
@@ -204,17 +205,15 @@ nano_config_env_int(const char *name, int def, int min, int max, int *out,
     char *err, size_t errlen)
 {
     const char  *v = getenv(name);
-    char        *end;
-    long         n;
+    long long    n;
     int          rc = 0;
 
     *out = def;
     if (v == NULL || v[0] == '\0') {
         goto out;
     }
-    errno = 0;
-    n = strtol(v, &end, 10);
-    if (errno != 0 || *end != '\0' || n < min || n > max) {
+    /* plain digits: strtol took " 4" and "+4" but not "4 " */
+    if (nano_form_number(v, 10, max, &n) != 0 || n < min) {
         snprintf(err, errlen, "%s must be a number from %d to %d (not"
                  " \"%.40s\")", name, min, max, v);
         rc = -1;

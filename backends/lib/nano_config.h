@@ -51,9 +51,10 @@ int nano_config_load(nano_config_t *cfg, int need_keys, char *err,
 void nano_config_cleanup(nano_config_t *cfg);
 
 /*
- * Reads the environment variable name as an integer within [min, max]
- * into *out (def when unset or empty).  Returns 0, or -1 with a message
- * naming the variable and its range in err.
+ * Reads the environment variable name as plain digits (nano_form_number)
+ * within [min, max], 0 <= min, into *out (def when unset or empty).
+ * Returns 0, or -1 with a message naming the variable and its range in
+ * err.
  */
 int nano_config_env_int(const char *name, int def, int min, int max,
     int *out, char *err, size_t errlen);

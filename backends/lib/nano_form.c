@@ -203,25 +203,42 @@ nano_form_find(const nano_form_t *form, const char *key)
     return NULL;
 }
 
-int
-nano_form_digits(const char **p, long long max, long long *n)
+/* nano_form_digits in base 8 or 10. */
+static int
+nano_form_digits_in(const char **p, int base, long long max, long long *n)
 {
     const char  *s = *p;
     int          d;
 
-    if (*s < '0' || *s > '9') {
+    if (*s < '0' || *s >= '0' + base) {
         return -1;
     }
-    for (*n = 0; *s >= '0' && *s <= '9'; s++) {
+    for (*n = 0; *s >= '0' && *s < '0' + base; s++) {
         d = *s - '0';
-        /* *n * 10 + d > max, asked without overflowing */
-        if (d > max || *n > (max - d) / 10) {
+        /* *n * base + d > max, asked without overflowing */
+        if (d > max || *n > (max - d) / base) {
             return -1;
         }
-        *n = *n * 10 + d;
+        *n = *n * base + d;
     }
     *p = s;
     return 0;
+}
+
+int
+nano_form_digits(const char **p, long long max, long long *n)
+{
+    return nano_form_digits_in(p, 10, max, n);
+}
+
+int
+nano_form_number(const char *s, int base, long long max, long long *n)
+{
+    if (base != 8 && base != 10) {
+        return -1;
+    }
+    return nano_form_digits_in(&s, base, max, n) == 0 && *s == '\0' ? 0
+                                                                    : -1;
 }
 
 const char *

@@ -92,6 +92,13 @@ int nano_form_is_text(const nano_form_t *form, const char *key);
 int nano_form_digits(const char **p, long long max, long long *n);
 
 /*
+ * The whole of s as plain digits in base 8 or 10 (nothing before or
+ * after them: no blank, no sign, no "0x"), at most max, into *n: the
+ * numbers of settings, which strtol would take as " +4".  0, or -1.
+ */
+int nano_form_number(const char *s, int base, long long max, long long *n);
+
+/*
  * Percent-decodes len bytes of in into out (at least len + 1 bytes),
  * '+' becoming a space when plus_is_space.  Returns the decoded length,
  * or -1 when the result would contain a NUL byte.

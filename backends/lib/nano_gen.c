@@ -1579,13 +1579,20 @@ nano_gen_conversation(nano_db_t *db, const char *conversation_id,
     static const char   known[] =
         "SELECT 1 FROM \"Generation\" WHERE \"conversationId\" = $1"
         " AND \"userId\" = $2 AND \"module\" = $3 LIMIT 1";
-    /* newest first: the turns that fit max_messages are the latest */
+    /* newest first: the turns that fit max_messages are the latest.
+     * Turns made in one millisecond share "createdAt" (TIMESTAMP(3)): they
+     * go by their debit's ledger id, which the admission takes from a
+     * sequence in the order the turns come (the generation's id is a
+     * random UUID); the id last, should a debit be missing */
     static const char   sql[] =
-        "SELECT \"prompt\", \"text\", \"params\"->'messages'"
-        " FROM \"Generation\" WHERE \"conversationId\" = $1"
-        " AND \"userId\" = $2 AND \"module\" = $4"
-        " AND \"status\" = 'succeeded'"
-        " ORDER BY \"createdAt\" DESC LIMIT $3";
+        "SELECT g.\"prompt\", g.\"text\", g.\"params\"->'messages'"
+        " FROM \"Generation\" g WHERE g.\"conversationId\" = $1"
+        " AND g.\"userId\" = $2 AND g.\"module\" = $4"
+        " AND g.\"status\" = 'succeeded'"
+        " ORDER BY g.\"createdAt\" DESC,"
+        " (SELECT l.\"id\" FROM \"CreditLedger\" l"
+        "  WHERE l.\"generationId\" = g.\"id\" AND l.\"reason\" = 'debit')"
+        " DESC NULLS LAST, g.\"id\" DESC LIMIT $3";
     const char         *params[4];
     char                lim[16];
     nano_db_status_t    st;

@@ -27,6 +27,7 @@
 #include "nano_clock.h"
 #include "nano_conns.h"
 #include "nano_dbpool.h"
+#include "nano_form.h"
 #include "nano_image.h"
 #include "nano_log.h"
 #include "nano_page.h"
@@ -1145,9 +1146,8 @@ nano_server_parse_args(int argc, char **argv, const nano_app_t *app,
         { "help",        no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    char  *end;
-    long   v;
-    int    c;
+    long long  v;
+    int        c;
 
     o->listen = NULL;
     o->socket_mode = 0660;
@@ -1159,9 +1159,8 @@ nano_server_parse_args(int argc, char **argv, const nano_app_t *app,
             o->listen = optarg;
             break;
         case 'w':
-            v = strtol(optarg, &end, 10);
-            if (end == optarg || *end != '\0' || v < 1
-                || v > NANO_WORKERS_MAX)
+            if (nano_form_number(optarg, 10, NANO_WORKERS_MAX, &v) != 0
+                || v < 1)
             {
                 fprintf(stderr, "--workers must be 1..%d\n",
                         NANO_WORKERS_MAX);
@@ -1172,8 +1171,7 @@ nano_server_parse_args(int argc, char **argv, const nano_app_t *app,
         case 'm':
             /* an empty one was mode 0: no worker of nginx's could
              * connect, and every request was a 502 */
-            v = strtol(optarg, &end, 8);
-            if (end == optarg || *end != '\0' || v < 0 || v > 0777) {
+            if (nano_form_number(optarg, 8, 0777, &v) != 0) {
                 fprintf(stderr, "--socket-mode must be octal, e.g. 0660\n");
                 return NANO_EXIT_USAGE;
             }

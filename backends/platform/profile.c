@@ -262,6 +262,65 @@ out:
     return status;
 }
 
+/* Before an upload renames its picture over path: the picture there now
+ * kept under a second name (a hard link, <id>.png.old, which the sweep
+ * removes when a crash leaves it), so that a commit that fails can put it
+ * back.  Under the user's row lock, so no other upload shares the name.
+ * 1 when kept, 0 when there is none, -1 (logged). */
+static int
+platform_avatar_keep(const char *path, char *kept, size_t len)
+{
+    if (snprintf(kept, len, "%s.old", path) >= (int) len) {
+        return -1;
+    }
+    if (unlink(kept) != 0 && errno != ENOENT) {
+        nano_log_error("cannot remove %s: %s", kept, strerror(errno));
+        return -1;
+    }
+    if (link(path, kept) == 0) {
+        /* the sweep takes an old <id>.png.* for a write a crash left:
+         * the old picture's time is renewed, or the sweep could remove
+         * it before the commit */
+        if (utimensat(AT_FDCWD, kept, NULL, 0) != 0) {
+            nano_log_warn("cannot touch %s: %s", kept, strerror(errno));
+        }
+        return 1;
+    }
+    if (errno == ENOENT) {
+        return 0;
+    }
+    nano_log_error("cannot keep the avatar %s: %s", path, strerror(errno));
+    return -1;
+}
+
+/* After the row's change: the kept picture dropped when the new one
+ * stands, else put back over it (none kept: the new one removed), so a
+ * failed commit leaves the disk as the row is (until 2026-12-07 the new
+ * picture stayed; found by an earlier probe). */
+static void
+platform_avatar_settle(const char *media, const char *path,
+    const char *kept, int had, int stands)
+{
+    char  dir[PATH_MAX];
+
+    if (stands) {
+        if (had && unlink(kept) != 0 && errno != ENOENT) {
+            nano_log_warn("cannot remove %s: %s", kept, strerror(errno));
+        }
+        return;
+    }
+    if ((had ? rename(kept, path) : unlink(path)) != 0 && errno != ENOENT) {
+        nano_log_error("cannot put back the avatar %s: %s", path,
+                       strerror(errno));
+        return;
+    }
+    if (snprintf(dir, sizeof(dir), "%s/" PLATFORM_AVATAR_DIR, media)
+        < (int) sizeof(dir) && nano_file_sync(dir) != 0)
+    {
+        nano_log_warn("cannot sync %s: %s", dir, strerror(errno));
+    }
+}
+
 /* Reads the uploaded file (at most PLATFORM_AVATAR_MAX bytes) into a new
  * buffer.  NULL when it cannot be read. */
 static unsigned char *
@@ -433,8 +492,9 @@ platform_account_avatar_put(nano_req_t *req, nano_res_t *res)
     nano_db_t             *db = NULL;
     unsigned char         *data = NULL, *png = NULL;
     size_t                 png_len = 0;
-    char                   why[256], path[PATH_MAX], url[160];
-    int                    status;
+    char                   why[256], path[PATH_MAX], kept[PATH_MAX + 8];
+    char                   url[160];
+    int                    status, had, sent;
 
     platform_session_init(&ps);
     status = platform_account_session(req, res, 1, &db, &ps);
@@ -517,16 +577,28 @@ platform_account_avatar_put(nano_req_t *req, nano_res_t *res)
     if (status != 0) {
         goto out;
     }
-    if (platform_avatar_write(req->config->media_dir, path, png, png_len)
-        != 0)
+    had = platform_avatar_keep(path, kept, sizeof(kept));
+    if (had < 0
+        || platform_avatar_write(req->config->media_dir, path, png, png_len)
+           != 0)
     {
+        if (had > 0) {
+            (void) unlink(kept);
+        }
         nano_db_rollback(db);
         status = nano_res_error(res, 500, "internal",
                                 "cannot store the picture");
         goto out;
     }
     platform_avatar_url(url, sizeof(url), ps.user.id);
-    st = nano_db_finish(db, platform_user_set_image(db, ps.user.id, url));
+    st = platform_user_set_image(db, ps.user.id, url);
+    sent = st == NANO_DB_OK;
+    st = nano_db_finish(db, st);
+    /* a commit whose answer was lost may have happened: the row may name
+     * the new picture, which then stays */
+    platform_avatar_settle(req->config->media_dir, path, kept, had,
+                           st == NANO_DB_OK
+                           || (sent && st == NANO_DB_UNAVAILABLE));
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
         goto out;

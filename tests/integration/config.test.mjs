@@ -541,8 +541,11 @@ test('backends: no --listen and no socket on fd 0: exit 2 with a usage message',
 // open, and every request was a 502 (found by the config probe).
 test('backends: an empty or non-octal --socket-mode or --workers is refused with exit 2, no socket made', () => {
     const sock = path.join(tmpDir(), 'mode.sock');
+    // plain digits only: strtol took a leading blank or sign (" 0660",
+    // "+4") and refused a trailing one (found by an earlier probe)
     for (const args of [['--socket-mode', ''], ['--socket-mode', '66o'], ['--socket-mode', '1777'],
-        ['--workers', ''], ['--workers', '4x']]) {
+        ['--socket-mode', ' 0660'], ['--socket-mode', '+660'], ['--socket-mode', '-0'],
+        ['--workers', ''], ['--workers', '4x'], ['--workers', ' 4'], ['--workers', '+4'], ['--workers', '4 ']]) {
         const r = spawnSync(path.join(BIN, 'nano-qwen'), ['--listen', `unix:${sock}`, ...args], {
             encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL', env: backendEnv({ NANO_MEDIA_DIR: tmpDir() }),
         });
@@ -626,6 +629,14 @@ test('backends: a backend with a bad setting stops at start, naming it', () => {
         ['nano-banana', 'NANO_SIGNUP_CREDITS', '1000000001'],
         ['qwen', 'NANO_SIGNUP_CREDITS', '50 '],
         ['wan-2.5', 'NANO_SIGNUP_CREDITS', '0x10'],
+        // plain digits only, as the trailing blank above: strtol took a
+        // leading blank or sign (found by an earlier probe)
+        ['qwen', 'NANO_SIGNUP_CREDITS', ' 50'],
+        ['platform', 'NANO_SIGNUP_CREDITS', '+50'],
+        ['nano-banana', 'NANO_JOBS_MAX', '\t4'],
+        ['platform', 'NANO_WORKERS', '+4'],
+        ['platform', 'NANO_DB_TIMEOUT_MS', ' 5000'],
+        ['qwen', 'NANO_MAX_INFLIGHT_PER_USER', '-0'],
         // the password pool's: they were read at the first sign-in, and a
         // bad one became the default with a warning
         ['platform', 'NANO_BCRYPT_THREADS', '0'],

@@ -239,6 +239,37 @@ test('qwen: a conversation of turns of 50 messages sends again only the latest t
     }
 });
 
+// Two turns of one conversation admitted in one millisecond share a
+// "createdAt" (TIMESTAMP(3)), and the turns were ordered by it alone, so
+// the provider could be sent them swapped.  Ties go by the debit's ledger
+// id, a sequence the admission takes in order (the generation's id is a
+// random UUID).  Here the first turn is given the second's time last, so
+// its row version is the newer one on disk as well (found by an earlier
+// probe; fixed by the leftovers probe).
+test('qwen: turns of a conversation that share a millisecond go to the provider in the order they were made', { skip: !has('qwen') && 'qwen is not in the registry' }, async () => {
+    const u = await person('conv-tie');
+    for (let k = 0; k < 3; k++) {
+        const p1 = `First ${k} ${tag()}`;
+        const r1 = (await generate(u.jar, 'qwen', { prompt: p1 })).json();
+        const c = r1.conversationId;
+        const p2 = `Second ${k} ${tag()}`;
+        const r2 = (await generate(u.jar, 'qwen', { prompt: p2, conversationId: c })).json();
+        assert.equal(r2.conversationId, c);
+        psql(`UPDATE "Generation" SET "createdAt" = '2026-01-02 03:04:05.678' WHERE "id" = ${lit(r2.id)};
+              UPDATE "Generation" SET "createdAt" = '2026-01-02 03:04:05.678' WHERE "id" = ${lit(r1.id)};`);
+        const p3 = `Third ${k} ${tag()}`;
+        const r3 = await generate(u.jar, 'qwen', { prompt: p3, conversationId: c });
+        answers.push(r3.text);
+        assert.equal(r3.status, 200, r3.text);
+        const sent = (await fakeStats()).last['chat.dashscope'].body.messages;
+        assert.deepEqual(sent, [
+            { role: 'user', content: p1 }, { role: 'assistant', content: r1.text },
+            { role: 'user', content: p2 }, { role: 'assistant', content: r2.text },
+            { role: 'user', content: p3 },
+        ], `conversation ${k}: the turns in the order they were made`);
+    }
+});
+
 // [marker, error code, HTTP status without a stream]; the statuses are the
 // module's mapping (nano_module_generate.c), not named by MODULES.md.
 const ERRORS = [

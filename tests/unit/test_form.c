@@ -2,7 +2,8 @@
  * Unit tests for the plain numbers of form values (nano_form_digits),
  * which the page limits and generate's seeds and sizes share: digits
  * only, leading zeros taken, a maximum that no overflow can slip past;
- * and the count of a key's pairs (a page's limit given twice).
+ * a setting's whole value in base 8 or 10 (nano_form_number); and the
+ * count of a key's pairs (a page's limit given twice).
  */
 
 #include "unit_table.h"
@@ -67,6 +68,42 @@ digits_row(void **state)
     }
 }
 
+/* A setting's whole value (nano_form_number): strtol took a leading
+ * blank or sign and refused a trailing blank (found by an earlier
+ * probe). */
+static void
+whole_numbers(void **state)
+{
+    static const char *const  refused[] = {
+        "", " 4", "+4", "-4", "4 ", "\t4", "4\n", "0x10", "4x", "1e3",
+        "-0", " ", NULL
+    };
+    long long                 n = -42;
+    size_t                    i;
+
+    (void) state;
+    assert_int_equal(nano_form_number("4", 10, 256, &n), 0);
+    assert_true(n == 4);
+    assert_int_equal(nano_form_number("0256", 10, 256, &n), 0);
+    assert_true(n == 256);
+    assert_int_equal(nano_form_number("257", 10, 256, &n), -1);
+    for (i = 0; refused[i] != NULL; i++) {
+        assert_int_equal(nano_form_number(refused[i], 10, 256, &n), -1);
+        assert_int_equal(nano_form_number(refused[i], 8, 0777, &n), -1);
+    }
+    /* octal: a socket mode */
+    assert_int_equal(nano_form_number("0660", 8, 0777, &n), 0);
+    assert_true(n == 0660);
+    assert_int_equal(nano_form_number("777", 8, 0777, &n), 0);
+    assert_true(n == 0777);
+    assert_int_equal(nano_form_number("1777", 8, 0777, &n), -1);
+    assert_int_equal(nano_form_number("0668", 8, 0777, &n), -1);
+    assert_int_equal(nano_form_number("0", 8, 0777, &n), 0);
+    assert_true(n == 0);
+    /* bases other than 8 and 10 are refused, not guessed */
+    assert_int_equal(nano_form_number("10", 16, 100, &n), -1);
+}
+
 static void
 count_pairs(void **state)
 {
@@ -89,6 +126,7 @@ int
 main(void)
 {
     static const struct CMUnitTest  extra[] = {
+        cmocka_unit_test(whole_numbers),
         cmocka_unit_test(count_pairs),
     };
 
