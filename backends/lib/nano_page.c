@@ -34,13 +34,18 @@ nano_page_current(const char *active, const char *href)
 
 int
 nano_page_header(nano_buf_t *out, const char *active, const char *user_name,
-    const char *picture)
+    const char *user_id, const char *picture)
 {
     const nano_registry_module_t  *m;
     size_t                         i, n;
 
-    nano_buf_puts(out,
-        "<header class=\"nb-header\">\n"
+    nano_buf_puts(out, "<header class=\"nb-header\"");
+    if (user_name != NULL && user_id != NULL && user_id[0] != '\0') {
+        nano_buf_puts(out, " data-nb-user=\"");
+        nano_buf_html(out, user_id);
+        nano_buf_puts(out, "\"");
+    }
+    nano_buf_puts(out, ">\n"
         "  <a class=\"nb-brand\" href=\"/\"><img src=\"/ui/logo.svg\" alt=\"\""
         " width=\"28\" height=\"28\"><span>Nano Banana</span></a>\n"
         "  <nav class=\"nb-nav\" aria-label=\"Modules\">\n");
@@ -209,8 +214,9 @@ nano_page_render_tpl(const nano_req_t *req, nano_res_t *res, int status,
     /* a module marks its own link, the platform the page's */
     nano_page_header(&header, req->script_name[0] ? req->script_name
                                                   : req->path,
-                     user_name, user_name != NULL
-                                ? nano_page_picture(req, &session) : NULL);
+                     user_name, nano_req_param(req, "NANO_USER_ID"),
+                     user_name != NULL ? nano_page_picture(req, &session)
+                                       : NULL);
     if (header.failed) {
         status = nano_res_error(res, 500, "internal", "out of memory");
         goto out;

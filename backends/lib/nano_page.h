@@ -28,10 +28,13 @@ typedef struct {
  * slot, the account links Dashboard (/), Billing, Settings, the avatar
  * (picture, a URL; NULL: none), the name and a sign-out link, or (NULL)
  * a sign-in link.  The link whose path is active ("/qwen", "/settings")
- * is marked aria-current.
+ * is marked aria-current.  user_id (NULL: none) becomes the header's
+ * data-nb-user, which the page's scripts send as X-Nano-User so that a
+ * call made after another account signed in elsewhere is refused
+ * (nano_server.c).
  */
 int nano_page_header(nano_buf_t *out, const char *active,
-    const char *user_name, const char *picture);
+    const char *user_name, const char *user_id, const char *picture);
 
 /*
  * At an app's start: whether <root>/backends/<app>/public/<file> can be

@@ -699,6 +699,40 @@ nano_server_origin_agrees(const nano_req_t *req)
 }
 
 /*
+ * A page's script names the account its page was made for (X-Nano-User,
+ * the shared header's data-nb-user).  When another account signed in
+ * meanwhile, in another tab, the browser sends that account's cookie:
+ * the page's next call was answered for it ("Load more" appended its
+ * history under the first account's, its balance showed in the first
+ * one's header) or done as it (a generation charged to it).  Such a
+ * call, or one sent after the sign-out, is refused here; a request
+ * without the header (curl, an API client) is not this check's.
+ */
+static int
+nano_server_page_user(const nano_req_t *req, nano_res_t *res)
+{
+    const char  *page = nano_req_param(req, "HTTP_X_NANO_USER");
+    const char  *user;
+
+    if (page == NULL || page[0] == '\0') {
+        return 0;
+    }
+    user = nano_req_param_str(req, "NANO_USER_ID");
+    if (user[0] == '\0') {
+        return nano_res_error(res, 401, "unauthorized",
+                              "this page's session has ended");
+    }
+    if (strcmp(page, user) != 0
+        || nano_req_param_repeated(req, "HTTP_X_NANO_USER"))
+    {
+        return nano_res_error(res, 401, "session_changed",
+                              "another account signed in since this page"
+                              " was opened; reload it");
+    }
+    return 0;
+}
+
+/*
  * After a handler that streamed (or said so): the status for the log.
  * Nothing more may be written once a stream began; a handler that
  * returned NANO_STREAMED without beginning one gets a 500 sent for it.
@@ -762,6 +796,10 @@ nano_server_dispatch(nano_worker_t *w, nano_req_t *req, nano_res_t *res,
     req->route = route->path;
     req->path_params = params;
 
+    status = nano_server_page_user(req, res);
+    if (status != 0) {
+        return status;
+    }
     if (nano_server_method_has_body(req->method)) {
         status = nano_server_read_body(w, req, res, route);
         if (status != 0) {

@@ -4,7 +4,7 @@
  * as text.  The page's <main data-nb-billing data-purchases="on|off">
  * says whether anything is for sale. */
 
-import { Balance, when } from './module.js';
+import { Balance, when, pageUser } from './module.js';
 
 const LEDGER_PAGE = 20;
 const POLL_MS = 1000;           /* after Stripe sent the buyer back */
@@ -34,10 +34,15 @@ function moduleTitle(name) {
 }
 
 /* A same-origin JSON call: {status, body} (body null when not JSON);
- * a network failure throws. */
+ * a network failure throws.  It names the page's account (X-Nano-User,
+ * as module.js's call does): after another account signed in in another
+ * tab, Load more appended that account's ledger here and Buy bought
+ * credits for it. */
 async function api(path, { method = 'GET', body } = {}) {
     const headers = { Accept: 'application/json' };
     if (body !== undefined) headers['Content-Type'] = 'application/json';
+    const user = pageUser();
+    if (user) headers['X-Nano-User'] = user;
     const res = await fetch(path, {
         method, headers, credentials: 'same-origin',
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -80,15 +85,24 @@ function el(tag, props = {}, ...children) {
     return e;
 }
 
-/* What a failed call means, in words; body is our {"error","message"}. */
+/* What a failed call means, in words (a list of text and links, for
+ * replaceChildren); body is our {"error","message"}.  A session that
+ * ended links to the sign-in page, which brings the person back here. */
 function explain(res, what) {
     const b = res.body || {};
-    if (res.status === 401) return 'Your session has ended. Sign in again, then come back here.';
-    if (res.status === 403) return 'The request was refused as coming from another site. Reload this page and try again.';
-    if (res.status === 429) return 'Too many requests just now. Wait a moment and try again.';
-    if (b.error === 'billing_disabled') return 'Purchases are not configured on this site.';
-    if (b.message) return `Could not ${what}: ${b.message}.`;
-    return `Could not ${what} (the server answered ${res.status}). Try again in a moment.`;
+    if (b.error === 'session_changed') {
+        return ['Another account signed in, in another tab or window, since this page was opened. Reload the page to continue as that account.',
+            ' ', el('a', { href: '/billing', text: 'Reload' })];
+    }
+    if (res.status === 401) {
+        return ['Your session has ended. Sign in again to continue.',
+            ' ', el('a', { href: '/api/auth/signin?callbackUrl=%2Fbilling', text: 'Sign in' })];
+    }
+    if (res.status === 403) return ['The request was refused as coming from another site. Reload this page and try again.'];
+    if (res.status === 429) return ['Too many requests just now. Wait a moment and try again.'];
+    if (b.error === 'billing_disabled') return ['Purchases are not configured on this site.'];
+    if (b.message) return [`Could not ${what}: ${b.message}.`];
+    return [`Could not ${what} (the server answered ${res.status}). Try again in a moment.`];
 }
 
 /* ---- balance ---------------------------------------------------------------- */
@@ -148,14 +162,14 @@ const ledger = {
         let res;
         /* the words, and a way to ask again without a reload (the page
          * had none: a first page that failed left the ledger empty) */
-        const failed = (text) => {
+        const failed = (...said) => {
             const again = el('button', { type: 'button', class: 'nbm-button-quiet', text: 'Try again' });
             again.addEventListener('click', () => {
                 const focused = document.activeElement === again;
                 errorEl.textContent = '';
                 this.load(more, focused);
             });
-            errorEl.replaceChildren(text, ' ', again);
+            errorEl.replaceChildren(...said, ' ', again);
             keep(again);
             return null;
         };
@@ -166,7 +180,7 @@ const ledger = {
         }
         if (seq !== this.seq) return null;
         if (res.status !== 200 || !res.body) {
-            return failed(explain(res, 'load the ledger'));
+            return failed(...explain(res, 'load the ledger'));
         }
         errorEl.textContent = '';
         header.show(res.body.balance);
@@ -218,8 +232,8 @@ async function buy(pack, buttons) {
         window.location.assign(res.body.url);
         return;
     }
-    errorEl.textContent = res ? explain(res, 'start the checkout')
-        : 'Could not start the checkout: the network seems down.';
+    errorEl.replaceChildren(...(res ? explain(res, 'start the checkout')
+        : ['Could not start the checkout: the network seems down.']));
     button.textContent = label;
     for (const b of buttons) b.disabled = false;
     if (had && (!document.activeElement || document.activeElement === document.body)) button.focus();
@@ -234,8 +248,8 @@ async function loadPacks() {
         res = { status: 0, body: null };
     }
     if (res.status !== 200 || !Array.isArray(res.body)) {
-        $('[data-nbb-buy-error]').textContent = res.status
-            ? explain(res, 'load the packs') : 'The packs could not be loaded: the network seems down.';
+        $('[data-nbb-buy-error]').replaceChildren(...(res.status
+            ? explain(res, 'load the packs') : ['The packs could not be loaded: the network seems down.']));
         return;
     }
     if (res.body.length === 0) {

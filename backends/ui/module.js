@@ -117,6 +117,17 @@ export class ApiError extends Error {
     }
 }
 
+/* The account this page was made for: the shared header's data-nb-user
+ * ('' on a page without it).  Every call sends it as X-Nano-User, and
+ * the server refuses one made after another account signed in in
+ * another tab (401 session_changed): answered, it showed that account's
+ * history and balance on this one's page, or generated as it. */
+export function pageUser() {
+    if (typeof document === 'undefined') return '';
+    const header = document.querySelector('header[data-nb-user]');
+    return header ? header.dataset.nbUser : '';
+}
+
 /* fetch on our own origin.  opts: method, json (sent as application/json),
  * form (FormData), signal, accept.  Resolves with the Response when it is
  * 2xx; rejects with ApiError (status 0: the network) or an AbortError. */
@@ -127,6 +138,8 @@ export async function call(path, opts = {}) {
         headers: { Accept: opts.accept || 'application/json', ...opts.headers },
         signal: opts.signal,
     };
+    const user = pageUser();
+    if (user) init.headers['X-Nano-User'] = user;
     if (opts.json !== undefined) {
         init.headers['Content-Type'] = 'application/json';
         init.body = JSON.stringify(opts.json);
@@ -259,6 +272,12 @@ export function explain(err) {
         return { field: 'image', text: 'That file is too large: images can be up to 10 MB.' };
     }
     if (status === 415) return { field: 'image', text: 'That kind of file is not accepted. Use a PNG, JPEG or WebP image.' };
+    if (code === 'session_changed') {
+        return {
+            text: 'Another account signed in, in another tab or window, since this page was opened. Reload the page to continue as that account.',
+            link: { href: location.pathname + location.search, text: 'Reload' },
+        };
+    }
     if (status === 401) {
         return {
             text: 'Your session has ended. Sign in again to continue.',

@@ -739,7 +739,7 @@ test('GET /billing: signed out to sign-in; signed in the page with the shared he
     const res = await get('/billing', { headers: u.jar.headers({ Accept: 'text/html' }) });
     assert.equal(res.status, 200);
     assert.ok(isHtml(res));
-    assert.match(res.text, /<header class="nb-header">/);
+    assert.match(res.text, new RegExp(`<header class="nb-header" data-nb-user="${u.id}">`), 'the header names the page\'s account');
     assert.match(res.text, /<a class="nb-billing" href="\/billing" aria-current="page">Billing<\/a>/);
     assert.match(res.text, /data-purchases="on"/);
     assert.match(res.text, /<script type="module" src="\/ui\/billing\.js"><\/script>/);

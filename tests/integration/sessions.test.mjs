@@ -440,6 +440,52 @@ test('/api/account/*: 401 without a session, 415 without JSON, 403 cross-site', 
     assert.ok(j.get(SESSION_COOKIE), `the password is unchanged: ${res.status}`);
 });
 
+// The pages name the account they were made for (the header's
+// data-nb-user), and their scripts send it as X-Nano-User: a call made
+// after another account signed in in another tab carries that account's
+// cookie, and was answered for it (docs/SESSIONS.md, "A page's account").
+test('X-Nano-User: a call naming another account than the session\'s is refused at a module and at the platform', async () => {
+    const one = await signedInUser('page-user-one');
+    const two = await signedInUser('page-user-two');
+    const as = (who, extra = {}) => one.jar.headers({ 'X-Nano-User': who, ...extra });
+
+    for (const p of ['/qwen/', '/', '/billing', '/settings']) {
+        const page = await get(p, { headers: one.jar.headers({ Accept: 'text/html' }) });
+        assert.equal(page.status, 200, p);
+        assert.match(page.text, new RegExp(`<header class="nb-header" data-nb-user="${one.me.id}">`), `${p} names its account`);
+    }
+    const signedOut = await get('/', { headers: { Accept: 'text/html' } });
+    assert.doesNotMatch(signedOut.text, /data-nb-user/, 'a signed-out page names no account');
+
+    const calls = [
+        ['GET', '/qwen/api/history', undefined],
+        ['POST', '/qwen/api/generate', JSON.stringify({ prompt: 'as the other account' })],
+        ['GET', '/api/credits', undefined],
+        ['POST', '/api/account/profile', JSON.stringify({ name: 'Renamed by another page' })],
+        ['POST', '/api/billing/checkout', JSON.stringify({ pack: 'p' })],
+    ];
+    for (const [method, p, body] of calls) {
+        const res = await request(method, p, { headers: as(two.me.id, body ? { 'Content-Type': 'application/json', Origin: ORIGIN } : {}), body });
+        assert.equal(res.status, 401, `${method} ${p} for another account: ${res.status} ${res.text.slice(0, 200)}`);
+        assert.ok(isJson(res), `${method} ${p}: JSON`);
+        assert.equal(res.json().error, 'session_changed', `${method} ${p}`);
+    }
+    assert.equal(psql(`SELECT "balance" FROM "CreditAccount" WHERE "userId" = ${lit(one.me.id)}`), '100', 'nothing charged');
+    assert.equal(psql(`SELECT "name" FROM "User" WHERE "id" = ${lit(one.me.id)}`), one.user.name, 'not renamed');
+    assert.equal(psql(`SELECT count(*) FROM "Purchase" WHERE "userId" = ${lit(one.me.id)}`), '0', 'no checkout');
+
+    // the page's own account, or no header at all (curl, an API client): as before
+    for (const headers of [as(one.me.id), one.jar.headers()]) {
+        assert.equal((await get('/qwen/api/history', { headers })).status, 200);
+        assert.equal((await get('/api/credits', { headers })).status, 200);
+    }
+    // a page whose session ended: 401 unauthorized even where no session is needed
+    const packs = await get('/api/billing/packs', { headers: { 'X-Nano-User': one.me.id } });
+    assert.equal(packs.status, 401, `packs for a page signed out: ${packs.status}`);
+    assert.equal(packs.json().error, 'unauthorized');
+    assert.equal((await get('/api/billing/packs')).status, 200, 'packs without the header');
+});
+
 // /api/auth/session with a token made here for a real user.
 async function sessionWith(token) {
     return get('/api/auth/session', { headers: { Cookie: `${SESSION_COOKIE}=${token}` } });

@@ -1,0 +1,197 @@
+// Several tabs of one browser, and a session that changes under a page
+// left open (found by the tabs probe).  Tabs share the cookie jar: after
+// tab B signs out and signs in with another account, tab A still shows
+// the first account's page, and its next call carries the second
+// account's cookie.  Before the page named its account (the header's
+// data-nb-user, sent as X-Nano-User), that call was answered for the
+// second account: "Load more" appended its history under the first
+// one's, the header showed its balance, Send and Buy acted as it, Save
+// renamed it.  Now each is refused with words and a Reload link; and a
+// page whose session ended ("Sign out everywhere" in another tab) links
+// to the sign-in page, which brings the person back to it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { psql, lit, setBalance } from '../integration/generations.mjs';
+import { url, ORIGIN, launch, newUser, signIn, signOut, shooter, steps } from './lib.mjs';
+
+const shot = shooter('tabs');
+const HISTORY = 'ul[aria-label="Your generations"] > li';
+let context;
+
+before(async () => {
+    context = await launch({ timeout: 15000 });
+});
+
+after(async () => {
+    await context?.close();
+});
+
+async function register(user) {
+    const r = await fetch(url('/api/register'), {
+        method: 'POST', headers: { 'Content-Type': 'application/json', Origin: ORIGIN }, body: JSON.stringify(user),
+    });
+    assert.equal(r.status, 201, `register: ${await r.text()}`);
+    return psql(`SELECT "id" FROM "User" WHERE "email" = ${lit(user.email)}`);
+}
+
+// n finished qwen answers whose prompts begin with tag, newest first.
+function seedHistory(userId, tag, n) {
+    psql(`INSERT INTO "Generation" ("id","userId","module","model","kind","status","prompt","text","cost","createdAt")
+        SELECT gen_random_uuid()::text, ${lit(userId)}, 'qwen', 'm', 'text', 'succeeded', ${lit(tag)} || ' ' || g,
+            'x', 1, (now() AT TIME ZONE 'utc') - g * interval '1 minute' FROM generate_series(1, ${n}) g`);
+}
+
+// n ledger rows of year (+1 and -1 in turn: the balance stays).
+function seedLedger(userId, year, n) {
+    psql(`INSERT INTO "CreditLedger" ("userId","delta","reason","createdAt")
+        SELECT ${lit(userId)}, CASE WHEN g % 2 = 0 THEN 1 ELSE -1 END, 'adjustment',
+            '${year}-03-01'::timestamp + g * interval '1 minute' FROM generate_series(1, ${n}) g`);
+}
+
+const balanceOf = (id) => Number(psql(`SELECT "balance" FROM "CreditAccount" WHERE "userId" = ${lit(id)}`));
+
+// Tab b signs whoever is in out, then signs in as user.
+async function switchTo(b, user) {
+    await b.goto(url('/'));
+    if (await b.locator('header .nb-user-name').count()) await signOut(b);
+    await b.goto(url('/api/auth/signin?callbackUrl=%2F'));
+    await signIn(b, user, '/');
+    assert.equal(await b.locator('header .nb-user-name').innerText(), user.name);
+}
+
+// What the page says in el, and where its one link goes.
+async function said(el) {
+    await el.locator('a').first().waitFor();
+    return { text: await el.innerText(), href: await el.locator('a').first().getAttribute('href') };
+}
+
+test('a page left open on one account, after another signed in in another tab, neither shows nor acts as that one', async (t) => {
+    const one = newUser('tabone');
+    const two = newUser('tabtwo');
+    const oneId = await register(one);
+    const twoId = await register(two);
+    setBalance(twoId, 777);
+    seedHistory(oneId, 'ONE', 30);
+    seedHistory(twoId, 'TWO', 30);
+    seedLedger(oneId, 2025, 30);
+    seedLedger(twoId, 2024, 30);
+    const a = await context.newPage();
+    const b = await context.newPage();
+    const step = steps(t);
+    let loaded = 0;
+
+    await step('tab A: the first account\'s history and balance on /qwen/', async () => {
+        await a.goto(url('/qwen/'));
+        await signIn(a, one, '/qwen/');
+        await a.locator(HISTORY).nth(19).waitFor();
+        await a.locator('header [data-nb-balance]', { hasText: '100 credits' }).waitFor();
+        loaded = Date.now();
+    });
+
+    await step('tab B: signs out and signs in with the second account', async () => {
+        await switchTo(b, two);
+    });
+
+    await step('tab A, shown again: its header keeps the first account\'s balance', async () => {
+        await a.bringToFront();
+        /* the chip asks again at most every 5 s (module.js REFETCH_MS) */
+        await a.waitForTimeout(Math.max(0, loaded + 5100 - Date.now()));
+        const asked = a.waitForResponse((r) => r.url().includes('/api/credits'));
+        await a.evaluate(() => window.dispatchEvent(new Event('focus')));
+        await asked;
+        await a.waitForTimeout(200);
+        const chip = await a.locator('header [data-nb-balance]').innerText();
+        assert.doesNotMatch(chip, /777/, 'the second account\'s balance beside the first one\'s history');
+        assert.match(chip, /\b100 credits/);
+    });
+
+    await step('tab A: Load more appends nothing of the second account and says why, with a Reload link', async () => {
+        const asked = a.waitForResponse((r) => r.url().includes('/qwen/api/history'));
+        await a.locator('.nbm-more').click();
+        await asked;
+        const s = await said(a.locator('.nbm-history .nbm-error'));
+        const prompts = await a.locator(`${HISTORY} .nbm-row-prompt`).allInnerTexts();
+        assert.equal(prompts.filter((p) => p.startsWith('TWO')).length, 0, `the second account's history appended: ${prompts.join(', ')}`);
+        assert.equal(prompts.length, 20);
+        assert.match(s.text, /Another account signed in/);
+        assert.equal(s.href, '/qwen/');
+        await shot(a, 'load-more-refused');
+    });
+
+    await step('tab A: Send is refused, charges no one, and the message stays in the box', async () => {
+        await a.locator('textarea').fill('hello from tab A');
+        const asked = a.waitForResponse((r) => r.url().endsWith('/qwen/api/generate'));
+        await a.locator('.nbm-generate').click();
+        assert.equal((await asked).status(), 401);
+        const s = await said(a.locator('.nbm-composer .nbm-error'));
+        assert.match(s.text, /Another account signed in/);
+        assert.equal(await a.locator('textarea').inputValue(), 'hello from tab A');
+        assert.equal(balanceOf(twoId), 777, 'the second account was charged');
+        assert.equal(balanceOf(oneId), 100);
+        assert.equal(psql(`SELECT count(*) FROM "Generation" WHERE "prompt" = 'hello from tab A'`), '0');
+    });
+
+    await step('tab A: Reload shows the second account\'s page', async () => {
+        await a.locator('.nbm-composer .nbm-error a').click();
+        await a.locator(`${HISTORY} .nbm-row-prompt`, { hasText: 'TWO 1' }).first().waitFor();
+        assert.equal(await a.locator('header .nb-user-name').innerText(), two.name);
+    });
+
+    await step('billing: Load more and Buy of the second account\'s page after the first signed in again', async () => {
+        await a.goto(url('/billing'));
+        await a.locator('[data-nbb-rows] tr').nth(19).waitFor();
+        await a.locator('[data-nbb-balance]', { hasText: '777' }).waitFor();
+        await a.locator('[data-nbb-packs] button').first().waitFor();
+        await switchTo(b, one);
+        await a.bringToFront();
+        const asked = a.waitForResponse((r) => r.url().includes('/api/credits?') && r.url().includes('cursor'));
+        await a.locator('[data-nbb-more]').click();
+        await asked;
+        const s = await said(a.locator('[data-nbb-ledger-error]'));
+        assert.match(s.text, /Another account signed in/);
+        assert.equal(s.href, '/billing');
+        const years = await a.locator('[data-nbb-rows] time').evaluateAll((ts) => ts.map((x) => x.getAttribute('datetime').slice(0, 4)));
+        assert.ok(!years.includes('2025'), `the first account's ledger appended under the second's: ${years.join(' ')}`);
+        assert.match(await a.locator('[data-nbb-balance]').innerText(), /777/);
+
+        await a.locator('[data-nbb-packs] button').first().click();
+        const bought = await said(a.locator('[data-nbb-buy-error]'));
+        assert.match(bought.text, /Another account signed in/);
+        assert.equal(psql(`SELECT count(*) FROM "Purchase" WHERE "userId" IN (${lit(oneId)}, ${lit(twoId)})`), '0', 'a checkout was started');
+        await shot(a, 'billing-refused');
+    });
+
+    await step('settings: Save name of the first account\'s page after the second signed in again', async () => {
+        await a.goto(url('/settings'));
+        await a.locator('body[data-nbs-ready]').waitFor();
+        assert.equal(await a.locator('header .nb-user-name').innerText(), one.name);
+        await switchTo(b, two);
+        await a.bringToFront();
+        const form = a.locator('form[data-nbs-name]');
+        await form.locator('input[name="name"]').fill('Renamed From Tab A');
+        await form.getByRole('button', { name: 'Save name' }).click();
+        const s = await said(form.locator('[data-nbs-error]'));
+        assert.match(s.text, /Another account signed in/);
+        assert.equal(psql(`SELECT "name" FROM "User" WHERE "id" = ${lit(twoId)}`), two.name, 'the second account was renamed');
+        assert.equal(psql(`SELECT "name" FROM "User" WHERE "id" = ${lit(oneId)}`), one.name);
+    });
+
+    await step('billing, after "Sign out everywhere" in tab B: Load more links to the sign-in page, which comes back', async () => {
+        await a.goto(url('/billing'));
+        await a.locator('[data-nbb-rows] tr').nth(19).waitFor();
+        await b.goto(url('/settings'));
+        await b.locator('body[data-nbs-ready]').waitFor();
+        await b.locator('[data-nbs-signout-all]').click();
+        await b.waitForURL((u) => u.pathname === '/api/auth/signin');
+        await a.bringToFront();
+        await a.locator('[data-nbb-more]').click();
+        const s = await said(a.locator('[data-nbb-ledger-error]'));
+        assert.match(s.text, /session has ended/);
+        assert.equal(s.href, '/api/auth/signin?callbackUrl=%2Fbilling');
+        await a.locator('[data-nbb-ledger-error] a').click();
+        await signIn(a, two, '/billing');
+        await a.locator('[data-nbb-rows] tr').nth(19).waitFor();
+    });
+    await a.close();
+    await b.close();
+});
