@@ -143,7 +143,7 @@ stack_start || exit 1
 cat >&2 <<EOF
 
   Nano Banana is up: $STACK_URL/
-  (nginx on port $STACK_PORT, backends on $(if [ "$STACK_LISTEN" = unix ]; then echo "unix sockets in .state/run/sock/"; else echo "127.0.0.1 ports (.state/run/upstreams.conf)"; fi), logs in .state/run/logs/)
+  (nginx on port $STACK_PORT over plain http$(case $STACK_URL in https:*) echo ": put your TLS front before it";; esac), backends on $(if [ "$STACK_LISTEN" = unix ]; then echo "unix sockets in .state/run/sock/"; else echo "127.0.0.1 ports (.state/run/upstreams.conf)"; fi), logs in .state/run/logs/)
   Press Ctrl-C to stop.
 
 EOF
