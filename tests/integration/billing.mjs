@@ -4,8 +4,10 @@
 // purchases and ledgers through psql.
 import fs from 'node:fs';
 import crypto from 'node:crypto';
+import assert from 'node:assert/strict';
 import { ORIGIN, request, get } from './lib.mjs';
 import { psql, lit } from './accounts.mjs';
+import { person } from './generations.mjs';
 
 export const STRIPE_URL = process.env.NANO_TEST_STRIPE_URL || '';
 // scripts/lib/stack.sh's fake Stripe keys
@@ -99,6 +101,16 @@ function one(sql) {
 }
 
 export const purchaseBySession = (id) => one(`SELECT row_to_json(p) FROM "Purchase" p WHERE "stripeSessionId" = ${lit(id)}`);
+
+// A paid purchase of packId for a new user: {u, sessionId, p (its row),
+// events (what the fake delivered)}.
+export async function bought(tagName, packId = 'starter') {
+    const u = await person(tagName);
+    const { sessionId } = await opened(u.jar, packId);
+    const r = await pay(sessionId);
+    assert.deepEqual(r.statuses, [200]);
+    return { u, sessionId, p: purchaseBySession(sessionId), events: r.events };
+}
 export const purchase = (id) => one(`SELECT row_to_json(p) FROM "Purchase" p WHERE "id" = ${lit(id)}`);
 export const purchasesOf = (userId) => JSON.parse(psql(`SELECT coalesce(json_agg(row_to_json(p) ORDER BY "createdAt"), '[]')
     FROM "Purchase" p WHERE "userId" = ${lit(userId)}`));

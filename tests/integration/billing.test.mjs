@@ -18,21 +18,12 @@ import {
 } from './generations.mjs';
 import { account, PSQL, PG_SOCK } from './accounts.mjs';
 import {
-    PACKS, pack, checkout, opened, fake, fakeStats, pay, settle, refund, deliver, failNext,
+    PACKS, pack, bought, checkout, opened, fake, fakeStats, pay, settle, refund, deliver, failNext,
     stripeEvent, signature, v1, webhook, now, rid, purchaseBySession, purchase, purchasesOf,
     eventSeen, purchaseLedger, snapshot, balanceApi, STRIPE_KEY, WEBHOOK_SECRET, JSON_H,
 } from './billing.mjs';
 
 const SIGNUP = 100;
-
-// A paid purchase of packId for a new user: {u, sessionId, p (its row)}.
-async function bought(tagName, packId = 'starter') {
-    const u = await person(tagName);
-    const { sessionId } = await opened(u.jar, packId);
-    const r = await pay(sessionId);
-    assert.deepEqual(r.statuses, [200]);
-    return { u, sessionId, p: purchaseBySession(sessionId), events: r.events };
-}
 
 // A checkout.session.completed event for an opened session of ours, as
 // the fake would send it.

@@ -10,20 +10,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { person, psql, lit, balanceOf, ledgerSum, setBalance } from './generations.mjs';
 import {
-    pack, opened, pay, refund, deliver, stripeEvent, webhook, rid, purchaseBySession, purchase,
+    pack, bought, opened, pay, refund, deliver, stripeEvent, webhook, rid, purchaseBySession, purchase,
     balanceApi, failRefund, dispute, closeDispute, purchaseRows,
 } from './billing.mjs';
 
 const SIGNUP = 100;
-
-// A paid purchase of packId for a new user: {u, sessionId, p (its row)}.
-async function bought(tagName, packId = 'starter') {
-    const u = await person(tagName);
-    const { sessionId } = await opened(u.jar, packId);
-    const r = await pay(sessionId);
-    assert.deepEqual(r.statuses, [200]);
-    return { u, sessionId, p: purchaseBySession(sessionId) };
-}
 
 // money.test.mjs's check: the balance is the ledger's sum and what
 // /api/credits shows (below zero allowed: a payment taken back).

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
-    jwt, jwe, jweKey, claims, now, sleep, b64url, freePort, startOwnNginx,
+    jwt, jwe, jweKey, claims, now, sleep, b64url, freePort, startOwnNginx, ownNginxMain,
     stopOwnNginx, loopbackRequest,
 } from './lib.mjs';
 
@@ -61,12 +61,7 @@ const KEYFILE = [
 function config() {
     const show = 'try_files /nonexistent @show;';
     const body = '"$nano_user_id|$nano_user_email|$nano_user_name|$nano_session_id|$nano_auth_status\\n"';
-    return `load_module ${MODULE_SO};
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${ERROR_LOG} info;
-daemon off;
-events { worker_connections 256; }
+    return `${ownNginxMain({ moduleSo: MODULE_SO, dir, errorLog: ERROR_LOG })}
 http {
     log_format t '$request_method $request_uri $status status=$nano_auth_status reason=$nano_auth_reason';
     access_log ${ACCESS_LOG} t;

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
-    jwt, claims, now, sleep, freePort, startOwnNginx, stopOwnNginx,
+    jwt, claims, now, sleep, freePort, startOwnNginx, ownNginxMain, stopOwnNginx,
     loopbackRequest,
 } from './lib.mjs';
 
@@ -45,12 +45,7 @@ const port = {};        // secure (https origin), plain (http origin), backend
 
 function config() {
     const show = 'try_files /nonexistent @show;';
-    return `load_module ${MODULE_SO};
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${ERROR_LOG} info;
-daemon off;
-events { worker_connections 256; }
+    return `${ownNginxMain({ moduleSo: MODULE_SO, dir, errorLog: ERROR_LOG })}
 http {
     access_log off;
     client_body_temp_path ${dir}/tmp; proxy_temp_path ${dir}/tmp;

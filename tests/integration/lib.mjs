@@ -343,6 +343,18 @@ export function loopbackRequest(p, urlPath, { headers = {}, method = 'GET', body
     });
 }
 
+// The main context of a test's own nginx (startOwnNginx): this build's
+// module, one foreground worker, its pid and error log in dir; the
+// caller's "http {" follows.
+export function ownNginxMain({ moduleSo, dir, errorLog }) {
+    return `load_module ${moduleSo};
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${errorLog} info;
+daemon off;
+events { worker_connections 256; }`;
+}
+
 // An nginx of a test's own (no stack): the master of `-p dir/ -c conf
 // -e log`, once something accepts on each of ports; stopped, when it
 // does not come up, before the error is thrown.  stopOwnNginx ends it.

@@ -23,7 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { jwt, claims, freePort, startOwnNginx, stopOwnNginx } from './lib.mjs';
+import { jwt, claims, freePort, startOwnNginx, ownNginxMain, stopOwnNginx } from './lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NGINX = process.env.NGINX || '/usr/sbin/nginx';
@@ -63,12 +63,7 @@ function site() {
 // Debian's nginx.conf, its http {} trimmed to what matters here, with its
 // default site and the operator's redirect to https.
 function config() {
-    return `load_module ${MODULE_SO};
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${ERROR_LOG} info;
-daemon off;
-events { worker_connections 256; }
+    return `${ownNginxMain({ moduleSo: MODULE_SO, dir, errorLog: ERROR_LOG })}
 http {
     include /etc/nginx/mime.types;
     default_type application/octet-stream;
