@@ -526,6 +526,27 @@ platform_purchase_paid(nano_db_t *db, const char *payment_intent,
     return 1;
 }
 
+/* Settles the paid purchase of ev's payment intent for the Stripe object
+ * of ev, noted as note; nothing (out->note says why) when there is none
+ * or it is not paid yet. */
+static nano_db_status_t
+platform_purchase_settle_paid(nano_db_t *db,
+    const platform_stripe_event_t *ev, platform_settle_t *why,
+    const char *note, platform_stripe_outcome_t *out)
+{
+    platform_purchase_row_t   p;
+    nano_db_status_t          st;
+    int                       found;
+
+    found = platform_purchase_paid(db, ev->payment_intent, &p, out, &st);
+    if (found <= 0) {
+        return found < 0 ? st : NANO_DB_OK;
+    }
+    out->note = note;
+    why->object = ev->object_id;
+    return platform_purchase_settle(db, &p, why, out);
+}
+
 /* A refund Stripe reports as failed: its amount is no longer refunded,
  * and the credits it took come back (once per refund id). */
 static nano_db_status_t
@@ -538,7 +559,6 @@ platform_purchase_refund_failed_event(nano_db_t *db,
         " ON CONFLICT (\"refundId\") DO NOTHING RETURNING 1";
     platform_settle_t         why = { "chargeback", "refund_failed", NULL,
                                       0 };
-    platform_purchase_row_t   p;
     const char               *params[3];
     char                      amount[24];
     nano_db_status_t          st;
@@ -559,13 +579,9 @@ platform_purchase_refund_failed_event(nano_db_t *db,
         out->note = "this refund's failure was handled before";
         return NANO_DB_OK;
     }
-    found = platform_purchase_paid(db, ev->payment_intent, &p, out, &st);
-    if (found <= 0) {
-        return found < 0 ? st : NANO_DB_OK;
-    }
-    out->note = "failed refund: its credits given back";
-    why.object = ev->object_id;
-    return platform_purchase_settle(db, &p, &why, out);
+    return platform_purchase_settle_paid(db, ev, &why,
+                                         "failed refund: its credits given"
+                                         " back", out);
 }
 
 /* A dispute's status: its amount is taken while it is open or lost, and
@@ -583,11 +599,9 @@ platform_purchase_dispute_event(nano_db_t *db,
         " WHERE \"StripeDispute\".\"status\" NOT IN ('won', 'lost',"
         " 'warning_closed', 'prevented')";
     platform_settle_t         why = { "dispute", "dispute_won", NULL, 0 };
-    platform_purchase_row_t   p;
     const char               *params[4];
     char                      amount[24];
     nano_db_status_t          st;
-    int                       found;
 
     snprintf(amount, sizeof(amount), "%lld", ev->amount);
     params[0] = ev->object_id;
@@ -598,13 +612,8 @@ platform_purchase_dispute_event(nano_db_t *db,
     if (st != NANO_DB_OK) {
         return st;
     }
-    found = platform_purchase_paid(db, ev->payment_intent, &p, out, &st);
-    if (found <= 0) {
-        return found < 0 ? st : NANO_DB_OK;
-    }
-    out->note = "dispute applied";
-    why.object = ev->object_id;
-    return platform_purchase_settle(db, &p, &why, out);
+    return platform_purchase_settle_paid(db, ev, &why, "dispute applied",
+                                         out);
 }
 
 /* What nano_db_tx runs: safe to run again from the start. */
