@@ -170,7 +170,17 @@ export function price(m) {
 
 export async function fakeStats() {
     if (!FAKE_URL) throw new Error('NANO_TEST_FAKE_URL is not set (run through make test)');
-    const res = await fetch(`${FAKE_URL}/_fake/stats`);
+    let res;
+    try {
+        res = await fetch(`${FAKE_URL}/_fake/stats`);
+    } catch (e) {
+        // A kept connection the fake closed after its 5 s keep-alive while
+        // this process's event loop sat in a spawnSync (psql, stackctl), so
+        // fetch never saw the close: "fetch failed" (a CI run, 2026-12-07).
+        // A GET, so asked once more on a new connection.
+        if (!(e instanceof TypeError) || e.message !== 'fetch failed') throw e;
+        res = await fetch(`${FAKE_URL}/_fake/stats`);
+    }
     return res.json();
 }
 
