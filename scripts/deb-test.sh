@@ -171,9 +171,10 @@ check "one system user per app, each and www-data in nano-media" users_ok
 media_ok() {
     is 'root:nano-media 2750' owner /var/lib/nano/media &&
         is 'root:nano-media 3770' owner /var/lib/nano/media/tmp &&
-        is 'nano-qwen:nano-media 2750' owner /var/lib/nano/media/qwen
+        is 'nano-qwen:nano-media 2750' owner /var/lib/nano/media/qwen &&
+        is 'nano-platform:nano-media 2750' owner /var/lib/nano/media/avatars
 }
-check "media folder root:nano-media 2750, tmp/ 3770, one per module (its user)" media_ok
+check "media folder root:nano-media 2750, tmp/ 3770, one per module (its user), avatars/ the platform's" media_ok
 key_ok() {
     is 'root:root 600' owner /etc/nano/keys &&
         [ "$(head -n 1 "$root/etc/nano/keys" | tr -d '\n' | wc -c)" -ge 32 ]
@@ -423,11 +424,24 @@ generate() {
     [ -n "$url" ] || { cat "$work/body"; return 1; }
     expect 200 GET "$url" || return 1
     is '211PNG' sh -c "head -c 4 '$work/body' | od -An -c | tr -d ' \n'" || return 1
+    cp "$work/body" "$work/generated.png"
     # written by the module's user; nginx reads it through nano-media
     inroot find /var/lib/nano/media/nano-banana -type f -name '*.png' \
         -user nano-nano-banana -group nano-media | grep .
 }
 check "an image nano-banana generated (its user's file) sent by nginx" generate
+avatar() {
+    local id
+    expect 200 GET /nano-banana/api/me || return 1
+    id=$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' "$work/body")
+    expect 200 POST /api/account/avatar \
+        -F "image=@$work/generated.png;type=image/png" || return 1
+    expect 200 GET "/api/account/avatar/$id" || return 1
+    is '211PNG' sh -c "head -c 4 '$work/body' | od -An -c | tr -d ' \n'" || return 1
+    inroot find /var/lib/nano/media/avatars -type f -name "$id.png" \
+        -user nano-platform -group nano-media | grep .
+}
+check "an avatar uploaded (the platform's file in avatars/) sent by nginx" avatar
 check "the platform's revocation file is readable by www-data" \
     inroot runuser -u www-data -- test -r /run/nano-platform/revocations
 
