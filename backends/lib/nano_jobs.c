@@ -1630,37 +1630,83 @@ nano_jobs_queued(nano_db_t *db, const char *module)
     }
 }
 
+static atomic_int  nano_jobs_removers;
+
+static void *
+nano_jobs_remove_thread(void *arg)
+{
+    char    *dir = arg;
+    size_t   files = 0;
+
+    if (nano_file_remove_tree(dir, 4, &files) != 0) {
+        nano_log_warn("jobs: the files of a deleted user stay in %s: %s",
+                      dir, strerror(errno));
+    } else if (files > 0) {
+        nano_log_info("jobs: removed the %zu files of a deleted user in %s",
+                      files, dir);
+    }
+    free(dir);
+    atomic_fetch_sub(&nano_jobs_removers, 1);
+    return NULL;
+}
+
+int
+nano_jobs_remove_user(const char *media, const char *module,
+    const char *user_id)
+{
+    pthread_attr_t   attr;
+    pthread_t        t;
+    char            *dir;
+    size_t           len;
+    int              rc;
+
+    if (!nano_file_name_ok(user_id) || !nano_file_name_ok(module)) {
+        return -1;
+    }
+    len = strlen(media) + strlen(module) + strlen(user_id) + 3;
+    if (len > PATH_MAX || (dir = malloc(len)) == NULL) {
+        return -1;
+    }
+    snprintf(dir, len, "%s/%s/%s", media, module, user_id);
+    if (atomic_fetch_add(&nano_jobs_removers, 1) >= NANO_JOBS_REMOVERS) {
+        atomic_fetch_sub(&nano_jobs_removers, 1);
+        nano_log_warn("jobs: %d removals of deleted users' files run"
+                      " already: %s is left to the media sweep",
+                      NANO_JOBS_REMOVERS, dir);
+        free(dir);
+        return -1;
+    }
+    rc = pthread_attr_init(&attr);
+    if (rc == 0) {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        rc = pthread_create(&t, &attr, nano_jobs_remove_thread, dir);
+        pthread_attr_destroy(&attr);
+    }
+    if (rc != 0) {
+        atomic_fetch_sub(&nano_jobs_removers, 1);
+        nano_log_warn("jobs: %s is left to the media sweep: %s", dir,
+                      strerror(rc));
+        free(dir);
+        return -1;
+    }
+    return 0;
+}
+
 /*
- * A deleted user's folder of this module goes at once.  The platform,
- * which deletes accounts, cannot enter it where each module has its own
- * user (the packages), and a user deleted by V1 or by hand has no
- * platform step at all.  A module that was down meanwhile leaves the
- * folder to its media sweep, which finds no generation naming its files.
+ * A deleted user's folder of this module goes at once, off the runner's
+ * thread (nano_jobs_remove_user).  The platform, which deletes accounts,
+ * cannot enter it where each module has its own user (the packages), and
+ * a user deleted by V1 or by hand has no platform step at all.  A module
+ * that was down meanwhile leaves the folder to its media sweep, which
+ * finds no generation naming its files.
  */
 static void
 nano_jobs_user_deleted(void *arg, const char *channel, const char *user_id)
 {
-    char    dir[PATH_MAX];
-    size_t  files = 0;
-    int     n;
-
     (void) arg;
-    if (strcmp(channel, NANO_GEN_USER_DELETED) != 0
-        || !nano_file_name_ok(user_id))
-    {
-        return;
-    }
-    n = snprintf(dir, sizeof(dir), "%s/%s/%s", nano_jobs.media,
-                 nano_jobs.module, user_id);
-    if (n < 0 || (size_t) n >= sizeof(dir)) {
-        return;
-    }
-    if (nano_file_remove_tree(dir, 4, &files) != 0) {
-        nano_log_warn("jobs: the files of deleted user %s stay in %s: %s",
-                      user_id, dir, strerror(errno));
-    } else if (files > 0) {
-        nano_log_info("jobs: removed the %zu files of deleted user %s",
-                      files, user_id);
+    if (strcmp(channel, NANO_GEN_USER_DELETED) == 0) {
+        (void) nano_jobs_remove_user(nano_jobs.media, nano_jobs.module,
+                                     user_id);
     }
 }
 

@@ -252,4 +252,16 @@ int nano_jobs_admit_lost(const char *id, const char *user_id);
 int nano_jobs_answer_later(const char *id, const char *status,
     const char *text, json_t *error, int refund);
 
+/*
+ * A deleted user's folder of a module (<media>/<module>/<user>) removed
+ * on a thread of its own: a heavy user's tens of thousands of files took
+ * the runner 40 s, and every other user's job of the module waited that
+ * long with its lease unrenewed.  At most NANO_JOBS_REMOVERS at once;
+ * past them, or when no thread can be made, the folder is left to the
+ * media sweep (said in the log).  0 when a removal started, else -1.
+ */
+#define NANO_JOBS_REMOVERS  4
+int nano_jobs_remove_user(const char *media, const char *module,
+    const char *user_id);
+
 #endif /* NANO_JOBS_H */

@@ -13,14 +13,48 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "nano_file.h"
 #include "nano_jobs.h"
+
+/* unlinkat(2) in libc's place: while unlink_hold is set, a removal of a
+ * file waits until the test lets it go (unlink_release), 3 s at most
+ * (then unlink_waited_out is set), as a slow disk or a folder of tens of
+ * thousands of files holds whoever removes them. */
+static pthread_mutex_t  unlink_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t   unlink_cond = PTHREAD_COND_INITIALIZER;
+static int              unlink_hold, unlink_entered, unlink_waited_out;
+
+int
+unlinkat(int dirfd, const char *path, int flags)
+{
+    struct timespec  until;
+
+    pthread_mutex_lock(&unlink_lock);
+    if (unlink_hold && !(flags & AT_REMOVEDIR)) {
+        unlink_entered = 1;
+        pthread_cond_broadcast(&unlink_cond);
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 3;
+        while (unlink_hold && !unlink_waited_out) {
+            if (pthread_cond_timedwait(&unlink_cond, &unlink_lock, &until)
+                == ETIMEDOUT)
+            {
+                unlink_waited_out = 1;
+            }
+        }
+    }
+    pthread_mutex_unlock(&unlink_lock);
+    return (int) syscall(SYS_unlinkat, dirfd, path, flags);
+}
 
 /* stat(2) in libc's place: while stat_gone names a folder, its next
  * stat_removals stats find it removed just before, as a request that
@@ -449,6 +483,65 @@ test_remove_tree_twice_at_once(void **state)
     assert_int_equal(unit_tmpdir_remove(root), 0);
 }
 
+/* A deleted user's folder is removed off the caller's thread (the job
+ * runner's): the call returns while the removal is held on its first
+ * file, and the folder goes once it is let go.  Until 2026-12-07 the
+ * runner removed it itself, and 100,000 files of a heavy user held every
+ * job of the module 40 s, leases unrenewed (found by the scale probe). */
+static void
+test_remove_user_later(void **state)
+{
+    char             root[64], user[96], path[192];
+    struct stat      sb;
+    struct timespec  until;
+    int              i, entered;
+
+    (void) state;
+    assert_int_equal(unit_tmpdir(root, sizeof(root), "jobs"), 0);
+    snprintf(path, sizeof(path), "%s/nano-banana/u1/g1", root);
+    assert_int_equal(nano_file_mkdirs(path, NULL), 0);
+    snprintf(path, sizeof(path), "%s/nano-banana/u1/g1/0-a.png", root);
+    plant_file(path);
+    snprintf(user, sizeof(user), "%s/nano-banana/u1", root);
+
+    /* names that are not one folder's are refused, nothing started */
+    assert_int_equal(nano_jobs_remove_user(root, "nano-banana", ".."), -1);
+    assert_int_equal(nano_jobs_remove_user(root, "nano-banana", "a/b"), -1);
+    assert_int_equal(nano_jobs_remove_user(root, "..", "u1"), -1);
+
+    pthread_mutex_lock(&unlink_lock);
+    unlink_hold = 1;
+    unlink_entered = unlink_waited_out = 0;
+    pthread_mutex_unlock(&unlink_lock);
+
+    assert_int_equal(nano_jobs_remove_user(root, "nano-banana", "u1"), 0);
+
+    /* returned, and the removal waits on its file meanwhile */
+    pthread_mutex_lock(&unlink_lock);
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 5;
+    while (!unlink_entered && !unlink_waited_out
+           && pthread_cond_timedwait(&unlink_cond, &unlink_lock, &until)
+              != ETIMEDOUT)
+    {
+        /* wait for the removal to reach the file */
+    }
+    entered = unlink_entered;
+    unlink_hold = 0;
+    pthread_cond_broadcast(&unlink_cond);
+    pthread_mutex_unlock(&unlink_lock);
+    assert_true(entered);
+    assert_false(unlink_waited_out);
+
+    for (i = 0; i < 500 && lstat(user, &sb) == 0; i++) {
+        usleep(10000);
+    }
+    assert_int_equal(lstat(user, &sb), -1);
+    assert_int_equal(errno, ENOENT);
+
+    assert_int_equal(unit_tmpdir_remove(root), 0);
+}
+
 /* nano_file_sync: a file, a folder, a link to a folder (the media root
  * may be one), and what is not there */
 static void
@@ -484,6 +577,7 @@ main(void)
         cmocka_unit_test(test_sync),
         cmocka_unit_test(test_remove_tree),
         cmocka_unit_test(test_remove_tree_twice_at_once),
+        cmocka_unit_test(test_remove_user_later),
     };
 
     return unit_run_table("jobs", rows, sizeof(rows) / sizeof(rows[0]),
