@@ -164,6 +164,35 @@ export async function call(path, opts = {}) {
     throw new ApiError(res.status, body);
 }
 
+/* A download link (<a download>) cannot send X-Nano-User: after another
+ * account signed in in another tab, this page's "Download" fetched that
+ * account's file, and after a sign-out the download failed with nothing
+ * said here.  So a click first awaits check() (a call that names this
+ * page's account, which says on the page what went wrong and resolves
+ * false); only then does the link's own download go on.  Without
+ * JavaScript the plain link still downloads the signed-in account's. */
+export function checkedDownload(link, check) {
+    let checked = false;
+    link.addEventListener('click', async (e) => {
+        if (checked) {
+            checked = false;
+            return;
+        }
+        e.preventDefault();
+        if (link.getAttribute('aria-busy') === 'true') return;
+        link.setAttribute('aria-busy', 'true');
+        let ok = false;
+        try {
+            ok = await check();
+        } finally {
+            link.removeAttribute('aria-busy');
+        }
+        if (!ok) return;
+        checked = true;
+        link.click();
+    });
+}
+
 /* How far the server's clock is ahead of this browser's (ms), from the
  * Date header of its answers; 0 while under 2 s, which the header's
  * whole seconds and the trip cannot tell from none.  A job's createdAt
