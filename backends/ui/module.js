@@ -768,9 +768,10 @@ class History {
         const label = `Open: ${item.prompt || 'generation'}`;
         let thumb;
         if (item.status === 'succeeded' && url) {
-            thumb = isVideo(out)
+            thumb = watchMedia(isVideo(out)
                 ? h('video', { src: `${url}#t=0.1`, muted: true, preload: 'metadata', playsinline: true, tabindex: '-1', 'aria-hidden': 'true' })
-                : h('img', { src: url, alt: '', loading: 'lazy', width: out.width, height: out.height });
+                : h('img', { src: url, alt: '', loading: 'lazy', width: out.width, height: out.height }),
+            (info) => showError(this.error, info));
         } else {
             thumb = h('span', { class: 'nbm-thumb-status' }, statusBadge(item),
                 h('span', { class: 'nbm-thumb-reason', text: shortReason(item) }));
@@ -940,12 +941,31 @@ function statusBadge(item) {
     return h('span', { class: `nbm-badge nbm-badge-${item.status}`, text: statusWord(item) });
 }
 
+/* An image or a video that does not load: on a page left open after its
+ * session ended, or after another account signed in in another tab, the
+ * gateway answers the sign-in page's 302 (or the backend 404) and the
+ * element showed broken with no words.  Its error asks whether this
+ * page's account is still the one signed in, and says(explanation) when
+ * not; one question at a time for all of a page's media. */
+let mediaAsking = null;
+function watchMedia(media, says) {
+    media.addEventListener('error', async () => {
+        mediaAsking ||= call('/api/auth/session').then(() => null, (e) => e)
+            .finally(() => { setTimeout(() => { mediaAsking = null; }, 1000); });
+        const e = await mediaAsking;
+        if (e instanceof ApiError && e.status === 401) says(explain(e));
+    });
+    return media;
+}
+
 function mediaFigure(o, item) {
     const url = safeUrl(o.url);
     const media = isVideo(o)
         ? h('video', { src: url, controls: true, playsinline: true, preload: 'metadata', width: o.width, height: o.height })
         : h('img', { src: url, alt: `Generated from: ${item.prompt || ''}`, width: o.width, height: o.height });
-    return h('figure', { class: 'nbm-figure' }, media);
+    const note = h('p', { class: 'nbm-error', role: 'alert' });
+    watchMedia(media, (info) => showError(note, info));
+    return h('figure', { class: 'nbm-figure' }, media, note);
 }
 
 /* Model, size, cost, dates: a definition list. */

@@ -278,3 +278,45 @@ test('a download link on a page left open on one account downloads nothing of an
     await a.close();
     await b.close();
 });
+
+// An image or a video opened on a page left open after a sign-out gets
+// the sign-in page's 302 and showed as broken, with no words (found by
+// the tabs2 probe): the page says the session ended, with the sign-in
+// link that comes back.
+test('a generation opened on a page whose session ended says so, not a broken image or video', async (t) => {
+    const user = newUser('media');
+    const id = await register(user);
+    for (const [module, kind, file, mime] of [['wan-2.5', 'video', 'out.webm', 'video/webm'], ['seedream', 'image', 'out.png', 'image/png']]) {
+        psql(`INSERT INTO "Generation" ("id","userId","module","model","kind","status","prompt","outputs","cost","createdAt")
+            VALUES (gen_random_uuid()::text, ${lit(id)}, ${lit(module)}, 'm', ${lit(kind)}, 'succeeded', ${lit(`MEDIA ${kind}`)},
+                ${lit(JSON.stringify([{ file, mime, width: 64, height: 64 }]))}::jsonb, 1, now() AT TIME ZONE 'utc')`);
+    }
+    const a = await context.newPage();
+    const b = await context.newPage();
+    const step = steps(t);
+    await switchTo(a, user);
+
+    for (const [module, kind] of [['wan-2.5', 'video'], ['seedream', 'img']]) {
+        await step(`/${module}/: the ${kind} opened after a sign-out in tab B`, async () => {
+            await a.goto(url(`/${module}/`));
+            const card = a.locator(HISTORY).first();
+            await card.waitFor();
+            await a.waitForTimeout(500);
+            assert.equal(await a.locator('.nbm-history .nbm-error').innerText(), '', 'a signed-in page said the session ended');
+            await b.goto(url('/'));
+            await signOut(b);
+            await a.bringToFront();
+            await card.locator('.nbm-thumb').click();
+            const dialog = a.locator('dialog[open]');
+            await dialog.locator(`figure ${kind}`).waitFor();
+            const s = await said(dialog.locator('figure .nbm-error'));
+            assert.match(s.text, /session has ended/);
+            assert.equal(s.href, `/api/auth/signin?callbackUrl=${encodeURIComponent(`/${module}/`)}`);
+            await shot(a, `media-${kind}-signed-out`);
+            await dialog.locator(`figure .nbm-error a`).click();
+            await signIn(a, user, `/${module}/`);
+        });
+    }
+    await a.close();
+    await b.close();
+});
