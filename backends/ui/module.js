@@ -799,12 +799,28 @@ class History {
             this.deleteButton(item));
     }
 
-    downloadLink(item, out, n, text) {
+    /* A link that downloads an output, asking first whose page this is
+     * (checkedDownload): after a sign-out it saved the sign-in page
+     * under the output's name.  What went wrong shows in errEl. */
+    downloadLink(item, out, n, text, errEl = this.error) {
         const url = safeUrl(out.url);
-        return h('a', {
+        const a = h('a', {
             class: 'nbm-button-quiet', href: url, download: `${this.tool.name}-${item.id}-${n}.${extOf(out)}`,
             'aria-label': `${text}: ${item.prompt || 'generation'}`,
         }, text);
+        checkedDownload(a, async () => {
+            try {
+                await call('/api/auth/session');
+            } catch (e) {
+                /* only whose page it is stops it: the platform not
+                 * answering says nothing about this module's file */
+                if (!(e instanceof ApiError) || e.status !== 401) return true;
+                showError(errEl, explain(e));
+                return false;
+            }
+            return true;
+        });
+        return a;
     }
 
     deleteButton(item) {
@@ -860,7 +876,7 @@ class History {
             const url = tool.dialogs.blobUrl(new Blob([item.text], { type: 'text/plain' }));
             actions.append(h('a', { class: 'nbm-button-quiet', href: url, download: `${tool.name}-${item.id}.txt` }, 'Download text'));
         }
-        outputs.forEach((o, n) => actions.append(this.downloadLink(item, o, n, outputs.length > 1 ? `Download ${n + 1}` : 'Download')));
+        outputs.forEach((o, n) => actions.append(this.downloadLink(item, o, n, outputs.length > 1 ? `Download ${n + 1}` : 'Download', err)));
         if (tool.kind === 'text' && item.conversationId && item.status === 'succeeded') {
             actions.append(h('button', {
                 type: 'button', class: 'nbm-button-quiet',
@@ -1375,7 +1391,7 @@ class MediaTool extends Tool {
                 outputs.map((o) => mediaFigure(o, g))));
             body.push(h('p', { class: 'nbm-result-prompt', dir: 'auto', text: g.prompt || '' }));
             const actions = h('div', { class: 'nbm-actions' });
-            outputs.forEach((o, n) => actions.append(this.history.downloadLink(g, o, n, outputs.length > 1 ? `Download ${n + 1}` : 'Download')));
+            outputs.forEach((o, n) => actions.append(this.history.downloadLink(g, o, n, outputs.length > 1 ? `Download ${n + 1}` : 'Download', this.error)));
             actions.append(h('button', { type: 'button', class: 'nbm-button-quiet', onclick: () => this.history.open(g) }, 'Details'));
             if (this.upload && outputs[0] && !isVideo(outputs[0])) {
                 actions.append(h('button', { type: 'button', class: 'nbm-button-quiet', onclick: () => this.editFrom(g, outputs[0]) }, 'Edit this image'));

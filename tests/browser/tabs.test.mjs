@@ -280,7 +280,8 @@ test('a download link on a page left open on one account downloads nothing of an
 });
 
 // An image or a video opened on a page left open after a sign-out gets
-// the sign-in page's 302 and showed as broken, with no words (found by
+// the sign-in page's 302 and showed as broken, with no words, and its
+// Download link saved the sign-in page under the output's name (found by
 // the tabs2 probe): the page says the session ended, with the sign-in
 // link that comes back.
 test('a generation opened on a page whose session ended says so, not a broken image or video', async (t) => {
@@ -306,6 +307,15 @@ test('a generation opened on a page whose session ended says so, not a broken im
             await b.goto(url('/'));
             await signOut(b);
             await a.bringToFront();
+            const downloads = [];
+            const saved = (d) => downloads.push(d);
+            a.on('download', saved);
+            await card.getByRole('link', { name: /^Download:/ }).click();
+            await a.waitForTimeout(1000);
+            a.off('download', saved);
+            assert.equal(downloads.length, 0, 'the sign-in page was downloaded under the output\'s name');
+            const d = await said(a.locator('.nbm-history > .nbm-error'));
+            assert.match(d.text, /session has ended/);
             await card.locator('.nbm-thumb').click();
             const dialog = a.locator('dialog[open]');
             await dialog.locator(`figure ${kind}`).waitFor();
