@@ -4,7 +4,7 @@
  * as text.  The page's <main data-nb-billing data-purchases="on|off">
  * says whether anything is for sale. */
 
-import { Balance, when, pageUser } from './module.js';
+import { Balance, when, pageUser, checkedDownload } from './module.js';
 
 const LEDGER_PAGE = 20;
 const POLL_MS = 1000;           /* after Stripe sent the buyer back */
@@ -325,6 +325,25 @@ async function main() {
         /* the notice is shown once: a reload shows the plain page */
         history.replaceState(null, '', '/billing');
     }
+    /* Download CSV asks first whether this page's account is still the
+     * one signed in (checkedDownload); what went wrong shows under the
+     * ledger */
+    checkedDownload($('.nbb-csv'), async () => {
+        const errorEl = $('[data-nbb-ledger-error]');
+        let res;
+        try {
+            res = await api('/api/auth/session');
+        } catch {
+            errorEl.replaceChildren('The CSV could not be downloaded: the network seems down.');
+            return false;
+        }
+        if (res.status !== 200) {
+            errorEl.replaceChildren(...explain(res, 'download the CSV'));
+            return false;
+        }
+        errorEl.replaceChildren();
+        return true;
+    });
     await ledger.load();
     $('[data-nbb-more]').addEventListener('click', () => ledger.load(true));
     if (root.dataset.purchases === 'on') {

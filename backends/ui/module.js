@@ -164,6 +164,35 @@ export async function call(path, opts = {}) {
     throw new ApiError(res.status, body);
 }
 
+/* A download link (<a download>) cannot send X-Nano-User: after another
+ * account signed in in another tab, this page's "Download" fetched that
+ * account's file, and after a sign-out the download failed with nothing
+ * said here.  So a click first awaits check() (a call that names this
+ * page's account, which says on the page what went wrong and resolves
+ * false); only then does the link's own download go on.  Without
+ * JavaScript the plain link still downloads the signed-in account's. */
+export function checkedDownload(link, check) {
+    let checked = false;
+    link.addEventListener('click', async (e) => {
+        if (checked) {
+            checked = false;
+            return;
+        }
+        e.preventDefault();
+        if (link.getAttribute('aria-busy') === 'true') return;
+        link.setAttribute('aria-busy', 'true');
+        let ok = false;
+        try {
+            ok = await check();
+        } finally {
+            link.removeAttribute('aria-busy');
+        }
+        if (!ok) return;
+        checked = true;
+        link.click();
+    });
+}
+
 /* How far the server's clock is ahead of this browser's (ms), from the
  * Date header of its answers; 0 while under 2 s, which the header's
  * whole seconds and the trip cannot tell from none.  A job's createdAt
@@ -739,9 +768,10 @@ class History {
         const label = `Open: ${item.prompt || 'generation'}`;
         let thumb;
         if (item.status === 'succeeded' && url) {
-            thumb = isVideo(out)
+            thumb = watchMedia(isVideo(out)
                 ? h('video', { src: `${url}#t=0.1`, muted: true, preload: 'metadata', playsinline: true, tabindex: '-1', 'aria-hidden': 'true' })
-                : h('img', { src: url, alt: '', loading: 'lazy', width: out.width, height: out.height });
+                : h('img', { src: url, alt: '', loading: 'lazy', width: out.width, height: out.height }),
+            (info) => showError(this.error, info));
         } else {
             thumb = h('span', { class: 'nbm-thumb-status' }, statusBadge(item),
                 h('span', { class: 'nbm-thumb-reason', text: shortReason(item) }));
@@ -769,12 +799,28 @@ class History {
             this.deleteButton(item));
     }
 
-    downloadLink(item, out, n, text) {
+    /* A link that downloads an output, asking first whose page this is
+     * (checkedDownload): after a sign-out it saved the sign-in page
+     * under the output's name.  What went wrong shows in errEl. */
+    downloadLink(item, out, n, text, errEl = this.error) {
         const url = safeUrl(out.url);
-        return h('a', {
+        const a = h('a', {
             class: 'nbm-button-quiet', href: url, download: `${this.tool.name}-${item.id}-${n}.${extOf(out)}`,
             'aria-label': `${text}: ${item.prompt || 'generation'}`,
         }, text);
+        checkedDownload(a, async () => {
+            try {
+                await call('/api/auth/session');
+            } catch (e) {
+                /* only whose page it is stops it: the platform not
+                 * answering says nothing about this module's file */
+                if (!(e instanceof ApiError) || e.status !== 401) return true;
+                showError(errEl, explain(e));
+                return false;
+            }
+            return true;
+        });
+        return a;
     }
 
     deleteButton(item) {
@@ -830,7 +876,7 @@ class History {
             const url = tool.dialogs.blobUrl(new Blob([item.text], { type: 'text/plain' }));
             actions.append(h('a', { class: 'nbm-button-quiet', href: url, download: `${tool.name}-${item.id}.txt` }, 'Download text'));
         }
-        outputs.forEach((o, n) => actions.append(this.downloadLink(item, o, n, outputs.length > 1 ? `Download ${n + 1}` : 'Download')));
+        outputs.forEach((o, n) => actions.append(this.downloadLink(item, o, n, outputs.length > 1 ? `Download ${n + 1}` : 'Download', err)));
         if (tool.kind === 'text' && item.conversationId && item.status === 'succeeded') {
             actions.append(h('button', {
                 type: 'button', class: 'nbm-button-quiet',
@@ -911,12 +957,31 @@ function statusBadge(item) {
     return h('span', { class: `nbm-badge nbm-badge-${item.status}`, text: statusWord(item) });
 }
 
+/* An image or a video that does not load: on a page left open after its
+ * session ended, or after another account signed in in another tab, the
+ * gateway answers the sign-in page's 302 (or the backend 404) and the
+ * element showed broken with no words.  Its error asks whether this
+ * page's account is still the one signed in, and says(explanation) when
+ * not; one question at a time for all of a page's media. */
+let mediaAsking = null;
+function watchMedia(media, says) {
+    media.addEventListener('error', async () => {
+        mediaAsking ||= call('/api/auth/session').then(() => null, (e) => e)
+            .finally(() => { setTimeout(() => { mediaAsking = null; }, 1000); });
+        const e = await mediaAsking;
+        if (e instanceof ApiError && e.status === 401) says(explain(e));
+    });
+    return media;
+}
+
 function mediaFigure(o, item) {
     const url = safeUrl(o.url);
     const media = isVideo(o)
         ? h('video', { src: url, controls: true, playsinline: true, preload: 'metadata', width: o.width, height: o.height })
         : h('img', { src: url, alt: `Generated from: ${item.prompt || ''}`, width: o.width, height: o.height });
-    return h('figure', { class: 'nbm-figure' }, media);
+    const note = h('p', { class: 'nbm-error', role: 'alert' });
+    watchMedia(media, (info) => showError(note, info));
+    return h('figure', { class: 'nbm-figure' }, media, note);
 }
 
 /* Model, size, cost, dates: a definition list. */
@@ -1326,7 +1391,7 @@ class MediaTool extends Tool {
                 outputs.map((o) => mediaFigure(o, g))));
             body.push(h('p', { class: 'nbm-result-prompt', dir: 'auto', text: g.prompt || '' }));
             const actions = h('div', { class: 'nbm-actions' });
-            outputs.forEach((o, n) => actions.append(this.history.downloadLink(g, o, n, outputs.length > 1 ? `Download ${n + 1}` : 'Download')));
+            outputs.forEach((o, n) => actions.append(this.history.downloadLink(g, o, n, outputs.length > 1 ? `Download ${n + 1}` : 'Download', this.error)));
             actions.append(h('button', { type: 'button', class: 'nbm-button-quiet', onclick: () => this.history.open(g) }, 'Details'));
             if (this.upload && outputs[0] && !isVideo(outputs[0])) {
                 actions.append(h('button', { type: 'button', class: 'nbm-button-quiet', onclick: () => this.editFrom(g, outputs[0]) }, 'Edit this image'));

@@ -5,7 +5,7 @@
  * /api/account/* call (docs/PLATFORM.md).  Plain ES module, no build
  * step; user text only ever goes in as text. */
 
-import { h, call, callJSON, when, safeUrl, explain, showError, ApiError, Balance } from './module.js';
+import { h, call, callJSON, when, safeUrl, explain, showError, ApiError, Balance, checkedDownload } from './module.js';
 
 const MIB = 1024 * 1024;
 const AVATAR_MAX = 5 * MIB;
@@ -418,9 +418,26 @@ function removal() {
     });
 }
 
+/* "Download my data" asks first whether this page's account is still
+ * the one signed in (checkedDownload). */
+function dataExport() {
+    const err = $('[data-nbs-export-error]');
+    checkedDownload($('[data-nbs-export]'), async () => {
+        try {
+            await call('/api/auth/session');
+        } catch (e) {
+            showError(err, explain(e));
+            return false;
+        }
+        showError(err, null);
+        return true;
+    });
+}
+
 async function start() {
     /* the header's balance chip, as on the other pages */
     new Balance().refresh();
+    dataExport();
     profile();
     password();
     sessions();

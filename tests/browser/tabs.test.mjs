@@ -11,6 +11,7 @@
 // to the sign-in page, which brings the person back to it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { psql, lit, setBalance } from '../integration/generations.mjs';
 import { url, ORIGIN, launch, newUser, signIn, signOut, shooter, steps } from './lib.mjs';
 
@@ -19,7 +20,7 @@ const HISTORY = 'ul[aria-label="Your generations"] > li';
 let context;
 
 before(async () => {
-    context = await launch({ timeout: 15000 });
+    context = await launch({ timeout: 15000, acceptDownloads: true });
 });
 
 after(async () => {
@@ -192,6 +193,140 @@ test('a page left open on one account, after another signed in in another tab, n
         await signIn(a, two, '/billing');
         await a.locator('[data-nbb-rows] tr').nth(19).waitFor();
     });
+    await a.close();
+    await b.close();
+});
+
+// A download link (<a download>) cannot send X-Nano-User: the page asks
+// first (found by the tabs2 probe).  Before, account one's settings page
+// downloaded account two's export, and its billing page two's CSV,
+// after two signed in in another tab; after a sign-out the download
+// failed with nothing said on the page.
+test('a download link on a page left open on one account downloads nothing of another, and says why', async (t) => {
+    const one = newUser('dlone');
+    const two = newUser('dltwo');
+    await register(one);
+    await register(two);
+    const a = await context.newPage();
+    const b = await context.newPage();
+    const step = steps(t);
+    const downloads = [];
+    a.on('download', (d) => downloads.push(d));
+
+    await step('settings: Download my data of the first account\'s page, after the second signed in', async () => {
+        await switchTo(a, one);
+        await a.goto(url('/settings'));
+        await a.locator('body[data-nbs-ready]').waitFor();
+        await switchTo(b, two);
+        await a.bringToFront();
+        const link = a.locator('[data-nbs-export]');
+        assert.equal(await link.getAttribute('href'), '/api/account/export', 'the plain link (no JS) changed');
+        await link.click();
+        await a.waitForTimeout(1000);
+        assert.equal(downloads.length, 0, 'the second account\'s export was downloaded on the first one\'s page');
+        const s = await said(a.locator('[data-nbs-export-error]'));
+        assert.match(s.text, /Another account signed in/);
+        assert.equal(s.href, '/settings');
+        await shot(a, 'export-refused');
+    });
+
+    await step('settings, reloaded: the second account\'s own export downloads', async () => {
+        await a.locator('[data-nbs-export-error] a').click();
+        await a.locator('body[data-nbs-ready]').waitFor();
+        const got = a.waitForEvent('download');
+        await a.locator('[data-nbs-export]').click();
+        const d = await got;
+        const body = JSON.parse(fs.readFileSync(await d.path(), 'utf8'));
+        assert.equal(body.profile.email, two.email);
+        assert.equal(await a.locator('[data-nbs-export-error]').innerText(), '');
+        downloads.length = 0;
+    });
+
+    await step('billing: Download CSV of the second account\'s page, after the first signed in', async () => {
+        await a.goto(url('/billing'));
+        await a.locator('[data-nbb-rows] tr').first().waitFor();
+        await switchTo(b, one);
+        await a.bringToFront();
+        const link = a.locator('a[href="/api/credits.csv"]');
+        await link.click();
+        await a.waitForTimeout(1000);
+        assert.equal(downloads.length, 0, 'the first account\'s CSV was downloaded on the second one\'s page');
+        const s = await said(a.locator('[data-nbb-ledger-error]'));
+        assert.match(s.text, /Another account signed in/);
+        assert.equal(s.href, '/billing');
+    });
+
+    await step('billing, after a sign-out in tab B: Download CSV links to the sign-in page', async () => {
+        await a.goto(url('/billing'));
+        await a.locator('[data-nbb-rows] tr').first().waitFor();
+        await b.goto(url('/'));
+        await signOut(b);
+        await a.bringToFront();
+        await a.locator('a[href="/api/credits.csv"]').click();
+        await a.waitForTimeout(1000);
+        assert.equal(downloads.length, 0, 'the sign-in page was downloaded as the CSV');
+        const s = await said(a.locator('[data-nbb-ledger-error]'));
+        assert.match(s.text, /session has ended/);
+        assert.equal(s.href, '/api/auth/signin?callbackUrl=%2Fbilling');
+        await a.locator('[data-nbb-ledger-error] a').click();
+        await signIn(a, one, '/billing');
+        const got = a.waitForEvent('download');
+        await a.locator('a[href="/api/credits.csv"]').click();
+        const csv = fs.readFileSync(await (await got).path(), 'utf8');
+        assert.match(csv, /signup/);
+    });
+    await a.close();
+    await b.close();
+});
+
+// An image or a video opened on a page left open after a sign-out gets
+// the sign-in page's 302 and showed as broken, with no words, and its
+// Download link saved the sign-in page under the output's name (found by
+// the tabs2 probe): the page says the session ended, with the sign-in
+// link that comes back.
+test('a generation opened on a page whose session ended says so, not a broken image or video', async (t) => {
+    const user = newUser('media');
+    const id = await register(user);
+    for (const [module, kind, file, mime] of [['wan-2.5', 'video', 'out.webm', 'video/webm'], ['seedream', 'image', 'out.png', 'image/png']]) {
+        psql(`INSERT INTO "Generation" ("id","userId","module","model","kind","status","prompt","outputs","cost","createdAt")
+            VALUES (gen_random_uuid()::text, ${lit(id)}, ${lit(module)}, 'm', ${lit(kind)}, 'succeeded', ${lit(`MEDIA ${kind}`)},
+                ${lit(JSON.stringify([{ file, mime, width: 64, height: 64 }]))}::jsonb, 1, now() AT TIME ZONE 'utc')`);
+    }
+    const a = await context.newPage();
+    const b = await context.newPage();
+    const step = steps(t);
+    await switchTo(a, user);
+
+    for (const [module, kind] of [['wan-2.5', 'video'], ['seedream', 'img']]) {
+        await step(`/${module}/: the ${kind} opened after a sign-out in tab B`, async () => {
+            await a.goto(url(`/${module}/`));
+            const card = a.locator(HISTORY).first();
+            await card.waitFor();
+            await a.waitForTimeout(500);
+            assert.equal(await a.locator('.nbm-history .nbm-error').innerText(), '', 'a signed-in page said the session ended');
+            await b.goto(url('/'));
+            await signOut(b);
+            await a.bringToFront();
+            const downloads = [];
+            const saved = (d) => downloads.push(d);
+            a.on('download', saved);
+            await card.getByRole('link', { name: /^Download:/ }).click();
+            await a.waitForTimeout(1000);
+            a.off('download', saved);
+            assert.equal(downloads.length, 0, 'the sign-in page was downloaded under the output\'s name');
+            const d = await said(a.locator('.nbm-history > .nbm-error'));
+            assert.match(d.text, /session has ended/);
+            await card.locator('.nbm-thumb').click();
+            const dialog = a.locator('dialog[open]');
+            await dialog.locator(`figure ${kind}`).waitFor();
+            const s = await said(dialog.locator('figure .nbm-error'));
+            assert.match(s.text, /session has ended/);
+            assert.equal(s.href, `/api/auth/signin?callbackUrl=${encodeURIComponent(`/${module}/`)}`);
+            await shot(a, `media-${kind}-signed-out`);
+            await dialog.locator(`figure .nbm-error a`).click();
+            await signIn(a, user, `/${module}/`);
+        });
+    }
     await a.close();
     await b.close();
 });

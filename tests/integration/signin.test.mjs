@@ -164,6 +164,22 @@ test('GET /api/auth/signin is an HTML form posting to the credentials callback',
     assert.ok(!x.text.includes('"><script>alert(1)</script>'), 'callbackUrl reflected unescaped');
 });
 
+// BREACH: the sign-in page holds the CSRF token next to the callbackUrl
+// it echoes; compressed (Debian's nginx.conf has gzip on, which the test
+// stack's http {} has too), a network observer who can make the browser
+// ask for it with chosen callbackUrls reads the token off the sizes
+// (found by the tabs2 probe).  The gateway compresses no answer.
+test('the sign-in and sign-out pages, which hold the CSRF token beside the echoed callbackUrl, are not compressed', async () => {
+    for (const path of ['/api/auth/signin?callbackUrl=%2Fqwen%2F%3Fguess%3Dabc', '/api/auth/signout?callbackUrl=%2Fguess']) {
+        const res = await get(path, { headers: { Accept: 'text/html', 'Accept-Encoding': 'gzip, deflate, br' } });
+        assert.equal(res.status, 200, path);
+        assert.ok(isHtml(res), path);
+        assert.equal(res.headers['content-encoding'], undefined, `${path} compressed`);
+        assert.match(res.text, /name="?csrfToken"?/);
+        assert.match(res.text, /guess/);
+    }
+});
+
 test('GET /api/auth/signout and /api/auth/error are HTML pages', async () => {
     let res = await get('/api/auth/signout', { headers: { Accept: 'text/html' } });
     assert.equal(res.status, 200);
