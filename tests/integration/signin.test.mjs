@@ -178,6 +178,10 @@ test('the sign-in and sign-out pages, which hold the CSRF token beside the echoe
         assert.match(res.text, /name="?csrfToken"?/);
         assert.match(res.text, /guess/);
     }
+    // /ui/'s files, the same for everyone, are compressed again
+    const css = await get('/ui/ui.css', { headers: { 'Accept-Encoding': 'gzip' } });
+    assert.equal(css.status, 200);
+    assert.equal(css.headers['content-encoding'], 'gzip', '/ui/ui.css');
 });
 
 test('GET /api/auth/signout and /api/auth/error are HTML pages', async () => {
