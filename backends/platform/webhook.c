@@ -19,6 +19,20 @@ platform_webhook_str(json_t *obj, const char *key)
     return json_string_value(json_object_get(obj, key));
 }
 
+/* A member of obj that is an integer of 0 or more, into *v: 0, else -1
+ * (absent, not an integer, or below zero). */
+static int
+platform_webhook_amount(json_t *obj, const char *key, long long *v)
+{
+    json_t  *n = json_object_get(obj, key);
+
+    if (!json_is_integer(n) || json_integer_value(n) < 0) {
+        return -1;
+    }
+    *v = json_integer_value(n);
+    return 0;
+}
+
 /*
  * Reads what billing needs of the event into ev (borrowed from root).
  * Returns NULL, or what is wrong with the event.
@@ -26,8 +40,8 @@ platform_webhook_str(json_t *obj, const char *key)
 static const char *
 platform_webhook_read(json_t *root, platform_stripe_event_t *ev)
 {
-    json_t      *obj, *amount, *refunded, *meta;
-    const char  *pi;
+    json_t      *obj, *meta;
+    const char  *pi, *status;
 
     memset(ev, 0, sizeof(*ev));
     ev->id = platform_webhook_str(root, "id");
@@ -69,16 +83,12 @@ platform_webhook_read(json_t *root, platform_stripe_event_t *ev)
         }
     } else if (strcmp(ev->type, "charge.refunded") == 0) {
         ev->kind = PLATFORM_STRIPE_REFUND;
-        amount = json_object_get(obj, "amount");
-        refunded = json_object_get(obj, "amount_refunded");
-        if (!json_is_integer(amount) || !json_is_integer(refunded)
-            || json_integer_value(amount) < 0
-            || json_integer_value(refunded) < 0)
+        if (platform_webhook_amount(obj, "amount", &ev->amount) != 0
+            || platform_webhook_amount(obj, "amount_refunded",
+                                       &ev->amount_refunded) != 0)
         {
             return "a charge needs amount and amount_refunded";
         }
-        ev->amount = json_integer_value(amount);
-        ev->amount_refunded = json_integer_value(refunded);
         if (ev->payment_intent == NULL) {
             /* not a payment of a Checkout Session: nothing of ours */
             ev->kind = PLATFORM_STRIPE_OTHER;
@@ -89,31 +99,27 @@ platform_webhook_read(json_t *root, platform_stripe_event_t *ev)
     {
         /* a Refund object: only its failure changes anything (the
          * credits its charge.refunded took come back) */
-        amount = json_object_get(obj, "amount");
         if (ev->object_id == NULL || ev->object_id[0] == '\0'
-            || !json_is_integer(amount) || json_integer_value(amount) < 0)
+            || platform_webhook_amount(obj, "amount", &ev->amount) != 0)
         {
             return "a refund needs an id and an amount";
         }
-        ev->amount = json_integer_value(amount);
-        if (ev->payment_intent != NULL
-            && platform_webhook_str(obj, "status") != NULL
-            && strcmp(platform_webhook_str(obj, "status"), "failed") == 0)
+        status = platform_webhook_str(obj, "status");
+        if (ev->payment_intent != NULL && status != NULL
+            && strcmp(status, "failed") == 0)
         {
             ev->kind = PLATFORM_STRIPE_REFUND_FAILED;
         }
     } else if (strncmp(ev->type, "charge.dispute.", 15) == 0) {
         /* a Dispute object, whatever the event: its status says whether
          * its amount is withdrawn */
-        amount = json_object_get(obj, "amount");
         ev->dispute_status = platform_webhook_str(obj, "status");
         if (ev->object_id == NULL || ev->object_id[0] == '\0'
-            || !json_is_integer(amount) || json_integer_value(amount) < 0
+            || platform_webhook_amount(obj, "amount", &ev->amount) != 0
             || ev->dispute_status == NULL)
         {
             return "a dispute needs an id, an amount and a status";
         }
-        ev->amount = json_integer_value(amount);
         if (ev->payment_intent != NULL) {
             ev->kind = PLATFORM_STRIPE_DISPUTE;
         }
