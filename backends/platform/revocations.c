@@ -241,37 +241,37 @@ platform_revoke_thread(void *arg)
             listened = nano_db_connection(db);
         }
 
-        /* without a snapshot to publish, the database's answer to the
-         * clean-up says whether it is up */
-        nano_buf_init(&body);
-        st = platform_revoke.path != NULL
-             ? platform_revoke_entries(db, now, &body, md) : NANO_DB_OK;
-        if (platform_revoke.path == NULL) {
-            /* nothing to publish */
-        } else if (st == NANO_DB_OK
-            && (!have_last || memcmp(md, last, sizeof(md)) != 0
-                || now - written >= PLATFORM_REVOKE_REFRESH))
-        {
-            if (platform_revoke_write(platform_revoke.path, now, &body)
-                == 0)
+        /* without a snapshot to publish, the clean-up's own statements
+         * find out whether the database is up */
+        st = NANO_DB_OK;
+        if (platform_revoke.path != NULL) {
+            nano_buf_init(&body);
+            st = platform_revoke_entries(db, now, &body, md);
+            if (st == NANO_DB_OK
+                && (!have_last || memcmp(md, last, sizeof(md)) != 0
+                    || now - written >= PLATFORM_REVOKE_REFRESH))
             {
-                memcpy(last, md, sizeof(md));
-                have_last = 1;
-                written = now;
-            } else if (now - complained >= PLATFORM_REVOKE_LOG_EVERY) {
-                nano_log_error("revocations: cannot write %s: %s",
-                               platform_revoke.path, strerror(errno));
+                if (platform_revoke_write(platform_revoke.path, now, &body)
+                    == 0)
+                {
+                    memcpy(last, md, sizeof(md));
+                    have_last = 1;
+                    written = now;
+                } else if (now - complained >= PLATFORM_REVOKE_LOG_EVERY) {
+                    nano_log_error("revocations: cannot write %s: %s",
+                                   platform_revoke.path, strerror(errno));
+                    complained = now;
+                }
+            } else if (st != NANO_DB_OK
+                       && now - complained >= PLATFORM_REVOKE_LOG_EVERY)
+            {
+                nano_log_warn("revocations: cannot read the database (%s);"
+                              " the gateways keep the last snapshot",
+                              nano_db_last_error(db));
                 complained = now;
             }
-        } else if (st != NANO_DB_OK
-                   && now - complained >= PLATFORM_REVOKE_LOG_EVERY)
-        {
-            nano_log_warn("revocations: cannot read the database (%s); the"
-                          " gateways keep the last snapshot",
-                          nano_db_last_error(db));
-            complained = now;
+            nano_buf_cleanup(&body);
         }
-        nano_buf_cleanup(&body);
 
         if (st == NANO_DB_OK && now - cleaned >= PLATFORM_REVOKE_CLEAN) {
             platform_revoke_clean(db);
