@@ -145,14 +145,14 @@ nano_config_load(nano_config_t *cfg, int need_keys, char *err,
         goto fail;
     }
     media = getenv("NANO_MEDIA_DIR");
-    if (media != NULL && media[0] != '\0' && media[0] != '/') {
-        /* nginx serves the same folder from its own working directory:
-         * a relative one names two places */
-        snprintf(err, errlen, "NANO_MEDIA_DIR must be an absolute path"
-                 " (not \"%.80s\")", media);
-        goto fail;
-    }
     if (media != NULL && media[0] != '\0') {
+        if (media[0] != '/') {
+            /* nginx serves the same folder from its own working
+             * directory: a relative one names two places */
+            snprintf(err, errlen, "NANO_MEDIA_DIR must be an absolute path"
+                     " (not \"%.80s\")", media);
+            goto fail;
+        }
         cfg->media_dir = strdup(media);
     } else if (asprintf(&cfg->media_dir, "%s/.state/media", cfg->root) < 0) {
         cfg->media_dir = NULL;
