@@ -160,21 +160,27 @@ nothing_started() {
     ! pgrep -l 'nano-|nginx|postgres' && [ ! -e "$root/run/nano" ]
 }
 check "installing started nothing (no backend, socket, nginx or postgres)" nothing_started
+# app_users: nano-<app> of the platform and every module of the registry.
+app_users() {
+    echo nano-platform
+    sed -e 's/#.*//' "$root/etc/nano/modules.conf" | awk 'NF { print "nano-" $1 }'
+}
 users_ok() {
-    local a
-    for a in platform $(sed -e 's/#.*//' "$root/etc/nano/modules.conf" | awk 'NF { print $1 }'); do
-        inroot id "nano-$a" | grep -q '(nano-media)' || { inroot id "nano-$a"; return 1; }
+    local u
+    for u in $(app_users); do
+        inroot id "$u" | grep -q '(nano-upload)' || { inroot id "$u"; return 1; }
+        ! inroot id "$u" | grep -q '(nano-media)' || { inroot id "$u"; return 1; }
     done
     inroot id www-data | grep -q '(nano-media)'
 }
-check "one system user per app, each and www-data in nano-media" users_ok
+check "one system user per app, each in nano-upload and none in nano-media (www-data's)" users_ok
 media_ok() {
-    is 'root:nano-media 2750' owner /var/lib/nano/media &&
-        is 'root:nano-media 3770' owner /var/lib/nano/media/tmp &&
+    is 'root:nano-media 2751' owner /var/lib/nano/media &&
+        is 'root:nano-upload 3770' owner /var/lib/nano/media/tmp &&
         is 'nano-qwen:nano-media 2750' owner /var/lib/nano/media/qwen &&
         is 'nano-platform:nano-media 2750' owner /var/lib/nano/media/avatars
 }
-check "media folder root:nano-media 2750, tmp/ 3770, one per module (its user), avatars/ the platform's" media_ok
+check "media folder root:nano-media 2751, tmp/ root:nano-upload 3770, one per module (its user), avatars/ the platform's" media_ok
 key_ok() {
     is 'root:root 600' owner /etc/nano/keys &&
         [ "$(head -n 1 "$root/etc/nano/keys" | tr -d '\n' | wc -c)" -ge 32 ]
@@ -430,6 +436,48 @@ generate() {
         -user nano-nano-banana -group nano-media | grep .
 }
 check "an image nano-banana generated (its user's file) sent by nginx" generate
+# as_app APP CMD...: CMD as the app's user with its unit's groups
+as_app() {
+    local app=$1
+    shift
+    inroot setpriv --reuid="nano-$app" --regid="nano-$app" \
+        --groups="$(unit_get "$app" SupplementaryGroups | tr ' \n' ',,' | sed 's/,*$//')" -- "$@"
+}
+# Until 2026-12-07 every app was in nano-media, so any module could read
+# every other's files (and list the media root).
+isolated() {
+    local f
+    f=$(inroot find /var/lib/nano/media/nano-banana -type f -name '*.png' | head -n 1)
+    [ -n "$f" ] || return 1
+    as_app nano-banana test -r "$f" || { echo "nano-banana cannot read $f"; return 1; }
+    inroot runuser -u www-data -- test -r "$f" || { echo "www-data cannot read $f"; return 1; }
+    ! as_app qwen cat "$f" >/dev/null 2>&1 || { echo "nano-qwen read $f"; return 1; }
+    ! as_app platform ls /var/lib/nano/media/nano-banana >/dev/null 2>&1 ||
+        { echo "nano-platform listed nano-banana's folder"; return 1; }
+    ! as_app qwen ls /var/lib/nano/media >/dev/null 2>&1 ||
+        { echo "nano-qwen listed the media folder"; return 1; }
+}
+check "another app (qwen, the platform) can neither read nor list nano-banana's files; nginx reads them" isolated
+# An edit's image streams to tmp/ as nano-banana's file and is kept in its
+# own folder.
+edit_upload() {
+    local id i
+    expect 202 POST /nano-banana/api/generate \
+        -F 'prompt=the banana, greener' -F "image=@$work/generated.png;type=image/png" ||
+        return 1
+    id=$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' "$work/body")
+    for ((i = 0; i < 60; i++)); do
+        expect 200 GET "/nano-banana/api/generations/$id" || return 1
+        grep -q '"status":"succeeded"' "$work/body" && break
+        grep -q '"status":"failed"' "$work/body" && { cat "$work/body"; return 1; }
+        sleep 0.5
+    done
+    grep -q '"status":"succeeded"' "$work/body" || { cat "$work/body"; return 1; }
+    inroot find /var/lib/nano/media/nano-banana -path '*/inputs/*' -type f \
+        -user nano-nano-banana -perm 0640 | grep . &&
+        is '' inroot find /var/lib/nano/media/tmp -type f
+}
+check "an edit's uploaded image goes through tmp/ into nano-banana's folder (0640, its user's)" edit_upload
 avatar() {
     local id
     expect 200 GET /nano-banana/api/me || return 1
@@ -497,7 +545,10 @@ upgrade() {
         { tail "$work/upgrade.log"; return 1; }
     is "$next $next" versions
 }
+# as an install from before 2026-12-07 left it: every app in nano-media
+inroot usermod -a -G nano-media nano-qwen
 check "apt upgrades both packages to $next, the apps running" upgrade
+check "the upgrade takes the apps out of nano-media (nano-qwen was in it)" users_ok
 check "the upgrade's postinst restarts the running apps (try-restart nano@*.service)" \
     grep -Fx 'try-restart nano@*.service (programs present)' "$root$calls"
 # A reload keeps the module nginx's master loaded (dlopen of the same

@@ -84,16 +84,16 @@ nano_registry_parse(const char *text, size_t len, const char *what,
      * /etc/nano/common.env, which a module's <name>.env would replace;
      * the media root's own folders beside each module's (tmp: uploads
      * in flight, shared, which nano-setup then gave to the module
-     * alone; avatars: the platform's); media, whose user nano-media
-     * would be the group nano-media that every app's user is in (useradd
-     * refused it, and nano-setup stopped there);
+     * alone; avatars: the platform's); media and upload, whose users
+     * nano-media and nano-upload would be the groups nano-setup makes
+     * (useradd refused them, and nano-setup stopped there);
      * and the Makefile's targets, where `make <app>` builds an app
      * ("make clean" built a module "clean" to delete it, "make deps" one
      * before installing what it needs) */
     static const char *const  reserved[] = {
         "platform", "api", "ui", "signup", "settings", "billing",
         "admin", "migrate", "token", "offline", "provider", "testapp",
-        "common", "tmp", "avatars", "media",
+        "common", "tmp", "avatars", "media", "upload",
         "all", "apps", "tools", "module", "deps", "run", "test", "unit",
         "clean", "install", "install-platform", "install-module", "deb",
         "deps-deb", "deb-test", "fresh-test", "new-module", NULL

@@ -79,15 +79,15 @@ nano_upload_open(nano_upload_set_t *set)
         return nano_upload_refuse(set, 500, "out of memory");
     }
     snprintf(set->path, len, "%s/up-XXXXXX", set->dir);
+    /* 0600 (mkostemp's): tmp/ is shared by every app of an install,
+     * and an upload in flight is its app's alone until it is kept */
     set->fd = mkostemp(set->path, O_CLOEXEC);
-    if (set->fd < 0 || fchmod(set->fd, 0640) != 0) {
+    if (set->fd < 0) {
         err = errno;
         nano_log_error("upload: cannot create a file in %s: %s", set->dir,
                        strerror(err));
-        if (set->fd < 0) {
-            free(set->path);
-            set->path = NULL;
-        }
+        free(set->path);
+        set->path = NULL;
         return nano_upload_unstored(set, err);
     }
     return 0;
@@ -468,6 +468,11 @@ nano_upload_keep(nano_upload_set_t *set, const char *field,
                        set->files[i].path, dest, strerror(errno));
         errno = saved;
         goto out;
+    }
+    /* kept, in its app's own folder, it is as the app's other files are
+     * (a copy is made so); it was its app's alone while in tmp/ */
+    if (chmod(dest, 0640) != 0) {
+        nano_log_error("upload: cannot chmod %s: %s", dest, strerror(errno));
     }
     free((char *) set->files[i].path);
     set->files[i].path = copy;

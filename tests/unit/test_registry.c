@@ -177,10 +177,12 @@ test_refusals(void **state)
         { "avatars image offline T\n",
           "modules.conf:1: \"avatars\" is reserved" },
         /* installed, its user nano-media is the group nano-media of
-         * every app and nginx: useradd refused it (exit 9) and
-         * nano-setup stopped there, the later apps without users */
+         * nginx (nano-upload: of every app): useradd refused it (exit 9)
+         * and nano-setup stopped there, the later apps without users */
         { "media image offline T\n",
           "modules.conf:1: \"media\" is reserved" },
+        { "upload image offline T\n",
+          "modules.conf:1: \"upload\" is reserved" },
         /* the Makefile's own targets: `make <app>` builds an app, and
          * `make deps` built "deps" before installing what it needs */
         { "deps text offline T\n", "modules.conf:1: \"deps\" is reserved" },

@@ -1,6 +1,7 @@
 /*
  * Unit tests for uploads (nano_upload): files land in $media/tmp/ (made
- * 0750) as 0640 files and are sniffed; text parts become fields; the
+ * 0750) as 0600 files (tmp/ is every app's) and are sniffed; kept ones
+ * are 0640; text parts become fields; the
  * per-file and text limits answer 413 with their messages; files not
  * kept are removed at cleanup, kept ones moved.
  */
@@ -115,7 +116,7 @@ files_and_fields(void **state)
     assert_int_equal(u->size, sizeof(PNG_640) - 1 + 16);
     assert_int_equal(strncmp(u->path, tmpdir, strlen(tmpdir)), 0);
     assert_int_equal(stat(u->path, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0640);
+    assert_int_equal(st.st_mode & 0777, 0600);
     assert_int_equal(st.st_size, (off_t) u->size);
 
     u = nano_upload_get(&set, "notes");
@@ -145,6 +146,7 @@ files_and_fields(void **state)
     nano_upload_cleanup(&set);
     assert_int_equal(tmp_files(), 0);
     assert_int_equal(stat(kept, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640);
     nano_upload_cleanup(NULL);
 }
 
