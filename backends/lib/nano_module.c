@@ -600,11 +600,8 @@ nano_module_history(nano_req_t *req, nano_res_t *res)
                                        cursor, req->script_name, &items,
                                        &next)
                     : NANO_DB_UNAVAILABLE;
-    if (st == NANO_DB_INVALID) {
-        status = nano_res_field_error(res, "cursor", "that is not a cursor"
-                                      " this API gave");
-    } else if (st != NANO_DB_OK) {
-        status = nano_server_db_error(res, db, st);
+    if (st != NANO_DB_OK) {
+        status = nano_server_page_error(res, db, st);
     } else {
         status = nano_res_json(res, 200,
                                json_pack("{s:o, s:s?}", "items", items,

@@ -141,6 +141,16 @@ nano_server_db_error(nano_res_t *res, nano_db_t *db, nano_db_status_t st)
     return nano_res_error(res, 500, "internal", "database error");
 }
 
+int
+nano_server_page_error(nano_res_t *res, nano_db_t *db, nano_db_status_t st)
+{
+    if (st == NANO_DB_INVALID) {
+        return nano_res_field_error(res, "cursor", "that is not a cursor"
+                                    " this API gave");
+    }
+    return nano_server_db_error(res, db, st);
+}
+
 nano_db_t *
 nano_server_db_get(int wait_ms)
 {

@@ -128,6 +128,14 @@ int nano_server_db_error(nano_res_t *res, nano_db_t *db,
     nano_db_status_t st);
 
 /*
+ * The same for a read of one page of a list (nano_req_page's cursor):
+ * NANO_DB_INVALID is the cursor, which is not one the API gave, and
+ * answers 400 invalid_field naming it.  Returns the status.
+ */
+int nano_server_page_error(nano_res_t *res, nano_db_t *db,
+    nano_db_status_t st);
+
+/*
  * A pool connection for an app's own thread (a job runner, a
  * publisher): waits up to wait_ms for one.  Give it back with
  * nano_server_db_put.  NULL on timeout or without DATABASE_URL.

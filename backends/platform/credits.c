@@ -80,11 +80,8 @@ platform_credits(nano_req_t *req, nano_res_t *res)
     if (st == NANO_DB_OK) {
         st = nano_db_tx(db, platform_credits_read, &c);
     }
-    if (st == NANO_DB_INVALID) {
-        status = nano_res_field_error(res, "cursor", "that is not a cursor"
-                                      " this API gave");
-    } else if (st != NANO_DB_OK) {
-        status = nano_server_db_error(res, db, st);
+    if (st != NANO_DB_OK) {
+        status = nano_server_page_error(res, db, st);
     } else {
         status = nano_res_json(res, 200,
                                json_pack("{s:I, s:o, s:s?}",

@@ -328,21 +328,20 @@ async function main() {
     /* Download CSV asks first whether this page's account is still the
      * one signed in (checkedDownload); what went wrong shows under the
      * ledger */
-    checkedDownload($('.nbb-csv'), async () => {
+    checkedDownload($('.nbb-csv'), (e) => {
         const errorEl = $('[data-nbb-ledger-error]');
-        let res;
-        try {
-            res = await api('/api/auth/session');
-        } catch {
+        if (!e) {
+            errorEl.replaceChildren();
+            return true;
+        }
+        if (e.status === 0) {
             errorEl.replaceChildren('The CSV could not be downloaded: the network seems down.');
-            return false;
-        }
-        if (res.status !== 200) {
+        } else {
+            /* the refusal as api() gives it, for this page's words */
+            const res = { status: e.status, body: { error: e.code, message: e.detail } };
             errorEl.replaceChildren(...explain(res, 'download the CSV'));
-            return false;
         }
-        errorEl.replaceChildren();
-        return true;
+        return false;
     });
     await ledger.load();
     $('[data-nbb-more]').addEventListener('click', () => ledger.load(true));

@@ -164,14 +164,22 @@ export async function call(path, opts = {}) {
     throw new ApiError(res.status, body);
 }
 
+/* Whether this page's account is still the one signed in: null, or the
+ * ApiError of GET /api/auth/session, a call that names it (401: ended
+ * or another account's; status 0: the network). */
+function sessionRefusal() {
+    return call('/api/auth/session').then(() => null, (e) => e);
+}
+
 /* A download link (<a download>) cannot send X-Nano-User: after another
  * account signed in in another tab, this page's "Download" fetched that
  * account's file, and after a sign-out the download failed with nothing
- * said here.  So a click first awaits check() (a call that names this
- * page's account, which says on the page what went wrong and resolves
- * false); only then does the link's own download go on.  Without
- * JavaScript the plain link still downloads the signed-in account's. */
-export function checkedDownload(link, check) {
+ * said here.  So a click first asks sessionRefusal() and awaits
+ * judge(refusal or null), which says on the page what went wrong and
+ * resolves whether the download goes on; only then does the link's own
+ * download go on.  Without JavaScript the plain link still downloads
+ * the signed-in account's. */
+export function checkedDownload(link, judge) {
     let checked = false;
     link.addEventListener('click', async (e) => {
         if (checked) {
@@ -183,7 +191,7 @@ export function checkedDownload(link, check) {
         link.setAttribute('aria-busy', 'true');
         let ok = false;
         try {
-            ok = await check();
+            ok = await judge(await sessionRefusal());
         } finally {
             link.removeAttribute('aria-busy');
         }
@@ -808,17 +816,12 @@ class History {
             class: 'nbm-button-quiet', href: url, download: `${this.tool.name}-${item.id}-${n}.${extOf(out)}`,
             'aria-label': `${text}: ${item.prompt || 'generation'}`,
         }, text);
-        checkedDownload(a, async () => {
-            try {
-                await call('/api/auth/session');
-            } catch (e) {
-                /* only whose page it is stops it: the platform not
-                 * answering says nothing about this module's file */
-                if (!(e instanceof ApiError) || e.status !== 401) return true;
-                showError(errEl, explain(e));
-                return false;
-            }
-            return true;
+        checkedDownload(a, (e) => {
+            /* only whose page it is stops it: the platform not
+             * answering says nothing about this module's file */
+            if (!(e instanceof ApiError) || e.status !== 401) return true;
+            showError(errEl, explain(e));
+            return false;
         });
         return a;
     }
@@ -966,8 +969,7 @@ function statusBadge(item) {
 let mediaAsking = null;
 function watchMedia(media, says) {
     media.addEventListener('error', async () => {
-        mediaAsking ||= call('/api/auth/session').then(() => null, (e) => e)
-            .finally(() => { setTimeout(() => { mediaAsking = null; }, 1000); });
+        mediaAsking ||= sessionRefusal().finally(() => { setTimeout(() => { mediaAsking = null; }, 1000); });
         const e = await mediaAsking;
         if (e instanceof ApiError && e.status === 401) says(explain(e));
     });

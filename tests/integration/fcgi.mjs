@@ -14,6 +14,7 @@
 // (streamed replies) and a socket to close mid-reply; fcgiKept() a
 // connection kept between requests, as nginx keeps one.
 import net from 'node:net';
+import { jsonOf } from './lib.mjs';
 
 const VERSION = 1;
 const BEGIN_REQUEST = 1;
@@ -155,13 +156,7 @@ function replyReader(sent, onStdout) {
                 stderr: Buffer.concat(stderr).toString('utf8'),
                 appStatus: r.ended.appStatus,
                 protocolStatus: r.ended.protocolStatus,
-                json() {
-                    try {
-                        return JSON.parse(text);
-                    } catch {
-                        throw new Error(`not JSON (status ${p.status}, ${p.headers['content-type']}): ${text.slice(0, 300)}`);
-                    }
-                },
+                json: () => jsonOf(text, p.status, p.headers),
             };
         },
     };

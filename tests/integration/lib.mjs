@@ -57,13 +57,7 @@ export function request(method, path, { headers = {}, body, timeout = 20000, por
                     headers: res.headers,
                     text,
                     setCookies: sc,
-                    json() {
-                        try {
-                            return JSON.parse(text);
-                        } catch {
-                            throw new Error(`not JSON (status ${res.statusCode}, ${res.headers['content-type']}): ${text.slice(0, 300)}`);
-                        }
-                    },
+                    json: () => jsonOf(text, res.statusCode, res.headers),
                 });
             });
             res.on('error', reject);
@@ -76,6 +70,16 @@ export function request(method, path, { headers = {}, body, timeout = 20000, por
 }
 
 export const get = (path, opts) => request('GET', path, opts);
+
+// jsonOf(text, status, headers): an answer's body as JSON, or an error
+// that shows what came instead (json() of request and of fcgi.mjs).
+export function jsonOf(text, status, headers) {
+    try {
+        return JSON.parse(text);
+    } catch {
+        throw new Error(`not JSON (status ${status}, ${headers['content-type']}): ${text.slice(0, 300)}`);
+    }
+}
 
 // parseSetCookie("a=b; Path=/; HttpOnly") -> {name, value, attrs}
 // (attribute names lower-cased; flags are true).
