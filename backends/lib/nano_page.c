@@ -32,9 +32,24 @@ nano_page_current(const char *active, const char *href)
            ? " aria-current=\"page\"" : "";
 }
 
+/*
+ * The page's own path as the sign-in or sign-out link's callbackUrl, as
+ * NextAuth's client signIn() and signOut() send the page they are on:
+ * without it, both went where the callback-url cookie of the last
+ * sign-in pointed, another module's page as often as not.
+ */
+static void
+nano_page_back(nano_buf_t *out, const char *back)
+{
+    if (back != NULL && back[0] == '/' && back[1] != '/') {
+        nano_buf_puts(out, "?callbackUrl=");
+        nano_buf_urlencode(out, back);
+    }
+}
+
 int
-nano_page_header(nano_buf_t *out, const char *active, const char *user_name,
-    const char *user_id, const char *picture)
+nano_page_header(nano_buf_t *out, const char *active, const char *back,
+    const char *user_name, const char *user_id, const char *picture)
 {
     const nano_registry_module_t  *m;
     size_t                         i, n;
@@ -58,7 +73,9 @@ nano_page_header(nano_buf_t *out, const char *active, const char *user_name,
     }
     nano_buf_puts(out, "  </nav>\n  <div class=\"nb-user\">");
     if (user_name == NULL) {
-        nano_buf_puts(out, "<a href=\"/api/auth/signin\">Sign in</a>");
+        nano_buf_puts(out, "<a href=\"/api/auth/signin");
+        nano_page_back(out, back);
+        nano_buf_puts(out, "\">Sign in</a>");
         return nano_buf_puts(out, "</div>\n</header>");
     }
     /* the credit balance, filled in by the pages that show it */
@@ -84,8 +101,9 @@ nano_page_header(nano_buf_t *out, const char *active, const char *user_name,
     nano_buf_html(out, user_name);
     nano_buf_puts(out, "\">");
     nano_buf_html(out, user_name);
-    nano_buf_puts(out, "</span></span>\n    <a href=\"/api/auth/signout\">"
-                       "Sign out</a>");
+    nano_buf_puts(out, "</span></span>\n    <a href=\"/api/auth/signout");
+    nano_page_back(out, back);
+    nano_buf_puts(out, "\">Sign out</a>");
     return nano_buf_puts(out, "</div>\n</header>");
 }
 
@@ -208,12 +226,21 @@ nano_page_render_tpl(const nano_req_t *req, nano_res_t *res, int status,
 {
     nano_buf_t       header;
     nano_session_t   session;
+    char             back[512];
 
     nano_buf_init(&header);
     nano_session_init(&session);
+    /* the sign-in and sign-out pages (/api/auth/) are no page to come
+     * back to */
+    if (snprintf(back, sizeof(back), "%s%s", req->script_name, req->path)
+        >= (int) sizeof(back) || strncmp(back, "/api/", 5) == 0)
+    {
+        back[0] = '\0';
+    }
     /* a module marks its own link, the platform the page's */
     nano_page_header(&header, req->script_name[0] ? req->script_name
                                                   : req->path,
+                     back[0] ? back : NULL,
                      user_name, nano_req_param(req, "NANO_USER_ID"),
                      user_name != NULL ? nano_page_picture(req, &session)
                                        : NULL);

@@ -31,9 +31,10 @@ typedef struct {
  * is marked aria-current.  user_id (NULL: none) becomes the header's
  * data-nb-user, which the page's scripts send as X-Nano-User so that a
  * call made after another account signed in elsewhere is refused
- * (nano_server.c).
+ * (nano_server.c).  back (NULL: none), the page's own path, is the sign-in
+ * and sign-out links' callbackUrl.
  */
-int nano_page_header(nano_buf_t *out, const char *active,
+int nano_page_header(nano_buf_t *out, const char *active, const char *back,
     const char *user_name, const char *user_id, const char *picture);
 
 /*

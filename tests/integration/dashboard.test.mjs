@@ -357,7 +357,7 @@ test('GET /: the dashboard page for a signed-in user, the public home page other
     assert.ok(page.text.includes(u.user.name));
     // the shared header: account links, the current one marked, the name
     assert.match(page.text, /<nav class="nb-account" aria-label="Account"><a class="nb-dashboard" href="\/" aria-current="page">Dashboard<\/a><a class="nb-billing" href="\/billing">Billing<\/a><a class="nb-settings" href="\/settings">Settings<\/a><\/nav>/);
-    assert.ok(page.text.includes('<a href="/api/auth/signout">Sign out</a>'));
+    assert.ok(page.text.includes('<a href="/api/auth/signout?callbackUrl=%2F">Sign out</a>'));
     for (const m of MODULES) assert.ok(page.text.includes(`href="/${m}"`), `the header links /${m}`);
 
     const anon = await get('/', { headers: { Accept: 'text/html' } });

@@ -188,6 +188,26 @@ test('login journey: sign up, sign in once, open every module, sign out', async 
         for (const m of MODULES) assert.ok(res.text.includes(`href="/${m}`), `link to /${m}`);
     });
 
+    // The header's Sign out named no page, so its sign-out went where the
+    // callback-url cookie of the last sign-in pointed (often another
+    // module); NextAuth's client signOut() sends the page it is on.
+    await t.test("a page's Sign out (and a signed-out page's Sign in) come back to that page", async () => {
+        const page = await get('/seedream/', { headers: jar.headers({ Accept: 'text/html' }) });
+        assert.equal(page.status, 200);
+        const href = page.text.match(/<a href="([^"]*)">Sign out<\/a>/)?.[1];
+        assert.equal(href, '/api/auth/signout?callbackUrl=%2Fseedream%2F');
+        const out = await get(href, { headers: jar.headers({ Accept: 'text/html' }) });
+        assert.equal(out.status, 200);
+        const back = out.text.match(/name="callbackUrl" value="([^"]*)"/)?.[1];
+        assert.ok(back, 'the sign-out form has a callbackUrl');
+        assert.equal(new URL(back, ORIGIN).href, `${ORIGIN}/seedream/`);
+        assert.ok(out.text.includes('<a href="/api/auth/signout">Sign out</a>'),
+            'the sign-out page names no page of its own');
+        const home = await get('/', { headers: { Accept: 'text/html' } });
+        assert.equal(home.status, 200);
+        assert.ok(home.text.includes('<a href="/api/auth/signin?callbackUrl=%2F">Sign in</a>'));
+    });
+
     await t.test('sign out: POST with csrf clears the cookie; modules redirect again', async () => {
         const csrfToken = await csrf(jar);
         const res = await request('POST', '/api/auth/signout', {
