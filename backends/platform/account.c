@@ -8,12 +8,15 @@
 
 #include <dirent.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "nano_clock.h"
 #include "nano_cutoff.h"
 #include "nano_email.h"
 #include "nano_file.h"
@@ -21,6 +24,9 @@
 #include "nano_password.h"
 #include "nano_server.h"
 #include "platform.h"
+
+/* threads removing deleted users' folders at once (per process) */
+#define PLATFORM_REMOVERS  4
 
 int
 platform_account_session(nano_req_t *req, nano_res_t *res, int change,
@@ -75,29 +81,108 @@ platform_account_begin(nano_req_t *req, nano_res_t *res, nano_db_t **db,
  * A deleted user's files: <media>/<module>/<user> of every module folder
  * there, not only the registry's: a module taken out of the registry
  * leaves its users' files behind, and they go with the account too.
+ * The number of files removed is added to *files (may be NULL).
  */
 static void
-platform_account_remove_media(const char *media, const char *user_id)
+platform_account_remove_folders(const char *media, const char *user_id,
+    size_t *files)
 {
     DIR            *d;
     struct dirent  *e;
     char            dir[PATH_MAX];
 
+    if ((d = opendir(media)) == NULL) {
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0
+            && snprintf(dir, sizeof(dir), "%s/%s/%s", media, e->d_name,
+                        user_id) < (int) sizeof(dir))
+        {
+            /* under the packages each module's folder is its own user's:
+             * the module removes it (nano_jobs_remove_user) */
+            (void) nano_file_remove_tree(dir, 4, files);
+        }
+    }
+    closedir(d);
+}
+
+typedef struct {
+    char  *media;
+    char  *user_id;
+} platform_remover_t;
+
+static atomic_int  platform_removers;
+
+static void
+platform_remover_free(platform_remover_t *r)
+{
+    free(r->media);
+    free(r->user_id);
+    free(r);
+}
+
+static void *
+platform_account_remove_thread(void *arg)
+{
+    platform_remover_t  *r = arg;
+    size_t               files = 0;
+    long long            t0 = nano_clock_ms();
+
+    platform_account_remove_folders(r->media, r->user_id, &files);
+    nano_log_info("removed the %zu files of deleted user %s in %lld ms",
+                  files, r->user_id, nano_clock_ms() - t0);
+    platform_remover_free(r);
+    atomic_fetch_sub(&platform_removers, 1);
+    return NULL;
+}
+
+/*
+ * The avatar goes at once (it is served to every signed-in user); the
+ * folders after the answer, on a detached thread: a heavy account's
+ * 100,000 generations' folders take minutes on a busy disk, and removed
+ * inside the request they kept the committed deletion's answer (and the
+ * cleared cookie) past nginx's fastcgi_read_timeout, a 504 (found by the
+ * deletion probe).  At most PLATFORM_REMOVERS run at once; beyond that,
+ * or without a thread, the request removes them itself, slower but
+ * never leaving a module's folder that no sweep looks at any more.
+ */
+static void
+platform_account_remove_media(const char *media, const char *user_id)
+{
+    platform_remover_t  *r;
+    pthread_attr_t       attr;
+    pthread_t            t;
+    int                  rc = -1;
+
     if (media == NULL || media[0] == '\0' || !nano_file_name_ok(user_id)) {
         return;
     }
-    if ((d = opendir(media)) != NULL) {
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0
-                && snprintf(dir, sizeof(dir), "%s/%s/%s", media, e->d_name,
-                            user_id) < (int) sizeof(dir))
-            {
-                (void) nano_file_remove_tree(dir, 4, NULL);
-            }
-        }
-        closedir(d);
-    }
     platform_avatar_remove(media, user_id);
+    if (atomic_fetch_add(&platform_removers, 1) >= PLATFORM_REMOVERS) {
+        atomic_fetch_sub(&platform_removers, 1);
+        nano_log_warn("%d removals of deleted users' files run already:"
+                      " user %s's are removed in its request",
+                      PLATFORM_REMOVERS, user_id);
+        platform_account_remove_folders(media, user_id, NULL);
+        return;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r != NULL && (r->media = strdup(media)) != NULL
+        && (r->user_id = strdup(user_id)) != NULL
+        && (rc = pthread_attr_init(&attr)) == 0)
+    {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        rc = pthread_create(&t, &attr, platform_account_remove_thread, r);
+        pthread_attr_destroy(&attr);
+    }
+    if (rc != 0) {
+        if (r != NULL) {
+            platform_remover_free(r);
+        }
+        atomic_fetch_sub(&platform_removers, 1);
+        platform_account_remove_folders(media, user_id, NULL);
+    }
 }
 
 /*
