@@ -20,6 +20,7 @@
 #include "nano_cutoff.h"
 #include "nano_email.h"
 #include "nano_file.h"
+#include "nano_gen.h"
 #include "nano_log.h"
 #include "nano_password.h"
 #include "nano_server.h"
@@ -487,31 +488,26 @@ out:
 #define PLATFORM_ISO(col)                                                     \
     "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
-/* A user's live sessions as the database keeps them ("AuthSession"
- * rows not yet expired; revoked and cut-off ones lose their rows), the
- * one of this request marked current.  A new array, or NULL. */
-json_t *
-platform_account_session_list(nano_db_t *db, const char *user_id,
-    const char *current, nano_db_status_t *st)
-{
-    static const char   sql[] =
-        "SELECT \"id\", " PLATFORM_ISO("\"createdAt\"") " AS created, "
-        PLATFORM_ISO("\"lastSeenAt\"") " AS seen, \"ipAddress\","
-        " \"userAgent\" FROM \"AuthSession\" WHERE \"userId\" = $1"
-        " AND \"expires\" > extract(epoch FROM now())"
-        " ORDER BY \"lastSeenAt\" DESC, \"id\"";
-    const char         *params[1] = { user_id };
-    PGresult           *r;
-    json_t             *out;
-    const char         *id;
-    int                 i;
+/* The sessions' columns: id, created, seen, ipAddress, userAgent, and
+ * the cursor's time (created_raw). */
+#define PLATFORM_SESSION_COLUMNS                                              \
+    "SELECT \"id\", " PLATFORM_ISO("\"createdAt\"") " AS created, "          \
+    PLATFORM_ISO("\"lastSeenAt\"") " AS seen, \"ipAddress\","                \
+    " \"userAgent\", to_char(\"createdAt\", 'YYYY-MM-DD HH24:MI:SS.US')"      \
+    " AS created_raw FROM \"AuthSession\" WHERE \"userId\" = $1"              \
+    " AND \"expires\" > extract(epoch FROM now())"
 
-    r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, st);
-    if (r == NULL) {
-        return NULL;
-    }
+/* Rows 0..n-1 of r as session objects, the one with id current marked:
+ * a new array, or NULL. */
+static json_t *
+platform_account_session_rows(PGresult *r, int n, const char *current)
+{
+    json_t      *out;
+    const char  *id;
+    int          i;
+
     out = json_array();
-    for (i = 0; out != NULL && i < PQntuples(r); i++) {
+    for (i = 0; out != NULL && i < n; i++) {
         id = PQgetvalue(r, i, 0);
         if (json_array_append_new(out,
                 json_pack("{s:s, s:b, s:s, s:s, s:s?, s:s?}",
@@ -529,6 +525,27 @@ platform_account_session_list(nano_db_t *db, const char *user_id,
             out = NULL;
         }
     }
+    return out;
+}
+
+/* A user's live sessions as the database keeps them ("AuthSession"
+ * rows not yet expired; revoked and cut-off ones lose their rows), the
+ * one of this request marked current.  A new array, or NULL. */
+json_t *
+platform_account_session_list(nano_db_t *db, const char *user_id,
+    const char *current, nano_db_status_t *st)
+{
+    static const char   sql[] =
+        PLATFORM_SESSION_COLUMNS " ORDER BY \"lastSeenAt\" DESC, \"id\"";
+    const char         *params[1] = { user_id };
+    PGresult           *r;
+    json_t             *out;
+
+    r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, st);
+    if (r == NULL) {
+        return NULL;
+    }
+    out = platform_account_session_rows(r, PQntuples(r), current);
     PQclear(r);
     if (out == NULL) {
         *st = NANO_DB_FAILED;
@@ -536,27 +553,119 @@ platform_account_session_list(nano_db_t *db, const char *user_id,
     return out;
 }
 
+/*
+ * A page of them, newest sign-in first: the time a session began never
+ * changes, where the last use moves a session up while a client pages.
+ * The cursor is "<createdAt>|<id>" of the page's last row.
+ */
+static nano_db_status_t
+platform_account_session_page(nano_db_t *db, const char *user_id,
+    const char *current, int limit, const char *cursor, json_t **items,
+    char **next)
+{
+    static const char   sql[] =
+        PLATFORM_SESSION_COLUMNS
+        " AND ($2::timestamp IS NULL"
+        " OR (\"createdAt\", \"id\") < ($2::timestamp, $3))"
+        " ORDER BY \"createdAt\" DESC, \"id\" DESC LIMIT $4";
+    const char         *params[4] = { user_id, NULL, NULL, NULL };
+    const char         *bar;
+    char                at[40], lim[16];
+    nano_db_status_t    st;
+    PGresult           *r;
+    size_t              len;
+    int                 n, shown;
+
+    *items = NULL;
+    *next = NULL;
+    if (cursor != NULL) {
+        bar = strchr(cursor, '|');
+        if (bar == NULL || bar == cursor || (size_t) (bar - cursor)
+            >= sizeof(at) || bar[1] == '\0')
+        {
+            return NANO_DB_INVALID;
+        }
+        memcpy(at, cursor, (size_t) (bar - cursor));
+        at[bar - cursor] = '\0';
+        if (!nano_gen_cursor_time_ok(at)) {
+            return NANO_DB_INVALID;
+        }
+        params[1] = at;
+        params[2] = bar + 1;
+    }
+    snprintf(lim, sizeof(lim), "%d", limit + 1);
+    params[3] = lim;
+    r = nano_db_exec(db, sql, 4, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    n = PQntuples(r);
+    shown = n > limit ? limit : n;
+    *items = platform_account_session_rows(r, shown, current);
+    if (*items != NULL && n > limit) {
+        len = strlen(PQgetvalue(r, shown - 1, 5))
+              + strlen(PQgetvalue(r, shown - 1, 0)) + 2;
+        if ((*next = malloc(len)) == NULL) {
+            json_decref(*items);
+            *items = NULL;
+        } else {
+            snprintf(*next, len, "%s|%s", PQgetvalue(r, shown - 1, 5),
+                     PQgetvalue(r, shown - 1, 0));
+        }
+    }
+    PQclear(r);
+    return *items != NULL ? NANO_DB_OK : NANO_DB_FAILED;
+}
+
+/*
+ * GET /api/account/sessions?limit=&cursor=: a page of the sessions,
+ * as the history and the ledger are paged.  The whole list had no bound:
+ * a script signing in (10 a minute pass nginx) leaves a row per sign-in
+ * for 30 days, and 20,000 of them were an 8 MB answer built in the
+ * platform's memory, and as many rows on the settings page (found by
+ * the deletion probe).
+ */
 int
 platform_account_sessions(nano_req_t *req, nano_res_t *res)
 {
     platform_session_t   ps;
     nano_db_status_t     st = NANO_DB_OK;
     nano_db_t           *db = NULL;
-    json_t              *list;
+    nano_form_t          q;
+    const char          *cursor;
+    json_t              *items = NULL;
+    char                *next = NULL;
+    long                 limit = 50;
     int                  status;
 
     platform_session_init(&ps);
+    nano_form_init(&q);
     status = platform_account_session(req, res, 0, &db, &ps);
+    if (status == 0) {
+        status = nano_req_page(req, res, &q, 50, 100, &limit, &cursor);
+    }
     if (status != 0) {
         goto out;
     }
-    list = platform_account_session_list(db, ps.user.id,
-                                         ps.token.claims.jti.len > 0
-                                         ? ps.token.claims.jti.data : NULL,
-                                         &st);
-    status = list != NULL ? nano_res_json(res, 200, list)
-                          : nano_server_db_error(res, db, st);
+    st = platform_account_session_page(db, ps.user.id,
+                                       ps.token.claims.jti.len > 0
+                                       ? ps.token.claims.jti.data : NULL,
+                                       (int) limit, cursor, &items, &next);
+    if (st == NANO_DB_INVALID) {
+        status = nano_res_field_error(res, "cursor", "that is not a cursor"
+                                      " this API gave");
+    } else if (st != NANO_DB_OK) {
+        status = nano_server_db_error(res, db, st);
+    } else {
+        status = nano_res_json(res, 200,
+                               json_pack("{s:o, s:s?}", "sessions", items,
+                                         "nextCursor", next));
+        items = NULL;
+    }
 out:
+    json_decref(items);
+    free(next);
+    nano_form_cleanup(&q);
     platform_session_cleanup(&ps);
     return status;
 }
