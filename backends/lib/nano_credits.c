@@ -64,12 +64,12 @@ nano_credits_balance(nano_db_t *db, const char *user_id, long long *balance)
     if (st != NANO_DB_OK) {
         return st;
     }
-    return nano_credits_balance_read(db, user_id, balance);
+    return nano_credits_balance_read(db, user_id, balance, NULL);
 }
 
 nano_db_status_t
 nano_credits_balance_read(nano_db_t *db, const char *user_id,
-    long long *balance)
+    long long *balance, int *found)
 {
     static const char   sql[] =
         "SELECT \"balance\" FROM \"CreditAccount\" WHERE \"userId\" = $1";
@@ -78,12 +78,18 @@ nano_credits_balance_read(nano_db_t *db, const char *user_id,
     PGresult           *r;
 
     *balance = 0;
+    if (found != NULL) {
+        *found = 0;
+    }
     r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         return st;
     }
     if (PQntuples(r) == 1) {
         *balance = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        if (found != NULL) {
+            *found = 1;
+        }
     }
     PQclear(r);
     return NANO_DB_OK;

@@ -40,9 +40,11 @@ nano_db_status_t nano_credits_balance(nano_db_t *db, const char *user_id,
 
 /* The balance alone (0 without an account): a pure read, which a
  * REPEATABLE READ snapshot can take while admissions update the
- * account, where nano_credits_ensure's INSERT cannot. */
+ * account, where nano_credits_ensure's INSERT cannot.  *found (may be
+ * NULL) is 1 when the account exists: after nano_credits_ensure, 0
+ * means the user does not. */
 nano_db_status_t nano_credits_balance_read(nano_db_t *db,
-    const char *user_id, long long *balance);
+    const char *user_id, long long *balance, int *found);
 
 /*
  * Gives a generation's debit back, exactly once: *refunded is 1 when this

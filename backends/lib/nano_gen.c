@@ -620,7 +620,7 @@ nano_gen_json(const nano_gen_t *g, const char *base)
  * 1 or later.  Anything else would reach the server only to fail there
  * and fill its log with "date/time field value out of range".
  */
-static int
+int
 nano_gen_cursor_time_ok(const char *at)
 {
     static const char  shape[] = "dddd-dd-dd dd:dd:dd";

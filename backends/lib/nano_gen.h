@@ -178,6 +178,13 @@ nano_db_status_t nano_gen_history(nano_db_t *db, const char *user_id,
     json_t **items, char **next);
 
 /*
+ * 1 when at is a time as to_char(t, 'YYYY-MM-DD HH24:MI:SS.US') prints
+ * a TIMESTAMP(3), the first half of a page's cursor: checked before it
+ * reaches PostgreSQL, whose refusal would fill its log.
+ */
+int nano_gen_cursor_time_ok(const char *at);
+
+/*
  * Every generation of user_id, newest first, each as a nano_gen_json
  * object under its own module's base ("/<module>") handed to each(),
  * which must not keep it: the data export.  Read batch rows at a time

@@ -8,19 +8,26 @@
 
 #include <dirent.h>
 #include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "nano_clock.h"
 #include "nano_cutoff.h"
 #include "nano_email.h"
 #include "nano_file.h"
+#include "nano_gen.h"
 #include "nano_log.h"
 #include "nano_password.h"
 #include "nano_server.h"
 #include "platform.h"
+
+/* threads removing deleted users' folders at once (per process) */
+#define PLATFORM_REMOVERS  4
 
 int
 platform_account_session(nano_req_t *req, nano_res_t *res, int change,
@@ -75,29 +82,108 @@ platform_account_begin(nano_req_t *req, nano_res_t *res, nano_db_t **db,
  * A deleted user's files: <media>/<module>/<user> of every module folder
  * there, not only the registry's: a module taken out of the registry
  * leaves its users' files behind, and they go with the account too.
+ * The number of files removed is added to *files (may be NULL).
  */
 static void
-platform_account_remove_media(const char *media, const char *user_id)
+platform_account_remove_folders(const char *media, const char *user_id,
+    size_t *files)
 {
     DIR            *d;
     struct dirent  *e;
     char            dir[PATH_MAX];
 
+    if ((d = opendir(media)) == NULL) {
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0
+            && snprintf(dir, sizeof(dir), "%s/%s/%s", media, e->d_name,
+                        user_id) < (int) sizeof(dir))
+        {
+            /* under the packages each module's folder is its own user's:
+             * the module removes it (nano_jobs_remove_user) */
+            (void) nano_file_remove_tree(dir, 4, files);
+        }
+    }
+    closedir(d);
+}
+
+typedef struct {
+    char  *media;
+    char  *user_id;
+} platform_remover_t;
+
+static atomic_int  platform_removers;
+
+static void
+platform_remover_free(platform_remover_t *r)
+{
+    free(r->media);
+    free(r->user_id);
+    free(r);
+}
+
+static void *
+platform_account_remove_thread(void *arg)
+{
+    platform_remover_t  *r = arg;
+    size_t               files = 0;
+    long long            t0 = nano_clock_ms();
+
+    platform_account_remove_folders(r->media, r->user_id, &files);
+    nano_log_info("removed the %zu files of deleted user %s in %lld ms",
+                  files, r->user_id, nano_clock_ms() - t0);
+    platform_remover_free(r);
+    atomic_fetch_sub(&platform_removers, 1);
+    return NULL;
+}
+
+/*
+ * The avatar goes at once (it is served to every signed-in user); the
+ * folders after the answer, on a detached thread: a heavy account's
+ * 100,000 generations' folders take minutes on a busy disk, and removed
+ * inside the request they kept the committed deletion's answer (and the
+ * cleared cookie) past nginx's fastcgi_read_timeout, a 504 (found by the
+ * deletion probe).  At most PLATFORM_REMOVERS run at once; beyond that,
+ * or without a thread, the request removes them itself, slower but
+ * never leaving a module's folder that no sweep looks at any more.
+ */
+static void
+platform_account_remove_media(const char *media, const char *user_id)
+{
+    platform_remover_t  *r;
+    pthread_attr_t       attr;
+    pthread_t            t;
+    int                  rc = -1;
+
     if (media == NULL || media[0] == '\0' || !nano_file_name_ok(user_id)) {
         return;
     }
-    if ((d = opendir(media)) != NULL) {
-        while ((e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0
-                && snprintf(dir, sizeof(dir), "%s/%s/%s", media, e->d_name,
-                            user_id) < (int) sizeof(dir))
-            {
-                (void) nano_file_remove_tree(dir, 4, NULL);
-            }
-        }
-        closedir(d);
-    }
     platform_avatar_remove(media, user_id);
+    if (atomic_fetch_add(&platform_removers, 1) >= PLATFORM_REMOVERS) {
+        atomic_fetch_sub(&platform_removers, 1);
+        nano_log_warn("%d removals of deleted users' files run already:"
+                      " user %s's are removed in its request",
+                      PLATFORM_REMOVERS, user_id);
+        platform_account_remove_folders(media, user_id, NULL);
+        return;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r != NULL && (r->media = strdup(media)) != NULL
+        && (r->user_id = strdup(user_id)) != NULL
+        && (rc = pthread_attr_init(&attr)) == 0)
+    {
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        rc = pthread_create(&t, &attr, platform_account_remove_thread, r);
+        pthread_attr_destroy(&attr);
+    }
+    if (rc != 0) {
+        if (r != NULL) {
+            platform_remover_free(r);
+        }
+        atomic_fetch_sub(&platform_removers, 1);
+        platform_account_remove_folders(media, user_id, NULL);
+    }
 }
 
 /*
@@ -402,31 +488,26 @@ out:
 #define PLATFORM_ISO(col)                                                     \
     "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
-/* A user's live sessions as the database keeps them ("AuthSession"
- * rows not yet expired; revoked and cut-off ones lose their rows), the
- * one of this request marked current.  A new array, or NULL. */
-json_t *
-platform_account_session_list(nano_db_t *db, const char *user_id,
-    const char *current, nano_db_status_t *st)
-{
-    static const char   sql[] =
-        "SELECT \"id\", " PLATFORM_ISO("\"createdAt\"") " AS created, "
-        PLATFORM_ISO("\"lastSeenAt\"") " AS seen, \"ipAddress\","
-        " \"userAgent\" FROM \"AuthSession\" WHERE \"userId\" = $1"
-        " AND \"expires\" > extract(epoch FROM now())"
-        " ORDER BY \"lastSeenAt\" DESC, \"id\"";
-    const char         *params[1] = { user_id };
-    PGresult           *r;
-    json_t             *out;
-    const char         *id;
-    int                 i;
+/* The sessions' columns: id, created, seen, ipAddress, userAgent, and
+ * the cursor's time (created_raw). */
+#define PLATFORM_SESSION_COLUMNS                                              \
+    "SELECT \"id\", " PLATFORM_ISO("\"createdAt\"") " AS created, "          \
+    PLATFORM_ISO("\"lastSeenAt\"") " AS seen, \"ipAddress\","                \
+    " \"userAgent\", to_char(\"createdAt\", 'YYYY-MM-DD HH24:MI:SS.US')"      \
+    " AS created_raw FROM \"AuthSession\" WHERE \"userId\" = $1"              \
+    " AND \"expires\" > extract(epoch FROM now())"
 
-    r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, st);
-    if (r == NULL) {
-        return NULL;
-    }
+/* Rows 0..n-1 of r as session objects, the one with id current marked:
+ * a new array, or NULL. */
+static json_t *
+platform_account_session_rows(PGresult *r, int n, const char *current)
+{
+    json_t      *out;
+    const char  *id;
+    int          i;
+
     out = json_array();
-    for (i = 0; out != NULL && i < PQntuples(r); i++) {
+    for (i = 0; out != NULL && i < n; i++) {
         id = PQgetvalue(r, i, 0);
         if (json_array_append_new(out,
                 json_pack("{s:s, s:b, s:s, s:s, s:s?, s:s?}",
@@ -444,6 +525,27 @@ platform_account_session_list(nano_db_t *db, const char *user_id,
             out = NULL;
         }
     }
+    return out;
+}
+
+/* A user's live sessions as the database keeps them ("AuthSession"
+ * rows not yet expired; revoked and cut-off ones lose their rows), the
+ * one of this request marked current.  A new array, or NULL. */
+json_t *
+platform_account_session_list(nano_db_t *db, const char *user_id,
+    const char *current, nano_db_status_t *st)
+{
+    static const char   sql[] =
+        PLATFORM_SESSION_COLUMNS " ORDER BY \"lastSeenAt\" DESC, \"id\"";
+    const char         *params[1] = { user_id };
+    PGresult           *r;
+    json_t             *out;
+
+    r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, st);
+    if (r == NULL) {
+        return NULL;
+    }
+    out = platform_account_session_rows(r, PQntuples(r), current);
     PQclear(r);
     if (out == NULL) {
         *st = NANO_DB_FAILED;
@@ -451,27 +553,116 @@ platform_account_session_list(nano_db_t *db, const char *user_id,
     return out;
 }
 
+/*
+ * A page of them, newest sign-in first: the time a session began never
+ * changes, where the last use moves a session up while a client pages.
+ * The cursor is "<createdAt>|<id>" of the page's last row.
+ */
+static nano_db_status_t
+platform_account_session_page(nano_db_t *db, const char *user_id,
+    const char *current, int limit, const char *cursor, json_t **items,
+    char **next)
+{
+    static const char   sql[] =
+        PLATFORM_SESSION_COLUMNS
+        " AND ($2::timestamp IS NULL"
+        " OR (\"createdAt\", \"id\") < ($2::timestamp, $3))"
+        " ORDER BY \"createdAt\" DESC, \"id\" DESC LIMIT $4";
+    const char         *params[4] = { user_id, NULL, NULL, NULL };
+    const char         *bar;
+    char                at[40], lim[16];
+    nano_db_status_t    st;
+    PGresult           *r;
+    size_t              len;
+    int                 n, shown;
+
+    *items = NULL;
+    *next = NULL;
+    if (cursor != NULL) {
+        bar = strchr(cursor, '|');
+        if (bar == NULL || bar == cursor || (size_t) (bar - cursor)
+            >= sizeof(at) || bar[1] == '\0')
+        {
+            return NANO_DB_INVALID;
+        }
+        memcpy(at, cursor, (size_t) (bar - cursor));
+        at[bar - cursor] = '\0';
+        if (!nano_gen_cursor_time_ok(at)) {
+            return NANO_DB_INVALID;
+        }
+        params[1] = at;
+        params[2] = bar + 1;
+    }
+    snprintf(lim, sizeof(lim), "%d", limit + 1);
+    params[3] = lim;
+    r = nano_db_exec(db, sql, 4, params, PGRES_TUPLES_OK, &st);
+    if (r == NULL) {
+        return st;
+    }
+    n = PQntuples(r);
+    shown = n > limit ? limit : n;
+    *items = platform_account_session_rows(r, shown, current);
+    if (*items != NULL && n > limit) {
+        len = strlen(PQgetvalue(r, shown - 1, 5))
+              + strlen(PQgetvalue(r, shown - 1, 0)) + 2;
+        if ((*next = malloc(len)) == NULL) {
+            json_decref(*items);
+            *items = NULL;
+        } else {
+            snprintf(*next, len, "%s|%s", PQgetvalue(r, shown - 1, 5),
+                     PQgetvalue(r, shown - 1, 0));
+        }
+    }
+    PQclear(r);
+    return *items != NULL ? NANO_DB_OK : NANO_DB_FAILED;
+}
+
+/*
+ * GET /api/account/sessions?limit=&cursor=: a page of the sessions,
+ * as the history and the ledger are paged.  The whole list had no bound:
+ * a script signing in (10 a minute pass nginx) leaves a row per sign-in
+ * for 30 days, and 20,000 of them were an 8 MB answer built in the
+ * platform's memory, and as many rows on the settings page (found by
+ * the deletion probe).
+ */
 int
 platform_account_sessions(nano_req_t *req, nano_res_t *res)
 {
     platform_session_t   ps;
     nano_db_status_t     st = NANO_DB_OK;
     nano_db_t           *db = NULL;
-    json_t              *list;
+    nano_form_t          q;
+    const char          *cursor;
+    json_t              *items = NULL;
+    char                *next = NULL;
+    long                 limit = 50;
     int                  status;
 
     platform_session_init(&ps);
+    nano_form_init(&q);
     status = platform_account_session(req, res, 0, &db, &ps);
+    if (status == 0) {
+        status = nano_req_page(req, res, &q, 50, 100, &limit, &cursor);
+    }
     if (status != 0) {
         goto out;
     }
-    list = platform_account_session_list(db, ps.user.id,
-                                         ps.token.claims.jti.len > 0
-                                         ? ps.token.claims.jti.data : NULL,
-                                         &st);
-    status = list != NULL ? nano_res_json(res, 200, list)
-                          : nano_server_db_error(res, db, st);
+    st = platform_account_session_page(db, ps.user.id,
+                                       ps.token.claims.jti.len > 0
+                                       ? ps.token.claims.jti.data : NULL,
+                                       (int) limit, cursor, &items, &next);
+    if (st != NANO_DB_OK) {
+        status = nano_server_page_error(res, db, st);
+    } else {
+        status = nano_res_json(res, 200,
+                               json_pack("{s:o, s:s?}", "sessions", items,
+                                         "nextCursor", next));
+        items = NULL;
+    }
 out:
+    json_decref(items);
+    free(next);
+    nano_form_cleanup(&q);
     platform_session_cleanup(&ps);
     return status;
 }

@@ -15,12 +15,22 @@
 #include "nano_server.h"
 #include "platform.h"
 
+int
+platform_no_account(nano_res_t *res, const char *user_id)
+{
+    nano_log_info("user %s: a session of an account the database lacks",
+                  user_id);
+    return nano_res_error(res, 401, "unauthorized",
+                          "this account no longer exists: sign in again");
+}
+
 /* What GET /api/credits reads, in one snapshot. */
 typedef struct {
     const char  *user;
     int          limit;
     const char  *cursor;
     long long    balance;
+    int          found;       /* the account exists */
     json_t      *items;
     char        *next;
 } platform_credits_read_t;
@@ -40,7 +50,7 @@ platform_credits_read(nano_db_t *db, void *arg)
     PQclear(nano_db_exec(db, "SET TRANSACTION ISOLATION LEVEL REPEATABLE"
                          " READ, READ ONLY", 0, NULL, PGRES_COMMAND_OK, &st));
     if (st == NANO_DB_OK) {
-        st = nano_credits_balance_read(db, c->user, &c->balance);
+        st = nano_credits_balance_read(db, c->user, &c->balance, &c->found);
     }
     if (st == NANO_DB_OK) {
         json_decref(c->items);
@@ -61,7 +71,7 @@ platform_credits(nano_req_t *req, nano_res_t *res)
     nano_form_t              q;
     nano_db_status_t         st;
     nano_db_t               *db;
-    platform_credits_read_t  c = { user, 0, NULL, 0, NULL, NULL };
+    platform_credits_read_t  c = { user, 0, NULL, 0, 0, NULL, NULL };
     long                     limit = 20;
     int                      status;
 
@@ -82,6 +92,8 @@ platform_credits(nano_req_t *req, nano_res_t *res)
     }
     if (st != NANO_DB_OK) {
         status = nano_server_page_error(res, db, st);
+    } else if (!c.found) {
+        status = platform_no_account(res, user);
     } else {
         status = nano_res_json(res, 200,
                                json_pack("{s:I, s:o, s:s?}",
@@ -104,6 +116,7 @@ out:
 /* What GET /api/credits.csv reads, in one snapshot. */
 typedef struct {
     const char  *user;
+    int          found;       /* the user exists */
     nano_buf_t   csv;
 } platform_credits_csv_t;
 
@@ -120,6 +133,8 @@ platform_credits_csv_read(nano_db_t *db, void *arg)
         " \"module\", \"generationId\", \"note\" FROM \"CreditLedger\""
         " WHERE \"userId\" = $1 AND \"id\" > $2::bigint"
         " ORDER BY \"id\" LIMIT " PLATFORM_CSV_BATCH;
+    static const char        user_sql[] =
+        "SELECT 1 FROM \"User\" WHERE \"id\" = $1";
     platform_credits_csv_t  *c = arg;
     const char              *params[2];
     nano_db_status_t         st;
@@ -129,7 +144,10 @@ platform_credits_csv_read(nano_db_t *db, void *arg)
 
     PQclear(nano_db_exec(db, "SET TRANSACTION ISOLATION LEVEL REPEATABLE"
                          " READ, READ ONLY", 0, NULL, PGRES_COMMAND_OK, &st));
-    if (st != NANO_DB_OK) {
+    if (st == NANO_DB_OK) {
+        st = nano_db_exec_found(db, user_sql, 1, &c->user, &c->found);
+    }
+    if (st != NANO_DB_OK || !c->found) {
         return st;
     }
     /* a retry starts over */
@@ -191,6 +209,8 @@ platform_credits_csv(nano_req_t *req, nano_res_t *res)
 
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
+    } else if (!c.found) {
+        status = platform_no_account(res, c.user);
     } else if (c.csv.failed) {
         status = nano_res_error(res, 500, "internal", "out of memory");
     } else {

@@ -344,7 +344,7 @@ platform_dashboard(nano_req_t *req, nano_res_t *res)
     json_t            *usage_rows = NULL, *modules = NULL, *usage = NULL;
     json_t            *recent = NULL;
     long long          balance = 0;
-    int                code, col;
+    int                code, col, found;
 
     /* the gateway's verdict (revocations included), as /api/credits */
     if (user[0] == '\0') {
@@ -370,10 +370,17 @@ platform_dashboard(nano_req_t *req, nano_res_t *res)
     }
     if (PQgetisnull(r, 0, col)) {
         /* no account yet (a V1 user's first visit): opened with its
-         * grant, as any first use does */
-        st = nano_credits_balance(db, user, &balance);
+         * grant, as any first use does; still none, no such user */
+        st = nano_credits_ensure(db, user);
+        if (st == NANO_DB_OK) {
+            st = nano_credits_balance_read(db, user, &balance, &found);
+        }
         if (st != NANO_DB_OK) {
             code = nano_server_db_error(res, db, st);
+            goto out;
+        }
+        if (!found) {
+            code = platform_no_account(res, user);
             goto out;
         }
     } else {

@@ -253,6 +253,15 @@ void platform_revocations_stop(void);
 int platform_credits(nano_req_t *req, nano_res_t *res);
 int platform_credits_csv(nano_req_t *req, nano_res_t *res);
 
+/*
+ * The gateway took the cookie, but the database has no such user: the
+ * account was deleted within the gateway's second, or was made after a
+ * restored dump.  401 {"error":"unauthorized"}, as a dead session is
+ * answered; the cookie stays, for /api/auth/session to clear: this
+ * answer may come after another account's sign-in set a new one.
+ */
+int platform_no_account(nano_res_t *res, const char *user_id);
+
 /* billing.c: packs, checkout and the billing page (docs/PLATFORM.md) */
 
 /* Reads the packs file and the Stripe settings (start hook); -1 stops

@@ -270,48 +270,84 @@ function agentText(ua) {
     return os ? `${name} on ${os[1] === 'Mac OS X' ? 'macOS' : os[1]}` : name;
 }
 
-async function loadSessions() {
+/* The sessions come a page at a time, newest sign-in first (a script
+ * that signs in leaves thousands); Show more adds the next page.  One
+ * page at a time: a second press before its page came would ask for the
+ * same page again; and a reload from the first page (after "Sign out
+ * this one") wins over a page still on its way. */
+const sessionPages = { cursor: null, busy: false, seq: 0 };
+
+function sessionRow(s, err) {
+    return h('tr', { 'data-session': s.id, class: s.current ? 'nbs-current' : null },
+        h('td', {}, h('span', { text: agentText(s.userAgent), title: s.userAgent || '' }),
+            s.current ? h('span', { class: 'nbm-badge nbm-badge-succeeded', text: 'This browser' }) : null),
+        /* data-label: the column's head, shown on a phone's stacked rows */
+        h('td', { 'data-label': 'Address', text: s.ipAddress || '—' }),
+        h('td', { 'data-label': 'Signed in' }, h('time', { datetime: s.createdAt, text: when(s.createdAt) })),
+        h('td', { 'data-label': 'Last seen' }, h('time', { datetime: s.lastSeenAt, text: when(s.lastSeenAt) })),
+        h('td', {}, h('button', {
+            type: 'button',
+            class: 'nbm-button-quiet',
+            text: s.current ? 'Sign out' : 'Sign out this one',
+            onclick: async (ev) => {
+                const button = ev.currentTarget;
+                const back = keepPlace(button);
+                button.disabled = true;
+                try {
+                    await call(`/api/account/sessions/${encodeURIComponent(s.id)}`, { method: 'DELETE' });
+                    if (s.current) location.assign('/');
+                    else {
+                        await loadSessions();
+                        back($('#nbs-sessions-h'));
+                    }
+                } catch (e) {
+                    say(err, words(e));
+                    button.disabled = false;
+                    back();
+                }
+            },
+        })));
+}
+
+async function loadSessions(more = false) {
+    if (more && sessionPages.busy) return;
+    const seq = ++sessionPages.seq;
     const box = $('[data-nbs-sessions]');
     const err = $('[data-nbs-sessions-error]');
-    let list;
+    const moreButton = $('[data-nbs-sessions-more]');
+    const back = keepPlace(moreButton);
+    const q = new URLSearchParams({ limit: '50' });
+    if (more && sessionPages.cursor) q.set('cursor', sessionPages.cursor);
+    let page;
+    sessionPages.busy = true;
+    moreButton.disabled = true;
     try {
-        list = await callJSON('/api/account/sessions');
+        page = await callJSON(`/api/account/sessions?${q}`);
     } catch (e) {
+        if (seq !== sessionPages.seq) return;
         say(err, words(e));
+        moreButton.disabled = false;
+        back();
         return;
+    } finally {
+        if (seq === sessionPages.seq) sessionPages.busy = false;
     }
+    if (seq !== sessionPages.seq) return;
     showError(err, null);
-    box.replaceChildren(h('table', { class: 'nbs-sessions' },
-        h('thead', {}, h('tr', {}, ['Browser', 'Address', 'Signed in', 'Last seen', ''].map((t) => h('th', { scope: 'col', text: t })))),
-        h('tbody', {}, list.map((s) => h('tr', { 'data-session': s.id, class: s.current ? 'nbs-current' : null },
-            h('td', {}, h('span', { text: agentText(s.userAgent), title: s.userAgent || '' }),
-                s.current ? h('span', { class: 'nbm-badge nbm-badge-succeeded', text: 'This browser' }) : null),
-            /* data-label: the column's head, shown on a phone's stacked rows */
-            h('td', { 'data-label': 'Address', text: s.ipAddress || '—' }),
-            h('td', { 'data-label': 'Signed in' }, h('time', { datetime: s.createdAt, text: when(s.createdAt) })),
-            h('td', { 'data-label': 'Last seen' }, h('time', { datetime: s.lastSeenAt, text: when(s.lastSeenAt) })),
-            h('td', {}, h('button', {
-                type: 'button',
-                class: 'nbm-button-quiet',
-                text: s.current ? 'Sign out' : 'Sign out this one',
-                onclick: async (ev) => {
-                    const button = ev.currentTarget;
-                    const back = keepPlace(button);
-                    button.disabled = true;
-                    try {
-                        await call(`/api/account/sessions/${encodeURIComponent(s.id)}`, { method: 'DELETE' });
-                        if (s.current) location.assign('/');
-                        else {
-                            await loadSessions();
-                            back($('#nbs-sessions-h'));
-                        }
-                    } catch (e) {
-                        say(err, words(e));
-                        button.disabled = false;
-                        back();
-                    }
-                },
-            })))))));
+    let body = more ? $('tbody', box) : null;
+    if (!body) {
+        body = h('tbody', {});
+        box.replaceChildren(h('table', { class: 'nbs-sessions' },
+            h('thead', {}, h('tr', {}, ['Browser', 'Address', 'Signed in', 'Last seen', ''].map((t) => h('th', { scope: 'col', text: t })))),
+            body));
+    }
+    const rows = page.sessions.map((s) => sessionRow(s, err));
+    body.append(...rows);
+    sessionPages.cursor = page.nextCursor || null;
+    moreButton.hidden = !sessionPages.cursor;
+    moreButton.disabled = false;
+    /* the button gone with the last page: the first new row's */
+    back(sessionPages.cursor ? moreButton : rows.length ? $('button', rows[0]) : $('#nbs-sessions-h'));
     box.removeAttribute('aria-busy');
 }
 
@@ -329,6 +365,7 @@ function sessions() {
             back();
         }
     });
+    $('[data-nbs-sessions-more]').addEventListener('click', () => loadSessions(true));
     loadSessions();
 }
 

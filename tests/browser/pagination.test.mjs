@@ -2,7 +2,7 @@
 // stack: the billing page's ledger and a module page's history each show
 // every row once and hide the button at the end, also when the button is
 // pressed twice before its page arrives.  The rows are written with SQL,
-// as a long-lived account has them.
+// as a long-lived account has them; and the sessions on /settings.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -73,4 +73,20 @@ test('module page: the history\'s Load more, pressed twice at a time, shows ever
     await toTheEnd(more, count, 45);
     const shown = await items.evaluateAll((lis) => lis.map((li) => li.dataset.id));
     assert.deepEqual([...shown].sort(), [...ids].sort(), 'every generation once');
+});
+
+test('settings: the sessions\' Show more, pressed twice at a time, shows every session once and stops at the end', async () => {
+    // 120 sessions besides this browser's: pages of 50, 50, 21
+    psql(`INSERT INTO "AuthSession" ("id","userId","createdAt","lastSeenAt","ipAddress","userAgent","expires")
+        SELECT 'paging-' || g, ${lit(userId)}, '2026-01-01 00:00:00', '2026-01-01 00:00:00', '10.0.0.' || g,
+            'a script/' || g, extract(epoch FROM now())::bigint + 86400 FROM generate_series(1, 120) g`);
+    await page.goto(url('/settings'));
+    const rows = page.locator('[data-nbs-sessions] tbody tr');
+    await page.waitForFunction(() => document.querySelectorAll('[data-nbs-sessions] tbody tr').length === 50);
+    assert.equal(await page.locator('[data-nbs-sessions] tr.nbs-current').count(), 1, 'this browser, the newest sign-in, first');
+    const more = page.getByRole('button', { name: 'Show more sessions' });
+    const count = Object.assign(() => rows.count(), { selector: '[data-nbs-sessions] tbody tr' });
+    await toTheEnd(more, count, 121);
+    const ids = await rows.evaluateAll((trs) => trs.map((tr) => tr.dataset.session));
+    assert.equal(new Set(ids).size, 121, 'no session twice');
 });

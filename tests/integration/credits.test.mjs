@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { REGISTRY, ORIGIN, SOCK_DIR, STATE, get } from './lib.mjs';
+import { REGISTRY, ORIGIN, SOCK_DIR, STATE, get, retry } from './lib.mjs';
 import { account } from './accounts.mjs';
 import { fcgiGenerate } from './fcgi.mjs';
 import {
@@ -141,8 +141,9 @@ test('a deleted account takes its files under a module folder the registry no lo
     try {
         const res = await account('DELETE', '/api/account', u.jar, { password: u.user.password });
         assert.equal(res.status, 200, res.text);
+        // removed after the answer, off the request (deletion.test.mjs)
         const userDir = path.dirname(gone);
-        assert.ok(!fs.existsSync(userDir), `the deleted user's folder is gone: ${filesBelow(userDir)}`);
+        assert.ok(await retry(() => !fs.existsSync(userDir), 10000), `the deleted user's folder is gone: ${filesBelow(userDir)}`);
         assert.ok(fs.existsSync(path.join(other, '0.png')), 'another user\'s file stays');
     } finally {
         fs.rmSync(path.join(MEDIA_DIR, 'a-removed-module'), { recursive: true, force: true });

@@ -5,10 +5,11 @@
 // the last page; a cursor from another list, user or module, or one made
 // up, refused with 400 naming it or showing only the caller's own rows.
 // The rows are written here with SQL, as a long-lived account has them.
+// The same for the sessions of GET /api/account/sessions.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { REGISTRY } from './lib.mjs';
+import { REGISTRY, get, decodeJwtPayload, SESSION_COOKIE } from './lib.mjs';
 import { psql, lit, person, history, credits } from './generations.mjs';
 
 const m = (REGISTRY.find((x) => x.kind === 'text') || REGISTRY[0]).name;
@@ -37,7 +38,7 @@ async function walk(read, limit, { pages = 200, between = () => {} } = {}) {
         const res = await read(`?limit=${limit}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
         assert.equal(res.status, 200, `page ${i} (limit ${limit}, cursor ${cursor}): ${res.text.slice(0, 200)}`);
         const j = res.json();
-        const rows = j.items || j.ledger;
+        const rows = j.items || j.ledger || j.sessions;
         out.push({ rows, next: j.nextCursor });
         cursor = j.nextCursor;
         if (cursor === null) break;
@@ -187,4 +188,64 @@ test('ledger: every row once, newest first, with every limit; rows added while w
         between: () => psql(`INSERT INTO "CreditLedger" ("userId","delta","reason","note") VALUES (${lit(u.id)}, 1, 'adjustment', 'later')`),
     });
     assert.deepEqual(pages.flatMap((p) => p.rows.map((r) => r.note)), notes, 'rows added meanwhile are not in this walk');
+});
+
+// Until 2026-12-07 GET /api/account/sessions answered every live session
+// at once: a script that signs in (10 a minute pass nginx) leaves a row
+// per sign-in for 30 days, and 20,000 of them were an 8 MB answer built
+// in the platform's memory and as many rows on the settings page (found
+// by the deletion probe).  Pages are newest sign-in first: the last use
+// moves a session while a client pages, its sign-in never does.
+test('sessions: thousands come a page at a time, each once, newest sign-in first, the current one marked; bounds and made-up cursors 400', async () => {
+    const u = await person('page-sessions');
+    const v = await person('page-sessions-other');
+    const mine = decodeJwtPayload(u.jar.get(SESSION_COOKIE)).jti;
+    const N = 3000;
+    // three sessions per millisecond: page boundaries fall inside ties;
+    // and expired ones, never listed
+    psql(`INSERT INTO "AuthSession" ("id","userId","createdAt","lastSeenAt","ipAddress","userAgent","expires")
+        SELECT gen_random_uuid()::text, ${lit(u.id)},
+            timestamp '2026-11-20 12:00:00' - (g / 3) * interval '1 millisecond',
+            (now() AT TIME ZONE 'utc') - g * interval '1 second', '10.0.0.' || (g % 250), 'a script/' || g,
+            extract(epoch FROM now())::bigint + CASE WHEN g % 100 = 0 THEN -60 ELSE 86400 END
+        FROM generate_series(1, ${N}) AS g`);
+    const want = psql(`SELECT string_agg("id", ' ' ORDER BY "createdAt" DESC, "id" DESC) FROM "AuthSession"
+        WHERE "userId" = ${lit(u.id)} AND "expires" > extract(epoch FROM now())`).split(' ');
+    assert.equal(want.length, N - N / 100 + 1);
+    const read = (q) => get(`/api/account/sessions${q}`, { headers: u.jar.headers() });
+
+    const first = await read('');
+    assert.equal(first.status, 200, first.text.slice(0, 200));
+    assert.equal(first.json().sessions.length, 50, 'a page of 50 unless asked');
+    assert.equal(first.json().sessions[0].id, mine, 'the newest sign-in first: this one');
+    assert.equal(first.json().sessions[0].current, true);
+    for (const limit of [100, 7]) {
+        const pages = await walk(read, limit, { pages: 1000 });
+        const got = pages.flatMap((p) => p.rows.map((r) => r.id));
+        assert.deepEqual(got, want, `limit ${limit}: every live session once, newest sign-in first`);
+        endsRight(pages, limit, want.length);
+        assert.deepEqual(pages.flatMap((p) => p.rows.filter((r) => r.current).map((r) => r.id)), [mine]);
+    }
+
+    for (const [q, field] of [['?limit=0', 'limit'], ['?limit=101', 'limit'], ['?limit=abc', 'limit'],
+        ['?cursor=x&cursor=y', 'cursor']]) {
+        const res = await read(q);
+        assert.equal(res.status, 400, `${q}: ${res.status} ${res.text.slice(0, 200)}`);
+        assert.equal(res.json().field, field, q);
+    }
+    const cur = first.json().nextCursor;
+    for (const c of ['x', `|${mine}`, `${cur.split('|')[0]}|`, '2026-13-01 00:00:00.000000|a',
+        `${cur.split('|')[0]}'; DROP TABLE "User"; --|a`, 'x'.repeat(4000), '12']) {
+        const res = await read(`?cursor=${encodeURIComponent(c)}`);
+        assert.equal(res.status, 400, `cursor ${JSON.stringify(c.slice(0, 80))}: ${res.status} ${res.text.slice(0, 200)}`);
+        assert.equal(res.json().field, 'cursor');
+    }
+    // another user's cursor pages the caller's own sessions only
+    psql(`INSERT INTO "AuthSession" ("id","userId","createdAt","expires")
+        SELECT gen_random_uuid()::text, ${lit(v.id)}, timestamp '2026-11-20 12:00:00' - g * interval '100 milliseconds',
+            extract(epoch FROM now())::bigint + 86400 FROM generate_series(1, 5) AS g`);
+    const theirs = (await get('/api/account/sessions?limit=2', { headers: v.jar.headers() })).json().nextCursor;
+    const res = await read(`?limit=100&cursor=${encodeURIComponent(theirs)}`);
+    assert.equal(res.status, 200, res.text.slice(0, 200));
+    assert.ok(res.json().sessions.length > 0 && res.json().sessions.every((s) => want.includes(s.id)), 'only the caller\'s');
 });

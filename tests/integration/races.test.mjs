@@ -96,7 +96,7 @@ for (const [useName, use] of Object.entries(uses)) {
             await signIn(jar, u.user.email, u.user.password);
             const list = await get('/api/account/sessions', { headers: jar.headers() });
             assert.equal(list.status, 200, list.text);
-            assert.deepEqual(list.json().map((s) => s.id === jti), [false], JSON.stringify(list.json()));
+            assert.deepEqual(list.json().sessions.map((s) => s.id === jti), [false], JSON.stringify(list.json()));
         });
     }
 }

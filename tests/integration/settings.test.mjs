@@ -423,8 +423,9 @@ test('GET /api/account/sessions lists this user\'s sessions; DELETE signs one ou
     assert.equal((await get('/api/account/sessions', { headers: { Accept: 'application/json' } })).status, 401);
     const res = await get('/api/account/sessions', { headers: u.jar.headers({ 'User-Agent': 'Settings test agent' }) });
     assert.equal(res.status, 200, res.text);
-    const list = res.json();
+    const list = res.json().sessions;
     assert.equal(list.length, 2, JSON.stringify(list));
+    assert.equal(res.json().nextCursor, null, 'one page');
     const mine = decodeJwtPayload(u.jar.get(SESSION_COOKIE)).jti;
     const theirs = decodeJwtPayload(second.get(SESSION_COOKIE)).jti;
     for (const s of list) {
@@ -456,7 +457,7 @@ test('GET /api/account/sessions lists this user\'s sessions; DELETE signs one ou
     assert.ok(!clearsSession(ok), 'this browser keeps its cookie');
     await assertRefusedWithin(assert, [second], 'a session signed out from settings', { t0 });
     assert.deepEqual((await get('/api/auth/session', { headers: second.headers() })).json(), {});
-    assert.deepEqual((await get('/api/account/sessions', { headers: u.jar.headers() })).json().map((s) => s.id), [mine]);
+    assert.deepEqual((await get('/api/account/sessions', { headers: u.jar.headers() })).json().sessions.map((s) => s.id), [mine]);
 
     // signing out this browser's own session clears its cookie
     const self = await del(mine);

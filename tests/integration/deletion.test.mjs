@@ -1,0 +1,91 @@
+// Account deletion at scale (docs/PLATFORM.md "Account deletion"): a
+// heavy account's answer does not wait for its files, which go after the
+// commit off the request, and a cookie of an account the database lacks
+// (deleted, or signed up after a restored dump) is a signed-out session
+// wherever the platform reads the account.  The rows and files are made
+// here directly, as a long-lived account has them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import { Jar, get, jwt, claims, retry, SESSION_COOKIE } from './lib.mjs';
+import { account } from './accounts.mjs';
+import { psql, lit, person, MEDIA_DIR, filesBelow } from './generations.mjs';
+
+// <media>/<folder>/<user>/<generation>/0.png for n generations, as a
+// module's runner leaves them.
+function heavyFolder(folder, userId, n) {
+    const dir = path.join(MEDIA_DIR, folder, userId);
+    for (let i = 0; i < n; i++) {
+        const g = path.join(dir, crypto.randomUUID());
+        fs.mkdirSync(g, { recursive: true });
+        fs.writeFileSync(path.join(g, '0.png'), 'x');
+    }
+    return dir;
+}
+
+// Until 2026-12-07 the platform removed a deleted account's files inside
+// the request, after the commit: a heavy account (100,000 generations'
+// folders took minutes on a busy disk) was answered by nginx's 504 after
+// 60 s while its deletion had long committed, and its cookie was never
+// cleared (found by the deletion probe).
+test('a heavy account\'s deletion answers at its commit; its files go after the answer, all of them', async () => {
+    const u = await person('heavydel');
+    // a module taken out of the registry: only the platform removes it
+    const folder = `retired-${crypto.randomBytes(3).toString('hex')}`;
+    const N = 20000;
+    const dir = heavyFolder(folder, u.id, N);
+    try {
+        const t0 = Date.now();
+        const res = await account('DELETE', '/api/account', u.jar, { password: u.user.password });
+        const took = Date.now() - t0;
+        assert.equal(res.status, 200, res.text);
+        const left = fs.existsSync(dir) ? fs.readdirSync(dir).length : 0;
+        console.log(`deletion answered in ${took} ms; ${left} of ${N} folders still there`);
+        assert.ok(left > 0, `the answer (after ${took} ms) waited for the removal of ${N} folders`);
+        assert.ok(await retry(() => !fs.existsSync(dir), 120000, 500),
+            `the deleted account's files go after the answer: ${filesBelow(dir).length} left`);
+    } finally {
+        fs.rmSync(path.join(MEDIA_DIR, folder), { recursive: true, force: true });
+    }
+});
+
+// A cookie the gateway takes for an account the database lacks: one
+// signed up after a restored dump (docs/OPERATIONS.md, "Backup and
+// restore"), or one deleted within the gateway's second.  The platform's
+// reads of the account answered 200 as for a new one, balance 0 and an
+// empty ledger, beside /api/auth/session's signed-out {} and
+// /api/account/*'s 401 (found by the deletion probe).
+test('a cookie of an account the database lacks: the platform\'s reads of the account are 401, as /api/account/* are, and open no account', async () => {
+    const ghost = new Jar();
+    const c = claims();
+    ghost.set(SESSION_COOKIE, jwt(c));
+    for (const p of ['/api/credits', '/api/credits?limit=5', '/api/credits.csv', '/api/dashboard',
+        '/api/account/sessions', '/api/account/connections', '/api/account/export']) {
+        const r = await get(p, { headers: ghost.headers() });
+        assert.equal(r.status, 401, `${p}: ${r.status} ${r.text.slice(0, 200)}`);
+        assert.equal(r.json().error, 'unauthorized', p);
+    }
+    const s = await get('/api/auth/session', { headers: ghost.headers() });
+    assert.deepEqual(s.json(), {}, 'signed out');
+    assert.equal(psql(`SELECT count(*) FROM "CreditAccount" WHERE "userId" = ${lit(c.sub)}`), '0', 'no account opened');
+
+    // and a real account, read the same way: as before
+    const u = await person('ghostcmp');
+    for (const p of ['/api/credits', '/api/credits.csv', '/api/dashboard']) {
+        const r = await get(p, { headers: u.jar.headers() });
+        assert.equal(r.status, 200, `${p}: ${r.text.slice(0, 200)}`);
+    }
+    // deleted: its old cookie, were the gateway still to take it, reads
+    // nothing either (the cut-off refuses it at the gateway within 2 s)
+    const old = u.jar.headers();
+    assert.equal((await account('DELETE', '/api/account', u.jar, { password: u.user.password })).status, 200);
+    psql(`DELETE FROM "SessionCutoff" WHERE "userId" = ${lit(u.id)}`);
+    assert.ok(await retry(async () => (await get('/qwen/api/me', { headers: old })).status === 200, 5000),
+        'the gateway takes the cookie again once the cut-off is gone (as after a restore)');
+    for (const p of ['/api/credits', '/api/credits.csv', '/api/dashboard']) {
+        const r = await get(p, { headers: old });
+        assert.equal(r.status, 401, `${p} of a deleted account: ${r.status} ${r.text.slice(0, 200)}`);
+    }
+});
