@@ -11,15 +11,10 @@
 #include "nano_rand.h"
 #include "nano_strlist.h"
 #include "nano_utf8.h"
+#include "nano_wan.h"
 
 static const char *const  nano_gen_ratios[] = {
     "1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9",
-    NULL
-};
-
-/* DashScope's own spelling; nano_gen_video_size also takes 'x'. */
-static const char *const  nano_gen_video_sizes[] = {
-    "1280*720", "720*1280", "832*480", "480*832", "1920*1080", "1080*1920",
     NULL
 };
 
@@ -136,20 +131,8 @@ nano_gen_size_ok(const char *s)
 const char *
 nano_gen_video_size(const char *s)
 {
-    const char *const  *e;
-    size_t              i;
-
-    for (e = nano_gen_video_sizes; *e != NULL; e++) {
-        for (i = 0; (*e)[i] != '\0'; i++) {
-            if (s[i] != (*e)[i] && !((*e)[i] == '*' && s[i] == 'x')) {
-                break;
-            }
-        }
-        if ((*e)[i] == '\0' && s[i] == '\0') {
-            return *e;
-        }
-    }
-    return NULL;
+    /* nano_wan's table: the sizes offered are among those Wan takes */
+    return nano_wan_size_offered(s);
 }
 
 /* A seed (or a duration) as plain digits, leading zeros allowed, as a
@@ -257,9 +240,8 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
     if (size != NULL && k->video) {
         size = nano_gen_video_size(size);
         if (size == NULL) {
-            return nano_gen_refuse(why, "size", "size must be one of"
-                                   " 1280*720, 720*1280, 832*480, 480*832,"
-                                   " 1920*1080, 1080*1920");
+            return nano_gen_refuse(why, "size",
+                                   nano_wan_sizes_offered_rule());
         }
     } else if (size != NULL
                && (!nano_gen_size_ok(size)

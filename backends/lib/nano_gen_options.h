@@ -90,8 +90,9 @@ int nano_gen_key_ok(const char *s);
 int nano_gen_size_ok(const char *s);
 
 /* The video size s names ("1280x720" as people write it, "1280*720" as
- * DashScope does), in DashScope's form, or NULL when Wan makes no such
- * size.  Static. */
+ * DashScope does), in DashScope's form, or NULL when it is not one a
+ * generation may ask for (nano_wan_size_offered: one table with the
+ * sizes Wan takes).  Static. */
 const char *nano_gen_video_size(const char *s);
 
 /*

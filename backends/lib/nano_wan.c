@@ -8,22 +8,35 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <pthread.h>
 
 #include "nano_wan.h"
 
 typedef struct {
     const char  *size;
     const char  *resolution;
+    int          offered;       /* by the generate API and the page */
 } nano_wan_size_t;
 
+/* The one list of video sizes: what wan2.5 accepts, and which of them a
+ * generation may ask for (nano_wan_size_offered).  The generate API kept
+ * a second list of its own, which nothing held to this one: a size added
+ * there alone would have been admitted and charged, then refused here at
+ * the submit. */
 static const nano_wan_size_t  nano_wan_sizes[] = {
-    { "832*480", "480P" }, { "480*832", "480P" }, { "624*624", "480P" },
-    { "1280*720", "720P" }, { "720*1280", "720P" }, { "960*960", "720P" },
-    { "1088*832", "720P" }, { "832*1088", "720P" },
-    { "1920*1080", "1080P" }, { "1080*1920", "1080P" },
-    { "1440*1440", "1080P" }, { "1632*1248", "1080P" },
-    { "1248*1632", "1080P" },
+    { "1280*720", "720P", 1 }, { "720*1280", "720P", 1 },
+    { "832*480", "480P", 1 }, { "480*832", "480P", 1 },
+    { "1920*1080", "1080P", 1 }, { "1080*1920", "1080P", 1 },
+    { "624*624", "480P", 0 }, { "960*960", "720P", 0 },
+    { "1088*832", "720P", 0 }, { "832*1088", "720P", 0 },
+    { "1440*1440", "1080P", 0 }, { "1632*1248", "1080P", 0 },
+    { "1248*1632", "1080P", 0 },
 };
+
+#define NANO_WAN_NSIZES  (sizeof(nano_wan_sizes) / sizeof(*nano_wan_sizes))
+
+static pthread_once_t  nano_wan_rule_once = PTHREAD_ONCE_INIT;
+static char            nano_wan_rule[256];
 
 static const char  *nano_wan_status_names[] = {
     "PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN",
@@ -68,14 +81,57 @@ nano_wan_size_find(const char *size)
 {
     size_t  i;
 
-    for (i = 0; size && i < sizeof(nano_wan_sizes) / sizeof(*nano_wan_sizes);
-         i++)
-    {
+    for (i = 0; size && i < NANO_WAN_NSIZES; i++) {
         if (strcmp(size, nano_wan_sizes[i].size) == 0) {
             return &nano_wan_sizes[i];
         }
     }
     return NULL;
+}
+
+const char *
+nano_wan_size_offered(const char *s)
+{
+    const char  *e;
+    size_t       i, j;
+
+    for (i = 0; s != NULL && i < NANO_WAN_NSIZES; i++) {
+        e = nano_wan_sizes[i].size;
+        for (j = 0; e[j] != '\0'; j++) {
+            if (s[j] != e[j] && !(e[j] == '*' && s[j] == 'x')) {
+                break;
+            }
+        }
+        if (e[j] == '\0' && s[j] == '\0' && nano_wan_sizes[i].offered) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
+static void
+nano_wan_rule_make(void)
+{
+    const char  *sep = " ";
+    size_t       i, n;
+
+    n = (size_t) snprintf(nano_wan_rule, sizeof(nano_wan_rule),
+                          "size must be one of");
+    for (i = 0; i < NANO_WAN_NSIZES && n < sizeof(nano_wan_rule); i++) {
+        if (nano_wan_sizes[i].offered) {
+            n += (size_t) snprintf(nano_wan_rule + n,
+                                   sizeof(nano_wan_rule) - n, "%s%s", sep,
+                                   nano_wan_sizes[i].size);
+            sep = ", ";
+        }
+    }
+}
+
+const char *
+nano_wan_sizes_offered_rule(void)
+{
+    pthread_once(&nano_wan_rule_once, nano_wan_rule_make);
+    return nano_wan_rule;
 }
 
 char *

@@ -57,6 +57,17 @@ int nano_wan_poll_path(const char *task_id, char *buf, size_t size);
  * size) instead of "size", as i2v wants. */
 char *nano_wan_submit_body(const nano_wan_request_t *r);
 
+/* The size s names ("1280x720" as people write it, "1280*720" as
+ * DashScope does) in DashScope's form, when it is one of those a
+ * generation may ask for: 1280*720, 720*1280, 832*480, 480*832,
+ * 1920*1080, 1080*1920, out of the same table nano_wan_submit_body
+ * takes its sizes from; else NULL.  Static. */
+const char *nano_wan_size_offered(const char *s);
+
+/* "size must be one of 1280*720, …": the refusal that names exactly the
+ * sizes nano_wan_size_offered takes.  Static. */
+const char *nano_wan_sizes_offered_rule(void);
+
 /*
  * Reads a submit answer's output.task_id into task_id
  * (NANO_WAN_TASK_ID_MAX bytes).  Returns 0; -1 with err bad_response

@@ -965,15 +965,35 @@ function statusBadge(item) {
  * gateway answers the sign-in page's 302 (or the backend 404) and the
  * element showed broken with no words.  Its error asks whether this
  * page's account is still the one signed in, and says(explanation) when
- * not; one question at a time for all of a page's media. */
+ * not; one question at a time for all of a page's media.  With noun (an
+ * opened output, which has a note of its own), a signed-in page then asks
+ * the file itself (one byte): a file the server no longer has (removed,
+ * a restore that missed it, the generation deleted in another tab) showed
+ * as an empty player or a broken image, while the server said why. */
 let mediaAsking = null;
-function watchMedia(media, says) {
+function watchMedia(media, says, noun = '') {
     media.addEventListener('error', async () => {
         mediaAsking ||= sessionRefusal().finally(() => { setTimeout(() => { mediaAsking = null; }, 1000); });
         const e = await mediaAsking;
         if (e instanceof ApiError && e.status === 401) says(explain(e));
+        else if (!e && noun) says(await mediaGone(media.getAttribute('src'), noun));
     });
     return media;
+}
+
+/* The words for a file that did not load, when the server says it has
+ * none (404); null otherwise (it is there: nothing more to say). */
+async function mediaGone(url, noun) {
+    if (!url) return null;
+    try {
+        await call(url, { accept: '*/*', headers: { Range: 'bytes=0-0' } });
+    } catch (e) {
+        if (e instanceof ApiError && e.status === 404) {
+            return { text: `This ${noun} is no longer on the server: it was removed or deleted.` };
+        }
+        if (e instanceof ApiError && e.status === 401) return explain(e);
+    }
+    return null;
 }
 
 function mediaFigure(o, item) {
@@ -982,7 +1002,7 @@ function mediaFigure(o, item) {
         ? h('video', { src: url, controls: true, playsinline: true, preload: 'metadata', width: o.width, height: o.height })
         : h('img', { src: url, alt: `Generated from: ${item.prompt || ''}`, width: o.width, height: o.height });
     const note = h('p', { class: 'nbm-error', role: 'alert' });
-    watchMedia(media, (info) => showError(note, info));
+    watchMedia(media, (info) => showError(note, info), isVideo(o) ? 'video' : 'image');
     return h('figure', { class: 'nbm-figure' }, media, note);
 }
 

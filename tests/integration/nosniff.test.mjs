@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import { ORIGIN, MODULES, get, request, form, signedInUser, location } from './lib.mjs';
 import { FORM } from './accounts.mjs';
+import { person, generate, waitFor } from './generations.mjs';
 
 const HTML = 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8';
 const m = MODULES[0];
@@ -76,4 +77,25 @@ test('nginx\'s own pages and files say nosniff: 413, 429, refusals, /ui/, a snip
     const put = await request('PUT', '/ui/ui.css', { headers: { Origin: ORIGIN }, body: '' });
     assert.equal(put.status, 405);
     nosniff(put, 'a 405 refusal');
+});
+
+// nginx's 416 comes from its range filter, after the location's own
+// add_header said nosniff, and the refusal page said it again: "nosniff,
+// nosniff" on a range past the end of a /ui/ file or of a video (found by
+// the video probe).
+test('a range past the end (416) says nosniff once: a /ui/ file and a video', async () => {
+    const u = await person('nosniff-416');
+    const made = await generate(u.jar, 'wan-2.5', { prompt: `a video to seek past ${crypto.randomBytes(4).toString('hex')}` });
+    assert.equal(made.status, 202, made.text);
+    const g = await waitFor(u.jar, 'wan-2.5', made.json().id, { ms: 60000 });
+    assert.equal(g.status, 'succeeded', JSON.stringify(g.error));
+    for (const [path, headers] of [['/ui/ui.css', {}], [g.outputs[0].url, u.jar.headers()]]) {
+        const whole = await get(path, { headers });
+        assert.equal(whole.status, 200, path);
+        const size = Number(whole.headers['content-length']);
+        const res = await get(path, { headers: { ...headers, Range: `bytes=${size}-` } });
+        assert.equal(res.status, 416, path);
+        assert.equal(res.headers['content-range'], `bytes */${size}`, path);
+        nosniff(res, `${path} past its end`);
+    }
 });

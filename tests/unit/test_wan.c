@@ -7,6 +7,7 @@
 #include "provider_rows.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "nano_wan.h"
@@ -88,6 +89,63 @@ test_submit_body(void **state)
     r.size = NULL;
     r.prompt = "";
     assert_null(nano_wan_submit_body(&r));
+}
+
+/* The sizes a generation may ask for, from the table the submit takes
+ * its sizes from: each offered one (as DashScope or people write it)
+ * makes a submit body with that size, the refusal names exactly those,
+ * and a size Wan takes but the page does not offer is refused before
+ * any charge.  The generate API kept a list of its own beside the table. */
+static void
+test_offered_sizes(void **state)
+{
+    static const char *const  offered[] = {
+        "1280*720", "720*1280", "832*480", "480*832", "1920*1080",
+        "1080*1920"
+    };
+    static const char *const  wan_only[] = {
+        "624*624", "960*960", "1088*832", "832*1088", "1440*1440",
+        "1632*1248", "1248*1632"
+    };
+    nano_wan_request_t  r = { 0 };
+    char                want[64], x[32], *body, *star;
+    size_t              i;
+
+    (void) state;
+    r.prompt = "a kitten";
+    r.seed = -1;
+    r.prompt_extend = -1;
+    r.audio = -1;
+    for (i = 0; i < sizeof(offered) / sizeof(*offered); i++) {
+        snprintf(x, sizeof(x), "%s", offered[i]);
+        star = strchr(x, '*');
+        *star = 'x';
+        assert_string_equal(nano_wan_size_offered(offered[i]), offered[i]);
+        assert_string_equal(nano_wan_size_offered(x), offered[i]);
+        r.size = nano_wan_size_offered(x);
+        body = nano_wan_submit_body(&r);
+        assert_non_null(body);
+        snprintf(want, sizeof(want), "\"size\":\"%s\"", offered[i]);
+        assert_non_null(strstr(body, want));
+        free(body);
+    }
+    for (i = 0; i < sizeof(wan_only) / sizeof(*wan_only); i++) {
+        assert_null(nano_wan_size_offered(wan_only[i]));
+        r.size = wan_only[i];
+        body = nano_wan_submit_body(&r);
+        assert_non_null(body);
+        free(body);
+    }
+    assert_string_equal(nano_wan_sizes_offered_rule(),
+                        "size must be one of 1280*720, 720*1280, 832*480,"
+                        " 480*832, 1920*1080, 1080*1920");
+    assert_null(nano_wan_size_offered(NULL));
+    assert_null(nano_wan_size_offered(""));
+    assert_null(nano_wan_size_offered("1280"));
+    assert_null(nano_wan_size_offered("1280X720"));
+    assert_null(nano_wan_size_offered("1280*720 "));
+    assert_null(nano_wan_size_offered("1280x720x"));
+    assert_null(nano_wan_size_offered("640*360"));
 }
 
 static void
@@ -278,6 +336,7 @@ main(void)
     const struct CMUnitTest  extra[] = {
         cmocka_unit_test(test_paths_and_sizes),
         cmocka_unit_test(test_submit_body),
+        cmocka_unit_test(test_offered_sizes),
         cmocka_unit_test(test_submit_answer),
         cmocka_unit_test(test_backoff),
     };
