@@ -25,6 +25,7 @@ static const char *const  platform_signin_errors[] = {
     "Signin", "OAuthSignin", "OAuthCallback", "OAuthCreateAccount",
     "EmailCreateAccount", "Callback", "OAuthAccountNotLinked", "EmailSignin",
     "CredentialsSignin", "SessionRequired", "RateLimited", "ReauthRequired",
+    "ServiceUnavailable",
 };
 
 int
@@ -198,6 +199,9 @@ platform_signin_message(const char *error)
     }
     if (strcmp(error, "RateLimited") == 0) {
         return "Too many sign-in attempts. Wait a minute, then try again.";
+    }
+    if (strcmp(error, "ServiceUnavailable") == 0) {
+        return "Signing in is unavailable for a moment. Try again soon.";
     }
     if (strcmp(error, "OAuthAccountNotLinked") == 0) {
         return "An account with this email address already exists. Sign in"
@@ -424,6 +428,49 @@ platform_signin_begin(nano_req_t *req, nano_res_t *res, nano_form_t *f,
     return 0;
 }
 
+/*
+ * A sign-in that could not be checked: the database out of reach or
+ * busy (503), or a failure of ours (500), whose JSON error res already
+ * holds.  next-auth/react's signIn() reads the answer's url with
+ * new URL(data.url), so an answer without one threw "Invalid URL" out
+ * of it; NextAuth, whose authorize() threw, answers with the error
+ * page's URL.  So JSON gets a url as well (ServiceUnavailable, else
+ * NextAuth's generic Signin), and the sign-in page's own form post gets
+ * that page again with the status and a message, as a throttled one.
+ */
+static int
+platform_signin_unchecked(nano_req_t *req, nano_res_t *res, int json,
+    int status)
+{
+    const char  *code = status == 503 ? "ServiceUnavailable" : "Signin";
+    json_t      *body;
+    char        *url;
+    nano_buf_t   path;
+
+    if (status < 500) {
+        return status;
+    }
+    if (!json) {
+        return platform_signin_form(req, res, status, code);
+    }
+    body = json_loadb(res->body.data != NULL ? res->body.data : "",
+                      res->body.len, 0, NULL);
+    nano_buf_init(&path);
+    nano_buf_puts(&path, "/api/auth/error?error=");
+    nano_buf_puts(&path, code);
+    url = path.failed ? NULL : platform_url(req, path.data);
+    nano_buf_cleanup(&path);
+    if (json_is_object(body) && url != NULL
+        && json_object_set_new(body, "url", json_string(url)) == 0)
+    {
+        status = nano_res_json(res, status, body);
+        body = NULL;
+    }
+    json_decref(body);
+    free(url);
+    return status;
+}
+
 /* A refused sign-in, as NextAuth answers it. */
 static int
 platform_signin_refused(nano_req_t *req, nano_res_t *res, int json)
@@ -487,7 +534,8 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
             st = platform_user_find(db, email, &user, &found);
         }
         if (st != NANO_DB_OK) {
-            status = nano_server_db_error(res, db, st);
+            status = platform_signin_unchecked(req, res, json,
+                         nano_server_db_error(res, db, st));
             goto out;
         }
     }
@@ -537,12 +585,14 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
     }
     st = nano_db_finish(db, st);
     if (st != NANO_DB_OK) {
-        status = nano_server_db_error(res, db, st);
+        status = platform_signin_unchecked(req, res, json,
+                     nano_server_db_error(res, db, st));
         goto out;
     }
     if (!issued) {
-        status = nano_res_error(res, 500, "internal",
-                                "cannot issue a session");
+        status = platform_signin_unchecked(req, res, json,
+                     nano_res_error(res, 500, "internal",
+                                    "cannot issue a session"));
         goto out;
     }
     nano_log_info("user %s signed in", user.id);

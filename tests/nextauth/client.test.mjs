@@ -13,6 +13,7 @@
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 
 const BASE = (process.env.NANO_TEST_BASE || 'http://127.0.0.1:18080').replace(/\/$/, '');
 const ORIGIN = new URL(BASE).origin;
@@ -184,6 +185,58 @@ test('signIn() past the rate limit: {error: "RateLimited", status: 429, ok: fals
         assert.deepEqual(r, { error: 'CredentialsSignin', status: 401, ok: false, url: null }, `attempt ${n}`);
     }
     assert.deepEqual(r, { error: 'RateLimited', status: 429, ok: false, url: null }, `after ${n} attempts of one client`);
+});
+
+// signIn() reads the answer's url with new URL(data.url): an answer
+// without one threw "TypeError: Invalid URL" out of signIn() while the
+// database was out of reach (503 {"error","message"}), where NextAuth,
+// whose authorize() threw, answers 401 {url: .../error?error=...}.
+test('signIn() while the database is down: {error: "ServiceUnavailable", status: 503}, not a throw', async (t) => {
+    const STACKCTL = process.env.NANO_TEST_STACKCTL;
+    if (!STACKCTL) {
+        t.skip('NANO_TEST_STACKCTL is not set (run through make test)');
+        return;
+    }
+    const stackctl = (what) => execFileSync(STACKCTL, [what], { stdio: 'ignore', timeout: 60000 });
+    const user = await registered('dbdown');
+    await getCsrfToken();
+    stackctl('stop-db');
+    let r;
+    let page;
+    try {
+        r = await signIn('credentials', {
+            redirect: false, email: user.email, password: user.password, callbackUrl: `${BASE}/qwen/`,
+        }).catch((e) => ({ threw: String(e) }));
+        // the sign-in page's own form post: that page again, saying why
+        page = await raw('/api/auth/callback/credentials', {
+            method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'text/html' },
+            body: new URLSearchParams({ csrfToken: await getCsrfToken(), email: user.email, password: user.password }),
+        });
+    } finally {
+        stackctl('start-db');
+    }
+    assert.deepEqual(r, { error: 'ServiceUnavailable', status: 503, ok: false, url: null });
+    assert.equal(jar.get(SESSION_COOKIE), undefined, 'no session');
+    assert.equal(page.status, 503, page.text.slice(0, 200));
+    assert.match(page.headers.get('content-type') || '', /^text\/html/);
+    assert.match(page.text, /<form[^>]*action="[^"]*\/api\/auth\/callback\/credentials"/i);
+    assert.match(page.text, /unavailable/i);
+
+    // and the error page the url names leads back to the sign-in page
+    const err = await raw('/api/auth/error?error=ServiceUnavailable');
+    assert.equal(err.status, 302);
+    assert.equal(new URL(err.headers.get('location'), BASE).href, `${ORIGIN}/api/auth/signin?error=ServiceUnavailable`);
+
+    // back up: the same client signs in (and the tests after this one run)
+    const t0 = Date.now();
+    do {
+        r = await signIn('credentials', {
+            redirect: false, email: user.email, password: user.password, callbackUrl: `${BASE}/qwen/`,
+        }).catch((e) => ({ threw: String(e) }));
+        if (r?.ok) break;
+        await new Promise((res) => setTimeout(res, 250));
+    } while (Date.now() - t0 < 15000);
+    assert.deepEqual(r, { error: null, status: 200, ok: true, url: `${ORIGIN}/qwen/` }, 'after the database is back');
 });
 
 test('update() (POST /api/auth/session with {csrfToken, data}) answers the session and re-issues the cookie', async () => {
