@@ -613,17 +613,25 @@ int
 platform_auth_signin_provider(nano_req_t *req, nano_res_t *res)
 {
     nano_form_t   f;
+    const char   *given;
     char         *url;
-    int           status, json = 0;
+    int           status, json = 0, ok;
 
     nano_form_init(&f);
     status = platform_post_fields(req, res, &f, &json);
     if (status != 0) {
         goto out;
     }
-    url = platform_url(req,
-                       platform_csrf_ok(req, nano_form_get(&f, "csrfToken"))
-                       ? "/api/auth/signin" : "/api/auth/signin?csrf=true");
+    ok = platform_csrf_ok(req, nano_form_get(&f, "csrfToken"));
+    /* NextAuth keeps a posted callbackUrl in its callback-url cookie,
+     * which the sign-in page it sends the browser to posts on; without
+     * it that page went back to an older cookie's page */
+    given = nano_form_get(&f, "callbackUrl");
+    if (ok && given != NULL && given[0] != '\0') {
+        free(platform_callback(req, res, given));
+    }
+    url = platform_url(req, ok ? "/api/auth/signin"
+                               : "/api/auth/signin?csrf=true");
     status = platform_redirect(res, url, json, 200);
     free(url);
 out:

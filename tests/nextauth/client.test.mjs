@@ -379,6 +379,24 @@ test('POST /api/auth/signin/credentials behaves as NextAuth: to /api/auth/signin
     assert.equal(u.searchParams.get('csrf'), 'true', `invalid csrf: ${u}`);
 });
 
+// NextAuth remembers a posted callbackUrl in its callback-url cookie on
+// every action, and its sign-in page posts that one: the platform's
+// POST /api/auth/signin/credentials dropped it, and the sign-in page it
+// sends the browser to went back to an older cookie's page (or the origin).
+test('POST /api/auth/signin/credentials remembers its callbackUrl for the sign-in page', async () => {
+    jar.set(CALLBACK_COOKIE, encodeURIComponent(`${ORIGIN}/grok/`));
+    const res = await raw('/api/auth/signin/credentials', {
+        method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ csrfToken: await getCsrfToken(), callbackUrl: `${BASE}/openai/` }),
+    });
+    assert.equal(res.status, 302, `${res.status} ${res.text.slice(0, 200)}`);
+    assert.equal(decodeURIComponent(jar.get(CALLBACK_COOKIE) ?? ''), `${ORIGIN}/openai/`, res.setCookies.join(' | '));
+    const page = await raw(new URL(res.headers.get('location'), BASE).pathname, { headers: { Accept: 'text/html' } });
+    assert.equal(page.status, 200);
+    assert.match(page.text, new RegExp(`name="callbackUrl" value="${ORIGIN}/openai/"`), 'the page posts the callbackUrl given');
+    assert.doesNotMatch(page.text, /\/grok\//, 'not the older one');
+});
+
 test('POST /api/auth/_log (the client\'s error reports) answers 200 {}', async () => {
     // What next-auth's proxyLogger posts in a browser (sendBeacon or fetch).
     const res = await raw('/api/auth/_log', {
