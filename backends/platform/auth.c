@@ -287,7 +287,7 @@ int
 platform_auth_signout_page(nano_req_t *req, nano_res_t *res)
 {
     nano_form_t      q;
-    const char      *csrf;
+    const char      *csrf, *error, *message = NULL;
     char             token[NANO_CSRF_TOKEN_LEN + 1];
     char            *callback = NULL;
     int              status;
@@ -301,13 +301,21 @@ platform_auth_signout_page(nano_req_t *req, nano_res_t *res)
         goto out;
     }
     csrf = nano_form_get(&q, "csrf");
+    error = nano_form_get(&q, "error");
+    if (csrf != NULL && strcmp(csrf, "true") == 0) {
+        message = "Your sign-out form expired. Please try again.";
+    } else if (error != NULL && strcmp(error, "ServiceUnavailable") == 0) {
+        message = "Signing out is unavailable for a moment, and you are"
+                  " still signed in. Try again soon.";
+    } else if (error != NULL && error[0] != '\0') {
+        message = "Could not sign out, and you are still signed in. Try"
+                  " again.";
+    }
 
     const nano_page_var_t  vars[] = {
         { "csrf_token",   token,    0 },
         { "callback_url", callback, 0 },
-        { "error", csrf != NULL && strcmp(csrf, "true") == 0
-                   ? "Your sign-out form expired. Please try again." : NULL,
-          0 },
+        { "error",        message,  0 },
     };
     status = nano_page_render(req, res, 200, "signout.html",
                               nano_page_user(req), vars,
@@ -438,28 +446,17 @@ platform_signin_begin(nano_req_t *req, nano_res_t *res, nano_form_t *f,
  * NextAuth's generic Signin), and the sign-in page's own form post gets
  * that page again with the status and a message, as a throttled one.
  */
+/* The JSON error res holds, with "url": the origin and path added. */
 static int
-platform_signin_unchecked(nano_req_t *req, nano_res_t *res, int json,
-    int status)
+platform_error_url(nano_req_t *req, nano_res_t *res, int status,
+    const char *path)
 {
-    const char  *code = status == 503 ? "ServiceUnavailable" : "Signin";
-    json_t      *body;
-    char        *url;
-    nano_buf_t   path;
+    json_t  *body;
+    char    *url;
 
-    if (status < 500) {
-        return status;
-    }
-    if (!json) {
-        return platform_signin_form(req, res, status, code);
-    }
     body = json_loadb(res->body.data != NULL ? res->body.data : "",
                       res->body.len, 0, NULL);
-    nano_buf_init(&path);
-    nano_buf_puts(&path, "/api/auth/error?error=");
-    nano_buf_puts(&path, code);
-    url = path.failed ? NULL : platform_url(req, path.data);
-    nano_buf_cleanup(&path);
+    url = platform_url(req, path);
     if (json_is_object(body) && url != NULL
         && json_object_set_new(body, "url", json_string(url)) == 0)
     {
@@ -469,6 +466,22 @@ platform_signin_unchecked(nano_req_t *req, nano_res_t *res, int json,
     json_decref(body);
     free(url);
     return status;
+}
+
+static int
+platform_signin_unchecked(nano_req_t *req, nano_res_t *res, int json,
+    int status)
+{
+    if (status < 500) {
+        return status;
+    }
+    if (!json) {
+        return platform_signin_form(req, res, status, status == 503
+                                    ? "ServiceUnavailable" : "Signin");
+    }
+    return platform_error_url(req, res, status, status == 503
+                              ? "/api/auth/error?error=ServiceUnavailable"
+                              : "/api/auth/error?error=Signin");
 }
 
 /* A refused sign-in, as NextAuth answers it. */
@@ -647,6 +660,7 @@ platform_auth_signout(nano_req_t *req, nano_res_t *res)
     nano_db_status_t     st;
     nano_db_t           *db;
     const nano_claims_t *c;
+    const char          *path;
     char                *url = NULL;
     int                  status, json = 0;
 
@@ -681,8 +695,23 @@ platform_auth_signout(nano_req_t *req, nano_res_t *res)
                         : NANO_DB_UNAVAILABLE;
         if (st != NANO_DB_OK) {
             /* keep the cookie: signed out here but alive elsewhere
-             * would be worse than a retry */
+             * would be worse than a retry.  But say so: signOut() goes
+             * to the answer's url, else to its callbackUrl, where the
+             * person stood still signed in and told nothing (and the
+             * sign-out page's form showed the JSON) */
             status = nano_server_db_error(res, db, st);
+            path = status == 503
+                   ? "/api/auth/signout?error=ServiceUnavailable"
+                   : "/api/auth/signout?error=Signout";
+            if (status < 500) {
+                goto out;
+            }
+            if (json) {
+                status = platform_error_url(req, res, status, path);
+            } else {
+                url = platform_url(req, path);
+                status = platform_redirect(res, url, 0, 200);
+            }
             goto out;
         }
         nano_log_info("user %s signed out", c->sub.data);

@@ -302,6 +302,51 @@ test('signOut({redirect: false}) answers the url; then getSession() is null and 
     assert.ok(delay < REVOKE_WITHIN, `refused after ${delay} ms (must be < ${REVOKE_WITHIN})`);
 });
 
+// A sign-out the database cannot record keeps the cookie (a copied one
+// would live on), but its answer had no url: signOut() (redirect: true)
+// went to the callbackUrl, still signed in and told nothing, and the
+// sign-out page's form showed a line of JSON.
+test('signOut() while the database is down: the sign-out page says why, the session stays', async (t) => {
+    const STACKCTL = process.env.NANO_TEST_STACKCTL;
+    if (!STACKCTL) {
+        t.skip('NANO_TEST_STACKCTL is not set (run through make test)');
+        return;
+    }
+    const stackctl = (what) => execFileSync(STACKCTL, [what], { stdio: 'ignore', timeout: 60000 });
+    const user = await signedIn('signout-dbdown');
+    let r;
+    let form;
+    stackctl('stop-db');
+    try {
+        r = await signOut({ redirect: false, callbackUrl: `${BASE}/seedream/` });
+        form = await raw('/api/auth/signout', {
+            method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'text/html' },
+            body: new URLSearchParams({ csrfToken: await getCsrfToken(), callbackUrl: `${BASE}/seedream/` }),
+        });
+    } finally {
+        stackctl('start-db');
+    }
+    const target = `${ORIGIN}/api/auth/signout?error=ServiceUnavailable`;
+    assert.equal(r?.url, target, JSON.stringify(r));
+    assert.equal(form.status, 302, form.text.slice(0, 200));
+    assert.equal(new URL(form.headers.get('location'), BASE).href, target);
+    const page = await raw('/api/auth/signout?error=ServiceUnavailable', { headers: { Accept: 'text/html' } });
+    assert.equal(page.status, 200);
+    assert.match(page.text, /unavailable/i, 'the page says why');
+    assert.ok(jar.get(SESSION_COOKIE), 'the cookie is kept');
+
+    // back up: signed in still, and signOut() works
+    const t0 = Date.now();
+    let s;
+    do {
+        s = await getSession();
+        if (s) break;
+        await new Promise((res) => setTimeout(res, 250));
+    } while (Date.now() - t0 < 15000);
+    assert.equal(s?.user?.email, user.email, 'still signed in');
+    assert.deepEqual(await signOut({ redirect: false, callbackUrl: `${BASE}/seedream/` }), { url: `${ORIGIN}/seedream/` });
+});
+
 // --- endpoints the client and its pages reach ------------------------------------------
 
 test('POST /api/auth/signout without a callbackUrl field goes to the next-auth.callback-url cookie', async () => {
