@@ -25,6 +25,7 @@ static const char *const  platform_signin_errors[] = {
     "Signin", "OAuthSignin", "OAuthCallback", "OAuthCreateAccount",
     "EmailCreateAccount", "Callback", "OAuthAccountNotLinked", "EmailSignin",
     "CredentialsSignin", "SessionRequired", "RateLimited", "ReauthRequired",
+    "ServiceUnavailable",
 };
 
 int
@@ -199,6 +200,9 @@ platform_signin_message(const char *error)
     if (strcmp(error, "RateLimited") == 0) {
         return "Too many sign-in attempts. Wait a minute, then try again.";
     }
+    if (strcmp(error, "ServiceUnavailable") == 0) {
+        return "Signing in is unavailable for a moment. Try again soon.";
+    }
     if (strcmp(error, "OAuthAccountNotLinked") == 0) {
         return "An account with this email address already exists. Sign in"
                " the way you did before, then connect this account in"
@@ -283,7 +287,7 @@ int
 platform_auth_signout_page(nano_req_t *req, nano_res_t *res)
 {
     nano_form_t      q;
-    const char      *csrf;
+    const char      *csrf, *error, *message = NULL;
     char             token[NANO_CSRF_TOKEN_LEN + 1];
     char            *callback = NULL;
     int              status;
@@ -297,13 +301,21 @@ platform_auth_signout_page(nano_req_t *req, nano_res_t *res)
         goto out;
     }
     csrf = nano_form_get(&q, "csrf");
+    error = nano_form_get(&q, "error");
+    if (csrf != NULL && strcmp(csrf, "true") == 0) {
+        message = "Your sign-out form expired. Please try again.";
+    } else if (error != NULL && strcmp(error, "ServiceUnavailable") == 0) {
+        message = "Signing out is unavailable for a moment, and you are"
+                  " still signed in. Try again soon.";
+    } else if (error != NULL && error[0] != '\0') {
+        message = "Could not sign out, and you are still signed in. Try"
+                  " again.";
+    }
 
     const nano_page_var_t  vars[] = {
         { "csrf_token",   token,    0 },
         { "callback_url", callback, 0 },
-        { "error", csrf != NULL && strcmp(csrf, "true") == 0
-                   ? "Your sign-out form expired. Please try again." : NULL,
-          0 },
+        { "error",        message,  0 },
     };
     status = nano_page_render(req, res, 200, "signout.html",
                               nano_page_user(req), vars,
@@ -424,6 +436,54 @@ platform_signin_begin(nano_req_t *req, nano_res_t *res, nano_form_t *f,
     return 0;
 }
 
+/*
+ * A sign-in that could not be checked: the database out of reach or
+ * busy (503), or a failure of ours (500), whose JSON error res already
+ * holds.  next-auth/react's signIn() reads the answer's url with
+ * new URL(data.url), so an answer without one threw "Invalid URL" out
+ * of it; NextAuth, whose authorize() threw, answers with the error
+ * page's URL.  So JSON gets a url as well (ServiceUnavailable, else
+ * NextAuth's generic Signin), and the sign-in page's own form post gets
+ * that page again with the status and a message, as a throttled one.
+ */
+/* The JSON error res holds, with "url": the origin and path added. */
+static int
+platform_error_url(nano_req_t *req, nano_res_t *res, int status,
+    const char *path)
+{
+    json_t  *body;
+    char    *url;
+
+    body = json_loadb(res->body.data != NULL ? res->body.data : "",
+                      res->body.len, 0, NULL);
+    url = platform_url(req, path);
+    if (json_is_object(body) && url != NULL
+        && json_object_set_new(body, "url", json_string(url)) == 0)
+    {
+        status = nano_res_json(res, status, body);
+        body = NULL;
+    }
+    json_decref(body);
+    free(url);
+    return status;
+}
+
+static int
+platform_signin_unchecked(nano_req_t *req, nano_res_t *res, int json,
+    int status)
+{
+    if (status < 500) {
+        return status;
+    }
+    if (!json) {
+        return platform_signin_form(req, res, status, status == 503
+                                    ? "ServiceUnavailable" : "Signin");
+    }
+    return platform_error_url(req, res, status, status == 503
+                              ? "/api/auth/error?error=ServiceUnavailable"
+                              : "/api/auth/error?error=Signin");
+}
+
 /* A refused sign-in, as NextAuth answers it. */
 static int
 platform_signin_refused(nano_req_t *req, nano_res_t *res, int json)
@@ -487,7 +547,8 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
             st = platform_user_find(db, email, &user, &found);
         }
         if (st != NANO_DB_OK) {
-            status = nano_server_db_error(res, db, st);
+            status = platform_signin_unchecked(req, res, json,
+                         nano_server_db_error(res, db, st));
             goto out;
         }
     }
@@ -537,12 +598,14 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
     }
     st = nano_db_finish(db, st);
     if (st != NANO_DB_OK) {
-        status = nano_server_db_error(res, db, st);
+        status = platform_signin_unchecked(req, res, json,
+                     nano_server_db_error(res, db, st));
         goto out;
     }
     if (!issued) {
-        status = nano_res_error(res, 500, "internal",
-                                "cannot issue a session");
+        status = platform_signin_unchecked(req, res, json,
+                     nano_res_error(res, 500, "internal",
+                                    "cannot issue a session"));
         goto out;
     }
     nano_log_info("user %s signed in", user.id);
@@ -563,17 +626,25 @@ int
 platform_auth_signin_provider(nano_req_t *req, nano_res_t *res)
 {
     nano_form_t   f;
+    const char   *given;
     char         *url;
-    int           status, json = 0;
+    int           status, json = 0, ok;
 
     nano_form_init(&f);
     status = platform_post_fields(req, res, &f, &json);
     if (status != 0) {
         goto out;
     }
-    url = platform_url(req,
-                       platform_csrf_ok(req, nano_form_get(&f, "csrfToken"))
-                       ? "/api/auth/signin" : "/api/auth/signin?csrf=true");
+    ok = platform_csrf_ok(req, nano_form_get(&f, "csrfToken"));
+    /* NextAuth keeps a posted callbackUrl in its callback-url cookie,
+     * which the sign-in page it sends the browser to posts on; without
+     * it that page went back to an older cookie's page */
+    given = nano_form_get(&f, "callbackUrl");
+    if (ok && given != NULL && given[0] != '\0') {
+        free(platform_callback(req, res, given));
+    }
+    url = platform_url(req, ok ? "/api/auth/signin"
+                               : "/api/auth/signin?csrf=true");
     status = platform_redirect(res, url, json, 200);
     free(url);
 out:
@@ -589,6 +660,7 @@ platform_auth_signout(nano_req_t *req, nano_res_t *res)
     nano_db_status_t     st;
     nano_db_t           *db;
     const nano_claims_t *c;
+    const char          *path;
     char                *url = NULL;
     int                  status, json = 0;
 
@@ -623,8 +695,23 @@ platform_auth_signout(nano_req_t *req, nano_res_t *res)
                         : NANO_DB_UNAVAILABLE;
         if (st != NANO_DB_OK) {
             /* keep the cookie: signed out here but alive elsewhere
-             * would be worse than a retry */
+             * would be worse than a retry.  But say so: signOut() goes
+             * to the answer's url, else to its callbackUrl, where the
+             * person stood still signed in and told nothing (and the
+             * sign-out page's form showed the JSON) */
             status = nano_server_db_error(res, db, st);
+            path = status == 503
+                   ? "/api/auth/signout?error=ServiceUnavailable"
+                   : "/api/auth/signout?error=Signout";
+            if (status < 500) {
+                goto out;
+            }
+            if (json) {
+                status = platform_error_url(req, res, status, path);
+            } else {
+                url = platform_url(req, path);
+                status = platform_redirect(res, url, 0, 200);
+            }
             goto out;
         }
         nano_log_info("user %s signed out", c->sub.data);

@@ -964,7 +964,14 @@ platform_oauth_callback(nano_req_t *req, nano_res_t *res)
                                             link_user, &outcome)
                     : NANO_DB_UNAVAILABLE;
     if (st != NANO_DB_OK) {
+        /* a browser came back from the provider: NextAuth sends a
+         * failed callback to its error page, where our 503 JSON was
+         * shown as text (nano_server_db_error logs and picks the
+         * status) */
         status = nano_server_db_error(res, db, st);
+        status = platform_oauth_error(req, res, status == 503
+                                      ? "ServiceUnavailable" : "Callback",
+                                      0);
         goto out;
     }
     switch (outcome) {

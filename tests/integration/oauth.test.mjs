@@ -12,7 +12,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import {
     BASE, ORIGIN, STATE, SESSION_COOKIE, Jar, get, request, form, csrf,
-    newUser, register, signIn, parseSetCookie, isHtml,
+    newUser, register, signIn, parseSetCookie, isHtml, stackctl,
 } from './lib.mjs';
 import { account, psql, lit, FORM, throttleKey } from './accounts.mjs';
 
@@ -683,6 +683,28 @@ test('a forged state, a missing state cookie, or a replayed callback is refused'
     const replay = await get(r.callback.pathname + r.callback.search, { headers: saved.headers() });
     assert.equal(replay.status, 302);
     assert.equal(new URL(replay.headers.location).searchParams.get('error'), 'OAuthCallback');
+});
+
+// The database out of reach when the provider sends the browser back:
+// the callback answered 503 JSON, which a browser showed as text; NextAuth
+// sends a failed callback to its error page (error=Callback).
+test('a callback while the database is down goes to the error page (ServiceUnavailable), not JSON', async () => {
+    const person = await googleUser({ email: `dbdown.${tag()}@gmail.example` });
+    const jar = new Jar();
+    let r;
+    try {
+        r = await oauthSignIn(jar, 'google', { who: person.email, edit: (u) => { stackctl('stop-db'); return u; } });
+    } finally {
+        stackctl('start-db');
+    }
+    assertRefused(r, 'ServiceUnavailable', 'database down');
+    const page = await get('/api/auth/error?error=ServiceUnavailable');
+    assert.equal(page.status, 302);
+    assert.equal(new URL(page.headers.location, BASE).pathname + new URL(page.headers.location, BASE).search,
+        '/api/auth/signin?error=ServiceUnavailable');
+    const signin = await get('/api/auth/signin?error=ServiceUnavailable', { headers: { Accept: 'text/html' } });
+    assert.ok(isHtml(signin));
+    assert.match(signin.text, /unavailable/i, 'the sign-in page says why');
 });
 
 test('bad ID tokens are refused: wrong nonce, bad signature, wrong aud, expired, wrong iss, alg none or HS256, unknown kid', async () => {

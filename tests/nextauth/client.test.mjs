@@ -13,6 +13,7 @@
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 
 const BASE = (process.env.NANO_TEST_BASE || 'http://127.0.0.1:18080').replace(/\/$/, '');
 const ORIGIN = new URL(BASE).origin;
@@ -186,6 +187,58 @@ test('signIn() past the rate limit: {error: "RateLimited", status: 429, ok: fals
     assert.deepEqual(r, { error: 'RateLimited', status: 429, ok: false, url: null }, `after ${n} attempts of one client`);
 });
 
+// signIn() reads the answer's url with new URL(data.url): an answer
+// without one threw "TypeError: Invalid URL" out of signIn() while the
+// database was out of reach (503 {"error","message"}), where NextAuth,
+// whose authorize() threw, answers 401 {url: .../error?error=...}.
+test('signIn() while the database is down: {error: "ServiceUnavailable", status: 503}, not a throw', async (t) => {
+    const STACKCTL = process.env.NANO_TEST_STACKCTL;
+    if (!STACKCTL) {
+        t.skip('NANO_TEST_STACKCTL is not set (run through make test)');
+        return;
+    }
+    const stackctl = (what) => execFileSync(STACKCTL, [what], { stdio: 'ignore', timeout: 60000 });
+    const user = await registered('dbdown');
+    await getCsrfToken();
+    stackctl('stop-db');
+    let r;
+    let page;
+    try {
+        r = await signIn('credentials', {
+            redirect: false, email: user.email, password: user.password, callbackUrl: `${BASE}/qwen/`,
+        }).catch((e) => ({ threw: String(e) }));
+        // the sign-in page's own form post: that page again, saying why
+        page = await raw('/api/auth/callback/credentials', {
+            method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'text/html' },
+            body: new URLSearchParams({ csrfToken: await getCsrfToken(), email: user.email, password: user.password }),
+        });
+    } finally {
+        stackctl('start-db');
+    }
+    assert.deepEqual(r, { error: 'ServiceUnavailable', status: 503, ok: false, url: null });
+    assert.equal(jar.get(SESSION_COOKIE), undefined, 'no session');
+    assert.equal(page.status, 503, page.text.slice(0, 200));
+    assert.match(page.headers.get('content-type') || '', /^text\/html/);
+    assert.match(page.text, /<form[^>]*action="[^"]*\/api\/auth\/callback\/credentials"/i);
+    assert.match(page.text, /unavailable/i);
+
+    // and the error page the url names leads back to the sign-in page
+    const err = await raw('/api/auth/error?error=ServiceUnavailable');
+    assert.equal(err.status, 302);
+    assert.equal(new URL(err.headers.get('location'), BASE).href, `${ORIGIN}/api/auth/signin?error=ServiceUnavailable`);
+
+    // back up: the same client signs in (and the tests after this one run)
+    const t0 = Date.now();
+    do {
+        r = await signIn('credentials', {
+            redirect: false, email: user.email, password: user.password, callbackUrl: `${BASE}/qwen/`,
+        }).catch((e) => ({ threw: String(e) }));
+        if (r?.ok) break;
+        await new Promise((res) => setTimeout(res, 250));
+    } while (Date.now() - t0 < 15000);
+    assert.deepEqual(r, { error: null, status: 200, ok: true, url: `${ORIGIN}/qwen/` }, 'after the database is back');
+});
+
 test('update() (POST /api/auth/session with {csrfToken, data}) answers the session and re-issues the cookie', async () => {
     const user = await signedIn('update');
     const before = jar.get(SESSION_COOKIE);
@@ -247,6 +300,51 @@ test('signOut({redirect: false}) answers the url; then getSession() is null and 
     }
     assert.ok(delay !== null, `the signed-out cookie still opens /qwen/api/me (${status}) after 4 s`);
     assert.ok(delay < REVOKE_WITHIN, `refused after ${delay} ms (must be < ${REVOKE_WITHIN})`);
+});
+
+// A sign-out the database cannot record keeps the cookie (a copied one
+// would live on), but its answer had no url: signOut() (redirect: true)
+// went to the callbackUrl, still signed in and told nothing, and the
+// sign-out page's form showed a line of JSON.
+test('signOut() while the database is down: the sign-out page says why, the session stays', async (t) => {
+    const STACKCTL = process.env.NANO_TEST_STACKCTL;
+    if (!STACKCTL) {
+        t.skip('NANO_TEST_STACKCTL is not set (run through make test)');
+        return;
+    }
+    const stackctl = (what) => execFileSync(STACKCTL, [what], { stdio: 'ignore', timeout: 60000 });
+    const user = await signedIn('signout-dbdown');
+    let r;
+    let form;
+    stackctl('stop-db');
+    try {
+        r = await signOut({ redirect: false, callbackUrl: `${BASE}/seedream/` });
+        form = await raw('/api/auth/signout', {
+            method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'text/html' },
+            body: new URLSearchParams({ csrfToken: await getCsrfToken(), callbackUrl: `${BASE}/seedream/` }),
+        });
+    } finally {
+        stackctl('start-db');
+    }
+    const target = `${ORIGIN}/api/auth/signout?error=ServiceUnavailable`;
+    assert.equal(r?.url, target, JSON.stringify(r));
+    assert.equal(form.status, 302, form.text.slice(0, 200));
+    assert.equal(new URL(form.headers.get('location'), BASE).href, target);
+    const page = await raw('/api/auth/signout?error=ServiceUnavailable', { headers: { Accept: 'text/html' } });
+    assert.equal(page.status, 200);
+    assert.match(page.text, /unavailable/i, 'the page says why');
+    assert.ok(jar.get(SESSION_COOKIE), 'the cookie is kept');
+
+    // back up: signed in still, and signOut() works
+    const t0 = Date.now();
+    let s;
+    do {
+        s = await getSession();
+        if (s) break;
+        await new Promise((res) => setTimeout(res, 250));
+    } while (Date.now() - t0 < 15000);
+    assert.equal(s?.user?.email, user.email, 'still signed in');
+    assert.deepEqual(await signOut({ redirect: false, callbackUrl: `${BASE}/seedream/` }), { url: `${ORIGIN}/seedream/` });
 });
 
 // --- endpoints the client and its pages reach ------------------------------------------
@@ -324,6 +422,24 @@ test('POST /api/auth/signin/credentials behaves as NextAuth: to /api/auth/signin
     u = new URL(res.headers.get('location'), BASE);
     assert.equal(u.origin + u.pathname, `${ORIGIN}/api/auth/signin`);
     assert.equal(u.searchParams.get('csrf'), 'true', `invalid csrf: ${u}`);
+});
+
+// NextAuth remembers a posted callbackUrl in its callback-url cookie on
+// every action, and its sign-in page posts that one: the platform's
+// POST /api/auth/signin/credentials dropped it, and the sign-in page it
+// sends the browser to went back to an older cookie's page (or the origin).
+test('POST /api/auth/signin/credentials remembers its callbackUrl for the sign-in page', async () => {
+    jar.set(CALLBACK_COOKIE, encodeURIComponent(`${ORIGIN}/grok/`));
+    const res = await raw('/api/auth/signin/credentials', {
+        method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ csrfToken: await getCsrfToken(), callbackUrl: `${BASE}/openai/` }),
+    });
+    assert.equal(res.status, 302, `${res.status} ${res.text.slice(0, 200)}`);
+    assert.equal(decodeURIComponent(jar.get(CALLBACK_COOKIE) ?? ''), `${ORIGIN}/openai/`, res.setCookies.join(' | '));
+    const page = await raw(new URL(res.headers.get('location'), BASE).pathname, { headers: { Accept: 'text/html' } });
+    assert.equal(page.status, 200);
+    assert.match(page.text, new RegExp(`name="callbackUrl" value="${ORIGIN}/openai/"`), 'the page posts the callbackUrl given');
+    assert.doesNotMatch(page.text, /\/grok\//, 'not the older one');
 });
 
 test('POST /api/auth/_log (the client\'s error reports) answers 200 {}', async () => {
