@@ -72,10 +72,43 @@ platform_json_str(const char *v)
     return v != NULL ? json_string(v) : json_null();
 }
 
+/* The session endpoint's answer for a live session. */
+static int
+platform_session_json(nano_res_t *res, const char *name, const char *email,
+    const char *image, long long exp)
+{
+    char       iso[32];
+    time_t     t = (time_t) exp;
+    struct tm  tm;
+
+    gmtime_r(&t, &tm);
+    strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+    return nano_res_json(res, 200,
+                         json_pack("{s:{s:o, s:o, s:o}, s:s}",
+                                   "user",
+                                   "name", platform_json_str(name),
+                                   "email", platform_json_str(email),
+                                   "image", platform_json_str(image),
+                                   "expires", iso));
+}
+
+/* A claim as a C string, or NULL when the token has none. */
+static const char *
+platform_claim(const nano_str_t *s)
+{
+    return s->len > 0 ? s->data : NULL;
+}
+
 /*
  * The session endpoint: the session if the database still knows it as
  * live, re-issued when renew (an update) or when it is a day old; {}
- * and the cookie cleared otherwise.
+ * and the cookie cleared otherwise.  With the database out of reach, a
+ * read answers from the token the gateway admitted (its signature,
+ * expiry and revocation snapshot checked), as NextAuth's JWT sessions
+ * never ask a database: a 503 there made next-auth/react's
+ * useSession({required: true}) send every open page to the sign-in
+ * page during a database restart, while the gateway went on admitting
+ * the same cookie (found by the nextauth probe).
  */
 static int
 platform_session_answer(nano_req_t *req, nano_res_t *res, int renew)
@@ -85,14 +118,24 @@ platform_session_answer(nano_req_t *req, nano_res_t *res, int renew)
     nano_db_status_t           st;
     nano_db_t                 *db;
     long long                  now = (long long) time(NULL), exp;
-    char                       iso[32];
-    time_t                     t;
-    struct tm                  tm;
     int                        status, issued;
 
     platform_session_init(&ps);
     db = nano_server_db(req);
     state = platform_session_check(req, db, &ps, &st);
+    if (state == PLATFORM_SESSION_ERROR && st == NANO_DB_UNAVAILABLE
+        && !renew
+        && strcmp(nano_req_param_str(req, "NANO_USER_ID"),
+                  ps.token.claims.sub.data) == 0)
+    {
+        status = platform_session_json(res,
+                                       platform_claim(&ps.token.claims.name),
+                                       platform_claim(&ps.token.claims.email),
+                                       platform_claim(
+                                           &ps.token.claims.picture),
+                                       ps.token.claims.exp);
+        goto out;
+    }
     if (state == PLATFORM_SESSION_ERROR) {
         status = nano_server_db_error(res, db, st);
         goto out;
@@ -134,18 +177,8 @@ platform_session_answer(nano_req_t *req, nano_res_t *res, int renew)
                       nano_db_last_error(db));
     }
 
-    t = (time_t) exp;
-    gmtime_r(&t, &tm);
-    strftime(iso, sizeof(iso), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-    status = nano_res_json(res, 200,
-                           json_pack("{s:{s:o, s:o, s:o}, s:s}",
-                                     "user",
-                                     "name", platform_json_str(ps.user.name),
-                                     "email",
-                                     platform_json_str(ps.user.email),
-                                     "image",
-                                     platform_json_str(ps.user.image),
-                                     "expires", iso));
+    status = platform_session_json(res, ps.user.name, ps.user.email,
+                                   ps.user.image, exp);
 out:
     platform_session_cleanup(&ps);
     return status;

@@ -10,13 +10,13 @@ import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import {
     MODULES, SOCK_DIR, ORIGIN, Jar, get, request, newUser, register, signIn, signedInUser, stackctl,
-    stackPid, alive, retry, isJson, isHtml, SESSION_COOKIE, STACKCTL, STATE, sleep,
+    stackPid, alive, retry, isJson, isHtml, SESSION_COOKIE, STACKCTL, STATE, sleep, csrf,
 } from './lib.mjs';
 import { PG_SOCK, psql } from './accounts.mjs';
 
-let jar;
+let jar, me;
 before(async () => {
-    ({ jar } = await signedInUser('outage'));
+    ({ jar, me } = await signedInUser('outage'));
 });
 
 // Whatever happens, leave every backend and the database running.
@@ -132,6 +132,26 @@ test('the database down: 503 JSON; back up: sign-up and sign-in work without res
         assert.equal(typeof res.json().error, 'string');
         // The gateway needs no database: an existing session still opens modules.
         await othersFine(null);
+        // And the session endpoint answers from the token the gateway
+        // admitted, as NextAuth's JWT sessions do: a 503 here sent every
+        // page using useSession({required: true}) to the sign-in page.
+        const s = await get('/api/auth/session', { headers: jar.headers() });
+        assert.equal(s.status, 200, s.text.slice(0, 200));
+        assert.equal(s.json().user.email, me.email);
+        assert.equal(s.json().user.name, me.name);
+        assert.ok(Date.parse(s.json().expires) > Date.now(), s.text);
+        assert.equal(s.setCookies.length, 0, `nothing re-issued: ${s.setCookies}`);
+        // not a token the gateway refuses, and not an update (a re-issue)
+        const forged = new Jar();
+        forged.set(SESSION_COOKIE, `${jar.get(SESSION_COOKIE)}x`);
+        const f = await get('/api/auth/session', { headers: forged.headers() });
+        assert.deepEqual([f.status, f.json()], [200, {}]);
+        const csrfToken = await csrf(jar);
+        const u = await request('POST', '/api/auth/session', {
+            headers: jar.headers({ 'Content-Type': 'application/json', Origin: ORIGIN }),
+            body: JSON.stringify({ csrfToken, data: {} }),
+        });
+        assert.equal(u.status, 503, u.text.slice(0, 200));
     } finally {
         stackctl('start-db');
     }

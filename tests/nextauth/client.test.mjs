@@ -316,8 +316,12 @@ test('signOut() while the database is down: the sign-out page says why, the sess
     const user = await signedIn('signout-dbdown');
     let r;
     let form;
+    let during;
     stackctl('stop-db');
     try {
+        // the session endpoint answers from the token the gateway took,
+        // as NextAuth's JWT sessions do (it was a 503: getSession() null)
+        during = await getSession();
         r = await signOut({ redirect: false, callbackUrl: `${BASE}/seedream/` });
         form = await raw('/api/auth/signout', {
             method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Accept: 'text/html' },
@@ -326,6 +330,7 @@ test('signOut() while the database is down: the sign-out page says why, the sess
     } finally {
         stackctl('start-db');
     }
+    assert.equal(during?.user?.email, user.email, `getSession() with the database down: ${JSON.stringify(during)}`);
     const target = `${ORIGIN}/api/auth/signout?error=ServiceUnavailable`;
     assert.equal(r?.url, target, JSON.stringify(r));
     assert.equal(form.status, 302, form.text.slice(0, 200));
