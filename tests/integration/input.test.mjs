@@ -24,7 +24,7 @@ import {
     register, csrf, signIn, signedInUser, location, isJson, retry,
     decodeJwtPayload, MODULES,
 } from './lib.mjs';
-import { FORM, psql, lit, clearsSession } from './accounts.mjs';
+import { FORM, psql, lit, clearsSession, account } from './accounts.mjs';
 import { fcgiRequest, nginxParams } from './fcgi.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -214,6 +214,29 @@ test('new passwords: 72 bytes accepted, 73 refused with a message that says 72; 
     await registersAndSignsIn('🍌'.repeat(18), '18 bananas = 72 bytes');
     await refused(`${'\u00e9'.repeat(36)}a`, '37 characters, 73 bytes');
     await refused('p'.repeat(200), '200 bytes (V1 allowed that)');
+});
+
+// An invalid_field names its field, as every other one does (a page or a
+// client shows the message beside it): until 2026-12-07 a password change
+// without one of its fields was 400 invalid_field with no "field" at all
+// (found by the contract probe).
+test('a password change without one of its fields is 400 invalid_field naming it', async () => {
+    const u = await signedInUser('pwfield');
+    const cases = [
+        [{ newPassword: `${u.user.password}-new` }, 'currentPassword', 'no current password'],
+        [{ currentPassword: u.user.password }, 'newPassword', 'no new password'],
+        [{ currentPassword: u.user.password, newPassword: null }, 'newPassword', 'a new password null'],
+        [{}, 'newPassword', 'neither'],
+    ];
+    for (const [body, field, what] of cases) {
+        const res = await account('POST', '/api/account/password', u.jar, body);
+        assert.equal(res.status, 400, `${what}: ${res.text}`);
+        assert.equal(res.json().error, 'invalid_field', what);
+        assert.equal(res.json().field, field, `${what}: ${res.text}`);
+        assert.equal(typeof res.json().message, 'string', what);
+    }
+    // nothing changed: the old password still signs in
+    assert.equal((await signIn(new Jar(), u.user.email, u.user.password)).status, 302);
 });
 
 test('a V1 user whose stored hash is of a 100-byte password still signs in with it', async () => {
