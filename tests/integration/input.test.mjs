@@ -593,6 +593,35 @@ test('nginx\'s own refusals: JSON with their code under /api/ and /<m>/api/ (als
     }
 });
 
+// An API client that joins a base URL ending in "/" with a path starting
+// with one asks for /qwen//api/generate; nginx routes that as
+// /qwen/api/generate, but its own refusals chose their format from the
+// path as written, and came as HTML pages (a 413 also named the wrong
+// limit) until 2026-12-07 (found by the contract probe).
+test('nginx\'s own refusals on an API path written with doubled slashes are JSON as well', async () => {
+    const host = `Host: ${new URL(BASE).host}`;
+    const cases = [
+        ['TRACE, a module\'s API', ['TRACE /qwen//api/generate HTTP/1.0', host], 405, 'method_not_allowed'],
+        ['TRACE, the platform\'s API', ['TRACE //api/credits HTTP/1.0', host], 405, 'method_not_allowed'],
+        ['a URI nginx cannot parse', ['GET //qwen//api/generations/%zz HTTP/1.0', host], 400, 'bad_request'],
+        ['a body over the limit', ['POST /nano-banana//api/generate HTTP/1.0', host,
+            'Content-Type: application/json', 'Content-Length: 20000000'], 413, 'payload_too_large'],
+    ];
+    for (const [what, lines, status, error] of cases) {
+        const res = await rawHttp(lines);
+        assert.equal(res.status, status, `${what}: ${res.status} ${res.body.slice(0, 200)}`);
+        assert.match(res.headers['content-type'], /^application\/json/, `${what}: ${res.body.slice(0, 200)}`);
+        const body = JSON.parse(res.body);
+        assert.equal(body.error, error, what);
+        assert.ok(body.message.length > 0, what);
+        if (status === 413) assert.match(body.message, /10 MiB with an image upload/, `${what}: the route's limit`);
+    }
+    // a page stays a page
+    const page = await rawHttp(['TRACE //qwen//x HTTP/1.0', host]);
+    assert.equal(page.status, 405);
+    assert.match(page.headers['content-type'], /^text\/html/);
+});
+
 test('nginx\'s own 405 on a /ui/ file names what it takes in Allow (GET, HEAD), as the backends\' 405s do', async () => {
     const host = `Host: ${new URL(BASE).host}`;
     for (const m of ['POST', 'PUT', 'DELETE', 'OPTIONS']) {
