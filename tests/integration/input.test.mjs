@@ -220,6 +220,28 @@ test('new passwords: 72 bytes accepted, 73 refused with a message that says 72; 
 // client shows the message beside it): until 2026-12-07 a password change
 // without one of its fields was 400 invalid_field with no "field" at all
 // (found by the contract probe).
+// A key written twice is JSON's invalid_json (docs/MODULES.md), but until
+// 2026-12-07 its message said "the body must be a JSON object of strings,
+// true/false or whole numbers", which sent a client looking at its types
+// (found by the contract probe).
+test('a JSON key given twice is 400 invalid_json that says so, costing nothing', async () => {
+    const u = await signedInUser('dupkey');
+    const before = (await get('/api/credits', { headers: u.jar.headers() })).json().balance;
+    const calls = [
+        ['POST', '/nano-banana/api/generate', '{"prompt":"a","prompt":"b"}'],
+        ['POST', '/qwen/api/generate', '{"prompt":"a","prompt":"b"}'],
+        ['POST', '/qwen/api/generate', '{"messages":[{"role":"user","content":"a","role":"system"}]}'],
+        ['POST', '/api/account/profile', '{"name":"a","name":"b"}'],
+    ];
+    for (const [method, p, body] of calls) {
+        const res = await account(method, p, u.jar, body);
+        assert.equal(res.status, 400, `${p} ${body}: ${res.text}`);
+        assert.deepEqual(res.json(), { error: 'invalid_json', message: 'a key is given more than once in one object' },
+            `${p} ${body}`);
+    }
+    assert.equal((await get('/api/credits', { headers: u.jar.headers() })).json().balance, before, 'nothing charged');
+});
+
 test('a password change without one of its fields is 400 invalid_field naming it', async () => {
     const u = await signedInUser('pwfield');
     const cases = [
