@@ -370,6 +370,12 @@ nano_res_json_named(const nano_req_t *req, nano_res_t *res)
         return 0;
     }
     switch (json_error_code(&err)) {
+    case json_error_duplicate_key:
+        /* JSON's own rule, so invalid_json (docs/MODULES.md), but said:
+         * "must be a JSON object of strings ..." sent a client looking
+         * at its types for what was a key written twice */
+        return nano_res_error(res, 400, "invalid_json", "a key is given"
+                              " more than once in one object");
     case json_error_numeric_overflow:
         msg = "this number is out of range";
         break;

@@ -177,7 +177,8 @@ int nano_req_json(const nano_req_t *req, json_t **root);
  * top-level field that holds it (plain printable ASCII names only) and
  * returns that status; otherwise 0, and res is untouched.  So that
  * {"seed": 1e30} is named as {"seed": -1} is, and {"prompt": "a\u0000"}
- * as a form's prompt that is not UTF-8.
+ * as a form's prompt that is not UTF-8.  A key written twice in one
+ * object is answered too: 400 invalid_json that says so.
  */
 int nano_res_json_named(const nano_req_t *req, nano_res_t *res);
 

@@ -342,11 +342,13 @@ platform_account_password(nano_req_t *req, nano_res_t *res)
     }
     current = nano_form_get(&f, "currentPassword");
     fresh = nano_form_get(&f, "newPassword");
-    /* a user with no password (OAuth only) sets a first one without */
+    /* a user with no password (OAuth only) sets a first one without;
+     * the refusal names the field missing, as every invalid_field does */
     if (fresh == NULL || (current == NULL && ps.user.password != NULL)) {
-        status = nano_res_error(res, 400, "invalid_field",
-                                "currentPassword and newPassword are"
-                                " required strings");
+        status = nano_res_field_error(res, fresh == NULL ? "newPassword"
+                                                         : "currentPassword",
+                                      "currentPassword and newPassword are"
+                                      " required strings");
         goto out;
     }
     if ((why = nano_password_problem(fresh)) != NULL) {

@@ -24,7 +24,7 @@ import {
     register, csrf, signIn, signedInUser, location, isJson, retry,
     decodeJwtPayload, MODULES,
 } from './lib.mjs';
-import { FORM, psql, lit, clearsSession } from './accounts.mjs';
+import { FORM, psql, lit, clearsSession, account } from './accounts.mjs';
 import { fcgiRequest, nginxParams } from './fcgi.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -214,6 +214,51 @@ test('new passwords: 72 bytes accepted, 73 refused with a message that says 72; 
     await registersAndSignsIn('🍌'.repeat(18), '18 bananas = 72 bytes');
     await refused(`${'\u00e9'.repeat(36)}a`, '37 characters, 73 bytes');
     await refused('p'.repeat(200), '200 bytes (V1 allowed that)');
+});
+
+// An invalid_field names its field, as every other one does (a page or a
+// client shows the message beside it): until 2026-12-07 a password change
+// without one of its fields was 400 invalid_field with no "field" at all
+// (found by the contract probe).
+// A key written twice is JSON's invalid_json (docs/MODULES.md), but until
+// 2026-12-07 its message said "the body must be a JSON object of strings,
+// true/false or whole numbers", which sent a client looking at its types
+// (found by the contract probe).
+test('a JSON key given twice is 400 invalid_json that says so, costing nothing', async () => {
+    const u = await signedInUser('dupkey');
+    const before = (await get('/api/credits', { headers: u.jar.headers() })).json().balance;
+    const calls = [
+        ['POST', '/nano-banana/api/generate', '{"prompt":"a","prompt":"b"}'],
+        ['POST', '/qwen/api/generate', '{"prompt":"a","prompt":"b"}'],
+        ['POST', '/qwen/api/generate', '{"messages":[{"role":"user","content":"a","role":"system"}]}'],
+        ['POST', '/api/account/profile', '{"name":"a","name":"b"}'],
+    ];
+    for (const [method, p, body] of calls) {
+        const res = await account(method, p, u.jar, body);
+        assert.equal(res.status, 400, `${p} ${body}: ${res.text}`);
+        assert.deepEqual(res.json(), { error: 'invalid_json', message: 'a key is given more than once in one object' },
+            `${p} ${body}`);
+    }
+    assert.equal((await get('/api/credits', { headers: u.jar.headers() })).json().balance, before, 'nothing charged');
+});
+
+test('a password change without one of its fields is 400 invalid_field naming it', async () => {
+    const u = await signedInUser('pwfield');
+    const cases = [
+        [{ newPassword: `${u.user.password}-new` }, 'currentPassword', 'no current password'],
+        [{ currentPassword: u.user.password }, 'newPassword', 'no new password'],
+        [{ currentPassword: u.user.password, newPassword: null }, 'newPassword', 'a new password null'],
+        [{}, 'newPassword', 'neither'],
+    ];
+    for (const [body, field, what] of cases) {
+        const res = await account('POST', '/api/account/password', u.jar, body);
+        assert.equal(res.status, 400, `${what}: ${res.text}`);
+        assert.equal(res.json().error, 'invalid_field', what);
+        assert.equal(res.json().field, field, `${what}: ${res.text}`);
+        assert.equal(typeof res.json().message, 'string', what);
+    }
+    // nothing changed: the old password still signs in
+    assert.equal((await signIn(new Jar(), u.user.email, u.user.password)).status, 302);
 });
 
 test('a V1 user whose stored hash is of a 100-byte password still signs in with it', async () => {
@@ -568,6 +613,35 @@ test('nginx\'s own refusals: JSON with their code under /api/ and /<m>/api/ (als
         assert.equal(body.error, error, what);
         assert.ok(body.message.length > 0, what);
     }
+});
+
+// An API client that joins a base URL ending in "/" with a path starting
+// with one asks for /qwen//api/generate; nginx routes that as
+// /qwen/api/generate, but its own refusals chose their format from the
+// path as written, and came as HTML pages (a 413 also named the wrong
+// limit) until 2026-12-07 (found by the contract probe).
+test('nginx\'s own refusals on an API path written with doubled slashes are JSON as well', async () => {
+    const host = `Host: ${new URL(BASE).host}`;
+    const cases = [
+        ['TRACE, a module\'s API', ['TRACE /qwen//api/generate HTTP/1.0', host], 405, 'method_not_allowed'],
+        ['TRACE, the platform\'s API', ['TRACE //api/credits HTTP/1.0', host], 405, 'method_not_allowed'],
+        ['a URI nginx cannot parse', ['GET //qwen//api/generations/%zz HTTP/1.0', host], 400, 'bad_request'],
+        ['a body over the limit', ['POST /nano-banana//api/generate HTTP/1.0', host,
+            'Content-Type: application/json', 'Content-Length: 20000000'], 413, 'payload_too_large'],
+    ];
+    for (const [what, lines, status, error] of cases) {
+        const res = await rawHttp(lines);
+        assert.equal(res.status, status, `${what}: ${res.status} ${res.body.slice(0, 200)}`);
+        assert.match(res.headers['content-type'], /^application\/json/, `${what}: ${res.body.slice(0, 200)}`);
+        const body = JSON.parse(res.body);
+        assert.equal(body.error, error, what);
+        assert.ok(body.message.length > 0, what);
+        if (status === 413) assert.match(body.message, /10 MiB with an image upload/, `${what}: the route's limit`);
+    }
+    // a page stays a page
+    const page = await rawHttp(['TRACE //qwen//x HTTP/1.0', host]);
+    assert.equal(page.status, 405);
+    assert.match(page.headers['content-type'], /^text\/html/);
 });
 
 test('nginx\'s own 405 on a /ui/ file names what it takes in Allow (GET, HEAD), as the backends\' 405s do', async () => {

@@ -395,6 +395,8 @@ static const text_case_t  text_cases[] = {
     { "a prompt null beside messages",
       "{\"prompt\":null,\"messages\":[{\"role\":\"user\","
       "\"content\":\"m\"}]}", "prompt", NULL, 0, 0, 0 },
+    { "messages null beside a prompt",
+      "{\"prompt\":\"p\",\"messages\":null}", "prompt", NULL, 0, 0, 0 },
     { "a prompt beside messages without a user turn",
       "{\"prompt\":\"p\",\"messages\":[{\"role\":\"system\","
       "\"content\":\"s\"}]}", "prompt", NULL, 0, 0, 0 },
