@@ -268,9 +268,13 @@ platform_account_fresh(nano_res_t *res, nano_db_t *db,
     }
     nano_log_info("user %s: %s without a password refused: no fresh OAuth"
                   " sign-in", ps->user.id, what);
-    snprintf(message, sizeof(message), "to %s without a password, sign in"
-             " again with a connected account (Google or GitHub) and do it"
-             " within 10 minutes", what);
+    /* one with a password was told of Google and GitHub, configured or
+     * not, and never of its password (found by the contract probe) */
+    snprintf(message, sizeof(message), ps->user.password != NULL
+             ? "to %s, give your password (or sign in again with a"
+               " connected account and do it within 10 minutes)"
+             : "to %s without a password, sign in again with a connected"
+               " account and do it within 10 minutes", what);
     return nano_res_error(res, 403, "reauth_required", message);
 }
 

@@ -605,6 +605,7 @@ test('deletion with no password after a fresh OAuth sign-in; reauth_required oth
     let res = await account('DELETE', '/api/account', cj, {});
     assert.equal(res.status, 403);
     assert.equal(res.json().error, 'reauth_required');
+    assert.match(res.json().message, /give your password/, 'one with a password is told to give it');
     assert.equal(psql(`SELECT "method" FROM "AuthSession" WHERE "userId" = ${lit((await me(cj)).id)}`), 'credentials');
 
     const person = await googleUser({ email: `delete.${t}@gmail.example`, name: `Delete ${t}` });
@@ -617,6 +618,7 @@ test('deletion with no password after a fresh OAuth sign-in; reauth_required oth
     res = await account('DELETE', '/api/account', jar, {});
     assert.equal(res.status, 403);
     assert.equal(res.json().error, 'reauth_required');
+    assert.match(res.json().message, /without a password, sign in again with a connected account/);
 
     // as V1 stored it, mixed case, with a sign-in lock counted under the
     // normalised email: the deletion cleared the raw one's key, and the
