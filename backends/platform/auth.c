@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "nano_csrf.h"
@@ -388,17 +389,17 @@ platform_auth_error_page(nano_req_t *req, nano_res_t *res)
         }
     }
 
-    if (strcmp(error, "Configuration") == 0) {
+    if (strcasecmp(error, "Configuration") == 0) {
         status = 500;
         heading = "Server error";
         message = "There is a problem with the server configuration.";
-    } else if (strcmp(error, "AccessDenied") == 0) {
+    } else if (strcasecmp(error, "AccessDenied") == 0) {
         /* the provider's error=access_denied: consent was not given */
         status = 403;
         heading = "Access denied";
         message = "The sign-in was cancelled, or the provider did not"
                   " grant access. You can try again.";
-    } else if (strcmp(error, "Verification") == 0) {
+    } else if (strcasecmp(error, "Verification") == 0) {
         status = 403;
         heading = "Unable to sign in";
         message = "The sign-in link is no longer valid.";

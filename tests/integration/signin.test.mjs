@@ -221,3 +221,18 @@ test('/api/auth/session renews a session older than 24 h', async () => {
     const again = await get('/qwen/api/me', { headers: { Cookie: `${SESSION_COOKIE}=${c.value}` } });
     assert.equal(again.status, 200);
 });
+
+// NextAuth's error page looks its codes up lowercased (errors[error.
+// toLowerCase()]): ?error=accessdenied was its 403 and our 200 (noticed
+// by the nextauth probe).
+test('GET /api/auth/error: Configuration 500, AccessDenied and Verification 403, in any case; others 200', async () => {
+    const want = {
+        Configuration: 500, configuration: 500, AccessDenied: 403, accessdenied: 403, ACCESSDENIED: 403,
+        Verification: 403, verification: 403, Default: 200, nonsense: 200,
+    };
+    for (const [code, status] of Object.entries(want)) {
+        const res = await get(`/api/auth/error?error=${code}`, { headers: { Accept: 'text/html' } });
+        assert.equal(res.status, status, `?error=${code}`);
+        assert.ok(isHtml(res), `?error=${code}: ${res.headers['content-type']}`);
+    }
+});
