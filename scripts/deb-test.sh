@@ -415,17 +415,25 @@ check "GET /nano-banana/ with the session: 200, the module's page" page
 me() { expect 200 GET /nano-banana/api/me && grep -q "$email" "$work/body"; }
 check "GET /nano-banana/api/me with the session: 200, this user" me
 
-generate() {
-    local id url i
-    expect 202 POST /nano-banana/api/generate -H 'Content-Type: application/json' \
-        --data '{"prompt":"a banana in a package"}' || return 1
+# generated CURL-ARGS...: POST /nano-banana/api/generate with them (202),
+# then its generation until it succeeded (its JSON left in $work/body).
+generated() {
+    local id i
+    expect 202 POST /nano-banana/api/generate "$@" || return 1
     id=$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' "$work/body")
     for ((i = 0; i < 60; i++)); do
         expect 200 GET "/nano-banana/api/generations/$id" || return 1
-        grep -q '"status":"succeeded"' "$work/body" && break
-        grep -q '"status":"failed"' "$work/body" && { cat "$work/body"; return 1; }
+        grep -q '"status":"succeeded"' "$work/body" && return 0
+        grep -q '"status":"failed"' "$work/body" && break
         sleep 0.5
     done
+    cat "$work/body"
+    return 1
+}
+generate() {
+    local url
+    generated -H 'Content-Type: application/json' \
+        --data '{"prompt":"a banana in a package"}' || return 1
     url=$(grep -o '"url":"[^"]*"' "$work/body" | head -n 1 | sed 's/"url":"\(.*\)"/\1/')
     [ -n "$url" ] || { cat "$work/body"; return 1; }
     expect 200 GET "$url" || return 1
@@ -461,18 +469,8 @@ check "another app (qwen, the platform) can neither read nor list nano-banana's 
 # An edit's image streams to tmp/ as nano-banana's file and is kept in its
 # own folder.
 edit_upload() {
-    local id i
-    expect 202 POST /nano-banana/api/generate \
-        -F 'prompt=the banana, greener' -F "image=@$work/generated.png;type=image/png" ||
-        return 1
-    id=$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' "$work/body")
-    for ((i = 0; i < 60; i++)); do
-        expect 200 GET "/nano-banana/api/generations/$id" || return 1
-        grep -q '"status":"succeeded"' "$work/body" && break
-        grep -q '"status":"failed"' "$work/body" && { cat "$work/body"; return 1; }
-        sleep 0.5
-    done
-    grep -q '"status":"succeeded"' "$work/body" || { cat "$work/body"; return 1; }
+    generated -F 'prompt=the banana, greener' \
+        -F "image=@$work/generated.png;type=image/png" || return 1
     inroot find /var/lib/nano/media/nano-banana -path '*/inputs/*' -type f \
         -user nano-nano-banana -perm 0640 | grep . &&
         is '' inroot find /var/lib/nano/media/tmp -type f
