@@ -33,8 +33,8 @@ nano_page_current(const char *active, const char *href)
 }
 
 int
-nano_page_header(nano_buf_t *out, const char *active, const char *user_name,
-    const char *user_id, const char *picture)
+nano_page_header(nano_buf_t *out, const char *base, const char *active,
+    const char *user_name, const char *user_id, const char *picture)
 {
     const nano_registry_module_t  *m;
     size_t                         i, n;
@@ -45,10 +45,10 @@ nano_page_header(nano_buf_t *out, const char *active, const char *user_name,
         nano_buf_html(out, user_id);
         nano_buf_puts(out, "\"");
     }
-    nano_buf_puts(out, ">\n"
-        "  <a class=\"nb-brand\" href=\"/\"><img src=\"/ui/logo.svg\" alt=\"\""
-        " width=\"28\" height=\"28\"><span>Nano Banana</span></a>\n"
-        "  <nav class=\"nb-nav\" aria-label=\"Modules\">\n");
+    nano_buf_printf(out, ">\n"
+        "  <a class=\"nb-brand\" href=\"%s/\"><img src=\"/ui/logo.svg\""
+        " alt=\"\" width=\"28\" height=\"28\"><span>Nano Banana</span></a>\n"
+        "  <nav class=\"nb-nav\" aria-label=\"Modules\">\n", base);
     m = nano_registry_modules(&n);
     for (i = 0; i < n; i++) {
         nano_buf_printf(out, "    <a href=\"%s\"%s>", m[i].path,
@@ -58,7 +58,8 @@ nano_page_header(nano_buf_t *out, const char *active, const char *user_name,
     }
     nano_buf_puts(out, "  </nav>\n  <div class=\"nb-user\">");
     if (user_name == NULL) {
-        nano_buf_puts(out, "<a href=\"/api/auth/signin\">Sign in</a>");
+        nano_buf_printf(out, "<a href=\"%s/api/auth/signin\">Sign in</a>",
+                        base);
         return nano_buf_puts(out, "</div>\n</header>");
     }
     /* the credit balance, filled in by the pages that show it */
@@ -68,8 +69,9 @@ nano_page_header(nano_buf_t *out, const char *active, const char *user_name,
     for (i = 0; i < sizeof(nano_page_account) / sizeof(nano_page_account[0]);
          i++)
     {
-        nano_buf_printf(out, "<a class=\"%s\" href=\"%s\"%s>%s</a>",
-                        nano_page_account[i][2], nano_page_account[i][0],
+        nano_buf_printf(out, "<a class=\"%s\" href=\"%s%s\"%s>%s</a>",
+                        nano_page_account[i][2], base,
+                        nano_page_account[i][0],
                         nano_page_current(active, nano_page_account[i][0]),
                         nano_page_account[i][1]);
     }
@@ -84,8 +86,8 @@ nano_page_header(nano_buf_t *out, const char *active, const char *user_name,
     nano_buf_html(out, user_name);
     nano_buf_puts(out, "\">");
     nano_buf_html(out, user_name);
-    nano_buf_puts(out, "</span></span>\n    <a href=\"/api/auth/signout\">"
-                       "Sign out</a>");
+    nano_buf_printf(out, "</span></span>\n    <a href=\"%s/api/auth/signout\">"
+                    "Sign out</a>", base);
     return nano_buf_puts(out, "</div>\n</header>");
 }
 
@@ -208,12 +210,18 @@ nano_page_render_tpl(const nano_req_t *req, nano_res_t *res, int status,
 {
     nano_buf_t       header;
     nano_session_t   session;
+    const char      *gw, *base;
 
     nano_buf_init(&header);
     nano_session_init(&session);
+    /* On another origin than NEXTAUTH_URL's (a module's subdomain, whose
+     * "/" is the module) the platform's links name the platform's. */
+    gw = nano_req_param(req, "NANO_AUTH_ORIGIN");
+    base = gw != NULL && strcmp(gw, req->config->origin) != 0
+           ? req->config->origin : "";
     /* a module marks its own link, the platform the page's */
-    nano_page_header(&header, req->script_name[0] ? req->script_name
-                                                  : req->path,
+    nano_page_header(&header, base,
+                     req->script_name[0] ? req->script_name : req->path,
                      user_name, nano_req_param(req, "NANO_USER_ID"),
                      user_name != NULL ? nano_page_picture(req, &session)
                                        : NULL);

@@ -181,3 +181,36 @@ test('signing out clears the domain cookie and the host-only one', async () => {
     }
     assert.equal(status, 401);
 });
+
+// The shared header on the subdomain: "/" there is the module (the
+// template's redirect), so Dashboard and the brand led back to the module
+// and the dashboard could not be reached from it (found by the phase2
+// probe).  The platform's links go to the platform's origin; on the
+// platform's own origin they stay relative.
+test('on the subdomain the header\'s platform links go to the platform\'s origin', async () => {
+    const { jar } = await signIn('/');
+    const hrefs = (html) => Object.fromEntries(
+        [...html.matchAll(/<a (?:class="([^"]*)" )?href="([^"]*)"/g)].map((m) => [m[1] || m[2], m[2]]));
+    const sub = await at(SUB, 'GET', '/seedream/', { jar, headers: { Accept: 'text/html' } });
+    assert.equal(sub.status, 200);
+    const links = hrefs(sub.text);
+    assert.equal(links['nb-brand'], `${MAIN_ORIGIN}/`);
+    assert.equal(links['nb-dashboard'], `${MAIN_ORIGIN}/`);
+    assert.equal(links['nb-billing'], `${MAIN_ORIGIN}/billing`);
+    assert.equal(links['nb-settings'], `${MAIN_ORIGIN}/settings`);
+    assert.equal(links[`${MAIN_ORIGIN}/api/auth/signout`], `${MAIN_ORIGIN}/api/auth/signout`);
+    // followed with the same cookie, Dashboard is the dashboard
+    const dash = await at(MAIN, 'GET', new URL(links['nb-dashboard']).pathname, { jar, headers: { Accept: 'text/html' } });
+    assert.equal(dash.status, 200);
+    assert.match(dash.text, /class="nb-dashboard" href="\/" aria-current="page"/);
+
+    // signed out, a platform page served on the subdomain sends sign-in to the platform
+    const out = await at(SUB, 'GET', '/signup', { headers: { Accept: 'text/html' } });
+    assert.equal(out.status, 200);
+    assert.ok(hrefs(out.text)[`${MAIN_ORIGIN}/api/auth/signin`], out.text.slice(0, 600));
+
+    const main = hrefs((await at(MAIN, 'GET', '/seedream/', { jar, headers: { Accept: 'text/html' } })).text);
+    assert.equal(main['nb-brand'], '/');
+    assert.equal(main['nb-dashboard'], '/');
+    assert.equal(main['/api/auth/signout'], '/api/auth/signout');
+});
