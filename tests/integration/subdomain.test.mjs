@@ -214,3 +214,37 @@ test('on the subdomain the header\'s platform links go to the platform\'s origin
     assert.equal(main['nb-dashboard'], '/');
     assert.equal(main['/api/auth/signout'], '/api/auth/signout');
 });
+
+// A deployment that sets NANO_COOKIE_DOMAIN after it went live: its
+// people hold a host-only session cookie.  A browser keeps a host-only
+// cookie and a Domain one of the same name side by side (RFC 6265bis keys
+// them apart), so a sign-in or renewal that wrote only the Domain cookie
+// left the old one beside it and the next request carried two values: a
+// conflict, signed out again (found by the phase2 probe).  Issuing under
+// a Domain clears a host-only cookie of that name the request carried.
+test('issuing the domain cookie clears a host-only one of the same name', async () => {
+    const { jar } = await signIn('/');
+    const old = jar.get(SESSION_COOKIE);
+    assert.ok(old);
+    // the same person signs in again, the browser sending its old cookie
+    const again = await signIn('/');
+    const c = jar.apply(await at(MAIN, 'GET', '/api/auth/csrf', { jar }));
+    const res = await at(MAIN, 'POST', '/api/auth/callback/credentials', {
+        jar, headers: { ...FORM, Origin: MAIN_ORIGIN },
+        body: new URLSearchParams({
+            csrfToken: c.json().csrfToken, email: again.user.email, password: again.user.password, callbackUrl: '/',
+        }).toString(),
+    });
+    assert.equal(res.status, 302, res.text);
+    const set = res.setCookies.map(parseSetCookie).filter((x) => x.name === SESSION_COOKIE);
+    const issued = set.find((x) => x.value !== '');
+    assert.ok(issued && issued.attrs.domain === DOMAIN, 'the new cookie is the domain\'s');
+    assert.ok(set.some((x) => x.value === '' && x.attrs.domain === undefined),
+        `a host-only one is cleared: ${res.setCookies.join(' | ')}`);
+    assert.ok(!set.some((x) => x.value === '' && x.attrs.domain === DOMAIN), 'the new one is not cleared');
+    // what the browser would send had the old host-only cookie stayed
+    const both = await at(MAIN, 'GET', '/api/auth/session', {
+        headers: { Cookie: `${SESSION_COOKIE}=${old}; ${SESSION_COOKIE}=${issued.value}` },
+    });
+    assert.deepEqual(both.json(), {}, 'two values are a conflict, so it had to go');
+});
