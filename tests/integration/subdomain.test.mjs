@@ -205,8 +205,8 @@ test('on the subdomain the header\'s platform links go to the platform\'s origin
     assert.match(dash.text, /class="nb-dashboard" href="\/" aria-current="page"/);
 
     // signed out, a platform page served on the subdomain sends sign-in to the platform
-    const out = await at(SUB, 'GET', '/signup', { headers: { Accept: 'text/html' } });
-    assert.equal(out.status, 200);
+    const out = await at(SUB, 'GET', '/api/auth/error?error=Verification', { headers: { Accept: 'text/html' } });
+    assert.match(out.headers['content-type'], /text\/html/);
     assert.ok(hrefs(out.text)[`${MAIN_ORIGIN}/api/auth/signin`], out.text.slice(0, 600));
 
     const main = hrefs((await at(MAIN, 'GET', '/seedream/', { jar, headers: { Accept: 'text/html' } })).text);
@@ -247,4 +247,24 @@ test('issuing the domain cookie clears a host-only one of the same name', async 
         headers: { Cookie: `${SESSION_COOKIE}=${old}; ${SESSION_COOKIE}=${issued.value}` },
     });
     assert.deepEqual(both.json(), {}, 'two values are a conflict, so it had to go');
+});
+
+// Sign-in lives on the platform's origin only (README), but the
+// subdomain served the sign-in and sign-up pages too (gateway.conf is
+// included), where the module page's own "Sign in" link, relative, took
+// people: an OAuth sign-in begun there kept its state cookie on the
+// subdomain while the provider returned to the platform's origin, so it
+// failed (found by the phase2 probe).  Those pages now go to the
+// platform's origin, query and all.
+test('the sign-in and sign-up pages asked on the subdomain go to the platform\'s origin', async () => {
+    const back = encodeURIComponent(`${SUB_ORIGIN}/seedream/?x=1`);
+    for (const p of [`/api/auth/signin?callbackUrl=${back}`, '/api/auth/signin', `/signup?callbackUrl=${back}`]) {
+        const r = await at(SUB, 'GET', p, { headers: { Accept: 'text/html' } });
+        assert.equal(r.status, 302, `${p}: ${r.text.slice(0, 200)}`);
+        assert.equal(r.headers.location, `${MAIN_ORIGIN}${p}`);
+        const there = await at(MAIN, 'GET', p, { headers: { Accept: 'text/html' } });
+        assert.equal(there.status, 200, p);
+    }
+    // the rest of the platform's API still answers on the subdomain
+    assert.equal((await at(SUB, 'GET', '/api/auth/csrf')).status, 200);
 });
