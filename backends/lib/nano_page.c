@@ -41,15 +41,16 @@ nano_page_current(const char *active, const char *href)
 static void
 nano_page_back(nano_buf_t *out, const char *back)
 {
-    if (back != NULL && back[0] == '/' && back[1] != '/') {
+    if (back != NULL && back[0] != '\0' && strncmp(back, "//", 2) != 0) {
         nano_buf_puts(out, "?callbackUrl=");
         nano_buf_urlencode(out, back);
     }
 }
 
 int
-nano_page_header(nano_buf_t *out, const char *active, const char *back,
-    const char *user_name, const char *user_id, const char *picture)
+nano_page_header(nano_buf_t *out, const char *base, const char *active,
+    const char *back, const char *user_name, const char *user_id,
+    const char *picture)
 {
     const nano_registry_module_t  *m;
     size_t                         i, n;
@@ -60,10 +61,10 @@ nano_page_header(nano_buf_t *out, const char *active, const char *back,
         nano_buf_html(out, user_id);
         nano_buf_puts(out, "\"");
     }
-    nano_buf_puts(out, ">\n"
-        "  <a class=\"nb-brand\" href=\"/\"><img src=\"/ui/logo.svg\" alt=\"\""
-        " width=\"28\" height=\"28\"><span>Nano Banana</span></a>\n"
-        "  <nav class=\"nb-nav\" aria-label=\"Modules\">\n");
+    nano_buf_printf(out, ">\n"
+        "  <a class=\"nb-brand\" href=\"%s/\"><img src=\"/ui/logo.svg\""
+        " alt=\"\" width=\"28\" height=\"28\"><span>Nano Banana</span></a>\n"
+        "  <nav class=\"nb-nav\" aria-label=\"Modules\">\n", base);
     m = nano_registry_modules(&n);
     for (i = 0; i < n; i++) {
         nano_buf_printf(out, "    <a href=\"%s\"%s>", m[i].path,
@@ -73,7 +74,7 @@ nano_page_header(nano_buf_t *out, const char *active, const char *back,
     }
     nano_buf_puts(out, "  </nav>\n  <div class=\"nb-user\">");
     if (user_name == NULL) {
-        nano_buf_puts(out, "<a href=\"/api/auth/signin");
+        nano_buf_printf(out, "<a href=\"%s/api/auth/signin", base);
         nano_page_back(out, back);
         nano_buf_puts(out, "\">Sign in</a>");
         return nano_buf_puts(out, "</div>\n</header>");
@@ -85,8 +86,9 @@ nano_page_header(nano_buf_t *out, const char *active, const char *back,
     for (i = 0; i < sizeof(nano_page_account) / sizeof(nano_page_account[0]);
          i++)
     {
-        nano_buf_printf(out, "<a class=\"%s\" href=\"%s\"%s>%s</a>",
-                        nano_page_account[i][2], nano_page_account[i][0],
+        nano_buf_printf(out, "<a class=\"%s\" href=\"%s%s\"%s>%s</a>",
+                        nano_page_account[i][2], base,
+                        nano_page_account[i][0],
                         nano_page_current(active, nano_page_account[i][0]),
                         nano_page_account[i][1]);
     }
@@ -101,7 +103,8 @@ nano_page_header(nano_buf_t *out, const char *active, const char *back,
     nano_buf_html(out, user_name);
     nano_buf_puts(out, "\">");
     nano_buf_html(out, user_name);
-    nano_buf_puts(out, "</span></span>\n    <a href=\"/api/auth/signout");
+    nano_buf_printf(out, "</span></span>\n    <a href=\"%s/api/auth/signout",
+                    base);
     nano_page_back(out, back);
     nano_buf_puts(out, "\">Sign out</a>");
     return nano_buf_puts(out, "</div>\n</header>");
@@ -226,20 +229,29 @@ nano_page_render_tpl(const nano_req_t *req, nano_res_t *res, int status,
 {
     nano_buf_t       header;
     nano_session_t   session;
-    char             back[512];
+    const char      *gw, *base;
+    char             back[1024];
 
     nano_buf_init(&header);
     nano_session_init(&session);
-    /* the sign-in and sign-out pages (/api/auth/) are no page to come
-     * back to */
-    if (snprintf(back, sizeof(back), "%s%s", req->script_name, req->path)
-        >= (int) sizeof(back) || strncmp(back, "/api/", 5) == 0)
+    /* On another origin than NEXTAUTH_URL's (a module's subdomain, whose
+     * "/" is the module) the platform's links name the platform's. */
+    gw = nano_req_param(req, "NANO_AUTH_ORIGIN");
+    base = gw != NULL && strcmp(gw, req->config->origin) != 0
+           ? req->config->origin : "";
+    /* the page to come back to after signing in or out, with its own
+     * origin when the links name the platform's; the sign-in and
+     * sign-out pages (/api/auth/) are none */
+    if (snprintf(back, sizeof(back), "%s%s%s", base[0] ? gw : "",
+                 req->script_name, req->path) >= (int) sizeof(back)
+        || (req->script_name[0] == '\0'
+            && strncmp(req->path, "/api/", 5) == 0))
     {
         back[0] = '\0';
     }
     /* a module marks its own link, the platform the page's */
-    nano_page_header(&header, req->script_name[0] ? req->script_name
-                                                  : req->path,
+    nano_page_header(&header, base,
+                     req->script_name[0] ? req->script_name : req->path,
                      back[0] ? back : NULL,
                      user_name, nano_req_param(req, "NANO_USER_ID"),
                      user_name != NULL ? nano_page_picture(req, &session)

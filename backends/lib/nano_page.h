@@ -31,11 +31,15 @@ typedef struct {
  * is marked aria-current.  user_id (NULL: none) becomes the header's
  * data-nb-user, which the page's scripts send as X-Nano-User so that a
  * call made after another account signed in elsewhere is refused
- * (nano_server.c).  back (NULL: none), the page's own path, is the sign-in
- * and sign-out links' callbackUrl.
+ * (nano_server.c).  base ("" or an origin) goes before the platform's
+ * links (brand, account links, sign-in, sign-out): on a module's own
+ * subdomain "/" is the module, so they name NEXTAUTH_URL's origin.
+ * back (NULL: none), the page's own path (or URL, on a subdomain), is
+ * the sign-in and sign-out links' callbackUrl.
  */
-int nano_page_header(nano_buf_t *out, const char *active, const char *back,
-    const char *user_name, const char *user_id, const char *picture);
+int nano_page_header(nano_buf_t *out, const char *base, const char *active,
+    const char *back, const char *user_name, const char *user_id,
+    const char *picture);
 
 /*
  * At an app's start: whether <root>/backends/<app>/public/<file> can be

@@ -101,16 +101,23 @@ nano_session_secure(const char *name, int https)
 }
 
 /* The session cookie, under NANO_COOKIE_DOMAIN when one is set; a
- * deletion also removes a host-only one from before the domain was. */
+ * deletion also removes a host-only one from before the domain was, and
+ * so does a new cookie when the request carried the name: browsers keep
+ * a host-only cookie beside a Domain one of the same name, and the two
+ * values sent together are a conflict (signed out again). */
 static int
 nano_session_cookie(const nano_req_t *req, nano_res_t *res, const char *name,
     const char *value, long long expires, int secure)
 {
     const char  *domain = req->config->site.cookie_domain;
+    nano_str_t   v;
     int          rc;
 
     rc = nano_res_cookie_in(res, name, value, expires, secure, domain);
-    if (expires < 0 && domain[0] != '\0') {
+    if (domain[0] != '\0'
+        && (expires < 0
+            || nano_req_cookie(req, name, &v) != NANO_COOKIE_ABSENT))
+    {
         rc |= nano_res_cookie(res, name, "", -1, secure);
     }
     return rc;

@@ -173,6 +173,32 @@ nano_site_parse(nano_site_t *site, const char *primary, const char *origins,
 }
 
 int
+nano_site_cookie_reaches(const nano_site_t *site, const char *primary,
+    char *err, size_t errlen)
+{
+    const char  *phost, *host;
+    size_t       plen, len, i;
+
+    if (site->cookie_domain[0] != '\0') {
+        return 0;                      /* nano_site_parse checked them */
+    }
+    nano_site_host(primary, &phost, &plen);
+    for (i = 0; i < site->norigins; i++) {
+        nano_site_host(site->origins[i], &host, &len);
+        /* both normalised (lower case); cookies ignore the port */
+        if (len != plen || strncasecmp(host, phost, len) != 0) {
+            snprintf(err, errlen, "NANO_ORIGINS: \"%s\" is another host"
+                     " than NEXTAUTH_URL's \"%.*s\" and NANO_COOKIE_DOMAIN"
+                     " is not set: the session would not reach it (set it"
+                     " to a domain that covers both)", site->origins[i],
+                     (int) plen, phost);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int
 nano_site_allows(const nano_site_t *site, const char *primary,
     const char *origin)
 {

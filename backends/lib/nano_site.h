@@ -34,6 +34,16 @@ typedef struct {
 int nano_site_parse(nano_site_t *site, const char *primary,
     const char *origins, const char *domain, char *err, size_t errlen);
 
+/*
+ * The platform's check at start: without a cookie Domain, every origin
+ * of the site must be on primary's host (any port), or the session
+ * cookie never reaches it and a sign-in there comes back signed out.
+ * Modules take NANO_ORIGINS alone and do not call it.  Returns 0, or -1
+ * with the reason in err.
+ */
+int nano_site_cookie_reaches(const nano_site_t *site, const char *primary,
+    char *err, size_t errlen);
+
 /* 1 when origin (normalised) is primary or one of the site's. */
 int nano_site_allows(const nano_site_t *site, const char *primary,
     const char *origin);

@@ -316,9 +316,12 @@ export function explain(err) {
         };
     }
     if (status === 401) {
+        // This page again: the gateway sends it to sign-in with the way
+        // back it knows (an absolute one on a module's own subdomain,
+        // where a relative callbackUrl came back to the platform's path).
         return {
             text: 'Your session has ended. Sign in again to continue.',
-            link: { href: `/api/auth/signin?callbackUrl=${encodeURIComponent(location.pathname)}`, text: 'Sign in' },
+            link: { href: location.pathname + location.search, text: 'Sign in' },
         };
     }
     if (status === 403) return { text: 'The request was refused because it did not come from this page. Reload the page and try again.' };

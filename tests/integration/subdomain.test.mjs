@@ -181,3 +181,92 @@ test('signing out clears the domain cookie and the host-only one', async () => {
     }
     assert.equal(status, 401);
 });
+
+// The shared header on the subdomain: "/" there is the module (the
+// template's redirect), so Dashboard and the brand led back to the module
+// and the dashboard could not be reached from it (found by the phase2
+// probe).  The platform's links go to the platform's origin; on the
+// platform's own origin they stay relative.
+test('on the subdomain the header\'s platform links go to the platform\'s origin', async () => {
+    const { jar } = await signIn('/');
+    const hrefs = (html) => Object.fromEntries(
+        [...html.matchAll(/<a (?:class="([^"]*)" )?href="([^"]*)"/g)].map((m) => [m[1] || m[2], m[2]]));
+    const sub = await at(SUB, 'GET', '/seedream/', { jar, headers: { Accept: 'text/html' } });
+    assert.equal(sub.status, 200);
+    const links = hrefs(sub.text);
+    assert.equal(links['nb-brand'], `${MAIN_ORIGIN}/`);
+    assert.equal(links['nb-dashboard'], `${MAIN_ORIGIN}/`);
+    assert.equal(links['nb-billing'], `${MAIN_ORIGIN}/billing`);
+    assert.equal(links['nb-settings'], `${MAIN_ORIGIN}/settings`);
+    // and Sign out comes back to this page, on the subdomain
+    const signout = `${MAIN_ORIGIN}/api/auth/signout?callbackUrl=${encodeURIComponent(`${SUB_ORIGIN}/seedream/`)}`;
+    assert.equal(links[signout], signout);
+    // followed with the same cookie, Dashboard is the dashboard
+    const dash = await at(MAIN, 'GET', new URL(links['nb-dashboard']).pathname, { jar, headers: { Accept: 'text/html' } });
+    assert.equal(dash.status, 200);
+    assert.match(dash.text, /class="nb-dashboard" href="\/" aria-current="page"/);
+
+    // signed out, a platform page served on the subdomain sends sign-in to the platform
+    const out = await at(SUB, 'GET', '/api/auth/error?error=Verification', { headers: { Accept: 'text/html' } });
+    assert.match(out.headers['content-type'], /text\/html/);
+    assert.ok(hrefs(out.text)[`${MAIN_ORIGIN}/api/auth/signin`], out.text.slice(0, 600));
+
+    const main = hrefs((await at(MAIN, 'GET', '/seedream/', { jar, headers: { Accept: 'text/html' } })).text);
+    assert.equal(main['nb-brand'], '/');
+    assert.equal(main['nb-dashboard'], '/');
+    assert.equal(main['/api/auth/signout?callbackUrl=%2Fseedream%2F'], '/api/auth/signout?callbackUrl=%2Fseedream%2F');
+});
+
+// A deployment that sets NANO_COOKIE_DOMAIN after it went live: its
+// people hold a host-only session cookie.  A browser keeps a host-only
+// cookie and a Domain one of the same name side by side (RFC 6265bis keys
+// them apart), so a sign-in or renewal that wrote only the Domain cookie
+// left the old one beside it and the next request carried two values: a
+// conflict, signed out again (found by the phase2 probe).  Issuing under
+// a Domain clears a host-only cookie of that name the request carried.
+test('issuing the domain cookie clears a host-only one of the same name', async () => {
+    const { jar } = await signIn('/');
+    const old = jar.get(SESSION_COOKIE);
+    assert.ok(old);
+    // the same person signs in again, the browser sending its old cookie
+    const again = await signIn('/');
+    const c = jar.apply(await at(MAIN, 'GET', '/api/auth/csrf', { jar }));
+    const res = await at(MAIN, 'POST', '/api/auth/callback/credentials', {
+        jar, headers: { ...FORM, Origin: MAIN_ORIGIN },
+        body: new URLSearchParams({
+            csrfToken: c.json().csrfToken, email: again.user.email, password: again.user.password, callbackUrl: '/',
+        }).toString(),
+    });
+    assert.equal(res.status, 302, res.text);
+    const set = res.setCookies.map(parseSetCookie).filter((x) => x.name === SESSION_COOKIE);
+    const issued = set.find((x) => x.value !== '');
+    assert.ok(issued && issued.attrs.domain === DOMAIN, 'the new cookie is the domain\'s');
+    assert.ok(set.some((x) => x.value === '' && x.attrs.domain === undefined),
+        `a host-only one is cleared: ${res.setCookies.join(' | ')}`);
+    assert.ok(!set.some((x) => x.value === '' && x.attrs.domain === DOMAIN), 'the new one is not cleared');
+    // what the browser would send had the old host-only cookie stayed
+    const both = await at(MAIN, 'GET', '/api/auth/session', {
+        headers: { Cookie: `${SESSION_COOKIE}=${old}; ${SESSION_COOKIE}=${issued.value}` },
+    });
+    assert.deepEqual(both.json(), {}, 'two values are a conflict, so it had to go');
+});
+
+// Sign-in lives on the platform's origin only (README), but the
+// subdomain served the sign-in and sign-up pages too (gateway.conf is
+// included), where the module page's own "Sign in" link, relative, took
+// people: an OAuth sign-in begun there kept its state cookie on the
+// subdomain while the provider returned to the platform's origin, so it
+// failed (found by the phase2 probe).  Those pages now go to the
+// platform's origin, query and all.
+test('the sign-in and sign-up pages asked on the subdomain go to the platform\'s origin', async () => {
+    const back = encodeURIComponent(`${SUB_ORIGIN}/seedream/?x=1`);
+    for (const p of [`/api/auth/signin?callbackUrl=${back}`, '/api/auth/signin', `/signup?callbackUrl=${back}`]) {
+        const r = await at(SUB, 'GET', p, { headers: { Accept: 'text/html' } });
+        assert.equal(r.status, 302, `${p}: ${r.text.slice(0, 200)}`);
+        assert.equal(r.headers.location, `${MAIN_ORIGIN}${p}`);
+        const there = await at(MAIN, 'GET', p, { headers: { Accept: 'text/html' } });
+        assert.equal(there.status, 200, p);
+    }
+    // the rest of the platform's API still answers on the subdomain
+    assert.equal((await at(SUB, 'GET', '/api/auth/csrf')).status, 200);
+});

@@ -159,6 +159,48 @@ test_too_many(void **state)
     assert_non_null(strstr(err, "more than"));
 }
 
+/*
+ * The platform's own check: an origin on another host than NEXTAUTH_URL's
+ * is reached by the session cookie only under NANO_COOKIE_DOMAIN.
+ * Without it, signing in there came back signed out, over and over, and
+ * nothing said why (found by the phase2 probe).  Another port of the same
+ * host is fine: cookies do not tell ports apart.
+ */
+static void
+test_cookie_reaches(void **state)
+{
+    nano_site_t  site;
+    char         err[256] = "";
+
+    (void) state;
+    assert_int_equal(nano_site_parse(&site, APP, SEEDREAM, NULL, err,
+                                     sizeof(err)), 0);
+    assert_int_equal(nano_site_cookie_reaches(&site, APP, err, sizeof(err)),
+                     -1);
+    assert_non_null(strstr(err, SEEDREAM));
+    assert_non_null(strstr(err, "NANO_COOKIE_DOMAIN"));
+
+    assert_int_equal(nano_site_parse(&site, APP, SEEDREAM, "example.app", err,
+                                     sizeof(err)), 0);
+    assert_int_equal(nano_site_cookie_reaches(&site, APP, err, sizeof(err)),
+                     0);
+    assert_int_equal(nano_site_parse(&site, APP,
+                                     "https://EXAMPLE.app:8443", NULL, err,
+                                     sizeof(err)), 0);
+    assert_int_equal(nano_site_cookie_reaches(&site, APP, err, sizeof(err)),
+                     0);
+    assert_int_equal(nano_site_parse(&site, APP, NULL, NULL, err,
+                                     sizeof(err)), 0);
+    assert_int_equal(nano_site_cookie_reaches(&site, APP, err, sizeof(err)),
+                     0);
+    /* an address and a name on it are two hosts too */
+    assert_int_equal(nano_site_parse(&site, "http://127.0.0.1:8080",
+                                     "http://localhost:8080", NULL, err,
+                                     sizeof(err)), 0);
+    assert_int_equal(nano_site_cookie_reaches(&site, "http://127.0.0.1:8080",
+                                              err, sizeof(err)), -1);
+}
+
 int
 main(void)
 {
@@ -168,6 +210,7 @@ main(void)
         cmocka_unit_test(test_callback_resolve),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_too_many),
+        cmocka_unit_test(test_cookie_reaches),
     };
 
     return cmocka_run_group_tests_name("site", tests, NULL, NULL);
