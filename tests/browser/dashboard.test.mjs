@@ -203,7 +203,7 @@ test('dashboard and settings: sign up, see the dashboard, generate, rename, pict
         await shot(page, 'delete');
         await form.getByRole('button', { name: 'Delete my account' }).click();
         await page.waitForURL(`${BASE}/`);
-        await page.locator('header a[href="/api/auth/signin"]').waitFor();
+        await page.locator('header a[href^="/api/auth/signin"]').waitFor();
         assert.equal(await page.locator('header .nb-user-name').count(), 0);
         assert.equal(await page.locator('[data-nb-dashboard]').count(), 0);
         const cookies = await context.cookies(BASE);
