@@ -23,6 +23,7 @@
 #include "nano_gen.h"
 #include "nano_log.h"
 #include "nano_password.h"
+#include "nano_registry.h"
 #include "nano_server.h"
 #include "platform.h"
 
@@ -138,35 +139,19 @@ platform_account_remove_thread(void *arg)
     return NULL;
 }
 
-/*
- * The avatar goes at once (it is served to every signed-in user); the
- * folders after the answer, on a detached thread: a heavy account's
- * 100,000 generations' folders take minutes on a busy disk, and removed
- * inside the request they kept the committed deletion's answer (and the
- * cleared cookie) past nginx's fastcgi_read_timeout, a 504 (found by the
- * deletion probe).  At most PLATFORM_REMOVERS run at once; beyond that,
- * or without a thread, the request removes them itself, slower but
- * never leaving a module's folder that no sweep looks at any more.
- */
-static void
-platform_account_remove_media(const char *media, const char *user_id)
+/* Removes user_id's folders on a detached thread of its own: 0, or -1
+ * when PLATFORM_REMOVERS run already or no thread could be made. */
+static int
+platform_account_remove_later(const char *media, const char *user_id)
 {
     platform_remover_t  *r;
     pthread_attr_t       attr;
     pthread_t            t;
     int                  rc = -1;
 
-    if (media == NULL || media[0] == '\0' || !nano_file_name_ok(user_id)) {
-        return;
-    }
-    platform_avatar_remove(media, user_id);
     if (atomic_fetch_add(&platform_removers, 1) >= PLATFORM_REMOVERS) {
         atomic_fetch_sub(&platform_removers, 1);
-        nano_log_warn("%d removals of deleted users' files run already:"
-                      " user %s's are removed in its request",
-                      PLATFORM_REMOVERS, user_id);
-        platform_account_remove_folders(media, user_id, NULL);
-        return;
+        return -1;
     }
     r = calloc(1, sizeof(*r));
     if (r != NULL && (r->media = strdup(media)) != NULL
@@ -182,8 +167,99 @@ platform_account_remove_media(const char *media, const char *user_id)
             platform_remover_free(r);
         }
         atomic_fetch_sub(&platform_removers, 1);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * The avatar goes at once (it is served to every signed-in user); the
+ * folders after the answer, on a detached thread: a heavy account's
+ * 100,000 generations' folders take minutes on a busy disk, and removed
+ * inside the request they kept the committed deletion's answer (and the
+ * cleared cookie) past nginx's fastcgi_read_timeout, a 504 (found by the
+ * deletion probe).  At most PLATFORM_REMOVERS run at once; beyond that,
+ * or without a thread, the request removes them itself, slower.  A stop
+ * that ends the thread half way leaves the rest to
+ * platform_account_sweep_folders.
+ */
+static void
+platform_account_remove_media(const char *media, const char *user_id)
+{
+    if (media == NULL || media[0] == '\0' || !nano_file_name_ok(user_id)) {
+        return;
+    }
+    platform_avatar_remove(media, user_id);
+    if (platform_account_remove_later(media, user_id) != 0) {
+        nano_log_warn("user %s's files are removed in its request (%d"
+                      " removals of deleted users' files run already, or"
+                      " no thread)", user_id, PLATFORM_REMOVERS);
         platform_account_remove_folders(media, user_id, NULL);
     }
+}
+
+/* A user the database no longer has, with a folder left under a folder
+ * no module owns: its folders go on a remover thread (never on the
+ * caller's, the revocation publisher's); with none free, the next
+ * sweep's. */
+static void
+platform_account_folder_gone(const void *media, const char *user_id)
+{
+    if (nano_file_name_ok(user_id)
+        && platform_account_remove_later(media, user_id) == 0)
+    {
+        nano_log_info("removing the files left of deleted user %s",
+                      user_id);
+    }
+}
+
+/*
+ * The registered modules' folders are their own sweeps' (nano_sweep.h),
+ * which remove a deleted user's files after their grace; a folder no
+ * module owns any more (one taken out of the registry) has none, and
+ * what a stopped platform's removal thread left there stayed for good.
+ * avatars/ and tmp/ are no module's; an entry that is no user id
+ * (lost+found's) is left alone.
+ */
+void
+platform_account_sweep_folders(nano_db_t *db, const char *media)
+{
+    char            folder[PATH_MAX], *ids[PLATFORM_AVATAR_SWEEP_BATCH];
+    struct dirent  *e, *u;
+    size_t          n;
+    DIR            *d, *f;
+
+    if (media == NULL || media[0] == '\0' || (d = opendir(media)) == NULL) {
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || strcmp(e->d_name, "tmp") == 0
+            || strcmp(e->d_name, PLATFORM_AVATAR_DIR) == 0
+            || nano_registry_find(e->d_name) != NULL
+            || snprintf(folder, sizeof(folder), "%s/%s", media, e->d_name)
+               >= (int) sizeof(folder)
+            || (f = opendir(folder)) == NULL)
+        {
+            continue;
+        }
+        n = 0;
+        while ((u = readdir(f)) != NULL) {
+            if (platform_user_id_ok(u->d_name)
+                && (ids[n] = strdup(u->d_name)) != NULL
+                && ++n == PLATFORM_AVATAR_SWEEP_BATCH)
+            {
+                platform_users_gone(db, ids, n, platform_account_folder_gone,
+                                    media);
+                n = 0;
+            }
+        }
+        closedir(f);
+        if (n > 0) {
+            platform_users_gone(db, ids, n, platform_account_folder_gone,
+                                media);
+        }
+    }
+    closedir(d);
 }
 
 /*

@@ -77,6 +77,13 @@ int platform_account_delete(nano_req_t *req, nano_res_t *res);
 int platform_account_sessions(nano_req_t *req, nano_res_t *res);
 int platform_account_session_delete(nano_req_t *req, nano_res_t *res);
 
+/* Removes the folders of users no "User" row names under the media
+ * root's folders that no registered module owns (a module taken out of
+ * the registry): what a deletion's removal left when a stop cut its
+ * thread short (the revocation publisher's thread, at start and
+ * hourly). */
+void platform_account_sweep_folders(nano_db_t *db, const char *media);
+
 /*
  * The check every account call makes: a same-site request when change
  * (403 cross_site otherwise) and a session the database knows as live
@@ -102,6 +109,17 @@ int platform_account_profile(nano_req_t *req, nano_res_t *res);
 int platform_account_avatar_put(nano_req_t *req, nano_res_t *res);
 int platform_account_avatar_get(nano_req_t *req, nano_res_t *res);
 int platform_account_avatar_delete(nano_req_t *req, nano_res_t *res);
+
+/* The folder of the avatars under the media root. */
+#define PLATFORM_AVATAR_DIR  "avatars"
+
+/* 1 when id is fit for a file name: what our ids and V1's cuids are. */
+int platform_user_id_ok(const char *id);
+
+/* Calls gone(arg, id) for each of ids[0..n) that no "User" row names;
+ * frees the ids.  Nothing is called when the database does not answer. */
+void platform_users_gone(nano_db_t *db, char **ids, size_t n,
+    void (*gone)(const void *arg, const char *id), const void *arg);
 
 /* Removes the avatar file of user_id under media (a deleted account). */
 void platform_avatar_remove(const char *media, const char *user_id);

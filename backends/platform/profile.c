@@ -27,7 +27,6 @@
 
 #define PLATFORM_AVATAR_MAX    (5 * 1024 * 1024)
 #define PLATFORM_AVATAR_SIDE   256
-#define PLATFORM_AVATAR_DIR    "avatars"
 #define PLATFORM_DECODES_MAX   2               /* decodes at once */
 #define PLATFORM_DECODES_WAIT  4               /* waiting for one */
 
@@ -70,9 +69,8 @@ platform_decode_leave(void)
     pthread_mutex_unlock(&platform_decode_lock);
 }
 
-/* A user id fit for a file name: what our ids and V1's cuids are. */
-static int
-platform_avatar_id_ok(const char *id)
+int
+platform_user_id_ok(const char *id)
 {
     size_t  n = strlen(id);
 
@@ -87,7 +85,7 @@ static int
 platform_avatar_path(const char *media, const char *id, char *path,
     size_t len)
 {
-    return platform_avatar_id_ok(id)
+    return platform_user_id_ok(id)
            && snprintf(path, len, "%s/" PLATFORM_AVATAR_DIR "/%s.png", media,
                        id) < (int) len ? 0 : -1;
 }
@@ -106,11 +104,9 @@ platform_avatar_remove(const char *media, const char *user_id)
     }
 }
 
-/* The avatars of users who are gone: those a platform missed (deleted
- * while none listened for nano_user_deleted), checked n at a time. */
-static void
-platform_avatar_sweep_gone(nano_db_t *db, const char *media, char **ids,
-    size_t n)
+void
+platform_users_gone(nano_db_t *db, char **ids, size_t n,
+    void (*gone)(const void *arg, const char *id), const void *arg)
 {
     static const char   sql[] =
         "SELECT i FROM unnest($1::text[]) i WHERE NOT EXISTS"
@@ -131,9 +127,7 @@ platform_avatar_sweep_gone(nano_db_t *db, const char *media, char **ids,
         params[0] = b.data;
         r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, &st);
         for (k = 0; r != NULL && k < PQntuples(r); k++) {
-            platform_avatar_remove(media, PQgetvalue(r, k, 0));
-            nano_log_info("removed the avatar of deleted user %s",
-                          PQgetvalue(r, k, 0));
+            gone(arg, PQgetvalue(r, k, 0));
         }
         PQclear(r);
     }
@@ -141,6 +135,15 @@ platform_avatar_sweep_gone(nano_db_t *db, const char *media, char **ids,
     for (i = 0; i < n; i++) {
         free(ids[i]);
     }
+}
+
+/* The avatar of a user who is gone: one a platform missed (deleted while
+ * none listened for nano_user_deleted). */
+static void
+platform_avatar_gone(const void *media, const char *id)
+{
+    platform_avatar_remove(media, id);
+    nano_log_info("removed the avatar of deleted user %s", id);
 }
 
 void
@@ -179,17 +182,17 @@ platform_avatar_sweep(nano_db_t *db, const char *media)
             continue;
         }
         *dot = '\0';
-        if (platform_avatar_id_ok(e->d_name)
+        if (platform_user_id_ok(e->d_name)
             && (ids[n] = strdup(e->d_name)) != NULL
             && ++n == PLATFORM_AVATAR_SWEEP_BATCH)
         {
-            platform_avatar_sweep_gone(db, media, ids, n);
+            platform_users_gone(db, ids, n, platform_avatar_gone, media);
             n = 0;
         }
     }
     closedir(d);
     if (n > 0) {
-        platform_avatar_sweep_gone(db, media, ids, n);
+        platform_users_gone(db, ids, n, platform_avatar_gone, media);
     }
 }
 

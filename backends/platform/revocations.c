@@ -277,9 +277,11 @@ platform_revoke_thread(void *arg)
             platform_revoke_clean(db);
             cleaned = now;
         }
-        /* the avatars whose deletion's NOTIFY no platform heard */
+        /* the avatars whose deletion's NOTIFY no platform heard, and
+         * the folders a stopped deletion left under a removed module */
         if (st == NANO_DB_OK && now - swept >= PLATFORM_REVOKE_AVATARS) {
             platform_avatar_sweep(db, platform_revoke.media);
+            platform_account_sweep_folders(db, platform_revoke.media);
             swept = now;
         }
 

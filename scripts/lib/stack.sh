@@ -735,7 +735,12 @@ stack_nginx_start() {
     return 1
 }
 
-stack_nginx_stop() { stack_kill nginx TERM 10; }
+# stack_nginx_stop: nginx's graceful stop (SIGQUIT): its port closes at
+# once and the requests it serves (a text stream, a download) may end,
+# for up to worker_shutdown_timeout (nginx.conf.in: the backends' own
+# 10 s grace), before stack_stop stops the backends.  Its fast stop
+# (SIGTERM) cut every stream in flight at once.
+stack_nginx_stop() { stack_kill nginx QUIT 15; }
 
 # --- whole stack ----------------------------------------------------------
 

@@ -340,14 +340,15 @@ export function parseSse(text) {
 // answer as it arrives: {status, headers, text, chunks: [{at, text}],
 // events: [{event, data, at}]}; at is ms since the request was sent.
 // leaveAfter: n -> the socket is destroyed once n delta events came (0: as
-// soon as the response's headers came).
-export function stream(jar, m, body, { leaveAfter, timeout = 60000, headers = {} } = {}) {
+// soon as the response's headers came).  port: another nginx on loopback;
+// onEvent(e): called with each event as it comes.
+export function stream(jar, m, body, { leaveAfter, timeout = 60000, headers = {}, port, onEvent } = {}) {
     const url = new URL(BASE);
     const payload = JSON.stringify(body);
     return new Promise((resolve, reject) => {
         const t0 = performance.now();
         const req = http.request({
-            host: url.hostname, port: url.port, method: 'POST', path: `/${m}/api/generate`, agent: false,
+            host: url.hostname, port: port || url.port, method: 'POST', path: `/${m}/api/generate`, agent: false,
             headers: jar.headers({ ...JSON_H, 'Content-Length': Buffer.byteLength(payload), ...headers }),
         }, (res) => {
             const chunks = [];
@@ -374,7 +375,10 @@ export function stream(jar, m, body, { leaveAfter, timeout = 60000, headers = {}
                 while ((i = buf.search(/\r?\n\r?\n/)) >= 0) {
                     const block = buf.slice(0, i);
                     buf = buf.slice(buf.slice(i).match(/^\r?\n\r?\n/)[0].length + i);
-                    for (const e of parseSse(`${block}\n\n`)) events.push({ ...e, at });
+                    for (const e of parseSse(`${block}\n\n`)) {
+                        events.push({ ...e, at });
+                        onEvent?.(events.at(-1));
+                    }
                 }
                 if (leaveAfter && !left && events.filter((e) => e.event === 'delta').length >= leaveAfter) {
                     left = true;
