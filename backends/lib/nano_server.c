@@ -117,8 +117,14 @@ nano_server_db_error(nano_res_t *res, nano_db_t *db, nano_db_status_t st)
                               "the database is unavailable; try again soon");
     }
     if (st == NANO_DB_INVALID) {
-        return nano_res_error(res, 400, "invalid_field",
-                              "a field is not valid UTF-8");
+        /* Every field the API reads is checked before it reaches the
+         * database, which cannot say whose value it was: the refusal
+         * names the request, as every invalid_field names a field, and
+         * the log says a handler let text through unchecked. */
+        nano_log_warn("a parameter that is not UTF-8 reached the"
+                      " database unchecked");
+        return nano_res_field_error(res, "request", "a value in the"
+                                    " request is not valid UTF-8");
     }
     /* The server ended the statement itself for want of time or room:
      * an operator's lock_timeout (55P03) or statement_timeout (57014)

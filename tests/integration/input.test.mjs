@@ -55,7 +55,9 @@ test('invalid UTF-8 in a form email: /api/register answers 400, never 500', asyn
         });
         assert.equal(res.status, 400, `${what}: ${res.status} ${res.text.slice(0, 200)}`);
         assert.ok(isJson(res), what);
-        assert.equal(typeof res.json().error, 'string', what);
+        // named, as every invalid_field is (it named none until the
+        // apiedges probe)
+        assert.deepEqual(res.json(), { error: 'invalid_field', field: 'email', message: 'a field is not valid UTF-8' }, what);
     }
 });
 
