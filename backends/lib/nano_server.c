@@ -821,6 +821,17 @@ nano_server_dispatch(nano_worker_t *w, nano_req_t *req, nano_res_t *res,
         if (status != 0) {
             return status;
         }
+        /* Most DELETEs read no body, and took any as if there were
+         * none, where a POST answers 415 to one that is not JSON: a
+         * body that is there is JSON here too (docs/SESSIONS.md,
+         * docs/MODULES.md); none at all is the usual DELETE. */
+        if (strcmp(req->method, "DELETE") == 0 && req->body_len > 0
+            && !nano_req_is_content_type(req, "application/json"))
+        {
+            return nano_res_error(res, 415, "unsupported_media_type",
+                                  "send application/json in UTF-8, or no"
+                                  " body");
+        }
     }
 
     status = route->handler(req, res);
