@@ -35,6 +35,9 @@
 static const nano_module_def_t  *nano_module_current;
 static char                      nano_module_kind_name[16] = "text";
 static int                       nano_module_is_offline = 1;
+/* what it runs on, as reported to "ModuleStatus" (the dashboard's
+ * provider): /api/models says the same */
+static const char               *nano_module_provider_name;
 
 /* not const: generate's body_max follows the module's image input */
 static nano_route_t  nano_module_routes[] = {
@@ -276,8 +279,10 @@ nano_module_start(const nano_config_t *config)
                                              : def->text->name,
                       nano_module_is_offline && def->key_env != NULL
                       ? " (no key in the environment)" : "");
-        nano_module_report(nano_module_is_offline ? def->text_offline->name
-                                                  : def->text->name);
+        nano_module_provider_name = nano_module_is_offline
+                                    ? def->text_offline->name
+                                    : def->text->name;
+        nano_module_report(nano_module_provider_name);
         /* its runner only renews its answers' leases (and fails what a
          * dead process left); its sweep has no media of its own, only
          * its uploads in tmp/, which only this process's user may
@@ -286,7 +291,8 @@ nano_module_start(const nano_config_t *config)
     } else {
         nano_module_is_offline = !real || def->jobs == NULL;
         jobs = nano_module_is_offline ? def->jobs_offline : def->jobs;
-        nano_module_report(jobs->name);
+        nano_module_provider_name = jobs->name;
+        nano_module_report(nano_module_provider_name);
     }
     nano_schema_check(config->root);
     if (nano_jobs_start(def->name, jobs, config->media_dir) != 0) {
@@ -514,8 +520,10 @@ nano_module_models(nano_req_t *req, nano_res_t *res)
                                    "module", req->app->name,
                                    "title", nano_module_title(req),
                                    "kind", nano_module_kind_name,
-                                   "provider", reg != NULL ? reg->provider
-                                                           : "offline",
+                                   "provider",
+                                   nano_module_provider_name != NULL
+                                   ? nano_module_provider_name
+                                   : reg != NULL ? reg->provider : "offline",
                                    "offline", nano_module_is_offline,
                                    "promptMaxBytes", NANO_GEN_PROMPT_MAX,
                                    "models", models));
