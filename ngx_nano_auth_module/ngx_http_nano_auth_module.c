@@ -348,8 +348,10 @@ static ngx_str_t  ngx_http_nano_auth_json_type =
     ngx_string("application/json");
 static ngx_str_t  ngx_http_nano_auth_html_type =
     ngx_string("text/html");
+/* with a message as the backends' refusals (their 401 says the same) */
 static ngx_str_t  ngx_http_nano_auth_401_body =
-    ngx_string("{\"error\":\"unauthorized\"}\n");
+    ngx_string("{\"error\":\"unauthorized\","
+               "\"message\":\"sign in first\"}\n");
 static ngx_str_t  ngx_http_nano_auth_403_body =
     ngx_string("{\"error\":\"csrf\","
                "\"message\":\"this request came from another site\"}\n");

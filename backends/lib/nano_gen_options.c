@@ -263,7 +263,8 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
                                " from 0 to 2147483647");
     }
     if (duration != NULL
-        && (!k->video || nano_gen_seed(duration, &secs) != 0 || secs != 5))
+        && (!k->video || nano_gen_seed(duration, &secs) != 0
+            || secs != NANO_GEN_VIDEO_SECONDS))
     {
         return nano_gen_refuse(why, "duration", "videos here are 5 seconds");
     }
@@ -285,7 +286,8 @@ nano_gen_job_options(const nano_form_t *f, const nano_gen_job_kind_t *k,
         rc |= json_object_set_new(params, "seed", json_integer(n));
     }
     if (k->video) {
-        rc |= json_object_set_new(params, "duration", json_integer(5));
+        rc |= json_object_set_new(params, "duration",
+                                  json_integer(NANO_GEN_VIDEO_SECONDS));
     }
     return rc == 0 ? 0 : -2;
 }

@@ -21,6 +21,7 @@
 #define NANO_GEN_KEY_MAX        255     /* an Idempotency-Key's bytes */
 #define NANO_GEN_SIDE_MIN       256     /* an image's side, in pixels */
 #define NANO_GEN_SIDE_MAX       4096
+#define NANO_GEN_VIDEO_SECONDS  5       /* the one duration a video has */
 
 /* Why options were refused: the field a 400 names and its message
  * (static, but a field the request should not have had names its key,

@@ -25,6 +25,7 @@
 #include "nano_schema.h"
 #include "nano_server.h"
 #include "nano_sweep.h"
+#include "nano_wan.h"
 
 /* generate's body: an image to edit comes as multipart up to 10 MiB
  * (or in JSON, which nano_server holds to NANO_ROUTE_INLINE_MAX); a
@@ -35,6 +36,9 @@
 static const nano_module_def_t  *nano_module_current;
 static char                      nano_module_kind_name[16] = "text";
 static int                       nano_module_is_offline = 1;
+/* what it runs on, as reported to "ModuleStatus" (the dashboard's
+ * provider): /api/models says the same */
+static const char               *nano_module_provider_name;
 
 /* not const: generate's body_max follows the module's image input */
 static nano_route_t  nano_module_routes[] = {
@@ -276,8 +280,10 @@ nano_module_start(const nano_config_t *config)
                                              : def->text->name,
                       nano_module_is_offline && def->key_env != NULL
                       ? " (no key in the environment)" : "");
-        nano_module_report(nano_module_is_offline ? def->text_offline->name
-                                                  : def->text->name);
+        nano_module_provider_name = nano_module_is_offline
+                                    ? def->text_offline->name
+                                    : def->text->name;
+        nano_module_report(nano_module_provider_name);
         /* its runner only renews its answers' leases (and fails what a
          * dead process left); its sweep has no media of its own, only
          * its uploads in tmp/, which only this process's user may
@@ -286,7 +292,8 @@ nano_module_start(const nano_config_t *config)
     } else {
         nano_module_is_offline = !real || def->jobs == NULL;
         jobs = nano_module_is_offline ? def->jobs_offline : def->jobs;
-        nano_module_report(jobs->name);
+        nano_module_provider_name = jobs->name;
+        nano_module_report(nano_module_provider_name);
     }
     nano_schema_check(config->root);
     if (nano_jobs_start(def->name, jobs, config->media_dir) != 0) {
@@ -483,7 +490,9 @@ nano_module_models(nano_req_t *req, nano_res_t *res)
     nano_db_status_t    st;
     nano_db_t          *db;
     PGresult           *r;
-    json_t             *models, *m;
+    json_t             *models, *m, *answer, *sizes;
+    char                size[16];
+    size_t              k;
     int                 i, n;
 
     if (nano_module_user(req, res) == NULL) {
@@ -509,16 +518,38 @@ nano_module_models(nano_req_t *req, nano_res_t *res)
         }
     }
     PQclear(r);
-    return nano_res_json(res, 200,
-                         json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:o*}",
-                                   "module", req->app->name,
-                                   "title", nano_module_title(req),
-                                   "kind", nano_module_kind_name,
-                                   "provider", reg != NULL ? reg->provider
-                                                           : "offline",
-                                   "offline", nano_module_is_offline,
-                                   "promptMaxBytes", NANO_GEN_PROMPT_MAX,
-                                   "models", models));
+    answer = json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:o*}",
+                       "module", req->app->name,
+                       "title", nano_module_title(req),
+                       "kind", nano_module_kind_name,
+                       "provider",
+                       nano_module_provider_name != NULL
+                       ? nano_module_provider_name
+                       : reg != NULL ? reg->provider : "offline",
+                       "offline", nano_module_is_offline,
+                       "promptMaxBytes", NANO_GEN_PROMPT_MAX,
+                       "models", models);
+    if (answer != NULL && strcmp(nano_module_kind_name, "video") == 0) {
+        /* what generate takes, so that the page offers exactly that and
+         * keeps no list of its own */
+        sizes = json_array();
+        for (k = 0; sizes != NULL
+                    && nano_wan_size_offered_nth(k, size, sizeof(size)) == 0;
+             k++)
+        {
+            json_array_append_new(sizes, json_string(size));
+        }
+        if (sizes == NULL
+            || json_object_set_new(answer, "sizes", sizes) != 0
+            || json_object_set_new(answer, "durations",
+                                   json_pack("[i]", NANO_GEN_VIDEO_SECONDS))
+               != 0)
+        {
+            json_decref(answer);
+            answer = NULL;
+        }
+    }
+    return nano_res_json(res, 200, answer);
 }
 
 /*

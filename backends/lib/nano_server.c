@@ -117,8 +117,14 @@ nano_server_db_error(nano_res_t *res, nano_db_t *db, nano_db_status_t st)
                               "the database is unavailable; try again soon");
     }
     if (st == NANO_DB_INVALID) {
-        return nano_res_error(res, 400, "invalid_field",
-                              "a field is not valid UTF-8");
+        /* Every field the API reads is checked before it reaches the
+         * database, which cannot say whose value it was: the refusal
+         * names the request, as every invalid_field names a field, and
+         * the log says a handler let text through unchecked. */
+        nano_log_warn("a parameter that is not UTF-8 reached the"
+                      " database unchecked");
+        return nano_res_field_error(res, "request", "a value in the"
+                                    " request is not valid UTF-8");
     }
     /* The server ended the statement itself for want of time or room:
      * an operator's lock_timeout (55P03) or statement_timeout (57014)
@@ -814,6 +820,17 @@ nano_server_dispatch(nano_worker_t *w, nano_req_t *req, nano_res_t *res,
         status = nano_server_read_body(w, req, res, route);
         if (status != 0) {
             return status;
+        }
+        /* Most DELETEs read no body, and took any as if there were
+         * none, where a POST answers 415 to one that is not JSON: a
+         * body that is there is JSON here too (docs/SESSIONS.md,
+         * docs/MODULES.md); none at all is the usual DELETE. */
+        if (strcmp(req->method, "DELETE") == 0 && req->body_len > 0
+            && !nano_req_is_content_type(req, "application/json"))
+        {
+            return nano_res_error(res, 415, "unsupported_media_type",
+                                  "send application/json in UTF-8, or no"
+                                  " body");
         }
     }
 

@@ -121,7 +121,8 @@ void nano_server_db_release(nano_req_t *req);
  * is no connection or the server cannot be reached (nano_db logs the
  * outage once), or when the server ended the statement for want of time
  * or room (lock_timeout, statement_timeout, SQLSTATE class 53; logged as
- * a warning), 400 invalid_field for a value that is not UTF-8, else
+ * a warning), 400 invalid_field naming "request" for a value that is
+ * not UTF-8 (the handler should have checked and named it), else
  * 500 with the database's message in the log only.  Returns the status.
  */
 int nano_server_db_error(nano_res_t *res, nano_db_t *db,

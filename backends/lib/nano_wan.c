@@ -109,6 +109,29 @@ nano_wan_size_offered(const char *s)
     return NULL;
 }
 
+int
+nano_wan_size_offered_nth(size_t n, char *buf, size_t size)
+{
+    const char  *e;
+    size_t       i, j;
+
+    for (i = 0; i < NANO_WAN_NSIZES; i++) {
+        if (!nano_wan_sizes[i].offered || n-- > 0) {
+            continue;
+        }
+        e = nano_wan_sizes[i].size;
+        if (strlen(e) >= size) {
+            return -1;
+        }
+        for (j = 0; e[j] != '\0'; j++) {
+            buf[j] = e[j] == '*' ? 'x' : e[j];
+        }
+        buf[j] = '\0';
+        return 0;
+    }
+    return -1;
+}
+
 static void
 nano_wan_rule_make(void)
 {

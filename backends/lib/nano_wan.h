@@ -68,6 +68,12 @@ const char *nano_wan_size_offered(const char *s);
  * sizes nano_wan_size_offered takes.  Static. */
 const char *nano_wan_sizes_offered_rule(void);
 
+/* The n-th size a generation may ask for (from 0, in the table's order,
+ * the first the default), as people write it ("1280x720", what
+ * GET /<m>/api/models lists for the page), into buf; 0, or -1 past the
+ * last (or when buf is too small). */
+int nano_wan_size_offered_nth(size_t n, char *buf, size_t size);
+
 /*
  * Reads a submit answer's output.task_id into task_id
  * (NANO_WAN_TASK_ID_MAX bytes).  Returns 0; -1 with err bad_response

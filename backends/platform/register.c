@@ -44,8 +44,11 @@ platform_register(nano_req_t *req, nano_res_t *res)
         goto out;
     }
     if (flags & NANO_FIELDS_BAD_UTF8) {
-        status = nano_res_error(res, 400, "invalid_field",
-                                "a field is not valid UTF-8");
+        /* named as every invalid_field is; a key that is not UTF-8
+         * either cannot be named back */
+        status = nano_res_field_error(res, f.left_out != NULL ? f.left_out
+                                                              : "form",
+                                      "a field is not valid UTF-8");
         goto out;
     }
     /* a JSON number or true/false is no text ("name": false became the

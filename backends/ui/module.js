@@ -23,13 +23,21 @@ const IMAGE_SIZES = [
     ['2304x1728', 'Landscape 4:3 · 2304 × 1728'], ['1728x2304', 'Portrait 3:4 · 1728 × 2304'],
     ['2560x1440', 'Wide 16:9 · 2560 × 1440'], ['1440x2560', 'Tall 9:16 · 1440 × 2560'],
 ];
-const VIDEO_SIZES = [
-    ['1280x720', 'Landscape 720p · 1280 × 720'], ['720x1280', 'Portrait 720p · 720 × 1280'],
-    ['1920x1080', 'Landscape 1080p · 1920 × 1080'], ['1080x1920', 'Portrait 1080p · 1080 × 1920'],
-    ['832x480', 'Landscape 480p · 832 × 480'], ['480x832', 'Portrait 480p · 480 × 832'],
-];
-// one price per model: Wan 2.5 here makes 5-second videos
-const DURATIONS = [['5', '5 seconds']];
+// A video's sizes and durations come from /api/models ("sizes",
+// "durations": what generate takes, the first the default); this page
+// kept a copy of its own until 2026-12-07.
+function videoSizeChoices(info) {
+    const sizes = Array.isArray(info.sizes) ? info.sizes.filter((s) => /^\d+x\d+$/.test(s)) : [];
+    return sizes.map((s) => {
+        const [w, h] = s.split('x').map(Number);
+        const shape = w > h ? 'Landscape' : w < h ? 'Portrait' : 'Square';
+        return [s, `${shape} ${Math.min(w, h)}p · ${w} × ${h}`];
+    });
+}
+function durationChoices(info) {
+    const secs = Array.isArray(info.durations) ? info.durations.filter((d) => Number.isInteger(d) && d > 0) : [];
+    return secs.map((d) => [String(d), `${d} seconds`]);
+}
 const DEFAULT_OPTIONS = { image: 'size seed', video: 'size duration seed', text: '' };
 
 const NOUN = { image: 'image', video: 'video', text: 'answer' };
@@ -1090,12 +1098,15 @@ class MediaTool extends Tool {
 
         const opts = [];
         if (this.options.includes('aspect')) opts.push(selectField('aspectRatio', 'Aspect ratio', ASPECTS, '1:1'));
-        if (this.options.includes('size')) {
-            opts.push(this.kind === 'video'
-                ? selectField('size', 'Size', VIDEO_SIZES, '1280x720')
-                : selectField('size', 'Size', IMAGE_SIZES, '2048x2048'));
+        /* a list the server gave none of is no field: the server's default */
+        const sizes = this.kind === 'video' ? videoSizeChoices(this.info) : IMAGE_SIZES;
+        if (this.options.includes('size') && sizes.length) {
+            opts.push(selectField('size', 'Size', sizes, this.kind === 'video' ? sizes[0][0] : '2048x2048'));
         }
-        if (this.options.includes('duration')) opts.push(selectField('duration', 'Length', DURATIONS, '5'));
+        const durations = durationChoices(this.info);
+        if (this.options.includes('duration') && durations.length) {
+            opts.push(selectField('duration', 'Length', durations, durations[0][0]));
+        }
         if (this.options.includes('seed')) {
             const id = nextId('seed');
             opts.push(h('label', { class: 'nbm-field', for: id }, h('span', { class: 'nbm-label', text: 'Seed (optional)' }),

@@ -45,6 +45,35 @@ test('an OAuth callback\'s code and state are not written to any log; its path a
     }
 });
 
+test('a callback path written otherwise (doubled slashes, percent-encoded, a dot segment) keeps its code out of the logs too', async () => {
+    // nginx routes each of these to the callback, and the platform reads
+    // the code; the log's redaction matched the path as written (found by
+    // the apiedges probe: the code was logged)
+    const code = `code-${crypto.randomBytes(12).toString('hex')}`;
+    const state = `state-${crypto.randomBytes(12).toString('hex')}`;
+    const paths = ['//api/auth/callback/github', '/api//auth/callback/github', '/api/auth/%63allback/github',
+        '/%61pi/auth/callback/github', '/api/x/../auth/callback/github'];
+    const from = fs.statSync(ACCESS_LOG).size;
+    for (const p of paths) {
+        const res = await get(`${p}?code=${code}&state=${state}`);
+        assert.ok(res.status >= 300 && res.status < 500, `${p}: ${res.status}`);
+    }
+    const lines = await logLines('(not logged)', paths.length, from);
+    for (const p of paths) {
+        assert.ok(lines.some((l) => l.includes(`"GET ${p}?(not logged) HTTP/1.1"`)), `${p}:\n${lines.join('\n')}`);
+    }
+    await sleep(200);
+    for (const f of fs.readdirSync(LOGS)) {
+        const text = fs.readFileSync(path.join(LOGS, f), 'utf8');
+        assert.ok(!text.includes(code), `${f} holds the code`);
+        assert.ok(!text.includes(state), `${f} holds the state`);
+    }
+    // another path keeps its query in the log
+    const tag = `keep-${crypto.randomBytes(6).toString('hex')}`;
+    await get(`/api/auth/providers?${tag}=1`);
+    assert.equal((await logLines(tag, 1, from)).length, 1, 'the query of another path is logged');
+});
+
 test('a rate-limited OAuth callback\'s code and state are not written to the error log either', async () => {
     // nginx logs a request that limit_req refuses, request line and all,
     // to the error log at limit_req_log_level: the callbacks' location

@@ -55,7 +55,9 @@ test('invalid UTF-8 in a form email: /api/register answers 400, never 500', asyn
         });
         assert.equal(res.status, 400, `${what}: ${res.status} ${res.text.slice(0, 200)}`);
         assert.ok(isJson(res), what);
-        assert.equal(typeof res.json().error, 'string', what);
+        // named, as every invalid_field is (it named none until the
+        // apiedges probe)
+        assert.deepEqual(res.json(), { error: 'invalid_field', field: 'email', message: 'a field is not valid UTF-8' }, what);
     }
 });
 
@@ -642,6 +644,39 @@ test('nginx\'s own refusals on an API path written with doubled slashes are JSON
     const page = await rawHttp(['TRACE //qwen//x HTTP/1.0', host]);
     assert.equal(page.status, 405);
     assert.match(page.headers['content-type'], /^text\/html/);
+});
+
+test('nginx\'s own refusals on an API path written percent-encoded are JSON as well', async () => {
+    // nginx decodes the path before it routes it: /nano-banana/%61pi/generate
+    // is the generate route, %2F a slash (these came as pages until the
+    // apiedges probe)
+    const host = `Host: ${new URL(BASE).host}`;
+    const cases = [
+        ['TRACE, a module\'s API, "api" encoded', ['TRACE /qwen/%61pi/generate HTTP/1.0', host], 405, 'method_not_allowed'],
+        ['TRACE, the platform\'s API, "api" encoded', ['TRACE /%61%70%69/credits HTTP/1.0', host], 405, 'method_not_allowed'],
+        ['TRACE, an encoded slash', ['TRACE /qwen%2Fapi/generate HTTP/1.0', host], 405, 'method_not_allowed'],
+        ['a URI nginx cannot parse', ['GET /qwen/%61pi/generations/%zz HTTP/1.0', host], 400, 'bad_request'],
+        ['a body over the limit', ['POST /nano-banana/%61pi/generate HTTP/1.0', host,
+            'Content-Type: application/json', 'Content-Length: 20000000'], 413, 'payload_too_large', /10 MiB with an image upload/],
+        ['a picture over the limit', ['POST /api/account/%61vatar HTTP/1.0', host,
+            'Content-Type: application/json', 'Content-Length: 20000000'], 413, 'payload_too_large', /5 MiB for a picture/],
+    ];
+    for (const [what, lines, status, error, limit] of cases) {
+        const res = await rawHttp(lines);
+        assert.equal(res.status, status, `${what}: ${res.status} ${res.body.slice(0, 200)}`);
+        assert.match(res.headers['content-type'], /^application\/json/, `${what}: ${res.body.slice(0, 200)}`);
+        const body = JSON.parse(res.body);
+        assert.equal(body.error, error, what);
+        assert.ok(body.message.length > 0, what);
+        if (limit) assert.match(body.message, limit, `${what}: the route's limit`);
+    }
+    // a page stays a page, and a /ui/ file's 405 names its methods
+    const page = await rawHttp(['TRACE /qwen/%61pix HTTP/1.0', host]);
+    assert.equal(page.status, 405);
+    assert.match(page.headers['content-type'], /^text\/html/);
+    const ui = await rawHttp(['POST /%75i/ui.css HTTP/1.0', host, 'Content-Length: 0']);
+    assert.equal(ui.status, 405);
+    assert.equal(ui.headers.allow, 'GET, HEAD');
 });
 
 test('nginx\'s own 405 on a /ui/ file names what it takes in Allow (GET, HEAD), as the backends\' 405s do', async () => {

@@ -107,18 +107,44 @@ test('GET /<m>/api/models for every module: shape, the offline flag, the prices 
         assert.equal(res.status, 200, `${m.name}: ${res.text.slice(0, 200)}`);
         assert.match(res.headers['content-type'], /^application\/json/, m.name);
         const j = res.json();
-        assert.deepEqual(Object.keys(j).sort(), ['kind', 'models', 'module', 'offline', 'promptMaxBytes', 'provider', 'title'], `${m.name}: keys`);
+        // a video module also lists its sizes and durations
+        const video = m.kind === 'video' ? ['durations', 'sizes'] : [];
+        assert.deepEqual(Object.keys(j).sort(), ['kind', 'models', 'module', 'offline', 'promptMaxBytes', 'provider', 'title',
+            ...video].sort(), `${m.name}: keys`);
         assert.equal(j.promptMaxBytes, 8000, `${m.name}: the prompt limit (NANO_GEN_PROMPT_MAX)`);
         assert.equal(j.module, m.name);
         assert.equal(j.title, m.title, `${m.name}: title from the registry`);
         assert.equal(j.kind, m.kind, `${m.name}: kind from the registry`);
-        assert.equal(j.provider, m.provider, `${m.name}: provider from the registry`);
+        // what it runs on, as the dashboard says (this said the
+        // registry's provider while it ran offline until the apiedges
+        // probe, where the dashboard said offline-<kind>)
+        assert.equal(j.provider, hasKey(m.name) ? m.provider : `offline-${m.kind}`, `${m.name}: the provider it runs on`);
+        const dash = (await get('/api/dashboard', { headers: owner.jar.headers() })).json().modules.find((d) => d.name === m.name);
+        assert.deepEqual({ provider: j.provider, offline: j.offline }, { provider: dash.provider, offline: dash.offline },
+            `${m.name}: /api/models and /api/dashboard agree`);
         assert.equal(j.offline, !hasKey(m.name),
             `${m.name}: offline must be ${!hasKey(m.name)} (${hasKey(m.name) ? 'a key in env.d: the fake provider' : 'no key: the offline provider'})`);
         const prices = JSON.parse(psql(`SELECT coalesce(json_agg(json_build_object('id', "model", 'label', "label", 'cost', "credits")
             ORDER BY "sort", "model"), '[]') FROM "ModelPrice" WHERE "module" = ${lit(m.name)}`));
         assert.ok(prices.length >= 1, `${m.name}: "ModelPrice" has a price`);
         assert.deepEqual(j.models, prices, `${m.name}: models and costs are "ModelPrice"'s`);
+    }
+    // A video module's sizes and durations are exactly what generate
+    // takes: the refusal of another size names the same list; one
+    // duration (none were listed until the apiedges probe: the page kept
+    // its own copy)
+    for (const m of REGISTRY.filter((r) => r.kind === 'video')) {
+        const j = (await get(`/${m.name}/api/models`, { headers: owner.jar.headers() })).json();
+        assert.deepEqual(j.sizes, ['1280x720', '720x1280', '832x480', '480x832', '1920x1080', '1080x1920'], `${m.name}: sizes`);
+        assert.deepEqual(j.durations, [5], `${m.name}: durations`);
+        const bad = await generate(owner.jar, m.name, { prompt: `size ${tag()}`, size: '640x640' });
+        assert.equal(bad.status, 400, bad.text);
+        assert.equal(bad.json().field, 'size');
+        assert.deepEqual(bad.json().message.replace(/^size must be one of /, '').split(', '), j.sizes.map((s) => s.replace('x', '*')),
+            `${m.name}: the refusal names the sizes listed`);
+        const durationBad = await generate(owner.jar, m.name, { prompt: `duration ${tag()}`, duration: 10 });
+        assert.equal(durationBad.status, 400, durationBad.text);
+        assert.equal(durationBad.json().field, 'duration');
     }
     // As the test stack sets them up (stack_fake_providers).
     for (const [name, offline] of [['seedream', true], ['openai', true], ['nano-banana', false], ['qwen', false],

@@ -365,7 +365,7 @@ test('after make run, the new modules are routed, protected, listed and generate
         assert.match(page.headers.location, new RegExp(`/api/auth/signin\\?callbackUrl=%2F${m}%2F$`));
         const api = await at('GET', `/${m}/api/models`);
         assert.equal(api.status, 401);
-        assert.deepEqual(api.json(), { error: 'unauthorized' });
+        assert.deepEqual(api.json(), { error: 'unauthorized', message: 'sign in first' });
         const gen = await at('POST', `/${m}/api/generate`, {
             headers: { 'Content-Type': 'application/json', Origin: origin }, body: '{"prompt":"x"}',
         });

@@ -466,6 +466,31 @@ test('GET /api/account/sessions lists this user\'s sessions; DELETE signs one ou
     await assertRefusedWithin(assert, [u.jar], 'this browser\'s session signed out from settings', { t0: Date.now() });
 });
 
+test('a DELETE with a body that is not JSON is 415, as a POST\'s is; with none, or JSON, it is answered', async () => {
+    const u = await person('delete-bodies');
+    const paths = ['/api/account/avatar', '/api/account/sessions/no-such-session',
+        '/api/account/connections/github', ...REGISTRY.map((m) => `/${m.name}/api/generations/no-such-generation`)];
+    for (const p of paths) {
+        for (const [type, body] of [['text/plain', 'hello'], ['application/x-www-form-urlencoded', 'a=1'],
+            [undefined, 'hello']]) {
+            const h = { Origin: ORIGIN, ...(type ? { 'Content-Type': type } : {}) };
+            const r = await request('DELETE', p, { headers: u.jar.headers(h), body });
+            // (the body was read as if there were none until the
+            // apiedges probe: 200 or 404, the thing removed)
+            assert.equal(r.status, 415, `${p} ${type}: ${r.status} ${r.text.slice(0, 200)}`);
+            assert.equal(r.json().error, 'unsupported_media_type', p);
+            assert.ok(r.json().message.length > 0, p);
+        }
+        for (const [what, h, body] of [['no body', {}, undefined],
+            ['an empty body named text/plain', { 'Content-Type': 'text/plain' }, ''],
+            ['a JSON body', { 'Content-Type': 'application/json' }, '{}']]) {
+            const r = await request('DELETE', p, { headers: u.jar.headers({ Origin: ORIGIN, ...h }), body });
+            assert.notEqual(r.status, 415, `${p}, ${what}: ${r.text.slice(0, 200)}`);
+            assert.ok(r.status === 200 || r.status === 400 || r.status === 404, `${p}, ${what}: ${r.status} ${r.text.slice(0, 200)}`);
+        }
+    }
+});
+
 // ---- export ---------------------------------------------------------------------
 
 test('GET /api/account/export: one JSON file of profile, accounts, sessions, ledger and generations, nothing of the server\'s', async () => {

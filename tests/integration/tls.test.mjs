@@ -169,7 +169,7 @@ test('TLS + HTTP/2: h2 by ALPN; without a session a page is a relative 302 to si
     assert.equal(page.headers['strict-transport-security'], STS);
     const api = await h2('GET', '/qwen/api/me', { accept: 'application/json' });
     assert.equal(api.status, 401);
-    assert.deepEqual(JSON.parse(api.text), { error: 'unauthorized' });
+    assert.deepEqual(JSON.parse(api.text), { error: 'unauthorized', message: 'sign in first' });
     assert.equal(api.headers['strict-transport-security'], STS);
     const css = await h2('GET', '/ui/ui.css');
     assert.equal(css.status, 200);

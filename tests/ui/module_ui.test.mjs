@@ -317,6 +317,16 @@ test('wan-2.5: a video job with size and length, progress, then a video that pla
     const page = await open('wan-2.5');
     const form = page.locator('form.nbm-form');
     await form.getByLabel('Prompt').fill('A kite over the beach');
+    // the sizes and lengths /api/models lists, in its order, the first
+    // chosen (the page kept a list of its own until the apiedges probe)
+    const choices = (name) => form.getByLabel(name).locator('option').evaluateAll((os) => os.map((o) => [o.value, o.textContent]));
+    assert.deepEqual(await choices('Size'), [
+        ['1280x720', 'Landscape 720p · 1280 × 720'], ['720x1280', 'Portrait 720p · 720 × 1280'],
+        ['832x480', 'Landscape 480p · 832 × 480'], ['480x832', 'Portrait 480p · 480 × 832'],
+        ['1920x1080', 'Landscape 1080p · 1920 × 1080'], ['1080x1920', 'Portrait 1080p · 1080 × 1920'],
+    ]);
+    assert.equal(await form.getByLabel('Size').inputValue(), '1280x720');
+    assert.deepEqual(await choices('Length'), [['5', '5 seconds']]);
     await form.getByLabel('Size').selectOption('720x1280');
     await form.getByLabel('Length').selectOption('5');
     assert.equal(await page.locator('.nbm-generate').innerText(), 'Generate · 20 credits');

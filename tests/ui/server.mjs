@@ -296,6 +296,8 @@ export async function startServer({ port = 0, host = '127.0.0.1' } = {}) {
         if (f.seed !== undefined && !(Number.isInteger(f.seed) && f.seed >= 0 && f.seed <= 2147483647)) return 'seed';
         if (f.aspectRatio !== undefined && !ASPECTS.includes(f.aspectRatio)) return 'aspectRatio';
         if (f.size !== undefined && !/^\d{3,4}x\d{3,4}$/.test(f.size)) return 'size';
+        if (f.size !== undefined && mod.kind === 'video'
+            && !['1280x720', '720x1280', '832x480', '480x832', '1920x1080', '1080x1920'].includes(f.size)) return 'size';
         if (f.duration !== undefined && ![5].includes(f.duration)) return 'duration';
         if (f.image !== undefined && (m !== 'nano-banana' || !sniff(Buffer.isBuffer(f.image) ? f.image
             : Buffer.from(String(f.image).replace(/^data:[^,]*,/, ''), 'base64')))) return 'image';
@@ -493,7 +495,11 @@ export async function startServer({ port = 0, host = '127.0.0.1' } = {}) {
         if ((method === 'POST' || method === 'DELETE') && crossSite(req)) return refuse(res, 403, 'csrf');
         if (rest === '/api/models' && method === 'GET') {
             const mod = MODULES[m];
-            return send(res, 200, { module: m, title: mod.title, kind: mod.kind, provider: mod.offline ? 'offline' : mod.provider, offline: mod.offline, promptMaxBytes: 8000, models: mod.models });
+            // docs/MODULES.md: what it runs on; a video module's sizes and
+            // durations
+            const video = mod.kind === 'video'
+                ? { sizes: ['1280x720', '720x1280', '832x480', '480x832', '1920x1080', '1080x1920'], durations: [5] } : {};
+            return send(res, 200, { module: m, title: mod.title, kind: mod.kind, provider: mod.offline ? `offline-${mod.kind}` : mod.provider, offline: mod.offline, promptMaxBytes: 8000, models: mod.models, ...video });
         }
         if (rest === '/api/generate' && method === 'POST') return generate(req, res, m);
         if (rest === '/api/history' && method === 'GET') {

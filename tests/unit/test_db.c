@@ -2,11 +2,16 @@
  * Unit tests for text[] literals (nano_db_array_add), the runner's held
  * jobs and its "submitting" mark: exact output, every element quoted,
  * '"' and '\' escaped, so that no text can become two elements or a NULL.
+ * And a parameter that is not UTF-8: never sent, and its refusal names a
+ * field as every invalid_field does.
  */
 
 #include "unit_table.h"
 
+#include <jansson.h>
+
 #include "nano_db.h"
+#include "nano_server.h"
 
 #define ELEMENTS_MAX  4
 
@@ -51,9 +56,47 @@ array_row(void **state)
     nano_buf_cleanup(&b);
 }
 
+/* Nothing listens on port 1: the parameter is refused before any
+ * connection is tried. */
+static void
+invalid_parameter_named(void **state)
+{
+    static const char *const  params[] = { "a\xff" "b" };
+    nano_db_status_t          st = NANO_DB_OK;
+    nano_res_t                res;
+    nano_db_t                *db;
+    json_t                   *body;
+    char                      err[256];
+
+    (void) state;
+    db = nano_db_new("postgresql://u@127.0.0.1:1/d", err, sizeof(err));
+    assert_non_null(db);
+    assert_null(nano_db_exec(db, "SELECT $1", 1, params, PGRES_TUPLES_OK,
+                             &st));
+    assert_int_equal(st, NANO_DB_INVALID);
+
+    nano_res_init(&res);
+    assert_int_equal(nano_server_db_error(&res, db, st), 400);
+    body = json_loadb(res.body.data, res.body.len, 0, NULL);
+    assert_non_null(body);
+    assert_string_equal(json_string_value(json_object_get(body, "error")),
+                        "invalid_field");
+    assert_string_equal(json_string_value(json_object_get(body, "field")),
+                        "request");
+    assert_non_null(json_string_value(json_object_get(body, "message")));
+    json_decref(body);
+    nano_res_cleanup(&res);
+    nano_db_free(db);
+}
+
 int
 main(void)
 {
+    static const struct CMUnitTest  extra[] = {
+        cmocka_unit_test(invalid_parameter_named),
+    };
+
     return unit_run_table("db array", rows, sizeof(rows) / sizeof(rows[0]),
-                          sizeof(rows[0]), array_row, NULL, 0);
+                          sizeof(rows[0]), array_row, extra,
+                          sizeof(extra) / sizeof(extra[0]));
 }

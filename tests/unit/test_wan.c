@@ -122,6 +122,9 @@ test_offered_sizes(void **state)
         *star = 'x';
         assert_string_equal(nano_wan_size_offered(offered[i]), offered[i]);
         assert_string_equal(nano_wan_size_offered(x), offered[i]);
+        /* the list /api/models gives: the same, in order, with an x */
+        assert_int_equal(nano_wan_size_offered_nth(i, want, sizeof(want)), 0);
+        assert_string_equal(want, x);
         r.size = nano_wan_size_offered(x);
         body = nano_wan_submit_body(&r);
         assert_non_null(body);
@@ -136,6 +139,10 @@ test_offered_sizes(void **state)
         assert_non_null(body);
         free(body);
     }
+    assert_int_equal(nano_wan_size_offered_nth(i, want, sizeof(want)), -1);
+    assert_int_equal(nano_wan_size_offered_nth(0, want, 8), -1);  /* 9 */
+    assert_int_equal(nano_wan_size_offered_nth(0, want, 9), 0);
+    assert_string_equal(want, "1280x720");
     assert_string_equal(nano_wan_sizes_offered_rule(),
                         "size must be one of 1280*720, 720*1280, 832*480,"
                         " 480*832, 1920*1080, 1080*1920");
