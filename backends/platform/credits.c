@@ -204,7 +204,7 @@ platform_credits_csv_write(nano_req_t *req, nano_db_t *db, const char *user,
 
 /*
  * GET /api/credits.csv: a download as the export is (platform.h,
- * platform_download_begin): streamed.  A failure
+ * platform_download_begin): streamed, one per user at a time.  A failure
  * once the headers are out cuts the response short (the browser says the
  * download failed) and is logged.
  */
@@ -228,7 +228,8 @@ platform_credits_csv(nano_req_t *req, nano_res_t *res)
     if (db == NULL) {
         return nano_server_db_error(res, db, NANO_DB_UNAVAILABLE);
     }
-    status = platform_download_begin(req, res, db, &entered);
+    status = platform_download_begin(req, res, db, PLATFORM_CSV_LOCK, user,
+                                     &entered);
     if (status != 0) {
         goto out;
     }

@@ -88,10 +88,14 @@ static atomic_int  platform_exports;
 
 int
 platform_download_begin(nano_req_t *req, nano_res_t *res, nano_db_t *db,
-    int *entered)
+    const char *lock, const char *user_id, int *entered)
 {
+    static const char   sql[] =
+        "SELECT pg_try_advisory_xact_lock($1::integer, hashtext($2))";
+    const char         *params[2] = { lock, user_id };
     nano_db_status_t    st;
-    int                 max = nano_server_db_pool_size() / 2;
+    PGresult           *r;
+    int                 max = nano_server_db_pool_size() / 2, held;
 
     *entered = 0;
     if (nano_places_take(&platform_exports, max > 0 ? max : 1) != 0) {
@@ -118,11 +122,26 @@ platform_download_begin(nano_req_t *req, nano_res_t *res, nano_db_t *db,
                              " REPEATABLE READ, READ ONLY", 0, NULL,
                              PGRES_COMMAND_OK, &st));
     }
-    if (st != NANO_DB_OK) {
+    /* one of each kind at a time per user, whichever platform process
+     * or host writes it: the lock goes with the transaction (a user who
+     * started ten at once held every export's place and the others'
+     * users waited; found by the exports probe) */
+    r = st == NANO_DB_OK ? nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK,
+                                        &st)
+                         : NULL;
+    held = r != NULL && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (st != NANO_DB_OK || !held) {
         if (nano_db_in_tx(db)) {
             nano_db_finish(db, NANO_DB_FAILED);
         }
-        return nano_server_db_error(res, db, st);
+        if (st != NANO_DB_OK) {
+            return nano_server_db_error(res, db, st);
+        }
+        nano_res_header(res, "Retry-After", "5");
+        return nano_res_error(res, 429, "export_in_progress",
+                              "your download of this is still being"
+                              " written; wait for it to finish");
     }
     return 0;
 }
@@ -315,7 +334,8 @@ platform_account_export(nano_req_t *req, nano_res_t *res)
     if (status != 0) {
         goto out;
     }
-    status = platform_download_begin(req, res, db, &entered);
+    status = platform_download_begin(req, res, db, PLATFORM_EXPORT_LOCK,
+                                     ps.user.id, &entered);
     if (status != 0) {
         goto out;
     }

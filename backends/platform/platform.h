@@ -103,13 +103,17 @@ json_t *platform_account_session_rows(PGresult *r, int n,
  * export.c: what a download of the account's data (the export, the
  * ledger's CSV) takes before it writes: one of the exports' places
  * (half the database pool), a stream slot, and on db a REPEATABLE READ,
- * READ ONLY transaction.  Returns 0 inside the transaction, or the status
- * it answered (429 too_many_exports or too_many_streams; a database
+ * READ ONLY transaction holding the user's advisory lock of its kind
+ * (lock: one of the keys below), so one of each kind at a time per user.
+ * Returns 0 inside the transaction, or the status it answered (429
+ * too_many_exports, too_many_streams or export_in_progress; a database
  * error), the transaction then ended.  *entered says to call
  * platform_download_end(*entered) once done, whatever the answer.
  */
+#define PLATFORM_EXPORT_LOCK  "1702391919"       /* "expo" */
+#define PLATFORM_CSV_LOCK     "1668441444"       /* "cred" */
 int platform_download_begin(nano_req_t *req, nano_res_t *res, nano_db_t *db,
-    int *entered);
+    const char *lock, const char *user_id, int *entered);
 void platform_download_end(int entered);
 
 /* profile.c: the name and the avatar. */

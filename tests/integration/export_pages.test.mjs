@@ -4,7 +4,7 @@
 // first byte (the ledger one json_agg), and the CSV was one buffer, so
 // the platform grew with the account.  Here: a small account's file is
 // byte for byte what it always was; a heavy account's export and CSV come
-// whole in little memory; one cut short by the database fails visibly.
+// whole in little memory; one download at a time per user.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { get, sleep } from './lib.mjs';
@@ -139,6 +139,68 @@ test('a heavy account (100,000 ledger rows, 20,000 sessions): the export and the
         psql([`DELETE FROM "CreditLedger" WHERE "userId" = ${lit(u.id)} AND "reason" = 'adjustment'`,
             `DELETE FROM "AuthSession" WHERE "userId" = ${lit(u.id)} AND "id" LIKE 'bulk-%'`]);
     }
+});
+
+// A download whose reader pauses after its first bytes, so it stays
+// open writing: {begun (resolves once bytes came), resume(), done}.
+function held(jar, path) {
+    let begun;
+    let resume = () => {};
+    const started = new Promise((r) => { begun = r; });
+    let paused = false;
+    const done = exportOf(jar, {
+        path,
+        onChunk: (res) => {
+            if (paused) return;
+            paused = true;
+            res.pause();
+            resume = () => res.resume();
+            begun();
+        },
+    });
+    done.then(() => begun());
+    return { started, resume: () => resume(), done };
+}
+
+// Nothing bounded one user's downloads but the platform's four export
+// places: a user who started many at once held them all, each with a
+// database connection and a worker, and everyone else's export answered
+// 429 meanwhile.  One of each kind (the export, the CSV) at a time per
+// user now, whichever platform process writes it.
+test('one export and one CSV at a time per user: a second of either answers 429 export_in_progress, another user\'s goes on', async () => {
+    const a = await person('export-one');
+    const b = await person('export-other');
+    bulkGenerations(a, 3000);
+    bulkLedger(a, 60000);
+    const first = held(a.jar, '/api/account/export');
+    const csv = held(a.jar, '/api/credits.csv');
+    try {
+        await Promise.all([first.started, csv.started]);
+        for (const path of ['/api/account/export', '/api/credits.csv']) {
+            const again = await exportOf(a.jar, { path, timeout: 5000 });
+            assert.equal(again.status, 429, `${path}: ${again.body.slice(0, 200)}`);
+            assert.equal(JSON.parse(again.body).error, 'export_in_progress');
+            assert.equal(again.headers['retry-after'], '5');
+        }
+        const other = await exportOf(b.jar, { timeout: 10000 });
+        assert.equal(other.status, 200, other.body.slice(0, 200));
+        assert.equal(JSON.parse(other.body).profile.id, b.id);
+        assert.equal((await get('/api/credits.csv', { headers: b.jar.headers(), timeout: 10000 })).status, 200);
+    } finally {
+        first.resume();
+        csv.resume();
+    }
+    const whole = await first.done;
+    assert.equal(whole.status, 200);
+    assert.equal(JSON.parse(whole.body).generations.length, 3000);
+    const sheet = await csv.done;
+    assert.equal(sheet.status, 200);
+    assert.equal(sheet.body.split('\r\n').length, 1 + 60001 + 1);
+    // the lock went with the download
+    assert.equal((await exportOf(a.jar)).status, 200);
+    assert.equal((await get('/api/credits.csv', { headers: a.jar.headers(), timeout: 30000 })).status, 200);
+    psql([`DELETE FROM "Generation" WHERE "userId" = ${lit(a.id)}`,
+        `DELETE FROM "CreditLedger" WHERE "userId" = ${lit(a.id)} AND "reason" = 'adjustment'`]);
 });
 
 // The CSV has no closing mark: every row ends at a CRLF, so a file cut

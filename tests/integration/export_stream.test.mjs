@@ -111,18 +111,21 @@ test('GET /api/account/export: the database failing mid-stream leaves a file tha
 // other request waited for one and answered 503.  At most half the pool
 // (8 / 2 = 4) export at once; one beyond is refused at once, and the
 // rest of the platform answers meanwhile.  Readers paused after their
-// first bytes keep four exports writing.
+// first bytes keep four exports writing, each another user's (one user
+// has one at a time).
 test('GET /api/account/export: four exports at once hold half the database pool; a fifth answers 429 too_many_exports, the rest go on', async () => {
-    const u = await person('export-slots');
+    const users = [];
+    for (let i = 0; i < 5; i++) users.push(await person(`export-slots${i}`));
+    const u = users[4];
     const N = 3000;
-    bulkGenerations(u, N);
+    for (const one of users.slice(0, 4)) bulkGenerations(one, N);
     const resumes = [];
     const started = [];
-    const exports = Array.from({ length: 4 }, () => {
+    const exports = users.slice(0, 4).map((one) => {
         let begun;
         let paused = false;
         started.push(new Promise((r) => { begun = r; }));
-        return exportOf(u.jar, {
+        return exportOf(one.jar, {
             onChunk: (res) => {
                 if (paused) return;
                 paused = true;
@@ -154,7 +157,7 @@ test('GET /api/account/export: four exports at once hold half the database pool;
     }
     const after = await exportOf(u.jar);
     assert.equal(after.status, 200, 'the places came back');
-    psql(`DELETE FROM "Generation" WHERE "userId" = ${lit(u.id)}`);
+    for (const one of users) psql(`DELETE FROM "Generation" WHERE "userId" = ${lit(one.id)}`);
 });
 
 // A stop lets the requests in flight end within the workers' grace
