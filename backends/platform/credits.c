@@ -27,13 +27,15 @@ platform_no_account(nano_res_t *res, const char *user_id)
 
 /* What GET /api/credits reads, in one snapshot. */
 typedef struct {
-    const char  *user;
-    int          limit;
-    const char  *cursor;
-    long long    balance;
-    int          found;       /* the account exists */
-    json_t      *items;
-    char        *next;
+    const char           *user;
+    int                   limit;
+    const char           *cursor;
+    const unsigned char  *key;      /* the cursors' (nano_credits_ledger) */
+    size_t                keylen;
+    long long             balance;
+    int                   found;    /* the account exists */
+    json_t               *items;
+    char                 *next;
 } platform_credits_read_t;
 
 /* The balance and a page of the ledger from one snapshot: read apart,
@@ -58,8 +60,8 @@ platform_credits_read(nano_db_t *db, void *arg)
         free(c->next);
         c->items = NULL;
         c->next = NULL;
-        st = nano_credits_ledger(db, c->user, c->limit, c->cursor,
-                                 &c->items, &c->next);
+        st = nano_credits_ledger(db, c->user, c->limit, c->cursor, c->key,
+                                 c->keylen, &c->items, &c->next);
     }
     return st;
 }
@@ -72,7 +74,8 @@ platform_credits(nano_req_t *req, nano_res_t *res)
     nano_form_t              q;
     nano_db_status_t         st;
     nano_db_t               *db;
-    platform_credits_read_t  c = { user, 0, NULL, 0, 0, NULL, NULL };
+    platform_credits_read_t  c = { user, 0, NULL, NULL, 0, 0, 0, NULL,
+                                   NULL };
     long                     limit = 20;
     int                      status;
 
@@ -86,6 +89,7 @@ platform_credits(nano_req_t *req, nano_res_t *res)
     }
     c.limit = (int) limit;
     c.cursor = cursor;
+    c.key = nano_config_secret(req->config, &c.keylen);
     db = nano_server_db(req);
     st = db != NULL ? nano_credits_ensure(db, user) : NANO_DB_UNAVAILABLE;
     if (st == NANO_DB_OK) {
