@@ -4,9 +4,13 @@
  * is part of a generation's admission: "nano_gen_admit", nano_gen.c).
  */
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "nano_config.h"
 #include "nano_credits.h"
@@ -116,23 +120,107 @@ nano_credits_refund(nano_db_t *db, const char *gen_id, int *refunded)
     return nano_db_exec_found(db, sql, 1, params, refunded);
 }
 
-/* 1 when s is a ledger cursor: the decimal id of the last row shown. */
-static int
-nano_credits_cursor_ok(const char *s)
-{
-    size_t  n;
+/*
+ * A ledger cursor is the last row shown's "id" under a keyed permutation
+ * of 64 bits (a four-round Feistel network whose round function is
+ * HMAC-SHA256 of the signing key), written as 16 hex digits.  The id
+ * itself is a sequence the whole platform shares: handed out plain, two
+ * cursors a while apart told a user how many ledger rows everyone wrote
+ * between them (found by the exports probe).  Any 16 hex digits read as
+ * some position (only the user's own rows are ever listed); a key
+ * changed meanwhile pages from such a place.
+ */
+#define NANO_CREDITS_CURSOR_LEN  16
 
-    for (n = 0; s[n] != '\0'; n++) {
-        if (s[n] < '0' || s[n] > '9' || n == 18) {
-            return 0;
+static uint32_t
+nano_credits_cursor_round(const unsigned char *key, size_t keylen, int round,
+    uint32_t half)
+{
+    unsigned char  msg[sizeof("nano ledger cursor") + 4];
+    unsigned char  md[EVP_MAX_MD_SIZE];
+    unsigned int   mdlen = 0;
+    size_t         n = sizeof("nano ledger cursor") - 1;
+
+    memcpy(msg, "nano ledger cursor", n);
+    msg[n] = (unsigned char) round;
+    msg[n + 1] = (unsigned char) (half >> 24);
+    msg[n + 2] = (unsigned char) (half >> 16);
+    msg[n + 3] = (unsigned char) (half >> 8);
+    msg[n + 4] = (unsigned char) half;
+    if (HMAC(EVP_sha256(), key, (int) keylen, msg, n + 5, md, &mdlen)
+        == NULL || mdlen < 4)
+    {
+        return 0;
+    }
+    return (uint32_t) md[0] << 24 | (uint32_t) md[1] << 16
+           | (uint32_t) md[2] << 8 | md[3];
+}
+
+/* v under the permutation (decrypt: its inverse). */
+static uint64_t
+nano_credits_cursor_permute(const unsigned char *key, size_t keylen,
+    uint64_t v, int decrypt)
+{
+    uint32_t  l = (uint32_t) (v >> 32), r = (uint32_t) v, t;
+    int       i;
+
+    for (i = 0; i < 4; i++) {
+        if (!decrypt) {
+            t = l ^ nano_credits_cursor_round(key, keylen, i, r);
+            l = r;
+            r = t;
+        } else {
+            t = r ^ nano_credits_cursor_round(key, keylen, 3 - i, l);
+            r = l;
+            l = t;
         }
     }
-    return n > 0;
+    return (uint64_t) l << 32 | r;
+}
+
+void
+nano_credits_cursor_encode(const unsigned char *key, size_t keylen,
+    long long id, char out[NANO_CREDITS_CURSOR_LEN + 1])
+{
+    snprintf(out, NANO_CREDITS_CURSOR_LEN + 1, "%016llx",
+             (unsigned long long)
+             nano_credits_cursor_permute(key, keylen, (uint64_t) id, 0));
+}
+
+int
+nano_credits_cursor_decode(const unsigned char *key, size_t keylen,
+    const char *s, long long *id)
+{
+    uint64_t  v = 0;
+    size_t    n;
+    int       d;
+
+    for (n = 0; s[n] != '\0'; n++) {
+        if (n == NANO_CREDITS_CURSOR_LEN) {
+            return -1;
+        }
+        d = s[n] >= '0' && s[n] <= '9' ? s[n] - '0'
+            : s[n] >= 'a' && s[n] <= 'f' ? s[n] - 'a' + 10 : -1;
+        if (d < 0) {
+            return -1;
+        }
+        v = v << 4 | (uint64_t) d;
+    }
+    if (n != NANO_CREDITS_CURSOR_LEN) {
+        return -1;
+    }
+    v = nano_credits_cursor_permute(key, keylen, v, 1);
+    if (v == 0 || v > (uint64_t) INT64_MAX) {
+        return -1;
+    }
+    *id = (long long) v;
+    return 0;
 }
 
 nano_db_status_t
 nano_credits_ledger(nano_db_t *db, const char *user_id, int limit,
-    const char *cursor, json_t **items, char **next)
+    const char *cursor, const unsigned char *key, size_t keylen,
+    json_t **items, char **next)
 {
     static const char   sql[] =
         "SELECT \"id\", \"delta\", \"reason\", \"module\", \"generationId\", "
@@ -141,7 +229,9 @@ nano_credits_ledger(nano_db_t *db, const char *user_id, int limit,
         " AND ($2::bigint IS NULL OR \"id\" < $2::bigint)"
         " ORDER BY \"id\" DESC LIMIT $3";
     const char         *params[3];
-    char                lim[16];
+    char                lim[16], after[24];
+    char                enc[NANO_CREDITS_CURSOR_LEN + 1];
+    long long           id;
     nano_db_status_t    st;
     PGresult           *r;
     json_t             *row;
@@ -149,8 +239,12 @@ nano_credits_ledger(nano_db_t *db, const char *user_id, int limit,
 
     *items = NULL;
     *next = NULL;
-    if (cursor != NULL && !nano_credits_cursor_ok(cursor)) {
-        return NANO_DB_INVALID;
+    if (cursor != NULL) {
+        if (nano_credits_cursor_decode(key, keylen, cursor, &id) != 0) {
+            return NANO_DB_INVALID;
+        }
+        snprintf(after, sizeof(after), "%lld", id);
+        cursor = after;
     }
     /* one row more than shown says whether there is a next page */
     snprintf(lim, sizeof(lim), "%d", limit + 1);
@@ -182,7 +276,10 @@ nano_credits_ledger(nano_db_t *db, const char *user_id, int limit,
         }
     }
     if (*items != NULL && n > limit) {
-        *next = strdup(PQgetvalue(r, shown - 1, 0));
+        nano_credits_cursor_encode(key, keylen,
+                                   strtoll(PQgetvalue(r, shown - 1, 0), NULL,
+                                           10), enc);
+        *next = strdup(enc);
         if (*next == NULL) {
             json_decref(*items);
             *items = NULL;

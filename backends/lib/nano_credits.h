@@ -58,11 +58,21 @@ nano_db_status_t nano_credits_refund(nano_db_t *db, const char *gen_id,
  * A page of user_id's ledger, newest first: a new JSON array of
  * {"delta","reason","module","generationId","createdAt","note"} in *items and
  * the cursor of the next page (a new string, NULL on the last) in
- * *next.  cursor is NULL or a value from *next; limit is 1..100.
+ * *next.  cursor is NULL or a value from *next; limit is 1..100; key
+ * (the signing key, nano_config_secret) makes the cursors opaque.
  * NANO_DB_INVALID for a cursor that is not one.
  */
 nano_db_status_t nano_credits_ledger(nano_db_t *db, const char *user_id,
-    int limit, const char *cursor, json_t **items, char **next);
+    int limit, const char *cursor, const unsigned char *key, size_t keylen,
+    json_t **items, char **next);
+
+/* The ledger's cursor of row id under key: 16 hex digits and a NUL. */
+void nano_credits_cursor_encode(const unsigned char *key, size_t keylen,
+    long long id, char out[17]);
+
+/* The row id of cursor s: 0, or -1 when s is not one. */
+int nano_credits_cursor_decode(const unsigned char *key, size_t keylen,
+    const char *s, long long *id);
 
 /*
  * An operator's grant: amount credits (may be negative, a correction)

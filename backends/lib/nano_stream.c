@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <fcgiapp.h>
 
@@ -153,6 +154,26 @@ gone:
     nano_log_warn("%s %s%s: the client went away mid-stream", req->method,
                   req->script_name, req->path);
     return -1;
+}
+
+void
+nano_stream_abort(nano_req_t *req)
+{
+    /* a record of FastCGI version 0: nginx takes the upstream for broken
+     * and closes the client's connection without the last chunk (a plain
+     * close before END_REQUEST it takes for the end of the answer).  Every
+     * write was flushed, so this starts a record.  The shutdown then
+     * fails libfcgi's END_REQUEST, whose failure makes FCGX_Finish_r close
+     * the connection rather than keep it for nginx's next request. */
+    static const char  broken[8] = { 0 };
+
+    if (req->stream.fd >= 0 && !req->stream.gone) {
+        if (write(req->stream.fd, broken, sizeof(broken)) < 0) {
+            /* the connection is gone already: nothing to cut */
+        }
+        shutdown(req->stream.fd, SHUT_RDWR);
+    }
+    req->stream.gone = 1;
 }
 
 int

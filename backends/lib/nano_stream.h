@@ -82,6 +82,15 @@ int nano_sse_heartbeat(nano_req_t *req);
  */
 int nano_stream_peer_closed(nano_req_t *req);
 
+/*
+ * Cuts the stream short after a failure once its status line went out:
+ * the connection to nginx is shut, so nginx ends the client's response
+ * without its last chunk and the client sees a download that failed,
+ * not a shorter one that looks whole (a CSV cut at a row's end does).
+ * Later writes fail.
+ */
+void nano_stream_abort(nano_req_t *req);
+
 /* For the server.  Sets the number of stream slots (at least 1), once
  * before the workers start. */
 void nano_stream_slots_init(int slots);

@@ -579,9 +579,9 @@ out:
     " AS created_raw FROM \"AuthSession\" WHERE \"userId\" = $1"              \
     " AND \"expires\" > extract(epoch FROM now())"
 
-/* Rows 0..n-1 of r as session objects, the one with id current marked:
- * a new array, or NULL. */
-static json_t *
+/* Rows 0..n-1 of r (columns as PLATFORM_SESSION_COLUMNS) as session
+ * objects, the one with id current marked: a new array, or NULL. */
+json_t *
 platform_account_session_rows(PGresult *r, int n, const char *current)
 {
     json_t      *out;
@@ -611,29 +611,10 @@ platform_account_session_rows(PGresult *r, int n, const char *current)
 }
 
 /* A user's live sessions as the database keeps them ("AuthSession"
- * rows not yet expired; revoked and cut-off ones lose their rows), the
- * one of this request marked current.  A new array, or NULL. */
-json_t *
-platform_account_session_list(nano_db_t *db, const char *user_id,
-    const char *current, nano_db_status_t *st)
-{
-    static const char   sql[] =
-        PLATFORM_SESSION_COLUMNS " ORDER BY \"lastSeenAt\" DESC, \"id\"";
-    const char         *params[1] = { user_id };
-    PGresult           *r;
-    json_t             *out;
-
-    r = nano_db_exec(db, sql, 1, params, PGRES_TUPLES_OK, st);
-    if (r == NULL) {
-        return NULL;
-    }
-    out = platform_account_session_rows(r, PQntuples(r), current);
-    PQclear(r);
-    if (out == NULL) {
-        *st = NANO_DB_FAILED;
-    }
-    return out;
-}
+ * rows not yet expired; revoked and cut-off ones lose their rows), most
+ * recently used first: the export reads them through a cursor. */
+const char  platform_account_sessions_sql[] =
+    PLATFORM_SESSION_COLUMNS " ORDER BY \"lastSeenAt\" DESC, \"id\"";
 
 /*
  * A page of them, newest sign-in first: the time a session began never

@@ -13,6 +13,7 @@
 #include "nano_csv.h"
 #include "nano_log.h"
 #include "nano_server.h"
+#include "nano_stream.h"
 #include "platform.h"
 
 int
@@ -26,13 +27,15 @@ platform_no_account(nano_res_t *res, const char *user_id)
 
 /* What GET /api/credits reads, in one snapshot. */
 typedef struct {
-    const char  *user;
-    int          limit;
-    const char  *cursor;
-    long long    balance;
-    int          found;       /* the account exists */
-    json_t      *items;
-    char        *next;
+    const char           *user;
+    int                   limit;
+    const char           *cursor;
+    const unsigned char  *key;      /* the cursors' (nano_credits_ledger) */
+    size_t                keylen;
+    long long             balance;
+    int                   found;    /* the account exists */
+    json_t               *items;
+    char                 *next;
 } platform_credits_read_t;
 
 /* The balance and a page of the ledger from one snapshot: read apart,
@@ -57,8 +60,8 @@ platform_credits_read(nano_db_t *db, void *arg)
         free(c->next);
         c->items = NULL;
         c->next = NULL;
-        st = nano_credits_ledger(db, c->user, c->limit, c->cursor,
-                                 &c->items, &c->next);
+        st = nano_credits_ledger(db, c->user, c->limit, c->cursor, c->key,
+                                 c->keylen, &c->items, &c->next);
     }
     return st;
 }
@@ -71,7 +74,8 @@ platform_credits(nano_req_t *req, nano_res_t *res)
     nano_form_t              q;
     nano_db_status_t         st;
     nano_db_t               *db;
-    platform_credits_read_t  c = { user, 0, NULL, 0, 0, NULL, NULL };
+    platform_credits_read_t  c = { user, 0, NULL, NULL, 0, 0, 0, NULL,
+                                   NULL };
     long                     limit = 20;
     int                      status;
 
@@ -85,6 +89,7 @@ platform_credits(nano_req_t *req, nano_res_t *res)
     }
     c.limit = (int) limit;
     c.cursor = cursor;
+    c.key = nano_config_secret(req->config, &c.keylen);
     db = nano_server_db(req);
     st = db != NULL ? nano_credits_ensure(db, user) : NANO_DB_UNAVAILABLE;
     if (st == NANO_DB_OK) {
@@ -113,118 +118,159 @@ out:
  * result. */
 #define PLATFORM_CSV_BATCH  "2000"
 
-/* What GET /api/credits.csv reads, in one snapshot. */
-typedef struct {
-    const char  *user;
-    int          found;       /* the user exists */
-    nano_buf_t   csv;
-} platform_credits_csv_t;
+/* Bytes gathered before a write: one flush per 64 KiB, not per row. */
+#define PLATFORM_CSV_CHUNK  (64 * 1024)
 
-/* Every batch from one snapshot: read apart, a row committed between two
- * batches with an id below the last one read was left out while rows
- * written after it were in, a ledger that summed to no balance (found
- * by a probe). */
-static nano_db_status_t
-platform_credits_csv_read(nano_db_t *db, void *arg)
+/* Writes out what csv holds.  0, or -1 when the client left or memory
+ * ran out. */
+static int
+platform_credits_csv_flush(nano_req_t *req, nano_buf_t *csv)
 {
-    static const char        sql[] =
+    int  rc = csv->failed ? -1 : nano_stream_write(req, csv->data, csv->len);
+
+    nano_buf_cleanup(csv);
+    nano_buf_init(csv);
+    return rc;
+}
+
+/*
+ * Every batch from one snapshot (the download's transaction): read apart,
+ * a row committed between two batches with an id below the last one read
+ * was left out while rows written after it were in, a ledger that summed
+ * to no balance (found by a probe).  Each batch is written as it is read:
+ * the whole file was one buffer, 100,000 rows took the platform 30 MB
+ * larger (found by the exports probe).  *gone: the client left (or
+ * memory ran out) and the file stopped.
+ */
+static nano_db_status_t
+platform_credits_csv_write(nano_req_t *req, nano_db_t *db, const char *user,
+    int *gone)
+{
+    static const char   sql[] =
         "SELECT \"id\", to_char(\"createdAt\","
         " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'), \"delta\", \"reason\","
         " \"module\", \"generationId\", \"note\" FROM \"CreditLedger\""
         " WHERE \"userId\" = $1 AND \"id\" > $2::bigint"
         " ORDER BY \"id\" LIMIT " PLATFORM_CSV_BATCH;
-    static const char        user_sql[] =
-        "SELECT 1 FROM \"User\" WHERE \"id\" = $1";
-    platform_credits_csv_t  *c = arg;
-    const char              *params[2];
-    nano_db_status_t         st;
-    PGresult                *r;
-    char                     after[24] = "0";
-    int                      i, n;
+    const char         *params[2];
+    nano_db_status_t    st = NANO_DB_OK;
+    nano_buf_t          csv;
+    PGresult           *r;
+    char                after[24] = "0";
+    int                 i, n;
 
-    PQclear(nano_db_exec(db, "SET TRANSACTION ISOLATION LEVEL REPEATABLE"
-                         " READ, READ ONLY", 0, NULL, PGRES_COMMAND_OK, &st));
-    if (st == NANO_DB_OK) {
-        st = nano_db_exec_found(db, user_sql, 1, &c->user, &c->found);
-    }
-    if (st != NANO_DB_OK || !c->found) {
-        return st;
-    }
-    /* a retry starts over */
-    nano_buf_cleanup(&c->csv);
-    nano_buf_puts(&c->csv,
-                  "createdAt,delta,reason,module,generationId,note\r\n");
+    *gone = 0;
+    nano_buf_init(&csv);
+    nano_buf_puts(&csv, "createdAt,delta,reason,module,generationId,note\r\n");
     /* oldest first, as a statement reads */
-    params[0] = c->user;
+    params[0] = user;
     params[1] = after;
     do {
         r = nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK, &st);
         if (r == NULL) {
-            return st;
+            break;
         }
         n = PQntuples(r);
-        for (i = 0; i < n; i++) {
+        for (i = 0; i < n && !*gone; i++) {
             /* the time and the delta are ours: no quoting needed */
-            nano_buf_printf(&c->csv, "%s,%s,", PQgetvalue(r, i, 1),
+            nano_buf_printf(&csv, "%s,%s,", PQgetvalue(r, i, 1),
                             PQgetvalue(r, i, 2));
-            nano_csv_cell(&c->csv, PQgetvalue(r, i, 3));
-            nano_buf_puts(&c->csv, ",");
-            nano_csv_cell(&c->csv, PQgetisnull(r, i, 4)
-                                   ? NULL : PQgetvalue(r, i, 4));
-            nano_buf_puts(&c->csv, ",");
-            nano_csv_cell(&c->csv, PQgetisnull(r, i, 5)
-                                   ? NULL : PQgetvalue(r, i, 5));
-            nano_buf_puts(&c->csv, ",");
-            nano_csv_cell(&c->csv, PQgetisnull(r, i, 6)
-                                   ? NULL : PQgetvalue(r, i, 6));
-            nano_buf_puts(&c->csv, "\r\n");
+            nano_csv_cell(&csv, PQgetvalue(r, i, 3));
+            nano_buf_puts(&csv, ",");
+            nano_csv_cell(&csv, PQgetisnull(r, i, 4)
+                                ? NULL : PQgetvalue(r, i, 4));
+            nano_buf_puts(&csv, ",");
+            nano_csv_cell(&csv, PQgetisnull(r, i, 5)
+                                ? NULL : PQgetvalue(r, i, 5));
+            nano_buf_puts(&csv, ",");
+            nano_csv_cell(&csv, PQgetisnull(r, i, 6)
+                                ? NULL : PQgetvalue(r, i, 6));
+            nano_buf_puts(&csv, "\r\n");
+            if ((csv.len >= PLATFORM_CSV_CHUNK || csv.failed)
+                && platform_credits_csv_flush(req, &csv) != 0)
+            {
+                *gone = 1;
+            }
         }
         if (n > 0) {
             snprintf(after, sizeof(after), "%s", PQgetvalue(r, n - 1, 0));
         }
         PQclear(r);
-    } while (n == atoi(PLATFORM_CSV_BATCH) && !c->csv.failed);
-    return NANO_DB_OK;
+    } while (n == atoi(PLATFORM_CSV_BATCH) && !*gone);
+    if (st == NANO_DB_OK && !*gone
+        && platform_credits_csv_flush(req, &csv) != 0)
+    {
+        *gone = 1;
+    }
+    nano_buf_cleanup(&csv);
+    return st;
 }
 
+/*
+ * GET /api/credits.csv: a download as the export is (platform.h,
+ * platform_download_begin): streamed, one per user at a time.  A failure
+ * once the headers are out cuts the response short (the browser says the
+ * download failed) and is logged.
+ */
 int
 platform_credits_csv(nano_req_t *req, nano_res_t *res)
 {
-    platform_credits_csv_t   c;
-    nano_db_status_t         st;
-    nano_db_t               *db;
-    char                     disposition[96];
-    struct tm                tm;
-    time_t                   now = time(NULL);
-    int                      status;
+    static const char   user_sql[] =
+        "SELECT 1 FROM \"User\" WHERE \"id\" = $1";
+    const char         *user = nano_req_param_str(req, "NANO_USER_ID");
+    nano_db_status_t    st;
+    nano_db_t          *db;
+    char                disposition[96];
+    struct tm           tm;
+    time_t              now = time(NULL);
+    int                 status, found = 0, entered = 0, gone = 0;
 
-    c.user = nano_req_param_str(req, "NANO_USER_ID");
-    if (c.user[0] == '\0') {
+    if (user[0] == '\0') {
         return nano_res_error(res, 401, "unauthorized", "sign in first");
     }
-    nano_buf_init(&c.csv);
     db = nano_server_db(req);
-    st = db != NULL ? nano_db_tx(db, platform_credits_csv_read, &c)
-                    : NANO_DB_UNAVAILABLE;
-
-    if (st != NANO_DB_OK) {
-        status = nano_server_db_error(res, db, st);
-    } else if (!c.found) {
-        status = platform_no_account(res, c.user);
-    } else if (c.csv.failed) {
-        status = nano_res_error(res, 500, "internal", "out of memory");
-    } else {
-        gmtime_r(&now, &tm);
-        strftime(disposition, sizeof(disposition),
-                 "attachment; filename=\"credits-%Y-%m-%d.csv\"", &tm);
-        nano_res_header(res, "Content-Disposition", disposition);
-        nano_buf_cleanup(&res->body);
-        res->body = c.csv;
-        nano_buf_init(&c.csv);
-        res->content_type = "text/csv";
-        res->status = 200;
-        status = 200;
+    if (db == NULL) {
+        return nano_server_db_error(res, db, NANO_DB_UNAVAILABLE);
     }
-    nano_buf_cleanup(&c.csv);
+    status = platform_download_begin(req, res, db, PLATFORM_CSV_LOCK, user,
+                                     &entered);
+    if (status != 0) {
+        goto out;
+    }
+    st = nano_db_exec_found(db, user_sql, 1, &user, &found);
+    if (st != NANO_DB_OK || !found) {
+        nano_db_finish(db, NANO_DB_FAILED);
+        status = st != NANO_DB_OK ? nano_server_db_error(res, db, st)
+                                  : platform_no_account(res, user);
+        goto out;
+    }
+    gmtime_r(&now, &tm);
+    strftime(disposition, sizeof(disposition),
+             "attachment; filename=\"credits-%Y-%m-%d.csv\"", &tm);
+    status = NANO_STREAMED;
+    if (nano_res_header(res, "Content-Disposition", disposition) != 0
+        || nano_stream_begin(req, 200, "text/csv", res) != 0)
+    {
+        nano_db_finish(db, NANO_DB_FAILED);
+        goto out;
+    }
+    /* a HEAD has had its headers: the rows would go nowhere */
+    st = strcmp(req->method, "HEAD") != 0
+         ? platform_credits_csv_write(req, db, user, &gone) : NANO_DB_OK;
+    st = nano_db_finish(db, gone ? NANO_DB_FAILED : st);
+    /* rows end at a CRLF: a file cut short would look whole */
+    if (gone || st != NANO_DB_OK) {
+        nano_stream_abort(req);
+    }
+    if (gone) {
+        nano_log_warn("user %s's ledger CSV stopped: the client left",
+                      user);
+    } else if (st != NANO_DB_OK) {
+        nano_log_error("user %s's ledger CSV stopped: the database failed"
+                       " (%s); the file ends unfinished", user,
+                       nano_db_last_error(db));
+    }
+out:
+    platform_download_end(entered);
     return status;
 }

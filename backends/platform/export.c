@@ -24,8 +24,9 @@
 #define PLATFORM_EXPORT_ISO(col)                                              \
     "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
-/* The profile, accounts, balance, ledger and purchases in one round
- * trip. */
+/* The profile, accounts and balance in one round trip: the ledger and
+ * the purchases, as long as the account made them, are read after in
+ * pages. */
 static const char  platform_export_sql[] =
     "SELECT json_build_object('id', u.\"id\", 'email', u.\"email\","
     " 'name', u.\"name\", 'image', u.\"image\", 'emailVerified', "
@@ -36,25 +37,28 @@ static const char  platform_export_sql[] =
     " ORDER BY a.\"provider\", a.\"providerAccountId\"), '[]')"
     " FROM \"Account\" a WHERE a.\"userId\" = u.\"id\") AS accounts,"
     " (SELECT c.\"balance\" FROM \"CreditAccount\" c"
-    " WHERE c.\"userId\" = u.\"id\") AS balance,"
-    " (SELECT coalesce(json_agg(json_build_object('delta', l.\"delta\","
-    " 'reason', l.\"reason\", 'module', l.\"module\", 'generationId',"
-    " l.\"generationId\", 'createdAt', "
-    PLATFORM_EXPORT_ISO("l.\"createdAt\"") ", 'note', l.\"note\")"
-    " ORDER BY l.\"id\"), '[]')"
-    " FROM \"CreditLedger\" l WHERE l.\"userId\" = u.\"id\") AS ledger,"
-    " (SELECT coalesce(json_agg(json_build_object('id', p.\"id\","
-    " 'pack', p.\"pack\", 'credits', p.\"credits\", 'amount', p.\"amount\","
-    " 'currency', p.\"currency\", 'status', p.\"status\","
-    " 'amountRefunded', p.\"amountRefunded\","
-    " 'creditsTakenBack', p.\"creditsTakenBack\","
-    " 'stripeSessionId', p.\"stripeSessionId\","
-    " 'paymentIntent', p.\"paymentIntent\", 'createdAt', "
-    PLATFORM_EXPORT_ISO("p.\"createdAt\"") ", 'paidAt', "
-    PLATFORM_EXPORT_ISO("p.\"paidAt\"") ")"
-    " ORDER BY p.\"createdAt\", p.\"id\"), '[]')"
-    " FROM \"Purchase\" p WHERE p.\"userId\" = u.\"id\") AS purchases"
+    " WHERE c.\"userId\" = u.\"id\") AS balance"
     " FROM \"User\" u WHERE u.\"id\" = $1";
+
+/* The ledger as the billing page shows it, oldest first, a row's object
+ * per row. */
+static const char  platform_export_ledger_sql[] =
+    "SELECT json_build_object('delta', \"delta\", 'reason', \"reason\","
+    " 'module', \"module\", 'generationId', \"generationId\", 'createdAt', "
+    PLATFORM_EXPORT_ISO("\"createdAt\"") ", 'note', \"note\")"
+    " FROM \"CreditLedger\" WHERE \"userId\" = $1 ORDER BY \"id\"";
+
+/* The purchases, never their Idempotency-Key, oldest first. */
+static const char  platform_export_purchases_sql[] =
+    "SELECT json_build_object('id', \"id\", 'pack', \"pack\","
+    " 'credits', \"credits\", 'amount', \"amount\", 'currency', \"currency\","
+    " 'status', \"status\", 'amountRefunded', \"amountRefunded\","
+    " 'creditsTakenBack', \"creditsTakenBack\","
+    " 'stripeSessionId', \"stripeSessionId\","
+    " 'paymentIntent', \"paymentIntent\", 'createdAt', "
+    PLATFORM_EXPORT_ISO("\"createdAt\"") ", 'paidAt', "
+    PLATFORM_EXPORT_ISO("\"paidAt\"") ")"
+    " FROM \"Purchase\" WHERE \"userId\" = $1 ORDER BY \"createdAt\", \"id\"";
 
 /* Column name of row 0 parsed as JSON: a new reference, or NULL. */
 static json_t *
@@ -68,8 +72,8 @@ platform_export_json(PGresult *r, const char *name)
     return json_loads(PQgetvalue(r, 0, col), JSON_DECODE_ANY, NULL);
 }
 
-/* Rows per read of the generations: at ~10 KB a row, about a megabyte
- * held at a time whatever the account's count. */
+/* Rows per read of each part: a generation is ~10 KB, so about a
+ * megabyte held at a time whatever the account's count. */
 #define PLATFORM_EXPORT_BATCH  100
 
 /* Bytes gathered before a write: one flush per 64 KiB, not per row. */
@@ -82,18 +86,79 @@ platform_export_json(PGresult *r, const char *name)
  * probe). */
 static atomic_int  platform_exports;
 
-static int
-platform_export_enter(void)
+int
+platform_download_begin(nano_req_t *req, nano_res_t *res, nano_db_t *db,
+    const char *lock, const char *user_id, int *entered)
 {
-    int  max = nano_server_db_pool_size() / 2;
+    static const char   sql[] =
+        "SELECT pg_try_advisory_xact_lock($1::integer, hashtext($2))";
+    const char         *params[2] = { lock, user_id };
+    nano_db_status_t    st;
+    PGresult           *r;
+    int                 max = nano_server_db_pool_size() / 2, held;
 
-    return nano_places_take(&platform_exports, max > 0 ? max : 1);
+    *entered = 0;
+    if (nano_places_take(&platform_exports, max > 0 ? max : 1) != 0) {
+        nano_res_header(res, "Retry-After", "1");
+        return nano_res_error(res, 429, "too_many_exports",
+                              "too many exports are being written right"
+                              " now; try again in a moment");
+    }
+    *entered = 1;
+    /* a download holds its worker as long as it writes: the stream slots
+     * leave the other workers to every other request */
+    if (nano_stream_acquire(req) != 0) {
+        nano_res_header(res, "Retry-After", "1");
+        return nano_res_error(res, 429, "too_many_streams",
+                              "too many exports are being written right"
+                              " now; try again in a moment");
+    }
+    /* one snapshot for every part: read one after the other, a
+     * generation admitted meanwhile was listed without its debit in the
+     * ledger read before it (noticed by the races probe) */
+    st = nano_db_begin(db);
+    if (st == NANO_DB_OK) {
+        PQclear(nano_db_exec(db, "SET TRANSACTION ISOLATION LEVEL"
+                             " REPEATABLE READ, READ ONLY", 0, NULL,
+                             PGRES_COMMAND_OK, &st));
+    }
+    /* one of each kind at a time per user, whichever platform process
+     * or host writes it: the lock goes with the transaction (a user who
+     * started ten at once held every export's place and the others'
+     * users waited; found by the exports probe) */
+    r = st == NANO_DB_OK ? nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK,
+                                        &st)
+                         : NULL;
+    held = r != NULL && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (st != NANO_DB_OK || !held) {
+        if (nano_db_in_tx(db)) {
+            nano_db_finish(db, NANO_DB_FAILED);
+        }
+        if (st != NANO_DB_OK) {
+            return nano_server_db_error(res, db, st);
+        }
+        nano_res_header(res, "Retry-After", "5");
+        return nano_res_error(res, 429, "export_in_progress",
+                              "your download of this is still being"
+                              " written; wait for it to finish");
+    }
+    return 0;
+}
+
+void
+platform_download_end(int entered)
+{
+    if (entered) {
+        atomic_fetch_sub(&platform_exports, 1);
+    }
 }
 
 typedef struct {
     nano_req_t   *req;
     nano_buf_t    out;          /* written once past PLATFORM_EXPORT_CHUNK */
-    size_t        rows;
+    const char   *part;         /* the array being written, for the log */
+    size_t        rows;         /* of it so far */
     int           failed;       /* out of memory, or the client left */
 } platform_export_sink_t;
 
@@ -110,7 +175,19 @@ platform_export_flush(platform_export_sink_t *s)
     return s->failed ? -1 : 0;
 }
 
-/* nano_gen_each's step: one generation, after a comma but the first. */
+/* text at the end of the file, then a new array named part. */
+static int
+platform_export_open(platform_export_sink_t *s, const char *text,
+    const char *part)
+{
+    nano_buf_puts(&s->out, text);
+    s->part = part;
+    s->rows = 0;
+    return s->out.failed ? platform_export_flush(s) : 0;
+}
+
+/* One item of the array being written, after a comma but the first
+ * (nano_gen_each's step too). */
 static int
 platform_export_row(json_t *item, void *arg)
 {
@@ -130,15 +207,105 @@ platform_export_row(json_t *item, void *arg)
            ? platform_export_flush(s) : 0;
 }
 
+/* A page of the ledger or the purchases: each row's column 0 is an
+ * object PostgreSQL wrote, read and written again in jansson's compact
+ * form, as the whole array was. */
+static json_t *
+platform_export_json_rows(PGresult *r, int n, const void *arg)
+{
+    json_t  *out = json_array(), *item;
+    int      i;
+
+    (void) arg;
+    for (i = 0; out != NULL && i < n; i++) {
+        item = json_loads(PQgetvalue(r, i, 0), JSON_DECODE_ANY, NULL);
+        if (item == NULL || json_array_append_new(out, item) != 0) {
+            json_decref(out);
+            out = NULL;
+        }
+    }
+    return out;
+}
+
+static json_t *
+platform_export_session_rows(PGresult *r, int n, const void *arg)
+{
+    return platform_account_session_rows(r, n, arg);
+}
+
+/*
+ * Every row of select ($1: the user) into the array being written, read
+ * PLATFORM_EXPORT_BATCH at a time through a cursor in the export's
+ * transaction; rows() makes a page's items.  NANO_DB_OK, or the
+ * database's failure (the sink's own is in s->failed).
+ */
+static nano_db_status_t
+platform_export_each(nano_db_t *db, platform_export_sink_t *s,
+    const char *select, const char *user_id,
+    json_t *(*rows)(PGresult *r, int n, const void *arg), const void *arg)
+{
+    const char         *params[1] = { user_id };
+    char                fetch[64];
+    nano_db_status_t    st = NANO_DB_OK;
+    nano_buf_t          declare;
+    PGresult           *r;
+    json_t             *page;
+    size_t              i;
+    int                 n;
+
+    snprintf(fetch, sizeof(fetch), "FETCH FORWARD %d FROM"
+             " \"platform_export\"", PLATFORM_EXPORT_BATCH);
+    nano_buf_init(&declare);
+    nano_buf_printf(&declare, "DECLARE \"platform_export\" NO SCROLL CURSOR"
+                    " FOR %s", select);
+    if (declare.failed) {
+        s->failed = 1;
+        return NANO_DB_OK;
+    }
+    PQclear(nano_db_exec(db, declare.data, 1, params, PGRES_COMMAND_OK,
+                         &st));
+    nano_buf_cleanup(&declare);
+    while (st == NANO_DB_OK && !s->failed) {
+        r = nano_db_exec(db, fetch, 0, NULL, PGRES_TUPLES_OK, &st);
+        if (r == NULL) {
+            break;
+        }
+        n = PQntuples(r);
+        page = rows(r, n, arg);
+        PQclear(r);
+        if (page == NULL) {
+            s->failed = 1;
+            break;
+        }
+        for (i = 0; i < json_array_size(page) && !s->failed; i++) {
+            platform_export_row(json_array_get(page, i), s);
+        }
+        json_decref(page);
+        if (n < PLATFORM_EXPORT_BATCH) {
+            break;
+        }
+    }
+    if (st == NANO_DB_OK && !s->failed) {
+        PQclear(nano_db_exec(db, "CLOSE \"platform_export\"", 0, NULL,
+                             PGRES_COMMAND_OK, &st));
+    }
+    return st;
+}
+
 /*
  * The file is written as it is read (an account's generations made it
  * tens of megabytes, built whole in memory: 20,000 of them outlasted
  * nginx's read timeout, and four exports at once took the process from
- * 15 to 134 MB; found by two probes).  Everything but the generations is
- * small and read first, so a failure there still answers an error; the
- * generations follow in pages, all in the one snapshot.  Once the status
- * line is out, a failure can only end the stream: the file then stops
- * before its closing "]}" and never parses as a whole one.
+ * 15 to 134 MB; found by two probes).  The profile, the accounts and the
+ * balance are small and read first, so a failure there still answers
+ * an error; the sessions, the ledger, the purchases and the generations
+ * follow in pages, all in the one snapshot (the ledger was one json_agg
+ * and the sessions one result, each built whole before the first byte:
+ * 100,000 ledger rows and 20,000 sessions took the process 290 MB
+ * larger; found by the exports probe).  Once the status line is out, a
+ * failure can only end the stream: the file then stops before its
+ * closing "]}" and never parses as a whole one, and the response is cut
+ * short, so the browser says the download failed.
  */
 int
 platform_account_export(nano_req_t *req, nano_res_t *res)
@@ -148,14 +315,14 @@ platform_account_export(nano_req_t *req, nano_res_t *res)
     nano_db_status_t         st = NANO_DB_OK;
     nano_db_t               *db = NULL;
     const char              *params[1];
+    const char              *current;
     PGresult                *r = NULL;
     json_t                  *profile = NULL, *accounts = NULL;
-    json_t                  *ledger = NULL, *purchases = NULL;
-    json_t                  *sessions = NULL;
     char                    *head = NULL;
     time_t                   now = time(NULL);
     struct tm                tm;
     char                     day[16], at[32], disposition[96];
+    long long                balance = 0;
     size_t                   len;
     int                      status, col, entered = 0;
 
@@ -167,96 +334,82 @@ platform_account_export(nano_req_t *req, nano_res_t *res)
     if (status != 0) {
         goto out;
     }
-    if (platform_export_enter() != 0) {
-        nano_res_header(res, "Retry-After", "1");
-        status = nano_res_error(res, 429, "too_many_exports",
-                                "too many exports are being written right"
-                                " now; try again in a moment");
-        goto out;
-    }
-    entered = 1;
-    /* an export holds its worker as long as it writes: the stream slots
-     * leave the other workers to every other request */
-    if (nano_stream_acquire(req) != 0) {
-        nano_res_header(res, "Retry-After", "1");
-        status = nano_res_error(res, 429, "too_many_streams",
-                                "too many exports are being written right"
-                                " now; try again in a moment");
+    status = platform_download_begin(req, res, db, PLATFORM_EXPORT_LOCK,
+                                     ps.user.id, &entered);
+    if (status != 0) {
         goto out;
     }
     params[0] = ps.user.id;
-    /* one snapshot for every part: read one after the other, a
-     * generation admitted meanwhile was listed without its debit in the
-     * ledger read before it (noticed by the races probe) */
-    st = nano_db_begin(db);
-    if (st == NANO_DB_OK) {
-        PQclear(nano_db_exec(db, "SET TRANSACTION ISOLATION LEVEL"
-                             " REPEATABLE READ, READ ONLY", 0, NULL,
-                             PGRES_COMMAND_OK, &st));
-    }
-    if (st == NANO_DB_OK) {
-        r = nano_db_exec(db, platform_export_sql, 1, params,
-                         PGRES_TUPLES_OK, &st);
-    }
+    current = ps.token.claims.jti.len > 0 ? ps.token.claims.jti.data : NULL;
+    r = nano_db_exec(db, platform_export_sql, 1, params, PGRES_TUPLES_OK,
+                     &st);
     if (r != NULL && PQntuples(r) == 1) {
         profile = platform_export_json(r, "profile");
         accounts = platform_export_json(r, "accounts");
-        ledger = platform_export_json(r, "ledger");
-        purchases = platform_export_json(r, "purchases");
-        sessions = platform_account_session_list(db, ps.user.id,
-                                                 ps.token.claims.jti.len > 0
-                                                 ? ps.token.claims.jti.data
-                                                 : NULL, &st);
-    }
-    if (r == NULL || sessions == NULL || st != NANO_DB_OK) {
-        if (nano_db_in_tx(db)) {
-            st = nano_db_finish(db, st);
+        col = PQfnumber(r, "balance");
+        if (col >= 0 && !PQgetisnull(r, 0, col)) {
+            balance = strtoll(PQgetvalue(r, 0, col), NULL, 10);
         }
-        status = nano_server_db_error(res, db, st != NANO_DB_OK ? st
-                                                            : NANO_DB_FAILED);
+    }
+    if (r == NULL || PQntuples(r) != 1 || st != NANO_DB_OK) {
+        st = nano_db_finish(db, st != NANO_DB_OK ? st : NANO_DB_FAILED);
+        status = nano_server_db_error(res, db, st != NANO_DB_OK
+                                               ? st : NANO_DB_FAILED);
         goto out;
     }
-    col = PQfnumber(r, "balance");
 
     gmtime_r(&now, &tm);
     strftime(day, sizeof(day), "%Y-%m-%d", &tm);
     strftime(at, sizeof(at), "%Y-%m-%dT%H:%M:%SZ", &tm);
     snprintf(disposition, sizeof(disposition),
              "attachment; filename=\"nano-export-%s.json\"", day);
-    /* the object as it was built whole, less its closing brace, and the
-     * generations' array opened in its place */
-    head = json_dumps(json_pack("{s:s, s:O, s:O, s:O, s:{s:I, s:O, s:O}}",
+    /* the object as it was built whole, up to the sessions' array: its
+     * "[]}" loses its "]}" and the rows follow */
+    head = json_dumps(json_pack("{s:s, s:O, s:O, s:[]}",
                                 "exportedAt", at,
                                 "profile", profile,
                                 "accounts", accounts,
-                                "sessions", sessions,
-                                "credits",
-                                "balance", (json_int_t)
-                                (col >= 0 && !PQgetisnull(r, 0, col)
-                                 ? strtoll(PQgetvalue(r, 0, col), NULL, 10)
-                                 : 0),
-                                "ledger", ledger,
-                                "purchases", purchases),
+                                "sessions"),
                       JSON_COMPACT);
     len = head != NULL ? strlen(head) : 0;
-    if (len == 0 || head[len - 1] != '}'
+    if (len < 3 || strcmp(head + len - 3, "[]}") != 0
         || nano_res_header(res, "Content-Disposition", disposition) != 0)
     {
         nano_db_finish(db, NANO_DB_FAILED);
         status = nano_res_error(res, 500, "internal", "out of memory");
         goto out;
     }
-    head[len - 1] = '\0';
+    head[len - 2] = '\0';
     status = NANO_STREAMED;
-    if (nano_stream_begin(req, 200, "application/json", res) != 0
-        || nano_stream_write(req, head, len - 1) != 0
-        || nano_stream_write(req, ",\"generations\":[", 16) != 0)
-    {
+    if (nano_stream_begin(req, 200, "application/json", res) != 0) {
         nano_db_finish(db, NANO_DB_FAILED);
         goto out;
     }
     /* a HEAD has had its headers: the rows would go nowhere */
-    if (strcmp(req->method, "HEAD") != 0) {
+    if (strcmp(req->method, "HEAD") == 0) {
+        nano_db_finish(db, NANO_DB_OK);
+        goto out;
+    }
+    platform_export_open(&sink, head, "sessions");
+    st = platform_export_each(db, &sink, platform_account_sessions_sql,
+                              ps.user.id, platform_export_session_rows,
+                              current);
+    if (st == NANO_DB_OK && !sink.failed) {
+        nano_buf_printf(&sink.out, "],\"credits\":{\"balance\":%lld,"
+                        "\"ledger\":[", balance);
+        platform_export_open(&sink, "", "ledger");
+        st = platform_export_each(db, &sink, platform_export_ledger_sql,
+                                  ps.user.id, platform_export_json_rows,
+                                  NULL);
+    }
+    if (st == NANO_DB_OK && !sink.failed) {
+        platform_export_open(&sink, "],\"purchases\":[", "purchases");
+        st = platform_export_each(db, &sink, platform_export_purchases_sql,
+                                  ps.user.id, platform_export_json_rows,
+                                  NULL);
+    }
+    if (st == NANO_DB_OK && !sink.failed) {
+        platform_export_open(&sink, "]},\"generations\":[", "generations");
         st = nano_gen_each(db, ps.user.id, PLATFORM_EXPORT_BATCH,
                            platform_export_row, &sink);
     }
@@ -266,30 +419,28 @@ platform_account_export(nano_req_t *req, nano_res_t *res)
     }
     st = nano_db_finish(db, st != NANO_DB_OK || !sink.failed
                             ? st : NANO_DB_FAILED);
+    if (sink.failed || st != NANO_DB_OK) {
+        nano_stream_abort(req);
+    }
     if (sink.failed) {
-        nano_log_warn("user %s's export stopped after %zu generations:"
-                      " the client left", ps.user.id, sink.rows);
+        nano_log_warn("user %s's export stopped after %zu of its %s:"
+                      " the client left", ps.user.id, sink.rows, sink.part);
     } else if (st != NANO_DB_OK) {
-        nano_log_error("user %s's export stopped after %zu generations:"
+        nano_log_error("user %s's export stopped after %zu of its %s:"
                        " the database failed (%s); the file ends"
-                       " unfinished", ps.user.id, sink.rows,
+                       " unfinished", ps.user.id, sink.rows, sink.part,
                        nano_db_last_error(db));
     } else {
         nano_log_info("user %s exported the account's data (%zu"
                       " generations)", ps.user.id, sink.rows);
     }
 out:
-    if (entered) {
-        atomic_fetch_sub(&platform_exports, 1);
-    }
+    platform_download_end(entered);
     PQclear(r);
     free(head);
     nano_buf_cleanup(&sink.out);
     json_decref(profile);
     json_decref(accounts);
-    json_decref(ledger);
-    json_decref(purchases);
-    json_decref(sessions);
     platform_session_cleanup(&ps);
     return status;
 }

@@ -98,11 +98,30 @@ int platform_account_session(nano_req_t *req, nano_res_t *res, int change,
 int platform_account_begin(nano_req_t *req, nano_res_t *res, nano_db_t **db,
     platform_session_t *ps, nano_form_t *f);
 
-/* The user's live sessions, [{"id","current","createdAt","lastSeenAt",
- * "ipAddress","userAgent"}] (current: the id current), newest use
- * first; a new array, or NULL with *st set. */
-json_t *platform_account_session_list(nano_db_t *db, const char *user_id,
-    const char *current, nano_db_status_t *st);
+/* The SELECT of the user ($1)'s live sessions, newest use first, and
+ * rows 0..n-1 of its result as [{"id","current","createdAt","lastSeenAt",
+ * "ipAddress","userAgent"}] (current: the id current; a new array, or
+ * NULL): the export reads them a page at a time. */
+extern const char  platform_account_sessions_sql[];
+json_t *platform_account_session_rows(PGresult *r, int n,
+    const char *current);
+
+/*
+ * export.c: what a download of the account's data (the export, the
+ * ledger's CSV) takes before it writes: one of the exports' places
+ * (half the database pool), a stream slot, and on db a REPEATABLE READ,
+ * READ ONLY transaction holding the user's advisory lock of its kind
+ * (lock: one of the keys below), so one of each kind at a time per user.
+ * Returns 0 inside the transaction, or the status it answered (429
+ * too_many_exports, too_many_streams or export_in_progress; a database
+ * error), the transaction then ended.  *entered says to call
+ * platform_download_end(*entered) once done, whatever the answer.
+ */
+#define PLATFORM_EXPORT_LOCK  "1702391919"       /* "expo" */
+#define PLATFORM_CSV_LOCK     "1668441444"       /* "cred" */
+int platform_download_begin(nano_req_t *req, nano_res_t *res, nano_db_t *db,
+    const char *lock, const char *user_id, int *entered);
+void platform_download_end(int entered);
 
 /* profile.c: the name and the avatar. */
 int platform_account_profile(nano_req_t *req, nano_res_t *res);

@@ -570,7 +570,43 @@ test('GET /api/credits pages the ledger newest first with nextCursor; bad cursor
     }
     // another user's cursor shows only your own rows
     const other = await person('credits-other');
-    const mine = (await credits(other.jar, `?cursor=${encodeURIComponent(String(Number.MAX_SAFE_INTEGER))}`)).json();
+    psql(`INSERT INTO "CreditLedger" ("userId", "delta", "reason") VALUES (${lit(u.id)}, 0, 'after')`);
+    const first = (await credits(u.jar, '?limit=1')).json().nextCursor;
+    const mine = (await credits(other.jar, `?cursor=${encodeURIComponent(first)}`)).json();
     assert.equal(mine.ledger.length, 1);
     assert.equal(mine.ledger[0].reason, 'signup');
+});
+
+// The ledger's cursor was the row's "CreditLedger"."id", a sequence the
+// whole platform shares: a user who paged their own ledger before and
+// after a while learned from the two cursors how many ledger rows every
+// user wrote meanwhile (the platform's generations and purchases).  It
+// is opaque now; paging still goes row by row.
+test('GET /api/credits: the cursor gives away no row id of the shared sequence', async () => {
+    const u = await person('credits-cursor');
+    const other = await person('credits-cursor-other');
+    const uid = lit(u.id);
+    psql([`INSERT INTO "CreditLedger" ("userId", "delta", "reason") VALUES (${uid}, 0, 'older')`,
+        `INSERT INTO "CreditLedger" ("userId", "delta", "reason") SELECT ${lit(other.id)}, 0, 'theirs' FROM generate_series(1, 37)`,
+        `INSERT INTO "CreditLedger" ("userId", "delta", "reason") VALUES (${uid}, 0, 'newer')`]);
+    const ids = psql(`SELECT string_agg("id"::text, ',' ORDER BY "id" DESC) FROM "CreditLedger" WHERE "userId" = ${uid}`).split(',');
+    assert.equal(ids.length, 3);
+    const reasons = [];
+    const cursors = [];
+    let cursor = null;
+    do {
+        const res = await credits(u.jar, `?limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        assert.equal(res.status, 200, res.text);
+        reasons.push(...res.json().ledger.map((l) => l.reason));
+        cursor = res.json().nextCursor;
+        if (cursor !== null) cursors.push(cursor);
+    } while (cursor !== null && reasons.length < 5);
+    assert.deepEqual(reasons, ['newer', 'older', 'signup'], 'row by row, newest first');
+    assert.equal(cursors.length, 2);
+    for (const [i, c] of cursors.entries()) {
+        assert.ok(!c.includes(ids[i]), `the cursor ${c} holds the row's id ${ids[i]}`);
+        assert.ok(!/^\d+$/.test(c) || Math.abs(Number(cursors[0]) - Number(cursors[1])) !== Number(ids[0]) - Number(ids[1]),
+            'two cursors tell how many rows were written between them');
+    }
+    psql(`DELETE FROM "CreditLedger" WHERE "userId" IN (${uid}, ${lit(other.id)}) AND "reason" IN ('older', 'newer', 'theirs')`);
 });

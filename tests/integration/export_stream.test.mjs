@@ -7,74 +7,14 @@
 // leaves a file that does not parse, never a shorter one that does.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import http from 'node:http';
 import crypto from 'node:crypto';
-import { BASE, ORIGIN, get, stackPid, sleep } from './lib.mjs';
-import { psql, lit, person, secondBackend } from './generations.mjs';
+import { ORIGIN, get, sleep } from './lib.mjs';
+import {
+    psql, lit, person, secondBackend, platformRss, bulkGenerations, expectedOrder, exportOf,
+} from './generations.mjs';
 import { fcgiStream, nginxParams } from './fcgi.mjs';
 
 const MIB = 1024 * 1024;
-
-// The platform's resident memory, in KiB.
-function platformRss() {
-    const pid = stackPid('platform');
-    assert.ok(pid, 'the platform\'s pid');
-    return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
-}
-
-// n finished text generations of u, each ~8 KB of answer with quotes and
-// line breaks to escape; three share each creation time, so the pages
-// the export reads split ties on "id".
-function bulkGenerations(u, n) {
-    psql(`INSERT INTO "Generation" ("id", "userId", "module", "model", "kind", "status", "cost", "prompt", "text", "createdAt", "finishedAt")
-        SELECT md5(${lit(u.id)} || i)::uuid::text, ${lit(u.id)}, 'qwen', 'm', 'text', 'succeeded', 1,
-            'question ' || i, i || repeat(' an "exported" answer' || chr(10), 400),
-            timestamp '2026-01-01' + (i / 3) * interval '1 ms', timestamp '2026-01-01'
-        FROM generate_series(1, ${n}) AS i`);
-}
-
-// The ids newest first as the export must list them, hashed.
-function expectedOrder(u) {
-    return psql(`SELECT md5(string_agg("id", ',' ORDER BY "createdAt" DESC, "id" DESC)) FROM "Generation" WHERE "userId" = ${lit(u.id)}`);
-}
-
-// GET the export; onChunk(res, bytes) sees each chunk as it comes.
-// Resolves {status, headers, body, firstByteMs, ms, aborted}.
-function exportOf(jar, { onChunk, timeout = 120000 } = {}) {
-    const url = new URL(BASE);
-    const t0 = Date.now();
-    return new Promise((resolve, reject) => {
-        const req = http.get({
-            host: url.hostname, port: url.port, path: '/api/account/export', headers: jar.headers(), agent: false,
-        }, (res) => {
-            const chunks = [];
-            let bytes = 0;
-            let firstByteMs;
-            let settled = false;
-            const finish = (aborted) => {
-                if (settled) return;
-                settled = true;
-                resolve({
-                    status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'),
-                    firstByteMs, ms: Date.now() - t0, aborted,
-                });
-            };
-            res.on('data', (c) => {
-                if (firstByteMs === undefined) firstByteMs = Date.now() - t0;
-                chunks.push(c);
-                bytes += c.length;
-                if (onChunk) onChunk(res, bytes);
-            });
-            res.on('end', () => finish(false));
-            res.on('aborted', () => finish(true));
-            res.on('error', () => finish(true));
-            res.on('close', () => finish(!res.complete));
-        });
-        req.setTimeout(timeout, () => req.destroy(new Error(`export: timeout after ${timeout} ms`)));
-        req.on('error', reject);
-    });
-}
 
 test('GET /api/account/export: 20,000 generations of 8 KB stream whole, every row once, newest first, in little memory', async (t) => {
     const u = await person('export-big');
@@ -157,6 +97,7 @@ test('GET /api/account/export: the database failing mid-stream leaves a file tha
     assert.ok(r.body.length > MIB, 'the rows before the failure came');
     assert.throws(() => JSON.parse(r.body), SyntaxError, 'an unfinished file does not parse');
     assert.ok(!r.body.endsWith(']}'), 'no closing of the generations');
+    assert.ok(r.aborted, 'the response was cut short: the browser says the download failed');
 
     // the platform's pool replaced the connection: the next export is whole
     const again = await exportOf(u.jar);
@@ -170,18 +111,21 @@ test('GET /api/account/export: the database failing mid-stream leaves a file tha
 // other request waited for one and answered 503.  At most half the pool
 // (8 / 2 = 4) export at once; one beyond is refused at once, and the
 // rest of the platform answers meanwhile.  Readers paused after their
-// first bytes keep four exports writing.
+// first bytes keep four exports writing, each another user's (one user
+// has one at a time).
 test('GET /api/account/export: four exports at once hold half the database pool; a fifth answers 429 too_many_exports, the rest go on', async () => {
-    const u = await person('export-slots');
+    const users = [];
+    for (let i = 0; i < 5; i++) users.push(await person(`export-slots${i}`));
+    const u = users[4];
     const N = 3000;
-    bulkGenerations(u, N);
+    for (const one of users.slice(0, 4)) bulkGenerations(one, N);
     const resumes = [];
     const started = [];
-    const exports = Array.from({ length: 4 }, () => {
+    const exports = users.slice(0, 4).map((one) => {
         let begun;
         let paused = false;
         started.push(new Promise((r) => { begun = r; }));
-        return exportOf(u.jar, {
+        return exportOf(one.jar, {
             onChunk: (res) => {
                 if (paused) return;
                 paused = true;
@@ -213,7 +157,7 @@ test('GET /api/account/export: four exports at once hold half the database pool;
     }
     const after = await exportOf(u.jar);
     assert.equal(after.status, 200, 'the places came back');
-    psql(`DELETE FROM "Generation" WHERE "userId" = ${lit(u.id)}`);
+    for (const one of users) psql(`DELETE FROM "Generation" WHERE "userId" = ${lit(one.id)}`);
 });
 
 // A stop lets the requests in flight end within the workers' grace

@@ -542,3 +542,66 @@ export async function lockRow(table, col, userId) {
 
 // A session that holds a user's balance row until the returned release().
 export const lockBalance = (userId) => lockRow('CreditAccount', 'userId', userId);
+
+// ---- the account's export (export_stream, export_pages) ----------------------------
+
+// The platform's resident memory, in KiB.
+export function platformRss() {
+    const pid = stackPid('platform');
+    assert.ok(pid, 'the platform\'s pid');
+    return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+}
+
+// n finished text generations of u, each ~8 KB of answer with quotes and
+// line breaks to escape; three share each creation time, so the pages
+// the export reads split ties on "id".
+export function bulkGenerations(u, n) {
+    psql(`INSERT INTO "Generation" ("id", "userId", "module", "model", "kind", "status", "cost", "prompt", "text", "createdAt", "finishedAt")
+        SELECT md5(${lit(u.id)} || i)::uuid::text, ${lit(u.id)}, 'qwen', 'm', 'text', 'succeeded', 1,
+            'question ' || i, i || repeat(' an "exported" answer' || chr(10), 400),
+            timestamp '2026-01-01' + (i / 3) * interval '1 ms', timestamp '2026-01-01'
+        FROM generate_series(1, ${n}) AS i`);
+}
+
+// The ids newest first as the export must list them, hashed.
+export function expectedOrder(u) {
+    return psql(`SELECT md5(string_agg("id", ',' ORDER BY "createdAt" DESC, "id" DESC)) FROM "Generation" WHERE "userId" = ${lit(u.id)}`);
+}
+
+// GET the export (or another download: path); onChunk(res, bytes) sees
+// each chunk as it comes.  Resolves {status, headers, body, firstByteMs,
+// ms, aborted}.
+export function exportOf(jar, { onChunk, timeout = 120000, path = '/api/account/export' } = {}) {
+    const url = new URL(BASE);
+    const t0 = Date.now();
+    return new Promise((resolve, reject) => {
+        const req = http.get({
+            host: url.hostname, port: url.port, path, headers: jar.headers(), agent: false,
+        }, (res) => {
+            const chunks = [];
+            let bytes = 0;
+            let firstByteMs;
+            let settled = false;
+            const finish = (aborted) => {
+                if (settled) return;
+                settled = true;
+                resolve({
+                    status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8'),
+                    firstByteMs, ms: Date.now() - t0, aborted,
+                });
+            };
+            res.on('data', (c) => {
+                if (firstByteMs === undefined) firstByteMs = Date.now() - t0;
+                chunks.push(c);
+                bytes += c.length;
+                if (onChunk) onChunk(res, bytes);
+            });
+            res.on('end', () => finish(false));
+            res.on('aborted', () => finish(true));
+            res.on('error', () => finish(true));
+            res.on('close', () => finish(!res.complete));
+        });
+        req.setTimeout(timeout, () => req.destroy(new Error(`export: timeout after ${timeout} ms`)));
+        req.on('error', reject);
+    });
+}
