@@ -497,6 +497,27 @@ function assertRenewalRefused(res, what) {
     assert.ok(clearsSession(res), `${what}: the cookie is cleared: ${res.setCookies.join(' | ')}`);
 }
 
+// useSession().update(data) posts {csrfToken, data}; the platform reads
+// only the token, and NextAuth's route (a Next.js API route) takes a
+// body of up to 1 MiB.  Over 64 KiB was 413 here, so update() was null.
+test('POST /api/auth/session (update) takes a body of up to 1 MiB, as NextAuth\'s route; more is 413', async () => {
+    const { user, jar } = await signedInUser('update-size');
+    const csrfToken = await csrf(jar);
+    const post = (data) => request('POST', '/api/auth/session', {
+        headers: jar.headers({ 'Content-Type': 'application/json', Origin: ORIGIN }),
+        body: JSON.stringify({ csrfToken, data }),
+    });
+    // a picture as a data: URL, the kind of thing a V1 page handed update()
+    const big = await post({ image: `data:image/png;base64,${'A'.repeat(700 * 1024)}` });
+    assert.equal(big.status, 200, `a 700 KiB update: ${big.text.slice(0, 200)}`);
+    assert.equal(big.json().user?.email, user.email);
+    assert.ok(sessionSetCookie(big), `re-issued: ${big.setCookies.join(' | ')}`);
+    jar.apply(big);
+    const over = await post({ image: 'A'.repeat(1024 * 1024) });
+    assert.equal(over.status, 413, over.text.slice(0, 200));
+    assert.ok(isJson(over), `a 413 the client can parse: ${over.headers['content-type']}`);
+});
+
 test('renewal refused: a token whose jti was revoked by sign-out', async () => {
     const { user, jar, me: who } = await signedInUser('renew-revoked');
     const { jti } = decodeJwtPayload(jar.get(SESSION_COOKIE));
