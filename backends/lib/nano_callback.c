@@ -248,6 +248,13 @@ nano_callback_uri(const char *s)
 char *
 nano_callback_resolve(const char *url, const char *origin)
 {
+    return nano_callback_resolve_or(url, origin, origin);
+}
+
+char *
+nano_callback_resolve_or(const char *url, const char *origin,
+    const char *fallback)
+{
     char    *out, *uri;
     size_t   olen, ulen;
 
@@ -265,7 +272,7 @@ nano_callback_resolve(const char *url, const char *origin)
         out = strdup(url);
         break;
     default:
-        return strdup(origin);
+        return strdup(fallback);
     }
     if (out == NULL) {
         return NULL;

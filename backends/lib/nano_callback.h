@@ -61,4 +61,13 @@ nano_callback_kind_t nano_callback_check(const char *url, const char *origin);
  */
 char *nano_callback_resolve(const char *url, const char *origin);
 
+/*
+ * nano_callback_resolve, but a refused url resolves to fallback instead
+ * of origin: a callbackUrl on a listed subdomain is checked against that
+ * subdomain's origin, and when refused goes where every refused one
+ * goes, NEXTAUTH_URL's origin (NextAuth's baseUrl).
+ */
+char *nano_callback_resolve_or(const char *url, const char *origin,
+    const char *fallback);
+
 #endif /* NANO_CALLBACK_H */

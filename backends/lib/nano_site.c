@@ -235,3 +235,16 @@ nano_site_callback_origin(const nano_site_t *site, const char *primary,
     }
     return primary;
 }
+
+char *
+nano_site_callback_resolve(const nano_site_t *site, const char *primary,
+    const char *url)
+{
+    /* a refused URL on a subdomain went to that subdomain's root, where
+     * every other refused one goes to the platform (found by the
+     * authedges probe) */
+    return nano_callback_resolve_or(url,
+                                    nano_site_callback_origin(site, primary,
+                                                              url),
+                                    primary);
+}

@@ -56,4 +56,13 @@ int nano_site_allows(const nano_site_t *site, const char *primary,
 const char *nano_site_callback_origin(const nano_site_t *site,
     const char *primary, const char *url);
 
+/*
+ * Where a callbackUrl sends the browser: url when it is relative or on
+ * primary's or a listed origin (percent-encoded as nano_callback_resolve
+ * does), else primary, also for a refused URL on a listed origin.  A new
+ * string (caller frees), or NULL when out of memory.
+ */
+char *nano_site_callback_resolve(const nano_site_t *site, const char *primary,
+    const char *url);
+
 #endif /* NANO_SITE_H */

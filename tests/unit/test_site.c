@@ -72,8 +72,8 @@ test_origins_and_domain(void **state)
     assert_string_equal(nano_site_callback_origin(&site, APP, NULL), APP);
 }
 
-/* A callbackUrl on a listed subdomain is kept; elsewhere it is the
- * primary origin, as nano_callback_resolve makes it. */
+/* A callbackUrl on a listed subdomain is kept; elsewhere, and refused
+ * on a listed subdomain, it is the primary origin. */
 static void
 test_callback_resolve(void **state)
 {
@@ -88,6 +88,10 @@ test_callback_resolve(void **state)
         { "https://seedream.example.app@evil.app/", APP },
         { "//seedream.example.app/", APP },
         { "http://seedream.example.app/", APP },
+        /* on the subdomain but refused: the platform, not the
+         * subdomain's root */
+        { SEEDREAM "/seedream/\\x", APP },
+        { SEEDREAM "/seedream/\n", APP },
     };
     size_t        i;
 
@@ -95,8 +99,7 @@ test_callback_resolve(void **state)
     assert_int_equal(nano_site_parse(&site, APP, SEEDREAM, "example.app",
                                      err, sizeof(err)), 0);
     for (i = 0; i < sizeof(given) / sizeof(given[0]); i++) {
-        url = nano_callback_resolve(given[i][0],
-                  nano_site_callback_origin(&site, APP, given[i][0]));
+        url = nano_site_callback_resolve(&site, APP, given[i][0]);
         assert_non_null(url);
         assert_string_equal(url, given[i][1]);
         free(url);
