@@ -117,6 +117,8 @@ platform_start(const nano_config_t *config)
                         sizeof(err)) != 0
         || nano_site_cookie_reaches(&config->site, config->origin, err,
                                     sizeof(err)) != 0
+        || nano_site_cookie_domain_check(&config->site, NANO_SITE_PSL_FILE,
+                                         err, sizeof(err)) != 0
         || nano_credits_configure(err, sizeof(err)) != 0
         || nano_password_pool_configure(nano_server_workers(), err,
                                         sizeof(err)) != 0)
