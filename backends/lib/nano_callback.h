@@ -54,7 +54,9 @@ nano_callback_kind_t nano_callback_check(const char *url, const char *origin);
 
 /*
  * The absolute URL to redirect to: origin + url for a relative url, url
- * itself for a same-origin one, otherwise origin; bytes past ASCII, the
+ * itself for a same-origin one, otherwise origin; a url longer than
+ * NANO_CALLBACK_MAX is resolved without its query and fragment (its path
+ * kept when that alone is accepted); bytes past ASCII, the
  * space, '"', '<' and '>' percent-encoded (a Location header is ASCII).
  * Returns a new string the caller frees with free(), or NULL when out of
  * memory.
