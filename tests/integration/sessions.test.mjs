@@ -238,11 +238,18 @@ test('a profile change whose session was signed out everywhere while it ran is 4
     const holding = await retry(() => psql(`SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
         WHERE a.query LIKE '%pg_sleep(1.5)%' AND l.mode = 'RowShareLock' AND a.pid <> pg_backend_pid()`) !== '0', 5000, 20);
     assert.ok(holding, `the user's row is held: ${holderErr}`);
+    // "sign out everywhere" locks the user's row too (so that a sign-in
+    // under way ends first): it waits first in line, and the change,
+    // its session checked as live meanwhile, waits behind it
+    const signout = account('POST', '/api/account/signout-all', b, {});
+    const waiting = await retry(() => psql(`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+        AND query LIKE 'SELECT 1 FROM "User" WHERE "id" = $1 FOR NO KEY UPDATE%'`) !== '0', 5000, 20);
+    assert.ok(waiting, 'sign out everywhere waits for the row');
     const change = account('POST', '/api/account/profile', a, { name: 'renamed while signed out' });
     await new Promise((r) => setTimeout(r, 300));
-    const out = await account('POST', '/api/account/signout-all', b, {});
-    assert.equal(out.status, 200, out.text);
     await held;
+    const out = await signout;
+    assert.equal(out.status, 200, out.text);
     const res = await change;
     assert.equal(res.status, 401, res.text.slice(0, 200));
     assert.equal(res.json().error, 'unauthorized');
