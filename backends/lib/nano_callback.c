@@ -248,7 +248,14 @@ nano_callback_uri(const char *s)
 char *
 nano_callback_resolve(const char *url, const char *origin)
 {
-    char    *out, *uri;
+    return nano_callback_resolve_or(url, origin, origin);
+}
+
+char *
+nano_callback_resolve_or(const char *url, const char *origin,
+    const char *fallback)
+{
+    char    *out, *uri, *cut;
     size_t   olen, ulen;
 
     switch (nano_callback_check(url, origin)) {
@@ -265,7 +272,24 @@ nano_callback_resolve(const char *url, const char *origin)
         out = strdup(url);
         break;
     default:
-        return strdup(origin);
+        /* Too long to keep whole (a page's long query, which the
+         * gateway's sign-in redirect carries): its path, when that alone
+         * is accepted, rather than the root.  NextAuth keeps any length;
+         * ours is bounded by the cookie that remembers it (found by the
+         * authedges probe). */
+        if (url != NULL && strlen(url) > NANO_CALLBACK_MAX) {
+            ulen = strcspn(url, "?#");
+            if (ulen > 0 && ulen <= NANO_CALLBACK_MAX) {
+                cut = strndup(url, ulen);
+                if (cut == NULL) {
+                    return NULL;
+                }
+                out = nano_callback_resolve_or(cut, origin, fallback);
+                free(cut);
+                return out;
+            }
+        }
+        return strdup(fallback);
     }
     if (out == NULL) {
         return NULL;

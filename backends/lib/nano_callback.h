@@ -54,11 +54,22 @@ nano_callback_kind_t nano_callback_check(const char *url, const char *origin);
 
 /*
  * The absolute URL to redirect to: origin + url for a relative url, url
- * itself for a same-origin one, otherwise origin; bytes past ASCII, the
+ * itself for a same-origin one, otherwise origin; a url longer than
+ * NANO_CALLBACK_MAX is resolved without its query and fragment (its path
+ * kept when that alone is accepted); bytes past ASCII, the
  * space, '"', '<' and '>' percent-encoded (a Location header is ASCII).
  * Returns a new string the caller frees with free(), or NULL when out of
  * memory.
  */
 char *nano_callback_resolve(const char *url, const char *origin);
+
+/*
+ * nano_callback_resolve, but a refused url resolves to fallback instead
+ * of origin: a callbackUrl on a listed subdomain is checked against that
+ * subdomain's origin, and when refused goes where every refused one
+ * goes, NEXTAUTH_URL's origin (NextAuth's baseUrl).
+ */
+char *nano_callback_resolve_or(const char *url, const char *origin,
+    const char *fallback);
 
 #endif /* NANO_CALLBACK_H */

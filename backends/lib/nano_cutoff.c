@@ -59,11 +59,46 @@ nano_cutoff_write(nano_db_t *db, const char *user_id, const char *keep_jti,
     return NANO_DB_OK;
 }
 
+/* The user's row locked, then the cut-off written: see nano_cutoff_user. */
+static nano_db_status_t
+nano_cutoff_user_locked(nano_db_t *db, const char *user_id,
+    const char *keep_jti, long long *not_before)
+{
+    static const char   lock[] =
+        "SELECT 1 FROM \"User\" WHERE \"id\" = $1 FOR NO KEY UPDATE";
+    const char         *params[1] = { user_id };
+    nano_db_status_t    st;
+    int                 found;
+
+    st = nano_db_exec_found(db, lock, 1, params, &found);
+    return st == NANO_DB_OK
+           ? nano_cutoff_write(db, user_id, keep_jti, 1, not_before) : st;
+}
+
+/*
+ * A sign-in makes its session's "AuthSession" row in a transaction that
+ * holds the user's row FOR SHARE (platform_user_get_locked).  The cut
+ * statement deletes the rows its snapshot sees, so a sign-in still under
+ * way kept its row: a dead session listed in settings for 30 days (found
+ * by the authedges probe).  The user's row is locked first, in the
+ * caller's transaction or one of its own: a sign-in under way ends
+ * before the cut statement starts, which then sees its row; one that
+ * comes later waits for the cut-off and issues its token after it.
+ */
 nano_db_status_t
 nano_cutoff_user(nano_db_t *db, const char *user_id, const char *keep_jti,
     long long *not_before)
 {
-    return nano_cutoff_write(db, user_id, keep_jti, 1, not_before);
+    nano_db_status_t  st;
+
+    if (nano_db_in_tx(db)) {
+        return nano_cutoff_user_locked(db, user_id, keep_jti, not_before);
+    }
+    st = nano_db_begin(db);
+    if (st == NANO_DB_OK) {
+        st = nano_cutoff_user_locked(db, user_id, keep_jti, not_before);
+    }
+    return nano_db_finish(db, st);
 }
 
 nano_db_status_t

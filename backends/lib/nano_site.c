@@ -199,6 +199,62 @@ nano_site_cookie_reaches(const nano_site_t *site, const char *primary,
 }
 
 int
+nano_site_public_suffix(const char *list, const char *domain)
+{
+    FILE        *f;
+    char         line[512];
+    const char  *parent = strchr(domain, '.');
+    size_t       n;
+    int          rule = 0, exception = 0, partial = 0, whole;
+
+    f = fopen(list, "r");
+    if (f == NULL) {
+        return -1;
+    }
+    while (fgets(line, sizeof(line), f) != NULL) {
+        /* the rest of a line longer than the buffer is no rule */
+        whole = !partial;
+        n = strlen(line);
+        partial = n > 0 && line[n - 1] != '\n' && !feof(f);
+        if (!whole) {
+            continue;
+        }
+        /* a rule is the line's first word; "//" starts a comment */
+        line[strcspn(line, " \t\r\n")] = '\0';
+        if (line[0] == '\0' || strncmp(line, "//", 2) == 0) {
+            continue;
+        }
+        if (line[0] == '!') {
+            exception |= strcasecmp(line + 1, domain) == 0;
+        } else if (strncmp(line, "*.", 2) == 0) {
+            /* "*.ck": every name of one label under ck */
+            rule |= parent != NULL && strcasecmp(line + 2, parent + 1) == 0;
+        } else {
+            rule |= strcasecmp(line, domain) == 0;
+        }
+    }
+    fclose(f);
+    return rule && !exception;
+}
+
+int
+nano_site_cookie_domain_check(const nano_site_t *site, const char *list,
+    char *err, size_t errlen)
+{
+    if (site->cookie_domain[0] == '\0'
+        || nano_site_public_suffix(list, site->cookie_domain) != 1)
+    {
+        return 0;
+    }
+    snprintf(err, errlen, "NANO_COOKIE_DOMAIN \"%s\" is a public suffix"
+             " (%s): browsers refuse a cookie for it, so no sign-in would"
+             " hold; set the deployment's own domain under it (the one"
+             " NEXTAUTH_URL's host and NANO_ORIGINS share)",
+             site->cookie_domain, list);
+    return -1;
+}
+
+int
 nano_site_allows(const nano_site_t *site, const char *primary,
     const char *origin)
 {
@@ -234,4 +290,17 @@ nano_site_callback_origin(const nano_site_t *site, const char *primary,
         }
     }
     return primary;
+}
+
+char *
+nano_site_callback_resolve(const nano_site_t *site, const char *primary,
+    const char *url)
+{
+    /* a refused URL on a subdomain went to that subdomain's root, where
+     * every other refused one goes to the platform (found by the
+     * authedges probe) */
+    return nano_callback_resolve_or(url,
+                                    nano_site_callback_origin(site, primary,
+                                                              url),
+                                    primary);
 }

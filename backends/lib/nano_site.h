@@ -44,6 +44,29 @@ int nano_site_parse(nano_site_t *site, const char *primary,
 int nano_site_cookie_reaches(const nano_site_t *site, const char *primary,
     char *err, size_t errlen);
 
+/* Debian's publicsuffix package: the Public Suffix List, browsers' own
+ * list of names they set no cookie Domain for */
+#define NANO_SITE_PSL_FILE  "/usr/share/publicsuffix/public_suffix_list.dat"
+
+/*
+ * 1 when domain (lower case, ASCII) is itself a public suffix by the
+ * list in the file list (its ICANN and private rules, wildcards and
+ * exceptions, as browsers read them: "co.uk", "github.io"), 0 when it is
+ * not, -1 when the file cannot be read.  Rules past ASCII never match
+ * (a domain here is ASCII; its xn-- form is not looked up).
+ */
+int nano_site_public_suffix(const char *list, const char *domain);
+
+/*
+ * The platform's check at start: NANO_COOKIE_DOMAIN must not be a public
+ * suffix, by the list in the file list when it is there (without the
+ * file only nano_site_parse's checks hold).  A browser drops such a
+ * cookie, so every sign-in came back signed out and nothing said why.
+ * Returns 0, or -1 with the reason in err.
+ */
+int nano_site_cookie_domain_check(const nano_site_t *site, const char *list,
+    char *err, size_t errlen);
+
 /* 1 when origin (normalised) is primary or one of the site's. */
 int nano_site_allows(const nano_site_t *site, const char *primary,
     const char *origin);
@@ -55,5 +78,14 @@ int nano_site_allows(const nano_site_t *site, const char *primary,
  */
 const char *nano_site_callback_origin(const nano_site_t *site,
     const char *primary, const char *url);
+
+/*
+ * Where a callbackUrl sends the browser: url when it is relative or on
+ * primary's or a listed origin (percent-encoded as nano_callback_resolve
+ * does), else primary, also for a refused URL on a listed origin.  A new
+ * string (caller frees), or NULL when out of memory.
+ */
+char *nano_site_callback_resolve(const nano_site_t *site, const char *primary,
+    const char *url);
 
 #endif /* NANO_SITE_H */

@@ -118,7 +118,15 @@ platform_account_create_user(nano_db_t *db, const char *provider,
     return st;
 }
 
-/* Starts a session for user_id, signed in with provider. */
+/*
+ * Starts a session for user_id, signed in with provider: the user's row
+ * shared until the session's row is made, as the credentials sign-in
+ * does, so that "sign out everywhere" (nano_cutoff_user) waits for it
+ * and then ends it, or it waits for the cut-off and issues its token
+ * after.  Read and recorded in statements of their own, the session's
+ * row outlived a cut-off written between them: a dead session listed in
+ * settings for 30 days (found by the authedges probe).
+ */
 static nano_db_status_t
 platform_account_sign_in(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     const char *user_id, const char *provider)
@@ -126,9 +134,13 @@ platform_account_sign_in(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     platform_user_t     user;
     nano_db_status_t    st;
     int                 found = 0, issued = 0;
+    int                 own = !nano_db_in_tx(db);
 
     platform_user_init(&user);
-    st = platform_user_get(db, user_id, &user, &found);
+    st = own ? nano_db_begin(db) : NANO_DB_OK;
+    if (st == NANO_DB_OK) {
+        st = platform_user_get_locked(db, user_id, &user, &found);
+    }
     if (st == NANO_DB_OK && !found) {
         /* the row went with its user between the two statements */
         st = NANO_DB_FAILED;
@@ -139,6 +151,9 @@ platform_account_sign_in(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     }
     if (st == NANO_DB_OK && !issued) {
         st = NANO_DB_FAILED;
+    }
+    if (own) {
+        st = nano_db_finish(db, st);
     }
     if (st == NANO_DB_OK) {
         nano_log_info("user %s signed in with %s", user_id, provider);

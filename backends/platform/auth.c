@@ -103,13 +103,15 @@ platform_claim(const nano_str_t *s)
 /*
  * The session endpoint: the session if the database still knows it as
  * live, re-issued when renew (an update) or when it is a day old; {}
- * and the cookie cleared otherwise.  With the database out of reach, a
- * read answers from the token the gateway admitted (its signature,
- * expiry and revocation snapshot checked), as NextAuth's JWT sessions
- * never ask a database: a 503 there made next-auth/react's
- * useSession({required: true}) send every open page to the sign-in
- * page during a database restart, while the gateway went on admitting
- * the same cookie (found by the nextauth probe).
+ * and the cookie cleared otherwise.  With the database out of reach,
+ * a read or an update answers from the token the gateway admitted (its
+ * signature, expiry and revocation snapshot checked), nothing
+ * re-issued, as NextAuth's JWT sessions never ask a database: a 503
+ * there made next-auth/react's useSession({required: true}) send every
+ * open page to the sign-in page during a database restart, while the
+ * gateway went on admitting the same cookie (found by the nextauth
+ * probe), and made update() answer null where NextAuth's answers the
+ * session (found by the authedges probe).
  */
 static int
 platform_session_answer(nano_req_t *req, nano_res_t *res, int renew)
@@ -125,7 +127,6 @@ platform_session_answer(nano_req_t *req, nano_res_t *res, int renew)
     db = nano_server_db(req);
     state = platform_session_check(req, db, &ps, &st);
     if (state == PLATFORM_SESSION_ERROR && st == NANO_DB_UNAVAILABLE
-        && !renew
         && strcmp(nano_req_param_str(req, "NANO_USER_ID"),
                   ps.token.claims.sub.data) == 0)
     {

@@ -27,8 +27,11 @@ static const nano_route_t  routes[] = {
       platform_auth_providers, 0, 0 },
     { "GET",    "/api/auth/session",
       platform_auth_session, 0, 0 },
+    /* update(data): the platform reads only the csrfToken, but a
+     * client's data may be as large as Next.js lets NextAuth's route
+     * take (1 MiB, nginx's limit too); 64 KiB made update() null */
     { "POST",   "/api/auth/session",
-      platform_auth_session_update, 0, 0 },
+      platform_auth_session_update, 1024 * 1024, 0 },
     { "GET",    "/api/auth/signin",
       platform_auth_signin_page, 0, 0 },
     { "GET",    "/api/auth/signin/credentials",
@@ -114,6 +117,8 @@ platform_start(const nano_config_t *config)
                         sizeof(err)) != 0
         || nano_site_cookie_reaches(&config->site, config->origin, err,
                                     sizeof(err)) != 0
+        || nano_site_cookie_domain_check(&config->site, NANO_SITE_PSL_FILE,
+                                         err, sizeof(err)) != 0
         || nano_credits_configure(err, sizeof(err)) != 0
         || nano_password_pool_configure(nano_server_workers(), err,
                                         sizeof(err)) != 0)

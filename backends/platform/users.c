@@ -135,13 +135,22 @@ platform_user_get_locked(nano_db_t *db, const char *id, platform_user_t *u,
     int *found)
 {
     /* FOR SHARE: a password change (FOR UPDATE in its session re-check,
-     * then UPDATE) and a deletion wait for this transaction's end, while
-     * sign-ins of one account still run side by side */
-    static const char  sql[] = PLATFORM_USER_COLUMNS
-        " WHERE u.\"id\" = $1 FOR SHARE OF u";
+     * then UPDATE), a deletion and a cut-off (nano_cutoff_user) wait for
+     * this transaction's end, while sign-ins of one account still run
+     * side by side.  The row is read after the lock, by a statement of
+     * its own: read in the locking statement, the cut-off was the one
+     * from before a "sign out everywhere" this waited for, and the new
+     * session's token was dead at once (found by the authedges probe) */
+    static const char  sql[] =
+        "SELECT 1 FROM \"User\" WHERE \"id\" = $1 FOR SHARE";
     const char         *params[1] = { id };
+    nano_db_status_t    st;
 
-    return platform_user_read(db, sql, 1, params, u, found, NULL);
+    st = nano_db_exec_found(db, sql, 1, params, found);
+    if (st != NANO_DB_OK || !*found) {
+        return st;
+    }
+    return platform_user_get(db, id, u, found);
 }
 
 nano_db_status_t

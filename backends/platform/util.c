@@ -383,9 +383,8 @@ platform_callback(const nano_req_t *req, nano_res_t *res, const char *given)
 
     /* an absolute URL on one of NANO_ORIGINS (a module's subdomain)
      * is as good as one on NEXTAUTH_URL's origin */
-    url = nano_callback_resolve(given,
-              nano_site_callback_origin(&req->config->site,
-                                        req->config->origin, given));
+    url = nano_site_callback_resolve(&req->config->site, req->config->origin,
+                                     given);
 
     /* Kept like NextAuth's cookie, so a failed attempt, or the error
      * page in between, does not lose where the person was going. */

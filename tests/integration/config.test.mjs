@@ -850,6 +850,38 @@ test('backends: a NANO_MODULES_FILE that is not there stops the platform and a m
     }
 });
 
+// NANO_COOKIE_DOMAIN=co.uk (two labels, covering NEXTAUTH_URL's host)
+// started the platform, and browsers refuse a cookie for a public
+// suffix, so every sign-in came back signed out and nothing said why
+// (found by the authedges probe).  The platform stops, naming it, by
+// Debian's Public Suffix List (the publicsuffix package, in make deps);
+// the shorter refusals (one label, not covering the host) are test_site's.
+test('backends: a NANO_COOKIE_DOMAIN that is a public suffix stops the platform at start, naming it', (t) => {
+    if (!fs.existsSync('/usr/share/publicsuffix/public_suffix_list.dat')) {
+        t.skip('no /usr/share/publicsuffix/public_suffix_list.dat (make deps installs publicsuffix)');
+        return;
+    }
+    const media = fs.mkdtempSync(path.join(tmpRoot, 'media-'));
+    for (const [url, origins, domain] of [
+        ['https://app.example.co.uk', 'https://seedream.example.co.uk', 'co.uk'],
+        ['https://me.github.io', 'https://seedream.me.github.io', 'github.io'],
+        ['https://app.example.co.uk', '', '.CO.UK'],
+    ]) {
+        const sock = path.join(tmpRoot, 'psl-platform.sock');
+        const r = spawnSync(path.join(BIN, 'nano-platform'), ['--listen', `unix:${sock}`], {
+            encoding: 'utf8', timeout: TIMEOUT, killSignal: 'SIGKILL',
+            env: backendEnv({
+                NANO_MEDIA_DIR: media, NEXTAUTH_URL: url, NANO_ORIGINS: origins, NANO_COOKIE_DOMAIN: domain,
+            }),
+        });
+        assert.equal(r.signal, null, `${domain}: it did not stop by itself: ${r.stderr.slice(-300)}`);
+        assert.equal(r.status, 1, `${domain}: ${r.stderr.slice(-300)}`);
+        assert.ok(r.stderr.includes(`NANO_COOKIE_DOMAIN "${domain.replace(/^\./, '').toLowerCase()}" is a public suffix`),
+            r.stderr.slice(-300));
+        assert.ok(!fs.existsSync(sock), 'and no socket is left');
+    }
+});
+
 // A relative NANO_MEDIA_DIR was taken: the backends wrote under their own
 // working directory while nginx's $nano_media_dir read from its own, so
 // every output was a 404 (noticed by the config probe; make run refuses

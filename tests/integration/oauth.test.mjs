@@ -775,3 +775,44 @@ test('a callbackUrl on another origin is ignored: the sign-in lands on the origi
         assert.ok(sessionSet(r.res));
     }
 });
+
+// An OAuth sign-in read the account and made its session's row in two
+// statements of their own: "sign out everywhere" between them left a row
+// for a session dead at once, listed in settings for 30 days (as the
+// credentials sign-in did; found by the authedges probe).  A trigger
+// holds the sign-in's row while the sign-out is sent.
+test('an OAuth sign-in under way when "sign out everywhere" commits: its session is ended and not listed', async () => {
+    const t = tag();
+    const person = await googleUser({ email: `cut.${t}@gmail.example`, name: `Cut ${t}` });
+    const first = new Jar();
+    await oauthSignIn(first, 'google', { who: person.email });
+    const id = (await me(first)).id;
+    assert.ok(id, 'signed in once');
+    const name = `oauth_hold_${t}`;
+    psql(`CREATE FUNCTION "${name}"() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_sleep(1.5); RETURN NEW; END $$;
+        CREATE TRIGGER "${name}" BEFORE INSERT ON "AuthSession" FOR EACH ROW
+            WHEN (NEW."userId" = ${lit(id)}) EXECUTE FUNCTION "${name}"();`);
+    const jar = new Jar();
+    let r;
+    try {
+        const pending = oauthSignIn(jar, 'google', { who: person.email });
+        let held = false;
+        for (let i = 0; i < 200 && !held; i++) {
+            held = psql(`SELECT count(*) FROM pg_stat_activity WHERE state = 'active'
+                AND query LIKE 'INSERT INTO "AuthSession"%' AND pid <> pg_backend_pid()`) !== '0';
+            if (!held) await new Promise((res) => setTimeout(res, 50));
+        }
+        assert.ok(held, 'the sign-in\'s row is held');
+        const out = await account('POST', '/api/account/signout-all', first, {});
+        assert.equal(out.status, 200, out.text);
+        r = await pending;
+    } finally {
+        psql(`DROP TRIGGER IF EXISTS "${name}" ON "AuthSession"; DROP FUNCTION IF EXISTS "${name}"();`);
+    }
+    assert.equal(r.res.status, 302, r.res.text.slice(0, 200));
+    assert.deepEqual(await session(jar), {}, 'signed out everywhere after it: ended');
+    assert.equal(psql(`SELECT count(*) FROM "AuthSession" WHERE "userId" = ${lit(id)}`), '0',
+        'no row listed for a dead session');
+});
+

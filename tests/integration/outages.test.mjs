@@ -141,17 +141,36 @@ test('the database down: 503 JSON; back up: sign-up and sign-in work without res
         assert.equal(s.json().user.name, me.name);
         assert.ok(Date.parse(s.json().expires) > Date.now(), s.text);
         assert.equal(s.setCookies.length, 0, `nothing re-issued: ${s.setCookies}`);
-        // not a token the gateway refuses, and not an update (a re-issue)
+        // not a token the gateway refuses
         const forged = new Jar();
         forged.set(SESSION_COOKIE, `${jar.get(SESSION_COOKIE)}x`);
         const f = await get('/api/auth/session', { headers: forged.headers() });
         assert.deepEqual([f.status, f.json()], [200, {}]);
+        // An update (useSession().update()) answers the same, nothing
+        // re-issued: its 503 made update() null where NextAuth's JWT
+        // sessions answer the session without a database.
         const csrfToken = await csrf(jar);
         const u = await request('POST', '/api/auth/session', {
             headers: jar.headers({ 'Content-Type': 'application/json', Origin: ORIGIN }),
+            body: JSON.stringify({ csrfToken, data: { theme: 'dark' } }),
+        });
+        assert.equal(u.status, 200, u.text.slice(0, 200));
+        assert.equal(u.json().user.email, me.email);
+        assert.equal(u.json().expires, s.json().expires, 'the same expiry: not renewed');
+        assert.equal(u.setCookies.filter((c) => c.startsWith(SESSION_COOKIE)).length, 0,
+            `nothing re-issued: ${u.setCookies}`);
+        // still its CSRF check, and a refused token is {} there too
+        const nocsrf = await request('POST', '/api/auth/session', {
+            headers: jar.headers({ 'Content-Type': 'application/json', Origin: ORIGIN }),
+            body: JSON.stringify({ data: {} }),
+        });
+        assert.deepEqual([nocsrf.status, nocsrf.json()], [400, {}]);
+        for (const [k, v] of jar.cookies) if (k !== SESSION_COOKIE) forged.set(k, v);
+        const fu = await request('POST', '/api/auth/session', {
+            headers: forged.headers({ 'Content-Type': 'application/json', Origin: ORIGIN }),
             body: JSON.stringify({ csrfToken, data: {} }),
         });
-        assert.equal(u.status, 503, u.text.slice(0, 200));
+        assert.deepEqual([fu.status, fu.json()], [200, {}], fu.text.slice(0, 200));
     } finally {
         stackctl('start-db');
     }

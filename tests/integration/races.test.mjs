@@ -101,6 +101,85 @@ for (const [useName, use] of Object.entries(uses)) {
     }
 }
 
+// Holds every write of one user's "SessionCutoff" row for ms.
+function holdCutoffWrites(userId, ms) {
+    const name = `races_cut_${userId.replace(/[^a-z0-9]/gi, '').slice(0, 24)}`;
+    psql(`CREATE FUNCTION "${name}"() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN PERFORM pg_sleep(${ms / 1000}); RETURN NEW; END $$;
+        CREATE TRIGGER "${name}" BEFORE INSERT OR UPDATE ON "SessionCutoff" FOR EACH ROW
+            WHEN (NEW."userId" = ${lit(userId)}) EXECUTE FUNCTION "${name}"();`);
+    return () => psql(`DROP TRIGGER IF EXISTS "${name}" ON "SessionCutoff";
+        DROP FUNCTION IF EXISTS "${name}"();`);
+}
+
+// Waits until a statement matching like is running (held by a trigger).
+async function running(like) {
+    const ok = await retry(() => Number(psql(`SELECT count(*) FROM pg_stat_activity
+        WHERE state = 'active' AND query LIKE ${lit(like)} AND pid <> pg_backend_pid()`)) > 0, 10000, 50);
+    assert.ok(ok, `a statement like ${like} is running`);
+}
+
+// What settings lists for the user, from a new sign-in; and whether each
+// jar's session is live (/api/auth/session answers it).
+async function listed(u) {
+    const jar = new Jar();
+    await signIn(jar, u.user.email, u.user.password);
+    const list = await get('/api/account/sessions', { headers: jar.headers() });
+    assert.equal(list.status, 200, list.text);
+    return list.json().sessions.filter((s) => !s.current).map((s) => s.id);
+}
+const live = async (jar) => Boolean((await get('/api/auth/session', { headers: jar.headers() })).json().user);
+
+// A sign-in records its session in the transaction that read the user;
+// "sign out everywhere" deleted the rows it could see, so one made by a
+// sign-in still under way stayed: a dead session (its iat before the
+// cut-off) listed in settings for 30 days (found by the authedges probe).
+test('a sign-in under way when "sign out everywhere" commits: its session is ended and not listed', async () => {
+    const u = await person('cutsignin');
+    const jar = new Jar();
+    const release = holdSessionWrites(u.id, 1500);
+    let res;
+    try {
+        const pending = signIn(jar, u.user.email, u.user.password);
+        await running('INSERT INTO "AuthSession"%');      // its row, held
+        const out = await account('POST', '/api/account/signout-all', u.jar, {});
+        assert.equal(out.status, 200, out.text);
+        res = await pending;
+    } finally {
+        release();
+    }
+    assert.equal(res.status, 302, res.text);
+    const { jti } = decodeJwtPayload(jar.get(SESSION_COOKIE));
+    assert.equal(await live(jar), false, 'signed out everywhere after it: ended');
+    assert.deepEqual(sessionRows(u.id), [], 'no row for the ended session');
+    assert.ok(!(await listed(u)).includes(jti), 'not listed');
+});
+
+// The other order: a sign-in that read the user while "sign out
+// everywhere" was being written took the cut-off from before it, so its
+// new session was dead at once, and listed.
+test('a sign-in that reaches the account while "sign out everywhere" is written: its session lives and is listed', async () => {
+    const u = await person('cutfirst');
+    const jar = new Jar();
+    const release = holdCutoffWrites(u.id, 4000);   // past the sign-in's bcrypt
+    let res;
+    try {
+        const out = account('POST', '/api/account/signout-all', u.jar, {});
+        await running('WITH cut AS (INSERT INTO "SessionCutoff"%');
+        res = await signIn(jar, u.user.email, u.user.password);
+        assert.equal((await out).status, 200);
+    } finally {
+        release();
+    }
+    assert.equal(res.status, 302, res.text);
+    const { jti } = decodeJwtPayload(jar.get(SESSION_COOKIE));
+    const alive = await live(jar);
+    const rows = sessionRows(u.id);
+    assert.ok(alive === rows.includes(jti), `live ${alive}, rows ${rows}: a row exactly when it lives`);
+    assert.equal(alive, true, 'signed in after the sign-out: it lives');
+    assert.ok((await listed(u)).includes(jti), 'and is listed');
+});
+
 test('a live session without a row (from before rows were kept) gets its row at its next use', async () => {
     const u = await person('rowless');
     const [jti] = sessionRows(u.id);

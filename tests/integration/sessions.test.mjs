@@ -238,11 +238,18 @@ test('a profile change whose session was signed out everywhere while it ran is 4
     const holding = await retry(() => psql(`SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
         WHERE a.query LIKE '%pg_sleep(1.5)%' AND l.mode = 'RowShareLock' AND a.pid <> pg_backend_pid()`) !== '0', 5000, 20);
     assert.ok(holding, `the user's row is held: ${holderErr}`);
+    // "sign out everywhere" locks the user's row too (so that a sign-in
+    // under way ends first): it waits first in line, and the change,
+    // its session checked as live meanwhile, waits behind it
+    const signout = account('POST', '/api/account/signout-all', b, {});
+    const waiting = await retry(() => psql(`SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'
+        AND query LIKE 'SELECT 1 FROM "User" WHERE "id" = $1 FOR NO KEY UPDATE%'`) !== '0', 5000, 20);
+    assert.ok(waiting, 'sign out everywhere waits for the row');
     const change = account('POST', '/api/account/profile', a, { name: 'renamed while signed out' });
     await new Promise((r) => setTimeout(r, 300));
-    const out = await account('POST', '/api/account/signout-all', b, {});
-    assert.equal(out.status, 200, out.text);
     await held;
+    const out = await signout;
+    assert.equal(out.status, 200, out.text);
     const res = await change;
     assert.equal(res.status, 401, res.text.slice(0, 200));
     assert.equal(res.json().error, 'unauthorized');
@@ -496,6 +503,27 @@ function assertRenewalRefused(res, what) {
     assert.deepEqual(res.json(), {}, `${what}: /api/auth/session must answer {}: ${res.text.slice(0, 200)}`);
     assert.ok(clearsSession(res), `${what}: the cookie is cleared: ${res.setCookies.join(' | ')}`);
 }
+
+// useSession().update(data) posts {csrfToken, data}; the platform reads
+// only the token, and NextAuth's route (a Next.js API route) takes a
+// body of up to 1 MiB.  Over 64 KiB was 413 here, so update() was null.
+test('POST /api/auth/session (update) takes a body of up to 1 MiB, as NextAuth\'s route; more is 413', async () => {
+    const { user, jar } = await signedInUser('update-size');
+    const csrfToken = await csrf(jar);
+    const post = (data) => request('POST', '/api/auth/session', {
+        headers: jar.headers({ 'Content-Type': 'application/json', Origin: ORIGIN }),
+        body: JSON.stringify({ csrfToken, data }),
+    });
+    // a picture as a data: URL, the kind of thing a V1 page handed update()
+    const big = await post({ image: `data:image/png;base64,${'A'.repeat(700 * 1024)}` });
+    assert.equal(big.status, 200, `a 700 KiB update: ${big.text.slice(0, 200)}`);
+    assert.equal(big.json().user?.email, user.email);
+    assert.ok(sessionSetCookie(big), `re-issued: ${big.setCookies.join(' | ')}`);
+    jar.apply(big);
+    const over = await post({ image: 'A'.repeat(1024 * 1024) });
+    assert.equal(over.status, 413, over.text.slice(0, 200));
+    assert.ok(isJson(over), `a 413 the client can parse: ${over.headers['content-type']}`);
+});
 
 test('renewal refused: a token whose jti was revoked by sign-out', async () => {
     const { user, jar, me: who } = await signedInUser('renew-revoked');

@@ -139,6 +139,31 @@ test('callbackUrl: only relative paths and our origin; anything else falls back 
     assert.equal(location(res).url.origin, ORIGIN);
 });
 
+// A module page with a long query (a prompt in the URL) sends a
+// signed-out browser to sign in with all of it as callbackUrl; over
+// 2048 bytes that landed on the root, where NextAuth keeps any length.
+// The path is kept when it alone is accepted (found by the authedges
+// probe).
+test('a callbackUrl over 2048 bytes comes back to its path, not the root; a refused one still to the origin', async () => {
+    const long = `?prompt=${'a'.repeat(3000)}`;
+    const page = await get(`/qwen/${long}`, { headers: { Accept: 'text/html' } });
+    assert.equal(page.status, 302);
+    const signinPage = await get(page.headers.location);
+    assert.equal(signinPage.status, 200);
+    assert.match(signinPage.text, new RegExp(`name="callbackUrl" value="${ORIGIN}/qwen/"`),
+        'the sign-in page posts the path back');
+    for (const [cb, want] of [
+        [`/qwen/${long}`, `${ORIGIN}/qwen/`],
+        [`${ORIGIN}/seedream/${long}`, `${ORIGIN}/seedream/`],
+        [`//evil.example/${long}`, `${ORIGIN}/`],
+        [`https://evil.example/qwen/${long}`, `${ORIGIN}/`],
+    ]) {
+        const res = await signIn(new Jar(), user.email, user.password, { callbackUrl: cb });
+        assert.equal(res.status, 302, cb.slice(0, 60));
+        assert.equal(location(res).url.href, want, `callbackUrl ${cb.slice(0, 60)}...`);
+    }
+});
+
 test('GET /api/auth/providers lists credentials', async () => {
     const res = await get('/api/auth/providers');
     assert.equal(res.status, 200);

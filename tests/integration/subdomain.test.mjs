@@ -116,6 +116,9 @@ test('callbackUrls: listed subdomains are kept, any other origin lands on the pl
         [`https://seedream.${DOMAIN}:${PORT}/`, MAIN_ORIGIN],
         [`http://qwen.${DOMAIN}:${PORT}/`, MAIN_ORIGIN],
         [`//seedream.${DOMAIN}:${PORT}/`, MAIN_ORIGIN],
+        // refused on the listed subdomain: the platform, as any refused
+        // one (it was the subdomain's root)
+        [`${SUB_ORIGIN}/seedream/\\x`, MAIN_ORIGIN],
     ]) {
         const { res } = await signIn(given);
         assert.equal(res.status, 302);

@@ -262,6 +262,50 @@ test('update() (POST /api/auth/session with {csrfToken, data}) answers the sessi
     assert.equal(await moduleStatus(jar), 200, 'the re-issued cookie opens the modules');
 });
 
+// useSession().update() during a database restart: NextAuth's JWT
+// update() never asks a database.  The platform's 503 made fetchData()
+// log CLIENT_FETCH_ERROR and update() return null (found by the
+// authedges probe); it answers the session from the token now, nothing
+// re-issued, and getSession() the same.
+test('update() while the database is down: the session from the token, not null; nothing re-issued', async (t) => {
+    const STACKCTL = process.env.NANO_TEST_STACKCTL;
+    if (!STACKCTL) {
+        t.skip('NANO_TEST_STACKCTL is not set (run through make test)');
+        return;
+    }
+    const stackctl = (what) => execFileSync(STACKCTL, [what], { stdio: 'ignore', timeout: 60000 });
+    const user = await signedIn('update-dbdown');
+    const before = jar.get(SESSION_COOKIE);
+    const errors = [];
+    const logger = { error: (code, meta) => errors.push(`${code}: ${JSON.stringify(meta)}`), warn() {}, debug() {} };
+    const nextAuth = { baseUrlServer: ORIGIN, basePathServer: '/api/auth' };
+    const csrfToken = await getCsrfToken();
+    let s;
+    let read;
+    stackctl('stop-db');
+    try {
+        s = await fetchData('session', nextAuth, logger, { req: { body: { csrfToken, data: { theme: 'dark' } } } });
+        read = await getSession();
+    } finally {
+        stackctl('start-db');
+    }
+    // back up before the next test signs up
+    const t0 = Date.now();
+    let back = 0;
+    while (back !== 201 && Date.now() - t0 < 15000) {
+        back = (await realFetch(`${BASE}/api/register`, {
+            method: 'POST', headers: { 'Content-Type': 'application/json', Origin: ORIGIN },
+            body: JSON.stringify(newUser('update-dbback')),
+        })).status;
+        if (back !== 201) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(back, 201, 'sign-up works again');
+    assert.deepEqual(errors, [], 'next-auth logged no CLIENT_FETCH_ERROR');
+    assert.equal(s?.user?.email, user.email, `update(): ${JSON.stringify(s)}`);
+    assert.equal(read?.user?.email, user.email, `getSession(): ${JSON.stringify(read)}`);
+    assert.equal(jar.get(SESSION_COOKIE), before, 'the cookie is kept as it was');
+});
+
 test('POST /api/auth/session without a valid csrfToken: 400 {}', async () => {
     await signedIn('update-nocsrf');
     await getCsrfToken();

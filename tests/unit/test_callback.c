@@ -138,7 +138,55 @@ test_null_and_long(void **state)
     url[NANO_CALLBACK_MAX + 1] = '\0';             /* one over */
     assert_int_equal(nano_callback_check(url, ORIGIN),
                      NANO_CALLBACK_REFUSED);
+    /* a path that long alone has nothing to keep: the origin */
+    got = nano_callback_resolve(url, ORIGIN);
+    assert_string_equal(got, ORIGIN);
+    free(got);
     free(url);
+}
+
+/* A callbackUrl over the limit keeps its path when that alone is
+ * accepted: a module page with a long query came back to the root. */
+static void
+test_long_keeps_path(void **state)
+{
+    const struct {
+        const char  *head, *want;
+    } cases[] = {
+        { "/qwen/chat?q=", ORIGIN "/qwen/chat" },
+        { "/qwen/chat#", ORIGIN "/qwen/chat" },
+        { ORIGIN "/seedream/?prompt=", ORIGIN "/seedream/" },
+        { ORIGIN "?x=", ORIGIN },
+        /* the path is checked as any callbackUrl is */
+        { "//evil.com/?q=", ORIGIN },
+        { "/%2F%2Fevil.com?q=", ORIGIN },
+        { "/\\evil.com#", ORIGIN },
+        { "http://evil.com/qwen/?q=", ORIGIN },
+        { "/qwen\n?q=", ORIGIN },
+        { "?q=", ORIGIN },
+    };
+    size_t   i, n;
+    char    *url, *got;
+
+    (void) state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        n = strlen(cases[i].head);
+        url = malloc(n + NANO_CALLBACK_MAX + 1);
+        assert_non_null(url);
+        memcpy(url, cases[i].head, n);
+        memset(url + n, 'a', NANO_CALLBACK_MAX);
+        url[n + NANO_CALLBACK_MAX] = '\0';
+        assert_int_equal(nano_callback_check(url, ORIGIN),
+                         NANO_CALLBACK_REFUSED);
+        got = nano_callback_resolve(url, ORIGIN);
+        assert_non_null(got);
+        if (strcmp(got, cases[i].want) != 0) {
+            fail_msg("case %zu \"%s...\": \"%s\", expected \"%s\"", i,
+                     cases[i].head, got, cases[i].want);
+        }
+        free(got);
+        free(url);
+    }
 }
 
 static void
@@ -266,6 +314,7 @@ main(void)
         cmocka_unit_test(test_redact),
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_null_and_long),
+        cmocka_unit_test(test_long_keeps_path),
         cmocka_unit_test(test_https_origin),
         cmocka_unit_test(test_origins),
     };

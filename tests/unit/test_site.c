@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nano_callback.h"
 #include "nano_site.h"
@@ -72,8 +73,8 @@ test_origins_and_domain(void **state)
     assert_string_equal(nano_site_callback_origin(&site, APP, NULL), APP);
 }
 
-/* A callbackUrl on a listed subdomain is kept; elsewhere it is the
- * primary origin, as nano_callback_resolve makes it. */
+/* A callbackUrl on a listed subdomain is kept; elsewhere, and refused
+ * on a listed subdomain, it is the primary origin. */
 static void
 test_callback_resolve(void **state)
 {
@@ -88,6 +89,10 @@ test_callback_resolve(void **state)
         { "https://seedream.example.app@evil.app/", APP },
         { "//seedream.example.app/", APP },
         { "http://seedream.example.app/", APP },
+        /* on the subdomain but refused: the platform, not the
+         * subdomain's root */
+        { SEEDREAM "/seedream/\\x", APP },
+        { SEEDREAM "/seedream/\n", APP },
     };
     size_t        i;
 
@@ -95,8 +100,7 @@ test_callback_resolve(void **state)
     assert_int_equal(nano_site_parse(&site, APP, SEEDREAM, "example.app",
                                      err, sizeof(err)), 0);
     for (i = 0; i < sizeof(given) / sizeof(given[0]); i++) {
-        url = nano_callback_resolve(given[i][0],
-                  nano_site_callback_origin(&site, APP, given[i][0]));
+        url = nano_site_callback_resolve(&site, APP, given[i][0]);
         assert_non_null(url);
         assert_string_equal(url, given[i][1]);
         free(url);
@@ -201,6 +205,95 @@ test_cookie_reaches(void **state)
                                               err, sizeof(err)), -1);
 }
 
+/*
+ * NANO_COOKIE_DOMAIN against the Public Suffix List: "co.uk" or
+ * "github.io" passed every other check (two labels, covering
+ * NEXTAUTH_URL's host), and browsers refuse a cookie for it, so every
+ * sign-in came back signed out (found by the authedges probe).  A list
+ * of the file's own shapes: comments, both sections, a wildcard with its
+ * exception, a rule past ASCII, CRLF, a line longer than the buffer.
+ */
+static void
+test_public_suffix(void **state)
+{
+    static const char  list[] =
+        "// ===BEGIN ICANN DOMAINS===\n"
+        "uk\n"
+        "co.uk\n"
+        "// ck : https://en.wikipedia.org/wiki/.ck\n"
+        "*.ck\n"
+        "!www.ck\n"
+        "\xe5\x85\xac\xe5\x8f\xb8.cn\n"
+        "// ===BEGIN PRIVATE DOMAINS===\n"
+        "github.io\r\n"
+        "blogspot.com   extra words\n";
+    char          path[] = "/tmp/test_site_psl_XXXXXX", err[512] = "";
+    char          longline[512];
+    nano_site_t   site;
+    FILE         *f;
+    int           fd;
+    size_t        i;
+    const struct {
+        const char  *domain;
+        int          suffix;
+    } cases[] = {
+        { "co.uk", 1 }, { "CO.UK", 1 }, { "example.co.uk", 0 },
+        { "github.io", 1 }, { "me.github.io", 0 }, { "blogspot.com", 1 },
+        { "foo.ck", 1 }, { "www.ck", 0 }, { "a.foo.ck", 0 },
+        { "example.app", 0 }, { "o.uk", 0 }, { "tail.example", 0 },
+    };
+
+    (void) state;
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    assert_non_null(f);
+    fputs(list, f);
+    /* a comment of 511 bytes and more: its tail, read alone, would be
+     * the rule "tail.example" (the reader's buffer is 512 bytes) */
+    memset(longline, 'x', 511);
+    memcpy(longline, "// ", 3);
+    longline[511] = '\0';
+    fputs(longline, f);
+    fputs("tail.example\n", f);
+    fclose(f);
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (nano_site_public_suffix(path, cases[i].domain)
+            != cases[i].suffix)
+        {
+            fail_msg("%s: expected %d", cases[i].domain, cases[i].suffix);
+        }
+    }
+    assert_int_equal(nano_site_public_suffix("/nonexistent/psl.dat",
+                                             "co.uk"), -1);
+
+    /* the platform's check at start, with its message */
+    assert_int_equal(nano_site_parse(&site, "https://app.example.co.uk",
+                                     "https://seedream.example.co.uk",
+                                     "co.uk", err, sizeof(err)), 0);
+    assert_int_equal(nano_site_cookie_domain_check(&site, path, err,
+                                                   sizeof(err)), -1);
+    assert_non_null(strstr(err, "\"co.uk\" is a public suffix"));
+    assert_int_equal(nano_site_parse(&site, "https://app.example.co.uk",
+                                     "https://seedream.example.co.uk",
+                                     "example.co.uk", err, sizeof(err)), 0);
+    assert_int_equal(nano_site_cookie_domain_check(&site, path, err,
+                                                   sizeof(err)), 0);
+    /* no file: only nano_site_parse's checks hold */
+    assert_int_equal(nano_site_parse(&site, "https://app.example.co.uk",
+                                     NULL, "co.uk", err, sizeof(err)), 0);
+    assert_int_equal(nano_site_cookie_domain_check(&site,
+                                                   "/nonexistent/psl.dat",
+                                                   err, sizeof(err)), 0);
+    /* no Domain at all */
+    assert_int_equal(nano_site_parse(&site, APP, NULL, NULL, err,
+                                     sizeof(err)), 0);
+    assert_int_equal(nano_site_cookie_domain_check(&site, path, err,
+                                                   sizeof(err)), 0);
+    unlink(path);
+}
+
 int
 main(void)
 {
@@ -211,6 +304,7 @@ main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_too_many),
         cmocka_unit_test(test_cookie_reaches),
+        cmocka_unit_test(test_public_suffix),
     };
 
     return cmocka_run_group_tests_name("site", tests, NULL, NULL);
