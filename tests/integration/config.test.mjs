@@ -483,6 +483,38 @@ test('backends: --listen unix:PATH serves on a 0660 socket and removes it on TER
     assert.ok(!fs.existsSync(sock), 'the socket file is removed');
 });
 
+test('backends: a stale socket file (its process killed) is replaced; a socket in use or a file that is no socket stops the start naming it', async () => {
+    const dir = tmpDir();
+    const sock = path.join(dir, 'x.sock');
+    // what a kill -9 leaves: the file of a socket nobody listens on
+    const holder = spawn(process.execPath, ['-e',
+        `require('net').createServer().listen(${JSON.stringify(sock)}, () => console.log('up'))`],
+    { stdio: ['ignore', 'pipe', 'ignore'] });
+    await new Promise((resolve) => holder.stdout.once('data', resolve));
+    holder.kill('SIGKILL');
+    await new Promise((resolve) => holder.once('close', resolve));
+    assert.ok(fs.statSync(sock).isSocket(), 'a stale socket file to start on');
+    const p = start('qwen', ['--listen', `unix:${sock}`]);
+    try {
+        assert.ok(await connects({ path: sock }), `nothing accepted on ${sock}: ${p.stderr}`);
+        // a second process on the same path must not take it over
+        const q = start('qwen', ['--listen', `unix:${sock}`]);
+        const r = await q.wait();
+        assert.equal(r.hung, false, 'the second start ends');
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, /x\.sock is in use by another process/);
+        assert.ok(await connects({ path: sock }), 'the first still serves');
+    } finally {
+        const r = await p.stop();
+        assert.equal(r.code, 0, r.stderr);
+    }
+    fs.writeFileSync(sock, 'not a socket');
+    const f = await start('qwen', ['--listen', `unix:${sock}`]).wait();
+    assert.equal(f.code, 1, f.stderr);
+    assert.match(f.stderr, /x\.sock exists and is not a socket/);
+    assert.equal(fs.readFileSync(sock, 'utf8'), 'not a socket', 'the file is left as it was');
+});
+
 // A listening socket of ours handed to the backend as fd 0, the way
 // spawn-fcgi and systemd do (node passes a server's fd as a stdio entry).
 async function inherited(host) {
