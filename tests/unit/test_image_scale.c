@@ -363,6 +363,95 @@ jpeg_close(void **state)
     free(j.buf);
 }
 
+/*
+ * A CMYK JPEG as print tools write it, left half red and right half
+ * blue: with an Adobe marker (Photoshop's, ink stored inverted; as CMYK
+ * or as YCCK) and without one (ink as is).  Photos for an avatar or an
+ * edit come this way from print workflows.
+ */
+static void
+make_cmyk_jpeg(int adobe, J_COLOR_SPACE stored, jpeg_out_t *o)
+{
+    struct jpeg_compress_struct  c;
+    struct jpeg_error_mgr        e;
+    unsigned char                row[64 * 4], *rp = row, *q;
+    int                          x, red;
+
+    memset(o, 0, sizeof(*o));
+    c.err = jpeg_std_error(&e);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &o->buf, &o->len);
+    c.image_width = 64;
+    c.image_height = 48;
+    c.input_components = 4;
+    c.in_color_space = JCS_CMYK;
+    jpeg_set_defaults(&c);
+    jpeg_set_colorspace(&c, stored);
+    jpeg_set_quality(&c, 95, TRUE);
+    c.write_Adobe_marker = adobe ? TRUE : FALSE;
+    jpeg_start_compress(&c, TRUE);
+    for (x = 0; x < 64; x++) {
+        q = row + x * 4;
+        red = x < 32;
+        /* red: magenta and yellow ink; blue: cyan and magenta */
+        q[0] = red ? 0 : 255;
+        q[1] = 255;
+        q[2] = red ? 255 : 0;
+        q[3] = 0;
+        if (adobe) {
+            q[0] = (unsigned char) (255 - q[0]);
+            q[1] = (unsigned char) (255 - q[1]);
+            q[2] = (unsigned char) (255 - q[2]);
+            q[3] = (unsigned char) (255 - q[3]);
+        }
+    }
+    while (c.next_scanline < c.image_height) {
+        jpeg_write_scanlines(&c, &rp, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+}
+
+static void
+jpeg_cmyk(void **state)
+{
+    static const struct {
+        int            adobe;
+        J_COLOR_SPACE  stored;
+    } cases[] = { { 1, JCS_CMYK }, { 1, JCS_YCCK }, { 0, JCS_CMYK } };
+    nano_pixels_t  got;
+    jpeg_out_t     j;
+    size_t         i;
+    int            x, y;
+    WHY;
+
+    (void) state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        make_cmyk_jpeg(cases[i].adobe, cases[i].stored, &j);
+        assert_int_equal(nano_image_decode(j.buf, j.len,
+                                           NANO_IMAGE_PIXELS_MAX, 0, &got,
+                                           why, sizeof(why)),
+                         NANO_SCALE_OK);
+        assert_int_equal(got.width, 64);
+        assert_int_equal(got.height, 48);
+        for (y = 0; y < 48; y += 7) {
+            for (x = 0; x < 64; x += 5) {
+                if (x >= 24 && x < 40) {
+                    continue;
+                }
+                assert_near(px_at(&got, x, y)[0], x < 32 ? 255 : 0, 16,
+                            "cmyk red");
+                assert_near(px_at(&got, x, y)[1], 0, 16, "cmyk green");
+                assert_near(px_at(&got, x, y)[2], x < 32 ? 0 : 255, 16,
+                            "cmyk blue");
+                assert_int_equal(px_at(&got, x, y)[3], 255);
+            }
+        }
+        nano_pixels_cleanup(&got);
+        free(j.buf);
+    }
+}
+
 static void
 webp_lossless_exact(void **state)
 {
@@ -929,6 +1018,7 @@ main(void)
     static const struct CMUnitTest  tests[] = {
         cmocka_unit_test(png_exact),
         cmocka_unit_test(jpeg_close),
+        cmocka_unit_test(jpeg_cmyk),
         cmocka_unit_test(webp_lossless_exact),
         cmocka_unit_test(webp_lossy_close),
         cmocka_unit_test(not_images),
