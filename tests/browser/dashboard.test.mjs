@@ -171,7 +171,7 @@ test('dashboard and settings: sign up, see the dashboard, generate, rename, pict
         ]);
         // a user with a password changes it, giving the current one
         assert.ok(await page.locator('form[data-nbs-password]').getByLabel('Current password').isVisible());
-        await withBackendEnv('platform', ['GOOGLE_CLIENT_ID=', 'GOOGLE_CLIENT_SECRET=', 'GITHUB_CLIENT_ID=', 'GITHUB_CLIENT_SECRET='], async () => {
+        await withBackendEnv('platform', ['GOOGLE_CLIENT_ID=', 'GOOGLE_CLIENT_SECRET=', 'GITHUB_CLIENT_ID=', 'GITHUB_CLIENT_SECRET=', 'GITHUB_CLIENT_SECRET_FILE='], async () => {
             await page.reload();
             await page.locator('body[data-nbs-ready]').waitFor();
             assert.deepEqual(await page.evaluate(async () => (await (await fetch('/api/account/connections')).json()).providers), []);
