@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { STATE, REGISTRY, BASE, get } from './lib.mjs';
+import { STATE, REGISTRY, BASE, get, freePort } from './lib.mjs';
 import {
     person, generate, generation, stream, fakeStats, fakeCount, tag, price,
     ledgerOf, balanceOf, ledgerSum, psql, lit, FAKE_KEY, withBackendEnv, waitFor,
@@ -559,6 +559,39 @@ test('a stream\'s headers come at once, not with the provider\'s first text', { 
     assert.ok(firstDelta.at >= 2500, `the fake held its first text ${firstDelta.at.toFixed(0)} ms`);
     assert.ok(s.headersAt < 1500, `the headers came after ${s.headersAt.toFixed(0)} ms`);
     answers.push(s.text);
+});
+
+// A provider that cannot be reached at all (its host refuses the
+// connection): each kind says so in words and refunds, none hangs.
+test('a provider that refuses the connection: a whole answer 502, a stream\'s error event and an image job failed, each provider_error "could not be reached" and refunded', { skip: !(has('qwen') && has('nano-banana')) && 'qwen or nano-banana is not in the registry' }, async () => {
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const u = await person('unreachable');
+    await withBackendEnv('qwen', [`DASHSCOPE_BASE_URL=${dead}`], async () => {
+        const whole = await generate(u.jar, 'qwen', { prompt: `Anyone there ${tag()}?` });
+        answers.push(whole.text);
+        assert.equal(whole.status, 502, whole.text);
+        assert.equal(whole.json().error, 'provider_error');
+        assert.match(whole.json().message, /^DashScope could not be reached: the provider refused the connection$/);
+        const s = await stream(u.jar, 'qwen', { prompt: `Anyone there ${tag()}?`, stream: true });
+        const last = s.events.at(-1);
+        assert.equal(last.event, 'error', JSON.stringify(s.events));
+        assert.equal(last.data.error, 'provider_error');
+        assert.match(last.data.message, /could not be reached: the provider refused the connection/);
+        for (const id of [whole.json().id, last.data.id]) {
+            assert.deepEqual(ledgerOf(id).map((x) => x.reason), ['debit', 'refund'], `${id} refunded once`);
+        }
+    });
+    await withBackendEnv('nano-banana', [`GEMINI_BASE_URL=${dead}`], async () => {
+        const r = await generate(u.jar, 'nano-banana', { prompt: `A lighthouse ${tag()}` });
+        assert.equal(r.status, 202, r.text);
+        const g = await waitFor(u.jar, 'nano-banana', r.json().id);
+        assert.equal(g.status, 'failed', JSON.stringify(g));
+        assert.equal(g.error.code, 'provider_error');
+        assert.match(g.error.message, /^Gemini could not be reached: the provider refused the connection$/);
+        assert.deepEqual(ledgerOf(g.id).map((x) => x.reason), ['debit', 'refund'], 'refunded once');
+    });
+    assert.equal(balanceOf(u.id), 100);
+    assert.equal(ledgerSum(u.id), 100);
 });
 
 test('the provider key is in no answer and in no log', () => {
