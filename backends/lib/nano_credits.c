@@ -59,19 +59,6 @@ nano_credits_ensure(nano_db_t *db, const char *user_id)
 }
 
 nano_db_status_t
-nano_credits_balance(nano_db_t *db, const char *user_id, long long *balance)
-{
-    nano_db_status_t  st;
-
-    *balance = 0;
-    st = nano_credits_ensure(db, user_id);
-    if (st != NANO_DB_OK) {
-        return st;
-    }
-    return nano_credits_balance_read(db, user_id, balance, NULL);
-}
-
-nano_db_status_t
 nano_credits_balance_read(nano_db_t *db, const char *user_id,
     long long *balance, int *found)
 {

@@ -34,10 +34,6 @@ int nano_credits_configure(char *err, size_t errlen);
  */
 nano_db_status_t nano_credits_ensure(nano_db_t *db, const char *user_id);
 
-/* The balance, opening the account first when there is none. */
-nano_db_status_t nano_credits_balance(nano_db_t *db, const char *user_id,
-    long long *balance);
-
 /* The balance alone (0 without an account): a pure read, which a
  * REPEATABLE READ snapshot can take while admissions update the
  * account, where nano_credits_ensure's INSERT cannot.  *found (may be
