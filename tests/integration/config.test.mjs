@@ -26,6 +26,7 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort, sleep, MODULES } from './lib.mjs';
+import { runCheckout, stackPids } from './checkout.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const NGINX = process.env.NGINX || '/usr/sbin/nginx';
@@ -1335,30 +1336,6 @@ test('make run: a backend being stopped on purpose never looks dead to the super
     assert.match(r.stdout, /^seen=0$/m, `the pid file outlived the process: ${r.stdout}`);
 });
 
-// A checkout of links to this one, with this build's nginx module and
-// backends, whose make run (scripts/run.sh, its state in the copy) needs
-// no PostgreSQL: DATABASE_URL names a server that is not there and
-// nano-migrate is a stand-in that prints an empty plan.
-function runCheckout() {
-    const root = tmpDir();
-    for (const f of ['scripts', 'nginx.conf.d', 'backends', 'sql', 'modules.conf', 'packs.conf']) {
-        fs.symlinkSync(path.join(ROOT, f), path.join(root, f));
-    }
-    fs.mkdirSync(path.join(root, 'build/bin'), { recursive: true });
-    fs.symlinkSync(path.join(ROOT, 'build/modules'), path.join(root, 'build/modules'));
-    for (const b of fs.readdirSync(path.join(ROOT, 'build/bin'))) {
-        if (b !== 'nano-migrate') fs.symlinkSync(path.join(ROOT, 'build/bin', b), path.join(root, 'build/bin', b));
-    }
-    fs.writeFileSync(path.join(root, 'build/bin/nano-migrate'), '#!/bin/sh\necho "plan: nothing to do"\n', { mode: 0o755 });
-    return root;
-}
-
-// The pids a stack's pid files name ({name: pid}).
-function stackPids(state) {
-    const dir = path.join(state, 'pids');
-    return Object.fromEntries(fs.readdirSync(dir).filter((f) => f.endsWith('.pid'))
-        .map((f) => [f.slice(0, -4), Number(fs.readFileSync(path.join(dir, f), 'utf8').split(' ')[0])]));
-}
 
 const alive = (pid) => {
     try {
@@ -1380,7 +1357,9 @@ const alive = (pid) => {
 // then exited normally was dropped by bash, and make run went on (one ^C
 // in a few by hand); the loop now runs nothing but its sleep.
 test('make run: a ^C with its terminal\'s pipe gone stops everything it started; its loop runs nothing but sleep', { skip: !which('strace') && 'strace is not installed', timeout: 120000 }, async () => {
-    const root = runCheckout();
+    // a checkout of links (checkout.mjs) whose make run needs no
+    // PostgreSQL: DATABASE_URL names a server that is not there
+    const root = runCheckout(tmpDir());
     const state = path.join(root, '.state/run');
     const port = await freePort();
     const run = spawn('bash', [path.join(root, 'scripts/run.sh')], {

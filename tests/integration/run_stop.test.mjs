@@ -16,6 +16,7 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { freePort, sleep, alive, STATE, SECRET, REGISTRY } from './lib.mjs';
 import { person, stream, ROOT } from './generations.mjs';
+import { runCheckout, stackPids } from './checkout.mjs';
 
 // The test stack's DATABASE_URL (its stack.env, as stackctl.sh reads it).
 function stackDbUrl() {
@@ -26,33 +27,12 @@ function stackDbUrl() {
     return r.stdout;
 }
 
-// A checkout of links to this one: its make run keeps its state in it.
-function runCheckout() {
-    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-run-stop-'));
-    fs.chmodSync(root, 0o755);      // nginx's workers reach into it
-    for (const f of ['scripts', 'nginx.conf.d', 'backends', 'sql', 'modules.conf', 'packs.conf']) {
-        fs.symlinkSync(path.join(ROOT, f), path.join(root, f));
-    }
-    fs.mkdirSync(path.join(root, 'build/bin'), { recursive: true });
-    fs.symlinkSync(path.join(ROOT, 'build/modules'), path.join(root, 'build/modules'));
-    for (const b of fs.readdirSync(path.join(ROOT, 'build/bin'))) {
-        if (b !== 'nano-migrate') fs.symlinkSync(path.join(ROOT, 'build/bin', b), path.join(root, 'build/bin', b));
-    }
-    fs.writeFileSync(path.join(root, 'build/bin/nano-migrate'), '#!/bin/sh\necho "plan: nothing to do"\n', { mode: 0o755 });
-    return root;
-}
-
-// The pids a stack's pid files name ({name: pid}).
-function stackPids(state) {
-    const dir = path.join(state, 'pids');
-    return Object.fromEntries(fs.readdirSync(dir).filter((f) => f.endsWith('.pid'))
-        .map((f) => [f.slice(0, -4), Number(fs.readFileSync(path.join(dir, f), 'utf8').split(' ')[0])]));
-}
-
 // Starts make run in a fresh checkout: {root, state, port, origin, run,
 // said(), exited, pids, end()}; end() kills whatever is left.
 async function startRun() {
-    const root = runCheckout();
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-run-stop-'));
+    fs.chmodSync(root, 0o755);      // nginx's workers reach into it
+    runCheckout(root);
     const state = path.join(root, '.state/run');
     const port = await freePort();
     const origin = `http://127.0.0.1:${port}`;
