@@ -437,12 +437,15 @@ ngx_http_nano_auth_log_query_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    /* the protocol, when there is one, follows the URI after a space */
-    tail = end;
-    if (r->http_protocol.len && r->http_protocol.data > q
-        && r->http_protocol.data <= end)
-    {
-        tail = r->http_protocol.data - 1;
+    /* the protocol, when there is one, follows the URI after a space
+     * (HTTP/2's line is made so too; HTTP/0.9's has none) */
+    for (tail = end; tail > q && tail[-1] != ' '; tail--) {
+        /* back to the last space */
+    }
+    if (tail > q && end - tail > 5 && ngx_strncmp(tail, "HTTP/", 5) == 0) {
+        tail--;
+    } else {
+        tail = end;
     }
 
     len = (q - p) + sizeof(hidden) - 1 + (end - tail);
