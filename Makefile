@@ -18,6 +18,7 @@ WARNINGS  := -Wall -Wextra -Wshadow -Wmissing-prototypes
 CPPFLAGS  += -D_GNU_SOURCE -Ingx_nano_auth_module -Ibackends/lib \
              -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
 LDLIBS    := -lfcgi -ljansson -lpq -ljwt -lcurl -lcrypto -lcrypt -lunistring \
+             -lidn2 \
              -lpng -lvpx -ljpeg -lwebp -lm \
              -lpthread
 

@@ -84,6 +84,8 @@ typedef struct {
 typedef struct {
     ngx_flag_t                 enable;
     ngx_flag_t                 csrf;
+    ngx_flag_t                 log_query;     /* off: the request line's
+                                                 query is not logged */
     ngx_str_t                  secret_file;
     ngx_http_nano_auth_keys_t *keys;
     ngx_array_t               *origins;       /* of ngx_str_t */
@@ -130,6 +132,7 @@ typedef enum {
 
 static ngx_int_t ngx_http_nano_auth_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_nano_auth_csrf_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_nano_auth_log_query_handler(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_nano_auth_cross_site(ngx_http_request_t *r,
     ngx_http_nano_auth_loc_conf_t *alcf);
 static ngx_int_t ngx_http_nano_auth_admitted(ngx_http_request_t *r);
@@ -223,6 +226,13 @@ static ngx_command_t  ngx_http_nano_auth_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_nano_auth_loc_conf_t, csrf),
+      NULL },
+
+    { ngx_string("nano_auth_log_query"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_nano_auth_loc_conf_t, log_query),
       NULL },
 
     { ngx_string("nano_auth_secret_file"),
@@ -390,6 +400,73 @@ ngx_http_nano_auth_handler(ngx_http_request_t *r)
                                                   : NGX_HTTP_NANO_AUTH_REDIRECT;
 
     return NGX_HTTP_UNAUTHORIZED;
+}
+
+
+/*
+ * Rewrite phase: under "nano_auth_log_query off", the request line
+ * nginx's error log names ("request: ...") loses its query, written
+ * "?(not logged)" as the shipped access log writes it.  An OAuth
+ * callback's query holds the provider's code and the state, a credential
+ * until redeemed, and nginx logs the request line with every error of
+ * the request (an upstream that failed, a limit_req refusal), whatever
+ * the log's level.  $request changes with it; the upstream is sent
+ * $uri and $args, which stay.  Idempotent: a location reached again
+ * after an internal redirect makes the same line.
+ */
+static ngx_int_t
+ngx_http_nano_auth_log_query_handler(ngx_http_request_t *r)
+{
+    size_t                          len;
+    u_char                         *p, *q, *end, *tail;
+    ngx_http_nano_auth_loc_conf_t  *alcf;
+
+    static u_char  hidden[] = "?(not logged)";
+
+    alcf = ngx_http_get_module_loc_conf(r, ngx_http_nano_auth_module);
+
+    if (alcf->log_query || r != r->main || r->request_line.len == 0) {
+        return NGX_DECLINED;
+    }
+
+    p = r->request_line.data;
+    end = p + r->request_line.len;
+
+    q = ngx_strlchr(p, end, '?');
+    if (q == NULL) {
+        return NGX_DECLINED;
+    }
+
+    /* the protocol, when there is one, follows the URI after a space
+     * (HTTP/2's line is made so too; HTTP/0.9's has none) */
+    for (tail = end; tail > q && tail[-1] != ' '; tail--) {
+        /* back to the last space */
+    }
+    if (tail > q && end - tail > 5 && ngx_strncmp(tail, "HTTP/", 5) == 0) {
+        tail--;
+    } else {
+        tail = end;
+    }
+
+    len = (q - p) + sizeof(hidden) - 1 + (end - tail);
+
+    if (len == r->request_line.len
+        && ngx_strncmp(q, hidden, sizeof(hidden) - 1) == 0)
+    {
+        return NGX_DECLINED;
+    }
+
+    r->request_line.data = ngx_pnalloc(r->pool, len);
+    if (r->request_line.data == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    q = ngx_cpymem(r->request_line.data, p, q - p);
+    q = ngx_cpymem(q, hidden, sizeof(hidden) - 1);
+    ngx_memcpy(q, tail, end - tail);
+    r->request_line.len = len;
+
+    return NGX_DECLINED;
 }
 
 
@@ -1551,6 +1628,7 @@ ngx_http_nano_auth_create_loc_conf(ngx_conf_t *cf)
 
     conf->enable = NGX_CONF_UNSET;
     conf->csrf = NGX_CONF_UNSET;
+    conf->log_query = NGX_CONF_UNSET;
     conf->origins = NGX_CONF_UNSET_PTR;
     conf->leeway = NGX_CONF_UNSET;
     conf->hsts = NGX_CONF_UNSET;
@@ -1570,6 +1648,7 @@ ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_value(conf->csrf, prev->csrf, 0);
+    ngx_conf_merge_value(conf->log_query, prev->log_query, 1);
     ngx_conf_merge_str_value(conf->secret_file, prev->secret_file, "");
     ngx_conf_merge_ptr_value(conf->origins, prev->origins, NULL);
     ngx_conf_merge_str_value(conf->cookie, prev->cookie,
@@ -2135,6 +2214,14 @@ ngx_http_nano_auth_init(ngx_conf_t *cf)
     ngx_http_core_main_conf_t  *cmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    /* before limit_req (preaccess) and the upstream can log an error */
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_nano_auth_log_query_handler;
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
     if (h == NULL) {

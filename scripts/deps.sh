@@ -5,11 +5,12 @@ set -eu
 
 PKGS="gcc make pkg-config nginx nginx-dev libjwt-dev libjansson-dev libpq-dev
 libssl-dev libcurl4-openssl-dev libfcgi-dev libcrypt-dev libcmocka-dev
-libunistring-dev libpng-dev libvpx-dev libjpeg62-turbo-dev libwebp-dev
+libunistring-dev libidn2-dev libpng-dev libvpx-dev libjpeg62-turbo-dev libwebp-dev
 postgresql postgresql-client pgbouncer wrk curl strace chromium ca-certificates
 clang libclang-rt-14-dev llvm publicsuffix"
 # (llvm: llvm-symbolizer, so that a fuzzer's crash report names functions;
-# publicsuffix: the list the platform refuses a NANO_COOKIE_DOMAIN by)
+# publicsuffix: the list the platform refuses a NANO_COOKIE_DOMAIN by;
+# libidn2-dev: that list's Unicode rules against a punycode domain)
 
 # Node.js (black-box and browser tests) usually comes with the machine,
 # not always from Debian's package; only when there is none at all is

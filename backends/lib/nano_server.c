@@ -770,6 +770,32 @@ nano_server_streamed(nano_req_t *req, nano_res_t *res, int status)
     return req->stream.status;
 }
 
+/* A DELETE's JSON body: 0 when it is a JSON object, else the answer a
+ * POST's malformed JSON gets (400 invalid_json, a field named where it
+ * can be; 413 for too many values). */
+static int
+nano_server_delete_json(const nano_req_t *req, nano_res_t *res)
+{
+    json_t  *root;
+    int      status;
+
+    status = nano_req_json(req, &root);
+    if (status == 0) {
+        json_decref(root);
+        return 0;
+    }
+    if (status == 413) {
+        return nano_res_json_too_large(res);
+    }
+    status = nano_res_json_named(req, res);
+    if (status != 0) {
+        return status;
+    }
+    return nano_res_error(res, 400, "invalid_json",
+                          "the body must be a JSON object (UTF-8, no NUL"
+                          " characters), or none");
+}
+
 /* Routes req; returns the status the handler (or the router) chose. */
 static int
 nano_server_dispatch(nano_worker_t *w, nano_req_t *req, nano_res_t *res,
@@ -831,6 +857,14 @@ nano_server_dispatch(nano_worker_t *w, nano_req_t *req, nano_res_t *res,
             return nano_res_error(res, 415, "unsupported_media_type",
                                   "send application/json in UTF-8, or no"
                                   " body");
+        }
+        /* and a JSON body must parse, as a POST's must: a malformed
+         * one was taken as none and the route ran */
+        if (strcmp(req->method, "DELETE") == 0 && req->body_len > 0) {
+            status = nano_server_delete_json(req, res);
+            if (status != 0) {
+                return status;
+            }
         }
     }
 

@@ -5,8 +5,11 @@
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <idn2.h>
 
 #include "nano_site.h"
 
@@ -198,18 +201,40 @@ nano_site_cookie_reaches(const nano_site_t *site, const char *primary,
     return 0;
 }
 
+/* name is domain, written as it came or as u (its Unicode form; NULL
+ * when it has none); rules are lower case (the list's own) */
+static int
+nano_site_suffix_is(const char *rule, const char *name, const char *u)
+{
+    return strcasecmp(rule, name) == 0 || (u != NULL && strcmp(rule, u) == 0);
+}
+
 int
 nano_site_public_suffix(const char *list, const char *domain)
 {
     FILE        *f;
-    char         line[512];
-    const char  *parent = strchr(domain, '.');
+    char         line[512], lower[NANO_SITE_DOMAIN_MAX + 1];
+    char        *u = NULL;
+    const char  *parent = strchr(domain, '.'), *uparent = NULL;
     size_t       n;
     int          rule = 0, exception = 0, partial = 0, whole;
 
     f = fopen(list, "r");
     if (f == NULL) {
         return -1;
+    }
+    /* The list writes an internationalised suffix in Unicode (公司.cn),
+     * a cookie's domain is its punycode (xn--55qx5d.cn): each is
+     * compared in both forms.  A name whose punycode does not decode
+     * has the one form. */
+    for (n = 0; domain[n] != '\0' && n < sizeof(lower) - 1; n++) {
+        lower[n] = (char) tolower((unsigned char) domain[n]);
+    }
+    lower[n] = '\0';
+    if (domain[n] == '\0' && strstr(lower, "xn--") != NULL
+        && idn2_to_unicode_8z8z(lower, &u, 0) == IDN2_OK)
+    {
+        uparent = strchr(u, '.');
     }
     while (fgets(line, sizeof(line), f) != NULL) {
         /* the rest of a line longer than the buffer is no rule */
@@ -225,15 +250,19 @@ nano_site_public_suffix(const char *list, const char *domain)
             continue;
         }
         if (line[0] == '!') {
-            exception |= strcasecmp(line + 1, domain) == 0;
+            exception |= nano_site_suffix_is(line + 1, domain, u);
         } else if (strncmp(line, "*.", 2) == 0) {
             /* "*.ck": every name of one label under ck */
-            rule |= parent != NULL && strcasecmp(line + 2, parent + 1) == 0;
+            rule |= parent != NULL
+                    && nano_site_suffix_is(line + 2, parent + 1,
+                                           uparent != NULL ? uparent + 1
+                                                           : NULL);
         } else {
-            rule |= strcasecmp(line, domain) == 0;
+            rule |= nano_site_suffix_is(line, domain, u);
         }
     }
     fclose(f);
+    free(u);
     return rule && !exception;
 }
 

@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +26,10 @@
 #include "nano_server.h"
 #include "platform.h"
 
-/* threads removing deleted users' folders at once (per process) */
-#define PLATFORM_REMOVERS  4
+/* threads removing deleted users' folders at once (per process), and
+ * deleted users waiting for one */
+#define PLATFORM_REMOVERS         4
+#define PLATFORM_REMOVALS_QUEUED  1000
 
 int
 platform_account_session(nano_req_t *req, nano_res_t *res, int change,
@@ -109,12 +110,25 @@ platform_account_remove_folders(const char *media, const char *user_id,
     closedir(d);
 }
 
-typedef struct {
-    char  *media;
-    char  *user_id;
-} platform_remover_t;
+/* A deleted user whose folders wait for a remover thread. */
+typedef struct platform_remover_s  platform_remover_t;
 
-static atomic_int  platform_removers;
+struct platform_remover_s {
+    char                *media;
+    char                *user_id;
+    platform_remover_t  *next;
+};
+
+/*
+ * The remover threads and the users waiting for one, under one lock: a
+ * thread that finds the queue empty ends in the same step, so a user
+ * queued meanwhile never waits for a thread that is gone.
+ */
+static pthread_mutex_t      platform_removal_lock = PTHREAD_MUTEX_INITIALIZER;
+static int                  platform_removers;
+static platform_remover_t  *platform_removal_first;
+static platform_remover_t  *platform_removal_last;
+static size_t               platform_removals_queued;
 
 static void
 platform_remover_free(platform_remover_t *r)
@@ -128,45 +142,90 @@ static void *
 platform_account_remove_thread(void *arg)
 {
     platform_remover_t  *r = arg;
-    size_t               files = 0;
-    long long            t0 = nano_clock_ms();
+    size_t               files;
+    long long            t0;
 
-    platform_account_remove_folders(r->media, r->user_id, &files);
-    nano_log_info("removed the %zu files of deleted user %s in %lld ms",
-                  files, r->user_id, nano_clock_ms() - t0);
-    platform_remover_free(r);
-    atomic_fetch_sub(&platform_removers, 1);
+    while (r != NULL) {
+        files = 0;
+        t0 = nano_clock_ms();
+        platform_account_remove_folders(r->media, r->user_id, &files);
+        nano_log_info("removed the %zu files of deleted user %s in %lld ms",
+                      files, r->user_id, nano_clock_ms() - t0);
+        platform_remover_free(r);
+
+        pthread_mutex_lock(&platform_removal_lock);
+        r = platform_removal_first;
+        if (r != NULL) {
+            platform_removal_first = r->next;
+            if (platform_removal_first == NULL) {
+                platform_removal_last = NULL;
+            }
+            platform_removals_queued--;
+        } else {
+            platform_removers--;
+        }
+        pthread_mutex_unlock(&platform_removal_lock);
+    }
     return NULL;
 }
 
-/* Removes user_id's folders on a detached thread of its own: 0, or -1
- * when PLATFORM_REMOVERS run already or no thread could be made. */
+/*
+ * Removes user_id's folders off the caller's thread: on a detached
+ * thread of its own, or, when PLATFORM_REMOVERS run already and queue
+ * is set, on the first of them to end its own (at most
+ * PLATFORM_REMOVALS_QUEUED wait).  0, or -1 when it is left to the
+ * sweeps: no thread, or the queue full or not wanted.
+ */
 static int
-platform_account_remove_later(const char *media, const char *user_id)
+platform_account_remove_later(const char *media, const char *user_id,
+    int queue)
 {
     platform_remover_t  *r;
     pthread_attr_t       attr;
     pthread_t            t;
     int                  rc = -1;
 
-    if (atomic_fetch_add(&platform_removers, 1) >= PLATFORM_REMOVERS) {
-        atomic_fetch_sub(&platform_removers, 1);
+    r = calloc(1, sizeof(*r));
+    if (r == NULL || (r->media = strdup(media)) == NULL
+        || (r->user_id = strdup(user_id)) == NULL)
+    {
+        if (r != NULL) {
+            platform_remover_free(r);
+        }
         return -1;
     }
-    r = calloc(1, sizeof(*r));
-    if (r != NULL && (r->media = strdup(media)) != NULL
-        && (r->user_id = strdup(user_id)) != NULL
-        && (rc = pthread_attr_init(&attr)) == 0)
-    {
+
+    pthread_mutex_lock(&platform_removal_lock);
+    if (platform_removers >= PLATFORM_REMOVERS) {
+        if (queue && platform_removals_queued < PLATFORM_REMOVALS_QUEUED) {
+            if (platform_removal_last != NULL) {
+                platform_removal_last->next = r;
+            } else {
+                platform_removal_first = r;
+            }
+            platform_removal_last = r;
+            platform_removals_queued++;
+            rc = 0;
+        }
+        pthread_mutex_unlock(&platform_removal_lock);
+        if (rc != 0) {
+            platform_remover_free(r);
+        }
+        return rc;
+    }
+    platform_removers++;
+    pthread_mutex_unlock(&platform_removal_lock);
+
+    if ((rc = pthread_attr_init(&attr)) == 0) {
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
         rc = pthread_create(&t, &attr, platform_account_remove_thread, r);
         pthread_attr_destroy(&attr);
     }
     if (rc != 0) {
-        if (r != NULL) {
-            platform_remover_free(r);
-        }
-        atomic_fetch_sub(&platform_removers, 1);
+        platform_remover_free(r);
+        pthread_mutex_lock(&platform_removal_lock);
+        platform_removers--;
+        pthread_mutex_unlock(&platform_removal_lock);
         return -1;
     }
     return 0;
@@ -174,14 +233,17 @@ platform_account_remove_later(const char *media, const char *user_id)
 
 /*
  * The avatar goes at once (it is served to every signed-in user); the
- * folders after the answer, on a detached thread: a heavy account's
- * 100,000 generations' folders take minutes on a busy disk, and removed
- * inside the request they kept the committed deletion's answer (and the
+ * folders after the answer, off the request: a heavy account's 100,000
+ * generations' folders take minutes on a busy disk, and removed inside
+ * the request they kept the committed deletion's answer (and the
  * cleared cookie) past nginx's fastcgi_read_timeout, a 504 (found by the
- * deletion probe).  At most PLATFORM_REMOVERS run at once; beyond that,
- * or without a thread, the request removes them itself, slower.  A stop
- * that ends the thread half way leaves the rest to
- * platform_account_sweep_folders.
+ * deletion probe; from the fifth deletion at once on, until the
+ * endsserver probe).  At most PLATFORM_REMOVERS threads run at once, and
+ * PLATFORM_REMOVALS_QUEUED users wait for one.  Whatever is left (no
+ * thread, a full queue, a stop half way) the sweeps remove: each
+ * registered module's of its folder (nano_sweep.h; each running module
+ * also removes its own at the deletion's NOTIFY), and
+ * platform_account_sweep_folders' of a folder no module owns.
  */
 static void
 platform_account_remove_media(const char *media, const char *user_id)
@@ -190,23 +252,23 @@ platform_account_remove_media(const char *media, const char *user_id)
         return;
     }
     platform_avatar_remove(media, user_id);
-    if (platform_account_remove_later(media, user_id) != 0) {
-        nano_log_warn("user %s's files are removed in its request (%d"
-                      " removals of deleted users' files run already, or"
-                      " no thread)", user_id, PLATFORM_REMOVERS);
-        platform_account_remove_folders(media, user_id, NULL);
+    if (platform_account_remove_later(media, user_id, 1) != 0) {
+        nano_log_warn("user %s's files are left to the media sweeps (%d"
+                      " removals of deleted users' files run and %d wait"
+                      " already, or no thread)", user_id, PLATFORM_REMOVERS,
+                      PLATFORM_REMOVALS_QUEUED);
     }
 }
 
 /* A user the database no longer has, with a folder left under a folder
  * no module owns: its folders go on a remover thread (never on the
  * caller's, the revocation publisher's); with none free, the next
- * sweep's. */
+ * sweep's (queued, the same user could wait twice). */
 static void
 platform_account_folder_gone(const void *media, const char *user_id)
 {
     if (nano_file_name_ok(user_id)
-        && platform_account_remove_later(media, user_id) == 0)
+        && platform_account_remove_later(media, user_id, 0) == 0)
     {
         nano_log_info("removing the files left of deleted user %s",
                       user_id);

@@ -10,7 +10,9 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { STATE, get, sleep } from './lib.mjs';
+import { STATE, get, sleep, stackctl, keepRunning, retry } from './lib.mjs';
+
+keepRunning(['platform']);
 
 const LOGS = `${STATE}/logs`;
 const ACCESS_LOG = `${LOGS}/nginx-access.log`;
@@ -97,6 +99,37 @@ test('a rate-limited OAuth callback\'s code and state are not written to the err
         const text = fs.readFileSync(path.join(LOGS, f), 'utf8');
         assert.ok(!text.includes(code), `${f} holds the code`);
         assert.ok(!text.includes(state), `${f} holds the state`);
+    }
+});
+
+test('an OAuth callback whose upstream failed: the error log says why, without its code and state', async () => {
+    // nginx's error log names the request line of the request it logs an
+    // error for, which no log_format controls: a callback answered 502
+    // because the platform was down wrote the provider's code and the
+    // state there (found by the endsserver probe).
+    const code = `code-${crypto.randomBytes(12).toString('hex')}`;
+    const state = `state-${crypto.randomBytes(12).toString('hex')}`;
+    const errorLog = `${LOGS}/nginx-error.log`;
+    const from = fs.statSync(errorLog).size;
+    stackctl('stop-backend', 'platform');
+    let res;
+    try {
+        res = await get(`/api/auth/callback/google?code=${code}&state=${state}`);
+    } finally {
+        stackctl('start-backend', 'platform');
+    }
+    assert.equal(res.status, 502);
+    const text = fs.readFileSync(errorLog).subarray(from).toString('utf8');
+    const line = text.split('\n').find((l) => l.includes('/api/auth/callback/google'));
+    assert.ok(line, `the failure is logged:\n${text}`);
+    assert.match(line, /\[(error|crit)\].*(connect\(\) (to .* )?failed|No such file)/, line);
+    assert.ok(line.includes('request: "GET /api/auth/callback/google?(not logged) HTTP/1.1"'), line);
+    assert.ok(await retry(async () => (await get('/api/auth/providers')).status === 200), 'the platform is back');
+    await sleep(200);
+    for (const f of fs.readdirSync(LOGS)) {
+        const t = fs.readFileSync(path.join(LOGS, f), 'utf8');
+        assert.ok(!t.includes(code), `${f} holds the code`);
+        assert.ok(!t.includes(state), `${f} holds the state`);
     }
 });
 

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { Jar, get, jwt, claims, retry, stackctl, keepRunning, SESSION_COOKIE } from './lib.mjs';
-import { account } from './accounts.mjs';
+import { account, clearsSession } from './accounts.mjs';
 import { psql, lit, person, MEDIA_DIR, filesBelow } from './generations.mjs';
 
 // <media>/<folder>/<user>/<generation>/0.png for n generations, as a
@@ -46,6 +46,38 @@ test('a heavy account\'s deletion answers at its commit; its files go after the 
         assert.ok(left > 0, `the answer (after ${took} ms) waited for the removal of ${N} folders`);
         assert.ok(await retry(() => !fs.existsSync(dir), 120000, 500),
             `the deleted account's files go after the answer: ${filesBelow(dir).length} left`);
+    } finally {
+        fs.rmSync(path.join(MEDIA_DIR, folder), { recursive: true, force: true });
+    }
+});
+
+// At most 4 removals run at once per platform process; from the fifth
+// on, the request removed the folders itself, a 504 with the cookie never
+// cleared for a heavy account, as before 2026-12-07 for every one (found
+// by the endsserver probe).  Now the fifth waits its turn off the request.
+test('a fifth heavy deletion while four removals run still answers at its commit; every one\'s files go', { timeout: 180000 }, async () => {
+    const folder = `retired-${crypto.randomBytes(3).toString('hex')}`;
+    const N = 20000;
+    const people = [];
+    for (let i = 0; i < 5; i++) {
+        const u = await person(`heavydel${i}`);
+        people.push({ u, dir: heavyFolder(folder, u.id, N) });
+    }
+    try {
+        for (const [i, { u, dir }] of people.entries()) {
+            const t0 = Date.now();
+            const res = await account('DELETE', '/api/account', u.jar, { password: u.user.password });
+            const took = Date.now() - t0;
+            assert.equal(res.status, 200, `deletion ${i + 1}: ${res.text}`);
+            assert.ok(clearsSession(res), `deletion ${i + 1} clears the cookie`);
+            const left = fs.existsSync(dir) ? fs.readdirSync(dir).length : 0;
+            console.log(`deletion ${i + 1} answered in ${took} ms; ${left} of ${N} folders still there`);
+            assert.ok(left > 0, `deletion ${i + 1}'s answer (after ${took} ms) waited for the removal of its ${N} folders`);
+        }
+        for (const { dir } of people) {
+            assert.ok(await retry(() => !fs.existsSync(dir), 120000, 500),
+                `the deleted accounts' files go after the answers: ${filesBelow(dir).length} left in ${dir}`);
+        }
     } finally {
         fs.rmSync(path.join(MEDIA_DIR, folder), { recursive: true, force: true });
     }

@@ -491,6 +491,32 @@ test('a DELETE with a body that is not JSON is 415, as a POST\'s is; with none, 
     }
 });
 
+test('a DELETE whose JSON body is malformed is 400 invalid_json, as a POST\'s is', async () => {
+    const u = await person('delete-badjson');
+    const paths = ['/api/account/avatar', '/api/account/sessions/no-such-session',
+        '/api/account/connections/github', ...REGISTRY.map((m) => `/${m.name}/api/generations/no-such-generation`)];
+    const post = await request('POST', '/api/account/password', {
+        headers: u.jar.headers({ Origin: ORIGIN, 'Content-Type': 'application/json' }), body: '{"a":' });
+    assert.equal(post.status, 400);
+    assert.equal(post.json().error, 'invalid_json');
+    for (const p of paths) {
+        for (const body of ['{"a":', 'hello', '[1,2]', '{"a":1,"a":2}']) {
+            const r = await request('DELETE', p, {
+                headers: u.jar.headers({ Origin: ORIGIN, 'Content-Type': 'application/json' }), body });
+            // (run as if there were no body until the endsserver probe:
+            // 200 or 404, the thing removed)
+            assert.equal(r.status, 400, `${p} ${body}: ${r.status} ${r.text.slice(0, 200)}`);
+            assert.equal(r.json().error, 'invalid_json', `${p} ${body}`);
+            assert.equal(typeof r.json().message, 'string', p);
+        }
+    }
+    // DELETE /api/account reads its JSON itself: the same answer
+    const acc = await request('DELETE', '/api/account', {
+        headers: u.jar.headers({ Origin: ORIGIN, 'Content-Type': 'application/json' }), body: '{"password":' });
+    assert.equal(acc.status, 400);
+    assert.equal(acc.json().error, 'invalid_json');
+});
+
 // ---- export ---------------------------------------------------------------------
 
 test('GET /api/account/export: one JSON file of profile, accounts, sessions, ledger and generations, nothing of the server\'s', async () => {

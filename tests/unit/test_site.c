@@ -224,6 +224,10 @@ test_public_suffix(void **state)
         "*.ck\n"
         "!www.ck\n"
         "\xe5\x85\xac\xe5\x8f\xb8.cn\n"
+        "\xe5\x85\xac\xe5\x8f\xb8.\xe9\xa6\x99\xe6\xb8\xaf\n"
+        "\xe9\xa6\x99\xe6\xb8\xaf\n"
+        "*.\xe5\x85\xac\xe5\x8f\xb8\n"
+        "!www.\xe5\x85\xac\xe5\x8f\xb8\n"
         "// ===BEGIN PRIVATE DOMAINS===\n"
         "github.io\r\n"
         "blogspot.com   extra words\n";
@@ -241,6 +245,14 @@ test_public_suffix(void **state)
         { "github.io", 1 }, { "me.github.io", 0 }, { "blogspot.com", 1 },
         { "foo.ck", 1 }, { "www.ck", 0 }, { "a.foo.ck", 0 },
         { "example.app", 0 }, { "o.uk", 0 }, { "tail.example", 0 },
+        /* a rule written in Unicode names the punycode a domain has
+         * (NANO_COOKIE_DOMAIN is ASCII): xn--55qx5d.cn passed as no
+         * suffix (found by the endsserver probe) */
+        { "xn--55qx5d.cn", 1 }, { "XN--55QX5D.CN", 1 },
+        { "example.xn--55qx5d.cn", 0 }, { "xn--55qx5d.hk", 0 },
+        { "xn--55qx5d.xn--j6w193g", 1 }, { "xn--j6w193g", 1 },
+        { "foo.xn--55qx5d", 1 }, { "www.xn--55qx5d", 0 },
+        { "xn--zz.cn", 0 }, { "xn--.cn", 0 },
     };
 
     (void) state;
@@ -280,6 +292,20 @@ test_public_suffix(void **state)
                                      "example.co.uk", err, sizeof(err)), 0);
     assert_int_equal(nano_site_cookie_domain_check(&site, path, err,
                                                    sizeof(err)), 0);
+    assert_int_equal(nano_site_parse(&site, "https://app.xn--55qx5d.cn",
+                                     NULL, "xn--55qx5d.cn", err,
+                                     sizeof(err)), 0);
+    assert_int_equal(nano_site_cookie_domain_check(&site, path, err,
+                                                   sizeof(err)), -1);
+    assert_non_null(strstr(err, "\"xn--55qx5d.cn\" is a public suffix"));
+    /* Debian's list itself, when installed (scripts/deps.sh) */
+    if (access(NANO_SITE_PSL_FILE, R_OK) == 0) {
+        assert_int_equal(nano_site_public_suffix(NANO_SITE_PSL_FILE,
+                                                 "xn--55qx5d.cn"), 1);
+        assert_int_equal(nano_site_public_suffix(NANO_SITE_PSL_FILE,
+                                                 "example.xn--55qx5d.cn"),
+                         0);
+    }
     /* no file: only nano_site_parse's checks hold */
     assert_int_equal(nano_site_parse(&site, "https://app.example.co.uk",
                                      NULL, "co.uk", err, sizeof(err)), 0);
