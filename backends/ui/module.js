@@ -185,9 +185,15 @@ function sessionRefusal() {
  * said here.  So a click first asks sessionRefusal() and awaits
  * judge(refusal or null), which says on the page what went wrong and
  * resolves whether the download goes on; only then does the link's own
- * download go on.  Without JavaScript the plain link still downloads
- * the signed-in account's. */
-export function checkedDownload(link, judge) {
+ * download go on, streamed to disk by the browser.  With head, the
+ * refusal may also be that of a HEAD of the link itself, which answers
+ * what its GET would without writing the file: the platform's export
+ * and ledger CSV are one at a time per user (429), and a refused link
+ * download showed the raw JSON, or a failed download, with nothing said
+ * on the page (found by the endsui probe).  A HEAD's refusal has no
+ * body: an ApiError with its status only.  Without JavaScript the plain
+ * link still downloads the signed-in account's. */
+export function checkedDownload(link, judge, { head = false } = {}) {
     let checked = false;
     link.addEventListener('click', async (e) => {
         if (checked) {
@@ -199,7 +205,11 @@ export function checkedDownload(link, judge) {
         link.setAttribute('aria-busy', 'true');
         let ok = false;
         try {
-            ok = await judge(await sessionRefusal());
+            let refusal = await sessionRefusal();
+            if (!refusal && head) {
+                refusal = await call(link.href, { method: 'HEAD', accept: '*/*' }).then(() => null, (x) => x);
+            }
+            ok = await judge(refusal);
         } finally {
             link.removeAttribute('aria-busy');
         }
