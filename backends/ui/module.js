@@ -713,7 +713,7 @@ class History {
         if (this.loading) return undefined;
         this.loading = true;
         const release = hold(this.more);
-        const before = this.list.children.length;
+        let first = null;
         this.more.textContent = 'Loading…';
         showError(this.error, null);
         const q = new URLSearchParams({ limit: String(PAGE_SIZE[this.tool.kind]) });
@@ -723,7 +723,10 @@ class History {
             const page = await callJSON(`${this.tool.base}/api/history?${q}`);
             const items = Array.isArray(page.items) ? page.items : [];
             for (const item of items) {
-                if (!this.find(item.id)) this.list.append(this.render(item));
+                if (this.find(item.id)) continue;
+                const li = this.render(item);
+                this.list.append(li);
+                first ||= li;
             }
             this.cursor = page.nextCursor || null;
             this.read = true;
@@ -738,8 +741,11 @@ class History {
             this.more.textContent = failed && !this.read ? 'Try again' : 'Load more';
             this.more.hidden = !this.cursor && !failed;
             this.empty.hidden = this.list.children.length > 0 || failed;
-            /* at the end, a keyboard user goes on at the first entry loaded */
-            const first = this.list.children[before];
+            /* at the end, a keyboard user goes on at the first entry
+             * loaded: that entry itself, not the one at the count from
+             * before the load (a job that ended meanwhile went first in
+             * the list, and the focus landed on the entry before the
+             * page loaded; found by the endsui probe) */
             release(this.more.hidden ? (first && first.querySelector('button, a')) || this.heading : this.more);
         }
         return undefined;
