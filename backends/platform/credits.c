@@ -248,15 +248,23 @@ platform_credits_csv(nano_req_t *req, nano_res_t *res)
     strftime(disposition, sizeof(disposition),
              "attachment; filename=\"credits-%Y-%m-%d.csv\"", &tm);
     status = NANO_STREAMED;
+    /* a HEAD (the billing page's check before the link downloads)
+     * writes no rows, and lets go of the user's lock before its answer
+     * goes out: the download it let go on was refused as its own
+     * second one */
+    if (strcmp(req->method, "HEAD") == 0) {
+        nano_db_finish(db, NANO_DB_OK);
+    }
     if (nano_res_header(res, "Content-Disposition", disposition) != 0
-        || nano_stream_begin(req, 200, "text/csv", res) != 0)
+        || nano_stream_begin(req, 200, "text/csv", res) != 0
+        || strcmp(req->method, "HEAD") == 0)
     {
-        nano_db_finish(db, NANO_DB_FAILED);
+        if (nano_db_in_tx(db)) {
+            nano_db_finish(db, NANO_DB_FAILED);
+        }
         goto out;
     }
-    /* a HEAD has had its headers: the rows would go nowhere */
-    st = strcmp(req->method, "HEAD") != 0
-         ? platform_credits_csv_write(req, db, user, &gone) : NANO_DB_OK;
+    st = platform_credits_csv_write(req, db, user, &gone);
     st = nano_db_finish(db, gone ? NANO_DB_FAILED : st);
     /* rows end at a CRLF: a file cut short would look whole */
     if (gone || st != NANO_DB_OK) {

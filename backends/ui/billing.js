@@ -326,8 +326,8 @@ async function main() {
         history.replaceState(null, '', '/billing');
     }
     /* Download CSV asks first whether this page's account is still the
-     * one signed in (checkedDownload); what went wrong shows under the
-     * ledger */
+     * one signed in, and the CSV's HEAD whether it would be written now
+     * (checkedDownload); what went wrong shows under the ledger */
     checkedDownload($('.nbb-csv'), (e) => {
         const errorEl = $('[data-nbb-ledger-error]');
         if (!e) {
@@ -336,13 +336,18 @@ async function main() {
         }
         if (e.status === 0) {
             errorEl.replaceChildren('The CSV could not be downloaded: the network seems down.');
+        } else if (e.status === 429) {
+            /* one CSV at a time per user (export_in_progress), or the
+             * platform writing as many downloads as it takes: a HEAD's
+             * refusal does not say which */
+            errorEl.replaceChildren('The CSV could not be downloaded just now: one of yours is still being written, or too many downloads are being written at the moment. Wait for yours to finish, then try again in a few seconds.');
         } else {
             /* the refusal as api() gives it, for this page's words */
             const res = { status: e.status, body: { error: e.code, message: e.detail } };
             errorEl.replaceChildren(...explain(res, 'download the CSV'));
         }
         return false;
-    });
+    }, { head: true });
     await ledger.load();
     $('[data-nbb-more]').addEventListener('click', () => ledger.load(true));
     if (root.dataset.purchases === 'on') {

@@ -185,9 +185,15 @@ function sessionRefusal() {
  * said here.  So a click first asks sessionRefusal() and awaits
  * judge(refusal or null), which says on the page what went wrong and
  * resolves whether the download goes on; only then does the link's own
- * download go on.  Without JavaScript the plain link still downloads
- * the signed-in account's. */
-export function checkedDownload(link, judge) {
+ * download go on, streamed to disk by the browser.  With head, the
+ * refusal may also be that of a HEAD of the link itself, which answers
+ * what its GET would without writing the file: the platform's export
+ * and ledger CSV are one at a time per user (429), and a refused link
+ * download showed the raw JSON, or a failed download, with nothing said
+ * on the page (found by the endsui probe).  A HEAD's refusal has no
+ * body: an ApiError with its status only.  Without JavaScript the plain
+ * link still downloads the signed-in account's. */
+export function checkedDownload(link, judge, { head = false } = {}) {
     let checked = false;
     link.addEventListener('click', async (e) => {
         if (checked) {
@@ -199,7 +205,11 @@ export function checkedDownload(link, judge) {
         link.setAttribute('aria-busy', 'true');
         let ok = false;
         try {
-            ok = await judge(await sessionRefusal());
+            let refusal = await sessionRefusal();
+            if (!refusal && head) {
+                refusal = await call(link.href, { method: 'HEAD', accept: '*/*' }).then(() => null, (x) => x);
+            }
+            ok = await judge(refusal);
         } finally {
             link.removeAttribute('aria-busy');
         }
@@ -703,7 +713,7 @@ class History {
         if (this.loading) return undefined;
         this.loading = true;
         const release = hold(this.more);
-        const before = this.list.children.length;
+        let first = null;
         this.more.textContent = 'Loading…';
         showError(this.error, null);
         const q = new URLSearchParams({ limit: String(PAGE_SIZE[this.tool.kind]) });
@@ -713,7 +723,10 @@ class History {
             const page = await callJSON(`${this.tool.base}/api/history?${q}`);
             const items = Array.isArray(page.items) ? page.items : [];
             for (const item of items) {
-                if (!this.find(item.id)) this.list.append(this.render(item));
+                if (this.find(item.id)) continue;
+                const li = this.render(item);
+                this.list.append(li);
+                first ||= li;
             }
             this.cursor = page.nextCursor || null;
             this.read = true;
@@ -728,8 +741,11 @@ class History {
             this.more.textContent = failed && !this.read ? 'Try again' : 'Load more';
             this.more.hidden = !this.cursor && !failed;
             this.empty.hidden = this.list.children.length > 0 || failed;
-            /* at the end, a keyboard user goes on at the first entry loaded */
-            const first = this.list.children[before];
+            /* at the end, a keyboard user goes on at the first entry
+             * loaded: that entry itself, not the one at the count from
+             * before the load (a job that ended meanwhile went first in
+             * the list, and the focus landed on the entry before the
+             * page loaded; found by the endsui probe) */
             release(this.more.hidden ? (first && first.querySelector('button, a')) || this.heading : this.more);
         }
         return undefined;

@@ -456,13 +456,19 @@ function removal() {
 }
 
 /* "Download my data" asks first whether this page's account is still
- * the one signed in (checkedDownload). */
+ * the one signed in, and the export's HEAD whether it would be written
+ * now (checkedDownload). */
 function dataExport() {
     const err = $('[data-nbs-export-error]');
     checkedDownload($('[data-nbs-export]'), (e) => {
-        showError(err, e && explain(e));
+        /* one export at a time per user (export_in_progress), or the
+         * platform writing as many as it takes: a HEAD's refusal does
+         * not say which */
+        showError(err, e && (e.status === 429
+            ? { text: 'An export of your data is already being prepared, or too many exports are being written at the moment. Wait for yours to finish, then try again in a few seconds.' }
+            : explain(e)));
         return !e;
-    });
+    }, { head: true });
 }
 
 async function start() {

@@ -12,7 +12,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import { spawn } from 'node:child_process';
 import { psql, lit, setBalance } from '../integration/generations.mjs';
+import { PG_SOCK, PSQL } from '../integration/accounts.mjs';
 import { url, ORIGIN, launch, newUser, signIn, signOut, shooter, steps } from './lib.mjs';
 
 const shot = shooter('tabs');
@@ -277,6 +279,79 @@ test('a download link on a page left open on one account downloads nothing of an
     });
     await a.close();
     await b.close();
+});
+
+// The lock of a download of this user's under way (platform.h's
+// PLATFORM_EXPORT_LOCK or PLATFORM_CSV_LOCK), held by a psql session of
+// its own, idle, until release() ends its input (this test's own
+// child; a session busy in a query would keep it after psql left).
+async function holdDownloadLock(lock, userId) {
+    const child = spawn(PSQL, ['-X', '-q', '-tA', '-h', PG_SOCK, '-U', 'nano', '-d', 'nano'],
+        { stdio: ['pipe', 'ignore', 'ignore'] });
+    const gone = new Promise((r) => child.once('exit', r));
+    child.stdin.write(`SELECT pg_advisory_lock(${lock}, hashtext(${lit(userId)}));\n`);
+    const taken = () => psql(`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted
+        AND classid = ${lock}::bigint::oid`) !== '0';
+    for (let i = 0; i < 100 && !taken(); i++) await new Promise((r) => setTimeout(r, 100));
+    const release = async () => {
+        child.stdin.end();
+        await gone;
+        while (taken()) await new Promise((r) => setTimeout(r, 100));
+    };
+    if (!taken()) {
+        await release();
+        throw new Error('the download lock was not taken');
+    }
+    return release;
+}
+
+// One export and one ledger CSV at a time per user: a second is refused
+// (429 export_in_progress).  The link's check asked only whose session
+// it was, so the link went on and the browser got the refusal: a failed
+// download, or the raw JSON, and nothing said on the page (found by the
+// endsui probe).  The check now asks the download's HEAD too, and the
+// page says why where the person clicked; once the other one ended the
+// link downloads the file as before.
+test('a download refused because one of the user\'s is still being written says so on the page, and the next one downloads', async (t) => {
+    const user = newUser('dlbusy');
+    const id = await register(user);
+    const a = await context.newPage();
+    const step = steps(t);
+    const downloads = [];
+    a.on('download', (d) => downloads.push(d));
+    await switchTo(a, user);
+    for (const [what, page, ready, link, error, lock, check] of [
+        ['settings: Download my data', '/settings', 'body[data-nbs-ready]', '[data-nbs-export]',
+            '[data-nbs-export-error]', 1702391919, (text) => assert.equal(JSON.parse(text).profile.email, user.email)],
+        ['billing: Download CSV', '/billing', '[data-nbb-rows] tr', 'a[href="/api/credits.csv"]',
+            '[data-nbb-ledger-error]', 1668441444, (text) => assert.match(text, /^createdAt,delta,reason/)],
+    ]) {
+        await step(`${what}, while another of the user's is being written`, async () => {
+            await a.goto(url(page));
+            await a.locator(ready).first().waitFor();
+            const release = await holdDownloadLock(lock, id);
+            try {
+                await a.locator(link).click();
+                await a.locator(error).filter({ hasText: /still being written|already being prepared/ }).waitFor();
+                await a.waitForTimeout(500);
+                assert.equal(downloads.length, 0, 'the refusal was downloaded');
+                assert.equal(new URL(a.url()).pathname, page, 'the page was left for the refusal');
+                assert.match(await a.locator(error).innerText(), /try again in a few seconds/);
+            } finally {
+                await release();
+            }
+        });
+        await step(`${what}, once it ended: downloads, and the words go`, async () => {
+            const got = a.waitForEvent('download');
+            await a.locator(link).click();
+            const d = await got;
+            assert.equal(await d.failure(), null);
+            check(fs.readFileSync(await d.path(), 'utf8'));
+            assert.equal(await a.locator(error).innerText(), '');
+            downloads.length = 0;
+        });
+    }
+    await a.close();
 });
 
 // An image or a video opened on a page left open after a sign-out gets
