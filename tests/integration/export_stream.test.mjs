@@ -11,6 +11,7 @@ import crypto from 'node:crypto';
 import { ORIGIN, get, sleep } from './lib.mjs';
 import {
     psql, lit, person, secondBackend, platformRss, bulkGenerations, expectedOrder, exportOf,
+    exportCutByDatabase,
 } from './generations.mjs';
 import { fcgiStream, nginxParams } from './fcgi.mjs';
 
@@ -64,34 +65,13 @@ test('GET /api/account/export: the database failing mid-stream leaves a file tha
     const u = await person('export-cut');
     const N = 4000;
     bulkGenerations(u, N);
-    let paused = false;
-    let resume;
-    const resumed = new Promise((r) => { resume = r; });
-    const pending = exportOf(u.jar, {
-        onChunk: (res, bytes) => {
-            if (!paused && bytes > MIB) {
-                paused = true;
-                res.pause();
-                resumed.then(() => res.resume());
-            }
-        },
+    // the export's connection: in its transaction, last fetching from
+    // its cursor over the generations
+    const r = await exportCutByDatabase(u.jar, {
+        path: '/api/account/export',
+        pauseAfter: MIB,
+        queryLike: 'FETCH FORWARD % FROM "nano_gen_each"',
     });
-    try {
-        let killed = '';
-        for (let i = 0; i < 200 && killed === ''; i++) {
-            await sleep(25);
-            if (!paused) continue;
-            // the export's connection: in its transaction, last
-            // fetching from its cursor over the generations
-            killed = psql(`SELECT string_agg(pg_terminate_backend("pid")::text, ',') FROM pg_stat_activity
-                WHERE "pid" <> pg_backend_pid() AND "xact_start" IS NOT NULL
-                AND "query" LIKE 'FETCH FORWARD % FROM "nano_gen_each"'`);
-        }
-        assert.equal(killed, 'true', 'the export\'s one connection was found and terminated');
-    } finally {
-        resume();
-    }
-    const r = await pending;
     assert.equal(r.status, 200, 'the headers had gone out');
     assert.ok(r.body.startsWith('{"exportedAt":'), r.body.slice(0, 100));
     assert.ok(r.body.length > MIB, 'the rows before the failure came');

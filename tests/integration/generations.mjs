@@ -605,3 +605,37 @@ export function exportOf(jar, { onChunk, timeout = 120000, path = '/api/account/
         req.on('error', reject);
     });
 }
+
+// A download cut by its database: read until pauseAfter bytes came, then
+// pause while the platform's connection running a statement LIKE
+// queryLike (in a transaction) is terminated, then read on.  Resolves
+// exportOf's answer.
+export async function exportCutByDatabase(jar, { path, pauseAfter, queryLike }) {
+    let paused = false;
+    let resume;
+    const resumed = new Promise((r) => { resume = r; });
+    const pending = exportOf(jar, {
+        path,
+        onChunk: (res, bytes) => {
+            if (!paused && bytes > pauseAfter) {
+                paused = true;
+                res.pause();
+                resumed.then(() => res.resume());
+            }
+        },
+    });
+    try {
+        let killed = '';
+        for (let i = 0; i < 200 && killed === ''; i++) {
+            await sleep(25);
+            if (!paused) continue;
+            killed = psql(`SELECT string_agg(pg_terminate_backend("pid")::text, ',') FROM pg_stat_activity
+                WHERE "pid" <> pg_backend_pid() AND "xact_start" IS NOT NULL
+                AND "query" LIKE ${lit(queryLike)}`);
+        }
+        assert.equal(killed, 'true', 'the download\'s one connection was found and terminated');
+    } finally {
+        resume();
+    }
+    return pending;
+}
