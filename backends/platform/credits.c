@@ -247,21 +247,13 @@ platform_credits_csv(nano_req_t *req, nano_res_t *res)
     gmtime_r(&now, &tm);
     strftime(disposition, sizeof(disposition),
              "attachment; filename=\"credits-%Y-%m-%d.csv\"", &tm);
-    status = NANO_STREAMED;
-    /* a HEAD (the billing page's check before the link downloads)
-     * writes no rows, and lets go of the user's lock before its answer
-     * goes out: the download it let go on was refused as its own
-     * second one */
-    if (strcmp(req->method, "HEAD") == 0) {
-        nano_db_finish(db, NANO_DB_OK);
+    if (nano_res_header(res, "Content-Disposition", disposition) != 0) {
+        nano_db_finish(db, NANO_DB_FAILED);
+        status = nano_res_error(res, 500, "internal", "out of memory");
+        goto out;
     }
-    if (nano_res_header(res, "Content-Disposition", disposition) != 0
-        || nano_stream_begin(req, 200, "text/csv", res) != 0
-        || strcmp(req->method, "HEAD") == 0)
-    {
-        if (nano_db_in_tx(db)) {
-            nano_db_finish(db, NANO_DB_FAILED);
-        }
+    status = NANO_STREAMED;
+    if (platform_download_headers(req, res, db, "text/csv") != 0) {
         goto out;
     }
     st = platform_credits_csv_write(req, db, user, &gone);

@@ -146,6 +146,25 @@ platform_download_begin(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     return 0;
 }
 
+int
+platform_download_headers(nano_req_t *req, nano_res_t *res, nano_db_t *db,
+    const char *type)
+{
+    /* a HEAD (the pages' check before the link downloads) writes no
+     * rows, and lets go of the user's lock before its answer goes out:
+     * the download it let go on was refused as its own second one */
+    if (strcmp(req->method, "HEAD") == 0) {
+        nano_db_finish(db, NANO_DB_OK);
+        nano_stream_begin(req, 200, type, res);
+        return 1;
+    }
+    if (nano_stream_begin(req, 200, type, res) != 0) {
+        nano_db_finish(db, NANO_DB_FAILED);
+        return 1;
+    }
+    return 0;
+}
+
 void
 platform_download_end(int entered)
 {
@@ -381,16 +400,7 @@ platform_account_export(nano_req_t *req, nano_res_t *res)
     }
     head[len - 2] = '\0';
     status = NANO_STREAMED;
-    /* a HEAD (the pages' check before the link downloads) writes no
-     * rows, and lets go of the user's lock before its answer goes out:
-     * the download it let go on was refused as its own second one */
-    if (strcmp(req->method, "HEAD") == 0) {
-        nano_db_finish(db, NANO_DB_OK);
-        nano_stream_begin(req, 200, "application/json", res);
-        goto out;
-    }
-    if (nano_stream_begin(req, 200, "application/json", res) != 0) {
-        nano_db_finish(db, NANO_DB_FAILED);
+    if (platform_download_headers(req, res, db, "application/json") != 0) {
         goto out;
     }
     platform_export_open(&sink, head, "sessions");

@@ -121,6 +121,13 @@ json_t *platform_account_session_rows(PGresult *r, int n,
 #define PLATFORM_CSV_LOCK     "1668441444"       /* "cred" */
 int platform_download_begin(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     const char *lock, const char *user_id, int *entered);
+/* Sends such a download's headers (type: its Content-Type).  0 to write
+ * its rows, still in the transaction; 1 when there are none to write: a
+ * HEAD (its transaction, and the lock with it, ended before its headers
+ * go out, or the GET it lets go on would meet its lock), or headers that
+ * could not go (the transaction ended). */
+int platform_download_headers(nano_req_t *req, nano_res_t *res, nano_db_t *db,
+    const char *type);
 void platform_download_end(int entered);
 
 /* profile.c: the name and the avatar. */
