@@ -237,6 +237,16 @@ nano_stream_write(nano_req_t *req, const char *data, size_t len)
 }
 
 int
+nano_stream_write_buf(nano_req_t *req, nano_buf_t *b)
+{
+    int  rc = b->failed ? -1 : nano_stream_write(req, b->data, b->len);
+
+    nano_buf_cleanup(b);
+    nano_buf_init(b);
+    return rc;
+}
+
+int
 nano_sse_event(nano_req_t *req, const char *event, json_t *data)
 {
     nano_buf_t   ev;

@@ -58,6 +58,11 @@ int nano_stream_begin(nano_req_t *req, int status, const char *content_type,
  * on every later call). */
 int nano_stream_write(nano_req_t *req, const char *data, size_t len);
 
+/* Writes what b holds (as nano_stream_write) and empties it, for a
+ * writer that gathers rows before a write.  0, or -1 when b ran out of
+ * memory or the client is gone. */
+int nano_stream_write_buf(nano_req_t *req, nano_buf_t *b);
+
 /*
  * Writes one SSE event "event: <event>\ndata: <compact JSON>\n\n" and
  * flushes; data is stolen (may be NULL after a failed json_pack: -1).

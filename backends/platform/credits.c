@@ -121,18 +121,6 @@ out:
 /* Bytes gathered before a write: one flush per 64 KiB, not per row. */
 #define PLATFORM_CSV_CHUNK  (64 * 1024)
 
-/* Writes out what csv holds.  0, or -1 when the client left or memory
- * ran out. */
-static int
-platform_credits_csv_flush(nano_req_t *req, nano_buf_t *csv)
-{
-    int  rc = csv->failed ? -1 : nano_stream_write(req, csv->data, csv->len);
-
-    nano_buf_cleanup(csv);
-    nano_buf_init(csv);
-    return rc;
-}
-
 /*
  * Every batch from one snapshot (the download's transaction): read apart,
  * a row committed between two batches with an id below the last one read
@@ -187,7 +175,7 @@ platform_credits_csv_write(nano_req_t *req, nano_db_t *db, const char *user,
                                 ? NULL : PQgetvalue(r, i, 6));
             nano_buf_puts(&csv, "\r\n");
             if ((csv.len >= PLATFORM_CSV_CHUNK || csv.failed)
-                && platform_credits_csv_flush(req, &csv) != 0)
+                && nano_stream_write_buf(req, &csv) != 0)
             {
                 *gone = 1;
             }
@@ -198,7 +186,7 @@ platform_credits_csv_write(nano_req_t *req, nano_db_t *db, const char *user,
         PQclear(r);
     } while (n == atoi(PLATFORM_CSV_BATCH) && !*gone);
     if (st == NANO_DB_OK && !*gone
-        && platform_credits_csv_flush(req, &csv) != 0)
+        && nano_stream_write_buf(req, &csv) != 0)
     {
         *gone = 1;
     }

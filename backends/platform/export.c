@@ -184,13 +184,9 @@ typedef struct {
 static int
 platform_export_flush(platform_export_sink_t *s)
 {
-    if (s->out.failed
-        || nano_stream_write(s->req, s->out.data, s->out.len) != 0)
-    {
+    if (nano_stream_write_buf(s->req, &s->out) != 0) {
         s->failed = 1;
     }
-    nano_buf_cleanup(&s->out);
-    nano_buf_init(&s->out);
     return s->failed ? -1 : 0;
 }
 
