@@ -247,6 +247,13 @@ nano_stream_write_buf(nano_req_t *req, nano_buf_t *b)
 }
 
 int
+nano_stream_write_full(nano_req_t *req, nano_buf_t *b)
+{
+    return b->len >= NANO_STREAM_CHUNK || b->failed
+           ? nano_stream_write_buf(req, b) : 0;
+}
+
+int
 nano_sse_event(nano_req_t *req, const char *event, json_t *data)
 {
     nano_buf_t   ev;

@@ -63,6 +63,14 @@ int nano_stream_write(nano_req_t *req, const char *data, size_t len);
  * memory or the client is gone. */
 int nano_stream_write_buf(nano_req_t *req, nano_buf_t *b);
 
+/* What such a writer gathers before a write: one flush per 64 KiB, not
+ * per row. */
+#define NANO_STREAM_CHUNK  (64 * 1024)
+
+/* nano_stream_write_buf once b holds NANO_STREAM_CHUNK bytes or ran out
+ * of memory; 0 while it gathers. */
+int nano_stream_write_full(nano_req_t *req, nano_buf_t *b);
+
 /*
  * Writes one SSE event "event: <event>\ndata: <compact JSON>\n\n" and
  * flushes; data is stolen (may be NULL after a failed json_pack: -1).

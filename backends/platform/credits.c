@@ -118,9 +118,6 @@ out:
  * result. */
 #define PLATFORM_CSV_BATCH  "2000"
 
-/* Bytes gathered before a write: one flush per 64 KiB, not per row. */
-#define PLATFORM_CSV_CHUNK  (64 * 1024)
-
 /*
  * Every batch from one snapshot (the download's transaction): read apart,
  * a row committed between two batches with an id below the last one read
@@ -174,9 +171,7 @@ platform_credits_csv_write(nano_req_t *req, nano_db_t *db, const char *user,
             nano_csv_cell(&csv, PQgetisnull(r, i, 6)
                                 ? NULL : PQgetvalue(r, i, 6));
             nano_buf_puts(&csv, "\r\n");
-            if ((csv.len >= PLATFORM_CSV_CHUNK || csv.failed)
-                && nano_stream_write_buf(req, &csv) != 0)
-            {
+            if (nano_stream_write_full(req, &csv) != 0) {
                 *gone = 1;
             }
         }

@@ -76,8 +76,6 @@ platform_export_json(PGresult *r, const char *name)
  * megabyte held at a time whatever the account's count. */
 #define PLATFORM_EXPORT_BATCH  100
 
-/* Bytes gathered before a write: one flush per 64 KiB, not per row. */
-#define PLATFORM_EXPORT_CHUNK  (64 * 1024)
 
 /* Exports writing now: each holds a database connection for its whole
  * time, so at most half the pool (at least one) at once, the rest for
@@ -175,7 +173,7 @@ platform_download_end(int entered)
 
 typedef struct {
     nano_req_t   *req;
-    nano_buf_t    out;          /* written once past PLATFORM_EXPORT_CHUNK */
+    nano_buf_t    out;          /* written once past NANO_STREAM_CHUNK */
     const char   *part;         /* the array being written, for the log */
     size_t        rows;         /* of it so far */
     int           failed;       /* out of memory, or the client left */
@@ -218,8 +216,10 @@ platform_export_row(json_t *item, void *arg)
     }
     nano_buf_puts(&s->out, text);
     free(text);
-    return s->out.len >= PLATFORM_EXPORT_CHUNK || s->out.failed
-           ? platform_export_flush(s) : 0;
+    if (nano_stream_write_full(s->req, &s->out) != 0) {
+        s->failed = 1;
+    }
+    return s->failed ? -1 : 0;
 }
 
 /* A page of the ledger or the purchases: each row's column 0 is an
