@@ -9,7 +9,8 @@
 -- within 10 minutes.
 ALTER TABLE "AuthSession" ADD COLUMN "method" TEXT;
 
--- Prisma's schema indexes "Account" by (provider, providerAccountId)
--- only; the connected accounts of a user, and the cascade when a user
--- is deleted, look rows up by "userId".
-CREATE INDEX "Account_userId_idx" ON "Account" ("userId");
+-- The index on "Account"("userId") this file built until 2026-12-07, with
+-- a plain CREATE INDEX that held V1's OAuth links for the whole build, is
+-- built CONCURRENTLY by 026_account_userid_idx.sql; databases that ran
+-- the earlier version have it already (nano-migrate accepts that
+-- version's checksum, and 026 then finds the index built).

@@ -35,6 +35,28 @@ static const char *const v1_tables[] = {
     "Account", "Session", "User", "VerificationToken", NULL
 };
 
+/*
+ * Migrations revised after release, with the checksum databases recorded
+ * for the earlier text, which is accepted as applied: only where both
+ * versions leave the database the same (002 and 008 built their indexes
+ * with a plain CREATE INDEX, which holds V1's writes for the whole
+ * build; 002 now builds it CONCURRENTLY, 008's moved to 026, which finds
+ * it built).  Any other change to an applied file is still refused.
+ */
+static const struct {
+    const char *name;
+    const char *was;        /* the checksum recorded for the earlier text */
+    const char *now;        /* the revised file's */
+} revised[] = {
+    { "002_user_email_lower_idx.sql",
+      "5e1d8e7f91569f554c2ace91505bac991a3eb47a05649af3b17529974481e390",
+      "75880c76ac56798802d44e8c2158b8385a46e197d7276fd088aa8516a333bd7c" },
+    { "008_oauth.sql",
+      "2b36a47099c36ead38fa5a6a2b139fa43904f71424aff5edb2d2b87988c4e008",
+      "89658a45968744f6a1303499c3237b288daa2908210a492ffc126d656d0690e5" },
+    { NULL, NULL, NULL }
+};
+
 typedef enum {
     MIG_PENDING,        /* to run */
     MIG_APPLIED,        /* recorded, checksum matches */
@@ -50,6 +72,8 @@ typedef struct {
     size_t         len;
     char           checksum[65];
     mig_state_t    state;
+    int            notx;        /* NANO_SQL_NO_TRANSACTION: no BEGIN */
+    int            revised;     /* applied as its earlier version */
 } migration_t;
 
 typedef struct {
@@ -199,6 +223,7 @@ load_migrations(const char *dir, mig_list_t *list)
             die_msg("%s: cannot compute its checksum", m->path);
             goto out;
         }
+        m->notx = nano_sql_no_transaction(m->sql, m->len);
     }
     /* a wrong --dir read as "everything applied is unknown, nothing to
      * do", exit 0 (found by the admin probe) */
@@ -303,6 +328,24 @@ v1_elsewhere(PGconn *conn)
     return rc;
 }
 
+/* 1 when m is a file revised after release (revised[]) and sum is what
+ * databases recorded for its earlier text. */
+static int
+was_revised(const migration_t *m, const char *sum)
+{
+    size_t i;
+
+    for (i = 0; revised[i].name != NULL; i++) {
+        if (strcmp(revised[i].name, m->name) == 0
+            && strcmp(revised[i].was, sum) == 0
+            && strcmp(revised[i].now, m->checksum) == 0)
+        {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /*
  * Sorts every file into applied / present / changed / pending from the
  * record table and, for the baseline, from V1's tables; counts changed
@@ -351,7 +394,10 @@ read_state(PGconn *conn, mig_list_t *list, int *unknown_records,
                 (*unknown_records)++;
                 continue;
             }
-            if (strcmp(list->m[k].checksum, sum) != 0) {
+            list->m[k].revised = was_revised(&list->m[k], sum);
+            if (strcmp(list->m[k].checksum, sum) != 0
+                && !list->m[k].revised)
+            {
                 list->m[k].state = MIG_CHANGED;
                 die_msg("%s was changed after it was applied (recorded "
                         "checksum %.12s, file now %.12s); add a new "
@@ -495,7 +541,8 @@ print_plan(const mig_list_t *list, int unknown, int *pending, int *present)
     for (k = 0; k < list->n; k++) {
         switch (list->m[k].state) {
         case MIG_APPLIED:
-            printf("  applied  %s\n", list->m[k].name);
+            printf("  applied  %s%s\n", list->m[k].name, list->m[k].revised
+                   ? "  (its earlier version, which left the same)" : "");
             applied++;
             break;
         case MIG_PRESENT:
@@ -558,6 +605,46 @@ now_ms(void)
 }
 
 /*
+ * A CREATE INDEX CONCURRENTLY that failed or was interrupted (a runner
+ * killed, a deadlock) leaves its index behind, INVALID: never used, but
+ * kept up to date by every write, and IF NOT EXISTS would take it for
+ * built.  Dropped CONCURRENTLY (a plain DROP INDEX would take V1's table
+ * ACCESS EXCLUSIVE) so that the statement builds it again.  Returns 0,
+ * or -1.
+ */
+static int
+drop_invalid(PGconn *conn, const migration_t *m, const char *name)
+{
+    const char *params[1] = { name };
+    PGresult   *res;
+    char        line[512];
+    int         rc = -1;
+
+    res = PQexecParams(conn, "SELECT format('DROP INDEX CONCURRENTLY IF "
+                       "EXISTS %I.%I', n.nspname, c.relname) FROM pg_index i"
+                       " JOIN pg_class c ON c.oid = i.indexrelid"
+                       " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                       " WHERE c.relname = $1 AND n.nspname = current_schema()"
+                       " AND NOT i.indisvalid", 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        die_msg("%s: cannot inspect index \"%s\": %s", m->path, name,
+                first_line(PQresultErrorMessage(res), line, sizeof(line)));
+        goto out;
+    }
+    if (PQntuples(res) == 0) {
+        rc = 0;
+        goto out;
+    }
+    die_msg("%s: index \"%s\" is INVALID (an earlier build failed or was "
+            "interrupted): dropping it to build it again", m->path, name);
+    rc = exec_ok(conn, PQgetvalue(res, 0, 0), 0, NULL,
+                 "dropping the invalid index");
+out:
+    PQclear(res);
+    return rc;
+}
+
+/*
  * Runs a migration's statements one by one, so that a failure names the
  * line of the statement (and, for syntax errors, of the spot) that broke.
  * Migration files are the one place that runs SQL text without
@@ -570,7 +657,7 @@ run_script(PGconn *conn, const migration_t *m, int quiet_lock)
 {
     nano_sql_stmt_t *st = NULL;
     PGresult        *res = NULL;
-    char            *text = NULL, line[512];
+    char            *text = NULL, line[512], index[256];
     const char      *pos, *msg;
     int              n, i, rc = -1;
 
@@ -593,6 +680,12 @@ run_script(PGconn *conn, const migration_t *m, int quiet_lock)
             die_msg("out of memory");
             goto out;
         }
+        if (m->notx
+            && nano_sql_index_name(text, st[i].len, index, sizeof(index))
+            && drop_invalid(conn, m, index) != 0)
+        {
+            goto out;
+        }
         res = PQexec(conn, text);
         if (PQresultStatus(res) != PGRES_COMMAND_OK
             && PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -604,11 +697,13 @@ run_script(PGconn *conn, const migration_t *m, int quiet_lock)
             }
             pos = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
             msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-            die_msg("%s:%u: failed: %s; nothing of it was applied and later "
-                    "migrations were not run", m->path,
-                    st[i].line + line_of(text, pos) - 1,
+            die_msg("%s:%u: failed: %s; %s and later migrations were not "
+                    "run", m->path, st[i].line + line_of(text, pos) - 1,
                     first_line(msg ? msg : PQerrorMessage(conn), line,
-                               sizeof(line)));
+                               sizeof(line)),
+                    m->notx ? "the statements before it stay (each commits"
+                    " on its own; a half-built index is built again on the"
+                    " next run)" : "nothing of it was applied");
             goto out;
         }
         PQclear(res);
@@ -628,6 +723,13 @@ out:
  * waits makes every later query on that table (V1's) wait behind it, so
  * a migration waits at most MIGRATE_LOCK_WAIT, rolls back, lets them
  * through for MIGRATE_LOCK_PAUSE and tries again.
+ *
+ * A no-transaction migration (CREATE INDEX CONCURRENTLY only) runs each
+ * statement on its own and is recorded after the last.  Its lock, SHARE
+ * UPDATE EXCLUSIVE, is one V1's reads and writes never wait for, even
+ * queued; the build waits in turn for every transaction older than it,
+ * which stalls nobody but the runner: no lock_timeout there, which would
+ * only fail the build and leave its index INVALID.
  */
 static int
 apply_one(PGconn *conn, const migration_t *m)
@@ -637,6 +739,27 @@ apply_one(PGconn *conn, const migration_t *m)
     long long   start = now_ms();
     int         rc = -1, tries = 0, ran;
 
+    if (m->notx) {
+        if (exec_ok(conn, "SET lock_timeout = 0", 0, NULL,
+                    "SET lock_timeout") != 0
+            || run_script(conn, m, 0) != 0
+            || exec_ok(conn, "RESET lock_timeout", 0, NULL,
+                       "RESET lock_timeout") != 0)
+        {
+            goto out;
+        }
+        if (exec_ok(conn, "INSERT INTO \"_nano_migrations\" (name, checksum)"
+                    " VALUES ($1, $2)", 2, params,
+                    "recording the migration") != 0)
+        {
+            die_msg("%s: built, not recorded; the next run finds it built",
+                    m->path);
+            goto out;
+        }
+        printf("applied  %s  (%lld ms, no transaction)\n", m->name,
+               now_ms() - start);
+        return 0;
+    }
 again:
     tries++;
     if (exec_ok(conn, "BEGIN", 0, NULL, "BEGIN") != 0
@@ -682,32 +805,43 @@ out:
     return rc;
 }
 
-/* A session lock, held until exit: a second runner waits, then finds the
- * work done. */
+/*
+ * A session lock, held until exit: a second runner waits, then finds the
+ * work done.  It waits by asking again each second, idle in between: a
+ * session blocked in pg_advisory_lock() holds a snapshot, which a CREATE
+ * INDEX CONCURRENTLY of the first runner waits for, while the second
+ * waits for the first's lock: a deadlock PostgreSQL ended by failing the
+ * second runner.
+ */
 static int
 take_lock(PGconn *conn)
 {
     PGresult *res;
     char      line[512];
-    int       got;
+    int       got, said = 0;
 
-    res = PQexecParams(conn, "SELECT pg_try_advisory_lock(" MIGRATE_LOCK_A
-                       ", " MIGRATE_LOCK_B ")", 0, NULL, NULL, NULL, NULL,
-                       0);
-    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-        die_msg("cannot take the migration lock: %s",
-                first_line(PQresultErrorMessage(res), line, sizeof(line)));
+    for (;;) {
+        res = PQexecParams(conn, "SELECT pg_try_advisory_lock("
+                           MIGRATE_LOCK_A ", " MIGRATE_LOCK_B ")", 0, NULL,
+                           NULL, NULL, NULL, 0);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+            die_msg("cannot take the migration lock: %s",
+                    first_line(PQresultErrorMessage(res), line,
+                               sizeof(line)));
+            PQclear(res);
+            return -1;
+        }
+        got = PQgetvalue(res, 0, 0)[0] == 't';
         PQclear(res);
-        return -1;
+        if (got) {
+            return 0;
+        }
+        if (!said) {
+            die_msg("another nano-migrate is running; waiting for it");
+            said = 1;
+        }
+        sleep(1);
     }
-    got = PQgetvalue(res, 0, 0)[0] == 't';
-    PQclear(res);
-    if (got) {
-        return 0;
-    }
-    die_msg("another nano-migrate is running; waiting for it");
-    return exec_ok(conn, "SELECT pg_advisory_lock(" MIGRATE_LOCK_A ", "
-                   MIGRATE_LOCK_B ")", 0, NULL, "waiting for the lock");
 }
 
 static int

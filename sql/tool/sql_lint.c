@@ -19,8 +19,18 @@
  *   generation keeps its own model and cost, and a price changed or a
  *   model taken out is what a module's migration is for (UPDATE, DELETE,
  *   DO UPDATE on it are allowed; TRUNCATE is not).
- * - BEGIN/COMMIT/..., CREATE INDEX CONCURRENTLY and VACUUM: the runner
- *   wraps each migration in one transaction.
+ * - BEGIN/COMMIT/... and VACUUM: the runner wraps each migration in one
+ *   transaction.
+ * - CREATE INDEX (also UNIQUE) on one of V1's tables, or from migration
+ *   026 on any table this file did not create: its SHARE lock holds V1's
+ *   writes for the whole build.  Such an index is built with CREATE INDEX
+ *   CONCURRENTLY IF NOT EXISTS "name" in a file marked no-transaction
+ *   (NANO_SQL_NO_TRANSACTION), which holds nothing else: each of its
+ *   statements commits on its own, and the runner rebuilds an index an
+ *   interrupted build left invalid.  CONCURRENTLY elsewhere is refused.
+ * - ADD COLUMN on the same tables that rewrites the table under ACCESS
+ *   EXCLUSIVE: serial types, GENERATED (identity, stored), a DEFAULT
+ *   calling a volatile function (random(), gen_random_uuid(), ...).
  * - DO blocks and REVOKE: not checkable / take away what V1 needs.
  * - ALTER TABLE ... OWNER TO on a table this file did not create, and
  *   REASSIGN OWNED: V1's role, when it owned the table, loses every right
@@ -83,7 +93,14 @@ typedef struct {
     size_t               nnames;
     size_t               namecap;
     int                  nomem;
+    int                  notx;      /* marked NANO_SQL_NO_TRANSACTION */
+    int                  all_tables; /* lock rules cover every table */
 } lint_t;
+
+/* From this migration on, the lock rules cover every existing table, not
+ * only V1's: earlier files built plain indexes on V2's tables (applied
+ * long ago, or on a new database's empty tables) and must still lint. */
+#define LOCK_RULES_ALL_TABLES_FROM  26
 
 static void finding(lint_t *l, unsigned line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -468,6 +485,24 @@ table_is_prices(const char *table)
     return strcmp(table, "ModelPrice") == 0;
 }
 
+/* 1 when table is one of V1's, whose writers (sign-ups, profile updates,
+ * OAuth links) keep running during a migration. */
+static int
+table_is_v1(const char *table)
+{
+    return strcmp(table, "User") == 0 || strcmp(table, "Account") == 0
+           || strcmp(table, "Session") == 0
+           || strcmp(table, "VerificationToken") == 0;
+}
+
+/* 1 when a statement holding a long lock on table would stall its
+ * writers: V1's tables always, any existing table from migration 026. */
+static int
+lock_matters(const lint_t *l, const char *table)
+{
+    return !table_is_new(l, table) && (table_is_v1(table) || l->all_tables);
+}
+
 /* 1 when t[i] is DELETE or INSERT whose target (after FROM [ONLY] or
  * INTO) is the price list. */
 static int
@@ -548,6 +583,60 @@ check_alter_column(lint_t *l, const token_t *t, size_t a, size_t b,
     }
 }
 
+/*
+ * ADD COLUMN t[i..b) whose values PostgreSQL must compute row by row:
+ * the table is rewritten under ACCESS EXCLUSIVE, which holds every V1
+ * query on it (reads too) for the whole rewrite.  A constant or stable
+ * default (now(), CURRENT_TIMESTAMP) is stored once, without one.  A
+ * function this list does not know is taken as harmless: functions are
+ * volatile unless declared otherwise, but a default calling one of the
+ * migrations' own is not how columns are added here.
+ */
+static void
+check_rewrite(lint_t *l, const token_t *t, size_t a, size_t b, size_t i,
+    const char *table, const char *col)
+{
+    static const char *const types[] = {
+        "serial", "bigserial", "smallserial", "serial2", "serial4",
+        "serial8", NULL
+    };
+    static const char *const volatile_fns[] = {
+        "random", "gen_random_uuid", "uuid_generate_v1", "uuid_generate_v1mc",
+        "uuid_generate_v4", "clock_timestamp", "timeofday", "nextval",
+        "txid_current", "pg_current_xact_id", "random_normal", NULL
+    };
+    const char *why = NULL;
+    size_t      j, k;
+    int         fn = 0;
+
+    if (!lock_matters(l, table)) {
+        return;
+    }
+    for (j = i; j < b && why == NULL; j++) {
+        for (k = 0; types[k] != NULL && why == NULL; k++) {
+            if (is_kw(t, b, j, types[k])) {
+                why = types[k];
+            }
+        }
+        if (is_kw(t, b, j, "generated")) {
+            why = "GENERATED";
+        }
+        for (k = 0; volatile_fns[k] != NULL && why == NULL; k++) {
+            if (is_kw(t, b, j, volatile_fns[k]) && is_punct(t, b, j + 1, '('))
+            {
+                why = volatile_fns[k];
+                fn = 1;
+            }
+        }
+    }
+    if (why != NULL) {
+        finding(l, t[a].line, "ADD COLUMN \"%s\".\"%s\" %s%s rewrites "
+                "the table under an ACCESS EXCLUSIVE lock that holds V1 for "
+                "the whole rewrite (add it nullable, or with a constant "
+                "default)", table, col, why, fn ? "()" : "");
+    }
+}
+
 /* One ALTER TABLE ... ADD action: t[a..b). */
 static void
 check_add(lint_t *l, const token_t *t, size_t a, size_t b,
@@ -597,6 +686,7 @@ check_add(lint_t *l, const token_t *t, size_t a, size_t b,
                   || has_seq(t, b, i, "serial", NULL)
                   || has_seq(t, b, i, "bigserial", NULL)
                   || has_seq(t, b, i, "smallserial", NULL);
+    check_rewrite(l, t, a, b, i, table, col);
     if (has_seq(t, b, i, "primary", "key")) {
         finding(l, t[a].line, "ADD COLUMN \"%s\".\"%s\" PRIMARY KEY on an "
                 "existing table is not additive", table, col);
@@ -742,7 +832,7 @@ check_create(lint_t *l, const token_t *t, size_t n)
 {
     size_t i = 1, j, e, close;
     char   table[NAME_MAX_LEN], col[NAME_MAX_LEN];
-    int    unique = 0, ok, depth;
+    int    unique = 0, ok, depth, concurrently, if_not_exists, named;
 
     if (is_kw(t, n, i, "or") && is_kw(t, n, i + 1, "replace")) {
         i += 2;
@@ -771,14 +861,12 @@ check_create(lint_t *l, const token_t *t, size_t n)
     if (!is_kw(t, n, i, "index")) {
         return;
     }
-    if (is_kw(t, n, i + 1, "concurrently")) {
-        finding(l, t[0].line, "CREATE INDEX CONCURRENTLY cannot run inside "
-                "the migration's transaction");
-        return;
-    }
-    if (!unique) {
-        return;
-    }
+    i++;
+    concurrently = is_kw(t, n, i, "concurrently");
+    i += concurrently;
+    if_not_exists = is_kw(t, n, i, "if");
+    skip_if_exists(t, n, &i, 1);
+    named = !is_kw(t, n, i, "on");
     while (i < n && !is_kw(t, n, i, "on")) {
         i++;
     }
@@ -786,9 +874,26 @@ check_create(lint_t *l, const token_t *t, size_t n)
     if (is_kw(t, n, i, "only")) {
         i++;
     }
-    if (!read_name(t, n, &i, table, sizeof(table))
-        || table_is_new(l, table))
-    {
+    if (!read_name(t, n, &i, table, sizeof(table))) {
+        return;
+    }
+    if (l->notx && !(concurrently && if_not_exists && named)) {
+        /* a rerun after an interruption must find it by name and skip
+         * it once built */
+        finding(l, t[0].line, "CREATE INDEX in a no-transaction migration "
+                "must be CREATE INDEX CONCURRENTLY IF NOT EXISTS \"name\"");
+    } else if (!l->notx && concurrently) {
+        finding(l, t[0].line, "CREATE INDEX CONCURRENTLY cannot run inside "
+                "a transaction: put it in a file marked \""
+                NANO_SQL_NO_TRANSACTION "\"");
+    } else if (!l->notx && lock_matters(l, table)) {
+        finding(l, t[0].line, "CREATE INDEX on existing table \"%s\" holds "
+                "its writes for the whole build: use CREATE INDEX "
+                "CONCURRENTLY IF NOT EXISTS in a file marked \""
+                NANO_SQL_NO_TRANSACTION "\"", table);
+        return;
+    }
+    if (!unique || table_is_new(l, table)) {
         return;
     }
     if (is_kw(t, n, i, "using")) {
@@ -891,6 +996,18 @@ check_statement(lint_t *l, const token_t *t, size_t n)
     if (n == 0 || t[0].kind != TK_WORD) {
         return;
     }
+    if (l->notx && !(is_kw(t, n, 0, "create") && (is_kw(t, n, 1, "index")
+                     || (is_kw(t, n, 1, "unique")
+                         && is_kw(t, n, 2, "index")))))
+    {
+        /* each statement commits on its own: a failure half-way would
+         * leave the file half applied, and a rerun would repeat it */
+        upper_word(&t[0], what, sizeof(what));
+        finding(l, t[0].line, "%s in a no-transaction migration: it may hold "
+                "only CREATE INDEX CONCURRENTLY IF NOT EXISTS statements",
+                what);
+        return;
+    }
     if (is_kw(t, n, 0, "drop")) {
         check_drop(l, t, n);
     } else if (is_kw(t, n, 0, "truncate")) {
@@ -990,6 +1107,106 @@ lint_statement(lint_t *l, const token_t *t, size_t n, void *arg)
     check_statement(l, t, n);
 }
 
+/* The NNN of a path's .../NNN_name.sql; a file not so named (nano-migrate
+ * lint of any file) counts as a new one, under every rule. */
+static unsigned long
+file_number(const char *path)
+{
+    const char    *base = strrchr(path, '/');
+    unsigned long  n = 0;
+
+    base = base ? base + 1 : path;
+    if (!isdigit((unsigned char) *base)) {
+        return (unsigned long) -1;
+    }
+    while (isdigit((unsigned char) *base) && n < 100000000UL) {
+        n = n * 10 + (unsigned long) (*base++ - '0');
+    }
+    return *base == '_' ? n : (unsigned long) -1;
+}
+
+int
+nano_sql_no_transaction(const char *sql, size_t len)
+{
+    static const char  mark[] = NANO_SQL_NO_TRANSACTION;
+    const char        *p = sql, *end = sql + len, *eol, *e;
+
+    /* among the comments and blank lines before the first statement */
+    for (; p < end; p = eol + 1) {
+        eol = memchr(p, '\n', (size_t) (end - p));
+        eol = eol ? eol : end;
+        for (e = eol; e > p && isspace((unsigned char) e[-1]); e--) {
+            /* trailing blanks and a CRLF's \r */
+        }
+        if ((size_t) (e - p) == sizeof(mark) - 1
+            && memcmp(p, mark, sizeof(mark) - 1) == 0)
+        {
+            return 1;
+        }
+        while (p < e && isspace((unsigned char) *p)) {
+            p++;
+        }
+        if (p < e && !(e - p >= 2 && p[0] == '-' && p[1] == '-')) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* Calls fn for each statement of sql, linting nothing.  Returns 0, or -1
+ * when out of memory or unterminated. */
+static int
+walk_statements(const char *sql, size_t len, stmt_fn_t fn, void *arg)
+{
+    lint_t l;
+    int    rc;
+
+    memset(&l, 0, sizeof(l));
+    l.filename = "-";
+    rc = each_statement(&l, sql, len, fn, arg);
+    free(l.tok);
+    free(l.names);
+    return rc != 0 || l.count ? -1 : 0;
+}
+
+typedef struct {
+    char   *name;
+    size_t  namelen;
+    int     found;
+} index_name_t;
+
+static void
+index_name_statement(lint_t *l, const token_t *t, size_t n, void *arg)
+{
+    index_name_t *ix = arg;
+    size_t        i = 1;
+
+    (void) l;
+    if (!is_kw(t, n, 0, "create")) {
+        return;
+    }
+    i += is_kw(t, n, i, "unique");
+    if (!is_kw(t, n, i, "index") || !is_kw(t, n, i + 1, "concurrently")
+        || !is_kw(t, n, i + 2, "if"))
+    {
+        return;
+    }
+    i += 2;
+    skip_if_exists(t, n, &i, 1);
+    if (!is_kw(t, n, i, "on") && read_name(t, n, &i, ix->name, ix->namelen)) {
+        ix->found = 1;
+    }
+}
+
+int
+nano_sql_index_name(const char *stmt, size_t len, char *name, size_t namelen)
+{
+    index_name_t ix = { name, namelen, 0 };
+
+    return walk_statements(stmt, len, index_name_statement, &ix) == 0
+           && ix.found;
+}
+
 int
 nano_sql_lint(const char *filename, const char *sql, size_t len,
     nano_sql_finding_t *out, size_t max)
@@ -1001,6 +1218,8 @@ nano_sql_lint(const char *filename, const char *sql, size_t len,
     l.filename = filename ? filename : "-";
     l.out = out;
     l.max = out ? max : 0;
+    l.notx = nano_sql_no_transaction(sql, len);
+    l.all_tables = file_number(l.filename) >= LOCK_RULES_ALL_TABLES_FROM;
     each_statement(&l, sql, len, lint_statement, NULL);
     result = l.nomem ? -1 : l.count;
     free(l.tok);
@@ -1034,16 +1253,10 @@ int
 nano_sql_statements(const char *sql, size_t len, nano_sql_stmt_t *out,
     size_t max)
 {
-    lint_t  l;
     split_t sp = { sql, out, out ? max : 0, 0 };
-    int     rc;
 
-    memset(&l, 0, sizeof(l));
-    l.filename = "-";
-    rc = each_statement(&l, sql, len, split_statement, &sp);
-    free(l.tok);
-    free(l.names);
-    return rc != 0 || l.count ? -1 : (int) sp.count;
+    return walk_statements(sql, len, split_statement, &sp) != 0
+           ? -1 : (int) sp.count;
 }
 
 char *

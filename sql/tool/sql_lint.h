@@ -11,8 +11,8 @@
 
 typedef struct {
     unsigned line;          /* 1-based line of the offending keyword */
-    char     reason[192];   /* e.g. "DROP COLUMN is not additive" */
-    char     text[512];     /* "<filename>:<line>: <reason>" */
+    char     reason[256];   /* e.g. "DROP COLUMN is not additive" */
+    char     text[640];     /* "<filename>:<line>: <reason>" */
 } nano_sql_finding_t;
 
 /*
@@ -36,6 +36,24 @@ char *nano_sql_read_file(const char *path, size_t *len, FILE *report);
  * number of findings, or -1 when the file cannot be read or linted.
  */
 int nano_sql_lint_file(const char *path, FILE *report);
+
+/*
+ * A migration whose leading comment lines include this one exactly runs
+ * without a transaction, each statement on its own: it may hold only
+ * CREATE INDEX CONCURRENTLY IF NOT EXISTS "name" statements.
+ */
+#define NANO_SQL_NO_TRANSACTION  "-- nano-migrate: no-transaction"
+
+/* 1 when sql[0..len) is so marked, 0 when not. */
+int nano_sql_no_transaction(const char *sql, size_t len);
+
+/*
+ * When stmt[0..len) is CREATE [UNIQUE] INDEX CONCURRENTLY IF NOT EXISTS
+ * name ..., stores the index's name (folded as PostgreSQL does, without
+ * its schema) in name and returns 1; 0 otherwise.
+ */
+int nano_sql_index_name(const char *stmt, size_t len, char *name,
+    size_t namelen);
 
 typedef struct {
     size_t   offset;        /* byte offset of the statement's first token */

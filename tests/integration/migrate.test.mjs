@@ -382,3 +382,199 @@ test('an app started on a database without the newest migration of its build war
         assert.ok(!said.includes('lacks migration'), `nothing said once it is there:\n${said}`);
     }
 });
+
+// ---- index builds on V1's tables (sql/002, 026): V1 keeps writing ----
+
+// sql/ up to and without the file named, for a database that stops there.
+function sqlBefore(file) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-sql-'));
+    for (const f of MIGRATIONS.filter((f) => f < file)) fs.copyFileSync(path.join(SQL, f), path.join(dir, f));
+    return dir;
+}
+
+// A V1 database with rows, migrated up to the file named.
+function v1Before(file) {
+    const db = newDb();
+    psqlFile(db, path.join(SQL, '000_v1_baseline.sql'));
+    psql(db, `INSERT INTO "User" (id, email) SELECT 'u' || g, 'U' || g || '@Example.com' FROM generate_series(1, 20000) g;
+              INSERT INTO "Account" (id, "userId", type, provider, "providerAccountId")
+                  SELECT 'a' || g, 'u' || g, 'oauth', 'github', 'gh' || g FROM generate_series(1, 20000) g`);
+    const r = migrate(db, ['--apply'], { dir: sqlBefore(file) });
+    assert.equal(r.status, 0, r.err);
+    return db;
+}
+
+// What the runner's session waits for and holds on a table, from pg_locks.
+function runnerLocks(db, table) {
+    return psql(db, `SELECT coalesce(string_agg(l.mode || CASE WHEN l.granted THEN '' ELSE ' (waiting)' END, ','), '')
+                     FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                     WHERE a.application_name = 'nano-migrate' AND l.relation = '"${table}"'::regclass`);
+}
+
+async function until(what, fn, ms = 15000) {
+    const t0 = Date.now();
+    while (!fn()) {
+        assert.ok(Date.now() - t0 < ms, what);
+        await new Promise((res) => setTimeout(res, 100));
+    }
+}
+
+// Until 2026-12-07 002 and 008 were a plain CREATE INDEX: its SHARE lock
+// held V1's sign-ups, profile updates and OAuth links for the whole build
+// (3 s and 1.4 s at 1,000,000 users), and while it waited for a long V1
+// transaction, for 2 s per try.  Now a concurrent build: V1's writes go
+// on while it runs and while it waits.
+for (const [file, table] of [['002_user_email_lower_idx.sql', 'User'], ['026_account_userid_idx.sql', 'Account']]) {
+    test(`${file}: V1's writes to "${table}" go through while its index is built`, async () => {
+        const db = v1Before(file);
+        // a V1 transaction in progress that wrote the table: the build waits for it
+        const held = table === 'User' ? `UPDATE "User" SET name = 'held' WHERE id = 'u1'`
+            : `UPDATE "Account" SET scope = 'held' WHERE id = 'a1'`;
+        const holder = psqlAsync(db, ['BEGIN', held, 'SELECT pg_sleep(6)', 'COMMIT']);
+        await new Promise((res) => setTimeout(res, 500));
+        const run = migrateAsync(db, ['--apply']);
+        await until('the runner reaches the build and waits', () => psql(db, `SELECT count(*) FROM pg_stat_activity
+            WHERE application_name = 'nano-migrate' AND wait_event_type = 'Lock'`) === '1');
+        const t0 = Date.now();
+        const w = await psqlAsync(db, [
+            `INSERT INTO "User" (id, email) VALUES ('during', 'during@example.com')`,
+            `UPDATE "User" SET name = 'New Name' WHERE id = 'u2'`,
+            `INSERT INTO "Account" (id, "userId", type, provider, "providerAccountId")
+                 VALUES ('a-during', 'during', 'oauth', 'google', 'g-during')`]);
+        const took = Date.now() - t0;
+        assert.equal(w.status, 0, w.err);
+        assert.ok(took < 1000, `V1's writes took ${took} ms during the build`);
+        // the table is taken SHARE UPDATE EXCLUSIVE only: no lock V1's writes wait for
+        assert.equal(runnerLocks(db, table), 'ShareUpdateExclusiveLock');
+        const done = await run.done;
+        assert.equal((await holder).status, 0);
+        assert.equal(done.status, 0, done.err + done.out);
+        assert.match(done.out, new RegExp(`applied  ${file.replace('.', '\\.')}  \\(\\d+ ms, no transaction\\)`));
+        const idx = file.startsWith('002') ? 'User_email_lower_idx' : 'Account_userId_idx';
+        assert.equal(psql(db, `SELECT indisvalid FROM pg_index WHERE indexrelid = '"${idx}"'::regclass`), 't');
+    });
+}
+
+test('a concurrent build interrupted half-way leaves an INVALID index: the next run drops it and builds it again', async () => {
+    const db = v1Before('002_user_email_lower_idx.sql');
+    const holder = psqlAsync(db, ['BEGIN', `UPDATE "User" SET name = 'held' WHERE id = 'u1'`, 'SELECT pg_sleep(30)', 'COMMIT']);
+    await new Promise((res) => setTimeout(res, 500));
+    const run = migrateAsync(db, ['--apply']);
+    await until('the build waits for the V1 transaction', () => psql(db, `SELECT count(*) FROM pg_stat_activity
+        WHERE application_name = 'nano-migrate' AND wait_event_type = 'Lock'`) === '1');
+    run.child.kill('SIGKILL');
+    await run.done;
+    // its session ends within seconds; what it began stays, INVALID
+    await until('the runner\'s session ends', () => psql(db, `SELECT count(*) FROM pg_stat_activity
+        WHERE application_name = 'nano-migrate'`) === '0', 5000);
+    psql(db, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)'`);
+    await holder;
+    assert.equal(psql(db, `SELECT indisvalid FROM pg_index WHERE indexrelid = '"User_email_lower_idx"'::regclass`), 'f');
+    assert.equal(psql(db, `SELECT count(*) FROM "_nano_migrations" WHERE name = '002_user_email_lower_idx.sql'`), '0');
+
+    const r = migrate(db, ['--apply']);
+    assert.equal(r.status, 0, r.err + r.out);
+    assert.match(r.err, /002_user_email_lower_idx\.sql: index "User_email_lower_idx" is INVALID \(an earlier build failed or was interrupted\): dropping it to build it again/);
+    assert.match(r.out, /applied  002_user_email_lower_idx\.sql/);
+    assert.equal(psql(db, `SELECT string_agg(c.relname || ' ' || i.indisvalid, ',') FROM pg_index i
+        JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'User_email_lower_idx%'`), 'User_email_lower_idx true');
+    // and it is the index sign-in uses
+    assert.match(psql(db, `SET enable_seqscan = off; EXPLAIN SELECT id FROM "User" WHERE lower(email) = 'u7@example.com'`), /User_email_lower_idx/);
+});
+
+// 002 and 008 as they were until 2026-12-07, byte for byte: what databases
+// that ran them recorded.
+const OLD_002 = '-- Sign-in looks users up by lower("email") so that V1\'s mixed-case\n'
+    + '-- addresses still match; this index keeps that lookup off a table scan.\n'
+    + '-- Not unique: V1 rows may already differ only in letter case.\n'
+    + 'CREATE INDEX IF NOT EXISTS "User_email_lower_idx" ON "User" (lower("email"));\n';
+const OLD_008 = '-- OAuth sign-in (Google, GitHub) the NextAuth way, on V1\'s "Account"\n'
+    + '-- rows as its Prisma adapter keeps them (docs/PLATFORM.md).\n\n'
+    + '-- How a session signed in: \'credentials\', or the OAuth provider\'s id\n'
+    + '-- (\'google\', \'github\'); NULL for sessions from before this column, and\n'
+    + '-- for rows made later for tokens issued before rows were kept.  A\n'
+    + '-- "fresh OAuth sign-in" (deleting the account, or a first password,\n'
+    + '-- without a password) is a row with a provider here and "createdAt"\n'
+    + '-- within 10 minutes.\n'
+    + 'ALTER TABLE "AuthSession" ADD COLUMN "method" TEXT;\n\n'
+    + '-- Prisma\'s schema indexes "Account" by (provider, providerAccountId)\n'
+    + '-- only; the connected accounts of a user, and the cascade when a user\n'
+    + '-- is deleted, look rows up by "userId".\n'
+    + 'CREATE INDEX "Account_userId_idx" ON "Account" ("userId");\n';
+const sha = (s) => crypto.createHash('sha256').update(s).digest('hex');
+const mkText = (text) => {
+    const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'nano-old-')), 'old.sql');
+    fs.writeFileSync(f, text);
+    return f;
+};
+
+test('a database that ran 002 and 008 before their revision: accepted as applied, 026 finds its index built', () => {
+    assert.equal(sha(OLD_002), '5e1d8e7f91569f554c2ace91505bac991a3eb47a05649af3b17529974481e390');
+    assert.equal(sha(OLD_008), '2b36a47099c36ead38fa5a6a2b139fa43904f71424aff5edb2d2b87988c4e008');
+    // the earlier files, in order, as the runner before the revision ran
+    // them (today's refuses them: their plain index builds do not lint)
+    const db = newDb();
+    const upTo = (last, skip = []) => {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-sql-'));
+        for (const f of MIGRATIONS.filter((f) => f <= last && !skip.includes(f))) {
+            fs.copyFileSync(path.join(SQL, f), path.join(dir, f));
+        }
+        const r = migrate(db, ['--apply'], { dir });
+        assert.equal(r.status, 0, r.err);
+    };
+    const byHand = (name, text) => {
+        psqlFile(db, mkText(text));
+        psql(db, `INSERT INTO "_nano_migrations" (name, checksum) VALUES ('${name}', '${sha(text)}')`);
+    };
+    upTo('001_user_created_at.sql');
+    byHand('002_user_email_lower_idx.sql', OLD_002);
+    upTo('007_profile.sql', ['002_user_email_lower_idx.sql']);
+    byHand('008_oauth.sql', OLD_008);
+    upTo('025_billing_reversals.sql', ['002_user_email_lower_idx.sql', '008_oauth.sql']);
+    const old = sqlBefore('026_account_userid_idx.sql');
+    fs.writeFileSync(path.join(old, '002_user_email_lower_idx.sql'), OLD_002);
+    fs.writeFileSync(path.join(old, '008_oauth.sql'), OLD_008);
+    let r;
+
+    r = migrate(db, ['--apply']);
+    assert.equal(r.status, 0, r.err + r.out);
+    assert.match(r.out, /\n {2}applied {2}002_user_email_lower_idx\.sql {2}\(its earlier version, which left the same\)\n/);
+    assert.match(r.out, /\n {2}applied {2}008_oauth\.sql {2}\(its earlier version, which left the same\)\n/);
+    assert.match(r.out, /\n {2}applied {2}001_user_created_at\.sql\n/, 'the others say nothing more');
+    assert.match(r.out, /applied {2}026_account_userid_idx\.sql {2}\(/);
+    assert.doesNotMatch(r.err, /INVALID|CHANGED/);
+    assert.equal(psql(db, `SELECT count(*) FROM pg_index WHERE indrelid = '"Account"'::regclass
+        AND indkey::text = (SELECT attnum::text FROM pg_attribute WHERE attrelid = '"Account"'::regclass AND attname = 'userId')`),
+    '1', 'one index on "Account"("userId"), not two');
+    assert.equal(psql(db, `SELECT checksum FROM "_nano_migrations" WHERE name = '002_user_email_lower_idx.sql'`), sha(OLD_002),
+        'the record keeps what ran');
+
+    // a change that is no recorded revision is still refused
+    const edited = sqlCopy();
+    fs.appendFileSync(path.join(edited, '002_user_email_lower_idx.sql'), '-- edited again\n');
+    r = migrate(db, ['--apply'], { dir: edited });
+    assert.equal(r.status, 1);
+    assert.match(r.out, /CHANGED {2}002_user_email_lower_idx\.sql/);
+    // nor is the earlier text taken for the revised one's on a database that ran the revised one
+    const fresh = newDb();
+    assert.equal(migrate(fresh, ['--apply']).status, 0);
+    r = migrate(fresh, ['--apply'], { dir: old });
+    assert.equal(r.status, 1);
+    assert.match(r.out, /CHANGED {2}002_user_email_lower_idx\.sql/);
+});
+
+test('a migration that builds a plain index on a V1 table, or a concurrent one outside a no-transaction file, is refused', () => {
+    const db = newDb();
+    const dir = sqlCopy();
+    assert.equal(migrate(db, ['--apply'], { dir }).status, 0);
+    fs.writeFileSync(path.join(dir, '900_idx.sql'), 'CREATE INDEX "User_name_idx" ON "User" ("name");\n'
+        + 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "Session_x" ON "Session" ("expires");\n'
+        + 'CREATE INDEX "Gen_x" ON "Generation" ("status");\n');
+    const r = migrate(db, ['--apply'], { dir });
+    assert.equal(r.status, 1);
+    assert.match(r.err, /900_idx\.sql:1: CREATE INDEX on existing table "User" holds its writes for the whole build: use CREATE INDEX CONCURRENTLY IF NOT EXISTS in a file marked "-- nano-migrate: no-transaction"/);
+    assert.match(r.err, /900_idx\.sql:2: CREATE INDEX CONCURRENTLY cannot run inside a transaction/);
+    assert.match(r.err, /900_idx\.sql:3: CREATE INDEX on existing table "Generation" holds its writes/);
+    assert.match(r.err, /refusing the plan: 3 lint findings/);
+    assert.equal(psql(db, `SELECT count(*) FROM pg_indexes WHERE indexname IN ('User_name_idx', 'Session_x', 'Gen_x')`), '0');
+});

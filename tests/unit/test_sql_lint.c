@@ -112,23 +112,93 @@ static const lint_case_t cases[] = {
     { "detach partition", "ALTER TABLE t DETACH PARTITION p;",
       { F ":1: ALTER TABLE ... DETACH on existing table \"t\" is not "
         "additive" } },
-    { "unique index on existing table", "CREATE UNIQUE INDEX \"User_name_key\""
-      " ON \"User\"(\"name\");",
-      { F ":1: CREATE UNIQUE INDEX on existing table \"User\" can fail on "
-        "its rows" } },
+    { "unique index on existing table", "CREATE UNIQUE INDEX \"k\""
+      " ON \"CreditLedger\"(\"note\");",
+      { F ":1: CREATE UNIQUE INDEX on existing table \"CreditLedger\" can "
+        "fail on its rows" } },
     { "unique index mixing old and new columns",
-      "ALTER TABLE \"User\" ADD COLUMN \"handle\" TEXT;\n"
-      "CREATE UNIQUE INDEX k ON \"User\" (\"handle\", \"name\");",
+      "ALTER TABLE \"CreditLedger\" ADD COLUMN \"handle\" TEXT;\n"
+      "CREATE UNIQUE INDEX k ON \"CreditLedger\" (\"handle\", \"note\");",
+      { F ":2: CREATE UNIQUE INDEX on existing table \"CreditLedger\" can "
+        "fail on its rows" } },
+    { "unique index on an expression", "ALTER TABLE \"CreditLedger\" ADD "
+      "COLUMN h TEXT;\nCREATE UNIQUE INDEX k ON \"CreditLedger\" "
+      "(lower(h));",
+      { F ":2: CREATE UNIQUE INDEX on existing table \"CreditLedger\" can "
+        "fail on its rows" } },
+    /* a plain build holds V1's writes for the whole build: 3 s at
+     * 1,000,000 users (sql/002 and 008 until 2026-12-07) */
+    { "plain index on a V1 table", "CREATE INDEX IF NOT EXISTS "
+      "\"Session_userId_idx\" ON \"Session\"(\"userId\");",
+      { F ":1: CREATE INDEX on existing table \"Session\" holds its writes "
+        "for the whole build: use CREATE INDEX CONCURRENTLY IF NOT EXISTS "
+        "in a file marked \"-- nano-migrate: no-transaction\"" } },
+    { "index on an expression of a V1 table, lower case",
+      "-- sign-in\ncreate index \"e\" on public.\"User\" (lower(email));",
+      { F ":2: CREATE INDEX on existing table \"User\" holds its writes for "
+        "the whole build: use CREATE INDEX CONCURRENTLY IF NOT EXISTS in a "
+        "file marked \"-- nano-migrate: no-transaction\"" } },
+    { "unique index over a new column of a V1 table", "ALTER TABLE \"User\" "
+      "ADD COLUMN \"handle\" TEXT;\nCREATE UNIQUE INDEX \"User_handle_key\" "
+      "ON \"User\" (\"handle\");",
+      { F ":2: CREATE INDEX on existing table \"User\" holds its writes for "
+        "the whole build: use CREATE INDEX CONCURRENTLY IF NOT EXISTS in a "
+        "file marked \"-- nano-migrate: no-transaction\"" } },
+    { "index concurrently in a transaction", "CREATE INDEX CONCURRENTLY k ON "
+      "\"User\" (\"name\");",
+      { F ":1: CREATE INDEX CONCURRENTLY cannot run inside a transaction: "
+        "put it in a file marked \"-- nano-migrate: no-transaction\"" } },
+    { "the mark after a statement does not count", "CREATE TABLE t (a INT);\n"
+      "-- nano-migrate: no-transaction\nCREATE INDEX CONCURRENTLY IF NOT "
+      "EXISTS k ON \"User\" (\"name\");",
+      { F ":3: CREATE INDEX CONCURRENTLY cannot run inside a transaction: "
+        "put it in a file marked \"-- nano-migrate: no-transaction\"" } },
+    { "no-transaction: anything but an index", "-- nano-migrate: "
+      "no-transaction\nALTER TABLE \"User\" ADD COLUMN x TEXT;\n"
+      "CREATE TABLE t (a INT);\nUPDATE t SET a = 1;",
+      { F ":2: ALTER in a no-transaction migration: it may hold only CREATE "
+        "INDEX CONCURRENTLY IF NOT EXISTS statements",
+        F ":3: CREATE in a no-transaction migration: it may hold only CREATE "
+        "INDEX CONCURRENTLY IF NOT EXISTS statements",
+        F ":4: UPDATE in a no-transaction migration: it may hold only CREATE "
+        "INDEX CONCURRENTLY IF NOT EXISTS statements" } },
+    { "no-transaction: an index not CONCURRENTLY, without IF NOT EXISTS, "
+      "without a name", "-- nano-migrate: no-transaction\n"
+      "CREATE INDEX IF NOT EXISTS a ON \"User\" (\"name\");\n"
+      "CREATE INDEX CONCURRENTLY b ON \"User\" (\"name\");\n"
+      "CREATE INDEX CONCURRENTLY ON \"User\" (\"name\");",
+      { F ":2: CREATE INDEX in a no-transaction migration must be CREATE "
+        "INDEX CONCURRENTLY IF NOT EXISTS \"name\"",
+        F ":3: CREATE INDEX in a no-transaction migration must be CREATE "
+        "INDEX CONCURRENTLY IF NOT EXISTS \"name\"",
+        F ":4: CREATE INDEX in a no-transaction migration must be CREATE "
+        "INDEX CONCURRENTLY IF NOT EXISTS \"name\"" } },
+    { "no-transaction: a unique index on an existing table",
+      "-- nano-migrate: no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY IF "
+      "NOT EXISTS k ON \"User\" (\"name\");",
       { F ":2: CREATE UNIQUE INDEX on existing table \"User\" can fail on "
         "its rows" } },
-    { "unique index on an expression", "ALTER TABLE \"User\" ADD COLUMN h "
-      "TEXT;\nCREATE UNIQUE INDEX k ON \"User\" (lower(h));",
-      { F ":2: CREATE UNIQUE INDEX on existing table \"User\" can fail on "
-        "its rows" } },
-    { "index concurrently", "CREATE INDEX CONCURRENTLY k ON \"User\" "
-      "(\"name\");",
-      { F ":1: CREATE INDEX CONCURRENTLY cannot run inside the migration's "
-        "transaction" } },
+    /* a volatile default, serial, identity or stored generated column is
+     * computed row by row: the whole table rewritten under ACCESS
+     * EXCLUSIVE, which holds V1's reads too */
+    { "add column rewriting a V1 table",
+      "ALTER TABLE \"User\" ADD COLUMN a UUID DEFAULT gen_random_uuid();\n"
+      "ALTER TABLE \"Account\" ADD COLUMN b BIGSERIAL,\n"
+      "  ADD COLUMN c INT GENERATED ALWAYS AS IDENTITY;\n"
+      "ALTER TABLE \"Session\" ADD COLUMN d TIMESTAMP(3) NOT NULL DEFAULT "
+      "clock_timestamp();",
+      { F ":1: ADD COLUMN \"User\".\"a\" gen_random_uuid() rewrites the "
+        "table under an ACCESS EXCLUSIVE lock that holds V1 for the whole "
+        "rewrite (add it nullable, or with a constant default)",
+        F ":2: ADD COLUMN \"Account\".\"b\" bigserial rewrites the table "
+        "under an ACCESS EXCLUSIVE lock that holds V1 for the whole rewrite "
+        "(add it nullable, or with a constant default)",
+        F ":3: ADD COLUMN \"Account\".\"c\" GENERATED rewrites the table "
+        "under an ACCESS EXCLUSIVE lock that holds V1 for the whole rewrite "
+        "(add it nullable, or with a constant default)",
+        F ":4: ADD COLUMN \"Session\".\"d\" clock_timestamp() rewrites the "
+        "table under an ACCESS EXCLUSIVE lock that holds V1 for the whole "
+        "rewrite (add it nullable, or with a constant default)" } },
     { "truncate", "TRUNCATE \"Session\";",
       { F ":1: TRUNCATE deletes data" } },
     { "delete", "DELETE FROM \"Session\" WHERE \"expires\" < now();",
@@ -287,9 +357,9 @@ static const lint_case_t cases[] = {
       "NOT EXISTS \"createdAt\" TIMESTAMP(3) DEFAULT CURRENT_TIMESTAMP;\n"
       "ALTER TABLE \"User\" ADD COLUMN \"credits\" INTEGER NOT NULL DEFAULT "
       "0;\nALTER TABLE \"User\" ADD \"bio\" TEXT;\n"
-      "ALTER TABLE \"User\" ADD COLUMN n BIGSERIAL NOT NULL;\n"
-      "ALTER TABLE \"User\" ADD COLUMN g INT NOT NULL GENERATED ALWAYS AS "
-      "IDENTITY;", { NULL } },
+      "ALTER TABLE \"CreditLedger\" ADD COLUMN n BIGSERIAL NOT NULL;\n"
+      "ALTER TABLE \"CreditLedger\" ADD COLUMN g INT NOT NULL GENERATED "
+      "ALWAYS AS IDENTITY;", { NULL } },
     { "new column with inline references", "ALTER TABLE \"User\" ADD COLUMN "
       "\"planId\" TEXT REFERENCES \"Plan\"(\"id\") ON DELETE SET NULL;",
       { NULL } },
@@ -300,11 +370,24 @@ static const lint_case_t cases[] = {
       "ALTER TABLE \"User\" ADD COLUMN x TEXT;\n"
       "ALTER TABLE \"User\" ALTER COLUMN x SET NOT NULL;\n"
       "ALTER TABLE \"User\" ALTER COLUMN x TYPE VARCHAR(9);", { NULL } },
-    { "unique index over a new column", "ALTER TABLE \"User\" ADD COLUMN "
-      "\"handle\" TEXT;\nCREATE UNIQUE INDEX \"User_handle_key\" ON \"User\" "
-      "USING btree (\"handle\" ASC);", { NULL } },
-    { "plain index on an existing table", "CREATE INDEX IF NOT EXISTS "
-      "\"Session_userId_idx\" ON \"Session\"(\"userId\");", { NULL } },
+    { "unique index over a new column", "ALTER TABLE \"CreditLedger\" ADD "
+      "COLUMN \"handle\" TEXT;\nCREATE UNIQUE INDEX \"k\" ON "
+      "\"CreditLedger\" USING btree (\"handle\" ASC);", { NULL } },
+    /* V2's, before 026: 004-025 built such indexes (applied long ago) */
+    { "plain index on an existing V2 table before 026", "CREATE INDEX IF "
+      "NOT EXISTS \"AuthSession_x_idx\" ON \"AuthSession\"(\"userId\");",
+      { NULL } },
+    { "plain index on a table created here", "CREATE TABLE \"User2\" (a "
+      "TEXT);\nCREATE INDEX k ON \"User2\" (a);", { NULL } },
+    { "no-transaction: concurrent builds on V1's tables",
+      "\n-- nano-migrate: no-transaction \r\n-- why\r\n"
+      "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"User_x_idx\" ON \"User\" "
+      "(lower(\"name\"));\ncreate index concurrently if not exists k2 on "
+      "public.\"Account\" using btree (\"type\");", { NULL } },
+    { "add column with a constant or stable default", "ALTER TABLE \"User\" "
+      "ADD COLUMN a TIMESTAMP(3) DEFAULT now(),\n  ADD COLUMN b INT NOT NULL "
+      "DEFAULT 0, ADD COLUMN \"random\" TEXT;\nCREATE TABLE t (id SERIAL, "
+      "u UUID DEFAULT gen_random_uuid());", { NULL } },
     { "backfill of a new column", "ALTER TABLE \"User\" ADD COLUMN c INT;\n"
       "UPDATE \"User\" SET c = 0 WHERE \"email\" IS NOT NULL;", { NULL } },
     { "update of a table created here", "CREATE TABLE t (a INT);\nUPDATE t "
@@ -416,7 +499,9 @@ static void
 test_repository_migrations(void **state)
 {
     static const char *const files[] = {
-        "sql/000_v1_baseline.sql", "sql/001_user_created_at.sql", NULL
+        "sql/000_v1_baseline.sql", "sql/001_user_created_at.sql",
+        "sql/002_user_email_lower_idx.sql", "sql/008_oauth.sql",
+        "sql/026_account_userid_idx.sql", NULL
     };
     char  path[1024];
     FILE *devnull;
@@ -451,6 +536,81 @@ test_lint_file_errors(void **state)
     fclose(mem);
     assert_string_equal(buf, "/nonexistent/x.sql: cannot read: No such file "
                         "or directory\n");
+}
+
+/* From 026 on, a plain index build is refused on any existing table (V2's
+ * too); a file not named NNN_name.sql is held to that as a new one. */
+static void
+test_lock_rules_by_number(void **state)
+{
+    static const char sql[] = "CREATE INDEX k ON \"CreditLedger\" (\"note\");";
+    nano_sql_finding_t f[1];
+
+    (void) state;
+    assert_int_equal(nano_sql_lint("sql/025_x.sql", sql, strlen(sql), f, 1),
+                     0);
+    assert_int_equal(nano_sql_lint("sql/026_x.sql", sql, strlen(sql), f, 1),
+                     1);
+    assert_string_equal(f[0].text, "sql/026_x.sql:1: CREATE INDEX on "
+                        "existing table \"CreditLedger\" holds its writes for "
+                        "the whole build: use CREATE INDEX CONCURRENTLY IF NOT "
+                        "EXISTS in a file marked \"-- nano-migrate: "
+                        "no-transaction\"");
+    assert_int_equal(nano_sql_lint("/tmp/1200_x.sql", sql, strlen(sql), f, 1),
+                     1);
+    assert_int_equal(nano_sql_lint("new.sql", sql, strlen(sql), f, 1), 1);
+    assert_int_equal(nano_sql_lint("sql/02x_y.sql", sql, strlen(sql), f, 1),
+                     1);
+}
+
+static void
+test_no_transaction_mark(void **state)
+{
+    static const char *const yes[] = {
+        "-- nano-migrate: no-transaction\nCREATE INDEX ...",
+        "\n  -- why\n-- nano-migrate: no-transaction\t\r\n",
+        "-- nano-migrate: no-transaction", NULL
+    };
+    static const char *const no[] = {
+        "", "-- nano-migrate: no-transactions\n",
+        "--  nano-migrate: no-transaction\n",
+        "SELECT 1;\n-- nano-migrate: no-transaction\n",
+        "/* x */\n-- nano-migrate: no-transaction\n",
+        "x -- nano-migrate: no-transaction\n", NULL
+    };
+    int i;
+
+    (void) state;
+    for (i = 0; yes[i] != NULL; i++) {
+        assert_int_equal(nano_sql_no_transaction(yes[i], strlen(yes[i])), 1);
+    }
+    for (i = 0; no[i] != NULL; i++) {
+        assert_int_equal(nano_sql_no_transaction(no[i], strlen(no[i])), 0);
+    }
+    /* the length, not a NUL, ends it */
+    assert_int_equal(nano_sql_no_transaction(yes[0], 20), 0);
+}
+
+static void
+test_index_name(void **state)
+{
+    char name[64];
+
+    (void) state;
+    assert_int_equal(nano_sql_index_name("CREATE INDEX CONCURRENTLY IF NOT "
+        "EXISTS \"User_email_lower_idx\" ON \"User\" (lower(\"email\"))",
+        89, name, sizeof(name)), 1);
+    assert_string_equal(name, "User_email_lower_idx");
+    strcpy(name, "-");
+    assert_int_equal(nano_sql_index_name("create unique index concurrently "
+        "if not exists Public.My_Idx on t (a)", 69, name, sizeof(name)), 1);
+    assert_string_equal(name, "my_idx");
+    assert_int_equal(nano_sql_index_name("CREATE INDEX CONCURRENTLY k ON t "
+        "(a)", 36, name, sizeof(name)), 0);
+    assert_int_equal(nano_sql_index_name("CREATE INDEX IF NOT EXISTS k ON t "
+        "(a)", 37, name, sizeof(name)), 0);
+    assert_int_equal(nano_sql_index_name("SELECT 1", 8, name, sizeof(name)),
+                     0);
 }
 
 static void
@@ -489,6 +649,9 @@ main(void)
         UNIT_TEST("sql/ migrations lint clean", test_repository_migrations),
         UNIT_TEST("lint_file read error", test_lint_file_errors),
         UNIT_TEST("statement splitting", test_statements),
+        UNIT_TEST("lock rules by migration number", test_lock_rules_by_number),
+        UNIT_TEST("no-transaction mark", test_no_transaction_mark),
+        UNIT_TEST("concurrent index name", test_index_name),
     };
 
     return unit_run_table("sql_lint", cases, sizeof(cases) / sizeof(cases[0]),
