@@ -17,8 +17,10 @@
 #define NANO_KID_MAX_LEN       64       /* bytes of a key id */
 #define NANO_KEYFILE_MAGIC     "nano-keys 2"     /* key file format 2 */
 #define NANO_TOKEN_MAX_LEN     8192     /* longest token we even look at */
-#define NANO_TOKEN_MAX_AGE     (30 * 24 * 3600)   /* NextAuth maxAge */
-#define NANO_TOKEN_UPDATE_AGE  (24 * 3600)        /* NextAuth updateAge */
+/* NextAuth's default maxAge, and the longest a session token lives: the
+ * platform's NANO_SESSION_MAX_AGE may only shorten it, so whatever keeps
+ * state a token lifetime ahead (revocations, cut-offs) uses this one. */
+#define NANO_TOKEN_MAX_AGE     (30 * 24 * 3600)
 
 typedef enum {
     NANO_TOKEN_OK = 0,

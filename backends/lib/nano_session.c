@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nano_config.h"
 #include "nano_log.h"
 #include "nano_rand.h"
 #include "nano_session.h"
@@ -17,6 +18,29 @@
 /* Chunk suffixes we look for when clearing: more than the reader ever
  * accepts, so leftovers of a bigger cookie go too. */
 #define NANO_SESSION_CLEAR_CHUNKS  (2 * NANO_COOKIE_CHUNKS_MAX)
+
+/* NANO_SESSION_MAX_AGE: set once at start, before any thread reads it */
+static int  nano_session_age = NANO_TOKEN_MAX_AGE;
+
+int
+nano_session_configure(char *err, size_t errlen)
+{
+    return nano_config_env_int("NANO_SESSION_MAX_AGE", NANO_TOKEN_MAX_AGE,
+                               NANO_SESSION_MAX_AGE_MIN, NANO_TOKEN_MAX_AGE,
+                               &nano_session_age, err, errlen);
+}
+
+long long
+nano_session_max_age(void)
+{
+    return nano_session_age;
+}
+
+long long
+nano_session_update_age(void)
+{
+    return nano_session_age / NANO_SESSION_UPDATE_PART;
+}
 
 const char *
 nano_session_cookie_name(int https)
@@ -174,7 +198,7 @@ nano_session_issue(const nano_req_t *req, nano_res_t *res,
     nano_session_str(&claims.jti, jti);
     claims.iat = iat;
     claims.has_iat = 1;
-    claims.exp = iat + NANO_TOKEN_MAX_AGE;
+    claims.exp = iat + nano_session_age;
 
     token = req->config->session_jwe
             ? nano_token_encrypt(req->config->keyring, &claims)

@@ -12,6 +12,16 @@
 
 #define NANO_SESSION_LEEWAY  60     /* seconds of clock skew we forgive */
 
+/* NANO_SESSION_MAX_AGE (NextAuth's session.maxAge), in seconds: it may
+ * only shorten NANO_TOKEN_MAX_AGE, which the revocations, the cut-offs,
+ * sql/020's trigger and the gateway keep their state for.  The least is
+ * five minutes: the gateway forgives NANO_SESSION_LEEWAY past exp, and a
+ * session much shorter would be mostly that leeway. */
+#define NANO_SESSION_MAX_AGE_MIN      300
+/* The renewal (NextAuth's updateAge) comes after this part of the
+ * lifetime: 24 hours of 30 days, 10 s of the least, 300 s. */
+#define NANO_SESSION_UPDATE_PART      30
+
 typedef struct {
     nano_token_status_t  status;    /* OK: claims are valid */
     int                  present;   /* the request carried a session cookie */
@@ -26,6 +36,21 @@ typedef struct {
     const char  *name;
     const char  *picture;           /* may be NULL */
 } nano_session_user_t;
+
+/*
+ * Reads NANO_SESSION_MAX_AGE (plain digits, NANO_SESSION_MAX_AGE_MIN to
+ * NANO_TOKEN_MAX_AGE; unset or empty: NANO_TOKEN_MAX_AGE), once, at the
+ * platform's start, before any thread issues a session.  Returns 0, or
+ * -1 with a message naming the variable in err.
+ */
+int nano_session_configure(char *err, size_t errlen);
+
+/* The lifetime of a session token issued now, in seconds. */
+long long nano_session_max_age(void);
+
+/* How old a token is when /api/auth/session renews it (NextAuth's
+ * updateAge): the lifetime / NANO_SESSION_UPDATE_PART. */
+long long nano_session_update_age(void);
 
 /* The session cookie's name for the scheme of NEXTAUTH_URL. */
 const char *nano_session_cookie_name(int https);
@@ -50,11 +75,11 @@ nano_token_status_t nano_session_read(const nano_req_t *req, long long now,
  * Issues a session for user, an HS256 JWS or, with
  * NANO_SESSION_FORMAT=jwe, NextAuth v4's JWE (nano_token_encrypt): iat
  * as given (now, or a user's cut-off when that is later), exp = iat +
- * 30 days, jti = jti when given (a renewal keeps the session id) or a
- * new random id.  Adds
- * the Set-Cookie header(s), chunked when the token is longer than a
- * cookie may be, and clears stale chunks the request carried.  Stores
- * exp in *exp when not NULL.  Returns 0 or -1.
+ * nano_session_max_age(), jti = jti when given (a renewal keeps the
+ * session id) or a new random id.  Adds the Set-Cookie header(s),
+ * chunked when the token is longer than a cookie may be, and clears
+ * stale chunks the request carried.  Stores exp in *exp when not NULL.
+ * Returns 0 or -1.
  */
 int nano_session_issue(const nano_req_t *req, nano_res_t *res,
     const nano_session_user_t *user, const char *jti, long long now,

@@ -157,9 +157,9 @@ platform_session_answer(nano_req_t *req, nano_res_t *res, int renew)
 
     exp = ps.token.claims.exp;
     if (renew || !ps.token.claims.has_iat
-        || now - ps.token.claims.iat >= NANO_TOKEN_UPDATE_AGE)
+        || now - ps.token.claims.iat >= nano_session_update_age())
     {
-        /* same session id, a fresh 30 days, the user as stored now */
+        /* same session id, a fresh lifetime, the user as stored now */
         st = platform_session_start(req, res, db, &ps.user,
                                     ps.token.claims.jti.len > 0
                                     ? ps.token.claims.jti.data : NULL,
@@ -168,7 +168,7 @@ platform_session_answer(nano_req_t *req, nano_res_t *res, int renew)
             nano_log_error("cannot renew a session; keeping the old cookie");
         } else {
             exp = (ps.user.not_before > now ? ps.user.not_before : now)
-                  + NANO_TOKEN_MAX_AGE;
+                  + nano_session_max_age();
         }
     } else {
         st = platform_session_touch(req, db, &ps);

@@ -103,10 +103,10 @@ static const nano_route_t  routes[] = {
 
 static void platform_stop(void);
 
-/* Before the workers: the sign-up credits, the password pool's size,
- * the OAuth providers, billing's settings (a malformed packs file stops
- * the platform here), then the revocation publisher and the sweep of
- * the uploads it left. */
+/* Before the workers: the sign-up credits, the session lifetime, the
+ * password pool's size, the OAuth providers, billing's settings (a
+ * malformed packs file stops the platform here), then the revocation
+ * publisher and the sweep of the uploads it left. */
 static int
 platform_start(const nano_config_t *config)
 {
@@ -120,6 +120,7 @@ platform_start(const nano_config_t *config)
         || nano_site_cookie_domain_check(&config->site, NANO_SITE_PSL_FILE,
                                          err, sizeof(err)) != 0
         || nano_credits_configure(err, sizeof(err)) != 0
+        || nano_session_configure(err, sizeof(err)) != 0
         || nano_password_pool_configure(nano_server_workers(), err,
                                         sizeof(err)) != 0)
     {
@@ -180,11 +181,12 @@ static const nano_app_t  app = {
     .nroutes = sizeof(routes) / sizeof(routes[0]),
     .flags = NANO_APP_NEEDS_KEYS | NANO_APP_CHECKS_ORIGIN,
     .workers = 12,
-    .env_help = "Platform: NANO_REVOCATION_FILE, NANO_BCRYPT_THREADS,\n"
-                "NANO_BCRYPT_QUEUE, GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET,\n"
-                "GOOGLE_ISSUER, GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET,\n"
-                "GITHUB_BASE_URL, GITHUB_API_URL (each *_CLIENT_ID and\n"
-                "*_CLIENT_SECRET also from the file *_FILE names),\n"
+    .env_help = "Platform: NANO_SESSION_MAX_AGE, NANO_REVOCATION_FILE,\n"
+                "NANO_BCRYPT_THREADS, NANO_BCRYPT_QUEUE, GOOGLE_CLIENT_ID,\n"
+                "GOOGLE_CLIENT_SECRET, GOOGLE_ISSUER, GITHUB_CLIENT_ID,\n"
+                "GITHUB_CLIENT_SECRET, GITHUB_BASE_URL, GITHUB_API_URL (each\n"
+                "*_CLIENT_ID and *_CLIENT_SECRET also from the file *_FILE\n"
+                "names),\n"
                 "NANO_PACKS_FILE, STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET,\n"
                 "STRIPE_API_BASE.\n",
     .start = platform_start,

@@ -418,9 +418,11 @@ nano_db_status_t
 platform_session_revoke(nano_db_t *db, const char *jti, const char *user_id)
 {
     /* Until the latest exp any copy can carry: a copy renewed before now
-     * expires by now + the token's age (no renewal passes once the row
-     * is in), where the cookie presented may expire much sooner and let
-     * a renewed copy live again after it (found by a probe). */
+     * expires by now + the longest token age (NANO_TOKEN_MAX_AGE: one
+     * issued before NANO_SESSION_MAX_AGE was shortened too; no renewal
+     * passes once the row is in), where the cookie presented may expire
+     * much sooner and let a renewed copy live again after it (found by a
+     * probe). */
     static const char *const  sql[] = {
         "INSERT INTO \"RevokedSession\" (\"id\", \"userId\", \"expires\")"
         " VALUES ($1, $2, $3) ON CONFLICT (\"id\") DO NOTHING",

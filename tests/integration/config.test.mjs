@@ -600,9 +600,10 @@ test('backends: --help works anywhere and names every variable the app reads', (
     const names = (text) => new Set([...text.matchAll(/(?:getenv|env_int)\(\s*"([A-Z0-9_]+)"/g)].map((m) => m[1]));
     const lib = names(src('backends/lib'));
     lib.delete('JOURNAL_STREAM');                                 // systemd's, not the operator's
-    // read only by the platform (the password pool, the packs) or only
-    // by the modules (their runner, in-flight limit, text timeout)
-    const platformOnly = ['NANO_BCRYPT_THREADS', 'NANO_BCRYPT_QUEUE', 'NANO_PACKS_FILE'];
+    // read only by the platform (the password pool, the packs, the
+    // session lifetime) or only by the modules (their runner, in-flight
+    // limit, text timeout)
+    const platformOnly = ['NANO_BCRYPT_THREADS', 'NANO_BCRYPT_QUEUE', 'NANO_PACKS_FILE', 'NANO_SESSION_MAX_AGE'];
     const moduleOnly = ['NANO_MAX_INFLIGHT_PER_USER', 'NANO_JOBS_MAX', 'NANO_JOBS_BODY_MB',
         'NANO_JOBS_DOWNLOAD_MB', 'NANO_JOBS_DRAIN_SECS', 'NANO_TEXT_WHOLE_TIMEOUT_MS'];
     for (const n of [...platformOnly, ...moduleOnly]) assert.ok(lib.delete(n), `${n} is read in backends/lib`);
@@ -677,6 +678,14 @@ test('backends: a backend with a bad setting stops at start, naming it', () => {
         ['platform', 'NANO_BCRYPT_THREADS', 'four'],
         ['platform', 'NANO_BCRYPT_QUEUE', '8k'],
         ['platform', 'NANO_BCRYPT_QUEUE', '99999999999999999999'],
+        // the session lifetime may only shorten the 30 days everything
+        // else keeps state for, and not below five minutes
+        ['platform', 'NANO_SESSION_MAX_AGE', '2592001'],
+        ['platform', 'NANO_SESSION_MAX_AGE', '299'],
+        ['platform', 'NANO_SESSION_MAX_AGE', '0'],
+        ['platform', 'NANO_SESSION_MAX_AGE', '1h'],
+        ['platform', 'NANO_SESSION_MAX_AGE', '3600 '],
+        ['platform', 'NANO_SESSION_MAX_AGE', '-3600'],
     ];
     for (const [app, name, value] of bad) {
         const sock = path.join(tmpRoot, `bad-${app}.sock`);

@@ -9,7 +9,10 @@
 //   - the platform run with NANO_SESSION_FORMAT=jwe (and a key file
 //     naming kids) issues a JWE that next-auth's decode() and getToken()
 //     read, with the kid of its signing key, and the gateway accepts; a
-//     Next.js app's withAuth middleware lets it through.
+//     Next.js app's withAuth middleware lets it through;
+//   - with NANO_SESSION_MAX_AGE (session.maxAge) the platform's JWE ends
+//     where next-auth's encode() with that maxAge ends it, and a token
+//     a Next.js app minted with it passes.
 //
 // Run by scripts/test.sh against the test stack, with next-auth installed
 // by `npm ci --prefix tests/nextauth`.
@@ -213,4 +216,21 @@ test('NANO_SESSION_FORMAT=jwe: the platform issues a JWE next-auth decode()s, wi
     // back to JWS
     const p = await signedInUser('pjws');
     assert.equal(p.jar.get(SESSION_COOKIE).split('.').length, 3, 'JWS again by default');
+});
+
+// session.maxAge shared by a Next.js app and the platform: both write the
+// same lifetime, and each reads the other's.
+test('NANO_SESSION_MAX_AGE: the platform\'s JWE ends as next-auth\'s encode() with that maxAge ends it', async () => {
+    const maxAge = 3600;
+    await withBackendEnv('platform', ['NANO_SESSION_FORMAT=jwe', `NANO_SESSION_MAX_AGE=${maxAge}`], async () => {
+        const p = await signedInUser('pjweage');
+        const token = p.jar.get(SESSION_COOKIE);
+        const payload = await decode({ token, secret: SECRET });
+        assert.equal(payload.exp - payload.iat, maxAge, 'the platform\'s lifetime');
+        const theirs = await encode({ token: { sub: p.me.id, email: p.user.email, name: p.user.name }, secret: SECRET, maxAge });
+        const t = await decode({ token: theirs, secret: SECRET });
+        assert.equal(t.exp - t.iat, maxAge, 'next-auth\'s, the same');
+        assert.equal((await me(`${SESSION_COOKIE}=${theirs}`)).status, 200, 'the gateway takes next-auth\'s');
+        assert.equal((await session(`${SESSION_COOKIE}=${theirs}`)).json().user?.email, p.user.email, 'so does the platform');
+    });
 });

@@ -1,13 +1,14 @@
 /*
  * Session cookies as the platform writes them: names and attributes over
- * http and https, reading them back, renewal keeping the session id, and
- * clearing every chunk on sign-out.
+ * http and https, reading them back, renewal keeping the session id,
+ * clearing every chunk on sign-out, and NANO_SESSION_MAX_AGE.
  */
 
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -79,6 +80,20 @@ set_cookie_value(const nano_res_t *res, const char *name, char *out,
     memcpy(out, p, end - p);
     out[end - p] = '\0';
     return 0;
+}
+
+/* req carries the session cookie res set, as the browser sends it back
+ * (param: the HTTP_COOKIE param's room, envp's for make_req). */
+static void
+req_with_cookie_of(const nano_res_t *res, nano_req_t *req, char **envp,
+    char *param, size_t cap)
+{
+    char  value[4096];
+
+    assert_int_equal(set_cookie_value(res, "next-auth.session-token", value,
+                                      sizeof(value)), 0);
+    snprintf(param, cap, "HTTP_COOKIE=next-auth.session-token=%s", value);
+    make_req(req, envp, param);
 }
 
 static void
@@ -175,11 +190,7 @@ test_issue_then_read_back_and_renew(void **state)
     nano_res_init(&res2);
     assert_int_equal(nano_session_issue(&req2, &res2, &user, jti,
                                         NOW + 86400, NULL), 0);
-    assert_int_equal(set_cookie_value(&res2, "next-auth.session-token", value,
-                                      sizeof(value)), 0);
-    snprintf(param, sizeof(param), "HTTP_COOKIE=next-auth.session-token=%s",
-             value);
-    make_req(&req2, envp2, param);
+    req_with_cookie_of(&res2, &req2, envp2, param, sizeof(param));
     nano_session_cleanup(&s);
     nano_session_init(&s);
     assert_int_equal(nano_session_read(&req2, NOW + 86400, &s),
@@ -250,6 +261,93 @@ test_clear_removes_plain_and_chunks(void **state)
     teardown_config();
 }
 
+/* NANO_SESSION_MAX_AGE set to v: nano_session_configure's result, the
+ * refusal's message in err. */
+static int
+configure_age(const char *v, char *err, size_t errlen)
+{
+    if (v == NULL) {
+        unsetenv("NANO_SESSION_MAX_AGE");
+    } else {
+        setenv("NANO_SESSION_MAX_AGE", v, 1);
+    }
+    err[0] = '\0';
+    return nano_session_configure(err, errlen);
+}
+
+/* A shorter lifetime governs the token's exp, the cookie's Expires and
+ * the renewal age; its end is the token's end. */
+static void
+test_max_age_shortens_the_session(void **state)
+{
+    nano_req_t       req, req2;
+    nano_res_t       res;
+    nano_session_t   s;
+    char            *envp[4], *envp2[4], param[8192], err[256];
+    long long        exp = 0;
+
+    (void) state;
+    assert_int_equal(configure_age(NULL, err, sizeof(err)), 0);
+    assert_int_equal(nano_session_max_age(), 30 * 24 * 3600);
+    assert_int_equal(nano_session_update_age(), 24 * 3600);
+    assert_int_equal(configure_age("", err, sizeof(err)), 0);
+    assert_int_equal(nano_session_max_age(), 30 * 24 * 3600);
+
+    assert_int_equal(configure_age("600", err, sizeof(err)), 0);
+    assert_int_equal(nano_session_max_age(), 600);
+    assert_int_equal(nano_session_update_age(), 20);
+
+    setup_config(0);
+    make_req(&req, envp, NULL);
+    nano_res_init(&res);
+    assert_int_equal(nano_session_issue(&req, &res, &user, NULL, NOW, &exp),
+                     0);
+    assert_int_equal(exp, NOW + 600);
+    assert_non_null(strstr(res.headers.data,
+                           "; Expires=Tue, 14 Nov 2023 22:23:20 GMT"));
+    req_with_cookie_of(&res, &req2, envp2, param, sizeof(param));
+    nano_session_init(&s);
+    assert_int_equal(nano_session_read(&req2, NOW + 599, &s), NANO_TOKEN_OK);
+    assert_int_equal(s.claims.exp, NOW + 600);
+    nano_session_cleanup(&s);
+    nano_session_init(&s);
+    assert_int_equal(nano_session_read(&req2, NOW + 600 + 61, &s),
+                     NANO_TOKEN_EXPIRED);
+    nano_session_cleanup(&s);
+    nano_res_cleanup(&res);
+
+    /* the least and the most */
+    assert_int_equal(configure_age("300", err, sizeof(err)), 0);
+    assert_int_equal(nano_session_update_age(), 10);
+    assert_int_equal(configure_age("2592000", err, sizeof(err)), 0);
+    assert_int_equal(nano_session_max_age(), 2592000);
+
+    teardown_config();
+    assert_int_equal(configure_age(NULL, err, sizeof(err)), 0);
+}
+
+/* Only shorter, plain digits: a refusal names the variable and its range
+ * and leaves the default. */
+static void
+test_max_age_refuses_bad_values(void **state)
+{
+    static const char *const  bad[] = {
+        "299", "0", "2592001", "99999999999999999999", "10m", " 600",
+        "600 ", "+600", "-600", "0x258", "6e2", "1.5",
+    };
+    char                      err[256];
+    size_t                    i;
+
+    (void) state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_int_equal(configure_age(bad[i], err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "NANO_SESSION_MAX_AGE must be a number"
+                                    " from 300 to 2592000"));
+        assert_int_equal(nano_session_max_age(), 30 * 24 * 3600);
+    }
+    assert_int_equal(configure_age(NULL, err, sizeof(err)), 0);
+}
+
 int
 main(void)
 {
@@ -259,6 +357,8 @@ main(void)
         cmocka_unit_test(test_issue_then_read_back_and_renew),
         cmocka_unit_test(test_read_refuses_forged_and_reports_presence),
         cmocka_unit_test(test_clear_removes_plain_and_chunks),
+        cmocka_unit_test(test_max_age_shortens_the_session),
+        cmocka_unit_test(test_max_age_refuses_bad_values),
     };
 
     return cmocka_run_group_tests_name("session", tests, NULL, NULL);
