@@ -603,13 +603,13 @@ export function createFakeProviders(opts) {
                 if (marks.has('cut-answer')) return sendCut(res, 200, Buffer.from(JSON.stringify(answer)), { 'Content-Type': 'application/json' });
                 return send(res, 200, answer);
             }
-            await streamChat(res, j, { id, created, words, usage, finish, marks, key });
+            await streamChat(res, j, { id, created, words, usage, finish, marks, key, flavor });
         } finally {
             stats.inFlight--;
         }
     }
 
-    async function streamChat(res, j, { id, created, words, usage, finish, marks, key }) {
+    async function streamChat(res, j, { id, created, words, usage, finish, marks, key, flavor }) {
         res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
         const chunk = (delta, finishReason = null) => ({
             id, object: 'chat.completion.chunk', created, model: j.model, system_fingerprint: 'fp_fake',
@@ -649,6 +649,14 @@ export function createFakeProviders(opts) {
             if (marks.has('key-in-stream') && i === 2) {
                 // an error event that quotes the caller's key whole
                 write({ error: { message: `The request made with ${key} failed.`, type: 'server_error', param: null, code: null } });
+                res.end();
+                return;
+            }
+            if (marks.has('inspect-in-stream') && i === 2 && flavor === 'dashscope') {
+                // DashScope's output check stopping a stream: its native
+                // failure event, named error, with its HTTP status as a
+                // comment and its {request_id, code, message}
+                res.write(`event:error\n:HTTP_STATUS/400\ndata:${JSON.stringify({ request_id: rid(), code: 'DataInspectionFailed', message: 'Output data may contain inappropriate content.' })}\n\n`);
                 res.end();
                 return;
             }
