@@ -858,6 +858,10 @@ export function createFakeProviders(opts) {
         if (t.marks.has('fail-task')) {
             return send(res, 200, { request_id, output: { task_id: id, task_status: 'FAILED', code: 'InternalError', message: 'An internal error has occured, please try again later or contact service support.', ...times } });
         }
+        if (t.marks.has('key-in-task')) {
+            // a failed task whose message quotes the caller's key whole
+            return send(res, 200, { request_id, output: { task_id: id, task_status: 'FAILED', code: 'InternalError', message: `The task made with ${bearer(req)} failed.`, ...times } });
+        }
         if (t.marks.has('safety-task')) {
             return send(res, 200, { request_id, output: { task_id: id, task_status: 'FAILED', code: 'DataInspectionFailed', message: 'Output data may contain inappropriate content.', ...times } });
         }
