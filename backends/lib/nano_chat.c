@@ -232,7 +232,13 @@ nano_chat_map_error(nano_provider_t p, long status, const char *code,
     if (nano_chat_has(code, "content_filter")
         || nano_chat_has(code, "content_policy")
         || nano_chat_has(code, "data_inspection")
+        /* DashScope's native codes: DataInspectionFailed,
+         * InternalError.Algo.DataInspectionFailed, the latter also
+         * quoted in a compatible-mode message */
+        || nano_chat_has(code, "datainspection")
         || nano_chat_has(type, "content_filter")
+        || (p == NANO_PROVIDER_DASHSCOPE
+            && nano_chat_has(message, "datainspection"))
         /* xAI names no code: its message says it */
         || (p == NANO_PROVIDER_XAI
             && (nano_chat_has(message, "usage guidelines")
@@ -274,8 +280,9 @@ nano_chat_map_error(nano_provider_t p, long status, const char *code,
         return nano_provider_error_auth(err, p, status);
     }
     if (in_stream) {
-        if (nano_chat_has(code, "rate_limit") || nano_chat_has(type,
-                                                              "rate_limit"))
+        if (nano_chat_has(code, "rate_limit")
+            || nano_chat_has(type, "rate_limit")
+            || nano_chat_has(code, "throttling"))
         {
             return nano_provider_error_set(err, NANO_PERR_QUOTA, 0,
                 "%s's rate limit was reached during the answer%s%s", who,
@@ -405,6 +412,13 @@ nano_chat_parse_chunk(nano_provider_t p, const char *data, size_t len,
     }
     choices = json_object_get(root, "choices");
     if (!json_is_array(choices)) {
+        /* DashScope's native error shape {"request_id","code","message"},
+         * as its streams send a failure (event: error) */
+        if (json_object_get(root, "code") != NULL
+            && nano_chat_error_json(p, 0, root, err))
+        {
+            return -1;
+        }
         return nano_provider_error_set(err, NANO_PERR_BAD_RESPONSE, 0,
             "%s sent a stream chunk without choices", who);
     }
@@ -465,13 +479,21 @@ nano_chat_stream_event(void *ctx, const char *event, const char *data,
     nano_chat_chunk_t    c;
     int                  rc = 0;
 
-    (void) event;
     nano_chat_chunk_init(&c);
     if (s->done) {
         goto out;    /* nothing counts after [DONE] */
     }
     if (nano_chat_parse_chunk(s->provider, data, len, &c, s->err) != 0) {
         rc = NANO_CHAT_EV_ERROR;
+        /* an event named error is the provider's failure, whatever its
+         * data: not an answer we misread */
+        if (strcmp(event, "error") == 0 && s->err != NULL
+            && strcmp(s->err->code, NANO_PERR_BAD_RESPONSE) == 0)
+        {
+            nano_provider_error_set(s->err, NANO_PERR_PROVIDER, 0,
+                "%s failed during the answer",
+                nano_provider_info(s->provider)->label);
+        }
         goto out;
     }
     if (c.done) {

@@ -360,6 +360,24 @@ nano_job_store(nano_job_t *job, const void *data, size_t len,
 nano_job_next_t
 nano_job_fail(nano_job_t *job, const char *code, const char *message)
 {
+    nano_provider_error_t        err;
+    const nano_provider_info_t  *info;
+    const char                  *key;
+    int                          p;
+
+    /* the provider's words may quote its key, in a 200 answer too (a
+     * failed task's message): the row and the log never hold it.  A key
+     * of 24 characters and more is elided as key-like anyway */
+    p = job->provider != NULL ? nano_provider_by_name(job->provider->name)
+                              : -1;
+    info = p >= 0 ? nano_provider_info((nano_provider_t) p) : NULL;
+    key = info != NULL ? getenv(info->key_env) : NULL;
+    if (key != NULL && message != NULL && strstr(message, key) != NULL) {
+        nano_provider_error_init(&err);
+        snprintf(err.message, sizeof(err.message), "%s", message);
+        nano_provider_error_scrub(&err, key);
+        message = err.message;
+    }
     json_decref(job->error);
     job->error = json_pack("{s:s, s:s}", "code", code, "message", message);
     return NANO_JOB_FAILED;

@@ -202,6 +202,53 @@ const GEMINI_STATUS = {
     500: 'INTERNAL', 503: 'UNAVAILABLE', 504: 'DEADLINE_EXCEEDED',
 };
 
+// Gemini reads a request as a protocol buffer: a field name it does not
+// know (lowerCamel or snake_case) is a 400, not ignored.  Each message's
+// known fields, lowerCamel.
+const GEMINI_FIELDS = {
+    request: ['model', 'contents', 'tools', 'toolConfig', 'safetySettings', 'systemInstruction',
+        'generationConfig', 'cachedContent'],
+    content: ['role', 'parts'],
+    part: ['text', 'inlineData', 'fileData', 'functionCall', 'functionResponse', 'executableCode',
+        'codeExecutionResult', 'thought', 'thoughtSignature', 'videoMetadata'],
+    blob: ['mimeType', 'data'],
+    generationConfig: ['stopSequences', 'responseMimeType', 'responseSchema', 'responseJsonSchema',
+        'responseModalities', 'candidateCount', 'maxOutputTokens', 'temperature', 'topP', 'topK', 'seed',
+        'presencePenalty', 'frequencyPenalty', 'responseLogprobs', 'logprobs', 'enableEnhancedCivicAnswers',
+        'speechConfig', 'thinkingConfig', 'imageConfig', 'mediaResolution'],
+    imageConfig: ['aspectRatio', 'imageSize'],
+};
+const camel = (k) => k.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
+
+// The first field of obj that message does not have, as Gemini words
+// it ('Unknown name "x" at \'generation_config\''), or null.
+function geminiUnknown(obj, message, at) {
+    if (!isObj(obj)) return null;
+    const bad = Object.keys(obj).find((k) => !GEMINI_FIELDS[message].includes(camel(k)));
+    if (bad === undefined) return null;
+    return { field: at, description: `Invalid JSON payload received. Unknown name "${bad}"${at ? ` at '${at}'` : ''}: Cannot find field.` };
+}
+
+// The first unknown name anywhere in a generateContent request, or null.
+function geminiRequestUnknown(j) {
+    if (!isObj(j)) return null;
+    const contents = Array.isArray(j.contents) ? j.contents : [];
+    for (const [i, c] of contents.entries()) {
+        const inContent = geminiUnknown(c, 'content', `contents[${i}]`);
+        if (inContent) return inContent;
+        for (const [k, pt] of (Array.isArray(c?.parts) ? c.parts : []).entries()) {
+            const at = `contents[${i}].parts[${k}]`;
+            const inPart = geminiUnknown(pt, 'part', at)
+                ?? geminiUnknown(pt?.inlineData ?? pt?.inline_data, 'blob', `${at}.inline_data`);
+            if (inPart) return inPart;
+        }
+    }
+    const gc = j.generationConfig ?? j.generation_config;
+    return geminiUnknown(j, 'request', '')
+        ?? geminiUnknown(gc, 'generationConfig', 'generation_config')
+        ?? geminiUnknown(gc?.imageConfig ?? gc?.image_config, 'imageConfig', 'generation_config.image_config');
+}
+
 function geminiError(res, code, message, details) {
     send(res, code, { error: { code, message, status: GEMINI_STATUS[code] || 'UNKNOWN', ...(details ? { details } : {}) } });
 }
@@ -320,6 +367,16 @@ export function createFakeProviders(opts) {
         if (!/image/.test(model)) {
             return geminiError(res, 404, `models/${model} is not found for API version v1beta, or is not supported for generateContent.`);
         }
+        // unknown names, as the real API refuses them (every one a
+        // client could misspell in what it sends)
+        const unknown = geminiRequestUnknown(j);
+        if (unknown) {
+            return geminiError(res, 400, unknown.description, [
+                { '@type': 'type.googleapis.com/google.rpc.BadRequest', fieldViolations: [unknown] },
+            ]);
+        }
+        const badRole = Array.isArray(j.contents) && j.contents.find((c) => isObj(c) && c.role !== undefined && !['user', 'model'].includes(c.role));
+        if (badRole) return geminiError(res, 400, 'Please use a valid role: user, model.');
         const parts = isObj(j) && Array.isArray(j.contents) && isObj(j.contents[0]) && Array.isArray(j.contents[0].parts)
             ? j.contents[0].parts : null;
         if (!parts || parts.length === 0) {
@@ -347,6 +404,10 @@ export function createFakeProviders(opts) {
         const mods = gc?.responseModalities ?? gc?.response_modalities;
         if (mods !== undefined && (!Array.isArray(mods) || mods.some((m) => !['TEXT', 'IMAGE'].includes(m)))) {
             return geminiError(res, 400, 'Invalid value at \'generation_config.response_modalities\'');
+        }
+        // int32, as the proto has it
+        if (gc?.seed !== undefined && (!isInt(gc.seed) || gc.seed < -2147483648 || gc.seed > 2147483647)) {
+            return geminiError(res, 400, `Invalid value at 'generation_config.seed' (TYPE_INT32), ${JSON.stringify(gc.seed)}`);
         }
         const ratio = gc?.imageConfig?.aspectRatio ?? gc?.image_config?.aspect_ratio;
         if (ratio !== undefined && !['1:1', '2:3', '3:2', '3:4', '4:3', '4:5', '5:4', '9:16', '16:9', '21:9'].includes(ratio)) {
@@ -515,8 +576,18 @@ export function createFakeProviders(opts) {
         },
     };
 
+    // What OpenAI's chat completions take; any other name is refused
+    // there ("Unrecognized request argument supplied"), not ignored.
+    const OPENAI_CHAT_FIELDS = ['model', 'messages', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens',
+        'temperature', 'top_p', 'n', 'stop', 'presence_penalty', 'frequency_penalty', 'logit_bias', 'logprobs',
+        'top_logprobs', 'user', 'seed', 'tools', 'tool_choice', 'parallel_tool_calls', 'response_format',
+        'service_tier', 'store', 'metadata', 'modalities', 'audio', 'prediction', 'reasoning_effort',
+        'web_search_options', 'verbosity', 'prompt_cache_key', 'safety_identifier', 'functions', 'function_call'];
+
     function chatValidate(flavor, j) {
         if (!isObj(j)) return ['The request body must be a JSON object.', null];
+        const unknown = flavor === 'openai' && Object.keys(j).find((k) => !OPENAI_CHAT_FIELDS.includes(k));
+        if (unknown) return [`Unrecognized request argument supplied: ${unknown}`, null];
         if (typeof j.model !== 'string' || !j.model) return ['you must provide a model parameter', 'model'];
         if (!Array.isArray(j.messages) || j.messages.length === 0) {
             return ["Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.", 'messages'];
@@ -603,13 +674,13 @@ export function createFakeProviders(opts) {
                 if (marks.has('cut-answer')) return sendCut(res, 200, Buffer.from(JSON.stringify(answer)), { 'Content-Type': 'application/json' });
                 return send(res, 200, answer);
             }
-            await streamChat(res, j, { id, created, words, usage, finish, marks, key });
+            await streamChat(res, j, { id, created, words, usage, finish, marks, key, flavor });
         } finally {
             stats.inFlight--;
         }
     }
 
-    async function streamChat(res, j, { id, created, words, usage, finish, marks, key }) {
+    async function streamChat(res, j, { id, created, words, usage, finish, marks, key, flavor }) {
         res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
         const chunk = (delta, finishReason = null) => ({
             id, object: 'chat.completion.chunk', created, model: j.model, system_fingerprint: 'fp_fake',
@@ -649,6 +720,14 @@ export function createFakeProviders(opts) {
             if (marks.has('key-in-stream') && i === 2) {
                 // an error event that quotes the caller's key whole
                 write({ error: { message: `The request made with ${key} failed.`, type: 'server_error', param: null, code: null } });
+                res.end();
+                return;
+            }
+            if (marks.has('inspect-in-stream') && i === 2 && flavor === 'dashscope') {
+                // DashScope's output check stopping a stream: its native
+                // failure event, named error, with its HTTP status as a
+                // comment and its {request_id, code, message}
+                res.write(`event:error\n:HTTP_STATUS/400\ndata:${JSON.stringify({ request_id: rid(), code: 'DataInspectionFailed', message: 'Output data may contain inappropriate content.' })}\n\n`);
                 res.end();
                 return;
             }
@@ -778,6 +857,10 @@ export function createFakeProviders(opts) {
         if (age < opts.taskMs) return send(res, 200, { request_id, output: { task_id: id, task_status: 'RUNNING', ...times } });
         if (t.marks.has('fail-task')) {
             return send(res, 200, { request_id, output: { task_id: id, task_status: 'FAILED', code: 'InternalError', message: 'An internal error has occured, please try again later or contact service support.', ...times } });
+        }
+        if (t.marks.has('key-in-task')) {
+            // a failed task whose message quotes the caller's key whole
+            return send(res, 200, { request_id, output: { task_id: id, task_status: 'FAILED', code: 'InternalError', message: `The task made with ${bearer(req)} failed.`, ...times } });
         }
         if (t.marks.has('safety-task')) {
             return send(res, 200, { request_id, output: { task_id: id, task_status: 'FAILED', code: 'DataInspectionFailed', message: 'Output data may contain inappropriate content.', ...times } });

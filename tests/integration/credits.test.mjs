@@ -340,6 +340,30 @@ test('refunds exactly once against the fake: nano-banana [fake:500] retried then
     assert.equal(ledgerSum(u.id), balanceOf(u.id));
 });
 
+// A failed task whose message (in a 200 poll answer) quotes the key: the
+// generation and the log say [key] (until 2026-12-07 only an error
+// status was scrubbed, and a key shorter than the 24 characters elided
+// as key-like showed).
+test('wan-2.5: a failed task whose message quotes the key shows and logs it as [key], refunded', async () => {
+    const m = 'wan-2.5';
+    assert.ok(has(m), 'wan-2.5 is in the registry');
+    const u = await person('key-in-task');
+    const logFile = `${STATE}/logs/${m}.log`;
+    const logFrom = fs.statSync(logFile).size;
+    const r = await generate(u.jar, m, { prompt: `video [fake:key-in-task] ${tag()}` });
+    assert.equal(r.status, 202, r.text);
+    const { g, ledger } = await endedLedger(u, m, r.json().id);
+    assert.equal(g.status, 'failed', JSON.stringify(g));
+    assert.equal(g.error.code, 'provider_error');
+    assert.ok(!JSON.stringify(g).includes('fake-provider-key'), `the key in the generation: ${g.error.message}`);
+    assert.match(g.error.message, /made with \[key\] failed/, g.error.message);
+    const logged = fs.readFileSync(logFile, 'utf8').slice(logFrom);
+    assert.ok(!logged.includes('fake-provider-key'), 'the key in the log');
+    assert.match(logged, /made with \[key\] failed/, 'the failure is logged');
+    assert.deepEqual(ledger.map((x) => x[0]), ['debit', 'refund']);
+    assert.equal(balanceOf(u.id), 100);
+});
+
 test('wan-2.5 refunds: a failed task and a refused submit are refunded once', async () => {
     const m = 'wan-2.5';
     assert.ok(has(m), 'wan-2.5 is in the registry');

@@ -242,6 +242,54 @@ for (const [flavor, base, authStatus, authMessage] of CHAT) {
     });
 }
 
+// Gemini (a protocol buffer behind JSON) and OpenAI refuse a field name
+// they do not know: a client that misspells one learns it here, not
+// against the real API (until 2026-12-07 the fake ignored any).
+test('gemini and openai: an unknown field name is a 400, as the real APIs answer; every C request is known', async () => {
+    const G = '/v1beta/models/gemini-2.5-flash-image:generateContent';
+    const text = { parts: [{ text: 'x' }] };
+    for (const [body, description] of [
+        [{ contents: [text], generationConfig: { responseModalities: ['IMAGE'], aspect_ratio: '1:1' } },
+            'Invalid JSON payload received. Unknown name "aspect_ratio" at \'generation_config\': Cannot find field.'],
+        [{ contents: [text], generationConfig: { imageConfig: { ratio: '1:1' } } },
+            'Invalid JSON payload received. Unknown name "ratio" at \'generation_config.image_config\': Cannot find field.'],
+        [{ contents: [text], seed: 7 }, 'Invalid JSON payload received. Unknown name "seed": Cannot find field.'],
+        [{ contents: [{ parts: [{ text: 'x' }, { inline_data: { mime: 'image/png', data: 'iVBO' } }] }] },
+            'Invalid JSON payload received. Unknown name "mime" at \'contents[0].parts[1].inline_data\': Cannot find field.'],
+        [{ contents: [{ role: 'user', parts: [{ image: 'x' }] }] },
+            'Invalid JSON payload received. Unknown name "image" at \'contents[0].parts[0]\': Cannot find field.'],
+        [{ contents: [{ role: 'system', parts: [{ text: 'x' }] }] }, 'Please use a valid role: user, model.'],
+        [{ contents: [text], generationConfig: { seed: 2147483648 } }, 'Invalid value at \'generation_config.seed\' (TYPE_INT32), 2147483648'],
+    ]) {
+        const a = await call('POST', G, { headers: goog(), body });
+        assert.equal(a.status, 400, `${JSON.stringify(body)}: ${a.text}`);
+        const e = JSON.parse(a.text).error;
+        assert.deepEqual([e.status, e.message], ['INVALID_ARGUMENT', description]);
+        assert.equal(cParse('gemini', 'error', a.body, a.status).code, 'bad_request');
+    }
+    // both spellings of a known name pass
+    let a = await call('POST', G, {
+        headers: goog(),
+        body: { contents: [{ role: 'user', parts: [{ text: 'x' }] }], generation_config: { response_modalities: ['TEXT', 'IMAGE'], image_config: { aspect_ratio: '1:1' }, seed: 0 } },
+    });
+    assert.equal(a.status, 200, a.text);
+    // what the C client sends, with every option
+    const img = path.join(ROOT, 'build/tests/fake-input.png');
+    fs.mkdirSync(path.dirname(img), { recursive: true });
+    fs.writeFileSync(img, Buffer.from('89504e470d0a1a0a', 'hex'));
+    a = await send('gemini', ['--prompt', 'x', '--aspect', '4:3', '--seed', '2147483647', '--image', img, '--mime', 'image/png'], goog());
+    assert.equal(a.status, 200, a.text);
+
+    a = await call('POST', '/v1/chat/completions', { headers: auth(), body: { model: 'm', messages: [{ role: 'user', content: 'x' }], max_output_tokens: 5 } });
+    assert.equal(a.status, 400);
+    assert.equal(JSON.parse(a.text).error.message, 'Unrecognized request argument supplied: max_output_tokens');
+    assert.deepEqual(cParse('openai', 'error', a.body, a.status).code, 'bad_request');
+    for (const stream of [[], ['--stream']]) {
+        a = await send('openai', ['--prompt', 'x', '--seed', '3', ...stream], auth(), '/v1');
+        assert.equal(a.status, 200, a.text);
+    }
+});
+
 test('chat: validation like the real API (stream_options without stream, empty messages)', async () => {
     let a = await call('POST', '/v1/chat/completions', {
         headers: auth(), body: { model: 'm', messages: [{ role: 'user', content: 'x' }], stream_options: { include_usage: true } },

@@ -95,12 +95,14 @@ test('money: video jobs (wan-2.5)', { skip: !has('wan-2.5') }, () => jobs('wan-2
     '[fake:malformed]', '[fake:safety]', '[fake:fail-task]', '[fake:safety-task]', '[fake:cancel-task]',
     '[fake:poll-429=2]', '[fake:poll-drop=2]', '[fake:poll-garbage=2]', '[fake:busy-download=2]',
     '[fake:cut-download]', '[fake:short-download]', '[fake:cut-download=1]', '[fake:quota-exhausted]',
+    '[fake:key-in-task]',
 ]));
 
 const TEXT = ['', '[fake:500]', '[fake:429]', '[fake:503-once]', '[fake:drop-once]', '[fake:auth]', '[fake:bad-request]',
     '[fake:malformed]', '[fake:safety]', '[fake:quota-exhausted]', '[fake:content-filter]', '[fake:odd-unicode]',
     '[fake:no-usage]', '[fake:cut]', '[fake:cut=0]', '[fake:cut=99]', '[fake:error-in-stream]',
-    '[fake:error-in-stream=0]', '[fake:key-in-stream]', '[fake:malformed-chunk]', '[fake:cut-answer]'];
+    '[fake:error-in-stream=0]', '[fake:key-in-stream]', '[fake:malformed-chunk]', '[fake:cut-answer]',
+    '[fake:inspect-in-stream]'];
 
 for (const m of ['qwen', 'grok', 'openai']) {
     test(`money: text answers, whole and streamed (${m})`, { skip: !has(m) }, () => onFake(m, async () => {

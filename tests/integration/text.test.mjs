@@ -382,6 +382,26 @@ for (const m of ['grok', 'qwen'].filter(has)) {
     });
 }
 
+// DashScope's output check stopping a stream after some words, in its
+// native failure event (event:error, {"request_id","code","message"}):
+// the person reads a content block, refunded, not "a stream chunk
+// without choices" (until 2026-12-07, bad_response).
+if (has('qwen')) {
+    test('qwen: DashScope\'s native error event mid-stream (DataInspectionFailed) ends blocked, refunded, asked once', async () => {
+        const u = await person('inspect-in-stream');
+        const before = await fakeStats();
+        const s = await stream(u.jar, 'qwen', { prompt: `tell me [fake:inspect-in-stream] ${tag()}`, stream: true });
+        answers.push(s.text);
+        const last = s.events.at(-1);
+        assert.equal(last?.event, 'error', s.text.slice(-300));
+        assert.equal(last.data.error, 'blocked', JSON.stringify(last.data));
+        assert.match(last.data.message, /content filter.*Output data may contain inappropriate content/, last.data.message);
+        assert.deepEqual(ledgerOf(last.data.id).map((x) => x.reason), ['debit', 'refund']);
+        assert.equal(fakeCount(await fakeStats(), 'chat.dashscope') - fakeCount(before, 'chat.dashscope'), 1, 'asked once');
+        assert.equal(balanceOf(u.id), 100);
+    });
+}
+
 // The finish_reason ends an answer (a stream that closes after it is
 // complete): a connection reset after it, before the usage chunk and
 // [DONE], is the same whole answer, charged, not a cut refunded after

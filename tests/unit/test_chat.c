@@ -344,6 +344,26 @@ static const provider_error_row_t  error_rows[] = {
       "\"Model not exist.\"}",
       "bad_request",
       "DashScope refused the request (HTTP 400): Model not exist", 0, 0 },
+    /* DashScope's own code for its content check, in its native shape
+     * and quoted in a compatible-mode message (until 2026-12-07 both
+     * read as a bad request) */
+    { "dashscope native data inspection", NANO_PROVIDER_DASHSCOPE, 400, NULL,
+      "{\"request_id\":\"r\",\"code\":\"DataInspectionFailed\","
+      "\"message\":\"Input or output data may contain inappropriate "
+      "content.\"}",
+      "blocked",
+      "DashScope's content filter refused the request: Input or output data "
+      "may contain inappropriate content", 0, 0 },
+    { "dashscope algo data inspection in message", NANO_PROVIDER_DASHSCOPE,
+      400, NULL,
+      "{\"error\":{\"message\":\"<400> InternalError.Algo."
+      "DataInspectionFailed: Input text data may contain inappropriate "
+      "content.\",\"type\":\"invalid_request_error\",\"param\":null,"
+      "\"code\":\"invalid_parameter_error\"}}",
+      "blocked",
+      "DashScope's content filter refused the request: <400> InternalError."
+      "Algo.DataInspectionFailed: Input text data may contain inappropriate "
+      "content", 0, 0 },
 };
 
 /* ---- chunks ------------------------------------------------------- */
@@ -619,6 +639,50 @@ test_stream_failures(void **state)
                                 &rc), -1);
     assert_string_equal(err.code, "stream_cut");
     assert_int_equal(nano_chat_stream_has_output(&cs), 0);
+    nano_chat_stream_cleanup(&cs);
+    nano_buf_cleanup(&sk.deltas);
+
+    /* DashScope's native failure event mid-stream (event: error, its
+     * {"request_id","code","message"}): its output check, a throttle,
+     * a model failure, and a body that is not JSON.  Until 2026-12-07
+     * each read as "a stream chunk without choices", bad_response */
+    assert_int_equal(run_stream(NANO_PROVIDER_DASHSCOPE,
+        CHUNK("Hi") "event:error\n:HTTP_STATUS/400\ndata:{\"request_id\":"
+        "\"r\",\"code\":\"DataInspectionFailed\",\"message\":\"Output "
+        "data may contain inappropriate content.\"}\n\n", 9, &sk, &cs, &err,
+        &rc), -2);
+    assert_string_equal(err.code, "blocked");
+    assert_string_equal(err.message, "DashScope's content filter refused "
+        "the request: Output data may contain inappropriate content");
+    assert_int_equal(nano_chat_stream_has_output(&cs), 1);
+    nano_chat_stream_cleanup(&cs);
+    nano_buf_cleanup(&sk.deltas);
+    assert_int_equal(run_stream(NANO_PROVIDER_DASHSCOPE,
+        "event: error\ndata: {\"request_id\":\"r\",\"code\":"
+        "\"Throttling.RateQuota\",\"message\":\"Requests rate limit "
+        "exceeded, please try again later.\"}\n\n", 3, &sk, &cs, &err, &rc),
+        -2);
+    assert_string_equal(err.code, "provider_quota");
+    assert_string_equal(err.message, "DashScope's rate limit was reached "
+        "during the answer: Requests rate limit exceeded, please try again "
+        "later");
+    assert_int_equal(err.retryable, 0);
+    nano_chat_stream_cleanup(&cs);
+    nano_buf_cleanup(&sk.deltas);
+    assert_int_equal(run_stream(NANO_PROVIDER_DASHSCOPE,
+        CHUNK("Hi") "event: error\ndata: {\"request_id\":\"r\",\"code\":"
+        "\"InvalidParameter\",\"message\":\"An error occurred in model "
+        "serving.\"}\n\n", 30, &sk, &cs, &err, &rc), -2);
+    assert_string_equal(err.code, "provider_error");
+    assert_string_equal(err.message, "DashScope failed during the answer: "
+        "An error occurred in model serving");
+    nano_chat_stream_cleanup(&cs);
+    nano_buf_cleanup(&sk.deltas);
+    assert_int_equal(run_stream(NANO_PROVIDER_DASHSCOPE,
+        CHUNK("Hi") "event: error\ndata: upstream gone\n\n", 5, &sk, &cs,
+        &err, &rc), -2);
+    assert_string_equal(err.code, "provider_error");
+    assert_string_equal(err.message, "DashScope failed during the answer");
     nano_chat_stream_cleanup(&cs);
     nano_buf_cleanup(&sk.deltas);
 
