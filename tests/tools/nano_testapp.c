@@ -27,6 +27,9 @@
  *   GET    /db/thread: nano_server_db_get(1000) / _put, as a thread would
  *   POST   /db/pipeline: {"pid"} through nano_db_pipeline_tx (a text
  *          answer's record takes that path)
+ *   POST   /db/linger?s=: {"pid"}; the server's end of the connection
+ *          stays open s seconds after its process exits (a `sleep` it
+ *          started holds it; needs pg_execute_server_program)
  */
 
 #include <stdio.h>
@@ -455,6 +458,36 @@ db_pipeline(nano_req_t *req, nano_res_t *res)
     return status;
 }
 
+/* The connection's backend starts a `sleep` that inherits its socket,
+ * in a session of its own (pg_terminate_backend signals the backend's
+ * process group): once the backend ends, its FATAL reaches the client
+ * while the socket stays open, as during a loaded server's slow exit. */
+static int
+db_linger(nano_req_t *req, nano_res_t *res)
+{
+    nano_db_t         *db = need_db(req, res);
+    nano_db_status_t   st;
+    PGresult          *r;
+    char               sql[160];
+    long               s = query_long(req, "s", 5);
+
+    if (db == NULL) {
+        return 503;
+    }
+    if (s < 1 || s > 60) {
+        return nano_res_error(res, 400, "bad_request", "s: 1 to 60");
+    }
+    snprintf(sql, sizeof(sql), "COPY (SELECT 1) TO PROGRAM"
+             " 'setsid sleep %ld </dev/null >/dev/null 2>&1 &'", s);
+    r = nano_db_exec(db, sql, 0, NULL, PGRES_COMMAND_OK, &st);
+    if (r == NULL) {
+        return nano_res_error(res, st == NANO_DB_UNAVAILABLE ? 503 : 500,
+                              "db", nano_db_last_error(db));
+    }
+    PQclear(r);
+    return db_state(db, res, "SELECT pg_backend_pid()::text, NULL");
+}
+
 static const nano_route_t  routes[] = {
     { "GET",    "/echo/{id}",              echo, 0, 0 },
     { "DELETE", "/echo/{id}",              echo, 0, 0 },
@@ -475,6 +508,7 @@ static const nano_route_t  routes[] = {
     { "POST",   "/db/tx-gap",              db_tx_gap, 0, 0 },
     { "GET",    "/db/thread",              db_thread, 0, 0 },
     { "POST",   "/db/pipeline",            db_pipeline, 0, 0 },
+    { "POST",   "/db/linger",              db_linger, 0, 0 },
 };
 
 static const nano_app_t  app = {
