@@ -18,7 +18,8 @@
  *   GET    /sse/unbegun: returns NANO_STREAMED without a stream
  *   GET    /db/ping: {"pid","txid"} (txid_current_if_assigned())
  *   POST   /db/tx-open: BEGIN and txid_current(), never committed
- *   GET    /db/hold?ms=: holds a pool connection for ms
+ *   GET    /db/hold?ms=: holds a pool connection for ms (logs
+ *          "db/hold: holding the connection" first)
  *   POST   /db/tx?retry=N&other=1&deadlock=1: nano_db_tx whose
  *          function fails with 40001 (40P01 with deadlock) on its first
  *          N tries, or always with 22012 with other: {"tries","status"}
@@ -324,6 +325,8 @@ db_hold(nano_req_t *req, nano_res_t *res)
     if (db == NULL) {
         return 503;
     }
+    /* the test waits for this line before it asks for the connection */
+    nano_log_info("db/hold: holding the connection");
     sleep_ms(query_long(req, "ms", 1000));
     return nano_res_json(res, 200, json_pack("{s:b}", "held", 1));
 }
