@@ -156,6 +156,21 @@ function vmHWM(pid) {
 
 // --- routes -------------------------------------------------------------------
 
+// startApp, stack.sh and make run take the socket's file for ready: it
+// appeared at bind(), before listen(), and a test asking at once was
+// refused (ECONNREFUSED) when a loaded host ran something else between
+// the two.  listen() held 1.5 s (nano-slowlisten.so) widens that moment.
+test('a unix socket appears only once it listens: asked as soon as its file exists, it answers', async (t) => {
+    const app = await startApp({ env: {
+        LD_PRELOAD: path.join(ROOT, 'build/lib/nano-slowlisten.so'), NANO_LISTEN_DELAY_MS: '1500',
+    } });
+    t.after(() => app.stop());
+    const res = await ask(app, 'GET', '/echo/first');
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json().id, 'first');
+    assert.deepEqual(fs.readdirSync(app.dir).filter((f) => f.startsWith('app.sock')), ['app.sock'], 'no bound name left beside it');
+});
+
 test('route parameters: each {name} captures one segment, an exact route beats a parameter, 404 and 405 with Allow', async (t) => {
     const app = await startApp();
     t.after(() => app.stop());
