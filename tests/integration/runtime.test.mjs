@@ -636,11 +636,15 @@ test('out of descriptors with no idle connection to close: new connections wait 
     });
     for (let k = 0; k < 100 && !began; k++) await sleep(20);
     assert.ok(began, 'the stream began');
+    const t0 = Date.now();
     const waiting = [0, 1, 2].map((i) => ask(app, 'GET', `/echo/wait${i}`, { timeout: 8000 }));
     assert.equal((await hold.done).status, 200);
     assert.deepEqual((await Promise.all(waiting)).map((r) => r.json().id), ['wait0', 'wait1', 'wait2']);
+    // once a second while they waited: about 1.5 s, longer on a loaded
+    // host (the hold's heartbeats are slept), so counted by the clock
+    const secs = (Date.now() - t0) / 1000;
     const lines = app.log().match(/accept failed: Too many open files/g) || [];
-    assert.ok(lines.length >= 1 && lines.length <= 3, `${lines.length} lines in about 1.5 s`);
+    assert.ok(lines.length >= 1 && lines.length <= Math.ceil(secs) + 1, `${lines.length} lines in ${secs.toFixed(1)} s`);
 });
 
 test('kept connections: a stop closes the idle ones at once and does not wait for them', async (t) => {
