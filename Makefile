@@ -77,7 +77,7 @@ $(foreach a,$(APPS),$(eval $(call APP_RULE,$(a))))
 
 tools: $(B)/bin/nano-migrate $(B)/bin/nano-admin $(B)/bin/nano-token \
        $(B)/bin/nano-offline $(B)/bin/nano-provider $(B)/bin/nano-testapp \
-       $(B)/lib/nano-clockskew.so
+       $(B)/lib/nano-clockskew.so $(B)/lib/nano-slowlisten.so
 
 # The operator's command line (admin/README.md).
 $(B)/bin/nano-admin: $(patsubst %.c,$(B)/obj/%.o,$(wildcard admin/*.c)) \
@@ -113,6 +113,12 @@ $(B)/bin/nano-testapp: $(B)/obj/tests/tools/nano_testapp.o $(LIBNANO)
 # Test helper: a process's wall clock set off (LD_PRELOAD), so that the
 # lease tests can run a host whose clock is wrong (never deployed).
 $(B)/lib/nano-clockskew.so: tests/tools/nano_clockskew.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -fPIC -shared -o $@ $< -ldl
+
+# Test helper: each listen() waits NANO_LISTEN_DELAY_MS (LD_PRELOAD), for
+# runtime.test.mjs's socket that must not appear before it listens.
+$(B)/lib/nano-slowlisten.so: tests/tools/nano_slowlisten.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARNINGS) -fPIC -shared -o $@ $< -ldl
 

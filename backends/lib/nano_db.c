@@ -56,6 +56,7 @@ struct nano_db_s {
     unsigned    connects;       /* connections opened: nano_db_connection */
     unsigned    sends;          /* statements handed to libpq: nano_db_sends */
     int         timed_out;      /* dropped for NANO_DB_TIMEOUT_MS */
+    int         said_fatal;     /* the server sent a FATAL while idle */
     char        sqlstate[6];
     char        errmsg[256];
 };
@@ -158,13 +159,25 @@ db_lost(nano_db_t *db, int reused, int attempt)
     return 1;
 }
 
-/* libpq prints NOTICEs (e.g. "... already exists, skipping") on stderr by
- * default; a backend's log is for its own events. */
+/*
+ * libpq prints NOTICEs (e.g. "... already exists, skipping") on stderr by
+ * default; a backend's log is for its own events.  A FATAL outside a
+ * query (pg_terminate_backend, a shutdown, idle_session_timeout) comes
+ * here too: the server ends the session after it, and until its socket
+ * closes the connection looked alive (db_closed_while_idle).
+ */
 static void
-ignore_notice(void *arg, const char *message)
+on_notice(void *arg, const PGresult *res)
 {
-    (void) arg;
-    (void) message;
+    nano_db_t   *db = arg;
+    const char  *severity;
+
+    severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    if (severity != NULL
+        && (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0))
+    {
+        db->said_fatal = 1;
+    }
 }
 
 /*
@@ -267,32 +280,35 @@ nano_db_last_sqlstate(const nano_db_t *db)
 }
 
 /*
- * 1 when an idle connection's server has gone: its socket holds the end
- * (after whatever the server said first, as the FATAL of a shutdown,
- * which libpq reads here; a notification stays queued for PQnotifies).
- * One recv that finds nothing on a live connection.
+ * 1 when an idle connection's server has gone: its socket holds the end,
+ * or the server said FATAL first (a shutdown, pg_terminate_backend),
+ * which libpq reads here and on_notice marks: the process exits after
+ * it, and on a loaded host its socket stayed open long enough for a
+ * pipeline to be sent on it and lost (a notification stays queued for
+ * PQnotifies).  One recv that finds nothing on a live connection.
  */
 static int
-db_closed_while_idle(PGconn *conn)
+db_closed_while_idle(nano_db_t *db)
 {
     ssize_t  n;
     char     c;
     int      look;
 
-    for (look = 0; look < 2; look++) {
-        n = recv(PQsocket(conn), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    for (look = 0; look < 2 && !db->said_fatal; look++) {
+        n = recv(PQsocket(db->conn), &c, 1, MSG_PEEK | MSG_DONTWAIT);
         if (n < 0) {
             return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
         }
         if (n == 0) {
             return 1;
         }
-        if (!PQconsumeInput(conn) || PQstatus(conn) != CONNECTION_OK) {
+        if (!PQconsumeInput(db->conn) || PQstatus(db->conn) != CONNECTION_OK)
+        {
             return 1;
         }
-        (void) PQisBusy(conn);   /* parses it */
+        (void) PQisBusy(db->conn);   /* parses it */
     }
-    return 0;
+    return db->said_fatal;
 }
 
 /*
@@ -356,7 +372,7 @@ db_connect(nano_db_t *db)
      * through), only before: a text answer's record was lost this way
      * and refunded. */
     if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK
-        && !db->pending && db_closed_while_idle(db->conn))
+        && !db->pending && db_closed_while_idle(db))
     {
         PQfinish(db->conn);
         db->conn = NULL;
@@ -409,7 +425,8 @@ db_connect(nano_db_t *db)
         db->down = 0;
     }
     db->connects++;
-    PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
+    db->said_fatal = 0;
+    PQsetNoticeReceiver(db->conn, on_notice, db);
     return db_check_client(db);
 }
 

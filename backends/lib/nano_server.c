@@ -232,23 +232,35 @@ out:
     return rc;
 }
 
+/*
+ * The path appears only once the socket listens: it is bound under
+ * "<path>.new" and linked to its name after listen().  Whoever waits for
+ * the file (scripts/lib/stack.sh, make run, the tests) took it for ready
+ * and was refused between bind() and listen(), a moment a loaded host
+ * stretched (found by the flakes probe).  link() fails when the path
+ * exists, as bind() did.
+ */
 static int
 nano_server_listen_unix(const char *path, mode_t mode, nano_listener_t *l)
 {
-    struct sockaddr_un  sun;
+    struct sockaddr_un  sun, tmp;
     mode_t              old;
-    int                 fd = -1;
+    int                 fd = -1, bound = 0;
 
-    if (path[0] != '/' || strlen(path) >= sizeof(sun.sun_path)) {
+    if (path[0] != '/' || strlen(path) + 4 >= sizeof(sun.sun_path)) {
         nano_log_error("unix socket path must be absolute and shorter than"
-                       " %zu bytes", sizeof(sun.sun_path));
+                       " %zu bytes", sizeof(sun.sun_path) - 4);
         return NANO_EXIT_USAGE;
     }
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
     strcpy(sun.sun_path, path);
+    tmp = sun;
+    strcat(tmp.sun_path, ".new");
 
-    if (nano_server_clear_stale(&sun) != 0) {
+    if (nano_server_clear_stale(&sun) != 0
+        || nano_server_clear_stale(&tmp) != 0)
+    {
         return NANO_EXIT_FAILURE;
     }
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -258,15 +270,19 @@ nano_server_listen_unix(const char *path, mode_t mode, nano_listener_t *l)
     /* Still single-threaded here, so the umask cannot race; it keeps the
      * socket from ever being wider than mode. */
     old = umask((mode_t) (~mode & 0777));
-    if (bind(fd, (struct sockaddr *) &sun, sizeof(sun)) != 0) {
+    if (bind(fd, (struct sockaddr *) &tmp, sizeof(tmp)) != 0) {
         umask(old);
         goto fail;
     }
     umask(old);
-    if (chmod(path, mode) != 0 || listen(fd, NANO_LISTEN_BACKLOG) != 0) {
-        unlink(path);
+    bound = 1;
+    if (chmod(tmp.sun_path, mode) != 0
+        || listen(fd, NANO_LISTEN_BACKLOG) != 0
+        || link(tmp.sun_path, path) != 0)
+    {
         goto fail;
     }
+    unlink(tmp.sun_path);
     l->fd = fd;
     strcpy(l->unix_path, path);
     snprintf(l->name, sizeof(l->name), "unix:%s", path);
@@ -274,6 +290,9 @@ nano_server_listen_unix(const char *path, mode_t mode, nano_listener_t *l)
 
 fail:
     nano_log_error("cannot listen on unix:%s: %s", path, strerror(errno));
+    if (bound) {
+        unlink(tmp.sun_path);
+    }
     if (fd >= 0) {
         close(fd);
     }

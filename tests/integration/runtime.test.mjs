@@ -16,7 +16,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fcgiKept, fcgiRequest, fcgiStream, nginxParams } from './fcgi.mjs';
-import { psql } from './accounts.mjs';
+import { psql, PSQL } from './accounts.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const APP = path.join(ROOT, 'build/bin/nano-testapp');
@@ -155,6 +155,21 @@ function vmHWM(pid) {
 }
 
 // --- routes -------------------------------------------------------------------
+
+// startApp, stack.sh and make run take the socket's file for ready: it
+// appeared at bind(), before listen(), and a test asking at once was
+// refused (ECONNREFUSED) when a loaded host ran something else between
+// the two.  listen() held 1.5 s (nano-slowlisten.so) widens that moment.
+test('a unix socket appears only once it listens: asked as soon as its file exists, it answers', async (t) => {
+    const app = await startApp({ env: {
+        LD_PRELOAD: path.join(ROOT, 'build/lib/nano-slowlisten.so'), NANO_LISTEN_DELAY_MS: '1500',
+    } });
+    t.after(() => app.stop());
+    const res = await ask(app, 'GET', '/echo/first');
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json().id, 'first');
+    assert.deepEqual(fs.readdirSync(app.dir).filter((f) => f.startsWith('app.sock')), ['app.sock'], 'no bound name left beside it');
+});
 
 test('route parameters: each {name} captures one segment, an exact route beats a parameter, 404 and 405 with Allow', async (t) => {
     const app = await startApp();
@@ -565,9 +580,17 @@ async function keptAsked(app, id) {
     return c;
 }
 
-const closedYet = async (conns) => {
+// The connections' states once `closing` of them are closed (the app
+// closes them after its answer, which under load took more than the
+// 200 ms this waited), then 200 ms more for a closure that should not
+// come to show.
+const closedYet = async (conns, closing) => {
+    const states = () => Promise.all(conns.map((c) => Promise.race([c.closed, sleep(1).then(() => 'open')])));
+    for (const t0 = Date.now(); Date.now() - t0 < 10000; await sleep(20)) {
+        if ((await states()).filter((s) => s !== 'open').length >= closing) break;
+    }
     await sleep(200);
-    return Promise.all(conns.map((c) => Promise.race([c.closed, sleep(1).then(() => 'open')])));
+    return states();
 };
 
 test('kept connections: idle ones take at most half the descriptors; out of descriptors, a new connection closes an idle one instead of waiting', async (t) => {
@@ -577,7 +600,7 @@ test('kept connections: idle ones take at most half the descriptors; out of desc
     t.after(() => app.stop());
     let conns = [];
     for (let i = 0; i < 10; i++) conns.push(await keptAsked(app, `cap${i}`));
-    assert.deepEqual(await closedYet(conns), [...Array(8).fill('open'), 'backend', 'backend']);
+    assert.deepEqual(await closedYet(conns, 2), [...Array(8).fill('open'), 'backend', 'backend']);
     for (const [i, c] of conns.slice(0, 8).entries()) {
         assert.equal((await askKept(c, 'GET', `/echo/again${i}`)).json().id, `again${i}`);
     }
@@ -590,10 +613,10 @@ test('kept connections: idle ones take at most half the descriptors; out of desc
     app = await startApp({ nofile: 8, args: ['--workers', '2'] });
     conns = [];
     for (let i = 0; i < 3; i++) conns.push(await keptAsked(app, `full${i}`));
-    assert.deepEqual(await closedYet(conns), ['open', 'open', 'open']);
+    assert.deepEqual(await closedYet(conns, 0), ['open', 'open', 'open']);
     for (let i = 3; i < 7; i++) {
         conns.push(await keptAsked(app, `more${i}`));
-        const states = await closedYet(conns);
+        const states = await closedYet(conns, i - 2);
         assert.equal(states.filter((x) => x === 'backend').length, i - 2, `after connection ${i}: ${states}`);
         assert.equal(states[i], 'open', 'the new connection is kept');
     }
@@ -613,11 +636,15 @@ test('out of descriptors with no idle connection to close: new connections wait 
     });
     for (let k = 0; k < 100 && !began; k++) await sleep(20);
     assert.ok(began, 'the stream began');
+    const t0 = Date.now();
     const waiting = [0, 1, 2].map((i) => ask(app, 'GET', `/echo/wait${i}`, { timeout: 8000 }));
     assert.equal((await hold.done).status, 200);
     assert.deepEqual((await Promise.all(waiting)).map((r) => r.json().id), ['wait0', 'wait1', 'wait2']);
+    // once a second while they waited: about 1.5 s, longer on a loaded
+    // host (the hold's heartbeats are slept), so counted by the clock
+    const secs = (Date.now() - t0) / 1000;
     const lines = app.log().match(/accept failed: Too many open files/g) || [];
-    assert.ok(lines.length >= 1 && lines.length <= 3, `${lines.length} lines in about 1.5 s`);
+    assert.ok(lines.length >= 1 && lines.length <= Math.ceil(secs) + 1, `${lines.length} lines in ${secs.toFixed(1)} s`);
 });
 
 test('kept connections: a stop closes the idle ones at once and does not wait for them', async (t) => {
@@ -711,14 +738,18 @@ test('db pool: when every connection stays busy past NANO_DB_POOL_WAIT_MS a requ
     const app = await startApp({ env: { NANO_DB_POOL: '1', NANO_DB_POOL_WAIT_MS: '300' } });
     t.after(() => app.stop());
 
-    const hold = ask(app, 'GET', '/db/hold', { query: 'ms=1500' });
-    await sleep(200);
+    // the ping is asked once the hold has the connection (a sleep of
+    // 200 ms was not always enough under load); the hold outlasts the
+    // pool's wait by far, so a 503 below 4 s came from the wait, not
+    // from the holder letting go (it would then have been a 200)
+    const hold = ask(app, 'GET', '/db/hold', { query: 'ms=5000' });
+    await app.waitLog(/db\/hold: holding the connection/);
     const t0 = Date.now();
     const busy = await ask(app, 'GET', '/db/ping');
     const waited = Date.now() - t0;
     assert.equal(busy.status, 503, busy.text);
     assert.equal(busy.json().error, 'db_busy');
-    assert.ok(waited >= 280 && waited < 1200, `answered 503 after ${waited} ms`);
+    assert.ok(waited >= 280 && waited < 4000, `answered 503 after ${waited} ms`);
     await app.waitLog(/db pool: all 1 connections stayed busy for 300 ms/);
 
     assert.equal((await hold).status, 200);
@@ -726,10 +757,40 @@ test('db pool: when every connection stays busy past NANO_DB_POOL_WAIT_MS a requ
     assert.equal(ok.status, 200, ok.text);
 });
 
+// pg_terminate_backend only signals the backend: it says FATAL and
+// exits when it gets to it, which on a loaded host took longer than the
+// 200 ms these tests slept, and the request then met a connection the
+// server had not closed yet (1 failure in a full run under load).  Waits
+// until the process is gone (or a zombie), its socket closed with it.
+async function backendEnded(pid, ms = 10000) {
+    for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(20)) {
+        let stat;
+        try {
+            stat = fs.readFileSync(`/proc/${Number(pid)}/stat`, 'utf8');
+        } catch {
+            return;
+        }
+        if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return;
+    }
+    assert.fail(`backend ${pid} still runs ${ms} ms after pg_terminate_backend`);
+}
+
+const terminate = async (pid) => {
+    assert.equal(psql(`SELECT pg_terminate_backend(${Number(pid)})`), 't');
+    await backendEnded(pid);
+};
+
+// COPY TO PROGRAM needs the superuser's grant.
+function asPostgres(sql) {
+    const r = spawnSync(PSQL, ['-X', '-q', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', PG_SOCK,
+        '-U', 'postgres', '-d', 'nano', '-c', sql], { encoding: 'utf8', timeout: 30000 });
+    if (r.status !== 0) throw new Error(`psql ${sql}: ${r.stderr || r.error}`);
+    return r.stdout.trim();
+}
+
 test('db pool: a connection the server closed while it sat in the pool is replaced before a statement or a pipeline runs on it', { skip: NO_DB }, async (t) => {
     const app = await startApp({ env: { NANO_DB_POOL: '1' } });
     t.after(() => app.stop());
-    const kill = (pid) => assert.equal(psql(`SELECT pg_terminate_backend(${Number(pid)})`), 't');
 
     // a pipeline (a text answer's record) cannot be run again once sent,
     // as its COMMIT may have gone through: the closed connection must be
@@ -738,13 +799,35 @@ test('db pool: a connection the server closed while it sat in the pool is replac
         const first = await ask(app, method, p);
         assert.equal(first.status, 200, first.text);
         const { pid } = first.json();
-        kill(pid);
-        await sleep(200);
+        await terminate(pid);
         const next = await ask(app, method, p);
         assert.equal(next.status, 200, `${p} after its connection was closed: ${next.text}`);
         assert.notEqual(next.json().pid, pid, 'a new connection');
     }
     assert.match(app.log(), /database connection closed by the server while idle; reconnecting/);
+});
+
+// The backend says FATAL, then exits; until its socket closes the
+// connection looked alive and a pipeline sent on it was lost (503).  A
+// `sleep` the backend started (COPY TO PROGRAM) holds its socket open
+// after it exits, as a loaded server's slow exit does for a moment.
+test('db pool: a connection whose server said FATAL while it sat in the pool is replaced, its socket still open', { skip: NO_DB }, async (t) => {
+    asPostgres('GRANT pg_execute_server_program TO nano');
+    t.after(() => asPostgres('REVOKE pg_execute_server_program FROM nano'));
+    const app = await startApp({ env: { NANO_DB_POOL: '1' } });
+    t.after(() => app.stop());
+
+    for (const [method, p] of [['POST', '/db/pipeline'], ['GET', '/db/ping']]) {
+        const first = await ask(app, 'POST', '/db/linger', { query: 's=6' });
+        assert.equal(first.status, 200, first.text);
+        const { pid } = first.json();
+        await terminate(pid);
+        const next = await ask(app, method, p);
+        assert.equal(next.status, 200, `${p} after its server said FATAL: ${next.text}`);
+        assert.notEqual(next.json().pid, pid, 'a new connection');
+    }
+    assert.match(app.log(), /database connection closed by the server while idle; reconnecting/);
+    assert.doesNotMatch(app.log(), /database connection lost/, 'nothing was sent on the old connection');
 });
 
 test('db timeout: a frozen database server costs a call NANO_DB_TIMEOUT_MS and its connection, never the worker; the statement is not sent twice', { skip: NO_DB || (process.getuid() !== 0 && 'needs root to stop a PostgreSQL backend') }, async (t) => {

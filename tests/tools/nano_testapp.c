@@ -18,7 +18,8 @@
  *   GET    /sse/unbegun: returns NANO_STREAMED without a stream
  *   GET    /db/ping: {"pid","txid"} (txid_current_if_assigned())
  *   POST   /db/tx-open: BEGIN and txid_current(), never committed
- *   GET    /db/hold?ms=: holds a pool connection for ms
+ *   GET    /db/hold?ms=: holds a pool connection for ms (logs
+ *          "db/hold: holding the connection" first)
  *   POST   /db/tx?retry=N&other=1&deadlock=1: nano_db_tx whose
  *          function fails with 40001 (40P01 with deadlock) on its first
  *          N tries, or always with 22012 with other: {"tries","status"}
@@ -27,6 +28,9 @@
  *   GET    /db/thread: nano_server_db_get(1000) / _put, as a thread would
  *   POST   /db/pipeline: {"pid"} through nano_db_pipeline_tx (a text
  *          answer's record takes that path)
+ *   POST   /db/linger?s=: {"pid"}; the server's end of the connection
+ *          stays open s seconds after its process exits (a `sleep` it
+ *          started holds it; needs pg_execute_server_program)
  */
 
 #include <stdio.h>
@@ -321,6 +325,8 @@ db_hold(nano_req_t *req, nano_res_t *res)
     if (db == NULL) {
         return 503;
     }
+    /* the test waits for this line before it asks for the connection */
+    nano_log_info("db/hold: holding the connection");
     sleep_ms(query_long(req, "ms", 1000));
     return nano_res_json(res, 200, json_pack("{s:b}", "held", 1));
 }
@@ -455,6 +461,36 @@ db_pipeline(nano_req_t *req, nano_res_t *res)
     return status;
 }
 
+/* The connection's backend starts a `sleep` that inherits its socket,
+ * in a session of its own (pg_terminate_backend signals the backend's
+ * process group): once the backend ends, its FATAL reaches the client
+ * while the socket stays open, as during a loaded server's slow exit. */
+static int
+db_linger(nano_req_t *req, nano_res_t *res)
+{
+    nano_db_t         *db = need_db(req, res);
+    nano_db_status_t   st;
+    PGresult          *r;
+    char               sql[160];
+    long               s = query_long(req, "s", 5);
+
+    if (db == NULL) {
+        return 503;
+    }
+    if (s < 1 || s > 60) {
+        return nano_res_error(res, 400, "bad_request", "s: 1 to 60");
+    }
+    snprintf(sql, sizeof(sql), "COPY (SELECT 1) TO PROGRAM"
+             " 'setsid sleep %ld </dev/null >/dev/null 2>&1 &'", s);
+    r = nano_db_exec(db, sql, 0, NULL, PGRES_COMMAND_OK, &st);
+    if (r == NULL) {
+        return nano_res_error(res, st == NANO_DB_UNAVAILABLE ? 503 : 500,
+                              "db", nano_db_last_error(db));
+    }
+    PQclear(r);
+    return db_state(db, res, "SELECT pg_backend_pid()::text, NULL");
+}
+
 static const nano_route_t  routes[] = {
     { "GET",    "/echo/{id}",              echo, 0, 0 },
     { "DELETE", "/echo/{id}",              echo, 0, 0 },
@@ -475,6 +511,7 @@ static const nano_route_t  routes[] = {
     { "POST",   "/db/tx-gap",              db_tx_gap, 0, 0 },
     { "GET",    "/db/thread",              db_thread, 0, 0 },
     { "POST",   "/db/pipeline",            db_pipeline, 0, 0 },
+    { "POST",   "/db/linger",              db_linger, 0, 0 },
 };
 
 static const nano_app_t  app = {
