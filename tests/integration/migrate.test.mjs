@@ -455,6 +455,43 @@ for (const [file, table] of [['002_user_email_lower_idx.sql', 'User'], ['026_acc
     });
 }
 
+// A concurrent build waits, with no lock_timeout, for every transaction
+// older than it: a V1 session left idle in one held the runner silently
+// for as long as it stayed (found by the review probe).  The runner now
+// names whom it waits for, and how to end one.
+test('a concurrent build held by a V1 session idle in a transaction names that session; it applies once the session ends', async () => {
+    const db = v1Before('002_user_email_lower_idx.sql');
+    const holder = spawn(PSQL, ['-X', '-q', '-h', SOCK, '-U', 'postgres', '-d', db],
+        { env: { ...process.env, PGAPPNAME: 'v1-idle' } });
+    holder.stdin.write(`BEGIN;\nUPDATE "User" SET name = 'held' WHERE id = 'u1';\n`);
+    await until('the V1 session is idle in its transaction', () => psql(db, `SELECT count(*) FROM pg_stat_activity
+        WHERE application_name = 'v1-idle' AND state = 'idle in transaction'`) === '1');
+    const pid = psql(db, `SELECT pid FROM pg_stat_activity WHERE application_name = 'v1-idle'`);
+    const run = migrateAsync(db, ['--apply']);
+    let err = '';
+    run.child.stderr.on('data', (d) => { err += d; });
+    try {
+        await until('the runner says whom it waits for', () => /still building/.test(err), 15000);
+    } finally {
+        if (!/still building/.test(err)) {
+            // the sessions go, not to hold the next test's build
+            run.child.kill('SIGKILL');
+            holder.kill('SIGKILL');
+        }
+    }
+    assert.match(err, /sql\/002_user_email_lower_idx\.sql: still building after \d+ s, waiting for 1 older transaction to end \(they hold nothing V1 waits for; SELECT pg_terminate_backend\(pid\) ends one\):/);
+    assert.match(err, new RegExp(`  pid ${pid}, idle in transaction, in its transaction for \\d+ s \\(user postgres, application v1-idle, client local\\): UPDATE "User" SET name = 'held' WHERE id = 'u1'`));
+    // V1's writes still go through meanwhile, and the look costs no lock
+    assert.equal(runnerLocks(db, 'User'), 'ShareUpdateExclusiveLock');
+    holder.stdin.end('COMMIT;\n');
+    const done = await run.done;
+    assert.equal(done.status, 0, done.err + done.out);
+    assert.match(done.out, /applied  002_user_email_lower_idx\.sql  \(\d+ ms, no transaction\)/);
+    assert.equal(psql(db, `SELECT indisvalid FROM pg_index WHERE indexrelid = '"User_email_lower_idx"'::regclass`), 't');
+    assert.equal(psql(db, `SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'nano-migrate%'`), '0',
+        'its second session ends with it');
+});
+
 test('a concurrent build interrupted half-way leaves an INVALID index: the next run drops it and builds it again', async () => {
     const db = v1Before('002_user_email_lower_idx.sql');
     const holder = psqlAsync(db, ['BEGIN', `UPDATE "User" SET name = 'held' WHERE id = 'u1'`, 'SELECT pg_sleep(30)', 'COMMIT']);
