@@ -529,8 +529,8 @@ class Watcher {
  * page with the header asks on focus, a shown tab and the user's own
  * input, at most every KEEP_MS (the least renewal age, 10 s): the
  * platform re-issues only a token past its renewal age, and otherwise
- * answers from the token.  A refusal here says nothing: the page's next
- * request says it, in words. */
+ * answers from the token.  An ended session says nothing here: the
+ * page's next request says it, in words. */
 const KEEP_MS = 10000;
 let keptAt = 0;
 function keepSession() {
@@ -539,7 +539,10 @@ function keepSession() {
     const ask = () => {
         if (document.visibilityState !== 'visible' || Date.now() - keptAt < KEEP_MS) return;
         keptAt = Date.now();
-        sessionRefusal();
+        // whoever is signed in now (no X-Nano-User: another tab's account
+        // is this page's next request's to say); keepalive: a click that
+        // leaves the page does not abort it
+        fetch('/api/auth/session', { credentials: 'same-origin', keepalive: true }).catch(() => {});
     };
     for (const ev of ['pointerdown', 'keydown']) document.addEventListener(ev, ask, { capture: true, passive: true });
     document.addEventListener('visibilitychange', ask);
