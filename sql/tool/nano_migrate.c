@@ -610,6 +610,9 @@ now_ms(void)
     return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static PGresult *exec_watched(PGconn *conn, const migration_t *m,
+    const char *sql, const char *doing);
+
 /*
  * A CREATE INDEX CONCURRENTLY that failed or was interrupted (a runner
  * killed, a deadlock) leaves its index behind, INVALID: never used, but
@@ -622,7 +625,7 @@ static int
 drop_invalid(PGconn *conn, const migration_t *m, const char *name)
 {
     const char *params[1] = { name };
-    PGresult   *res;
+    PGresult   *res, *drop = NULL;
     char        line[512];
     int         rc = -1;
 
@@ -643,9 +646,18 @@ drop_invalid(PGconn *conn, const migration_t *m, const char *name)
     }
     die_msg("%s: index \"%s\" is INVALID (an earlier build failed or was "
             "interrupted): dropping it to build it again", m->path, name);
-    rc = exec_ok(conn, PQgetvalue(res, 0, 0), 0, NULL,
-                 "dropping the invalid index");
+    /* it too waits for every older transaction */
+    drop = exec_watched(conn, m, PQgetvalue(res, 0, 0),
+                        "dropping the invalid index");
+    if (PQresultStatus(drop) != PGRES_COMMAND_OK) {
+        die_msg("%s: dropping the invalid index \"%s\": %s", m->path, name,
+                first_line(drop != NULL ? PQresultErrorMessage(drop)
+                           : PQerrorMessage(conn), line, sizeof(line)));
+        goto out;
+    }
+    rc = 0;
 out:
+    PQclear(drop);
     PQclear(res);
     return rc;
 }
@@ -705,7 +717,7 @@ out:
  */
 static void
 say_blockers(PGconn **watch, PGconn *conn, const migration_t *m,
-    long long waited)
+    const char *doing, long long waited)
 {
     const char *params[1];
     PGresult   *res;
@@ -713,8 +725,8 @@ say_blockers(PGconn **watch, PGconn *conn, const migration_t *m,
     int         i, n;
 
     if (*watch == NULL && (*watch = watch_connect(conn)) == NULL) {
-        die_msg("%s: still building after %lld s (cannot look at what it "
-                "waits for)", m->path, waited);
+        die_msg("%s: still %s after %lld s (cannot look at what it "
+                "waits for)", m->path, doing, waited);
         return;
     }
     snprintf(pid, sizeof(pid), "%d", PQbackendPID(conn));
@@ -731,21 +743,21 @@ say_blockers(PGconn **watch, PGconn *conn, const migration_t *m,
                        " ORDER BY a.xact_start, a.pid", 1, NULL, params,
                        NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-        die_msg("%s: still building after %lld s (cannot look at what it "
-                "waits for: %s)", m->path, waited,
+        die_msg("%s: still %s after %lld s (cannot look at what it "
+                "waits for: %s)", m->path, doing, waited,
                 first_line(PQresultErrorMessage(res), line, sizeof(line)));
         PQclear(res);
         return;
     }
     n = PQntuples(res);
     if (n == 0) {
-        die_msg("%s: still building after %lld s, waiting for no other "
-                "session", m->path, waited);
+        die_msg("%s: still %s after %lld s, waiting for no other "
+                "session", m->path, doing, waited);
     } else {
-        die_msg("%s: still building after %lld s, waiting for %d older "
+        die_msg("%s: still %s after %lld s, waiting for %d older "
                 "transaction%s to end (they hold nothing V1 waits for; "
                 "SELECT pg_terminate_backend(pid) ends one):", m->path,
-                waited, n, n == 1 ? "" : "s");
+                doing, waited, n, n == 1 ? "" : "s");
     }
     for (i = 0; i < n; i++) {
         die_msg("  pid %s, %s, in its transaction for %s s (user %s, "
@@ -763,7 +775,8 @@ say_blockers(PGconn **watch, PGconn *conn, const migration_t *m,
  * wait).  Returns the last result, an error one if any.
  */
 static PGresult *
-exec_watched(PGconn *conn, const migration_t *m, const char *sql)
+exec_watched(PGconn *conn, const migration_t *m, const char *sql,
+    const char *doing)
 {
     PGconn         *watch = NULL;
     PGresult       *res = NULL, *r;
@@ -791,7 +804,7 @@ exec_watched(PGconn *conn, const migration_t *m, const char *sql)
             break;
         }
         if (ready == 0) {
-            say_blockers(&watch, conn, m, (now_ms() - start) / 1000);
+            say_blockers(&watch, conn, m, doing, (now_ms() - start) / 1000);
             next = now_ms() + MIGRATE_WATCH_AGAIN * 1000LL;
         }
     }
@@ -849,7 +862,8 @@ run_script(PGconn *conn, const migration_t *m, int quiet_lock)
         {
             goto out;
         }
-        res = m->notx ? exec_watched(conn, m, text) : PQexec(conn, text);
+        res = m->notx ? exec_watched(conn, m, text, "building")
+                      : PQexec(conn, text);
         if (PQresultStatus(res) != PGRES_COMMAND_OK
             && PQresultStatus(res) != PGRES_TUPLES_OK)
         {

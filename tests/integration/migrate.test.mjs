@@ -519,6 +519,38 @@ test('a concurrent build interrupted half-way leaves an INVALID index: the next 
     assert.match(psql(db, `SET enable_seqscan = off; EXPLAIN SELECT id FROM "User" WHERE lower(email) = 'u7@example.com'`), /User_email_lower_idx/);
 });
 
+// Dropping an INVALID index CONCURRENTLY waits for older transactions as
+// the build does: that wait names them too.
+test('the drop of an INVALID index held by a V1 session idle in a transaction names that session', async () => {
+    const db = v1Before('002_user_email_lower_idx.sql');
+    // an interrupted build's leftover, as the test above leaves it
+    psql(db, `CREATE INDEX "User_email_lower_idx" ON "User" (lower("email"))`);
+    psql(db, `UPDATE pg_index SET indisvalid = false WHERE indexrelid = '"User_email_lower_idx"'::regclass`);
+    const holder = spawn(PSQL, ['-X', '-q', '-h', SOCK, '-U', 'postgres', '-d', db],
+        { env: { ...process.env, PGAPPNAME: 'v1-idle' } });
+    holder.stdin.write(`BEGIN;\nSELECT count(*) FROM "User";\n`);
+    await until('the V1 session is idle in its transaction', () => psql(db, `SELECT count(*) FROM pg_stat_activity
+        WHERE application_name = 'v1-idle' AND state = 'idle in transaction'`) === '1');
+    const pid = psql(db, `SELECT pid FROM pg_stat_activity WHERE application_name = 'v1-idle'`);
+    const run = migrateAsync(db, ['--apply']);
+    let err = '';
+    run.child.stderr.on('data', (d) => { err += d; });
+    try {
+        await until('the runner says whom the drop waits for', () => /still dropping/.test(err), 15000);
+    } finally {
+        if (!/still dropping/.test(err)) {
+            run.child.kill('SIGKILL');
+            holder.kill('SIGKILL');
+        }
+    }
+    assert.match(err, /002_user_email_lower_idx\.sql: still dropping the invalid index after \d+ s, waiting for 1 older transaction to end/);
+    assert.match(err, new RegExp(`  pid ${pid}, idle in transaction, in its transaction for \\d+ s \\(user postgres, application v1-idle, client local\\): SELECT count`));
+    holder.stdin.end('COMMIT;\n');
+    const done = await run.done;
+    assert.equal(done.status, 0, done.err + done.out);
+    assert.equal(psql(db, `SELECT indisvalid FROM pg_index WHERE indexrelid = '"User_email_lower_idx"'::regclass`), 't');
+});
+
 // 002 and 008 as they were until 2026-12-07, byte for byte: what databases
 // that ran them recorded.
 const OLD_002 = '-- Sign-in looks users up by lower("email") so that V1\'s mixed-case\n'
