@@ -520,6 +520,35 @@ class Watcher {
 
 /* ---- balance -------------------------------------------------------------- */
 
+/* The session's renewal.  Only GET /api/auth/session re-issues a token
+ * (NextAuth's updateAge: a thirtieth of NANO_SESSION_MAX_AGE), and only
+ * the settings page asked it: with a short lifetime (an hour, say) a
+ * session ended that long after sign-in, however busy its user on a
+ * module page or the dashboard (found by the review probe).  As
+ * next-auth/react's SessionProvider asks on the window's focus, every
+ * page with the header asks on focus, a shown tab and the user's own
+ * input, at most every KEEP_MS (the least renewal age, 10 s): the
+ * platform re-issues only a token past its renewal age, and otherwise
+ * answers from the token.  An ended session says nothing here: the
+ * page's next request says it, in words. */
+const KEEP_MS = 10000;
+let keptAt = 0;
+function keepSession() {
+    if (keptAt) return;
+    keptAt = Date.now();
+    const ask = () => {
+        if (document.visibilityState !== 'visible' || Date.now() - keptAt < KEEP_MS) return;
+        keptAt = Date.now();
+        // whoever is signed in now (no X-Nano-User: another tab's account
+        // is this page's next request's to say); keepalive: a click that
+        // leaves the page does not abort it
+        fetch('/api/auth/session', { credentials: 'same-origin', keepalive: true }).catch(() => {});
+    };
+    for (const ev of ['pointerdown', 'keydown']) document.addEventListener(ev, ask, { capture: true, passive: true });
+    document.addEventListener('visibilitychange', ask);
+    window.addEventListener('focus', ask);
+}
+
 /* The balance in the shared header: an element [data-nb-balance] if the
  * header has one, else a chip this script adds to the header's .nb-user.
  * Every page with the header uses it (module pages, dashboard, settings).
@@ -528,6 +557,7 @@ class Watcher {
 const REFETCH_MS = 5000;
 export class Balance {
     constructor() {
+        keepSession();
         this.value = null;
         this.listeners = new Set();
         this.fetchedAt = 0;

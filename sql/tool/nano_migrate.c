@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +30,11 @@
 #define MIGRATE_LOCK_WAIT   "2s"
 #define MIGRATE_LOCK_PAUSE  3           /* seconds */
 #define MIGRATE_LOCK_TRIES  10
+
+/* A concurrent index build still running after this many seconds says
+ * which sessions it waits for, then again every MIGRATE_WATCH_AGAIN. */
+#define MIGRATE_WATCH_FIRST  5
+#define MIGRATE_WATCH_AGAIN  30
 
 /* Tables the V1 baseline creates; all present = a V1 database. */
 static const char *const v1_tables[] = {
@@ -604,6 +610,9 @@ now_ms(void)
     return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static PGresult *exec_watched(PGconn *conn, const migration_t *m,
+    const char *sql, const char *doing);
+
 /*
  * A CREATE INDEX CONCURRENTLY that failed or was interrupted (a runner
  * killed, a deadlock) leaves its index behind, INVALID: never used, but
@@ -616,7 +625,7 @@ static int
 drop_invalid(PGconn *conn, const migration_t *m, const char *name)
 {
     const char *params[1] = { name };
-    PGresult   *res;
+    PGresult   *res, *drop = NULL;
     char        line[512];
     int         rc = -1;
 
@@ -637,11 +646,178 @@ drop_invalid(PGconn *conn, const migration_t *m, const char *name)
     }
     die_msg("%s: index \"%s\" is INVALID (an earlier build failed or was "
             "interrupted): dropping it to build it again", m->path, name);
-    rc = exec_ok(conn, PQgetvalue(res, 0, 0), 0, NULL,
-                 "dropping the invalid index");
+    /* it too waits for every older transaction */
+    drop = exec_watched(conn, m, PQgetvalue(res, 0, 0),
+                        "dropping the invalid index");
+    if (PQresultStatus(drop) != PGRES_COMMAND_OK) {
+        die_msg("%s: dropping the invalid index \"%s\": %s", m->path, name,
+                first_line(drop != NULL ? PQresultErrorMessage(drop)
+                           : PQerrorMessage(conn), line, sizeof(line)));
+        goto out;
+    }
+    rc = 0;
 out:
+    PQclear(drop);
     PQclear(res);
     return rc;
+}
+
+/*
+ * A second session like conn's (its parameters, PQconninfo), to look at
+ * conn's while conn is busy.  NULL when it cannot connect.
+ */
+static PGconn *
+watch_connect(PGconn *conn)
+{
+    PQconninfoOption *opt, *o;
+    const char      **kw = NULL, **val = NULL;
+    PGconn           *w = NULL;
+    size_t            n = 0;
+
+    opt = PQconninfo(conn);
+    if (opt == NULL) {
+        return NULL;
+    }
+    for (o = opt; o->keyword != NULL; o++) {
+        n++;
+    }
+    kw = calloc(n + 2, sizeof(*kw));
+    val = calloc(n + 2, sizeof(*val));
+    if (kw == NULL || val == NULL) {
+        goto out;
+    }
+    n = 0;
+    for (o = opt; o->keyword != NULL; o++) {
+        if (o->val != NULL && strcmp(o->keyword, "application_name") != 0
+            && strcmp(o->keyword, "fallback_application_name") != 0)
+        {
+            kw[n] = o->keyword;
+            val[n++] = o->val;
+        }
+    }
+    kw[n] = "application_name";
+    val[n] = "nano-migrate watch";
+    w = PQconnectdbParams(kw, val, 0);
+    if (PQstatus(w) != CONNECTION_OK) {
+        PQfinish(w);
+        w = NULL;
+    }
+out:
+    free(kw);
+    free(val);
+    PQconninfoFree(opt);
+    return w;
+}
+
+/*
+ * Says which sessions conn's statement waits for (pg_blocking_pids): a
+ * concurrent build waits for every transaction older than it, a V1
+ * session left idle in one for as long as it stays, and the operator
+ * otherwise sees a runner that says nothing (found by the review probe).
+ */
+static void
+say_blockers(PGconn **watch, PGconn *conn, const migration_t *m,
+    const char *doing, long long waited)
+{
+    const char *params[1];
+    PGresult   *res;
+    char        pid[32], line[512];
+    int         i, n;
+
+    if (*watch == NULL && (*watch = watch_connect(conn)) == NULL) {
+        die_msg("%s: still %s after %lld s (cannot look at what it "
+                "waits for)", m->path, doing, waited);
+        return;
+    }
+    snprintf(pid, sizeof(pid), "%d", PQbackendPID(conn));
+    params[0] = pid;
+    res = PQexecParams(*watch, "SELECT a.pid, a.state,"
+                       " coalesce(extract(epoch FROM now() - a.xact_start)"
+                       "::bigint, 0), coalesce(a.usename, ''),"
+                       " coalesce(a.application_name, ''),"
+                       " coalesce(host(a.client_addr), 'local'),"
+                       " left(regexp_replace(coalesce(a.query, ''),"
+                       " '\\s+', ' ', 'g'), 80)"
+                       " FROM pg_stat_activity a"
+                       " WHERE a.pid = ANY (pg_blocking_pids($1::int))"
+                       " ORDER BY a.xact_start, a.pid", 1, NULL, params,
+                       NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        die_msg("%s: still %s after %lld s (cannot look at what it "
+                "waits for: %s)", m->path, doing, waited,
+                first_line(PQresultErrorMessage(res), line, sizeof(line)));
+        PQclear(res);
+        return;
+    }
+    n = PQntuples(res);
+    if (n == 0) {
+        die_msg("%s: still %s after %lld s, waiting for no other "
+                "session", m->path, doing, waited);
+    } else {
+        die_msg("%s: still %s after %lld s, waiting for %d older "
+                "transaction%s to end (they hold nothing V1 waits for; "
+                "SELECT pg_terminate_backend(pid) ends one):", m->path,
+                doing, waited, n, n == 1 ? "" : "s");
+    }
+    for (i = 0; i < n; i++) {
+        die_msg("  pid %s, %s, in its transaction for %s s (user %s, "
+                "application %s, client %s): %s", PQgetvalue(res, i, 0),
+                PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+                PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
+                PQgetvalue(res, i, 5), PQgetvalue(res, i, 6));
+    }
+    PQclear(res);
+}
+
+/*
+ * PQexec of sql, saying every so often what it waits for (a
+ * no-transaction file's concurrent build: no lock_timeout ends its
+ * wait).  Returns the last result, an error one if any.
+ */
+static PGresult *
+exec_watched(PGconn *conn, const migration_t *m, const char *sql,
+    const char *doing)
+{
+    PGconn         *watch = NULL;
+    PGresult       *res = NULL, *r;
+    struct timeval  tv;
+    fd_set          rd;
+    long long       start = now_ms(), next, left;
+    int             fd, ready;
+
+    if (!PQsendQuery(conn, sql)) {
+        return PQexec(conn, sql);   /* the same error, as a result */
+    }
+    next = start + MIGRATE_WATCH_FIRST * 1000LL;
+    while (PQconsumeInput(conn) && PQisBusy(conn)) {
+        fd = PQsocket(conn);
+        left = next - now_ms();
+        if (left < 0) {
+            left = 0;
+        }
+        FD_ZERO(&rd);
+        FD_SET(fd, &rd);
+        tv.tv_sec = left / 1000;
+        tv.tv_usec = (left % 1000) * 1000;
+        ready = select(fd + 1, &rd, NULL, NULL, &tv);
+        if (ready < 0 && errno != EINTR) {
+            break;
+        }
+        if (ready == 0) {
+            say_blockers(&watch, conn, m, doing, (now_ms() - start) / 1000);
+            next = now_ms() + MIGRATE_WATCH_AGAIN * 1000LL;
+        }
+    }
+    PQfinish(watch);
+    while ((r = PQgetResult(conn)) != NULL) {
+        if (res != NULL && PQresultStatus(res) == PGRES_FATAL_ERROR) {
+            PQclear(r);
+            continue;
+        }
+        PQclear(res);
+        res = r;
+    }
+    return res;
 }
 
 /*
@@ -686,7 +862,8 @@ run_script(PGconn *conn, const migration_t *m, int quiet_lock)
         {
             goto out;
         }
-        res = PQexec(conn, text);
+        res = m->notx ? exec_watched(conn, m, text, "building")
+                      : PQexec(conn, text);
         if (PQresultStatus(res) != PGRES_COMMAND_OK
             && PQresultStatus(res) != PGRES_TUPLES_OK)
         {

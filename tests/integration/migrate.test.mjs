@@ -455,6 +455,50 @@ for (const [file, table] of [['002_user_email_lower_idx.sql', 'User'], ['026_acc
     });
 }
 
+// A V1 psql session idle in a transaction after stmt, and nano-migrate
+// --apply, until its stderr matches says; both killed if it never does
+// (not to hold the next test's build).
+async function idleV1AndRun(db, stmt, says) {
+    const holder = spawn(PSQL, ['-X', '-q', '-h', SOCK, '-U', 'postgres', '-d', db],
+        { env: { ...process.env, PGAPPNAME: 'v1-idle' } });
+    holder.stdin.write(`BEGIN;\n${stmt}\n`);
+    await until('the V1 session is idle in its transaction', () => psql(db, `SELECT count(*) FROM pg_stat_activity
+        WHERE application_name = 'v1-idle' AND state = 'idle in transaction'`) === '1');
+    const pid = psql(db, `SELECT pid FROM pg_stat_activity WHERE application_name = 'v1-idle'`);
+    const run = migrateAsync(db, ['--apply']);
+    const seen = { err: '' };
+    run.child.stderr.on('data', (d) => { seen.err += d; });
+    try {
+        await until(`the runner says ${says}`, () => says.test(seen.err), 15000);
+    } finally {
+        if (!says.test(seen.err)) {
+            run.child.kill('SIGKILL');
+            holder.kill('SIGKILL');
+        }
+    }
+    return { holder, pid, run, err: seen.err };
+}
+
+// A concurrent build waits, with no lock_timeout, for every transaction
+// older than it: a V1 session left idle in one held the runner silently
+// for as long as it stayed (found by the review probe).  The runner now
+// names whom it waits for, and how to end one.
+test('a concurrent build held by a V1 session idle in a transaction names that session; it applies once the session ends', async () => {
+    const db = v1Before('002_user_email_lower_idx.sql');
+    const { holder, pid, run, err } = await idleV1AndRun(db, `UPDATE "User" SET name = 'held' WHERE id = 'u1';`, /still building/);
+    assert.match(err, /sql\/002_user_email_lower_idx\.sql: still building after \d+ s, waiting for 1 older transaction to end \(they hold nothing V1 waits for; SELECT pg_terminate_backend\(pid\) ends one\):/);
+    assert.match(err, new RegExp(`  pid ${pid}, idle in transaction, in its transaction for \\d+ s \\(user postgres, application v1-idle, client local\\): UPDATE "User" SET name = 'held' WHERE id = 'u1'`));
+    // V1's writes still go through meanwhile, and the look costs no lock
+    assert.equal(runnerLocks(db, 'User'), 'ShareUpdateExclusiveLock');
+    holder.stdin.end('COMMIT;\n');
+    const done = await run.done;
+    assert.equal(done.status, 0, done.err + done.out);
+    assert.match(done.out, /applied  002_user_email_lower_idx\.sql  \(\d+ ms, no transaction\)/);
+    assert.equal(psql(db, `SELECT indisvalid FROM pg_index WHERE indexrelid = '"User_email_lower_idx"'::regclass`), 't');
+    assert.equal(psql(db, `SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'nano-migrate%'`), '0',
+        'its second session ends with it');
+});
+
 test('a concurrent build interrupted half-way leaves an INVALID index: the next run drops it and builds it again', async () => {
     const db = v1Before('002_user_email_lower_idx.sql');
     const holder = psqlAsync(db, ['BEGIN', `UPDATE "User" SET name = 'held' WHERE id = 'u1'`, 'SELECT pg_sleep(30)', 'COMMIT']);
@@ -480,6 +524,22 @@ test('a concurrent build interrupted half-way leaves an INVALID index: the next 
         JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname LIKE 'User_email_lower_idx%'`), 'User_email_lower_idx true');
     // and it is the index sign-in uses
     assert.match(psql(db, `SET enable_seqscan = off; EXPLAIN SELECT id FROM "User" WHERE lower(email) = 'u7@example.com'`), /User_email_lower_idx/);
+});
+
+// Dropping an INVALID index CONCURRENTLY waits for older transactions as
+// the build does: that wait names them too.
+test('the drop of an INVALID index held by a V1 session idle in a transaction names that session', async () => {
+    const db = v1Before('002_user_email_lower_idx.sql');
+    // an interrupted build's leftover, as the test above leaves it
+    psql(db, `CREATE INDEX "User_email_lower_idx" ON "User" (lower("email"))`);
+    psql(db, `UPDATE pg_index SET indisvalid = false WHERE indexrelid = '"User_email_lower_idx"'::regclass`);
+    const { holder, pid, run, err } = await idleV1AndRun(db, 'SELECT count(*) FROM "User";', /still dropping/);
+    assert.match(err, /002_user_email_lower_idx\.sql: still dropping the invalid index after \d+ s, waiting for 1 older transaction to end/);
+    assert.match(err, new RegExp(`  pid ${pid}, idle in transaction, in its transaction for \\d+ s \\(user postgres, application v1-idle, client local\\): SELECT count`));
+    holder.stdin.end('COMMIT;\n');
+    const done = await run.done;
+    assert.equal(done.status, 0, done.err + done.out);
+    assert.equal(psql(db, `SELECT indisvalid FROM pg_index WHERE indexrelid = '"User_email_lower_idx"'::regclass`), 't');
 });
 
 // 002 and 008 as they were until 2026-12-07, byte for byte: what databases

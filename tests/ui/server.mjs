@@ -10,6 +10,8 @@
 //                    generations/{id} (GET, DELETE, /cancel), history,
 //                    /<m>/media/{id}/{n}.{ext}
 // - /api/credits     the platform's balance and ledger
+// - /api/auth/session the signed-in user's session (pages ask it on
+//                    input and focus, at most every 10 s, to renew it)
 //
 // Generations move queued -> running -> succeeded by the clock.  A prompt
 // with "#blocked", "#quota", "#down", "#auth" or "#timeout" fails with that
@@ -483,6 +485,9 @@ export async function startServer({ port = 0, host = '127.0.0.1' } = {}) {
         const method = req.method;
         if (p.startsWith('/ui/')) return staticUi(res, decodeURIComponent(p.slice(4)));
         if (p === '/') return send(res, 302, '', { Location: '/nano-banana/' });
+        if (p === '/api/auth/session' && method === 'GET') {
+            return send(res, 200, { user: { name: USER.name, email: USER.email }, expires: new Date(Date.now() + 3600e3).toISOString() });
+        }
         if (p === '/api/credits' && method === 'GET') {
             const r = page_(state.ledger, url.searchParams.get('limit'), url.searchParams.get('cursor'), res);
             return r && send(res, 200, { balance: state.balance, ledger: r.slice, nextCursor: r.nextCursor });
