@@ -45,7 +45,7 @@ let master;
 function site() {
     const text = fs.readFileSync(path.join(ROOT, 'ops/nginx-site.conf.in'), 'utf8')
         .replaceAll('@CONFDIR@', dir)
-        .replaceAll('@DATADIR@', ROOT)
+        .replaceAll('@DATADIR@', path.join(dir, 'data'))
         .replaceAll('@MEDIADIR@', path.join(dir, 'media'))
         .replace(/^nano_auth_origin .*$/m, `nano_auth_origin           ${origin};`)
         .replace(/^nano_auth_revocation_file .*$/m, `nano_auth_revocation_file  ${dir}/revocations;`)
@@ -101,6 +101,10 @@ before(async () => {
     fs.chmodSync(dir, 0o755);
     for (const d of ['html', 'tmp', 'media', 'sock', 'sites-enabled', 'nano']) fs.mkdirSync(path.join(dir, d));
     fs.writeFileSync(path.join(dir, 'html/index.html'), 'Welcome to nginx!\n');
+    // the site's /ui/ from a copy, as the package installs one: the
+    // checkout may lie where the workers cannot read (/root/src in
+    // make fresh-test's chroot answered 403)
+    fs.cpSync(path.join(ROOT, 'backends/ui'), path.join(dir, 'data/backends/ui'), { recursive: true });
     fs.writeFileSync(path.join(dir, 'keys'), `${KEY}\n`, { mode: 0o600 });
     const cert = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
         '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost',
