@@ -474,7 +474,8 @@ platform_account_password(nano_req_t *req, nano_res_t *res)
     nano_password_result_t   pr;
     const char              *current, *fresh, *why;
     char                    *hash = NULL;
-    int                      status, issued, live = 0;
+    long long                issued;
+    int                      status, live = 0;
 
     platform_session_init(&ps);
     nano_form_init(&f);

@@ -133,7 +133,8 @@ platform_account_sign_in(nano_req_t *req, nano_res_t *res, nano_db_t *db,
 {
     platform_user_t     user;
     nano_db_status_t    st;
-    int                 found = 0, issued = 0;
+    long long           issued = 0;
+    int                 found = 0;
     int                 own = !nano_db_in_tx(db);
 
     platform_user_init(&user);

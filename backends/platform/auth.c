@@ -121,7 +121,8 @@ platform_session_answer(nano_req_t *req, nano_res_t *res, int renew)
     nano_db_status_t           st;
     nano_db_t                 *db;
     long long                  now = (long long) time(NULL), exp;
-    int                        status, issued;
+    long long                  issued;
+    int                        status;
 
     platform_session_init(&ps);
     db = nano_server_db(req);
@@ -167,8 +168,7 @@ platform_session_answer(nano_req_t *req, nano_res_t *res, int renew)
         if (!issued) {
             nano_log_error("cannot renew a session; keeping the old cookie");
         } else {
-            exp = (ps.user.not_before > now ? ps.user.not_before : now)
-                  + nano_session_max_age();
+            exp = issued;
         }
     } else {
         st = platform_session_touch(req, db, &ps);
@@ -544,7 +544,8 @@ platform_auth_callback_credentials(nano_req_t *req, nano_res_t *res)
     const char              *password;
     char                    *email = NULL, *callback = NULL;
     long long                wait;
-    int                      status, json = 0, found = 0, issued;
+    long long                issued;
+    int                      status, json = 0, found = 0;
 
     platform_user_init(&user);
     platform_user_init(&current);

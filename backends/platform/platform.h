@@ -210,11 +210,12 @@ int platform_session_ended(nano_req_t *req, nano_res_t *res,
  * cut-off made in the same second spares it) under jti, or a new jti
  * when NULL, and records a new "AuthSession" row for a new one (an
  * existing one's row is moved on, never made again once a sign-out
- * removed it).
+ * removed it).  *issued is the cookie's token's exp, 0 when none was
+ * issued.
  */
 nano_db_status_t platform_session_start(nano_req_t *req, nano_res_t *res,
     nano_db_t *db, const platform_user_t *user, const char *jti,
-    int *issued);
+    long long *issued);
 
 /*
  * The same, recording how a new session signed in: method is
@@ -223,7 +224,7 @@ nano_db_status_t platform_session_start(nano_req_t *req, nano_res_t *res,
  */
 nano_db_status_t platform_session_start_as(nano_req_t *req, nano_res_t *res,
     nano_db_t *db, const platform_user_t *user, const char *jti,
-    const char *method, int *issued);
+    const char *method, long long *issued);
 
 /* Seconds a sign-in stays fresh enough to delete the account or set a
  * first password without a password, or to link an account

@@ -378,7 +378,8 @@ platform_profile_done(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     platform_session_t *ps)
 {
     nano_db_status_t  st;
-    int               issued, live = 0;
+    long long         issued;
+    int               live = 0;
 
     /* the change stands (the session lived when it began); the session
      * gets no new life if it ended meanwhile */

@@ -294,7 +294,7 @@ platform_session_record(nano_req_t *req, nano_db_t *db, const char *jti,
 
 nano_db_status_t
 platform_session_start(nano_req_t *req, nano_res_t *res, nano_db_t *db,
-    const platform_user_t *user, const char *jti, int *issued)
+    const platform_user_t *user, const char *jti, long long *issued)
 {
     return platform_session_start_as(req, res, db, user, jti, NULL, issued);
 }
@@ -328,7 +328,7 @@ platform_session_claim(const char *v, size_t max)
 nano_db_status_t
 platform_session_start_as(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     const platform_user_t *user, const char *jti, const char *method,
-    int *issued)
+    long long *issued)
 {
     nano_session_user_t  su;
     long long            now = (long long) time(NULL), iat, exp;
@@ -352,7 +352,7 @@ platform_session_start_as(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     if (nano_session_issue(req, res, &su, jti, iat, &exp) != 0) {
         return NANO_DB_OK;
     }
-    *issued = 1;
+    *issued = exp;
     return platform_session_record(req, db, jti, user->id, exp, method,
                                    existing ? iat : -1);
 }
