@@ -76,7 +76,6 @@ platform_export_json(PGresult *r, const char *name)
  * megabyte held at a time whatever the account's count. */
 #define PLATFORM_EXPORT_BATCH  100
 
-
 /* Exports writing now: each holds a database connection for its whole
  * time, so at most half the pool (at least one) at once, the rest for
  * every other request (eight exports held all eight connections, and
