@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fcgiKept, fcgiRequest, fcgiStream, nginxParams } from './fcgi.mjs';
 import { psql, PSQL } from './accounts.mjs';
+import { alive, retry } from './lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const APP = path.join(ROOT, 'build/bin/nano-testapp');
@@ -763,16 +764,8 @@ test('db pool: when every connection stays busy past NANO_DB_POOL_WAIT_MS a requ
 // server had not closed yet (1 failure in a full run under load).  Waits
 // until the process is gone (or a zombie), its socket closed with it.
 async function backendEnded(pid, ms = 10000) {
-    for (const t0 = Date.now(); Date.now() - t0 < ms; await sleep(20)) {
-        let stat;
-        try {
-            stat = fs.readFileSync(`/proc/${Number(pid)}/stat`, 'utf8');
-        } catch {
-            return;
-        }
-        if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return;
-    }
-    assert.fail(`backend ${pid} still runs ${ms} ms after pg_terminate_backend`);
+    assert.ok(await retry(() => !alive(pid), ms, 20),
+        `backend ${pid} still runs ${ms} ms after pg_terminate_backend`);
 }
 
 const terminate = async (pid) => {
