@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { retry } from './lib.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MIGRATE = path.join(ROOT, 'build/bin/nano-migrate');
@@ -53,9 +54,10 @@ function tables(db, schema = 'public') {
 }
 
 // A copy of sql/ we may add to or edit.
-function sqlCopy() {
+// sql/ copied, the files keep() takes (all by default)
+function sqlCopy(keep = () => true) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-sql-'));
-    for (const f of MIGRATIONS) fs.copyFileSync(path.join(SQL, f), path.join(dir, f));
+    for (const f of MIGRATIONS.filter(keep)) fs.copyFileSync(path.join(SQL, f), path.join(dir, f));
     return dir;
 }
 
@@ -387,9 +389,7 @@ test('an app started on a database without the newest migration of its build war
 
 // sql/ up to and without the file named, for a database that stops there.
 function sqlBefore(file) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-sql-'));
-    for (const f of MIGRATIONS.filter((f) => f < file)) fs.copyFileSync(path.join(SQL, f), path.join(dir, f));
-    return dir;
+    return sqlCopy((f) => f < file);
 }
 
 // A V1 database with rows, migrated up to the file named.
@@ -412,11 +412,7 @@ function runnerLocks(db, table) {
 }
 
 async function until(what, fn, ms = 15000) {
-    const t0 = Date.now();
-    while (!fn()) {
-        assert.ok(Date.now() - t0 < ms, what);
-        await new Promise((res) => setTimeout(res, 100));
-    }
+    assert.ok(await retry(fn, ms, 100), what);
 }
 
 // Until 2026-12-07 002 and 008 were a plain CREATE INDEX: its SHARE lock
