@@ -556,6 +556,32 @@ nano_token_check_time(const nano_claims_t *claims, nano_token_format_t format,
 }
 
 
+nano_token_reason_t
+nano_token_check_session(const nano_claims_t *claims,
+    nano_token_format_t format, long long now, long long leeway,
+    long long max_age)
+{
+    nano_token_reason_t  reason;
+
+    reason = nano_token_check_time(claims, format, now, leeway);
+
+    if (reason != NANO_TOKEN_REASON_OK || max_age <= 0 || !claims->has_iat) {
+        return reason;
+    }
+
+    if (format == NANO_TOKEN_JWE && leeway > NANO_JWE_LEEWAY) {
+        leeway = NANO_JWE_LEEWAY;
+    }
+
+    /* iat is at most now + leeway here: no overflow past the sum */
+    if (claims->iat <= now - leeway - max_age) {
+        return NANO_TOKEN_REASON_EXPIRED;
+    }
+
+    return NANO_TOKEN_REASON_OK;
+}
+
+
 nano_token_status_t
 nano_token_verify(const nano_keyring_t *kr, const char *token, size_t len,
     long long now, long long leeway, char *scratch, size_t scratch_len,

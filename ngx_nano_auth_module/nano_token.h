@@ -21,6 +21,10 @@
  * platform's NANO_SESSION_MAX_AGE may only shorten it, so whatever keeps
  * state a token lifetime ahead (revocations, cut-offs) uses this one. */
 #define NANO_TOKEN_MAX_AGE     (30 * 24 * 3600)
+/* The shortest lifetime a session may be given (NANO_SESSION_MAX_AGE,
+ * nano_auth_max_age): five minutes, of which the gateway forgives a
+ * minute's leeway past the end. */
+#define NANO_TOKEN_MIN_AGE     300
 
 typedef enum {
     NANO_TOKEN_OK = 0,
@@ -159,6 +163,19 @@ nano_token_reason_t nano_token_open(const nano_keyring_t *kr,
  */
 nano_token_reason_t nano_token_check_time(const nano_claims_t *claims,
     nano_token_format_t format, long long now, long long leeway);
+
+/*
+ * nano_token_check_time, then a session lifetime set after the token was
+ * issued: a token whose iat + max_age is past (the same leeway as exp) is
+ * EXPIRED, as if it had been issued with that lifetime, so shortening
+ * NANO_SESSION_MAX_AGE (nano_auth_max_age at the gateway) shortens the
+ * sessions already out too.  Every token the platform or next-auth
+ * issues carries iat (a renewal's is its own time); one without iat is
+ * bounded by its exp alone.  max_age 0: exp alone.
+ */
+nano_token_reason_t nano_token_check_session(const nano_claims_t *claims,
+    nano_token_format_t format, long long now, long long leeway,
+    long long max_age);
 
 /*
  * nano_token_open and nano_token_check_time in one, with a cipher context

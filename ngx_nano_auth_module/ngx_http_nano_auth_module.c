@@ -96,6 +96,7 @@ typedef struct {
     ngx_str_t                  login_page;    /* the 302's body */
     ngx_str_t                  challenge;     /* the 401's WWW-Authenticate */
     time_t                     leeway;
+    time_t                     max_age;       /* 0: exp alone */
     time_t                     hsts;          /* 0: no HSTS header */
     ngx_str_t                  hsts_value;    /* "max-age=<hsts>" */
 } ngx_http_nano_auth_loc_conf_t;
@@ -205,11 +206,16 @@ static char *ngx_http_nano_auth_revocation_file(ngx_conf_t *cf,
 static void ngx_http_nano_auth_revocation_cleanup(void *data);
 static char *ngx_http_nano_auth_leeway(ngx_conf_t *cf, void *post,
     void *data);
+static char *ngx_http_nano_auth_max_age(ngx_conf_t *cf, void *post,
+    void *data);
 static ngx_int_t ngx_http_nano_auth_init(ngx_conf_t *cf);
 
 
 static ngx_conf_post_handler_pt  ngx_http_nano_auth_leeway_p =
     ngx_http_nano_auth_leeway;
+
+static ngx_conf_post_handler_pt  ngx_http_nano_auth_max_age_p =
+    ngx_http_nano_auth_max_age;
 
 
 static ngx_command_t  ngx_http_nano_auth_commands[] = {
@@ -276,6 +282,13 @@ static ngx_command_t  ngx_http_nano_auth_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_nano_auth_loc_conf_t, leeway),
       &ngx_http_nano_auth_leeway_p },
+
+    { ngx_string("nano_auth_max_age"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_nano_auth_loc_conf_t, max_age),
+      &ngx_http_nano_auth_max_age_p },
 
     { ngx_string("nano_auth_hsts"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -696,9 +709,10 @@ ngx_http_nano_auth_verify(ngx_http_request_t *r,
         && ngx_http_nano_auth_cache_equal(slot->data, token->data,
                                           token->len))
     {
-        ctx->reason = nano_token_check_time(&slot->claims, slot->format,
-                                            (long long) ngx_time(),
-                                            (long long) alcf->leeway);
+        ctx->reason = nano_token_check_session(&slot->claims, slot->format,
+                                               (long long) ngx_time(),
+                                               (long long) alcf->leeway,
+                                               (long long) alcf->max_age);
 
         if (ctx->reason == NANO_TOKEN_REASON_EXPIRED) {
             slot->token_len = 0;
@@ -732,9 +746,10 @@ ngx_http_nano_auth_verify(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    ctx->reason = nano_token_check_time(&ctx->claims, format,
-                                        (long long) ngx_time(),
-                                        (long long) alcf->leeway);
+    ctx->reason = nano_token_check_session(&ctx->claims, format,
+                                           (long long) ngx_time(),
+                                           (long long) alcf->leeway,
+                                           (long long) alcf->max_age);
 
     if (ctx->reason == NANO_TOKEN_REASON_OK && slot) {
         ngx_http_nano_auth_cache_store(slot, token, format, &ctx->claims);
@@ -1631,6 +1646,7 @@ ngx_http_nano_auth_create_loc_conf(ngx_conf_t *cf)
     conf->log_query = NGX_CONF_UNSET;
     conf->origins = NGX_CONF_UNSET_PTR;
     conf->leeway = NGX_CONF_UNSET;
+    conf->max_age = NGX_CONF_UNSET;
     conf->hsts = NGX_CONF_UNSET;
 
     return conf;
@@ -1656,6 +1672,7 @@ ngx_http_nano_auth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->login_url, prev->login_url,
                              "/api/auth/signin");
     ngx_conf_merge_sec_value(conf->leeway, prev->leeway, 60);
+    ngx_conf_merge_sec_value(conf->max_age, prev->max_age, 0);
     ngx_conf_merge_sec_value(conf->hsts, prev->hsts, 0);
 
     if (conf->keys == NULL) {
@@ -2200,6 +2217,27 @@ ngx_http_nano_auth_leeway(ngx_conf_t *cf, void *post, void *data)
                            "\"nano_auth_leeway\" must be at most %d s: "
                            "the platform forgets a revocation that long "
                            "after the token expired", NANO_REVOKE_GRACE);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * nano_auth_max_age is the platform's NANO_SESSION_MAX_AGE, in its range:
+ * a token older than it (by iat) is expired, whatever its exp.
+ */
+static char *
+ngx_http_nano_auth_max_age(ngx_conf_t *cf, void *post, void *data)
+{
+    time_t  *sp = data;
+
+    if (*sp < NANO_TOKEN_MIN_AGE || *sp > NANO_TOKEN_MAX_AGE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"nano_auth_max_age\" must be from %d s to %d s,"
+                           " as the platform's NANO_SESSION_MAX_AGE",
+                           NANO_TOKEN_MIN_AGE, NANO_TOKEN_MAX_AGE);
         return NGX_CONF_ERROR;
     }
 

@@ -46,15 +46,18 @@ case $cmd in
         need_app "${2:-}"
         : >"$STACK_STATE/pids/$2.stopped"
         stack_backend_stop "$2" ;;
+    # the gateway's nano_auth_max_age follows the platform's lifetime
     start-backend)
         need_app "${2:-}"
         rm -f "$STACK_STATE/pids/$2.stopped"
-        stack_backend_start "$2" ;;
+        stack_backend_start "$2"
+        [ "$2" != platform ] || stack_nginx_follow_platform ;;
     restart-backend)
         need_app "${2:-}"
         rm -f "$STACK_STATE/pids/$2.stopped"
         stack_backend_stop "$2"
-        stack_backend_start "$2" ;;
+        stack_backend_start "$2"
+        [ "$2" != platform ] || stack_nginx_follow_platform ;;
     stop-db) need_db; stack_pg_stop ;;
     start-db)
         need_db

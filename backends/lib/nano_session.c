@@ -71,6 +71,8 @@ nano_session_read(const nano_req_t *req, long long now, nano_session_t *s)
     const size_t          cap = NANO_TOKEN_MAX_LEN + 1;
     nano_str_t            headers[NANO_COOKIE_HEADERS_MAX];
     nano_cookie_result_t  found;
+    nano_token_format_t   format;
+    nano_token_reason_t   reason;
     size_t                n, len = 0;
 
     s->status = NANO_TOKEN_MISSING;
@@ -103,9 +105,19 @@ nano_session_read(const nano_req_t *req, long long now, nano_session_t *s)
         s->status = NANO_TOKEN_INVALID;
         return s->status;
     }
-    s->status = nano_token_verify(req->config->keyring, s->buf, len, now,
-                                  NANO_SESSION_LEEWAY, s->buf + cap, cap,
-                                  &s->claims);
+    /* the gateway's checks, nano_auth_max_age as this lifetime: a token
+     * issued under a longer one ends as if issued under this one */
+    reason = nano_token_open(req->config->keyring, NULL, s->buf, len,
+                             s->buf + cap, cap, &s->claims, &format);
+    if (reason == NANO_TOKEN_REASON_OK) {
+        reason = nano_token_check_session(&s->claims, format, now,
+                                          NANO_SESSION_LEEWAY,
+                                          nano_session_age);
+    }
+    if (reason != NANO_TOKEN_REASON_OK) {
+        memset(&s->claims, 0, sizeof(s->claims));
+    }
+    s->status = nano_token_reason_status(reason);
     return s->status;
 }
 

@@ -17,7 +17,7 @@
  * sql/020's trigger and the gateway keep their state for.  The least is
  * five minutes: the gateway forgives NANO_SESSION_LEEWAY past exp, and a
  * session much shorter would be mostly that leeway. */
-#define NANO_SESSION_MAX_AGE_MIN      300
+#define NANO_SESSION_MAX_AGE_MIN      NANO_TOKEN_MIN_AGE
 /* The renewal (NextAuth's updateAge) comes after this part of the
  * lifetime: 24 hours of 30 days, 10 s of the least, 300 s. */
 #define NANO_SESSION_UPDATE_PART      30

@@ -645,6 +645,25 @@ stack_subdomain_servers() {
     done <<<"${STACK_SUBDOMAINS:-}"
 }
 
+# stack_session_max_age: the platform's NANO_SESSION_MAX_AGE as it is
+# given it (env.d/platform, else backend.env), for the gateway's
+# nano_auth_max_age, so that one setting ends the sessions already issued
+# too; 2592000 (its default) unset or not a value the platform takes
+# (which then refuses to start, naming it).
+stack_session_max_age() {
+    local v=''
+    if [ -r "$STACK_STATE/env.d/platform" ]; then
+        v=$(sed -n 's/^NANO_SESSION_MAX_AGE=//p' "$STACK_STATE/env.d/platform" | tail -n 1)
+    fi
+    if [ -z "$v" ] && [ -r "$STACK_STATE/backend.env" ]; then
+        v=$(tr '\0' '\n' <"$STACK_STATE/backend.env" |
+            sed -n 's/^NANO_SESSION_MAX_AGE=//p' | tail -n 1)
+    fi
+    case $v in '' | 0* | *[!0-9]*) v=2592000 ;; esac
+    [ "${#v}" -le 7 ] && [ "$v" -ge 300 ] && [ "$v" -le 2592000 ] || v=2592000
+    printf '%s\n' "$v"
+}
+
 # stack_nginx_path WHAT PATH: PATH, which the generated config quotes,
 # holds nothing a quoted nginx string would read otherwise ($ starts a
 # variable, \ and " escape); spaces are fine.
@@ -687,6 +706,7 @@ stack_nginx_conf() {
         -e "s|@READ_TIMEOUT@|$(stack_sed_escape "$STACK_READ_TIMEOUT")|g" \
         -e "s|@RATELIMIT@|$(stack_sed_escape "${STACK_RATELIMIT:-nano/ratelimit.conf}")|g" \
         -e "s|@MEDIA_DIR@|$(stack_sed_escape "$(stack_media_path)")|g" \
+        -e "s|@SESSION_MAX_AGE@|$(stack_session_max_age)|g" \
         "$tmpl" >"$out.tmp"
     left=$(grep -o '@[A-Z_][A-Z_]*@' "$out.tmp" | sort -u | tr '\n' ' ') || true
     [ -z "$left" ] || stack_die "$tmpl has placeholders this stack does not know: $left"
@@ -732,6 +752,31 @@ stack_nginx_start() {
     done
     stack_log "nginx is not listening on port $STACK_PORT after 10s:"
     stack_log_tail "$log"
+    return 1
+}
+
+# stack_nginx_follow_platform: after the platform (re)started with
+# another NANO_SESSION_MAX_AGE (stackctl.sh, a test's env.d/platform),
+# the running nginx's config made again and reloaded, and waited for
+# until none of its old workers serves; nothing when the value is the
+# one nginx has, or nginx is not running.
+stack_nginx_follow_platform() {
+    local pid out=$STACK_STATE/nginx/conf/nginx.conf old i
+    pid=$(stack_pid nginx) || return 0
+    grep -Fqx "    nano_auth_max_age          $(stack_session_max_age)s;" "$out" 2>/dev/null && return 0
+    stack_nginx_conf
+    if ! out=$("$STACK_NGINX" -t -q "${STACK_NGINX_ARGS[@]}" 2>&1); then
+        stack_log "nginx rejects the generated config:"
+        printf '%s\n' "$out" | sed 's/^/    /' >&2
+        return 1
+    fi
+    old=$(ps -o pid= --ppid "$pid" | tr -d ' ' | sort)
+    kill -HUP "$pid"
+    for ((i = 0; i < 100; i++)); do
+        [ -z "$(comm -12 <(printf '%s\n' "$old") <(ps -o pid= --ppid "$pid" | tr -d ' ' | sort))" ] && return 0
+        sleep 0.1
+    done
+    stack_log "nginx's old workers still serve 10 s after its reload"
     return 1
 }
 

@@ -620,6 +620,13 @@ static PGresult *exec_watched(PGconn *conn, const migration_t *m,
  * built.  Dropped CONCURRENTLY (a plain DROP INDEX would take V1's table
  * ACCESS EXCLUSIVE) so that the statement builds it again.  Returns 0,
  * or -1.
+ *
+ * An index lives in its table's schema, and the statement names its
+ * table unqualified: so the one looked for is on a table its bare name
+ * finds on the search path, wherever that is.  Under the default
+ * "$user", public with a schema named after the role, current_schema()
+ * is that schema while V1's tables are in public, and an INVALID index
+ * of "User" was never found there: left as it was, taken for built.
  */
 static int
 drop_invalid(PGconn *conn, const migration_t *m, const char *name)
@@ -633,8 +640,11 @@ drop_invalid(PGconn *conn, const migration_t *m, const char *name)
                        "EXISTS %I.%I', n.nspname, c.relname) FROM pg_index i"
                        " JOIN pg_class c ON c.oid = i.indexrelid"
                        " JOIN pg_namespace n ON n.oid = c.relnamespace"
-                       " WHERE c.relname = $1 AND n.nspname = current_schema()"
-                       " AND NOT i.indisvalid", 1, NULL, params, NULL, NULL, 0);
+                       " JOIN pg_class t ON t.oid = i.indrelid"
+                       " WHERE c.relname = $1 AND NOT i.indisvalid"
+                       " AND to_regclass(format('%I', t.relname)) = t.oid"
+                       " ORDER BY array_position(current_schemas(false),"
+                       " n.nspname) LIMIT 1", 1, NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         die_msg("%s: cannot inspect index \"%s\": %s", m->path, name,
                 first_line(PQresultErrorMessage(res), line, sizeof(line)));

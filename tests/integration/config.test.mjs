@@ -2,7 +2,8 @@
 //  - nginx with our module refuses a configuration whose key file is
 //    missing, unreadable, short or empty, `nano_auth on` without a key file,
 //    a key file without `nano_auth_origin`, origins that are not bare
-//    http(s) origins or mix schemes, a nano_auth_leeway over 300 s, and a
+//    http(s) origins or mix schemes, a nano_auth_leeway over 300 s, a
+//    nano_auth_max_age outside 300 s .. 30 days, and a
 //    login URL that could leave the origin (`nginx -t`, a private prefix
 //    in a temp dir; nothing listens);
 //  - a backend refuses a non-loopback --listen address, or an inherited
@@ -313,6 +314,20 @@ test('nginx -t: nano_auth_leeway over 300 s stops nginx at every level; up to 30
     }
     for (const v of ['0', '60s', '300', '5m']) {
         assertOk(nginxTest((dir) => [...withKeys(dir), `nano_auth_leeway ${v};`], keyFile));
+    }
+});
+
+test('nginx -t: nano_auth_max_age takes the platform\'s NANO_SESSION_MAX_AGE range, 300 s to 30 days, at every level', () => {
+    for (const v of ['0', '299', '299s', '4m', '2592001', '31d', 'ten']) {
+        for (const at of [(l) => [l], (l) => [`server { listen unix:/nonexistent/x.sock; ${l} }`],
+            (l) => [`server { listen unix:/nonexistent/x.sock; location /m/ { ${l} } }`]]) {
+            const r = nginxTest((dir) => [...withKeys(dir), ...at(`nano_auth_max_age ${v};`)], keyFile);
+            assert.notEqual(r.code, 0, `nano_auth_max_age ${v} was taken`);
+            if (v !== 'ten') assertEmerg(r, '"nano_auth_max_age" must be from 300 s to 2592000 s, as the platform\'s NANO_SESSION_MAX_AGE');
+        }
+    }
+    for (const v of ['300', '5m', '1h', '2592000s', '30d']) {
+        assertOk(nginxTest((dir) => [...withKeys(dir), `nano_auth_max_age ${v};`], keyFile));
     }
 });
 

@@ -522,6 +522,32 @@ test('a concurrent build interrupted half-way leaves an INVALID index: the next 
     assert.match(psql(db, `SET enable_seqscan = off; EXPLAIN SELECT id FROM "User" WHERE lower(email) = 'u7@example.com'`), /User_email_lower_idx/);
 });
 
+// Under the default search path "$user", public, a schema named after
+// the role (as PostgreSQL's docs advise making) is current_schema(), while
+// V1's tables, and so their indexes, stay in public: the runner looked
+// for the INVALID index in current_schema() only, found none, and
+// IF NOT EXISTS took the broken one for built (found by a probe).
+test('an INVALID index in public is found and built again when the role\'s own schema comes first on the search path', () => {
+    // V1's tables in public (Prisma's default), the role's schema beside
+    // them from the start: V2's tables go there
+    const db = newDb();
+    psqlFile(db, path.join(SQL, '000_v1_baseline.sql'), 'public');
+    psql(db, 'CREATE SCHEMA postgres');
+    assert.equal(psql(db, 'SELECT current_schema()'), 'postgres', 'the role\'s schema comes first');
+    const before = migrate(db, ['--apply'], { dir: sqlBefore('002_user_email_lower_idx.sql') });
+    assert.equal(before.status, 0, before.err);
+    assert.equal(psql(db, `SELECT relnamespace::regnamespace FROM pg_class WHERE oid = to_regclass('"_nano_migrations"')`), 'postgres');
+    // an interrupted build's leftover, where PostgreSQL puts it: public
+    psql(db, `CREATE INDEX "User_email_lower_idx" ON public."User" (lower("email"))`);
+    psql(db, `UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'public."User_email_lower_idx"'::regclass`);
+    const r = migrate(db, ['--apply']);
+    assert.equal(r.status, 0, r.err + r.out);
+    assert.match(r.err, /002_user_email_lower_idx\.sql: index "User_email_lower_idx" is INVALID \(an earlier build failed or was interrupted\): dropping it to build it again/);
+    assert.equal(psql(db, `SELECT string_agg(n.nspname || '.' || c.relname || ' ' || i.indisvalid, ',') FROM pg_index i
+        JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relname LIKE 'User_email_lower_idx%'`), 'public.User_email_lower_idx true');
+});
+
 // Dropping an INVALID index CONCURRENTLY waits for older transactions as
 // the build does: that wait names them too.
 test('the drop of an INVALID index held by a V1 session idle in a transaction names that session', async () => {

@@ -416,7 +416,7 @@ test('history: the cursor pages whatever DateStyle the module\'s connections hav
     });
 });
 
-test('DELETE /api/generations/{id}: 409 while running, then the row and its files go; ledger rows stay', async () => {
+test('DELETE /api/generations/{id}: 409 while running, then the row and its files go, its media 404 to a revalidation too; ledger rows stay', async () => {
     const m = jobModules.find((x) => x.name === 'nano-banana' && hasKey(x.name));
     assert.ok(m, 'nano-banana runs against the fake provider (its [fake:slow] holds the job running)');
     const u = await person('delete');
@@ -445,6 +445,30 @@ test('DELETE /api/generations/{id}: 409 while running, then the row and its file
     assert.ok(row(id), `still there after a DELETE through ${other}`);
     for (const f of files) assert.ok(fs.existsSync(f), `${f} still there after a DELETE through ${other}`);
 
+    // Its media before the delete: private (no shared cache may keep it),
+    // no-cache (the browser asks each time: the owner's check, then
+    // nginx's 304 on the ETag or the date); HEAD (a download link's
+    // check) the same; 404 to anyone else, validators or not.
+    const media = g.outputs[0].url;
+    const seen = await get(media, { headers: u.jar.headers() });
+    assert.equal(seen.status, 200, media);
+    assert.equal(seen.headers['cache-control'], 'private, no-cache', 'one Cache-Control, private, revalidated');
+    assert.equal(seen.headers.expires, undefined, 'no Expires beside it');
+    const { etag, 'last-modified': modified } = seen.headers;
+    assert.ok(etag && modified, `validators: ${etag}, ${modified}`);
+    const head = await request('HEAD', media, { headers: u.jar.headers() });
+    assert.equal(head.status, 200, 'HEAD');
+    assert.equal(head.headers['cache-control'], 'private, no-cache', 'HEAD: the same Cache-Control');
+    for (const v of [{ 'If-None-Match': etag }, { 'If-Modified-Since': modified }]) {
+        const same = await request('GET', media, { headers: u.jar.headers(v) });
+        assert.equal(same.status, 304, `the owner's revalidation with ${JSON.stringify(v)}`);
+        assert.equal(same.headers['cache-control'], 'private, no-cache', '304: the same Cache-Control');
+        const theirs = await request('GET', media, { headers: stranger.jar.headers(v) });
+        assert.equal(theirs.status, 404, `another user's revalidation with ${JSON.stringify(v)}`);
+    }
+    const part = await request('GET', media, { headers: u.jar.headers({ Range: 'bytes=0-7', 'If-Range': etag }) });
+    assert.equal(part.status, 206, 'a range while the ETag holds');
+
     const ok = await del(u.jar, m.name, id);
     assert.equal(ok.status, 200, ok.text);
     assert.deepEqual(ok.json(), { ok: true });
@@ -454,7 +478,12 @@ test('DELETE /api/generations/{id}: 409 while running, then the row and its file
         assert.ok(!fs.existsSync(path.dirname(f)), `${path.dirname(f)} is gone`);
     }
     assert.equal((await generation(u.jar, m.name, id)).status, 404);
-    assert.equal((await get(g.outputs[0].url, { headers: u.jar.headers() })).status, 404, 'its media');
+    assert.equal((await get(media, { headers: u.jar.headers() })).status, 404, 'its media');
+    for (const v of [{ 'If-None-Match': etag }, { 'If-Modified-Since': modified }]) {
+        const after = await request('GET', media, { headers: u.jar.headers(v) });
+        assert.equal(after.status, 404, `the owner's revalidation after the delete with ${JSON.stringify(v)}`);
+        assert.equal(after.headers['cache-control'], 'no-store', 'the 404 is kept by no cache');
+    }
     assert.equal((await del(u.jar, m.name, id)).status, 404, 'DELETE again');
     assert.deepEqual(ledgerOf(id).map((x) => x.reason), ['debit'], 'the ledger row outlives the generation');
     assert.ok(!(await history(u.jar, m.name)).json().items.some((x) => x.id === id), 'not in history');

@@ -7,14 +7,17 @@
 // values at start are in config.test.mjs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import {
     SESSION_COOKIE, get, jwt, claims, now, decodeJwtPayload,
-    parseSetCookie, signedInUser, keepRunning,
+    parseSetCookie, signedInUser, keepRunning, STATE,
 } from './lib.mjs';
 import { psql, lit, signOut } from './accounts.mjs';
 import { withBackendEnv } from './generations.mjs';
 
 keepRunning(['platform']);
+
+const NGINX_CONF = `${STATE}/nginx/conf/nginx.conf`;
 
 const AGE = 300;
 
@@ -70,6 +73,47 @@ test(`NANO_SESSION_MAX_AGE=${AGE}: sign-in, renewal and the gateway follow the s
         const gone = await get('/api/auth/session', { headers: { Cookie: `${SESSION_COOKIE}=${ended}` } });
         assert.deepEqual(gone.json(), {}, 'and the platform reads no session');
     }));
+
+// A token issued under the 30 days before the restart with 300 s: the
+// gateway (nano_auth_max_age, which stackctl's restart of the platform
+// wrote into nginx's config from the same NANO_SESSION_MAX_AGE) and the
+// platform end it 300 s after its iat (and the 60 s leeway), not at its
+// own exp, 30 days away; one 200 s old is still taken, and renewed for
+// 300 s.  Until 2026-12-07 both took the old token for 30 days.
+test(`NANO_SESSION_MAX_AGE=${AGE}: tokens issued under 30 days before the restart end ${AGE} s after their iat`, async () => {
+    const { jar, me: who } = await signedInUser('ageold');
+    const p = decodeJwtPayload(jar.get(SESSION_COOKIE));
+    assert.equal(p.exp - p.iat, 30 * 86400, 'issued under the 30 days');
+    const issuedAt = (iat) => jwt(claims({ sub: who.id, email: who.email, name: who.name, jti: p.jti, iat, exp: iat + 30 * 86400 }));
+    const page = (token) => get('/qwen/', { headers: { Cookie: `${SESSION_COOKIE}=${token}`, Accept: 'text/html' } });
+    const session = (token) => get('/api/auth/session', { headers: { Cookie: `${SESSION_COOKIE}=${token}` } });
+    const old = issuedAt(now() - AGE - 61);
+    assert.equal((await me(old)).status, 200, 'the 30 days take it');
+
+    await withBackendEnv('platform', [`NANO_SESSION_MAX_AGE=${AGE}`], async () => {
+        const refused = await me(old);
+        assert.equal(refused.status, 401, `an API refuses it: ${refused.text}`);
+        const sent = await page(old);
+        assert.equal(sent.status, 302, 'a browser goes to sign in');
+        assert.match(sent.headers.location, /^\/api\/auth\/signin\?callbackUrl=/);
+        assert.deepEqual((await session(old)).json(), {}, 'the platform reads no session');
+
+        const young = issuedAt(now() - 200);
+        assert.equal((await me(young)).status, 200, 'a token 200 s old is taken');
+        assert.equal((await page(young)).status, 200, 'and opens the page');
+        const renewed = await session(young);
+        assert.equal(renewed.json().user?.email, who.email, renewed.text);
+        const c = sessionCookie(renewed);
+        assert.ok(c && c.value, 'renewed (200 s is past the 10 s renewal age)');
+        const q = decodeJwtPayload(c.value);
+        assert.equal(q.exp - q.iat, AGE, 'for 300 s');
+        assert.equal((await me(c.value)).status, 200, 'the renewed token opens a module');
+        assert.match(fs.readFileSync(NGINX_CONF, 'utf8'), new RegExp(`^\\s*nano_auth_max_age\\s+${AGE}s;$`, 'm'), 'nginx has the same lifetime');
+    });
+    // back to the 30 days: nginx follows the platform again
+    assert.match(fs.readFileSync(NGINX_CONF, 'utf8'), /^\s*nano_auth_max_age\s+2592000s;$/m);
+    assert.equal((await me(old)).status, 200, 'the 30 days take it again');
+});
 
 // Revocations keep the 30-day upper bound whatever the lifetime, so one
 // made under a short lifetime still covers a copy renewed before a

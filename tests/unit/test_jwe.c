@@ -471,6 +471,57 @@ test_clock_tolerance_is_next_auths(void **state)
                      NANO_TOKEN_REASON_EXPIRED);
 }
 
+/* nano_auth_max_age: iat + max_age ends a token before its exp, with the
+ * same leeway (a JWE's at most next-auth's 15 s); 0 or no iat: exp alone;
+ * the time checks still come first. */
+static void
+test_max_age_bounds_by_iat(void **state)
+{
+    static const struct {
+        long long            iat, exp, at, max_age;
+        int                  has_iat;
+        nano_token_format_t  format;
+        nano_token_reason_t  want;
+    } rows[] = {
+        { NOW, NOW + 2592000, NOW + 359, 300, 1, NANO_TOKEN_JWS,
+          NANO_TOKEN_REASON_OK },
+        { NOW, NOW + 2592000, NOW + 360, 300, 1, NANO_TOKEN_JWS,
+          NANO_TOKEN_REASON_EXPIRED },
+        { NOW, NOW + 2592000, NOW + 314, 300, 1, NANO_TOKEN_JWE,
+          NANO_TOKEN_REASON_OK },
+        { NOW, NOW + 2592000, NOW + 315, 300, 1, NANO_TOKEN_JWE,
+          NANO_TOKEN_REASON_EXPIRED },
+        /* none, or the 30 days: exp alone */
+        { NOW, NOW + 2592000, NOW + 2505600, 0, 1, NANO_TOKEN_JWS,
+          NANO_TOKEN_REASON_OK },
+        { NOW, NOW + 2592000, NOW + 2505600, 2592000, 1, NANO_TOKEN_JWS,
+          NANO_TOKEN_REASON_OK },
+        /* exp still ends it first */
+        { NOW, NOW + 100, NOW + 160, 300, 1, NANO_TOKEN_JWS,
+          NANO_TOKEN_REASON_EXPIRED },
+        /* an iat in the future is not yet valid, whatever the age */
+        { NOW + 120, NOW + 86400, NOW, 300, 1, NANO_TOKEN_JWS,
+          NANO_TOKEN_REASON_NOT_YET_VALID },
+        /* without iat: exp alone */
+        { 0, NOW + 86400, NOW + 86399, 300, 0, NANO_TOKEN_JWS,
+          NANO_TOKEN_REASON_OK },
+    };
+    nano_claims_t  c;
+    size_t         i;
+
+    (void) state;
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        memset(&c, 0, sizeof(c));
+        c.iat = rows[i].iat;
+        c.has_iat = rows[i].has_iat;
+        c.exp = rows[i].exp;
+        assert_int_equal(nano_token_check_session(&c, rows[i].format,
+                                                  rows[i].at, 60,
+                                                  rows[i].max_age),
+                         rows[i].want);
+    }
+}
+
 
 /* ---- kids ---------------------------------------------------------------- */
 
@@ -631,6 +682,7 @@ main(void)
         cmocka_unit_test(test_refuse_truncated_and_misshapen),
         cmocka_unit_test(test_refuse_claims_that_are_no_session),
         cmocka_unit_test(test_clock_tolerance_is_next_auths),
+        cmocka_unit_test(test_max_age_bounds_by_iat),
         cmocka_unit_test(test_kid_picks_its_key_only),
         cmocka_unit_test(test_kid_ignored_by_a_format_1_file),
         cmocka_unit_test(test_keyfile_kids_parsed),

@@ -326,6 +326,57 @@ test_max_age_shortens_the_session(void **state)
     assert_int_equal(configure_age(NULL, err, sizeof(err)), 0);
 }
 
+/* A token issued under the 30 days, read after the lifetime was
+ * shortened to 600 s: it ends 600 s after its iat (with the 60 s
+ * leeway), not at its own exp, as the gateway's nano_auth_max_age ends
+ * it; one issued under the 600 s lives its 600 s. */
+static void
+test_max_age_shortens_tokens_issued_before(void **state)
+{
+    nano_req_t       req, req2;
+    nano_res_t       res, res2;
+    nano_session_t   s;
+    char            *envp[4], *envp2[4], param[8192], err[256];
+    long long        exp = 0;
+
+    (void) state;
+    assert_int_equal(configure_age(NULL, err, sizeof(err)), 0);
+    setup_config(0);
+    make_req(&req, envp, NULL);
+    nano_res_init(&res);
+    assert_int_equal(nano_session_issue(&req, &res, &user, NULL, NOW, &exp),
+                     0);
+    assert_int_equal(exp, NOW + 30 * 24 * 3600);
+    req_with_cookie_of(&res, &req2, envp2, param, sizeof(param));
+
+    assert_int_equal(configure_age("600", err, sizeof(err)), 0);
+    nano_session_init(&s);
+    assert_int_equal(nano_session_read(&req2, NOW + 600 + 59, &s),
+                     NANO_TOKEN_OK);
+    assert_int_equal(s.claims.exp, NOW + 30 * 24 * 3600);
+    nano_session_cleanup(&s);
+    nano_session_init(&s);
+    assert_int_equal(nano_session_read(&req2, NOW + 600 + 60, &s),
+                     NANO_TOKEN_EXPIRED);
+    assert_null(s.claims.sub.data);
+    nano_session_cleanup(&s);
+
+    /* a token issued at NOW + 500 under the 600 s: its own 600 s */
+    nano_res_init(&res2);
+    assert_int_equal(nano_session_issue(&req2, &res2, &user, NULL,
+                                        NOW + 500, &exp), 0);
+    assert_int_equal(exp, NOW + 500 + 600);
+    req_with_cookie_of(&res2, &req2, envp2, param, sizeof(param));
+    nano_session_init(&s);
+    assert_int_equal(nano_session_read(&req2, NOW + 1100, &s), NANO_TOKEN_OK);
+    nano_session_cleanup(&s);
+
+    nano_res_cleanup(&res);
+    nano_res_cleanup(&res2);
+    teardown_config();
+    assert_int_equal(configure_age(NULL, err, sizeof(err)), 0);
+}
+
 /* Only shorter, plain digits: a refusal names the variable and its range
  * and leaves the default. */
 static void
@@ -358,6 +409,7 @@ main(void)
         cmocka_unit_test(test_read_refuses_forged_and_reports_presence),
         cmocka_unit_test(test_clear_removes_plain_and_chunks),
         cmocka_unit_test(test_max_age_shortens_the_session),
+        cmocka_unit_test(test_max_age_shortens_tokens_issued_before),
         cmocka_unit_test(test_max_age_refuses_bad_values),
     };
 
