@@ -758,8 +758,9 @@ stack_nginx_start() {
 # stack_nginx_follow_platform: after the platform (re)started with
 # another NANO_SESSION_MAX_AGE (stackctl.sh, a test's env.d/platform),
 # the running nginx's config made again and reloaded, and waited for
-# until none of its old workers serves; nothing when the value is the
-# one nginx has, or nginx is not running.
+# (up to 10 s) until none of its old workers serves; nothing when the
+# value is the one nginx has, or nginx is not running.  Fails only when
+# nginx refuses the config (it keeps the old one then).
 stack_nginx_follow_platform() {
     local pid out=$STACK_STATE/nginx/conf/nginx.conf old i
     pid=$(stack_pid nginx) || return 0
@@ -776,8 +777,11 @@ stack_nginx_follow_platform() {
         [ -z "$(comm -12 <(printf '%s\n' "$old") <(ps -o pid= --ppid "$pid" | tr -d ' ' | sort))" ] && return 0
         sleep 0.1
     done
-    stack_log "nginx's old workers still serve 10 s after its reload"
-    return 1
+    # Not a failure: the reload took, and new requests already get the new
+    # bound; an old worker ends with its last stream (nginx.conf.in's
+    # worker_shutdown_timeout).
+    stack_log "nginx reloaded; its old workers still serve streams begun before"
+    return 0
 }
 
 # stack_nginx_stop: nginx's graceful stop (SIGQUIT): its port closes at
