@@ -4,7 +4,6 @@
  */
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -12,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +18,7 @@
 #include "nano_clock.h"
 #include "nano_config.h"
 #include "nano_file.h"
+#include "nano_job_store.h"
 #include "nano_jobs.h"
 #include "nano_log.h"
 #include "nano_provider.h"
@@ -35,7 +34,6 @@ static struct {
     char                        module[64];
     const nano_job_provider_t  *provider;
     char                        owner[128];
-    char                        media[PATH_MAX];
     int                         max;
     /* request bodies held (the runner's thread only), and their cap */
     size_t                      body_bytes;
@@ -152,211 +150,6 @@ nano_jobs_owner(void)
     return nano_jobs.owner;
 }
 
-const char *
-nano_job_media_root(void)
-{
-    return nano_jobs.media;
-}
-
-int
-nano_job_mkdirs_put(const char *dir, int (*put)(void *arg), void *arg)
-{
-    int  tries;
-
-    /* whoever empties a folder removes it (a DELETE's rmdir of a user's
-     * inputs/, a runner tidying up), and may do so between our mkdir and
-     * put: the folder is made again */
-    for (tries = 0; tries < 3; tries++) {
-        if (nano_file_mkdirs(dir, NULL) != 0) {
-            return -2;
-        }
-        errno = 0;
-        if (put(arg) == 0) {
-            return 0;
-        }
-        if (errno != ENOENT) {
-            break;
-        }
-    }
-    return -1;
-}
-
-/* The job's folder: <media>/<module>/<user>/<generation>. */
-static int
-nano_job_dir(const nano_job_t *job, char *dir, size_t cap)
-{
-    int  n;
-
-    n = snprintf(dir, cap, "%s/%s/%s/%s", nano_jobs.media, job->gen.module,
-                 job->gen.user_id, job->gen.id);
-    return n > 0 && (size_t) n < cap ? 0 : -1;
-}
-
-int
-nano_job_final_path(const char *tmp, char *out, size_t cap)
-{
-    const char  *name = strrchr(tmp, '/');
-    size_t       dir, len;
-
-    name = name != NULL ? name + 1 : tmp;
-    dir = (size_t) (name - tmp);
-    len = strlen(name);
-    if (len <= 5 || name[0] != '.' || name[1] == '.'
-        || strcmp(name + len - 4, ".tmp") != 0 || dir + len - 5 >= cap)
-    {
-        return -1;
-    }
-    memcpy(out, tmp, dir);
-    memcpy(out + dir, name + 1, len - 5);
-    out[dir + len - 5] = '\0';
-    return 0;
-}
-
-int
-nano_job_next_path(nano_job_t *job, const char *ext, char *path, size_t cap)
-{
-    char    dir[PATH_MAX], rnd[2 * NANO_JOB_NAME_RANDOM + 1];
-    size_t  n;
-    int     len;
-
-    if (job->outputs == NULL && (job->outputs = json_array()) == NULL) {
-        return -1;
-    }
-    n = json_array_size(job->outputs);
-    if (nano_job_dir(job, dir, sizeof(dir)) != 0
-        || nano_file_mkdirs(dir, &job->made_dirs) != 0)
-    {
-        nano_log_error("job %s: cannot make %s: %s", job->gen.id, dir,
-                       strerror(errno));
-        return -1;
-    }
-    if (nano_rand_hex(rnd, NANO_JOB_NAME_RANDOM) != 0) {
-        return -1;
-    }
-    len = snprintf(path, cap, "%s/.%zu-%s.%s.tmp", dir, n, rnd, ext);
-    return len > 0 && (size_t) len < cap ? 0 : -1;
-}
-
-/*
- * Syncs the folder that holds final, and each folder of it the runner
- * made (job->made_dirs) in its parent, up to the media root: the new
- * names on the disk before the end is recorded.  0, or -1 with errno.
- */
-static int
-nano_job_sync_dirs(const nano_job_t *job, const char *final)
-{
-    char    dir[PATH_MAX], *slash;
-    size_t  root = strlen(nano_jobs.media);
-    int     level;
-
-    if (snprintf(dir, sizeof(dir), "%s", final) >= (int) sizeof(dir)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    /* level 0 syncs the job's folder (the output's name); level k + 1
-     * the parent of the folder of bit k, when the runner made it */
-    for (level = 0; level <= 3; level++) {
-        slash = strrchr(dir, '/');
-        if (slash == NULL || (size_t) (slash - dir) < root) {
-            break;
-        }
-        *slash = '\0';
-        if (level > 0 && !(job->made_dirs & (1u << (level - 1)))) {
-            break;
-        }
-        if (nano_file_sync(dir) != 0) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
-int
-nano_job_stored(nano_job_t *job, const char *path, const char *mime,
-    int width, int height)
-{
-    struct stat   st;
-    char          final[PATH_MAX];
-    json_t       *o = NULL;
-
-    if (nano_job_final_path(path, final, sizeof(final)) != 0
-        || stat(path, &st) != 0)
-    {
-        goto failed;
-    }
-    /* the row keeps the path below the media root, so the root may move */
-    o = json_pack("{s:s, s:s, s:i, s:i, s:I}",
-                  "file", final + strlen(nano_jobs.media) + 1,
-                  "mime", mime, "width", width, "height", height,
-                  "bytes", (json_int_t) st.st_size);
-    /* On the disk before the end is recorded: the data synced before
-     * the rename, the new name after it.  Without, a host that crashed
-     * or lost its power after the row said "succeeded" (PostgreSQL
-     * syncs its commit) came back with the output empty or missing:
-     * charged, and nothing to show (found by the failures probe). */
-    if (o == NULL || nano_file_sync(path) != 0 || rename(path, final) != 0) {
-        nano_log_error("job %s: cannot store %s: %s", job->gen.id, final,
-                       strerror(errno));
-        goto failed;
-    }
-    if (nano_job_sync_dirs(job, final) != 0) {
-        nano_log_error("job %s: cannot sync the folders of %s: %s",
-                       job->gen.id, final, strerror(errno));
-        json_decref(o);
-        unlink(final);
-        return -1;
-    }
-    if (json_array_append_new(job->outputs, o) != 0) {
-        unlink(final);
-        return -1;
-    }
-    return 0;
-
-failed:
-    json_decref(o);
-    unlink(path);
-    return -1;
-}
-
-int
-nano_job_store(nano_job_t *job, const void *data, size_t len,
-    const char *mime, const char *ext, int width, int height)
-{
-    char   path[PATH_MAX];
-    FILE  *f = NULL;
-    int    fd = -1, tries, ok;
-
-    /* a folder removed between its making and the open (a runner that
-     * lost this job tidying up) is made again */
-    for (tries = 0; tries < 2 && fd < 0; tries++) {
-        if (nano_job_next_path(job, ext, path, sizeof(path)) != 0) {
-            return -1;
-        }
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-        if (fd < 0 && errno != ENOENT) {
-            break;
-        }
-    }
-    if (fd < 0 || (f = fdopen(fd, "wb")) == NULL) {
-        nano_log_error("job %s: cannot write %s: %s", job->gen.id, path,
-                       strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(path);
-        }
-        return -1;
-    }
-    ok = fwrite(data, 1, len, f) == len;
-    ok = fclose(f) == 0 && ok;
-    if (!ok) {
-        nano_log_error("job %s: cannot write %s: %s", job->gen.id, path,
-                       strerror(errno));
-        unlink(path);
-        return -1;
-    }
-    return nano_job_stored(job, path, mime, width, height);
-}
-
 nano_job_next_t
 nano_job_fail(nano_job_t *job, const char *code, const char *message)
 {
@@ -381,66 +174,6 @@ nano_job_fail(nano_job_t *job, const char *code, const char *message)
     json_decref(job->error);
     job->error = json_pack("{s:s, s:s}", "code", code, "message", message);
     return NANO_JOB_FAILED;
-}
-
-/*
- * Removes what this runner wrote for job: its outputs, its folder when
- * empty, and the parents it made itself (a deleted account's folder made
- * again) when empty too.  The names are this runner's own
- * (nano_job_next_path): another runner's files are never touched.
- */
-static void
-nano_jobs_discard(nano_job_t *job)
-{
-    char     dir[PATH_MAX], path[PATH_MAX], *slash;
-    json_t  *o;
-    size_t   i;
-    int      level;
-
-    json_array_foreach(job->outputs, i, o) {
-        if (snprintf(path, sizeof(path), "%s/%s", nano_jobs.media,
-                     json_string_value(json_object_get(o, "file")))
-            < (int) sizeof(path))
-        {
-            unlink(path);
-        }
-    }
-    json_decref(job->outputs);
-    job->outputs = NULL;
-    if (nano_job_dir(job, dir, sizeof(dir)) != 0) {
-        return;
-    }
-    /* <generation>, then <user> and <module> if made here */
-    for (level = 0; level < 3; level++) {
-        if ((level > 0 && (job->made_dirs & 1u << level) == 0)
-            || rmdir(dir) != 0 || (slash = strrchr(dir, '/')) == NULL)
-        {
-            break;
-        }
-        *slash = '\0';
-    }
-}
-
-/*
- * After nano_jobs_discard, when the job's row went with its account: the
- * user's folder too, which the deletion removed and this job made again
- * (another of the user's jobs may have made it).  rmdir only takes an
- * empty one, and no new job of a deleted user is admitted.
- */
-static void
-nano_jobs_discard_owner(nano_db_t *db, nano_job_t *job)
-{
-    char  dir[PATH_MAX], *slash;
-    int   gone;
-
-    if (nano_gen_owner_gone(db, job->gen.user_id, &gone) != NANO_DB_OK
-        || !gone || nano_job_dir(job, dir, sizeof(dir)) != 0
-        || (slash = strrchr(dir, '/')) == NULL)
-    {
-        return;
-    }
-    *slash = '\0';
-    (void) rmdir(dir);
 }
 
 /* Counts the body a provider's start or step left in job->body. */
@@ -559,7 +292,7 @@ nano_jobs_end(nano_job_t *job, nano_job_next_t how)
         if (job->error == NULL) {
             nano_job_fail(job, "provider_error", "the generation failed");
         }
-        nano_jobs_discard(job);
+        nano_job_discard(job);
     }
     for (p = &nano_jobs.jobs; *p != NULL; p = &(*p)->next) {
         if (*p == job) {
@@ -727,8 +460,8 @@ nano_jobs_record(nano_db_t *db)
              * what this one wrote.  (When the record failed, it may have
              * committed all the same: the files stay, and so they do
              * when a later try finds the row no longer held.) */
-            nano_jobs_discard(job);
-            nano_jobs_discard_owner(db, job);
+            nano_job_discard(job);
+            nano_job_discard_owner(db, job);
         }
         nano_jobs_drop(job);
     }
@@ -1648,68 +1381,6 @@ nano_jobs_queued(nano_db_t *db, const char *module)
     }
 }
 
-static atomic_int  nano_jobs_removers;
-
-static void *
-nano_jobs_remove_thread(void *arg)
-{
-    char    *dir = arg;
-    size_t   files = 0;
-
-    if (nano_file_remove_tree(dir, 4, &files) != 0) {
-        nano_log_warn("jobs: the files of a deleted user stay in %s: %s",
-                      dir, strerror(errno));
-    } else if (files > 0) {
-        nano_log_info("jobs: removed the %zu files of a deleted user in %s",
-                      files, dir);
-    }
-    free(dir);
-    atomic_fetch_sub(&nano_jobs_removers, 1);
-    return NULL;
-}
-
-int
-nano_jobs_remove_user(const char *media, const char *module,
-    const char *user_id)
-{
-    pthread_attr_t   attr;
-    pthread_t        t;
-    char            *dir;
-    size_t           len;
-    int              rc;
-
-    if (!nano_file_name_ok(user_id) || !nano_file_name_ok(module)) {
-        return -1;
-    }
-    len = strlen(media) + strlen(module) + strlen(user_id) + 3;
-    if (len > PATH_MAX || (dir = malloc(len)) == NULL) {
-        return -1;
-    }
-    snprintf(dir, len, "%s/%s/%s", media, module, user_id);
-    if (atomic_fetch_add(&nano_jobs_removers, 1) >= NANO_JOBS_REMOVERS) {
-        atomic_fetch_sub(&nano_jobs_removers, 1);
-        nano_log_warn("jobs: %d removals of deleted users' files run"
-                      " already: %s is left to the media sweep",
-                      NANO_JOBS_REMOVERS, dir);
-        free(dir);
-        return -1;
-    }
-    rc = pthread_attr_init(&attr);
-    if (rc == 0) {
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        rc = pthread_create(&t, &attr, nano_jobs_remove_thread, dir);
-        pthread_attr_destroy(&attr);
-    }
-    if (rc != 0) {
-        atomic_fetch_sub(&nano_jobs_removers, 1);
-        nano_log_warn("jobs: %s is left to the media sweep: %s", dir,
-                      strerror(rc));
-        free(dir);
-        return -1;
-    }
-    return 0;
-}
-
 /*
  * A deleted user's folder of this module goes at once, off the runner's
  * thread (nano_jobs_remove_user).  The platform, which deletes accounts,
@@ -1723,7 +1394,7 @@ nano_jobs_user_deleted(void *arg, const char *channel, const char *user_id)
 {
     (void) arg;
     if (strcmp(channel, NANO_GEN_USER_DELETED) == 0) {
-        (void) nano_jobs_remove_user(nano_jobs.media, nano_jobs.module,
+        (void) nano_jobs_remove_user(nano_job_media_root(), nano_jobs.module,
                                      user_id);
     }
 }
@@ -2190,9 +1861,7 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider,
     }
     snprintf(nano_jobs.owner, sizeof(nano_jobs.owner), "%s:%ld:%s", host,
              (long) getpid(), rnd);
-    if (snprintf(nano_jobs.media, sizeof(nano_jobs.media), "%s", media)
-        >= (int) sizeof(nano_jobs.media))
-    {
+    if (nano_job_media_set(media) != 0) {
         nano_log_error("jobs: the media folder's path is too long");
         return -1;
     }
@@ -2230,9 +1899,9 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider,
     nano_jobs.body_bytes = 0;
     nano_jobs.dl_max = (size_t) dl_mb << 20;
     nano_jobs.dl_bytes = 0;
-    if (nano_file_mkdirs(nano_jobs.media, NULL) != 0) {
+    if (nano_file_mkdirs(nano_job_media_root(), NULL) != 0) {
         nano_log_error("jobs: cannot make the media folder %s: %s",
-                       nano_jobs.media, strerror(errno));
+                       nano_job_media_root(), strerror(errno));
         return -1;
     }
 
@@ -2262,7 +1931,7 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider,
     nano_log_info("jobs: runner for %s with %s (%s), up to %d in flight,"
                   " media in %s", module, provider->name,
                   provider->offline ? "offline" : "real", nano_jobs.max,
-                  nano_jobs.media);
+                  nano_job_media_root());
     return 0;
 }
 
@@ -2329,7 +1998,7 @@ nano_jobs_stop(void)
     }
     while ((job = nano_jobs.done) != NULL) {
         nano_jobs.done = job->next;
-        nano_jobs_discard(job);
+        nano_job_discard(job);
         nano_jobs_free(job);
     }
     if (nano_jobs.efd >= 0) {
