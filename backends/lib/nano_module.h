@@ -11,6 +11,7 @@
 #include "nano_http.h"
 #include "nano_job_store.h"
 #include "nano_jobs.h"
+#include "nano_jobs_answers.h"
 #include "nano_textgen.h"
 
 /* A module: its name in the registry and what generates for it.  A real
