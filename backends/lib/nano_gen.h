@@ -3,6 +3,8 @@
  * created together with their debit, read for their owner only, and
  * moved through queued -> running -> succeeded | failed | canceled, with
  * the refund of anything that ends without a complete result.
+ * nano_gen.c: rows, creation, the owner's reads and changes,
+ * conversations; nano_gen_runner.c: the runner's claims, leases, ends.
  */
 
 #ifndef NANO_GEN_H
