@@ -109,21 +109,6 @@ struct nano_job_s {
 };
 
 /*
- * 1 when a call that finished with res may be made again (attempts made
- * so far, method "GET" or "POST"), at most NANO_JOBS_RETRIES times: the
- * provider refused it without acting on it (408, 429, 5xx), or it never
- * arrived, or it only reads (a GET: a poll, a download, even one whose
- * answer was cut short).  A POST that was sent is never sent again: it
- * may have been taken and charged.  A body too large is never retried.
- */
-int nano_job_retryable(const char *method, int attempts,
-    const nano_client_res_t *res);
-
-/* Sets job->error; returns NANO_JOB_FAILED. */
-nano_job_next_t nano_job_fail(nano_job_t *job, const char *code,
-    const char *message);
-
-/*
  * Starts the runner thread of module with provider, its outputs under
  * media (nano_config_t's media_dir); owner (the lease owner, also used
  * by the request workers that run text generations) is made here and

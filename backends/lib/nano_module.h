@@ -9,6 +9,7 @@
 
 #include "nano_gen_options.h"
 #include "nano_http.h"
+#include "nano_job_call.h"
 #include "nano_job_store.h"
 #include "nano_jobs.h"
 #include "nano_jobs_answers.h"

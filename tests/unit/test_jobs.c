@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "nano_file.h"
+#include "nano_job_call.h"
 #include "nano_job_store.h"
 #include "nano_jobs.h"
 
