@@ -19,6 +19,7 @@
 #include "nano_config.h"
 #include "nano_file.h"
 #include "nano_job_call.h"
+#include "nano_job_memory.h"
 #include "nano_job_store.h"
 #include "nano_jobs.h"
 #include "nano_jobs_answers.h"
@@ -36,14 +37,6 @@ static struct {
     const nano_job_provider_t  *provider;
     char                        owner[128];
     int                         max;
-    /* request bodies held (the runner's thread only), and their cap */
-    size_t                      body_bytes;
-    size_t                      body_max;
-    /* the same for the answers of downloads in flight (a provider's file:
-     * a video takes up to NANO_JOBGEN_VIDEO_MAX in memory), each counted
-     * at its call's cap from its send to its step */
-    size_t                      dl_bytes;
-    size_t                      dl_max;
     pthread_t                   thread;
     int                         running;
     atomic_int                  stopping;
@@ -99,64 +92,6 @@ nano_jobs_owner(void)
     return nano_jobs.owner;
 }
 
-/* Counts the body a provider's start or step left in job->body. */
-static void
-nano_jobs_body_count(nano_job_t *job)
-{
-    size_t  len = job->body != NULL ? strlen(job->body) : 0;
-
-    nano_jobs.body_bytes -= job->body_held;
-    nano_jobs.body_bytes += len;
-    job->body_held = len;
-}
-
-static void
-nano_jobs_body_free(nano_job_t *job)
-{
-    free(job->body);
-    job->body = NULL;
-    nano_jobs_body_count(job);
-}
-
-/*
- * Whether a job with an input image must wait before its provider
- * builds its body: every such body holds the whole image, base64 in
- * JSON, until its call ends (tens of seconds at a real provider), and
- * NANO_JOBS_MAX of them took gigabytes (found by a probe: 32 edits of
- * 10 MiB held 500 MB).  One body may go past the cap, so a single
- * image always goes.
- */
-static int
-nano_jobs_body_wait(const nano_job_t *job)
-{
-    return nano_jobs.body_bytes >= nano_jobs.body_max
-           && json_object_get(job->gen.params, "inputImage") != NULL;
-}
-
-/* A download's room: its answer's cap. */
-static size_t
-nano_jobs_dl_size(const nano_job_t *job)
-{
-    return job->call.body_max ? job->call.body_max : NANO_CLIENT_BODY_MAX;
-}
-
-/* Whether a download must wait for room: 200 videos in flight could
- * hold 200 times 256 MiB (their answers are collected in memory, as the
- * runner's callbacks touch only memory).  One always goes. */
-static int
-nano_jobs_dl_wait(const nano_job_t *job)
-{
-    return job->call.follow && nano_jobs.dl_bytes > 0
-           && nano_jobs.dl_bytes + nano_jobs_dl_size(job) > nano_jobs.dl_max;
-}
-
-static void
-nano_jobs_dl_release(nano_job_t *job)
-{
-    nano_jobs.dl_bytes -= job->dl_held;
-    job->dl_held = 0;
-}
-
 /* A job that waits for room (bodies or downloads held) looks again a
  * moment later; *wait, the runner's sleep, is cut to that. */
 static void
@@ -171,14 +106,14 @@ nano_jobs_wait_room(nano_job_t *job, long long now, long *wait)
 static void
 nano_jobs_free(nano_job_t *job)
 {
-    nano_jobs_dl_release(job);
+    nano_job_dl_release(job);
     if (job->easy != NULL) {
         curl_easy_cleanup(job->easy);
     }
     nano_client_slist_free(job->slist);
     nano_client_call_cleanup(&job->call);
     nano_client_res_cleanup(&job->res);
-    nano_jobs_body_free(job);
+    nano_job_body_free(job);
     free(job->state);
     json_decref(job->outputs);
     json_decref(job->error);
@@ -471,7 +406,7 @@ nano_jobs_start_provider(nano_db_t *db, nano_job_t *job)
 {
     nano_job_next_t  next = job->provider->start(job);
 
-    nano_jobs_body_count(job);
+    nano_job_body_count(job);
     nano_jobs_apply(db, job, next);
 }
 
@@ -499,7 +434,7 @@ nano_jobs_begin(nano_db_t *db, nano_job_t *job)
                  job->gen.provider_task_id);
         job->task_saved = 1;
     }
-    if (nano_jobs_body_wait(job)) {
+    if (nano_job_body_wait(job)) {
         job->where = NANO_JOB_WAIT_START;
         job->wake_at = nano_clock_ms() + NANO_JOBS_ROOM_WAIT_MS;
         return;
@@ -521,7 +456,7 @@ nano_jobs_called(nano_db_t *db, nano_job_t *job, CURLMsg *msg)
     job->slist = NULL;
     /* its answer is read and let go on this thread before another call
      * of the runner starts */
-    nano_jobs_dl_release(job);
+    nano_job_dl_release(job);
 
     if (nano_job_retryable(job->call.method, job->attempts, &job->res)
         && nano_job_refusal_retryable(job, &job->res, &wait_ms))
@@ -550,10 +485,10 @@ nano_jobs_called(nano_db_t *db, nano_job_t *job, CURLMsg *msg)
         }
     } else {
         /* the provider builds the next call afresh */
-        nano_jobs_body_free(job);
+        nano_job_body_free(job);
         job->attempts = 0;
         next = job->provider->step(job, &job->res);
-        nano_jobs_body_count(job);
+        nano_job_body_count(job);
     }
     nano_client_res_cleanup(&job->res);
     nano_jobs_apply(db, job, next);
@@ -580,10 +515,7 @@ nano_jobs_send(CURLM *multi, nano_db_t *db, nano_job_t *job)
         return;
     }
     job->where = NANO_JOB_IN_CALL;
-    if (job->call.follow) {
-        job->dl_held = nano_jobs_dl_size(job);
-        nano_jobs.dl_bytes += job->dl_held;
-    }
+    nano_job_dl_take(job);
 }
 
 /* ---- the offline thread ------------------------------------------------- */
@@ -785,7 +717,7 @@ nano_jobs_due(CURLM *multi, nano_db_t *db)
             continue;
         }
         if (job->where == NANO_JOB_WAIT_START) {
-            if (nano_jobs_body_wait(job)) {
+            if (nano_job_body_wait(job)) {
                 nano_jobs_wait_room(job, now, &wait);
                 continue;
             }
@@ -796,7 +728,7 @@ nano_jobs_due(CURLM *multi, nano_db_t *db)
             if (job->posting && !job->phase_sent) {
                 continue;               /* not recorded: never sent */
             }
-            if (nano_jobs_dl_wait(job)) {
+            if (nano_job_dl_wait(job)) {
                 nano_jobs_wait_room(job, now, &wait);
                 continue;
             }
@@ -1428,10 +1360,7 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider,
         nano_log_error("%s", err);
         return -1;
     }
-    nano_jobs.body_max = (size_t) body_mb << 20;
-    nano_jobs.body_bytes = 0;
-    nano_jobs.dl_max = (size_t) dl_mb << 20;
-    nano_jobs.dl_bytes = 0;
+    nano_job_memory_set((size_t) body_mb << 20, (size_t) dl_mb << 20);
     if (nano_file_mkdirs(nano_job_media_root(), NULL) != 0) {
         nano_log_error("jobs: cannot make the media folder %s: %s",
                        nano_job_media_root(), strerror(errno));
