@@ -121,9 +121,9 @@ nano_jobs_free(nano_job_t *job)
     free(job);
 }
 
-/* Unlinks job from the runner's list and frees it. */
+/* Takes job off the runner's list, when it is on it. */
 static void
-nano_jobs_drop(nano_job_t *job)
+nano_jobs_unlink(nano_job_t *job)
 {
     nano_job_t  **p;
 
@@ -133,6 +133,13 @@ nano_jobs_drop(nano_job_t *job)
             break;
         }
     }
+}
+
+/* Unlinks job from the runner's list and frees it. */
+static void
+nano_jobs_drop(nano_job_t *job)
+{
+    nano_jobs_unlink(job);
     nano_jobs.active--;
     nano_jobs_free(job);
 }
@@ -143,8 +150,7 @@ nano_jobs_drop(nano_job_t *job)
 static void
 nano_jobs_end(nano_job_t *job, nano_job_next_t how)
 {
-    nano_job_t  **p;
-    int           ok = how == NANO_JOB_DONE;
+    int  ok = how == NANO_JOB_DONE;
 
     if (!ok) {
         if (job->error == NULL) {
@@ -152,12 +158,7 @@ nano_jobs_end(nano_job_t *job, nano_job_next_t how)
         }
         nano_job_discard(job);
     }
-    for (p = &nano_jobs.jobs; *p != NULL; p = &(*p)->next) {
-        if (*p == job) {
-            *p = job->next;
-            break;
-        }
-    }
+    nano_jobs_unlink(job);
     job->where = ok ? NANO_JOB_ENDING_OK : NANO_JOB_ENDING_FAILED;
     job->next = nano_jobs.ending;
     nano_jobs.ending = job;
@@ -562,14 +563,9 @@ nano_jobs_worker(void *arg)
 static void
 nano_jobs_queue_work(nano_job_t *job)
 {
-    nano_job_t  **p, *t;
+    nano_job_t  *t;
 
-    for (p = &nano_jobs.jobs; *p != NULL; p = &(*p)->next) {
-        if (*p == job) {
-            *p = job->next;
-            break;
-        }
-    }
+    nano_jobs_unlink(job);
     job->where = NANO_JOB_IN_WORK;
     pthread_mutex_lock(&nano_jobs.lock);
     job->next = NULL;
