@@ -1,10 +1,13 @@
 /*
  * The job runner: claims, leases, one curl multi handle for every
- * provider call, an offline thread for work that is not a call.
+ * provider call, an offline thread for work that is not a call, the
+ * ends recorded, the drain.  Beside it: the outputs (nano_job_store.c),
+ * what a call's end means (nano_job_call.c), the memory jobs hold
+ * (nano_job_memory.c), what the request workers leave to it
+ * (nano_jobs_answers.c).
  */
 
 #include <errno.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
