@@ -79,7 +79,8 @@ int
 nano_job_dl_wait(const nano_job_t *job)
 {
     return job->call.follow && nano_job_memory.dl_bytes > 0
-           && nano_job_memory.dl_bytes + nano_job_dl_size(job) > nano_job_memory.dl_max;
+           && nano_job_memory.dl_bytes + nano_job_dl_size(job)
+              > nano_job_memory.dl_max;
 }
 
 void
