@@ -3,6 +3,9 @@
  * created together with their debit, read for their owner only, and
  * moved through queued -> running -> succeeded | failed | canceled, with
  * the refund of anything that ends without a complete result.
+ * nano_gen.c: rows, creation, the owner's reads and changes;
+ * nano_gen_runner.c: the runner's claims, leases, ends;
+ * nano_gen_conversation.c: a conversation's turns as messages.
  */
 
 #ifndef NANO_GEN_H

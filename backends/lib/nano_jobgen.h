@@ -8,6 +8,8 @@
 #ifndef NANO_JOBGEN_H
 #define NANO_JOBGEN_H
 
+#include "nano_job_call.h"
+#include "nano_job_store.h"
 #include "nano_jobs.h"
 
 extern const nano_job_provider_t  nano_jobgen_gemini;      /* nano-banana */

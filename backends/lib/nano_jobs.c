@@ -1,18 +1,19 @@
 /*
  * The job runner: claims, leases, one curl multi handle for every
- * provider call, an offline thread for work that is not a call.
+ * provider call, an offline thread for work that is not a call, the
+ * ends recorded, the drain.  Beside it: the outputs (nano_job_store.c),
+ * what a call's end means (nano_job_call.c), the memory jobs hold
+ * (nano_job_memory.c), what the request workers leave to it
+ * (nano_jobs_answers.c).
  */
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,9 +21,12 @@
 #include "nano_clock.h"
 #include "nano_config.h"
 #include "nano_file.h"
+#include "nano_job_call.h"
+#include "nano_job_memory.h"
+#include "nano_job_store.h"
 #include "nano_jobs.h"
+#include "nano_jobs_answers.h"
 #include "nano_log.h"
-#include "nano_provider.h"
 #include "nano_rand.h"
 #include "nano_server.h"
 
@@ -35,16 +39,7 @@ static struct {
     char                        module[64];
     const nano_job_provider_t  *provider;
     char                        owner[128];
-    char                        media[PATH_MAX];
     int                         max;
-    /* request bodies held (the runner's thread only), and their cap */
-    size_t                      body_bytes;
-    size_t                      body_max;
-    /* the same for the answers of downloads in flight (a provider's file:
-     * a video takes up to NANO_JOBGEN_VIDEO_MAX in memory), each counted
-     * at its call's cap from its send to its step */
-    size_t                      dl_bytes;
-    size_t                      dl_max;
     pthread_t                   thread;
     int                         running;
     atomic_int                  stopping;
@@ -83,58 +78,6 @@ static struct {
     .efd = -1,
 };
 
-/* A set of text generations' ids, NANO_JOBS_ANSWERS_MAX at most. */
-typedef struct {
-    pthread_mutex_t  lock;
-    atomic_int       n;
-    char             ids[NANO_JOBS_ANSWERS_MAX][NANO_GEN_ID_LEN + 1];
-} nano_jobs_ids_t;
-
-/* The text generations this process's request workers are answering
- * (nano_jobs_answer_begin): held, as the runner's jobs are. */
-static nano_jobs_ids_t  nano_jobs_answers = {
-    .lock = PTHREAD_MUTEX_INITIALIZER
-};
-
-/* Those whose debit's outcome was lost while the database was out of
- * reach (nano_jobs_answer_lost): the runner fails and refunds them once
- * it answers again. */
-static nano_jobs_ids_t  nano_jobs_lost = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-/* Job admissions whose outcome was lost (nano_jobs_admit_lost). */
-typedef struct {
-    char       id[NANO_GEN_ID_LEN + 1];
-    char       user[128];
-    long long  drop_at;     /* ms; 0 until the database answered */
-} nano_jobs_admit_t;
-
-static struct {
-    pthread_mutex_t    lock;
-    atomic_int         n;
-    nano_jobs_admit_t  e[NANO_JOBS_ADMITS_MAX];
-} nano_jobs_admits = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-/* An answer's end that could not be written (nano_jobs_answer_later). */
-typedef struct nano_jobs_later_s  nano_jobs_later_t;
-
-struct nano_jobs_later_s {
-    nano_jobs_later_t  *next;
-    long long           until;      /* ms; then its lease ends it */
-    json_t             *error;
-    int                 refund;
-    char                id[NANO_GEN_ID_LEN + 1];
-    char                status[16];
-    char                text[];
-};
-
-/* Kept apart from the answers: their lease is renewed while they wait,
- * without taking a place from the answers being made. */
-static struct {
-    pthread_mutex_t     lock;
-    nano_jobs_later_t  *list;
-    atomic_int          n;
-} nano_jobs_later = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
 /* Where a job is in the runner. */
 enum {
     NANO_JOB_WAIT_CALL = 1,
@@ -152,355 +95,6 @@ nano_jobs_owner(void)
     return nano_jobs.owner;
 }
 
-const char *
-nano_job_media_root(void)
-{
-    return nano_jobs.media;
-}
-
-int
-nano_job_mkdirs_put(const char *dir, int (*put)(void *arg), void *arg)
-{
-    int  tries;
-
-    /* whoever empties a folder removes it (a DELETE's rmdir of a user's
-     * inputs/, a runner tidying up), and may do so between our mkdir and
-     * put: the folder is made again */
-    for (tries = 0; tries < 3; tries++) {
-        if (nano_file_mkdirs(dir, NULL) != 0) {
-            return -2;
-        }
-        errno = 0;
-        if (put(arg) == 0) {
-            return 0;
-        }
-        if (errno != ENOENT) {
-            break;
-        }
-    }
-    return -1;
-}
-
-/* The job's folder: <media>/<module>/<user>/<generation>. */
-static int
-nano_job_dir(const nano_job_t *job, char *dir, size_t cap)
-{
-    int  n;
-
-    n = snprintf(dir, cap, "%s/%s/%s/%s", nano_jobs.media, job->gen.module,
-                 job->gen.user_id, job->gen.id);
-    return n > 0 && (size_t) n < cap ? 0 : -1;
-}
-
-int
-nano_job_final_path(const char *tmp, char *out, size_t cap)
-{
-    const char  *name = strrchr(tmp, '/');
-    size_t       dir, len;
-
-    name = name != NULL ? name + 1 : tmp;
-    dir = (size_t) (name - tmp);
-    len = strlen(name);
-    if (len <= 5 || name[0] != '.' || name[1] == '.'
-        || strcmp(name + len - 4, ".tmp") != 0 || dir + len - 5 >= cap)
-    {
-        return -1;
-    }
-    memcpy(out, tmp, dir);
-    memcpy(out + dir, name + 1, len - 5);
-    out[dir + len - 5] = '\0';
-    return 0;
-}
-
-int
-nano_job_next_path(nano_job_t *job, const char *ext, char *path, size_t cap)
-{
-    char    dir[PATH_MAX], rnd[2 * NANO_JOB_NAME_RANDOM + 1];
-    size_t  n;
-    int     len;
-
-    if (job->outputs == NULL && (job->outputs = json_array()) == NULL) {
-        return -1;
-    }
-    n = json_array_size(job->outputs);
-    if (nano_job_dir(job, dir, sizeof(dir)) != 0
-        || nano_file_mkdirs(dir, &job->made_dirs) != 0)
-    {
-        nano_log_error("job %s: cannot make %s: %s", job->gen.id, dir,
-                       strerror(errno));
-        return -1;
-    }
-    if (nano_rand_hex(rnd, NANO_JOB_NAME_RANDOM) != 0) {
-        return -1;
-    }
-    len = snprintf(path, cap, "%s/.%zu-%s.%s.tmp", dir, n, rnd, ext);
-    return len > 0 && (size_t) len < cap ? 0 : -1;
-}
-
-/*
- * Syncs the folder that holds final, and each folder of it the runner
- * made (job->made_dirs) in its parent, up to the media root: the new
- * names on the disk before the end is recorded.  0, or -1 with errno.
- */
-static int
-nano_job_sync_dirs(const nano_job_t *job, const char *final)
-{
-    char    dir[PATH_MAX], *slash;
-    size_t  root = strlen(nano_jobs.media);
-    int     level;
-
-    if (snprintf(dir, sizeof(dir), "%s", final) >= (int) sizeof(dir)) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    /* level 0 syncs the job's folder (the output's name); level k + 1
-     * the parent of the folder of bit k, when the runner made it */
-    for (level = 0; level <= 3; level++) {
-        slash = strrchr(dir, '/');
-        if (slash == NULL || (size_t) (slash - dir) < root) {
-            break;
-        }
-        *slash = '\0';
-        if (level > 0 && !(job->made_dirs & (1u << (level - 1)))) {
-            break;
-        }
-        if (nano_file_sync(dir) != 0) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
-int
-nano_job_stored(nano_job_t *job, const char *path, const char *mime,
-    int width, int height)
-{
-    struct stat   st;
-    char          final[PATH_MAX];
-    json_t       *o = NULL;
-
-    if (nano_job_final_path(path, final, sizeof(final)) != 0
-        || stat(path, &st) != 0)
-    {
-        goto failed;
-    }
-    /* the row keeps the path below the media root, so the root may move */
-    o = json_pack("{s:s, s:s, s:i, s:i, s:I}",
-                  "file", final + strlen(nano_jobs.media) + 1,
-                  "mime", mime, "width", width, "height", height,
-                  "bytes", (json_int_t) st.st_size);
-    /* On the disk before the end is recorded: the data synced before
-     * the rename, the new name after it.  Without, a host that crashed
-     * or lost its power after the row said "succeeded" (PostgreSQL
-     * syncs its commit) came back with the output empty or missing:
-     * charged, and nothing to show (found by the failures probe). */
-    if (o == NULL || nano_file_sync(path) != 0 || rename(path, final) != 0) {
-        nano_log_error("job %s: cannot store %s: %s", job->gen.id, final,
-                       strerror(errno));
-        goto failed;
-    }
-    if (nano_job_sync_dirs(job, final) != 0) {
-        nano_log_error("job %s: cannot sync the folders of %s: %s",
-                       job->gen.id, final, strerror(errno));
-        json_decref(o);
-        unlink(final);
-        return -1;
-    }
-    if (json_array_append_new(job->outputs, o) != 0) {
-        unlink(final);
-        return -1;
-    }
-    return 0;
-
-failed:
-    json_decref(o);
-    unlink(path);
-    return -1;
-}
-
-int
-nano_job_store(nano_job_t *job, const void *data, size_t len,
-    const char *mime, const char *ext, int width, int height)
-{
-    char   path[PATH_MAX];
-    FILE  *f = NULL;
-    int    fd = -1, tries, ok;
-
-    /* a folder removed between its making and the open (a runner that
-     * lost this job tidying up) is made again */
-    for (tries = 0; tries < 2 && fd < 0; tries++) {
-        if (nano_job_next_path(job, ext, path, sizeof(path)) != 0) {
-            return -1;
-        }
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-        if (fd < 0 && errno != ENOENT) {
-            break;
-        }
-    }
-    if (fd < 0 || (f = fdopen(fd, "wb")) == NULL) {
-        nano_log_error("job %s: cannot write %s: %s", job->gen.id, path,
-                       strerror(errno));
-        if (fd >= 0) {
-            close(fd);
-            unlink(path);
-        }
-        return -1;
-    }
-    ok = fwrite(data, 1, len, f) == len;
-    ok = fclose(f) == 0 && ok;
-    if (!ok) {
-        nano_log_error("job %s: cannot write %s: %s", job->gen.id, path,
-                       strerror(errno));
-        unlink(path);
-        return -1;
-    }
-    return nano_job_stored(job, path, mime, width, height);
-}
-
-nano_job_next_t
-nano_job_fail(nano_job_t *job, const char *code, const char *message)
-{
-    nano_provider_error_t        err;
-    const nano_provider_info_t  *info;
-    const char                  *key;
-    int                          p;
-
-    /* the provider's words may quote its key, in a 200 answer too (a
-     * failed task's message): the row and the log never hold it.  A key
-     * of 24 characters and more is elided as key-like anyway */
-    p = job->provider != NULL ? nano_provider_by_name(job->provider->name)
-                              : -1;
-    info = p >= 0 ? nano_provider_info((nano_provider_t) p) : NULL;
-    key = info != NULL ? getenv(info->key_env) : NULL;
-    if (key != NULL && message != NULL && strstr(message, key) != NULL) {
-        nano_provider_error_init(&err);
-        snprintf(err.message, sizeof(err.message), "%s", message);
-        nano_provider_error_scrub(&err, key);
-        message = err.message;
-    }
-    json_decref(job->error);
-    job->error = json_pack("{s:s, s:s}", "code", code, "message", message);
-    return NANO_JOB_FAILED;
-}
-
-/*
- * Removes what this runner wrote for job: its outputs, its folder when
- * empty, and the parents it made itself (a deleted account's folder made
- * again) when empty too.  The names are this runner's own
- * (nano_job_next_path): another runner's files are never touched.
- */
-static void
-nano_jobs_discard(nano_job_t *job)
-{
-    char     dir[PATH_MAX], path[PATH_MAX], *slash;
-    json_t  *o;
-    size_t   i;
-    int      level;
-
-    json_array_foreach(job->outputs, i, o) {
-        if (snprintf(path, sizeof(path), "%s/%s", nano_jobs.media,
-                     json_string_value(json_object_get(o, "file")))
-            < (int) sizeof(path))
-        {
-            unlink(path);
-        }
-    }
-    json_decref(job->outputs);
-    job->outputs = NULL;
-    if (nano_job_dir(job, dir, sizeof(dir)) != 0) {
-        return;
-    }
-    /* <generation>, then <user> and <module> if made here */
-    for (level = 0; level < 3; level++) {
-        if ((level > 0 && (job->made_dirs & 1u << level) == 0)
-            || rmdir(dir) != 0 || (slash = strrchr(dir, '/')) == NULL)
-        {
-            break;
-        }
-        *slash = '\0';
-    }
-}
-
-/*
- * After nano_jobs_discard, when the job's row went with its account: the
- * user's folder too, which the deletion removed and this job made again
- * (another of the user's jobs may have made it).  rmdir only takes an
- * empty one, and no new job of a deleted user is admitted.
- */
-static void
-nano_jobs_discard_owner(nano_db_t *db, nano_job_t *job)
-{
-    char  dir[PATH_MAX], *slash;
-    int   gone;
-
-    if (nano_gen_owner_gone(db, job->gen.user_id, &gone) != NANO_DB_OK
-        || !gone || nano_job_dir(job, dir, sizeof(dir)) != 0
-        || (slash = strrchr(dir, '/')) == NULL)
-    {
-        return;
-    }
-    *slash = '\0';
-    (void) rmdir(dir);
-}
-
-/* Counts the body a provider's start or step left in job->body. */
-static void
-nano_jobs_body_count(nano_job_t *job)
-{
-    size_t  len = job->body != NULL ? strlen(job->body) : 0;
-
-    nano_jobs.body_bytes -= job->body_held;
-    nano_jobs.body_bytes += len;
-    job->body_held = len;
-}
-
-static void
-nano_jobs_body_free(nano_job_t *job)
-{
-    free(job->body);
-    job->body = NULL;
-    nano_jobs_body_count(job);
-}
-
-/*
- * Whether a job with an input image must wait before its provider
- * builds its body: every such body holds the whole image, base64 in
- * JSON, until its call ends (tens of seconds at a real provider), and
- * NANO_JOBS_MAX of them took gigabytes (found by a probe: 32 edits of
- * 10 MiB held 500 MB).  One body may go past the cap, so a single
- * image always goes.
- */
-static int
-nano_jobs_body_wait(const nano_job_t *job)
-{
-    return nano_jobs.body_bytes >= nano_jobs.body_max
-           && json_object_get(job->gen.params, "inputImage") != NULL;
-}
-
-/* A download's room: its answer's cap. */
-static size_t
-nano_jobs_dl_size(const nano_job_t *job)
-{
-    return job->call.body_max ? job->call.body_max : NANO_CLIENT_BODY_MAX;
-}
-
-/* Whether a download must wait for room: 200 videos in flight could
- * hold 200 times 256 MiB (their answers are collected in memory, as the
- * runner's callbacks touch only memory).  One always goes. */
-static int
-nano_jobs_dl_wait(const nano_job_t *job)
-{
-    return job->call.follow && nano_jobs.dl_bytes > 0
-           && nano_jobs.dl_bytes + nano_jobs_dl_size(job) > nano_jobs.dl_max;
-}
-
-static void
-nano_jobs_dl_release(nano_job_t *job)
-{
-    nano_jobs.dl_bytes -= job->dl_held;
-    job->dl_held = 0;
-}
-
 /* A job that waits for room (bodies or downloads held) looks again a
  * moment later; *wait, the runner's sleep, is cut to that. */
 static void
@@ -515,14 +109,14 @@ nano_jobs_wait_room(nano_job_t *job, long long now, long *wait)
 static void
 nano_jobs_free(nano_job_t *job)
 {
-    nano_jobs_dl_release(job);
+    nano_job_dl_release(job);
     if (job->easy != NULL) {
         curl_easy_cleanup(job->easy);
     }
     nano_client_slist_free(job->slist);
     nano_client_call_cleanup(&job->call);
     nano_client_res_cleanup(&job->res);
-    nano_jobs_body_free(job);
+    nano_job_body_free(job);
     free(job->state);
     json_decref(job->outputs);
     json_decref(job->error);
@@ -530,9 +124,9 @@ nano_jobs_free(nano_job_t *job)
     free(job);
 }
 
-/* Unlinks job from the runner's list and frees it. */
+/* Takes job off the runner's list, when it is on it. */
 static void
-nano_jobs_drop(nano_job_t *job)
+nano_jobs_unlink(nano_job_t *job)
 {
     nano_job_t  **p;
 
@@ -542,6 +136,13 @@ nano_jobs_drop(nano_job_t *job)
             break;
         }
     }
+}
+
+/* Unlinks job from the runner's list and frees it. */
+static void
+nano_jobs_drop(nano_job_t *job)
+{
+    nano_jobs_unlink(job);
     nano_jobs.active--;
     nano_jobs_free(job);
 }
@@ -552,21 +153,15 @@ nano_jobs_drop(nano_job_t *job)
 static void
 nano_jobs_end(nano_job_t *job, nano_job_next_t how)
 {
-    nano_job_t  **p;
-    int           ok = how == NANO_JOB_DONE;
+    int  ok = how == NANO_JOB_DONE;
 
     if (!ok) {
         if (job->error == NULL) {
             nano_job_fail(job, "provider_error", "the generation failed");
         }
-        nano_jobs_discard(job);
+        nano_job_discard(job);
     }
-    for (p = &nano_jobs.jobs; *p != NULL; p = &(*p)->next) {
-        if (*p == job) {
-            *p = job->next;
-            break;
-        }
-    }
+    nano_jobs_unlink(job);
     job->where = ok ? NANO_JOB_ENDING_OK : NANO_JOB_ENDING_FAILED;
     job->next = nano_jobs.ending;
     nano_jobs.ending = job;
@@ -727,8 +322,8 @@ nano_jobs_record(nano_db_t *db)
              * what this one wrote.  (When the record failed, it may have
              * committed all the same: the files stay, and so they do
              * when a later try finds the row no longer held.) */
-            nano_jobs_discard(job);
-            nano_jobs_discard_owner(db, job);
+            nano_job_discard(job);
+            nano_job_discard_owner(db, job);
         }
         nano_jobs_drop(job);
     }
@@ -815,7 +410,7 @@ nano_jobs_start_provider(nano_db_t *db, nano_job_t *job)
 {
     nano_job_next_t  next = job->provider->start(job);
 
-    nano_jobs_body_count(job);
+    nano_job_body_count(job);
     nano_jobs_apply(db, job, next);
 }
 
@@ -843,114 +438,12 @@ nano_jobs_begin(nano_db_t *db, nano_job_t *job)
                  job->gen.provider_task_id);
         job->task_saved = 1;
     }
-    if (nano_jobs_body_wait(job)) {
+    if (nano_job_body_wait(job)) {
         job->where = NANO_JOB_WAIT_START;
         job->wake_at = nano_clock_ms() + NANO_JOBS_ROOM_WAIT_MS;
         return;
     }
     nano_jobs_start_provider(db, job);
-}
-
-int
-nano_job_retryable(const char *method, int attempts,
-    const nano_client_res_t *res)
-{
-    int  get = strcmp(method, "GET") == 0;
-
-    if (attempts >= NANO_JOBS_RETRIES || res->stopped || res->too_large
-        || res->bad_redirect)
-    {
-        return 0;
-    }
-    if (res->status == 408 || res->status == 429 || res->status >= 500) {
-        return 1;
-    }
-    if (res->status == 0) {
-        return !res->sent || get;
-    }
-    /* an answer cut short: only a GET may be sent again, a POST may have
-     * been taken (and charged) */
-    return res->code != CURLE_OK && get;
-}
-
-/* A call that brought no whole answer: why, for the person. */
-static nano_job_next_t
-nano_jobs_transfer_failed(nano_job_t *job)
-{
-    const nano_client_res_t  *res = &job->res;
-    char                      msg[160];
-    int                       p;
-    size_t                    max = job->call.body_max
-                                    ? job->call.body_max
-                                    : NANO_CLIENT_BODY_MAX;
-
-    if (res->too_large) {
-        snprintf(msg, sizeof(msg), "the provider's answer was larger than"
-                 " the %zu MiB this generation may take", max >> 20);
-        return nano_job_fail(job, "bad_response", msg);
-    }
-    if (res->bad_redirect) {
-        return nano_job_fail(job, "bad_response", nano_client_why(res));
-    }
-    /* named, as a text call's "DashScope could not be reached: ..." is:
-     * "the provider" alone did not say which host an operator should
-     * look at (noticed by the failures probe) */
-    p = nano_provider_by_name(job->provider->name);
-    if (!res->timed_out && p >= 0) {
-        snprintf(msg, sizeof(msg), "%s could not be reached: %s",
-                 nano_provider_info((nano_provider_t) p)->label,
-                 nano_client_why(res));
-        return nano_job_fail(job, "provider_error", msg);
-    }
-    return nano_job_fail(job, res->timed_out ? "timeout" : "provider_error",
-                         nano_client_why(res));
-}
-
-/*
- * What a refusal says about asking again, read in the format of the
- * provider the job's provider is named after ("gemini", "ark", "wan"):
- * a spent quota is not asked again (nothing changes in seconds), and
- * the wait is Gemini's RetryInfo in the body, else the Retry-After
- * header.  0: do not ask again; else 1 and *wait_ms the provider's wait
- * (0 when it named none).
- */
-static int
-nano_jobs_refusal_retryable(const nano_job_t *job,
-    const nano_client_res_t *res, long *wait_ms)
-{
-    nano_provider_error_t  err;
-    int                    p = nano_provider_by_name(job->provider->name);
-
-    *wait_ms = 0;
-    if (p < 0 || res->status < 400) {
-        return 1;
-    }
-    nano_provider_error_from_http((nano_provider_t) p, res->status,
-                                  res->retry_after[0] ? res->retry_after
-                                                      : NULL,
-                                  res->body.data ? res->body.data : "",
-                                  res->body.len, &err);
-    /* asked to wait past what a retry waits: the retry would be
-     * refused too (the text calls' rule) */
-    if (!err.retryable
-        || err.retry_after_ms > NANO_PROVIDER_RETRY_AFTER_MAX_MS)
-    {
-        return 0;
-    }
-    *wait_ms = err.retry_after_ms;
-    return 1;
-}
-
-/* Backoff before a retry, as a text call's: 0.5 s doubling with
- * jitter, at most 8 s, or the provider's wait (at most a minute) when it
- * is longer. */
-static long
-nano_jobs_backoff(const nano_job_t *job, long wait_ms)
-{
-    return nano_provider_backoff_ms((unsigned) job->attempts,
-                                    NANO_PROVIDER_RETRY_BASE_MS,
-                                    NANO_PROVIDER_RETRY_CAP_MS,
-                                    (uint32_t) rand(), wait_ms);
 }
 
 /* A transfer finished: retry, fail, or let the provider go on. */
@@ -967,12 +460,12 @@ nano_jobs_called(nano_db_t *db, nano_job_t *job, CURLMsg *msg)
     job->slist = NULL;
     /* its answer is read and let go on this thread before another call
      * of the runner starts */
-    nano_jobs_dl_release(job);
+    nano_job_dl_release(job);
 
     if (nano_job_retryable(job->call.method, job->attempts, &job->res)
-        && nano_jobs_refusal_retryable(job, &job->res, &wait_ms))
+        && nano_job_refusal_retryable(job, &job->res, &wait_ms))
     {
-        job->delay_ms = nano_jobs_backoff(job, wait_ms);
+        job->delay_ms = nano_job_backoff(job, wait_ms);
         job->attempts++;
         nano_log_warn("job %s: provider answered %ld (%s); retry %d in %ld"
                       " ms", job->gen.id, job->res.status,
@@ -987,7 +480,7 @@ nano_jobs_called(nano_db_t *db, nano_job_t *job, CURLMsg *msg)
         || (job->res.code != CURLE_OK && job->res.status < 400))
     {
         /* no answer, or one cut short (an error status still says why) */
-        next = nano_jobs_transfer_failed(job);
+        next = nano_job_transfer_failed(job);
         if (job->provider->unanswered != NULL && !job->res.too_large
             && !job->res.bad_redirect)
         {
@@ -996,10 +489,10 @@ nano_jobs_called(nano_db_t *db, nano_job_t *job, CURLMsg *msg)
         }
     } else {
         /* the provider builds the next call afresh */
-        nano_jobs_body_free(job);
+        nano_job_body_free(job);
         job->attempts = 0;
         next = job->provider->step(job, &job->res);
-        nano_jobs_body_count(job);
+        nano_job_body_count(job);
     }
     nano_client_res_cleanup(&job->res);
     nano_jobs_apply(db, job, next);
@@ -1026,10 +519,7 @@ nano_jobs_send(CURLM *multi, nano_db_t *db, nano_job_t *job)
         return;
     }
     job->where = NANO_JOB_IN_CALL;
-    if (job->call.follow) {
-        job->dl_held = nano_jobs_dl_size(job);
-        nano_jobs.dl_bytes += job->dl_held;
-    }
+    nano_job_dl_take(job);
 }
 
 /* ---- the offline thread ------------------------------------------------- */
@@ -1076,14 +566,9 @@ nano_jobs_worker(void *arg)
 static void
 nano_jobs_queue_work(nano_job_t *job)
 {
-    nano_job_t  **p, *t;
+    nano_job_t  *t;
 
-    for (p = &nano_jobs.jobs; *p != NULL; p = &(*p)->next) {
-        if (*p == job) {
-            *p = job->next;
-            break;
-        }
-    }
+    nano_jobs_unlink(job);
     job->where = NANO_JOB_IN_WORK;
     pthread_mutex_lock(&nano_jobs.lock);
     job->next = NULL;
@@ -1231,7 +716,7 @@ nano_jobs_due(CURLM *multi, nano_db_t *db)
             continue;
         }
         if (job->where == NANO_JOB_WAIT_START) {
-            if (nano_jobs_body_wait(job)) {
+            if (nano_job_body_wait(job)) {
                 nano_jobs_wait_room(job, now, &wait);
                 continue;
             }
@@ -1242,7 +727,7 @@ nano_jobs_due(CURLM *multi, nano_db_t *db)
             if (job->posting && !job->phase_sent) {
                 continue;               /* not recorded: never sent */
             }
-            if (nano_jobs_dl_wait(job)) {
+            if (nano_job_dl_wait(job)) {
                 nano_jobs_wait_room(job, now, &wait);
                 continue;
             }
@@ -1288,10 +773,8 @@ nano_jobs_notify(nano_db_t *db, const char *module)
 static char *
 nano_jobs_held(size_t *n)
 {
-    nano_buf_t          b;
-    nano_job_t         *job;
-    nano_jobs_later_t  *later;
-    int                 i;
+    nano_buf_t   b;
+    nano_job_t  *job;
 
     *n = 0;
     nano_buf_init(&b);
@@ -1316,26 +799,7 @@ nano_jobs_held(size_t *n)
         nano_db_array_add(&b, job->gen.id, n);
     }
     pthread_mutex_unlock(&nano_jobs.lock);
-    pthread_mutex_lock(&nano_jobs_answers.lock);
-    for (i = 0; i < NANO_JOBS_ANSWERS_MAX; i++) {
-        if (nano_jobs_answers.ids[i][0] != '\0') {
-            nano_db_array_add(&b, nano_jobs_answers.ids[i], n);
-        }
-    }
-    pthread_mutex_unlock(&nano_jobs_answers.lock);
-    pthread_mutex_lock(&nano_jobs_later.lock);
-    for (later = nano_jobs_later.list; later != NULL; later = later->next) {
-        nano_db_array_add(&b, later->id, n);
-    }
-    pthread_mutex_unlock(&nano_jobs_later.lock);
-    /* not held: a claim must not run what is to be canceled */
-    pthread_mutex_lock(&nano_jobs_admits.lock);
-    for (i = 0; i < NANO_JOBS_ADMITS_MAX; i++) {
-        if (nano_jobs_admits.e[i].id[0] != '\0') {
-            nano_db_array_add(&b, nano_jobs_admits.e[i].id, n);
-        }
-    }
-    pthread_mutex_unlock(&nano_jobs_admits.lock);
+    nano_jobs_answers_held(&b, n);
     nano_buf_puts(&b, "}");
     return nano_buf_steal(&b);
 }
@@ -1648,68 +1112,6 @@ nano_jobs_queued(nano_db_t *db, const char *module)
     }
 }
 
-static atomic_int  nano_jobs_removers;
-
-static void *
-nano_jobs_remove_thread(void *arg)
-{
-    char    *dir = arg;
-    size_t   files = 0;
-
-    if (nano_file_remove_tree(dir, 4, &files) != 0) {
-        nano_log_warn("jobs: the files of a deleted user stay in %s: %s",
-                      dir, strerror(errno));
-    } else if (files > 0) {
-        nano_log_info("jobs: removed the %zu files of a deleted user in %s",
-                      files, dir);
-    }
-    free(dir);
-    atomic_fetch_sub(&nano_jobs_removers, 1);
-    return NULL;
-}
-
-int
-nano_jobs_remove_user(const char *media, const char *module,
-    const char *user_id)
-{
-    pthread_attr_t   attr;
-    pthread_t        t;
-    char            *dir;
-    size_t           len;
-    int              rc;
-
-    if (!nano_file_name_ok(user_id) || !nano_file_name_ok(module)) {
-        return -1;
-    }
-    len = strlen(media) + strlen(module) + strlen(user_id) + 3;
-    if (len > PATH_MAX || (dir = malloc(len)) == NULL) {
-        return -1;
-    }
-    snprintf(dir, len, "%s/%s/%s", media, module, user_id);
-    if (atomic_fetch_add(&nano_jobs_removers, 1) >= NANO_JOBS_REMOVERS) {
-        atomic_fetch_sub(&nano_jobs_removers, 1);
-        nano_log_warn("jobs: %d removals of deleted users' files run"
-                      " already: %s is left to the media sweep",
-                      NANO_JOBS_REMOVERS, dir);
-        free(dir);
-        return -1;
-    }
-    rc = pthread_attr_init(&attr);
-    if (rc == 0) {
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        rc = pthread_create(&t, &attr, nano_jobs_remove_thread, dir);
-        pthread_attr_destroy(&attr);
-    }
-    if (rc != 0) {
-        atomic_fetch_sub(&nano_jobs_removers, 1);
-        nano_log_warn("jobs: %s is left to the media sweep: %s", dir,
-                      strerror(rc));
-        free(dir);
-        return -1;
-    }
-    return 0;
-}
-
 /*
  * A deleted user's folder of this module goes at once, off the runner's
  * thread (nano_jobs_remove_user).  The platform, which deletes accounts,
@@ -1723,7 +1125,7 @@ nano_jobs_user_deleted(void *arg, const char *channel, const char *user_id)
 {
     (void) arg;
     if (strcmp(channel, NANO_GEN_USER_DELETED) == 0) {
-        (void) nano_jobs_remove_user(nano_jobs.media, nano_jobs.module,
+        (void) nano_jobs_remove_user(nano_job_media_root(), nano_jobs.module,
                                      user_id);
     }
 }
@@ -1747,265 +1149,6 @@ nano_jobs_notified(nano_db_t *db, int *listening, int *woke)
         break;
     default:
         break;
-    }
-}
-
-/* 0, or -1 when the set is full. */
-static int
-nano_jobs_ids_add(nano_jobs_ids_t *set, const char *id)
-{
-    int  i, rc = -1;
-
-    pthread_mutex_lock(&set->lock);
-    for (i = 0; i < NANO_JOBS_ANSWERS_MAX && rc != 0; i++) {
-        if (set->ids[i][0] == '\0') {
-            snprintf(set->ids[i], NANO_GEN_ID_LEN + 1, "%s", id);
-            atomic_fetch_add(&set->n, 1);
-            rc = 0;
-        }
-    }
-    pthread_mutex_unlock(&set->lock);
-    return rc;
-}
-
-static void
-nano_jobs_ids_remove(nano_jobs_ids_t *set, const char *id)
-{
-    int  i;
-
-    pthread_mutex_lock(&set->lock);
-    for (i = 0; i < NANO_JOBS_ANSWERS_MAX; i++) {
-        if (strcmp(set->ids[i], id) == 0) {
-            set->ids[i][0] = '\0';
-            atomic_fetch_sub(&set->n, 1);
-            break;
-        }
-    }
-    pthread_mutex_unlock(&set->lock);
-}
-
-int
-nano_jobs_answer_begin(const char *id)
-{
-    return nano_jobs_ids_add(&nano_jobs_answers, id);
-}
-
-void
-nano_jobs_answer_end(const char *id)
-{
-    nano_jobs_ids_remove(&nano_jobs_answers, id);
-}
-
-int
-nano_jobs_answer_lost(const char *id)
-{
-    return nano_jobs_ids_add(&nano_jobs_lost, id);
-}
-
-/* The lost answers, failed and refunded now that db answers; those the
- * database did not answer for stay for the next turn. */
-static void
-nano_jobs_finish_lost(nano_db_t *db)
-{
-    char  id[NANO_GEN_ID_LEN + 1];
-    int   i, done;
-
-    for (i = 0; i < NANO_JOBS_ANSWERS_MAX
-                && atomic_load(&nano_jobs_lost.n) > 0; i++)
-    {
-        pthread_mutex_lock(&nano_jobs_lost.lock);
-        memcpy(id, nano_jobs_lost.ids[i], sizeof(id));
-        pthread_mutex_unlock(&nano_jobs_lost.lock);
-        if (id[0] != '\0'
-            && nano_gen_finish_lost(db, id, nano_jobs.owner, &done)
-               == NANO_DB_OK)
-        {
-            nano_jobs_ids_remove(&nano_jobs_lost, id);
-        }
-    }
-}
-
-int
-nano_jobs_admit_lost(const char *id, const char *user_id)
-{
-    nano_jobs_admit_t  *e;
-    int                 i, rc = -1;
-
-    if (strlen(id) > NANO_GEN_ID_LEN
-        || strlen(user_id) >= sizeof(e->user))
-    {
-        return -1;
-    }
-    pthread_mutex_lock(&nano_jobs_admits.lock);
-    for (i = 0; i < NANO_JOBS_ADMITS_MAX && rc != 0; i++) {
-        e = &nano_jobs_admits.e[i];
-        if (e->id[0] == '\0') {
-            snprintf(e->id, sizeof(e->id), "%s", id);
-            snprintf(e->user, sizeof(e->user), "%s", user_id);
-            e->drop_at = 0;
-            atomic_fetch_add(&nano_jobs_admits.n, 1);
-            rc = 0;
-        }
-    }
-    pthread_mutex_unlock(&nano_jobs_admits.lock);
-    return rc;
-}
-
-/* Forgets the lost admission in slot i when it is still id's. */
-static void
-nano_jobs_admit_forget(int i, const char *id)
-{
-    pthread_mutex_lock(&nano_jobs_admits.lock);
-    if (strcmp(nano_jobs_admits.e[i].id, id) == 0) {
-        nano_jobs_admits.e[i].id[0] = '\0';
-        atomic_fetch_sub(&nano_jobs_admits.n, 1);
-    }
-    pthread_mutex_unlock(&nano_jobs_admits.lock);
-}
-
-/*
- * The lost admissions, canceled and refunded where they appeared; one
- * not there (yet) is looked for again each turn until its watch ends.
- * A turn stops at the first the database does not answer for.
- */
-static void
-nano_jobs_cancel_lost(nano_db_t *db)
-{
-    nano_jobs_admit_t   e;
-    nano_gen_change_t   out;
-    nano_db_status_t    st;
-    long long           now = nano_clock_ms();
-    int                 i;
-
-    for (i = 0; i < NANO_JOBS_ADMITS_MAX
-                && atomic_load(&nano_jobs_admits.n) > 0; i++)
-    {
-        pthread_mutex_lock(&nano_jobs_admits.lock);
-        e = nano_jobs_admits.e[i];
-        pthread_mutex_unlock(&nano_jobs_admits.lock);
-        if (e.id[0] == '\0') {
-            continue;
-        }
-        st = nano_gen_cancel_lost(db, e.id, e.user, nano_jobs.module,
-                                  nano_jobs.owner, &out);
-        if (st == NANO_DB_UNAVAILABLE) {
-            return;
-        }
-        if (e.drop_at == 0) {
-            /* the watch runs from the first turn the database answers */
-            e.drop_at = now + NANO_JOBS_ADMIT_WATCH_SECS * 1000LL;
-            pthread_mutex_lock(&nano_jobs_admits.lock);
-            if (strcmp(nano_jobs_admits.e[i].id, e.id) == 0) {
-                nano_jobs_admits.e[i].drop_at = e.drop_at;
-            }
-            pthread_mutex_unlock(&nano_jobs_admits.lock);
-        }
-        if (st != NANO_DB_OK) {
-            continue;
-        }
-        if (out == NANO_GEN_CHANGED) {
-            nano_log_warn("job %s: admitted after its request was answered"
-                          " 503 (the database held the statement);"
-                          " canceled and refunded", e.id);
-        } else if (out == NANO_GEN_CONFLICT) {
-            nano_log_error("job %s: admitted after its request was answered"
-                           " 503, and no longer queued when looked for (a"
-                           " runner took it, or its owner ended it): left"
-                           " as it is", e.id);
-        } else if (now < e.drop_at) {
-            continue;
-        }
-        nano_jobs_admit_forget(i, e.id);
-    }
-}
-
-int
-nano_jobs_answer_later(const char *id, const char *status, const char *text,
-    json_t *error, int refund)
-{
-    nano_jobs_later_t  *later;
-    size_t              len = strlen(text) + 1;
-
-    if (atomic_load(&nano_jobs_later.n) >= NANO_JOBS_ANSWERS_MAX
-        || strlen(status) >= sizeof(later->status)
-        || (later = malloc(sizeof(*later) + len)) == NULL)
-    {
-        return -1;
-    }
-    later->until = nano_clock_ms() + NANO_JOBS_LATER_SECS * 1000;
-    later->error = error != NULL ? json_deep_copy(error) : NULL;
-    if (error != NULL && later->error == NULL) {
-        free(later);
-        return -1;
-    }
-    later->refund = refund;
-    snprintf(later->id, sizeof(later->id), "%s", id);
-    snprintf(later->status, sizeof(later->status), "%s", status);
-    memcpy(later->text, text, len);
-    pthread_mutex_lock(&nano_jobs_later.lock);
-    later->next = nano_jobs_later.list;
-    nano_jobs_later.list = later;
-    atomic_fetch_add(&nano_jobs_later.n, 1);
-    pthread_mutex_unlock(&nano_jobs_later.lock);
-    return 0;
-}
-
-/*
- * The answers' ends that waited, written now that db answers; those it
- * still refuses wait for the next turn, until their time is up.  A turn
- * stops at the first that finds the database out of reach: the others
- * would too.
- */
-static void
-nano_jobs_finish_later(nano_db_t *db)
-{
-    nano_jobs_later_t  *list, *later, *keep = NULL;
-    nano_db_status_t    st = NANO_DB_OK;
-    long long           now = nano_clock_ms();
-    int                 done;
-
-    pthread_mutex_lock(&nano_jobs_later.lock);
-    list = nano_jobs_later.list;
-    nano_jobs_later.list = NULL;
-    pthread_mutex_unlock(&nano_jobs_later.lock);
-
-    while ((later = list) != NULL) {
-        list = later->next;
-        if (st != NANO_DB_UNAVAILABLE) {
-            st = nano_gen_finish_answer(db, later->id, nano_jobs.owner,
-                                        later->status, later->text,
-                                        later->error, later->refund, &done);
-            if (st == NANO_DB_OK) {
-                nano_log_warn("generation %s: %s", later->id, done
-                              ? "its end is written now that the database"
-                                " answers"
-                              : "taken over before its end could be"
-                                " written");
-            }
-        }
-        if (st != NANO_DB_OK && st != NANO_DB_INVALID && now < later->until)
-        {
-            later->next = keep;
-            keep = later;
-            continue;
-        }
-        if (st != NANO_DB_OK) {
-            nano_log_error("generation %s: its end still cannot be written"
-                           " (%s); its lease ends it", later->id,
-                           nano_db_last_error(db));
-        }
-        atomic_fetch_sub(&nano_jobs_later.n, 1);
-        json_decref(later->error);
-        free(later);
-    }
-    if (keep != NULL) {
-        pthread_mutex_lock(&nano_jobs_later.lock);
-        for (later = keep; later->next != NULL; later = later->next) {
-            /* to the end of what waits */
-        }
-        later->next = nano_jobs_later.list;
-        nano_jobs_later.list = keep;
-        pthread_mutex_unlock(&nano_jobs_later.lock);
     }
 }
 
@@ -2077,15 +1220,7 @@ nano_jobs_thread(void *arg)
                               ? NANO_JOBS_RENEW_SECS * 1000
                               : NANO_JOBS_CLAIM_MS);
         }
-        if (atomic_load(&nano_jobs_lost.n) > 0) {
-            nano_jobs_finish_lost(db);
-        }
-        if (atomic_load(&nano_jobs_admits.n) > 0) {
-            nano_jobs_cancel_lost(db);
-        }
-        if (atomic_load(&nano_jobs_later.n) > 0) {
-            nano_jobs_finish_later(db);
-        }
+        nano_jobs_answers_finish(db, nano_jobs.owner, nano_jobs.module);
 
         /* reset before the claim: a job queued during it wakes us anew */
         handover = atomic_exchange(&nano_jobs.wanted, 0) > 0;
@@ -2190,9 +1325,7 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider,
     }
     snprintf(nano_jobs.owner, sizeof(nano_jobs.owner), "%s:%ld:%s", host,
              (long) getpid(), rnd);
-    if (snprintf(nano_jobs.media, sizeof(nano_jobs.media), "%s", media)
-        >= (int) sizeof(nano_jobs.media))
-    {
+    if (nano_job_media_set(media) != 0) {
         nano_log_error("jobs: the media folder's path is too long");
         return -1;
     }
@@ -2226,13 +1359,10 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider,
         nano_log_error("%s", err);
         return -1;
     }
-    nano_jobs.body_max = (size_t) body_mb << 20;
-    nano_jobs.body_bytes = 0;
-    nano_jobs.dl_max = (size_t) dl_mb << 20;
-    nano_jobs.dl_bytes = 0;
-    if (nano_file_mkdirs(nano_jobs.media, NULL) != 0) {
+    nano_job_memory_set((size_t) body_mb << 20, (size_t) dl_mb << 20);
+    if (nano_file_mkdirs(nano_job_media_root(), NULL) != 0) {
         nano_log_error("jobs: cannot make the media folder %s: %s",
-                       nano_jobs.media, strerror(errno));
+                       nano_job_media_root(), strerror(errno));
         return -1;
     }
 
@@ -2262,7 +1392,7 @@ nano_jobs_start(const char *module, const nano_job_provider_t *provider,
     nano_log_info("jobs: runner for %s with %s (%s), up to %d in flight,"
                   " media in %s", module, provider->name,
                   provider->offline ? "offline" : "real", nano_jobs.max,
-                  nano_jobs.media);
+                  nano_job_media_root());
     return 0;
 }
 
@@ -2329,7 +1459,7 @@ nano_jobs_stop(void)
     }
     while ((job = nano_jobs.done) != NULL) {
         nano_jobs.done = job->next;
-        nano_jobs_discard(job);
+        nano_job_discard(job);
         nano_jobs_free(job);
     }
     if (nano_jobs.efd >= 0) {

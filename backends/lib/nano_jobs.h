@@ -109,68 +109,6 @@ struct nano_job_s {
 };
 
 /*
- * Writes len bytes of an output file into the job's media folder
- * (NANO_MEDIA_DIR/<module>/<user>/<generation>/) and records it in
- * job->outputs.  Returns 0, or -1 (logged) when it cannot.
- *
- * An output is written under a temporary name of its own,
- * ".<n>-<random>.<ext>.tmp" (0640), and renamed to "<n>-<random>.<ext>"
- * once whole, before the job's end is recorded: a success the database
- * records always has its files, and a runner that lost the job (another
- * took it over) writes, renames and removes only names it made.  When
- * the end is not recorded (the row is gone or held by another runner),
- * the runner removes what it wrote (docs/MODULES.md "Jobs").
- */
-#define NANO_JOB_NAME_RANDOM  8       /* random bytes in an output's name */
-
-/* A job's own failure, not the provider's: its output could not be
- * written under the media folder (full, read-only; the log says why). */
-#define NANO_JOB_ERR_STORAGE  "storage"
-int nano_job_store(nano_job_t *job, const void *data, size_t len,
-    const char *mime, const char *ext, int width, int height);
-
-/* The temporary path of the next output (for writers that make the file
- * themselves, 0640, such as the offline video; the folder is made),
- * then nano_job_stored() with it, which renames it into place (or
- * removes it when it cannot).  0 or -1. */
-int nano_job_next_path(nano_job_t *job, const char *ext, char *path,
-    size_t cap);
-int nano_job_stored(nano_job_t *job, const char *path, const char *mime,
-    int width, int height);
-
-/* The name a temporary output path is renamed to: "<dir>/.<name>.tmp"
- * gives "<dir>/<name>" in out.  -1 for any other path, or when out
- * (cap bytes) is too small. */
-int nano_job_final_path(const char *tmp, char *out, size_t cap);
-
-/*
- * 1 when a call that finished with res may be made again (attempts made
- * so far, method "GET" or "POST"), at most NANO_JOBS_RETRIES times: the
- * provider refused it without acting on it (408, 429, 5xx), or it never
- * arrived, or it only reads (a GET: a poll, a download, even one whose
- * answer was cut short).  A POST that was sent is never sent again: it
- * may have been taken and charged.  A body too large is never retried.
- */
-int nano_job_retryable(const char *method, int attempts,
-    const nano_client_res_t *res);
-
-/* Sets job->error; returns NANO_JOB_FAILED. */
-nano_job_next_t nano_job_fail(nano_job_t *job, const char *code,
-    const char *message);
-
-/* The media root (NANO_MEDIA_DIR, default <NANO_ROOT>/.state/media). */
-const char *nano_job_media_root(void);
-
-/*
- * Makes dir (nano_file_mkdirs), then calls put(arg), which puts a file
- * into it and returns 0, or -1 with errno set.  When put fails with
- * ENOENT, dir was removed in between, and both are done again, three
- * tries in all.  0, -1 when put failed, -2 when dir cannot be made
- * (errno set).
- */
-int nano_job_mkdirs_put(const char *dir, int (*put)(void *arg), void *arg);
-
-/*
  * Starts the runner thread of module with provider, its outputs under
  * media (nano_config_t's media_dir); owner (the lease owner, also used
  * by the request workers that run text generations) is made here and
@@ -208,60 +146,5 @@ void nano_jobs_queued(nano_db_t *db, const char *module);
 
 /* This process's lease owner ("host:pid:random"). */
 const char *nano_jobs_owner(void);
-
-/*
- * A request worker runs text generation id (a UUID) under this process's
- * lease from begin to end: the runner renews its lease in between, and
- * never after, so a row whose end was lost (its commit did not wait for
- * the WAL flush) is taken over and refunded when its lease runs out.
- * begin returns 0, or -1 when NANO_JOBS_ANSWERS_MAX are running already.
- */
-#define NANO_JOBS_ANSWERS_MAX  256     /* NANO_WORKERS' upper bound */
-int nano_jobs_answer_begin(const char *id);
-void nano_jobs_answer_end(const char *id);
-
-/* An ended answer whose debit's outcome was lost while the database was
- * out of reach: the runner fails and refunds it (nano_gen_finish_lost)
- * once the database answers, before its lease would.  0, or -1 when
- * NANO_JOBS_ANSWERS_MAX wait already (the lease does it then). */
-int nano_jobs_answer_lost(const char *id);
-
-/*
- * A job's admission answered 503 after its statement went out: the
- * database may still run it once what held it lets go (a server stopped
- * with SIGSTOP, a frozen disk), and then the job is queued and charged
- * for a request its client was told failed.  The runner watches for it
- * from when the database answers again, for NANO_JOBS_ADMIT_WATCH_SECS,
- * and cancels and refunds it if it appears (nano_gen_cancel); its own
- * claims leave it alone meanwhile.  0, or -1 when NANO_JOBS_ADMITS_MAX
- * are watched already.
- */
-#define NANO_JOBS_ADMITS_MAX        64
-#define NANO_JOBS_ADMIT_WATCH_SECS  60
-int nano_jobs_admit_lost(const char *id, const char *user_id);
-
-/*
- * An ended answer whose end could not be written (the database was out
- * of reach, as in a restart): the runner writes it (nano_gen_finish_answer;
- * text and error are copied) once the database answers, and renews its
- * lease meanwhile, for NANO_JOBS_LATER_SECS at most; then its lease ends
- * it, failed and refunded.  The caller still calls nano_jobs_answer_end.
- * 0, or -1 when NANO_JOBS_ANSWERS_MAX wait already or out of memory.
- */
-#define NANO_JOBS_LATER_SECS  300
-int nano_jobs_answer_later(const char *id, const char *status,
-    const char *text, json_t *error, int refund);
-
-/*
- * A deleted user's folder of a module (<media>/<module>/<user>) removed
- * on a thread of its own: a heavy user's tens of thousands of files took
- * the runner 40 s, and every other user's job of the module waited that
- * long with its lease unrenewed.  At most NANO_JOBS_REMOVERS at once;
- * past them, or when no thread can be made, the folder is left to the
- * media sweep (said in the log).  0 when a removal started, else -1.
- */
-#define NANO_JOBS_REMOVERS  4
-int nano_jobs_remove_user(const char *media, const char *module,
-    const char *user_id);
 
 #endif /* NANO_JOBS_H */

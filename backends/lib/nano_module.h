@@ -9,7 +9,10 @@
 
 #include "nano_gen_options.h"
 #include "nano_http.h"
+#include "nano_job_call.h"
+#include "nano_job_store.h"
 #include "nano_jobs.h"
+#include "nano_jobs_answers.h"
 #include "nano_textgen.h"
 
 /* A module: its name in the registry and what generates for it.  A real

@@ -23,6 +23,8 @@
 #include <unistd.h>
 
 #include "nano_file.h"
+#include "nano_job_call.h"
+#include "nano_job_store.h"
 #include "nano_jobs.h"
 
 /* unlinkat(2) in libc's place: while unlink_hold is set, a removal of a
