@@ -326,10 +326,12 @@ nano_offline_draw_text(unsigned char *rgb, int width, int height, int x,
  * A dark band along the bottom with label, and a yellow mark.  The mark
  * and label fit in the frame's central square, centred, because history
  * shows a wide or tall output as a square cut from its middle: a label at
- * the left edge read "DEO" there.
+ * the left edge read "DEO" there.  darkness: how much of the picture the
+ * band hides (1: all of it).
  */
 static void
-nano_offline_banner(unsigned char *rgb, int w, int h, const char *label)
+nano_offline_banner(unsigned char *rgb, int w, int h, const char *label,
+    double darkness)
 {
     static const unsigned char  white[3] = { 255, 255, 255 };
     static const double         black[3] = { 12, 12, 20 };
@@ -360,7 +362,8 @@ nano_offline_banner(unsigned char *rgb, int w, int h, const char *label)
     }
     for (y = h - bh; y < h; y++) {
         for (x = 0; x < w; x++) {
-            nano_offline_blend(rgb + ((size_t) y * w + x) * 3, black, 0.62);
+            nano_offline_blend(rgb + ((size_t) y * w + x) * 3, black,
+                               darkness);
         }
     }
     /* the mark: a yellow square before the text */
@@ -393,7 +396,7 @@ nano_offline_paint(unsigned char *rgb, int width, int height, uint64_t seed,
         }
     }
     nano_offline_shapes(&sc, rgb, width, height, t);
-    nano_offline_banner(rgb, width, height, label);
+    nano_offline_banner(rgb, width, height, label, 0.62);
 }
 
 void
@@ -411,5 +414,7 @@ nano_offline_tint(unsigned char *rgb, int width, int height, uint64_t seed,
             nano_offline_blend(rgb + ((size_t) y * width + x) * 3, col, 0.3);
         }
     }
-    nano_offline_banner(rgb, width, height, label);
+    /* opaque: the input is often an offline image itself, whose own
+     * label showed through the new one ("OFFLINE EDIT" over "OFFLINE") */
+    nano_offline_banner(rgb, width, height, label, 1.0);
 }

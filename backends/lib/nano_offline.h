@@ -43,7 +43,9 @@ void nano_offline_paint(unsigned char *rgb, int width, int height,
 
 /*
  * Tints an existing picture (the edit case): mixes the scene's gradient
- * colours into rgb at 30 % and draws the banner.  Same sizes as above.
+ * colours into rgb at 30 % and draws the banner, opaque: nothing of the
+ * picture's own bottom (an offline label) shows through.  Same sizes as
+ * above.
  */
 void nano_offline_tint(unsigned char *rgb, int width, int height,
     uint64_t seed, const char *label);

@@ -98,6 +98,7 @@ platform_signup_page(nano_req_t *req, nano_res_t *res)
     const nano_page_var_t  vars[] = {
         { "callback_url", callback, 0 },
         { "signin_url",   signin,   0 },
+        { "site_url",     req->config->origin, 0 },
     };
     status = nano_page_render(req, res, 200, "signup.html",
                               nano_page_user(req), vars,

@@ -252,14 +252,17 @@ stack_pg_bindir() {
 }
 
 # stack_as_pg CMD...: runs CMD as the cluster owner: postgres when we are
-# root (initdb and postgres refuse to run as root).  setpriv execs, so a
-# backgrounded "${STACK_AS_PG[@]}" command's $! is the command's own pid.
+# root (initdb and postgres refuse to run as root).  setpriv and env
+# exec, so a backgrounded "${STACK_AS_PG[@]}" command's $! is the
+# command's own pid.  From /: in a checkout postgres cannot enter
+# (/root/src) both logs began with "could not change directory ...
+# Permission denied".
 stack_as_pg() { "${STACK_AS_PG[@]}" "$@"; }
 if [ "$(id -u)" = 0 ]; then
     if command -v setpriv >/dev/null 2>&1; then
-        STACK_AS_PG=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+        STACK_AS_PG=(setpriv --reuid=postgres --regid=postgres --init-groups -- env -C /)
     else
-        STACK_AS_PG=(runuser -u postgres --)
+        STACK_AS_PG=(runuser -u postgres -- env -C /)
     fi
 else
     STACK_AS_PG=(env)

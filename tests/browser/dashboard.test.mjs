@@ -72,6 +72,9 @@ test('dashboard and settings: sign up, see the dashboard, generate, rename, pict
         assert.match(await chart.getAttribute('aria-label'), /Credits spent per day/);
         assert.match(await chart.locator('text.nb-chart-empty').textContent(), /No credits spent/);
         assert.equal(await page.locator('header nav.nb-account a[aria-current="page"]').innerText(), 'Dashboard');
+        // a link drawn as a button is not underlined like a link (it was)
+        assert.equal(await page.getByRole('link', { name: 'Buy credits' })
+            .evaluate((a) => getComputedStyle(a).textDecorationLine), 'none');
         await shot(page, 'new');
     });
 
@@ -181,6 +184,8 @@ test('dashboard and settings: sign up, see the dashboard, generate, rename, pict
 
     await step('export the data: a JSON file to download', async () => {
         await page.goto(`${BASE}/settings`);
+        assert.equal(await page.getByRole('link', { name: 'Download my data' })
+            .evaluate((a) => getComputedStyle(a).textDecorationLine), 'none');
         const [download] = await Promise.all([
             page.waitForEvent('download'),
             page.getByRole('link', { name: 'Download my data' }).click(),

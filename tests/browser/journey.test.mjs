@@ -208,3 +208,25 @@ test('browser: sign up from a module, walk every module, sign out', async (t) =>
 
     await page.close();
 });
+
+// make run prints http://localhost:PORT; opened as http://127.0.0.1:PORT
+// (or the machine's IP) the site refuses the sign-up as cross-site, and
+// the page said "Reload the page and try again", which never helps.  It
+// names the site's address now, with this page there.
+test('browser: a sign-up under another name of the site names the site\'s address', async () => {
+    const other = new URL(BASE);
+    other.hostname = other.hostname === 'localhost' ? '127.0.0.1' : 'localhost';
+    const page = await context.newPage();
+    const user = newUser();
+    await page.goto(`${other.origin}/signup?callbackUrl=${encodeURIComponent('/qwen/')}`);
+    const f = page.locator('form#nb-signup');
+    await f.getByLabel('Name').fill(user.name);
+    await f.getByLabel('Email').fill(user.email);
+    await f.getByLabel('Password').fill(user.password);
+    await f.getByRole('button', { name: 'Create account' }).click();
+    const error = page.locator('#nb-error');
+    await error.filter({ hasText: `This site's address is ${ORIGIN}` }).waitFor();
+    assert.equal(await error.getByRole('link').getAttribute('href'),
+        `${ORIGIN}/signup?callbackUrl=${encodeURIComponent('/qwen/')}`);
+    await page.close();
+});

@@ -1468,3 +1468,19 @@ test('make run: the generated nginx config takes state and media folders with sp
     assert.match(r.stderr, /media folder \(STACK_MEDIA_DIR\) .*media\$host: nginx cannot use a path with \$/);
     assert.doesNotMatch(r.stderr, /test is successful/, 'nginx never ran');
 });
+
+// A checkout the postgres user cannot enter (/root/src on a fresh machine,
+// where make run is run as root): initdb and postgres, started as postgres
+// in that working directory, began initdb.log and postgres.log with
+// `could not change directory to "/root/src": Permission denied`.  The
+// stack starts them from / now.
+test('make run: postgres started as its user from a checkout it cannot enter logs no "Permission denied"', { skip: process.getuid() !== 0 && 'needs root (the stack runs postgres as its user only then)' }, (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-locked-'));
+    t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+    fs.chmodSync(dir, 0o700);
+    const r = spawnSync('bash', ['-c', `. '${ROOT}/scripts/lib/stack.sh' && stack_as_pg "$(stack_pg_bindir)/postgres" --version`],
+        { cwd: dir, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /PostgreSQL/);
+    assert.doesNotMatch(r.stderr, /could not change directory/);
+});

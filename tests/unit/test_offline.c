@@ -156,6 +156,54 @@ test_image_edit(void **state)
     assert_int_equal(info.edited, 0);
 }
 
+/*
+ * Editing an offline image (the page's "Edit this image" on a machine
+ * without keys): the edit's band hides the input's own "OFFLINE" label.
+ * Its band showed the picture through at 38 %, and the old label with it,
+ * behind the new "OFFLINE EDIT".  From the bottom up, every row of the
+ * band (52 rows at 400 x 400: scale 4, 7 x 4 of text and 2 x 12 of
+ * padding) holds only its dark colour, the yellow mark and white text.
+ */
+static void
+test_image_edit_hides_the_input_label(void **state)
+{
+    nano_offline_image_info_t  info;
+    png_image                  img;
+    unsigned char             *rgb, *p, *band;
+    char                       in[256], path[256];
+    int                        x, y, rows = 0, clean;
+
+    (void) state;
+    write_png("label.png", "source", 5, 400, 400, NULL, &info);
+    path_of(in, sizeof(in), "label.png");
+    write_png("relabel.png", "add sunglasses", 5, 400, 400, in, &info);
+    assert_int_equal(info.edited, 1);
+    path_of(path, sizeof(path), "relabel.png");
+    memset(&img, 0, sizeof(img));
+    img.version = PNG_IMAGE_VERSION;
+    assert_true(png_image_begin_read_from_file(&img, path));
+    img.format = PNG_FORMAT_RGB;
+    rgb = malloc(PNG_IMAGE_SIZE(img));
+    assert_non_null(rgb);
+    assert_true(png_image_finish_read(&img, NULL, rgb, 0, NULL));
+    band = rgb + ((size_t) 399 * 400) * 3;
+    for (y = 399; y >= 0; y--) {
+        clean = 1;
+        for (x = 0; x < 400 && clean; x++) {
+            p = rgb + ((size_t) y * 400 + x) * 3;
+            clean = memcmp(p, band, 3) == 0
+                    || (p[0] == 255 && p[1] == 255 && p[2] == 255)
+                    || (p[0] == 255 && p[1] == 214 && p[2] == 10);
+        }
+        if (!clean) {
+            break;
+        }
+        rows++;
+    }
+    assert_int_equal(rows, 52);
+    free(rgb);
+}
+
 static void
 test_image_refusals(void **state)
 {
@@ -597,6 +645,7 @@ main(void)
         cmocka_unit_test(test_image_png_size),
         cmocka_unit_test(test_image_deterministic),
         cmocka_unit_test(test_image_edit),
+        cmocka_unit_test(test_image_edit_hides_the_input_label),
         cmocka_unit_test(test_image_refusals),
         cmocka_unit_test(test_text),
         cmocka_unit_test(test_video_webm),
