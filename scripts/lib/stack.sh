@@ -271,17 +271,33 @@ fi
 # stack_pg_locate: sets PG_BASE (the cluster's parent), PG_DATA, PG_SOCK.
 # The cluster lives in $STACK_STATE/pg unless the postgres user cannot
 # reach it there (a parent such as /root is not traversable) or the socket
-# path would be too long; then in /tmp/nano-pg-<hash of the state dir>,
-# remembered in $STACK_STATE/pg.location.
+# path would be too long; then in nano-pg-<hash of the state dir> under
+# stack_pg_fallback_dir, remembered in $STACK_STATE/pg.location.  A
+# remembered /tmp cluster that a boot emptied is looked for again, so
+# make run's next one is kept.
 stack_pg_locate() {
     local base=$STACK_STATE/pg hash
     if [ -r "$STACK_STATE/pg.location" ]; then
         base=$(cat "$STACK_STATE/pg.location")
+        case $base in
+            /tmp/nano-pg-*)
+                if [ ! -f "$base/data/PG_VERSION" ] &&
+                    [ "$(stack_pg_fallback_dir)" != /tmp ]; then
+                    rm -f "$STACK_STATE/pg.location"
+                    base=$STACK_STATE/pg
+                fi ;;
+        esac
+    fi
+    if [ -r "$STACK_STATE/pg.location" ]; then
+        :
     elif ! stack_pg_usable "$base"; then
         hash=$(printf '%s' "$STACK_STATE" | sha256sum | cut -c1-12)
-        base=/tmp/nano-pg-$hash
+        base=$(stack_pg_fallback_dir)/nano-pg-$hash
         stack_log "the postgres user cannot use $STACK_STATE/pg (a parent directory is not traversable, or the socket path is too long)"
-        stack_log "the private cluster lives in $base instead (lost when /tmp is cleared)"
+        case $base in
+            /tmp/*) stack_log "the private cluster lives in $base instead (lost when /tmp is cleared)" ;;
+            *) stack_log "the private cluster lives in $base instead" ;;
+        esac
         printf '%s\n' "$base" >"$STACK_STATE/pg.location"
         stack_pg_usable "$base" || stack_die "cannot prepare $base for the postgres user"
     fi
@@ -291,14 +307,31 @@ stack_pg_locate() {
     PG_SOCK=$base/sock
 }
 
+# stack_pg_fallback_dir: where a cluster the state dir cannot hold goes.
+# As root, the postgres user's own /var/lib/postgresql, which outlives a
+# boot (Debian 12 empties /tmp then: make run's accounts were gone);
+# /tmp for throwaway stacks (STACK_PG_FALLBACK, stack_throwaway), which
+# start afresh anyway, and when that folder is missing.
+stack_pg_fallback_dir() {
+    if [ -n "${STACK_PG_FALLBACK:-}" ]; then
+        printf '%s\n' "$STACK_PG_FALLBACK"
+    elif [ "$(id -u)" = 0 ] && [ -d /var/lib/postgresql ] &&
+        [ ! -L /var/lib/postgresql ]; then
+        printf '%s\n' /var/lib/postgresql
+    else
+        printf '%s\n' /tmp
+    fi
+}
+
 # stack_pg_forget: removes a cluster that lives outside the state dir
-# (the /tmp fallback), for stacks that start afresh every time.
+# (the fallback), for stacks that start afresh every time.
 stack_pg_forget() {
     local loc=$STACK_STATE/pg.location base
     [ -r "$loc" ] || return 0
     base=$(cat "$loc")
     case $base in
-        /tmp/nano-pg-*) [ -O "$base" ] && [ ! -L "$base" ] && rm -rf "$base" ;;
+        /tmp/nano-pg-* | /var/lib/postgresql/nano-pg-*)
+            [ -O "$base" ] && [ ! -L "$base" ] && rm -rf "$base" ;;
     esac
     rm -f "$loc"
 }
@@ -914,6 +947,7 @@ stack_throwaway() {
     stack_stop_leftovers
     stack_pg_forget
     rm -rf "$STACK_STATE"
+    STACK_PG_FALLBACK=/tmp
     stack_init
     STACK_PORT=$1
     STACK_URL=http://127.0.0.1:$STACK_PORT

@@ -1484,3 +1484,46 @@ test('make run: postgres started as its user from a checkout it cannot enter log
     assert.match(r.stdout, /PostgreSQL/);
     assert.doesNotMatch(r.stderr, /could not change directory/);
 });
+
+// The same checkout's database: the postgres user cannot enter the state
+// folder, so the cluster lives elsewhere.  It lived in /tmp/nano-pg-<hash>,
+// which Debian 12 empties at boot, so make run's accounts were gone after
+// a reboot; make run's cluster now lives in /var/lib/postgresql (the
+// postgres user's own), a throwaway test stack's still in /tmp, and a
+// remembered /tmp cluster that a boot emptied is placed again.
+test('make run: a cluster the state folder cannot hold lives in /var/lib/postgresql, a throwaway one in /tmp', { skip: process.getuid() !== 0 && 'needs root (the cluster moves only when postgres cannot enter the state folder)' }, (t) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'nano-locked-'));
+    const state = path.join(dir, 'state');
+    fs.mkdirSync(state);
+    fs.chmodSync(dir, 0o700);
+    const made = [];
+    t.after(() => {
+        for (const m of made) fs.rmSync(m, { recursive: true, force: true });
+        fs.rmSync(dir, { recursive: true, force: true });
+    });
+    const locate = (env = {}) => {
+        const r = spawnSync('bash', ['-c', `. '${ROOT}/scripts/lib/stack.sh' && STACK_STATE='${state}' && stack_pg_locate && printf %s "$PG_BASE"`],
+            { encoding: 'utf8', env: { ...process.env, ...env } });
+        assert.equal(r.status, 0, r.stderr);
+        if (r.stdout) made.push(r.stdout);
+        return { base: r.stdout, said: r.stderr };
+    };
+    const kept = locate();
+    assert.match(kept.base, /^\/var\/lib\/postgresql\/nano-pg-[0-9a-f]{12}$/);
+    assert.doesNotMatch(kept.said, /lost when \/tmp is cleared/);
+    assert.equal(fs.statSync(path.join(kept.base, 'data')).uid, Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout));
+    assert.equal(locate().base, kept.base, 'remembered');
+
+    // A throwaway stack (stack_throwaway) keeps /tmp.
+    fs.rmSync(path.join(state, 'pg.location'));
+    const thrown = locate({ STACK_PG_FALLBACK: '/tmp' });
+    assert.match(thrown.base, /^\/tmp\/nano-pg-[0-9a-f]{12}$/);
+    assert.match(thrown.said, /lost when \/tmp is cleared/);
+
+    // A make run remembered in /tmp: kept while its cluster is there ...
+    fs.writeFileSync(path.join(thrown.base, 'data/PG_VERSION'), '15\n');
+    assert.equal(locate().base, thrown.base);
+    // ... and placed again once a boot emptied /tmp.
+    fs.rmSync(thrown.base, { recursive: true, force: true });
+    assert.equal(locate().base, kept.base);
+});
