@@ -238,6 +238,10 @@ platform_signin_message(const char *error)
     if (strcmp(error, "ServiceUnavailable") == 0) {
         return "Signing in is unavailable for a moment. Try again soon.";
     }
+    if (strcmp(error, "CrossSite") == 0) {
+        return "A sign-in sent from another site or another address of this"
+               " one was refused. Sign in here.";
+    }
     if (strcmp(error, "OAuthAccountNotLinked") == 0) {
         return "An account with this email address already exists. Sign in"
                " the way you did before, then connect this account in"
@@ -339,6 +343,10 @@ platform_auth_signout_page(nano_req_t *req, nano_res_t *res)
     error = nano_form_get(&q, "error");
     if (csrf != NULL && strcmp(csrf, "true") == 0) {
         message = "Your sign-out form expired. Please try again.";
+    } else if (error != NULL && strcmp(error, "CrossSite") == 0) {
+        message = "A sign-out sent from another site or another address of"
+                  " this one was refused, and you are still signed in. Sign"
+                  " out here.";
     } else if (error != NULL && strcmp(error, "ServiceUnavailable") == 0) {
         message = "Signing out is unavailable for a moment, and you are"
                   " still signed in. Try again soon.";
@@ -441,6 +449,31 @@ platform_post_fields(nano_req_t *req, nano_res_t *res, nano_form_t *f,
     return 0;
 }
 
+/*
+ * A cross-site sign-in or sign-out form.  A person who opened the site under
+ * another name of the machine (127.0.0.1 or its IP where make run printed
+ * localhost) and posted the form got bare JSON; a browser's navigation is
+ * sent to the form at the site's own address instead, saying why.  The
+ * refusal stands either way; scripts still get 403 JSON.
+ */
+static int
+platform_cross_site_refused(nano_req_t *req, nano_res_t *res,
+    const char *page, const char *message)
+{
+    const char  *mode = nano_req_param_str(req, "HTTP_SEC_FETCH_MODE");
+    const char  *accept = nano_req_param_str(req, "HTTP_ACCEPT");
+    char        *url;
+    int          status;
+
+    if (strcmp(mode, "navigate") != 0 && strstr(accept, "text/html") == NULL) {
+        return nano_res_error(res, 403, "cross_site", message);
+    }
+    url = platform_url(req, page);
+    status = platform_redirect(res, url, 0, 302);
+    free(url);
+    return status;
+}
+
 int
 platform_signin_begin(nano_req_t *req, nano_res_t *res, nano_form_t *f,
     int *json, char **callback)
@@ -451,8 +484,9 @@ platform_signin_begin(nano_req_t *req, nano_res_t *res, nano_form_t *f,
     *callback = NULL;
     if (nano_req_cross_site(req)) {
         nano_log_warn("cross-site sign-in refused");
-        return nano_res_error(res, 403, "cross_site",
-                              "sign-in is only accepted from this site");
+        return platform_cross_site_refused(req, res,
+            "/api/auth/signin?error=CrossSite",
+            "sign-in is only accepted from this site");
     }
     status = platform_post_fields(req, res, f, json);
     if (status != 0) {
@@ -706,8 +740,9 @@ platform_auth_signout(nano_req_t *req, nano_res_t *res)
      * of ours keeps another site from signing a user out */
     if (nano_req_cross_site(req)) {
         nano_log_warn("cross-site sign-out refused");
-        status = nano_res_error(res, 403, "cross_site",
-                                "sign-out is only accepted from this site");
+        status = platform_cross_site_refused(req, res,
+            "/api/auth/signout?error=CrossSite",
+            "sign-out is only accepted from this site");
         goto out;
     }
     status = platform_post_fields(req, res, &f, &json);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import {
     ORIGIN, SECRET, SESSION_COOKIE, Jar, get, request, newUser, register,
     signIn, signedInUser, jwt, claims, now, decodeJwtPayload, isJson, stackctl,
-    stackPid, alive, retry, csrf, form, keepRunning,
+    stackPid, alive, retry, csrf, form, keepRunning, location,
 } from './lib.mjs';
 import {
     copyJar, signOut, account, sessionSetCookie, clearsSession,
@@ -81,6 +81,25 @@ test('sign-out from another site is refused (403 cross_site) even with the token
     await assertWorks(jar, user, 'after the refused sign-outs');
     const res = await signOut(jar);
     assert.equal(res.status, 302, `from this site it signs out: ${res.status} ${res.text.slice(0, 200)}`);
+});
+
+test('a cross-site sign-out form post from a browser lands on the sign-out form at the site\'s address (error=CrossSite), still signed in', async () => {
+    const { user, jar } = await signedInUser('signout-cross-nav');
+    const csrfToken = await csrf(jar);
+    const res = await request('POST', '/api/auth/signout', {
+        headers: jar.headers({ ...FORM, Origin: 'http://other-name.example', 'Sec-Fetch-Mode': 'navigate', Accept: 'text/html' }),
+        body: form({ csrfToken, callbackUrl: '/' }),
+    });
+    assert.equal(res.status, 302, `${res.status} ${res.text.slice(0, 200)}`);
+    const { url } = location(res);
+    assert.equal(url.origin, ORIGIN);
+    assert.equal(url.pathname, '/api/auth/signout');
+    assert.equal(url.searchParams.get('error'), 'CrossSite');
+    assert.ok(!res.setCookies.some((l) => l.startsWith(`${SESSION_COOKIE}=`)), 'the cookie is left alone');
+    await assertWorks(jar, user, 'after the refused sign-out');
+    const page = await get('/api/auth/signout?error=CrossSite', { headers: jar.headers({ Accept: 'text/html' }) });
+    assert.equal(page.status, 200);
+    assert.match(page.text, /refused, and you are still signed in\. Sign\s+out here\./);
 });
 
 test('sign-out of one session leaves the user\'s other sessions working', async () => {

@@ -261,3 +261,46 @@ test('GET /api/auth/error: Configuration 500, AccessDenied and Verification 403,
         assert.ok(isHtml(res), `?error=${code}: ${res.headers['content-type']}`);
     }
 });
+
+// The site opened under another name of the machine (make run prints
+// http://localhost:PORT; 127.0.0.1 or its IP is another origin): the
+// form's post is cross-site and refused.  A person's browser got bare
+// JSON; its navigation now lands on the sign-in form at the site's own
+// address, saying why.  Scripts still get 403 JSON, and nobody is
+// signed in either way.
+test('a cross-site sign-in form post: a browser is sent to the form at the site\'s address (error=CrossSite), a script gets 403 JSON, no session', async () => {
+    const other = ORIGIN.replace('127.0.0.1', 'localhost') === ORIGIN
+        ? ORIGIN.replace('localhost', '127.0.0.1') : ORIGIN.replace('127.0.0.1', 'localhost');
+    assert.notEqual(other, ORIGIN);
+    const post = async (headers) => {
+        const jar = new Jar();
+        const csrfToken = await csrf(jar);
+        return request('POST', '/api/auth/callback/credentials', {
+            headers: jar.headers({ 'Content-Type': 'application/x-www-form-urlencoded', Origin: other, ...headers }),
+            body: form({ csrfToken, email: user.email, password: user.password, callbackUrl: '/' }),
+        });
+    };
+    for (const h of [{ 'Sec-Fetch-Mode': 'navigate', 'Sec-Fetch-Site': 'cross-site', Accept: 'text/html,*/*;q=0.8' },
+        { Accept: 'text/html' }]) {
+        const res = await post(h);
+        const what = `a browser's post with ${JSON.stringify(h)}`;
+        assert.equal(res.status, 302, `${what}: ${res.status} ${res.text.slice(0, 200)}`);
+        const { url } = location(res);
+        assert.equal(url.origin, ORIGIN, what);
+        assert.equal(url.pathname, '/api/auth/signin', what);
+        assert.equal(url.searchParams.get('error'), 'CrossSite', what);
+        assert.ok(noSession(res), `${what}: no session cookie`);
+    }
+    for (const h of [{ 'Sec-Fetch-Mode': 'cors', Accept: '*/*' }, { Accept: 'application/json' }, {}]) {
+        const res = await post(h);
+        const what = `a script's post with ${JSON.stringify(h)}`;
+        assert.equal(res.status, 403, `${what}: ${res.status} ${res.text.slice(0, 200)}`);
+        assert.ok(isJson(res), what);
+        assert.equal(res.json().error, 'cross_site', what);
+        assert.ok(noSession(res), `${what}: no session cookie`);
+    }
+    const page = await get('/api/auth/signin?error=CrossSite', { headers: { Accept: 'text/html' } });
+    assert.equal(page.status, 200);
+    assert.ok(isHtml(page));
+    assert.match(page.text, /another address of\s+this\s+one was refused\. Sign in here\./);
+});
