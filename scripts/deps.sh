@@ -34,9 +34,19 @@ if [ "$(id -u)" != 0 ]; then
     echo "deps: missing packages:$missing (run as root, or apt-get install them)" >&2
     exit 1
 fi
-echo "deps: installing$missing"
+# apt's and dpkg's own lines (some 3,000 on a fresh machine) go to a log
+# that is shown only when they fail.
+log=$(cd "$(dirname "$0")/.." && pwd)/build/deps.log
+mkdir -p "$(dirname "$log")"
+: >"$log"
+echo "deps: installing$missing (apt's output: $log; a few minutes on a fresh machine)"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
+failed() {
+    echo "deps: $1 failed; the end of $log:" >&2
+    tail -n 30 "$log" >&2
+    exit 1
+}
+apt-get update -qq >>"$log" 2>&1 || failed "apt-get update"
 # The nginx package starts a system nginx on port 80 where it can; we never
 # use that one, and policy-rc.d keeps it from starting during the install.
 printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d.nano
@@ -47,4 +57,6 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 rm -f /usr/sbin/policy-rc.d.nano
 # shellcheck disable=SC2086 # a list of package names, one word each
-apt-get install -y -qq --no-install-recommends $missing
+apt-get install -y -qq --no-install-recommends $missing >>"$log" 2>&1 ||
+    failed "apt-get install"
+echo "deps: installed"
