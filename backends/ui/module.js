@@ -8,6 +8,10 @@
 const FINAL = new Set(['succeeded', 'failed', 'canceled']);
 const MIB = 1024 * 1024;
 const UPLOAD_MAX = 10 * MIB;            /* multipart limit of /api/generate */
+/* The upload zone's title, empty and with a chosen image (whose own
+ * button removes it; choosing or dropping another replaces it). */
+const DROP_EMPTY = 'Add an image to edit (optional)';
+const DROP_FILLED = 'The image to edit: choose or drop another to replace it';
 const SEED_MAX = 2147483647;
 const PAGE_SIZE = { image: 12, video: 12, text: 20 };
 
@@ -1216,7 +1220,7 @@ class MediaTool extends Tool {
         this.drop = h('div', { class: 'nbm-drop' },
             this.fileInput,
             h('label', { for: id, class: 'nbm-drop-label' },
-                h('span', { class: 'nbm-drop-title', text: 'Add an image to edit (optional)' }),
+                this.dropTitle = h('span', { class: 'nbm-drop-title', text: DROP_EMPTY }),
                 h('span', { class: 'nbm-hint', id: hintId, text: 'Drop a PNG, JPEG or WebP here, or choose a file. Up to 10 MB.' })),
             this.preview);
         const has = (e) => [...(e.dataTransfer?.types || [])].includes('Files');
@@ -1249,6 +1253,7 @@ class MediaTool extends Tool {
         this.preview.hidden = true;
         this.preview.replaceChildren();
         this.drop.classList.remove('nbm-drop-filled');
+        this.dropTitle.textContent = DROP_EMPTY;
         if (!file) {
             this.fileInput.value = '';
             return;
@@ -1271,6 +1276,7 @@ class MediaTool extends Tool {
             h('button', { type: 'button', class: 'nbm-button-quiet', onclick: () => this.setFile(null) }, 'Remove image'));
         this.preview.hidden = false;
         this.drop.classList.add('nbm-drop-filled');
+        this.dropTitle.textContent = DROP_FILLED;
     }
 
     updateCost() {

@@ -157,6 +157,9 @@ test('nano-banana: an uploaded image (multipart), progress queued → running wi
     const page = await open('nano-banana');
     const before = mock.state.balance;
     const form = page.locator('form.nbm-form');
+    const title = page.locator('.nbm-drop-title');
+    const titleSays = () => title.evaluate((t) => t.textContent + getComputedStyle(t, '::after').content.replace(/^none$/, ''));
+    assert.equal(await titleSays(), 'Add an image to edit (optional)');
     // drag and drop first, then the file chooser replaces it
     await page.locator('.nbm-drop').evaluate(async (zone, bytes) => {
         const dt = new DataTransfer();
@@ -168,6 +171,13 @@ test('nano-banana: an uploaded image (multipart), progress queued → running wi
     await page.locator('input[type="file"]').setInputFiles({ name: 'cat.png', mimeType: 'image/png', buffer: png(48, 40, 'cat') });
     await page.locator('.nbm-drop-name', { hasText: 'cat.png' }).waitFor();
     assert.ok(await page.locator('.nbm-drop-preview img').evaluate((i) => i.complete && i.naturalWidth === 48), 'the preview shows');
+    // with an image chosen the title no longer asks to add one (it read
+    // "Add an image to edit (optional) · replace")
+    assert.equal(await titleSays(), 'The image to edit: choose or drop another to replace it');
+    await page.getByRole('button', { name: 'Remove image' }).click();
+    assert.equal(await titleSays(), 'Add an image to edit (optional)');
+    await page.locator('input[type="file"]').setInputFiles({ name: 'cat.png', mimeType: 'image/png', buffer: png(48, 40, 'cat') });
+    await page.locator('.nbm-drop-name', { hasText: 'cat.png' }).waitFor();
 
     await form.getByLabel('Prompt').fill('Put a tiny crown on the cat');
     await form.getByLabel('Aspect ratio').selectOption('16:9');
