@@ -649,18 +649,21 @@ stack_subdomain_servers() {
 # given it (env.d/platform, else backend.env), for the gateway's
 # nano_auth_max_age, so that one setting ends the sessions already issued
 # too; 2592000 (its default) unset or not a value the platform takes
-# (which then refuses to start, naming it).
+# (which then refuses to start, naming it).  Read as the platform reads
+# it: an env.d line wins even empty (the platform then has its default),
+# and plain digits may start with zeros (0600 is 600).
 stack_session_max_age() {
-    local v=''
-    if [ -r "$STACK_STATE/env.d/platform" ]; then
-        v=$(sed -n 's/^NANO_SESSION_MAX_AGE=//p' "$STACK_STATE/env.d/platform" | tail -n 1)
-    fi
-    if [ -z "$v" ] && [ -r "$STACK_STATE/backend.env" ]; then
+    local v='' d=$STACK_STATE/env.d/platform
+    if [ -r "$d" ] && grep -q '^NANO_SESSION_MAX_AGE=' "$d"; then
+        v=$(sed -n 's/^NANO_SESSION_MAX_AGE=//p' "$d" | tail -n 1)
+    elif [ -r "$STACK_STATE/backend.env" ]; then
         v=$(tr '\0' '\n' <"$STACK_STATE/backend.env" |
             sed -n 's/^NANO_SESSION_MAX_AGE=//p' | tail -n 1)
     fi
-    case $v in '' | 0* | *[!0-9]*) v=2592000 ;; esac
-    [ "${#v}" -le 7 ] && [ "$v" -ge 300 ] && [ "$v" -le 2592000 ] || v=2592000
+    case $v in '' | *[!0-9]*) v=2592000 ;; esac
+    v=${v#"${v%%[!0]*}"}
+    [ -n "$v" ] && [ "${#v}" -le 7 ] && [ "$v" -ge 300 ] &&
+        [ "$v" -le 2592000 ] || v=2592000
     printf '%s\n' "$v"
 }
 

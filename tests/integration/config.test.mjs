@@ -1468,3 +1468,47 @@ test('make run: the generated nginx config takes state and media folders with sp
     assert.match(r.stderr, /media folder \(STACK_MEDIA_DIR\) .*media\$host: nginx cannot use a path with \$/);
     assert.doesNotMatch(r.stderr, /test is successful/, 'nginx never ran');
 });
+
+// The gateway's nano_auth_max_age is written from the platform's
+// NANO_SESSION_MAX_AGE as the platform is given it (stack_session_max_age):
+// env.d/platform's line, else the stack's backend.env.  It was read
+// otherwise than the platform reads it: "0600", which the platform takes
+// as 600 (plain digits), gave the gateway the 30 days, so tokens issued
+// before went on there for 30 days; and an empty env.d line (the platform
+// then has its default, 30 days) let backend.env's value through, so the
+// gateway ended every session long before the platform's renewal.
+test('make run: the gateway\'s nano_auth_max_age is the NANO_SESSION_MAX_AGE the platform reads', () => {
+    const script = `
+        set -euo pipefail
+        STACK_MODE=run STACK_STATE=$1
+        . "$2/scripts/lib/stack.sh"
+        mkdir -p "$STACK_STATE/env.d"
+        rm -f "$STACK_STATE/env.d/platform" "$STACK_STATE/backend.env"
+        [ "$3" = - ] || printf '%s\\n' "$3" >"$STACK_STATE/env.d/platform"
+        [ "$4" = - ] || printf 'A=1\\0%s\\0' "$4" >"$STACK_STATE/backend.env"
+        stack_session_max_age`;
+    const state = fs.mkdtempSync(path.join(tmpRoot, 'max-age-'));
+    const rows = [
+        // env.d/platform's line, backend.env's entry, what the platform reads
+        ['NANO_SESSION_MAX_AGE=600', '-', '600'],
+        ['NANO_SESSION_MAX_AGE=0600', '-', '600'],
+        ['NANO_SESSION_MAX_AGE=00000000000600', '-', '600'],
+        ['-', 'NANO_SESSION_MAX_AGE=0900', '900'],
+        ['OTHER=1', 'NANO_SESSION_MAX_AGE=900', '900'],
+        ['NANO_SESSION_MAX_AGE=', 'NANO_SESSION_MAX_AGE=900', '2592000'],
+        ['NANO_SESSION_MAX_AGE=700', 'NANO_SESSION_MAX_AGE=900', '700'],
+        // values the platform refuses to start with: the gateway's default
+        ['NANO_SESSION_MAX_AGE=+600', '-', '2592000'],
+        ['NANO_SESSION_MAX_AGE=0', '-', '2592000'],
+        ['NANO_SESSION_MAX_AGE=0299', '-', '2592000'],
+        ['NANO_SESSION_MAX_AGE=2592001', '-', '2592000'],
+        ['-', '-', '2592000'],
+    ];
+    for (const [envd, saved, want] of rows) {
+        const r = spawnSync('bash', ['-c', script, 'max-age', state, ROOT, envd, saved], {
+            encoding: 'utf8', timeout: 30000, killSignal: 'SIGKILL',
+        });
+        assert.equal(r.status, 0, r.stderr.slice(-500));
+        assert.equal(r.stdout.trim(), want, `env.d ${envd}, backend.env ${saved}`);
+    }
+});
