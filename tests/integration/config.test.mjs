@@ -1280,13 +1280,17 @@ test('make run: a backend\'s stop waits for the drain it was given, plus 15 s, a
     fs.writeFileSync(path.join(state, 'env.d/grok'), 'XAI_API_KEY=k\n');
     fs.writeFileSync(path.join(state, 'env.d/seedream'), 'NANO_JOBS_DRAIN_SECS=5\n');
     fs.writeFileSync(path.join(state, 'env.d/openai'), 'NANO_JOBS_DRAIN_SECS=lots\n');
+    // as the backend reads them: an empty line is its default, not the
+    // stack's 300; zeros first are plain digits (0090 is 90)
+    fs.writeFileSync(path.join(state, 'env.d/nano-banana'), 'NANO_JOBS_DRAIN_SECS=\n');
+    fs.writeFileSync(path.join(state, 'env.d/wan-2.5'), 'NANO_JOBS_DRAIN_SECS=0090\n');
     fs.writeFileSync(path.join(state, 'backend.env'), 'PATH=/usr/bin\0NANO_JOBS_DRAIN_SECS=300\0HOME=/root\0');
     const script = `
         set -euo pipefail
         STACK_MODE=run STACK_STATE=$1
         . "$2/scripts/lib/stack.sh"
         stack_init
-        for app in qwen grok seedream openai; do echo "$app $(stack_backend_stop_secs "$app")"; done
+        for app in qwen grok seedream openai nano-banana wan-2.5; do echo "$app $(stack_backend_stop_secs "$app")"; done
         rm "$STACK_STATE/backend.env"
         echo "grok-alone $(stack_backend_stop_secs grok)"`;
     const r = spawnSync('bash', ['-c', script, 'drain', state, ROOT], { encoding: 'utf8', timeout: 30000 });
@@ -1296,6 +1300,8 @@ test('make run: a backend\'s stop waits for the drain it was given, plus 15 s, a
         'grok 315',         // the stack's environment
         'seedream 40',      // never less than the default
         'openai 40',        // one the backend refuses at start
+        'nano-banana 40',   // its empty line: the backend's 25 s
+        'wan-2.5 105',      // 0090: 90
         'grok-alone 40',    // unset: the backend's 25 s
     ]);
 });
