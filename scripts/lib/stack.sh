@@ -627,22 +627,33 @@ stack_grant_socket() {
 # (10 s).  The least a stop waits before SIGKILL.
 STACK_BACKEND_STOP_SECS=40
 
+# stack_backend_number APP NAME: the number APP's NAME is as the backend
+# reads it (nano_config_env_int: plain digits, zeros first taken), from
+# what it is given: its env.d line, which wins even empty, else the
+# stack's backend.env.  Its digits without the leading zeros ("0" for
+# zeros only); nothing when it is unset, empty or no plain number.
+stack_backend_number() {
+    local v='' d=$STACK_STATE/env.d/$1
+    if [ -r "$d" ] && grep -q "^$2=" "$d"; then
+        v=$(sed -n "s/^$2=//p" "$d" | tail -n 1)
+    elif [ -r "$STACK_STATE/backend.env" ]; then
+        v=$(tr '\0' '\n' <"$STACK_STATE/backend.env" |
+            sed -n "s/^$2=//p" | tail -n 1)
+    fi
+    case $v in '' | *[!0-9]*) return 0 ;; esac
+    v=${v#"${v%%[!0]*}"}
+    printf '%s\n' "${v:-0}"
+}
+
 # stack_backend_stop_secs APP: how long APP's stop may take: its drain as
 # the backend was given it (env.d/<app>, else backend.env; 25 s unset)
 # plus 15 s, at least STACK_BACKEND_STOP_SECS.  A drain set longer than
 # 25 s was cut by SIGKILL at 40 s, its calls in flight with it.
 stack_backend_stop_secs() {
-    local v='' secs
-    if [ -r "$STACK_STATE/env.d/$1" ]; then
-        v=$(sed -n 's/^NANO_JOBS_DRAIN_SECS=//p' "$STACK_STATE/env.d/$1" | tail -n 1)
-    fi
-    if [ -z "$v" ] && [ -r "$STACK_STATE/backend.env" ]; then
-        v=$(tr '\0' '\n' <"$STACK_STATE/backend.env" |
-            sed -n 's/^NANO_JOBS_DRAIN_SECS=//p' | tail -n 1)
-    fi
+    local v secs
+    v=$(stack_backend_number "$1" NANO_JOBS_DRAIN_SECS)
     # the backend refuses anything but 0 to 600 (it then stops at once)
-    case $v in '' | *[!0-9]*) v=0 ;; esac
-    [ "${#v}" -le 3 ] || v=0
+    [ -n "$v" ] && [ "${#v}" -le 3 ] || v=0
     secs=$((10#$v + 15))
     [ "$secs" -ge "$STACK_BACKEND_STOP_SECS" ] || secs=$STACK_BACKEND_STOP_SECS
     echo "$secs"
@@ -685,18 +696,13 @@ stack_subdomain_servers() {
 # given it (env.d/platform, else backend.env), for the gateway's
 # nano_auth_max_age, so that one setting ends the sessions already issued
 # too; 2592000 (its default) unset or not a value the platform takes
-# (which then refuses to start, naming it).
+# (which then refuses to start, naming it); read as the platform reads
+# it (stack_backend_number).
 stack_session_max_age() {
-    local v=''
-    if [ -r "$STACK_STATE/env.d/platform" ]; then
-        v=$(sed -n 's/^NANO_SESSION_MAX_AGE=//p' "$STACK_STATE/env.d/platform" | tail -n 1)
-    fi
-    if [ -z "$v" ] && [ -r "$STACK_STATE/backend.env" ]; then
-        v=$(tr '\0' '\n' <"$STACK_STATE/backend.env" |
-            sed -n 's/^NANO_SESSION_MAX_AGE=//p' | tail -n 1)
-    fi
-    case $v in '' | 0* | *[!0-9]*) v=2592000 ;; esac
-    [ "${#v}" -le 7 ] && [ "$v" -ge 300 ] && [ "$v" -le 2592000 ] || v=2592000
+    local v
+    v=$(stack_backend_number platform NANO_SESSION_MAX_AGE)
+    [ -n "$v" ] && [ "${#v}" -le 7 ] && [ "$v" -ge 300 ] &&
+        [ "$v" -le 2592000 ] || v=2592000
     printf '%s\n' "$v"
 }
 

@@ -1280,13 +1280,17 @@ test('make run: a backend\'s stop waits for the drain it was given, plus 15 s, a
     fs.writeFileSync(path.join(state, 'env.d/grok'), 'XAI_API_KEY=k\n');
     fs.writeFileSync(path.join(state, 'env.d/seedream'), 'NANO_JOBS_DRAIN_SECS=5\n');
     fs.writeFileSync(path.join(state, 'env.d/openai'), 'NANO_JOBS_DRAIN_SECS=lots\n');
+    // as the backend reads them: an empty line is its default, not the
+    // stack's 300; zeros first are plain digits (0090 is 90)
+    fs.writeFileSync(path.join(state, 'env.d/nano-banana'), 'NANO_JOBS_DRAIN_SECS=\n');
+    fs.writeFileSync(path.join(state, 'env.d/wan-2.5'), 'NANO_JOBS_DRAIN_SECS=0090\n');
     fs.writeFileSync(path.join(state, 'backend.env'), 'PATH=/usr/bin\0NANO_JOBS_DRAIN_SECS=300\0HOME=/root\0');
     const script = `
         set -euo pipefail
         STACK_MODE=run STACK_STATE=$1
         . "$2/scripts/lib/stack.sh"
         stack_init
-        for app in qwen grok seedream openai; do echo "$app $(stack_backend_stop_secs "$app")"; done
+        for app in qwen grok seedream openai nano-banana wan-2.5; do echo "$app $(stack_backend_stop_secs "$app")"; done
         rm "$STACK_STATE/backend.env"
         echo "grok-alone $(stack_backend_stop_secs grok)"`;
     const r = spawnSync('bash', ['-c', script, 'drain', state, ROOT], { encoding: 'utf8', timeout: 30000 });
@@ -1296,6 +1300,8 @@ test('make run: a backend\'s stop waits for the drain it was given, plus 15 s, a
         'grok 315',         // the stack's environment
         'seedream 40',      // never less than the default
         'openai 40',        // one the backend refuses at start
+        'nano-banana 40',   // its empty line: the backend's 25 s
+        'wan-2.5 105',      // 0090: 90
         'grok-alone 40',    // unset: the backend's 25 s
     ]);
 });
@@ -1526,4 +1532,48 @@ test('make run: a cluster the state folder cannot hold lives in /var/lib/postgre
     // ... and placed again once a boot emptied /tmp.
     fs.rmSync(thrown.base, { recursive: true, force: true });
     assert.equal(locate().base, kept.base);
+});
+
+// The gateway's nano_auth_max_age is written from the platform's
+// NANO_SESSION_MAX_AGE as the platform is given it (stack_session_max_age):
+// env.d/platform's line, else the stack's backend.env.  It was read
+// otherwise than the platform reads it: "0600", which the platform takes
+// as 600 (plain digits), gave the gateway the 30 days, so tokens issued
+// before went on there for 30 days; and an empty env.d line (the platform
+// then has its default, 30 days) let backend.env's value through, so the
+// gateway ended every session long before the platform's renewal.
+test('make run: the gateway\'s nano_auth_max_age is the NANO_SESSION_MAX_AGE the platform reads', () => {
+    const script = `
+        set -euo pipefail
+        STACK_MODE=run STACK_STATE=$1
+        . "$2/scripts/lib/stack.sh"
+        mkdir -p "$STACK_STATE/env.d"
+        rm -f "$STACK_STATE/env.d/platform" "$STACK_STATE/backend.env"
+        [ "$3" = - ] || printf '%s\\n' "$3" >"$STACK_STATE/env.d/platform"
+        [ "$4" = - ] || printf 'A=1\\0%s\\0' "$4" >"$STACK_STATE/backend.env"
+        stack_session_max_age`;
+    const state = fs.mkdtempSync(path.join(tmpRoot, 'max-age-'));
+    const rows = [
+        // env.d/platform's line, backend.env's entry, what the platform reads
+        ['NANO_SESSION_MAX_AGE=600', '-', '600'],
+        ['NANO_SESSION_MAX_AGE=0600', '-', '600'],
+        ['NANO_SESSION_MAX_AGE=00000000000600', '-', '600'],
+        ['-', 'NANO_SESSION_MAX_AGE=0900', '900'],
+        ['OTHER=1', 'NANO_SESSION_MAX_AGE=900', '900'],
+        ['NANO_SESSION_MAX_AGE=', 'NANO_SESSION_MAX_AGE=900', '2592000'],
+        ['NANO_SESSION_MAX_AGE=700', 'NANO_SESSION_MAX_AGE=900', '700'],
+        // values the platform refuses to start with: the gateway's default
+        ['NANO_SESSION_MAX_AGE=+600', '-', '2592000'],
+        ['NANO_SESSION_MAX_AGE=0', '-', '2592000'],
+        ['NANO_SESSION_MAX_AGE=0299', '-', '2592000'],
+        ['NANO_SESSION_MAX_AGE=2592001', '-', '2592000'],
+        ['-', '-', '2592000'],
+    ];
+    for (const [envd, saved, want] of rows) {
+        const r = spawnSync('bash', ['-c', script, 'max-age', state, ROOT, envd, saved], {
+            encoding: 'utf8', timeout: 30000, killSignal: 'SIGKILL',
+        });
+        assert.equal(r.status, 0, r.stderr.slice(-500));
+        assert.equal(r.stdout.trim(), want, `env.d ${envd}, backend.env ${saved}`);
+    }
 });
