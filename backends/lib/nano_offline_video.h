@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #define NANO_OFFLINE_VIDEO_FPS          24
+/* a size asked is scaled to fit these, aspect kept: the encode is CPU */
 #define NANO_OFFLINE_VIDEO_MAX_WIDTH    640
 #define NANO_OFFLINE_VIDEO_MAX_HEIGHT   640
 #define NANO_OFFLINE_VIDEO_MAX_SECONDS  10
