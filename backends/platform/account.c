@@ -634,13 +634,36 @@ out:
     "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
 
 /* The sessions' columns: id, created, seen, ipAddress, userAgent, and
- * the cursor's time (created_raw). */
+ * the cursor's time (created_raw), of the user $1's sessions still live:
+ * not expired, and when NANO_SESSION_MAX_AGE is shorter than 30 days
+ * used within it ($2 seconds, platform_account_sessions_bound; NULL:
+ * no bound): a row keeps the 30-day "expires" of a token issued before
+ * the lifetime was shortened, which the gateway and the platform no
+ * longer take. */
 #define PLATFORM_SESSION_COLUMNS                                              \
     "SELECT \"id\", " PLATFORM_ISO("\"createdAt\"") " AS created, "          \
     PLATFORM_ISO("\"lastSeenAt\"") " AS seen, \"ipAddress\","                \
     " \"userAgent\", to_char(\"createdAt\", 'YYYY-MM-DD HH24:MI:SS.US')"      \
     " AS created_raw FROM \"AuthSession\" WHERE \"userId\" = $1"              \
-    " AND \"expires\" > extract(epoch FROM now())"
+    " AND \"expires\" > extract(epoch FROM now())"                           \
+    " AND ($2::integer IS NULL OR \"lastSeenAt\" >"                         \
+    " (now() AT TIME ZONE 'utc') - $2::integer * interval '1 second')"
+
+const char *
+platform_account_sessions_bound(char *buf, size_t len)
+{
+    /* The 30 days bound every row's "expires" already. */
+    if (nano_session_max_age() >= NANO_TOKEN_MAX_AGE) {
+        return NULL;
+    }
+    /* A session's last token was issued at most PLATFORM_SEEN_EVERY
+     * after its row's "lastSeenAt" (a renewal that lowers no "expires"
+     * touches the row only that often), and the leeway covers another
+     * host's clock: never a live session hidden. */
+    snprintf(buf, len, "%lld", nano_session_max_age()
+             + atoll(PLATFORM_SEEN_EVERY) + NANO_SESSION_LEEWAY);
+    return buf;
+}
 
 /* Rows 0..n-1 of r (columns as PLATFORM_SESSION_COLUMNS) as session
  * objects, the one with id current marked: a new array, or NULL. */
@@ -691,12 +714,12 @@ platform_account_session_page(nano_db_t *db, const char *user_id,
 {
     static const char   sql[] =
         PLATFORM_SESSION_COLUMNS
-        " AND ($2::timestamp IS NULL"
-        " OR (\"createdAt\", \"id\") < ($2::timestamp, $3))"
-        " ORDER BY \"createdAt\" DESC, \"id\" DESC LIMIT $4";
-    const char         *params[4] = { user_id, NULL, NULL, NULL };
+        " AND ($3::timestamp IS NULL"
+        " OR (\"createdAt\", \"id\") < ($3::timestamp, $4))"
+        " ORDER BY \"createdAt\" DESC, \"id\" DESC LIMIT $5";
+    const char         *params[5] = { user_id, NULL, NULL, NULL, NULL };
     const char         *bar;
-    char                at[40], lim[16];
+    char                at[40], lim[16], bound[24];
     nano_db_status_t    st;
     PGresult           *r;
     size_t              len;
@@ -716,12 +739,13 @@ platform_account_session_page(nano_db_t *db, const char *user_id,
         if (!nano_gen_cursor_time_ok(at)) {
             return NANO_DB_INVALID;
         }
-        params[1] = at;
-        params[2] = bar + 1;
+        params[2] = at;
+        params[3] = bar + 1;
     }
+    params[1] = platform_account_sessions_bound(bound, sizeof(bound));
     snprintf(lim, sizeof(lim), "%d", limit + 1);
-    params[3] = lim;
-    r = nano_db_exec(db, sql, 4, params, PGRES_TUPLES_OK, &st);
+    params[4] = lim;
+    r = nano_db_exec(db, sql, 5, params, PGRES_TUPLES_OK, &st);
     if (r == NULL) {
         return st;
     }

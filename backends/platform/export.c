@@ -248,17 +248,16 @@ platform_export_session_rows(PGresult *r, int n, const void *arg)
 }
 
 /*
- * Every row of select ($1: the user) into the array being written, read
- * PLATFORM_EXPORT_BATCH at a time through a cursor in the export's
- * transaction; rows() makes a page's items.  NANO_DB_OK, or the
- * database's failure (the sink's own is in s->failed).
+ * Every row of select (its nparams params: $1 the user) into the array
+ * being written, read PLATFORM_EXPORT_BATCH at a time through a cursor in
+ * the export's transaction; rows() makes a page's items.  NANO_DB_OK, or
+ * the database's failure (the sink's own is in s->failed).
  */
 static nano_db_status_t
 platform_export_each(nano_db_t *db, platform_export_sink_t *s,
-    const char *select, const char *user_id,
+    const char *select, const char *const *params, int nparams,
     json_t *(*rows)(PGresult *r, int n, const void *arg), const void *arg)
 {
-    const char         *params[1] = { user_id };
     char                fetch[64];
     nano_db_status_t    st = NANO_DB_OK;
     nano_buf_t          declare;
@@ -276,8 +275,8 @@ platform_export_each(nano_db_t *db, platform_export_sink_t *s,
         s->failed = 1;
         return NANO_DB_OK;
     }
-    PQclear(nano_db_exec(db, declare.data, 1, params, PGRES_COMMAND_OK,
-                         &st));
+    PQclear(nano_db_exec(db, declare.data, nparams, params,
+                         PGRES_COMMAND_OK, &st));
     nano_buf_cleanup(&declare);
     while (st == NANO_DB_OK && !s->failed) {
         r = nano_db_exec(db, fetch, 0, NULL, PGRES_TUPLES_OK, &st);
@@ -328,14 +327,14 @@ platform_account_export(nano_req_t *req, nano_res_t *res)
     platform_export_sink_t   sink;
     nano_db_status_t         st = NANO_DB_OK;
     nano_db_t               *db = NULL;
-    const char              *params[1];
+    const char              *params[2];
     const char              *current;
     PGresult                *r = NULL;
     json_t                  *profile = NULL, *accounts = NULL;
     char                    *head = NULL;
     time_t                   now = time(NULL);
     struct tm                tm;
-    char                     day[16], at[32], disposition[96];
+    char                     day[16], at[32], disposition[96], bound[24];
     long long                balance = 0;
     size_t                   len;
     int                      status, col, entered = 0;
@@ -399,21 +398,22 @@ platform_account_export(nano_req_t *req, nano_res_t *res)
         goto out;
     }
     platform_export_open(&sink, head, "sessions");
+    params[1] = platform_account_sessions_bound(bound, sizeof(bound));
     st = platform_export_each(db, &sink, platform_account_sessions_sql,
-                              ps.user.id, platform_export_session_rows,
+                              params, 2, platform_export_session_rows,
                               current);
     if (st == NANO_DB_OK && !sink.failed) {
         nano_buf_printf(&sink.out, "],\"credits\":{\"balance\":%lld,"
                         "\"ledger\":[", balance);
         platform_export_open(&sink, "", "ledger");
         st = platform_export_each(db, &sink, platform_export_ledger_sql,
-                                  ps.user.id, platform_export_json_rows,
+                                  params, 1, platform_export_json_rows,
                                   NULL);
     }
     if (st == NANO_DB_OK && !sink.failed) {
         platform_export_open(&sink, "],\"purchases\":[", "purchases");
         st = platform_export_each(db, &sink, platform_export_purchases_sql,
-                                  ps.user.id, platform_export_json_rows,
+                                  params, 1, platform_export_json_rows,
                                   NULL);
     }
     if (st == NANO_DB_OK && !sink.failed) {

@@ -98,11 +98,13 @@ int platform_account_session(nano_req_t *req, nano_res_t *res, int change,
 int platform_account_begin(nano_req_t *req, nano_res_t *res, nano_db_t **db,
     platform_session_t *ps, nano_form_t *f);
 
-/* The SELECT of the user ($1)'s live sessions, newest use first, and
- * rows 0..n-1 of its result as [{"id","current","createdAt","lastSeenAt",
+/* The SELECT of the user ($1)'s live sessions, newest use first ($2: the
+ * age bound platform_account_sessions_bound gives, buf or NULL), and rows
+ * 0..n-1 of its result as [{"id","current","createdAt","lastSeenAt",
  * "ipAddress","userAgent"}] (current: the id current; a new array, or
  * NULL): the export reads them a page at a time. */
 extern const char  platform_account_sessions_sql[];
+const char *platform_account_sessions_bound(char *buf, size_t len);
 json_t *platform_account_session_rows(PGresult *r, int n,
     const char *current);
 

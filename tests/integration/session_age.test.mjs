@@ -115,6 +115,38 @@ test(`NANO_SESSION_MAX_AGE=${AGE}: tokens issued under 30 days before the restar
     assert.equal((await me(old)).status, 200, 'the 30 days take it again');
 });
 
+// The settings page's list of sessions (and the export's) after the
+// lifetime was shortened: a session whose row was last used longer ago
+// than the new lifetime (and a renewal's minute and the leeway) has no
+// token the gateway takes, and is not listed; one used 350 s ago may hold
+// a token still taken (300 s and the 60 s leeway), and is.  Until
+// 2026-12-07 both were listed for their rows' 30 days.
+test(`NANO_SESSION_MAX_AGE=${AGE}: the sessions listed are the ones still live`, async () => {
+    const { jar, me: who } = await signedInUser('agelist');
+    const mine = decodeJwtPayload(jar.get(SESSION_COOKIE)).jti;
+    const row = (id, ago) => psql(`INSERT INTO "AuthSession" ("id","userId","lastSeenAt","expires")
+        VALUES (${lit(id)}, ${lit(who.id)}, (now() AT TIME ZONE 'utc') - interval '${ago} seconds',
+            extract(epoch FROM now())::bigint + 29 * 86400)`);
+    const stale = `agelist-stale-${now()}`;
+    const recent = `agelist-recent-${now()}`;
+    row(stale, 1000);
+    row(recent, 350);
+    const listed = async () => {
+        const res = await get('/api/account/sessions', { headers: jar.headers() });
+        assert.equal(res.status, 200, res.text.slice(0, 200));
+        const exp = await get('/api/account/export', { headers: jar.headers() });
+        assert.equal(exp.status, 200, exp.text.slice(0, 200));
+        const ids = res.json().sessions.map((x) => x.id).sort();
+        assert.deepEqual(exp.json().sessions.map((x) => x.id).sort(), ids, 'the export lists the same');
+        return ids;
+    };
+    assert.deepEqual(await listed(), [mine, recent, stale].sort(), 'under the 30 days all three');
+    await withBackendEnv('platform', [`NANO_SESSION_MAX_AGE=${AGE}`], async () => {
+        assert.deepEqual(await listed(), [mine, recent].sort(), 'under 300 s not the one last used 1000 s ago');
+    });
+    assert.deepEqual(await listed(), [mine, recent, stale].sort(), 'back under the 30 days all three');
+});
+
 // Revocations keep the 30-day upper bound whatever the lifetime, so one
 // made under a short lifetime still covers a copy renewed before a
 // restart with a longer one.
