@@ -183,6 +183,15 @@ nano_req_cross_site(const nano_req_t *req)
     return 0;
 }
 
+int
+nano_req_wants_page(const nano_req_t *req)
+{
+    return strcmp(nano_req_param_str(req, "HTTP_SEC_FETCH_MODE"),
+                  "navigate") == 0
+           || strstr(nano_req_param_str(req, "HTTP_ACCEPT"), "text/html")
+              != NULL;
+}
+
 /* The parameters after a media type (";a=b; charset=..."): 1 unless one
  * is a charset other than UTF-8 (quoted or not, any case). */
 static int

@@ -141,6 +141,11 @@ size_t nano_req_cookie_headers(const nano_req_t *req, nano_str_t *headers,
  */
 int nano_req_cross_site(const nano_req_t *req);
 
+/* 1 when a person's browser wants a page in answer: a navigation
+ * (Sec-Fetch-Mode: navigate, which scripts cannot send) or an Accept
+ * that names text/html; 0 for scripts (fetch and curl accept any type). */
+int nano_req_wants_page(const nano_req_t *req);
+
 /* 1 when the Content-Type's media type is type (case-insensitive) and
  * a charset parameter, if any, says UTF-8: every body is read as UTF-8,
  * so a Latin-1 one is refused rather than misread. */
