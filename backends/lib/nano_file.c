@@ -68,6 +68,42 @@ nano_file_config_line(char **at)
     return line;
 }
 
+char *
+nano_file_config_word(char **p)
+{
+    char  *w;
+
+    while (**p == ' ' || **p == '\t') {
+        (*p)++;
+    }
+    if (**p == '\0') {
+        return NULL;
+    }
+    w = *p;
+    while (**p != '\0' && **p != ' ' && **p != '\t') {
+        (*p)++;
+    }
+    if (**p != '\0') {
+        *(*p)++ = '\0';
+    }
+    return w;
+}
+
+char *
+nano_file_config_rest(char *p)
+{
+    char  *end;
+
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+    end = p + strlen(p);
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r')) {
+        *--end = '\0';
+    }
+    return p;
+}
+
 int
 nano_file_sync(const char *path)
 {

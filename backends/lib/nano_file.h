@@ -27,6 +27,14 @@ int nano_file_read(FILE *f, size_t max, char **out, size_t *len);
  */
 char *nano_file_config_line(char **at);
 
+/* The next blank-separated word of such a line, cut in place; *p moves
+ * past it.  NULL when only blanks are left. */
+char *nano_file_config_word(char **p);
+
+/* The rest of such a line after its words (a title, a label): blanks
+ * before and after it removed, in place; "" when nothing is left. */
+char *nano_file_config_rest(char *p);
+
 /*
  * mkdir -p with mode 0750 whatever the umask (nginx's group reads the
  * media); *made (may be NULL) gets a bit for each of the last components

@@ -183,6 +183,15 @@ nano_req_cross_site(const nano_req_t *req)
     return 0;
 }
 
+int
+nano_req_wants_page(const nano_req_t *req)
+{
+    return strcmp(nano_req_param_str(req, "HTTP_SEC_FETCH_MODE"),
+                  "navigate") == 0
+           || strstr(nano_req_param_str(req, "HTTP_ACCEPT"), "text/html")
+              != NULL;
+}
+
 /* The parameters after a media type (";a=b; charset=..."): 1 unless one
  * is a charset other than UTF-8 (quoted or not, any case). */
 static int
@@ -448,6 +457,7 @@ nano_req_fields(const nano_req_t *req, nano_res_t *res, nano_form_t *form,
     nano_form_status_t  st;
     int                 status, named;
     int                 numbers = (*flags & NANO_FIELDS_NUMBERS) != 0;
+    int                 utf8 = (*flags & NANO_FIELDS_UTF8) != 0;
 
     *flags = 0;
     if (nano_req_is_content_type(req, "application/json")) {
@@ -509,6 +519,12 @@ nano_req_fields(const nano_req_t *req, nano_res_t *res, nano_form_t *form,
         return 0;
     case NANO_FORM_BAD_UTF8:
         *flags |= NANO_FIELDS_BAD_UTF8;
+        if (utf8) {
+            /* a key that is not UTF-8 either cannot be named back */
+            return nano_res_field_error(res, form->left_out != NULL
+                                             ? form->left_out : "form",
+                                        "a field is not valid UTF-8");
+        }
         return 0;
     case NANO_FORM_NOMEM:
         return nano_res_error(res, 500, "internal", "out of memory");

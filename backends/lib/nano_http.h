@@ -141,6 +141,11 @@ size_t nano_req_cookie_headers(const nano_req_t *req, nano_str_t *headers,
  */
 int nano_req_cross_site(const nano_req_t *req);
 
+/* 1 when a person's browser wants a page in answer: a navigation
+ * (Sec-Fetch-Mode: navigate, which scripts cannot send) or an Accept
+ * that names text/html; 0 for scripts (fetch and curl accept any type). */
+int nano_req_wants_page(const nano_req_t *req);
+
 /* 1 when the Content-Type's media type is type (case-insensitive) and
  * a charset parameter, if any, says UTF-8: every body is read as UTF-8,
  * so a Latin-1 one is refused rather than misread. */
@@ -189,6 +194,7 @@ int nano_res_json_too_large(nano_res_t *res);
 #define NANO_FIELDS_JSON      0x1    /* out: the body was JSON */
 #define NANO_FIELDS_BAD_UTF8  0x2    /* out: fields left out: not UTF-8 */
 #define NANO_FIELDS_NUMBERS   0x4    /* in: JSON whole numbers as text */
+#define NANO_FIELDS_UTF8      0x8    /* in: refuse a field not UTF-8 */
 
 /*
  * Reads the fields of a POST the way NextAuth's endpoints take them:
@@ -198,7 +204,10 @@ int nano_res_json_too_large(nano_res_t *res);
  * the words (whole numbers in decimal when *flags holds
  * NANO_FIELDS_NUMBERS on entry, and then any other number, array or
  * object is refused; without it other numbers, null, arrays and objects
- * are left out).  form must be freshly initialised; *flags receives
+ * are left out).  A pair that is not UTF-8 is left out and flagged
+ * (NextAuth's way), or with NANO_FIELDS_UTF8 on entry refused: 400
+ * invalid_field naming its key (or "form" when that cannot be named).
+ * form must be freshly initialised; *flags receives
  * NANO_FIELDS_JSON and NANO_FIELDS_BAD_UTF8.  Answers 415 (any
  * other type), 400 (malformed, a NUL in a string) or 500 itself and
  * returns that status; returns 0 when form is filled.

@@ -26,6 +26,13 @@ const char *nano_jobgen_param(const nano_job_t *job, const char *name);
 long long nano_jobgen_param_int(const nano_job_t *job, const char *name,
     long long dflt);
 
+/* Makes the job's call a POST of its JSON body (job->body, set) to the
+ * provider's path, marked as posting: never sent again blindly.  Returns
+ * NANO_JOB_CALL (the caller may add headers), or the job failed when the
+ * provider has no key or the URL does not fit. */
+nano_job_next_t nano_jobgen_post_json(nano_job_t *job, int provider,
+    const char *path, long timeout_ms);
+
 /* An output that could not be written (NANO_JOB_ERR_STORAGE, "the
  * server could not store the <noun>"); with path, logs it and errno (an
  * offline output's writer logs nothing itself). */

@@ -48,6 +48,27 @@ nano_jobgen_not_stored(nano_job_t *job, const char *noun, const char *path)
     return nano_job_fail(job, NANO_JOB_ERR_STORAGE, msg);
 }
 
+nano_job_next_t
+nano_jobgen_post_json(nano_job_t *job, int provider, const char *path,
+    long timeout_ms)
+{
+    nano_provider_error_t  err;
+
+    nano_provider_error_init(&err);
+    nano_client_call_init(&job->call, "POST");
+    if (nano_provider_call(&job->call, (nano_provider_t) provider, path, &err)
+        != 0)
+    {
+        return nano_job_fail(job, err.code, err.message);
+    }
+    nano_client_call_header(&job->call, "Content-Type: application/json");
+    job->call.body = job->body;
+    job->call.body_len = strlen(job->body);
+    job->call.timeout_ms = timeout_ms;
+    job->posting = 1;
+    return NANO_JOB_CALL;
+}
+
 const char *
 nano_jobgen_param(const nano_job_t *job, const char *name)
 {
@@ -132,13 +153,10 @@ static nano_job_next_t
 nano_jobgen_gemini_start(nano_job_t *job)
 {
     nano_gemini_request_t   r;
-    nano_provider_error_t   err;
     unsigned char          *image = NULL;
     char                    path[256];
-    nano_job_next_t         next;
 
     memset(&r, 0, sizeof(r));
-    nano_provider_error_init(&err);
     r.prompt = job->gen.prompt;
     r.aspect_ratio = nano_jobgen_param(job, "aspectRatio");
     r.seed = nano_jobgen_param_int(job, "seed", -1);
@@ -158,19 +176,8 @@ nano_jobgen_gemini_start(nano_job_t *job)
         return nano_job_fail(job, NANO_PERR_BAD_REQUEST,
                              "the request cannot be sent to Gemini");
     }
-    nano_client_call_init(&job->call, "POST");
-    if (nano_provider_call(&job->call, NANO_PROVIDER_GEMINI, path, &err)
-        != 0)
-    {
-        return nano_job_fail(job, err.code, err.message);
-    }
-    nano_client_call_header(&job->call, "Content-Type: application/json");
-    job->call.body = job->body;
-    job->call.body_len = strlen(job->body);
-    job->call.timeout_ms = NANO_JOBGEN_IMAGE_TIMEOUT_MS;
-    job->posting = 1;
-    next = NANO_JOB_CALL;
-    return next;
+    return nano_jobgen_post_json(job, NANO_PROVIDER_GEMINI, path,
+                                 NANO_JOBGEN_IMAGE_TIMEOUT_MS);
 }
 
 static nano_job_next_t
@@ -207,11 +214,9 @@ const nano_job_provider_t  nano_jobgen_gemini = {
 static nano_job_next_t
 nano_jobgen_ark_start(nano_job_t *job)
 {
-    nano_ark_request_t     r;
-    nano_provider_error_t  err;
+    nano_ark_request_t  r;
 
     memset(&r, 0, sizeof(r));
-    nano_provider_error_init(&err);
     r.model = job->gen.model;
     r.prompt = job->gen.prompt;
     r.size = nano_jobgen_param(job, "size");
@@ -221,18 +226,8 @@ nano_jobgen_ark_start(nano_job_t *job)
         return nano_job_fail(job, NANO_PERR_BAD_REQUEST,
                              "the request cannot be sent to Seedream");
     }
-    nano_client_call_init(&job->call, "POST");
-    if (nano_provider_call(&job->call, NANO_PROVIDER_ARK, nano_ark_path(),
-                           &err) != 0)
-    {
-        return nano_job_fail(job, err.code, err.message);
-    }
-    nano_client_call_header(&job->call, "Content-Type: application/json");
-    job->call.body = job->body;
-    job->call.body_len = strlen(job->body);
-    job->call.timeout_ms = NANO_JOBGEN_IMAGE_TIMEOUT_MS;
-    job->posting = 1;
-    return NANO_JOB_CALL;
+    return nano_jobgen_post_json(job, NANO_PROVIDER_ARK, nano_ark_path(),
+                                 NANO_JOBGEN_IMAGE_TIMEOUT_MS);
 }
 
 static nano_job_next_t

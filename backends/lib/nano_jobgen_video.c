@@ -72,9 +72,9 @@ nano_jobgen_wan_poll(nano_job_t *job, nano_jobgen_wan_t *w)
 static nano_job_next_t
 nano_jobgen_wan_start(nano_job_t *job)
 {
-    nano_wan_request_t     r;
-    nano_provider_error_t  err;
-    nano_jobgen_wan_t     *w;
+    nano_wan_request_t   r;
+    nano_jobgen_wan_t   *w;
+    nano_job_next_t      next;
 
     w = calloc(1, sizeof(*w));
     if (w == NULL) {
@@ -87,7 +87,6 @@ nano_jobgen_wan_start(nano_job_t *job)
     }
 
     memset(&r, 0, sizeof(r));
-    nano_provider_error_init(&err);
     r.model = job->gen.model;
     r.prompt = job->gen.prompt;
     r.size = nano_jobgen_param(job, "size");
@@ -100,20 +99,14 @@ nano_jobgen_wan_start(nano_job_t *job)
         return nano_job_fail(job, NANO_PERR_BAD_REQUEST,
                              "the request cannot be sent to Wan");
     }
-    nano_client_call_init(&job->call, "POST");
-    if (nano_provider_call(&job->call, NANO_PROVIDER_WAN,
-                           nano_wan_submit_path(), &err) != 0)
-    {
-        return nano_job_fail(job, err.code, err.message);
+    next = nano_jobgen_post_json(job, NANO_PROVIDER_WAN,
+                                 nano_wan_submit_path(),
+                                 NANO_JOBGEN_VIDEO_TIMEOUT_MS);
+    if (next == NANO_JOB_CALL) {
+        nano_client_call_header(&job->call, NANO_WAN_ASYNC_HEADER);
+        w->stage = NANO_WAN_STAGE_SUBMIT;
     }
-    nano_client_call_header(&job->call, "Content-Type: application/json");
-    nano_client_call_header(&job->call, NANO_WAN_ASYNC_HEADER);
-    job->call.body = job->body;
-    job->call.body_len = strlen(job->body);
-    job->call.timeout_ms = NANO_JOBGEN_VIDEO_TIMEOUT_MS;
-    job->posting = 1;
-    w->stage = NANO_WAN_STAGE_SUBMIT;
-    return NANO_JOB_CALL;
+    return next;
 }
 
 /* A download that failed past the runner's tries: the video is made and

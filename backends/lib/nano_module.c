@@ -631,14 +631,7 @@ nano_module_history(nano_req_t *req, nano_res_t *res)
                                        cursor, req->script_name, &items,
                                        &next)
                     : NANO_DB_UNAVAILABLE;
-    if (st != NANO_DB_OK) {
-        status = nano_server_page_error(res, db, st);
-    } else {
-        status = nano_res_json(res, 200,
-                               json_pack("{s:o, s:s?}", "items", items,
-                                         "nextCursor", next));
-        items = NULL;
-    }
+    status = nano_server_page(res, db, st, "items", &items, next);
 out:
     json_decref(items);
     free(next);

@@ -965,7 +965,8 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
     nano_db_status_t          st;
     nano_db_t                *db;
     json_t                   *params = NULL;
-    unsigned                  flags = NANO_FIELDS_NUMBERS, sends;
+    unsigned                  flags = NANO_FIELDS_NUMBERS
+                                      | NANO_FIELDS_UTF8, sends;
     int                       status;
     int                       created = 0;  /* or may have: a row may name
                                              * the input image */
@@ -974,13 +975,6 @@ nano_gen_job(nano_req_t *req, nano_res_t *res, const char *user,
     memset(&adm, 0, sizeof(adm));   /* read at out, and when db is NULL */
     status = nano_req_fields(req, res, &f, &flags);
     if (status != 0) {
-        goto out;
-    }
-    if (flags & NANO_FIELDS_BAD_UTF8) {
-        /* a key that is not UTF-8 either cannot be named back */
-        status = nano_res_field_error(res, f.left_out != NULL ? f.left_out
-                                                              : "form",
-                                      "a field is not valid UTF-8");
         goto out;
     }
     params = json_object();

@@ -16,28 +16,6 @@
 static nano_pack_t  nano_packs[NANO_PACKS_MAX];
 static size_t       nano_packs_n;
 
-/* Splits off the next blank-separated word of *p (NUL-terminating it). */
-static char *
-nano_packs_word(char **p)
-{
-    char  *w;
-
-    while (**p == ' ' || **p == '\t') {
-        (*p)++;
-    }
-    if (**p == '\0') {
-        return NULL;
-    }
-    w = *p;
-    while (**p != '\0' && **p != ' ' && **p != '\t') {
-        (*p)++;
-    }
-    if (**p != '\0') {
-        *(*p)++ = '\0';
-    }
-    return w;
-}
-
 static int
 nano_packs_id_ok(const char *s)
 {
@@ -92,7 +70,7 @@ nano_packs_parse(const char *text, size_t len, const char *what,
 {
     nano_pack_t   *pk;
     size_t         lineno = 0, i;
-    char          *buf, *line, *next, *p, *end;
+    char          *buf, *line, *next, *p;
     char          *id, *credits, *price, *cur;
     int            rc = -1;
 
@@ -113,21 +91,13 @@ nano_packs_parse(const char *text, size_t len, const char *what,
     while ((line = nano_file_config_line(&next)) != NULL) {
         lineno++;
         p = line;
-        if ((id = nano_packs_word(&p)) == NULL) {
+        if ((id = nano_file_config_word(&p)) == NULL) {
             continue;                       /* blank or comment */
         }
-        credits = nano_packs_word(&p);
-        price = nano_packs_word(&p);
-        cur = nano_packs_word(&p);
-        while (*p == ' ' || *p == '\t') {
-            p++;
-        }
-        end = p + strlen(p);
-        while (end > p && (end[-1] == ' ' || end[-1] == '\t'
-                           || end[-1] == '\r'))
-        {
-            *--end = '\0';
-        }
+        credits = nano_file_config_word(&p);
+        price = nano_file_config_word(&p);
+        cur = nano_file_config_word(&p);
+        p = nano_file_config_rest(p);
         if (cur == NULL || p[0] == '\0') {
             snprintf(err, errlen, "%s:%zu: expected \"id credits price"
                      " currency label\"", what, lineno);

@@ -350,8 +350,7 @@ static const char  nano_page_not_found_tpl[] =
 int
 nano_page_not_found(const nano_req_t *req, nano_res_t *res)
 {
-    const char  *accept = nano_req_param_str(req, "HTTP_ACCEPT");
-    int          page;
+    int  page;
 
     /* a person's browser opening an address: a page like the others
      * (it showed JSON); a script, or anything under api/, gets JSON */
@@ -359,7 +358,7 @@ nano_page_not_found(const nano_req_t *req, nano_res_t *res)
             || strcmp(req->method, "HEAD") == 0)
            && !(strncmp(req->path, "/api", 4) == 0
                 && (req->path[4] == '\0' || req->path[4] == '/'))
-           && strstr(accept, "text/html") != NULL;
+           && nano_req_wants_page(req);
     if (!page) {
         return nano_res_error(res, 404, "not_found", "no such path");
     }

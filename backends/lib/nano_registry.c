@@ -51,28 +51,6 @@ nano_registry_same_upstream(const char *a, const char *b)
     return *a == *b;
 }
 
-/* Splits off the next blank-separated word of *p (NUL-terminating it). */
-static char *
-nano_registry_word(char **p)
-{
-    char  *w;
-
-    while (**p == ' ' || **p == '\t') {
-        (*p)++;
-    }
-    if (**p == '\0') {
-        return NULL;
-    }
-    w = *p;
-    while (**p != '\0' && **p != ' ' && **p != '\t') {
-        (*p)++;
-    }
-    if (**p != '\0') {
-        *(*p)++ = '\0';
-    }
-    return w;
-}
-
 int
 nano_registry_parse(const char *text, size_t len, const char *what,
     char *err, size_t errlen)
@@ -104,7 +82,7 @@ nano_registry_parse(const char *text, size_t len, const char *what,
     };
     nano_registry_module_t    mods[NANO_REGISTRY_MAX];
     size_t                    n = 0, i, lineno = 0, tlen;
-    char                     *buf, *line, *next, *p, *end, *name;
+    char                     *buf, *line, *next, *p, *name;
 
     buf = malloc(len + 1);
     if (buf == NULL) {
@@ -127,7 +105,7 @@ nano_registry_parse(const char *text, size_t len, const char *what,
     while ((line = nano_file_config_line(&next)) != NULL) {
         lineno++;
         p = line;
-        name = nano_registry_word(&p);
+        name = nano_file_config_word(&p);
         if (name == NULL) {
             continue;                       /* blank or comment */
         }
@@ -138,17 +116,9 @@ nano_registry_parse(const char *text, size_t len, const char *what,
             goto failed;
         }
         mods[n].name = name;
-        mods[n].kind = nano_registry_word(&p);
-        mods[n].provider = nano_registry_word(&p);
-        while (*p == ' ' || *p == '\t') {
-            p++;
-        }
-        end = p + strlen(p);
-        while (end > p && (end[-1] == ' ' || end[-1] == '\t'
-                           || end[-1] == '\r'))
-        {
-            *--end = '\0';
-        }
+        mods[n].kind = nano_file_config_word(&p);
+        mods[n].provider = nano_file_config_word(&p);
+        p = nano_file_config_rest(p);
         mods[n].title = p;
         tlen = strlen(p);
 

@@ -157,6 +157,20 @@ nano_server_page_error(nano_res_t *res, nano_db_t *db, nano_db_status_t st)
     return nano_server_db_error(res, db, st);
 }
 
+int
+nano_server_page(nano_res_t *res, nano_db_t *db, nano_db_status_t st,
+    const char *key, json_t **items, const char *next)
+{
+    json_t  *page;
+
+    if (st != NANO_DB_OK) {
+        return nano_server_page_error(res, db, st);
+    }
+    page = json_pack("{s:o, s:s?}", key, *items, "nextCursor", next);
+    *items = NULL;
+    return nano_res_json(res, 200, page);
+}
+
 nano_db_t *
 nano_server_db_get(int wait_ms)
 {

@@ -137,6 +137,14 @@ int nano_server_page_error(nano_res_t *res, nano_db_t *db,
     nano_db_status_t st);
 
 /*
+ * The answer to that read: 200 {"<key>": items, "nextCursor": next or
+ * null} when st is NANO_DB_OK (*items is taken, and set to NULL), else
+ * nano_server_page_error's.  Returns the status.
+ */
+int nano_server_page(nano_res_t *res, nano_db_t *db, nano_db_status_t st,
+    const char *key, json_t **items, const char *next);
+
+/*
  * A pool connection for an app's own thread (a job runner, a
  * publisher): waits up to wait_ms for one.  Give it back with
  * nano_server_db_put.  NULL on timeout or without DATABASE_URL.

@@ -801,14 +801,7 @@ platform_account_sessions(nano_req_t *req, nano_res_t *res)
                                        ps.token.claims.jti.len > 0
                                        ? ps.token.claims.jti.data : NULL,
                                        (int) limit, cursor, &items, &next);
-    if (st != NANO_DB_OK) {
-        status = nano_server_page_error(res, db, st);
-    } else {
-        status = nano_res_json(res, 200,
-                               json_pack("{s:o, s:s?}", "sessions", items,
-                                         "nextCursor", next));
-        items = NULL;
-    }
+    status = nano_server_page(res, db, st, "sessions", &items, next);
 out:
     json_decref(items);
     free(next);

@@ -460,12 +460,10 @@ static int
 platform_cross_site_refused(nano_req_t *req, nano_res_t *res,
     const char *page, const char *message)
 {
-    const char  *mode = nano_req_param_str(req, "HTTP_SEC_FETCH_MODE");
-    const char  *accept = nano_req_param_str(req, "HTTP_ACCEPT");
-    char        *url;
-    int          status;
+    char  *url;
+    int    status;
 
-    if (strcmp(mode, "navigate") != 0 && strstr(accept, "text/html") == NULL) {
+    if (!nano_req_wants_page(req)) {
         return nano_res_error(res, 403, "cross_site", message);
     }
     url = platform_url(req, page);

@@ -489,6 +489,25 @@ platform_oauth_email(const char *raw)
 }
 
 char *
+platform_oauth_member(json_t *o, const char *name)
+{
+    json_t  *v = json_object_get(o, name);
+
+    return json_is_string(v) && json_string_length(v) > 0
+           ? strdup(json_string_value(v)) : NULL;
+}
+
+void
+platform_oauth_code_body(nano_buf_t *b, const char *code,
+    const char *redirect_uri)
+{
+    nano_buf_puts(b, "grant_type=authorization_code&code=");
+    nano_buf_urlencode(b, code);
+    nano_buf_puts(b, "&redirect_uri=");
+    nano_buf_urlencode(b, redirect_uri);
+}
+
+char *
 platform_oauth_basic_auth(const platform_oauth_provider_t *p)
 {
     nano_buf_t   pair, out;

@@ -110,6 +110,16 @@ long long platform_oauth_expires_at(json_t *tokens, long long now);
 /* The normalised email, or NULL when the address is not one we accept. */
 char *platform_oauth_email(const char *raw);
 
+/* A non-empty string member of a provider's JSON answer as a new
+ * string, or NULL. */
+char *platform_oauth_member(json_t *o, const char *name);
+
+/* Appends the token request's form for an authorization code (RFC 6749
+ * 4.1.3): grant_type, code and redirect_uri, URL-encoded.  b's failed
+ * flag says when memory ran out. */
+void platform_oauth_code_body(nano_buf_t *b, const char *code,
+    const char *redirect_uri);
+
 /* "Authorization: Basic base64(urlencode(id):urlencode(secret))", RFC
  * 6749 2.3.1 (client_secret_basic); a new string or NULL. */
 char *platform_oauth_basic_auth(const platform_oauth_provider_t *p);

@@ -37,16 +37,6 @@ platform_github_authorize(const platform_oauth_provider_t *p,
     return nano_buf_steal(&b);
 }
 
-/* A string member as a new string, or NULL. */
-static char *
-platform_github_member(json_t *o, const char *name)
-{
-    json_t  *v = json_object_get(o, name);
-
-    return json_is_string(v) && json_string_length(v) > 0
-           ? strdup(json_string_value(v)) : NULL;
-}
-
 /* GET <api><path> with the access token; 0 with *json, or -1. */
 static int
 platform_github_get(const platform_oauth_provider_t *p, const char *what,
@@ -116,10 +106,7 @@ platform_github_profile(const platform_oauth_provider_t *p, const char *code,
     nano_buf_init(&body);
     nano_buf_init(&url);
     nano_buf_init(&bearer);
-    nano_buf_puts(&body, "grant_type=authorization_code&code=");
-    nano_buf_urlencode(&body, code);
-    nano_buf_puts(&body, "&redirect_uri=");
-    nano_buf_urlencode(&body, redirect_uri);
+    platform_oauth_code_body(&body, code, redirect_uri);
     nano_buf_printf(&url, "%s/login/oauth/access_token", p->base);
     auth = platform_oauth_basic_auth(p);
     if (body.failed || url.failed || auth == NULL
@@ -129,7 +116,7 @@ platform_github_profile(const platform_oauth_provider_t *p, const char *code,
         goto out;
     }
     /* GitHub answers a bad code with 200 {"error": "bad_verification_code"} */
-    out->access_token = platform_github_member(tokens, "access_token");
+    out->access_token = platform_oauth_member(tokens, "access_token");
     if (out->access_token == NULL) {
         nano_log_error("GitHub token: no access_token (%.80s)",
                        json_string_value(json_object_get(tokens, "error"))
@@ -137,9 +124,9 @@ platform_github_profile(const platform_oauth_provider_t *p, const char *code,
                        : "no error given");
         goto out;
     }
-    out->token_type = platform_github_member(tokens, "token_type");
-    out->scope = platform_github_member(tokens, "scope");
-    out->refresh_token = platform_github_member(tokens, "refresh_token");
+    out->token_type = platform_oauth_member(tokens, "token_type");
+    out->scope = platform_oauth_member(tokens, "scope");
+    out->refresh_token = platform_oauth_member(tokens, "refresh_token");
     out->expires_at = platform_oauth_expires_at(tokens,
                                                 (long long) time(NULL));
 

@@ -254,16 +254,6 @@ platform_google_authorize(const platform_oauth_provider_t *p,
     return nano_buf_steal(&b);
 }
 
-/* A string member of the token answer as a new string, or NULL. */
-static char *
-platform_google_member(json_t *o, const char *name)
-{
-    json_t  *v = json_object_get(o, name);
-
-    return json_is_string(v) && json_string_length(v) > 0
-           ? strdup(json_string_value(v)) : NULL;
-}
-
 /* Verifies the ID token against the keys, once more with fresh keys
  * when its kid is unknown. */
 static nano_idtoken_status_t
@@ -313,10 +303,7 @@ platform_google_profile(const platform_oauth_provider_t *p, const char *code,
     if (platform_google_metadata(p, &m) != 0) {
         goto out;
     }
-    nano_buf_puts(&body, "grant_type=authorization_code&code=");
-    nano_buf_urlencode(&body, code);
-    nano_buf_puts(&body, "&redirect_uri=");
-    nano_buf_urlencode(&body, redirect_uri);
+    platform_oauth_code_body(&body, code, redirect_uri);
     nano_buf_puts(&body, "&code_verifier=");
     nano_buf_urlencode(&body, verifier);
     auth = platform_oauth_basic_auth(p);
@@ -327,7 +314,7 @@ platform_google_profile(const platform_oauth_provider_t *p, const char *code,
         goto out;
     }
 
-    out->id_token = platform_google_member(tokens, "id_token");
+    out->id_token = platform_oauth_member(tokens, "id_token");
     if (out->id_token == NULL) {
         nano_log_error("Google token: the answer has no id_token");
         goto out;
@@ -355,10 +342,10 @@ platform_google_profile(const platform_oauth_provider_t *p, const char *code,
         out->image = platform_oauth_text(claims.picture,
                                          PLATFORM_OAUTH_URL_MAX);
     }
-    out->access_token = platform_google_member(tokens, "access_token");
-    out->refresh_token = platform_google_member(tokens, "refresh_token");
-    out->token_type = platform_google_member(tokens, "token_type");
-    out->scope = platform_google_member(tokens, "scope");
+    out->access_token = platform_oauth_member(tokens, "access_token");
+    out->refresh_token = platform_oauth_member(tokens, "refresh_token");
+    out->token_type = platform_oauth_member(tokens, "token_type");
+    out->scope = platform_oauth_member(tokens, "scope");
     out->expires_at = platform_oauth_expires_at(tokens, now);
     rc = 0;
 out:

@@ -29,7 +29,7 @@ platform_register(nano_req_t *req, nano_res_t *res)
     char                     id[NANO_RAND_CUID_LEN + 1];
     char                    *email = NULL, *name = NULL, *hash = NULL;
     size_t                   i;
-    unsigned                 flags = NANO_FIELDS_NUMBERS;
+    unsigned                 flags = NANO_FIELDS_NUMBERS | NANO_FIELDS_UTF8;
     int                      status, created = 0;
 
     nano_form_init(&f);
@@ -39,16 +39,9 @@ platform_register(nano_req_t *req, nano_res_t *res)
                                 "sign-up is only accepted from this site");
         goto out;
     }
+    /* a field that is not UTF-8 is named as every invalid_field is */
     status = nano_req_fields(req, res, &f, &flags);
     if (status != 0) {
-        goto out;
-    }
-    if (flags & NANO_FIELDS_BAD_UTF8) {
-        /* named as every invalid_field is; a key that is not UTF-8
-         * either cannot be named back */
-        status = nano_res_field_error(res, f.left_out != NULL ? f.left_out
-                                                              : "form",
-                                      "a field is not valid UTF-8");
         goto out;
     }
     /* a JSON number or true/false is no text ("name": false became the

@@ -733,6 +733,11 @@ test('a path no backend route serves: a page with the shared header for a browse
             assert.match(anon.text, /<h1>Nothing is here<\/h1>/, p);
             assert.ok(!anon.text.includes(user.name), p);
         }
+        // a navigation is a person's browser whatever its Accept (it got
+        // JSON, where the sign-in's cross-site refusal gave a page)
+        const nav = await get(p, { headers: jar.headers({ Accept: '*/*', 'Sec-Fetch-Mode': 'navigate' }) });
+        assert.equal(nav.status, 404, p);
+        assert.match(nav.text, /<h1>Nothing is here<\/h1>/, `${p}: a navigation`);
         // a script (fetch's */*) and anything under api/ keep the JSON
         for (const [q, h] of [[p, {}], [p.replace(/^(\/qwen)?/, '$1/api'), page]]) {
             const r = await get(q, { headers: jar.headers(h) });
