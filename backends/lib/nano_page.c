@@ -265,8 +265,13 @@ nano_page_render_tpl(const nano_req_t *req, nano_res_t *res, int status,
     nano_page_expand(&res->body, tpl, header.data, vars, nvars);
     res->content_type = "text/html";
     res->status = status;
-    /* Our pages are never framed (clickjacking on the sign-in form). */
-    nano_res_header(res, "Content-Security-Policy", "frame-ancestors 'none'");
+    /* Our pages are never framed (clickjacking on the sign-in form), and
+     * run only the scripts of our own files: markup that slipped past
+     * the escaping would run nothing (no inline script, no plugin, no
+     * <base> moving the relative links). */
+    nano_res_header(res, "Content-Security-Policy",
+                    "script-src 'self'; object-src 'none'; base-uri 'none';"
+                    " frame-ancestors 'none'");
     nano_res_header(res, "X-Frame-Options", "DENY");
 
 out:

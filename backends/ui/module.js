@@ -290,6 +290,14 @@ const GENERATION_SAYS = {
     storage: 'The server could not store the result. Please tell the site’s operators.',
 };
 
+/* This page's path and query as a link back to it, with one leading
+ * slash.  nginx serves a page at //evil.example/..%2fqwen/ too (it
+ * decodes %2f and resolves the dots), and that path as an href is a
+ * link to evil.example (found by the security probe). */
+function hereHref() {
+    return `/${location.pathname.replace(/^\/+/, '')}${location.search}`;
+}
+
 /* Returns {text, link?, field?} for an ApiError, a generation error
  * ({code}) or anything else: never the raw body. */
 export function explain(err) {
@@ -334,7 +342,7 @@ export function explain(err) {
     if (code === 'session_changed') {
         return {
             text: 'Another account signed in, in another tab or window, since this page was opened. Reload the page to continue as that account.',
-            link: { href: location.pathname + location.search, text: 'Reload' },
+            link: { href: hereHref(), text: 'Reload' },
         };
     }
     if (status === 401) {
@@ -343,7 +351,7 @@ export function explain(err) {
         // where a relative callbackUrl came back to the platform's path).
         return {
             text: 'Your session has ended. Sign in again to continue.',
-            link: { href: location.pathname + location.search, text: 'Sign in' },
+            link: { href: hereHref(), text: 'Sign in' },
         };
     }
     if (status === 403) return { text: 'The request was refused because it did not come from this page. Reload the page and try again.' };

@@ -407,3 +407,33 @@ test('a generation opened on a page whose session ended says so, not a broken im
     await a.close();
     await b.close();
 });
+
+test('a page opened at a path nginx folds into the module\'s (//evil.example/..%2fseedream/) links back to this site when its session ends, never to that host', async (t) => {
+    // nginx decodes %2f and resolves the dots, so the module's page is
+    // served at this path too, and the browser keeps it as written: a link
+    // built from location.pathname was //evil.example/..., another site
+    // (found by the security probe)
+    const user = newUser('fold');
+    await register(user);
+    const a = await context.newPage();
+    const b = await context.newPage();
+    const step = steps(t);
+    await switchTo(a, user);
+
+    await step('the page at the folded path, then a sign-out in tab B, then Generate', async () => {
+        await a.goto(`${ORIGIN}//evil.example/..%2fseedream/`);
+        assert.equal(new URL(a.url()).pathname, '//evil.example/..%2fseedream/');
+        await a.locator('[data-nb-tool] .nbm-generate:enabled').waitFor();
+        await b.goto(url('/'));
+        await signOut(b);
+        await a.bringToFront();
+        await a.getByLabel('Prompt').fill('Folded path');
+        await a.locator('.nbm-generate').click();
+        const s = await said(a.locator('.nbm-error', { hasText: /session has ended/ }).first());
+        const target = new URL(s.href, a.url());
+        assert.equal(target.origin, ORIGIN, `the Sign in link ${s.href} leaves the site`);
+        assert.equal(s.href, '/evil.example/..%2fseedream/');
+    });
+    await a.close();
+    await b.close();
+});

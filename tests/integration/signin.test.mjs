@@ -209,6 +209,36 @@ test('the sign-in and sign-out pages, which hold the CSRF token beside the echoe
     assert.equal(css.headers['content-encoding'], 'gzip', '/ui/ui.css');
 });
 
+// Markup that got past the escaping must run nothing: every page says
+// script-src 'self' (no inline script, no plugin, no <base>) beside
+// frame-ancestors, and holds no inline script that the policy would stop
+// (sign-up's ran inline until the security probe moved it to
+// /ui/signup.js; the pages said only frame-ancestors).
+test('every page allows only its own script files: script-src \'self\', object-src and base-uri \'none\', and no inline script', async () => {
+    const jar = new Jar();
+    const res = await signIn(jar, user.email, user.password);
+    assert.equal(res.status, 302, res.text);
+    const pages = [
+        ['/api/auth/signin', {}], ['/api/auth/signout', {}], ['/api/auth/error?error=AccessDenied', {}],
+        ['/signup', {}], ['/', {}], ['/', jar.headers()], ['/settings', jar.headers()],
+        ['/billing', jar.headers()], ['/qwen/', jar.headers()], ['/nano-banana/', jar.headers()],
+    ];
+    for (const [path, headers] of pages) {
+        const page = await get(path, { headers: { Accept: 'text/html', ...headers } });
+        assert.ok(isHtml(page), `${path}: ${page.status}`);
+        const csp = (page.headers['content-security-policy'] || '').split(';').map((d) => d.trim());
+        for (const d of ["script-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"]) {
+            assert.ok(csp.includes(d), `${path}: ${d} in ${page.headers['content-security-policy']}`);
+        }
+        for (const tag of page.text.match(/<script\b[^>]*>/g) || []) {
+            assert.match(tag, /\ssrc="\/ui\/[a-z-]+\.js"/, `${path}: an inline script ${tag}`);
+        }
+    }
+    const js = await get('/ui/signup.js');
+    assert.equal(js.status, 200);
+    assert.match(js.headers['content-type'], /javascript/);
+});
+
 test('GET /api/auth/signout and /api/auth/error are HTML pages', async () => {
     let res = await get('/api/auth/signout', { headers: { Accept: 'text/html' } });
     assert.equal(res.status, 200);
