@@ -490,6 +490,41 @@ avatar() {
 check "an avatar uploaded (the platform's file in avatars/) sent by nginx" avatar
 check "the platform's revocation file is readable by www-data" \
     inroot runuser -u www-data -- test -r /run/nano-platform/revocations
+# The platform cannot list the media folder (root's 2751): a second
+# account's export is whole, and its deletion takes its image folder (its
+# module's removal, at the deletion's NOTIFY) and its avatar all the same;
+# the platform's log says why it removed none itself, where it said
+# "removed the 0 files".
+deleted_account() {
+    local jar=$work/cookies-gone email=deb-gone-$RANDOM$RANDOM@example.com id i
+    local media=$root/var/lib/nano/media
+    : >"$jar"
+    signin && generate || return 1
+    expect 200 GET /nano-banana/api/me || return 1
+    id=$(sed -n 's/.*"id":"\([^"]*\)".*/\1/p' "$work/body")
+    [ -d "$media/nano-banana/$id" ] || { echo "no folder of $id"; return 1; }
+    expect 200 POST /api/account/avatar -F "image=@$work/generated.png;type=image/png" &&
+        expect 200 GET /api/account/export || return 1
+    if ! grep -q "\"id\":\"$id\"" "$work/body" || ! grep -q '"generations":\[{' "$work/body" ||
+        [ "$(tail -c 2 "$work/body")" != ']}' ]; then
+        head -c 300 "$work/body"
+        return 1
+    fi
+    expect 200 DELETE /api/account -H 'Content-Type: application/json' \
+        --data "{\"password\":\"$password\"}" || return 1
+    for ((i = 0; i < 50; i++)); do
+        [ ! -e "$media/nano-banana/$id" ] && [ ! -e "$media/avatars/$id.png" ] &&
+            grep -q "deleted user $id: the media folder .* cannot be listed here" "$work/platform.log" &&
+            break
+        sleep 0.1
+    done
+    [ ! -e "$media/nano-banana/$id" ] || { echo "its folder stayed"; return 1; }
+    [ ! -e "$media/avatars/$id.png" ] || { echo "its avatar stayed"; return 1; }
+    ! grep "files of deleted user $id" "$work/platform.log" || return 1
+    grep "deleted user $id:" "$work/platform.log"
+}
+check "a second account's export, and its deletion: its image folder and avatar go though the platform cannot list the media folder" \
+    deleted_account
 
 # --- an upgrade -------------------------------------------------------------
 # The same files as the next version (the control files' versions raised,

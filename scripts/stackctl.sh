@@ -38,6 +38,13 @@ need_db() {
     [ -n "$STACK_OWN_DB" ] || stack_die "this stack uses an external DATABASE_URL; it does not manage postgres"
 }
 
+# says what became of a backend: stackctl.sh said nothing on success
+said_started() {
+    local pid
+    pid=$(stack_pid "$1") || pid='?'
+    stack_log "$1 $2 (pid $pid)"
+}
+
 cmd=${1:-}
 case $cmd in
     # <app>.stopped tells make run's supervisor not to start it again,
@@ -45,18 +52,29 @@ case $cmd in
     stop-backend)
         need_app "${2:-}"
         : >"$STACK_STATE/pids/$2.stopped"
-        stack_backend_stop "$2" ;;
+        if stack_pid "$2" >/dev/null; then
+            stack_backend_stop "$2"
+            stack_log "$2 stopped"
+        else
+            stack_log "$2 was not running"
+        fi ;;
     # the gateway's nano_auth_max_age follows the platform's lifetime
     start-backend)
         need_app "${2:-}"
         rm -f "$STACK_STATE/pids/$2.stopped"
-        stack_backend_start "$2"
+        if ! stack_pid "$2" >/dev/null; then
+            stack_backend_start "$2"
+            said_started "$2" started
+        else
+            stack_log "$2 is already running"
+        fi
         [ "$2" != platform ] || stack_nginx_follow_platform ;;
     restart-backend)
         need_app "${2:-}"
         rm -f "$STACK_STATE/pids/$2.stopped"
         stack_backend_stop "$2"
         stack_backend_start "$2"
+        said_started "$2" restarted
         [ "$2" != platform ] || stack_nginx_follow_platform ;;
     stop-db) need_db; stack_pg_stop ;;
     start-db)

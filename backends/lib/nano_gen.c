@@ -680,14 +680,18 @@ nano_gen_listed_unreadable(const nano_gen_t *g)
 nano_db_status_t
 nano_gen_history(nano_db_t *db, const char *user_id, const char *module,
     int limit, const char *cursor, const char *base, json_t **items,
-    char **next)
+    char **next, int *gone)
 {
+    /* the owner's "User" row in the same statement: no row at all when
+     * the account is gone, one of NULLs when it has no generations */
     static const char   sql[] =
-        "SELECT " NANO_GEN_COLUMNS("") " FROM \"Generation\""
-        " WHERE \"userId\" = $1 AND \"module\" = $2"
+        "SELECT g.* FROM \"User\" u LEFT JOIN LATERAL"
+        " (SELECT " NANO_GEN_COLUMNS("") " FROM \"Generation\""
+        " WHERE \"userId\" = u.\"id\" AND \"module\" = $2"
         " AND ($3::timestamp IS NULL"
         " OR (\"createdAt\", \"id\") < ($3::timestamp, $4))"
-        " ORDER BY \"createdAt\" DESC, \"id\" DESC LIMIT $5";
+        " ORDER BY \"createdAt\" DESC, \"id\" DESC LIMIT $5) g ON true"
+        " WHERE u.\"id\" = $1 ORDER BY g.created_raw DESC, g.\"id\" DESC";
     const char         *params[5];
     char                at[40], id[NANO_GEN_ID_LEN + 1], lim[16];
     nano_db_status_t    st;
@@ -699,6 +703,7 @@ nano_gen_history(nano_db_t *db, const char *user_id, const char *module,
 
     *items = NULL;
     *next = NULL;
+    *gone = 0;
     params[2] = NULL;
     params[3] = NULL;
     if (cursor != NULL) {
@@ -720,6 +725,14 @@ nano_gen_history(nano_db_t *db, const char *user_id, const char *module,
         return st == NANO_DB_FAILED && cursor != NULL ? NANO_DB_INVALID : st;
     }
     n = PQntuples(r);
+    if (n == 0) {
+        *gone = 1;
+        PQclear(r);
+        return NANO_DB_OK;
+    }
+    if (n == 1 && PQgetisnull(r, 0, 0)) {
+        n = 0;                              /* the account, no rows */
+    }
     shown = n > limit ? limit : n;
     *items = json_array();
     for (i = 0; i < shown && *items != NULL; i++) {

@@ -174,11 +174,12 @@ const char *nano_gen_unreadable_names(unsigned bits, char *buf, size_t cap);
  * cursor (a new string, NULL on the last) in *next.  cursor is NULL or a
  * value from *next: NANO_DB_INVALID when it is not one.  A row with an
  * unreadable column is listed as nano_gen_json shows it (logged), here
- * and in nano_gen_all.
+ * and in nano_gen_all.  *gone is 1 (and *items NULL) when user_id has no
+ * "User" row: a session the gateway still took for a deleted account.
  */
 nano_db_status_t nano_gen_history(nano_db_t *db, const char *user_id,
     const char *module, int limit, const char *cursor, const char *base,
-    json_t **items, char **next);
+    json_t **items, char **next, int *gone);
 
 /*
  * 1 when at is a time as to_char(t, 'YYYY-MM-DD HH24:MI:SS.US') prints

@@ -429,6 +429,13 @@ nano_module_user(nano_req_t *req, nano_res_t *res)
     return id;
 }
 
+int
+nano_module_user_gone(nano_res_t *res)
+{
+    return nano_res_error(res, 401, "unauthorized", "this account no"
+                          " longer exists");
+}
+
 /* The registry's title of this module. */
 static const char *
 nano_module_title(const nano_req_t *req)
@@ -464,10 +471,26 @@ nano_module_page(nano_req_t *req, nano_res_t *res)
 int
 nano_module_me(nano_req_t *req, nano_res_t *res)
 {
-    const char  *id;
+    const char        *id;
+    nano_db_status_t   st;
+    nano_db_t         *db;
+    int                gone;
 
     if ((id = nano_module_user(req, res)) == NULL) {
         return 401;
+    }
+    /* who is signed in, as the database knows: the gateway takes a
+     * deleted account's cookie until its revocation snapshot changes.
+     * With the database down, the gateway's word, as the platform's
+     * /api/auth/session answers from the token then. */
+    db = nano_server_db(req);
+    st = db != NULL ? nano_gen_owner_gone(db, id, &gone)
+                    : NANO_DB_UNAVAILABLE;
+    if (st != NANO_DB_OK && st != NANO_DB_UNAVAILABLE) {
+        return nano_server_db_error(res, db, st);
+    }
+    if (st == NANO_DB_OK && gone) {
+        return nano_module_user_gone(res);
     }
     return nano_res_json(res, 200,
                          json_pack("{s:s, s:s, s:s, s:s}",
@@ -615,7 +638,7 @@ nano_module_history(nano_req_t *req, nano_res_t *res)
     json_t            *items = NULL;
     char              *next = NULL;
     long               limit;
-    int                status;
+    int                status, gone = 0;
 
     if ((user = nano_module_user(req, res)) == NULL) {
         return 401;
@@ -629,9 +652,13 @@ nano_module_history(nano_req_t *req, nano_res_t *res)
     db = nano_server_db(req);
     st = db != NULL ? nano_gen_history(db, user, req->app->name, (int) limit,
                                        cursor, req->script_name, &items,
-                                       &next)
+                                       &next, &gone)
                     : NANO_DB_UNAVAILABLE;
-    status = nano_server_page(res, db, st, "items", &items, next);
+    if (st == NANO_DB_OK && gone) {
+        status = nano_module_user_gone(res);
+    } else {
+        status = nano_server_page(res, db, st, "items", &items, next);
+    }
 out:
     json_decref(items);
     free(next);

@@ -50,6 +50,9 @@ const nano_module_def_t *nano_module_def(void);
 /* The caller's id from the gateway, or answers 401 (returns NULL). */
 const char *nano_module_user(nano_req_t *req, nano_res_t *res);
 
+/* The 401 of a caller whose account the database no longer has. */
+int nano_module_user_gone(nano_res_t *res);
+
 /* Reads generate's settings from the environment once at start
  * (NANO_TEXT_WHOLE_TIMEOUT_MS); 0, or -1 with err set. */
 int nano_module_generate_configure(char *err, size_t errlen);

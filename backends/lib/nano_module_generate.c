@@ -68,8 +68,7 @@ nano_gen_refused(nano_res_t *res, nano_gen_admit_t admit)
     if (admit == NANO_GEN_NO_USER) {
         /* deleted while its session was still good: a request on the
          * way when the gateway learnt of it, or a slow upload */
-        return nano_res_error(res, 401, "unauthorized", "this account no"
-                              " longer exists");
+        return nano_module_user_gone(res);
     }
     if (admit == NANO_GEN_NO_PRICE) {
         nano_log_error("no price for this module (ModelPrice)");

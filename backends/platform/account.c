@@ -7,6 +7,7 @@
  */
 
 #include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -84,9 +85,12 @@ platform_account_begin(nano_req_t *req, nano_res_t *res, nano_db_t **db,
  * A deleted user's files: <media>/<module>/<user> of every module folder
  * there, not only the registry's: a module taken out of the registry
  * leaves its users' files behind, and they go with the account too.
- * The number of files removed is added to *files (may be NULL).
+ * The number of files removed is added to *files (may be NULL).  -1
+ * when the media folder cannot be listed (errno set): under the
+ * packages it is root's 2751, and each module removes its own folder of
+ * the user (nano_jobs_remove_user).
  */
-static void
+static int
 platform_account_remove_folders(const char *media, const char *user_id,
     size_t *files)
 {
@@ -95,7 +99,7 @@ platform_account_remove_folders(const char *media, const char *user_id,
     char            dir[PATH_MAX];
 
     if ((d = opendir(media)) == NULL) {
-        return;
+        return -1;
     }
     while ((e = readdir(d)) != NULL) {
         if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0
@@ -108,6 +112,7 @@ platform_account_remove_folders(const char *media, const char *user_id,
         }
     }
     closedir(d);
+    return 0;
 }
 
 /* A deleted user whose folders wait for a remover thread. */
@@ -148,9 +153,19 @@ platform_account_remove_thread(void *arg)
     while (r != NULL) {
         files = 0;
         t0 = nano_clock_ms();
-        platform_account_remove_folders(r->media, r->user_id, &files);
-        nano_log_info("removed the %zu files of deleted user %s in %lld ms",
-                      files, r->user_id, nano_clock_ms() - t0);
+        if (platform_account_remove_folders(r->media, r->user_id, &files)
+            == 0)
+        {
+            nano_log_info("removed the %zu files of deleted user %s in"
+                          " %lld ms", files, r->user_id,
+                          nano_clock_ms() - t0);
+        } else {
+            /* it said "removed the 0 files", as if there were none */
+            nano_log_info("deleted user %s: the media folder %s cannot be"
+                          " listed here (%s); each module removes its own"
+                          " folder of the user", r->user_id, r->media,
+                          strerror(errno));
+        }
         platform_remover_free(r);
 
         pthread_mutex_lock(&platform_removal_lock);

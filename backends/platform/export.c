@@ -89,21 +89,40 @@ platform_download_begin(nano_req_t *req, nano_res_t *res, nano_db_t *db,
 {
     static const char   sql[] =
         "SELECT pg_try_advisory_xact_lock($1::integer, hashtext($2))";
+    /* whether the lock is free, without taking it: the two-key form is
+     * classid, objid and objsubid 2 in pg_locks */
+    static const char   probe_sql[] =
+        "SELECT NOT EXISTS (SELECT 1 FROM pg_locks WHERE \"locktype\" ="
+        " 'advisory' AND \"database\" = (SELECT \"oid\" FROM pg_database"
+        " WHERE \"datname\" = current_database()) AND \"classid\" ="
+        " $1::integer::oid AND \"objid\" = hashtext($2)::oid"
+        " AND \"objsubid\" = 2 AND \"granted\")";
     const char         *params[2] = { lock, user_id };
     nano_db_status_t    st;
     PGresult           *r;
     int                 max = nano_server_db_pool_size() / 2, held;
+    int                 head = strcmp(req->method, "HEAD") == 0;
 
     *entered = 0;
-    if (nano_places_take(&platform_exports, max > 0 ? max : 1) != 0) {
+    if (max < 1) {
+        max = 1;
+    }
+    /* a HEAD (the pages' check before the link downloads) answers what
+     * its GET would but takes none of the places: it held the user's
+     * lock and an export place while it read, and a download started
+     * meanwhile, from another tab, was refused as the user's second */
+    if (head ? atomic_load(&platform_exports) >= max
+             : nano_places_take(&platform_exports, max) != 0)
+    {
         nano_res_header(res, "Retry-After", "1");
         return nano_res_error(res, 429, "too_many_exports",
                               "too many exports are being written right"
                               " now; try again in a moment");
     }
-    *entered = 1;
+    *entered = !head;
     /* a download holds its worker as long as it writes: the stream slots
-     * leave the other workers to every other request */
+     * leave the other workers to every other request (a HEAD takes one
+     * for its headers only) */
     if (nano_stream_acquire(req) != 0) {
         nano_res_header(res, "Retry-After", "1");
         return nano_res_error(res, 429, "too_many_streams",
@@ -123,8 +142,8 @@ platform_download_begin(nano_req_t *req, nano_res_t *res, nano_db_t *db,
      * or host writes it: the lock goes with the transaction (a user who
      * started ten at once held every export's place and the others'
      * users waited; found by the exports probe) */
-    r = st == NANO_DB_OK ? nano_db_exec(db, sql, 2, params, PGRES_TUPLES_OK,
-                                        &st)
+    r = st == NANO_DB_OK ? nano_db_exec(db, head ? probe_sql : sql, 2,
+                                        params, PGRES_TUPLES_OK, &st)
                          : NULL;
     held = r != NULL && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
@@ -148,8 +167,7 @@ platform_download_headers(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     const char *type)
 {
     /* a HEAD (the pages' check before the link downloads) writes no
-     * rows, and lets go of the user's lock before its answer goes out:
-     * the download it let go on was refused as its own second one */
+     * rows and ends its transaction before its answer goes out */
     if (strcmp(req->method, "HEAD") == 0) {
         nano_db_finish(db, NANO_DB_OK);
         nano_stream_begin(req, 200, type, res);

@@ -117,7 +117,9 @@ json_t *platform_account_session_rows(PGresult *r, int n,
  * Returns 0 inside the transaction, or the status it answered (429
  * too_many_exports, too_many_streams or export_in_progress; a database
  * error), the transaction then ended.  *entered says to call
- * platform_download_end(*entered) once done, whatever the answer.
+ * platform_download_end(*entered) once done, whatever the answer.  A
+ * HEAD is refused as its GET would be, but takes no export place and
+ * not the lock (only a stream slot, for its headers).
  */
 #define PLATFORM_EXPORT_LOCK  "1702391919"       /* "expo" */
 #define PLATFORM_CSV_LOCK     "1668441444"       /* "cred" */
@@ -125,9 +127,8 @@ int platform_download_begin(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     const char *lock, const char *user_id, int *entered);
 /* Sends such a download's headers (type: its Content-Type).  0 to write
  * its rows, still in the transaction; 1 when there are none to write: a
- * HEAD (its transaction, and the lock with it, ended before its headers
- * go out, or the GET it lets go on would meet its lock), or headers that
- * could not go (the transaction ended). */
+ * HEAD (its transaction ended before its headers go out), or headers
+ * that could not go (the transaction ended). */
 int platform_download_headers(nano_req_t *req, nano_res_t *res, nano_db_t *db,
     const char *type);
 void platform_download_end(int entered);

@@ -572,12 +572,12 @@ stack_backend_start() {
 # user nginx's workers run as when the master is root: the template's
 # "user" directive, else nobody:nogroup (nginx's default), or root when
 # nobody cannot reach the checkout or the state dir (a parent such as /root
-# is not traversable; the stack says so).  Both empty when we are not root:
-# the workers keep our identity.
+# is not traversable; STACK_WORKER_AS_ROOT=1 then, and stack_nginx_start
+# says so).  Both empty when we are not root: the workers keep our identity.
 stack_worker_identity() {
     local u g
     [ -n "${STACK_WORKER_USER+set}" ] && return 0
-    STACK_WORKER_USER='' STACK_WORKER_GROUP=''
+    STACK_WORKER_USER='' STACK_WORKER_GROUP='' STACK_WORKER_AS_ROOT=''
     [ "$(id -u)" = 0 ] || return 0
     read -r u g < <(sed -n 's/^[[:space:]]*user[[:space:]]\{1,\}\([^[:space:];]*\)[[:space:]]*\([^[:space:];]*\).*/\1 \2/p' \
         "$STACK_CONF_DIR/nginx.conf.in" | head -n 1) || true
@@ -590,8 +590,7 @@ stack_worker_identity() {
     getent group nogroup >/dev/null || STACK_WORKER_GROUP=nobody
     if ! setpriv --reuid="$STACK_WORKER_USER" --regid="$STACK_WORKER_GROUP" --clear-groups -- \
             test -x "$STACK_ROOT/backends" -a -x "$STACK_STATE/sock" 2>/dev/null; then
-        stack_log "user nobody cannot reach $STACK_ROOT or $STACK_STATE (a parent directory is not traversable): nginx workers run as root for this local stack"
-        STACK_WORKER_USER=root STACK_WORKER_GROUP=root
+        STACK_WORKER_USER=root STACK_WORKER_GROUP=root STACK_WORKER_AS_ROOT=1
     fi
 }
 
@@ -776,6 +775,10 @@ stack_upstreams() {
 stack_nginx_start() {
     local out log=$STACK_STATE/logs/nginx-error.log i
     stack_nginx_conf
+    # said where nginx starts, once: every stackctl.sh call (a socket's
+    # group, a restarted backend) repeated it
+    [ -z "${STACK_WORKER_AS_ROOT:-}" ] ||
+        stack_log "user nobody cannot reach $STACK_ROOT or $STACK_STATE (a parent directory is not traversable): nginx workers run as root for this local stack"
     if ! out=$("$STACK_NGINX" -t -q "${STACK_NGINX_ARGS[@]}" 2>&1); then
         stack_log "nginx rejects the generated config $STACK_STATE/nginx/conf/nginx.conf:"
         printf '%s\n' "$out" | sed 's/^/    /' >&2

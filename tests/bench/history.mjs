@@ -62,7 +62,7 @@ B.psql("ALTER SYSTEM RESET log_min_duration_statement; SELECT pg_reload_conf();"
 if (firstPage.items.length !== 20 || !firstPage.nextCursor) throw new Error(`unexpected first page: ${firstPage.items.length} items, cursor ${firstPage.nextCursor}`);
 if (!firstPage.items[0].outputs[0]?.url) throw new Error('the first item has no output URL');
 const log = fs.readFileSync(`${process.env.NANO_TEST_STATE}/logs/postgres.log`, 'utf8');
-const m = [...log.matchAll(/execute <unnamed>: (SELECT .*? FROM "Generation" WHERE "userId" = \$1 AND "module" = \$2 AND \(\$3.*)\n.*DETAIL: {2}[Pp]arameters: (.*)/g)].pop();
+const m = [...log.matchAll(/execute <unnamed>: (SELECT .*? FROM "Generation" WHERE "userId" = (?:\$1|u\."id") AND "module" = \$2 AND \(\$3.*)\n.*DETAIL: {2}[Pp]arameters: (.*)/g)].pop();
 if (!m) throw new Error('the history query is not in the PostgreSQL log');
 const [, query, params] = m;
 console.log(`the module's history query: ${query}`);

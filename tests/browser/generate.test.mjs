@@ -177,8 +177,10 @@ test('sign up, generate an image, stream text, make a video, find them in histor
         await page.locator('.nbm-list > li').first().locator('.nbm-row-open').click();
         await page.getByRole('dialog').getByRole('button', { name: 'Continue this conversation' }).click();
         await page.getByRole('dialog').waitFor({ state: 'hidden' });
-        await page.waitForTimeout(100);
-        assert.equal(await page.evaluate(() => document.activeElement?.id), await page.getByLabel('Your message').getAttribute('id'));
+        // the focus moves once the dialog has closed: waited for, not slept
+        const box = await page.getByLabel('Your message').getAttribute('id');
+        await page.waitForFunction((id) => document.activeElement?.id === id, box, { timeout: 2000 }).catch(() => {});
+        assert.equal(await page.evaluate(() => document.activeElement?.id), box);
     });
 
     await t.test('qwen: Stop before any text is shown says whether it was charged', async () => {

@@ -53,7 +53,9 @@ export function clearsSession(res) {
 }
 
 // Polls GET path (a module's /api/me) with each jar every `step` ms until
-// every one is refused with 401, or `give` ms pass.  Returns the delays in
+// every one is refused with the gateway's 401 (a module's own, for an
+// account the database no longer has, says so instead of "sign in
+// first": it would hide the gateway's delay), or `give` ms pass.  Returns the delays in
 // ms from t0 (null for a jar never refused) and the last answers; the
 // caller asserts the 2 s promise, so a slow refusal reports its real delay.
 export async function refusalDelays(jars, { t0 = Date.now(), path: p = '/qwen/api/me', step = 100, give = 4000 } = {}) {
@@ -64,7 +66,7 @@ export async function refusalDelays(jars, { t0 = Date.now(), path: p = '/qwen/ap
             if (delays[i] !== null) return;
             const res = await get(p, { headers: j.headers() });
             last[i] = res;
-            if (res.status === 401) delays[i] = Date.now() - t0;
+            if (res.status === 401 && res.json().message === 'sign in first') delays[i] = Date.now() - t0;
         }));
         if (delays.every((d) => d !== null) || Date.now() - t0 > give) break;
         await sleep(step);

@@ -1366,6 +1366,28 @@ test('make run: a backend being stopped on purpose never looks dead to the super
     assert.match(r.stdout, /^seen=0$/m, `the pid file outlived the process: ${r.stdout}`);
 });
 
+// On a machine where nginx's workers must run as root (the checkout
+// under /root, which nobody cannot enter), every stackctl.sh call that
+// touched a backend's socket said so again: the stack says it where
+// nginx starts (stack_nginx_start), once.
+test('stack.sh: a backend socket\'s group under workers that run as root says nothing (the root warning is nginx start\'s)', { skip: process.getuid() !== 0 && 'needs root' }, () => {
+    const closed = fs.mkdtempSync(path.join(tmpRoot, 'closed-'));
+    fs.chmodSync(closed, 0o700);
+    const script = `
+        set -euo pipefail
+        STACK_MODE=stackctl STACK_STATE=$1/state
+        . "$2/scripts/lib/stack.sh"
+        stack_init
+        : >"$STACK_STATE/sock/qwen.sock"
+        stack_grant_socket "$STACK_STATE/sock/qwen.sock"
+        stack_grant_socket "$STACK_STATE/sock/qwen.sock"
+        echo "workers=$STACK_WORKER_USER"`;
+    const r = spawnSync('bash', ['-c', script, 'grant', closed, ROOT], { encoding: 'utf8', timeout: 30000 });
+    assert.equal(r.status, 0, r.stderr.slice(-500));
+    assert.match(r.stdout, /^workers=root$/m, 'the case under test: nobody cannot reach the state dir');
+    assert.equal(r.stderr, '', 'nothing said');
+});
+
 
 const alive = (pid) => {
     try {

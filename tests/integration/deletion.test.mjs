@@ -132,13 +132,20 @@ test('a cookie of an account the database lacks: the platform\'s reads of the ac
         assert.equal(r.status, 401, `${p}: ${r.status} ${r.text.slice(0, 200)}`);
         assert.equal(r.json().error, 'unauthorized', p);
     }
+    // a module's reads of the account too: history and /api/me answered
+    // 200 (an empty page, the token's name) until 2026-12-07
+    for (const p of ['/qwen/api/me', '/qwen/api/history', '/nano-banana/api/history?limit=5', '/wan-2.5/api/me']) {
+        const r = await get(p, { headers: ghost.headers() });
+        assert.equal(r.status, 401, `${p}: ${r.status} ${r.text.slice(0, 200)}`);
+        assert.deepEqual(r.json(), { error: 'unauthorized', message: 'this account no longer exists' }, p);
+    }
     const s = await get('/api/auth/session', { headers: ghost.headers() });
     assert.deepEqual(s.json(), {}, 'signed out');
     assert.equal(psql(`SELECT count(*) FROM "CreditAccount" WHERE "userId" = ${lit(c.sub)}`), '0', 'no account opened');
 
     // and a real account, read the same way: as before
     const u = await person('ghostcmp');
-    for (const p of ['/api/credits', '/api/credits.csv', '/api/dashboard']) {
+    for (const p of ['/api/credits', '/api/credits.csv', '/api/dashboard', '/qwen/api/me', '/qwen/api/history']) {
         const r = await get(p, { headers: u.jar.headers() });
         assert.equal(r.status, 200, `${p}: ${r.text.slice(0, 200)}`);
     }
@@ -147,8 +154,14 @@ test('a cookie of an account the database lacks: the platform\'s reads of the ac
     const old = u.jar.headers();
     assert.equal((await account('DELETE', '/api/account', u.jar, { password: u.user.password })).status, 200);
     psql(`DELETE FROM "SessionCutoff" WHERE "userId" = ${lit(u.id)}`);
-    assert.ok(await retry(async () => (await get('/qwen/api/me', { headers: old })).status === 200, 5000),
-        'the gateway takes the cookie again once the cut-off is gone (as after a restore)');
+    // the gateway takes the cookie again once the cut-off is gone (as
+    // after a restore): the module's own 401, not the gateway's
+    const moduleSays = async (p) => {
+        const r = await get(p, { headers: old });
+        return r.status === 401 && r.json().message === 'this account no longer exists';
+    };
+    assert.ok(await retry(() => moduleSays('/qwen/api/me'), 5000), 'the module refuses the deleted account');
+    assert.ok(await moduleSays('/qwen/api/history'), 'its history too');
     for (const p of ['/api/credits', '/api/credits.csv', '/api/dashboard']) {
         const r = await get(p, { headers: old });
         assert.equal(r.status, 401, `${p} of a deleted account: ${r.status} ${r.text.slice(0, 200)}`);

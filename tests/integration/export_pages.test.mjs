@@ -7,8 +7,10 @@
 // whole in little memory; one download at a time per user.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { get } from './lib.mjs';
-import { psql, lit, person, platformRss, bulkGenerations, exportOf, exportCutByDatabase } from './generations.mjs';
+import { get, request } from './lib.mjs';
+import {
+    psql, lit, person, platformRss, bulkGenerations, exportOf, exportCutByDatabase, holdInPsql, waitSql,
+} from './generations.mjs';
 
 const MIB = 1024 * 1024;
 
@@ -181,6 +183,10 @@ test('one export and one CSV at a time per user: a second of either answers 429 
             assert.equal(again.status, 429, `${path}: ${again.body.slice(0, 200)}`);
             assert.equal(JSON.parse(again.body).error, 'export_in_progress');
             assert.equal(again.headers['retry-after'], '5');
+            // the pages' HEAD before the link says the same
+            const head = await request('HEAD', path, { headers: a.jar.headers(), timeout: 5000 });
+            assert.equal(head.status, 429, `HEAD ${path}`);
+            assert.equal(head.headers['retry-after'], '5', `HEAD ${path}`);
         }
         const other = await exportOf(b.jar, { timeout: 10000 });
         assert.equal(other.status, 200, other.body.slice(0, 200));
@@ -201,6 +207,37 @@ test('one export and one CSV at a time per user: a second of either answers 429 
     assert.equal((await get('/api/credits.csv', { headers: a.jar.headers(), timeout: 30000 })).status, 200);
     psql([`DELETE FROM "Generation" WHERE "userId" = ${lit(a.id)}`,
         `DELETE FROM "CreditLedger" WHERE "userId" = ${lit(a.id)} AND "reason" = 'adjustment'`]);
+});
+
+// The pages ask a download's HEAD before its link (module.js,
+// checkedDownload).  The HEAD took the user's lock and an export place
+// for as long as it read, so a download the user started meanwhile (from
+// another tab) was refused as the second one.  Here the HEAD's read
+// waits on a table lock the test holds, and the download starts then.
+test('a HEAD of the export takes no place: a download started while it reads goes on', async () => {
+    const a = await person('export-head');
+    const holder = await holdInPsql(`BEGIN; LOCK TABLE "Account" IN ACCESS EXCLUSIVE MODE; SELECT 'held';`);
+    let head;
+    let download;
+    try {
+        head = request('HEAD', '/api/account/export', { headers: a.jar.headers(), timeout: 30000 });
+        await waitSql(`SELECT 1 FROM pg_stat_activity WHERE "wait_event_type" = 'Lock' AND "query" LIKE '%"Account"%'`);
+        download = exportOf(a.jar, { timeout: 30000 });
+        // the download waits on the table as the HEAD does, or was refused
+        const waiting = () => psql(`SELECT count(*) FROM pg_stat_activity WHERE "wait_event_type" = 'Lock'
+            AND "query" LIKE '%"Account"%'`) === '2';
+        const early = await Promise.race([download, (async () => {
+            for (let i = 0; i < 100 && !waiting(); i++) await new Promise((r) => setTimeout(r, 50));
+            return null;
+        })()]);
+        assert.equal(early, null, `the download was answered while the HEAD read: ${early?.status} ${early?.body.slice(0, 200)}`);
+    } finally {
+        await holder.release();
+    }
+    assert.equal((await head).status, 200);
+    const whole = await download;
+    assert.equal(whole.status, 200, whole.body.slice(0, 200));
+    assert.equal(JSON.parse(whole.body).profile.id, a.id);
 });
 
 // The CSV has no closing mark: every row ends at a CRLF, so a file cut

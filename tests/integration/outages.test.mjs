@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
     MODULES, SOCK_DIR, ORIGIN, Jar, get, request, newUser, register, signIn, signedInUser, stackctl,
     stackPid, alive, retry, isJson, isHtml, SESSION_COOKIE, STACKCTL, STATE, sleep, csrf,
@@ -45,6 +45,25 @@ async function backUp(app) {
     }, 15000);
     assert.ok(res, `/${app}/api/me answers 200 again`);
 }
+
+// stackctl.sh said nothing on success (found by a fresh-machine probe):
+// each command now says what became of the backend.
+test('stackctl.sh says what it did to a backend', async () => {
+    const say = (...args) => {
+        const r = spawnSync(STACKCTL, args, { encoding: 'utf8', timeout: 60000 });
+        assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+        return r.stderr;
+    };
+    assert.match(say('stop-backend', 'grok'), /^stackctl: grok stopped$/m);
+    assert.match(say('stop-backend', 'grok'), /^stackctl: grok was not running$/m);
+    assert.match(say('start-backend', 'grok'), /^stackctl: grok started \(pid \d+\)$/m);
+    assert.match(say('start-backend', 'grok'), /^stackctl: grok is already running$/m);
+    const out = say('restart-backend', 'grok');
+    assert.match(out, /^stackctl: grok restarted \(pid (\d+)\)$/m);
+    assert.equal(Number(out.match(/pid (\d+)/)[1]), stackPid('grok'), 'the pid said is the running one');
+    assert.equal(out.trim().split('\n').length, 1, `one line: ${out}`);
+    await backUp('grok');
+});
 
 test('a backend that is down: 502, others fine, back after a start', async () => {
     stackctl('stop-backend', 'grok');
