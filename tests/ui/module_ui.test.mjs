@@ -668,6 +668,44 @@ test('errors in words for text: busy streams, a cut stream, a lost connection, t
     await page.close();
 });
 
+test('an answer that fails before any text leaves no "…" behind; an image form beside a long prompt keeps its rows at the top', async () => {
+    // until 2026-12-07 the empty answer's "…" (its placeholder while it
+    // is written) stayed above the error for good, and a prompt of a few
+    // thousand characters, shown whole beside the form, stretched the
+    // form's rows: a Generate button hundreds of px tall
+    const page = await open('qwen');
+    const box = page.getByLabel('Your message');
+    await box.fill('Tell me #blocked');
+    await box.press('Enter');
+    const answer = page.locator('.nbm-msg-assistant').last();
+    await answer.and(page.locator('[aria-busy="false"]')).waitFor();
+    await saysInWords(answer.locator('.nbm-error'), /safety filter blocked this prompt/);
+    const empty = await answer.locator('.nbm-msg-text').evaluate((el) => ({
+        before: getComputedStyle(el, '::before').content, height: el.getBoundingClientRect().height,
+    }));
+    assert.equal(empty.before, 'none', 'no "…" placeholder once it ended');
+    assert.equal(empty.height, 0, 'the empty text takes no line');
+    clean(page);
+    await page.close();
+
+    const img = await open('nano-banana');
+    await img.getByLabel('Prompt').fill('A banana on a beach, '.repeat(180));
+    await img.locator('.nbm-generate:enabled').click();
+    await img.locator('.nbm-result figure img').waitFor();
+    const button = await img.locator('.nbm-generate').boundingBox();
+    assert.ok(button.height < 80, `Generate is ${button.height} px tall`);
+    const tool = await img.locator('.nbm-tool').boundingBox();
+    assert.ok(tool.height > 1000, `the result beside the form is tall (${tool.height} px)`);
+    const gaps = await img.locator('form.nbm-form').evaluate((f) => {
+        const rows = [...f.children].filter((c) => c.getBoundingClientRect().height > 0).map((c) => c.getBoundingClientRect());
+        return rows.slice(1).map((r, i) => r.top - rows[i].bottom);
+    });
+    assert.ok(Math.max(...gaps) < 40, `the form's rows stay together: gaps ${gaps.join(', ')} px`);
+    await shot(img, 'long-prompt');
+    clean(img);
+    await img.close();
+});
+
 test('390 px wide and dark: nothing spills sideways; screenshots', async () => {
     for (const scheme of ['light', 'dark']) {
         const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: scheme, isMobile: true, hasTouch: true });
