@@ -1735,7 +1735,7 @@ class TextTool extends Tool {
             else if (e instanceof ApiError) outcome = { refused: explain(e) };
         }
         if (!outcome) {
-            outcome = { info: { text: 'The connection was lost before the answer was finished. Check your connection and try again.' } };
+            outcome = { lost: true };
         }
         this.finish({ asked, answer, text, meta, prompt, known, answered: !!res }, outcome);
         return undefined;
@@ -1763,6 +1763,16 @@ class TextTool extends Tool {
             answer.el.classList.add('nbm-msg-stopped');
             this.live.textContent = '';     /* the meta line, in the log, says it */
             this.settleStopped(turn);
+        } else if (outcome.lost) {
+            /* the server's side may have gone (its process died: the row
+             * ends "interrupted" and refunded once its lease runs out) or
+             * the reader's: the row says which, and what was charged */
+            answer.el.classList.add('nbm-msg-failed');
+            answer.el.append(h('p', { class: 'nbm-error' }, 'The connection was lost before the answer was finished.'));
+            meta.append('Checking whether it was charged…');
+            answer.el.append(meta);
+            this.live.textContent = '';     /* the log says it */
+            this.settleLost(turn);
         } else if (outcome.refused) {
             /* refused before a word was written: the message goes back in the box */
             asked.el.remove();
@@ -1792,11 +1802,33 @@ class TextTool extends Tool {
      * generation, so it is found in history (the oldest new row with
      * this prompt), followed until it ends, shown there and said in the
      * answer's meta line: charged or not, as the server recorded it. */
-    async settleStopped(turn) {
-        const { meta, text, prompt, known, answered } = turn;
+    settleStopped(turn) {
+        return this.settle(turn, {
+            unknown: turn.answered
+                ? 'Stopped. Whether it was charged could not be checked: your history and balance show it.'
+                : 'Stopped before the server answered. If it had already started, any charge shows in your history and balance.',
+            charged: (g) => `Stopped. ${creditsText(g.cost)} charged: the provider had already started the answer.`,
+            free: () => 'Stopped before any answer; nothing was charged.',
+        });
+    }
+
+    /* After a connection lost mid-answer: the same search, in its words. */
+    settleLost(turn) {
+        return this.settle(turn, {
+            unknown: 'Whether it was charged could not be checked: your history and balance show it.',
+            charged: (g) => `${creditsText(g.cost)} charged: the provider had already written the answer, which your history keeps.`,
+            free: (g) => generationError(g.error).text,
+        });
+    }
+
+    /* Finds the turn's row in history and follows it until it ends,
+     * then says words.charged(g) or words.free(g) in the meta line
+     * (words.unknown when it is not found). */
+    async settle(turn, words) {
+        const { meta, text, prompt, known } = turn;
         /* the meta line is in the log, which says it: once */
-        const say = (words) => {
-            meta.textContent = words;
+        const say = (w) => {
+            meta.textContent = w;
         };
         let item = null;
         for (let i = 0; i < 10 && !item; i++) {
@@ -1810,9 +1842,7 @@ class TextTool extends Tool {
             }
         }
         if (!item) {
-            say(answered
-                ? 'Stopped. Whether it was charged could not be checked: your history and balance show it.'
-                : 'Stopped before the server answered. If it had already started, any charge shows in your history and balance.');
+            say(words.unknown);
             this.balance.refresh();
             return;
         }
@@ -1822,9 +1852,9 @@ class TextTool extends Tool {
             if (g.status === 'succeeded') {
                 /* what was paid for, though the page had not shown it */
                 if (!text.data && typeof g.text === 'string') text.appendData(g.text);
-                say(`Stopped. ${creditsText(g.cost)} charged: the provider had already started the answer.`);
+                say(words.charged(g));
             } else {
-                say('Stopped before any answer; nothing was charged.');
+                say(words.free(g));
             }
         };
         if (FINAL.has(item.status)) {

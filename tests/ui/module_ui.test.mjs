@@ -688,6 +688,8 @@ test('an answer that fails before any text leaves no "…" behind; an image form
     clean(page);
     await page.close();
 
+    // the image's 4 credits are given back: later tests spend the rest
+    const balance = mock.state.balance;
     const img = await open('nano-banana');
     await img.getByLabel('Prompt').fill('A banana on a beach, '.repeat(180));
     await img.locator('.nbm-generate:enabled').click();
@@ -704,6 +706,27 @@ test('an answer that fails before any text leaves no "…" behind; an image form
     await shot(img, 'long-prompt');
     clean(img);
     await img.close();
+    mock.state.balance = balance;
+});
+
+test('a connection lost mid-answer (its module killed): the answer says so, follows the row, and says the refund when it comes', async () => {
+    // until 2026-12-07 the page said "Check your connection" for good and
+    // the header kept the debited balance: the refund that came once the
+    // row's lease ran out was never shown
+    const page = await open('qwen');
+    const before = mock.state.balance;
+    const box = page.getByLabel('Your message');
+    await box.fill('Tell me a story #drop');
+    await box.press('Enter');
+    const answer = page.locator('.nbm-msg-assistant').last();
+    await answer.and(page.locator('[aria-busy="false"]')).waitFor();
+    await saysInWords(answer.locator('.nbm-error'), /connection was lost before the answer was finished/);
+    await saysInWords(answer.locator('.nbm-msg-meta'), /server stopped while the provider was working on this.*Your credits were refunded\./);
+    await page.locator('header .nbm-balance', { hasText: `${before} credits` }).waitFor();
+    await page.locator('.nbm-history li', { hasText: 'Tell me a story #drop' }).waitFor();
+    await shot(page, 'lost-refunded');
+    clean(page);
+    await page.close();
 });
 
 test('390 px wide and dark: nothing spills sideways; screenshots', async () => {
