@@ -1789,6 +1789,10 @@ class TextTool extends Tool {
             answer.el.append(h('p', { class: 'nbm-error' }, outcome.info.text));
             this.live.textContent = '';     /* the log says it */
         }
+        /* failed before a word (blocked, the provider down): the message
+         * goes back in the box to send again or reword, as the words
+         * ask; an image form keeps its prompt the same way */
+        if ((outcome.info || outcome.lost) && !text.data && !this.prompt.value) this.prompt.value = prompt;
         if (this.log.querySelector('.nbm-msg')) this.newChat.hidden = false;
         this.log.scrollTop = this.log.scrollHeight;
         this.balance.refresh();
