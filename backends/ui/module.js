@@ -1788,6 +1788,9 @@ class TextTool extends Tool {
             answer.el.classList.add('nbm-msg-failed');
             answer.el.append(h('p', { class: 'nbm-error' }, outcome.info.text));
             this.live.textContent = '';     /* the log says it */
+            /* its failed row goes into history as an image's does (it
+             * showed only after a reload) */
+            if (turn.answered) this.findTurn(turn, 3).then((g) => g && this.history.upsert(g));
         }
         /* failed before a word (blocked, the provider down): the message
          * goes back in the box to send again or reword, as the words
@@ -1825,26 +1828,33 @@ class TextTool extends Tool {
         });
     }
 
-    /* Finds the turn's row in history and follows it until it ends,
-     * then says words.charged(g) or words.free(g) in the meta line
-     * (words.unknown when it is not found). */
-    async settle(turn, words) {
-        const { meta, text, prompt, known } = turn;
-        /* the meta line is in the log, which says it: once */
-        const say = (w) => {
-            meta.textContent = w;
-        };
-        let item = null;
-        for (let i = 0; i < 10 && !item; i++) {
+    /* The turn's row, which the stream never named: the oldest new row
+     * in history with its prompt, looked for once a second. */
+    async findTurn({ prompt, known }, tries) {
+        for (let i = 0; i < tries; i++) {
             await new Promise((resolve) => { setTimeout(resolve, 1000); });
             try {
                 const page = await callJSON(`${this.base}/api/history?limit=5`);
                 const items = Array.isArray(page.items) ? page.items : [];
-                item = items.filter((g) => !known.has(String(g.id)) && g.prompt === prompt).at(-1) || null;
+                const item = items.filter((g) => !known.has(String(g.id)) && g.prompt === prompt).at(-1);
+                if (item) return item;
             } catch {
                 /* tried again below */
             }
         }
+        return null;
+    }
+
+    /* Finds the turn's row in history and follows it until it ends,
+     * then says words.charged(g) or words.free(g) in the meta line
+     * (words.unknown when it is not found). */
+    async settle(turn, words) {
+        const { meta, text } = turn;
+        /* the meta line is in the log, which says it: once */
+        const say = (w) => {
+            meta.textContent = w;
+        };
+        const item = await this.findTurn(turn, 10);
         if (!item) {
             say(words.unknown);
             this.balance.refresh();

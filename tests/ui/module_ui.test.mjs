@@ -665,6 +665,9 @@ test('errors in words for text: busy streams, a cut stream, a lost connection, t
         // #quota fails before a word: the message is back in the box to
         // send again (until 2026-12-07 the box was left empty)
         assert.equal(await box.inputValue(), marker === '#quota' ? `Tell me ${marker}` : '', `the box after ${marker}`);
+        // and its failed row in history at once, as an image's (it showed
+        // only after a reload until 2026-12-07)
+        await page.locator('.nbm-history li', { hasText: `Tell me ${marker}` }).filter({ hasText: 'Failed' }).waitFor({ timeout: 5000 });
     }
     await shot(page, 'error-text');
     clean(page, { bad: [/POST \/qwen\/api\/generate (429|402)/] });
