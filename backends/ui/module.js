@@ -274,6 +274,8 @@ const FIELD_SAYS = {
 
 const REFUND = ' Your credits were refunded.';
 
+const REFUSED_FILE = 'The image you chose was not accepted, so there is nothing to edit. Choose a PNG, JPEG or WebP image, or press Generate again to make a new image from the prompt alone.';
+
 /* What went wrong inside a generation ({"code","message"}), in words. */
 const GENERATION_SAYS = {
     provider_auth: 'The provider refused this module’s key, so it cannot generate right now. Please tell the site’s operators.',
@@ -1265,8 +1267,10 @@ class MediaTool extends Tool {
             this.fileInput.value = '';
             this.markInvalid(this.fileInput);
             showError(this.error, { text: problem });
+            this.refusedFile = true;
             return;
         }
+        this.refusedFile = false;
         this.file = file;
         if (this.previewUrl) URL.revokeObjectURL(this.previewUrl);
         this.previewUrl = URL.createObjectURL(file);
@@ -1337,6 +1341,13 @@ class MediaTool extends Tool {
         for (const el of this.form.querySelectorAll('[aria-invalid]')) this.clearInvalid(el);
         const { fields, ...problem } = this.collect();
         if (!fields) return this.fail(problem);
+        /* the image chosen last was refused: this press would make a new
+         * image from the prompt alone, charged, where an edit was meant
+         * (the refusal's words were gone at the press); the next goes on */
+        if (this.refusedFile) {
+            this.refusedFile = false;
+            return this.fail({ field: 'image', text: REFUSED_FILE });
+        }
         let opts;
         if (this.file) {
             const form = new FormData();

@@ -605,6 +605,14 @@ test('errors in words: credits, limits, fields, uploads, the provider, the netwo
     await saysInWords(err, /too large: images can be up to 10 MB/);
     assert.equal(requestCount(), n, 'nothing sent');
     await shot(page, 'error-upload');
+    // Generate after a refused file: an edit was meant, so the first press
+    // says so and sends nothing (until 2026-12-07 it made, and charged, a
+    // new image from the prompt alone); the next press goes on (below)
+    await prompt.fill('Make it blue');
+    await go();
+    await saysInWords(err, /image you chose was not accepted.*press Generate again to make a new image from the prompt alone/);
+    assert.equal(await page.locator('input[type="file"]').getAttribute('aria-invalid'), 'true');
+    assert.equal(requestCount(), n, 'nothing sent at the first press');
 
     // the generation fails at the provider: in words, refunded
     const result = page.locator('.nbm-result');
