@@ -274,6 +274,8 @@ const FIELD_SAYS = {
 
 const REFUND = ' Your credits were refunded.';
 
+const REFUSED_FILE = 'The image you chose was not accepted, so there is nothing to edit. Choose a PNG, JPEG or WebP image, or press Generate again to make a new image from the prompt alone.';
+
 /* What went wrong inside a generation ({"code","message"}), in words. */
 const GENERATION_SAYS = {
     provider_auth: 'The provider refused this module’s key, so it cannot generate right now. Please tell the site’s operators.',
@@ -1273,8 +1275,10 @@ class MediaTool extends Tool {
             this.fileInput.value = '';
             this.markInvalid(this.fileInput);
             showError(this.error, { text: problem });
+            this.refusedFile = true;
             return;
         }
+        this.refusedFile = false;
         this.file = file;
         if (this.previewUrl) URL.revokeObjectURL(this.previewUrl);
         this.previewUrl = URL.createObjectURL(file);
@@ -1345,6 +1349,13 @@ class MediaTool extends Tool {
         for (const el of this.form.querySelectorAll('[aria-invalid]')) this.clearInvalid(el);
         const { fields, ...problem } = this.collect();
         if (!fields) return this.fail(problem);
+        /* the image chosen last was refused: this press would make a new
+         * image from the prompt alone, charged, where an edit was meant
+         * (the refusal's words were gone at the press); the next goes on */
+        if (this.refusedFile) {
+            this.refusedFile = false;
+            return this.fail({ field: 'image', text: REFUSED_FILE });
+        }
         let opts;
         if (this.file) {
             const form = new FormData();
@@ -1743,7 +1754,7 @@ class TextTool extends Tool {
             else if (e instanceof ApiError) outcome = { refused: explain(e) };
         }
         if (!outcome) {
-            outcome = { info: { text: 'The connection was lost before the answer was finished. Check your connection and try again.' } };
+            outcome = { lost: true };
         }
         this.finish({ asked, answer, text, meta, prompt, known, answered: !!res }, outcome);
         return undefined;
@@ -1771,6 +1782,16 @@ class TextTool extends Tool {
             answer.el.classList.add('nbm-msg-stopped');
             this.live.textContent = '';     /* the meta line, in the log, says it */
             this.settleStopped(turn);
+        } else if (outcome.lost) {
+            /* the server's side may have gone (its process died: the row
+             * ends "interrupted" and refunded once its lease runs out) or
+             * the reader's: the row says which, and what was charged */
+            answer.el.classList.add('nbm-msg-failed');
+            answer.el.append(h('p', { class: 'nbm-error' }, 'The connection was lost before the answer was finished.'));
+            meta.append('Checking whether it was charged…');
+            answer.el.append(meta);
+            this.live.textContent = '';     /* the log says it */
+            this.settleLost(turn);
         } else if (outcome.refused) {
             /* refused before a word was written: the message goes back in the box */
             asked.el.remove();
@@ -1786,7 +1807,14 @@ class TextTool extends Tool {
             answer.el.classList.add('nbm-msg-failed');
             answer.el.append(h('p', { class: 'nbm-error' }, outcome.info.text));
             this.live.textContent = '';     /* the log says it */
+            /* its failed row goes into history as an image's does (it
+             * showed only after a reload) */
+            if (turn.answered) this.findTurn(turn, 3).then((g) => g && this.history.upsert(g));
         }
+        /* failed before a word (blocked, the provider down): the message
+         * goes back in the box to send again or reword, as the words
+         * ask; an image form keeps its prompt the same way */
+        if ((outcome.info || outcome.lost) && !text.data && !this.prompt.value) this.prompt.value = prompt;
         if (this.log.querySelector('.nbm-msg')) this.newChat.hidden = false;
         this.log.scrollTop = this.log.scrollHeight;
         this.balance.refresh();
@@ -1800,27 +1828,54 @@ class TextTool extends Tool {
      * generation, so it is found in history (the oldest new row with
      * this prompt), followed until it ends, shown there and said in the
      * answer's meta line: charged or not, as the server recorded it. */
-    async settleStopped(turn) {
-        const { meta, text, prompt, known, answered } = turn;
-        /* the meta line is in the log, which says it: once */
-        const say = (words) => {
-            meta.textContent = words;
-        };
-        let item = null;
-        for (let i = 0; i < 10 && !item; i++) {
+    settleStopped(turn) {
+        return this.settle(turn, {
+            unknown: turn.answered
+                ? 'Stopped. Whether it was charged could not be checked: your history and balance show it.'
+                : 'Stopped before the server answered. If it had already started, any charge shows in your history and balance.',
+            charged: (g) => `Stopped. ${creditsText(g.cost)} charged: the provider had already started the answer.`,
+            free: () => 'Stopped before any answer; nothing was charged.',
+        });
+    }
+
+    /* After a connection lost mid-answer: the same search, in its words. */
+    settleLost(turn) {
+        return this.settle(turn, {
+            unknown: 'Whether it was charged could not be checked: your history and balance show it.',
+            charged: (g) => `${creditsText(g.cost)} charged: the provider had already written the answer, which your history keeps.`,
+            free: (g) => generationError(g.error).text,
+        });
+    }
+
+    /* The turn's row, which the stream never named: the oldest new row
+     * in history with its prompt, looked for once a second. */
+    async findTurn({ prompt, known }, tries) {
+        for (let i = 0; i < tries; i++) {
             await new Promise((resolve) => { setTimeout(resolve, 1000); });
             try {
                 const page = await callJSON(`${this.base}/api/history?limit=5`);
                 const items = Array.isArray(page.items) ? page.items : [];
-                item = items.filter((g) => !known.has(String(g.id)) && g.prompt === prompt).at(-1) || null;
+                const item = items.filter((g) => !known.has(String(g.id)) && g.prompt === prompt).at(-1);
+                if (item) return item;
             } catch {
                 /* tried again below */
             }
         }
+        return null;
+    }
+
+    /* Finds the turn's row in history and follows it until it ends,
+     * then says words.charged(g) or words.free(g) in the meta line
+     * (words.unknown when it is not found). */
+    async settle(turn, words) {
+        const { meta, text } = turn;
+        /* the meta line is in the log, which says it: once */
+        const say = (w) => {
+            meta.textContent = w;
+        };
+        const item = await this.findTurn(turn, 10);
         if (!item) {
-            say(answered
-                ? 'Stopped. Whether it was charged could not be checked: your history and balance show it.'
-                : 'Stopped before the server answered. If it had already started, any charge shows in your history and balance.');
+            say(words.unknown);
             this.balance.refresh();
             return;
         }
@@ -1830,9 +1885,9 @@ class TextTool extends Tool {
             if (g.status === 'succeeded') {
                 /* what was paid for, though the page had not shown it */
                 if (!text.data && typeof g.text === 'string') text.appendData(g.text);
-                say(`Stopped. ${creditsText(g.cost)} charged: the provider had already started the answer.`);
+                say(words.charged(g));
             } else {
-                say('Stopped before any answer; nothing was charged.');
+                say(words.free(g));
             }
         };
         if (FINAL.has(item.status)) {

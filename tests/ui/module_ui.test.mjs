@@ -605,6 +605,14 @@ test('errors in words: credits, limits, fields, uploads, the provider, the netwo
     await saysInWords(err, /too large: images can be up to 10 MB/);
     assert.equal(requestCount(), n, 'nothing sent');
     await shot(page, 'error-upload');
+    // Generate after a refused file: an edit was meant, so the first press
+    // says so and sends nothing (until 2026-12-07 it made, and charged, a
+    // new image from the prompt alone); the next press goes on (below)
+    await prompt.fill('Make it blue');
+    await go();
+    await saysInWords(err, /image you chose was not accepted.*press Generate again to make a new image from the prompt alone/);
+    assert.equal(await page.locator('input[type="file"]').getAttribute('aria-invalid'), 'true');
+    assert.equal(requestCount(), n, 'nothing sent at the first press');
 
     // the generation fails at the provider: in words, refunded
     const result = page.locator('.nbm-result');
@@ -662,9 +670,76 @@ test('errors in words for text: busy streams, a cut stream, a lost connection, t
         const answer = page.locator('.nbm-msg-assistant').last();
         await answer.and(page.locator('[aria-busy="false"]')).waitFor();
         await saysInWords(answer.locator('.nbm-error'), re);
+        // #quota fails before a word: the message is back in the box to
+        // send again (until 2026-12-07 the box was left empty)
+        assert.equal(await box.inputValue(), marker === '#quota' ? `Tell me ${marker}` : '', `the box after ${marker}`);
+        // and its failed row in history at once, as an image's (it showed
+        // only after a reload until 2026-12-07)
+        await page.locator('.nbm-history li', { hasText: `Tell me ${marker}` }).filter({ hasText: 'Failed' }).waitFor({ timeout: 5000 });
     }
     await shot(page, 'error-text');
     clean(page, { bad: [/POST \/qwen\/api\/generate (429|402)/] });
+    await page.close();
+});
+
+test('an answer that fails before any text leaves no "…" behind; an image form beside a long prompt keeps its rows at the top', async () => {
+    // until 2026-12-07 the empty answer's "…" (its placeholder while it
+    // is written) stayed above the error for good, and a prompt of a few
+    // thousand characters, shown whole beside the form, stretched the
+    // form's rows: a Generate button hundreds of px tall
+    const page = await open('qwen');
+    const box = page.getByLabel('Your message');
+    await box.fill('Tell me #blocked');
+    await box.press('Enter');
+    const answer = page.locator('.nbm-msg-assistant').last();
+    await answer.and(page.locator('[aria-busy="false"]')).waitFor();
+    await saysInWords(answer.locator('.nbm-error'), /safety filter blocked this prompt/);
+    const empty = await answer.locator('.nbm-msg-text').evaluate((el) => ({
+        before: getComputedStyle(el, '::before').content, height: el.getBoundingClientRect().height,
+    }));
+    assert.equal(empty.before, 'none', 'no "…" placeholder once it ended');
+    assert.equal(empty.height, 0, 'the empty text takes no line');
+    clean(page);
+    await page.close();
+
+    // the image's 4 credits are given back: later tests spend the rest
+    const balance = mock.state.balance;
+    const img = await open('nano-banana');
+    await img.getByLabel('Prompt').fill('A banana on a beach, '.repeat(180));
+    await img.locator('.nbm-generate:enabled').click();
+    await img.locator('.nbm-result figure img').waitFor();
+    const button = await img.locator('.nbm-generate').boundingBox();
+    assert.ok(button.height < 80, `Generate is ${button.height} px tall`);
+    const tool = await img.locator('.nbm-tool').boundingBox();
+    assert.ok(tool.height > 1000, `the result beside the form is tall (${tool.height} px)`);
+    const gaps = await img.locator('form.nbm-form').evaluate((f) => {
+        const rows = [...f.children].filter((c) => c.getBoundingClientRect().height > 0).map((c) => c.getBoundingClientRect());
+        return rows.slice(1).map((r, i) => r.top - rows[i].bottom);
+    });
+    assert.ok(Math.max(...gaps) < 40, `the form's rows stay together: gaps ${gaps.join(', ')} px`);
+    await shot(img, 'long-prompt');
+    clean(img);
+    await img.close();
+    mock.state.balance = balance;
+});
+
+test('a connection lost mid-answer (its module killed): the answer says so, follows the row, and says the refund when it comes', async () => {
+    // until 2026-12-07 the page said "Check your connection" for good and
+    // the header kept the debited balance: the refund that came once the
+    // row's lease ran out was never shown
+    const page = await open('qwen');
+    const before = mock.state.balance;
+    const box = page.getByLabel('Your message');
+    await box.fill('Tell me a story #drop');
+    await box.press('Enter');
+    const answer = page.locator('.nbm-msg-assistant').last();
+    await answer.and(page.locator('[aria-busy="false"]')).waitFor();
+    await saysInWords(answer.locator('.nbm-error'), /connection was lost before the answer was finished/);
+    await saysInWords(answer.locator('.nbm-msg-meta'), /server stopped while the provider was working on this.*Your credits were refunded\./);
+    await page.locator('header .nbm-balance', { hasText: `${before} credits` }).waitFor();
+    await page.locator('.nbm-history li', { hasText: 'Tell me a story #drop' }).waitFor();
+    await shot(page, 'lost-refunded');
+    clean(page);
     await page.close();
 });
 

@@ -16,7 +16,9 @@
 // Generations move queued -> running -> succeeded by the clock.  A prompt
 // with "#blocked", "#quota", "#down", "#auth" or "#timeout" fails with that
 // error code; for text "#cut" ends the stream with an error event, "#drop"
-// closes the connection mid-answer, "#slow" writes slowly.  Tests (same
+// closes the connection mid-answer as a killed process would (the row ends
+// interrupted and refunded state.timing.leaseMs later), "#slow"
+// writes slowly.  Tests (same
 // process) steer the rest through the returned object: state.balance,
 // state.maxInflight, state.timing, refuseNext(module, status, body),
 // seed(module, n) (n older finished generations).
@@ -113,7 +115,7 @@ export async function startServer({ port = 0, host = '127.0.0.1' } = {}) {
         balance: 0,
         ledger: [],
         maxInflight: 16,
-        timing: { queuedMs: 700, runMs: 1500, tokenMs: 40 },
+        timing: { queuedMs: 700, runMs: 1500, tokenMs: 40, leaseMs: 1500 },
         gens: new Map(),          // id -> generation (with _module, _plan)
         requests: [],             // what the pages sent to /api/generate, /cancel, DELETE
         refusals: new Map(),      // module -> [{status, body}] for the next generate
@@ -378,7 +380,17 @@ export async function startServer({ port = 0, host = '127.0.0.1' } = {}) {
                     return res.end();
                 }
                 if (i === 12 && prompt.includes('#drop')) {
-                    Object.assign(g, { status: 'failed', text, finishedAt: new Date().toISOString() });
+                    // as a module process killed mid-answer: the row stays
+                    // running until its lease runs out, then another
+                    // process ends it interrupted and refunds it
+                    g.text = text;
+                    setTimeout(() => {
+                        Object.assign(g, {
+                            status: 'failed', finishedAt: new Date().toISOString(),
+                            error: { code: 'interrupted', message: 'the generation was cut short when its server stopped; your credits were refunded' },
+                        });
+                        ledger(g.cost, 'refund', m, g.id);
+                    }, state.timing.leaseMs);
                     return res.destroy();
                 }
                 const code = ERRORS[Object.keys(ERRORS).find((k) => prompt.includes(k))];
