@@ -55,7 +55,10 @@ nano_page_header(nano_buf_t *out, const char *base, const char *active,
     const nano_registry_module_t  *m;
     size_t                         i, n;
 
-    nano_buf_puts(out, "<header class=\"nb-header\"");
+    /* a keyboard user's first stop, past the header's dozen links to
+     * the page's <main id="main"> (WCAG 2.4.1) */
+    nano_buf_puts(out, "<a class=\"nb-skip\" href=\"#main\">Skip to"
+                       " content</a>\n<header class=\"nb-header\"");
     if (user_name != NULL && user_id != NULL && user_id[0] != '\0') {
         nano_buf_puts(out, " data-nb-user=\"");
         nano_buf_html(out, user_id);
@@ -346,7 +349,7 @@ nano_page_user(const nano_req_t *req)
 static const char  nano_page_not_found_tpl[] =
     "<!doctype html>\n<html lang=\"en\">\n<head>\n{{head}}\n"
     "<title>Nothing is here \xe2\x80\x94 Nano Banana</title>\n</head>\n"
-    "<body>\n{{header}}\n<main class=\"nb-main nb-narrow\">\n"
+    "<body>\n{{header}}\n<main id=\"main\" class=\"nb-main nb-narrow\">\n"
     "  <h1>Nothing is here</h1>\n"
     "  <p>There is no page at this address.</p>\n"
     "  <p><a href=\"/\">Back to Nano Banana</a></p>\n"

@@ -277,3 +277,35 @@ test('on a phone the dashboard\'s chart and table are tab stops that the arrow k
     }
     await page.close();
 });
+
+// Until 2026-12-07 a keyboard user tabbed through the header's dozen
+// links on every page before reaching its content (WCAG 2.4.1, found by
+// the error-journey probe).  The header now begins with "Skip to
+// content", out of sight until focused, leading to <main id="main">.
+test('every page with the header: the first Tab stop is a visible Skip to content, and the next one is inside main', async () => {
+    const page = await context.newPage();
+    const check = async (p) => {
+        await page.goto(url(p));
+        await page.waitForLoadState('networkidle');
+        await page.keyboard.press('Tab');
+        const skip = await page.evaluate(() => {
+            const a = document.activeElement;
+            const r = a.getBoundingClientRect();
+            return { text: a.textContent, href: a.getAttribute('href'), seen: r.top >= 0 && r.bottom <= innerHeight && r.width > 0 };
+        });
+        assert.deepEqual(skip, { text: 'Skip to content', href: '#main', seen: true }, `${p}: the first Tab stop`);
+        await page.keyboard.press('Enter');
+        await page.keyboard.press('Tab');
+        const into = await page.evaluate(() => {
+            const a = document.activeElement;
+            return { inMain: a.closest('main#main') !== null, what: `${a.tagName} ${a.textContent.slice(0, 40)}` };
+        });
+        assert.ok(into.inMain, `${p}: after Skip to content the next Tab stop is in main, not ${into.what}`);
+    };
+    // (the sign-in and sign-up forms put the focus in their first field)
+    await check('/no-such-page');
+    await page.goto(url('/api/auth/signin'));
+    await signIn(page, user, '/');
+    for (const p of ['/', '/billing', '/settings', '/qwen/', '/nano-banana/', '/wan-2.5/', '/no-such-page']) await check(p);
+    await page.close();
+});

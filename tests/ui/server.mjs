@@ -73,7 +73,7 @@ export const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', 
 
 function header(active) {
     const links = HEADER_MODULES.map(([p, label]) => `    <a href="${p}"${p === active ? ' aria-current="page"' : ''}>${label}</a>\n`).join('');
-    return `<header class="nb-header" data-nb-user="${esc(USER.id)}">\n  <a class="nb-brand" href="/"><img src="/ui/logo.svg" alt="" width="28" height="28"><span>Nano Banana</span></a>\n`
+    return `<a class="nb-skip" href="#main">Skip to content</a>\n<header class="nb-header" data-nb-user="${esc(USER.id)}">\n  <a class="nb-brand" href="/"><img src="/ui/logo.svg" alt="" width="28" height="28"><span>Nano Banana</span></a>\n`
         + `  <nav class="nb-nav" aria-label="Modules">\n${links}  </nav>\n  <div class="nb-user">`
         + '<span class="nbm-balance" data-nb-balance hidden></span>\n    <nav class="nb-account" aria-label="Account">'
         + '<a class="nb-dashboard" href="/">Dashboard</a><a class="nb-billing" href="/billing">Billing</a><a class="nb-settings" href="/settings">Settings</a></nav>\n    '
