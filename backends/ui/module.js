@@ -276,10 +276,12 @@ const REFUND = ' Your credits were refunded.';
 
 const REFUSED_FILE = 'The image you chose was not accepted, so there is nothing to edit. Choose a PNG, JPEG or WebP image, or press Generate again to make a new image from the prompt alone.';
 
-/* What went wrong inside a generation ({"code","message"}), in words. */
+/* What went wrong inside a generation ({"code","message"}), in words.
+ * provider_quota is a busy provider and an account out of money alike
+ * (docs/PROVIDERS.md): only the operators can mend the second. */
 const GENERATION_SAYS = {
     provider_auth: 'The provider refused this module’s key, so it cannot generate right now. Please tell the site’s operators.',
-    provider_quota: 'The provider is over its quota or too busy right now. Try again in a few minutes.',
+    provider_quota: 'The provider is over its quota or too busy right now. Try again in a few minutes; if it keeps failing, please tell the site’s operators.',
     blocked: 'The provider’s safety filter blocked this prompt. Try rewording it.',
     bad_request: 'The provider could not accept this request. Try a different prompt or other options.',
     provider_error: 'The provider had a problem and could not finish. Try again shortly.',

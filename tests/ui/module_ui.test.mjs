@@ -618,7 +618,7 @@ test('errors in words: credits, limits, fields, uploads, the provider, the netwo
     const result = page.locator('.nbm-result');
     for (const [marker, re] of [
         ['#blocked', /safety filter blocked this prompt/],
-        ['#quota', /over its quota or too busy/],
+        ['#quota', /over its quota or too busy.*if it keeps failing, please tell the site’s operators/],
         ['#down', /had a problem and could not finish/],
         ['#auth', /refused this module’s key/],
     ]) {
