@@ -166,14 +166,39 @@ export async function call(path, opts = {}) {
         throw new ApiError(0, { error: 'network' });
     }
     noteServerClock(res);
-    if (res.ok) return res;
+    if (res.ok) {
+        if (path !== '/api/auth/session') headerSignedOut(false);
+        return res;
+    }
     let body = {};
     try {
         body = await res.json();
     } catch {
         body = {};
     }
+    if (res.status === 401 && body.error !== 'session_changed') headerSignedOut(true);
     throw new ApiError(res.status, body);
+}
+
+/* The shared header while this page's session has ended (a 401: signed
+ * out in another tab, its lifetime over, the account deleted).  It went
+ * on showing the balance and the account's links (found by the
+ * error-journey probe); now they hide and a Sign in link back to this
+ * page stands in their place (ui.css, .nb-signed-out), until a call
+ * that needs the session answers again (a sign-in in another tab).
+ * /api/auth/session answers 200 signed out too, so it does not count. */
+function headerSignedOut(ended) {
+    const user = document.querySelector('.nb-header .nb-user');
+    const out = user?.querySelector('a[href*="/api/auth/signout"]');
+    if (!out || user.classList.contains('nb-signed-out') === ended) return;
+    if (ended && !user.querySelector('.nb-signin-again')) {
+        user.append(h('a', {
+            class: 'nb-signin-again',
+            href: out.getAttribute('href').replace('/api/auth/signout', '/api/auth/signin'),
+            text: 'Sign in',
+        }));
+    }
+    user.classList.toggle('nb-signed-out', ended);
 }
 
 /* Whether this page's account is still the one signed in: null, or the

@@ -863,6 +863,14 @@ test('a job followed when the session ends: the words say so with a link to sign
         const expired = (route) => route.fulfill({ status: 401, contentType: 'application/json', body: '{"error":"unauthorized"}' });
         await page.route('**/seedream/api/generations/**', expired);
         await saysInWords(result.locator('p', { hasText: /session/ }), /session has ended/);
+        // the header shows the account no more, only Sign in back here
+        // (until 2026-12-07 it kept the balance and Sign out)
+        const account = page.locator('.nb-header .nb-user');
+        const again = account.getByRole('link', { name: 'Sign in' });
+        await again.waitFor();
+        assert.equal(await again.getAttribute('href'), '/api/auth/signin?callbackUrl=%2Fseedream%2F');
+        assert.equal(await account.getByRole('link', { name: 'Sign out' }).isVisible(), false);
+        assert.equal(await page.locator('[data-nb-balance]').isVisible(), false);
         // said, not only shown: the panel is aria-busy while the job runs,
         // so the words need a live region of their own
         await page.evaluate(installLiveRootOf);
@@ -878,6 +886,9 @@ test('a job followed when the session ends: the words say so with a link to sign
         await page.unroute('**/seedream/api/generations/**', expired);
         await result.locator('figure img').waitFor();
         assert.ok(!/session has ended/.test(await result.innerText()));
+        await account.getByRole('link', { name: 'Sign out' }).waitFor();
+        assert.equal(await again.isVisible(), false);
+        assert.equal(await page.locator('[data-nb-balance]').isVisible(), true);
         clean(page, { bad: [/ 401$/] });
         await page.close();
     } finally {

@@ -77,7 +77,7 @@ function header(active) {
         + `  <nav class="nb-nav" aria-label="Modules">\n${links}  </nav>\n  <div class="nb-user">`
         + '<span class="nbm-balance" data-nb-balance hidden></span>\n    <nav class="nb-account" aria-label="Account">'
         + '<a class="nb-dashboard" href="/">Dashboard</a><a class="nb-billing" href="/billing">Billing</a><a class="nb-settings" href="/settings">Settings</a></nav>\n    '
-        + `<span class="nb-who"><span class="nb-user-name" title="${esc(USER.name)}">${esc(USER.name)}</span></span>\n    <a href="/api/auth/signout">Sign out</a></div>\n</header>`;
+        + `<span class="nb-who"><span class="nb-user-name" title="${esc(USER.name)}">${esc(USER.name)}</span></span>\n    <a href="/api/auth/signout?callbackUrl=${encodeURIComponent(`${active}/`)}">Sign out</a></div>\n</header>`;
 }
 
 // The module's title in the registry (modules.conf), which {{title}} shows.
