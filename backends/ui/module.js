@@ -307,7 +307,7 @@ const REFUSED_FILE = 'The image you chose was not accepted, so there is nothing 
 const GENERATION_SAYS = {
     provider_auth: 'The provider refused this module’s key, so it cannot generate right now. Please tell the site’s operators.',
     provider_quota: 'The provider is over its quota or too busy right now. Try again in a few minutes; if it keeps failing, please tell the site’s operators.',
-    blocked: 'The provider’s safety filter blocked this prompt. Try rewording it.',
+    blocked: 'The provider’s safety filter blocked this prompt or what it made. Try rewording it.',
     bad_request: 'The provider could not accept this request. Try a different prompt or other options.',
     provider_error: 'The provider had a problem and could not finish. Try again shortly.',
     timeout: 'The provider took too long to answer. Try again shortly.',

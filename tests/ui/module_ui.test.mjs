@@ -617,7 +617,7 @@ test('errors in words: credits, limits, fields, uploads, the provider, the netwo
     // the generation fails at the provider: in words, refunded
     const result = page.locator('.nbm-result');
     for (const [marker, re] of [
-        ['#blocked', /safety filter blocked this prompt/],
+        ['#blocked', /safety filter blocked this prompt or what it made/],
         ['#quota', /over its quota or too busy.*if it keeps failing, please tell the site’s operators/],
         ['#down', /had a problem and could not finish/],
         ['#auth', /refused this module’s key/],
