@@ -471,26 +471,12 @@ nano_module_page(nano_req_t *req, nano_res_t *res)
 int
 nano_module_me(nano_req_t *req, nano_res_t *res)
 {
-    const char        *id;
-    nano_db_status_t   st;
-    nano_db_t         *db;
-    int                gone;
+    const char  *id;
 
+    /* the identity the gateway passed, as it passed it: no read of the
+     * account (history and generate refuse a deleted one themselves) */
     if ((id = nano_module_user(req, res)) == NULL) {
         return 401;
-    }
-    /* who is signed in, as the database knows: the gateway takes a
-     * deleted account's cookie until its revocation snapshot changes.
-     * With the database down, the gateway's word, as the platform's
-     * /api/auth/session answers from the token then. */
-    db = nano_server_db(req);
-    st = db != NULL ? nano_gen_owner_gone(db, id, &gone)
-                    : NANO_DB_UNAVAILABLE;
-    if (st != NANO_DB_OK && st != NANO_DB_UNAVAILABLE) {
-        return nano_server_db_error(res, db, st);
-    }
-    if (st == NANO_DB_OK && gone) {
-        return nano_module_user_gone(res);
     }
     return nano_res_json(res, 200,
                          json_pack("{s:s, s:s, s:s, s:s}",
