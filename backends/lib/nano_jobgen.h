@@ -11,6 +11,7 @@
 #include "nano_job_call.h"
 #include "nano_job_store.h"
 #include "nano_jobs.h"
+#include "nano_provider.h"
 
 extern const nano_job_provider_t  nano_jobgen_gemini;      /* nano-banana */
 extern const nano_job_provider_t  nano_jobgen_ark;         /* seedream */
@@ -30,8 +31,8 @@ long long nano_jobgen_param_int(const nano_job_t *job, const char *name,
  * provider's path, marked as posting: never sent again blindly.  Returns
  * NANO_JOB_CALL (the caller may add headers), or the job failed when the
  * provider has no key or the URL does not fit. */
-nano_job_next_t nano_jobgen_post_json(nano_job_t *job, int provider,
-    const char *path, long timeout_ms);
+nano_job_next_t nano_jobgen_post_json(nano_job_t *job,
+    nano_provider_t provider, const char *path, long timeout_ms);
 
 /* An output that could not be written (NANO_JOB_ERR_STORAGE, "the
  * server could not store the <noun>"); with path, logs it and errno (an

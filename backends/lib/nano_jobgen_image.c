@@ -49,16 +49,14 @@ nano_jobgen_not_stored(nano_job_t *job, const char *noun, const char *path)
 }
 
 nano_job_next_t
-nano_jobgen_post_json(nano_job_t *job, int provider, const char *path,
-    long timeout_ms)
+nano_jobgen_post_json(nano_job_t *job, nano_provider_t provider,
+    const char *path, long timeout_ms)
 {
     nano_provider_error_t  err;
 
     nano_provider_error_init(&err);
     nano_client_call_init(&job->call, "POST");
-    if (nano_provider_call(&job->call, (nano_provider_t) provider, path, &err)
-        != 0)
-    {
+    if (nano_provider_call(&job->call, provider, path, &err) != 0) {
         return nano_job_fail(job, err.code, err.message);
     }
     nano_client_call_header(&job->call, "Content-Type: application/json");
