@@ -62,12 +62,10 @@ case $cmd in
     start-backend)
         need_app "${2:-}"
         rm -f "$STACK_STATE/pids/$2.stopped"
-        if ! stack_pid "$2" >/dev/null; then
-            stack_backend_start "$2"
-            said_started "$2" started
-        else
-            stack_log "$2 is already running"
-        fi
+        # stack_backend_start says itself when it is already running
+        was=$(stack_pid "$2") || was=''
+        stack_backend_start "$2"
+        [ -n "$was" ] || said_started "$2" started
         [ "$2" != platform ] || stack_nginx_follow_platform ;;
     restart-backend)
         need_app "${2:-}"
