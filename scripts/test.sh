@@ -288,7 +288,7 @@ if ! need_playwright "module page tests"; then
     failure "FAILED module page tests not run (no chromium or playwright-core)"
     failed=$((failed + 1))
 else
-    # 30 browser tests in one file, one chromium: 190 s with two CPU
+    # 30-odd browser tests in one file, one chromium: 190 s with two CPU
     # hogs beside it, 258 and 419 s with four (the flakes probe), past
     # the 400 s that bounds the other files, and then stopped.  1200 s
     # still ends a hung file; a stuck step fails on its own at its
