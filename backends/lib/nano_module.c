@@ -574,6 +574,26 @@ nano_module_gen_id(nano_req_t *req)
     return nano_gen_uuid_ok(id) ? id : NULL;
 }
 
+/*
+ * 404 for a generation or file the user does not have; 401 when the
+ * user is gone too (deleted, the gateway not yet told), as the history
+ * answers, so that the page says to sign in.  The second read runs only
+ * on this path.
+ */
+static int
+nano_module_not_found(nano_res_t *res, nano_db_t *db, const char *user,
+    const char *message)
+{
+    int  gone = 0;
+
+    if (db != NULL && nano_gen_owner_gone(db, user, &gone) == NANO_DB_OK
+        && gone)
+    {
+        return nano_module_user_gone(res);
+    }
+    return nano_res_error(res, 404, "not_found", message);
+}
+
 int
 nano_module_generation(nano_req_t *req, nano_res_t *res)
 {
@@ -597,7 +617,9 @@ nano_module_generation(nano_req_t *req, nano_res_t *res)
                     : NANO_DB_UNAVAILABLE;
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
-    } else if (!found || strcmp(g.module, req->app->name) != 0) {
+    } else if (!found) {
+        status = nano_module_not_found(res, db, user, "no such generation");
+    } else if (strcmp(g.module, req->app->name) != 0) {
         status = nano_res_error(res, 404, "not_found",
                                 "no such generation");
     } else {
@@ -713,7 +735,7 @@ nano_module_change(nano_req_t *req, nano_res_t *res, int delete)
     if (st != NANO_DB_OK) {
         status = nano_server_db_error(res, db, st);
     } else if (out == NANO_GEN_NOT_FOUND) {
-        status = nano_res_error(res, 404, "not_found", "no such generation");
+        status = nano_module_not_found(res, db, user, "no such generation");
     } else if (out == NANO_GEN_CONFLICT) {
         status = delete
                  ? nano_res_error(res, 409, "running",
@@ -774,9 +796,13 @@ nano_module_media(nano_req_t *req, nano_res_t *res)
         status = nano_server_db_error(res, db, st);
         goto out;
     }
+    if (!found) {
+        status = nano_module_not_found(res, db, user, "no such file");
+        goto out;
+    }
     /* only the owner's own outputs, by the name the row gave them */
     status = nano_res_error(res, 404, "not_found", "no such file");
-    if (!found || strcmp(g.module, req->app->name) != 0) {
+    if (strcmp(g.module, req->app->name) != 0) {
         goto out;
     }
     json_array_foreach(g.outputs, i, o) {

@@ -11,7 +11,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { Jar, get, jwt, claims, retry, stackctl, keepRunning, SESSION_COOKIE } from './lib.mjs';
 import { account, clearsSession } from './accounts.mjs';
-import { psql, lit, person, MEDIA_DIR, filesBelow } from './generations.mjs';
+import { psql, lit, person, MEDIA_DIR, filesBelow, generation, del, cancel } from './generations.mjs';
 
 // <media>/<folder>/<user>/<generation>/0.png for n generations, as a
 // module's runner leaves them.
@@ -122,7 +122,7 @@ test('a deletion whose removal a platform restart cut short: the rest of the fil
 // reads of the account answered 200 as for a new one, balance 0 and an
 // empty ledger, beside /api/auth/session's signed-out {} and
 // /api/account/*'s 401 (found by the deletion probe).
-test('a cookie of an account the database lacks: the platform\'s reads of the account are 401, as /api/account/* are, and open no account', async () => {
+test('a cookie of an account the database lacks: the platform\'s reads of the account and a module\'s history, generations and files are 401, and open no account', async () => {
     const ghost = new Jar();
     const c = claims();
     ghost.set(SESSION_COOKIE, jwt(c));
@@ -139,6 +139,21 @@ test('a cookie of an account the database lacks: the platform\'s reads of the ac
         assert.equal(r.status, 401, `${p}: ${r.status} ${r.text.slice(0, 200)}`);
         assert.deepEqual(r.json(), { error: 'unauthorized', message: 'this account no longer exists' }, p);
     }
+    // and its generations and files: they answered 404 (the rows are
+    // gone) until 2026-12-08, so a page polling a job said "no longer
+    // exists" instead of asking to sign in again
+    const some = crypto.randomUUID();
+    const gone = [
+        ['GET generation', () => generation(ghost, 'qwen', some)],
+        ['DELETE generation', () => del(ghost, 'nano-banana', some)],
+        ['cancel', () => cancel(ghost, 'wan-2.5', some)],
+        ['media', () => get(`/nano-banana/media/${some}/out.png`, { headers: ghost.headers() })],
+    ];
+    for (const [what, call] of gone) {
+        const r = await call();
+        assert.equal(r.status, 401, `${what}: ${r.status} ${r.text.slice(0, 200)}`);
+        assert.deepEqual(r.json(), { error: 'unauthorized', message: 'this account no longer exists' }, what);
+    }
     const s = await get('/api/auth/session', { headers: ghost.headers() });
     assert.deepEqual(s.json(), {}, 'signed out');
     assert.equal(psql(`SELECT count(*) FROM "CreditAccount" WHERE "userId" = ${lit(c.sub)}`), '0', 'no account opened');
@@ -148,6 +163,17 @@ test('a cookie of an account the database lacks: the platform\'s reads of the ac
     for (const p of ['/api/credits', '/api/credits.csv', '/api/dashboard', '/qwen/api/me', '/qwen/api/history']) {
         const r = await get(p, { headers: u.jar.headers() });
         assert.equal(r.status, 200, `${p}: ${r.text.slice(0, 200)}`);
+    }
+    // what it does not have is still 404
+    for (const [what, call] of [
+        ['GET generation', () => generation(u.jar, 'qwen', some)],
+        ['DELETE generation', () => del(u.jar, 'nano-banana', some)],
+        ['cancel', () => cancel(u.jar, 'wan-2.5', some)],
+        ['media', () => get(`/nano-banana/media/${some}/out.png`, { headers: u.jar.headers() })],
+    ]) {
+        const r = await call();
+        assert.equal(r.status, 404, `${what}: ${r.status} ${r.text.slice(0, 200)}`);
+        assert.equal(r.json().error, 'not_found', what);
     }
     // deleted: its old cookie, were the gateway still to take it, reads
     // nothing either (the cut-off refuses it at the gateway within 2 s)
