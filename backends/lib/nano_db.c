@@ -7,6 +7,7 @@
 #include "nano_clock.h"
 #include "nano_config.h"
 #include "nano_db.h"
+#include "nano_db_int.h"
 #include "nano_dburl.h"
 #include "nano_log.h"
 #include "nano_rand.h"
@@ -28,38 +29,6 @@
  * this long instead of each waiting the full timeout again. */
 #define NANO_DB_SLOW_FAIL_MS     2000
 #define NANO_DB_SLOW_CONNECT_MS  1000
-#define NANO_DB_TX_TRIES         3      /* nano_db_tx */
-/* Statements kept prepared per connection (nano_db_stmt_t.prepare, the
- * early statements): the few hot ones, so a full cache just means the
- * next one runs unprepared. */
-#define NANO_DB_PREPARED_MAX     16
-#define NANO_DB_NAME_LEN         22     /* "nano_" + 16 hex + NUL */
-
-/*
- * Used by one thread at a time (the pool hands each out to one request
- * or thread): libpq connections are not safe for concurrent use, and a
- * transaction belongs to one connection.
- */
-struct nano_db_s {
-    char       *uri;            /* libpq URI; holds the password, never
-                                   logged */
-    PGconn     *conn;
-    int         in_tx;          /* the caller opened one (nano_db_begin) */
-    int         tx_lost;        /* the connection died inside it */
-    int         down;           /* the last connect failed (log recovery
-                                   once) */
-    long long   fail_until;     /* monotonic ms: fail fast before this */
-    int         pending;        /* an early commit or a pipeline unread */
-    char       *prepared[NANO_DB_PREPARED_MAX]; /* sql kept on conn */
-    int         nprepared;
-    int         prepared_stale; /* the server lost or refused one */
-    unsigned    connects;       /* connections opened: nano_db_connection */
-    unsigned    sends;          /* statements handed to libpq: nano_db_sends */
-    int         timed_out;      /* dropped for NANO_DB_TIMEOUT_MS */
-    int         said_fatal;     /* the server sent a FATAL while idle */
-    char        sqlstate[6];
-    char        errmsg[256];
-};
 
 static PGresult *db_run_as(nano_db_t *db, const char *sql, int nparams,
     const char *const *params, ExecStatusType expect, int hot,
@@ -67,11 +36,6 @@ static PGresult *db_run_as(nano_db_t *db, const char *sql, int nparams,
 static PGresult *db_exec_as(nano_db_t *db, const char *sql, int nparams,
     const char *const *params, ExecStatusType expect, int hot,
     nano_db_status_t *status);
-static const char *db_prepared_name(nano_db_t *db, const char *sql,
-    int nparams, char *name, size_t cap);
-static void db_check_stale(nano_db_t *db);
-static int db_send(nano_db_t *db, const char *sql, int nparams,
-    const char *const *params, const char *name);
 static PGresult *db_call(nano_db_t *db, const char *sql, const char *name,
     int nparams, const char *const *params);
 static int db_take_notifies(nano_db_t *db, const char *channel,
@@ -82,8 +46,8 @@ static int db_take_notifies(nano_db_t *db, const char *channel,
 static int  db_timeout_ms = NANO_DB_TIMEOUT_DEFAULT;
 
 /* Keeps the first line of msg for nano_db_last_error(). */
-static void
-set_error(nano_db_t *db, const char *sqlstate, const char *msg)
+void
+db_set_error(nano_db_t *db, const char *sqlstate, const char *msg)
 {
     size_t n;
 
@@ -120,14 +84,14 @@ forget_prepared(nano_db_t *db)
 
 /* PostgreSQL would refuse a parameter that is not UTF-8 (22021) as a
  * server error; it is the client's, and never worth a round trip. */
-static int
-params_valid(nano_db_t *db, int nparams, const char *const *params)
+int
+db_params_valid(nano_db_t *db, int nparams, const char *const *params)
 {
     int  i;
 
     for (i = 0; i < nparams; i++) {
         if (params[i] != NULL && !nano_utf8_valid(params[i])) {
-            set_error(db, "22021", "a parameter is not valid UTF-8");
+            db_set_error(db, "22021", "a parameter is not valid UTF-8");
             return 0;
         }
     }
@@ -141,7 +105,7 @@ params_valid(nano_db_t *db, int nparams, const char *const *params)
  * it did not time out and no caller's transaction was open, so nothing
  * the caller did is lost.
  */
-static int
+int
 db_lost(nano_db_t *db, int reused, int attempt)
 {
     PQfinish(db->conn);
@@ -216,7 +180,7 @@ db_await(nano_db_t *db)
 }
 
 /* PQgetResult with its wait bounded by the timeout. */
-static PGresult *
+PGresult *
 db_result(nano_db_t *db)
 {
     db_await(db);
@@ -338,7 +302,7 @@ db_check_client(nano_db_t *db)
     }
     db->sends = sends;          /* the caller's statement is not sent yet */
     if (PQstatus(db->conn) != CONNECTION_OK) {
-        set_error(db, "08006", PQerrorMessage(db->conn));
+        db_set_error(db, "08006", PQerrorMessage(db->conn));
         PQfinish(db->conn);
         db->conn = NULL;
         return NANO_DB_UNAVAILABLE;
@@ -347,7 +311,7 @@ db_check_client(nano_db_t *db)
 }
 
 /* Opens the connection when there is none or it went bad. */
-static nano_db_status_t
+nano_db_status_t
 db_connect(nano_db_t *db)
 {
     /* Keywords before dbname are defaults the URI may override.  TCP
@@ -383,7 +347,7 @@ db_connect(nano_db_t *db)
          * found by the export probe) */
         if (db->in_tx) {
             db->tx_lost = 1;
-            set_error(db, "08006", "connection lost inside a transaction");
+            db_set_error(db, "08006", "connection lost inside a transaction");
             return NANO_DB_UNAVAILABLE;
         }
         nano_log_warn("database connection closed by the server while"
@@ -395,7 +359,7 @@ db_connect(nano_db_t *db)
     db->timed_out = 0;
     start = nano_clock_ms();
     if (db->down && start < db->fail_until) {
-        set_error(db, "08006", "database unavailable (retrying shortly)");
+        db_set_error(db, "08006", "database unavailable (retrying shortly)");
         return NANO_DB_UNAVAILABLE;
     }
     if (db->conn != NULL) {
@@ -405,8 +369,8 @@ db_connect(nano_db_t *db)
     db->pending = 0;
     db->conn = PQconnectdbParams(kw, val, 1);
     if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
-        set_error(db, "08001", db->conn ? PQerrorMessage(db->conn)
-                                        : "out of memory");
+        db_set_error(db, "08001", db->conn ? PQerrorMessage(db->conn)
+                                           : "out of memory");
         if (db->conn != NULL) {
             PQfinish(db->conn);
             db->conn = NULL;
@@ -431,14 +395,14 @@ db_connect(nano_db_t *db)
 }
 
 /* Sorts a failed result (or a lost connection) into a status. */
-static nano_db_status_t
-classify(nano_db_t *db, const PGresult *res)
+nano_db_status_t
+db_classify(nano_db_t *db, const PGresult *res)
 {
     const char *state;
 
     state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    set_error(db, state, res ? PQresultErrorMessage(res)
-                             : PQerrorMessage(db->conn));
+    db_set_error(db, state, res ? PQresultErrorMessage(res)
+                                : PQerrorMessage(db->conn));
     if (PQstatus(db->conn) == CONNECTION_BAD) {
         return NANO_DB_UNAVAILABLE;
     }
@@ -449,7 +413,7 @@ classify(nano_db_t *db, const PGresult *res)
         if (res == NULL || PQresultStatus(res) == PGRES_FATAL_ERROR) {
             return NANO_DB_UNAVAILABLE;
         }
-        set_error(db, NULL, "statement returned an unexpected result");
+        db_set_error(db, NULL, "statement returned an unexpected result");
         return NANO_DB_FAILED;
     }
     if (strcmp(state, "23505") == 0) {
@@ -470,8 +434,8 @@ classify(nano_db_t *db, const PGresult *res)
 
 /* Runs a statement with no parameters and no result (ROLLBACK); errors
  * are ignored because there is nothing left to undo. */
-static void
-run_quietly(nano_db_t *db, const char *sql)
+void
+db_run_quietly(nano_db_t *db, const char *sql)
 {
     PGresult *res;
 
@@ -486,7 +450,7 @@ run_quietly(nano_db_t *db, const char *sql)
  * one case this can repeat is a server dying between committing an
  * autocommit statement and answering it.
  */
-static PGresult *
+PGresult *
 db_run(nano_db_t *db, const char *sql, int nparams,
     const char *const *params, ExecStatusType expect,
     nano_db_status_t *status)
@@ -521,7 +485,7 @@ db_run_as(nano_db_t *db, const char *sql, int nparams,
         /* A failed statement outside a caller's transaction must not
          * leave the connection unusable for the next request. */
         if (!db->in_tx && PQtransactionStatus(db->conn) == PQTRANS_INERROR) {
-            run_quietly(db, "ROLLBACK");
+            db_run_quietly(db, "ROLLBACK");
         }
         name = hot ? db_prepared_name(db, sql, nparams, namebuf,
                                       sizeof(namebuf))
@@ -533,7 +497,7 @@ db_run_as(nano_db_t *db, const char *sql, int nparams,
             st = NANO_DB_OK;
             goto out;
         }
-        st = classify(db, res);
+        st = db_classify(db, res);
         if (name != NULL) {
             db_check_stale(db);
         }
@@ -593,14 +557,14 @@ db_exec_as(nano_db_t *db, const char *sql, int nparams,
         st = NANO_DB_FAILED;
         goto out;
     }
-    if (!params_valid(db, nparams, params)) {
+    if (!db_params_valid(db, nparams, params)) {
         st = NANO_DB_INVALID;
         goto out;
     }
     if (db->tx_lost) {
         /* Running on a new connection would silently leave the caller's
          * transaction: refuse until it rolls back. */
-        set_error(db, "08006", "connection lost inside a transaction");
+        db_set_error(db, "08006", "connection lost inside a transaction");
         st = NANO_DB_UNAVAILABLE;
         goto out;
     }
@@ -622,7 +586,7 @@ nano_db_begin(nano_db_t *db)
         return NANO_DB_FAILED;
     }
     if (db->in_tx) {
-        set_error(db, "25001", "a transaction is already open");
+        db_set_error(db, "25001", "a transaction is already open");
         return NANO_DB_FAILED;
     }
     res = db_run(db, "BEGIN", 0, NULL, PGRES_COMMAND_OK, &st);
@@ -649,19 +613,19 @@ nano_db_commit(nano_db_t *db)
         return NANO_DB_FAILED;
     }
     if (!db->in_tx) {
-        set_error(db, "25P01", "no transaction is open");
+        db_set_error(db, "25P01", "no transaction is open");
         return NANO_DB_FAILED;
     }
     if (db->tx_lost || db->conn == NULL
         || PQstatus(db->conn) != CONNECTION_OK)
     {
-        set_error(db, "08006", "connection lost inside a transaction");
+        db_set_error(db, "08006", "connection lost inside a transaction");
         st = NANO_DB_UNAVAILABLE;
         goto out;
     }
     if (PQtransactionStatus(db->conn) == PQTRANS_INERROR) {
-        run_quietly(db, "ROLLBACK");
-        set_error(db, "25P02", "transaction failed earlier; rolled back");
+        db_run_quietly(db, "ROLLBACK");
+        db_set_error(db, "25P02", "transaction failed earlier; rolled back");
         st = NANO_DB_FAILED;
         goto out;
     }
@@ -673,16 +637,16 @@ nano_db_commit(nano_db_t *db)
         goto out;
     }
     if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK) {
-        set_error(db, "40000", "transaction was rolled back");
+        db_set_error(db, "40000", "transaction was rolled back");
         st = NANO_DB_FAILED;
         goto out;
     }
-    st = classify(db, res);
+    st = db_classify(db, res);
     if (st == NANO_DB_UNAVAILABLE) {
         PQfinish(db->conn);
         db->conn = NULL;
     } else if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
-        run_quietly(db, "ROLLBACK");
+        db_run_quietly(db, "ROLLBACK");
     }
 out:
     PQclear(res);
@@ -700,7 +664,7 @@ nano_db_rollback(nano_db_t *db)
     if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK
         && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
     {
-        run_quietly(db, "ROLLBACK");
+        db_run_quietly(db, "ROLLBACK");
     }
     db->in_tx = 0;
     db->tx_lost = 0;
@@ -729,8 +693,8 @@ nano_db_in_tx(const nano_db_t *db)
 /* Sleeps before try number next (2, 3...): a random 10..50 ms, doubled
  * for each try after the second, so that the transactions that
  * collided do not collide again in step. */
-static void
-tx_backoff(int next)
+void
+db_tx_backoff(int next)
 {
     struct timespec  ts;
     unsigned char    r = 0;
@@ -762,7 +726,7 @@ nano_db_tx(nano_db_t *db, nano_db_tx_fn fn, void *arg)
         if (st != NANO_DB_RETRY || try == NANO_DB_TX_TRIES) {
             break;
         }
-        tx_backoff(try + 1);
+        db_tx_backoff(try + 1);
     }
     return st;
 }
@@ -781,7 +745,7 @@ nano_db_exec_retried(nano_db_t *db, const char *sql, int nparams,
         if (res != NULL || st != NANO_DB_RETRY || try == NANO_DB_TX_TRIES) {
             break;
         }
-        tx_backoff(try + 1);
+        db_tx_backoff(try + 1);
     }
     if (status != NULL) {
         *status = st;
@@ -817,7 +781,7 @@ db_statement_name(const char *sql, char *name, size_t cap)
  * or the server refused: the caller then runs it unprepared and meets
  * any error there.  Not in pipeline mode.
  */
-static const char *
+const char *
 db_prepared_name(nano_db_t *db, const char *sql, int nparams, char *name,
     size_t cap)
 {
@@ -828,7 +792,7 @@ db_prepared_name(nano_db_t *db, const char *sql, int nparams, char *name,
     if (db->prepared_stale) {
         /* a schema change made a plan's result type stale (0A000), or
          * the names were deallocated (26000): start over */
-        run_quietly(db, "DEALLOCATE ALL");
+        db_run_quietly(db, "DEALLOCATE ALL");
         forget_prepared(db);
         db->prepared_stale = 0;
     }
@@ -862,7 +826,7 @@ db_prepared_name(nano_db_t *db, const char *sql, int nparams, char *name,
 }
 
 /* After a failure: was it a prepared statement gone stale? */
-static void
+void
 db_check_stale(nano_db_t *db)
 {
     if (strcmp(db->sqlstate, "0A000") == 0
@@ -873,7 +837,7 @@ db_check_stale(nano_db_t *db)
 }
 
 /* Sends one statement of a pipeline, prepared when asked. */
-static int
+int
 db_send(nano_db_t *db, const char *sql, int nparams,
     const char *const *params, const char *name)
 {
@@ -944,8 +908,9 @@ nano_db_pipeline_send(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
     }
     if (db == NULL || db->in_tx || n > NANO_DB_PIPELINE_MAX) {
         if (db != NULL) {
-            set_error(db, "25001", db->in_tx ? "a transaction is already open"
-                                             : "too many statements");
+            db_set_error(db, "25001",
+                         db->in_tx ? "a transaction is already open"
+                                   : "too many statements");
         }
         return NANO_DB_FAILED;
     }
@@ -953,7 +918,7 @@ nano_db_pipeline_send(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
         return st;
     }
     for (i = 0; i < n; i++) {
-        if (!params_valid(db, stmts[i].nparams, stmts[i].params)) {
+        if (!db_params_valid(db, stmts[i].nparams, stmts[i].params)) {
             return NANO_DB_INVALID;
         }
     }
@@ -962,7 +927,7 @@ nano_db_pipeline_send(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
         return st;
     }
     if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
-        run_quietly(db, "ROLLBACK");
+        db_run_quietly(db, "ROLLBACK");
     }
     for (i = 0; i < n; i++) {
         names[i] = stmts[i].prepare
@@ -985,7 +950,7 @@ nano_db_pipeline_send(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
                                      NULL, 0)
            && PQpipelineSync(db->conn);
     if (!sent) {
-        set_error(db, NULL, PQerrorMessage(db->conn));
+        db_set_error(db, NULL, PQerrorMessage(db->conn));
         PQfinish(db->conn);
         db->conn = NULL;
         return NANO_DB_UNAVAILABLE;
@@ -1011,17 +976,17 @@ nano_db_pipeline_recv(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
     for (k = 0; k < n + 2; k++) {
         res = pipe_result(db);
         if (res == NULL) {
-            set_error(db, NULL, PQerrorMessage(db->conn));
+            db_set_error(db, NULL, PQerrorMessage(db->conn));
             goto lost;
         }
         expect = k == 0 || k == n + 1 ? PGRES_COMMAND_OK
                                       : stmts[k - 1].expect;
         if (st == NANO_DB_OK && PQresultStatus(res) != expect) {
-            st = classify(db, res);
+            st = db_classify(db, res);
         } else if (st == NANO_DB_OK && k == n + 1
                    && strcmp(PQcmdStatus(res), "COMMIT") != 0)
         {
-            set_error(db, "40000", "transaction was rolled back");
+            db_set_error(db, "40000", "transaction was rolled back");
             st = NANO_DB_FAILED;
         }
         if (st == NANO_DB_OK && k >= 1 && k <= n) {
@@ -1036,19 +1001,19 @@ nano_db_pipeline_recv(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
     res = pipe_result(db);
     if (res == NULL || PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
         PQclear(res);
-        set_error(db, NULL, "the pipeline did not end with its sync");
+        db_set_error(db, NULL, "the pipeline did not end with its sync");
         goto lost;
     }
     PQclear(res);
     if (!PQexitPipelineMode(db->conn)) {
-        set_error(db, NULL, PQerrorMessage(db->conn));
+        db_set_error(db, NULL, PQerrorMessage(db->conn));
         goto lost;
     }
     if (st != NANO_DB_OK) {
         db_check_stale(db);
         /* a failure inside BEGIN leaves the transaction open, aborted */
         if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
-            run_quietly(db, "ROLLBACK");
+            db_run_quietly(db, "ROLLBACK");
         }
         goto failed;
     }
@@ -1104,7 +1069,7 @@ db_pipeline_end(nano_db_t *db)
     for ( ;; ) {
         res = pipe_result(db);
         if (res == NULL) {
-            set_error(db, NULL, PQerrorMessage(db->conn));
+            db_set_error(db, NULL, PQerrorMessage(db->conn));
             return NANO_DB_UNAVAILABLE;
         }
         rs = PQresultStatus(res);
@@ -1115,12 +1080,12 @@ db_pipeline_end(nano_db_t *db)
         if (st == NANO_DB_OK && rs != PGRES_COMMAND_OK
             && rs != PGRES_TUPLES_OK && rs != PGRES_PIPELINE_ABORTED)
         {
-            st = classify(db, res);
+            st = db_classify(db, res);
         }
         PQclear(res);
     }
     if (!PQexitPipelineMode(db->conn)) {
-        set_error(db, NULL, PQerrorMessage(db->conn));
+        db_set_error(db, NULL, PQerrorMessage(db->conn));
         return NANO_DB_UNAVAILABLE;
     }
     return st;
@@ -1148,7 +1113,7 @@ db_early_once(nano_db_t *db, const char *sql, int nparams,
         }
         reused = db->connects == connects;
         if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
-            run_quietly(db, "ROLLBACK");
+            db_run_quietly(db, "ROLLBACK");
         }
         name = db_prepared_name(db, sql, nparams, namebuf, sizeof(namebuf));
         tail_name = tail != NULL && tail->prepare
@@ -1173,7 +1138,7 @@ db_early_once(nano_db_t *db, const char *sql, int nparams,
             goto out;
         }
         if (res != NULL) {
-            st = classify(db, res);
+            st = db_classify(db, res);
             PQclear(res);
             res = NULL;
             /* the failure aborted the implicit transaction: the tail was
@@ -1186,7 +1151,7 @@ db_early_once(nano_db_t *db, const char *sql, int nparams,
             }
         }
         if (db->errmsg[0] == '\0' || st == NANO_DB_OK) {
-            set_error(db, NULL, PQerrorMessage(db->conn));
+            db_set_error(db, NULL, PQerrorMessage(db->conn));
         }
         /* lost before the answer: whether it committed is unknown, as
          * for nano_db_exec_retried's second run */
@@ -1213,13 +1178,13 @@ nano_db_exec_early(nano_db_t *db, const char *sql, int nparams,
         goto out;
     }
     if (db->in_tx || db->pending) {
-        set_error(db, "25001", "a transaction is already open");
+        db_set_error(db, "25001", "a transaction is already open");
         goto out;
     }
-    if (!params_valid(db, nparams, params)
+    if (!db_params_valid(db, nparams, params)
         || (tail != NULL
             && (tail->sql == NULL || tail->nparams < 0
-                || !params_valid(db, tail->nparams, tail->params))))
+                || !db_params_valid(db, tail->nparams, tail->params))))
     {
         st = NANO_DB_INVALID;
         goto out;
@@ -1232,7 +1197,7 @@ nano_db_exec_early(nano_db_t *db, const char *sql, int nparams,
         if (res != NULL || st != NANO_DB_RETRY || try == NANO_DB_TX_TRIES) {
             break;
         }
-        tx_backoff(try + 1);
+        db_tx_backoff(try + 1);
     }
 out:
     if (status != NULL) {
@@ -1306,14 +1271,14 @@ nano_db_listen(nano_db_t *db, const char *channel)
     }
     ident = PQescapeIdentifier(db->conn, channel, strlen(channel));
     if (ident == NULL) {
-        set_error(db, NULL, PQerrorMessage(db->conn));
+        db_set_error(db, NULL, PQerrorMessage(db->conn));
         return NANO_DB_FAILED;
     }
     len = strlen(ident) + sizeof("LISTEN ");
     sql = malloc(len);
     if (sql == NULL) {
         PQfreemem(ident);
-        set_error(db, NULL, "out of memory");
+        db_set_error(db, NULL, "out of memory");
         return NANO_DB_FAILED;
     }
     snprintf(sql, len, "LISTEN %s", ident);
@@ -1384,7 +1349,7 @@ db_take_notifies(nano_db_t *db, const char *channel, const char *payload,
     return got;
 
 lost:
-    set_error(db, "08006", PQerrorMessage(db->conn));
+    db_set_error(db, "08006", PQerrorMessage(db->conn));
     PQfinish(db->conn);
     db->conn = NULL;
     return -1;
