@@ -1,12 +1,16 @@
 /*
  * PostgreSQL access through one handle at a time per thread: a lazily
  * opened libpq connection, reconnected after failure, errors sorted by
- * SQLSTATE; transactions, retried on serialization failures.
+ * SQLSTATE; statements, transactions, retried on serialization
+ * failures, and hot statements kept prepared.  Pipelines and the early
+ * statement are in nano_db_pipeline.c, LISTEN in nano_db_listen.c; the
+ * handle's fields in nano_db_int.h.
  */
 
 #include "nano_clock.h"
 #include "nano_config.h"
 #include "nano_db.h"
+#include "nano_db_int.h"
 #include "nano_dburl.h"
 #include "nano_log.h"
 #include "nano_rand.h"
@@ -28,38 +32,6 @@
  * this long instead of each waiting the full timeout again. */
 #define NANO_DB_SLOW_FAIL_MS     2000
 #define NANO_DB_SLOW_CONNECT_MS  1000
-#define NANO_DB_TX_TRIES         3      /* nano_db_tx */
-/* Statements kept prepared per connection (nano_db_stmt_t.prepare, the
- * early statements): the few hot ones, so a full cache just means the
- * next one runs unprepared. */
-#define NANO_DB_PREPARED_MAX     16
-#define NANO_DB_NAME_LEN         22     /* "nano_" + 16 hex + NUL */
-
-/*
- * Used by one thread at a time (the pool hands each out to one request
- * or thread): libpq connections are not safe for concurrent use, and a
- * transaction belongs to one connection.
- */
-struct nano_db_s {
-    char       *uri;            /* libpq URI; holds the password, never
-                                   logged */
-    PGconn     *conn;
-    int         in_tx;          /* the caller opened one (nano_db_begin) */
-    int         tx_lost;        /* the connection died inside it */
-    int         down;           /* the last connect failed (log recovery
-                                   once) */
-    long long   fail_until;     /* monotonic ms: fail fast before this */
-    int         pending;        /* an early commit or a pipeline unread */
-    char       *prepared[NANO_DB_PREPARED_MAX]; /* sql kept on conn */
-    int         nprepared;
-    int         prepared_stale; /* the server lost or refused one */
-    unsigned    connects;       /* connections opened: nano_db_connection */
-    unsigned    sends;          /* statements handed to libpq: nano_db_sends */
-    int         timed_out;      /* dropped for NANO_DB_TIMEOUT_MS */
-    int         said_fatal;     /* the server sent a FATAL while idle */
-    char        sqlstate[6];
-    char        errmsg[256];
-};
 
 static PGresult *db_run_as(nano_db_t *db, const char *sql, int nparams,
     const char *const *params, ExecStatusType expect, int hot,
@@ -67,23 +39,16 @@ static PGresult *db_run_as(nano_db_t *db, const char *sql, int nparams,
 static PGresult *db_exec_as(nano_db_t *db, const char *sql, int nparams,
     const char *const *params, ExecStatusType expect, int hot,
     nano_db_status_t *status);
-static const char *db_prepared_name(nano_db_t *db, const char *sql,
-    int nparams, char *name, size_t cap);
-static void db_check_stale(nano_db_t *db);
-static int db_send(nano_db_t *db, const char *sql, int nparams,
-    const char *const *params, const char *name);
 static PGresult *db_call(nano_db_t *db, const char *sql, const char *name,
     int nparams, const char *const *params);
-static int db_take_notifies(nano_db_t *db, const char *channel,
-    const char *payload, nano_db_notice_fn other, void *arg);
 
 /* How long a call waits for an answer: set once before threads start
  * (nano_db_config). */
 static int  db_timeout_ms = NANO_DB_TIMEOUT_DEFAULT;
 
 /* Keeps the first line of msg for nano_db_last_error(). */
-static void
-set_error(nano_db_t *db, const char *sqlstate, const char *msg)
+void
+db_set_error(nano_db_t *db, const char *sqlstate, const char *msg)
 {
     size_t n;
 
@@ -120,14 +85,14 @@ forget_prepared(nano_db_t *db)
 
 /* PostgreSQL would refuse a parameter that is not UTF-8 (22021) as a
  * server error; it is the client's, and never worth a round trip. */
-static int
-params_valid(nano_db_t *db, int nparams, const char *const *params)
+int
+db_params_valid(nano_db_t *db, int nparams, const char *const *params)
 {
     int  i;
 
     for (i = 0; i < nparams; i++) {
         if (params[i] != NULL && !nano_utf8_valid(params[i])) {
-            set_error(db, "22021", "a parameter is not valid UTF-8");
+            db_set_error(db, "22021", "a parameter is not valid UTF-8");
             return 0;
         }
     }
@@ -141,7 +106,7 @@ params_valid(nano_db_t *db, int nparams, const char *const *params)
  * it did not time out and no caller's transaction was open, so nothing
  * the caller did is lost.
  */
-static int
+int
 db_lost(nano_db_t *db, int reused, int attempt)
 {
     PQfinish(db->conn);
@@ -216,7 +181,7 @@ db_await(nano_db_t *db)
 }
 
 /* PQgetResult with its wait bounded by the timeout. */
-static PGresult *
+PGresult *
 db_result(nano_db_t *db)
 {
     db_await(db);
@@ -338,7 +303,7 @@ db_check_client(nano_db_t *db)
     }
     db->sends = sends;          /* the caller's statement is not sent yet */
     if (PQstatus(db->conn) != CONNECTION_OK) {
-        set_error(db, "08006", PQerrorMessage(db->conn));
+        db_set_error(db, "08006", PQerrorMessage(db->conn));
         PQfinish(db->conn);
         db->conn = NULL;
         return NANO_DB_UNAVAILABLE;
@@ -347,7 +312,7 @@ db_check_client(nano_db_t *db)
 }
 
 /* Opens the connection when there is none or it went bad. */
-static nano_db_status_t
+nano_db_status_t
 db_connect(nano_db_t *db)
 {
     /* Keywords before dbname are defaults the URI may override.  TCP
@@ -383,7 +348,7 @@ db_connect(nano_db_t *db)
          * found by the export probe) */
         if (db->in_tx) {
             db->tx_lost = 1;
-            set_error(db, "08006", "connection lost inside a transaction");
+            db_set_error(db, "08006", "connection lost inside a transaction");
             return NANO_DB_UNAVAILABLE;
         }
         nano_log_warn("database connection closed by the server while"
@@ -395,7 +360,7 @@ db_connect(nano_db_t *db)
     db->timed_out = 0;
     start = nano_clock_ms();
     if (db->down && start < db->fail_until) {
-        set_error(db, "08006", "database unavailable (retrying shortly)");
+        db_set_error(db, "08006", "database unavailable (retrying shortly)");
         return NANO_DB_UNAVAILABLE;
     }
     if (db->conn != NULL) {
@@ -405,8 +370,8 @@ db_connect(nano_db_t *db)
     db->pending = 0;
     db->conn = PQconnectdbParams(kw, val, 1);
     if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
-        set_error(db, "08001", db->conn ? PQerrorMessage(db->conn)
-                                        : "out of memory");
+        db_set_error(db, "08001", db->conn ? PQerrorMessage(db->conn)
+                                           : "out of memory");
         if (db->conn != NULL) {
             PQfinish(db->conn);
             db->conn = NULL;
@@ -431,14 +396,14 @@ db_connect(nano_db_t *db)
 }
 
 /* Sorts a failed result (or a lost connection) into a status. */
-static nano_db_status_t
-classify(nano_db_t *db, const PGresult *res)
+nano_db_status_t
+db_classify(nano_db_t *db, const PGresult *res)
 {
     const char *state;
 
     state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    set_error(db, state, res ? PQresultErrorMessage(res)
-                             : PQerrorMessage(db->conn));
+    db_set_error(db, state, res ? PQresultErrorMessage(res)
+                                : PQerrorMessage(db->conn));
     if (PQstatus(db->conn) == CONNECTION_BAD) {
         return NANO_DB_UNAVAILABLE;
     }
@@ -449,7 +414,7 @@ classify(nano_db_t *db, const PGresult *res)
         if (res == NULL || PQresultStatus(res) == PGRES_FATAL_ERROR) {
             return NANO_DB_UNAVAILABLE;
         }
-        set_error(db, NULL, "statement returned an unexpected result");
+        db_set_error(db, NULL, "statement returned an unexpected result");
         return NANO_DB_FAILED;
     }
     if (strcmp(state, "23505") == 0) {
@@ -470,8 +435,8 @@ classify(nano_db_t *db, const PGresult *res)
 
 /* Runs a statement with no parameters and no result (ROLLBACK); errors
  * are ignored because there is nothing left to undo. */
-static void
-run_quietly(nano_db_t *db, const char *sql)
+void
+db_run_quietly(nano_db_t *db, const char *sql)
 {
     PGresult *res;
 
@@ -486,7 +451,7 @@ run_quietly(nano_db_t *db, const char *sql)
  * one case this can repeat is a server dying between committing an
  * autocommit statement and answering it.
  */
-static PGresult *
+PGresult *
 db_run(nano_db_t *db, const char *sql, int nparams,
     const char *const *params, ExecStatusType expect,
     nano_db_status_t *status)
@@ -521,7 +486,7 @@ db_run_as(nano_db_t *db, const char *sql, int nparams,
         /* A failed statement outside a caller's transaction must not
          * leave the connection unusable for the next request. */
         if (!db->in_tx && PQtransactionStatus(db->conn) == PQTRANS_INERROR) {
-            run_quietly(db, "ROLLBACK");
+            db_run_quietly(db, "ROLLBACK");
         }
         name = hot ? db_prepared_name(db, sql, nparams, namebuf,
                                       sizeof(namebuf))
@@ -533,7 +498,7 @@ db_run_as(nano_db_t *db, const char *sql, int nparams,
             st = NANO_DB_OK;
             goto out;
         }
-        st = classify(db, res);
+        st = db_classify(db, res);
         if (name != NULL) {
             db_check_stale(db);
         }
@@ -593,14 +558,14 @@ db_exec_as(nano_db_t *db, const char *sql, int nparams,
         st = NANO_DB_FAILED;
         goto out;
     }
-    if (!params_valid(db, nparams, params)) {
+    if (!db_params_valid(db, nparams, params)) {
         st = NANO_DB_INVALID;
         goto out;
     }
     if (db->tx_lost) {
         /* Running on a new connection would silently leave the caller's
          * transaction: refuse until it rolls back. */
-        set_error(db, "08006", "connection lost inside a transaction");
+        db_set_error(db, "08006", "connection lost inside a transaction");
         st = NANO_DB_UNAVAILABLE;
         goto out;
     }
@@ -622,7 +587,7 @@ nano_db_begin(nano_db_t *db)
         return NANO_DB_FAILED;
     }
     if (db->in_tx) {
-        set_error(db, "25001", "a transaction is already open");
+        db_set_error(db, "25001", "a transaction is already open");
         return NANO_DB_FAILED;
     }
     res = db_run(db, "BEGIN", 0, NULL, PGRES_COMMAND_OK, &st);
@@ -649,19 +614,19 @@ nano_db_commit(nano_db_t *db)
         return NANO_DB_FAILED;
     }
     if (!db->in_tx) {
-        set_error(db, "25P01", "no transaction is open");
+        db_set_error(db, "25P01", "no transaction is open");
         return NANO_DB_FAILED;
     }
     if (db->tx_lost || db->conn == NULL
         || PQstatus(db->conn) != CONNECTION_OK)
     {
-        set_error(db, "08006", "connection lost inside a transaction");
+        db_set_error(db, "08006", "connection lost inside a transaction");
         st = NANO_DB_UNAVAILABLE;
         goto out;
     }
     if (PQtransactionStatus(db->conn) == PQTRANS_INERROR) {
-        run_quietly(db, "ROLLBACK");
-        set_error(db, "25P02", "transaction failed earlier; rolled back");
+        db_run_quietly(db, "ROLLBACK");
+        db_set_error(db, "25P02", "transaction failed earlier; rolled back");
         st = NANO_DB_FAILED;
         goto out;
     }
@@ -673,16 +638,16 @@ nano_db_commit(nano_db_t *db)
         goto out;
     }
     if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK) {
-        set_error(db, "40000", "transaction was rolled back");
+        db_set_error(db, "40000", "transaction was rolled back");
         st = NANO_DB_FAILED;
         goto out;
     }
-    st = classify(db, res);
+    st = db_classify(db, res);
     if (st == NANO_DB_UNAVAILABLE) {
         PQfinish(db->conn);
         db->conn = NULL;
     } else if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
-        run_quietly(db, "ROLLBACK");
+        db_run_quietly(db, "ROLLBACK");
     }
 out:
     PQclear(res);
@@ -700,7 +665,7 @@ nano_db_rollback(nano_db_t *db)
     if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK
         && PQtransactionStatus(db->conn) != PQTRANS_IDLE)
     {
-        run_quietly(db, "ROLLBACK");
+        db_run_quietly(db, "ROLLBACK");
     }
     db->in_tx = 0;
     db->tx_lost = 0;
@@ -729,8 +694,8 @@ nano_db_in_tx(const nano_db_t *db)
 /* Sleeps before try number next (2, 3...): a random 10..50 ms, doubled
  * for each try after the second, so that the transactions that
  * collided do not collide again in step. */
-static void
-tx_backoff(int next)
+void
+db_tx_backoff(int next)
 {
     struct timespec  ts;
     unsigned char    r = 0;
@@ -762,7 +727,7 @@ nano_db_tx(nano_db_t *db, nano_db_tx_fn fn, void *arg)
         if (st != NANO_DB_RETRY || try == NANO_DB_TX_TRIES) {
             break;
         }
-        tx_backoff(try + 1);
+        db_tx_backoff(try + 1);
     }
     return st;
 }
@@ -781,12 +746,22 @@ nano_db_exec_retried(nano_db_t *db, const char *sql, int nparams,
         if (res != NULL || st != NANO_DB_RETRY || try == NANO_DB_TX_TRIES) {
             break;
         }
-        tx_backoff(try + 1);
+        db_tx_backoff(try + 1);
     }
     if (status != NULL) {
         *status = st;
     }
     return res;
+}
+
+nano_db_status_t
+nano_db_finish(nano_db_t *db, nano_db_status_t st)
+{
+    if (st == NANO_DB_OK) {
+        return nano_db_commit(db);
+    }
+    nano_db_rollback(db);
+    return st;
 }
 
 /* ---- prepared statements ------------------------------------------------ */
@@ -817,7 +792,7 @@ db_statement_name(const char *sql, char *name, size_t cap)
  * or the server refused: the caller then runs it unprepared and meets
  * any error there.  Not in pipeline mode.
  */
-static const char *
+const char *
 db_prepared_name(nano_db_t *db, const char *sql, int nparams, char *name,
     size_t cap)
 {
@@ -828,7 +803,7 @@ db_prepared_name(nano_db_t *db, const char *sql, int nparams, char *name,
     if (db->prepared_stale) {
         /* a schema change made a plan's result type stale (0A000), or
          * the names were deallocated (26000): start over */
-        run_quietly(db, "DEALLOCATE ALL");
+        db_run_quietly(db, "DEALLOCATE ALL");
         forget_prepared(db);
         db->prepared_stale = 0;
     }
@@ -862,7 +837,7 @@ db_prepared_name(nano_db_t *db, const char *sql, int nparams, char *name,
 }
 
 /* After a failure: was it a prepared statement gone stale? */
-static void
+void
 db_check_stale(nano_db_t *db)
 {
     if (strcmp(db->sqlstate, "0A000") == 0
@@ -873,7 +848,7 @@ db_check_stale(nano_db_t *db)
 }
 
 /* Sends one statement of a pipeline, prepared when asked. */
-static int
+int
 db_send(nano_db_t *db, const char *sql, int nparams,
     const char *const *params, const char *name)
 {
@@ -912,482 +887,6 @@ db_call(nano_db_t *db, const char *sql, const char *name, int nparams,
         }
     }
     return res;
-}
-
-/* The next result of a pipeline, with the NULL that ends a query's
- * results read past (none follows a sync).  NULL when there is none:
- * the connection broke. */
-static PGresult *
-pipe_result(nano_db_t *db)
-{
-    PGresult  *res = db_result(db), *more;
-
-    if (res != NULL && PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
-        while ((more = db_result(db)) != NULL) {
-            PQclear(more);
-        }
-    }
-    return res;
-}
-
-nano_db_status_t
-nano_db_pipeline_send(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
-{
-    nano_db_status_t  st = NANO_DB_OK;
-    const char       *names[NANO_DB_PIPELINE_MAX];
-    char              namebuf[NANO_DB_PIPELINE_MAX][NANO_DB_NAME_LEN];
-    size_t            i;
-    int               sent;
-
-    for (i = 0; i < n; i++) {
-        stmts[i].result = NULL;
-    }
-    if (db == NULL || db->in_tx || n > NANO_DB_PIPELINE_MAX) {
-        if (db != NULL) {
-            set_error(db, "25001", db->in_tx ? "a transaction is already open"
-                                             : "too many statements");
-        }
-        return NANO_DB_FAILED;
-    }
-    if (db->pending && (st = nano_db_settle(db)) != NANO_DB_OK) {
-        return st;
-    }
-    for (i = 0; i < n; i++) {
-        if (!params_valid(db, stmts[i].nparams, stmts[i].params)) {
-            return NANO_DB_INVALID;
-        }
-    }
-    st = db_connect(db);
-    if (st != NANO_DB_OK) {
-        return st;
-    }
-    if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
-        run_quietly(db, "ROLLBACK");
-    }
-    for (i = 0; i < n; i++) {
-        names[i] = stmts[i].prepare
-                   ? db_prepared_name(db, stmts[i].sql, stmts[i].nparams,
-                                      namebuf[i], sizeof(namebuf[i]))
-                   : NULL;
-    }
-
-    /* an open transaction is a whole round trip of its own (BEGIN, each
-     * statement, COMMIT): here they all go at once and the server
-     * answers them together */
-    sent = PQenterPipelineMode(db->conn)
-           && PQsendQueryParams(db->conn, "BEGIN", 0, NULL, NULL, NULL, NULL,
-                                0);
-    for (i = 0; i < n && sent; i++) {
-        sent = db_send(db, stmts[i].sql, stmts[i].nparams, stmts[i].params,
-                       names[i]);
-    }
-    sent = sent && PQsendQueryParams(db->conn, "COMMIT", 0, NULL, NULL, NULL,
-                                     NULL, 0)
-           && PQpipelineSync(db->conn);
-    if (!sent) {
-        set_error(db, NULL, PQerrorMessage(db->conn));
-        PQfinish(db->conn);
-        db->conn = NULL;
-        return NANO_DB_UNAVAILABLE;
-    }
-    db->pending = 1;
-    return NANO_DB_OK;
-}
-
-nano_db_status_t
-nano_db_pipeline_recv(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
-{
-    nano_db_status_t  st = NANO_DB_OK;
-    ExecStatusType    expect;
-    PGresult         *res;
-    size_t            i, k;
-
-    if (db == NULL || !db->pending || db->conn == NULL) {
-        return NANO_DB_FAILED;
-    }
-    db->pending = 0;
-    /* BEGIN, the n statements, COMMIT; after the first failure the rest
-     * come back aborted and are only read */
-    for (k = 0; k < n + 2; k++) {
-        res = pipe_result(db);
-        if (res == NULL) {
-            set_error(db, NULL, PQerrorMessage(db->conn));
-            goto lost;
-        }
-        expect = k == 0 || k == n + 1 ? PGRES_COMMAND_OK
-                                      : stmts[k - 1].expect;
-        if (st == NANO_DB_OK && PQresultStatus(res) != expect) {
-            st = classify(db, res);
-        } else if (st == NANO_DB_OK && k == n + 1
-                   && strcmp(PQcmdStatus(res), "COMMIT") != 0)
-        {
-            set_error(db, "40000", "transaction was rolled back");
-            st = NANO_DB_FAILED;
-        }
-        if (st == NANO_DB_OK && k >= 1 && k <= n) {
-            stmts[k - 1].result = res;
-        } else {
-            PQclear(res);
-        }
-        if (st == NANO_DB_UNAVAILABLE) {
-            goto lost;
-        }
-    }
-    res = pipe_result(db);
-    if (res == NULL || PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
-        PQclear(res);
-        set_error(db, NULL, "the pipeline did not end with its sync");
-        goto lost;
-    }
-    PQclear(res);
-    if (!PQexitPipelineMode(db->conn)) {
-        set_error(db, NULL, PQerrorMessage(db->conn));
-        goto lost;
-    }
-    if (st != NANO_DB_OK) {
-        db_check_stale(db);
-        /* a failure inside BEGIN leaves the transaction open, aborted */
-        if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
-            run_quietly(db, "ROLLBACK");
-        }
-        goto failed;
-    }
-    db->errmsg[0] = '\0';
-    db->sqlstate[0] = '\0';
-    return NANO_DB_OK;
-
-lost:
-    /* whether the COMMIT went through is unknown */
-    PQfinish(db->conn);
-    db->conn = NULL;
-    st = NANO_DB_UNAVAILABLE;
-failed:
-    for (i = 0; i < n; i++) {
-        PQclear(stmts[i].result);
-        stmts[i].result = NULL;
-    }
-    return st;
-}
-
-nano_db_status_t
-nano_db_pipeline_tx(nano_db_t *db, nano_db_stmt_t *stmts, size_t n)
-{
-    nano_db_status_t  st;
-    int               try;
-
-    for (try = 1; ; try++) {
-        st = nano_db_pipeline_send(db, stmts, n);
-        if (st == NANO_DB_OK) {
-            st = nano_db_pipeline_recv(db, stmts, n);
-        }
-        /* a stale prepared statement: nothing was committed, so once
-         * more, prepared again */
-        if (st == NANO_DB_OK || db == NULL || !db->prepared_stale
-            || try == 2)
-        {
-            return st;
-        }
-    }
-}
-
-/* ---- early statements --------------------------------------------------- */
-
-/* Reads a pipeline's results up to its sync and leaves pipeline mode;
- * the first failure among them, or NANO_DB_OK. */
-static nano_db_status_t
-db_pipeline_end(nano_db_t *db)
-{
-    nano_db_status_t  st = NANO_DB_OK;
-    ExecStatusType    rs;
-    PGresult         *res;
-
-    for ( ;; ) {
-        res = pipe_result(db);
-        if (res == NULL) {
-            set_error(db, NULL, PQerrorMessage(db->conn));
-            return NANO_DB_UNAVAILABLE;
-        }
-        rs = PQresultStatus(res);
-        if (rs == PGRES_PIPELINE_SYNC) {
-            PQclear(res);
-            break;
-        }
-        if (st == NANO_DB_OK && rs != PGRES_COMMAND_OK
-            && rs != PGRES_TUPLES_OK && rs != PGRES_PIPELINE_ABORTED)
-        {
-            st = classify(db, res);
-        }
-        PQclear(res);
-    }
-    if (!PQexitPipelineMode(db->conn)) {
-        set_error(db, NULL, PQerrorMessage(db->conn));
-        return NANO_DB_UNAVAILABLE;
-    }
-    return st;
-}
-
-static PGresult *
-db_early_once(nano_db_t *db, const char *sql, int nparams,
-    const char *const *params, ExecStatusType expect,
-    const nano_db_stmt_t *tail, nano_db_status_t *status)
-{
-    nano_db_status_t  st;
-    PGresult         *res;
-    const char       *name, *tail_name;
-    char              namebuf[NANO_DB_NAME_LEN];
-    char              tail_namebuf[NANO_DB_NAME_LEN];
-    unsigned          connects;
-    int               attempt, reused, sent;
-
-    for (attempt = 0; ; attempt++) {
-        res = NULL;
-        connects = db->connects;
-        st = db_connect(db);
-        if (st != NANO_DB_OK) {
-            goto out;
-        }
-        reused = db->connects == connects;
-        if (PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
-            run_quietly(db, "ROLLBACK");
-        }
-        name = db_prepared_name(db, sql, nparams, namebuf, sizeof(namebuf));
-        tail_name = tail != NULL && tail->prepare
-                    ? db_prepared_name(db, tail->sql, tail->nparams,
-                                       tail_namebuf, sizeof(tail_namebuf))
-                    : NULL;
-        /* all in one write: the flush request has the server send the
-         * result as soon as it has it, then run the tail and commit at
-         * the sync without waiting for this side to read */
-        sent = PQenterPipelineMode(db->conn)
-               && db_send(db, sql, nparams, params, name)
-               && PQsendFlushRequest(db->conn)
-               && (tail == NULL
-                   || db_send(db, tail->sql, tail->nparams, tail->params,
-                              tail_name))
-               && PQpipelineSync(db->conn);
-        res = sent ? pipe_result(db) : NULL;
-        if (res != NULL && PQresultStatus(res) == expect) {
-            db->pending = 1;
-            db->errmsg[0] = '\0';
-            db->sqlstate[0] = '\0';
-            goto out;
-        }
-        if (res != NULL) {
-            st = classify(db, res);
-            PQclear(res);
-            res = NULL;
-            /* the failure aborted the implicit transaction: the tail was
-             * skipped, the sync rolled it back */
-            if (st != NANO_DB_UNAVAILABLE
-                && db_pipeline_end(db) != NANO_DB_UNAVAILABLE)
-            {
-                db_check_stale(db);
-                goto out;
-            }
-        }
-        if (db->errmsg[0] == '\0' || st == NANO_DB_OK) {
-            set_error(db, NULL, PQerrorMessage(db->conn));
-        }
-        /* lost before the answer: whether it committed is unknown, as
-         * for nano_db_exec_retried's second run */
-        st = NANO_DB_UNAVAILABLE;
-        if (!db_lost(db, reused, attempt)) {
-            goto out;
-        }
-    }
-out:
-    *status = st;
-    return res;
-}
-
-PGresult *
-nano_db_exec_early(nano_db_t *db, const char *sql, int nparams,
-    const char *const *params, ExecStatusType expect,
-    const nano_db_stmt_t *tail, nano_db_status_t *status)
-{
-    nano_db_status_t  st = NANO_DB_FAILED;
-    PGresult         *res = NULL;
-    int               try;
-
-    if (db == NULL || sql == NULL || nparams < 0) {
-        goto out;
-    }
-    if (db->in_tx || db->pending) {
-        set_error(db, "25001", "a transaction is already open");
-        goto out;
-    }
-    if (!params_valid(db, nparams, params)
-        || (tail != NULL
-            && (tail->sql == NULL || tail->nparams < 0
-                || !params_valid(db, tail->nparams, tail->params))))
-    {
-        st = NANO_DB_INVALID;
-        goto out;
-    }
-    for (try = 1; ; try++) {
-        res = db_early_once(db, sql, nparams, params, expect, tail, &st);
-        if (res == NULL && db->prepared_stale && try == 1) {
-            continue;           /* prepared again on the next try */
-        }
-        if (res != NULL || st != NANO_DB_RETRY || try == NANO_DB_TX_TRIES) {
-            break;
-        }
-        tx_backoff(try + 1);
-    }
-out:
-    if (status != NULL) {
-        *status = st;
-    }
-    return res;
-}
-
-int
-nano_db_pending(const nano_db_t *db)
-{
-    return db != NULL && db->pending;
-}
-
-int
-nano_db_settle_ready(nano_db_t *db)
-{
-    if (db == NULL || !db->pending) {
-        return 1;
-    }
-    if (!PQconsumeInput(db->conn)) {
-        return -1;
-    }
-    return PQisBusy(db->conn) ? 0 : 1;
-}
-
-nano_db_status_t
-nano_db_settle(nano_db_t *db)
-{
-    nano_db_status_t  st;
-
-    if (db == NULL || !db->pending) {
-        return NANO_DB_OK;
-    }
-    db->pending = 0;
-    st = db_pipeline_end(db);
-    if (st == NANO_DB_UNAVAILABLE) {
-        /* whether it committed is unknown */
-        PQfinish(db->conn);
-        db->conn = NULL;
-    } else if (st != NANO_DB_OK) {
-        db_check_stale(db);     /* a tail's plan */
-    }
-    return st;
-}
-
-nano_db_status_t
-nano_db_finish(nano_db_t *db, nano_db_status_t st)
-{
-    if (st == NANO_DB_OK) {
-        return nano_db_commit(db);
-    }
-    nano_db_rollback(db);
-    return st;
-}
-
-nano_db_status_t
-nano_db_listen(nano_db_t *db, const char *channel)
-{
-    nano_db_status_t  st;
-    PGresult         *res;
-    char             *ident, *sql;
-    size_t            len;
-
-    if (db == NULL || db->in_tx) {
-        return NANO_DB_FAILED;
-    }
-    st = db_connect(db);
-    if (st != NANO_DB_OK) {
-        return st;
-    }
-    ident = PQescapeIdentifier(db->conn, channel, strlen(channel));
-    if (ident == NULL) {
-        set_error(db, NULL, PQerrorMessage(db->conn));
-        return NANO_DB_FAILED;
-    }
-    len = strlen(ident) + sizeof("LISTEN ");
-    sql = malloc(len);
-    if (sql == NULL) {
-        PQfreemem(ident);
-        set_error(db, NULL, "out of memory");
-        return NANO_DB_FAILED;
-    }
-    snprintf(sql, len, "LISTEN %s", ident);
-    PQfreemem(ident);
-    res = db_run(db, sql, 0, NULL, PGRES_COMMAND_OK, &st);
-    PQclear(res);
-    free(sql);
-    return st;
-}
-
-int
-nano_db_wait_on(nano_db_t *db, int timeout_ms, const char *channel,
-    const char *payload, nano_db_notice_fn other, void *arg)
-{
-    struct pollfd   pfd;
-    int             got, rc;
-
-    if (db == NULL || db->conn == NULL
-        || PQstatus(db->conn) != CONNECTION_OK)
-    {
-        return -1;
-    }
-    pfd.fd = PQsocket(db->conn);
-    pfd.events = POLLIN;
-    pfd.revents = 0;
-    if (pfd.fd < 0) {
-        return -1;
-    }
-    /* notifications may already sit in libpq's buffer */
-    got = db_take_notifies(db, channel, payload, other, arg);
-    if (got != 0) {
-        return got;
-    }
-    rc = poll(&pfd, 1, timeout_ms);
-    if (rc < 0) {
-        return errno == EINTR ? 0 : -1;
-    }
-    if (rc == 0) {
-        return 0;
-    }
-    return db_take_notifies(db, channel, payload, other, arg);
-}
-
-/* Reads what arrived and consumes every notification: 1 when one on
- * channel (any, when NULL) has payload (any, when NULL), 0 when none
- * does, -1 when the connection is lost.  Those on other channels go to
- * other. */
-static int
-db_take_notifies(nano_db_t *db, const char *channel, const char *payload,
-    nano_db_notice_fn other, void *arg)
-{
-    PGnotify  *n;
-    int        got = 0;
-
-    if (!PQconsumeInput(db->conn)) {
-        goto lost;
-    }
-    while ((n = PQnotifies(db->conn)) != NULL) {
-        if (channel != NULL && strcmp(n->relname, channel) != 0) {
-            if (other != NULL) {
-                other(arg, n->relname, n->extra);
-            }
-        } else {
-            got |= payload == NULL || strcmp(n->extra, payload) == 0;
-        }
-        PQfreemem(n);
-    }
-    return got;
-
-lost:
-    set_error(db, "08006", PQerrorMessage(db->conn));
-    PQfinish(db->conn);
-    db->conn = NULL;
-    return -1;
 }
 
 int
