@@ -494,6 +494,8 @@ async function start() {
     } catch {
         /* the page still works from what the server rendered */
     }
+    /* body[data-nbs-session]: the session's answer is in (or failed) */
+    document.body.setAttribute('data-nbs-session', '');
 }
 
 if (document.querySelector('[data-nb-settings]')) start();

@@ -220,7 +220,8 @@ test('dashboard and settings: sign up, see the dashboard, generate, rename, pict
 });
 
 /* Holds the page's GET /api/auth/session until the returned release(),
- * which lets it through and waits until the page had its answer. */
+ * which lets it through and waits until the page has handled its answer
+ * (body[data-nbs-session]). */
 async function holdSession(page) {
     await page.unroute('**/api/auth/session');
     let open;
@@ -230,10 +231,8 @@ async function holdSession(page) {
         await route.continue();
     });
     return async () => {
-        const answered = page.waitForResponse((r) => r.url().endsWith('/api/auth/session'));
         open();
-        await answered;
-        await page.waitForTimeout(100);
+        await page.locator('body[data-nbs-session]').waitFor({ state: 'attached' });
     };
 }
 

@@ -1,8 +1,8 @@
 // What several browser tests share: the stack's address, Debian's
 // chromium in a throwaway profile (playwright-core, never a browser
 // download), screenshots, steps that stop at the first failure, the
-// packs of packs.conf, and signing up, paying on the fake Stripe's page
-// and signing out the way a person does.
+// packs of packs.conf, a page's settling, and signing up, paying on the
+// fake Stripe's page and signing out the way a person does.
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -57,6 +57,15 @@ export async function launch({ viewport = { width: 1100, height: 720 }, acceptDo
 
 /* shot(page, name) saves build/tests/screenshots/<prefix>-<name>.png. */
 export const shooter = (prefix) => (page, name) => page.screenshot({ path: path.join(SHOTS, `${prefix}-${name}.png`), fullPage: true });
+
+/* Waits until the page open now has settled: no request for playwright's
+ * 500 ms ("networkidle"), no region its script fills still aria-busy, and
+ * its fonts loaded, so that what is measured or shot is what a person
+ * sees, on a host of any speed (not after a fixed pause). */
+export async function settled(page) {
+    await page.waitForLoadState('networkidle');
+    await page.waitForFunction(() => !document.querySelector('[aria-busy="true"]') && document.fonts.status === 'loaded');
+}
 
 /* Subtests of t that build on each other: after a failure the rest say
  * so at once instead of each waiting for its own timeout. */

@@ -10,7 +10,7 @@
 // Screenshots: build/tests/screenshots/mobile-*.png.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { url, launch, newUser, signUp, signIn, shooter } from './lib.mjs';
+import { url, launch, newUser, signUp, signIn, shooter, settled } from './lib.mjs';
 import { MODULES, stackctl, keepRunning } from '../integration/lib.mjs';
 
 const TIMEOUT = 20000;
@@ -201,7 +201,8 @@ test('at 360 by touch alone: generate an image and an answer, see them, open the
     await page.keyboard.insertText(LONG);
     await page.getByRole('button', { name: /^Send/ }).tap();
     await page.locator('.nbm-history li').first().waitFor();
-    await page.waitForTimeout(1000);
+    await page.locator('.nbm-msg-assistant[aria-busy="false"]').waitFor();
+    await settled(page);
     await check(page, VIEWPORTS[0], 'text-result');
 });
 
@@ -223,8 +224,7 @@ for (const vp of VIEWPORTS) {
         await page.waitForURL((u) => u.pathname === '/');
         for (const [label, path] of PAGES) {
             await page.goto(url(path));
-            await page.waitForLoadState('load');
-            await page.waitForTimeout(300);
+            await settled(page);
             await check(page, vp, label);
         }
         // nginx's 413 page: a form post over its 1 MiB limit

@@ -4,10 +4,11 @@
 // the answer and costs nothing; a record written behind the reply is
 // there when the client asks at once.
 //
-// A record is made slow with a trigger that sleeps in its UPDATE: the
-// owner's next read (the generation, the history, a delete, the next turn
-// of the conversation) waits for it in the module process instead of
-// finding the row still running (nano_module_behind_wait).
+// A record is held with a trigger that waits in its UPDATE for an
+// advisory lock the test holds: the owner's next read (the generation,
+// the history, a delete, the next turn of the conversation) waits for it
+// in the module process instead of finding the row still running
+// (nano_module_behind_wait).
 //
 // The commit is made to fail with a deferred constraint trigger: it runs
 // at COMMIT, after the admission's result already reached the module,
@@ -16,10 +17,10 @@
 // with a trigger on the generation's INSERT.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { REGISTRY } from './lib.mjs';
+import { REGISTRY, sleep } from './lib.mjs';
 import {
     person, generate, generation, stream, tag, price, balanceOf, ledgerSum,
-    ledgerRows, psql, lit, history, del, fakeStats, row,
+    ledgerRows, psql, lit, history, del, fakeStats, row, holdInPsql,
 } from './generations.mjs';
 
 const has = (name) => REGISTRY.some((m) => m.name === name);
@@ -27,6 +28,7 @@ const has = (name) => REGISTRY.some((m) => m.name === name);
 const MODULES = ['qwen', 'openai'].filter(has);
 const MARK = `fail-at-commit-${tag()}`;
 const SLOW = `slow-record-${tag()}`;
+const SLOW_KEY = `hashtext(${lit(SLOW)})`;
 const ROWS = `fail-in-rows-${tag()}`;
 
 psql(`CREATE FUNCTION "nano_test_fail_at_commit"() RETURNS trigger
@@ -54,11 +56,11 @@ psql(`CREATE FUNCTION "nano_test_fail_at_commit"() RETURNS trigger
     CREATE FUNCTION "nano_test_slow_record"() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
-            -- 1.5 s: a psql started after the reply must still find the
-            -- row running on a loaded host (0.4 s was not, once, under
-            -- make fresh-test); the module's wait is capped at 5 s
+            -- until the test lets it go (holdRecords), not for a time: a
+            -- 1.5 s sleep (0.4 s before) could end on a loaded host
+            -- before the check that the row was still running
             IF NEW."status" = 'succeeded' AND OLD."status" = 'running' THEN
-                PERFORM pg_sleep(1.5);
+                PERFORM pg_advisory_xact_lock_shared(${SLOW_KEY});
             END IF;
             RETURN NEW;
         END $$;
@@ -75,6 +77,26 @@ after(() => {
         DROP TRIGGER IF EXISTS "nano_test_slow_record" ON "Generation";
         DROP FUNCTION IF EXISTS "nano_test_slow_record"();`);
 });
+
+/* Holds every slow record in its UPDATE until the returned release()
+ * (which may be called again). */
+async function holdRecords() {
+    const h = await holdInPsql(`SELECT 'held', pg_advisory_lock(${SLOW_KEY});`);
+    let released;
+    return () => (released ??= h.release('SELECT 1;'));
+}
+
+/* The owner's read while the record is held, then the record let go: at
+ * once if the read answered first (it did not wait: its own checks say
+ * so), else once it has had time to reach the module and wait there (on
+ * a host too slow for that it comes after the record, and passes
+ * without showing the wait, never failing for the host). */
+async function readWhileHeld(release, read) {
+    const reading = read();
+    await Promise.race([reading.catch(() => {}), sleep(500)]);
+    await release();
+    return reading;
+}
 
 const rowsOf = (userId) => Number(psql(`SELECT count(*) FROM "Generation" WHERE "userId" = ${lit(userId)}`));
 
@@ -156,12 +178,17 @@ for (const m of MODULES) {
     test(`${m}: a slow record: the owner's next reads wait for it (generation, history, delete)`, async () => {
         const u = await person(`slow-${m}`);
         const check = async (what, read) => {
-            const res = await generate(u.jar, m, { prompt: `${what} ${SLOW} ${tag()}` });
-            assert.equal(res.status, 200, res.text.slice(0, 300));
-            const j = res.json();
-            assert.equal(row(j.id).status, 'running',
-                'the reply came before its record (the trigger holds it)');
-            await read(j);
+            const release = await holdRecords();
+            try {
+                const res = await generate(u.jar, m, { prompt: `${what} ${SLOW} ${tag()}` });
+                assert.equal(res.status, 200, res.text.slice(0, 300));
+                const j = res.json();
+                assert.equal(row(j.id).status, 'running',
+                    'the reply came before its record (the trigger holds it)');
+                await readWhileHeld(release, () => read(j));
+            } finally {
+                await release();
+            }
         };
         await check('generation', async (j) => {
             const g = (await generation(u.jar, m, j.id)).json();
@@ -185,10 +212,17 @@ test('qwen: a slow record: the next turn of the conversation carries the answer 
     if (!has('qwen')) return;
     const u = await person('slow-conv');
     const p1 = `first ${SLOW} ${tag()}`;
-    const r1 = (await generate(u.jar, 'qwen', { prompt: p1 })).json();
-    assert.equal(row(r1.id).status, 'running');
     const p2 = `second ${tag()}`;
-    const r2 = await generate(u.jar, 'qwen', { prompt: p2, conversationId: r1.conversationId });
+    const release = await holdRecords();
+    let r1, r2;
+    try {
+        r1 = (await generate(u.jar, 'qwen', { prompt: p1 })).json();
+        assert.equal(row(r1.id).status, 'running');
+        r2 = await readWhileHeld(release, () => generate(u.jar, 'qwen',
+            { prompt: p2, conversationId: r1.conversationId }));
+    } finally {
+        await release();
+    }
     assert.equal(r2.status, 200, r2.text.slice(0, 300));
     const body = (await fakeStats()).last['chat.dashscope'].body;
     assert.deepEqual(body.messages, [

@@ -290,26 +290,50 @@ test('avatar uploads hold no database connection while their pictures wait for a
     // Two decodes at a time, half a second each for a 23-megapixel
     // picture: the uploads waiting for theirs held the pooled connection
     // their session check took, and another user's read got 503 (found
-    // by the limits probe).  One connection and a short wait make it
-    // plain.
+    // by the limits probe).
+    //
+    // The proof is the shape of the refusals, not a race: with one
+    // connection, the decode queue (two decoding, four waiting) can only
+    // fill, and the seventh upload be refused 503 "busy", if the six in
+    // it hold none; an upload that kept its connection through its decode
+    // would pass the others through their session check one at a time,
+    // and none would ever be busy.  The pool wait is long so that a slow
+    // host's short waits (session checks and stores queued on the one
+    // connection) refuse nothing: it once answered an upload 503 after
+    // the 300 ms this test used to allow.
     const u = await person('avatar-flood');
     const other = await person('avatar-flood-other');
     const body = multipart({}, [{ name: 'image', filename: 'me.png', type: 'image/png', data: png(4800, 4800) }]);
     const upload = () => request('POST', '/api/account/avatar', {
         headers: u.jar.headers({ 'Content-Type': body.type, Origin: ORIGIN }), body: body.body, timeout: 60000,
     });
-    await withBackendEnv('platform', ['NANO_DB_POOL=1', 'NANO_DB_POOL_WAIT_MS=300'], async () => {
-        const uploads = Array.from({ length: 6 }, upload);
-        await sleep(300);
+    await withBackendEnv('platform', ['NANO_DB_POOL=1', 'NANO_DB_POOL_WAIT_MS=10000'], async () => {
+        // an answer as 200 or "<status> <error code>" (nginx's own pages
+        // are no JSON)
+        const shapeOf = (d) => (d.status === 200 ? 200
+            : `${d.status} ${/"error":\s*"([^"]*)"/.exec(d.text)?.[1] ?? d.text.slice(0, 60)}`);
+        let full;
+        const queueFull = new Promise((resolve) => { full = resolve; });
+        const uploads = Array.from({ length: 14 }, () => upload().then((d) => {
+            if (shapeOf(d) === '503 busy') full();
+            return d;
+        }));
+        // the other user's reads once the queue was found full (six
+        // pictures waiting or decoding), or once every upload answered
+        await Promise.race([queueFull, Promise.all(uploads)]);
         const reads = [];
         for (let i = 0; i < 6; i++) {
             const r = await get('/api/credits?limit=1', { headers: other.jar.headers() });
             reads.push(r.status === 200 ? 200 : `${r.status} ${r.text.slice(0, 80)}`);
-            await sleep(100);
         }
         const done = await Promise.all(uploads);
+        const shape = done.map(shapeOf);
+        console.log(`14 uploads on one connection: ${shape.join(', ')}`);
         assert.deepEqual(reads, Array(6).fill(200), 'another user\'s reads while the pictures were decoded');
-        assert.deepEqual(done.map((d) => d.status), Array(6).fill(200), done.map((d) => d.text.slice(0, 100)).join(' | '));
+        assert.ok(shape.every((s) => s === 200 || s === '503 busy'),
+            `each upload stored or refused busy, none for want of a connection: ${shape.join(', ')}`);
+        assert.ok(shape.includes('503 busy'), `the decode queue filled while the only connection was free: ${shape.join(', ')}`);
+        assert.ok(shape.filter((s) => s === 200).length >= 6, `the two decoding and the four waiting are stored: ${shape.join(', ')}`);
         const me = await get('/api/credits?limit=1', { headers: u.jar.headers() });
         assert.equal(me.status, 200);
     });
